@@ -1,0 +1,72 @@
+use uuid::Uuid;
+
+use crate::event::{ExpectedVersion, StreamName};
+
+/// Everything a store operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("stream {stream} is at version {actual}, not the expected {expected:?}")]
+    WrongExpectedVersion { stream: StreamName, expected: ExpectedVersion, actual: u64 },
+    #[error("event {event_id} is already stored in stream {stored_in}, not {sent_to}")]
+    DuplicateEventId { event_id: Uuid, stored_in: String, sent_to: String },
+    #[error(
+        "event {event_id} is already stored but others in the same append are not: not a retry"
+    )]
+    PartlyStored { event_id: Uuid },
+    #[error("invalid stream name {0:?}: expected `category-id`, printable ASCII")]
+    InvalidStream(String),
+    #[error("invalid event: {0}")]
+    InvalidEvent(String),
+    #[error("an append needs at least one event")]
+    EmptyAppend,
+    #[error("projection {projection} failed at position {position}: {message}")]
+    Projection { projection: String, position: u64, message: String },
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+impl StoreError {
+    /// Whether this is a concurrency conflict that a caller may resolve by re-reading.
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            Self::WrongExpectedVersion { .. }
+                | Self::DuplicateEventId { .. }
+                | Self::PartlyStored { .. }
+        )
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if e.is_closed() || e.as_db_error().is_none() && e.to_string().contains("connect") {
+            Self::Unavailable(e.to_string())
+        } else {
+            Self::Database(e.to_string())
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Database(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        Self::Corrupt(e.to_string())
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,816 @@
+//! The PostgreSQL backend, for production and for several service instances on one database.
+//!
+//! Every process has one writer task. It takes all the appends waiting at that moment and
+//! makes them one transaction with one commit, holding the lock on the `log_head` row, so
+//! positions and chain links are given at insert, in commit order. See the crate documentation for what that guarantees and costs.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use futures::StreamExt;
+use serde_json::Value;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
+use tokio_postgres::types::{Json, ToSql};
+use tokio_postgres::{AsyncMessage, NoTls, Row};
+use uuid::Uuid;
+
+use crate::error::{Result, StoreError};
+use crate::event::{
+    AppendResult, Direction, Filter, Metadata, RecordedEvent, StreamAppend, StreamName,
+    check_appends, now_micros,
+};
+use crate::hash::{self, GENESIS, Hash};
+use crate::projection::{DocKey, Docs, Projection, apply_batch, batch_keys};
+use crate::store::{ChainRow, EventStore};
+
+mod embedded {
+    refinery::embed_migrations!("migrations/postgres");
+}
+
+/// Changes whenever the PostgreSQL migrations change (it is their text): test database
+/// templates are keyed by a hash of it.
+pub const MIGRATIONS_FINGERPRINT: &str = include_str!("../migrations/postgres/V1__event_log.sql");
+
+const NOTIFY_CHANNEL: &str = "procgate_events";
+const MIGRATION_LOCK: i64 = 7_234_990_345_712_094;
+/// The most events one batch transaction carries.
+const MAX_BATCH_EVENTS: usize = 2000;
+
+/// Runs the migrations (safe to run twice, and from several processes at once).
+pub async fn migrate(client: &mut tokio_postgres::Client) -> Result<()> {
+    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await?;
+    let outcome = embedded::migrations::runner()
+        .run_async(client)
+        .await
+        .map(|_| ())
+        .map_err(|e| StoreError::Database(format!("migration failed: {e}")));
+    client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await?;
+    outcome
+}
+
+/// Settings for [`PgStore::connect`].
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// Connections in the pool.
+    pub pool_size: usize,
+    /// Run the migrations when connecting.
+    pub migrate: bool,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        Self { pool_size: 16, migrate: true }
+    }
+}
+
+/// The event log on PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    pool: Pool,
+    head: Arc<watch::Sender<u64>>,
+    writer: mpsc::UnboundedSender<Request>,
+    shutdown: Arc<Notify>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shutdown.notify_waiters();
+    }
+}
+
+/// One caller's append, waiting for the writer task.
+#[derive(Debug)]
+struct Request {
+    appends: Vec<StreamAppend>,
+    reply: oneshot::Sender<Result<Vec<AppendResult>>>,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://…`), migrates, and starts the writer and the listener.
+    pub async fn connect(url: &str, options: PgOptions) -> Result<Self> {
+        let config: tokio_postgres::Config =
+            url.parse().map_err(|e| StoreError::Unavailable(format!("bad database URL: {e}")))?;
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(2))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_secs(10)))
+            .create_timeout(Some(Duration::from_secs(5)))
+            .recycle_timeout(Some(Duration::from_secs(5)))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        if options.migrate {
+            let mut client = pool.get().await?;
+            migrate(&mut client).await?;
+        }
+        let head = Arc::new(watch::channel(read_head(&pool).await?).0);
+        let (writer, requests) = mpsc::unbounded_channel();
+        let shutdown = Arc::new(Notify::new());
+        tokio::spawn(write_loop(requests, pool.clone(), head.clone()));
+        tokio::spawn(listen_loop(config, Arc::downgrade(&head), shutdown.clone()));
+        Ok(Self { inner: Arc::new(Inner { pool, head, writer, shutdown }) })
+    }
+
+    /// The connection pool, for maintenance in the same database.
+    pub fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+}
+
+async fn read_head(pool: &Pool) -> Result<u64> {
+    let client = pool.get().await?;
+    let row = client.query_one("SELECT position FROM log_head", &[]).await?;
+    Ok(to_u64(row.get(0)))
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn raise_head(head: &watch::Sender<u64>, to: u64) {
+    head.send_if_modified(|h| {
+        let moved = to > *h;
+        *h = (*h).max(to);
+        moved
+    });
+}
+
+/// The writer task: batches the appends waiting now into one transaction. A batch holds the
+/// writer's slot until it has the head-row lock and has decided what to write; the next batch
+/// then forms from everything that arrived meanwhile, and its lock request waits out the
+/// first one's commit instead of starting after it. It ends when the store is dropped.
+async fn write_loop(
+    mut requests: mpsc::UnboundedReceiver<Request>,
+    pool: Pool,
+    head: Arc<watch::Sender<u64>>,
+) {
+    let slot = Arc::new(Semaphore::new(1));
+    while let Some(first) = requests.recv().await {
+        let Ok(permit) = slot.clone().acquire_owned().await else { return };
+        let mut events = first.appends.iter().map(|a| a.events.len()).sum::<usize>();
+        let mut batch = vec![first];
+        while events < MAX_BATCH_EVENTS {
+            let Ok(next) = requests.try_recv() else { break };
+            events += next.appends.iter().map(|a| a.events.len()).sum::<usize>();
+            batch.push(next);
+        }
+        let (pool, head) = (pool.clone(), head.clone());
+        tokio::spawn(async move { run_requests(&pool, &head, batch, permit).await });
+    }
+}
+
+/// Appends a batch of requests and answers each.
+async fn run_requests(
+    pool: &Pool,
+    head: &watch::Sender<u64>,
+    batch: Vec<Request>,
+    slot: OwnedSemaphorePermit,
+) {
+    let appends: Vec<&[StreamAppend]> = batch.iter().map(|r| r.appends.as_slice()).collect();
+    let outcomes = match append_batch(pool, &appends, Some(slot)).await {
+        Ok(outcomes) => outcomes,
+        // Something in one request broke the whole transaction: run each on its own, so that
+        // only that one fails.
+        Err(_) if batch.len() > 1 => {
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for appends in &appends {
+                outcomes.push(match append_batch(pool, &[appends], None).await {
+                    Ok(mut one) => one.remove(0),
+                    Err(e) => Err(e),
+                });
+            }
+            outcomes
+        }
+        Err(e) => vec![Err(e)],
+    };
+    let top = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().ok())
+        .flat_map(|results| results.iter().map(AppendResult::last_position))
+        .max();
+    if let Some(top) = top {
+        raise_head(head, top);
+    }
+    for (request, outcome) in batch.into_iter().zip(outcomes) {
+        // The caller may have gone; its events are stored all the same (a retry is safe).
+        let _ = request.reply.send(outcome);
+    }
+}
+
+/// Where an event id already is: stored, or appended earlier in the same batch.
+#[derive(Debug, Clone)]
+struct Placed {
+    stream: String,
+    version: u64,
+    position: u64,
+}
+
+/// The rows a batch inserts, as the parallel arrays `unnest` takes.
+#[derive(Default)]
+struct Rows {
+    positions: Vec<i64>,
+    ids: Vec<Uuid>,
+    streams: Vec<String>,
+    categories: Vec<String>,
+    versions: Vec<i64>,
+    types: Vec<String>,
+    data: Vec<Value>,
+    metadata: Vec<Json<Metadata>>,
+    hashes: Vec<Vec<u8>>,
+    links: Vec<Vec<u8>>,
+}
+
+const HEAD_SQL: &str = "SELECT position, chain FROM log_head FOR UPDATE";
+const KNOWN_SQL: &str = "SELECT e.event_id, e.stream, e.version, e.position FROM events e \
+     WHERE e.event_id = ANY($1) \
+     UNION ALL \
+     SELECT NULL, s, (SELECT coalesce(max(version), 0) FROM events WHERE stream = s), NULL \
+     FROM unnest($2::text[]) AS s";
+const INSERT_SQL: &str = "WITH appended AS ( \
+       INSERT INTO events (position, event_id, stream, category, version, event_type, data, \
+                           metadata, recorded_at, hash, chain) \
+       SELECT p, i, s, c, v, t, d, m, $11, h, l \
+       FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::text[], \
+                   $7::jsonb[], $8::jsonb[], $9::bytea[], $10::bytea[]) \
+            AS r(p, i, s, c, v, t, d, m, h, l)), \
+     moved AS (UPDATE log_head SET position = $12, chain = $13) \
+     SELECT pg_notify('procgate_events', $12::text)";
+
+/// Runs one batch transaction; one outcome per request, in order.
+///
+/// The `FOR UPDATE` on the head row is the global writer lock: it is held until commit, and
+/// it waits for the previous holder's commit and then reads its head, so positions are given
+/// in commit order. Each request is decided in memory against the stored versions and ids
+/// (and what earlier requests of the batch appended), then everything is inserted at once.
+/// Two round trips: `BEGIN`, the lock and the lookups pipelined; then the insert and `COMMIT`.
+async fn append_batch(
+    pool: &Pool,
+    requests: &[&[StreamAppend]],
+    slot: Option<OwnedSemaphorePermit>,
+) -> Result<Vec<Result<Vec<AppendResult>>>> {
+    let client = pool.get().await?;
+    let (head_sql, known_sql, insert_sql) = futures::future::try_join3(
+        client.prepare_cached(HEAD_SQL),
+        client.prepare_cached(KNOWN_SQL),
+        client.prepare_cached(INSERT_SQL),
+    )
+    .await?;
+    let ids: Vec<Uuid> = requests
+        .iter()
+        .flat_map(|r| r.iter().flat_map(|a| a.events.iter().map(|e| e.id)))
+        .collect();
+    let streams: Vec<&str> =
+        requests.iter().flat_map(|r| r.iter().map(|a| a.stream.as_str())).collect();
+    let run = async {
+        let (_, head, known) = futures::future::try_join3(
+            client.batch_execute("BEGIN"),
+            client.query_one(&head_sql, &[]),
+            client.query(&known_sql, &[&ids, &streams]),
+        )
+        .await?;
+        let head = (to_u64(head.get(0)), hash::to_hash(&head.get::<_, Vec<u8>>(1)));
+        let plan = Plan::new(requests, head, &known);
+        drop(slot);
+        if plan.rows.positions.is_empty() {
+            client.batch_execute("COMMIT").await?;
+        } else {
+            let r = &plan.rows;
+            let (position, chain) = (to_i64(plan.head.0), plan.head.1.to_vec());
+            let params: [&(dyn ToSql + Sync); 13] = [
+                &r.positions,
+                &r.ids,
+                &r.streams,
+                &r.categories,
+                &r.versions,
+                &r.types,
+                &r.data,
+                &r.metadata,
+                &r.hashes,
+                &r.links,
+                &plan.recorded_at,
+                &position,
+                &chain,
+            ];
+            futures::future::try_join(
+                client.query(&insert_sql, &params),
+                client.batch_execute("COMMIT"),
+            )
+            .await?;
+        }
+        Ok::<_, StoreError>(plan.outcomes)
+    };
+    let outcome = run.await;
+    if outcome.is_err() {
+        // Leave the pooled connection outside any transaction.
+        let _ = client.batch_execute("ROLLBACK").await;
+    }
+    outcome
+}
+
+/// A batch decided in memory: the rows to insert, each request's outcome and the new head.
+struct Plan {
+    rows: Rows,
+    outcomes: Vec<Result<Vec<AppendResult>>>,
+    head: (u64, Hash),
+    recorded_at: DateTime<Utc>,
+}
+
+impl Plan {
+    /// `known`: rows of `KNOWN_SQL`, the stored ids and the streams' current versions.
+    fn new(requests: &[&[StreamAppend]], head: (u64, Hash), known: &[Row]) -> Self {
+        let mut placed: HashMap<Uuid, Placed> = HashMap::new();
+        let mut versions: HashMap<String, u64> = HashMap::new();
+        for row in known {
+            let stream: String = row.get(1);
+            match row.get::<_, Option<Uuid>>(0) {
+                Some(id) => {
+                    let (version, position) = (to_u64(row.get(2)), to_u64(row.get(3)));
+                    placed.insert(id, Placed { stream, version, position });
+                }
+                None => {
+                    versions.insert(stream, to_u64(row.get(2)));
+                }
+            }
+        }
+        let recorded_at = now_micros();
+        let (mut position, mut link) = head;
+        let mut rows = Rows::default();
+        let mut outcomes = Vec::with_capacity(requests.len());
+        for appends in requests {
+            let mut outcome = decide(appends, &placed, &versions);
+            if let Ok(results) = &mut outcome
+                && !results.iter().any(|r| r.already_stored)
+            {
+                for (append, result) in appends.iter().zip(results.iter_mut()) {
+                    let mut version = versions.get(append.stream.as_str()).copied().unwrap_or(0);
+                    for event in &append.events {
+                        position += 1;
+                        version += 1;
+                        let content = hash::content_hash(
+                            &event.id,
+                            append.stream.as_str(),
+                            &event.event_type,
+                            &recorded_at,
+                            &event.data,
+                            &event.metadata,
+                        );
+                        link = hash::chain_link(&link, position, version, &content);
+                        rows.push(position, append, event, version, &content, &link);
+                        result.positions.push(position);
+                        placed.insert(
+                            event.id,
+                            Placed { stream: append.stream.to_string(), version, position },
+                        );
+                    }
+                    result.stream_version = version;
+                    versions.insert(append.stream.to_string(), version);
+                }
+            }
+            outcomes.push(outcome);
+        }
+        Self { rows, outcomes, head: (position, link), recorded_at }
+    }
+}
+
+impl Rows {
+    fn push(
+        &mut self,
+        position: u64,
+        append: &StreamAppend,
+        event: &crate::event::NewEvent,
+        version: u64,
+        content: &Hash,
+        link: &Hash,
+    ) {
+        self.positions.push(to_i64(position));
+        self.ids.push(event.id);
+        self.streams.push(append.stream.as_str().to_owned());
+        self.categories.push(append.stream.category().to_owned());
+        self.versions.push(to_i64(version));
+        self.types.push(event.event_type.clone());
+        self.data.push(event.data.clone());
+        self.metadata.push(Json(event.metadata.clone()));
+        self.hashes.push(content.to_vec());
+        self.links.push(link.to_vec());
+    }
+}
+
+/// What one request would do, before anything of it is written: a conflict, a retry of events
+/// already placed, or empty results to fill in.
+fn decide(
+    appends: &[StreamAppend],
+    placed: &HashMap<Uuid, Placed>,
+    versions: &HashMap<String, u64>,
+) -> Result<Vec<AppendResult>> {
+    let events = || appends.iter().flat_map(|a| a.events.iter().map(move |e| (a, e)));
+    let mut stored = 0;
+    for (append, event) in events() {
+        if let Some(p) = placed.get(&event.id) {
+            if p.stream != append.stream.as_str() {
+                return Err(StoreError::DuplicateEventId {
+                    event_id: event.id,
+                    stored_in: p.stream.clone(),
+                    sent_to: append.stream.to_string(),
+                });
+            }
+            stored += 1;
+        }
+    }
+    let fresh = |already_stored| {
+        appends
+            .iter()
+            .map(|a| AppendResult {
+                stream: a.stream.clone(),
+                stream_version: 0,
+                positions: Vec::with_capacity(a.events.len()),
+                already_stored,
+            })
+            .collect::<Vec<_>>()
+    };
+    if stored > 0 {
+        if stored < events().count() {
+            let (_, event) = events()
+                .find(|(_, e)| placed.contains_key(&e.id))
+                .unwrap_or_else(|| events().next().unwrap_or((&appends[0], &appends[0].events[0])));
+            return Err(StoreError::PartlyStored { event_id: event.id });
+        }
+        let mut results = fresh(true);
+        for (result, append) in results.iter_mut().zip(appends) {
+            for event in &append.events {
+                let p = &placed[&event.id];
+                result.positions.push(p.position);
+                result.stream_version = result.stream_version.max(p.version);
+            }
+        }
+        return Ok(results);
+    }
+    for append in appends {
+        let current = versions.get(append.stream.as_str()).copied().unwrap_or(0);
+        if !append.expected.accepts(current) {
+            return Err(StoreError::WrongExpectedVersion {
+                stream: append.stream.clone(),
+                expected: append.expected,
+                actual: current,
+            });
+        }
+    }
+    Ok(fresh(false))
+}
+
+/// Listens for other processes' appends and moves the head watch. Reconnects with backoff.
+async fn listen_loop(
+    config: tokio_postgres::Config,
+    head: Weak<watch::Sender<u64>>,
+    shutdown: Arc<Notify>,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        tokio::select! {
+            outcome = listen(&config, &head) => match outcome {
+                Ok(()) => return,
+                Err(e) => tracing::warn!(error = %e, "event listener disconnected; reconnecting"),
+            },
+            () = shutdown.notified() => return,
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            () = shutdown.notified() => return,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn listen(config: &tokio_postgres::Config, head: &Weak<watch::Sender<u64>>) -> Result<()> {
+    let (client, mut connection) = config.connect(NoTls).await?;
+    let (tx, mut rx) = futures::channel::mpsc::unbounded();
+    let driver = tokio::spawn(async move {
+        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(AsyncMessage::Notification(n)) => {
+                    if tx.unbounded_send(n.payload().parse::<u64>().unwrap_or(0)).is_err() {
+                        return Ok(());
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => return Err(StoreError::from(e)),
+            }
+        }
+        Err(StoreError::Unavailable("listener connection closed".into()))
+    });
+    client.batch_execute(&format!("LISTEN {NOTIFY_CHANNEL}")).await?;
+    // Anything appended while nobody was listening.
+    let now = client.query_one("SELECT position FROM log_head", &[]).await?;
+    match head.upgrade() {
+        Some(head) => raise_head(&head, to_u64(now.get(0))),
+        None => return Ok(()),
+    }
+    while let Some(position) = rx.next().await {
+        match head.upgrade() {
+            Some(head) => raise_head(&head, position),
+            None => return Ok(()),
+        }
+    }
+    drop(client);
+    match driver.await {
+        Ok(Err(e)) => Err(e),
+        _ => Err(StoreError::Unavailable("listener connection closed".into())),
+    }
+}
+
+const EVENT_COLUMNS: &str =
+    "position, event_id, stream, version, event_type, data, metadata, recorded_at, hash";
+
+fn decode_event(row: &Row) -> Result<RecordedEvent> {
+    let Json(metadata): Json<Metadata> = row.try_get(6)?;
+    let hash: Vec<u8> = row.try_get(8)?;
+    Ok(RecordedEvent {
+        position: to_u64(row.try_get(0)?),
+        id: row.try_get(1)?,
+        stream: row.try_get(2)?,
+        version: to_u64(row.try_get(3)?),
+        event_type: row.try_get(4)?,
+        data: row.try_get(5)?,
+        metadata,
+        recorded_at: row.try_get::<_, DateTime<Utc>>(7)?,
+        hash: hex::encode(hash),
+    })
+}
+
+fn decode_all(rows: &[Row]) -> Result<Vec<RecordedEvent>> {
+    rows.iter().map(decode_event).collect()
+}
+
+fn limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl EventStore for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn append_streams(&self, appends: Vec<StreamAppend>) -> Result<Vec<AppendResult>> {
+        check_appends(&appends)?;
+        let (reply, outcome) = oneshot::channel();
+        self.inner
+            .writer
+            .send(Request { appends, reply })
+            .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
+        outcome.await.map_err(|_| StoreError::Unavailable("the writer stopped".into()))?
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamName,
+        from_version: u64,
+        direction: Direction,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        let sql = match direction {
+            Direction::Forwards => format!(
+                "SELECT {EVENT_COLUMNS} FROM events \
+                 WHERE stream = $1 AND version >= $2 ORDER BY version LIMIT $3"
+            ),
+            Direction::Backwards => format!(
+                "SELECT {EVENT_COLUMNS} FROM events \
+                 WHERE stream = $1 AND version <= $2 ORDER BY version DESC LIMIT $3"
+            ),
+        };
+        let client = self.inner.pool.get().await?;
+        let stmt = client.prepare_cached(&sql).await?;
+        let rows =
+            client.query(&stmt, &[&stream.as_str(), &to_i64(from_version), &limit(max)]).await?;
+        decode_all(&rows)
+    }
+
+    async fn read_all(
+        &self,
+        after: u64,
+        filter: &Filter,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE position > $1");
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(4);
+        let after = to_i64(after);
+        let max = limit(max);
+        params.push(&after);
+        if !filter.categories.is_empty() {
+            params.push(&filter.categories);
+            sql.push_str(&format!(" AND category = ANY(${})", params.len()));
+        }
+        if !filter.event_types.is_empty() {
+            params.push(&filter.event_types);
+            sql.push_str(&format!(" AND event_type = ANY(${})", params.len()));
+        }
+        params.push(&max);
+        sql.push_str(&format!(" ORDER BY position LIMIT ${}", params.len()));
+        let client = self.inner.pool.get().await?;
+        let stmt = client.prepare_cached(&sql).await?;
+        let rows = client.query(&stmt, &params).await?;
+        decode_all(&rows)
+    }
+
+    async fn head(&self) -> Result<u64> {
+        read_head(&self.inner.pool).await
+    }
+
+    fn watch_head(&self) -> watch::Receiver<u64> {
+        self.inner.head.subscribe()
+    }
+
+    async fn chain_rows(&self, after: u64, max: usize) -> Result<Vec<ChainRow>> {
+        let client = self.inner.pool.get().await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS}, chain FROM events WHERE position > $1 \
+                 ORDER BY position LIMIT $2"
+            ))
+            .await?;
+        let rows = client.query(&stmt, &[&to_i64(after), &limit(max)]).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ChainRow {
+                    position: to_u64(row.try_get(0)?),
+                    link: hash::to_hash(&row.try_get::<_, Vec<u8>>(9)?),
+                    stored_hash: hash::to_hash(&row.try_get::<_, Vec<u8>>(8)?),
+                    // A row that no longer decodes counts as changed content.
+                    event: decode_event(row).ok(),
+                })
+            })
+            .collect()
+    }
+
+    async fn chain_link(&self, position: u64) -> Result<Option<Hash>> {
+        if position == 0 {
+            return Ok(Some(GENESIS));
+        }
+        let client = self.inner.pool.get().await?;
+        let row = client
+            .query_opt("SELECT chain FROM events WHERE position = $1", &[&to_i64(position)])
+            .await?;
+        Ok(row.map(|r| hash::to_hash(&r.get::<_, Vec<u8>>(0))))
+    }
+
+    async fn checkpoint(&self, name: &str) -> Result<Option<u64>> {
+        let client = self.inner.pool.get().await?;
+        let row =
+            client.query_opt("SELECT position FROM checkpoints WHERE name = $1", &[&name]).await?;
+        Ok(row.map(|r| to_u64(r.get(0))))
+    }
+
+    async fn save_checkpoint(&self, name: &str, position: u64) -> Result<()> {
+        let client = self.inner.pool.get().await?;
+        client
+            .execute(
+                "INSERT INTO checkpoints (name, position) VALUES ($1, $2) \
+                 ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
+                &[&name, &to_i64(position)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn apply_projection(
+        &self,
+        projection: &dyn Projection,
+        events: &[RecordedEvent],
+    ) -> Result<u64> {
+        let Some(last) = events.last() else {
+            return Ok(self.checkpoint(projection.name()).await?.unwrap_or(0));
+        };
+        let name = projection.name();
+        let mut client = self.inner.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "INSERT INTO checkpoints (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING",
+            &[&name],
+        )
+        .await?;
+        let checkpoint: i64 = tx
+            .query_one("SELECT position FROM checkpoints WHERE name = $1 FOR UPDATE", &[&name])
+            .await?
+            .get(0);
+        let checkpoint = to_u64(checkpoint);
+        if last.position <= checkpoint {
+            return Ok(checkpoint);
+        }
+        let (todo, keys) = batch_keys(projection, events, checkpoint);
+        let collections: Vec<&str> = keys.iter().map(|k| k.collection.as_str()).collect();
+        let doc_keys: Vec<&str> = keys.iter().map(|k| k.key.as_str()).collect();
+        let found = tx
+            .query(
+                "SELECT d.collection, d.key, d.doc FROM documents d \
+                 JOIN unnest($1::text[], $2::text[]) AS k(c, k) ON d.collection = k.c AND d.key = k.k",
+                &[&collections, &doc_keys],
+            )
+            .await?;
+        let mut fetched: HashMap<DocKey, Option<Value>> =
+            keys.iter().map(|k| (k.clone(), None)).collect();
+        for row in found {
+            fetched.insert(
+                DocKey::new(row.get::<_, String>(0), row.get::<_, String>(1)),
+                Some(row.get(2)),
+            );
+        }
+        let changes = apply_batch(projection, &todo, Docs::fetched(fetched))?;
+        let (mut put_c, mut put_k, mut put_v, mut del_c, mut del_k) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for (key, value) in &changes {
+            match value {
+                Some(v) => {
+                    put_c.push(key.collection.as_str());
+                    put_k.push(key.key.as_str());
+                    put_v.push(v);
+                }
+                None => {
+                    del_c.push(key.collection.as_str());
+                    del_k.push(key.key.as_str());
+                }
+            }
+        }
+        if !put_c.is_empty() {
+            tx.execute(
+                "INSERT INTO documents (collection, key, doc) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[]) \
+                 ON CONFLICT (collection, key) DO UPDATE SET doc = EXCLUDED.doc",
+                &[&put_c, &put_k, &put_v],
+            )
+            .await?;
+        }
+        if !del_c.is_empty() {
+            tx.execute(
+                "DELETE FROM documents d USING unnest($1::text[], $2::text[]) AS k(c, k) \
+                 WHERE d.collection = k.c AND d.key = k.k",
+                &[&del_c, &del_k],
+            )
+            .await?;
+        }
+        tx.execute(
+            "UPDATE checkpoints SET position = $2, updated_at = now() WHERE name = $1",
+            &[&name, &to_i64(last.position)],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(last.position)
+    }
+
+    async fn reset_projection(&self, projection: &dyn Projection) -> Result<()> {
+        let mut client = self.inner.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "DELETE FROM documents WHERE collection = ANY($1)",
+            &[&projection.collections()],
+        )
+        .await?;
+        tx.execute("DELETE FROM checkpoints WHERE name = $1", &[&projection.name()]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn document(&self, collection: &str, key: &str) -> Result<Option<Value>> {
+        let client = self.inner.pool.get().await?;
+        let row = client
+            .query_opt(
+                "SELECT doc FROM documents WHERE collection = $1 AND key = $2",
+                &[&collection, &key],
+            )
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn documents(&self, collection: &str) -> Result<Vec<(String, Value)>> {
+        let client = self.inner.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT key, doc FROM documents WHERE collection = $1 ORDER BY key",
+                &[&collection],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let client = self.inner.pool.get().await?;
+        client.query_one("SELECT 1", &[]).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,252 @@
+//! Projections: read models kept as JSON documents in the store's own database.
+//!
+//! A projection says which documents an event touches ([`Projection::keys`]) and how the event
+//! changes them ([`Projection::apply`], pure). The store fetches those documents, applies a batch
+//! of events and writes the changed documents together with the projection's checkpoint in one
+//! transaction, so a read model and its checkpoint never disagree, on either backend, and a
+//! projection never writes SQL.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::error::{Result, StoreError};
+use crate::event::{Filter, RecordedEvent};
+use crate::store::EventStore;
+use crate::subscription::Subscription;
+
+/// A document's address: a collection (owned by one projection) and a key within it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DocKey {
+    pub collection: String,
+    pub key: String,
+}
+
+impl DocKey {
+    pub fn new(collection: impl Into<String>, key: impl Into<String>) -> Self {
+        Self { collection: collection.into(), key: key.into() }
+    }
+}
+
+/// A read model built from the log.
+pub trait Projection: Send + Sync {
+    /// The checkpoint's name; unique in the store.
+    fn name(&self) -> &str;
+    /// The events it reads.
+    fn filter(&self) -> Filter;
+    /// The collections it owns: cleared when it is rebuilt.
+    fn collections(&self) -> Vec<String>;
+    /// The documents `apply` may read or write for this event.
+    fn keys(&self, event: &RecordedEvent) -> Vec<DocKey>;
+    /// Applies one event to the documents. Pure: no IO, no clock.
+    fn apply(&self, event: &RecordedEvent, docs: &mut Docs) -> Result<(), String>;
+}
+
+#[derive(Debug, Clone)]
+struct Slot {
+    value: Option<Value>,
+    dirty: bool,
+}
+
+/// The documents a batch works on: fetched before it, written after it.
+#[derive(Debug, Default)]
+pub struct Docs {
+    slots: BTreeMap<DocKey, Slot>,
+    unfetched: BTreeSet<DocKey>,
+}
+
+impl Docs {
+    /// Documents as fetched from the store (`None`: not there yet).
+    pub fn fetched(docs: impl IntoIterator<Item = (DocKey, Option<Value>)>) -> Self {
+        Self {
+            slots: docs.into_iter().map(|(k, value)| (k, Slot { value, dirty: false })).collect(),
+            unfetched: BTreeSet::new(),
+        }
+    }
+
+    pub fn get(&mut self, collection: &str, key: &str) -> Option<&Value> {
+        let k = DocKey::new(collection, key);
+        if !self.slots.contains_key(&k) {
+            self.unfetched.insert(k);
+            return None;
+        }
+        self.slots.get(&k).and_then(|s| s.value.as_ref())
+    }
+
+    /// A document decoded into `T`, or `None` when there is none (or it does not decode).
+    pub fn get_as<T: DeserializeOwned>(&mut self, collection: &str, key: &str) -> Option<T> {
+        self.get(collection, key).and_then(|v| T::deserialize(v).ok())
+    }
+
+    pub fn put(&mut self, collection: &str, key: &str, value: Value) {
+        self.slots.insert(DocKey::new(collection, key), Slot { value: Some(value), dirty: true });
+    }
+
+    pub fn put_as<T: Serialize>(&mut self, collection: &str, key: &str, value: &T) {
+        self.put(collection, key, serde_json::to_value(value).unwrap_or(Value::Null));
+    }
+
+    pub fn remove(&mut self, collection: &str, key: &str) {
+        self.slots.insert(DocKey::new(collection, key), Slot { value: None, dirty: true });
+    }
+
+    /// The documents changed by the batch: `None` means deleted.
+    pub fn into_changes(self) -> Vec<(DocKey, Option<Value>)> {
+        self.slots.into_iter().filter(|(_, s)| s.dirty).map(|(k, s)| (k, s.value)).collect()
+    }
+
+    /// Documents read that were not among the keys fetched: a bug in the projection's `keys`.
+    pub fn unfetched(&self) -> &BTreeSet<DocKey> {
+        &self.unfetched
+    }
+}
+
+/// The events of a batch that come after `checkpoint` and that the projection reads, and the
+/// documents they touch.
+pub fn batch_keys<'a>(
+    projection: &dyn Projection,
+    events: &'a [RecordedEvent],
+    checkpoint: u64,
+) -> (Vec<&'a RecordedEvent>, Vec<DocKey>) {
+    let filter = projection.filter();
+    let events: Vec<&RecordedEvent> =
+        events.iter().filter(|e| e.position > checkpoint && filter.matches(e)).collect();
+    let keys: BTreeSet<DocKey> = events.iter().flat_map(|e| projection.keys(e)).collect();
+    (events, keys.into_iter().collect())
+}
+
+/// Applies the events to the fetched documents; what the store must write back.
+pub fn apply_batch(
+    projection: &dyn Projection,
+    events: &[&RecordedEvent],
+    mut docs: Docs,
+) -> Result<Vec<(DocKey, Option<Value>)>> {
+    for event in events {
+        let fail = |message: String| StoreError::Projection {
+            projection: projection.name().to_owned(),
+            position: event.position,
+            message,
+        };
+        projection.apply(event, &mut docs).map_err(fail)?;
+        if let Some(k) = docs.unfetched().iter().next() {
+            return Err(fail(format!(
+                "read {}/{} without declaring it in keys()",
+                k.collection, k.key
+            )));
+        }
+    }
+    Ok(docs.into_changes())
+}
+
+/// Runs a projection in the background: catches up from its checkpoint, then follows the log.
+#[derive(Debug, Clone)]
+pub struct ProjectionHandle {
+    progress: watch::Receiver<u64>,
+}
+
+impl ProjectionHandle {
+    /// How far the projection has read (every event up to here is applied).
+    pub fn position(&self) -> u64 {
+        *self.progress.borrow()
+    }
+
+    /// Waits until the projection has read up to `position`.
+    pub async fn wait_for(&self, position: u64) -> Result<()> {
+        let mut rx = self.progress.clone();
+        rx.wait_for(|p| *p >= position)
+            .await
+            .map(|_| ())
+            .map_err(|_| StoreError::Unavailable("the projection has stopped".into()))
+    }
+
+    /// Waits until the projection has read everything in the log now.
+    pub async fn catch_up(&self, store: &dyn EventStore) -> Result<()> {
+        let head = store.head().await?;
+        self.wait_for(head).await
+    }
+}
+
+/// Starts a projection on the current tokio runtime. Failures are logged and retried from the
+/// stored checkpoint.
+pub fn spawn_projection(
+    store: Arc<dyn EventStore>,
+    projection: Arc<dyn Projection>,
+) -> ProjectionHandle {
+    let (tx, rx) = watch::channel(0);
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            match follow(&*store, &*projection, &tx).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::error!(projection = projection.name(), error = %e, "projection failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    });
+    ProjectionHandle { progress: rx }
+}
+
+async fn follow(
+    store: &dyn EventStore,
+    projection: &dyn Projection,
+    progress: &watch::Sender<u64>,
+) -> Result<()> {
+    let start = store.checkpoint(projection.name()).await?.unwrap_or(0);
+    let mut sub = Subscription::new(store.watch_head(), start, projection.filter(), 1000);
+    loop {
+        if progress.is_closed() {
+            return Ok(());
+        }
+        match sub.poll(store).await? {
+            Some(events) => {
+                store.apply_projection(projection, &events).await?;
+                progress.send_replace(sub.position());
+            }
+            None => {
+                // Read up to the head, even if nothing there was for this projection.
+                progress.send_replace(sub.position());
+                sub.changed().await?;
+            }
+        }
+    }
+}
+
+/// Rebuilds a projection from position 0: clears it, then applies the whole log in batches.
+/// `progress` is told the position reached after each batch. Returns the events applied.
+pub async fn rebuild(
+    store: &dyn EventStore,
+    projection: &dyn Projection,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<u64> {
+    store.reset_projection(projection).await?;
+    catch_up(store, projection, progress).await
+}
+
+/// Applies everything after the projection's checkpoint, up to the head now.
+pub async fn catch_up(
+    store: &dyn EventStore,
+    projection: &dyn Projection,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<u64> {
+    let head = store.head().await?;
+    let filter = projection.filter();
+    let mut after = store.checkpoint(projection.name()).await?.unwrap_or(0);
+    let mut applied = 0;
+    while after < head {
+        let events = store.read_all(after, &filter, 5000).await?;
+        let Some(last) = events.last() else { break };
+        after = last.position;
+        applied += events.len() as u64;
+        store.apply_projection(projection, &events).await?;
+        progress(after);
+    }
+    Ok(applied)
+}

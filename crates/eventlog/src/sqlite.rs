@@ -1,0 +1,609 @@
+//! The embedded SQLite backend: the zero-set-up default, for one process.
+//!
+//! One writer thread owns the write connection, so appends are serialized and each gets its
+//! positions and chain links at insert: readers can never see a later position before an
+//! earlier one. A second thread serves reads from its own connection (WAL mode), so long reads
+//! do not hold up appends.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak, mpsc};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
+use serde_json::Value;
+use tokio::sync::{oneshot, watch};
+
+use crate::error::{Result, StoreError};
+use crate::event::{
+    AppendResult, Direction, Filter, RecordedEvent, StreamAppend, StreamName, check_appends,
+    now_micros,
+};
+use crate::hash::{self, GENESIS, Hash};
+use crate::projection::{DocKey, Docs, Projection, apply_batch, batch_keys};
+use crate::store::{ChainRow, EventStore};
+
+mod embedded {
+    refinery::embed_migrations!("migrations/sqlite");
+}
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// A thread that owns a connection and runs jobs on it in order.
+#[derive(Debug, Clone)]
+struct Worker {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Worker {
+    fn spawn(mut conn: Connection, name: &str) -> Result<Self> {
+        let (jobs, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                for job in rx {
+                    job(&mut conn);
+                }
+            })
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the {name} thread: {e}")))?;
+        Ok(Self { jobs })
+    }
+
+    async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move |conn| {
+                let _ = tx.send(f(conn));
+            }))
+            .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
+        rx.await.map_err(|_| StoreError::Unavailable("the store thread stopped".into()))?
+    }
+}
+
+/// The event log in one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    writer: Worker,
+    reader: Worker,
+    head: Arc<watch::Sender<u64>>,
+    path: PathBuf,
+}
+
+/// The head watch of a file, shared by every store opened on it in this process, so that a
+/// subscriber on one handle is woken by appends through another.
+fn shared_head(path: &Path, head: u64) -> Arc<watch::Sender<u64>> {
+    static HEADS: OnceLock<Mutex<HashMap<PathBuf, Weak<watch::Sender<u64>>>>> = OnceLock::new();
+    let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let mut heads =
+        HEADS.get_or_init(Default::default).lock().unwrap_or_else(PoisonError::into_inner);
+    heads.retain(|_, w| w.strong_count() > 0);
+    if let Some(existing) = heads.get(&key).and_then(Weak::upgrade) {
+        raise(&existing, head);
+        return existing;
+    }
+    let sender = Arc::new(watch::channel(head).0);
+    heads.insert(key, Arc::downgrade(&sender));
+    sender
+}
+
+fn raise(head: &watch::Sender<u64>, to: u64) {
+    head.send_if_modified(|h| {
+        let moved = to > *h;
+        *h = (*h).max(to);
+        moved
+    });
+}
+
+fn connection(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // An acknowledged append is on disk: this is an audit log.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the log at `path` and runs its migrations.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let mut conn = connection(&path)?;
+        embedded::migrations::runner()
+            .run(&mut conn)
+            .map_err(|e| StoreError::Database(format!("migration failed: {e}")))?;
+        let head: u64 = conn.query_row("SELECT position FROM log_head", [], |r| r.get(0))?;
+        let reader = connection(&path)?;
+        reader.pragma_update(None, "query_only", true)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                writer: Worker::spawn(conn, "eventlog-writer")?,
+                reader: Worker::spawn(reader, "eventlog-reader")?,
+                head: shared_head(&path, head),
+                path,
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on the write connection: for maintenance and tests (e.g. tampering).
+    pub async fn with_connection<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        self.inner.writer.run(f).await
+    }
+}
+
+const EVENT_COLUMNS: &str =
+    "position, event_id, stream, version, event_type, data, metadata, recorded_at, hash";
+
+fn decode_event(row: &rusqlite::Row<'_>) -> Result<RecordedEvent> {
+    let text = |i: usize| -> Result<String> { Ok(row.get::<_, String>(i)?) };
+    let bad = |what: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("{what}: {e}"));
+    Ok(RecordedEvent {
+        position: row.get(0)?,
+        id: text(1)?.parse().map_err(|e| bad("event id", &e))?,
+        stream: text(2)?,
+        version: row.get(3)?,
+        event_type: text(4)?,
+        data: serde_json::from_str(&text(5)?)?,
+        metadata: serde_json::from_str(&text(6)?)?,
+        recorded_at: DateTime::parse_from_rfc3339(&text(7)?)
+            .map_err(|e| bad("recorded_at", &e))?
+            .with_timezone(&Utc),
+        hash: hex::encode(row.get::<_, Vec<u8>>(8)?),
+    })
+}
+
+fn query_events(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<RecordedEvent>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(decode_event(row)?);
+    }
+    Ok(out)
+}
+
+fn clamp(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+fn append_sync(
+    conn: &mut Connection,
+    appends: &[StreamAppend],
+) -> Result<(Vec<AppendResult>, u64)> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let events: Vec<(usize, &crate::event::NewEvent)> = appends
+        .iter()
+        .enumerate()
+        .flat_map(|(i, a)| a.events.iter().map(move |e| (i, e)))
+        .collect();
+
+    // An idempotent retry: every id stored already, each in the stream it is sent to.
+    let mut stored = Vec::new();
+    {
+        let mut stmt =
+            tx.prepare_cached("SELECT stream, version, position FROM events WHERE event_id = ?1")?;
+        for (i, event) in &events {
+            let row = stmt
+                .query_row([event.id.to_string()], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?, r.get::<_, u64>(2)?))
+                })
+                .optional()?;
+            if let Some((stream, version, position)) = row {
+                if stream != appends[*i].stream.as_str() {
+                    return Err(StoreError::DuplicateEventId {
+                        event_id: event.id,
+                        stored_in: stream,
+                        sent_to: appends[*i].stream.to_string(),
+                    });
+                }
+                stored.push((*i, version, position));
+            }
+        }
+    }
+    if let Some(&(first, _, _)) = stored.first() {
+        if stored.len() < events.len() {
+            let (_, event) = events.iter().find(|(i, _)| *i == first).copied().unwrap_or(events[0]);
+            return Err(StoreError::PartlyStored { event_id: event.id });
+        }
+        return Ok((group(appends, stored.into_iter(), true), 0));
+    }
+
+    let mut current = Vec::with_capacity(appends.len());
+    for append in appends {
+        let version: u64 = tx.query_row(
+            "SELECT coalesce(max(version), 0) FROM events WHERE stream = ?1",
+            [append.stream.as_str()],
+            |r| r.get(0),
+        )?;
+        if !append.expected.accepts(version) {
+            return Err(StoreError::WrongExpectedVersion {
+                stream: append.stream.clone(),
+                expected: append.expected,
+                actual: version,
+            });
+        }
+        current.push(version);
+    }
+    let (mut position, mut link): (u64, Hash) =
+        tx.query_row("SELECT position, chain FROM log_head", [], |r| {
+            Ok((r.get(0)?, hash::to_hash(&r.get::<_, Vec<u8>>(1)?)))
+        })?;
+    let recorded_at = now_micros();
+    let recorded_text = hash::time_text(&recorded_at);
+    let mut written = Vec::with_capacity(events.len());
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO events (position, event_id, stream, category, version, event_type, data, \
+             metadata, recorded_at, hash, chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?;
+        for (i, event) in &events {
+            let append = &appends[*i];
+            current[*i] += 1;
+            position += 1;
+            let content = hash::content_hash(
+                &event.id,
+                append.stream.as_str(),
+                &event.event_type,
+                &recorded_at,
+                &event.data,
+                &event.metadata,
+            );
+            link = hash::chain_link(&link, position, current[*i], &content);
+            insert.execute(params![
+                position,
+                event.id.to_string(),
+                append.stream.as_str(),
+                append.stream.category(),
+                current[*i],
+                event.event_type,
+                event.data.to_string(),
+                serde_json::to_string(&event.metadata)?,
+                recorded_text,
+                content.as_slice(),
+                link.as_slice(),
+            ])?;
+            written.push((*i, current[*i], position));
+        }
+    }
+    tx.execute(
+        "UPDATE log_head SET position = ?1, chain = ?2",
+        params![position, link.as_slice()],
+    )?;
+    tx.commit()?;
+    Ok((group(appends, written.into_iter(), false), position))
+}
+
+/// Per-stream results from (stream index, version, position) per event, in the order given.
+fn group(
+    appends: &[StreamAppend],
+    events: impl Iterator<Item = (usize, u64, u64)>,
+    already_stored: bool,
+) -> Vec<AppendResult> {
+    let mut out: Vec<AppendResult> = appends
+        .iter()
+        .map(|a| AppendResult {
+            stream: a.stream.clone(),
+            stream_version: 0,
+            positions: Vec::with_capacity(a.events.len()),
+            already_stored,
+        })
+        .collect();
+    for (i, version, position) in events {
+        out[i].stream_version = out[i].stream_version.max(version);
+        out[i].positions.push(position);
+    }
+    out
+}
+
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn append_streams(&self, appends: Vec<StreamAppend>) -> Result<Vec<AppendResult>> {
+        check_appends(&appends)?;
+        let (results, head) =
+            self.inner.writer.run(move |conn| append_sync(conn, &appends)).await?;
+        raise(&self.inner.head, head);
+        Ok(results)
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamName,
+        from_version: u64,
+        direction: Direction,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        let sql = match direction {
+            Direction::Forwards => format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE stream = ?1 AND version >= ?2 \
+                 ORDER BY version LIMIT ?3"
+            ),
+            Direction::Backwards => format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE stream = ?1 AND version <= ?2 \
+                 ORDER BY version DESC LIMIT ?3"
+            ),
+        };
+        let stream = stream.to_string();
+        let from = i64::try_from(from_version).unwrap_or(i64::MAX);
+        self.inner
+            .reader
+            .run(move |conn| query_events(conn, &sql, params![stream, from, clamp(limit)]))
+            .await
+    }
+
+    async fn read_all(
+        &self,
+        after: u64,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE position > ?1");
+        let mut values: Vec<rusqlite::types::Value> =
+            vec![i64::try_from(after).unwrap_or(i64::MAX).into()];
+        if !filter.categories.is_empty() {
+            sql.push_str(&format!(
+                " AND category IN ({})",
+                placeholders(values.len() + 1, filter.categories.len())
+            ));
+            values.extend(filter.categories.iter().cloned().map(Into::into));
+        }
+        if !filter.event_types.is_empty() {
+            sql.push_str(&format!(
+                " AND event_type IN ({})",
+                placeholders(values.len() + 1, filter.event_types.len())
+            ));
+            values.extend(filter.event_types.iter().cloned().map(Into::into));
+        }
+        sql.push_str(&format!(" ORDER BY position LIMIT ?{}", values.len() + 1));
+        values.push(clamp(limit).into());
+        self.inner.reader.run(move |conn| query_events(conn, &sql, params_from_iter(values))).await
+    }
+
+    async fn head(&self) -> Result<u64> {
+        self.inner
+            .reader
+            .run(|conn| Ok(conn.query_row("SELECT position FROM log_head", [], |r| r.get(0))?))
+            .await
+    }
+
+    fn watch_head(&self) -> watch::Receiver<u64> {
+        self.inner.head.subscribe()
+    }
+
+    async fn chain_rows(&self, after: u64, limit: usize) -> Result<Vec<ChainRow>> {
+        self.inner
+            .reader
+            .run(move |conn| {
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {EVENT_COLUMNS}, chain FROM events WHERE position > ?1 \
+                     ORDER BY position LIMIT ?2"
+                ))?;
+                let mut rows = stmt.query(params![after, clamp(limit)])?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next()? {
+                    out.push(ChainRow {
+                        position: row.get(0)?,
+                        link: hash::to_hash(&row.get::<_, Vec<u8>>(9)?),
+                        stored_hash: hash::to_hash(&row.get::<_, Vec<u8>>(8)?),
+                        // A row that no longer decodes counts as changed content.
+                        event: decode_event(row).ok(),
+                    });
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn chain_link(&self, position: u64) -> Result<Option<Hash>> {
+        if position == 0 {
+            return Ok(Some(GENESIS));
+        }
+        self.inner
+            .reader
+            .run(move |conn| {
+                Ok(conn
+                    .query_row("SELECT chain FROM events WHERE position = ?1", [position], |r| {
+                        r.get::<_, Vec<u8>>(0)
+                    })
+                    .optional()?
+                    .map(|b| hash::to_hash(&b)))
+            })
+            .await
+    }
+
+    async fn checkpoint(&self, name: &str) -> Result<Option<u64>> {
+        let name = name.to_owned();
+        self.inner
+            .reader
+            .run(move |conn| {
+                Ok(conn
+                    .query_row("SELECT position FROM checkpoints WHERE name = ?1", [name], |r| {
+                        r.get(0)
+                    })
+                    .optional()?)
+            })
+            .await
+    }
+
+    async fn save_checkpoint(&self, name: &str, position: u64) -> Result<()> {
+        let name = name.to_owned();
+        self.inner
+            .writer
+            .run(move |conn| {
+                conn.execute(
+                    "INSERT INTO checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
+                     updated_at = excluded.updated_at",
+                    params![name, position, hash::time_text(&Utc::now())],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn apply_projection(
+        &self,
+        projection: &dyn Projection,
+        events: &[RecordedEvent],
+    ) -> Result<u64> {
+        let name = projection.name().to_owned();
+        let Some(last) = events.last().map(|e| e.position) else {
+            return Ok(self.checkpoint(&name).await?.unwrap_or(0));
+        };
+        // Read the checkpoint and documents, apply here, then write documents and checkpoint
+        // in one transaction that first checks the checkpoint has not moved meanwhile.
+        let checkpoint = self.checkpoint(&name).await?.unwrap_or(0);
+        if last <= checkpoint {
+            return Ok(checkpoint);
+        }
+        let (todo, keys) = batch_keys(projection, events, checkpoint);
+        let fetch = keys.clone();
+        let fetched = self
+            .inner
+            .writer
+            .run(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT doc FROM documents WHERE collection = ?1 AND key = ?2",
+                )?;
+                let mut out = Vec::with_capacity(fetch.len());
+                for key in fetch {
+                    let doc: Option<String> = stmt
+                        .query_row(params![key.collection, key.key], |r| r.get(0))
+                        .optional()?;
+                    let doc = doc.map(|d| serde_json::from_str::<Value>(&d)).transpose()?;
+                    out.push((key, doc));
+                }
+                Ok(out)
+            })
+            .await?;
+        let changes: Vec<(DocKey, Option<Value>)> =
+            apply_batch(projection, &todo, Docs::fetched(fetched))?;
+        self.inner
+            .writer
+            .run(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let now: u64 = tx
+                    .query_row("SELECT position FROM checkpoints WHERE name = ?1", [&name], |r| {
+                        r.get(0)
+                    })
+                    .optional()?
+                    .unwrap_or(0);
+                if now != checkpoint {
+                    // Another runner applied these events first; its writes stand.
+                    return Ok(now);
+                }
+                for (key, value) in &changes {
+                    match value {
+                        Some(v) => tx.execute(
+                            "INSERT INTO documents (collection, key, doc) VALUES (?1, ?2, ?3) \
+                             ON CONFLICT (collection, key) DO UPDATE SET doc = excluded.doc",
+                            params![key.collection, key.key, v.to_string()],
+                        )?,
+                        None => tx.execute(
+                            "DELETE FROM documents WHERE collection = ?1 AND key = ?2",
+                            params![key.collection, key.key],
+                        )?,
+                    };
+                }
+                tx.execute(
+                    "INSERT INTO checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
+                     updated_at = excluded.updated_at",
+                    params![name, last, hash::time_text(&Utc::now())],
+                )?;
+                tx.commit()?;
+                Ok(last)
+            })
+            .await
+    }
+
+    async fn reset_projection(&self, projection: &dyn Projection) -> Result<()> {
+        let name = projection.name().to_owned();
+        let collections = projection.collections();
+        self.inner
+            .writer
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                for c in &collections {
+                    tx.execute("DELETE FROM documents WHERE collection = ?1", [c])?;
+                }
+                tx.execute("DELETE FROM checkpoints WHERE name = ?1", [&name])?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn document(&self, collection: &str, key: &str) -> Result<Option<Value>> {
+        let (collection, key) = (collection.to_owned(), key.to_owned());
+        self.inner
+            .reader
+            .run(move |conn| {
+                let doc: Option<String> = conn
+                    .query_row(
+                        "SELECT doc FROM documents WHERE collection = ?1 AND key = ?2",
+                        params![collection, key],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                Ok(doc.map(|d| serde_json::from_str(&d)).transpose()?)
+            })
+            .await
+    }
+
+    async fn documents(&self, collection: &str) -> Result<Vec<(String, Value)>> {
+        let collection = collection.to_owned();
+        self.inner
+            .reader
+            .run(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT key, doc FROM documents WHERE collection = ?1 ORDER BY key",
+                )?;
+                let mut rows = stmt.query([collection])?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next()? {
+                    let doc: String = row.get(1)?;
+                    out.push((row.get(0)?, serde_json::from_str(&doc)?));
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.inner.reader.run(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?)).await
+    }
+}

@@ -1,0 +1,220 @@
+//! The store interface every backend implements.
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::error::Result;
+use crate::event::{
+    AppendResult, Direction, ExpectedVersion, Filter, NewEvent, RecordedEvent, StreamAppend,
+    StreamName,
+};
+use crate::hash::{self, Hash};
+use crate::projection::Projection;
+
+/// One position of the chain as stored, for verification.
+#[derive(Debug, Clone)]
+pub struct ChainRow {
+    pub position: u64,
+    /// The chain link stored for this position.
+    pub link: Hash,
+    /// The stored hash of the event's content.
+    pub stored_hash: Hash,
+    /// The event itself, or `None` when its row is missing.
+    pub event: Option<RecordedEvent>,
+}
+
+/// The outcome of recomputing the hash chain over a range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    pub ok: bool,
+    /// How many positions were checked.
+    pub checked: u64,
+    /// The first position whose content, order or presence does not match.
+    pub first_bad_sequence: Option<u64>,
+    /// What did not match there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// The event log. Both backends pass the same conformance suite (`tests/conformance.rs`).
+#[async_trait]
+pub trait EventStore: Send + Sync + std::fmt::Debug {
+    /// `"postgres"` or `"sqlite"`.
+    fn backend(&self) -> &'static str;
+
+    /// Appends to one or more streams atomically: every event is stored or none is.
+    ///
+    /// Each stream's expected version is checked first; a mismatch is
+    /// [`StoreError::WrongExpectedVersion`](crate::StoreError) naming the actual version. If
+    /// every event id is already stored in the stream it is sent to, nothing is written and the
+    /// original result is returned (a safe retry); an id stored in another stream is
+    /// [`StoreError::DuplicateEventId`](crate::StoreError).
+    async fn append_streams(&self, appends: Vec<StreamAppend>) -> Result<Vec<AppendResult>>;
+
+    /// Reads a stream from `from_version` (inclusive; forwards, or backwards towards 1), at most
+    /// `limit` events. `Backwards` from `u64::MAX` reads from the end.
+    async fn read_stream(
+        &self,
+        stream: &StreamName,
+        from_version: u64,
+        direction: Direction,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>>;
+
+    /// Reads the whole log after `after` (exclusive) in global order, at most `limit` events.
+    async fn read_all(
+        &self,
+        after: u64,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>>;
+
+    /// The position of the last event every reader can see.
+    async fn head(&self) -> Result<u64>;
+
+    /// A watch of the head: it changes when new events become visible, to this process's
+    /// appends at once and to other processes' within a wake-up (no polling loop needed).
+    fn watch_head(&self) -> watch::Receiver<u64>;
+
+    /// The stored chain rows after `after`, for verification.
+    async fn chain_rows(&self, after: u64, limit: usize) -> Result<Vec<ChainRow>>;
+
+    /// The stored link at `position` (the genesis link for 0).
+    async fn chain_link(&self, position: u64) -> Result<Option<Hash>>;
+
+    /// A named consumer's checkpoint.
+    async fn checkpoint(&self, name: &str) -> Result<Option<u64>>;
+
+    /// Saves a named consumer's checkpoint.
+    async fn save_checkpoint(&self, name: &str, position: u64) -> Result<()>;
+
+    /// Applies events to a projection's documents and moves its checkpoint to the last of them,
+    /// in one transaction. Events at or before the stored checkpoint are skipped. Returns the
+    /// checkpoint.
+    async fn apply_projection(
+        &self,
+        projection: &dyn Projection,
+        events: &[RecordedEvent],
+    ) -> Result<u64>;
+
+    /// Deletes a projection's documents and checkpoint, in one transaction, for a rebuild.
+    async fn reset_projection(&self, projection: &dyn Projection) -> Result<()>;
+
+    /// One document of a read model.
+    async fn document(&self, collection: &str, key: &str) -> Result<Option<Value>>;
+
+    /// Every document of a collection, ordered by key.
+    async fn documents(&self, collection: &str) -> Result<Vec<(String, Value)>>;
+
+    /// Asks the database something, for readiness checks.
+    async fn ping(&self) -> Result<()>;
+
+    /// Appends to one stream.
+    async fn append(
+        &self,
+        stream: &StreamName,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult> {
+        let mut results =
+            self.append_streams(vec![StreamAppend::new(stream.clone(), expected, events)]).await?;
+        Ok(results.remove(0))
+    }
+
+    /// Reads one category after `after` in global order.
+    async fn read_category(
+        &self,
+        category: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        self.read_all(after, &Filter::categories([category]), limit).await
+    }
+
+    /// Reads a whole stream, forwards.
+    async fn read_stream_to_end(&self, stream: &StreamName) -> Result<Vec<RecordedEvent>> {
+        let mut out: Vec<RecordedEvent> = Vec::new();
+        loop {
+            let from = out.last().map_or(1, |e| e.version + 1);
+            let page = self.read_stream(stream, from, Direction::Forwards, 1000).await?;
+            let done = page.len() < 1000;
+            out.extend(page);
+            if done {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Recomputes the hash chain over positions `from..=to` (to the head when `to` is `None`),
+    /// starting from the stored link before `from`. `progress` is told how far it has got.
+    async fn verify(
+        &self,
+        from: u64,
+        to: Option<u64>,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<Verification> {
+        let from = from.max(1);
+        let to = match to {
+            Some(to) => to,
+            None => self.head().await?,
+        };
+        let mut previous = match self.chain_link(from - 1).await? {
+            Some(link) => link,
+            None => {
+                return Ok(Verification {
+                    ok: false,
+                    checked: 0,
+                    first_bad_sequence: Some(from - 1),
+                    problem: Some("the link before the range is missing".into()),
+                });
+            }
+        };
+        let mut expected_position = from;
+        let mut checked = 0;
+        let bad = |position: u64, checked: u64, problem: String| Verification {
+            ok: false,
+            checked,
+            first_bad_sequence: Some(position),
+            problem: Some(problem),
+        };
+        while expected_position <= to {
+            let limit = usize::try_from((to - expected_position + 1).min(2000)).unwrap_or(2000);
+            let rows = self.chain_rows(expected_position - 1, limit).await?;
+            if rows.is_empty() {
+                return Ok(bad(expected_position, checked, "the event is missing".into()));
+            }
+            for row in rows {
+                if row.position != expected_position {
+                    return Ok(bad(expected_position, checked, "the event is missing".into()));
+                }
+                let Some(event) = &row.event else {
+                    return Ok(bad(row.position, checked, "the event is missing".into()));
+                };
+                let content = hash::recompute(event);
+                if content != row.stored_hash {
+                    return Ok(bad(
+                        row.position,
+                        checked,
+                        "the event's content was changed".into(),
+                    ));
+                }
+                let link = hash::chain_link(&previous, row.position, event.version, &content);
+                if link != row.link {
+                    return Ok(bad(
+                        row.position,
+                        checked,
+                        "the chain does not match: events were reordered, removed or changed"
+                            .into(),
+                    ));
+                }
+                previous = link;
+                checked += 1;
+                expected_position += 1;
+            }
+            progress(expected_position - 1);
+        }
+        Ok(Verification { ok: true, checked, first_bad_sequence: None, problem: None })
+    }
+}

@@ -1,0 +1,69 @@
+//! Catch-up subscriptions: read from a position, then wait for new events without polling.
+
+use tokio::sync::watch;
+
+use crate::error::{Result, StoreError};
+use crate::event::{Filter, RecordedEvent};
+use crate::store::EventStore;
+
+/// Reads the log from a position, then waits for the head to move.
+///
+/// Every event after the starting position that matches the filter is returned exactly once,
+/// in global order. With a checkpoint saved from [`Subscription::position`], a consumer resumes
+/// where it stopped.
+#[derive(Debug)]
+pub struct Subscription {
+    head: watch::Receiver<u64>,
+    after: u64,
+    filter: Filter,
+    batch: usize,
+}
+
+impl Subscription {
+    pub fn new(head: watch::Receiver<u64>, after: u64, filter: Filter, batch: usize) -> Self {
+        Self { head, after, filter, batch: batch.max(1) }
+    }
+
+    /// Starts from a named consumer's checkpoint (or the beginning).
+    pub async fn resume(store: &dyn EventStore, name: &str, filter: Filter) -> Result<Self> {
+        let after = store.checkpoint(name).await?.unwrap_or(0);
+        Ok(Self::new(store.watch_head(), after, filter, 1000))
+    }
+
+    /// The position read up to: every matching event up to here has been returned.
+    pub fn position(&self) -> u64 {
+        self.after
+    }
+
+    /// The next events; waits until there is at least one.
+    pub async fn next(&mut self, store: &dyn EventStore) -> Result<Vec<RecordedEvent>> {
+        loop {
+            if let Some(events) = self.poll(store).await? {
+                return Ok(events);
+            }
+            self.changed().await?;
+        }
+    }
+
+    /// Waits until the head moves past what the last [`poll`](Self::poll) saw.
+    pub async fn changed(&mut self) -> Result<()> {
+        self.head
+            .changed()
+            .await
+            .map_err(|_| StoreError::Unavailable("the store was closed".into()))
+    }
+
+    /// The next events if there are any now, without waiting.
+    pub async fn poll(&mut self, store: &dyn EventStore) -> Result<Option<Vec<RecordedEvent>>> {
+        // Read the head before reading the log: everything up to it is visible to the read.
+        let head = *self.head.borrow_and_update();
+        let events = store.read_all(self.after, &self.filter, self.batch).await?;
+        if let Some(last) = events.last() {
+            self.after = last.position;
+            return Ok(Some(events));
+        }
+        // Nothing matched up to the head: skip the scanned range next time.
+        self.after = self.after.max(head);
+        Ok(None)
+    }
+}
