@@ -1,0 +1,336 @@
+//! Token verification: configuration, [`Verifier`], [`Claims`] and [`AuthError`].
+//!
+//! The algorithm is pinned by [`KeyConfig`]: a token whose header names any other algorithm
+//! (`none`, `HS512`, or `HS256` when an RSA public key is configured, the classic
+//! key-confusion attack) is refused before its signature is looked at. A token must carry
+//! `exp`, `iss`, `aud` and `sub`; `iss` and `aud` must equal the configured ones; `nbf` is
+//! checked when present; both time checks allow `leeway_secs` of clock skew.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+
+use crate::role::{Role, parse_roles};
+
+/// The shortest HS256 secret accepted: 32 bytes, the hash size (RFC 7518, section 3.2).
+pub const MIN_HS256_SECRET_LEN: usize = 32;
+
+/// The key that checks signatures, and with it the one algorithm tokens may use.
+#[derive(Clone)]
+pub enum KeyConfig {
+    /// HMAC-SHA256 with a shared secret (at least [`MIN_HS256_SECRET_LEN`] bytes): the
+    /// zero-set-up default.
+    Hs256 {
+        /// The shared secret.
+        secret: Vec<u8>,
+    },
+    /// Ed25519 signatures, checked with this public key (PEM, `BEGIN PUBLIC KEY`).
+    EdDsa {
+        /// The SubjectPublicKeyInfo PEM.
+        public_pem: String,
+    },
+    /// RSASSA-PKCS1-v1_5 with SHA-256, checked with this public key (PEM).
+    Rs256 {
+        /// The public key PEM (`BEGIN PUBLIC KEY` or `BEGIN RSA PUBLIC KEY`).
+        public_pem: String,
+    },
+}
+
+impl KeyConfig {
+    /// The JOSE name of the pinned algorithm (`HS256`, `EdDSA`, `RS256`).
+    pub fn algorithm_name(&self) -> &'static str {
+        match self {
+            KeyConfig::Hs256 { .. } => "HS256",
+            KeyConfig::EdDsa { .. } => "EdDSA",
+            KeyConfig::Rs256 { .. } => "RS256",
+        }
+    }
+
+    fn algorithm(&self) -> Algorithm {
+        match self {
+            KeyConfig::Hs256 { .. } => Algorithm::HS256,
+            KeyConfig::EdDsa { .. } => Algorithm::EdDSA,
+            KeyConfig::Rs256 { .. } => Algorithm::RS256,
+        }
+    }
+}
+
+/// Never prints the secret.
+impl fmt::Debug for KeyConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyConfig::Hs256 { secret } => f
+                .debug_struct("Hs256")
+                .field("secret", &format_args!("<{} bytes redacted>", secret.len()))
+                .finish(),
+            KeyConfig::EdDsa { .. } => f.debug_struct("EdDsa").finish_non_exhaustive(),
+            KeyConfig::Rs256 { .. } => f.debug_struct("Rs256").finish_non_exhaustive(),
+        }
+    }
+}
+
+/// What a [`Verifier`] accepts.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// The verification key, which pins the algorithm.
+    pub key: KeyConfig,
+    /// The required `iss` (procgate's default: `procgate`).
+    pub issuer: String,
+    /// The required `aud` (procgate's default: `procgate`).
+    pub audience: String,
+    /// Allowed clock skew for `exp` and `nbf`, in seconds.
+    pub leeway_secs: u64,
+}
+
+impl AuthConfig {
+    /// The default leeway: 30 seconds of clock skew.
+    pub const DEFAULT_LEEWAY_SECS: u64 = 30;
+
+    /// An HS256 configuration with the default leeway.
+    pub fn hs256(
+        secret: impl Into<Vec<u8>>,
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+    ) -> Self {
+        Self {
+            key: KeyConfig::Hs256 { secret: secret.into() },
+            issuer: issuer.into(),
+            audience: audience.into(),
+            leeway_secs: Self::DEFAULT_LEEWAY_SECS,
+        }
+    }
+}
+
+/// Why a token was refused, or a key could not be used. The messages of the token errors are
+/// safe to show the caller (they describe the token it sent).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No bearer token in the request.
+    #[error("no bearer token was sent")]
+    MissingToken,
+    /// Not three base64url parts with a JSON header, or unreadable claims.
+    #[error("the token is not a well-formed JWT")]
+    MalformedToken,
+    /// The header names an algorithm other than the configured one.
+    #[error("the token is signed with {found}, but this service accepts only {expected}")]
+    AlgorithmMismatch {
+        /// The configured algorithm.
+        expected: &'static str,
+        /// The header's `alg` (or `missing`).
+        found: String,
+    },
+    /// The signature does not verify with the configured key.
+    #[error("the token's signature is not valid for this service's key")]
+    InvalidSignature,
+    /// `exp` is in the past (beyond the leeway).
+    #[error("the token has expired")]
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    #[error("the token is not valid yet (its nbf is in the future)")]
+    NotYetValid,
+    /// `iss` is not the configured issuer.
+    #[error("the token was issued by someone this service does not trust (wrong iss)")]
+    WrongIssuer,
+    /// `aud` does not include the configured audience.
+    #[error("the token is meant for another audience (wrong aud)")]
+    WrongAudience,
+    /// A required claim is absent.
+    #[error("the token lacks the required claim `{0}`")]
+    MissingClaim(String),
+    /// A claim has the wrong type or an unusable value.
+    #[error("the token's claims are invalid: {0}")]
+    InvalidClaim(String),
+    /// The configured key cannot be used (configuration error, not the caller's).
+    #[error("the configured key is unusable: {0}")]
+    InvalidKey(String),
+    /// Signing failed (configuration error).
+    #[error("signing failed: {0}")]
+    Signing(String),
+}
+
+/// The verified claims of a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claims {
+    /// Who: a person's or service account's id (becomes the event actor).
+    pub sub: String,
+    /// The procgate roles granted, unknown names dropped, without duplicates.
+    pub roles: Vec<Role>,
+    /// Expiry, seconds since the Unix epoch.
+    pub exp: u64,
+    /// Not-before, when present.
+    pub nbf: Option<u64>,
+    /// Issued-at, when present.
+    pub iat: Option<u64>,
+    /// The issuer (equal to the configured one).
+    pub iss: String,
+    /// The audiences (including the configured one).
+    pub aud: Vec<String>,
+    /// The token id, when present.
+    pub jti: Option<String>,
+}
+
+/// `aud` may be one string or a list of strings.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+struct RawClaims {
+    // The required claims are optional here: the JWT library deserializes the claims before it
+    // checks that the required ones are present, so a missing one would otherwise be reported
+    // as a deserialization error rather than as missing.
+    sub: Option<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+    exp: Option<u64>,
+    nbf: Option<u64>,
+    iat: Option<u64>,
+    iss: Option<String>,
+    aud: Option<Audience>,
+    jti: Option<String>,
+}
+
+fn required<T>(claim: Option<T>, name: &str) -> Result<T, AuthError> {
+    claim.ok_or_else(|| AuthError::MissingClaim(name.to_owned()))
+}
+
+#[derive(Deserialize)]
+struct RawHeader {
+    alg: Option<String>,
+}
+
+/// Checks tokens against one [`AuthConfig`]. Build it once at startup and share it (as
+/// `web::Data<Verifier>` or `Arc<Verifier>` app data for the [`crate::Principal`] extractor).
+pub struct Verifier {
+    key: DecodingKey,
+    expected_alg: &'static str,
+    validation: Validation,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("algorithm", &self.expected_alg)
+            .field("issuer", &self.validation.iss)
+            .field("audience", &self.validation.aud)
+            .field("leeway_secs", &self.validation.leeway)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Makes RustCrypto jsonwebtoken's provider (the only backend built); harmless if one is set.
+pub(crate) fn ensure_crypto_provider() {
+    let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+}
+
+impl Verifier {
+    /// A verifier for `config`; fails if the key cannot be parsed or an HS256 secret is
+    /// shorter than [`MIN_HS256_SECRET_LEN`] bytes.
+    pub fn new(config: AuthConfig) -> Result<Self, AuthError> {
+        ensure_crypto_provider();
+        let key = match &config.key {
+            KeyConfig::Hs256 { secret } => {
+                if secret.len() < MIN_HS256_SECRET_LEN {
+                    return Err(AuthError::InvalidKey(format!(
+                        "the HS256 secret is {} bytes; it must be at least {MIN_HS256_SECRET_LEN}",
+                        secret.len()
+                    )));
+                }
+                DecodingKey::from_secret(secret)
+            }
+            KeyConfig::EdDsa { public_pem } => DecodingKey::from_ed_pem(public_pem.as_bytes())
+                .map_err(|e| AuthError::InvalidKey(format!("EdDSA public key: {e}")))?,
+            KeyConfig::Rs256 { public_pem } => DecodingKey::from_rsa_pem(public_pem.as_bytes())
+                .map_err(|e| AuthError::InvalidKey(format!("RS256 public key: {e}")))?,
+        };
+
+        let mut validation = Validation::new(config.key.algorithm());
+        validation.leeway = config.leeway_secs;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.validate_aud = true;
+        validation.set_issuer(&[&config.issuer]);
+        validation.set_audience(&[&config.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+
+        Ok(Self { key, expected_alg: config.key.algorithm_name(), validation })
+    }
+
+    /// The pinned algorithm's JOSE name.
+    pub fn algorithm(&self) -> &'static str {
+        self.expected_alg
+    }
+
+    /// Verifies `token` (the compact JWT, without `Bearer `) and returns its claims.
+    pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        // Read the header's `alg` ourselves first, so any algorithm other than the pinned one
+        // (including `none` and names the JWT library does not know) is refused by name.
+        let header_b64 = token.split('.').next().ok_or(AuthError::MalformedToken)?;
+        let header_json =
+            URL_SAFE_NO_PAD.decode(header_b64).map_err(|_| AuthError::MalformedToken)?;
+        let header: RawHeader =
+            serde_json::from_slice(&header_json).map_err(|_| AuthError::MalformedToken)?;
+        match header.alg.as_deref() {
+            Some(alg) if alg == self.expected_alg => {}
+            found => {
+                return Err(AuthError::AlgorithmMismatch {
+                    expected: self.expected_alg,
+                    found: found.unwrap_or("missing").to_owned(),
+                });
+            }
+        }
+
+        let data = jsonwebtoken::decode::<RawClaims>(token, &self.key, &self.validation)
+            .map_err(|e| self.map_error(e))?;
+        let raw = data.claims;
+        let sub = required(raw.sub, "sub")?;
+        if sub.trim().is_empty() {
+            return Err(AuthError::InvalidClaim("`sub` is empty".to_owned()));
+        }
+        Ok(Claims {
+            sub,
+            roles: parse_roles(&raw.roles),
+            exp: required(raw.exp, "exp")?,
+            nbf: raw.nbf,
+            iat: raw.iat,
+            iss: required(raw.iss, "iss")?,
+            aud: match required(raw.aud, "aud")? {
+                Audience::One(a) => vec![a],
+                Audience::Many(a) => a,
+            },
+            jti: raw.jti,
+        })
+    }
+
+    fn map_error(&self, err: jsonwebtoken::errors::Error) -> AuthError {
+        match err.into_kind() {
+            ErrorKind::InvalidSignature => AuthError::InvalidSignature,
+            ErrorKind::ExpiredSignature => AuthError::Expired,
+            ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+            ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
+            ErrorKind::InvalidAudience => AuthError::WrongAudience,
+            ErrorKind::MissingRequiredClaim(claim) => AuthError::MissingClaim(claim),
+            ErrorKind::InvalidClaimFormat(claim) => {
+                AuthError::InvalidClaim(format!("`{claim}` has the wrong type"))
+            }
+            ErrorKind::InvalidAlgorithm => AuthError::AlgorithmMismatch {
+                expected: self.expected_alg,
+                found: "another algorithm".to_owned(),
+            },
+            ErrorKind::Json(e) => AuthError::InvalidClaim(e.to_string()),
+            ErrorKind::InvalidEcdsaKey
+            | ErrorKind::InvalidEddsaKey
+            | ErrorKind::InvalidRsaKey(_) => {
+                AuthError::InvalidKey("the key does not fit the algorithm".to_owned())
+            }
+            _ => AuthError::MalformedToken,
+        }
+    }
+}
