@@ -12,6 +12,7 @@
 //! | [`health_routes`], [`ReadinessCheck`] | [`health`] | `/health/live`, `/health/ready` |
 //! | [`metrics::middleware`], [`metrics_routes`] | [`metrics`] | request counters and latency histograms at `/metrics` |
 //! | [`openapi_routes`], [`check_openapi_file`] | [`openapi`] | `/openapi.json`, Swagger UI at `/docs`, and the drift check |
+//! | [`Service`], [`Application`] | [`server`] | one or several services on one listener, with all of the above |
 //!
 //! A service's app is its routes plus [`with_plumbing`], applied last:
 //!
@@ -36,10 +37,12 @@
 
 pub mod extract;
 pub mod health;
+pub mod input;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod request_id;
+pub mod server;
 pub mod telemetry;
 
 use actix_web::body::MessageBody;
@@ -49,10 +52,12 @@ use actix_web::{App, Error};
 
 pub use extract::{DEFAULT_JSON_LIMIT, json_config, not_found, path_config, query_config};
 pub use health::{NotReady, ReadinessCheck, ReadyFuture, always_ready, health_routes};
+pub use input::Fields;
 pub use metrics::{metrics_routes, prometheus_handle};
 pub use openapi::{check_openapi_file, openapi_json, openapi_routes, openapi_routes_at};
 pub use problem::{ApiError, FieldError, PROBLEM_BASE, PROBLEM_JSON, Problem, problem_type};
 pub use request_id::{REQUEST_ID_HEADER, RequestId};
+pub use server::{Application, Service, merged_openapi};
 pub use telemetry::{init_tracing, tracing_logger};
 
 /// Adds the shared plumbing to an app: the JSON, query and path extractor configs (JSON bodies

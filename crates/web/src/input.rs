@@ -1,0 +1,241 @@
+//! Reading a request body field by field, collecting every problem.
+//!
+//! Request bodies are deserialized loosely (each field a `serde_json::Value`), then parsed into
+//! validated types one field at a time through [`Fields`], which records every field that is
+//! missing, of the wrong JSON type or invalid. The handler gets either the validated value or
+//! one 422 problem listing all of them (`errors: [{field, message}]`), rather than a 400 about
+//! the first one serde happened to meet.
+
+use std::fmt::Display;
+
+use serde_json::Value;
+
+use crate::problem::{ApiError, FieldError};
+
+/// Collects field errors while a body is parsed.
+#[derive(Debug, Default)]
+pub struct Fields {
+    errors: Vec<FieldError>,
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+impl Fields {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a problem with a field.
+    pub fn error(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(FieldError::new(field, message));
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// A required string field, parsed.
+    pub fn string<T, E: Display>(
+        &mut self,
+        field: &str,
+        value: Option<&Value>,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        match value {
+            None | Some(Value::Null) => {
+                self.error(field, "is required");
+                None
+            }
+            Some(v) => self.present_string(field, v, parse),
+        }
+    }
+
+    /// An optional string field (absent or null is `None`), parsed when present.
+    pub fn optional_string<T, E: Display>(
+        &mut self,
+        field: &str,
+        value: Option<&Value>,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<Option<T>> {
+        match value {
+            None | Some(Value::Null) => Some(None),
+            Some(v) => self.present_string(field, v, parse).map(Some),
+        }
+    }
+
+    fn present_string<T, E: Display>(
+        &mut self,
+        field: &str,
+        value: &Value,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        let Value::String(s) = value else {
+            self.error(field, format!("must be a string, not {}", kind(value)));
+            return None;
+        };
+        match parse(s) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.error(field, e.to_string());
+                None
+            }
+        }
+    }
+
+    /// A required boolean.
+    pub fn boolean(&mut self, field: &str, value: Option<&Value>) -> Option<bool> {
+        match value {
+            Some(Value::Bool(b)) => Some(*b),
+            None | Some(Value::Null) => {
+                self.error(field, "is required");
+                None
+            }
+            Some(v) => {
+                self.error(field, format!("must be true or false, not {}", kind(v)));
+                None
+            }
+        }
+    }
+
+    /// A required whole number, parsed.
+    pub fn integer<T, E: Display>(
+        &mut self,
+        field: &str,
+        value: Option<&Value>,
+        parse: impl FnOnce(u64) -> Result<T, E>,
+    ) -> Option<T> {
+        match value {
+            Some(Value::Number(n)) => match n.as_u64() {
+                Some(n) => match parse(n) {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        self.error(field, e.to_string());
+                        None
+                    }
+                },
+                None => {
+                    self.error(field, "must be a whole number of at least 0");
+                    None
+                }
+            },
+            None | Some(Value::Null) => {
+                self.error(field, "is required");
+                None
+            }
+            Some(v) => {
+                self.error(field, format!("must be a whole number, not {}", kind(v)));
+                None
+            }
+        }
+    }
+
+    /// A required array, each element parsed by `each` (given the element's field path).
+    pub fn array<T>(
+        &mut self,
+        field: &str,
+        value: Option<&Value>,
+        min: usize,
+        max: usize,
+        mut each: impl FnMut(&mut Self, &str, &Value) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        let items = match value {
+            Some(Value::Array(items)) => items,
+            None | Some(Value::Null) => {
+                if min == 0 {
+                    return Some(Vec::new());
+                }
+                self.error(field, "is required");
+                return None;
+            }
+            Some(v) => {
+                self.error(field, format!("must be an array, not {}", kind(v)));
+                return None;
+            }
+        };
+        if items.len() < min || items.len() > max {
+            self.error(field, format!("must have {min} to {max} items, not {}", items.len()));
+            return None;
+        }
+        let parsed: Vec<Option<T>> = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| each(self, &format!("{field}[{i}]"), item))
+            .collect();
+        parsed.into_iter().collect()
+    }
+
+    /// The value when every field was fine, else a 422 problem listing every field error.
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
+        match value {
+            Some(v) if self.errors.is_empty() => Ok(v),
+            _ if self.errors.is_empty() => {
+                Err(ApiError::validation(vec![FieldError::new("", "the body is invalid")]))
+            }
+            _ => Err(ApiError::validation(self.errors)),
+        }
+    }
+}
+
+/// The fields of a JSON object body (a body that is not an object is one field error).
+pub fn object<'a>(
+    fields: &mut Fields,
+    field: &str,
+    value: &'a Value,
+) -> Option<&'a serde_json::Map<String, Value>> {
+    match value {
+        Value::Object(map) => Some(map),
+        other => {
+            fields.error(field, format!("must be an object, not {}", kind(other)));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn collects_every_problem() {
+        let body = json!({ "name": 5, "count": "x", "tags": ["a", 1], "ok": "yes" });
+        let mut f = Fields::new();
+        let name = f.string("name", body.get("name"), |s| Ok::<_, String>(s.to_owned()));
+        let count = f.integer("count", body.get("count"), |n| Ok::<_, String>(n));
+        let missing = f.string("missing", body.get("missing"), |s| Ok::<_, String>(s.len()));
+        let tags = f.array("tags", body.get("tags"), 1, 5, |f, path, v| {
+            f.string(path, Some(v), |s| Ok::<_, String>(s.to_owned()))
+        });
+        let ok = f.boolean("ok", body.get("ok"));
+        assert!(name.is_none() && count.is_none() && missing.is_none() && tags.is_none());
+        assert!(ok.is_none());
+        let err = f.finish(Some(())).unwrap_err();
+        let problem = err.to_problem(None, None);
+        let fields: Vec<&str> = problem.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, vec!["name", "count", "missing", "tags[1]", "ok"]);
+    }
+
+    #[test]
+    fn optional_and_good_values() {
+        let body = json!({ "a": "x", "n": 3, "list": [] });
+        let mut f = Fields::new();
+        assert_eq!(
+            f.optional_string("a", body.get("a"), |s| Ok::<_, String>(s.len())),
+            Some(Some(1))
+        );
+        assert_eq!(f.optional_string("b", body.get("b"), |s| Ok::<_, String>(s.len())), Some(None));
+        assert_eq!(f.integer("n", body.get("n"), |n| u8::try_from(n)), Some(3));
+        assert_eq!(f.array("list", body.get("list"), 0, 3, |_, _, _| Some(1)), Some(vec![]));
+        assert!(f.is_ok());
+        assert_eq!(f.finish(Some(7)).unwrap(), 7);
+    }
+}
