@@ -210,7 +210,7 @@ mod tests {
         let body = json!({ "name": 5, "count": "x", "tags": ["a", 1], "ok": "yes" });
         let mut f = Fields::new();
         let name = f.string("name", body.get("name"), |s| Ok::<_, String>(s.to_owned()));
-        let count = f.integer("count", body.get("count"), |n| Ok::<_, String>(n));
+        let count = f.integer("count", body.get("count"), Ok::<_, String>);
         let missing = f.string("missing", body.get("missing"), |s| Ok::<_, String>(s.len()));
         let tags = f.array("tags", body.get("tags"), 1, 5, |f, path, v| {
             f.string(path, Some(v), |s| Ok::<_, String>(s.to_owned()))
@@ -233,7 +233,7 @@ mod tests {
             Some(Some(1))
         );
         assert_eq!(f.optional_string("b", body.get("b"), |s| Ok::<_, String>(s.len())), Some(None));
-        assert_eq!(f.integer("n", body.get("n"), |n| u8::try_from(n)), Some(3));
+        assert_eq!(f.integer("n", body.get("n"), u8::try_from), Some(3));
         assert_eq!(f.array("list", body.get("list"), 0, 3, |_, _, _| Some(1)), Some(vec![]));
         assert!(f.is_ok());
         assert_eq!(f.finish(Some(7)).unwrap(), 7);
