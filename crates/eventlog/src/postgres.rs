@@ -602,6 +602,30 @@ impl EventStore for PgStore {
         decode_all(&rows)
     }
 
+    async fn read_streams(
+        &self,
+        requests: &[(StreamName, u64)],
+    ) -> Result<Vec<Vec<RecordedEvent>>> {
+        let names: Vec<&str> = requests.iter().map(|(s, _)| s.as_str()).collect();
+        let from: Vec<i64> = requests.iter().map(|(_, v)| to_i64(*v)).collect();
+        let client = self.inner.pool.get().await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS}, r.i FROM unnest($1::text[], $2::bigint[]) \
+                 WITH ORDINALITY AS r(name, from_version, i) \
+                 JOIN events ON stream = r.name AND version >= r.from_version \
+                 ORDER BY r.i, version"
+            ))
+            .await?;
+        let rows = client.query(&stmt, &[&names, &from]).await?;
+        let mut out = vec![Vec::new(); requests.len()];
+        for row in &rows {
+            let i = usize::try_from(row.get::<_, i64>(9) - 1).unwrap_or(0);
+            out[i].push(decode_event(row)?);
+        }
+        Ok(out)
+    }
+
     async fn read_all(
         &self,
         after: u64,

@@ -133,6 +133,29 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
         self.read_all(after, &Filter::categories([category]), limit).await
     }
 
+    /// Reads several streams, each from its own version (inclusive) to its end, in one go:
+    /// one round trip on PostgreSQL. The result has one list per request, in order.
+    async fn read_streams(
+        &self,
+        requests: &[(StreamName, u64)],
+    ) -> Result<Vec<Vec<RecordedEvent>>> {
+        let mut out = Vec::with_capacity(requests.len());
+        for (stream, from) in requests {
+            let mut events: Vec<RecordedEvent> = Vec::new();
+            loop {
+                let next = events.last().map_or(*from, |e| e.version + 1);
+                let page = self.read_stream(stream, next, Direction::Forwards, 1000).await?;
+                let done = page.len() < 1000;
+                events.extend(page);
+                if done {
+                    break;
+                }
+            }
+            out.push(events);
+        }
+        Ok(out)
+    }
+
     /// Reads a whole stream, forwards.
     async fn read_stream_to_end(&self, stream: &StreamName) -> Result<Vec<RecordedEvent>> {
         let mut out: Vec<RecordedEvent> = Vec::new();

@@ -157,6 +157,12 @@ async fn appends_and_reads_a_stream(h: Harness) {
             .is_empty()
     );
     assert_eq!(h.store.read_stream_to_end(&s).await.unwrap(), all);
+    let several = h
+        .store
+        .read_streams(&[(s.clone(), 4), (stream("purchase-2"), 1), (s.clone(), 1)])
+        .await
+        .unwrap();
+    assert_eq!(several, vec![all[3..].to_vec(), vec![], all.clone()]);
     assert_eq!(h.store.head().await.unwrap(), 5);
 }
 
