@@ -1,0 +1,529 @@
+//! The gate service's streams and events.
+//!
+//! ## Streams
+//!
+//! | stream | family | what |
+//! |---|---|---|
+//! | `standards-district` ([`STANDARDS_STREAM`]) | [`StandardsEvent`] | the catalog (supported products, approved vendors) and the gate policy, all in one stream |
+//! | `purchase-{uuid}` ([`purchase_stream`]) | [`PurchaseEvent`] | one purchase check and everything IT did with it |
+//!
+//! The catalog and the policy share one stream on purpose: the stream's version names one
+//! exact state of the standards, so the **policy version** a decision records
+//! ([`PurchaseDecided::policy_version`]) is the version of `standards-district` the decision was
+//! made against. An auditor replays that stream up to that version to see exactly which
+//! products, vendors and policy the gate applied.
+//!
+//! ## A purchase's life
+//!
+//! `purchase-submitted` and `purchase-decided` are appended together when a finance system asks.
+//! A `held` or `advisory` purchase is *flagged*: IT may then log `call-logged` and
+//! `alternative-proposed`. A held purchase ends with `purchase-approved` (as submitted, or after
+//! `alternative-accepted`, as amended) or `purchase-cancelled`, which the gate only writes after a
+//! reached call and a proposed alternative (call before cancel).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::values::{
+    Category, Currency, Email, ExternalRef, IdempotencyKey, LongText, Mcc, Money, PaymentMethod,
+    Quantity, SchoolId, ShortText, Sku, VendorId,
+};
+
+/// The category of the standards stream.
+pub const STANDARDS_CATEGORY: &str = "standards";
+/// The one stream holding the catalog and the policy.
+pub const STANDARDS_STREAM: &str = "standards-district";
+/// The category of purchase streams.
+pub const PURCHASE_CATEGORY: &str = "purchase";
+
+/// The stream of the purchase `id`: `purchase-{id}`.
+pub fn purchase_stream(id: Uuid) -> String {
+    format!("{PURCHASE_CATEGORY}-{id}")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Standards
+
+/// A product IT supports was added to the catalog or changed. Keyed by `sku`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProductUpserted {
+    pub sku: Sku,
+    /// The product's name, for people.
+    pub name: ShortText,
+    pub category: Category,
+    /// The vendor IT buys it from (an id in the approved-vendor list).
+    pub vendor_id: VendorId,
+    /// The usual price, for reference; given together with `currency`.
+    pub unit_price: Option<Money>,
+    pub currency: Option<Currency>,
+}
+
+/// A product was taken out of the catalog: purchases of it are no longer supported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProductRemoved {
+    pub sku: Sku,
+}
+
+/// A vendor was added to the vendor list or changed. Keyed by `vendor_id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct VendorUpserted {
+    pub vendor_id: VendorId,
+    /// The vendor's name; purchase checks may name the vendor by id or by this name.
+    pub name: ShortText,
+    /// Whether purchases of technology from this vendor are supported.
+    pub approved: bool,
+}
+
+/// The gate policy was set (replacing the previous one whole).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PolicySet {
+    /// A purchase line in one of these categories is technology.
+    pub technology_categories: Vec<Category>,
+    /// Every line of a purchase paid at a merchant with one of these category codes is
+    /// technology.
+    pub technology_mccs: Vec<Mcc>,
+    /// A technology purchase whose total is over this amount always needs IT review.
+    pub review_threshold: Money,
+    /// The currency of the threshold; purchase checks must be in it.
+    pub currency: Currency,
+}
+
+event_family! {
+    /// The events of the `standards-district` stream: catalog and policy.
+    pub enum StandardsEvent in "standards" {
+        /// `product-upserted`
+        ProductUpserted(ProductUpserted) = "product-upserted",
+        /// `product-removed`
+        ProductRemoved(ProductRemoved) = "product-removed",
+        /// `vendor-upserted`
+        VendorUpserted(VendorUpserted) = "vendor-upserted",
+        /// `policy-set`
+        PolicySet(PolicySet) = "policy-set",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Purchases
+
+/// One line of a purchase, or of an alternative IT proposes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PurchaseLine {
+    /// The catalog SKU, when the buyer knows it; a technology line without one is not in the
+    /// catalog.
+    pub sku: Option<Sku>,
+    pub description: ShortText,
+    pub category: Category,
+    pub quantity: Quantity,
+    /// The price of one unit, in the purchase's currency.
+    pub unit_price: Money,
+}
+
+/// A finance system asked about a purchase. Always followed, in the same append, by
+/// `purchase-decided`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PurchaseSubmitted {
+    pub purchase_id: Uuid,
+    /// The finance system's own id for the purchase.
+    pub external_ref: ExternalRef,
+    /// The `Idempotency-Key` the request carried, if any.
+    pub idempotency_key: Option<IdempotencyKey>,
+    /// The JWT subject of the finance system that asked.
+    pub submitted_by: String,
+    /// Hex SHA-256 of the canonical form of the request: a repeat with the same
+    /// `external_ref` must have the same hash.
+    pub request_hash: String,
+    pub school_id: SchoolId,
+    /// Who at the school wants to buy: the person IT calls.
+    pub requester_email: Email,
+    /// The vendor, as the finance system names it.
+    pub vendor: ShortText,
+    pub payment_method: PaymentMethod,
+    /// The card merchant's category code, for card purchases.
+    pub merchant_category_code: Option<Mcc>,
+    pub currency: Currency,
+    pub lines: Vec<PurchaseLine>,
+    /// What the purchase is for, in the requester's words.
+    pub purpose: Option<LongText>,
+    /// The sum of quantity × unit price over all lines.
+    pub total: Money,
+}
+
+/// What the gate answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Supported technology, or not technology at all: go ahead.
+    Approved,
+    /// Needs IT review and the school has signed the purchasing agreement: finance must wait.
+    Held,
+    /// Needs IT review but the school has not signed: it may go ahead, and IT is told.
+    Advisory,
+}
+
+/// Why the gate decided as it did; every rule that fired gives one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReasonCode {
+    /// This line is not technology (its category is not a technology category and the
+    /// merchant category code is not a technology one): the gate does not concern itself
+    /// with it.
+    NotTechnology,
+    /// This technology line is supported: its SKU is in the catalog and the vendor is approved.
+    InCatalog,
+    /// This technology line has no SKU, or a SKU that is not in the catalog.
+    NotInCatalog,
+    /// The purchase has technology lines and its vendor is not an approved vendor.
+    VendorNotApproved,
+    /// The purchase has technology lines and its total is over the policy's review threshold.
+    OverReviewThreshold,
+    /// The purchase needs review, but its school has not signed the purchasing agreement, so
+    /// the decision is advisory rather than held.
+    SchoolNotGated,
+}
+
+impl ReasonCode {
+    /// The wire name (`not-in-catalog`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotTechnology => "not-technology",
+            Self::InCatalog => "in-catalog",
+            Self::NotInCatalog => "not-in-catalog",
+            Self::VendorNotApproved => "vendor-not-approved",
+            Self::OverReviewThreshold => "over-review-threshold",
+            Self::SchoolNotGated => "school-not-gated",
+        }
+    }
+}
+
+/// One reason for a decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Reason {
+    pub code: ReasonCode,
+    /// The 0-based index of the line the reason is about; absent for reasons about the whole
+    /// purchase.
+    pub line: Option<usize>,
+    /// The reason as a sentence for people.
+    pub detail: String,
+}
+
+/// The gate's decision on a purchase. Appended with `purchase-submitted`; when the decision is
+/// `held` or `advisory`, the time it was recorded is when the purchase was flagged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PurchaseDecided {
+    pub decision: Decision,
+    pub reasons: Vec<Reason>,
+    /// The version of the `standards-district` stream the decision was made against.
+    pub policy_version: u64,
+    /// Whether the school had signed the purchasing agreement when the gate decided.
+    pub school_gated: bool,
+}
+
+/// IT called (or tried to call) the requester about a flagged purchase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CallLogged {
+    pub call_id: Uuid,
+    /// Whether IT spoke with the requester.
+    pub requester_reached: bool,
+    /// What the requester is trying to accomplish; always present when they were reached.
+    pub goal: Option<LongText>,
+    pub notes: Option<LongText>,
+    /// When the call took place.
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// IT proposed an alternative to a flagged purchase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AlternativeProposed {
+    pub alternative_id: Uuid,
+    pub description: LongText,
+    /// The lines the purchase would have instead; may be empty (advice without a priced list).
+    #[serde(default)]
+    pub lines: Vec<PurchaseLine>,
+}
+
+/// The requester accepted an alternative. Always followed, in the same append, by
+/// `purchase-approved` naming the alternative.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AlternativeAccepted {
+    pub alternative_id: Uuid,
+}
+
+/// IT approved a held purchase: as submitted, or as amended by an accepted alternative.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PurchaseApproved {
+    pub note: Option<LongText>,
+    /// The accepted alternative the purchase was approved as, if any.
+    pub alternative_id: Option<Uuid>,
+}
+
+/// IT cancelled a held purchase, after a reached call and a proposed alternative.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PurchaseCancelled {
+    pub reason: LongText,
+}
+
+event_family! {
+    /// The events of a `purchase-{uuid}` stream.
+    pub enum PurchaseEvent in "purchase" {
+        /// `purchase-submitted`
+        Submitted(PurchaseSubmitted) = "purchase-submitted",
+        /// `purchase-decided`
+        Decided(PurchaseDecided) = "purchase-decided",
+        /// `call-logged`
+        CallLogged(CallLogged) = "call-logged",
+        /// `alternative-proposed`
+        AlternativeProposed(AlternativeProposed) = "alternative-proposed",
+        /// `alternative-accepted`
+        AlternativeAccepted(AlternativeAccepted) = "alternative-accepted",
+        /// `purchase-approved`
+        Approved(PurchaseApproved) = "purchase-approved",
+        /// `purchase-cancelled`
+        Cancelled(PurchaseCancelled) = "purchase-cancelled",
+    }
+}
+
+/// Where a purchase stands: its decision until IT acts, then `approved` or `cancelled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PurchaseStatus {
+    /// Decided approved, or approved by IT.
+    Approved,
+    /// Waiting for IT: finance must not proceed.
+    Held,
+    /// May proceed; IT was told and may reach out.
+    Advisory,
+    /// Cancelled by IT after calling the requester and proposing an alternative.
+    Cancelled,
+}
+
+impl PurchaseStatus {
+    /// The wire name (`held`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approved => "approved",
+            Self::Held => "held",
+            Self::Advisory => "advisory",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl From<Decision> for PurchaseStatus {
+    fn from(decision: Decision) -> Self {
+        match decision {
+            Decision::Approved => Self::Approved,
+            Decision::Held => Self::Held,
+            Decision::Advisory => Self::Advisory,
+        }
+    }
+}
+
+impl std::fmt::Display for PurchaseStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DecodeError, EventFamily};
+    use serde_json::json;
+
+    fn line() -> PurchaseLine {
+        PurchaseLine {
+            sku: Some(Sku::parse("LAT-5440").unwrap()),
+            description: ShortText::parse("Latitude 5440").unwrap(),
+            category: Category::parse("laptops").unwrap(),
+            quantity: Quantity::new(2).unwrap(),
+            unit_price: Money::parse("899.00").unwrap(),
+        }
+    }
+
+    fn standards_events() -> Vec<StandardsEvent> {
+        vec![
+            ProductUpserted {
+                sku: Sku::parse("LAT-5440").unwrap(),
+                name: ShortText::parse("Latitude 5440").unwrap(),
+                category: Category::parse("laptops").unwrap(),
+                vendor_id: VendorId::parse("dell").unwrap(),
+                unit_price: Some(Money::parse("899").unwrap()),
+                currency: Some(Currency::parse("USD").unwrap()),
+            }
+            .into(),
+            ProductRemoved { sku: Sku::parse("OLD-1").unwrap() }.into(),
+            VendorUpserted {
+                vendor_id: VendorId::parse("dell").unwrap(),
+                name: ShortText::parse("Dell Technologies").unwrap(),
+                approved: true,
+            }
+            .into(),
+            PolicySet {
+                technology_categories: vec![Category::parse("laptops").unwrap()],
+                technology_mccs: vec![Mcc::parse("5734").unwrap()],
+                review_threshold: Money::parse("5000").unwrap(),
+                currency: Currency::parse("USD").unwrap(),
+            }
+            .into(),
+        ]
+    }
+
+    fn purchase_events() -> Vec<PurchaseEvent> {
+        let t = "2024-09-03T14:05:00Z".parse().unwrap();
+        vec![
+            PurchaseSubmitted {
+                purchase_id: Uuid::nil(),
+                external_ref: ExternalRef::parse("REQ-1").unwrap(),
+                idempotency_key: Some(IdempotencyKey::parse("k-1").unwrap()),
+                submitted_by: "finance-erp".into(),
+                request_hash: "ab".repeat(32),
+                school_id: SchoolId::parse("lincoln-elem").unwrap(),
+                requester_email: Email::parse("pat@district.org").unwrap(),
+                vendor: ShortText::parse("Dell").unwrap(),
+                payment_method: PaymentMethod::PCard,
+                merchant_category_code: Some(Mcc::parse("5732").unwrap()),
+                currency: Currency::parse("USD").unwrap(),
+                lines: vec![line()],
+                purpose: Some(LongText::parse("Robotics club").unwrap()),
+                total: Money::parse("1798.00").unwrap(),
+            }
+            .into(),
+            PurchaseDecided {
+                decision: Decision::Held,
+                reasons: vec![
+                    Reason {
+                        code: ReasonCode::NotInCatalog,
+                        line: Some(0),
+                        detail: "Line 1 is not in the catalog.".into(),
+                    },
+                    Reason {
+                        code: ReasonCode::VendorNotApproved,
+                        line: None,
+                        detail: "The vendor is not approved.".into(),
+                    },
+                ],
+                policy_version: 4,
+                school_gated: true,
+            }
+            .into(),
+            CallLogged {
+                call_id: Uuid::from_u128(1),
+                requester_reached: true,
+                goal: Some(LongText::parse("Laptops for robotics").unwrap()),
+                notes: None,
+                occurred_at: t,
+            }
+            .into(),
+            AlternativeProposed {
+                alternative_id: Uuid::from_u128(2),
+                description: LongText::parse("Use the standard model").unwrap(),
+                lines: vec![line()],
+            }
+            .into(),
+            AlternativeAccepted { alternative_id: Uuid::from_u128(2) }.into(),
+            PurchaseApproved { note: None, alternative_id: Some(Uuid::from_u128(2)) }.into(),
+            PurchaseCancelled { reason: LongText::parse("Duplicate order").unwrap() }.into(),
+        ]
+    }
+
+    fn round_trip<F: EventFamily + PartialEq + std::fmt::Debug>(events: Vec<F>) {
+        let mut types: Vec<&str> = events.iter().map(|e| e.event_type()).collect();
+        types.sort_unstable();
+        let mut all = F::EVENT_TYPES.to_vec();
+        all.sort_unstable();
+        assert_eq!(types, all, "the test must cover every event type");
+        for event in events {
+            let data = event.to_data();
+            let text = serde_json::to_string(&data).unwrap();
+            let reparsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let back = F::from_parts(event.event_type(), &reparsed).unwrap();
+            assert_eq!(back, event);
+        }
+    }
+
+    #[test]
+    fn standards_events_round_trip() {
+        round_trip(standards_events());
+    }
+
+    #[test]
+    fn purchase_events_round_trip() {
+        round_trip(purchase_events());
+    }
+
+    #[test]
+    fn wire_form_is_snake_case_with_strings_for_money() {
+        let data = purchase_events()[0].to_data();
+        assert_eq!(data["total"], "1798.00");
+        assert_eq!(data["lines"][0]["unit_price"], "899.00");
+        assert_eq!(data["lines"][0]["quantity"], 2);
+        assert_eq!(data["payment_method"], "p_card");
+        assert_eq!(data["merchant_category_code"], "5732");
+        let decided = purchase_events()[1].to_data();
+        assert_eq!(decided["decision"], "held");
+        assert_eq!(decided["reasons"][0]["code"], "not-in-catalog");
+        assert_eq!(decided["reasons"][1]["line"], json!(null));
+        let call = purchase_events()[2].to_data();
+        assert_eq!(call["occurred_at"], "2024-09-03T14:05:00Z");
+    }
+
+    #[test]
+    fn reason_codes_match_their_wire_names() {
+        for code in [
+            ReasonCode::NotTechnology,
+            ReasonCode::InCatalog,
+            ReasonCode::NotInCatalog,
+            ReasonCode::VendorNotApproved,
+            ReasonCode::OverReviewThreshold,
+            ReasonCode::SchoolNotGated,
+        ] {
+            assert_eq!(serde_json::to_value(code).unwrap(), json!(code.as_str()));
+        }
+    }
+
+    #[test]
+    fn unknown_type_and_bad_data_are_errors() {
+        assert!(matches!(
+            PurchaseEvent::from_parts("purchase-teleported", &json!({})),
+            Err(DecodeError::UnknownType { category: "purchase", .. })
+        ));
+        let err =
+            PurchaseEvent::from_parts("purchase-cancelled", &json!({"reason": " "})).unwrap_err();
+        assert!(matches!(err, DecodeError::InvalidData { event_type: "purchase-cancelled", .. }));
+        assert!(err.to_string().contains("must not be empty"), "{err}");
+        // A float for money in stored data is refused, too.
+        let mut data = purchase_events()[0].to_data();
+        data["total"] = json!(1798.0);
+        let err = PurchaseEvent::from_parts("purchase-submitted", &data).unwrap_err();
+        assert!(err.to_string().contains("not a JSON number"), "{err}");
+        // Product events belong to the standards family only.
+        assert!(StandardsEvent::from_parts("purchase-submitted", &data).is_err());
+    }
+
+    #[test]
+    fn optional_fields_may_be_missing_and_alternative_lines_default_to_empty() {
+        let call = json!({
+            "call_id": Uuid::nil(), "requester_reached": false,
+            "occurred_at": "2024-09-03T14:05:00Z"
+        });
+        assert!(PurchaseEvent::from_parts("call-logged", &call).is_ok());
+        let alt = json!({"alternative_id": Uuid::nil(), "description": "Wait for the refresh"});
+        let PurchaseEvent::AlternativeProposed(alt) =
+            PurchaseEvent::from_parts("alternative-proposed", &alt).unwrap()
+        else {
+            panic!("wrong variant");
+        };
+        assert!(alt.lines.is_empty());
+    }
+
+    #[test]
+    fn streams() {
+        assert_eq!(purchase_stream(Uuid::nil()), "purchase-00000000-0000-0000-0000-000000000000");
+        assert!(STANDARDS_STREAM.starts_with(STANDARDS_CATEGORY));
+        assert_eq!(StandardsEvent::CATEGORY, STANDARDS_CATEGORY);
+        assert_eq!(PurchaseEvent::CATEGORY, PURCHASE_CATEGORY);
+        assert_eq!(PurchaseStatus::from(Decision::Held).as_str(), "held");
+    }
+}

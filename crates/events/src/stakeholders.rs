@@ -1,0 +1,583 @@
+//! The stakeholder relations service's streams and events.
+//!
+//! ## Streams
+//!
+//! | stream | family | what |
+//! |---|---|---|
+//! | `stakeholder-{uuid}` ([`stakeholder_stream`]) | [`StakeholderEvent`] | a person at a school or in the district: profile and the conversations IT held with them |
+//! | `wish-{uuid}` ([`wish_stream`]) | [`WishEvent`] | the wish of one conversation ("2 stars and a wish") and the headway on it |
+//! | `promise-{uuid}` ([`promise_stream`]) | [`PromiseEvent`] | a promise IT made to a stakeholder or a school, and whether it was kept |
+//! | `followup-{uuid}` ([`followup_stream`]) | [`FollowUpEvent`] | something to come back to a stakeholder about |
+//!
+//! The school streams (`school-{school_id}`) are written by the same service but published in
+//! [`crate::school`], because the gate reads them.
+//!
+//! ## Appends that span streams
+//!
+//! - `conversation-held` on `stakeholder-{id}` is appended together with `wish-recorded` on a
+//!   new `wish-{wish_id}` stream: every conversation's wish is tracked.
+//! - `agreement-signed` on `school-{id}` is appended together with `promise-made` on a new
+//!   `promise-{uuid}` stream, of kind [`CALL_BEFORE_CANCEL`], made to the school: the standing
+//!   promise that IT will not cancel a purchase of the school before calling the requester and
+//!   proposing an alternative. That promise is never settled by `promise-kept`/`promise-broken`:
+//!   its outcome is read from the gate's purchase events.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::values::{
+    Email, LongText, SchoolId, ShortText, ValueError, quote, string_schema, string_value,
+};
+
+/// The category of stakeholder streams.
+pub const STAKEHOLDER_CATEGORY: &str = "stakeholder";
+/// The category of wish streams.
+pub const WISH_CATEGORY: &str = "wish";
+/// The category of promise streams.
+pub const PROMISE_CATEGORY: &str = "promise";
+/// The category of follow-up streams.
+pub const FOLLOWUP_CATEGORY: &str = "followup";
+
+/// The [`PromiseMade::kind`] of the purchasing agreement's standing promise: IT will not cancel
+/// a purchase of the school before calling the requester and proposing an alternative.
+pub const CALL_BEFORE_CANCEL: &str = "call-before-cancel";
+
+/// The stream of the stakeholder `id`: `stakeholder-{id}`.
+pub fn stakeholder_stream(id: Uuid) -> String {
+    format!("{STAKEHOLDER_CATEGORY}-{id}")
+}
+
+/// The stream of the wish `id`: `wish-{id}`.
+pub fn wish_stream(id: Uuid) -> String {
+    format!("{WISH_CATEGORY}-{id}")
+}
+
+/// The stream of the promise `id`: `promise-{id}`.
+pub fn promise_stream(id: Uuid) -> String {
+    format!("{PROMISE_CATEGORY}-{id}")
+}
+
+/// The stream of the follow-up `id`: `followup-{id}`.
+pub fn followup_stream(id: Uuid) -> String {
+    format!("{FOLLOWUP_CATEGORY}-{id}")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values
+
+/// A telephone number as people write it: 3 to 40 characters of digits, spaces and
+/// `+ - ( ) . / #`, or `x`/`ext` for an extension, with at least 3 digits. Trimmed; otherwise
+/// kept as given (numbers are dialled by people, not parsed).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Phone(String);
+
+impl Phone {
+    /// The longest number accepted.
+    pub const MAX: usize = 40;
+
+    pub fn parse(input: &str) -> Result<Self, ValueError> {
+        let phone = input.trim();
+        let allowed = |c: char| c.is_ascii_digit() || " +-()./#xXeEtT".contains(c);
+        let digits = phone.chars().filter(char::is_ascii_digit).count();
+        if phone.chars().count() > Self::MAX || digits < 3 || !phone.chars().all(allowed) {
+            return Err(ValueError::new(
+                "phone",
+                format!(
+                    "a phone number has 3 to 40 characters: digits, spaces, '+-().' and 'ext' for an extension, like \"+1 (555) 010-4477 ext 12\"; found {}",
+                    quote(input)
+                ),
+            ));
+        }
+        Ok(Self(phone.to_owned()))
+    }
+}
+
+string_value!(
+    Phone,
+    string_schema(
+        "A phone number: 3 to 40 characters of digits, spaces, '+-()./#' and 'x'/'ext' for an extension.",
+        Some(r"^[0-9 +\-()./#xXeEtT]+$"),
+        Some(3),
+        Some(Phone::MAX),
+        "+1 (555) 010-4477 ext 12",
+    )
+);
+
+/// What a stakeholder does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StakeholderRole {
+    /// Runs a school; the only role that signs its purchasing agreement.
+    Principal,
+    Teacher,
+    Librarian,
+    BusinessOfficer,
+    InstructionLead,
+    /// District or school IT staff.
+    It,
+    Other,
+}
+
+impl StakeholderRole {
+    /// The wire name (`business_officer`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Principal => "principal",
+            Self::Teacher => "teacher",
+            Self::Librarian => "librarian",
+            Self::BusinessOfficer => "business_officer",
+            Self::InstructionLead => "instruction_lead",
+            Self::It => "it",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for StakeholderRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a wish stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WishStatus {
+    /// Recorded (or reopened); no work under way.
+    Open,
+    /// IT is working on it.
+    InProgress,
+    /// Granted.
+    Done,
+    /// IT decided not to grant it (the note says why).
+    Declined,
+}
+
+impl WishStatus {
+    /// The wire name (`in_progress`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::InProgress => "in_progress",
+            Self::Done => "done",
+            Self::Declined => "declined",
+        }
+    }
+
+    /// Whether the wish is closed (`done` or `declined`).
+    pub fn is_closed(self) -> bool {
+        matches!(self, Self::Done | Self::Declined)
+    }
+}
+
+impl std::fmt::Display for WishStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// To whom a promise was made: `{"type": "stakeholder", "stakeholder_id": …}` or
+/// `{"type": "school", "school_id": …}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PromiseTo {
+    /// A person.
+    Stakeholder { stakeholder_id: Uuid },
+    /// A whole school (the agreement's standing promise is made to the school).
+    School { school_id: SchoolId },
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stakeholders
+
+/// A person was registered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StakeholderRegistered {
+    pub stakeholder_id: Uuid,
+    pub name: ShortText,
+    pub email: Email,
+    pub phone: Option<Phone>,
+    pub role: StakeholderRole,
+    /// The school they work at; absent for district staff. The school was registered when
+    /// this was written.
+    pub school_id: Option<SchoolId>,
+}
+
+/// A person's profile changed: the whole profile as it is now (not a patch).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StakeholderUpdated {
+    pub name: ShortText,
+    pub email: Email,
+    pub phone: Option<Phone>,
+    pub role: StakeholderRole,
+    pub school_id: Option<SchoolId>,
+}
+
+/// IT met the person: their vision, "2 stars and a wish" (two things IT does well, one it
+/// should do better). Appended with `wish-recorded` on `wish-{wish_id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ConversationHeld {
+    pub conversation_id: Uuid,
+    /// When the meeting took place.
+    pub held_at: DateTime<Utc>,
+    pub location: ShortText,
+    /// Their vision for their school or work, in their words.
+    pub their_vision: LongText,
+    /// Exactly two things IT does well.
+    #[schema(min_items = 2, max_items = 2)]
+    pub stars: [ShortText; 2],
+    /// One thing IT should do better; tracked as the wish `wish_id`.
+    pub wish: LongText,
+    pub notes: Option<LongText>,
+    pub wish_id: Uuid,
+}
+
+event_family! {
+    /// The events of a `stakeholder-{uuid}` stream.
+    pub enum StakeholderEvent in "stakeholder" {
+        /// `stakeholder-registered`
+        Registered(StakeholderRegistered) = "stakeholder-registered",
+        /// `stakeholder-updated`
+        Updated(StakeholderUpdated) = "stakeholder-updated",
+        /// `conversation-held`
+        ConversationHeld(ConversationHeld) = "conversation-held",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wishes
+
+/// A wish from a conversation, now tracked. Its status starts `open`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WishRecorded {
+    pub wish_id: Uuid,
+    /// Whose wish it is.
+    pub stakeholder_id: Uuid,
+    /// Their school when the wish was made, if any.
+    pub school_id: Option<SchoolId>,
+    pub text: LongText,
+    /// The conversation it came from.
+    pub conversation_id: Uuid,
+    /// When it was said (the conversation's `held_at`).
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Headway on a wish: what happened, and its status after it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WishProgressed {
+    pub note: LongText,
+    pub status: WishStatus,
+    pub at: DateTime<Utc>,
+}
+
+event_family! {
+    /// The events of a `wish-{uuid}` stream.
+    pub enum WishEvent in "wish" {
+        /// `wish-recorded`
+        Recorded(WishRecorded) = "wish-recorded",
+        /// `wish-progressed`
+        Progressed(WishProgressed) = "wish-progressed",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Promises
+
+/// IT promised something.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PromiseMade {
+    pub promise_id: Uuid,
+    pub to: PromiseTo,
+    pub text: LongText,
+    /// When it is due; never before `made_on`.
+    pub due_on: NaiveDate,
+    /// Who made it (the JWT subject).
+    pub owner: String,
+    pub made_on: NaiveDate,
+    /// What sort of promise, when it is a standard one: [`CALL_BEFORE_CANCEL`] for the
+    /// purchasing agreement's standing promise (made to the school, due the day it is signed,
+    /// settled by the gate's record rather than by `promise-kept`/`promise-broken`).
+    pub kind: Option<String>,
+}
+
+impl PromiseMade {
+    /// Whether this is a purchasing agreement's standing call-before-cancel promise.
+    pub fn is_call_before_cancel(&self) -> bool {
+        self.kind.as_deref() == Some(CALL_BEFORE_CANCEL)
+    }
+}
+
+/// The promise was kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PromiseKept {
+    /// What shows it (a ticket, a date, what the stakeholder said).
+    pub evidence: LongText,
+    pub on: NaiveDate,
+}
+
+/// The promise was broken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PromiseBroken {
+    /// What happened.
+    pub evidence: LongText,
+    pub on: NaiveDate,
+}
+
+event_family! {
+    /// The events of a `promise-{uuid}` stream.
+    pub enum PromiseEvent in "promise" {
+        /// `promise-made`
+        Made(PromiseMade) = "promise-made",
+        /// `promise-kept`
+        Kept(PromiseKept) = "promise-kept",
+        /// `promise-broken`
+        Broken(PromiseBroken) = "promise-broken",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Follow-ups
+
+/// Something to come back to a stakeholder about, by a date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FollowUpScheduled {
+    pub followup_id: Uuid,
+    pub stakeholder_id: Uuid,
+    pub about: LongText,
+    pub due_on: NaiveDate,
+}
+
+/// The follow-up was done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FollowUpDone {
+    pub on: NaiveDate,
+    pub note: Option<LongText>,
+}
+
+event_family! {
+    /// The events of a `followup-{uuid}` stream.
+    pub enum FollowUpEvent in "followup" {
+        /// `followup-scheduled`
+        Scheduled(FollowUpScheduled) = "followup-scheduled",
+        /// `followup-done`
+        Done(FollowUpDone) = "followup-done",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::values::test_support::de_err;
+    use crate::{DecodeError, EventFamily};
+    use serde_json::json;
+
+    fn short(s: &str) -> ShortText {
+        ShortText::parse(s).unwrap()
+    }
+
+    fn long(s: &str) -> LongText {
+        LongText::parse(s).unwrap()
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn stakeholder_events() -> Vec<StakeholderEvent> {
+        vec![
+            StakeholderRegistered {
+                stakeholder_id: Uuid::from_u128(1),
+                name: short("Dana Whitfield"),
+                email: Email::parse("dana@lincoln.k12.example").unwrap(),
+                phone: Some(Phone::parse("+1 555 010 4477").unwrap()),
+                role: StakeholderRole::Principal,
+                school_id: Some(SchoolId::parse("lincoln-elem").unwrap()),
+            }
+            .into(),
+            StakeholderUpdated {
+                name: short("Dana Whitfield"),
+                email: Email::parse("dana@lincoln.k12.example").unwrap(),
+                phone: None,
+                role: StakeholderRole::BusinessOfficer,
+                school_id: None,
+            }
+            .into(),
+            ConversationHeld {
+                conversation_id: Uuid::from_u128(2),
+                held_at: "2024-09-03T14:05:00Z".parse().unwrap(),
+                location: short("Her office"),
+                their_vision: long("Every fourth grader codes."),
+                stars: [short("Fast projector fixes"), short("Friendly help desk")],
+                wish: long("Loaner laptops the same day"),
+                notes: None,
+                wish_id: Uuid::from_u128(3),
+            }
+            .into(),
+        ]
+    }
+
+    fn wish_events() -> Vec<WishEvent> {
+        vec![
+            WishRecorded {
+                wish_id: Uuid::from_u128(3),
+                stakeholder_id: Uuid::from_u128(1),
+                school_id: Some(SchoolId::parse("lincoln-elem").unwrap()),
+                text: long("Loaner laptops the same day"),
+                conversation_id: Uuid::from_u128(2),
+                recorded_at: "2024-09-03T14:05:00Z".parse().unwrap(),
+            }
+            .into(),
+            WishProgressed {
+                note: long("Ten loaners staged at the library"),
+                status: WishStatus::InProgress,
+                at: "2024-09-10T09:00:00Z".parse().unwrap(),
+            }
+            .into(),
+        ]
+    }
+
+    fn promise_events() -> Vec<PromiseEvent> {
+        vec![
+            PromiseMade {
+                promise_id: Uuid::from_u128(4),
+                to: PromiseTo::School { school_id: SchoolId::parse("lincoln-elem").unwrap() },
+                text: long("We will call before cancelling any purchase."),
+                due_on: day("2024-09-03"),
+                owner: "cto@district".into(),
+                made_on: day("2024-09-03"),
+                kind: Some(CALL_BEFORE_CANCEL.into()),
+            }
+            .into(),
+            PromiseKept { evidence: long("Ticket 4411 closed"), on: day("2024-09-05") }.into(),
+            PromiseBroken { evidence: long("Missed the date"), on: day("2024-09-05") }.into(),
+        ]
+    }
+
+    fn followup_events() -> Vec<FollowUpEvent> {
+        vec![
+            FollowUpScheduled {
+                followup_id: Uuid::from_u128(5),
+                stakeholder_id: Uuid::from_u128(1),
+                about: long("How the loaners work out"),
+                due_on: day("2024-10-01"),
+            }
+            .into(),
+            FollowUpDone { on: day("2024-09-30"), note: Some(long("Going well")) }.into(),
+        ]
+    }
+
+    fn round_trip<F: EventFamily + PartialEq + std::fmt::Debug>(events: Vec<F>) {
+        let mut types: Vec<&str> = events.iter().map(|e| e.event_type()).collect();
+        types.sort_unstable();
+        let mut all = F::EVENT_TYPES.to_vec();
+        all.sort_unstable();
+        assert_eq!(types, all, "the test must cover every event type");
+        for event in events {
+            let text = serde_json::to_string(&event.to_data()).unwrap();
+            let reparsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(F::from_parts(event.event_type(), &reparsed).unwrap(), event);
+        }
+    }
+
+    #[test]
+    fn families_round_trip() {
+        round_trip(stakeholder_events());
+        round_trip(wish_events());
+        round_trip(promise_events());
+        round_trip(followup_events());
+    }
+
+    #[test]
+    fn wire_form() {
+        let registered = stakeholder_events()[0].to_data();
+        assert_eq!(registered["role"], "principal");
+        assert_eq!(registered["school_id"], "lincoln-elem");
+        let held = stakeholder_events()[2].to_data();
+        assert_eq!(held["stars"], json!(["Fast projector fixes", "Friendly help desk"]));
+        assert_eq!(held["held_at"], "2024-09-03T14:05:00Z");
+        let made = promise_events()[0].to_data();
+        assert_eq!(made["to"], json!({"type": "school", "school_id": "lincoln-elem"}));
+        assert_eq!(made["due_on"], "2024-09-03");
+        assert_eq!(made["kind"], "call-before-cancel");
+        assert_eq!(wish_events()[1].to_data()["status"], "in_progress");
+        let to = PromiseTo::Stakeholder { stakeholder_id: Uuid::nil() };
+        assert_eq!(serde_json::to_value(to).unwrap()["type"], "stakeholder");
+    }
+
+    #[test]
+    fn exactly_two_stars_on_the_wire() {
+        let mut data = stakeholder_events()[2].to_data();
+        data["stars"] = json!(["one", "two", "three"]);
+        assert!(StakeholderEvent::from_parts("conversation-held", &data).is_err());
+        data["stars"] = json!(["one"]);
+        assert!(StakeholderEvent::from_parts("conversation-held", &data).is_err());
+        data["stars"] = json!(["one", " "]);
+        assert!(StakeholderEvent::from_parts("conversation-held", &data).is_err());
+    }
+
+    #[test]
+    fn unknown_types_are_errors() {
+        assert!(matches!(
+            WishEvent::from_parts("promise-made", &json!({})),
+            Err(DecodeError::UnknownType { category: "wish", .. })
+        ));
+        let data = promise_events()[0].to_data();
+        assert!(PromiseEvent::from_parts("promise-made", &data).unwrap() == promise_events()[0]);
+        let PromiseEvent::Made(made) = &promise_events()[0] else { unreachable!() };
+        assert!(made.is_call_before_cancel());
+    }
+
+    #[test]
+    fn phone() {
+        for good in ["+1 (555) 010-4477", "555", "0301 12345 ext 12", "555.010.4477 x3"] {
+            assert!(Phone::parse(good).is_ok(), "{good:?}");
+        }
+        assert_eq!(Phone::parse("  555 1234 ").unwrap().as_str(), "555 1234");
+        for bad in ["", "12", "call me", "555-CALL", &"5".repeat(41), "555\n1234"] {
+            assert!(Phone::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(de_err::<Phone>("\"nope\"").contains("phone number"));
+    }
+
+    #[test]
+    fn schemas_fit_with_the_rest() {
+        let ours = [
+            StakeholderEvent::event_schemas(),
+            WishEvent::event_schemas(),
+            PromiseEvent::event_schemas(),
+            FollowUpEvent::event_schemas(),
+        ]
+        .concat();
+        let mut seen = std::collections::BTreeMap::new();
+        for event in crate::event_schemas().into_iter().chain(ours.iter().cloned()) {
+            let refs = event.references.iter().cloned();
+            for (name, schema) in refs.chain([(event.schema_name.clone(), event.schema.clone())]) {
+                let json = serde_json::to_string(&schema).unwrap();
+                if let Some(previous) = seen.insert(name.clone(), json.clone()) {
+                    assert_eq!(previous, json, "two different schemas are named {name}");
+                }
+            }
+        }
+        let held = ours.iter().find(|e| e.event_type == "conversation-held").unwrap();
+        let schema = serde_json::to_value(&held.schema).unwrap();
+        assert_eq!(schema["properties"]["stars"]["minItems"], 2, "{schema}");
+        assert_eq!(schema["properties"]["stars"]["maxItems"], 2);
+        let names: Vec<_> = ours.iter().map(|e| e.schema_name.as_str()).collect();
+        assert!(names.contains(&"PromiseMade") && names.contains(&"FollowUpDone"));
+    }
+
+    #[test]
+    fn streams() {
+        assert_eq!(stakeholder_stream(Uuid::nil()), format!("stakeholder-{}", Uuid::nil()));
+        assert_eq!(wish_stream(Uuid::nil()), format!("wish-{}", Uuid::nil()));
+        assert_eq!(promise_stream(Uuid::nil()), format!("promise-{}", Uuid::nil()));
+        assert_eq!(followup_stream(Uuid::nil()), format!("followup-{}", Uuid::nil()));
+        assert_eq!(StakeholderEvent::CATEGORY, STAKEHOLDER_CATEGORY);
+        assert_eq!(WishEvent::CATEGORY, WISH_CATEGORY);
+        assert_eq!(PromiseEvent::CATEGORY, PROMISE_CATEGORY);
+        assert_eq!(FollowUpEvent::CATEGORY, FOLLOWUP_CATEGORY);
+    }
+}

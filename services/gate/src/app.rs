@@ -1,0 +1,155 @@
+//! The gate service: its state, its start-up and its place in a server.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use actix_web::App;
+use auth::Verifier;
+use eventlog::{ProjectionHandle, RecordedEvent, Store, spawn_projection};
+use events::school::SchoolStatus;
+use events::values::SchoolId;
+use utoipa::OpenApi as _;
+use utoipa::openapi::OpenApi;
+use utoipa_actix_web::AppExt;
+use uuid::Uuid;
+use web::ApiError;
+
+use crate::api;
+use crate::domain::{self, Purchase, Standards};
+use crate::projections;
+
+/// The gate: purchase checks, the standards catalog, the flagged-order queue.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    state: actix_web::web::Data<State>,
+    verifier: actix_web::web::Data<Verifier>,
+}
+
+/// What the handlers share.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub store: Store,
+    pub purchases: ProjectionHandle,
+    pub schools: ProjectionHandle,
+    /// The standards as last read; refreshed from the stream's tail on every use.
+    standards: Mutex<Arc<Standards>>,
+}
+
+impl Gate {
+    /// Starts the gate's projections on `store` and returns the service.
+    pub async fn start(store: Store, verifier: Arc<Verifier>) -> anyhow::Result<Self> {
+        let purchases = spawn_projection(store.clone(), Arc::new(projections::Purchases));
+        let schools = spawn_projection(store.clone(), Arc::new(projections::Schools));
+        let state = State { store, purchases, schools, standards: Mutex::default() };
+        state.standards().await.map_err(|e| anyhow::anyhow!("cannot read the standards: {e}"))?;
+        Ok(Self {
+            state: actix_web::web::Data::new(state),
+            verifier: actix_web::web::Data::from(verifier),
+        })
+    }
+}
+
+impl web::Service for Gate {
+    fn name(&self) -> &'static str {
+        "gate"
+    }
+
+    fn configure(&self, cfg: &mut actix_web::web::ServiceConfig) {
+        cfg.app_data(self.state.clone()).app_data(self.verifier.clone());
+        api::routes(&mut utoipa_actix_web::service_config::ServiceConfig::new(cfg));
+    }
+
+    fn openapi(&self) -> OpenApi {
+        openapi()
+    }
+}
+
+/// The gate's OpenAPI document, from the same route configuration the server uses.
+pub fn openapi() -> OpenApi {
+    App::new()
+        .into_utoipa_app()
+        .openapi(api::ApiDoc::openapi())
+        .configure(api::routes)
+        .split_for_parts()
+        .1
+}
+
+impl State {
+    /// The standards now: the cached state plus whatever the stream has gained since (one
+    /// read of the stream's tail; the lock is taken only to install a newer state).
+    pub async fn standards(&self) -> Result<Arc<Standards>, ApiError> {
+        let cached = self.cached_standards();
+        let stream = domain::standards_stream();
+        let tail = self
+            .store
+            .read_streams(&[(stream, cached.version + 1)])
+            .await
+            .map_err(api::store_error)?
+            .pop()
+            .unwrap_or_default();
+        self.standards_with(cached, &tail)
+    }
+
+    fn cached_standards(&self) -> Arc<Standards> {
+        self.standards.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// `cached` with `tail` (its stream's events after it) applied, kept if newer.
+    fn standards_with(
+        &self,
+        cached: Arc<Standards>,
+        tail: &[RecordedEvent],
+    ) -> Result<Arc<Standards>, ApiError> {
+        if tail.is_empty() {
+            return Ok(cached);
+        }
+        let mut fresh = (*cached).clone();
+        for record in tail {
+            fresh.apply(record.version, &domain::decode(record).map_err(ApiError::internal)?);
+        }
+        let fresh = Arc::new(fresh);
+        let mut slot = self.standards.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.version < fresh.version {
+            *slot = fresh.clone();
+        }
+        Ok(fresh)
+    }
+
+    /// What a purchase check needs, in one read: the purchase (empty if new), the school's
+    /// status and the standards now.
+    pub async fn check_inputs(
+        &self,
+        purchase: Uuid,
+        school: &SchoolId,
+    ) -> Result<(Purchase, Vec<RecordedEvent>, SchoolStatus, Arc<Standards>), ApiError> {
+        let cached = self.cached_standards();
+        let mut read = self
+            .store
+            .read_streams(&[
+                (domain::purchase_stream(purchase), 1),
+                (domain::school_stream(school), 1),
+                (domain::standards_stream(), cached.version + 1),
+            ])
+            .await
+            .map_err(api::store_error)?;
+        let (tail, school_records, records) = (
+            read.pop().unwrap_or_default(),
+            read.pop().unwrap_or_default(),
+            read.pop().unwrap_or_default(),
+        );
+        let standards = self.standards_with(cached, &tail)?;
+        let status = domain::load_school(&school_records).map_err(ApiError::internal)?;
+        let purchase = domain::load(&records).map_err(ApiError::internal)?;
+        Ok((purchase, records, status, standards))
+    }
+
+    /// A purchase and its recorded events; an empty purchase when there are none.
+    pub async fn purchase(&self, id: Uuid) -> Result<(Purchase, Vec<RecordedEvent>), ApiError> {
+        let records = self
+            .store
+            .read_stream_to_end(&domain::purchase_stream(id))
+            .await
+            .map_err(api::store_error)?;
+        let purchase = domain::load(&records).map_err(ApiError::internal)?;
+        Ok((purchase, records))
+    }
+}

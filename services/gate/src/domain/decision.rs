@@ -1,0 +1,552 @@
+//! The answer to a purchase check: [`decide`].
+//!
+//! Rules, in the order they are applied:
+//!
+//! 1. No policy has been set yet: no answer ([`DecisionError::NoPolicy`]).
+//! 2. A check has 1 to [`MAX_LINES`] lines ([`DecisionError::NoLines`],
+//!    [`DecisionError::TooManyLines`]) and is in the policy's currency
+//!    ([`DecisionError::CurrencyMismatch`]).
+//! 3. The total is the sum of quantity × unit price over **all** lines, with checked arithmetic
+//!    ([`DecisionError::TotalTooLarge`] past `Money::MAX`).
+//! 4. A line is **technology** when its category is one of the policy's technology categories,
+//!    or the check's merchant category code is one of the policy's technology codes (then every
+//!    line of the check is technology: a computer store sells computers).
+//! 5. The vendor is **approved** when the check's `vendor` text names an approved vendor by id
+//!    or by name, ignoring case ([`Standards::approved_vendor`]).
+//! 6. A technology line is **supported** when it has a SKU, the SKU is in the catalog, and the
+//!    vendor is approved. (The catalog product's own vendor is not compared with the check's:
+//!    buying a catalog model from any approved vendor is supported.)
+//! 7. The purchase **needs review** when it has an unsupported technology line, or it has
+//!    technology lines and its total is over the policy's review threshold (strictly over).
+//! 8. A purchase that needs review is `held` when the school has signed the purchasing
+//!    agreement, else `advisory`; any other purchase is `approved`.
+//!
+//! Every rule that fires gives a reason, in this order: per line, `not-technology` (a
+//! non-technology line), `in-catalog` (a supported line) or `not-in-catalog` (a technology line
+//! without a SKU or with a SKU not in the catalog; a catalog SKU bought from an unapproved
+//! vendor gets no line reason, the purchase-wide `vendor-not-approved` covers it); then, for
+//! the whole purchase, `vendor-not-approved` (technology lines and an unapproved vendor),
+//! `over-review-threshold`, and `school-not-gated` (the decision is advisory because the school
+//! has not signed). Each reason carries a sentence for people.
+
+use events::gate::{Decision, PurchaseDecided, PurchaseLine, Reason, ReasonCode};
+use events::school::SchoolStatus;
+use events::values::{
+    Currency, Email, ExternalRef, LongText, Mcc, Money, PaymentMethod, SchoolId, ShortText,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::standards::Standards;
+
+/// The most lines a purchase check may have.
+pub const MAX_LINES: usize = 500;
+
+/// A purchase check as a finance system sends it, parsed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PurchaseCheck {
+    /// The caller's id for the purchase; with the caller's identity, the idempotency key.
+    pub external_ref: ExternalRef,
+    pub school_id: SchoolId,
+    pub requester_email: Email,
+    /// The vendor, as the caller names it.
+    pub vendor: ShortText,
+    pub payment_method: PaymentMethod,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant_category_code: Option<Mcc>,
+    pub currency: Currency,
+    pub lines: Vec<PurchaseLine>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<LongText>,
+}
+
+impl PurchaseCheck {
+    /// Hex SHA-256 of the check's canonical form: its JSON serialization, with fields in
+    /// declaration order, values normalized by their types (`"5"` and `"5.00"` are the same
+    /// amount, `lat-5440` and `LAT-5440` the same SKU, text trimmed) and absent optional
+    /// fields left out. Two requests with the same hash ask the same question.
+    ///
+    /// New fields must be optional and left out when absent, or the hashes of stored
+    /// purchases would change.
+    pub fn request_hash(&self) -> String {
+        let canonical = serde_json::to_vec(self).expect("a purchase check always serializes");
+        hex::encode(Sha256::digest(&canonical))
+    }
+
+    /// The sum of quantity × unit price over all lines, or `None` past `Money::MAX`.
+    pub fn total(&self) -> Option<Money> {
+        self.lines.iter().try_fold(Money::ZERO, |sum, line| {
+            sum.checked_add(line.unit_price.checked_mul(line.quantity)?)
+        })
+    }
+}
+
+/// The gate's answer to a check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub decision: Decision,
+    pub reasons: Vec<Reason>,
+    /// The sum of quantity × unit price over all lines.
+    pub total: Money,
+    /// The version of `standards-district` decided against.
+    pub policy_version: u64,
+    /// Whether the school had signed the purchasing agreement.
+    pub school_gated: bool,
+}
+
+impl Outcome {
+    /// The `purchase-decided` event recording this outcome.
+    pub fn to_event(&self) -> PurchaseDecided {
+        PurchaseDecided {
+            decision: self.decision,
+            reasons: self.reasons.clone(),
+            policy_version: self.policy_version,
+            school_gated: self.school_gated,
+        }
+    }
+
+    /// The codes of the reasons, in order (handy in tests and logs).
+    pub fn codes(&self) -> Vec<ReasonCode> {
+        self.reasons.iter().map(|r| r.code).collect()
+    }
+}
+
+/// Why the gate cannot answer a check. The `Display` text is the problem's `detail`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecisionError {
+    #[error(
+        "The gate has no policy yet: IT must set which categories count as technology (PUT /v1/catalog/policy) before purchases can be checked."
+    )]
+    NoPolicy,
+    #[error("A purchase check needs at least one line.")]
+    NoLines,
+    #[error("A purchase check may have at most {max} lines; this one has {count}.", max = MAX_LINES)]
+    TooManyLines { count: usize },
+    #[error(
+        "The purchase is in {check}, but the gate's policy is in {policy}; send the check in {policy}."
+    )]
+    CurrencyMismatch { check: Currency, policy: Currency },
+    #[error("The purchase's total is over {max}, the largest amount the gate accepts.", max = Money::MAX)]
+    TotalTooLarge,
+}
+
+impl DecisionError {
+    /// The stable problem-type slug: `no-policy` (503: the gate is not configured yet);
+    /// the others are 422.
+    pub fn slug(&self) -> &'static str {
+        match self {
+            Self::NoPolicy => "no-policy",
+            Self::NoLines | Self::TooManyLines { .. } => "invalid-lines",
+            Self::CurrencyMismatch { .. } => "currency-mismatch",
+            Self::TotalTooLarge => "total-too-large",
+        }
+    }
+}
+
+/// Decides a purchase check against the school's status and the standards (see the module
+/// docs for the rules).
+pub fn decide(
+    check: &PurchaseCheck,
+    school: &SchoolStatus,
+    standards: &Standards,
+) -> Result<Outcome, DecisionError> {
+    let policy = standards.policy.as_ref().ok_or(DecisionError::NoPolicy)?;
+    if check.lines.is_empty() {
+        return Err(DecisionError::NoLines);
+    }
+    if check.lines.len() > MAX_LINES {
+        return Err(DecisionError::TooManyLines { count: check.lines.len() });
+    }
+    if check.currency != policy.currency {
+        return Err(DecisionError::CurrencyMismatch {
+            check: check.currency,
+            policy: policy.currency,
+        });
+    }
+    let total = check.total().ok_or(DecisionError::TotalTooLarge)?;
+
+    let technology_mcc =
+        check.merchant_category_code.as_ref().filter(|mcc| policy.technology_mccs.contains(mcc));
+    let vendor = standards.approved_vendor(check.vendor.as_str());
+
+    let mut reasons = Vec::new();
+    let mut technology_lines = 0;
+    let mut unsupported_lines = 0;
+    for (index, line) in check.lines.iter().enumerate() {
+        let by_category = policy.technology_categories.contains(&line.category);
+        if !by_category && technology_mcc.is_none() {
+            let mcc = match &check.merchant_category_code {
+                Some(mcc) => format!(" and merchant category code {mcc} is not a technology code"),
+                None => String::new(),
+            };
+            reasons.push(reason(
+                ReasonCode::NotTechnology,
+                Some(index),
+                format!(
+                    "{:?} is not technology: category {} is not a technology category{mcc}.",
+                    line.description.as_str(),
+                    line.category
+                ),
+            ));
+            continue;
+        }
+        technology_lines += 1;
+        let why = match technology_mcc {
+            Some(mcc) if !by_category => format!("merchant category code {mcc}"),
+            _ => format!("category {}", line.category),
+        };
+        let description = line.description.as_str();
+        match (&line.sku, line.sku.as_ref().and_then(|sku| standards.product(sku))) {
+            (Some(sku), Some(_)) => match vendor {
+                Some(v) => reasons.push(reason(
+                    ReasonCode::InCatalog,
+                    Some(index),
+                    format!(
+                        "{description:?} is supported: SKU {sku} is in the catalog and {} is an approved vendor.",
+                        v.name
+                    ),
+                )),
+                // Unsupported only because of the vendor: `vendor-not-approved` says so.
+                None => unsupported_lines += 1,
+            },
+            (Some(sku), None) => {
+                unsupported_lines += 1;
+                reasons.push(reason(
+                    ReasonCode::NotInCatalog,
+                    Some(index),
+                    format!(
+                        "{description:?} is technology ({why}) but SKU {sku} is not in the catalog of supported products."
+                    ),
+                ));
+            }
+            (None, _) => {
+                unsupported_lines += 1;
+                reasons.push(reason(
+                    ReasonCode::NotInCatalog,
+                    Some(index),
+                    format!(
+                        "{description:?} is technology ({why}) but has no SKU, so it cannot be matched to the catalog."
+                    ),
+                ));
+            }
+        }
+    }
+
+    let technology = technology_lines > 0;
+    if technology && vendor.is_none() {
+        reasons.push(reason(
+            ReasonCode::VendorNotApproved,
+            None,
+            format!("{:?} is not an approved technology vendor.", check.vendor.as_str()),
+        ));
+    }
+    let over_threshold = technology && total > policy.review_threshold;
+    if over_threshold {
+        reasons.push(reason(
+            ReasonCode::OverReviewThreshold,
+            None,
+            format!(
+                "The total of {total} {currency} is over the review threshold of {threshold} {currency}, so IT reviews it.",
+                currency = policy.currency,
+                threshold = policy.review_threshold
+            ),
+        ));
+    }
+
+    let needs_review = unsupported_lines > 0 || over_threshold;
+    let school_gated = school.is_gated();
+    let decision = if !needs_review {
+        Decision::Approved
+    } else if school_gated {
+        Decision::Held
+    } else {
+        let detail = if school.registered {
+            format!(
+                "School {} has not signed the purchasing agreement, so the purchase may go ahead; IT has been told and may reach out.",
+                check.school_id
+            )
+        } else {
+            format!(
+                "{} is not a registered school with a purchasing agreement, so the purchase may go ahead; IT has been told and may reach out.",
+                check.school_id
+            )
+        };
+        reasons.push(reason(ReasonCode::SchoolNotGated, None, detail));
+        Decision::Advisory
+    };
+
+    Ok(Outcome { decision, reasons, total, policy_version: standards.version, school_gated })
+}
+
+fn reason(code: ReasonCode, line: Option<usize>, detail: String) -> Reason {
+    Reason { code, line, detail }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::standards::Policy;
+    use crate::domain::testing::fixtures::*;
+    use ReasonCode::*;
+
+    fn codes_and_lines(outcome: &Outcome) -> Vec<(ReasonCode, Option<usize>)> {
+        outcome.reasons.iter().map(|r| (r.code, r.line)).collect()
+    }
+
+    #[test]
+    fn no_policy_no_answer() {
+        let mut standards = standards();
+        standards.policy = None;
+        let err = decide(&check(), &gated_school(), &standards).unwrap_err();
+        assert_eq!(err, DecisionError::NoPolicy);
+        assert_eq!(err.slug(), "no-policy");
+    }
+
+    #[test]
+    fn currency_must_be_the_policy_currency() {
+        let check = PurchaseCheck { currency: currency("EUR"), ..check() };
+        let err = decide(&check, &gated_school(), &standards()).unwrap_err();
+        assert_eq!(
+            err,
+            DecisionError::CurrencyMismatch { check: currency("EUR"), policy: currency("USD") }
+        );
+        assert_eq!(err.slug(), "currency-mismatch");
+    }
+
+    #[test]
+    fn lines_are_bounded() {
+        let none = PurchaseCheck { lines: vec![], ..check() };
+        assert_eq!(decide(&none, &gated_school(), &standards()), Err(DecisionError::NoLines));
+        let many = PurchaseCheck { lines: vec![supported_line(); MAX_LINES + 1], ..check() };
+        let err = decide(&many, &gated_school(), &standards()).unwrap_err();
+        assert_eq!(err, DecisionError::TooManyLines { count: MAX_LINES + 1 });
+        assert_eq!(err.slug(), "invalid-lines");
+        let max = PurchaseCheck { lines: vec![paper(); MAX_LINES], ..check() };
+        assert!(decide(&max, &gated_school(), &standards()).is_ok());
+    }
+
+    #[test]
+    fn total_is_checked() {
+        let huge = PurchaseLine {
+            quantity: quantity(100_000),
+            unit_price: money("1000.01"),
+            ..supported_line()
+        };
+        let huge = PurchaseCheck { lines: vec![huge], ..check() };
+        let err = decide(&huge, &gated_school(), &standards()).unwrap_err();
+        assert_eq!(err, DecisionError::TotalTooLarge);
+        assert_eq!(err.slug(), "total-too-large");
+        let two = PurchaseCheck {
+            lines: vec![
+                PurchaseLine { unit_price: Money::MAX, quantity: quantity(1), ..paper() },
+                PurchaseLine { unit_price: money("0.01"), quantity: quantity(1), ..paper() },
+            ],
+            ..check()
+        };
+        assert_eq!(two.total(), None);
+    }
+
+    #[test]
+    fn supported_technology_is_approved() {
+        let outcome = decide(&check(), &gated_school(), &standards()).unwrap();
+        assert_eq!(outcome.decision, Decision::Approved);
+        assert_eq!(codes_and_lines(&outcome), vec![(InCatalog, Some(0))]);
+        assert_eq!(outcome.total, money("1798.00"));
+        assert_eq!(outcome.policy_version, standards().version);
+        assert!(outcome.school_gated);
+        assert!(outcome.reasons[0].detail.contains("LAT-5440"), "{}", outcome.reasons[0].detail);
+    }
+
+    #[test]
+    fn non_technology_is_approved_whatever_the_vendor() {
+        let check = PurchaseCheck {
+            vendor: text("Paper Palace"),
+            lines: vec![paper(), paper()],
+            ..check()
+        };
+        let outcome = decide(&check, &gated_school(), &standards()).unwrap();
+        assert_eq!(outcome.decision, Decision::Approved);
+        assert_eq!(
+            codes_and_lines(&outcome),
+            vec![(NotTechnology, Some(0)), (NotTechnology, Some(1))]
+        );
+        assert!(!outcome.codes().contains(&VendorNotApproved));
+        assert!(outcome.reasons[0].detail.contains("not technology"));
+    }
+
+    #[test]
+    fn non_technology_over_the_threshold_is_approved() {
+        let big = PurchaseLine { quantity: quantity(10_000), ..paper() };
+        let check = PurchaseCheck { lines: vec![big], ..check() };
+        let outcome = decide(&check, &ungated_school(), &standards()).unwrap();
+        assert_eq!(outcome.decision, Decision::Approved);
+        assert_eq!(outcome.codes(), vec![NotTechnology]);
+    }
+
+    #[test]
+    fn unknown_sku_is_held_for_a_gated_school() {
+        let check = PurchaseCheck { lines: vec![unknown_laptop()], ..check() };
+        let outcome = decide(&check, &gated_school(), &standards()).unwrap();
+        assert_eq!(outcome.decision, Decision::Held);
+        assert_eq!(codes_and_lines(&outcome), vec![(NotInCatalog, Some(0))]);
+        assert!(outcome.reasons[0].detail.contains("not in the catalog"));
+    }
+
+    #[test]
+    fn unknown_sku_is_advisory_for_an_ungated_school() {
+        let check = PurchaseCheck { lines: vec![unknown_laptop()], ..check() };
+        let outcome = decide(&check, &ungated_school(), &standards()).unwrap();
+        assert_eq!(outcome.decision, Decision::Advisory);
+        assert_eq!(
+            codes_and_lines(&outcome),
+            vec![(NotInCatalog, Some(0)), (SchoolNotGated, None)]
+        );
+        assert!(!outcome.school_gated);
+        assert!(outcome.reasons[1].detail.contains("has not signed"));
+        let unknown_school = decide(&check, &SchoolStatus::default(), &standards()).unwrap();
+        assert_eq!(unknown_school.decision, Decision::Advisory);
+        assert!(unknown_school.reasons[1].detail.contains("not a registered school"));
+    }
+
+    #[test]
+    fn technology_line_without_sku_is_not_in_catalog() {
+        let line = PurchaseLine { sku: None, ..supported_line() };
+        let check = PurchaseCheck { lines: vec![line], ..check() };
+        let outcome = decide(&check, &gated_school(), &standards()).unwrap();
+        assert_eq!(outcome.decision, Decision::Held);
+        assert_eq!(codes_and_lines(&outcome), vec![(NotInCatalog, Some(0))]);
+        assert!(outcome.reasons[0].detail.contains("no SKU"));
+    }
+
+    #[test]
+    fn unapproved_vendor_is_held_once_not_per_line() {
+        let check = PurchaseCheck {
+            vendor: text("Gadget Barn"),
+            lines: vec![supported_line(), paper(), supported_line()],
+            ..check()
+        };
+        let outcome = decide(&check, &gated_school(), &standards()).unwrap();
+        assert_eq!(outcome.decision, Decision::Held);
+        assert_eq!(
+            codes_and_lines(&outcome),
+            vec![(NotTechnology, Some(1)), (VendorNotApproved, None)]
+        );
+        assert!(outcome.reasons[1].detail.contains("Gadget Barn"));
+    }
+
+    #[test]
+    fn vendor_may_be_named_by_name_in_any_case() {
+        let check = PurchaseCheck { vendor: text("DELL TECHNOLOGIES"), ..check() };
+        let outcome = decide(&check, &gated_school(), &standards()).unwrap();
+        assert_eq!(outcome.decision, Decision::Approved);
+    }
+
+    #[test]
+    fn over_threshold_technology_needs_review_even_when_supported() {
+        let line = PurchaseLine { quantity: quantity(6), ..supported_line() };
+        let check = PurchaseCheck { lines: vec![line], ..check() };
+        let held = decide(&check, &gated_school(), &standards()).unwrap();
+        assert_eq!(held.decision, Decision::Held);
+        assert_eq!(codes_and_lines(&held), vec![(InCatalog, Some(0)), (OverReviewThreshold, None)]);
+        assert!(held.reasons[1].detail.contains("5394.00 USD"), "{}", held.reasons[1].detail);
+        let advisory = decide(&check, &ungated_school(), &standards()).unwrap();
+        assert_eq!(advisory.decision, Decision::Advisory);
+        assert_eq!(advisory.codes(), vec![InCatalog, OverReviewThreshold, SchoolNotGated]);
+    }
+
+    #[test]
+    fn threshold_is_strictly_over_and_counts_all_lines() {
+        // 899.00 × 5 = 4495.00, plus paper to exactly 5000.00: not over.
+        let paper_505 =
+            PurchaseLine { unit_price: money("505.00"), quantity: quantity(1), ..paper() };
+        let line = PurchaseLine { quantity: quantity(5), ..supported_line() };
+        let exact = PurchaseCheck { lines: vec![line.clone(), paper_505.clone()], ..check() };
+        let outcome = decide(&exact, &gated_school(), &standards()).unwrap();
+        assert_eq!(outcome.total, money("5000.00"));
+        assert_eq!(outcome.decision, Decision::Approved);
+        let over_line = PurchaseLine { unit_price: money("505.01"), ..paper_505 };
+        let over = PurchaseCheck { lines: vec![line, over_line], ..check() };
+        let outcome = decide(&over, &gated_school(), &standards()).unwrap();
+        assert_eq!(outcome.decision, Decision::Held);
+        assert!(outcome.codes().contains(&OverReviewThreshold));
+    }
+
+    #[test]
+    fn technology_mcc_makes_every_line_technology() {
+        let check = PurchaseCheck {
+            merchant_category_code: Some(mcc("5734")),
+            lines: vec![paper(), supported_line()],
+            ..check()
+        };
+        let outcome = decide(&check, &gated_school(), &standards()).unwrap();
+        assert_eq!(outcome.decision, Decision::Held);
+        assert_eq!(codes_and_lines(&outcome), vec![(NotInCatalog, Some(0)), (InCatalog, Some(1))]);
+        assert!(outcome.reasons[0].detail.contains("merchant category code 5734"));
+
+        let other_mcc = PurchaseCheck { merchant_category_code: Some(mcc("5111")), ..check };
+        let outcome = decide(&other_mcc, &gated_school(), &standards()).unwrap();
+        assert_eq!(outcome.codes(), vec![NotTechnology, InCatalog]);
+        assert!(outcome.reasons[0].detail.contains("5111 is not a technology code"));
+    }
+
+    #[test]
+    fn removed_products_and_unapproved_vendors_change_the_answer_with_the_version() {
+        let mut standards = standards();
+        let v = standards.version;
+        standards.apply(v + 1, &events::gate::ProductRemoved { sku: laptop().sku }.into());
+        let outcome = decide(&check(), &gated_school(), &standards).unwrap();
+        assert_eq!(outcome.decision, Decision::Held);
+        assert_eq!(outcome.policy_version, v + 1);
+    }
+
+    #[test]
+    fn every_reason_has_a_detail_sentence() {
+        let check = PurchaseCheck {
+            vendor: text("Gadget Barn"),
+            lines: vec![
+                paper(),
+                unknown_laptop(),
+                PurchaseLine { quantity: quantity(9), ..supported_line() },
+            ],
+            ..check()
+        };
+        let outcome = decide(&check, &ungated_school(), &standards()).unwrap();
+        assert_eq!(
+            outcome.codes(),
+            vec![
+                NotTechnology,
+                NotInCatalog,
+                VendorNotApproved,
+                OverReviewThreshold,
+                SchoolNotGated
+            ]
+        );
+        for r in &outcome.reasons {
+            assert!(r.detail.ends_with('.') && r.detail.len() > 20, "{r:?}");
+        }
+        assert_eq!(outcome.to_event().reasons, outcome.reasons);
+    }
+
+    #[test]
+    fn policy_with_only_mccs() {
+        let mut standards = standards();
+        let policy = Policy { technology_categories: vec![], ..standards.policy.clone().unwrap() };
+        standards.apply(standards.version + 1, &policy.into());
+        let outcome = decide(&check(), &gated_school(), &standards).unwrap();
+        assert_eq!(outcome.codes(), vec![NotTechnology]);
+    }
+
+    #[test]
+    fn request_hash_is_canonical() {
+        let a = check();
+        let mut b = check();
+        b.lines[0].unit_price = money("899");
+        b.lines[0].sku = Some(sku("lat-5440"));
+        assert_eq!(a.request_hash(), b.request_hash());
+        assert_eq!(a.request_hash().len(), 64);
+        let c = PurchaseCheck { purpose: Some(long("Something else")), ..check() };
+        assert_ne!(a.request_hash(), c.request_hash());
+        let json = serde_json::to_value(&a).unwrap();
+        assert!(json.get("merchant_category_code").is_none(), "absent options are left out");
+    }
+}

@@ -1,0 +1,459 @@
+//! The purchase aggregate: one `purchase-{uuid}` stream, from the finance system's check to
+//! IT's approval or cancellation.
+//!
+//! State ([`Purchase`]) is rebuilt by applying the stream's events with the time each was
+//! recorded; commands ([`PurchaseCommand`]) are handled against it and return the events to
+//! append, or a [`PurchaseError`]. A refused command emits nothing.
+//!
+//! Rules:
+//!
+//! - **Submit** only on an empty stream: it emits `purchase-submitted` and `purchase-decided`
+//!   together. Submitting again with the same request hash is a repeat and emits nothing (the
+//!   caller answers with the stored decision); with another hash it is `idempotency-conflict`.
+//! - A purchase decided `held` or `advisory` is **flagged** at the time its decision was
+//!   recorded ([`Purchase::flagged_at`]).
+//! - **Calls** and **alternatives** only on held or advisory purchases (`invalid-state`). A
+//!   call may not have happened before the flag (`call-before-flag`) nor more than
+//!   [`MAX_CALL_AHEAD`] after the command's `now` (`call-in-future`, allowing for clock skew);
+//!   when the requester was reached, what they are trying to accomplish (`goal`) is required
+//!   (`goal-required`). Call and alternative ids are unique within a purchase (`duplicate-id`).
+//! - **Accepting** an alternative needs a held purchase (`invalid-state`) and a proposed
+//!   alternative (`alternative-not-found`). It emits two events, `alternative-accepted` then
+//!   `purchase-approved` naming the alternative, so that `purchase-approved` is the one event
+//!   that ends every approval by IT.
+//! - **Approve** only a held purchase (`invalid-state`).
+//! - **Call before cancel:** cancel only a held purchase (`invalid-state`), and only when a call
+//!   that reached the requester, after the flag, recorded their goal, and an alternative was
+//!   proposed (`call-required` otherwise; it changes nothing).
+//! - Approved and cancelled purchases are final.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use events::gate::{
+    AlternativeAccepted, AlternativeProposed, CallLogged, PurchaseApproved, PurchaseCancelled,
+    PurchaseDecided, PurchaseEvent, PurchaseLine, PurchaseStatus, PurchaseSubmitted,
+};
+use events::school::SchoolStatus;
+use events::values::{IdempotencyKey, LongText};
+use uuid::Uuid;
+
+use super::Aggregate;
+use super::decision::{DecisionError, MAX_LINES, Outcome, PurchaseCheck, decide};
+use super::standards::Standards;
+
+/// How far after the command's `now` a call's `occurred_at` may be (clock skew between IT's
+/// device and the server).
+pub const MAX_CALL_AHEAD: TimeDelta = TimeDelta::minutes(5);
+
+/// A logged call, with the time the log recorded it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub call: CallLogged,
+    pub logged_at: DateTime<Utc>,
+}
+
+/// A proposed alternative, with the time the log recorded it and whether it was accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alternative {
+    pub proposal: AlternativeProposed,
+    pub proposed_at: DateTime<Utc>,
+    pub accepted: bool,
+}
+
+/// A purchase, as its events left it. `Default` is the empty stream.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Purchase {
+    /// The stream version applied (0: nothing submitted).
+    pub version: u64,
+    pub submission: Option<PurchaseSubmitted>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub decision: Option<PurchaseDecided>,
+    /// `None` until decided.
+    pub status: Option<PurchaseStatus>,
+    /// When the gate decided `held` or `advisory`.
+    pub flagged_at: Option<DateTime<Utc>>,
+    pub calls: Vec<Call>,
+    pub alternatives: Vec<Alternative>,
+    pub approval: Option<PurchaseApproved>,
+    pub cancellation: Option<PurchaseCancelled>,
+    /// When it was approved or cancelled by IT.
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl Purchase {
+    /// Folds in one event, recorded at `recorded_at`; the version moves on by one.
+    pub fn apply(&mut self, event: &PurchaseEvent, recorded_at: DateTime<Utc>) {
+        self.version += 1;
+        match event {
+            PurchaseEvent::Submitted(e) => {
+                self.submission = Some(e.clone());
+                self.submitted_at = Some(recorded_at);
+            }
+            PurchaseEvent::Decided(e) => {
+                let status = PurchaseStatus::from(e.decision);
+                if status != PurchaseStatus::Approved {
+                    self.flagged_at = Some(recorded_at);
+                }
+                self.status = Some(status);
+                self.decision = Some(e.clone());
+            }
+            PurchaseEvent::CallLogged(e) => {
+                self.calls.push(Call { call: e.clone(), logged_at: recorded_at });
+            }
+            PurchaseEvent::AlternativeProposed(e) => self.alternatives.push(Alternative {
+                proposal: e.clone(),
+                proposed_at: recorded_at,
+                accepted: false,
+            }),
+            PurchaseEvent::AlternativeAccepted(e) => {
+                if let Some(a) = self.alternative_mut(e.alternative_id) {
+                    a.accepted = true;
+                }
+            }
+            PurchaseEvent::Approved(e) => {
+                self.status = Some(PurchaseStatus::Approved);
+                self.approval = Some(e.clone());
+                self.closed_at = Some(recorded_at);
+            }
+            PurchaseEvent::Cancelled(e) => {
+                self.status = Some(PurchaseStatus::Cancelled);
+                self.cancellation = Some(e.clone());
+                self.closed_at = Some(recorded_at);
+            }
+        }
+    }
+
+    /// The purchase's id, once submitted.
+    pub fn id(&self) -> Option<Uuid> {
+        self.submission.as_ref().map(|s| s.purchase_id)
+    }
+
+    /// The proposed alternative with this id.
+    pub fn alternative(&self, id: Uuid) -> Option<&Alternative> {
+        self.alternatives.iter().find(|a| a.proposal.alternative_id == id)
+    }
+
+    fn alternative_mut(&mut self, id: Uuid) -> Option<&mut Alternative> {
+        self.alternatives.iter_mut().find(|a| a.proposal.alternative_id == id)
+    }
+
+    /// The first call that satisfies call before cancel: it reached the requester, recorded
+    /// their goal, and happened at or after the flag.
+    pub fn reached_call_after_flag(&self) -> Option<&Call> {
+        let flagged_at = self.flagged_at?;
+        self.calls.iter().find(|c| {
+            c.call.requester_reached && c.call.goal.is_some() && c.call.occurred_at >= flagged_at
+        })
+    }
+
+    /// Whether IT may cancel now, and if not, why (`invalid-state` or `call-required`).
+    pub fn can_cancel(&self) -> Result<(), PurchaseError> {
+        self.require(&[PurchaseStatus::Held], "only a held purchase can be cancelled")?;
+        let reached_call = self.reached_call_after_flag().is_some();
+        let alternative_proposed = !self.alternatives.is_empty();
+        if reached_call && alternative_proposed {
+            Ok(())
+        } else {
+            Err(PurchaseError::CallRequired { reached_call, alternative_proposed })
+        }
+    }
+
+    /// The events `command` produces, or why it is refused (see the module docs).
+    pub fn handle(&self, command: PurchaseCommand) -> Result<Vec<PurchaseEvent>, PurchaseError> {
+        match command {
+            PurchaseCommand::Submit(submit) => self.submit(submit),
+            PurchaseCommand::LogCall(call) => self.log_call(call),
+            PurchaseCommand::ProposeAlternative(p) => self.propose(p),
+            PurchaseCommand::AcceptAlternative { alternative_id } => {
+                self.require(&[PurchaseStatus::Held], "only a held purchase can be amended")?;
+                if self.alternative(alternative_id).is_none() {
+                    return Err(PurchaseError::AlternativeNotFound { alternative_id });
+                }
+                Ok(vec![
+                    AlternativeAccepted { alternative_id }.into(),
+                    PurchaseApproved { note: None, alternative_id: Some(alternative_id) }.into(),
+                ])
+            }
+            PurchaseCommand::Approve { note } => {
+                self.require(&[PurchaseStatus::Held], "only a held purchase can be approved")?;
+                Ok(vec![PurchaseApproved { note, alternative_id: None }.into()])
+            }
+            PurchaseCommand::Cancel { reason } => {
+                self.can_cancel()?;
+                Ok(vec![PurchaseCancelled { reason }.into()])
+            }
+        }
+    }
+
+    /// The current status if it is one of `allowed`; `NotFound` before submission.
+    fn require(
+        &self,
+        allowed: &[PurchaseStatus],
+        rule: &'static str,
+    ) -> Result<PurchaseStatus, PurchaseError> {
+        let status = self.status.ok_or(PurchaseError::NotFound)?;
+        if allowed.contains(&status) {
+            Ok(status)
+        } else {
+            Err(PurchaseError::InvalidState { status, rule })
+        }
+    }
+
+    fn submit(&self, submit: Submit) -> Result<Vec<PurchaseEvent>, PurchaseError> {
+        if let Some(existing) = &self.submission {
+            return if existing.request_hash == submit.request_hash {
+                Ok(vec![])
+            } else {
+                Err(PurchaseError::IdempotencyConflict { purchase_id: existing.purchase_id })
+            };
+        }
+        let Submit { purchase_id, check, outcome, submitted_by, request_hash, idempotency_key } =
+            submit;
+        let decided = outcome.to_event();
+        let submitted = PurchaseSubmitted {
+            purchase_id,
+            external_ref: check.external_ref,
+            idempotency_key,
+            submitted_by,
+            request_hash,
+            school_id: check.school_id,
+            requester_email: check.requester_email,
+            vendor: check.vendor,
+            payment_method: check.payment_method,
+            merchant_category_code: check.merchant_category_code,
+            currency: check.currency,
+            lines: check.lines,
+            purpose: check.purpose,
+            total: outcome.total,
+        };
+        Ok(vec![submitted.into(), decided.into()])
+    }
+
+    fn log_call(&self, call: LogCall) -> Result<Vec<PurchaseEvent>, PurchaseError> {
+        self.require(
+            &[PurchaseStatus::Held, PurchaseStatus::Advisory],
+            "calls are logged only on held or advisory purchases",
+        )?;
+        if self.calls.iter().any(|c| c.call.call_id == call.call_id) {
+            return Err(PurchaseError::DuplicateId { id: call.call_id });
+        }
+        if let Some(flagged_at) = self.flagged_at
+            && call.occurred_at < flagged_at
+        {
+            return Err(PurchaseError::CallBeforeFlag {
+                occurred_at: call.occurred_at,
+                flagged_at,
+            });
+        }
+        if call.occurred_at > call.now + MAX_CALL_AHEAD {
+            return Err(PurchaseError::CallInFuture {
+                occurred_at: call.occurred_at,
+                now: call.now,
+            });
+        }
+        if call.requester_reached && call.goal.is_none() {
+            return Err(PurchaseError::GoalRequired);
+        }
+        Ok(vec![
+            CallLogged {
+                call_id: call.call_id,
+                requester_reached: call.requester_reached,
+                goal: call.goal,
+                notes: call.notes,
+                occurred_at: call.occurred_at,
+            }
+            .into(),
+        ])
+    }
+
+    fn propose(&self, p: ProposeAlternative) -> Result<Vec<PurchaseEvent>, PurchaseError> {
+        self.require(
+            &[PurchaseStatus::Held, PurchaseStatus::Advisory],
+            "alternatives are proposed only on held or advisory purchases",
+        )?;
+        if self.alternative(p.alternative_id).is_some() {
+            return Err(PurchaseError::DuplicateId { id: p.alternative_id });
+        }
+        if p.lines.len() > MAX_LINES {
+            return Err(PurchaseError::TooManyLines { count: p.lines.len() });
+        }
+        Ok(vec![
+            AlternativeProposed {
+                alternative_id: p.alternative_id,
+                description: p.description,
+                lines: p.lines,
+            }
+            .into(),
+        ])
+    }
+}
+
+impl Aggregate for Purchase {
+    type Command = PurchaseCommand;
+    type Event = PurchaseEvent;
+    type Error = PurchaseError;
+
+    fn handle(&self, command: PurchaseCommand) -> Result<Vec<PurchaseEvent>, PurchaseError> {
+        Purchase::handle(self, command)
+    }
+
+    fn apply_recorded(&mut self, event: &PurchaseEvent, version: u64, recorded_at: DateTime<Utc>) {
+        self.apply(event, recorded_at);
+        self.version = version;
+    }
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+}
+
+/// What can be done to a purchase.
+// A command is built, handled once and dropped: `Submit` being larger costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum PurchaseCommand {
+    /// A finance system's check (`POST /v1/purchase-checks`).
+    Submit(Submit),
+    /// IT logs a call with the requester (`POST /v1/purchases/{id}/calls`).
+    LogCall(LogCall),
+    /// IT proposes an alternative (`POST /v1/purchases/{id}/alternatives`).
+    ProposeAlternative(ProposeAlternative),
+    /// The requester accepted an alternative; the purchase is approved as amended
+    /// (`POST /v1/purchases/{id}/alternatives/{alt_id}/accept`).
+    AcceptAlternative { alternative_id: Uuid },
+    /// IT approves the purchase as submitted (`POST /v1/purchases/{id}/approve`).
+    Approve { note: Option<LongText> },
+    /// IT cancels the purchase (`POST /v1/purchases/{id}/cancel`).
+    Cancel { reason: LongText },
+}
+
+/// A purchase check to record, with the gate's decision on it.
+///
+/// The decision is made before the command (by [`Submit::new`], which calls [`decide`]), so the
+/// aggregate does not need the standards or the school: it records what was decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submit {
+    /// The new purchase's id, chosen by the caller.
+    pub purchase_id: Uuid,
+    pub check: PurchaseCheck,
+    pub outcome: Outcome,
+    /// The JWT subject of the finance system.
+    pub submitted_by: String,
+    /// [`PurchaseCheck::request_hash`] of `check`, unless the caller hashes otherwise.
+    pub request_hash: String,
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
+impl Submit {
+    /// Decides `check` against `school` and `standards` and builds the command.
+    pub fn new(
+        purchase_id: Uuid,
+        check: PurchaseCheck,
+        submitted_by: impl Into<String>,
+        idempotency_key: Option<IdempotencyKey>,
+        school: &SchoolStatus,
+        standards: &Standards,
+    ) -> Result<Self, DecisionError> {
+        let outcome = decide(&check, school, standards)?;
+        Ok(Self {
+            purchase_id,
+            request_hash: check.request_hash(),
+            check,
+            outcome,
+            submitted_by: submitted_by.into(),
+            idempotency_key,
+        })
+    }
+}
+
+/// A call with the requester to log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogCall {
+    /// The new call's id, chosen by the caller.
+    pub call_id: Uuid,
+    pub requester_reached: bool,
+    /// What the requester is trying to accomplish; required when they were reached.
+    pub goal: Option<LongText>,
+    pub notes: Option<LongText>,
+    pub occurred_at: DateTime<Utc>,
+    /// The time the command is handled (the server's clock).
+    pub now: DateTime<Utc>,
+}
+
+/// An alternative to propose.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProposeAlternative {
+    /// The new alternative's id, chosen by the caller.
+    pub alternative_id: Uuid,
+    pub description: LongText,
+    /// At most [`MAX_LINES`]; may be empty.
+    pub lines: Vec<PurchaseLine>,
+}
+
+/// Why a purchase command was refused. The `Display` text is the problem's `detail`; the
+/// [`slug`](PurchaseError::slug) its stable type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PurchaseError {
+    #[error("There is no purchase with this id.")]
+    NotFound,
+    #[error(
+        "This external_ref was already used for purchase {purchase_id} with a different request; use a new external_ref for a new purchase."
+    )]
+    IdempotencyConflict { purchase_id: Uuid },
+    #[error("This purchase is {status}: {rule}.")]
+    InvalidState { status: PurchaseStatus, rule: &'static str },
+    #[error("{}", call_required_detail(*reached_call, *alternative_proposed))]
+    CallRequired { reached_call: bool, alternative_proposed: bool },
+    #[error("This purchase has no alternative {alternative_id}; propose it first.")]
+    AlternativeNotFound { alternative_id: Uuid },
+    #[error(
+        "The call's occurred_at ({occurred_at}) is before the purchase was flagged ({flagged_at}); log calls made about this purchase after it was flagged."
+    )]
+    CallBeforeFlag { occurred_at: DateTime<Utc>, flagged_at: DateTime<Utc> },
+    #[error(
+        "The call's occurred_at ({occurred_at}) is in the future (the server's time is {now}); give the time the call took place."
+    )]
+    CallInFuture { occurred_at: DateTime<Utc>, now: DateTime<Utc> },
+    #[error("The requester was reached, so record what they are trying to accomplish in `goal`.")]
+    GoalRequired,
+    #[error("The id {id} is already used in this purchase; use a new id.")]
+    DuplicateId { id: Uuid },
+    #[error("An alternative may have at most {max} lines; this one has {count}.", max = MAX_LINES)]
+    TooManyLines { count: usize },
+}
+
+fn call_required_detail(reached_call: bool, alternative_proposed: bool) -> String {
+    let missing = match (reached_call, alternative_proposed) {
+        (false, false) => {
+            "no call that reached the requester and recorded their goal, and no alternative"
+        }
+        (false, true) => "no call that reached the requester and recorded their goal",
+        (true, false) => "no alternative",
+        (true, true) => "nothing",
+    };
+    format!(
+        "IT cancels a held purchase only after calling the requester, hearing what they are trying to accomplish, and proposing an alternative; this purchase has {missing} since it was flagged."
+    )
+}
+
+impl PurchaseError {
+    /// The stable problem-type slug. Suggested statuses: `purchase-not-found` 404;
+    /// `idempotency-conflict`, `invalid-state`, `call-required`, `duplicate-id` 409;
+    /// `alternative-not-found` 404; the others 422.
+    pub fn slug(&self) -> &'static str {
+        match self {
+            Self::NotFound => "purchase-not-found",
+            Self::IdempotencyConflict { .. } => "idempotency-conflict",
+            Self::InvalidState { .. } => "invalid-state",
+            Self::CallRequired { .. } => "call-required",
+            Self::AlternativeNotFound { .. } => "alternative-not-found",
+            Self::CallBeforeFlag { .. } => "call-before-flag",
+            Self::CallInFuture { .. } => "call-in-future",
+            Self::GoalRequired => "goal-required",
+            Self::DuplicateId { .. } => "duplicate-id",
+            Self::TooManyLines { .. } => "invalid-lines",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,582 @@
+//! Given/when/then for every purchase rule and error, and a property test of call before
+//! cancel over random command sequences.
+
+use super::*;
+use crate::domain::testing::fixtures::*;
+use crate::domain::testing::{given, given_at, t0};
+use events::gate::{Decision, ReasonCode};
+
+fn reached_call(id: u128, minutes_after_t0: i64) -> LogCall {
+    LogCall {
+        call_id: Uuid::from_u128(id),
+        requester_reached: true,
+        goal: Some(long("Wants laptops that can run the robotics software")),
+        notes: Some(long("Agreed to look at the standard model.")),
+        occurred_at: at(minutes_after_t0),
+        now: at(60),
+    }
+}
+
+fn unreached_call(id: u128, minutes_after_t0: i64) -> LogCall {
+    LogCall {
+        requester_reached: false,
+        goal: None,
+        notes: None,
+        ..reached_call(id, minutes_after_t0)
+    }
+}
+
+fn call_event(call: &LogCall) -> PurchaseEvent {
+    CallLogged {
+        call_id: call.call_id,
+        requester_reached: call.requester_reached,
+        goal: call.goal.clone(),
+        notes: call.notes.clone(),
+        occurred_at: call.occurred_at,
+    }
+    .into()
+}
+
+fn proposal(id: u128) -> ProposeAlternative {
+    ProposeAlternative {
+        alternative_id: Uuid::from_u128(id),
+        description: long("Two Latitude 5440s from the catalog, imaged by IT."),
+        lines: vec![supported_line()],
+    }
+}
+
+fn proposal_event(p: &ProposeAlternative) -> PurchaseEvent {
+    AlternativeProposed {
+        alternative_id: p.alternative_id,
+        description: p.description.clone(),
+        lines: p.lines.clone(),
+    }
+    .into()
+}
+
+fn with(
+    mut events: Vec<PurchaseEvent>,
+    more: impl IntoIterator<Item = PurchaseEvent>,
+) -> Vec<PurchaseEvent> {
+    events.extend(more);
+    events
+}
+
+fn cancel() -> PurchaseCommand {
+    PurchaseCommand::Cancel { reason: long("The requester chose to wait for the refresh.") }
+}
+
+fn cancelled(events: Vec<PurchaseEvent>) -> Vec<PurchaseEvent> {
+    let state = given::<Purchase>(events.clone()).state().clone();
+    let PurchaseEvent::Cancelled(_) = &state.handle(cancel()).unwrap()[0] else { panic!() };
+    with(events, state.handle(cancel()).unwrap())
+}
+
+fn approved_by_it(events: Vec<PurchaseEvent>) -> Vec<PurchaseEvent> {
+    with(events, [PurchaseApproved { note: None, alternative_id: None }.into()])
+}
+
+// --- submit ---------------------------------------------------------------------------------
+
+#[test]
+fn submit_records_the_check_and_the_decision() {
+    let submit = submit(unsupported_check(), &gated_school());
+    let outcome = submit.outcome.clone();
+    let check = submit.check.clone();
+    let then = given::<Purchase>([]).when(PurchaseCommand::Submit(submit));
+    let Ok(events) = then.result() else { panic!("refused") };
+    assert_eq!(events.len(), 2);
+    let PurchaseEvent::Submitted(s) = &events[0] else { panic!("{events:?}") };
+    assert_eq!(s.purchase_id, purchase_id());
+    assert_eq!(s.total, money("2499.00"));
+    assert_eq!(s.request_hash, check.request_hash());
+    assert_eq!(s.submitted_by, "finance-erp");
+    assert_eq!(s.lines, check.lines);
+    assert_eq!(events[1], outcome.to_event().into());
+
+    let state = then.then_state(at(1));
+    assert_eq!(state.status, Some(PurchaseStatus::Held));
+    assert_eq!(state.flagged_at, Some(at(1)));
+    assert_eq!(state.id(), Some(purchase_id()));
+    assert_eq!(state.version, 2);
+}
+
+#[test]
+fn an_approved_decision_is_not_flagged() {
+    let state = given::<Purchase>(approved_purchase()).state().clone();
+    assert_eq!(state.status, Some(PurchaseStatus::Approved));
+    assert_eq!(state.flagged_at, None);
+    assert_eq!(state.decision.unwrap().reasons[0].code, ReasonCode::InCatalog);
+}
+
+#[test]
+fn advisory_is_flagged_too() {
+    let state =
+        given_at::<Purchase>(advisory_purchase().into_iter().map(|e| (e, at(3)))).state().clone();
+    assert_eq!(state.status, Some(PurchaseStatus::Advisory));
+    assert_eq!(state.flagged_at, Some(at(3)));
+}
+
+#[test]
+fn submitting_the_same_request_again_emits_nothing() {
+    given::<Purchase>(held_purchase())
+        .when(PurchaseCommand::Submit(submit(unsupported_check(), &gated_school())))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn submitting_a_different_request_on_the_same_purchase_is_a_conflict() {
+    let err = given::<Purchase>(held_purchase())
+        .when(PurchaseCommand::Submit(submit(check(), &gated_school())))
+        .then_expect_error(PurchaseError::IdempotencyConflict { purchase_id: purchase_id() });
+    assert_eq!(err.slug(), "idempotency-conflict");
+}
+
+#[test]
+fn submit_new_needs_a_decision() {
+    let mut standards = standards();
+    standards.policy = None;
+    let err = Submit::new(purchase_id(), check(), "erp", None, &gated_school(), &standards);
+    assert_eq!(err, Err(DecisionError::NoPolicy));
+}
+
+#[test]
+fn commands_on_an_unknown_purchase_are_not_found() {
+    for command in [
+        PurchaseCommand::LogCall(reached_call(1, 5)),
+        PurchaseCommand::ProposeAlternative(proposal(2)),
+        PurchaseCommand::AcceptAlternative { alternative_id: Uuid::from_u128(2) },
+        PurchaseCommand::Approve { note: None },
+        cancel(),
+    ] {
+        let err = given::<Purchase>([]).when(command).then_expect_error(PurchaseError::NotFound);
+        assert_eq!(err.slug(), "purchase-not-found");
+    }
+}
+
+// --- calls ----------------------------------------------------------------------------------
+
+#[test]
+fn calls_are_logged_on_held_and_advisory_purchases() {
+    let call = reached_call(1, 5);
+    given::<Purchase>(held_purchase())
+        .when(PurchaseCommand::LogCall(call.clone()))
+        .then_expect_events(vec![call_event(&call)]);
+    given::<Purchase>(advisory_purchase())
+        .when(PurchaseCommand::LogCall(call.clone()))
+        .then_expect_events(vec![call_event(&call)]);
+    let unreached = unreached_call(2, 5);
+    given::<Purchase>(held_purchase())
+        .when(PurchaseCommand::LogCall(unreached.clone()))
+        .then_expect_events(vec![call_event(&unreached)]);
+}
+
+#[test]
+fn no_calls_on_approved_or_cancelled_purchases() {
+    let rule = "calls are logged only on held or advisory purchases";
+    let err = given::<Purchase>(approved_purchase())
+        .when(PurchaseCommand::LogCall(reached_call(1, 5)))
+        .then_expect_error(PurchaseError::InvalidState { status: PurchaseStatus::Approved, rule });
+    assert_eq!(err.slug(), "invalid-state");
+    assert_eq!(err.to_string(), format!("This purchase is approved: {rule}."));
+    let ready =
+        with(held_purchase(), [call_event(&reached_call(1, 5)), proposal_event(&proposal(2))]);
+    given::<Purchase>(cancelled(ready))
+        .when(PurchaseCommand::LogCall(reached_call(3, 6)))
+        .then_expect_error(PurchaseError::InvalidState { status: PurchaseStatus::Cancelled, rule });
+    given::<Purchase>(approved_by_it(held_purchase()))
+        .when(PurchaseCommand::LogCall(reached_call(3, 6)))
+        .then_expect_error(PurchaseError::InvalidState { status: PurchaseStatus::Approved, rule });
+}
+
+#[test]
+fn a_call_cannot_predate_the_flag() {
+    let flagged = given_at::<Purchase>(held_purchase().into_iter().map(|e| (e, at(10))));
+    let err = flagged.when(PurchaseCommand::LogCall(reached_call(1, 9))).then_expect_error(
+        PurchaseError::CallBeforeFlag { occurred_at: at(9), flagged_at: at(10) },
+    );
+    assert_eq!(err.slug(), "call-before-flag");
+    let at_flag = reached_call(1, 10);
+    given_at::<Purchase>(held_purchase().into_iter().map(|e| (e, at(10))))
+        .when(PurchaseCommand::LogCall(at_flag.clone()))
+        .then_expect_events(vec![call_event(&at_flag)]);
+}
+
+#[test]
+fn a_call_cannot_be_in_the_future() {
+    let mut call = reached_call(1, 66);
+    call.now = at(60);
+    let err = given::<Purchase>(held_purchase())
+        .when(PurchaseCommand::LogCall(call.clone()))
+        .then_expect_error(PurchaseError::CallInFuture { occurred_at: at(66), now: at(60) });
+    assert_eq!(err.slug(), "call-in-future");
+    call.occurred_at = at(65); // exactly five minutes ahead: clock skew is allowed
+    given::<Purchase>(held_purchase())
+        .when(PurchaseCommand::LogCall(call.clone()))
+        .then_expect_events(vec![call_event(&call)]);
+}
+
+#[test]
+fn a_reached_requester_call_needs_the_goal() {
+    let call = LogCall { goal: None, ..reached_call(1, 5) };
+    let err = given::<Purchase>(held_purchase())
+        .when(PurchaseCommand::LogCall(call))
+        .then_expect_error(PurchaseError::GoalRequired);
+    assert_eq!(err.slug(), "goal-required");
+}
+
+#[test]
+fn call_ids_are_unique() {
+    let call = reached_call(1, 5);
+    let err = given::<Purchase>(with(held_purchase(), [call_event(&call)]))
+        .when(PurchaseCommand::LogCall(reached_call(1, 7)))
+        .then_expect_error(PurchaseError::DuplicateId { id: Uuid::from_u128(1) });
+    assert_eq!(err.slug(), "duplicate-id");
+}
+
+// --- alternatives ---------------------------------------------------------------------------
+
+#[test]
+fn alternatives_are_proposed_on_held_and_advisory_purchases() {
+    let p = proposal(2);
+    given::<Purchase>(held_purchase())
+        .when(PurchaseCommand::ProposeAlternative(p.clone()))
+        .then_expect_events(vec![proposal_event(&p)]);
+    given::<Purchase>(advisory_purchase())
+        .when(PurchaseCommand::ProposeAlternative(p.clone()))
+        .then_expect_events(vec![proposal_event(&p)]);
+    let advice = ProposeAlternative { lines: vec![], ..proposal(3) };
+    given::<Purchase>(held_purchase())
+        .when(PurchaseCommand::ProposeAlternative(advice.clone()))
+        .then_expect_events(vec![proposal_event(&advice)]);
+}
+
+#[test]
+fn no_alternatives_on_approved_purchases() {
+    given::<Purchase>(approved_purchase())
+        .when(PurchaseCommand::ProposeAlternative(proposal(2)))
+        .then_expect_error(PurchaseError::InvalidState {
+            status: PurchaseStatus::Approved,
+            rule: "alternatives are proposed only on held or advisory purchases",
+        });
+}
+
+#[test]
+fn alternative_ids_are_unique_and_lines_bounded() {
+    given::<Purchase>(with(held_purchase(), [proposal_event(&proposal(2))]))
+        .when(PurchaseCommand::ProposeAlternative(proposal(2)))
+        .then_expect_error(PurchaseError::DuplicateId { id: Uuid::from_u128(2) });
+    let huge = ProposeAlternative { lines: vec![supported_line(); MAX_LINES + 1], ..proposal(3) };
+    let err = given::<Purchase>(held_purchase())
+        .when(PurchaseCommand::ProposeAlternative(huge))
+        .then_expect_error(PurchaseError::TooManyLines { count: MAX_LINES + 1 });
+    assert_eq!(err.slug(), "invalid-lines");
+}
+
+#[test]
+fn accepting_an_alternative_approves_the_purchase_as_amended() {
+    let id = Uuid::from_u128(2);
+    let then = given::<Purchase>(with(held_purchase(), [proposal_event(&proposal(2))]))
+        .when(PurchaseCommand::AcceptAlternative { alternative_id: id });
+    assert_eq!(
+        then.result().as_ref().unwrap(),
+        &vec![
+            AlternativeAccepted { alternative_id: id }.into(),
+            PurchaseApproved { note: None, alternative_id: Some(id) }.into(),
+        ]
+    );
+    let state = then.then_state(at(30));
+    assert_eq!(state.status, Some(PurchaseStatus::Approved));
+    assert!(state.alternative(id).unwrap().accepted);
+    assert_eq!(state.closed_at, Some(at(30)));
+}
+
+#[test]
+fn accepting_needs_a_proposed_alternative() {
+    let err = given::<Purchase>(with(held_purchase(), [proposal_event(&proposal(2))]))
+        .when(PurchaseCommand::AcceptAlternative { alternative_id: Uuid::from_u128(9) })
+        .then_expect_error(PurchaseError::AlternativeNotFound {
+            alternative_id: Uuid::from_u128(9),
+        });
+    assert_eq!(err.slug(), "alternative-not-found");
+}
+
+#[test]
+fn accepting_needs_a_held_purchase() {
+    given::<Purchase>(with(advisory_purchase(), [proposal_event(&proposal(2))]))
+        .when(PurchaseCommand::AcceptAlternative { alternative_id: Uuid::from_u128(2) })
+        .then_expect_error(PurchaseError::InvalidState {
+            status: PurchaseStatus::Advisory,
+            rule: "only a held purchase can be amended",
+        });
+}
+
+// --- approve --------------------------------------------------------------------------------
+
+#[test]
+fn approving_a_held_purchase() {
+    let note = Some(long("The club's software needs this model."));
+    let then =
+        given::<Purchase>(held_purchase()).when(PurchaseCommand::Approve { note: note.clone() });
+    assert_eq!(
+        then.result().as_ref().unwrap(),
+        &vec![PurchaseApproved { note, alternative_id: None }.into()]
+    );
+    assert_eq!(then.then_state(at(20)).status, Some(PurchaseStatus::Approved));
+}
+
+#[test]
+fn approving_needs_a_held_purchase() {
+    let rule = "only a held purchase can be approved";
+    for (events, status) in [
+        (advisory_purchase(), PurchaseStatus::Advisory),
+        (approved_purchase(), PurchaseStatus::Approved),
+        (approved_by_it(held_purchase()), PurchaseStatus::Approved),
+    ] {
+        given::<Purchase>(events)
+            .when(PurchaseCommand::Approve { note: None })
+            .then_expect_error(PurchaseError::InvalidState { status, rule });
+    }
+}
+
+// --- call before cancel ---------------------------------------------------------------------
+
+#[test]
+fn cancel_without_call_or_alternative_is_refused() {
+    let err = given::<Purchase>(held_purchase()).when(cancel()).then_expect_error(
+        PurchaseError::CallRequired { reached_call: false, alternative_proposed: false },
+    );
+    assert_eq!(err.slug(), "call-required");
+    assert!(err.to_string().contains("calling the requester"), "{err}");
+}
+
+#[test]
+fn cancel_with_only_a_reached_call_is_refused() {
+    let err = given::<Purchase>(with(held_purchase(), [call_event(&reached_call(1, 5))]))
+        .when(cancel())
+        .then_expect_error(PurchaseError::CallRequired {
+            reached_call: true,
+            alternative_proposed: false,
+        });
+    assert!(err.to_string().contains("has no alternative"), "{err}");
+}
+
+#[test]
+fn cancel_with_only_an_alternative_is_refused() {
+    given::<Purchase>(with(held_purchase(), [proposal_event(&proposal(2))]))
+        .when(cancel())
+        .then_expect_error(PurchaseError::CallRequired {
+            reached_call: false,
+            alternative_proposed: true,
+        });
+}
+
+#[test]
+fn cancel_after_an_unanswered_call_is_refused() {
+    given::<Purchase>(with(
+        held_purchase(),
+        [call_event(&unreached_call(1, 5)), proposal_event(&proposal(2))],
+    ))
+    .when(cancel())
+    .then_expect_error(PurchaseError::CallRequired {
+        reached_call: false,
+        alternative_proposed: true,
+    });
+}
+
+#[test]
+fn a_call_from_before_the_flag_does_not_count() {
+    // Such an event cannot be produced by `handle`, but the rule holds on any history.
+    let early = call_event(&reached_call(1, 5));
+    let mut events: Vec<_> = held_purchase().into_iter().map(|e| (e, at(10))).collect();
+    events.push((early, at(11)));
+    events.push((proposal_event(&proposal(2)), at(12)));
+    given_at::<Purchase>(events).when(cancel()).then_expect_error(PurchaseError::CallRequired {
+        reached_call: false,
+        alternative_proposed: true,
+    });
+}
+
+#[test]
+fn cancel_after_a_reached_call_and_an_alternative() {
+    let reason = long("The requester chose to wait for the refresh.");
+    let then = given::<Purchase>(with(
+        held_purchase(),
+        [call_event(&reached_call(1, 5)), proposal_event(&proposal(2))],
+    ))
+    .when(PurchaseCommand::Cancel { reason: reason.clone() });
+    assert_eq!(then.result().as_ref().unwrap(), &vec![PurchaseCancelled { reason }.into()]);
+    let state = then.then_state(at(40));
+    assert_eq!(state.status, Some(PurchaseStatus::Cancelled));
+    assert_eq!(state.closed_at, Some(at(40)));
+    // The order of call and alternative does not matter.
+    given::<Purchase>(with(
+        held_purchase(),
+        [proposal_event(&proposal(2)), call_event(&reached_call(1, 5))],
+    ))
+    .when(cancel())
+    .result()
+    .as_ref()
+    .unwrap();
+}
+
+#[test]
+fn only_held_purchases_are_cancelled() {
+    let rule = "only a held purchase can be cancelled";
+    let ready = [call_event(&reached_call(1, 5)), proposal_event(&proposal(2))];
+    given::<Purchase>(with(advisory_purchase(), ready.clone()))
+        .when(cancel())
+        .then_expect_error(PurchaseError::InvalidState { status: PurchaseStatus::Advisory, rule });
+    given::<Purchase>(cancelled(with(held_purchase(), ready.clone())))
+        .when(cancel())
+        .then_expect_error(PurchaseError::InvalidState { status: PurchaseStatus::Cancelled, rule });
+    given::<Purchase>(approved_by_it(with(held_purchase(), ready)))
+        .when(cancel())
+        .then_expect_error(PurchaseError::InvalidState { status: PurchaseStatus::Approved, rule });
+}
+
+#[test]
+fn held_decision_records_the_rules() {
+    let state = given::<Purchase>(held_purchase()).state().clone();
+    let decided = state.decision.unwrap();
+    assert_eq!(decided.decision, Decision::Held);
+    assert!(decided.school_gated);
+    assert_eq!(decided.policy_version, standards().version);
+}
+
+#[test]
+fn every_error_has_a_distinct_slug_and_a_detail() {
+    let errors = [
+        PurchaseError::NotFound,
+        PurchaseError::IdempotencyConflict { purchase_id: Uuid::nil() },
+        PurchaseError::InvalidState { status: PurchaseStatus::Held, rule: "x" },
+        PurchaseError::CallRequired { reached_call: false, alternative_proposed: false },
+        PurchaseError::AlternativeNotFound { alternative_id: Uuid::nil() },
+        PurchaseError::CallBeforeFlag { occurred_at: t0(), flagged_at: t0() },
+        PurchaseError::CallInFuture { occurred_at: t0(), now: t0() },
+        PurchaseError::GoalRequired,
+        PurchaseError::DuplicateId { id: Uuid::nil() },
+        PurchaseError::TooManyLines { count: 501 },
+    ];
+    let slugs: std::collections::BTreeSet<_> = errors.iter().map(PurchaseError::slug).collect();
+    assert_eq!(slugs.len(), errors.len());
+    for e in errors {
+        assert!(e.to_string().ends_with('.'), "{e}");
+    }
+}
+
+// --- property: call before cancel over random command sequences -----------------------------
+
+mod property {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A command, drawn from small pools of ids and times so that sequences collide
+    /// (duplicate ids, accepting what was proposed, calls around the flag).
+    #[derive(Debug, Clone)]
+    enum Step {
+        Call { id: u8, reached: bool, with_goal: bool, minutes: i64 },
+        Propose { id: u8 },
+        Accept { id: u8 },
+        Approve,
+        Cancel,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            4 => (0u8..4, any::<bool>(), any::<bool>(), -15i64..12).prop_map(
+                |(id, reached, with_goal, minutes)| Step::Call { id, reached, with_goal, minutes }
+            ),
+            2 => (0u8..3).prop_map(|id| Step::Propose { id }),
+            1 => (0u8..4).prop_map(|id| Step::Accept { id }),
+            1 => Just(Step::Approve),
+            3 => Just(Step::Cancel),
+        ]
+    }
+
+    /// The command for a step taken at `now`; the purchase was flagged at `t0`.
+    fn command(step: &Step, now: DateTime<Utc>) -> PurchaseCommand {
+        match step {
+            Step::Call { id, reached, with_goal, minutes } => PurchaseCommand::LogCall(LogCall {
+                call_id: Uuid::from_u128(u128::from(*id) + 1),
+                requester_reached: *reached,
+                goal: with_goal.then(|| long("Wants to teach coding")),
+                notes: None,
+                occurred_at: now + TimeDelta::minutes(*minutes),
+                now,
+            }),
+            Step::Propose { id } => PurchaseCommand::ProposeAlternative(ProposeAlternative {
+                alternative_id: Uuid::from_u128(u128::from(*id) + 100),
+                description: long("A supported model"),
+                lines: vec![],
+            }),
+            Step::Accept { id } => PurchaseCommand::AcceptAlternative {
+                alternative_id: Uuid::from_u128(u128::from(*id) + 100),
+            },
+            Step::Approve => PurchaseCommand::Approve { note: None },
+            Step::Cancel => cancel(),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn no_cancel_without_a_reached_call_after_the_flag_and_an_alternative(
+            steps in proptest::collection::vec(step(), 0..25),
+            start in 0i64..30,
+        ) {
+            let mut purchase = given::<Purchase>(held_purchase()).state().clone();
+            let flagged_at = purchase.flagged_at.unwrap();
+            // What the log holds, judged from the emitted events alone, independently of the
+            // aggregate's own bookkeeping.
+            let mut reached_after_flag = false;
+            let mut proposed = false;
+            for (i, step) in steps.iter().enumerate() {
+                let now = at(start + 10 * i as i64);
+                let before = purchase.clone();
+                let held_before = before.status == Some(PurchaseStatus::Held);
+                match purchase.handle(command(step, now)) {
+                    Err(err) => {
+                        // A refusal emits nothing and changes nothing.
+                        prop_assert_eq!(&purchase, &before);
+                        if matches!(step, Step::Cancel) && held_before {
+                            prop_assert_eq!(err.slug(), "call-required");
+                            prop_assert!(!(reached_after_flag && proposed));
+                        }
+                    }
+                    Ok(events) => {
+                        for event in &events {
+                            match event {
+                                PurchaseEvent::Cancelled(_) => {
+                                    prop_assert!(reached_after_flag, "cancelled without a reached call");
+                                    prop_assert!(proposed, "cancelled without an alternative");
+                                    prop_assert!(held_before, "cancelled a purchase that was not held");
+                                }
+                                PurchaseEvent::CallLogged(c) if c.requester_reached => {
+                                    prop_assert!(c.goal.is_some());
+                                    prop_assert!(c.occurred_at >= flagged_at);
+                                    reached_after_flag = true;
+                                }
+                                PurchaseEvent::AlternativeProposed(_) => proposed = true,
+                                _ => {}
+                            }
+                            purchase.apply(event, now);
+                        }
+                        // Liveness: once both are on record, a held purchase can be cancelled.
+                        if purchase.status == Some(PurchaseStatus::Held) {
+                            prop_assert_eq!(
+                                purchase.can_cancel().is_ok(),
+                                reached_after_flag && proposed
+                            );
+                        }
+                    }
+                }
+            }
+            if purchase.status == Some(PurchaseStatus::Cancelled) {
+                prop_assert!(purchase.reached_call_after_flag().is_some());
+                prop_assert!(!purchase.alternatives.is_empty());
+            }
+        }
+    }
+}

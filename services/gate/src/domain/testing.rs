@@ -1,0 +1,339 @@
+//! Test support: given/when/then for aggregates, after cqrs-es's `TestFramework`, and sample
+//! data ([`fixtures`]).
+//!
+//! ```
+//! use gate::domain::testing::{fixtures, given};
+//! use gate::domain::{Purchase, PurchaseCommand, PurchaseError};
+//!
+//! given::<Purchase>(fixtures::held_purchase())
+//!     .when(PurchaseCommand::Cancel { reason: fixtures::long("Not needed") })
+//!     .then_expect_error(PurchaseError::CallRequired {
+//!         reached_call: false,
+//!         alternative_proposed: false,
+//!     });
+//! ```
+//!
+//! Events given without a time are recorded at [`t0`]; give `(event, time)` pairs to
+//! [`given_at`] when times matter (a purchase is flagged when its decision is recorded).
+
+use chrono::{DateTime, Utc};
+
+use super::Aggregate;
+
+/// The time given events are recorded at unless told otherwise: 2024-09-02T09:00:00Z.
+pub fn t0() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_725_267_600, 0).expect("a valid timestamp")
+}
+
+/// Starts a scenario from `events`, each recorded at [`t0`], with versions 1, 2, ….
+pub fn given<A: Aggregate>(events: impl IntoIterator<Item = A::Event>) -> Given<A> {
+    given_at(events.into_iter().map(|e| (e, t0())))
+}
+
+/// Starts a scenario from `(event, recorded_at)` pairs, with versions 1, 2, ….
+pub fn given_at<A: Aggregate>(
+    events: impl IntoIterator<Item = (A::Event, DateTime<Utc>)>,
+) -> Given<A> {
+    let mut state = A::default();
+    for (event, at) in events {
+        let version = state.version() + 1;
+        state.apply_recorded(&event, version, at);
+    }
+    Given { state }
+}
+
+/// An aggregate built from the given events, waiting for a command.
+#[derive(Debug)]
+pub struct Given<A: Aggregate> {
+    state: A,
+}
+
+impl<A: Aggregate> Given<A> {
+    /// The state the given events produced.
+    pub fn state(&self) -> &A {
+        &self.state
+    }
+
+    /// Handles `command` against the given state.
+    pub fn when(self, command: A::Command) -> Then<A> {
+        let result = self.state.handle(command);
+        Then { state: self.state, result }
+    }
+}
+
+/// The result of a command, to check.
+#[derive(Debug)]
+pub struct Then<A: Aggregate> {
+    state: A,
+    result: Result<Vec<A::Event>, A::Error>,
+}
+
+impl<A: Aggregate> Then<A> {
+    /// Asserts the command succeeded with exactly `expected`.
+    #[track_caller]
+    pub fn then_expect_events(self, expected: Vec<A::Event>) {
+        match self.result {
+            Ok(events) => assert_eq!(events, expected, "the command emitted other events"),
+            Err(e) => panic!("expected events {expected:?}, but the command was refused: {e}"),
+        }
+    }
+
+    /// Asserts the command was refused with `expected`; returns the error for more checks.
+    #[track_caller]
+    pub fn then_expect_error(self, expected: A::Error) -> A::Error {
+        match self.result {
+            Ok(events) => panic!("expected the error {expected:?}, but got events {events:?}"),
+            Err(e) => {
+                assert_eq!(e, expected, "the command was refused for another reason");
+                e
+            }
+        }
+    }
+
+    /// The command's result, for checks the helpers above do not cover.
+    pub fn result(&self) -> &Result<Vec<A::Event>, A::Error> {
+        &self.result
+    }
+
+    /// Asserts the command succeeded and returns the state after its events, recorded at
+    /// `recorded_at`.
+    #[track_caller]
+    pub fn then_state(self, recorded_at: DateTime<Utc>) -> A {
+        let mut state = self.state;
+        match self.result {
+            Ok(events) => {
+                for event in &events {
+                    let version = state.version() + 1;
+                    state.apply_recorded(event, version, recorded_at);
+                }
+                state
+            }
+            Err(e) => panic!("expected success, but the command was refused: {e}"),
+        }
+    }
+}
+
+/// Sample data: a small district's standards, two schools, purchase checks and purchases.
+///
+/// The policy: `laptops`, `tablets` and `software` are technology, as is merchant category
+/// code 5734; the review threshold is 5000.00 USD. The vendor list: Dell (`dell`, approved)
+/// and Gadget Barn (`gadget-barn`, not approved). The catalog: `LAT-5440`, a Dell laptop at
+/// 899.00.
+pub mod fixtures {
+    use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+    use events::gate::{
+        Decision, PolicySet, ProductUpserted, PurchaseEvent, PurchaseLine, VendorUpserted,
+    };
+    use events::school::{AgreementSigned, SchoolEvent, SchoolRegistered, SchoolStatus};
+    use events::values::{
+        Category, Currency, Email, ExternalRef, LongText, Mcc, Money, PaymentMethod, Quantity,
+        SchoolId, ShortText, Sku, VendorId,
+    };
+    use uuid::Uuid;
+
+    use super::t0;
+    use crate::domain::decision::{Outcome, PurchaseCheck, decide};
+    use crate::domain::purchase::{Purchase, PurchaseCommand, Submit};
+    use crate::domain::standards::Standards;
+
+    pub fn money(s: &str) -> Money {
+        Money::parse(s).unwrap()
+    }
+    pub fn quantity(n: u32) -> Quantity {
+        Quantity::new(n).unwrap()
+    }
+    pub fn currency(s: &str) -> Currency {
+        Currency::parse(s).unwrap()
+    }
+    pub fn category(s: &str) -> Category {
+        Category::parse(s).unwrap()
+    }
+    pub fn mcc(s: &str) -> Mcc {
+        Mcc::parse(s).unwrap()
+    }
+    pub fn sku(s: &str) -> Sku {
+        Sku::parse(s).unwrap()
+    }
+    pub fn text(s: &str) -> ShortText {
+        ShortText::parse(s).unwrap()
+    }
+    pub fn long(s: &str) -> LongText {
+        LongText::parse(s).unwrap()
+    }
+    /// `t0` plus `minutes`.
+    pub fn at(minutes: i64) -> DateTime<Utc> {
+        t0() + TimeDelta::minutes(minutes)
+    }
+
+    pub fn dell() -> VendorUpserted {
+        VendorUpserted {
+            vendor_id: VendorId::parse("dell").unwrap(),
+            name: text("Dell Technologies"),
+            approved: true,
+        }
+    }
+
+    pub fn gadget_barn() -> VendorUpserted {
+        VendorUpserted {
+            vendor_id: VendorId::parse("gadget-barn").unwrap(),
+            name: text("Gadget Barn"),
+            approved: false,
+        }
+    }
+
+    pub fn laptop() -> ProductUpserted {
+        ProductUpserted {
+            sku: sku("LAT-5440"),
+            name: text("Latitude 5440"),
+            category: category("laptops"),
+            vendor_id: dell().vendor_id,
+            unit_price: Some(money("899.00")),
+            currency: Some(currency("USD")),
+        }
+    }
+
+    pub fn policy() -> PolicySet {
+        PolicySet {
+            technology_categories: vec![
+                category("laptops"),
+                category("software"),
+                category("tablets"),
+            ],
+            technology_mccs: vec![mcc("5734")],
+            review_threshold: money("5000.00"),
+            currency: currency("USD"),
+        }
+    }
+
+    /// The standards at version 4: Dell, Gadget Barn, the laptop, the policy.
+    pub fn standards() -> Standards {
+        let mut standards = Standards::default();
+        standards.apply(1, &dell().into());
+        standards.apply(2, &gadget_barn().into());
+        standards.apply(3, &laptop().into());
+        standards.apply(4, &policy().into());
+        standards
+    }
+
+    pub fn school_id() -> SchoolId {
+        SchoolId::parse("lincoln-elem").unwrap()
+    }
+
+    /// Lincoln Elementary, registered, without an agreement.
+    pub fn ungated_school() -> SchoolStatus {
+        SchoolStatus::from_events(&[SchoolEvent::from(SchoolRegistered {
+            school_id: school_id(),
+            name: text("Lincoln Elementary"),
+        })])
+    }
+
+    /// Lincoln Elementary, whose principal signed the agreement.
+    pub fn gated_school() -> SchoolStatus {
+        let mut school = ungated_school();
+        school.apply(
+            &AgreementSigned {
+                school_id: school_id(),
+                principal_id: Uuid::from_u128(0x9),
+                signed_on: NaiveDate::from_ymd_opt(2024, 8, 20).unwrap(),
+            }
+            .into(),
+        );
+        school
+    }
+
+    /// Two catalog laptops: 1798.00.
+    pub fn supported_line() -> PurchaseLine {
+        PurchaseLine {
+            sku: Some(sku("LAT-5440")),
+            description: text("Latitude 5440 laptop"),
+            category: category("laptops"),
+            quantity: quantity(2),
+            unit_price: money("899.00"),
+        }
+    }
+
+    /// A laptop that is not in the catalog.
+    pub fn unknown_laptop() -> PurchaseLine {
+        PurchaseLine {
+            sku: Some(sku("GAMER-9000")),
+            description: text("Gaming laptop"),
+            category: category("laptops"),
+            quantity: quantity(1),
+            unit_price: money("2499.00"),
+        }
+    }
+
+    /// Ten reams of paper: not technology.
+    pub fn paper() -> PurchaseLine {
+        PurchaseLine {
+            sku: None,
+            description: text("Copy paper, 10 reams"),
+            category: category("office-supplies"),
+            quantity: quantity(10),
+            unit_price: money("5.49"),
+        }
+    }
+
+    /// A check for two catalog laptops from Dell, for Lincoln Elementary.
+    pub fn check() -> PurchaseCheck {
+        PurchaseCheck {
+            external_ref: ExternalRef::parse("REQ-2024-0173").unwrap(),
+            school_id: school_id(),
+            requester_email: Email::parse("pat.lee@lincoln.district.org").unwrap(),
+            vendor: text("Dell"),
+            payment_method: PaymentMethod::PCard,
+            merchant_category_code: None,
+            currency: currency("USD"),
+            lines: vec![supported_line()],
+            purpose: Some(long("Laptops for the robotics club")),
+        }
+    }
+
+    /// A check with a laptop that is not in the catalog.
+    pub fn unsupported_check() -> PurchaseCheck {
+        PurchaseCheck { lines: vec![unknown_laptop()], ..check() }
+    }
+
+    pub fn purchase_id() -> Uuid {
+        Uuid::from_u128(0x0190_c1a2_7b7e_7c3e_9a51_2f1f_0c6f_1d2e)
+    }
+
+    /// The command submitting `check` for `school`, decided against [`standards`].
+    pub fn submit(check: PurchaseCheck, school: &SchoolStatus) -> Submit {
+        Submit::new(purchase_id(), check, "finance-erp", None, school, &standards()).unwrap()
+    }
+
+    /// The outcome of `check` for `school` against [`standards`].
+    pub fn outcome(check: &PurchaseCheck, school: &SchoolStatus) -> Outcome {
+        decide(check, school, &standards()).unwrap()
+    }
+
+    fn submitted(check: PurchaseCheck, school: &SchoolStatus) -> Vec<PurchaseEvent> {
+        Purchase::default().handle(PurchaseCommand::Submit(submit(check, school))).unwrap()
+    }
+
+    /// A held purchase's events: an unsupported laptop for a gated school.
+    pub fn held_purchase() -> Vec<PurchaseEvent> {
+        let events = submitted(unsupported_check(), &gated_school());
+        assert!(matches!(&events[1], PurchaseEvent::Decided(d) if d.decision == Decision::Held));
+        events
+    }
+
+    /// An advisory purchase's events: an unsupported laptop for an ungated school.
+    pub fn advisory_purchase() -> Vec<PurchaseEvent> {
+        let events = submitted(unsupported_check(), &ungated_school());
+        assert!(
+            matches!(&events[1], PurchaseEvent::Decided(d) if d.decision == Decision::Advisory)
+        );
+        events
+    }
+
+    /// An approved purchase's events: catalog laptops.
+    pub fn approved_purchase() -> Vec<PurchaseEvent> {
+        let events = submitted(check(), &gated_school());
+        assert!(
+            matches!(&events[1], PurchaseEvent::Decided(d) if d.decision == Decision::Approved)
+        );
+        events
+    }
+}

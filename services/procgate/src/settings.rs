@@ -1,0 +1,168 @@
+//! Settings: environment variables with the `PROCGATE_` prefix, mirrored by flags.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use auth::{AuthConfig, Issuer, KeyConfig, SigningKeyConfig, Verifier};
+use base64::Engine;
+use clap::{Args, ValueEnum};
+use eventlog::Store;
+
+/// Where the event log is.
+#[derive(Debug, Clone, Args)]
+pub struct StoreSettings {
+    /// Directory of the embedded store (and the generated JWT secret).
+    #[arg(long, env = "PROCGATE_DATA_DIR", default_value = "./procgate-data")]
+    pub data_dir: PathBuf,
+    /// PostgreSQL instead of the embedded store, e.g. postgres://user:pass@host/procgate.
+    #[arg(long, env = "PROCGATE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+impl StoreSettings {
+    /// Opens the store, running its migrations.
+    pub async fn open(&self) -> anyhow::Result<Store> {
+        let what = match &self.database_url {
+            Some(_) => "PostgreSQL (PROCGATE_DATABASE_URL)".to_owned(),
+            None => format!("the embedded store in {}", self.data_dir.display()),
+        };
+        eventlog::open(self.database_url.as_deref(), &self.data_dir)
+            .await
+            .with_context(|| format!("cannot open {what}"))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Algorithm {
+    #[value(name = "HS256")]
+    Hs256,
+    #[value(name = "EdDSA")]
+    EdDsa,
+    #[value(name = "RS256")]
+    Rs256,
+}
+
+/// How tokens are checked (and, for `procgate token`, signed).
+#[derive(Debug, Clone, Args)]
+pub struct JwtSettings {
+    /// The algorithm tokens must use; never taken from the token itself.
+    #[arg(long, env = "PROCGATE_JWT_ALGORITHM", value_enum, default_value = "HS256")]
+    pub jwt_algorithm: Algorithm,
+    /// HS256 shared secret (at least 32 bytes). Without it (and without a public key) a random
+    /// secret is created in the data directory on first start.
+    #[arg(long, env = "PROCGATE_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// EdDSA or RS256: a PEM file with the public key that verifies tokens.
+    #[arg(long, env = "PROCGATE_JWT_PUBLIC_KEY_FILE")]
+    pub jwt_public_key_file: Option<PathBuf>,
+    /// EdDSA or RS256: a PEM file with the private key, for `procgate token` only.
+    #[arg(long, env = "PROCGATE_JWT_PRIVATE_KEY_FILE")]
+    pub jwt_private_key_file: Option<PathBuf>,
+    /// The `iss` tokens must carry.
+    #[arg(long, env = "PROCGATE_JWT_ISSUER", default_value = "procgate")]
+    pub jwt_issuer: String,
+    /// The `aud` tokens must carry.
+    #[arg(long, env = "PROCGATE_JWT_AUDIENCE", default_value = "procgate")]
+    pub jwt_audience: String,
+}
+
+const SECRET_FILE: &str = "jwt-secret";
+
+fn read(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+impl JwtSettings {
+    /// The HS256 secret: configured, or the one in the data directory (created when asked).
+    /// Returns whether it was created now.
+    fn secret(&self, data_dir: &Path, create: bool) -> anyhow::Result<(Vec<u8>, bool)> {
+        if let Some(secret) = &self.jwt_secret {
+            return Ok((secret.as_bytes().to_vec(), false));
+        }
+        let path = data_dir.join(SECRET_FILE);
+        if path.exists() {
+            return Ok((read(&path)?.trim().as_bytes().to_vec(), false));
+        }
+        if !create {
+            bail!(
+                "no JWT secret: set PROCGATE_JWT_SECRET, or start `procgate serve` once with \
+                 this data directory ({}) to create one",
+                data_dir.display()
+            );
+        }
+        let mut bytes = [0u8; 48];
+        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create {}", data_dir.display()))?;
+        write_private(&path, &secret)?;
+        Ok((secret.into_bytes(), true))
+    }
+
+    /// The verifier the services use. Returns whether a secret was created now.
+    pub fn verifier(&self, data_dir: &Path) -> anyhow::Result<(Arc<Verifier>, bool)> {
+        let (key, created) = match self.jwt_algorithm {
+            Algorithm::Hs256 => {
+                let (secret, created) = self.secret(data_dir, true)?;
+                (KeyConfig::Hs256 { secret }, created)
+            }
+            Algorithm::EdDsa | Algorithm::Rs256 => {
+                let path = self.jwt_public_key_file.as_ref().context(
+                    "EdDSA and RS256 need PROCGATE_JWT_PUBLIC_KEY_FILE (a PEM public key)",
+                )?;
+                let public_pem = read(path)?;
+                let key = if self.jwt_algorithm == Algorithm::EdDsa {
+                    KeyConfig::EdDsa { public_pem }
+                } else {
+                    KeyConfig::Rs256 { public_pem }
+                };
+                (key, false)
+            }
+        };
+        let config = AuthConfig {
+            key,
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+            leeway_secs: 30,
+        };
+        let verifier = Verifier::new(config).context("invalid JWT settings")?;
+        Ok((Arc::new(verifier), created))
+    }
+
+    /// The issuer for `procgate token`.
+    pub fn issuer(&self, data_dir: &Path) -> anyhow::Result<Issuer> {
+        let key = match self.jwt_algorithm {
+            Algorithm::Hs256 => SigningKeyConfig::Hs256 { secret: self.secret(data_dir, false)?.0 },
+            Algorithm::EdDsa | Algorithm::Rs256 => {
+                let path = self
+                    .jwt_private_key_file
+                    .as_ref()
+                    .context("signing EdDSA or RS256 tokens needs PROCGATE_JWT_PRIVATE_KEY_FILE")?;
+                let private_pem = read(path)?;
+                if self.jwt_algorithm == Algorithm::EdDsa {
+                    SigningKeyConfig::EdDsa { private_pem }
+                } else {
+                    SigningKeyConfig::Rs256 { private_pem }
+                }
+            }
+        };
+        Issuer::new(key, &self.jwt_issuer, &self.jwt_audience).context("invalid JWT settings")
+    }
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file =
+        options.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! What auditors ask: `GET /v1/audit/verify`, the log's hash chain recomputed.
+//!
+//! (The decision-history replay, `GET /v1/audit/purchases/{id}`, joins this module when the
+//! purchase events are defined.)
+//!
+//! Each event's stored content hash and chain link are recomputed from its fields and the link
+//! before it ([`eventlog::EventStore::verify`]); the first position whose content, order or
+//! presence does not match is named. Verifications run one at a time per instance (a second
+//! request waits for the first): each reads its whole range, and two at once would only compete
+//! for the same database.
+
+use actix_web::web::{Data, Query};
+use actix_web::{HttpResponse, get};
+use auth::{Principal, Role};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use web::ApiError;
+
+use crate::{Reporting, store_error};
+
+/// Who may verify the log.
+pub const VERIFY_ROLES: [Role; 2] = [Role::Auditor, Role::Admin];
+
+/// How often (in positions) a running verification logs its progress.
+const PROGRESS_EVERY: u64 = 100_000;
+
+/// Query parameters of `GET /v1/audit/verify`.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyParams {
+    /// The first sequence to check (default 1). The chain is recomputed from the link stored
+    /// before it, so a range checks that its events match that link onwards.
+    #[param(minimum = 1, default = 1)]
+    pub from: Option<u64>,
+    /// The last sequence to check (default: the head when the request arrives). Must not be
+    /// before `from` nor after the head.
+    #[param(minimum = 1)]
+    pub to: Option<u64>,
+}
+
+/// The outcome of a verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "ok": false,
+    "checked": 4,
+    "first_bad_sequence": 5,
+    "problem": "the event's content was changed",
+    "from": 1,
+    "to": 10000
+}))]
+pub struct VerifyReport {
+    /// Whether every event in the range matched its hash and the chain.
+    pub ok: bool,
+    /// How many events were checked and matched.
+    pub checked: u64,
+    /// The first sequence whose content, order or presence does not match; `null` when `ok`.
+    pub first_bad_sequence: Option<u64>,
+    /// What did not match there; `null` when `ok`.
+    pub problem: Option<String>,
+    /// The first sequence of the range checked.
+    pub from: u64,
+    /// The last sequence of the range checked (0 for an empty log).
+    pub to: u64,
+}
+
+/// Recomputes the log's hash chain over a range (the whole log by default) and names the first
+/// event that does not match.
+#[utoipa::path(
+    tag = "audit",
+    operation_id = "verify_log",
+    params(VerifyParams),
+    responses(
+        (status = 200, description = "The verification ran; `ok` says whether the range is intact.", body = VerifyReport),
+        (status = 400, description = "The range is invalid (`invalid-query`).", body = web::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs auditor or admin.", body = web::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The event store is not answering.", body = web::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/audit/verify")]
+pub async fn verify(
+    principal: Principal,
+    service: Data<Reporting>,
+    params: Query<VerifyParams>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(&VERIFY_ROLES)?;
+    let invalid = |detail: String| {
+        ApiError::bad_request("invalid-query", detail).with_title("Invalid query string")
+    };
+    let from = params.from.unwrap_or(1);
+    if from == 0 {
+        return Err(invalid("`from` is 0; sequences start at 1.".to_owned()));
+    }
+    let store = service.store();
+    let head = store.head().await.map_err(store_error)?;
+    let to = params.to.unwrap_or(head);
+    if to > head {
+        return Err(invalid(format!("`to` is {to}, but the log ends at sequence {head}.")));
+    }
+    // An empty log with no range given is simply intact; any other empty range is a mistake.
+    let empty_log = head == 0 && params.from.is_none() && params.to.is_none();
+    if to < from && !empty_log {
+        return Err(invalid(if params.to.is_some() {
+            format!("`to` ({to}) is before `from` ({from}).")
+        } else {
+            format!("`from` is {from}, but the log ends at sequence {head}.")
+        }));
+    }
+    let _one_at_a_time = service.state.verifying.lock().await;
+    let started = std::time::Instant::now();
+    let next_log = std::sync::atomic::AtomicU64::new(from.saturating_add(PROGRESS_EVERY));
+    let progress = |reached: u64| {
+        if reached >= next_log.load(std::sync::atomic::Ordering::Relaxed) {
+            next_log.store(reached + PROGRESS_EVERY, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!(reached, to, "verifying the log");
+        }
+    };
+    let outcome = store.verify(from, Some(to), &progress).await.map_err(store_error)?;
+    tracing::info!(
+        ok = outcome.ok,
+        checked = outcome.checked,
+        first_bad_sequence = outcome.first_bad_sequence,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "log verified"
+    );
+    if !outcome.ok {
+        tracing::warn!(
+            first_bad_sequence = outcome.first_bad_sequence,
+            problem = outcome.problem.as_deref(),
+            "the log's hash chain does not match"
+        );
+    }
+    metrics::counter!("reporting_verifications_total", "ok" => outcome.ok.to_string()).increment(1);
+    let report = VerifyReport {
+        ok: outcome.ok,
+        checked: outcome.checked,
+        first_bad_sequence: outcome.first_bad_sequence,
+        problem: outcome.problem,
+        from,
+        to,
+    };
+    Ok(HttpResponse::Ok().json(report))
+}

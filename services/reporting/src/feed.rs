@@ -1,0 +1,194 @@
+//! The log in pages: `GET /v1/events` (the whole log, filtered) and `GET /v1/streams/{stream}`
+//! (one stream), both as CloudEvents.
+//!
+//! A page is read straight from the store (`read_all`, `read_stream`) and serialized in one pass
+//! into a buffer sized for it; events are borrowed, never cloned ([`CloudEvent`]).
+//!
+//! # Paging the feed
+//!
+//! Pass `next_after` back as `after` until `next_after` reaches `head` (or, while tailing, keep
+//! polling). Every matching event is served exactly once, in sequence order, even while other
+//! instances append: the store hands out positions so that a reader that has seen position `p`
+//! has seen everything before it.
+//!
+//! `next_after` is the last event's sequence when the page is full. When it is not full, the
+//! page holds every matching event up to the head read before the page was, so `next_after`
+//! moves on to that head: a filtered reader then skips the stretch of the log that held
+//! nothing for it instead of scanning it again on every poll. Unfiltered, this is always the
+//! last event's sequence (or `after`, on an empty page at the head).
+
+use actix_web::http::header;
+use actix_web::web::{Data, Path, Query};
+use actix_web::{HttpRequest, HttpResponse, get};
+use auth::{Principal, Role};
+use eventlog::{Direction, StreamName};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use web::ApiError;
+
+use crate::cloudevent::{CloudEvent, TYPICAL_EVENT_JSON};
+use crate::query::{DEFAULT_LIMIT, FeedParams, MAX_LIMIT};
+use crate::{Reporting, store_error};
+
+/// Who may read the feed: any procgate role.
+pub const FEED_ROLES: [Role; 4] = Role::ALL;
+/// Who may read single streams.
+pub const STREAM_ROLES: [Role; 3] = [Role::Auditor, Role::ItStaff, Role::Admin];
+
+/// A page of the log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventPage<'a> {
+    /// The events, oldest first.
+    pub events: Vec<CloudEvent<'a>>,
+    /// Pass as `after` to get the next page: every matching event up to this sequence has been
+    /// served. The last event's sequence when the page is full; otherwise the head the page was
+    /// read against (so filtered readers skip what holds nothing for them).
+    pub next_after: u64,
+    /// The sequence of the last event in the log when the page was read.
+    pub head: u64,
+}
+
+/// Reads a page of the log as CloudEvents, oldest first.
+///
+/// Filters (`category`, `type`) may be repeated or comma-separated; within one filter any
+/// value matches, and both filters must match. Continue from `next_after`.
+#[utoipa::path(
+    tag = "feed",
+    operation_id = "list_events",
+    params(FeedParams),
+    responses(
+        (status = 200, description = "A page of events, oldest first.", body = EventPage),
+        (status = 400, description = "A query parameter is invalid (`invalid-query`), for example `limit` over 1000 or an unknown parameter.", body = web::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token grants no procgate role.", body = web::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The event store is not answering.", body = web::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/events")]
+pub async fn list_events(
+    principal: Principal,
+    service: Data<Reporting>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(&FEED_ROLES)?;
+    let query = FeedParams::parse(req.query_string())?;
+    let store = service.store();
+    // The head first: everything up to it is visible to the read that follows.
+    let head = store.head().await.map_err(store_error)?;
+    let events =
+        store.read_all(query.after, &query.filter, query.limit).await.map_err(store_error)?;
+    let last = events.last().map(|e| e.position);
+    let reached = last.unwrap_or(query.after);
+    let next_after = if events.len() < query.limit { reached.max(head) } else { reached };
+    let page = EventPage {
+        events: events.iter().map(CloudEvent::from).collect(),
+        next_after,
+        // Appends that committed after the head was read may be on the page.
+        head: head.max(last.unwrap_or(0)),
+    };
+    json_response(&page, events.len())
+}
+
+/// Query parameters of `GET /v1/streams/{stream}`.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct StreamParams {
+    /// The first stream version to return (versions start at 1; default 1). Pass the previous
+    /// page's `next_from_version` to continue.
+    #[param(minimum = 1, default = 1)]
+    pub from_version: Option<u64>,
+    /// The most events to return: 1 to 1000, default 100.
+    #[param(minimum = 1, maximum = 1000, default = 100)]
+    pub limit: Option<usize>,
+}
+
+/// A page of one stream.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StreamPage<'a> {
+    /// The stream.
+    pub stream: &'a str,
+    /// Its events from `from_version`, in stream order.
+    pub events: Vec<CloudEvent<'a>>,
+    /// Pass as `from_version` to get the next page.
+    pub next_from_version: u64,
+}
+
+/// Reads one stream's events as CloudEvents, in stream order.
+#[utoipa::path(
+    tag = "feed",
+    operation_id = "read_stream",
+    params(
+        ("stream" = String, Path, description = "The stream: `category-id`, for example `purchase-0190c1a2-7b7e-7c3e-9a51-2f1f0c6f1d00`."),
+        StreamParams,
+    ),
+    responses(
+        (status = 200, description = "A page of the stream's events.", body = StreamPage),
+        (status = 400, description = "The stream name is not `category-id` (`invalid-path`), or a query parameter is invalid (`invalid-query`).", body = web::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs auditor, it_staff or admin.", body = web::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such stream (`not-found`).", body = web::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The event store is not answering.", body = web::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/streams/{stream}")]
+pub async fn read_stream(
+    principal: Principal,
+    service: Data<Reporting>,
+    stream: Path<String>,
+    params: Query<StreamParams>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(&STREAM_ROLES)?;
+    let stream = StreamName::new(stream.into_inner()).map_err(|e| {
+        ApiError::bad_request("invalid-path", format!("{e}; for example `purchase-7f3a`."))
+            .with_title("Invalid path parameter")
+    })?;
+    let from = params.from_version.unwrap_or(1);
+    if from == 0 {
+        return Err(invalid_query("`from_version` is 0; stream versions start at 1."));
+    }
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(invalid_query(&format!(
+            "`limit` is {limit}; it must be between 1 and {MAX_LIMIT}."
+        )));
+    }
+    let store = service.store();
+    let events =
+        store.read_stream(&stream, from, Direction::Forwards, limit).await.map_err(store_error)?;
+    if events.is_empty() && !stream_exists(&**store, &stream).await? {
+        return Err(ApiError::not_found(format!(
+            "There is no stream {stream}: no event has been written to it."
+        ))
+        .with_extension("stream", stream.as_str()));
+    }
+    let page = StreamPage {
+        stream: stream.as_str(),
+        next_from_version: events.last().map_or(from, |e| e.version + 1),
+        events: events.iter().map(CloudEvent::from).collect(),
+    };
+    json_response(&page, events.len())
+}
+
+async fn stream_exists(
+    store: &dyn eventlog::EventStore,
+    stream: &StreamName,
+) -> Result<bool, ApiError> {
+    let last =
+        store.read_stream(stream, u64::MAX, Direction::Backwards, 1).await.map_err(store_error)?;
+    Ok(!last.is_empty())
+}
+
+fn invalid_query(detail: &str) -> ApiError {
+    ApiError::bad_request("invalid-query", detail).with_title("Invalid query string")
+}
+
+/// Serializes `body` into a buffer sized for `events` events, as an `application/json` 200.
+pub(crate) fn json_response<T: Serialize>(
+    body: &T,
+    events: usize,
+) -> Result<HttpResponse, ApiError> {
+    let mut out = Vec::with_capacity(64 + events * TYPICAL_EVENT_JSON);
+    serde_json::to_writer(&mut out, body).map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().insert_header((header::CONTENT_TYPE, "application/json")).body(out))
+}

@@ -1,0 +1,260 @@
+//! The live feed: `GET /v1/events/live`, the log as server-sent events (`text/event-stream`).
+//!
+//! A client gets every matching event after its starting point (catch-up), then each new event
+//! as it commits, for as long as it stays connected. Each event is one SSE message:
+//!
+//! ```text
+//! id: 42
+//! event: purchase-submitted
+//! data: {"specversion":"1.0","id":"…","sequence":42,…}
+//!
+//! ```
+//!
+//! `id` is the event's sequence, so an `EventSource` that reconnects sends it back as
+//! `Last-Event-ID` and resumes with no gap and no repeat. **`Last-Event-ID` wins over `after`**:
+//! a reconnecting `EventSource` repeats the original URL (with the original `after`) and adds the
+//! header, and it is the header that says how far the client got. The stream opens with a
+//! `retry:` line (the reconnection delay) and, whenever it has been silent for the heartbeat
+//! interval (15 s by default), sends a `: keep-alive` comment, which keeps proxies from closing
+//! an idle connection and lets the server notice a client that has gone.
+//!
+//! # How it works
+//!
+//! The response body is a stream ([`futures::stream::unfold`]) over an
+//! [`eventlog::Subscription`]: it reads up to 500 events at a time while catching up, and when
+//! there is nothing more it waits on the store's head watch (no polling loop; on PostgreSQL the
+//! watch follows `LISTEN`/`NOTIFY`, so appends by other instances wake it too) or the heartbeat,
+//! whichever comes first. The body is only polled when the connection can take more, so a slow
+//! client holds back its own stream and nothing else. No task is spawned: when the client
+//! disconnects actix-web drops the body, which drops the subscription and ends the work. A store
+//! error ends the stream cleanly (logged); the client reconnects with its `Last-Event-ID`.
+
+use std::convert::Infallible;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::web::{Bytes, Data};
+use actix_web::{HttpRequest, HttpResponse, get};
+use auth::Principal;
+use eventlog::{Filter, RecordedEvent, Store, Subscription};
+use futures::Stream;
+use web::ApiError;
+
+use crate::cloudevent::{CloudEvent, TYPICAL_EVENT_JSON};
+use crate::feed::FEED_ROLES;
+use crate::query::LiveParams;
+use crate::{Reporting, Settings, State};
+
+/// How long a live stream stays silent before it sends a `: keep-alive` comment.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
+/// The most events read (and sent in one chunk) at a time.
+pub const LIVE_BATCH: usize = 500;
+/// The SSE comment sent when the stream has been idle for the heartbeat interval.
+pub const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
+
+/// Streams the log as server-sent events: catch up from `after` (or `Last-Event-ID`), then
+/// follow new events as they commit.
+///
+/// Each message has `id:` the event's sequence, `event:` its type and `data:` the CloudEvent
+/// JSON (one line). `: keep-alive` comments are sent after 15 s of silence. When the
+/// connection drops, reconnect with `Last-Event-ID` (an `EventSource` does this by itself):
+/// the stream resumes after that sequence, with no gap and no repeat.
+#[utoipa::path(
+    tag = "feed",
+    operation_id = "live_events",
+    params(
+        LiveParams,
+        ("Last-Event-ID" = Option<u64>, Header, nullable = false, minimum = 0, description = "The sequence of the last event the client has: resume after it. Takes precedence over `after`; an `EventSource` sends it when it reconnects."),
+    ),
+    responses(
+        (status = 200, description = "An endless `text/event-stream`: `id:` is the sequence, `event:` the type, `data:` the CloudEvent JSON; `: keep-alive` comments when idle.", body = String, content_type = "text/event-stream",
+            example = json!("retry: 3000\n\nid: 42\nevent: purchase-submitted\ndata: {\"specversion\":\"1.0\",\"id\":\"0190c1a2-7b7e-7c3e-9a51-2f1f0c6f1d2e\",\"type\":\"purchase-submitted\",\"sequence\":42}\n\n: keep-alive\n\n")),
+        (status = 400, description = "A query parameter (`invalid-query`) or the `Last-Event-ID` header (`invalid-header`) is invalid.", body = web::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token grants no procgate role.", body = web::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/events/live")]
+pub async fn live_events(
+    principal: Principal,
+    service: Data<Reporting>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(&FEED_ROLES)?;
+    let query = LiveParams::parse(req.query_string())?;
+    let after = match last_event_id(&req)? {
+        Some(id) => id,
+        None => query.after,
+    };
+    let stream = event_stream(
+        service.store().clone(),
+        after,
+        query.filter,
+        service.settings(),
+        LiveGuard::new(Arc::clone(&service.state)),
+    );
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/event-stream"))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        // Tells nginx-style proxies not to buffer the stream.
+        .insert_header(("x-accel-buffering", "no"))
+        .streaming(stream))
+}
+
+/// The `Last-Event-ID` header as a sequence, if sent (an empty one counts as not sent).
+fn last_event_id(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
+    let Some(value) = req.headers().get("last-event-id") else { return Ok(None) };
+    let text = value.to_str().unwrap_or("\u{fffd}").trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| {
+        ApiError::bad_request(
+            "invalid-header",
+            format!(
+                "`Last-Event-ID` is {text:?}; it must be the `id` of an event this stream sent (a sequence number)."
+            ),
+        )
+        .with_title("Invalid header")
+    })
+}
+
+/// Counts an open live stream for as long as it lives.
+struct LiveGuard(Arc<State>);
+
+impl LiveGuard {
+    fn new(state: Arc<State>) -> Self {
+        state.live_streams.fetch_add(1, Ordering::Relaxed);
+        metrics::gauge!("reporting_live_streams").increment(1.0);
+        Self(state)
+    }
+}
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.0.live_streams.fetch_sub(1, Ordering::Relaxed);
+        metrics::gauge!("reporting_live_streams").decrement(1.0);
+    }
+}
+
+/// One live stream's state, owned by its response body.
+struct Live {
+    store: Store,
+    sub: Subscription,
+    settings: Settings,
+    /// Whether the `retry:` preamble has been sent.
+    started: bool,
+    /// Whether the log may hold events not yet read (false after a read came back empty and
+    /// until the head moves).
+    may_have_more: bool,
+    _guard: LiveGuard,
+}
+
+/// The body of a live response: the preamble, then event batches and keep-alives, until the
+/// store fails or closes (or the body is dropped).
+fn event_stream(
+    store: Store,
+    after: u64,
+    filter: Filter,
+    settings: Settings,
+    guard: LiveGuard,
+) -> impl Stream<Item = Result<Bytes, Infallible>> + 'static {
+    let live = Live {
+        sub: Subscription::new(store.watch_head(), after, filter, LIVE_BATCH),
+        store,
+        settings,
+        started: false,
+        may_have_more: true,
+        _guard: guard,
+    };
+    futures::stream::unfold(live, |mut live| async move {
+        let chunk = live.next_chunk().await?;
+        Some((Ok(chunk), live))
+    })
+}
+
+impl Live {
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        if !self.started {
+            self.started = true;
+            return Some(Bytes::from(format!("retry: {}\n\n", self.settings.retry_ms)));
+        }
+        loop {
+            if self.may_have_more {
+                match self.sub.poll(&*self.store).await {
+                    Ok(Some(events)) => {
+                        metrics::counter!("reporting_live_events_sent_total")
+                            .increment(events.len() as u64);
+                        return Some(encode_sse(&events));
+                    }
+                    Ok(None) => self.may_have_more = false,
+                    Err(e) => {
+                        tracing::warn!(error = %e, after = self.sub.position(), "live stream ends: the store failed");
+                        return None;
+                    }
+                }
+            }
+            tokio::select! {
+                changed = self.sub.changed() => {
+                    if changed.is_err() {
+                        tracing::info!("live stream ends: the store closed");
+                        return None;
+                    }
+                    self.may_have_more = true;
+                }
+                () = tokio::time::sleep(self.settings.heartbeat) => {
+                    return Some(Bytes::from_static(KEEP_ALIVE));
+                }
+            }
+        }
+    }
+}
+
+/// Events as SSE messages, one after the other.
+pub fn encode_sse(events: &[RecordedEvent]) -> Bytes {
+    let mut out = Vec::with_capacity(events.len() * (TYPICAL_EVENT_JSON + 64));
+    for event in events {
+        // Writing to a Vec cannot fail. The type is printable ASCII (the store checks), and
+        // compact JSON holds no raw newline, so neither can break the message framing.
+        let _ = write!(out, "id: {}\nevent: {}\ndata: ", event.position, event.event_type);
+        let _ = serde_json::to_writer(&mut out, &CloudEvent::from(event));
+        out.extend_from_slice(b"\n\n");
+    }
+    Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eventlog::{Actor, Metadata};
+    use serde_json::json;
+
+    #[test]
+    fn messages_are_framed_one_per_event() {
+        let event = |position| RecordedEvent {
+            position,
+            id: uuid::Uuid::now_v7(),
+            stream: "school-lincoln".into(),
+            version: position,
+            event_type: "school-registered".into(),
+            data: json!({"note": "line one\nline two"}),
+            metadata: Metadata::new(Actor::new("jdoe", "admin"), "stakeholders"),
+            recorded_at: chrono::Utc::now(),
+            hash: String::new(),
+        };
+        let bytes = encode_sse(&[event(1), event(2)]);
+        let text = std::str::from_utf8(&bytes).unwrap();
+        let messages: Vec<&str> = text.split_terminator("\n\n").collect();
+        assert_eq!(messages.len(), 2);
+        let lines: Vec<&str> = messages[1].lines().collect();
+        assert_eq!(lines[0], "id: 2");
+        assert_eq!(lines[1], "event: school-registered");
+        let data: serde_json::Value =
+            serde_json::from_str(lines[2].strip_prefix("data: ").unwrap()).unwrap();
+        assert_eq!(data["sequence"], 2);
+        assert_eq!(data["data"]["note"], "line one\nline two");
+    }
+}

@@ -1,0 +1,332 @@
+//! The reporting service on a random port, on either backend, and an HTTP client for it.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth::{AuthConfig, Issuer, Role, Verifier};
+use eventlog::{
+    Actor, ExpectedVersion, Metadata, NewEvent, PgOptions, PgStore, SqliteStore, Store,
+    StreamAppend, StreamName,
+};
+use futures::StreamExt;
+use reporting::{Reporting, Settings};
+use serde_json::{Value, json};
+
+pub const SECRET: &[u8] = b"reporting-test-secret-at-least-32-bytes";
+
+/// Runs each listed `async fn name(app: TestApp)` against PostgreSQL and SQLite.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = crate::common::TestApp::spawn(crate::common::Backend::Postgres).await;
+                    super::$name(app).await;
+                }
+            )*
+        }
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = crate::common::TestApp::spawn(crate::common::Backend::Sqlite).await;
+                    super::$name(app).await;
+                }
+            )*
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+enum Raw {
+    Pg(PgStore),
+    Sqlite(SqliteStore),
+}
+
+/// The real app (plumbing included) serving the reporting service on 127.0.0.1:<random>.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub store: Store,
+    pub reporting: Reporting,
+    pub backend: Backend,
+    /// The PostgreSQL database's URL (`None` on SQLite), for a second store instance.
+    pub pg_url: Option<String>,
+    issuer: Issuer,
+    raw: Raw,
+    handle: actix_web::dev::ServerHandle,
+    _guard: Box<dyn std::any::Any + Send>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, Settings::default()).await
+    }
+
+    pub async fn spawn_with(backend: Backend, settings: Settings) -> Self {
+        let mut pg_url = None;
+        let (store, raw, guard): (Store, Raw, Box<dyn std::any::Any + Send>) = match backend {
+            Backend::Postgres => {
+                let db = testkit::pg_database().await;
+                let pg = PgStore::connect(db.url(), PgOptions::default()).await.unwrap();
+                pg_url = Some(db.url().to_owned());
+                (Arc::new(pg.clone()), Raw::Pg(pg), Box::new(db))
+            }
+            Backend::Sqlite => {
+                let (dir, path) = testkit::sqlite_path();
+                let lite = SqliteStore::open(&path).await.unwrap();
+                (Arc::new(lite.clone()), Raw::Sqlite(lite), Box::new(dir))
+            }
+        };
+        let verifier =
+            Arc::new(Verifier::new(AuthConfig::hs256(SECRET, "procgate", "procgate")).unwrap());
+        let reporting =
+            Reporting::start(store.clone(), verifier).await.unwrap().with_settings(settings);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let app = web::Application::build(
+            listener,
+            vec![Arc::new(reporting.clone())],
+            web::always_ready(),
+            Some(1),
+        )
+        .unwrap();
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        Self {
+            base,
+            client: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
+            store,
+            reporting,
+            backend,
+            pg_url,
+            issuer: Issuer::hs256(SECRET, "procgate", "procgate").unwrap(),
+            raw,
+            handle,
+            _guard: guard,
+        }
+    }
+
+    pub fn token(&self, roles: &[Role]) -> String {
+        self.issuer.issue("tester", roles, Duration::from_secs(600))
+    }
+
+    /// A GET with a token for `roles` (`None`: no token at all).
+    pub fn get(&self, path: &str, roles: Option<&[Role]>) -> reqwest::RequestBuilder {
+        let req = self.client.get(format!("{}{path}", self.base));
+        match roles {
+            Some(roles) => req.bearer_auth(self.token(roles)),
+            None => req,
+        }
+    }
+
+    /// GETs `path` as an auditor and returns the JSON of a 200.
+    pub async fn get_json(&self, path: &str, role: Role) -> Value {
+        let res = self.get(path, Some(&[role])).send().await.unwrap();
+        let status = res.status();
+        let body = res.text().await.unwrap();
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// GETs `path` and returns the status and problem body of an error.
+    pub async fn get_problem(&self, path: &str, roles: Option<&[Role]>) -> (u16, Value) {
+        let res = self.get(path, roles).send().await.unwrap();
+        let status = res.status().as_u16();
+        let content_type = header(&res, "content-type");
+        let body = res.text().await.unwrap();
+        assert!(status >= 400, "GET {path} should have failed: {status} {body}");
+        assert!(content_type.starts_with("application/problem+json"), "{content_type}: {body}");
+        (status, serde_json::from_str(&body).unwrap())
+    }
+
+    /// Changes event `position`'s data behind the store's back.
+    pub async fn tamper(&self, position: u64) {
+        match &self.raw {
+            Raw::Pg(pg) => {
+                let client = pg.pool().get().await.unwrap();
+                client
+                    .execute(
+                        &format!(
+                            "UPDATE events SET data = '{{\"x\":1}}' WHERE position = {position}"
+                        ),
+                        &[],
+                    )
+                    .await
+                    .unwrap();
+            }
+            Raw::Sqlite(lite) => {
+                lite.with_connection(move |c| {
+                    c.execute(
+                        &format!(
+                            "UPDATE events SET data = '{{\"x\":1}}' WHERE position = {position}"
+                        ),
+                        (),
+                    )?;
+                    Ok(())
+                })
+                .await
+                .unwrap();
+            }
+        }
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(false).await;
+    }
+}
+
+pub fn header(res: &reqwest::Response, name: &str) -> String {
+    res.headers().get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+}
+
+pub fn metadata() -> Metadata {
+    Metadata::new(Actor::new("jdoe", "it_staff"), "gate")
+}
+
+pub fn event(event_type: &str, data: Value) -> NewEvent {
+    NewEvent::new(event_type, data, metadata())
+}
+
+pub fn stream(name: &str) -> StreamName {
+    StreamName::new(name).unwrap()
+}
+
+/// Appends one event to `stream_name`; returns its position.
+pub async fn append(store: &Store, stream_name: &str, event_type: &str, data: Value) -> u64 {
+    store
+        .append(&stream(stream_name), ExpectedVersion::Any, vec![event(event_type, data)])
+        .await
+        .unwrap()
+        .last_position()
+}
+
+/// The categories and types of [`append_many`]'s events, by index.
+pub fn kind_of(i: u64) -> (&'static str, &'static str) {
+    match i % 4 {
+        0 | 1 => ("purchase", "purchase-submitted"),
+        2 => ("school", "school-registered"),
+        _ => ("promise", "promise-made"),
+    }
+}
+
+/// Appends `n` events in atomic batches of up to 1000 (over 50 streams a batch), event `i`
+/// (from 0) of category and type [`kind_of`]`(i)` with data `{"i": i}`.
+pub async fn append_many(store: &Store, n: u64) {
+    let mut i = 0;
+    while i < n {
+        let end = (i + 1000).min(n);
+        let mut by_stream: Vec<(String, Vec<NewEvent>)> = Vec::new();
+        for j in i..end {
+            let (category, event_type) = kind_of(j);
+            let name = format!("{category}-s{}", j % 50);
+            let new = event(event_type, json!({"i": j}));
+            match by_stream.iter_mut().find(|(s, _)| *s == name) {
+                Some((_, events)) => events.push(new),
+                None => by_stream.push((name, vec![new])),
+            }
+        }
+        // One append per stream keeps each event's index order within its stream; streams in
+        // one atomic batch take positions in the order given, so positions follow `i` only
+        // within a stream. The tests check order by sequence, and content by `i`.
+        let appends = by_stream
+            .into_iter()
+            .map(|(name, events)| StreamAppend::new(stream(&name), ExpectedVersion::Any, events))
+            .collect();
+        store.append_streams(appends).await.unwrap();
+        i = end;
+    }
+}
+
+/// One server-sent message.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Message {
+    pub id: Option<String>,
+    pub event: Option<String>,
+    pub data: Option<String>,
+    pub retry: Option<String>,
+    pub comments: Vec<String>,
+}
+
+impl Message {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(self.data.as_deref().unwrap()).unwrap()
+    }
+
+    pub fn is_event(&self) -> bool {
+        self.data.is_some()
+    }
+}
+
+/// Reads a `text/event-stream` response message by message.
+pub struct SseReader {
+    body: futures::stream::BoxStream<'static, reqwest::Result<actix_web::web::Bytes>>,
+    buffer: String,
+}
+
+impl SseReader {
+    pub fn new(res: reqwest::Response) -> Self {
+        assert_eq!(res.status(), 200);
+        assert!(header(&res, "content-type").starts_with("text/event-stream"));
+        Self { body: res.bytes_stream().boxed(), buffer: String::new() }
+    }
+
+    /// The next message (event, comment or `retry:`), waiting at most `within`.
+    pub async fn next(&mut self, within: Duration) -> Message {
+        tokio::time::timeout(within, self.next_message())
+            .await
+            .unwrap_or_else(|_| panic!("no server-sent message within {within:?}"))
+    }
+
+    async fn next_message(&mut self) -> Message {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                return parse_message(&block);
+            }
+            let chunk = self.body.next().await.expect("the stream ended").unwrap();
+            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+
+    /// The next `n` events, skipping comments and `retry:`.
+    pub async fn events(&mut self, n: usize, within: Duration) -> Vec<Message> {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let message = self.next(left).await;
+            if message.is_event() {
+                out.push(message);
+            }
+        }
+        out
+    }
+}
+
+fn parse_message(block: &str) -> Message {
+    let mut m = Message::default();
+    for line in block.lines().filter(|l| !l.is_empty()) {
+        if let Some(comment) = line.strip_prefix(':') {
+            m.comments.push(comment.trim().to_owned());
+            continue;
+        }
+        let (field, value) = line.split_once(':').unwrap_or((line, ""));
+        let value = value.strip_prefix(' ').unwrap_or(value).to_owned();
+        match field {
+            "id" => m.id = Some(value),
+            "event" => m.event = Some(value),
+            "data" => m.data = Some(value),
+            "retry" => m.retry = Some(value),
+            other => panic!("unexpected SSE field {other:?} in {block:?}"),
+        }
+    }
+    m
+}

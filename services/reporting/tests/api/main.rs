@@ -1,0 +1,14 @@
+//! The reporting service over HTTP: the real app (plumbing, auth, routes) on a random port, on
+//! PostgreSQL and on SQLite, driven with a real HTTP client.
+//!
+//! One test binary (modules below) so the workspace links it once.
+
+#[macro_use]
+mod common;
+
+mod audit;
+mod feed;
+mod live;
+mod openapi;
+mod roles;
+mod streams;
