@@ -1,10 +1,11 @@
 //! The gate service: its state, its start-up and its place in a server.
 
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use actix_web::App;
 use auth::Verifier;
-use eventlog::{ProjectionHandle, RecordedEvent, Store, spawn_projection};
+use eventlog::{ProjectionHandle, RecordedEvent, Store, StreamName, spawn_projection};
 use events::school::SchoolStatus;
 use events::values::SchoolId;
 use utoipa::OpenApi as _;
@@ -32,14 +33,22 @@ pub(crate) struct State {
     pub schools: ProjectionHandle,
     /// The standards as last read; refreshed from the stream's tail on every use.
     standards: Mutex<Arc<Standards>>,
+    /// Striped locks that serialize this instance's read-decide-append commands on a stream
+    /// ([`State::lock_stream`]), so that concurrent requests do not use up each other's
+    /// retries; writers in other instances are still met by the retries.
+    write_locks: Vec<tokio::sync::Mutex<()>>,
 }
+
+/// How many stripes [`State::lock_stream`] spreads streams over.
+const WRITE_LOCK_STRIPES: usize = 64;
 
 impl Gate {
     /// Starts the gate's projections on `store` and returns the service.
     pub async fn start(store: Store, verifier: Arc<Verifier>) -> anyhow::Result<Self> {
         let purchases = spawn_projection(store.clone(), Arc::new(projections::Purchases));
         let schools = spawn_projection(store.clone(), Arc::new(projections::Schools));
-        let state = State { store, purchases, schools, standards: Mutex::default() };
+        let write_locks = (0..WRITE_LOCK_STRIPES).map(|_| Default::default()).collect();
+        let state = State { store, purchases, schools, standards: Mutex::default(), write_locks };
         state.standards().await.map_err(|e| anyhow::anyhow!("cannot read the standards: {e}"))?;
         Ok(Self {
             state: actix_web::web::Data::new(state),
@@ -140,6 +149,14 @@ impl State {
         let status = domain::load_school(&school_records).map_err(ApiError::internal)?;
         let purchase = domain::load(&records).map_err(ApiError::internal)?;
         Ok((purchase, records, status, standards))
+    }
+
+    /// Holds off this instance's other commands on `stream` until the guard is dropped.
+    pub async fn lock_stream(&self, stream: &StreamName) -> tokio::sync::MutexGuard<'_, ()> {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        stream.as_str().hash(&mut hasher);
+        let stripe = (hasher.finish() % WRITE_LOCK_STRIPES as u64) as usize;
+        self.write_locks[stripe].lock().await
     }
 
     /// A purchase and its recorded events; an empty purchase when there are none.

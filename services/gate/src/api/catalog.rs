@@ -66,6 +66,7 @@ async fn change(
     command: StandardsCommand,
 ) -> Result<CatalogView, ApiError> {
     let meta = metadata(principal, req);
+    let _serialized = state.lock_stream(&domain::standards_stream()).await;
     for _ in 0..RETRIES {
         let standards = state.standards().await?;
         let events = standards.handle(command.clone()).map_err(standards_error)?;

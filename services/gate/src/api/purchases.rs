@@ -303,6 +303,7 @@ async fn act(
 ) -> Result<PurchaseView, ApiError> {
     let meta = metadata(principal, req);
     let stream = domain::purchase_stream(id);
+    let _serialized = state.lock_stream(&stream).await;
     for _ in 0..RETRIES {
         let (purchase, _) = state.purchase(id).await?;
         if purchase.version == 0 {

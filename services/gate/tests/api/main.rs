@@ -1,0 +1,18 @@
+//! The gate over HTTP: the real app (plumbing, auth, routes) on a random port, on PostgreSQL
+//! and on SQLite, driven with a real HTTP client.
+//!
+//! One test binary (modules below) so the workspace links it once. Every test body runs on
+//! both backends (`on_both_backends!`), except the ones about several instances on one
+//! database (PostgreSQL only) and the OpenAPI document (no store involved).
+
+#[macro_use]
+mod common;
+
+mod consistency;
+mod decisions;
+mod idempotency;
+mod instances;
+mod openapi;
+mod review;
+mod roles;
+mod validation;

@@ -1,0 +1,73 @@
+//! The OpenAPI document: committed, complete, and served as built.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::common::{Backend, TestApp, Who};
+
+/// Every operation of API.md's gate table.
+const OPERATIONS: [(&str, &str); 13] = [
+    ("post", "/v1/purchase-checks"),
+    ("get", "/v1/purchases"),
+    ("get", "/v1/purchases/{id}"),
+    ("post", "/v1/purchases/{id}/calls"),
+    ("post", "/v1/purchases/{id}/alternatives"),
+    ("post", "/v1/purchases/{id}/alternatives/{alt_id}/accept"),
+    ("post", "/v1/purchases/{id}/approve"),
+    ("post", "/v1/purchases/{id}/cancel"),
+    ("get", "/v1/catalog"),
+    ("put", "/v1/catalog/products/{sku}"),
+    ("delete", "/v1/catalog/products/{sku}"),
+    ("put", "/v1/catalog/vendors/{vendor_id}"),
+    ("put", "/v1/catalog/policy"),
+];
+
+fn document() -> Value {
+    serde_json::to_value(gate::openapi()).unwrap()
+}
+
+#[test]
+fn the_committed_document_matches_the_code() {
+    web::check_openapi_file(
+        &gate::openapi(),
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi/gate.json")),
+    );
+}
+
+#[test]
+fn the_document_has_every_operation_of_the_api() {
+    let doc = document();
+    let paths = doc["paths"].as_object().unwrap();
+    for (method, path) in OPERATIONS {
+        let operation = &paths
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} is missing; the paths are {:?}", paths.keys()))
+            [method];
+        assert!(operation.is_object(), "{method} {path} is missing");
+        assert_eq!(operation["security"][0]["bearer"], serde_json::json!([]), "{method} {path}");
+        let responses = operation["responses"].as_object().unwrap();
+        assert!(responses.contains_key("401"), "{method} {path} does not document 401");
+    }
+    let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(operations, OPERATIONS.len(), "operations not in API.md: {:?}", paths.keys());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    for schema in ["Problem", "CheckAnswer", "PurchaseView", "PurchaseList", "CatalogView"] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "no schema {schema}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_serves_the_document_and_the_docs() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let served = app.get(Who::Nobody, "/openapi.json").await;
+    assert_eq!(served.expect(200), &document());
+
+    let docs = app.client.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+    let content_type = docs.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let html = docs.text().await.unwrap();
+    assert!(html.contains("swagger"), "{html}");
+    app.stop().await;
+}
