@@ -321,6 +321,46 @@ fn group(
     out
 }
 
+/// Writes a projection's changed documents and its checkpoint, if the checkpoint is still
+/// where the batch started (else another runner got there first and its writes stand).
+fn write_projection(
+    conn: &mut Connection,
+    name: &str,
+    checkpoint: u64,
+    last: u64,
+    changes: &[(DocKey, Option<Value>)],
+) -> Result<u64> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let now: u64 = tx
+        .query_row("SELECT position FROM checkpoints WHERE name = ?1", [name], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    if now != checkpoint {
+        return Ok(now);
+    }
+    for (key, value) in changes {
+        match value {
+            Some(v) => tx.execute(
+                "INSERT INTO documents (collection, key, doc) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (collection, key) DO UPDATE SET doc = excluded.doc",
+                params![key.collection, key.key, v.to_string()],
+            )?,
+            None => tx.execute(
+                "DELETE FROM documents WHERE collection = ?1 AND key = ?2",
+                params![key.collection, key.key],
+            )?,
+        };
+    }
+    tx.execute(
+        "INSERT INTO checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
+         updated_at = excluded.updated_at",
+        params![name, last, hash::time_text(&Utc::now())],
+    )?;
+    tx.commit()?;
+    Ok(last)
+}
+
 fn placeholders(from: usize, n: usize) -> String {
     (from..from + n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
 }
@@ -514,38 +554,12 @@ impl EventStore for SqliteStore {
         self.inner
             .writer
             .run(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let now: u64 = tx
-                    .query_row("SELECT position FROM checkpoints WHERE name = ?1", [&name], |r| {
-                        r.get(0)
-                    })
-                    .optional()?
-                    .unwrap_or(0);
-                if now != checkpoint {
-                    // Another runner applied these events first; its writes stand.
-                    return Ok(now);
-                }
-                for (key, value) in &changes {
-                    match value {
-                        Some(v) => tx.execute(
-                            "INSERT INTO documents (collection, key, doc) VALUES (?1, ?2, ?3) \
-                             ON CONFLICT (collection, key) DO UPDATE SET doc = excluded.doc",
-                            params![key.collection, key.key, v.to_string()],
-                        )?,
-                        None => tx.execute(
-                            "DELETE FROM documents WHERE collection = ?1 AND key = ?2",
-                            params![key.collection, key.key],
-                        )?,
-                    };
-                }
-                tx.execute(
-                    "INSERT INTO checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3) \
-                     ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
-                     updated_at = excluded.updated_at",
-                    params![name, last, hash::time_text(&Utc::now())],
-                )?;
-                tx.commit()?;
-                Ok(last)
+                // Derived data, written with its checkpoint: no need to wait for the disk
+                // (WAL with synchronous=NORMAL stays consistent; a crash re-applies the tail).
+                conn.pragma_update(None, "synchronous", "NORMAL")?;
+                let outcome = write_projection(conn, &name, checkpoint, last, &changes);
+                conn.pragma_update(None, "synchronous", "FULL")?;
+                outcome
             })
             .await
     }
