@@ -284,6 +284,35 @@ event_family! {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Idempotency keys
+
+/// The category of the streams that record a caller's use of an `Idempotency-Key`.
+pub const IDEMPOTENCY_CATEGORY: &str = "idempotency";
+
+/// The stream recording the use of one caller's `Idempotency-Key`: `idempotency-{uuid}`, the
+/// uuid derived from the caller and the key.
+pub fn idempotency_stream(id: Uuid) -> String {
+    format!("{IDEMPOTENCY_CATEGORY}-{id}")
+}
+
+/// A finance system sent a purchase check with an `Idempotency-Key`: the key now names that
+/// request. Appended with the purchase's first events, in the same atomic append.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IdempotencyKeyUsed {
+    pub purchase_id: Uuid,
+    /// The `request_hash` of the check the key was used for.
+    pub request_hash: String,
+}
+
+event_family! {
+    /// The events of an `idempotency-{uuid}` stream.
+    pub enum IdempotencyEvent in "idempotency" {
+        /// `idempotency-key-used`
+        KeyUsed(IdempotencyKeyUsed) = "idempotency-key-used",
+    }
+}
+
 /// Where a purchase stands: its decision until IT acts, then `approved` or `cancelled`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -126,7 +126,12 @@ pub fn event_schemas() -> Vec<EventSchema> {
     [
         gate::StandardsEvent::event_schemas(),
         gate::PurchaseEvent::event_schemas(),
+        gate::IdempotencyEvent::event_schemas(),
         school::SchoolEvent::event_schemas(),
+        stakeholders::StakeholderEvent::event_schemas(),
+        stakeholders::WishEvent::event_schemas(),
+        stakeholders::PromiseEvent::event_schemas(),
+        stakeholders::FollowUpEvent::event_schemas(),
     ]
     .concat()
 }

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use actix_web::App;
 use auth::Verifier;
 use eventlog::{ProjectionHandle, RecordedEvent, Store, StreamName, spawn_projection};
+use events::gate::{IdempotencyEvent, IdempotencyKeyUsed};
 use events::school::SchoolStatus;
 use events::values::SchoolId;
 use utoipa::OpenApi as _;
@@ -23,6 +24,17 @@ use crate::projections;
 pub struct Gate {
     state: actix_web::web::Data<State>,
     verifier: actix_web::web::Data<Verifier>,
+}
+
+/// What a purchase check reads before it decides.
+#[derive(Debug)]
+pub(crate) struct CheckInputs {
+    pub purchase: Purchase,
+    pub records: Vec<RecordedEvent>,
+    /// The earlier use of the request's idempotency key, if any.
+    pub key_use: Option<IdempotencyKeyUsed>,
+    pub school: SchoolStatus,
+    pub standards: Arc<Standards>,
 }
 
 /// What the handlers share.
@@ -123,32 +135,41 @@ impl State {
         Ok(fresh)
     }
 
-    /// What a purchase check needs, in one read: the purchase (empty if new), the school's
-    /// status and the standards now.
+    /// What a purchase check needs, in one read: the purchase (empty if new), the use of its
+    /// idempotency key (if it has one), the school's status and the standards now.
     pub async fn check_inputs(
         &self,
         purchase: Uuid,
+        key: Option<Uuid>,
         school: &SchoolId,
-    ) -> Result<(Purchase, Vec<RecordedEvent>, SchoolStatus, Arc<Standards>), ApiError> {
+    ) -> Result<CheckInputs, ApiError> {
         let cached = self.cached_standards();
-        let mut read = self
-            .store
-            .read_streams(&[
-                (domain::purchase_stream(purchase), 1),
-                (domain::school_stream(school), 1),
-                (domain::standards_stream(), cached.version + 1),
-            ])
-            .await
-            .map_err(api::store_error)?;
-        let (tail, school_records, records) = (
-            read.pop().unwrap_or_default(),
-            read.pop().unwrap_or_default(),
-            read.pop().unwrap_or_default(),
-        );
-        let standards = self.standards_with(cached, &tail)?;
-        let status = domain::load_school(&school_records).map_err(ApiError::internal)?;
-        let purchase = domain::load(&records).map_err(ApiError::internal)?;
-        Ok((purchase, records, status, standards))
+        let mut streams = vec![
+            (domain::purchase_stream(purchase), 1),
+            (domain::school_stream(school), 1),
+            (domain::standards_stream(), cached.version + 1),
+        ];
+        if let Some(key) = key {
+            streams.push((domain::idempotency_stream(key), 1));
+        }
+        let mut read =
+            self.store.read_streams(&streams).await.map_err(api::store_error)?.into_iter();
+        let mut next = || read.next().unwrap_or_default();
+        let (records, school_records, tail, key_records) = (next(), next(), next(), next());
+        let key_use = match key_records.first() {
+            Some(record) => match domain::decode::<IdempotencyEvent>(record) {
+                Ok(IdempotencyEvent::KeyUsed(used)) => Some(used),
+                Err(e) => return Err(ApiError::internal(e)),
+            },
+            None => None,
+        };
+        Ok(CheckInputs {
+            purchase: domain::load(&records).map_err(ApiError::internal)?,
+            records,
+            key_use,
+            school: domain::load_school(&school_records).map_err(ApiError::internal)?,
+            standards: self.standards_with(cached, &tail)?,
+        })
     }
 
     /// Holds off this instance's other commands on `stream` until the guard is dropped.

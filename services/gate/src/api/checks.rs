@@ -1,17 +1,20 @@
 //! `POST /v1/purchase-checks`: a finance system asks about a purchase.
 //!
-//! The purchase's id is derived from the caller's identity and its idempotency key (the
-//! `Idempotency-Key` header, else `external_ref`): UUID v5, so the same question always lands on
-//! the same stream. The first answer is appended with "no stream yet" as the expected version;
-//! a repeat finds the stream and gets the stored answer (200), or a 409 if its body differs. Two
+//! The purchase's id is derived from the caller's identity and its `external_ref` (UUID v5),
+//! so the same question always lands on the same stream. An `Idempotency-Key`, when sent, is
+//! recorded too, on a stream of its own derived from the caller and the key, in the same atomic
+//! append. Both are appended with "no stream yet" as the expected version. A repeat, by either,
+//! gets the stored answer (200), or a 409 `idempotency-conflict` if it asks something else. Two
 //! identical requests at the same moment: one appends, the other's append conflicts, and it
 //! answers from what the first stored.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, post, web::Data, web::Json};
 use auth::{Principal, Role};
-use eventlog::{ExpectedVersion, RecordedEvent, StoreError};
-use events::gate::{Decision, PurchaseEvent, PurchaseLine, Reason};
+use eventlog::{ExpectedVersion, RecordedEvent, StoreError, StreamAppend};
+use events::gate::{
+    Decision, IdempotencyEvent, IdempotencyKeyUsed, PurchaseEvent, PurchaseLine, Reason,
+};
 use events::values::{
     Currency, Email, ExternalRef, IdempotencyKey, LongText, Mcc, Money, PaymentMethod, SchoolId,
     ShortText,
@@ -23,11 +26,13 @@ use uuid::Uuid;
 use web::ApiError;
 
 use super::{decision_error, metadata, parse, purchase_error, store_error};
-use crate::app::State;
+use crate::app::{CheckInputs, State};
 use crate::domain::{self, Purchase, PurchaseCommand, PurchaseError, Submit};
 
-/// Namespace of purchase ids: v5(namespace, subject ␀ key).
+/// Namespace of purchase ids: v5(namespace, subject ␀ external_ref).
 const PURCHASE_NAMESPACE: Uuid = Uuid::from_u128(0x6f0b_52c2_8c8e_4f6c_9a3b_4f1e_2d7a_0c31);
+/// Namespace of idempotency-key streams: v5(namespace, subject ␀ key).
+const KEY_NAMESPACE: Uuid = Uuid::from_u128(0x2c41_9e07_53d8_4a5e_b1f6_0d93_6a2e_7f48);
 
 /// A purchase check, as sent by a finance system.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -116,6 +121,30 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError
     })
 }
 
+/// The answer already given to this question, if it was asked before: by the same
+/// `Idempotency-Key` or the same `external_ref` (200), or a 409 when either was used for a
+/// different request.
+async fn earlier_answer(
+    state: &State,
+    inputs: &CheckInputs,
+    hash: &str,
+) -> Result<Option<HttpResponse>, ApiError> {
+    if let Some(used) = &inputs.key_use {
+        if used.request_hash != hash {
+            return Err(purchase_error(PurchaseError::IdempotencyConflict {
+                purchase_id: used.purchase_id,
+            })
+            .with_extension("purchase_id", used.purchase_id));
+        }
+        let (purchase, records) = state.purchase(used.purchase_id).await?;
+        return repeat(&purchase, &records, hash).map(Some);
+    }
+    if inputs.purchase.version > 0 {
+        return repeat(&inputs.purchase, &inputs.records, hash).map(Some);
+    }
+    Ok(None)
+}
+
 /// The stored answer to a repeat, or a conflict when the repeat asks something else.
 fn repeat(
     purchase: &Purchase,
@@ -166,26 +195,24 @@ pub async fn check_purchase(
     principal.require(&[Role::Finance])?;
     let check = parse::purchase_check(&body)?;
     let key = idempotency_key(&req)?;
-    let name = format!(
-        "{}\u{0}{}",
-        principal.subject,
-        key.as_ref().map_or(check.external_ref.as_str(), IdempotencyKey::as_str)
-    );
-    let purchase_id = Uuid::new_v5(&PURCHASE_NAMESPACE, name.as_bytes());
+    let caller = |name: &str| format!("{}\u{0}{name}", principal.subject);
+    let purchase_id =
+        Uuid::new_v5(&PURCHASE_NAMESPACE, caller(check.external_ref.as_str()).as_bytes());
+    let key_id = key.as_ref().map(|k| Uuid::new_v5(&KEY_NAMESPACE, caller(k.as_str()).as_bytes()));
     let hash = check.request_hash();
 
-    let (existing, records, school, standards) =
-        state.check_inputs(purchase_id, &check.school_id).await?;
-    if existing.version > 0 {
-        return repeat(&existing, &records, &hash);
+    let inputs = state.check_inputs(purchase_id, key_id, &check.school_id).await?;
+    if let Some(answer) = earlier_answer(&state, &inputs, &hash).await? {
+        return Ok(answer);
     }
-    if !school.registered {
+    if !inputs.school.registered {
         return Err(ApiError::unprocessable(
             "unknown-school",
             format!("There is no school {}; IT registers schools first.", check.school_id),
         )
         .with_extension("school_id", check.school_id.as_str()));
     }
+    let (school_id, school, standards) = (check.school_id.clone(), inputs.school, inputs.standards);
     let submit =
         Submit::new(purchase_id, check, principal.subject.clone(), key, &school, &standards)
             .map_err(decision_error)?;
@@ -193,13 +220,31 @@ pub async fn check_purchase(
         Purchase::default().handle(PurchaseCommand::Submit(submit)).map_err(purchase_error)?;
     let meta = metadata(&principal, &req);
     let new_events = answer_events.iter().map(|e| domain::new_event(e, meta.clone())).collect();
-    let stream = domain::purchase_stream(purchase_id);
-    match state.store.append(&stream, ExpectedVersion::NoStream, new_events).await {
+    let mut appends = vec![StreamAppend::new(
+        domain::purchase_stream(purchase_id),
+        ExpectedVersion::NoStream,
+        new_events,
+    )];
+    if let Some(key_id) = key_id {
+        let used =
+            IdempotencyEvent::from(IdempotencyKeyUsed { purchase_id, request_hash: hash.clone() });
+        appends.push(StreamAppend::new(
+            domain::idempotency_stream(key_id),
+            ExpectedVersion::NoStream,
+            vec![domain::new_event(&used, meta.clone())],
+        ));
+    }
+    match state.store.append_streams(appends).await {
         Ok(_) => {}
-        // The same question at the same moment: answer from what the other one stored.
+        // The same question (or key) at the same moment: answer from what the other stored.
         Err(StoreError::WrongExpectedVersion { .. }) => {
-            let (purchase, records) = state.purchase(purchase_id).await?;
-            return repeat(&purchase, &records, &hash);
+            let inputs = state.check_inputs(purchase_id, key_id, &school_id).await?;
+            return earlier_answer(&state, &inputs, &hash).await?.ok_or_else(|| {
+                ApiError::conflict(
+                    "concurrent-update",
+                    "Another check got in the way; send it again.",
+                )
+            });
         }
         Err(e) => return Err(store_error(e)),
     }

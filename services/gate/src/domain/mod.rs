@@ -67,6 +67,11 @@ pub fn purchase_stream(id: Uuid) -> StreamName {
     StreamName::new(events::gate::purchase_stream(id)).expect("purchase-{uuid} is a valid stream")
 }
 
+/// The stream recording the use of an idempotency key: `idempotency-{id}`.
+pub fn idempotency_stream(id: Uuid) -> StreamName {
+    StreamName::new(events::gate::idempotency_stream(id)).expect("idempotency-{uuid} is valid")
+}
+
 /// The stream of school `id`: `school-{id}`.
 pub fn school_stream(id: &SchoolId) -> StreamName {
     StreamName::new(events::school::school_stream(id)).expect("school-{slug} is a valid stream")

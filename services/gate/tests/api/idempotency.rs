@@ -81,7 +81,7 @@ async fn the_idempotency_key_header_works_the_same_way(app: TestApp) {
 
     assert_eq!(check_with_key(&app, &key, &body).await.expect(200), &answer);
 
-    // The key names the purchase: another question under it conflicts, whatever its
+    // The key names the request: another question under it conflicts, whatever its
     // external_ref.
     for other in [with(body.clone(), "/purpose", json!("Something else")), held_body(&unique_ref())]
     {
@@ -93,9 +93,12 @@ async fn the_idempotency_key_header_works_the_same_way(app: TestApp) {
     }
     assert_eq!(app.head().await, head);
 
-    // Without the key, the external_ref names another purchase.
-    let without_key = app.check(&body).await;
-    assert_ne!(without_key.expect(201)["purchase_id"], answer["purchase_id"]);
+    // Without the key, the external_ref still names the same purchase: never a second one.
+    assert_eq!(app.check(&body).await.expect(200), &answer);
+    // The same external_ref under another key is the same purchase too.
+    let other_key = format!("key-{}", unique_ref());
+    assert_eq!(check_with_key(&app, &other_key, &body).await.expect(200), &answer);
+    assert_eq!(app.head().await, head);
     app.stop().await;
 }
 
