@@ -207,7 +207,14 @@ async fn follow(
         }
         match sub.poll(store).await? {
             Some(events) => {
-                store.apply_projection(projection, &events).await?;
+                let last = events.last().map_or(0, |e| e.position);
+                let checkpoint = store.apply_projection(projection, &events).await?;
+                if checkpoint < last {
+                    // Another runner of this projection moved the checkpoint first and this
+                    // batch was not applied: read again from where the documents really are.
+                    sub.rewind(checkpoint);
+                    continue;
+                }
                 progress.send_replace(sub.position());
             }
             None => {

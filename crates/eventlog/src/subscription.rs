@@ -35,6 +35,11 @@ impl Subscription {
         self.after
     }
 
+    /// Goes back to reading after `position` (for a consumer whose work after it was lost).
+    pub fn rewind(&mut self, position: u64) {
+        self.after = self.after.min(position);
+    }
+
     /// The next events; waits until there is at least one.
     pub async fn next(&mut self, store: &dyn EventStore) -> Result<Vec<RecordedEvent>> {
         loop {

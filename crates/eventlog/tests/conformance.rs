@@ -108,6 +108,7 @@ conformance!(
     projections_commit_documents_with_their_checkpoint,
     a_failing_projection_writes_nothing,
     rebuilt_projection_equals_incremental,
+    two_runners_of_one_projection_never_report_unapplied_events,
     verify_passes_on_an_untouched_log,
     verify_names_a_changed_event,
     verify_names_a_deleted_event,
@@ -747,4 +748,44 @@ async fn concurrent_writers_and_a_tailing_reader(h: Harness) {
             .all(|w| w[0].version + 1 == w[1].version && w[0].position < w[1].position)
     );
     assert!(h.store.verify(1, None, &|_| {}).await.unwrap().ok);
+}
+
+async fn two_runners_of_one_projection_never_report_unapplied_events(h: Harness) {
+    let other = (h.reopen)().await;
+    let runners = [
+        eventlog::spawn_projection(h.store.clone(), Arc::new(Counter)),
+        eventlog::spawn_projection(other.clone(), Arc::new(Counter)),
+        eventlog::spawn_projection(other.clone(), Arc::new(Counter)),
+    ];
+    let mut total = 0;
+    for round in 0..40 {
+        // Appends from several writers at once, so the runners' batches differ.
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let store = if w % 2 == 0 { h.store.clone() } else { other.clone() };
+                tokio::spawn(async move {
+                    let s = stream(&format!("p-{}", (round + w) % 3));
+                    store.append(&s, ExpectedVersion::Any, events(1 + w % 2)).await.unwrap();
+                })
+            })
+            .collect();
+        for w in writers {
+            w.await.unwrap();
+        }
+        total += 6;
+        let head = h.store.head().await.unwrap();
+        for runner in &runners {
+            tokio::time::timeout(Duration::from_secs(10), runner.wait_for(head))
+                .await
+                .unwrap()
+                .unwrap();
+            // What a runner reports as read is in the documents.
+            let doc = h.store.document("counter-categories", "p").await.unwrap().unwrap();
+            assert_eq!(
+                doc["count"],
+                json!(total),
+                "a runner reported {head} before it was applied"
+            );
+        }
+    }
 }
