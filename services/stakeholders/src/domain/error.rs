@@ -1,0 +1,191 @@
+//! [`DomainError`]: why a command was refused, with a stable slug for the problem type.
+
+use chrono::NaiveDate;
+use events::stakeholders::WishStatus;
+
+/// What sort of refusal an error is; a hint for the HTTP layer's status code (404, 409, 422).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Something the command is about, or names, does not exist.
+    NotFound,
+    /// The command does not fit the current state (already signed, already settled, …).
+    Conflict,
+    /// The command itself breaks a rule (wrong number of stars, a date in the future, …).
+    Invalid,
+}
+
+/// Why a command was refused. The message is a sentence a person can act on; [`slug`] is the
+/// problem type's stable name.
+///
+/// [`slug`]: DomainError::slug
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    #[error("the school is not registered; register it first")]
+    UnknownSchool,
+    #[error("the stakeholder is not registered; register them first")]
+    UnknownStakeholder,
+    #[error("there is no such wish; wishes are recorded by holding a conversation")]
+    UnknownWish,
+    #[error("there is no such promise")]
+    UnknownPromise,
+    #[error("there is no such follow-up")]
+    UnknownFollowUp,
+    #[error("this {what} already exists")]
+    AlreadyExists { what: &'static str },
+    #[error(
+        "only a principal registered at this school signs its purchasing agreement; check the stakeholder's role and school"
+    )]
+    NotAPrincipalOfSchool,
+    #[error(
+        "the school's purchasing agreement is already signed; it must be withdrawn before it is signed again"
+    )]
+    AgreementAlreadySigned,
+    #[error("the school has no purchasing agreement in force to withdraw")]
+    AgreementNotSigned,
+    #[error("{field} may not be in the future")]
+    DateInFuture { field: &'static str },
+    #[error("{field} may not be before {earliest}: {because}")]
+    DateTooEarly { field: &'static str, earliest: NaiveDate, because: &'static str },
+    #[error("a conversation has exactly two stars (two things IT does well); {found} were given")]
+    ExactlyTwoStars { found: usize },
+    #[error(
+        "the wish is {status}; it can only be reopened (status open or in_progress), with a note saying why"
+    )]
+    WishClosed { status: WishStatus },
+    #[error("the promise was already {outcome}; an outcome is recorded once")]
+    PromiseAlreadySettled { outcome: &'static str },
+    #[error(
+        "the purchasing agreement's call-before-cancel promise is kept or broken by the gate's record of calls and cancellations, not by hand"
+    )]
+    StandingPromise,
+    #[error("the follow-up is already done")]
+    FollowUpAlreadyDone,
+}
+
+impl DomainError {
+    /// The problem type's stable name (`agreement-already-signed`).
+    pub fn slug(&self) -> &'static str {
+        match self {
+            Self::UnknownSchool => "unknown-school",
+            Self::UnknownStakeholder => "unknown-stakeholder",
+            Self::UnknownWish => "unknown-wish",
+            Self::UnknownPromise => "unknown-promise",
+            Self::UnknownFollowUp => "unknown-follow-up",
+            Self::AlreadyExists { .. } => "already-exists",
+            Self::NotAPrincipalOfSchool => "not-a-principal-of-school",
+            Self::AgreementAlreadySigned => "agreement-already-signed",
+            Self::AgreementNotSigned => "agreement-not-signed",
+            Self::DateInFuture { .. } => "date-in-future",
+            Self::DateTooEarly { .. } => "date-too-early",
+            Self::ExactlyTwoStars { .. } => "exactly-two-stars",
+            Self::WishClosed { .. } => "wish-closed",
+            Self::PromiseAlreadySettled { .. } => "promise-already-settled",
+            Self::StandingPromise => "standing-promise",
+            Self::FollowUpAlreadyDone => "follow-up-already-done",
+        }
+    }
+
+    /// A short, fixed title for the problem type.
+    pub fn title(&self) -> &'static str {
+        match self {
+            Self::UnknownSchool => "Unknown school",
+            Self::UnknownStakeholder => "Unknown stakeholder",
+            Self::UnknownWish => "Unknown wish",
+            Self::UnknownPromise => "Unknown promise",
+            Self::UnknownFollowUp => "Unknown follow-up",
+            Self::AlreadyExists { .. } => "Already exists",
+            Self::NotAPrincipalOfSchool => "Not a principal of the school",
+            Self::AgreementAlreadySigned => "Agreement already signed",
+            Self::AgreementNotSigned => "Agreement not signed",
+            Self::DateInFuture { .. } => "Date in the future",
+            Self::DateTooEarly { .. } => "Date too early",
+            Self::ExactlyTwoStars { .. } => "Exactly two stars",
+            Self::WishClosed { .. } => "Wish closed",
+            Self::PromiseAlreadySettled { .. } => "Promise already settled",
+            Self::StandingPromise => "Standing promise",
+            Self::FollowUpAlreadyDone => "Follow-up already done",
+        }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::UnknownSchool
+            | Self::UnknownStakeholder
+            | Self::UnknownWish
+            | Self::UnknownPromise
+            | Self::UnknownFollowUp => ErrorKind::NotFound,
+            Self::AlreadyExists { .. }
+            | Self::AgreementAlreadySigned
+            | Self::AgreementNotSigned
+            | Self::WishClosed { .. }
+            | Self::PromiseAlreadySettled { .. }
+            | Self::StandingPromise
+            | Self::FollowUpAlreadyDone => ErrorKind::Conflict,
+            Self::NotAPrincipalOfSchool
+            | Self::DateInFuture { .. }
+            | Self::DateTooEarly { .. }
+            | Self::ExactlyTwoStars { .. } => ErrorKind::Invalid,
+        }
+    }
+
+    /// Every slug, for documentation and tests.
+    pub const SLUGS: &'static [&'static str] = &[
+        "unknown-school",
+        "unknown-stakeholder",
+        "unknown-wish",
+        "unknown-promise",
+        "unknown-follow-up",
+        "already-exists",
+        "not-a-principal-of-school",
+        "agreement-already-signed",
+        "agreement-not-signed",
+        "date-in-future",
+        "date-too-early",
+        "exactly-two-stars",
+        "wish-closed",
+        "promise-already-settled",
+        "standing-promise",
+        "follow-up-already-done",
+    ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_listed_unique_and_kebab_case() {
+        let examples = [
+            DomainError::UnknownSchool,
+            DomainError::UnknownStakeholder,
+            DomainError::UnknownWish,
+            DomainError::UnknownPromise,
+            DomainError::UnknownFollowUp,
+            DomainError::AlreadyExists { what: "school" },
+            DomainError::NotAPrincipalOfSchool,
+            DomainError::AgreementAlreadySigned,
+            DomainError::AgreementNotSigned,
+            DomainError::DateInFuture { field: "signed_on" },
+            DomainError::DateTooEarly {
+                field: "due_on",
+                earliest: NaiveDate::MIN,
+                because: "test",
+            },
+            DomainError::ExactlyTwoStars { found: 3 },
+            DomainError::WishClosed { status: WishStatus::Done },
+            DomainError::PromiseAlreadySettled { outcome: "kept" },
+            DomainError::StandingPromise,
+            DomainError::FollowUpAlreadyDone,
+        ];
+        let slugs: Vec<_> = examples.iter().map(DomainError::slug).collect();
+        assert_eq!(slugs, DomainError::SLUGS);
+        let unique: std::collections::BTreeSet<_> = slugs.iter().collect();
+        assert_eq!(unique.len(), slugs.len());
+        for e in &examples {
+            assert!(e.slug().bytes().all(|b| b.is_ascii_lowercase() || b == b'-'));
+            assert!(!e.title().is_empty() && !e.to_string().is_empty());
+        }
+        assert!(examples[11].to_string().contains("3 were given"));
+        assert!(examples[12].to_string().contains("the wish is done"));
+    }
+}

@@ -1,0 +1,200 @@
+//! A follow-up (stream `followup-{uuid}`): something to come back to a stakeholder about.
+//!
+//! - **Schedule**: for a registered stakeholder (the caller looks them up), due today or later.
+//! - **Done**: once; `on` is not after `today`.
+//! - **Overdue** ([`FollowUp::is_overdue`]): its due date has passed and it is not done.
+
+use chrono::NaiveDate;
+use events::stakeholders::{FollowUpDone, FollowUpEvent, FollowUpScheduled};
+use events::values::LongText;
+use uuid::Uuid;
+
+use super::{Aggregate, Decision, DomainError, is_past_due, not_before, not_in_future};
+
+/// A follow-up, rebuilt from its stream.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FollowUp {
+    pub scheduled: Option<FollowUpScheduled>,
+    pub done_on: Option<NaiveDate>,
+}
+
+/// What can be asked of a follow-up.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FollowUpCommand {
+    Schedule(ScheduleFollowUp),
+    Done(CompleteFollowUp),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleFollowUp {
+    pub followup_id: Uuid,
+    pub stakeholder_id: Uuid,
+    /// Whether the stakeholder is registered (looked up by the caller).
+    pub stakeholder_exists: bool,
+    pub about: LongText,
+    pub due_on: NaiveDate,
+    /// The district's date now.
+    pub today: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompleteFollowUp {
+    pub on: NaiveDate,
+    pub note: Option<LongText>,
+    /// The district's date now.
+    pub today: NaiveDate,
+}
+
+impl FollowUp {
+    /// Whether it is overdue on `today`: scheduled, due before `today`, not done.
+    pub fn is_overdue(&self, today: NaiveDate) -> bool {
+        match &self.scheduled {
+            Some(s) => self.done_on.is_none() && is_past_due(s.due_on, today),
+            None => false,
+        }
+    }
+}
+
+impl Aggregate for FollowUp {
+    type Event = FollowUpEvent;
+    type Command = FollowUpCommand;
+
+    fn apply(&mut self, event: &FollowUpEvent) {
+        match event {
+            FollowUpEvent::Scheduled(e) => self.scheduled = Some(e.clone()),
+            FollowUpEvent::Done(e) => self.done_on = Some(e.on),
+        }
+    }
+
+    fn handle(&self, command: FollowUpCommand) -> Result<Decision<FollowUpEvent>, DomainError> {
+        match command {
+            FollowUpCommand::Schedule(cmd) => {
+                if self.scheduled.is_some() {
+                    return Err(DomainError::AlreadyExists { what: "follow-up" });
+                }
+                if !cmd.stakeholder_exists {
+                    return Err(DomainError::UnknownStakeholder);
+                }
+                not_before(
+                    "due_on",
+                    cmd.due_on,
+                    cmd.today,
+                    "a follow-up is scheduled for today or later",
+                )?;
+                Ok(Decision::events(vec![
+                    FollowUpScheduled {
+                        followup_id: cmd.followup_id,
+                        stakeholder_id: cmd.stakeholder_id,
+                        about: cmd.about,
+                        due_on: cmd.due_on,
+                    }
+                    .into(),
+                ]))
+            }
+            FollowUpCommand::Done(cmd) => {
+                if self.scheduled.is_none() {
+                    return Err(DomainError::UnknownFollowUp);
+                }
+                if self.done_on.is_some() {
+                    return Err(DomainError::FollowUpAlreadyDone);
+                }
+                not_in_future("on", cmd.on, cmd.today)?;
+                Ok(Decision::events(vec![FollowUpDone { on: cmd.on, note: cmd.note }.into()]))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::testing::given;
+
+    const ID: Uuid = Uuid::from_u128(5);
+    const WHO: Uuid = Uuid::from_u128(1);
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn about() -> LongText {
+        LongText::parse("How the loaners work out").unwrap()
+    }
+
+    fn scheduled() -> FollowUpEvent {
+        FollowUpScheduled {
+            followup_id: ID,
+            stakeholder_id: WHO,
+            about: about(),
+            due_on: day("2024-10-01"),
+        }
+        .into()
+    }
+
+    fn schedule(due_on: &str, stakeholder_exists: bool) -> FollowUpCommand {
+        FollowUpCommand::Schedule(ScheduleFollowUp {
+            followup_id: ID,
+            stakeholder_id: WHO,
+            stakeholder_exists,
+            about: about(),
+            due_on: day(due_on),
+            today: day("2024-09-10"),
+        })
+    }
+
+    fn done(on: &str) -> FollowUpCommand {
+        FollowUpCommand::Done(CompleteFollowUp {
+            on: day(on),
+            note: None,
+            today: day("2024-10-02"),
+        })
+    }
+
+    #[test]
+    fn scheduling() {
+        given::<FollowUp>([])
+            .when(schedule("2024-10-01", true))
+            .then_expect_events(vec![scheduled()]);
+        given::<FollowUp>([])
+            .when(schedule("2024-10-01", false))
+            .then_expect_error(DomainError::UnknownStakeholder);
+        given::<FollowUp>([]).when(schedule("2024-09-09", true)).then_expect_error(
+            DomainError::DateTooEarly {
+                field: "due_on",
+                earliest: day("2024-09-10"),
+                because: "a follow-up is scheduled for today or later",
+            },
+        );
+        given::<FollowUp>([scheduled()])
+            .when(schedule("2024-10-01", true))
+            .then_expect_error(DomainError::AlreadyExists { what: "follow-up" });
+    }
+
+    #[test]
+    fn done_once() {
+        given::<FollowUp>([scheduled()])
+            .when(done("2024-10-02"))
+            .then_expect_events(vec![FollowUpDone { on: day("2024-10-02"), note: None }.into()])
+            .then_apply()
+            .when(done("2024-10-02"))
+            .then_expect_error(DomainError::FollowUpAlreadyDone);
+        given::<FollowUp>([scheduled()])
+            .when(done("2024-10-03"))
+            .then_expect_error(DomainError::DateInFuture { field: "on" });
+        given::<FollowUp>([])
+            .when(done("2024-10-02"))
+            .then_expect_error(DomainError::UnknownFollowUp);
+    }
+
+    #[test]
+    fn overdue() {
+        let open = FollowUp::from_events(&[scheduled()]);
+        assert!(!open.is_overdue(day("2024-10-01")));
+        assert!(open.is_overdue(day("2024-10-02")));
+        let finished = FollowUp::from_events(&[
+            scheduled(),
+            FollowUpDone { on: day("2024-10-05"), note: None }.into(),
+        ]);
+        assert!(!finished.is_overdue(day("2024-10-09")));
+    }
+}

@@ -1,0 +1,16 @@
+//! procgate's stakeholder relations service: schools and their purchasing agreements, the
+//! people IT works with, what they said (vision, "2 stars and a wish"), the wishes and their
+//! headway, the promises IT made and kept, and the follow-ups it owes.
+//!
+//! - [`domain`]: the pure decision core (commands in, events out; no IO, no clock).
+//! - [`projections`]: the read models the API serves, kept from the log.
+//! - the HTTP API (`api`, private) and the service wiring ([`Stakeholders`], [`openapi`],
+//!   [`projections()`] and [`rebuild`] for `procgate rebuild`).
+
+pub mod domain;
+pub mod projections;
+
+mod api;
+mod app;
+
+pub use app::{Stakeholders, openapi, projections, rebuild};

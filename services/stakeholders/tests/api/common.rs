@@ -1,0 +1,431 @@
+//! The stakeholder relations service on a random port, beside the gate as in the all-in-one
+//! server, on either backend, and an HTTP client that calls it as a role.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth::{AuthConfig, Issuer, Role, Verifier};
+use eventlog::{
+    Actor, ExpectedVersion, Metadata, NewEvent, PgOptions, PgStore, SqliteStore, Store,
+    StreamAppend, StreamName,
+};
+use reqwest::Method;
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub const SECRET: &[u8] = b"stakeholders-test-secret-at-least-32-bytes";
+pub const ISSUER: &str = "procgate";
+pub const AUDIENCE: &str = "procgate";
+
+/// Runs each listed `async fn name(app: TestApp)` against PostgreSQL and SQLite.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = crate::common::TestApp::spawn(crate::common::Backend::Postgres).await;
+                    super::$name(app).await;
+                }
+            )*
+        }
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = crate::common::TestApp::spawn(crate::common::Backend::Sqlite).await;
+                    super::$name(app).await;
+                }
+            )*
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// Who calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    Finance,
+    ItStaff,
+    Auditor,
+    Admin,
+    /// A valid token without any procgate role.
+    NoRole,
+    /// A token that does not verify.
+    BadToken,
+    /// No `Authorization` header.
+    Nobody,
+}
+
+impl Who {
+    pub const ALL: [Who; 7] = [
+        Who::Finance,
+        Who::ItStaff,
+        Who::Auditor,
+        Who::Admin,
+        Who::NoRole,
+        Who::BadToken,
+        Who::Nobody,
+    ];
+
+    pub fn subject(self) -> &'static str {
+        match self {
+            Who::Finance => "erp-finance",
+            Who::ItStaff => "it-jdoe",
+            Who::Auditor => "auditor-kim",
+            Who::Admin => "admin-root",
+            Who::NoRole => "someone",
+            Who::BadToken | Who::Nobody => "",
+        }
+    }
+
+    pub fn roles(self) -> &'static [Role] {
+        match self {
+            Who::Finance => &[Role::Finance],
+            Who::ItStaff => &[Role::ItStaff],
+            Who::Auditor => &[Role::Auditor],
+            Who::Admin => &[Role::Admin],
+            Who::NoRole | Who::BadToken | Who::Nobody => &[],
+        }
+    }
+}
+
+/// An HTTP answer, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
+    /// The body as JSON (`null` when it is not JSON).
+    pub body: Value,
+}
+
+impl Reply {
+    pub async fn read(res: reqwest::Response) -> Self {
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Self { status, headers, text, body }
+    }
+
+    pub fn header(&self, name: &str) -> String {
+        self.headers.get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+    }
+
+    /// The body of an answer with `status`.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Value {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        assert!(!self.header("x-request-id").is_empty(), "no x-request-id: {self:?}");
+        &self.body
+    }
+
+    /// The problem of an answer with `status` and problem type `slug`, checking its shape.
+    #[track_caller]
+    pub fn expect_problem(&self, status: u16, slug: &str) -> &Value {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        let content_type = self.header("content-type");
+        assert!(
+            content_type.starts_with("application/problem+json"),
+            "content type {content_type:?}: {}",
+            self.text
+        );
+        let p = &self.body;
+        assert_eq!(p["type"], format!("https://procgate.dev/problems/{slug}"), "{}", self.text);
+        assert_eq!(p["status"], status, "{}", self.text);
+        assert!(p["title"].as_str().is_some_and(|t| !t.is_empty()), "{}", self.text);
+        assert!(p["detail"].as_str().is_some_and(|d| !d.is_empty()), "{}", self.text);
+        let request_id = self.header("x-request-id");
+        assert!(!request_id.is_empty(), "no x-request-id header");
+        assert_eq!(p["request_id"], request_id, "{}", self.text);
+        p
+    }
+
+    /// The `field`s of a validation problem's `errors`.
+    pub fn invalid_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| {
+                errors.iter().map(|e| e["field"].as_str().unwrap_or_default().to_owned()).collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A 422 `validation` problem naming exactly `fields` in its `errors`, in order.
+    #[track_caller]
+    pub fn expect_invalid(&self, fields: &[&str]) {
+        self.expect_problem(422, "validation");
+        assert_eq!(self.invalid_fields(), fields, "{}", self.text);
+    }
+}
+
+/// The real app (plumbing included) serving the stakeholder relations service and the gate
+/// on 127.0.0.1:<random>.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub store: Store,
+    issuer: Issuer,
+    handle: actix_web::dev::ServerHandle,
+    _guard: Box<dyn std::any::Any + Send>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        let (store, guard): (Store, Box<dyn std::any::Any + Send>) = match backend {
+            Backend::Postgres => {
+                let db = testkit::pg_database().await;
+                let pg = PgStore::connect(db.url(), PgOptions::default()).await.unwrap();
+                (Arc::new(pg), Box::new(db))
+            }
+            Backend::Sqlite => {
+                let (dir, path) = testkit::sqlite_path();
+                (Arc::new(SqliteStore::open(&path).await.unwrap()), Box::new(dir))
+            }
+        };
+        let verifier =
+            Arc::new(Verifier::new(AuthConfig::hs256(SECRET, ISSUER, AUDIENCE)).unwrap());
+        let stakeholders =
+            stakeholders::Stakeholders::start(store.clone(), verifier.clone()).await.unwrap();
+        let gate = gate::Gate::start(store.clone(), verifier).await.unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let services: Vec<Arc<dyn web::Service>> = vec![Arc::new(stakeholders), Arc::new(gate)];
+        let app =
+            web::Application::build(listener, services, web::always_ready(), Some(2)).unwrap();
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        Self {
+            base,
+            client: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
+            store,
+            issuer: Issuer::hs256(SECRET, ISSUER, AUDIENCE).unwrap(),
+            handle,
+            _guard: guard,
+        }
+    }
+
+    /// A second instance of the stakeholder relations service on the same store, as a
+    /// deployment of several would run: its own projections and write locks; its base URL.
+    pub async fn second_instance(&self) -> String {
+        let verifier =
+            Arc::new(Verifier::new(AuthConfig::hs256(SECRET, ISSUER, AUDIENCE)).unwrap());
+        let service =
+            stakeholders::Stakeholders::start(self.store.clone(), verifier).await.unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let app = web::Application::build(
+            listener,
+            vec![Arc::new(service)],
+            web::always_ready(),
+            Some(2),
+        )
+        .unwrap();
+        let base = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        base
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn token(&self, who: Who) -> String {
+        match who {
+            Who::BadToken => "not.a.jwt".to_owned(),
+            who => self.issuer.issue(who.subject(), who.roles(), Duration::from_secs(600)),
+        }
+    }
+
+    /// A request as `who` (with its token, if it has one).
+    pub fn request(&self, who: Who, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let req = self.client.request(method, self.url(path));
+        match who {
+            Who::Nobody => req,
+            who => req.bearer_auth(self.token(who)),
+        }
+    }
+
+    /// Sends a request as `who`, with `body` as JSON when given.
+    pub async fn send(&self, who: Who, method: Method, path: &str, body: Option<&Value>) -> Reply {
+        let mut req = self.request(who, method, path);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        Reply::read(req.send().await.unwrap()).await
+    }
+
+    pub async fn get(&self, who: Who, path: &str) -> Reply {
+        self.send(who, Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, who: Who, path: &str, body: &Value) -> Reply {
+        self.send(who, Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, who: Who, path: &str, body: &Value) -> Reply {
+        self.send(who, Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, who: Who, path: &str, body: &Value) -> Reply {
+        self.send(who, Method::DELETE, path, Some(body)).await
+    }
+
+    /// The log's head: unchanged by anything refused.
+    pub async fn head(&self) -> u64 {
+        self.store.head().await.unwrap()
+    }
+
+    // -- the district, through the API ------------------------------------------------------
+
+    /// Registers (or renames) a school as IT staff; its view.
+    pub async fn school(&self, id: &str, name: &str) -> Value {
+        let reply =
+            self.put(Who::ItStaff, &format!("/v1/schools/{id}"), &json!({"name": name})).await;
+        assert!(reply.status == 201 || reply.status == 200, "{}", reply.text);
+        reply.body
+    }
+
+    /// Registers a person as IT staff; their id.
+    pub async fn person(&self, name: &str, role: &str, school: Option<&str>) -> String {
+        let body = person_body(name, role, school);
+        let view = self.post(Who::ItStaff, "/v1/stakeholders", &body).await.expect(201).clone();
+        view["stakeholder_id"].as_str().unwrap().to_owned()
+    }
+
+    /// A fresh school with a registered principal: `(school_id, principal_id)`.
+    pub async fn school_with_principal(&self) -> (String, String) {
+        let school = unique_school();
+        self.school(&school, "Lincoln Elementary").await;
+        let principal = self.person("Dana Whitfield", "principal", Some(&school)).await;
+        (school, principal)
+    }
+
+    /// The principal signs the school's agreement (today); the school's view.
+    pub async fn sign(&self, school: &str, principal: &str) -> Value {
+        self.put(
+            Who::ItStaff,
+            &format!("/v1/schools/{school}/agreement"),
+            &json!({"principal_id": principal, "signed_on": today()}),
+        )
+        .await
+        .expect(201)
+        .clone()
+    }
+
+    /// A conversation with `who`; the answer (conversation and wish).
+    pub async fn converse(&self, who: &str) -> Value {
+        self.post(Who::ItStaff, &format!("/v1/stakeholders/{who}/conversations"), &conversation())
+            .await
+            .expect(201)
+            .clone()
+    }
+
+    /// A promise to the person, due in a week; its id.
+    pub async fn promise_to(&self, who: &str) -> String {
+        let body = promise_body(json!({"type": "stakeholder", "stakeholder_id": who}), &in_days(7));
+        let view = self.post(Who::ItStaff, "/v1/promises", &body).await.expect(201).clone();
+        view["promise_id"].as_str().unwrap().to_owned()
+    }
+
+    /// A follow-up with the person, due in a week; its id.
+    pub async fn follow_up(&self, who: &str) -> String {
+        let body = json!({"stakeholder_id": who, "about": "How the loaners work out", "due_on": in_days(7)});
+        let view = self.post(Who::ItStaff, "/v1/follow-ups", &body).await.expect(201).clone();
+        view["followup_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Appends events directly, as another instance or an earlier day would have: for facts
+    /// the API cannot create now (a promise due last month).
+    pub async fn append(&self, stream: &str, events: Vec<(&str, Value)>) {
+        let meta = Metadata::new(Actor::new("it-jdoe", "it_staff"), "stakeholders");
+        let events = events
+            .into_iter()
+            .map(|(event_type, data)| NewEvent::new(event_type, data, meta.clone()))
+            .collect();
+        self.store
+            .append_streams(vec![StreamAppend::new(
+                StreamName::new(stream).unwrap(),
+                ExpectedVersion::Any,
+                events,
+            )])
+            .await
+            .unwrap();
+    }
+
+    /// Every document of every read model of the service.
+    pub async fn read_models(&self) -> BTreeMap<String, Vec<(String, Value)>> {
+        let mut all = BTreeMap::new();
+        for projection in stakeholders::projections() {
+            for collection in projection.collections() {
+                let docs = self.store.documents(&collection).await.unwrap();
+                all.insert(collection, docs);
+            }
+        }
+        all
+    }
+}
+
+// -- bodies and dates -----------------------------------------------------------------------
+
+/// A fresh school slug.
+pub fn unique_school() -> String {
+    format!("school-{}", &Uuid::new_v4().simple().to_string()[..8])
+}
+
+/// The district's date today (UTC), as the service decides it.
+pub fn today() -> String {
+    chrono::Utc::now().date_naive().to_string()
+}
+
+/// The date `n` days from today (negative: ago).
+pub fn in_days(n: i64) -> String {
+    (chrono::Utc::now().date_naive() + chrono::TimeDelta::days(n)).to_string()
+}
+
+pub fn person_body(name: &str, role: &str, school: Option<&str>) -> Value {
+    let email = format!("{}@district.example", name.to_lowercase().replace(' ', "."));
+    json!({
+        "name": name, "email": email, "phone": "+1 (555) 010-4477",
+        "role": role, "school_id": school,
+    })
+}
+
+pub fn conversation() -> Value {
+    json!({
+        "held_at": (chrono::Utc::now() - chrono::TimeDelta::hours(2)).to_rfc3339(),
+        "location": "Her office",
+        "their_vision": "Every fourth grader codes by spring.",
+        "stars": ["Fast projector fixes", "A friendly help desk"],
+        "wish": "Loaner laptops the same day",
+        "notes": "Mentioned the robotics club",
+    })
+}
+
+pub fn promise_body(to: Value, due_on: &str) -> Value {
+    json!({"to": to, "text": "The projector in room 12 fixed", "due_on": due_on})
+}
+
+/// `body` with `key` set to `value`.
+pub fn with(mut body: Value, key: &str, value: Value) -> Value {
+    body.as_object_mut().unwrap().insert(key.to_owned(), value);
+    body
+}
+
+/// `body` without `key`.
+pub fn without(mut body: Value, key: &str) -> Value {
+    body.as_object_mut().unwrap().remove(key);
+    body
+}

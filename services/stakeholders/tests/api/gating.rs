@@ -1,0 +1,175 @@
+//! From agreement to gate: the principal signs here, and the gate (served beside this service,
+//! as in the all-in-one server) holds the school's next purchase that needs review; after a
+//! withdrawal the next one is only advisory. The standing promise's record follows what IT
+//! does with the held purchase in the gate.
+
+use serde_json::{Value, json};
+
+use crate::common::{TestApp, Who, unique_school};
+
+on_both_backends!(signing_gates_the_school_and_withdrawing_ungates_it);
+
+/// A purchase check for `school`: a laptop that is not in the catalog (technology that needs
+/// review).
+fn check(school: &str, external_ref: &str) -> Value {
+    json!({
+        "external_ref": external_ref,
+        "school_id": school,
+        "requester_email": "pat.lee@district.org",
+        "vendor": "Dell",
+        "payment_method": "p_card",
+        "currency": "USD",
+        "lines": [{
+            "sku": "XPS-9999", "description": "XPS 13", "category": "laptops",
+            "quantity": 1, "unit_price": "1299.00",
+        }],
+        "purpose": "A laptop for the robotics club",
+    })
+}
+
+async fn decision(app: &TestApp, school: &str, external_ref: &str) -> (String, String) {
+    let answer = app.post(Who::Finance, "/v1/purchase-checks", &check(school, external_ref)).await;
+    let answer = answer.expect(201);
+    (
+        answer["decision"].as_str().unwrap().to_owned(),
+        answer["purchase_id"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn signing_gates_the_school_and_withdrawing_ungates_it(app: TestApp) {
+    // The standards, through the gate's API.
+    let vendor = json!({"name": "Dell Technologies", "approved": true});
+    app.put(Who::ItStaff, "/v1/catalog/vendors/dell", &vendor).await.expect(200);
+    let product = json!({
+        "name": "Latitude 5440", "category": "laptops", "vendor_id": "dell",
+        "unit_price": "899.00", "currency": "USD",
+    });
+    app.put(Who::ItStaff, "/v1/catalog/products/LAT-5440", &product).await.expect(200);
+    let policy = json!({
+        "technology_categories": ["laptops", "tablets", "software"],
+        "technology_mccs": ["5732", "5734"],
+        "review_threshold": "5000.00",
+        "currency": "USD",
+    });
+    app.put(Who::ItStaff, "/v1/catalog/policy", &policy).await.expect(200);
+
+    // The school and its principal, through this service.
+    let school = unique_school();
+    let registered = app.school(&school, "Lincoln Elementary").await;
+    assert_eq!(
+        (registered["gated"].as_bool(), registered["agreement_status"].as_str()),
+        (Some(false), Some("never_signed"))
+    );
+    let principal = app.person("Dana Whitfield", "principal", Some(&school)).await;
+    assert_eq!(decision(&app, &school, "REQ-1").await.0, "advisory");
+
+    // The principal signs: the agreement and its standing promise in one append.
+    let head = app.head().await;
+    let signed = app.sign(&school, &principal).await;
+    assert_eq!(app.head().await, head + 2, "a signature is its event and its promise's");
+    assert_eq!(signed["gated"], true);
+    assert_eq!(signed["agreement_status"], "signed");
+    assert_eq!(signed["agreement"]["principal_id"], principal.as_str());
+    assert_eq!(signed["agreement"]["principal_name"], "Dana Whitfield");
+    let promise_id = signed["agreement"]["promise_id"].as_str().unwrap().to_owned();
+    let appended = app.store.read_all(head, &eventlog::Filter::all(), 10).await.unwrap();
+    let written: Vec<(&str, &str)> =
+        appended.iter().map(|e| (e.stream.as_str(), e.event_type.as_str())).collect();
+    let promise_stream = format!("promise-{promise_id}");
+    assert_eq!(
+        written,
+        [
+            (format!("school-{school}").as_str(), "agreement-signed"),
+            (promise_stream.as_str(), "promise-made")
+        ]
+    );
+    assert!(appended.iter().all(|e| e.metadata.service == "stakeholders"
+        && e.metadata.actor.subject == "it-jdoe"
+        && e.metadata.actor.role == "it_staff"));
+    assert_eq!(appended[0].metadata.correlation_id, appended[1].metadata.correlation_id);
+    let standing = &signed["promises"][0];
+    assert_eq!(
+        (standing["promise_id"].as_str(), standing["standing"].as_bool()),
+        (Some(promise_id.as_str()), Some(true))
+    );
+    assert_eq!(
+        (standing["status"].as_str(), standing["kind"].as_str()),
+        (Some("kept"), Some("call-before-cancel"))
+    );
+    assert_eq!(signed["call_before_cancel"]["in_force"], true);
+    assert_eq!(signed["call_before_cancel"]["held_purchases"], 0);
+
+    // The gate holds the school's next purchase that needs review.
+    let (held, purchase) = decision(&app, &school, "REQ-2").await;
+    assert_eq!(held, "held");
+    let profile = app.get(Who::Auditor, &format!("/v1/stakeholders/{principal}")).await;
+    let profile = profile.expect(200);
+    let held_purchases = profile["held_purchases"].as_array().unwrap();
+    assert_eq!(held_purchases.len(), 1, "{profile:#}");
+    assert_eq!(
+        (held_purchases[0]["purchase_id"].as_str(), held_purchases[0]["state"].as_str()),
+        (Some(purchase.as_str()), Some("held"))
+    );
+    let speed = &profile["health"]["answer_speed"];
+    assert_eq!((speed["held_purchases"].as_u64(), speed["waiting"].as_u64()), (Some(1), Some(1)));
+
+    // IT calls the requester, proposes an alternative and cancels: the promise was honoured.
+    let call = json!({"requester_reached": true, "goal": "Run the robotics software"});
+    app.post(Who::ItStaff, &format!("/v1/purchases/{purchase}/calls"), &call).await.expect(201);
+    let alternative = json!({"description": "The supported Latitude 5440 runs it"});
+    app.post(Who::ItStaff, &format!("/v1/purchases/{purchase}/alternatives"), &alternative)
+        .await
+        .expect(201);
+    let cancel = json!({"reason": "The requester took the Latitude instead"});
+    app.post(Who::ItStaff, &format!("/v1/purchases/{purchase}/cancel"), &cancel).await.expect(200);
+    let view = app.get(Who::Auditor, &format!("/v1/schools/{school}")).await.expect(200).clone();
+    let record = &view["call_before_cancel"];
+    assert_eq!(
+        (
+            record["held_purchases"].as_u64(),
+            record["cancelled"].as_u64(),
+            record["honoured"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{view:#}"
+    );
+    assert_eq!(
+        (record["outcome"].as_str(), record["breaches"].as_array().map(Vec::len)),
+        (Some("kept"), Some(0))
+    );
+    assert_eq!(view["principals"][0]["stakeholder_id"], principal.as_str());
+    let profile = app.get(Who::ItStaff, &format!("/v1/stakeholders/{principal}")).await;
+    let speed = &profile.expect(200)["health"]["answer_speed"];
+    assert_eq!((speed["answered"].as_u64(), speed["waiting"].as_u64()), (Some(1), Some(0)));
+
+    // The school withdraws: the next check is advisory.
+    let reason = json!({"reason": "The new principal wants to review it"});
+    let withdrawn =
+        app.delete(Who::Admin, &format!("/v1/schools/{school}/agreement"), &reason).await;
+    let withdrawn = withdrawn.expect(200);
+    assert_eq!(
+        (withdrawn["gated"].as_bool(), withdrawn["agreement_status"].as_str()),
+        (Some(false), Some("withdrawn"))
+    );
+    assert!(withdrawn["agreement"].is_null());
+    assert_eq!(
+        withdrawn["agreements"][0]["withdrawal_reason"],
+        "The new principal wants to review it"
+    );
+    assert_eq!(withdrawn["call_before_cancel"]["in_force"], false);
+    assert_eq!(decision(&app, &school, "REQ-3").await.0, "advisory");
+
+    // The school lists as withdrawn.
+    let list = app.get(Who::Auditor, "/v1/schools?agreement_status=withdrawn").await;
+    let schools = list.expect(200)["schools"].as_array().unwrap().clone();
+    assert_eq!(schools.len(), 1);
+    assert_eq!(schools[0]["school_id"], school.as_str());
+
+    // And may sign again: gated at once.
+    app.sign(&school, &principal).await;
+    assert_eq!(decision(&app, &school, "REQ-4").await.0, "held");
+    let view = app.get(Who::Auditor, &format!("/v1/schools/{school}")).await.expect(200).clone();
+    assert_eq!(view["agreements"].as_array().unwrap().len(), 2);
+    assert_eq!(view["call_before_cancel"]["held_purchases"], 1, "{view:#}");
+    app.stop().await;
+}

@@ -1,0 +1,17 @@
+//! The stakeholder relations service over HTTP: the real app (plumbing, auth, routes), served
+//! beside the gate as the all-in-one server does, on a random port, on PostgreSQL and on
+//! SQLite, driven with a real HTTP client.
+//!
+//! One test binary (modules below) so the workspace links it once. Every test body runs on
+//! both backends (`on_both_backends!`), except the OpenAPI document's (no store involved).
+
+#[macro_use]
+mod common;
+
+mod concurrency;
+mod gating;
+mod openapi;
+mod rebuild;
+mod relationships;
+mod roles;
+mod validation;

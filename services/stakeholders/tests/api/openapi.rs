@@ -1,0 +1,151 @@
+//! The OpenAPI document: committed, complete, explaining the health score, and served as
+//! built.
+
+use std::path::Path;
+
+use serde_json::Value;
+use stakeholders::domain::health;
+
+use crate::common::{Backend, TestApp, Who};
+
+/// Every operation: API.md's stakeholder table, plus the single reads and the profile update.
+const OPERATIONS: [(&str, &str); 22] = [
+    ("get", "/v1/schools"),
+    ("get", "/v1/schools/{school_id}"),
+    ("put", "/v1/schools/{school_id}"),
+    ("put", "/v1/schools/{school_id}/agreement"),
+    ("delete", "/v1/schools/{school_id}/agreement"),
+    ("get", "/v1/stakeholders"),
+    ("post", "/v1/stakeholders"),
+    ("get", "/v1/stakeholders/{id}"),
+    ("put", "/v1/stakeholders/{id}"),
+    ("post", "/v1/stakeholders/{id}/conversations"),
+    ("get", "/v1/wishes"),
+    ("get", "/v1/wishes/{id}"),
+    ("post", "/v1/wishes/{id}/progress"),
+    ("get", "/v1/promises"),
+    ("post", "/v1/promises"),
+    ("get", "/v1/promises/{id}"),
+    ("post", "/v1/promises/{id}/kept"),
+    ("post", "/v1/promises/{id}/broken"),
+    ("get", "/v1/follow-ups"),
+    ("post", "/v1/follow-ups"),
+    ("get", "/v1/follow-ups/{id}"),
+    ("post", "/v1/follow-ups/{id}/done"),
+];
+
+fn document() -> Value {
+    serde_json::to_value(stakeholders::openapi()).unwrap()
+}
+
+#[test]
+fn the_committed_document_matches_the_code() {
+    web::check_openapi_file(
+        &stakeholders::openapi(),
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi/stakeholders.json")),
+    );
+}
+
+#[test]
+fn the_document_has_every_operation() {
+    let doc = document();
+    let paths = doc["paths"].as_object().unwrap();
+    for (method, path) in OPERATIONS {
+        let operation = &paths
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} is missing; the paths are {:?}", paths.keys()))
+            [method];
+        assert!(operation.is_object(), "{method} {path} is missing");
+        assert_eq!(operation["security"][0]["bearer"], serde_json::json!([]), "{method} {path}");
+        let responses = operation["responses"].as_object().unwrap();
+        for status in ["401", "403"] {
+            assert!(responses.contains_key(status), "{method} {path} does not document {status}");
+        }
+    }
+    let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(operations, OPERATIONS.len(), "unexpected operations: {:?}", paths.keys());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    for schema in [
+        "Problem",
+        "SchoolView",
+        "StakeholderView",
+        "ConversationView",
+        "WishView",
+        "PromiseView",
+        "FollowUpView",
+        "Health",
+    ] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "no schema {schema}");
+    }
+}
+
+/// The profile's description explains the score with the numbers the code uses.
+#[test]
+fn the_profile_explains_the_health_score() {
+    let doc = document();
+    let description = doc["paths"]["/v1/stakeholders/{id}"]["get"]["description"]
+        .as_str()
+        .expect("the profile has a description")
+        .to_owned();
+    let rows = [
+        ("each overdue follow-up (due before today, not done)", health::OVERDUE_FOLLOW_UP),
+        (
+            "each broken promise (to them; for a principal also to their school)",
+            health::BROKEN_PROMISE,
+        ),
+        (
+            "each overdue promise (due before today, neither kept nor broken)",
+            health::OVERDUE_PROMISE,
+        ),
+        (
+            &format!("no conversation in the last {} days (or none ever)", health::NO_CONTACT_DAYS),
+            (health::NO_CONTACT, health::NO_CONTACT),
+        ),
+        (
+            &format!(
+                "each wish `open` or `in_progress` without headway (recorded or progressed) in the last {} days",
+                health::STALE_WISH_DAYS
+            ),
+            health::STALE_WISH,
+        ),
+        (
+            &format!(
+                "principals: the median time IT took to answer their school's held purchases is over {} hours",
+                health::SLOW_MEDIAN_HOURS
+            ),
+            (health::SLOW_MEDIAN, health::SLOW_MEDIAN),
+        ),
+        (
+            &format!("principals: the longest such time is over {} hours", health::SLOW_MAX_HOURS),
+            (health::SLOW_MAX, health::SLOW_MAX),
+        ),
+    ];
+    assert!(description.contains("start at **100**"), "{description}");
+    for (what, (points, cap)) in rows {
+        let row = format!("| {what} | {points} | {cap} |");
+        assert!(
+            description.contains(&row),
+            "the description lacks the row {row:?}:\n{description}"
+        );
+    }
+    assert!(description.contains(&format!("last {} days count", health::ANSWER_WINDOW_DAYS)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_serves_the_document_and_the_docs() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    // Served beside the gate: its own document at /openapi/stakeholders.json, both merged at
+    // /openapi.json.
+    let own = app.get(Who::Nobody, "/openapi/stakeholders.json").await;
+    assert_eq!(own.expect(200), &document());
+    let merged = app.get(Who::Nobody, "/openapi.json").await;
+    let merged = merged.expect(200);
+    assert!(merged["paths"]["/v1/stakeholders/{id}"].is_object());
+    assert!(merged["paths"]["/v1/purchase-checks"].is_object());
+
+    let docs = app.client.get(app.url("/docs/stakeholders/")).send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+    let html = docs.text().await.unwrap();
+    assert!(html.contains("swagger"), "{html}");
+    app.stop().await;
+}
