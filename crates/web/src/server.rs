@@ -18,6 +18,9 @@ use crate::metrics::metrics_routes;
 use crate::openapi::{openapi_routes, openapi_routes_at};
 use crate::{DEFAULT_JSON_LIMIT, with_plumbing};
 
+/// How long a stopping server lets requests finish.
+pub const SHUTDOWN_TIMEOUT_SECS: u64 = 5;
+
 /// One procgate service, as the server sees it.
 pub trait Service: Send + Sync + 'static {
     /// `gate`, `stakeholders` or `reporting`.
@@ -111,7 +114,11 @@ impl Application {
                 });
             with_plumbing(app, DEFAULT_JSON_LIMIT)
         })
-        .listen(listener)?;
+        .listen(listener)?
+        // On SIGTERM, finish requests for up to 5 s, then close: live streams never finish by
+        // themselves, and their clients resume exactly (`Last-Event-ID`). Orchestrators'
+        // stop grace periods (docker's is 10 s) are longer than this.
+        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS);
         if let Some(workers) = workers {
             server = server.workers(workers);
         }
