@@ -1,7 +1,6 @@
-//! What auditors ask: `GET /v1/audit/verify`, the log's hash chain recomputed.
-//!
-//! (The decision-history replay, `GET /v1/audit/purchases/{id}`, joins this module when the
-//! purchase events are defined.)
+//! What auditors ask: `GET /v1/audit/verify`, the log's hash chain recomputed, and
+//! [`verify_log`] for the command line (`procgate audit verify`). The decision-history replay,
+//! `GET /v1/audit/purchases/{id}`, is in [`crate::replay`].
 //!
 //! Each event's stored content hash and chain link are recomputed from its fields and the link
 //! before it ([`eventlog::EventStore::verify`]); the first position whose content, order or
@@ -12,6 +11,7 @@
 use actix_web::web::{Data, Query};
 use actix_web::{HttpResponse, get};
 use auth::{Principal, Role};
+use eventlog::EventStore;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use web::ApiError;
@@ -62,6 +62,35 @@ pub struct VerifyReport {
     pub from: u64,
     /// The last sequence of the range checked (0 for an empty log).
     pub to: u64,
+}
+
+/// Recomputes the hash chain of the whole log, from sequence 1 to the head as it is when the
+/// verification starts, and names the first event that does not match. `progress` is told the
+/// sequence reached after each batch (2000 events), for a progress bar.
+pub async fn verify_log(
+    store: &dyn EventStore,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> eventlog::Result<VerifyReport> {
+    let to = store.head().await?;
+    verify_range(store, 1, to, progress).await
+}
+
+/// Recomputes the hash chain over `from..=to` (from the link stored before `from`).
+pub async fn verify_range(
+    store: &dyn EventStore,
+    from: u64,
+    to: u64,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> eventlog::Result<VerifyReport> {
+    let outcome = store.verify(from, Some(to), progress).await?;
+    Ok(VerifyReport {
+        ok: outcome.ok,
+        checked: outcome.checked,
+        first_bad_sequence: outcome.first_bad_sequence,
+        problem: outcome.problem,
+        from,
+        to,
+    })
 }
 
 /// Recomputes the log's hash chain over a range (the whole log by default) and names the first
@@ -116,29 +145,21 @@ pub async fn verify(
             tracing::info!(reached, to, "verifying the log");
         }
     };
-    let outcome = store.verify(from, Some(to), &progress).await.map_err(store_error)?;
+    let report = verify_range(&**store, from, to, &progress).await.map_err(store_error)?;
     tracing::info!(
-        ok = outcome.ok,
-        checked = outcome.checked,
-        first_bad_sequence = outcome.first_bad_sequence,
+        ok = report.ok,
+        checked = report.checked,
+        first_bad_sequence = report.first_bad_sequence,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "log verified"
     );
-    if !outcome.ok {
+    if !report.ok {
         tracing::warn!(
-            first_bad_sequence = outcome.first_bad_sequence,
-            problem = outcome.problem.as_deref(),
+            first_bad_sequence = report.first_bad_sequence,
+            problem = report.problem.as_deref(),
             "the log's hash chain does not match"
         );
     }
-    metrics::counter!("reporting_verifications_total", "ok" => outcome.ok.to_string()).increment(1);
-    let report = VerifyReport {
-        ok: outcome.ok,
-        checked: outcome.checked,
-        first_bad_sequence: outcome.first_bad_sequence,
-        problem: outcome.problem,
-        from,
-        to,
-    };
+    metrics::counter!("reporting_verifications_total", "ok" => report.ok.to_string()).increment(1);
     Ok(HttpResponse::Ok().json(report))
 }

@@ -38,7 +38,8 @@ pub const STREAM_ROLES: [Role; 3] = [Role::Auditor, Role::ItStaff, Role::Admin];
 /// A page of the log.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventPage<'a> {
-    /// The events, oldest first.
+    /// The events, oldest first; each one's `data` is typed by its `type` (see `FeedEvent`).
+    #[schema(value_type = Vec<crate::schemas::FeedEvent>)]
     pub events: Vec<CloudEvent<'a>>,
     /// Pass as `after` to get the next page: every matching event up to this sequence has been
     /// served. The last event's sequence when the page is full; otherwise the head the page was
@@ -108,7 +109,9 @@ pub struct StreamParams {
 pub struct StreamPage<'a> {
     /// The stream.
     pub stream: &'a str,
-    /// Its events from `from_version`, in stream order.
+    /// Its events from `from_version`, in stream order; each one's `data` is typed by its
+    /// `type` (see `FeedEvent`).
+    #[schema(value_type = Vec<crate::schemas::FeedEvent>)]
     pub events: Vec<CloudEvent<'a>>,
     /// Pass as `from_version` to get the next page.
     pub next_from_version: u64,

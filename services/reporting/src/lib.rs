@@ -2,25 +2,31 @@
 //! district's other systems.
 //!
 //! It only reads the log (it never appends), through the `eventlog` store interface, so it
-//! runs on either backend and beside any number of gate and stakeholder instances.
+//! runs on either backend and beside any number of gate and stakeholder instances. It knows the
+//! other services only through the event types they publish (the `events` crate).
 //!
 //! | endpoint | roles | module |
 //! |---|---|---|
 //! | `GET /v1/events` | any | [`feed`]: the log as CloudEvents ([`cloudevent`]), in pages |
 //! | `GET /v1/events/live` | any | [`live`]: the same as server-sent events, catch-up then live |
 //! | `GET /v1/streams/{stream}` | auditor, it_staff, admin | [`feed`]: one stream's events |
+//! | `GET /v1/reports/{adoption,response-times,promises,rogue-spend,wishes}` | it_staff, auditor, admin | [`reports`]: figures kept by projections, JSON or CSV |
+//! | `GET /v1/audit/purchases/{id}` | auditor, admin | [`replay`]: one purchase's history, replayed from its stream |
 //! | `GET /v1/audit/verify` | auditor, admin | [`audit`]: recompute the hash chain |
 //!
-//! Reports (`/v1/reports/*`) and the purchase replay (`/v1/audit/purchases/{id}`) come next:
-//! they need the event contracts of the `events` crate. Reports will be projections
-//! (`eventlog::Projection`) started by [`Reporting::start`] and living in `src/reports/`; their
-//! handlers go into [`routes`] like the others, which is all it takes for them to be served and
-//! documented.
+//! The OpenAPI document types every event's `data` by its `type` ([`schemas`]).
+//!
+//! # For the command line
+//!
+//! - [`replay_purchase`] and [`render_timeline`]: `procgate audit replay --purchase ID`.
+//! - [`verify_log`]: `procgate audit verify`.
+//! - [`projections`] and [`rebuild`]: rebuild every report from the log, in one pass.
 //!
 //! # Wiring
 //!
-//! [`Reporting`] implements [`web::Service`]: [`routes`] registers every handler through
-//! `utoipa_actix_web`'s `ServiceConfig`, and [`Reporting::openapi`](web::Service::openapi)
+//! [`Reporting::start`] starts the report projections (each follows the log from its stored
+//! checkpoint) and [`Reporting`] implements [`web::Service`]: [`routes`] registers every handler
+//! through `utoipa_actix_web`'s `ServiceConfig`, and [`Reporting::openapi`](web::Service::openapi)
 //! derives the document from that same function, so the routes and the document cannot
 //! drift. The committed copy is `openapi/reporting.json` (a test fails on drift; regenerate it
 //! with `UPDATE_OPENAPI=1 cargo test -p reporting`).
@@ -30,6 +36,9 @@ pub mod cloudevent;
 pub mod feed;
 pub mod live;
 pub mod query;
+pub mod replay;
+pub mod reports;
+pub mod schemas;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,8 +51,11 @@ use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 use web::ApiError;
 
+pub use audit::{VerifyReport, verify_log};
 pub use cloudevent::CloudEvent;
 pub use live::DEFAULT_HEARTBEAT;
+pub use replay::{Replay, ReplayError, render_timeline, replay_purchase};
+pub use reports::{projections, rebuild};
 
 /// The name of the bearer security scheme in the OpenAPI document.
 pub const SECURITY_SCHEME: &str = "bearer";
@@ -57,6 +69,7 @@ pub struct Reporting {
     verifier: Arc<auth::Verifier>,
     settings: Settings,
     state: Arc<State>,
+    reports: reports::Handles,
 }
 
 /// Tunables; the defaults suit production.
@@ -68,11 +81,18 @@ pub struct Settings {
     pub heartbeat: Duration,
     /// The reconnection delay live clients are told (`retry:`), in milliseconds.
     pub retry_ms: u64,
+    /// How long a report read waits for its projection to reach the log's head before it
+    /// answers 503 (default 10 s; only a service catching up with a long log waits that long).
+    pub report_wait: Duration,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { heartbeat: DEFAULT_HEARTBEAT, retry_ms: 3000 }
+        Self {
+            heartbeat: DEFAULT_HEARTBEAT,
+            retry_ms: 3000,
+            report_wait: reports::DEFAULT_REPORT_WAIT,
+        }
     }
 }
 
@@ -87,12 +107,14 @@ struct State {
 }
 
 impl Reporting {
-    /// Starts the service on `store`, authenticating requests with `verifier`.
-    ///
-    /// Today this only assembles the handles; when reports arrive it starts their projections
-    /// (and so can fail, hence the `Result`).
+    /// Starts the service on `store`, authenticating requests with `verifier`: checks that the
+    /// store answers and starts the report projections on the current tokio runtime (each
+    /// catches up from its checkpoint in the background, then follows the log; they stop when
+    /// the last clone of the service is dropped).
     pub async fn start(store: Store, verifier: Arc<auth::Verifier>) -> anyhow::Result<Self> {
-        Ok(Self { store, verifier, settings: Settings::default(), state: Arc::default() })
+        store.ping().await?;
+        let reports = reports::Handles::spawn(&store);
+        Ok(Self { store, verifier, settings: Settings::default(), state: Arc::default(), reports })
     }
 
     /// Replaces the settings (tests use a short heartbeat).
@@ -108,6 +130,15 @@ impl Reporting {
     /// The store it reads.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Waits until every report projection has read the log up to its head as it is now.
+    pub async fn reports_caught_up(&self) -> eventlog::Result<()> {
+        self.reports.caught_up(&*self.store).await
+    }
+
+    pub(crate) fn reports(&self) -> &reports::Handles {
+        &self.reports
     }
 
     /// How many live streams (`GET /v1/events/live`) are open now.
@@ -136,6 +167,12 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(feed::list_events)
         .service(live::live_events)
         .service(feed::read_stream)
+        .service(reports::adoption::adoption_report)
+        .service(reports::response_times::response_times_report)
+        .service(reports::promises::promises_report)
+        .service(reports::rogue_spend::rogue_spend_report)
+        .service(reports::wishes::wishes_report)
+        .service(replay::purchase_history)
         .service(audit::verify);
 }
 
@@ -148,16 +185,19 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 #[openapi(
     info(
         title = "procgate reporting",
-        description = "The public event feed (CloudEvents 1.0, paged and live), stream reads and \
-            log verification of procgate, a school district's technology-purchase gate. Every \
-            endpoint needs `Authorization: Bearer <JWT>`; errors are RFC 9457 problems.",
+        description = "The public event feed (CloudEvents 1.0, paged and live, every event's \
+            `data` typed by its `type`: see `FeedEvent`), stream reads, reports (JSON or CSV), \
+            decision-history replay and log verification of procgate, a school district's \
+            technology-purchase gate. Every endpoint needs `Authorization: Bearer <JWT>`; errors \
+            are RFC 9457 problems.",
     ),
-    components(schemas(web::Problem, web::FieldError)),
-    modifiers(&BearerAuth),
+    components(schemas(web::Problem, web::FieldError, schemas::FeedEvent)),
+    modifiers(&BearerAuth, &EventSchemas),
     security(("bearer" = [])),
     tags(
         (name = "feed", description = "The log as CloudEvents: in pages, live, or one stream."),
-        (name = "audit", description = "Tamper evidence: recompute the hash chain."),
+        (name = "reports", description = "Figures for IT leadership, kept by projections of the log: JSON, or CSV with `?format=csv`."),
+        (name = "audit", description = "Decision history replayed from the log, and tamper evidence: recompute the hash chain."),
     )
 )]
 struct ApiDoc;
@@ -176,6 +216,21 @@ impl Modify for BearerAuth {
                 .to_owned(),
         );
         components.add_security_scheme(SECURITY_SCHEME, SecurityScheme::Http(scheme));
+    }
+}
+
+/// Adds every event type's data schema (and the schemas they refer to) to the components, so
+/// that the typed envelopes of [`schemas::FeedEvent`] resolve.
+struct EventSchemas;
+
+impl Modify for EventSchemas {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut all = Vec::new();
+        <schemas::FeedEvent as utoipa::ToSchema>::schemas(&mut all);
+        for (name, schema) in all {
+            components.schemas.entry(name).or_insert(schema);
+        }
     }
 }
 

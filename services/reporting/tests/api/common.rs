@@ -1,17 +1,22 @@
 //! The reporting service on a random port, on either backend, and an HTTP client for it.
 
+use std::collections::HashMap;
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use auth::{AuthConfig, Issuer, Role, Verifier};
+use chrono::{DateTime, Utc};
 use eventlog::{
-    Actor, ExpectedVersion, Metadata, NewEvent, PgOptions, PgStore, SqliteStore, Store,
-    StreamAppend, StreamName,
+    Actor, AppendResult, ChainRow, Direction, EventStore, ExpectedVersion, Filter, Metadata,
+    NewEvent, PgOptions, PgStore, Projection, RecordedEvent, SqliteStore, Store, StreamAppend,
+    StreamName,
 };
 use futures::StreamExt;
 use reporting::{Reporting, Settings};
 use serde_json::{Value, json};
+use tokio::sync::watch;
+use uuid::Uuid;
 
 pub const SECRET: &[u8] = b"reporting-test-secret-at-least-32-bytes";
 
@@ -54,7 +59,10 @@ enum Raw {
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
+    /// The store the service reads (a [`Clocked`] view of the real one).
     pub store: Store,
+    /// Sets the time recorded for the events appended through `store`.
+    pub clock: Arc<Clocked>,
     pub reporting: Reporting,
     pub backend: Backend,
     /// The PostgreSQL database's URL (`None` on SQLite), for a second store instance.
@@ -85,6 +93,8 @@ impl TestApp {
                 (Arc::new(lite.clone()), Raw::Sqlite(lite), Box::new(dir))
             }
         };
+        let clock = Arc::new(Clocked::new(store));
+        let store: Store = clock.clone();
         let verifier =
             Arc::new(Verifier::new(AuthConfig::hs256(SECRET, "procgate", "procgate")).unwrap());
         let reporting =
@@ -104,6 +114,7 @@ impl TestApp {
             base,
             client: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
             store,
+            clock,
             reporting,
             backend,
             pg_url,
@@ -329,4 +340,131 @@ fn parse_message(block: &str) -> Message {
         }
     }
     m
+}
+
+/// A view of a store whose clock the test sets: events appended through it while a time is
+/// set read back with that time as `recorded_at` (the real store records the real time; the
+/// view rewrites it on every read). Reports measure durations between recorded times, and this
+/// lets a test write a history that spans months in milliseconds. Everything else is passed
+/// through (so the hash chain still covers the real times).
+#[derive(Debug)]
+pub struct Clocked {
+    inner: Store,
+    now: Mutex<Option<DateTime<Utc>>>,
+    times: Mutex<HashMap<Uuid, DateTime<Utc>>>,
+}
+
+impl Clocked {
+    pub fn new(inner: Store) -> Self {
+        Self { inner, now: Mutex::new(None), times: Mutex::new(HashMap::new()) }
+    }
+
+    /// Events appended from now on are recorded at `at` (`None`: the real time again).
+    pub fn set(&self, at: Option<DateTime<Utc>>) {
+        *self.now.lock().unwrap() = at;
+    }
+
+    fn rewrite(&self, mut events: Vec<RecordedEvent>) -> Vec<RecordedEvent> {
+        let times = self.times.lock().unwrap();
+        for e in &mut events {
+            if let Some(at) = times.get(&e.id) {
+                e.recorded_at = *at;
+            }
+        }
+        events
+    }
+}
+
+#[async_trait::async_trait]
+impl EventStore for Clocked {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+
+    async fn append_streams(
+        &self,
+        appends: Vec<StreamAppend>,
+    ) -> eventlog::Result<Vec<AppendResult>> {
+        if let Some(at) = *self.now.lock().unwrap() {
+            let mut times = self.times.lock().unwrap();
+            for e in appends.iter().flat_map(|a| &a.events) {
+                times.insert(e.id, at);
+            }
+        }
+        self.inner.append_streams(appends).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamName,
+        from_version: u64,
+        direction: Direction,
+        limit: usize,
+    ) -> eventlog::Result<Vec<RecordedEvent>> {
+        Ok(self.rewrite(self.inner.read_stream(stream, from_version, direction, limit).await?))
+    }
+
+    async fn read_all(
+        &self,
+        after: u64,
+        filter: &Filter,
+        limit: usize,
+    ) -> eventlog::Result<Vec<RecordedEvent>> {
+        Ok(self.rewrite(self.inner.read_all(after, filter, limit).await?))
+    }
+
+    async fn head(&self) -> eventlog::Result<u64> {
+        self.inner.head().await
+    }
+
+    fn watch_head(&self) -> watch::Receiver<u64> {
+        self.inner.watch_head()
+    }
+
+    async fn chain_rows(&self, after: u64, limit: usize) -> eventlog::Result<Vec<ChainRow>> {
+        self.inner.chain_rows(after, limit).await
+    }
+
+    async fn chain_link(&self, position: u64) -> eventlog::Result<Option<eventlog::hash::Hash>> {
+        self.inner.chain_link(position).await
+    }
+
+    async fn checkpoint(&self, name: &str) -> eventlog::Result<Option<u64>> {
+        self.inner.checkpoint(name).await
+    }
+
+    async fn save_checkpoint(&self, name: &str, position: u64) -> eventlog::Result<()> {
+        self.inner.save_checkpoint(name, position).await
+    }
+
+    async fn apply_projection(
+        &self,
+        projection: &dyn Projection,
+        events: &[RecordedEvent],
+    ) -> eventlog::Result<u64> {
+        self.inner.apply_projection(projection, events).await
+    }
+
+    async fn reset_projection(&self, projection: &dyn Projection) -> eventlog::Result<()> {
+        self.inner.reset_projection(projection).await
+    }
+
+    async fn document(
+        &self,
+        collection: &str,
+        key: &str,
+    ) -> eventlog::Result<Option<serde_json::Value>> {
+        self.inner.document(collection, key).await
+    }
+
+    async fn documents(
+        &self,
+        collection: &str,
+    ) -> eventlog::Result<Vec<(String, serde_json::Value)>> {
+        self.inner.documents(collection).await
+    }
+
+    async fn ping(&self) -> eventlog::Result<()> {
+        self.inner.ping().await
+    }
 }

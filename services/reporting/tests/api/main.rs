@@ -8,7 +8,11 @@ mod common;
 
 mod audit;
 mod feed;
+mod history;
 mod live;
 mod openapi;
+mod rebuild;
+mod replay;
+mod reports;
 mod roles;
 mod streams;

@@ -22,7 +22,18 @@ fn every_route_is_documented_with_its_security() {
     names.sort();
     assert_eq!(
         names,
-        ["/v1/audit/verify", "/v1/events", "/v1/events/live", "/v1/streams/{stream}"]
+        [
+            "/v1/audit/purchases/{id}",
+            "/v1/audit/verify",
+            "/v1/events",
+            "/v1/events/live",
+            "/v1/reports/adoption",
+            "/v1/reports/promises",
+            "/v1/reports/response-times",
+            "/v1/reports/rogue-spend",
+            "/v1/reports/wishes",
+            "/v1/streams/{stream}"
+        ]
     );
     let scheme = &doc["components"]["securitySchemes"][reporting::SECURITY_SCHEME];
     assert_eq!(
@@ -37,6 +48,12 @@ fn every_route_is_documented_with_its_security() {
             assert!(get["responses"][status].is_object(), "{path} documents no {status}");
         }
     }
+    for report in ["adoption", "promises", "response-times", "rogue-spend", "wishes"] {
+        let content =
+            &paths[&format!("/v1/reports/{report}")]["get"]["responses"]["200"]["content"];
+        assert!(content["application/json"]["schema"]["$ref"].is_string(), "{report}");
+        assert!(content["text/csv"].is_object(), "{report}");
+    }
     let live = &paths["/v1/events/live"]["get"]["responses"]["200"]["content"];
     assert!(live["text/event-stream"].is_object(), "{live}");
     let feed_params: Vec<&str> = paths["/v1/events"]["get"]["parameters"]
@@ -46,6 +63,43 @@ fn every_route_is_documented_with_its_security() {
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert_eq!(feed_params, ["after", "limit", "category", "type"]);
+}
+
+/// Every event type's `data` is described: the feed's pages hold `FeedEvent`s, a `oneOf` of one
+/// typed envelope per event type with a discriminator on `type`, and every schema they refer to
+/// is among the components.
+#[test]
+fn every_event_type_has_its_data_schema() {
+    let doc = serde_json::to_value(reporting::openapi()).unwrap();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for page in ["EventPage", "StreamPage"] {
+        assert_eq!(
+            schemas[page]["properties"]["events"]["items"]["$ref"],
+            "#/components/schemas/FeedEvent",
+            "{page}"
+        );
+    }
+    let feed_event = &schemas["FeedEvent"];
+    let mapping = feed_event["discriminator"]["mapping"].as_object().unwrap();
+    assert_eq!(feed_event["discriminator"]["propertyName"], "type");
+    let types = events::event_schemas();
+    assert_eq!(mapping.len(), types.len());
+    for event in &types {
+        let typed = mapping[event.event_type].as_str().unwrap();
+        let typed = &schemas[typed.strip_prefix("#/components/schemas/").unwrap()];
+        let data = &typed["allOf"][1]["properties"]["data"]["$ref"];
+        assert_eq!(data, &format!("#/components/schemas/{}", event.schema_name));
+        assert!(schemas.contains_key(&event.schema_name));
+    }
+    for (name, _) in events::component_schemas() {
+        assert!(schemas.contains_key(&name), "{name} is not among the components");
+    }
+    // Every reference in the document resolves.
+    let text = doc.to_string();
+    for piece in text.split("#/components/schemas/").skip(1) {
+        let name: String = piece.chars().take_while(|c| *c != '"').collect();
+        assert!(schemas.contains_key(&name), "{name} is referred to but not defined");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

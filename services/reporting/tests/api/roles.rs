@@ -7,16 +7,35 @@ use crate::common::{TestApp, append, header};
 
 on_both_backends!(every_endpoint_with_every_role);
 
+const REPORTS: &[Role] = &[Role::ItStaff, Role::Auditor, Role::Admin];
+const AUDIT: &[Role] = &[Role::Auditor, Role::Admin];
+
+/// A purchase the role test replays.
+const PURCHASE: &str = "0190c1a2-7b7e-7c3e-9a51-2f1f0c6f1d00";
+
 /// The endpoints and the roles each allows.
-const ENDPOINTS: [(&str, &[Role]); 4] = [
+const ENDPOINTS: [(&str, &[Role]); 16] = [
     ("/v1/events", &Role::ALL),
     ("/v1/events/live", &Role::ALL),
     ("/v1/streams/purchase-7f3a", &[Role::Auditor, Role::ItStaff, Role::Admin]),
-    ("/v1/audit/verify", &[Role::Auditor, Role::Admin]),
+    ("/v1/reports/adoption", REPORTS),
+    ("/v1/reports/adoption?format=csv", REPORTS),
+    ("/v1/reports/response-times", REPORTS),
+    ("/v1/reports/response-times?format=csv", REPORTS),
+    ("/v1/reports/promises", REPORTS),
+    ("/v1/reports/promises?format=csv", REPORTS),
+    ("/v1/reports/rogue-spend", REPORTS),
+    ("/v1/reports/rogue-spend?format=csv", REPORTS),
+    ("/v1/reports/wishes", REPORTS),
+    ("/v1/reports/wishes?format=csv", REPORTS),
+    ("/v1/audit/purchases/0190c1a2-7b7e-7c3e-9a51-2f1f0c6f1d00", AUDIT),
+    ("/v1/audit/purchases/0190c1a2-7b7e-7c3e-9a51-2f1f0c6f1d00?format=text", AUDIT),
+    ("/v1/audit/verify", AUDIT),
 ];
 
 async fn every_endpoint_with_every_role(app: TestApp) {
     append(&app.store, "purchase-7f3a", "purchase-submitted", json!({})).await;
+    append(&app.store, &format!("purchase-{PURCHASE}"), "purchase-submitted", json!({})).await;
     for (path, allowed) in ENDPOINTS {
         for role in Role::ALL {
             let res = app.get(path, Some(&[role])).send().await.unwrap();
@@ -61,6 +80,11 @@ async fn every_endpoint_with_every_role(app: TestApp) {
     let (status, _) = app.get_problem("/v1/events?limit=5000", None).await;
     assert_eq!(status, 401);
     let (status, _) = app.get_problem("/v1/audit/verify?from=0", Some(&[Role::Finance])).await;
+    assert_eq!(status, 403);
+    let (status, _) = app.get_problem("/v1/reports/adoption?format=xml", None).await;
+    assert_eq!(status, 401);
+    let (status, _) =
+        app.get_problem("/v1/audit/purchases/not-a-uuid?as_of=x", Some(&[Role::ItStaff])).await;
     assert_eq!(status, 403);
     app.stop().await;
 }

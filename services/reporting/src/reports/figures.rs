@@ -1,0 +1,151 @@
+//! Figures shared by the reports: money sums, shares, months and percentiles.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// An amount in cents as a decimal string with two decimals (`123456` → `"1234.56"`). Sums of
+/// [`events::values::Money`] can pass its maximum, so sums are kept as cents and written here.
+pub fn format_cents(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let cents = cents.unsigned_abs();
+    format!("{sign}{}.{:02}", cents / 100, cents % 100)
+}
+
+/// `part / whole` rounded to four decimals; `None` when `whole` is 0.
+pub fn share(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| (part as f64 / whole as f64 * 10_000.0).round() / 10_000.0)
+}
+
+/// `part / whole` of two amounts, rounded to four decimals; `None` when `whole` is 0.
+pub fn share_cents(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| (part as f64 / whole as f64 * 10_000.0).round() / 10_000.0)
+}
+
+/// The calendar month of a time, UTC: `2024-09`.
+pub fn month_of(at: DateTime<Utc>) -> String {
+    month_of_day(at.date_naive())
+}
+
+/// The calendar month of a day: `2024-09`.
+pub fn month_of_day(day: NaiveDate) -> String {
+    format!("{:04}-{:02}", day.year(), day.month())
+}
+
+/// The months from `first` to `last` (both `YYYY-MM`, inclusive), in order.
+pub fn months_between(first: &str, last: &str) -> Vec<String> {
+    let parse = |m: &str| -> Option<(i32, u32)> {
+        let (y, mo) = m.split_once('-')?;
+        Some((y.parse().ok()?, mo.parse().ok()?))
+    };
+    let (Some((mut y, mut m)), Some(end)) = (parse(first), parse(last)) else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    while (y, m) <= end {
+        out.push(format!("{y:04}-{m:02}"));
+        (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    }
+    out
+}
+
+/// The last day of a month `YYYY-MM`.
+pub fn last_day_of(month: &str) -> Option<NaiveDate> {
+    let (y, m) = month.split_once('-')?;
+    let (y, m): (i32, u32) = (y.parse().ok()?, m.parse().ok()?);
+    let next = if m == 12 {
+        NaiveDate::from_ymd_opt(y + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(y, m + 1, 1)
+    };
+    next?.pred_opt()
+}
+
+/// The `p`th percentile (0 < p ≤ 100) of sorted values by the nearest-rank method: the
+/// smallest value such that at least `p`% of the values are at or below it. `None` for no
+/// values.
+pub fn percentile(sorted: &[i64], p: u32) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (u64::from(p) * sorted.len() as u64).div_ceil(100).max(1);
+    sorted.get(usize::try_from(rank - 1).unwrap_or(usize::MAX)).copied()
+}
+
+/// The distribution of a duration over a group: how many were measured, and the median, 90th
+/// percentile (nearest rank) and maximum, in seconds (`null` when none were measured).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+pub struct Stats {
+    /// How many durations were measured.
+    pub count: u64,
+    /// The median (nearest rank), in seconds.
+    pub p50_seconds: Option<i64>,
+    /// The 90th percentile (nearest rank), in seconds.
+    pub p90_seconds: Option<i64>,
+    /// The longest, in seconds.
+    pub max_seconds: Option<i64>,
+}
+
+impl Stats {
+    /// The statistics of `values` (in any order).
+    pub fn of(mut values: Vec<i64>) -> Self {
+        values.sort_unstable();
+        Self {
+            count: values.len() as u64,
+            p50_seconds: percentile(&values, 50),
+            p90_seconds: percentile(&values, 90),
+            max_seconds: values.last().copied(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cents() {
+        assert_eq!(format_cents(0), "0.00");
+        assert_eq!(format_cents(5), "0.05");
+        assert_eq!(format_cents(123_456), "1234.56");
+        assert_eq!(format_cents(-150), "-1.50");
+        assert_eq!(format_cents(1_000_000_000_000), "10000000000.00");
+    }
+
+    #[test]
+    fn shares() {
+        assert_eq!(share(2, 3), Some(0.6667));
+        assert_eq!(share(0, 0), None);
+        assert_eq!(share(3, 3), Some(1.0));
+        assert_eq!(share_cents(1, 8), Some(0.125));
+    }
+
+    #[test]
+    fn months() {
+        assert_eq!(month_of("2024-09-30T23:59:59Z".parse().unwrap()), "2024-09");
+        assert_eq!(
+            months_between("2024-11", "2025-02"),
+            ["2024-11", "2024-12", "2025-01", "2025-02"]
+        );
+        assert_eq!(months_between("2025-02", "2025-01"), Vec::<String>::new());
+        assert_eq!(last_day_of("2024-02"), NaiveDate::from_ymd_opt(2024, 2, 29));
+        assert_eq!(last_day_of("2024-12"), NaiveDate::from_ymd_opt(2024, 12, 31));
+    }
+
+    #[test]
+    fn nearest_rank() {
+        let v: Vec<i64> = (1..=10).collect();
+        assert_eq!(percentile(&v, 50), Some(5));
+        assert_eq!(percentile(&v, 90), Some(9));
+        assert_eq!(percentile(&v, 100), Some(10));
+        assert_eq!(percentile(&[7], 50), Some(7));
+        assert_eq!(percentile(&[1, 2], 50), Some(1));
+        assert_eq!(percentile(&[1, 2, 3], 50), Some(2));
+        assert_eq!(percentile(&[], 50), None);
+        let stats = Stats::of(vec![30, 10, 20]);
+        assert_eq!(
+            stats,
+            Stats { count: 3, p50_seconds: Some(20), p90_seconds: Some(30), max_seconds: Some(30) }
+        );
+    }
+}

@@ -1,0 +1,400 @@
+//! Reports: read models of the log, kept by projections, and the handlers that serve them.
+//!
+//! Each report is one [`eventlog::Projection`] that keeps small JSON documents in the store's
+//! database (written in one transaction with its checkpoint), and a pure `build` function that
+//! turns those documents into the figures when the report is asked for. The work is split so
+//! that the projection keeps only what later events or the figures need, and the request does
+//! only what depends on the day it is asked (overdue promises, the months up to now, a year of
+//! wishes) or cannot be kept incrementally (percentiles):
+//!
+//! | projection | reads | documents | for |
+//! |---|---|---|---|
+//! | [`purchases`] `reporting.purchases` | purchase events | one per held purchase (flag, first reached call, call before cancel, resolution) and per advisory purchase (school, vendor, total); technology spend by month | adoption, response-times, promises, rogue-spend |
+//! | [`adoption`] `reporting.schools` | school events | schools, agreement changes | adoption |
+//! | [`promises`] `reporting.promises` | stakeholder and promise events | promises, stakeholders' schools | promises |
+//! | [`wishes`] `reporting.wishes` | wish events | one per wish: when made, status, first headway | wishes |
+//!
+//! The purchase events are the bulk of the log, so one projection folds them for every report:
+//! each is decoded once and touches one document.
+//!
+//! Projections decode event data with the `events` crate's types and fold them here (the
+//! reporting service depends on no other service). An event whose data does not match its
+//! published schema is skipped with a warning, so that one bad event cannot stop every report;
+//! `GET /v1/audit/verify` is how a changed event is found.
+//!
+//! Every report is served at `GET /v1/reports/{name}` as JSON, or as CSV (`?format=csv`, a
+//! header row, then one row per figure group). A read first waits until the report's
+//! projection has reached the log's head as it was when the request arrived, so a report read
+//! after a write includes it.
+//!
+//! [`projections`] lists the four projections; [`rebuild`] rebuilds them all from the log in
+//! one pass.
+
+pub mod adoption;
+pub mod promises;
+pub mod purchases;
+pub mod response_times;
+pub mod rogue_spend;
+pub mod wishes;
+
+mod csv;
+mod figures;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::HttpResponse;
+use actix_web::http::header;
+use auth::Role;
+use eventlog::{EventStore, Filter, Projection, ProjectionHandle, RecordedEvent};
+use events::EventFamily;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use web::ApiError;
+
+pub use csv::Csv;
+pub use figures::{Stats, format_cents, month_of, percentile, share};
+
+use crate::{Reporting, store_error};
+
+/// Who may read reports.
+pub const REPORT_ROLES: [Role; 3] = [Role::ItStaff, Role::Auditor, Role::Admin];
+
+/// How many events a rebuild reads at a time.
+pub const REBUILD_BATCH: usize = 5000;
+
+/// The report projections, in a fixed order: purchases, schools, promises, wishes.
+pub fn projections() -> Vec<Arc<dyn Projection>> {
+    vec![
+        Arc::new(purchases::Purchases),
+        Arc::new(adoption::Schools),
+        Arc::new(promises::Promises),
+        Arc::new(wishes::Wishes),
+    ]
+}
+
+/// The events any report projection reads: the union of their filters (each filters by event
+/// type only).
+fn union_filter(projections: &[Arc<dyn Projection>]) -> Filter {
+    let mut types: Vec<String> = Vec::new();
+    for p in projections {
+        let filter = p.filter();
+        debug_assert!(filter.categories.is_empty(), "report projections filter by type only");
+        for t in filter.event_types {
+            if !types.contains(&t) {
+                types.push(t);
+            }
+        }
+    }
+    Filter::all().with_types(types)
+}
+
+/// Rebuilds every report projection from the start of the log, reading the log once.
+///
+/// Each projection's documents and checkpoint are cleared, then the log is read in batches of
+/// [`REBUILD_BATCH`] events (only the types some report reads), and each batch is applied to
+/// the projections concurrently while the next batch is read. `progress` is told the
+/// position reached after each batch. Returns how many events were read.
+///
+/// On a multi-threaded tokio runtime the log is read by two threads of their own, each a batch
+/// ahead (decoding events is as much work as applying them, and one task would do both on one
+/// core); on a current-thread runtime, in the calling task.
+///
+/// Run it while no reporting service runs on the store (as `procgate` does before it serves):
+/// a service's projections following the log while their documents are cleared would write
+/// into the rebuild. A rebuild of a consistent state gives the same documents as following the
+/// log event by event (tested), so it is also how a changed report definition reaches old
+/// events.
+pub async fn rebuild(
+    store: &dyn EventStore,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> eventlog::Result<u64> {
+    let projections = projections();
+    for p in &projections {
+        store.reset_projection(&**p).await?;
+    }
+    let head = store.head().await?;
+    let (read, after) = match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| {
+                rebuild_on_threads(&handle, store, &projections, progress)
+            })?
+        }
+        _ => rebuild_in_one_task(store, &projections, progress).await?,
+    };
+    // Every event up to the head that a projection reads has been applied to it.
+    let end = head.max(after);
+    for p in &projections {
+        if store.checkpoint(p.name()).await?.unwrap_or(0) < end {
+            store.save_checkpoint(p.name(), end).await?;
+        }
+    }
+    if after < end {
+        progress(end);
+    }
+    Ok(read)
+}
+
+/// Applies one batch to every projection that reads something in it (concurrently). A
+/// projection with nothing in the batch is left alone (its checkpoint is moved on at the end):
+/// a transaction per projection and batch is most of the cost of a small one.
+async fn apply_batch(
+    store: &dyn EventStore,
+    projections: &[Arc<dyn Projection>],
+    filters: &[Filter],
+    batch: &[RecordedEvent],
+) -> eventlog::Result<()> {
+    futures::future::try_join_all(
+        projections
+            .iter()
+            .zip(filters)
+            .filter(|(_, f)| batch.iter().any(|e| f.matches(e)))
+            .map(|(p, _)| store.apply_projection(&**p, batch)),
+    )
+    .await
+    .map(drop)
+}
+
+/// How many threads read the log during a rebuild on a multi-threaded runtime.
+const REBUILD_READERS: usize = 2;
+
+/// Reads on [`REBUILD_READERS`] scoped threads, applies on this one: (events read, last
+/// position read).
+///
+/// Positions are dense from 1, so batch `k` of the whole log is the [`REBUILD_BATCH`] events
+/// after `k × REBUILD_BATCH`, and reader `i` reads the batches `k ≡ i` (mod readers) without
+/// waiting for the others. Batches are applied in order. Should positions ever have a gap, a
+/// batch reaches further and overlaps the next, whose repeated events the store skips (they
+/// are at or before the checkpoint); none can be missed, since only a batch that reaches the
+/// end of the log is short, and applying stops at the first short batch.
+fn rebuild_on_threads(
+    handle: &tokio::runtime::Handle,
+    store: &dyn EventStore,
+    projections: &[Arc<dyn Projection>],
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> eventlog::Result<(u64, u64)> {
+    type Batch = eventlog::Result<Vec<RecordedEvent>>;
+    let filters: Vec<Filter> = projections.iter().map(|p| p.filter()).collect();
+    let (senders, mut receivers): (Vec<_>, Vec<_>) =
+        (0..REBUILD_READERS).map(|_| tokio::sync::mpsc::channel::<Batch>(2)).unzip();
+    std::thread::scope(|scope| {
+        for (i, tx) in senders.into_iter().enumerate() {
+            // `move`: each reader owns its sender, so its channel closes when it is done.
+            scope.spawn(move || {
+                handle.block_on(async move {
+                    let all = Filter::all();
+                    let (mut tr, mut ts) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+                    for k in (i..).step_by(REBUILD_READERS) {
+                        let after = (k * REBUILD_BATCH) as u64;
+                        let t0 = std::time::Instant::now();
+                        let batch = store.read_all(after, &all, REBUILD_BATCH).await;
+                        tr += t0.elapsed();
+                        let more = batch.as_ref().is_ok_and(|b| b.len() == REBUILD_BATCH);
+                        // The applier has stopped (done, or failed): so does the reader.
+                        let t0 = std::time::Instant::now();
+                        let stop = tx.send(batch).await.is_err();
+                        ts += t0.elapsed();
+                        if stop || !more {
+                            eprintln!("reader {i}: read {tr:?} send-wait {ts:?}");
+                            return;
+                        }
+                    }
+                })
+            });
+        }
+        let filters = &filters;
+        // `move`: the receivers are dropped when applying stops (on an error too), which stops
+        // readers waiting to send.
+        handle.block_on(async move {
+            let (mut read, mut after) = (0u64, 0u64);
+            let (mut tr, mut ta) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+            for k in 0.. {
+                let t0 = std::time::Instant::now();
+                let Some(batch) = receivers[k % REBUILD_READERS].recv().await else { break };
+                tr += t0.elapsed();
+                let t0 = std::time::Instant::now();
+                let batch = batch?;
+                let Some(last) = batch.last() else { break };
+                after = after.max(last.position);
+                read += batch.len() as u64;
+                apply_batch(store, projections, filters, &batch).await?;
+                ta += t0.elapsed();
+                progress(after);
+                if batch.len() < REBUILD_BATCH {
+                    break;
+                }
+            }
+            eprintln!("applier: recv-wait {tr:?} apply {ta:?}");
+            Ok((read, after))
+        })
+    })
+}
+
+/// Reads the next batch while applying this one, in the calling task: (events read, last
+/// position read).
+async fn rebuild_in_one_task(
+    store: &dyn EventStore,
+    projections: &[Arc<dyn Projection>],
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> eventlog::Result<(u64, u64)> {
+    let filter = union_filter(projections);
+    let filters: Vec<Filter> = projections.iter().map(|p| p.filter()).collect();
+    let (mut read, mut after) = (0u64, 0u64);
+    let mut batch = store.read_all(0, &filter, REBUILD_BATCH).await?;
+    while let Some(last) = batch.last() {
+        after = last.position;
+        read += batch.len() as u64;
+        let full = batch.len() == REBUILD_BATCH;
+        let apply = apply_batch(store, projections, &filters, &batch);
+        let next = async {
+            if full { store.read_all(after, &filter, REBUILD_BATCH).await } else { Ok(vec![]) }
+        };
+        let (_, next) = futures::future::try_join(apply, next).await?;
+        progress(after);
+        batch = next;
+    }
+    Ok((read, after))
+}
+
+/// The running projections of one service instance.
+#[derive(Debug, Clone)]
+pub(crate) struct Handles {
+    pub purchases: ProjectionHandle,
+    pub schools: ProjectionHandle,
+    pub promises: ProjectionHandle,
+    pub wishes: ProjectionHandle,
+}
+
+impl Handles {
+    /// Starts the projections on the current runtime.
+    pub fn spawn(store: &eventlog::Store) -> Self {
+        let spawn = |p: Arc<dyn Projection>| eventlog::spawn_projection(store.clone(), p);
+        Self {
+            purchases: spawn(Arc::new(purchases::Purchases)),
+            schools: spawn(Arc::new(adoption::Schools)),
+            promises: spawn(Arc::new(promises::Promises)),
+            wishes: spawn(Arc::new(wishes::Wishes)),
+        }
+    }
+
+    /// Waits until every projection has read the whole log as it is now.
+    pub async fn caught_up(&self, store: &dyn EventStore) -> eventlog::Result<()> {
+        let head = store.head().await?;
+        for h in [&self.purchases, &self.schools, &self.promises, &self.wishes] {
+            h.wait_for(head).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Decodes an event of a family, or skips it with a warning when its data does not match the
+/// published schema.
+pub(crate) fn decode<F: EventFamily>(projection: &str, event: &RecordedEvent) -> Option<F> {
+    match F::from_parts(&event.event_type, &event.data) {
+        Ok(decoded) => Some(decoded),
+        Err(error) => {
+            tracing::warn!(
+                projection,
+                position = event.position,
+                event_type = %event.event_type,
+                %error,
+                "skipping an event whose data does not match its schema"
+            );
+            None
+        }
+    }
+}
+
+/// The format of a report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportFormat {
+    /// `application/json`: every figure.
+    #[default]
+    Json,
+    /// `text/csv`: a header row, then one row per figure group.
+    Csv,
+}
+
+/// Query parameters of every report.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ReportParams {
+    /// `json` (the default) or `csv`.
+    #[param(inline)]
+    pub format: Option<ReportFormat>,
+}
+
+/// Parses a query string into `T`, or a 400 `invalid-query` problem. Handlers call it after
+/// checking the caller's role, so that a caller without the role learns nothing about the
+/// parameters (401 and 403 come before 400).
+pub(crate) fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    actix_web::web::Query::<T>::from_query(query).map(|q| q.into_inner()).map_err(|e| {
+        let detail = match e {
+            actix_web::error::QueryPayloadError::Deserialize(e) => {
+                format!("The query string is invalid: {e}.")
+            }
+            other => format!("The query string is invalid: {other}."),
+        };
+        ApiError::bad_request("invalid-query", detail).with_title("Invalid query string")
+    })
+}
+
+/// A report that can be served.
+pub(crate) trait Report: Serialize {
+    /// The report's name in its path (`adoption`).
+    const NAME: &'static str;
+    /// The report as CSV: a header row and the rows.
+    fn csv(&self) -> Csv;
+}
+
+/// The report in the asked format.
+pub(crate) fn render<R: Report>(report: &R, format: Option<ReportFormat>) -> HttpResponse {
+    match format.unwrap_or_default() {
+        ReportFormat::Json => HttpResponse::Ok().json(report),
+        ReportFormat::Csv => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8; header=present"))
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"procgate-{}.csv\"", R::NAME),
+            ))
+            .body(report.csv().finish()),
+    }
+}
+
+impl Reporting {
+    /// Waits until the report's projections have reached the head as it is now (at most the
+    /// configured wait), so that the report includes every write acknowledged before the
+    /// request.
+    pub(crate) async fn wait_for(&self, handles: &[&ProjectionHandle]) -> Result<(), ApiError> {
+        let head = self.store().head().await.map_err(store_error)?;
+        let wait = self.settings().report_wait;
+        let all = futures::future::try_join_all(handles.iter().map(|h| h.wait_for(head)));
+        match tokio::time::timeout(wait, all).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(store_error(e)),
+            Err(_) => {
+                let behind = handles.iter().map(|h| h.position()).min().unwrap_or(0);
+                Err(ApiError::unavailable(format!(
+                    "The report is still catching up with the log (at sequence {behind} of {head}); try again shortly."
+                ))
+                .with_header(header::RETRY_AFTER, header::HeaderValue::from_static("2")))
+            }
+        }
+    }
+
+    /// Every document of `collection`, in key order, decoded (documents that do not decode
+    /// are skipped).
+    pub(crate) async fn documents<T: DeserializeOwned>(
+        &self,
+        collection: &str,
+    ) -> Result<Vec<T>, ApiError> {
+        let docs = self.store().documents(collection).await.map_err(store_error)?;
+        Ok(docs.into_iter().filter_map(|(_, doc)| serde_json::from_value(doc).ok()).collect())
+    }
+}
+
+/// How long a report read waits for its projection by default.
+pub const DEFAULT_REPORT_WAIT: Duration = Duration::from_secs(10);

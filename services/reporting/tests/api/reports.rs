@@ -1,0 +1,341 @@
+//! The reports over HTTP, against figures worked out by hand from the history in `history.rs`.
+
+use auth::Role;
+use serde_json::{Value, json};
+
+use crate::common::{TestApp, header};
+use crate::history::{CTO, LINCOLN, ROOSEVELT, TECH, WASHINGTON, write_history};
+
+on_both_backends!(
+    adoption,
+    response_times,
+    promises,
+    rogue_spend,
+    wishes,
+    an_empty_log_has_empty_reports,
+    a_report_read_after_a_write_includes_it
+);
+
+/// GETs a report as CSV: its rows (header first), checking the content type.
+async fn csv(app: &TestApp, name: &str) -> Vec<String> {
+    let res = app
+        .get(&format!("/v1/reports/{name}?format=csv"), Some(&[Role::Auditor]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        header(&res, "content-type").starts_with("text/csv"),
+        "{}",
+        header(&res, "content-type")
+    );
+    assert!(header(&res, "content-disposition").contains(&format!("procgate-{name}.csv")));
+    let body = res.text().await.unwrap();
+    assert!(body.ends_with("\r\n"), "{body}");
+    body.split("\r\n").filter(|l| !l.is_empty()).map(str::to_owned).collect()
+}
+
+fn find<'a>(list: &'a Value, field: &str, value: &str) -> &'a Value {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item[field] == value)
+        .unwrap_or_else(|| panic!("no {field} = {value} in {list}"))
+}
+
+async fn adoption(app: TestApp) {
+    write_history(&app).await;
+    let report = app.get_json("/v1/reports/adoption", Role::ItStaff).await;
+    // Three schools; washington withdrew, so only lincoln is gated now.
+    assert_eq!(report["schools"], json!({"total": 3, "gated": 1, "gated_share": 0.3333}));
+    // Technology checks: every one but P7 (not technology); through gated schools: P1, P2,
+    // P3, P6, P8 = 1500 + 800 + 2000 + 300 + 1000.
+    assert_eq!(
+        report["technology_spend"],
+        json!([{
+            "currency": "USD", "checks": 8, "technology_checks": 7, "technology_spend": "18300.00",
+            "gated_checks": 5, "gated_spend": "5600.00", "gated_spend_share": 0.306
+        }])
+    );
+    let months = &report["months"];
+    assert_eq!(months[0]["month"], "2024-08");
+    assert_eq!(months[0]["schools"], json!({"total": 2, "gated": 1, "gated_share": 0.5}));
+    assert_eq!(months[0]["technology_spend"], json!([]));
+    let september = find(months, "month", "2024-09");
+    assert_eq!(september["schools"], json!({"total": 3, "gated": 2, "gated_share": 0.6667}));
+    assert_eq!(
+        september["technology_spend"],
+        json!([{
+            "currency": "USD", "checks": 4, "technology_checks": 4, "technology_spend": "5000.00",
+            "gated_checks": 3, "gated_spend": "4300.00", "gated_spend_share": 0.86
+        }])
+    );
+    let october = find(months, "month", "2024-10");
+    assert_eq!(october["schools"], json!({"total": 3, "gated": 1, "gated_share": 0.3333}));
+    assert_eq!(october["technology_spend"][0]["technology_spend"], "13300.00");
+    assert_eq!(october["technology_spend"][0]["gated_spend"], "1300.00");
+    assert_eq!(october["technology_spend"][0]["gated_spend_share"], 0.0977);
+    // Up to the current month.
+    let today = chrono::Utc::now().date_naive();
+    assert_eq!(report["as_of"], today.to_string());
+    assert_eq!(
+        months.as_array().unwrap().last().unwrap()["month"],
+        today.format("%Y-%m").to_string()
+    );
+    let changes: Vec<(&str, &str, &str, u64)> = report["agreement_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["on"].as_str().unwrap(),
+                c["school_id"].as_str().unwrap(),
+                c["change"].as_str().unwrap(),
+                c["schools"]["gated"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("2024-08-20", LINCOLN, "signed", 1),
+            ("2024-09-10", WASHINGTON, "signed", 2),
+            ("2024-10-15", WASHINGTON, "withdrawn", 1)
+        ]
+    );
+
+    let rows = csv(&app, "adoption").await;
+    assert_eq!(
+        rows[0],
+        "month,schools_total,schools_gated,schools_gated_share,currency,checks,technology_checks,technology_spend,gated_checks,gated_spend,gated_spend_share"
+    );
+    assert_eq!(rows[1], "2024-08,2,1,0.5,,,,,,,");
+    assert_eq!(rows[2], "2024-09,3,2,0.6667,USD,4,4,5000.00,3,4300.00,0.86");
+    assert_eq!(rows[3], "2024-10,3,1,0.3333,USD,4,3,13300.00,2,1300.00,0.0977");
+    app.stop().await;
+}
+
+async fn response_times(app: TestApp) {
+    write_history(&app).await;
+    let report = app.get_json("/v1/reports/response-times", Role::Auditor).await;
+    // Held: P1 (call after 2 h, approved after 24 h), P2 (30 min, cancelled after 36 h),
+    // P3 (nothing yet), P8 (4 h, cancelled after 24 h).
+    assert_eq!(
+        report["all"],
+        json!({
+            "key": "all", "held": 4, "open": 1, "approved": 1, "cancelled": 2,
+            "to_first_reached_call": {"count": 3, "p50_seconds": 7200, "p90_seconds": 14400, "max_seconds": 14400},
+            "to_resolution": {"count": 3, "p50_seconds": 86400, "p90_seconds": 129600, "max_seconds": 129600}
+        })
+    );
+    assert_eq!(
+        report["by_school"],
+        json!([
+            {
+                "key": LINCOLN, "held": 2, "open": 0, "approved": 1, "cancelled": 1,
+                "to_first_reached_call": {"count": 2, "p50_seconds": 1800, "p90_seconds": 7200, "max_seconds": 7200},
+                "to_resolution": {"count": 2, "p50_seconds": 86400, "p90_seconds": 129600, "max_seconds": 129600}
+            },
+            {
+                "key": WASHINGTON, "held": 2, "open": 1, "approved": 0, "cancelled": 1,
+                "to_first_reached_call": {"count": 1, "p50_seconds": 14400, "p90_seconds": 14400, "max_seconds": 14400},
+                "to_resolution": {"count": 1, "p50_seconds": 86400, "p90_seconds": 86400, "max_seconds": 86400}
+            }
+        ])
+    );
+    let months: Vec<(&str, u64, u64)> = report["by_month"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (m["key"].as_str().unwrap(), m["held"].as_u64().unwrap(), m["open"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(months, [("2024-09", 3, 1), ("2024-10", 1, 0)]);
+    assert_eq!(report["by_month"][0]["to_first_reached_call"]["p50_seconds"], 1800);
+
+    let rows = csv(&app, "response-times").await;
+    assert_eq!(
+        rows[0],
+        "dimension,key,held,open,approved,cancelled,reached_count,to_first_reached_call_p50_seconds,to_first_reached_call_p90_seconds,to_first_reached_call_max_seconds,resolved_count,to_resolution_p50_seconds,to_resolution_p90_seconds,to_resolution_max_seconds"
+    );
+    assert_eq!(rows[1], "all,all,4,1,1,2,3,7200,14400,14400,3,86400,129600,129600");
+    assert_eq!(rows[2], "school,lincoln-elem,2,0,1,1,2,1800,7200,7200,2,86400,129600,129600");
+    assert_eq!(rows.len(), 1 + 1 + 2 + 2);
+    app.stop().await;
+}
+
+async fn promises(app: TestApp) {
+    write_history(&app).await;
+    let report = app.get_json("/v1/reports/promises", Role::Admin).await;
+    // A kept, B broken, C overdue, D open, and the two standing promises kept (P2 and P8
+    // were cancelled after a reached call and an alternative).
+    assert_eq!(
+        report["all"],
+        json!({"key": null, "made": 6, "kept": 3, "broken": 1, "overdue": 1, "open": 1, "kept_share": 0.75})
+    );
+    assert_eq!(
+        report["by_owner"],
+        json!([
+            {"key": CTO, "made": 4, "kept": 3, "broken": 0, "overdue": 0, "open": 1, "kept_share": 1.0},
+            {"key": TECH, "made": 2, "kept": 0, "broken": 1, "overdue": 1, "open": 0, "kept_share": 0.0}
+        ])
+    );
+    assert_eq!(
+        report["by_school"],
+        json!([
+            {"key": LINCOLN, "made": 2, "kept": 2, "broken": 0, "overdue": 0, "open": 0, "kept_share": 1.0},
+            {"key": ROOSEVELT, "made": 2, "kept": 0, "broken": 1, "overdue": 1, "open": 0, "kept_share": 0.0},
+            {"key": WASHINGTON, "made": 1, "kept": 1, "broken": 0, "overdue": 0, "open": 0, "kept_share": 1.0},
+            {"key": null, "made": 1, "kept": 0, "broken": 0, "overdue": 0, "open": 1, "kept_share": null}
+        ])
+    );
+    let cbc = &report["call_before_cancel"];
+    assert_eq!(
+        (cbc["promises"].as_u64(), cbc["kept"].as_u64(), cbc["broken"].as_u64()),
+        (Some(2), Some(2), Some(0))
+    );
+    assert_eq!(
+        (
+            cbc["cancellations"].as_u64(),
+            cbc["call_and_alternative_first"].as_u64(),
+            cbc["without"].as_u64()
+        ),
+        (Some(2), Some(2), Some(0))
+    );
+    assert_eq!(
+        cbc["by_school"][0],
+        json!({
+            "school_id": LINCOLN, "owner": CTO, "promises": 1, "kept": 1, "broken": 0,
+            "cancellations": 1, "call_and_alternative_first": 1, "without": 0
+        })
+    );
+    assert_eq!(report["as_of"], chrono::Utc::now().date_naive().to_string());
+
+    let rows = csv(&app, "promises").await;
+    assert_eq!(rows[0], "dimension,key,made,kept,broken,overdue,open,kept_share");
+    assert_eq!(rows[1], "all,,6,3,1,1,1,0.75");
+    assert!(rows.contains(&"owner,tech@district.org,2,0,1,1,0,0".to_owned()), "{rows:?}");
+    assert_eq!(rows.last().unwrap(), "school,,1,0,0,0,1,");
+    app.stop().await;
+}
+
+async fn rogue_spend(app: TestApp) {
+    write_history(&app).await;
+    let report = app.get_json("/v1/reports/rogue-spend", Role::ItStaff).await;
+    // P4 (Best Buy, 700.00) and P5 (Amazon, 12000.00), both at roosevelt.
+    assert_eq!(report["totals"], json!([{"currency": "USD", "purchases": 2, "total": "12700.00"}]));
+    assert_eq!(
+        report["by_school"],
+        json!([{"school_id": ROOSEVELT, "currency": "USD", "purchases": 2, "total": "12700.00"}])
+    );
+    assert_eq!(
+        report["by_vendor"],
+        json!([
+            {"vendor": "Amazon", "currency": "USD", "purchases": 1, "total": "12000.00"},
+            {"vendor": "Best Buy", "currency": "USD", "purchases": 1, "total": "700.00"}
+        ])
+    );
+    assert_eq!(report["by_school_and_vendor"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        report["by_amount"],
+        json!([
+            {"amount_band": "10000-and-over", "currency": "USD", "purchases": 1, "total": "12000.00"},
+            {"amount_band": "500-2500", "currency": "USD", "purchases": 1, "total": "700.00"}
+        ])
+    );
+    let rows = csv(&app, "rogue-spend").await;
+    assert_eq!(rows[0], "dimension,school_id,vendor,amount_band,currency,purchases,total");
+    assert_eq!(rows[1], "all,,,,USD,2,12700.00");
+    assert!(rows.contains(&"school_and_vendor,roosevelt-high,Best Buy,,USD,1,700.00".to_owned()));
+    assert_eq!(rows.len(), 1 + 1 + 1 + 2 + 2 + 2);
+    app.stop().await;
+}
+
+async fn wishes(app: TestApp) {
+    write_history(&app).await;
+    let report = app.get_json("/v1/reports/wishes", Role::Auditor).await;
+    // W3 and W4 open, W1 and W6 with headway, W2 done (late), W5 declined; known: all but W4
+    // (ten days old); in time: W1 and W6.
+    assert_eq!(
+        report["all"],
+        json!({
+            "school_id": null, "wishes": 6, "open": 2, "headway": 2, "done": 1, "declined": 1,
+            "within_a_year": {"known": 5, "met": 2, "pending": 1, "share": 0.4}
+        })
+    );
+    let schools: Vec<(Value, u64, f64)> = report["by_school"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["school_id"].clone(),
+                g["wishes"].as_u64().unwrap(),
+                g["within_a_year"]["share"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        schools,
+        [
+            (json!(LINCOLN), 2, 0.5),
+            (json!(ROOSEVELT), 2, 0.0),
+            (json!(WASHINGTON), 1, 1.0),
+            (Value::Null, 1, 0.0)
+        ]
+    );
+    let rows = csv(&app, "wishes").await;
+    assert_eq!(
+        rows[0],
+        "dimension,school_id,wishes,open,headway,done,declined,within_a_year_known,within_a_year_met,within_a_year_pending,within_a_year_share"
+    );
+    assert_eq!(rows[1], "all,,6,2,2,1,1,5,2,1,0.4");
+    assert_eq!(rows[3], "school,roosevelt-high,2,2,0,0,0,1,0,1,0");
+    app.stop().await;
+}
+
+async fn an_empty_log_has_empty_reports(app: TestApp) {
+    let adoption = app.get_json("/v1/reports/adoption", Role::Admin).await;
+    assert_eq!(adoption["schools"], json!({"total": 0, "gated": 0, "gated_share": null}));
+    assert_eq!(adoption["months"], json!([]));
+    let times = app.get_json("/v1/reports/response-times", Role::Admin).await;
+    assert_eq!(times["all"]["held"], 0);
+    assert_eq!(times["all"]["to_resolution"]["p50_seconds"], Value::Null);
+    let promises = app.get_json("/v1/reports/promises", Role::Admin).await;
+    assert_eq!(promises["all"]["made"], 0);
+    let rogue = app.get_json("/v1/reports/rogue-spend", Role::Admin).await;
+    assert_eq!(rogue["totals"], json!([]));
+    let wishes = app.get_json("/v1/reports/wishes", Role::Admin).await;
+    assert_eq!(wishes["all"]["within_a_year"]["share"], Value::Null);
+    for name in ["adoption", "response-times", "promises", "rogue-spend", "wishes"] {
+        let rows = csv(&app, name).await;
+        assert!(!rows.is_empty() && rows[0].contains(','), "{name}: {rows:?}");
+    }
+    let (status, problem) =
+        app.get_problem("/v1/reports/adoption?format=xml", Some(&[Role::Admin])).await;
+    assert_eq!(
+        (status, problem["type"].as_str()),
+        (400, Some("https://procgate.dev/problems/invalid-query"))
+    );
+    let (status, _) = app.get_problem("/v1/reports/nonsense", Some(&[Role::Admin])).await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+
+async fn a_report_read_after_a_write_includes_it(app: TestApp) {
+    write_history(&app).await;
+    for round in 0..5 {
+        // Each write is followed at once by a read: it must be in the figures.
+        crate::common::append(
+            &app.store,
+            &format!("school-late-{round}"),
+            "school-registered",
+            json!({"school_id": format!("late-{round}"), "name": "Late"}),
+        )
+        .await;
+        let report = app.get_json("/v1/reports/adoption", Role::Admin).await;
+        assert_eq!(report["schools"]["total"], 4 + round, "round {round}");
+    }
+    app.stop().await;
+}
