@@ -13,3 +13,8 @@ mod api;
 mod app;
 
 pub use app::{Gate, openapi};
+
+/// The gate's read models, for a rebuild.
+pub fn projections() -> Vec<std::sync::Arc<dyn eventlog::Projection>> {
+    vec![std::sync::Arc::new(projections::Purchases), std::sync::Arc::new(projections::Schools)]
+}

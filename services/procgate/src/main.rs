@@ -1,5 +1,6 @@
 //! `procgate`: the command line of the district's technology-purchase gate.
 
+mod demo;
 mod settings;
 
 use std::net::TcpListener;
@@ -31,11 +32,77 @@ enum Command {
     },
     /// Print a signed token for the configured key.
     Token(Token),
+    /// Fill a running procgate with a realistic district, through its HTTP API.
+    Demo(DemoArgs),
+    /// Rebuild the read models from the log (stop the services on this store first).
+    Rebuild {
+        /// Only this service's read models (default: all).
+        #[arg(value_enum)]
+        service: Option<ServiceName>,
+        #[command(flatten)]
+        store: StoreSettings,
+    },
+    /// What auditors do: verify the log, replay a purchase's decision history.
+    #[command(subcommand)]
+    Audit(Audit),
+}
+
+#[derive(Debug, Subcommand)]
+enum Audit {
+    /// Recompute the hash chain of the whole log; exits non-zero if it is broken.
+    Verify {
+        #[command(flatten)]
+        store: StoreSettings,
+    },
+    /// Replay a purchase from the log: each event, who, when, and the state after it.
+    Replay {
+        /// The purchase id.
+        #[arg(long)]
+        purchase: uuid::Uuid,
+        /// Only what was recorded up to this time (RFC 3339).
+        #[arg(long)]
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+        /// Print JSON instead of a timeline.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreSettings,
+    },
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// The server (the all-in-one, or a load balancer routing by path).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// The gate, when it runs apart (default: --url).
+    #[arg(long)]
+    gate_url: Option<String>,
+    /// Stakeholder relations, when it runs apart (default: --url).
+    #[arg(long)]
+    stakeholders_url: Option<String>,
+    /// Reporting, when it runs apart (default: --url).
+    #[arg(long)]
+    reporting_url: Option<String>,
+    /// The same seed makes the same district.
+    #[arg(long, default_value_t = 2026)]
+    seed: u64,
+    /// How many schools (at most 90).
+    #[arg(long, default_value_t = 30)]
+    schools: usize,
+    /// How many purchase checks over the school year.
+    #[arg(long, default_value_t = 300)]
+    checks: usize,
+    #[command(flatten)]
+    store: StoreSettings,
+    #[command(flatten)]
+    jwt: JwtSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ServiceName {
     Gate,
+    Stakeholders,
     Reporting,
 }
 
@@ -110,6 +177,48 @@ async fn run(command: Command) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Demo(args) => {
+            let issuer = args.jwt.issuer(&args.store.data_dir)?;
+            let or_url = |u: Option<String>| u.unwrap_or_else(|| args.url.clone());
+            let urls = [
+                or_url(args.gate_url.clone()),
+                or_url(args.stakeholders_url.clone()),
+                or_url(args.reporting_url.clone()),
+            ];
+            demo::Demo::new(urls, &issuer, args.seed, args.schools, args.checks)?.run().await
+        }
+        Command::Rebuild { service, store } => {
+            let store = store.open().await?;
+            rebuild(&*store, service).await
+        }
+        Command::Audit(Audit::Verify { store }) => {
+            let store = store.open().await?;
+            let head = store.head().await?;
+            let bar = progress_bar(head, "verifying");
+            let report = reporting::verify_log(&*store, &|p| bar.set_position(p)).await?;
+            bar.finish_and_clear();
+            if report.ok {
+                println!("the log is intact: {} events checked", report.checked);
+                Ok(())
+            } else {
+                anyhow::bail!(
+                    "the log is broken at sequence {}: {} ({} events before it check out)",
+                    report.first_bad_sequence.unwrap_or_default(),
+                    report.problem.unwrap_or_default(),
+                    report.checked
+                )
+            }
+        }
+        Command::Audit(Audit::Replay { purchase, as_of, json, store }) => {
+            let store = store.open().await?;
+            let replay = reporting::replay_purchase(&*store, purchase, as_of).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&replay)?);
+            } else {
+                print!("{}", reporting::render_timeline(&replay));
+            }
+            Ok(())
+        }
         Command::Token(token) => {
             let issuer = token.jwt.issuer(&token.store.data_dir)?;
             let ttl = Duration::from_secs(token.hours.saturating_mul(3600));
@@ -117,6 +226,43 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    let template = format!("{what} {{bar:40}} {{pos}}/{{len}} events ({{per_sec}}, {{eta}} left)");
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Rebuilds the read models of one service, or of all, from position 0.
+async fn rebuild(
+    store: &dyn eventlog::EventStore,
+    service: Option<ServiceName>,
+) -> anyhow::Result<()> {
+    let head = store.head().await?;
+    let wanted = |name| service.is_none_or(|s| s == name);
+    if wanted(ServiceName::Gate) {
+        for projection in gate::projections() {
+            let bar = progress_bar(head, &format!("gate {:<22}", projection.name()));
+            eventlog::rebuild(store, &*projection, &|p| bar.set_position(p)).await?;
+            bar.finish();
+        }
+    }
+    if wanted(ServiceName::Stakeholders) {
+        let bar = progress_bar(head, "stakeholder relations");
+        stakeholders::rebuild(store, &|p| bar.set_position(p)).await?;
+        bar.finish();
+    }
+    if wanted(ServiceName::Reporting) {
+        let bar = progress_bar(head, "reports");
+        reporting::rebuild(store, &|p| bar.set_position(p)).await?;
+        bar.finish();
+    }
+    println!("rebuilt from {head} events in the log");
+    Ok(())
 }
 
 async fn run_serve(serve: Serve) -> anyhow::Result<()> {
@@ -127,6 +273,11 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
     let mut services: Vec<Arc<dyn Service>> = Vec::new();
     if wanted(ServiceName::Gate) {
         services.push(Arc::new(gate::Gate::start(store.clone(), verifier.clone()).await?));
+    }
+    if wanted(ServiceName::Stakeholders) {
+        services.push(Arc::new(
+            stakeholders::Stakeholders::start(store.clone(), verifier.clone()).await?,
+        ));
     }
     if wanted(ServiceName::Reporting) {
         services

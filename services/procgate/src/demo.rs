@@ -1,0 +1,580 @@
+//! `procgate demo`: fills a running procgate, in any deployment, with a realistic district,
+//! through the HTTP API only.
+//!
+//! About 30 schools with their principals and other stakeholders; a conversation with each
+//! principal (vision, two stars and a wish); promises and follow-ups, some kept, some done, some
+//! overdue; about 60% of the schools signing the purchasing agreement; a catalog and a policy;
+//! then a few hundred purchase checks over the school year, with IT handling every held one
+//! (a call, an alternative, then approval, an accepted alternative or, after both, a
+//! cancellation). The same `--seed` gives the same district. Running it again is harmless:
+//! schools and the catalog are PUTs, people are matched by email, and purchase checks reuse
+//! their `external_ref`s (the gate answers repeats with the first answer).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use auth::{Issuer, Role};
+use chrono::{TimeDelta, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+use reqwest::{Client, Method};
+use serde_json::{Value, json};
+
+/// A small deterministic generator (SplitMix64): the same seed, the same district.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+}
+
+const NAMES: &[&str] = &[
+    "Lincoln",
+    "Washington",
+    "Roosevelt",
+    "Jefferson",
+    "Madison",
+    "Franklin",
+    "Kennedy",
+    "Adams",
+    "Hamilton",
+    "Jackson",
+    "Monroe",
+    "Carver",
+    "Douglass",
+    "Tubman",
+    "Parks",
+    "Chavez",
+    "Keller",
+    "Curie",
+    "Edison",
+    "Whitman",
+    "Emerson",
+    "Thoreau",
+    "Dewey",
+    "Mann",
+    "Bethune",
+    "Muir",
+    "Earhart",
+    "Ride",
+    "Sagan",
+    "Hopper",
+];
+const LEVELS: &[(&str, &str)] =
+    &[("elem", "Elementary"), ("middle", "Middle School"), ("high", "High School")];
+const FIRST: &[&str] = &[
+    "Maria", "James", "Aisha", "Daniel", "Mei", "Robert", "Priya", "Carlos", "Hannah", "Omar",
+    "Grace", "Luis", "Fatima", "Ethan", "Sofia", "Kwame", "Elena", "Noah", "Yuki", "Samuel",
+];
+const LAST: &[&str] = &[
+    "Garcia", "Johnson", "Okafor", "Nguyen", "Smith", "Patel", "Rivera", "Kim", "Brown", "Haddad",
+    "Lopez", "Chen", "Williams", "Mensah", "Rossi", "Tanaka", "Davis", "Singh", "Moore", "Silva",
+];
+const VISIONS: &[&str] = &[
+    "Every student reads at grade level by third grade, with devices in every classroom.",
+    "A maker space where students build robots and learn to code after school.",
+    "Teachers spend less time on logistics and more on students; paperwork goes digital.",
+    "Families can follow their children's progress online, in their own language.",
+    "A library that is a media lab: video, podcasts, and research skills for every student.",
+    "Every graduate leaves with a portfolio of real projects and a digital skills certificate.",
+];
+const STARS: &[&str] = &[
+    "Laptop repairs come back within two days",
+    "The help desk answers the phone",
+    "Wi-Fi in the gym finally works",
+    "Password resets are quick",
+    "The new projectors were installed before school started",
+    "IT staff explain things without jargon",
+    "Chromebook carts are always charged",
+];
+const WISHES: &[&str] = &[
+    "Tell us before changing which software teachers can install",
+    "A faster way to buy classroom apps",
+    "More training for new teachers in August",
+    "Someone on site on testing days",
+    "Loaner devices while laptops are in repair",
+    "A clear list of what we can buy without asking",
+];
+const ROLES: &[&str] = &["teacher", "librarian", "business_officer", "instruction_lead"];
+
+/// Where the services are, and who the demo acts as.
+pub struct Demo {
+    client: Client,
+    gate: String,
+    stakeholders: String,
+    reporting: String,
+    it: String,
+    finance: String,
+    rng: Rng,
+    schools: usize,
+    checks: usize,
+}
+
+impl Demo {
+    pub fn new(
+        urls: [String; 3],
+        issuer: &Issuer,
+        seed: u64,
+        schools: usize,
+        checks: usize,
+    ) -> anyhow::Result<Self> {
+        let hour = Duration::from_secs(3600);
+        let [gate, stakeholders, reporting] = urls.map(|u| u.trim_end_matches('/').to_owned());
+        Ok(Self {
+            client: Client::builder().timeout(Duration::from_secs(30)).build()?,
+            gate,
+            stakeholders,
+            reporting,
+            it: issuer.issue("it-director@district.org", &[Role::ItStaff], hour),
+            finance: issuer.issue("district-erp", &[Role::Finance], hour),
+            rng: Rng(seed),
+            schools: schools.clamp(1, NAMES.len() * LEVELS.len()),
+            checks,
+        })
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        url: String,
+        token: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let mut request = self.client.request(method.clone(), &url).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.with_context(|| format!("{method} {url}"))?;
+        let status = response.status();
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("{method} {url}: {status}: {}", value["detail"].as_str().unwrap_or(""));
+        }
+        Ok(value)
+    }
+
+    async fn it(
+        &self,
+        method: Method,
+        base: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        self.call(method, format!("{base}{path}"), &self.it, body).await
+    }
+
+    /// Runs the demo, printing what it does.
+    pub async fn run(mut self) -> anyhow::Result<()> {
+        let today = Utc::now().date_naive();
+        let year_start = today - TimeDelta::days(90);
+        println!("procgate demo: a district of {} schools (seed {})", self.schools, self.rng.0);
+
+        // The standards.
+        for (id, name, approved) in [
+            ("dell", "Dell Technologies", true),
+            ("apple", "Apple", true),
+            ("lenovo", "Lenovo", true),
+            ("cdw", "CDW Education", true),
+            ("gadget-barn", "Gadget Barn", false),
+            ("marketplace", "Online Marketplace", false),
+        ] {
+            self.it(
+                Method::PUT,
+                &self.gate,
+                &format!("/v1/catalog/vendors/{id}"),
+                Some(json!({"name": name, "approved": approved})),
+            )
+            .await?;
+        }
+        for (sku, name, category, vendor) in [
+            ("LAT-5440", "Dell Latitude 5440", "laptops", "dell"),
+            ("CB-3110", "Dell Chromebook 3110", "chromebooks", "dell"),
+            ("IPAD-10", "iPad 10th generation", "tablets", "apple"),
+            ("TP-E14", "Lenovo ThinkPad E14", "laptops", "lenovo"),
+            ("DOC-USB-C", "USB-C docking station", "peripherals", "cdw"),
+            ("PROJ-4K", "Classroom projector 4K", "av-equipment", "cdw"),
+        ] {
+            let body = json!({"name": name, "category": category, "vendor_id": vendor});
+            self.it(Method::PUT, &self.gate, &format!("/v1/catalog/products/{sku}"), Some(body))
+                .await?;
+        }
+        self.it(
+            Method::PUT,
+            &self.gate,
+            "/v1/catalog/policy",
+            Some(json!({
+                "technology_categories": ["laptops", "chromebooks", "tablets", "peripherals",
+                                          "av-equipment", "software", "networking"],
+                "technology_mccs": ["5045", "5732", "5734"],
+                "review_threshold": "5000.00", "currency": "USD"})),
+        )
+        .await?;
+        println!(
+            "  catalog: 6 vendors (4 approved), 6 products, the policy (review over 5000.00 USD)"
+        );
+
+        // Schools and their people.
+        let existing = self.it(Method::GET, &self.stakeholders, "/v1/stakeholders", None).await?;
+        let mut by_email: HashMap<String, String> = existing["stakeholders"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| {
+                Some((s["email"].as_str()?.to_owned(), s["stakeholder_id"].as_str()?.to_owned()))
+            })
+            .collect();
+        let mut schools: Vec<(String, String, String)> = Vec::new(); // (id, name, principal id)
+        let mut people = 0;
+        for i in 0..self.schools {
+            let (slug, level) = LEVELS[i / NAMES.len() % LEVELS.len()];
+            let name = format!("{} {level}", NAMES[i % NAMES.len()]);
+            let id = format!("{}-{slug}", NAMES[i % NAMES.len()].to_lowercase());
+            self.it(
+                Method::PUT,
+                &self.stakeholders,
+                &format!("/v1/schools/{id}"),
+                Some(json!({"name": name})),
+            )
+            .await?;
+            let mut principal = String::new();
+            for (n, role) in std::iter::once("principal")
+                .chain(ROLES.iter().copied().take(1 + self.rng.below(2)))
+                .enumerate()
+            {
+                let (first, last) = (*self.rng.pick(FIRST), *self.rng.pick(LAST));
+                let email = format!(
+                    "{}.{}{n}@{id}.district.org",
+                    first.to_lowercase(),
+                    last.to_lowercase()
+                );
+                let sid = match by_email.get(&email) {
+                    Some(sid) => sid.clone(),
+                    None => {
+                        let body = json!({"name": format!("{first} {last}"), "email": email, "role": role,
+                                          "phone": format!("555-01{:02}", self.rng.below(100)), "school_id": id});
+                        let created = self
+                            .it(Method::POST, &self.stakeholders, "/v1/stakeholders", Some(body))
+                            .await?;
+                        let sid = created["stakeholder_id"]
+                            .as_str()
+                            .context("a stakeholder id")?
+                            .to_owned();
+                        people += 1;
+                        by_email.insert(email, sid.clone());
+                        sid
+                    }
+                };
+                if role == "principal" {
+                    principal = sid;
+                }
+            }
+            schools.push((id, name, principal));
+        }
+        println!(
+            "  {} schools, {people} new stakeholders (principals, teachers, librarians, business officers)",
+            schools.len()
+        );
+
+        // IT meets each principal: their vision, two stars and a wish; promises and follow-ups.
+        let (mut promises, mut followups) = (0, 0);
+        for (n, (id, name, principal)) in schools.iter().enumerate() {
+            let held = year_start + TimeDelta::days((n * 2) as i64);
+            let first = self.rng.below(STARS.len());
+            let second = (first + 1 + self.rng.below(STARS.len() - 1)) % STARS.len();
+            let body = json!({
+                "held_at": format!("{held}T15:30:00Z"), "location": format!("{name}, principal's office"),
+                "their_vision": self.rng.pick(VISIONS), "stars": [STARS[first], STARS[second]],
+                "wish": self.rng.pick(WISHES), "notes": "Met on their turf; tied their vision to the district's technology plan."});
+            self.it(
+                Method::POST,
+                &self.stakeholders,
+                &format!("/v1/stakeholders/{principal}/conversations"),
+                Some(body),
+            )
+            .await?;
+            if self.rng.chance(70) {
+                // Promises are made today (the log records when), due in the coming weeks;
+                // IT keeps some of them at once.
+                let due = today + TimeDelta::days(7 + self.rng.below(50) as i64);
+                let body = json!({"to": {"type": "stakeholder", "stakeholder_id": principal},
+                                  "text": "Same-week turnaround on repairs for the classroom laptops", "due_on": due.to_string()});
+                let made =
+                    self.it(Method::POST, &self.stakeholders, "/v1/promises", Some(body)).await?;
+                promises += 1;
+                if self.rng.chance(50)
+                    && let Some(pid) = made["promise_id"].as_str()
+                {
+                    let evidence = json!({"evidence": "Repair tickets for the school closed within five days"});
+                    self.it(
+                        Method::POST,
+                        &self.stakeholders,
+                        &format!("/v1/promises/{pid}/kept"),
+                        Some(evidence),
+                    )
+                    .await?;
+                }
+            }
+            if self.rng.chance(60) {
+                let due = (held + TimeDelta::days(30 + self.rng.below(60) as i64)).max(today);
+                let body = json!({"stakeholder_id": principal, "about": "Check in on the wish from our first meeting", "due_on": due.to_string()});
+                self.it(Method::POST, &self.stakeholders, "/v1/follow-ups", Some(body)).await?;
+                followups += 1;
+            }
+            let _ = id;
+        }
+        // Headway on the wishes.
+        let wishes = self.it(Method::GET, &self.stakeholders, "/v1/wishes", None).await?;
+        let mut progressed = 0;
+        for wish in wishes["wishes"].as_array().into_iter().flatten() {
+            let Some(wid) = wish["wish_id"].as_str() else { continue };
+            if wish["status"] == "open" && self.rng.chance(70) {
+                let status = if self.rng.chance(40) { "done" } else { "in_progress" };
+                let body = json!({"note": "Raised at the IT team meeting; a plan is in motion", "status": status});
+                self.it(
+                    Method::POST,
+                    &self.stakeholders,
+                    &format!("/v1/wishes/{wid}/progress"),
+                    Some(body),
+                )
+                .await?;
+                progressed += 1;
+            }
+        }
+        println!(
+            "  a conversation with every principal (vision, 2 stars and a wish); {promises} promises, {followups} follow-ups, headway on {progressed} wishes"
+        );
+
+        // About 60% of the schools sign the purchasing agreement.
+        let mut signed = 0;
+        for (n, (id, _, principal)) in schools.iter().enumerate() {
+            if n % 5 < 3 {
+                let school = self
+                    .it(Method::GET, &self.stakeholders, &format!("/v1/schools/{id}"), None)
+                    .await?;
+                if school["agreement"].is_null() || school["agreement"]["signed_on"].is_null() {
+                    let on = year_start + TimeDelta::days(30 + n as i64);
+                    let body =
+                        json!({"principal_id": principal, "signed_on": on.min(today).to_string()});
+                    self.it(
+                        Method::PUT,
+                        &self.stakeholders,
+                        &format!("/v1/schools/{id}/agreement"),
+                        Some(body),
+                    )
+                    .await?;
+                }
+                signed += 1;
+            }
+        }
+        println!("  {signed} of {} schools signed the purchasing agreement", schools.len());
+
+        // A school year of purchase checks, with IT handling the held ones.
+        let bar = ProgressBar::new(self.checks as u64);
+        bar.set_style(ProgressStyle::with_template(
+            "  purchase checks {bar:40} {pos}/{len} {msg}",
+        )?);
+        let mut tally: HashMap<String, usize> = HashMap::new();
+        for n in 0..self.checks {
+            let (school, _, _) = schools[self.rng.below(schools.len())].clone();
+            let body = self.purchase(n, &school);
+            let external_ref = body["external_ref"].as_str().unwrap_or_default().to_owned();
+            let answer = self
+                .call(
+                    Method::POST,
+                    format!("{}/v1/purchase-checks", self.gate),
+                    &self.finance,
+                    Some(body),
+                )
+                .await
+                .with_context(|| format!("purchase check {external_ref}"))?;
+            let decision = answer["decision"].as_str().unwrap_or("?").to_owned();
+            *tally.entry(decision.clone()).or_default() += 1;
+            if let Some(pid) = answer["purchase_id"].as_str() {
+                self.handle(pid, &decision, &mut tally).await?;
+            }
+            bar.inc(1);
+        }
+        bar.finish_with_message("done");
+        let count = |k: &str| tally.get(k).copied().unwrap_or(0);
+        println!(
+            "  {} checks: {} approved, {} held, {} advisory; IT called and proposed alternatives on every held one: \
+             {} approved as submitted, {} approved as amended, {} cancelled after a call and an alternative",
+            self.checks,
+            count("approved"),
+            count("held"),
+            count("advisory"),
+            count("approved-after-review"),
+            count("approved-as-amended"),
+            count("cancelled")
+        );
+        println!("\nWhere to look (with an it_staff or auditor token):");
+        for path in ["/v1/purchases?status=held", "/v1/catalog"] {
+            println!("  {}{path}", self.gate);
+        }
+        for path in
+            ["/v1/schools", "/v1/stakeholders", "/v1/wishes", "/v1/promises", "/v1/follow-ups"]
+        {
+            println!("  {}{path}", self.stakeholders);
+        }
+        for path in [
+            "/v1/reports/adoption",
+            "/v1/reports/response-times",
+            "/v1/reports/promises",
+            "/v1/reports/rogue-spend",
+            "/v1/reports/wishes",
+            "/v1/events",
+            "/v1/audit/verify",
+        ] {
+            println!("  {}{path}", self.reporting);
+        }
+        println!("  API docs: {}/docs", self.gate);
+        Ok(())
+    }
+
+    /// The `n`th purchase: mostly supported technology, some unsupported, some not technology,
+    /// some over the threshold, some from vendors IT does not approve.
+    fn purchase(&mut self, n: usize, school: &str) -> Value {
+        let kind = self.rng.below(100);
+        let (vendor, lines, mcc) = match kind {
+            0..=34 => (
+                "Dell",
+                vec![line(
+                    Some("LAT-5440"),
+                    "Latitude 5440 for the front office",
+                    "laptops",
+                    1 + self.rng.below(3),
+                    "899.00",
+                )],
+                None,
+            ),
+            35..=49 => (
+                "Apple",
+                vec![line(
+                    Some("IPAD-10"),
+                    "iPads for the reading program",
+                    "tablets",
+                    4 + self.rng.below(8),
+                    "349.00",
+                )],
+                None,
+            ),
+            50..=64 => (
+                "Gadget Barn",
+                vec![line(None, "Smart board from a trade show", "av-equipment", 1, "2499.00")],
+                Some("5732"),
+            ),
+            65..=74 => (
+                "Online Marketplace",
+                vec![line(None, "Gaming laptop for the esports club", "laptops", 2, "1299.00")],
+                Some("5732"),
+            ),
+            75..=84 => (
+                "Office Depot",
+                vec![line(None, "Copy paper, 10 cases", "supplies", 10, "42.50")],
+                None,
+            ),
+            _ => (
+                "Dell",
+                vec![line(Some("CB-3110"), "Chromebook cart refresh", "chromebooks", 30, "289.00")],
+                None,
+            ),
+        };
+        let method = if mcc.is_some() { "p_card" } else { "purchase_order" };
+        let mut body = json!({
+            "external_ref": format!("DEMO-{n:04}-{school}"), "school_id": school,
+            "requester_email": format!("requests@{school}.district.org"), "vendor": vendor,
+            "payment_method": method, "currency": "USD", "lines": lines,
+            "purpose": "For the new term"});
+        if let Some(mcc) = mcc {
+            body["merchant_category_code"] = json!(mcc);
+        }
+        body
+    }
+
+    /// IT works a flagged purchase: calls the requester, proposes an alternative, then
+    /// approves, accepts the alternative, or cancels (only held ones).
+    async fn handle(
+        &mut self,
+        id: &str,
+        decision: &str,
+        tally: &mut HashMap<String, usize>,
+    ) -> anyhow::Result<()> {
+        if decision == "approved" {
+            return Ok(());
+        }
+        let purchase =
+            self.it(Method::GET, &self.gate, &format!("/v1/purchases/{id}"), None).await?;
+        if purchase["status"] != decision || !purchase["calls"].as_array().is_none_or(Vec::is_empty)
+        {
+            return Ok(()); // a repeat of an earlier run: already handled
+        }
+        let call = json!({"requester_reached": true, "goal": "Students need devices for the new reading program",
+                          "notes": "Walked through the supported options together"});
+        self.it(Method::POST, &self.gate, &format!("/v1/purchases/{id}/calls"), Some(call)).await?;
+        let alternative = json!({"description": "The supported model from the catalog, with district warranty and setup",
+                                 "lines": [line(Some("IPAD-10"), "iPad 10th generation", "tablets", 2, "349.00")]});
+        let after = self
+            .it(
+                Method::POST,
+                &self.gate,
+                &format!("/v1/purchases/{id}/alternatives"),
+                Some(alternative),
+            )
+            .await?;
+        if decision != "held" {
+            return Ok(());
+        }
+        let outcome = self.rng.below(10);
+        if outcome < 5 {
+            let alt = after["alternatives"][0]["alternative_id"]
+                .as_str()
+                .context("an alternative id")?
+                .to_owned();
+            self.it(
+                Method::POST,
+                &self.gate,
+                &format!("/v1/purchases/{id}/alternatives/{alt}/accept"),
+                None,
+            )
+            .await?;
+            *tally.entry("approved-as-amended".into()).or_default() += 1;
+        } else if outcome < 8 {
+            self.it(
+                Method::POST,
+                &self.gate,
+                &format!("/v1/purchases/{id}/approve"),
+                Some(json!({"note": "Fits the plan after all"})),
+            )
+            .await?;
+            *tally.entry("approved-after-review".into()).or_default() += 1;
+        } else {
+            self.it(Method::POST, &self.gate, &format!("/v1/purchases/{id}/cancel"), Some(json!({"reason": "The requester chose the supported alternative, ordered separately"}))).await?;
+            *tally.entry("cancelled".into()).or_default() += 1;
+        }
+        Ok(())
+    }
+}
+
+fn line(
+    sku: Option<&str>,
+    description: &str,
+    category: &str,
+    quantity: usize,
+    price: &str,
+) -> Value {
+    json!({"sku": sku, "description": description, "category": category, "quantity": quantity, "unit_price": price})
+}
