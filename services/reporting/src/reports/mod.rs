@@ -97,9 +97,10 @@ fn union_filter(projections: &[Arc<dyn Projection>]) -> Filter {
 /// the projections concurrently while the next batch is read. `progress` is told the
 /// position reached after each batch. Returns how many events were read.
 ///
-/// On a multi-threaded tokio runtime the log is read by two threads of their own, each a batch
-/// ahead (decoding events is as much work as applying them, and one task would do both on one
-/// core); on a current-thread runtime, in the calling task.
+/// It runs in the calling task: the database works on the read and the writes while the task
+/// decodes and applies. (Reading on threads of its own, ahead of the applying, was measured
+/// slower on two cores: the applying, mostly the database's writes, sets the pace, and more
+/// threads only compete with it.)
 ///
 /// Run it while no reporting service runs on the store (as `procgate` does before it serves):
 /// a service's projections following the log while their documents are cleared would write
@@ -115,14 +116,7 @@ pub async fn rebuild(
         store.reset_projection(&**p).await?;
     }
     let head = store.head().await?;
-    let (read, after) = match tokio::runtime::Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(|| {
-                rebuild_on_threads(&handle, store, &projections, progress)
-            })?
-        }
-        _ => rebuild_in_one_task(store, &projections, progress).await?,
-    };
+    let (read, after) = rebuild_in_one_task(store, &projections, progress).await?;
     // Every event up to the head that a projection reads has been applied to it.
     let end = head.max(after);
     for p in &projections {
@@ -156,83 +150,7 @@ async fn apply_batch(
     .map(drop)
 }
 
-/// How many threads read the log during a rebuild on a multi-threaded runtime.
-const REBUILD_READERS: usize = 2;
-
-/// Reads on [`REBUILD_READERS`] scoped threads, applies on this one: (events read, last
-/// position read).
-///
-/// Positions are dense from 1, so batch `k` of the whole log is the [`REBUILD_BATCH`] events
-/// after `k × REBUILD_BATCH`, and reader `i` reads the batches `k ≡ i` (mod readers) without
-/// waiting for the others. Batches are applied in order. Should positions ever have a gap, a
-/// batch reaches further and overlaps the next, whose repeated events the store skips (they
-/// are at or before the checkpoint); none can be missed, since only a batch that reaches the
-/// end of the log is short, and applying stops at the first short batch.
-fn rebuild_on_threads(
-    handle: &tokio::runtime::Handle,
-    store: &dyn EventStore,
-    projections: &[Arc<dyn Projection>],
-    progress: &(dyn Fn(u64) + Send + Sync),
-) -> eventlog::Result<(u64, u64)> {
-    type Batch = eventlog::Result<Vec<RecordedEvent>>;
-    let filters: Vec<Filter> = projections.iter().map(|p| p.filter()).collect();
-    let (senders, mut receivers): (Vec<_>, Vec<_>) =
-        (0..REBUILD_READERS).map(|_| tokio::sync::mpsc::channel::<Batch>(2)).unzip();
-    std::thread::scope(|scope| {
-        for (i, tx) in senders.into_iter().enumerate() {
-            // `move`: each reader owns its sender, so its channel closes when it is done.
-            scope.spawn(move || {
-                handle.block_on(async move {
-                    let all = Filter::all();
-                    let (mut tr, mut ts) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
-                    for k in (i..).step_by(REBUILD_READERS) {
-                        let after = (k * REBUILD_BATCH) as u64;
-                        let t0 = std::time::Instant::now();
-                        let batch = store.read_all(after, &all, REBUILD_BATCH).await;
-                        tr += t0.elapsed();
-                        let more = batch.as_ref().is_ok_and(|b| b.len() == REBUILD_BATCH);
-                        // The applier has stopped (done, or failed): so does the reader.
-                        let t0 = std::time::Instant::now();
-                        let stop = tx.send(batch).await.is_err();
-                        ts += t0.elapsed();
-                        if stop || !more {
-                            eprintln!("reader {i}: read {tr:?} send-wait {ts:?}");
-                            return;
-                        }
-                    }
-                })
-            });
-        }
-        let filters = &filters;
-        // `move`: the receivers are dropped when applying stops (on an error too), which stops
-        // readers waiting to send.
-        handle.block_on(async move {
-            let (mut read, mut after) = (0u64, 0u64);
-            let (mut tr, mut ta) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
-            for k in 0.. {
-                let t0 = std::time::Instant::now();
-                let Some(batch) = receivers[k % REBUILD_READERS].recv().await else { break };
-                tr += t0.elapsed();
-                let t0 = std::time::Instant::now();
-                let batch = batch?;
-                let Some(last) = batch.last() else { break };
-                after = after.max(last.position);
-                read += batch.len() as u64;
-                apply_batch(store, projections, filters, &batch).await?;
-                ta += t0.elapsed();
-                progress(after);
-                if batch.len() < REBUILD_BATCH {
-                    break;
-                }
-            }
-            eprintln!("applier: recv-wait {tr:?} apply {ta:?}");
-            Ok((read, after))
-        })
-    })
-}
-
-/// Reads the next batch while applying this one, in the calling task: (events read, last
-/// position read).
+/// Reads the next batch while applying this one: (events read, last position read).
 async fn rebuild_in_one_task(
     store: &dyn EventStore,
     projections: &[Arc<dyn Projection>],

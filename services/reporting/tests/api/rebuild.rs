@@ -60,8 +60,8 @@ async fn a_rebuild_equals_the_incremental_build(app: TestApp) {
     assert!(rebuilt.1.iter().all(|c| *c == Some(head)), "{:?} at {head}", rebuilt.1);
     assert_eq!(reports(&app).await, before);
 
-    // On a current-thread runtime (as a small command-line tool might use) the rebuild reads
-    // in the calling task instead of on threads of its own: the same documents.
+    // Again, on a current-thread runtime (as a small command-line tool might use): the same
+    // documents.
     let store = app.store.clone();
     let read = tokio::task::spawn_blocking(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
