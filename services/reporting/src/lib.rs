@@ -107,12 +107,11 @@ struct State {
 }
 
 impl Reporting {
-    /// Starts the service on `store`, authenticating requests with `verifier`: checks that the
-    /// store answers and starts the report projections on the current tokio runtime (each
-    /// catches up from its checkpoint in the background, then follows the log; they stop when
-    /// the last clone of the service is dropped).
+    /// Starts the service on `store`, authenticating requests with `verifier`, and starts the
+    /// report projections on the current tokio runtime: each catches up from its checkpoint in
+    /// the background, then follows the log (retrying while the store does not answer), and
+    /// they stop when the last clone of the service is dropped.
     pub async fn start(store: Store, verifier: Arc<auth::Verifier>) -> anyhow::Result<Self> {
-        store.ping().await?;
         let reports = reports::Handles::spawn(&store);
         Ok(Self { store, verifier, settings: Settings::default(), state: Arc::default(), reports })
     }

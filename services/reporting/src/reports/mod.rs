@@ -1,8 +1,8 @@
 //! Reports: read models of the log, kept by projections, and the handlers that serve them.
 //!
-//! Each report is one [`eventlog::Projection`] that keeps small JSON documents in the store's
-//! database (written in one transaction with its checkpoint), and a pure `build` function that
-//! turns those documents into the figures when the report is asked for. The work is split so
+//! Four [`eventlog::Projection`]s keep small JSON documents in the store's database (written in
+//! one transaction with each projection's checkpoint), and each report has a pure `build`
+//! function that turns those documents into the figures when the report is asked for. The work is split so
 //! that the projection keeps only what later events or the figures need, and the request does
 //! only what depends on the day it is asked (overdue promises, the months up to now, a year of
 //! wishes) or cannot be kept incrementally (percentiles):
@@ -24,7 +24,7 @@
 //!
 //! Every report is served at `GET /v1/reports/{name}` as JSON, or as CSV (`?format=csv`, a
 //! header row, then one row per figure group). A read first waits until the report's
-//! projection has reached the log's head as it was when the request arrived, so a report read
+//! projections have reached the log's head as it was when the request arrived, so a report read
 //! after a write includes it.
 //!
 //! [`projections`] lists the four projections; [`rebuild`] rebuilds them all from the log in
