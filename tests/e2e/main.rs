@@ -17,10 +17,14 @@
 //! chain (over HTTP, and with `procgate audit verify` as a command); an outside consumer reads
 //! the whole feed page by page and follows the live stream.
 //!
+//! Beside the story, [`demo`] runs `procgate demo` against `procgate serve`: it finishes, the
+//! reports show non-trivial figures, and running it again with the same seed adds nothing.
+//!
 //! Run with a PostgreSQL server for (b): `PROCGATE_TEST_DATABASE_URL=postgres://… cargo test -p e2e`
 //! (see `testkit`). The `procgate` binary is built first if it is missing (see [`deployment`]).
 
 mod api;
+mod demo;
 mod deployment;
 
 use std::collections::{BTreeMap, HashSet};

@@ -7,8 +7,9 @@
 //! then a few hundred purchase checks over the school year, with IT handling every held one
 //! (a call, an alternative, then approval, an accepted alternative or, after both, a
 //! cancellation). The same `--seed` gives the same district. Running it again is harmless:
-//! schools and the catalog are PUTs, people are matched by email, and purchase checks reuse
-//! their `external_ref`s (the gate answers repeats with the first answer).
+//! schools and the catalog are PUTs, people are matched by email, principals met before are
+//! not met again, and purchase checks reuse their `external_ref`s with the same bodies (the
+//! gate answers repeats with the first answer, and IT skips what it handled).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -21,9 +22,25 @@ use reqwest::{Client, Method};
 use serde_json::{Value, json};
 
 /// A small deterministic generator (SplitMix64): the same seed, the same district.
+///
+/// Every item (a school, a conversation, a wish, a purchase) draws from a generator of its own,
+/// derived from the seed, the kind of item and its number, never from one shared sequence: a
+/// second run against a server that already holds the district skips what exists, and must not
+/// shift what the later items draw (a purchase check sent again with a different body would be
+/// an idempotency conflict).
 struct Rng(u64);
 
 impl Rng {
+    /// The generator of item `n` of kind `kind`, for `seed`.
+    fn derived(seed: u64, kind: &str, n: usize) -> Self {
+        // FNV-1a over the kind, then the number, mixed into the seed.
+        let kind = kind.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        let mut rng = Self(seed ^ kind ^ (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        rng.0 = rng.next();
+        rng
+    }
     fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
@@ -119,7 +136,7 @@ pub struct Demo {
     reporting: String,
     it: String,
     finance: String,
-    rng: Rng,
+    seed: u64,
     schools: usize,
     checks: usize,
 }
@@ -141,7 +158,7 @@ impl Demo {
             reporting,
             it: issuer.issue("it-director@district.org", &[Role::ItStaff], hour),
             finance: issuer.issue("district-erp", &[Role::Finance], hour),
-            rng: Rng(seed),
+            seed,
             schools: schools.clamp(1, NAMES.len() * LEVELS.len()),
             checks,
         })
@@ -167,6 +184,11 @@ impl Demo {
         Ok(value)
     }
 
+    /// The generator of item `n` of kind `kind` (see [`Rng`]).
+    fn rng(&self, kind: &str, n: usize) -> Rng {
+        Rng::derived(self.seed, kind, n)
+    }
+
     async fn it(
         &self,
         method: Method,
@@ -178,10 +200,10 @@ impl Demo {
     }
 
     /// Runs the demo, printing what it does.
-    pub async fn run(mut self) -> anyhow::Result<()> {
+    pub async fn run(self) -> anyhow::Result<()> {
         let today = Utc::now().date_naive();
         let year_start = today - TimeDelta::days(90);
-        println!("procgate demo: a district of {} schools (seed {})", self.schools, self.rng.0);
+        println!("procgate demo: a district of {} schools (seed {})", self.schools, self.seed);
 
         // The standards.
         for (id, name, approved) in [
@@ -237,7 +259,8 @@ impl Demo {
                 Some((s["email"].as_str()?.to_owned(), s["stakeholder_id"].as_str()?.to_owned()))
             })
             .collect();
-        let mut schools: Vec<(String, String, String)> = Vec::new(); // (id, name, principal id)
+        // (id, name, principal id, whether the principal is new: an earlier run met the others)
+        let mut schools: Vec<(String, String, String, bool)> = Vec::new();
         let mut people = 0;
         for i in 0..self.schools {
             let (slug, level) = LEVELS[i / NAMES.len() % LEVELS.len()];
@@ -250,22 +273,26 @@ impl Demo {
                 Some(json!({"name": name})),
             )
             .await?;
-            let mut principal = String::new();
+            let (mut principal, mut new_principal) = (String::new(), false);
+            let mut rng = self.rng("school", i);
             for (n, role) in std::iter::once("principal")
-                .chain(ROLES.iter().copied().take(1 + self.rng.below(2)))
+                .chain(ROLES.iter().copied().take(1 + rng.below(2)))
                 .enumerate()
             {
-                let (first, last) = (*self.rng.pick(FIRST), *self.rng.pick(LAST));
+                let (first, last) = (*rng.pick(FIRST), *rng.pick(LAST));
+                let phone = format!("555-01{:02}", rng.below(100));
                 let email = format!(
                     "{}.{}{n}@{id}.district.org",
                     first.to_lowercase(),
                     last.to_lowercase()
                 );
-                let sid = match by_email.get(&email) {
-                    Some(sid) => sid.clone(),
+                let existing = by_email.get(&email).cloned();
+                let new = existing.is_none();
+                let sid = match existing {
+                    Some(sid) => sid,
                     None => {
                         let body = json!({"name": format!("{first} {last}"), "email": email, "role": role,
-                                          "phone": format!("555-01{:02}", self.rng.below(100)), "school_id": id});
+                                          "phone": phone, "school_id": id});
                         let created = self
                             .it(Method::POST, &self.stakeholders, "/v1/stakeholders", Some(body))
                             .await?;
@@ -279,10 +306,11 @@ impl Demo {
                     }
                 };
                 if role == "principal" {
+                    new_principal = new;
                     principal = sid;
                 }
             }
-            schools.push((id, name, principal));
+            schools.push((id, name, principal, new_principal));
         }
         println!(
             "  {} schools, {people} new stakeholders (principals, teachers, librarians, business officers)",
@@ -291,14 +319,18 @@ impl Demo {
 
         // IT meets each principal: their vision, two stars and a wish; promises and follow-ups.
         let (mut promises, mut followups) = (0, 0);
-        for (n, (id, name, principal)) in schools.iter().enumerate() {
+        for (n, (_, name, principal, new)) in schools.iter().enumerate() {
+            if !new {
+                continue; // met in an earlier run
+            }
             let held = year_start + TimeDelta::days((n * 2) as i64);
-            let first = self.rng.below(STARS.len());
-            let second = (first + 1 + self.rng.below(STARS.len() - 1)) % STARS.len();
+            let mut rng = self.rng("conversation", n);
+            let first = rng.below(STARS.len());
+            let second = (first + 1 + rng.below(STARS.len() - 1)) % STARS.len();
             let body = json!({
                 "held_at": format!("{held}T15:30:00Z"), "location": format!("{name}, principal's office"),
-                "their_vision": self.rng.pick(VISIONS), "stars": [STARS[first], STARS[second]],
-                "wish": self.rng.pick(WISHES), "notes": "Met on their turf; tied their vision to the district's technology plan."});
+                "their_vision": rng.pick(VISIONS), "stars": [STARS[first], STARS[second]],
+                "wish": rng.pick(WISHES), "notes": "Met on their turf; tied their vision to the district's technology plan."});
             self.it(
                 Method::POST,
                 &self.stakeholders,
@@ -306,16 +338,16 @@ impl Demo {
                 Some(body),
             )
             .await?;
-            if self.rng.chance(70) {
+            if rng.chance(70) {
                 // Promises are made today (the log records when), due in the coming weeks;
                 // IT keeps some of them at once.
-                let due = today + TimeDelta::days(7 + self.rng.below(50) as i64);
+                let due = today + TimeDelta::days(7 + rng.below(50) as i64);
                 let body = json!({"to": {"type": "stakeholder", "stakeholder_id": principal},
                                   "text": "Same-week turnaround on repairs for the classroom laptops", "due_on": due.to_string()});
                 let made =
                     self.it(Method::POST, &self.stakeholders, "/v1/promises", Some(body)).await?;
                 promises += 1;
-                if self.rng.chance(50)
+                if rng.chance(50)
                     && let Some(pid) = made["promise_id"].as_str()
                 {
                     let evidence = json!({"evidence": "Repair tickets for the school closed within five days"});
@@ -328,21 +360,21 @@ impl Demo {
                     .await?;
                 }
             }
-            if self.rng.chance(60) {
-                let due = (held + TimeDelta::days(30 + self.rng.below(60) as i64)).max(today);
+            if rng.chance(60) {
+                let due = (held + TimeDelta::days(30 + rng.below(60) as i64)).max(today);
                 let body = json!({"stakeholder_id": principal, "about": "Check in on the wish from our first meeting", "due_on": due.to_string()});
                 self.it(Method::POST, &self.stakeholders, "/v1/follow-ups", Some(body)).await?;
                 followups += 1;
             }
-            let _ = id;
         }
         // Headway on the wishes.
         let wishes = self.it(Method::GET, &self.stakeholders, "/v1/wishes", None).await?;
         let mut progressed = 0;
-        for wish in wishes["wishes"].as_array().into_iter().flatten() {
+        for (n, wish) in wishes["wishes"].as_array().into_iter().flatten().enumerate() {
             let Some(wid) = wish["wish_id"].as_str() else { continue };
-            if wish["status"] == "open" && self.rng.chance(70) {
-                let status = if self.rng.chance(40) { "done" } else { "in_progress" };
+            let mut rng = self.rng("wish", n);
+            if wish["status"] == "open" && rng.chance(70) {
+                let status = if rng.chance(40) { "done" } else { "in_progress" };
                 let body = json!({"note": "Raised at the IT team meeting; a plan is in motion", "status": status});
                 self.it(
                     Method::POST,
@@ -360,7 +392,7 @@ impl Demo {
 
         // About 60% of the schools sign the purchasing agreement.
         let mut signed = 0;
-        for (n, (id, _, principal)) in schools.iter().enumerate() {
+        for (n, (id, _, principal, _)) in schools.iter().enumerate() {
             if n % 5 < 3 {
                 let school = self
                     .it(Method::GET, &self.stakeholders, &format!("/v1/schools/{id}"), None)
@@ -389,8 +421,9 @@ impl Demo {
         )?);
         let mut tally: HashMap<String, usize> = HashMap::new();
         for n in 0..self.checks {
-            let (school, _, _) = schools[self.rng.below(schools.len())].clone();
-            let body = self.purchase(n, &school);
+            let mut rng = self.rng("purchase", n);
+            let (school, ..) = schools[rng.below(schools.len())].clone();
+            let body = purchase(&mut rng, n, &school);
             let external_ref = body["external_ref"].as_str().unwrap_or_default().to_owned();
             let answer = self
                 .call(
@@ -404,7 +437,7 @@ impl Demo {
             let decision = answer["decision"].as_str().unwrap_or("?").to_owned();
             *tally.entry(decision.clone()).or_default() += 1;
             if let Some(pid) = answer["purchase_id"].as_str() {
-                self.handle(pid, &decision, &mut tally).await?;
+                self.handle(&mut rng, pid, &decision, &mut tally).await?;
             }
             bar.inc(1);
         }
@@ -445,70 +478,11 @@ impl Demo {
         Ok(())
     }
 
-    /// The `n`th purchase: mostly supported technology, some unsupported, some not technology,
-    /// some over the threshold, some from vendors IT does not approve.
-    fn purchase(&mut self, n: usize, school: &str) -> Value {
-        let kind = self.rng.below(100);
-        let (vendor, lines, mcc) = match kind {
-            0..=34 => (
-                "Dell",
-                vec![line(
-                    Some("LAT-5440"),
-                    "Latitude 5440 for the front office",
-                    "laptops",
-                    1 + self.rng.below(3),
-                    "899.00",
-                )],
-                None,
-            ),
-            35..=49 => (
-                "Apple",
-                vec![line(
-                    Some("IPAD-10"),
-                    "iPads for the reading program",
-                    "tablets",
-                    4 + self.rng.below(8),
-                    "349.00",
-                )],
-                None,
-            ),
-            50..=64 => (
-                "Gadget Barn",
-                vec![line(None, "Smart board from a trade show", "av-equipment", 1, "2499.00")],
-                Some("5732"),
-            ),
-            65..=74 => (
-                "Online Marketplace",
-                vec![line(None, "Gaming laptop for the esports club", "laptops", 2, "1299.00")],
-                Some("5732"),
-            ),
-            75..=84 => (
-                "Office Depot",
-                vec![line(None, "Copy paper, 10 cases", "supplies", 10, "42.50")],
-                None,
-            ),
-            _ => (
-                "Dell",
-                vec![line(Some("CB-3110"), "Chromebook cart refresh", "chromebooks", 30, "289.00")],
-                None,
-            ),
-        };
-        let method = if mcc.is_some() { "p_card" } else { "purchase_order" };
-        let mut body = json!({
-            "external_ref": format!("DEMO-{n:04}-{school}"), "school_id": school,
-            "requester_email": format!("requests@{school}.district.org"), "vendor": vendor,
-            "payment_method": method, "currency": "USD", "lines": lines,
-            "purpose": "For the new term"});
-        if let Some(mcc) = mcc {
-            body["merchant_category_code"] = json!(mcc);
-        }
-        body
-    }
-
     /// IT works a flagged purchase: calls the requester, proposes an alternative, then
     /// approves, accepts the alternative, or cancels (only held ones).
     async fn handle(
-        &mut self,
+        &self,
+        rng: &mut Rng,
         id: &str,
         decision: &str,
         tally: &mut HashMap<String, usize>,
@@ -538,7 +512,7 @@ impl Demo {
         if decision != "held" {
             return Ok(());
         }
-        let outcome = self.rng.below(10);
+        let outcome = rng.below(10);
         if outcome < 5 {
             let alt = after["alternatives"][0]["alternative_id"]
                 .as_str()
@@ -567,6 +541,66 @@ impl Demo {
         }
         Ok(())
     }
+}
+
+/// The `n`th purchase: mostly supported technology, some unsupported, some not technology,
+/// some over the threshold, some from vendors IT does not approve.
+fn purchase(rng: &mut Rng, n: usize, school: &str) -> Value {
+    let kind = rng.below(100);
+    let (vendor, lines, mcc) = match kind {
+        0..=34 => (
+            "Dell",
+            vec![line(
+                Some("LAT-5440"),
+                "Latitude 5440 for the front office",
+                "laptops",
+                1 + rng.below(3),
+                "899.00",
+            )],
+            None,
+        ),
+        35..=49 => (
+            "Apple",
+            vec![line(
+                Some("IPAD-10"),
+                "iPads for the reading program",
+                "tablets",
+                4 + rng.below(8),
+                "349.00",
+            )],
+            None,
+        ),
+        50..=64 => (
+            "Gadget Barn",
+            vec![line(None, "Smart board from a trade show", "av-equipment", 1, "2499.00")],
+            Some("5732"),
+        ),
+        65..=74 => (
+            "Online Marketplace",
+            vec![line(None, "Gaming laptop for the esports club", "laptops", 2, "1299.00")],
+            Some("5732"),
+        ),
+        75..=84 => (
+            "Office Depot",
+            vec![line(None, "Copy paper, 10 cases", "supplies", 10, "42.50")],
+            None,
+        ),
+        _ => (
+            "Dell",
+            vec![line(Some("CB-3110"), "Chromebook cart refresh", "chromebooks", 30, "289.00")],
+            None,
+        ),
+    };
+    let method = if mcc.is_some() { "p_card" } else { "purchase_order" };
+    let mut body = json!({
+        "external_ref": format!("DEMO-{n:04}-{school}"), "school_id": school,
+        "requester_email": format!("requests@{school}.district.org"), "vendor": vendor,
+        "payment_method": method, "currency": "USD", "lines": lines,
+        "purpose": "For the new term"});
+    if let Some(mcc) = mcc {
+        body["merchant_category_code"] = json!(mcc);
+    }
+    body
 }
 
 fn line(

@@ -1,0 +1,112 @@
+//! `procgate demo` against `procgate serve`: it finishes, the reports it points to show
+//! non-trivial figures, and a second run with the same seed adds nothing (the same bodies for
+//! the same `external_ref`s, no second meeting, nothing handled twice).
+
+use std::collections::BTreeMap;
+use std::process::Output;
+
+use crate::api::{Api, Who};
+use crate::deployment::{Deployment, SECRET};
+
+const SCHOOLS: usize = 15;
+const CHECKS: usize = 60;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_fills_a_fresh_server_and_a_second_run_adds_nothing() {
+    let mut d = Deployment::all_in_one_embedded().await;
+    let api = Api::new(SECRET);
+    let reporting = d.reporting.clone();
+
+    let first = demo(&d).await;
+    assert!(first.contains(&format!("{CHECKS} checks:")), "{first}");
+    assert!(first.contains(&format!("{reporting}/v1/reports/adoption")), "{first}");
+    let after_first = event_counts(&api, &reporting).await;
+    assert_eq!(after_first.get("school-registered"), Some(&SCHOOLS), "{after_first:?}");
+    assert_eq!(after_first.get("purchase-submitted"), Some(&CHECKS), "{after_first:?}");
+    assert_eq!(after_first.get("conversation-held"), Some(&SCHOOLS), "{after_first:?}");
+
+    // The figures are not trivial: about 60% signed; held, advisory and handled purchases.
+    let api_ref = &api;
+    let report = |name: &str| {
+        let url = format!("{reporting}/v1/reports/{name}");
+        async move { api_ref.get(Who::It, &url).await }
+    };
+    let adoption = report("adoption").await;
+    assert_eq!(adoption["schools"]["total"], SCHOOLS, "{adoption:#}");
+    assert_eq!(adoption["schools"]["gated"], SCHOOLS * 3 / 5, "{adoption:#}");
+    let times = report("response-times").await;
+    let held = times["all"]["held"].as_u64().unwrap_or_default();
+    assert!(held > 0, "no held purchases: {times:#}");
+    assert_eq!(times["all"]["to_first_reached_call"]["count"], held, "{times:#}");
+    assert_eq!(times["all"]["open"], 0, "IT handles every held purchase: {times:#}");
+    let rogue = report("rogue-spend").await;
+    assert!(rogue["totals"][0]["purchases"].as_u64().unwrap_or_default() > 0, "{rogue:#}");
+    let promises = report("promises").await;
+    assert!(promises["all"]["made"].as_u64().unwrap_or_default() > 0, "{promises:#}");
+    let wishes = report("wishes").await;
+    assert_eq!(wishes["all"]["wishes"], SCHOOLS, "{wishes:#}");
+    let verify = api.get(Who::Auditor, &format!("{reporting}/v1/audit/verify")).await;
+    assert_eq!(verify["ok"], true, "{verify:#}");
+
+    // Again, the same seed: it succeeds and records no new fact.
+    let second = demo(&d).await;
+    assert!(second.contains("0 new stakeholders"), "{second}");
+    let after_second = event_counts(&api, &reporting).await;
+    for kind in [
+        "school-registered",
+        "stakeholder-registered",
+        "conversation-held",
+        "promise-made",
+        "promise-kept",
+        "followup-scheduled",
+        "wish-progressed",
+        "agreement-signed",
+        "purchase-submitted",
+        "call-logged",
+        "alternative-proposed",
+        "alternative-accepted",
+        "purchase-approved",
+        "purchase-cancelled",
+    ] {
+        assert_eq!(
+            after_second.get(kind),
+            after_first.get(kind),
+            "a second run appended {kind} events\nfirst run:\n{first}\nsecond run:\n{second}"
+        );
+    }
+    assert!(d.stop().await.is_empty(), "the server had to be killed");
+}
+
+/// Runs `procgate demo` against the deployment and returns what it printed.
+async fn demo(d: &Deployment) -> String {
+    let (schools, checks) = (SCHOOLS.to_string(), CHECKS.to_string());
+    let args =
+        ["demo", "--url", &d.gate, "--seed", "7", "--schools", &schools, "--checks", &checks];
+    let Output { status, stdout, stderr } = d.procgate(&args).await;
+    let stdout = String::from_utf8_lossy(&stdout).into_owned();
+    assert!(
+        status.success(),
+        "procgate demo failed ({status}):\n{stdout}\n{}",
+        String::from_utf8_lossy(&stderr)
+    );
+    stdout
+}
+
+/// How many events of each type the log holds, read through the feed page by page.
+async fn event_counts(api: &Api, reporting: &str) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    let mut after = 0;
+    loop {
+        let url = format!("{reporting}/v1/events?after={after}&limit=1000");
+        let page = api.get(Who::Auditor, &url).await;
+        let events = page["events"].as_array().cloned().unwrap_or_default();
+        for event in &events {
+            *counts.entry(event["type"].as_str().unwrap_or("?").to_owned()).or_default() += 1;
+        }
+        let next = page["next_after"].as_u64().expect("next_after");
+        if events.is_empty() || Some(next) == page["head"].as_u64() {
+            return counts;
+        }
+        after = next;
+    }
+}
