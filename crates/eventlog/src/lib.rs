@@ -36,14 +36,31 @@
 //! **What it costs, and how it is paid down**: appends to the whole log are serialized on that
 //! lock, commit latency included. Each process therefore has one writer task that takes every
 //! append waiting at that moment and writes them in one transaction (application-level group
-//! commit): two round trips (`BEGIN`, the lock and one lookup of ids and stream versions,
-//! pipelined; then one `INSERT … SELECT FROM unnest(…)` and `COMMIT`, pipelined). The next
-//! batch forms while the current one commits and queues for the lock, so the wait overlaps the
-//! commit. Throughput grows with concurrency, as batches fill; latency is about two batches.
-//! Requests in a batch are decided independently (one's conflict does not refuse another's),
-//! and if one makes the transaction fail, each is retried alone. `NOTIFY` goes out in the
-//! batch's own transaction: commits are serialized anyway, so it adds nothing (the usual
-//! advice to keep `NOTIFY` out of append transactions is about not serializing commits).
+//! commit), in one of two ways:
+//!
+//! - **One flight**, the usual case. The writer remembers the head and the versions of the
+//!   streams it wrote last, plans the batch in memory (positions, versions, chain links) and
+//!   sends it as one autocommit statement on its own connection, without waiting for the batch
+//!   before it: PostgreSQL runs one connection's statements in order, so the next batch,
+//!   planned on the head the previous one will leave, is already queued when that one commits.
+//!   The lock is held only for the insert and the commit. The statement is guarded: it takes
+//!   the lock and writes only if the head is at the planned position *and* chain link and every
+//!   continued stream holds the planned version, and the unique keys refuse a taken position,
+//!   a stored id or an existing version. A refused batch (another process appended, a retry, a
+//!   conflict) writes nothing and runs again the other way; after refusals in a row the writer
+//!   pauses the one-flight way for a while, so processes that keep interleaving do not pay a
+//!   refusal per batch.
+//! - **Two flights**, when the writer does not know enough: `BEGIN`, the lock and one lookup
+//!   of ids and stream versions, pipelined; then one `INSERT … SELECT FROM unnest(…)` and
+//!   `COMMIT`, pipelined. The next batch forms while this one commits and queues for the lock,
+//!   so the wait overlaps the commit.
+//!
+//! Throughput grows with concurrency, as batches fill; a caller waits for at most its batch and
+//! the one before it. Requests in a batch are decided independently (one's conflict does not
+//! refuse another's), and if one makes the transaction fail, each is retried alone. `NOTIFY`
+//! goes out in the batch's own transaction: commits are serialized anyway, so it adds nothing
+//! (the usual advice to keep `NOTIFY` out of append transactions is about not serializing
+//! commits).
 //! Figures against a plain INSERT are in the README (`cargo bench -p eventlog`).
 
 pub mod error;

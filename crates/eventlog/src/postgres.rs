@@ -2,10 +2,12 @@
 //!
 //! Every process has one writer task. It takes all the appends waiting at that moment and
 //! makes them one transaction with one commit, holding the lock on the `log_head` row, so
-//! positions and chain links are given at insert, in commit order. See the crate documentation for what that guarantees and costs.
+//! positions and chain links are given at insert, in commit order: in one flight when it knows
+//! the head and the streams, else in two. See the crate documentation for what that
+//! guarantees and costs.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -20,8 +22,8 @@ use uuid::Uuid;
 
 use crate::error::{Result, StoreError};
 use crate::event::{
-    AppendResult, Direction, Filter, Metadata, RecordedEvent, StreamAppend, StreamName,
-    check_appends, now_micros,
+    AppendResult, Direction, ExpectedVersion, Filter, Metadata, RecordedEvent, StreamAppend,
+    StreamName, check_appends, now_micros,
 };
 use crate::hash::{self, GENESIS, Hash};
 use crate::projection::{DocKey, Docs, Projection, apply_batch, batch_keys};
@@ -152,53 +154,365 @@ fn raise_head(head: &watch::Sender<u64>, to: u64) {
     });
 }
 
-/// The writer task: batches the appends waiting now into one transaction. A batch holds the
-/// writer's slot until it has the head-row lock and has decided what to write; the next batch
-/// then forms from everything that arrived meanwhile, and its lock request waits out the
-/// first one's commit instead of starting after it. It ends when the store is dropped.
+/// Fast batches in flight at once on the writer's connection: one executing, one queued
+/// behind it in PostgreSQL, while the next one forms.
+const PIPELINE_DEPTH: usize = 2;
+/// The longest pause of one-flight batches after refusals, in batches.
+const MAX_PAUSE: u32 = 64;
+/// The most stream versions the writer remembers (forgotten all at once past this).
+const MAX_REMEMBERED_STREAMS: usize = 100_000;
+
+/// What the writer task shares with the batches it started.
+struct Writer {
+    pool: Pool,
+    head: Arc<watch::Sender<u64>>,
+    /// Held by a two-flight batch until it has the head lock and has planned.
+    slot: Arc<Semaphore>,
+    tip: Mutex<Tip>,
+    /// Notified when the last running two-flight batch finishes.
+    settled: Notify,
+}
+
+/// What this process believes the log looks like once everything it has sent commits: the
+/// head and the versions of the streams it has written or looked up. Only a belief: another
+/// process may have appended since. A batch planned on it is guarded in SQL (see
+/// [`FAST_SQL`]), so a wrong belief costs a retry, never a wrong write.
+#[derive(Default)]
+struct Tip {
+    /// `None` while unknown: at start, after a fast batch failed, while two-flight batches run.
+    head: Option<(u64, Hash)>,
+    versions: HashMap<String, u64>,
+    /// Bumped whenever `head` is replaced or dropped; a failed fast batch drops only the head
+    /// of its own epoch.
+    epoch: u64,
+    /// Two-flight batches running, and the highest head they committed.
+    slow: usize,
+    settled: Option<(u64, Hash)>,
+    /// Batches to send the two-flight way before trying one flight again, after refusals
+    /// (another process appending, typically); `penalty` doubles with each refusal in a row.
+    paused: u32,
+    penalty: u32,
+}
+
+impl Tip {
+    fn remember(&mut self, versions: HashMap<String, u64>) {
+        if self.versions.len() + versions.len() > MAX_REMEMBERED_STREAMS {
+            self.versions.clear();
+        }
+        self.versions.extend(versions);
+    }
+
+    fn forget_head(&mut self) {
+        self.head = None;
+        self.epoch += 1;
+    }
+}
+
+/// The writer task. Each batch is the appends waiting at that moment, written in one
+/// transaction that holds the head-row lock to commit. A batch goes one of two ways:
+///
+/// - **one flight** (the usual case): when this process knows the head and the versions of
+///   the streams involved (it wrote them last), the batch is planned in memory and sent as one
+///   autocommit statement ([`FAST_SQL`]) on the writer's own connection, without waiting for
+///   the batch before it: statements on one connection run in order, so the next batch, planned
+///   on the head this one will leave, queues behind it inside PostgreSQL. The statement takes
+///   the head lock only if the head is where the plan says, and the unique keys on positions,
+///   event ids and stream versions refuse anything stale; a batch refused either way is run
+///   again the other way.
+/// - **two flights** ([`append_batch`]): lock and look up the ids and versions, then insert and
+///   commit. It holds the writer's slot until it has planned, so the next batch forms
+///   meanwhile and its lock wait overlaps this commit.
+///
+/// It ends when the store is dropped.
 async fn write_loop(
     mut requests: mpsc::UnboundedReceiver<Request>,
     pool: Pool,
     head: Arc<watch::Sender<u64>>,
 ) {
-    let slot = Arc::new(Semaphore::new(1));
+    let writer = Arc::new(Writer {
+        pool,
+        head,
+        slot: Arc::new(Semaphore::new(1)),
+        tip: Mutex::new(Tip::default()),
+        settled: Notify::new(),
+    });
+    let lanes = Arc::new(Semaphore::new(PIPELINE_DEPTH));
+    let mut connection: Option<Arc<deadpool_postgres::Object>> = None;
     while let Some(first) = requests.recv().await {
-        let Ok(permit) = slot.clone().acquire_owned().await else { return };
-        let mut events = first.appends.iter().map(|a| a.events.len()).sum::<usize>();
+        let Ok(lane) = lanes.clone().acquire_owned().await else { return };
         let mut batch = vec![first];
-        while events < MAX_BATCH_EVENTS {
-            let Ok(next) = requests.try_recv() else { break };
-            events += next.appends.iter().map(|a| a.events.len()).sum::<usize>();
-            batch.push(next);
+        gather(&mut batch, &mut requests);
+        let mut fast = writer.plan_fast(&batch);
+        if matches!(fast, Fast::Settling) {
+            writer.settled().await;
+            gather(&mut batch, &mut requests);
+            fast = writer.plan_fast(&batch);
         }
-        let (pool, head) = (pool.clone(), head.clone());
-        tokio::spawn(async move { run_requests(&pool, &head, batch, permit).await });
+        if let Fast::Ready(fast) = fast {
+            match ready_connection(&writer.pool, &mut connection).await {
+                Ok((client, statement)) => {
+                    send_fast(&writer, client, statement, batch, fast, lane).await;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "no connection for a one-flight batch");
+                    writer.tip.lock().unwrap_or_else(|p| p.into_inner()).forget_head();
+                }
+            }
+        }
+        drop(lane);
+        writer.begin_slow();
+        let Ok(permit) = writer.slot.clone().acquire_owned().await else { return };
+        gather(&mut batch, &mut requests);
+        let writer = writer.clone();
+        tokio::spawn(async move { writer.run_slow(batch, permit).await });
     }
 }
 
-/// Appends a batch of requests and answers each.
+/// Adds the requests waiting now to `batch`, up to [`MAX_BATCH_EVENTS`].
+fn gather(batch: &mut Vec<Request>, requests: &mut mpsc::UnboundedReceiver<Request>) {
+    let count = |r: &Request| r.appends.iter().map(|a| a.events.len()).sum::<usize>();
+    let mut events = batch.iter().map(count).sum::<usize>();
+    while events < MAX_BATCH_EVENTS {
+        let Ok(next) = requests.try_recv() else { break };
+        events += count(&next);
+        batch.push(next);
+    }
+}
+
+/// The writer's own connection, replaced when it broke, and the one-flight statement on it.
+async fn ready_connection(
+    pool: &Pool,
+    connection: &mut Option<Arc<deadpool_postgres::Object>>,
+) -> Result<(Arc<deadpool_postgres::Object>, tokio_postgres::Statement)> {
+    if connection.as_ref().is_none_or(|c| c.is_closed()) {
+        *connection = Some(Arc::new(pool.get().await?));
+    }
+    let client = connection.clone().expect("set above");
+    let statement = client.prepare_cached(FAST_SQL).await?;
+    Ok((client, statement))
+}
+
+/// Sends a planned batch as one statement, and spawns the wait for its outcome. The first poll
+/// of the query writes it to the connection, so batches reach PostgreSQL in the order they
+/// were planned.
+async fn send_fast(
+    writer: &Arc<Writer>,
+    client: Arc<deadpool_postgres::Object>,
+    statement: tokio_postgres::Statement,
+    batch: Vec<Request>,
+    fast: Box<FastPlan>,
+    lane: OwnedSemaphorePermit,
+) {
+    let FastPlan { plan, from, epoch } = *fast;
+    let Plan { rows, outcomes, head: (position, link), recorded_at, .. } = plan;
+    let mut query = Box::pin(async move {
+        run_fast(&client, &statement, &rows, recorded_at, (position, link), from).await
+    });
+    let sent = futures::poll!(query.as_mut());
+    let writer = writer.clone();
+    tokio::spawn(async move {
+        let outcome = match sent {
+            std::task::Poll::Ready(outcome) => outcome,
+            std::task::Poll::Pending => query.await,
+        };
+        drop(lane);
+        match outcome {
+            Ok(rows) if rows.len() == 1 => {
+                writer.tip.lock().unwrap_or_else(|p| p.into_inner()).penalty = 0;
+                raise_head(&writer.head, position);
+                for (request, outcome) in batch.into_iter().zip(outcomes) {
+                    let _ = request.reply.send(outcome);
+                }
+            }
+            refused => {
+                if let Err(e) = refused {
+                    tracing::debug!(error = %e, "a one-flight batch was refused; running it again");
+                }
+                {
+                    let mut tip = writer.tip.lock().unwrap_or_else(|p| p.into_inner());
+                    if tip.epoch == epoch {
+                        tip.forget_head();
+                        tip.penalty = (tip.penalty * 2).clamp(1, MAX_PAUSE);
+                        tip.paused = tip.penalty;
+                    }
+                }
+                writer.begin_slow();
+                let Ok(permit) = writer.slot.clone().acquire_owned().await else { return };
+                writer.run_slow(batch, permit).await;
+            }
+        }
+    });
+}
+
+/// Whether a batch can go in one flight.
+enum Fast {
+    Ready(Box<FastPlan>),
+    /// Perhaps, once the two-flight batches running now have committed.
+    Settling,
+    No,
+}
+
+/// Runs [`FAST_SQL`]: one row when the batch was written, none when a guard refused it.
+async fn run_fast(
+    client: &tokio_postgres::Client,
+    statement: &tokio_postgres::Statement,
+    r: &Rows,
+    recorded_at: DateTime<Utc>,
+    (position, link): (u64, Hash),
+    (from, from_link): (u64, Hash),
+) -> std::result::Result<Vec<Row>, tokio_postgres::Error> {
+    let (position, chain, from) = (to_i64(position), link.to_vec(), to_i64(from));
+    let from_link = from_link.to_vec();
+    let (continued, continued_from) = r.continued();
+    let params: [&(dyn ToSql + Sync); 17] = [
+        &r.positions,
+        &r.ids,
+        &r.streams,
+        &r.categories,
+        &r.versions,
+        &r.types,
+        &r.data,
+        &r.metadata,
+        &r.hashes,
+        &r.links,
+        &recorded_at,
+        &position,
+        &chain,
+        &from,
+        &from_link,
+        &continued,
+        &continued_from,
+    ];
+    client.query(statement, &params).await
+}
+
+/// A batch planned on the [`Tip`]: `from` is the head it expects, `epoch` the tip's.
+struct FastPlan {
+    plan: Plan,
+    from: (u64, Hash),
+    epoch: u64,
+}
+
+impl Writer {
+    /// Plans the batch on what this process believes, when it believes enough: the head, and
+    /// each stream's version (a stream it has not seen counts as new when the append expects
+    /// no stream). [`Fast::No`] when the batch must look things up (or would be refused, or is
+    /// a retry: the two-flight path decides those against the stored state), or while one-flight
+    /// batches are paused after refusals; [`Fast::Settling`] while two-flight batches run.
+    fn plan_fast(&self, batch: &[Request]) -> Fast {
+        let mut versions = HashMap::new();
+        let (head, epoch) = {
+            let mut tip = self.tip.lock().unwrap_or_else(|p| p.into_inner());
+            if tip.paused > 0 {
+                tip.paused -= 1;
+                return Fast::No;
+            }
+            for append in batch.iter().flat_map(|r| &r.appends) {
+                let stream = append.stream.as_str();
+                if versions.contains_key(stream) {
+                    continue;
+                }
+                let version = match tip.versions.get(stream) {
+                    Some(v) => *v,
+                    None if matches!(
+                        append.expected,
+                        ExpectedVersion::NoStream | ExpectedVersion::Exact(0)
+                    ) =>
+                    {
+                        0
+                    }
+                    None => return Fast::No,
+                };
+                versions.insert(stream.to_owned(), version);
+            }
+            if tip.slow > 0 {
+                return Fast::Settling;
+            }
+            let Some(head) = tip.head else { return Fast::No };
+            (head, tip.epoch)
+        };
+        let requests: Vec<&[StreamAppend]> = batch.iter().map(|r| r.appends.as_slice()).collect();
+        let plan = Plan::new(&requests, head, HashMap::new(), versions);
+        let plain = |o: &Result<Vec<AppendResult>>| {
+            o.as_ref().is_ok_and(|results| !results.iter().any(|r| r.already_stored))
+        };
+        if plan.rows.positions.is_empty() || !plan.outcomes.iter().all(plain) {
+            return Fast::No;
+        }
+        let mut tip = self.tip.lock().unwrap_or_else(|p| p.into_inner());
+        if tip.epoch != epoch || tip.slow > 0 {
+            return Fast::No;
+        }
+        tip.head = Some(plan.head);
+        tip.remember(plan.versions.clone());
+        Fast::Ready(Box::new(FastPlan { plan, from: head, epoch }))
+    }
+
+    /// Waits until no two-flight batch runs (at most their commit).
+    async fn settled(&self) {
+        loop {
+            let notified = self.settled.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.tip.lock().unwrap_or_else(|p| p.into_inner()).slow == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// A two-flight batch is about to run: until every such batch has finished, the head is
+    /// not known here.
+    fn begin_slow(&self) {
+        let mut tip = self.tip.lock().unwrap_or_else(|p| p.into_inner());
+        tip.slow += 1;
+        tip.forget_head();
+    }
+
+    /// Runs a batch the two-flight way, then learns the head it left.
+    async fn run_slow(&self, batch: Vec<Request>, permit: OwnedSemaphorePermit) {
+        let settled = run_requests(&self.pool, &self.head, batch, permit).await;
+        let mut tip = self.tip.lock().unwrap_or_else(|p| p.into_inner());
+        tip.slow -= 1;
+        if let Some((head, versions)) = settled {
+            tip.remember(versions);
+            if tip.settled.is_none_or(|s| s.0 < head.0) {
+                tip.settled = Some(head);
+            }
+        }
+        if tip.slow == 0 {
+            tip.head = tip.settled.take();
+            tip.epoch += 1;
+            self.settled.notify_waiters();
+        }
+    }
+}
+
+/// Appends a batch of requests the two-flight way and answers each. Returns the head and the
+/// stream versions the batch's transaction left, when it committed as one.
 async fn run_requests(
     pool: &Pool,
     head: &watch::Sender<u64>,
     batch: Vec<Request>,
     slot: OwnedSemaphorePermit,
-) {
+) -> Option<((u64, Hash), HashMap<String, u64>)> {
     let appends: Vec<&[StreamAppend]> = batch.iter().map(|r| r.appends.as_slice()).collect();
-    let outcomes = match append_batch(pool, &appends, Some(slot)).await {
-        Ok(outcomes) => outcomes,
+    let (outcomes, settled) = match append_batch(pool, &appends, Some(slot)).await {
+        Ok(plan) => (plan.outcomes, Some((plan.head, plan.versions))),
         // Something in one request broke the whole transaction: run each on its own, so that
         // only that one fails.
         Err(_) if batch.len() > 1 => {
             let mut outcomes = Vec::with_capacity(batch.len());
             for appends in &appends {
                 outcomes.push(match append_batch(pool, &[appends], None).await {
-                    Ok(mut one) => one.remove(0),
+                    Ok(mut one) => one.outcomes.remove(0),
                     Err(e) => Err(e),
                 });
             }
-            outcomes
+            (outcomes, None)
         }
-        Err(e) => vec![Err(e)],
+        Err(e) => (vec![Err(e)], None),
     };
     let top = outcomes
         .iter()
@@ -212,6 +526,7 @@ async fn run_requests(
         // The caller may have gone; its events are stored all the same (a retry is safe).
         let _ = request.reply.send(outcome);
     }
+    settled
 }
 
 /// Where an event id already is: stored, or appended earlier in the same batch.
@@ -243,17 +558,52 @@ const KNOWN_SQL: &str = "SELECT e.event_id, e.stream, e.version, e.position FROM
      UNION ALL \
      SELECT NULL, s, (SELECT coalesce(max(version), 0) FROM events WHERE stream = s), NULL \
      FROM unnest($2::text[]) AS s";
-const INSERT_SQL: &str = "WITH appended AS ( \
-       INSERT INTO events (position, event_id, stream, category, version, event_type, data, \
-                           metadata, recorded_at, hash, chain) \
+/// The insert both ways share.
+macro_rules! insert_rows {
+    () => {
+        "INSERT INTO events (position, event_id, stream, category, version, \
+                                  event_type, data, metadata, recorded_at, hash, chain) \
        SELECT p, i, s, c, v, t, d, m, $11, h, l \
        FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::text[], \
                    $7::jsonb[], $8::jsonb[], $9::bytea[], $10::bytea[]) \
-            AS r(p, i, s, c, v, t, d, m, h, l)), \
-     moved AS (UPDATE log_head SET position = $12, chain = $13) \
-     SELECT pg_notify('procgate_events', $12::text)";
+            AS r(p, i, s, c, v, t, d, m, h, l)"
+    };
+}
+const INSERT_SQL: &str = concat!(
+    "WITH appended AS (",
+    insert_rows!(),
+    "), moved AS (UPDATE log_head SET position = $12, chain = $13) \
+     SELECT pg_notify('procgate_events', $12::text)"
+);
+/// A whole batch in one autocommit statement, planned on what this process believes and
+/// guarded so that it writes all of it only if the belief holds, else nothing:
+///
+/// - the head must be at position `$14` with the chain link `$15` (the link, not the position
+///   alone: another process may have moved the head to the very position a refused batch of
+///   ours meant to reach, and the batch planned on top of that one must be refused too);
+/// - each stream the batch continues must hold the version it continues from (`$16`, `$17`),
+///   while the unique key on stream versions refuses a version that exists already: together,
+///   the stream is at exactly that version;
+/// - the unique keys on positions and event ids refuse a position or an id stored before.
+///
+/// The head guards sit in the `UPDATE` of the head row, which takes the head lock (held to
+/// commit) before anything is inserted. A guard that fails makes the statement return no row
+/// and write nothing; a key that refuses fails the statement.
+const FAST_SQL: &str = concat!(
+    "WITH moved AS ( \
+       UPDATE log_head SET position = $12, chain = $13 \
+       WHERE position = $14 AND chain = $15 \
+         AND NOT EXISTS (SELECT 1 FROM unnest($16::text[], $17::bigint[]) AS b(s, v) \
+                         WHERE NOT EXISTS (SELECT 1 FROM events e \
+                                           WHERE e.stream = b.s AND e.version = b.v)) \
+       RETURNING position), \
+     appended AS (",
+    insert_rows!(),
+    " WHERE EXISTS (SELECT 1 FROM moved)) \
+     SELECT pg_notify('procgate_events', $12::text) FROM moved"
+);
 
-/// Runs one batch transaction; one outcome per request, in order.
+/// Runs one batch transaction the two-flight way: its plan, with one outcome per request.
 ///
 /// The `FOR UPDATE` on the head row is the global writer lock: it is held until commit, and
 /// it waits for the previous holder's commit and then reads its head, so positions are given
@@ -264,7 +614,7 @@ async fn append_batch(
     pool: &Pool,
     requests: &[&[StreamAppend]],
     slot: Option<OwnedSemaphorePermit>,
-) -> Result<Vec<Result<Vec<AppendResult>>>> {
+) -> Result<Plan> {
     let client = pool.get().await?;
     let (head_sql, known_sql, insert_sql) = futures::future::try_join3(
         client.prepare_cached(HEAD_SQL),
@@ -286,7 +636,8 @@ async fn append_batch(
         )
         .await?;
         let head = (to_u64(head.get(0)), hash::to_hash(&head.get::<_, Vec<u8>>(1)));
-        let plan = Plan::new(requests, head, &known);
+        let (placed, versions) = known_maps(&known);
+        let plan = Plan::new(requests, head, placed, versions);
         drop(slot);
         if plan.rows.positions.is_empty() {
             client.batch_execute("COMMIT").await?;
@@ -314,7 +665,7 @@ async fn append_batch(
             )
             .await?;
         }
-        Ok::<_, StoreError>(plan.outcomes)
+        Ok::<_, StoreError>(plan)
     };
     let outcome = run.await;
     if outcome.is_err() {
@@ -324,31 +675,43 @@ async fn append_batch(
     outcome
 }
 
-/// A batch decided in memory: the rows to insert, each request's outcome and the new head.
+/// The rows of `KNOWN_SQL`: where the batch's ids are stored, and its streams' versions.
+fn known_maps(known: &[Row]) -> (HashMap<Uuid, Placed>, HashMap<String, u64>) {
+    let mut placed = HashMap::new();
+    let mut versions = HashMap::new();
+    for row in known {
+        let stream: String = row.get(1);
+        match row.get::<_, Option<Uuid>>(0) {
+            Some(id) => {
+                let (version, position) = (to_u64(row.get(2)), to_u64(row.get(3)));
+                placed.insert(id, Placed { stream, version, position });
+            }
+            None => {
+                versions.insert(stream, to_u64(row.get(2)));
+            }
+        }
+    }
+    (placed, versions)
+}
+
+/// A batch decided in memory: the rows to insert, each request's outcome, the new head and
+/// the versions of the batch's streams after it.
 struct Plan {
     rows: Rows,
     outcomes: Vec<Result<Vec<AppendResult>>>,
     head: (u64, Hash),
+    versions: HashMap<String, u64>,
     recorded_at: DateTime<Utc>,
 }
 
 impl Plan {
-    /// `known`: rows of `KNOWN_SQL`, the stored ids and the streams' current versions.
-    fn new(requests: &[&[StreamAppend]], head: (u64, Hash), known: &[Row]) -> Self {
-        let mut placed: HashMap<Uuid, Placed> = HashMap::new();
-        let mut versions: HashMap<String, u64> = HashMap::new();
-        for row in known {
-            let stream: String = row.get(1);
-            match row.get::<_, Option<Uuid>>(0) {
-                Some(id) => {
-                    let (version, position) = (to_u64(row.get(2)), to_u64(row.get(3)));
-                    placed.insert(id, Placed { stream, version, position });
-                }
-                None => {
-                    versions.insert(stream, to_u64(row.get(2)));
-                }
-            }
-        }
+    /// `placed` and `versions`: where the batch's ids are stored, and its streams' versions.
+    fn new(
+        requests: &[&[StreamAppend]],
+        head: (u64, Hash),
+        mut placed: HashMap<Uuid, Placed>,
+        mut versions: HashMap<String, u64>,
+    ) -> Self {
         let recorded_at = now_micros();
         let (mut position, mut link) = head;
         let mut rows = Rows::default();
@@ -385,11 +748,21 @@ impl Plan {
             }
             outcomes.push(outcome);
         }
-        Self { rows, outcomes, head: (position, link), recorded_at }
+        Self { rows, outcomes, head: (position, link), versions, recorded_at }
     }
 }
 
 impl Rows {
+    /// The streams the rows continue (rather than start), and the version each continues from.
+    fn continued(&self) -> (Vec<&str>, Vec<i64>) {
+        let mut first: HashMap<&str, i64> = HashMap::new();
+        for (stream, version) in self.streams.iter().zip(&self.versions) {
+            let v = first.entry(stream.as_str()).or_insert(*version);
+            *v = (*v).min(*version);
+        }
+        first.into_iter().filter(|(_, v)| *v > 1).map(|(s, v)| (s, v - 1)).unzip()
+    }
+
     fn push(
         &mut self,
         position: u64,
@@ -840,5 +1213,121 @@ impl EventStore for PgStore {
         let client = self.inner.pool.get().await?;
         client.query_one("SELECT 1", &[]).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The one-flight statement's guards, driven directly: a batch planned on a wrong belief
+    //! writes nothing.
+
+    use super::*;
+    use crate::event::{Actor, NewEvent};
+
+    struct Setup {
+        store: PgStore,
+        client: deadpool_postgres::Object,
+        statement: tokio_postgres::Statement,
+        stream: StreamName,
+        _db: testkit::TestDatabase,
+    }
+
+    /// A log holding `stream` at version 2, with the head at position 3 (one other event).
+    async fn setup() -> Setup {
+        let db = testkit::pg_database().await;
+        let store = PgStore::connect(db.url(), PgOptions::default()).await.unwrap();
+        let stream = StreamName::new("fast-1").unwrap();
+        store.append(&stream, ExpectedVersion::NoStream, vec![event(), event()]).await.unwrap();
+        let other = StreamName::new("fast-2").unwrap();
+        store.append(&other, ExpectedVersion::NoStream, vec![event()]).await.unwrap();
+        let client = store.pool().get().await.unwrap();
+        let statement = client.prepare_cached(FAST_SQL).await.unwrap();
+        Setup { store, client, statement, stream, _db: db }
+    }
+
+    fn event() -> NewEvent {
+        NewEvent::new("tested", serde_json::json!({"n": 1}), Metadata::new(Actor::system("t"), "t"))
+    }
+
+    impl Setup {
+        async fn head(&self) -> (u64, Hash) {
+            let row = self.client.query_one("SELECT position, chain FROM log_head", &[]).await;
+            let row = row.unwrap();
+            (to_u64(row.get(0)), hash::to_hash(&row.get::<_, Vec<u8>>(1)))
+        }
+
+        /// Sends one event for the stream, planned on `head` and the stream at `version`.
+        async fn send(
+            &self,
+            head: (u64, Hash),
+            version: u64,
+        ) -> std::result::Result<usize, tokio_postgres::Error> {
+            let appends =
+                [StreamAppend::new(self.stream.clone(), ExpectedVersion::Any, vec![event()])];
+            let versions = HashMap::from([(self.stream.to_string(), version)]);
+            let plan = Plan::new(&[&appends], head, HashMap::new(), versions);
+            let rows = run_fast(
+                &self.client,
+                &self.statement,
+                &plan.rows,
+                plan.recorded_at,
+                plan.head,
+                head,
+            )
+            .await?;
+            Ok(rows.len())
+        }
+
+        async fn unchanged(&self, head: (u64, Hash)) {
+            assert_eq!(self.head().await, head);
+            assert_eq!(self.store.head().await.unwrap(), 3);
+            let count = self.client.query_one("SELECT count(*) FROM events", &[]).await.unwrap();
+            assert_eq!(count.get::<_, i64>(0), 3);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_planned_on_the_true_state_is_written() {
+        let s = setup().await;
+        let head = s.head().await;
+        assert_eq!(s.send(head, 2).await.unwrap(), 1);
+        let stored = s.store.read_stream(&s.stream, 1, Direction::Forwards, 10).await.unwrap();
+        assert_eq!(stored.iter().map(|e| e.version).collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(stored[2].position, 4);
+        assert!(s.store.verify(1, None, &|_| {}).await.unwrap().ok);
+    }
+
+    #[tokio::test]
+    async fn a_head_elsewhere_is_refused() {
+        let s = setup().await;
+        let head = s.head().await;
+        assert_eq!(s.send((head.0 - 1, head.1), 2).await.unwrap(), 0);
+        s.unchanged(head).await;
+        // The right position with another link: another history that reached the same length.
+        assert_eq!(s.send((head.0, GENESIS), 2).await.unwrap(), 0);
+        s.unchanged(head).await;
+    }
+
+    #[tokio::test]
+    async fn a_stream_version_ahead_of_the_stream_is_refused() {
+        // Appending version 6 to a stream at version 2 would leave a gap.
+        let s = setup().await;
+        let head = s.head().await;
+        assert_eq!(s.send(head, 5).await.unwrap(), 0);
+        s.unchanged(head).await;
+    }
+
+    #[tokio::test]
+    async fn a_stream_version_behind_the_stream_fails() {
+        // Version 2 exists: the unique key refuses it, and nothing is written.
+        let s = setup().await;
+        let head = s.head().await;
+        let error = s.send(head, 1).await.unwrap_err();
+        assert_eq!(error.code(), Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION));
+        s.unchanged(head).await;
+        // A stream believed new that exists.
+        let error = s.send(head, 0).await.unwrap_err();
+        assert_eq!(error.code(), Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION));
+        s.unchanged(head).await;
     }
 }
