@@ -99,8 +99,18 @@ struct Request {
 impl PgStore {
     /// Connects to `url` (`postgres://…`), migrates, and starts the writer and the listener.
     pub async fn connect(url: &str, options: PgOptions) -> Result<Self> {
-        let config: tokio_postgres::Config =
+        let mut config: tokio_postgres::Config =
             url.parse().map_err(|e| StoreError::Unavailable(format!("bad database URL: {e}")))?;
+        // Statements are prepared once per connection and run for its whole life. PostgreSQL
+        // would settle on a generic plan after five runs, planned for the table as it was
+        // then: on a young log, a sequential scan or a hash join over `events`, kept while the
+        // table grows (until an ANALYZE happens to replan it). Planning every run with the
+        // actual parameters keeps the index lookups; it costs a few tens of microseconds.
+        let session = format!(
+            "{} -c plan_cache_mode=force_custom_plan",
+            config.get_options().unwrap_or_default()
+        );
+        config.options(session.trim_start());
         let manager = Manager::from_config(
             config.clone(),
             NoTls,
@@ -237,7 +247,7 @@ async fn write_loop(
         settled: Notify::new(),
     });
     let lanes = Arc::new(Semaphore::new(PIPELINE_DEPTH));
-    let mut connection: Option<Arc<deadpool_postgres::Object>> = None;
+    let mut connection: Option<FastConnection> = None;
     while let Some(first) = requests.recv().await {
         let Ok(lane) = lanes.clone().acquire_owned().await else { return };
         let mut batch = vec![first];
@@ -249,9 +259,11 @@ async fn write_loop(
             fast = writer.plan_fast(&batch);
         }
         if let Fast::Ready(fast) = fast {
-            match ready_connection(&writer.pool, &mut connection).await {
-                Ok((client, statement)) => {
-                    send_fast(&writer, client, statement, batch, fast, lane).await;
+            let head = *writer.head.borrow();
+            match ready_connection(&writer.pool, &mut connection, head).await {
+                Ok(c) => {
+                    send_fast(&writer, c.client.clone(), c.statement.clone(), batch, fast, lane)
+                        .await;
                     continue;
                 }
                 Err(e) => {
@@ -280,17 +292,41 @@ fn gather(batch: &mut Vec<Request>, requests: &mut mpsc::UnboundedReceiver<Reque
     }
 }
 
-/// The writer's own connection, replaced when it broke, and the one-flight statement on it.
-async fn ready_connection(
+/// The writer's own connection, with the one-flight statement prepared on it.
+///
+/// Unlike the pool's connections (see [`PgStore::connect`]), it keeps PostgreSQL's plan cache,
+/// so that a batch is not planned again on the critical path. The plan is made for the table
+/// as it is, so the statement is prepared again whenever the log has doubled since.
+struct FastConnection {
+    client: Arc<deadpool_postgres::Object>,
+    statement: tokio_postgres::Statement,
+    replan_at: u64,
+}
+
+/// The log's size at which the one-flight statement is first prepared again.
+const FIRST_REPLAN: u64 = 1024;
+
+/// The writer's connection, replaced when it broke, its statement prepared again when due.
+async fn ready_connection<'c>(
     pool: &Pool,
-    connection: &mut Option<Arc<deadpool_postgres::Object>>,
-) -> Result<(Arc<deadpool_postgres::Object>, tokio_postgres::Statement)> {
-    if connection.as_ref().is_none_or(|c| c.is_closed()) {
-        *connection = Some(Arc::new(pool.get().await?));
+    connection: &'c mut Option<FastConnection>,
+    head: u64,
+) -> Result<&'c FastConnection> {
+    let replan_at = (2 * head).max(FIRST_REPLAN);
+    match connection {
+        Some(c) if !c.client.is_closed() && head < c.replan_at => {}
+        Some(c) if !c.client.is_closed() => {
+            c.statement = c.client.prepare(FAST_SQL).await?;
+            c.replan_at = replan_at;
+        }
+        _ => {
+            let client = pool.get().await?;
+            client.batch_execute("SET plan_cache_mode = auto").await?;
+            let statement = client.prepare(FAST_SQL).await?;
+            *connection = Some(FastConnection { client: Arc::new(client), statement, replan_at });
+        }
     }
-    let client = connection.clone().expect("set above");
-    let statement = client.prepare_cached(FAST_SQL).await?;
-    Ok((client, statement))
+    Ok(connection.as_ref().expect("set above"))
 }
 
 /// Sends a planned batch as one statement, and spawns the wait for its outcome. The first poll

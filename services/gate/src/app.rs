@@ -69,6 +69,15 @@ impl Gate {
     }
 }
 
+impl Gate {
+    /// Waits until the gate's projections have applied the log up to its head as it is now.
+    pub async fn caught_up(&self) -> eventlog::Result<()> {
+        let head = self.state.store.head().await?;
+        self.state.purchases.wait_for(head).await?;
+        self.state.schools.wait_for(head).await
+    }
+}
+
 impl web::Service for Gate {
     fn name(&self) -> &'static str {
         "gate"
