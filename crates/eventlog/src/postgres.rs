@@ -401,25 +401,16 @@ async fn run_fast(
     let (position, chain, from) = (to_i64(position), link.to_vec(), to_i64(from));
     let from_link = from_link.to_vec();
     let (continued, continued_from) = r.continued();
-    let params: [&(dyn ToSql + Sync); 17] = [
-        &r.positions,
-        &r.ids,
-        &r.streams,
-        &r.categories,
-        &r.versions,
-        &r.types,
-        &r.data,
-        &r.metadata,
-        &r.hashes,
-        &r.links,
-        &recorded_at,
+    let mut params = r.columns().to_vec();
+    params.extend([
+        &recorded_at as &(dyn ToSql + Sync),
         &position,
         &chain,
         &from,
         &from_link,
         &continued,
         &continued_from,
-    ];
+    ]);
     client.query(statement, &params).await
 }
 
@@ -680,21 +671,8 @@ async fn append_batch(
         } else {
             let r = &plan.rows;
             let (position, chain) = (to_i64(plan.head.0), plan.head.1.to_vec());
-            let params: [&(dyn ToSql + Sync); 13] = [
-                &r.positions,
-                &r.ids,
-                &r.streams,
-                &r.categories,
-                &r.versions,
-                &r.types,
-                &r.data,
-                &r.metadata,
-                &r.hashes,
-                &r.links,
-                &plan.recorded_at,
-                &position,
-                &chain,
-            ];
+            let mut params = r.columns().to_vec();
+            params.extend([&plan.recorded_at as &(dyn ToSql + Sync), &position, &chain]);
             futures::future::try_join(
                 client.query(&insert_sql, &params),
                 client.batch_execute("COMMIT"),
@@ -789,6 +767,22 @@ impl Plan {
 }
 
 impl Rows {
+    /// The ten arrays, as the statements' first ten parameters.
+    fn columns(&self) -> [&(dyn ToSql + Sync); 10] {
+        [
+            &self.positions,
+            &self.ids,
+            &self.streams,
+            &self.categories,
+            &self.versions,
+            &self.types,
+            &self.data,
+            &self.metadata,
+            &self.hashes,
+            &self.links,
+        ]
+    }
+
     /// The streams the rows continue (rather than start), and the version each continues from.
     fn continued(&self) -> (Vec<&str>, Vec<i64>) {
         let mut first: HashMap<&str, i64> = HashMap::new();
