@@ -104,6 +104,8 @@ struct State {
     /// One chain verification at a time: it reads the whole range, and two at once would
     /// only compete for the same database.
     verifying: tokio::sync::Mutex<()>,
+    /// The slow reports, kept while their projections do not move.
+    report_cache: reports::ReportCache,
 }
 
 impl Reporting {
@@ -138,6 +140,10 @@ impl Reporting {
 
     pub(crate) fn reports(&self) -> &reports::Handles {
         &self.reports
+    }
+
+    pub(crate) fn report_cache(&self) -> &reports::ReportCache {
+        &self.state.report_cache
     }
 
     /// How many live streams (`GET /v1/events/live`) are open now.

@@ -25,7 +25,9 @@
 //! Every report is served at `GET /v1/reports/{name}` as JSON, or as CSV (`?format=csv`, a
 //! header row, then one row per figure group). A read first waits until the report's
 //! projections have reached the log's head as it was when the request arrived, so a report read
-//! after a write includes it.
+//! after a write includes it. The reports that fold every purchase or promise document
+//! (response-times, promises, rogue-spend) are kept between reads while their projections stand
+//! still and the day is the same.
 //!
 //! [`projections`] lists the four projections; [`rebuild`] rebuilds them all from the log in
 //! one pass.
@@ -40,12 +42,15 @@ pub mod wishes;
 mod csv;
 mod figures;
 
+use std::any::Any;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::HttpResponse;
 use actix_web::http::header;
 use auth::Role;
+use chrono::{NaiveDate, Utc};
 use eventlog::{EventStore, Filter, Projection, ProjectionHandle, RecordedEvent};
 use events::EventFamily;
 use serde::de::DeserializeOwned;
@@ -311,6 +316,83 @@ impl Reporting {
     ) -> Result<Vec<T>, ApiError> {
         let docs = self.store().documents(collection).await.map_err(store_error)?;
         Ok(docs.into_iter().filter_map(|(_, doc)| serde_json::from_value(doc).ok()).collect())
+    }
+}
+
+/// The last report of each kind built from its projections' documents, with the positions those
+/// projections had reached and the day (UTC) it was built for. The reports that fold every
+/// purchase or promise document take a noticeable time on a long log; while their projections
+/// have not moved and the day is the same, the same figures are served again.
+#[derive(Default)]
+pub(crate) struct ReportCache(std::sync::Mutex<HashMap<&'static str, Cached>>);
+
+struct Cached {
+    key: CacheKey,
+    report: Arc<dyn Any + Send + Sync>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CacheKey {
+    positions: Vec<u64>,
+    day: NaiveDate,
+}
+
+impl std::fmt::Debug for ReportCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kinds = self.0.lock().map(|c| c.len()).unwrap_or(0);
+        f.debug_struct("ReportCache").field("kinds", &kinds).finish()
+    }
+}
+
+impl ReportCache {
+    fn get<R: Report + Send + Sync + 'static>(&self, key: &CacheKey) -> Option<Arc<R>> {
+        let cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let cached = cache.get(R::NAME).filter(|c| c.key == *key)?;
+        cached.report.clone().downcast::<R>().ok()
+    }
+
+    fn put<R: Report + Send + Sync + 'static>(&self, key: CacheKey, report: Arc<R>) {
+        let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        // Positions only grow: never replace a report built further along.
+        let newer = cache.get(R::NAME).is_some_and(|c| {
+            c.key.day == key.day && c.key.positions.iter().zip(&key.positions).all(|(a, b)| a > b)
+        });
+        if !newer {
+            cache.insert(R::NAME, Cached { key, report });
+        }
+    }
+}
+
+impl Reporting {
+    /// The report `R` once `handles`' projections have reached the log's head (see
+    /// [`Reporting::wait_for`]): built by `build` from their documents, or the one built before
+    /// when they have not moved since and the day is the same.
+    ///
+    /// The positions are read before the documents, and a projection only moves forward, so a
+    /// report kept under a key reflects at least those positions: a request that finds its
+    /// key gets figures that include everything acknowledged before it.
+    pub(crate) async fn cached_report<R, F, Fut>(
+        &self,
+        handles: &[&ProjectionHandle],
+        build: F,
+    ) -> Result<Arc<R>, ApiError>
+    where
+        R: Report + Send + Sync + 'static,
+        F: FnOnce(NaiveDate) -> Fut,
+        Fut: std::future::Future<Output = Result<R, ApiError>>,
+    {
+        self.wait_for(handles).await?;
+        let key = CacheKey {
+            positions: handles.iter().map(|h| h.position()).collect(),
+            day: Utc::now().date_naive(),
+        };
+        let cache = self.report_cache();
+        if let Some(report) = cache.get::<R>(&key) {
+            return Ok(report);
+        }
+        let report = Arc::new(build(key.day).await?);
+        cache.put(key, report.clone());
+        Ok(report)
     }
 }
 

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get};
 use auth::Principal;
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use eventlog::{DocKey, Docs, Filter, Projection, RecordedEvent};
 use events::stakeholders::{CALL_BEFORE_CANCEL, PromiseEvent, PromiseTo, StakeholderEvent};
 use serde::{Deserialize, Serialize};
@@ -430,13 +430,17 @@ pub async fn promises_report(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&REPORT_ROLES)?;
     let params: ReportParams = parse_query(req.query_string())?;
-    let reports = service.reports();
-    service.wait_for(&[&reports.promises, &reports.purchases]).await?;
-    let (promises, held) = futures::try_join!(
-        service.documents::<PromiseDoc>(PROMISES),
-        service.documents::<HeldDoc>(HELD),
-    )?;
-    Ok(render(&build(&promises, &held, Utc::now().date_naive()), params.format))
+    let (reports, service) = (service.reports(), &**service);
+    let report = service
+        .cached_report(&[&reports.promises, &reports.purchases], |today| async move {
+            let (promises, held) = futures::try_join!(
+                service.documents::<PromiseDoc>(PROMISES),
+                service.documents::<HeldDoc>(HELD),
+            )?;
+            Ok(build(&promises, &held, today))
+        })
+        .await?;
+    Ok(render(&*report, params.format))
 }
 
 #[cfg(test)]

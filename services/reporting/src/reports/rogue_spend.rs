@@ -183,9 +183,12 @@ pub async fn rogue_spend_report(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&REPORT_ROLES)?;
     let params: ReportParams = parse_query(req.query_string())?;
-    service.wait_for(&[&service.reports().purchases]).await?;
-    let docs = service.documents::<AdvisoryDoc>(ADVISORY).await?;
-    Ok(render(&build(&docs), params.format))
+    let report = service
+        .cached_report(&[&service.reports().purchases], |_| async {
+            Ok(build(&service.documents::<AdvisoryDoc>(ADVISORY).await?))
+        })
+        .await?;
+    Ok(render(&*report, params.format))
 }
 
 #[cfg(test)]

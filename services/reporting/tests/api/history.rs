@@ -288,7 +288,7 @@ async fn stakeholder(
     id
 }
 
-async fn promise(app: &TestApp, to: PromiseTo, owner: &str, due: &str, outcome: Option<bool>) {
+pub async fn promise(app: &TestApp, to: PromiseTo, owner: &str, due: &str, outcome: Option<bool>) {
     let id = Uuid::now_v7();
     let mut events: Vec<PromiseEvent> = vec![
         PromiseMade {

@@ -336,6 +336,19 @@ async fn a_report_read_after_a_write_includes_it(app: TestApp) {
         .await;
         let report = app.get_json("/v1/reports/adoption", Role::Admin).await;
         assert_eq!(report["schools"]["total"], 4 + round, "round {round}");
+
+        // The promises report is kept between reads while its projections stand still: the
+        // same figures twice, and a new promise in them at once.
+        let before = app.get_json("/v1/reports/promises", Role::Admin).await;
+        assert_eq!(app.get_json("/v1/reports/promises", Role::Admin).await, before);
+        let school = events::values::SchoolId::parse(LINCOLN).unwrap();
+        let to = events::stakeholders::PromiseTo::School { school_id: school };
+        crate::history::promise(&app, to, CTO, "2999-01-01", None).await;
+        let after = app.get_json("/v1/reports/promises", Role::Admin).await;
+        let made = |r: &Value| r["all"]["made"].as_u64().unwrap();
+        assert_eq!(made(&after), made(&before) + 1, "round {round}");
+        let open = |r: &Value| r["all"]["open"].as_u64().unwrap();
+        assert_eq!(open(&after), open(&before) + 1, "round {round}");
     }
     app.stop().await;
 }
