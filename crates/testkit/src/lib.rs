@@ -1,5 +1,6 @@
 //! Test support: a throwaway PostgreSQL database per test, in the manner of crates.io's
-//! `crates_io_test_db`, and a throwaway directory for an embedded (SQLite) store.
+//! `crates_io_test_db`, a throwaway directory for an embedded (SQLite) store, and HTTP answers
+//! read whole ([`http::Reply`]).
 //!
 //! The event log's migrations run **once per migration content** into a template database,
 //! `procgate_tpl_<hash>`, whose name carries a short hash of
@@ -25,6 +26,8 @@
 //! // `db.url()` is what a store or a service under test connects to.
 //! # }
 //! ```
+
+pub mod http;
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -12,8 +12,8 @@ use eventlog::{
     StreamAppend, StreamName,
 };
 use reqwest::Method;
-use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
+pub use testkit::http::Reply;
 use uuid::Uuid;
 
 pub const SECRET: &[u8] = b"stakeholders-test-secret-at-least-32-bytes";
@@ -95,76 +95,6 @@ impl Who {
             Who::Admin => &[Role::Admin],
             Who::NoRole | Who::BadToken | Who::Nobody => &[],
         }
-    }
-}
-
-/// An HTTP answer, read whole.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub text: String,
-    /// The body as JSON (`null` when it is not JSON).
-    pub body: Value,
-}
-
-impl Reply {
-    pub async fn read(res: reqwest::Response) -> Self {
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let text = res.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Self { status, headers, text, body }
-    }
-
-    pub fn header(&self, name: &str) -> String {
-        self.headers.get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
-    }
-
-    /// The body of an answer with `status`.
-    #[track_caller]
-    pub fn expect(&self, status: u16) -> &Value {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
-        assert!(!self.header("x-request-id").is_empty(), "no x-request-id: {self:?}");
-        &self.body
-    }
-
-    /// The problem of an answer with `status` and problem type `slug`, checking its shape.
-    #[track_caller]
-    pub fn expect_problem(&self, status: u16, slug: &str) -> &Value {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
-        let content_type = self.header("content-type");
-        assert!(
-            content_type.starts_with("application/problem+json"),
-            "content type {content_type:?}: {}",
-            self.text
-        );
-        let p = &self.body;
-        assert_eq!(p["type"], format!("https://procgate.dev/problems/{slug}"), "{}", self.text);
-        assert_eq!(p["status"], status, "{}", self.text);
-        assert!(p["title"].as_str().is_some_and(|t| !t.is_empty()), "{}", self.text);
-        assert!(p["detail"].as_str().is_some_and(|d| !d.is_empty()), "{}", self.text);
-        let request_id = self.header("x-request-id");
-        assert!(!request_id.is_empty(), "no x-request-id header");
-        assert_eq!(p["request_id"], request_id, "{}", self.text);
-        p
-    }
-
-    /// The `field`s of a validation problem's `errors`.
-    pub fn invalid_fields(&self) -> Vec<String> {
-        self.body["errors"]
-            .as_array()
-            .map(|errors| {
-                errors.iter().map(|e| e["field"].as_str().unwrap_or_default().to_owned()).collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// A 422 `validation` problem naming exactly `fields` in its `errors`, in order.
-    #[track_caller]
-    pub fn expect_invalid(&self, fields: &[&str]) {
-        self.expect_problem(422, "validation");
-        assert_eq!(self.invalid_fields(), fields, "{}", self.text);
     }
 }
 

@@ -55,7 +55,7 @@ async fn schools_and_agreements(app: TestApp) {
     }
     let new = format!("/v1/schools/{}", unique_school());
     for body in [json!({}), json!({"name": " "}), json!({"name": 5}), json!({"name": "a\nb"})] {
-        put(&app, &new, body, 422, "validation").await.expect_invalid(&["name"]);
+        put(&app, &new, body, 422, "validation").await.expect_invalid_fields(&["name"]);
     }
 
     let (school, principal) = app.school_with_principal().await;
@@ -82,17 +82,17 @@ async fn schools_and_agreements(app: TestApp) {
         "validation",
     )
     .await
-    .expect_invalid(&["principal_id", "signed_on"]);
+    .expect_invalid_fields(&["principal_id", "signed_on"]);
     put(&app, &agreement, json!({"signed_on": "03/09/2024"}), 422, "validation")
         .await
-        .expect_invalid(&["principal_id", "signed_on"]);
+        .expect_invalid_fields(&["principal_id", "signed_on"]);
 
     // Withdraw only what is signed; sign only once.
     let reason = json!({"reason": "The new principal wants to review it"});
     delete(&app, &agreement, reason.clone(), 409, "agreement-not-signed").await;
     app.put(Who::ItStaff, &agreement, &sign(&principal, &in_days(-10))).await.expect(201);
     put(&app, &agreement, sign(&principal, &today()), 409, "agreement-already-signed").await;
-    delete(&app, &agreement, json!({}), 422, "validation").await.expect_invalid(&["reason"]);
+    delete(&app, &agreement, json!({}), 422, "validation").await.expect_invalid_fields(&["reason"]);
     let tomorrow = with(reason.clone(), "withdrawn_on", json!(in_days(1)));
     let p = delete(&app, &agreement, tomorrow, 422, "date-in-future").await;
     assert_eq!(p.body["field"], "withdrawn_on");
@@ -115,7 +115,7 @@ async fn stakeholders(app: TestApp) {
         "name": " ", "email": "dana.at.lincoln", "phone": "call me maybe",
         "role": "janitor", "school_id": "Lincoln Elem",
     });
-    post(&app, "/v1/stakeholders", bad, 422, "validation").await.expect_invalid(&[
+    post(&app, "/v1/stakeholders", bad, 422, "validation").await.expect_invalid_fields(&[
         "name",
         "email",
         "phone",
@@ -124,15 +124,19 @@ async fn stakeholders(app: TestApp) {
     ]);
     post(&app, "/v1/stakeholders", json!({}), 422, "validation")
         .await
-        .expect_invalid(&["name", "email", "role"]);
+        .expect_invalid_fields(&["name", "email", "role"]);
     for email in ["dana@", "@lincoln.example", "dana lincoln@example.org", "dana@@lincoln.example"]
     {
         let body = with(person_body("Dana", "principal", None), "email", json!(email));
-        post(&app, "/v1/stakeholders", body, 422, "validation").await.expect_invalid(&["email"]);
+        post(&app, "/v1/stakeholders", body, 422, "validation")
+            .await
+            .expect_invalid_fields(&["email"]);
     }
     for phone in ["12", "555-CALL-NOW", "555\n0101"] {
         let body = with(person_body("Dana", "teacher", None), "phone", json!(phone));
-        post(&app, "/v1/stakeholders", body, 422, "validation").await.expect_invalid(&["phone"]);
+        post(&app, "/v1/stakeholders", body, 422, "validation")
+            .await
+            .expect_invalid_fields(&["phone"]);
     }
     let unknown_school = person_body("Dana", "principal", Some("nowhere-elem"));
     post(&app, "/v1/stakeholders", unknown_school, 422, "unknown-school").await;
@@ -162,17 +166,17 @@ async fn conversations(app: TestApp) {
     }
     post(&app, &path, without(conversation(), "stars"), 422, "validation")
         .await
-        .expect_invalid(&["stars"]);
+        .expect_invalid_fields(&["stars"]);
     post(&app, &path, with(conversation(), "stars", json!(["Fast fixes", " "])), 422, "validation")
         .await
-        .expect_invalid(&["stars[1]"]);
+        .expect_invalid_fields(&["stars[1]"]);
     let tomorrow = (chrono::Utc::now() + chrono::TimeDelta::days(1)).to_rfc3339();
     let p =
         post(&app, &path, with(conversation(), "held_at", json!(tomorrow)), 422, "date-in-future")
             .await;
     assert_eq!(p.body["field"], "held_at");
     let bad = json!({"held_at": "yesterday", "location": "", "their_vision": 7, "stars": "two", "wish": null});
-    post(&app, &path, bad, 422, "validation").await.expect_invalid(&[
+    post(&app, &path, bad, 422, "validation").await.expect_invalid_fields(&[
         "held_at",
         "location",
         "their_vision",
@@ -192,10 +196,10 @@ async fn wishes_promises_and_follow_ups(app: TestApp) {
     let progress = format!("/v1/wishes/{wish}/progress");
     post(&app, &progress, json!({"note": "x", "status": "finished"}), 422, "validation")
         .await
-        .expect_invalid(&["status"]);
+        .expect_invalid_fields(&["status"]);
     post(&app, &progress, json!({"status": "done"}), 422, "validation")
         .await
-        .expect_invalid(&["note"]);
+        .expect_invalid_fields(&["note"]);
     let unknown = format!("/v1/wishes/{}/progress", Uuid::now_v7());
     post(&app, &unknown, json!({"note": "x", "status": "done"}), 404, "unknown-wish").await;
     app.post(Who::ItStaff, &progress, &json!({"note": "Granted", "status": "done"}))
@@ -236,10 +240,10 @@ async fn wishes_promises_and_follow_ups(app: TestApp) {
         "validation",
     )
     .await
-    .expect_invalid(&["to.type"]);
+    .expect_invalid_fields(&["to.type"]);
     post(&app, "/v1/promises", json!({"to": "dana"}), 422, "validation")
         .await
-        .expect_invalid(&["to", "text", "due_on"]);
+        .expect_invalid_fields(&["to", "text", "due_on"]);
     let promise = app.promise_to(&id).await;
     let kept = format!("/v1/promises/{promise}/kept");
     let p = post(&app, &kept, json!({"evidence": "Done", "on": in_days(1)}), 422, "date-in-future")
@@ -247,7 +251,7 @@ async fn wishes_promises_and_follow_ups(app: TestApp) {
     assert_eq!(p.body["field"], "on");
     post(&app, &kept, json!({"evidence": "  "}), 422, "validation")
         .await
-        .expect_invalid(&["evidence"]);
+        .expect_invalid_fields(&["evidence"]);
     app.post(Who::ItStaff, &kept, &json!({"evidence": "Ticket 4411 closed"})).await.expect(200);
     let broken = format!("/v1/promises/{promise}/broken");
     post(&app, &broken, json!({"evidence": "Late"}), 409, "promise-already-settled").await;
@@ -282,7 +286,7 @@ async fn wishes_promises_and_follow_ups(app: TestApp) {
         "validation",
     )
     .await
-    .expect_invalid(&["stakeholder_id", "about", "due_on"]);
+    .expect_invalid_fields(&["stakeholder_id", "about", "due_on"]);
     let follow_up = app.follow_up(&id).await;
     let done = format!("/v1/follow-ups/{follow_up}/done");
     post(&app, &done, json!({"on": in_days(1)}), 422, "date-in-future").await;
