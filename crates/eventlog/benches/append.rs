@@ -8,7 +8,9 @@
 //! the store and plain INSERTs per second into a table of the same shape (`LIKE events
 //! INCLUDING ALL`: the same columns, constraints and indexes, the position from an identity
 //! column), each writer on its own stream,
-//! and prints the store as a percentage of the plain INSERT. Then it reads the whole log back
+//! and prints the store as a percentage of the plain INSERT; then 16 writers spread over two
+//! stores on the same database (two service instances), against the plain INSERT at 16. Then
+//! it reads the whole log back
 //! (events/s) and measures appends on the embedded SQLite store.
 
 use std::sync::Arc;
@@ -126,9 +128,10 @@ async fn plain_inserts(url: &str, writers: usize, run: u64) -> f64 {
     .await
 }
 
-async fn store_appends(store: Arc<dyn EventStore>, writers: usize, run: u64) -> f64 {
+/// Appends through `stores`, writer `w` through store `w % stores.len()`.
+async fn store_appends(stores: Vec<Arc<dyn EventStore>>, writers: usize, run: u64) -> f64 {
     measure(writers, move |w, n| {
-        let store = store.clone();
+        let store = stores[w % stores.len()].clone();
         async move {
             let stream = StreamName::new(format!("bench-{run}x{w}")).unwrap();
             store
@@ -190,14 +193,31 @@ async fn run(url: &str) -> anyhow::Result<()> {
         "{:>8} {:>16} {:>16} {:>10}",
         "writers", "plain INSERT/s", "store append/s", "store %"
     );
+    let mut plain_at_16 = 0.0;
     for (run, writers) in LEVELS.into_iter().enumerate() {
         let plain = plain_inserts(url, writers, run as u64).await;
         let store: Arc<dyn EventStore> = Arc::new(
             PgStore::connect(url, PgOptions { pool_size: writers + 2, migrate: false }).await?,
         );
-        let appended = store_appends(store, writers, run as u64).await;
+        let appended = store_appends(vec![store], writers, run as u64).await;
         println!("{writers:>8} {plain:>16.0} {appended:>16.0} {:>9.0}%", 100.0 * appended / plain);
+        if writers == 16 {
+            plain_at_16 = plain;
+        }
     }
+    // Two stores on the same database stand for two service instances: their batches
+    // interleave, so each often finds the head moved by the other.
+    let mut stores: Vec<Arc<dyn EventStore>> = Vec::new();
+    for _ in 0..2 {
+        let options = PgOptions { pool_size: 10, migrate: false };
+        stores.push(Arc::new(PgStore::connect(url, options).await?));
+    }
+    let appended = store_appends(stores, 16, 50).await;
+    println!(
+        "{:>8} {plain_at_16:>16.0} {appended:>16.0} {:>9.0}%   (2 stores, 8 writers each)",
+        "2x8",
+        100.0 * appended / plain_at_16
+    );
 
     let store = PgStore::connect(url, PgOptions { pool_size: 4, migrate: false }).await?;
     let head = store.head().await?;
@@ -228,7 +248,7 @@ async fn run(url: &str) -> anyhow::Result<()> {
     for writers in [1, 4] {
         let store: Arc<dyn EventStore> =
             Arc::new(SqliteStore::open(dir.path().join("bench.sqlite3")).await?);
-        let rate = store_appends(store, writers, 100 + writers as u64).await;
+        let rate = store_appends(vec![store], writers, 100 + writers as u64).await;
         println!("{writers:>8} writers {rate:>10.0} appends/s");
     }
     Ok(())

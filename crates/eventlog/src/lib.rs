@@ -30,26 +30,26 @@
 //! single `log_head` row) that is held until the transaction commits: the next writer gets the
 //! lock only after that commit, reads the new head, and numbers its events after it. So events
 //! become visible in position order, densely, and a reader that has seen position `p` has seen
-//! everything before it. The same lock lets the writer compute each event's chain link from
-//! the previous one at insert. On SQLite the single write connection does the same.
+//! everything before it. The same lock lets each event's chain link be computed from the
+//! previous one at insert (by the writer, or by the database's append function). On SQLite the single write connection does the same.
 //!
 //! **What it costs, and how it is paid down**: appends to the whole log are serialized on that
 //! lock, commit latency included. Each process therefore has one writer task that takes every
 //! append waiting at that moment and writes them in one transaction (application-level group
 //! commit), in one of two ways:
 //!
-//! - **One flight**, the usual case. The writer remembers the head and the versions of the
-//!   streams it wrote last, plans the batch in memory (positions, versions, chain links) and
-//!   sends it as one autocommit statement on its own connection, without waiting for the batch
-//!   before it: PostgreSQL runs one connection's statements in order, so the next batch,
-//!   planned on the head the previous one will leave, is already queued when that one commits.
-//!   The lock is held only for the insert and the commit. The statement is guarded: it takes
-//!   the lock and writes only if the head is at the planned position *and* chain link and every
-//!   continued stream holds the planned version, and the unique keys refuse a taken position,
-//!   a stored id or an existing version. A refused batch (another process appended, a retry, a
-//!   conflict) writes nothing and runs again the other way; after refusals in a row the writer
-//!   pauses the one-flight way for a while, so processes that keep interleaving do not pay a
-//!   refusal per batch.
+//! - **One flight**, the usual case. The writer remembers the versions of the streams it
+//!   wrote last, plans the batch in memory (versions, content hashes) and sends it as one
+//!   statement, `SELECT procgate_append(…)`, on its own connection, without waiting for the
+//!   batch before it: PostgreSQL runs one connection's statements in order, so the next batch
+//!   is already queued when that one commits. The function (a migration) checks that every
+//!   continued stream holds the planned version, then takes the head lock, numbers and chains
+//!   the events after the head (the same SHA-256 links, computed by the database), inserts
+//!   them and moves the head; the lock is held only for that and the commit. Positions come
+//!   from the head as it is, so batches of several processes interleave freely. A wrong
+//!   version (another process wrote the stream), an event id stored before or an existing
+//!   version makes the function write nothing; the batch then runs the other way, and the
+//!   streams involved are looked up again.
 //! - **Two flights**, when the writer does not know enough: `BEGIN`, the lock and one lookup
 //!   of ids and stream versions, pipelined; then one `INSERT … SELECT FROM unnest(…)` and
 //!   `COMMIT`, pipelined. The next batch forms while this one commits and queues for the lock,

@@ -3,8 +3,8 @@
 //! Every process has one writer task. It takes all the appends waiting at that moment and
 //! makes them one transaction with one commit, holding the lock on the `log_head` row, so
 //! positions and chain links are given at insert, in commit order: in one flight when it knows
-//! the head and the streams, else in two. See the crate documentation for what that
-//! guarantees and costs.
+//! the versions of the streams involved, else in two. See the crate documentation for what
+//! that guarantees and costs.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -35,7 +35,10 @@ mod embedded {
 
 /// Changes whenever the PostgreSQL migrations change (it is their text): test database
 /// templates are keyed by a hash of it.
-pub const MIGRATIONS_FINGERPRINT: &str = include_str!("../migrations/postgres/V1__event_log.sql");
+pub const MIGRATIONS_FINGERPRINT: &str = concat!(
+    include_str!("../migrations/postgres/V1__event_log.sql"),
+    include_str!("../migrations/postgres/V2__append_function.sql"),
+);
 
 const NOTIFY_CHANNEL: &str = "procgate_events";
 const MIGRATION_LOCK: i64 = 7_234_990_345_712_094;
@@ -164,11 +167,9 @@ fn raise_head(head: &watch::Sender<u64>, to: u64) {
     });
 }
 
-/// Fast batches in flight at once on the writer's connection: one executing, one queued
+/// One-flight batches in flight at once on the writer's connection: one executing, one queued
 /// behind it in PostgreSQL, while the next one forms.
 const PIPELINE_DEPTH: usize = 2;
-/// The longest pause of one-flight batches after refusals, in batches.
-const MAX_PAUSE: u32 = 64;
 /// The most stream versions the writer remembers (forgotten all at once past this).
 const MAX_REMEMBERED_STREAMS: usize = 100_000;
 
@@ -178,57 +179,23 @@ struct Writer {
     head: Arc<watch::Sender<u64>>,
     /// Held by a two-flight batch until it has the head lock and has planned.
     slot: Arc<Semaphore>,
-    tip: Mutex<Tip>,
-    /// Notified when the last running two-flight batch finishes.
-    settled: Notify,
-}
-
-/// What this process believes the log looks like once everything it has sent commits: the
-/// head and the versions of the streams it has written or looked up. Only a belief: another
-/// process may have appended since. A batch planned on it is guarded in SQL (see
-/// [`FAST_SQL`]), so a wrong belief costs a retry, never a wrong write.
-#[derive(Default)]
-struct Tip {
-    /// `None` while unknown: at start, after a fast batch failed, while two-flight batches run.
-    head: Option<(u64, Hash)>,
-    versions: HashMap<String, u64>,
-    /// Bumped whenever `head` is replaced or dropped; a failed fast batch drops only the head
-    /// of its own epoch.
-    epoch: u64,
-    /// Two-flight batches running, and the highest head they committed.
-    slow: usize,
-    settled: Option<(u64, Hash)>,
-    /// Batches to send the two-flight way before trying one flight again, after refusals
-    /// (another process appending, typically); `penalty` doubles with each refusal in a row.
-    paused: u32,
-    penalty: u32,
-}
-
-impl Tip {
-    fn remember(&mut self, versions: HashMap<String, u64>) {
-        if self.versions.len() + versions.len() > MAX_REMEMBERED_STREAMS {
-            self.versions.clear();
-        }
-        self.versions.extend(versions);
-    }
-
-    fn forget_head(&mut self) {
-        self.head = None;
-        self.epoch += 1;
-    }
+    /// The versions of the streams this process wrote or looked up last. Only a belief:
+    /// another process may have appended since. A batch planned on it is guarded (see
+    /// `procgate_append`), so a wrong belief costs a retry, never a wrong write.
+    versions: Mutex<HashMap<String, u64>>,
 }
 
 /// The writer task. Each batch is the appends waiting at that moment, written in one
 /// transaction that holds the head-row lock to commit. A batch goes one of two ways:
 ///
-/// - **one flight** (the usual case): when this process knows the head and the versions of
-///   the streams involved (it wrote them last), the batch is planned in memory and sent as one
-///   autocommit statement ([`FAST_SQL`]) on the writer's own connection, without waiting for
-///   the batch before it: statements on one connection run in order, so the next batch, planned
-///   on the head this one will leave, queues behind it inside PostgreSQL. The statement takes
-///   the head lock only if the head is where the plan says, and the unique keys on positions,
-///   event ids and stream versions refuse anything stale; a batch refused either way is run
-///   again the other way.
+/// - **one flight** (the usual case): when this process knows the versions of the streams
+///   involved (it wrote them last, or they are new), the batch is planned in memory (versions,
+///   content hashes) and sent as one statement, `SELECT procgate_append(…)`, on the writer's
+///   own connection, without waiting for the batch before it: statements on one connection
+///   run in order, so the next batch is already queued when this one commits. The function
+///   takes the head lock, numbers and chains the events after the head, inserts them and
+///   moves the head; it refuses a batch whose streams are not at the planned versions. A
+///   refused batch is run again the other way.
 /// - **two flights** ([`append_batch`]): lock and look up the ids and versions, then insert and
 ///   commit. It holds the writer's slot until it has planned, so the next batch forms
 ///   meanwhile and its lock wait overlaps this commit.
@@ -243,8 +210,7 @@ async fn write_loop(
         pool,
         head,
         slot: Arc::new(Semaphore::new(1)),
-        tip: Mutex::new(Tip::default()),
-        settled: Notify::new(),
+        versions: Mutex::default(),
     });
     let lanes = Arc::new(Semaphore::new(PIPELINE_DEPTH));
     let mut connection: Option<FastConnection> = None;
@@ -252,28 +218,18 @@ async fn write_loop(
         let Ok(lane) = lanes.clone().acquire_owned().await else { return };
         let mut batch = vec![first];
         gather(&mut batch, &mut requests);
-        let mut fast = writer.plan_fast(&batch);
-        if matches!(fast, Fast::Settling) {
-            writer.settled().await;
-            gather(&mut batch, &mut requests);
-            fast = writer.plan_fast(&batch);
-        }
-        if let Fast::Ready(fast) = fast {
+        if let Some(plan) = writer.plan_fast(&batch) {
             let head = *writer.head.borrow();
             match ready_connection(&writer.pool, &mut connection, head).await {
                 Ok(c) => {
-                    send_fast(&writer, c.client.clone(), c.statement.clone(), batch, fast, lane)
+                    send_fast(&writer, c.client.clone(), c.statement.clone(), batch, plan, lane)
                         .await;
                     continue;
                 }
-                Err(e) => {
-                    tracing::debug!(error = %e, "no connection for a one-flight batch");
-                    writer.tip.lock().unwrap_or_else(|p| p.into_inner()).forget_head();
-                }
+                Err(e) => tracing::debug!(error = %e, "no connection for a one-flight batch"),
             }
         }
         drop(lane);
-        writer.begin_slow();
         let Ok(permit) = writer.slot.clone().acquire_owned().await else { return };
         gather(&mut batch, &mut requests);
         let writer = writer.clone();
@@ -295,18 +251,19 @@ fn gather(batch: &mut Vec<Request>, requests: &mut mpsc::UnboundedReceiver<Reque
 /// The writer's own connection, with the one-flight statement prepared on it.
 ///
 /// Unlike the pool's connections (see [`PgStore::connect`]), it keeps PostgreSQL's plan cache,
-/// so that a batch is not planned again on the critical path. The plan is made for the table
-/// as it is, so the statement is prepared again whenever the log has doubled since.
+/// so that a batch is not planned again on the critical path. The plans (the function's
+/// statements' too) are made for the table as it is, so they are discarded whenever the log
+/// has doubled since they were made.
 struct FastConnection {
     client: Arc<deadpool_postgres::Object>,
     statement: tokio_postgres::Statement,
     replan_at: u64,
 }
 
-/// The log's size at which the one-flight statement is first prepared again.
+/// The log's size at which the writer's plans are first made again.
 const FIRST_REPLAN: u64 = 1024;
 
-/// The writer's connection, replaced when it broke, its statement prepared again when due.
+/// The writer's connection: replaced when it broke, its plans discarded when due.
 async fn ready_connection<'c>(
     pool: &Pool,
     connection: &'c mut Option<FastConnection>,
@@ -316,7 +273,7 @@ async fn ready_connection<'c>(
     match connection {
         Some(c) if !c.client.is_closed() && head < c.replan_at => {}
         Some(c) if !c.client.is_closed() => {
-            c.statement = c.client.prepare(FAST_SQL).await?;
+            c.client.batch_execute("DISCARD PLANS").await?;
             c.replan_at = replan_at;
         }
         _ => {
@@ -337,14 +294,13 @@ async fn send_fast(
     client: Arc<deadpool_postgres::Object>,
     statement: tokio_postgres::Statement,
     batch: Vec<Request>,
-    fast: Box<FastPlan>,
+    plan: Plan,
     lane: OwnedSemaphorePermit,
 ) {
-    let FastPlan { plan, from, epoch } = *fast;
-    let Plan { rows, outcomes, head: (position, link), recorded_at, .. } = plan;
-    let mut query = Box::pin(async move {
-        run_fast(&client, &statement, &rows, recorded_at, (position, link), from).await
-    });
+    let Plan { rows, mut outcomes, recorded_at, .. } = plan;
+    let streams = rows.streams.clone();
+    let mut query =
+        Box::pin(async move { run_fast(&client, &statement, &rows, recorded_at).await });
     let sent = futures::poll!(query.as_mut());
     let writer = writer.clone();
     tokio::spawn(async move {
@@ -354,9 +310,17 @@ async fn send_fast(
         };
         drop(lane);
         match outcome {
-            Ok(rows) if rows.len() == 1 => {
-                writer.tip.lock().unwrap_or_else(|p| p.into_inner()).penalty = 0;
-                raise_head(&writer.head, position);
+            Ok(Some(first)) => {
+                // The plan numbered the batch from position 1.
+                let offset = first - 1;
+                let mut last = first;
+                for results in outcomes.iter_mut().flatten() {
+                    for position in results.iter_mut().flat_map(|r| r.positions.iter_mut()) {
+                        *position += offset;
+                        last = last.max(*position);
+                    }
+                }
+                raise_head(&writer.head, last);
                 for (request, outcome) in batch.into_iter().zip(outcomes) {
                     let _ = request.reply.send(outcome);
                 }
@@ -365,15 +329,7 @@ async fn send_fast(
                 if let Err(e) = refused {
                     tracing::debug!(error = %e, "a one-flight batch was refused; running it again");
                 }
-                {
-                    let mut tip = writer.tip.lock().unwrap_or_else(|p| p.into_inner());
-                    if tip.epoch == epoch {
-                        tip.forget_head();
-                        tip.penalty = (tip.penalty * 2).clamp(1, MAX_PAUSE);
-                        tip.paused = tip.penalty;
-                    }
-                }
-                writer.begin_slow();
+                writer.forget(&streams);
                 let Ok(permit) = writer.slot.clone().acquire_owned().await else { return };
                 writer.run_slow(batch, permit).await;
             }
@@ -381,66 +337,47 @@ async fn send_fast(
     });
 }
 
-/// Whether a batch can go in one flight.
-enum Fast {
-    Ready(Box<FastPlan>),
-    /// Perhaps, once the two-flight batches running now have committed.
-    Settling,
-    No,
-}
-
-/// Runs [`FAST_SQL`]: one row when the batch was written, none when a guard refused it.
+/// Runs [`FAST_SQL`]: the batch's first position, or `None` when a stream was not at the
+/// version planned.
 async fn run_fast(
     client: &tokio_postgres::Client,
     statement: &tokio_postgres::Statement,
     r: &Rows,
     recorded_at: DateTime<Utc>,
-    (position, link): (u64, Hash),
-    (from, from_link): (u64, Hash),
-) -> std::result::Result<Vec<Row>, tokio_postgres::Error> {
-    let (position, chain, from) = (to_i64(position), link.to_vec(), to_i64(from));
-    let from_link = from_link.to_vec();
+) -> std::result::Result<Option<u64>, tokio_postgres::Error> {
     let (continued, continued_from) = r.continued();
-    let mut params = r.columns().to_vec();
-    params.extend([
-        &recorded_at as &(dyn ToSql + Sync),
-        &position,
-        &chain,
-        &from,
-        &from_link,
+    let params: [&(dyn ToSql + Sync); 11] = [
+        &r.ids,
+        &r.streams,
+        &r.categories,
+        &r.versions,
+        &r.types,
+        &r.data,
+        &r.metadata,
+        &recorded_at,
+        &r.hashes,
         &continued,
         &continued_from,
-    ]);
-    client.query(statement, &params).await
-}
-
-/// A batch planned on the [`Tip`]: `from` is the head it expects, `epoch` the tip's.
-struct FastPlan {
-    plan: Plan,
-    from: (u64, Hash),
-    epoch: u64,
+    ];
+    let row = client.query_one(statement, &params).await?;
+    Ok(row.get::<_, Option<i64>>(0).map(to_u64))
 }
 
 impl Writer {
-    /// Plans the batch on what this process believes, when it believes enough: the head, and
-    /// each stream's version (a stream it has not seen counts as new when the append expects
-    /// no stream). [`Fast::No`] when the batch must look things up (or would be refused, or is
-    /// a retry: the two-flight path decides those against the stored state), or while one-flight
-    /// batches are paused after refusals; [`Fast::Settling`] while two-flight batches run.
-    fn plan_fast(&self, batch: &[Request]) -> Fast {
+    /// Plans the batch on the versions this process knows (a stream it has not seen counts as
+    /// new when the append expects no stream), numbering it from position 1. `None` when the
+    /// batch must look things up, or would be refused, or is a retry: the two-flight path
+    /// decides those against the stored state.
+    fn plan_fast(&self, batch: &[Request]) -> Option<Plan> {
         let mut versions = HashMap::new();
-        let (head, epoch) = {
-            let mut tip = self.tip.lock().unwrap_or_else(|p| p.into_inner());
-            if tip.paused > 0 {
-                tip.paused -= 1;
-                return Fast::No;
-            }
+        {
+            let known = self.versions.lock().unwrap_or_else(|p| p.into_inner());
             for append in batch.iter().flat_map(|r| &r.appends) {
                 let stream = append.stream.as_str();
                 if versions.contains_key(stream) {
                     continue;
                 }
-                let version = match tip.versions.get(stream) {
+                let version = match known.get(stream) {
                     Some(v) => *v,
                     None if matches!(
                         append.expected,
@@ -449,84 +386,58 @@ impl Writer {
                     {
                         0
                     }
-                    None => return Fast::No,
+                    None => return None,
                 };
                 versions.insert(stream.to_owned(), version);
             }
-            if tip.slow > 0 {
-                return Fast::Settling;
-            }
-            let Some(head) = tip.head else { return Fast::No };
-            (head, tip.epoch)
-        };
+        }
         let requests: Vec<&[StreamAppend]> = batch.iter().map(|r| r.appends.as_slice()).collect();
-        let plan = Plan::new(&requests, head, HashMap::new(), versions);
+        let plan = Plan::new(&requests, (0, GENESIS), HashMap::new(), versions);
         let plain = |o: &Result<Vec<AppendResult>>| {
             o.as_ref().is_ok_and(|results| !results.iter().any(|r| r.already_stored))
         };
-        if plan.rows.positions.is_empty() || !plan.outcomes.iter().all(plain) {
-            return Fast::No;
+        if plan.rows.ids.is_empty() || !plan.outcomes.iter().all(plain) {
+            return None;
         }
-        let mut tip = self.tip.lock().unwrap_or_else(|p| p.into_inner());
-        if tip.epoch != epoch || tip.slow > 0 {
-            return Fast::No;
-        }
-        tip.head = Some(plan.head);
-        tip.remember(plan.versions.clone());
-        Fast::Ready(Box::new(FastPlan { plan, from: head, epoch }))
+        self.remember(plan.versions.clone());
+        Some(plan)
     }
 
-    /// Waits until no two-flight batch runs (at most their commit).
-    async fn settled(&self) {
-        loop {
-            let notified = self.settled.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.tip.lock().unwrap_or_else(|p| p.into_inner()).slow == 0 {
-                return;
-            }
-            notified.await;
+    fn remember(&self, versions: HashMap<String, u64>) {
+        let mut known = self.versions.lock().unwrap_or_else(|p| p.into_inner());
+        if known.len() + versions.len() > MAX_REMEMBERED_STREAMS {
+            known.clear();
+        }
+        known.extend(versions);
+    }
+
+    /// Forgets the versions of streams a refused batch planned on: they are looked up again.
+    fn forget(&self, streams: &[String]) {
+        let mut known = self.versions.lock().unwrap_or_else(|p| p.into_inner());
+        for stream in streams {
+            known.remove(stream);
         }
     }
 
-    /// A two-flight batch is about to run: until every such batch has finished, the head is
-    /// not known here.
-    fn begin_slow(&self) {
-        let mut tip = self.tip.lock().unwrap_or_else(|p| p.into_inner());
-        tip.slow += 1;
-        tip.forget_head();
-    }
-
-    /// Runs a batch the two-flight way, then learns the head it left.
+    /// Runs a batch the two-flight way, then remembers the versions it left.
     async fn run_slow(&self, batch: Vec<Request>, permit: OwnedSemaphorePermit) {
-        let settled = run_requests(&self.pool, &self.head, batch, permit).await;
-        let mut tip = self.tip.lock().unwrap_or_else(|p| p.into_inner());
-        tip.slow -= 1;
-        if let Some((head, versions)) = settled {
-            tip.remember(versions);
-            if tip.settled.is_none_or(|s| s.0 < head.0) {
-                tip.settled = Some(head);
-            }
-        }
-        if tip.slow == 0 {
-            tip.head = tip.settled.take();
-            tip.epoch += 1;
-            self.settled.notify_waiters();
+        if let Some(versions) = run_requests(&self.pool, &self.head, batch, permit).await {
+            self.remember(versions);
         }
     }
 }
 
-/// Appends a batch of requests the two-flight way and answers each. Returns the head and the
-/// stream versions the batch's transaction left, when it committed as one.
+/// Appends a batch of requests the two-flight way and answers each. Returns the stream
+/// versions the batch's transaction left, when it committed as one.
 async fn run_requests(
     pool: &Pool,
     head: &watch::Sender<u64>,
     batch: Vec<Request>,
     slot: OwnedSemaphorePermit,
-) -> Option<((u64, Hash), HashMap<String, u64>)> {
+) -> Option<HashMap<String, u64>> {
     let appends: Vec<&[StreamAppend]> = batch.iter().map(|r| r.appends.as_slice()).collect();
     let (outcomes, settled) = match append_batch(pool, &appends, Some(slot)).await {
-        Ok(plan) => (plan.outcomes, Some((plan.head, plan.versions))),
+        Ok(plan) => (plan.outcomes, Some(plan.versions)),
         // Something in one request broke the whole transaction: run each on its own, so that
         // only that one fails.
         Err(_) if batch.len() > 1 => {
@@ -602,33 +513,9 @@ const INSERT_SQL: &str = concat!(
     "), moved AS (UPDATE log_head SET position = $12, chain = $13) \
      SELECT pg_notify('procgate_events', $12::text)"
 );
-/// A whole batch in one autocommit statement, planned on what this process believes and
-/// guarded so that it writes all of it only if the belief holds, else nothing:
-///
-/// - the head must be at position `$14` with the chain link `$15` (the link, not the position
-///   alone: another process may have moved the head to the very position a refused batch of
-///   ours meant to reach, and the batch planned on top of that one must be refused too);
-/// - each stream the batch continues must hold the version it continues from (`$16`, `$17`),
-///   while the unique key on stream versions refuses a version that exists already: together,
-///   the stream is at exactly that version;
-/// - the unique keys on positions and event ids refuse a position or an id stored before.
-///
-/// The head guards sit in the `UPDATE` of the head row, which takes the head lock (held to
-/// commit) before anything is inserted. A guard that fails makes the statement return no row
-/// and write nothing; a key that refuses fails the statement.
-const FAST_SQL: &str = concat!(
-    "WITH moved AS ( \
-       UPDATE log_head SET position = $12, chain = $13 \
-       WHERE position = $14 AND chain = $15 \
-         AND NOT EXISTS (SELECT 1 FROM unnest($16::text[], $17::bigint[]) AS b(s, v) \
-                         WHERE NOT EXISTS (SELECT 1 FROM events e \
-                                           WHERE e.stream = b.s AND e.version = b.v)) \
-       RETURNING position), \
-     appended AS (",
-    insert_rows!(),
-    " WHERE EXISTS (SELECT 1 FROM moved)) \
-     SELECT pg_notify('procgate_events', $12::text) FROM moved"
-);
+/// A whole batch in one statement, planned on the stream versions this process believes: see
+/// `procgate_append` (migration V2) for the guards and what it computes.
+const FAST_SQL: &str = "SELECT procgate_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
 /// Runs one batch transaction the two-flight way: its plan, with one outcome per request.
 ///
@@ -1248,8 +1135,9 @@ impl EventStore for PgStore {
 
 #[cfg(test)]
 mod tests {
-    //! The one-flight statement's guards, driven directly: a batch planned on a wrong belief
-    //! writes nothing.
+    //! The one-flight function, driven directly: numbered and chained by the database exactly
+    //! as the crate chains (verify recomputes it), landing after whatever others appended, and
+    //! writing nothing when planned on a wrong version.
 
     use super::*;
     use crate::event::{Actor, NewEvent};
@@ -1262,7 +1150,7 @@ mod tests {
         _db: testkit::TestDatabase,
     }
 
-    /// A log holding `stream` at version 2, with the head at position 3 (one other event).
+    /// A log holding `fast-1` at version 2, with the head at position 3 (one other event).
     async fn setup() -> Setup {
         let db = testkit::pg_database().await;
         let store = PgStore::connect(db.url(), PgOptions::default()).await.unwrap();
@@ -1271,7 +1159,7 @@ mod tests {
         let other = StreamName::new("fast-2").unwrap();
         store.append(&other, ExpectedVersion::NoStream, vec![event()]).await.unwrap();
         let client = store.pool().get().await.unwrap();
-        let statement = client.prepare_cached(FAST_SQL).await.unwrap();
+        let statement = client.prepare(FAST_SQL).await.unwrap();
         Setup { store, client, statement, stream, _db: db }
     }
 
@@ -1280,84 +1168,80 @@ mod tests {
     }
 
     impl Setup {
-        async fn head(&self) -> (u64, Hash) {
-            let row = self.client.query_one("SELECT position, chain FROM log_head", &[]).await;
-            let row = row.unwrap();
-            (to_u64(row.get(0)), hash::to_hash(&row.get::<_, Vec<u8>>(1)))
-        }
-
-        /// Sends one event for the stream, planned on `head` and the stream at `version`.
+        /// Sends `count` events for the stream (and one for a new stream), planned on the
+        /// stream at `version`: the first position, or `None` when refused.
         async fn send(
             &self,
-            head: (u64, Hash),
             version: u64,
-        ) -> std::result::Result<usize, tokio_postgres::Error> {
-            let appends =
-                [StreamAppend::new(self.stream.clone(), ExpectedVersion::Any, vec![event()])];
+            count: usize,
+        ) -> std::result::Result<Option<u64>, tokio_postgres::Error> {
+            let events = (0..count).map(|_| event()).collect();
+            let fresh = StreamName::new(format!("fresh-{}", Uuid::now_v7())).unwrap();
+            let appends = [
+                StreamAppend::new(self.stream.clone(), ExpectedVersion::Any, events),
+                StreamAppend::new(fresh, ExpectedVersion::NoStream, vec![event()]),
+            ];
             let versions = HashMap::from([(self.stream.to_string(), version)]);
-            let plan = Plan::new(&[&appends], head, HashMap::new(), versions);
-            let rows = run_fast(
-                &self.client,
-                &self.statement,
-                &plan.rows,
-                plan.recorded_at,
-                plan.head,
-                head,
-            )
-            .await?;
-            Ok(rows.len())
+            let plan = Plan::new(&[&appends], (0, GENESIS), HashMap::new(), versions);
+            run_fast(&self.client, &self.statement, &plan.rows, plan.recorded_at).await
         }
 
-        async fn unchanged(&self, head: (u64, Hash)) {
-            assert_eq!(self.head().await, head);
+        async fn versions(&self) -> Vec<(u64, u64)> {
+            let stored = self.store.read_stream(&self.stream, 1, Direction::Forwards, 100).await;
+            stored.unwrap().iter().map(|e| (e.version, e.position)).collect()
+        }
+
+        async fn verified(&self) {
+            let verification = self.store.verify(1, None, &|_| {}).await.unwrap();
+            assert!(verification.ok, "{verification:?}");
+        }
+
+        async fn unchanged(&self) {
             assert_eq!(self.store.head().await.unwrap(), 3);
             let count = self.client.query_one("SELECT count(*) FROM events", &[]).await.unwrap();
             assert_eq!(count.get::<_, i64>(0), 3);
+            self.verified().await;
         }
     }
 
     #[tokio::test]
-    async fn a_batch_planned_on_the_true_state_is_written() {
+    async fn a_batch_is_numbered_and_chained_after_the_head() {
         let s = setup().await;
-        let head = s.head().await;
-        assert_eq!(s.send(head, 2).await.unwrap(), 1);
-        let stored = s.store.read_stream(&s.stream, 1, Direction::Forwards, 10).await.unwrap();
-        assert_eq!(stored.iter().map(|e| e.version).collect::<Vec<_>>(), [1, 2, 3]);
-        assert_eq!(stored[2].position, 4);
-        assert!(s.store.verify(1, None, &|_| {}).await.unwrap().ok);
+        assert_eq!(s.send(2, 3).await.unwrap(), Some(4));
+        assert_eq!(s.versions().await, [(1, 1), (2, 2), (3, 4), (4, 5), (5, 6)]);
+        assert_eq!(s.store.head().await.unwrap(), 7);
+        // The chain the database computed is the one the crate recomputes.
+        s.verified().await;
     }
 
     #[tokio::test]
-    async fn a_head_elsewhere_is_refused() {
+    async fn a_batch_lands_after_what_others_appended_meanwhile() {
         let s = setup().await;
-        let head = s.head().await;
-        assert_eq!(s.send((head.0 - 1, head.1), 2).await.unwrap(), 0);
-        s.unchanged(head).await;
-        // The right position with another link: another history that reached the same length.
-        assert_eq!(s.send((head.0, GENESIS), 2).await.unwrap(), 0);
-        s.unchanged(head).await;
+        let other = StreamName::new("fast-3").unwrap();
+        s.store.append(&other, ExpectedVersion::NoStream, vec![event(), event()]).await.unwrap();
+        assert_eq!(s.send(2, 1).await.unwrap(), Some(6));
+        assert_eq!(s.versions().await, [(1, 1), (2, 2), (3, 6)]);
+        s.verified().await;
     }
 
     #[tokio::test]
     async fn a_stream_version_ahead_of_the_stream_is_refused() {
         // Appending version 6 to a stream at version 2 would leave a gap.
         let s = setup().await;
-        let head = s.head().await;
-        assert_eq!(s.send(head, 5).await.unwrap(), 0);
-        s.unchanged(head).await;
+        assert_eq!(s.send(5, 1).await.unwrap(), None);
+        s.unchanged().await;
     }
 
     #[tokio::test]
     async fn a_stream_version_behind_the_stream_fails() {
         // Version 2 exists: the unique key refuses it, and nothing is written.
         let s = setup().await;
-        let head = s.head().await;
-        let error = s.send(head, 1).await.unwrap_err();
+        let error = s.send(1, 1).await.unwrap_err();
         assert_eq!(error.code(), Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION));
-        s.unchanged(head).await;
+        s.unchanged().await;
         // A stream believed new that exists.
-        let error = s.send(head, 0).await.unwrap_err();
+        let error = s.send(0, 1).await.unwrap_err();
         assert_eq!(error.code(), Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION));
-        s.unchanged(head).await;
+        s.unchanged().await;
     }
 }
