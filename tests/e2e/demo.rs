@@ -1,6 +1,7 @@
-//! `procgate demo` against `procgate serve`: it finishes, the reports it points to show
-//! non-trivial figures, and a second run with the same seed adds nothing (the same bodies for
-//! the same `external_ref`s, no second meeting, nothing handled twice).
+//! `procgate demo` in both deployments (against `procgate serve`, and against the three
+//! services on PostgreSQL, each at its own address): it finishes, the reports it points to
+//! show non-trivial figures, and a second run with the same seed adds nothing (the same bodies
+//! for the same `external_ref`s, no second meeting, nothing handled twice).
 
 use std::collections::BTreeMap;
 use std::process::Output;
@@ -12,8 +13,16 @@ const SCHOOLS: usize = 15;
 const CHECKS: usize = 60;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_demo_fills_a_fresh_server_and_a_second_run_adds_nothing() {
-    let mut d = Deployment::all_in_one_embedded().await;
+async fn the_demo_fills_the_all_in_one_server_and_a_second_run_adds_nothing() {
+    demo_twice(Deployment::all_in_one_embedded().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_fills_three_services_on_postgres_and_a_second_run_adds_nothing() {
+    demo_twice(Deployment::three_services_on_postgres().await).await;
+}
+
+async fn demo_twice(mut d: Deployment) {
     let api = Api::new(SECRET);
     let reporting = d.reporting.clone();
 
@@ -80,8 +89,21 @@ async fn the_demo_fills_a_fresh_server_and_a_second_run_adds_nothing() {
 /// Runs `procgate demo` against the deployment and returns what it printed.
 async fn demo(d: &Deployment) -> String {
     let (schools, checks) = (SCHOOLS.to_string(), CHECKS.to_string());
-    let args =
-        ["demo", "--url", &d.gate, "--seed", "7", "--schools", &schools, "--checks", &checks];
+    let args = [
+        "demo",
+        "--gate-url",
+        &d.gate,
+        "--stakeholders-url",
+        &d.stakeholders,
+        "--reporting-url",
+        &d.reporting,
+        "--seed",
+        "7",
+        "--schools",
+        &schools,
+        "--checks",
+        &checks,
+    ];
     let Output { status, stdout, stderr } = d.procgate(&args).await;
     let stdout = String::from_utf8_lossy(&stdout).into_owned();
     assert!(

@@ -17,7 +17,7 @@
 //! chain (over HTTP, and with `procgate audit verify` as a command); an outside consumer reads
 //! the whole feed page by page and follows the live stream.
 //!
-//! Beside the story, [`demo`] runs `procgate demo` against `procgate serve`: it finishes, the
+//! Beside the story, [`demo`] runs `procgate demo` in both deployments: it finishes, the
 //! reports show non-trivial figures, and running it again with the same seed adds nothing.
 //!
 //! Run with a PostgreSQL server for (b): `PROCGATE_TEST_DATABASE_URL=postgres://… cargo test -p e2e`
