@@ -28,6 +28,9 @@
 //! ```
 
 pub mod http;
+mod store;
+
+pub use store::{Backend, TestStore};
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -9,9 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use auth::{AuthConfig, Issuer, Role, Verifier};
-use eventlog::{
-    Actor, ExpectedVersion, Filter, Metadata, PgOptions, PgStore, RecordedEvent, SqliteStore, Store,
-};
+use eventlog::{Actor, ExpectedVersion, Filter, Metadata, RecordedEvent, Store};
 use events::school::{AgreementSigned, AgreementWithdrawn, SchoolEvent, SchoolRegistered};
 use events::values::{LongText, SchoolId, ShortText};
 use reqwest::Method;
@@ -28,35 +26,8 @@ pub const GATED: &str = "lincoln-elem";
 /// A registered school without an agreement: its purchases that need review are advisory.
 pub const UNGATED: &str = "jefferson-high";
 
-/// Runs each listed `async fn name(app: TestApp)` against PostgreSQL and SQLite.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod on_postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let app = crate::common::TestApp::spawn(crate::common::Backend::Postgres).await;
-                    super::$name(app).await;
-                }
-            )*
-        }
-        mod on_sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let app = crate::common::TestApp::spawn(crate::common::Backend::Sqlite).await;
-                    super::$name(app).await;
-                }
-            )*
-        }
-    };
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Postgres,
-    Sqlite,
-}
+pub use testkit::Backend;
+use testkit::TestStore;
 
 /// Who calls: a token with these roles and subject, or no token at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +82,7 @@ pub struct TestApp {
     pub database_url: Option<String>,
     issuer: Issuer,
     handle: actix_web::dev::ServerHandle,
-    _guard: Box<dyn std::any::Any + Send>,
+    _store: TestStore,
 }
 
 /// A gate on `store`, served on a random port: its base URL and its server's handle.
@@ -133,19 +104,9 @@ pub fn http_client() -> reqwest::Client {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
-        let (store, database_url, guard): (Store, _, Box<dyn std::any::Any + Send>) = match backend
-        {
-            Backend::Postgres => {
-                let db = testkit::pg_database().await;
-                let url = db.url().to_owned();
-                let pg = PgStore::connect(&url, PgOptions::default()).await.unwrap();
-                (Arc::new(pg), Some(url), Box::new(db))
-            }
-            Backend::Sqlite => {
-                let (dir, path) = testkit::sqlite_path();
-                (Arc::new(SqliteStore::open(&path).await.unwrap()), None, Box::new(dir))
-            }
-        };
+        let test_store = TestStore::open(backend).await;
+        let (store, database_url) =
+            (test_store.shared(), test_store.database_url().map(Into::into));
         let (base, handle) = serve(store.clone()).await;
         Self {
             base,
@@ -154,7 +115,7 @@ impl TestApp {
             database_url,
             issuer: Issuer::hs256(SECRET, ISSUER, AUDIENCE).unwrap(),
             handle,
-            _guard: guard,
+            _store: test_store,
         }
     }
 

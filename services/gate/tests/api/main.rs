@@ -6,6 +6,8 @@
 //! database (PostgreSQL only) and the OpenAPI document (no store involved).
 
 #[macro_use]
+extern crate testkit;
+
 mod common;
 
 mod consistency;

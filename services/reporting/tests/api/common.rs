@@ -9,8 +9,7 @@ use auth::{AuthConfig, Issuer, Role, Verifier};
 use chrono::{DateTime, Utc};
 use eventlog::{
     Actor, AppendResult, ChainRow, Direction, EventStore, ExpectedVersion, Filter, Metadata,
-    NewEvent, PgOptions, PgStore, Projection, RecordedEvent, SqliteStore, Store, StreamAppend,
-    StreamName,
+    NewEvent, Projection, RecordedEvent, Store, StreamAppend, StreamName,
 };
 use futures::StreamExt;
 use reporting::{Reporting, Settings};
@@ -20,40 +19,8 @@ use uuid::Uuid;
 
 pub const SECRET: &[u8] = b"reporting-test-secret-at-least-32-bytes";
 
-/// Runs each listed `async fn name(app: TestApp)` against PostgreSQL and SQLite.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod on_postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let app = crate::common::TestApp::spawn(crate::common::Backend::Postgres).await;
-                    super::$name(app).await;
-                }
-            )*
-        }
-        mod on_sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let app = crate::common::TestApp::spawn(crate::common::Backend::Sqlite).await;
-                    super::$name(app).await;
-                }
-            )*
-        }
-    };
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Postgres,
-    Sqlite,
-}
-
-enum Raw {
-    Pg(PgStore),
-    Sqlite(SqliteStore),
-}
+pub use testkit::Backend;
+use testkit::TestStore;
 
 /// The real app (plumbing included) serving the reporting service on 127.0.0.1:<random>.
 pub struct TestApp {
@@ -68,9 +35,9 @@ pub struct TestApp {
     /// The PostgreSQL database's URL (`None` on SQLite), for a second store instance.
     pub pg_url: Option<String>,
     issuer: Issuer,
-    raw: Raw,
     handle: actix_web::dev::ServerHandle,
-    _guard: Box<dyn std::any::Any + Send>,
+    /// The store under the clock, and its database or directory.
+    raw: TestStore,
 }
 
 impl TestApp {
@@ -79,21 +46,9 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, settings: Settings) -> Self {
-        let mut pg_url = None;
-        let (store, raw, guard): (Store, Raw, Box<dyn std::any::Any + Send>) = match backend {
-            Backend::Postgres => {
-                let db = testkit::pg_database().await;
-                let pg = PgStore::connect(db.url(), PgOptions::default()).await.unwrap();
-                pg_url = Some(db.url().to_owned());
-                (Arc::new(pg.clone()), Raw::Pg(pg), Box::new(db))
-            }
-            Backend::Sqlite => {
-                let (dir, path) = testkit::sqlite_path();
-                let lite = SqliteStore::open(&path).await.unwrap();
-                (Arc::new(lite.clone()), Raw::Sqlite(lite), Box::new(dir))
-            }
-        };
-        let clock = Arc::new(Clocked::new(store));
+        let raw = TestStore::open(backend).await;
+        let pg_url = raw.database_url().map(str::to_owned);
+        let clock = Arc::new(Clocked::new(raw.shared()));
         let store: Store = clock.clone();
         let verifier =
             Arc::new(Verifier::new(AuthConfig::hs256(SECRET, "procgate", "procgate")).unwrap());
@@ -121,7 +76,6 @@ impl TestApp {
             issuer: Issuer::hs256(SECRET, "procgate", "procgate").unwrap(),
             raw,
             handle,
-            _guard: guard,
         }
     }
 
@@ -161,7 +115,7 @@ impl TestApp {
     /// Changes event `position`'s data behind the store's back.
     pub async fn tamper(&self, position: u64) {
         match &self.raw {
-            Raw::Pg(pg) => {
+            TestStore::Postgres { store: pg, .. } => {
                 let client = pg.pool().get().await.unwrap();
                 client
                     .execute(
@@ -173,7 +127,7 @@ impl TestApp {
                     .await
                     .unwrap();
             }
-            Raw::Sqlite(lite) => {
+            TestStore::Sqlite { store: lite, .. } => {
                 lite.with_connection(move |c| {
                     c.execute(
                         &format!(

@@ -4,6 +4,8 @@
 //! One test binary (modules below) so the workspace links it once.
 
 #[macro_use]
+extern crate testkit;
+
 mod common;
 
 mod audit;

@@ -7,10 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth::{AuthConfig, Issuer, Role, Verifier};
-use eventlog::{
-    Actor, ExpectedVersion, Metadata, NewEvent, PgOptions, PgStore, SqliteStore, Store,
-    StreamAppend, StreamName,
-};
+use eventlog::{Actor, ExpectedVersion, Metadata, NewEvent, Store, StreamAppend, StreamName};
 use reqwest::Method;
 use serde_json::{Value, json};
 pub use testkit::http::Reply;
@@ -20,35 +17,8 @@ pub const SECRET: &[u8] = b"stakeholders-test-secret-at-least-32-bytes";
 pub const ISSUER: &str = "procgate";
 pub const AUDIENCE: &str = "procgate";
 
-/// Runs each listed `async fn name(app: TestApp)` against PostgreSQL and SQLite.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod on_postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let app = crate::common::TestApp::spawn(crate::common::Backend::Postgres).await;
-                    super::$name(app).await;
-                }
-            )*
-        }
-        mod on_sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let app = crate::common::TestApp::spawn(crate::common::Backend::Sqlite).await;
-                    super::$name(app).await;
-                }
-            )*
-        }
-    };
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Postgres,
-    Sqlite,
-}
+pub use testkit::Backend;
+use testkit::TestStore;
 
 /// Who calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,22 +76,13 @@ pub struct TestApp {
     pub store: Store,
     issuer: Issuer,
     handle: actix_web::dev::ServerHandle,
-    _guard: Box<dyn std::any::Any + Send>,
+    _store: TestStore,
 }
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
-        let (store, guard): (Store, Box<dyn std::any::Any + Send>) = match backend {
-            Backend::Postgres => {
-                let db = testkit::pg_database().await;
-                let pg = PgStore::connect(db.url(), PgOptions::default()).await.unwrap();
-                (Arc::new(pg), Box::new(db))
-            }
-            Backend::Sqlite => {
-                let (dir, path) = testkit::sqlite_path();
-                (Arc::new(SqliteStore::open(&path).await.unwrap()), Box::new(dir))
-            }
-        };
+        let test_store = TestStore::open(backend).await;
+        let store = test_store.shared();
         let verifier =
             Arc::new(Verifier::new(AuthConfig::hs256(SECRET, ISSUER, AUDIENCE)).unwrap());
         let stakeholders =
@@ -140,7 +101,7 @@ impl TestApp {
             store,
             issuer: Issuer::hs256(SECRET, ISSUER, AUDIENCE).unwrap(),
             handle,
-            _guard: guard,
+            _store: test_store,
         }
     }
 

@@ -6,6 +6,8 @@
 //! both backends (`on_both_backends!`), except the OpenAPI document's (no store involved).
 
 #[macro_use]
+extern crate testkit;
+
 mod common;
 
 mod concurrency;
