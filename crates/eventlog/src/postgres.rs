@@ -392,7 +392,7 @@ impl Writer {
             }
         }
         let requests: Vec<&[StreamAppend]> = batch.iter().map(|r| r.appends.as_slice()).collect();
-        let plan = Plan::new(&requests, (0, GENESIS), HashMap::new(), versions);
+        let plan = Plan::new(&requests, None, HashMap::new(), versions);
         let plain = |o: &Result<Vec<AppendResult>>| {
             o.as_ref().is_ok_and(|results| !results.iter().any(|r| r.already_stored))
         };
@@ -496,23 +496,15 @@ const KNOWN_SQL: &str = "SELECT e.event_id, e.stream, e.version, e.position FROM
      UNION ALL \
      SELECT NULL, s, (SELECT coalesce(max(version), 0) FROM events WHERE stream = s), NULL \
      FROM unnest($2::text[]) AS s";
-/// The insert both ways share.
-macro_rules! insert_rows {
-    () => {
-        "INSERT INTO events (position, event_id, stream, category, version, \
-                                  event_type, data, metadata, recorded_at, hash, chain) \
+const INSERT_SQL: &str = "WITH appended AS ( \
+       INSERT INTO events (position, event_id, stream, category, version, event_type, data, \
+                           metadata, recorded_at, hash, chain) \
        SELECT p, i, s, c, v, t, d, m, $11, h, l \
        FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::text[], \
                    $7::jsonb[], $8::jsonb[], $9::bytea[], $10::bytea[]) \
-            AS r(p, i, s, c, v, t, d, m, h, l)"
-    };
-}
-const INSERT_SQL: &str = concat!(
-    "WITH appended AS (",
-    insert_rows!(),
-    "), moved AS (UPDATE log_head SET position = $12, chain = $13) \
-     SELECT pg_notify('procgate_events', $12::text)"
-);
+            AS r(p, i, s, c, v, t, d, m, h, l)), \
+     moved AS (UPDATE log_head SET position = $12, chain = $13) \
+     SELECT pg_notify('procgate_events', $12::text)";
 /// A whole batch in one statement, planned on the stream versions this process believes: see
 /// `procgate_append` (migration V2) for the guards and what it computes.
 const FAST_SQL: &str = "SELECT procgate_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
@@ -551,15 +543,28 @@ async fn append_batch(
         .await?;
         let head = (to_u64(head.get(0)), hash::to_hash(&head.get::<_, Vec<u8>>(1)));
         let (placed, versions) = known_maps(&known);
-        let plan = Plan::new(requests, head, placed, versions);
+        let plan = Plan::new(requests, Some(head), placed, versions);
         drop(slot);
         if plan.rows.positions.is_empty() {
             client.batch_execute("COMMIT").await?;
         } else {
             let r = &plan.rows;
             let (position, chain) = (to_i64(plan.head.0), plan.head.1.to_vec());
-            let mut params = r.columns().to_vec();
-            params.extend([&plan.recorded_at as &(dyn ToSql + Sync), &position, &chain]);
+            let params: [&(dyn ToSql + Sync); 13] = [
+                &r.positions,
+                &r.ids,
+                &r.streams,
+                &r.categories,
+                &r.versions,
+                &r.types,
+                &r.data,
+                &r.metadata,
+                &r.hashes,
+                &r.links,
+                &plan.recorded_at,
+                &position,
+                &chain,
+            ];
             futures::future::try_join(
                 client.query(&insert_sql, &params),
                 client.batch_execute("COMMIT"),
@@ -595,8 +600,8 @@ fn known_maps(known: &[Row]) -> (HashMap<Uuid, Placed>, HashMap<String, u64>) {
     (placed, versions)
 }
 
-/// A batch decided in memory: the rows to insert, each request's outcome, the new head and
-/// the versions of the batch's streams after it.
+/// A batch decided in memory: the rows to insert, each request's outcome, the new head (its
+/// link only when chained) and the versions of the batch's streams after it.
 struct Plan {
     rows: Rows,
     outcomes: Vec<Result<Vec<AppendResult>>>,
@@ -607,14 +612,17 @@ struct Plan {
 
 impl Plan {
     /// `placed` and `versions`: where the batch's ids are stored, and its streams' versions.
+    /// With the `head`, the rows are numbered and chained after it; without, they are numbered
+    /// from 1 and left unchained, for the database to number and chain (the one-flight way).
     fn new(
         requests: &[&[StreamAppend]],
-        head: (u64, Hash),
+        head: Option<(u64, Hash)>,
         mut placed: HashMap<Uuid, Placed>,
         mut versions: HashMap<String, u64>,
     ) -> Self {
         let recorded_at = now_micros();
-        let (mut position, mut link) = head;
+        let chained = head.is_some();
+        let (mut position, mut link) = head.unwrap_or((0, GENESIS));
         let mut rows = Rows::default();
         let mut outcomes = Vec::with_capacity(requests.len());
         for appends in requests {
@@ -635,8 +643,11 @@ impl Plan {
                             &event.data,
                             &event.metadata,
                         );
-                        link = hash::chain_link(&link, position, version, &content);
-                        rows.push(position, append, event, version, &content, &link);
+                        rows.push(position, append, event, version, &content);
+                        if chained {
+                            link = hash::chain_link(&link, position, version, &content);
+                            rows.links.push(link.to_vec());
+                        }
                         result.positions.push(position);
                         placed.insert(
                             event.id,
@@ -654,22 +665,6 @@ impl Plan {
 }
 
 impl Rows {
-    /// The ten arrays, as the statements' first ten parameters.
-    fn columns(&self) -> [&(dyn ToSql + Sync); 10] {
-        [
-            &self.positions,
-            &self.ids,
-            &self.streams,
-            &self.categories,
-            &self.versions,
-            &self.types,
-            &self.data,
-            &self.metadata,
-            &self.hashes,
-            &self.links,
-        ]
-    }
-
     /// The streams the rows continue (rather than start), and the version each continues from.
     fn continued(&self) -> (Vec<&str>, Vec<i64>) {
         let mut first: HashMap<&str, i64> = HashMap::new();
@@ -687,7 +682,6 @@ impl Rows {
         event: &crate::event::NewEvent,
         version: u64,
         content: &Hash,
-        link: &Hash,
     ) {
         self.positions.push(to_i64(position));
         self.ids.push(event.id);
@@ -698,7 +692,6 @@ impl Rows {
         self.data.push(event.data.clone());
         self.metadata.push(Json(event.metadata.clone()));
         self.hashes.push(content.to_vec());
-        self.links.push(link.to_vec());
     }
 }
 
@@ -1182,7 +1175,7 @@ mod tests {
                 StreamAppend::new(fresh, ExpectedVersion::NoStream, vec![event()]),
             ];
             let versions = HashMap::from([(self.stream.to_string(), version)]);
-            let plan = Plan::new(&[&appends], (0, GENESIS), HashMap::new(), versions);
+            let plan = Plan::new(&[&appends], None, HashMap::new(), versions);
             run_fast(&self.client, &self.statement, &plan.rows, plan.recorded_at).await
         }
 
