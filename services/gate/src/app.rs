@@ -67,9 +67,7 @@ impl Gate {
             verifier: actix_web::web::Data::from(verifier),
         })
     }
-}
 
-impl Gate {
     /// Waits until the gate's projections have applied the log up to its head as it is now.
     pub async fn caught_up(&self) -> eventlog::Result<()> {
         let head = self.state.store.head().await?;
