@@ -162,6 +162,17 @@ pub enum Decision {
     Advisory,
 }
 
+impl Decision {
+    /// Whether the decision flags the purchase for IT: `held` and `advisory` do, `approved` does
+    /// not. A purchase is flagged at the time the log recorded such a decision.
+    pub fn flags(self) -> bool {
+        match self {
+            Self::Held | Self::Advisory => true,
+            Self::Approved => false,
+        }
+    }
+}
+
 /// Why the gate decided as it did; every rule that fired gives one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -335,6 +346,23 @@ impl PurchaseStatus {
             Self::Held => "held",
             Self::Advisory => "advisory",
             Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl PurchaseStatus {
+    /// Where a purchase stands after `event`, from where it stood (`None`: not decided yet):
+    /// its decision, until IT approves it (directly or by accepting an alternative, which is
+    /// followed by `purchase-approved`) or cancels it. The other events leave it as it was.
+    pub fn after(status: Option<Self>, event: &PurchaseEvent) -> Option<Self> {
+        match event {
+            PurchaseEvent::Decided(d) => Some(d.decision.into()),
+            PurchaseEvent::Approved(_) => Some(Self::Approved),
+            PurchaseEvent::Cancelled(_) => Some(Self::Cancelled),
+            PurchaseEvent::Submitted(_)
+            | PurchaseEvent::CallLogged(_)
+            | PurchaseEvent::AlternativeProposed(_)
+            | PurchaseEvent::AlternativeAccepted(_) => status,
         }
     }
 }
@@ -554,5 +582,27 @@ mod tests {
         assert_eq!(StandardsEvent::CATEGORY, STANDARDS_CATEGORY);
         assert_eq!(PurchaseEvent::CATEGORY, PURCHASE_CATEGORY);
         assert_eq!(PurchaseStatus::from(Decision::Held).as_str(), "held");
+    }
+
+    #[test]
+    fn held_and_advisory_decisions_flag_the_purchase() {
+        assert!(Decision::Held.flags());
+        assert!(Decision::Advisory.flags());
+        assert!(!Decision::Approved.flags());
+    }
+
+    #[test]
+    fn a_purchase_stands_at_its_decision_until_it_is_approved_or_cancelled() {
+        let events = purchase_events();
+        let (submitted, decided, call, proposed, accepted, approved, cancelled) =
+            (&events[0], &events[1], &events[2], &events[3], &events[4], &events[5], &events[6]);
+        assert_eq!(PurchaseStatus::after(None, submitted), None);
+        let held = PurchaseStatus::after(None, decided);
+        assert_eq!(held, Some(PurchaseStatus::Held));
+        for unchanged in [submitted, call, proposed, accepted] {
+            assert_eq!(PurchaseStatus::after(held, unchanged), held);
+        }
+        assert_eq!(PurchaseStatus::after(held, approved), Some(PurchaseStatus::Approved));
+        assert_eq!(PurchaseStatus::after(held, cancelled), Some(PurchaseStatus::Cancelled));
     }
 }

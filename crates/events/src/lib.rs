@@ -6,6 +6,8 @@
 //! - [`gate`], the gate service's streams (`standards-district`, `purchase-{uuid}`) and events.
 //! - [`school`], the school streams (`school-{school_id}`) the stakeholder relations service
 //!   writes and the gate reads, with the [`school::SchoolStatus`] fold.
+//! - [`rules`], the rules several services judge from the same events, each one fold
+//!   ([`rules::CallBeforeCancel`]), so that they cannot disagree.
 //!
 //! Events come in *families*, one enum per stream category ([`gate::StandardsEvent`],
 //! [`gate::PurchaseEvent`], [`school::SchoolEvent`]). Each variant wraps a plain payload struct
@@ -26,6 +28,7 @@
 mod family;
 
 pub mod gate;
+pub mod rules;
 pub mod school;
 pub mod stakeholders;
 pub mod values;

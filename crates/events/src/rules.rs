@@ -1,0 +1,397 @@
+//! Rules that several services judge from the same events, each stated once, as a fold over
+//! the published events, so that every reader reaches the same answer.
+//!
+//! - [`CallBeforeCancel`]: whether a held purchase may be cancelled (the gate's decision), was
+//!   cancelled as the purchasing agreement promises (the stakeholders' record of the promise,
+//!   the promises report), and may be cancelled at each step of its history (the auditor's
+//!   replay).
+//!
+//! A fold here is a plain value: `Default` is "no events yet", `apply(event, recorded_at)` takes
+//! one event of its stream with the time the log recorded it, and the queries answer from what
+//! was applied. It does no IO and reads no clock, so the gate's pure core can hold one, and it
+//! is `Serialize`/`Deserialize` so a read model can keep it in its document between events.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::gate::{CallLogged, PurchaseEvent};
+
+/// **Call before cancel**: a held purchase may be cancelled only when a call that reached the
+/// requester and recorded their goal (what they are trying to accomplish) took place at or after
+/// the purchase was flagged, and an alternative was proposed.
+///
+/// - *Flagged* is the time the log recorded the purchase's `held` or `advisory` decision
+///   ([`Decision::flags`](crate::gate::Decision::flags)); an `approved` decision does not flag.
+/// - A call is judged by when it took place (`occurred_at`), against the flag as it stands
+///   now: whatever the order the events came in, the rule holds when some applied call counts
+///   ([`counts`](Self::counts)).
+/// - Any proposed alternative counts, accepted or not.
+///
+/// Whether the purchase is *held* is not part of the rule: the gate refuses to cancel anything
+/// else before asking this (`invalid-state`), and readers know the status themselves
+/// ([`PurchaseStatus::after`](crate::gate::PurchaseStatus::after)).
+///
+/// ```
+/// use chrono::{DateTime, TimeDelta, Utc};
+/// use events::gate::{CallLogged, Decision, PurchaseDecided, PurchaseEvent};
+/// use events::rules::CallBeforeCancel;
+/// use events::values::LongText;
+/// use uuid::Uuid;
+///
+/// let flagged: DateTime<Utc> = "2024-09-02T09:00:00Z".parse().unwrap();
+/// let decided = PurchaseDecided {
+///     decision: Decision::Held,
+///     reasons: vec![],
+///     policy_version: 4,
+///     school_gated: true,
+/// };
+/// let call = CallLogged {
+///     call_id: Uuid::nil(),
+///     requester_reached: true,
+///     goal: Some(LongText::parse("Laptops for the robotics club").unwrap()),
+///     notes: None,
+///     occurred_at: flagged + TimeDelta::hours(2),
+/// };
+/// let mut rule = CallBeforeCancel::default();
+/// rule.apply(&PurchaseEvent::from(decided), flagged);
+/// rule.apply(&PurchaseEvent::from(call), flagged + TimeDelta::hours(3));
+/// assert!(rule.reached_call());
+/// assert!(!rule.satisfied(), "no alternative yet");
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CallBeforeCancel {
+    /// When the log recorded the latest `held` or `advisory` decision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flagged_at: Option<DateTime<Utc>>,
+    /// When the latest call (by `occurred_at`) that reached the requester and recorded their
+    /// goal took place: a call counts when this is at or after the flag, so keeping the latest
+    /// answers for any flag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latest_reached_call_at: Option<DateTime<Utc>>,
+    /// Whether an alternative was proposed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    alternative_proposed: bool,
+    /// At the first `purchase-cancelled`: whether the rule was satisfied then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    satisfied_at_cancellation: Option<bool>,
+}
+
+impl CallBeforeCancel {
+    /// The rule after `events` (each with the time the log recorded it), in stream order.
+    pub fn from_events<'a>(
+        events: impl IntoIterator<Item = (&'a PurchaseEvent, DateTime<Utc>)>,
+    ) -> Self {
+        let mut rule = Self::default();
+        for (event, recorded_at) in events {
+            rule.apply(event, recorded_at);
+        }
+        rule
+    }
+
+    /// Folds in one event of the purchase's stream, recorded at `recorded_at`.
+    pub fn apply(&mut self, event: &PurchaseEvent, recorded_at: DateTime<Utc>) {
+        match event {
+            PurchaseEvent::Decided(d) if d.decision.flags() => self.flagged_at = Some(recorded_at),
+            PurchaseEvent::CallLogged(c) if c.requester_reached && c.goal.is_some() => {
+                self.latest_reached_call_at = Some(
+                    self.latest_reached_call_at.map_or(c.occurred_at, |t| t.max(c.occurred_at)),
+                );
+            }
+            PurchaseEvent::AlternativeProposed(_) => self.alternative_proposed = true,
+            PurchaseEvent::Cancelled(_) => {
+                let satisfied = self.satisfied();
+                self.satisfied_at_cancellation.get_or_insert(satisfied);
+            }
+            PurchaseEvent::Submitted(_)
+            | PurchaseEvent::Decided(_)
+            | PurchaseEvent::CallLogged(_)
+            | PurchaseEvent::AlternativeAccepted(_)
+            | PurchaseEvent::Approved(_) => {}
+        }
+    }
+
+    /// When the purchase was flagged: the time the log recorded its `held` or `advisory`
+    /// decision. `None` before that, and for a purchase approved at once.
+    pub fn flagged_at(&self) -> Option<DateTime<Utc>> {
+        self.flagged_at
+    }
+
+    /// Whether `call` counts for the rule: it reached the requester, recorded their goal, and
+    /// took place at or after the flag.
+    pub fn counts(&self, call: &CallLogged) -> bool {
+        call.requester_reached
+            && call.goal.is_some()
+            && self.flagged_at.is_some_and(|flagged| call.occurred_at >= flagged)
+    }
+
+    /// Whether a call that counts ([`counts`](Self::counts)) was logged.
+    pub fn reached_call(&self) -> bool {
+        match (self.flagged_at, self.latest_reached_call_at) {
+            (Some(flagged), Some(call)) => call >= flagged,
+            _ => false,
+        }
+    }
+
+    /// Whether an alternative was proposed.
+    pub fn alternative_proposed(&self) -> bool {
+        self.alternative_proposed
+    }
+
+    /// Whether the rule is satisfied: a reached call that counts, and an alternative.
+    pub fn satisfied(&self) -> bool {
+        self.reached_call() && self.alternative_proposed()
+    }
+
+    /// How the purchase was cancelled: `None` while it was not, `Some(true)` when the rule was
+    /// satisfied at its (first) cancellation, `Some(false)` when it was cancelled without (the
+    /// agreement's promise broken for this purchase).
+    pub fn honoured(&self) -> Option<bool> {
+        self.satisfied_at_cancellation
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::gate::{
+        AlternativeAccepted, AlternativeProposed, Decision, PurchaseApproved, PurchaseCancelled,
+        PurchaseDecided,
+    };
+    use crate::values::LongText;
+
+    /// 2024-09-02T09:00:00Z plus `minutes`.
+    fn at(minutes: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_725_267_600, 0).unwrap() + TimeDelta::minutes(minutes)
+    }
+
+    fn decided(decision: Decision) -> PurchaseEvent {
+        PurchaseDecided { decision, reasons: vec![], policy_version: 4, school_gated: true }.into()
+    }
+
+    fn call(reached: bool, goal: bool, occurred_minutes: i64) -> CallLogged {
+        CallLogged {
+            call_id: Uuid::from_u128(1),
+            requester_reached: reached,
+            goal: goal.then(|| LongText::parse("Laptops for the robotics club").unwrap()),
+            notes: None,
+            occurred_at: at(occurred_minutes),
+        }
+    }
+
+    fn reached(occurred_minutes: i64) -> PurchaseEvent {
+        call(true, true, occurred_minutes).into()
+    }
+
+    fn alternative() -> PurchaseEvent {
+        AlternativeProposed {
+            alternative_id: Uuid::from_u128(2),
+            description: LongText::parse("The standard model").unwrap(),
+            lines: vec![],
+        }
+        .into()
+    }
+
+    fn cancelled() -> PurchaseEvent {
+        PurchaseCancelled { reason: LongText::parse("Not needed").unwrap() }.into()
+    }
+
+    /// The rule after `(event, minutes after t0 it was recorded)` pairs.
+    fn given(events: &[(PurchaseEvent, i64)]) -> CallBeforeCancel {
+        CallBeforeCancel::from_events(events.iter().map(|(e, m)| (e, at(*m))))
+    }
+
+    /// `(reached_call, alternative_proposed, satisfied)`.
+    fn verdict(rule: &CallBeforeCancel) -> (bool, bool, bool) {
+        (rule.reached_call(), rule.alternative_proposed(), rule.satisfied())
+    }
+
+    #[test]
+    fn a_held_purchase_without_call_or_alternative_may_not_be_cancelled() {
+        let rule = given(&[(decided(Decision::Held), 0)]);
+        assert_eq!(rule.flagged_at(), Some(at(0)));
+        assert_eq!(verdict(&rule), (false, false, false));
+        assert_eq!(rule.honoured(), None);
+    }
+
+    #[test]
+    fn a_reached_call_with_the_goal_after_the_flag_and_an_alternative_satisfy_it() {
+        let rule = given(&[(decided(Decision::Held), 0), (reached(5), 6), (alternative(), 7)]);
+        assert_eq!(verdict(&rule), (true, true, true));
+        // In either order.
+        let rule = given(&[(decided(Decision::Held), 0), (alternative(), 3), (reached(5), 6)]);
+        assert_eq!(verdict(&rule), (true, true, true));
+    }
+
+    #[test]
+    fn the_call_alone_or_the_alternative_alone_is_not_enough() {
+        let rule = given(&[(decided(Decision::Held), 0), (reached(5), 6)]);
+        assert_eq!(verdict(&rule), (true, false, false));
+        let rule = given(&[(decided(Decision::Held), 0), (alternative(), 6)]);
+        assert_eq!(verdict(&rule), (false, true, false));
+    }
+
+    #[test]
+    fn a_call_that_did_not_reach_the_requester_does_not_count() {
+        let unreached = call(false, false, 5);
+        let rule = given(&[(decided(Decision::Held), 0), (unreached.clone().into(), 6)]);
+        assert!(!rule.counts(&unreached));
+        assert_eq!(verdict(&rule), (false, false, false));
+    }
+
+    #[test]
+    fn a_reached_call_without_the_goal_does_not_count() {
+        let no_goal = call(true, false, 5);
+        let rule =
+            given(&[(decided(Decision::Held), 0), (no_goal.clone().into(), 6), (alternative(), 7)]);
+        assert!(!rule.counts(&no_goal));
+        assert_eq!(verdict(&rule), (false, true, false));
+    }
+
+    #[test]
+    fn a_call_counts_by_when_it_took_place_not_when_it_was_logged() {
+        // Took place before the flag, logged after it: does not count.
+        let early = call(true, true, -1);
+        let rule =
+            given(&[(decided(Decision::Held), 0), (early.clone().into(), 6), (alternative(), 7)]);
+        assert!(!rule.counts(&early));
+        assert_eq!(verdict(&rule), (false, true, false));
+        // Exactly at the flag: counts.
+        let rule = given(&[(decided(Decision::Held), 0), (reached(0), 6), (alternative(), 7)]);
+        assert!(rule.satisfied());
+    }
+
+    #[test]
+    fn calls_are_judged_against_the_flag_as_it_stands() {
+        // A call logged before any decision counts once the decision flags the purchase before
+        // it took place, and one of two calls is enough whatever their order.
+        let rule = given(&[(reached(5), 1), (decided(Decision::Held), 2), (alternative(), 3)]);
+        assert!(rule.satisfied());
+        let rule = given(&[
+            (decided(Decision::Held), 0),
+            (reached(30), 31),
+            (reached(-5), 32),
+            (alternative(), 33),
+        ]);
+        assert!(rule.satisfied());
+        // A later flag (a second decision, which the gate never writes) moves the bar.
+        let rule = given(&[
+            (decided(Decision::Held), 0),
+            (reached(5), 6),
+            (alternative(), 7),
+            (decided(Decision::Held), 10),
+        ]);
+        assert_eq!(rule.flagged_at(), Some(at(10)));
+        assert_eq!(verdict(&rule), (false, true, false));
+    }
+
+    #[test]
+    fn advisory_flags_too_and_approved_does_not() {
+        let rule = given(&[(decided(Decision::Advisory), 3), (reached(5), 6), (alternative(), 7)]);
+        assert_eq!(rule.flagged_at(), Some(at(3)));
+        assert!(rule.satisfied());
+        let rule = given(&[(decided(Decision::Approved), 0), (reached(5), 6), (alternative(), 7)]);
+        assert_eq!(rule.flagged_at(), None);
+        assert_eq!(verdict(&rule), (false, true, false));
+        // An approved decision after a flag leaves the flag where it was.
+        let rule = given(&[(decided(Decision::Held), 0), (decided(Decision::Approved), 4)]);
+        assert_eq!(rule.flagged_at(), Some(at(0)));
+    }
+
+    #[test]
+    fn accepting_or_approving_changes_nothing() {
+        let before = given(&[(decided(Decision::Held), 0), (reached(5), 6), (alternative(), 7)]);
+        let mut after = before.clone();
+        after.apply(&AlternativeAccepted { alternative_id: Uuid::from_u128(2) }.into(), at(8));
+        after.apply(&PurchaseApproved { note: None, alternative_id: None }.into(), at(8));
+        assert_eq!(after, before);
+    }
+
+    #[test]
+    fn a_cancellation_is_judged_by_the_rule_at_that_moment() {
+        let honoured = given(&[
+            (decided(Decision::Held), 0),
+            (reached(5), 6),
+            (alternative(), 7),
+            (cancelled(), 8),
+        ]);
+        assert_eq!(honoured.honoured(), Some(true));
+        let breached = given(&[(decided(Decision::Held), 0), (alternative(), 7), (cancelled(), 8)]);
+        assert_eq!(breached.honoured(), Some(false));
+        // What comes after the (first) cancellation does not change the verdict.
+        let mut later = breached.clone();
+        later.apply(&reached(9), at(10));
+        later.apply(&cancelled(), at(11));
+        assert!(later.satisfied());
+        assert_eq!(later.honoured(), Some(false));
+    }
+
+    #[test]
+    fn a_read_model_can_keep_it_in_its_document() {
+        let rule = given(&[(decided(Decision::Held), 0), (reached(5), 6), (alternative(), 7)]);
+        let json = serde_json::to_value(&rule).unwrap();
+        assert_eq!(serde_json::from_value::<CallBeforeCancel>(json.clone()).unwrap(), rule);
+        assert_eq!(json["flagged_at"], "2024-09-02T09:00:00Z");
+        // Unset parts are left out, and a missing document is the empty fold.
+        assert_eq!(
+            serde_json::to_value(CallBeforeCancel::default()).unwrap(),
+            serde_json::json!({})
+        );
+        assert_eq!(
+            serde_json::from_value::<CallBeforeCancel>(serde_json::json!({})).unwrap(),
+            CallBeforeCancel::default()
+        );
+    }
+
+    mod property {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// A purchase event the rule reads (or ignores, as the cancellation), calls taking
+        /// place around the times the events are recorded at.
+        fn event() -> impl Strategy<Value = PurchaseEvent> {
+            prop_oneof![
+                prop_oneof![
+                    Just(Decision::Held),
+                    Just(Decision::Advisory),
+                    Just(Decision::Approved)
+                ]
+                .prop_map(decided),
+                (any::<bool>(), any::<bool>(), -20i64..40)
+                    .prop_map(|(r, g, m)| PurchaseEvent::from(call(r, g, m))),
+                Just(alternative()),
+                Just(cancelled()),
+            ]
+        }
+
+        proptest! {
+            /// The fold agrees with the rule stated over the whole history: some call event
+            /// reached the requester, recorded the goal, and took place at or after the last
+            /// flagging decision's recorded time; and some alternative event.
+            #[test]
+            fn the_fold_agrees_with_the_rule_over_the_whole_history(
+                events in proptest::collection::vec(event(), 0..20),
+            ) {
+                let history: Vec<(PurchaseEvent, i64)> =
+                    events.into_iter().zip(0i64..).collect();
+                let rule = given(&history);
+                let flag = history.iter().rev().find_map(|(e, m)| match e {
+                    PurchaseEvent::Decided(d) if d.decision.flags() => Some(at(*m)),
+                    _ => None,
+                });
+                let reached = history.iter().any(|(e, _)| matches!(e,
+                    PurchaseEvent::CallLogged(c)
+                        if c.requester_reached && c.goal.is_some()
+                            && flag.is_some_and(|f| c.occurred_at >= f)));
+                let proposed =
+                    history.iter().any(|(e, _)| matches!(e, PurchaseEvent::AlternativeProposed(_)));
+                prop_assert_eq!(rule.flagged_at(), flag);
+                prop_assert_eq!(verdict(&rule), (reached, proposed, reached && proposed));
+            }
+        }
+    }
+}
