@@ -28,10 +28,13 @@
 mod family;
 
 pub mod gate;
+pub mod published;
 pub mod rules;
 pub mod school;
 pub mod stakeholders;
 pub mod values;
+
+pub use published::Published;
 
 use std::collections::BTreeMap;
 
@@ -66,6 +69,9 @@ pub enum DecodeError {
     /// The type is not one of the family's.
     #[error("{event_type:?} is not a known {category} event type")]
     UnknownType { category: &'static str, event_type: String },
+    /// The stream category has no published events.
+    #[error("{category:?} is not a category of published events")]
+    UnknownCategory { category: String },
     /// The type is known but the data does not fit its schema (or holds an invalid value).
     #[error("the data of a {event_type} event is invalid: {source}")]
     InvalidData {

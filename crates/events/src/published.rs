@@ -1,0 +1,103 @@
+//! Every published event in one enum: a recorded event decoded once, by its stream category,
+//! into its family's enum.
+//!
+//! Readers that follow several categories (the services' read models, the reports) match on
+//! [`Published`] instead of comparing type strings, so an event is decoded in one place and a
+//! renamed type cannot silently stop matching.
+
+use serde_json::Value;
+
+use crate::DecodeError;
+use crate::gate::{IdempotencyEvent, PurchaseEvent, StandardsEvent};
+use crate::school::SchoolEvent;
+use crate::stakeholders::{FollowUpEvent, PromiseEvent, StakeholderEvent, WishEvent};
+
+/// A published event of any family.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Published {
+    Standards(StandardsEvent),
+    Purchase(PurchaseEvent),
+    Idempotency(IdempotencyEvent),
+    School(SchoolEvent),
+    Stakeholder(StakeholderEvent),
+    Wish(WishEvent),
+    Promise(PromiseEvent),
+    FollowUp(FollowUpEvent),
+}
+
+impl Published {
+    /// Every stream category with published events.
+    pub const CATEGORIES: &'static [&'static str] = &[
+        StandardsEvent::CATEGORY,
+        PurchaseEvent::CATEGORY,
+        IdempotencyEvent::CATEGORY,
+        SchoolEvent::CATEGORY,
+        StakeholderEvent::CATEGORY,
+        WishEvent::CATEGORY,
+        PromiseEvent::CATEGORY,
+        FollowUpEvent::CATEGORY,
+    ];
+
+    /// The event of a stream of `category`, from its type and data.
+    pub fn decode(category: &str, event_type: &str, data: &Value) -> Result<Self, DecodeError> {
+        Ok(match category {
+            StandardsEvent::CATEGORY => {
+                Self::Standards(StandardsEvent::from_parts(event_type, data)?)
+            }
+            PurchaseEvent::CATEGORY => Self::Purchase(PurchaseEvent::from_parts(event_type, data)?),
+            IdempotencyEvent::CATEGORY => {
+                Self::Idempotency(IdempotencyEvent::from_parts(event_type, data)?)
+            }
+            SchoolEvent::CATEGORY => Self::School(SchoolEvent::from_parts(event_type, data)?),
+            StakeholderEvent::CATEGORY => {
+                Self::Stakeholder(StakeholderEvent::from_parts(event_type, data)?)
+            }
+            WishEvent::CATEGORY => Self::Wish(WishEvent::from_parts(event_type, data)?),
+            PromiseEvent::CATEGORY => Self::Promise(PromiseEvent::from_parts(event_type, data)?),
+            FollowUpEvent::CATEGORY => Self::FollowUp(FollowUpEvent::from_parts(event_type, data)?),
+            other => return Err(DecodeError::UnknownCategory { category: other.to_owned() }),
+        })
+    }
+
+    /// The event's type on the wire.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Self::Standards(e) => e.event_type(),
+            Self::Purchase(e) => e.event_type(),
+            Self::Idempotency(e) => e.event_type(),
+            Self::School(e) => e.event_type(),
+            Self::Stakeholder(e) => e.event_type(),
+            Self::Wish(e) => e.event_type(),
+            Self::Promise(e) => e.event_type(),
+            Self::FollowUp(e) => e.event_type(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::school::SchoolRegistered;
+    use crate::values::{SchoolId, ShortText};
+
+    #[test]
+    fn decodes_by_category_and_refuses_unknown_ones() {
+        let event = SchoolEvent::from(SchoolRegistered {
+            school_id: SchoolId::parse("lincoln-elem").unwrap(),
+            name: ShortText::parse("Lincoln").unwrap(),
+        });
+        let decoded = Published::decode("school", event.event_type(), &event.to_data()).unwrap();
+        assert_eq!(decoded, Published::School(event.clone()));
+        assert_eq!(decoded.event_type(), "school-registered");
+        assert!(matches!(
+            Published::decode("purchase", event.event_type(), &event.to_data()),
+            Err(DecodeError::UnknownType { .. })
+        ));
+        assert!(matches!(
+            Published::decode("weather", "rain", &Value::Null),
+            Err(DecodeError::UnknownCategory { .. })
+        ));
+        assert_eq!(Published::CATEGORIES.len(), 8);
+    }
+}

@@ -1,0 +1,169 @@
+//! The command runner: load the streams a decision needs, decide, append with expected
+//! versions, and decide again when another writer got there first.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use eventlog::{
+    ExpectedVersion, Metadata, NewEvent, RecordedEvent, Store, StoreError, StreamAppend, StreamName,
+};
+use web::ApiError;
+
+use crate::aggregate::{Aggregate, Decision, load, new_event};
+use crate::http::{concurrent_update, store_error};
+
+/// How many times a command is decided again when another writer appended to its stream first.
+pub const RETRIES: usize = 5;
+
+/// How many stripes the per-instance stream locks are spread over.
+const LOCK_STRIPES: usize = 64;
+
+/// Runs commands against the log for one service.
+///
+/// Within one instance, commands on one stream take turns (striped locks), so concurrent
+/// requests do not use up each other's retries; writers in other instances are met by the
+/// expected-version check and the retries.
+#[derive(Debug, Clone)]
+pub struct Commands {
+    store: Store,
+    locks: Arc<Vec<tokio::sync::Mutex<()>>>,
+}
+
+/// What a command did.
+#[derive(Debug)]
+pub struct Executed<A> {
+    /// The aggregate as it was when the command was decided.
+    pub before: A,
+    /// The aggregate's stream version when it was decided.
+    pub version: u64,
+    /// The log position of the last event appended; `None` when the command changed nothing.
+    pub position: Option<u64>,
+}
+
+impl Commands {
+    pub fn new(store: Store) -> Self {
+        Self { store, locks: Arc::new((0..LOCK_STRIPES).map(|_| Default::default()).collect()) }
+    }
+
+    /// The store the commands append to.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Holds off this instance's other commands on `stream` until the guard is dropped.
+    pub async fn lock_stream(&self, stream: &StreamName) -> tokio::sync::MutexGuard<'_, ()> {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        stream.as_str().hash(&mut hasher);
+        let stripe = (hasher.finish() % LOCK_STRIPES as u64) as usize;
+        self.locks[stripe].lock().await
+    }
+
+    /// Runs a command on the aggregate of `stream`: reads it and the `lookups` (other streams
+    /// the rule needs facts from, in the same round trip), lets `decide` decide, and appends
+    /// the decision atomically: the aggregate's events at the version read, each stream the
+    /// decision opens as a new stream, all with `meta`. When another writer appended first, it
+    /// reads and decides again (at most [`RETRIES`] times), so `decide` must be repeatable.
+    ///
+    /// The lookups are read, not locked: the aggregate's own stream is the consistency
+    /// boundary, as everywhere in the log.
+    pub async fn run<A>(
+        &self,
+        meta: &Metadata,
+        stream: StreamName,
+        lookups: &[StreamName],
+        decide: impl Fn(&A, &[Vec<RecordedEvent>]) -> Result<Decision<A::Event>, ApiError>,
+    ) -> Result<Executed<A>, ApiError>
+    where
+        A: Aggregate,
+    {
+        let _serialized = self.lock_stream(&stream).await;
+        let requests: Vec<(StreamName, u64)> =
+            std::iter::once(&stream).chain(lookups).map(|s| (s.clone(), 1)).collect();
+        for _ in 0..RETRIES {
+            let mut read = self.store.read_streams(&requests).await.map_err(store_error)?;
+            let records = read.remove(0);
+            let version = records.last().map_or(0, |r| r.version);
+            let aggregate: A = load(&records)
+                .map_err(|e| ApiError::internal(format!("{stream} does not load: {e}")))?;
+            let decision = decide(&aggregate, &read)?;
+            if decision.is_empty() {
+                return Ok(Executed { before: aggregate, version, position: None });
+            }
+            let appends = appends(decision, &stream, version, meta);
+            match self.store.append_streams(appends).await {
+                Ok(results) => {
+                    let position = results.iter().map(|r| r.last_position()).max();
+                    return Ok(Executed { before: aggregate, version, position });
+                }
+                Err(StoreError::WrongExpectedVersion { .. }) => continue,
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        Err(concurrent_update())
+    }
+}
+
+/// The decision as appends: the aggregate's own events expected at `version`, then every
+/// stream it opens, expected not to exist yet (the own stream first, so readers of one append
+/// see the signature before its promise, the conversation before its wish).
+fn appends<E: events::EventFamily>(
+    decision: Decision<E>,
+    own: &StreamName,
+    version: u64,
+    meta: &Metadata,
+) -> Vec<StreamAppend> {
+    let mut out = Vec::new();
+    if !decision.events.is_empty() {
+        let events = decision.events.iter().map(|e| new_event(e, meta.clone())).collect();
+        out.push(StreamAppend::new(own.clone(), ExpectedVersion::after(version), events));
+    }
+    for opened in decision.opens {
+        let event = NewEvent::new(opened.event_type, opened.data, meta.clone());
+        match out.iter_mut().find(|a: &&mut StreamAppend| a.stream == opened.stream) {
+            Some(append) => append.events.push(event),
+            None => {
+                out.push(StreamAppend::new(opened.stream, ExpectedVersion::NoStream, vec![event]))
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::{Opened, stream};
+    use eventlog::Actor;
+    use events::school::{SchoolEvent, SchoolRegistered};
+    use events::values::{SchoolId, ShortText};
+
+    fn registered(id: &str) -> SchoolEvent {
+        SchoolRegistered {
+            school_id: SchoolId::parse(id).unwrap(),
+            name: ShortText::parse("A school").unwrap(),
+        }
+        .into()
+    }
+
+    #[test]
+    fn own_events_come_first_at_the_version_read_and_opened_streams_are_new() {
+        let meta = Metadata::new(Actor::new("it", "it_staff"), "test");
+        let own = stream("school-a");
+        let decision = Decision::events(vec![registered("a")])
+            .opening(Opened::new(stream("school-b"), &registered("b")))
+            .opening(Opened::new(stream("school-b"), &registered("b")));
+        let plan = appends(decision, &own, 3, &meta);
+        assert_eq!(plan.len(), 2);
+        assert_eq!(
+            (plan[0].stream.as_str(), plan[0].expected),
+            ("school-a", ExpectedVersion::Exact(3))
+        );
+        assert_eq!(
+            (plan[1].stream.as_str(), plan[1].expected),
+            ("school-b", ExpectedVersion::NoStream)
+        );
+        assert_eq!(plan[1].events.len(), 2);
+        let fresh = appends(Decision::events(vec![registered("a")]), &own, 0, &meta);
+        assert_eq!(fresh[0].expected, ExpectedVersion::NoStream);
+    }
+}

@@ -1,0 +1,51 @@
+//! The HTTP glue every service's handlers share: who calls ([`Caller`]), what they send
+//! ([`Body`], [`path`], [`query_param`], [`page`]), what their events are stamped with
+//! ([`metadata`]), how the log's failures read ([`store_error`]), and the OpenAPI document
+//! ([`document`], [`BearerAuth`]).
+
+mod body;
+mod caller;
+mod openapi;
+mod params;
+
+pub use body::{Body, FromJson, OptionalBody, optional_json, parse_object};
+pub use caller::{Caller, Roles};
+pub use openapi::{BearerAuth, document};
+pub use params::{Page, limit, page, path, path_id, query_param};
+
+use actix_web::HttpRequest;
+use auth::Principal;
+use eventlog::{Actor, Metadata, StoreError};
+use uuid::Uuid;
+use web::ApiError;
+
+/// The metadata of events written for this request by `service`: who, and the correlation id
+/// (the request id when it is a UUID).
+pub fn metadata(principal: &Principal, req: &HttpRequest, service: &str) -> Metadata {
+    let correlation = web::request_id::request_id(req)
+        .and_then(|id| Uuid::parse_str(id.as_str()).ok())
+        .unwrap_or_else(Uuid::now_v7);
+    Metadata::new(Actor::new(principal.subject.clone(), principal.actor_role()), service)
+        .correlated(correlation, None)
+}
+
+/// A store failure as a problem: unavailable is 503 (with `Retry-After`), a version conflict
+/// that survived the retries is 409 `concurrent-update`, anything else is internal.
+pub fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Unavailable(detail) => {
+            tracing::warn!(%detail, "the event log is unavailable");
+            ApiError::unavailable("The event log is unavailable; try again shortly.")
+        }
+        StoreError::WrongExpectedVersion { .. } => concurrent_update(),
+        other => ApiError::internal(other),
+    }
+}
+
+/// 409 `concurrent-update`: others kept changing the same thing while a command was retried.
+pub fn concurrent_update() -> ApiError {
+    ApiError::conflict(
+        "concurrent-update",
+        "Others changed this at the same moment, several times over; try again.",
+    )
+}

@@ -1,0 +1,100 @@
+//! Path and query parameters, and pages of lists.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+use web::ApiError;
+
+/// A path segment parsed, or a 400 `invalid-path` problem naming it.
+pub fn path<T, E: std::fmt::Display>(
+    name: &str,
+    raw: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, ApiError> {
+    parse(raw).map_err(|e| {
+        ApiError::bad_request(
+            "invalid-path",
+            format!("The path parameter `{name}` is invalid: {e}"),
+        )
+    })
+}
+
+/// A UUID path segment (`{id}`).
+pub fn path_id(name: &str, raw: &str) -> Result<Uuid, ApiError> {
+    path(name, raw, |s| Uuid::parse_str(s).map_err(|_| "it must be a UUID"))
+}
+
+/// A query parameter parsed, or a 400 `invalid-query` problem naming it.
+pub fn query_param<T, E: std::fmt::Display>(
+    name: &str,
+    raw: Option<&str>,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<Option<T>, ApiError> {
+    raw.map(|raw| {
+        parse(raw).map_err(|e| {
+            ApiError::bad_request(
+                "invalid-query",
+                format!("The query parameter `{name}` is invalid: {e}"),
+            )
+        })
+    })
+    .transpose()
+}
+
+/// The page size asked for: 1 to 1000, default 100; a 400 `invalid-query` problem otherwise.
+pub fn limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request("invalid-query", "`limit` must be from 1 to 1000."));
+    }
+    Ok(limit)
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Page {
+    /// How many items match the filters, over all pages.
+    pub total: usize,
+    /// Pass as `offset` for the next page; absent on the last page.
+    pub next_offset: Option<usize>,
+}
+
+/// The page of `items` from `offset` (default 0), at most `limit` items (see [`limit`]).
+pub fn page<T>(
+    mut items: Vec<T>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+) -> Result<(Vec<T>, Page), ApiError> {
+    let limit = self::limit(limit)?;
+    let offset = offset.unwrap_or(0);
+    let total = items.len();
+    let end = offset.saturating_add(limit).min(total);
+    let next_offset = (end < total).then_some(end);
+    let items = if offset >= total { Vec::new() } else { items.drain(offset..end).collect() };
+    Ok((items, Page { total, next_offset }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pages() {
+        let (items, page) = super::page((0..5).collect(), Some(2), None).unwrap();
+        assert_eq!((items, page.total, page.next_offset), (vec![0, 1], 5, Some(2)));
+        let (items, page) = super::page((0..5).collect(), Some(2), Some(4)).unwrap();
+        assert_eq!((items, page.next_offset), (vec![4], None));
+        let (items, page) = super::page((0..5).collect::<Vec<i32>>(), None, Some(9)).unwrap();
+        assert_eq!((items.len(), page.total, page.next_offset), (0, 5, None));
+        assert!(super::page(vec![1], Some(0), None).is_err());
+        assert!(super::page(vec![1], Some(1001), None).is_err());
+    }
+
+    #[test]
+    fn bad_parameters_are_400_problems_naming_them() {
+        let p = super::path_id("id", "nope").unwrap_err().to_problem(None, None);
+        assert_eq!((p.status, p.slug()), (400, Some("invalid-path")));
+        assert!(p.detail.contains("`id`"));
+        let p = super::query_param("due", Some("x"), |s| s.parse::<u8>()).unwrap_err();
+        assert_eq!(p.to_problem(None, None).slug(), Some("invalid-query"));
+        assert_eq!(super::query_param("due", None, |s| s.parse::<u8>()).unwrap(), None);
+    }
+}

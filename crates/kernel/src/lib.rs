@@ -1,0 +1,42 @@
+//! The service kernel: what every procgate service builds on, written once.
+//!
+//! | piece | module | what for |
+//! |---|---|---|
+//! | [`Aggregate`], [`Decision`], [`Opened`], [`At`] | [`aggregate`] | the one shape of a decision maker: `handle` → events, `apply` |
+//! | [`testing`] | [`testing`] | `given(events).when(command).then_expect_events(..)` |
+//! | [`Commands`] | [`commands`] | load, decide, append at the version read, retry on conflict |
+//! | [`ReadModel`], [`Documents`], [`View`], [`ReadModels`] | [`read_model`] | typed read models: each event decoded once, documents as types |
+//! | [`http`] | [`http`] | the caller and its roles, bodies that are their own schema, paths, pages, metadata, store errors, the OpenAPI document |
+//!
+//! A handler parses, runs and renders:
+//!
+//! ```ignore
+//! #[post("/v1/purchases/{id}/cancel")]
+//! pub async fn cancel(state: Data<State>, who: Caller<Writers>, req: HttpRequest,
+//!                     id: Path<String>, body: Body<CancelBody>) -> Result<HttpResponse, ApiError> {
+//!     let id = http::path_id("id", &id)?;
+//!     let meta = http::metadata(&who, &req, "gate");
+//!     state.commands.run(&meta, purchase_stream(id), &[], |p: &Purchase, _| {
+//!         Ok(p.handle(PurchaseCommand::Cancel { reason: body.reason.clone() })?)
+//!     }).await?;
+//!     Ok(HttpResponse::Ok().json(state.purchase_view(id).await?))
+//! }
+//! ```
+//!
+//! # Invariants
+//!
+//! - Depends on `eventlog`, `events`, `web` and `auth`, never on a service.
+//! - Domain code built on [`Aggregate`] does no IO: time and ids come in with commands, the
+//!   recorded time and version with [`At`].
+//! - Every append of a command goes through [`Commands::run`]: expected versions on the
+//!   aggregate's stream, "no stream" on every stream it opens, the caller's metadata.
+
+pub mod aggregate;
+pub mod commands;
+pub mod http;
+pub mod read_model;
+pub mod testing;
+
+pub use aggregate::{Aggregate, At, Decision, Opened, decode, load, new_event, stream};
+pub use commands::{Commands, Executed, RETRIES};
+pub use read_model::{Documents, ReadModel, ReadModels, Recorded, View};
