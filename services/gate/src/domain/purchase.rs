@@ -11,7 +11,7 @@
 //!   together. Submitting again with the same request hash is a repeat and emits nothing (the
 //!   caller answers with the stored decision); with another hash it is `idempotency-conflict`.
 //! - A purchase decided `held` or `advisory` is **flagged** at the time its decision was
-//!   recorded ([`Purchase::flagged_at`]).
+//!   recorded ([`Purchase::flagged_at`], [`Decision::flags`](events::gate::Decision::flags)).
 //! - **Calls** and **alternatives** only on held or advisory purchases (`invalid-state`). A
 //!   call may not have happened before the flag (`call-before-flag`) nor more than
 //!   [`MAX_CALL_AHEAD`] after the command's `now` (`call-in-future`, allowing for clock skew);
@@ -24,7 +24,9 @@
 //! - **Approve** only a held purchase (`invalid-state`).
 //! - **Call before cancel:** cancel only a held purchase (`invalid-state`), and only when a call
 //!   that reached the requester, after the flag, recorded their goal, and an alternative was
-//!   proposed (`call-required` otherwise; it changes nothing).
+//!   proposed (`call-required` otherwise; it changes nothing). The rule is the published fold
+//!   [`CallBeforeCancel`], which the other services' readers use too, so the stakeholders'
+//!   record of the promise, the reports and the replay judge a purchase as the gate does.
 //! - Approved and cancelled purchases are final.
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -32,11 +34,12 @@ use events::gate::{
     AlternativeAccepted, AlternativeProposed, CallLogged, PurchaseApproved, PurchaseCancelled,
     PurchaseDecided, PurchaseEvent, PurchaseLine, PurchaseStatus, PurchaseSubmitted,
 };
+use events::rules::CallBeforeCancel;
 use events::school::SchoolStatus;
 use events::values::{IdempotencyKey, LongText};
 use uuid::Uuid;
 
-use super::Aggregate;
+use kernel::{Aggregate, At, Decision};
 use super::decision::{DecisionError, MAX_LINES, Outcome, PurchaseCheck, decide};
 use super::standards::Standards;
 
@@ -71,6 +74,8 @@ pub struct Purchase {
     pub status: Option<PurchaseStatus>,
     /// When the gate decided `held` or `advisory`.
     pub flagged_at: Option<DateTime<Utc>>,
+    /// Call before cancel, folded from the same events.
+    pub call_before_cancel: CallBeforeCancel,
     pub calls: Vec<Call>,
     pub alternatives: Vec<Alternative>,
     pub approval: Option<PurchaseApproved>,
@@ -83,17 +88,17 @@ impl Purchase {
     /// Folds in one event, recorded at `recorded_at`; the version moves on by one.
     pub fn apply(&mut self, event: &PurchaseEvent, recorded_at: DateTime<Utc>) {
         self.version += 1;
+        self.status = PurchaseStatus::after(self.status, event);
+        self.call_before_cancel.apply(event, recorded_at);
         match event {
             PurchaseEvent::Submitted(e) => {
                 self.submission = Some(e.clone());
                 self.submitted_at = Some(recorded_at);
             }
             PurchaseEvent::Decided(e) => {
-                let status = PurchaseStatus::from(e.decision);
-                if status != PurchaseStatus::Approved {
+                if e.decision.flags() {
                     self.flagged_at = Some(recorded_at);
                 }
-                self.status = Some(status);
                 self.decision = Some(e.clone());
             }
             PurchaseEvent::CallLogged(e) => {
@@ -110,12 +115,10 @@ impl Purchase {
                 }
             }
             PurchaseEvent::Approved(e) => {
-                self.status = Some(PurchaseStatus::Approved);
                 self.approval = Some(e.clone());
                 self.closed_at = Some(recorded_at);
             }
             PurchaseEvent::Cancelled(e) => {
-                self.status = Some(PurchaseStatus::Cancelled);
                 self.cancellation = Some(e.clone());
                 self.closed_at = Some(recorded_at);
             }
@@ -136,24 +139,24 @@ impl Purchase {
         self.alternatives.iter_mut().find(|a| a.proposal.alternative_id == id)
     }
 
-    /// The first call that satisfies call before cancel: it reached the requester, recorded
-    /// their goal, and happened at or after the flag.
+    /// The first call that counts for call before cancel
+    /// ([`CallBeforeCancel::counts`]): it reached the requester, recorded their goal, and
+    /// happened at or after the flag.
     pub fn reached_call_after_flag(&self) -> Option<&Call> {
-        let flagged_at = self.flagged_at?;
-        self.calls.iter().find(|c| {
-            c.call.requester_reached && c.call.goal.is_some() && c.call.occurred_at >= flagged_at
-        })
+        self.calls.iter().find(|c| self.call_before_cancel.counts(&c.call))
     }
 
     /// Whether IT may cancel now, and if not, why (`invalid-state` or `call-required`).
     pub fn can_cancel(&self) -> Result<(), PurchaseError> {
         self.require(&[PurchaseStatus::Held], "only a held purchase can be cancelled")?;
-        let reached_call = self.reached_call_after_flag().is_some();
-        let alternative_proposed = !self.alternatives.is_empty();
-        if reached_call && alternative_proposed {
+        let rule = &self.call_before_cancel;
+        if rule.satisfied() {
             Ok(())
         } else {
-            Err(PurchaseError::CallRequired { reached_call, alternative_proposed })
+            Err(PurchaseError::CallRequired {
+                reached_call: rule.reached_call(),
+                alternative_proposed: rule.alternative_proposed(),
+            })
         }
     }
 
@@ -292,17 +295,13 @@ impl Aggregate for Purchase {
     type Event = PurchaseEvent;
     type Error = PurchaseError;
 
-    fn handle(&self, command: PurchaseCommand) -> Result<Vec<PurchaseEvent>, PurchaseError> {
-        Purchase::handle(self, command)
+    fn handle(&self, command: PurchaseCommand) -> Result<Decision<PurchaseEvent>, PurchaseError> {
+        Purchase::handle(self, command).map(Decision::events)
     }
 
-    fn apply_recorded(&mut self, event: &PurchaseEvent, version: u64, recorded_at: DateTime<Utc>) {
-        self.apply(event, recorded_at);
-        self.version = version;
-    }
-
-    fn version(&self) -> u64 {
-        self.version
+    fn apply(&mut self, event: &PurchaseEvent, at: At) {
+        Purchase::apply(self, event, at.recorded_at);
+        self.version = at.version;
     }
 }
 
