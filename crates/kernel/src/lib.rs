@@ -6,7 +6,7 @@
 //! | [`testing`] | [`testing`] | `given(events).when(command).then_expect_events(..)` |
 //! | [`Commands`] | [`commands`] | load, decide, append at the version read, retry on conflict |
 //! | [`ReadModel`], [`Documents`], [`View`], [`ReadModels`] | [`read_model`] | typed read models: each event decoded once, documents as types |
-//! | [`http`] | [`http`] | the caller and its roles, bodies that are their own schema, paths, pages, metadata, store errors, the OpenAPI document |
+//! | [`http`] | [`http`] | the caller and its roles (checked first), bodies that are their own schema, paths, pages, metadata, store errors, the OpenAPI document |
 //!
 //! A handler parses, runs and renders:
 //!
@@ -15,9 +15,10 @@
 //! pub async fn cancel(state: Data<State>, who: Caller<Writers>, req: HttpRequest,
 //!                     id: Path<String>, body: Body<CancelBody>) -> Result<HttpResponse, ApiError> {
 //!     let id = http::path_id("id", &id)?;
+//!     let reason = body.parse()?.reason;
 //!     let meta = http::metadata(&who, &req, "gate");
 //!     state.commands.run(&meta, purchase_stream(id), &[], |p: &Purchase, _| {
-//!         Ok(p.handle(PurchaseCommand::Cancel { reason: body.reason.clone() })?)
+//!         Ok(p.handle(PurchaseCommand::Cancel { reason: reason.clone() })?.into())
 //!     }).await?;
 //!     Ok(HttpResponse::Ok().json(state.purchase_view(id).await?))
 //! }

@@ -1,23 +1,22 @@
 //! The gate service: its state, its start-up and its place in a server.
 
-use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use actix_web::App;
 use auth::Verifier;
-use eventlog::{ProjectionHandle, RecordedEvent, Store, StreamName, spawn_projection};
+use eventlog::{RecordedEvent, Store};
 use events::gate::{IdempotencyEvent, IdempotencyKeyUsed};
 use events::school::SchoolStatus;
 use events::values::SchoolId;
+use kernel::http::store_error;
+use kernel::{Commands, ReadModels};
 use utoipa::OpenApi as _;
 use utoipa::openapi::OpenApi;
-use utoipa_actix_web::AppExt;
 use uuid::Uuid;
 use web::ApiError;
 
 use crate::api;
 use crate::domain::{self, Purchase, Standards};
-use crate::projections;
+use crate::read_models;
 
 /// The gate: purchase checks, the standards catalog, the flagged-order queue.
 #[derive(Debug, Clone)]
@@ -40,27 +39,18 @@ pub(crate) struct CheckInputs {
 /// What the handlers share.
 #[derive(Debug)]
 pub(crate) struct State {
-    pub store: Store,
-    pub purchases: ProjectionHandle,
-    pub schools: ProjectionHandle,
+    pub commands: Commands,
+    pub read_models: ReadModels,
     /// The standards as last read; refreshed from the stream's tail on every use.
     standards: Mutex<Arc<Standards>>,
-    /// Striped locks that serialize this instance's read-decide-append commands on a stream
-    /// ([`State::lock_stream`]), so that concurrent requests do not use up each other's
-    /// retries; writers in other instances are still met by the retries.
-    write_locks: Vec<tokio::sync::Mutex<()>>,
 }
-
-/// How many stripes [`State::lock_stream`] spreads streams over.
-const WRITE_LOCK_STRIPES: usize = 64;
 
 impl Gate {
     /// Starts the gate's projections on `store` and returns the service.
     pub async fn start(store: Store, verifier: Arc<Verifier>) -> anyhow::Result<Self> {
-        let purchases = spawn_projection(store.clone(), Arc::new(projections::Purchases));
-        let schools = spawn_projection(store.clone(), Arc::new(projections::Schools));
-        let write_locks = (0..WRITE_LOCK_STRIPES).map(|_| Default::default()).collect();
-        let state = State { store, purchases, schools, standards: Mutex::default(), write_locks };
+        let read_models = ReadModels::spawn(&store, read_models::all());
+        let state =
+            State { commands: Commands::new(store), read_models, standards: Mutex::default() };
         state.standards().await.map_err(|e| anyhow::anyhow!("cannot read the standards: {e}"))?;
         Ok(Self {
             state: actix_web::web::Data::new(state),
@@ -70,9 +60,8 @@ impl Gate {
 
     /// Waits until the gate's projections have applied the log up to its head as it is now.
     pub async fn caught_up(&self) -> eventlog::Result<()> {
-        let head = self.state.store.head().await?;
-        self.state.purchases.wait_for(head).await?;
-        self.state.schools.wait_for(head).await
+        let head = self.state.store().head().await?;
+        self.state.read_models.wait(head, &[]).await
     }
 }
 
@@ -93,25 +82,24 @@ impl web::Service for Gate {
 
 /// The gate's OpenAPI document, from the same route configuration the server uses.
 pub fn openapi() -> OpenApi {
-    App::new()
-        .into_utoipa_app()
-        .openapi(api::ApiDoc::openapi())
-        .configure(api::routes)
-        .split_for_parts()
-        .1
+    kernel::http::document(api::ApiDoc::openapi(), api::routes)
 }
 
 impl State {
+    pub fn store(&self) -> &Store {
+        self.commands.store()
+    }
+
     /// The standards now: the cached state plus whatever the stream has gained since (one
     /// read of the stream's tail; the lock is taken only to install a newer state).
     pub async fn standards(&self) -> Result<Arc<Standards>, ApiError> {
         let cached = self.cached_standards();
         let stream = domain::standards_stream();
         let tail = self
-            .store
+            .store()
             .read_streams(&[(stream, cached.version + 1)])
             .await
-            .map_err(api::store_error)?
+            .map_err(store_error)?
             .pop()
             .unwrap_or_default();
         self.standards_with(cached, &tail)
@@ -159,8 +147,7 @@ impl State {
         if let Some(key) = key {
             streams.push((domain::idempotency_stream(key), 1));
         }
-        let mut read =
-            self.store.read_streams(&streams).await.map_err(api::store_error)?.into_iter();
+        let mut read = self.store().read_streams(&streams).await.map_err(store_error)?.into_iter();
         let mut next = || read.next().unwrap_or_default();
         let (records, school_records, tail, key_records) = (next(), next(), next(), next());
         let key_use = match key_records.first() {
@@ -179,21 +166,13 @@ impl State {
         })
     }
 
-    /// Holds off this instance's other commands on `stream` until the guard is dropped.
-    pub async fn lock_stream(&self, stream: &StreamName) -> tokio::sync::MutexGuard<'_, ()> {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        stream.as_str().hash(&mut hasher);
-        let stripe = (hasher.finish() % WRITE_LOCK_STRIPES as u64) as usize;
-        self.write_locks[stripe].lock().await
-    }
-
     /// A purchase and its recorded events; an empty purchase when there are none.
     pub async fn purchase(&self, id: Uuid) -> Result<(Purchase, Vec<RecordedEvent>), ApiError> {
         let records = self
-            .store
+            .store()
             .read_stream_to_end(&domain::purchase_stream(id))
             .await
-            .map_err(api::store_error)?;
+            .map_err(store_error)?;
         let purchase = domain::load(&records).map_err(ApiError::internal)?;
         Ok((purchase, records))
     }

@@ -3,11 +3,12 @@
 //!
 //! - [`domain`]: the pure decision core (no IO): decisions, the purchase aggregate, the
 //!   standards.
-//! - [`projections`]: the read models (purchase list, schools).
+//! - [`read_models`]: the read models (purchase list, schools), one per file, and the list
+//!   query over them.
 //! - the HTTP API (`api`, private) and the service wiring ([`Gate`]).
 
 pub mod domain;
-pub mod projections;
+pub mod read_models;
 
 mod api;
 mod app;
@@ -16,5 +17,5 @@ pub use app::{Gate, openapi};
 
 /// The gate's read models, for a rebuild.
 pub fn projections() -> Vec<std::sync::Arc<dyn eventlog::Projection>> {
-    vec![std::sync::Arc::new(projections::Purchases), std::sync::Arc::new(projections::Schools)]
+    read_models::all()
 }

@@ -2,7 +2,7 @@
 //! parser that accepts it ([`FromJson`]), so the documented and the accepted shape cannot drift.
 
 use std::future::Future;
-use std::ops::Deref;
+use std::marker::PhantomData;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
@@ -43,24 +43,22 @@ pub fn parse_object<T: FromJson>(body: &Value) -> Result<T, ApiError> {
     fields.finish(value)
 }
 
-/// A JSON body parsed into `T` (400 malformed JSON, 413 too large, 415 not JSON, 422 invalid).
+/// A JSON body to parse into `T`: extracting it answers 400 (malformed JSON), 413 (too large)
+/// and 415 (not JSON); [`Body::parse`] answers 422 listing every invalid field.
 ///
 /// Put it after the [`Caller`](super::Caller) in a handler's arguments: extractors run in
-/// order, so a caller without the role gets 403 before their body is looked at.
+/// order, so a caller without the role gets 403 before their body is read. Parse it after the
+/// path, so a bad path is a 400 whatever the body.
 #[derive(Debug)]
-pub struct Body<T>(pub T);
-
-impl<T> Body<T> {
-    pub fn into_inner(self) -> T {
-        self.0
-    }
+pub struct Body<T> {
+    value: Value,
+    parsed: PhantomData<T>,
 }
 
-impl<T> Deref for Body<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
+impl<T: FromJson> Body<T> {
+    /// The body as `T`, or a 422 `validation` problem listing every bad field.
+    pub fn parse(&self) -> Result<T, ApiError> {
+        parse_object(&self.value)
     }
 }
 
@@ -71,22 +69,21 @@ impl<T: FromJson + 'static> FromRequest for Body<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         // The app's `JsonConfig` (see `web::json_config`) turns JSON failures into problems.
         let json = Json::<Value>::from_request(req, payload);
-        Box::pin(async move {
-            let value = json.await?;
-            Ok(parse_object(&value).map(Body)?)
-        })
+        Box::pin(async move { Ok(Self { value: json.await?.into_inner(), parsed: PhantomData }) })
     }
 }
 
-/// An optional JSON body parsed into `T`: an empty body reads as `{}`.
+/// An optional JSON body to parse into `T`: an empty body reads as `{}`.
 #[derive(Debug)]
-pub struct OptionalBody<T>(pub T);
+pub struct OptionalBody<T> {
+    value: Value,
+    parsed: PhantomData<T>,
+}
 
-impl<T> Deref for OptionalBody<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
+impl<T: FromJson> OptionalBody<T> {
+    /// The body as `T`, or a 422 `validation` problem listing every bad field.
+    pub fn parse(&self) -> Result<T, ApiError> {
+        parse_object(&self.value)
     }
 }
 
@@ -98,9 +95,8 @@ impl<T: FromJson + 'static> FromRequest for OptionalBody<T> {
         let bytes = Bytes::from_request(req, payload);
         let req = req.clone();
         Box::pin(async move {
-            let bytes = bytes.await?;
-            let value = optional_json(&req, &bytes)?;
-            Ok(parse_object(&value).map(OptionalBody)?)
+            let value = optional_json(&req, &bytes.await?)?;
+            Ok(Self { value, parsed: PhantomData })
         })
     }
 }

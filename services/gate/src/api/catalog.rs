@@ -1,22 +1,19 @@
 //! The standards: supported products, approved vendors and the policy, all in the
 //! `standards-district` stream (its version is the policy version decisions record).
 
-use actix_web::web::{Data, Json, Path};
+use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse, delete, get, put};
-use auth::{Principal, Role};
-use eventlog::{ExpectedVersion, StoreError};
 use events::gate::{PolicySet, ProductUpserted, VendorUpserted};
-use events::values::{Category, Currency, Money, ShortText, Sku, VendorId};
+use events::values::{Sku, VendorId};
+use kernel::http::{self, Body, Caller};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 use web::ApiError;
 
-use super::{RETRIES, metadata, parse, standards_error, store_error};
+use super::bodies::{PolicyBody, ProductBody, VendorBody};
+use super::{AnyRole, Writers};
 use crate::app::State;
 use crate::domain::{self, Standards, StandardsCommand};
-
-const WRITERS: &[Role] = &[Role::ItStaff, Role::Admin];
 
 /// The standards as of `version`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -49,55 +46,24 @@ fn catalog_view(standards: &Standards) -> CatalogView {
     security(("bearer" = [])),
 )]
 #[get("/v1/catalog")]
-pub async fn get_catalog(
-    state: Data<State>,
-    principal: Principal,
-) -> Result<HttpResponse, ApiError> {
-    principal.require(&Role::ALL)?;
+pub async fn get_catalog(state: Data<State>, _: Caller<AnyRole>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(catalog_view(&*state.standards().await?)))
 }
 
-/// Runs an IT command on the standards, at the version read; again if another writer got
-/// there first. Returns the standards afterwards.
+/// Runs an IT command on the standards; returns them afterwards.
 async fn change(
     state: &State,
-    principal: &Principal,
+    who: &Caller<Writers>,
     req: &HttpRequest,
     command: StandardsCommand,
 ) -> Result<CatalogView, ApiError> {
-    let meta = metadata(principal, req);
-    let _serialized = state.lock_stream(&domain::standards_stream()).await;
-    for _ in 0..RETRIES {
-        let standards = state.standards().await?;
-        let events = standards.handle(command.clone()).map_err(standards_error)?;
-        if events.is_empty() {
-            return Ok(catalog_view(&standards));
-        }
-        let new_events = events.iter().map(|e| domain::new_event(e, meta.clone())).collect();
-        let expected = ExpectedVersion::after(standards.version);
-        match state.store.append(&domain::standards_stream(), expected, new_events).await {
-            Ok(_) => return Ok(catalog_view(&*state.standards().await?)),
-            Err(StoreError::WrongExpectedVersion { .. }) => continue,
-            Err(e) => return Err(store_error(e)),
-        }
-    }
-    Err(ApiError::conflict(
-        "concurrent-update",
-        "Others changed the catalog at the same moment; try again.",
-    ))
-}
-
-/// A product IT supports.
-#[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)]
-pub struct ProductBody {
-    name: ShortText,
-    category: Category,
-    /// A vendor on the vendor list.
-    vendor_id: VendorId,
-    /// A reference price, given with `currency` (the policy's).
-    unit_price: Option<Money>,
-    currency: Option<Currency>,
+    let meta = http::metadata(who, req, "gate");
+    let stream = domain::standards_stream();
+    state
+        .commands
+        .run(&meta, stream, &[], |s: &Standards, _| Ok(s.handle(command.clone())?.into()))
+        .await?;
+    Ok(catalog_view(&*state.standards().await?))
 }
 
 /// Add a product to the catalog, or replace it.
@@ -116,15 +82,14 @@ pub struct ProductBody {
 #[put("/v1/catalog/products/{sku}")]
 pub async fn put_product(
     state: Data<State>,
-    principal: Principal,
+    who: Caller<Writers>,
     req: HttpRequest,
     sku: Path<String>,
-    body: Json<Value>,
+    body: Body<ProductBody>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(WRITERS)?;
-    let sku = parse::path("sku", &sku, Sku::parse)?;
-    let product = parse::product(sku, &body)?;
-    let view = change(&state, &principal, &req, StandardsCommand::UpsertProduct(product)).await?;
+    let sku = http::path("sku", &sku, Sku::parse)?;
+    let product = body.parse()?.into_product(sku);
+    let view = change(&state, &who, &req, StandardsCommand::UpsertProduct(product)).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -143,23 +108,13 @@ pub async fn put_product(
 #[delete("/v1/catalog/products/{sku}")]
 pub async fn delete_product(
     state: Data<State>,
-    principal: Principal,
+    who: Caller<Writers>,
     req: HttpRequest,
     sku: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(WRITERS)?;
-    let sku = parse::path("sku", &sku, Sku::parse)?;
-    let view = change(&state, &principal, &req, StandardsCommand::RemoveProduct { sku }).await?;
+    let sku = http::path("sku", &sku, Sku::parse)?;
+    let view = change(&state, &who, &req, StandardsCommand::RemoveProduct { sku }).await?;
     Ok(HttpResponse::Ok().json(view))
-}
-
-/// A vendor.
-#[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)]
-pub struct VendorBody {
-    name: ShortText,
-    /// Whether technology purchases from this vendor are supported.
-    approved: bool,
 }
 
 /// Add a vendor, or replace it.
@@ -178,15 +133,14 @@ pub struct VendorBody {
 #[put("/v1/catalog/vendors/{vendor_id}")]
 pub async fn put_vendor(
     state: Data<State>,
-    principal: Principal,
+    who: Caller<Writers>,
     req: HttpRequest,
     vendor_id: Path<String>,
-    body: Json<Value>,
+    body: Body<VendorBody>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(WRITERS)?;
-    let vendor_id = parse::path("vendor_id", &vendor_id, VendorId::parse)?;
-    let vendor = parse::vendor(vendor_id, &body)?;
-    let view = change(&state, &principal, &req, StandardsCommand::UpsertVendor(vendor)).await?;
+    let vendor_id = http::path("vendor_id", &vendor_id, VendorId::parse)?;
+    let vendor = body.parse()?.into_vendor(vendor_id);
+    let view = change(&state, &who, &req, StandardsCommand::UpsertVendor(vendor)).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -206,12 +160,11 @@ pub async fn put_vendor(
 #[put("/v1/catalog/policy")]
 pub async fn put_policy(
     state: Data<State>,
-    principal: Principal,
+    who: Caller<Writers>,
     req: HttpRequest,
-    body: Json<Value>,
+    body: Body<PolicyBody>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(WRITERS)?;
-    let policy = parse::policy(&body)?;
-    let view = change(&state, &principal, &req, StandardsCommand::SetPolicy(policy)).await?;
+    let policy = body.parse()?.0;
+    let view = change(&state, &who, &req, StandardsCommand::SetPolicy(policy)).await?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -9,50 +9,28 @@
 //! answers from what the first stored.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, post, web::Data, web::Json};
-use auth::{Principal, Role};
-use eventlog::{ExpectedVersion, RecordedEvent, StoreError, StreamAppend};
+use actix_web::{HttpRequest, HttpResponse, post, web::Data};
+use eventlog::{ExpectedVersion, Metadata, RecordedEvent, StoreError, StreamAppend};
 use events::gate::{
-    Decision, IdempotencyEvent, IdempotencyKeyUsed, PurchaseEvent, PurchaseLine, Reason,
+    Decision, IdempotencyEvent, IdempotencyKeyUsed, PurchaseDecided, PurchaseEvent,
+    PurchaseSubmitted, Reason,
 };
-use events::values::{
-    Currency, Email, ExternalRef, IdempotencyKey, LongText, Mcc, Money, PaymentMethod, SchoolId,
-    ShortText,
-};
+use events::values::{Currency, IdempotencyKey, Money};
+use kernel::http::{self, Body, Caller};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 use web::ApiError;
 
-use super::{decision_error, metadata, parse, purchase_error, store_error};
+use super::FinanceSystems;
+use super::bodies::PurchaseCheckBody;
 use crate::app::{CheckInputs, State};
-use crate::domain::{self, Purchase, PurchaseCommand, PurchaseError, Submit};
+use crate::domain::{self, Purchase, PurchaseCheck, PurchaseCommand, PurchaseError, Submit};
 
 /// Namespace of purchase ids: v5(namespace, subject ␀ external_ref).
 const PURCHASE_NAMESPACE: Uuid = Uuid::from_u128(0x6f0b_52c2_8c8e_4f6c_9a3b_4f1e_2d7a_0c31);
 /// Namespace of idempotency-key streams: v5(namespace, subject ␀ key).
 const KEY_NAMESPACE: Uuid = Uuid::from_u128(0x2c41_9e07_53d8_4a5e_b1f6_0d93_6a2e_7f48);
-
-/// A purchase check, as sent by a finance system.
-#[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)]
-pub struct PurchaseCheckBody {
-    /// Your id for the purchase. With your identity it is the idempotency key: the same
-    /// `external_ref` with the same body gets the same answer, never a second purchase.
-    external_ref: ExternalRef,
-    school_id: SchoolId,
-    /// Who at the school wants to buy: the person IT will call.
-    requester_email: Email,
-    vendor: ShortText,
-    payment_method: PaymentMethod,
-    merchant_category_code: Option<Mcc>,
-    /// ISO 4217; must be the policy's currency.
-    currency: Currency,
-    /// 1 to 500 lines.
-    lines: Vec<PurchaseLine>,
-    purpose: Option<LongText>,
-}
 
 /// Links to follow from an answer.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -79,32 +57,48 @@ pub struct CheckAnswer {
 }
 
 impl CheckAnswer {
-    /// The answer recorded in a purchase's events.
-    pub fn from_records(records: &[RecordedEvent]) -> Result<Self, ApiError> {
-        let mut submitted = None;
-        let mut decided = None;
-        for record in records.iter().take(2) {
-            match domain::decode::<PurchaseEvent>(record).map_err(ApiError::internal)? {
-                PurchaseEvent::Submitted(s) => submitted = Some(s),
-                PurchaseEvent::Decided(d) => decided = Some(d),
-                _ => {}
-            }
-        }
-        let (Some(s), Some(d)) = (submitted, decided) else {
-            return Err(ApiError::internal(
-                "a purchase stream without its submission and decision",
-            ));
-        };
-        Ok(Self {
+    /// The answer its submission and decision record.
+    pub fn new(s: &PurchaseSubmitted, d: &PurchaseDecided) -> Self {
+        Self {
             purchase_id: s.purchase_id,
             decision: d.decision,
-            reasons: d.reasons,
+            reasons: d.reasons.clone(),
             total: s.total,
             currency: s.currency,
             policy_version: d.policy_version,
             school_gated: d.school_gated,
             links: CheckLinks { purchase: format!("/v1/purchases/{}", s.purchase_id) },
-        })
+        }
+    }
+
+    /// The answer recorded in a purchase's first two events, or in the events a submission
+    /// decided.
+    pub fn from_events<'a>(
+        events: impl IntoIterator<Item = &'a PurchaseEvent>,
+    ) -> Result<Self, ApiError> {
+        let (mut submitted, mut decided) = (None, None);
+        for event in events.into_iter().take(2) {
+            match event {
+                PurchaseEvent::Submitted(s) => submitted = Some(s),
+                PurchaseEvent::Decided(d) => decided = Some(d),
+                _ => {}
+            }
+        }
+        match (submitted, decided) {
+            (Some(s), Some(d)) => Ok(Self::new(s, d)),
+            _ => Err(ApiError::internal("a purchase stream without its submission and decision")),
+        }
+    }
+
+    /// The answer recorded in a purchase's events.
+    pub fn from_records(records: &[RecordedEvent]) -> Result<Self, ApiError> {
+        let events = records
+            .iter()
+            .take(2)
+            .map(domain::decode::<PurchaseEvent>)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ApiError::internal)?;
+        Self::from_events(&events)
     }
 }
 
@@ -128,13 +122,10 @@ async fn earlier_answer(
     state: &State,
     inputs: &CheckInputs,
     hash: &str,
-) -> Result<Option<HttpResponse>, ApiError> {
+) -> Result<Option<CheckAnswer>, ApiError> {
     if let Some(used) = &inputs.key_use {
         if used.request_hash != hash {
-            return Err(purchase_error(PurchaseError::IdempotencyConflict {
-                purchase_id: used.purchase_id,
-            })
-            .with_extension("purchase_id", used.purchase_id));
+            return Err(idempotency_conflict(used.purchase_id));
         }
         let (purchase, records) = state.purchase(used.purchase_id).await?;
         return repeat(&purchase, &records, hash).map(Some);
@@ -150,14 +141,17 @@ fn repeat(
     purchase: &Purchase,
     records: &[RecordedEvent],
     hash: &str,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<CheckAnswer, ApiError> {
     let stored = purchase.submission.as_ref().map(|s| s.request_hash.as_str());
     if stored != Some(hash) {
-        let id = purchase.id().unwrap_or_default();
-        return Err(purchase_error(PurchaseError::IdempotencyConflict { purchase_id: id })
-            .with_extension("purchase_id", id));
+        return Err(idempotency_conflict(purchase.id().unwrap_or_default()));
     }
-    Ok(HttpResponse::Ok().json(CheckAnswer::from_records(records)?))
+    CheckAnswer::from_records(records)
+}
+
+fn idempotency_conflict(purchase_id: Uuid) -> ApiError {
+    ApiError::from(PurchaseError::IdempotencyConflict { purchase_id })
+        .with_extension("purchase_id", purchase_id)
 }
 
 /// Ask about a purchase.
@@ -188,81 +182,81 @@ fn repeat(
 #[post("/v1/purchase-checks")]
 pub async fn check_purchase(
     state: Data<State>,
-    principal: Principal,
+    who: Caller<FinanceSystems>,
     req: HttpRequest,
-    body: Json<Value>,
+    body: Body<PurchaseCheckBody>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(&[Role::Finance])?;
-    let check = parse::purchase_check(&body)?;
+    let check = body.parse()?.into();
     let key = idempotency_key(&req)?;
-    let caller = |name: &str| format!("{}\u{0}{name}", principal.subject);
-    let purchase_id =
-        Uuid::new_v5(&PURCHASE_NAMESPACE, caller(check.external_ref.as_str()).as_bytes());
-    let key_id = key.as_ref().map(|k| Uuid::new_v5(&KEY_NAMESPACE, caller(k.as_str()).as_bytes()));
-    let hash = check.request_hash();
+    let meta = http::metadata(&who, &req, "gate");
+    match answer(&state, &who.subject, key, check, meta).await? {
+        Answered::Repeat(answer) => Ok(HttpResponse::Ok().json(answer)),
+        Answered::New(answer) => Ok(HttpResponse::Created()
+            .insert_header((header::LOCATION, answer.links.purchase.clone()))
+            .json(answer)),
+    }
+}
 
-    let inputs = state.check_inputs(purchase_id, key_id, &check.school_id).await?;
-    if let Some(answer) = earlier_answer(&state, &inputs, &hash).await? {
-        return Ok(answer);
+/// How a check was answered.
+enum Answered {
+    /// A new purchase, decided now.
+    New(CheckAnswer),
+    /// The same question again: the answer it got then.
+    Repeat(CheckAnswer),
+}
+
+/// Answers `check` from `caller`: the stored answer to a repeat, else the decision on a new
+/// purchase, appended with its key's use as new streams (see the module docs).
+async fn answer(
+    state: &State,
+    caller: &str,
+    key: Option<IdempotencyKey>,
+    check: PurchaseCheck,
+    meta: Metadata,
+) -> Result<Answered, ApiError> {
+    let scoped = |name: &str| format!("{caller}\u{0}{name}");
+    let purchase_id =
+        Uuid::new_v5(&PURCHASE_NAMESPACE, scoped(check.external_ref.as_str()).as_bytes());
+    let key_id = key.as_ref().map(|k| Uuid::new_v5(&KEY_NAMESPACE, scoped(k.as_str()).as_bytes()));
+    let hash = check.request_hash();
+    let school_id = check.school_id.clone();
+
+    let inputs = state.check_inputs(purchase_id, key_id, &school_id).await?;
+    if let Some(answer) = earlier_answer(state, &inputs, &hash).await? {
+        return Ok(Answered::Repeat(answer));
     }
     if !inputs.school.registered {
         return Err(ApiError::unprocessable(
             "unknown-school",
-            format!("There is no school {}; IT registers schools first.", check.school_id),
+            format!("There is no school {school_id}; IT registers schools first."),
         )
-        .with_extension("school_id", check.school_id.as_str()));
+        .with_extension("school_id", school_id.as_str()));
     }
-    let (school_id, school, standards) = (check.school_id.clone(), inputs.school, inputs.standards);
     let submit =
-        Submit::new(purchase_id, check, principal.subject.clone(), key, &school, &standards)
-            .map_err(decision_error)?;
-    let answer_events =
-        Purchase::default().handle(PurchaseCommand::Submit(submit)).map_err(purchase_error)?;
-    let meta = metadata(&principal, &req);
-    let new_events = answer_events.iter().map(|e| domain::new_event(e, meta.clone())).collect();
-    let mut appends = vec![StreamAppend::new(
-        domain::purchase_stream(purchase_id),
-        ExpectedVersion::NoStream,
-        new_events,
-    )];
+        Submit::new(purchase_id, check, caller.to_owned(), key, &inputs.school, &inputs.standards)?;
+    let decided = Purchase::default().handle(PurchaseCommand::Submit(submit))?;
+    let new_events = decided.iter().map(|e| domain::new_event(e, meta.clone())).collect();
+    let stream = domain::purchase_stream(purchase_id);
+    let mut appends = vec![StreamAppend::new(stream, ExpectedVersion::NoStream, new_events)];
     if let Some(key_id) = key_id {
         let used =
             IdempotencyEvent::from(IdempotencyKeyUsed { purchase_id, request_hash: hash.clone() });
-        appends.push(StreamAppend::new(
-            domain::idempotency_stream(key_id),
-            ExpectedVersion::NoStream,
-            vec![domain::new_event(&used, meta.clone())],
-        ));
+        let stream = domain::idempotency_stream(key_id);
+        let event = domain::new_event(&used, meta.clone());
+        appends.push(StreamAppend::new(stream, ExpectedVersion::NoStream, vec![event]));
     }
-    match state.store.append_streams(appends).await {
-        Ok(_) => {}
+    match state.commands.store().append_streams(appends).await {
+        Ok(_) => Ok(Answered::New(CheckAnswer::from_events(&decided)?)),
         // The same question (or key) at the same moment: answer from what the other stored.
         Err(StoreError::WrongExpectedVersion { .. }) => {
             let inputs = state.check_inputs(purchase_id, key_id, &school_id).await?;
-            return earlier_answer(&state, &inputs, &hash).await?.ok_or_else(|| {
+            earlier_answer(state, &inputs, &hash).await?.map(Answered::Repeat).ok_or_else(|| {
                 ApiError::conflict(
                     "concurrent-update",
                     "Another check got in the way; send it again.",
                 )
-            });
+            })
         }
-        Err(e) => return Err(store_error(e)),
+        Err(e) => Err(http::store_error(e)),
     }
-    let (submitted, decided) = match answer_events.as_slice() {
-        [PurchaseEvent::Submitted(s), PurchaseEvent::Decided(d)] => (s, d),
-        _ => return Err(ApiError::internal("a submission is a submitted and a decided event")),
-    };
-    let answer = CheckAnswer {
-        purchase_id,
-        decision: decided.decision,
-        reasons: decided.reasons.clone(),
-        total: submitted.total,
-        currency: submitted.currency,
-        policy_version: decided.policy_version,
-        school_gated: decided.school_gated,
-        links: CheckLinks { purchase: format!("/v1/purchases/{purchase_id}") },
-    };
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, answer.links.purchase.clone()))
-        .json(answer))
 }

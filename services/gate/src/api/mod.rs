@@ -4,24 +4,43 @@
 //! call the pure core, and append what it returns at the version they read, retrying when
 //! another writer got there first.
 
+mod bodies;
 mod catalog;
 mod checks;
-mod parse;
 mod purchases;
 
-use actix_web::HttpRequest;
-use auth::Principal;
-use eventlog::{Actor, Metadata, StoreError};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use actix_web::http::StatusCode;
+use auth::Role;
+use kernel::http::{BearerAuth, Roles};
+use utoipa::OpenApi;
 use utoipa_actix_web::service_config::ServiceConfig;
-use uuid::Uuid;
 use web::ApiError;
 
 use crate::domain::{DecisionError, PurchaseError, StandardsError};
 
-/// How many times a command is retried when another writer appended to its stream first.
-const RETRIES: usize = 5;
+/// IT staff and admins: they work the queue and keep the catalog.
+pub(crate) struct Writers;
+impl Roles for Writers {
+    const ROLES: &'static [Role] = &[Role::ItStaff, Role::Admin];
+}
+
+/// Who may read purchases: IT, auditors, admins, and finance systems (their own).
+pub(crate) struct Readers;
+impl Roles for Readers {
+    const ROLES: &'static [Role] = &[Role::ItStaff, Role::Auditor, Role::Admin, Role::Finance];
+}
+
+/// Finance systems: they ask the gate.
+pub(crate) struct FinanceSystems;
+impl Roles for FinanceSystems {
+    const ROLES: &'static [Role] = &[Role::Finance];
+}
+
+/// Any procgate role.
+pub(crate) struct AnyRole;
+impl Roles for AnyRole {
+    const ROLES: &'static [Role] = &Role::ALL;
+}
 
 /// Registers the gate's routes; the OpenAPI document is built from the same function.
 pub(crate) fn routes(cfg: &mut ServiceConfig) {
@@ -58,51 +77,25 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
 )]
 pub(crate) struct ApiDoc;
 
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some("A JWT with the caller's roles in `roles`."))
-                    .build(),
-            ),
-        );
+impl From<PurchaseError> for ApiError {
+    fn from(e: PurchaseError) -> Self {
+        purchase_error(e)
     }
 }
 
-/// The metadata of events written for this request: who, and its correlation id (the request
-/// id when it is a UUID).
-pub(crate) fn metadata(principal: &Principal, req: &HttpRequest) -> Metadata {
-    let correlation = web::request_id::request_id(req)
-        .and_then(|id| Uuid::parse_str(id.as_str()).ok())
-        .unwrap_or_else(Uuid::now_v7);
-    Metadata::new(Actor::new(principal.subject.clone(), principal.actor_role()), "gate")
-        .correlated(correlation, None)
-}
-
-/// A store failure as a problem: unavailable is 503, anything else is internal.
-pub(crate) fn store_error(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Unavailable(detail) => {
-            tracing::warn!(%detail, "the event log is unavailable");
-            ApiError::unavailable("The event log is unavailable; try again shortly.")
-        }
-        StoreError::WrongExpectedVersion { .. } => ApiError::conflict(
-            "concurrent-update",
-            "Others changed this at the same moment, several times over; try again.",
-        ),
-        other => ApiError::internal(other),
+impl From<StandardsError> for ApiError {
+    fn from(e: StandardsError) -> Self {
+        standards_error(e)
     }
 }
 
-pub(crate) fn purchase_error(e: PurchaseError) -> ApiError {
-    use actix_web::http::StatusCode;
+impl From<DecisionError> for ApiError {
+    fn from(e: DecisionError) -> Self {
+        decision_error(e)
+    }
+}
+
+fn purchase_error(e: PurchaseError) -> ApiError {
     let status = match &e {
         PurchaseError::NotFound | PurchaseError::AlternativeNotFound { .. } => {
             StatusCode::NOT_FOUND
@@ -116,8 +109,7 @@ pub(crate) fn purchase_error(e: PurchaseError) -> ApiError {
     ApiError::new(status, e.slug(), e.to_string())
 }
 
-pub(crate) fn decision_error(e: DecisionError) -> ApiError {
-    use actix_web::http::StatusCode;
+fn decision_error(e: DecisionError) -> ApiError {
     let status = match e {
         DecisionError::NoPolicy => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
@@ -125,8 +117,7 @@ pub(crate) fn decision_error(e: DecisionError) -> ApiError {
     ApiError::new(status, e.slug(), e.to_string())
 }
 
-pub(crate) fn standards_error(e: StandardsError) -> ApiError {
-    use actix_web::http::StatusCode;
+fn standards_error(e: StandardsError) -> ApiError {
     let status = match e {
         StandardsError::ProductNotFound { .. } => StatusCode::NOT_FOUND,
         _ => StatusCode::UNPROCESSABLE_ENTITY,

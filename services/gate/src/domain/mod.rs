@@ -23,11 +23,10 @@ pub mod purchase;
 pub mod standards;
 pub mod testing;
 
-use chrono::{DateTime, Utc};
-use eventlog::{Metadata, NewEvent, RecordedEvent, StreamName};
+use eventlog::{RecordedEvent, StreamName};
+use events::DecodeError;
 use events::school::{SchoolEvent, SchoolStatus};
 use events::values::SchoolId;
-use events::{DecodeError, EventFamily};
 use uuid::Uuid;
 
 pub use decision::{DecisionError, MAX_LINES, Outcome, PurchaseCheck, decide};
@@ -37,25 +36,7 @@ pub use purchase::{
 };
 pub use standards::{Standards, StandardsCommand, StandardsError};
 
-/// The shape every aggregate of the core has, after cqrs-es: `handle` decides, `apply` folds.
-///
-/// `handle` never changes the aggregate: a refused command (an `Err`) emits nothing and leaves
-/// everything as it was; the caller appends the events of an `Ok` at the aggregate's version
-/// and then applies them.
-pub trait Aggregate: Default + Clone + std::fmt::Debug {
-    type Command;
-    type Event: Clone + PartialEq + std::fmt::Debug;
-    type Error: std::error::Error + Clone + PartialEq;
-
-    /// The events the command produces, or why it is refused.
-    fn handle(&self, command: Self::Command) -> Result<Vec<Self::Event>, Self::Error>;
-
-    /// Folds one event in, given its stream version and the time the log recorded it.
-    fn apply_recorded(&mut self, event: &Self::Event, version: u64, recorded_at: DateTime<Utc>);
-
-    /// The stream version the aggregate has applied up to (0: no events).
-    fn version(&self) -> u64;
-}
+pub use kernel::{Aggregate, At, Decision, decode, load, new_event};
 
 /// The `standards-district` stream.
 pub fn standards_stream() -> StreamName {
@@ -77,30 +58,6 @@ pub fn school_stream(id: &SchoolId) -> StreamName {
     StreamName::new(events::school::school_stream(id)).expect("school-{slug} is a valid stream")
 }
 
-/// An event of a family, ready to append with `metadata` (a fresh event id; use
-/// [`NewEvent::with_id`] for a deterministic one).
-pub fn new_event<E: EventFamily>(event: &E, metadata: Metadata) -> NewEvent {
-    NewEvent::new(event.event_type(), event.to_data(), metadata)
-}
-
-/// The typed event of a recorded one.
-pub fn decode<E: EventFamily>(record: &RecordedEvent) -> Result<E, DecodeError> {
-    E::from_parts(&record.event_type, &record.data)
-}
-
-/// The aggregate folded from its stream's recorded events, in stream order.
-pub fn load<A>(records: &[RecordedEvent]) -> Result<A, DecodeError>
-where
-    A: Aggregate,
-    A::Event: EventFamily,
-{
-    let mut aggregate = A::default();
-    for record in records {
-        aggregate.apply_recorded(&decode(record)?, record.version, record.recorded_at);
-    }
-    Ok(aggregate)
-}
-
 /// A school's status folded from its stream's recorded events.
 pub fn load_school(records: &[RecordedEvent]) -> Result<SchoolStatus, DecodeError> {
     let mut status = SchoolStatus::default();
@@ -113,7 +70,7 @@ pub fn load_school(records: &[RecordedEvent]) -> Result<SchoolStatus, DecodeErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eventlog::Actor;
+    use eventlog::{Actor, Metadata};
     use events::gate::{PurchaseEvent, PurchaseStatus};
 
     fn record(event: &PurchaseEvent, version: u64) -> RecordedEvent {

@@ -39,9 +39,9 @@ use events::school::SchoolStatus;
 use events::values::{IdempotencyKey, LongText};
 use uuid::Uuid;
 
-use kernel::{Aggregate, At, Decision};
 use super::decision::{DecisionError, MAX_LINES, Outcome, PurchaseCheck, decide};
 use super::standards::Standards;
+use kernel::{Aggregate, At, Decision};
 
 /// How far after the command's `now` a call's `occurred_at` may be (clock skew between IT's
 /// device and the server).

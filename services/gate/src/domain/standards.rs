@@ -20,11 +20,10 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use events::gate::{PolicySet, ProductRemoved, ProductUpserted, StandardsEvent, VendorUpserted};
 use events::values::{Currency, Sku, VendorId};
 
-use super::Aggregate;
+use kernel::{Aggregate, At, Decision};
 
 /// A product in the catalog: the data of its last `product-upserted`.
 pub type Product = ProductUpserted;
@@ -220,16 +219,15 @@ impl Aggregate for Standards {
     type Event = StandardsEvent;
     type Error = StandardsError;
 
-    fn handle(&self, command: StandardsCommand) -> Result<Vec<StandardsEvent>, StandardsError> {
-        Standards::handle(self, command)
+    fn handle(
+        &self,
+        command: StandardsCommand,
+    ) -> Result<Decision<StandardsEvent>, StandardsError> {
+        Standards::handle(self, command).map(Decision::events)
     }
 
-    fn apply_recorded(&mut self, event: &StandardsEvent, version: u64, _: DateTime<Utc>) {
-        self.apply(version, event);
-    }
-
-    fn version(&self) -> u64 {
-        self.version
+    fn apply(&mut self, event: &StandardsEvent, at: At) {
+        Standards::apply(self, at.version, event);
     }
 }
 

@@ -84,7 +84,8 @@ fn submit_records_the_check_and_the_decision() {
     let outcome = submit.outcome.clone();
     let check = submit.check.clone();
     let then = given::<Purchase>([]).when(PurchaseCommand::Submit(submit));
-    let Ok(events) = then.result() else { panic!("refused") };
+    let Ok(decision) = then.result() else { panic!("refused") };
+    let events = &decision.events;
     assert_eq!(events.len(), 2);
     let PurchaseEvent::Submitted(s) = &events[0] else { panic!("{events:?}") };
     assert_eq!(s.purchase_id, purchase_id());
@@ -279,7 +280,7 @@ fn accepting_an_alternative_approves_the_purchase_as_amended() {
     let then = given::<Purchase>(with(held_purchase(), [proposal_event(&proposal(2))]))
         .when(PurchaseCommand::AcceptAlternative { alternative_id: id });
     assert_eq!(
-        then.result().as_ref().unwrap(),
+        &then.result().as_ref().unwrap().events,
         &vec![
             AlternativeAccepted { alternative_id: id }.into(),
             PurchaseApproved { note: None, alternative_id: Some(id) }.into(),
@@ -319,7 +320,7 @@ fn approving_a_held_purchase() {
     let then =
         given::<Purchase>(held_purchase()).when(PurchaseCommand::Approve { note: note.clone() });
     assert_eq!(
-        then.result().as_ref().unwrap(),
+        &then.result().as_ref().unwrap().events,
         &vec![PurchaseApproved { note, alternative_id: None }.into()]
     );
     assert_eq!(then.then_state(at(20)).status, Some(PurchaseStatus::Approved));
@@ -405,7 +406,7 @@ fn cancel_after_a_reached_call_and_an_alternative() {
         [call_event(&reached_call(1, 5)), proposal_event(&proposal(2))],
     ))
     .when(PurchaseCommand::Cancel { reason: reason.clone() });
-    assert_eq!(then.result().as_ref().unwrap(), &vec![PurchaseCancelled { reason }.into()]);
+    assert_eq!(&then.result().as_ref().unwrap().events, &vec![PurchaseCancelled { reason }.into()]);
     let state = then.then_state(at(40));
     assert_eq!(state.status, Some(PurchaseStatus::Cancelled));
     assert_eq!(state.closed_at, Some(at(40)));

@@ -1,24 +1,13 @@
-//! The gate's read models, kept by projections in the store's database.
-//!
-//! - `gate.purchases`: one summary per purchase, for the purchase list and the held queue.
-//! - `gate.schools`: each school's registration and agreement, from the `school-…` streams the
-//!   stakeholder relations service writes.
-//!
-//! A purchase check never relies on these for its decision: it reads the school's and the
-//! standards' streams themselves, so a change acknowledged before the check is always seen
-//! whatever the projections' lag. Reads of the lists wait until the projection has caught up
-//! with the log's head, so a list read after a check shows it.
+//! `gate.purchases`: one summary per purchase, for the purchase list and the held queue.
 
 use chrono::{DateTime, Utc};
-use eventlog::{DocKey, Docs, Filter, Projection, RecordedEvent};
+use eventlog::Filter;
+use events::Published;
 use events::gate::{PurchaseEvent, PurchaseStatus};
-use events::school::{SchoolEvent, SchoolStatus};
+use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-pub const PURCHASES: &str = "gate.purchases";
-pub const SCHOOLS: &str = "gate.schools";
 
 /// A purchase as the list shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -54,29 +43,27 @@ pub struct PurchaseSummary {
 #[derive(Debug, Default)]
 pub struct Purchases;
 
-impl Projection for Purchases {
-    fn name(&self) -> &str {
-        PURCHASES
-    }
+impl ReadModel for Purchases {
+    const NAME: &'static str = "gate.purchases";
+    type Doc = PurchaseSummary;
 
     fn filter(&self) -> Filter {
         Filter::categories([events::gate::PURCHASE_CATEGORY])
     }
 
-    fn collections(&self) -> Vec<String> {
-        vec![PURCHASES.into()]
+    fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
+        vec![event.stream_id().to_owned()]
     }
 
-    fn keys(&self, event: &RecordedEvent) -> Vec<DocKey> {
-        vec![DocKey::new(PURCHASES, event.stream_id())]
-    }
-
-    fn apply(&self, event: &RecordedEvent, docs: &mut Docs) -> Result<(), String> {
-        let decoded =
-            PurchaseEvent::from_parts(&event.event_type, &event.data).map_err(|e| e.to_string())?;
+    fn update(
+        &self,
+        event: &Recorded<'_>,
+        docs: &mut Documents<'_, PurchaseSummary>,
+    ) -> Result<(), String> {
+        let Published::Purchase(decoded) = event.event else { return Ok(()) };
         let key = event.stream_id();
         let at = event.recorded_at;
-        if let PurchaseEvent::Submitted(s) = &decoded {
+        if let PurchaseEvent::Submitted(s) = decoded {
             let summary = PurchaseSummary {
                 purchase_id: s.purchase_id,
                 external_ref: s.external_ref.to_string(),
@@ -97,10 +84,10 @@ impl Projection for Purchases {
                 sequence: event.position,
                 updated_at: at,
             };
-            docs.put_as(PURCHASES, key, &summary);
+            docs.put(key, &summary);
             return Ok(());
         }
-        let Some(mut summary) = docs.get_as::<PurchaseSummary>(PURCHASES, key) else {
+        let Some(mut summary) = docs.get(key) else {
             return Err(format!("{} before purchase-submitted", event.event_type));
         };
         match decoded {
@@ -130,49 +117,7 @@ impl Projection for Purchases {
             }
         }
         summary.updated_at = at;
-        docs.put_as(PURCHASES, key, &summary);
-        Ok(())
-    }
-}
-
-/// A school as the gate knows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SchoolDoc {
-    pub school_id: String,
-    pub status: SchoolStatus,
-}
-
-/// Keeps `gate.schools`.
-#[derive(Debug, Default)]
-pub struct Schools;
-
-impl Projection for Schools {
-    fn name(&self) -> &str {
-        SCHOOLS
-    }
-
-    fn filter(&self) -> Filter {
-        Filter::categories([events::school::SCHOOL_CATEGORY])
-    }
-
-    fn collections(&self) -> Vec<String> {
-        vec![SCHOOLS.into()]
-    }
-
-    fn keys(&self, event: &RecordedEvent) -> Vec<DocKey> {
-        vec![DocKey::new(SCHOOLS, event.stream_id())]
-    }
-
-    fn apply(&self, event: &RecordedEvent, docs: &mut Docs) -> Result<(), String> {
-        let decoded =
-            SchoolEvent::from_parts(&event.event_type, &event.data).map_err(|e| e.to_string())?;
-        let key = event.stream_id();
-        let mut doc = docs.get_as::<SchoolDoc>(SCHOOLS, key).unwrap_or_else(|| SchoolDoc {
-            school_id: key.to_owned(),
-            status: SchoolStatus::default(),
-        });
-        doc.status.apply(&decoded);
-        docs.put_as(SCHOOLS, key, &doc);
+        docs.put(key, &summary);
         Ok(())
     }
 }

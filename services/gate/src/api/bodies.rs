@@ -1,0 +1,280 @@
+//! The request bodies: each type is both the schema the OpenAPI document shows (`ToSchema`)
+//! and the parser that accepts it ([`FromJson`]), reporting every bad field at once.
+
+use chrono::{DateTime, Utc};
+use events::gate::{PolicySet, ProductUpserted, PurchaseLine, VendorUpserted};
+use events::values::{
+    Category, Currency, Email, ExternalRef, LongText, Mcc, Money, PaymentMethod, Quantity,
+    SchoolId, ShortText, Sku, VendorId,
+};
+use kernel::http::FromJson;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use web::Fields;
+
+use crate::domain::standards::MAX_POLICY_ENTRIES;
+use crate::domain::{MAX_LINES, PurchaseCheck};
+
+type Object = Map<String, Value>;
+
+/// A purchase check, as sent by a finance system.
+#[derive(Debug, ToSchema)]
+pub struct PurchaseCheckBody {
+    /// Your id for the purchase. With your identity it is the idempotency key: the same
+    /// `external_ref` with the same body gets the same answer, never a second purchase.
+    external_ref: ExternalRef,
+    school_id: SchoolId,
+    /// Who at the school wants to buy: the person IT will call.
+    requester_email: Email,
+    vendor: ShortText,
+    payment_method: PaymentMethod,
+    merchant_category_code: Option<Mcc>,
+    /// ISO 4217; must be the policy's currency.
+    currency: Currency,
+    /// 1 to 500 lines.
+    lines: Vec<PurchaseLine>,
+    purpose: Option<LongText>,
+}
+
+impl FromJson for PurchaseCheckBody {
+    fn from_json(f: &mut Fields, map: &Object) -> Option<Self> {
+        let external_ref = f.string("external_ref", map.get("external_ref"), ExternalRef::parse);
+        let school_id = f.string("school_id", map.get("school_id"), SchoolId::parse);
+        let requester_email = f.string("requester_email", map.get("requester_email"), Email::parse);
+        let vendor = f.string("vendor", map.get("vendor"), ShortText::parse);
+        let payment_method = f.string("payment_method", map.get("payment_method"), payment_method);
+        let code = map.get("merchant_category_code");
+        let merchant_category_code = f.optional_string("merchant_category_code", code, Mcc::parse);
+        let currency = f.string("currency", map.get("currency"), Currency::parse);
+        let lines = f.array("lines", map.get("lines"), 1, MAX_LINES, line);
+        let purpose = f.optional_string("purpose", map.get("purpose"), LongText::parse);
+        Some(Self {
+            external_ref: external_ref?,
+            school_id: school_id?,
+            requester_email: requester_email?,
+            vendor: vendor?,
+            payment_method: payment_method?,
+            merchant_category_code: merchant_category_code?,
+            currency: currency?,
+            lines: lines?,
+            purpose: purpose?,
+        })
+    }
+}
+
+impl From<PurchaseCheckBody> for PurchaseCheck {
+    fn from(b: PurchaseCheckBody) -> Self {
+        Self {
+            external_ref: b.external_ref,
+            school_id: b.school_id,
+            requester_email: b.requester_email,
+            vendor: b.vendor,
+            payment_method: b.payment_method,
+            merchant_category_code: b.merchant_category_code,
+            currency: b.currency,
+            lines: b.lines,
+            purpose: b.purpose,
+        }
+    }
+}
+
+/// A call with the requester to log.
+#[derive(Debug, ToSchema)]
+pub struct CallBody {
+    /// Whether you spoke with the requester.
+    pub requester_reached: bool,
+    /// What the requester is trying to accomplish: required when they were reached.
+    pub goal: Option<LongText>,
+    pub notes: Option<LongText>,
+    /// When the call took place (default: now). Not before the purchase was flagged.
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+impl FromJson for CallBody {
+    fn from_json(f: &mut Fields, map: &Object) -> Option<Self> {
+        let requester_reached = f.boolean("requester_reached", map.get("requester_reached"));
+        let goal = f.optional_string("goal", map.get("goal"), LongText::parse);
+        let notes = f.optional_string("notes", map.get("notes"), LongText::parse);
+        let occurred_at = f.optional_string("occurred_at", map.get("occurred_at"), time);
+        Some(Self {
+            requester_reached: requester_reached?,
+            goal: goal?,
+            notes: notes?,
+            occurred_at: occurred_at?,
+        })
+    }
+}
+
+/// An alternative to propose.
+#[derive(Debug, ToSchema)]
+pub struct AlternativeBody {
+    pub description: LongText,
+    /// What the purchase would be instead (optional).
+    pub lines: Option<Vec<PurchaseLine>>,
+}
+
+impl FromJson for AlternativeBody {
+    fn from_json(f: &mut Fields, map: &Object) -> Option<Self> {
+        let description = f.string("description", map.get("description"), LongText::parse);
+        let lines = f.array("lines", map.get("lines"), 0, MAX_LINES, line);
+        Some(Self { description: description?, lines: Some(lines?) })
+    }
+}
+
+#[derive(Debug, ToSchema)]
+pub struct ApproveBody {
+    pub note: Option<LongText>,
+}
+
+impl FromJson for ApproveBody {
+    fn from_json(f: &mut Fields, map: &Object) -> Option<Self> {
+        Some(Self { note: f.optional_string("note", map.get("note"), LongText::parse)? })
+    }
+}
+
+#[derive(Debug, ToSchema)]
+pub struct CancelBody {
+    /// Why, for the requester and the record.
+    pub reason: LongText,
+}
+
+impl FromJson for CancelBody {
+    fn from_json(f: &mut Fields, map: &Object) -> Option<Self> {
+        Some(Self { reason: f.string("reason", map.get("reason"), LongText::parse)? })
+    }
+}
+
+/// A product IT supports.
+#[derive(Debug, ToSchema)]
+pub struct ProductBody {
+    name: ShortText,
+    category: Category,
+    /// A vendor on the vendor list.
+    vendor_id: VendorId,
+    /// A reference price, given with `currency` (the policy's).
+    unit_price: Option<Money>,
+    currency: Option<Currency>,
+}
+
+impl FromJson for ProductBody {
+    fn from_json(f: &mut Fields, map: &Object) -> Option<Self> {
+        let name = f.string("name", map.get("name"), ShortText::parse);
+        let category = f.string("category", map.get("category"), Category::parse);
+        let vendor_id = f.string("vendor_id", map.get("vendor_id"), VendorId::parse);
+        let unit_price = match map.get("unit_price") {
+            None | Some(Value::Null) => Some(None),
+            value => money(f, "unit_price", value).map(Some),
+        };
+        let currency = f.optional_string("currency", map.get("currency"), Currency::parse);
+        Some(Self {
+            name: name?,
+            category: category?,
+            vendor_id: vendor_id?,
+            unit_price: unit_price?,
+            currency: currency?,
+        })
+    }
+}
+
+impl ProductBody {
+    /// The product at `sku` (the SKU comes from the path).
+    pub fn into_product(self, sku: Sku) -> ProductUpserted {
+        ProductUpserted {
+            sku,
+            name: self.name,
+            category: self.category,
+            vendor_id: self.vendor_id,
+            unit_price: self.unit_price,
+            currency: self.currency,
+        }
+    }
+}
+
+/// A vendor.
+#[derive(Debug, ToSchema)]
+pub struct VendorBody {
+    name: ShortText,
+    /// Whether technology purchases from this vendor are supported.
+    approved: bool,
+}
+
+impl FromJson for VendorBody {
+    fn from_json(f: &mut Fields, map: &Object) -> Option<Self> {
+        let name = f.string("name", map.get("name"), ShortText::parse);
+        let approved = f.boolean("approved", map.get("approved"));
+        Some(Self { name: name?, approved: approved? })
+    }
+}
+
+impl VendorBody {
+    /// The vendor `vendor_id` (the id comes from the path).
+    pub fn into_vendor(self, vendor_id: VendorId) -> VendorUpserted {
+        VendorUpserted { vendor_id, name: self.name, approved: self.approved }
+    }
+}
+
+/// The policy, parsed: the body's schema is the event's own ([`PolicySet`]).
+#[derive(Debug)]
+pub struct PolicyBody(pub PolicySet);
+
+impl FromJson for PolicyBody {
+    fn from_json(f: &mut Fields, map: &Object) -> Option<Self> {
+        let max = MAX_POLICY_ENTRIES;
+        let categories = map.get("technology_categories");
+        let categories = f.array("technology_categories", categories, 0, max, |f, p, v| {
+            f.string(p, Some(v), Category::parse)
+        });
+        let mccs = f.array("technology_mccs", map.get("technology_mccs"), 0, max, |f, p, v| {
+            f.string(p, Some(v), Mcc::parse)
+        });
+        let threshold = money(f, "review_threshold", map.get("review_threshold"));
+        let currency = f.string("currency", map.get("currency"), Currency::parse);
+        Some(Self(PolicySet {
+            technology_categories: categories?,
+            technology_mccs: mccs?,
+            review_threshold: threshold?,
+            currency: currency?,
+        }))
+    }
+}
+
+fn money(fields: &mut Fields, field: &str, value: Option<&Value>) -> Option<Money> {
+    if let Some(Value::Number(_)) = value {
+        fields.error(field, "must be a decimal string such as \"499.00\", not a number");
+        return None;
+    }
+    fields.string(field, value, Money::parse)
+}
+
+fn payment_method(s: &str) -> Result<PaymentMethod, String> {
+    serde_json::from_value(Value::String(s.to_owned()))
+        .map_err(|_| "must be one of purchase_order, p_card, reimbursement".to_owned())
+}
+
+fn time(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| "must be an RFC 3339 time such as 2026-11-24T15:30:00Z".to_owned())
+}
+
+/// One purchase line (of a check or an alternative).
+fn line(fields: &mut Fields, path: &str, value: &Value) -> Option<PurchaseLine> {
+    let map = web::input::object(fields, path, value)?;
+    let at = |name: &str| format!("{path}.{name}");
+    let sku = fields.optional_string(&at("sku"), map.get("sku"), Sku::parse);
+    let description = fields.string(&at("description"), map.get("description"), ShortText::parse);
+    let category = fields.string(&at("category"), map.get("category"), Category::parse);
+    let quantity = fields.integer(&at("quantity"), map.get("quantity"), |n| {
+        u32::try_from(n)
+            .map_err(|_| format!("must be at most {}", Quantity::MAX))
+            .and_then(|n| Quantity::new(n).map_err(|e| e.message().to_owned()))
+    });
+    let unit_price = money(fields, &at("unit_price"), map.get("unit_price"));
+    Some(PurchaseLine {
+        sku: sku?,
+        description: description?,
+        category: category?,
+        quantity: quantity?,
+        unit_price: unit_price?,
+    })
+}

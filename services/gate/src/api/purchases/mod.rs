@@ -1,0 +1,113 @@
+//! The purchases: the list (and the held queue), one purchase, and what IT staff do with a
+//! flagged one. Cancelling is refused (409 `call-required`) until a call that reached the
+//! requester (with their goal) was logged after the flag and an alternative was proposed.
+
+mod actions;
+mod view;
+
+use actix_web::web::{Data, Path, Query};
+use actix_web::{HttpResponse, get};
+use auth::{Principal, Role};
+use events::gate::PurchaseStatus;
+use kernel::ReadModel;
+use kernel::http::{self, Caller};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+use web::ApiError;
+
+pub use actions::*;
+pub use view::PurchaseView;
+
+use super::Readers;
+use crate::app::State;
+use crate::domain::PurchaseError;
+use crate::read_models::{self, ListFilter, PurchaseList, Purchases, Schools};
+
+/// Finance systems see only their own purchases; others see all of them.
+fn may_see(principal: &Principal, submitted_by: &str) -> bool {
+    principal.has_any(&[Role::ItStaff, Role::Auditor, Role::Admin])
+        || principal.subject == submitted_by
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only purchases in this status; `held` is IT's queue.
+    status: Option<PurchaseStatus>,
+    school_id: Option<String>,
+    /// At most this many (1 to 1000, default 100).
+    limit: Option<usize>,
+    /// Continue after this `sequence` (the `next_after` of the previous page).
+    after: Option<u64>,
+}
+
+/// List purchases, oldest first: the held queue is `?status=held`.
+///
+/// IT staff, auditors and admins see every purchase; a finance system sees its own. The list
+/// includes every purchase whose check was answered before the request.
+#[utoipa::path(
+    tag = "purchases",
+    params(ListQuery),
+    responses(
+        (status = 200, body = PurchaseList),
+        (status = 400, description = "A bad query parameter", body = web::Problem),
+        (status = 401, body = web::Problem),
+        (status = 403, body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/v1/purchases")]
+pub async fn list_purchases(
+    state: Data<State>,
+    who: Caller<Readers>,
+    query: Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = ListFilter {
+        status: query.status,
+        school_id: query.school_id.clone(),
+        after: query.after.unwrap_or(0),
+        limit: http::limit(query.limit)?,
+    };
+    // Everything answered before this request is in the list.
+    state.read_models.caught_up(&[Purchases::NAME, Schools::NAME]).await?;
+    let view = state.read_models.view();
+    let (purchases, schools) =
+        futures::try_join!(view.all::<Purchases>(), view.keyed::<Schools>())?;
+    let schools = schools.into_iter().collect();
+    let page = read_models::list(purchases, &schools, &filter, |by| may_see(&who, by));
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// A purchase the caller may see, or 404.
+async fn visible(state: &State, principal: &Principal, id: Uuid) -> Result<PurchaseView, ApiError> {
+    let (purchase, records) = state.purchase(id).await?;
+    let submitted_by = purchase.submission.as_ref().map(|s| s.submitted_by.clone());
+    match submitted_by {
+        Some(by) if may_see(principal, &by) => view::view(purchase, &records),
+        _ => Err(PurchaseError::NotFound.into()),
+    }
+}
+
+/// One purchase: its lines, the decision and every reason, calls, alternatives and timeline.
+#[utoipa::path(
+    tag = "purchases",
+    params(("id" = Uuid, Path, description = "The purchase id")),
+    responses(
+        (status = 200, body = PurchaseView),
+        (status = 400, description = "Not a purchase id", body = web::Problem),
+        (status = 401, body = web::Problem),
+        (status = 403, body = web::Problem),
+        (status = 404, description = "No such purchase (or not yours)", body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/v1/purchases/{id}")]
+pub async fn get_purchase(
+    state: Data<State>,
+    who: Caller<Readers>,
+    id: Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = http::path_id("id", &id)?;
+    Ok(HttpResponse::Ok().json(visible(&state, &who, id).await?))
+}

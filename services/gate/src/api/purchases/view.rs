@@ -1,0 +1,141 @@
+//! A purchase as IT, auditors and its finance system see it.
+
+use chrono::{DateTime, Utc};
+use eventlog::RecordedEvent;
+use events::gate::{
+    AlternativeProposed, CallLogged, Decision, PurchaseApproved, PurchaseCancelled, PurchaseLine,
+    PurchaseStatus, Reason,
+};
+use events::values::{
+    Currency, Email, ExternalRef, LongText, Mcc, Money, PaymentMethod, SchoolId, ShortText,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use web::ApiError;
+
+use crate::domain::Purchase;
+
+/// Who did something, and when.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TimelineEntry {
+    /// The event's position in the log.
+    pub sequence: u64,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub actor_role: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CallView {
+    #[serde(flatten)]
+    pub call: CallLogged,
+    pub logged_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AlternativeView {
+    #[serde(flatten)]
+    pub alternative: AlternativeProposed,
+    pub proposed_at: DateTime<Utc>,
+    pub accepted: bool,
+}
+
+/// A purchase: what was asked, what the gate decided and why, and what IT did.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PurchaseView {
+    pub purchase_id: Uuid,
+    pub status: PurchaseStatus,
+    pub external_ref: ExternalRef,
+    pub school_id: SchoolId,
+    pub requester_email: Email,
+    pub vendor: ShortText,
+    pub payment_method: PaymentMethod,
+    pub merchant_category_code: Option<Mcc>,
+    pub currency: Currency,
+    pub lines: Vec<PurchaseLine>,
+    pub purpose: Option<LongText>,
+    pub total: Money,
+    pub submitted_by: String,
+    pub submitted_at: DateTime<Utc>,
+    pub decision: Decision,
+    pub reasons: Vec<Reason>,
+    pub policy_version: u64,
+    pub school_gated: bool,
+    /// When the gate flagged it (held or advisory).
+    pub flagged_at: Option<DateTime<Utc>>,
+    pub calls: Vec<CallView>,
+    pub alternatives: Vec<AlternativeView>,
+    pub approval: Option<PurchaseApproved>,
+    pub cancellation: Option<PurchaseCancelled>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Whether IT may cancel it now (a held purchase after a reached call and an alternative).
+    pub cancellable: bool,
+    pub timeline: Vec<TimelineEntry>,
+    /// The purchase stream's version.
+    pub version: u64,
+}
+
+pub(crate) fn view(
+    purchase: Purchase,
+    records: &[RecordedEvent],
+) -> Result<PurchaseView, ApiError> {
+    let cancellable = purchase.can_cancel().is_ok();
+    let (Some(s), Some(d), Some(status), Some(submitted_at)) =
+        (purchase.submission, purchase.decision, purchase.status, purchase.submitted_at)
+    else {
+        return Err(ApiError::internal("a purchase stream without its submission and decision"));
+    };
+    Ok(PurchaseView {
+        purchase_id: s.purchase_id,
+        status,
+        external_ref: s.external_ref,
+        school_id: s.school_id,
+        requester_email: s.requester_email,
+        vendor: s.vendor,
+        payment_method: s.payment_method,
+        merchant_category_code: s.merchant_category_code,
+        currency: s.currency,
+        lines: s.lines,
+        purpose: s.purpose,
+        total: s.total,
+        submitted_by: s.submitted_by,
+        submitted_at,
+        decision: d.decision,
+        reasons: d.reasons,
+        policy_version: d.policy_version,
+        school_gated: d.school_gated,
+        flagged_at: purchase.flagged_at,
+        calls: purchase
+            .calls
+            .into_iter()
+            .map(|c| CallView { call: c.call, logged_at: c.logged_at })
+            .collect(),
+        alternatives: purchase
+            .alternatives
+            .into_iter()
+            .map(|a| AlternativeView {
+                alternative: a.proposal,
+                proposed_at: a.proposed_at,
+                accepted: a.accepted,
+            })
+            .collect(),
+        approval: purchase.approval,
+        cancellation: purchase.cancellation,
+        closed_at: purchase.closed_at,
+        cancellable,
+        timeline: records
+            .iter()
+            .map(|r| TimelineEntry {
+                sequence: r.position,
+                event_type: r.event_type.clone(),
+                at: r.recorded_at,
+                actor: r.metadata.actor.subject.clone(),
+                actor_role: r.metadata.actor.role.clone(),
+            })
+            .collect(),
+        version: purchase.version,
+    })
+}

@@ -1,0 +1,48 @@
+//! `gate.schools`: each school's registration and agreement, from the `school-…` streams the
+//! stakeholder relations service writes.
+
+use eventlog::Filter;
+use events::Published;
+use events::school::SchoolStatus;
+use kernel::{Documents, ReadModel, Recorded};
+use serde::{Deserialize, Serialize};
+
+/// A school as the gate knows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SchoolDoc {
+    pub school_id: String,
+    pub status: SchoolStatus,
+}
+
+/// Keeps `gate.schools`.
+#[derive(Debug, Default)]
+pub struct Schools;
+
+impl ReadModel for Schools {
+    const NAME: &'static str = "gate.schools";
+    type Doc = SchoolDoc;
+
+    fn filter(&self) -> Filter {
+        Filter::categories([events::school::SCHOOL_CATEGORY])
+    }
+
+    fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
+        vec![event.stream_id().to_owned()]
+    }
+
+    fn update(
+        &self,
+        event: &Recorded<'_>,
+        docs: &mut Documents<'_, SchoolDoc>,
+    ) -> Result<(), String> {
+        let Published::School(school_event) = event.event else { return Ok(()) };
+        let key = event.stream_id();
+        let mut doc = docs.get(key).unwrap_or_else(|| SchoolDoc {
+            school_id: key.to_owned(),
+            status: SchoolStatus::default(),
+        });
+        doc.status.apply(school_event);
+        docs.put(key, &doc);
+        Ok(())
+    }
+}
