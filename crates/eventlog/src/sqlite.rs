@@ -205,6 +205,7 @@ fn append_sync(
 
     // An idempotent retry: every id stored already, each in the stream it is sent to.
     let mut stored = Vec::new();
+    let mut first_stored = None;
     {
         let mut stmt =
             tx.prepare_cached("SELECT stream, version, position FROM events WHERE event_id = ?1")?;
@@ -222,14 +223,14 @@ fn append_sync(
                         sent_to: appends[*i].stream.to_string(),
                     });
                 }
+                first_stored.get_or_insert(event.id);
                 stored.push((*i, version, position));
             }
         }
     }
-    if let Some(&(first, _, _)) = stored.first() {
+    if let Some(event_id) = first_stored {
         if stored.len() < events.len() {
-            let (_, event) = events.iter().find(|(i, _)| *i == first).copied().unwrap_or(events[0]);
-            return Err(StoreError::PartlyStored { event_id: event.id });
+            return Err(StoreError::PartlyStored { event_id });
         }
         return Ok((group(appends, stored.into_iter(), true), 0));
     }

@@ -223,6 +223,12 @@ async fn retries_are_idempotent(h: Harness) {
         Err(e @ StoreError::PartlyStored { .. }) => assert!(e.is_conflict()),
         other => panic!("expected PartlyStored, got {other:?}"),
     }
+    // The error names an event that is stored, even when a new one comes first.
+    let fresh_first = vec![event("thing-happened", json!({})), batch[1].clone()];
+    match h.store.append(&s, ExpectedVersion::Any, fresh_first).await {
+        Err(StoreError::PartlyStored { event_id }) => assert_eq!(event_id, batch[1].id),
+        other => panic!("expected PartlyStored, got {other:?}"),
+    }
     assert_eq!(h.store.head().await.unwrap(), 5);
 }
 
