@@ -66,6 +66,7 @@
 pub mod error;
 pub mod event;
 pub mod hash;
+mod plan;
 pub mod postgres;
 pub mod projection;
 pub mod sqlite;

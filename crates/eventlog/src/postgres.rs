@@ -26,6 +26,7 @@ use crate::event::{
     StreamName, check_appends, now_micros,
 };
 use crate::hash::{self, GENESIS, Hash};
+use crate::plan::{Known, Placed, Plan, Planned};
 use crate::projection::{DocKey, Docs, Projection, apply_batch, batch_keys};
 use crate::store::{ChainRow, EventStore};
 
@@ -294,10 +295,10 @@ async fn send_fast(
     client: Arc<deadpool_postgres::Object>,
     statement: tokio_postgres::Statement,
     batch: Vec<Request>,
-    plan: Plan,
+    plan: FastPlan,
     lane: OwnedSemaphorePermit,
 ) {
-    let Plan { rows, mut outcomes, recorded_at, .. } = plan;
+    let FastPlan { rows, mut outcomes, recorded_at } = plan;
     let streams = rows.streams.clone();
     let mut query =
         Box::pin(async move { run_fast(&client, &statement, &rows, recorded_at).await });
@@ -368,7 +369,7 @@ impl Writer {
     /// new when the append expects no stream), numbering it from position 1. `None` when the
     /// batch must look things up, or would be refused, or is a retry: the two-flight path
     /// decides those against the stored state.
-    fn plan_fast(&self, batch: &[Request]) -> Option<Plan> {
+    fn plan_fast(&self, batch: &[Request]) -> Option<FastPlan> {
         let mut versions = HashMap::new();
         {
             let known = self.versions.lock().unwrap_or_else(|p| p.into_inner());
@@ -392,15 +393,17 @@ impl Writer {
             }
         }
         let requests: Vec<&[StreamAppend]> = batch.iter().map(|r| r.appends.as_slice()).collect();
-        let plan = Plan::new(&requests, None, HashMap::new(), versions);
+        let known = Known { versions, ..Known::default() };
+        let Plan { events, outcomes, versions, recorded_at, .. } =
+            Plan::new(&requests, known, now_micros());
         let plain = |o: &Result<Vec<AppendResult>>| {
             o.as_ref().is_ok_and(|results| !results.iter().any(|r| r.already_stored))
         };
-        if plan.rows.ids.is_empty() || !plan.outcomes.iter().all(plain) {
+        if events.is_empty() || !outcomes.iter().all(plain) {
             return None;
         }
-        self.remember(plan.versions.clone());
-        Some(plan)
+        self.remember(versions);
+        Some(FastPlan { rows: Rows::new(&events), outcomes, recorded_at })
     }
 
     fn remember(&self, versions: HashMap<String, u64>) {
@@ -467,12 +470,12 @@ async fn run_requests(
     settled
 }
 
-/// Where an event id already is: stored, or appended earlier in the same batch.
-#[derive(Debug, Clone)]
-struct Placed {
-    stream: String,
-    version: u64,
-    position: u64,
+/// A batch planned for one flight: its rows, owned so that they travel with the query, and
+/// each request's outcome, its positions counted from 1.
+struct FastPlan {
+    rows: Rows,
+    outcomes: Vec<Result<Vec<AppendResult>>>,
+    recorded_at: DateTime<Utc>,
 }
 
 /// The rows a batch inserts, as the parallel arrays `unnest` takes.
@@ -516,11 +519,11 @@ const FAST_SQL: &str = "SELECT procgate_append($1, $2, $3, $4, $5, $6, $7, $8, $
 /// in commit order. Each request is decided in memory against the stored versions and ids
 /// (and what earlier requests of the batch appended), then everything is inserted at once.
 /// Two round trips: `BEGIN`, the lock and the lookups pipelined; then the insert and `COMMIT`.
-async fn append_batch(
+async fn append_batch<'a>(
     pool: &Pool,
-    requests: &[&[StreamAppend]],
+    requests: &[&'a [StreamAppend]],
     slot: Option<OwnedSemaphorePermit>,
-) -> Result<Plan> {
+) -> Result<Plan<'a>> {
     let client = pool.get().await?;
     let (head_sql, known_sql, insert_sql) = futures::future::try_join3(
         client.prepare_cached(HEAD_SQL),
@@ -542,13 +545,12 @@ async fn append_batch(
         )
         .await?;
         let head = (to_u64(head.get(0)), hash::to_hash(&head.get::<_, Vec<u8>>(1)));
-        let (placed, versions) = known_maps(&known);
-        let plan = Plan::new(requests, Some(head), placed, versions);
+        let plan = Plan::new(requests, known_rows(&known, head), now_micros());
         drop(slot);
-        if plan.rows.positions.is_empty() {
+        if plan.events.is_empty() {
             client.batch_execute("COMMIT").await?;
         } else {
-            let r = &plan.rows;
+            let r = &Rows::new(&plan.events);
             let (position, chain) = (to_i64(plan.head.0), plan.head.1.to_vec());
             let params: [&(dyn ToSql + Sync); 13] = [
                 &r.positions,
@@ -581,8 +583,9 @@ async fn append_batch(
     outcome
 }
 
-/// The rows of `KNOWN_SQL`: where the batch's ids are stored, and its streams' versions.
-fn known_maps(known: &[Row]) -> (HashMap<Uuid, Placed>, HashMap<String, u64>) {
+/// The rows of `KNOWN_SQL` (where the batch's ids are stored, and its streams' versions) and
+/// the head they were read under.
+fn known_rows(known: &[Row], head: (u64, Hash)) -> Known {
     let mut placed = HashMap::new();
     let mut versions = HashMap::new();
     for row in known {
@@ -597,71 +600,7 @@ fn known_maps(known: &[Row]) -> (HashMap<Uuid, Placed>, HashMap<String, u64>) {
             }
         }
     }
-    (placed, versions)
-}
-
-/// A batch decided in memory: the rows to insert, each request's outcome, the new head (its
-/// link only when chained) and the versions of the batch's streams after it.
-struct Plan {
-    rows: Rows,
-    outcomes: Vec<Result<Vec<AppendResult>>>,
-    head: (u64, Hash),
-    versions: HashMap<String, u64>,
-    recorded_at: DateTime<Utc>,
-}
-
-impl Plan {
-    /// `placed` and `versions`: where the batch's ids are stored, and its streams' versions.
-    /// With the `head`, the rows are numbered and chained after it; without, they are numbered
-    /// from 1 and left unchained, for the database to number and chain (the one-flight way).
-    fn new(
-        requests: &[&[StreamAppend]],
-        head: Option<(u64, Hash)>,
-        mut placed: HashMap<Uuid, Placed>,
-        mut versions: HashMap<String, u64>,
-    ) -> Self {
-        let recorded_at = now_micros();
-        let chained = head.is_some();
-        let (mut position, mut link) = head.unwrap_or((0, GENESIS));
-        let mut rows = Rows::default();
-        let mut outcomes = Vec::with_capacity(requests.len());
-        for appends in requests {
-            let mut outcome = decide(appends, &placed, &versions);
-            if let Ok(results) = &mut outcome
-                && !results.iter().any(|r| r.already_stored)
-            {
-                for (append, result) in appends.iter().zip(results.iter_mut()) {
-                    let mut version = versions.get(append.stream.as_str()).copied().unwrap_or(0);
-                    for event in &append.events {
-                        position += 1;
-                        version += 1;
-                        let content = hash::content_hash(
-                            &event.id,
-                            append.stream.as_str(),
-                            &event.event_type,
-                            &recorded_at,
-                            &event.data,
-                            &event.metadata,
-                        );
-                        rows.push(position, append, event, version, &content);
-                        if chained {
-                            link = hash::chain_link(&link, position, version, &content);
-                            rows.links.push(link.to_vec());
-                        }
-                        result.positions.push(position);
-                        placed.insert(
-                            event.id,
-                            Placed { stream: append.stream.to_string(), version, position },
-                        );
-                    }
-                    result.stream_version = version;
-                    versions.insert(append.stream.to_string(), version);
-                }
-            }
-            outcomes.push(outcome);
-        }
-        Self { rows, outcomes, head: (position, link), versions, recorded_at }
-    }
+    Known { placed, versions, head: Some(head) }
 }
 
 impl Rows {
@@ -675,86 +614,25 @@ impl Rows {
         first.into_iter().filter(|(_, v)| *v > 1).map(|(s, v)| (s, v - 1)).unzip()
     }
 
-    fn push(
-        &mut self,
-        position: u64,
-        append: &StreamAppend,
-        event: &crate::event::NewEvent,
-        version: u64,
-        content: &Hash,
-    ) {
-        self.positions.push(to_i64(position));
-        self.ids.push(event.id);
-        self.streams.push(append.stream.as_str().to_owned());
-        self.categories.push(append.stream.category().to_owned());
-        self.versions.push(to_i64(version));
-        self.types.push(event.event_type.clone());
-        self.data.push(event.data.clone());
-        self.metadata.push(Json(event.metadata.clone()));
-        self.hashes.push(content.to_vec());
-    }
-}
-
-/// What one request would do, before anything of it is written: a conflict, a retry of events
-/// already placed, or empty results to fill in.
-fn decide(
-    appends: &[StreamAppend],
-    placed: &HashMap<Uuid, Placed>,
-    versions: &HashMap<String, u64>,
-) -> Result<Vec<AppendResult>> {
-    let events = || appends.iter().flat_map(|a| a.events.iter().map(move |e| (a, e)));
-    let mut stored = 0;
-    for (append, event) in events() {
-        if let Some(p) = placed.get(&event.id) {
-            if p.stream != append.stream.as_str() {
-                return Err(StoreError::DuplicateEventId {
-                    event_id: event.id,
-                    stored_in: p.stream.clone(),
-                    sent_to: append.stream.to_string(),
-                });
-            }
-            stored += 1;
-        }
-    }
-    let fresh = |already_stored| {
-        appends
-            .iter()
-            .map(|a| AppendResult {
-                stream: a.stream.clone(),
-                stream_version: 0,
-                positions: Vec::with_capacity(a.events.len()),
-                already_stored,
-            })
-            .collect::<Vec<_>>()
-    };
-    if stored > 0 {
-        if stored < events().count() {
-            let (_, event) = events()
-                .find(|(_, e)| placed.contains_key(&e.id))
-                .unwrap_or_else(|| events().next().unwrap_or((&appends[0], &appends[0].events[0])));
-            return Err(StoreError::PartlyStored { event_id: event.id });
-        }
-        let mut results = fresh(true);
-        for (result, append) in results.iter_mut().zip(appends) {
-            for event in &append.events {
-                let p = &placed[&event.id];
-                result.positions.push(p.position);
-                result.stream_version = result.stream_version.max(p.version);
+    /// The planned events as columns; `links` only for a plan that chained them.
+    fn new(planned: &[Planned<'_>]) -> Self {
+        let mut rows = Self::default();
+        for p in planned {
+            rows.positions.push(to_i64(p.position));
+            rows.ids.push(p.event.id);
+            rows.streams.push(p.append.stream.as_str().to_owned());
+            rows.categories.push(p.append.stream.category().to_owned());
+            rows.versions.push(to_i64(p.version));
+            rows.types.push(p.event.event_type.clone());
+            rows.data.push(p.event.data.clone());
+            rows.metadata.push(Json(p.event.metadata.clone()));
+            rows.hashes.push(p.content.to_vec());
+            if let Some(link) = p.link {
+                rows.links.push(link.to_vec());
             }
         }
-        return Ok(results);
+        rows
     }
-    for append in appends {
-        let current = versions.get(append.stream.as_str()).copied().unwrap_or(0);
-        if !append.expected.accepts(current) {
-            return Err(StoreError::WrongExpectedVersion {
-                stream: append.stream.clone(),
-                expected: append.expected,
-                actual: current,
-            });
-        }
-    }
-    Ok(fresh(false))
 }
 
 /// Listens for other processes' appends and moves the head watch. Reconnects with backoff.
@@ -1175,8 +1053,10 @@ mod tests {
                 StreamAppend::new(fresh, ExpectedVersion::NoStream, vec![event()]),
             ];
             let versions = HashMap::from([(self.stream.to_string(), version)]);
-            let plan = Plan::new(&[&appends], None, HashMap::new(), versions);
-            run_fast(&self.client, &self.statement, &plan.rows, plan.recorded_at).await
+            let known = Known { versions, ..Known::default() };
+            let plan = Plan::new(&[&appends], known, now_micros());
+            run_fast(&self.client, &self.statement, &Rows::new(&plan.events), plan.recorded_at)
+                .await
         }
 
         async fn versions(&self) -> Vec<(u64, u64)> {

@@ -21,6 +21,7 @@ use crate::event::{
     now_micros,
 };
 use crate::hash::{self, GENESIS, Hash};
+use crate::plan::{Known, Placed, Plan};
 use crate::projection::{DocKey, Docs, Projection, apply_batch, batch_keys};
 use crate::store::{ChainRow, EventStore};
 
@@ -192,134 +193,80 @@ fn clamp(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
+/// Appends one request: looks up what the planner needs, plans, and writes what it planned.
+/// Returns the results and the new head (0 for a retry, which writes nothing).
 fn append_sync(
     conn: &mut Connection,
     appends: &[StreamAppend],
 ) -> Result<(Vec<AppendResult>, u64)> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let events: Vec<(usize, &crate::event::NewEvent)> = appends
-        .iter()
-        .enumerate()
-        .flat_map(|(i, a)| a.events.iter().map(move |e| (i, e)))
-        .collect();
-
-    // An idempotent retry: every id stored already, each in the stream it is sent to.
-    let mut stored = Vec::new();
-    let mut first_stored = None;
+    let known = known(&tx, appends)?;
+    let Plan { events, outcomes, head, recorded_at, .. } =
+        Plan::new(&[appends], known, now_micros());
+    let results = outcomes.into_iter().next().expect("an outcome per request")?;
+    if events.is_empty() {
+        return Ok((results, 0));
+    }
+    let recorded_text = hash::time_text(&recorded_at);
     {
-        let mut stmt =
-            tx.prepare_cached("SELECT stream, version, position FROM events WHERE event_id = ?1")?;
-        for (i, event) in &events {
-            let row = stmt
-                .query_row([event.id.to_string()], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?, r.get::<_, u64>(2)?))
-                })
-                .optional()?;
-            if let Some((stream, version, position)) = row {
-                if stream != appends[*i].stream.as_str() {
-                    return Err(StoreError::DuplicateEventId {
-                        event_id: event.id,
-                        stored_in: stream,
-                        sent_to: appends[*i].stream.to_string(),
-                    });
-                }
-                first_stored.get_or_insert(event.id);
-                stored.push((*i, version, position));
-            }
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO events (position, event_id, stream, category, version, event_type, data, \
+             metadata, recorded_at, hash, chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?;
+        for p in &events {
+            insert.execute(params![
+                p.position,
+                p.event.id.to_string(),
+                p.append.stream.as_str(),
+                p.append.stream.category(),
+                p.version,
+                p.event.event_type,
+                p.event.data.to_string(),
+                serde_json::to_string(&p.event.metadata)?,
+                recorded_text,
+                p.content.as_slice(),
+                p.link.expect("planned after the head, so chained").as_slice(),
+            ])?;
         }
     }
-    if let Some(event_id) = first_stored {
-        if stored.len() < events.len() {
-            return Err(StoreError::PartlyStored { event_id });
-        }
-        return Ok((group(appends, stored.into_iter(), true), 0));
-    }
+    let (position, link) = head;
+    tx.execute(
+        "UPDATE log_head SET position = ?1, chain = ?2",
+        params![position, link.as_slice()],
+    )?;
+    tx.commit()?;
+    Ok((results, position))
+}
 
-    let mut current = Vec::with_capacity(appends.len());
+/// What the planner needs, read in the append's transaction: where the append's event ids are
+/// stored, its streams' versions, and the head.
+fn known(tx: &rusqlite::Transaction<'_>, appends: &[StreamAppend]) -> Result<Known> {
+    let mut placed = HashMap::new();
+    let mut stmt =
+        tx.prepare_cached("SELECT stream, version, position FROM events WHERE event_id = ?1")?;
+    for event in appends.iter().flat_map(|a| &a.events) {
+        let row = stmt
+            .query_row([event.id.to_string()], |r| {
+                Ok(Placed { stream: r.get(0)?, version: r.get(1)?, position: r.get(2)? })
+            })
+            .optional()?;
+        if let Some(p) = row {
+            placed.insert(event.id, p);
+        }
+    }
+    let mut versions = HashMap::new();
     for append in appends {
         let version: u64 = tx.query_row(
             "SELECT coalesce(max(version), 0) FROM events WHERE stream = ?1",
             [append.stream.as_str()],
             |r| r.get(0),
         )?;
-        if !append.expected.accepts(version) {
-            return Err(StoreError::WrongExpectedVersion {
-                stream: append.stream.clone(),
-                expected: append.expected,
-                actual: version,
-            });
-        }
-        current.push(version);
+        versions.insert(append.stream.to_string(), version);
     }
-    let (mut position, mut link): (u64, Hash) =
-        tx.query_row("SELECT position, chain FROM log_head", [], |r| {
-            Ok((r.get(0)?, hash::to_hash(&r.get::<_, Vec<u8>>(1)?)))
-        })?;
-    let recorded_at = now_micros();
-    let recorded_text = hash::time_text(&recorded_at);
-    let mut written = Vec::with_capacity(events.len());
-    {
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO events (position, event_id, stream, category, version, event_type, data, \
-             metadata, recorded_at, hash, chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )?;
-        for (i, event) in &events {
-            let append = &appends[*i];
-            current[*i] += 1;
-            position += 1;
-            let content = hash::content_hash(
-                &event.id,
-                append.stream.as_str(),
-                &event.event_type,
-                &recorded_at,
-                &event.data,
-                &event.metadata,
-            );
-            link = hash::chain_link(&link, position, current[*i], &content);
-            insert.execute(params![
-                position,
-                event.id.to_string(),
-                append.stream.as_str(),
-                append.stream.category(),
-                current[*i],
-                event.event_type,
-                event.data.to_string(),
-                serde_json::to_string(&event.metadata)?,
-                recorded_text,
-                content.as_slice(),
-                link.as_slice(),
-            ])?;
-            written.push((*i, current[*i], position));
-        }
-    }
-    tx.execute(
-        "UPDATE log_head SET position = ?1, chain = ?2",
-        params![position, link.as_slice()],
-    )?;
-    tx.commit()?;
-    Ok((group(appends, written.into_iter(), false), position))
-}
-
-/// Per-stream results from (stream index, version, position) per event, in the order given.
-fn group(
-    appends: &[StreamAppend],
-    events: impl Iterator<Item = (usize, u64, u64)>,
-    already_stored: bool,
-) -> Vec<AppendResult> {
-    let mut out: Vec<AppendResult> = appends
-        .iter()
-        .map(|a| AppendResult {
-            stream: a.stream.clone(),
-            stream_version: 0,
-            positions: Vec::with_capacity(a.events.len()),
-            already_stored,
-        })
-        .collect();
-    for (i, version, position) in events {
-        out[i].stream_version = out[i].stream_version.max(version);
-        out[i].positions.push(position);
-    }
-    out
+    let head = tx.query_row("SELECT position, chain FROM log_head", [], |r| {
+        Ok((r.get(0)?, hash::to_hash(&r.get::<_, Vec<u8>>(1)?)))
+    })?;
+    Ok(Known { placed, versions, head: Some(head) })
 }
 
 /// Writes a projection's changed documents and its checkpoint, if the checkpoint is still
