@@ -1,13 +1,13 @@
 //! The stakeholder relations service: its state, its start-up and its place in a server.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::App;
 use auth::Verifier;
-use eventlog::{EventStore, Projection, ProjectionHandle, Store, StreamName, spawn_projection};
+use eventlog::{EventStore, Projection, ProjectionHandle, Store, spawn_projection};
+use kernel::Commands;
 use serde::de::DeserializeOwned;
 use utoipa::OpenApi as _;
 use utoipa::openapi::OpenApi;
@@ -28,16 +28,11 @@ pub struct Stakeholders {
 #[derive(Debug)]
 pub(crate) struct State {
     pub store: Store,
+    /// Runs the service's commands against the log.
+    pub commands: Commands,
     /// Every projection of [`projections`], running, by name (the name of its collection).
     read_models: HashMap<String, ProjectionHandle>,
-    /// Striped locks that serialize this instance's read-decide-append commands on a stream
-    /// ([`State::lock_stream`]), so that concurrent requests do not use up each other's
-    /// retries; writers in other instances are still met by the retries.
-    write_locks: Vec<tokio::sync::Mutex<()>>,
 }
-
-/// How many stripes [`State::lock_stream`] spreads streams over.
-const WRITE_LOCK_STRIPES: usize = 64;
 
 /// How long a read waits for the read models to reach the log's head before answering 503.
 const READ_MODEL_WAIT: Duration = Duration::from_secs(5);
@@ -50,8 +45,8 @@ impl Stakeholders {
             .into_iter()
             .map(|p| (p.name().to_owned(), spawn_projection(store.clone(), p)))
             .collect();
-        let write_locks = (0..WRITE_LOCK_STRIPES).map(|_| Default::default()).collect();
-        let state = State { store, read_models, write_locks };
+        let commands = Commands::new(store.clone());
+        let state = State { store, commands, read_models };
         Ok(Self {
             state: actix_web::web::Data::new(state),
             verifier: actix_web::web::Data::from(verifier),
@@ -109,14 +104,6 @@ pub async fn rebuild(
 }
 
 impl State {
-    /// Holds off this instance's other commands on `stream` until the guard is dropped.
-    pub async fn lock_stream(&self, stream: &StreamName) -> tokio::sync::MutexGuard<'_, ()> {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        stream.as_str().hash(&mut hasher);
-        let stripe = (hasher.finish() % WRITE_LOCK_STRIPES as u64) as usize;
-        self.write_locks[stripe].lock().await
-    }
-
     /// Waits until the read models `names` have applied every event up to `position`; a 503
     /// problem if that takes longer than [`READ_MODEL_WAIT`].
     pub async fn read_models_at(&self, position: u64, names: &[&str]) -> Result<(), ApiError> {

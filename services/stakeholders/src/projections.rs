@@ -933,10 +933,11 @@ mod tests {
     use crate::domain::stakeholder::{
         HoldConversation, Profile, RegisterStakeholder, Stakeholder, StakeholderCommand,
     };
-    use crate::domain::{Aggregate, Change};
     use events::stakeholders::{
-        FollowUpDone, FollowUpScheduled, PromiseKept, PromiseMade, WishProgressed,
+        FollowUpDone, FollowUpScheduled, PromiseKept, PromiseMade, followup_stream, promise_stream,
+        wish_stream,
     };
+    use kernel::Aggregate;
 
     // -- an in-memory log ------------------------------------------------------------------
 
@@ -977,14 +978,10 @@ mod tests {
             self.appends.push(group);
         }
 
-        fn changes(&mut self, changes: Vec<Change>) {
-            self.append(
-                changes.iter().map(|c| (c.stream(), c.event_type(), c.to_data())).collect(),
-            );
-        }
-
-        fn change(&mut self, change: Change) {
-            self.changes(vec![change]);
+        /// Appends one event to `stream`.
+        fn write<E: EventFamily>(&mut self, stream: String, event: impl Into<E>) {
+            let event = event.into();
+            self.append(vec![(stream, event.event_type(), event.to_data())]);
         }
 
         fn purchase(&mut self, id: Uuid, events: Vec<PurchaseEvent>) {
@@ -998,23 +995,19 @@ mod tests {
             self.clock += TimeDelta::hours(hours);
         }
 
-        /// Runs a command on the aggregate rebuilt from its stream and appends the decision.
-        fn run<A: Aggregate>(
-            &mut self,
-            stream: &str,
-            command: A::Command,
-            wrap: impl Fn(A::Event) -> Change,
-        ) where
-            A::Event: EventFamily,
-        {
-            let past: Vec<A::Event> = self
-                .events
-                .iter()
-                .filter(|e| e.stream == stream)
-                .map(|e| A::Event::from_parts(&e.event_type, &e.data).unwrap())
-                .collect();
-            let decision = A::from_events(&past).handle(command).unwrap();
-            self.changes(decision.into_changes(wrap));
+        /// Runs a command on the aggregate rebuilt from its stream and appends the decision:
+        /// its own events, then the streams it opens.
+        fn run<A: Aggregate>(&mut self, stream: &str, command: A::Command) {
+            let past: Vec<RecordedEvent> =
+                self.events.iter().filter(|e| e.stream == stream).cloned().collect();
+            let aggregate: A = kernel::load(&past).unwrap();
+            let decision = aggregate.handle(command).unwrap();
+            let own =
+                decision.events.iter().map(|e| (stream.to_owned(), e.event_type(), e.to_data()));
+            let opened =
+                decision.opens.into_iter().map(|o| (o.stream.to_string(), o.event_type, o.data));
+            let events = own.collect::<Vec<_>>().into_iter().chain(opened).collect();
+            self.append(events);
         }
     }
 
@@ -1170,11 +1163,7 @@ mod tests {
 
     fn put_school(log: &mut Log, id: SchoolId, name: &str) {
         let stream = events::school::school_stream(&id);
-        log.run::<School>(
-            &stream,
-            SchoolCommand::Put { school_id: id.clone(), name: short(name) },
-            |e| Change::School(id.clone(), e),
-        );
+        log.run::<School>(&stream, SchoolCommand::Put { school_id: id, name: short(name) });
     }
 
     fn register(
@@ -1200,9 +1189,7 @@ mod tests {
             profile,
             school_exists: true,
         });
-        log.run::<Stakeholder>(&events::stakeholders::stakeholder_stream(id), cmd, move |e| {
-            Change::Stakeholder(id, e)
-        });
+        log.run::<Stakeholder>(&events::stakeholders::stakeholder_stream(id), cmd);
     }
 
     fn converse(log: &mut Log, id: Uuid, wish_id: Uuid, wish: &str) {
@@ -1217,9 +1204,7 @@ mod tests {
             wish: long(wish),
             notes: None,
         });
-        log.run::<Stakeholder>(&events::stakeholders::stakeholder_stream(id), cmd, move |e| {
-            Change::Stakeholder(id, e)
-        });
+        log.run::<Stakeholder>(&events::stakeholders::stakeholder_stream(id), cmd);
     }
 
     fn sign(log: &mut Log, promise_id: Uuid, on: &str) {
@@ -1231,12 +1216,12 @@ mod tests {
             promise_id,
             recorded_by: "cto@district".into(),
         });
-        log.run::<School>("school-lincoln-elem", cmd, |e| Change::School(lincoln(), e));
+        log.run::<School>("school-lincoln-elem", cmd);
     }
 
-    fn promise(id: Uuid, to: PromiseTo, due_on: &str) -> Change {
-        Change::Promise(
-            id,
+    fn promise(log: &mut Log, id: Uuid, to: PromiseTo, due_on: &str) {
+        log.write::<PromiseEvent>(
+            promise_stream(id),
             PromiseMade {
                 promise_id: id,
                 to,
@@ -1245,22 +1230,20 @@ mod tests {
                 owner: "cto@district".into(),
                 made_on: day("2024-08-01"),
                 kind: None,
-            }
-            .into(),
-        )
+            },
+        );
     }
 
-    fn followup(id: Uuid, who: Uuid, due_on: &str) -> Change {
-        Change::FollowUp(
-            id,
+    fn followup(log: &mut Log, id: Uuid, who: Uuid, due_on: &str) {
+        log.write::<FollowUpEvent>(
+            followup_stream(id),
             FollowUpScheduled {
                 followup_id: id,
                 stakeholder_id: who,
                 about: long("Check in"),
                 due_on: day(due_on),
-            }
-            .into(),
-        )
+            },
+        );
     }
 
     /// A small district's first weeks: two schools, a principal and a teacher, conversations,
@@ -1276,47 +1259,43 @@ mod tests {
         converse(&mut log, DANA, WISH_DANA, "Loaners the same day");
         converse(&mut log, SAM, WISH_SAM, "A faster wifi in room 12");
         let at = log.clock;
-        log.change(Change::Wish(
-            WISH_DANA,
-            WishProgressed { note: long("Ten loaners staged"), status: WishStatus::InProgress, at }
-                .into(),
-        ));
-        log.change(Change::Wish(
-            WISH_DANA,
+        log.write::<WishEvent>(
+            wish_stream(WISH_DANA),
+            WishProgressed { note: long("Ten loaners staged"), status: WishStatus::InProgress, at },
+        );
+        log.write::<WishEvent>(
+            wish_stream(WISH_DANA),
             WishProgressed {
                 note: long("Done"),
                 status: WishStatus::Done,
                 at: at + TimeDelta::hours(1),
-            }
-            .into(),
-        ));
+            },
+        );
         sign(&mut log, STANDING_1, "2024-08-01");
-        log.change(promise(
+        promise(
+            &mut log,
             PROMISE_DANA,
             PromiseTo::Stakeholder { stakeholder_id: DANA },
             "2024-08-09",
-        ));
-        log.change(promise(
+        );
+        promise(
+            &mut log,
             PROMISE_SAM,
             PromiseTo::Stakeholder { stakeholder_id: SAM },
             "2024-08-09",
-        ));
-        log.change(Change::Promise(
-            PROMISE_SAM,
-            PromiseKept { evidence: long("Fixed"), on: day("2024-08-02") }.into(),
-        ));
-        log.change(promise(
-            PROMISE_SCHOOL,
-            PromiseTo::School { school_id: lincoln() },
-            "2024-08-05",
-        ));
-        log.change(followup(FOLLOWUP_LATE, DANA, "2024-08-03"));
-        log.change(followup(FOLLOWUP_DONE, DANA, "2024-08-04"));
-        log.change(Change::FollowUp(
-            FOLLOWUP_DONE,
-            FollowUpDone { on: day("2024-08-02"), note: None }.into(),
-        ));
-        log.change(followup(FOLLOWUP_SAM, SAM, "2024-08-20"));
+        );
+        log.write::<PromiseEvent>(
+            promise_stream(PROMISE_SAM),
+            PromiseKept { evidence: long("Fixed"), on: day("2024-08-02") },
+        );
+        promise(&mut log, PROMISE_SCHOOL, PromiseTo::School { school_id: lincoln() }, "2024-08-05");
+        followup(&mut log, FOLLOWUP_LATE, DANA, "2024-08-03");
+        followup(&mut log, FOLLOWUP_DONE, DANA, "2024-08-04");
+        log.write::<FollowUpEvent>(
+            followup_stream(FOLLOWUP_DONE),
+            FollowUpDone { on: day("2024-08-02"), note: None },
+        );
+        followup(&mut log, FOLLOWUP_SAM, SAM, "2024-08-20");
         // The gate's purchases.
         log.purchase(
             APPROVED_AT_ONCE,
@@ -1351,7 +1330,7 @@ mod tests {
             withdrawn_on: log.clock.date_naive(),
             today: log.clock.date_naive(),
         });
-        log.run::<School>("school-lincoln-elem", cmd, |e| Change::School(lincoln(), e));
+        log.run::<School>("school-lincoln-elem", cmd);
         let again = log.clock.date_naive().to_string();
         sign(&mut log, STANDING_2, &again);
         log.purchase(LATER, vec![submitted(LATER, lincoln()), decided(GateDecision::Held)]);
@@ -1421,9 +1400,7 @@ mod tests {
             profile,
             school_exists: true,
         });
-        log.run::<Stakeholder>(&events::stakeholders::stakeholder_stream(SAM), cmd, |e| {
-            Change::Stakeholder(SAM, e)
-        });
+        log.run::<Stakeholder>(&events::stakeholders::stakeholder_stream(SAM), cmd);
         let sam: StakeholderDoc = doc(&project(&all(), &log.events, 1000), STAKEHOLDERS, SAM);
         assert_eq!(sam.role, StakeholderRole::Librarian);
         assert_eq!(sam.school_id, Some(washington()));

@@ -15,14 +15,15 @@ use web::ApiError;
 
 use super::views::{FollowUpState, FollowUpView, Names, follow_up_view};
 use super::{
-    Page, READERS, WRITERS, body_reference_error, domain_error, execute, load, metadata, now, page,
-    parse, path_id, stream, today,
+    Page, READERS, WRITERS, body_reference_error, domain_error, load, metadata, now, page, parse,
+    path_id, stream, today,
 };
 use crate::app::State;
+use crate::domain::DomainError;
 use crate::domain::followup::{CompleteFollowUp, FollowUp, FollowUpCommand, ScheduleFollowUp};
 use crate::domain::stakeholder::Stakeholder;
-use crate::domain::{Aggregate, Change, DomainError};
 use crate::projections::{FOLLOW_UPS, FollowUpDoc, STAKEHOLDERS, StakeholderDoc, sort_follow_ups};
+use kernel::Aggregate;
 
 const VIEW: &[&str] = &[FOLLOW_UPS, STAKEHOLDERS];
 
@@ -169,25 +170,25 @@ pub async fn schedule_follow_up(
     let meta = metadata(&principal, &req);
     let today = today(now());
     let id = Uuid::now_v7();
-    let done = execute::<FollowUp>(
-        &state,
-        &meta,
-        stream(followup_stream(id)),
-        &[stream(stakeholder_stream(new.stakeholder_id))],
-        |follow_up, lookups| {
-            let command = FollowUpCommand::Schedule(ScheduleFollowUp {
-                followup_id: id,
-                stakeholder_id: new.stakeholder_id,
-                stakeholder_exists: load::<Stakeholder>(&lookups[0])?.profile.is_some(),
-                about: new.about.clone(),
-                due_on: new.due_on,
-                today,
-            });
-            follow_up.handle(command).map_err(body_reference_error)
-        },
-        |e| Change::FollowUp(id, e),
-    )
-    .await?;
+    let done = state
+        .commands
+        .run::<FollowUp>(
+            &meta,
+            stream(followup_stream(id)),
+            &[stream(stakeholder_stream(new.stakeholder_id))],
+            |follow_up, lookups| {
+                let command = FollowUpCommand::Schedule(ScheduleFollowUp {
+                    followup_id: id,
+                    stakeholder_id: new.stakeholder_id,
+                    stakeholder_exists: load::<Stakeholder>(&lookups[0])?.profile.is_some(),
+                    about: new.about.clone(),
+                    due_on: new.due_on,
+                    today,
+                });
+                follow_up.handle(command).map_err(body_reference_error)
+            },
+        )
+        .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/follow-ups/{id}")))
         .json(follow_up(&state, id, done.position).await?))
@@ -232,21 +233,16 @@ pub async fn complete_follow_up(
     let done = parse::done(&parse::optional_json(&req, &body)?)?;
     let meta = metadata(&principal, &req);
     let today = today(now());
-    let executed = execute::<FollowUp>(
-        &state,
-        &meta,
-        stream(followup_stream(id)),
-        &[],
-        |follow_up, _| {
+    let executed = state
+        .commands
+        .run::<FollowUp>(&meta, stream(followup_stream(id)), &[], |follow_up, _| {
             let command = FollowUpCommand::Done(CompleteFollowUp {
                 on: done.on.unwrap_or(today),
                 note: done.note.clone(),
                 today,
             });
             follow_up.handle(command).map_err(domain_error)
-        },
-        |e| Change::FollowUp(id, e),
-    )
-    .await?;
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(follow_up(&state, id, executed.position).await?))
 }

@@ -6,7 +6,7 @@
 //! stakeholder works at), call the pure core, and append what it decides at the version they
 //! read: one atomic `append_streams` when the decision opens other streams too (a signature
 //! and its standing promise; a conversation and its wish). When another writer got there
-//! first they read and decide again ([`execute`]).
+//! first they read and decide again ([`kernel::Commands::run`]).
 //!
 //! Reads (every role but `finance`) come from the read models ([`crate::projections`]), after
 //! waiting for them to reach the log's head, so a read sees every change answered before it;
@@ -35,10 +35,9 @@ use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
 use auth::{Principal, Role};
 use chrono::{DateTime, NaiveDate, Utc};
-use eventlog::{
-    Actor, ExpectedVersion, Metadata, NewEvent, RecordedEvent, StoreError, StreamAppend, StreamName,
-};
-use events::EventFamily;
+use eventlog::{Actor, Metadata, RecordedEvent, StoreError};
+use kernel::Aggregate;
+pub(crate) use kernel::stream;
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -46,12 +45,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 use web::ApiError;
 
-use crate::app::State;
-use crate::domain::{Aggregate, Change, Decision, DomainError, ErrorKind};
+use crate::domain::{DomainError, ErrorKind};
 use crate::projections::{FOLLOW_UPS, HELD_PURCHASES, PROMISES, SCHOOLS, STAKEHOLDERS, WISHES};
-
-/// How many times a command is retried when another writer appended to its stream first.
-const RETRIES: usize = 5;
 
 /// Who may read: every role but `finance` (a finance system has no business with people).
 const READERS: &[Role] = &[Role::ItStaff, Role::Auditor, Role::Admin];
@@ -166,7 +161,7 @@ pub(crate) fn store_error(e: StoreError) -> ApiError {
     }
 }
 
-fn concurrent_update() -> ApiError {
+pub(crate) fn concurrent_update() -> ApiError {
     ApiError::conflict(
         "concurrent-update",
         "Others changed this at the same moment, several times over; try again.",
@@ -290,114 +285,12 @@ pub(crate) fn page<T>(
     Ok((items, Page { total, next_offset }))
 }
 
-/// What a command did.
-#[derive(Debug)]
-pub(crate) struct Executed<A> {
-    /// The aggregate as it was when the command was decided.
-    pub before: A,
-    /// The log position of the last event appended; `None` when the command changed nothing.
-    pub position: Option<u64>,
-}
-
-/// The aggregate folded from its stream's recorded events.
-pub(crate) fn load<A>(records: &[RecordedEvent]) -> Result<A, ApiError>
-where
-    A: Aggregate,
-    A::Event: EventFamily,
-{
-    let events = decode_all::<A::Event>(records)?;
-    Ok(A::from_events(&events))
-}
-
-/// Every event of a stream, decoded.
-pub(crate) fn decode_all<E: EventFamily>(records: &[RecordedEvent]) -> Result<Vec<E>, ApiError> {
-    records
-        .iter()
-        .map(|r| {
-            E::from_parts(&r.event_type, &r.data).map_err(|e| {
-                ApiError::internal(format!("{} at position {}: {e}", r.stream, r.position))
-            })
-        })
-        .collect()
-}
-
-/// Runs a command: reads the aggregate's stream and the `lookups` (other streams the rule
-/// needs facts from, read in the same round trip), lets `decide` decide from them, and appends
-/// the decision atomically: the aggregate's events at the version read, each stream the
-/// decision opens as a new stream. When another writer appended first, reads and decides
-/// again (at most [`RETRIES`] times).
-///
-/// The lookups are read, not locked: a fact that changes between the read and the append (a
-/// signer moving to another school in that millisecond) is not seen. The aggregate's own
-/// stream is the consistency boundary, as everywhere in the log.
-pub(crate) async fn execute<A>(
-    state: &State,
-    meta: &Metadata,
-    stream: StreamName,
-    lookups: &[StreamName],
-    decide: impl Fn(&A, &[Vec<RecordedEvent>]) -> Result<Decision<A::Event>, ApiError>,
-    own: impl Fn(A::Event) -> Change,
-) -> Result<Executed<A>, ApiError>
-where
-    A: Aggregate,
-    A::Event: EventFamily,
-{
-    let _serialized = state.lock_stream(&stream).await;
-    let requests: Vec<(StreamName, u64)> =
-        std::iter::once(&stream).chain(lookups).map(|s| (s.clone(), 1)).collect();
-    for _ in 0..RETRIES {
-        let mut read = state.store.read_streams(&requests).await.map_err(store_error)?;
-        let records = read.remove(0);
-        let version = records.last().map_or(0, |r| r.version);
-        let aggregate: A = load(&records)?;
-        let decision = decide(&aggregate, &read)?;
-        if decision.is_empty() {
-            return Ok(Executed { before: aggregate, position: None });
-        }
-        let appends = appends(decision.into_changes(&own), &stream, version, meta)?;
-        match state.store.append_streams(appends).await {
-            Ok(results) => {
-                let position = results.iter().map(|r| r.last_position()).max();
-                return Ok(Executed { before: aggregate, position });
-            }
-            Err(StoreError::WrongExpectedVersion { .. }) => continue,
-            Err(e) => return Err(store_error(e)),
-        }
-    }
-    Err(concurrent_update())
-}
-
-/// The changes grouped by stream, in order: `own` expected at `version`, every other stream
-/// expected not to exist yet.
-fn appends(
-    changes: Vec<Change>,
-    own: &StreamName,
-    version: u64,
-    meta: &Metadata,
-) -> Result<Vec<StreamAppend>, ApiError> {
-    let mut out: Vec<StreamAppend> = Vec::new();
-    for change in changes {
-        let name = change.stream();
-        let event = NewEvent::new(change.event_type(), change.to_data(), meta.clone());
-        match out.iter_mut().find(|a| a.stream.as_str() == name) {
-            Some(append) => append.events.push(event),
-            None => {
-                let expected = if name == own.as_str() {
-                    ExpectedVersion::after(version)
-                } else {
-                    ExpectedVersion::NoStream
-                };
-                let stream = StreamName::new(name).map_err(ApiError::internal)?;
-                out.push(StreamAppend::new(stream, expected, vec![event]));
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// A stream name for a `Change`'s stream function (`events::…::*_stream`).
-pub(crate) fn stream(name: String) -> StreamName {
-    StreamName::new(name).expect("the event crate's stream names are valid")
+/// The aggregate `records` fold into (a lookup of another stream a rule needs facts from).
+pub(crate) fn load<A: Aggregate>(records: &[RecordedEvent]) -> Result<A, ApiError> {
+    kernel::load(records).map_err(|e| {
+        let stream = records.first().map_or("a stream", |r| r.stream.as_str());
+        ApiError::internal(format!("{stream} does not load: {e}"))
+    })
 }
 
 #[cfg(test)]

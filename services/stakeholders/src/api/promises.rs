@@ -18,15 +18,16 @@ use web::ApiError;
 
 use super::views::{Joins, PromiseState, PromiseView, promise_view, sort_promises};
 use super::{
-    Page, READERS, WRITERS, body_reference_error, domain_error, execute, load, metadata, now, page,
-    parse, path_id, query_param, stream, today,
+    Page, READERS, WRITERS, body_reference_error, domain_error, load, metadata, now, page, parse,
+    path_id, query_param, stream, today,
 };
 use crate::app::State;
+use crate::domain::DomainError;
 use crate::domain::promise::{MakePromise, Promise, PromiseCommand, Settle};
 use crate::domain::school::School;
 use crate::domain::stakeholder::Stakeholder;
-use crate::domain::{Aggregate, Change, DomainError};
 use crate::projections::{HELD_PURCHASES, PROMISES, PromiseDoc, SCHOOLS};
+use kernel::Aggregate;
 
 /// The read models promise views are built from.
 const VIEW: &[&str] = &[PROMISES, SCHOOLS, HELD_PURCHASES];
@@ -186,12 +187,9 @@ pub async fn make_promise(
         PromiseTo::Stakeholder { stakeholder_id } => stream(stakeholder_stream(*stakeholder_id)),
         PromiseTo::School { school_id } => stream(school_stream(school_id)),
     };
-    let done = execute::<Promise>(
-        &state,
-        &meta,
-        stream(promise_stream(id)),
-        &[to_stream],
-        |promise, lookups| {
+    let done = state
+        .commands
+        .run::<Promise>(&meta, stream(promise_stream(id)), &[to_stream], |promise, lookups| {
             let to_exists = match &new.to {
                 PromiseTo::Stakeholder { .. } => {
                     load::<Stakeholder>(&lookups[0])?.profile.is_some()
@@ -208,10 +206,8 @@ pub async fn make_promise(
                 today,
             });
             promise.handle(command).map_err(body_reference_error)
-        },
-        |e| Change::Promise(id, e),
-    )
-    .await?;
+        })
+        .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/promises/{id}")))
         .json(promise(&state, id, done.position).await?))
@@ -238,12 +234,9 @@ async fn settle(
     let outcome = parse::outcome(body)?;
     let meta = metadata(principal, req);
     let today = today(now());
-    let done = execute::<Promise>(
-        state,
-        &meta,
-        stream(promise_stream(id)),
-        &[],
-        |promise, _| {
+    let done = state
+        .commands
+        .run::<Promise>(&meta, stream(promise_stream(id)), &[], |promise, _| {
             let settle = Settle {
                 evidence: outcome.evidence.clone(),
                 on: outcome.on.unwrap_or(today),
@@ -252,10 +245,8 @@ async fn settle(
             let command =
                 if kept { PromiseCommand::Keep(settle) } else { PromiseCommand::Break(settle) };
             promise.handle(command).map_err(domain_error)
-        },
-        |e| Change::Promise(id, e),
-    )
-    .await?;
+        })
+        .await?;
     promise(state, id, done.position).await
 }
 

@@ -23,18 +23,19 @@ use web::ApiError;
 
 use super::views::{Joins, PromiseView, promise_view, sort_promises};
 use super::{
-    Page, READERS, WRITERS, body_reference_error, domain_error, execute, load, metadata, now, page,
-    parse, path, stream, today,
+    Page, READERS, WRITERS, body_reference_error, domain_error, load, metadata, now, page, parse,
+    path, stream, today,
 };
 use crate::app::State;
+use crate::domain::DomainError;
 use crate::domain::school::{School, SchoolCommand, SignAgreement, Signer, WithdrawAgreement};
 use crate::domain::stakeholder::Stakeholder;
-use crate::domain::{Aggregate, Change, DomainError};
 use crate::projections::{
     AgreementRecord, AgreementStatus, CallBeforeCancelRecord, HELD_PURCHASES, HeldPurchaseDoc,
     PROMISES, PromiseDoc, SCHOOLS, STAKEHOLDERS, SchoolDoc, StakeholderDoc,
     call_before_cancel_record,
 };
+use kernel::Aggregate;
 
 /// The read models a school's view is built from.
 const VIEW: &[&str] = &[SCHOOLS, STAKEHOLDERS, PROMISES, HELD_PURCHASES];
@@ -306,18 +307,13 @@ pub async fn put_school(
     let school_id = school_id(&raw)?;
     let name = parse::school(&body)?;
     let meta = metadata(&principal, &req);
-    let done = execute::<School>(
-        &state,
-        &meta,
-        stream(school_stream(&school_id)),
-        &[],
-        |school, _| {
+    let done = state
+        .commands
+        .run::<School>(&meta, stream(school_stream(&school_id)), &[], |school, _| {
             let command = SchoolCommand::Put { school_id: school_id.clone(), name: name.clone() };
             school.handle(command).map_err(domain_error)
-        },
-        |e| Change::School(school_id.clone(), e),
-    )
-    .await?;
+        })
+        .await?;
     let view = school_view(&state, &school_id, done.position).await?;
     if done.before.status.registered {
         Ok(HttpResponse::Ok().json(view))
@@ -376,31 +372,31 @@ pub async fn sign_agreement(
     let today = today(now());
     let promise_id = Uuid::now_v7();
     let signer_stream = stream(stakeholder_stream(signature.principal_id));
-    let done = execute::<School>(
-        &state,
-        &meta,
-        stream(school_stream(&school_id)),
-        &[signer_stream],
-        |school, lookups| {
-            let signer = load::<Stakeholder>(&lookups[0])?
-                .profile
-                .map(|p| Signer { role: p.role, school_id: p.school_id });
-            let command = SchoolCommand::SignAgreement(SignAgreement {
-                principal_id: signature.principal_id,
-                signer,
-                signed_on: signature.signed_on,
-                today,
-                promise_id,
-                recorded_by: principal.subject.clone(),
-            });
-            school.handle(command).map_err(|e| match e {
-                DomainError::UnknownStakeholder => body_reference_error(e),
-                e => domain_error(e),
-            })
-        },
-        |e| Change::School(school_id.clone(), e),
-    )
-    .await?;
+    let done = state
+        .commands
+        .run::<School>(
+            &meta,
+            stream(school_stream(&school_id)),
+            &[signer_stream],
+            |school, lookups| {
+                let signer = load::<Stakeholder>(&lookups[0])?
+                    .profile
+                    .map(|p| Signer { role: p.role, school_id: p.school_id });
+                let command = SchoolCommand::SignAgreement(SignAgreement {
+                    principal_id: signature.principal_id,
+                    signer,
+                    signed_on: signature.signed_on,
+                    today,
+                    promise_id,
+                    recorded_by: principal.subject.clone(),
+                });
+                school.handle(command).map_err(|e| match e {
+                    DomainError::UnknownStakeholder => body_reference_error(e),
+                    e => domain_error(e),
+                })
+            },
+        )
+        .await?;
     let view = school_view(&state, &school_id, done.position).await?;
     Ok(HttpResponse::Created().json(view))
 }
@@ -447,22 +443,17 @@ pub async fn withdraw_agreement(
     let withdrawal = parse::withdrawal(&body)?;
     let meta = metadata(&principal, &req);
     let today = today(now());
-    let done = execute::<School>(
-        &state,
-        &meta,
-        stream(school_stream(&school_id)),
-        &[],
-        |school, _| {
+    let done = state
+        .commands
+        .run::<School>(&meta, stream(school_stream(&school_id)), &[], |school, _| {
             let command = SchoolCommand::WithdrawAgreement(WithdrawAgreement {
                 reason: withdrawal.reason.clone(),
                 withdrawn_on: withdrawal.withdrawn_on.unwrap_or(today),
                 today,
             });
             school.handle(command).map_err(domain_error)
-        },
-        |e| Change::School(school_id.clone(), e),
-    )
-    .await?;
+        })
+        .await?;
     let view = school_view(&state, &school_id, done.position).await?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -25,22 +25,23 @@ use super::views::{
     held_purchase_view, promise_view, sort_promises, sort_wishes, wish_view,
 };
 use super::{
-    ALL, Page, READERS, WRITERS, body_reference_error, domain_error, execute, load, metadata, now,
-    page, parse, path_id, query_param, stream, today,
+    ALL, Page, READERS, WRITERS, body_reference_error, domain_error, load, metadata, now, page,
+    parse, path_id, query_param, stream, today,
 };
 use crate::app::State;
+use crate::domain::DomainError;
 use crate::domain::health::{Health, health};
 use crate::domain::school::School;
 use crate::domain::stakeholder::{
     HoldConversation, Profile, RegisterStakeholder, Stakeholder, StakeholderCommand,
     UpdateStakeholder,
 };
-use crate::domain::{Aggregate, Change, DomainError};
 use crate::projections::{
     FOLLOW_UPS, FollowUpDoc, HELD_PURCHASES, HealthDocs, HeldPurchaseDoc, PROMISES, PromiseDoc,
     SCHOOLS, STAKEHOLDERS, SchoolDoc, StakeholderDoc, WISHES, WishDoc, health_inputs,
     sort_follow_ups,
 };
+use kernel::Aggregate;
 
 /// A stakeholder in a list.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -361,22 +362,22 @@ pub async fn register_stakeholder(
     let profile = parse::profile(&body)?;
     let meta = metadata(&principal, &req);
     let id = Uuid::now_v7();
-    let done = execute::<Stakeholder>(
-        &state,
-        &meta,
-        stream(stakeholder_stream(id)),
-        &school_lookup(&profile),
-        |stakeholder, lookups| {
-            let command = StakeholderCommand::Register(RegisterStakeholder {
-                stakeholder_id: id,
-                profile: profile.clone(),
-                school_exists: school_exists(lookups)?,
-            });
-            stakeholder.handle(command).map_err(body_reference_error)
-        },
-        |e| Change::Stakeholder(id, e),
-    )
-    .await?;
+    let done = state
+        .commands
+        .run::<Stakeholder>(
+            &meta,
+            stream(stakeholder_stream(id)),
+            &school_lookup(&profile),
+            |stakeholder, lookups| {
+                let command = StakeholderCommand::Register(RegisterStakeholder {
+                    stakeholder_id: id,
+                    profile: profile.clone(),
+                    school_exists: school_exists(lookups)?,
+                });
+                stakeholder.handle(command).map_err(body_reference_error)
+            },
+        )
+        .await?;
     let view = stakeholder_view(&state, id, done.position).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/stakeholders/{id}")))
@@ -463,24 +464,24 @@ pub async fn update_stakeholder(
     let id = path_id("id", &id)?;
     let profile = parse::profile(&body)?;
     let meta = metadata(&principal, &req);
-    let done = execute::<Stakeholder>(
-        &state,
-        &meta,
-        stream(stakeholder_stream(id)),
-        &school_lookup(&profile),
-        |stakeholder, lookups| {
-            let command = StakeholderCommand::Update(UpdateStakeholder {
-                profile: profile.clone(),
-                school_exists: school_exists(lookups)?,
-            });
-            stakeholder.handle(command).map_err(|e| match e {
-                DomainError::UnknownSchool => body_reference_error(e),
-                e => domain_error(e),
-            })
-        },
-        |e| Change::Stakeholder(id, e),
-    )
-    .await?;
+    let done = state
+        .commands
+        .run::<Stakeholder>(
+            &meta,
+            stream(stakeholder_stream(id)),
+            &school_lookup(&profile),
+            |stakeholder, lookups| {
+                let command = StakeholderCommand::Update(UpdateStakeholder {
+                    profile: profile.clone(),
+                    school_exists: school_exists(lookups)?,
+                });
+                stakeholder.handle(command).map_err(|e| match e {
+                    DomainError::UnknownSchool => body_reference_error(e),
+                    e => domain_error(e),
+                })
+            },
+        )
+        .await?;
     let view = stakeholder_view(&state, id, done.position).await?;
     Ok(HttpResponse::Ok().json(view))
 }
@@ -543,12 +544,9 @@ pub async fn hold_conversation(
     let meta = metadata(&principal, &req);
     let (conversation_id, wish_id) = (Uuid::now_v7(), Uuid::now_v7());
     let now = now();
-    let done = execute::<Stakeholder>(
-        &state,
-        &meta,
-        stream(stakeholder_stream(id)),
-        &[],
-        |stakeholder, _| {
+    let done = state
+        .commands
+        .run::<Stakeholder>(&meta, stream(stakeholder_stream(id)), &[], |stakeholder, _| {
             let command = StakeholderCommand::HoldConversation(HoldConversation {
                 conversation_id,
                 wish_id,
@@ -561,10 +559,8 @@ pub async fn hold_conversation(
                 notes: c.notes.clone(),
             });
             stakeholder.handle(command).map_err(domain_error)
-        },
-        |e| Change::Stakeholder(id, e),
-    )
-    .await?;
+        })
+        .await?;
     let position = done.position.unwrap_or_default();
     state.read_models_at(position, &[STAKEHOLDERS, WISHES]).await?;
     let (who_key, wish_key) = (id.to_string(), wish_id.to_string());

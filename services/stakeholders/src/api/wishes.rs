@@ -15,13 +15,13 @@ use web::ApiError;
 
 use super::views::{Names, WishView, sort_wishes, wish_has, wish_view};
 use super::{
-    Page, READERS, WRITERS, domain_error, execute, metadata, now, page, parse, path_id,
-    query_param, stream,
+    Page, READERS, WRITERS, domain_error, metadata, now, page, parse, path_id, query_param, stream,
 };
 use crate::app::State;
+use crate::domain::DomainError;
 use crate::domain::wish::{ProgressWish, Wish};
-use crate::domain::{Aggregate, Change, DomainError};
 use crate::projections::{STAKEHOLDERS, StakeholderDoc, WISHES, WishDoc};
+use kernel::Aggregate;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -167,17 +167,12 @@ pub async fn progress_wish(
     let progress = parse::progress(&body)?;
     let meta = metadata(&principal, &req);
     let at = now();
-    let done = execute::<Wish>(
-        &state,
-        &meta,
-        stream(wish_stream(id)),
-        &[],
-        |wish, _| {
+    let done = state
+        .commands
+        .run::<Wish>(&meta, stream(wish_stream(id)), &[], |wish, _| {
             let command = ProgressWish { note: progress.note.clone(), status: progress.status, at };
             wish.handle(command).map_err(domain_error)
-        },
-        |e| Change::Wish(id, e),
-    )
-    .await?;
+        })
+        .await?;
     Ok(HttpResponse::Created().json(wish(&state, id, done.position).await?))
 }

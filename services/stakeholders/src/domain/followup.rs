@@ -7,9 +7,10 @@
 use chrono::NaiveDate;
 use events::stakeholders::{FollowUpDone, FollowUpEvent, FollowUpScheduled};
 use events::values::LongText;
+use kernel::{Aggregate, At, Decision};
 use uuid::Uuid;
 
-use super::{Aggregate, Decision, DomainError, is_past_due, not_before, not_in_future};
+use super::{DomainError, is_past_due, not_before, not_in_future};
 
 /// A follow-up, rebuilt from its stream.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -58,8 +59,9 @@ impl FollowUp {
 impl Aggregate for FollowUp {
     type Event = FollowUpEvent;
     type Command = FollowUpCommand;
+    type Error = DomainError;
 
-    fn apply(&mut self, event: &FollowUpEvent) {
+    fn apply(&mut self, event: &FollowUpEvent, _: At) {
         match event {
             FollowUpEvent::Scheduled(e) => self.scheduled = Some(e.clone()),
             FollowUpEvent::Done(e) => self.done_on = Some(e.on),
@@ -108,7 +110,7 @@ impl Aggregate for FollowUp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::testing::given;
+    use kernel::testing::given;
 
     const ID: Uuid = Uuid::from_u128(5);
     const WHO: Uuid = Uuid::from_u128(1);
@@ -188,13 +190,15 @@ mod tests {
 
     #[test]
     fn overdue() {
-        let open = FollowUp::from_events(&[scheduled()]);
+        let open = given::<FollowUp>([scheduled()]).state().clone();
         assert!(!open.is_overdue(day("2024-10-01")));
         assert!(open.is_overdue(day("2024-10-02")));
-        let finished = FollowUp::from_events(&[
+        let finished = given::<FollowUp>([
             scheduled(),
             FollowUpDone { on: day("2024-10-05"), note: None }.into(),
-        ]);
+        ])
+        .state()
+        .clone();
         assert!(!finished.is_overdue(day("2024-10-09")));
     }
 }

@@ -6,11 +6,28 @@
 //! models (whether a school exists, the signer's registered role and school).
 //!
 //! Each aggregate ([`school::School`], [`stakeholder::Stakeholder`], [`wish::Wish`],
-//! [`promise::Promise`], [`followup::FollowUp`]) is rebuilt from its own stream with
-//! [`Aggregate::apply`] and decides with [`Aggregate::handle`], which returns a [`Decision`]:
-//! the events for its own stream, and the events that open new streams in the same atomic
-//! append (a conversation opens its wish's stream; a signature opens the standing promise's).
-//! [`health`] turns read-model facts into a relationship-health score.
+//! [`promise::Promise`], [`followup::FollowUp`]) is a [`kernel::Aggregate`]: rebuilt from its
+//! own stream with `apply`, deciding with `handle`, which returns a [`kernel::Decision`]: the
+//! events for its own stream, and the events that open new streams in the same atomic append
+//! ([`kernel::Opened`]: a conversation opens its wish's stream; a signature opens the standing
+//! promise's). A refusal is a [`DomainError`]. [`health`] turns read-model facts into a
+//! relationship-health score.
+//!
+//! Every rule is proven given/when/then with [`kernel::testing`]:
+//!
+//! ```
+//! use kernel::testing::given;
+//! use stakeholders::domain::school::{School, SchoolCommand};
+//! use events::values::{SchoolId, ShortText};
+//!
+//! let id = SchoolId::parse("lincoln-elem").unwrap();
+//! let name = ShortText::parse("Lincoln Elementary").unwrap();
+//! given::<School>([])
+//!     .when(SchoolCommand::Put { school_id: id.clone(), name: name.clone() })
+//!     .then_expect_events(vec![
+//!         events::school::SchoolRegistered { school_id: id, name }.into(),
+//!     ]);
+//! ```
 //!
 //! # Rules
 //!
@@ -44,17 +61,9 @@ pub mod health;
 pub mod promise;
 pub mod school;
 pub mod stakeholder;
-pub mod testing;
 pub mod wish;
 
 use chrono::{NaiveDate, TimeDelta};
-use events::school::{SchoolEvent, school_stream};
-use events::stakeholders::{
-    FollowUpEvent, PromiseEvent, StakeholderEvent, WishEvent, followup_stream, promise_stream,
-    stakeholder_stream, wish_stream,
-};
-use events::values::SchoolId;
-use uuid::Uuid;
 
 pub use error::{DomainError, ErrorKind};
 
@@ -66,115 +75,6 @@ pub const CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
 /// passed (it is not overdue *on* its due date).
 pub fn is_past_due(due_on: NaiveDate, today: NaiveDate) -> bool {
     due_on < today
-}
-
-/// A decision maker rebuilt from its stream.
-pub trait Aggregate: Default + std::fmt::Debug {
-    /// The events of its stream.
-    type Event: Clone + std::fmt::Debug + PartialEq;
-    /// What it is asked to do.
-    type Command;
-
-    /// Folds one of its stream's events into the state. Never fails: events are facts.
-    fn apply(&mut self, event: &Self::Event);
-
-    /// Decides what a command does, from the state alone. Nothing changes until the events
-    /// are appended (and then applied).
-    fn handle(&self, command: Self::Command) -> Result<Decision<Self::Event>, DomainError>;
-
-    /// The state after `events`, in stream order.
-    fn from_events<'a>(events: impl IntoIterator<Item = &'a Self::Event>) -> Self
-    where
-        Self::Event: 'a,
-    {
-        let mut state = Self::default();
-        for event in events {
-            state.apply(event);
-        }
-        state
-    }
-}
-
-/// What a command decided: events for the aggregate's own stream (appended at the version the
-/// aggregate was loaded at, or as a new stream), and events opening other streams in the same
-/// atomic append (each expected not to exist yet). Empty: the command changed nothing.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decision<E> {
-    pub events: Vec<E>,
-    pub opens: Vec<Change>,
-}
-
-impl<E> Decision<E> {
-    /// Nothing to append.
-    pub fn nothing() -> Self {
-        Self { events: vec![], opens: vec![] }
-    }
-
-    /// These events on the aggregate's own stream.
-    pub fn events(events: Vec<E>) -> Self {
-        Self { events, opens: vec![] }
-    }
-
-    /// Also opens a new stream with `change`.
-    pub fn opening(mut self, change: Change) -> Self {
-        self.opens.push(change);
-        self
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.events.is_empty() && self.opens.is_empty()
-    }
-
-    /// Every event with its stream, the aggregate's own first (so readers of one append see the
-    /// signature before its promise, the conversation before its wish).
-    pub fn into_changes(self, own: impl Fn(E) -> Change) -> Vec<Change> {
-        self.events.into_iter().map(own).chain(self.opens).collect()
-    }
-}
-
-/// An event with the stream it goes to.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Change {
-    School(SchoolId, SchoolEvent),
-    Stakeholder(Uuid, StakeholderEvent),
-    Wish(Uuid, WishEvent),
-    Promise(Uuid, PromiseEvent),
-    FollowUp(Uuid, FollowUpEvent),
-}
-
-impl Change {
-    /// The stream's name (`school-lincoln-elem`, `wish-{uuid}`).
-    pub fn stream(&self) -> String {
-        match self {
-            Self::School(id, _) => school_stream(id),
-            Self::Stakeholder(id, _) => stakeholder_stream(*id),
-            Self::Wish(id, _) => wish_stream(*id),
-            Self::Promise(id, _) => promise_stream(*id),
-            Self::FollowUp(id, _) => followup_stream(*id),
-        }
-    }
-
-    /// The event's type (`agreement-signed`).
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            Self::School(_, e) => e.event_type(),
-            Self::Stakeholder(_, e) => e.event_type(),
-            Self::Wish(_, e) => e.event_type(),
-            Self::Promise(_, e) => e.event_type(),
-            Self::FollowUp(_, e) => e.event_type(),
-        }
-    }
-
-    /// The event's data.
-    pub fn to_data(&self) -> serde_json::Value {
-        match self {
-            Self::School(_, e) => e.to_data(),
-            Self::Stakeholder(_, e) => e.to_data(),
-            Self::Wish(_, e) => e.to_data(),
-            Self::Promise(_, e) => e.to_data(),
-            Self::FollowUp(_, e) => e.to_data(),
-        }
-    }
 }
 
 /// `date` must not be after `today`.
@@ -203,8 +103,9 @@ pub(crate) fn not_before(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use events::school::SchoolRegistered;
-    use events::values::ShortText;
+    use events::school::{SchoolEvent, SchoolRegistered, school_stream};
+    use events::values::{SchoolId, ShortText};
+    use kernel::{Decision, Opened, stream};
 
     #[test]
     fn past_due_is_strictly_after_the_due_date() {
@@ -215,14 +116,14 @@ mod tests {
     }
 
     #[test]
-    fn changes_know_their_streams() {
+    fn openings_know_their_streams() {
         let id = SchoolId::parse("lincoln-elem").unwrap();
         let registered =
             SchoolRegistered { school_id: id.clone(), name: ShortText::parse("Lincoln").unwrap() };
-        let change = Change::School(id, registered.into());
-        assert_eq!(change.stream(), "school-lincoln-elem");
-        assert_eq!(change.event_type(), "school-registered");
-        assert_eq!(change.to_data()["name"], "Lincoln");
+        let opened = Opened::new(stream(school_stream(&id)), &SchoolEvent::from(registered));
+        assert_eq!(opened.stream.as_str(), "school-lincoln-elem");
+        assert_eq!(opened.event_type, "school-registered");
+        assert_eq!(opened.data["name"], "Lincoln");
         let decision: Decision<SchoolEvent> = Decision::nothing();
         assert!(decision.is_empty());
     }

@@ -11,9 +11,10 @@
 use chrono::NaiveDate;
 use events::stakeholders::{PromiseBroken, PromiseEvent, PromiseKept, PromiseMade, PromiseTo};
 use events::values::LongText;
+use kernel::{Aggregate, At, Decision};
 use uuid::Uuid;
 
-use super::{Aggregate, Decision, DomainError, is_past_due, not_before, not_in_future};
+use super::{DomainError, is_past_due, not_before, not_in_future};
 
 /// How a promise ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,8 +105,9 @@ impl Promise {
 impl Aggregate for Promise {
     type Event = PromiseEvent;
     type Command = PromiseCommand;
+    type Error = DomainError;
 
-    fn apply(&mut self, event: &PromiseEvent) {
+    fn apply(&mut self, event: &PromiseEvent, _: At) {
         match event {
             PromiseEvent::Made(e) => self.made = Some(e.clone()),
             PromiseEvent::Kept(e) => self.outcome = Some((Outcome::Kept, e.on)),
@@ -153,9 +155,9 @@ impl Aggregate for Promise {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::testing::given;
     use events::stakeholders::CALL_BEFORE_CANCEL;
     use events::values::SchoolId;
+    use kernel::testing::given;
 
     const ID: Uuid = Uuid::from_u128(4);
     const TO: PromiseTo = PromiseTo::Stakeholder { stakeholder_id: Uuid::from_u128(1) };
@@ -286,15 +288,16 @@ mod tests {
 
     #[test]
     fn overdue_means_due_date_passed_and_unsettled() {
-        let open = Promise::from_events(&[made(None)]);
+        let state = |events: Vec<PromiseEvent>| given::<Promise>(events).state().clone();
+        let open = state(vec![made(None)]);
         assert!(!open.is_overdue(day("2024-09-13")));
         assert!(open.is_overdue(day("2024-09-14")));
-        let kept = Promise::from_events(&[
+        let kept = state(vec![
             made(None),
             PromiseKept { evidence: text("x"), on: day("2024-09-20") }.into(),
         ]);
         assert!(!kept.is_overdue(day("2024-10-01")));
-        let standing = Promise::from_events(&[made(Some(CALL_BEFORE_CANCEL))]);
+        let standing = state(vec![made(Some(CALL_BEFORE_CANCEL))]);
         assert!(!standing.is_overdue(day("2030-01-01")));
         assert!(!Promise::default().is_overdue(day("2030-01-01")));
     }

@@ -17,11 +17,14 @@ use chrono::NaiveDate;
 use events::school::{
     AgreementSigned, AgreementWithdrawn, SchoolEvent, SchoolRegistered, SchoolStatus, SchoolUpdated,
 };
-use events::stakeholders::{CALL_BEFORE_CANCEL, PromiseMade, PromiseTo, StakeholderRole};
+use events::stakeholders::{
+    CALL_BEFORE_CANCEL, PromiseEvent, PromiseMade, PromiseTo, StakeholderRole, promise_stream,
+};
 use events::values::{LongText, SchoolId, ShortText};
+use kernel::{Aggregate, At, Decision, Opened, stream};
 use uuid::Uuid;
 
-use super::{Aggregate, Change, Decision, DomainError, not_before, not_in_future};
+use super::{DomainError, not_before, not_in_future};
 
 /// The text of the promise every signed agreement carries.
 pub const STANDING_PROMISE_TEXT: &str = "IT will never cancel a technology purchase of this school before calling the requester personally, hearing what they are trying to accomplish, and proposing an alternative.";
@@ -84,8 +87,9 @@ pub struct WithdrawAgreement {
 impl Aggregate for School {
     type Event = SchoolEvent;
     type Command = SchoolCommand;
+    type Error = DomainError;
 
-    fn apply(&mut self, event: &SchoolEvent) {
+    fn apply(&mut self, event: &SchoolEvent, _: At) {
         match event {
             SchoolEvent::Registered(e) => self.school_id = Some(e.school_id.clone()),
             SchoolEvent::AgreementWithdrawn(e) => self.last_withdrawn_on = Some(e.withdrawn_on),
@@ -155,8 +159,9 @@ impl School {
             made_on: cmd.signed_on,
             kind: Some(CALL_BEFORE_CANCEL.into()),
         };
-        Ok(Decision::events(vec![signed.into()])
-            .opening(Change::Promise(cmd.promise_id, promise.into())))
+        let promise =
+            Opened::new(stream(promise_stream(cmd.promise_id)), &PromiseEvent::from(promise));
+        Ok(Decision::events(vec![signed.into()]).opening(promise))
     }
 
     fn withdraw(&self, cmd: WithdrawAgreement) -> Result<Decision<SchoolEvent>, DomainError> {
@@ -185,7 +190,7 @@ impl School {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::testing::given;
+    use kernel::testing::given;
 
     fn id() -> SchoolId {
         SchoolId::parse("lincoln-elem").unwrap()
@@ -267,19 +272,19 @@ mod tests {
             .when(sign("2024-09-10"))
             .then_expect_events(vec![signed("2024-09-10")]);
         let opens = &then.decision().opens;
-        let [Change::Promise(promise_id, events::stakeholders::PromiseEvent::Made(made))] =
-            opens.as_slice()
+        let [opened] = opens.as_slice() else { panic!("expected one opening, got {opens:?}") };
+        let Ok(PromiseEvent::Made(made)) =
+            PromiseEvent::from_parts(opened.event_type, &opened.data)
         else {
-            panic!("expected one promise-made, got {opens:?}");
+            panic!("expected a promise-made, got {opened:?}");
         };
-        assert_eq!(*promise_id, PROMISE);
         assert_eq!(made.promise_id, PROMISE);
         assert_eq!(made.to, PromiseTo::School { school_id: id() });
         assert!(made.is_call_before_cancel());
         assert_eq!((made.made_on, made.due_on), (day("2024-09-10"), day("2024-09-10")));
         assert_eq!(made.owner, "cto@district");
         assert_eq!(made.text.as_str(), STANDING_PROMISE_TEXT);
-        assert_eq!(opens[0].stream(), format!("promise-{PROMISE}"));
+        assert_eq!(opened.stream.as_str(), format!("promise-{PROMISE}"));
     }
 
     #[test]
@@ -443,14 +448,14 @@ mod tests {
                     prop_assert!(signer_ok, "a signature by someone other than the school's principal");
                     let signatures = decision.events.iter().filter(|e| matches!(e, SchoolEvent::AgreementSigned(_))).count();
                     prop_assert_eq!(decision.opens.len(), signatures);
-                    for change in &decision.opens {
-                        let Change::Promise(_, events::stakeholders::PromiseEvent::Made(made)) = change else {
+                    for opened in &decision.opens {
+                        let Ok(PromiseEvent::Made(made)) = PromiseEvent::from_parts(opened.event_type, &opened.data) else {
                             return Err(TestCaseError::fail("only promises are opened"));
                         };
                         prop_assert!(made.is_call_before_cancel());
                     }
                     for event in decision.events {
-                        school.apply(&event);
+                        school.apply(&event, At { version: stream.len() as u64 + 1, recorded_at: kernel::testing::t0() });
                         stream.push(event);
                     }
                 }

@@ -12,12 +12,13 @@
 use chrono::{DateTime, Utc};
 use events::stakeholders::{
     ConversationHeld, Phone, StakeholderEvent, StakeholderRegistered, StakeholderRole,
-    StakeholderUpdated, WishRecorded,
+    StakeholderUpdated, WishEvent, WishRecorded, wish_stream,
 };
 use events::values::{Email, LongText, SchoolId, ShortText};
+use kernel::{Aggregate, At, Decision, Opened, stream};
 use uuid::Uuid;
 
-use super::{Aggregate, CLOCK_SKEW, Change, Decision, DomainError};
+use super::{CLOCK_SKEW, DomainError};
 
 /// What the register holds about a person.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,8 +89,9 @@ fn check_school(profile: &Profile, school_exists: bool) -> Result<(), DomainErro
 impl Aggregate for Stakeholder {
     type Event = StakeholderEvent;
     type Command = StakeholderCommand;
+    type Error = DomainError;
 
-    fn apply(&mut self, event: &StakeholderEvent) {
+    fn apply(&mut self, event: &StakeholderEvent, _: At) {
         match event {
             StakeholderEvent::Registered(e) => {
                 self.stakeholder_id = Some(e.stakeholder_id);
@@ -195,15 +197,16 @@ impl Stakeholder {
             notes: cmd.notes,
             wish_id: cmd.wish_id,
         };
-        Ok(Decision::events(vec![held.into()]).opening(Change::Wish(cmd.wish_id, wish.into())))
+        let wish = Opened::new(stream(wish_stream(cmd.wish_id)), &WishEvent::from(wish));
+        Ok(Decision::events(vec![held.into()]).opening(wish))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::testing::given;
     use chrono::TimeDelta;
+    use kernel::testing::{given, t0};
 
     const ID: Uuid = Uuid::from_u128(1);
     const CONVERSATION: Uuid = Uuid::from_u128(2);
@@ -368,17 +371,16 @@ mod tests {
                 }
                 .into(),
             ])
-            .then_expect_opens(vec![Change::Wish(
-                WISH,
-                WishRecorded {
+            .then_expect_opens(vec![Opened::new(
+                stream(wish_stream(WISH)),
+                &WishEvent::from(WishRecorded {
                     wish_id: WISH,
                     stakeholder_id: ID,
                     school_id: Some(school()),
                     text: long("Loaners the same day"),
                     conversation_id: CONVERSATION,
                     recorded_at: held_at,
-                }
-                .into(),
+                }),
             )]);
     }
 
@@ -408,11 +410,9 @@ mod tests {
         given::<Stakeholder>([])
             .when(conversation(&["a", "b"], now()))
             .then_expect_error(DomainError::UnknownStakeholder);
-        let mut s = Stakeholder::from_events(&[registered()]);
-        let decision = s.handle(conversation(&["a", "b"], now())).unwrap();
-        for e in &decision.events {
-            s.apply(e);
-        }
+        let s = given::<Stakeholder>([registered()])
+            .when(conversation(&["a", "b"], now()))
+            .then_state(t0());
         assert_eq!((s.conversations, s.last_contact), (1, Some(now())));
     }
 }

@@ -12,8 +12,9 @@
 use chrono::{DateTime, Utc};
 use events::stakeholders::{WishEvent, WishProgressed, WishRecorded, WishStatus};
 use events::values::LongText;
+use kernel::{Aggregate, At, Decision};
 
-use super::{Aggregate, Decision, DomainError};
+use super::DomainError;
 
 /// A wish, rebuilt from its stream.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,8 +43,9 @@ pub struct ProgressWish {
 impl Aggregate for Wish {
     type Event = WishEvent;
     type Command = ProgressWish;
+    type Error = DomainError;
 
-    fn apply(&mut self, event: &WishEvent) {
+    fn apply(&mut self, event: &WishEvent, _: At) {
         match event {
             WishEvent::Recorded(e) => {
                 self.recorded = Some(e.clone());
@@ -73,7 +75,7 @@ impl Aggregate for Wish {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::testing::given;
+    use kernel::testing::given;
     use uuid::Uuid;
 
     fn at() -> DateTime<Utc> {
@@ -139,7 +141,8 @@ mod tests {
 
     #[test]
     fn activity_is_tracked() {
-        let wish = Wish::from_events(&[recorded(), progressed(InProgress)]);
+        let given = given::<Wish>([recorded(), progressed(InProgress)]);
+        let wish = given.state();
         assert_eq!((wish.status, wish.last_activity_at), (InProgress, Some(at())));
     }
 }
