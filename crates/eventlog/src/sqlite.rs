@@ -23,7 +23,7 @@ use crate::event::{
 use crate::hash::{self, GENESIS, Hash};
 use crate::plan::{Known, Placed, Plan};
 use crate::projection::{DocKey, Docs, Projection, apply_batch, batch_keys};
-use crate::store::{ChainRow, EventStore};
+use crate::store::{ChainRow, EventStore, raise_head};
 
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
@@ -89,20 +89,12 @@ fn shared_head(path: &Path, head: u64) -> Arc<watch::Sender<u64>> {
         HEADS.get_or_init(Default::default).lock().unwrap_or_else(PoisonError::into_inner);
     heads.retain(|_, w| w.strong_count() > 0);
     if let Some(existing) = heads.get(&key).and_then(Weak::upgrade) {
-        raise(&existing, head);
+        raise_head(&existing, head);
         return existing;
     }
     let sender = Arc::new(watch::channel(head).0);
     heads.insert(key, Arc::downgrade(&sender));
     sender
-}
-
-fn raise(head: &watch::Sender<u64>, to: u64) {
-    head.send_if_modified(|h| {
-        let moved = to > *h;
-        *h = (*h).max(to);
-        moved
-    });
 }
 
 fn connection(path: &Path) -> Result<Connection> {
@@ -323,7 +315,7 @@ impl EventStore for SqliteStore {
         check_appends(&appends)?;
         let (results, head) =
             self.inner.writer.run(move |conn| append_sync(conn, &appends)).await?;
-        raise(&self.inner.head, head);
+        raise_head(&self.inner.head, head);
         Ok(results)
     }
 

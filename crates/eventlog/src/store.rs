@@ -38,6 +38,16 @@ pub struct Verification {
     pub problem: Option<String>,
 }
 
+/// Moves a head watch forward to `to` (never back), waking its receivers only if it moved:
+/// both backends' writers after an append, and PostgreSQL's listener on a notification.
+pub(crate) fn raise_head(head: &watch::Sender<u64>, to: u64) {
+    head.send_if_modified(|h| {
+        let moved = to > *h;
+        *h = (*h).max(to);
+        moved
+    });
+}
+
 /// The event log. Both backends pass the same conformance suite (`tests/conformance.rs`).
 #[async_trait]
 pub trait EventStore: Send + Sync + std::fmt::Debug {

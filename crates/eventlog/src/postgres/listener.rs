@@ -8,8 +8,9 @@ use futures::StreamExt;
 use tokio::sync::{Notify, watch};
 use tokio_postgres::{AsyncMessage, NoTls};
 
-use super::{raise_head, to_u64};
+use super::to_u64;
 use crate::error::{Result, StoreError};
+use crate::store::raise_head;
 
 /// The channel every append notifies, with the new head as payload (see `INSERT_SQL` and
 /// `procgate_append`).

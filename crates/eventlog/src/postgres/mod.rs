@@ -156,14 +156,6 @@ fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn raise_head(head: &watch::Sender<u64>, to: u64) {
-    head.send_if_modified(|h| {
-        let moved = to > *h;
-        *h = (*h).max(to);
-        moved
-    });
-}
-
 #[async_trait]
 impl EventStore for PgStore {
     fn backend(&self) -> &'static str {

@@ -16,10 +16,11 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio_postgres::types::Json;
 use uuid::Uuid;
 
-use super::{raise_head, to_i64};
+use super::to_i64;
 use crate::error::{Result, StoreError};
 use crate::event::{AppendResult, ExpectedVersion, Metadata, StreamAppend, now_micros};
 use crate::plan::{Known, Plan, Planned};
+use crate::store::raise_head;
 
 mod one_flight;
 mod two_flight;
