@@ -6,6 +6,8 @@
 //! - [`gate`], the gate service's streams (`standards-district`, `purchase-{uuid}`) and events.
 //! - [`school`], the school streams (`school-{school_id}`) the stakeholder relations service
 //!   writes and the gate reads, with the [`school::SchoolStatus`] fold.
+//! - [`card`], purchasing cards, their statements and transactions (`card-{uuid}`,
+//!   `statement-{uuid}`, `transaction-{uuid}`), and the reconciliation settings.
 //! - [`rules`], the rules several services judge from the same events, each one fold
 //!   ([`rules::CallBeforeCancel`]), so that they cannot disagree.
 //!
@@ -27,6 +29,7 @@
 #[macro_use]
 mod family;
 
+pub mod card;
 pub mod gate;
 pub mod published;
 pub mod rules;
@@ -141,6 +144,10 @@ pub fn event_schemas() -> Vec<EventSchema> {
         stakeholders::WishEvent::event_schemas(),
         stakeholders::PromiseEvent::event_schemas(),
         stakeholders::FollowUpEvent::event_schemas(),
+        card::CardEvent::event_schemas(),
+        card::StatementEvent::event_schemas(),
+        card::CardTransactionEvent::event_schemas(),
+        card::ReconciliationEvent::event_schemas(),
     ]
     .concat()
 }

@@ -8,6 +8,7 @@
 use serde_json::Value;
 
 use crate::DecodeError;
+use crate::card::{CardEvent, CardTransactionEvent, ReconciliationEvent, StatementEvent};
 use crate::gate::{IdempotencyEvent, PurchaseEvent, StandardsEvent};
 use crate::school::SchoolEvent;
 use crate::stakeholders::{FollowUpEvent, PromiseEvent, StakeholderEvent, WishEvent};
@@ -24,6 +25,10 @@ pub enum Published {
     Wish(WishEvent),
     Promise(PromiseEvent),
     FollowUp(FollowUpEvent),
+    Card(CardEvent),
+    Statement(StatementEvent),
+    CardTransaction(CardTransactionEvent),
+    Reconciliation(ReconciliationEvent),
 }
 
 impl Published {
@@ -37,6 +42,10 @@ impl Published {
         WishEvent::CATEGORY,
         PromiseEvent::CATEGORY,
         FollowUpEvent::CATEGORY,
+        CardEvent::CATEGORY,
+        StatementEvent::CATEGORY,
+        CardTransactionEvent::CATEGORY,
+        ReconciliationEvent::CATEGORY,
     ];
 
     /// The event of a stream of `category`, from its type and data.
@@ -56,6 +65,16 @@ impl Published {
             WishEvent::CATEGORY => Self::Wish(WishEvent::from_parts(event_type, data)?),
             PromiseEvent::CATEGORY => Self::Promise(PromiseEvent::from_parts(event_type, data)?),
             FollowUpEvent::CATEGORY => Self::FollowUp(FollowUpEvent::from_parts(event_type, data)?),
+            CardEvent::CATEGORY => Self::Card(CardEvent::from_parts(event_type, data)?),
+            StatementEvent::CATEGORY => {
+                Self::Statement(StatementEvent::from_parts(event_type, data)?)
+            }
+            CardTransactionEvent::CATEGORY => {
+                Self::CardTransaction(CardTransactionEvent::from_parts(event_type, data)?)
+            }
+            ReconciliationEvent::CATEGORY => {
+                Self::Reconciliation(ReconciliationEvent::from_parts(event_type, data)?)
+            }
             other => return Err(DecodeError::UnknownCategory { category: other.to_owned() }),
         })
     }
@@ -71,6 +90,10 @@ impl Published {
             Self::Wish(e) => e.event_type(),
             Self::Promise(e) => e.event_type(),
             Self::FollowUp(e) => e.event_type(),
+            Self::Card(e) => e.event_type(),
+            Self::Statement(e) => e.event_type(),
+            Self::CardTransaction(e) => e.event_type(),
+            Self::Reconciliation(e) => e.event_type(),
         }
     }
 }
@@ -98,6 +121,6 @@ mod tests {
             Published::decode("weather", "rain", &Value::Null),
             Err(DecodeError::UnknownCategory { .. })
         ));
-        assert_eq!(Published::CATEGORIES.len(), 8);
+        assert_eq!(Published::CATEGORIES.len(), 12);
     }
 }

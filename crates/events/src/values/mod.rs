@@ -20,11 +20,14 @@
 //! | [`ShortText`] | 1 to 200 characters on one line, trimmed | trimmed |
 //! | [`LongText`] | 1 to 4000 characters, trimmed; tabs and line breaks allowed | trimmed, `\r\n` as `\n` |
 //! | [`PaymentMethod`] | `purchase_order`, `p_card`, `reimbursement` | the same |
+//! | [`CardLast4`] | exactly 4 digits (`"4821"`); from a masked card number, its last four digits | as given |
+//! | [`BankReference`] | 1 to 128 visible ASCII characters | as given |
 //!
 //! Identifiers are never trimmed: a space in a school id or an external reference is an error,
 //! because silently changing an identifier hides the caller's bug. Human text (names,
 //! descriptions, categories) is trimmed.
 
+mod card;
 mod currency;
 mod email;
 mod ids;
@@ -36,6 +39,7 @@ mod text;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
+pub use card::{BankReference, CardLast4};
 pub use currency::{CURRENCY_CODES, Currency};
 pub use email::Email;
 pub use ids::{Category, ExternalRef, IdempotencyKey, Mcc, SchoolId, Sku, VendorId};

@@ -1,0 +1,563 @@
+//! Purchasing cards and their statements: the gate writes them, reporting reads them.
+//!
+//! ## Streams
+//!
+//! | stream | family | what |
+//! |---|---|---|
+//! | `card-{uuid}` ([`card_stream`]) | [`CardEvent`] | a purchasing card: its last four digits, its holder, their school |
+//! | `statement-{uuid}` ([`statement_stream`]) | [`StatementEvent`] | one imported statement file and what it added |
+//! | `transaction-{uuid}` ([`transaction_stream`]) | [`CardTransactionEvent`] | one card transaction and its reconciliation |
+//! | `reconciliation-district` ([`RECONCILIATION_STREAM`]) | [`ReconciliationEvent`] | how the district matches card transactions with purchase checks |
+//!
+//! A transaction's id is UUID v5 of its bank reference ([`transaction_id`]), and its stream is
+//! opened with the expected version "no stream": whatever statements carry it, and however
+//! many imports run at once, a transaction is recorded once.
+//!
+//! ## A transaction's life
+//!
+//! `card-transaction-recorded`, and in the same append its reconciliation: one purchase check
+//! fits it (`card-transaction-matched`, saying how), several do (`card-transaction-ambiguous`:
+//! IT chooses, nobody guesses), or none does and it is technology
+//! (`card-transaction-flagged`: unchecked technology, for IT to reach out about). A
+//! transaction that is not technology and that no check fits needs nothing more. IT may then
+//! confirm a match (`card-match-confirmed`), undo it (`card-match-undone`, followed by
+//! `card-transaction-flagged` when the transaction is technology), choose the check itself
+//! (`card-transaction-matched` with the method `chosen_by_it`), and log its outreach to the
+//! card holder (`card-outreach-logged`). [`TransactionStatus::after`] is where a transaction
+//! stands after each event.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::values::{
+    BankReference, CardLast4, Currency, Email, IdempotencyKey, LongText, Mcc, Money, SchoolId,
+    ShortText,
+};
+
+/// The category of card streams.
+pub const CARD_CATEGORY: &str = "card";
+/// The category of statement streams.
+pub const STATEMENT_CATEGORY: &str = "statement";
+/// The category of card-transaction streams.
+pub const TRANSACTION_CATEGORY: &str = "transaction";
+/// The category of the reconciliation settings' stream.
+pub const RECONCILIATION_CATEGORY: &str = "reconciliation";
+/// The one stream holding the district's reconciliation settings.
+pub const RECONCILIATION_STREAM: &str = "reconciliation-district";
+
+/// The namespace of transaction ids: `transaction_id = v5(namespace, reference)`.
+pub const TRANSACTION_NAMESPACE: Uuid = Uuid::from_u128(0x8d5e_1c4a_27b9_4f03_a6e2_93c1_0b7d_5f18);
+
+/// The stream of card `id`: `card-{id}`.
+pub fn card_stream(id: Uuid) -> String {
+    format!("{CARD_CATEGORY}-{id}")
+}
+
+/// The stream of statement `id`: `statement-{id}`.
+pub fn statement_stream(id: Uuid) -> String {
+    format!("{STATEMENT_CATEGORY}-{id}")
+}
+
+/// The stream of transaction `id`: `transaction-{id}`.
+pub fn transaction_stream(id: Uuid) -> String {
+    format!("{TRANSACTION_CATEGORY}-{id}")
+}
+
+/// The id of the transaction the issuer calls `reference`: the same in every statement.
+pub fn transaction_id(reference: &BankReference) -> Uuid {
+    Uuid::new_v5(&TRANSACTION_NAMESPACE, reference.as_str().as_bytes())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cards
+
+/// A purchasing card was registered, or its details changed: who holds it and for which
+/// school, so that its transactions are attributed to a person and a school.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CardRegistered {
+    pub card_id: Uuid,
+    pub last4: CardLast4,
+    pub holder_email: Email,
+    pub school_id: SchoolId,
+}
+
+/// A card's details changed: the same fields, as they are now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CardUpdated {
+    pub card_id: Uuid,
+    pub last4: CardLast4,
+    pub holder_email: Email,
+    pub school_id: SchoolId,
+}
+
+event_family! {
+    /// The events of a `card-{uuid}` stream.
+    pub enum CardEvent in "card" {
+        /// `card-registered`
+        Registered(CardRegistered) = "card-registered",
+        /// `card-updated`
+        Updated(CardUpdated) = "card-updated",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statements
+
+/// A statement file was imported: everything it added was appended with this, in one atomic
+/// append. Counts are of distinct transactions (a reference twice in a file is one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StatementImported {
+    pub statement_id: Uuid,
+    /// The profile the file was read with (`procgate`, `usbank`, `munis`, `mapping`).
+    pub profile: String,
+    /// Hex SHA-256 of the file as received.
+    pub file_sha256: String,
+    /// The `Idempotency-Key` the import carried, if any.
+    pub idempotency_key: Option<IdempotencyKey>,
+    /// Data rows in the file.
+    pub rows: u64,
+    /// Distinct transactions in the file.
+    pub transactions: u64,
+    /// Transactions recorded by this import.
+    pub recorded: u64,
+    /// Transactions an earlier statement had recorded: not counted again.
+    pub already_recorded: u64,
+    pub matched: u64,
+    pub ambiguous: u64,
+    pub unchecked_technology: u64,
+    pub not_technology: u64,
+    pub credits: u64,
+    /// The earliest and latest transaction dates in the file.
+    pub first_date: Option<NaiveDate>,
+    pub last_date: Option<NaiveDate>,
+}
+
+event_family! {
+    /// The events of a `statement-{uuid}` stream.
+    pub enum StatementEvent in "statement" {
+        /// `statement-imported`
+        Imported(StatementImported) = "statement-imported",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transactions
+
+/// Why a transaction counts as technology.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TechnologyReason {
+    /// Its merchant category code is one of the policy's technology codes.
+    Mcc,
+    /// Its merchant is one IT lists as a technology merchant.
+    ListedMerchant,
+}
+
+/// A card transaction from a statement. Always followed, in the same append, by its
+/// reconciliation when it matched, was ambiguous, or is unchecked technology.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CardTransactionRecorded {
+    /// UUID v5 of `reference` ([`transaction_id`]).
+    pub transaction_id: Uuid,
+    pub reference: BankReference,
+    /// The statement that first carried it, and its line there (1 is the first line).
+    pub statement_id: Uuid,
+    pub line: u64,
+    pub card_id: Uuid,
+    pub card_last4: CardLast4,
+    /// The card's holder and school when it was recorded.
+    pub holder_email: Email,
+    pub school_id: SchoolId,
+    pub transaction_date: NaiveDate,
+    pub posted_on: Option<NaiveDate>,
+    /// The merchant as the statement names it.
+    pub merchant: ShortText,
+    pub mcc: Mcc,
+    /// The amount, always positive; `credit` says whether it was paid back to the card.
+    pub amount: Money,
+    pub credit: bool,
+    pub currency: Currency,
+    /// Why it is technology; absent when it is not.
+    pub technology: Option<TechnologyReason>,
+    /// The version of the `standards-district` stream it was classified against.
+    pub policy_version: u64,
+}
+
+/// How a match was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchMethod {
+    /// The amounts are equal to the cent (dates within the window, vendor names similar).
+    Exact,
+    /// The amounts differ by no more than the district's tolerance.
+    WithinTolerance,
+    /// IT chose the purchase check.
+    ChosenByIt,
+}
+
+/// How a transaction and a purchase check fit each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MatchHow {
+    pub method: MatchMethod,
+    /// |transaction amount − check total|.
+    pub amount_difference: Money,
+    /// Days between the check and the transaction.
+    pub days_apart: u32,
+    /// How similar the merchant's name is to the check's vendor, 0 to 100.
+    pub vendor_similarity: u8,
+}
+
+/// The transaction was matched with a purchase check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CardTransactionMatched {
+    pub purchase_id: Uuid,
+    pub how: MatchHow,
+}
+
+/// One purchase check that fits a transaction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MatchCandidate {
+    pub purchase_id: Uuid,
+    pub how: MatchHow,
+}
+
+/// Several purchase checks fit the transaction equally well: IT chooses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CardTransactionAmbiguous {
+    pub candidates: Vec<MatchCandidate>,
+}
+
+/// Why a transaction was flagged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagReason {
+    /// Technology bought on a card with no purchase check: IT reaches out to the holder.
+    UncheckedTechnology,
+}
+
+/// The transaction is technology no purchase check covers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CardTransactionFlagged {
+    pub reason: FlagReason,
+}
+
+/// IT confirmed the match.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CardMatchConfirmed {
+    pub purchase_id: Uuid,
+}
+
+/// IT undid the match: the check was not this purchase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CardMatchUndone {
+    pub purchase_id: Uuid,
+    pub reason: LongText,
+}
+
+/// IT reached out (or tried to) to the card holder about an unchecked technology purchase:
+/// outreach, not cancellation, since the purchase already happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CardOutreachLogged {
+    pub outreach_id: Uuid,
+    pub holder_reached: bool,
+    pub notes: Option<LongText>,
+    pub occurred_at: DateTime<Utc>,
+}
+
+event_family! {
+    /// The events of a `transaction-{uuid}` stream.
+    pub enum CardTransactionEvent in "transaction" {
+        /// `card-transaction-recorded`
+        Recorded(CardTransactionRecorded) = "card-transaction-recorded",
+        /// `card-transaction-matched`
+        Matched(CardTransactionMatched) = "card-transaction-matched",
+        /// `card-transaction-ambiguous`
+        Ambiguous(CardTransactionAmbiguous) = "card-transaction-ambiguous",
+        /// `card-transaction-flagged`
+        Flagged(CardTransactionFlagged) = "card-transaction-flagged",
+        /// `card-match-confirmed`
+        MatchConfirmed(CardMatchConfirmed) = "card-match-confirmed",
+        /// `card-match-undone`
+        MatchUndone(CardMatchUndone) = "card-match-undone",
+        /// `card-outreach-logged`
+        OutreachLogged(CardOutreachLogged) = "card-outreach-logged",
+    }
+}
+
+/// Where a card transaction stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TransactionStatus {
+    /// A purchase check covers it.
+    Matched,
+    /// Several checks fit: IT chooses.
+    Ambiguous,
+    /// Technology that no check covers.
+    UncheckedTechnology,
+    /// Not technology and no check: recorded, not flagged.
+    NotTechnology,
+    /// Money paid back to the card.
+    Credit,
+}
+
+impl TransactionStatus {
+    /// Every status, in the order lists show them.
+    pub const ALL: [Self; 5] = [
+        Self::Matched,
+        Self::Ambiguous,
+        Self::UncheckedTechnology,
+        Self::NotTechnology,
+        Self::Credit,
+    ];
+
+    /// The wire name (`unchecked_technology`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Matched => "matched",
+            Self::Ambiguous => "ambiguous",
+            Self::UncheckedTechnology => "unchecked_technology",
+            Self::NotTechnology => "not_technology",
+            Self::Credit => "credit",
+        }
+    }
+
+    /// Where a transaction stands after `event`, from where it stood (`None`: not recorded).
+    /// Recorded, it is a credit, unchecked technology or not technology; its reconciliation
+    /// and IT's choices move it. An undone match leaves it not technology until the
+    /// `card-transaction-flagged` that follows it for technology.
+    pub fn after(status: Option<Self>, event: &CardTransactionEvent) -> Option<Self> {
+        Some(match event {
+            CardTransactionEvent::Recorded(r) if r.credit => Self::Credit,
+            CardTransactionEvent::Recorded(r) if r.technology.is_some() => {
+                Self::UncheckedTechnology
+            }
+            CardTransactionEvent::Recorded(_) => Self::NotTechnology,
+            CardTransactionEvent::Matched(_) | CardTransactionEvent::MatchConfirmed(_) => {
+                Self::Matched
+            }
+            CardTransactionEvent::Ambiguous(_) => Self::Ambiguous,
+            CardTransactionEvent::Flagged(_) => Self::UncheckedTechnology,
+            CardTransactionEvent::MatchUndone(_) => Self::NotTechnology,
+            CardTransactionEvent::OutreachLogged(_) => return status,
+        })
+    }
+}
+
+impl std::fmt::Display for TransactionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for TransactionStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|status| status.as_str() == s).ok_or_else(|| {
+            "must be one of matched, ambiguous, unchecked_technology, not_technology, credit"
+                .to_owned()
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reconciliation settings
+
+/// How the district matches card transactions with purchase checks, and which merchants IT
+/// counts as technology whatever their category code. Replaces the previous settings whole.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReconciliationSet {
+    /// A check fits a transaction whose amount differs by at most this much…
+    pub amount_tolerance: Money,
+    /// …or by at most this percentage of the check's total, whichever is larger (0 to 100).
+    pub amount_tolerance_percent: u8,
+    /// …dated at most this many days before or after the check (0 to 366)…
+    pub date_window_days: u16,
+    /// …at a merchant whose name is at least this similar to the check's vendor (0 to 100).
+    pub min_vendor_similarity: u8,
+    /// Merchants whose transactions are technology whatever their category code (`Geek
+    /// Squad`): a merchant name similar to one of these, as vendors are compared.
+    pub technology_merchants: Vec<ShortText>,
+}
+
+impl Default for ReconciliationSet {
+    /// The settings until IT sets its own: 5.00 or 2 %, 7 days, similarity 60, no listed
+    /// merchants.
+    fn default() -> Self {
+        Self {
+            amount_tolerance: Money::from_cents(500).expect("5.00 is a valid amount"),
+            amount_tolerance_percent: 2,
+            date_window_days: 7,
+            min_vendor_similarity: 60,
+            technology_merchants: vec![],
+        }
+    }
+}
+
+event_family! {
+    /// The events of the `reconciliation-district` stream.
+    pub enum ReconciliationEvent in "reconciliation" {
+        /// `reconciliation-set`
+        Set(ReconciliationSet) = "reconciliation-set",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::EventFamily;
+
+    fn recorded(technology: Option<TechnologyReason>, credit: bool) -> CardTransactionRecorded {
+        let reference = BankReference::parse("24692164129100012345678").unwrap();
+        CardTransactionRecorded {
+            transaction_id: transaction_id(&reference),
+            reference,
+            statement_id: Uuid::from_u128(1),
+            line: 2,
+            card_id: Uuid::from_u128(2),
+            card_last4: CardLast4::parse("4821").unwrap(),
+            holder_email: Email::parse("pat.lee@district.org").unwrap(),
+            school_id: SchoolId::parse("lincoln-elem").unwrap(),
+            transaction_date: "2025-10-03".parse().unwrap(),
+            posted_on: Some("2025-10-05".parse().unwrap()),
+            merchant: ShortText::parse("BEST BUY #1234").unwrap(),
+            mcc: Mcc::parse("5732").unwrap(),
+            amount: Money::parse("1299.99").unwrap(),
+            credit,
+            currency: Currency::parse("USD").unwrap(),
+            technology,
+            policy_version: 3,
+        }
+    }
+
+    fn how(method: MatchMethod) -> MatchHow {
+        MatchHow {
+            method,
+            amount_difference: Money::parse("1.50").unwrap(),
+            days_apart: 2,
+            vendor_similarity: 100,
+        }
+    }
+
+    fn transaction_events() -> Vec<CardTransactionEvent> {
+        vec![
+            recorded(Some(TechnologyReason::Mcc), false).into(),
+            CardTransactionMatched {
+                purchase_id: Uuid::from_u128(9),
+                how: how(MatchMethod::Exact),
+            }
+            .into(),
+            CardTransactionAmbiguous {
+                candidates: vec![MatchCandidate {
+                    purchase_id: Uuid::from_u128(9),
+                    how: how(MatchMethod::WithinTolerance),
+                }],
+            }
+            .into(),
+            CardTransactionFlagged { reason: FlagReason::UncheckedTechnology }.into(),
+            CardMatchConfirmed { purchase_id: Uuid::from_u128(9) }.into(),
+            CardMatchUndone {
+                purchase_id: Uuid::from_u128(9),
+                reason: LongText::parse("Another order").unwrap(),
+            }
+            .into(),
+            CardOutreachLogged {
+                outreach_id: Uuid::from_u128(3),
+                holder_reached: true,
+                notes: None,
+                occurred_at: "2025-10-07T15:00:00Z".parse().unwrap(),
+            }
+            .into(),
+        ]
+    }
+
+    fn round_trip<F: EventFamily + PartialEq + std::fmt::Debug>(events: Vec<F>) {
+        let mut types: Vec<&str> = events.iter().map(|e| e.event_type()).collect();
+        types.sort_unstable();
+        types.dedup();
+        let mut all = F::EVENT_TYPES.to_vec();
+        all.sort_unstable();
+        assert_eq!(types, all, "the test must cover every event type");
+        for event in events {
+            let back = F::from_parts(event.event_type(), &event.to_data()).unwrap();
+            assert_eq!(back, event);
+        }
+    }
+
+    #[test]
+    fn every_event_round_trips() {
+        round_trip(transaction_events());
+        let card = CardRegistered {
+            card_id: Uuid::from_u128(2),
+            last4: CardLast4::parse("4821").unwrap(),
+            holder_email: Email::parse("pat.lee@district.org").unwrap(),
+            school_id: SchoolId::parse("lincoln-elem").unwrap(),
+        };
+        let updated = CardUpdated {
+            card_id: card.card_id,
+            last4: card.last4.clone(),
+            holder_email: card.holder_email.clone(),
+            school_id: card.school_id.clone(),
+        };
+        round_trip(vec![CardEvent::Registered(card), CardEvent::Updated(updated)]);
+        round_trip(vec![ReconciliationEvent::Set(ReconciliationSet::default())]);
+        round_trip(vec![StatementEvent::from(StatementImported {
+            statement_id: Uuid::from_u128(1),
+            profile: "procgate".into(),
+            file_sha256: "ab".repeat(32),
+            idempotency_key: None,
+            rows: 3,
+            transactions: 2,
+            recorded: 2,
+            already_recorded: 0,
+            matched: 1,
+            ambiguous: 0,
+            unchecked_technology: 1,
+            not_technology: 0,
+            credits: 0,
+            first_date: Some("2025-10-01".parse().unwrap()),
+            last_date: Some("2025-10-03".parse().unwrap()),
+        })]);
+    }
+
+    #[test]
+    fn the_wire_form_keeps_money_as_strings_and_dates_as_days() {
+        let data =
+            CardTransactionEvent::from(recorded(Some(TechnologyReason::Mcc), false)).to_data();
+        assert_eq!(data["amount"], "1299.99");
+        assert_eq!(data["transaction_date"], "2025-10-03");
+        assert_eq!(data["technology"], "mcc");
+        assert_eq!(data["card_last4"], "4821");
+    }
+
+    #[test]
+    fn a_reference_is_one_transaction_wherever_it_appears() {
+        let a = BankReference::parse("REF-1").unwrap();
+        assert_eq!(transaction_id(&a), transaction_id(&BankReference::parse("REF-1").unwrap()));
+        assert_ne!(transaction_id(&a), transaction_id(&BankReference::parse("REF-2").unwrap()));
+        assert_eq!(transaction_stream(transaction_id(&a)).split('-').next(), Some("transaction"));
+    }
+
+    #[test]
+    fn status_follows_the_reconciliation_and_it() {
+        use TransactionStatus::*;
+        let events = transaction_events();
+        let after = |status, i: usize| TransactionStatus::after(status, &events[i]);
+        assert_eq!(after(None, 0), Some(UncheckedTechnology));
+        let plain = CardTransactionEvent::from(recorded(None, false));
+        assert_eq!(TransactionStatus::after(None, &plain), Some(NotTechnology));
+        let credit = CardTransactionEvent::from(recorded(Some(TechnologyReason::Mcc), true));
+        assert_eq!(TransactionStatus::after(None, &credit), Some(Credit));
+        assert_eq!(after(Some(UncheckedTechnology), 1), Some(Matched));
+        assert_eq!(after(Some(UncheckedTechnology), 2), Some(Ambiguous));
+        assert_eq!(after(Some(Matched), 5), Some(NotTechnology));
+        assert_eq!(after(Some(NotTechnology), 3), Some(UncheckedTechnology));
+        assert_eq!(after(Some(UncheckedTechnology), 6), Some(UncheckedTechnology));
+        for status in TransactionStatus::ALL {
+            assert_eq!(status.as_str().parse::<TransactionStatus>(), Ok(status));
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        }
+    }
+}
