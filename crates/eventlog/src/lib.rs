@@ -31,7 +31,14 @@
 //! lock only after that commit, reads the new head, and numbers its events after it. So events
 //! become visible in position order, densely, and a reader that has seen position `p` has seen
 //! everything before it. The same lock lets each event's chain link be computed from the
-//! previous one at insert (by the writer, or by the database's append function). On SQLite the single write connection does the same.
+//! previous one at insert (by the writer, or by the database's append function). On SQLite the
+//! single write connection does the same.
+//!
+//! What an append does is decided in one place for both backends, the planner (`plan`). From
+//! what the backend knows (where the event ids are stored, the streams' versions and, when it
+//! numbers the events itself, the head), it tells whether each request is a conflict, a retry
+//! or new events, and gives those their versions, content hashes and, given the head,
+//! positions and chain links. A backend only looks things up and writes what was planned.
 //!
 //! **What it costs, and how it is paid down**: appends to the whole log are serialized on that
 //! lock, commit latency included. Each process therefore has one writer task that takes every
@@ -39,7 +46,7 @@
 //! commit), in one of two ways:
 //!
 //! - **One flight**, the usual case. The writer remembers the versions of the streams it
-//!   wrote last, plans the batch in memory (versions, content hashes) and sends it as one
+//!   wrote last, plans the batch on them (versions, content hashes) and sends it as one
 //!   statement, `SELECT procgate_append(…)`, on its own connection, without waiting for the
 //!   batch before it: PostgreSQL runs one connection's statements in order, so the next batch
 //!   is already queued when that one commits. The function (a migration) checks that every
