@@ -35,6 +35,7 @@
 //! # }
 //! ```
 
+pub mod allow;
 pub mod extract;
 pub mod health;
 pub mod input;
@@ -50,6 +51,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{App, Error};
 
+pub use allow::AllowedMethods;
 pub use extract::{DEFAULT_JSON_LIMIT, json_config, not_found, path_config, query_config};
 pub use health::{NotReady, ReadinessCheck, ReadyFuture, always_ready, health_routes};
 pub use input::Fields;

@@ -123,6 +123,10 @@ struct Inner {
     cause: Option<Cause>,
 }
 
+/// How long a client is asked to wait before retrying after a 503, in seconds.
+pub const RETRY_AFTER_SECS: u64 = 5;
+const RETRY_AFTER_SECS_TEXT: &str = "5";
+
 impl ApiError {
     /// A problem with any status, slug and detail. Prefer the named constructors.
     pub fn new(
@@ -221,9 +225,11 @@ impl ApiError {
     }
 
     /// 503 `unavailable`: a dependency (the event store, …) is not answering. `detail` is
-    /// shown to the client, so say what is unavailable, not why.
+    /// shown to the client, so say what is unavailable, not why. It carries `Retry-After`
+    /// ([`RETRY_AFTER_SECS`] seconds), so clients back off rather than hammer.
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
+            .with_header(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS_TEXT))
     }
 
     /// Replaces the title (by default the status's reason phrase).
@@ -408,6 +414,14 @@ impl fmt::Display for ErrorChain<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unavailable_asks_the_client_to_retry_later() {
+        let response = ApiError::unavailable("The event log is unavailable.").error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let retry = response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok());
+        assert_eq!(retry, Some(RETRY_AFTER_SECS.to_string().as_str()));
+    }
 
     #[test]
     fn type_uri_is_base_plus_slug() {

@@ -125,8 +125,18 @@ async fn complete_problem(
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
     }
-    let (req, resp) = res.into_parts();
+    let (req, mut resp) = res.into_parts();
     let path = req.path().to_owned();
+    if status == actix_web::http::StatusCode::METHOD_NOT_ALLOWED
+        && !resp.headers().contains_key(header::ALLOW)
+    {
+        let allow = req
+            .app_data::<actix_web::web::Data<crate::AllowedMethods>>()
+            .map_or_else(|| "GET, HEAD".to_owned(), |table| table.allow(&path));
+        if let Ok(value) = HeaderValue::from_str(&allow) {
+            resp.headers_mut().insert(header::ALLOW, value);
+        }
+    }
 
     let api_error = resp.error().and_then(|e| e.as_error::<ApiError>());
     let resp = if let Some(api_error) = api_error {

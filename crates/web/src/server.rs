@@ -75,6 +75,7 @@ impl Application {
     ) -> std::io::Result<Self> {
         let port = listener.local_addr()?.port();
         let merged = merged_openapi(&services);
+        let allowed = actix_web::web::Data::new(crate::AllowedMethods::from_openapi(&merged));
         // Each service's own document too, when there are several (paths leaked once per
         // server: the routes need them for its whole life).
         let own: Arc<[(&'static str, &'static str, OpenApi)]> = if services.len() > 1 {
@@ -98,6 +99,7 @@ impl Application {
             let (services, own) = (Arc::clone(&services), Arc::clone(&own));
             let (merged, ready) = (merged.clone(), Arc::clone(&ready));
             let app = App::new()
+                .app_data(allowed.clone())
                 .configure(|cfg| {
                     health_routes(cfg, ready);
                     metrics_routes(cfg);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::ServiceResponse;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::{Method, StatusCode, header};
 use actix_web::{App, HttpResponse, test, web as aweb};
 use serde::Deserialize;
 use web::{ApiError, FieldError, NotReady, Problem, ReadinessCheck};
@@ -65,6 +65,10 @@ macro_rules! app {
     ($ready:expr) => {
         test::init_service(web::with_plumbing(
             App::new()
+                .app_data(aweb::Data::new(web::AllowedMethods::new([
+                    ("/orders", vec![Method::GET, Method::POST]),
+                    ("/only-put", vec![Method::PUT]),
+                ])))
                 .configure(|cfg| web::health_routes(cfg, $ready))
                 .configure(web::metrics_routes)
                 .route("/orders", aweb::post().to(create_order))
@@ -259,12 +263,14 @@ async fn wrong_method_is_a_405_problem() {
     let res =
         test::call_service(&app, test::TestRequest::delete().uri("/orders").to_request()).await;
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.headers().get("allow").unwrap(), "GET, POST, HEAD");
     assert_eq!(problem(res).await.slug(), Some("method-not-allowed"));
 
     // A resource with its own (empty-bodied) 405.
     let res =
         test::call_service(&app, test::TestRequest::get().uri("/only-put").to_request()).await;
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.headers().get("allow").unwrap(), "PUT");
     assert_eq!(problem(res).await.slug(), Some("method-not-allowed"));
 }
 
