@@ -10,6 +10,11 @@
 //!   `statement-{uuid}`, `transaction-{uuid}`), and the reconciliation settings.
 //! - [`rules`], the rules several services judge from the same events, each one fold
 //!   ([`rules::CallBeforeCancel`]), so that they cannot disagree.
+//! - [`calendar`], [`district`] and [`clocks`]: district time. The district's calendar (time
+//!   zone, business hours, closures) and business-time arithmetic
+//!   ([`calendar::DistrictCalendar`]); the `district-settings` stream and its fold
+//!   ([`district::District`]); the clocks on flagged purchases ([`clocks::PurchaseClocks`])
+//!   and the `sla-…` streams of their warnings, breaches and escalations.
 //!
 //! Events come in *families*, one enum per stream category ([`gate::StandardsEvent`],
 //! [`gate::PurchaseEvent`], [`school::SchoolEvent`]). Each variant wraps a plain payload struct
@@ -29,7 +34,10 @@
 #[macro_use]
 mod family;
 
+pub mod calendar;
 pub mod card;
+pub mod clocks;
+pub mod district;
 pub mod gate;
 pub mod published;
 pub mod rules;
@@ -148,6 +156,8 @@ pub fn event_schemas() -> Vec<EventSchema> {
         card::StatementEvent::event_schemas(),
         card::CardTransactionEvent::event_schemas(),
         card::ReconciliationEvent::event_schemas(),
+        district::DistrictEvent::event_schemas(),
+        clocks::SlaEvent::event_schemas(),
     ]
     .concat()
 }

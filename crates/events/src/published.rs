@@ -9,6 +9,8 @@ use serde_json::Value;
 
 use crate::DecodeError;
 use crate::card::{CardEvent, CardTransactionEvent, ReconciliationEvent, StatementEvent};
+use crate::clocks::SlaEvent;
+use crate::district::DistrictEvent;
 use crate::gate::{IdempotencyEvent, PurchaseEvent, StandardsEvent};
 use crate::school::SchoolEvent;
 use crate::stakeholders::{FollowUpEvent, PromiseEvent, StakeholderEvent, WishEvent};
@@ -29,6 +31,8 @@ pub enum Published {
     Statement(StatementEvent),
     CardTransaction(CardTransactionEvent),
     Reconciliation(ReconciliationEvent),
+    District(DistrictEvent),
+    Sla(SlaEvent),
 }
 
 impl Published {
@@ -46,6 +50,8 @@ impl Published {
         StatementEvent::CATEGORY,
         CardTransactionEvent::CATEGORY,
         ReconciliationEvent::CATEGORY,
+        DistrictEvent::CATEGORY,
+        SlaEvent::CATEGORY,
     ];
 
     /// The event of a stream of `category`, from its type and data.
@@ -65,6 +71,8 @@ impl Published {
             WishEvent::CATEGORY => Self::Wish(WishEvent::from_parts(event_type, data)?),
             PromiseEvent::CATEGORY => Self::Promise(PromiseEvent::from_parts(event_type, data)?),
             FollowUpEvent::CATEGORY => Self::FollowUp(FollowUpEvent::from_parts(event_type, data)?),
+            DistrictEvent::CATEGORY => Self::District(DistrictEvent::from_parts(event_type, data)?),
+            SlaEvent::CATEGORY => Self::Sla(SlaEvent::from_parts(event_type, data)?),
             CardEvent::CATEGORY => Self::Card(CardEvent::from_parts(event_type, data)?),
             StatementEvent::CATEGORY => {
                 Self::Statement(StatementEvent::from_parts(event_type, data)?)
@@ -90,6 +98,8 @@ impl Published {
             Self::Wish(e) => e.event_type(),
             Self::Promise(e) => e.event_type(),
             Self::FollowUp(e) => e.event_type(),
+            Self::District(e) => e.event_type(),
+            Self::Sla(e) => e.event_type(),
             Self::Card(e) => e.event_type(),
             Self::Statement(e) => e.event_type(),
             Self::CardTransaction(e) => e.event_type(),
@@ -121,6 +131,6 @@ mod tests {
             Published::decode("weather", "rain", &Value::Null),
             Err(DecodeError::UnknownCategory { .. })
         ));
-        assert_eq!(Published::CATEGORIES.len(), 12);
+        assert_eq!(Published::CATEGORIES.len(), 14);
     }
 }
