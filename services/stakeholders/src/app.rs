@@ -1,18 +1,12 @@
 //! The stakeholder relations service: its state, its start-up and its place in a server.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use actix_web::App;
 use auth::Verifier;
-use eventlog::{EventStore, Projection, ProjectionHandle, Store, spawn_projection};
-use kernel::Commands;
-use serde::de::DeserializeOwned;
+use eventlog::{EventStore, Projection, Store};
+use kernel::{Commands, ReadModels};
 use utoipa::OpenApi as _;
 use utoipa::openapi::OpenApi;
-use utoipa_actix_web::AppExt;
-use web::ApiError;
 
 use crate::api;
 
@@ -24,29 +18,22 @@ pub struct Stakeholders {
     verifier: actix_web::web::Data<Verifier>,
 }
 
-/// What the handlers share.
+/// What the handlers share: the service's command runner and its running read models.
 #[derive(Debug)]
 pub(crate) struct State {
-    pub store: Store,
-    /// Runs the service's commands against the log.
     pub commands: Commands,
-    /// Every projection of [`projections`], running, by name (the name of its collection).
-    read_models: HashMap<String, ProjectionHandle>,
+    /// Every read model of [`projections`], running.
+    pub read_models: ReadModels,
 }
-
-/// How long a read waits for the read models to reach the log's head before answering 503.
-const READ_MODEL_WAIT: Duration = Duration::from_secs(5);
 
 impl Stakeholders {
     /// Starts the service's projections on `store` (each catches up from its checkpoint, then
     /// follows the log) and returns the service.
     pub async fn start(store: Store, verifier: Arc<Verifier>) -> anyhow::Result<Self> {
-        let read_models = projections()
-            .into_iter()
-            .map(|p| (p.name().to_owned(), spawn_projection(store.clone(), p)))
-            .collect();
-        let commands = Commands::new(store.clone());
-        let state = State { store, commands, read_models };
+        let state = State {
+            commands: Commands::new(store.clone()),
+            read_models: ReadModels::spawn(&store, projections()),
+        };
         Ok(Self {
             state: actix_web::web::Data::new(state),
             verifier: actix_web::web::Data::from(verifier),
@@ -71,18 +58,13 @@ impl web::Service for Stakeholders {
 
 /// The service's OpenAPI document, from the same route configuration the server uses.
 pub fn openapi() -> OpenApi {
-    App::new()
-        .into_utoipa_app()
-        .openapi(api::ApiDoc::openapi())
-        .configure(api::routes)
-        .split_for_parts()
-        .1
+    kernel::http::document(api::ApiDoc::openapi(), api::routes)
 }
 
 /// Every read model of the service, as projections: what [`Stakeholders::start`] runs and
 /// [`rebuild`] rebuilds.
 pub fn projections() -> Vec<Arc<dyn Projection>> {
-    crate::projections::all()
+    crate::read_models::all()
 }
 
 /// Rebuilds every read model of the service from position 0 (for `procgate rebuild`): each
@@ -103,75 +85,6 @@ pub async fn rebuild(
     Ok(applied)
 }
 
-impl State {
-    /// Waits until the read models `names` have applied every event up to `position`; a 503
-    /// problem if that takes longer than [`READ_MODEL_WAIT`].
-    pub async fn read_models_at(&self, position: u64, names: &[&str]) -> Result<(), ApiError> {
-        let waits = names.iter().map(|name| {
-            let handle = self.read_models.get(*name);
-            async move {
-                match handle {
-                    Some(handle) => handle.wait_for(position).await,
-                    None => Err(eventlog::StoreError::Unavailable(format!(
-                        "the read model {name} is not running"
-                    ))),
-                }
-            }
-        });
-        match tokio::time::timeout(READ_MODEL_WAIT, futures::future::try_join_all(waits)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(api::store_error(e)),
-            Err(_) => Err(ApiError::unavailable(
-                "The stakeholder records are catching up with the event log; try again shortly.",
-            )),
-        }
-    }
-
-    /// Waits until the read models `names` include everything in the log now: a read sees
-    /// every change answered before it.
-    pub async fn caught_up(&self, names: &[&str]) -> Result<(), ApiError> {
-        let head = self.store.head().await.map_err(api::store_error)?;
-        self.read_models_at(head, names).await
-    }
-
-    /// Every document of a collection.
-    pub async fn all<T: DeserializeOwned>(&self, collection: &str) -> Result<Vec<T>, ApiError> {
-        let docs = self.store.documents(collection).await.map_err(api::store_error)?;
-        docs.into_iter().map(|(key, doc)| parse_doc(collection, &key, doc)).collect()
-    }
-
-    /// One document, if it exists.
-    pub async fn one<T: DeserializeOwned>(
-        &self,
-        collection: &str,
-        key: &str,
-    ) -> Result<Option<T>, ApiError> {
-        let doc = self.store.document(collection, key).await.map_err(api::store_error)?;
-        doc.map(|doc| parse_doc(collection, key, doc)).transpose()
-    }
-
-    /// The documents with these keys that exist, in the order of the keys.
-    pub async fn some<T: DeserializeOwned>(
-        &self,
-        collection: &str,
-        keys: impl IntoIterator<Item = String>,
-    ) -> Result<Vec<T>, ApiError> {
-        let reads = keys.into_iter().map(|key| async move { self.one(collection, &key).await });
-        let docs = futures::future::try_join_all(reads).await?;
-        Ok(docs.into_iter().flatten().collect())
-    }
-}
-
-fn parse_doc<T: DeserializeOwned>(
-    collection: &str,
-    key: &str,
-    doc: serde_json::Value,
-) -> Result<T, ApiError> {
-    serde_json::from_value(doc).map_err(|e| {
-        ApiError::internal(format!("the document {collection}/{key} does not parse: {e}"))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,15 +94,8 @@ mod tests {
         let names: std::collections::BTreeSet<String> =
             projections().iter().map(|p| p.name().to_owned()).collect();
         assert_eq!(names.len(), projections().len());
-        for collection in [
-            crate::projections::SCHOOLS,
-            crate::projections::STAKEHOLDERS,
-            crate::projections::WISHES,
-            crate::projections::PROMISES,
-            crate::projections::FOLLOW_UPS,
-            crate::projections::HELD_PURCHASES,
-        ] {
-            assert!(names.contains(collection), "{collection} is not a projection's name");
+        for collection in crate::read_models::ALL {
+            assert!(names.contains(*collection), "{collection} is not a projection's name");
         }
     }
 }

@@ -3,12 +3,14 @@
 //! headway, the promises IT made and kept, and the follow-ups it owes.
 //!
 //! - [`domain`]: the pure decision core (commands in, events out; no IO, no clock).
-//! - [`projections`]: the read models the API serves, kept from the log.
+//! - [`read_models`]: the read models the API serves, kept from the log, one per file.
+//! - [`queries`]: joins of the read models and what is computed when reading.
 //! - the HTTP API (`api`, private) and the service wiring ([`Stakeholders`], [`openapi`],
 //!   [`projections()`] and [`rebuild`] for `procgate rebuild`).
 
 pub mod domain;
-pub mod projections;
+pub mod queries;
+pub mod read_models;
 
 mod api;
 mod app;

@@ -22,10 +22,10 @@ use crate::app::State;
 use crate::domain::DomainError;
 use crate::domain::followup::{CompleteFollowUp, FollowUp, FollowUpCommand, ScheduleFollowUp};
 use crate::domain::stakeholder::Stakeholder;
-use crate::projections::{FOLLOW_UPS, FollowUpDoc, STAKEHOLDERS, StakeholderDoc, sort_follow_ups};
-use kernel::Aggregate;
+use crate::read_models::{FollowUpDoc, FollowUps, StakeholderDoc, Stakeholders, sort_follow_ups};
+use kernel::{Aggregate, ReadModel};
 
-const VIEW: &[&str] = &[FOLLOW_UPS, STAKEHOLDERS];
+const VIEW: &[&str] = &[FollowUps::NAME, Stakeholders::NAME];
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -66,12 +66,10 @@ pub async fn list_follow_ups(
     principal: Principal,
     query: Query<FollowUpQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let view = state.read_models.view();
     principal.require(READERS)?;
-    state.caught_up(VIEW).await?;
-    let (docs, people) = futures::try_join!(
-        state.all::<FollowUpDoc>(FOLLOW_UPS),
-        state.all::<StakeholderDoc>(STAKEHOLDERS),
-    )?;
+    state.read_models.caught_up(VIEW).await?;
+    let (docs, people) = futures::try_join!(view.all::<FollowUps>(), view.all::<Stakeholders>(),)?;
     let names: Names = people.into_iter().map(|p| (p.stakeholder_id, p.name)).collect();
     let today = today(now());
     let mut docs: Vec<FollowUpDoc> = docs
@@ -95,16 +93,19 @@ async fn follow_up(
     id: Uuid,
     position: Option<u64>,
 ) -> Result<FollowUpView, ApiError> {
+    let view = state.read_models.view();
     match position {
-        Some(position) => state.read_models_at(position, VIEW).await?,
-        None => state.caught_up(VIEW).await?,
+        Some(position) => state.read_models.at(position, VIEW).await?,
+        None => state.read_models.caught_up(VIEW).await?,
     }
     let doc: FollowUpDoc = state
-        .one(FOLLOW_UPS, &id.to_string())
+        .read_models
+        .view()
+        .one::<FollowUps>(&id.to_string())
         .await?
         .ok_or_else(|| domain_error(DomainError::UnknownFollowUp))?;
     let who: Option<StakeholderDoc> =
-        state.one(STAKEHOLDERS, &doc.stakeholder_id.to_string()).await?;
+        view.one::<Stakeholders>(&doc.stakeholder_id.to_string()).await?;
     let names: Names = who.into_iter().map(|p| (p.stakeholder_id, p.name)).collect();
     Ok(follow_up_view(doc, today(now()), &names))
 }

@@ -8,7 +8,7 @@
 //! and its standing promise; a conversation and its wish). When another writer got there
 //! first they read and decide again ([`kernel::Commands::run`]).
 //!
-//! Reads (every role but `finance`) come from the read models ([`crate::projections`]), after
+//! Reads (every role but `finance`) come from the read models ([`crate::read_models`]), after
 //! waiting for them to reach the log's head, so a read sees every change answered before it;
 //! a write answers with the resource as a read right after it would show it.
 //!
@@ -35,26 +35,23 @@ use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
 use auth::{Principal, Role};
 use chrono::{DateTime, NaiveDate, Utc};
-use eventlog::{Actor, Metadata, RecordedEvent, StoreError};
+use eventlog::{Actor, Metadata, RecordedEvent};
 use kernel::Aggregate;
+use kernel::http::BearerAuth;
 pub(crate) use kernel::stream;
 use serde::Serialize;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{OpenApi, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 use web::ApiError;
 
 use crate::domain::{DomainError, ErrorKind};
-use crate::projections::{FOLLOW_UPS, HELD_PURCHASES, PROMISES, SCHOOLS, STAKEHOLDERS, WISHES};
+use crate::read_models::ALL;
 
 /// Who may read: every role but `finance` (a finance system has no business with people).
 const READERS: &[Role] = &[Role::ItStaff, Role::Auditor, Role::Admin];
 /// Who may write.
 const WRITERS: &[Role] = &[Role::ItStaff, Role::Admin];
-
-/// Every read model.
-const ALL: &[&str] = &[SCHOOLS, STAKEHOLDERS, WISHES, PROMISES, FOLLOW_UPS, HELD_PURCHASES];
 
 /// Registers the service's routes; the OpenAPI document is built from the same function.
 pub(crate) fn routes(cfg: &mut ServiceConfig) {
@@ -111,24 +108,6 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
 )]
 pub(crate) struct ApiDoc;
 
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some("A JWT with the caller's roles in `roles`."))
-                    .build(),
-            ),
-        );
-    }
-}
-
 /// The time now, from the server clock.
 pub(crate) fn now() -> DateTime<Utc> {
     Utc::now()
@@ -147,25 +126,6 @@ pub(crate) fn metadata(principal: &Principal, req: &HttpRequest) -> Metadata {
         .unwrap_or_else(Uuid::now_v7);
     Metadata::new(Actor::new(principal.subject.clone(), principal.actor_role()), "stakeholders")
         .correlated(correlation, None)
-}
-
-/// A store failure as a problem: unavailable is 503, anything else is internal.
-pub(crate) fn store_error(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Unavailable(detail) => {
-            tracing::warn!(%detail, "the event log is unavailable");
-            ApiError::unavailable("The event log is unavailable; try again shortly.")
-        }
-        StoreError::WrongExpectedVersion { .. } => concurrent_update(),
-        other => ApiError::internal(other),
-    }
-}
-
-pub(crate) fn concurrent_update() -> ApiError {
-    ApiError::conflict(
-        "concurrent-update",
-        "Others changed this at the same moment, several times over; try again.",
-    )
 }
 
 /// A refusal of the domain as a problem: the status from [`DomainError::kind`] (404, 409,

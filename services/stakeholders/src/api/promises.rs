@@ -26,11 +26,11 @@ use crate::domain::DomainError;
 use crate::domain::promise::{MakePromise, Promise, PromiseCommand, Settle};
 use crate::domain::school::School;
 use crate::domain::stakeholder::Stakeholder;
-use crate::projections::{HELD_PURCHASES, PROMISES, PromiseDoc, SCHOOLS};
-use kernel::Aggregate;
+use crate::read_models::{HeldPurchases, PromiseDoc, Promises, Schools};
+use kernel::{Aggregate, ReadModel};
 
 /// The read models promise views are built from.
-const VIEW: &[&str] = &[PROMISES, SCHOOLS, HELD_PURCHASES];
+const VIEW: &[&str] = &[Promises::NAME, Schools::NAME, HeldPurchases::NAME];
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -77,15 +77,17 @@ pub async fn list_promises(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(READERS)?;
     let school_id = query_param("school_id", query.school_id.as_deref(), SchoolId::parse)?;
-    state.caught_up(VIEW).await?;
+    state.read_models.caught_up(VIEW).await?;
     let docs: Vec<PromiseDoc> = state
-        .all::<PromiseDoc>(PROMISES)
+        .read_models
+        .view()
+        .all::<Promises>()
         .await?
         .into_iter()
         .filter(|p| match (&p.to, query.stakeholder_id, &school_id) {
             (_, None, None) => true,
             (PromiseTo::Stakeholder { stakeholder_id }, Some(wanted), None) => {
-                stakeholder_id == &wanted
+                *stakeholder_id == wanted
             }
             (PromiseTo::School { school_id }, None, Some(wanted)) => school_id == wanted,
             _ => false,
@@ -108,11 +110,13 @@ pub async fn list_promises(
 /// `None`).
 async fn promise(state: &State, id: Uuid, position: Option<u64>) -> Result<PromiseView, ApiError> {
     match position {
-        Some(position) => state.read_models_at(position, VIEW).await?,
-        None => state.caught_up(VIEW).await?,
+        Some(position) => state.read_models.at(position, VIEW).await?,
+        None => state.read_models.caught_up(VIEW).await?,
     }
     let doc: PromiseDoc = state
-        .one(PROMISES, &id.to_string())
+        .read_models
+        .view()
+        .one::<Promises>(&id.to_string())
         .await?
         .ok_or_else(|| domain_error(DomainError::UnknownPromise))?;
     let docs = [doc];

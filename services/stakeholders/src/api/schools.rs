@@ -30,15 +30,15 @@ use crate::app::State;
 use crate::domain::DomainError;
 use crate::domain::school::{School, SchoolCommand, SignAgreement, Signer, WithdrawAgreement};
 use crate::domain::stakeholder::Stakeholder;
-use crate::projections::{
-    AgreementRecord, AgreementStatus, CallBeforeCancelRecord, HELD_PURCHASES, HeldPurchaseDoc,
-    PROMISES, PromiseDoc, SCHOOLS, STAKEHOLDERS, SchoolDoc, StakeholderDoc,
-    call_before_cancel_record,
+use crate::queries::{CallBeforeCancelRecord, call_before_cancel_record};
+use crate::read_models::{
+    AgreementRecord, AgreementStatus, HeldPurchaseDoc, HeldPurchases, Promises, SchoolDoc, Schools,
+    StakeholderDoc, Stakeholders,
 };
-use kernel::Aggregate;
+use kernel::{Aggregate, ReadModel};
 
 /// The read models a school's view is built from.
-const VIEW: &[&str] = &[SCHOOLS, STAKEHOLDERS, PROMISES, HELD_PURCHASES];
+const VIEW: &[&str] = &[Schools::NAME, Stakeholders::NAME, Promises::NAME, HeldPurchases::NAME];
 
 /// The agreement in force.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -130,18 +130,21 @@ async fn school_view(
     school_id: &SchoolId,
     position: Option<u64>,
 ) -> Result<SchoolView, ApiError> {
+    let view = state.read_models.view();
     match position {
-        Some(position) => state.read_models_at(position, VIEW).await?,
-        None => state.caught_up(VIEW).await?,
+        Some(position) => state.read_models.at(position, VIEW).await?,
+        None => state.read_models.caught_up(VIEW).await?,
     }
     let school: SchoolDoc = state
-        .one(SCHOOLS, school_id.as_str())
+        .read_models
+        .view()
+        .one::<Schools>(school_id.as_str())
         .await?
         .ok_or_else(|| domain_error(DomainError::UnknownSchool))?;
     let (promises, held, people) = futures::try_join!(
-        state.some::<PromiseDoc>(PROMISES, school.promise_ids.iter().map(Uuid::to_string)),
-        state.all::<HeldPurchaseDoc>(HELD_PURCHASES),
-        state.all::<StakeholderDoc>(STAKEHOLDERS),
+        view.some::<Promises>(school.promise_ids.iter().map(Uuid::to_string)),
+        view.all::<HeldPurchases>(),
+        view.all::<Stakeholders>(),
     )?;
     let held: Vec<HeldPurchaseDoc> =
         held.into_iter().filter(|p| p.school_id == school.school_id).collect();
@@ -220,12 +223,10 @@ pub async fn list_schools(
     principal: Principal,
     query: Query<SchoolQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let view = state.read_models.view();
     principal.require(READERS)?;
-    state.caught_up(&[SCHOOLS, STAKEHOLDERS]).await?;
-    let (schools, people) = futures::try_join!(
-        state.all::<SchoolDoc>(SCHOOLS),
-        state.all::<StakeholderDoc>(STAKEHOLDERS),
-    )?;
+    state.read_models.caught_up(&[Schools::NAME, Stakeholders::NAME]).await?;
+    let (schools, people) = futures::try_join!(view.all::<Schools>(), view.all::<Stakeholders>(),)?;
     let names = names(&people);
     let mut schools: Vec<SchoolSummary> = schools
         .iter()

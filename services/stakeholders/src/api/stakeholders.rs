@@ -36,12 +36,12 @@ use crate::domain::stakeholder::{
     HoldConversation, Profile, RegisterStakeholder, Stakeholder, StakeholderCommand,
     UpdateStakeholder,
 };
-use crate::projections::{
-    FOLLOW_UPS, FollowUpDoc, HELD_PURCHASES, HealthDocs, HeldPurchaseDoc, PROMISES, PromiseDoc,
-    SCHOOLS, STAKEHOLDERS, SchoolDoc, StakeholderDoc, WISHES, WishDoc, health_inputs,
-    sort_follow_ups,
+use crate::queries::{HealthDocs, health_inputs};
+use crate::read_models::{
+    FollowUpDoc, FollowUps, HeldPurchaseDoc, HeldPurchases, PromiseDoc, Promises, SchoolDoc,
+    Schools, StakeholderDoc, Stakeholders, WishDoc, Wishes, sort_follow_ups,
 };
-use kernel::Aggregate;
+use kernel::{Aggregate, ReadModel};
 
 /// A stakeholder in a list.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -96,26 +96,29 @@ async fn stakeholder_view(
     id: Uuid,
     position: Option<u64>,
 ) -> Result<StakeholderView, ApiError> {
+    let view = state.read_models.view();
     match position {
-        Some(position) => state.read_models_at(position, ALL).await?,
-        None => state.caught_up(ALL).await?,
+        Some(position) => state.read_models.at(position, ALL).await?,
+        None => state.read_models.caught_up(ALL).await?,
     }
     let who: StakeholderDoc = state
-        .one(STAKEHOLDERS, &id.to_string())
+        .read_models
+        .view()
+        .one::<Stakeholders>(&id.to_string())
         .await?
         .ok_or_else(|| domain_error(DomainError::UnknownStakeholder))?;
     let school: Option<SchoolDoc> = match who.principal_of() {
-        Some(school_id) => state.one(SCHOOLS, school_id.as_str()).await?,
+        Some(school_id) => view.one::<Schools>(school_id.as_str()).await?,
         None => None,
     };
     let promise_ids = who.promise_ids.iter().chain(school.iter().flat_map(|s| &s.promise_ids));
     let (wishes, follow_ups, promises, held) = futures::try_join!(
-        state.some::<WishDoc>(WISHES, who.wish_ids.iter().map(Uuid::to_string)),
-        state.some::<FollowUpDoc>(FOLLOW_UPS, who.followup_ids.iter().map(Uuid::to_string)),
-        state.some::<PromiseDoc>(PROMISES, promise_ids.map(Uuid::to_string)),
+        view.some::<Wishes>(who.wish_ids.iter().map(Uuid::to_string)),
+        view.some::<FollowUps>(who.followup_ids.iter().map(Uuid::to_string)),
+        view.some::<Promises>(promise_ids.map(Uuid::to_string)),
         async {
             match &school {
-                Some(_) => state.all::<HeldPurchaseDoc>(HELD_PURCHASES).await,
+                Some(_) => view.all::<HeldPurchases>().await,
                 None => Ok(Vec::new()),
             }
         },
@@ -209,16 +212,17 @@ pub async fn list_stakeholders(
     principal: Principal,
     query: Query<StakeholderQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let view = state.read_models.view();
     principal.require(READERS)?;
     let school_id = query_param("school_id", query.school_id.as_deref(), SchoolId::parse)?;
-    state.caught_up(ALL).await?;
+    state.read_models.caught_up(ALL).await?;
     let (people, wishes, follow_ups, promises, schools, held) = futures::try_join!(
-        state.all::<StakeholderDoc>(STAKEHOLDERS),
-        state.all::<WishDoc>(WISHES),
-        state.all::<FollowUpDoc>(FOLLOW_UPS),
-        state.all::<PromiseDoc>(PROMISES),
-        state.all::<SchoolDoc>(SCHOOLS),
-        state.all::<HeldPurchaseDoc>(HELD_PURCHASES),
+        view.all::<Stakeholders>(),
+        view.all::<Wishes>(),
+        view.all::<FollowUps>(),
+        view.all::<Promises>(),
+        view.all::<Schools>(),
+        view.all::<HeldPurchases>(),
     )?;
     let people: Vec<StakeholderDoc> = people
         .into_iter()
@@ -538,6 +542,7 @@ pub async fn hold_conversation(
     id: Path<String>,
     body: Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
+    let view = state.read_models.view();
     principal.require(WRITERS)?;
     let id = path_id("id", &id)?;
     let c = parse::conversation(&body)?;
@@ -562,12 +567,10 @@ pub async fn hold_conversation(
         })
         .await?;
     let position = done.position.unwrap_or_default();
-    state.read_models_at(position, &[STAKEHOLDERS, WISHES]).await?;
+    state.read_models.at(position, &[Stakeholders::NAME, Wishes::NAME]).await?;
     let (who_key, wish_key) = (id.to_string(), wish_id.to_string());
-    let (who, wish) = futures::try_join!(
-        state.one::<StakeholderDoc>(STAKEHOLDERS, &who_key),
-        state.one::<WishDoc>(WISHES, &wish_key),
-    )?;
+    let (who, wish) =
+        futures::try_join!(view.one::<Stakeholders>(&who_key), view.one::<Wishes>(&wish_key),)?;
     let who = who.ok_or_else(|| ApiError::internal("a stakeholder missing after a write"))?;
     let wish = wish.ok_or_else(|| ApiError::internal("a wish missing after its write"))?;
     let conversation = who

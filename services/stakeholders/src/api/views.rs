@@ -1,5 +1,5 @@
 //! What the API answers with, built from the read models: the documents of
-//! [`crate::projections`] plus what is computed when reading (a promise's or follow-up's status
+//! [`crate::read_models`] plus what is computed when reading (a promise's or follow-up's status
 //! as of today, the record of a standing call-before-cancel promise, answer times).
 
 use std::collections::HashMap;
@@ -14,9 +14,10 @@ use web::ApiError;
 
 use crate::app::State;
 use crate::domain::health::STALE_WISH_DAYS;
-use crate::projections::{
-    CallBeforeCancelRecord, FollowUpDoc, HELD_PURCHASES, HeldPurchaseDoc, PromiseDoc,
-    PromiseStatus, SCHOOLS, SchoolDoc, WishDoc, call_before_cancel_record,
+use crate::queries::{CallBeforeCancelRecord, call_before_cancel_record};
+use crate::read_models::{
+    FollowUpDoc, HeldPurchaseDoc, HeldPurchases, PromiseDoc, PromiseStatus, SchoolDoc, Schools,
+    WishDoc,
 };
 
 /// Stakeholders' names by id, for views that name the person.
@@ -78,13 +79,12 @@ pub(crate) struct Joins {
 impl Joins {
     /// What `promises` need: nothing unless one of them is a standing promise.
     pub async fn for_promises(state: &State, promises: &[PromiseDoc]) -> Result<Self, ApiError> {
+        let view = state.read_models.view();
         if promises.iter().all(|p| p.status != PromiseStatus::Standing) {
             return Ok(Self::default());
         }
-        let (schools, held) = futures::try_join!(
-            state.all::<SchoolDoc>(SCHOOLS),
-            state.all::<HeldPurchaseDoc>(HELD_PURCHASES),
-        )?;
+        let (schools, held) =
+            futures::try_join!(view.all::<Schools>(), view.all::<HeldPurchases>(),)?;
         Ok(Self::new(schools, held))
     }
 

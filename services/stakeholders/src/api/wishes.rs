@@ -20,8 +20,8 @@ use super::{
 use crate::app::State;
 use crate::domain::DomainError;
 use crate::domain::wish::{ProgressWish, Wish};
-use crate::projections::{STAKEHOLDERS, StakeholderDoc, WISHES, WishDoc};
-use kernel::Aggregate;
+use crate::read_models::{StakeholderDoc, Stakeholders, WishDoc, Wishes};
+use kernel::{Aggregate, ReadModel};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -46,7 +46,8 @@ pub struct WishList {
 }
 
 async fn names(state: &State) -> Result<Names, ApiError> {
-    let people: Vec<StakeholderDoc> = state.all(STAKEHOLDERS).await?;
+    let view = state.read_models.view();
+    let people: Vec<StakeholderDoc> = view.all::<Stakeholders>().await?;
     Ok(people.into_iter().map(|p| (p.stakeholder_id, p.name)).collect::<HashMap<_, _>>())
 }
 
@@ -68,10 +69,11 @@ pub async fn list_wishes(
     principal: Principal,
     query: Query<WishQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let view = state.read_models.view();
     principal.require(READERS)?;
     let school_id = query_param("school_id", query.school_id.as_deref(), SchoolId::parse)?;
-    state.caught_up(&[WISHES, STAKEHOLDERS]).await?;
-    let (docs, names) = futures::try_join!(state.all::<WishDoc>(WISHES), names(&state))?;
+    state.read_models.caught_up(&[Wishes::NAME, Stakeholders::NAME]).await?;
+    let (docs, names) = futures::try_join!(view.all::<Wishes>(), names(&state))?;
     let now = now();
     let mut wishes: Vec<WishView> = docs
         .into_iter()
@@ -88,17 +90,20 @@ pub async fn list_wishes(
 /// The wish as the read models have it once they include `position` (the head now, when
 /// `None`).
 async fn wish(state: &State, id: Uuid, position: Option<u64>) -> Result<WishView, ApiError> {
-    let read_models = &[WISHES, STAKEHOLDERS];
+    let view = state.read_models.view();
+    let read_models = &[Wishes::NAME, Stakeholders::NAME];
     match position {
-        Some(position) => state.read_models_at(position, read_models).await?,
-        None => state.caught_up(read_models).await?,
+        Some(position) => state.read_models.at(position, read_models).await?,
+        None => state.read_models.caught_up(read_models).await?,
     }
     let doc: WishDoc = state
-        .one(WISHES, &id.to_string())
+        .read_models
+        .view()
+        .one::<Wishes>(&id.to_string())
         .await?
         .ok_or_else(|| domain_error(DomainError::UnknownWish))?;
     let who: Option<StakeholderDoc> =
-        state.one(STAKEHOLDERS, &doc.stakeholder_id.to_string()).await?;
+        view.one::<Stakeholders>(&doc.stakeholder_id.to_string()).await?;
     let names: Names = who.into_iter().map(|p| (p.stakeholder_id, p.name)).collect();
     Ok(wish_view(doc, now(), &names))
 }

@@ -1,0 +1,161 @@
+//! The facts a stakeholder's relationship health is scored from, joined from the read models.
+
+use events::stakeholders::PromiseTo;
+
+use super::call_before_cancel_record;
+use crate::domain::health::{FollowUpFact, HealthInputs, HeldPurchaseFact, PromiseFact, WishFact};
+use crate::domain::promise::Outcome;
+use crate::read_models::{
+    FollowUpDoc, HeldPurchaseDoc, PromiseDoc, PromiseStatus, SchoolDoc, StakeholderDoc, WishDoc,
+};
+
+/// The read models a stakeholder's health is computed from. Lists may hold more than this
+/// stakeholder's documents (whole collections, say): each is filtered to what counts.
+#[derive(Debug, Clone, Copy)]
+pub struct HealthDocs<'a> {
+    pub stakeholder: &'a StakeholderDoc,
+    pub follow_ups: &'a [FollowUpDoc],
+    pub wishes: &'a [WishDoc],
+    /// Promises to them and, for a principal, to their school.
+    pub promises: &'a [PromiseDoc],
+    /// For a principal: their school's document and held purchases.
+    pub school: Option<(&'a SchoolDoc, &'a [HeldPurchaseDoc])>,
+}
+
+/// The facts [`crate::domain::health::health`] scores, from the read models.
+pub fn health_inputs(docs: HealthDocs<'_>) -> HealthInputs {
+    let who = docs.stakeholder;
+    let school = match (who.principal_of(), docs.school) {
+        (Some(id), Some((school, held))) if school.school_id == *id => Some((school, held)),
+        _ => None,
+    };
+    let follow_ups = docs
+        .follow_ups
+        .iter()
+        .filter(|f| f.stakeholder_id == who.stakeholder_id)
+        .map(|f| FollowUpFact { due_on: f.due_on, done: f.done_on.is_some() })
+        .collect();
+    let wishes = docs
+        .wishes
+        .iter()
+        .filter(|w| w.stakeholder_id == who.stakeholder_id)
+        .map(|w| WishFact { status: w.status, last_activity_at: w.last_activity_at })
+        .collect();
+    let promises = docs
+        .promises
+        .iter()
+        .filter_map(|p| {
+            let counts = match &p.to {
+                PromiseTo::Stakeholder { stakeholder_id } => *stakeholder_id == who.stakeholder_id,
+                PromiseTo::School { school_id } => {
+                    school.is_some_and(|(s, _)| s.school_id == *school_id)
+                }
+            };
+            if !counts {
+                return None;
+            }
+            let outcome = match p.status {
+                PromiseStatus::Open => None,
+                PromiseStatus::Kept => Some(Outcome::Kept),
+                PromiseStatus::Broken => Some(Outcome::Broken),
+                PromiseStatus::Standing => school
+                    .and_then(|(s, held)| call_before_cancel_record(p, s, held))
+                    .map(|r| if r.breaches.is_empty() { Outcome::Kept } else { Outcome::Broken }),
+            };
+            Some(PromiseFact {
+                due_on: p.due_on,
+                outcome,
+                standing: p.status == PromiseStatus::Standing,
+            })
+        })
+        .collect();
+    let held_purchases = school.map(|(s, held)| {
+        held.iter()
+            .filter(|p| p.school_id == s.school_id)
+            .filter_map(|p| {
+                let flagged_at = p.flagged_at?;
+                Some(HeldPurchaseFact { flagged_at, answered_at: p.answered_at() })
+            })
+            .collect()
+    });
+    HealthInputs {
+        last_contact: who.last_contact,
+        conversations: who.conversations.len() as u32,
+        follow_ups,
+        promises,
+        wishes,
+        held_purchases,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+    use crate::domain::health::health;
+    use crate::read_models::testing::*;
+    use crate::read_models::{FollowUps, HeldPurchases, Promises, Schools, Stakeholders, Wishes};
+
+    #[test]
+    fn health_from_the_read_models() {
+        let docs = district_docs();
+        let dana = doc::<Stakeholders>(&docs, DANA);
+        let school = doc::<Schools>(&docs, "lincoln-elem");
+        let follow_ups = collection::<FollowUps>(&docs);
+        let wishes = collection::<Wishes>(&docs);
+        let promises = collection::<Promises>(&docs);
+        let held = collection::<HeldPurchases>(&docs);
+        let inputs = health_inputs(HealthDocs {
+            stakeholder: &dana,
+            follow_ups: &follow_ups,
+            wishes: &wishes,
+            promises: &promises,
+            school: Some((&school, &held)),
+        });
+        assert_eq!(inputs.conversations, 1);
+        assert_eq!(inputs.follow_ups.len(), 2, "Sam's follow-up is not Dana's");
+        assert_eq!(inputs.wishes.len(), 1);
+        // Hers, the school's ordinary one and both standing ones; not Sam's.
+        assert_eq!(inputs.promises.len(), 4);
+        assert_eq!(inputs.promises.iter().filter(|p| p.standing).count(), 2);
+        assert!(
+            inputs.promises.iter().filter(|p| p.standing).all(|p| p.outcome == Some(Outcome::Kept))
+        );
+        let held_facts = inputs.held_purchases.as_ref().unwrap();
+        assert_eq!(held_facts.len(), 4);
+
+        let now: DateTime<Utc> = "2024-08-10T12:00:00Z".parse().unwrap();
+        let h = health(&inputs, now, now.date_naive());
+        // One overdue follow-up (10), two overdue promises (20), the waiting purchase has
+        // waited over 72 hours (10); median answer over 24 hours (10).
+        let codes: Vec<_> = h.penalties.iter().map(|p| (p.code.as_str(), p.points)).collect();
+        assert_eq!(
+            codes,
+            [
+                ("overdue-follow-ups", 10),
+                ("overdue-promises", 20),
+                ("slow-median-answer", 10),
+                ("slow-longest-answer", 10)
+            ]
+        );
+        assert_eq!(h.score, 50);
+        assert_eq!(
+            h.promises,
+            crate::domain::health::PromiseCounts { open: 2, kept: 2, broken: 0, overdue: 2 }
+        );
+
+        // For a teacher: no school figures, whatever is passed.
+        let sam = doc::<Stakeholders>(&docs, SAM);
+        let inputs = health_inputs(HealthDocs {
+            stakeholder: &sam,
+            follow_ups: &follow_ups,
+            wishes: &wishes,
+            promises: &promises,
+            school: Some((&school, &held)),
+        });
+        assert!(inputs.held_purchases.is_none());
+        assert_eq!(inputs.promises.len(), 1);
+        assert_eq!(health(&inputs, now, now.date_naive()).score, 100);
+    }
+}

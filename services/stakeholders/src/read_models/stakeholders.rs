@@ -1,0 +1,184 @@
+//! `stakeholders.stakeholders`: each person's profile, what they said, and references to what
+//! IT owes them (their wishes, follow-ups and promises, whose own documents are elsewhere).
+
+use chrono::{DateTime, Utc};
+use eventlog::Filter;
+use events::Published;
+use events::stakeholders::{
+    ConversationHeld, FOLLOWUP_CATEGORY, FollowUpEvent, PROMISE_CATEGORY, Phone, PromiseEvent,
+    PromiseTo, STAKEHOLDER_CATEGORY, StakeholderEvent, StakeholderRole, WISH_CATEGORY, WishEvent,
+};
+use events::values::{Email, SchoolId, ShortText};
+use kernel::{Documents, ReadModel, Recorded};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A stakeholder (`stakeholders.stakeholders`): the profile, what they said, and references to
+/// what IT owes them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StakeholderDoc {
+    pub stakeholder_id: Uuid,
+    pub name: ShortText,
+    pub email: Email,
+    pub phone: Option<Phone>,
+    pub role: StakeholderRole,
+    pub school_id: Option<SchoolId>,
+    /// Every conversation, in the order they were recorded.
+    pub conversations: Vec<ConversationHeld>,
+    /// When the latest conversation was held.
+    pub last_contact: Option<DateTime<Utc>>,
+    pub wish_ids: Vec<Uuid>,
+    pub followup_ids: Vec<Uuid>,
+    /// Promises made to them personally.
+    pub promise_ids: Vec<Uuid>,
+    pub registered_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl StakeholderDoc {
+    /// Whether they are a principal of a school (the school's promises and held purchases then
+    /// count towards their relationship health).
+    pub fn principal_of(&self) -> Option<&SchoolId> {
+        self.school_id.as_ref().filter(|_| self.role == StakeholderRole::Principal)
+    }
+}
+
+/// Keeps `stakeholders.stakeholders`.
+#[derive(Debug, Default)]
+pub struct Stakeholders;
+
+/// The events of other streams that name a stakeholder.
+const STAKEHOLDER_REFERENCES: [&str; 3] = ["wish-recorded", "followup-scheduled", "promise-made"];
+
+/// The stakeholder an event is about, if it touches a stakeholder document.
+fn key(event: &Recorded<'_>) -> Option<String> {
+    match event.event {
+        Published::Stakeholder(_) => Some(event.stream_id().to_owned()),
+        Published::Wish(WishEvent::Recorded(r)) => Some(r.stakeholder_id.to_string()),
+        Published::FollowUp(FollowUpEvent::Scheduled(s)) => Some(s.stakeholder_id.to_string()),
+        Published::Promise(PromiseEvent::Made(m)) => match m.to {
+            PromiseTo::Stakeholder { stakeholder_id } => Some(stakeholder_id.to_string()),
+            PromiseTo::School { .. } => None,
+        },
+        _ => None,
+    }
+}
+
+impl ReadModel for Stakeholders {
+    const NAME: &'static str = "stakeholders.stakeholders";
+    type Doc = StakeholderDoc;
+
+    fn filter(&self) -> Filter {
+        Filter::categories([
+            STAKEHOLDER_CATEGORY,
+            WISH_CATEGORY,
+            FOLLOWUP_CATEGORY,
+            PROMISE_CATEGORY,
+        ])
+        .with_types(StakeholderEvent::EVENT_TYPES.iter().copied().chain(STAKEHOLDER_REFERENCES))
+    }
+
+    fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
+        key(event).into_iter().collect()
+    }
+
+    fn update(
+        &self,
+        event: &Recorded<'_>,
+        docs: &mut Documents<'_, StakeholderDoc>,
+    ) -> Result<(), String> {
+        let Some(key) = key(event) else { return Ok(()) };
+        let at = event.recorded_at;
+        if let Published::Stakeholder(StakeholderEvent::Registered(r)) = event.event {
+            let doc = StakeholderDoc {
+                stakeholder_id: r.stakeholder_id,
+                name: r.name.clone(),
+                email: r.email.clone(),
+                phone: r.phone.clone(),
+                role: r.role,
+                school_id: r.school_id.clone(),
+                conversations: vec![],
+                last_contact: None,
+                wish_ids: vec![],
+                followup_ids: vec![],
+                promise_ids: vec![],
+                registered_at: at,
+                updated_at: at,
+            };
+            docs.put(&key, &doc);
+            return Ok(());
+        }
+        let mut doc = docs.require(&key, event)?;
+        match event.event {
+            Published::Stakeholder(StakeholderEvent::Updated(u)) => {
+                doc.name = u.name.clone();
+                doc.email = u.email.clone();
+                doc.phone = u.phone.clone();
+                doc.role = u.role;
+                doc.school_id = u.school_id.clone();
+            }
+            Published::Stakeholder(StakeholderEvent::ConversationHeld(c)) => {
+                doc.last_contact = doc.last_contact.max(Some(c.held_at));
+                doc.conversations.push(c.clone());
+            }
+            Published::Wish(WishEvent::Recorded(r)) => doc.wish_ids.push(r.wish_id),
+            Published::FollowUp(FollowUpEvent::Scheduled(s)) => {
+                doc.followup_ids.push(s.followup_id)
+            }
+            Published::Promise(PromiseEvent::Made(m)) => doc.promise_ids.push(m.promise_id),
+            _ => {}
+        }
+        doc.updated_at = at;
+        docs.put(&key, &doc);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use events::stakeholders::stakeholder_stream;
+
+    use super::*;
+    use crate::domain::stakeholder::{Profile, Stakeholder, StakeholderCommand, UpdateStakeholder};
+    use crate::read_models::testing::*;
+
+    #[test]
+    fn stakeholders_keep_profile_conversations_and_references() {
+        let docs = project(&crate::read_models::all(), &district().events, 1000);
+        let dana: StakeholderDoc = doc::<Stakeholders>(&docs, DANA);
+        assert_eq!(dana.role, StakeholderRole::Principal);
+        assert_eq!(dana.principal_of(), Some(&lincoln()));
+        assert_eq!(dana.conversations.len(), 1);
+        assert_eq!(dana.conversations[0].wish_id, WISH_DANA);
+        assert_eq!(dana.last_contact, Some(dana.conversations[0].held_at));
+        assert_eq!(dana.wish_ids, [WISH_DANA]);
+        assert_eq!(dana.followup_ids, [FOLLOWUP_LATE, FOLLOWUP_DONE]);
+        assert_eq!(dana.promise_ids, [PROMISE_DANA]);
+        let sam: StakeholderDoc = doc::<Stakeholders>(&docs, SAM);
+        assert_eq!(sam.principal_of(), None);
+        assert_eq!(
+            (sam.wish_ids.as_slice(), sam.promise_ids.as_slice()),
+            (&[WISH_SAM][..], &[PROMISE_SAM][..])
+        );
+    }
+
+    #[test]
+    fn a_profile_update_replaces_the_profile() {
+        let mut log = district();
+        let profile = Profile {
+            name: short("Sam Ortiz"),
+            email: Email::parse("sam@lincoln.example").unwrap(),
+            phone: Some(Phone::parse("555 0101").unwrap()),
+            role: StakeholderRole::Librarian,
+            school_id: Some(washington()),
+        };
+        let cmd = StakeholderCommand::Update(UpdateStakeholder { profile, school_exists: true });
+        log.run::<Stakeholder>(&stakeholder_stream(SAM), cmd);
+        let docs = project(&crate::read_models::all(), &log.events, 1000);
+        let sam: StakeholderDoc = doc::<Stakeholders>(&docs, SAM);
+        assert_eq!(sam.role, StakeholderRole::Librarian);
+        assert_eq!(sam.school_id, Some(washington()));
+        assert_eq!(sam.phone.unwrap().as_str(), "555 0101");
+        assert_eq!(sam.conversations.len(), 1, "conversations survive an update");
+    }
+}

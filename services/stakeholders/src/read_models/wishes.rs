@@ -1,0 +1,97 @@
+//! `stakeholders.wishes`: every conversation's wish, with the headway on it.
+
+use chrono::{DateTime, Utc};
+use eventlog::Filter;
+use events::Published;
+use events::stakeholders::{WISH_CATEGORY, WishEvent, WishProgressed, WishStatus};
+use events::values::{LongText, SchoolId};
+use kernel::{Documents, ReadModel, Recorded};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A tracked wish (`stakeholders.wishes`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WishDoc {
+    pub wish_id: Uuid,
+    pub stakeholder_id: Uuid,
+    pub school_id: Option<SchoolId>,
+    pub text: LongText,
+    pub conversation_id: Uuid,
+    pub recorded_at: DateTime<Utc>,
+    pub status: WishStatus,
+    /// Every headway, oldest first.
+    pub progress: Vec<WishProgressed>,
+    /// When it was recorded or last progressed.
+    pub last_activity_at: DateTime<Utc>,
+}
+
+/// Keeps `stakeholders.wishes`.
+#[derive(Debug, Default)]
+pub struct Wishes;
+
+impl ReadModel for Wishes {
+    const NAME: &'static str = "stakeholders.wishes";
+    type Doc = WishDoc;
+
+    fn filter(&self) -> Filter {
+        Filter::categories([WISH_CATEGORY])
+    }
+
+    fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
+        vec![event.stream_id().to_owned()]
+    }
+
+    fn update(
+        &self,
+        event: &Recorded<'_>,
+        docs: &mut Documents<'_, WishDoc>,
+    ) -> Result<(), String> {
+        let key = event.stream_id();
+        match event.event {
+            Published::Wish(WishEvent::Recorded(r)) => {
+                let doc = WishDoc {
+                    wish_id: r.wish_id,
+                    stakeholder_id: r.stakeholder_id,
+                    school_id: r.school_id.clone(),
+                    text: r.text.clone(),
+                    conversation_id: r.conversation_id,
+                    recorded_at: r.recorded_at,
+                    status: WishStatus::Open,
+                    progress: vec![],
+                    last_activity_at: r.recorded_at,
+                };
+                docs.put(key, &doc);
+            }
+            Published::Wish(WishEvent::Progressed(p)) => {
+                let mut doc = docs.require(key, event)?;
+                doc.status = p.status;
+                doc.last_activity_at = doc.last_activity_at.max(p.at);
+                doc.progress.push(p.clone());
+                docs.put(key, &doc);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read_models::testing::*;
+
+    #[test]
+    fn wishes_with_headway() {
+        let docs = district_docs();
+        let wish = doc::<Wishes>(&docs, WISH_DANA);
+        assert_eq!(wish.status, WishStatus::Done);
+        assert_eq!(wish.stakeholder_id, DANA);
+        assert_eq!(wish.school_id, Some(lincoln()));
+        assert_eq!(wish.text.as_str(), "Loaners the same day");
+        assert_eq!(wish.progress.len(), 2);
+        assert_eq!(wish.last_activity_at, wish.progress[1].at);
+        let sams = doc::<Wishes>(&docs, WISH_SAM);
+        assert_eq!((sams.status, sams.last_activity_at), (WishStatus::Open, sams.recorded_at));
+    }
+}
