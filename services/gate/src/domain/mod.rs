@@ -12,16 +12,24 @@
 //!   agreement status and the standards.
 //! - [`purchase`], the purchase aggregate ([`Purchase`]): submission, calls, alternatives,
 //!   approval, and call before cancel.
+//! - [`cards`], purchasing cards ([`Card`]) and the reconciliation settings
+//!   ([`Reconciliation`]); [`statements`], statement profiles and the import plan;
+//!   [`matching`], which purchase check a card transaction is; [`transaction`], a card
+//!   transaction ([`CardTransaction`]) and what IT does with it.
 //! - [`testing`], `given(events).when(command).then_expect_events(..)`.
 //!
 //! The streams, and the glue between these types and the log's (`NewEvent`, `RecordedEvent`),
 //! are here too: [`standards_stream`], [`purchase_stream`], [`school_stream`], [`new_event`],
 //! [`decode`], [`load`], [`load_school`].
 
+pub mod cards;
 pub mod decision;
+pub mod matching;
 pub mod purchase;
 pub mod standards;
+pub mod statements;
 pub mod testing;
+pub mod transaction;
 
 use eventlog::{RecordedEvent, StreamName};
 use events::DecodeError;
@@ -35,6 +43,9 @@ pub use purchase::{
     PurchaseError, Submit,
 };
 pub use standards::{Standards, StandardsCommand, StandardsError};
+
+pub use cards::{Card, CardError, PutCard, Reconciliation, ReconciliationError};
+pub use transaction::{CardTransaction, LogOutreach, TransactionCommand, TransactionError};
 
 pub use kernel::{Aggregate, At, Decision, decode, load, new_event};
 

@@ -1,0 +1,363 @@
+//! Reconciliation: which purchase check a card transaction is.
+//!
+//! A check **fits** a transaction when all of these hold (the district sets the numbers,
+//! [`ReconciliationSet`]):
+//!
+//! - the same school, and the check was paid by card (`p_card`) in the same currency;
+//! - the amounts differ by at most `amount_tolerance`, or by at most
+//!   `amount_tolerance_percent` of the check's total, whichever is larger;
+//! - the transaction is dated at most `date_window_days` before or after the check;
+//! - the merchant's name is at least `min_vendor_similarity` similar to the check's vendor
+//!   ([`similarity`]).
+//!
+//! Then ([`reconcile`]): a transaction that exactly one check fits, and that no other
+//! transaction of the same statement claims, is **matched** (`exact` when the amounts are
+//! equal to the cent, else `within_tolerance`). When several checks fit, or one check fits
+//! several transactions, each is **ambiguous**: a choice for IT, never a guess. A check
+//! already matched to a transaction is not a candidate again. Credits are never matched.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDate;
+use events::card::{MatchCandidate, MatchHow, MatchMethod, ReconciliationSet};
+use events::values::{Currency, Money, SchoolId};
+use uuid::Uuid;
+
+/// A purchase check paid by card, as reconciliation sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckRef {
+    pub purchase_id: Uuid,
+    pub school_id: SchoolId,
+    pub vendor: String,
+    pub total: Money,
+    pub currency: Currency,
+    /// The day the check was asked (UTC).
+    pub date: NaiveDate,
+}
+
+/// A card transaction, as reconciliation sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Charge<'a> {
+    pub school_id: &'a SchoolId,
+    pub date: NaiveDate,
+    pub merchant: &'a str,
+    pub amount: Money,
+    pub currency: Currency,
+    pub credit: bool,
+}
+
+/// What reconciliation decided for one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reconciled {
+    Matched(MatchCandidate),
+    /// Several checks fit (or one check fits several transactions): IT chooses.
+    Ambiguous(Vec<MatchCandidate>),
+    /// No check fits.
+    Unmatched,
+}
+
+/// How well `check` fits `charge` whatever the thresholds: the numbers a match records.
+pub fn measure(charge: &Charge<'_>, check: &CheckRef, method: MatchMethod) -> MatchHow {
+    let difference = (charge.amount.cents() - check.total.cents()).abs();
+    MatchHow {
+        method,
+        amount_difference: Money::from_cents(difference).unwrap_or(Money::MAX),
+        days_apart: u32::try_from((charge.date - check.date).num_days().unsigned_abs())
+            .unwrap_or(u32::MAX),
+        vendor_similarity: similarity(&check.vendor, charge.merchant),
+    }
+}
+
+/// How `check` fits `charge`, or `None` when it does not (see the module docs).
+pub fn fit(
+    charge: &Charge<'_>,
+    check: &CheckRef,
+    settings: &ReconciliationSet,
+) -> Option<MatchHow> {
+    if charge.credit || charge.school_id != &check.school_id || charge.currency != check.currency {
+        return None;
+    }
+    let difference = (charge.amount.cents() - check.total.cents()).abs();
+    let percent = check.total.cents() * i64::from(settings.amount_tolerance_percent) / 100;
+    if difference > settings.amount_tolerance.cents().max(percent) {
+        return None;
+    }
+    if (charge.date - check.date).num_days().abs() > i64::from(settings.date_window_days) {
+        return None;
+    }
+    let method = if difference == 0 { MatchMethod::Exact } else { MatchMethod::WithinTolerance };
+    let how = measure(charge, check, method);
+    (how.vendor_similarity >= settings.min_vendor_similarity).then_some(how)
+}
+
+/// Reconciles a statement's `charges` with the `checks` not yet matched (see the module docs).
+/// One result per charge, in order.
+pub fn reconcile(
+    charges: &[Charge<'_>],
+    checks: &[CheckRef],
+    settings: &ReconciliationSet,
+) -> Vec<Reconciled> {
+    let mut by_school: HashMap<&SchoolId, Vec<&CheckRef>> = HashMap::new();
+    for check in checks {
+        by_school.entry(&check.school_id).or_default().push(check);
+    }
+    let candidates: Vec<Vec<MatchCandidate>> = charges
+        .iter()
+        .map(|charge| {
+            let school = by_school.get(charge.school_id).map_or(&[][..], Vec::as_slice);
+            school
+                .iter()
+                .filter_map(|check| {
+                    let how = fit(charge, check, settings)?;
+                    Some(MatchCandidate { purchase_id: check.purchase_id, how })
+                })
+                .collect()
+        })
+        .collect();
+    let mut claims: HashMap<Uuid, usize> = HashMap::new();
+    for found in &candidates {
+        for candidate in found {
+            *claims.entry(candidate.purchase_id).or_default() += 1;
+        }
+    }
+    candidates
+        .into_iter()
+        .map(|mut found| match found.len() {
+            0 => Reconciled::Unmatched,
+            1 if claims[&found[0].purchase_id] == 1 => Reconciled::Matched(found.remove(0)),
+            _ => Reconciled::Ambiguous(found),
+        })
+        .collect()
+}
+
+/// Words in names that say nothing about who the business is.
+const NOISE: [&str; 9] = ["INC", "LLC", "LTD", "CORP", "CO", "COM", "THE", "NET", "WWW"];
+
+/// A name reduced to what identifies the business: upper case, without a payment
+/// processor's prefix (`SQ *`, `TST* `, `PAYPAL *`: whatever stands before a `*`), without
+/// store numbers (words with digits, `#1234`) and without legal-form words (`INC`, `LLC`, …).
+/// The words that remain, in order.
+pub fn name_words(name: &str) -> Vec<String> {
+    let upper = name.to_uppercase();
+    let name = match upper.split_once('*') {
+        Some((prefix, rest)) if prefix.trim().len() <= 8 => rest,
+        _ => upper.as_str(),
+    };
+    name.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty() && !w.chars().any(|c| c.is_ascii_digit()))
+        .filter(|w| !NOISE.contains(w))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// How similar a check's vendor and a statement's merchant name are, 0 to 100.
+///
+/// Both are reduced to their identifying words ([`name_words`]) and joined without spaces
+/// (`Best Buy` and `BESTBUY.COM #00123` both become `BESTBUY`). Then, the largest of:
+///
+/// - **100** when one contains the other (at least three letters): `GEEKSQUAD` in
+///   `BESTBUYGEEKSQUAD`;
+/// - **80** when their first words are the same (at least three letters): `Dell
+///   Technologies` and `DELL MARKETING`;
+/// - the **Dice coefficient** of their letter pairs, × 100: twice the pairs they share over
+///   the pairs they have (`CDW Government` and `CDW GOVT`: 56).
+///
+/// Symmetric, and 0 when either name has no identifying word.
+pub fn similarity(a: &str, b: &str) -> u8 {
+    let (wa, wb) = (name_words(a), name_words(b));
+    let (ja, jb) = (wa.concat(), wb.concat());
+    if ja.is_empty() || jb.is_empty() {
+        return 0;
+    }
+    let shorter = ja.chars().count().min(jb.chars().count());
+    if shorter >= 3 && (ja.contains(&jb) || jb.contains(&ja)) {
+        return 100;
+    }
+    let first_words = if wa[0] == wb[0] && wa[0].chars().count() >= 3 { 80 } else { 0 };
+    first_words.max(dice(&ja, &jb))
+}
+
+fn dice(a: &str, b: &str) -> u8 {
+    let pairs = |s: &str| -> Vec<(char, char)> {
+        let chars: Vec<char> = s.chars().collect();
+        chars.windows(2).map(|w| (w[0], w[1])).collect()
+    };
+    let (pa, pb) = (pairs(a), pairs(b));
+    if pa.is_empty() || pb.is_empty() {
+        return 0;
+    }
+    let mut remaining: Vec<(char, char)> = pb.clone();
+    let mut shared = 0;
+    for pair in &pa {
+        if let Some(i) = remaining.iter().position(|p| p == pair) {
+            remaining.swap_remove(i);
+            shared += 1;
+        }
+    }
+    u8::try_from(200 * shared / (pa.len() + pb.len())).unwrap_or(100)
+}
+
+/// Whether a merchant is one IT lists as technology: similar enough to a listed name.
+pub fn listed_merchant(merchant: &str, settings: &ReconciliationSet) -> bool {
+    settings
+        .technology_merchants
+        .iter()
+        .any(|listed| similarity(listed.as_str(), merchant) >= settings.min_vendor_similarity)
+}
+
+/// The purchase ids among `candidates`, for quick membership tests.
+pub fn purchase_ids(candidates: &[MatchCandidate]) -> HashSet<Uuid> {
+    candidates.iter().map(|c| c.purchase_id).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn school(id: &str) -> SchoolId {
+        SchoolId::parse(id).unwrap()
+    }
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2025, 10, d).unwrap()
+    }
+
+    fn money(s: &str) -> Money {
+        Money::parse(s).unwrap()
+    }
+
+    fn usd() -> Currency {
+        Currency::parse("USD").unwrap()
+    }
+
+    fn check(n: u128, school_id: &str, vendor: &str, total: &str, date: u32) -> CheckRef {
+        CheckRef {
+            purchase_id: Uuid::from_u128(n),
+            school_id: school(school_id),
+            vendor: vendor.into(),
+            total: money(total),
+            currency: usd(),
+            date: day(date),
+        }
+    }
+
+    fn charge<'a>(
+        school_id: &'a SchoolId,
+        merchant: &'a str,
+        amount: &str,
+        date: u32,
+    ) -> Charge<'a> {
+        Charge {
+            school_id,
+            date: day(date),
+            merchant,
+            amount: money(amount),
+            currency: usd(),
+            credit: false,
+        }
+    }
+
+    fn settings() -> ReconciliationSet {
+        ReconciliationSet::default()
+    }
+
+    #[test]
+    fn the_same_amount_at_a_similar_merchant_within_the_window_is_an_exact_match() {
+        let lincoln = school("lincoln-elem");
+        let checks = [check(1, "lincoln-elem", "Best Buy", "1299.99", 1)];
+        let found =
+            reconcile(&[charge(&lincoln, "BEST BUY #1234", "1299.99", 3)], &checks, &settings());
+        let Reconciled::Matched(m) = &found[0] else { panic!("{found:?}") };
+        assert_eq!(m.purchase_id, Uuid::from_u128(1));
+        assert_eq!(m.how.method, MatchMethod::Exact);
+        assert_eq!((m.how.days_apart, m.how.vendor_similarity), (2, 100));
+        assert_eq!(m.how.amount_difference, Money::ZERO);
+    }
+
+    #[test]
+    fn an_amount_within_the_tolerance_matches_and_says_by_how_much() {
+        let lincoln = school("lincoln-elem");
+        // 2 % of 1000.00 is 20.00, more than the 5.00 floor.
+        let checks = [check(1, "lincoln-elem", "Dell Technologies", "1000.00", 5)];
+        let found = reconcile(
+            &[charge(&lincoln, "DELL MARKETING L.P.", "1018.40", 1)],
+            &checks,
+            &settings(),
+        );
+        let Reconciled::Matched(m) = &found[0] else { panic!("{found:?}") };
+        assert_eq!(m.how.method, MatchMethod::WithinTolerance);
+        assert_eq!(m.how.amount_difference, money("18.40"));
+        assert_eq!(m.how.vendor_similarity, 80);
+        // Past the tolerance, past the window, another school, another vendor: no fit.
+        for c in [
+            charge(&lincoln, "DELL MARKETING", "1020.01", 5),
+            charge(&lincoln, "DELL MARKETING", "1000.00", 13),
+        ] {
+            assert_eq!(reconcile(&[c], &checks, &settings()), [Reconciled::Unmatched]);
+        }
+        let adams = school("adams-middle");
+        assert_eq!(
+            reconcile(&[charge(&adams, "DELL", "1000.00", 5)], &checks, &settings()),
+            [Reconciled::Unmatched]
+        );
+        assert_eq!(
+            reconcile(&[charge(&lincoln, "OFFICE DEPOT #12", "1000.00", 5)], &checks, &settings()),
+            [Reconciled::Unmatched]
+        );
+    }
+
+    #[test]
+    fn two_fitting_checks_are_a_choice_for_it_not_a_guess() {
+        let lincoln = school("lincoln-elem");
+        let checks = [
+            check(1, "lincoln-elem", "Best Buy", "499.00", 2),
+            check(2, "lincoln-elem", "Best Buy", "499.00", 4),
+        ];
+        let found =
+            reconcile(&[charge(&lincoln, "BEST BUY 00123", "499.00", 3)], &checks, &settings());
+        let Reconciled::Ambiguous(candidates) = &found[0] else { panic!("{found:?}") };
+        let ids = purchase_ids(candidates);
+        assert_eq!(ids, HashSet::from([Uuid::from_u128(1), Uuid::from_u128(2)]));
+    }
+
+    #[test]
+    fn one_check_fitting_two_transactions_is_ambiguous_for_both() {
+        let lincoln = school("lincoln-elem");
+        let checks = [check(1, "lincoln-elem", "Apple", "329.00", 2)];
+        let charges = [
+            charge(&lincoln, "APPLE.COM/US", "329.00", 3),
+            charge(&lincoln, "APPLE STORE R102", "329.00", 4),
+        ];
+        let found = reconcile(&charges, &checks, &settings());
+        assert!(
+            found.iter().all(|r| matches!(r, Reconciled::Ambiguous(c) if c.len() == 1)),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn credits_are_never_matched() {
+        let lincoln = school("lincoln-elem");
+        let checks = [check(1, "lincoln-elem", "Best Buy", "49.99", 2)];
+        let refund = Charge { credit: true, ..charge(&lincoln, "BEST BUY", "49.99", 3) };
+        assert_eq!(reconcile(&[refund], &checks, &settings()), [Reconciled::Unmatched]);
+    }
+
+    #[test]
+    fn similarity_reads_names_as_statements_print_them() {
+        assert_eq!(similarity("Best Buy", "BESTBUY.COM 00123"), 100);
+        assert_eq!(similarity("Geek Squad", "SQ *GEEK SQUAD #12"), 100);
+        assert_eq!(similarity("Apple", "APPLE.COM/US"), 100);
+        assert_eq!(similarity("Dell Technologies", "DELL MARKETING L.P."), 80);
+        assert_eq!(similarity("CDW Government", "CDW GOVT #A123"), 80);
+        assert!(similarity("Best Buy", "OFFICE DEPOT #1105") < 30);
+        assert_eq!(similarity("Best Buy", "#1234"), 0);
+        assert_eq!(similarity("Staples", "STAPLES"), similarity("STAPLES", "Staples"));
+        let listed = ReconciliationSet {
+            technology_merchants: vec![events::values::ShortText::parse("Geek Squad").unwrap()],
+            ..settings()
+        };
+        assert!(listed_merchant("BEST BUY GEEK SQUAD 0042", &listed));
+        assert!(!listed_merchant("TRADER JOES #552", &listed));
+    }
+}
