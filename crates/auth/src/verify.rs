@@ -152,6 +152,11 @@ pub enum AuthError {
     Signing(String),
 }
 
+/// What a token's claims must look like, said when they do not.
+const CLAIM_SHAPES: &str = "a claim has a value of the wrong type: `sub`, `iss` and `jti` are \
+     strings, `aud` a string or a list of strings, `exp`, `nbf` and `iat` numbers of seconds, \
+     and `roles` a list of strings";
+
 /// The verified claims of a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claims {
@@ -324,7 +329,12 @@ impl Verifier {
                 expected: self.expected_alg,
                 found: "another algorithm".to_owned(),
             },
-            ErrorKind::Json(e) => AuthError::InvalidClaim(e.to_string()),
+            // serde's wording (types, line and column) means nothing to a caller: say what the
+            // claims must be instead, and keep the detail for the log.
+            ErrorKind::Json(e) => {
+                tracing::debug!(error = %e, "token claims do not parse");
+                AuthError::InvalidClaim(CLAIM_SHAPES.to_owned())
+            }
             ErrorKind::InvalidEcdsaKey
             | ErrorKind::InvalidEddsaKey
             | ErrorKind::InvalidRsaKey(_) => {
