@@ -2,8 +2,9 @@
 //! check and IT's work on it mean for the figures.
 //!
 //! - `reporting.purchases.held`: one [`HeldDoc`] per **held** purchase: the flag, the first
-//!   reached call, whether call before cancel was satisfied, the resolution. Response times
-//!   read them, and the promises report the cancelled ones.
+//!   reached call, call before cancel (the published fold, [`CallBeforeCancel`], so the report
+//!   judges a cancellation as the gate does), the resolution. Response times read them, and
+//!   the promises report the cancelled ones.
 //! - `reporting.purchases.advisory`: one [`AdvisoryDoc`] per **advisory** purchase: school,
 //!   vendor, total. Rogue spend reads them.
 //! - `reporting.purchases.spend`: one [`SpendDoc`] per calendar month (UTC) of decisions, with
@@ -22,13 +23,15 @@
 //! For the same reason `purchase-submitted` and `purchase-decided`, half of a typical log, are
 //! decoded into views of the fields the reports read ([`SubmittedView`], [`DecidedView`]), with
 //! the published value types (`SchoolId`, `Money`, …), rather than whole (lines, purpose,
-//! reason texts are not read); the other purchase events are decoded whole.
+//! reason texts are not read); the other purchase events are decoded whole, and so is the
+//! decision of a held purchase, which starts its call-before-cancel fold.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use eventlog::{DocKey, Docs, Filter, Projection, RecordedEvent};
 use events::gate::{Decision, PurchaseEvent, PurchaseStatus, ReasonCode};
+use events::rules::CallBeforeCancel;
 use events::values::{Currency, Money, SchoolId, ShortText};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -116,20 +119,16 @@ pub struct HeldDoc {
     /// When the first call that reached the requester took place.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_reached_at: Option<DateTime<Utc>>,
-    /// A call reached the requester, recorded their goal, and took place at or after the flag
-    /// (what call before cancel asks for).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub reached_call: bool,
-    /// An alternative was proposed.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub alternative: bool,
+    /// Call before cancel, folded from the purchase's events from its decision on.
+    pub call_before_cancel: CallBeforeCancel,
     /// When the log recorded the approval or cancellation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolved_at: Option<DateTime<Utc>>,
     /// `approved` or `cancelled`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolution: Option<PurchaseStatus>,
-    /// At a cancellation: whether a reached call and an alternative came first.
+    /// At a cancellation: whether a reached call and an alternative came first (call before
+    /// cancel was satisfied: [`CallBeforeCancel::honoured`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub call_and_alternative_first: Option<bool>,
 }
@@ -282,10 +281,15 @@ fn decided(event: &RecordedEvent, d: &DecidedView, docs: &mut Docs) {
     match d.decision {
         Decision::Approved => {}
         Decision::Held => {
+            // The fold takes the decision as the gate wrote it: the one decision decoded whole.
+            let Some(decision) = decode::<PurchaseEvent>(NAME, event) else { return };
+            let mut call_before_cancel = CallBeforeCancel::default();
+            call_before_cancel.apply(&decision, event.recorded_at);
             let doc = HeldDoc {
                 school_id: check.school_id,
                 decided_sequence: event.position,
-                flagged_at: Some(event.recorded_at),
+                flagged_at: call_before_cancel.flagged_at(),
+                call_before_cancel,
                 ..HeldDoc::default()
             };
             docs.put_as(HELD, id, &doc);
@@ -304,27 +308,205 @@ fn decided(event: &RecordedEvent, d: &DecidedView, docs: &mut Docs) {
 
 /// IT's work on a held purchase; whether the document changed.
 fn follow_up(event: &RecordedEvent, decoded: &PurchaseEvent, doc: &mut HeldDoc) -> bool {
-    match decoded {
+    let rule_before = doc.call_before_cancel.clone();
+    doc.call_before_cancel.apply(decoded, event.recorded_at);
+    let rule_changed = doc.call_before_cancel != rule_before;
+    let changed = match decoded {
         PurchaseEvent::CallLogged(c) if c.requester_reached => {
             doc.first_reached_at.get_or_insert(c.occurred_at);
-            let after_flag = doc.flagged_at.is_some_and(|f| c.occurred_at >= f);
-            doc.reached_call |= c.goal.is_some() && after_flag;
-            true
-        }
-        PurchaseEvent::AlternativeProposed(_) => {
-            doc.alternative = true;
             true
         }
         PurchaseEvent::Approved(_) | PurchaseEvent::Cancelled(_) if doc.resolved_at.is_none() => {
             doc.resolved_at = Some(event.recorded_at);
             if matches!(decoded, PurchaseEvent::Cancelled(_)) {
                 doc.resolution = Some(PurchaseStatus::Cancelled);
-                doc.call_and_alternative_first = Some(doc.reached_call && doc.alternative);
+                doc.call_and_alternative_first = doc.call_before_cancel.honoured();
             } else {
                 doc.resolution = Some(PurchaseStatus::Approved);
             }
             true
         }
         _ => false,
+    };
+    changed || rule_changed
+}
+
+/// A purchase's history as the log records it, for the tests of the readers of purchase
+/// events (this projection, the replay).
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use chrono::{DateTime, TimeDelta, Utc};
+    use eventlog::{Actor, Metadata, RecordedEvent};
+    use events::gate::{
+        AlternativeProposed, CallLogged, Decision, PurchaseCancelled, PurchaseDecided,
+        PurchaseEvent, PurchaseLine, PurchaseSubmitted, purchase_stream,
+    };
+    use events::values::{
+        Category, Currency, Email, ExternalRef, LongText, Money, PaymentMethod, Quantity, SchoolId,
+        ShortText,
+    };
+    use uuid::Uuid;
+
+    /// 2024-09-02T09:00:00Z plus `minutes`.
+    pub fn at(minutes: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_725_267_600, 0).unwrap() + TimeDelta::minutes(minutes)
+    }
+
+    pub fn long(s: &str) -> LongText {
+        LongText::parse(s).unwrap()
+    }
+
+    pub fn submitted(id: Uuid) -> PurchaseEvent {
+        let line = PurchaseLine {
+            sku: None,
+            description: ShortText::parse("Gaming laptop").unwrap(),
+            category: Category::parse("laptops").unwrap(),
+            quantity: Quantity::new(1).unwrap(),
+            unit_price: Money::parse("2499.00").unwrap(),
+        };
+        PurchaseSubmitted {
+            purchase_id: id,
+            external_ref: ExternalRef::parse("REQ-1").unwrap(),
+            idempotency_key: None,
+            submitted_by: "finance-erp".into(),
+            request_hash: "ab".repeat(32),
+            school_id: SchoolId::parse("lincoln-elem").unwrap(),
+            requester_email: Email::parse("pat@district.org").unwrap(),
+            vendor: ShortText::parse("Gadget Barn").unwrap(),
+            payment_method: PaymentMethod::PCard,
+            merchant_category_code: None,
+            currency: Currency::parse("USD").unwrap(),
+            lines: vec![line],
+            purpose: None,
+            total: Money::parse("2499.00").unwrap(),
+        }
+        .into()
+    }
+
+    pub fn held() -> PurchaseEvent {
+        PurchaseDecided {
+            decision: Decision::Held,
+            reasons: vec![],
+            policy_version: 4,
+            school_gated: true,
+        }
+        .into()
+    }
+
+    /// A call that reached the requester, took place `minutes` after t0, with or without the
+    /// goal.
+    pub fn reached(minutes: i64, goal: bool) -> PurchaseEvent {
+        CallLogged {
+            call_id: Uuid::from_u128(minutes.unsigned_abs().into()),
+            requester_reached: true,
+            goal: goal.then(|| long("Laptops for the robotics club")),
+            notes: None,
+            occurred_at: at(minutes),
+        }
+        .into()
+    }
+
+    pub fn alternative() -> PurchaseEvent {
+        AlternativeProposed {
+            alternative_id: Uuid::from_u128(7),
+            description: long("The standard model"),
+            lines: vec![],
+        }
+        .into()
+    }
+
+    pub fn cancelled() -> PurchaseEvent {
+        PurchaseCancelled { reason: long("Not needed") }.into()
+    }
+
+    /// `(event, minutes after t0 it was recorded)` pairs as the purchase `id`'s stream, from
+    /// global position `first_position` on.
+    pub fn recorded(
+        id: Uuid,
+        first_position: u64,
+        events: &[(PurchaseEvent, i64)],
+    ) -> Vec<RecordedEvent> {
+        events
+            .iter()
+            .zip(0u64..)
+            .map(|((event, minutes), i)| RecordedEvent {
+                position: first_position + i,
+                id: Uuid::now_v7(),
+                stream: purchase_stream(id),
+                version: i + 1,
+                event_type: event.event_type().into(),
+                data: event.to_data(),
+                metadata: Metadata::new(Actor::new("jdoe", "it_staff"), "gate"),
+                recorded_at: at(*minutes),
+                hash: String::new(),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use eventlog::projection::{apply_batch, batch_keys};
+    use serde_json::Value;
+    use uuid::Uuid;
+
+    use super::fixtures::*;
+    use super::*;
+
+    /// The held purchases' documents after the events, applied one batch per event.
+    fn held_docs(events: &[RecordedEvent]) -> BTreeMap<String, HeldDoc> {
+        let mut store: BTreeMap<DocKey, Value> = BTreeMap::new();
+        for event in events {
+            let (batch, keys) = batch_keys(&Purchases, std::slice::from_ref(event), 0);
+            let fetched = keys.into_iter().map(|k| {
+                let value = store.get(&k).cloned();
+                (k, value)
+            });
+            for (key, value) in apply_batch(&Purchases, &batch, Docs::fetched(fetched)).unwrap() {
+                match value {
+                    Some(value) => store.insert(key, value),
+                    None => store.remove(&key),
+                };
+            }
+        }
+        store
+            .into_iter()
+            .filter(|(k, _)| k.collection == HELD)
+            .map(|(k, v)| (k.key, serde_json::from_value(v).unwrap()))
+            .collect()
+    }
+
+    /// Whether the cancellation of a held purchase with `calls` (flagged at 10 minutes after
+    /// t0) and an alternative counts as honouring call before cancel.
+    fn honoured_with(calls: Vec<(PurchaseEvent, i64)>) -> Option<bool> {
+        let id = Uuid::from_u128(1);
+        let mut history = vec![(submitted(id), 10), (held(), 10)];
+        history.extend(calls);
+        history.extend([(alternative(), 40), (cancelled(), 50)]);
+        let docs = held_docs(&recorded(id, 1, &history));
+        let doc = &docs[&id.to_string()];
+        assert_eq!(doc.flagged_at, Some(at(10)));
+        assert_eq!(doc.resolution, Some(PurchaseStatus::Cancelled));
+        doc.call_and_alternative_first
+    }
+
+    #[test]
+    fn a_cancellation_after_a_reached_call_with_the_goal_and_an_alternative_is_honoured() {
+        assert_eq!(honoured_with(vec![(reached(20, true), 30)]), Some(true));
+    }
+
+    #[test]
+    fn a_cancellation_is_judged_by_the_gates_rule() {
+        // No goal recorded, or the call took place before the flag: not what the gate asks.
+        assert_eq!(honoured_with(vec![(reached(20, false), 30)]), Some(false));
+        assert_eq!(honoured_with(vec![(reached(5, true), 30)]), Some(false));
+        assert_eq!(honoured_with(vec![]), Some(false));
+        // The first reached call is still the response time's, goal or not.
+        let id = Uuid::from_u128(2);
+        let history = [(submitted(id), 10), (held(), 10), (reached(20, false), 30)];
+        let docs = held_docs(&recorded(id, 1, &history));
+        assert_eq!(docs[&id.to_string()].first_reached_at, Some(at(20)));
     }
 }
