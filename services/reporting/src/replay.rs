@@ -4,7 +4,9 @@
 //!
 //! The replay reads the purchase's stream (`purchase-{id}`) from the store, never a projection,
 //! and folds each event into the purchase's state with its own fold ([`PurchaseState`]; the
-//! reporting service depends on no other service, only on the published event types). Each step
+//! reporting service depends on no other service, only on the published event types). Whether
+//! the purchase may be cancelled is the published rule, [`CallBeforeCancel`], which the gate
+//! decides with, so the replay shows what the gate would have answered at each step. Each step
 //! shows the event (sequence, type, actor and role, the time the log recorded it, its data) and
 //! the state after it. With `as_of`, only the events recorded at or before that time are
 //! replayed: the purchase as it stood then.
@@ -22,6 +24,7 @@ use auth::{Principal, Role};
 use chrono::{DateTime, Utc};
 use eventlog::{EventStore, RecordedEvent, StoreError, StreamName};
 use events::gate::{Decision, PurchaseEvent, PurchaseStatus, Reason, ReasonCode, purchase_stream};
+use events::rules::CallBeforeCancel;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -119,6 +122,12 @@ pub struct PurchaseState {
     pub cancel_reason: Option<String>,
     /// When IT approved or cancelled it.
     pub closed_at: Option<DateTime<Utc>>,
+    /// Call before cancel, folded from the same events: what `may_cancel` and each call's
+    /// `counts_for_cancel` show. Not part of the replay's JSON (a deserialized state has the
+    /// empty fold: it is for reading, not for applying more events to).
+    #[serde(skip)]
+    #[schema(ignore)]
+    call_before_cancel: CallBeforeCancel,
 }
 
 /// A call with the requester.
@@ -150,6 +159,8 @@ pub struct AlternativeRecord {
 impl PurchaseState {
     /// Folds in one event, recorded at `at`.
     pub fn apply(&mut self, event: &PurchaseEvent, at: DateTime<Utc>) {
+        self.status = PurchaseStatus::after(self.status, event);
+        self.call_before_cancel.apply(event, at);
         match event {
             PurchaseEvent::Submitted(s) => {
                 self.external_ref = Some(s.external_ref.to_string());
@@ -164,18 +175,13 @@ impl PurchaseState {
             }
             PurchaseEvent::Decided(d) => {
                 self.decision = Some(d.decision);
-                self.status = Some(d.decision.into());
                 self.reasons = d.reasons.clone();
                 self.school_gated = Some(d.school_gated);
                 self.policy_version = Some(d.policy_version);
-                if d.decision != Decision::Approved {
-                    self.flagged_at = Some(at);
-                }
+                self.flagged_at = self.call_before_cancel.flagged_at();
             }
             PurchaseEvent::CallLogged(c) => {
-                let counts = c.requester_reached
-                    && c.goal.is_some()
-                    && self.flagged_at.is_some_and(|f| c.occurred_at >= f);
+                let counts = self.call_before_cancel.counts(c);
                 self.calls.push(CallRecord {
                     call_id: c.call_id,
                     requester_reached: c.requester_reached,
@@ -201,20 +207,17 @@ impl PurchaseState {
                 }
             }
             PurchaseEvent::Approved(a) => {
-                self.status = Some(PurchaseStatus::Approved);
                 self.approval_note = a.note.as_ref().map(ToString::to_string);
                 self.approved_alternative_id = a.alternative_id;
                 self.closed_at = Some(at);
             }
             PurchaseEvent::Cancelled(c) => {
-                self.status = Some(PurchaseStatus::Cancelled);
                 self.cancel_reason = Some(c.reason.to_string());
                 self.closed_at = Some(at);
             }
         }
-        self.may_cancel = self.status == Some(PurchaseStatus::Held)
-            && self.calls.iter().any(|c| c.counts_for_cancel)
-            && !self.alternatives.is_empty();
+        self.may_cancel =
+            self.status == Some(PurchaseStatus::Held) && self.call_before_cancel.satisfied();
     }
 }
 
@@ -512,4 +515,45 @@ pub async fn purchase_history(
             .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
             .body(render_timeline(&replay)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::reports::purchases::fixtures::*;
+
+    #[test]
+    fn may_cancel_follows_the_gates_rule_step_by_step() {
+        let id = Uuid::from_u128(1);
+        let history = [
+            (submitted(id), 10),
+            (held(), 10),
+            // Took place before the flag: logged, but does not count.
+            (reached(5, true), 20),
+            (alternative(), 30),
+            (reached(25, true), 40),
+            (cancelled(), 50),
+        ];
+        let replay = replay_events(id, &recorded(id, 1, &history), None);
+        let steps: Vec<(bool, Option<PurchaseStatus>)> =
+            replay.events.iter().map(|s| (s.state.may_cancel, s.state.status)).collect();
+        let held = Some(PurchaseStatus::Held);
+        assert_eq!(
+            steps,
+            [
+                (false, None),
+                (false, held),
+                (false, held),
+                (false, held),
+                (true, held),
+                (false, Some(PurchaseStatus::Cancelled)),
+            ]
+        );
+        let state = replay.state.unwrap();
+        assert_eq!(state.flagged_at, Some(at(10)));
+        let counts: Vec<bool> = state.calls.iter().map(|c| c.counts_for_cancel).collect();
+        assert_eq!(counts, [false, true]);
+    }
 }
