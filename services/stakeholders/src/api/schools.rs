@@ -143,7 +143,7 @@ async fn school_view(
         .ok_or_else(|| domain_error(DomainError::UnknownSchool))?;
     let (promises, held, people) = futures::try_join!(
         view.some::<Promises>(school.promise_ids.iter().map(Uuid::to_string)),
-        view.all::<HeldPurchases>(),
+        super::views::held_purchases(&view),
         view.all::<Stakeholders>(),
     )?;
     let held: Vec<HeldPurchaseDoc> =

@@ -38,8 +38,8 @@ use crate::domain::stakeholder::{
 };
 use crate::queries::{HealthDocs, health_inputs};
 use crate::read_models::{
-    FollowUpDoc, FollowUps, HeldPurchaseDoc, HeldPurchases, PromiseDoc, Promises, SchoolDoc,
-    Schools, StakeholderDoc, Stakeholders, WishDoc, Wishes, sort_follow_ups,
+    FollowUpDoc, FollowUps, HeldPurchaseDoc, PromiseDoc, Promises, SchoolDoc, Schools,
+    StakeholderDoc, Stakeholders, WishDoc, Wishes, sort_follow_ups,
 };
 use kernel::{Aggregate, ReadModel};
 
@@ -118,7 +118,7 @@ async fn stakeholder_view(
         view.some::<Promises>(promise_ids.map(Uuid::to_string)),
         async {
             match &school {
-                Some(_) => view.all::<HeldPurchases>().await,
+                Some(_) => super::views::held_purchases(&view).await,
                 None => Ok(Vec::new()),
             }
         },
@@ -222,7 +222,7 @@ pub async fn list_stakeholders(
         view.all::<FollowUps>(),
         view.all::<Promises>(),
         view.all::<Schools>(),
-        view.all::<HeldPurchases>(),
+        super::views::held_purchases(&view),
     )?;
     let people: Vec<StakeholderDoc> = people
         .into_iter()

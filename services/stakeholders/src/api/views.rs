@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use events::stakeholders::{PromiseTo, WishStatus};
 use events::values::{LongText, ShortText};
+use kernel::View;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -19,6 +20,11 @@ use crate::read_models::{
     FollowUpDoc, HeldPurchaseDoc, HeldPurchases, PromiseDoc, PromiseStatus, SchoolDoc, Schools,
     WishDoc,
 };
+
+/// Every held purchase, as the API shows it.
+pub(crate) async fn held_purchases(view: &View<'_>) -> Result<Vec<HeldPurchaseDoc>, ApiError> {
+    Ok(view.all::<HeldPurchases>().await?.into_iter().map(|h| h.purchase).collect())
+}
 
 /// Stakeholders' names by id, for views that name the person.
 pub(crate) type Names = HashMap<Uuid, ShortText>;
@@ -83,8 +89,7 @@ impl Joins {
         if promises.iter().all(|p| p.status != PromiseStatus::Standing) {
             return Ok(Self::default());
         }
-        let (schools, held) =
-            futures::try_join!(view.all::<Schools>(), view.all::<HeldPurchases>(),)?;
+        let (schools, held) = futures::try_join!(view.all::<Schools>(), held_purchases(&view),)?;
         Ok(Self::new(schools, held))
     }
 

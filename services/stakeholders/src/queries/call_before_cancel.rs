@@ -86,7 +86,7 @@ mod tests {
 
     use super::*;
     use crate::read_models::testing::*;
-    use crate::read_models::{HeldPurchases, Promises, Schools};
+    use crate::read_models::{Promises, Schools};
 
     #[test]
     fn the_call_before_cancel_record_per_agreement() {
@@ -99,7 +99,7 @@ mod tests {
         );
         let docs = project(&crate::read_models::all(), &log.events, 1000);
         let school = doc::<Schools>(&docs, "lincoln-elem");
-        let held = collection::<HeldPurchases>(&docs);
+        let held = held_purchases(&docs);
 
         let first = doc::<Promises>(&docs, STANDING_1);
         let record = call_before_cancel_record(&first, &school, &held).unwrap();

@@ -95,7 +95,7 @@ mod tests {
     use super::*;
     use crate::domain::health::health;
     use crate::read_models::testing::*;
-    use crate::read_models::{FollowUps, HeldPurchases, Promises, Schools, Stakeholders, Wishes};
+    use crate::read_models::{FollowUps, Promises, Schools, Stakeholders, Wishes};
 
     #[test]
     fn health_from_the_read_models() {
@@ -105,7 +105,7 @@ mod tests {
         let follow_ups = collection::<FollowUps>(&docs);
         let wishes = collection::<Wishes>(&docs);
         let promises = collection::<Promises>(&docs);
-        let held = collection::<HeldPurchases>(&docs);
+        let held = held_purchases(&docs);
         let inputs = health_inputs(HealthDocs {
             stakeholder: &dana,
             follow_ups: &follow_ups,

@@ -2,11 +2,16 @@
 //! for the speed of IT's answer and the record of the standing call-before-cancel promise.
 //! Purchases the gate did not hold are dropped when decided, so scanning it for one school is
 //! cheap at a district's scale.
+//!
+//! Whether a cancellation honoured call before cancel is not worked out here: each document
+//! keeps the published rule ([`CallBeforeCancel`]) folded over the purchase's events, and a
+//! cancellation is judged by the rule as it stood at that moment, exactly as the gate decides.
 
 use chrono::{DateTime, Utc};
 use eventlog::Filter;
 use events::Published;
-use events::gate::{Decision as GateDecision, PURCHASE_CATEGORY, PurchaseEvent};
+use events::gate::{Decision as GateDecision, PURCHASE_CATEGORY, PurchaseEvent, PurchaseSubmitted};
+use events::rules::CallBeforeCancel;
 use events::values::{Email, SchoolId};
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
@@ -41,6 +46,8 @@ pub struct HeldPurchaseDoc {
     pub resolved_at: Option<DateTime<Utc>>,
     /// Set when cancelled: whether a reached call and a proposed alternative were logged
     /// before the cancellation (call before cancel honoured).
+    // The verdict of `CallBeforeCancel::honoured`: the call also recorded the requester's goal
+    // and took place at or after the flag.
     pub call_before_cancel: Option<bool>,
 }
 
@@ -55,13 +62,44 @@ impl HeldPurchaseDoc {
     }
 }
 
+/// What `stakeholders.held_purchases` keeps of a purchase: the purchase as the API shows it,
+/// and the call-before-cancel rule folded over its events so far, which judges its
+/// cancellation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeldPurchase {
+    #[serde(flatten)]
+    pub purchase: HeldPurchaseDoc,
+    /// The published rule over the purchase's events (`events::rules::CallBeforeCancel`).
+    #[serde(default)]
+    pub rule: CallBeforeCancel,
+}
+
+impl HeldPurchase {
+    /// A purchase just submitted: not decided, so not held yet.
+    fn submitted(s: &PurchaseSubmitted) -> Self {
+        let purchase = HeldPurchaseDoc {
+            purchase_id: s.purchase_id,
+            school_id: s.school_id.clone(),
+            requester_email: s.requester_email.clone(),
+            state: HeldState::Submitted,
+            flagged_at: None,
+            flagged_position: None,
+            first_reached_call_at: None,
+            alternatives_proposed: 0,
+            resolved_at: None,
+            call_before_cancel: None,
+        };
+        Self { purchase, rule: CallBeforeCancel::default() }
+    }
+}
+
 /// Keeps `stakeholders.held_purchases`.
 #[derive(Debug, Default)]
 pub struct HeldPurchases;
 
 impl ReadModel for HeldPurchases {
     const NAME: &'static str = "stakeholders.held_purchases";
-    type Doc = HeldPurchaseDoc;
+    type Doc = HeldPurchase;
 
     fn filter(&self) -> Filter {
         Filter::categories([PURCHASE_CATEGORY])
@@ -74,47 +112,36 @@ impl ReadModel for HeldPurchases {
     fn update(
         &self,
         event: &Recorded<'_>,
-        docs: &mut Documents<'_, HeldPurchaseDoc>,
+        docs: &mut Documents<'_, HeldPurchase>,
     ) -> Result<(), String> {
         let key = event.stream_id();
         let at = event.recorded_at;
         let Published::Purchase(purchase_event) = event.event else { return Ok(()) };
-        if let PurchaseEvent::Submitted(s) = purchase_event {
-            let doc = HeldPurchaseDoc {
-                purchase_id: s.purchase_id,
-                school_id: s.school_id.clone(),
-                requester_email: s.requester_email.clone(),
-                state: HeldState::Submitted,
-                flagged_at: None,
-                flagged_position: None,
-                first_reached_call_at: None,
-                alternatives_proposed: 0,
-                resolved_at: None,
-                call_before_cancel: None,
-            };
-            docs.put(key, &doc);
-            return Ok(());
-        }
-        // Purchases that were not held were dropped: nothing to do for them.
-        let Some(mut doc) = docs.get(key) else { return Ok(()) };
+        let mut held = match purchase_event {
+            PurchaseEvent::Submitted(s) => HeldPurchase::submitted(s),
+            // Purchases that were not held were dropped: nothing to do for them.
+            _ => match docs.get(key) {
+                Some(held) => held,
+                None => return Ok(()),
+            },
+        };
+        held.rule.apply(purchase_event, at);
+        let doc = &mut held.purchase;
         match purchase_event {
-            PurchaseEvent::Submitted(_) | PurchaseEvent::AlternativeAccepted(_) => {}
-            PurchaseEvent::Decided(d) => {
-                if d.decision != GateDecision::Held {
-                    docs.remove(key);
-                    return Ok(());
-                }
+            PurchaseEvent::Decided(d) if d.decision != GateDecision::Held => {
+                docs.remove(key);
+                return Ok(());
+            }
+            PurchaseEvent::Decided(_) => {
                 doc.state = HeldState::Held;
                 doc.flagged_at = Some(at);
                 doc.flagged_position = Some(event.position);
             }
-            PurchaseEvent::CallLogged(c) => {
-                if c.requester_reached {
-                    doc.first_reached_call_at = match doc.first_reached_call_at {
-                        Some(first) => Some(first.min(c.occurred_at)),
-                        None => Some(c.occurred_at),
-                    };
-                }
+            PurchaseEvent::CallLogged(c) if c.requester_reached => {
+                doc.first_reached_call_at = match doc.first_reached_call_at {
+                    Some(first) => Some(first.min(c.occurred_at)),
+                    None => Some(c.occurred_at),
+                };
             }
             PurchaseEvent::AlternativeProposed(_) => doc.alternatives_proposed += 1,
             PurchaseEvent::Approved(_) => {
@@ -124,11 +151,13 @@ impl ReadModel for HeldPurchases {
             PurchaseEvent::Cancelled(_) => {
                 doc.state = HeldState::Cancelled;
                 doc.resolved_at = Some(at);
-                doc.call_before_cancel =
-                    Some(doc.first_reached_call_at.is_some() && doc.alternatives_proposed > 0);
             }
+            PurchaseEvent::Submitted(_)
+            | PurchaseEvent::CallLogged(_)
+            | PurchaseEvent::AlternativeAccepted(_) => {}
         }
-        docs.put(key, &doc);
+        doc.call_before_cancel = held.rule.honoured();
+        docs.put(key, &held);
         Ok(())
     }
 }
@@ -136,6 +165,7 @@ impl ReadModel for HeldPurchases {
 #[cfg(test)]
 mod tests {
     use chrono::TimeDelta;
+    use events::gate::{CallLogged, PurchaseCancelled};
 
     use super::*;
     use crate::read_models::testing::*;
@@ -144,22 +174,85 @@ mod tests {
     fn only_held_purchases_are_kept() {
         let docs = district_docs();
         let held = collection::<HeldPurchases>(&docs);
-        let mut ids: Vec<_> = held.iter().map(|p| p.purchase_id).collect();
+        let mut ids: Vec<_> = held.iter().map(|p| p.purchase.purchase_id).collect();
         ids.sort();
         assert_eq!(ids, [CANCELLED, APPROVED_AFTER_HOLD, WAITING, LATER]);
-        let cancelled = doc::<HeldPurchases>(&docs, CANCELLED);
+        let cancelled = doc::<HeldPurchases>(&docs, CANCELLED).purchase;
         assert_eq!(cancelled.state, HeldState::Cancelled);
         assert_eq!(cancelled.call_before_cancel, Some(true));
         let flagged = cancelled.flagged_at.unwrap();
         assert_eq!(cancelled.first_reached_call_at, Some(flagged + TimeDelta::hours(3)));
         assert_eq!(cancelled.answered_at(), Some(flagged + TimeDelta::hours(3)));
-        let approved = doc::<HeldPurchases>(&docs, APPROVED_AFTER_HOLD);
+        let approved = doc::<HeldPurchases>(&docs, APPROVED_AFTER_HOLD).purchase;
         assert_eq!(approved.state, HeldState::Approved);
         assert_eq!(approved.answered_at(), approved.resolved_at);
         assert!(
             approved.answered_at().unwrap() - approved.flagged_at.unwrap() > TimeDelta::hours(30)
         );
-        let waiting = doc::<HeldPurchases>(&docs, WAITING);
+        let waiting = doc::<HeldPurchases>(&docs, WAITING).purchase;
         assert_eq!((waiting.state, waiting.answered_at()), (HeldState::Held, None));
+    }
+
+    /// A purchase of Lincoln held at the log's next append, then `events` one append each
+    /// (`at(flag)` maps hours from the flag to a time); the document kept for it.
+    fn held_then(
+        events: impl FnOnce(&dyn Fn(i64) -> DateTime<Utc>) -> Vec<PurchaseEvent>,
+    ) -> HeldPurchase {
+        let mut log = Log::new();
+        log.purchase(CANCELLED, vec![submitted(CANCELLED, lincoln()), decided(GateDecision::Held)]);
+        let flagged = log.clock;
+        for event in events(&|hours| flagged + TimeDelta::hours(hours)) {
+            log.purchase(CANCELLED, vec![event]);
+        }
+        let docs = project(&[HeldPurchases.into_projection()], &log.events, 1000);
+        let held = doc::<HeldPurchases>(&docs, CANCELLED);
+        let purchase_events: Vec<(PurchaseEvent, DateTime<Utc>)> = log
+            .events
+            .iter()
+            .map(|e| (PurchaseEvent::from_parts(&e.event_type, &e.data).unwrap(), e.recorded_at))
+            .collect();
+        let rule = CallBeforeCancel::from_events(purchase_events.iter().map(|(e, t)| (e, *t)));
+        assert_eq!(held.rule, rule, "the document keeps the published fold over its events");
+        held
+    }
+
+    fn cancel() -> PurchaseEvent {
+        PurchaseCancelled { reason: long("Not needed") }.into()
+    }
+
+    #[test]
+    fn a_cancellation_after_a_reached_call_after_the_flag_and_an_alternative_honours_it() {
+        let held = held_then(|at| vec![call(true, at(2)), alternative(), cancel()]);
+        assert_eq!(held.purchase.call_before_cancel, Some(true));
+        assert_eq!(held.purchase.state, HeldState::Cancelled);
+    }
+
+    #[test]
+    fn a_cancellation_is_judged_by_the_published_rule() {
+        // A reached call that did not record the requester's goal does not count.
+        let without_goal = |at: &dyn Fn(i64) -> DateTime<Utc>| -> PurchaseEvent {
+            CallLogged {
+                call_id: uuid::Uuid::from_u128(7),
+                requester_reached: true,
+                goal: None,
+                notes: None,
+                occurred_at: at(2),
+            }
+            .into()
+        };
+        let held = held_then(|at| vec![without_goal(at), alternative(), cancel()]);
+        assert_eq!(held.purchase.call_before_cancel, Some(false));
+        // It still answered the requester, for the answer time.
+        assert!(held.purchase.first_reached_call_at.is_some());
+        // Nor does a call that took place before the purchase was flagged.
+        let held = held_then(|at| vec![call(true, at(-1)), alternative(), cancel()]);
+        assert_eq!(held.purchase.call_before_cancel, Some(false));
+        // Nor a call after the cancellation: the verdict is the rule's at that moment.
+        let held = held_then(|at| vec![alternative(), cancel(), call(true, at(5))]);
+        assert_eq!(held.purchase.call_before_cancel, Some(false));
+        // Nothing to judge while it is not cancelled.
+        let held = held_then(|at| vec![call(true, at(2)), alternative()]);
+        assert_eq!(held.purchase.call_before_cancel, None);
+        assert!(held.rule.satisfied());
     }
 }

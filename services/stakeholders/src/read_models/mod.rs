@@ -9,7 +9,7 @@
 //! | `stakeholders.wishes` | wish id | [`WishDoc`]: the wish, status, headway | `wish-*` |
 //! | `stakeholders.promises` | promise id | [`PromiseDoc`]: the promise and its outcome | `promise-*` |
 //! | `stakeholders.followups` | follow-up id | [`FollowUpDoc`] | `followup-*` |
-//! | `stakeholders.held_purchases` | purchase id | [`HeldPurchaseDoc`]: the gate's held purchases, for answer speed and the standing promise | the gate's `purchase-*` |
+//! | `stakeholders.held_purchases` | purchase id | [`HeldPurchase`]: the gate's held purchases, for answer speed and the standing promise, with the call-before-cancel rule folded over each | the gate's `purchase-*` |
 //!
 //! A read model must name the documents an event touches from the event alone. The gate's
 //! `call-logged` or `purchase-cancelled` does not name its school, and `wish-progressed` does
@@ -34,7 +34,7 @@ use eventlog::Projection;
 use kernel::ReadModel;
 
 pub use follow_ups::{FollowUpDoc, FollowUps, sort_follow_ups};
-pub use held_purchases::{HeldPurchaseDoc, HeldPurchases, HeldState};
+pub use held_purchases::{HeldPurchase, HeldPurchaseDoc, HeldPurchases, HeldState};
 pub use promises::{PromiseDoc, PromiseStatus, Promises};
 pub use schools::{AgreementRecord, AgreementStatus, SchoolDoc, Schools};
 pub use stakeholders::{StakeholderDoc, Stakeholders};

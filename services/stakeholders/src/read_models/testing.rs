@@ -145,6 +145,11 @@ pub(crate) fn collection<R: ReadModel>(docs: &BTreeMap<DocKey, Value>) -> Vec<R:
         .collect()
 }
 
+/// Every held purchase, as the API shows it.
+pub(crate) fn held_purchases(docs: &BTreeMap<DocKey, Value>) -> Vec<super::HeldPurchaseDoc> {
+    collection::<super::HeldPurchases>(docs).into_iter().map(|h| h.purchase).collect()
+}
+
 /// The documents of every read model after the district's story.
 pub(crate) fn district_docs() -> BTreeMap<DocKey, Value> {
     project(&super::all(), &district().events, 1000)
