@@ -5,13 +5,15 @@
 //!   cancelled as the purchasing agreement promises (the stakeholders' record of the promise,
 //!   the promises report), and may be cancelled at each step of its history (the auditor's
 //!   replay).
+//! - [`is_past_due`]: when a promise or a follow-up that is not settled is overdue (the
+//!   stakeholders' lists and health, the promises report).
 //!
 //! A fold here is a plain value: `Default` is "no events yet", `apply(event, recorded_at)` takes
 //! one event of its stream with the time the log recorded it, and the queries answer from what
 //! was applied. It does no IO and reads no clock, so the gate's pure core can hold one, and it
 //! is `Serialize`/`Deserialize` so a read model can keep it in its document between events.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::gate::{CallLogged, PurchaseEvent};
@@ -149,6 +151,14 @@ impl CallBeforeCancel {
     pub fn honoured(&self) -> Option<bool> {
         self.satisfied_at_cancellation
     }
+}
+
+/// Whether something due on `due_on` and not settled (a promise neither kept nor broken, a
+/// follow-up not done) is **overdue** on `today`: its due date has passed. It is not overdue
+/// *on* its due date. `today` is the district's "today" as the service that asks takes it
+/// (the UTC date).
+pub fn is_past_due(due_on: NaiveDate, today: NaiveDate) -> bool {
+    due_on < today
 }
 
 #[cfg(test)]
@@ -344,6 +354,14 @@ mod tests {
             serde_json::from_value::<CallBeforeCancel>(serde_json::json!({})).unwrap(),
             CallBeforeCancel::default()
         );
+    }
+
+    #[test]
+    fn past_due_is_strictly_after_the_due_date() {
+        let day = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert!(!is_past_due(day("2024-09-03"), day("2024-09-02")));
+        assert!(!is_past_due(day("2024-09-03"), day("2024-09-03")));
+        assert!(is_past_due(day("2024-09-03"), day("2024-09-04")));
     }
 
     mod property {

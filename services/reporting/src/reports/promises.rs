@@ -3,7 +3,9 @@
 //! # Definitions
 //!
 //! - A promise is **kept** or **broken** once `promise-kept` or `promise-broken` says so; until
-//!   then it is **overdue** when its `due_on` is before today (UTC) and **open** otherwise.
+//!   then it is **overdue** when its `due_on` is before today (UTC;
+//!   [`events::rules::is_past_due`], as the stakeholder service counts it) and **open**
+//!   otherwise.
 //! - The purchasing agreement's standing promise ([`CALL_BEFORE_CANCEL`]: IT never cancels a
 //!   purchase of the school before calling the requester and proposing an alternative) is not
 //!   settled by those events: it is **kept by construction**. The gate refuses a cancellation
@@ -27,6 +29,7 @@ use actix_web::{HttpRequest, HttpResponse, get};
 use auth::Principal;
 use chrono::NaiveDate;
 use eventlog::{DocKey, Docs, Filter, Projection, RecordedEvent};
+use events::rules::is_past_due;
 use events::stakeholders::{CALL_BEFORE_CANCEL, PromiseEvent, PromiseTo, StakeholderEvent};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -313,7 +316,7 @@ pub fn build(promises: &[PromiseDoc], held: &[HeldDoc], today: NaiveDate) -> Pro
             let s = match p.outcome {
                 Some(Outcome::Kept) => Standing::Kept,
                 Some(Outcome::Broken) => Standing::Broken,
-                None if p.due_on < today => Standing::Overdue,
+                None if is_past_due(p.due_on, today) => Standing::Overdue,
                 None => Standing::Open,
             };
             (p, s)
