@@ -43,12 +43,28 @@ impl StoreError {
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
-        if e.is_closed() || e.as_db_error().is_none() && e.to_string().contains("connect") {
+        if connection_lost(&e) {
             Self::Unavailable(e.to_string())
         } else {
             Self::Database(e.to_string())
         }
     }
+}
+
+/// Whether `e` says the database went away (so the request may succeed later) rather than
+/// that it refused what was asked: the connection closed or broke (an IO error, at any moment,
+/// mid-query included), connecting failed, or the server is shutting down, starting, out of
+/// connections, or ended this session (SQLSTATE class 08, 57P01–57P03, 53300).
+fn connection_lost(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    if let Some(code) = e.code() {
+        let code = code.code();
+        return code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300");
+    }
+    let io = std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>());
+    e.as_db_error().is_none() && (io || e.to_string().contains("connect"))
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {

@@ -15,6 +15,7 @@ mod decisions;
 mod idempotency;
 mod instances;
 mod openapi;
+mod outage;
 mod review;
 mod roles;
 mod validation;
