@@ -1,6 +1,6 @@
 //! The gate service: its state, its start-up and its place in a server.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use auth::Verifier;
 use eventlog::{RecordedEvent, Store};
@@ -15,7 +15,9 @@ use uuid::Uuid;
 use web::ApiError;
 
 use crate::api;
-use crate::domain::{self, Purchase, Standards};
+use crate::clock::Clock;
+use crate::domain::{self, DistrictSettings, Purchase, Standards};
+use crate::latest::Latest;
 use crate::read_models;
 
 /// The gate: purchase checks, the standards catalog, the flagged-order queue.
@@ -41,16 +43,34 @@ pub(crate) struct CheckInputs {
 pub(crate) struct State {
     pub commands: Commands,
     pub read_models: ReadModels,
+    /// The time now, for the handlers (the domain is told it).
+    pub clock: Clock,
     /// The standards as last read; refreshed from the stream's tail on every use.
-    standards: Mutex<Arc<Standards>>,
+    standards: Latest<Standards>,
+    /// The district's settings, likewise.
+    district: Latest<DistrictSettings>,
 }
 
 impl Gate {
     /// Starts the gate's projections on `store` and returns the service.
     pub async fn start(store: Store, verifier: Arc<Verifier>) -> anyhow::Result<Self> {
+        Self::start_with(store, verifier, Clock::system()).await
+    }
+
+    /// [`start`](Self::start) with a clock of the caller's (tests move it forward).
+    pub async fn start_with(
+        store: Store,
+        verifier: Arc<Verifier>,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
         let read_models = ReadModels::spawn(&store, read_models::all());
-        let state =
-            State { commands: Commands::new(store), read_models, standards: Mutex::default() };
+        let state = State {
+            commands: Commands::new(store),
+            read_models,
+            clock,
+            standards: Latest::new(domain::standards_stream()),
+            district: Latest::new(domain::district_stream()),
+        };
         state.standards().await.map_err(|e| anyhow::anyhow!("cannot read the standards: {e}"))?;
         Ok(Self {
             state: actix_web::web::Data::new(state),
@@ -90,44 +110,14 @@ impl State {
         self.commands.store()
     }
 
-    /// The standards now: the cached state plus whatever the stream has gained since (one
-    /// read of the stream's tail; the lock is taken only to install a newer state).
+    /// The standards now (see [`Latest::now`]).
     pub async fn standards(&self) -> Result<Arc<Standards>, ApiError> {
-        let cached = self.cached_standards();
-        let stream = domain::standards_stream();
-        let tail = self
-            .store()
-            .read_streams(&[(stream, cached.version + 1)])
-            .await
-            .map_err(store_error)?
-            .pop()
-            .unwrap_or_default();
-        self.standards_with(cached, &tail)
+        self.standards.now(self.store()).await
     }
 
-    fn cached_standards(&self) -> Arc<Standards> {
-        self.standards.lock().unwrap_or_else(PoisonError::into_inner).clone()
-    }
-
-    /// `cached` with `tail` (its stream's events after it) applied, kept if newer.
-    fn standards_with(
-        &self,
-        cached: Arc<Standards>,
-        tail: &[RecordedEvent],
-    ) -> Result<Arc<Standards>, ApiError> {
-        if tail.is_empty() {
-            return Ok(cached);
-        }
-        let mut fresh = (*cached).clone();
-        for record in tail {
-            fresh.apply(record.version, &domain::decode(record).map_err(ApiError::internal)?);
-        }
-        let fresh = Arc::new(fresh);
-        let mut slot = self.standards.lock().unwrap_or_else(PoisonError::into_inner);
-        if slot.version < fresh.version {
-            *slot = fresh.clone();
-        }
-        Ok(fresh)
+    /// The district's settings now: calendar and targets.
+    pub async fn district(&self) -> Result<Arc<DistrictSettings>, ApiError> {
+        self.district.now(self.store()).await
     }
 
     /// What a purchase check needs, in one read: the purchase (empty if new), the use of its
@@ -138,11 +128,11 @@ impl State {
         key: Option<Uuid>,
         school: &SchoolId,
     ) -> Result<CheckInputs, ApiError> {
-        let cached = self.cached_standards();
+        let cached = self.standards.cached();
         let mut streams = vec![
             (domain::purchase_stream(purchase), 1),
             (domain::school_stream(school), 1),
-            (domain::standards_stream(), cached.version + 1),
+            (self.standards.stream().clone(), cached.version + 1),
         ];
         if let Some(key) = key {
             streams.push((domain::idempotency_stream(key), 1));
@@ -162,7 +152,7 @@ impl State {
             records,
             key_use,
             school: domain::load_school(&school_records).map_err(ApiError::internal)?,
-            standards: self.standards_with(cached, &tail)?,
+            standards: self.standards.with_tail(cached, &tail)?,
         })
     }
 

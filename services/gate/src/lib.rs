@@ -12,8 +12,11 @@ pub mod read_models;
 
 mod api;
 mod app;
+mod clock;
+mod latest;
 
 pub use app::{Gate, openapi};
+pub use clock::Clock;
 
 /// The gate's read models, for a rebuild.
 pub fn projections() -> Vec<std::sync::Arc<dyn eventlog::Projection>> {

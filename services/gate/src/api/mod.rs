@@ -7,6 +7,7 @@
 mod bodies;
 mod catalog;
 mod checks;
+mod district;
 mod purchases;
 
 use actix_web::http::StatusCode;
@@ -56,7 +57,13 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
         .service(catalog::put_product)
         .service(catalog::delete_product)
         .service(catalog::put_vendor)
-        .service(catalog::put_policy);
+        .service(catalog::put_policy)
+        .service(district::get_district)
+        .service(district::put_district)
+        .service(district::put_closure)
+        .service(district::delete_closure)
+        .service(district::get_sla)
+        .service(district::put_sla);
 }
 
 #[derive(OpenApi)]
@@ -71,6 +78,7 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
         (name = "purchase checks", description = "Finance systems ask before approving a purchase."),
         (name = "purchases", description = "IT staff work the flagged purchases."),
         (name = "catalog", description = "The standards: supported products, approved vendors, the policy."),
+        (name = "district", description = "District time: the calendar (time zone, business hours, closures) and the targets of the clocks on flagged purchases."),
     ),
     components(schemas(web::Problem, web::FieldError)),
     modifiers(&BearerAuth),

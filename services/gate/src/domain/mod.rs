@@ -12,6 +12,8 @@
 //!   agreement status and the standards.
 //! - [`purchase`], the purchase aggregate ([`Purchase`]): submission, calls, alternatives,
 //!   approval, and call before cancel.
+//! - [`district`], the district's settings ([`DistrictSettings`]): calendar, closures and the
+//!   clocks' targets.
 //! - [`cards`], purchasing cards ([`Card`]) and the reconciliation settings
 //!   ([`Reconciliation`]); [`statements`], statement profiles and the import plan;
 //!   [`matching`], which purchase check a card transaction is; [`transaction`], a card
@@ -24,6 +26,7 @@
 
 pub mod cards;
 pub mod decision;
+pub mod district;
 pub mod matching;
 pub mod purchase;
 pub mod standards;
@@ -38,6 +41,7 @@ use events::values::SchoolId;
 use uuid::Uuid;
 
 pub use decision::{DecisionError, MAX_LINES, Outcome, PurchaseCheck, decide};
+pub use district::{DistrictCommand, DistrictError, DistrictSettings, district_stream};
 pub use purchase::{
     Alternative, Call, LogCall, MAX_CALL_AHEAD, ProposeAlternative, Purchase, PurchaseCommand,
     PurchaseError, Submit,

@@ -12,6 +12,7 @@ mod common;
 
 mod consistency;
 mod decisions;
+mod district;
 mod idempotency;
 mod instances;
 mod openapi;

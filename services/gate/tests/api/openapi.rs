@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::common::{Backend, TestApp, Who};
 
 /// Every operation of API.md's gate table.
-const OPERATIONS: [(&str, &str); 13] = [
+const OPERATIONS: [(&str, &str); 19] = [
     ("post", "/v1/purchase-checks"),
     ("get", "/v1/purchases"),
     ("get", "/v1/purchases/{id}"),
@@ -21,6 +21,12 @@ const OPERATIONS: [(&str, &str); 13] = [
     ("delete", "/v1/catalog/products/{sku}"),
     ("put", "/v1/catalog/vendors/{vendor_id}"),
     ("put", "/v1/catalog/policy"),
+    ("get", "/v1/district"),
+    ("put", "/v1/district"),
+    ("put", "/v1/district/closures/{date}"),
+    ("delete", "/v1/district/closures/{date}"),
+    ("get", "/v1/sla"),
+    ("put", "/v1/sla"),
 ];
 
 fn document() -> Value {
@@ -52,7 +58,15 @@ fn the_document_has_every_operation_of_the_api() {
     let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(operations, OPERATIONS.len(), "operations not in API.md: {:?}", paths.keys());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
-    for schema in ["Problem", "CheckAnswer", "PurchaseView", "PurchaseList", "CatalogView"] {
+    for schema in [
+        "Problem",
+        "CheckAnswer",
+        "PurchaseView",
+        "PurchaseList",
+        "CatalogView",
+        "DistrictView",
+        "SlaView",
+    ] {
         assert!(doc["components"]["schemas"][schema].is_object(), "no schema {schema}");
     }
 }

@@ -1,0 +1,275 @@
+//! District time (../shared/API.md, "District time and clocks"): the district's calendar
+//! (`/v1/district`, its closures) and the clocks' targets (`/v1/sla`), all in the
+//! `district-settings` stream. Any role reads; admins set the district; IT staff and admins
+//! declare closures and set the targets.
+
+mod bodies;
+
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Path};
+use actix_web::{HttpRequest, HttpResponse, delete, get, put};
+use auth::Role;
+use chrono::{DateTime, NaiveDate, Utc};
+use events::calendar::{BusinessHours, TimeZoneName};
+use events::district::{District, DistrictSet, SlaTargets};
+use events::values::ShortText;
+use kernel::http::{self, Body, Caller, Roles};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use web::ApiError;
+
+pub use bodies::{ClosureBody, DistrictBody, SlaBody};
+
+use super::{AnyRole, Writers};
+use crate::app::State;
+use crate::domain::{DistrictCommand, DistrictError, DistrictSettings};
+
+/// Admins: they set the district itself.
+pub(crate) struct Admins;
+impl Roles for Admins {
+    const ROLES: &'static [Role] = &[Role::Admin];
+}
+
+/// A day the district is closed.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ClosureView {
+    pub date: NaiveDate,
+    pub reason: ShortText,
+}
+
+/// The district's calendar.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DistrictView {
+    /// Absent until an admin sets the district.
+    pub name: Option<ShortText>,
+    /// `UTC` until set.
+    pub time_zone: TimeZoneName,
+    /// 09:00 to 17:00, Monday to Friday, until set.
+    pub business_hours: BusinessHours,
+    /// Every closure, by date.
+    pub closures: Vec<ClosureView>,
+    /// The district's date now: "today" for every due date.
+    pub today: NaiveDate,
+    /// Whether it is business hours on a business day now.
+    pub open_now: bool,
+    /// The version of the `district-settings` stream (0: nothing set yet).
+    pub version: u64,
+}
+
+impl DistrictView {
+    fn of(district: &District, now: DateTime<Utc>) -> Self {
+        let calendar = &district.calendar;
+        Self {
+            name: district.name.clone(),
+            time_zone: calendar.time_zone().clone(),
+            business_hours: calendar.hours().clone(),
+            closures: calendar
+                .closures()
+                .iter()
+                .map(|(date, reason)| ClosureView { date: *date, reason: reason.clone() })
+                .collect(),
+            today: calendar.today(now),
+            open_now: calendar.is_open(now),
+            version: district.version,
+        }
+    }
+}
+
+/// The clocks' targets.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SlaView {
+    #[serde(flatten)]
+    pub targets: SlaTargets,
+    /// The version of the `district-settings` stream.
+    pub version: u64,
+}
+
+impl From<DistrictError> for ApiError {
+    fn from(e: DistrictError) -> Self {
+        let status = match e {
+            DistrictError::ClosureNotFound { .. } => StatusCode::NOT_FOUND,
+        };
+        ApiError::new(status, e.slug(), e.to_string())
+    }
+}
+
+/// Runs a command on the district's settings; returns them afterwards.
+async fn change<R: Roles>(
+    state: &State,
+    who: &Caller<R>,
+    req: &HttpRequest,
+    command: DistrictCommand,
+) -> Result<District, ApiError> {
+    let meta = http::metadata(who, req, "gate");
+    let stream = crate::domain::district_stream();
+    state
+        .commands
+        .run(&meta, stream, &[], |d: &DistrictSettings, _| Ok(d.decide(command.clone())?.into()))
+        .await?;
+    Ok(state.district().await?.0.clone())
+}
+
+fn date(raw: &str) -> Result<NaiveDate, ApiError> {
+    http::path("date", raw, |s| {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| "it must be a date, YYYY-MM-DD")
+    })
+}
+
+/// The district's calendar: time zone, business hours, closures, and its date today.
+#[utoipa::path(
+    tag = "district",
+    responses(
+        (status = 200, body = DistrictView),
+        (status = 401, body = web::Problem),
+        (status = 403, description = "A token without any procgate role", body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/v1/district")]
+pub async fn get_district(
+    state: Data<State>,
+    _: Caller<AnyRole>,
+) -> Result<HttpResponse, ApiError> {
+    let district = state.district().await?;
+    Ok(HttpResponse::Ok().json(DistrictView::of(&district.0, state.clock.now())))
+}
+
+/// Set the district's name, time zone and business hours (closures stay).
+///
+/// Every open clock is measured in the new calendar from then on.
+#[utoipa::path(
+    tag = "district",
+    request_body = DistrictSet,
+    responses(
+        (status = 200, description = "The district now", body = DistrictView),
+        (status = 401, body = web::Problem),
+        (status = 403, description = "Not an admin", body = web::Problem),
+        (status = 422, description = "`validation`", body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[put("/v1/district")]
+pub async fn put_district(
+    state: Data<State>,
+    who: Caller<Admins>,
+    req: HttpRequest,
+    body: Body<DistrictBody>,
+) -> Result<HttpResponse, ApiError> {
+    let DistrictBody(set) = body.parse()?;
+    let district = change(&state, &who, &req, DistrictCommand::Set(set)).await?;
+    Ok(HttpResponse::Ok().json(DistrictView::of(&district, state.clock.now())))
+}
+
+/// Close the district on a day (a holiday, a snow day), in the past, today or ahead.
+///
+/// Every open deadline moves: a closure for today gives back the business time already counted
+/// today.
+#[utoipa::path(
+    tag = "district",
+    params(("date" = String, Path, description = "The local date, YYYY-MM-DD")),
+    request_body = ClosureBody,
+    responses(
+        (status = 200, description = "The district now", body = DistrictView),
+        (status = 400, description = "`invalid-path`: not a date", body = web::Problem),
+        (status = 401, body = web::Problem),
+        (status = 403, body = web::Problem),
+        (status = 422, description = "`validation`", body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[put("/v1/district/closures/{date}")]
+pub async fn put_closure(
+    state: Data<State>,
+    who: Caller<Writers>,
+    req: HttpRequest,
+    date: Path<String>,
+    body: Body<ClosureBody>,
+) -> Result<HttpResponse, ApiError> {
+    let date = self::date(&date)?;
+    let reason = body.parse()?.reason;
+    let district = change(&state, &who, &req, DistrictCommand::Close { date, reason }).await?;
+    Ok(HttpResponse::Ok().json(DistrictView::of(&district, state.clock.now())))
+}
+
+/// Open the district again on a day.
+#[utoipa::path(
+    tag = "district",
+    params(("date" = String, Path, description = "The local date, YYYY-MM-DD")),
+    responses(
+        (status = 200, description = "The district now", body = DistrictView),
+        (status = 400, description = "`invalid-path`: not a date", body = web::Problem),
+        (status = 401, body = web::Problem),
+        (status = 403, body = web::Problem),
+        (status = 404, description = "`closure-not-found`", body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[delete("/v1/district/closures/{date}")]
+pub async fn delete_closure(
+    state: Data<State>,
+    who: Caller<Writers>,
+    req: HttpRequest,
+    date: Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let date = self::date(&date)?;
+    let district = change(&state, &who, &req, DistrictCommand::Reopen { date }).await?;
+    Ok(HttpResponse::Ok().json(DistrictView::of(&district, state.clock.now())))
+}
+
+fn sla_view(district: &District) -> Result<SlaView, ApiError> {
+    let targets = district.targets().cloned().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "sla-not-set",
+            "No targets are set yet, so flagged purchases have no clocks; set them with PUT /v1/sla.",
+        )
+    })?;
+    Ok(SlaView { targets, version: district.version })
+}
+
+/// The clocks' targets, in business minutes.
+#[utoipa::path(
+    tag = "district",
+    responses(
+        (status = 200, body = SlaView),
+        (status = 401, body = web::Problem),
+        (status = 403, description = "A token without any procgate role", body = web::Problem),
+        (status = 404, description = "`sla-not-set`: no targets yet", body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/v1/sla")]
+pub async fn get_sla(state: Data<State>, _: Caller<AnyRole>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(sla_view(&state.district().await?.0)?))
+}
+
+/// Set the clocks' targets (replacing them).
+///
+/// `first_contact_minutes` (a call logged) and `decision_minutes` (approved or cancelled) for
+/// held purchases, `advisory_outreach_minutes` for advisory ones; `warn_at_percent`;
+/// `escalate_to`. Other targets for a payment method go in `by_payment_method`, keyed by the
+/// method (`purchase_order`, `p_card`, `reimbursement`), each giving any of the three minute
+/// targets (the others stay the defaults): `{"p_card": {"first_contact_minutes": 30}}`.
+/// A clock keeps the targets in force when it started.
+#[utoipa::path(
+    tag = "district",
+    request_body = SlaTargets,
+    responses(
+        (status = 200, description = "The targets now", body = SlaView),
+        (status = 401, body = web::Problem),
+        (status = 403, body = web::Problem),
+        (status = 422, description = "`validation`", body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[put("/v1/sla")]
+pub async fn put_sla(
+    state: Data<State>,
+    who: Caller<Writers>,
+    req: HttpRequest,
+    body: Body<SlaBody>,
+) -> Result<HttpResponse, ApiError> {
+    let SlaBody(targets) = body.parse()?;
+    let district = change(&state, &who, &req, DistrictCommand::SetTargets(targets)).await?;
+    Ok(HttpResponse::Ok().json(sla_view(&district)?))
+}

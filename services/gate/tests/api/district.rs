@@ -1,0 +1,181 @@
+//! District time over HTTP: the calendar (`/v1/district`, closures) and the clocks' targets
+//! (`/v1/sla`), with their roles, their validation and their idempotent `PUT`s.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::common::{TestApp, Who};
+
+on_both_backends!(
+    the_district_starts_with_the_default_calendar,
+    an_admin_sets_the_district_and_a_repeat_changes_nothing,
+    closures_are_declared_and_lifted,
+    the_targets_are_set_by_it_and_read_by_anyone,
+    each_endpoint_refuses_the_wrong_roles,
+    bad_bodies_list_every_bad_field,
+);
+
+/// Chicago, 08:00 to 17:00 on weekdays.
+pub fn chicago() -> Value {
+    json!({
+        "name": "Springfield Public Schools",
+        "time_zone": "America/Chicago",
+        "business_hours": {"start": "08:00", "end": "17:00", "days": ["mon", "tue", "wed", "thu", "fri"]},
+    })
+}
+
+/// First contact in 120 business minutes (30 for card purchases), a decision in 960, advisory
+/// outreach in 480; warnings at 50 and 75%; breaches escalated to the CTO.
+pub fn targets() -> Value {
+    json!({
+        "first_contact_minutes": 120,
+        "decision_minutes": 960,
+        "advisory_outreach_minutes": 480,
+        "warn_at_percent": [75, 50],
+        "escalate_to": "cto@district.example",
+        "by_payment_method": {"p_card": {"first_contact_minutes": 30}},
+    })
+}
+
+async fn the_district_starts_with_the_default_calendar(app: TestApp) {
+    let district = app.get(Who::Finance, "/v1/district").await.expect(200).clone();
+    assert_eq!(district["version"], 0);
+    assert_eq!(district["name"], Value::Null);
+    assert_eq!(district["time_zone"], "UTC");
+    assert_eq!(district["business_hours"]["start"], "09:00");
+    assert_eq!(district["closures"], json!([]));
+    let today = chrono::Utc::now().date_naive().to_string();
+    assert_eq!(district["today"], today);
+    app.get(Who::Auditor, "/v1/sla").await.expect_problem(404, "sla-not-set");
+    app.stop().await;
+}
+
+async fn an_admin_sets_the_district_and_a_repeat_changes_nothing(app: TestApp) {
+    let district = app.put(Who::Admin, "/v1/district", &chicago()).await.expect(200).clone();
+    assert_eq!(district["name"], "Springfield Public Schools");
+    assert_eq!(district["time_zone"], "America/Chicago");
+    assert_eq!(district["business_hours"]["days"], json!(["mon", "tue", "wed", "thu", "fri"]));
+    assert_eq!(district["version"], 1);
+    // "today" is Chicago's date now, not UTC's.
+    let now = chrono::Utc::now();
+    let chicago_today = (now - chrono::TimeDelta::hours(6)).date_naive();
+    let chicago_today_dst = (now - chrono::TimeDelta::hours(5)).date_naive();
+    let today = district["today"].as_str().unwrap().to_owned();
+    assert!(
+        [chicago_today.to_string(), chicago_today_dst.to_string()].contains(&today),
+        "{today} at {now}"
+    );
+
+    let head = app.head().await;
+    let again = app.put(Who::Admin, "/v1/district", &chicago()).await.expect(200).clone();
+    assert_eq!(again["version"], 1);
+    assert_eq!(app.head().await, head, "a repeat writes nothing");
+    assert_eq!(app.events_of_type("district-set").await.len(), 1);
+    app.stop().await;
+}
+
+async fn closures_are_declared_and_lifted(app: TestApp) {
+    let path = "/v1/district/closures/2026-12-24";
+    let snow = json!({"reason": "Snow day"});
+    let district = app.put(Who::ItStaff, path, &snow).await.expect(200).clone();
+    assert_eq!(district["closures"], json!([{"date": "2026-12-24", "reason": "Snow day"}]));
+    let version = district["version"].clone();
+    let again = app.put(Who::Admin, path, &snow).await.expect(200).clone();
+    assert_eq!(again["version"], version, "the same closure again writes nothing");
+    let renamed = app.put(Who::ItStaff, path, &json!({"reason": "Ice storm"})).await;
+    assert_eq!(renamed.expect(200)["closures"][0]["reason"], "Ice storm");
+
+    let lifted = app.send(Who::ItStaff, Method::DELETE, path, None).await;
+    assert_eq!(lifted.expect(200)["closures"], json!([]));
+    app.send(Who::ItStaff, Method::DELETE, path, None)
+        .await
+        .expect_problem(404, "closure-not-found");
+    app.put(Who::ItStaff, "/v1/district/closures/christmas", &snow)
+        .await
+        .expect_problem(400, "invalid-path");
+    app.put(Who::ItStaff, "/v1/district/closures/2026-02-30", &snow)
+        .await
+        .expect_problem(400, "invalid-path");
+    let kinds: Vec<String> = app
+        .events_of_type("closure-added")
+        .await
+        .iter()
+        .map(|e| e.data["reason"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(kinds, ["Snow day", "Ice storm"]);
+    app.stop().await;
+}
+
+async fn the_targets_are_set_by_it_and_read_by_anyone(app: TestApp) {
+    let set = app.put(Who::ItStaff, "/v1/sla", &targets()).await.expect(200).clone();
+    assert_eq!(set["first_contact_minutes"], 120);
+    assert_eq!(set["warn_at_percent"], json!([50, 75]), "sorted");
+    assert_eq!(set["by_payment_method"], json!({"p_card": {"first_contact_minutes": 30}}));
+    assert_eq!(set["escalate_to"], "cto@district.example");
+    let read = app.get(Who::Finance, "/v1/sla").await.expect(200).clone();
+    assert_eq!(read, set);
+    let head = app.head().await;
+    app.put(Who::Admin, "/v1/sla", &targets()).await.expect(200);
+    assert_eq!(app.head().await, head, "a repeat writes nothing");
+    // The targets and the calendar share one stream and one version.
+    let district = app.put(Who::Admin, "/v1/district", &crate::district::chicago()).await;
+    assert_eq!(district.expect(200)["version"], 2);
+    app.stop().await;
+}
+
+async fn each_endpoint_refuses_the_wrong_roles(app: TestApp) {
+    let closure = json!({"reason": "Snow day"});
+    let path = "/v1/district/closures/2026-12-24";
+    let cases: Vec<(Method, &str, Option<Value>, &[Who])> = vec![
+        (Method::GET, "/v1/district", None, &Who::WITH_TOKEN[..5]),
+        (Method::PUT, "/v1/district", Some(chicago()), &[Who::Admin]),
+        (Method::PUT, path, Some(closure), &[Who::ItStaff, Who::Admin]),
+        (Method::PUT, "/v1/sla", Some(targets()), &[Who::ItStaff, Who::Admin]),
+        (Method::GET, "/v1/sla", None, &Who::WITH_TOKEN[..5]),
+        (Method::DELETE, path, None, &[Who::ItStaff, Who::Admin]),
+    ];
+    for (method, path, body, allowed) in cases {
+        for who in Who::WITH_TOKEN.into_iter().chain([Who::Nobody]) {
+            let reply = app.send(who, method.clone(), path, body.as_ref()).await;
+            if allowed.contains(&who) {
+                // Allowed: anything but 401 and 403 (a second DELETE finds nothing to lift).
+                assert!(
+                    ![401, 403].contains(&reply.status),
+                    "{method} {path} as {who:?}: {}",
+                    reply.text
+                );
+            } else if who == Who::Nobody {
+                reply.expect_problem(401, "unauthorized");
+            } else {
+                reply.expect_problem(403, "forbidden");
+            }
+        }
+    }
+    app.stop().await;
+}
+
+async fn bad_bodies_list_every_bad_field(app: TestApp) {
+    let bad = json!({
+        "name": " ", "time_zone": "America/Chicag",
+        "business_hours": {"start": "17:00", "end": "08:00", "days": ["mon"]},
+    });
+    let reply = app.put(Who::Admin, "/v1/district", &bad).await;
+    reply.expect_invalid_fields(&["name", "time_zone", "business_hours"]);
+    let bad = json!({
+        "first_contact_minutes": 0, "decision_minutes": 100001, "advisory_outreach_minutes": 1.5,
+        "warn_at_percent": [0, 50], "by_payment_method": {"card": {}},
+    });
+    let reply = app.put(Who::ItStaff, "/v1/sla", &bad).await;
+    reply.expect_invalid_fields(&[
+        "first_contact_minutes",
+        "decision_minutes",
+        "advisory_outreach_minutes",
+        "warn_at_percent[0]",
+        "by_payment_method.card",
+    ]);
+    app.put(Who::ItStaff, "/v1/district/closures/2026-12-24", &json!({}))
+        .await
+        .expect_invalid_fields(&["reason"]);
+    assert_eq!(app.head().await, 0, "nothing refused was written");
+    app.stop().await;
+}
