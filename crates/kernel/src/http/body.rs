@@ -117,5 +117,6 @@ pub fn optional_json(req: &HttpRequest, bytes: &[u8]) -> Result<Value, ApiError>
     }
     serde_json::from_slice(bytes).map_err(|e| {
         ApiError::bad_request("malformed-json", format!("The body is not valid JSON: {e}"))
+            .with_title("Malformed JSON")
     })
 }
