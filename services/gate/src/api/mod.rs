@@ -5,10 +5,14 @@
 //! another writer got there first.
 
 mod bodies;
+mod card_bodies;
+mod cards;
 mod catalog;
 mod checks;
 mod district;
 mod purchases;
+mod statements;
+mod transactions;
 
 use actix_web::http::StatusCode;
 use auth::Role;
@@ -64,6 +68,7 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
         .service(district::delete_closure)
         .service(district::get_sla)
         .service(district::put_sla);
+    cards::routes(cfg);
 }
 
 #[derive(OpenApi)]
@@ -78,6 +83,8 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
         (name = "purchase checks", description = "Finance systems ask before approving a purchase."),
         (name = "purchases", description = "IT staff work the flagged purchases."),
         (name = "catalog", description = "The standards: supported products, approved vendors, the policy."),
+        (name = "cards", description = "Purchasing cards and how their transactions are reconciled."),
+        (name = "card statements", description = "Card statements imported and reconciled: technology bought without a check, for IT's outreach."),
         (name = "district", description = "District time: the calendar (time zone, business hours, closures) and the targets of the clocks on flagged purchases."),
     ),
     components(schemas(web::Problem, web::FieldError)),

@@ -3,12 +3,18 @@
 //! - `gate.purchases`: one summary per purchase, for the purchase list and the held queue.
 //! - `gate.schools`: each school's registration and agreement, from the `school-…` streams the
 //!   stakeholder relations service writes.
+//! - `gate.cards`, `gate.card-transactions`, `gate.card-purchases`: purchasing cards, card
+//!   transactions as they stand (the transaction list and IT's outreach queue), and the
+//!   purchase checks paid by card that statements are reconciled with.
 //!
 //! A purchase check never relies on these for its decision: it reads the school's and the
 //! standards' streams themselves, so a change acknowledged before the check is always seen
 //! whatever the projections' lag. Reads of the lists wait until the projection has caught up
 //! with the log's head, so a list read after a check shows it.
 
+mod card_purchases;
+mod card_transactions;
+mod cards;
 mod purchases;
 mod queue;
 mod schools;
@@ -18,11 +24,23 @@ use std::sync::Arc;
 use eventlog::Projection;
 use kernel::ReadModel;
 
+pub use card_purchases::{CardPurchaseDoc, CardPurchases};
+pub use card_transactions::{
+    CardTransactions, OutreachItem, OutreachQueue, OutreachView, TransactionDoc, TransactionFilter,
+    TransactionList, list_transactions, outreach_queue,
+};
+pub use cards::{CardDoc, Cards};
 pub use purchases::{PurchaseSummary, Purchases};
 pub use queue::{ListFilter, ListedPurchase, PurchaseList, list};
 pub use schools::{SchoolDoc, Schools};
 
 /// Every read model of the gate, as the projections the log runs.
 pub fn all() -> Vec<Arc<dyn Projection>> {
-    vec![Purchases.into_projection(), Schools.into_projection()]
+    vec![
+        Purchases.into_projection(),
+        Schools.into_projection(),
+        Cards.into_projection(),
+        CardPurchases.into_projection(),
+        CardTransactions.into_projection(),
+    ]
 }

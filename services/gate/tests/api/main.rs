@@ -19,4 +19,5 @@ mod openapi;
 mod outage;
 mod review;
 mod roles;
+mod statements;
 mod validation;

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::common::{Backend, TestApp, Who};
 
 /// Every operation of API.md's gate table.
-const OPERATIONS: [(&str, &str); 19] = [
+const OPERATIONS: [(&str, &str); 31] = [
     ("post", "/v1/purchase-checks"),
     ("get", "/v1/purchases"),
     ("get", "/v1/purchases/{id}"),
@@ -27,6 +27,18 @@ const OPERATIONS: [(&str, &str); 19] = [
     ("delete", "/v1/district/closures/{date}"),
     ("get", "/v1/sla"),
     ("put", "/v1/sla"),
+    ("put", "/v1/cards/{card_id}"),
+    ("get", "/v1/cards"),
+    ("get", "/v1/reconciliation"),
+    ("put", "/v1/reconciliation"),
+    ("post", "/v1/card-statements"),
+    ("get", "/v1/card-transactions"),
+    ("get", "/v1/card-transactions/{id}"),
+    ("post", "/v1/card-transactions/{id}/confirm"),
+    ("post", "/v1/card-transactions/{id}/undo-match"),
+    ("post", "/v1/card-transactions/{id}/match"),
+    ("post", "/v1/card-transactions/{id}/outreach"),
+    ("get", "/v1/outreach"),
 ];
 
 fn document() -> Value {

@@ -218,23 +218,31 @@ pub struct ImportPlan {
     pub transactions: Vec<(Uuid, Vec<CardTransactionEvent>)>,
 }
 
-/// What the statement adds, given the transactions already recorded (`existing`, by id) and
-/// the card-paid checks not yet matched (`checks`).
+/// The statement file as read: what its summary records besides the counts.
+#[derive(Debug, Clone)]
+pub struct StatementFile {
+    pub profile: String,
+    pub file_sha256: String,
+    pub idempotency_key: Option<IdempotencyKey>,
+    /// Data rows in the file.
+    pub rows: u64,
+}
+
+/// What the statement adds (each new transaction cloned into its events), given the
+/// transactions already recorded (`existing`, by id) and the card-paid checks not yet matched
+/// (`checks`).
 pub fn plan(
     context: &Context,
-    profile: &str,
-    file_sha256: String,
-    idempotency_key: Option<IdempotencyKey>,
-    rows: u64,
-    transactions: Vec<CardTransactionRecorded>,
+    file: StatementFile,
+    transactions: &[CardTransactionRecorded],
     existing: &HashSet<Uuid>,
     checks: &[CheckRef],
 ) -> ImportPlan {
     let total = transactions.len() as u64;
     let first_date = transactions.iter().map(|t| t.transaction_date).min();
     let last_date = transactions.iter().map(|t| t.transaction_date).max();
-    let new: Vec<CardTransactionRecorded> =
-        transactions.into_iter().filter(|t| !existing.contains(&t.transaction_id)).collect();
+    let new: Vec<&CardTransactionRecorded> =
+        transactions.iter().filter(|t| !existing.contains(&t.transaction_id)).collect();
     let charges: Vec<Charge<'_>> = new
         .iter()
         .map(|t| Charge {
@@ -250,10 +258,10 @@ pub fn plan(
     drop(charges);
     let mut imported = StatementImported {
         statement_id: context.statement_id,
-        profile: profile.to_owned(),
-        file_sha256,
-        idempotency_key,
-        rows,
+        profile: file.profile,
+        file_sha256: file.file_sha256,
+        idempotency_key: file.idempotency_key,
+        rows: file.rows,
         transactions: total,
         recorded: new.len() as u64,
         already_recorded: total - new.len() as u64,
@@ -271,7 +279,7 @@ pub fn plan(
         .map(|(recorded, outcome)| {
             let id = recorded.transaction_id;
             let (credit, technology) = (recorded.credit, recorded.technology.is_some());
-            let mut events = vec![CardTransactionEvent::Recorded(recorded)];
+            let mut events = vec![CardTransactionEvent::Recorded(recorded.clone())];
             match outcome {
                 Reconciled::Matched(m) => {
                     imported.matched += 1;

@@ -279,7 +279,7 @@ pub struct StatementRow {
 }
 
 /// Something wrong with a row (or with the file, at line 1 or 0).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct RowError {
     /// The line in the file (1 is the first line).
     pub line: u64,
@@ -347,8 +347,12 @@ fn positions<R: Read>(
 ) -> Result<Positions, Vec<RowError>> {
     let headers = if layout.headers {
         let headers = reader.headers().map_err(|e| vec![file_error(1, &e)])?;
-        Some(headers.iter().map(|h| h.trim().trim_start_matches('\u{feff}').to_lowercase()))
-            .map(Iterator::collect::<Vec<_>>)
+        Some(
+            headers
+                .iter()
+                .map(|h| h.trim().trim_start_matches('\u{feff}').to_lowercase())
+                .collect::<Vec<_>>(),
+        )
     } else {
         None
     };

@@ -189,7 +189,18 @@ fn the_plan_records_only_new_transactions_and_reconciles_them() {
         currency: ctx.currency,
         date: day("2025-10-06"),
     };
-    let plan = plan(&ctx, "procgate", "ab".repeat(32), None, 5, transactions, &known, &[check]);
+    let plan = plan(
+        &ctx,
+        StatementFile {
+            profile: "procgate".into(),
+            file_sha256: "ab".repeat(32),
+            idempotency_key: None,
+            rows: 5,
+        },
+        &transactions,
+        &known,
+        &[check],
+    );
     let s = &plan.imported;
     assert_eq!((s.transactions, s.recorded, s.already_recorded), (5, 4, 1));
     assert_eq!(

@@ -1,0 +1,468 @@
+//! `POST /v1/card-statements`: import a card statement, all or nothing.
+//!
+//! The body is the file itself, streamed: it flows chunk by chunk into a blocking task that
+//! reads it with the profile's [`Layout`] (the `csv` crate, record by record) and checks each
+//! row as it comes, so the file is never held whole; only the transactions it holds are.
+//! Then, in order:
+//!
+//! 1. any bad row refuses the whole statement: 422 `invalid-statement` listing every error
+//!    with its line and field;
+//! 2. the streams of the statement's transactions are read (one round trip on PostgreSQL):
+//!    those that exist were recorded by an earlier statement and are left out;
+//! 3. the rest are classified and reconciled ([`plan`]) and appended with the statement's
+//!    summary in **one** `append_streams`, each transaction's stream expected not to exist.
+//!    If another import recorded one of them meanwhile, the append writes nothing and step 2
+//!    runs again: a transaction is never counted twice, whatever runs at once.
+//!
+//! A dry run stops before the append and answers what the import would do. With an
+//! `Idempotency-Key`, the statement's id is derived from the caller and the key: the same key
+//! with the same file answers the first import again; with another file, 409.
+
+use std::collections::HashSet;
+use std::io::Read;
+
+use actix_web::http::header;
+use actix_web::web::{Bytes, Data, Payload, Query};
+use actix_web::{HttpRequest, HttpResponse, post};
+use auth::Role;
+use chrono::NaiveDate;
+use eventlog::{ExpectedVersion, StoreError, StreamAppend};
+use events::card::{StatementEvent, StatementImported, statement_stream, transaction_stream};
+use events::values::IdempotencyKey;
+use futures::StreamExt;
+use kernel::http::{self, Caller, Roles};
+use kernel::{RETRIES, ReadModel, decode, new_event, stream};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use web::{ApiError, FieldError};
+
+use crate::app::State;
+use crate::domain::statements::{
+    CardInfo, Collected, Collector, Context, Layout, Mapping, RowError, StatementFile, plan,
+    read_rows,
+};
+use crate::read_models::{CardPurchases, Cards};
+
+/// Finance systems, IT staff and admins import statements.
+pub(crate) struct Importers;
+impl Roles for Importers {
+    const ROLES: &'static [Role] = &[Role::Finance, Role::ItStaff, Role::Admin];
+}
+
+/// The largest statement file accepted, in bytes.
+pub const MAX_STATEMENT_BYTES: usize = 256 * 1024 * 1024;
+
+/// Namespace of statement ids sent with an idempotency key: v5(namespace, subject ␀ key).
+const STATEMENT_NAMESPACE: Uuid = Uuid::from_u128(0x3b8e_6a0c_91f4_4d27_8c5e_7a13_d2f0_9b64);
+
+/// How to read the statement.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatementQuery {
+    /// `procgate` (default), `usbank`, `munis`, or `mapping` (then name the columns below).
+    profile: Option<String>,
+    /// `true`: answer what the import would do, and write nothing.
+    dry_run: Option<bool>,
+    /// `mapping`: one character, or `tab` or `pipe` (default `,`).
+    delimiter: Option<String>,
+    /// `mapping`: a strftime date format (default `%Y-%m-%d`).
+    date_format: Option<String>,
+    /// `mapping`: the header of the column holding each field.
+    reference: Option<String>,
+    transaction_date: Option<String>,
+    posted_on: Option<String>,
+    card_last4: Option<String>,
+    merchant: Option<String>,
+    mcc: Option<String>,
+    amount: Option<String>,
+    currency: Option<String>,
+    credit_indicator: Option<String>,
+}
+
+impl StatementQuery {
+    fn layout(&self) -> Result<Layout, ApiError> {
+        let profile = self.profile.as_deref().unwrap_or("procgate");
+        if profile == "mapping" {
+            let columns = [
+                ("reference", &self.reference),
+                ("transaction_date", &self.transaction_date),
+                ("posted_on", &self.posted_on),
+                ("card_last4", &self.card_last4),
+                ("merchant", &self.merchant),
+                ("mcc", &self.mcc),
+                ("amount", &self.amount),
+                ("currency", &self.currency),
+                ("credit_indicator", &self.credit_indicator),
+            ];
+            let mapping = Mapping {
+                delimiter: self.delimiter.clone(),
+                date_format: self.date_format.clone(),
+                columns: columns
+                    .into_iter()
+                    .filter_map(|(f, h)| h.clone().map(|h| (f.to_owned(), h)))
+                    .collect(),
+            };
+            return mapping.layout().map_err(|problems| {
+                ApiError::validation(
+                    problems.into_iter().map(|(p, m)| FieldError::new(p, m)).collect(),
+                )
+            });
+        }
+        Layout::named(profile).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid-query",
+                format!("There is no profile {profile:?}: use procgate, usbank, munis or mapping."),
+            )
+        })
+    }
+}
+
+/// Links to follow from an answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StatementLinks {
+    /// The statement's transactions.
+    pub transactions: String,
+}
+
+/// What an import did (or, for a dry run, would do).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StatementAnswer {
+    pub statement_id: Uuid,
+    pub dry_run: bool,
+    pub profile: String,
+    /// Data rows in the file.
+    pub rows: u64,
+    /// Distinct transactions in the file (a reference twice is one).
+    pub transactions: u64,
+    /// Transactions this import records.
+    pub recorded: u64,
+    /// Transactions an earlier statement recorded: not counted again.
+    pub already_recorded: u64,
+    /// Of those recorded: matched with a purchase check…
+    pub matched: u64,
+    /// …fitting several checks (IT chooses)…
+    pub ambiguous: u64,
+    /// …technology no check covers (IT's outreach queue)…
+    pub unchecked_technology: u64,
+    /// …not technology, no check…
+    pub not_technology: u64,
+    /// …and credits.
+    pub credits: u64,
+    pub first_date: Option<NaiveDate>,
+    pub last_date: Option<NaiveDate>,
+    /// Always empty in an accepted statement; a refused one is a 422 problem listing them.
+    pub errors: Vec<RowError>,
+    pub links: StatementLinks,
+}
+
+impl StatementAnswer {
+    fn new(s: &StatementImported, dry_run: bool) -> Self {
+        Self {
+            statement_id: s.statement_id,
+            dry_run,
+            profile: s.profile.clone(),
+            rows: s.rows,
+            transactions: s.transactions,
+            recorded: s.recorded,
+            already_recorded: s.already_recorded,
+            matched: s.matched,
+            ambiguous: s.ambiguous,
+            unchecked_technology: s.unchecked_technology,
+            not_technology: s.not_technology,
+            credits: s.credits,
+            first_date: s.first_date,
+            last_date: s.last_date,
+            errors: vec![],
+            links: StatementLinks {
+                transactions: format!("/v1/card-transactions?statement_id={}", s.statement_id),
+            },
+        }
+    }
+}
+
+/// The body as a blocking reader: chunks arrive over a bounded channel (the HTTP side waits
+/// while the parser is behind), are hashed as they are read, and count against
+/// [`MAX_STATEMENT_BYTES`].
+struct ChunkReader {
+    chunks: tokio::sync::mpsc::Receiver<Bytes>,
+    current: Bytes,
+    hash: Sha256,
+    read: usize,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.chunks.blocking_recv() {
+                Some(chunk) => {
+                    self.read += chunk.len();
+                    if self.read > MAX_STATEMENT_BYTES {
+                        return Err(std::io::Error::other(format!(
+                            "the file is larger than {} MiB: split it",
+                            MAX_STATEMENT_BYTES / (1024 * 1024)
+                        )));
+                    }
+                    self.hash.update(&chunk);
+                    self.current = chunk;
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
+/// The file read through `collector`: its transactions or errors, and its SHA-256.
+async fn read_statement(
+    mut payload: Payload,
+    layout: Layout,
+    mut collector: Collector,
+) -> Result<(Collected, String), ApiError> {
+    let (send, chunks) = tokio::sync::mpsc::channel(16);
+    let parse = tokio::task::spawn_blocking(move || {
+        let mut reader =
+            ChunkReader { chunks, current: Bytes::new(), hash: Sha256::new(), read: 0 };
+        let outcome = read_rows(&layout, &mut reader, |row| collector.push(row));
+        // Drain what is left, so that the hash is the whole file's.
+        let mut rest = [0u8; 8192];
+        while outcome.is_ok() && matches!(reader.read(&mut rest), Ok(n) if n > 0) {}
+        let hash = hex::encode(reader.hash.finalize());
+        let collected = match outcome {
+            Ok(_) => collector.finish(),
+            Err(errors) => Collected::Refused { rows: 0, error_count: errors.len() as u64, errors },
+        };
+        (collected, hash)
+    });
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request("malformed-body", format!("The body could not be read: {e}"))
+        })?;
+        if send.send(chunk).await.is_err() {
+            break; // the parser stopped (the file is too large or not text): it says why
+        }
+    }
+    drop(send);
+    parse.await.map_err(ApiError::internal)
+}
+
+fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(value) = req.headers().get("idempotency-key") else { return Ok(None) };
+    let text = value.to_str().ok().and_then(|t| IdempotencyKey::parse(t).ok());
+    text.map(Some).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid-header",
+            "The Idempotency-Key header must be 1 to 128 visible ASCII characters.",
+        )
+    })
+}
+
+/// Statements are files: anything but JSON and forms is read as one.
+fn check_media_type(req: &HttpRequest) -> Result<(), ApiError> {
+    let media = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase());
+    match media.as_deref() {
+        Some("application/json" | "multipart/form-data" | "application/x-www-form-urlencoded") => {
+            Err(ApiError::unsupported_media_type(
+                "Send the statement file itself as the body (text/csv, or the bank's text format).",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What checking a statement needs: the cards, the policy, the settings.
+async fn context(state: &State, statement_id: Uuid) -> Result<Context, ApiError> {
+    let standards = state.standards().await?;
+    let Some(policy) = standards.policy.clone() else {
+        return Err(crate::domain::DecisionError::NoPolicy.into());
+    };
+    state.read_models.caught_up(&[Cards::NAME, CardPurchases::NAME]).await?;
+    let view = state.read_models.view();
+    let (cards, reconciliation) = futures::try_join!(view.all::<Cards>(), state.reconciliation())?;
+    let mut by_last4 = std::collections::HashMap::<_, Vec<CardInfo>>::new();
+    for card in cards {
+        let parse = |e: events::values::ValueError| ApiError::internal(e.message().to_owned());
+        let info = CardInfo {
+            card_id: card.card_id,
+            last4: events::values::CardLast4::parse(&card.last4).map_err(parse)?,
+            holder_email: events::values::Email::parse(&card.holder_email).map_err(parse)?,
+            school_id: events::values::SchoolId::parse(&card.school_id).map_err(parse)?,
+        };
+        by_last4.entry(info.last4.clone()).or_default().push(info);
+    }
+    Ok(Context {
+        statement_id,
+        cards: by_last4,
+        currency: policy.currency,
+        technology_mccs: policy.technology_mccs.iter().cloned().collect(),
+        policy_version: standards.version,
+        settings: reconciliation.current(),
+    })
+}
+
+/// Import a card statement: all or nothing.
+///
+/// The body is the file (`text/csv`, or the bank's text format), read with `profile`. Every
+/// bad row is listed in one 422 `invalid-statement` problem (`errors`: `line`, `field`,
+/// `message`; the first 1,000, `error_count` counts them all) and nothing is written. A
+/// transaction already recorded (by its `reference`) is not recorded again. `dry_run=true`
+/// answers the same and writes nothing.
+#[utoipa::path(
+    tag = "card statements",
+    params(StatementQuery, ("Idempotency-Key" = Option<String>, Header,
+            description = "Optional: the same key with the same file answers the first import again.")),
+    request_body(content = String, content_type = "text/csv", description = "The statement file"),
+    responses(
+        (status = 201, description = "Imported", body = StatementAnswer),
+        (status = 200, description = "A dry run, a statement that adds nothing new, or a repeat of an idempotency key", body = StatementAnswer),
+        (status = 400, description = "An unknown profile or a bad header", body = web::Problem),
+        (status = 401, body = web::Problem),
+        (status = 403, description = "Not finance, IT staff or admin", body = web::Problem),
+        (status = 409, description = "`idempotency-conflict`: the key was used for another file", body = web::Problem),
+        (status = 415, description = "A JSON or form body", body = web::Problem),
+        (status = 422, description = "`invalid-statement` (see `errors`), or `validation` of a mapping", body = web::Problem),
+        (status = 503, description = "`no-policy`: IT has not set the policy yet", body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[post("/v1/card-statements")]
+pub async fn import_statement(
+    state: Data<State>,
+    who: Caller<Importers>,
+    req: HttpRequest,
+    query: Query<StatementQuery>,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let layout = query.layout()?;
+    check_media_type(&req)?;
+    let key = idempotency_key(&req)?;
+    let dry_run = query.dry_run.unwrap_or(false);
+    let statement_id = match &key {
+        Some(k) => {
+            Uuid::new_v5(&STATEMENT_NAMESPACE, format!("{}\u{0}{k}", who.subject).as_bytes())
+        }
+        None => Uuid::now_v7(),
+    };
+    let context = context(&state, statement_id).await?;
+    let profile = layout.profile.clone();
+    let (collected, file_sha256) =
+        read_statement(payload, layout, Collector::new(context.clone())).await?;
+    let (rows, transactions) = match collected {
+        Collected::Valid { rows, transactions } => (rows, transactions),
+        Collected::Refused { rows, errors, error_count } => {
+            return Ok(refused(&req, rows, errors, error_count));
+        }
+    };
+    let meta = http::metadata(&who, &req, "gate");
+    let statement = stream(statement_stream(statement_id));
+    let mut requests: Vec<(eventlog::StreamName, u64)> =
+        transactions.iter().map(|t| (stream(transaction_stream(t.transaction_id)), 1)).collect();
+    requests.push((statement.clone(), 1));
+    for _ in 0..RETRIES {
+        let mut read = state.store().read_streams(&requests).await.map_err(http::store_error)?;
+        if let Some(answer) = earlier_import(&read.pop().unwrap_or_default(), &file_sha256)? {
+            return Ok(HttpResponse::Ok().json(answer));
+        }
+        let existing: HashSet<Uuid> = transactions
+            .iter()
+            .zip(&read)
+            .filter(|(_, events)| !events.is_empty())
+            .map(|(t, _)| t.transaction_id)
+            .collect();
+        drop(read);
+        state.read_models.caught_up(&[CardPurchases::NAME]).await?;
+        let checks: Vec<_> = state
+            .read_models
+            .view()
+            .all::<CardPurchases>()
+            .await?
+            .into_iter()
+            .filter(|c| c.open())
+            .map(|c| c.check_ref())
+            .collect();
+        let file = StatementFile {
+            profile: profile.clone(),
+            file_sha256: file_sha256.clone(),
+            idempotency_key: key.clone(),
+            rows,
+        };
+        let planned = plan(&context, file, &transactions, &existing, &checks);
+        let answer = StatementAnswer::new(&planned.imported, dry_run);
+        if dry_run || (planned.transactions.is_empty() && key.is_none()) {
+            return Ok(HttpResponse::Ok().json(answer));
+        }
+        let imported = StatementEvent::from(planned.imported);
+        let mut appends = Vec::with_capacity(planned.transactions.len() + 1);
+        appends.push(StreamAppend::new(
+            statement.clone(),
+            ExpectedVersion::NoStream,
+            vec![new_event(&imported, meta.clone())],
+        ));
+        for (id, events) in planned.transactions {
+            let events = events.iter().map(|e| new_event(e, meta.clone())).collect();
+            appends.push(StreamAppend::new(
+                stream(transaction_stream(id)),
+                ExpectedVersion::NoStream,
+                events,
+            ));
+        }
+        match state.store().append_streams(appends).await {
+            Ok(_) => {
+                return Ok(HttpResponse::Created()
+                    .insert_header((header::LOCATION, answer.links.transactions.clone()))
+                    .json(answer));
+            }
+            // Another import recorded some of these (or used the key) meanwhile: look again.
+            Err(StoreError::WrongExpectedVersion { .. }) => continue,
+            Err(e) => return Err(http::store_error(e)),
+        }
+    }
+    Err(http::concurrent_update())
+}
+
+/// The answer an earlier import with the same idempotency key gave, if there was one; a 409
+/// when it imported another file.
+fn earlier_import(
+    records: &[eventlog::RecordedEvent],
+    file_sha256: &str,
+) -> Result<Option<StatementAnswer>, ApiError> {
+    let Some(record) = records.first() else { return Ok(None) };
+    let StatementEvent::Imported(earlier) =
+        decode::<StatementEvent>(record).map_err(ApiError::internal)?;
+    if earlier.file_sha256 != file_sha256 {
+        return Err(ApiError::conflict(
+            "idempotency-conflict",
+            "This Idempotency-Key was used for another statement file.",
+        )
+        .with_extension("statement_id", earlier.statement_id));
+    }
+    Ok(Some(StatementAnswer::new(&earlier, false)))
+}
+
+/// 422 `invalid-statement`: every bad row, nothing written. A problem document whose
+/// `errors` name the line (the kernel's validation problems name JSON fields instead).
+fn refused(req: &HttpRequest, rows: u64, errors: Vec<RowError>, error_count: u64) -> HttpResponse {
+    let lines: Vec<String> = errors.iter().take(5).map(|e| e.line.to_string()).collect();
+    let detail = format!(
+        "The statement was not imported: {error_count} problem(s), on line(s) {}{}. Nothing was written; correct each one listed in `errors` and send the whole file again.",
+        lines.join(", "),
+        if errors.len() > 5 { ", …" } else { "" }
+    );
+    let problem = ApiError::unprocessable("invalid-statement", detail)
+        .with_title("Invalid statement")
+        .with_extension("error_count", error_count)
+        .with_extension("rows", rows);
+    let request_id = web::request_id::request_id(req);
+    let body = problem.to_problem(Some(req.path()), request_id.as_ref().map(|id| id.as_str()));
+    let mut body = serde_json::to_value(body).unwrap_or_default();
+    body["errors"] = serde_json::to_value(errors).unwrap_or_default();
+    HttpResponse::UnprocessableEntity().content_type(web::PROBLEM_JSON).json(body)
+}

@@ -1,0 +1,353 @@
+//! Card transactions: the list (`GET /v1/card-transactions?status=`), one transaction, what
+//! IT does with them (confirm or undo a match, choose the check, log outreach), and IT's
+//! outreach queue (`GET /v1/outreach`): the unchecked technology whose card holder IT has not
+//! reached yet.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Path, Query};
+use actix_web::{HttpRequest, HttpResponse, get, post};
+use chrono::Utc;
+use events::card::{MatchMethod, TransactionStatus, transaction_stream};
+use events::gate::PurchaseEvent;
+use events::values::PaymentMethod;
+use kernel::http::{self, Body, Caller, OptionalBody};
+use kernel::{Aggregate, ReadModel, stream};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+use web::ApiError;
+
+use super::Writers;
+use super::card_bodies::{ChooseBody, OutreachBody, UndoBody};
+use super::cards::CardReaders;
+use crate::app::State;
+use crate::domain::matching::{self, Charge, CheckRef};
+use crate::domain::{self, CardTransaction, LogOutreach, TransactionCommand, TransactionError};
+use crate::read_models::{
+    CardPurchases, CardTransactions, OutreachQueue, Schools, TransactionDoc, TransactionFilter,
+    TransactionList, list_transactions, outreach_queue,
+};
+
+impl From<TransactionError> for ApiError {
+    fn from(e: TransactionError) -> Self {
+        let status = match e {
+            TransactionError::NotFound => StatusCode::NOT_FOUND,
+            TransactionError::AlreadyMatched { .. }
+            | TransactionError::NotMatched
+            | TransactionError::InvalidState { .. } => StatusCode::CONFLICT,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError::new(status, e.slug(), e.to_string())
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TransactionQuery {
+    /// `matched`, `ambiguous`, `unchecked_technology`, `not_technology` or `credit`.
+    status: Option<String>,
+    school_id: Option<String>,
+    /// Only the transactions a statement recorded.
+    statement_id: Option<String>,
+    /// At most this many (1 to 1000, default 100).
+    limit: Option<usize>,
+    /// Continue after this `sequence` (the `next_after` of the previous page).
+    after: Option<u64>,
+}
+
+/// Card transactions, in the order they were recorded.
+///
+/// Lists every transaction recorded before the request.
+#[utoipa::path(
+    tag = "card statements",
+    params(TransactionQuery),
+    responses(
+        (status = 200, body = TransactionList),
+        (status = 400, description = "A bad query parameter", body = web::Problem),
+        (status = 401, body = web::Problem),
+        (status = 403, description = "Not IT staff, auditor or admin", body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/v1/card-transactions")]
+pub async fn list_card_transactions(
+    state: Data<State>,
+    _: Caller<CardReaders>,
+    query: Query<TransactionQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = TransactionFilter {
+        status: http::query_param(
+            "status",
+            query.status.as_deref(),
+            str::parse::<TransactionStatus>,
+        )?,
+        school_id: query.school_id.clone(),
+        statement_id: http::query_param(
+            "statement_id",
+            query.statement_id.as_deref(),
+            Uuid::parse_str,
+        )?,
+        after: query.after.unwrap_or(0),
+        limit: http::limit(query.limit)?,
+    };
+    state.read_models.caught_up(&[CardTransactions::NAME]).await?;
+    let docs = state.read_models.view().all::<CardTransactions>().await?;
+    Ok(HttpResponse::Ok().json(list_transactions(docs, &filter)))
+}
+
+/// One transaction as the list shows it, once the read model has what was written before.
+async fn transaction(state: &State, id: Uuid) -> Result<TransactionDoc, ApiError> {
+    state.read_models.caught_up(&[CardTransactions::NAME]).await?;
+    let doc = state.read_models.view().one::<CardTransactions>(&id.to_string()).await?;
+    doc.ok_or_else(|| TransactionError::NotFound.into())
+}
+
+/// One card transaction: the statement's facts, its reconciliation, IT's outreach.
+#[utoipa::path(
+    tag = "card statements",
+    params(("id" = Uuid, Path, description = "The transaction id (UUID v5 of its reference)")),
+    responses(
+        (status = 200, body = TransactionDoc),
+        (status = 400, body = web::Problem),
+        (status = 401, body = web::Problem),
+        (status = 403, body = web::Problem),
+        (status = 404, body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/v1/card-transactions/{id}")]
+pub async fn get_card_transaction(
+    state: Data<State>,
+    _: Caller<CardReaders>,
+    id: Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = http::path_id("id", &id)?;
+    Ok(HttpResponse::Ok().json(transaction(&state, id).await?))
+}
+
+/// Runs an IT command on a transaction; returns it afterwards.
+async fn act(
+    state: &State,
+    who: &Caller<Writers>,
+    req: &HttpRequest,
+    id: Uuid,
+    lookups: &[eventlog::StreamName],
+    command: impl Fn(
+        &CardTransaction,
+        &[Vec<eventlog::RecordedEvent>],
+    ) -> Result<TransactionCommand, ApiError>,
+) -> Result<TransactionDoc, ApiError> {
+    let meta = http::metadata(who, req, "gate");
+    state
+        .commands
+        .run(&meta, stream(transaction_stream(id)), lookups, |t: &CardTransaction, found| {
+            Ok(t.handle(command(t, found)?)?)
+        })
+        .await?;
+    transaction(state, id).await
+}
+
+/// Confirm the purchase check a transaction was matched with.
+#[utoipa::path(
+    tag = "card statements",
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = TransactionDoc),
+        (status = 401, body = web::Problem),
+        (status = 403, description = "Not IT staff or admin", body = web::Problem),
+        (status = 404, body = web::Problem),
+        (status = 409, description = "`not-matched`", body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[post("/v1/card-transactions/{id}/confirm")]
+pub async fn confirm_match(
+    state: Data<State>,
+    who: Caller<Writers>,
+    req: HttpRequest,
+    id: Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = http::path_id("id", &id)?;
+    let doc = act(&state, &who, &req, id, &[], |_, _| Ok(TransactionCommand::Confirm)).await?;
+    Ok(HttpResponse::Ok().json(doc))
+}
+
+/// Undo a match: the check was another purchase. Technology is unchecked again.
+#[utoipa::path(
+    tag = "card statements",
+    params(("id" = Uuid, Path)),
+    request_body = UndoBody,
+    responses(
+        (status = 200, body = TransactionDoc),
+        (status = 401, body = web::Problem),
+        (status = 403, body = web::Problem),
+        (status = 404, body = web::Problem),
+        (status = 409, description = "`not-matched`", body = web::Problem),
+        (status = 422, description = "`validation`", body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[post("/v1/card-transactions/{id}/undo-match")]
+pub async fn undo_match(
+    state: Data<State>,
+    who: Caller<Writers>,
+    req: HttpRequest,
+    id: Path<String>,
+    body: Body<UndoBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = http::path_id("id", &id)?;
+    let reason = body.parse()?.reason;
+    let doc = act(&state, &who, &req, id, &[], |_, _| {
+        Ok(TransactionCommand::Undo { reason: reason.clone() })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(doc))
+}
+
+/// Choose the purchase check a transaction is (for an ambiguous or unchecked one).
+#[utoipa::path(
+    tag = "card statements",
+    params(("id" = Uuid, Path)),
+    request_body = ChooseBody,
+    responses(
+        (status = 200, body = TransactionDoc),
+        (status = 401, body = web::Problem),
+        (status = 403, body = web::Problem),
+        (status = 404, description = "No such transaction or purchase", body = web::Problem),
+        (status = 409, description = "`already-matched`, `purchase-already-matched`", body = web::Problem),
+        (status = 422, description = "`validation`, `school-mismatch`, `credit`, `not-card-purchase`", body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[post("/v1/card-transactions/{id}/match")]
+pub async fn choose_match(
+    state: Data<State>,
+    who: Caller<Writers>,
+    req: HttpRequest,
+    id: Path<String>,
+    body: Body<ChooseBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = http::path_id("id", &id)?;
+    let purchase_id = body.parse()?.purchase_id;
+    state.read_models.caught_up(&[CardPurchases::NAME]).await?;
+    let claimed = state.read_models.view().one::<CardPurchases>(&purchase_id.to_string()).await?;
+    if let Some(by) = claimed.and_then(|c| c.matched_by).filter(|by| *by != id) {
+        return Err(ApiError::conflict(
+            "purchase-already-matched",
+            format!(
+                "Purchase {purchase_id} is matched with card transaction {by}; undo that first."
+            ),
+        ));
+    }
+    let purchase = domain::purchase_stream(purchase_id);
+    let doc = act(&state, &who, &req, id, &[purchase], |t, found| {
+        let Some(recorded) = &t.recorded else { return Ok(TransactionCommand::Confirm) };
+        let submitted = found[0].first().map(domain::decode::<PurchaseEvent>).transpose();
+        let Some(PurchaseEvent::Submitted(s)) = submitted.map_err(ApiError::internal)? else {
+            return Err(ApiError::not_found(format!("There is no purchase {purchase_id}.")));
+        };
+        if s.payment_method != PaymentMethod::PCard {
+            return Err(ApiError::unprocessable(
+                "not-card-purchase",
+                "The purchase check was not paid by card (payment method p_card).",
+            ));
+        }
+        let charge = Charge {
+            school_id: &recorded.school_id,
+            date: recorded.transaction_date,
+            merchant: recorded.merchant.as_str(),
+            amount: recorded.amount,
+            currency: recorded.currency,
+            credit: recorded.credit,
+        };
+        let check = CheckRef {
+            purchase_id,
+            school_id: s.school_id.clone(),
+            vendor: s.vendor.to_string(),
+            total: s.total,
+            currency: s.currency,
+            date: found[0][0].recorded_at.date_naive(),
+        };
+        let how = matching::measure(&charge, &check, MatchMethod::ChosenByIt);
+        Ok(TransactionCommand::Choose { purchase_id, school_id: s.school_id.clone(), how })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(doc))
+}
+
+/// Log outreach to the holder of a card that bought unchecked technology.
+///
+/// Outreach, not cancellation: the purchase already happened. IT calls to hear what the
+/// holder needed and how IT can help next time; a call that reached them takes the
+/// transaction off the outreach queue.
+#[utoipa::path(
+    tag = "card statements",
+    params(("id" = Uuid, Path)),
+    request_body = OutreachBody,
+    responses(
+        (status = 201, body = TransactionDoc),
+        (status = 401, body = web::Problem),
+        (status = 403, body = web::Problem),
+        (status = 404, body = web::Problem),
+        (status = 409, description = "`invalid-state`: not unchecked technology", body = web::Problem),
+        (status = 422, description = "`validation`, `outreach-in-future`", body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[post("/v1/card-transactions/{id}/outreach")]
+pub async fn log_outreach(
+    state: Data<State>,
+    who: Caller<Writers>,
+    req: HttpRequest,
+    id: Path<String>,
+    body: OptionalBody<OutreachBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = http::path_id("id", &id)?;
+    let body = body.parse()?;
+    let outreach_id = Uuid::now_v7();
+    let doc = act(&state, &who, &req, id, &[], |_, _| {
+        let now = Utc::now();
+        Ok(TransactionCommand::LogOutreach(LogOutreach {
+            outreach_id,
+            holder_reached: body.holder_reached,
+            notes: body.notes.clone(),
+            occurred_at: body.occurred_at.unwrap_or(now),
+            now,
+        }))
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(doc))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OutreachQuery {
+    /// Only this school's.
+    school_id: Option<String>,
+}
+
+/// IT's outreach queue: technology bought on a card without a purchase check, whose holder
+/// IT has not reached yet, oldest first, with the school, the holder and the amount.
+#[utoipa::path(
+    tag = "card statements",
+    params(OutreachQuery),
+    responses(
+        (status = 200, body = OutreachQueue),
+        (status = 401, body = web::Problem),
+        (status = 403, body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/v1/outreach")]
+pub async fn get_outreach(
+    state: Data<State>,
+    _: Caller<CardReaders>,
+    query: Query<OutreachQuery>,
+) -> Result<HttpResponse, ApiError> {
+    state.read_models.caught_up(&[CardTransactions::NAME, Schools::NAME]).await?;
+    let view = state.read_models.view();
+    let (docs, schools) =
+        futures::try_join!(view.all::<CardTransactions>(), view.keyed::<Schools>())?;
+    let schools = schools.into_iter().collect();
+    Ok(HttpResponse::Ok().json(outreach_queue(docs, &schools, query.school_id.as_deref())))
+}

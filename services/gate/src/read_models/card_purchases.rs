@@ -1,0 +1,120 @@
+//! `gate.card-purchases`: the purchase checks paid by card (`p_card`), the candidates a
+//! statement's transactions are reconciled with, and which transaction each is matched with.
+
+use chrono::{DateTime, Utc};
+use eventlog::Filter;
+use events::Published;
+use events::card::{CardTransactionEvent, TRANSACTION_CATEGORY};
+use events::gate::{PURCHASE_CATEGORY, PurchaseEvent, PurchaseStatus};
+use events::values::{Currency, Money, PaymentMethod, SchoolId};
+use kernel::{Documents, ReadModel, Recorded};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::matching::CheckRef;
+
+/// A purchase check paid by card.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CardPurchaseDoc {
+    pub purchase_id: Uuid,
+    pub school_id: SchoolId,
+    pub vendor: String,
+    pub total: Money,
+    pub currency: Currency,
+    pub submitted_at: DateTime<Utc>,
+    pub status: Option<PurchaseStatus>,
+    /// The transaction it is matched with, if any.
+    pub matched_by: Option<Uuid>,
+}
+
+impl CardPurchaseDoc {
+    /// Whether a new transaction may be reconciled with it: not cancelled, not matched.
+    pub fn open(&self) -> bool {
+        self.matched_by.is_none() && self.status != Some(PurchaseStatus::Cancelled)
+    }
+
+    pub fn check_ref(&self) -> CheckRef {
+        CheckRef {
+            purchase_id: self.purchase_id,
+            school_id: self.school_id.clone(),
+            vendor: self.vendor.clone(),
+            total: self.total,
+            currency: self.currency,
+            date: self.submitted_at.date_naive(),
+        }
+    }
+}
+
+/// Keeps `gate.card-purchases`.
+#[derive(Debug, Default)]
+pub struct CardPurchases;
+
+impl ReadModel for CardPurchases {
+    const NAME: &'static str = "gate.card-purchases";
+    type Doc = CardPurchaseDoc;
+
+    fn filter(&self) -> Filter {
+        Filter::categories([PURCHASE_CATEGORY, TRANSACTION_CATEGORY])
+    }
+
+    fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
+        match event.event {
+            Published::Purchase(_) => vec![event.stream_id().to_owned()],
+            Published::CardTransaction(CardTransactionEvent::Matched(m)) => {
+                vec![m.purchase_id.to_string()]
+            }
+            Published::CardTransaction(CardTransactionEvent::MatchUndone(u)) => {
+                vec![u.purchase_id.to_string()]
+            }
+            _ => vec![],
+        }
+    }
+
+    fn update(
+        &self,
+        event: &Recorded<'_>,
+        docs: &mut Documents<'_, CardPurchaseDoc>,
+    ) -> Result<(), String> {
+        match event.event {
+            Published::Purchase(PurchaseEvent::Submitted(s))
+                if s.payment_method == PaymentMethod::PCard =>
+            {
+                let doc = CardPurchaseDoc {
+                    purchase_id: s.purchase_id,
+                    school_id: s.school_id.clone(),
+                    vendor: s.vendor.to_string(),
+                    total: s.total,
+                    currency: s.currency,
+                    submitted_at: event.recorded_at,
+                    status: None,
+                    matched_by: None,
+                };
+                docs.put(event.stream_id(), &doc);
+            }
+            Published::Purchase(PurchaseEvent::Submitted(_)) => {}
+            Published::Purchase(purchase) => {
+                if let Some(mut doc) = docs.get(event.stream_id()) {
+                    doc.status = PurchaseStatus::after(doc.status, purchase);
+                    docs.put(event.stream_id(), &doc);
+                }
+            }
+            Published::CardTransaction(CardTransactionEvent::Matched(m)) => {
+                let key = m.purchase_id.to_string();
+                if let Some(mut doc) = docs.get(&key) {
+                    let transaction = event.stream_id().parse().map_err(|e| format!("{e}"))?;
+                    doc.matched_by = Some(transaction);
+                    docs.put(&key, &doc);
+                }
+            }
+            Published::CardTransaction(CardTransactionEvent::MatchUndone(u)) => {
+                let key = u.purchase_id.to_string();
+                if let Some(mut doc) = docs.get(&key) {
+                    doc.matched_by = None;
+                    docs.put(&key, &doc);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
