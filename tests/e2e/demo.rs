@@ -22,6 +22,18 @@ async fn the_demo_fills_three_services_on_postgres_and_a_second_run_adds_nothing
     demo_twice(Deployment::three_services_on_postgres().await).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_says_when_the_server_is_not_the_one_its_secret_belongs_to() {
+    let mut d = Deployment::all_in_one_embedded().await;
+    let other = [("PROCGATE_JWT_SECRET", "another-districts-secret-of-forty-bytes!!")];
+    let out = d.procgate_with(&["demo", "--url", &d.gate, "--checks", "1"], &other).await;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refused the demo's token"), "{err}");
+    assert!(err.contains("PROCGATE_DATA_DIR"), "{err}");
+    assert!(d.stop().await.is_empty(), "the server had to be killed");
+}
+
 async fn demo_twice(mut d: Deployment) {
     let api = Api::new(SECRET);
     let reporting = d.reporting.clone();
@@ -46,8 +58,10 @@ async fn demo_twice(mut d: Deployment) {
     let times = report("response-times").await;
     let held = times["all"]["held"].as_u64().unwrap_or_default();
     assert!(held > 0, "no held purchases: {times:#}");
-    assert_eq!(times["all"]["to_first_reached_call"]["count"], held, "{times:#}");
-    assert_eq!(times["all"]["open"], 0, "IT handles every held purchase: {times:#}");
+    let open = times["all"]["open"].as_u64().unwrap_or_default();
+    assert!(open >= 3, "the demo leaves the latest held purchases in the queue: {times:#}");
+    assert!(first.contains(&format!("{open} held ones still wait for IT")), "{first}");
+    assert_eq!(times["all"]["to_first_reached_call"]["count"], held - open, "{times:#}");
     let rogue = report("rogue-spend").await;
     assert!(rogue["totals"][0]["purchases"].as_u64().unwrap_or_default() > 0, "{rogue:#}");
     let promises = report("promises").await;

@@ -118,8 +118,13 @@ impl Deployment {
 
     /// Runs `procgate ARGS` as a command on this deployment's store, and waits for it.
     pub async fn procgate(&self, args: &[&str]) -> Output {
+        self.procgate_with(args, &[]).await
+    }
+
+    /// `procgate ARGS` as [`Deployment::procgate`], with `env` set on top.
+    pub async fn procgate_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut command = procgate_command(&self.store_env);
-        command.args(args).stdin(Stdio::null());
+        command.envs(env.iter().copied()).args(args).stdin(Stdio::null());
         let shown = format!("procgate {}", args.join(" "));
         tokio::task::spawn_blocking(move || {
             command.output().unwrap_or_else(|e| panic!("cannot run {shown}: {e}"))

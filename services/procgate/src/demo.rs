@@ -4,9 +4,9 @@
 //! About 30 schools with their principals and other stakeholders; a conversation with each
 //! principal (vision, two stars and a wish); promises and follow-ups, some kept, some done, some
 //! overdue; about 60% of the schools signing the purchasing agreement; a catalog and a policy;
-//! then a few hundred purchase checks over the school year, with IT handling every held one
-//! (a call, an alternative, then approval, an accepted alternative or, after both, a
-//! cancellation). The same `--seed` gives the same district. Running it again is harmless:
+//! then a few hundred purchase checks over the school year, with IT handling the held ones (a
+//! call, an alternative, then approval, an accepted alternative or, after both, a
+//! cancellation) but the latest few, left in the queue for the README's tour. The same `--seed` gives the same district. Running it again is harmless:
 //! schools and the catalog are PUTs, people are matched by email, principals met before are
 //! not met again, and purchase checks reuse their `external_ref`s with the same bodies (the
 //! gate answers repeats with the first answer, and IT skips what it handled).
@@ -141,7 +141,50 @@ pub struct Demo {
     checks: usize,
 }
 
+/// The URL of a server listening on `listen` (`host:port`), as seen from this machine: a
+/// wildcard address (`0.0.0.0`, `[::]`) is reached on loopback.
+pub fn url_of_listen(listen: &str) -> String {
+    let listen = listen.trim();
+    let reachable = if let Some(port) = listen.strip_prefix("0.0.0.0:") {
+        format!("127.0.0.1:{port}")
+    } else if let Some(port) = listen.strip_prefix("[::]:") {
+        format!("[::1]:{port}")
+    } else {
+        listen.to_owned()
+    };
+    format!("http://{reachable}")
+}
+
+/// The share of the held purchases, the latest, that IT has not handled yet (one in this many,
+/// at least [`LEFT_WAITING_MIN`]), so that the queue has something to work.
+const LEFT_WAITING_SHARE: usize = 10;
+const LEFT_WAITING_MIN: usize = 3;
+
 impl Demo {
+    /// Checks that each service answers and accepts the demo's tokens, and says what to do
+    /// when not: the usual first-hour mistakes are a server not started, another address, and
+    /// another data directory (so another secret).
+    pub async fn preflight(&self, key_source: &str) -> anyhow::Result<()> {
+        for base in [&self.gate, &self.stakeholders, &self.reporting] {
+            let url = format!("{base}/v1/catalog");
+            let probe = if base == &self.gate { url } else { format!("{base}/health/live") };
+            let response = self.client.get(&probe).bearer_auth(&self.it).send().await.map_err(|e| {
+                anyhow::anyhow!(
+                    "no procgate answers at {base} ({e}). Start `procgate serve` first, or point \
+                     the demo at it with --url (by default it reads PROCGATE_LISTEN, as serve does)"
+                )
+            })?;
+            if response.status() == reqwest::StatusCode::UNAUTHORIZED {
+                bail!(
+                    "the server at {base} refused the demo's token, signed with {key_source}: \
+                     that is not the server's key. Run the demo with the PROCGATE_DATA_DIR (or \
+                     PROCGATE_JWT_SECRET) that `procgate serve` uses"
+                );
+            }
+        }
+        Ok(())
+    }
+
     pub fn new(
         urls: [String; 3],
         issuer: &Issuer,
@@ -420,6 +463,7 @@ impl Demo {
             "  purchase checks {bar:40} {pos}/{len} {msg}",
         )?);
         let mut tally: HashMap<String, usize> = HashMap::new();
+        let mut flagged = Vec::new();
         for n in 0..self.checks {
             let mut rng = self.rng("purchase", n);
             let (school, ..) = schools[rng.below(schools.len())].clone();
@@ -436,23 +480,37 @@ impl Demo {
                 .with_context(|| format!("purchase check {external_ref}"))?;
             let decision = answer["decision"].as_str().unwrap_or("?").to_owned();
             *tally.entry(decision.clone()).or_default() += 1;
-            if let Some(pid) = answer["purchase_id"].as_str() {
-                self.handle(&mut rng, pid, &decision, &mut tally).await?;
+            if let (Some(pid), true) = (answer["purchase_id"].as_str(), decision != "approved") {
+                flagged.push((rng, pid.to_owned(), decision));
             }
             bar.inc(1);
+        }
+        // IT works the flagged purchases, but the latest held ones are left for the tour: IT
+        // has not got to them yet.
+        let held = flagged.iter().filter(|(_, _, d)| d == "held").count();
+        let mut waiting = held.div_ceil(LEFT_WAITING_SHARE).max(LEFT_WAITING_MIN).min(held);
+        for (mut rng, pid, decision) in flagged.into_iter().rev() {
+            if decision == "held" && waiting > 0 {
+                waiting -= 1;
+                *tally.entry("waiting".into()).or_default() += 1;
+                continue;
+            }
+            self.handle(&mut rng, &pid, &decision, &mut tally).await?;
         }
         bar.finish_with_message("done");
         let count = |k: &str| tally.get(k).copied().unwrap_or(0);
         println!(
-            "  {} checks: {} approved, {} held, {} advisory; IT called and proposed alternatives on every held one: \
-             {} approved as submitted, {} approved as amended, {} cancelled after a call and an alternative",
+            "  {} checks: {} approved, {} held, {} advisory; IT called and proposed alternatives on the held ones: \
+             {} approved as submitted, {} approved as amended, {} cancelled after a call and an alternative; \
+             {} held ones still wait for IT in the queue",
             self.checks,
             count("approved"),
             count("held"),
             count("advisory"),
             count("approved-after-review"),
             count("approved-as-amended"),
-            count("cancelled")
+            count("cancelled"),
+            count("waiting")
         );
         println!("\nWhere to look (with an it_staff or auditor token):");
         for path in ["/v1/purchases?status=held", "/v1/catalog"] {

@@ -1,6 +1,7 @@
 //! `procgate`: the command line of the district's technology-purchase gate.
 
 mod demo;
+mod import;
 mod settings;
 
 use std::net::TcpListener;
@@ -45,6 +46,25 @@ enum Command {
     /// What auditors do: verify the log, replay a purchase's decision history.
     #[command(subcommand)]
     Audit(Audit),
+    /// Import files through a running server's API.
+    #[command(subcommand)]
+    Import(Import),
+}
+
+#[derive(Debug, Subcommand)]
+enum Import {
+    /// A card statement, checked whole and imported all or nothing (see `--profile`).
+    Statement {
+        #[command(flatten)]
+        args: import::StatementArgs,
+        /// The address `procgate serve` listens on, read as `serve` reads it.
+        #[arg(long, env = "PROCGATE_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        #[command(flatten)]
+        store: StoreSettings,
+        #[command(flatten)]
+        jwt: JwtSettings,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,9 +92,13 @@ enum Audit {
 
 #[derive(Debug, Args)]
 struct DemoArgs {
-    /// The server (the all-in-one, or a load balancer routing by path).
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    url: String,
+    /// The server (the all-in-one, or a load balancer routing by path); default: the address
+    /// `procgate serve` listens on (PROCGATE_LISTEN).
+    #[arg(long)]
+    url: Option<String>,
+    /// The address `procgate serve` listens on, read as `serve` reads it.
+    #[arg(long, env = "PROCGATE_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
     /// The gate, when it runs apart (default: --url).
     #[arg(long)]
     gate_url: Option<String>,
@@ -179,13 +203,24 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Demo(args) => {
             let issuer = args.jwt.issuer(&args.store.data_dir)?;
-            let or_url = |u: Option<String>| u.unwrap_or_else(|| args.url.clone());
+            let url = args.url.clone().unwrap_or_else(|| demo::url_of_listen(&args.listen));
+            let or_url = |u: Option<String>| u.unwrap_or_else(|| url.clone());
             let urls = [
                 or_url(args.gate_url.clone()),
                 or_url(args.stakeholders_url.clone()),
                 or_url(args.reporting_url.clone()),
             ];
-            demo::Demo::new(urls, &issuer, args.seed, args.schools, args.checks)?.run().await
+            let demo = demo::Demo::new(urls, &issuer, args.seed, args.schools, args.checks)?;
+            demo.preflight(&args.jwt.key_source(&args.store.data_dir)).await?;
+            demo.run().await
+        }
+        Command::Import(Import::Statement { args, listen, store, jwt }) => {
+            let url = args.url.clone().unwrap_or_else(|| import::url_of_listen(&listen));
+            let issuer = match args.token {
+                Some(_) => None,
+                None => Some(jwt.issuer(&store.data_dir)?),
+            };
+            import::run(args, url, issuer).await
         }
         Command::Rebuild { service, store } => {
             let store = store.open().await?;
@@ -267,6 +302,13 @@ async fn rebuild(
 
 async fn run_serve(serve: Serve) -> anyhow::Result<()> {
     web::init_tracing(serve.log_json);
+    // The port first: a taken port is said before any store is created or migrated.
+    let listener = TcpListener::bind(&serve.listen).with_context(|| {
+        format!(
+            "cannot listen on {} (is another procgate running? set PROCGATE_LISTEN or --listen)",
+            serve.listen
+        )
+    })?;
     let store = serve.store.open().await?;
     let (verifier, created) = serve.jwt.verifier(&serve.store.data_dir)?;
     let wanted = |name| serve.service.is_none_or(|s| s == name);
@@ -283,8 +325,6 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
         services
             .push(Arc::new(reporting::Reporting::start(store.clone(), verifier.clone()).await?));
     }
-    let listener = TcpListener::bind(&serve.listen)
-        .with_context(|| format!("cannot listen on {}", serve.listen))?;
     let address = listener.local_addr()?;
     let ready_store = store.clone();
     let ready = Arc::new(move || {
@@ -306,7 +346,10 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
     );
     println!("  API docs:  http://{address}/docs");
     if created {
-        println!("  created a JWT secret in {}", serve.store.data_dir.display());
+        println!(
+            "  created the JWT secret {} (HS256; the file's text is the secret)",
+            serve.jwt.secret_file(&serve.store.data_dir).display()
+        );
     }
     if serve.jwt.jwt_secret.is_none() && serve.jwt.jwt_public_key_file.is_none() {
         println!(

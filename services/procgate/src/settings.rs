@@ -80,15 +80,16 @@ impl JwtSettings {
         if let Some(secret) = &self.jwt_secret {
             return Ok((secret.as_bytes().to_vec(), false));
         }
-        let path = data_dir.join(SECRET_FILE);
+        let path = self.secret_file(data_dir);
         if path.exists() {
             return Ok((read(&path)?.trim().as_bytes().to_vec(), false));
         }
         if !create {
             bail!(
-                "no JWT secret: set PROCGATE_JWT_SECRET, or start `procgate serve` once with \
-                 this data directory ({}) to create one",
-                data_dir.display()
+                "no JWT secret: {} does not exist. Use the PROCGATE_DATA_DIR (or \
+                 PROCGATE_JWT_SECRET) that `procgate serve` uses; serve creates the file on its \
+                 first start",
+                path.display()
             );
         }
         let mut bytes = [0u8; 48];
@@ -98,6 +99,21 @@ impl JwtSettings {
             .with_context(|| format!("cannot create {}", data_dir.display()))?;
         write_private(&path, &secret)?;
         Ok((secret.into_bytes(), true))
+    }
+
+    /// The file holding the generated HS256 secret: `jwt-secret` in the data directory, one
+    /// line of URL-safe base64 whose text (not its decoding) is the secret.
+    pub fn secret_file(&self, data_dir: &Path) -> PathBuf {
+        data_dir.join(SECRET_FILE)
+    }
+
+    /// Where tokens' signing key comes from, in words, for error messages.
+    pub fn key_source(&self, data_dir: &Path) -> String {
+        match (self.jwt_algorithm, &self.jwt_secret) {
+            (Algorithm::Hs256, Some(_)) => "PROCGATE_JWT_SECRET".to_owned(),
+            (Algorithm::Hs256, None) => self.secret_file(data_dir).display().to_string(),
+            _ => "PROCGATE_JWT_PRIVATE_KEY_FILE".to_owned(),
+        }
     }
 
     /// The verifier the services use. Returns whether a secret was created now.
