@@ -385,6 +385,18 @@ impl DistrictCalendar {
         date.and_time(time)
     }
 
+    /// The instant of the local time `time` on the local `date` (`24:00`: the next day's
+    /// midnight; a time a daylight-saving change skips: the time after the gap).
+    pub fn instant(&self, date: NaiveDate, time: ClockTime) -> Option<DateTime<Utc>> {
+        let date = Date::new(
+            i16::try_from(date.year()).ok()?,
+            i8::try_from(date.month()).ok()?,
+            i8::try_from(date.day()).ok()?,
+        )
+        .ok()?;
+        self.at(date, time).map(instant)
+    }
+
     /// Whether the district is open at `at`: inside the business hours of a business day.
     pub fn is_open(&self, at: DateTime<Utc>) -> bool {
         let at = micros(at);

@@ -141,6 +141,16 @@ fn today_is_the_districts_date() {
 }
 
 #[test]
+fn local_times_as_instants() {
+    let c = chicago();
+    let at = |d: &str, time: &str| c.instant(day(d), ClockTime::parse(time).unwrap());
+    assert_eq!(at("2024-09-09", "08:30"), Some(t("2024-09-09T13:30:00Z")));
+    assert_eq!(at("2024-09-09", "24:00"), Some(t("2024-09-10T05:00:00Z")));
+    // 02:30 does not exist on 10 March 2024: the time after the gap.
+    assert_eq!(at("2024-03-10", "02:30"), Some(t("2024-03-10T08:30:00Z")));
+}
+
+#[test]
 fn hours_ending_at_midnight() {
     let late = in_zone("America/Chicago", hours("20:00", "24:00", WEEKDAYS));
     // Friday 23:00 CDT + 120: one hour on Friday, one on Monday from 20:00.

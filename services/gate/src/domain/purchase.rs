@@ -30,6 +30,7 @@
 //! - Approved and cancelled purchases are final.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use events::clocks::PurchaseClocks;
 use events::gate::{
     AlternativeAccepted, AlternativeProposed, CallLogged, PurchaseApproved, PurchaseCancelled,
     PurchaseDecided, PurchaseEvent, PurchaseLine, PurchaseStatus, PurchaseSubmitted,
@@ -76,6 +77,9 @@ pub struct Purchase {
     pub flagged_at: Option<DateTime<Utc>>,
     /// Call before cancel, folded from the same events.
     pub call_before_cancel: CallBeforeCancel,
+    /// The clocks' facts (flag, calls, resolution), folded from the same events; due times
+    /// and states come from them with the district's calendar and targets.
+    pub clocks: PurchaseClocks,
     pub calls: Vec<Call>,
     pub alternatives: Vec<Alternative>,
     pub approval: Option<PurchaseApproved>,
@@ -90,6 +94,7 @@ impl Purchase {
         self.version += 1;
         self.status = PurchaseStatus::after(self.status, event);
         self.call_before_cancel.apply(event, recorded_at);
+        self.clocks.apply(event, recorded_at);
         match event {
             PurchaseEvent::Submitted(e) => {
                 self.submission = Some(e.clone());

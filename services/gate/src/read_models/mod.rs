@@ -30,8 +30,8 @@ pub use card_transactions::{
     TransactionList, list_transactions, outreach_queue,
 };
 pub use cards::{CardDoc, Cards};
-pub use purchases::{PurchaseSummary, Purchases};
-pub use queue::{ListFilter, ListedPurchase, PurchaseList, list};
+pub use purchases::{PurchaseDoc, PurchaseSummary, Purchases};
+pub use queue::{ListFilter, ListOrder, ListedPurchase, PurchaseList, list};
 pub use schools::{SchoolDoc, Schools};
 
 /// Every read model of the gate, as the projections the log runs.

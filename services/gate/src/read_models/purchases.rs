@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use eventlog::Filter;
 use events::Published;
+use events::clocks::PurchaseClocks;
 use events::gate::{PurchaseEvent, PurchaseStatus};
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
@@ -39,13 +40,24 @@ pub struct PurchaseSummary {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A purchase's document: its summary, and its clocks' facts (the list computes `sla` from
+/// them with the district's calendar and the time of the request).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PurchaseDoc {
+    #[serde(flatten)]
+    pub summary: PurchaseSummary,
+    /// Absent in documents written before the clocks: `procgate rebuild` fills it in.
+    #[serde(default)]
+    pub clocks: PurchaseClocks,
+}
+
 /// Keeps `gate.purchases`.
 #[derive(Debug, Default)]
 pub struct Purchases;
 
 impl ReadModel for Purchases {
     const NAME: &'static str = "gate.purchases";
-    type Doc = PurchaseSummary;
+    type Doc = PurchaseDoc;
 
     fn filter(&self) -> Filter {
         Filter::categories([events::gate::PURCHASE_CATEGORY])
@@ -58,7 +70,7 @@ impl ReadModel for Purchases {
     fn update(
         &self,
         event: &Recorded<'_>,
-        docs: &mut Documents<'_, PurchaseSummary>,
+        docs: &mut Documents<'_, PurchaseDoc>,
     ) -> Result<(), String> {
         let Published::Purchase(decoded) = event.event else { return Ok(()) };
         let key = event.stream_id();
@@ -84,12 +96,15 @@ impl ReadModel for Purchases {
                 sequence: event.position,
                 updated_at: at,
             };
-            docs.put(key, &summary);
+            let mut clocks = PurchaseClocks::default();
+            clocks.apply(decoded, at);
+            docs.put(key, &PurchaseDoc { summary, clocks });
             return Ok(());
         }
-        let Some(mut summary) = docs.get(key) else {
+        let Some(PurchaseDoc { mut summary, mut clocks }) = docs.get(key) else {
             return Err(format!("{} before purchase-submitted", event.event_type));
         };
+        clocks.apply(decoded, at);
         match decoded {
             PurchaseEvent::Submitted(_) => {}
             PurchaseEvent::Decided(d) => {
@@ -117,7 +132,7 @@ impl ReadModel for Purchases {
             }
         }
         summary.updated_at = at;
-        docs.put(key, &summary);
+        docs.put(key, &PurchaseDoc { summary, clocks });
         Ok(())
     }
 }

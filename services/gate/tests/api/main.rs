@@ -10,6 +10,7 @@ extern crate testkit;
 
 mod common;
 
+mod clocks;
 mod consistency;
 mod decisions;
 mod district;

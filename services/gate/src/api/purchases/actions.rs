@@ -4,7 +4,6 @@
 
 use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse, post};
-use chrono::Utc;
 use kernel::http::{self, Body, Caller, OptionalBody};
 use uuid::Uuid;
 use web::ApiError;
@@ -34,8 +33,8 @@ async fn act(
             Ok(purchase.handle(command(purchase))?.into())
         })
         .await?;
-    let (purchase, records) = state.purchase(id).await?;
-    super::view::view(purchase, &records)
+    let ((purchase, records), district) = futures::try_join!(state.purchase(id), state.district())?;
+    super::view::view(purchase, &records, &district.0, state.clock.now())
 }
 
 /// Log a call with the requester of a flagged purchase.
@@ -65,7 +64,7 @@ pub async fn log_call(
     let body = body.parse()?;
     let call_id = Uuid::now_v7();
     let view = act(&state, &who, &req, id, |_| {
-        let now = Utc::now();
+        let now = state.clock.now();
         PurchaseCommand::LogCall(LogCall {
             call_id,
             requester_reached: body.requester_reached,

@@ -22,7 +22,7 @@ pub use view::PurchaseView;
 use super::Readers;
 use crate::app::State;
 use crate::domain::PurchaseError;
-use crate::read_models::{self, ListFilter, PurchaseList, Purchases, Schools};
+use crate::read_models::{self, ListFilter, ListOrder, PurchaseList, Purchases, Schools};
 
 /// Finance systems see only their own purchases; others see all of them.
 fn may_see(principal: &Principal, submitted_by: &str) -> bool {
@@ -38,14 +38,21 @@ pub struct ListQuery {
     school_id: Option<String>,
     /// At most this many (1 to 1000, default 100).
     limit: Option<usize>,
-    /// Continue after this `sequence` (the `next_after` of the previous page).
+    /// Continue after this `sequence` (the `next_after` of the previous page; submission order
+    /// only).
     after: Option<u64>,
+    /// `submitted` (oldest first, the default) or `due` (the soonest breach first).
+    sort: Option<ListOrder>,
+    /// Skip this many (the `next_offset` of the previous page; `sort=due` only).
+    offset: Option<usize>,
 }
 
-/// List purchases, oldest first: the held queue is `?status=held`.
+/// List purchases, oldest first: the held queue is `?status=held`; `?status=held&sort=due`
+/// lists the soonest breach first.
 ///
 /// IT staff, auditors and admins see every purchase; a finance system sees its own. The list
-/// includes every purchase whose check was answered before the request.
+/// includes every purchase whose check was answered before the request; each held or advisory
+/// one carries its clocks (`sla`) as of the request.
 #[utoipa::path(
     tag = "purchases",
     params(ListQuery),
@@ -63,28 +70,45 @@ pub async fn list_purchases(
     who: Caller<Readers>,
     query: Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let order = query.sort.unwrap_or_default();
+    let paging = match order {
+        ListOrder::Submitted if query.offset.is_some() => Some("`offset` pages `sort=due`"),
+        ListOrder::Due if query.after.is_some() => Some("`after` pages the submission order"),
+        _ => None,
+    };
+    if let Some(detail) = paging {
+        let detail =
+            format!("{detail}; use `after` with the default order, `offset` with `sort=due`.");
+        return Err(ApiError::bad_request("invalid-query", detail));
+    }
     let filter = ListFilter {
         status: query.status,
         school_id: query.school_id.clone(),
         after: query.after.unwrap_or(0),
+        offset: query.offset.unwrap_or(0),
         limit: http::limit(query.limit)?,
+        order,
     };
     // Everything answered before this request is in the list.
     state.read_models.caught_up(&[Purchases::NAME, Schools::NAME]).await?;
     let view = state.read_models.view();
-    let (purchases, schools) =
-        futures::try_join!(view.all::<Purchases>(), view.keyed::<Schools>())?;
+    let (purchases, schools, district) =
+        futures::try_join!(view.all::<Purchases>(), view.keyed::<Schools>(), state.district())?;
     let schools = schools.into_iter().collect();
-    let page = read_models::list(purchases, &schools, &filter, |by| may_see(&who, by));
+    let now = state.clock.now();
+    let page =
+        read_models::list(purchases, &schools, &filter, |by| may_see(&who, by), &district.0, now);
     Ok(HttpResponse::Ok().json(page))
 }
 
 /// A purchase the caller may see, or 404.
 async fn visible(state: &State, principal: &Principal, id: Uuid) -> Result<PurchaseView, ApiError> {
-    let (purchase, records) = state.purchase(id).await?;
+    let ((purchase, records), district) = futures::try_join!(state.purchase(id), state.district())?;
     let submitted_by = purchase.submission.as_ref().map(|s| s.submitted_by.clone());
     match submitted_by {
-        Some(by) if may_see(principal, &by) => view::view(purchase, &records),
+        Some(by) if may_see(principal, &by) => {
+            view::view(purchase, &records, &district.0, state.clock.now())
+        }
         _ => Err(PurchaseError::NotFound.into()),
     }
 }

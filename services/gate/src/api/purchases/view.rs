@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use eventlog::RecordedEvent;
+use events::clocks::SlaStatus;
+use events::district::District;
 use events::gate::{
     AlternativeProposed, CallLogged, Decision, PurchaseApproved, PurchaseCancelled, PurchaseLine,
     PurchaseStatus, Reason,
@@ -73,16 +75,23 @@ pub struct PurchaseView {
     pub closed_at: Option<DateTime<Utc>>,
     /// Whether IT may cancel it now (a held purchase after a reached call and an alternative).
     pub cancellable: bool,
+    /// Its clocks in business time, for a held or advisory purchase once the district has
+    /// targets: due times, state, business minutes left.
+    pub sla: Option<SlaStatus>,
     pub timeline: Vec<TimelineEntry>,
     /// The purchase stream's version.
     pub version: u64,
 }
 
+/// The purchase as it stands at `now`, its clocks in `district`'s calendar.
 pub(crate) fn view(
     purchase: Purchase,
     records: &[RecordedEvent],
+    district: &District,
+    now: DateTime<Utc>,
 ) -> Result<PurchaseView, ApiError> {
     let cancellable = purchase.can_cancel().is_ok();
+    let sla = purchase.clocks.status(district, now);
     let (Some(s), Some(d), Some(status), Some(submitted_at)) =
         (purchase.submission, purchase.decision, purchase.status, purchase.submitted_at)
     else {
@@ -126,6 +135,7 @@ pub(crate) fn view(
         cancellation: purchase.cancellation,
         closed_at: purchase.closed_at,
         cancellable,
+        sla,
         timeline: records
             .iter()
             .map(|r| TimelineEntry {
