@@ -1,0 +1,192 @@
+//! The HTTP conventions every service keeps, stated once in its OpenAPI document
+//! ([`conventions`]), so that a client generated from the document expects exactly what the
+//! server sends:
+//!
+//! - every response has a description;
+//! - problems are `application/problem+json` (RFC 9457), never `application/json`;
+//! - every status the plumbing can answer is documented on the operations it applies to: 401
+//!   and 403 where a token is needed, 400 where there are path or query parameters or a body,
+//!   413, 415 and 422 where there is a body, and 503 with `Retry-After` everywhere (the event
+//!   log may go away at any moment).
+
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::{
+    ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder, Type, schema::ObjectBuilder,
+};
+
+/// The media type of a problem.
+const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Applies the conventions to `doc` (see the module docs).
+pub fn conventions(doc: &mut OpenApi) {
+    let secured_by_default = doc.security.as_ref().is_some_and(|s| !s.is_empty());
+    for item in doc.paths.paths.values_mut() {
+        let item_params = item.parameters.clone().unwrap_or_default();
+        for op in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch]
+            .into_iter()
+            .flatten()
+        {
+            let params = op.parameters.iter().flatten().chain(&item_params);
+            let (mut in_path, mut in_query) = (false, false);
+            for param in params {
+                if let RefOr::T(p) = param {
+                    in_path |= matches!(p.parameter_in, ParameterIn::Path);
+                    in_query |= matches!(p.parameter_in, ParameterIn::Query);
+                }
+            }
+            let secured = op.security.as_ref().map_or(secured_by_default, |s| !s.is_empty());
+            apply(op, secured, in_path || in_query, op.request_body.is_some());
+        }
+    }
+}
+
+fn apply(op: &mut Operation, secured: bool, parameters: bool, body: bool) {
+    let mut wanted: Vec<(&str, &str)> = Vec::new();
+    if parameters || body {
+        wanted
+            .push(("400", "A malformed request: a bad path or query parameter, or malformed JSON"));
+    }
+    if secured {
+        wanted.push(("401", "No valid bearer token"));
+        wanted.push(("403", "The token lacks the role this needs"));
+    }
+    if body {
+        wanted.push(("413", "The body is too large"));
+        wanted.push(("415", "The body is not JSON"));
+        wanted.push(("422", "`validation`: the fields listed in `errors` are invalid"));
+    }
+    wanted.push(("503", "The event log is unavailable: try again after `Retry-After` seconds"));
+    for (status, description) in wanted {
+        op.responses.responses.entry(status.to_owned()).or_insert_with(|| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(PROBLEM_JSON, problem_content())
+                    .build(),
+            )
+        });
+    }
+    for (status, response) in op.responses.responses.iter_mut() {
+        let RefOr::T(response) = response else { continue };
+        if response.description.is_empty() {
+            response.description = reason(status).to_owned();
+        }
+        if let Some(json) = response.content.shift_remove("application/json") {
+            if refers_to_problem(&json) {
+                response.content.insert(PROBLEM_JSON.to_owned(), json);
+            } else {
+                response.content.insert("application/json".to_owned(), json);
+            }
+        }
+        if (status == "503" || status == "429") && !response.headers.contains_key("Retry-After") {
+            let seconds = ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)).build();
+            response.headers.insert(
+                "Retry-After".to_owned(),
+                RefOr::T(
+                    HeaderBuilder::new()
+                        .schema(Some(seconds))
+                        .description(Some("Seconds to wait before trying again"))
+                        .build(),
+                ),
+            );
+        }
+    }
+}
+
+fn problem_content() -> utoipa::openapi::Content {
+    ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build()
+}
+
+fn refers_to_problem(content: &RefOr<utoipa::openapi::Content>) -> bool {
+    let RefOr::T(content) = content else { return false };
+    matches!(&content.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem"))
+}
+
+/// The reason phrase of a status, as a response's description.
+fn reason(status: &str) -> &'static str {
+    status
+        .parse::<u16>()
+        .ok()
+        .and_then(|s| actix_web::http::StatusCode::from_u16(s).ok())
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("A response")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use utoipa::openapi::OpenApiBuilder;
+    use utoipa::openapi::path::{
+        HttpMethod, OperationBuilder, ParameterBuilder, PathItem, PathsBuilder,
+    };
+    use utoipa::openapi::request_body::RequestBodyBuilder;
+    use utoipa::openapi::security::SecurityRequirement;
+
+    fn doc() -> OpenApi {
+        let problem =
+            || ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build();
+        let get = OperationBuilder::new()
+            .parameter(ParameterBuilder::new().name("id").parameter_in(ParameterIn::Path).build())
+            .security(SecurityRequirement::new("bearer", Vec::<String>::new()))
+            .response("200", ResponseBuilder::new().build())
+            .response("404", ResponseBuilder::new().content("application/json", problem()).build())
+            .build();
+        let post = OperationBuilder::new()
+            .request_body(Some(RequestBodyBuilder::new().build()))
+            .response("201", ResponseBuilder::new().description("Made").build())
+            .build();
+        let paths = PathsBuilder::new()
+            .path("/v1/things/{id}", PathItem::new(HttpMethod::Get, get))
+            .path("/v1/things", PathItem::new(HttpMethod::Post, post));
+        OpenApiBuilder::new().paths(paths).build()
+    }
+
+    fn response(
+        doc: &OpenApi,
+        path: &str,
+        post: bool,
+        status: &str,
+    ) -> Option<utoipa::openapi::Response> {
+        let item = &doc.paths.paths[path];
+        let op = if post { item.post.as_ref() } else { item.get.as_ref() }.unwrap();
+        match op.responses.responses.get(status)? {
+            RefOr::T(r) => Some(r.clone()),
+            RefOr::Ref(_) => None,
+        }
+    }
+
+    #[test]
+    fn every_response_is_described_and_problems_are_problem_json() {
+        let mut doc = doc();
+        conventions(&mut doc);
+        let ok = response(&doc, "/v1/things/{id}", false, "200").unwrap();
+        assert_eq!(ok.description, "OK");
+        let missing = response(&doc, "/v1/things/{id}", false, "404").unwrap();
+        assert_eq!(missing.description, "Not Found");
+        assert!(missing.content.contains_key(PROBLEM_JSON));
+        assert!(!missing.content.contains_key("application/json"));
+        let made = response(&doc, "/v1/things", true, "201").unwrap();
+        assert_eq!(made.description, "Made");
+    }
+
+    #[test]
+    fn the_plumbings_statuses_are_documented_where_they_apply() {
+        let mut doc = doc();
+        conventions(&mut doc);
+        let has = |path, post, status| response(&doc, path, post, status).is_some();
+        // A secured GET with a path parameter.
+        for status in ["400", "401", "403", "503"] {
+            assert!(has("/v1/things/{id}", false, status), "GET lacks {status}");
+        }
+        assert!(!has("/v1/things/{id}", false, "415"));
+        // An open POST with a body.
+        for status in ["400", "413", "415", "422", "503"] {
+            assert!(has("/v1/things", true, status), "POST lacks {status}");
+        }
+        assert!(!has("/v1/things", true, "401"));
+        let unavailable = response(&doc, "/v1/things", true, "503").unwrap();
+        assert!(unavailable.headers.contains_key("Retry-After"));
+        assert!(unavailable.content.contains_key(PROBLEM_JSON));
+    }
+}
