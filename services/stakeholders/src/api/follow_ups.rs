@@ -1,31 +1,35 @@
 //! Follow-ups (`followup-{uuid}` streams): things to come back to a stakeholder about.
 
 use actix_web::http::header;
-use actix_web::web::{Bytes, Data, Json, Path, Query};
+use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, get, post};
-use auth::Principal;
-use chrono::NaiveDate;
 use events::stakeholders::{followup_stream, stakeholder_stream};
-use events::values::LongText;
+use kernel::http::{self, Body, Caller, OptionalBody, Page};
+use kernel::{Aggregate, stream};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use web::ApiError;
 
-use super::views::{FollowUpState, FollowUpView, Names, follow_up_view};
-use super::{
-    Page, READERS, WRITERS, body_reference_error, domain_error, load, metadata, now, page, parse,
-    path_id, stream, today,
-};
+use super::bodies::{DoneBody, FollowUpBody};
+use super::{Readers, Writers, body_reference_error, load, metadata, now, read_models, today};
 use crate::app::State;
 use crate::domain::DomainError;
-use crate::domain::followup::{CompleteFollowUp, FollowUp, FollowUpCommand, ScheduleFollowUp};
+use crate::domain::followup::FollowUp;
 use crate::domain::stakeholder::Stakeholder;
-use crate::read_models::{FollowUpDoc, FollowUps, StakeholderDoc, Stakeholders, sort_follow_ups};
-use kernel::{Aggregate, ReadModel};
+use crate::queries::follow_ups::{self, FollowUpState, FollowUpView};
 
-const VIEW: &[&str] = &[FollowUps::NAME, Stakeholders::NAME];
+/// The follow-up as the read models have it once they include `position` (the head now,
+/// when `None`).
+async fn follow_up(
+    state: &State,
+    id: Uuid,
+    position: Option<u64>,
+) -> Result<FollowUpView, ApiError> {
+    let view = read_models(state, position, follow_ups::READS).await?;
+    let follow_up = follow_ups::follow_up(&view, id, today(now())).await?;
+    Ok(follow_up.ok_or(DomainError::UnknownFollowUp)?)
+}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -62,52 +66,15 @@ pub struct FollowUpList {
 )]
 #[get("/v1/follow-ups")]
 pub async fn list_follow_ups(
+    _: Caller<Readers>,
     state: Data<State>,
-    principal: Principal,
     query: Query<FollowUpQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = state.read_models.view();
-    principal.require(READERS)?;
-    state.read_models.caught_up(VIEW).await?;
-    let (docs, people) = futures::try_join!(view.all::<FollowUps>(), view.all::<Stakeholders>(),)?;
-    let names: Names = people.into_iter().map(|p| (p.stakeholder_id, p.name)).collect();
+    let view = read_models(&state, None, follow_ups::READS).await?;
     let today = today(now());
-    let mut docs: Vec<FollowUpDoc> = docs
-        .into_iter()
-        .filter(|f| query.stakeholder_id.is_none_or(|s| f.stakeholder_id == s))
-        .collect();
-    sort_follow_ups(&mut docs, today);
-    let follow_ups: Vec<FollowUpView> = docs
-        .into_iter()
-        .map(|f| follow_up_view(f, today, &names))
-        .filter(|f| query.status.is_none_or(|s| f.status == s))
-        .collect();
-    let (follow_ups, page) = page(follow_ups, query.limit, query.offset)?;
+    let list = follow_ups::follow_ups(&view, query.stakeholder_id, query.status, today).await?;
+    let (follow_ups, page) = http::page(list, query.limit, query.offset)?;
     Ok(HttpResponse::Ok().json(FollowUpList { follow_ups, page }))
-}
-
-/// The follow-up as the read models have it once they include `position` (the head now,
-/// when `None`).
-async fn follow_up(
-    state: &State,
-    id: Uuid,
-    position: Option<u64>,
-) -> Result<FollowUpView, ApiError> {
-    let view = state.read_models.view();
-    match position {
-        Some(position) => state.read_models.at(position, VIEW).await?,
-        None => state.read_models.caught_up(VIEW).await?,
-    }
-    let doc: FollowUpDoc = state
-        .read_models
-        .view()
-        .one::<FollowUps>(&id.to_string())
-        .await?
-        .ok_or_else(|| domain_error(DomainError::UnknownFollowUp))?;
-    let who: Option<StakeholderDoc> =
-        view.one::<Stakeholders>(&doc.stakeholder_id.to_string()).await?;
-    let names: Names = who.into_iter().map(|p| (p.stakeholder_id, p.name)).collect();
-    Ok(follow_up_view(doc, today(now()), &names))
 }
 
 /// One follow-up.
@@ -125,24 +92,12 @@ async fn follow_up(
 )]
 #[get("/v1/follow-ups/{id}")]
 pub async fn get_follow_up(
+    _: Caller<Readers>,
     state: Data<State>,
-    principal: Principal,
     id: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(READERS)?;
-    let id = path_id("id", &id)?;
+    let id = http::path_id("id", &id)?;
     Ok(HttpResponse::Ok().json(follow_up(&state, id, None).await?))
-}
-
-/// Something to come back to a person about.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct FollowUpBody {
-    /// A registered stakeholder.
-    stakeholder_id: Uuid,
-    about: LongText,
-    /// Today or later.
-    due_on: NaiveDate,
 }
 
 /// Schedule a follow-up with a stakeholder.
@@ -161,47 +116,26 @@ pub struct FollowUpBody {
 )]
 #[post("/v1/follow-ups")]
 pub async fn schedule_follow_up(
+    who: Caller<Writers>,
     state: Data<State>,
-    principal: Principal,
     req: HttpRequest,
-    body: Json<Value>,
+    body: Body<FollowUpBody>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(WRITERS)?;
-    let new = parse::follow_up(&body)?;
-    let meta = metadata(&principal, &req);
+    let new = body.parse()?;
     let today = today(now());
     let id = Uuid::now_v7();
+    let (own, to) = (followup_stream(id), stakeholder_stream(new.stakeholder_id));
     let done = state
         .commands
-        .run::<FollowUp>(
-            &meta,
-            stream(followup_stream(id)),
-            &[stream(stakeholder_stream(new.stakeholder_id))],
-            |follow_up, lookups| {
-                let command = FollowUpCommand::Schedule(ScheduleFollowUp {
-                    followup_id: id,
-                    stakeholder_id: new.stakeholder_id,
-                    stakeholder_exists: load::<Stakeholder>(&lookups[0])?.profile.is_some(),
-                    about: new.about.clone(),
-                    due_on: new.due_on,
-                    today,
-                });
-                follow_up.handle(command).map_err(body_reference_error)
-            },
-        )
+        .run(&metadata(&who, &req), stream(own), &[stream(to)], |f: &FollowUp, lookups| {
+            let stakeholder_exists = load::<Stakeholder>(&lookups[0])?.profile.is_some();
+            f.handle(new.command(id, stakeholder_exists, today)).map_err(body_reference_error)
+        })
         .await?;
+    let location = (header::LOCATION, format!("/v1/follow-ups/{id}"));
     Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/v1/follow-ups/{id}")))
+        .insert_header(location)
         .json(follow_up(&state, id, done.position).await?))
-}
-
-/// How it went (optional).
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct DoneBody {
-    /// When (default: today); not in the future.
-    on: Option<NaiveDate>,
-    note: Option<LongText>,
 }
 
 /// The follow-up was done.
@@ -223,26 +157,19 @@ pub struct DoneBody {
 )]
 #[post("/v1/follow-ups/{id}/done")]
 pub async fn complete_follow_up(
+    who: Caller<Writers>,
     state: Data<State>,
-    principal: Principal,
     req: HttpRequest,
     id: Path<String>,
-    body: Bytes,
+    body: OptionalBody<DoneBody>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(WRITERS)?;
-    let id = path_id("id", &id)?;
-    let done = parse::done(&parse::optional_json(&req, &body)?)?;
-    let meta = metadata(&principal, &req);
+    let id = http::path_id("id", &id)?;
+    let done = body.parse()?;
     let today = today(now());
     let executed = state
         .commands
-        .run::<FollowUp>(&meta, stream(followup_stream(id)), &[], |follow_up, _| {
-            let command = FollowUpCommand::Done(CompleteFollowUp {
-                on: done.on.unwrap_or(today),
-                note: done.note.clone(),
-                today,
-            });
-            follow_up.handle(command).map_err(domain_error)
+        .run(&metadata(&who, &req), stream(followup_stream(id)), &[], |f: &FollowUp, _| {
+            Ok(f.handle(done.command(today))?)
         })
         .await?;
     Ok(HttpResponse::Ok().json(follow_up(&state, id, executed.position).await?))

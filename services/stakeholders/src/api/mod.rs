@@ -1,16 +1,21 @@
 //! The stakeholder relations service's HTTP API (../shared/API.md, "Stakeholder relations
 //! service").
 //!
-//! Writes (IT staff and admins) parse the request into domain types, read the aggregate's
-//! stream and the streams of whatever else the rule needs (the signer's profile, the school a
-//! stakeholder works at), call the pure core, and append what it decides at the version they
-//! read: one atomic `append_streams` when the decision opens other streams too (a signature
-//! and its standing promise; a conversation and its wish). When another writer got there
-//! first they read and decide again ([`kernel::Commands::run`]).
+//! Every handler parses, runs and renders. It takes the caller first ([`kernel::http::Caller`]
+//! with [`Readers`] or [`Writers`]: 401 without a valid token, 403 without the role, before
+//! anything else is looked at), then the path, then the body ([`bodies`], each type both the
+//! schema the document shows and the parser that accepts it).
 //!
-//! Reads (every role but `finance`) come from the read models ([`crate::read_models`]), after
-//! waiting for them to reach the log's head, so a read sees every change answered before it;
-//! a write answers with the resource as a read right after it would show it.
+//! Writes (IT staff and admins) run the aggregate's `handle` through the kernel's command
+//! runner ([`kernel::Commands::run`]): it reads the aggregate's stream and the streams of
+//! whatever else the rule needs (the signer's profile, the school a stakeholder works at),
+//! appends what the core decides at the version it read (one atomic append when the decision
+//! opens other streams too: a signature and its standing promise; a conversation and its wish),
+//! and decides again when another writer got there first.
+//!
+//! Reads (every role but `finance`) are the queries of [`crate::queries`] over the read models,
+//! after waiting for them to reach the log's head, so a read sees every change answered before
+//! it; a write answers with the resource as a read right after it would show it.
 //!
 //! # Time
 //!
@@ -23,35 +28,38 @@
 //! what was due that day counts as overdue; east of it, the local today is "in the future"
 //! until UTC's midnight. A district time zone setting would end both (not there yet).
 
+mod bodies;
 mod follow_ups;
-mod parse;
 mod promises;
 mod schools;
 mod stakeholders;
-mod views;
 mod wishes;
 
 use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
-use auth::{Principal, Role};
+use auth::Role;
 use chrono::{DateTime, NaiveDate, Utc};
-use eventlog::{Actor, Metadata, RecordedEvent};
-use kernel::Aggregate;
-use kernel::http::BearerAuth;
-pub(crate) use kernel::stream;
-use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use eventlog::{Metadata, RecordedEvent};
+use kernel::http::{BearerAuth, Roles};
+use kernel::{Aggregate, View};
+use utoipa::OpenApi;
 use utoipa_actix_web::service_config::ServiceConfig;
-use uuid::Uuid;
 use web::ApiError;
 
+use crate::app::State;
 use crate::domain::{DomainError, ErrorKind};
-use crate::read_models::ALL;
 
-/// Who may read: every role but `finance` (a finance system has no business with people).
-const READERS: &[Role] = &[Role::ItStaff, Role::Auditor, Role::Admin];
-/// Who may write.
-const WRITERS: &[Role] = &[Role::ItStaff, Role::Admin];
+/// Every role but `finance`: a finance system has no business with people.
+pub(crate) struct Readers;
+impl Roles for Readers {
+    const ROLES: &'static [Role] = &[Role::ItStaff, Role::Auditor, Role::Admin];
+}
+
+/// IT staff and admins.
+pub(crate) struct Writers;
+impl Roles for Writers {
+    const ROLES: &'static [Role] = &[Role::ItStaff, Role::Admin];
+}
 
 /// Registers the service's routes; the OpenAPI document is built from the same function.
 pub(crate) fn routes(cfg: &mut ServiceConfig) {
@@ -118,20 +126,43 @@ pub(crate) fn today(now: DateTime<Utc>) -> NaiveDate {
     now.date_naive()
 }
 
-/// The metadata of events written for this request: who, and its correlation id (the request
-/// id when it is a UUID).
-pub(crate) fn metadata(principal: &Principal, req: &HttpRequest) -> Metadata {
-    let correlation = web::request_id::request_id(req)
-        .and_then(|id| Uuid::parse_str(id.as_str()).ok())
-        .unwrap_or_else(Uuid::now_v7);
-    Metadata::new(Actor::new(principal.subject.clone(), principal.actor_role()), "stakeholders")
-        .correlated(correlation, None)
+/// The metadata of events written for this request: who, and its correlation id.
+fn metadata(who: &auth::Principal, req: &HttpRequest) -> Metadata {
+    kernel::http::metadata(who, req, "stakeholders")
+}
+
+/// The read models `names` once they include `position` (everything in the log now, when
+/// `None`): a write answers with what a read right after it would show.
+async fn read_models<'a>(
+    state: &'a State,
+    position: Option<u64>,
+    names: &[&str],
+) -> Result<View<'a>, ApiError> {
+    match position {
+        Some(position) => state.read_models.at(position, names).await?,
+        None => state.read_models.caught_up(names).await?,
+    }
+    Ok(state.read_models.view())
+}
+
+/// The aggregate `records` fold into: another stream a rule needs facts from.
+fn load<A: Aggregate>(records: &[RecordedEvent]) -> Result<A, ApiError> {
+    kernel::load(records).map_err(|e| {
+        let stream = records.first().map_or("a stream", |r| r.stream.as_str());
+        ApiError::internal(format!("{stream} does not load: {e}"))
+    })
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        domain_error(e)
+    }
 }
 
 /// A refusal of the domain as a problem: the status from [`DomainError::kind`] (404, 409,
 /// 422), the slug and title of the error, its message as the detail (capitalized), and the
 /// field it is about (and the earliest allowed date, or the stars found) as extensions.
-pub(crate) fn domain_error(e: DomainError) -> ApiError {
+fn domain_error(e: DomainError) -> ApiError {
     let status = match e.kind() {
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Conflict => StatusCode::CONFLICT,
@@ -143,7 +174,7 @@ pub(crate) fn domain_error(e: DomainError) -> ApiError {
 /// Like [`domain_error`], for a thing the request *body* names (a signer, a school to work at,
 /// the stakeholder of a promise or follow-up): when it does not exist the request is
 /// unprocessable (422), while the resource at the path is there (404 is kept for the path).
-pub(crate) fn body_reference_error(e: DomainError) -> ApiError {
+fn body_reference_error(e: DomainError) -> ApiError {
     match e.kind() {
         ErrorKind::NotFound => refusal(StatusCode::UNPROCESSABLE_ENTITY, e),
         _ => domain_error(e),
@@ -182,92 +213,14 @@ fn refusal(status: StatusCode, e: DomainError) -> ApiError {
     }
 }
 
-/// A path segment parsed, or a 400 `invalid-path` problem naming it.
-pub(crate) fn path<T, E: std::fmt::Display>(
-    name: &str,
-    raw: &str,
-    parse: impl FnOnce(&str) -> Result<T, E>,
-) -> Result<T, ApiError> {
-    parse(raw).map_err(|e| {
-        ApiError::bad_request(
-            "invalid-path",
-            format!("The path parameter `{name}` is invalid: {e}"),
-        )
-    })
-}
-
-/// A UUID path segment (`{id}`).
-pub(crate) fn path_id(name: &str, raw: &str) -> Result<Uuid, ApiError> {
-    path(name, raw, |s| Uuid::parse_str(s).map_err(|_| "it must be a UUID"))
-}
-
-/// A query parameter parsed, or a 400 `invalid-query` problem naming it.
-pub(crate) fn query_param<T, E: std::fmt::Display>(
-    name: &str,
-    raw: Option<&str>,
-    parse: impl FnOnce(&str) -> Result<T, E>,
-) -> Result<Option<T>, ApiError> {
-    raw.map(|raw| {
-        parse(raw).map_err(|e| {
-            ApiError::bad_request(
-                "invalid-query",
-                format!("The query parameter `{name}` is invalid: {e}"),
-            )
-        })
-    })
-    .transpose()
-}
-
-/// One page of a list.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub(crate) struct Page {
-    /// How many items match the filters, over all pages.
-    pub total: usize,
-    /// Pass as `offset` for the next page; absent on the last page.
-    pub next_offset: Option<usize>,
-}
-
-/// The page of `items` from `offset` (default 0), at most `limit` (1 to 1000, default 100).
-pub(crate) fn page<T>(
-    mut items: Vec<T>,
-    limit: Option<usize>,
-    offset: Option<usize>,
-) -> Result<(Vec<T>, Page), ApiError> {
-    let limit = limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request("invalid-query", "`limit` must be from 1 to 1000."));
-    }
-    let offset = offset.unwrap_or(0);
-    let total = items.len();
-    let end = offset.saturating_add(limit).min(total);
-    let next_offset = (end < total).then_some(end);
-    let items = if offset >= total { Vec::new() } else { items.drain(offset..end).collect() };
-    Ok((items, Page { total, next_offset }))
-}
-
-/// The aggregate `records` fold into (a lookup of another stream a rule needs facts from).
-pub(crate) fn load<A: Aggregate>(records: &[RecordedEvent]) -> Result<A, ApiError> {
-    kernel::load(records).map_err(|e| {
-        let stream = records.first().map_or("a stream", |r| r.stream.as_str());
-        ApiError::internal(format!("{stream} does not load: {e}"))
-    })
+/// [`domain_error`], but `named` (a thing the request body names) as [`body_reference_error`].
+fn naming(named: DomainError) -> impl Fn(DomainError) -> ApiError {
+    move |e| if e == named { body_reference_error(e) } else { domain_error(e) }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pages() {
-        let (items, page) = super::page((0..5).collect(), Some(2), None).unwrap();
-        assert_eq!((items, page.total, page.next_offset), (vec![0, 1], 5, Some(2)));
-        let (items, page) = super::page((0..5).collect(), Some(2), Some(4)).unwrap();
-        assert_eq!((items, page.next_offset), (vec![4], None));
-        let (items, page) = super::page((0..5).collect::<Vec<i32>>(), None, Some(9)).unwrap();
-        assert_eq!((items.len(), page.total, page.next_offset), (0, 5, None));
-        assert!(super::page(vec![1], Some(0), None).is_err());
-        assert!(super::page(vec![1], Some(1001), None).is_err());
-    }
 
     #[test]
     fn refusals_keep_slug_title_status_and_field() {

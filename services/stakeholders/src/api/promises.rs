@@ -3,34 +3,33 @@
 //! by the signature and settled by the gate's record, never by hand.
 
 use actix_web::http::header;
-use actix_web::web::{Data, Json, Path, Query};
+use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, get, post};
-use auth::Principal;
-use chrono::NaiveDate;
 use events::school::school_stream;
 use events::stakeholders::{PromiseTo, promise_stream, stakeholder_stream};
-use events::values::{LongText, SchoolId};
+use events::values::SchoolId;
+use kernel::http::{self, Body, Caller, Page};
+use kernel::{Aggregate, stream};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use web::ApiError;
 
-use super::views::{Joins, PromiseState, PromiseView, promise_view, sort_promises};
-use super::{
-    Page, READERS, WRITERS, body_reference_error, domain_error, load, metadata, now, page, parse,
-    path_id, query_param, stream, today,
-};
+use super::bodies::{OutcomeBody, PromiseBody};
+use super::{Readers, Writers, body_reference_error, load, metadata, now, read_models, today};
 use crate::app::State;
 use crate::domain::DomainError;
-use crate::domain::promise::{MakePromise, Promise, PromiseCommand, Settle};
+use crate::domain::promise::Promise;
 use crate::domain::school::School;
 use crate::domain::stakeholder::Stakeholder;
-use crate::read_models::{HeldPurchases, PromiseDoc, Promises, Schools};
-use kernel::{Aggregate, ReadModel};
+use crate::queries::promises::{self, PromiseFilter, PromiseState, PromiseView};
 
-/// The read models promise views are built from.
-const VIEW: &[&str] = &[Promises::NAME, Schools::NAME, HeldPurchases::NAME];
+/// The promise as the read models have it once they include `position` (the head now, when
+/// `None`).
+async fn promise(state: &State, id: Uuid, position: Option<u64>) -> Result<PromiseView, ApiError> {
+    let view = read_models(state, position, promises::READS).await?;
+    Ok(promises::promise(&view, id, today(now())).await?.ok_or(DomainError::UnknownPromise)?)
+}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -71,58 +70,17 @@ pub struct PromiseList {
 )]
 #[get("/v1/promises")]
 pub async fn list_promises(
+    _: Caller<Readers>,
     state: Data<State>,
-    principal: Principal,
     query: Query<PromiseQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(READERS)?;
-    let school_id = query_param("school_id", query.school_id.as_deref(), SchoolId::parse)?;
-    state.read_models.caught_up(VIEW).await?;
-    let docs: Vec<PromiseDoc> = state
-        .read_models
-        .view()
-        .all::<Promises>()
-        .await?
-        .into_iter()
-        .filter(|p| match (&p.to, query.stakeholder_id, &school_id) {
-            (_, None, None) => true,
-            (PromiseTo::Stakeholder { stakeholder_id }, Some(wanted), None) => {
-                *stakeholder_id == wanted
-            }
-            (PromiseTo::School { school_id }, None, Some(wanted)) => school_id == wanted,
-            _ => false,
-        })
-        .filter(|p| query.owner.as_ref().is_none_or(|o| &p.owner == o))
-        .collect();
-    let joins = Joins::for_promises(&state, &docs).await?;
-    let today = today(now());
-    let mut promises: Vec<PromiseView> = docs
-        .into_iter()
-        .map(|p| promise_view(p, today, &joins))
-        .filter(|p| query.status.is_none_or(|s| p.status == s))
-        .collect();
-    sort_promises(&mut promises);
-    let (promises, page) = page(promises, query.limit, query.offset)?;
+    let school_id = http::query_param("school_id", query.school_id.as_deref(), SchoolId::parse)?;
+    let (status, stakeholder_id, owner) = (query.status, query.stakeholder_id, query.owner.clone());
+    let filter = PromiseFilter { status, stakeholder_id, school_id, owner };
+    let view = read_models(&state, None, promises::READS).await?;
+    let list = promises::promises(&view, &filter, today(now())).await?;
+    let (promises, page) = http::page(list, query.limit, query.offset)?;
     Ok(HttpResponse::Ok().json(PromiseList { promises, page }))
-}
-
-/// The promise as the read models have it once they include `position` (the head now, when
-/// `None`).
-async fn promise(state: &State, id: Uuid, position: Option<u64>) -> Result<PromiseView, ApiError> {
-    match position {
-        Some(position) => state.read_models.at(position, VIEW).await?,
-        None => state.read_models.caught_up(VIEW).await?,
-    }
-    let doc: PromiseDoc = state
-        .read_models
-        .view()
-        .one::<Promises>(&id.to_string())
-        .await?
-        .ok_or_else(|| domain_error(DomainError::UnknownPromise))?;
-    let docs = [doc];
-    let joins = Joins::for_promises(state, &docs).await?;
-    let [doc] = docs;
-    Ok(promise_view(doc, today(now()), &joins))
 }
 
 /// One promise, and where it stands today.
@@ -140,25 +98,12 @@ async fn promise(state: &State, id: Uuid, position: Option<u64>) -> Result<Promi
 )]
 #[get("/v1/promises/{id}")]
 pub async fn get_promise(
+    _: Caller<Readers>,
     state: Data<State>,
-    principal: Principal,
     id: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(READERS)?;
-    let id = path_id("id", &id)?;
+    let id = http::path_id("id", &id)?;
     Ok(HttpResponse::Ok().json(promise(&state, id, None).await?))
-}
-
-/// A promise to make.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct PromiseBody {
-    /// `{"type": "stakeholder", "stakeholder_id": …}` or `{"type": "school", "school_id": …}`;
-    /// registered.
-    to: PromiseTo,
-    text: LongText,
-    /// Today or later.
-    due_on: NaiveDate,
 }
 
 /// Make a promise to a stakeholder or a school; you are its owner.
@@ -177,78 +122,53 @@ pub struct PromiseBody {
 )]
 #[post("/v1/promises")]
 pub async fn make_promise(
+    who: Caller<Writers>,
     state: Data<State>,
-    principal: Principal,
     req: HttpRequest,
-    body: Json<Value>,
+    body: Body<PromiseBody>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(WRITERS)?;
-    let new = parse::promise(&body)?;
-    let meta = metadata(&principal, &req);
+    let new = body.parse()?;
     let today = today(now());
     let id = Uuid::now_v7();
-    let to_stream = match &new.to {
+    let to = match &new.to {
         PromiseTo::Stakeholder { stakeholder_id } => stream(stakeholder_stream(*stakeholder_id)),
         PromiseTo::School { school_id } => stream(school_stream(school_id)),
     };
+    let own = stream(promise_stream(id));
     let done = state
         .commands
-        .run::<Promise>(&meta, stream(promise_stream(id)), &[to_stream], |promise, lookups| {
+        .run(&metadata(&who, &req), own, &[to], |promise: &Promise, lookups| {
             let to_exists = match &new.to {
                 PromiseTo::Stakeholder { .. } => {
                     load::<Stakeholder>(&lookups[0])?.profile.is_some()
                 }
                 PromiseTo::School { .. } => load::<School>(&lookups[0])?.status.registered,
             };
-            let command = PromiseCommand::Make(MakePromise {
-                promise_id: id,
-                to: new.to.clone(),
-                to_exists,
-                text: new.text.clone(),
-                due_on: new.due_on,
-                owner: principal.subject.clone(),
-                today,
-            });
+            let command = new.command(id, to_exists, &who.subject, today);
             promise.handle(command).map_err(body_reference_error)
         })
         .await?;
+    let location = (header::LOCATION, format!("/v1/promises/{id}"));
     Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/v1/promises/{id}")))
+        .insert_header(location)
         .json(promise(&state, id, done.position).await?))
 }
 
-/// What shows the promise was kept, or broken.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct OutcomeBody {
-    evidence: LongText,
-    /// When (default: today); not in the future, not before the promise was made.
-    on: Option<NaiveDate>,
-}
-
+/// Keeps (`kept`) or breaks the promise at the path, with the body's evidence.
 async fn settle(
+    who: &Caller<Writers>,
     state: &State,
-    principal: &Principal,
     req: &HttpRequest,
-    id: &str,
-    body: &Value,
+    (id, body): (&str, &Body<OutcomeBody>),
     kept: bool,
 ) -> Result<PromiseView, ApiError> {
-    let id = path_id("id", id)?;
-    let outcome = parse::outcome(body)?;
-    let meta = metadata(principal, req);
+    let id = http::path_id("id", id)?;
+    let outcome = body.parse()?;
     let today = today(now());
     let done = state
         .commands
-        .run::<Promise>(&meta, stream(promise_stream(id)), &[], |promise, _| {
-            let settle = Settle {
-                evidence: outcome.evidence.clone(),
-                on: outcome.on.unwrap_or(today),
-                today,
-            };
-            let command =
-                if kept { PromiseCommand::Keep(settle) } else { PromiseCommand::Break(settle) };
-            promise.handle(command).map_err(domain_error)
+        .run(&metadata(who, req), stream(promise_stream(id)), &[], |promise: &Promise, _| {
+            Ok(promise.handle(outcome.command(kept, today))?)
         })
         .await?;
     promise(state, id, done.position).await
@@ -273,14 +193,13 @@ async fn settle(
 )]
 #[post("/v1/promises/{id}/kept")]
 pub async fn keep_promise(
+    who: Caller<Writers>,
     state: Data<State>,
-    principal: Principal,
     req: HttpRequest,
     id: Path<String>,
-    body: Json<Value>,
+    body: Body<OutcomeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(WRITERS)?;
-    Ok(HttpResponse::Ok().json(settle(&state, &principal, &req, &id, &body, true).await?))
+    Ok(HttpResponse::Ok().json(settle(&who, &state, &req, (&id, &body), true).await?))
 }
 
 /// The promise was broken.
@@ -302,12 +221,11 @@ pub async fn keep_promise(
 )]
 #[post("/v1/promises/{id}/broken")]
 pub async fn break_promise(
+    who: Caller<Writers>,
     state: Data<State>,
-    principal: Principal,
     req: HttpRequest,
     id: Path<String>,
-    body: Json<Value>,
+    body: Body<OutcomeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(WRITERS)?;
-    Ok(HttpResponse::Ok().json(settle(&state, &principal, &req, &id, &body, false).await?))
+    Ok(HttpResponse::Ok().json(settle(&who, &state, &req, (&id, &body), false).await?))
 }

@@ -1,27 +1,29 @@
 //! Wishes (`wish-{uuid}` streams): every conversation's wish, and the headway on it.
 
-use std::collections::HashMap;
-
-use actix_web::web::{Data, Json, Path, Query};
+use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, get, post};
-use auth::Principal;
 use events::stakeholders::{WishStatus, wish_stream};
-use events::values::{LongText, SchoolId};
+use events::values::SchoolId;
+use kernel::http::{self, Body, Caller, Page};
+use kernel::{Aggregate, stream};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use web::ApiError;
 
-use super::views::{Names, WishView, sort_wishes, wish_has, wish_view};
-use super::{
-    Page, READERS, WRITERS, domain_error, metadata, now, page, parse, path_id, query_param, stream,
-};
+use super::bodies::ProgressBody;
+use super::{Readers, Writers, metadata, now, read_models};
 use crate::app::State;
 use crate::domain::DomainError;
-use crate::domain::wish::{ProgressWish, Wish};
-use crate::read_models::{StakeholderDoc, Stakeholders, WishDoc, Wishes};
-use kernel::{Aggregate, ReadModel};
+use crate::domain::wish::Wish;
+use crate::queries::wishes::{self, WishFilter, WishView};
+
+/// The wish as the read models have it once they include `position` (the head now, when
+/// `None`).
+async fn wish(state: &State, id: Uuid, position: Option<u64>) -> Result<WishView, ApiError> {
+    let view = read_models(state, position, wishes::READS).await?;
+    Ok(wishes::wish(&view, id, now()).await?.ok_or(DomainError::UnknownWish)?)
+}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -45,12 +47,6 @@ pub struct WishList {
     pub page: Page,
 }
 
-async fn names(state: &State) -> Result<Names, ApiError> {
-    let view = state.read_models.view();
-    let people: Vec<StakeholderDoc> = view.all::<Stakeholders>().await?;
-    Ok(people.into_iter().map(|p| (p.stakeholder_id, p.name)).collect::<HashMap<_, _>>())
-}
-
 /// List wishes, oldest first, with the headway on each.
 #[utoipa::path(
     tag = "wishes",
@@ -65,47 +61,17 @@ async fn names(state: &State) -> Result<Names, ApiError> {
 )]
 #[get("/v1/wishes")]
 pub async fn list_wishes(
+    _: Caller<Readers>,
     state: Data<State>,
-    principal: Principal,
     query: Query<WishQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = state.read_models.view();
-    principal.require(READERS)?;
-    let school_id = query_param("school_id", query.school_id.as_deref(), SchoolId::parse)?;
-    state.read_models.caught_up(&[Wishes::NAME, Stakeholders::NAME]).await?;
-    let (docs, names) = futures::try_join!(view.all::<Wishes>(), names(&state))?;
-    let now = now();
-    let mut wishes: Vec<WishView> = docs
-        .into_iter()
-        .filter(|w| query.stakeholder_id.is_none_or(|s| w.stakeholder_id == s))
-        .filter(|w| school_id.as_ref().is_none_or(|s| w.school_id.as_ref() == Some(s)))
-        .map(|w| wish_view(w, now, &names))
-        .filter(|w| wish_has(w, query.status))
-        .collect();
-    sort_wishes(&mut wishes);
-    let (wishes, page) = page(wishes, query.limit, query.offset)?;
+    let school_id = http::query_param("school_id", query.school_id.as_deref(), SchoolId::parse)?;
+    let filter =
+        WishFilter { status: query.status, stakeholder_id: query.stakeholder_id, school_id };
+    let view = read_models(&state, None, wishes::READS).await?;
+    let list = wishes::wishes(&view, &filter, now()).await?;
+    let (wishes, page) = http::page(list, query.limit, query.offset)?;
     Ok(HttpResponse::Ok().json(WishList { wishes, page }))
-}
-
-/// The wish as the read models have it once they include `position` (the head now, when
-/// `None`).
-async fn wish(state: &State, id: Uuid, position: Option<u64>) -> Result<WishView, ApiError> {
-    let view = state.read_models.view();
-    let read_models = &[Wishes::NAME, Stakeholders::NAME];
-    match position {
-        Some(position) => state.read_models.at(position, read_models).await?,
-        None => state.read_models.caught_up(read_models).await?,
-    }
-    let doc: WishDoc = state
-        .read_models
-        .view()
-        .one::<Wishes>(&id.to_string())
-        .await?
-        .ok_or_else(|| domain_error(DomainError::UnknownWish))?;
-    let who: Option<StakeholderDoc> =
-        view.one::<Stakeholders>(&doc.stakeholder_id.to_string()).await?;
-    let names: Names = who.into_iter().map(|p| (p.stakeholder_id, p.name)).collect();
-    Ok(wish_view(doc, now(), &names))
 }
 
 /// One wish, with every headway on it.
@@ -123,23 +89,12 @@ async fn wish(state: &State, id: Uuid, position: Option<u64>) -> Result<WishView
 )]
 #[get("/v1/wishes/{id}")]
 pub async fn get_wish(
+    _: Caller<Readers>,
     state: Data<State>,
-    principal: Principal,
     id: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(READERS)?;
-    let id = path_id("id", &id)?;
+    let id = http::path_id("id", &id)?;
     Ok(HttpResponse::Ok().json(wish(&state, id, None).await?))
-}
-
-/// Headway on a wish.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct ProgressBody {
-    /// What happened (or, when reopening, why).
-    note: LongText,
-    /// The status after it. `done` and `declined` wishes only reopen (`open`, `in_progress`).
-    status: WishStatus,
 }
 
 /// Record headway on a wish, and its status after it.
@@ -161,22 +116,19 @@ pub struct ProgressBody {
 )]
 #[post("/v1/wishes/{id}/progress")]
 pub async fn progress_wish(
+    who: Caller<Writers>,
     state: Data<State>,
-    principal: Principal,
     req: HttpRequest,
     id: Path<String>,
-    body: Json<Value>,
+    body: Body<ProgressBody>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(WRITERS)?;
-    let id = path_id("id", &id)?;
-    let progress = parse::progress(&body)?;
-    let meta = metadata(&principal, &req);
+    let id = http::path_id("id", &id)?;
+    let progress = body.parse()?;
     let at = now();
     let done = state
         .commands
-        .run::<Wish>(&meta, stream(wish_stream(id)), &[], |wish, _| {
-            let command = ProgressWish { note: progress.note.clone(), status: progress.status, at };
-            wish.handle(command).map_err(domain_error)
+        .run(&metadata(&who, &req), stream(wish_stream(id)), &[], |wish: &Wish, _| {
+            Ok(wish.handle(progress.command(at))?)
         })
         .await?;
     Ok(HttpResponse::Created().json(wish(&state, id, done.position).await?))

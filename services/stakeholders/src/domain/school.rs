@@ -24,6 +24,7 @@ use events::values::{LongText, SchoolId, ShortText};
 use kernel::{Aggregate, At, Decision, Opened, stream};
 use uuid::Uuid;
 
+use super::stakeholder::Profile;
 use super::{DomainError, not_before, not_in_future};
 
 /// The text of the promise every signed agreement carries.
@@ -73,6 +74,12 @@ pub struct SignAgreement {
 pub struct Signer {
     pub role: StakeholderRole,
     pub school_id: Option<SchoolId>,
+}
+
+impl From<&Profile> for Signer {
+    fn from(p: &Profile) -> Self {
+        Self { role: p.role, school_id: p.school_id.clone() }
+    }
 }
 
 /// The school withdraws from the agreement.

@@ -99,7 +99,7 @@ mod tests {
         );
         let docs = project(&crate::read_models::all(), &log.events, 1000);
         let school = doc::<Schools>(&docs, "lincoln-elem");
-        let held = held_purchases(&docs);
+        let held = held_docs(&docs);
 
         let first = doc::<Promises>(&docs, STANDING_1);
         let record = call_before_cancel_record(&first, &school, &held).unwrap();

@@ -1,9 +1,15 @@
 //! The facts a stakeholder's relationship health is scored from, joined from the read models.
 
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
 use events::stakeholders::PromiseTo;
+use uuid::Uuid;
 
 use super::call_before_cancel_record;
-use crate::domain::health::{FollowUpFact, HealthInputs, HeldPurchaseFact, PromiseFact, WishFact};
+use crate::domain::health::{
+    FollowUpFact, HealthInputs, HeldPurchaseFact, PromiseFact, WishFact, health,
+};
 use crate::domain::promise::Outcome;
 use crate::read_models::{
     FollowUpDoc, HeldPurchaseDoc, PromiseDoc, PromiseStatus, SchoolDoc, StakeholderDoc, WishDoc,
@@ -88,12 +94,78 @@ pub fn health_inputs(docs: HealthDocs<'_>) -> HealthInputs {
     }
 }
 
+/// Whole collections of the read models, to score many people at once.
+#[derive(Debug, Clone, Default)]
+pub struct Collections {
+    pub wishes: Vec<WishDoc>,
+    pub follow_ups: Vec<FollowUpDoc>,
+    pub promises: Vec<PromiseDoc>,
+    pub schools: Vec<SchoolDoc>,
+    pub held: Vec<HeldPurchaseDoc>,
+}
+
+/// Each person's health score as of `now` (and `today`), from whole collections grouped once.
+pub fn health_scores(
+    people: &[StakeholderDoc],
+    all: Collections,
+    now: DateTime<Utc>,
+    today: NaiveDate,
+) -> HashMap<Uuid, u32> {
+    let mut wishes_of: HashMap<Uuid, Vec<WishDoc>> = HashMap::new();
+    for w in all.wishes {
+        wishes_of.entry(w.stakeholder_id).or_default().push(w);
+    }
+    let mut follow_ups_of: HashMap<Uuid, Vec<FollowUpDoc>> = HashMap::new();
+    for f in all.follow_ups {
+        follow_ups_of.entry(f.stakeholder_id).or_default().push(f);
+    }
+    let mut promises_to: HashMap<Uuid, Vec<PromiseDoc>> = HashMap::new();
+    let mut promises_to_school: HashMap<String, Vec<PromiseDoc>> = HashMap::new();
+    for p in all.promises {
+        match &p.to {
+            PromiseTo::Stakeholder { stakeholder_id } => {
+                promises_to.entry(*stakeholder_id).or_default().push(p)
+            }
+            PromiseTo::School { school_id } => {
+                promises_to_school.entry(school_id.as_str().to_owned()).or_default().push(p)
+            }
+        }
+    }
+    let mut held_of: HashMap<String, Vec<HeldPurchaseDoc>> = HashMap::new();
+    for p in all.held {
+        held_of.entry(p.school_id.as_str().to_owned()).or_default().push(p);
+    }
+    let schools: HashMap<String, SchoolDoc> =
+        all.schools.into_iter().map(|s| (s.school_id.as_str().to_owned(), s)).collect();
+    let none: Vec<HeldPurchaseDoc> = Vec::new();
+    people
+        .iter()
+        .map(|who| {
+            let school = who.principal_of().and_then(|id| schools.get(id.as_str()));
+            let mut promises = promises_to.get(&who.stakeholder_id).cloned().unwrap_or_default();
+            if let Some(s) = school {
+                promises.extend(
+                    promises_to_school.get(s.school_id.as_str()).into_iter().flatten().cloned(),
+                );
+            }
+            let held = school.and_then(|s| held_of.get(s.school_id.as_str())).unwrap_or(&none);
+            let inputs = health_inputs(HealthDocs {
+                stakeholder: who,
+                follow_ups: follow_ups_of.get(&who.stakeholder_id).map_or(&[], Vec::as_slice),
+                wishes: wishes_of.get(&who.stakeholder_id).map_or(&[], Vec::as_slice),
+                promises: &promises,
+                school: school.map(|s| (s, held.as_slice())),
+            });
+            (who.stakeholder_id, health(&inputs, now, today).score)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{DateTime, Utc};
 
     use super::*;
-    use crate::domain::health::health;
     use crate::read_models::testing::*;
     use crate::read_models::{FollowUps, Promises, Schools, Stakeholders, Wishes};
 
@@ -105,7 +177,7 @@ mod tests {
         let follow_ups = collection::<FollowUps>(&docs);
         let wishes = collection::<Wishes>(&docs);
         let promises = collection::<Promises>(&docs);
-        let held = held_purchases(&docs);
+        let held = held_docs(&docs);
         let inputs = health_inputs(HealthDocs {
             stakeholder: &dana,
             follow_ups: &follow_ups,
@@ -157,5 +229,21 @@ mod tests {
         assert!(inputs.held_purchases.is_none());
         assert_eq!(inputs.promises.len(), 1);
         assert_eq!(health(&inputs, now, now.date_naive()).score, 100);
+    }
+
+    #[test]
+    fn scores_from_whole_collections_equal_each_persons_own() {
+        let docs = district_docs();
+        let people = collection::<Stakeholders>(&docs);
+        let all = Collections {
+            wishes: collection::<Wishes>(&docs),
+            follow_ups: collection::<FollowUps>(&docs),
+            promises: collection::<Promises>(&docs),
+            schools: collection::<Schools>(&docs),
+            held: held_docs(&docs),
+        };
+        let now: DateTime<Utc> = "2024-08-10T12:00:00Z".parse().unwrap();
+        let scores = health_scores(&people, all, now, now.date_naive());
+        assert_eq!((scores[&DANA], scores[&SAM]), (50, 100));
     }
 }

@@ -1,5 +1,16 @@
-//! The read side's queries: joins of the read models ([`crate::read_models`]) and what is
-//! computed when reading, as plain functions of documents, testable without HTTP.
+//! The read side's queries: what the API answers with, built from the read models
+//! ([`crate::read_models`]) plus what is computed when reading (a promise's or follow-up's
+//! status as of today, the record of a standing call-before-cancel promise, answer times,
+//! relationship health). Each is a plain function of documents (or of a [`View`] of them),
+//! testable without HTTP; the time comes in as an argument, never from a clock.
+//!
+//! | query | module | answers |
+//! |---|---|---|
+//! | a school, the list of schools | [`schools`] | [`SchoolView`], [`SchoolSummary`] |
+//! | a stakeholder's profile with health, the list of stakeholders, a conversation | [`stakeholders`] | [`StakeholderView`], [`StakeholderSummary`], [`ConversationView`] |
+//! | wishes | [`wishes`] | [`WishView`] |
+//! | promises | [`promises`] | [`PromiseView`] |
+//! | follow-ups | [`follow_ups`] | [`FollowUpView`] |
 //!
 //! # Joins happen when reading
 //!
@@ -15,7 +26,49 @@
 //! - [`health_inputs`]: the facts [`crate::domain::health`] scores.
 
 mod call_before_cancel;
+pub mod follow_ups;
 mod health;
+pub mod promises;
+pub mod schools;
+pub mod stakeholders;
+pub mod wishes;
+
+use std::collections::HashMap;
+
+use events::values::ShortText;
+use kernel::View;
+use uuid::Uuid;
+use web::ApiError;
+
+use crate::read_models::{HeldPurchaseDoc, HeldPurchases, StakeholderDoc, Stakeholders};
 
 pub use call_before_cancel::{CallBeforeCancelRecord, call_before_cancel_record};
-pub use health::{HealthDocs, health_inputs};
+pub use follow_ups::{FollowUpState, FollowUpView};
+pub use health::{Collections, HealthDocs, health_inputs, health_scores};
+pub use promises::{PromiseState, PromiseView};
+pub use schools::{SchoolSummary, SchoolView};
+pub use stakeholders::{ConversationView, StakeholderSummary, StakeholderView};
+pub use wishes::WishView;
+
+/// Stakeholders' names by id, for views that name the person.
+pub type Names = HashMap<Uuid, ShortText>;
+
+/// The names of `people`.
+pub fn names<'a>(people: impl IntoIterator<Item = &'a StakeholderDoc>) -> Names {
+    people.into_iter().map(|p| (p.stakeholder_id, p.name.clone())).collect()
+}
+
+/// Every stakeholder's name.
+async fn all_names(view: &View<'_>) -> Result<Names, ApiError> {
+    Ok(names(&view.all::<Stakeholders>().await?))
+}
+
+/// The name of the stakeholder `id`, if registered.
+async fn name_of(view: &View<'_>, id: Uuid) -> Result<Names, ApiError> {
+    Ok(names(&view.one::<Stakeholders>(&id.to_string()).await?))
+}
+
+/// Every held purchase, as the API shows it.
+async fn held_purchases(view: &View<'_>) -> Result<Vec<HeldPurchaseDoc>, ApiError> {
+    Ok(view.all::<HeldPurchases>().await?.into_iter().map(|h| h.purchase).collect())
+}

@@ -146,7 +146,7 @@ pub(crate) fn collection<R: ReadModel>(docs: &BTreeMap<DocKey, Value>) -> Vec<R:
 }
 
 /// Every held purchase, as the API shows it.
-pub(crate) fn held_purchases(docs: &BTreeMap<DocKey, Value>) -> Vec<super::HeldPurchaseDoc> {
+pub(crate) fn held_docs(docs: &BTreeMap<DocKey, Value>) -> Vec<super::HeldPurchaseDoc> {
     collection::<super::HeldPurchases>(docs).into_iter().map(|h| h.purchase).collect()
 }
 

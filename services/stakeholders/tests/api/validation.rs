@@ -323,14 +323,22 @@ async fn malformed_requests_paths_and_queries(app: TestApp) {
                 .send()
         };
         let reply = Reply::read(send("application/json", "{\"name\": ").await.unwrap()).await;
-        reply.expect_problem(400, "malformed-json");
+        let problem = reply.expect_problem(400, "malformed-json");
+        assert_eq!(problem["title"], "Malformed JSON", "{method} {path}: {problem}");
         let reply = Reply::read(send("text/plain", "name=Lincoln").await.unwrap()).await;
         reply.expect_problem(415, "unsupported-media-type");
         // Not an object.
         let reply = Reply::read(send("application/json", "[1, 2]").await.unwrap()).await;
         reply.expect_problem(422, "validation");
+        // The caller's role is checked before the body is read.
+        let as_auditor = app.request(Who::Auditor, method.clone(), &path);
+        let sent = as_auditor.header("content-type", "application/json").body("{\"name\": ");
+        Reply::read(sent.send().await.unwrap()).await.expect_problem(403, "forbidden");
         assert_eq!(app.head().await, head, "{method} {path} wrote to the log");
     }
+    // The path is checked before the body's fields.
+    let bad_both = app.put(Who::ItStaff, "/v1/schools/Lincoln_Elem", &json!({"name": " "})).await;
+    bad_both.expect_problem(400, "invalid-path");
 
     let bad_paths = [
         "/v1/schools/Lincoln_Elem",
