@@ -92,9 +92,13 @@ enum Audit {
 
 #[derive(Debug, Args)]
 struct DemoArgs {
-    /// The server (the all-in-one, or a load balancer routing by path).
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    url: String,
+    /// The server (the all-in-one, or a load balancer routing by path); default: the address
+    /// `procgate serve` listens on (PROCGATE_LISTEN).
+    #[arg(long)]
+    url: Option<String>,
+    /// The address `procgate serve` listens on, read as `serve` reads it.
+    #[arg(long, env = "PROCGATE_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
     /// The gate, when it runs apart (default: --url).
     #[arg(long)]
     gate_url: Option<String>,
@@ -199,13 +203,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Demo(args) => {
             let issuer = args.jwt.issuer(&args.store.data_dir)?;
-            let or_url = |u: Option<String>| u.unwrap_or_else(|| args.url.clone());
+            let url = args.url.clone().unwrap_or_else(|| demo::url_of_listen(&args.listen));
+            let or_url = |u: Option<String>| u.unwrap_or_else(|| url.clone());
             let urls = [
                 or_url(args.gate_url.clone()),
                 or_url(args.stakeholders_url.clone()),
                 or_url(args.reporting_url.clone()),
             ];
-            demo::Demo::new(urls, &issuer, args.seed, args.schools, args.checks)?.run().await
+            let demo = demo::Demo::new(urls, &issuer, args.seed, args.schools, args.checks)?;
+            demo.preflight(&args.jwt.key_source(&args.store.data_dir)).await?;
+            demo.run().await
         }
         Command::Import(Import::Statement { args, listen, store, jwt }) => {
             let url = args.url.clone().unwrap_or_else(|| import::url_of_listen(&listen));
@@ -295,6 +302,13 @@ async fn rebuild(
 
 async fn run_serve(serve: Serve) -> anyhow::Result<()> {
     web::init_tracing(serve.log_json);
+    // The port first: a taken port is said before any store is created or migrated.
+    let listener = TcpListener::bind(&serve.listen).with_context(|| {
+        format!(
+            "cannot listen on {} (is another procgate running? set PROCGATE_LISTEN or --listen)",
+            serve.listen
+        )
+    })?;
     let store = serve.store.open().await?;
     let (verifier, created) = serve.jwt.verifier(&serve.store.data_dir)?;
     let wanted = |name| serve.service.is_none_or(|s| s == name);
@@ -311,8 +325,6 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
         services
             .push(Arc::new(reporting::Reporting::start(store.clone(), verifier.clone()).await?));
     }
-    let listener = TcpListener::bind(&serve.listen)
-        .with_context(|| format!("cannot listen on {}", serve.listen))?;
     let address = listener.local_addr()?;
     let ready_store = store.clone();
     let ready = Arc::new(move || {
@@ -334,7 +346,10 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
     );
     println!("  API docs:  http://{address}/docs");
     if created {
-        println!("  created a JWT secret in {}", serve.store.data_dir.display());
+        println!(
+            "  created the JWT secret {} (HS256; the file's text is the secret)",
+            serve.jwt.secret_file(&serve.store.data_dir).display()
+        );
     }
     if serve.jwt.jwt_secret.is_none() && serve.jwt.jwt_public_key_file.is_none() {
         println!(
