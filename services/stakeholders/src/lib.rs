@@ -3,10 +3,12 @@
 //! headway, the promises IT made and kept, and the follow-ups it owes.
 //!
 //! - [`domain`]: the pure decision core (commands in, events out; no IO, no clock).
-//! - [`read_models`]: the read models the API serves, kept from the log, one per file.
-//! - [`queries`]: joins of the read models and what is computed when reading.
-//! - the HTTP API (`api`, private) and the service wiring ([`Stakeholders`], [`openapi`],
-//!   [`projections()`] and [`rebuild`] for `procgate rebuild`).
+//! - [`read_models`]: the read models, kept from the log, one per file.
+//! - [`queries`]: what the API answers with: joins of the read models and what is computed
+//!   when reading, as plain functions testable without HTTP.
+//! - the HTTP API (`api`, private: handlers that parse, run a command or a query, and render)
+//!   and the service wiring ([`Stakeholders`], [`openapi`], [`projections()`] and [`rebuild`]
+//!   for `procgate rebuild`).
 
 pub mod domain;
 pub mod queries;

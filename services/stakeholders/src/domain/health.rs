@@ -1,6 +1,6 @@
 //! Relationship health: how well IT is keeping up its side of a relationship, as a score from
 //! 0 to 100 with the counts behind it. A pure function of read-model facts ([`HealthInputs`],
-//! built by [`crate::projections::health_inputs`]) and the time now.
+//! built by [`crate::queries::health_inputs`]) and the time now.
 //!
 //! # The score
 //!

@@ -4,7 +4,8 @@
 //!   due no earlier than that. The owner is who made it (the JWT subject).
 //! - **Keep** / **Break**: once, with evidence; `on` is not after `today` and not before the
 //!   promise was made. The purchasing agreement's standing promise (kind `call-before-cancel`)
-//!   is never settled by hand: its record is the gate's (see the projections).
+//!   is never settled by hand: its record is the gate's
+//!   ([`crate::queries::call_before_cancel_record`]).
 //! - **Overdue** ([`Promise::is_overdue`]): an ordinary promise whose due date has passed and
 //!   that is neither kept nor broken.
 
