@@ -261,9 +261,14 @@ impl PurchaseClocks {
         self.flagged.is_some()
     }
 
-    /// Whether the purchase was approved or cancelled after review: its clocks have stopped.
-    pub fn is_resolved(&self) -> bool {
-        self.resolved_at.is_some()
+    /// Whether every clock the purchase has stopped: a held one approved or cancelled, an
+    /// advisory one called. A stopped clock never runs again, whatever the calendar does.
+    pub fn stopped(&self) -> bool {
+        match self.flagged {
+            Some(Flag { held: true, .. }) => self.resolved_at.is_some(),
+            Some(Flag { held: false, .. }) => !self.calls.is_empty(),
+            None => false,
+        }
     }
 
     /// The purchase's clocks under `district`'s targets (none while it has none, or when the

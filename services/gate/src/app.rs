@@ -19,6 +19,7 @@ use crate::clock::Clock;
 use crate::domain::{self, DistrictSettings, Purchase, Standards};
 use crate::latest::Latest;
 use crate::read_models;
+use crate::scheduler;
 
 /// The gate: purchase checks, the standards catalog, the flagged-order queue.
 #[derive(Debug, Clone)]
@@ -49,6 +50,8 @@ pub(crate) struct State {
     standards: Latest<Standards>,
     /// The district's settings, likewise.
     district: Latest<DistrictSettings>,
+    /// The clocks' scheduler, stopped with the state.
+    scheduler: scheduler::Running,
 }
 
 impl Gate {
@@ -64,7 +67,9 @@ impl Gate {
         clock: Clock,
     ) -> anyhow::Result<Self> {
         let read_models = ReadModels::spawn(&store, read_models::all());
+        let scheduler = scheduler::spawn(store.clone(), clock.clone());
         let state = State {
+            scheduler,
             commands: Commands::new(store),
             read_models,
             clock,
@@ -76,6 +81,12 @@ impl Gate {
             state: actix_web::web::Data::new(state),
             verifier: actix_web::web::Data::from(verifier),
         })
+    }
+
+    /// Stops the clocks' scheduler of this instance (it also stops when the service is
+    /// dropped): for tests of instances that stop.
+    pub fn stop_scheduler(&self) {
+        self.state.scheduler.stop();
     }
 
     /// Waits until the gate's projections have applied the log up to its head as it is now.

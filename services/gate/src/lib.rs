@@ -14,6 +14,7 @@ mod api;
 mod app;
 mod clock;
 mod latest;
+mod scheduler;
 
 pub use app::{Gate, openapi};
 pub use clock::Clock;

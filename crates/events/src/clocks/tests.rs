@@ -300,6 +300,19 @@ fn an_advisory_purchase_has_one_clock_for_the_outreach() {
 }
 
 #[test]
+fn a_purchase_stops_when_resolved_or_when_called_if_advisory() {
+    assert!(!held(&[]).stopped());
+    assert!(!held(&[(call(true, "2024-09-09T13:00:00Z"), "2024-09-09T13:00:00Z")]).stopped());
+    assert!(held(&[(approved(), "2024-09-09T13:00:00Z")]).stopped());
+    let advisory = |more: &[(PurchaseEvent, &str)]| {
+        purchase(PaymentMethod::PurchaseOrder, Decision::Advisory, more)
+    };
+    assert!(!advisory(&[]).stopped());
+    assert!(advisory(&[(call(false, "2024-09-09T13:00:00Z"), "2024-09-09T13:00:00Z")]).stopped());
+    assert!(!PurchaseClocks::default().stopped());
+}
+
+#[test]
 fn no_clocks_without_a_flag_or_without_targets() {
     let approved = purchase(PaymentMethod::PurchaseOrder, Decision::Approved, &[]);
     assert!(approved.status(&district(), t(FRIDAY_AFTERNOON)).is_none());

@@ -87,15 +87,25 @@ pub struct TestApp {
 
 /// A gate on `store`, served on a random port: its base URL and its server's handle.
 pub async fn serve(store: Store) -> (String, actix_web::dev::ServerHandle) {
+    let (base, handle, _) = serve_with(store, gate::Clock::system()).await;
+    (base, handle)
+}
+
+/// A gate on `store` telling time by `clock`, served on a random port: its base URL, its
+/// server's handle, and the service (to stop its scheduler).
+pub async fn serve_with(
+    store: Store,
+    clock: gate::Clock,
+) -> (String, actix_web::dev::ServerHandle, gate::Gate) {
     let verifier = Arc::new(Verifier::new(AuthConfig::hs256(SECRET, ISSUER, AUDIENCE)).unwrap());
-    let gate = gate::Gate::start(store, verifier).await.unwrap();
+    let gate = gate::Gate::start_with(store, verifier, clock).await.unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let app = web::Application::build(listener, vec![Arc::new(gate)], web::always_ready(), Some(1))
-        .unwrap();
+    let services: Vec<Arc<dyn web::Service>> = vec![Arc::new(gate.clone())];
+    let app = web::Application::build(listener, services, web::always_ready(), Some(1)).unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
-    (base, handle)
+    (base, handle, gate)
 }
 
 pub fn http_client() -> reqwest::Client {

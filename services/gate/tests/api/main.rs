@@ -20,5 +20,6 @@ mod openapi;
 mod outage;
 mod review;
 mod roles;
+mod scheduler;
 mod statements;
 mod validation;

@@ -1,0 +1,241 @@
+//! The clocks' scheduler: a task in every gate instance that appends `purchase-sla-warning`,
+//! `purchase-sla-breached` and `purchase-escalated` when a flagged purchase's clock passes a
+//! threshold or its due time.
+//!
+//! - **Once, whatever the number of instances.** What to record is decided from the
+//!   purchase's streams as read just then ([`PurchaseClocks::due_events`]); each event has a
+//!   deterministic id ([`SlaEvent::event_id`]) and is appended to the purchase's `sla-…` stream
+//!   at the version read. Two instances deciding the same breach append the same id: the log
+//!   keeps one and answers the other as a retry. An instance that read too early meets the
+//!   expected version, reads again and finds nothing left to do. No leader, no lock.
+//! - **Catching up.** On start it reads the purchases', their clocks' and the district's
+//!   events from the beginning, and records whatever passed while no instance ran, each event
+//!   with the time it is about (the threshold, the due time), not the time it is written.
+//! - **Waking at the next deadline.** It keeps every open clock's next threshold in order
+//!   ([`Tracker`]) and sleeps until the first of them, or until the log moves (a purchase
+//!   flagged, a call, a snow day: the subscription wakes it and only what changed is
+//!   rescheduled) or the gate's clock is moved (tests). It never scans the queue on a timer.
+
+mod tracker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use eventlog::{
+    Actor, ExpectedVersion, Filter, Metadata, RecordedEvent, Store, StoreError, Subscription,
+};
+use events::clocks::{PurchaseClocks, SlaEvent};
+use events::gate::PurchaseEvent;
+use futures::StreamExt;
+use kernel::{Aggregate, At};
+use uuid::Uuid;
+
+pub(crate) use tracker::{Tracked, Tracker};
+
+use crate::clock::Clock;
+use crate::domain::{self, DistrictSettings};
+
+/// How many purchases are judged at once when several are due together.
+const CONCURRENCY: usize = 16;
+/// How many times a purchase is judged again after another writer got there first.
+const RETRIES: usize = 5;
+/// How long after a failure a purchase is tried again.
+const RETRY_AFTER: TimeDelta = TimeDelta::seconds(5);
+/// How long the loop waits before starting again after the log failed it.
+const BACKOFF: Duration = Duration::from_secs(2);
+
+/// The running scheduler: stops when dropped.
+#[derive(Debug)]
+pub(crate) struct Running(tokio::task::AbortHandle);
+
+impl Running {
+    pub fn stop(&self) {
+        self.0.abort();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Starts the scheduler on `store`, telling time by `clock`.
+pub(crate) fn spawn(store: Store, clock: Clock) -> Running {
+    let scheduler = Arc::new(Scheduler { store, clock });
+    let task = tokio::spawn(async move {
+        loop {
+            if let Err(e) = scheduler.run().await {
+                tracing::warn!(error = %e, "the clock scheduler stopped; starting again");
+                tokio::time::sleep(BACKOFF).await;
+            }
+        }
+    });
+    Running(task.abort_handle())
+}
+
+#[derive(Debug)]
+struct Scheduler {
+    store: Store,
+    clock: Clock,
+}
+
+impl Scheduler {
+    /// Catches up from the beginning of the log, then follows it, recording what falls due.
+    async fn run(&self) -> eventlog::Result<()> {
+        let filter = Filter::categories([
+            events::gate::PURCHASE_CATEGORY,
+            events::clocks::SLA_CATEGORY,
+            events::district::DISTRICT_CATEGORY,
+        ]);
+        let mut log = Subscription::new(self.store.watch_head(), 0, filter, 1000);
+        let mut moved = self.clock.moved();
+        let mut tracker = Tracker::default();
+        let mut caught_up = false;
+        loop {
+            while let Some(records) = log.poll(&*self.store).await? {
+                for record in &records {
+                    tracker.apply(record);
+                }
+            }
+            if !caught_up {
+                caught_up = true;
+                let (open, waking) = tracker.len();
+                tracing::info!(
+                    open,
+                    waking,
+                    position = log.position(),
+                    "clock scheduler caught up"
+                );
+            }
+            let now = self.clock.now();
+            let due = tracker.due(now);
+            if !due.is_empty() {
+                self.record(&mut tracker, due, now).await;
+                continue;
+            }
+            let sleep = tracker
+                .next_wake()
+                .map(|at| (at - now).to_std().unwrap_or(Duration::ZERO))
+                .unwrap_or(Duration::MAX);
+            tokio::select! {
+                changed = log.changed() => changed?,
+                _ = sleep_for(sleep) => {}
+                _ = moved.changed() => {}
+            }
+        }
+    }
+
+    /// Judges the purchases `due` at `now`, several at once, and records what they need.
+    async fn record(&self, tracker: &mut Tracker, due: Vec<Uuid>, now: DateTime<Utc>) {
+        let district = tracker.district.clone();
+        let judged: Vec<(Uuid, Result<Tracked, StoreError>)> = futures::stream::iter(due)
+            .map(|id| {
+                let district = &district;
+                async move { (id, self.judge(id, district, now).await) }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for (id, outcome) in judged {
+            match outcome {
+                Ok(fresh) => {
+                    tracker.replace(id, fresh);
+                    // Still due by what the tracker knows: its district lags the read; the
+                    // subscription brings it up to date before then.
+                    if tracker.wake(id).is_some_and(|at| at <= now) {
+                        tracker.retry_at(id, now + RETRY_AFTER);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(purchase = %id, error = %e, "could not record a clock event");
+                    tracker.retry_at(id, now + RETRY_AFTER);
+                }
+            }
+        }
+    }
+
+    /// Reads the purchase, its clock events and the district's newest events; appends what is
+    /// due at `now`; returns the purchase's clocks as they now stand.
+    async fn judge(
+        &self,
+        id: Uuid,
+        district: &DistrictSettings,
+        now: DateTime<Utc>,
+    ) -> Result<Tracked, StoreError> {
+        let purchase = domain::purchase_stream(id);
+        let sla = kernel::stream(events::clocks::sla_stream(id));
+        let district_stream = domain::district_stream();
+        let mut district = district.clone();
+        for _ in 0..RETRIES {
+            let read = self
+                .store
+                .read_streams(&[
+                    (purchase.clone(), 1),
+                    (sla.clone(), 1),
+                    (district_stream.clone(), district.0.version + 1),
+                ])
+                .await?;
+            let [purchase_records, sla_records, district_tail] =
+                <[Vec<RecordedEvent>; 3]>::try_from(read).map_err(|_| {
+                    StoreError::Unavailable("a read of three streams returned another count".into())
+                })?;
+            for record in &district_tail {
+                if let Ok(event) = kernel::decode(record) {
+                    district.apply(&event, At::of(record));
+                }
+            }
+            let mut tracked = fold(&purchase_records, &sla_records);
+            let events = tracked.clocks.due_events(&district.0, now);
+            if events.is_empty() {
+                return Ok(tracked);
+            }
+            let meta = Metadata::new(Actor::system("gate"), "gate").correlated(id, None);
+            let new = events
+                .iter()
+                .map(|e| kernel::new_event(e, meta.clone()).with_id(e.event_id()))
+                .collect();
+            let version = sla_records.last().map_or(0, |r| r.version);
+            match self.store.append(&sla, ExpectedVersion::after(version), new).await {
+                Ok(_) => {
+                    for event in &events {
+                        tracked.clocks.apply_recorded(event);
+                    }
+                    return Ok(tracked);
+                }
+                Err(e) if e.is_conflict() => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "{sla} kept changing while its clock events were recorded"
+        )))
+    }
+}
+
+/// A purchase's clocks from its streams' records.
+fn fold(purchase: &[RecordedEvent], sla: &[RecordedEvent]) -> Tracked {
+    let mut clocks = PurchaseClocks::default();
+    for record in purchase {
+        if let Ok(event) = kernel::decode::<PurchaseEvent>(record) {
+            clocks.apply(&event, record.recorded_at);
+        }
+    }
+    for record in sla {
+        if let Ok(event) = kernel::decode::<SlaEvent>(record) {
+            clocks.apply_recorded(&event);
+        }
+    }
+    Tracked { clocks, version: purchase.last().map_or(0, |r| r.version) }
+}
+
+/// Sleeps for `duration`, or forever for `Duration::MAX` (tokio's timer takes at most about
+/// two years).
+async fn sleep_for(duration: Duration) {
+    const LONGEST: Duration = Duration::from_secs(60 * 60 * 24 * 365);
+    if duration >= LONGEST {
+        std::future::pending::<()>().await;
+    }
+    tokio::time::sleep(duration).await;
+}

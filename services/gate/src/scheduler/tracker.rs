@@ -1,0 +1,263 @@
+//! What the scheduler keeps in memory: the district, and every purchase whose clocks may still
+//! need something recorded, indexed by when each next needs the scheduler. Pure: the scheduler
+//! feeds it recorded events and asks it what is due.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use eventlog::RecordedEvent;
+use events::clocks::{PurchaseClocks, SlaEvent};
+use events::gate::PurchaseEvent;
+use kernel::{Aggregate, At};
+use uuid::Uuid;
+
+use crate::domain::DistrictSettings;
+
+/// A purchase's clocks, and the version of its `purchase-…` stream they were folded to.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Tracked {
+    pub clocks: PurchaseClocks,
+    pub version: u64,
+}
+
+/// The open clocks, by next wake.
+#[derive(Debug, Default)]
+pub(crate) struct Tracker {
+    pub district: DistrictSettings,
+    purchases: HashMap<Uuid, Tracked>,
+    wakes: BTreeSet<(DateTime<Utc>, Uuid)>,
+    wake_of: HashMap<Uuid, DateTime<Utc>>,
+}
+
+impl Tracker {
+    /// Folds in a recorded event of a `purchase-…`, `sla-…` or `district-settings` stream
+    /// (others are ignored, as are events that do not decode: the read models report those).
+    pub fn apply(&mut self, record: &RecordedEvent) {
+        match record.category() {
+            events::gate::PURCHASE_CATEGORY => {
+                let Ok(event) = kernel::decode::<PurchaseEvent>(record) else { return };
+                let Ok(id) = record.stream_id().parse::<Uuid>() else { return };
+                let tracked = self.purchases.entry(id).or_default();
+                if record.version <= tracked.version {
+                    return;
+                }
+                tracked.clocks.apply(&event, record.recorded_at);
+                tracked.version = record.version;
+                self.reschedule(id);
+            }
+            events::clocks::SLA_CATEGORY => {
+                let Ok(event) = kernel::decode::<SlaEvent>(record) else { return };
+                let Ok(id) = record.stream_id().parse::<Uuid>() else { return };
+                if let Some(tracked) = self.purchases.get_mut(&id) {
+                    tracked.clocks.apply_recorded(&event);
+                    self.reschedule(id);
+                }
+            }
+            events::district::DISTRICT_CATEGORY => {
+                let Ok(event) = kernel::decode(record) else { return };
+                self.district.apply(&event, At::of(record));
+                self.reschedule_all();
+            }
+            _ => {}
+        }
+    }
+
+    /// Replaces what is known of a purchase by a fresh read of its streams.
+    pub fn replace(&mut self, id: Uuid, tracked: Tracked) {
+        let known = self.purchases.entry(id).or_default();
+        if tracked.version >= known.version {
+            *known = tracked;
+        }
+        self.reschedule(id);
+    }
+
+    /// A purchase to try again at `at` (after a failure).
+    pub fn retry_at(&mut self, id: Uuid, at: DateTime<Utc>) {
+        if self.purchases.contains_key(&id) {
+            self.set_wake(id, Some(at));
+        }
+    }
+
+    /// The earliest wake.
+    pub fn next_wake(&self) -> Option<DateTime<Utc>> {
+        self.wakes.first().map(|(at, _)| *at)
+    }
+
+    /// The purchases due at `now`, soonest first.
+    pub fn due(&self, now: DateTime<Utc>) -> Vec<Uuid> {
+        self.wakes.iter().take_while(|(at, _)| *at <= now).map(|(_, id)| *id).collect()
+    }
+
+    /// How many purchases are tracked, and how many of them have a wake.
+    pub fn len(&self) -> (usize, usize) {
+        (self.purchases.len(), self.wakes.len())
+    }
+
+    /// When a purchase next needs the scheduler.
+    pub fn wake(&self, id: Uuid) -> Option<DateTime<Utc>> {
+        self.wake_of.get(&id).copied()
+    }
+
+    #[cfg(test)]
+    pub fn tracked(&self, id: Uuid) -> Option<&Tracked> {
+        self.purchases.get(&id)
+    }
+
+    /// Recomputes a purchase's wake; forgets it when nothing can happen to its clocks any more
+    /// (it was not flagged, or its clocks stopped with nothing left to record). Before its
+    /// decision it is kept, without a wake.
+    fn reschedule(&mut self, id: Uuid) {
+        let Some(tracked) = self.purchases.get(&id) else { return };
+        let district = &self.district.0;
+        let wake = tracked.clocks.next_wake(district);
+        let decided = tracked.version >= 2;
+        let finished =
+            decided && wake.is_none() && (!tracked.clocks.is_flagged() || tracked.clocks.stopped());
+        if finished {
+            self.purchases.remove(&id);
+            self.set_wake(id, None);
+        } else {
+            self.set_wake(id, wake);
+        }
+    }
+
+    fn reschedule_all(&mut self) {
+        let ids: Vec<Uuid> = self.purchases.keys().copied().collect();
+        for id in ids {
+            self.reschedule(id);
+        }
+    }
+
+    fn set_wake(&mut self, id: Uuid, wake: Option<DateTime<Utc>>) {
+        if let Some(old) = self.wake_of.remove(&id) {
+            self.wakes.remove(&(old, id));
+        }
+        if let Some(at) = wake {
+            self.wakes.insert((at, id));
+            self.wake_of.insert(id, at);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+    use eventlog::{Actor, Metadata};
+    use events::EventFamily;
+    use events::district::{BusinessMinutes, DistrictEvent, SlaTargets};
+    use events::gate::{PurchaseApproved, PurchaseEvent};
+
+    use super::*;
+    use crate::domain::testing::{fixtures, t0};
+
+    fn record<E: EventFamily>(
+        stream: String,
+        version: u64,
+        event: &E,
+        at: DateTime<Utc>,
+    ) -> RecordedEvent {
+        let new = kernel::new_event(event, Metadata::new(Actor::system("gate"), "gate"));
+        RecordedEvent {
+            position: 0,
+            id: new.id,
+            stream,
+            version,
+            event_type: new.event_type,
+            data: new.data,
+            metadata: new.metadata,
+            recorded_at: at,
+            hash: String::new(),
+        }
+    }
+
+    fn targets() -> DistrictEvent {
+        let minutes = |n| BusinessMinutes::new(n).unwrap();
+        SlaTargets {
+            first_contact_minutes: minutes(60),
+            decision_minutes: minutes(480),
+            advisory_outreach_minutes: minutes(240),
+            warn_at_percent: vec![],
+            escalate_to: None,
+            by_payment_method: Default::default(),
+        }
+        .into()
+    }
+
+    /// A tracker with targets (UTC, 09:00-17:00 on weekdays: t0 is Monday 09:00) and the
+    /// purchase `n` flagged `minutes` after t0 with `events`.
+    fn purchase(tracker: &mut Tracker, n: u128, minutes: i64, events: Vec<PurchaseEvent>) -> Uuid {
+        let id = Uuid::from_u128(n);
+        for (version, event) in events.iter().enumerate() {
+            let at = t0() + TimeDelta::minutes(minutes);
+            tracker.apply(&record(format!("purchase-{id}"), version as u64 + 1, event, at));
+        }
+        id
+    }
+
+    fn with_targets() -> Tracker {
+        let mut tracker = Tracker::default();
+        tracker.apply(&record(
+            "district-settings".into(),
+            1,
+            &targets(),
+            t0() - TimeDelta::days(1),
+        ));
+        tracker
+    }
+
+    #[test]
+    fn wakes_at_the_soonest_deadline_and_forgets_what_cannot_change() {
+        let mut tracker = with_targets();
+        let late = purchase(&mut tracker, 1, 30, fixtures::held_purchase());
+        let early = purchase(&mut tracker, 2, 0, fixtures::held_purchase());
+        purchase(&mut tracker, 3, 0, fixtures::approved_purchase());
+        assert_eq!(tracker.len(), (2, 2), "the purchase approved at once is forgotten");
+        assert_eq!(tracker.next_wake(), Some(t0() + TimeDelta::hours(1)));
+        assert_eq!(tracker.due(t0() + TimeDelta::minutes(90)), vec![early, late]);
+        assert!(tracker.due(t0()).is_empty());
+
+        // Approved: its clocks stopped before any deadline; nothing left, forgotten.
+        let approved = PurchaseEvent::from(PurchaseApproved { note: None, alternative_id: None });
+        tracker.apply(&record(
+            format!("purchase-{early}"),
+            3,
+            &approved,
+            t0() + TimeDelta::minutes(5),
+        ));
+        assert_eq!(tracker.len(), (1, 1));
+        assert_eq!(tracker.next_wake(), Some(t0() + TimeDelta::minutes(90)));
+        // An event seen twice (a fresh read, then the subscription) is applied once.
+        tracker.apply(&record(format!("purchase-{late}"), 2, &fixtures::held_purchase()[1], t0()));
+        assert_eq!(tracker.tracked(late).unwrap().version, 2);
+    }
+
+    #[test]
+    fn without_targets_flagged_purchases_wait_and_a_district_change_wakes_them() {
+        let mut tracker = Tracker::default();
+        let id = purchase(&mut tracker, 1, 0, fixtures::held_purchase());
+        assert_eq!(tracker.len(), (1, 0), "kept, without a wake");
+        tracker.apply(&record(
+            "district-settings".into(),
+            1,
+            &targets(),
+            t0() + TimeDelta::hours(2),
+        ));
+        // The clock starts when the targets were set.
+        assert_eq!(tracker.next_wake(), Some(t0() + TimeDelta::hours(3)));
+        assert_eq!(tracker.due(t0() + TimeDelta::hours(3)), vec![id]);
+    }
+
+    #[test]
+    fn a_recorded_breach_moves_the_wake_on() {
+        let mut tracker = with_targets();
+        let id = purchase(&mut tracker, 1, 0, fixtures::held_purchase());
+        let now = t0() + TimeDelta::hours(2);
+        let due = tracker.tracked(id).unwrap().clocks.due_events(&tracker.district.0, now);
+        assert_eq!(due.len(), 1, "the first contact's breach");
+        tracker.apply(&record(format!("sla-{id}"), 1, &due[0], now));
+        // Next: the decision's due time, 480 minutes in: 17:00.
+        assert_eq!(tracker.next_wake(), Some(t0() + TimeDelta::hours(8)));
+        tracker.retry_at(id, now);
+        assert_eq!(tracker.next_wake(), Some(now));
+    }
+}
