@@ -155,7 +155,7 @@ impl ByPaymentMethod {
 /// - `escalate_to`: who is told when a clock breaches (no escalation when absent);
 /// - `by_payment_method`: other targets for some payment methods.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct SlaTargets {
+pub struct SlaTargetsSet {
     pub first_contact_minutes: BusinessMinutes,
     pub decision_minutes: BusinessMinutes,
     pub advisory_outreach_minutes: BusinessMinutes,
@@ -168,6 +168,9 @@ pub struct SlaTargets {
     pub by_payment_method: ByPaymentMethod,
 }
 
+/// The clocks' targets: the data of the last `sla-targets-set`.
+pub type SlaTargets = SlaTargetsSet;
+
 /// The targets of one purchase's clocks, its payment method applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Targets {
@@ -176,7 +179,7 @@ pub struct Targets {
     pub advisory_outreach: BusinessMinutes,
 }
 
-impl SlaTargets {
+impl SlaTargetsSet {
     /// The most warning thresholds.
     pub const MAX_WARNINGS: usize = 10;
 
@@ -223,7 +226,7 @@ event_family! {
         /// `closure-removed`
         ClosureRemoved(ClosureRemoved) = "closure-removed",
         /// `sla-targets-set`
-        SlaTargetsSet(SlaTargets) = "sla-targets-set",
+        SlaTargetsSet(SlaTargetsSet) = "sla-targets-set",
     }
 }
 
