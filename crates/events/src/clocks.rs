@@ -34,6 +34,9 @@
 //! so a scheduler that was down over a deadline writes it later with the right time
 //! ([`PurchaseClocks::due_events`]). Each has a deterministic id ([`SlaEvent::event_id`]): any
 //! number of schedulers deciding the same event append the same id, and the log stores it once.
+//! When the district's calendar changes, `purchase-sla-rescheduled` records each running
+//! clock's due time before and after ([`PurchaseClocks::rescheduled`]): the recomputation, on
+//! the record.
 
 use std::cmp::Ordering;
 
@@ -136,6 +139,20 @@ pub struct PurchaseEscalated {
     pub due_at: DateTime<Utc>,
 }
 
+/// The district's calendar changed (a closure added or lifted, other hours or time zone) and a
+/// running clock's due time moved with it: the recomputation, on the record for auditors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PurchaseSlaRescheduled {
+    pub purchase_id: Uuid,
+    pub clock: ClockKind,
+    /// The due time before the change; absent while the clock was paused.
+    pub previous_due_at: Option<DateTime<Utc>>,
+    /// The due time after it; absent while the clock is paused.
+    pub due_at: Option<DateTime<Utc>>,
+    /// The version of `district-settings` whose event moved it.
+    pub district_version: u64,
+}
+
 event_family! {
     /// The events of an `sla-{purchase_id}` stream: what happened to a purchase's clocks.
     pub enum SlaEvent in "sla" {
@@ -145,40 +162,66 @@ event_family! {
         Breached(PurchaseSlaBreached) = "purchase-sla-breached",
         /// `purchase-escalated`
         Escalated(PurchaseEscalated) = "purchase-escalated",
+        /// `purchase-sla-rescheduled`
+        Rescheduled(PurchaseSlaRescheduled) = "purchase-sla-rescheduled",
     }
 }
 
 const WARNING: &str = "purchase-sla-warning";
 const BREACHED: &str = "purchase-sla-breached";
 
-/// UUID v5 of `{purchase}/{event type}/{clock}[/{percent}]`.
-fn clock_event_id(purchase: Uuid, event_type: &str, clock: ClockKind, percent: Option<u8>) -> Uuid {
+/// UUID v5 of `{purchase}/{event type}/{clock}[/{suffix}]`.
+fn clock_event_id(
+    purchase: Uuid,
+    event_type: &str,
+    clock: ClockKind,
+    suffix: Option<String>,
+) -> Uuid {
     let mut name = format!("{purchase}/{event_type}/{}", clock.as_str());
-    if let Some(percent) = percent {
-        name.push_str(&format!("/{percent}"));
+    if let Some(suffix) = suffix {
+        name.push('/');
+        name.push_str(&suffix);
     }
     Uuid::new_v5(&EVENT_ID_NAMESPACE, name.as_bytes())
 }
 
 impl SlaEvent {
-    /// The event's deterministic id: UUID v5 of the purchase, the event type, the clock and
-    /// (for a warning) the percentage. One clock has one breach, one escalation and one warning
-    /// per threshold, whoever decides them and whenever.
+    /// The event's deterministic id: UUID v5 of the purchase, the event type, the clock, and
+    /// for a warning the percentage, for a reschedule the district's version. One clock has one
+    /// breach, one escalation, one warning per threshold and one reschedule per calendar
+    /// change, whoever decides them and whenever.
     pub fn event_id(&self) -> Uuid {
-        let (purchase, clock, percent) = match self {
-            Self::Warning(e) => (e.purchase_id, e.clock, Some(e.percent)),
+        let (purchase, clock, suffix) = match self {
+            Self::Warning(e) => (e.purchase_id, e.clock, Some(e.percent.to_string())),
             Self::Breached(e) => (e.purchase_id, e.clock, None),
             Self::Escalated(e) => (e.purchase_id, e.clock, None),
+            Self::Rescheduled(e) => {
+                (e.purchase_id, e.clock, Some(format!("v{}", e.district_version)))
+            }
         };
-        clock_event_id(purchase, self.event_type(), clock, percent)
+        clock_event_id(purchase, self.event_type(), clock, suffix)
     }
 
-    /// The instant the event is about: the threshold, or the due time.
+    /// The purchase the event is about.
+    pub fn purchase_id(&self) -> Uuid {
+        match self {
+            Self::Warning(e) => e.purchase_id,
+            Self::Breached(e) => e.purchase_id,
+            Self::Escalated(e) => e.purchase_id,
+            Self::Rescheduled(e) => e.purchase_id,
+        }
+    }
+
+    /// The instant the event is about: the threshold, the due time (for a reschedule, the new
+    /// one, or the previous one when the clock is paused).
     pub fn at(&self) -> DateTime<Utc> {
         match self {
             Self::Warning(e) => e.warned_at,
             Self::Breached(e) => e.due_at,
             Self::Escalated(e) => e.due_at,
+            Self::Rescheduled(e) => {
+                e.due_at.or(e.previous_due_at).unwrap_or(DateTime::<Utc>::MIN_UTC)
+            }
         }
     }
 }
@@ -392,7 +435,7 @@ impl PurchaseClocks {
         let mut pending = Vec::new();
         for clock in self.clocks(district) {
             let warnings = clock.thresholds(calendar).into_iter().map(|(percent, at)| {
-                (at, clock_event_id(purchase_id, WARNING, clock.kind, Some(percent)))
+                (at, clock_event_id(purchase_id, WARNING, clock.kind, Some(percent.to_string())))
             });
             let breach = clock
                 .due_at(calendar)
@@ -406,6 +449,33 @@ impl PurchaseClocks {
             );
         }
         pending.into_iter().min()
+    }
+
+    /// The record of what a change of the district from `before` to `after` did to the
+    /// purchase's running clocks: one `purchase-sla-rescheduled` for each whose due time moved.
+    /// Stopped clocks are not moved (a verdict stands), nor are clocks a change of targets
+    /// starts (the targets set is their record).
+    pub fn rescheduled(&self, before: &District, after: &District) -> Vec<SlaEvent> {
+        let Some(purchase_id) = self.purchase_id else { return vec![] };
+        let previous = self.clocks(before);
+        self.clocks(after)
+            .into_iter()
+            .filter(|clock| clock.stopped_at.is_none())
+            .filter_map(|clock| {
+                let old = previous.iter().find(|c| c.kind == clock.kind)?;
+                let (previous_due_at, due_at) =
+                    (old.due_at(&before.calendar), clock.due_at(&after.calendar));
+                (previous_due_at != due_at).then(|| {
+                    SlaEvent::from(PurchaseSlaRescheduled {
+                        purchase_id,
+                        clock: clock.kind,
+                        previous_due_at,
+                        due_at,
+                        district_version: after.version,
+                    })
+                })
+            })
+            .collect()
     }
 }
 

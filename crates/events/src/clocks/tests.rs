@@ -237,6 +237,7 @@ fn the_scheduler_records_each_threshold_once_with_its_time() {
                 SlaEvent::Warning(w) => w.clock,
                 SlaEvent::Breached(b) => b.clock,
                 SlaEvent::Escalated(x) => x.clock,
+                SlaEvent::Rescheduled(r) => r.clock,
             };
             (e.event_type(), clock, e.at())
         })
@@ -336,6 +337,57 @@ fn event_ids_are_deterministic_and_distinct() {
     let snowed = with_closure(d, "2024-09-09");
     let moved = held(&[]).due_events(&snowed, t("2024-09-21T00:00:00Z"));
     assert_eq!(moved.iter().map(SlaEvent::event_id).collect::<Vec<_>>(), ids);
+}
+
+#[test]
+fn a_calendar_change_records_each_running_clock_it_moved() {
+    let before = district();
+    let after = with_closure(before.clone(), "2024-09-09");
+    let moved = held(&[]).rescheduled(&before, &after);
+    let summary: Vec<_> = moved
+        .iter()
+        .map(|e| match e {
+            SlaEvent::Rescheduled(r) => (r.clock, r.previous_due_at, r.due_at, r.district_version),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (
+                ClockKind::FirstContact,
+                Some(t("2024-09-09T13:30:00Z")),
+                Some(t("2024-09-10T13:30:00Z")),
+                3
+            ),
+            (
+                ClockKind::Decision,
+                Some(t("2024-09-10T18:30:00Z")),
+                Some(t("2024-09-11T18:30:00Z")),
+                3
+            ),
+        ]
+    );
+    // Ids per calendar version: lifting the closure is another record.
+    let lifted = {
+        let mut d = after.clone();
+        let reopened = crate::district::ClosureRemoved { date: "2024-09-09".parse().unwrap() };
+        d.apply(&reopened.into(), 4, t("2024-09-08T01:00:00Z"));
+        d
+    };
+    let back = held(&[]).rescheduled(&after, &lifted);
+    assert_eq!(back.len(), 2);
+    assert_ne!(back[0].event_id(), moved[0].event_id());
+    // A stopped clock is not moved; a change that moves nothing records nothing.
+    let called = held(&[(call(true, "2024-09-06T21:00:00Z"), "2024-09-06T21:00:00Z")]);
+    let only_decision = called.rescheduled(&before, &after);
+    assert_eq!(only_decision.len(), 1);
+    let far = with_closure(before.clone(), "2025-01-01");
+    assert!(held(&[]).rescheduled(&before, &far).is_empty());
+    assert!(held(&[]).rescheduled(&District::default(), &before).is_empty(), "clocks started");
+    for event in moved {
+        assert_eq!(SlaEvent::from_parts(event.event_type(), &event.to_data()).unwrap(), event);
+    }
 }
 
 #[test]

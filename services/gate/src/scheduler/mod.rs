@@ -11,6 +11,9 @@
 //! - **Catching up.** On start it reads the purchases', their clocks' and the district's
 //!   events from the beginning, and records whatever passed while no instance ran, each event
 //!   with the time it is about (the threshold, the due time), not the time it is written.
+//! - **Recording recomputations.** When the district's calendar changes, every running clock
+//!   whose due time moved gets a `purchase-sla-rescheduled` (before and after, the district's
+//!   version), with an id per purchase, clock and version: written once, also after downtime.
 //! - **Waking at the next deadline.** It keeps every open clock's next threshold in order
 //!   ([`Tracker`]) and sleeps until the first of them, or until the log moves (a purchase
 //!   flagged, a call, a snow day: the subscription wakes it and only what changed is
@@ -18,12 +21,14 @@
 
 mod tracker;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use eventlog::{
-    Actor, ExpectedVersion, Filter, Metadata, RecordedEvent, Store, StoreError, Subscription,
+    Actor, ExpectedVersion, Filter, Metadata, RecordedEvent, Store, StoreError, StreamAppend,
+    Subscription,
 };
 use events::clocks::{PurchaseClocks, SlaEvent};
 use events::gate::PurchaseEvent;
@@ -42,6 +47,8 @@ const CONCURRENCY: usize = 16;
 const RETRIES: usize = 5;
 /// How long after a failure a purchase is tried again.
 const RETRY_AFTER: TimeDelta = TimeDelta::seconds(5);
+/// How many purchases' reschedules go in one append.
+const RESCHEDULES_PER_APPEND: usize = 200;
 /// How long the loop waits before starting again after the log failed it.
 const BACKOFF: Duration = Duration::from_secs(2);
 
@@ -99,6 +106,10 @@ impl Scheduler {
                     tracker.apply(record);
                 }
             }
+            let reschedules = tracker.take_reschedules();
+            if !reschedules.is_empty() {
+                self.record_reschedules(reschedules).await;
+            }
             if !caught_up {
                 caught_up = true;
                 let (open, waking) = tracker.len();
@@ -151,6 +162,38 @@ impl Scheduler {
                 Err(e) => {
                     tracing::warn!(purchase = %id, error = %e, "could not record a clock event");
                     tracker.retry_at(id, now + RETRY_AFTER);
+                }
+            }
+        }
+    }
+
+    /// Writes the records of moved due times, each in its purchase's `sla-…` stream, several
+    /// streams per append; their ids make a repeat (another instance, a catch-up) a no-op.
+    async fn record_reschedules(&self, moved: Vec<SlaEvent>) {
+        let mut by_purchase: BTreeMap<Uuid, Vec<SlaEvent>> = BTreeMap::new();
+        for event in moved {
+            by_purchase.entry(event.purchase_id()).or_default().push(event);
+        }
+        let appends: Vec<StreamAppend> = by_purchase
+            .into_iter()
+            .map(|(id, events)| {
+                let meta = Metadata::new(Actor::system("gate"), "gate").correlated(id, None);
+                let new = events
+                    .iter()
+                    .map(|e| kernel::new_event(e, meta.clone()).with_id(e.event_id()))
+                    .collect();
+                let stream = kernel::stream(events::clocks::sla_stream(id));
+                StreamAppend::new(stream, ExpectedVersion::Any, new)
+            })
+            .collect();
+        for chunk in appends.chunks(RESCHEDULES_PER_APPEND) {
+            if self.store.append_streams(chunk.to_vec()).await.is_ok() {
+                continue;
+            }
+            // One stream refused (or the log failed): each alone, so the others still land.
+            for append in chunk {
+                if let Err(e) = self.store.append_streams(vec![append.clone()]).await {
+                    tracing::warn!(stream = %append.stream, error = %e, "could not record a reschedule");
                 }
             }
         }

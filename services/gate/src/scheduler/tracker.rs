@@ -27,6 +27,8 @@ pub(crate) struct Tracker {
     purchases: HashMap<Uuid, Tracked>,
     wakes: BTreeSet<(DateTime<Utc>, Uuid)>,
     wake_of: HashMap<Uuid, DateTime<Utc>>,
+    /// The records of the due times calendar changes moved, to write.
+    reschedules: Vec<SlaEvent>,
 }
 
 impl Tracker {
@@ -55,7 +57,12 @@ impl Tracker {
             }
             events::district::DISTRICT_CATEGORY => {
                 let Ok(event) = kernel::decode(record) else { return };
+                let before = self.district.0.clone();
                 self.district.apply(&event, At::of(record));
+                for tracked in self.purchases.values() {
+                    let moved = tracked.clocks.rescheduled(&before, &self.district.0);
+                    self.reschedules.extend(moved);
+                }
                 self.reschedule_all();
             }
             _ => {}
@@ -78,6 +85,19 @@ impl Tracker {
         }
     }
 
+    /// The records of moved due times still to write: those of purchases still tracked whose
+    /// `sla-…` stream does not hold them yet (a catch-up meets both the change and, later, its
+    /// records).
+    pub fn take_reschedules(&mut self) -> Vec<SlaEvent> {
+        let pending = std::mem::take(&mut self.reschedules);
+        pending
+            .into_iter()
+            .filter(|e| {
+                self.purchases.get(&e.purchase_id()).is_some_and(|t| !t.clocks.has_recorded(e))
+            })
+            .collect()
+    }
+
     /// The earliest wake.
     pub fn next_wake(&self) -> Option<DateTime<Utc>> {
         self.wakes.first().map(|(at, _)| *at)
@@ -96,6 +116,11 @@ impl Tracker {
     /// When a purchase next needs the scheduler.
     pub fn wake(&self, id: Uuid) -> Option<DateTime<Utc>> {
         self.wake_of.get(&id).copied()
+    }
+
+    #[cfg(test)]
+    fn take_reschedules_peek(&self) -> &[SlaEvent] {
+        &self.reschedules
     }
 
     #[cfg(test)]
@@ -144,7 +169,9 @@ mod tests {
     use chrono::TimeDelta;
     use eventlog::{Actor, Metadata};
     use events::EventFamily;
-    use events::district::{BusinessMinutes, DistrictEvent, SlaTargets};
+    use events::district::{
+        BusinessMinutes, ClosureAdded, ClosureRemoved, DistrictEvent, SlaTargets,
+    };
     use events::gate::{PurchaseApproved, PurchaseEvent};
 
     use super::*;
@@ -187,9 +214,12 @@ mod tests {
     /// purchase `n` flagged `minutes` after t0 with `events`.
     fn purchase(tracker: &mut Tracker, n: u128, minutes: i64, events: Vec<PurchaseEvent>) -> Uuid {
         let id = Uuid::from_u128(n);
-        for (version, event) in events.iter().enumerate() {
+        for (version, mut event) in events.into_iter().enumerate() {
+            if let PurchaseEvent::Submitted(s) = &mut event {
+                s.purchase_id = id;
+            }
             let at = t0() + TimeDelta::minutes(minutes);
-            tracker.apply(&record(format!("purchase-{id}"), version as u64 + 1, event, at));
+            tracker.apply(&record(format!("purchase-{id}"), version as u64 + 1, &event, at));
         }
         id
     }
@@ -245,6 +275,26 @@ mod tests {
         // The clock starts when the targets were set.
         assert_eq!(tracker.next_wake(), Some(t0() + TimeDelta::hours(3)));
         assert_eq!(tracker.due(t0() + TimeDelta::hours(3)), vec![id]);
+    }
+
+    #[test]
+    fn a_calendar_change_is_recorded_for_each_clock_it_moved() {
+        let mut tracker = with_targets();
+        let id = purchase(&mut tracker, 1, 0, fixtures::held_purchase());
+        purchase(&mut tracker, 2, 0, fixtures::approved_purchase());
+        let closure = ClosureAdded { date: t0().date_naive(), reason: "Snow".parse().unwrap() };
+        let closure = DistrictEvent::from(closure);
+        tracker.apply(&record("district-settings".into(), 2, &closure, t0() + TimeDelta::hours(1)));
+        let moved = tracker.take_reschedules();
+        assert_eq!(moved.len(), 2, "both clocks of the held purchase: {moved:?}");
+        assert!(moved.iter().all(|e| e.purchase_id() == id));
+        assert!(tracker.take_reschedules().is_empty(), "taken");
+        // Met again in the replay of its sla stream: not written twice.
+        let again = ClosureRemoved { date: t0().date_naive() };
+        tracker.apply(&record("district-settings".into(), 3, &DistrictEvent::from(again), t0()));
+        let first = tracker.take_reschedules_peek()[0].clone();
+        tracker.apply(&record(format!("sla-{id}"), 1, &first, t0()));
+        assert_eq!(tracker.take_reschedules().len(), 1);
     }
 
     #[test]

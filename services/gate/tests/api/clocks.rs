@@ -140,12 +140,39 @@ async fn a_snow_day_moves_the_deadline(app: TestApp) {
     let path = format!("/v1/district/closures/{monday}");
     app.put(Who::ItStaff, &path, &json!({"reason": "Snow day"})).await.expect(200);
     let sla = app.purchase(&id).await["sla"].clone();
-    assert_eq!(time(&sla["first_contact_due_at"]), week.due(flagged, FIRST_CONTACT, week.day(4)));
+    let (on_monday, on_tuesday) =
+        (week.due(flagged, FIRST_CONTACT, monday), week.due(flagged, FIRST_CONTACT, week.day(4)));
+    assert_eq!(time(&sla["first_contact_due_at"]), on_tuesday);
     // Lifted again, it is due on Monday again.
     app.send(Who::ItStaff, reqwest::Method::DELETE, &path, None).await.expect(200);
     let sla = app.purchase(&id).await["sla"].clone();
-    assert_eq!(time(&sla["first_contact_due_at"]), week.due(flagged, FIRST_CONTACT, monday));
+    assert_eq!(time(&sla["first_contact_due_at"]), on_monday);
+
+    // Each recomputation is on the record, for both clocks: written by the gate's scheduler.
+    let recorded = rescheduled(&app, 4).await;
+    let first_contact: Vec<(Value, Value)> = recorded
+        .iter()
+        .filter(|e| e.data["clock"] == "first_contact" && e.data["purchase_id"] == id)
+        .map(|e| (e.data["previous_due_at"].clone(), e.data["due_at"].clone()))
+        .collect();
+    let at = |t: DateTime<Utc>| json!(t);
+    assert_eq!(
+        first_contact,
+        vec![(at(on_monday), at(on_tuesday)), (at(on_tuesday), at(on_monday))]
+    );
     app.stop().await;
+}
+
+/// Waits until the log holds `count` `purchase-sla-rescheduled` events (panics after 20 s).
+async fn rescheduled(app: &TestApp, count: usize) -> Vec<eventlog::RecordedEvent> {
+    for _ in 0..200 {
+        let events = app.events_of_type("purchase-sla-rescheduled").await;
+        if events.len() >= count {
+            return events;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("fewer than {count} purchase-sla-rescheduled events after 20 s");
 }
 
 async fn a_call_before_the_deadline_marks_the_first_contact_met(app: TestApp) {
