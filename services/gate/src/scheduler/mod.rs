@@ -190,10 +190,16 @@ impl Scheduler {
             if self.store.append_streams(chunk.to_vec()).await.is_ok() {
                 continue;
             }
-            // One stream refused (or the log failed): each alone, so the others still land.
+            // Something refused (another instance wrote some of them first) or the log failed:
+            // each event alone, so that every one not yet stored lands.
             for append in chunk {
-                if let Err(e) = self.store.append_streams(vec![append.clone()]).await {
-                    tracing::warn!(stream = %append.stream, error = %e, "could not record a reschedule");
+                for event in &append.events {
+                    let one = vec![event.clone()];
+                    if let Err(e) =
+                        self.store.append(&append.stream, ExpectedVersion::Any, one).await
+                    {
+                        tracing::warn!(stream = %append.stream, error = %e, "could not record a reschedule");
+                    }
                 }
             }
         }
