@@ -21,6 +21,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::{Client, Method};
 use serde_json::{Value, json};
 
+mod statement;
+
 /// A small deterministic generator (SplitMix64): the same seed, the same district.
 ///
 /// Every item (a school, a conversation, a wish, a purchase) draws from a generator of its own,
@@ -512,8 +514,10 @@ impl Demo {
             count("cancelled"),
             count("waiting")
         );
+        let school_ids: Vec<String> = schools.iter().map(|s| s.0.clone()).collect();
+        self.card_statement(&school_ids).await?;
         println!("\nWhere to look (with an it_staff or auditor token):");
-        for path in ["/v1/purchases?status=held", "/v1/catalog"] {
+        for path in ["/v1/purchases?status=held", "/v1/outreach", "/v1/catalog"] {
             println!("  {}{path}", self.gate);
         }
         for path in
