@@ -6,6 +6,8 @@
 //! | [`testing`] | [`testing`] | `given(events).when(command).then_expect_events(..)` |
 //! | [`Commands`] | [`commands`] | load, decide, append at the version read, retry on conflict |
 //! | [`ReadModel`], [`Documents`], [`View`], [`ReadModels`] | [`read_model`] | typed read models: each event decoded once, documents as types |
+//! | [`Clock`] | [`clock`] | the time now, for handlers and schedulers; tests move it forward |
+//! | [`Latest`] | [`latest`] | a settings stream's state as last read, brought up to date with one read of its tail |
 //! | [`http`] | [`http`] | the caller and its roles (checked first), bodies that are their own schema, paths, pages, metadata, store errors, the OpenAPI document |
 //!
 //! A handler parses, runs and renders:
@@ -33,11 +35,15 @@
 //!   aggregate's stream, "no stream" on every stream it opens, the caller's metadata.
 
 pub mod aggregate;
+pub mod clock;
 pub mod commands;
 pub mod http;
+pub mod latest;
 pub mod read_model;
 pub mod testing;
 
 pub use aggregate::{Aggregate, At, Decision, Opened, decode, load, new_event, stream};
+pub use clock::Clock;
 pub use commands::{Commands, Executed, RETRIES};
+pub use latest::{Latest, Versioned};
 pub use read_model::{Documents, ReadModel, ReadModels, Recorded, View};

@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use auth::Verifier;
 use eventlog::{EventStore, Projection, Store};
-use kernel::{Commands, ReadModels};
+use kernel::{Clock, Commands, Latest, ReadModels};
 use utoipa::OpenApi as _;
 use utoipa::openapi::OpenApi;
 
 use crate::api;
+use crate::domain::district::{District, district_stream};
 
 /// The stakeholder relations service: schools and their purchasing agreements, stakeholders,
 /// conversations, wishes, promises and follow-ups.
@@ -18,21 +19,37 @@ pub struct Stakeholders {
     verifier: actix_web::web::Data<Verifier>,
 }
 
-/// What the handlers share: the service's command runner and its running read models.
+/// What the handlers share: the service's command runner, its running read models, its clock
+/// and the district's calendar.
 #[derive(Debug)]
 pub(crate) struct State {
     pub commands: Commands,
     /// Every read model of [`projections`], running.
     pub read_models: ReadModels,
+    /// The time now, for the handlers (the domain is told it).
+    pub clock: Clock,
+    /// The district's settings as last read; refreshed from the stream's tail on every use.
+    pub district: Latest<District>,
 }
 
 impl Stakeholders {
     /// Starts the service's projections on `store` (each catches up from its checkpoint, then
     /// follows the log) and returns the service.
     pub async fn start(store: Store, verifier: Arc<Verifier>) -> anyhow::Result<Self> {
+        Self::start_with(store, verifier, Clock::system()).await
+    }
+
+    /// [`start`](Self::start) with a clock of the caller's (tests move it).
+    pub async fn start_with(
+        store: Store,
+        verifier: Arc<Verifier>,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
         let state = State {
-            commands: Commands::new(store.clone()),
             read_models: ReadModels::spawn(&store, projections()),
+            commands: Commands::new(store),
+            clock,
+            district: Latest::new(district_stream()),
         };
         Ok(Self {
             state: actix_web::web::Data::new(state),

@@ -18,3 +18,4 @@ mod api;
 mod app;
 
 pub use app::{Stakeholders, openapi, projections, rebuild};
+pub use kernel::Clock;

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use web::ApiError;
 
 use super::bodies::{DoneBody, FollowUpBody};
-use super::{Readers, Writers, body_reference_error, load, metadata, now, read_models, today};
+use super::{Readers, Writers, body_reference_error, load, metadata, read_models, today};
 use crate::app::State;
 use crate::domain::DomainError;
 use crate::domain::followup::FollowUp;
@@ -27,7 +27,7 @@ async fn follow_up(
     position: Option<u64>,
 ) -> Result<FollowUpView, ApiError> {
     let view = read_models(state, position, follow_ups::READS).await?;
-    let follow_up = follow_ups::follow_up(&view, id, today(now())).await?;
+    let follow_up = follow_ups::follow_up(&view, id, today(state).await?).await?;
     Ok(follow_up.ok_or(DomainError::UnknownFollowUp)?)
 }
 
@@ -71,7 +71,7 @@ pub async fn list_follow_ups(
     query: Query<FollowUpQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let view = read_models(&state, None, follow_ups::READS).await?;
-    let today = today(now());
+    let today = today(&state).await?;
     let list = follow_ups::follow_ups(&view, query.stakeholder_id, query.status, today).await?;
     let (follow_ups, page) = http::page(list, query.limit, query.offset)?;
     Ok(HttpResponse::Ok().json(FollowUpList { follow_ups, page }))
@@ -122,7 +122,7 @@ pub async fn schedule_follow_up(
     body: Body<FollowUpBody>,
 ) -> Result<HttpResponse, ApiError> {
     let new = body.parse()?;
-    let today = today(now());
+    let today = today(&state).await?;
     let id = Uuid::now_v7();
     let (own, to) = (followup_stream(id), stakeholder_stream(new.stakeholder_id));
     let done = state
@@ -165,7 +165,7 @@ pub async fn complete_follow_up(
 ) -> Result<HttpResponse, ApiError> {
     let id = http::path_id("id", &id)?;
     let done = body.parse()?;
-    let today = today(now());
+    let today = today(&state).await?;
     let executed = state
         .commands
         .run(&metadata(&who, &req), stream(followup_stream(id)), &[], |f: &FollowUp, _| {

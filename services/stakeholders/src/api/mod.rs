@@ -19,14 +19,14 @@
 //!
 //! # Time
 //!
-//! `now` is the server clock. `today`, the district's date that dates are checked against (a
+//! `now` is the service's clock ([`now`]). `today`, the date that dates are checked against (a
 //! signature, a withdrawal, a promise's or follow-up's settling date not in the future; a
-//! promise or follow-up not due before today; overdue means due before today), is the **UTC
-//! date** of `now` ([`today`]): the same on every instance, whatever its host's time zone.
-//! What it costs a district away from UTC: west of it (the Americas), UTC's date turns over in
-//! the local afternoon or evening, so from then on nothing can be due on the local today and
-//! what was due that day counts as overdue; east of it, the local today is "in the future"
-//! until UTC's midnight. A district time zone setting would end both (not there yet).
+//! promise or follow-up not due before today; overdue means due before today), is the
+//! **district's date** at `now`, in the time zone of its calendar in force (`district-settings`,
+//! set with the gate's `PUT /v1/district`; read from the stream's tail on every use, so a
+//! change answered before a request is seen by it): the same on every instance, whatever its
+//! host's time zone. Until the district sets its time zone, its calendar is UTC's, and today
+//! is the UTC date ([`today`], [`time`]).
 
 mod bodies;
 mod follow_ups;
@@ -99,8 +99,9 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
                        on each, the promises IT made and kept, and the follow-ups it owes.\n\n\
                        Writes need the `it_staff` or `admin` role; reads any role but `finance`. \
                        Times are RFC 3339; dates are `YYYY-MM-DD`, and *today* (what dates are \
-                       checked against, and what *overdue* is measured from) is the current UTC \
-                       date. Errors are RFC 9457 problem documents \
+                       checked against, and what *overdue* is measured from) is the district's \
+                       date in the time zone of its calendar (`GET /v1/district`), or the UTC \
+                       date while the district has not set one. Errors are RFC 9457 problem documents \
                        (`application/problem+json`) with a stable `type`; a refused request \
                        writes nothing.",
     ),
@@ -116,14 +117,21 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
 )]
 pub(crate) struct ApiDoc;
 
-/// The time now, from the server clock.
-pub(crate) fn now() -> DateTime<Utc> {
-    Utc::now()
+/// The time now, by the service's clock.
+pub(crate) fn now(state: &State) -> DateTime<Utc> {
+    state.clock.now()
 }
 
-/// The district's date at `now`: the UTC date (see the module docs).
-pub(crate) fn today(now: DateTime<Utc>) -> NaiveDate {
-    now.date_naive()
+/// The time now and the district's date then (see the module docs).
+pub(crate) async fn time(state: &State) -> Result<(DateTime<Utc>, NaiveDate), ApiError> {
+    let district = state.district.now(state.commands.store()).await?;
+    let now = now(state);
+    Ok((now, district.today(now)))
+}
+
+/// The district's date now (see the module docs).
+pub(crate) async fn today(state: &State) -> Result<NaiveDate, ApiError> {
+    Ok(time(state).await?.1)
 }
 
 /// The metadata of events written for this request: who, and its correlation id.

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use web::ApiError;
 
 use super::bodies::{OutcomeBody, PromiseBody};
-use super::{Readers, Writers, body_reference_error, load, metadata, now, read_models, today};
+use super::{Readers, Writers, body_reference_error, load, metadata, read_models, today};
 use crate::app::State;
 use crate::domain::DomainError;
 use crate::domain::promise::Promise;
@@ -28,7 +28,9 @@ use crate::queries::promises::{self, PromiseFilter, PromiseState, PromiseView};
 /// `None`).
 async fn promise(state: &State, id: Uuid, position: Option<u64>) -> Result<PromiseView, ApiError> {
     let view = read_models(state, position, promises::READS).await?;
-    Ok(promises::promise(&view, id, today(now())).await?.ok_or(DomainError::UnknownPromise)?)
+    Ok(promises::promise(&view, id, today(state).await?)
+        .await?
+        .ok_or(DomainError::UnknownPromise)?)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -78,7 +80,7 @@ pub async fn list_promises(
     let (status, stakeholder_id, owner) = (query.status, query.stakeholder_id, query.owner.clone());
     let filter = PromiseFilter { status, stakeholder_id, school_id, owner };
     let view = read_models(&state, None, promises::READS).await?;
-    let list = promises::promises(&view, &filter, today(now())).await?;
+    let list = promises::promises(&view, &filter, today(&state).await?).await?;
     let (promises, page) = http::page(list, query.limit, query.offset)?;
     Ok(HttpResponse::Ok().json(PromiseList { promises, page }))
 }
@@ -128,7 +130,7 @@ pub async fn make_promise(
     body: Body<PromiseBody>,
 ) -> Result<HttpResponse, ApiError> {
     let new = body.parse()?;
-    let today = today(now());
+    let today = today(&state).await?;
     let id = Uuid::now_v7();
     let to = match &new.to {
         PromiseTo::Stakeholder { stakeholder_id } => stream(stakeholder_stream(*stakeholder_id)),
@@ -164,7 +166,7 @@ async fn settle(
 ) -> Result<PromiseView, ApiError> {
     let id = http::path_id("id", id)?;
     let outcome = body.parse()?;
-    let today = today(now());
+    let today = today(state).await?;
     let done = state
         .commands
         .run(&metadata(who, req), stream(promise_stream(id)), &[], |promise: &Promise, _| {

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use web::ApiError;
 
 use super::bodies::{SchoolBody, SignatureBody, WithdrawalBody};
-use super::{Readers, Writers, load, metadata, naming, now, read_models, today};
+use super::{Readers, Writers, load, metadata, naming, read_models, today};
 use crate::app::State;
 use crate::domain::DomainError;
 use crate::domain::school::{School, SchoolCommand, Signer};
@@ -36,7 +36,7 @@ async fn school_view(
 ) -> Result<SchoolView, ApiError> {
     let view = read_models(state, position, schools::READS).await?;
     let docs = SchoolDocs::read(&view, school_id).await?.ok_or(DomainError::UnknownSchool)?;
-    Ok(docs.view(today(now())))
+    Ok(docs.view(today(state).await?))
 }
 
 fn school_id(raw: &str) -> Result<SchoolId, ApiError> {
@@ -187,7 +187,7 @@ pub async fn sign_agreement(
 ) -> Result<HttpResponse, ApiError> {
     let school_id = self::school_id(&school_id)?;
     let signature = body.parse()?;
-    let today = today(now());
+    let today = today(&state).await?;
     let promise_id = Uuid::now_v7();
     let (school, signer) = (school_stream(&school_id), stakeholder_stream(signature.principal_id));
     let meta = metadata(&who, &req);
@@ -232,7 +232,7 @@ pub async fn withdraw_agreement(
 ) -> Result<HttpResponse, ApiError> {
     let school_id = self::school_id(&school_id)?;
     let withdrawal = body.parse()?;
-    let today = today(now());
+    let today = today(&state).await?;
     let stream = stream(school_stream(&school_id));
     let done = state
         .commands

@@ -21,7 +21,7 @@ use web::ApiError;
 
 use super::bodies::{ConversationBody, ProfileBody};
 use super::{
-    Readers, Writers, body_reference_error, load, metadata, naming, now, read_models, today,
+    Readers, Writers, body_reference_error, load, metadata, naming, now, read_models, time,
 };
 use crate::app::State;
 use crate::domain::DomainError;
@@ -42,8 +42,8 @@ async fn stakeholder_view(
 ) -> Result<StakeholderView, ApiError> {
     let view = read_models(state, position, stakeholders::READS).await?;
     let docs = StakeholderDocs::read(&view, id).await?.ok_or(DomainError::UnknownStakeholder)?;
-    let now = now();
-    Ok(docs.view(now, today(now)))
+    let (now, today) = time(state).await?;
+    Ok(docs.view(now, today))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -87,8 +87,8 @@ pub async fn list_stakeholders(
     let school_id = http::query_param("school_id", query.school_id.as_deref(), SchoolId::parse)?;
     let filter = StakeholderFilter { role: query.role, school_id };
     let view = read_models(&state, None, stakeholders::READS).await?;
-    let now = now();
-    let list = stakeholders::stakeholders(&view, &filter, now, today(now)).await?;
+    let (now, today) = time(&state).await?;
+    let list = stakeholders::stakeholders(&view, &filter, now, today).await?;
     let (stakeholders, page) = http::page(list, query.limit, query.offset)?;
     Ok(HttpResponse::Ok().json(StakeholderList { stakeholders, page }))
 }
@@ -267,7 +267,7 @@ pub async fn hold_conversation(
     let id = http::path_id("id", &id)?;
     let conversation = body.parse()?;
     let ids @ (_, wish_id) = (Uuid::now_v7(), Uuid::now_v7());
-    let now = now();
+    let now = now(&state);
     let stream = stream(stakeholder_stream(id));
     let done = state
         .commands

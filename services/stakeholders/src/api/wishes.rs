@@ -22,7 +22,7 @@ use crate::queries::wishes::{self, WishFilter, WishView};
 /// `None`).
 async fn wish(state: &State, id: Uuid, position: Option<u64>) -> Result<WishView, ApiError> {
     let view = read_models(state, position, wishes::READS).await?;
-    Ok(wishes::wish(&view, id, now()).await?.ok_or(DomainError::UnknownWish)?)
+    Ok(wishes::wish(&view, id, now(state)).await?.ok_or(DomainError::UnknownWish)?)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -69,7 +69,7 @@ pub async fn list_wishes(
     let filter =
         WishFilter { status: query.status, stakeholder_id: query.stakeholder_id, school_id };
     let view = read_models(&state, None, wishes::READS).await?;
-    let list = wishes::wishes(&view, &filter, now()).await?;
+    let list = wishes::wishes(&view, &filter, now(&state)).await?;
     let (wishes, page) = http::page(list, query.limit, query.offset)?;
     Ok(HttpResponse::Ok().json(WishList { wishes, page }))
 }
@@ -124,7 +124,7 @@ pub async fn progress_wish(
 ) -> Result<HttpResponse, ApiError> {
     let id = http::path_id("id", &id)?;
     let progress = body.parse()?;
-    let at = now();
+    let at = now(&state);
     let done = state
         .commands
         .run(&metadata(&who, &req), stream(wish_stream(id)), &[], |wish: &Wish, _| {

@@ -1,7 +1,8 @@
 //! The stakeholder relations service's decision core: commands in, events out.
 //!
 //! Nothing here does IO, reads a clock or draws random numbers. Whatever a rule needs from
-//! outside arrives with the command: the time (`now`) and the district's date (`today`), the
+//! outside arrives with the command: the time (`now`) and the district's date (`today`, in its
+//! time zone: [`district::District::today`]), the
 //! ids of new things (a promise id, a wish id), and facts the HTTP layer looked up in the read
 //! models (whether a school exists, the signer's registered role and school).
 //!
@@ -55,6 +56,7 @@
 //! reasons). A required text that is missing or blank never reaches the domain: the HTTP
 //! layer refuses it while parsing the request.
 
+pub mod district;
 pub mod error;
 pub mod followup;
 pub mod health;

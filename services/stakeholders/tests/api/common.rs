@@ -74,6 +74,8 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub store: Store,
+    /// The clock of both services: tests set it (an evening in Chicago).
+    pub clock: stakeholders::Clock,
     issuer: Issuer,
     handle: actix_web::dev::ServerHandle,
     _store: TestStore,
@@ -85,9 +87,12 @@ impl TestApp {
         let store = test_store.shared();
         let verifier =
             Arc::new(Verifier::new(AuthConfig::hs256(SECRET, ISSUER, AUDIENCE)).unwrap());
+        let clock = stakeholders::Clock::system();
         let stakeholders =
-            stakeholders::Stakeholders::start(store.clone(), verifier.clone()).await.unwrap();
-        let gate = gate::Gate::start(store.clone(), verifier).await.unwrap();
+            stakeholders::Stakeholders::start_with(store.clone(), verifier.clone(), clock.clone())
+                .await
+                .unwrap();
+        let gate = gate::Gate::start_with(store.clone(), verifier, clock.clone()).await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let services: Vec<Arc<dyn web::Service>> = vec![Arc::new(stakeholders), Arc::new(gate)];
         let app =
@@ -99,6 +104,7 @@ impl TestApp {
             base,
             client: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
             store,
+            clock,
             issuer: Issuer::hs256(SECRET, ISSUER, AUDIENCE).unwrap(),
             handle,
             _store: test_store,

@@ -11,6 +11,7 @@ extern crate testkit;
 mod common;
 
 mod concurrency;
+mod district_time;
 mod gating;
 mod openapi;
 mod rebuild;
