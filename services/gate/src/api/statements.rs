@@ -57,9 +57,11 @@ pub const MAX_STATEMENT_BYTES: usize = 256 * 1024 * 1024;
 /// Namespace of statement ids sent with an idempotency key: v5(namespace, subject ␀ key).
 const STATEMENT_NAMESPACE: Uuid = Uuid::from_u128(0x3b8e_6a0c_91f4_4d27_8c5e_7a13_d2f0_9b64);
 
-/// How to read the statement.
+/// How to read the statement. An unknown parameter is a 400: a misspelled `dry_run` must not
+/// import.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct StatementQuery {
     /// `procgate` (default), `usbank`, `munis`, or `mapping` (then name the columns below).
     profile: Option<String>,

@@ -133,6 +133,8 @@ async fn a_bad_row_refuses_the_whole_file_naming_each_line(app: TestApp) {
     let problem = wrong_header.expect_problem(422, "invalid-statement");
     assert_eq!(problem["errors"][0]["line"], 1, "{problem:#}");
     app.statement("profile=visa", PROCGATE).await.expect_problem(400, "invalid-query");
+    // A misspelled dry run must not import.
+    app.statement("dryrun=true", PROCGATE).await.expect_problem(400, "invalid-query");
     let json = app.post(Who::Finance, "/v1/card-statements", &json!({"rows": []})).await;
     json.expect_problem(415, "unsupported-media-type");
     assert_eq!(app.head().await, head);
