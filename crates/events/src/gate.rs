@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | `standards-district` ([`STANDARDS_STREAM`]) | [`StandardsEvent`] | the catalog (supported products, approved vendors) and the gate policy, all in one stream |
 //! | `purchase-{uuid}` ([`purchase_stream`]) | [`PurchaseEvent`] | one purchase check and everything IT did with it |
+//! | `idempotency-{uuid}` ([`idempotency_stream`]) | [`IdempotencyEvent`] | one caller's use of one `Idempotency-Key`, in any service: the request it names |
 //!
 //! The catalog and the policy share one stream on purpose: the stream's version names one
 //! exact state of the standards, so the **policy version** a decision records
@@ -18,17 +19,20 @@
 //! `purchase-submitted` and `purchase-decided` are appended together when a finance system asks.
 //! A `held` or `advisory` purchase is *flagged*: IT may then log `call-logged` and
 //! `alternative-proposed`. A held purchase ends with `purchase-approved` (as submitted, or after
-//! `alternative-accepted`, as amended) or `purchase-cancelled`, which the gate only writes after a
-//! reached call and a proposed alternative (call before cancel).
+//! `alternative-accepted`, as amended) or `purchase-cancelled`. The gate writes
+//! `alternative-accepted` only after a call that reached the requester, and
+//! `purchase-cancelled` only after such a call and a proposed alternative (call before cancel,
+//! [`crate::rules::CallBeforeCancel`]).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::stakeholders::Phone;
 use crate::values::{
     Category, Currency, Email, ExternalRef, IdempotencyKey, LongText, Mcc, Money, PaymentMethod,
-    Quantity, SchoolId, ShortText, Sku, VendorId,
+    Quantity, SchoolId, ShortText, Sku, TechnologyTerm, VendorId,
 };
 
 /// The category of the standards stream.
@@ -53,8 +57,11 @@ pub struct ProductUpserted {
     /// The product's name, for people.
     pub name: ShortText,
     pub category: Category,
-    /// The vendor IT buys it from (an id in the approved-vendor list).
-    pub vendor_id: VendorId,
+    /// The only vendor it may be bought from (an id on the vendor list): a purchase of it from
+    /// another vendor is not supported (`not-from-catalog-vendor`). Absent: it may be bought
+    /// from any approved vendor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor_id: Option<VendorId>,
     /// The usual price, for reference; given together with `currency`.
     pub unit_price: Option<Money>,
     pub currency: Option<Currency>,
@@ -77,10 +84,20 @@ pub struct VendorUpserted {
 }
 
 /// The gate policy was set (replacing the previous one whole).
+///
+/// The gate fails closed: a line whose category is in neither `technology_categories` nor
+/// `non_technology_categories` is *unclassified* and IT reviews it, until IT classifies the
+/// category (a new policy); a line under a non-technology category whose description names one
+/// of the `technology_terms` *looks like technology* and IT reviews it too.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PolicySet {
     /// A purchase line in one of these categories is technology.
     pub technology_categories: Vec<Category>,
+    /// A purchase line in one of these categories is not technology (unless its description
+    /// names technology). Absent in policies set before the gate knew the list: every
+    /// category not listed as technology was then unclassified.
+    #[serde(default)]
+    pub non_technology_categories: Vec<Category>,
     /// Every line of a purchase paid at a merchant with one of these category codes is
     /// technology.
     pub technology_mccs: Vec<Mcc>,
@@ -88,6 +105,59 @@ pub struct PolicySet {
     pub review_threshold: Money,
     /// The currency of the threshold; purchase checks must be in it.
     pub currency: Currency,
+    /// Words and product names that name technology: a line filed under a non-technology
+    /// category whose description names one (whole words, ignoring case, the last word may be
+    /// plural) needs IT review. Left out, the defaults ([`DEFAULT_TECHNOLOGY_TERMS`]); `[]` for
+    /// none.
+    #[serde(default = "default_technology_terms")]
+    pub technology_terms: Vec<TechnologyTerm>,
+}
+
+/// The technology terms of a policy that does not list its own: common devices, peripherals,
+/// network gear and software, by the words and product names people write on orders.
+pub const DEFAULT_TECHNOLOGY_TERMS: &[&str] = &[
+    "laptop",
+    "notebook computer",
+    "desktop computer",
+    "Chromebook",
+    "MacBook",
+    "iMac",
+    "iPad",
+    "iPhone",
+    "smartphone",
+    "tablet",
+    "e-reader",
+    "projector",
+    "printer",
+    "3D printer",
+    "scanner",
+    "monitor",
+    "smartboard",
+    "smart board",
+    "interactive whiteboard",
+    "interactive display",
+    "router",
+    "access point",
+    "network switch",
+    "modem",
+    "Wi-Fi",
+    "hotspot",
+    "server",
+    "camera",
+    "webcam",
+    "drone",
+    "headset",
+    "software",
+    "software licence",
+    "software license",
+];
+
+/// [`DEFAULT_TECHNOLOGY_TERMS`] as terms.
+pub fn default_technology_terms() -> Vec<TechnologyTerm> {
+    DEFAULT_TECHNOLOGY_TERMS
+        .iter()
+        .map(|t| TechnologyTerm::parse(t).expect("the default terms are valid"))
+        .collect()
 }
 
 event_family! {
@@ -192,6 +262,15 @@ pub enum ReasonCode {
     /// The purchase needs review, but its school has not signed the purchasing agreement, so
     /// the decision is advisory rather than held.
     SchoolNotGated,
+    /// This line's category is in neither of the policy's lists (technology, not technology):
+    /// the gate fails closed and IT reviews it, until IT classifies the category.
+    UnclassifiedCategory,
+    /// This line is filed under a non-technology category, but its description names
+    /// technology (one of the policy's `technology_terms`): IT reviews it.
+    LooksLikeTechnology,
+    /// This line's SKU is in the catalog, but the catalog names the only vendor it may come
+    /// from, and the purchase's vendor is another.
+    NotFromCatalogVendor,
 }
 
 impl ReasonCode {
@@ -204,6 +283,9 @@ impl ReasonCode {
             Self::VendorNotApproved => "vendor-not-approved",
             Self::OverReviewThreshold => "over-review-threshold",
             Self::SchoolNotGated => "school-not-gated",
+            Self::UnclassifiedCategory => "unclassified-category",
+            Self::LooksLikeTechnology => "looks-like-technology",
+            Self::NotFromCatalogVendor => "not-from-catalog-vendor",
         }
     }
 }
@@ -242,6 +324,39 @@ pub struct CallLogged {
     pub notes: Option<LongText>,
     /// When the call took place.
     pub occurred_at: DateTime<Utc>,
+    /// Who IT spoke with. When the requester was reached: the requester's stakeholder id if
+    /// their e-mail belongs to a registered stakeholder, else their name and a phone or e-mail.
+    /// Absent when nobody was reached, and on calls logged before the gate recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spoke_with: Option<PersonReached>,
+}
+
+/// A person IT spoke with on a call: a registered stakeholder (by id), or someone named, with a
+/// phone number or an e-mail address to reach them again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PersonReached {
+    /// The stakeholder, when the person is a registered one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stakeholder_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<ShortText>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<Phone>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Email>,
+}
+
+impl PersonReached {
+    /// The registered stakeholder `id`.
+    pub fn stakeholder(id: Uuid) -> Self {
+        Self { stakeholder_id: Some(id), name: None, phone: None, email: None }
+    }
+
+    /// Whether it names someone: a stakeholder, or a name with a phone or an e-mail.
+    pub fn names_someone(&self) -> bool {
+        self.stakeholder_id.is_some()
+            || (self.name.is_some() && (self.phone.is_some() || self.email.is_some()))
+    }
 }
 
 /// IT proposed an alternative to a flagged purchase.
@@ -252,6 +367,28 @@ pub struct AlternativeProposed {
     /// The lines the purchase would have instead; may be empty (advice without a priced list).
     #[serde(default)]
     pub lines: Vec<PurchaseLine>,
+    /// The call (of this purchase) in which it was discussed with the requester, if named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<Uuid>,
+    /// How the gate judged its lines against the standards when it was proposed; absent
+    /// without lines (and on alternatives proposed before the gate judged them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assessment: Option<LinesAssessed>,
+}
+
+/// How the gate judged an alternative's lines against the standards, line by line, as it
+/// judges a purchase check's (the vendor aside: an alternative names none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LinesAssessed {
+    /// Whether every line is supported technology or not technology at all; `false` when a
+    /// line is unsupported technology, unclassified or looks like technology (its reasons say
+    /// which).
+    pub supported: bool,
+    /// One reason per line (`in-catalog`, `not-in-catalog`, `not-technology`,
+    /// `unclassified-category`, `looks-like-technology`).
+    pub reasons: Vec<Reason>,
+    /// The version of the standards the lines were judged against.
+    pub policy_version: u64,
 }
 
 /// The requester accepted an alternative. Always followed, in the same append, by
@@ -298,11 +435,22 @@ event_family! {
 // ---------------------------------------------------------------------------------------------
 // Idempotency keys
 
-/// The category of the streams that record a caller's use of an `Idempotency-Key`.
+/// The category of the streams that record a caller's use of an `Idempotency-Key`, in any
+/// service.
 pub const IDEMPOTENCY_CATEGORY: &str = "idempotency";
 
+/// The namespace of [`idempotency_key_id`]: v5(namespace, subject ␀ key).
+pub const IDEMPOTENCY_KEY_NAMESPACE: Uuid =
+    Uuid::from_u128(0x2c41_9e07_53d8_4a5e_b1f6_0d93_6a2e_7f48);
+
+/// The id of the stream recording a caller's use of an `Idempotency-Key`: UUID v5 of the
+/// caller's JWT subject and the key, so each caller has its own keys.
+pub fn idempotency_key_id(subject: &str, key: &str) -> Uuid {
+    Uuid::new_v5(&IDEMPOTENCY_KEY_NAMESPACE, format!("{subject}\u{0}{key}").as_bytes())
+}
+
 /// The stream recording the use of one caller's `Idempotency-Key`: `idempotency-{uuid}`, the
-/// uuid derived from the caller and the key.
+/// uuid derived from the caller and the key ([`idempotency_key_id`]).
 pub fn idempotency_stream(id: Uuid) -> String {
     format!("{IDEMPOTENCY_CATEGORY}-{id}")
 }
@@ -316,11 +464,32 @@ pub struct IdempotencyKeyUsed {
     pub request_hash: String,
 }
 
+/// A request that creates something (a call, an alternative, an approval, a conversation, a
+/// promise…) was sent with an `Idempotency-Key` and changed the log: the key now names that
+/// request. Appended with what the request changed, in the same atomic append, as the stream's
+/// only event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IdempotentRequestRecorded {
+    /// Hex SHA-256 of the request: its method, path and body. A repeat must have the same.
+    pub request_hash: String,
+    /// The request's method and path, for people (`POST /v1/purchases/{id}/calls`).
+    pub request: String,
+    /// The stream the request's command appended to.
+    pub stream: String,
+    /// That stream's version once the request's events were appended.
+    pub version: u64,
+    /// The ids of what the request created, in an order its service knows, to answer a repeat.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created: Vec<Uuid>,
+}
+
 event_family! {
     /// The events of an `idempotency-{uuid}` stream.
     pub enum IdempotencyEvent in "idempotency" {
         /// `idempotency-key-used`
         KeyUsed(IdempotencyKeyUsed) = "idempotency-key-used",
+        /// `idempotent-request-recorded`
+        RequestRecorded(IdempotentRequestRecorded) = "idempotent-request-recorded",
     }
 }
 
@@ -405,7 +574,7 @@ mod tests {
                 sku: Sku::parse("LAT-5440").unwrap(),
                 name: ShortText::parse("Latitude 5440").unwrap(),
                 category: Category::parse("laptops").unwrap(),
-                vendor_id: VendorId::parse("dell").unwrap(),
+                vendor_id: Some(VendorId::parse("dell").unwrap()),
                 unit_price: Some(Money::parse("899").unwrap()),
                 currency: Some(Currency::parse("USD").unwrap()),
             }
@@ -419,9 +588,11 @@ mod tests {
             .into(),
             PolicySet {
                 technology_categories: vec![Category::parse("laptops").unwrap()],
+                non_technology_categories: vec![Category::parse("office-supplies").unwrap()],
                 technology_mccs: vec![Mcc::parse("5734").unwrap()],
                 review_threshold: Money::parse("5000").unwrap(),
                 currency: Currency::parse("USD").unwrap(),
+                technology_terms: vec![TechnologyTerm::parse("3D printer").unwrap()],
             }
             .into(),
         ]
@@ -471,12 +642,23 @@ mod tests {
                 goal: Some(LongText::parse("Laptops for robotics").unwrap()),
                 notes: None,
                 occurred_at: t,
+                spoke_with: Some(PersonReached::stakeholder(Uuid::from_u128(3))),
             }
             .into(),
             AlternativeProposed {
                 alternative_id: Uuid::from_u128(2),
                 description: LongText::parse("Use the standard model").unwrap(),
                 lines: vec![line()],
+                call_id: Some(Uuid::from_u128(1)),
+                assessment: Some(LinesAssessed {
+                    supported: true,
+                    reasons: vec![Reason {
+                        code: ReasonCode::InCatalog,
+                        line: Some(0),
+                        detail: "In the catalog.".into(),
+                    }],
+                    policy_version: 4,
+                }),
             }
             .into(),
             AlternativeAccepted { alternative_id: Uuid::from_u128(2) }.into(),
@@ -535,6 +717,9 @@ mod tests {
             ReasonCode::VendorNotApproved,
             ReasonCode::OverReviewThreshold,
             ReasonCode::SchoolNotGated,
+            ReasonCode::UnclassifiedCategory,
+            ReasonCode::LooksLikeTechnology,
+            ReasonCode::NotFromCatalogVendor,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), json!(code.as_str()));
         }
@@ -573,6 +758,100 @@ mod tests {
             panic!("wrong variant");
         };
         assert!(alt.lines.is_empty());
+    }
+
+    #[test]
+    fn events_written_before_the_new_fields_still_decode() {
+        // A product with its vendor, a policy without the non-technology list or the terms, a
+        // call without who was reached, an alternative without its call or assessment.
+        let product = json!({"sku": "LAT-5440", "name": "Latitude", "category": "laptops",
+                             "vendor_id": "dell", "unit_price": null, "currency": null});
+        let StandardsEvent::ProductUpserted(p) =
+            StandardsEvent::from_parts("product-upserted", &product).unwrap()
+        else {
+            panic!("wrong variant");
+        };
+        assert_eq!(p.vendor_id, Some(VendorId::parse("dell").unwrap()));
+        let policy = json!({"technology_categories": ["laptops"], "technology_mccs": [],
+                            "review_threshold": "5000.00", "currency": "USD"});
+        let StandardsEvent::PolicySet(p) =
+            StandardsEvent::from_parts("policy-set", &policy).unwrap()
+        else {
+            panic!("wrong variant");
+        };
+        assert!(p.non_technology_categories.is_empty());
+        assert_eq!(p.technology_terms, default_technology_terms());
+        let call = json!({"call_id": Uuid::nil(), "requester_reached": true, "goal": "Laptops",
+                          "notes": null, "occurred_at": "2024-09-03T14:05:00Z"});
+        let PurchaseEvent::CallLogged(c) = PurchaseEvent::from_parts("call-logged", &call).unwrap()
+        else {
+            panic!("wrong variant");
+        };
+        assert_eq!(c.spoke_with, None);
+        // And the new optional fields are left out when absent.
+        assert!(c.to_owned().spoke_with.is_none());
+        let data = PurchaseEvent::from(c).to_data();
+        assert!(data.get("spoke_with").is_none(), "{data}");
+        let product = StandardsEvent::from(ProductUpserted { vendor_id: None, ..p_product() });
+        assert!(product.to_data().get("vendor_id").is_none());
+    }
+
+    fn p_product() -> ProductUpserted {
+        let StandardsEvent::ProductUpserted(p) = standards_events()[0].clone() else { panic!() };
+        p
+    }
+
+    #[test]
+    fn a_person_reached_is_named() {
+        assert!(PersonReached::stakeholder(Uuid::nil()).names_someone());
+        let name = Some(ShortText::parse("Pat Lee").unwrap());
+        let nobody =
+            PersonReached { stakeholder_id: None, name: name.clone(), phone: None, email: None };
+        assert!(!nobody.names_someone());
+        let phone = Some(Phone::parse("555-0100").unwrap());
+        assert!(PersonReached { phone, ..nobody.clone() }.names_someone());
+        let email = Some(Email::parse("pat@district.org").unwrap());
+        assert!(PersonReached { email, ..nobody }.names_someone());
+    }
+
+    #[test]
+    fn default_terms_are_valid_and_distinct() {
+        let terms = default_technology_terms();
+        assert_eq!(terms.len(), DEFAULT_TECHNOLOGY_TERMS.len());
+        let distinct: std::collections::BTreeSet<_> =
+            terms.iter().map(|t| t.as_str().to_lowercase()).collect();
+        assert_eq!(distinct.len(), terms.len());
+        for (description, found) in [
+            ("Dell Latitude laptop", true),
+            ("Chromebooks for 3rd grade", true),
+            ("Epson classroom projector", true),
+            ("Wireless access points", true),
+            ("MakerBot 3D printer", true),
+            ("Reading software licence, 30 seats", true),
+            ("Copy paper, 10 reams", false),
+            ("Whiteboard markers", false),
+            ("Tablespoons", false),
+        ] {
+            assert_eq!(terms.iter().any(|t| t.found_in(description)), found, "{description}");
+        }
+    }
+
+    #[test]
+    fn idempotency_keys_are_per_caller() {
+        let a = idempotency_key_id("erp", "k-1");
+        assert_eq!(a, idempotency_key_id("erp", "k-1"));
+        assert_ne!(a, idempotency_key_id("card", "k-1"));
+        assert_ne!(a, idempotency_key_id("erp", "k-2"));
+        let recorded = IdempotencyEvent::from(IdempotentRequestRecorded {
+            request_hash: "ab".repeat(32),
+            request: "POST /v1/purchases/x/calls".into(),
+            stream: purchase_stream(Uuid::nil()),
+            version: 3,
+            created: vec![Uuid::from_u128(1)],
+        });
+        let back =
+            IdempotencyEvent::from_parts(recorded.event_type(), &recorded.to_data()).unwrap();
+        assert_eq!(back, recorded);
     }
 
     #[test]

@@ -152,6 +152,7 @@ pub fn event_schemas() -> Vec<EventSchema> {
         stakeholders::WishEvent::event_schemas(),
         stakeholders::PromiseEvent::event_schemas(),
         stakeholders::FollowUpEvent::event_schemas(),
+        stakeholders::EmailEvent::event_schemas(),
         card::CardEvent::event_schemas(),
         card::StatementEvent::event_schemas(),
         card::CardTransactionEvent::event_schemas(),

@@ -13,7 +13,7 @@ use crate::clocks::SlaEvent;
 use crate::district::DistrictEvent;
 use crate::gate::{IdempotencyEvent, PurchaseEvent, StandardsEvent};
 use crate::school::SchoolEvent;
-use crate::stakeholders::{FollowUpEvent, PromiseEvent, StakeholderEvent, WishEvent};
+use crate::stakeholders::{EmailEvent, FollowUpEvent, PromiseEvent, StakeholderEvent, WishEvent};
 
 /// A published event of any family.
 #[allow(clippy::large_enum_variant)]
@@ -27,6 +27,7 @@ pub enum Published {
     Wish(WishEvent),
     Promise(PromiseEvent),
     FollowUp(FollowUpEvent),
+    Email(EmailEvent),
     Card(CardEvent),
     Statement(StatementEvent),
     CardTransaction(CardTransactionEvent),
@@ -46,6 +47,7 @@ impl Published {
         WishEvent::CATEGORY,
         PromiseEvent::CATEGORY,
         FollowUpEvent::CATEGORY,
+        EmailEvent::CATEGORY,
         CardEvent::CATEGORY,
         StatementEvent::CATEGORY,
         CardTransactionEvent::CATEGORY,
@@ -71,6 +73,7 @@ impl Published {
             WishEvent::CATEGORY => Self::Wish(WishEvent::from_parts(event_type, data)?),
             PromiseEvent::CATEGORY => Self::Promise(PromiseEvent::from_parts(event_type, data)?),
             FollowUpEvent::CATEGORY => Self::FollowUp(FollowUpEvent::from_parts(event_type, data)?),
+            EmailEvent::CATEGORY => Self::Email(EmailEvent::from_parts(event_type, data)?),
             DistrictEvent::CATEGORY => Self::District(DistrictEvent::from_parts(event_type, data)?),
             SlaEvent::CATEGORY => Self::Sla(SlaEvent::from_parts(event_type, data)?),
             CardEvent::CATEGORY => Self::Card(CardEvent::from_parts(event_type, data)?),
@@ -98,6 +101,7 @@ impl Published {
             Self::Wish(e) => e.event_type(),
             Self::Promise(e) => e.event_type(),
             Self::FollowUp(e) => e.event_type(),
+            Self::Email(e) => e.event_type(),
             Self::District(e) => e.event_type(),
             Self::Sla(e) => e.event_type(),
             Self::Card(e) => e.event_type(),
@@ -131,6 +135,6 @@ mod tests {
             Published::decode("weather", "rain", &Value::Null),
             Err(DecodeError::UnknownCategory { .. })
         ));
-        assert_eq!(Published::CATEGORIES.len(), 14);
+        assert_eq!(Published::CATEGORIES.len(), 15);
     }
 }

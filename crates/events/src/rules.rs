@@ -1,10 +1,10 @@
 //! Rules that several services judge from the same events, each stated once, as a fold over
 //! the published events, so that every reader reaches the same answer.
 //!
-//! - [`CallBeforeCancel`]: whether a held purchase may be cancelled (the gate's decision), was
-//!   cancelled as the purchasing agreement promises (the stakeholders' record of the promise,
-//!   the promises report), and may be cancelled at each step of its history (the auditor's
-//!   replay).
+//! - [`CallBeforeCancel`]: whether a held purchase may be cancelled, or an alternative accepted
+//!   for it (the gate's decisions), was cancelled as the purchasing agreement promises (the
+//!   stakeholders' record of the promise, the promises report), and may be cancelled at each
+//!   step of its history (the auditor's replay).
 //! - [`is_past_due`]: when a promise or a follow-up that is not settled is overdue (the
 //!   stakeholders' lists and health, the promises report).
 //!
@@ -13,21 +13,33 @@
 //! was applied. It does no IO and reads no clock, so the gate's pure core can hold one, and it
 //! is `Serialize`/`Deserialize` so a read model can keep it in its document between events.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::gate::{CallLogged, PurchaseEvent};
 
+/// How far after the time it was logged a call may say it took place: the clock skew allowed
+/// between IT's device and the server. A call dated later is in the future: the gate refuses
+/// it, and [`CallBeforeCancel`] does not count it.
+pub const CALL_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
+
 /// **Call before cancel**: a held purchase may be cancelled only when a call that reached the
 /// requester and recorded their goal (what they are trying to accomplish) took place at or after
-/// the purchase was flagged, and an alternative was proposed.
+/// the purchase was flagged, and an alternative was proposed after the flag. Accepting an
+/// alternative replaces what the requester asked for, so it needs the call too
+/// ([`may_accept`](Self::may_accept)).
 ///
 /// - *Flagged* is the time the log recorded the purchase's `held` or `advisory` decision
 ///   ([`Decision::flags`](crate::gate::Decision::flags)); an `approved` decision does not flag.
-/// - A call is judged by when it took place (`occurred_at`), against the flag as it stands
-///   now: whatever the order the events came in, the rule holds when some applied call counts
+/// - A call counts when it reached the requester (`requester_reached`; the gate records who
+///   that was, `spoke_with`, and refuses a reached call without it, so calls logged before it
+///   recorded who keep the verdict they had) and recorded their goal, and took place
+///   (`occurred_at`) at or after the flag and not after it was logged (allowing
+///   [`CALL_CLOCK_SKEW`]). Calls are judged against the flag as it stands now: whatever the
+///   order the events came in, the rule holds when some applied call counts
 ///   ([`counts`](Self::counts)).
-/// - Any proposed alternative counts, accepted or not.
+/// - An alternative counts when the log recorded it at or after the flag, accepted or not.
 ///
 /// Whether the purchase is *held* is not part of the rule: the gate refuses to cancel anything
 /// else before asking this (`invalid-state`), and readers know the status themselves
@@ -35,7 +47,7 @@ use crate::gate::{CallLogged, PurchaseEvent};
 ///
 /// ```
 /// use chrono::{DateTime, TimeDelta, Utc};
-/// use events::gate::{CallLogged, Decision, PurchaseDecided, PurchaseEvent};
+/// use events::gate::{CallLogged, Decision, PersonReached, PurchaseDecided, PurchaseEvent};
 /// use events::rules::CallBeforeCancel;
 /// use events::values::LongText;
 /// use uuid::Uuid;
@@ -53,11 +65,14 @@ use crate::gate::{CallLogged, PurchaseEvent};
 ///     goal: Some(LongText::parse("Laptops for the robotics club").unwrap()),
 ///     notes: None,
 ///     occurred_at: flagged + TimeDelta::hours(2),
+///     spoke_with: Some(PersonReached::stakeholder(Uuid::from_u128(7))),
 /// };
 /// let mut rule = CallBeforeCancel::default();
 /// rule.apply(&PurchaseEvent::from(decided), flagged);
+/// assert!(!rule.may_accept(), "no call yet");
 /// rule.apply(&PurchaseEvent::from(call), flagged + TimeDelta::hours(3));
 /// assert!(rule.reached_call());
+/// assert!(rule.may_accept());
 /// assert!(!rule.satisfied(), "no alternative yet");
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,17 +81,29 @@ pub struct CallBeforeCancel {
     /// When the log recorded the latest `held` or `advisory` decision.
     #[serde(skip_serializing_if = "Option::is_none")]
     flagged_at: Option<DateTime<Utc>>,
-    /// When the latest call (by `occurred_at`) that reached the requester and recorded their
-    /// goal took place: a call counts when this is at or after the flag, so keeping the latest
-    /// answers for any flag.
+    /// When the latest call (by `occurred_at`) that reached the requester, recorded their
+    /// goal and was not dated after it was logged took place: a call counts when this is at or
+    /// after the flag, so keeping the latest answers for any flag.
     #[serde(skip_serializing_if = "Option::is_none")]
     latest_reached_call_at: Option<DateTime<Utc>>,
-    /// Whether an alternative was proposed.
+    /// The reached calls with the goal that were dated after they were logged (beyond
+    /// [`CALL_CLOCK_SKEW`]): they never count. The gate writes none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    calls_ahead_of_the_log: Vec<Uuid>,
+    /// Whether an alternative was proposed (kept for documents written before
+    /// `latest_alternative_at`, which then count their alternative as after the flag).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     alternative_proposed: bool,
+    /// When the log recorded the latest proposed alternative: it counts when at or after the
+    /// flag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latest_alternative_at: Option<DateTime<Utc>>,
     /// At the first `purchase-cancelled`: whether the rule was satisfied then.
     #[serde(skip_serializing_if = "Option::is_none")]
     satisfied_at_cancellation: Option<bool>,
+    /// At the first `alternative-accepted`: whether a reached call counted then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    call_at_acceptance: Option<bool>,
 }
 
 impl CallBeforeCancel {
@@ -96,11 +123,23 @@ impl CallBeforeCancel {
         match event {
             PurchaseEvent::Decided(d) if d.decision.flags() => self.flagged_at = Some(recorded_at),
             PurchaseEvent::CallLogged(c) if c.requester_reached && c.goal.is_some() => {
-                self.latest_reached_call_at = Some(
-                    self.latest_reached_call_at.map_or(c.occurred_at, |t| t.max(c.occurred_at)),
-                );
+                if c.occurred_at > recorded_at + CALL_CLOCK_SKEW {
+                    self.calls_ahead_of_the_log.push(c.call_id);
+                } else {
+                    self.latest_reached_call_at = Some(
+                        self.latest_reached_call_at.map_or(c.occurred_at, |t| t.max(c.occurred_at)),
+                    );
+                }
             }
-            PurchaseEvent::AlternativeProposed(_) => self.alternative_proposed = true,
+            PurchaseEvent::AlternativeProposed(_) => {
+                self.alternative_proposed = true;
+                self.latest_alternative_at =
+                    Some(self.latest_alternative_at.map_or(recorded_at, |t| t.max(recorded_at)));
+            }
+            PurchaseEvent::AlternativeAccepted(_) => {
+                let may = self.may_accept();
+                self.call_at_acceptance.get_or_insert(may);
+            }
             PurchaseEvent::Cancelled(_) => {
                 let satisfied = self.satisfied();
                 self.satisfied_at_cancellation.get_or_insert(satisfied);
@@ -108,7 +147,6 @@ impl CallBeforeCancel {
             PurchaseEvent::Submitted(_)
             | PurchaseEvent::Decided(_)
             | PurchaseEvent::CallLogged(_)
-            | PurchaseEvent::AlternativeAccepted(_)
             | PurchaseEvent::Approved(_) => {}
         }
     }
@@ -119,12 +157,13 @@ impl CallBeforeCancel {
         self.flagged_at
     }
 
-    /// Whether `call` counts for the rule: it reached the requester, recorded their goal, and
-    /// took place at or after the flag.
+    /// Whether `call`, once applied, counts for the rule: it reached the requester, recorded
+    /// their goal, took place at or after the flag, and was not dated after it was logged.
     pub fn counts(&self, call: &CallLogged) -> bool {
         call.requester_reached
             && call.goal.is_some()
             && self.flagged_at.is_some_and(|flagged| call.occurred_at >= flagged)
+            && !self.calls_ahead_of_the_log.contains(&call.call_id)
     }
 
     /// Whether a call that counts ([`counts`](Self::counts)) was logged.
@@ -135,14 +174,32 @@ impl CallBeforeCancel {
         }
     }
 
-    /// Whether an alternative was proposed.
+    /// Whether an alternative was proposed at or after the flag.
     pub fn alternative_proposed(&self) -> bool {
-        self.alternative_proposed
+        match (self.flagged_at, self.latest_alternative_at) {
+            (Some(flagged), Some(proposed)) => proposed >= flagged,
+            // A document kept before the time of alternatives was: as it was judged then.
+            (Some(_), None) => self.alternative_proposed,
+            (None, _) => false,
+        }
     }
 
     /// Whether the rule is satisfied: a reached call that counts, and an alternative.
     pub fn satisfied(&self) -> bool {
         self.reached_call() && self.alternative_proposed()
+    }
+
+    /// Whether an alternative may be accepted: accepting replaces what the requester asked
+    /// for, so it needs a reached call that counts (the alternative itself exists, or there
+    /// would be nothing to accept).
+    pub fn may_accept(&self) -> bool {
+        self.reached_call()
+    }
+
+    /// How the first alternative was accepted: `None` while none was, `Some(true)` when a
+    /// reached call counted then, `Some(false)` when it was accepted without one.
+    pub fn accepted_after_call(&self) -> Option<bool> {
+        self.call_at_acceptance
     }
 
     /// How the purchase was cancelled: `None` while it was not, `Some(true)` when the rule was
@@ -168,8 +225,8 @@ mod tests {
 
     use super::*;
     use crate::gate::{
-        AlternativeAccepted, AlternativeProposed, Decision, PurchaseApproved, PurchaseCancelled,
-        PurchaseDecided,
+        AlternativeAccepted, AlternativeProposed, Decision, PersonReached, PurchaseApproved,
+        PurchaseCancelled, PurchaseDecided,
     };
     use crate::values::LongText;
 
@@ -189,6 +246,7 @@ mod tests {
             goal: goal.then(|| LongText::parse("Laptops for the robotics club").unwrap()),
             notes: None,
             occurred_at: at(occurred_minutes),
+            spoke_with: reached.then(|| PersonReached::stakeholder(Uuid::from_u128(9))),
         }
     }
 
@@ -201,8 +259,14 @@ mod tests {
             alternative_id: Uuid::from_u128(2),
             description: LongText::parse("The standard model").unwrap(),
             lines: vec![],
+            call_id: None,
+            assessment: None,
         }
         .into()
+    }
+
+    fn accepted() -> PurchaseEvent {
+        AlternativeAccepted { alternative_id: Uuid::from_u128(2) }.into()
     }
 
     fn cancelled() -> PurchaseEvent {
@@ -287,7 +351,8 @@ mod tests {
             (alternative(), 33),
         ]);
         assert!(rule.satisfied());
-        // A later flag (a second decision, which the gate never writes) moves the bar.
+        // A later flag (a second decision, which the gate never writes) moves the bar, for
+        // the call and the alternative alike.
         let rule = given(&[
             (decided(Decision::Held), 0),
             (reached(5), 6),
@@ -295,7 +360,53 @@ mod tests {
             (decided(Decision::Held), 10),
         ]);
         assert_eq!(rule.flagged_at(), Some(at(10)));
+        assert_eq!(verdict(&rule), (false, false, false));
+    }
+
+    #[test]
+    fn an_alternative_counts_when_proposed_at_or_after_the_flag() {
+        // Proposed before any decision flagged the purchase (the gate never writes that).
+        let rule = given(&[(alternative(), 0), (decided(Decision::Held), 1), (reached(5), 6)]);
+        assert_eq!(verdict(&rule), (true, false, false));
+        let rule = given(&[(decided(Decision::Held), 1), (alternative(), 1), (reached(5), 6)]);
+        assert_eq!(verdict(&rule), (true, true, true));
+    }
+
+    #[test]
+    fn a_call_dated_after_it_was_logged_does_not_count() {
+        // Logged at minute 6, said to have taken place at minute 12: in the future.
+        let ahead = call(true, true, 12);
+        let rule =
+            given(&[(decided(Decision::Held), 0), (ahead.clone().into(), 6), (alternative(), 7)]);
+        assert!(!rule.counts(&ahead));
         assert_eq!(verdict(&rule), (false, true, false));
+        // Within the clock skew: counts.
+        let skewed = call(true, true, 11);
+        let rule =
+            given(&[(decided(Decision::Held), 0), (skewed.clone().into(), 6), (alternative(), 7)]);
+        assert!(rule.counts(&skewed));
+        assert!(rule.satisfied());
+    }
+
+    #[test]
+    fn accepting_needs_a_reached_call_and_is_judged_at_that_moment() {
+        let rule = given(&[(decided(Decision::Held), 0), (alternative(), 3)]);
+        assert!(!rule.may_accept());
+        let mut without = rule.clone();
+        without.apply(&accepted(), at(4));
+        assert_eq!(without.accepted_after_call(), Some(false));
+        let rule = given(&[(decided(Decision::Held), 0), (alternative(), 3), (reached(4), 5)]);
+        assert!(rule.may_accept());
+        let mut with = rule.clone();
+        with.apply(&accepted(), at(6));
+        assert_eq!(with.accepted_after_call(), Some(true));
+        // An unreached call, or one without the goal, is not enough.
+        let rule = given(&[
+            (decided(Decision::Held), 0),
+            (call(false, false, 2).into(), 3),
+            (call(true, false, 3).into(), 4),
+        ]);
+        assert!(!rule.may_accept());
     }
 
     #[test]
@@ -305,19 +416,34 @@ mod tests {
         assert!(rule.satisfied());
         let rule = given(&[(decided(Decision::Approved), 0), (reached(5), 6), (alternative(), 7)]);
         assert_eq!(rule.flagged_at(), None);
-        assert_eq!(verdict(&rule), (false, true, false));
+        assert_eq!(verdict(&rule), (false, false, false));
         // An approved decision after a flag leaves the flag where it was.
         let rule = given(&[(decided(Decision::Held), 0), (decided(Decision::Approved), 4)]);
         assert_eq!(rule.flagged_at(), Some(at(0)));
     }
 
     #[test]
-    fn accepting_or_approving_changes_nothing() {
+    fn accepting_or_approving_changes_no_verdict() {
         let before = given(&[(decided(Decision::Held), 0), (reached(5), 6), (alternative(), 7)]);
         let mut after = before.clone();
-        after.apply(&AlternativeAccepted { alternative_id: Uuid::from_u128(2) }.into(), at(8));
+        after.apply(&accepted(), at(8));
         after.apply(&PurchaseApproved { note: None, alternative_id: None }.into(), at(8));
-        assert_eq!(after, before);
+        assert_eq!(verdict(&after), verdict(&before));
+        assert_eq!(after.honoured(), None);
+        let mut approved = before.clone();
+        approved.apply(&PurchaseApproved { note: None, alternative_id: None }.into(), at(8));
+        assert_eq!(approved, before);
+    }
+
+    #[test]
+    fn documents_kept_before_alternatives_had_a_time_keep_their_verdict() {
+        let old = serde_json::json!({
+            "flagged_at": "2024-09-02T09:00:00Z",
+            "latest_reached_call_at": "2024-09-02T09:05:00Z",
+            "alternative_proposed": true,
+        });
+        let rule: CallBeforeCancel = serde_json::from_value(old).unwrap();
+        assert_eq!(verdict(&rule), (true, true, true));
     }
 
     #[test]
@@ -382,14 +508,16 @@ mod tests {
                 (any::<bool>(), any::<bool>(), -20i64..40)
                     .prop_map(|(r, g, m)| PurchaseEvent::from(call(r, g, m))),
                 Just(alternative()),
+                Just(accepted()),
                 Just(cancelled()),
             ]
         }
 
         proptest! {
             /// The fold agrees with the rule stated over the whole history: some call event
-            /// reached the requester, recorded the goal, and took place at or after the last
-            /// flagging decision's recorded time; and some alternative event.
+            /// reached the requester, recorded the goal, took place at or after the last
+            /// flagging decision's recorded time and not after its own (beyond the skew); and
+            /// some alternative event recorded at or after that flag. Accepting needs the call.
             #[test]
             fn the_fold_agrees_with_the_rule_over_the_whole_history(
                 events in proptest::collection::vec(event(), 0..20),
@@ -401,14 +529,18 @@ mod tests {
                     PurchaseEvent::Decided(d) if d.decision.flags() => Some(at(*m)),
                     _ => None,
                 });
-                let reached = history.iter().any(|(e, _)| matches!(e,
+                let reached = history.iter().any(|(e, m)| matches!(e,
                     PurchaseEvent::CallLogged(c)
                         if c.requester_reached && c.goal.is_some()
-                            && flag.is_some_and(|f| c.occurred_at >= f)));
-                let proposed =
-                    history.iter().any(|(e, _)| matches!(e, PurchaseEvent::AlternativeProposed(_)));
+                            && flag.is_some_and(|f| c.occurred_at >= f)
+                            && c.occurred_at <= at(*m) + CALL_CLOCK_SKEW));
+                let proposed = history.iter().any(|(e, m)| {
+                    matches!(e, PurchaseEvent::AlternativeProposed(_))
+                        && flag.is_some_and(|f| at(*m) >= f)
+                });
                 prop_assert_eq!(rule.flagged_at(), flag);
                 prop_assert_eq!(verdict(&rule), (reached, proposed, reached && proposed));
+                prop_assert_eq!(rule.may_accept(), reached);
             }
         }
     }

@@ -8,6 +8,7 @@
 //! | `wish-{uuid}` ([`wish_stream`]) | [`WishEvent`] | the wish of one conversation ("2 stars and a wish") and the headway on it |
 //! | `promise-{uuid}` ([`promise_stream`]) | [`PromiseEvent`] | a promise IT made to a stakeholder or a school, and whether it was kept |
 //! | `followup-{uuid}` ([`followup_stream`]) | [`FollowUpEvent`] | something to come back to a stakeholder about |
+//! | `email-{uuid}` ([`email_stream`]) | [`EmailEvent`] | which stakeholder holds an e-mail address (ignoring case): what makes e-mails unique among stakeholders, race-free |
 //!
 //! The school streams (`school-{school_id}`) are written by the same service but published in
 //! [`crate::school`], because the gate reads them.
@@ -39,6 +40,10 @@ pub const WISH_CATEGORY: &str = "wish";
 pub const PROMISE_CATEGORY: &str = "promise";
 /// The category of follow-up streams.
 pub const FOLLOWUP_CATEGORY: &str = "followup";
+/// The category of e-mail claim streams.
+pub const EMAIL_CATEGORY: &str = "email";
+/// The namespace of e-mail claim ids: v5(namespace, the address lowercased).
+const EMAIL_NAMESPACE: Uuid = Uuid::from_u128(0x8d3e_0b6a_41f2_4c97_a5d0_7e21_c9b4_3f6e);
 
 /// The [`PromiseMade::kind`] of the purchasing agreement's standing promise: IT will not cancel
 /// a purchase of the school before calling the requester and proposing an alternative.
@@ -62,6 +67,14 @@ pub fn promise_stream(id: Uuid) -> String {
 /// The stream of the follow-up `id`: `followup-{id}`.
 pub fn followup_stream(id: Uuid) -> String {
     format!("{FOLLOWUP_CATEGORY}-{id}")
+}
+
+/// The stream of the claim on `email`: `email-{uuid}`, the uuid derived from the address
+/// lowercased whole (`Pat.Lee@District.org` and `pat.lee@district.org` are one address), so
+/// the address itself is not in the stream's name.
+pub fn email_stream(email: &Email) -> String {
+    let id = Uuid::new_v5(&EMAIL_NAMESPACE, email.as_str().to_lowercase().as_bytes());
+    format!("{EMAIL_CATEGORY}-{id}")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -367,6 +380,43 @@ event_family! {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// E-mail claims
+
+/// A stakeholder took an e-mail address: registered with it, or changed theirs to it. Appended
+/// with that registration or change, in the same atomic append, at the claim stream's version
+/// read ("no stream" for an address never claimed), so two people cannot take one address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EmailClaimed {
+    pub stakeholder_id: Uuid,
+}
+
+/// The stakeholder holding the address changed theirs to another: the address is free again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EmailReleased {
+    pub stakeholder_id: Uuid,
+}
+
+event_family! {
+    /// The events of an `email-{uuid}` stream.
+    pub enum EmailEvent in "email" {
+        /// `email-claimed`
+        Claimed(EmailClaimed) = "email-claimed",
+        /// `email-released`
+        Released(EmailReleased) = "email-released",
+    }
+}
+
+/// Who holds an e-mail address, folded from its claim stream: `None` when nobody does (never
+/// claimed, or released).
+pub fn email_holder<'a>(events: impl IntoIterator<Item = &'a EmailEvent>) -> Option<Uuid> {
+    events.into_iter().fold(None, |holder, event| match event {
+        EmailEvent::Claimed(c) => Some(c.stakeholder_id),
+        EmailEvent::Released(r) if holder == Some(r.stakeholder_id) => None,
+        EmailEvent::Released(_) => holder,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,6 +426,31 @@ mod tests {
 
     fn short(s: &str) -> ShortText {
         ShortText::parse(s).unwrap()
+    }
+
+    #[test]
+    fn an_email_is_claimed_ignoring_case_and_held_until_released() {
+        let a = Email::parse("Pat.Lee@District.org").unwrap();
+        let b = Email::parse("pat.lee@district.org").unwrap();
+        assert_eq!(email_stream(&a), email_stream(&b));
+        assert!(email_stream(&a).starts_with("email-"));
+        assert!(!email_stream(&a).contains("pat"), "the address is not in the stream name");
+        let (pat, dana) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let claimed = EmailEvent::from(EmailClaimed { stakeholder_id: pat });
+        let released = EmailEvent::from(EmailReleased { stakeholder_id: pat });
+        assert_eq!(email_holder([]), None);
+        assert_eq!(email_holder([&claimed]), Some(pat));
+        assert_eq!(email_holder([&claimed, &released]), None);
+        let other = EmailEvent::from(EmailReleased { stakeholder_id: dana });
+        assert_eq!(email_holder([&claimed, &other]), Some(pat));
+        let again = EmailEvent::from(EmailClaimed { stakeholder_id: dana });
+        assert_eq!(email_holder([&claimed, &released, &again]), Some(dana));
+        for event in [claimed, released] {
+            assert_eq!(
+                EmailEvent::from_parts(event.event_type(), &event.to_data()).unwrap(),
+                event
+            );
+        }
     }
 
     fn long(s: &str) -> LongText {

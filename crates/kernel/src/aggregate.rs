@@ -76,18 +76,28 @@ impl<E> From<Vec<E>> for Decision<E> {
     }
 }
 
-/// An event that opens a stream other than the deciding aggregate's.
+/// An event for a stream other than the deciding aggregate's: the first of a new stream, or,
+/// with [`after`](Opened::after), the next of a stream the command looked up.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Opened {
     pub stream: StreamName,
     pub event_type: &'static str,
     pub data: Value,
+    /// The stream's version when it was read: 0, a new stream, unless [`Opened::after`].
+    pub read_at: u64,
 }
 
 impl Opened {
     /// `event` as the first event of `stream`.
     pub fn new<E: EventFamily>(stream: StreamName, event: &E) -> Self {
-        Self { stream, event_type: event.event_type(), data: event.to_data() }
+        Self { stream, event_type: event.event_type(), data: event.to_data(), read_at: 0 }
+    }
+
+    /// Appended to `stream` as it was read, at `version` (a looked-up stream): another writer
+    /// that got there first makes the command decide again.
+    pub fn after(mut self, version: u64) -> Self {
+        self.read_at = version;
+        self
     }
 }
 

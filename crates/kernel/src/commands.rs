@@ -7,10 +7,12 @@ use std::sync::Arc;
 use eventlog::{
     ExpectedVersion, Metadata, NewEvent, RecordedEvent, Store, StoreError, StreamAppend, StreamName,
 };
+use events::gate::{IdempotencyEvent, IdempotentRequestRecorded};
+use uuid::Uuid;
 use web::ApiError;
 
-use crate::aggregate::{Aggregate, Decision, load, new_event};
-use crate::http::{concurrent_update, store_error};
+use crate::aggregate::{Aggregate, Decision, decode, load, new_event};
+use crate::http::{Idempotency, concurrent_update, store_error};
 
 /// How many times a command is decided again when another writer appended to its stream first.
 pub const RETRIES: usize = 5;
@@ -36,8 +38,22 @@ pub struct Executed<A> {
     pub before: A,
     /// The aggregate's stream version when it was decided.
     pub version: u64,
+    /// The aggregate's stream version once the command's events were appended (`version` when
+    /// it appended none there).
+    pub after: u64,
     /// The log position of the last event appended; `None` when the command changed nothing.
     pub position: Option<u64>,
+}
+
+/// What a command sent with an `Idempotency-Key` did
+/// ([`Commands::run_idempotent`]).
+#[derive(Debug)]
+pub enum Run<A> {
+    /// It was decided now (and appended, unless it changed nothing).
+    Done(Executed<A>),
+    /// The same request came with the key before: what the first one recorded, to answer as
+    /// it was answered. Nothing was appended.
+    Repeat(IdempotentRequestRecorded),
 }
 
 impl Commands {
@@ -76,24 +92,78 @@ impl Commands {
     where
         A: Aggregate,
     {
+        match self.run_idempotent(meta, None, &[], stream, lookups, decide).await? {
+            Run::Done(done) => Ok(done),
+            Run::Repeat(_) => unreachable!("a command without a key is never a repeat"),
+        }
+    }
+
+    /// [`run`](Self::run) for a request that may carry an `Idempotency-Key` (`once`; see
+    /// [`crate::http::Idempotency`]).
+    ///
+    /// With a key, the key's stream is read with the aggregate's, in the same round trip: when
+    /// the same request used the key before, nothing is decided and the first request's record
+    /// comes back ([`Run::Repeat`]); when another request did, 409 `idempotency-conflict`.
+    /// Otherwise the decision is appended together with `idempotent-request-recorded` on the
+    /// key's stream, expected not to exist yet, naming `created` (the ids of what the request
+    /// creates, for answering a repeat) and the aggregate's version after the append. Two
+    /// identical requests at once: one appends, the other conflicts, reads again, and is a
+    /// repeat. A decision that changes nothing records no use of the key.
+    pub async fn run_idempotent<A>(
+        &self,
+        meta: &Metadata,
+        once: Option<&Idempotency>,
+        created: &[Uuid],
+        stream: StreamName,
+        lookups: &[StreamName],
+        decide: impl Fn(&A, &[Vec<RecordedEvent>]) -> Result<Decision<A::Event>, ApiError>,
+    ) -> Result<Run<A>, ApiError>
+    where
+        A: Aggregate,
+    {
         let _serialized = self.lock_stream(&stream).await;
-        let requests: Vec<(StreamName, u64)> =
+        let mut requests: Vec<(StreamName, u64)> =
             std::iter::once(&stream).chain(lookups).map(|s| (s.clone(), 1)).collect();
+        if let Some(once) = once {
+            requests.push((once.stream.clone(), 1));
+        }
         for _ in 0..RETRIES {
             let mut read = self.store.read_streams(&requests).await.map_err(store_error)?;
+            if let Some(once) = once {
+                let used = read.pop().unwrap_or_default();
+                let first = match used.first() {
+                    Some(record) => Some(decode::<IdempotencyEvent>(record).map_err(|e| {
+                        ApiError::internal(format!("{} does not load: {e}", once.stream))
+                    })?),
+                    None => None,
+                };
+                if let Some(first) = once.earlier(first.as_ref())? {
+                    return Ok(Run::Repeat(first));
+                }
+            }
             let records = read.remove(0);
             let version = records.last().map_or(0, |r| r.version);
             let aggregate: A = load(&records)
                 .map_err(|e| ApiError::internal(format!("{stream} does not load: {e}")))?;
             let decision = decide(&aggregate, &read)?;
             if decision.is_empty() {
-                return Ok(Executed { before: aggregate, version, position: None });
+                let done = Executed { before: aggregate, version, after: version, position: None };
+                return Ok(Run::Done(done));
             }
-            let appends = appends(decision, &stream, version, meta);
+            let after = version + decision.events.len() as u64;
+            let mut appends = appends(decision, &stream, version, meta);
+            if let Some(once) = once {
+                let recorded = new_event(&once.recorded(&stream, after, created), meta.clone());
+                appends.push(StreamAppend::new(
+                    once.stream.clone(),
+                    ExpectedVersion::NoStream,
+                    vec![recorded],
+                ));
+            }
             match self.store.append_streams(appends).await {
                 Ok(results) => {
                     let position = results.iter().map(|r| r.last_position()).max();
-                    return Ok(Executed { before: aggregate, version, position });
+                    return Ok(Run::Done(Executed { before: aggregate, version, after, position }));
                 }
                 Err(StoreError::WrongExpectedVersion { .. }) => continue,
                 Err(e) => return Err(store_error(e)),
@@ -104,8 +174,10 @@ impl Commands {
 }
 
 /// The decision as appends: the aggregate's own events expected at `version`, then every
-/// stream it opens, expected not to exist yet (the own stream first, so readers of one append
-/// see the signature before its promise, the conversation before its wish).
+/// stream it opens, expected not to exist yet, or at the version it was read at when the
+/// decision appends to a looked-up stream ([`Opened::after`](crate::Opened::after)) (the own
+/// stream first, so readers of one append see the signature before its promise, the
+/// conversation before its wish).
 fn appends<E: events::EventFamily>(
     decision: Decision<E>,
     own: &StreamName,
@@ -121,9 +193,11 @@ fn appends<E: events::EventFamily>(
         let event = NewEvent::new(opened.event_type, opened.data, meta.clone());
         match out.iter_mut().find(|a: &&mut StreamAppend| a.stream == opened.stream) {
             Some(append) => append.events.push(event),
-            None => {
-                out.push(StreamAppend::new(opened.stream, ExpectedVersion::NoStream, vec![event]))
-            }
+            None => out.push(StreamAppend::new(
+                opened.stream,
+                ExpectedVersion::after(opened.read_at),
+                vec![event],
+            )),
         }
     }
     out
@@ -165,5 +239,13 @@ mod tests {
         assert_eq!(plan[1].events.len(), 2);
         let fresh = appends(Decision::events(vec![registered("a")]), &own, 0, &meta);
         assert_eq!(fresh[0].expected, ExpectedVersion::NoStream);
+        // A looked-up stream appended to at the version it was read at.
+        let looked_up = Decision::<SchoolEvent>::events(vec![])
+            .opening(Opened::new(stream("school-c"), &registered("c")).after(2));
+        let plan = appends(looked_up, &own, 3, &meta);
+        assert_eq!(
+            (plan[0].stream.as_str(), plan[0].expected),
+            ("school-c", ExpectedVersion::Exact(2))
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | [`Aggregate`], [`Decision`], [`Opened`], [`At`] | [`aggregate`] | the one shape of a decision maker: `handle` → events, `apply` |
 //! | [`testing`] | [`testing`] | `given(events).when(command).then_expect_events(..)` |
-//! | [`Commands`] | [`commands`] | load, decide, append at the version read, retry on conflict |
+//! | [`Commands`], [`Run`] | [`commands`] | load, decide, append at the version read, retry on conflict; once per `Idempotency-Key` |
 //! | [`ReadModel`], [`Documents`], [`View`], [`ReadModels`] | [`read_model`] | typed read models: each event decoded once, documents as types |
 //! | [`Clock`] | [`clock`] | the time now, for handlers and schedulers; tests move it forward |
 //! | [`Latest`] | [`latest`] | a settings stream's state as last read, brought up to date with one read of its tail |
@@ -44,6 +44,6 @@ pub mod testing;
 
 pub use aggregate::{Aggregate, At, Decision, Opened, decode, load, new_event, stream};
 pub use clock::Clock;
-pub use commands::{Commands, Executed, RETRIES};
+pub use commands::{Commands, Executed, RETRIES, Run};
 pub use latest::{Latest, Versioned};
 pub use read_model::{Documents, ReadModel, ReadModels, Recorded, View};

@@ -154,6 +154,16 @@ impl State {
         let key_use = match key_records.first() {
             Some(record) => match domain::decode::<IdempotencyEvent>(record) {
                 Ok(IdempotencyEvent::KeyUsed(used)) => Some(used),
+                // The key names another request of the caller's (not a check).
+                Ok(IdempotencyEvent::RequestRecorded(other)) => {
+                    return Err(ApiError::conflict(
+                        "idempotency-conflict",
+                        format!(
+                            "This Idempotency-Key was already used for another request ({}); use a new key for a new purchase check.",
+                            other.request
+                        ),
+                    ));
+                }
                 Err(e) => return Err(ApiError::internal(e)),
             },
             None => None,

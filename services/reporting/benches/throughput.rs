@@ -236,6 +236,7 @@ impl District {
                         goal: None,
                         notes: Some(long("Voicemail")),
                         occurred_at: now,
+                        spoke_with: None,
                     }
                     .into(),
                 );
@@ -247,6 +248,7 @@ impl District {
                     goal: Some(long("Laptops the club can take home")),
                     notes: None,
                     occurred_at: now + TimeDelta::seconds(1),
+                    spoke_with: None,
                 }
                 .into(),
             );
@@ -255,6 +257,8 @@ impl District {
                     alternative_id: Uuid::now_v7(),
                     description: long("The standard laptop from the catalog"),
                     lines: vec![],
+                    call_id: None,
+                    assessment: None,
                 }
                 .into(),
             );

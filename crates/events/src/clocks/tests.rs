@@ -98,6 +98,7 @@ fn call(reached: bool, occurred_at: &str) -> PurchaseEvent {
         goal: reached.then(|| LongText::parse("Tablets for the reading group").unwrap()),
         notes: None,
         occurred_at: t(occurred_at),
+        spoke_with: None,
     }
     .into()
 }
@@ -437,6 +438,7 @@ mod property {
                     goal: None,
                     notes: None,
                     occurred_at: at(*m),
+                    spoke_with: None,
                 };
                 clocks.apply(&event.into(), at(*m));
             }

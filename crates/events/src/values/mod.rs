@@ -22,6 +22,7 @@
 //! | [`PaymentMethod`] | `purchase_order`, `p_card`, `reimbursement` | the same |
 //! | [`CardLast4`] | exactly 4 digits (`"4821"`); from a masked card number, its last four digits | as given |
 //! | [`BankReference`] | 1 to 128 visible ASCII characters | as given |
+//! | [`TechnologyTerm`] | 1 to 64 characters on one line, at least one ASCII letter or digit, trimmed | as given; matched as whole words, ignoring case |
 //!
 //! Identifiers are never trimmed: a space in a school id or an external reference is an error,
 //! because silently changing an identifier hides the caller's bug. Human text (names,
@@ -34,6 +35,7 @@ mod ids;
 mod money;
 mod payment;
 mod quantity;
+mod term;
 mod text;
 
 use utoipa::openapi::RefOr;
@@ -46,6 +48,7 @@ pub use ids::{Category, ExternalRef, IdempotencyKey, Mcc, SchoolId, Sku, VendorI
 pub use money::Money;
 pub use payment::PaymentMethod;
 pub use quantity::Quantity;
+pub use term::TechnologyTerm;
 pub use text::{LongText, ShortText};
 
 /// Why a value was refused: which kind of value, and a sentence a person can act on.

@@ -60,6 +60,11 @@ impl<T: FromJson> Body<T> {
     pub fn parse(&self) -> Result<T, ApiError> {
         parse_object(&self.value)
     }
+
+    /// The body as sent (JSON): what an `Idempotency-Key` names with the path.
+    pub fn json(&self) -> &Value {
+        &self.value
+    }
 }
 
 impl<T: FromJson + 'static> FromRequest for Body<T> {
@@ -84,6 +89,11 @@ impl<T: FromJson> OptionalBody<T> {
     /// The body as `T`, or a 422 `validation` problem listing every bad field.
     pub fn parse(&self) -> Result<T, ApiError> {
         parse_object(&self.value)
+    }
+
+    /// The body as sent (`{}` when empty): what an `Idempotency-Key` names with the path.
+    pub fn json(&self) -> &Value {
+        &self.value
     }
 }
 

@@ -2,14 +2,19 @@
 //! and the parser that accepts it ([`FromJson`]), reporting every bad field at once.
 
 use chrono::{DateTime, Utc};
-use events::gate::{PolicySet, ProductUpserted, PurchaseLine, VendorUpserted};
+use events::gate::{
+    PersonReached, PolicySet, ProductUpserted, PurchaseLine, VendorUpserted,
+    default_technology_terms,
+};
+use events::stakeholders::Phone;
 use events::values::{
     Category, Currency, Email, ExternalRef, LongText, Mcc, Money, PaymentMethod, Quantity,
-    SchoolId, ShortText, Sku, VendorId,
+    SchoolId, ShortText, Sku, TechnologyTerm, VendorId,
 };
 use kernel::http::FromJson;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
+use uuid::Uuid;
 use web::Fields;
 
 use crate::domain::standards::MAX_POLICY_ENTRIES;
@@ -86,8 +91,15 @@ pub struct CallBody {
     /// What the requester is trying to accomplish: required when they were reached.
     pub goal: Option<LongText>,
     pub notes: Option<LongText>,
-    /// When the call took place (default: now). Not before the purchase was flagged.
+    /// When the call took place (default: now). Not before the purchase was flagged, nor more
+    /// than five minutes after the server's time.
     pub occurred_at: Option<DateTime<Utc>>,
+    /// Whom you spoke with. When the purchase's `requester_email` belongs to a registered
+    /// stakeholder, a reached requester is that person and the call records their id (leave
+    /// this out, or give their `stakeholder_id`); otherwise a reached requester needs their
+    /// `name` and a `phone` or `email`. When the requester was not reached, you may name whom
+    /// you spoke with instead.
+    pub spoke_with: Option<PersonReached>,
 }
 
 impl FromJson for CallBody {
@@ -96,28 +108,57 @@ impl FromJson for CallBody {
         let goal = f.optional_string("goal", map.get("goal"), LongText::parse);
         let notes = f.optional_string("notes", map.get("notes"), LongText::parse);
         let occurred_at = f.optional_string("occurred_at", map.get("occurred_at"), time);
+        let spoke_with = match map.get("spoke_with") {
+            None | Some(Value::Null) => Some(None),
+            Some(value) => person(f, "spoke_with", value).map(Some),
+        };
         Some(Self {
             requester_reached: requester_reached?,
             goal: goal?,
             notes: notes?,
             occurred_at: occurred_at?,
+            spoke_with: spoke_with?,
         })
     }
+}
+
+/// A person IT spoke with: `stakeholder_id`, or `name` with `phone` and/or `email`.
+fn person(f: &mut Fields, path: &str, value: &Value) -> Option<PersonReached> {
+    let map = web::input::object(f, path, value)?;
+    let at = |name: &str| format!("{path}.{name}");
+    let stakeholder_id = f.optional_string(&at("stakeholder_id"), map.get("stakeholder_id"), uuid);
+    let name = f.optional_string(&at("name"), map.get("name"), ShortText::parse);
+    let phone = f.optional_string(&at("phone"), map.get("phone"), Phone::parse);
+    let email = f.optional_string(&at("email"), map.get("email"), Email::parse);
+    Some(PersonReached {
+        stakeholder_id: stakeholder_id?,
+        name: name?,
+        phone: phone?,
+        email: email?,
+    })
+}
+
+fn uuid(s: &str) -> Result<Uuid, String> {
+    Uuid::parse_str(s).map_err(|_| "must be a UUID".to_owned())
 }
 
 /// An alternative to propose.
 #[derive(Debug, ToSchema)]
 pub struct AlternativeBody {
     pub description: LongText,
-    /// What the purchase would be instead (optional).
+    /// What the purchase would be instead (optional). They are judged against the standards
+    /// like a check's lines; the answer's `assessment` says whether they are supported.
     pub lines: Option<Vec<PurchaseLine>>,
+    /// The call (of this purchase) in which you discussed it with the requester.
+    pub call_id: Option<Uuid>,
 }
 
 impl FromJson for AlternativeBody {
     fn from_json(f: &mut Fields, map: &Object) -> Option<Self> {
         let description = f.string("description", map.get("description"), LongText::parse);
         let lines = f.array("lines", map.get("lines"), 0, MAX_LINES, line);
-        Some(Self { description: description?, lines: Some(lines?) })
+        let call_id = f.optional_string("call_id", map.get("call_id"), uuid);
+        Some(Self { description: description?, lines: Some(lines?), call_id: call_id? })
     }
 }
 
@@ -149,8 +190,9 @@ impl FromJson for CancelBody {
 pub struct ProductBody {
     name: ShortText,
     category: Category,
-    /// A vendor on the vendor list.
-    vendor_id: VendorId,
+    /// The only vendor it may be bought from (a vendor on the vendor list). Leave it out when
+    /// it may be bought from any approved vendor.
+    vendor_id: Option<VendorId>,
     /// A reference price, given with `currency` (the policy's).
     unit_price: Option<Money>,
     currency: Option<Currency>,
@@ -160,7 +202,7 @@ impl FromJson for ProductBody {
     fn from_json(f: &mut Fields, map: &Object) -> Option<Self> {
         let name = f.string("name", map.get("name"), ShortText::parse);
         let category = f.string("category", map.get("category"), Category::parse);
-        let vendor_id = f.string("vendor_id", map.get("vendor_id"), VendorId::parse);
+        let vendor_id = f.optional_string("vendor_id", map.get("vendor_id"), VendorId::parse);
         let unit_price = match map.get("unit_price") {
             None | Some(Value::Null) => Some(None),
             value => money(f, "unit_price", value).map(Some),
@@ -229,12 +271,39 @@ impl FromJson for PolicyBody {
         });
         let threshold = money(f, "review_threshold", map.get("review_threshold"));
         let currency = f.string("currency", map.get("currency"), Currency::parse);
+        let non_technology = map.get("non_technology_categories");
+        let non_technology =
+            f.array("non_technology_categories", non_technology, 0, max, |f, p, v| {
+                f.string(p, Some(v), Category::parse)
+            });
+        let terms = match map.get("technology_terms") {
+            None | Some(Value::Null) => Some(default_technology_terms()),
+            terms => f.array("technology_terms", terms, 0, max, |f, p, v| {
+                f.string(p, Some(v), TechnologyTerm::parse)
+            }),
+        };
         Some(Self(PolicySet {
             technology_categories: categories?,
+            non_technology_categories: non_technology?,
             technology_mccs: mccs?,
             review_threshold: threshold?,
             currency: currency?,
+            technology_terms: terms?,
         }))
+    }
+}
+
+/// Whether a category is technology.
+#[derive(Debug, ToSchema)]
+pub struct ClassificationBody {
+    /// `true`: its lines are technology; `false`: they are not (unless their description
+    /// names technology).
+    pub technology: bool,
+}
+
+impl FromJson for ClassificationBody {
+    fn from_json(f: &mut Fields, map: &Object) -> Option<Self> {
+        Some(Self { technology: f.boolean("technology", map.get("technology"))? })
     }
 }
 

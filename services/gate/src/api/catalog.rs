@@ -4,13 +4,13 @@
 use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse, delete, get, put};
 use events::gate::{PolicySet, ProductUpserted, VendorUpserted};
-use events::values::{Sku, VendorId};
+use events::values::{Category, Sku, VendorId};
 use kernel::http::{self, Body, Caller};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use web::ApiError;
 
-use super::bodies::{PolicyBody, ProductBody, VendorBody};
+use super::bodies::{ClassificationBody, PolicyBody, ProductBody, VendorBody};
 use super::{AnyRole, Writers};
 use crate::app::State;
 use crate::domain::{self, Standards, StandardsCommand};
@@ -144,8 +144,14 @@ pub async fn put_vendor(
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// Set the policy: which categories and merchant category codes are technology, and the
-/// amount over which IT always reviews.
+/// Set the policy: which categories and merchant category codes are technology, which
+/// categories are not, the words that name technology, and the amount over which IT always
+/// reviews.
+///
+/// The gate fails closed: a line whose category is in neither list is `unclassified-category`
+/// and IT reviews it; a line under a non-technology category whose description names one of
+/// `technology_terms` (whole words, ignoring case; the defaults when left out) is
+/// `looks-like-technology` and IT reviews it too.
 #[utoipa::path(
     tag = "catalog",
     request_body = PolicySet,
@@ -153,7 +159,7 @@ pub async fn put_vendor(
         (status = 200, description = "The catalog now", body = CatalogView),
         (status = 401, body = web::Problem),
         (status = 403, body = web::Problem),
-        (status = 422, description = "`validation`, `empty-policy`, `too-many-entries`, `currency-mismatch`", body = web::Problem),
+        (status = 422, description = "`validation`, `empty-policy`, `too-many-entries`, `currency-mismatch`, `category-in-both-lists`", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]
@@ -166,5 +172,38 @@ pub async fn put_policy(
 ) -> Result<HttpResponse, ApiError> {
     let policy = body.parse()?.0;
     let view = change(&state, &who, &req, StandardsCommand::SetPolicy(policy)).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Classify a category once: whether its lines are technology.
+///
+/// Moves the category into the policy's `technology_categories` or `non_technology_categories`
+/// (a new policy version, unless it is already there): later checks follow it, and a category
+/// no longer comes back `unclassified-category`.
+#[utoipa::path(
+    tag = "catalog",
+    params(("category" = String, Path, description = "The category (a slug, lowercased)")),
+    request_body = ClassificationBody,
+    responses(
+        (status = 200, description = "The catalog now", body = CatalogView),
+        (status = 401, body = web::Problem),
+        (status = 403, body = web::Problem),
+        (status = 409, description = "`no-policy`: set the policy first", body = web::Problem),
+        (status = 422, description = "`validation`, `empty-policy` (the last technology category made not technology), `too-many-entries`", body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[put("/v1/catalog/categories/{category}")]
+pub async fn put_category(
+    state: Data<State>,
+    who: Caller<Writers>,
+    req: HttpRequest,
+    category: Path<String>,
+    body: Body<ClassificationBody>,
+) -> Result<HttpResponse, ApiError> {
+    let category = http::path("category", &category, Category::parse)?;
+    let technology = body.parse()?.technology;
+    let command = StandardsCommand::ClassifyCategory { category, technology };
+    let view = change(&state, &who, &req, command).await?;
     Ok(HttpResponse::Ok().json(view))
 }

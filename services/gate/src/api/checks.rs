@@ -7,13 +7,17 @@
 //! gets the stored answer (200), or a 409 `idempotency-conflict` if it asks something else. Two
 //! identical requests at the same moment: one appends, the other's append conflicts, and it
 //! answers from what the first stored.
+//!
+//! A repeat gets the original answer (the decision and its reasons, as they were) with the
+//! purchase's current `status` beside it: a held purchase may since have been approved or
+//! cancelled by IT.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, post, web::Data};
 use eventlog::{ExpectedVersion, Metadata, RecordedEvent, StoreError, StreamAppend};
 use events::gate::{
-    Decision, IdempotencyEvent, IdempotencyKeyUsed, PurchaseDecided, PurchaseEvent,
-    PurchaseSubmitted, Reason,
+    Decision, IdempotencyEvent, IdempotencyKeyUsed, PurchaseDecided, PurchaseEvent, PurchaseStatus,
+    PurchaseSubmitted, Reason, idempotency_key_id,
 };
 use events::values::{Currency, IdempotencyKey, Money};
 use kernel::http::{self, Body, Caller};
@@ -29,8 +33,6 @@ use crate::domain::{self, Purchase, PurchaseCheck, PurchaseCommand, PurchaseErro
 
 /// Namespace of purchase ids: v5(namespace, subject ␀ external_ref).
 const PURCHASE_NAMESPACE: Uuid = Uuid::from_u128(0x6f0b_52c2_8c8e_4f6c_9a3b_4f1e_2d7a_0c31);
-/// Namespace of idempotency-key streams: v5(namespace, subject ␀ key).
-const KEY_NAMESPACE: Uuid = Uuid::from_u128(0x2c41_9e07_53d8_4a5e_b1f6_0d93_6a2e_7f48);
 
 /// Links to follow from an answer.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -44,7 +46,12 @@ pub struct CheckLinks {
 pub struct CheckAnswer {
     pub purchase_id: Uuid,
     /// `approved`: go ahead. `held`: wait for IT. `advisory`: you may go ahead; IT was told.
+    /// A repeat gets the original decision.
     pub decision: Decision,
+    /// Where the purchase stands now: its decision, until IT approves or cancels it. A repeat
+    /// of a held check says here whether IT has since approved (`approved`) or cancelled
+    /// (`cancelled`) it.
+    pub status: PurchaseStatus,
     /// Every rule that fired, per line where it applies.
     pub reasons: Vec<Reason>,
     pub total: Money,
@@ -62,6 +69,7 @@ impl CheckAnswer {
         Self {
             purchase_id: s.purchase_id,
             decision: d.decision,
+            status: d.decision.into(),
             reasons: d.reasons.clone(),
             total: s.total,
             currency: s.currency,
@@ -102,19 +110,6 @@ impl CheckAnswer {
     }
 }
 
-fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
-    let Some(value) = req.headers().get("idempotency-key") else { return Ok(None) };
-    let text = value.to_str().map_err(|_| {
-        ApiError::bad_request("invalid-header", "The Idempotency-Key header must be visible ASCII.")
-    })?;
-    IdempotencyKey::parse(text).map(Some).map_err(|e| {
-        ApiError::bad_request(
-            "invalid-header",
-            format!("The Idempotency-Key header is invalid: {}", e.message()),
-        )
-    })
-}
-
 /// The answer already given to this question, if it was asked before: by the same
 /// `Idempotency-Key` or the same `external_ref` (200), or a 409 when either was used for a
 /// different request.
@@ -136,7 +131,8 @@ async fn earlier_answer(
     Ok(None)
 }
 
-/// The stored answer to a repeat, or a conflict when the repeat asks something else.
+/// The stored answer to a repeat, with the purchase's status now, or a conflict when the
+/// repeat asks something else.
 fn repeat(
     purchase: &Purchase,
     records: &[RecordedEvent],
@@ -146,7 +142,11 @@ fn repeat(
     if stored != Some(hash) {
         return Err(idempotency_conflict(purchase.id().unwrap_or_default()));
     }
-    CheckAnswer::from_records(records)
+    let mut answer = CheckAnswer::from_records(records)?;
+    if let Some(status) = purchase.status {
+        answer.status = status;
+    }
+    Ok(answer)
 }
 
 fn idempotency_conflict(purchase_id: Uuid) -> ApiError {
@@ -159,8 +159,9 @@ fn idempotency_conflict(purchase_id: Uuid) -> ApiError {
 /// Answered at once: `approved`, `held` (the school signed the purchasing agreement and IT must
 /// review: wait) or `advisory` (the school has not signed: you may go ahead, IT is told), with
 /// every reason. `201` for a new purchase; `200` with the original answer when the same
-/// `external_ref` (or `Idempotency-Key`) comes again with the same body; `409
-/// idempotency-conflict` when it comes with a different body.
+/// `external_ref` (or `Idempotency-Key`) comes again with the same body, its `status` telling
+/// where the purchase stands now; `409 idempotency-conflict` when it comes with a different
+/// body.
 #[utoipa::path(
     tag = "purchase checks",
     request_body = PurchaseCheckBody,
@@ -187,7 +188,7 @@ pub async fn check_purchase(
     body: Body<PurchaseCheckBody>,
 ) -> Result<HttpResponse, ApiError> {
     let check = body.parse()?.into();
-    let key = idempotency_key(&req)?;
+    let key = http::idempotency_key(&req)?;
     let meta = http::metadata(&who, &req, "gate");
     match answer(&state, &who.subject, key, check, meta).await? {
         Answered::Repeat(answer) => Ok(HttpResponse::Ok().json(answer)),
@@ -217,7 +218,7 @@ async fn answer(
     let scoped = |name: &str| format!("{caller}\u{0}{name}");
     let purchase_id =
         Uuid::new_v5(&PURCHASE_NAMESPACE, scoped(check.external_ref.as_str()).as_bytes());
-    let key_id = key.as_ref().map(|k| Uuid::new_v5(&KEY_NAMESPACE, scoped(k.as_str()).as_bytes()));
+    let key_id = key.as_ref().map(|k| idempotency_key_id(caller, k.as_str()));
     let hash = check.request_hash();
     let school_id = check.school_id.clone();
 

@@ -62,6 +62,7 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
         .service(catalog::delete_product)
         .service(catalog::put_vendor)
         .service(catalog::put_policy)
+        .service(catalog::put_category)
         .service(district::get_district)
         .service(district::put_district)
         .service(district::put_closure)
@@ -118,6 +119,7 @@ fn purchase_error(e: PurchaseError) -> ApiError {
         PurchaseError::IdempotencyConflict { .. }
         | PurchaseError::InvalidState { .. }
         | PurchaseError::CallRequired { .. }
+        | PurchaseError::AcceptNeedsCall
         | PurchaseError::DuplicateId { .. } => StatusCode::CONFLICT,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };
@@ -135,6 +137,7 @@ fn decision_error(e: DecisionError) -> ApiError {
 fn standards_error(e: StandardsError) -> ApiError {
     let status = match e {
         StandardsError::ProductNotFound { .. } => StatusCode::NOT_FOUND,
+        StandardsError::NoPolicy => StatusCode::CONFLICT,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };
     ApiError::new(status, e.slug(), e.to_string())

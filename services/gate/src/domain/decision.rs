@@ -8,36 +8,53 @@
 //!    ([`DecisionError::CurrencyMismatch`]).
 //! 3. The total is the sum of quantity × unit price over **all** lines, with checked arithmetic
 //!    ([`DecisionError::TotalTooLarge`] past `Money::MAX`).
-//! 4. A line is **technology** when its category is one of the policy's technology categories,
-//!    or the check's merchant category code is one of the policy's technology codes (then every
-//!    line of the check is technology: a computer store sells computers).
+//! 4. Each line is **classified** ([`classify`]), failing closed:
+//!    - **technology** when its category is one of the policy's technology categories, or the
+//!      check's merchant category code is one of the policy's technology codes (then every line
+//!      of the check is technology: a computer store sells computers);
+//!    - else, under one of the policy's non-technology categories, **not technology**, unless
+//!      its description names one of the policy's technology terms (whole words, ignoring case:
+//!      [`TechnologyTerm::found_in`]): then it **looks like technology**;
+//!    - else **unclassified**: the policy lists its category neither way.
 //! 5. The vendor is **approved** when the check's `vendor` text names an approved vendor by id
 //!    or by name, ignoring case ([`Standards::approved_vendor`]).
-//! 6. A technology line is **supported** when it has a SKU, the SKU is in the catalog, and the
-//!    vendor is approved. (The catalog product's own vendor is not compared with the check's:
-//!    buying a catalog model from any approved vendor is supported.)
-//! 7. The purchase **needs review** when it has an unsupported technology line, or it has
-//!    technology lines and its total is over the policy's review threshold (strictly over).
+//! 6. A technology line is **supported** when it has a SKU, the SKU is in the catalog, the
+//!    vendor is approved, and, when the catalog names the only vendor the product may come from
+//!    (its `vendor_id`), the check's vendor is that one ([`Standards::names_vendor`]). A
+//!    catalog product without a vendor may be bought from any approved vendor.
+//! 7. The purchase **needs review** when it has an unsupported technology line, an
+//!    unclassified line or a line that looks like technology, or it has technology lines and
+//!    its total is over the policy's review threshold (strictly over). So neither of the last
+//!    two is ever approved.
 //! 8. A purchase that needs review is `held` when the school has signed the purchasing
 //!    agreement, else `advisory`; any other purchase is `approved`.
 //!
 //! Every rule that fires gives a reason, in this order: per line, `not-technology` (a
-//! non-technology line), `in-catalog` (a supported line) or `not-in-catalog` (a technology line
-//! without a SKU or with a SKU not in the catalog; a catalog SKU bought from an unapproved
-//! vendor gets no line reason, the purchase-wide `vendor-not-approved` covers it); then, for
-//! the whole purchase, `vendor-not-approved` (technology lines and an unapproved vendor),
-//! `over-review-threshold`, and `school-not-gated` (the decision is advisory because the school
-//! has not signed). Each reason carries a sentence for people.
+//! non-technology line), `unclassified-category`, `looks-like-technology` (naming the term
+//! found), `in-catalog` (a supported line), `not-in-catalog` (a technology line without a SKU
+//! or with a SKU not in the catalog) or `not-from-catalog-vendor` (a catalog SKU whose catalog
+//! vendor is not the check's; a catalog SKU bought from an unapproved vendor gets no line
+//! reason, the purchase-wide `vendor-not-approved` covers it); then, for the whole purchase,
+//! `vendor-not-approved` (technology lines and an unapproved vendor), `over-review-threshold`,
+//! and `school-not-gated` (the decision is advisory because the school has not signed). Each
+//! reason carries a sentence for people.
+//!
+//! An alternative IT proposes is judged line by line the same way ([`assess_lines`]), without
+//! a vendor or a merchant code: its catalog lines are supported whatever vendor IT buys them
+//! from.
 
-use events::gate::{Decision, PurchaseDecided, PurchaseLine, Reason, ReasonCode};
+use events::gate::{
+    Decision, LinesAssessed, PolicySet, PurchaseDecided, PurchaseLine, Reason, ReasonCode,
+};
 use events::school::SchoolStatus;
 use events::values::{
     Currency, Email, ExternalRef, LongText, Mcc, Money, PaymentMethod, SchoolId, ShortText,
+    TechnologyTerm,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::standards::Standards;
+use super::standards::{Standards, Vendor};
 
 /// The most lines a purchase check may have.
 pub const MAX_LINES: usize = 500;
@@ -173,63 +190,16 @@ pub fn decide(
     let mut technology_lines = 0;
     let mut unsupported_lines = 0;
     for (index, line) in check.lines.iter().enumerate() {
-        let by_category = policy.technology_categories.contains(&line.category);
-        if !by_category && technology_mcc.is_none() {
-            let mcc = match &check.merchant_category_code {
-                Some(mcc) => format!(" and merchant category code {mcc} is not a technology code"),
-                None => String::new(),
-            };
-            reasons.push(reason(
-                ReasonCode::NotTechnology,
-                Some(index),
-                format!(
-                    "{:?} is not technology: category {} is not a technology category{mcc}.",
-                    line.description.as_str(),
-                    line.category
-                ),
-            ));
-            continue;
-        }
-        technology_lines += 1;
-        let why = match technology_mcc {
-            Some(mcc) if !by_category => format!("merchant category code {mcc}"),
-            _ => format!("category {}", line.category),
+        let class = classify(line, policy, technology_mcc);
+        let buyer = Buyer::Check {
+            vendor,
+            named: check.vendor.as_str(),
+            merchant_code: check.merchant_category_code.as_ref(),
         };
-        let description = line.description.as_str();
-        match (&line.sku, line.sku.as_ref().and_then(|sku| standards.product(sku))) {
-            (Some(sku), Some(_)) => match vendor {
-                Some(v) => reasons.push(reason(
-                    ReasonCode::InCatalog,
-                    Some(index),
-                    format!(
-                        "{description:?} is supported: SKU {sku} is in the catalog and {} is an approved vendor.",
-                        v.name
-                    ),
-                )),
-                // Unsupported only because of the vendor: `vendor-not-approved` says so.
-                None => unsupported_lines += 1,
-            },
-            (Some(sku), None) => {
-                unsupported_lines += 1;
-                reasons.push(reason(
-                    ReasonCode::NotInCatalog,
-                    Some(index),
-                    format!(
-                        "{description:?} is technology ({why}) but SKU {sku} is not in the catalog of supported products."
-                    ),
-                ));
-            }
-            (None, _) => {
-                unsupported_lines += 1;
-                reasons.push(reason(
-                    ReasonCode::NotInCatalog,
-                    Some(index),
-                    format!(
-                        "{description:?} is technology ({why}) but has no SKU, so it cannot be matched to the catalog."
-                    ),
-                ));
-            }
-        }
+        let judged = judge(index, line, &class, standards, buyer);
+        technology_lines += usize::from(matches!(class, Class::Technology { .. }));
+        unsupported_lines += usize::from(judged.needs_review);
+        reasons.extend(judged.reason);
     }
 
     let technology = technology_lines > 0;
@@ -280,6 +250,176 @@ pub fn decide(
 
 fn reason(code: ReasonCode, line: Option<usize>, detail: String) -> Reason {
     Reason { code, line, detail }
+}
+
+/// What a line is, by the policy ([`classify`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Class<'a> {
+    /// Technology: by its category, or by the check's merchant category code.
+    Technology { by_mcc: Option<&'a Mcc> },
+    /// Not technology: its category is a non-technology one, and its description names no
+    /// technology term.
+    NotTechnology,
+    /// Filed under a non-technology category, but its description names `term`.
+    LooksLikeTechnology { term: &'a TechnologyTerm },
+    /// Its category is in neither of the policy's lists.
+    Unclassified,
+}
+
+/// What `line` is by `policy`, paid with the technology merchant code `technology_mcc` (the
+/// check's code when the policy lists it), failing closed (see the module docs).
+pub fn classify<'a>(
+    line: &PurchaseLine,
+    policy: &'a PolicySet,
+    technology_mcc: Option<&'a Mcc>,
+) -> Class<'a> {
+    if policy.technology_categories.contains(&line.category) {
+        return Class::Technology { by_mcc: None };
+    }
+    if let Some(mcc) = technology_mcc {
+        return Class::Technology { by_mcc: Some(mcc) };
+    }
+    if !policy.non_technology_categories.contains(&line.category) {
+        return Class::Unclassified;
+    }
+    match policy.technology_terms.iter().find(|t| t.found_in(line.description.as_str())) {
+        Some(term) => Class::LooksLikeTechnology { term },
+        None => Class::NotTechnology,
+    }
+}
+
+/// Who buys a line: the check's vendor (approved or not, as named, with the merchant's code),
+/// or IT for an alternative.
+#[derive(Debug, Clone, Copy)]
+enum Buyer<'a> {
+    Check { vendor: Option<&'a Vendor>, named: &'a str, merchant_code: Option<&'a Mcc> },
+    Alternative,
+}
+
+/// A line's reason (none for a catalog line from an unapproved vendor: the purchase-wide
+/// `vendor-not-approved` says it) and whether it needs review.
+struct Judged {
+    reason: Option<Reason>,
+    needs_review: bool,
+}
+
+fn judge(
+    index: usize,
+    line: &PurchaseLine,
+    class: &Class<'_>,
+    standards: &Standards,
+    buyer: Buyer<'_>,
+) -> Judged {
+    let description = line.description.as_str();
+    let category = &line.category;
+    let flagged = |code, detail| Judged {
+        reason: Some(reason(code, Some(index), detail)),
+        needs_review: true,
+    };
+    let by_mcc = match class {
+        Class::Technology { by_mcc } => *by_mcc,
+        Class::NotTechnology => {
+            let mcc = match buyer {
+                Buyer::Check { merchant_code: Some(mcc), .. } => {
+                    format!(" and merchant category code {mcc} is not a technology code")
+                }
+                _ => String::new(),
+            };
+            let detail = format!(
+                "{description:?} is not technology: category {category} is not a technology category{mcc}."
+            );
+            return Judged {
+                reason: Some(reason(ReasonCode::NotTechnology, Some(index), detail)),
+                needs_review: false,
+            };
+        }
+        Class::Unclassified => {
+            return flagged(
+                ReasonCode::UnclassifiedCategory,
+                format!(
+                    "{description:?} is filed under category {category}, which the policy lists neither as technology nor as not technology, so IT reviews it; IT classifies a category once, in the policy, and later checks follow it."
+                ),
+            );
+        }
+        Class::LooksLikeTechnology { term } => {
+            return flagged(
+                ReasonCode::LooksLikeTechnology,
+                format!(
+                    "{description:?} is filed under {category}, a category that is not technology, but its description names technology: the words {:?} (the policy's technology terms are matched as whole words, ignoring case), so IT reviews it.",
+                    term.as_str()
+                ),
+            );
+        }
+    };
+    let why = match by_mcc {
+        Some(mcc) => format!("merchant category code {mcc}"),
+        None => format!("category {category}"),
+    };
+    let product = line.sku.as_ref().and_then(|sku| standards.product(sku));
+    match (&line.sku, product) {
+        (Some(sku), Some(product)) => match buyer {
+            Buyer::Alternative => Judged {
+                reason: Some(reason(
+                    ReasonCode::InCatalog,
+                    Some(index),
+                    format!("{description:?} is supported: SKU {sku} is in the catalog."),
+                )),
+                needs_review: false,
+            },
+            // Unsupported only because of the vendor: `vendor-not-approved` says so.
+            Buyer::Check { vendor: None, .. } => Judged { reason: None, needs_review: true },
+            Buyer::Check { vendor: Some(v), named, .. } => match &product.vendor_id {
+                Some(only) if !standards.names_vendor(named, only) => flagged(
+                    ReasonCode::NotFromCatalogVendor,
+                    format!(
+                        "{description:?} (SKU {sku}) is in the catalog, but only from {}; {named:?} is not that vendor.",
+                        standards.vendors.get(only).map_or(only.as_str(), |o| o.name.as_str())
+                    ),
+                ),
+                _ => Judged {
+                    reason: Some(reason(
+                        ReasonCode::InCatalog,
+                        Some(index),
+                        format!(
+                            "{description:?} is supported: SKU {sku} is in the catalog and {} is an approved vendor.",
+                            v.name
+                        ),
+                    )),
+                    needs_review: false,
+                },
+            },
+        },
+        (Some(sku), None) => flagged(
+            ReasonCode::NotInCatalog,
+            format!(
+                "{description:?} is technology ({why}) but SKU {sku} is not in the catalog of supported products."
+            ),
+        ),
+        (None, _) => flagged(
+            ReasonCode::NotInCatalog,
+            format!(
+                "{description:?} is technology ({why}) but has no SKU, so it cannot be matched to the catalog."
+            ),
+        ),
+    }
+}
+
+/// An alternative's `lines` judged against `standards` as a check's are (see the module
+/// docs), without a vendor or a merchant code; `None` without lines or without a policy.
+pub fn assess_lines(lines: &[PurchaseLine], standards: &Standards) -> Option<LinesAssessed> {
+    let policy = standards.policy.as_ref()?;
+    if lines.is_empty() {
+        return None;
+    }
+    let mut reasons = Vec::new();
+    let mut supported = true;
+    for (index, line) in lines.iter().enumerate() {
+        let class = classify(line, policy, None);
+        let judged = judge(index, line, &class, standards, Buyer::Alternative);
+        supported &= !judged.needs_review;
+        reasons.extend(judged.reason);
+    }
+    Some(LinesAssessed { supported, reasons, policy_version: standards.version })
 }
 
 #[cfg(test)]
@@ -532,8 +672,15 @@ mod tests {
         let mut standards = standards();
         let policy = Policy { technology_categories: vec![], ..standards.policy.clone().unwrap() };
         standards.apply(standards.version + 1, &policy.into());
+        // Laptops are now classified neither way: reviewed, never approved.
         let outcome = decide(&check(), &gated_school(), &standards).unwrap();
-        assert_eq!(outcome.codes(), vec![NotTechnology]);
+        assert_eq!(outcome.codes(), vec![UnclassifiedCategory]);
+        assert_eq!(outcome.decision, Decision::Held);
+        // Paid at a technology merchant, they are technology again.
+        let at_a_computer_store =
+            PurchaseCheck { merchant_category_code: Some(mcc("5734")), ..check() };
+        let outcome = decide(&at_a_computer_store, &gated_school(), &standards).unwrap();
+        assert_eq!(outcome.codes(), vec![InCatalog]);
     }
 
     #[test]

@@ -40,7 +40,7 @@ use events::school::{SchoolEvent, SchoolStatus};
 use events::values::SchoolId;
 use uuid::Uuid;
 
-pub use decision::{DecisionError, MAX_LINES, Outcome, PurchaseCheck, decide};
+pub use decision::{DecisionError, MAX_LINES, Outcome, PurchaseCheck, assess_lines, decide};
 pub use district::{DistrictCommand, DistrictError, DistrictSettings, district_stream};
 pub use purchase::{
     Alternative, Call, LogCall, MAX_CALL_AHEAD, ProposeAlternative, Purchase, PurchaseCommand,

@@ -17,10 +17,24 @@
 //!   [`MAX_CALL_AHEAD`] after the command's `now` (`call-in-future`, allowing for clock skew);
 //!   when the requester was reached, what they are trying to accomplish (`goal`) is required
 //!   (`goal-required`). Call and alternative ids are unique within a purchase (`duplicate-id`).
-//! - **Accepting** an alternative needs a held purchase (`invalid-state`) and a proposed
-//!   alternative (`alternative-not-found`). It emits two events, `alternative-accepted` then
-//!   `purchase-approved` naming the alternative, so that `purchase-approved` is the one event
-//!   that ends every approval by IT.
+//! - **Who was reached** is recorded with the call (`spoke_with`). The caller says whether the
+//!   purchase's `requester_email` belongs to a registered stakeholder ([`LogCall::requester`]).
+//!   If it does, `requester_reached` means that person: the call records their stakeholder id,
+//!   and naming another stakeholder is `not-the-requester`. If it does not, a call that reached
+//!   the requester names them: a name and a phone or an e-mail (`reached-person-required`), and
+//!   no stakeholder id (`not-the-requester`: a registered stakeholder would have the
+//!   requester's e-mail). A call that did not reach the requester may name whom IT spoke with
+//!   instead, and then names someone.
+//! - An alternative may name the call in which it was discussed, a call of this purchase
+//!   (`call-not-found`); its lines are judged against the standards by the caller
+//!   ([`assess_lines`](super::decision::assess_lines)) and recorded with it, so an alternative
+//!   whose lines are themselves unsupported says so.
+//! - **Accepting** an alternative needs a held purchase (`invalid-state`), a proposed
+//!   alternative (`alternative-not-found`) and, since it replaces what the requester asked for,
+//!   a call that reached the requester after the flag with their goal (`call-required`: call
+//!   before cancel's [`CallBeforeCancel::may_accept`]). It emits two events,
+//!   `alternative-accepted` then `purchase-approved` naming the alternative, so that
+//!   `purchase-approved` is the one event that ends every approval by IT.
 //! - **Approve** only a held purchase (`invalid-state`).
 //! - **Call before cancel:** cancel only a held purchase (`invalid-state`), and only when a call
 //!   that reached the requester, after the flag, recorded their goal, and an alternative was
@@ -32,10 +46,11 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use events::clocks::PurchaseClocks;
 use events::gate::{
-    AlternativeAccepted, AlternativeProposed, CallLogged, PurchaseApproved, PurchaseCancelled,
-    PurchaseDecided, PurchaseEvent, PurchaseLine, PurchaseStatus, PurchaseSubmitted,
+    AlternativeAccepted, AlternativeProposed, CallLogged, LinesAssessed, PersonReached,
+    PurchaseApproved, PurchaseCancelled, PurchaseDecided, PurchaseEvent, PurchaseLine,
+    PurchaseStatus, PurchaseSubmitted,
 };
-use events::rules::CallBeforeCancel;
+use events::rules::{CALL_CLOCK_SKEW, CallBeforeCancel};
 use events::school::SchoolStatus;
 use events::values::{IdempotencyKey, LongText};
 use uuid::Uuid;
@@ -45,8 +60,9 @@ use super::standards::Standards;
 use kernel::{Aggregate, At, Decision};
 
 /// How far after the command's `now` a call's `occurred_at` may be (clock skew between IT's
-/// device and the server).
-pub const MAX_CALL_AHEAD: TimeDelta = TimeDelta::minutes(5);
+/// device and the server): call before cancel's own allowance, so that every call the gate
+/// logs counts for the rule.
+pub const MAX_CALL_AHEAD: TimeDelta = CALL_CLOCK_SKEW;
 
 /// A logged call, with the time the log recorded it.
 #[derive(Debug, Clone, PartialEq)]
@@ -176,6 +192,9 @@ impl Purchase {
                 if self.alternative(alternative_id).is_none() {
                     return Err(PurchaseError::AlternativeNotFound { alternative_id });
                 }
+                if !self.call_before_cancel.may_accept() {
+                    return Err(PurchaseError::AcceptNeedsCall);
+                }
                 Ok(vec![
                     AlternativeAccepted { alternative_id }.into(),
                     PurchaseApproved { note: None, alternative_id: Some(alternative_id) }.into(),
@@ -261,6 +280,7 @@ impl Purchase {
         if call.requester_reached && call.goal.is_none() {
             return Err(PurchaseError::GoalRequired);
         }
+        let spoke_with = Self::person_reached(&call)?;
         Ok(vec![
             CallLogged {
                 call_id: call.call_id,
@@ -268,9 +288,40 @@ impl Purchase {
                 goal: call.goal,
                 notes: call.notes,
                 occurred_at: call.occurred_at,
+                spoke_with,
             }
             .into(),
         ])
+    }
+
+    /// Who the call records IT spoke with (see the module docs).
+    fn person_reached(call: &LogCall) -> Result<Option<PersonReached>, PurchaseError> {
+        let named = call.spoke_with.as_ref();
+        let named_stakeholder = named.and_then(|p| p.stakeholder_id);
+        if !call.requester_reached {
+            return match named {
+                Some(person) if !person.names_someone() => {
+                    Err(PurchaseError::ReachedPersonRequired)
+                }
+                _ => Ok(call.spoke_with.clone()),
+            };
+        }
+        match (call.requester, named_stakeholder) {
+            (Some(requester), Some(other)) if other != requester => {
+                Err(PurchaseError::NotTheRequester {
+                    stakeholder_id: other,
+                    requester: Some(requester),
+                })
+            }
+            (Some(requester), _) => Ok(Some(PersonReached::stakeholder(requester))),
+            (None, Some(other)) => {
+                Err(PurchaseError::NotTheRequester { stakeholder_id: other, requester: None })
+            }
+            (None, None) => match named {
+                Some(person) if person.names_someone() => Ok(Some(person.clone())),
+                _ => Err(PurchaseError::ReachedPersonRequired),
+            },
+        }
     }
 
     fn propose(&self, p: ProposeAlternative) -> Result<Vec<PurchaseEvent>, PurchaseError> {
@@ -284,11 +335,18 @@ impl Purchase {
         if p.lines.len() > MAX_LINES {
             return Err(PurchaseError::TooManyLines { count: p.lines.len() });
         }
+        if let Some(call_id) = p.call_id
+            && !self.calls.iter().any(|c| c.call.call_id == call_id)
+        {
+            return Err(PurchaseError::CallNotFound { call_id });
+        }
         Ok(vec![
             AlternativeProposed {
                 alternative_id: p.alternative_id,
                 description: p.description,
                 lines: p.lines,
+                call_id: p.call_id,
+                assessment: p.assessment,
             }
             .into(),
         ])
@@ -381,6 +439,11 @@ pub struct LogCall {
     pub occurred_at: DateTime<Utc>,
     /// The time the command is handled (the server's clock).
     pub now: DateTime<Utc>,
+    /// Whom IT says it spoke with, as sent.
+    pub spoke_with: Option<PersonReached>,
+    /// The registered stakeholder whose e-mail is the purchase's `requester_email`, if any
+    /// (the caller looks it up).
+    pub requester: Option<Uuid>,
 }
 
 /// An alternative to propose.
@@ -391,6 +454,11 @@ pub struct ProposeAlternative {
     pub description: LongText,
     /// At most [`MAX_LINES`]; may be empty.
     pub lines: Vec<PurchaseLine>,
+    /// The call of this purchase in which it was discussed, if named.
+    pub call_id: Option<Uuid>,
+    /// Its lines judged against the standards
+    /// ([`assess_lines`](super::decision::assess_lines)); `None` without lines.
+    pub assessment: Option<LinesAssessed>,
 }
 
 /// Why a purchase command was refused. The `Display` text is the problem's `detail`; the
@@ -423,6 +491,29 @@ pub enum PurchaseError {
     DuplicateId { id: Uuid },
     #[error("An alternative may have at most {max} lines; this one has {count}.", max = MAX_LINES)]
     TooManyLines { count: usize },
+    #[error(
+        "IT accepts an alternative only after a call that reached the requester after the purchase was flagged and heard what they are trying to accomplish: accepting replaces what they asked for. Log that call first."
+    )]
+    AcceptNeedsCall,
+    #[error(
+        "Say whom IT spoke with in `spoke_with`: the requester's e-mail belongs to no registered stakeholder, so give their `name` and a `phone` or `email`."
+    )]
+    ReachedPersonRequired,
+    #[error("{}", not_the_requester_detail(*stakeholder_id, *requester))]
+    NotTheRequester { stakeholder_id: Uuid, requester: Option<Uuid> },
+    #[error("This purchase has no call {call_id}; name a call logged on it, or none.")]
+    CallNotFound { call_id: Uuid },
+}
+
+fn not_the_requester_detail(stakeholder_id: Uuid, requester: Option<Uuid>) -> String {
+    match requester {
+        Some(requester) => format!(
+            "The requester is stakeholder {requester} (their e-mail is the purchase's requester_email), not {stakeholder_id}; with `requester_reached: true` the call is with the requester."
+        ),
+        None => format!(
+            "Stakeholder {stakeholder_id} is not the requester: the purchase's requester_email belongs to no registered stakeholder. Name the requester with `name` and a `phone` or `email`, or set `requester_reached: false`."
+        ),
+    }
 }
 
 fn call_required_detail(reached_call: bool, alternative_proposed: bool) -> String {
@@ -441,8 +532,8 @@ fn call_required_detail(reached_call: bool, alternative_proposed: bool) -> Strin
 
 impl PurchaseError {
     /// The stable problem-type slug. Suggested statuses: `purchase-not-found` 404;
-    /// `idempotency-conflict`, `invalid-state`, `call-required`, `duplicate-id` 409;
-    /// `alternative-not-found` 404; the others 422.
+    /// `idempotency-conflict`, `invalid-state`, `call-required` (to cancel, or to accept an
+    /// alternative), `duplicate-id` 409; `alternative-not-found` 404; the others 422.
     pub fn slug(&self) -> &'static str {
         match self {
             Self::NotFound => "purchase-not-found",
@@ -455,6 +546,10 @@ impl PurchaseError {
             Self::GoalRequired => "goal-required",
             Self::DuplicateId { .. } => "duplicate-id",
             Self::TooManyLines { .. } => "invalid-lines",
+            Self::AcceptNeedsCall => "call-required",
+            Self::ReachedPersonRequired => "reached-person-required",
+            Self::NotTheRequester { .. } => "not-the-requester",
+            Self::CallNotFound { .. } => "call-not-found",
         }
     }
 }

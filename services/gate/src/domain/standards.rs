@@ -8,12 +8,18 @@
 //! - An upsert replaces the product (by SKU) or vendor (by id) whole. An upsert, or a policy,
 //!   equal to what is already there emits nothing, so repeating a `PUT` neither grows the log nor
 //!   moves the policy version.
-//! - A product names a vendor on the vendor list (`unknown-vendor` otherwise), and gives its
-//!   reference price and currency together or not at all (`incomplete-price`).
+//! - A product may name the only vendor it may be bought from, which must be on the vendor list
+//!   (`unknown-vendor` otherwise); without one it may be bought from any approved vendor. It
+//!   gives its reference price and currency together or not at all (`incomplete-price`).
 //! - Removing a product not in the catalog is `not-found`.
 //! - A policy names at least one technology category or merchant category code
-//!   (`empty-policy`), at most [`MAX_POLICY_ENTRIES`] of each (`too-many-entries`); its lists are
-//!   stored sorted and without duplicates.
+//!   (`empty-policy`), at most [`MAX_POLICY_ENTRIES`] entries in each list
+//!   (`too-many-entries`), and no category as both technology and not technology
+//!   (`category-in-both-lists`); its lists are stored sorted and without duplicates (technology
+//!   terms in the order given, without duplicates ignoring case).
+//! - **Classifying a category** (IT deciding once whether a category is technology) moves it
+//!   into one of the policy's two lists: a new policy, unless it is already there
+//!   (`no-policy` before there is a policy to change).
 //! - All money of the standards is in one currency: a product's price must be in the policy's
 //!   currency, and a policy may not change the currency while products are priced in another
 //!   (`currency-mismatch`).
@@ -21,7 +27,7 @@
 use std::collections::BTreeMap;
 
 use events::gate::{PolicySet, ProductRemoved, ProductUpserted, StandardsEvent, VendorUpserted};
-use events::values::{Currency, Sku, VendorId};
+use events::values::{Category, Currency, Sku, VendorId};
 
 use kernel::{Aggregate, At, Decision};
 
@@ -75,11 +81,13 @@ impl Standards {
     /// its name. Only approved vendors match: when several vendors match, any approved one
     /// makes the vendor approved.
     pub fn approved_vendor(&self, vendor: &str) -> Option<&Vendor> {
-        let wanted = vendor.trim().to_lowercase();
-        self.vendors.values().find(|v| {
-            v.approved
-                && (v.vendor_id.as_str() == wanted || v.name.as_str().to_lowercase() == wanted)
-        })
+        self.vendors.values().find(|v| v.approved && names(vendor, v))
+    }
+
+    /// Whether a purchase check's free-text `vendor` names the vendor `id` (by id or name,
+    /// trimmed, ignoring case).
+    pub fn names_vendor(&self, vendor: &str, id: &VendorId) -> bool {
+        self.vendors.get(id).is_some_and(|v| names(vendor, v))
     }
 
     /// The events IT's command produces, or why it is refused (see the module docs).
@@ -99,12 +107,24 @@ impl Standards {
                 Ok(vec![vendor.into()])
             }
             StandardsCommand::SetPolicy(policy) => self.set_policy(policy),
+            StandardsCommand::ClassifyCategory { category, technology } => {
+                let mut policy = self.policy.clone().ok_or(StandardsError::NoPolicy)?;
+                policy.technology_categories.retain(|c| *c != category);
+                policy.non_technology_categories.retain(|c| *c != category);
+                match technology {
+                    true => policy.technology_categories.push(category),
+                    false => policy.non_technology_categories.push(category),
+                }
+                self.set_policy(policy)
+            }
         }
     }
 
     fn upsert_product(&self, product: Product) -> Result<Vec<StandardsEvent>, StandardsError> {
-        if !self.vendors.contains_key(&product.vendor_id) {
-            return Err(StandardsError::UnknownVendor { vendor_id: product.vendor_id });
+        if let Some(vendor_id) = &product.vendor_id
+            && !self.vendors.contains_key(vendor_id)
+        {
+            return Err(StandardsError::UnknownVendor { vendor_id: vendor_id.clone() });
         }
         match (&product.unit_price, &product.currency) {
             (Some(_), Some(currency)) => {
@@ -129,18 +149,31 @@ impl Standards {
     fn set_policy(&self, mut policy: Policy) -> Result<Vec<StandardsEvent>, StandardsError> {
         policy.technology_categories.sort();
         policy.technology_categories.dedup();
+        policy.non_technology_categories.sort();
+        policy.non_technology_categories.dedup();
         policy.technology_mccs.sort();
         policy.technology_mccs.dedup();
+        let mut seen = std::collections::BTreeSet::new();
+        policy.technology_terms.retain(|t| seen.insert(t.as_str().to_lowercase()));
         if policy.technology_categories.is_empty() && policy.technology_mccs.is_empty() {
             return Err(StandardsError::EmptyPolicy);
         }
         for (field, len) in [
             ("technology_categories", policy.technology_categories.len()),
+            ("non_technology_categories", policy.non_technology_categories.len()),
             ("technology_mccs", policy.technology_mccs.len()),
+            ("technology_terms", policy.technology_terms.len()),
         ] {
             if len > MAX_POLICY_ENTRIES {
                 return Err(StandardsError::TooManyEntries { field, max: MAX_POLICY_ENTRIES });
             }
+        }
+        if let Some(both) = policy
+            .technology_categories
+            .iter()
+            .find(|c| policy.non_technology_categories.contains(c))
+        {
+            return Err(StandardsError::CategoryInBothLists { category: both.clone() });
         }
         if let Some(priced) =
             self.products.values().find(|p| p.currency.is_some_and(|c| c != policy.currency))
@@ -169,6 +202,8 @@ pub enum StandardsCommand {
     UpsertVendor(Vendor),
     /// Replace the policy (`PUT /v1/catalog/policy`).
     SetPolicy(Policy),
+    /// Say once whether a category is technology (`PUT /v1/catalog/categories/{category}`).
+    ClassifyCategory { category: Category, technology: bool },
 }
 
 /// Why a standards command was refused. The `Display` text is the problem's `detail`.
@@ -196,10 +231,18 @@ pub enum StandardsError {
     EmptyPolicy,
     #[error("A policy may list at most {max} entries in `{field}`.")]
     TooManyEntries { field: &'static str, max: usize },
+    #[error(
+        "Category {category} is listed both as technology and as not technology; list it in one of `technology_categories` and `non_technology_categories`."
+    )]
+    CategoryInBothLists { category: Category },
+    #[error(
+        "There is no policy yet to classify the category in: set the policy first (PUT /v1/catalog/policy)."
+    )]
+    NoPolicy,
 }
 
 impl StandardsError {
-    /// The stable problem-type slug: `not-found` (404); the others are 422.
+    /// The stable problem-type slug: `not-found` (404), `no-policy` (409); the others are 422.
     pub fn slug(&self) -> &'static str {
         match self {
             Self::ProductNotFound { .. } => "not-found",
@@ -210,8 +253,16 @@ impl StandardsError {
             }
             Self::EmptyPolicy => "empty-policy",
             Self::TooManyEntries { .. } => "too-many-entries",
+            Self::CategoryInBothLists { .. } => "category-in-both-lists",
+            Self::NoPolicy => "no-policy",
         }
     }
+}
+
+/// Whether the free-text `vendor` names `v`: its id or its name, trimmed, ignoring case.
+fn names(vendor: &str, v: &Vendor) -> bool {
+    let wanted = vendor.trim().to_lowercase();
+    v.vendor_id.as_str() == wanted || v.name.as_str().to_lowercase() == wanted
 }
 
 impl Aggregate for Standards {
@@ -236,7 +287,7 @@ mod tests {
     use super::*;
     use crate::domain::testing::fixtures::*;
     use crate::domain::testing::given;
-    use events::values::{Category, Mcc, Money};
+    use events::values::{Category, Mcc, Money, TechnologyTerm};
 
     fn product_without_price() -> Product {
         Product { unit_price: None, currency: None, ..laptop() }
@@ -267,7 +318,15 @@ mod tests {
     fn a_product_needs_a_listed_vendor() {
         given::<Standards>([])
             .when(StandardsCommand::UpsertProduct(laptop()))
-            .then_expect_error(StandardsError::UnknownVendor { vendor_id: laptop().vendor_id });
+            .then_expect_error(StandardsError::UnknownVendor { vendor_id: dell().vendor_id });
+    }
+
+    #[test]
+    fn a_product_may_name_no_vendor() {
+        let anywhere = Product { vendor_id: None, ..laptop() };
+        given::<Standards>([])
+            .when(StandardsCommand::UpsertProduct(anywhere.clone()))
+            .then_expect_events(vec![anywhere.into()]);
     }
 
     #[test]
@@ -351,6 +410,79 @@ mod tests {
     }
 
     #[test]
+    fn the_other_lists_are_normalized_too() {
+        let terms = |ts: &[&str]| -> Vec<TechnologyTerm> {
+            ts.iter().map(|t| TechnologyTerm::parse(t).unwrap()).collect()
+        };
+        let messy = Policy {
+            non_technology_categories: vec![
+                category("paper"),
+                category("books"),
+                category("paper"),
+            ],
+            technology_terms: terms(&["laptop", "iPad", "Laptop", "3D printer"]),
+            ..policy()
+        };
+        let clean = Policy {
+            non_technology_categories: vec![category("books"), category("paper")],
+            technology_terms: terms(&["laptop", "iPad", "3D printer"]),
+            ..policy()
+        };
+        given::<Standards>([])
+            .when(StandardsCommand::SetPolicy(messy))
+            .then_expect_events(vec![clean.into()]);
+    }
+
+    #[test]
+    fn a_category_is_technology_or_not_never_both() {
+        let both = Policy {
+            non_technology_categories: vec![category("laptops"), category("paper")],
+            ..policy()
+        };
+        let err = given::<Standards>([]).when(StandardsCommand::SetPolicy(both)).then_expect_error(
+            StandardsError::CategoryInBothLists { category: category("laptops") },
+        );
+        assert_eq!(err.slug(), "category-in-both-lists");
+    }
+
+    #[test]
+    fn classifying_a_category_moves_it_into_one_list() {
+        let classify = |c: &str, technology| StandardsCommand::ClassifyCategory {
+            category: category(c),
+            technology,
+        };
+        // Not technology: added to the non-technology list.
+        let mut books = policy();
+        books.non_technology_categories.insert(0, category("books"));
+        given::<Standards>([policy().into()])
+            .when(classify("books", false))
+            .then_expect_events(vec![books.clone().into()]);
+        // Already there: nothing.
+        given::<Standards>([books.clone().into()])
+            .when(classify("books", false))
+            .then_expect_events(vec![]);
+        // Technology after all: moved.
+        let mut moved = policy();
+        moved.technology_categories.insert(0, category("books"));
+        given::<Standards>([books.into()])
+            .when(classify("books", true))
+            .then_expect_events(vec![moved.into()]);
+        // The last technology category made not technology, with no codes: an empty policy.
+        let only_laptops = Policy {
+            technology_categories: vec![category("laptops")],
+            technology_mccs: vec![],
+            ..policy()
+        };
+        given::<Standards>([only_laptops.into()])
+            .when(classify("laptops", false))
+            .then_expect_error(StandardsError::EmptyPolicy);
+        let err = given::<Standards>([])
+            .when(classify("books", true))
+            .then_expect_error(StandardsError::NoPolicy);
+        assert_eq!(err.slug(), "no-policy");
+    }
+
+    #[test]
     fn policy_must_say_what_technology_is() {
         let empty = Policy { technology_categories: vec![], technology_mccs: vec![], ..policy() };
         let err = given::<Standards>([])
@@ -397,6 +529,16 @@ mod tests {
     }
 
     #[test]
+    fn a_check_names_a_vendor_by_id_or_name() {
+        let standards = standards();
+        let dell = dell().vendor_id;
+        assert!(standards.names_vendor("Dell", &dell));
+        assert!(standards.names_vendor(" dell technologies ", &dell));
+        assert!(!standards.names_vendor("CDW Education", &dell));
+        assert!(!standards.names_vendor("Dell", &cdw().vendor_id));
+    }
+
+    #[test]
     fn vendor_matching_uses_id_or_name_ignoring_case() {
         let standards = standards();
         assert!(standards.approved_vendor("dell").is_some());
@@ -411,7 +553,7 @@ mod tests {
     fn slugs() {
         assert_eq!(StandardsError::IncompletePrice.slug(), "incomplete-price");
         assert_eq!(
-            StandardsError::UnknownVendor { vendor_id: laptop().vendor_id }.slug(),
+            StandardsError::UnknownVendor { vendor_id: dell().vendor_id }.slug(),
             "unknown-vendor"
         );
         let _ = Money::ZERO;

@@ -21,9 +21,10 @@ pub use kernel::testing::{Given, Then, given, given_at, t0};
 /// Sample data: a small district's standards, two schools, purchase checks and purchases.
 ///
 /// The policy: `laptops`, `tablets` and `software` are technology, as is merchant category
-/// code 5734; the review threshold is 5000.00 USD. The vendor list: Dell (`dell`, approved)
-/// and Gadget Barn (`gadget-barn`, not approved). The catalog: `LAT-5440`, a Dell laptop at
-/// 899.00.
+/// code 5734; `office-supplies` and `furniture` are not; the technology terms are the defaults;
+/// the review threshold is 5000.00 USD. The vendor list: Dell (`dell`, approved), CDW (`cdw`,
+/// approved) and Gadget Barn (`gadget-barn`, not approved). The catalog: `LAT-5440`, a laptop
+/// at 899.00 bought only from Dell.
 pub mod fixtures {
     use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
     use events::gate::{
@@ -91,9 +92,17 @@ pub mod fixtures {
             sku: sku("LAT-5440"),
             name: text("Latitude 5440"),
             category: category("laptops"),
-            vendor_id: dell().vendor_id,
+            vendor_id: Some(dell().vendor_id),
             unit_price: Some(money("899.00")),
             currency: Some(currency("USD")),
+        }
+    }
+
+    pub fn cdw() -> VendorUpserted {
+        VendorUpserted {
+            vendor_id: VendorId::parse("cdw").unwrap(),
+            name: text("CDW Education"),
+            approved: true,
         }
     }
 
@@ -104,19 +113,22 @@ pub mod fixtures {
                 category("software"),
                 category("tablets"),
             ],
+            non_technology_categories: vec![category("furniture"), category("office-supplies")],
             technology_mccs: vec![mcc("5734")],
             review_threshold: money("5000.00"),
             currency: currency("USD"),
+            technology_terms: events::gate::default_technology_terms(),
         }
     }
 
-    /// The standards at version 4: Dell, Gadget Barn, the laptop, the policy.
+    /// The standards at version 5: Dell, Gadget Barn, the laptop, the policy, CDW.
     pub fn standards() -> Standards {
         let mut standards = Standards::default();
         standards.apply(1, &dell().into());
         standards.apply(2, &gadget_barn().into());
         standards.apply(3, &laptop().into());
         standards.apply(4, &policy().into());
+        standards.apply(5, &cdw().into());
         standards
     }
 

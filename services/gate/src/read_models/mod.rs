@@ -3,6 +3,8 @@
 //! - `gate.purchases`: one summary per purchase, for the purchase list and the held queue.
 //! - `gate.schools`: each school's registration and agreement, from the `school-…` streams the
 //!   stakeholder relations service writes.
+//! - `gate.stakeholders`: each registered stakeholder's e-mail address, to tell whether a
+//!   purchase's requester is one (and who) when IT logs a call.
 //! - `gate.cards`, `gate.card-transactions`, `gate.card-purchases`: purchasing cards, card
 //!   transactions as they stand (the transaction list and IT's outreach queue), and the
 //!   purchase checks paid by card that statements are reconciled with.
@@ -18,6 +20,7 @@ mod cards;
 mod purchases;
 mod queue;
 mod schools;
+mod stakeholders;
 
 use std::sync::Arc;
 
@@ -33,12 +36,14 @@ pub use cards::{CardDoc, Cards};
 pub use purchases::{PurchaseDoc, PurchaseSummary, Purchases};
 pub use queue::{ListFilter, ListOrder, ListedPurchase, PurchaseList, list};
 pub use schools::{SchoolDoc, Schools};
+pub use stakeholders::{StakeholderEmailDoc, StakeholderEmails, stakeholder_with_email};
 
 /// Every read model of the gate, as the projections the log runs.
 pub fn all() -> Vec<Arc<dyn Projection>> {
     vec![
         Purchases.into_projection(),
         Schools.into_projection(),
+        StakeholderEmails.into_projection(),
         Cards.into_projection(),
         CardPurchases.into_projection(),
         CardTransactions.into_projection(),

@@ -341,9 +341,12 @@ pub fn unique_ref() -> String {
     format!("REQ-{}", Uuid::new_v4().simple())
 }
 
+/// The tests' policy: laptops, tablets and software are technology; office supplies and
+/// furniture are not (other categories are unclassified); the default technology terms.
 pub fn policy() -> Value {
     json!({
         "technology_categories": ["laptops", "tablets", "software"],
+        "non_technology_categories": ["office-supplies", "furniture"],
         "technology_mccs": ["5732", "5734"],
         "review_threshold": "5000.00",
         "currency": "USD",
@@ -412,12 +415,14 @@ pub fn without(mut body: Value, pointer: &str) -> Value {
     body
 }
 
-/// A call that reached the requester and recorded their goal.
+/// A call that reached the requester and recorded their goal. The tests' requester
+/// (`pat.lee@district.org`) is no registered stakeholder, so the call names them.
 pub fn reached_call() -> Value {
     json!({
         "requester_reached": true,
         "goal": "Students need laptops that run the robotics software",
         "notes": "Spoke with Pat; open to a supported model",
+        "spoke_with": {"name": "Pat Lee", "phone": "555-0142"},
     })
 }
 

@@ -32,10 +32,14 @@ async fn the_same_body_again_gets_the_same_answer(app: TestApp) {
     assert_eq!(again.expect(200), &answer);
     assert_eq!(app.head().await, head, "a repeat writes nothing");
 
-    // Still the original answer after IT acted on the purchase.
+    // Still the original answer after IT acted on the purchase, with where it stands now
+    // beside it.
+    assert_eq!(answer["status"], "held");
     let id = answer["purchase_id"].as_str().unwrap();
     app.act(id, "approve", &json!({})).await.expect(200);
-    assert_eq!(app.check(&body).await.expect(200), &answer);
+    let later = app.check(&body).await.expect(200).clone();
+    assert_eq!(later["status"], "approved");
+    assert_eq!(with(later, "/status", json!("held")), answer);
     app.stop().await;
 }
 

@@ -20,6 +20,7 @@ mod openapi;
 mod outage;
 mod review;
 mod roles;
+mod rules;
 mod scheduler;
 mod statements;
 mod validation;

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::common::{Backend, TestApp, Who};
 
 /// Every operation of API.md's gate table.
-const OPERATIONS: [(&str, &str); 31] = [
+const OPERATIONS: [(&str, &str); 32] = [
     ("post", "/v1/purchase-checks"),
     ("get", "/v1/purchases"),
     ("get", "/v1/purchases/{id}"),
@@ -21,6 +21,7 @@ const OPERATIONS: [(&str, &str); 31] = [
     ("delete", "/v1/catalog/products/{sku}"),
     ("put", "/v1/catalog/vendors/{vendor_id}"),
     ("put", "/v1/catalog/policy"),
+    ("put", "/v1/catalog/categories/{category}"),
     ("get", "/v1/district"),
     ("put", "/v1/district"),
     ("put", "/v1/district/closures/{date}"),

@@ -32,6 +32,7 @@ enum Endpoint {
     DeleteProduct,
     PutVendor,
     PutPolicy,
+    PutCategory,
 }
 
 /// A request, and the status it gets from a caller allowed to make it.
@@ -52,7 +53,7 @@ const READERS: &[Who] = &[Who::Finance, Who::OtherFinance, Who::ItStaff, Who::Au
 const IT: &[Who] = &[Who::ItStaff, Who::Admin];
 
 impl Endpoint {
-    const ALL: [Endpoint; 13] = [
+    const ALL: [Endpoint; 14] = [
         Endpoint::Check,
         Endpoint::List,
         Endpoint::Get,
@@ -66,6 +67,7 @@ impl Endpoint {
         Endpoint::DeleteProduct,
         Endpoint::PutVendor,
         Endpoint::PutPolicy,
+        Endpoint::PutCategory,
     ];
 
     /// Who may call it.
@@ -106,6 +108,7 @@ impl Endpoint {
             ),
             Endpoint::Accept => {
                 let id = held().await;
+                app.reached_call(&id).await;
                 let alt = app.propose(&id).await;
                 Call::new(
                     Method::POST,
@@ -153,6 +156,12 @@ impl Endpoint {
                 Method::PUT,
                 "/v1/catalog/policy".into(),
                 Some(crate::common::policy()),
+                200,
+            ),
+            Endpoint::PutCategory => Call::new(
+                Method::PUT,
+                "/v1/catalog/categories/books".into(),
+                Some(json!({"technology": false})),
                 200,
             ),
         }

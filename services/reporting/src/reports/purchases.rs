@@ -402,6 +402,7 @@ pub(crate) mod fixtures {
             goal: goal.then(|| long("Laptops for the robotics club")),
             notes: None,
             occurred_at: at(minutes),
+            spoke_with: None,
         }
         .into()
     }
@@ -411,6 +412,8 @@ pub(crate) mod fixtures {
             alternative_id: Uuid::from_u128(7),
             description: long("The standard model"),
             lines: vec![],
+            call_id: None,
+            assessment: None,
         }
         .into()
     }

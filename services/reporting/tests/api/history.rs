@@ -239,6 +239,7 @@ fn call(reached: bool, occurred_at: &str) -> PurchaseEvent {
         goal: reached.then(|| long("Laptops the robotics club can take home")),
         notes: None,
         occurred_at: t(occurred_at),
+        spoke_with: None,
     }
     .into()
 }
@@ -248,6 +249,8 @@ fn alternative() -> PurchaseEvent {
         alternative_id: Uuid::now_v7(),
         description: long("The standard student laptop, with a carrying case"),
         lines: vec![],
+        call_id: None,
+        assessment: None,
     }
     .into()
 }

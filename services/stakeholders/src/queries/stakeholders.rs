@@ -325,7 +325,7 @@ mod tests {
         let held = view.held_purchases.unwrap();
         let ids: Vec<_> = held.iter().map(|p| p.purchase.purchase_id).collect();
         assert_eq!(ids, [CANCELLED, APPROVED_AFTER_HOLD, WAITING, LATER], "in the order held");
-        assert_eq!(held[0].hours_to_answer, Some(3.0));
+        assert_eq!(held[0].hours_to_answer, Some(2.0));
         assert!(held[1].hours_to_answer.unwrap() > 30.0);
         let waiting = &held[2];
         assert_eq!(waiting.answered_at, None);

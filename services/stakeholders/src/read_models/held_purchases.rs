@@ -181,8 +181,8 @@ mod tests {
         assert_eq!(cancelled.state, HeldState::Cancelled);
         assert_eq!(cancelled.call_before_cancel, Some(true));
         let flagged = cancelled.flagged_at.unwrap();
-        assert_eq!(cancelled.first_reached_call_at, Some(flagged + TimeDelta::hours(3)));
-        assert_eq!(cancelled.answered_at(), Some(flagged + TimeDelta::hours(3)));
+        assert_eq!(cancelled.first_reached_call_at, Some(flagged + TimeDelta::hours(2)));
+        assert_eq!(cancelled.answered_at(), Some(flagged + TimeDelta::hours(2)));
         let approved = doc::<HeldPurchases>(&docs, APPROVED_AFTER_HOLD).purchase;
         assert_eq!(approved.state, HeldState::Approved);
         assert_eq!(approved.answered_at(), approved.resolved_at);
@@ -222,7 +222,7 @@ mod tests {
 
     #[test]
     fn a_cancellation_after_a_reached_call_after_the_flag_and_an_alternative_honours_it() {
-        let held = held_then(|at| vec![call(true, at(2)), alternative(), cancel()]);
+        let held = held_then(|at| vec![call(true, at(1)), alternative(), cancel()]);
         assert_eq!(held.purchase.call_before_cancel, Some(true));
         assert_eq!(held.purchase.state, HeldState::Cancelled);
     }
@@ -237,6 +237,7 @@ mod tests {
                 goal: None,
                 notes: None,
                 occurred_at: at(2),
+                spoke_with: None,
             }
             .into()
         };
@@ -248,10 +249,10 @@ mod tests {
         let held = held_then(|at| vec![call(true, at(-1)), alternative(), cancel()]);
         assert_eq!(held.purchase.call_before_cancel, Some(false));
         // Nor a call after the cancellation: the verdict is the rule's at that moment.
-        let held = held_then(|at| vec![alternative(), cancel(), call(true, at(5))]);
+        let held = held_then(|at| vec![alternative(), cancel(), call(true, at(3))]);
         assert_eq!(held.purchase.call_before_cancel, Some(false));
         // Nothing to judge while it is not cancelled.
-        let held = held_then(|at| vec![call(true, at(2)), alternative()]);
+        let held = held_then(|at| vec![call(true, at(1)), alternative()]);
         assert_eq!(held.purchase.call_before_cancel, None);
         assert!(held.rule.satisfied());
     }

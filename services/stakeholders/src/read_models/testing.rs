@@ -239,6 +239,7 @@ pub(crate) fn call(reached: bool, occurred_at: DateTime<Utc>) -> PurchaseEvent {
         goal: reached.then(|| long("A tablet for reading groups")),
         notes: None,
         occurred_at,
+        spoke_with: None,
     }
     .into()
 }
@@ -248,6 +249,8 @@ pub(crate) fn alternative() -> PurchaseEvent {
         alternative_id: Uuid::from_u128(9),
         description: long("The standard tablet"),
         lines: vec![],
+        call_id: None,
+        assessment: None,
     }
     .into()
 }
@@ -386,7 +389,8 @@ pub(crate) fn district() -> Log {
     log.purchase(CANCELLED, vec![submitted(CANCELLED, lincoln()), decided(GateDecision::Held)]);
     let flagged = log.clock;
     log.purchase(CANCELLED, vec![call(false, flagged + TimeDelta::hours(1))]);
-    log.purchase(CANCELLED, vec![call(true, flagged + TimeDelta::hours(3))]);
+    // Logged as it ends (the log records each append an hour after the last).
+    log.purchase(CANCELLED, vec![call(true, flagged + TimeDelta::hours(2))]);
     log.purchase(CANCELLED, vec![alternative()]);
     log.purchase(
         CANCELLED,

@@ -1,10 +1,24 @@
 //! What IT staff do with a flagged purchase. Cancelling is refused (409 `call-required`) until
 //! a call that reached the requester (with their goal) was logged after the flag and an
-//! alternative was proposed.
+//! alternative was proposed; accepting an alternative, until such a call was logged.
+//!
+//! Every action takes an optional `Idempotency-Key` ([`kernel::http::Idempotency`]): the same
+//! key and body again change nothing and get the first answer (with `Idempotent-Replayed:
+//! true`), another body under the key is 409 `idempotency-conflict`. The answer is the purchase
+//! as the action left it (the stream up to the action's events), so a repeat gets the same
+//! purchase as the first request did, whatever happened since (its clocks aside, which are as
+//! of now).
 
+use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};
-use actix_web::{HttpRequest, HttpResponse, post};
-use kernel::http::{self, Body, Caller, OptionalBody};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, post};
+use events::values::Email;
+use kernel::ReadModel;
+use kernel::Run;
+use kernel::http::{
+    self, Body, Caller, IDEMPOTENT_REPLAYED, Idempotency, IdempotencyKeyHeader, OptionalBody,
+};
+use serde_json::Value;
 use uuid::Uuid;
 use web::ApiError;
 
@@ -12,43 +26,96 @@ use super::super::Writers;
 use super::super::bodies::{AlternativeBody, ApproveBody, CallBody, CancelBody};
 use super::PurchaseView;
 use crate::app::State;
-use crate::domain::{self, LogCall, ProposeAlternative, Purchase, PurchaseCommand, PurchaseError};
+use crate::domain::{
+    self, LogCall, ProposeAlternative, Purchase, PurchaseCommand, PurchaseError, assess_lines,
+};
+use crate::read_models::{StakeholderEmails, stakeholder_with_email};
 
-/// Runs an IT command on a purchase: the kernel's runner decides it against the purchase as
-/// stored (404 when there is none) and appends it; returns the purchase afterwards.
+/// The purchase as an action left it, and whether the action was a repeat.
+struct Acted {
+    view: PurchaseView,
+    replayed: bool,
+}
+
+impl Acted {
+    /// The answer with `status`; a repeat says so (`Idempotent-Replayed: true`).
+    fn respond(self, status: StatusCode) -> HttpResponse {
+        let mut response = HttpResponseBuilder::new(status);
+        if self.replayed {
+            response.insert_header((IDEMPOTENT_REPLAYED, "true"));
+        }
+        response.json(self.view)
+    }
+}
+
+/// Runs an IT command on a purchase, once per `Idempotency-Key` (`body` is what the key
+/// names with the path): the kernel's runner decides it against the purchase as stored (404
+/// when there is none) and appends it with the key's use; `created` are the ids of what it
+/// creates. Returns the purchase as the command (or, for a repeat, the first one) left it.
 async fn act(
     state: &State,
     who: &Caller<Writers>,
     req: &HttpRequest,
     id: Uuid,
+    body: &Value,
+    created: &[Uuid],
     command: impl Fn(&Purchase) -> PurchaseCommand,
-) -> Result<PurchaseView, ApiError> {
+) -> Result<Acted, ApiError> {
+    let once = Idempotency::of(who, req, body)?;
     let meta = http::metadata(who, req, "gate");
-    state
+    let stream = domain::purchase_stream(id);
+    let run = state
         .commands
-        .run(&meta, domain::purchase_stream(id), &[], |purchase: &Purchase, _| {
+        .run_idempotent(&meta, once.as_ref(), created, stream, &[], |purchase: &Purchase, _| {
             if purchase.version == 0 {
                 return Err(PurchaseError::NotFound.into());
             }
             Ok(purchase.handle(command(purchase))?.into())
         })
         .await?;
-    let ((purchase, records), district) = futures::try_join!(state.purchase(id), state.district())?;
-    super::view::view(purchase, &records, &district.0, state.clock.now())
+    let (version, replayed) = match run {
+        Run::Done(done) => (done.after, false),
+        Run::Repeat(first) => (first.version, true),
+    };
+    let ((_, mut records), district) = futures::try_join!(state.purchase(id), state.district())?;
+    records.truncate(usize::try_from(version).unwrap_or(usize::MAX));
+    let purchase = domain::load(&records).map_err(ApiError::internal)?;
+    let view = super::view::view(purchase, &records, &district.0, state.clock.now())?;
+    Ok(Acted { view, replayed })
+}
+
+/// The registered stakeholder whose e-mail is the requester's of purchase `id`, if any (none
+/// for an unknown purchase: the command then answers 404). Waits for `gate.stakeholders` to
+/// reach the log's head, so a stakeholder registered before the request is known.
+async fn requester_of(state: &State, id: Uuid) -> Result<Option<Uuid>, ApiError> {
+    let (purchase, _) = state.purchase(id).await?;
+    let Some(email): Option<Email> = purchase.submission.map(|s| s.requester_email) else {
+        return Ok(None);
+    };
+    state.read_models.caught_up(&[StakeholderEmails::NAME]).await?;
+    let docs = state.read_models.view().all::<StakeholderEmails>().await?;
+    Ok(stakeholder_with_email(&docs, &email))
 }
 
 /// Log a call with the requester of a flagged purchase.
+///
+/// The call records whom IT spoke with (`spoke_with`): when the purchase's `requester_email`
+/// belongs to a registered stakeholder, a call that reached the requester is with that person
+/// and records their stakeholder id; otherwise it names the person reached (`name`, and
+/// `phone` or `email`). A call may not predate the flag, nor be more than five minutes ahead of
+/// the server's clock.
 #[utoipa::path(
     tag = "purchases",
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path), IdempotencyKeyHeader),
     request_body = CallBody,
     responses(
-        (status = 201, description = "Logged; the purchase as it is now", body = PurchaseView),
+        (status = 201, description = "Logged; the purchase as the call left it", body = PurchaseView),
+        (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
         (status = 401, body = web::Problem),
         (status = 403, description = "Not IT staff", body = web::Problem),
         (status = 404, body = web::Problem),
-        (status = 409, description = "`invalid-state`: the purchase is not held or advisory", body = web::Problem),
-        (status = 422, description = "`validation`, `goal-required`, `call-before-flag`, `call-in-future`", body = web::Problem),
+        (status = 409, description = "`invalid-state`: the purchase is not held or advisory; `idempotency-conflict`", body = web::Problem),
+        (status = 422, description = "`validation`, `goal-required`, `call-before-flag`, `call-in-future`, `reached-person-required`, `not-the-requester`", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]
@@ -61,35 +128,43 @@ pub async fn log_call(
     body: Body<CallBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = http::path_id("id", &id)?;
-    let body = body.parse()?;
+    let call = body.parse()?;
+    let requester = requester_of(&state, id).await?;
     let call_id = Uuid::now_v7();
-    let view = act(&state, &who, &req, id, |_| {
+    let acted = act(&state, &who, &req, id, body.json(), &[call_id], |_| {
         let now = state.clock.now();
         PurchaseCommand::LogCall(LogCall {
             call_id,
-            requester_reached: body.requester_reached,
-            goal: body.goal.clone(),
-            notes: body.notes.clone(),
-            occurred_at: body.occurred_at.unwrap_or(now),
+            requester_reached: call.requester_reached,
+            goal: call.goal.clone(),
+            notes: call.notes.clone(),
+            occurred_at: call.occurred_at.unwrap_or(now),
             now,
+            spoke_with: call.spoke_with.clone(),
+            requester,
         })
     })
     .await?;
-    Ok(HttpResponse::Created().json(view))
+    Ok(acted.respond(StatusCode::CREATED))
 }
 
 /// Propose an alternative to a flagged purchase.
+///
+/// It may name the call in which it was discussed (`call_id`). Its lines are judged against
+/// the standards like a check's (`assessment`): an alternative whose lines are themselves
+/// unsupported says so in its reasons.
 #[utoipa::path(
     tag = "purchases",
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path), IdempotencyKeyHeader),
     request_body = AlternativeBody,
     responses(
-        (status = 201, description = "Proposed; the purchase as it is now", body = PurchaseView),
+        (status = 201, description = "Proposed; the purchase as the proposal left it", body = PurchaseView),
+        (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
         (status = 401, body = web::Problem),
         (status = 403, body = web::Problem),
         (status = 404, body = web::Problem),
-        (status = 409, description = "`invalid-state`", body = web::Problem),
-        (status = 422, description = "`validation`", body = web::Problem),
+        (status = 409, description = "`invalid-state`; `idempotency-conflict`", body = web::Problem),
+        (status = 422, description = "`validation`, `call-not-found`", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]
@@ -102,29 +177,38 @@ pub async fn propose_alternative(
     body: Body<AlternativeBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = http::path_id("id", &id)?;
-    let body = body.parse()?;
+    let proposal = body.parse()?;
+    let lines = proposal.lines.clone().unwrap_or_default();
+    let assessment = assess_lines(&lines, &*state.standards().await?);
     let alternative_id = Uuid::now_v7();
-    let view = act(&state, &who, &req, id, |_| {
+    let acted = act(&state, &who, &req, id, body.json(), &[alternative_id], |_| {
         PurchaseCommand::ProposeAlternative(ProposeAlternative {
             alternative_id,
-            description: body.description.clone(),
-            lines: body.lines.clone().unwrap_or_default(),
+            description: proposal.description.clone(),
+            lines: lines.clone(),
+            call_id: proposal.call_id,
+            assessment: assessment.clone(),
         })
     })
     .await?;
-    Ok(HttpResponse::Created().json(view))
+    Ok(acted.respond(StatusCode::CREATED))
 }
 
 /// The requester accepted an alternative: the purchase is approved as amended.
+///
+/// Accepting replaces what the requester asked for, so it obeys call before cancel: 409
+/// `call-required` until a call that reached the requester (with their goal) was logged after
+/// the flag. A refusal changes nothing.
 #[utoipa::path(
     tag = "purchases",
-    params(("id" = Uuid, Path), ("alt_id" = Uuid, Path)),
+    params(("id" = Uuid, Path), ("alt_id" = Uuid, Path), IdempotencyKeyHeader),
     responses(
         (status = 200, body = PurchaseView),
+        (status = 400, description = "`invalid-path`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
         (status = 401, body = web::Problem),
         (status = 403, body = web::Problem),
         (status = 404, description = "No such purchase or alternative", body = web::Problem),
-        (status = 409, description = "`invalid-state`: not held", body = web::Problem),
+        (status = 409, description = "`call-required`: no reached call after the flag yet; `invalid-state`: not held; `idempotency-conflict`", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]
@@ -137,23 +221,23 @@ pub async fn accept_alternative(
 ) -> Result<HttpResponse, ApiError> {
     let id = http::path_id("id", &ids.0)?;
     let alternative_id = http::path_id("alt_id", &ids.1)?;
-    let view =
-        act(&state, &who, &req, id, |_| PurchaseCommand::AcceptAlternative { alternative_id })
-            .await?;
-    Ok(HttpResponse::Ok().json(view))
+    let accept = |_: &Purchase| PurchaseCommand::AcceptAlternative { alternative_id };
+    let acted = act(&state, &who, &req, id, &Value::Null, &[], accept).await?;
+    Ok(acted.respond(StatusCode::OK))
 }
 
 /// Approve a held purchase as submitted.
 #[utoipa::path(
     tag = "purchases",
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path), IdempotencyKeyHeader),
     request_body(content = Option<ApproveBody>, description = "Optional"),
     responses(
         (status = 200, body = PurchaseView),
+        (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
         (status = 401, body = web::Problem),
         (status = 403, body = web::Problem),
         (status = 404, body = web::Problem),
-        (status = 409, description = "`invalid-state`: not held", body = web::Problem),
+        (status = 409, description = "`invalid-state`: not held; `idempotency-conflict`", body = web::Problem),
         (status = 422, description = "`validation`", body = web::Problem),
     ),
     security(("bearer" = [])),
@@ -168,26 +252,27 @@ pub async fn approve(
 ) -> Result<HttpResponse, ApiError> {
     let id = http::path_id("id", &id)?;
     let note = body.parse()?.note;
-    let view =
-        act(&state, &who, &req, id, |_| PurchaseCommand::Approve { note: note.clone() }).await?;
-    Ok(HttpResponse::Ok().json(view))
+    let approve = |_: &Purchase| PurchaseCommand::Approve { note: note.clone() };
+    let acted = act(&state, &who, &req, id, body.json(), &[], approve).await?;
+    Ok(acted.respond(StatusCode::OK))
 }
 
 /// Cancel a held purchase: only after calling the requester and proposing an alternative.
 ///
 /// Refused with 409 `call-required` unless a call with `requester_reached: true` (and the
 /// requester's goal) was logged after the purchase was flagged, and an alternative was
-/// proposed. A refusal changes nothing.
+/// proposed after the flag. A refusal changes nothing.
 #[utoipa::path(
     tag = "purchases",
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path), IdempotencyKeyHeader),
     request_body = CancelBody,
     responses(
         (status = 200, body = PurchaseView),
+        (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
         (status = 401, body = web::Problem),
         (status = 403, body = web::Problem),
         (status = 404, body = web::Problem),
-        (status = 409, description = "`call-required`, or `invalid-state` (not held)", body = web::Problem),
+        (status = 409, description = "`call-required`, or `invalid-state` (not held); `idempotency-conflict`", body = web::Problem),
         (status = 422, description = "`validation`", body = web::Problem),
     ),
     security(("bearer" = [])),
@@ -202,7 +287,7 @@ pub async fn cancel(
 ) -> Result<HttpResponse, ApiError> {
     let id = http::path_id("id", &id)?;
     let reason = body.parse()?.reason;
-    let view =
-        act(&state, &who, &req, id, |_| PurchaseCommand::Cancel { reason: reason.clone() }).await?;
-    Ok(HttpResponse::Ok().json(view))
+    let cancel = |_: &Purchase| PurchaseCommand::Cancel { reason: reason.clone() };
+    let acted = act(&state, &who, &req, id, body.json(), &[], cancel).await?;
+    Ok(acted.respond(StatusCode::OK))
 }

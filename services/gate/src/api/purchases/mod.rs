@@ -101,13 +101,20 @@ pub async fn list_purchases(
     Ok(HttpResponse::Ok().json(page))
 }
 
-/// A purchase the caller may see, or 404.
+/// A purchase the caller may see, or 404. A finance system does not see whom IT spoke with
+/// on a call (a person's name and contact details are not its business).
 async fn visible(state: &State, principal: &Principal, id: Uuid) -> Result<PurchaseView, ApiError> {
     let ((purchase, records), district) = futures::try_join!(state.purchase(id), state.district())?;
     let submitted_by = purchase.submission.as_ref().map(|s| s.submitted_by.clone());
     match submitted_by {
         Some(by) if may_see(principal, &by) => {
-            view::view(purchase, &records, &district.0, state.clock.now())
+            let mut view = view::view(purchase, &records, &district.0, state.clock.now())?;
+            if !principal.has_any(&[Role::ItStaff, Role::Auditor, Role::Admin]) {
+                for call in &mut view.calls {
+                    call.call.spoke_with = None;
+                }
+            }
+            Ok(view)
         }
         _ => Err(PurchaseError::NotFound.into()),
     }

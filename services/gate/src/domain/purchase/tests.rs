@@ -5,7 +5,15 @@ use super::*;
 use crate::domain::testing::fixtures::*;
 use crate::domain::testing::{given, given_at, t0};
 use events::gate::{Decision, ReasonCode};
+use events::stakeholders::Phone;
+use events::values::{Email, ShortText};
 
+/// The registered stakeholder whose e-mail is the fixtures' requester's.
+fn requester() -> Uuid {
+    Uuid::from_u128(0x5eed)
+}
+
+/// A call that reached the requester, a registered stakeholder.
 fn reached_call(id: u128, minutes_after_t0: i64) -> LogCall {
     LogCall {
         call_id: Uuid::from_u128(id),
@@ -14,6 +22,18 @@ fn reached_call(id: u128, minutes_after_t0: i64) -> LogCall {
         notes: Some(long("Agreed to look at the standard model.")),
         occurred_at: at(minutes_after_t0),
         now: at(60),
+        spoke_with: None,
+        requester: Some(requester()),
+    }
+}
+
+/// Pat Lee, reachable by phone: a requester who is not a registered stakeholder.
+fn pat_by_phone() -> PersonReached {
+    PersonReached {
+        stakeholder_id: None,
+        name: Some(ShortText::parse("Pat Lee").unwrap()),
+        phone: Some(Phone::parse("555-0142").unwrap()),
+        email: None,
     }
 }
 
@@ -26,22 +46,32 @@ fn unreached_call(id: u128, minutes_after_t0: i64) -> LogCall {
     }
 }
 
+/// The event a call the gate accepts records: a reached registered requester by their id,
+/// anyone else as named.
 fn call_event(call: &LogCall) -> PurchaseEvent {
+    let spoke_with = match (call.requester_reached, call.requester) {
+        (true, Some(id)) => Some(PersonReached::stakeholder(id)),
+        _ => call.spoke_with.clone(),
+    };
     CallLogged {
         call_id: call.call_id,
         requester_reached: call.requester_reached,
         goal: call.goal.clone(),
         notes: call.notes.clone(),
         occurred_at: call.occurred_at,
+        spoke_with,
     }
     .into()
 }
 
 fn proposal(id: u128) -> ProposeAlternative {
+    let lines = vec![supported_line()];
     ProposeAlternative {
         alternative_id: Uuid::from_u128(id),
         description: long("Two Latitude 5440s from the catalog, imaged by IT."),
-        lines: vec![supported_line()],
+        assessment: crate::domain::assess_lines(&lines, &standards()),
+        lines,
+        call_id: None,
     }
 }
 
@@ -50,6 +80,8 @@ fn proposal_event(p: &ProposeAlternative) -> PurchaseEvent {
         alternative_id: p.alternative_id,
         description: p.description.clone(),
         lines: p.lines.clone(),
+        call_id: p.call_id,
+        assessment: p.assessment.clone(),
     }
     .into()
 }
@@ -227,6 +259,87 @@ fn a_reached_requester_call_needs_the_goal() {
 }
 
 #[test]
+fn a_reached_registered_requester_is_recorded_by_their_stakeholder_id() {
+    let call = reached_call(1, 5);
+    let then = given::<Purchase>(held_purchase()).when(PurchaseCommand::LogCall(call.clone()));
+    let [PurchaseEvent::CallLogged(logged)] = &then.decision().events[..] else { panic!() };
+    assert_eq!(logged.spoke_with, Some(PersonReached::stakeholder(requester())));
+    // Naming the requester's id, or the requester by name, records the same.
+    for spoke_with in [PersonReached::stakeholder(requester()), pat_by_phone()] {
+        let named = LogCall { spoke_with: Some(spoke_with), ..call.clone() };
+        given::<Purchase>(held_purchase())
+            .when(PurchaseCommand::LogCall(named))
+            .then_expect_events(vec![call_event(&call)]);
+    }
+}
+
+#[test]
+fn a_reached_call_with_another_stakeholder_is_not_with_the_requester() {
+    let someone_else = Uuid::from_u128(0xbad);
+    let call = LogCall {
+        spoke_with: Some(PersonReached::stakeholder(someone_else)),
+        ..reached_call(1, 5)
+    };
+    let err = given::<Purchase>(held_purchase())
+        .when(PurchaseCommand::LogCall(call))
+        .then_expect_error(PurchaseError::NotTheRequester {
+            stakeholder_id: someone_else,
+            requester: Some(requester()),
+        });
+    assert_eq!(err.slug(), "not-the-requester");
+    assert!(err.to_string().contains(&requester().to_string()), "{err}");
+}
+
+#[test]
+fn an_unregistered_requester_reached_is_named_with_a_phone_or_an_email() {
+    let unregistered = LogCall { requester: None, ..reached_call(1, 5) };
+    // Nobody named, or a name without a way to reach them: refused.
+    let name_only = PersonReached { phone: None, ..pat_by_phone() };
+    for spoke_with in [None, Some(name_only)] {
+        let err = given::<Purchase>(held_purchase())
+            .when(PurchaseCommand::LogCall(LogCall { spoke_with, ..unregistered.clone() }))
+            .then_expect_error(PurchaseError::ReachedPersonRequired);
+        assert_eq!(err.slug(), "reached-person-required");
+    }
+    // A name and a phone, or a name and an e-mail: recorded as given.
+    let by_email = PersonReached {
+        phone: None,
+        email: Some(Email::parse("pat.lee@lincoln.district.org").unwrap()),
+        ..pat_by_phone()
+    };
+    for person in [pat_by_phone(), by_email] {
+        let call = LogCall { spoke_with: Some(person), ..unregistered.clone() };
+        given::<Purchase>(held_purchase())
+            .when(PurchaseCommand::LogCall(call.clone()))
+            .then_expect_events(vec![call_event(&call)]);
+    }
+    // A registered stakeholder is not this requester: their e-mail would be the requester's.
+    let stakeholder = Uuid::from_u128(0xbad);
+    let call =
+        LogCall { spoke_with: Some(PersonReached::stakeholder(stakeholder)), ..unregistered };
+    given::<Purchase>(held_purchase()).when(PurchaseCommand::LogCall(call)).then_expect_error(
+        PurchaseError::NotTheRequester { stakeholder_id: stakeholder, requester: None },
+    );
+}
+
+#[test]
+fn a_call_that_missed_the_requester_may_name_whom_it_reached() {
+    let assistant = PersonReached {
+        name: Some(ShortText::parse("Sam, the front office").unwrap()),
+        ..pat_by_phone()
+    };
+    let call = LogCall { spoke_with: Some(assistant), ..unreached_call(1, 5) };
+    given::<Purchase>(held_purchase())
+        .when(PurchaseCommand::LogCall(call.clone()))
+        .then_expect_events(vec![call_event(&call)]);
+    let nobody = PersonReached { phone: None, ..pat_by_phone() };
+    let call = LogCall { spoke_with: Some(nobody), ..unreached_call(2, 5) };
+    given::<Purchase>(held_purchase())
+        .when(PurchaseCommand::LogCall(call))
+        .then_expect_error(PurchaseError::ReachedPersonRequired);
+}
+
+#[test]
 fn call_ids_are_unique() {
     let call = reached_call(1, 5);
     let err = given::<Purchase>(with(held_purchase(), [call_event(&call)]))
@@ -250,6 +363,41 @@ fn alternatives_are_proposed_on_held_and_advisory_purchases() {
     given::<Purchase>(held_purchase())
         .when(PurchaseCommand::ProposeAlternative(advice.clone()))
         .then_expect_events(vec![proposal_event(&advice)]);
+}
+
+#[test]
+fn an_alternative_may_name_the_call_it_was_discussed_in() {
+    let call = reached_call(1, 5);
+    let p = ProposeAlternative { call_id: Some(call.call_id), ..proposal(2) };
+    given::<Purchase>(with(held_purchase(), [call_event(&call)]))
+        .when(PurchaseCommand::ProposeAlternative(p.clone()))
+        .then_expect_events(vec![proposal_event(&p)]);
+    let unknown = ProposeAlternative { call_id: Some(Uuid::from_u128(9)), ..proposal(2) };
+    let err = given::<Purchase>(with(held_purchase(), [call_event(&call)]))
+        .when(PurchaseCommand::ProposeAlternative(unknown))
+        .then_expect_error(PurchaseError::CallNotFound { call_id: Uuid::from_u128(9) });
+    assert_eq!(err.slug(), "call-not-found");
+}
+
+#[test]
+fn an_alternative_records_whether_its_own_lines_are_supported() {
+    let supported = proposal(2);
+    assert!(supported.assessment.as_ref().unwrap().supported);
+    let lines = vec![supported_line(), unknown_laptop()];
+    let unsupported = ProposeAlternative {
+        assessment: crate::domain::assess_lines(&lines, &standards()),
+        lines,
+        ..proposal(3)
+    };
+    let then = given::<Purchase>(held_purchase())
+        .when(PurchaseCommand::ProposeAlternative(unsupported.clone()));
+    let [PurchaseEvent::AlternativeProposed(proposed)] = &then.decision().events[..] else {
+        panic!()
+    };
+    let assessment = proposed.assessment.as_ref().unwrap();
+    assert!(!assessment.supported);
+    let codes: Vec<_> = assessment.reasons.iter().map(|r| (r.code, r.line)).collect();
+    assert_eq!(codes, vec![(ReasonCode::InCatalog, Some(0)), (ReasonCode::NotInCatalog, Some(1))]);
 }
 
 #[test]
@@ -277,7 +425,8 @@ fn alternative_ids_are_unique_and_lines_bounded() {
 #[test]
 fn accepting_an_alternative_approves_the_purchase_as_amended() {
     let id = Uuid::from_u128(2);
-    let then = given::<Purchase>(with(held_purchase(), [proposal_event(&proposal(2))]))
+    let ready = [call_event(&reached_call(1, 5)), proposal_event(&proposal(2))];
+    let then = given::<Purchase>(with(held_purchase(), ready))
         .when(PurchaseCommand::AcceptAlternative { alternative_id: id });
     assert_eq!(
         &then.result().as_ref().unwrap().events,
@@ -294,12 +443,44 @@ fn accepting_an_alternative_approves_the_purchase_as_amended() {
 
 #[test]
 fn accepting_needs_a_proposed_alternative() {
-    let err = given::<Purchase>(with(held_purchase(), [proposal_event(&proposal(2))]))
+    let ready = [call_event(&reached_call(1, 5)), proposal_event(&proposal(2))];
+    let err = given::<Purchase>(with(held_purchase(), ready))
         .when(PurchaseCommand::AcceptAlternative { alternative_id: Uuid::from_u128(9) })
         .then_expect_error(PurchaseError::AlternativeNotFound {
             alternative_id: Uuid::from_u128(9),
         });
     assert_eq!(err.slug(), "alternative-not-found");
+}
+
+#[test]
+fn accepting_needs_a_reached_call_with_the_requester_after_the_flag() {
+    let accept = || PurchaseCommand::AcceptAlternative { alternative_id: Uuid::from_u128(2) };
+    // No call at all: refused, and nothing changes.
+    let err = given::<Purchase>(with(held_purchase(), [proposal_event(&proposal(2))]))
+        .when(accept())
+        .then_expect_error(PurchaseError::AcceptNeedsCall);
+    assert_eq!(err.slug(), "call-required");
+    assert!(err.to_string().contains("replaces what they asked for"), "{err}");
+    // A call that did not reach the requester: refused.
+    given::<Purchase>(with(
+        held_purchase(),
+        [call_event(&unreached_call(1, 5)), proposal_event(&proposal(2))],
+    ))
+    .when(accept())
+    .then_expect_error(PurchaseError::AcceptNeedsCall);
+    // A reached call that took place before the flag (a history the gate never writes):
+    // refused.
+    let mut early: Vec<_> = held_purchase().into_iter().map(|e| (e, at(10))).collect();
+    early.push((call_event(&reached_call(1, 5)), at(11)));
+    early.push((proposal_event(&proposal(2)), at(12)));
+    given_at::<Purchase>(early).when(accept()).then_expect_error(PurchaseError::AcceptNeedsCall);
+    // A reached call after the flag: accepted; no alternative-free cancel rule applies.
+    given::<Purchase>(with(
+        held_purchase(),
+        [proposal_event(&proposal(2)), call_event(&reached_call(1, 5))],
+    ))
+    .when(accept())
+    .decision();
 }
 
 #[test]
@@ -458,9 +639,15 @@ fn every_error_has_a_distinct_slug_and_a_detail() {
         PurchaseError::GoalRequired,
         PurchaseError::DuplicateId { id: Uuid::nil() },
         PurchaseError::TooManyLines { count: 501 },
+        PurchaseError::ReachedPersonRequired,
+        PurchaseError::NotTheRequester { stakeholder_id: Uuid::nil(), requester: None },
+        PurchaseError::CallNotFound { call_id: Uuid::nil() },
     ];
     let slugs: std::collections::BTreeSet<_> = errors.iter().map(PurchaseError::slug).collect();
     assert_eq!(slugs.len(), errors.len());
+    // Refusing to accept without a call is call before cancel's refusal, by its slug.
+    assert_eq!(PurchaseError::AcceptNeedsCall.slug(), "call-required");
+    assert!(PurchaseError::AcceptNeedsCall.to_string().ends_with('.'));
     for e in errors {
         assert!(e.to_string().ends_with('.'), "{e}");
     }
@@ -473,10 +660,12 @@ mod property {
     use proptest::prelude::*;
 
     /// A command, drawn from small pools of ids and times so that sequences collide
-    /// (duplicate ids, accepting what was proposed, calls around the flag).
+    /// (duplicate ids, accepting what was proposed, calls around the flag). A call's requester
+    /// is a registered stakeholder or not, and the call names someone (the requester's id, or
+    /// a name and a phone) or nobody.
     #[derive(Debug, Clone)]
     enum Step {
-        Call { id: u8, reached: bool, with_goal: bool, minutes: i64 },
+        Call { id: u8, reached: bool, with_goal: bool, minutes: i64, registered: bool, named: u8 },
         Propose { id: u8 },
         Accept { id: u8 },
         Approve,
@@ -485,11 +674,13 @@ mod property {
 
     fn step() -> impl Strategy<Value = Step> {
         prop_oneof![
-            4 => (0u8..4, any::<bool>(), any::<bool>(), -15i64..12).prop_map(
-                |(id, reached, with_goal, minutes)| Step::Call { id, reached, with_goal, minutes }
+            4 => (0u8..4, any::<bool>(), any::<bool>(), -15i64..12, any::<bool>(), 0u8..3).prop_map(
+                |(id, reached, with_goal, minutes, registered, named)| Step::Call {
+                    id, reached, with_goal, minutes, registered, named
+                }
             ),
             2 => (0u8..3).prop_map(|id| Step::Propose { id }),
-            1 => (0u8..4).prop_map(|id| Step::Accept { id }),
+            2 => (0u8..4).prop_map(|id| Step::Accept { id }),
             1 => Just(Step::Approve),
             3 => Just(Step::Cancel),
         ]
@@ -498,18 +689,28 @@ mod property {
     /// The command for a step taken at `now`; the purchase was flagged at `t0`.
     fn command(step: &Step, now: DateTime<Utc>) -> PurchaseCommand {
         match step {
-            Step::Call { id, reached, with_goal, minutes } => PurchaseCommand::LogCall(LogCall {
-                call_id: Uuid::from_u128(u128::from(*id) + 1),
-                requester_reached: *reached,
-                goal: with_goal.then(|| long("Wants to teach coding")),
-                notes: None,
-                occurred_at: now + TimeDelta::minutes(*minutes),
-                now,
-            }),
+            Step::Call { id, reached, with_goal, minutes, registered, named } => {
+                PurchaseCommand::LogCall(LogCall {
+                    call_id: Uuid::from_u128(u128::from(*id) + 1),
+                    requester_reached: *reached,
+                    goal: with_goal.then(|| long("Wants to teach coding")),
+                    notes: None,
+                    occurred_at: now + TimeDelta::minutes(*minutes),
+                    now,
+                    spoke_with: match named {
+                        0 => None,
+                        1 => Some(PersonReached::stakeholder(requester())),
+                        _ => Some(pat_by_phone()),
+                    },
+                    requester: registered.then(requester),
+                })
+            }
             Step::Propose { id } => PurchaseCommand::ProposeAlternative(ProposeAlternative {
                 alternative_id: Uuid::from_u128(u128::from(*id) + 100),
                 description: long("A supported model"),
                 lines: vec![],
+                call_id: None,
+                assessment: None,
             }),
             Step::Accept { id } => PurchaseCommand::AcceptAlternative {
                 alternative_id: Uuid::from_u128(u128::from(*id) + 100),
@@ -522,6 +723,10 @@ mod property {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
+        /// Whatever the commands, a held purchase is cancelled only after a call that reached
+        /// the requester (named, with their goal) after the flag and an alternative, and an
+        /// alternative is accepted only after such a call; and once they are on record, the
+        /// gate lets it happen.
         #[test]
         fn no_cancel_without_a_reached_call_after_the_flag_and_an_alternative(
             steps in proptest::collection::vec(step(), 0..25),
@@ -537,6 +742,12 @@ mod property {
                 let now = at(start + 10 * i as i64);
                 let before = purchase.clone();
                 let held_before = before.status == Some(PurchaseStatus::Held);
+                let accepting_a_proposed = match step {
+                    Step::Accept { id } => before
+                        .alternative(Uuid::from_u128(u128::from(*id) + 100))
+                        .is_some(),
+                    _ => false,
+                };
                 match purchase.handle(command(step, now)) {
                     Err(err) => {
                         // A refusal emits nothing and changes nothing.
@@ -545,8 +756,15 @@ mod property {
                             prop_assert_eq!(err.slug(), "call-required");
                             prop_assert!(!(reached_after_flag && proposed));
                         }
+                        if accepting_a_proposed && held_before {
+                            prop_assert_eq!(err.slug(), "call-required");
+                            prop_assert!(!reached_after_flag, "refused to accept after a reached call");
+                        }
                     }
                     Ok(events) => {
+                        if accepting_a_proposed {
+                            prop_assert!(reached_after_flag, "accepted without a reached call");
+                        }
                         for event in &events {
                             match event {
                                 PurchaseEvent::Cancelled(_) => {
@@ -554,9 +772,20 @@ mod property {
                                     prop_assert!(proposed, "cancelled without an alternative");
                                     prop_assert!(held_before, "cancelled a purchase that was not held");
                                 }
+                                PurchaseEvent::AlternativeAccepted(_) => {
+                                    prop_assert!(reached_after_flag, "accepted without a reached call");
+                                    prop_assert!(held_before, "accepted on a purchase that was not held");
+                                }
                                 PurchaseEvent::CallLogged(c) if c.requester_reached => {
                                     prop_assert!(c.goal.is_some());
                                     prop_assert!(c.occurred_at >= flagged_at);
+                                    prop_assert!(c.occurred_at <= now + MAX_CALL_AHEAD);
+                                    // Who was reached is on record: the requester.
+                                    let who = c.spoke_with.as_ref();
+                                    prop_assert!(who.is_some_and(PersonReached::names_someone));
+                                    if let Some(id) = who.and_then(|p| p.stakeholder_id) {
+                                        prop_assert_eq!(id, requester());
+                                    }
                                     reached_after_flag = true;
                                 }
                                 PurchaseEvent::AlternativeProposed(_) => proposed = true,
@@ -564,12 +793,18 @@ mod property {
                             }
                             purchase.apply(event, now);
                         }
-                        // Liveness: once both are on record, a held purchase can be cancelled.
+                        // Liveness: once both are on record, a held purchase can be cancelled, and
+                        // once the call is, any of its alternatives accepted.
                         if purchase.status == Some(PurchaseStatus::Held) {
                             prop_assert_eq!(
                                 purchase.can_cancel().is_ok(),
                                 reached_after_flag && proposed
                             );
+                            if let Some(a) = purchase.alternatives.first() {
+                                let id = a.proposal.alternative_id;
+                                let accept = PurchaseCommand::AcceptAlternative { alternative_id: id };
+                                prop_assert_eq!(purchase.handle(accept).is_ok(), reached_after_flag);
+                            }
                         }
                     }
                 }
@@ -609,7 +844,7 @@ mod fold_agrees_with_the_gate {
     fn fact() -> impl Strategy<Value = Fact> {
         prop_oneof![
             1 => decision().prop_map(Fact::Decided),
-            6 => (0u8..4, any::<bool>(), any::<bool>(), -45i64..5).prop_map(
+            6 => (0u8..4, any::<bool>(), any::<bool>(), -45i64..10).prop_map(
                 |(id, reached, with_goal, minutes)| Fact::Call { id, reached, with_goal, minutes }
             ),
             3 => (0u8..3).prop_map(|id| Fact::Propose { id }),
@@ -638,6 +873,7 @@ mod fold_agrees_with_the_gate {
                 goal: with_goal.then(|| long("Wants to teach coding")),
                 notes: None,
                 occurred_at: recorded_at + TimeDelta::minutes(*minutes),
+                spoke_with: reached.then(|| PersonReached::stakeholder(requester())),
             }
             .into(),
             Fact::Propose { id } => proposal_event(&proposal(u128::from(*id) + 100)),
@@ -654,20 +890,23 @@ mod fold_agrees_with_the_gate {
 
     /// The rule read off the whole history, independently of both folds: a logged call that
     /// reached the requester, recorded the goal and took place at or after the latest flag (the
-    /// recorded time of the latest held or advisory decision), and a proposed alternative.
+    /// recorded time of the latest held or advisory decision) and not after it was logged
+    /// (beyond the clock skew), and an alternative proposed at or after that flag.
     fn rule_over(history: &[(PurchaseEvent, DateTime<Utc>)]) -> (bool, bool) {
         let flag = history.iter().rev().find_map(|(e, at)| match e {
             PurchaseEvent::Decided(d) if d.decision != Decision::Approved => Some(*at),
             _ => None,
         });
-        let reached = history.iter().any(|(e, _)| {
+        let reached = history.iter().any(|(e, at)| {
             matches!(e, PurchaseEvent::CallLogged(c)
                 if c.requester_reached
                     && c.goal.is_some()
-                    && flag.is_some_and(|f| c.occurred_at >= f))
+                    && flag.is_some_and(|f| c.occurred_at >= f)
+                    && c.occurred_at <= *at + MAX_CALL_AHEAD)
         });
-        let proposed =
-            history.iter().any(|(e, _)| matches!(e, PurchaseEvent::AlternativeProposed(_)));
+        let proposed = history.iter().any(|(e, at)| {
+            matches!(e, PurchaseEvent::AlternativeProposed(_)) && flag.is_some_and(|f| *at >= f)
+        });
         (reached, proposed)
     }
 
@@ -676,7 +915,8 @@ mod fold_agrees_with_the_gate {
 
         /// On every prefix of every history: for a held purchase, the published fold is
         /// satisfied exactly when the gate does not refuse a cancellation with
-        /// `call-required`, and the refusal names what the fold lacks; the gate never answers
+        /// `call-required`, and the refusal names what the fold lacks; the gate accepts a
+        /// proposed alternative exactly when the fold says it may; the gate never answers
         /// `call-required` for a purchase that is not held.
         #[test]
         fn the_fold_is_satisfied_iff_the_gate_lets_a_held_purchase_be_cancelled(
@@ -699,7 +939,20 @@ mod fold_agrees_with_the_gate {
                 prop_assert_eq!(fold.alternative_proposed(), proposed);
                 prop_assert_eq!(fold.flagged_at(), purchase.flagged_at);
                 let answer = purchase.handle(cancel());
+                let accepted = purchase.alternatives.first().map(|a| {
+                    let alternative_id = a.proposal.alternative_id;
+                    purchase.handle(PurchaseCommand::AcceptAlternative { alternative_id })
+                });
                 if purchase.status == Some(PurchaseStatus::Held) {
+                    match accepted {
+                        None => {}
+                        Some(Ok(events)) => {
+                            prop_assert!(fold.may_accept());
+                            prop_assert!(matches!(&events[..], [PurchaseEvent::AlternativeAccepted(_), PurchaseEvent::Approved(_)]));
+                        }
+                        Some(Err(PurchaseError::AcceptNeedsCall)) => prop_assert!(!fold.may_accept()),
+                        Some(Err(other)) => prop_assert!(false, "accepting refused otherwise: {other:?}"),
+                    }
                     match answer {
                         Err(PurchaseError::CallRequired { reached_call, alternative_proposed }) => {
                             prop_assert!(!fold.satisfied());
@@ -716,6 +969,10 @@ mod fold_agrees_with_the_gate {
                     prop_assert!(
                         !matches!(answer, Err(PurchaseError::CallRequired { .. })),
                         "call-required for a purchase that is not held"
+                    );
+                    prop_assert!(
+                        !matches!(accepted, Some(Err(PurchaseError::AcceptNeedsCall))),
+                        "call-required to accept on a purchase that is not held"
                     );
                 }
             }
