@@ -1,10 +1,10 @@
 //! Follow-ups (`followup-{uuid}` streams): things to come back to a stakeholder about.
 
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, get, post};
 use events::stakeholders::{followup_stream, stakeholder_stream};
-use kernel::http::{self, Body, Caller, OptionalBody, Page};
+use kernel::http::{self, Body, Caller, Idempotency, IdempotencyKeyHeader, OptionalBody, Page};
 use kernel::{Aggregate, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -12,7 +12,7 @@ use uuid::Uuid;
 use web::ApiError;
 
 use super::bodies::{DoneBody, FollowUpBody};
-use super::{Readers, Writers, body_reference_error, load, metadata, read_models, today};
+use super::{Readers, Writers, Written, body_reference_error, load, metadata, read_models, today};
 use crate::app::State;
 use crate::domain::DomainError;
 use crate::domain::followup::FollowUp;
@@ -103,12 +103,14 @@ pub async fn get_follow_up(
 /// Schedule a follow-up with a stakeholder.
 #[utoipa::path(
     tag = "follow-ups",
+    params(IdempotencyKeyHeader),
     request_body = FollowUpBody,
     responses(
         (status = 201, description = "Scheduled", body = FollowUpView),
-        (status = 400, description = "`malformed-json`", body = web::Problem),
+        (status = 400, description = "`malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
         (status = 401, body = web::Problem),
         (status = 403, description = "Not IT staff or an admin", body = web::Problem),
+        (status = 409, description = "`idempotency-conflict`", body = web::Problem),
         (status = 415, body = web::Problem),
         (status = 422, description = "`validation`; `unknown-stakeholder`; `date-too-early` (`due_on` before today)", body = web::Problem),
     ),
@@ -122,34 +124,39 @@ pub async fn schedule_follow_up(
     body: Body<FollowUpBody>,
 ) -> Result<HttpResponse, ApiError> {
     let new = body.parse()?;
+    let once = Idempotency::of(&who, &req, body.json())?;
     let today = today(&state).await?;
     let id = Uuid::now_v7();
-    let (own, to) = (followup_stream(id), stakeholder_stream(new.stakeholder_id));
-    let done = state
+    let (own, to) = (stream(followup_stream(id)), stream(stakeholder_stream(new.stakeholder_id)));
+    let meta = metadata(&who, &req);
+    let run = state
         .commands
-        .run(&metadata(&who, &req), stream(own), &[stream(to)], |f: &FollowUp, lookups| {
+        .run_idempotent(&meta, once.as_ref(), &[id], own, &[to], |f: &FollowUp, lookups| {
             let stakeholder_exists = load::<Stakeholder>(&lookups[0])?.profile.is_some();
             f.handle(new.command(id, stakeholder_exists, today)).map_err(body_reference_error)
         })
         .await?;
+    let written = Written::of(run, &[id]);
+    let id = written.created(0)?;
     let location = (header::LOCATION, format!("/v1/follow-ups/{id}"));
-    Ok(HttpResponse::Created()
+    Ok(written
+        .respond(StatusCode::CREATED)
         .insert_header(location)
-        .json(follow_up(&state, id, done.position).await?))
+        .json(follow_up(&state, id, written.position).await?))
 }
 
 /// The follow-up was done.
 #[utoipa::path(
     tag = "follow-ups",
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path), IdempotencyKeyHeader),
     request_body(content = Option<DoneBody>, description = "Optional"),
     responses(
         (status = 200, description = "The follow-up now", body = FollowUpView),
-        (status = 400, description = "`invalid-path`, `malformed-json`", body = web::Problem),
+        (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
         (status = 401, body = web::Problem),
         (status = 403, body = web::Problem),
         (status = 404, description = "`unknown-follow-up`", body = web::Problem),
-        (status = 409, description = "`follow-up-already-done`", body = web::Problem),
+        (status = 409, description = "`follow-up-already-done`; `idempotency-conflict`", body = web::Problem),
         (status = 415, body = web::Problem),
         (status = 422, description = "`validation`; `date-in-future` (`on`)", body = web::Problem),
     ),
@@ -165,12 +172,15 @@ pub async fn complete_follow_up(
 ) -> Result<HttpResponse, ApiError> {
     let id = http::path_id("id", &id)?;
     let done = body.parse()?;
+    let once = Idempotency::of(&who, &req, body.json())?;
     let today = today(&state).await?;
-    let executed = state
+    let own = stream(followup_stream(id));
+    let run = state
         .commands
-        .run(&metadata(&who, &req), stream(followup_stream(id)), &[], |f: &FollowUp, _| {
+        .run_idempotent(&metadata(&who, &req), once.as_ref(), &[], own, &[], |f: &FollowUp, _| {
             Ok(f.handle(done.command(today))?)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(follow_up(&state, id, executed.position).await?))
+    let written = Written::of(run, &[]);
+    Ok(written.respond(StatusCode::OK).json(follow_up(&state, id, written.position).await?))
 }

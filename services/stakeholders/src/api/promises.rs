@@ -2,13 +2,13 @@
 //! whether it kept it. The purchasing agreement's standing call-before-cancel promise is made
 //! by the signature and settled by the gate's record, never by hand.
 
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, get, post};
 use events::school::school_stream;
 use events::stakeholders::{PromiseTo, promise_stream, stakeholder_stream};
 use events::values::SchoolId;
-use kernel::http::{self, Body, Caller, Page};
+use kernel::http::{self, Body, Caller, Idempotency, IdempotencyKeyHeader, Page};
 use kernel::{Aggregate, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -16,7 +16,7 @@ use uuid::Uuid;
 use web::ApiError;
 
 use super::bodies::{OutcomeBody, PromiseBody};
-use super::{Readers, Writers, body_reference_error, load, metadata, read_models, today};
+use super::{Readers, Writers, Written, body_reference_error, load, metadata, read_models, today};
 use crate::app::State;
 use crate::domain::DomainError;
 use crate::domain::promise::Promise;
@@ -111,12 +111,14 @@ pub async fn get_promise(
 /// Make a promise to a stakeholder or a school; you are its owner.
 #[utoipa::path(
     tag = "promises",
+    params(IdempotencyKeyHeader),
     request_body = PromiseBody,
     responses(
         (status = 201, description = "Made", body = PromiseView),
-        (status = 400, description = "`malformed-json`", body = web::Problem),
+        (status = 400, description = "`malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
         (status = 401, body = web::Problem),
         (status = 403, description = "Not IT staff or an admin", body = web::Problem),
+        (status = 409, description = "`idempotency-conflict`", body = web::Problem),
         (status = 415, body = web::Problem),
         (status = 422, description = "`validation`; `unknown-stakeholder`, `unknown-school`; `date-too-early` (`due_on` before today)", body = web::Problem),
     ),
@@ -130,6 +132,7 @@ pub async fn make_promise(
     body: Body<PromiseBody>,
 ) -> Result<HttpResponse, ApiError> {
     let new = body.parse()?;
+    let once = Idempotency::of(&who, &req, body.json())?;
     let today = today(&state).await?;
     let id = Uuid::now_v7();
     let to = match &new.to {
@@ -137,9 +140,10 @@ pub async fn make_promise(
         PromiseTo::School { school_id } => stream(school_stream(school_id)),
     };
     let own = stream(promise_stream(id));
-    let done = state
+    let meta = metadata(&who, &req);
+    let run = state
         .commands
-        .run(&metadata(&who, &req), own, &[to], |promise: &Promise, lookups| {
+        .run_idempotent(&meta, once.as_ref(), &[id], own, &[to], |promise: &Promise, lookups| {
             let to_exists = match &new.to {
                 PromiseTo::Stakeholder { .. } => {
                     load::<Stakeholder>(&lookups[0])?.profile.is_some()
@@ -150,10 +154,13 @@ pub async fn make_promise(
             promise.handle(command).map_err(body_reference_error)
         })
         .await?;
+    let written = Written::of(run, &[id]);
+    let id = written.created(0)?;
     let location = (header::LOCATION, format!("/v1/promises/{id}"));
-    Ok(HttpResponse::Created()
+    Ok(written
+        .respond(StatusCode::CREATED)
         .insert_header(location)
-        .json(promise(&state, id, done.position).await?))
+        .json(promise(&state, id, written.position).await?))
 }
 
 /// Keeps (`kept`) or breaks the promise at the path, with the body's evidence.
@@ -163,31 +170,34 @@ async fn settle(
     req: &HttpRequest,
     (id, body): (&str, &Body<OutcomeBody>),
     kept: bool,
-) -> Result<PromiseView, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let id = http::path_id("id", id)?;
     let outcome = body.parse()?;
+    let once = Idempotency::of(who, req, body.json())?;
     let today = today(state).await?;
-    let done = state
+    let own = stream(promise_stream(id));
+    let run = state
         .commands
-        .run(&metadata(who, req), stream(promise_stream(id)), &[], |promise: &Promise, _| {
-            Ok(promise.handle(outcome.command(kept, today))?)
+        .run_idempotent(&metadata(who, req), once.as_ref(), &[], own, &[], |p: &Promise, _| {
+            Ok(p.handle(outcome.command(kept, today))?)
         })
         .await?;
-    promise(state, id, done.position).await
+    let written = Written::of(run, &[]);
+    Ok(written.respond(StatusCode::OK).json(promise(state, id, written.position).await?))
 }
 
 /// The promise was kept.
 #[utoipa::path(
     tag = "promises",
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path), IdempotencyKeyHeader),
     request_body = OutcomeBody,
     responses(
         (status = 200, description = "The promise now", body = PromiseView),
-        (status = 400, description = "`invalid-path`, `malformed-json`", body = web::Problem),
+        (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
         (status = 401, body = web::Problem),
         (status = 403, body = web::Problem),
         (status = 404, description = "`unknown-promise`", body = web::Problem),
-        (status = 409, description = "`promise-already-settled`; `standing-promise` (the agreement's promise is settled by the gate's record)", body = web::Problem),
+        (status = 409, description = "`promise-already-settled`; `standing-promise` (the agreement's promise is settled by the gate's record); `idempotency-conflict`", body = web::Problem),
         (status = 415, body = web::Problem),
         (status = 422, description = "`validation`; `date-in-future`, `date-too-early` (`on`)", body = web::Problem),
     ),
@@ -201,21 +211,21 @@ pub async fn keep_promise(
     id: Path<String>,
     body: Body<OutcomeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(settle(&who, &state, &req, (&id, &body), true).await?))
+    settle(&who, &state, &req, (&id, &body), true).await
 }
 
 /// The promise was broken.
 #[utoipa::path(
     tag = "promises",
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path), IdempotencyKeyHeader),
     request_body = OutcomeBody,
     responses(
         (status = 200, description = "The promise now", body = PromiseView),
-        (status = 400, description = "`invalid-path`, `malformed-json`", body = web::Problem),
+        (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
         (status = 401, body = web::Problem),
         (status = 403, body = web::Problem),
         (status = 404, description = "`unknown-promise`", body = web::Problem),
-        (status = 409, description = "`promise-already-settled`; `standing-promise`", body = web::Problem),
+        (status = 409, description = "`promise-already-settled`; `standing-promise`; `idempotency-conflict`", body = web::Problem),
         (status = 415, body = web::Problem),
         (status = 422, description = "`validation`; `date-in-future`, `date-too-early` (`on`)", body = web::Problem),
     ),
@@ -229,5 +239,5 @@ pub async fn break_promise(
     id: Path<String>,
     body: Body<OutcomeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(settle(&who, &state, &req, (&id, &body), false).await?))
+    settle(&who, &state, &req, (&id, &body), false).await
 }

@@ -3,17 +3,29 @@
 //!
 //! A conversation is appended together with its wish (`conversation-held` on the
 //! stakeholder's stream and `wish-recorded` on a new wish stream, in one atomic append).
+//!
+//! A person's e-mail address is theirs alone: registering takes its claim (`email-{uuid}`, read
+//! with the command and appended to at the version read, so two registrations at once cannot
+//! both take it), a new address is taken and the old one released; for people registered
+//! before addresses were claimed, the register (`stakeholders.stakeholders`) says who has it.
+//! Registering an address someone has is `409 email-taken`, naming them.
+//!
+//! Registering and holding a conversation take an optional `Idempotency-Key`
+//! ([`kernel::http::Idempotency`]).
 
+use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, get, post, put};
 use chrono::{DateTime, Utc};
 use eventlog::{RecordedEvent, StreamName};
 use events::school::school_stream;
-use events::stakeholders::{StakeholderRole, stakeholder_stream};
-use events::values::SchoolId;
-use kernel::http::{self, Body, Caller, Page};
-use kernel::{Aggregate, stream};
+use events::stakeholders::{
+    EmailEvent, StakeholderRole, email_holder, email_stream, stakeholder_stream,
+};
+use events::values::{Email, SchoolId};
+use kernel::http::{self, Body, Caller, Idempotency, IdempotencyKeyHeader, Page};
+use kernel::{Aggregate, ReadModel, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -21,17 +33,18 @@ use web::ApiError;
 
 use super::bodies::{ConversationBody, ProfileBody};
 use super::{
-    Readers, Writers, body_reference_error, load, metadata, naming, now, read_models, time,
+    Readers, Writers, Written, body_reference_error, load, metadata, naming, now, read_models, time,
 };
 use crate::app::State;
 use crate::domain::DomainError;
 use crate::domain::school::School;
 use crate::domain::stakeholder::{
-    Profile, RegisterStakeholder, Stakeholder, StakeholderCommand, UpdateStakeholder,
+    EmailClaim, Profile, RegisterStakeholder, Stakeholder, StakeholderCommand, UpdateStakeholder,
 };
 use crate::queries::stakeholders::{
     self, ConversationView, StakeholderDocs, StakeholderFilter, StakeholderSummary, StakeholderView,
 };
+use crate::read_models::Stakeholders as Register;
 
 /// The stakeholder as the read models have it once they include `position` (the head now,
 /// when `None`).
@@ -106,16 +119,51 @@ fn school_exists(lookups: &[Vec<RecordedEvent>]) -> Result<bool, ApiError> {
     }
 }
 
+/// The stakeholder the register has with `email` (ignoring case), the first registered: who
+/// holds an address never claimed (registered before addresses were claimed).
+async fn registered_with(state: &State, email: &Email) -> Result<Option<Uuid>, ApiError> {
+    let view = read_models(state, None, &[Register::NAME]).await?;
+    let docs = view.all::<Register>().await?;
+    Ok(docs
+        .into_iter()
+        .filter(|d| d.email.as_str().eq_ignore_ascii_case(email.as_str()))
+        .min_by_key(|d| d.registered_at)
+        .map(|d| d.stakeholder_id))
+}
+
+/// Who holds an address by its claim stream's `records`, or, never claimed, by the register
+/// (`registered`).
+fn email_claim(
+    records: &[RecordedEvent],
+    registered: Option<Uuid>,
+) -> Result<EmailClaim, ApiError> {
+    let Some(last) = records.last() else {
+        return Ok(EmailClaim { holder: registered, version: 0 });
+    };
+    let events: Vec<EmailEvent> = records
+        .iter()
+        .map(kernel::decode::<EmailEvent>)
+        .collect::<Result<_, _>>()
+        .map_err(ApiError::internal)?;
+    Ok(EmailClaim { holder: email_holder(&events), version: last.version })
+}
+
 /// Register a person: a principal, teacher, librarian, business officer, instruction lead,
 /// IT person or other.
+///
+/// An e-mail address is one person's: registering an address a stakeholder already has
+/// (ignoring case) is `409 email-taken`, naming them (`stakeholder_id`), even when two
+/// registrations come at the same moment.
 #[utoipa::path(
     tag = "stakeholders",
+    params(IdempotencyKeyHeader),
     request_body = ProfileBody,
     responses(
         (status = 201, description = "Registered: the profile", body = StakeholderView),
-        (status = 400, description = "`malformed-json`", body = web::Problem),
+        (status = 400, description = "`malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
         (status = 401, body = web::Problem),
         (status = 403, description = "Not IT staff or an admin", body = web::Problem),
+        (status = 409, description = "`email-taken`: a stakeholder has this address (`stakeholder_id`, `stakeholder`); `idempotency-conflict`", body = web::Problem),
         (status = 415, body = web::Problem),
         (status = 422, description = "`validation` (bad name, email, phone, role or school slug); `unknown-school`", body = web::Problem),
     ),
@@ -129,22 +177,30 @@ pub async fn register_stakeholder(
     body: Body<ProfileBody>,
 ) -> Result<HttpResponse, ApiError> {
     let profile = Profile::from(body.parse()?);
+    let once = Idempotency::of(&who, &req, body.json())?;
+    let registered = registered_with(&state, &profile.email).await?;
     let id = Uuid::now_v7();
-    let (stream, school) = (stream(stakeholder_stream(id)), school_lookup(&profile));
-    let done = state
+    let mut lookups = vec![stream(email_stream(&profile.email))];
+    lookups.extend(school_lookup(&profile));
+    let own = stream(stakeholder_stream(id));
+    let meta = metadata(&who, &req);
+    let run = state
         .commands
-        .run(&metadata(&who, &req), stream, &school, |stakeholder: &Stakeholder, lookups| {
+        .run_idempotent(&meta, once.as_ref(), &[id], own, &lookups, |s: &Stakeholder, lookups| {
             let command = StakeholderCommand::Register(RegisterStakeholder {
                 stakeholder_id: id,
                 profile: profile.clone(),
-                school_exists: school_exists(lookups)?,
+                school_exists: school_exists(&lookups[1..])?,
+                email: email_claim(&lookups[0], registered)?,
             });
-            stakeholder.handle(command).map_err(body_reference_error)
+            s.handle(command).map_err(body_reference_error)
         })
         .await?;
-    let view = stakeholder_view(&state, id, done.position).await?;
+    let written = Written::of(run, &[id]);
+    let id = written.created(0)?;
+    let view = stakeholder_view(&state, id, written.position).await?;
     let location = (header::LOCATION, format!("/v1/stakeholders/{id}"));
-    Ok(HttpResponse::Created().insert_header(location).json(view))
+    Ok(written.respond(StatusCode::CREATED).insert_header(location).json(view))
 }
 
 /// One stakeholder's profile, with relationship health.
@@ -198,7 +254,8 @@ pub async fn get_stakeholder(
 
 /// Replace a person's profile (a new email, a move to another school or role).
 ///
-/// The whole profile is sent; nothing is written when nothing changed.
+/// The whole profile is sent; nothing is written when nothing changed. A new e-mail address
+/// must be no other stakeholder's (`409 email-taken`); the old one is free again.
 #[utoipa::path(
     tag = "stakeholders",
     params(("id" = Uuid, Path)),
@@ -209,6 +266,7 @@ pub async fn get_stakeholder(
         (status = 401, body = web::Problem),
         (status = 403, body = web::Problem),
         (status = 404, description = "`unknown-stakeholder`", body = web::Problem),
+        (status = 409, description = "`email-taken`: another stakeholder has the new address (`stakeholder_id`); `concurrent-update`", body = web::Problem),
         (status = 415, body = web::Problem),
         (status = 422, description = "`validation`; `unknown-school`", body = web::Problem),
     ),
@@ -224,13 +282,29 @@ pub async fn update_stakeholder(
 ) -> Result<HttpResponse, ApiError> {
     let id = http::path_id("id", &id)?;
     let profile = Profile::from(body.parse()?);
-    let (stream, school) = (stream(stakeholder_stream(id)), school_lookup(&profile));
+    let own = stream(stakeholder_stream(id));
+    // The address they have now, whose claim a new address releases.
+    let records =
+        state.commands.store().read_stream_to_end(&own).await.map_err(http::store_error)?;
+    let current = load::<Stakeholder>(&records)?.profile.map(|p| p.email);
+    let registered = registered_with(&state, &profile.email).await?;
+    let mut lookups = vec![
+        stream(email_stream(&profile.email)),
+        stream(email_stream(current.as_ref().unwrap_or(&profile.email))),
+    ];
+    lookups.extend(school_lookup(&profile));
     let done = state
         .commands
-        .run(&metadata(&who, &req), stream, &school, |stakeholder: &Stakeholder, lookups| {
+        .run(&metadata(&who, &req), own, &lookups, |stakeholder: &Stakeholder, lookups| {
+            if stakeholder.profile.as_ref().map(|p| &p.email) != current.as_ref() {
+                // Their address changed since it was read: the claims read are not theirs.
+                return Err(http::concurrent_update());
+            }
             let command = StakeholderCommand::Update(UpdateStakeholder {
                 profile: profile.clone(),
-                school_exists: school_exists(lookups)?,
+                school_exists: school_exists(&lookups[2..])?,
+                email: email_claim(&lookups[0], registered)?,
+                current_email: email_claim(&lookups[1], None)?,
             });
             stakeholder.handle(command).map_err(naming(DomainError::UnknownSchool))
         })
@@ -243,14 +317,15 @@ pub async fn update_stakeholder(
 /// The wish becomes a tracked wish (status `open`) in the same atomic append.
 #[utoipa::path(
     tag = "stakeholders",
-    params(("id" = Uuid, Path, description = "The stakeholder id")),
+    params(("id" = Uuid, Path, description = "The stakeholder id"), IdempotencyKeyHeader),
     request_body = ConversationBody,
     responses(
         (status = 201, description = "Recorded, with its wish", body = ConversationView),
-        (status = 400, description = "`invalid-path`, `malformed-json`", body = web::Problem),
+        (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
         (status = 401, body = web::Problem),
         (status = 403, body = web::Problem),
         (status = 404, description = "`unknown-stakeholder`", body = web::Problem),
+        (status = 409, description = "`idempotency-conflict`", body = web::Problem),
         (status = 415, body = web::Problem),
         (status = 422, description = "`validation`; `exactly-two-stars` (with `found`); `date-in-future` (`held_at`)", body = web::Problem),
     ),
@@ -266,18 +341,22 @@ pub async fn hold_conversation(
 ) -> Result<HttpResponse, ApiError> {
     let id = http::path_id("id", &id)?;
     let conversation = body.parse()?;
-    let ids @ (_, wish_id) = (Uuid::now_v7(), Uuid::now_v7());
+    let once = Idempotency::of(&who, &req, body.json())?;
+    let ids = (Uuid::now_v7(), Uuid::now_v7());
     let now = now(&state);
     let stream = stream(stakeholder_stream(id));
-    let done = state
+    let meta = metadata(&who, &req);
+    let run = state
         .commands
-        .run(&metadata(&who, &req), stream, &[], |stakeholder: &Stakeholder, _| {
-            Ok(stakeholder.handle(conversation.command(ids, now))?)
+        .run_idempotent(&meta, once.as_ref(), &[ids.0, ids.1], stream, &[], |s: &Stakeholder, _| {
+            Ok(s.handle(conversation.command(ids, now))?)
         })
         .await?;
-    let view = conversation_held(&state, id, ids, done.position, now).await?;
+    let written = Written::of(run, &[ids.0, ids.1]);
+    let ids @ (_, wish_id) = (written.created(0)?, written.created(1)?);
+    let view = conversation_held(&state, id, ids, written.position, now).await?;
     let location = (header::LOCATION, format!("/v1/wishes/{wish_id}"));
-    Ok(HttpResponse::Created().insert_header(location).json(view))
+    Ok(written.respond(StatusCode::CREATED).insert_header(location).json(view))
 }
 
 /// The conversation just held by `id`, and its wish, once the read models include `position`.
@@ -289,7 +368,7 @@ async fn conversation_held(
     now: DateTime<Utc>,
 ) -> Result<ConversationView, ApiError> {
     let reads = stakeholders::CONVERSATION_READS;
-    let view = read_models(state, Some(position.unwrap_or_default()), reads).await?;
+    let view = read_models(state, position, reads).await?;
     let held = stakeholders::conversation(&view, id, ids, now).await?;
     held.ok_or_else(|| ApiError::internal("a conversation or its wish missing after its write"))
 }

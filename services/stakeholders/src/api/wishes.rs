@@ -1,10 +1,11 @@
 //! Wishes (`wish-{uuid}` streams): every conversation's wish, and the headway on it.
 
+use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, get, post};
 use events::stakeholders::{WishStatus, wish_stream};
 use events::values::SchoolId;
-use kernel::http::{self, Body, Caller, Page};
+use kernel::http::{self, Body, Caller, Idempotency, IdempotencyKeyHeader, Page};
 use kernel::{Aggregate, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -12,7 +13,7 @@ use uuid::Uuid;
 use web::ApiError;
 
 use super::bodies::ProgressBody;
-use super::{Readers, Writers, metadata, now, read_models};
+use super::{Readers, Writers, Written, metadata, now, read_models};
 use crate::app::State;
 use crate::domain::DomainError;
 use crate::domain::wish::Wish;
@@ -100,15 +101,15 @@ pub async fn get_wish(
 /// Record headway on a wish, and its status after it.
 #[utoipa::path(
     tag = "wishes",
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path), IdempotencyKeyHeader),
     request_body = ProgressBody,
     responses(
         (status = 201, description = "Recorded: the wish as it is now", body = WishView),
-        (status = 400, description = "`invalid-path`, `malformed-json`", body = web::Problem),
+        (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
         (status = 401, body = web::Problem),
         (status = 403, body = web::Problem),
         (status = 404, description = "`unknown-wish`", body = web::Problem),
-        (status = 409, description = "`wish-closed`: done or declined, and not reopened", body = web::Problem),
+        (status = 409, description = "`wish-closed`: done or declined, and not reopened; `idempotency-conflict`", body = web::Problem),
         (status = 415, body = web::Problem),
         (status = 422, description = "`validation`", body = web::Problem),
     ),
@@ -124,12 +125,15 @@ pub async fn progress_wish(
 ) -> Result<HttpResponse, ApiError> {
     let id = http::path_id("id", &id)?;
     let progress = body.parse()?;
+    let once = Idempotency::of(&who, &req, body.json())?;
     let at = now(&state);
-    let done = state
+    let own = stream(wish_stream(id));
+    let run = state
         .commands
-        .run(&metadata(&who, &req), stream(wish_stream(id)), &[], |wish: &Wish, _| {
+        .run_idempotent(&metadata(&who, &req), once.as_ref(), &[], own, &[], |wish: &Wish, _| {
             Ok(wish.handle(progress.command(at))?)
         })
         .await?;
-    Ok(HttpResponse::Created().json(wish(&state, id, done.position).await?))
+    let written = Written::of(run, &[]);
+    Ok(written.respond(StatusCode::CREATED).json(wish(&state, id, written.position).await?))
 }

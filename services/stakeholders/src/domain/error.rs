@@ -60,6 +60,10 @@ pub enum DomainError {
     StandingPromise,
     #[error("the follow-up is already done")]
     FollowUpAlreadyDone,
+    #[error(
+        "the e-mail address is already registered to stakeholder {stakeholder_id}; update that stakeholder (PUT /v1/stakeholders/{stakeholder_id}) rather than registering them again"
+    )]
+    EmailTaken { stakeholder_id: uuid::Uuid },
 }
 
 impl DomainError {
@@ -82,6 +86,7 @@ impl DomainError {
             Self::PromiseAlreadySettled { .. } => "promise-already-settled",
             Self::StandingPromise => "standing-promise",
             Self::FollowUpAlreadyDone => "follow-up-already-done",
+            Self::EmailTaken { .. } => "email-taken",
         }
     }
 
@@ -104,6 +109,7 @@ impl DomainError {
             Self::PromiseAlreadySettled { .. } => "Promise already settled",
             Self::StandingPromise => "Standing promise",
             Self::FollowUpAlreadyDone => "Follow-up already done",
+            Self::EmailTaken { .. } => "E-mail address taken",
         }
     }
 
@@ -120,7 +126,8 @@ impl DomainError {
             | Self::WishClosed { .. }
             | Self::PromiseAlreadySettled { .. }
             | Self::StandingPromise
-            | Self::FollowUpAlreadyDone => ErrorKind::Conflict,
+            | Self::FollowUpAlreadyDone
+            | Self::EmailTaken { .. } => ErrorKind::Conflict,
             Self::NotAPrincipalOfSchool
             | Self::DateInFuture { .. }
             | Self::DateTooEarly { .. }
@@ -146,6 +153,7 @@ impl DomainError {
         "promise-already-settled",
         "standing-promise",
         "follow-up-already-done",
+        "email-taken",
     ];
 }
 
@@ -176,6 +184,7 @@ mod tests {
             DomainError::PromiseAlreadySettled { outcome: "kept" },
             DomainError::StandingPromise,
             DomainError::FollowUpAlreadyDone,
+            DomainError::EmailTaken { stakeholder_id: uuid::Uuid::nil() },
         ];
         let slugs: Vec<_> = examples.iter().map(DomainError::slug).collect();
         assert_eq!(slugs, DomainError::SLUGS);

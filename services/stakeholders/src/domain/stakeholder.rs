@@ -3,6 +3,13 @@
 //! - **Register**: a new stakeholder; their school, when given, is registered (the caller
 //!   looks it up and says so in the command).
 //! - **Update**: the whole profile; nothing is written when nothing changed.
+//! - **One person per e-mail address** (ignoring case): registering takes the address's claim
+//!   (`email-claimed` on `email-{uuid}`, [`email_stream`], appended in the same atomic append
+//!   at the version the caller read, so two registrations at once cannot both take it);
+//!   changing one's address takes the new one and releases the old one (`email-released`).
+//!   An address another stakeholder holds is `email-taken`, naming them. The caller reads the
+//!   claim streams ([`EmailClaim`]), and for people registered before addresses were claimed,
+//!   the register.
 //! - **Hold a conversation**: their vision, exactly two stars and one wish, where and when.
 //!   `held_at` may be in the past (meetings are often written up later) but at most
 //!   [`CLOCK_SKEW`] after `now`. The wish becomes a tracked wish: `wish-recorded` opens
@@ -11,8 +18,9 @@
 
 use chrono::{DateTime, Utc};
 use events::stakeholders::{
-    ConversationHeld, Phone, StakeholderEvent, StakeholderRegistered, StakeholderRole,
-    StakeholderUpdated, WishEvent, WishRecorded, wish_stream,
+    ConversationHeld, EmailClaimed, EmailEvent, EmailReleased, Phone, StakeholderEvent,
+    StakeholderRegistered, StakeholderRole, StakeholderUpdated, WishEvent, WishRecorded,
+    email_stream, wish_stream,
 };
 use events::values::{Email, LongText, SchoolId, ShortText};
 use kernel::{Aggregate, At, Decision, Opened, stream};
@@ -54,6 +62,8 @@ pub struct RegisterStakeholder {
     pub profile: Profile,
     /// Whether `profile.school_id` names a registered school (ignored without a school).
     pub school_exists: bool,
+    /// Who holds `profile.email`.
+    pub email: EmailClaim,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +71,40 @@ pub struct UpdateStakeholder {
     pub profile: Profile,
     /// Whether `profile.school_id` names a registered school (ignored without a school).
     pub school_exists: bool,
+    /// Who holds `profile.email` (the new address), and who holds the current one: used when
+    /// the address changes.
+    pub email: EmailClaim,
+    pub current_email: EmailClaim,
+}
+
+/// Who holds an e-mail address, as the caller read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EmailClaim {
+    /// The stakeholder holding it: by its claim stream, or, for someone registered before
+    /// addresses were claimed, by the register. `None`: free.
+    pub holder: Option<Uuid>,
+    /// The claim stream's version when it was read (0: never claimed).
+    pub version: u64,
+}
+
+impl EmailClaim {
+    /// Refused when someone other than `me` holds it.
+    fn free_for(self, me: Uuid) -> Result<(), DomainError> {
+        match self.holder {
+            Some(holder) if holder != me => Err(DomainError::EmailTaken { stakeholder_id: holder }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Two addresses are one when they are equal ignoring case.
+fn same_address(a: &Email, b: &Email) -> bool {
+    a.as_str().eq_ignore_ascii_case(b.as_str())
+}
+
+/// `event` on the claim stream of `email`, read at `claim.version`.
+fn on_claim(email: &Email, claim: EmailClaim, event: EmailEvent) -> Opened {
+    Opened::new(stream(email_stream(email)), &event).after(claim.version)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -129,10 +173,14 @@ impl Aggregate for Stakeholder {
                     return Err(DomainError::AlreadyExists { what: "stakeholder" });
                 }
                 check_school(&cmd.profile, cmd.school_exists)?;
+                let id = cmd.stakeholder_id;
+                cmd.email.free_for(id)?;
                 let p = cmd.profile;
+                let claimed = EmailClaimed { stakeholder_id: id }.into();
+                let claim = on_claim(&p.email, cmd.email, claimed);
                 Ok(Decision::events(vec![
                     StakeholderRegistered {
-                        stakeholder_id: cmd.stakeholder_id,
+                        stakeholder_id: id,
                         name: p.name,
                         email: p.email,
                         phone: p.phone,
@@ -140,7 +188,8 @@ impl Aggregate for Stakeholder {
                         school_id: p.school_id,
                     }
                     .into(),
-                ]))
+                ])
+                .opening(claim))
             }
             StakeholderCommand::Update(cmd) => {
                 let current = self.profile.as_ref().ok_or(DomainError::UnknownStakeholder)?;
@@ -148,8 +197,20 @@ impl Aggregate for Stakeholder {
                     return Ok(Decision::nothing());
                 }
                 check_school(&cmd.profile, cmd.school_exists)?;
+                let id = self.stakeholder_id.ok_or(DomainError::UnknownStakeholder)?;
+                let moved = !same_address(&current.email, &cmd.profile.email);
+                let mut claims = Vec::new();
+                if moved {
+                    cmd.email.free_for(id)?;
+                    let claimed = EmailClaimed { stakeholder_id: id }.into();
+                    claims.push(on_claim(&cmd.profile.email, cmd.email, claimed));
+                    if cmd.current_email.holder == Some(id) {
+                        let released = EmailReleased { stakeholder_id: id }.into();
+                        claims.push(on_claim(&current.email, cmd.current_email, released));
+                    }
+                }
                 let p = cmd.profile;
-                Ok(Decision::events(vec![
+                let decision = Decision::events(vec![
                     StakeholderUpdated {
                         name: p.name,
                         email: p.email,
@@ -158,7 +219,8 @@ impl Aggregate for Stakeholder {
                         school_id: p.school_id,
                     }
                     .into(),
-                ]))
+                ]);
+                Ok(claims.into_iter().fold(decision, Decision::opening))
             }
             StakeholderCommand::HoldConversation(cmd) => self.hold_conversation(cmd),
         }
@@ -272,6 +334,7 @@ mod tests {
                 stakeholder_id: ID,
                 profile: profile(),
                 school_exists: true,
+                email: EmailClaim::default(),
             }))
             .then_expect_events(vec![registered()]);
         given::<Stakeholder>([registered()])
@@ -279,6 +342,7 @@ mod tests {
                 stakeholder_id: ID,
                 profile: profile(),
                 school_exists: true,
+                email: EmailClaim::default(),
             }))
             .then_expect_error(DomainError::AlreadyExists { what: "stakeholder" });
     }
@@ -290,6 +354,7 @@ mod tests {
                 stakeholder_id: ID,
                 profile: profile(),
                 school_exists: false,
+                email: EmailClaim::default(),
             }))
             .then_expect_error(DomainError::UnknownSchool);
         let district = Profile { school_id: None, role: StakeholderRole::It, ..profile() };
@@ -298,6 +363,7 @@ mod tests {
                 stakeholder_id: ID,
                 profile: district,
                 school_exists: false,
+                email: EmailClaim::default(),
             }))
             .then_expect_events(vec![
                 StakeholderRegistered {
@@ -318,6 +384,8 @@ mod tests {
             .when(StakeholderCommand::Update(UpdateStakeholder {
                 profile: profile(),
                 school_exists: true,
+                email: EmailClaim::default(),
+                current_email: EmailClaim::default(),
             }))
             .then_expect_nothing();
         let phone = Some(Phone::parse("555 0101").unwrap());
@@ -325,6 +393,8 @@ mod tests {
             .when(StakeholderCommand::Update(UpdateStakeholder {
                 profile: Profile { phone: phone.clone(), ..profile() },
                 school_exists: true,
+                email: EmailClaim::default(),
+                current_email: EmailClaim::default(),
             }))
             .then_expect_events(vec![
                 StakeholderUpdated {
@@ -343,14 +413,90 @@ mod tests {
                     ..profile()
                 },
                 school_exists: false,
+                email: EmailClaim::default(),
+                current_email: EmailClaim::default(),
             }))
             .then_expect_error(DomainError::UnknownSchool);
         given::<Stakeholder>([])
             .when(StakeholderCommand::Update(UpdateStakeholder {
                 profile: profile(),
                 school_exists: true,
+                email: EmailClaim::default(),
+                current_email: EmailClaim::default(),
             }))
             .then_expect_error(DomainError::UnknownStakeholder);
+    }
+
+    fn claimed(email: &str, version: u64, by: Uuid) -> Opened {
+        let email = Email::parse(email).unwrap();
+        on_claim(
+            &email,
+            EmailClaim { holder: None, version },
+            EmailClaimed { stakeholder_id: by }.into(),
+        )
+    }
+
+    #[test]
+    fn registering_takes_the_address() {
+        let register = |email| {
+            StakeholderCommand::Register(RegisterStakeholder {
+                stakeholder_id: ID,
+                profile: profile(),
+                school_exists: true,
+                email,
+            })
+        };
+        given::<Stakeholder>([])
+            .when(register(EmailClaim::default()))
+            .then_expect_events(vec![registered()])
+            .then_expect_opens(vec![claimed("dana@lincoln.example", 0, ID)]);
+        // Released by someone before: taken again at the version read.
+        given::<Stakeholder>([])
+            .when(register(EmailClaim { holder: None, version: 2 }))
+            .then_expect_opens(vec![claimed("dana@lincoln.example", 2, ID)]);
+        // Held by someone else (by the claim, or the register): refused, naming them.
+        let other = Uuid::from_u128(9);
+        let err = given::<Stakeholder>([])
+            .when(register(EmailClaim { holder: Some(other), version: 1 }))
+            .then_expect_error(DomainError::EmailTaken { stakeholder_id: other });
+        assert_eq!(err.slug(), "email-taken");
+        assert!(err.to_string().contains(&other.to_string()));
+        given::<Stakeholder>([])
+            .when(register(EmailClaim { holder: Some(other), version: 0 }))
+            .then_expect_error(DomainError::EmailTaken { stakeholder_id: other });
+    }
+
+    #[test]
+    fn a_new_address_is_taken_and_the_old_one_released() {
+        let moved = Profile { email: Email::parse("dana@district.example").unwrap(), ..profile() };
+        let update = |email, current_email, profile: Profile| {
+            StakeholderCommand::Update(UpdateStakeholder {
+                profile,
+                school_exists: true,
+                email,
+                current_email,
+            })
+        };
+        let mine = EmailClaim { holder: Some(ID), version: 1 };
+        let released =
+            on_claim(&profile().email, mine, EmailReleased { stakeholder_id: ID }.into());
+        given::<Stakeholder>([registered()])
+            .when(update(EmailClaim::default(), mine, moved.clone()))
+            .then_expect_opens(vec![claimed("dana@district.example", 0, ID), released]);
+        // Registered before addresses were claimed: nothing of theirs to release.
+        given::<Stakeholder>([registered()])
+            .when(update(EmailClaim::default(), EmailClaim::default(), moved.clone()))
+            .then_expect_opens(vec![claimed("dana@district.example", 0, ID)]);
+        // Someone else's address: refused.
+        let other = Uuid::from_u128(9);
+        given::<Stakeholder>([registered()])
+            .when(update(EmailClaim { holder: Some(other), version: 1 }, mine, moved))
+            .then_expect_error(DomainError::EmailTaken { stakeholder_id: other });
+        // The same address in other letters: no claim changes hands.
+        let shouted = Profile { email: Email::parse("DANA@lincoln.example").unwrap(), ..profile() };
+        given::<Stakeholder>([registered()])
+            .when(update(mine, mine, shouted))
+            .then_expect_opens(vec![]);
     }
 
     #[test]

@@ -172,7 +172,12 @@ mod tests {
             role: StakeholderRole::Librarian,
             school_id: Some(washington()),
         };
-        let cmd = StakeholderCommand::Update(UpdateStakeholder { profile, school_exists: true });
+        let cmd = StakeholderCommand::Update(UpdateStakeholder {
+            profile,
+            school_exists: true,
+            email: Default::default(),
+            current_email: Default::default(),
+        });
         log.run::<Stakeholder>(&stakeholder_stream(SAM), cmd);
         let docs = project(&crate::read_models::all(), &log.events, 1000);
         let sam: StakeholderDoc = doc::<Stakeholders>(&docs, SAM);

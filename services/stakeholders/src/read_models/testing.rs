@@ -279,6 +279,7 @@ pub(crate) fn register(
         stakeholder_id: id,
         profile,
         school_exists: true,
+        email: Default::default(),
     });
     log.run::<Stakeholder>(&events::stakeholders::stakeholder_stream(id), cmd);
 }

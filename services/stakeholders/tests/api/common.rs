@@ -292,8 +292,11 @@ pub fn in_days(n: i64) -> String {
     (chrono::Utc::now().date_naive() + chrono::TimeDelta::days(n)).to_string()
 }
 
+/// A person's profile, with an e-mail address of their own (addresses are one person's: the
+/// same name registered twice gets two addresses).
 pub fn person_body(name: &str, role: &str, school: Option<&str>) -> Value {
-    let email = format!("{}@district.example", name.to_lowercase().replace(' ', "."));
+    let tag = &Uuid::new_v4().simple().to_string()[..8];
+    let email = format!("{}.{tag}@district.example", name.to_lowercase().replace(' ', "."));
     json!({
         "name": name, "email": email, "phone": "+1 (555) 010-4477",
         "role": role, "school_id": school,

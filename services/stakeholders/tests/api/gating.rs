@@ -114,7 +114,8 @@ async fn signing_gates_the_school_and_withdrawing_ungates_it(app: TestApp) {
     assert_eq!((speed["held_purchases"].as_u64(), speed["waiting"].as_u64()), (Some(1), Some(1)));
 
     // IT calls the requester, proposes an alternative and cancels: the promise was honoured.
-    let call = json!({"requester_reached": true, "goal": "Run the robotics software"});
+    let call = json!({"requester_reached": true, "goal": "Run the robotics software",
+                      "spoke_with": {"name": "Sam Ortiz", "phone": "555-0101"}});
     app.post(Who::ItStaff, &format!("/v1/purchases/{purchase}/calls"), &call).await.expect(201);
     let alternative = json!({"description": "The supported Latitude 5440 runs it"});
     app.post(Who::ItStaff, &format!("/v1/purchases/{purchase}/alternatives"), &alternative)
