@@ -16,6 +16,31 @@
 //! ```
 //!
 //! [`ReadModel::into_projection`] turns one into the `Arc<dyn Projection>` the log runs.
+//!
+//! A read model may own several collections ([`ReadModel::collections`]): its documents
+//! ([`ReadModel::Doc`]) are in [`ReadModel::COLLECTION`], the others are named with their
+//! collection in [`ReadModel::other_keys`] and read and written with [`Documents::of`]:
+//!
+//! ```ignore
+//! impl ReadModel for Schools {
+//!     const NAME: &'static str = "reporting.schools";
+//!     const COLLECTION: &'static str = SCHOOLS;
+//!     type Doc = SchoolDoc;
+//!     fn collections(&self) -> Vec<&'static str> { vec![SCHOOLS, CHANGES] }
+//!     fn keys(&self, event: &Recorded<'_>) -> Vec<String> { vec![event.stream_id().to_owned()] }
+//!     fn other_keys(&self, event: &Recorded<'_>) -> Vec<DocKey> {
+//!         vec![DocKey::new(CHANGES, change_key(event.position))]
+//!     }
+//!     fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, SchoolDoc>) -> Result<(), String> {
+//!         let mut school = docs.get(event.stream_id()).unwrap_or_default();
+//!         // (the school changed by the event)
+//!         docs.put(event.stream_id(), &school);
+//!         let change = ChangeDoc { school_id: school.school_id, on: event.recorded_at };
+//!         docs.of::<ChangeDoc>(CHANGES).put(&change_key(event.position), &change);
+//!         Ok(())
+//!     }
+//! }
+//! ```
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -57,18 +82,40 @@ impl Recorded<'_> {
     }
 }
 
-/// A read model: documents of one type in one collection, kept from the log.
+/// A read model: documents of one type in one collection, kept from the log (and, for a read
+/// model that needs them, documents of other types in other collections of its own).
 pub trait ReadModel: Send + Sync + 'static {
-    /// The collection it owns, and the name of its checkpoint.
+    /// The name of its checkpoint, and the collection it owns unless [`Self::COLLECTION`] says
+    /// otherwise.
     const NAME: &'static str;
+    /// The collection of its documents ([`Self::Doc`]): [`Self::NAME`] unless set.
+    const COLLECTION: &'static str = Self::NAME;
+    /// Whether an event whose data does not decode is skipped, with a warning (`true`), or
+    /// stops the read model at that event, which then retries (`false`, the default: its
+    /// documents would otherwise silently miss the event). Reports skip, so that one bad event
+    /// cannot stop them all.
+    const SKIP_UNDECODABLE: bool = false;
     /// Its documents.
     type Doc: Serialize + DeserializeOwned;
+
+    /// The collections it owns, cleared when it is rebuilt: [`Self::COLLECTION`] unless it
+    /// keeps others ([`Self::other_keys`], [`Documents::of`]).
+    fn collections(&self) -> Vec<&'static str> {
+        vec![Self::COLLECTION]
+    }
 
     /// The events it reads.
     fn filter(&self) -> Filter;
 
-    /// The keys of the documents `update` reads or writes for this event.
+    /// The keys of the documents `update` reads or writes for this event, in
+    /// [`Self::COLLECTION`].
     fn keys(&self, event: &Recorded<'_>) -> Vec<String>;
+
+    /// The documents `update` reads or writes for this event in its other collections (see
+    /// [`Self::collections`]), each named with its collection: none unless it keeps others.
+    fn other_keys(&self, _event: &Recorded<'_>) -> Vec<DocKey> {
+        Vec::new()
+    }
 
     /// Applies one event to the documents. Pure: no IO, no clock.
     fn update(
@@ -117,13 +164,23 @@ impl<'a, D: Serialize + DeserializeOwned> Documents<'a, D> {
     pub fn remove(&mut self, key: &str) {
         self.docs.remove(self.collection, key);
     }
+
+    /// The documents of another of the read model's collections (see
+    /// [`ReadModel::collections`]), typed as `E`; their keys come from
+    /// [`ReadModel::other_keys`].
+    pub fn of<E: Serialize + DeserializeOwned>(
+        &mut self,
+        collection: &'static str,
+    ) -> Documents<'_, E> {
+        Documents::new(self.docs, collection)
+    }
 }
 
 /// The projection of a [`ReadModel`]: decodes each event in `keys` and keeps it until `apply`
 /// takes it (the log calls `keys` for a batch's events, then `apply` for each).
 struct Typed<R> {
     model: R,
-    decoded: Mutex<HashMap<u64, Arc<Published>>>,
+    decoded: Mutex<HashMap<u64, Published>>,
 }
 
 fn decode(record: &RecordedEvent) -> Result<Published, String> {
@@ -141,18 +198,21 @@ impl<R: ReadModel> Projection for Typed<R> {
     }
 
     fn collections(&self) -> Vec<String> {
-        vec![R::NAME.to_owned()]
+        self.model.collections().into_iter().map(str::to_owned).collect()
     }
 
     fn keys(&self, record: &RecordedEvent) -> Vec<DocKey> {
-        // An event that does not decode names no document; `apply` reports it.
+        // An event that does not decode names no document; `apply` reports or skips it.
         let Ok(event) = decode(record) else { return vec![] };
-        let keys = self.model.keys(&Recorded { event: &event, record });
-        self.decoded
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(record.position, Arc::new(event));
-        keys.into_iter().map(|key| DocKey::new(R::NAME, key)).collect()
+        let recorded = Recorded { event: &event, record };
+        let (keys, mut other) = (self.model.keys(&recorded), self.model.other_keys(&recorded));
+        self.decoded.lock().unwrap_or_else(PoisonError::into_inner).insert(record.position, event);
+        if keys.is_empty() {
+            return other;
+        }
+        other.reserve(keys.len());
+        other.extend(keys.into_iter().map(|key| DocKey::new(R::COLLECTION, key)));
+        other
     }
 
     fn apply(&self, record: &RecordedEvent, docs: &mut Docs) -> Result<(), String> {
@@ -160,9 +220,23 @@ impl<R: ReadModel> Projection for Typed<R> {
             self.decoded.lock().unwrap_or_else(PoisonError::into_inner).remove(&record.position);
         let event = match kept {
             Some(event) => event,
-            None => Arc::new(decode(record)?),
+            None => match decode(record) {
+                Ok(event) => event,
+                Err(error) if R::SKIP_UNDECODABLE => {
+                    tracing::warn!(
+                        read_model = R::NAME,
+                        position = record.position,
+                        event_type = %record.event_type,
+                        %error,
+                        "skipping an event whose data does not match its schema"
+                    );
+                    return Ok(());
+                }
+                Err(error) => return Err(error),
+            },
         };
-        self.model.update(&Recorded { event: &event, record }, &mut Documents::new(docs, R::NAME))
+        let mut docs = Documents::new(docs, R::COLLECTION);
+        self.model.update(&Recorded { event: &event, record }, &mut docs)
     }
 }
 
@@ -179,22 +253,22 @@ impl<'a> View<'a> {
 
     /// Every document of `R`.
     pub async fn all<R: ReadModel>(&self) -> Result<Vec<R::Doc>, ApiError> {
-        let docs = self.store.documents(R::NAME).await.map_err(store_error)?;
-        docs.into_iter().map(|(key, doc)| parse::<R::Doc>(R::NAME, &key, doc)).collect()
+        let docs = self.store.documents(R::COLLECTION).await.map_err(store_error)?;
+        docs.into_iter().map(|(key, doc)| parse::<R::Doc>(R::COLLECTION, &key, doc)).collect()
     }
 
     /// Every document of `R` with its key.
     pub async fn keyed<R: ReadModel>(&self) -> Result<Vec<(String, R::Doc)>, ApiError> {
-        let docs = self.store.documents(R::NAME).await.map_err(store_error)?;
+        let docs = self.store.documents(R::COLLECTION).await.map_err(store_error)?;
         docs.into_iter()
-            .map(|(key, doc)| Ok((key.clone(), parse::<R::Doc>(R::NAME, &key, doc)?)))
+            .map(|(key, doc)| Ok((key.clone(), parse::<R::Doc>(R::COLLECTION, &key, doc)?)))
             .collect()
     }
 
     /// The document of `R` at `key`, if there is one.
     pub async fn one<R: ReadModel>(&self, key: &str) -> Result<Option<R::Doc>, ApiError> {
-        let doc = self.store.document(R::NAME, key).await.map_err(store_error)?;
-        doc.map(|doc| parse::<R::Doc>(R::NAME, key, doc)).transpose()
+        let doc = self.store.document(R::COLLECTION, key).await.map_err(store_error)?;
+        doc.map(|doc| parse::<R::Doc>(R::COLLECTION, key, doc)).transpose()
     }
 
     /// The documents of `R` with these keys that exist, in the order of the keys.
@@ -243,6 +317,12 @@ impl ReadModels {
         View::new(&self.store)
     }
 
+    /// How far the read model `name` has read (every event up to there is applied); `None`
+    /// when it is not one of these.
+    pub fn position(&self, name: &str) -> Option<u64> {
+        self.running.get(name).map(eventlog::ProjectionHandle::position)
+    }
+
     /// Waits until the read models `names` have applied every event up to `position`; a 503
     /// problem if that takes longer than [`READ_MODEL_WAIT`].
     pub async fn at(&self, position: u64, names: &[&str]) -> Result<(), ApiError> {
@@ -281,5 +361,193 @@ impl ReadModels {
     pub async fn caught_up(&self, names: &[&str]) -> Result<(), ApiError> {
         let head = self.store.head().await.map_err(store_error)?;
         self.at(head, names).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+    use eventlog::projection::{apply_batch, batch_keys};
+    use eventlog::{Actor, Metadata};
+    use events::school::{AgreementSigned, SchoolEvent, SchoolRegistered};
+    use events::values::{SchoolId, ShortText};
+    use serde::Deserialize;
+    use serde_json::{Value, json};
+    use uuid::Uuid;
+
+    use super::*;
+
+    /// A read model with two collections: a school's name in `test.names`, and one document
+    /// per agreement signed in `test.signatures`.
+    struct Names;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Signature {
+        school: String,
+    }
+
+    impl ReadModel for Names {
+        const NAME: &'static str = "test";
+        const COLLECTION: &'static str = "test.names";
+        const SKIP_UNDECODABLE: bool = true;
+        type Doc = String;
+
+        fn collections(&self) -> Vec<&'static str> {
+            vec!["test.names", "test.signatures"]
+        }
+
+        fn filter(&self) -> Filter {
+            Filter::categories(["school"])
+        }
+
+        fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
+            vec![event.stream_id().to_owned()]
+        }
+
+        fn other_keys(&self, event: &Recorded<'_>) -> Vec<DocKey> {
+            match event.event {
+                Published::School(SchoolEvent::AgreementSigned(_)) => {
+                    vec![DocKey::new("test.signatures", event.position.to_string())]
+                }
+                _ => vec![],
+            }
+        }
+
+        fn update(
+            &self,
+            event: &Recorded<'_>,
+            docs: &mut Documents<'_, String>,
+        ) -> Result<(), String> {
+            let key = event.stream_id();
+            match event.event {
+                Published::School(SchoolEvent::Registered(r)) => docs.put(key, &r.name.to_string()),
+                Published::School(SchoolEvent::AgreementSigned(_)) => {
+                    // Reads both collections: both were fetched.
+                    let school = docs.require(key, event)?;
+                    let mut signatures = docs.of::<Signature>("test.signatures");
+                    let at = event.position.to_string();
+                    assert_eq!(signatures.get(&at), None);
+                    signatures.put(&at, &Signature { school });
+                }
+                _ => {}
+            }
+            Ok(())
+        }
+    }
+
+    /// The same, stopping at an event that does not decode (the default).
+    struct Strict;
+
+    impl ReadModel for Strict {
+        const NAME: &'static str = "strict";
+        type Doc = String;
+
+        fn filter(&self) -> Filter {
+            Filter::categories(["school"])
+        }
+
+        fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
+            vec![event.stream_id().to_owned()]
+        }
+
+        fn update(
+            &self,
+            event: &Recorded<'_>,
+            docs: &mut Documents<'_, String>,
+        ) -> Result<(), String> {
+            docs.put(event.stream_id(), &event.event_type);
+            Ok(())
+        }
+    }
+
+    fn recorded(position: u64, event_type: &str, data: Value) -> RecordedEvent {
+        RecordedEvent {
+            position,
+            id: Uuid::from_u128(position.into()),
+            stream: "school-lincoln".into(),
+            version: position,
+            event_type: event_type.into(),
+            data,
+            metadata: Metadata::new(Actor::new("it", "it_staff"), "test"),
+            recorded_at: DateTime::<Utc>::UNIX_EPOCH,
+            hash: String::new(),
+        }
+    }
+
+    fn log() -> Vec<RecordedEvent> {
+        let id = SchoolId::parse("lincoln").unwrap();
+        let registered: SchoolEvent =
+            SchoolRegistered { school_id: id.clone(), name: ShortText::parse("Lincoln").unwrap() }
+                .into();
+        let signed: SchoolEvent = AgreementSigned {
+            school_id: id,
+            principal_id: Uuid::from_u128(9),
+            signed_on: "2024-09-02".parse().unwrap(),
+        }
+        .into();
+        vec![
+            recorded(1, registered.event_type(), registered.to_data()),
+            recorded(2, "school-registered", json!({"name": 7})),
+            recorded(3, signed.event_type(), signed.to_data()),
+        ]
+    }
+
+    /// The documents after applying `events` as one batch, as the store would.
+    fn project(
+        projection: &dyn Projection,
+        events: &[RecordedEvent],
+    ) -> eventlog::Result<Vec<(DocKey, Option<Value>)>> {
+        let (batch, keys) = batch_keys(projection, events, 0);
+        apply_batch(projection, &batch, Docs::fetched(keys.into_iter().map(|k| (k, None))))
+    }
+
+    #[test]
+    fn a_read_model_keeps_several_collections_and_may_skip_what_does_not_decode() {
+        let names = Names.into_projection();
+        assert_eq!(names.name(), "test");
+        assert_eq!(names.collections(), ["test.names", "test.signatures"]);
+        let events = log();
+        let keys: Vec<Vec<DocKey>> = events.iter().map(|e| names.keys(e)).collect();
+        let name = DocKey::new("test.names", "lincoln");
+        assert_eq!(
+            keys,
+            [vec![name.clone()], vec![], vec![DocKey::new("test.signatures", "3"), name.clone()]]
+        );
+        let changes = project(&*names, &events).unwrap();
+        assert_eq!(
+            changes,
+            [
+                (name, Some(json!("Lincoln"))),
+                (DocKey::new("test.signatures", "3"), Some(json!({"school": "Lincoln"}))),
+            ]
+        );
+    }
+
+    #[test]
+    fn by_default_a_read_model_owns_one_collection_and_stops_at_what_does_not_decode() {
+        let strict = Strict.into_projection();
+        assert_eq!(strict.collections(), ["strict"]);
+        let error = project(&*strict, &log()).unwrap_err().to_string();
+        assert!(error.contains("failed at position 2"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn running_read_models_say_how_far_they_have_read() {
+        let test = testkit::TestStore::open(testkit::Backend::Sqlite).await;
+        let store = test.shared();
+        let read_models = ReadModels::spawn(&store, vec![Names.into_projection()]);
+        let stream = eventlog::StreamName::new("school-lincoln").unwrap();
+        let events = log()
+            .into_iter()
+            .map(|e| eventlog::NewEvent::new(e.event_type, e.data, e.metadata))
+            .collect();
+        let append = eventlog::StreamAppend::new(stream, eventlog::ExpectedVersion::Any, events);
+        store.append_streams(vec![append]).await.unwrap();
+        let head = store.head().await.unwrap();
+        read_models.wait(head, &[Names::NAME]).await.unwrap();
+        assert_eq!(read_models.position(Names::NAME), Some(head));
+        assert_eq!(read_models.position("nope"), None);
+        let names = read_models.view().all::<Names>().await.unwrap();
+        assert_eq!(names, ["Lincoln"]);
     }
 }

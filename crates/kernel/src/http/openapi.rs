@@ -13,7 +13,7 @@ pub fn document(info: OpenApi, routes: fn(&mut ServiceConfig)) -> OpenApi {
     App::new().into_utoipa_app().openapi(info).configure(routes).split_for_parts().1
 }
 
-/// The `bearer` security scheme: a JWT with the caller's roles in `roles`.
+/// The `bearer` security scheme: a JWT with the caller's roles in `roles`, and how to make one.
 #[derive(Debug)]
 pub struct BearerAuth;
 
@@ -26,7 +26,11 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("A JWT with the caller's roles in `roles`."))
+                    .description(Some(
+                        "A JWT with `iss` and `aud` `procgate` (by default) and procgate roles \
+                         in the `roles` claim; `procgate token --role ROLE --subject NAME` makes \
+                         one.",
+                    ))
                     .build(),
             ),
         );
