@@ -10,16 +10,23 @@
 
 use actix_web::web::{Data, Query};
 use actix_web::{HttpResponse, get};
-use auth::{Principal, Role};
+use auth::Role;
 use eventlog::EventStore;
+use kernel::http::{Caller, Roles, store_error};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use web::ApiError;
 
-use crate::{Reporting, store_error};
+use crate::Reporting;
 
 /// Who may verify the log.
 pub const VERIFY_ROLES: [Role; 2] = [Role::Auditor, Role::Admin];
+
+/// [`VERIFY_ROLES`].
+pub(crate) struct Verifiers;
+impl Roles for Verifiers {
+    const ROLES: &'static [Role] = &VERIFY_ROLES;
+}
 
 /// How often (in positions) a running verification logs its progress.
 const PROGRESS_EVERY: u64 = 100_000;
@@ -109,11 +116,10 @@ pub async fn verify_range(
 )]
 #[get("/v1/audit/verify")]
 pub async fn verify(
-    principal: Principal,
+    _caller: Caller<Verifiers>,
     service: Data<Reporting>,
     params: Query<VerifyParams>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(&VERIFY_ROLES)?;
     let invalid = |detail: String| {
         ApiError::bad_request("invalid-query", detail).with_title("Invalid query string")
     };

@@ -24,6 +24,11 @@
 //!
 //! # Wiring
 //!
+//! The service is built on the kernel (`kernel`): the reports are `kernel::ReadModel`s, run by
+//! `kernel::ReadModels`; handlers take a `kernel::http::Caller` of the roles they need; store
+//! failures read as `kernel::http::store_error` says; the document is `kernel::http::document`
+//! with the kernel's `BearerAuth`.
+//!
 //! [`Reporting::start`] starts the report projections (each follows the log from its stored
 //! checkpoint) and [`Reporting`] implements [`web::Service`]: [`routes`] registers every handler
 //! through `utoipa_actix_web`'s `ServiceConfig`, and [`Reporting::openapi`](web::Service::openapi)
@@ -44,12 +49,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use actix_web::App;
-use eventlog::{Store, StoreError};
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use eventlog::Store;
+use kernel::ReadModels;
+use kernel::http::BearerAuth;
 use utoipa::{Modify, OpenApi};
-use utoipa_actix_web::AppExt;
-use web::ApiError;
 
 pub use audit::{VerifyReport, verify_log};
 pub use cloudevent::CloudEvent;
@@ -69,7 +72,7 @@ pub struct Reporting {
     verifier: Arc<auth::Verifier>,
     settings: Settings,
     state: Arc<State>,
-    reports: reports::Handles,
+    read_models: Arc<ReadModels>,
 }
 
 /// Tunables; the defaults suit production.
@@ -114,8 +117,14 @@ impl Reporting {
     /// the background, then follows the log (retrying while the store does not answer), and
     /// they stop when the last clone of the service is dropped.
     pub async fn start(store: Store, verifier: Arc<auth::Verifier>) -> anyhow::Result<Self> {
-        let reports = reports::Handles::spawn(&store);
-        Ok(Self { store, verifier, settings: Settings::default(), state: Arc::default(), reports })
+        let read_models = Arc::new(ReadModels::spawn(&store, reports::projections()));
+        Ok(Self {
+            store,
+            verifier,
+            settings: Settings::default(),
+            state: Arc::default(),
+            read_models,
+        })
     }
 
     /// Replaces the settings (tests use a short heartbeat).
@@ -135,11 +144,13 @@ impl Reporting {
 
     /// Waits until every report projection has read the log up to its head as it is now.
     pub async fn reports_caught_up(&self) -> eventlog::Result<()> {
-        self.reports.caught_up(&*self.store).await
+        let head = self.store.head().await?;
+        self.read_models.wait(head, &[]).await
     }
 
-    pub(crate) fn reports(&self) -> &reports::Handles {
-        &self.reports
+    /// The report projections, running.
+    pub(crate) fn read_models(&self) -> &ReadModels {
+        &self.read_models
     }
 
     pub(crate) fn report_cache(&self) -> &reports::ReportCache {
@@ -183,7 +194,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// The service's OpenAPI document, collected from [`routes`].
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes).split_for_parts().1
+    kernel::http::document(ApiDoc::openapi(), routes)
 }
 
 #[derive(OpenApi)]
@@ -207,23 +218,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 )]
 struct ApiDoc;
 
-/// Adds the bearer (JWT) security scheme.
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        let mut scheme = Http::new(HttpAuthScheme::Bearer);
-        scheme.bearer_format = Some("JWT".to_owned());
-        scheme.description = Some(
-            "A JWT with `iss` and `aud` `procgate` (by default) and procgate roles in the `roles` \
-             claim; `procgate token --role ROLE --subject NAME` makes one."
-                .to_owned(),
-        );
-        components.add_security_scheme(SECURITY_SCHEME, SecurityScheme::Http(scheme));
-    }
-}
-
 /// Adds every event type's data schema (and the schemas they refer to) to the components, so
 /// that the typed envelopes of [`schemas::FeedEvent`] resolve.
 struct EventSchemas;
@@ -236,17 +230,5 @@ impl Modify for EventSchemas {
         for (name, schema) in all {
             components.schemas.entry(name).or_insert(schema);
         }
-    }
-}
-
-/// A store failure as a problem: unavailable is 503 (try again), anything else a 500 whose
-/// cause is logged, never shown.
-pub(crate) fn store_error(err: StoreError) -> ApiError {
-    match err {
-        StoreError::Unavailable(_) => {
-            tracing::warn!(error = %err, "event store unavailable");
-            ApiError::unavailable("The event store is not answering; try again shortly.")
-        }
-        other => ApiError::internal(other),
     }
 }

@@ -38,13 +38,13 @@ use std::time::Duration;
 use actix_web::http::header;
 use actix_web::web::{Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse, get};
-use auth::Principal;
 use eventlog::{Filter, RecordedEvent, Store, Subscription};
 use futures::Stream;
+use kernel::http::Caller;
 use web::ApiError;
 
 use crate::cloudevent::{CloudEvent, TYPICAL_EVENT_JSON};
-use crate::feed::FEED_ROLES;
+use crate::feed::FeedReaders;
 use crate::query::LiveParams;
 use crate::{Reporting, Settings, State};
 
@@ -79,11 +79,10 @@ pub const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 )]
 #[get("/v1/events/live")]
 pub async fn live_events(
-    principal: Principal,
+    _caller: Caller<FeedReaders>,
     service: Data<Reporting>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(&FEED_ROLES)?;
     let query = LiveParams::parse(req.query_string())?;
     let after = match last_event_id(&req)? {
         Some(id) => id,

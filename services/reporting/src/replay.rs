@@ -20,22 +20,29 @@ use std::fmt::Write as _;
 use actix_web::http::header;
 use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse, get};
-use auth::{Principal, Role};
+use auth::Role;
 use chrono::{DateTime, Utc};
 use eventlog::{EventStore, RecordedEvent, StoreError, StreamName};
 use events::gate::{Decision, PurchaseEvent, PurchaseStatus, Reason, ReasonCode, purchase_stream};
 use events::rules::CallBeforeCancel;
+use kernel::http::{Caller, Roles, store_error};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use web::ApiError;
 
+use crate::Reporting;
 use crate::cloudevent::Rfc3339Micros;
-use crate::{Reporting, store_error};
 
 /// Who may replay a purchase.
 pub const REPLAY_ROLES: [Role; 2] = [Role::Auditor, Role::Admin];
+
+/// [`REPLAY_ROLES`].
+pub(crate) struct Replayers;
+impl Roles for Replayers {
+    const ROLES: &'static [Role] = &REPLAY_ROLES;
+}
 
 /// A purchase's history, replayed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -482,12 +489,11 @@ pub enum ReplayFormat {
 )]
 #[get("/v1/audit/purchases/{id}")]
 pub async fn purchase_history(
-    principal: Principal,
+    _caller: Caller<Replayers>,
     service: Data<Reporting>,
     id: Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(&REPLAY_ROLES)?;
     let id: Uuid = id.parse().map_err(|_| {
         ApiError::bad_request(
             "invalid-path",

@@ -37,10 +37,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get};
-use auth::Principal;
 use chrono::{NaiveDate, Utc};
-use eventlog::{DocKey, Docs, Filter, Projection, RecordedEvent};
+use eventlog::{DocKey, Filter};
+use events::Published;
 use events::school::SchoolEvent;
+use kernel::http::Caller;
+use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use web::ApiError;
@@ -48,7 +50,7 @@ use web::ApiError;
 use super::csv::{Cell, Csv};
 use super::figures::{last_day_of, month_of_day, months_between, share, share_cents};
 use super::purchases::{self, SpendDoc, SpendSums};
-use super::{REPORT_ROLES, Report, ReportParams, decode, format_cents, parse_query, render};
+use super::{Report, ReportParams, ReportReaders, format_cents, parse_query, render};
 use crate::Reporting;
 
 /// The projection's (and checkpoint's) name.
@@ -94,36 +96,46 @@ pub struct Schools;
 const TYPES: [&str; 4] =
     ["school-registered", "school-updated", "agreement-signed", "agreement-withdrawn"];
 
-impl Projection for Schools {
-    fn name(&self) -> &str {
-        NAME
+impl ReadModel for Schools {
+    const NAME: &'static str = NAME;
+    const COLLECTION: &'static str = SCHOOLS;
+    const SKIP_UNDECODABLE: bool = true;
+    type Doc = SchoolDoc;
+
+    fn collections(&self) -> Vec<&'static str> {
+        vec![SCHOOLS, CHANGES]
     }
 
     fn filter(&self) -> Filter {
         Filter::all().with_types(TYPES)
     }
 
-    fn collections(&self) -> Vec<String> {
-        [SCHOOLS, CHANGES].map(String::from).to_vec()
+    fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
+        vec![event.stream_id().to_owned()]
     }
 
-    fn keys(&self, event: &RecordedEvent) -> Vec<DocKey> {
-        let id = event.stream_id();
-        match event.event_type.as_str() {
-            "agreement-signed" | "agreement-withdrawn" => {
-                vec![DocKey::new(SCHOOLS, id), DocKey::new(CHANGES, change_key(event.position))]
+    fn other_keys(&self, event: &Recorded<'_>) -> Vec<DocKey> {
+        match event.event {
+            Published::School(
+                SchoolEvent::AgreementSigned(_) | SchoolEvent::AgreementWithdrawn(_),
+            ) => {
+                vec![DocKey::new(CHANGES, change_key(event.position))]
             }
-            _ => vec![DocKey::new(SCHOOLS, id)],
+            _ => vec![],
         }
     }
 
-    fn apply(&self, event: &RecordedEvent, docs: &mut Docs) -> Result<(), String> {
+    fn update(
+        &self,
+        event: &Recorded<'_>,
+        docs: &mut Documents<'_, SchoolDoc>,
+    ) -> Result<(), String> {
+        let Published::School(school_event) = event.event else { return Ok(()) };
         let id = event.stream_id();
-        let Some(decoded) = decode::<SchoolEvent>(NAME, event) else { return Ok(()) };
         let mut school = docs
-            .get_as::<SchoolDoc>(SCHOOLS, id)
+            .get(id)
             .unwrap_or_else(|| SchoolDoc { school_id: id.to_owned(), ..SchoolDoc::default() });
-        let change = match decoded {
+        let change = match school_event {
             SchoolEvent::Registered(e) => {
                 school.name = Some(e.name.to_string());
                 school.registered_on.get_or_insert(event.recorded_at.date_naive());
@@ -144,9 +156,9 @@ impl Projection for Schools {
         };
         if let Some((change, on)) = change {
             let doc = ChangeDoc { sequence: event.position, school_id: id.to_owned(), change, on };
-            docs.put_as(CHANGES, &change_key(event.position), &doc);
+            docs.of::<ChangeDoc>(CHANGES).put(&change_key(event.position), &doc);
         }
-        docs.put_as(SCHOOLS, id, &school);
+        docs.put(id, &school);
         Ok(())
     }
 }
@@ -417,14 +429,12 @@ impl Report for AdoptionReport {
 )]
 #[get("/v1/reports/adoption")]
 pub async fn adoption_report(
-    principal: Principal,
+    _caller: Caller<ReportReaders>,
     service: Data<Reporting>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(&REPORT_ROLES)?;
     let params: ReportParams = parse_query(req.query_string())?;
-    let reports = service.reports();
-    service.wait_for(&[&reports.schools, &reports.purchases]).await?;
+    service.wait_for(&[Schools::NAME, purchases::Purchases::NAME]).await?;
     let (schools, changes, spend) = futures::try_join!(
         service.documents::<SchoolDoc>(SCHOOLS),
         service.documents::<ChangeDoc>(CHANGES),

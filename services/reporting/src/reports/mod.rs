@@ -1,11 +1,12 @@
 //! Reports: read models of the log, kept by projections, and the handlers that serve them.
 //!
-//! Four [`eventlog::Projection`]s keep small JSON documents in the store's database (written in
-//! one transaction with each projection's checkpoint), and each report has a pure `build`
-//! function that turns those documents into the figures when the report is asked for. The work is split so
-//! that the projection keeps only what later events or the figures need, and the request does
-//! only what depends on the day it is asked (overdue promises, the months up to now, a year of
-//! wishes) or cannot be kept incrementally (percentiles):
+//! Four read models ([`kernel::ReadModel`]s, run as projections of the log) keep small JSON
+//! documents in the store's database (written in one transaction with each projection's
+//! checkpoint), and each report has a pure `build` function that turns those documents into the
+//! figures when the report is asked for. The work is split so that the projection keeps only
+//! what later events or the figures need, and the request does only what depends on the day it
+//! is asked (overdue promises, the months up to now, a year of wishes) or cannot be kept
+//! incrementally (percentiles):
 //!
 //! | projection | reads | documents | for |
 //! |---|---|---|---|
@@ -17,10 +18,11 @@
 //! The purchase events are the bulk of the log, so one projection folds them for every report:
 //! each is decoded once and touches one document.
 //!
-//! Projections decode event data with the `events` crate's types and fold them here (the
-//! reporting service depends on no other service). An event whose data does not match its
-//! published schema is skipped with a warning, so that one bad event cannot stop every report;
-//! `GET /v1/audit/verify` is how a changed event is found.
+//! The kernel decodes each event once into the `events` crate's published enums
+//! ([`events::Published`]), and the read models match on them and fold them here (the reporting
+//! service depends on no other service). An event whose data does not match its published schema
+//! is skipped with a warning ([`kernel::ReadModel::SKIP_UNDECODABLE`]), so that one bad event
+//! cannot stop every report; `GET /v1/audit/verify` is how a changed event is found.
 //!
 //! Every report is served at `GET /v1/reports/{name}` as JSON, or as CSV (`?format=csv`, a
 //! header row, then one row per figure group). A read first waits until the report's
@@ -51,8 +53,9 @@ use actix_web::HttpResponse;
 use actix_web::http::header;
 use auth::Role;
 use chrono::{NaiveDate, Utc};
-use eventlog::{EventStore, Filter, Projection, ProjectionHandle, RecordedEvent};
-use events::EventFamily;
+use eventlog::{EventStore, Filter, Projection, RecordedEvent};
+use kernel::ReadModel;
+use kernel::http::{Roles, store_error};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -61,10 +64,17 @@ use web::ApiError;
 pub use csv::Csv;
 pub use figures::{Stats, format_cents, month_of, percentile, share};
 
-use crate::{Reporting, store_error};
+use crate::Reporting;
 
 /// Who may read reports.
 pub const REPORT_ROLES: [Role; 3] = [Role::ItStaff, Role::Auditor, Role::Admin];
+
+/// [`REPORT_ROLES`].
+pub(crate) struct ReportReaders;
+
+impl Roles for ReportReaders {
+    const ROLES: &'static [Role] = &REPORT_ROLES;
+}
 
 /// How many events a rebuild reads at a time.
 pub const REBUILD_BATCH: usize = 5000;
@@ -72,10 +82,10 @@ pub const REBUILD_BATCH: usize = 5000;
 /// The report projections, in a fixed order: purchases, schools, promises, wishes.
 pub fn projections() -> Vec<Arc<dyn Projection>> {
     vec![
-        Arc::new(purchases::Purchases),
-        Arc::new(adoption::Schools),
-        Arc::new(promises::Promises),
-        Arc::new(wishes::Wishes),
+        purchases::Purchases.into_projection(),
+        adoption::Schools.into_projection(),
+        promises::Promises.into_projection(),
+        wishes::Wishes.into_projection(),
     ]
 }
 
@@ -180,55 +190,6 @@ async fn rebuild_in_one_task(
     Ok((read, after))
 }
 
-/// The running projections of one service instance.
-#[derive(Debug, Clone)]
-pub(crate) struct Handles {
-    pub purchases: ProjectionHandle,
-    pub schools: ProjectionHandle,
-    pub promises: ProjectionHandle,
-    pub wishes: ProjectionHandle,
-}
-
-impl Handles {
-    /// Starts the projections on the current runtime.
-    pub fn spawn(store: &eventlog::Store) -> Self {
-        let spawn = |p: Arc<dyn Projection>| eventlog::spawn_projection(store.clone(), p);
-        Self {
-            purchases: spawn(Arc::new(purchases::Purchases)),
-            schools: spawn(Arc::new(adoption::Schools)),
-            promises: spawn(Arc::new(promises::Promises)),
-            wishes: spawn(Arc::new(wishes::Wishes)),
-        }
-    }
-
-    /// Waits until every projection has read the whole log as it is now.
-    pub async fn caught_up(&self, store: &dyn EventStore) -> eventlog::Result<()> {
-        let head = store.head().await?;
-        for h in [&self.purchases, &self.schools, &self.promises, &self.wishes] {
-            h.wait_for(head).await?;
-        }
-        Ok(())
-    }
-}
-
-/// Decodes an event of a family, or skips it with a warning when its data does not match the
-/// published schema.
-pub(crate) fn decode<F: EventFamily>(projection: &str, event: &RecordedEvent) -> Option<F> {
-    match F::from_parts(&event.event_type, &event.data) {
-        Ok(decoded) => Some(decoded),
-        Err(error) => {
-            tracing::warn!(
-                projection,
-                position = event.position,
-                event_type = %event.event_type,
-                %error,
-                "skipping an event whose data does not match its schema"
-            );
-            None
-        }
-    }
-}
-
 /// The format of a report.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -288,18 +249,18 @@ pub(crate) fn render<R: Report>(report: &R, format: Option<ReportFormat>) -> Htt
 }
 
 impl Reporting {
-    /// Waits until the report's projections have reached the head as it is now (at most the
-    /// configured wait), so that the report includes every write acknowledged before the
-    /// request.
-    pub(crate) async fn wait_for(&self, handles: &[&ProjectionHandle]) -> Result<(), ApiError> {
+    /// Waits until the report's read models (`names`) have reached the head as it is now (at
+    /// most the configured wait), so that the report includes every write acknowledged before
+    /// the request.
+    pub(crate) async fn wait_for(&self, names: &[&str]) -> Result<(), ApiError> {
         let head = self.store().head().await.map_err(store_error)?;
         let wait = self.settings().report_wait;
-        let all = futures::future::try_join_all(handles.iter().map(|h| h.wait_for(head)));
-        match tokio::time::timeout(wait, all).await {
-            Ok(Ok(_)) => Ok(()),
+        match tokio::time::timeout(wait, self.read_models().wait(head, names)).await {
+            Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(store_error(e)),
             Err(_) => {
-                let behind = handles.iter().map(|h| h.position()).min().unwrap_or(0);
+                let reached = names.iter().filter_map(|n| self.read_models().position(n));
+                let behind = reached.min().unwrap_or(0);
                 Err(ApiError::unavailable(format!(
                     "The report is still catching up with the log (at sequence {behind} of {head}); try again shortly."
                 ))
@@ -364,7 +325,7 @@ impl ReportCache {
 }
 
 impl Reporting {
-    /// The report `R` once `handles`' projections have reached the log's head (see
+    /// The report `R` once the read models `names` have reached the log's head (see
     /// [`Reporting::wait_for`]): built by `build` from their documents, or the one built before
     /// when they have not moved since and the day is the same.
     ///
@@ -373,7 +334,7 @@ impl Reporting {
     /// key gets figures that include everything acknowledged before it.
     pub(crate) async fn cached_report<R, F, Fut>(
         &self,
-        handles: &[&ProjectionHandle],
+        names: &[&str],
         build: F,
     ) -> Result<Arc<R>, ApiError>
     where
@@ -381,9 +342,9 @@ impl Reporting {
         F: FnOnce(NaiveDate) -> Fut,
         Fut: std::future::Future<Output = Result<R, ApiError>>,
     {
-        self.wait_for(handles).await?;
+        self.wait_for(names).await?;
         let key = CacheKey {
-            positions: handles.iter().map(|h| h.position()).collect(),
+            positions: names.iter().map(|n| self.read_models().position(n).unwrap_or(0)).collect(),
             day: Utc::now().date_naive(),
         };
         let cache = self.report_cache();

@@ -26,11 +26,15 @@ use std::collections::BTreeMap;
 
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get};
-use auth::Principal;
 use chrono::NaiveDate;
-use eventlog::{DocKey, Docs, Filter, Projection, RecordedEvent};
+use eventlog::{DocKey, Filter};
+use events::Published;
 use events::rules::is_past_due;
-use events::stakeholders::{CALL_BEFORE_CANCEL, PromiseEvent, PromiseTo, StakeholderEvent};
+use events::stakeholders::{
+    CALL_BEFORE_CANCEL, PromiseEvent, PromiseMade, PromiseTo, StakeholderEvent,
+};
+use kernel::http::Caller;
+use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -38,8 +42,8 @@ use web::ApiError;
 
 use super::csv::{Cell, Csv};
 use super::figures::share;
-use super::purchases::{HELD, HeldDoc};
-use super::{REPORT_ROLES, Report, ReportParams, decode, parse_query, render};
+use super::purchases::{HELD, HeldDoc, Purchases};
+use super::{Report, ReportParams, ReportReaders, parse_query, render};
 use crate::Reporting;
 
 /// The projection's (and checkpoint's) name.
@@ -98,82 +102,90 @@ const TYPES: [&str; 5] = [
     "promise-broken",
 ];
 
-impl Projection for Promises {
-    fn name(&self) -> &str {
-        NAME
+impl ReadModel for Promises {
+    const NAME: &'static str = NAME;
+    const COLLECTION: &'static str = PROMISES;
+    const SKIP_UNDECODABLE: bool = true;
+    type Doc = PromiseDoc;
+
+    fn collections(&self) -> Vec<&'static str> {
+        vec![PROMISES, STAKEHOLDERS]
     }
 
     fn filter(&self) -> Filter {
         Filter::all().with_types(TYPES)
     }
 
-    fn collections(&self) -> Vec<String> {
-        [PROMISES, STAKEHOLDERS].map(String::from).to_vec()
+    fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
+        match event.event {
+            Published::Promise(_) => vec![event.stream_id().to_owned()],
+            _ => vec![],
+        }
     }
 
-    fn keys(&self, event: &RecordedEvent) -> Vec<DocKey> {
-        let id = event.stream_id();
-        if event.category() == "stakeholder" {
-            return vec![DocKey::new(STAKEHOLDERS, id)];
+    fn other_keys(&self, event: &Recorded<'_>) -> Vec<DocKey> {
+        match event.event {
+            Published::Stakeholder(_) => vec![DocKey::new(STAKEHOLDERS, event.stream_id())],
+            Published::Promise(PromiseEvent::Made(PromiseMade {
+                to: PromiseTo::Stakeholder { stakeholder_id },
+                ..
+            })) => vec![DocKey::new(STAKEHOLDERS, stakeholder_id.to_string())],
+            _ => vec![],
         }
-        let mut keys = vec![DocKey::new(PROMISES, id)];
-        if let Some(stakeholder) = event.data["to"]["stakeholder_id"].as_str() {
-            keys.push(DocKey::new(STAKEHOLDERS, stakeholder));
-        }
-        keys
     }
 
-    fn apply(&self, event: &RecordedEvent, docs: &mut Docs) -> Result<(), String> {
+    fn update(
+        &self,
+        event: &Recorded<'_>,
+        docs: &mut Documents<'_, PromiseDoc>,
+    ) -> Result<(), String> {
         let id = event.stream_id();
-        match event.category() {
-            "stakeholder" => {
-                let school = match decode::<StakeholderEvent>(NAME, event) {
-                    Some(StakeholderEvent::Registered(e)) => e.school_id,
-                    Some(StakeholderEvent::Updated(e)) => e.school_id,
-                    _ => return Ok(()),
+        match event.event {
+            Published::Stakeholder(stakeholder) => {
+                let school = match stakeholder {
+                    StakeholderEvent::Registered(e) => &e.school_id,
+                    StakeholderEvent::Updated(e) => &e.school_id,
+                    StakeholderEvent::ConversationHeld(_) => return Ok(()),
                 };
-                let doc = StakeholderDoc { school_id: school.map(|s| s.to_string()) };
-                docs.put_as(STAKEHOLDERS, id, &doc);
+                let doc = StakeholderDoc { school_id: school.as_ref().map(|s| s.to_string()) };
+                docs.of::<StakeholderDoc>(STAKEHOLDERS).put(id, &doc);
             }
-            _ => match decode::<PromiseEvent>(NAME, event) {
-                Some(PromiseEvent::Made(m)) => {
-                    let school_id = match &m.to {
-                        PromiseTo::School { school_id } => Some(school_id.to_string()),
-                        PromiseTo::Stakeholder { stakeholder_id } => docs
-                            .get_as::<StakeholderDoc>(STAKEHOLDERS, &stakeholder_id.to_string())
-                            .and_then(|s| s.school_id),
-                    };
-                    let doc = PromiseDoc {
-                        promise_id: m.promise_id,
-                        sequence: event.position,
-                        owner: m.owner,
-                        school_id,
-                        to: m.to,
-                        due_on: m.due_on,
-                        made_on: m.made_on,
-                        kind: m.kind,
-                        outcome: None,
-                        settled_on: None,
-                    };
-                    docs.put_as(PROMISES, id, &doc);
+            Published::Promise(PromiseEvent::Made(m)) => {
+                let school_id = match &m.to {
+                    PromiseTo::School { school_id } => Some(school_id.to_string()),
+                    PromiseTo::Stakeholder { stakeholder_id } => docs
+                        .of::<StakeholderDoc>(STAKEHOLDERS)
+                        .get(&stakeholder_id.to_string())
+                        .and_then(|s| s.school_id),
+                };
+                let doc = PromiseDoc {
+                    promise_id: m.promise_id,
+                    sequence: event.position,
+                    owner: m.owner.clone(),
+                    school_id,
+                    to: m.to.clone(),
+                    due_on: m.due_on,
+                    made_on: m.made_on,
+                    kind: m.kind.clone(),
+                    outcome: None,
+                    settled_on: None,
+                };
+                docs.put(id, &doc);
+            }
+            Published::Promise(settled @ (PromiseEvent::Kept(_) | PromiseEvent::Broken(_))) => {
+                let Some(mut doc) = docs.get(id) else { return Ok(()) };
+                if doc.is_call_before_cancel() {
+                    // Settled by the gate's record, never by these events.
+                    return Ok(());
                 }
-                Some(settled @ (PromiseEvent::Kept(_) | PromiseEvent::Broken(_))) => {
-                    let Some(mut doc) = docs.get_as::<PromiseDoc>(PROMISES, id) else {
-                        return Ok(());
-                    };
-                    if doc.is_call_before_cancel() {
-                        // Settled by the gate's record, never by these events.
-                        return Ok(());
-                    }
-                    (doc.outcome, doc.settled_on) = match settled {
-                        PromiseEvent::Kept(k) => (Some(Outcome::Kept), Some(k.on)),
-                        PromiseEvent::Broken(b) => (Some(Outcome::Broken), Some(b.on)),
-                        PromiseEvent::Made(_) => unreachable!("matched above"),
-                    };
-                    docs.put_as(PROMISES, id, &doc);
-                }
-                _ => {}
-            },
+                (doc.outcome, doc.settled_on) = match settled {
+                    PromiseEvent::Kept(k) => (Some(Outcome::Kept), Some(k.on)),
+                    PromiseEvent::Broken(b) => (Some(Outcome::Broken), Some(b.on)),
+                    PromiseEvent::Made(_) => unreachable!("matched above"),
+                };
+                docs.put(id, &doc);
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -427,15 +439,14 @@ impl Report for PromisesReport {
 )]
 #[get("/v1/reports/promises")]
 pub async fn promises_report(
-    principal: Principal,
+    _caller: Caller<ReportReaders>,
     service: Data<Reporting>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(&REPORT_ROLES)?;
     let params: ReportParams = parse_query(req.query_string())?;
-    let (reports, service) = (service.reports(), &**service);
+    let service = &**service;
     let report = service
-        .cached_report(&[&reports.promises, &reports.purchases], |today| async move {
+        .cached_report(&[Promises::NAME, Purchases::NAME], |today| async move {
             let (promises, held) = futures::try_join!(
                 service.documents::<PromiseDoc>(PROMISES),
                 service.documents::<HeldDoc>(HELD),

@@ -20,23 +20,21 @@
 //! get a document, in the collection of the report that reads it. One projection rather than
 //! one per report: each purchase event is decoded once and touches at most one purchase
 //! document, which is what makes a rebuild of a long log fast (see the `throughput` bench).
-//! For the same reason `purchase-submitted` and `purchase-decided`, half of a typical log, are
-//! decoded into views of the fields the reports read ([`SubmittedView`], [`DecidedView`]), with
-//! the published value types (`SchoolId`, `Money`, …), rather than whole (lines, purpose,
-//! reason texts are not read); the other purchase events are decoded whole, and so is the
-//! decision of a held purchase, which starts its call-before-cancel fold.
+//! Each event is decoded once, by the kernel, into the published enums ([`Published`]), and
+//! matched on; the decision of a held purchase starts its call-before-cancel fold as it is.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use eventlog::{DocKey, Docs, Filter, Projection, RecordedEvent};
-use events::gate::{Decision, PurchaseEvent, PurchaseStatus, ReasonCode};
+use eventlog::{DocKey, Filter};
+use events::Published;
+use events::gate::{
+    Decision, PurchaseDecided, PurchaseEvent, PurchaseStatus, PurchaseSubmitted, ReasonCode,
+};
 use events::rules::CallBeforeCancel;
-use events::values::{Currency, Money, SchoolId, ShortText};
-use serde::de::DeserializeOwned;
+use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 
-use super::decode;
 use super::figures::month_of;
 
 /// The projection's (and checkpoint's) name.
@@ -51,46 +49,6 @@ pub const SPEND: &str = "reporting.purchases.spend";
 pub const PENDING: &str = "reporting.purchases.pending";
 /// The key of the one pending document.
 pub const PENDING_KEY: &str = "awaiting-decision";
-
-/// What the reports read of a `purchase-submitted` (`events::gate::PurchaseSubmitted`).
-#[derive(Debug, Deserialize)]
-pub struct SubmittedView {
-    pub school_id: SchoolId,
-    pub vendor: ShortText,
-    pub currency: Currency,
-    pub total: Money,
-}
-
-/// What the reports read of a `purchase-decided` (`events::gate::PurchaseDecided`).
-#[derive(Debug, Deserialize)]
-pub struct DecidedView {
-    pub decision: Decision,
-    pub reasons: Vec<ReasonView>,
-    pub school_gated: bool,
-}
-
-/// A decision's reason, without its text.
-#[derive(Debug, Deserialize)]
-pub struct ReasonView {
-    pub code: ReasonCode,
-}
-
-/// A view of an event's data, or `None` (logged) when it does not match.
-fn view<T: DeserializeOwned>(event: &RecordedEvent) -> Option<T> {
-    match T::deserialize(&event.data) {
-        Ok(view) => Some(view),
-        Err(error) => {
-            tracing::warn!(
-                projection = NAME,
-                position = event.position,
-                event_type = %event.event_type,
-                %error,
-                "skipping an event whose data does not match its schema"
-            );
-            None
-        }
-    }
-}
 
 /// Submissions whose decision has not been read yet, by purchase id.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -172,13 +130,18 @@ impl SpendSums {
     }
 }
 
-/// Keeps [`HELD`], [`ADVISORY`], [`SPEND`] and [`PENDING`].
+/// Keeps [`HELD`] (its documents), [`ADVISORY`], [`SPEND`] and [`PENDING`].
 #[derive(Debug, Default)]
 pub struct Purchases;
 
-impl Projection for Purchases {
-    fn name(&self) -> &str {
-        NAME
+impl ReadModel for Purchases {
+    const NAME: &'static str = NAME;
+    const COLLECTION: &'static str = HELD;
+    const SKIP_UNDECODABLE: bool = true;
+    type Doc = HeldDoc;
+
+    fn collections(&self) -> Vec<&'static str> {
+        vec![HELD, ADVISORY, SPEND, PENDING]
     }
 
     fn filter(&self) -> Filter {
@@ -193,81 +156,92 @@ impl Projection for Purchases {
         ])
     }
 
-    fn collections(&self) -> Vec<String> {
-        [HELD, ADVISORY, SPEND, PENDING].map(String::from).to_vec()
+    fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
+        let Published::Purchase(purchase) = event.event else { return vec![] };
+        match purchase {
+            PurchaseEvent::Submitted(_) => vec![],
+            // Only a flagged purchase gets a document of its own.
+            PurchaseEvent::Decided(d) if d.decision != Decision::Held => vec![],
+            // Calls, alternatives and resolutions matter for held purchases only.
+            _ => vec![event.stream_id().to_owned()],
+        }
     }
 
-    fn keys(&self, event: &RecordedEvent) -> Vec<DocKey> {
-        let id = event.stream_id();
+    fn other_keys(&self, event: &Recorded<'_>) -> Vec<DocKey> {
+        let Published::Purchase(purchase) = event.event else { return vec![] };
         let pending = || DocKey::new(PENDING, PENDING_KEY);
-        match event.event_type.as_str() {
-            "purchase-submitted" => vec![pending()],
-            "purchase-decided" => {
+        match purchase {
+            PurchaseEvent::Submitted(_) => vec![pending()],
+            PurchaseEvent::Decided(d) => {
                 let mut keys = vec![pending(), DocKey::new(SPEND, month_of(event.recorded_at))];
-                // Only a flagged purchase gets a document of its own.
-                match event.data["decision"].as_str() {
-                    Some("held") => keys.push(DocKey::new(HELD, id)),
-                    Some("advisory") => keys.push(DocKey::new(ADVISORY, id)),
-                    _ => {}
+                if d.decision == Decision::Advisory {
+                    keys.push(DocKey::new(ADVISORY, event.stream_id()));
                 }
                 keys
             }
-            // Calls, alternatives and resolutions matter for held purchases only.
-            _ => vec![DocKey::new(HELD, id)],
+            _ => vec![],
         }
     }
 
-    fn apply(&self, event: &RecordedEvent, docs: &mut Docs) -> Result<(), String> {
+    fn update(
+        &self,
+        event: &Recorded<'_>,
+        docs: &mut Documents<'_, HeldDoc>,
+    ) -> Result<(), String> {
+        let Published::Purchase(purchase) = event.event else { return Ok(()) };
         let id = event.stream_id();
-        match event.event_type.as_str() {
-            "purchase-submitted" => {
-                let Some(s) = view::<SubmittedView>(event) else { return Ok(()) };
-                let mut pending =
-                    docs.get_as::<PendingDoc>(PENDING, PENDING_KEY).unwrap_or_default();
-                let check = PendingCheck {
-                    school_id: s.school_id.to_string(),
-                    vendor: s.vendor.to_string(),
-                    currency: s.currency.to_string(),
-                    total_cents: s.total.cents(),
-                };
-                pending.checks.insert(id.to_owned(), check);
-                docs.put_as(PENDING, PENDING_KEY, &pending);
-                Ok(())
-            }
-            "purchase-decided" => {
-                let Some(d) = view::<DecidedView>(event) else { return Ok(()) };
-                decided(event, &d, docs);
-                Ok(())
-            }
+        match purchase {
+            PurchaseEvent::Submitted(s) => awaiting_decision(id, s, docs),
+            PurchaseEvent::Decided(d) => decided(event, purchase, d, docs),
             _ => {
-                let Some(decoded) = decode::<PurchaseEvent>(NAME, event) else { return Ok(()) };
                 // Not held (approved at once, advisory, or unknown): nothing to record.
-                let Some(mut doc) = docs.get_as::<HeldDoc>(HELD, id) else { return Ok(()) };
-                if follow_up(event, &decoded, &mut doc) {
-                    docs.put_as(HELD, id, &doc);
+                let Some(mut doc) = docs.get(id) else { return Ok(()) };
+                if follow_up(event, purchase, &mut doc) {
+                    docs.put(id, &doc);
                 }
-                Ok(())
             }
         }
+        Ok(())
     }
 }
 
+/// A submission, kept until its decision.
+fn awaiting_decision(id: &str, s: &PurchaseSubmitted, docs: &mut Documents<'_, HeldDoc>) {
+    let mut pending = docs.of::<PendingDoc>(PENDING);
+    let mut doc = pending.get(PENDING_KEY).unwrap_or_default();
+    let check = PendingCheck {
+        school_id: s.school_id.to_string(),
+        vendor: s.vendor.to_string(),
+        currency: s.currency.to_string(),
+        total_cents: s.total.cents(),
+    };
+    doc.checks.insert(id.to_owned(), check);
+    pending.put(PENDING_KEY, &doc);
+}
+
 /// A decision: the month's spend, and a document for a flagged purchase.
-fn decided(event: &RecordedEvent, d: &DecidedView, docs: &mut Docs) {
+fn decided(
+    event: &Recorded<'_>,
+    decision: &PurchaseEvent,
+    d: &PurchaseDecided,
+    docs: &mut Documents<'_, HeldDoc>,
+) {
     let id = event.stream_id();
-    let mut pending = docs.get_as::<PendingDoc>(PENDING, PENDING_KEY).unwrap_or_default();
+    let mut pending = docs.of::<PendingDoc>(PENDING);
+    let mut waiting = pending.get(PENDING_KEY).unwrap_or_default();
     // Decided twice, or without a submission: nothing to count.
-    let Some(check) = pending.checks.remove(id) else { return };
-    if pending.checks.is_empty() {
-        docs.remove(PENDING, PENDING_KEY);
+    let Some(check) = waiting.checks.remove(id) else { return };
+    if waiting.checks.is_empty() {
+        pending.remove(PENDING_KEY);
     } else {
-        docs.put_as(PENDING, PENDING_KEY, &pending);
+        pending.put(PENDING_KEY, &waiting);
     }
     let month = month_of(event.recorded_at);
-    let mut spend = docs
-        .get_as::<SpendDoc>(SPEND, &month)
+    let mut spend = docs.of::<SpendDoc>(SPEND);
+    let mut doc = spend
+        .get(&month)
         .unwrap_or_else(|| SpendDoc { month: month.clone(), ..SpendDoc::default() });
-    let sums = spend.by_currency.entry(check.currency.clone()).or_default();
+    let sums = doc.by_currency.entry(check.currency.clone()).or_default();
     sums.checks += 1;
     if d.reasons.iter().any(|r| r.code != ReasonCode::NotTechnology) {
         sums.technology_checks += 1;
@@ -277,14 +251,13 @@ fn decided(event: &RecordedEvent, d: &DecidedView, docs: &mut Docs) {
             sums.gated_cents += check.total_cents;
         }
     }
-    docs.put_as(SPEND, &month, &spend);
+    spend.put(&month, &doc);
     match d.decision {
         Decision::Approved => {}
         Decision::Held => {
-            // The fold takes the decision as the gate wrote it: the one decision decoded whole.
-            let Some(decision) = decode::<PurchaseEvent>(NAME, event) else { return };
+            // The fold takes the decision as the gate wrote it.
             let mut call_before_cancel = CallBeforeCancel::default();
-            call_before_cancel.apply(&decision, event.recorded_at);
+            call_before_cancel.apply(decision, event.recorded_at);
             let doc = HeldDoc {
                 school_id: check.school_id,
                 decided_sequence: event.position,
@@ -292,7 +265,7 @@ fn decided(event: &RecordedEvent, d: &DecidedView, docs: &mut Docs) {
                 call_before_cancel,
                 ..HeldDoc::default()
             };
-            docs.put_as(HELD, id, &doc);
+            docs.put(id, &doc);
         }
         Decision::Advisory => {
             let doc = AdvisoryDoc {
@@ -301,13 +274,13 @@ fn decided(event: &RecordedEvent, d: &DecidedView, docs: &mut Docs) {
                 currency: check.currency,
                 total_cents: check.total_cents,
             };
-            docs.put_as(ADVISORY, id, &doc);
+            docs.of::<AdvisoryDoc>(ADVISORY).put(id, &doc);
         }
     }
 }
 
 /// IT's work on a held purchase; whether the document changed.
-fn follow_up(event: &RecordedEvent, decoded: &PurchaseEvent, doc: &mut HeldDoc) -> bool {
+fn follow_up(event: &Recorded<'_>, decoded: &PurchaseEvent, doc: &mut HeldDoc) -> bool {
     let rule_before = doc.call_before_cancel.clone();
     doc.call_before_cancel.apply(decoded, event.recorded_at);
     let rule_changed = doc.call_before_cancel != rule_before;
@@ -452,6 +425,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use eventlog::projection::{apply_batch, batch_keys};
+    use eventlog::{Docs, RecordedEvent};
     use serde_json::Value;
     use uuid::Uuid;
 
@@ -460,14 +434,15 @@ mod tests {
 
     /// The held purchases' documents after the events, applied one batch per event.
     fn held_docs(events: &[RecordedEvent]) -> BTreeMap<String, HeldDoc> {
+        let projection = Purchases.into_projection();
         let mut store: BTreeMap<DocKey, Value> = BTreeMap::new();
         for event in events {
-            let (batch, keys) = batch_keys(&Purchases, std::slice::from_ref(event), 0);
+            let (batch, keys) = batch_keys(&*projection, std::slice::from_ref(event), 0);
             let fetched = keys.into_iter().map(|k| {
                 let value = store.get(&k).cloned();
                 (k, value)
             });
-            for (key, value) in apply_batch(&Purchases, &batch, Docs::fetched(fetched)).unwrap() {
+            for (key, value) in apply_batch(&*projection, &batch, Docs::fetched(fetched)).unwrap() {
                 match value {
                     Some(value) => store.insert(key, value),
                     None => store.remove(&key),

@@ -20,17 +20,18 @@ use std::collections::BTreeMap;
 
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get};
-use auth::Principal;
 use chrono::{DateTime, Utc};
 use events::gate::PurchaseStatus;
+use kernel::ReadModel;
+use kernel::http::Caller;
 use serde::Serialize;
 use utoipa::ToSchema;
 use web::ApiError;
 
 use super::csv::{Cell, Csv};
 use super::figures::{Stats, month_of};
-use super::purchases::{HELD, HeldDoc};
-use super::{REPORT_ROLES, Report, ReportParams, parse_query, render};
+use super::purchases::{HELD, HeldDoc, Purchases};
+use super::{Report, ReportParams, ReportReaders, parse_query, render};
 use crate::Reporting;
 
 // ---------------------------------------------------------------------------------------------
@@ -195,14 +196,13 @@ impl Report for ResponseTimesReport {
 )]
 #[get("/v1/reports/response-times")]
 pub async fn response_times_report(
-    principal: Principal,
+    _caller: Caller<ReportReaders>,
     service: Data<Reporting>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(&REPORT_ROLES)?;
     let params: ReportParams = parse_query(req.query_string())?;
     let report = service
-        .cached_report(&[&service.reports().purchases], |_| async {
+        .cached_report(&[Purchases::NAME], |_| async {
             Ok(build(&service.documents::<HeldDoc>(HELD).await?))
         })
         .await?;

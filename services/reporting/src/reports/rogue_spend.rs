@@ -13,14 +13,15 @@ use std::collections::BTreeMap;
 
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get};
-use auth::Principal;
+use kernel::ReadModel;
+use kernel::http::Caller;
 use serde::Serialize;
 use utoipa::ToSchema;
 use web::ApiError;
 
 use super::csv::{Cell, Csv};
-use super::purchases::{ADVISORY, AdvisoryDoc};
-use super::{REPORT_ROLES, Report, ReportParams, format_cents, parse_query, render};
+use super::purchases::{ADVISORY, AdvisoryDoc, Purchases};
+use super::{Report, ReportParams, ReportReaders, format_cents, parse_query, render};
 use crate::Reporting;
 
 // ---------------------------------------------------------------------------------------------
@@ -177,14 +178,13 @@ impl Report for RogueSpendReport {
 )]
 #[get("/v1/reports/rogue-spend")]
 pub async fn rogue_spend_report(
-    principal: Principal,
+    _caller: Caller<ReportReaders>,
     service: Data<Reporting>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(&REPORT_ROLES)?;
     let params: ReportParams = parse_query(req.query_string())?;
     let report = service
-        .cached_report(&[&service.reports().purchases], |_| async {
+        .cached_report(&[Purchases::NAME], |_| async {
             Ok(build(&service.documents::<AdvisoryDoc>(ADVISORY).await?))
         })
         .await?;

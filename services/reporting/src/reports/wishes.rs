@@ -22,17 +22,19 @@ use std::collections::BTreeMap;
 
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get};
-use auth::Principal;
 use chrono::{DateTime, TimeDelta, Utc};
-use eventlog::{DocKey, Docs, Filter, Projection, RecordedEvent};
+use eventlog::Filter;
+use events::Published;
 use events::stakeholders::{WishEvent, WishStatus};
+use kernel::http::Caller;
+use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use web::ApiError;
 
 use super::csv::{Cell, Csv};
 use super::figures::share;
-use super::{REPORT_ROLES, Report, ReportParams, decode, parse_query, render};
+use super::{Report, ReportParams, ReportReaders, parse_query, render};
 use crate::Reporting;
 
 /// The projection's (and checkpoint's) name.
@@ -58,46 +60,47 @@ pub struct WishDoc {
 #[derive(Debug, Default)]
 pub struct Wishes;
 
-impl Projection for Wishes {
-    fn name(&self) -> &str {
-        NAME
-    }
+impl ReadModel for Wishes {
+    const NAME: &'static str = NAME;
+    const COLLECTION: &'static str = WISHES;
+    const SKIP_UNDECODABLE: bool = true;
+    type Doc = WishDoc;
 
     fn filter(&self) -> Filter {
         Filter::all().with_types(["wish-recorded", "wish-progressed"])
     }
 
-    fn collections(&self) -> Vec<String> {
-        vec![WISHES.to_owned()]
+    fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
+        vec![event.stream_id().to_owned()]
     }
 
-    fn keys(&self, event: &RecordedEvent) -> Vec<DocKey> {
-        vec![DocKey::new(WISHES, event.stream_id())]
-    }
-
-    fn apply(&self, event: &RecordedEvent, docs: &mut Docs) -> Result<(), String> {
+    fn update(
+        &self,
+        event: &Recorded<'_>,
+        docs: &mut Documents<'_, WishDoc>,
+    ) -> Result<(), String> {
+        let Published::Wish(wish) = event.event else { return Ok(()) };
         let id = event.stream_id();
-        match decode::<WishEvent>(NAME, event) {
-            Some(WishEvent::Recorded(r)) => {
+        match wish {
+            WishEvent::Recorded(r) => {
                 let doc = WishDoc {
-                    school_id: r.school_id.map(|s| s.to_string()),
+                    school_id: r.school_id.as_ref().map(|s| s.to_string()),
                     recorded_at: r.recorded_at,
                     status: WishStatus::Open,
                     first_headway_at: None,
                     progressed: 0,
                 };
-                docs.put_as(WISHES, id, &doc);
+                docs.put(id, &doc);
             }
-            Some(WishEvent::Progressed(p)) => {
-                let Some(mut doc) = docs.get_as::<WishDoc>(WISHES, id) else { return Ok(()) };
+            WishEvent::Progressed(p) => {
+                let Some(mut doc) = docs.get(id) else { return Ok(()) };
                 doc.status = p.status;
                 doc.progressed += 1;
                 if p.status != WishStatus::Declined && doc.first_headway_at.is_none() {
                     doc.first_headway_at = Some(p.at);
                 }
-                docs.put_as(WISHES, id, &doc);
+                docs.put(id, &doc);
             }
-            None => {}
         }
         Ok(())
     }
@@ -259,13 +262,12 @@ impl Report for WishesReport {
 )]
 #[get("/v1/reports/wishes")]
 pub async fn wishes_report(
-    principal: Principal,
+    _caller: Caller<ReportReaders>,
     service: Data<Reporting>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(&REPORT_ROLES)?;
     let params: ReportParams = parse_query(req.query_string())?;
-    service.wait_for(&[&service.reports().wishes]).await?;
+    service.wait_for(&[Wishes::NAME]).await?;
     let docs = service.documents::<WishDoc>(WISHES).await?;
     Ok(render(&build(&docs, Utc::now()), params.format))
 }
