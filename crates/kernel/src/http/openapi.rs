@@ -8,9 +8,12 @@ use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 /// The document: `info` (title, description, tags, components) with the paths `routes`
-/// registers, so routes and document cannot drift.
+/// registers, so routes and document cannot drift, and the HTTP conventions every service
+/// keeps ([`super::conventions`]).
 pub fn document(info: OpenApi, routes: fn(&mut ServiceConfig)) -> OpenApi {
-    App::new().into_utoipa_app().openapi(info).configure(routes).split_for_parts().1
+    let mut doc = App::new().into_utoipa_app().openapi(info).configure(routes).split_for_parts().1;
+    super::conventions(&mut doc);
+    doc
 }
 
 /// The `bearer` security scheme: a JWT with the caller's roles in `roles`, and how to make one.

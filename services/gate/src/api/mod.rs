@@ -88,7 +88,7 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
         (name = "card statements", description = "Card statements imported and reconciled: technology bought without a check, for IT's outreach."),
         (name = "district", description = "District time: the calendar (time zone, business hours, closures) and the targets of the clocks on flagged purchases."),
     ),
-    components(schemas(web::Problem, web::FieldError)),
+    components(schemas(web::Problem, web::FieldError, crate::read_models::ListOrder)),
     modifiers(&BearerAuth),
 )]
 pub(crate) struct ApiDoc;
