@@ -15,6 +15,8 @@
 //!   ([`calendar::DistrictCalendar`]); the `district-settings` stream and its fold
 //!   ([`district::District`]); the clocks on flagged purchases ([`clocks::PurchaseClocks`])
 //!   and the `sla-…` streams of their warnings, breaches and escalations.
+//! - [`reminders`]: promises and follow-ups due soon and overdue, in the district's calendar
+//!   ([`reminders::ItemReminders`]), and the `reminder-…` streams their scheduler writes.
 //!
 //! Events come in *families*, one enum per stream category ([`gate::StandardsEvent`],
 //! [`gate::PurchaseEvent`], [`school::SchoolEvent`]). Each variant wraps a plain payload struct
@@ -40,6 +42,7 @@ pub mod clocks;
 pub mod district;
 pub mod gate;
 pub mod published;
+pub mod reminders;
 pub mod rules;
 pub mod school;
 pub mod stakeholders;
@@ -159,6 +162,7 @@ pub fn event_schemas() -> Vec<EventSchema> {
         card::ReconciliationEvent::event_schemas(),
         district::DistrictEvent::event_schemas(),
         clocks::SlaEvent::event_schemas(),
+        reminders::ReminderEvent::event_schemas(),
     ]
     .concat()
 }

@@ -12,6 +12,7 @@ use crate::card::{CardEvent, CardTransactionEvent, ReconciliationEvent, Statemen
 use crate::clocks::SlaEvent;
 use crate::district::DistrictEvent;
 use crate::gate::{IdempotencyEvent, PurchaseEvent, StandardsEvent};
+use crate::reminders::ReminderEvent;
 use crate::school::SchoolEvent;
 use crate::stakeholders::{EmailEvent, FollowUpEvent, PromiseEvent, StakeholderEvent, WishEvent};
 
@@ -34,6 +35,7 @@ pub enum Published {
     Reconciliation(ReconciliationEvent),
     District(DistrictEvent),
     Sla(SlaEvent),
+    Reminder(ReminderEvent),
 }
 
 impl Published {
@@ -54,6 +56,7 @@ impl Published {
         ReconciliationEvent::CATEGORY,
         DistrictEvent::CATEGORY,
         SlaEvent::CATEGORY,
+        ReminderEvent::CATEGORY,
     ];
 
     /// The event of a stream of `category`, from its type and data.
@@ -76,6 +79,7 @@ impl Published {
             EmailEvent::CATEGORY => Self::Email(EmailEvent::from_parts(event_type, data)?),
             DistrictEvent::CATEGORY => Self::District(DistrictEvent::from_parts(event_type, data)?),
             SlaEvent::CATEGORY => Self::Sla(SlaEvent::from_parts(event_type, data)?),
+            ReminderEvent::CATEGORY => Self::Reminder(ReminderEvent::from_parts(event_type, data)?),
             CardEvent::CATEGORY => Self::Card(CardEvent::from_parts(event_type, data)?),
             StatementEvent::CATEGORY => {
                 Self::Statement(StatementEvent::from_parts(event_type, data)?)
@@ -104,6 +108,7 @@ impl Published {
             Self::Email(e) => e.event_type(),
             Self::District(e) => e.event_type(),
             Self::Sla(e) => e.event_type(),
+            Self::Reminder(e) => e.event_type(),
             Self::Card(e) => e.event_type(),
             Self::Statement(e) => e.event_type(),
             Self::CardTransaction(e) => e.event_type(),
@@ -135,6 +140,6 @@ mod tests {
             Published::decode("weather", "rain", &Value::Null),
             Err(DecodeError::UnknownCategory { .. })
         ));
-        assert_eq!(Published::CATEGORIES.len(), 15);
+        assert_eq!(Published::CATEGORIES.len(), 16);
     }
 }

@@ -8,6 +8,7 @@
 //! | [`ReadModel`], [`Documents`], [`View`], [`ReadModels`] | [`read_model`] | typed read models: each event decoded once, documents as types |
 //! | [`Clock`] | [`clock`] | the time now, for handlers and schedulers; tests move it forward |
 //! | [`Latest`] | [`latest`] | a settings stream's state as last read, brought up to date with one read of its tail |
+//! | [`Schedule`], [`schedule::Wakes`] | [`schedule`] | a scheduler: follow the log, sleep until the next wake, write what falls due once |
 //! | [`http`] | [`http`] | the caller and its roles (checked first), bodies that are their own schema, paths, pages, metadata, store errors, the OpenAPI document |
 //!
 //! A handler parses, runs and renders:
@@ -40,6 +41,7 @@ pub mod commands;
 pub mod http;
 pub mod latest;
 pub mod read_model;
+pub mod schedule;
 pub mod testing;
 
 pub use aggregate::{Aggregate, At, Decision, Opened, decode, load, new_event, stream};
@@ -47,3 +49,4 @@ pub use clock::Clock;
 pub use commands::{Commands, Executed, RETRIES, Run};
 pub use latest::{Latest, Versioned};
 pub use read_model::{Documents, ReadModel, ReadModels, Recorded, View};
+pub use schedule::Schedule;

@@ -10,6 +10,8 @@ use utoipa::openapi::OpenApi;
 
 use crate::api;
 use crate::domain::district::{District, district_stream};
+use crate::domain::reminders::{Reminders, settings_stream};
+use crate::scheduler;
 
 /// The stakeholder relations service: schools and their purchasing agreements, stakeholders,
 /// conversations, wishes, promises and follow-ups.
@@ -30,6 +32,10 @@ pub(crate) struct State {
     pub clock: Clock,
     /// The district's settings as last read; refreshed from the stream's tail on every use.
     pub district: Latest<District>,
+    /// The reminders' settings, likewise.
+    pub reminders: Latest<Reminders>,
+    /// The reminders' scheduler, stopped with the state.
+    scheduler: scheduler::Running,
 }
 
 impl Stakeholders {
@@ -47,14 +53,22 @@ impl Stakeholders {
     ) -> anyhow::Result<Self> {
         let state = State {
             read_models: ReadModels::spawn(&store, projections()),
+            scheduler: scheduler::spawn(store.clone(), clock.clone()),
             commands: Commands::new(store),
             clock,
             district: Latest::new(district_stream()),
+            reminders: Latest::new(settings_stream()),
         };
         Ok(Self {
             state: actix_web::web::Data::new(state),
             verifier: actix_web::web::Data::from(verifier),
         })
+    }
+
+    /// Stops the reminders' scheduler of this instance (it also stops when the service is
+    /// dropped): for tests of instances that stop.
+    pub fn stop_scheduler(&self) {
+        self.state.scheduler.stop();
     }
 }
 

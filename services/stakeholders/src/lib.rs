@@ -6,6 +6,8 @@
 //! - [`read_models`]: the read models, kept from the log, one per file.
 //! - [`queries`]: what the API answers with: joins of the read models and what is computed
 //!   when reading, as plain functions testable without HTTP.
+//! - the reminders' scheduler (`scheduler`, private: a task in every instance that writes
+//!   `promise-due-soon`, `followup-overdue`, … once each when they fall due).
 //! - the HTTP API (`api`, private: handlers that parse, run a command or a query, and render)
 //!   and the service wiring ([`Stakeholders`], [`openapi`], [`projections()`] and [`rebuild`]
 //!   for `procgate rebuild`).
@@ -16,6 +18,7 @@ pub mod read_models;
 
 mod api;
 mod app;
+mod scheduler;
 
 pub use app::{Stakeholders, openapi, projections, rebuild};
 pub use kernel::Clock;

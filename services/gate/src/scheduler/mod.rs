@@ -18,24 +18,25 @@
 //!   ([`Tracker`]) and sleeps until the first of them, or until the log moves (a purchase
 //!   flagged, a call, a snow day: the subscription wakes it and only what changed is
 //!   rescheduled) or the gate's clock is moved (tests). It never scans the queue on a timer.
+//!
+//! The loop itself (follow, sleep, wake, write) is the kernel's ([`kernel::schedule`]); this
+//! module is the clocks' [`Schedule`]: what to fold, and what to write when something is due.
 
 mod tracker;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use eventlog::{
     Actor, ExpectedVersion, Filter, Metadata, RecordedEvent, Store, StoreError, StreamAppend,
-    Subscription,
 };
 use events::clocks::{PurchaseClocks, SlaEvent};
 use events::gate::PurchaseEvent;
 use futures::StreamExt;
-use kernel::{Aggregate, At};
+use kernel::{Aggregate, At, Schedule};
 use uuid::Uuid;
 
+pub(crate) use kernel::schedule::Running;
 pub(crate) use tracker::{Tracked, Tracker};
 
 use crate::clock::Clock;
@@ -49,218 +50,174 @@ const RETRIES: usize = 5;
 const RETRY_AFTER: TimeDelta = TimeDelta::seconds(5);
 /// How many purchases' reschedules go in one append.
 const RESCHEDULES_PER_APPEND: usize = 200;
-/// How long the loop waits before starting again after the log failed it.
-const BACKOFF: Duration = Duration::from_secs(2);
 
-/// The running scheduler: stops when dropped.
-#[derive(Debug)]
-pub(crate) struct Running(tokio::task::AbortHandle);
-
-impl Running {
-    pub fn stop(&self) {
-        self.0.abort();
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Starts the scheduler on `store`, telling time by `clock`.
+/// Starts the scheduler on `store`, telling time by `clock` (the kernel's loop:
+/// [`kernel::schedule`]).
 pub(crate) fn spawn(store: Store, clock: Clock) -> Running {
-    let scheduler = Arc::new(Scheduler { store, clock });
-    let task = tokio::spawn(async move {
-        loop {
-            if let Err(e) = scheduler.run().await {
-                tracing::warn!(error = %e, "the clock scheduler stopped; starting again");
-                tokio::time::sleep(BACKOFF).await;
-            }
-        }
-    });
-    Running(task.abort_handle())
+    kernel::schedule::spawn(store, clock, Clocks::default)
 }
 
-#[derive(Debug)]
-struct Scheduler {
-    store: Store,
-    clock: Clock,
+/// The clocks' schedule: every open clock by its next wake.
+#[derive(Debug, Default)]
+struct Clocks {
+    tracker: Tracker,
 }
 
-impl Scheduler {
-    /// Catches up from the beginning of the log, then follows it, recording what falls due.
-    async fn run(&self) -> eventlog::Result<()> {
-        let filter = Filter::categories([
+impl Schedule for Clocks {
+    const NAME: &'static str = "gate.clocks";
+
+    fn filter(&self) -> Filter {
+        Filter::categories([
             events::gate::PURCHASE_CATEGORY,
             events::clocks::SLA_CATEGORY,
             events::district::DISTRICT_CATEGORY,
-        ]);
-        let mut log = Subscription::new(self.store.watch_head(), 0, filter, 1000);
-        let mut moved = self.clock.moved();
-        let mut tracker = Tracker::default();
-        let mut caught_up = false;
-        loop {
-            while let Some(records) = log.poll(&*self.store).await? {
-                for record in &records {
-                    tracker.apply(record);
-                }
-            }
-            let reschedules = tracker.take_reschedules();
-            if !reschedules.is_empty() {
-                self.record_reschedules(reschedules).await;
-            }
-            if !caught_up {
-                caught_up = true;
-                let (open, waking) = tracker.len();
-                tracing::info!(
-                    open,
-                    waking,
-                    position = log.position(),
-                    "clock scheduler caught up"
-                );
-            }
-            let now = self.clock.now();
-            let due = tracker.due(now);
-            if !due.is_empty() {
-                self.record(&mut tracker, due, now).await;
-                continue;
-            }
-            let sleep = tracker
-                .next_wake()
-                .map(|at| (at - now).to_std().unwrap_or(Duration::ZERO))
-                .unwrap_or(Duration::MAX);
-            tokio::select! {
-                changed = log.changed() => changed?,
-                _ = sleep_for(sleep) => {}
-                _ = moved.changed() => {}
-            }
+        ])
+    }
+
+    fn apply(&mut self, record: &RecordedEvent) {
+        self.tracker.apply(record);
+    }
+
+    async fn settle(&mut self, store: &Store) {
+        let reschedules = self.tracker.take_reschedules();
+        if !reschedules.is_empty() {
+            record_reschedules(store, reschedules).await;
         }
     }
 
-    /// Judges the purchases `due` at `now`, several at once, and records what they need.
-    async fn record(&self, tracker: &mut Tracker, due: Vec<Uuid>, now: DateTime<Utc>) {
-        let district = tracker.district.clone();
-        let judged: Vec<(Uuid, Result<Tracked, StoreError>)> = futures::stream::iter(due)
-            .map(|id| {
-                let district = &district;
-                async move { (id, self.judge(id, district, now).await) }
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
-        for (id, outcome) in judged {
-            match outcome {
-                Ok(fresh) => {
-                    tracker.replace(id, fresh);
-                    // Still due by what the tracker knows: its district lags the read; the
-                    // subscription brings it up to date before then.
-                    if tracker.wake(id).is_some_and(|at| at <= now) {
-                        tracker.retry_at(id, now + RETRY_AFTER);
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(purchase = %id, error = %e, "could not record a clock event");
+    fn next_wake(&self) -> Option<DateTime<Utc>> {
+        self.tracker.next_wake()
+    }
+
+    async fn run_due(&mut self, store: &Store, now: DateTime<Utc>) {
+        let due = self.tracker.due(now);
+        record(store, &mut self.tracker, due, now).await;
+    }
+
+    fn counts(&self) -> (usize, usize) {
+        self.tracker.len()
+    }
+}
+
+/// Judges the purchases `due` at `now`, several at once, and records what they need.
+async fn record(store: &Store, tracker: &mut Tracker, due: Vec<Uuid>, now: DateTime<Utc>) {
+    let district = tracker.district.clone();
+    let judged: Vec<(Uuid, Result<Tracked, StoreError>)> = futures::stream::iter(due)
+        .map(|id| {
+            let district = &district;
+            async move { (id, judge(store, id, district, now).await) }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    for (id, outcome) in judged {
+        match outcome {
+            Ok(fresh) => {
+                tracker.replace(id, fresh);
+                // Still due by what the tracker knows: its district lags the read; the
+                // subscription brings it up to date before then.
+                if tracker.wake(id).is_some_and(|at| at <= now) {
                     tracker.retry_at(id, now + RETRY_AFTER);
                 }
             }
-        }
-    }
-
-    /// Writes the records of moved due times, each in its purchase's `sla-…` stream, several
-    /// streams per append; their ids make a repeat (another instance, a catch-up) a no-op.
-    async fn record_reschedules(&self, moved: Vec<SlaEvent>) {
-        let mut by_purchase: BTreeMap<Uuid, Vec<SlaEvent>> = BTreeMap::new();
-        for event in moved {
-            by_purchase.entry(event.purchase_id()).or_default().push(event);
-        }
-        let appends: Vec<StreamAppend> = by_purchase
-            .into_iter()
-            .map(|(id, events)| {
-                let meta = Metadata::new(Actor::system("gate"), "gate").correlated(id, None);
-                let new = events
-                    .iter()
-                    .map(|e| kernel::new_event(e, meta.clone()).with_id(e.event_id()))
-                    .collect();
-                let stream = kernel::stream(events::clocks::sla_stream(id));
-                StreamAppend::new(stream, ExpectedVersion::Any, new)
-            })
-            .collect();
-        for chunk in appends.chunks(RESCHEDULES_PER_APPEND) {
-            if self.store.append_streams(chunk.to_vec()).await.is_ok() {
-                continue;
-            }
-            // Something refused (another instance wrote some of them first) or the log failed:
-            // each event alone, so that every one not yet stored lands.
-            for append in chunk {
-                for event in &append.events {
-                    let one = vec![event.clone()];
-                    if let Err(e) =
-                        self.store.append(&append.stream, ExpectedVersion::Any, one).await
-                    {
-                        tracing::warn!(stream = %append.stream, error = %e, "could not record a reschedule");
-                    }
-                }
+            Err(e) => {
+                tracing::warn!(purchase = %id, error = %e, "could not record a clock event");
+                tracker.retry_at(id, now + RETRY_AFTER);
             }
         }
     }
+}
 
-    /// Reads the purchase, its clock events and the district's newest events; appends what is
-    /// due at `now`; returns the purchase's clocks as they now stand.
-    async fn judge(
-        &self,
-        id: Uuid,
-        district: &DistrictSettings,
-        now: DateTime<Utc>,
-    ) -> Result<Tracked, StoreError> {
-        let purchase = domain::purchase_stream(id);
-        let sla = kernel::stream(events::clocks::sla_stream(id));
-        let district_stream = domain::district_stream();
-        let mut district = district.clone();
-        for _ in 0..RETRIES {
-            let read = self
-                .store
-                .read_streams(&[
-                    (purchase.clone(), 1),
-                    (sla.clone(), 1),
-                    (district_stream.clone(), district.0.version + 1),
-                ])
-                .await?;
-            let [purchase_records, sla_records, district_tail] =
-                <[Vec<RecordedEvent>; 3]>::try_from(read).map_err(|_| {
-                    StoreError::Unavailable("a read of three streams returned another count".into())
-                })?;
-            for record in &district_tail {
-                if let Ok(event) = kernel::decode(record) {
-                    district.apply(&event, At::of(record));
-                }
-            }
-            let mut tracked = fold(&purchase_records, &sla_records);
-            let events = tracked.clocks.due_events(&district.0, now);
-            if events.is_empty() {
-                return Ok(tracked);
-            }
+/// Writes the records of moved due times, each in its purchase's `sla-…` stream, several
+/// streams per append; their ids make a repeat (another instance, a catch-up) a no-op.
+async fn record_reschedules(store: &Store, moved: Vec<SlaEvent>) {
+    let mut by_purchase: BTreeMap<Uuid, Vec<SlaEvent>> = BTreeMap::new();
+    for event in moved {
+        by_purchase.entry(event.purchase_id()).or_default().push(event);
+    }
+    let appends: Vec<StreamAppend> = by_purchase
+        .into_iter()
+        .map(|(id, events)| {
             let meta = Metadata::new(Actor::system("gate"), "gate").correlated(id, None);
             let new = events
                 .iter()
                 .map(|e| kernel::new_event(e, meta.clone()).with_id(e.event_id()))
                 .collect();
-            let version = sla_records.last().map_or(0, |r| r.version);
-            match self.store.append(&sla, ExpectedVersion::after(version), new).await {
-                Ok(_) => {
-                    for event in &events {
-                        tracked.clocks.apply_recorded(event);
-                    }
-                    return Ok(tracked);
+            let stream = kernel::stream(events::clocks::sla_stream(id));
+            StreamAppend::new(stream, ExpectedVersion::Any, new)
+        })
+        .collect();
+    for chunk in appends.chunks(RESCHEDULES_PER_APPEND) {
+        if store.append_streams(chunk.to_vec()).await.is_ok() {
+            continue;
+        }
+        // Something refused (another instance wrote some of them first) or the log failed:
+        // each event alone, so that every one not yet stored lands.
+        for append in chunk {
+            for event in &append.events {
+                let one = vec![event.clone()];
+                if let Err(e) = store.append(&append.stream, ExpectedVersion::Any, one).await {
+                    tracing::warn!(stream = %append.stream, error = %e, "could not record a reschedule");
                 }
-                Err(e) if e.is_conflict() => continue,
-                Err(e) => return Err(e),
             }
         }
-        Err(StoreError::Unavailable(format!(
-            "{sla} kept changing while its clock events were recorded"
-        )))
     }
+}
+
+/// Reads the purchase, its clock events and the district's newest events; appends what is
+/// due at `now`; returns the purchase's clocks as they now stand.
+async fn judge(
+    store: &Store,
+    id: Uuid,
+    district: &DistrictSettings,
+    now: DateTime<Utc>,
+) -> Result<Tracked, StoreError> {
+    let purchase = domain::purchase_stream(id);
+    let sla = kernel::stream(events::clocks::sla_stream(id));
+    let district_stream = domain::district_stream();
+    let mut district = district.clone();
+    for _ in 0..RETRIES {
+        let read = store
+            .read_streams(&[
+                (purchase.clone(), 1),
+                (sla.clone(), 1),
+                (district_stream.clone(), district.0.version + 1),
+            ])
+            .await?;
+        let [purchase_records, sla_records, district_tail] =
+            <[Vec<RecordedEvent>; 3]>::try_from(read).map_err(|_| {
+                StoreError::Unavailable("a read of three streams returned another count".into())
+            })?;
+        for record in &district_tail {
+            if let Ok(event) = kernel::decode(record) {
+                district.apply(&event, At::of(record));
+            }
+        }
+        let mut tracked = fold(&purchase_records, &sla_records);
+        let events = tracked.clocks.due_events(&district.0, now);
+        if events.is_empty() {
+            return Ok(tracked);
+        }
+        let meta = Metadata::new(Actor::system("gate"), "gate").correlated(id, None);
+        let new = events
+            .iter()
+            .map(|e| kernel::new_event(e, meta.clone()).with_id(e.event_id()))
+            .collect();
+        let version = sla_records.last().map_or(0, |r| r.version);
+        match store.append(&sla, ExpectedVersion::after(version), new).await {
+            Ok(_) => {
+                for event in &events {
+                    tracked.clocks.apply_recorded(event);
+                }
+                return Ok(tracked);
+            }
+            Err(e) if e.is_conflict() => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Unavailable(format!(
+        "{sla} kept changing while its clock events were recorded"
+    )))
 }
 
 /// A purchase's clocks from its streams' records.
@@ -277,14 +234,4 @@ fn fold(purchase: &[RecordedEvent], sla: &[RecordedEvent]) -> Tracked {
         }
     }
     Tracked { clocks, version: purchase.last().map_or(0, |r| r.version) }
-}
-
-/// Sleeps for `duration`, or forever for `Duration::MAX` (tokio's timer takes at most about
-/// two years).
-async fn sleep_for(duration: Duration) {
-    const LONGEST: Duration = Duration::from_secs(60 * 60 * 24 * 365);
-    if duration >= LONGEST {
-        std::future::pending::<()>().await;
-    }
-    tokio::time::sleep(duration).await;
 }

@@ -2,12 +2,13 @@
 //! need something recorded, indexed by when each next needs the scheduler. Pure: the scheduler
 //! feeds it recorded events and asks it what is due.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use eventlog::RecordedEvent;
 use events::clocks::{PurchaseClocks, SlaEvent};
 use events::gate::PurchaseEvent;
+use kernel::schedule::Wakes;
 use kernel::{Aggregate, At};
 use uuid::Uuid;
 
@@ -25,8 +26,7 @@ pub(crate) struct Tracked {
 pub(crate) struct Tracker {
     pub district: DistrictSettings,
     purchases: HashMap<Uuid, Tracked>,
-    wakes: BTreeSet<(DateTime<Utc>, Uuid)>,
-    wake_of: HashMap<Uuid, DateTime<Utc>>,
+    wakes: Wakes<Uuid>,
     /// The records of the due times calendar changes moved, to write.
     reschedules: Vec<SlaEvent>,
 }
@@ -81,7 +81,7 @@ impl Tracker {
     /// A purchase to try again at `at` (after a failure).
     pub fn retry_at(&mut self, id: Uuid, at: DateTime<Utc>) {
         if self.purchases.contains_key(&id) {
-            self.set_wake(id, Some(at));
+            self.wakes.set(id, Some(at));
         }
     }
 
@@ -100,12 +100,12 @@ impl Tracker {
 
     /// The earliest wake.
     pub fn next_wake(&self) -> Option<DateTime<Utc>> {
-        self.wakes.first().map(|(at, _)| *at)
+        self.wakes.next()
     }
 
     /// The purchases due at `now`, soonest first.
     pub fn due(&self, now: DateTime<Utc>) -> Vec<Uuid> {
-        self.wakes.iter().take_while(|(at, _)| *at <= now).map(|(_, id)| *id).collect()
+        self.wakes.due(now)
     }
 
     /// How many purchases are tracked, and how many of them have a wake.
@@ -115,7 +115,7 @@ impl Tracker {
 
     /// When a purchase next needs the scheduler.
     pub fn wake(&self, id: Uuid) -> Option<DateTime<Utc>> {
-        self.wake_of.get(&id).copied()
+        self.wakes.get(id)
     }
 
     #[cfg(test)]
@@ -140,9 +140,9 @@ impl Tracker {
             decided && wake.is_none() && (!tracked.clocks.is_flagged() || tracked.clocks.stopped());
         if finished {
             self.purchases.remove(&id);
-            self.set_wake(id, None);
+            self.wakes.set(id, None);
         } else {
-            self.set_wake(id, wake);
+            self.wakes.set(id, wake);
         }
     }
 
@@ -150,16 +150,6 @@ impl Tracker {
         let ids: Vec<Uuid> = self.purchases.keys().copied().collect();
         for id in ids {
             self.reschedule(id);
-        }
-    }
-
-    fn set_wake(&mut self, id: Uuid, wake: Option<DateTime<Utc>>) {
-        if let Some(old) = self.wake_of.remove(&id) {
-            self.wakes.remove(&(old, id));
-        }
-        if let Some(at) = wake {
-            self.wakes.insert((at, id));
-            self.wake_of.insert(id, at);
         }
     }
 }

@@ -31,6 +31,7 @@
 mod bodies;
 mod follow_ups;
 mod promises;
+mod reminders;
 mod schools;
 mod stakeholders;
 mod wishes;
@@ -85,7 +86,9 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
         .service(follow_ups::list_follow_ups)
         .service(follow_ups::schedule_follow_up)
         .service(follow_ups::get_follow_up)
-        .service(follow_ups::complete_follow_up);
+        .service(follow_ups::complete_follow_up)
+        .service(reminders::get_reminder_settings)
+        .service(reminders::put_reminder_settings);
 }
 
 #[derive(OpenApi)]
@@ -112,6 +115,7 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
         (name = "wishes", description = "The wish of every conversation, and the headway on it."),
         (name = "promises", description = "Promises IT made, and whether it kept them."),
         (name = "follow-ups", description = "Things to come back to people about."),
+        (name = "reminders", description = "When promises and follow-ups are due soon, and overdue."),
     ),
     components(schemas(web::Problem, web::FieldError)),
     modifiers(&BearerAuth),

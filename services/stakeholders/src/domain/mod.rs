@@ -61,6 +61,7 @@ pub mod error;
 pub mod followup;
 pub mod health;
 pub mod promise;
+pub mod reminders;
 pub mod school;
 pub mod stakeholder;
 pub mod wish;

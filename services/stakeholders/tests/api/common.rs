@@ -76,6 +76,8 @@ pub struct TestApp {
     pub store: Store,
     /// The clock of both services: tests set it (an evening in Chicago).
     pub clock: stakeholders::Clock,
+    /// The stakeholder relations service served (to stop its scheduler).
+    pub stakeholders: stakeholders::Stakeholders,
     issuer: Issuer,
     handle: actix_web::dev::ServerHandle,
     _store: TestStore,
@@ -94,7 +96,8 @@ impl TestApp {
                 .unwrap();
         let gate = gate::Gate::start_with(store.clone(), verifier, clock.clone()).await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let services: Vec<Arc<dyn web::Service>> = vec![Arc::new(stakeholders), Arc::new(gate)];
+        let services: Vec<Arc<dyn web::Service>> =
+            vec![Arc::new(stakeholders.clone()), Arc::new(gate)];
         let app =
             web::Application::build(listener, services, web::always_ready(), Some(2)).unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());
@@ -105,6 +108,7 @@ impl TestApp {
             client: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
             store,
             clock,
+            stakeholders,
             issuer: Issuer::hs256(SECRET, ISSUER, AUDIENCE).unwrap(),
             handle,
             _store: test_store,
@@ -116,8 +120,13 @@ impl TestApp {
     pub async fn second_instance(&self) -> String {
         let verifier =
             Arc::new(Verifier::new(AuthConfig::hs256(SECRET, ISSUER, AUDIENCE)).unwrap());
-        let service =
-            stakeholders::Stakeholders::start(self.store.clone(), verifier).await.unwrap();
+        let service = stakeholders::Stakeholders::start_with(
+            self.store.clone(),
+            verifier,
+            self.clock.clone(),
+        )
+        .await
+        .unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let app = web::Application::build(
             listener,
@@ -129,6 +138,36 @@ impl TestApp {
         let base = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
         base
+    }
+
+    /// Another instance of the service on `store` (the same database, through its own
+    /// connections when it is another store), with the same clock, not served: its projections
+    /// and its scheduler run.
+    pub async fn instance(&self, store: Store) -> stakeholders::Stakeholders {
+        let verifier =
+            Arc::new(Verifier::new(AuthConfig::hs256(SECRET, ISSUER, AUDIENCE)).unwrap());
+        stakeholders::Stakeholders::start_with(store, verifier, self.clock.clone()).await.unwrap()
+    }
+
+    /// A store of its own on this app's PostgreSQL database (`None` on SQLite).
+    pub async fn own_store(&self) -> Option<Store> {
+        let url = self._store.database_url()?;
+        let store = eventlog::PgStore::connect(url, eventlog::PgOptions::default()).await.unwrap();
+        Some(Arc::new(store))
+    }
+
+    /// Every event of `event_type` in the log, oldest first.
+    pub async fn events_of_type(&self, event_type: &str) -> Vec<eventlog::RecordedEvent> {
+        let filter = eventlog::Filter::all().with_types([event_type]);
+        let mut out: Vec<eventlog::RecordedEvent> = Vec::new();
+        loop {
+            let after = out.last().map_or(0, |e| e.position);
+            let page = self.store.read_all(after, &filter, 1000).await.unwrap();
+            if page.is_empty() {
+                return out;
+            }
+            out.extend(page);
+        }
     }
 
     pub async fn stop(&self) {

@@ -17,5 +17,6 @@ mod once;
 mod openapi;
 mod rebuild;
 mod relationships;
+mod reminders;
 mod roles;
 mod validation;

@@ -8,8 +8,9 @@ use stakeholders::domain::health;
 
 use crate::common::{Backend, TestApp, Who};
 
-/// Every operation: API.md's stakeholder table, plus the single reads and the profile update.
-const OPERATIONS: [(&str, &str); 22] = [
+/// Every operation: API.md's stakeholder table, plus the single reads, the profile update and
+/// the reminders' settings.
+const OPERATIONS: [(&str, &str); 24] = [
     ("get", "/v1/schools"),
     ("get", "/v1/schools/{school_id}"),
     ("put", "/v1/schools/{school_id}"),
@@ -32,6 +33,8 @@ const OPERATIONS: [(&str, &str); 22] = [
     ("post", "/v1/follow-ups"),
     ("get", "/v1/follow-ups/{id}"),
     ("post", "/v1/follow-ups/{id}/done"),
+    ("get", "/v1/reminder-settings"),
+    ("put", "/v1/reminder-settings"),
 ];
 
 fn document() -> Value {

@@ -1,0 +1,215 @@
+//! The shape of a scheduler, written once: a task in every instance of a service that follows
+//! the log, keeps what it must do in order of when ([`Wakes`]), sleeps until the first of it,
+//! or until the log moves or the service's [`Clock`] is moved (tests), and writes what falls
+//! due. It never scans on a timer.
+//!
+//! What a [`Schedule`] writes it writes **once, whatever the number of instances**: it decides
+//! from the streams as read just then, and appends events with deterministic ids at the
+//! version it read. Two instances deciding the same event append the same id: the log keeps
+//! one and answers the other as a retry; one that read too early meets the expected version,
+//! reads again and finds nothing left to do. No leader, no lock. On start it reads its events
+//! from the beginning of the log, so it also writes whatever fell due while no instance ran,
+//! each event with the time it is about.
+//!
+//! The gate's clocks (`purchase-sla-…`) and the stakeholder relations service's reminders
+//! (`promise-due-soon`, `followup-overdue`, …) are schedules.
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::hash::Hash;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use eventlog::{Filter, RecordedEvent, Store, Subscription};
+
+use crate::Clock;
+
+/// How long the loop waits before starting again after the log failed it.
+const BACKOFF: Duration = Duration::from_secs(2);
+/// How many events a poll of the log reads at most.
+const BATCH: usize = 1000;
+
+/// What a scheduler folds from the log and writes when something falls due.
+pub trait Schedule: Send + 'static {
+    /// Its name in the service's logs.
+    const NAME: &'static str;
+
+    /// The events it follows, from the beginning of the log.
+    fn filter(&self) -> Filter;
+
+    /// Folds in one recorded event, in the log's order.
+    fn apply(&mut self, record: &RecordedEvent);
+
+    /// After the events of a poll were applied: writes what they call for at once (the gate
+    /// records the due times a calendar change moved). Nothing by default.
+    fn settle(&mut self, _store: &Store) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// When it next needs to act.
+    fn next_wake(&self) -> Option<DateTime<Utc>>;
+
+    /// Writes what is due at `now`. It must move every wake it handled past `now` (done, the
+    /// next moment, or a retry a little later, after a failure), or it is called again at once.
+    fn run_due(&mut self, store: &Store, now: DateTime<Utc>) -> impl Future<Output = ()> + Send;
+
+    /// How many things it follows, and how many of them have a wake: for the log line when it
+    /// caught up.
+    fn counts(&self) -> (usize, usize);
+}
+
+/// A running scheduler: stops when dropped.
+#[derive(Debug)]
+pub struct Running(tokio::task::AbortHandle);
+
+impl Running {
+    pub fn stop(&self) {
+        self.0.abort();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Starts a scheduler on `store`, telling time by `clock`; `fresh` makes its empty state,
+/// again each time it starts over after the log failed it.
+pub fn spawn<S: Schedule>(
+    store: Store,
+    clock: Clock,
+    fresh: impl Fn() -> S + Send + 'static,
+) -> Running {
+    let task = tokio::spawn(async move {
+        loop {
+            let mut schedule = fresh();
+            if let Err(e) = run(&store, &clock, &mut schedule).await {
+                tracing::warn!(scheduler = S::NAME, error = %e, "the scheduler stopped; starting again");
+                tokio::time::sleep(BACKOFF).await;
+            }
+        }
+    });
+    Running(task.abort_handle())
+}
+
+/// Catches up from the beginning of the log, then follows it, writing what falls due.
+async fn run<S: Schedule>(store: &Store, clock: &Clock, schedule: &mut S) -> eventlog::Result<()> {
+    let mut log = Subscription::new(store.watch_head(), 0, schedule.filter(), BATCH);
+    let mut moved = clock.moved();
+    let mut caught_up = false;
+    loop {
+        while let Some(records) = log.poll(&**store).await? {
+            for record in &records {
+                schedule.apply(record);
+            }
+        }
+        schedule.settle(store).await;
+        if !caught_up {
+            caught_up = true;
+            let (tracked, waking) = schedule.counts();
+            tracing::info!(
+                scheduler = S::NAME,
+                tracked,
+                waking,
+                position = log.position(),
+                "scheduler caught up"
+            );
+        }
+        let now = clock.now();
+        let next = schedule.next_wake();
+        if next.is_some_and(|at| at <= now) {
+            schedule.run_due(store, now).await;
+            continue;
+        }
+        let sleep = next.map(|at| (at - now).to_std().unwrap_or(Duration::ZERO));
+        tokio::select! {
+            changed = log.changed() => changed?,
+            _ = sleep_for(sleep) => {}
+            _ = moved.changed() => {}
+        }
+    }
+}
+
+/// Sleeps for `duration`, or forever for `None` or a duration past tokio's timer (about two
+/// years).
+async fn sleep_for(duration: Option<Duration>) {
+    const LONGEST: Duration = Duration::from_secs(60 * 60 * 24 * 365);
+    match duration {
+        Some(duration) if duration < LONGEST => tokio::time::sleep(duration).await,
+        _ => std::future::pending::<()>().await,
+    }
+}
+
+/// When each of some things next needs its scheduler, in order: at most one wake per key.
+#[derive(Debug, Clone)]
+pub struct Wakes<K> {
+    in_order: BTreeSet<(DateTime<Utc>, K)>,
+    of: HashMap<K, DateTime<Utc>>,
+}
+
+impl<K> Default for Wakes<K> {
+    fn default() -> Self {
+        Self { in_order: BTreeSet::new(), of: HashMap::new() }
+    }
+}
+
+impl<K: Ord + Hash + Copy> Wakes<K> {
+    /// Sets (or, with `None`, removes) the wake of `key`.
+    pub fn set(&mut self, key: K, at: Option<DateTime<Utc>>) {
+        if let Some(old) = self.of.remove(&key) {
+            self.in_order.remove(&(old, key));
+        }
+        if let Some(at) = at {
+            self.in_order.insert((at, key));
+            self.of.insert(key, at);
+        }
+    }
+
+    /// The wake of `key`.
+    pub fn get(&self, key: K) -> Option<DateTime<Utc>> {
+        self.of.get(&key).copied()
+    }
+
+    /// The earliest wake.
+    pub fn next(&self) -> Option<DateTime<Utc>> {
+        self.in_order.first().map(|(at, _)| *at)
+    }
+
+    /// The keys due at `now`, soonest first.
+    pub fn due(&self, now: DateTime<Utc>) -> Vec<K> {
+        self.in_order.iter().take_while(|(at, _)| *at <= now).map(|(_, key)| *key).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.of.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.of.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+
+    #[test]
+    fn wakes_keep_one_per_key_in_order() {
+        let t0: DateTime<Utc> = "2024-09-02T09:00:00Z".parse().unwrap();
+        let mut wakes = Wakes::default();
+        wakes.set(1, Some(t0 + TimeDelta::hours(2)));
+        wakes.set(2, Some(t0 + TimeDelta::hours(1)));
+        wakes.set(3, Some(t0 + TimeDelta::hours(3)));
+        assert_eq!(wakes.next(), Some(t0 + TimeDelta::hours(1)));
+        assert_eq!(wakes.due(t0 + TimeDelta::hours(2)), vec![2, 1]);
+        wakes.set(2, Some(t0 + TimeDelta::hours(4)));
+        assert_eq!(wakes.due(t0 + TimeDelta::hours(2)), vec![1]);
+        assert_eq!(wakes.get(2), Some(t0 + TimeDelta::hours(4)));
+        wakes.set(1, None);
+        assert_eq!((wakes.len(), wakes.next()), (2, Some(t0 + TimeDelta::hours(3))));
+        assert!(wakes.due(t0).is_empty());
+    }
+}
