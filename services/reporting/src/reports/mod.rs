@@ -1,6 +1,6 @@
 //! Reports: read models of the log, kept by projections, and the handlers that serve them.
 //!
-//! Four read models ([`kernel::ReadModel`]s, run as projections of the log) keep small JSON
+//! Five read models ([`kernel::ReadModel`]s, run as projections of the log) keep small JSON
 //! documents in the store's database (written in one transaction with each projection's
 //! checkpoint), and each report has a pure `build` function that turns those documents into the
 //! figures when the report is asked for. The work is split so that the projection keeps only
@@ -10,10 +10,11 @@
 //!
 //! | projection | reads | documents | for |
 //! |---|---|---|---|
-//! | [`purchases`] `reporting.purchases` | purchase events | one per held purchase (flag, first reached call, call before cancel, resolution) and per advisory purchase (school, vendor, total); technology spend by month | adoption, response-times, promises, rogue-spend |
-//! | [`adoption`] `reporting.schools` | school events | schools, agreement changes | adoption |
+//! | [`purchases`] `reporting.purchases` | purchase events | one per held purchase (flag, first reached call, call before cancel, resolution) and per advisory purchase (school, vendor, total, day decided); technology spend by month | adoption, response-times, promises, rogue-spend |
+//! | [`adoption`] `reporting.schools` | school events | schools, agreement changes | adoption, rogue-spend |
 //! | [`promises`] `reporting.promises` | stakeholder and promise events | promises, stakeholders' schools | promises |
 //! | [`wishes`] `reporting.wishes` | wish events | one per wish: when made, status, first headway | wishes |
+//! | [`card_spend`] `reporting.card_spend` | card transaction and statement events | one per technology card transaction (school, date, merchant, amount, status); the days statements cover | rogue-spend |
 //!
 //! The purchase events are the bulk of the log, so one projection folds them for every report:
 //! each is decoded once and touches one document.
@@ -31,10 +32,11 @@
 //! (response-times, promises, rogue-spend) are kept between reads while their projections stand
 //! still and the day is the same.
 //!
-//! [`projections`] lists the four projections; [`rebuild`] rebuilds them all from the log in
+//! [`projections`] lists the projections; [`rebuild`] rebuilds them all from the log in
 //! one pass.
 
 pub mod adoption;
+pub mod card_spend;
 pub mod promises;
 pub mod purchases;
 pub mod response_times;
@@ -79,13 +81,14 @@ impl Roles for ReportReaders {
 /// How many events a rebuild reads at a time.
 pub const REBUILD_BATCH: usize = 5000;
 
-/// The report projections, in a fixed order: purchases, schools, promises, wishes.
+/// The report projections, in a fixed order: purchases, schools, promises, wishes, card spend.
 pub fn projections() -> Vec<Arc<dyn Projection>> {
     vec![
         purchases::Purchases.into_projection(),
         adoption::Schools.into_projection(),
         promises::Promises.into_projection(),
         wishes::Wishes.into_projection(),
+        card_spend::CardSpend.into_projection(),
     ]
 }
 

@@ -6,7 +6,7 @@
 //!   judges a cancellation as the gate does), the resolution. Response times read them, and
 //!   the promises report the cancelled ones.
 //! - `reporting.purchases.advisory`: one [`AdvisoryDoc`] per **advisory** purchase: school,
-//!   vendor, total. Rogue spend reads them.
+//!   vendor, total, the day decided. Rogue spend reads them.
 //! - `reporting.purchases.spend`: one [`SpendDoc`] per calendar month (UTC) of decisions, with
 //!   the technology spend sums of the adoption report.
 //! - `reporting.purchases.pending`: one document, [`PendingDoc`], holding the submissions whose
@@ -25,7 +25,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use eventlog::{DocKey, Filter};
 use events::Published;
 use events::gate::{
@@ -98,6 +98,10 @@ pub struct AdvisoryDoc {
     pub vendor: String,
     pub currency: String,
     pub total_cents: i64,
+    /// The day (UTC) the gate decided; absent from documents written before it was kept
+    /// (`procgate rebuild reporting` adds it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_on: Option<NaiveDate>,
 }
 
 /// The purchase checks decided in one month.
@@ -273,6 +277,7 @@ fn decided(
                 vendor: check.vendor,
                 currency: check.currency,
                 total_cents: check.total_cents,
+                decided_on: Some(event.recorded_at.date_naive()),
             };
             docs.of::<AdvisoryDoc>(ADVISORY).put(id, &doc);
         }

@@ -1,25 +1,67 @@
-//! `GET /v1/reports/rogue-spend`: technology bought outside the gate.
+//! `GET /v1/reports/rogue-spend`: technology bought outside the gate, and whether signing the
+//! purchasing agreement reduced it.
 //!
-//! An **advisory** purchase is one the gate would have held for IT review, but whose school had
-//! not signed the purchasing agreement: it went ahead, and IT was told. Their submitted totals
-//! are summed, with counts, per currency: over all, by school, by vendor (as the finance system
-//! named it, grouped without regard to case or surrounding spaces), by school and vendor, and
-//! by amount band (the purchase's total: under 500, 500 to under 2,500, 2,500 to under 10,000,
-//! 10,000 and over). Groups are ordered by total, largest first.
+//! # Definitions
 //!
-//! The advisory purchases are kept by the shared purchase projection ([`super::purchases`]).
+//! - **Unchecked technology** is technology bought on a purchasing card that no purchase check
+//!   covers: a card transaction whose status is `unchecked_technology` (the gate's
+//!   reconciliation flagged it, and IT has not matched it since). Matched, ambiguous,
+//!   non-technology transactions and credits do not count. Its amount is the transaction's,
+//!   its school the card's when the transaction was recorded, and its day the transaction
+//!   date (kept by the [`super::card_spend`] projection).
+//! - **Advisory** spend, beside it, is the purchase checks the gate answered `advisory`: the
+//!   school had not signed, so the purchase went ahead and IT was told. Its amount is the
+//!   check's submitted total, its day the day (UTC) the gate decided (kept by the shared
+//!   purchase projection, [`super::purchases`]). These purchases did ask; the unchecked ones
+//!   never did.
+//! - **Before and after signing.** Each day falls *after signing* for a school when its
+//!   purchasing agreement stood that day (from an `agreement-signed`'s `signed_on`, until an
+//!   `agreement-withdrawn`'s `withdrawn_on`), and *before signing* otherwise: before it first
+//!   signed, or after it withdrew (the agreement changes are kept by the adoption report's
+//!   projection, [`super::adoption`]).
+//! - **Covered days**: from the earliest to the latest transaction date of the imported
+//!   statements. Unchecked spend is only known for those days, so the comparison of before and
+//!   after signing counts the days of each period within them, and the spend (unchecked and
+//!   advisory) dated within them, and gives each as a rate per 30 days.
+//!
+//! # Figures
+//!
+//! Per currency, with the count and the total of unchecked technology transactions and of
+//! advisory purchases in every group: over all (`totals`), by school, by month (of the day),
+//! by school, month and period (`by_school_and_month`: a month in which a school signed has
+//! a row for each side), by vendor (the card's merchant or the check's vendor, grouped without
+//! regard to case or surrounding spaces), by school and vendor, and by amount band (under 500,
+//! 500 to under 2,500, 2,500 to under 10,000, 10,000 and over). Then `signing`: per school
+//! with spend, the two periods side by side and whether the unchecked spend per 30 days fell
+//! after signing; and `trend`: the same pooled over every school that has covered days on both
+//! sides, the district's answer to "did signing reduce it?".
+//!
+//! Groups by month are in month order; the others by their whole total (unchecked and
+//! advisory), largest first.
+//!
+//! **Changed** from the first version of this report, which counted advisory purchases only:
+//! each group's `purchases` and `total` are now `advisory_purchases` and `advisory_total`,
+//! beside `unchecked_transactions` and `unchecked_total`; `covered`, `by_month`,
+//! `by_school_and_month`, `signing` and `trend` are new, and so are the CSV's columns.
+//! Advisory purchases decided before the purchase projection kept their day count in every
+//! figure but those by month and period until `procgate rebuild reporting`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get};
+use chrono::NaiveDate;
+use events::card::TransactionStatus;
 use kernel::ReadModel;
 use kernel::http::Caller;
 use serde::Serialize;
 use utoipa::ToSchema;
 use web::ApiError;
 
+use super::adoption::{self, Change, ChangeDoc};
+use super::card_spend::{self, CardSpend, CoverageDoc, TransactionDoc};
 use super::csv::{Cell, Csv};
+use super::figures::month_of_day;
 use super::purchases::{ADVISORY, AdvisoryDoc, Purchases};
 use super::{Report, ReportParams, ReportReaders, format_cents, parse_query, render};
 use crate::Reporting;
@@ -30,22 +72,70 @@ use crate::Reporting;
 /// The rogue-spend report.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct RogueSpendReport {
+    /// The days the imported statements cover; `null` before the first statement.
+    pub covered: Option<Covered>,
     /// Per currency, over all schools.
     pub totals: Vec<RogueGroup>,
     pub by_school: Vec<RogueGroup>,
+    /// By calendar month of the day, in month order.
+    pub by_month: Vec<RogueGroup>,
+    /// By school, month and period (before or after the school signed), in that order.
+    pub by_school_and_month: Vec<RogueGroup>,
     pub by_vendor: Vec<RogueGroup>,
     pub by_school_and_vendor: Vec<RogueGroup>,
-    /// By the purchase's total: `under-500`, `500-2500`, `2500-10000`, `10000-and-over`.
+    /// By amount: `under-500`, `500-2500`, `2500-10000`, `10000-and-over`.
     pub by_amount: Vec<RogueGroup>,
+    /// Per school with spend and currency: before and after it signed, within the covered
+    /// days.
+    pub signing: Vec<SchoolSigning>,
+    /// Per currency, over every school with covered days both before and after signing.
+    pub trend: Vec<SigningTrend>,
 }
 
-/// Advisory purchases of one group, in one currency.
+/// The days the imported statements cover.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Covered {
+    /// Statements imported.
+    pub statements: u64,
+    /// The earliest transaction date of any statement.
+    pub from: NaiveDate,
+    /// The latest.
+    pub to: NaiveDate,
+    pub days: u64,
+}
+
+/// Before or after a school signed the purchasing agreement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    /// No agreement stood that day: before the school first signed, or after it withdrew.
+    BeforeSigning,
+    /// The school's agreement stood that day.
+    AfterSigning,
+}
+
+impl Period {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::BeforeSigning => "before_signing",
+            Self::AfterSigning => "after_signing",
+        }
+    }
+}
+
+/// Unchecked technology and advisory purchases of one group, in one currency.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct RogueGroup {
     /// The school, when grouped by school.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub school_id: Option<String>,
-    /// The vendor (as first named), when grouped by vendor.
+    /// The month (`2024-09`), when grouped by month.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub month: Option<String>,
+    /// Before or after the school signed, when grouped by school and month.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period: Option<Period>,
+    /// The merchant or vendor (as first named), when grouped by vendor.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vendor: Option<String>,
     /// The amount band, when grouped by amount.
@@ -53,11 +143,65 @@ pub struct RogueGroup {
     pub amount_band: Option<&'static str>,
     #[schema(example = "USD")]
     pub currency: String,
-    /// How many advisory purchases.
-    pub purchases: u64,
+    /// Unchecked technology card transactions.
+    pub unchecked_transactions: u64,
+    /// Their amounts.
+    #[schema(example = "1299.99")]
+    pub unchecked_total: String,
+    /// Advisory purchase checks.
+    pub advisory_purchases: u64,
     /// Their submitted totals.
     #[schema(example = "2499.00")]
-    pub total: String,
+    pub advisory_total: String,
+}
+
+/// Spend within one period of the covered days.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct PeriodSpend {
+    /// Covered days in the period (for a trend, school-days: summed over its schools).
+    pub days: u64,
+    pub unchecked_transactions: u64,
+    #[schema(example = "600.00")]
+    pub unchecked_total: String,
+    /// `unchecked_total × 30 / days`, to the cent; `null` without days.
+    #[schema(example = "947.37")]
+    pub unchecked_per_30_days: Option<String>,
+    pub advisory_purchases: u64,
+    #[schema(example = "0.00")]
+    pub advisory_total: String,
+    /// `advisory_total × 30 / days`, to the cent; `null` without days.
+    pub advisory_per_30_days: Option<String>,
+}
+
+/// One school's spend in one currency, before and after it signed.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SchoolSigning {
+    pub school_id: String,
+    #[schema(example = "USD")]
+    pub currency: String,
+    /// The day it first signed; `null` if it never has.
+    pub signed_on: Option<NaiveDate>,
+    /// The day it withdrew, when its agreement does not stand now.
+    pub withdrawn_on: Option<NaiveDate>,
+    pub before_signing: PeriodSpend,
+    pub after_signing: PeriodSpend,
+    /// Whether unchecked technology spend per 30 days is lower after signing than before;
+    /// `null` unless both periods have covered days.
+    pub reduced: Option<bool>,
+}
+
+/// Before and after signing over the schools that have covered days on both sides.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SigningTrend {
+    #[schema(example = "USD")]
+    pub currency: String,
+    /// The schools pooled (whether or not they had spend).
+    pub schools: u64,
+    pub before_signing: PeriodSpend,
+    pub after_signing: PeriodSpend,
+    /// Whether unchecked technology spend per 30 school-days is lower after signing than
+    /// before; `null` without schools.
+    pub reduced: Option<bool>,
 }
 
 /// The amount bands, in cents: (name, from inclusive).
@@ -72,72 +216,331 @@ fn band(cents: i64) -> &'static str {
     BANDS.iter().rev().find(|(_, from)| cents >= *from).map_or(BANDS[0].0, |(name, _)| name)
 }
 
-#[derive(Default)]
+/// Counts and cents of both kinds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct Sum {
-    purchases: u64,
+    unchecked: u64,
+    unchecked_cents: i64,
+    advisory: u64,
+    advisory_cents: i64,
+}
+
+impl Sum {
+    fn add(&mut self, item: &Item<'_>) {
+        if item.unchecked {
+            self.unchecked += 1;
+            self.unchecked_cents += item.cents;
+        } else {
+            self.advisory += 1;
+            self.advisory_cents += item.cents;
+        }
+    }
+
+    fn merge(&mut self, other: &Sum) {
+        self.unchecked += other.unchecked;
+        self.unchecked_cents += other.unchecked_cents;
+        self.advisory += other.advisory;
+        self.advisory_cents += other.advisory_cents;
+    }
+
+    fn whole(&self) -> i64 {
+        self.unchecked_cents + self.advisory_cents
+    }
+}
+
+/// One unchecked transaction or advisory purchase.
+struct Item<'a> {
+    unchecked: bool,
+    school_id: &'a str,
+    /// `None` for an advisory document written before they kept their day.
+    day: Option<NaiveDate>,
+    vendor: &'a str,
+    currency: &'a str,
     cents: i64,
 }
 
-type Key = (Option<String>, Option<String>, Option<&'static str>, String);
+/// Each school's agreement changes, in date order: when it stood.
+struct Agreements<'a>(BTreeMap<&'a str, Vec<(NaiveDate, Change)>>);
 
-/// The report from the purchase projection's advisory purchases.
-pub fn build(docs: &[AdvisoryDoc]) -> RogueSpendReport {
-    // Vendors group without regard to case and spaces; the first spelling names the group.
-    let mut vendor_names: BTreeMap<String, &str> = BTreeMap::new();
-    let mut groups: [BTreeMap<Key, Sum>; 5] = Default::default();
-    for doc in docs {
-        let vendor_key = doc.vendor.trim().to_lowercase();
-        let vendor = (*vendor_names.entry(vendor_key).or_insert(doc.vendor.trim())).to_owned();
-        let school = Some(doc.school_id.clone());
-        let currency = doc.currency.clone();
-        let keys: [Key; 5] = [
-            (None, None, None, currency.clone()),
-            (school.clone(), None, None, currency.clone()),
-            (None, Some(vendor.clone()), None, currency.clone()),
-            (school, Some(vendor), None, currency.clone()),
-            (None, None, Some(band(doc.total_cents)), currency),
-        ];
-        for (group, key) in groups.iter_mut().zip(keys) {
-            let sum = group.entry(key).or_default();
-            sum.purchases += 1;
-            sum.cents += doc.total_cents;
+impl<'a> Agreements<'a> {
+    fn new(changes: &'a [ChangeDoc]) -> Self {
+        let mut sorted: Vec<&ChangeDoc> = changes.iter().collect();
+        sorted.sort_by_key(|c| (c.on, c.sequence));
+        let mut by_school: BTreeMap<&str, Vec<(NaiveDate, Change)>> = BTreeMap::new();
+        for c in sorted {
+            by_school.entry(&c.school_id).or_default().push((c.on, c.change));
+        }
+        Self(by_school)
+    }
+
+    /// The period `day` falls in for `school`: after signing when the last change on or before
+    /// it is a signature.
+    fn period(&self, school: &str, day: NaiveDate) -> Period {
+        let last =
+            self.0.get(school).and_then(|c| c.iter().take_while(|(on, _)| *on <= day).last());
+        match last {
+            Some((_, Change::Signed)) => Period::AfterSigning,
+            _ => Period::BeforeSigning,
         }
     }
-    let [totals, by_school, by_vendor, by_school_and_vendor, by_amount] = groups.map(|group| {
-        let mut rows: Vec<(Key, Sum)> = group.into_iter().collect();
-        rows.sort_by(|(ka, a), (kb, b)| b.cents.cmp(&a.cents).then_with(|| ka.cmp(kb)));
-        rows.into_iter()
-            .map(|((school_id, vendor, amount_band, currency), sum)| RogueGroup {
-                school_id,
-                vendor,
-                amount_band,
-                currency,
-                purchases: sum.purchases,
-                total: format_cents(sum.cents),
-            })
-            .collect::<Vec<_>>()
-    });
-    RogueSpendReport { totals, by_school, by_vendor, by_school_and_vendor, by_amount }
+
+    fn signed_on(&self, school: &str) -> Option<NaiveDate> {
+        self.0.get(school)?.iter().find(|(_, c)| *c == Change::Signed).map(|(on, _)| *on)
+    }
+
+    fn withdrawn_on(&self, school: &str) -> Option<NaiveDate> {
+        match self.0.get(school)?.last()? {
+            (on, Change::Withdrawn) => Some(*on),
+            _ => None,
+        }
+    }
+
+    /// The covered days of each period for `school`: (before, after).
+    fn days(&self, school: &str, covered: Option<(NaiveDate, NaiveDate)>) -> (u64, u64) {
+        let Some((from, to)) = covered else { return (0, 0) };
+        let (mut before, mut after) = (0, 0);
+        for day in from.iter_days().take_while(|d| *d <= to) {
+            match self.period(school, day) {
+                Period::BeforeSigning => before += 1,
+                Period::AfterSigning => after += 1,
+            }
+        }
+        (before, after)
+    }
 }
+
+/// `cents × 30 / days`, rounded to the cent; `None` without days.
+fn per_30_days(cents: i64, days: u64) -> Option<String> {
+    let days = i128::from(days);
+    (days > 0).then(|| {
+        let scaled = i128::from(cents) * 30;
+        let rounded = (scaled * 2 + scaled.signum() * days) / (2 * days);
+        format_cents(i64::try_from(rounded).unwrap_or(i64::MAX))
+    })
+}
+
+fn period_spend(sum: &Sum, days: u64) -> PeriodSpend {
+    PeriodSpend {
+        days,
+        unchecked_transactions: sum.unchecked,
+        unchecked_total: format_cents(sum.unchecked_cents),
+        unchecked_per_30_days: per_30_days(sum.unchecked_cents, days),
+        advisory_purchases: sum.advisory,
+        advisory_total: format_cents(sum.advisory_cents),
+        advisory_per_30_days: per_30_days(sum.advisory_cents, days),
+    }
+}
+
+/// Whether the unchecked spend per day fell: `after / after_days < before / before_days`,
+/// compared exactly.
+fn reduced(before: &Sum, before_days: u64, after: &Sum, after_days: u64) -> Option<bool> {
+    (before_days > 0 && after_days > 0).then(|| {
+        i128::from(after.unchecked_cents) * i128::from(before_days)
+            < i128::from(before.unchecked_cents) * i128::from(after_days)
+    })
+}
+
+/// (school, month, period, vendor, amount band, currency).
+type Key =
+    (Option<String>, Option<String>, Option<Period>, Option<String>, Option<&'static str>, String);
+
+fn groups(rows: BTreeMap<Key, Sum>, by_total: bool) -> Vec<RogueGroup> {
+    let mut rows: Vec<(Key, Sum)> = rows.into_iter().collect();
+    if by_total {
+        rows.sort_by(|(ka, a), (kb, b)| b.whole().cmp(&a.whole()).then_with(|| ka.cmp(kb)));
+    }
+    rows.into_iter()
+        .map(|((school_id, month, period, vendor, amount_band, currency), sum)| RogueGroup {
+            school_id,
+            month,
+            period,
+            vendor,
+            amount_band,
+            currency,
+            unchecked_transactions: sum.unchecked,
+            unchecked_total: format_cents(sum.unchecked_cents),
+            advisory_purchases: sum.advisory,
+            advisory_total: format_cents(sum.advisory_cents),
+        })
+        .collect()
+}
+
+/// The report from the card-spend projection's transactions and coverage, the purchase
+/// projection's advisory purchases and the agreement changes.
+pub fn build(
+    transactions: &[TransactionDoc],
+    advisory: &[AdvisoryDoc],
+    changes: &[ChangeDoc],
+    coverage: Option<&CoverageDoc>,
+) -> RogueSpendReport {
+    let unchecked =
+        transactions.iter().filter(|t| t.status == TransactionStatus::UncheckedTechnology);
+    let items: Vec<Item<'_>> = unchecked
+        .map(|t| Item {
+            unchecked: true,
+            school_id: &t.school_id,
+            day: Some(t.transaction_date),
+            vendor: &t.merchant,
+            currency: &t.currency,
+            cents: t.cents,
+        })
+        .chain(advisory.iter().map(|a| Item {
+            unchecked: false,
+            school_id: &a.school_id,
+            day: a.decided_on,
+            vendor: &a.vendor,
+            currency: &a.currency,
+            cents: a.total_cents,
+        }))
+        .collect();
+    let agreements = Agreements::new(changes);
+    let covered =
+        coverage.and_then(|c| Some((c.first_date?, c.last_date?))).filter(|(f, l)| f <= l);
+    let in_covered = |day: Option<NaiveDate>| -> Option<NaiveDate> {
+        let (from, to) = covered?;
+        day.filter(|d| from <= *d && *d <= to)
+    };
+
+    // Vendors group without regard to case and spaces; the first spelling names the group.
+    let mut vendor_names: BTreeMap<String, &str> = BTreeMap::new();
+    let mut dims: [BTreeMap<Key, Sum>; 7] = Default::default();
+    // (school, currency) → [before, after], within the covered days.
+    let mut periods: BTreeMap<(&str, &str), [Sum; 2]> = BTreeMap::new();
+    for item in &items {
+        let vendor_key = item.vendor.trim().to_lowercase();
+        let vendor = (*vendor_names.entry(vendor_key).or_insert(item.vendor.trim())).to_owned();
+        let school = Some(item.school_id.to_owned());
+        let currency = item.currency.to_owned();
+        let month = item.day.map(month_of_day);
+        let period = item.day.map(|d| agreements.period(item.school_id, d));
+        let mut keys: Vec<(usize, Key)> = vec![
+            (0, (None, None, None, None, None, currency.clone())),
+            (1, (school.clone(), None, None, None, None, currency.clone())),
+            (4, (None, None, None, Some(vendor.clone()), None, currency.clone())),
+            (5, (school.clone(), None, None, Some(vendor), None, currency.clone())),
+            (6, (None, None, None, None, Some(band(item.cents)), currency.clone())),
+        ];
+        if month.is_some() {
+            keys.push((2, (None, month.clone(), None, None, None, currency.clone())));
+            keys.push((3, (school, month, period, None, None, currency)));
+        }
+        for (dim, key) in keys {
+            dims[dim].entry(key).or_default().add(item);
+        }
+        if let Some(day) = in_covered(item.day) {
+            let side = agreements.period(item.school_id, day) as usize;
+            periods.entry((item.school_id, item.currency)).or_default()[side].add(item);
+        }
+    }
+    // Every school with spend in the covered days has a row per currency it spent in.
+    let signing: Vec<SchoolSigning> = periods
+        .iter()
+        .map(|((school, currency), [before, after])| {
+            let (before_days, after_days) = agreements.days(school, covered);
+            SchoolSigning {
+                school_id: (*school).to_owned(),
+                currency: (*currency).to_owned(),
+                signed_on: agreements.signed_on(school),
+                withdrawn_on: agreements.withdrawn_on(school),
+                before_signing: period_spend(before, before_days),
+                after_signing: period_spend(after, after_days),
+                reduced: reduced(before, before_days, after, after_days),
+            }
+        })
+        .collect();
+    // Pooled over the schools with covered days on both sides, spend or not.
+    let pooled: Vec<(&str, (u64, u64))> = agreements
+        .0
+        .keys()
+        .map(|school| (*school, agreements.days(school, covered)))
+        .filter(|(_, (before, after))| *before > 0 && *after > 0)
+        .collect();
+    let currencies: BTreeSet<&str> = items.iter().map(|i| i.currency).collect();
+    let trend: Vec<SigningTrend> = if pooled.is_empty() {
+        vec![]
+    } else {
+        currencies
+            .into_iter()
+            .map(|currency| {
+                let (mut before, mut after) = (Sum::default(), Sum::default());
+                let (mut before_days, mut after_days) = (0, 0);
+                for (school, (b, a)) in &pooled {
+                    before_days += b;
+                    after_days += a;
+                    if let Some([sb, sa]) = periods.get(&(*school, currency)) {
+                        before.merge(sb);
+                        after.merge(sa);
+                    }
+                }
+                SigningTrend {
+                    currency: currency.to_owned(),
+                    schools: pooled.len() as u64,
+                    before_signing: period_spend(&before, before_days),
+                    after_signing: period_spend(&after, after_days),
+                    reduced: reduced(&before, before_days, &after, after_days),
+                }
+            })
+            .collect()
+    };
+    let [
+        totals,
+        by_school,
+        by_month,
+        by_school_and_month,
+        by_vendor,
+        by_school_and_vendor,
+        by_amount,
+    ] = dims;
+    RogueSpendReport {
+        covered: covered.map(|(from, to)| Covered {
+            statements: coverage.map_or(0, |c| c.statements),
+            from,
+            to,
+            days: u64::try_from((to - from).num_days() + 1).unwrap_or(0),
+        }),
+        totals: groups(totals, true),
+        by_school: groups(by_school, true),
+        by_month: groups(by_month, false),
+        by_school_and_month: groups(by_school_and_month, false),
+        by_vendor: groups(by_vendor, true),
+        by_school_and_vendor: groups(by_school_and_vendor, true),
+        by_amount: groups(by_amount, true),
+        signing,
+        trend,
+    }
+}
+
+const CSV_HEADER: [&str; 16] = [
+    "dimension",
+    "school_id",
+    "month",
+    "period",
+    "vendor",
+    "amount_band",
+    "currency",
+    "signed_on",
+    "days",
+    "unchecked_transactions",
+    "unchecked_total",
+    "unchecked_per_30_days",
+    "advisory_purchases",
+    "advisory_total",
+    "advisory_per_30_days",
+    "reduced",
+];
 
 impl Report for RogueSpendReport {
     const NAME: &'static str = "rogue-spend";
 
     fn csv(&self) -> Csv {
-        let mut csv = Csv::new(&[
-            "dimension",
-            "school_id",
-            "vendor",
-            "amount_band",
-            "currency",
-            "purchases",
-            "total",
-        ]);
+        let mut csv = Csv::new(&CSV_HEADER);
         let groups = self
             .totals
             .iter()
             .map(|g| ("all", g))
             .chain(self.by_school.iter().map(|g| ("school", g)))
+            .chain(self.by_month.iter().map(|g| ("month", g)))
+            .chain(self.by_school_and_month.iter().map(|g| ("school_and_month", g)))
             .chain(self.by_vendor.iter().map(|g| ("vendor", g)))
             .chain(self.by_school_and_vendor.iter().map(|g| ("school_and_vendor", g)))
             .chain(self.by_amount.iter().map(|g| ("amount", g)));
@@ -145,22 +548,95 @@ impl Report for RogueSpendReport {
             csv.row([
                 Cell::Text(dimension),
                 g.school_id.as_deref().into(),
+                g.month.as_deref().into(),
+                g.period.map(Period::as_str).into(),
                 g.vendor.as_deref().into(),
                 g.amount_band.into(),
                 g.currency.as_str().into(),
-                g.purchases.into(),
-                g.total.as_str().into(),
+                Cell::Empty,
+                Cell::Empty,
+                g.unchecked_transactions.into(),
+                g.unchecked_total.as_str().into(),
+                Cell::Empty,
+                g.advisory_purchases.into(),
+                g.advisory_total.as_str().into(),
+                Cell::Empty,
+                Cell::Empty,
             ]);
+        }
+        for s in &self.signing {
+            let school = Some(s.school_id.as_str());
+            let sides = [&s.before_signing, &s.after_signing];
+            comparison_rows(
+                &mut csv,
+                "signing",
+                school,
+                &s.currency,
+                s.signed_on,
+                sides,
+                s.reduced,
+            );
+        }
+        for t in &self.trend {
+            let sides = [&t.before_signing, &t.after_signing];
+            comparison_rows(&mut csv, "trend", None, &t.currency, None, sides, t.reduced);
         }
         csv
     }
 }
 
-/// Advisory purchases (technology bought by schools that have not signed the agreement): totals
-/// and counts by school, vendor and amount.
+/// A comparison as CSV: a row for each side (`before_signing`, `after_signing`), whether it
+/// fell on the second.
+fn comparison_rows(
+    csv: &mut Csv,
+    dimension: &'static str,
+    school: Option<&str>,
+    currency: &str,
+    signed_on: Option<NaiveDate>,
+    sides: [&PeriodSpend; 2],
+    reduced: Option<bool>,
+) {
+    for (period, spend) in [Period::BeforeSigning, Period::AfterSigning].into_iter().zip(sides) {
+        let reduced = match (period, reduced) {
+            (Period::AfterSigning, Some(r)) => Cell::Text(if r { "true" } else { "false" }),
+            _ => Cell::Empty,
+        };
+        let money = |amount: &Option<String>| amount.clone().map_or(Cell::Empty, Cell::Owned);
+        csv.row([
+            Cell::Text(dimension),
+            school.into(),
+            Cell::Empty,
+            Cell::Text(period.as_str()),
+            Cell::Empty,
+            Cell::Empty,
+            Cell::Owned(currency.to_owned()),
+            signed_on.map_or(Cell::Empty, |d| Cell::Owned(d.to_string())),
+            spend.days.into(),
+            spend.unchecked_transactions.into(),
+            spend.unchecked_total.as_str().into(),
+            money(&spend.unchecked_per_30_days),
+            spend.advisory_purchases.into(),
+            spend.advisory_total.as_str().into(),
+            money(&spend.advisory_per_30_days),
+            reduced,
+        ]);
+    }
+}
+
+/// Unchecked technology card spend (technology bought on a purchasing card that no purchase
+/// check covers) beside advisory spend (checks the gate answered `advisory`), by school,
+/// month, vendor and amount, and before and after each school signed the purchasing agreement.
 ///
-/// Per currency; groups ordered by total, largest first. `?format=csv` gives one row per group
-/// (`dimension` `all`, `school`, `vendor`, `school_and_vendor` or `amount`).
+/// A card transaction counts while its status is `unchecked_technology`, on its transaction
+/// date; an advisory purchase on the day (UTC) the gate decided. A day is *after signing* for a
+/// school while its agreement stood (from `signed_on` until a withdrawal), and *before
+/// signing* otherwise. `signing` (per school) and `trend` (pooled over the schools with days
+/// on both sides) compare the two periods within the days the imported statements cover
+/// (`covered`), as totals and per 30 days; `reduced` says whether unchecked spend per 30 days
+/// fell after signing. Per currency; groups by month in month order, the others by their
+/// whole total, largest first. `?format=csv` gives one row per group (`dimension` `all`,
+/// `school`, `month`, `school_and_month`, `vendor`, `school_and_vendor`, `amount`), then two
+/// rows (`before_signing`, `after_signing`) per `signing` and `trend` entry.
 #[utoipa::path(
     tag = "reports",
     operation_id = "rogue_spend_report",
@@ -168,7 +644,7 @@ impl Report for RogueSpendReport {
     responses(
         (status = 200, description = "The report, as JSON or (`?format=csv`) CSV with a header row.", content(
             (RogueSpendReport = "application/json"),
-            (String = "text/csv", example = json!("dimension,school_id,vendor,amount_band,currency,purchases,total\r\nall,,,,USD,2,1300.00\r\nschool,roosevelt-high,,,USD,2,1300.00\r\n")),
+            (String = "text/csv", example = json!("dimension,school_id,month,period,vendor,amount_band,currency,signed_on,days,unchecked_transactions,unchecked_total,unchecked_per_30_days,advisory_purchases,advisory_total,advisory_per_30_days,reduced\r\nall,,,,,,USD,,,3,1900.00,,1,700.00,,\r\nschool,roosevelt-high,,,,,USD,,,2,1300.00,,1,700.00,,\r\nsigning,lincoln-elem,,before_signing,,,USD,2024-08-20,19,1,600.00,947.37,0,0.00,0.00,\r\nsigning,lincoln-elem,,after_signing,,,USD,2024-08-20,73,0,0.00,0.00,0,0.00,0.00,true\r\n")),
         )),
         (status = 400, description = "A query parameter is invalid (`invalid-query`).", body = web::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
@@ -183,9 +659,16 @@ pub async fn rogue_spend_report(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let params: ReportParams = parse_query(req.query_string())?;
+    let names = [CardSpend::NAME, Purchases::NAME, adoption::Schools::NAME];
     let report = service
-        .cached_report(&[Purchases::NAME], |_| async {
-            Ok(build(&service.documents::<AdvisoryDoc>(ADVISORY).await?))
+        .cached_report(&names, |_| async {
+            let (transactions, advisory, changes, coverage) = futures::try_join!(
+                service.documents::<TransactionDoc>(card_spend::TRANSACTIONS),
+                service.documents::<AdvisoryDoc>(ADVISORY),
+                service.documents::<ChangeDoc>(adoption::CHANGES),
+                service.documents::<CoverageDoc>(card_spend::COVERAGE),
+            )?;
+            Ok(build(&transactions, &advisory, &changes, coverage.first()))
         })
         .await?;
     Ok(render(&*report, params.format))
@@ -195,30 +678,203 @@ pub async fn rogue_spend_report(
 mod tests {
     use super::*;
 
-    #[test]
-    fn groups() {
-        let doc = |school: &str, vendor: &str, cents: i64| AdvisoryDoc {
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn card(
+        school: &str,
+        date: &str,
+        merchant: &str,
+        cents: i64,
+        status: TransactionStatus,
+    ) -> TransactionDoc {
+        TransactionDoc {
+            school_id: school.into(),
+            transaction_date: day(date),
+            merchant: merchant.into(),
+            currency: "USD".into(),
+            cents,
+            status,
+        }
+    }
+
+    fn advisory(school: &str, vendor: &str, cents: i64, on: Option<&str>) -> AdvisoryDoc {
+        AdvisoryDoc {
             school_id: school.into(),
             vendor: vendor.into(),
             currency: "USD".into(),
             total_cents: cents,
-        };
-        let docs = [
-            doc("a", "Best Buy", 40_000),
-            doc("a", " best buy ", 60_000),
-            doc("b", "Amazon", 1_200_000),
+            decided_on: on.map(day),
+        }
+    }
+
+    fn change(sequence: u64, school: &str, change: Change, on: &str) -> ChangeDoc {
+        ChangeDoc { sequence, school_id: school.into(), change, on: day(on) }
+    }
+
+    #[test]
+    fn groups_and_bands() {
+        use TransactionStatus::*;
+        let transactions = [
+            card("a", "2024-09-03", "BEST BUY #1", 40_000, UncheckedTechnology),
+            card("a", "2024-09-04", " best buy #1 ", 60_000, UncheckedTechnology),
+            card("a", "2024-09-05", "BEST BUY #1", 99_999, Matched),
+            card("b", "2024-10-01", "Amazon", 1_200_000, Ambiguous),
         ];
-        let report = build(&docs);
-        assert_eq!(report.totals.len(), 1);
-        assert_eq!((report.totals[0].purchases, report.totals[0].total.as_str()), (3, "13000.00"));
-        let vendors: Vec<(&str, u64)> =
-            report.by_vendor.iter().map(|g| (g.vendor.as_deref().unwrap(), g.purchases)).collect();
-        assert_eq!(vendors, [("Amazon", 1), ("Best Buy", 2)]);
+        let advisories = [
+            advisory("b", "Amazon", 1_200_000, Some("2024-10-02")),
+            advisory("b", "Dell", 100, None),
+        ];
+        let report = build(&transactions, &advisories, &[], None);
+        assert_eq!(report.covered, None);
+        let totals = &report.totals[0];
+        assert_eq!(
+            (
+                totals.unchecked_transactions,
+                totals.unchecked_total.as_str(),
+                totals.advisory_purchases,
+                totals.advisory_total.as_str()
+            ),
+            (2, "1000.00", 2, "12001.00")
+        );
+        let schools: Vec<&str> =
+            report.by_school.iter().map(|g| g.school_id.as_deref().unwrap()).collect();
+        assert_eq!(schools, ["b", "a"]);
+        let vendors: Vec<(&str, u64)> = report
+            .by_vendor
+            .iter()
+            .map(|g| (g.vendor.as_deref().unwrap(), g.unchecked_transactions))
+            .collect();
+        assert_eq!(vendors, [("Amazon", 0), ("BEST BUY #1", 2), ("Dell", 0)]);
         let bands: Vec<&str> = report.by_amount.iter().map(|g| g.amount_band.unwrap()).collect();
         assert_eq!(bands, ["10000-and-over", "500-2500", "under-500"]);
         assert_eq!(band(49_999), "under-500");
         assert_eq!(band(250_000), "2500-10000");
+        // The advisory purchase without a day counts in every figure but the months.
+        let months: Vec<&str> =
+            report.by_month.iter().map(|g| g.month.as_deref().unwrap()).collect();
+        assert_eq!(months, ["2024-09", "2024-10"]);
+        assert_eq!(report.by_month[1].advisory_total, "12000.00");
+        // Nothing covered: no comparison.
+        assert!(report.signing.is_empty() && report.trend.is_empty());
         let csv = report.csv().finish();
-        assert!(csv.contains("\r\nschool_and_vendor,a,Best Buy,,USD,2,1000.00\r\n"), "{csv}");
+        assert!(csv.starts_with(&format!("{}\r\n", CSV_HEADER.join(","))), "{csv}");
+        assert!(
+            csv.contains("\r\nschool_and_vendor,a,,,BEST BUY #1,,USD,,,2,1000.00,,0,0.00,,\r\n"),
+            "{csv}"
+        );
+        assert!(
+            csv.contains(
+                "\r\nschool_and_month,a,2024-09,before_signing,,,USD,,,2,1000.00,,0,0.00,,\r\n"
+            ),
+            "{csv}"
+        );
+    }
+
+    #[test]
+    fn before_and_after_signing() {
+        use TransactionStatus::UncheckedTechnology as U;
+        // a signs 08-20; c signs 09-10 and withdraws 10-15; b never signs. Covered: August to
+        // October (92 days).
+        let changes = [
+            change(3, "a", Change::Signed, "2024-08-20"),
+            change(7, "c", Change::Signed, "2024-09-10"),
+            change(9, "c", Change::Withdrawn, "2024-10-15"),
+        ];
+        let transactions = [
+            card("a", "2024-08-05", "BEST BUY", 60_000, U),
+            card("a", "2024-08-20", "APPLE.COM", 30_000, U),
+            card("b", "2024-10-10", "GEEK SQUAD", 25_000, U),
+            card("c", "2024-09-01", "BEST BUY", 40_000, U),
+            card("c", "2024-10-20", "BEST BUY", 10_000, U),
+            // Outside the covered days: in the groups, not in the comparison.
+            card("a", "2024-12-01", "BEST BUY", 5_000, U),
+        ];
+        let advisories = [advisory("b", "Best Buy", 70_000, Some("2024-09-12"))];
+        let coverage = CoverageDoc {
+            statements: 2,
+            first_date: Some(day("2024-08-01")),
+            last_date: Some(day("2024-10-31")),
+        };
+        let report = build(&transactions, &advisories, &changes, Some(&coverage));
+        assert_eq!(
+            report.covered,
+            Some(Covered {
+                statements: 2,
+                from: day("2024-08-01"),
+                to: day("2024-10-31"),
+                days: 92
+            })
+        );
+        let a = &report.signing[0];
+        assert_eq!(
+            (a.school_id.as_str(), a.signed_on, a.withdrawn_on),
+            ("a", Some(day("2024-08-20")), None)
+        );
+        assert_eq!(
+            a.before_signing,
+            period_spend(&Sum { unchecked: 1, unchecked_cents: 60_000, ..Sum::default() }, 19)
+        );
+        assert_eq!(a.before_signing.unchecked_per_30_days.as_deref(), Some("947.37"));
+        assert_eq!(a.after_signing.days, 73);
+        assert_eq!(a.after_signing.unchecked_total, "300.00");
+        assert_eq!(a.after_signing.unchecked_per_30_days.as_deref(), Some("123.29"));
+        assert_eq!(a.reduced, Some(true));
+        let b = &report.signing[1];
+        assert_eq!((b.before_signing.days, b.after_signing.days, b.reduced), (92, 0, None));
+        assert_eq!(b.before_signing.advisory_total, "700.00");
+        assert_eq!(b.after_signing.unchecked_per_30_days, None);
+        let c = &report.signing[2];
+        assert_eq!(c.withdrawn_on, Some(day("2024-10-15")));
+        // Standing 09-10 to 10-14: 35 days; the rest, and the withdrawn days, before.
+        assert_eq!((c.before_signing.days, c.after_signing.days), (57, 35));
+        assert_eq!(c.before_signing.unchecked_total, "500.00");
+        assert_eq!(c.reduced, Some(true));
+        // Pooled: a and c (b has no days after signing).
+        let t = &report.trend[0];
+        assert_eq!(t.schools, 2);
+        assert_eq!((t.before_signing.days, t.after_signing.days), (76, 108));
+        assert_eq!(t.before_signing.unchecked_total, "1100.00");
+        assert_eq!(t.before_signing.unchecked_per_30_days.as_deref(), Some("434.21"));
+        assert_eq!(t.after_signing.unchecked_per_30_days.as_deref(), Some("83.33"));
+        assert_eq!(t.reduced, Some(true));
+        // The signing month has a row on each side.
+        let a_months: Vec<(&str, Period)> = report
+            .by_school_and_month
+            .iter()
+            .filter(|g| g.school_id.as_deref() == Some("a"))
+            .map(|g| (g.month.as_deref().unwrap(), g.period.unwrap()))
+            .collect();
+        assert_eq!(
+            a_months,
+            [
+                ("2024-08", Period::BeforeSigning),
+                ("2024-08", Period::AfterSigning),
+                ("2024-12", Period::AfterSigning)
+            ]
+        );
+        let csv = report.csv().finish();
+        assert!(
+            csv.contains(
+                "\r\nsigning,a,,before_signing,,,USD,2024-08-20,19,1,600.00,947.37,0,0.00,0.00,\r\n"
+            ),
+            "{csv}"
+        );
+        assert!(csv.contains("\r\nsigning,a,,after_signing,,,USD,2024-08-20,73,1,300.00,123.29,0,0.00,0.00,true\r\n"), "{csv}");
+        assert!(
+            csv.ends_with(
+                "\r\ntrend,,,after_signing,,,USD,,108,1,300.00,83.33,0,0.00,0.00,true\r\n"
+            ),
+            "{csv}"
+        );
+    }
+
+    #[test]
+    fn rates_round_to_the_cent() {
+        assert_eq!(per_30_days(60_000, 19).as_deref(), Some("947.37"));
+        assert_eq!(per_30_days(1, 60).as_deref(), Some("0.01"));
+        assert_eq!(per_30_days(1, 61).as_deref(), Some("0.00"));
+        assert_eq!(per_30_days(100, 0), None);
     }
 }

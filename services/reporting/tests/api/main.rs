@@ -16,5 +16,6 @@ mod openapi;
 mod rebuild;
 mod replay;
 mod reports;
+mod rogue_spend;
 mod roles;
 mod streams;

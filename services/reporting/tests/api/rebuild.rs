@@ -39,6 +39,8 @@ async fn a_rebuild_equals_the_incremental_build(app: TestApp) {
     // Built incrementally: the projections follow the log while it is written, in whatever
     // batches the appends happen to form, with a report read in between.
     write_history(&app).await;
+    crate::rogue_spend::write_statement(&app).await;
+    crate::rogue_spend::write_it_work(&app).await;
     let _ = app.get_json("/v1/reports/promises", Role::Auditor).await;
     // Events no report reads (and that do not decode as purchase events) move the checkpoints
     // along without changing a document.

@@ -223,32 +223,62 @@ async fn promises(app: TestApp) {
 async fn rogue_spend(app: TestApp) {
     write_history(&app).await;
     let report = app.get_json("/v1/reports/rogue-spend", Role::ItStaff).await;
-    // P4 (Best Buy, 700.00) and P5 (Amazon, 12000.00), both at roosevelt.
-    assert_eq!(report["totals"], json!([{"currency": "USD", "purchases": 2, "total": "12700.00"}]));
-    assert_eq!(
-        report["by_school"],
-        json!([{"school_id": ROOSEVELT, "currency": "USD", "purchases": 2, "total": "12700.00"}])
-    );
+    // No card statement: advisory purchases only, P4 (Best Buy, 700.00) and P5 (Amazon,
+    // 12000.00), both at roosevelt. Card spend is in `rogue_spend.rs`.
+    let advisory = |total: &str, n: u64| {
+        json!({"unchecked_transactions": 0, "unchecked_total": "0.00",
+               "advisory_purchases": n, "advisory_total": total, "currency": "USD"})
+    };
+    let with = |mut group: serde_json::Value, field: &str, value: &str| {
+        group[field] = json!(value);
+        group
+    };
+    assert_eq!(report["covered"], Value::Null);
+    assert_eq!(report["totals"], json!([advisory("12700.00", 2)]));
+    assert_eq!(report["by_school"], json!([with(advisory("12700.00", 2), "school_id", ROOSEVELT)]));
     assert_eq!(
         report["by_vendor"],
         json!([
-            {"vendor": "Amazon", "currency": "USD", "purchases": 1, "total": "12000.00"},
-            {"vendor": "Best Buy", "currency": "USD", "purchases": 1, "total": "700.00"}
+            with(advisory("12000.00", 1), "vendor", "Amazon"),
+            with(advisory("700.00", 1), "vendor", "Best Buy")
         ])
     );
     assert_eq!(report["by_school_and_vendor"].as_array().unwrap().len(), 2);
     assert_eq!(
         report["by_amount"],
         json!([
-            {"amount_band": "10000-and-over", "currency": "USD", "purchases": 1, "total": "12000.00"},
-            {"amount_band": "500-2500", "currency": "USD", "purchases": 1, "total": "700.00"}
+            with(advisory("12000.00", 1), "amount_band", "10000-and-over"),
+            with(advisory("700.00", 1), "amount_band", "500-2500")
         ])
     );
+    // By the day the gate decided: September and October.
+    let months: Vec<&str> = report["by_month"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["month"].as_str().unwrap())
+        .collect();
+    assert_eq!(months, ["2024-09", "2024-10"]);
+    // Without a statement, no days to compare.
+    assert_eq!(report["signing"], json!([]));
+    assert_eq!(report["trend"], json!([]));
     let rows = csv(&app, "rogue-spend").await;
-    assert_eq!(rows[0], "dimension,school_id,vendor,amount_band,currency,purchases,total");
-    assert_eq!(rows[1], "all,,,,USD,2,12700.00");
-    assert!(rows.contains(&"school_and_vendor,roosevelt-high,Best Buy,,USD,1,700.00".to_owned()));
-    assert_eq!(rows.len(), 1 + 1 + 1 + 2 + 2 + 2);
+    assert_eq!(
+        rows[0],
+        "dimension,school_id,month,period,vendor,amount_band,currency,signed_on,days,unchecked_transactions,unchecked_total,unchecked_per_30_days,advisory_purchases,advisory_total,advisory_per_30_days,reduced"
+    );
+    assert_eq!(rows[1], "all,,,,,,USD,,,0,0.00,,2,12700.00,,");
+    assert!(rows.contains(
+        &"school_and_vendor,roosevelt-high,,,Best Buy,,USD,,,0,0.00,,1,700.00,,".to_owned()
+    ));
+    assert!(
+        rows.contains(
+            &"school_and_month,roosevelt-high,2024-09,before_signing,,,USD,,,0,0.00,,1,700.00,,"
+                .to_owned()
+        )
+    );
+    // all, school, two months, two school-months, two vendors, two school-vendors, two bands.
+    assert_eq!(rows.len(), 1 + 1 + 1 + 2 + 2 + 2 + 2 + 2);
     app.stop().await;
 }
 
