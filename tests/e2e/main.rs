@@ -211,6 +211,7 @@ async fn story(d: &mut Deployment) {
     }
     let policy = json!({
         "technology_categories": ["laptops", "chromebooks", "tablets", "peripherals", "av-equipment", "software"],
+        "non_technology_categories": ["supplies", "office-supplies", "furniture"],
         "technology_mccs": ["5045", "5732", "5734"],
         "review_threshold": "5000.00", "currency": "USD"});
     let catalog = api.put(Who::It, &format!("{gate}/v1/catalog/policy"), &policy).await.expect(200);
@@ -325,9 +326,12 @@ async fn story(d: &mut Deployment) {
     assert_eq!(before["cancellable"], false);
     let version = before["version"].clone();
     // IT calls the requester and hears what they are trying to accomplish.
+    // The requester (the school's requests desk) is no registered stakeholder: the call names
+    // whom IT reached.
     let call = json!({"requester_reached": true,
                       "goal": "Students need a large interactive display for the reading program",
-                      "notes": "Walked through the supported options together"});
+                      "notes": "Walked through the supported options together",
+                      "spoke_with": {"name": "Pat Lee, office manager", "phone": "555-0142"}});
     let after_call = api.post(Who::It, &format!("{held_url}/calls"), &call).await.expect(201);
     assert_eq!(after_call["calls"][0]["requester_reached"], true);
     assert_eq!(after_call["calls"][0]["goal"], call["goal"]);
@@ -350,7 +354,8 @@ async fn story(d: &mut Deployment) {
     // The over-threshold purchase: a call, a smaller alternative, accepted: approved as amended.
     let over_url = format!("{gate}/v1/purchases/{over_id}");
     let call = json!({"requester_reached": true, "goal": "A laptop for every student in the coding class",
-                      "notes": "Half the class shares; five laptops cover it"});
+                      "notes": "Half the class shares; five laptops cover it",
+                      "spoke_with": {"name": "Jo Park", "email": "requests@jefferson-high.district.org"}});
     api.post(Who::It, &format!("{over_url}/calls"), &call).await.expect(201);
     let smaller = json!({"description": "Five laptops now, five next term",
                          "lines": [line(Some("LAT-5440"), "Latitude 5440", "laptops", 5, "899.00")]});
@@ -365,8 +370,8 @@ async fn story(d: &mut Deployment) {
 
     // The advisory purchase: IT reaches out anyway.
     let advisory_url = format!("{gate}/v1/purchases/{advisory_id}");
-    let call =
-        json!({"requester_reached": true, "goal": "An esports club that competes this spring"});
+    let call = json!({"requester_reached": true, "goal": "An esports club that competes this spring",
+                      "spoke_with": {"name": "Coach Rivera", "phone": "555-0177"}});
     api.post(Who::It, &format!("{advisory_url}/calls"), &call).await.expect(201);
     let offer =
         json!({"description": "Two supported laptops from the catalog, set up for the club"});

@@ -216,7 +216,22 @@ impl Demo {
         token: &str,
         body: Option<Value>,
     ) -> anyhow::Result<Value> {
+        self.send(method, url, token, body, None).await
+    }
+
+    /// A request, with an `Idempotency-Key` when given.
+    async fn send(
+        &self,
+        method: Method,
+        url: String,
+        token: &str,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> anyhow::Result<Value> {
         let mut request = self.client.request(method.clone(), &url).bearer_auth(token);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -244,6 +259,19 @@ impl Demo {
         self.call(method, format!("{base}{path}"), &self.it, body).await
     }
 
+    /// An IT `POST` done once per `key` (the demo's, derived from what it does): sent again,
+    /// by a second run or after an interruption, it gets the first answer and writes nothing.
+    async fn it_once(
+        &self,
+        base: &str,
+        path: &str,
+        body: Option<Value>,
+        key: &str,
+    ) -> anyhow::Result<Value> {
+        let key = format!("demo-{}-{key}", self.seed);
+        self.send(Method::POST, format!("{base}{path}"), &self.it, body, Some(&key)).await
+    }
+
     /// Runs the demo, printing what it does.
     pub async fn run(self) -> anyhow::Result<()> {
         let today = Utc::now().date_naive();
@@ -267,13 +295,14 @@ impl Demo {
             )
             .await?;
         }
+        // Most products come from their maker; the docking station from any approved vendor.
         for (sku, name, category, vendor) in [
-            ("LAT-5440", "Dell Latitude 5440", "laptops", "dell"),
-            ("CB-3110", "Dell Chromebook 3110", "chromebooks", "dell"),
-            ("IPAD-10", "iPad 10th generation", "tablets", "apple"),
-            ("TP-E14", "Lenovo ThinkPad E14", "laptops", "lenovo"),
-            ("DOC-USB-C", "USB-C docking station", "peripherals", "cdw"),
-            ("PROJ-4K", "Classroom projector 4K", "av-equipment", "cdw"),
+            ("LAT-5440", "Dell Latitude 5440", "laptops", Some("dell")),
+            ("CB-3110", "Dell Chromebook 3110", "chromebooks", Some("dell")),
+            ("IPAD-10", "iPad 10th generation", "tablets", Some("apple")),
+            ("TP-E14", "Lenovo ThinkPad E14", "laptops", Some("lenovo")),
+            ("DOC-USB-C", "USB-C docking station", "peripherals", None),
+            ("PROJ-4K", "Classroom projector 4K", "av-equipment", Some("cdw")),
         ] {
             let body = json!({"name": name, "category": category, "vendor_id": vendor});
             self.it(Method::PUT, &self.gate, &format!("/v1/catalog/products/{sku}"), Some(body))
@@ -286,6 +315,8 @@ impl Demo {
             Some(json!({
                 "technology_categories": ["laptops", "chromebooks", "tablets", "peripherals",
                                           "av-equipment", "software", "networking"],
+                "non_technology_categories": ["supplies", "office-supplies", "furniture", "books",
+                                              "classroom-materials"],
                 "technology_mccs": ["5045", "5732", "5734"],
                 "review_threshold": "5000.00", "currency": "USD"})),
         )
@@ -295,7 +326,8 @@ impl Demo {
         );
 
         // Schools and their people.
-        let existing = self.it(Method::GET, &self.stakeholders, "/v1/stakeholders", None).await?;
+        let existing =
+            self.it(Method::GET, &self.stakeholders, "/v1/stakeholders?limit=1000", None).await?;
         let mut by_email: HashMap<String, String> = existing["stakeholders"]
             .as_array()
             .into_iter()
@@ -396,13 +428,9 @@ impl Demo {
                     && let Some(pid) = made["promise_id"].as_str()
                 {
                     let evidence = json!({"evidence": "Repair tickets for the school closed within five days"});
-                    self.it(
-                        Method::POST,
-                        &self.stakeholders,
-                        &format!("/v1/promises/{pid}/kept"),
-                        Some(evidence),
-                    )
-                    .await?;
+                    let path = format!("/v1/promises/{pid}/kept");
+                    self.it_once(&self.stakeholders, &path, Some(evidence), &format!("{pid}-kept"))
+                        .await?;
                 }
             }
             if rng.chance(60) {
@@ -421,13 +449,9 @@ impl Demo {
             if wish["status"] == "open" && rng.chance(70) {
                 let status = if rng.chance(40) { "done" } else { "in_progress" };
                 let body = json!({"note": "Raised at the IT team meeting; a plan is in motion", "status": status});
-                self.it(
-                    Method::POST,
-                    &self.stakeholders,
-                    &format!("/v1/wishes/{wid}/progress"),
-                    Some(body),
-                )
-                .await?;
+                let path = format!("/v1/wishes/{wid}/progress");
+                self.it_once(&self.stakeholders, &path, Some(body), &format!("{wid}-progress"))
+                    .await?;
                 progressed += 1;
             }
         }
@@ -554,23 +578,26 @@ impl Demo {
         }
         let purchase =
             self.it(Method::GET, &self.gate, &format!("/v1/purchases/{id}"), None).await?;
-        if purchase["status"] != decision || !purchase["calls"].as_array().is_none_or(Vec::is_empty)
-        {
+        if purchase["status"] != decision {
             return Ok(()); // a repeat of an earlier run: already handled
         }
+        // Each step once per purchase (its own Idempotency-Key): a second run, or one that
+        // picks up after an interruption, repeats what was done and does only what was not.
+        let step = |name: &str| format!("{id}-{name}");
+        // The requester is the school's requests desk, not a registered stakeholder: the call
+        // names whom IT reached.
+        let requester = purchase["requester_email"].clone();
         let call = json!({"requester_reached": true, "goal": "Students need devices for the new reading program",
-                          "notes": "Walked through the supported options together"});
-        self.it(Method::POST, &self.gate, &format!("/v1/purchases/{id}/calls"), Some(call)).await?;
+                          "notes": "Walked through the supported options together",
+                          "spoke_with": {"name": "The school's office manager", "email": requester}});
+        let path = format!("/v1/purchases/{id}/calls");
+        let called = self.it_once(&self.gate, &path, Some(call), &step("call")).await?;
         let alternative = json!({"description": "The supported model from the catalog, with district warranty and setup",
-                                 "lines": [line(Some("IPAD-10"), "iPad 10th generation", "tablets", 2, "349.00")]});
-        let after = self
-            .it(
-                Method::POST,
-                &self.gate,
-                &format!("/v1/purchases/{id}/alternatives"),
-                Some(alternative),
-            )
-            .await?;
+                                 "lines": [line(Some("IPAD-10"), "iPad 10th generation", "tablets", 2, "349.00")],
+                                 "call_id": called["calls"][0]["call_id"]});
+        let path = format!("/v1/purchases/{id}/alternatives");
+        let after =
+            self.it_once(&self.gate, &path, Some(alternative), &step("alternative")).await?;
         if decision != "held" {
             return Ok(());
         }
@@ -580,25 +607,18 @@ impl Demo {
                 .as_str()
                 .context("an alternative id")?
                 .to_owned();
-            self.it(
-                Method::POST,
-                &self.gate,
-                &format!("/v1/purchases/{id}/alternatives/{alt}/accept"),
-                None,
-            )
-            .await?;
+            let path = format!("/v1/purchases/{id}/alternatives/{alt}/accept");
+            self.it_once(&self.gate, &path, None, &step("accept")).await?;
             *tally.entry("approved-as-amended".into()).or_default() += 1;
         } else if outcome < 8 {
-            self.it(
-                Method::POST,
-                &self.gate,
-                &format!("/v1/purchases/{id}/approve"),
-                Some(json!({"note": "Fits the plan after all"})),
-            )
-            .await?;
+            let path = format!("/v1/purchases/{id}/approve");
+            let note = json!({"note": "Fits the plan after all"});
+            self.it_once(&self.gate, &path, Some(note), &step("approve")).await?;
             *tally.entry("approved-after-review".into()).or_default() += 1;
         } else {
-            self.it(Method::POST, &self.gate, &format!("/v1/purchases/{id}/cancel"), Some(json!({"reason": "The requester chose the supported alternative, ordered separately"}))).await?;
+            let path = format!("/v1/purchases/{id}/cancel");
+            let reason = json!({"reason": "The requester chose the supported alternative, ordered separately"});
+            self.it_once(&self.gate, &path, Some(reason), &step("cancel")).await?;
             *tally.entry("cancelled".into()).or_default() += 1;
         }
         Ok(())
