@@ -62,8 +62,14 @@ async fn demo_twice(mut d: Deployment) {
     assert!(open >= 3, "the demo leaves the latest held purchases in the queue: {times:#}");
     assert!(first.contains(&format!("{open} held ones still wait for IT")), "{first}");
     assert_eq!(times["all"]["to_first_reached_call"]["count"], held - open, "{times:#}");
+    // The statement's unchecked technology, beside the advisory purchases; both periods of the
+    // schools that signed are compared over the days it covers.
     let rogue = report("rogue-spend").await;
-    assert!(rogue["totals"][0]["purchases"].as_u64().unwrap_or_default() > 0, "{rogue:#}");
+    let totals = &rogue["totals"][0];
+    assert!(totals["unchecked_transactions"].as_u64().unwrap_or_default() > 0, "{rogue:#}");
+    assert!(totals["advisory_purchases"].as_u64().unwrap_or_default() > 0, "{rogue:#}");
+    assert!(rogue["covered"]["days"].as_u64().unwrap_or_default() > 0, "{rogue:#}");
+    assert!(!rogue["signing"].as_array().unwrap().is_empty(), "{rogue:#}");
     let promises = report("promises").await;
     assert!(promises["all"]["made"].as_u64().unwrap_or_default() > 0, "{promises:#}");
     let wishes = report("wishes").await;
@@ -90,6 +96,13 @@ async fn demo_twice(mut d: Deployment) {
         "alternative-accepted",
         "purchase-approved",
         "purchase-cancelled",
+        "card-registered",
+        "reconciliation-set",
+        "statement-imported",
+        "card-transaction-recorded",
+        "card-transaction-matched",
+        "card-transaction-ambiguous",
+        "card-transaction-flagged",
     ] {
         assert_eq!(
             after_second.get(kind),

@@ -466,7 +466,8 @@ async fn story(d: &mut Deployment) {
     let rogue = api.get(Who::It, &format!("{reporting}/v1/reports/rogue-spend")).await;
     assert_eq!(
         rogue["totals"],
-        json!([{"currency": "USD", "purchases": 1, "total": "2598.00"}]),
+        json!([{"currency": "USD", "unchecked_transactions": 0, "unchecked_total": "0.00",
+                "advisory_purchases": 1, "advisory_total": "2598.00"}]),
         "{rogue:#}"
     );
     assert_eq!(rogue["by_school"][0]["school_id"], "kennedy-high");
