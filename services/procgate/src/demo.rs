@@ -3,7 +3,8 @@
 //!
 //! About 30 schools with their principals and other stakeholders; a conversation with each
 //! principal (vision, two stars and a wish); promises and follow-ups, some kept, some done, some
-//! overdue; about 60% of the schools signing the purchasing agreement; a catalog and a policy;
+//! overdue; about 60% of the schools signing the purchasing agreement; the district's calendar
+//! (Chicago, the school year's holidays) and its clocks' targets; a catalog and a policy;
 //! then a few hundred purchase checks over the school year, with IT handling the held ones (a
 //! call, an alternative, then approval, an accepted alternative or, after both, a
 //! cancellation) but the latest few, left in the queue for the README's tour. The same `--seed` gives the same district. Running it again is harmless:
@@ -16,11 +17,12 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use auth::{Issuer, Role};
-use chrono::{TimeDelta, Utc};
+use chrono::TimeDelta;
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::{Client, Method};
 use serde_json::{Value, json};
 
+mod district;
 mod statement;
 
 /// A small deterministic generator (SplitMix64): the same seed, the same district.
@@ -138,6 +140,7 @@ pub struct Demo {
     reporting: String,
     it: String,
     finance: String,
+    admin: String,
     seed: u64,
     schools: usize,
     checks: usize,
@@ -203,6 +206,7 @@ impl Demo {
             reporting,
             it: issuer.issue("it-director@district.org", &[Role::ItStaff], hour),
             finance: issuer.issue("district-erp", &[Role::Finance], hour),
+            admin: issuer.issue("district-admin", &[Role::Admin], hour),
             seed,
             schools: schools.clamp(1, NAMES.len() * LEVELS.len()),
             checks,
@@ -274,9 +278,10 @@ impl Demo {
 
     /// Runs the demo, printing what it does.
     pub async fn run(self) -> anyhow::Result<()> {
-        let today = Utc::now().date_naive();
-        let year_start = today - TimeDelta::days(90);
         println!("procgate demo: a district of {} schools (seed {})", self.schools, self.seed);
+        // The district's time first: its date is what the services check dates against.
+        let today = self.district_time().await?;
+        let year_start = today - TimeDelta::days(90);
 
         // The standards.
         for (id, name, approved) in [

@@ -1,0 +1,96 @@
+//! The demo's district time: the calendar (Chicago, 08:00 to 16:30 on weekdays, the school
+//! year's holidays), the targets of the clocks on flagged purchases, and the lead of the
+//! reminders. Everything is a `PUT` of what is already there on a second run: nothing new.
+
+use chrono::{Datelike, NaiveDate, Weekday};
+use reqwest::Method;
+use serde_json::json;
+
+use super::Demo;
+
+impl Demo {
+    /// Sets the district's time; returns its date today (the date the services check dates
+    /// against: Chicago's, not UTC's).
+    pub(super) async fn district_time(&self) -> anyhow::Result<NaiveDate> {
+        let district = json!({
+            "name": "Springfield Public Schools", "time_zone": "America/Chicago",
+            "business_hours": {"start": "08:00", "end": "16:30",
+                               "days": ["mon", "tue", "wed", "thu", "fri"]},
+        });
+        let url = format!("{}/v1/district", self.gate);
+        let set = self.call(Method::PUT, url, &self.admin, Some(district)).await?;
+        let today: NaiveDate = set["today"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("the district's answer has no date today: {set}"))?;
+        let holidays = holidays(today);
+        for (date, reason) in &holidays {
+            let path = format!("/v1/district/closures/{date}");
+            self.it(Method::PUT, &self.gate, &path, Some(json!({"reason": reason}))).await?;
+        }
+        // A first call within half a business day (an hour for a card purchase at the till), a
+        // decision within two business days; warnings at half and three quarters of the way.
+        let targets = json!({
+            "first_contact_minutes": 240, "decision_minutes": 960,
+            "advisory_outreach_minutes": 960, "warn_at_percent": [50, 75],
+            "escalate_to": "it-director@district.org",
+            "by_payment_method": {"p_card": {"first_contact_minutes": 60, "decision_minutes": 240}},
+        });
+        self.it(Method::PUT, &self.gate, "/v1/sla", Some(targets)).await?;
+        let reminders = json!({"due_soon_business_days": 3});
+        self.it(Method::PUT, &self.stakeholders, "/v1/reminder-settings", Some(reminders)).await?;
+        println!(
+            "  district time: America/Chicago, 08:00-16:30 Monday to Friday, {} holidays; a first \
+             call within 4 business hours (1 for card purchases), a decision within 2 business \
+             days; reminders 3 business days ahead",
+            holidays.len()
+        );
+        Ok(today)
+    }
+}
+
+/// The holidays of the school year `today` is in (from August): Labor Day, Thanksgiving and
+/// the day after, Martin Luther King Jr. Day, Presidents' Day and Memorial Day.
+fn holidays(today: NaiveDate) -> Vec<(NaiveDate, &'static str)> {
+    let fall = if today.month() >= 8 { today.year() } else { today.year() - 1 };
+    let spring = fall + 1;
+    let mut days = Vec::new();
+    let mut add = |date: Option<NaiveDate>, reason| days.extend(date.map(|d| (d, reason)));
+    add(NaiveDate::from_weekday_of_month_opt(fall, 9, Weekday::Mon, 1), "Labor Day");
+    let thanksgiving = NaiveDate::from_weekday_of_month_opt(fall, 11, Weekday::Thu, 4);
+    add(thanksgiving, "Thanksgiving");
+    add(thanksgiving.and_then(|d| d.succ_opt()), "Thanksgiving break");
+    add(
+        NaiveDate::from_weekday_of_month_opt(spring, 1, Weekday::Mon, 3),
+        "Martin Luther King Jr. Day",
+    );
+    add(NaiveDate::from_weekday_of_month_opt(spring, 2, Weekday::Mon, 3), "Presidents' Day");
+    let last_monday_of_may = (1..=5)
+        .rev()
+        .find_map(|n| NaiveDate::from_weekday_of_month_opt(spring, 5, Weekday::Mon, n));
+    add(last_monday_of_may, "Memorial Day");
+    days
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_holidays_of_the_school_year() {
+        let expected = vec![
+            (day("2024-09-02"), "Labor Day"),
+            (day("2024-11-28"), "Thanksgiving"),
+            (day("2024-11-29"), "Thanksgiving break"),
+            (day("2025-01-20"), "Martin Luther King Jr. Day"),
+            (day("2025-02-17"), "Presidents' Day"),
+            (day("2025-05-26"), "Memorial Day"),
+        ];
+        assert_eq!(holidays(day("2024-10-15")), expected);
+        assert_eq!(holidays(day("2025-03-01")), expected);
+    }
+}
