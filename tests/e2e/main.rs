@@ -554,6 +554,7 @@ async fn story(d: &mut Deployment) {
     let expected: BTreeMap<String, usize> = [
         ("school-registered", 10),
         ("stakeholder-registered", 10),
+        ("email-claimed", 10), // each person's e-mail address, claimed as they register
         ("conversation-held", 10),
         ("wish-recorded", 10),
         ("agreement-signed", 10),
