@@ -10,7 +10,7 @@
 //! | `GET /v1/events` | any | [`feed`]: the log as CloudEvents ([`cloudevent`]), in pages |
 //! | `GET /v1/events/live` | any | [`live`]: the same as server-sent events, catch-up then live |
 //! | `GET /v1/streams/{stream}` | auditor, it_staff, admin | [`feed`]: one stream's events |
-//! | `GET /v1/reports/{adoption,response-times,promises,rogue-spend,wishes}` | it_staff, auditor, admin | [`reports`]: figures kept by projections, JSON or CSV |
+//! | `GET /v1/reports/{adoption,response-times,promises,rogue-spend,wishes,sla}` | it_staff, auditor, admin | [`reports`]: figures kept by projections, JSON or CSV; durations in the district's business time |
 //! | `GET /v1/audit/purchases/{id}` | auditor, admin | [`replay`]: one purchase's history, replayed from its stream |
 //! | `GET /v1/audit/verify` | auditor, admin | [`audit`]: recompute the hash chain |
 //!
@@ -73,6 +73,8 @@ pub struct Reporting {
     settings: Settings,
     state: Arc<State>,
     read_models: Arc<ReadModels>,
+    /// The time now: the district's today, and where running clocks stand.
+    clock: kernel::Clock,
 }
 
 /// Tunables; the defaults suit production.
@@ -124,7 +126,19 @@ impl Reporting {
             settings: Settings::default(),
             state: Arc::default(),
             read_models,
+            clock: kernel::Clock::system(),
         })
+    }
+
+    /// Replaces the clock (tests move it forward).
+    pub fn with_clock(mut self, clock: kernel::Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The time now, by the service's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
     }
 
     /// Replaces the settings (tests use a short heartbeat).
@@ -188,6 +202,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(reports::promises::promises_report)
         .service(reports::rogue_spend::rogue_spend_report)
         .service(reports::wishes::wishes_report)
+        .service(reports::sla::sla_report)
         .service(replay::purchase_history)
         .service(audit::verify);
 }

@@ -22,7 +22,7 @@
 //! - `schools`: the schools counted and gated now (by the order of the log), and the share.
 //! - `technology_spend`: per currency, all time.
 //! - `months`: one entry per calendar month (UTC) from the first month with a school or a
-//!   check to the current month: schools counted and gated at the month's end (by agreement
+//!   check to the current month (the district's today's: `as_of`): schools counted and gated at the month's end (by agreement
 //!   dates), and that month's technology spend per currency.
 //! - `agreement_changes`: every signature and withdrawal in date order, with the schools gated
 //!   and counted after it.
@@ -37,7 +37,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get};
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use eventlog::{DocKey, Filter};
 use events::Published;
 use events::school::SchoolEvent;
@@ -410,7 +410,7 @@ impl Report for AdoptionReport {
 /// the submitted totals of purchase checks with at least one technology line (a decision
 /// reason other than `not-technology`), counted in the month the gate decided, whatever IT did
 /// later; the *gated* part is that of checks decided while the school's agreement stood. Months
-/// are calendar months in UTC, up to the current one. `?format=csv` gives one row per month
+/// are calendar months in UTC, up to the current one (the month of the district's today). `?format=csv` gives one row per month
 /// and currency.
 #[utoipa::path(
     tag = "reports",
@@ -435,12 +435,13 @@ pub async fn adoption_report(
 ) -> Result<HttpResponse, ApiError> {
     let params: ReportParams = parse_query(req.query_string())?;
     service.wait_for(&[Schools::NAME, purchases::Purchases::NAME]).await?;
+    let today = service.today().await?;
     let (schools, changes, spend) = futures::try_join!(
         service.documents::<SchoolDoc>(SCHOOLS),
         service.documents::<ChangeDoc>(CHANGES),
         service.documents::<SpendDoc>(purchases::SPEND),
     )?;
-    let report = build(&schools, &changes, &spend, Utc::now().date_naive());
+    let report = build(&schools, &changes, &spend, today);
     Ok(render(&report, params.format))
 }
 

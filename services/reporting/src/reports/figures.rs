@@ -1,6 +1,6 @@
-//! Figures shared by the reports: money sums, shares, months and percentiles.
+//! Figures shared by the reports: money sums, shares, months, percentiles and business hours.
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -72,31 +72,39 @@ pub fn percentile(sorted: &[i64], p: u32) -> Option<i64> {
     sorted.get(usize::try_from(rank - 1).unwrap_or(usize::MAX)).copied()
 }
 
-/// The distribution of a duration over a group: how many were measured, and the median, 90th
-/// percentile (nearest rank) and maximum, in seconds (`null` when none were measured).
+/// The distribution of a duration in business time over a group: how many were measured, and
+/// the median, 90th percentile (nearest rank) and maximum, in business hours to two decimals
+/// (`null` when none were measured).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
 pub struct Stats {
     /// How many durations were measured.
     pub count: u64,
-    /// The median (nearest rank), in seconds.
-    pub p50_seconds: Option<i64>,
-    /// The 90th percentile (nearest rank), in seconds.
-    pub p90_seconds: Option<i64>,
-    /// The longest, in seconds.
-    pub max_seconds: Option<i64>,
+    /// The median (nearest rank), in business hours.
+    pub p50_business_hours: Option<f64>,
+    /// The 90th percentile (nearest rank), in business hours.
+    pub p90_business_hours: Option<f64>,
+    /// The longest, in business hours.
+    pub max_business_hours: Option<f64>,
 }
 
 impl Stats {
-    /// The statistics of `values` (in any order).
-    pub fn of(mut values: Vec<i64>) -> Self {
-        values.sort_unstable();
+    /// The statistics of `durations` of business time (in any order).
+    pub fn of(durations: Vec<TimeDelta>) -> Self {
+        let mut micros: Vec<i64> =
+            durations.iter().map(|d| d.num_microseconds().unwrap_or(i64::MAX)).collect();
+        micros.sort_unstable();
         Self {
-            count: values.len() as u64,
-            p50_seconds: percentile(&values, 50),
-            p90_seconds: percentile(&values, 90),
-            max_seconds: values.last().copied(),
+            count: micros.len() as u64,
+            p50_business_hours: percentile(&micros, 50).map(hours),
+            p90_business_hours: percentile(&micros, 90).map(hours),
+            max_business_hours: micros.last().copied().map(hours),
         }
     }
+}
+
+/// Microseconds as hours, to two decimals.
+fn hours(micros: i64) -> f64 {
+    (micros as f64 / 36_000_000.0).round() / 100.0
 }
 
 #[cfg(test)]
@@ -142,10 +150,16 @@ mod tests {
         assert_eq!(percentile(&[1, 2], 50), Some(1));
         assert_eq!(percentile(&[1, 2, 3], 50), Some(2));
         assert_eq!(percentile(&[], 50), None);
-        let stats = Stats::of(vec![30, 10, 20]);
+        let stats = Stats::of([90, 30, 61].map(TimeDelta::minutes).to_vec());
         assert_eq!(
             stats,
-            Stats { count: 3, p50_seconds: Some(20), p90_seconds: Some(30), max_seconds: Some(30) }
+            Stats {
+                count: 3,
+                p50_business_hours: Some(1.02),
+                p90_business_hours: Some(1.5),
+                max_business_hours: Some(1.5)
+            }
         );
+        assert_eq!(Stats::of(vec![]), Stats::default());
     }
 }

@@ -1,6 +1,6 @@
 //! Reports: read models of the log, kept by projections, and the handlers that serve them.
 //!
-//! Five read models ([`kernel::ReadModel`]s, run as projections of the log) keep small JSON
+//! Six read models ([`kernel::ReadModel`]s, run as projections of the log) keep small JSON
 //! documents in the store's database (written in one transaction with each projection's
 //! checkpoint), and each report has a pure `build` function that turns those documents into the
 //! figures when the report is asked for. The work is split so that the projection keeps only
@@ -15,9 +15,16 @@
 //! | [`promises`] `reporting.promises` | stakeholder and promise events | promises, stakeholders' schools | promises |
 //! | [`wishes`] `reporting.wishes` | wish events | one per wish: when made, status, first headway | wishes |
 //! | [`card_spend`] `reporting.card_spend` | card transaction and statement events | one per technology card transaction (school, date, merchant, amount, status); the days statements cover | rogue-spend |
+//! | [`clocks`] `reporting.clocks` | purchase and district events | one per flagged purchase (its school and clock fold); the district's settings | sla; the district's calendar, *today* and months for every report |
 //!
-//! The purchase events are the bulk of the log, so one projection folds them for every report:
-//! each is decoded once and touches one document.
+//! The purchase events are the bulk of the log, so one projection folds them for the reports
+//! in money and counts: each is decoded once and touches one document; the clocks projection
+//! folds the few that move a flagged purchase's clocks.
+//!
+//! **District time.** Durations are in business time, and *today* and the months are the
+//! district's, in its calendar now in force (time zone, business hours, closures): the clocks
+//! projection keeps the `district-settings` events, folded when a report is asked for
+//! ([`Reporting::district`]); until the district sets its calendar, UTC's.
 //!
 //! The kernel decodes each event once into the `events` crate's published enums
 //! ([`events::Published`]), and the read models match on them and fold them here (the reporting
@@ -37,10 +44,12 @@
 
 pub mod adoption;
 pub mod card_spend;
+pub mod clocks;
 pub mod promises;
 pub mod purchases;
 pub mod response_times;
 pub mod rogue_spend;
+pub mod sla;
 pub mod wishes;
 
 mod csv;
@@ -54,7 +63,7 @@ use std::time::Duration;
 use actix_web::HttpResponse;
 use actix_web::http::header;
 use auth::Role;
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use eventlog::{EventStore, Filter, Projection, RecordedEvent};
 use kernel::ReadModel;
 use kernel::http::{Roles, store_error};
@@ -81,7 +90,8 @@ impl Roles for ReportReaders {
 /// How many events a rebuild reads at a time.
 pub const REBUILD_BATCH: usize = 5000;
 
-/// The report projections, in a fixed order: purchases, schools, promises, wishes, card spend.
+/// The report projections, in a fixed order: purchases, schools, promises, wishes, card spend,
+/// clocks.
 pub fn projections() -> Vec<Arc<dyn Projection>> {
     vec![
         purchases::Purchases.into_projection(),
@@ -89,6 +99,7 @@ pub fn projections() -> Vec<Arc<dyn Projection>> {
         promises::Promises.into_projection(),
         wishes::Wishes.into_projection(),
         card_spend::CardSpend.into_projection(),
+        clocks::Clocks.into_projection(),
     ]
 }
 
@@ -272,6 +283,20 @@ impl Reporting {
         }
     }
 
+    /// The district as the clocks projection has it (wait for [`clocks::Clocks`] first): its
+    /// calendar now in force and its targets; UTC's calendar until it sets one.
+    pub(crate) async fn district(&self) -> Result<events::district::District, ApiError> {
+        let doc = self.store().document(clocks::DISTRICT, clocks::DISTRICT_KEY).await;
+        let doc = doc.map_err(store_error)?.and_then(|v| serde_json::from_value(v).ok());
+        Ok(doc.map(|d: clocks::DistrictDoc| d.district()).unwrap_or_default())
+    }
+
+    /// The district's date now, once the clocks projection has reached the log's head.
+    pub(crate) async fn today(&self) -> Result<NaiveDate, ApiError> {
+        self.wait_for(&[clocks::Clocks::NAME]).await?;
+        Ok(self.district().await?.calendar.today(self.now()))
+    }
+
     /// Every document of `collection`, in key order, decoded (documents that do not decode
     /// are skipped).
     pub(crate) async fn documents<T: DeserializeOwned>(
@@ -284,7 +309,7 @@ impl Reporting {
 }
 
 /// The last report of each kind built from its projections' documents, with the positions those
-/// projections had reached and the day (UTC) it was built for. The reports that fold every
+/// projections had reached and the day (the district's) it was built for. The reports that fold every
 /// purchase or promise document take a noticeable time on a long log; while their projections
 /// have not moved and the day is the same, the same figures are served again.
 #[derive(Default)]
@@ -329,8 +354,8 @@ impl ReportCache {
 
 impl Reporting {
     /// The report `R` once the read models `names` have reached the log's head (see
-    /// [`Reporting::wait_for`]): built by `build` from their documents, or the one built before
-    /// when they have not moved since and the day is the same.
+    /// [`Reporting::wait_for`]): built by `build` from their documents and the district's date
+    /// today, or the one built before when they have not moved since and the day is the same.
     ///
     /// The positions are read before the documents, and a projection only moves forward, so a
     /// report kept under a key reflects at least those positions: a request that finds its
@@ -346,9 +371,10 @@ impl Reporting {
         Fut: std::future::Future<Output = Result<R, ApiError>>,
     {
         self.wait_for(names).await?;
+        let day = self.today().await?;
         let key = CacheKey {
             positions: names.iter().map(|n| self.read_models().position(n).unwrap_or(0)).collect(),
-            day: Utc::now().date_naive(),
+            day,
         };
         let cache = self.report_cache();
         if let Some(report) = cache.get::<R>(&key) {

@@ -8,19 +8,25 @@
 //! - **to resolution**: from the flag to the approval or cancellation (when the log recorded
 //!   `purchase-approved` or `purchase-cancelled`).
 //!
-//! Each is summarized as a count, the median and 90th percentile (nearest rank: the smallest
-//! measured value with at least that share of values at or below it) and the maximum, in whole
-//! seconds, over all held purchases, by school and by month of the flag (UTC). A purchase not
-//! yet reached or not yet resolved counts in `held` and `open` but has no duration yet.
+//! Each is measured in **business time**: the time that passed inside the district's business
+//! hours on its business days (its calendar now in force: time zone, hours, closures; see
+//! `events::calendar`), so a purchase flagged on Friday afternoon and answered on Monday
+//! morning waited a few business hours, not a weekend. Each is summarized as a count, the
+//! median and 90th percentile (nearest rank: the smallest measured value with at least that
+//! share of values at or below it) and the maximum, in business hours (two decimals), over all
+//! held purchases, by school and by month of the flag (in the district's time zone). A purchase
+//! not yet reached or not yet resolved counts in `held` and `open` but has no duration yet.
 //!
 //! The figures come from the held purchases kept by the shared purchase projection
-//! ([`super::purchases`]).
+//! ([`super::purchases`]) and the district kept by the clocks projection ([`super::clocks`]),
+//! measured when the report is asked for.
 
 use std::collections::BTreeMap;
 
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
+use events::calendar::DistrictCalendar;
 use events::gate::PurchaseStatus;
 use kernel::ReadModel;
 use kernel::http::Caller;
@@ -28,8 +34,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use web::ApiError;
 
+use super::clocks::Clocks;
 use super::csv::{Cell, Csv};
-use super::figures::{Stats, month_of};
+use super::figures::{Stats, month_of_day};
 use super::purchases::{HELD, HeldDoc, Purchases};
 use super::{Report, ReportParams, ReportReaders, parse_query, render};
 use crate::Reporting;
@@ -44,7 +51,7 @@ pub struct ResponseTimesReport {
     pub all: ResponseGroup,
     /// By school, ordered by school id.
     pub by_school: Vec<ResponseGroup>,
-    /// By the month (UTC) the purchases were flagged, in order.
+    /// By the month (in the district's time zone) the purchases were flagged, in order.
     pub by_month: Vec<ResponseGroup>,
 }
 
@@ -70,22 +77,24 @@ pub struct ResponseGroup {
 struct Acc {
     held: u64,
     open: u64,
-    to_call: Vec<i64>,
-    to_resolution: Vec<i64>,
+    to_call: Vec<TimeDelta>,
+    to_resolution: Vec<TimeDelta>,
     approved: u64,
     cancelled: u64,
 }
 
 impl Acc {
-    fn add(&mut self, doc: &HeldDoc, flagged_at: DateTime<Utc>) {
+    fn add(&mut self, doc: &HeldDoc, flagged_at: DateTime<Utc>, calendar: &DistrictCalendar) {
         self.held += 1;
-        let seconds = |at: DateTime<Utc>| (at - flagged_at).num_seconds().max(0);
+        let business = |at: DateTime<Utc>| {
+            calendar.business_time_between(flagged_at, at).max(TimeDelta::zero())
+        };
         if let Some(at) = doc.first_reached_at {
-            self.to_call.push(seconds(at));
+            self.to_call.push(business(at));
         }
         match (doc.resolved_at, doc.resolution) {
             (Some(at), Some(resolution)) => {
-                self.to_resolution.push(seconds(at));
+                self.to_resolution.push(business(at));
                 if resolution == PurchaseStatus::Cancelled {
                     self.cancelled += 1;
                 } else {
@@ -109,16 +118,17 @@ impl Acc {
     }
 }
 
-/// The report from the purchase projection's held purchases.
-pub fn build(docs: &[HeldDoc]) -> ResponseTimesReport {
+/// The report from the purchase projection's held purchases, in business time in `calendar`.
+pub fn build(docs: &[HeldDoc], calendar: &DistrictCalendar) -> ResponseTimesReport {
     let mut all = Acc::default();
     let mut by_school: BTreeMap<&str, Acc> = BTreeMap::new();
     let mut by_month: BTreeMap<String, Acc> = BTreeMap::new();
     for doc in docs {
         let Some(flagged_at) = doc.flagged_at else { continue };
-        all.add(doc, flagged_at);
-        by_school.entry(&doc.school_id).or_default().add(doc, flagged_at);
-        by_month.entry(month_of(flagged_at)).or_default().add(doc, flagged_at);
+        all.add(doc, flagged_at, calendar);
+        by_school.entry(&doc.school_id).or_default().add(doc, flagged_at, calendar);
+        let month = month_of_day(calendar.today(flagged_at));
+        by_month.entry(month).or_default().add(doc, flagged_at, calendar);
     }
     ResponseTimesReport {
         all: all.finish("all".to_owned()),
@@ -139,13 +149,13 @@ impl Report for ResponseTimesReport {
             "approved",
             "cancelled",
             "reached_count",
-            "to_first_reached_call_p50_seconds",
-            "to_first_reached_call_p90_seconds",
-            "to_first_reached_call_max_seconds",
+            "to_first_reached_call_p50_business_hours",
+            "to_first_reached_call_p90_business_hours",
+            "to_first_reached_call_max_business_hours",
             "resolved_count",
-            "to_resolution_p50_seconds",
-            "to_resolution_p90_seconds",
-            "to_resolution_max_seconds",
+            "to_resolution_p50_business_hours",
+            "to_resolution_p90_business_hours",
+            "to_resolution_max_business_hours",
         ]);
         let groups = std::iter::once(("all", &self.all))
             .chain(self.by_school.iter().map(|g| ("school", g)))
@@ -160,13 +170,13 @@ impl Report for ResponseTimesReport {
                 g.approved.into(),
                 g.cancelled.into(),
                 c.count.into(),
-                c.p50_seconds.into(),
-                c.p90_seconds.into(),
-                c.max_seconds.into(),
+                Cell::Float(c.p50_business_hours),
+                Cell::Float(c.p90_business_hours),
+                Cell::Float(c.max_business_hours),
                 r.count.into(),
-                r.p50_seconds.into(),
-                r.p90_seconds.into(),
-                r.max_seconds.into(),
+                Cell::Float(r.p50_business_hours),
+                Cell::Float(r.p90_business_hours),
+                Cell::Float(r.max_business_hours),
             ]);
         }
         csv
@@ -176,9 +186,11 @@ impl Report for ResponseTimesReport {
 /// How fast IT answers held purchases: from the flag to the first reached call and to the
 /// approval or cancellation.
 ///
-/// Median (p50), 90th percentile (p90, nearest rank) and maximum in seconds, over all held
-/// purchases, by school and by the month (UTC) they were flagged. `?format=csv` gives one row
-/// per group (`dimension` `all`, `school` or `month`).
+/// Median (p50), 90th percentile (p90, nearest rank) and maximum in **business hours** (two
+/// decimals): the time inside the district's business hours on its business days (`GET
+/// /v1/district`: time zone, hours, closures), not the time on the wall. Over all held
+/// purchases, by school and by the month (in the district's time zone) they were flagged.
+/// `?format=csv` gives one row per group (`dimension` `all`, `school` or `month`).
 #[utoipa::path(
     tag = "reports",
     operation_id = "response_times_report",
@@ -186,7 +198,7 @@ impl Report for ResponseTimesReport {
     responses(
         (status = 200, description = "The report, as JSON or (`?format=csv`) CSV with a header row.", content(
             (ResponseTimesReport = "application/json"),
-            (String = "text/csv", example = json!("dimension,key,held,open,approved,cancelled,reached_count,to_first_reached_call_p50_seconds,to_first_reached_call_p90_seconds,to_first_reached_call_max_seconds,resolved_count,to_resolution_p50_seconds,to_resolution_p90_seconds,to_resolution_max_seconds\r\nall,all,3,1,1,1,2,3600,7200,7200,2,86400,90000,90000\r\n")),
+            (String = "text/csv", example = json!("dimension,key,held,open,approved,cancelled,reached_count,to_first_reached_call_p50_business_hours,to_first_reached_call_p90_business_hours,to_first_reached_call_max_business_hours,resolved_count,to_resolution_p50_business_hours,to_resolution_p90_business_hours,to_resolution_max_business_hours\r\nall,all,3,1,1,1,2,1,2.5,2.5,2,8,10.5,10.5\r\n")),
         )),
         (status = 400, description = "A query parameter is invalid (`invalid-query`).", body = web::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
@@ -202,8 +214,10 @@ pub async fn response_times_report(
 ) -> Result<HttpResponse, ApiError> {
     let params: ReportParams = parse_query(req.query_string())?;
     let report = service
-        .cached_report(&[Purchases::NAME], |_| async {
-            Ok(build(&service.documents::<HeldDoc>(HELD).await?))
+        .cached_report(&[Purchases::NAME, Clocks::NAME], |_| async {
+            let (held, district) =
+                futures::try_join!(service.documents::<HeldDoc>(HELD), service.district(),)?;
+            Ok(build(&held, &district.calendar))
         })
         .await?;
     Ok(render(&*report, params.format))
@@ -211,25 +225,43 @@ pub async fn response_times_report(
 
 #[cfg(test)]
 mod tests {
+    use events::calendar::{BusinessHours, ClockTime, TimeZoneName, Weekday};
+
     use super::*;
 
     fn t(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
     }
 
-    #[test]
-    fn groups_and_percentiles() {
-        let doc = |school: &str,
-                   flag: &str,
-                   call: Option<&str>,
-                   done: Option<(&str, PurchaseStatus)>| HeldDoc {
+    /// Business hours around the clock, every day, in UTC: business time is wall time.
+    fn always() -> DistrictCalendar {
+        let hours = BusinessHours::new(
+            ClockTime::parse("00:00").unwrap(),
+            ClockTime::END_OF_DAY,
+            Weekday::ALL.to_vec(),
+        )
+        .unwrap();
+        DistrictCalendar::new(TimeZoneName::parse("UTC").unwrap(), hours)
+    }
+
+    fn doc(
+        school: &str,
+        flag: &str,
+        call: Option<&str>,
+        done: Option<(&str, PurchaseStatus)>,
+    ) -> HeldDoc {
+        HeldDoc {
             school_id: school.into(),
             flagged_at: Some(t(flag)),
             first_reached_at: call.map(t),
             resolved_at: done.map(|(at, _)| t(at)),
             resolution: done.map(|(_, r)| r),
             ..HeldDoc::default()
-        };
+        }
+    }
+
+    #[test]
+    fn groups_and_percentiles() {
         let docs = [
             doc(
                 "a",
@@ -247,24 +279,58 @@ mod tests {
             // Not flagged yet (no such document is kept, but it must not count).
             HeldDoc { school_id: "c".into(), ..HeldDoc::default() },
         ];
-        let report = build(&docs);
+        let report = build(&docs, &always());
         assert_eq!(report.all.held, 3);
         assert_eq!(report.all.open, 1);
         assert_eq!(
             report.all.to_first_reached_call,
             Stats {
                 count: 2,
-                p50_seconds: Some(3600),
-                p90_seconds: Some(7200),
-                max_seconds: Some(7200)
+                p50_business_hours: Some(1.0),
+                p90_business_hours: Some(2.0),
+                max_business_hours: Some(2.0)
             }
         );
-        assert_eq!(report.all.to_resolution.p50_seconds, Some(86_400));
-        assert_eq!(report.all.to_resolution.max_seconds, Some(90_000));
+        assert_eq!(report.all.to_resolution.p50_business_hours, Some(24.0));
+        assert_eq!(report.all.to_resolution.max_business_hours, Some(25.0));
         assert_eq!(report.by_school.iter().map(|g| g.key.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(report.by_month.iter().map(|g| g.held).collect::<Vec<_>>(), [2, 1]);
         assert_eq!(report.by_month[1].to_resolution, Stats::default());
         let csv = report.csv().finish();
+        assert!(csv.contains("\r\nall,all,3,1,1,1,2,1,2,2,2,24,25,25\r\n"), "{csv}");
         assert!(csv.contains("\r\nmonth,2024-10,1,1,0,0,0,,,,0,,,\r\n"), "{csv}");
+    }
+
+    #[test]
+    fn a_weekend_and_a_holiday_are_not_business_time() {
+        // Chicago, 08:00 to 16:30 on weekdays; Labor Day (Monday 2024-09-02) closed.
+        let chicago = DistrictCalendar::new(
+            TimeZoneName::parse("America/Chicago").unwrap(),
+            BusinessHours::new(
+                ClockTime::parse("08:00").unwrap(),
+                ClockTime::parse("16:30").unwrap(),
+                Weekday::ALL[..5].to_vec(),
+            )
+            .unwrap(),
+        )
+        .with_closure("2024-09-02".parse().unwrap(), "Labor Day");
+        // Flagged Friday 2024-08-30 at 15:00 in Chicago (20:00Z); reached Tuesday at 09:00
+        // (14:00Z); resolved Tuesday at 16:30 (21:30Z). Also the month: August in Chicago,
+        // though 2024-09-01 in UTC for one flagged at 23:30 Chicago time on 08-31.
+        let docs = [
+            doc(
+                "a",
+                "2024-08-30T20:00:00Z",
+                Some("2024-09-03T14:00:00Z"),
+                Some(("2024-09-03T21:30:00Z", PurchaseStatus::Approved)),
+            ),
+            doc("a", "2024-09-01T04:30:00Z", None, None),
+        ];
+        let report = build(&docs, &chicago);
+        // 1.5 business hours on Friday, 1 on Tuesday.
+        assert_eq!(report.all.to_first_reached_call.max_business_hours, Some(2.5));
+        // 1.5 on Friday, 8.5 on Tuesday.
+        assert_eq!(report.all.to_resolution.max_business_hours, Some(10.0));
+        assert_eq!(report.by_month.iter().map(|g| g.key.as_str()).collect::<Vec<_>>(), ["2024-08"]);
     }
 }

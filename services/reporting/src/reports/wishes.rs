@@ -269,7 +269,7 @@ pub async fn wishes_report(
     let params: ReportParams = parse_query(req.query_string())?;
     service.wait_for(&[Wishes::NAME]).await?;
     let docs = service.documents::<WishDoc>(WISHES).await?;
-    Ok(render(&build(&docs, Utc::now()), params.format))
+    Ok(render(&build(&docs, service.now()), params.format))
 }
 
 #[cfg(test)]

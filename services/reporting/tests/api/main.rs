@@ -18,4 +18,5 @@ mod replay;
 mod reports;
 mod rogue_spend;
 mod roles;
+mod sla;
 mod streams;

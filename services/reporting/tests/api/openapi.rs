@@ -31,6 +31,7 @@ fn every_route_is_documented_with_its_security() {
             "/v1/reports/promises",
             "/v1/reports/response-times",
             "/v1/reports/rogue-spend",
+            "/v1/reports/sla",
             "/v1/reports/wishes",
             "/v1/streams/{stream}"
         ]
@@ -48,7 +49,7 @@ fn every_route_is_documented_with_its_security() {
             assert!(get["responses"][status].is_object(), "{path} documents no {status}");
         }
     }
-    for report in ["adoption", "promises", "response-times", "rogue-spend", "wishes"] {
+    for report in ["adoption", "promises", "response-times", "rogue-spend", "sla", "wishes"] {
         let content =
             &paths[&format!("/v1/reports/{report}")]["get"]["responses"]["200"]["content"];
         assert!(content["application/json"]["schema"]["$ref"].is_string(), "{report}");

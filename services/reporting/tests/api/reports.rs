@@ -118,14 +118,17 @@ async fn adoption(app: TestApp) {
 async fn response_times(app: TestApp) {
     write_history(&app).await;
     let report = app.get_json("/v1/reports/response-times", Role::Auditor).await;
-    // Held: P1 (call after 2 h, approved after 24 h), P2 (30 min, cancelled after 36 h),
-    // P3 (nothing yet), P8 (4 h, cancelled after 24 h).
+    // In business time: the district has not set its calendar, so UTC, 09:00 to 17:00 on
+    // weekdays. Held: P1 (flagged Monday 08:00, reached at 10:00: 1 business hour; approved
+    // Tuesday 08:00: 8), P2 (Thursday 12:00, reached 12:30: 0.5; cancelled Saturday 00:00:
+    // 5 + 8 = 13), P3 (nothing yet), P8 (Tuesday 00:00, reached 04:00: 0; cancelled Wednesday
+    // 00:00: 8).
     assert_eq!(
         report["all"],
         json!({
             "key": "all", "held": 4, "open": 1, "approved": 1, "cancelled": 2,
-            "to_first_reached_call": {"count": 3, "p50_seconds": 7200, "p90_seconds": 14400, "max_seconds": 14400},
-            "to_resolution": {"count": 3, "p50_seconds": 86400, "p90_seconds": 129600, "max_seconds": 129600}
+            "to_first_reached_call": {"count": 3, "p50_business_hours": 0.5, "p90_business_hours": 1.0, "max_business_hours": 1.0},
+            "to_resolution": {"count": 3, "p50_business_hours": 8.0, "p90_business_hours": 13.0, "max_business_hours": 13.0}
         })
     );
     assert_eq!(
@@ -133,13 +136,13 @@ async fn response_times(app: TestApp) {
         json!([
             {
                 "key": LINCOLN, "held": 2, "open": 0, "approved": 1, "cancelled": 1,
-                "to_first_reached_call": {"count": 2, "p50_seconds": 1800, "p90_seconds": 7200, "max_seconds": 7200},
-                "to_resolution": {"count": 2, "p50_seconds": 86400, "p90_seconds": 129600, "max_seconds": 129600}
+                "to_first_reached_call": {"count": 2, "p50_business_hours": 0.5, "p90_business_hours": 1.0, "max_business_hours": 1.0},
+                "to_resolution": {"count": 2, "p50_business_hours": 8.0, "p90_business_hours": 13.0, "max_business_hours": 13.0}
             },
             {
                 "key": WASHINGTON, "held": 2, "open": 1, "approved": 0, "cancelled": 1,
-                "to_first_reached_call": {"count": 1, "p50_seconds": 14400, "p90_seconds": 14400, "max_seconds": 14400},
-                "to_resolution": {"count": 1, "p50_seconds": 86400, "p90_seconds": 86400, "max_seconds": 86400}
+                "to_first_reached_call": {"count": 1, "p50_business_hours": 0.0, "p90_business_hours": 0.0, "max_business_hours": 0.0},
+                "to_resolution": {"count": 1, "p50_business_hours": 8.0, "p90_business_hours": 8.0, "max_business_hours": 8.0}
             }
         ])
     );
@@ -152,15 +155,15 @@ async fn response_times(app: TestApp) {
         })
         .collect();
     assert_eq!(months, [("2024-09", 3, 1), ("2024-10", 1, 0)]);
-    assert_eq!(report["by_month"][0]["to_first_reached_call"]["p50_seconds"], 1800);
+    assert_eq!(report["by_month"][0]["to_first_reached_call"]["p50_business_hours"], 0.5);
 
     let rows = csv(&app, "response-times").await;
     assert_eq!(
         rows[0],
-        "dimension,key,held,open,approved,cancelled,reached_count,to_first_reached_call_p50_seconds,to_first_reached_call_p90_seconds,to_first_reached_call_max_seconds,resolved_count,to_resolution_p50_seconds,to_resolution_p90_seconds,to_resolution_max_seconds"
+        "dimension,key,held,open,approved,cancelled,reached_count,to_first_reached_call_p50_business_hours,to_first_reached_call_p90_business_hours,to_first_reached_call_max_business_hours,resolved_count,to_resolution_p50_business_hours,to_resolution_p90_business_hours,to_resolution_max_business_hours"
     );
-    assert_eq!(rows[1], "all,all,4,1,1,2,3,7200,14400,14400,3,86400,129600,129600");
-    assert_eq!(rows[2], "school,lincoln-elem,2,0,1,1,2,1800,7200,7200,2,86400,129600,129600");
+    assert_eq!(rows[1], "all,all,4,1,1,2,3,0.5,1,1,3,8,13,13");
+    assert_eq!(rows[2], "school,lincoln-elem,2,0,1,1,2,0.5,1,1,2,8,13,13");
     assert_eq!(rows.len(), 1 + 1 + 2 + 2);
     app.stop().await;
 }

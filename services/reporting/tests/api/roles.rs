@@ -14,7 +14,7 @@ const AUDIT: &[Role] = &[Role::Auditor, Role::Admin];
 const PURCHASE: &str = "0190c1a2-7b7e-7c3e-9a51-2f1f0c6f1d00";
 
 /// The endpoints and the roles each allows.
-const ENDPOINTS: [(&str, &[Role]); 16] = [
+const ENDPOINTS: [(&str, &[Role]); 18] = [
     ("/v1/events", &Role::ALL),
     ("/v1/events/live", &Role::ALL),
     ("/v1/streams/purchase-7f3a", &[Role::Auditor, Role::ItStaff, Role::Admin]),
@@ -28,6 +28,8 @@ const ENDPOINTS: [(&str, &[Role]); 16] = [
     ("/v1/reports/rogue-spend?format=csv", REPORTS),
     ("/v1/reports/wishes", REPORTS),
     ("/v1/reports/wishes?format=csv", REPORTS),
+    ("/v1/reports/sla", REPORTS),
+    ("/v1/reports/sla?format=csv", REPORTS),
     ("/v1/audit/purchases/0190c1a2-7b7e-7c3e-9a51-2f1f0c6f1d00", AUDIT),
     ("/v1/audit/purchases/0190c1a2-7b7e-7c3e-9a51-2f1f0c6f1d00?format=text", AUDIT),
     ("/v1/audit/verify", AUDIT),
