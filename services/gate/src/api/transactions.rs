@@ -5,14 +5,17 @@
 
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path, Query};
-use actix_web::{HttpRequest, HttpResponse, get, post};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, get, post};
 use chrono::Utc;
 use events::card::{MatchMethod, TransactionStatus, transaction_stream};
 use events::gate::PurchaseEvent;
 use events::values::PaymentMethod;
-use kernel::http::{self, Body, Caller, OptionalBody};
-use kernel::{Aggregate, ReadModel, stream};
+use kernel::http::{
+    self, Body, Caller, IDEMPOTENT_REPLAYED, Idempotency, IdempotencyKeyHeader, OptionalBody,
+};
+use kernel::{Aggregate, ReadModel, Run, stream};
 use serde::Deserialize;
+use serde_json::Value;
 use utoipa::IntoParams;
 use uuid::Uuid;
 use web::ApiError;
@@ -125,38 +128,46 @@ pub async fn get_card_transaction(
     Ok(HttpResponse::Ok().json(transaction(&state, id).await?))
 }
 
-/// Runs an IT command on a transaction; returns it afterwards.
+/// Runs an IT command on a transaction, once per `Idempotency-Key` (`body` is what the key
+/// names with the path); answers with it afterwards, with `status` (a repeat says so:
+/// `Idempotent-Replayed: true`).
 async fn act(
     state: &State,
-    who: &Caller<Writers>,
-    req: &HttpRequest,
+    (who, req, body): (&Caller<Writers>, &HttpRequest, &Value),
     id: Uuid,
     lookups: &[eventlog::StreamName],
+    status: StatusCode,
     command: impl Fn(
         &CardTransaction,
         &[Vec<eventlog::RecordedEvent>],
     ) -> Result<TransactionCommand, ApiError>,
-) -> Result<TransactionDoc, ApiError> {
+) -> Result<HttpResponse, ApiError> {
+    let once = Idempotency::of(who, req, body)?;
     let meta = http::metadata(who, req, "gate");
-    state
+    let own = stream(transaction_stream(id));
+    let run = state
         .commands
-        .run(&meta, stream(transaction_stream(id)), lookups, |t: &CardTransaction, found| {
+        .run_idempotent(&meta, once.as_ref(), &[], own, lookups, |t: &CardTransaction, found| {
             Ok(t.handle(command(t, found)?)?)
         })
         .await?;
-    transaction(state, id).await
+    let mut response = HttpResponseBuilder::new(status);
+    if matches!(run, Run::Repeat(_)) {
+        response.insert_header((IDEMPOTENT_REPLAYED, "true"));
+    }
+    Ok(response.json(transaction(state, id).await?))
 }
 
 /// Confirm the purchase check a transaction was matched with.
 #[utoipa::path(
     tag = "card statements",
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path), IdempotencyKeyHeader),
     responses(
         (status = 200, body = TransactionDoc),
         (status = 401, body = web::Problem),
         (status = 403, description = "Not IT staff or admin", body = web::Problem),
         (status = 404, body = web::Problem),
-        (status = 409, description = "`not-matched`", body = web::Problem),
+        (status = 409, description = "`not-matched`; `idempotency-conflict`", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]
@@ -168,21 +179,21 @@ pub async fn confirm_match(
     id: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = http::path_id("id", &id)?;
-    let doc = act(&state, &who, &req, id, &[], |_, _| Ok(TransactionCommand::Confirm)).await?;
-    Ok(HttpResponse::Ok().json(doc))
+    let confirm = |_: &CardTransaction, _: &[_]| Ok(TransactionCommand::Confirm);
+    act(&state, (&who, &req, &Value::Null), id, &[], StatusCode::OK, confirm).await
 }
 
 /// Undo a match: the check was another purchase. Technology is unchecked again.
 #[utoipa::path(
     tag = "card statements",
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path), IdempotencyKeyHeader),
     request_body = UndoBody,
     responses(
         (status = 200, body = TransactionDoc),
         (status = 401, body = web::Problem),
         (status = 403, body = web::Problem),
         (status = 404, body = web::Problem),
-        (status = 409, description = "`not-matched`", body = web::Problem),
+        (status = 409, description = "`not-matched`; `idempotency-conflict`", body = web::Problem),
         (status = 422, description = "`validation`", body = web::Problem),
     ),
     security(("bearer" = [])),
@@ -197,24 +208,23 @@ pub async fn undo_match(
 ) -> Result<HttpResponse, ApiError> {
     let id = http::path_id("id", &id)?;
     let reason = body.parse()?.reason;
-    let doc = act(&state, &who, &req, id, &[], |_, _| {
+    act(&state, (&who, &req, body.json()), id, &[], StatusCode::OK, |_, _| {
         Ok(TransactionCommand::Undo { reason: reason.clone() })
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(doc))
+    .await
 }
 
 /// Choose the purchase check a transaction is (for an ambiguous or unchecked one).
 #[utoipa::path(
     tag = "card statements",
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path), IdempotencyKeyHeader),
     request_body = ChooseBody,
     responses(
         (status = 200, body = TransactionDoc),
         (status = 401, body = web::Problem),
         (status = 403, body = web::Problem),
         (status = 404, description = "No such transaction or purchase", body = web::Problem),
-        (status = 409, description = "`already-matched`, `purchase-already-matched`", body = web::Problem),
+        (status = 409, description = "`already-matched`, `purchase-already-matched`, `idempotency-conflict`", body = web::Problem),
         (status = 422, description = "`validation`, `school-mismatch`, `credit`, `not-card-purchase`", body = web::Problem),
     ),
     security(("bearer" = [])),
@@ -240,7 +250,8 @@ pub async fn choose_match(
         ));
     }
     let purchase = domain::purchase_stream(purchase_id);
-    let doc = act(&state, &who, &req, id, &[purchase], |t, found| {
+    let context = (&who, &req, body.json());
+    act(&state, context, id, &[purchase], StatusCode::OK, |t, found| {
         let Some(recorded) = &t.recorded else { return Ok(TransactionCommand::Confirm) };
         let submitted = found[0].first().map(domain::decode::<PurchaseEvent>).transpose();
         let Some(PurchaseEvent::Submitted(s)) = submitted.map_err(ApiError::internal)? else {
@@ -271,8 +282,7 @@ pub async fn choose_match(
         let how = matching::measure(&charge, &check, MatchMethod::ChosenByIt);
         Ok(TransactionCommand::Choose { purchase_id, school_id: s.school_id.clone(), how })
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(doc))
+    .await
 }
 
 /// Log outreach to the holder of a card that bought unchecked technology.
@@ -282,14 +292,14 @@ pub async fn choose_match(
 /// transaction off the outreach queue.
 #[utoipa::path(
     tag = "card statements",
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path), IdempotencyKeyHeader),
     request_body = OutreachBody,
     responses(
         (status = 201, body = TransactionDoc),
         (status = 401, body = web::Problem),
         (status = 403, body = web::Problem),
         (status = 404, body = web::Problem),
-        (status = 409, description = "`invalid-state`: not unchecked technology", body = web::Problem),
+        (status = 409, description = "`invalid-state`: not unchecked technology; `idempotency-conflict`", body = web::Problem),
         (status = 422, description = "`validation`, `outreach-in-future`", body = web::Problem),
     ),
     security(("bearer" = [])),
@@ -303,20 +313,19 @@ pub async fn log_outreach(
     body: OptionalBody<OutreachBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = http::path_id("id", &id)?;
-    let body = body.parse()?;
+    let outreach = body.parse()?;
     let outreach_id = Uuid::now_v7();
-    let doc = act(&state, &who, &req, id, &[], |_, _| {
+    act(&state, (&who, &req, body.json()), id, &[], StatusCode::CREATED, |_, _| {
         let now = Utc::now();
         Ok(TransactionCommand::LogOutreach(LogOutreach {
             outreach_id,
-            holder_reached: body.holder_reached,
-            notes: body.notes.clone(),
-            occurred_at: body.occurred_at.unwrap_or(now),
+            holder_reached: outreach.holder_reached,
+            notes: outreach.notes.clone(),
+            occurred_at: outreach.occurred_at.unwrap_or(now),
             now,
         }))
     })
-    .await?;
-    Ok(HttpResponse::Created().json(doc))
+    .await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -30,6 +30,7 @@ on_both_backends!(
     every_action_is_done_once_per_idempotency_key,
     another_body_under_the_same_key_is_a_conflict,
     identical_actions_at_once_with_one_key_do_it_once,
+    card_transaction_actions_are_done_once_per_key,
 );
 
 /// The requester of [`held_body`]'s purchases.
@@ -532,5 +533,29 @@ async fn identical_actions_at_once_with_one_key_do_it_once(app: TestApp) {
         assert_eq!(reply.body["calls"], view["calls"]);
     }
     assert_eq!(app.events_of_type("idempotent-request-recorded").await.len(), 1);
+    app.stop().await;
+}
+
+async fn card_transaction_actions_are_done_once_per_key(app: TestApp) {
+    app.seed_cards().await;
+    let file = include_str!("../fixtures/statement-procgate.csv");
+    app.statement("", file).await.expect(201);
+    let unchecked = app.transactions("status=unchecked_technology").await;
+    let id = unchecked[0]["transaction_id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/card-transactions/{id}/outreach");
+    let missed = json!({"holder_reached": false, "notes": "Voicemail"});
+    let k = key();
+    let first = post_with_key(&app, &path, &k, Some(&missed)).await;
+    assert_eq!(first.expect(201)["outreach"].as_array().unwrap().len(), 1);
+    let head = app.head().await;
+    let again = post_with_key(&app, &path, &k, Some(&missed)).await;
+    assert_eq!(again.header("idempotent-replayed"), "true");
+    assert_eq!(again.expect(201)["outreach"].as_array().unwrap().len(), 1);
+    assert_eq!(app.head().await, head, "a repeat writes nothing");
+    let reached = json!({"holder_reached": true, "notes": "Will loan one"});
+    post_with_key(&app, &path, &k, Some(&reached))
+        .await
+        .expect_problem(409, "idempotency-conflict");
+    assert_eq!(app.head().await, head);
     app.stop().await;
 }
