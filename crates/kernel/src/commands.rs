@@ -249,3 +249,122 @@ mod tests {
         );
     }
 }
+
+/// [`Commands::run_idempotent`] against a real store, on both backends.
+#[cfg(test)]
+mod idempotent {
+    use super::*;
+    use crate::aggregate::{At, stream};
+    use crate::http::Idempotency;
+    use eventlog::Actor;
+    use events::school::{SchoolEvent, SchoolRegistered};
+    use events::values::{IdempotencyKey, SchoolId, ShortText};
+    use serde_json::json;
+    use testkit::{Backend, TestStore};
+
+    /// Counts the names a school was given.
+    #[derive(Debug, Clone, Default)]
+    struct Names(u64);
+
+    #[derive(Debug, Clone, PartialEq)]
+    struct Never;
+
+    impl std::fmt::Display for Never {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("never")
+        }
+    }
+
+    impl std::error::Error for Never {}
+
+    impl crate::Aggregate for Names {
+        type Event = SchoolEvent;
+        type Command = String;
+        type Error = Never;
+        fn handle(&self, name: String) -> Result<Decision<SchoolEvent>, Never> {
+            let event = SchoolRegistered {
+                school_id: SchoolId::parse("a").unwrap(),
+                name: ShortText::parse(&name).unwrap(),
+            };
+            Ok(Decision::events(vec![event.into()]))
+        }
+        fn apply(&mut self, _: &SchoolEvent, _: At) {
+            self.0 += 1;
+        }
+    }
+
+    fn once(key: &str, name: &str) -> Idempotency {
+        let key = IdempotencyKey::parse(key).unwrap();
+        Idempotency::new("it", key, "POST", "/v1/schools/a/names", &json!({"name": name}))
+    }
+
+    async fn name(
+        commands: &Commands,
+        once: Option<&Idempotency>,
+        name: &str,
+    ) -> Result<Run<Names>, ApiError> {
+        let meta = Metadata::new(Actor::new("it", "it_staff"), "test");
+        let name = name.to_owned();
+        let created = [Uuid::from_u128(7)];
+        commands
+            .run_idempotent(&meta, once, &created, stream("school-a"), &[], |n: &Names, _| {
+                Ok(n.handle(name.clone()).unwrap())
+            })
+            .await
+    }
+
+    async fn once_per_key(backend: Backend) {
+        let test = TestStore::open(backend).await;
+        let commands = Commands::new(test.shared());
+        let store = commands.store().clone();
+        // The first request with a key is done, and records the key's use with it.
+        let first = once("k-1", "Lincoln");
+        let Run::Done(done) = name(&commands, Some(&first), "Lincoln").await.unwrap() else {
+            panic!("a first request is done")
+        };
+        assert_eq!((done.version, done.after), (0, 1));
+        let head = store.head().await.unwrap();
+        assert_eq!(head, 2, "the event and the key's use, in one append");
+        // The same again: the first's record, nothing written.
+        let Run::Repeat(recorded) = name(&commands, Some(&first), "Lincoln").await.unwrap() else {
+            panic!("a repeat")
+        };
+        assert_eq!(
+            (recorded.stream.as_str(), recorded.version, recorded.created.clone()),
+            ("school-a", 1, vec![Uuid::from_u128(7)])
+        );
+        assert_eq!(store.head().await.unwrap(), head);
+        // Another body under the key: 409, nothing written.
+        let err = name(&commands, Some(&once("k-1", "Lincoln Elementary")), "Lincoln Elementary")
+            .await
+            .unwrap_err();
+        assert_eq!((err.status().as_u16(), err.slug()), (409, "idempotency-conflict"));
+        assert_eq!(store.head().await.unwrap(), head);
+        // Without a key, as ever.
+        assert!(matches!(name(&commands, None, "Lincoln").await.unwrap(), Run::Done(_)));
+        // Identical requests at once with one key, on two runners (two instances): one does
+        // it, the others are repeats.
+        let (a, b) = (Commands::new(store.clone()), Commands::new(store.clone()));
+        let key = once("k-2", "Lincoln");
+        let runs = futures::future::join_all(
+            (0..8).map(|i| name(if i % 2 == 0 { &a } else { &b }, Some(&key), "Lincoln")),
+        )
+        .await;
+        let done = runs.iter().filter(|r| matches!(r, Ok(Run::Done(_)))).count();
+        let repeats = runs.iter().filter(|r| matches!(r, Ok(Run::Repeat(_)))).count();
+        assert_eq!((done, repeats), (1, 7), "{runs:?}");
+        let names: Names =
+            crate::load(&store.read_stream_to_end(&stream("school-a")).await.unwrap()).unwrap();
+        assert_eq!(names.0, 3, "Lincoln, Lincoln without a key, Lincoln once for k-2");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn once_per_key_on_postgres() {
+        once_per_key(Backend::Postgres).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn once_per_key_on_sqlite() {
+        once_per_key(Backend::Sqlite).await;
+    }
+}

@@ -282,7 +282,9 @@ pub fn classify<'a>(
     if !policy.non_technology_categories.contains(&line.category) {
         return Class::Unclassified;
     }
-    match policy.technology_terms.iter().find(|t| t.found_in(line.description.as_str())) {
+    // The most specific term found names it ("3D printer" rather than "printer").
+    let found = policy.technology_terms.iter().filter(|t| t.found_in(line.description.as_str()));
+    match found.max_by_key(|t| t.as_str().len()) {
         Some(term) => Class::LooksLikeTechnology { term },
         None => Class::NotTechnology,
     }
@@ -428,6 +430,7 @@ mod tests {
     use crate::domain::standards::Policy;
     use crate::domain::testing::fixtures::*;
     use ReasonCode::*;
+    use events::gate::ProductUpserted;
 
     fn codes_and_lines(outcome: &Outcome) -> Vec<(ReasonCode, Option<usize>)> {
         outcome.reasons.iter().map(|r| (r.code, r.line)).collect()
@@ -681,6 +684,124 @@ mod tests {
             PurchaseCheck { merchant_category_code: Some(mcc("5734")), ..check() };
         let outcome = decide(&at_a_computer_store, &gated_school(), &standards).unwrap();
         assert_eq!(outcome.codes(), vec![InCatalog]);
+    }
+
+    fn office(description: &str, category: &str) -> PurchaseLine {
+        PurchaseLine {
+            description: text(description),
+            category: self::category(category),
+            ..paper()
+        }
+    }
+
+    #[test]
+    fn a_category_in_neither_list_is_reviewed_never_approved() {
+        let check =
+            PurchaseCheck { lines: vec![office("Classroom globe", "classroom-decor")], ..check() };
+        let held = decide(&check, &gated_school(), &standards()).unwrap();
+        assert_eq!(held.decision, Decision::Held);
+        assert_eq!(codes_and_lines(&held), vec![(UnclassifiedCategory, Some(0))]);
+        let detail = &held.reasons[0].detail;
+        assert!(detail.contains("classroom-decor") && detail.contains("neither"), "{detail}");
+        let advisory = decide(&check, &ungated_school(), &standards()).unwrap();
+        assert_eq!(advisory.decision, Decision::Advisory);
+        assert_eq!(advisory.codes(), vec![UnclassifiedCategory, SchoolNotGated]);
+        // Once IT classifies the category, checks follow it.
+        let mut standards = standards();
+        let version = standards.version + 1;
+        let classified = standards
+            .handle(crate::domain::StandardsCommand::ClassifyCategory {
+                category: category("classroom-decor"),
+                technology: false,
+            })
+            .unwrap();
+        standards.apply(version, &classified[0]);
+        let outcome = decide(&check, &gated_school(), &standards).unwrap();
+        assert_eq!((outcome.decision, outcome.codes()), (Decision::Approved, vec![NotTechnology]));
+        assert_eq!(outcome.policy_version, version);
+    }
+
+    #[test]
+    fn a_non_technology_line_that_names_technology_is_reviewed() {
+        for (description, term) in [
+            ("Dell laptops for the front office", "laptop"),
+            ("Two 3D PRINTERS", "3D printer"),
+            ("Wireless access point, ceiling mount", "access point"),
+            ("Reading software licence, 30 seats", "software licence"),
+        ] {
+            let check =
+                PurchaseCheck { lines: vec![office(description, "office-supplies")], ..check() };
+            let outcome = decide(&check, &gated_school(), &standards()).unwrap();
+            assert_eq!(outcome.decision, Decision::Held, "{description}");
+            assert_eq!(codes_and_lines(&outcome), vec![(LooksLikeTechnology, Some(0))]);
+            let detail = &outcome.reasons[0].detail;
+            assert!(detail.contains(&format!("{term:?}")), "{detail}");
+            assert!(detail.contains("whole words"), "{detail}");
+        }
+        // Whole words: tablespoons are not tablets, monitoring is not a monitor.
+        for description in ["Tablespoons, 3 boxes", "Monitoring service for the boiler"] {
+            let check =
+                PurchaseCheck { lines: vec![office(description, "office-supplies")], ..check() };
+            let outcome = decide(&check, &gated_school(), &standards()).unwrap();
+            assert_eq!(outcome.codes(), vec![NotTechnology], "{description}");
+        }
+        // The policy's own terms decide; with none, nothing looks like technology.
+        let mut standards = standards();
+        let mut policy = standards.policy.clone().unwrap();
+        policy.technology_terms = vec![];
+        standards.apply(standards.version + 1, &policy.into());
+        let laptop =
+            PurchaseCheck { lines: vec![office("Dell laptop", "office-supplies")], ..check() };
+        assert_eq!(
+            decide(&laptop, &gated_school(), &standards).unwrap().codes(),
+            vec![NotTechnology]
+        );
+    }
+
+    #[test]
+    fn a_catalog_product_that_names_its_vendor_comes_only_from_it() {
+        // LAT-5440 names Dell: from CDW, another approved vendor, it is reviewed.
+        let from_cdw = PurchaseCheck { vendor: text("CDW Education"), ..check() };
+        let outcome = decide(&from_cdw, &gated_school(), &standards()).unwrap();
+        assert_eq!(outcome.decision, Decision::Held);
+        assert_eq!(codes_and_lines(&outcome), vec![(NotFromCatalogVendor, Some(0))]);
+        assert!(outcome.reasons[0].detail.contains("only from Dell Technologies"));
+        // A product naming no vendor comes from any approved one.
+        let mut standards = standards();
+        let anywhere = ProductUpserted { vendor_id: None, ..laptop() };
+        standards.apply(standards.version + 1, &anywhere.into());
+        let outcome = decide(&from_cdw, &gated_school(), &standards).unwrap();
+        assert_eq!((outcome.decision, outcome.codes()), (Decision::Approved, vec![InCatalog]));
+        // But not from an unapproved one.
+        let from_gadget_barn = PurchaseCheck { vendor: text("Gadget Barn"), ..check() };
+        let outcome = decide(&from_gadget_barn, &gated_school(), &standards).unwrap();
+        assert_eq!(outcome.codes(), vec![VendorNotApproved]);
+    }
+
+    #[test]
+    fn an_alternatives_lines_are_judged_without_a_vendor() {
+        let lines = vec![
+            PurchaseLine { quantity: quantity(1), ..supported_line() },
+            unknown_laptop(),
+            paper(),
+            office("Classroom globe", "classroom-decor"),
+        ];
+        let assessed = assess_lines(&lines, &standards()).unwrap();
+        assert!(!assessed.supported);
+        assert_eq!(assessed.policy_version, standards().version);
+        let codes: Vec<_> = assessed.reasons.iter().map(|r| (r.code, r.line)).collect();
+        assert_eq!(
+            codes,
+            vec![
+                (InCatalog, Some(0)),
+                (NotInCatalog, Some(1)),
+                (NotTechnology, Some(2)),
+                (UnclassifiedCategory, Some(3)),
+            ]
+        );
+        let supported = assess_lines(&[supported_line(), paper()], &standards()).unwrap();
+        assert!(supported.supported);
+        assert_eq!(assess_lines(&[], &standards()), None);
     }
 
     #[test]

@@ -135,6 +135,28 @@ fn submit_records_the_check_and_the_decision() {
 }
 
 #[test]
+fn a_check_the_policy_does_not_call_technology_for_sure_is_held_never_approved() {
+    let globe = PurchaseLine {
+        description: text("Classroom globe"),
+        category: category("classroom-decor"),
+        ..paper()
+    };
+    let laptop_as_supplies = PurchaseLine { description: text("Laptop for the office"), ..paper() };
+    for (line, code) in [
+        (globe, ReasonCode::UnclassifiedCategory),
+        (laptop_as_supplies, ReasonCode::LooksLikeTechnology),
+    ] {
+        let check = PurchaseCheck { lines: vec![line], ..check() };
+        let then =
+            given::<Purchase>([]).when(PurchaseCommand::Submit(submit(check, &gated_school())));
+        let [_, PurchaseEvent::Decided(decided)] = &then.decision().events[..] else { panic!() };
+        assert_eq!(decided.decision, Decision::Held);
+        assert_eq!(decided.reasons[0].code, code);
+        assert_eq!(then.then_state(at(0)).status, Some(PurchaseStatus::Held));
+    }
+}
+
+#[test]
 fn an_approved_decision_is_not_flagged() {
     let state = given::<Purchase>(approved_purchase()).state().clone();
     assert_eq!(state.status, Some(PurchaseStatus::Approved));
