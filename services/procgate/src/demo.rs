@@ -146,20 +146,6 @@ pub struct Demo {
     checks: usize,
 }
 
-/// The URL of a server listening on `listen` (`host:port`), as seen from this machine: a
-/// wildcard address (`0.0.0.0`, `[::]`) is reached on loopback.
-pub fn url_of_listen(listen: &str) -> String {
-    let listen = listen.trim();
-    let reachable = if let Some(port) = listen.strip_prefix("0.0.0.0:") {
-        format!("127.0.0.1:{port}")
-    } else if let Some(port) = listen.strip_prefix("[::]:") {
-        format!("[::1]:{port}")
-    } else {
-        listen.to_owned()
-    };
-    format!("http://{reachable}")
-}
-
 /// The share of the held purchases, the latest, that IT has not handled yet (one in this many,
 /// at least [`LEFT_WAITING_MIN`]), so that the queue has something to work.
 const LEFT_WAITING_SHARE: usize = 10;

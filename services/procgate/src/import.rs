@@ -51,18 +51,6 @@ pub struct StatementArgs {
     pub subject: String,
 }
 
-/// The URL of a server listening on `listen` (`host:port`) from this machine: a wildcard
-/// address is reached on loopback.
-pub fn url_of_listen(listen: &str) -> String {
-    let listen = listen.trim();
-    let host = match listen.rsplit_once(':') {
-        Some(("0.0.0.0", port)) => format!("127.0.0.1:{port}"),
-        Some(("[::]", port)) => format!("[::1]:{port}"),
-        _ => listen.to_owned(),
-    };
-    format!("http://{host}")
-}
-
 /// The request's query string: the profile, the dry run and a mapping's columns.
 pub fn query(args: &StatementArgs) -> anyhow::Result<Vec<(String, String)>> {
     let mut query = vec![("profile".to_owned(), args.profile.clone())];

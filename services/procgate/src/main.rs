@@ -203,7 +203,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Demo(args) => {
             let issuer = args.jwt.issuer(&args.store.data_dir)?;
-            let url = args.url.clone().unwrap_or_else(|| demo::url_of_listen(&args.listen));
+            let url = args.url.clone().unwrap_or_else(|| settings::url_of_listen(&args.listen));
             let or_url = |u: Option<String>| u.unwrap_or_else(|| url.clone());
             let urls = [
                 or_url(args.gate_url.clone()),
@@ -215,7 +215,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             demo.run().await
         }
         Command::Import(Import::Statement { args, listen, store, jwt }) => {
-            let url = args.url.clone().unwrap_or_else(|| import::url_of_listen(&listen));
+            let url = args.url.clone().unwrap_or_else(|| settings::url_of_listen(&listen));
             let issuer = match args.token {
                 Some(_) => None,
                 None => Some(jwt.issuer(&store.data_dir)?),

@@ -182,3 +182,17 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     file.write_all(contents.as_bytes())?;
     Ok(())
 }
+
+/// The URL of a server listening on `listen` (`host:port`), as seen from this machine: a
+/// wildcard address (`0.0.0.0`, `[::]`) is reached on loopback.
+pub fn url_of_listen(listen: &str) -> String {
+    let listen = listen.trim();
+    let reachable = if let Some(port) = listen.strip_prefix("0.0.0.0:") {
+        format!("127.0.0.1:{port}")
+    } else if let Some(port) = listen.strip_prefix("[::]:") {
+        format!("[::1]:{port}")
+    } else {
+        listen.to_owned()
+    };
+    format!("http://{reachable}")
+}
