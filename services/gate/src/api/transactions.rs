@@ -53,6 +53,7 @@ pub struct TransactionQuery {
     /// Only the transactions a statement recorded.
     statement_id: Option<String>,
     /// At most this many (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<usize>,
     /// Continue after this `sequence` (the `next_after` of the previous page).
     after: Option<u64>,

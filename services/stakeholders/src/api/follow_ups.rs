@@ -39,6 +39,7 @@ pub struct FollowUpQuery {
     /// Only follow-ups owed to this person.
     stakeholder_id: Option<Uuid>,
     /// At most this many (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<usize>,
     /// Skip this many (the `next_offset` of the previous page).
     offset: Option<usize>,

@@ -45,6 +45,7 @@ pub struct PromiseQuery {
     /// Only promises made by this person (the JWT subject that made them).
     owner: Option<String>,
     /// At most this many (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<usize>,
     /// Skip this many (the `next_offset` of the previous page).
     offset: Option<usize>,

@@ -49,6 +49,7 @@ pub struct SchoolQuery {
     /// Only schools whose agreement stands so.
     agreement_status: Option<AgreementStatus>,
     /// At most this many (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<usize>,
     /// Skip this many (the `next_offset` of the previous page).
     offset: Option<usize>,

@@ -35,6 +35,7 @@ pub struct WishQuery {
     /// Only wishes made at this school (the person's school when they said it).
     school_id: Option<String>,
     /// At most this many (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<usize>,
     /// Skip this many (the `next_offset` of the previous page).
     offset: Option<usize>,

@@ -37,6 +37,7 @@ pub struct ListQuery {
     status: Option<PurchaseStatus>,
     school_id: Option<String>,
     /// At most this many (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<usize>,
     /// Continue after this `sequence` (the `next_after` of the previous page; submission order
     /// only).
