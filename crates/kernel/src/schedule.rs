@@ -190,6 +190,58 @@ impl<K: Ord + Hash + Copy> Wakes<K> {
     }
 }
 
+/// How many due items a schedule judges at once.
+pub const CONCURRENCY: usize = 16;
+
+/// How long after a failure, or a judgement its tracker cannot see yet, an item is tried again.
+pub const RETRY_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+
+/// What a schedule's tracker offers [`settle`]: the items it keeps, by id.
+pub trait Tracks {
+    /// An item as a judgement leaves it.
+    type Item;
+    /// Puts the freshly judged `item` in place of the one kept.
+    fn replace(&mut self, id: uuid::Uuid, item: Self::Item);
+    /// When the item is due next, by what the tracker knows.
+    fn wake(&self, id: uuid::Uuid) -> Option<DateTime<Utc>>;
+    /// Makes the item due again at `at`.
+    fn retry_at(&mut self, id: uuid::Uuid, at: DateTime<Utc>);
+}
+
+/// Runs `judge` on each of `due`, [`CONCURRENCY`] at once.
+pub async fn judge_all<K, T, Fut>(due: Vec<K>, judge: impl Fn(K) -> Fut) -> Vec<T>
+where
+    Fut: Future<Output = T>,
+{
+    use futures::StreamExt;
+    futures::stream::iter(due).map(judge).buffer_unordered(CONCURRENCY).collect().await
+}
+
+/// Puts each judged item back in `tracker`: a failure, or an item still due by what the
+/// tracker knows (its settings lag the read; the subscription brings them up to date), is
+/// tried again after [`RETRY_AFTER`].
+pub fn settle<T: Tracks>(
+    tracker: &mut T,
+    judged: Vec<(uuid::Uuid, Result<T::Item, eventlog::StoreError>)>,
+    now: DateTime<Utc>,
+    what: &str,
+) {
+    for (id, outcome) in judged {
+        match outcome {
+            Ok(fresh) => {
+                tracker.replace(id, fresh);
+                if tracker.wake(id).is_some_and(|at| at <= now) {
+                    tracker.retry_at(id, now + RETRY_AFTER);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(%id, error = %e, "could not record {what}");
+                tracker.retry_at(id, now + RETRY_AFTER);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeDelta;

@@ -26,13 +26,12 @@ mod tracker;
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use eventlog::{
     Actor, ExpectedVersion, Filter, Metadata, RecordedEvent, Store, StoreError, StreamAppend,
 };
 use events::clocks::{PurchaseClocks, SlaEvent};
 use events::gate::PurchaseEvent;
-use futures::StreamExt;
 use kernel::{Aggregate, At, Schedule};
 use uuid::Uuid;
 
@@ -42,12 +41,8 @@ pub(crate) use tracker::{Tracked, Tracker};
 use crate::clock::Clock;
 use crate::domain::{self, DistrictSettings};
 
-/// How many purchases are judged at once when several are due together.
-const CONCURRENCY: usize = 16;
 /// How many times a purchase is judged again after another writer got there first.
 const RETRIES: usize = 5;
-/// How long after a failure a purchase is tried again.
-const RETRY_AFTER: TimeDelta = TimeDelta::seconds(5);
 /// How many purchases' reschedules go in one append.
 const RESCHEDULES_PER_APPEND: usize = 200;
 
@@ -102,30 +97,12 @@ impl Schedule for Clocks {
 /// Judges the purchases `due` at `now`, several at once, and records what they need.
 async fn record(store: &Store, tracker: &mut Tracker, due: Vec<Uuid>, now: DateTime<Utc>) {
     let district = tracker.district.clone();
-    let judged: Vec<(Uuid, Result<Tracked, StoreError>)> = futures::stream::iter(due)
-        .map(|id| {
-            let district = &district;
-            async move { (id, judge(store, id, district, now).await) }
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    for (id, outcome) in judged {
-        match outcome {
-            Ok(fresh) => {
-                tracker.replace(id, fresh);
-                // Still due by what the tracker knows: its district lags the read; the
-                // subscription brings it up to date before then.
-                if tracker.wake(id).is_some_and(|at| at <= now) {
-                    tracker.retry_at(id, now + RETRY_AFTER);
-                }
-            }
-            Err(e) => {
-                tracing::warn!(purchase = %id, error = %e, "could not record a clock event");
-                tracker.retry_at(id, now + RETRY_AFTER);
-            }
-        }
-    }
+    let judged = kernel::schedule::judge_all(due, |id| {
+        let district = &district;
+        async move { (id, judge(store, id, district, now).await) }
+    })
+    .await;
+    kernel::schedule::settle(tracker, judged, now, "a clock event");
 }
 
 /// Writes the records of moved due times, each in its purchase's `sla-…` stream, several

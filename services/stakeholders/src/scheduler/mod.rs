@@ -18,24 +18,19 @@
 
 mod tracker;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use eventlog::{Actor, ExpectedVersion, Filter, Metadata, RecordedEvent, Store, StoreError};
 use events::district::District;
 use events::reminders::{ItemReminders, ReminderEvent, ReminderSettings};
 use events::stakeholders::{FollowUpEvent, PromiseEvent, followup_stream, promise_stream};
-use futures::StreamExt;
 use kernel::{Clock, Schedule};
 use uuid::Uuid;
 
 pub(crate) use kernel::schedule::Running;
 pub(crate) use tracker::{Kind, Tracked, Tracker};
 
-/// How many items are judged at once when several are due together.
-const CONCURRENCY: usize = 16;
 /// How many times an item is judged again after another writer got there first.
 const RETRIES: usize = 5;
-/// How long after a failure an item is tried again.
-const RETRY_AFTER: TimeDelta = TimeDelta::seconds(5);
 
 /// Starts the scheduler on `store`, telling time by `clock`.
 pub(crate) fn spawn(store: Store, clock: Clock) -> Running {
@@ -76,29 +71,11 @@ impl Schedule for Reminders {
             .filter_map(|id| Some((id, tracker.tracked(id)?.kind)))
             .collect();
         let (district, settings) = (&tracker.district, tracker.settings);
-        let judged: Vec<(Uuid, Result<Tracked, StoreError>)> = futures::stream::iter(due)
-            .map(|(id, kind)| async move {
-                (id, judge(store, id, kind, district.clone(), settings, now).await)
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
-        for (id, outcome) in judged {
-            match outcome {
-                Ok(fresh) => {
-                    tracker.replace(id, fresh);
-                    // Still due by what the tracker knows (its district or lead lag the read):
-                    // the subscription brings them up to date before then.
-                    if tracker.wake(id).is_some_and(|at| at <= now) {
-                        tracker.retry_at(id, now + RETRY_AFTER);
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(item = %id, error = %e, "could not record a reminder");
-                    tracker.retry_at(id, now + RETRY_AFTER);
-                }
-            }
-        }
+        let judged = kernel::schedule::judge_all(due, |(id, kind)| async move {
+            (id, judge(store, id, kind, district.clone(), settings, now).await)
+        })
+        .await;
+        kernel::schedule::settle(tracker, judged, now, "a reminder");
     }
 
     fn counts(&self) -> (usize, usize) {

@@ -152,6 +152,22 @@ impl Tracker {
     }
 }
 
+impl kernel::schedule::Tracks for Tracker {
+    type Item = Tracked;
+
+    fn replace(&mut self, id: Uuid, item: Tracked) {
+        Tracker::replace(self, id, item);
+    }
+
+    fn wake(&self, id: Uuid) -> Option<DateTime<Utc>> {
+        Tracker::wake(self, id)
+    }
+
+    fn retry_at(&mut self, id: Uuid, at: DateTime<Utc>) {
+        Tracker::retry_at(self, id, at);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::NaiveDate;
