@@ -159,8 +159,7 @@ impl ReadModel for CardSpend {
 mod tests {
     use std::collections::BTreeMap;
 
-    use eventlog::projection::{apply_batch, batch_keys};
-    use eventlog::{Actor, Docs, Metadata, RecordedEvent};
+    use eventlog::{Actor, Metadata, RecordedEvent};
     use events::EventFamily;
     use events::card::{
         CardMatchUndone, CardTransactionFlagged, CardTransactionMatched, CardTransactionRecorded,
@@ -242,22 +241,10 @@ mod tests {
     /// Every document after the events, applied one batch per event.
     fn apply(events: &[RecordedEvent]) -> BTreeMap<DocKey, Value> {
         let projection = CardSpend.into_projection();
-        let mut store: BTreeMap<DocKey, Value> = BTreeMap::new();
         for event in events {
             assert!(projection.filter().matches(event), "{}", event.event_type);
-            let (batch, keys) = batch_keys(&*projection, std::slice::from_ref(event), 0);
-            let fetched = keys.into_iter().map(|k| {
-                let value = store.get(&k).cloned();
-                (k, value)
-            });
-            for (key, value) in apply_batch(&*projection, &batch, Docs::fetched(fetched)).unwrap() {
-                match value {
-                    Some(value) => store.insert(key, value),
-                    None => store.remove(&key),
-                };
-            }
         }
-        store
+        kernel::testing::project(&*projection, events)
     }
 
     fn status_after(events: &[CardTransactionEvent]) -> Option<TransactionStatus> {

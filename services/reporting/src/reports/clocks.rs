@@ -187,8 +187,7 @@ impl ReadModel for Clocks {
 mod tests {
     use std::collections::BTreeMap;
 
-    use eventlog::projection::{apply_batch, batch_keys};
-    use eventlog::{Docs, RecordedEvent};
+    use eventlog::RecordedEvent;
     use events::calendar::{BusinessHours, TimeZoneName};
     use events::clocks::SlaState;
     use events::district::{BusinessMinutes, DistrictSet, SlaTargets};
@@ -201,21 +200,7 @@ mod tests {
     /// Every document after the events, applied one batch per event.
     fn apply(events: &[RecordedEvent]) -> BTreeMap<DocKey, Value> {
         let projection = Clocks.into_projection();
-        let mut store: BTreeMap<DocKey, Value> = BTreeMap::new();
-        for event in events {
-            let (batch, keys) = batch_keys(&*projection, std::slice::from_ref(event), 0);
-            let fetched = keys.into_iter().map(|k| {
-                let value = store.get(&k).cloned();
-                (k, value)
-            });
-            for (key, value) in apply_batch(&*projection, &batch, Docs::fetched(fetched)).unwrap() {
-                match value {
-                    Some(value) => store.insert(key, value),
-                    None => store.remove(&key),
-                };
-            }
-        }
-        store
+        kernel::testing::project(&*projection, events)
     }
 
     fn district_events(first_position: u64) -> Vec<RecordedEvent> {

@@ -429,9 +429,7 @@ pub(crate) mod fixtures {
 mod tests {
     use std::collections::BTreeMap;
 
-    use eventlog::projection::{apply_batch, batch_keys};
-    use eventlog::{Docs, RecordedEvent};
-    use serde_json::Value;
+    use eventlog::RecordedEvent;
     use uuid::Uuid;
 
     use super::fixtures::*;
@@ -440,21 +438,7 @@ mod tests {
     /// The held purchases' documents after the events, applied one batch per event.
     fn held_docs(events: &[RecordedEvent]) -> BTreeMap<String, HeldDoc> {
         let projection = Purchases.into_projection();
-        let mut store: BTreeMap<DocKey, Value> = BTreeMap::new();
-        for event in events {
-            let (batch, keys) = batch_keys(&*projection, std::slice::from_ref(event), 0);
-            let fetched = keys.into_iter().map(|k| {
-                let value = store.get(&k).cloned();
-                (k, value)
-            });
-            for (key, value) in apply_batch(&*projection, &batch, Docs::fetched(fetched)).unwrap() {
-                match value {
-                    Some(value) => store.insert(key, value),
-                    None => store.remove(&key),
-                };
-            }
-        }
-        store
+        kernel::testing::project(&*projection, events)
             .into_iter()
             .filter(|(k, _)| k.collection == HELD)
             .map(|(k, v)| (k.key, serde_json::from_value(v).unwrap()))
