@@ -7,7 +7,6 @@
 //!     const NAME: &'static str = "stakeholders.wishes";
 //!     type Doc = WishDoc;
 //!     fn filter(&self) -> Filter { Filter::categories([WISH_CATEGORY]) }
-//!     fn keys(&self, event: &Recorded<'_>) -> Vec<String> { vec![event.stream_id().to_owned()] }
 //!     fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, WishDoc>) -> Result<(), String> {
 //!         let Published::Wish(wish) = event.event else { return Ok(()) };
 //!         …
@@ -15,6 +14,7 @@
 //! }
 //! ```
 //!
+//! Its documents are keyed by stream id unless it says otherwise ([`ReadModel::keys`]).
 //! [`ReadModel::into_projection`] turns one into the `Arc<dyn Projection>` the log runs.
 //!
 //! A read model may own several collections ([`ReadModel::collections`]): its documents
@@ -27,7 +27,6 @@
 //!     const COLLECTION: &'static str = SCHOOLS;
 //!     type Doc = SchoolDoc;
 //!     fn collections(&self) -> Vec<&'static str> { vec![SCHOOLS, CHANGES] }
-//!     fn keys(&self, event: &Recorded<'_>) -> Vec<String> { vec![event.stream_id().to_owned()] }
 //!     fn other_keys(&self, event: &Recorded<'_>) -> Vec<DocKey> {
 //!         vec![DocKey::new(CHANGES, change_key(event.position))]
 //!     }
@@ -109,7 +108,12 @@ pub trait ReadModel: Send + Sync + 'static {
 
     /// The keys of the documents `update` reads or writes for this event, in
     /// [`Self::COLLECTION`].
-    fn keys(&self, event: &Recorded<'_>) -> Vec<String>;
+    ///
+    /// By default, the one document named by the event's stream id (`wish-{id}` keeps the
+    /// document `{id}`), which is what most read models keep.
+    fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
+        vec![event.stream_id().to_owned()]
+    }
 
     /// The documents `update` reads or writes for this event in its other collections (see
     /// [`Self::collections`]), each named with its collection: none unless it keeps others.

@@ -66,10 +66,6 @@ impl ReadModel for CardTransactions {
         Filter::categories([TRANSACTION_CATEGORY])
     }
 
-    fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
-        vec![event.stream_id().to_owned()]
-    }
-
     fn update(
         &self,
         event: &Recorded<'_>,

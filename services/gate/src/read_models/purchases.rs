@@ -63,10 +63,6 @@ impl ReadModel for Purchases {
         Filter::categories([events::gate::PURCHASE_CATEGORY])
     }
 
-    fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
-        vec![event.stream_id().to_owned()]
-    }
-
     fn update(
         &self,
         event: &Recorded<'_>,

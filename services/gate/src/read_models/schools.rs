@@ -26,10 +26,6 @@ impl ReadModel for Schools {
         Filter::categories([events::school::SCHOOL_CATEGORY])
     }
 
-    fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
-        vec![event.stream_id().to_owned()]
-    }
-
     fn update(
         &self,
         event: &Recorded<'_>,

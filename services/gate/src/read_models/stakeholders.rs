@@ -42,10 +42,6 @@ impl ReadModel for StakeholderEmails {
             .with_types(["stakeholder-registered", "stakeholder-updated"])
     }
 
-    fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
-        vec![event.stream_id().to_owned()]
-    }
-
     fn update(
         &self,
         event: &Recorded<'_>,

@@ -110,10 +110,6 @@ impl ReadModel for Schools {
         Filter::all().with_types(TYPES)
     }
 
-    fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
-        vec![event.stream_id().to_owned()]
-    }
-
     fn other_keys(&self, event: &Recorded<'_>) -> Vec<DocKey> {
         match event.event {
             Published::School(

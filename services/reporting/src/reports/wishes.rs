@@ -70,10 +70,6 @@ impl ReadModel for Wishes {
         Filter::all().with_types(["wish-recorded", "wish-progressed"])
     }
 
-    fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
-        vec![event.stream_id().to_owned()]
-    }
-
     fn update(
         &self,
         event: &Recorded<'_>,

@@ -58,10 +58,6 @@ impl ReadModel for FollowUps {
         Filter::categories([FOLLOWUP_CATEGORY])
     }
 
-    fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
-        vec![event.stream_id().to_owned()]
-    }
-
     fn update(
         &self,
         event: &Recorded<'_>,

@@ -105,10 +105,6 @@ impl ReadModel for HeldPurchases {
         Filter::categories([PURCHASE_CATEGORY])
     }
 
-    fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
-        vec![event.stream_id().to_owned()]
-    }
-
     fn update(
         &self,
         event: &Recorded<'_>,

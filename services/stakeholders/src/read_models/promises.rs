@@ -64,10 +64,6 @@ impl ReadModel for Promises {
         Filter::categories([PROMISE_CATEGORY])
     }
 
-    fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
-        vec![event.stream_id().to_owned()]
-    }
-
     fn update(
         &self,
         event: &Recorded<'_>,

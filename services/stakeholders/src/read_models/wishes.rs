@@ -38,10 +38,6 @@ impl ReadModel for Wishes {
         Filter::categories([WISH_CATEGORY])
     }
 
-    fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
-        vec![event.stream_id().to_owned()]
-    }
-
     fn update(
         &self,
         event: &Recorded<'_>,
