@@ -17,11 +17,15 @@ pub enum Role {
     Auditor,
     /// Administrators: everything IT staff can do, and configuration.
     Admin,
+    /// The district's other systems: read the feed and subscribe to it, never write, never
+    /// see personal data.
+    Integration,
 }
 
 impl Role {
     /// Every role, from most to least privileged.
-    pub const ALL: [Role; 4] = [Role::Admin, Role::ItStaff, Role::Auditor, Role::Finance];
+    pub const ALL: [Role; 5] =
+        [Role::Admin, Role::ItStaff, Role::Auditor, Role::Finance, Role::Integration];
 
     /// The wire name (`it_staff`).
     pub fn as_str(self) -> &'static str {
@@ -30,17 +34,18 @@ impl Role {
             Role::ItStaff => "it_staff",
             Role::Auditor => "auditor",
             Role::Admin => "admin",
+            Role::Integration => "integration",
         }
     }
 
     /// Rank used to pick a principal's actor role: admin (3) > it_staff (2) > auditor (1) >
-    /// finance (0). Writing roles outrank reading ones.
+    /// finance (0) = integration (0). Writing roles outrank reading ones.
     pub fn privilege(self) -> u8 {
         match self {
             Role::Admin => 3,
             Role::ItStaff => 2,
             Role::Auditor => 1,
-            Role::Finance => 0,
+            Role::Finance | Role::Integration => 0,
         }
     }
 }
@@ -53,7 +58,7 @@ impl fmt::Display for Role {
 
 /// A role name that is not one of procgate's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role `{0}`; the roles are finance, it_staff, auditor and admin")]
+#[error("unknown role `{0}`; the roles are finance, it_staff, auditor, admin and integration")]
 pub struct UnknownRole(pub String);
 
 impl FromStr for Role {
@@ -65,6 +70,7 @@ impl FromStr for Role {
             "it_staff" => Ok(Role::ItStaff),
             "auditor" => Ok(Role::Auditor),
             "admin" => Ok(Role::Admin),
+            "integration" => Ok(Role::Integration),
             other => Err(UnknownRole(other.to_owned())),
         }
     }

@@ -15,6 +15,10 @@
 //!   ([`calendar::DistrictCalendar`]); the `district-settings` stream and its fold
 //!   ([`district::District`]); the clocks on flagged purchases ([`clocks::PurchaseClocks`])
 //!   and the `sla-…` streams of their warnings, breaches and escalations.
+//! - [`notifications`]: webhook endpoints (`webhook-{uuid}`: registration, secret rotation,
+//!   lease, every delivery attempt) and durable subscriptions (`subscription-{name}`), with the
+//!   retry schedule and the endpoint's fold ([`notifications::Webhook`]); [`audience`]: who
+//!   may receive which event, and what of it.
 //! - [`reminders`]: promises and follow-ups due soon and overdue, in the district's calendar
 //!   ([`reminders::ItemReminders`]), and the `reminder-…` streams their scheduler writes.
 //!
@@ -36,11 +40,13 @@
 #[macro_use]
 mod family;
 
+pub mod audience;
 pub mod calendar;
 pub mod card;
 pub mod clocks;
 pub mod district;
 pub mod gate;
+pub mod notifications;
 pub mod published;
 pub mod reminders;
 pub mod rules;
@@ -163,6 +169,8 @@ pub fn event_schemas() -> Vec<EventSchema> {
         district::DistrictEvent::event_schemas(),
         clocks::SlaEvent::event_schemas(),
         reminders::ReminderEvent::event_schemas(),
+        notifications::WebhookEvent::event_schemas(),
+        notifications::SubscriptionEvent::event_schemas(),
     ]
     .concat()
 }

@@ -12,6 +12,7 @@ use crate::card::{CardEvent, CardTransactionEvent, ReconciliationEvent, Statemen
 use crate::clocks::SlaEvent;
 use crate::district::DistrictEvent;
 use crate::gate::{IdempotencyEvent, PurchaseEvent, StandardsEvent};
+use crate::notifications::{SubscriptionEvent, WebhookEvent};
 use crate::reminders::ReminderEvent;
 use crate::school::SchoolEvent;
 use crate::stakeholders::{EmailEvent, FollowUpEvent, PromiseEvent, StakeholderEvent, WishEvent};
@@ -36,6 +37,8 @@ pub enum Published {
     District(DistrictEvent),
     Sla(SlaEvent),
     Reminder(ReminderEvent),
+    Webhook(WebhookEvent),
+    Subscription(SubscriptionEvent),
 }
 
 impl Published {
@@ -57,6 +60,8 @@ impl Published {
         DistrictEvent::CATEGORY,
         SlaEvent::CATEGORY,
         ReminderEvent::CATEGORY,
+        WebhookEvent::CATEGORY,
+        SubscriptionEvent::CATEGORY,
     ];
 
     /// The event of a stream of `category`, from its type and data.
@@ -90,6 +95,10 @@ impl Published {
             ReconciliationEvent::CATEGORY => {
                 Self::Reconciliation(ReconciliationEvent::from_parts(event_type, data)?)
             }
+            WebhookEvent::CATEGORY => Self::Webhook(WebhookEvent::from_parts(event_type, data)?),
+            SubscriptionEvent::CATEGORY => {
+                Self::Subscription(SubscriptionEvent::from_parts(event_type, data)?)
+            }
             other => return Err(DecodeError::UnknownCategory { category: other.to_owned() }),
         })
     }
@@ -113,6 +122,8 @@ impl Published {
             Self::Statement(e) => e.event_type(),
             Self::CardTransaction(e) => e.event_type(),
             Self::Reconciliation(e) => e.event_type(),
+            Self::Webhook(e) => e.event_type(),
+            Self::Subscription(e) => e.event_type(),
         }
     }
 }
@@ -140,6 +151,6 @@ mod tests {
             Published::decode("weather", "rain", &Value::Null),
             Err(DecodeError::UnknownCategory { .. })
         ));
-        assert_eq!(Published::CATEGORIES.len(), 16);
+        assert_eq!(Published::CATEGORIES.len(), 18);
     }
 }

@@ -133,7 +133,7 @@ async fn run<S: Schedule>(store: &Store, clock: &Clock, schedule: &mut S) -> eve
 
 /// Sleeps for `duration`, or forever for `None` or a duration past tokio's timer (about two
 /// years).
-async fn sleep_for(duration: Option<Duration>) {
+pub async fn sleep_for(duration: Option<Duration>) {
     const LONGEST: Duration = Duration::from_secs(60 * 60 * 24 * 365);
     match duration {
         Some(duration) if duration < LONGEST => tokio::time::sleep(duration).await,

@@ -148,11 +148,14 @@ struct Serve {
     store: StoreSettings,
     #[command(flatten)]
     jwt: JwtSettings,
+    #[command(flatten)]
+    webhooks: settings::WebhookSettings,
 }
 
 #[derive(Debug, Args)]
 struct Token {
-    /// A role the token grants (repeat for several): finance, it_staff, auditor, admin.
+    /// A role the token grants (repeat for several): finance, it_staff, auditor, admin,
+    /// integration.
     #[arg(long = "role", required = true, value_parser = parse_role)]
     roles: Vec<Role>,
     /// Who the token is for (the `sub` claim): a person or a finance system.
@@ -321,9 +324,12 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
             stakeholders::Stakeholders::start(store.clone(), verifier.clone()).await?,
         ));
     }
+    let mut webhook_key_created = false;
     if wanted(ServiceName::Reporting) {
-        services
-            .push(Arc::new(reporting::Reporting::start(store.clone(), verifier.clone()).await?));
+        let (notify, created) = serve.webhooks.notify(&serve.store.data_dir, &serve.listen)?;
+        webhook_key_created = created;
+        let reporting = reporting::Reporting::start(store.clone(), verifier.clone()).await?;
+        services.push(Arc::new(reporting.with_notifications(notify)));
     }
     let address = listener.local_addr()?;
     let ready_store = store.clone();
@@ -349,6 +355,12 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
         println!(
             "  created the JWT secret {} (HS256; the file's text is the secret)",
             serve.jwt.secret_file(&serve.store.data_dir).display()
+        );
+    }
+    if webhook_key_created {
+        println!(
+            "  created the webhook key {} (webhook secrets are derived from it)",
+            serve.store.data_dir.join("webhook-key").display()
         );
     }
     if serve.jwt.jwt_secret.is_none() && serve.jwt.jwt_public_key_file.is_none() {

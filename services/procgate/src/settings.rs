@@ -196,3 +196,72 @@ pub fn url_of_listen(listen: &str) -> String {
     };
     format!("http://{reachable}")
 }
+
+/// Webhook deliveries.
+#[derive(Debug, Clone, Args)]
+pub struct WebhookSettings {
+    /// The district's webhook key (at least 32 characters): every endpoint's signing secret is
+    /// derived from it, so every instance must have the same. Default: the `webhook-key` file
+    /// in the data directory, created on the first start.
+    #[arg(long, env = "PROCGATE_WEBHOOK_KEY", hide_env_values = true)]
+    pub webhook_key: Option<String>,
+    /// This instance's name on delivery leases: unique among running instances, stable across
+    /// restarts of one (default: the host name and the listen address).
+    #[arg(long, env = "PROCGATE_INSTANCE_ID")]
+    pub instance_id: Option<String>,
+    /// Allow webhook URLs that are `http`, or private, loopback or link-local addresses (only
+    /// on a closed network: it lets API callers make the server reach inside).
+    #[arg(long, env = "PROCGATE_WEBHOOKS_ALLOW_PRIVATE", default_value_t = false)]
+    pub webhooks_allow_private: bool,
+    /// Whether this instance delivers to webhook endpoints (every instance serves the API).
+    #[arg(long, env = "PROCGATE_WEBHOOKS_DELIVER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub webhooks_deliver: bool,
+}
+
+const WEBHOOK_KEY_FILE: &str = "webhook-key";
+
+impl WebhookSettings {
+    /// The notification settings of an instance listening on `listen`. Returns whether the
+    /// key file was created now.
+    pub fn notify(
+        &self,
+        data_dir: &Path,
+        listen: &str,
+    ) -> anyhow::Result<(reporting::notify::Settings, bool)> {
+        let (key, created) = match &self.webhook_key {
+            Some(key) => (key.clone(), false),
+            None => {
+                let path = data_dir.join(WEBHOOK_KEY_FILE);
+                if path.exists() {
+                    (read(&path)?.trim().to_owned(), false)
+                } else {
+                    let mut bytes = [0u8; 48];
+                    getrandom::fill(&mut bytes)
+                        .map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+                    let key = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+                    std::fs::create_dir_all(data_dir)
+                        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+                    write_private(&path, &key)?;
+                    (key, true)
+                }
+            }
+        };
+        let key = reporting::notify::WebhookKey::new(key.as_bytes())
+            .map_err(|e| anyhow::anyhow!("PROCGATE_WEBHOOK_KEY: {e}"))?;
+        let instance = self.instance_id.clone().unwrap_or_else(|| {
+            let host = std::env::var("HOSTNAME")
+                .ok()
+                .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "procgate".to_owned());
+            format!("{host}/{listen}")
+        });
+        let mut settings = reporting::notify::Settings::new(key, instance);
+        if self.webhooks_allow_private {
+            settings.targets = reporting::notify::Targets::AllowPrivate;
+        }
+        settings.deliver = self.webhooks_deliver;
+        Ok((settings, created))
+    }
+}

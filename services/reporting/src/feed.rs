@@ -32,7 +32,7 @@ use crate::cloudevent::{CloudEvent, TYPICAL_EVENT_JSON};
 use crate::query::{DEFAULT_LIMIT, FeedParams, MAX_LIMIT};
 
 /// Who may read the feed: any procgate role.
-pub const FEED_ROLES: [Role; 4] = Role::ALL;
+pub const FEED_ROLES: [Role; 5] = Role::ALL;
 /// Who may read single streams.
 pub const STREAM_ROLES: [Role; 3] = [Role::Auditor, Role::ItStaff, Role::Admin];
 

@@ -1,9 +1,11 @@
 //! procgate's reporting service: what the log says, for IT leadership, auditors and the
 //! district's other systems.
 //!
-//! It only reads the log (it never appends), through the `eventlog` store interface, so it
-//! runs on either backend and beside any number of gate and stakeholder instances. It knows the
-//! other services only through the event types they publish (the `events` crate).
+//! It reads the log through the `eventlog` store interface, so it runs on either backend and
+//! beside any number of gate and stakeholder instances, and appends only its own records: the
+//! webhook endpoints and their deliveries (`webhook-…`) and the durable subscriptions
+//! (`subscription-…`). It knows the other services only through the event types they publish
+//! (the `events` crate).
 //!
 //! | endpoint | roles | module |
 //! |---|---|---|
@@ -13,6 +15,8 @@
 //! | `GET /v1/reports/{adoption,response-times,promises,rogue-spend,wishes,sla}` | it_staff, auditor, admin | [`reports`]: figures kept by projections, JSON or CSV; durations in the district's business time |
 //! | `GET /v1/audit/purchases/{id}` | auditor, admin | [`replay`]: one purchase's history, replayed from its stream |
 //! | `GET /v1/audit/verify` | auditor, admin | [`audit`]: recompute the hash chain |
+//! | `/v1/webhooks…` | admin; finance and integration for their own | [`notify`]: signed webhook deliveries straight from the log |
+//! | `/v1/subscriptions/{name}…` | integration, admin | [`notify`]: durable named subscriptions |
 //!
 //! The OpenAPI document types every event's `data` by its `type` ([`schemas`]).
 //!
@@ -40,6 +44,7 @@ pub mod audit;
 pub mod cloudevent;
 pub mod feed;
 pub mod live;
+pub mod notify;
 pub mod query;
 pub mod replay;
 pub mod reports;
@@ -75,6 +80,22 @@ pub struct Reporting {
     read_models: Arc<ReadModels>,
     /// The time now: the district's today, and where running clocks stand.
     clock: kernel::Clock,
+    /// Appends the service's own records (webhook endpoints).
+    commands: kernel::Commands,
+    /// Webhook deliveries, when the service has a webhook key.
+    notifier: Option<notify::Notifier>,
+    /// The delivery supervisor: stops when the last clone of the service is dropped.
+    delivering: Option<Arc<AbortOnDrop>>,
+}
+
+/// Aborts a task when dropped.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Tunables; the defaults suit production.
@@ -121,13 +142,30 @@ impl Reporting {
     pub async fn start(store: Store, verifier: Arc<auth::Verifier>) -> anyhow::Result<Self> {
         let read_models = Arc::new(ReadModels::spawn(&store, reports::projections()));
         Ok(Self {
+            commands: kernel::Commands::new(store.clone()),
             store,
             verifier,
             settings: Settings::default(),
             state: Arc::default(),
             read_models,
             clock: kernel::Clock::system(),
+            notifier: None,
+            delivering: None,
         })
+    }
+
+    /// Starts delivering to webhook endpoints (on the current tokio runtime) with `settings`;
+    /// without it, the webhook endpoints answer 503. Call it after
+    /// [`with_clock`](Self::with_clock).
+    pub fn with_notifications(mut self, settings: notify::Settings) -> Self {
+        let deliver = settings.deliver;
+        let notifier = notify::Notifier::new(self.store.clone(), settings, self.clock.clone());
+        if deliver {
+            let task = notify::deliver::spawn(notifier.clone());
+            self.delivering = Some(Arc::new(AbortOnDrop(task)));
+        }
+        self.notifier = Some(notifier);
+        self
     }
 
     /// Replaces the clock (tests move it forward).
@@ -205,6 +243,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(reports::sla::sla_report)
         .service(replay::purchase_history)
         .service(audit::verify);
+    notify::routes(cfg);
 }
 
 /// The service's OpenAPI document, collected from [`routes`].
@@ -229,6 +268,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         (name = "feed", description = "The log as CloudEvents: in pages, live, or one stream."),
         (name = "reports", description = "Figures for IT leadership, kept by projections of the log: JSON, or CSV with `?format=csv`."),
         (name = "audit", description = "Decision history replayed from the log, and tamper evidence: recompute the hash chain."),
+        (name = "webhooks", description = "Signed deliveries (Standard Webhooks 1.0) of the log's events to the district's systems, in log order, with retries."),
+        (name = "subscriptions", description = "Durable named subscriptions: the next events after a checkpoint the consumer acknowledges."),
     )
 )]
 struct ApiDoc;

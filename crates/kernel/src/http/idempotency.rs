@@ -27,7 +27,8 @@
 //! }
 //! ```
 
-use actix_web::HttpRequest;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponseBuilder};
 use auth::Principal;
 use eventlog::StreamName;
 use events::gate::{IdempotencyEvent, IdempotentRequestRecorded, idempotency_key_id};
@@ -37,7 +38,10 @@ use sha2::{Digest, Sha256};
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{Required, schema::Schema};
 use utoipa::{IntoParams, PartialSchema};
+use uuid::Uuid;
 use web::ApiError;
+
+use crate::Run;
 
 /// The header's name.
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
@@ -211,6 +215,45 @@ impl IntoParams for IdempotencyKeyHeader {
                 .schema(Some(schema))
                 .build(),
         ]
+    }
+}
+
+/// What a write sent with an optional `Idempotency-Key` did ([`crate::Run`]): the position
+/// the read models must reach to show it (`None`: the head, for a repeat or a write that
+/// changed nothing), the ids of what the first request created, and whether this request was
+/// a repeat of it (answered as the first, with `Idempotent-Replayed: true`).
+#[derive(Debug)]
+pub struct Written {
+    pub position: Option<u64>,
+    pub created: Vec<Uuid>,
+    pub replayed: bool,
+}
+
+impl Written {
+    /// What `run` did, the request creating `created` (the first request's, for a repeat).
+    pub fn of<A>(run: Run<A>, created: &[Uuid]) -> Self {
+        match run {
+            Run::Done(done) => {
+                Self { position: done.position, created: created.to_vec(), replayed: false }
+            }
+            Run::Repeat(first) => Self { position: None, created: first.created, replayed: true },
+        }
+    }
+
+    /// The `n`th id the request created.
+    pub fn created(&self, n: usize) -> Result<Uuid, ApiError> {
+        self.created.get(n).copied().ok_or_else(|| {
+            ApiError::internal("an idempotency key's record without the ids it created")
+        })
+    }
+
+    /// The answer's start, with `status`.
+    pub fn respond(&self, status: StatusCode) -> HttpResponseBuilder {
+        let mut response = HttpResponseBuilder::new(status);
+        if self.replayed {
+            response.insert_header((IDEMPOTENT_REPLAYED, "true"));
+        }
+        response
     }
 }
 

@@ -14,7 +14,8 @@ pub use body::{Body, FromJson, OptionalBody, optional_json, parse_object};
 pub use caller::{Caller, Roles};
 pub use conventions::conventions;
 pub use idempotency::{
-    IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, Idempotency, IdempotencyKeyHeader, idempotency_key,
+    IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, Idempotency, IdempotencyKeyHeader, Written,
+    idempotency_key,
 };
 pub use openapi::{BearerAuth, document};
 pub use params::{Page, limit, page, path, path_id, query_param};

@@ -100,6 +100,7 @@ pub fn projections() -> Vec<Arc<dyn Projection>> {
         wishes::Wishes.into_projection(),
         card_spend::CardSpend.into_projection(),
         clocks::Clocks.into_projection(),
+        crate::notify::read_model::Webhooks.into_projection(),
     ]
 }
 

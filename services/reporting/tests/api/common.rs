@@ -46,14 +46,34 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, settings: Settings) -> Self {
+        Self::spawn_full(backend, settings, None).await
+    }
+
+    /// The service with webhooks and subscriptions (`notify`), telling time by `clock`.
+    pub async fn spawn_notifying(
+        backend: Backend,
+        clock: kernel::Clock,
+        notify: reporting::notify::Settings,
+    ) -> Self {
+        Self::spawn_full(backend, Settings::default(), Some((clock, notify))).await
+    }
+
+    async fn spawn_full(
+        backend: Backend,
+        settings: Settings,
+        notify: Option<(kernel::Clock, reporting::notify::Settings)>,
+    ) -> Self {
         let raw = TestStore::open(backend).await;
         let pg_url = raw.database_url().map(str::to_owned);
         let clock = Arc::new(Clocked::new(raw.shared()));
         let store: Store = clock.clone();
         let verifier =
             Arc::new(Verifier::new(AuthConfig::hs256(SECRET, "procgate", "procgate")).unwrap());
-        let reporting =
+        let mut reporting =
             Reporting::start(store.clone(), verifier).await.unwrap().with_settings(settings);
+        if let Some((clock, notify)) = notify {
+            reporting = reporting.with_clock(clock).with_notifications(notify);
+        }
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let app = web::Application::build(
             listener,
@@ -80,7 +100,11 @@ impl TestApp {
     }
 
     pub fn token(&self, roles: &[Role]) -> String {
-        self.issuer.issue("tester", roles, Duration::from_secs(600))
+        self.token_for("tester", roles)
+    }
+
+    pub fn token_for(&self, subject: &str, roles: &[Role]) -> String {
+        self.issuer.issue(subject, roles, Duration::from_secs(600))
     }
 
     /// A GET with a token for `roles` (`None`: no token at all).

@@ -20,3 +20,4 @@ mod rogue_spend;
 mod roles;
 mod sla;
 mod streams;
+mod webhooks;

@@ -33,7 +33,15 @@ fn every_route_is_documented_with_its_security() {
             "/v1/reports/rogue-spend",
             "/v1/reports/sla",
             "/v1/reports/wishes",
-            "/v1/streams/{stream}"
+            "/v1/streams/{stream}",
+            "/v1/subscriptions/{name}",
+            "/v1/subscriptions/{name}/ack",
+            "/v1/subscriptions/{name}/events",
+            "/v1/webhooks",
+            "/v1/webhooks/{id}",
+            "/v1/webhooks/{id}/deliveries",
+            "/v1/webhooks/{id}/replay",
+            "/v1/webhooks/{id}/rotate-secret",
         ]
     );
     let scheme = &doc["components"]["securitySchemes"][reporting::SECURITY_SCHEME];
@@ -44,9 +52,17 @@ fn every_route_is_documented_with_its_security() {
     assert_eq!(scheme["bearerFormat"], "JWT");
     assert_eq!(doc["security"][0][reporting::SECURITY_SCHEME], Value::Array(vec![]));
     for (path, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            for status in ["401", "403"] {
+                let documented = operation["responses"][status].is_object();
+                assert!(documented, "{method} {path} documents no {status}");
+            }
+        }
         let get = &item["get"];
-        for status in ["200", "400", "401", "403"] {
-            assert!(get["responses"][status].is_object(), "{path} documents no {status}");
+        if get.is_object() && !path.starts_with("/v1/webhooks") {
+            for status in ["200", "400"] {
+                assert!(get["responses"][status].is_object(), "{path} documents no {status}");
+            }
         }
     }
     for report in ["adoption", "promises", "response-times", "rogue-spend", "sla", "wishes"] {

@@ -36,16 +36,16 @@ mod schools;
 mod stakeholders;
 mod wishes;
 
+use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponseBuilder};
 use auth::Role;
 use chrono::{DateTime, NaiveDate, Utc};
 use eventlog::{Metadata, RecordedEvent};
-use kernel::http::{BearerAuth, IDEMPOTENT_REPLAYED, Roles};
-use kernel::{Aggregate, Run, View};
+pub(crate) use kernel::http::Written;
+use kernel::http::{BearerAuth, Roles};
+use kernel::{Aggregate, View};
 use utoipa::OpenApi;
 use utoipa_actix_web::service_config::ServiceConfig;
-use uuid::Uuid;
 use web::ApiError;
 
 use crate::app::State;
@@ -142,44 +142,6 @@ pub(crate) async fn today(state: &State) -> Result<NaiveDate, ApiError> {
 /// The metadata of events written for this request: who, and its correlation id.
 fn metadata(who: &auth::Principal, req: &HttpRequest) -> Metadata {
     kernel::http::metadata(who, req, "stakeholders")
-}
-
-/// What a write sent with an optional `Idempotency-Key` did ([`kernel::Run`]): the position
-/// the read models must reach to show it (`None`: the head, for a repeat or a write that
-/// changed nothing), the ids of what the first request created, and whether this request was
-/// a repeat of it (answered as the first, with `Idempotent-Replayed: true`).
-pub(crate) struct Written {
-    pub position: Option<u64>,
-    pub created: Vec<Uuid>,
-    pub replayed: bool,
-}
-
-impl Written {
-    /// What `run` did, the request creating `created` (the first request's, for a repeat).
-    pub(crate) fn of<A>(run: Run<A>, created: &[Uuid]) -> Self {
-        match run {
-            Run::Done(done) => {
-                Self { position: done.position, created: created.to_vec(), replayed: false }
-            }
-            Run::Repeat(first) => Self { position: None, created: first.created, replayed: true },
-        }
-    }
-
-    /// The `n`th id the request created.
-    pub(crate) fn created(&self, n: usize) -> Result<Uuid, ApiError> {
-        self.created.get(n).copied().ok_or_else(|| {
-            ApiError::internal("an idempotency key's record without the ids it created")
-        })
-    }
-
-    /// The answer's start, with `status`.
-    pub(crate) fn respond(&self, status: StatusCode) -> HttpResponseBuilder {
-        let mut response = HttpResponseBuilder::new(status);
-        if self.replayed {
-            response.insert_header((IDEMPOTENT_REPLAYED, "true"));
-        }
-        response
-    }
 }
 
 /// The read models `names` once they include `position` (everything in the log now, when

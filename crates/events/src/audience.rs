@@ -1,0 +1,190 @@
+//! Who may receive which event, and what of it: the one rule every outgoing path (webhook
+//! deliveries, durable subscriptions) applies before an event leaves procgate.
+//!
+//! | audience | receives |
+//! |---|---|
+//! | [`Audience::Staff`] (`it_staff`, `auditor`, `admin`) | every event, whole |
+//! | [`Audience::Integration`] (the district's other systems) | every event but people's records and procgate's own bookkeeping ([`PRIVATE_CATEGORIES`]), with personal fields left out ([`PERSONAL_FIELDS`]) |
+//! | [`Audience::Finance`] (one finance system) | the events of the purchases it checked (`purchase-…` and their clocks, `sla-…`), with personal fields left out but the requester's e-mail, which it sent itself |
+//!
+//! Personal data is the data of a person: stakeholders' records, visions, conversations,
+//! wishes, promises and follow-ups (and their reminders), card holders, whom IT reached on a
+//! call and the call's notes, the SLA escalation contact. A purchase's requester e-mail is
+//! personal too (it names a principal), so only the finance system that sent it gets it back.
+
+use serde_json::Value;
+
+use crate::clocks::SLA_CATEGORY;
+use crate::gate::PurchaseEvent;
+
+/// Who an outgoing event is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// IT staff, auditors, administrators: they may read personal data.
+    Staff,
+    /// The district's other systems: no personal data.
+    Integration,
+    /// A finance system, by its token subject: its own purchases only.
+    Finance { subject: String },
+}
+
+/// Categories only [`Audience::Staff`] receives: people's records, and procgate's own
+/// bookkeeping (who used which idempotency key, other parties' endpoints and subscriptions).
+pub const PRIVATE_CATEGORIES: &[&str] = &[
+    "stakeholder",
+    "wish",
+    "promise",
+    "followup",
+    "email",
+    "reminder",
+    "card",
+    "idempotency",
+    crate::notifications::WEBHOOK_CATEGORY,
+    crate::notifications::SUBSCRIPTION_CATEGORY,
+];
+
+/// Fields left out of an event's data (at any depth) for audiences that may not read personal
+/// data.
+pub const PERSONAL_FIELDS: &[&str] =
+    &["requester_email", "holder_email", "escalate_to", "spoke_with", "notes", "email", "phone"];
+
+/// What an audience gets of one event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Admitted {
+    /// Nothing: the event is not for it.
+    No,
+    /// The event as it is.
+    Whole,
+    /// The event with this data instead (personal fields left out).
+    Redacted(Value),
+}
+
+impl Audience {
+    /// Whether this audience may receive anything of `category` at all (cheap: lets readers
+    /// filter before decoding).
+    pub fn may_see_category(&self, category: &str) -> bool {
+        match self {
+            Audience::Staff => true,
+            Audience::Integration => !PRIVATE_CATEGORIES.contains(&category),
+            Audience::Finance { .. } => {
+                category == PurchaseEvent::CATEGORY || category == SLA_CATEGORY
+            }
+        }
+    }
+
+    /// What this audience gets of an event of `category` with `data`; `purchase_owner` is the
+    /// subject that asked for the purchase check the event belongs to (for `purchase-…` and
+    /// `sla-…` events; `None` otherwise or when unknown).
+    pub fn admit(&self, category: &str, data: &Value, purchase_owner: Option<&str>) -> Admitted {
+        if !self.may_see_category(category) {
+            return Admitted::No;
+        }
+        let keep: &[&str] = match self {
+            Audience::Staff => return Admitted::Whole,
+            Audience::Integration => &[],
+            Audience::Finance { subject } => {
+                if purchase_owner != Some(subject.as_str()) {
+                    return Admitted::No;
+                }
+                &["requester_email"]
+            }
+        };
+        if !holds_personal(data, keep) {
+            return Admitted::Whole;
+        }
+        let mut data = data.clone();
+        redact(&mut data, keep);
+        Admitted::Redacted(data)
+    }
+}
+
+fn is_personal(key: &str, keep: &[&str]) -> bool {
+    PERSONAL_FIELDS.contains(&key) && !keep.contains(&key)
+}
+
+fn holds_personal(data: &Value, keep: &[&str]) -> bool {
+    match data {
+        Value::Object(map) => {
+            map.iter().any(|(k, v)| is_personal(k, keep) || holds_personal(v, keep))
+        }
+        Value::Array(items) => items.iter().any(|v| holds_personal(v, keep)),
+        _ => false,
+    }
+}
+
+fn redact(data: &mut Value, keep: &[&str]) {
+    match data {
+        Value::Object(map) => {
+            map.retain(|k, _| !is_personal(k, keep));
+            map.values_mut().for_each(|v| redact(v, keep));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| redact(v, keep)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn call() -> Value {
+        json!({
+            "call_id": "0190c1a2-7b7e-7c3e-9a51-2f1f0c6f1d00",
+            "requester_reached": true,
+            "goal": "Students film science experiments",
+            "notes": "Pat was at the science fair",
+            "spoke_with": {"name": "Pat Lee", "phone": "+1 555 0100"},
+        })
+    }
+
+    #[test]
+    fn staff_receive_every_event_whole() {
+        assert_eq!(
+            Audience::Staff.admit("stakeholder", &json!({"email": "a@b.org"}), None),
+            Admitted::Whole
+        );
+        assert_eq!(Audience::Staff.admit("purchase", &call(), None), Admitted::Whole);
+    }
+
+    #[test]
+    fn integrations_never_receive_personal_data() {
+        let integration = Audience::Integration;
+        for category in PRIVATE_CATEGORIES {
+            assert_eq!(integration.admit(category, &json!({}), None), Admitted::No, "{category}");
+        }
+        let Admitted::Redacted(data) = integration.admit("purchase", &call(), None) else {
+            panic!("a call names whom IT reached")
+        };
+        assert_eq!(
+            data,
+            json!({
+                "call_id": "0190c1a2-7b7e-7c3e-9a51-2f1f0c6f1d00",
+                "requester_reached": true,
+                "goal": "Students film science experiments",
+            })
+        );
+        let submitted = json!({"requester_email": "pat@district.org", "lines": [{"sku": "X"}]});
+        assert_eq!(
+            integration.admit("purchase", &submitted, Some("erp")),
+            Admitted::Redacted(json!({"lines": [{"sku": "X"}]}))
+        );
+        let school = json!({"school_id": "lincoln-elem", "name": "Lincoln"});
+        assert_eq!(integration.admit("school", &school, None), Admitted::Whole);
+    }
+
+    #[test]
+    fn a_finance_system_receives_only_its_own_purchases_and_its_own_requesters_email() {
+        let erp = Audience::Finance { subject: "erp".into() };
+        let submitted = json!({"requester_email": "pat@district.org", "amount": "10.00"});
+        assert_eq!(erp.admit("purchase", &submitted, Some("erp")), Admitted::Whole);
+        assert_eq!(erp.admit("purchase", &submitted, Some("other-erp")), Admitted::No);
+        assert_eq!(erp.admit("purchase", &submitted, None), Admitted::No);
+        assert_eq!(erp.admit("sla", &json!({"target": "decision"}), Some("erp")), Admitted::Whole);
+        assert_eq!(erp.admit("school", &json!({}), Some("erp")), Admitted::No);
+        let Admitted::Redacted(data) = erp.admit("purchase", &call(), Some("erp")) else {
+            panic!("a call names whom IT reached")
+        };
+        assert!(data.get("spoke_with").is_none() && data.get("notes").is_none());
+    }
+}

@@ -1,0 +1,112 @@
+//! Notifications: webhook endpoints fed straight from the log, and durable named
+//! subscriptions for the district's systems.
+//!
+//! | endpoint | roles | module |
+//! |---|---|---|
+//! | `POST`/`GET /v1/webhooks`, `GET`/`DELETE /v1/webhooks/{id}`, `POST /v1/webhooks/{id}/rotate-secret`, `GET /v1/webhooks/{id}/deliveries`, `POST /v1/webhooks/{id}/replay` | admin (any endpoint); finance and integration (their own) | [`api`] |
+//! | `PUT /v1/subscriptions/{name}`, `GET /v1/subscriptions/{name}/events`, `POST /v1/subscriptions/{name}/ack` | integration, admin | [`subscriptions`] |
+//!
+//! Deliveries ([`deliver`]) follow Standard Webhooks 1.0 ([`signing`]) over a client that
+//! cannot be pointed inside the district's network ([`transport`]); what an owner receives is
+//! the audience rule of `events::audience` ([`scope`]).
+
+pub mod api;
+pub mod deliver;
+pub mod endpoint;
+pub mod read_model;
+pub mod scope;
+pub mod signing;
+pub mod subscriptions;
+pub mod transport;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth::Role;
+use eventlog::Store;
+use kernel::http::Roles;
+
+pub use signing::{Secret, WebhookKey};
+pub use transport::Targets;
+
+/// How deliveries are made; [`Settings::new`] has the production defaults.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The district's webhook key: every endpoint's secrets are derived from it.
+    pub key: WebhookKey,
+    /// This instance's name on leases (`PROCGATE_INSTANCE_ID`): unique per running instance,
+    /// and the same across restarts of one, so a restarted instance takes its lease back at
+    /// once.
+    pub instance: String,
+    /// Whether `http` and private addresses are allowed (`PROCGATE_WEBHOOKS_ALLOW_PRIVATE`).
+    pub targets: Targets,
+    /// How long one attempt may take (15 s).
+    pub attempt_timeout: Duration,
+    /// How long a lease lasts (60 s): how long an endpoint waits when its instance stops.
+    pub lease: Duration,
+    /// Events read per batch (100).
+    pub batch: usize,
+    /// Whether this instance delivers (`PROCGATE_WEBHOOKS_DELIVER`, default true); one that
+    /// does not still serves the API.
+    pub deliver: bool,
+}
+
+impl Settings {
+    pub fn new(key: WebhookKey, instance: impl Into<String>) -> Self {
+        Self {
+            key,
+            instance: instance.into(),
+            targets: Targets::PublicOnly,
+            attempt_timeout: Duration::from_secs(15),
+            lease: Duration::from_secs(60),
+            batch: 100,
+            deliver: true,
+        }
+    }
+}
+
+/// The running notifications of one instance.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    pub(crate) store: Store,
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) client: reqwest::Client,
+    pub(crate) clock: kernel::Clock,
+}
+
+impl Notifier {
+    pub fn new(store: Store, settings: Settings, clock: kernel::Clock) -> Self {
+        let client = transport::client(settings.targets, settings.attempt_timeout);
+        Self { store, settings: Arc::new(settings), client, clock }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+}
+
+/// Who may have webhook endpoints: admins (any), finance and integration systems (their own).
+pub(crate) struct WebhookOwners;
+impl Roles for WebhookOwners {
+    const ROLES: &'static [Role] = &[Role::Admin, Role::Finance, Role::Integration];
+}
+
+/// Who may have durable subscriptions.
+pub(crate) struct Subscribers;
+impl Roles for Subscribers {
+    const ROLES: &'static [Role] = &[Role::Integration, Role::Admin];
+}
+
+/// Registers the notification routes.
+pub(crate) fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(api::register_webhook)
+        .service(api::list_webhooks)
+        .service(api::get_webhook)
+        .service(api::delete_webhook)
+        .service(api::rotate_secret)
+        .service(api::list_deliveries)
+        .service(api::replay)
+        .service(subscriptions::put_subscription)
+        .service(subscriptions::subscription_events)
+        .service(subscriptions::ack);
+}
