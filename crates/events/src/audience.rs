@@ -41,6 +41,8 @@ pub const PRIVATE_CATEGORIES: &[&str] = &[
     "idempotency",
     crate::notifications::WEBHOOK_CATEGORY,
     crate::notifications::SUBSCRIPTION_CATEGORY,
+    crate::notifications::MAIL_CATEGORY,
+    crate::notifications::MAIL_PREFERENCE_CATEGORY,
 ];
 
 /// Fields left out of an event's data (at any depth) for audiences that may not read personal

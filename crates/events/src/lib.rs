@@ -171,6 +171,8 @@ pub fn event_schemas() -> Vec<EventSchema> {
         reminders::ReminderEvent::event_schemas(),
         notifications::WebhookEvent::event_schemas(),
         notifications::SubscriptionEvent::event_schemas(),
+        notifications::MailEvent::event_schemas(),
+        notifications::MailPreferenceEvent::event_schemas(),
     ]
     .concat()
 }

@@ -206,6 +206,145 @@ event_family! {
     }
 }
 
+/// The category of e-mail notifications' streams (`mail-{uuid}`, one per message).
+pub const MAIL_CATEGORY: &str = "mail";
+/// The category of people's e-mail preferences (`mailpref-{uuid}`, one per address).
+pub const MAIL_PREFERENCE_CATEGORY: &str = "mailpref";
+
+/// The namespace of messages' and addresses' stream ids (UUID v5).
+const MAIL_NAMESPACE: Uuid = Uuid::from_u128(0x8c1e_6a0f_52d4_4b7e_9f3a_d21c_07b5_e946);
+
+/// The id of the message `template` about event `source` to `to`: the same in every instance,
+/// so each message has one stream, whoever sends it.
+pub fn mail_id(source: Uuid, template: &str, to: &str) -> Uuid {
+    let name = format!("{source}:{template}:{}", to.to_ascii_lowercase());
+    Uuid::new_v5(&MAIL_NAMESPACE, name.as_bytes())
+}
+
+/// The stream of message `id`: `mail-{id}`.
+pub fn mail_stream(id: Uuid) -> String {
+    format!("{MAIL_CATEGORY}-{id}")
+}
+
+/// The stream of an address's preferences: `mailpref-{uuid v5 of the address}` (ignoring
+/// case).
+pub fn mail_preference_stream(email: &str) -> String {
+    let id = Uuid::new_v5(&MAIL_NAMESPACE, email.to_ascii_lowercase().as_bytes());
+    format!("{MAIL_PREFERENCE_CATEGORY}-{id}")
+}
+
+/// An instance took a message to send it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MailClaimed {
+    pub to: String,
+    /// `purchase-held`, `purchase-held-requester`, `purchase-decided`, `sla-warning`,
+    /// `sla-breached`, `sla-escalated`, `promise-due`, `followup-due`.
+    pub template: String,
+    pub subject: String,
+    /// The event it is about.
+    pub source_event_id: Uuid,
+    pub source_sequence: u64,
+    /// The instance sending it.
+    pub holder: String,
+    /// Attempts so far, this one included.
+    pub attempt: u32,
+}
+
+/// The mail relay accepted the message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MailSent {
+    /// The relay's answer.
+    pub response: String,
+}
+
+/// The mail relay did not take the message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MailFailed {
+    pub error: String,
+    /// When it is tried again; absent: given up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+event_family! {
+    /// The events of a `mail-{uuid}` stream: one e-mail notification.
+    pub enum MailEvent in "mail" {
+        Claimed(MailClaimed) = "mail-claimed",
+        Sent(MailSent) = "mail-sent",
+        Failed(MailFailed) = "mail-failed",
+    }
+}
+
+/// A person's choice about notification e-mails.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MailPreferenceSet {
+    pub email: String,
+    /// Whether they receive no notification e-mails.
+    pub opted_out: bool,
+}
+
+event_family! {
+    /// The events of a `mailpref-{uuid}` stream.
+    pub enum MailPreferenceEvent in "mailpref" {
+        Set(MailPreferenceSet) = "mail-preference-set",
+    }
+}
+
+/// Where one message stands, folded from its stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mail {
+    pub version: u64,
+    pub claimed: Option<(MailClaimed, DateTime<Utc>)>,
+    pub sent: bool,
+    /// The last failure's retry time; `Some(None)`: given up.
+    pub failed: Option<Option<DateTime<Utc>>>,
+}
+
+/// How long a claim without an outcome holds off other instances (the claimer may have
+/// stopped mid-send).
+pub const MAIL_CLAIM_TIMEOUT: Duration = Duration::minutes(5);
+/// The most attempts at one message.
+pub const MAIL_ATTEMPTS: u32 = 6;
+
+impl Mail {
+    pub fn apply(&mut self, event: &MailEvent, version: u64, at: DateTime<Utc>) {
+        self.version = version;
+        match event {
+            MailEvent::Claimed(c) => {
+                self.claimed = Some((c.clone(), at));
+                self.failed = None;
+            }
+            MailEvent::Sent(_) => self.sent = true,
+            MailEvent::Failed(f) => self.failed = Some(f.retry_at),
+        }
+    }
+
+    /// Attempts made so far.
+    pub fn attempts(&self) -> u32 {
+        self.claimed.as_ref().map_or(0, |(c, _)| c.attempt)
+    }
+
+    /// When the message may next be claimed: `None` when it never will be (sent, given up).
+    pub fn claimable_at(&self) -> Option<DateTime<Utc>> {
+        if self.sent {
+            return None;
+        }
+        match (&self.claimed, self.failed) {
+            (None, _) => Some(DateTime::<Utc>::MIN_UTC),
+            (Some(_), Some(retry_at)) => retry_at,
+            (Some((_, at)), None) => Some(*at + MAIL_CLAIM_TIMEOUT),
+        }
+    }
+}
+
+/// When to try a message again after its `attempt`-th failure: 1, 5, 15, 60 and 240 minutes;
+/// `None` after [`MAIL_ATTEMPTS`].
+pub fn mail_retry_at(now: DateTime<Utc>, attempt: u32) -> Option<DateTime<Utc>> {
+    const WAITS: [i64; 5] = [1, 5, 15, 60, 240];
+    (attempt < MAIL_ATTEMPTS)
+        .then(|| now + Duration::minutes(WAITS[(attempt.max(1) as usize - 1).min(WAITS.len() - 1)]))
+}
+
 /// The Standard Webhooks retry schedule: the wait before attempt 2, 3, …; after the last, every
 /// 10 hours, until the endpoint is disabled.
 pub const RETRY_SCHEDULE: [Duration; 6] = [
@@ -516,6 +655,34 @@ mod tests {
         assert!(!hook.may_send("a", t(40), attempt), "the lease could end mid-attempt");
         assert_eq!(hook.lease_holder(t(59)), Some("a"));
         assert_eq!(hook.lease_holder(t(60)), None);
+    }
+
+    #[test]
+    fn a_message_is_claimed_once_retried_after_failures_and_never_after_it_was_sent() {
+        let claimed = |attempt| {
+            MailEvent::from(MailClaimed {
+                to: "it@district.org".into(),
+                template: "purchase-held".into(),
+                subject: "A purchase is held".into(),
+                source_event_id: Uuid::nil(),
+                source_sequence: 7,
+                holder: "a".into(),
+                attempt,
+            })
+        };
+        let mut mail = Mail::default();
+        assert_eq!(mail.claimable_at(), Some(DateTime::<Utc>::MIN_UTC), "new: at once");
+        mail.apply(&claimed(1), 1, t(0));
+        assert_eq!(mail.claimable_at(), Some(t(0) + MAIL_CLAIM_TIMEOUT), "claimed: held off");
+        let retry = mail_retry_at(t(1), 1);
+        assert_eq!(retry, Some(t(61)));
+        mail.apply(&MailEvent::from(MailFailed { error: "421".into(), retry_at: retry }), 2, t(1));
+        assert_eq!((mail.claimable_at(), mail.attempts()), (retry, 1));
+        mail.apply(&claimed(2), 3, t(61));
+        mail.apply(&MailEvent::from(MailSent { response: "250 OK".into() }), 4, t(62));
+        assert_eq!(mail.claimable_at(), None);
+        assert_eq!(mail_retry_at(t(0), MAIL_ATTEMPTS), None, "given up");
+        assert_eq!(mail_id(Uuid::nil(), "x", "A@b.org"), mail_id(Uuid::nil(), "x", "a@B.org"));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::card::{CardEvent, CardTransactionEvent, ReconciliationEvent, Statemen
 use crate::clocks::SlaEvent;
 use crate::district::DistrictEvent;
 use crate::gate::{IdempotencyEvent, PurchaseEvent, StandardsEvent};
-use crate::notifications::{SubscriptionEvent, WebhookEvent};
+use crate::notifications::{MailEvent, MailPreferenceEvent, SubscriptionEvent, WebhookEvent};
 use crate::reminders::ReminderEvent;
 use crate::school::SchoolEvent;
 use crate::stakeholders::{EmailEvent, FollowUpEvent, PromiseEvent, StakeholderEvent, WishEvent};
@@ -39,6 +39,8 @@ pub enum Published {
     Reminder(ReminderEvent),
     Webhook(WebhookEvent),
     Subscription(SubscriptionEvent),
+    Mail(MailEvent),
+    MailPreference(MailPreferenceEvent),
 }
 
 impl Published {
@@ -62,6 +64,8 @@ impl Published {
         ReminderEvent::CATEGORY,
         WebhookEvent::CATEGORY,
         SubscriptionEvent::CATEGORY,
+        MailEvent::CATEGORY,
+        MailPreferenceEvent::CATEGORY,
     ];
 
     /// The event of a stream of `category`, from its type and data.
@@ -99,6 +103,10 @@ impl Published {
             SubscriptionEvent::CATEGORY => {
                 Self::Subscription(SubscriptionEvent::from_parts(event_type, data)?)
             }
+            MailEvent::CATEGORY => Self::Mail(MailEvent::from_parts(event_type, data)?),
+            MailPreferenceEvent::CATEGORY => {
+                Self::MailPreference(MailPreferenceEvent::from_parts(event_type, data)?)
+            }
             other => return Err(DecodeError::UnknownCategory { category: other.to_owned() }),
         })
     }
@@ -124,6 +132,8 @@ impl Published {
             Self::Reconciliation(e) => e.event_type(),
             Self::Webhook(e) => e.event_type(),
             Self::Subscription(e) => e.event_type(),
+            Self::Mail(e) => e.event_type(),
+            Self::MailPreference(e) => e.event_type(),
         }
     }
 }
@@ -151,6 +161,6 @@ mod tests {
             Published::decode("weather", "rain", &Value::Null),
             Err(DecodeError::UnknownCategory { .. })
         ));
-        assert_eq!(Published::CATEGORIES.len(), 18);
+        assert_eq!(Published::CATEGORIES.len(), 20);
     }
 }

@@ -150,6 +150,8 @@ struct Serve {
     jwt: JwtSettings,
     #[command(flatten)]
     webhooks: settings::WebhookSettings,
+    #[command(flatten)]
+    smtp: settings::SmtpSettings,
 }
 
 #[derive(Debug, Args)]
@@ -328,8 +330,14 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
     if wanted(ServiceName::Reporting) {
         let (notify, created) = serve.webhooks.notify(&serve.store.data_dir, &serve.listen)?;
         webhook_key_created = created;
-        let reporting = reporting::Reporting::start(store.clone(), verifier.clone()).await?;
-        services.push(Arc::new(reporting.with_notifications(notify)));
+        let mail = serve.smtp.mail(&notify.instance)?;
+        let mut reporting = reporting::Reporting::start(store.clone(), verifier.clone())
+            .await?
+            .with_notifications(notify);
+        if let Some(mail) = mail {
+            reporting = reporting.with_mail(mail)?;
+        }
+        services.push(Arc::new(reporting));
     }
     let address = listener.local_addr()?;
     let ready_store = store.clone();

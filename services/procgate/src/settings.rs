@@ -265,3 +265,65 @@ impl WebhookSettings {
         Ok((settings, created))
     }
 }
+
+/// Notification e-mail through the district's relay (off unless a host is set).
+#[derive(Debug, Clone, Args)]
+pub struct SmtpSettings {
+    /// The SMTP relay's host name; e-mail is off without it.
+    #[arg(long, env = "PROCGATE_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    /// Its port.
+    #[arg(long, env = "PROCGATE_SMTP_PORT", default_value_t = 587)]
+    pub smtp_port: u16,
+    /// `starttls` (required), `tls` (SMTPS) or `none` (a relay on a closed network).
+    #[arg(long, env = "PROCGATE_SMTP_SECURITY", default_value = "starttls", value_parser = ["starttls", "tls", "none"])]
+    pub smtp_security: String,
+    /// The user name, when the relay asks for one.
+    #[arg(long, env = "PROCGATE_SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+    /// The password that goes with it.
+    #[arg(long, env = "PROCGATE_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<String>,
+    /// The sender of notification e-mails.
+    #[arg(long, env = "PROCGATE_MAIL_FROM", default_value = "procgate <procgate@localhost>")]
+    pub mail_from: String,
+    /// IT staff's addresses, comma-separated: held purchases, clock warnings and breaches.
+    #[arg(long, env = "PROCGATE_NOTIFY_IT", value_delimiter = ',')]
+    pub notify_it: Vec<String>,
+}
+
+impl SmtpSettings {
+    /// The mail settings, when a relay is set.
+    pub fn mail(
+        &self,
+        instance: &str,
+    ) -> anyhow::Result<Option<reporting::notify::mail::MailSettings>> {
+        use reporting::notify::mail::{MailSettings, SmtpSecurity};
+        let Some(host) = &self.smtp_host else { return Ok(None) };
+        let security = match self.smtp_security.as_str() {
+            "tls" => SmtpSecurity::Tls,
+            "none" => SmtpSecurity::None,
+            _ => SmtpSecurity::StartTls,
+        };
+        let credentials = match (&self.smtp_username, &self.smtp_password) {
+            (Some(user), Some(password)) => Some((user.clone(), password.clone())),
+            (None, None) => None,
+            _ => bail!("PROCGATE_SMTP_USERNAME and PROCGATE_SMTP_PASSWORD go together"),
+        };
+        let it_staff: Vec<String> =
+            self.notify_it.iter().map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()).collect();
+        for address in &it_staff {
+            events::values::Email::parse(address)
+                .map_err(|e| anyhow::anyhow!("PROCGATE_NOTIFY_IT: `{address}`: {e}"))?;
+        }
+        Ok(Some(MailSettings {
+            host: host.clone(),
+            port: self.smtp_port,
+            security,
+            credentials,
+            from: self.mail_from.clone(),
+            it_staff,
+            instance: instance.to_owned(),
+        }))
+    }
+}

@@ -9,7 +9,10 @@
 //!    straightforward `json!` mapping would do).
 //! 2. On each backend, the log read three ways: the store's `read_all` in pages of 1000 (the
 //!    floor), `GET /v1/events?limit=1000` page after page over HTTP, and `GET /v1/events/live`
-//!    catching up from 0.
+//!    catching up from 0; then delivered to one webhook endpoint on loopback (a receiver that
+//!    answers 204 at once), signed, one POST per event in log order, each batch recorded on the
+//!    endpoint's stream: the first `BENCH_DELIVERIES` events (default 5,000), reported beside
+//!    the feed's rate as a ratio.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -189,9 +192,9 @@ async fn over_http(name: &str, store: Store, n: u64) {
         let page: Cursor = serde_json::from_slice(&body).unwrap();
         after = page.next_after;
     }
+    let page_rate = rate(start);
     println!(
-        "{name:<8} GET /v1/events, pages of 1000    {:>10.0} events/s  ({:.0} bytes/event)",
-        rate(start),
+        "{name:<8} GET /v1/events, pages of 1000    {page_rate:>10.0} events/s  ({:.0} bytes/event)",
         bytes as f64 / n as f64
     );
 
@@ -211,6 +214,73 @@ async fn over_http(name: &str, store: Store, n: u64) {
     }
     println!("{name:<8} GET /v1/events/live, catch-up     {:>10.0} events/s", rate(start));
     handle.stop(false).await;
+    let feed_rate = page_rate;
+    deliveries(name, store, n, feed_rate).await;
+}
+
+/// Counts the POSTs it answers.
+#[derive(Clone, Default)]
+struct Counter(Arc<std::sync::atomic::AtomicU64>);
+
+async fn deliveries(name: &str, store: Store, n: u64, feed_rate: f64) {
+    use actix_web::{App, HttpResponse, HttpServer, web as aweb};
+    use std::sync::atomic::Ordering;
+    let count = env_number("BENCH_DELIVERIES", 5_000.0).min(n as f64) as u64;
+    let received = Counter::default();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}/hooks", listener.local_addr().unwrap().port());
+    let state = received.clone();
+    let server = HttpServer::new(move || {
+        let state = state.clone();
+        App::new().default_service(aweb::to(move || {
+            state.0.fetch_add(1, Ordering::Relaxed);
+            async { HttpResponse::NoContent().finish() }
+        }))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    let server_handle = server.handle();
+    tokio::spawn(server);
+
+    let key = reporting::notify::WebhookKey::new(&[7; 32]).unwrap();
+    let mut settings = reporting::notify::Settings::new(key, "bench");
+    settings.targets = reporting::notify::Targets::AllowPrivate;
+    let verifier =
+        Arc::new(Verifier::new(AuthConfig::hs256(SECRET, "procgate", "procgate")).unwrap());
+    let reporting =
+        Reporting::start(store.clone(), verifier).await.unwrap().with_notifications(settings);
+    // The endpoint, registered as the API does, delivering from the start of the log.
+    let id = uuid::Uuid::now_v7();
+    let registered =
+        events::notifications::WebhookEvent::from(events::notifications::WebhookRegistered {
+            webhook_id: id,
+            url,
+            event_types: vec!["purchase-submitted".into()],
+            description: None,
+            owner: events::notifications::Owner { subject: "bench".into(), role: "admin".into() },
+            start_after: 0,
+        });
+    let start = Instant::now();
+    store
+        .append(
+            &StreamName::new(events::notifications::webhook_stream(id)).unwrap(),
+            ExpectedVersion::NoStream,
+            vec![NewEvent::new(registered.event_type(), registered.to_data(), metadata())],
+        )
+        .await
+        .unwrap();
+    while received.0.load(Ordering::Relaxed) < count {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let rate = count as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "{name:<8} webhook deliveries, one endpoint {rate:>10.0} events/s  ({:.1}% of the feed's pages)",
+        rate / feed_rate * 100.0
+    );
+    drop(reporting);
+    server_handle.stop(false).await;
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -86,6 +86,8 @@ pub struct Reporting {
     notifier: Option<notify::Notifier>,
     /// The delivery supervisor: stops when the last clone of the service is dropped.
     delivering: Option<Arc<AbortOnDrop>>,
+    /// The mailer, likewise.
+    mailing: Option<Arc<kernel::schedule::Running>>,
 }
 
 /// Aborts a task when dropped.
@@ -151,6 +153,7 @@ impl Reporting {
             clock: kernel::Clock::system(),
             notifier: None,
             delivering: None,
+            mailing: None,
         })
     }
 
@@ -166,6 +169,15 @@ impl Reporting {
         }
         self.notifier = Some(notifier);
         self
+    }
+
+    /// Starts sending notification e-mails through `settings`' relay (on the current tokio
+    /// runtime). Call it after [`with_clock`](Self::with_clock).
+    pub fn with_mail(mut self, settings: notify::mail::MailSettings) -> anyhow::Result<Self> {
+        let running = notify::mail::spawn(self.store.clone(), self.clock.clone(), settings)
+            .map_err(|e| anyhow::anyhow!("the mail relay settings: {e}"))?;
+        self.mailing = Some(Arc::new(running));
+        Ok(self)
     }
 
     /// Replaces the clock (tests move it forward).
@@ -270,6 +282,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         (name = "audit", description = "Decision history replayed from the log, and tamper evidence: recompute the hash chain."),
         (name = "webhooks", description = "Signed deliveries (Standard Webhooks 1.0) of the log's events to the district's systems, in log order, with retries."),
         (name = "subscriptions", description = "Durable named subscriptions: the next events after a checkpoint the consumer acknowledges."),
+        (name = "notifications", description = "People's choices about notification e-mails."),
     )
 )]
 struct ApiDoc;

@@ -5,6 +5,10 @@
 //! |---|---|---|
 //! | `POST`/`GET /v1/webhooks`, `GET`/`DELETE /v1/webhooks/{id}`, `POST /v1/webhooks/{id}/rotate-secret`, `GET /v1/webhooks/{id}/deliveries`, `POST /v1/webhooks/{id}/replay` | admin (any endpoint); finance and integration (their own) | [`api`] |
 //! | `PUT /v1/subscriptions/{name}`, `GET /v1/subscriptions/{name}/events`, `POST /v1/subscriptions/{name}/ack` | integration, admin | [`subscriptions`] |
+//! | `GET`/`PUT /v1/email-preferences/{email}` | it_staff, admin; anyone for their own address | [`mail::api`] |
+//!
+//! E-mail to people (held purchases, clocks, decisions, promises and follow-ups due) goes
+//! through the district's SMTP relay ([`mail`]).
 //!
 //! Deliveries ([`deliver`]) follow Standard Webhooks 1.0 ([`signing`]) over a client that
 //! cannot be pointed inside the district's network ([`transport`]); what an owner receives is
@@ -13,6 +17,7 @@
 pub mod api;
 pub mod deliver;
 pub mod endpoint;
+pub mod mail;
 pub mod read_model;
 pub mod scope;
 pub mod signing;
@@ -108,5 +113,7 @@ pub(crate) fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) 
         .service(api::replay)
         .service(subscriptions::put_subscription)
         .service(subscriptions::subscription_events)
-        .service(subscriptions::ack);
+        .service(subscriptions::ack)
+        .service(mail::api::get_preference)
+        .service(mail::api::put_preference);
 }

@@ -12,6 +12,7 @@ mod audit;
 mod feed;
 mod history;
 mod live;
+mod mail;
 mod openapi;
 mod rebuild;
 mod replay;

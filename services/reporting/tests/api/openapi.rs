@@ -25,6 +25,7 @@ fn every_route_is_documented_with_its_security() {
         [
             "/v1/audit/purchases/{id}",
             "/v1/audit/verify",
+            "/v1/email-preferences/{email}",
             "/v1/events",
             "/v1/events/live",
             "/v1/reports/adoption",

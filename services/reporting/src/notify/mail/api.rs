@@ -1,0 +1,141 @@
+//! A person's choice about notification e-mails: `GET`/`PUT /v1/email-preferences/{email}`.
+//! IT staff and admins set it for anyone (a principal who asked them); anyone for the address
+//! their token is for.
+
+use actix_web::web::{Data, Path};
+use actix_web::{HttpRequest, HttpResponse, get, put};
+use auth::{Principal, Role};
+use eventlog::ExpectedVersion;
+use events::notifications::{MailPreferenceEvent, MailPreferenceSet, mail_preference_stream};
+use events::values::Email;
+use kernel::http::{self, Body, Caller, FromJson, Roles, store_error};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use web::{ApiError, Fields};
+
+use crate::Reporting;
+
+/// Any procgate role (each may set their own address's preference).
+pub(crate) struct AnyRole;
+impl Roles for AnyRole {
+    const ROLES: &'static [Role] = &Role::ALL;
+}
+
+/// The choice to record.
+#[derive(Debug, ToSchema)]
+pub struct PreferenceBody {
+    /// `true`: no notification e-mails to this address.
+    pub opted_out: bool,
+}
+
+impl FromJson for PreferenceBody {
+    fn from_json(f: &mut Fields, map: &Map<String, Value>) -> Option<Self> {
+        let opted_out = match map.get("opted_out") {
+            Some(Value::Bool(b)) => Some(*b),
+            _ => {
+                f.error("opted_out", "must be true or false");
+                None
+            }
+        };
+        Some(Self { opted_out: opted_out? })
+    }
+}
+
+/// An address's choice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreferenceView {
+    pub email: String,
+    pub opted_out: bool,
+}
+
+fn address(raw: &str, who: &Principal) -> Result<Email, ApiError> {
+    let email = http::path("email", raw, Email::parse)?;
+    let staff = who.has(Role::ItStaff) || who.has(Role::Admin);
+    if !staff && !who.subject.eq_ignore_ascii_case(email.as_str()) {
+        return Err(ApiError::forbidden(
+            "Only IT staff, admins and the address's owner may read or change its e-mail preference.",
+        ));
+    }
+    Ok(email)
+}
+
+async fn current(service: &Reporting, email: &Email) -> Result<(u64, bool), ApiError> {
+    let stream = kernel::stream(mail_preference_stream(email.as_str()));
+    let records = service.store().read_stream_to_end(&stream).await.map_err(store_error)?;
+    let mut opted_out = false;
+    for record in &records {
+        let MailPreferenceEvent::Set(set) =
+            kernel::decode::<MailPreferenceEvent>(record).map_err(ApiError::internal)?;
+        opted_out = set.opted_out;
+    }
+    Ok((records.last().map_or(0, |r| r.version), opted_out))
+}
+
+/// Whether an address receives notification e-mails.
+#[utoipa::path(
+    tag = "notifications",
+    params(("email" = String, Path, format = "email")),
+    responses(
+        (status = 200, body = PreferenceView),
+        (status = 400, description = "`invalid-path`: not an e-mail address", body = web::Problem),
+        (status = 401, body = web::Problem),
+        (status = 403, description = "Another person's address, and not IT staff or admin", body = web::Problem),
+        (status = 503, body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/v1/email-preferences/{email}")]
+pub async fn get_preference(
+    who: Caller<AnyRole>,
+    service: Data<Reporting>,
+    email: Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let email = address(&email, &who)?;
+    let (_, opted_out) = current(&service, &email).await?;
+    Ok(HttpResponse::Ok().json(PreferenceView { email: email.to_string(), opted_out }))
+}
+
+/// Opt an address out of notification e-mails, or back in.
+#[utoipa::path(
+    tag = "notifications",
+    params(("email" = String, Path, format = "email")),
+    request_body = PreferenceBody,
+    responses(
+        (status = 200, body = PreferenceView),
+        (status = 400, description = "`invalid-path`, `malformed-json`", body = web::Problem),
+        (status = 401, body = web::Problem),
+        (status = 403, description = "Another person's address, and not IT staff or admin", body = web::Problem),
+        (status = 422, description = "`validation`", body = web::Problem),
+        (status = 503, body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[put("/v1/email-preferences/{email}")]
+pub async fn put_preference(
+    who: Caller<AnyRole>,
+    service: Data<Reporting>,
+    req: HttpRequest,
+    email: Path<String>,
+    body: Body<PreferenceBody>,
+) -> Result<HttpResponse, ApiError> {
+    let email = address(&email, &who)?;
+    let opted_out = body.parse()?.opted_out;
+    let stream = kernel::stream(mail_preference_stream(email.as_str()));
+    for _ in 0..kernel::RETRIES {
+        let (version, now) = current(&service, &email).await?;
+        if now == opted_out {
+            break;
+        }
+        let set =
+            MailPreferenceEvent::from(MailPreferenceSet { email: email.to_string(), opted_out });
+        let event = kernel::new_event(&set, http::metadata(&who, &req, "reporting"));
+        match service.store().append(&stream, ExpectedVersion::after(version), vec![event]).await {
+            Ok(_) => break,
+            Err(eventlog::StoreError::WrongExpectedVersion { .. }) => continue,
+            Err(e) => return Err(store_error(e)),
+        }
+    }
+    let (_, opted_out) = current(&service, &email).await?;
+    Ok(HttpResponse::Ok().json(PreferenceView { email: email.to_string(), opted_out }))
+}
