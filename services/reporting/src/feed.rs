@@ -30,6 +30,7 @@ use web::ApiError;
 use crate::Reporting;
 use crate::cloudevent::{CloudEvent, TYPICAL_EVENT_JSON};
 use crate::query::{DEFAULT_LIMIT, FeedParams, MAX_LIMIT};
+use crate::scope::{Scope, Shown};
 
 /// Who may read the feed: any procgate role.
 pub const FEED_ROLES: [Role; 5] = Role::ALL;
@@ -64,6 +65,13 @@ pub struct EventPage<'a> {
 
 /// Reads a page of the log as CloudEvents, oldest first.
 ///
+/// What each role reads: IT staff, auditors and admins every event whole; an integration
+/// every event but people's records (stakeholders, wishes, promises, follow-ups, reminders,
+/// cards, e-mail, procgate's own bookkeeping), with personal fields (whom IT reached on a call,
+/// call notes, e-mail addresses, phones) left out; a finance system only the events of the
+/// purchases it checked (and their clocks), without whom IT reached. A page may then hold
+/// fewer events than `limit` before the head: keep paging from `next_after`.
+///
 /// Filters (`category`, `type`) may be repeated or comma-separated; within one filter any
 /// value matches, and both filters must match. Continue from `next_after`.
 #[utoipa::path(
@@ -80,7 +88,7 @@ pub struct EventPage<'a> {
 )]
 #[get("/v1/events")]
 pub async fn list_events(
-    _caller: Caller<FeedReaders>,
+    caller: Caller<FeedReaders>,
     service: Data<Reporting>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
@@ -88,13 +96,19 @@ pub async fn list_events(
     let store = service.store();
     // The head first: everything up to it is visible to the read that follows.
     let head = store.head().await.map_err(store_error)?;
-    let events =
-        store.read_all(query.after, &query.filter, query.limit).await.map_err(store_error)?;
+    let mut scope = Scope::of(&caller);
+    let Some(filter) = scope.narrow(&query.filter) else {
+        // Nothing the caller asked for is theirs to see.
+        let page = EventPage { events: vec![], next_after: head.max(query.after), head };
+        return json_response(&page, 0);
+    };
+    let events = store.read_all(query.after, &filter, query.limit).await.map_err(store_error)?;
+    let shown = scope.admit(&**store, &events).await.map_err(store_error)?;
     let last = events.last().map(|e| e.position);
     let reached = last.unwrap_or(query.after);
     let next_after = if events.len() < query.limit { reached.max(head) } else { reached };
     let page = EventPage {
-        events: events.iter().map(CloudEvent::from).collect(),
+        events: shown.iter().map(Shown::cloud).collect(),
         next_after,
         // Appends that committed after the head was read may be on the page.
         head: head.max(last.unwrap_or(0)),

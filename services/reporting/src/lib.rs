@@ -9,7 +9,7 @@
 //!
 //! | endpoint | roles | module |
 //! |---|---|---|
-//! | `GET /v1/events` | any | [`feed`]: the log as CloudEvents ([`cloudevent`]), in pages |
+//! | `GET /v1/events` | any | [`feed`]: the log as CloudEvents ([`cloudevent`]), in pages, as the caller's role may see it ([`scope`]) |
 //! | `GET /v1/events/live` | any | [`live`]: the same as server-sent events, catch-up then live |
 //! | `GET /v1/streams/{stream}` | auditor, it_staff, admin | [`feed`]: one stream's events |
 //! | `GET /v1/reports/{adoption,response-times,promises,rogue-spend,wishes,sla}` | it_staff, auditor, admin | [`reports`]: figures kept by projections, JSON or CSV; durations in the district's business time |
@@ -49,6 +49,7 @@ pub mod query;
 pub mod replay;
 pub mod reports;
 pub mod schemas;
+pub mod scope;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -38,14 +38,15 @@ use std::time::Duration;
 use actix_web::http::header;
 use actix_web::web::{Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse, get};
-use eventlog::{Filter, RecordedEvent, Store, Subscription};
+use eventlog::{Filter, Store, Subscription};
 use futures::Stream;
 use kernel::http::Caller;
 use web::ApiError;
 
-use crate::cloudevent::{CloudEvent, TYPICAL_EVENT_JSON};
+use crate::cloudevent::TYPICAL_EVENT_JSON;
 use crate::feed::FeedReaders;
 use crate::query::LiveParams;
+use crate::scope::{Scope, Shown};
 use crate::{Reporting, Settings, State};
 
 /// How long a live stream stays silent before it sends a `: keep-alive` comment.
@@ -79,7 +80,7 @@ pub const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 )]
 #[get("/v1/events/live")]
 pub async fn live_events(
-    _caller: Caller<FeedReaders>,
+    caller: Caller<FeedReaders>,
     service: Data<Reporting>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
@@ -92,6 +93,7 @@ pub async fn live_events(
         service.store().clone(),
         after,
         query.filter,
+        Scope::of(&caller),
         service.settings(),
         LiveGuard::new(Arc::clone(&service.state)),
     );
@@ -143,6 +145,8 @@ impl Drop for LiveGuard {
 struct Live {
     store: Store,
     sub: Subscription,
+    /// What the caller may see; `None` for a filter that leaves it nothing.
+    scope: Option<Scope>,
     settings: Settings,
     /// Whether the `retry:` preamble has been sent.
     started: bool,
@@ -158,11 +162,15 @@ fn event_stream(
     store: Store,
     after: u64,
     filter: Filter,
+    scope: Scope,
     settings: Settings,
     guard: LiveGuard,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + 'static {
+    let narrowed = scope.narrow(&filter);
+    let visible = narrowed.is_some();
     let live = Live {
-        sub: Subscription::new(store.watch_head(), after, filter, LIVE_BATCH),
+        sub: Subscription::new(store.watch_head(), after, narrowed.unwrap_or(filter), LIVE_BATCH),
+        scope: visible.then_some(scope),
         store,
         settings,
         started: false,
@@ -182,12 +190,24 @@ impl Live {
             return Some(Bytes::from(format!("retry: {}\n\n", self.settings.retry_ms)));
         }
         loop {
-            if self.may_have_more {
+            if self.may_have_more
+                && let Some(scope) = &mut self.scope
+            {
                 match self.sub.poll(&*self.store).await {
                     Ok(Some(events)) => {
+                        let shown = match scope.admit(&*self.store, &events).await {
+                            Ok(shown) => shown,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "live stream ends: the store failed");
+                                return None;
+                            }
+                        };
+                        if shown.is_empty() {
+                            continue;
+                        }
                         metrics::counter!("reporting_live_events_sent_total")
-                            .increment(events.len() as u64);
-                        return Some(encode_sse(&events));
+                            .increment(shown.len() as u64);
+                        return Some(encode_sse(&shown));
                     }
                     Ok(None) => self.may_have_more = false,
                     Err(e) => {
@@ -213,13 +233,14 @@ impl Live {
 }
 
 /// Events as SSE messages, one after the other.
-pub fn encode_sse(events: &[RecordedEvent]) -> Bytes {
+pub fn encode_sse(events: &[Shown<'_>]) -> Bytes {
     let mut out = Vec::with_capacity(events.len() * (TYPICAL_EVENT_JSON + 64));
-    for event in events {
+    for shown in events {
+        let event = shown.event;
         // Writing to a Vec cannot fail. The type is printable ASCII (the store checks), and
         // compact JSON holds no raw newline, so neither can break the message framing.
         let _ = write!(out, "id: {}\nevent: {}\ndata: ", event.position, event.event_type);
-        let _ = serde_json::to_writer(&mut out, &CloudEvent::from(event));
+        let _ = serde_json::to_writer(&mut out, &shown.cloud());
         out.extend_from_slice(b"\n\n");
     }
     Bytes::from(out)
@@ -228,7 +249,7 @@ pub fn encode_sse(events: &[RecordedEvent]) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eventlog::{Actor, Metadata};
+    use eventlog::{Actor, Metadata, RecordedEvent};
     use serde_json::json;
 
     #[test]
@@ -244,7 +265,9 @@ mod tests {
             recorded_at: chrono::Utc::now(),
             hash: String::new(),
         };
-        let bytes = encode_sse(&[event(1), event(2)]);
+        let (one, two) = (event(1), event(2));
+        let shown = |event| Shown { event, redacted: None };
+        let bytes = encode_sse(&[shown(&one), shown(&two)]);
         let text = std::str::from_utf8(&bytes).unwrap();
         let messages: Vec<&str> = text.split_terminator("\n\n").collect();
         assert_eq!(messages.len(), 2);

@@ -24,7 +24,6 @@ use chrono::{DateTime, TimeDelta, Utc};
 use eventlog::{
     Actor, Direction, ExpectedVersion, Filter, Metadata, RecordedEvent, StoreError, StreamName,
 };
-use events::audience::Audience;
 use events::notifications::{
     AttemptOutcome, DeliveryAttempt, DisableReason, Webhook, WebhookAttemptsRecorded,
     WebhookDisabled, WebhookEvent, WebhookLeaseTaken, WebhookRegistered, next_attempt_at,
@@ -33,8 +32,8 @@ use kernel::Clock;
 use uuid::Uuid;
 
 use super::Notifier;
-use super::scope::{PurchaseOwners, admit_json, audience_of};
 use super::signing::signature_header;
+use crate::scope::Scope;
 
 /// How long the worker waits after the log failed it.
 const BACKOFF: Duration = Duration::from_secs(2);
@@ -100,8 +99,8 @@ struct Worker {
     id: Uuid,
     stream: StreamName,
     hook: Webhook,
-    audience: Audience,
-    owners: PurchaseOwners,
+    /// What the owner receives (set once the registration is read).
+    scope: Option<Scope>,
     /// Nothing for the endpoint before here (past its checkpoint): where the next read starts.
     scanned: u64,
 }
@@ -109,15 +108,7 @@ struct Worker {
 impl Worker {
     fn new(notifier: Notifier, id: Uuid) -> Self {
         let stream = kernel::stream(events::notifications::webhook_stream(id));
-        Self {
-            notifier,
-            id,
-            stream,
-            hook: Webhook::default(),
-            audience: Audience::Integration,
-            owners: PurchaseOwners::default(),
-            scanned: 0,
-        }
+        Self { notifier, id, stream, hook: Webhook::default(), scope: None, scanned: 0 }
     }
 
     fn clock(&self) -> &Clock {
@@ -173,8 +164,8 @@ impl Worker {
                 break;
             }
         }
-        if let Some(registered) = &self.hook.registered {
-            self.audience = audience_of(&registered.owner);
+        if let (None, Some(registered)) = (&self.scope, &self.hook.registered) {
+            self.scope = Some(Scope::for_owner(&registered.owner));
         }
         Ok(())
     }
@@ -267,9 +258,11 @@ impl Worker {
 
     /// The next events the endpoint receives, after its checkpoint, with their bodies.
     async fn pending(&mut self) -> eventlog::Result<Vec<(RecordedEvent, Vec<u8>)>> {
-        let Some(registered) = self.hook.registered.clone() else { return Ok(vec![]) };
+        let (Some(registered), Some(scope)) = (&self.hook.registered, &mut self.scope) else {
+            return Ok(vec![]);
+        };
         let store = self.notifier.store.clone();
-        let filter = filter_of(&registered, &self.audience);
+        let Some(filter) = scope.narrow(&filter_of(registered)) else { return Ok(vec![]) };
         let batch = self.notifier.settings.batch;
         let mut out = Vec::new();
         let mut after = self.hook.delivered_through.max(self.scanned);
@@ -282,12 +275,9 @@ impl Worker {
             let records = store.read_all(after, &filter, batch).await?;
             let full = records.len() == batch;
             let reached = records.last().map_or(after, |r| r.position);
-            for record in records {
-                let owner = self.owners.owner_of(&*store, &record).await?;
-                if let Some(json) = admit_json(&self.audience, &record, owner.as_deref()) {
-                    let body = serde_json::to_vec(&json).expect("JSON values serialize");
-                    out.push((record, body));
-                }
+            for shown in scope.admit(&*store, &records).await? {
+                let body = serde_json::to_vec(&shown.cloud()).expect("CloudEvents serialize");
+                out.push((shown.event.clone(), body));
             }
             if !out.is_empty() {
                 return Ok(out);
@@ -388,12 +378,10 @@ impl Worker {
     }
 }
 
-/// The log filter of an endpoint: its event types, in the categories its owner may see.
-fn filter_of(registered: &WebhookRegistered, audience: &Audience) -> Filter {
-    let categories = events::Published::CATEGORIES
-        .iter()
-        .copied()
-        .filter(|c| audience.may_see_category(c) && !NEVER_DELIVERED.contains(c));
+/// The log filter of an endpoint: its event types, in every category but the endpoints' own.
+fn filter_of(registered: &WebhookRegistered) -> Filter {
+    let categories =
+        events::Published::CATEGORIES.iter().copied().filter(|c| !NEVER_DELIVERED.contains(c));
     Filter::categories(categories).with_types(registered.event_types.iter().cloned())
 }
 

@@ -12,14 +12,13 @@
 //!
 //! Deliveries ([`deliver`]) follow Standard Webhooks 1.0 ([`signing`]) over a client that
 //! cannot be pointed inside the district's network ([`transport`]); what an owner receives is
-//! the audience rule of `events::audience` ([`scope`]).
+//! the audience rule of `events::audience` ([`crate::scope`]).
 
 pub mod api;
 pub mod deliver;
 pub mod endpoint;
 pub mod mail;
 pub mod read_model;
-pub mod scope;
 pub mod signing;
 pub mod subscriptions;
 pub mod transport;

@@ -22,8 +22,8 @@ use utoipa::{IntoParams, ToSchema};
 use web::{ApiError, Fields};
 
 use super::Subscribers;
-use super::scope::{PurchaseOwners, admit_json, audience_of};
 use crate::Reporting;
+use crate::scope::Scope;
 
 /// A subscription to create.
 #[derive(Debug, ToSchema)]
@@ -285,32 +285,36 @@ pub async fn subscription_events(
     let limit = http::limit(params.limit)?;
     let found = service.subscription(&who, &name).await?.ok_or_else(|| not_found(&name))?;
     let view = service.view(found).await?;
-    let owner = view.owner.clone();
-    let audience = audience_of(&owner);
+    let mut scope = Scope::for_owner(&view.owner);
     let store = service.store();
-    let categories =
-        events::Published::CATEGORIES.iter().copied().filter(|c| audience.may_see_category(c));
-    let filter = Filter::categories(categories).with_types(view.event_types.iter().cloned());
     let head = store.head().await.map_err(store_error)?;
-    let mut owners = PurchaseOwners::default();
-    let mut out = Vec::new();
+    let filter = Filter::all().with_types(view.event_types.iter().cloned());
+    let Some(filter) = scope.narrow(&filter) else {
+        let page = SubscriptionPage {
+            events: vec![],
+            checkpoint: view.checkpoint,
+            next_after: head,
+            head,
+        };
+        return Ok(HttpResponse::Ok().json(page));
+    };
+    let mut out: Vec<Value> = Vec::new();
     let mut after = view.checkpoint;
     let next_after = loop {
         let records = store.read_all(after, &filter, limit).await.map_err(store_error)?;
         let full = records.len() == limit;
-        for record in &records {
-            let purchase = owners.owner_of(&**store, record).await.map_err(store_error)?;
-            if let Some(json) = admit_json(&audience, record, purchase.as_deref()) {
-                out.push(json);
-                if out.len() == limit {
-                    break;
-                }
+        let shown = scope.admit(&**store, &records).await.map_err(store_error)?;
+        for s in shown {
+            if out.len() == limit {
+                break;
             }
-            after = record.position;
+            out.push(serde_json::to_value(s.cloud()).map_err(ApiError::internal)?);
+            after = s.event.position;
         }
         if out.len() == limit {
-            break out.last().and_then(|e| e["sequence"].as_u64()).unwrap_or(after);
+            break after;
         }
+        after = records.last().map_or(after, |r| r.position);
         if !full {
             break after.max(head);
         }

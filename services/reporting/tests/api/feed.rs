@@ -28,7 +28,7 @@ async fn pages_through_ten_thousand_events_once_and_in_order(app: TestApp) {
     append_many(&app.store, N).await;
 
     // The default page is 100 events.
-    let first = app.get_json("/v1/events", Role::Finance).await;
+    let first = app.get_json("/v1/events", Role::Auditor).await;
     assert_eq!(sequences(&first), (1..=100).collect::<Vec<_>>());
     assert_eq!(first["next_after"], 100);
     assert_eq!(first["head"], N);
@@ -39,7 +39,7 @@ async fn pages_through_ten_thousand_events_once_and_in_order(app: TestApp) {
     let mut indexes = HashSet::new();
     loop {
         let res = app
-            .get(&format!("/v1/events?after={after}&limit=1000"), Some(&[Role::Finance]))
+            .get(&format!("/v1/events?after={after}&limit=1000"), Some(&[Role::Auditor]))
             .send()
             .await
             .unwrap();
@@ -170,12 +170,12 @@ async fn filters_repeat_combine_and_skip_ahead(app: TestApp) {
 
 async fn limit_and_query_are_checked(app: TestApp) {
     append_many(&app.store, 1200).await;
-    let page = app.get_json("/v1/events?limit=1000", Role::Finance).await;
+    let page = app.get_json("/v1/events?limit=1000", Role::Auditor).await;
     assert_eq!(events(&page).len(), 1000);
-    let page = app.get_json("/v1/events?limit=1", Role::Finance).await;
+    let page = app.get_json("/v1/events?limit=1", Role::Auditor).await;
     assert_eq!(sequences(&page), [1]);
 
-    let finance = Some(&[Role::Finance][..]);
+    let auditor = Some(&[Role::Auditor][..]);
     for (query, needle) in [
         ("limit=1001", "between 1 and 1000"),
         ("limit=0", "between 1 and 1000"),
@@ -186,7 +186,7 @@ async fn limit_and_query_are_checked(app: TestApp) {
         ("categroy=purchase", "Unknown query parameter `categroy`"),
         ("category=purchase-s1", "contains `-`"),
     ] {
-        let (status, problem) = app.get_problem(&format!("/v1/events?{query}"), finance).await;
+        let (status, problem) = app.get_problem(&format!("/v1/events?{query}"), auditor).await;
         assert_eq!(status, 400, "{query}");
         assert_eq!(problem["type"], "https://procgate.dev/problems/invalid-query", "{query}");
         assert!(problem["detail"].as_str().unwrap().contains(needle), "{query}: {problem}");
@@ -194,7 +194,7 @@ async fn limit_and_query_are_checked(app: TestApp) {
         assert_eq!(problem["instance"], "/v1/events");
     }
     // Past the head: an empty page that stays where it is.
-    let page = app.get_json("/v1/events?after=5000", Role::Finance).await;
+    let page = app.get_json("/v1/events?after=5000", Role::Auditor).await;
     assert_eq!(events(&page).len(), 0);
     assert_eq!(page["next_after"], 5000);
     assert_eq!(page["head"], 1200);

@@ -31,7 +31,7 @@ fn sequences(messages: &[Message]) -> Vec<u64> {
 }
 
 async fn connect(app: &TestApp, query: &str, last_event_id: Option<&str>) -> SseReader {
-    let mut req = app.get(&format!("/v1/events/live{query}"), Some(&[Role::Finance]));
+    let mut req = app.get(&format!("/v1/events/live{query}"), Some(&[Role::Auditor]));
     if let Some(id) = last_event_id {
         req = req.header("last-event-id", id);
     }

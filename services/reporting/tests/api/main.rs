@@ -19,6 +19,7 @@ mod replay;
 mod reports;
 mod rogue_spend;
 mod roles;
+mod scope;
 mod sla;
 mod streams;
 mod webhooks;

@@ -396,12 +396,12 @@ async fn a_finance_endpoint_receives_only_its_own_purchases_without_personal_dat
     let receiver = Receiver::start().await;
     register(&app, "erp-a", Role::Finance, json!({"url": receiver.url})).await;
     let store = &app.store;
-    let submitted = |email: &str| json!({"requester_email": email, "school_id": "lincoln-elem"});
+    let submitted = |email: &str, by: &str| json!({"requester_email": email, "school_id": "lincoln-elem", "submitted_by": by});
     append_as(
         store,
         "purchase-a1",
         "purchase-submitted",
-        submitted("pat@district.org"),
+        submitted("pat@district.org", "erp-a"),
         as_subject("erp-a", "finance"),
     )
     .await;
@@ -409,7 +409,7 @@ async fn a_finance_endpoint_receives_only_its_own_purchases_without_personal_dat
         store,
         "purchase-b1",
         "purchase-submitted",
-        submitted("lee@district.org"),
+        submitted("lee@district.org", "erp-b"),
         as_subject("erp-b", "finance"),
     )
     .await;
