@@ -70,6 +70,8 @@ impl Deployment {
         let database = testkit::pg_database().await;
         let store_env = vec![
             ("PROCGATE_DATABASE_URL", database.url().to_owned()),
+            // Several instances sign webhooks alike: one key for all.
+            ("PROCGATE_WEBHOOK_KEY", "the-e2e-deployment-webhook-key-of-48-bytes!!!!!".to_owned()),
             // Never used with a database URL; set so that nothing lands in the working directory.
             ("PROCGATE_DATA_DIR", dir.path().join("data").display().to_string()),
         ];

@@ -514,7 +514,7 @@ async fn story(d: &mut Deployment) {
     assert_eq!(verified["first_bad_sequence"], Value::Null);
     let checked = verified["checked"].as_u64().unwrap();
 
-    // ---- An outside consumer reads the whole feed, then follows it live. --------------------
+    // ---- An auditor reads the whole feed, then follows it live. ----------------------------
     let mut after = 0u64;
     let mut seen = HashSet::new();
     let mut sequences = Vec::new();
@@ -522,7 +522,7 @@ async fn story(d: &mut Deployment) {
     let mut types: BTreeMap<String, usize> = BTreeMap::new();
     let head = loop {
         let page =
-            api.get(Who::Finance, &format!("{reporting}/v1/events?after={after}&limit=40")).await;
+            api.get(Who::Auditor, &format!("{reporting}/v1/events?after={after}&limit=40")).await;
         let events = page["events"].as_array().unwrap();
         for event in events {
             assert_eq!(event["specversion"], "1.0");
@@ -578,7 +578,7 @@ async fn story(d: &mut Deployment) {
     assert_eq!(types, expected);
     // A consumer interested in signatures only.
     let signed =
-        api.get(Who::Finance, &format!("{reporting}/v1/events?type=agreement-signed")).await;
+        api.get(Who::Auditor, &format!("{reporting}/v1/events?type=agreement-signed")).await;
     assert_eq!(signed["events"].as_array().unwrap().len(), SCHOOLS.len());
     assert_eq!(signed["next_after"], head);
     assert_eq!(checked, head, "the verification checked the whole log");
@@ -602,7 +602,7 @@ async fn story(d: &mut Deployment) {
     let response = api
         .http
         .get(&live_url)
-        .bearer_auth(api.token(Who::Finance))
+        .bearer_auth(api.token(Who::Auditor))
         .send()
         .await
         .expect("the live stream");

@@ -128,6 +128,10 @@ pub struct WebhookLeaseTaken {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct WebhookAttemptsRecorded {
     pub attempts: Vec<DeliveryAttempt>,
+    /// How many replays the endpoint had when the attempts began ([`Webhook::replays`]): the
+    /// attempts of a batch that a replay overtook are history only, and move nothing.
+    #[serde(default)]
+    pub replays: u32,
 }
 
 /// One POST of one event to the endpoint.
@@ -414,6 +418,9 @@ pub struct Webhook {
     pub last_attempt_at: Option<DateTime<Utc>>,
     pub delivered: u64,
     pub failed: u64,
+    /// How many replays were requested: a batch records the count it began under.
+    #[serde(default)]
+    pub replays: u32,
 }
 
 impl Webhook {
@@ -435,11 +442,13 @@ impl Webhook {
             WebhookEvent::Disabled(d) => self.disabled = Some(d.clone()),
             WebhookEvent::LeaseTaken(l) => self.lease = Some(l.clone()),
             WebhookEvent::AttemptsRecorded(r) => {
+                let current = r.replays == self.replays;
                 for attempt in &r.attempts {
-                    self.record(attempt);
+                    self.record(attempt, current);
                 }
             }
             WebhookEvent::ReplayRequested(r) => {
+                self.replays += 1;
                 self.delivered_through = r.after;
                 self.failing = None;
                 self.failing_since = None;
@@ -448,8 +457,17 @@ impl Webhook {
         }
     }
 
-    fn record(&mut self, attempt: &DeliveryAttempt) {
+    /// Counts an attempt; moves the checkpoint and the retries only when it is `current` (not
+    /// overtaken by a replay).
+    fn record(&mut self, attempt: &DeliveryAttempt, current: bool) {
         self.last_attempt_at = Some(attempt.at);
+        if !current {
+            match attempt.outcome {
+                AttemptOutcome::Delivered => self.delivered += 1,
+                AttemptOutcome::Failed | AttemptOutcome::Gone => self.failed += 1,
+            }
+            return;
+        }
         match attempt.outcome {
             AttemptOutcome::Delivered => {
                 self.delivered += 1;
@@ -480,9 +498,11 @@ impl Webhook {
         self.lease.as_ref().is_some_and(|l| l.holder == holder && l.until - now > attempt)
     }
 
-    /// Who holds the lease at `now`, if anyone does.
-    pub fn lease_holder(&self, now: DateTime<Utc>) -> Option<&str> {
-        self.lease.as_ref().filter(|l| l.until > now).map(|l| l.holder.as_str())
+    /// Who holds the lease at `now`, if anyone does. Another instance's lease counts for
+    /// `grace` past its end: its last attempt and record may still be under way, and clocks
+    /// differ a little between machines.
+    pub fn lease_holder(&self, now: DateTime<Utc>, grace: Duration) -> Option<&str> {
+        self.lease.as_ref().filter(|l| l.until + grace > now).map(|l| l.holder.as_str())
     }
 
     /// The attempt number of the next POST of `sequence`.
@@ -562,7 +582,7 @@ mod tests {
     }
 
     fn recorded(attempts: Vec<DeliveryAttempt>) -> WebhookEvent {
-        WebhookEvent::from(WebhookAttemptsRecorded { attempts })
+        WebhookEvent::from(WebhookAttemptsRecorded { attempts, replays: 0 })
     }
 
     fn fold(events: &[WebhookEvent]) -> Webhook {
@@ -646,6 +666,30 @@ mod tests {
     }
 
     #[test]
+    fn given_a_replay_during_a_batch_the_batch_is_history_and_the_replay_holds() {
+        let replay = WebhookEvent::from(WebhookReplayRequested { after: 0 });
+        // A batch begun before the replay is recorded after it.
+        let hook = fold(&[
+            registered(),
+            replay,
+            recorded(vec![
+                attempt(41, 1, AttemptOutcome::Delivered, 10),
+                attempt(42, 1, AttemptOutcome::Failed, 11),
+            ]),
+        ]);
+        assert_eq!((hook.delivered_through, hook.failing.clone()), (0, None));
+        assert_eq!((hook.delivered, hook.failed, hook.replays), (1, 1, 1));
+        // A batch begun after it moves things on.
+        let after = WebhookEvent::from(WebhookAttemptsRecorded {
+            attempts: vec![attempt(5, 1, AttemptOutcome::Delivered, 12)],
+            replays: 1,
+        });
+        let hook =
+            fold(&[registered(), WebhookEvent::from(WebhookReplayRequested { after: 0 }), after]);
+        assert_eq!(hook.delivered_through, 5);
+    }
+
+    #[test]
     fn only_the_lease_holder_with_time_for_an_attempt_may_send() {
         let lease = WebhookEvent::from(WebhookLeaseTaken { holder: "a".into(), until: t(60) });
         let hook = fold(&[registered(), lease]);
@@ -653,8 +697,9 @@ mod tests {
         assert!(hook.may_send("a", t(0), attempt));
         assert!(!hook.may_send("b", t(0), attempt));
         assert!(!hook.may_send("a", t(40), attempt), "the lease could end mid-attempt");
-        assert_eq!(hook.lease_holder(t(59)), Some("a"));
-        assert_eq!(hook.lease_holder(t(60)), None);
+        assert_eq!(hook.lease_holder(t(59), Duration::zero()), Some("a"));
+        assert_eq!(hook.lease_holder(t(60), Duration::zero()), None);
+        assert_eq!(hook.lease_holder(t(79), Duration::seconds(20)), Some("a"));
     }
 
     #[test]

@@ -328,7 +328,7 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
     }
     let mut webhook_key_created = false;
     if wanted(ServiceName::Reporting) {
-        let (notify, created) = serve.webhooks.notify(&serve.store.data_dir, &serve.listen)?;
+        let (notify, created) = serve.webhooks.notify(&serve.store, &serve.listen)?;
         webhook_key_created = created;
         let mail = serve.smtp.mail(&notify.instance)?;
         let mut reporting = reporting::Reporting::start(store.clone(), verifier.clone())

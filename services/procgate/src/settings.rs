@@ -225,11 +225,21 @@ impl WebhookSettings {
     /// key file was created now.
     pub fn notify(
         &self,
-        data_dir: &Path,
+        store: &StoreSettings,
         listen: &str,
     ) -> anyhow::Result<(reporting::notify::Settings, bool)> {
+        let data_dir = &store.data_dir;
         let (key, created) = match &self.webhook_key {
+            Some(key) if key.contains("replace-me") => bail!(
+                "PROCGATE_WEBHOOK_KEY is still the example's placeholder: set a long random \
+                 secret (openssl rand -base64 48)"
+            ),
             Some(key) => (key.clone(), false),
+            None if store.database_url.is_some() => bail!(
+                "PROCGATE_WEBHOOK_KEY is not set: on PostgreSQL every instance must sign \
+                 webhooks with the same key (openssl rand -base64 48), so it cannot be generated \
+                 per instance"
+            ),
             None => {
                 let path = data_dir.join(WEBHOOK_KEY_FILE);
                 if path.exists() {
@@ -290,6 +300,9 @@ pub struct SmtpSettings {
     /// IT staff's addresses, comma-separated: held purchases, clock warnings and breaches.
     #[arg(long, env = "PROCGATE_NOTIFY_IT", value_delimiter = ',')]
     pub notify_it: Vec<String>,
+    /// The only domains e-mail goes to, comma-separated (subdomains included); empty: any.
+    #[arg(long, env = "PROCGATE_MAIL_DOMAINS", value_delimiter = ',')]
+    pub mail_domains: Vec<String>,
 }
 
 impl SmtpSettings {
@@ -324,6 +337,12 @@ impl SmtpSettings {
             from: self.mail_from.clone(),
             it_staff,
             instance: instance.to_owned(),
+            allowed_domains: self
+                .mail_domains
+                .iter()
+                .map(|d| d.trim().to_owned())
+                .filter(|d| !d.is_empty())
+                .collect(),
         }))
     }
 }

@@ -266,7 +266,7 @@ mod tests {
             hash: String::new(),
         };
         let (one, two) = (event(1), event(2));
-        let shown = |event| Shown { event, redacted: None };
+        let shown = Shown::whole;
         let bytes = encode_sse(&[shown(&one), shown(&two)]);
         let text = std::str::from_utf8(&bytes).unwrap();
         let messages: Vec<&str> = text.split_terminator("\n\n").collect();

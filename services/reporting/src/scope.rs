@@ -36,14 +36,28 @@ fn audience_of_role(role: Option<Role>, subject: &str) -> Audience {
 pub struct Shown<'a> {
     pub event: &'a RecordedEvent,
     pub redacted: Option<Value>,
+    /// Whether the person who caused it is named by their role only (`actor` is then the
+    /// role): IT staff, auditors and admins are people, and only staff read people's names.
+    pub anonymous: bool,
 }
 
+/// The actor roles that are people's (a finance system or the system itself is not a person).
+const PEOPLE: [&str; 3] = ["it_staff", "auditor", "admin"];
+
 impl<'a> Shown<'a> {
+    /// `event` as it is.
+    pub fn whole(event: &'a RecordedEvent) -> Self {
+        Self { event, redacted: None, anonymous: false }
+    }
+
     /// As a CloudEvent (borrowing the event, or its redacted data).
     pub fn cloud(&self) -> CloudEvent<'_> {
         let mut cloud = CloudEvent::from(self.event);
         if let Some(data) = &self.redacted {
             cloud.data = data;
+        }
+        if self.anonymous {
+            cloud.actor = cloud.actorrole;
         }
         cloud
     }
@@ -108,16 +122,19 @@ impl Scope {
         events: &'a [RecordedEvent],
     ) -> eventlog::Result<Vec<Shown<'a>>> {
         if self.sees_everything() {
-            return Ok(events.iter().map(|event| Shown { event, redacted: None }).collect());
+            return Ok(events.iter().map(Shown::whole).collect());
         }
         let mut out = Vec::with_capacity(events.len());
         for event in events {
             let owner = self.owners.owner_of(store, event).await?;
-            match self.audience.admit(event.category(), &event.data, owner.as_deref()) {
-                Admitted::No => {}
-                Admitted::Whole => out.push(Shown { event, redacted: None }),
-                Admitted::Redacted(data) => out.push(Shown { event, redacted: Some(data) }),
-            }
+            let redacted =
+                match self.audience.admit(event.category(), &event.data, owner.as_deref()) {
+                    Admitted::No => continue,
+                    Admitted::Whole => None,
+                    Admitted::Redacted(data) => Some(data),
+                };
+            let anonymous = PEOPLE.contains(&event.metadata.actor.role.as_str());
+            out.push(Shown { event, redacted, anonymous });
         }
         Ok(out)
     }

@@ -200,10 +200,10 @@ impl Worker {
         let instance = settings.instance.clone();
         let needed = attempt_time(settings.attempt_timeout);
         if !self.hook.may_send(&instance, now, needed * 2) {
-            if let Some(holder) = self.hook.lease_holder(now)
+            if let Some(holder) = self.hook.lease_holder(now, needed)
                 && holder != instance
             {
-                let until = self.hook.lease.as_ref().map(|l| l.until);
+                let until = self.hook.lease.as_ref().map(|l| l.until + needed);
                 return Ok(Next::Wait(until));
             }
             let lease = WebhookLeaseTaken {
@@ -217,6 +217,7 @@ impl Worker {
             }
             self.refresh().await?;
         }
+        let replays = self.hook.replays;
         let mut attempts = Vec::new();
         let mut gone = false;
         for (event, body) in &pending {
@@ -239,7 +240,7 @@ impl Worker {
         if attempts.is_empty() {
             return Ok(Next::Again);
         }
-        let mut record = vec![WebhookEvent::from(WebhookAttemptsRecorded { attempts })];
+        let mut record = vec![WebhookEvent::from(WebhookAttemptsRecorded { attempts, replays })];
         if gone {
             record.push(WebhookEvent::from(WebhookDisabled {
                 reason: DisableReason::Gone,
@@ -345,8 +346,8 @@ impl Worker {
                     .headers()
                     .get("retry-after")
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<i64>().ok())
-                    .map(TimeDelta::seconds);
+                    .and_then(|v| v.trim().parse::<u32>().ok())
+                    .map(|seconds| TimeDelta::seconds(i64::from(seconds)));
                 out.response_excerpt = excerpt(response).await;
                 if status.is_success() {
                     out.outcome = AttemptOutcome::Delivered;

@@ -92,12 +92,26 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let segments = ip.segments();
+    let first = segments[0];
+    // Addresses that carry an IPv4 address are as public as it is: NAT64 (64:ff9b::/96 and
+    // 64:ff9b:1::/48), 6to4 (2002::/16) and the deprecated IPv4-compatible form (::a.b.c.d).
+    let embedded = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    if first == 0x0064 && segments[1] == 0xff9b {
+        return is_public_v4(embedded(segments[6], segments[7]));
+    }
+    if first == 0x2002 {
+        return is_public_v4(embedded(segments[1], segments[2]));
+    }
+    if segments[..6] == [0; 6] && !ip.is_loopback() && !ip.is_unspecified() {
+        return is_public_v4(embedded(segments[6], segments[7]));
+    }
     !(ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
         || (first & 0xfe00) == 0xfc00 // unique local
         || (first & 0xffc0) == 0xfe80 // link-local
+        || (first & 0xffc0) == 0xfec0 // site-local (deprecated)
         || (first == 0x2001 && ip.segments()[1] == 0x0db8)) // documentation
 }
 
@@ -147,6 +161,11 @@ mod tests {
         let public = Targets::PublicOnly;
         assert!(check_url("https://erp.example.org/hooks", public).is_ok());
         assert!(check_url("https://93.184.215.14/x", public).is_ok());
+        assert!(
+            check_url("https://[64:ff9b::5db8:d70e]/x", public).is_ok(),
+            "NAT64 of a public one"
+        );
+        assert!(check_url("https://[2606:4700::1111]/x", public).is_ok());
         for refused in [
             "http://erp.example.org/hooks",
             "https://127.0.0.1/x",
@@ -157,6 +176,10 @@ mod tests {
             "https://[::1]/x",
             "https://[fd00::1]/x",
             "https://[::ffff:10.0.0.1]/x",
+            "https://[64:ff9b::a00:5]/x",
+            "https://[2002:a00:1::1]/x",
+            "https://[::10.0.0.1]/x",
+            "https://[fec0::1]/x",
             "https://localhost/x",
             "https://user:pw@erp.example.org/x",
             "ftp://erp.example.org/x",

@@ -157,6 +157,7 @@ fn settings(port: u16, instance: &str) -> MailSettings {
         from: "procgate <procgate@district.org>".into(),
         it_staff: vec!["it@district.org".into()],
         instance: instance.into(),
+        allowed_domains: vec!["district.org".into()],
     }
 }
 

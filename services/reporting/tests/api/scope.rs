@@ -162,12 +162,25 @@ async fn the_feed_as_each_role(app: TestApp) {
     assert_eq!(subjects(&erp_a), ["purchase-a1", "purchase-a1", "purchase-a1", "sla-a1"]);
     let seen = text(&erp_a);
     assert!(seen.contains("pat.lee@district.org"), "its own requester's address");
-    for secret in
-        ["dana.ruiz", "+1 555 0100", "Pat Lee", "spoke_with", "notes", "4242", "laptop cart"]
-    {
+    for secret in [
+        "dana.ruiz",
+        "+1 555 0100",
+        "Pat Lee",
+        "spoke_with",
+        "notes",
+        "4242",
+        "laptop cart",
+        "jdoe",
+    ] {
         assert!(!seen.contains(secret), "finance read {secret}: {seen}");
     }
     assert_eq!(erp_a[2]["data"]["goal"], "Film science experiments");
+    // Who in IT logged the call is a person: named by role only.
+    assert_eq!(
+        (erp_a[2]["actor"].as_str(), erp_a[2]["actorrole"].as_str()),
+        (Some("it_staff"), Some("it_staff"))
+    );
+    assert_eq!(erp_a[0]["actor"], "erp-a", "a finance system is not a person");
     assert_eq!(live(&app, Role::Finance, "erp-a", 4).await, erp_a, "live = paged");
     let erp_b = paged(&app, Role::Finance, "erp-b").await;
     assert_eq!(subjects(&erp_b), ["purchase-b1", "purchase-b1"]);
@@ -200,6 +213,7 @@ async fn the_feed_as_each_role(app: TestApp) {
         "notes",
         "holder_email",
         "laptop cart",
+        "jdoe",
     ] {
         assert!(!seen.contains(secret), "integration read {secret}: {seen}");
     }

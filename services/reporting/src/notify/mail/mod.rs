@@ -4,7 +4,8 @@
 //! Through the district's SMTP relay (`lettre`), each message once, whatever the number of
 //! instances, and never to an address whose person opted out.
 //!
-//! The mailer is a `kernel::schedule` in every delivering instance: it follows the log,
+//! The mailer is a `kernel::schedule` in every reporting instance with a relay set: it follows
+//! the log,
 //! composes the messages each event calls for ([`compose`]), and sends each one under a claim
 //! (`mail-claimed`, appended on the message's own `mail-{id}` stream at the version read: of
 //! two instances only one claims) and records the relay's answer (`mail-sent`, or
@@ -67,6 +68,22 @@ pub struct MailSettings {
     pub it_staff: Vec<String>,
     /// This instance's name on claims.
     pub instance: String,
+    /// The only domains e-mail goes to (`PROCGATE_MAIL_DOMAINS`; empty: any). Addresses come
+    /// from finance systems' purchase checks: this keeps a misused finance token from making
+    /// the district's relay write to anyone.
+    pub allowed_domains: Vec<String>,
+}
+
+impl MailSettings {
+    /// Whether e-mail may go to `address`.
+    pub fn may_write_to(&self, address: &str) -> bool {
+        let domain = address.rsplit_once('@').map_or("", |(_, d)| d).to_ascii_lowercase();
+        self.allowed_domains.is_empty()
+            || self.allowed_domains.iter().any(|d| {
+                let d = d.trim_start_matches('@').to_ascii_lowercase();
+                domain == d || domain.ends_with(&format!(".{d}"))
+            })
+    }
 }
 
 impl MailSettings {
@@ -152,6 +169,10 @@ impl Mailer {
         let Some(p) = self.pending.get(&id) else { return };
         if self.opted_out.contains(&p.message.to.to_ascii_lowercase()) {
             tracing::debug!(to = %p.message.to, "opted out: not sent");
+            return self.forget(id);
+        }
+        if !self.settings.may_write_to(&p.message.to) {
+            tracing::warn!(to = %p.message.to, "not an allowed mail domain: not sent");
             return self.forget(id);
         }
         if p.mail.claimed.is_none() && now - p.source_at > MAX_AGE {
