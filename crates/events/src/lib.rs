@@ -40,6 +40,7 @@
 #[macro_use]
 mod family;
 
+pub mod anchors;
 pub mod audience;
 pub mod calendar;
 pub mod card;
@@ -173,6 +174,7 @@ pub fn event_schemas() -> Vec<EventSchema> {
         notifications::SubscriptionEvent::event_schemas(),
         notifications::MailEvent::event_schemas(),
         notifications::MailPreferenceEvent::event_schemas(),
+        anchors::AnchorEvent::event_schemas(),
     ]
     .concat()
 }

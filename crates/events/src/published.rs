@@ -8,6 +8,7 @@
 use serde_json::Value;
 
 use crate::DecodeError;
+use crate::anchors::AnchorEvent;
 use crate::card::{CardEvent, CardTransactionEvent, ReconciliationEvent, StatementEvent};
 use crate::clocks::SlaEvent;
 use crate::district::DistrictEvent;
@@ -41,6 +42,7 @@ pub enum Published {
     Subscription(SubscriptionEvent),
     Mail(MailEvent),
     MailPreference(MailPreferenceEvent),
+    Anchor(AnchorEvent),
 }
 
 impl Published {
@@ -66,6 +68,7 @@ impl Published {
         SubscriptionEvent::CATEGORY,
         MailEvent::CATEGORY,
         MailPreferenceEvent::CATEGORY,
+        AnchorEvent::CATEGORY,
     ];
 
     /// The event of a stream of `category`, from its type and data.
@@ -107,6 +110,7 @@ impl Published {
             MailPreferenceEvent::CATEGORY => {
                 Self::MailPreference(MailPreferenceEvent::from_parts(event_type, data)?)
             }
+            AnchorEvent::CATEGORY => Self::Anchor(AnchorEvent::from_parts(event_type, data)?),
             other => return Err(DecodeError::UnknownCategory { category: other.to_owned() }),
         })
     }
@@ -134,6 +138,7 @@ impl Published {
             Self::Subscription(e) => e.event_type(),
             Self::Mail(e) => e.event_type(),
             Self::MailPreference(e) => e.event_type(),
+            Self::Anchor(e) => e.event_type(),
         }
     }
 }
@@ -161,6 +166,6 @@ mod tests {
             Published::decode("weather", "rain", &Value::Null),
             Err(DecodeError::UnknownCategory { .. })
         ));
-        assert_eq!(Published::CATEGORIES.len(), 20);
+        assert_eq!(Published::CATEGORIES.len(), 21);
     }
 }

@@ -69,10 +69,17 @@ enum Import {
 
 #[derive(Debug, Subcommand)]
 enum Audit {
-    /// Recompute the hash chain of the whole log; exits non-zero if it is broken.
+    /// Recompute the hash chain of the whole log; exits non-zero if it is broken, or, with
+    /// `--anchor`, if the log no longer holds what a saved anchor signed.
     Verify {
         #[command(flatten)]
         store: StoreSettings,
+        /// Anchors saved from `GET /v1/audit/anchors` (that export, a list, or one anchor),
+        /// checked against the log with the anchor key's public half.
+        #[arg(long)]
+        anchor: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        anchors: settings::AnchorSettings,
     },
     /// Replay a purchase from the log: each event, who, when, and the state after it.
     Replay {
@@ -152,6 +159,8 @@ struct Serve {
     webhooks: settings::WebhookSettings,
     #[command(flatten)]
     smtp: settings::SmtpSettings,
+    #[command(flatten)]
+    anchors: settings::AnchorSettings,
 }
 
 #[derive(Debug, Args)]
@@ -231,15 +240,18 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let store = store.open().await?;
             rebuild(&*store, service).await
         }
-        Command::Audit(Audit::Verify { store }) => {
-            let store = store.open().await?;
+        Command::Audit(Audit::Verify { store: settings, anchor, anchors }) => {
+            let store = settings.open().await?;
             let head = store.head().await?;
             let bar = progress_bar(head, "verifying");
             let report = reporting::verify_log(&*store, &|p| bar.set_position(p)).await?;
             bar.finish_and_clear();
             if report.ok {
                 println!("the log is intact: {} events checked", report.checked);
-                Ok(())
+                match anchor {
+                    Some(file) => check_anchor_file(&*store, &file, &anchors, &settings).await,
+                    None => Ok(()),
+                }
             } else {
                 anyhow::bail!(
                     "the log is broken at sequence {}: {} ({} events before it check out)",
@@ -305,6 +317,42 @@ async fn rebuild(
     Ok(())
 }
 
+/// `procgate audit verify --anchor FILE`.
+async fn check_anchor_file(
+    store: &dyn eventlog::EventStore,
+    file: &std::path::Path,
+    anchors: &settings::AnchorSettings,
+    settings: &StoreSettings,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read the anchors in {}", file.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+    let list = match &json {
+        serde_json::Value::Object(o) if o.contains_key("anchors") => json["anchors"].clone(),
+        serde_json::Value::Array(_) => json.clone(),
+        _ => serde_json::Value::Array(vec![json.clone()]),
+    };
+    let list: Vec<events::anchors::AnchorSigned> = serde_json::from_value(list)
+        .with_context(|| format!("{} does not hold anchors", file.display()))?;
+    let (key, _) = anchors.key(settings, false)?;
+    let key = key.context(
+        "no anchor key to check the signatures with: set PROCGATE_ANCHOR_KEY_FILE (or the \
+         PROCGATE_DATA_DIR that `procgate serve` uses)",
+    )?;
+    let check = reporting::anchors::check_anchors(store, &list, &[key.public()]).await?;
+    if check.ok {
+        println!(
+            "the log holds what {} anchor(s) signed, up to sequence {}",
+            check.checked,
+            check.last_matching_sequence.unwrap_or_default()
+        );
+        Ok(())
+    } else {
+        anyhow::bail!("{}", check.problem.unwrap_or_default())
+    }
+}
+
 async fn run_serve(serve: Serve) -> anyhow::Result<()> {
     web::init_tracing(serve.log_json);
     // The port first: a taken port is said before any store is created or migrated.
@@ -327,6 +375,7 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
         ));
     }
     let mut webhook_key_created = false;
+    let mut anchor_key_created = false;
     if wanted(ServiceName::Reporting) {
         let (notify, created) = serve.webhooks.notify(&serve.store, &serve.listen)?;
         webhook_key_created = created;
@@ -336,6 +385,11 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
             .with_notifications(notify);
         if let Some(mail) = mail {
             reporting = reporting.with_mail(mail)?;
+        }
+        let (anchor_key, created) = serve.anchors.key(&serve.store, true)?;
+        anchor_key_created = created;
+        if let Some(key) = anchor_key {
+            reporting = reporting.with_anchors(key, serve.anchors.interval());
         }
         services.push(Arc::new(reporting));
     }
@@ -363,6 +417,12 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
         println!(
             "  created the JWT secret {} (HS256; the file's text is the secret)",
             serve.jwt.secret_file(&serve.store.data_dir).display()
+        );
+    }
+    if anchor_key_created {
+        println!(
+            "  created the anchor key {} (Ed25519; it signs anchors of the log's chain)",
+            serve.store.data_dir.join("anchor-key.pem").display()
         );
     }
     if webhook_key_created {

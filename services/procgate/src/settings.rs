@@ -346,3 +346,58 @@ impl SmtpSettings {
         }))
     }
 }
+
+/// Signed anchors of the hash chain.
+#[derive(Debug, Clone, Args)]
+pub struct AnchorSettings {
+    /// The Ed25519 private key (PKCS#8 PEM) that signs anchors. Default: `anchor-key.pem` in
+    /// the data directory, created on the embedded store's first start; on PostgreSQL anchors
+    /// need this file (the same in every instance).
+    #[arg(long, env = "PROCGATE_ANCHOR_KEY_FILE")]
+    pub anchor_key_file: Option<PathBuf>,
+    /// How often the head is anchored while the log moves, in minutes (0: on request only).
+    #[arg(long, env = "PROCGATE_ANCHOR_INTERVAL_MINUTES", default_value_t = 60)]
+    pub anchor_interval_minutes: u64,
+}
+
+const ANCHOR_KEY_FILE: &str = "anchor-key.pem";
+
+impl AnchorSettings {
+    /// The anchor key: the configured file, or the data directory's (created when `create` and
+    /// on the embedded store). `None` on PostgreSQL without a file. Returns whether it was
+    /// created now.
+    pub fn key(
+        &self,
+        store: &StoreSettings,
+        create: bool,
+    ) -> anyhow::Result<(Option<reporting::anchors::AnchorKey>, bool)> {
+        use reporting::anchors::AnchorKey;
+        let parse = |path: &Path| -> anyhow::Result<AnchorKey> {
+            AnchorKey::from_pem(&read(path)?)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        };
+        if let Some(path) = &self.anchor_key_file {
+            return Ok((Some(parse(path)?), false));
+        }
+        if store.database_url.is_some() {
+            return Ok((None, false));
+        }
+        let path = store.data_dir.join(ANCHOR_KEY_FILE);
+        if path.exists() {
+            return Ok((Some(parse(&path)?), false));
+        }
+        if !create {
+            return Ok((None, false));
+        }
+        let key = AnchorKey::generate().map_err(|e| anyhow::anyhow!(e))?;
+        std::fs::create_dir_all(&store.data_dir)
+            .with_context(|| format!("cannot create {}", store.data_dir.display()))?;
+        write_private(&path, &key.to_pem().map_err(|e| anyhow::anyhow!(e))?)?;
+        Ok((Some(key), true))
+    }
+
+    pub fn interval(&self) -> Option<std::time::Duration> {
+        (self.anchor_interval_minutes > 0)
+            .then(|| std::time::Duration::from_secs(self.anchor_interval_minutes * 60))
+    }
+}

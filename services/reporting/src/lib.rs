@@ -15,6 +15,7 @@
 //! | `GET /v1/reports/{adoption,response-times,promises,rogue-spend,wishes,sla}` | it_staff, auditor, admin | [`reports`]: figures kept by projections, JSON or CSV; durations in the district's business time |
 //! | `GET /v1/audit/purchases/{id}` | auditor, admin | [`replay`]: one purchase's history, replayed from its stream |
 //! | `GET /v1/audit/verify` | auditor, admin | [`audit`]: recompute the hash chain |
+//! | `GET`/`POST /v1/audit/anchors`, `POST /v1/audit/anchors/verify` | auditor, admin | [`anchors`]: signed statements of the chain's head, and checking the log against them |
 //! | `/v1/webhooks…` | admin; finance and integration for their own | [`notify`]: signed webhook deliveries straight from the log |
 //! | `/v1/subscriptions/{name}…` | integration, admin | [`notify`]: durable named subscriptions |
 //!
@@ -40,6 +41,7 @@
 //! drift. The committed copy is `openapi/reporting.json` (a test fails on drift; regenerate it
 //! with `UPDATE_OPENAPI=1 cargo test -p reporting`).
 
+pub mod anchors;
 pub mod audit;
 pub mod cloudevent;
 pub mod feed;
@@ -89,6 +91,9 @@ pub struct Reporting {
     delivering: Option<Arc<AbortOnDrop>>,
     /// The mailer, likewise.
     mailing: Option<Arc<kernel::schedule::Running>>,
+    /// The key that signs anchors of the chain, and the periodic signer.
+    anchor_key: Option<anchors::AnchorKey>,
+    anchoring: Option<Arc<AbortOnDrop>>,
 }
 
 /// Aborts a task when dropped.
@@ -155,6 +160,8 @@ impl Reporting {
             notifier: None,
             delivering: None,
             mailing: None,
+            anchor_key: None,
+            anchoring: None,
         })
     }
 
@@ -169,6 +176,21 @@ impl Reporting {
             self.delivering = Some(Arc::new(AbortOnDrop(task)));
         }
         self.notifier = Some(notifier);
+        self
+    }
+
+    /// Signs anchors of the chain with `key`: on request, and every `interval` while the log
+    /// moves (`None`: on request only).
+    pub fn with_anchors(
+        mut self,
+        key: anchors::AnchorKey,
+        interval: Option<std::time::Duration>,
+    ) -> Self {
+        if let Some(interval) = interval {
+            let task = anchors::spawn_signer(self.store.clone(), key.clone(), interval);
+            self.anchoring = Some(Arc::new(AbortOnDrop(task)));
+        }
+        self.anchor_key = Some(key);
         self
     }
 
@@ -255,7 +277,10 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(reports::wishes::wishes_report)
         .service(reports::sla::sla_report)
         .service(replay::purchase_history)
-        .service(audit::verify);
+        .service(audit::verify)
+        .service(anchors::list_anchors)
+        .service(anchors::create_anchor)
+        .service(anchors::verify_anchors);
     notify::routes(cfg);
 }
 

@@ -52,3 +52,61 @@ async fn verify_reports_ok_then_names_an_edited_event(app: TestApp) {
     assert_eq!(page["events"][0]["data"], json!({"x": 1}));
     app.stop().await;
 }
+
+mod anchors {
+    use auth::Role;
+    use serde_json::{Value, json};
+
+    use crate::common::{TestApp, append};
+
+    on_both_backends!(anchors_are_signed_listed_and_checked);
+
+    async fn send(app: &TestApp, path: &str, body: Option<Value>) -> (u16, Value) {
+        let req =
+            app.client.post(format!("{}{path}", app.base)).bearer_auth(app.token(&[Role::Auditor]));
+        let req = match body {
+            Some(body) => req.json(&body),
+            None => req,
+        };
+        let res = req.send().await.unwrap();
+        (res.status().as_u16(), res.json().await.unwrap())
+    }
+
+    async fn anchors_are_signed_listed_and_checked(app: TestApp) {
+        for i in 0..5 {
+            append(&app.store, &format!("school-s{i}"), "school-registered", json!({"i": i})).await;
+        }
+        let (status, anchor) = send(&app, "/v1/audit/anchors", None).await;
+        assert_eq!(status, 201, "{anchor}");
+        assert_eq!(anchor["sequence"], 5);
+        assert_eq!(anchor["chain_hash"].as_str().unwrap().len(), 64);
+        let list = app.get_json("/v1/audit/anchors", Role::Admin).await;
+        assert_eq!(list["anchors"], json!([anchor]));
+        assert_eq!(list["key_id"], anchor["key_id"]);
+
+        let (status, check) =
+            send(&app, "/v1/audit/anchors/verify", Some(json!({"anchors": [anchor]}))).await;
+        assert_eq!((status, check["ok"].as_bool()), (200, Some(true)), "{check}");
+        let mut forged = anchor.clone();
+        forged["sequence"] = json!(4);
+        let (_, check) =
+            send(&app, "/v1/audit/anchors/verify", Some(json!({"anchors": [forged]}))).await;
+        assert_eq!(check["ok"], false);
+        assert!(
+            check["problem"].as_str().unwrap().contains("altered after it was signed"),
+            "{check}"
+        );
+        let (status, _) =
+            send(&app, "/v1/audit/anchors/verify", Some(json!({"anchors": [{"x": 1}]}))).await;
+        assert_eq!(status, 422);
+        let res = app
+            .client
+            .post(format!("{}/v1/audit/anchors", app.base))
+            .bearer_auth(app.token(&[Role::ItStaff]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403);
+        app.stop().await;
+    }
+}

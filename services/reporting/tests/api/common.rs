@@ -69,8 +69,12 @@ impl TestApp {
         let store: Store = clock.clone();
         let verifier =
             Arc::new(Verifier::new(AuthConfig::hs256(SECRET, "procgate", "procgate")).unwrap());
-        let mut reporting =
-            Reporting::start(store.clone(), verifier).await.unwrap().with_settings(settings);
+        let anchors = reporting::anchors::AnchorKey::generate().unwrap();
+        let mut reporting = Reporting::start(store.clone(), verifier)
+            .await
+            .unwrap()
+            .with_settings(settings)
+            .with_anchors(anchors, None);
         if let Some((clock, notify)) = notify {
             reporting = reporting.with_clock(clock).with_notifications(notify);
         }

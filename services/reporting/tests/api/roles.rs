@@ -14,7 +14,7 @@ const AUDIT: &[Role] = &[Role::Auditor, Role::Admin];
 const PURCHASE: &str = "0190c1a2-7b7e-7c3e-9a51-2f1f0c6f1d00";
 
 /// The endpoints and the roles each allows.
-const ENDPOINTS: [(&str, &[Role]); 19] = [
+const ENDPOINTS: [(&str, &[Role]); 20] = [
     ("/v1/events", &Role::ALL),
     ("/v1/events/live", &Role::ALL),
     ("/v1/streams/purchase-7f3a", &[Role::Auditor, Role::ItStaff, Role::Admin]),
@@ -34,6 +34,7 @@ const ENDPOINTS: [(&str, &[Role]); 19] = [
     ("/v1/audit/purchases/0190c1a2-7b7e-7c3e-9a51-2f1f0c6f1d00?format=text", AUDIT),
     ("/v1/audit/verify", AUDIT),
     ("/v1/webhooks", &[Role::Admin, Role::Finance, Role::Integration]),
+    ("/v1/audit/anchors", AUDIT),
 ];
 
 async fn every_endpoint_with_every_role(app: TestApp) {
