@@ -161,6 +161,8 @@ struct Serve {
     smtp: settings::SmtpSettings,
     #[command(flatten)]
     anchors: settings::AnchorSettings,
+    #[command(flatten)]
+    rates: settings::RateSettings,
 }
 
 #[derive(Debug, Args)]
@@ -364,6 +366,7 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
     })?;
     let store = serve.store.open().await?;
     let (verifier, created) = serve.jwt.verifier(&serve.store.data_dir)?;
+    kernel::http::limits::install(serve.rates.limits());
     let wanted = |name| serve.service.is_none_or(|s| s == name);
     let mut services: Vec<Arc<dyn Service>> = Vec::new();
     if wanted(ServiceName::Gate) {

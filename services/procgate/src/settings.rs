@@ -401,3 +401,23 @@ impl AnchorSettings {
             .then(|| std::time::Duration::from_secs(self.anchor_interval_minutes * 60))
     }
 }
+
+/// Per-subject rate limits (OWASP API4).
+#[derive(Debug, Clone, Args)]
+pub struct RateSettings {
+    /// Writes (POST, PUT, DELETE) per subject and minute, also the burst allowed (0: no limit).
+    #[arg(long, env = "PROCGATE_RATE_WRITES_PER_MINUTE", default_value_t = 3000)]
+    pub rate_writes_per_minute: u32,
+    /// Reports, verifications and replays per subject and minute (0: no limit).
+    #[arg(long, env = "PROCGATE_RATE_EXPENSIVE_PER_MINUTE", default_value_t = 120)]
+    pub rate_expensive_per_minute: u32,
+}
+
+impl RateSettings {
+    pub fn limits(&self) -> kernel::http::RateLimits {
+        kernel::http::RateLimits::per_minute(
+            self.rate_writes_per_minute,
+            self.rate_expensive_per_minute,
+        )
+    }
+}

@@ -26,6 +26,7 @@ pub const VERIFY_ROLES: [Role; 2] = [Role::Auditor, Role::Admin];
 pub(crate) struct Verifiers;
 impl Roles for Verifiers {
     const ROLES: &'static [Role] = &VERIFY_ROLES;
+    const COST: kernel::http::Cost = kernel::http::Cost::Expensive;
 }
 
 /// How often (in positions) a running verification logs its progress.

@@ -118,6 +118,8 @@ pub struct Settings {
     /// How long a report read waits for its projection to reach the log's head before it
     /// answers 503 (default 10 s; only a service catching up with a long log waits that long).
     pub report_wait: Duration,
+    /// The most live streams one subject may have open at once (default 20).
+    pub live_streams_per_subject: usize,
 }
 
 impl Default for Settings {
@@ -126,6 +128,7 @@ impl Default for Settings {
             heartbeat: DEFAULT_HEARTBEAT,
             retry_ms: 3000,
             report_wait: reports::DEFAULT_REPORT_WAIT,
+            live_streams_per_subject: 20,
         }
     }
 }
@@ -135,6 +138,8 @@ impl Default for Settings {
 struct State {
     /// Live streams open now.
     live_streams: AtomicUsize,
+    /// Live streams open now, by subject.
+    live_by_subject: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     /// One chain verification at a time: it reads the whole range, and two at once would
     /// only compete for the same database.
     verifying: tokio::sync::Mutex<()>,

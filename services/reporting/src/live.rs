@@ -95,7 +95,11 @@ pub async fn live_events(
         query.filter,
         Scope::of(&caller),
         service.settings(),
-        LiveGuard::new(Arc::clone(&service.state)),
+        LiveGuard::new(
+            Arc::clone(&service.state),
+            &caller.subject,
+            service.settings().live_streams_per_subject,
+        )?,
     );
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/event-stream"))
@@ -123,14 +127,28 @@ fn last_event_id(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
     })
 }
 
-/// Counts an open live stream for as long as it lives.
-struct LiveGuard(Arc<State>);
+/// Counts an open live stream for as long as it lives, in all and for its subject.
+struct LiveGuard(Arc<State>, String);
 
 impl LiveGuard {
-    fn new(state: Arc<State>) -> Self {
+    /// `429 rate-limited` when `subject` already has `most` streams open.
+    fn new(state: Arc<State>, subject: &str, most: usize) -> Result<Self, ApiError> {
+        {
+            let mut open = state.live_by_subject.lock().unwrap_or_else(|e| e.into_inner());
+            let mine = open.entry(subject.to_owned()).or_default();
+            if *mine >= most {
+                return Err(ApiError::new(
+                    actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    format!("{subject} already has {most} live streams open; close one first."),
+                )
+                .with_header(header::RETRY_AFTER, header::HeaderValue::from_static("5")));
+            }
+            *mine += 1;
+        }
         state.live_streams.fetch_add(1, Ordering::Relaxed);
         metrics::gauge!("reporting_live_streams").increment(1.0);
-        Self(state)
+        Ok(Self(state, subject.to_owned()))
     }
 }
 
@@ -138,6 +156,13 @@ impl Drop for LiveGuard {
     fn drop(&mut self) {
         self.0.live_streams.fetch_sub(1, Ordering::Relaxed);
         metrics::gauge!("reporting_live_streams").decrement(1.0);
+        let mut open = self.0.live_by_subject.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(mine) = open.get_mut(&self.1) {
+            *mine -= 1;
+            if *mine == 0 {
+                open.remove(&self.1);
+            }
+        }
     }
 }
 

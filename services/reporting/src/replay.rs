@@ -42,6 +42,7 @@ pub const REPLAY_ROLES: [Role; 2] = [Role::Auditor, Role::Admin];
 pub(crate) struct Replayers;
 impl Roles for Replayers {
     const ROLES: &'static [Role] = &REPLAY_ROLES;
+    const COST: kernel::http::Cost = kernel::http::Cost::Expensive;
 }
 
 /// A purchase's history, replayed.

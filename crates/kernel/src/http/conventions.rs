@@ -5,7 +5,8 @@
 //! - every response has a description;
 //! - problems are `application/problem+json` (RFC 9457), never `application/json`;
 //! - every status the plumbing can answer is documented on the operations it applies to: 401
-//!   and 403 where a token is needed, 400 where there are path or query parameters or a body,
+//!   and 403 where a token is needed (and 429, the caller's rate limit), 400 where there are
+//!   path or query parameters or a body,
 //!   413, 415 and 422 where there is a body, and 503 with `Retry-After` everywhere (the event
 //!   log may go away at any moment).
 
@@ -50,6 +51,10 @@ fn apply(op: &mut Operation, secured: bool, parameters: bool, body: bool) {
     if secured {
         wanted.push(("401", "No valid bearer token"));
         wanted.push(("403", "The token lacks the role this needs"));
+        wanted.push((
+            "429",
+            "`rate-limited`: this subject's budget of writes, expensive reads or live streams is spent; try again after `Retry-After` seconds",
+        ));
     }
     if body {
         wanted.push(("413", "The body is too large"));

@@ -7,6 +7,7 @@ mod body;
 mod caller;
 mod conventions;
 mod idempotency;
+pub mod limits;
 mod openapi;
 mod params;
 
@@ -17,6 +18,7 @@ pub use idempotency::{
     IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, Idempotency, IdempotencyKeyHeader, Written,
     idempotency_key,
 };
+pub use limits::{Cost, RateLimits};
 pub use openapi::{BearerAuth, document};
 pub use params::{Page, limit, page, path, path_id, query_param};
 

@@ -85,6 +85,7 @@ pub(crate) struct ReportReaders;
 
 impl Roles for ReportReaders {
     const ROLES: &'static [Role] = &REPORT_ROLES;
+    const COST: kernel::http::Cost = kernel::http::Cost::Expensive;
 }
 
 /// How many events a rebuild reads at a time.

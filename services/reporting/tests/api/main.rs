@@ -11,6 +11,7 @@ mod common;
 mod audit;
 mod feed;
 mod history;
+mod limits;
 mod live;
 mod mail;
 mod openapi;
