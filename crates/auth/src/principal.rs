@@ -3,7 +3,8 @@
 //! A handler that takes a [`Principal`] argument only runs for a request with a valid
 //! `Authorization: Bearer <JWT>`; otherwise the caller gets a 401 problem with
 //! `WWW-Authenticate: Bearer realm="procgate"` (plus `error="invalid_token"` when a token was
-//! sent but refused). The handler then checks roles with [`Principal::require`], which gives a
+//! sent but refused; 503 while the identity provider's keys have not been fetched yet, see
+//! [`crate::OidcConfig`]). The handler then checks roles with [`Principal::require`], which gives a
 //! 403 problem:
 //!
 //! ```
@@ -122,10 +123,10 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
             "auth::Verifier is not registered as app data (web::Data<Verifier> or Arc<Verifier>)",
         )
     })?;
-    let token = bearer_token(req).ok_or_else(|| unauthorized(&AuthError::MissingToken))?;
+    let token = bearer_token(req).ok_or_else(|| refusal(&AuthError::MissingToken, &verifier))?;
     let claims = verifier.verify(token).map_err(|err| {
         tracing::info!(reason = %err, "bearer token refused");
-        unauthorized(&err)
+        refusal(&err, &verifier)
     })?;
     let principal = Principal::from(claims);
     req.extensions_mut().insert(principal.clone());
@@ -146,6 +147,23 @@ fn bearer_token(req: &HttpRequest) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
+/// The problem for a refused token: 503 when the identity provider's keys are not there yet
+/// (not the caller's fault: it may retry as is), else 401.
+fn refusal(err: &AuthError, verifier: &Verifier) -> ApiError {
+    match err {
+        AuthError::KeysUnavailable => ApiError::unavailable(
+            "The bearer token cannot be checked yet: the identity provider's signing keys are \
+             not available. Try again shortly.",
+        ),
+        AuthError::MissingToken if verifier.is_oidc() => ApiError::unauthorized(
+            "This needs a bearer token: send `Authorization: Bearer <JWT>` with an access token \
+             from the district's identity provider.",
+        )
+        .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static(CHALLENGE)),
+        other => unauthorized(other),
+    }
+}
+
 /// The 401 problem for `err`, with the RFC 6750 challenge.
 pub fn unauthorized(err: &AuthError) -> ApiError {
     let (challenge, detail) = match err {
@@ -153,7 +171,11 @@ pub fn unauthorized(err: &AuthError) -> ApiError {
             CHALLENGE,
             "This needs a bearer token: send `Authorization: Bearer <JWT>`. `procgate token` makes one for the configured key.".to_owned(),
         ),
-        AuthError::InvalidKey(_) | AuthError::Signing(_) => (
+        AuthError::InvalidKey(_)
+        | AuthError::Signing(_)
+        | AuthError::KeyFetch(_)
+        | AuthError::InvalidSettings(_)
+        | AuthError::KeysUnavailable => (
             CHALLENGE_INVALID_TOKEN,
             "The bearer token could not be checked. Report the request id to IT.".to_owned(),
         ),

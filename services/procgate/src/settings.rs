@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use auth::{AuthConfig, Issuer, KeyConfig, SigningKeyConfig, Verifier};
+use auth::{AuthConfig, Issuer, KeyConfig, OidcConfig, SigningKeyConfig, Verifier};
 use base64::Engine;
 use clap::{Args, ValueEnum};
 use eventlog::Store;
@@ -65,6 +65,19 @@ pub struct JwtSettings {
     /// The `aud` tokens must carry.
     #[arg(long, env = "PROCGATE_JWT_AUDIENCE", default_value = "procgate")]
     pub jwt_audience: String,
+    /// The district's identity provider (its OpenID Connect issuer URL): tokens are then
+    /// verified with the keys it publishes (found by discovery) and must carry it as `iss`;
+    /// the keys above are not used, and `procgate token` signs none.
+    #[arg(long, env = "PROCGATE_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// The identity provider's JWKS URL, instead of discovery (`iss` is then
+    /// PROCGATE_OIDC_ISSUER, or PROCGATE_JWT_ISSUER when that is unset).
+    #[arg(long, env = "PROCGATE_JWKS_URL")]
+    pub jwks_url: Option<String>,
+    /// The claim of the identity provider's tokens holding procgate roles: a name or a dotted
+    /// path (`realm_access.roles`); a list of strings or one space-separated string.
+    #[arg(long, env = "PROCGATE_OIDC_ROLES_CLAIM", default_value = "roles")]
+    pub oidc_roles_claim: String,
 }
 
 const SECRET_FILE: &str = "jwt-secret";
@@ -73,7 +86,26 @@ fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
+/// A setting given a non-blank value.
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
 impl JwtSettings {
+    /// The identity provider's settings, when tokens come from one (PROCGATE_OIDC_ISSUER or
+    /// PROCGATE_JWKS_URL set).
+    pub fn oidc(&self) -> Option<OidcConfig> {
+        let issuer = given(&self.oidc_issuer);
+        let config = match (issuer, given(&self.jwks_url)) {
+            (None, None) => return None,
+            (Some(issuer), None) => OidcConfig::discover(issuer, &self.jwt_audience),
+            (issuer, Some(jwks)) => {
+                OidcConfig::jwks(jwks, issuer.unwrap_or(&self.jwt_issuer), &self.jwt_audience)
+            }
+        };
+        Some(OidcConfig { roles_claim: self.oidc_roles_claim.clone(), ..config })
+    }
+
     /// The HS256 secret: configured, or the one in the data directory (created when asked).
     /// Returns whether it was created now.
     fn secret(&self, data_dir: &Path, create: bool) -> anyhow::Result<(Vec<u8>, bool)> {
@@ -116,8 +148,27 @@ impl JwtSettings {
         }
     }
 
-    /// The verifier the services use. Returns whether a secret was created now.
+    /// The verifier the services use. Returns whether a secret was created now. With the
+    /// identity provider's settings, its keys are fetched in the background on the current
+    /// tokio runtime (tokens are answered 503 until they are there) and refetched when it
+    /// rotates them.
     pub fn verifier(&self, data_dir: &Path) -> anyhow::Result<(Arc<Verifier>, bool)> {
+        if let Some(config) = self.oidc() {
+            let keys_from = match &config.jwks_url {
+                Some(url) => url.clone(),
+                None => format!("discovery from {}", config.issuer),
+            };
+            tracing::info!(
+                keys = %keys_from,
+                issuer = %config.issuer,
+                audience = %config.audience,
+                roles_claim = %config.roles_claim,
+                "tokens are verified with the identity provider's keys"
+            );
+            let verifier = Verifier::oidc(config)
+                .context("check PROCGATE_OIDC_ISSUER and PROCGATE_JWKS_URL")?;
+            return Ok((Arc::new(verifier), false));
+        }
         let (key, created) = match self.jwt_algorithm {
             Algorithm::Hs256 => {
                 let (secret, created) = self.secret(data_dir, true)?;
@@ -146,8 +197,23 @@ impl JwtSettings {
         Ok((Arc::new(verifier), created))
     }
 
-    /// The issuer for `procgate token`.
+    /// The issuer for `procgate token` (and the demo and import): only for procgate's own
+    /// keys; with an identity provider, tokens come from it.
     pub fn issuer(&self, data_dir: &Path) -> anyhow::Result<Issuer> {
+        if let Some(config) = self.oidc() {
+            let provider = match given(&self.oidc_issuer) {
+                Some(issuer) => format!("PROCGATE_OIDC_ISSUER={issuer}"),
+                None => format!("PROCGATE_JWKS_URL={}", config.jwks_url.unwrap_or_default()),
+            };
+            bail!(
+                "tokens come from the district's identity provider ({provider}): get an access \
+                 token from it for the audience {} with procgate roles in its `{}` claim. \
+                 procgate signs tokens only with its own keys, when PROCGATE_OIDC_ISSUER and \
+                 PROCGATE_JWKS_URL are unset",
+                config.audience,
+                config.roles_claim
+            );
+        }
         let key = match self.jwt_algorithm {
             Algorithm::Hs256 => SigningKeyConfig::Hs256 { secret: self.secret(data_dir, false)?.0 },
             Algorithm::EdDsa | Algorithm::Rs256 => {
