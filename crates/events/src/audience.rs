@@ -46,9 +46,16 @@ pub const PRIVATE_CATEGORIES: &[&str] = &[
 ];
 
 /// Fields left out of an event's data (at any depth) for audiences that may not read personal
-/// data.
+/// data. The e-mail fields an event's schema requires ([`REDACTED_ADDRESSES`]) keep their place
+/// and read [`REDACTED_EMAIL`], so that the event still matches its published schema.
 pub const PERSONAL_FIELDS: &[&str] =
     &["requester_email", "holder_email", "escalate_to", "spoke_with", "notes", "email", "phone"];
+
+/// The personal e-mail fields that events require: redacted in place, not left out.
+pub const REDACTED_ADDRESSES: &[&str] = &["requester_email", "holder_email", "escalate_to"];
+
+/// What a redacted e-mail address reads (the reserved `.invalid` domain: it reaches no one).
+pub const REDACTED_EMAIL: &str = "redacted@redacted.invalid";
 
 /// What an audience gets of one event.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,8 +124,14 @@ fn holds_personal(data: &Value, keep: &[&str]) -> bool {
 fn redact(data: &mut Value, keep: &[&str]) {
     match data {
         Value::Object(map) => {
-            map.retain(|k, _| !is_personal(k, keep));
-            map.values_mut().for_each(|v| redact(v, keep));
+            map.retain(|k, _| !is_personal(k, keep) || REDACTED_ADDRESSES.contains(&k.as_str()));
+            for (k, v) in map.iter_mut() {
+                if is_personal(k, keep) {
+                    *v = Value::String(REDACTED_EMAIL.to_owned());
+                } else {
+                    redact(v, keep);
+                }
+            }
         }
         Value::Array(items) => items.iter_mut().for_each(|v| redact(v, keep)),
         _ => {}
@@ -169,7 +182,8 @@ mod tests {
         let submitted = json!({"requester_email": "pat@district.org", "lines": [{"sku": "X"}]});
         assert_eq!(
             integration.admit("purchase", &submitted, Some("erp")),
-            Admitted::Redacted(json!({"lines": [{"sku": "X"}]}))
+            Admitted::Redacted(json!({"requester_email": REDACTED_EMAIL, "lines": [{"sku": "X"}]})),
+            "a required address keeps its place, redacted"
         );
         let school = json!({"school_id": "lincoln-elem", "name": "Lincoln"});
         assert_eq!(integration.admit("school", &school, None), Admitted::Whole);

@@ -434,7 +434,10 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
             serve.store.data_dir.join("webhook-key").display()
         );
     }
-    if serve.jwt.jwt_secret.is_none() && serve.jwt.jwt_public_key_file.is_none() {
+    if serve.jwt.jwt_secret.is_none()
+        && serve.jwt.jwt_public_key_file.is_none()
+        && serve.jwt.oidc().is_none()
+    {
         println!(
             "  a token:   cargo run -p procgate -- token --role it_staff --subject you@district.org \
              (same PROCGATE_DATA_DIR)"

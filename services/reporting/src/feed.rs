@@ -148,7 +148,7 @@ pub struct StreamPage<'a> {
     tag = "feed",
     operation_id = "read_stream",
     params(
-        ("stream" = String, Path, description = "The stream: `category-id`, for example `purchase-0190c1a2-7b7e-7c3e-9a51-2f1f0c6f1d00`."),
+        ("stream" = String, Path, pattern = "^[!-,.-~]+-[!-~]+$", description = "The stream: `category-id`, for example `purchase-0190c1a2-7b7e-7c3e-9a51-2f1f0c6f1d00`."),
         StreamParams,
     ),
     responses(

@@ -71,8 +71,7 @@ pub const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
         ("Last-Event-ID" = Option<u64>, Header, nullable = false, minimum = 0, description = "The sequence of the last event the client has: resume after it. Takes precedence over `after`; an `EventSource` sends it when it reconnects."),
     ),
     responses(
-        (status = 200, description = "An endless `text/event-stream`: `id:` is the sequence, `event:` the type, `data:` the CloudEvent JSON; `: keep-alive` comments when idle.", body = String, content_type = "text/event-stream",
-            example = json!("retry: 3000\n\nid: 42\nevent: purchase-submitted\ndata: {\"specversion\":\"1.0\",\"id\":\"0190c1a2-7b7e-7c3e-9a51-2f1f0c6f1d2e\",\"type\":\"purchase-submitted\",\"sequence\":42}\n\n: keep-alive\n\n")),
+        (status = 200, description = "An endless `text/event-stream`: `id:` is the sequence, `event:` the type, `data:` the CloudEvent JSON; `: keep-alive` comments when idle. The schema describes one message.", body = LiveMessage, content_type = "text/event-stream"),
         (status = 400, description = "A query parameter (`invalid-query`) or the `Last-Event-ID` header (`invalid-header`) is invalid.", body = web::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token grants no procgate role.", body = web::Problem, content_type = "application/problem+json"),
@@ -255,6 +254,18 @@ impl Live {
             }
         }
     }
+}
+
+/// One message of the live stream, as an SSE client reads it.
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(example = json!({"id": "42", "event": "purchase-submitted", "data": "{\"specversion\":\"1.0\",\"type\":\"purchase-submitted\",\"sequence\":42}"}))]
+pub struct LiveMessage {
+    /// The event's sequence: send it back as `Last-Event-ID` to resume after it.
+    pub id: Option<String>,
+    /// The event's type.
+    pub event: Option<String>,
+    /// The event as a CloudEvent, JSON on one line.
+    pub data: Option<String>,
 }
 
 /// Events as SSE messages, one after the other.

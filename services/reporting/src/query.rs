@@ -41,7 +41,7 @@ pub struct FeedParams {
     pub limit: Option<usize>,
     /// Only events of these stream categories (the part of the stream name before the first
     /// `-`: `purchase`, `school`, …). Repeat the parameter or separate values with commas.
-    #[param(style = Form, explode, required = false)]
+    #[param(style = Form, explode, required = false, value_type = Vec<String>, pattern = "^[!-~]{1,200}$")]
     pub category: Vec<String>,
     /// Only events of these types (`purchase-submitted`, …). Repeat the parameter or separate
     /// values with commas.

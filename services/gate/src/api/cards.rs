@@ -113,6 +113,7 @@ pub async fn put_card(
 #[into_params(parameter_in = Query)]
 pub struct CardQuery {
     /// Only this school's cards.
+    #[param(value_type = Option<events::values::SchoolId>)]
     school_id: Option<String>,
 }
 

@@ -69,7 +69,7 @@ async fn change(
 /// Add a product to the catalog, or replace it.
 #[utoipa::path(
     tag = "catalog",
-    params(("sku" = String, Path)),
+    params(("sku" = events::values::Sku, Path)),
     request_body = ProductBody,
     responses(
         (status = 200, description = "The catalog now", body = CatalogView),
@@ -96,7 +96,7 @@ pub async fn put_product(
 /// Take a product out of the catalog.
 #[utoipa::path(
     tag = "catalog",
-    params(("sku" = String, Path)),
+    params(("sku" = events::values::Sku, Path)),
     responses(
         (status = 200, description = "The catalog now", body = CatalogView),
         (status = 401, body = web::Problem),
@@ -120,7 +120,7 @@ pub async fn delete_product(
 /// Add a vendor, or replace it.
 #[utoipa::path(
     tag = "catalog",
-    params(("vendor_id" = String, Path)),
+    params(("vendor_id" = events::values::VendorId, Path)),
     request_body = VendorBody,
     responses(
         (status = 200, description = "The catalog now", body = CatalogView),
@@ -182,7 +182,7 @@ pub async fn put_policy(
 /// no longer comes back `unclassified-category`.
 #[utoipa::path(
     tag = "catalog",
-    params(("category" = String, Path, description = "The category (a slug, lowercased)")),
+    params(("category" = events::values::Category, Path, description = "The category (a slug, lowercased)")),
     request_body = ClassificationBody,
     responses(
         (status = 200, description = "The catalog now", body = CatalogView),

@@ -64,6 +64,7 @@ const STATEMENT_NAMESPACE: Uuid = Uuid::from_u128(0x3b8e_6a0c_91f4_4d27_8c5e_7a1
 #[serde(deny_unknown_fields)]
 pub struct StatementQuery {
     /// `procgate` (default), `usbank`, `munis`, or `mapping` (then name the columns below).
+    #[param(pattern = "^(procgate|usbank|munis|mapping)$")]
     profile: Option<String>,
     /// `true`: answer what the import would do, and write nothing.
     dry_run: Option<bool>,

@@ -49,8 +49,10 @@ impl From<TransactionError> for ApiError {
 pub struct TransactionQuery {
     /// `matched`, `ambiguous`, `unchecked_technology`, `not_technology` or `credit`.
     status: Option<String>,
+    #[param(value_type = Option<events::values::SchoolId>)]
     school_id: Option<String>,
     /// Only the transactions a statement recorded.
+    #[param(value_type = Option<uuid::Uuid>)]
     statement_id: Option<String>,
     /// At most this many (1 to 1000, default 100).
     #[param(minimum = 1, maximum = 1000, default = 100)]
@@ -333,6 +335,7 @@ pub async fn log_outreach(
 #[into_params(parameter_in = Query)]
 pub struct OutreachQuery {
     /// Only this school's.
+    #[param(value_type = Option<events::values::SchoolId>)]
     school_id: Option<String>,
 }
 

@@ -41,6 +41,7 @@ pub struct PromiseQuery {
     /// Only promises made to this person.
     stakeholder_id: Option<Uuid>,
     /// Only promises made to this school.
+    #[param(value_type = Option<events::values::SchoolId>)]
     school_id: Option<String>,
     /// Only promises made by this person (the JWT subject that made them).
     owner: Option<String>,

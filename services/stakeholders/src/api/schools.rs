@@ -91,7 +91,7 @@ pub async fn list_schools(
 /// the promises made to it and its principals.
 #[utoipa::path(
     tag = "schools",
-    params(("school_id" = String, Path, description = "The school's slug (`lincoln-elem`)")),
+    params(("school_id" = events::values::SchoolId, Path, description = "The school's slug (`lincoln-elem`)")),
     responses(
         (status = 200, body = SchoolView),
         (status = 400, description = "`invalid-path`: not a school slug", body = web::Problem),
@@ -117,7 +117,7 @@ pub async fn get_school(
 /// differs; nothing is written if it is the same, so the call is safe to repeat).
 #[utoipa::path(
     tag = "schools",
-    params(("school_id" = String, Path, description = "The slug the district chose: lowercase letters, digits and single '-' (`lincoln-elem`)")),
+    params(("school_id" = events::values::SchoolId, Path, description = "The slug the district chose: lowercase letters, digits and single '-' (`lincoln-elem`)")),
     request_body = SchoolBody,
     responses(
         (status = 201, description = "Registered", body = SchoolView),
@@ -164,7 +164,7 @@ pub async fn put_school(
 /// promise are written together, in one atomic append.
 #[utoipa::path(
     tag = "schools",
-    params(("school_id" = String, Path)),
+    params(("school_id" = events::values::SchoolId, Path)),
     request_body = SignatureBody,
     responses(
         (status = 201, description = "Signed: the school as it is now", body = SchoolView),
@@ -209,7 +209,7 @@ pub async fn sign_agreement(
 /// (IT is told, so it can reach out). The school may sign again later.
 #[utoipa::path(
     tag = "schools",
-    params(("school_id" = String, Path)),
+    params(("school_id" = events::values::SchoolId, Path)),
     request_body = WithdrawalBody,
     responses(
         (status = 200, description = "Withdrawn: the school as it is now", body = SchoolView),

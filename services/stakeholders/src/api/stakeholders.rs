@@ -64,6 +64,7 @@ async fn stakeholder_view(
 pub struct StakeholderQuery {
     role: Option<StakeholderRole>,
     /// Only people of this school.
+    #[param(value_type = Option<events::values::SchoolId>)]
     school_id: Option<String>,
     /// At most this many (1 to 1000, default 100).
     #[param(minimum = 1, maximum = 1000, default = 100)]

@@ -33,6 +33,7 @@ pub struct WishQuery {
     /// Only this person's wishes.
     stakeholder_id: Option<Uuid>,
     /// Only wishes made at this school (the person's school when they said it).
+    #[param(value_type = Option<events::values::SchoolId>)]
     school_id: Option<String>,
     /// At most this many (1 to 1000, default 100).
     #[param(minimum = 1, maximum = 1000, default = 100)]

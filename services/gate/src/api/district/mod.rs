@@ -166,7 +166,7 @@ pub async fn put_district(
 /// today.
 #[utoipa::path(
     tag = "district",
-    params(("date" = String, Path, description = "The local date, YYYY-MM-DD")),
+    params(("date" = chrono::NaiveDate, Path, description = "The local date, YYYY-MM-DD")),
     request_body = ClosureBody,
     responses(
         (status = 200, description = "The district now", body = DistrictView),
@@ -194,7 +194,7 @@ pub async fn put_closure(
 /// Open the district again on a day.
 #[utoipa::path(
     tag = "district",
-    params(("date" = String, Path, description = "The local date, YYYY-MM-DD")),
+    params(("date" = chrono::NaiveDate, Path, description = "The local date, YYYY-MM-DD")),
     responses(
         (status = 200, description = "The district now", body = DistrictView),
         (status = 400, description = "`invalid-path`: not a date", body = web::Problem),

@@ -35,6 +35,7 @@ fn may_see(principal: &Principal, submitted_by: &str) -> bool {
 pub struct ListQuery {
     /// Only purchases in this status; `held` is IT's queue.
     status: Option<PurchaseStatus>,
+    #[param(value_type = Option<events::values::SchoolId>)]
     school_id: Option<String>,
     /// At most this many (1 to 1000, default 100).
     #[param(minimum = 1, maximum = 1000, default = 100)]
