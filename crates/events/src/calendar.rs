@@ -233,6 +233,7 @@ impl Weekday {
 pub struct BusinessHours {
     pub start: ClockTime,
     pub end: ClockTime,
+    #[schema(min_items = 1, max_items = 7)]
     pub days: Vec<Weekday>,
 }
 

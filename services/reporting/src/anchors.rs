@@ -254,6 +254,7 @@ pub struct AnchorList {
 #[derive(Debug, ToSchema)]
 pub struct AnchorsBody {
     /// As `GET /v1/audit/anchors` exported them (or any of them).
+    #[schema(min_items = 1, max_items = 100000)]
     pub anchors: Vec<AnchorSigned>,
 }
 

@@ -41,8 +41,8 @@ pub struct VerifyParams {
     /// before it, so a range checks that its events match that link onwards.
     #[param(minimum = 1, default = 1)]
     pub from: Option<u64>,
-    /// The last sequence to check (default: the head when the request arrives). Must not be
-    /// before `from` nor after the head.
+    /// The last sequence to check (default, and at most: the head when the request arrives;
+    /// the answer's `to` says where it stopped). Must not be before `from`.
     #[param(minimum = 1)]
     pub to: Option<u64>,
 }
@@ -130,10 +130,11 @@ pub async fn verify(
     }
     let store = service.store();
     let head = store.head().await.map_err(store_error)?;
-    let to = params.to.unwrap_or(head);
-    if to > head {
-        return Err(invalid(format!("`to` is {to}, but the log ends at sequence {head}.")));
+    if params.to.is_some_and(|to| to > i64::MAX as u64) {
+        return Err(invalid(format!("`to` must be at most {}.", i64::MAX)));
     }
+    // A range past the head checks up to the head: the answer's `to` says so.
+    let to = params.to.unwrap_or(head).min(head);
     // An empty log with no range given is simply intact; any other empty range is a mistake.
     let empty_log = head == 0 && params.from.is_none() && params.to.is_none();
     if to < from && !empty_log {

@@ -60,7 +60,7 @@ pub struct LiveParams {
     pub after: Option<u64>,
     /// Only events of these stream categories. Repeat the parameter or separate values with
     /// commas.
-    #[param(style = Form, explode, required = false)]
+    #[param(style = Form, explode, required = false, value_type = Vec<String>, pattern = "^[!-~]{1,200}$")]
     pub category: Vec<String>,
     /// Only events of these types. Repeat the parameter or separate values with commas.
     #[param(rename = "type", style = Form, explode, required = false)]
@@ -131,7 +131,17 @@ fn parse_pairs(query: &str, known: &[&str]) -> Result<Parsed, ApiError> {
                     known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
                 )));
             }
-            "after" => parsed.after = Some(once(parsed.after, "after", &value)?),
+            "after" => {
+                let after: u64 = once(parsed.after, "after", &value)?;
+                // The document's integers are int64: what it cannot carry is refused.
+                if after > i64::MAX as u64 {
+                    return Err(invalid(format!(
+                        "`after` is {after}; it must be at most {}.",
+                        i64::MAX
+                    )));
+                }
+                parsed.after = Some(after);
+            }
             "limit" => parsed.limit = Some(once(parsed.limit, "limit", &value)?),
             "category" => push_values(&mut parsed.filter.categories, "category", &value)?,
             _ => push_values(&mut parsed.filter.event_types, "type", &value)?,

@@ -90,7 +90,9 @@ string_value!(
     Email,
     string_schema(
         "An e-mail address: one '@', a local part of at most 64 characters, a domain with a '.'; the domain is sent back lowercase.",
-        Some(r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+        Some(
+            r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z0-9-]*[A-Za-z-][A-Za-z0-9-]*$",
+        ),
         Some(3),
         Some(Email::MAX),
         "pat.lee@district.org",

@@ -116,10 +116,10 @@ impl Category {
 string_value!(
     Category,
     string_schema(
-        "A category slug such as `laptops` or `software`; trimmed and lowercased on input.",
+        "A category slug such as `laptops` or `software`, at most 64 characters once trimmed and lowercased on input.",
         Some(r"^\s*[A-Za-z0-9]+(-[A-Za-z0-9]+)*\s*$"),
         Some(1),
-        Some(MAX_ID),
+        None,
         "laptops",
     )
 );

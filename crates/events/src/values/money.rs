@@ -41,6 +41,12 @@ impl Money {
                 ),
             )
         };
+        if input.len() > 32 {
+            return Err(ValueError::new(
+                WHAT,
+                format!("an amount is written in at most 32 characters; found {}", input.len()),
+            ));
+        }
         if input.is_empty() {
             return Err(ValueError::new(
                 WHAT,

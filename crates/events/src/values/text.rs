@@ -56,7 +56,9 @@ string_value!(
     ShortText,
     string_schema(
         "Text on one line, 1 to 200 characters after trimming.",
-        None,
+        Some(
+            r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+        ),
         Some(1),
         Some(ShortText::MAX),
         "Latitude 5440 laptop",
@@ -84,7 +86,9 @@ string_value!(
     LongText,
     string_schema(
         "Text of 1 to 4000 characters after trimming; line breaks and tabs allowed.",
-        None,
+        Some(
+            r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$",
+        ),
         Some(1),
         Some(LongText::MAX),
         "Needs laptops the district can image for the new robotics club.",

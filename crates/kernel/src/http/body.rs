@@ -78,7 +78,8 @@ impl<T: FromJson + 'static> FromRequest for Body<T> {
     }
 }
 
-/// An optional JSON body to parse into `T`: an empty body reads as `{}`.
+/// An optional JSON body to parse into `T`: an empty body, or JSON `null` (the document's
+/// `oneOf [T, null]`), reads as `{}`.
 #[derive(Debug)]
 pub struct OptionalBody<T> {
     value: Value,
@@ -105,7 +106,10 @@ impl<T: FromJson + 'static> FromRequest for OptionalBody<T> {
         let bytes = Bytes::from_request(req, payload);
         let req = req.clone();
         Box::pin(async move {
-            let value = optional_json(&req, &bytes.await?)?;
+            let value = match optional_json(&req, &bytes.await?)? {
+                Value::Null => Value::Object(Map::new()),
+                value => value,
+            };
             Ok(Self { value, parsed: PhantomData })
         })
     }

@@ -49,10 +49,13 @@ pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 /// The response header set on a repeat's answer (`Idempotent-Replayed: true`).
 pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
 
-/// The request's `Idempotency-Key`, if it sent one; 400 `invalid-header` when it is not 1 to
-/// 128 visible ASCII characters.
+/// The request's `Idempotency-Key`, if it sent one (an empty header is none); 400
+/// `invalid-header` when it is not 1 to 128 visible ASCII characters.
 pub fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
     let Some(value) = req.headers().get(IDEMPOTENCY_KEY) else { return Ok(None) };
+    if value.as_bytes().iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
     let text = value.to_str().map_err(|_| {
         ApiError::bad_request("invalid-header", "The Idempotency-Key header must be visible ASCII.")
     })?;

@@ -37,6 +37,7 @@ pub struct PurchaseCheckBody {
     /// ISO 4217; must be the policy's currency.
     currency: Currency,
     /// 1 to 500 lines.
+    #[schema(min_items = 1, max_items = 500)]
     lines: Vec<PurchaseLine>,
     purpose: Option<LongText>,
 }

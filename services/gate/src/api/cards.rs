@@ -6,6 +6,7 @@ use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, get, put};
 use auth::Role;
 use events::card::{CardRegistered, ReconciliationSet, card_stream};
+use events::values::SchoolId;
 use kernel::http::{self, Body, Caller, Roles};
 use kernel::{Aggregate, ReadModel, stream};
 use serde::{Deserialize, Serialize};
@@ -140,9 +141,10 @@ pub async fn list_cards(
     _: Caller<Writers>,
     query: Query<CardQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let school = http::query_param("school_id", query.school_id.as_deref(), SchoolId::parse)?;
     state.read_models.caught_up(&[Cards::NAME]).await?;
     let mut cards = state.read_models.view().all::<Cards>().await?;
-    cards.retain(|c| query.school_id.as_ref().is_none_or(|s| &c.school_id == s));
+    cards.retain(|c| school.as_ref().is_none_or(|s| c.school_id == s.as_str()));
     cards.sort_by(|a, b| {
         (&a.school_id, &a.last4, a.card_id).cmp(&(&b.school_id, &b.last4, b.card_id))
     });

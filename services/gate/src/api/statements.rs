@@ -28,7 +28,6 @@ use auth::Role;
 use chrono::NaiveDate;
 use eventlog::{ExpectedVersion, StoreError, StreamAppend};
 use events::card::{StatementEvent, StatementImported, statement_stream, transaction_stream};
-use events::values::IdempotencyKey;
 use futures::StreamExt;
 use kernel::http::{self, Caller, Roles};
 use kernel::{RETRIES, ReadModel, decode, new_event, stream};
@@ -252,17 +251,6 @@ async fn read_statement(
     parse.await.map_err(ApiError::internal)
 }
 
-fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
-    let Some(value) = req.headers().get("idempotency-key") else { return Ok(None) };
-    let text = value.to_str().ok().and_then(|t| IdempotencyKey::parse(t).ok());
-    text.map(Some).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid-header",
-            "The Idempotency-Key header must be 1 to 128 visible ASCII characters.",
-        )
-    })
-}
-
 /// Statements are files: anything but JSON and forms is read as one.
 fn check_media_type(req: &HttpRequest) -> Result<(), ApiError> {
     let media = req
@@ -346,7 +334,7 @@ pub async fn import_statement(
 ) -> Result<HttpResponse, ApiError> {
     let layout = query.layout()?;
     check_media_type(&req)?;
-    let key = idempotency_key(&req)?;
+    let key = http::idempotency_key(&req)?;
     let dry_run = query.dry_run.unwrap_or(false);
     let statement_id = match &key {
         Some(k) => {

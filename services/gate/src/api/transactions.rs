@@ -10,6 +10,7 @@ use chrono::Utc;
 use events::card::{MatchMethod, TransactionStatus, transaction_stream};
 use events::gate::PurchaseEvent;
 use events::values::PaymentMethod;
+use events::values::SchoolId;
 use kernel::http::{
     self, Body, Caller, IDEMPOTENT_REPLAYED, Idempotency, IdempotencyKeyHeader, OptionalBody,
 };
@@ -48,6 +49,7 @@ impl From<TransactionError> for ApiError {
 #[into_params(parameter_in = Query)]
 pub struct TransactionQuery {
     /// `matched`, `ambiguous`, `unchecked_technology`, `not_technology` or `credit`.
+    #[param(pattern = "^(matched|ambiguous|unchecked_technology|not_technology|credit)$")]
     status: Option<String>,
     #[param(value_type = Option<events::values::SchoolId>)]
     school_id: Option<String>,
@@ -87,7 +89,8 @@ pub async fn list_card_transactions(
             query.status.as_deref(),
             str::parse::<TransactionStatus>,
         )?,
-        school_id: query.school_id.clone(),
+        school_id: http::query_param("school_id", query.school_id.as_deref(), SchoolId::parse)?
+            .map(String::from),
         statement_id: http::query_param(
             "statement_id",
             query.statement_id.as_deref(),
@@ -357,10 +360,15 @@ pub async fn get_outreach(
     _: Caller<CardReaders>,
     query: Query<OutreachQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let school = http::query_param("school_id", query.school_id.as_deref(), SchoolId::parse)?;
     state.read_models.caught_up(&[CardTransactions::NAME, Schools::NAME]).await?;
     let view = state.read_models.view();
     let (docs, schools) =
         futures::try_join!(view.all::<CardTransactions>(), view.keyed::<Schools>())?;
     let schools = schools.into_iter().collect();
-    Ok(HttpResponse::Ok().json(outreach_queue(docs, &schools, query.school_id.as_deref())))
+    Ok(HttpResponse::Ok().json(outreach_queue(
+        docs,
+        &schools,
+        school.as_ref().map(SchoolId::as_str),
+    )))
 }

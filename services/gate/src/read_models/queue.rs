@@ -88,12 +88,14 @@ pub fn list(
             let mut docs: Vec<PurchaseDoc> =
                 selected.filter(|p| p.summary.sequence > filter.after).collect();
             docs.sort_by_key(|p| p.summary.sequence);
+            docs.drain(..filter.offset.min(docs.len()));
             let next_after = (docs.len() > limit).then(|| docs[limit - 1].summary.sequence);
             docs.truncate(limit);
             (docs.into_iter().map(with_sla).collect::<Vec<_>>(), next_after, None)
         }
         ListOrder::Due => {
-            let mut all: Vec<_> = selected.map(with_sla).collect();
+            let mut all: Vec<_> =
+                selected.filter(|p| p.summary.sequence > filter.after).map(with_sla).collect();
             // Running clocks by due time (none due: last), then the oldest first.
             all.sort_by_key(|(summary, sla)| {
                 let due = sla.as_ref().and_then(|s| s.next_due_at);

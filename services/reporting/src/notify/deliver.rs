@@ -119,6 +119,10 @@ impl Worker {
         let mut head = self.notifier.store.watch_head();
         let mut moved = self.clock().moved();
         loop {
+            // Marked seen before the log is read, so that an append during the read still
+            // wakes the wait below (marking it after would lose it).
+            head.borrow_and_update();
+            moved.borrow_and_update();
             let next = match self.step().await {
                 Ok(next) => next,
                 Err(e) => {
@@ -133,7 +137,6 @@ impl Worker {
                 Next::Wait(until) => {
                     let sleep =
                         until.map(|at| (at - self.clock().now()).to_std().unwrap_or_default());
-                    head.borrow_and_update();
                     tokio::select! {
                         _ = head.changed() => {}
                         _ = moved.changed() => {}

@@ -25,7 +25,10 @@ async fn verify_reports_ok_then_names_an_edited_event(app: TestApp) {
     assert_eq!((report["ok"].as_bool(), report["checked"].as_u64()), (Some(true), Some(7)));
 
     let auditor = Some(&[Role::Auditor][..]);
-    for bad in ["from=0", "to=21", "from=9&to=3", "from=25", "from=x", "until=3"] {
+    // A range past the head checks up to the head, and says so.
+    let report = app.get_json("/v1/audit/verify?to=21", Role::Auditor).await;
+    assert_eq!((report["ok"].as_bool(), report["to"].as_u64()), (Some(true), Some(20)));
+    for bad in ["from=0", "to=9223372036854775808", "from=9&to=3", "from=25", "from=x", "until=3"] {
         let (status, problem) = app.get_problem(&format!("/v1/audit/verify?{bad}"), auditor).await;
         assert_eq!(status, 400, "{bad}");
         assert_eq!(problem["type"], "https://procgate.dev/problems/invalid-query", "{bad}");

@@ -40,12 +40,15 @@ pub struct ListQuery {
     /// At most this many (1 to 1000, default 100).
     #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<usize>,
-    /// Continue after this `sequence` (the `next_after` of the previous page; submission order
-    /// only).
+    /// Only purchases after this `sequence`: the `next_after` of the previous page, in
+    /// submission order.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     after: Option<u64>,
     /// `submitted` (oldest first, the default) or `due` (the soonest breach first).
     sort: Option<ListOrder>,
-    /// Skip this many (the `next_offset` of the previous page; `sort=due` only).
+    /// Skip this many of the purchases in order: the `next_offset` of the previous page, with
+    /// `sort=due`.
+    #[param(minimum = 0, maximum = 1000000000)]
     offset: Option<usize>,
 }
 
@@ -73,15 +76,8 @@ pub async fn list_purchases(
     query: Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let order = query.sort.unwrap_or_default();
-    let paging = match order {
-        ListOrder::Submitted if query.offset.is_some() => Some("`offset` pages `sort=due`"),
-        ListOrder::Due if query.after.is_some() => Some("`after` pages the submission order"),
-        _ => None,
-    };
-    if let Some(detail) = paging {
-        let detail =
-            format!("{detail}; use `after` with the default order, `offset` with `sort=due`.");
-        return Err(ApiError::bad_request("invalid-query", detail));
+    if query.offset.is_some_and(|o| o > 1_000_000_000) {
+        return Err(ApiError::bad_request("invalid-query", "`offset` may be at most 1000000000."));
     }
     let filter = ListFilter {
         status: query.status,
