@@ -79,7 +79,16 @@ pub struct EventPage<'a> {
     operation_id = "list_events",
     params(FeedParams),
     responses(
-        (status = 200, description = "A page of events, oldest first.", body = EventPage),
+        (status = 200, description = "A page of events, oldest first: an `EventPage`, or with `Accept: application/cloudevents-batch+json` a CloudEvents JSON batch (an array of the events). Both carry the paging in the `Next-After` and `Log-Head` headers.",
+            content(
+                (EventPage = "application/json"),
+                (Vec<crate::schemas::FeedEvent> = "application/cloudevents-batch+json"),
+            ),
+            headers(
+                ("Next-After" = u64, description = "The page's `next_after`: pass it as `after` for the next page."),
+                ("Log-Head" = u64, description = "The page's `head`: the log's last sequence when the page was read."),
+            ),
+        ),
         (status = 400, description = "A query parameter is invalid (`invalid-query`), for example `limit` over 1000 or an unknown parameter.", body = web::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token grants no procgate role.", body = web::Problem, content_type = "application/problem+json"),
@@ -100,7 +109,7 @@ pub async fn list_events(
     let Some(filter) = scope.narrow(&query.filter) else {
         // Nothing the caller asked for is theirs to see.
         let page = EventPage { events: vec![], next_after: head.max(query.after), head };
-        return json_response(&page, 0);
+        return page_response(&req, &page);
     };
     let events = store.read_all(query.after, &filter, query.limit).await.map_err(store_error)?;
     let shown = scope.admit(&**store, &events).await.map_err(store_error)?;
@@ -113,7 +122,32 @@ pub async fn list_events(
         // Appends that committed after the head was read may be on the page.
         head: head.max(last.unwrap_or(0)),
     };
-    json_response(&page, events.len())
+    page_response(&req, &page)
+}
+
+/// The CloudEvents JSON batch format's media type.
+pub const BATCH: &str = "application/cloudevents-batch+json";
+
+/// A page as the client asked for it: an [`EventPage`], or the events as a CloudEvents batch
+/// when `Accept` names it; the paging in headers either way.
+fn page_response(req: &HttpRequest, page: &EventPage<'_>) -> Result<HttpResponse, ApiError> {
+    let batch =
+        req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| {
+            accept
+                .split(',')
+                .any(|m| m.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case(BATCH)))
+        });
+    let mut response = if batch {
+        let mut out = Vec::with_capacity(2 + page.events.len() * TYPICAL_EVENT_JSON);
+        serde_json::to_writer(&mut out, &page.events).map_err(ApiError::internal)?;
+        HttpResponse::Ok().insert_header((header::CONTENT_TYPE, BATCH)).body(out)
+    } else {
+        json_response(page, page.events.len())?
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::HeaderName::from_static("next-after"), page.next_after.into());
+    headers.insert(header::HeaderName::from_static("log-head"), page.head.into());
+    Ok(response)
 }
 
 /// Query parameters of `GET /v1/streams/{stream}`.

@@ -13,7 +13,29 @@ on_both_backends!(
     events_are_cloudevents,
     filters_repeat_combine_and_skip_ahead,
     limit_and_query_are_checked,
+    pages_come_as_a_cloudevents_batch_when_asked,
 );
+
+async fn pages_come_as_a_cloudevents_batch_when_asked(app: TestApp) {
+    append_many(&app.store, 5).await;
+    let page = app.get_json("/v1/events?limit=3", Role::Auditor).await;
+    let res = app
+        .get("/v1/events?limit=3", Some(&[Role::Auditor]))
+        .header("accept", "application/cloudevents-batch+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(crate::common::header(&res, "content-type"), "application/cloudevents-batch+json");
+    assert_eq!(crate::common::header(&res, "next-after"), "3");
+    assert_eq!(crate::common::header(&res, "log-head"), "5");
+    let batch: Value = res.json().await.unwrap();
+    assert_eq!(batch, page["events"], "the same events, as a JSON array of CloudEvents");
+    // The usual page carries the paging in headers too.
+    let res = app.get("/v1/events?limit=3", Some(&[Role::Auditor])).send().await.unwrap();
+    assert_eq!(crate::common::header(&res, "next-after"), "3");
+    assert!(crate::common::header(&res, "content-type").starts_with("application/json"));
+}
 
 fn events(page: &Value) -> &Vec<Value> {
     page["events"].as_array().unwrap()
