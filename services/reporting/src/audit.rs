@@ -109,7 +109,8 @@ pub async fn verify_range(
     params(VerifyParams),
     responses(
         (status = 200, description = "The verification ran; `ok` says whether the range is intact.", body = VerifyReport),
-        (status = 400, description = "The range is invalid (`invalid-query`).", body = web::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A parameter is malformed (`invalid-query`).", body = web::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The range holds nothing the log has (`invalid-range`): `to` before `from`, or `from` past the head.", body = web::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs auditor or admin.", body = web::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The event store is not answering.", body = web::Problem, content_type = "application/problem+json"),
@@ -138,11 +139,17 @@ pub async fn verify(
     // An empty log with no range given is simply intact; any other empty range is a mistake.
     let empty_log = head == 0 && params.from.is_none() && params.to.is_none();
     if to < from && !empty_log {
-        return Err(invalid(if params.to.is_some() {
+        // A well-formed range the log cannot answer: 422, as the domain's refusals are.
+        let detail = if params.to.is_some() {
             format!("`to` ({to}) is before `from` ({from}).")
         } else {
             format!("`from` is {from}, but the log ends at sequence {head}.")
-        }));
+        };
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-range",
+            detail,
+        ));
     }
     let _one_at_a_time = service.state.verifying.lock().await;
     let started = std::time::Instant::now();

@@ -81,7 +81,12 @@ pub async fn list_purchases(
     }
     let filter = ListFilter {
         status: query.status,
-        school_id: query.school_id.clone(),
+        school_id: http::query_param(
+            "school_id",
+            query.school_id.as_deref(),
+            events::values::SchoolId::parse,
+        )?
+        .map(String::from),
         after: query.after.unwrap_or(0),
         offset: query.offset.unwrap_or(0),
         limit: http::limit(query.limit)?,
