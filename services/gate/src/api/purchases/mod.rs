@@ -76,6 +76,12 @@ pub async fn list_purchases(
     query: Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let order = query.sort.unwrap_or_default();
+    if query.after.is_some_and(|a| a > i64::MAX as u64) {
+        return Err(ApiError::bad_request(
+            "invalid-query",
+            format!("`after` may be at most {}.", i64::MAX),
+        ));
+    }
     if query.offset.is_some_and(|o| o > 1_000_000_000) {
         return Err(ApiError::bad_request("invalid-query", "`offset` may be at most 1000000000."));
     }
