@@ -131,6 +131,9 @@ pub async fn verify(
     }
     let store = service.store();
     let head = store.head().await.map_err(store_error)?;
+    if params.from.is_some_and(|from| from > i64::MAX as u64) {
+        return Err(invalid(format!("`from` must be at most {}.", i64::MAX)));
+    }
     if params.to.is_some_and(|to| to > i64::MAX as u64) {
         return Err(invalid(format!("`to` must be at most {}.", i64::MAX)));
     }

@@ -206,6 +206,9 @@ pub async fn read_stream(
             .with_title("Invalid path parameter")
     })?;
     let from = params.from_version.unwrap_or(1);
+    if from > i64::MAX as u64 {
+        return Err(invalid_query(&format!("`from_version` may be at most {}.", i64::MAX)));
+    }
     if from == 0 {
         return Err(invalid_query("`from_version` is 0; stream versions start at 1."));
     }

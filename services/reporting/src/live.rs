@@ -115,7 +115,7 @@ fn last_event_id(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
     if text.is_empty() {
         return Ok(None);
     }
-    text.parse().map(Some).map_err(|_| {
+    text.parse::<u64>().ok().filter(|id| *id <= i64::MAX as u64).map(Some).ok_or_else(|| {
         ApiError::bad_request(
             "invalid-header",
             format!(

@@ -50,6 +50,9 @@ pub fn limit(limit: Option<usize>) -> Result<usize, ApiError> {
     Ok(limit)
 }
 
+/// The largest `offset` a list takes (as its document says).
+pub const MAX_OFFSET: usize = 1_000_000_000;
+
 /// One page of a list.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Page {
@@ -67,6 +70,12 @@ pub fn page<T>(
 ) -> Result<(Vec<T>, Page), ApiError> {
     let limit = self::limit(limit)?;
     let offset = offset.unwrap_or(0);
+    if offset > MAX_OFFSET {
+        return Err(ApiError::bad_request(
+            "invalid-query",
+            format!("`offset` may be at most {MAX_OFFSET}."),
+        ));
+    }
     let total = items.len();
     let end = offset.saturating_add(limit).min(total);
     let next_offset = (end < total).then_some(end);

@@ -83,6 +83,12 @@ pub async fn list_card_transactions(
     _: Caller<CardReaders>,
     query: Query<TransactionQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    if query.after.is_some_and(|a| a > i64::MAX as u64) {
+        return Err(ApiError::bad_request(
+            "invalid-query",
+            format!("`after` may be at most {}.", i64::MAX),
+        ));
+    }
     let filter = TransactionFilter {
         status: http::query_param(
             "status",

@@ -39,6 +39,7 @@ pub struct WishQuery {
     #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<usize>,
     /// Skip this many (the `next_offset` of the previous page).
+    #[param(minimum = 0, maximum = 1000000000)]
     offset: Option<usize>,
 }
 
