@@ -92,3 +92,28 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// Runs each listed `async fn name(backend: testkit::Backend)` against PostgreSQL and SQLite,
+/// as `on_postgres::name` and `on_sqlite::name`: for tests that set up their own app (several
+/// instances, other settings) instead of the crate's `TestApp::spawn`.
+#[macro_export]
+macro_rules! on_each_backend {
+    ($($name:ident),* $(,)?) => {
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Postgres).await;
+                }
+            )*
+        }
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Sqlite).await;
+                }
+            )*
+        }
+    };
+}

@@ -26,28 +26,7 @@ use crate::common::{SECRET, TestApp, stream};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod on_postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(testkit::Backend::Postgres).await;
-                }
-            )*
-        }
-        mod on_sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(testkit::Backend::Sqlite).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both!(
+on_each_backend!(
     a_held_purchase_reaches_it_staff_and_the_requester_once_with_two_mailers,
     an_opted_out_person_gets_nothing_and_a_relay_that_was_down_gets_it_later,
 );

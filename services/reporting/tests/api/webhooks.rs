@@ -21,29 +21,7 @@ use crate::common::{SECRET, TestApp, stream};
 const KEY: &[u8] = b"the-district-webhook-key-32-bytes-long!!";
 const WAIT: Duration = Duration::from_secs(30);
 
-/// Runs each `async fn name(backend: Backend)` on PostgreSQL and on SQLite.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod on_postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(testkit::Backend::Postgres).await;
-                }
-            )*
-        }
-        mod on_sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(testkit::Backend::Sqlite).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both!(
+on_each_backend!(
     a_failing_receiver_gets_every_event_once_in_order_verified_independently,
     a_finance_endpoint_receives_only_its_own_purchases_without_personal_data,
     two_instances_deliver_each_event_once_per_attempt,
