@@ -138,28 +138,52 @@ impl Fields {
         }
     }
 
-    /// A required array, each element parsed by `each` (given the element's field path).
+    /// A required array, each element parsed by `each` (given the element's field path). Absent
+    /// or null is "is required", whatever `min`: a document's required array is never null.
     pub fn array<T>(
         &mut self,
         field: &str,
         value: Option<&Value>,
         min: usize,
         max: usize,
+        each: impl FnMut(&mut Self, &str, &Value) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        match value {
+            None | Some(Value::Null) => {
+                self.error(field, "is required");
+                None
+            }
+            Some(v) => self.present_array(field, v, min, max, each),
+        }
+    }
+
+    /// An optional array that is not nullable (a document's array property left out of
+    /// `required`): absent is `None`, null is refused like any other non-array.
+    pub fn optional_array<T>(
+        &mut self,
+        field: &str,
+        value: Option<&Value>,
+        min: usize,
+        max: usize,
+        each: impl FnMut(&mut Self, &str, &Value) -> Option<T>,
+    ) -> Option<Option<Vec<T>>> {
+        match value {
+            None => Some(None),
+            Some(v) => self.present_array(field, v, min, max, each).map(Some),
+        }
+    }
+
+    fn present_array<T>(
+        &mut self,
+        field: &str,
+        value: &Value,
+        min: usize,
+        max: usize,
         mut each: impl FnMut(&mut Self, &str, &Value) -> Option<T>,
     ) -> Option<Vec<T>> {
-        let items = match value {
-            Some(Value::Array(items)) => items,
-            None | Some(Value::Null) => {
-                if min == 0 {
-                    return Some(Vec::new());
-                }
-                self.error(field, "is required");
-                return None;
-            }
-            Some(v) => {
-                self.error(field, format!("must be an array, not {}", kind(v)));
-                return None;
-            }
+        let Value::Array(items) = value else {
+            self.error(field, format!("must be an array, not {}", kind(value)));
+            return None;
         };
         if items.len() < min || items.len() > max {
             self.error(field, format!("must have {min} to {max} items, not {}", items.len()));
@@ -235,7 +259,32 @@ mod tests {
         assert_eq!(f.optional_string("b", body.get("b"), |s| Ok::<_, String>(s.len())), Some(None));
         assert_eq!(f.integer("n", body.get("n"), u8::try_from), Some(3));
         assert_eq!(f.array("list", body.get("list"), 0, 3, |_, _, _| Some(1)), Some(vec![]));
+        assert_eq!(f.optional_array("gone", body.get("gone"), 0, 3, |_, _, _| Some(1)), Some(None));
+        assert_eq!(
+            f.optional_array("list", body.get("list"), 0, 3, |_, _, _| Some(1)),
+            Some(Some(vec![]))
+        );
         assert!(f.is_ok());
         assert_eq!(f.finish(Some(7)).unwrap(), 7);
+    }
+
+    #[test]
+    fn an_array_is_never_null() {
+        let body = json!({ "list": null, "maybe": null });
+        let mut f = Fields::new();
+        assert_eq!(f.array("list", body.get("list"), 0, 3, |_, _, _| Some(1)), None);
+        assert_eq!(f.array("gone", body.get("gone"), 0, 3, |_, _, _| Some(1)), None);
+        assert_eq!(f.optional_array("maybe", body.get("maybe"), 0, 3, |_, _, _| Some(1)), None);
+        let problem = f.finish(Some(())).unwrap_err().to_problem(None, None);
+        let errors: Vec<(&str, &str)> =
+            problem.errors.iter().map(|e| (e.field.as_str(), e.message.as_str())).collect();
+        assert_eq!(
+            errors,
+            vec![
+                ("list", "is required"),
+                ("gone", "is required"),
+                ("maybe", "must be an array, not null"),
+            ]
+        );
     }
 }

@@ -157,7 +157,11 @@ pub struct AlternativeBody {
 impl FromJson for AlternativeBody {
     fn from_json(f: &mut Fields, map: &Object) -> Option<Self> {
         let description = f.string("description", map.get("description"), LongText::parse);
-        let lines = f.array("lines", map.get("lines"), 0, MAX_LINES, line);
+        // Optional and nullable (`Option`): absent or null is no lines.
+        let lines = match map.get("lines") {
+            None | Some(Value::Null) => Some(Vec::new()),
+            lines => f.array("lines", lines, 0, MAX_LINES, line),
+        };
         let call_id = f.optional_string("call_id", map.get("call_id"), uuid);
         Some(Self { description: description?, lines: Some(lines?), call_id: call_id? })
     }
@@ -273,23 +277,23 @@ impl FromJson for PolicyBody {
         let threshold = money(f, "review_threshold", map.get("review_threshold"));
         let currency = f.string("currency", map.get("currency"), Currency::parse);
         let non_technology = map.get("non_technology_categories");
+        // Optional, not nullable: left out, none are listed…
         let non_technology =
-            f.array("non_technology_categories", non_technology, 0, max, |f, p, v| {
+            f.optional_array("non_technology_categories", non_technology, 0, max, |f, p, v| {
                 f.string(p, Some(v), Category::parse)
             });
-        let terms = match map.get("technology_terms") {
-            None | Some(Value::Null) => Some(default_technology_terms()),
-            terms => f.array("technology_terms", terms, 0, max, |f, p, v| {
-                f.string(p, Some(v), TechnologyTerm::parse)
-            }),
-        };
+        // …and left out, the default terms (`[]` for none).
+        let terms = map.get("technology_terms");
+        let terms = f.optional_array("technology_terms", terms, 0, max, |f, p, v| {
+            f.string(p, Some(v), TechnologyTerm::parse)
+        });
         Some(Self(PolicySet {
             technology_categories: categories?,
-            non_technology_categories: non_technology?,
+            non_technology_categories: non_technology?.unwrap_or_default(),
             technology_mccs: mccs?,
             review_threshold: threshold?,
             currency: currency?,
-            technology_terms: terms?,
+            technology_terms: terms?.unwrap_or_else(default_technology_terms),
         }))
     }
 }

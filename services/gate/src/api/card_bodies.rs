@@ -59,14 +59,14 @@ impl FromJson for ReconciliationBody {
         let days = f.integer("date_window_days", map.get("date_window_days"), small(366));
         let similarity =
             f.integer("min_vendor_similarity", map.get("min_vendor_similarity"), small(100));
-        let merchants = match map.get("technology_merchants") {
-            None | Some(Value::Null) => Some(vec![]),
-            value => {
-                f.array("technology_merchants", value, 0, MAX_TECHNOLOGY_MERCHANTS, |f, p, v| {
-                    f.string(p, Some(v), ShortText::parse)
-                })
-            }
-        };
+        // Required, as the settings are replaced whole (`[]` for none); never null.
+        let merchants = f.array(
+            "technology_merchants",
+            map.get("technology_merchants"),
+            0,
+            MAX_TECHNOLOGY_MERCHANTS,
+            |f, p, v| f.string(p, Some(v), ShortText::parse),
+        );
         Some(Self(ReconciliationSet {
             amount_tolerance: tolerance?,
             amount_tolerance_percent: u8::try_from(percent?).ok()?,

@@ -13,6 +13,7 @@ on_both_backends!(
     the_targets_are_set_by_it_and_read_by_anyone,
     each_endpoint_refuses_the_wrong_roles,
     bad_bodies_list_every_bad_field,
+    optional_targets_may_be_left_out_but_are_not_null,
 );
 
 /// Chicago, 08:00 to 17:00 on weekdays.
@@ -177,5 +178,32 @@ async fn bad_bodies_list_every_bad_field(app: TestApp) {
         .await
         .expect_invalid_fields(&["reason"]);
     assert_eq!(app.head().await, 0, "nothing refused was written");
+    app.stop().await;
+}
+
+/// `warn_at_percent` and `by_payment_method` may be left out (no warnings, the default targets
+/// for every method) but are not nullable in their document: null is refused, as any other
+/// value of the wrong type. A method's own targets are nullable, as documented.
+async fn optional_targets_may_be_left_out_but_are_not_null(app: TestApp) {
+    for field in ["warn_at_percent", "by_payment_method"] {
+        let mut null = targets();
+        null[field] = Value::Null;
+        app.put(Who::ItStaff, "/v1/sla", &null).await.expect_invalid_fields(&[field]);
+    }
+    assert_eq!(app.head().await, 0, "nothing refused was written");
+
+    let mut left_out = targets();
+    for field in ["warn_at_percent", "by_payment_method", "escalate_to"] {
+        left_out.as_object_mut().unwrap().remove(field);
+    }
+    let set = app.put(Who::ItStaff, "/v1/sla", &left_out).await.expect(200).clone();
+    assert_eq!(set["warn_at_percent"], json!([]));
+    assert_eq!(set["by_payment_method"], json!({}));
+
+    let mut null_method = targets();
+    null_method["by_payment_method"] =
+        json!({"p_card": null, "reimbursement": {"decision_minutes": 480}});
+    let set = app.put(Who::ItStaff, "/v1/sla", &null_method).await.expect(200).clone();
+    assert_eq!(set["by_payment_method"], json!({"reimbursement": {"decision_minutes": 480}}));
     app.stop().await;
 }

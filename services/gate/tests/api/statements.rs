@@ -75,6 +75,7 @@ on_both_backends!(
     importing_again_or_an_overlapping_statement_adds_nothing,
     unchecked_technology_is_in_it_s_outreach_queue,
     a_card_paid_check_is_matched_and_it_can_undo_and_choose,
+    the_reconciliation_settings_are_replaced_whole,
     every_profile_imports_its_sample,
     an_idempotency_key_answers_the_first_import_again,
     who_may_import_and_read,
@@ -284,6 +285,34 @@ async fn a_card_paid_check_is_matched_and_it_can_undo_and_choose(app: TestApp) {
         )
         .await;
     taken.expect_problem(409, "purchase-already-matched");
+}
+
+/// Every field is required, as the document says: the merchant list is `[]` for none, never
+/// null nor left out.
+async fn the_reconciliation_settings_are_replaced_whole(app: TestApp) {
+    let settings = json!({
+        "amount_tolerance": "5.00", "amount_tolerance_percent": 2, "date_window_days": 7,
+        "min_vendor_similarity": 60, "technology_merchants": ["Geek Squad"],
+    });
+    app.put(Who::ItStaff, "/v1/reconciliation", &settings).await.expect(200);
+    let head = app.head().await;
+    let mut null = settings.clone();
+    null["technology_merchants"] = Value::Null;
+    let mut absent = settings.clone();
+    absent.as_object_mut().unwrap().remove("technology_merchants");
+    for bad in [null, absent] {
+        app.put(Who::ItStaff, "/v1/reconciliation", &bad)
+            .await
+            .expect_invalid_fields(&["technology_merchants"]);
+    }
+    assert_eq!(app.head().await, head, "nothing refused was written");
+    let read = app.get(Who::ItStaff, "/v1/reconciliation").await.expect(200).clone();
+    assert_eq!(read["settings"]["technology_merchants"], json!(["Geek Squad"]));
+
+    let mut none = settings.clone();
+    none["technology_merchants"] = json!([]);
+    let set = app.put(Who::ItStaff, "/v1/reconciliation", &none).await.expect(200).clone();
+    assert_eq!(set["settings"]["technology_merchants"], json!([]));
 }
 
 async fn every_profile_imports_its_sample(app: TestApp) {

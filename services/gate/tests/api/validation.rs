@@ -310,6 +310,14 @@ async fn bad_catalog_changes_are_refused(app: TestApp) {
         (with(policy.clone(), "/review_threshold", json!(5000)), "review_threshold"),
         (without(policy.clone(), "/review_threshold"), "review_threshold"),
         (without(policy.clone(), "/currency"), "currency"),
+        // The document's arrays are not nullable; the required ones may not be left out.
+        (without(policy.clone(), "/technology_categories"), "technology_categories"),
+        (with(policy.clone(), "/technology_mccs", json!(null)), "technology_mccs"),
+        (
+            with(policy.clone(), "/non_technology_categories", json!(null)),
+            "non_technology_categories",
+        ),
+        (with(policy.clone(), "/technology_terms", json!(null)), "technology_terms"),
         (
             with(policy.clone(), "/technology_categories", json!(vec!["laptops"; 501])),
             "technology_categories",

@@ -44,6 +44,7 @@ pub struct WebhookBody {
     pub url: String,
     /// Only these event types (for example `purchase-decided`); absent or empty: every event
     /// the caller's role may receive.
+    #[schema(required = false, max_items = 100)]
     pub event_types: Vec<String>,
     /// What the endpoint is for, for the people who read the list (at most 200 characters).
     pub description: Option<String>,
@@ -53,9 +54,10 @@ impl FromJson for WebhookBody {
     fn from_json(f: &mut Fields, map: &Map<String, Value>) -> Option<Self> {
         let url = f.string("url", map.get("url"), |s: &str| Ok::<_, String>(s.trim().to_owned()));
         let known = events::event_schemas();
-        let event_types = match map.get("event_types") {
-            None | Some(Value::Null) => Some(vec![]),
-            value => f.array("event_types", value, 0, MAX_EVENT_TYPES, |f, p, v| {
+        // Optional, not nullable.
+        let event_types = map.get("event_types");
+        let event_types =
+            f.optional_array("event_types", event_types, 0, MAX_EVENT_TYPES, |f, p, v| {
                 f.string(p, Some(v), |s: &str| {
                     if known.iter().any(|k| k.event_type == s) {
                         Ok(s.to_owned())
@@ -63,8 +65,7 @@ impl FromJson for WebhookBody {
                         Err(format!("`{s}` is not an event type of procgate's log"))
                     }
                 })
-            }),
-        };
+            });
         let description = match map.get("description") {
             None | Some(Value::Null) => Some(None),
             value => f
@@ -73,7 +74,11 @@ impl FromJson for WebhookBody {
                 })
                 .map(Some),
         };
-        Some(Self { url: url?, event_types: event_types?, description: description? })
+        Some(Self {
+            url: url?,
+            event_types: event_types?.unwrap_or_default(),
+            description: description?,
+        })
     }
 }
 

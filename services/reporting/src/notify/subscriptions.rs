@@ -29,6 +29,7 @@ use crate::scope::Scope;
 #[derive(Debug, ToSchema)]
 pub struct SubscriptionBody {
     /// Only these event types; absent or empty: every event the caller's role may receive.
+    #[schema(required = false, max_items = 100)]
     pub event_types: Vec<String>,
     /// `now` (the default: the events appended from now on) or `beginning` (the whole log).
     pub start: Option<String>,
@@ -37,9 +38,9 @@ pub struct SubscriptionBody {
 impl FromJson for SubscriptionBody {
     fn from_json(f: &mut Fields, map: &Map<String, Value>) -> Option<Self> {
         let known = events::event_schemas();
-        let event_types = match map.get("event_types") {
-            None | Some(Value::Null) => Some(vec![]),
-            value => f.array("event_types", value, 0, 100, |f, p, v| {
+        // Optional, not nullable.
+        let event_types =
+            f.optional_array("event_types", map.get("event_types"), 0, 100, |f, p, v| {
                 f.string(p, Some(v), |s: &str| {
                     if known.iter().any(|k| k.event_type == s) {
                         Ok(s.to_owned())
@@ -47,8 +48,7 @@ impl FromJson for SubscriptionBody {
                         Err(format!("`{s}` is not an event type of procgate's log"))
                     }
                 })
-            }),
-        };
+            });
         let start = match map.get("start") {
             None | Some(Value::Null) => Some(None),
             value => f
@@ -58,7 +58,7 @@ impl FromJson for SubscriptionBody {
                 })
                 .map(Some),
         };
-        Some(Self { event_types: event_types?, start: start? })
+        Some(Self { event_types: event_types?.unwrap_or_default(), start: start? })
     }
 }
 

@@ -74,7 +74,8 @@ impl FromJson for SlaBody {
         let outreach =
             minutes(f, "advisory_outreach_minutes", map.get("advisory_outreach_minutes"));
         let max = SlaTargets::MAX_WARNINGS;
-        let warn = f.array("warn_at_percent", map.get("warn_at_percent"), 0, max, |f, path, v| {
+        let warn = map.get("warn_at_percent");
+        let warn = f.optional_array("warn_at_percent", warn, 0, max, |f, path, v| {
             f.integer(path, Some(v), |n| match u8::try_from(n) {
                 Ok(p) if (1..=99).contains(&p) => Ok(p),
                 _ => Err("must be a percentage from 1 to 99"),
@@ -82,7 +83,7 @@ impl FromJson for SlaBody {
         });
         let escalate_to = f.optional_string("escalate_to", map.get("escalate_to"), Email::parse);
         let by_payment_method = by_payment_method(f, map.get("by_payment_method"));
-        let warn_at_percent = SlaTargets::warnings(warn?).ok()?;
+        let warn_at_percent = SlaTargets::warnings(warn?.unwrap_or_default()).ok()?;
         Some(Self(SlaTargets {
             first_contact_minutes: first_contact?,
             decision_minutes: decision?,
@@ -113,9 +114,11 @@ fn optional_minutes(
     }
 }
 
+/// Absent: the default targets for every method. The object itself is not nullable; a method
+/// set to null (as its document allows) has the default targets.
 fn by_payment_method(f: &mut Fields, value: Option<&Value>) -> Option<ByPaymentMethod> {
     const FIELD: &str = "by_payment_method";
-    let Some(value) = value.filter(|v| !v.is_null()) else {
+    let Some(value) = value else {
         return Some(ByPaymentMethod::default());
     };
     let map = web::input::object(f, FIELD, value)?;
@@ -136,6 +139,9 @@ fn by_payment_method(f: &mut Fields, value: Option<&Value>) -> Option<ByPaymentM
                 continue;
             }
         };
+        if value.is_null() {
+            continue;
+        }
         let Some(over) = web::input::object(f, &path, value) else {
             ok = false;
             continue;
