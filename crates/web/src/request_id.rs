@@ -139,7 +139,10 @@ async fn complete_problem(
     }
 
     let api_error = resp.error().and_then(|e| e.as_error::<ApiError>());
-    let resp = if let Some(api_error) = api_error {
+    let resp = if is_html(&resp) {
+        // A page for people (the console's) that explains the error itself.
+        resp
+    } else if let Some(api_error) = api_error {
         // Ours: render it again, now with the request's members.
         let body = problem_body(&api_error.to_problem(Some(&path), Some(id.as_str())));
         resp.set_body(BoxBody::new(body))
@@ -155,6 +158,13 @@ async fn complete_problem(
         resp
     };
     ServiceResponse::new(req, resp)
+}
+
+fn is_html(resp: &HttpResponse<BoxBody>) -> bool {
+    resp.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/html"))
 }
 
 fn is_problem_json(resp: &HttpResponse<BoxBody>) -> bool {

@@ -29,11 +29,17 @@ pub trait Service: Send + Sync + 'static {
     fn configure(&self, cfg: &mut web::ServiceConfig);
     /// The OpenAPI document of its routes.
     fn openapi(&self) -> OpenApi;
+    /// Whether its routes are an API to document: the console's HTML pages are not, and get
+    /// neither a document nor docs of their own.
+    fn documented(&self) -> bool {
+        true
+    }
 }
 
 /// The OpenAPI document of several services served together.
 pub fn merged_openapi(services: &[Arc<dyn Service>]) -> OpenApi {
-    if let [only] = services {
+    let documented: Vec<&Arc<dyn Service>> = services.iter().filter(|s| s.documented()).collect();
+    if let [only] = documented[..] {
         return only.openapi();
     }
     let mut doc = OpenApiBuilder::new()
@@ -45,7 +51,7 @@ pub fn merged_openapi(services: &[Arc<dyn Service>]) -> OpenApi {
                 .build(),
         )
         .build();
-    for service in services {
+    for service in documented {
         doc.merge(service.openapi());
     }
     doc
@@ -78,9 +84,11 @@ impl Application {
         let allowed = actix_web::web::Data::new(crate::AllowedMethods::from_openapi(&merged));
         // Each service's own document too, when there are several (paths leaked once per
         // server: the routes need them for its whole life).
-        let own: Arc<[(&'static str, &'static str, OpenApi)]> = if services.len() > 1 {
+        let documented = services.iter().filter(|s| s.documented()).count();
+        let own: Arc<[(&'static str, &'static str, OpenApi)]> = if documented > 1 {
             services
                 .iter()
+                .filter(|s| s.documented())
                 .map(|s| {
                     let json = format!("/openapi/{}.json", s.name());
                     let docs = format!("/docs/{}", s.name());

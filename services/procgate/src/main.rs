@@ -25,7 +25,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the services: all of them in one process, or the one named.
-    Serve(Serve),
+    Serve(Box<Serve>),
     /// Create or update the event log's tables, then exit.
     Migrate {
         #[command(flatten)]
@@ -135,6 +135,7 @@ enum ServiceName {
     Gate,
     Stakeholders,
     Reporting,
+    Console,
 }
 
 #[derive(Debug, Args)]
@@ -163,6 +164,8 @@ struct Serve {
     anchors: settings::AnchorSettings,
     #[command(flatten)]
     rates: settings::RateSettings,
+    #[command(flatten)]
+    console: settings::ConsoleSettings,
 }
 
 #[derive(Debug, Args)]
@@ -207,7 +210,7 @@ fn main() -> std::process::ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve(serve) => run_serve(serve).await,
+        Command::Serve(serve) => run_serve(*serve).await,
         Command::Migrate { store } => {
             let store = store.open().await?;
             println!(
@@ -239,6 +242,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             import::run(args, url, issuer).await
         }
         Command::Rebuild { service, store } => {
+            anyhow::ensure!(
+                service != Some(ServiceName::Console),
+                "the console keeps no read models: nothing to rebuild"
+            );
             let store = store.open().await?;
             rebuild(&*store, service).await
         }
@@ -364,18 +371,19 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
             serve.listen
         )
     })?;
-    let store = serve.store.open().await?;
+    // The console alone keeps nothing: it reads and writes through the services' API.
+    let console_only = serve.service == Some(ServiceName::Console);
+    let store = if console_only { None } else { Some(serve.store.open().await?) };
+    let log = || store.clone().context("the services need the event log");
     let (verifier, created) = serve.jwt.verifier(&serve.store.data_dir)?;
     kernel::http::limits::install(serve.rates.limits());
     let wanted = |name| serve.service.is_none_or(|s| s == name);
     let mut services: Vec<Arc<dyn Service>> = Vec::new();
     if wanted(ServiceName::Gate) {
-        services.push(Arc::new(gate::Gate::start(store.clone(), verifier.clone()).await?));
+        services.push(Arc::new(gate::Gate::start(log()?, verifier.clone()).await?));
     }
     if wanted(ServiceName::Stakeholders) {
-        services.push(Arc::new(
-            stakeholders::Stakeholders::start(store.clone(), verifier.clone()).await?,
-        ));
+        services.push(Arc::new(stakeholders::Stakeholders::start(log()?, verifier.clone()).await?));
     }
     let mut webhook_key_created = false;
     let mut anchor_key_created = false;
@@ -383,9 +391,8 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
         let (notify, created) = serve.webhooks.notify(&serve.store, &serve.listen)?;
         webhook_key_created = created;
         let mail = serve.smtp.mail(&notify.instance)?;
-        let mut reporting = reporting::Reporting::start(store.clone(), verifier.clone())
-            .await?
-            .with_notifications(notify);
+        let mut reporting =
+            reporting::Reporting::start(log()?, verifier.clone()).await?.with_notifications(notify);
         if let Some(mail) = mail {
             reporting = reporting.with_mail(mail)?;
         }
@@ -396,26 +403,57 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
         }
         services.push(Arc::new(reporting));
     }
+    let mut console_line = None;
+    if wanted(ServiceName::Console) {
+        console_line =
+            Some(match serve.console.start(&serve.listen, &serve.store, &serve.jwt)? {
+                settings::ConsoleStart::Link(console, link) => {
+                    services.push(Arc::new(console));
+                    format!("  console:   {link} (a one-time sign-in link)")
+                }
+                settings::ConsoleStart::Oidc(console) => {
+                    services.push(Arc::new(console));
+                    format!(
+                        "  console:   {}/console/ (sign in through the identity provider)",
+                        serve
+                            .console
+                            .public_url
+                            .clone()
+                            .unwrap_or_else(|| settings::url_of_listen(&serve.listen))
+                    )
+                }
+                settings::ConsoleStart::Off(why) => format!("  console:   off: {why}"),
+            });
+    }
     let address = listener.local_addr()?;
     let ready_store = store.clone();
     let ready = Arc::new(move || {
         let store = ready_store.clone();
         async move {
-            store
-                .ping()
-                .await
-                .map_err(|e| web::NotReady::new("the event log does not answer").with_cause(e))
+            match store {
+                Some(store) => store
+                    .ping()
+                    .await
+                    .map_err(|e| web::NotReady::new("the event log does not answer").with_cause(e)),
+                None => Ok(()),
+            }
         }
     });
     let names: Vec<&str> = services.iter().map(|s| s.name()).collect();
     let app = Application::build(listener, services, ready, serve.workers)?;
 
-    println!(
-        "procgate ({}) on the {} event log, listening on http://{address}",
-        names.join(", "),
-        store.backend()
-    );
+    match &store {
+        Some(store) => println!(
+            "procgate ({}) on the {} event log, listening on http://{address}",
+            names.join(", "),
+            store.backend()
+        ),
+        None => println!("procgate ({}) listening on http://{address}", names.join(", ")),
+    }
     println!("  API docs:  http://{address}/docs");
+    if let Some(line) = console_line {
+        println!("{line}");
+    }
     if created {
         println!(
             "  created the JWT secret {} (HS256; the file's text is the secret)",

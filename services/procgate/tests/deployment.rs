@@ -67,7 +67,7 @@ fn env_map(service: &Yaml) -> BTreeMap<String, String> {
 fn every_service_runs_with_settings_the_binary_reads() {
     let (vars, services) = binary_settings();
     assert!(vars.contains("PROCGATE_DATABASE_URL") && vars.contains("PROCGATE_LISTEN"), "{vars:?}");
-    assert_eq!(services, ["gate", "reporting", "stakeholders"].map(String::from).into());
+    assert_eq!(services, ["console", "gate", "reporting", "stakeholders"].map(String::from).into());
     let compose = compose();
     let db = &compose["services"]["db"];
     let db_env = env_map(db);
@@ -97,6 +97,28 @@ fn every_service_runs_with_settings_the_binary_reads() {
             "{name}: the published port is the one it listens on"
         );
         assert!(host_ports.insert(host.to_owned()), "host port {host} used twice");
+        if name == "console" {
+            // The console keeps nothing: no database; it reaches each service by its name.
+            assert!(!env.contains_key("PROCGATE_DATABASE_URL"), "the console needs no database");
+            let needs: Vec<String> =
+                service["depends_on"].as_vec().unwrap().iter().map(text).collect();
+            for other in ["gate", "stakeholders", "reporting"] {
+                let key = format!("PROCGATE_{}_URL", other.to_uppercase());
+                let their_port = env_map(&compose["services"][other])["PROCGATE_LISTEN"]
+                    .rsplit(':')
+                    .next()
+                    .unwrap()
+                    .to_owned();
+                assert_eq!(env[&key], format!("http://{other}:{their_port}"), "console's {key}");
+                assert!(needs.contains(&other.to_owned()), "the console starts after {other}");
+            }
+            assert_eq!(
+                env["PROCGATE_PUBLIC_URL"],
+                format!("http://localhost:{host}"),
+                "the console's public URL is its published port"
+            );
+            continue;
+        }
         // The database it names is the compose database, with its credentials.
         let url = &env["PROCGATE_DATABASE_URL"];
         let expected = format!(

@@ -1,0 +1,316 @@
+//! Charts drawn on the server as SVG ([`plotters`]), each inside a `<figure>` with a caption, a
+//! text summary for screen readers and its figures as a table: a chart is never the only way to
+//! read a number.
+
+use maud::{Markup, html};
+use plotters::prelude::*;
+
+use crate::layout::raw;
+
+const WIDTH: u32 = 760;
+const HEIGHT: u32 = 320;
+/// Text size in the SVG's own pixels (the chart is drawn 760 wide and scaled to the page).
+const FONT: u32 = 16;
+const INK: RGBColor = RGBColor(27, 31, 36);
+const GRID: RGBColor = RGBColor(201, 208, 216);
+/// Series colours, distinguishable by people with the common colour-vision deficiencies
+/// (Okabe and Ito's palette), each at a contrast of at least 3:1 on white.
+const SERIES: [RGBColor; 4] =
+    [RGBColor(0, 94, 184), RGBColor(196, 82, 0), RGBColor(0, 122, 85), RGBColor(160, 60, 130)];
+
+/// One line of a line chart: a name and a value for each x label (`None`: no value).
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub name: String,
+    pub values: Vec<Option<f64>>,
+}
+
+/// A horizontal mark across a chart (the 60% and 100% of the adoption curve, a target).
+#[derive(Debug, Clone)]
+pub struct Mark {
+    pub value: f64,
+    pub label: String,
+}
+
+/// A line chart over labelled x positions (months), with marks.
+pub fn lines(
+    title: &str,
+    summary: &str,
+    labels: &[String],
+    series: &[Series],
+    marks: &[Mark],
+    y_max: f64,
+    y_unit: &str,
+) -> Markup {
+    let mut svg = String::new();
+    let drawn = draw_lines(&mut svg, labels, series, marks, y_max, y_unit);
+    figure(title, summary, drawn.map(|()| svg), labels, series, y_unit)
+}
+
+/// A bar chart: one bar per label and series, side by side, with marks.
+pub fn bars(
+    title: &str,
+    summary: &str,
+    labels: &[String],
+    series: &[Series],
+    marks: &[Mark],
+    y_unit: &str,
+) -> Markup {
+    let top = series
+        .iter()
+        .flat_map(|s| s.values.iter().flatten())
+        .chain(marks.iter().map(|m| &m.value))
+        .fold(0.0_f64, |a, b| a.max(*b));
+    let y_max = if top <= 0.0 { 1.0 } else { top * 1.15 };
+    let mut svg = String::new();
+    let drawn = draw_bars(&mut svg, labels, series, marks, y_max, y_unit);
+    figure(title, summary, drawn.map(|()| svg), labels, series, y_unit)
+}
+
+fn figure(
+    title: &str,
+    summary: &str,
+    svg: Result<String, String>,
+    labels: &[String],
+    series: &[Series],
+    y_unit: &str,
+) -> Markup {
+    html! {
+        figure.chart {
+            figcaption { (title) }
+            @match svg {
+                Ok(svg) => { div.plot role="img" aria-label=(summary) { (raw(accessible(svg))) } }
+                Err(why) => { p.none { "The chart could not be drawn: " (why) } }
+            }
+            details.data {
+                summary { "The figures" }
+                table {
+                    caption.visually-hidden { (title) }
+                    thead { tr { th scope="col" { "" } @for s in series { th scope="col" .num { (s.name) } } } }
+                    tbody { @for (i, label) in labels.iter().enumerate() {
+                        tr { th scope="row" { (label) } @for s in series {
+                            td.num { @match s.values.get(i).copied().flatten() { Some(v) => { (format_value(v, y_unit)) } None => { "—" } } }
+                        } }
+                    } }
+                }
+            }
+        }
+    }
+}
+
+/// The SVG without its own size (the style sheet fits it to the page), hidden from assistive
+/// technology (the figure's label and table say it).
+fn accessible(svg: String) -> String {
+    svg.replacen("<svg ", "<svg aria-hidden=\"true\" focusable=\"false\" ", 1)
+}
+
+fn format_value(v: f64, unit: &str) -> String {
+    match unit {
+        "%" => format!("{v:.0}%"),
+        "$" => format!("${v:.0}"),
+        "" => format!("{v:.0}"),
+        other => format!("{v:.1} {other}"),
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+fn draw_lines(
+    svg: &mut String,
+    labels: &[String],
+    series: &[Series],
+    marks: &[Mark],
+    y_max: f64,
+    y_unit: &str,
+) -> Result<(), String> {
+    let root = SVGBackend::with_string(svg, (WIDTH, HEIGHT)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let n = labels.len().max(2);
+    let mut chart = ChartBuilder::on(&root)
+        .margin(12)
+        .margin_right(36)
+        .x_label_area_size(36)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0..n - 1, 0.0..y_max)
+        .map_err(err)?;
+    let unit = y_unit.to_owned();
+    chart
+        .configure_mesh()
+        .light_line_style(GRID.mix(0.4))
+        .bold_line_style(GRID)
+        .axis_style(INK)
+        .label_style(("sans-serif", FONT).into_font().color(&INK))
+        .x_labels(labels.len().min(12))
+        .x_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
+        .y_label_formatter(&|v| format_value(*v, &unit))
+        .draw()
+        .map_err(err)?;
+    for mark in marks {
+        chart
+            .draw_series(LineSeries::new(
+                [(0, mark.value), (n - 1, mark.value)],
+                ShapeStyle::from(&INK.mix(0.6)).stroke_width(1),
+            ))
+            .map_err(err)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                mark.label.clone(),
+                (0, mark.value),
+                ("sans-serif", FONT).into_font().color(&INK),
+            )))
+            .map_err(err)?;
+    }
+    for (i, s) in series.iter().enumerate() {
+        let colour = SERIES[i % SERIES.len()];
+        let points: Vec<(usize, f64)> =
+            s.values.iter().enumerate().filter_map(|(x, v)| v.map(|v| (x, v))).collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(3)))
+            .map_err(err)?
+            .label(s.name.clone())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(3)));
+        chart
+            .draw_series(points.into_iter().map(|p| Circle::new(p, 3, colour.filled())))
+            .map_err(err)?;
+    }
+    if series.len() > 1 {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.9))
+            .border_style(GRID)
+            .label_font(("sans-serif", FONT).into_font().color(&INK))
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+fn draw_bars(
+    svg: &mut String,
+    labels: &[String],
+    series: &[Series],
+    marks: &[Mark],
+    y_max: f64,
+    y_unit: &str,
+) -> Result<(), String> {
+    let root = SVGBackend::with_string(svg, (WIDTH, HEIGHT)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let n = labels.len().max(1);
+    let per = series.len().max(1);
+    // One segment per bar, and a gap after each label's bars; the label sits under its
+    // middle bar.
+    let group = per + 1;
+    let segments = n * group;
+    let mut chart = ChartBuilder::on(&root)
+        .margin(12)
+        .margin_right(28)
+        .x_label_area_size(36)
+        .y_label_area_size(64)
+        .build_cartesian_2d((0..segments).into_segmented(), 0.0..y_max)
+        .map_err(err)?;
+    let unit = y_unit.to_owned();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .light_line_style(GRID.mix(0.4))
+        .bold_line_style(GRID)
+        .axis_style(INK)
+        .label_style(("sans-serif", FONT).into_font().color(&INK))
+        .x_labels(segments)
+        .x_label_formatter(&|x| match x {
+            SegmentValue::CenterOf(k) if k % group == (per - 1) / 2 => {
+                labels.get(k / group).cloned().unwrap_or_default()
+            }
+            _ => String::new(),
+        })
+        .y_label_formatter(&|v| format_value(*v, &unit))
+        .draw()
+        .map_err(err)?;
+    for (si, s) in series.iter().enumerate() {
+        let colour = SERIES[si % SERIES.len()];
+        let bars = s.values.iter().enumerate().filter_map(move |(li, v)| {
+            let k = li * group + si;
+            v.map(|v| {
+                let mut bar = Rectangle::new(
+                    [(SegmentValue::Exact(k), 0.0), (SegmentValue::Exact(k + 1), v)],
+                    colour.filled(),
+                );
+                bar.set_margin(0, 0, 1, 1);
+                bar
+            })
+        });
+        chart
+            .draw_series(bars)
+            .map_err(err)?
+            .label(s.name.clone())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled()));
+    }
+    for mark in marks {
+        chart
+            .draw_series(LineSeries::new(
+                [(SegmentValue::Exact(0), mark.value), (SegmentValue::Exact(segments), mark.value)],
+                ShapeStyle::from(&INK.mix(0.7)).stroke_width(2),
+            ))
+            .map_err(err)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                mark.label.clone(),
+                (SegmentValue::Exact(0), mark.value),
+                ("sans-serif", FONT).into_font().color(&INK),
+            )))
+            .map_err(err)?;
+    }
+    if series.len() > 1 {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.9))
+            .border_style(GRID)
+            .label_font(("sans-serif", FONT).into_font().color(&INK))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn months() -> Vec<String> {
+        ["2026-08", "2026-09", "2026-10"].map(String::from).to_vec()
+    }
+
+    #[test]
+    fn a_line_chart_is_svg_with_its_figures_beside_it() {
+        let series = vec![Series {
+            name: "Schools gated".into(),
+            values: vec![Some(10.0), Some(60.0), Some(100.0)],
+        }];
+        let marks = vec![Mark { value: 60.0, label: "60%".into() }];
+        let html = lines("Adoption", "From 10% to 100%", &months(), &series, &marks, 105.0, "%")
+            .into_string();
+        assert!(html.contains("<svg aria-hidden=\"true\""), "{html}");
+        assert!(html.contains("<polyline") || html.contains("<path"), "a line is drawn");
+        assert!(html.contains("aria-label=\"From 10% to 100%\""));
+        assert!(html.contains("<td class=\"num\">60%</td>"), "the figures are in the table");
+        assert!(!html.contains("http://") || html.contains("http://www.w3.org/2000/svg"));
+    }
+
+    #[test]
+    fn a_bar_chart_draws_one_bar_per_value() {
+        let series = vec![
+            Series { name: "Kept".into(), values: vec![Some(3.0), Some(0.0), None] },
+            Series { name: "Broken".into(), values: vec![Some(1.0), Some(2.0), Some(4.0)] },
+        ];
+        let html = bars("Promises", "Kept and broken", &months(), &series, &[], "").into_string();
+        // Bars are rectangles; the background and the legend add a few more.
+        assert!(html.matches("<rect").count() >= 5, "{html}");
+        assert!(html.contains("<td class=\"num\">—</td>"), "a missing value reads as a dash");
+    }
+}

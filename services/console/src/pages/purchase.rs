@@ -1,0 +1,463 @@
+//! A purchase: what was asked, why the gate decided as it did, in plain words; the clock; the
+//! calls and alternatives; the timeline; and the forms IT acts with. A refused action is shown
+//! where it was tried, with the rule that refused it (call before cancel, above all).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{html as page_with, list, n, opt, s};
+use crate::State;
+use crate::api::{ApiError, Problem, Svc};
+use crate::layout::{
+    PageError, business_minutes, csrf, money, notice, once, problem_box, reason_words, sla_badge,
+    status_badge, when, when_opt,
+};
+use crate::session::{Person, Posted, Signed};
+use crate::sign_in::see_other;
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/purchases/{id}", web::get().to(show))
+        .route("/purchases/{id}/calls", web::post().to(log_call))
+        .route("/purchases/{id}/alternatives", web::post().to(propose))
+        .route("/purchases/{id}/alternatives/{alt}/accept", web::post().to(accept))
+        .route("/purchases/{id}/approve", web::post().to(approve))
+        .route("/purchases/{id}/cancel", web::post().to(cancel));
+}
+
+/// Which form a refusal belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Call,
+    Alternative,
+    Accept,
+    Approve,
+    Cancel,
+}
+
+#[derive(Debug, Deserialize)]
+struct Done {
+    done: Option<String>,
+}
+
+fn id_of(id: &str) -> Result<uuid::Uuid, PageError> {
+    id.parse().map_err(|_| PageError::BadForm(format!("{id:?} is not a purchase id")))
+}
+
+async fn show(
+    state: web::Data<State>,
+    Signed(person): Signed,
+    id: web::Path<String>,
+    q: web::Query<Done>,
+) -> Result<HttpResponse, PageError> {
+    let id = id_of(&id)?;
+    let purchase = state.api.get(&person.token, Svc::Gate, &format!("/v1/purchases/{id}")).await?;
+    let done = q.done.as_deref().map(|d| match d {
+        "call" => "The call is logged.",
+        "alternative" => "The alternative is proposed.",
+        "accept" => "The alternative is accepted: the purchase is approved as amended.",
+        "approve" => "The purchase is approved.",
+        "cancel" => "The purchase is cancelled.",
+        _ => "Done.",
+    });
+    let body = view(&person, &purchase, done, None);
+    Ok(page_with(StatusCode::OK, &person, "/console/queue", &title(&purchase), body))
+}
+
+fn title(p: &Value) -> String {
+    format!("{} · {}", s(p, "vendor"), s(p, "external_ref"))
+}
+
+/// Sends a form's effect to the API, then shows the purchase: with a notice when it was done,
+/// with the problem beside the form when it was refused.
+async fn act(
+    state: &State,
+    posted: &Posted,
+    id: uuid::Uuid,
+    path: &str,
+    body: Value,
+    form: Form,
+    done: &str,
+) -> Result<HttpResponse, PageError> {
+    let person = &posted.person;
+    let key = posted.fields.get("idempotency_key");
+    match state.api.post(&person.token, Svc::Gate, path, &body, key).await {
+        Ok(_) => Ok(see_other(&format!("/console/purchases/{id}?done={done}"))),
+        Err(ApiError::Refused(problem)) if problem.status != 401 => {
+            let purchase =
+                state.api.get(&person.token, Svc::Gate, &format!("/v1/purchases/{id}")).await?;
+            let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let body = view(person, &purchase, None, Some((form, &problem)));
+            Ok(page_with(status, person, "/console/queue", &title(&purchase), body))
+        }
+        Err(ApiError::Refused(_)) => {
+            Err(PageError::SignedOut { next: format!("/console/purchases/{id}"), expired: true })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// An instant the person typed in the district's local time, as RFC 3339.
+fn instant(local: Option<&str>, time_zone: &str) -> Result<Option<String>, PageError> {
+    let Some(local) = local else { return Ok(None) };
+    let civil: jiff::civil::DateTime = local
+        .parse()
+        .map_err(|_| PageError::BadForm(format!("{local:?} is not a date and time")))?;
+    let zoned = civil
+        .in_tz(time_zone)
+        .map_err(|e| PageError::BadForm(format!("{local:?} in {time_zone}: {e}")))?;
+    Ok(Some(zoned.timestamp().to_string()))
+}
+
+async fn log_call(
+    state: web::Data<State>,
+    posted: Posted,
+    id: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let id = id_of(&id)?;
+    let f = &posted.fields;
+    let district = state.api.get(&posted.person.token, Svc::Gate, "/v1/district").await?;
+    let occurred_at = instant(f.get("occurred_at"), s(&district, "time_zone"))?;
+    let spoke_with = match (f.get("name"), f.get("phone"), f.get("email")) {
+        (None, None, None) => Value::Null,
+        (name, phone, email) => json!({ "name": name, "phone": phone, "email": email }),
+    };
+    let body = json!({
+        "requester_reached": f.checked("requester_reached"),
+        "goal": f.get("goal"),
+        "notes": f.get("notes"),
+        "occurred_at": occurred_at,
+        "spoke_with": spoke_with,
+    });
+    let path = format!("/v1/purchases/{id}/calls");
+    act(&state, &posted, id, &path, body, Form::Call, "call").await
+}
+
+async fn propose(
+    state: web::Data<State>,
+    posted: Posted,
+    id: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let id = id_of(&id)?;
+    let f = &posted.fields;
+    let body = json!({ "description": f.get("description").unwrap_or_default(), "call_id": f.get("call_id") });
+    let path = format!("/v1/purchases/{id}/alternatives");
+    act(&state, &posted, id, &path, body, Form::Alternative, "alternative").await
+}
+
+async fn accept(
+    state: web::Data<State>,
+    posted: Posted,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PageError> {
+    let (id, alt) = path.into_inner();
+    let id = id_of(&id)?;
+    let alt = id_of(&alt)?;
+    let path = format!("/v1/purchases/{id}/alternatives/{alt}/accept");
+    act(&state, &posted, id, &path, json!({}), Form::Accept, "accept").await
+}
+
+async fn approve(
+    state: web::Data<State>,
+    posted: Posted,
+    id: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let id = id_of(&id)?;
+    let body = json!({ "note": posted.fields.get("note") });
+    let path = format!("/v1/purchases/{id}/approve");
+    act(&state, &posted, id, &path, body, Form::Approve, "approve").await
+}
+
+async fn cancel(
+    state: web::Data<State>,
+    posted: Posted,
+    id: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let id = id_of(&id)?;
+    let body = json!({ "reason": posted.fields.get("reason").unwrap_or_default() });
+    let path = format!("/v1/purchases/{id}/cancel");
+    act(&state, &posted, id, &path, body, Form::Cancel, "cancel").await
+}
+
+/// The promise the principals signed for, said where a cancel is refused.
+fn call_before_cancel() -> Markup {
+    html! {
+        p {
+            "Call before cancel: the purchasing agreement promises every principal that IT "
+            "calls them before cancelling what they asked for. A purchase can be cancelled "
+            "only after a call that " strong { "reached the requester" } " was logged after "
+            "the purchase was flagged, with " strong { "what they are trying to accomplish" }
+            ", and an " strong { "alternative was proposed" } " after the flag."
+        }
+        p { "Log the call and propose an alternative below, then cancel." }
+    }
+}
+
+fn refusal(form: Form, refused: Option<(Form, &Problem)>) -> Markup {
+    match refused {
+        Some((at, problem)) if at == form => {
+            let explain = (problem.slug() == "call-required").then(call_before_cancel);
+            problem_box(problem, explain)
+        }
+        _ => html! {},
+    }
+}
+
+fn view(
+    person: &Person,
+    p: &Value,
+    done: Option<&str>,
+    refused: Option<(Form, &Problem)>,
+) -> Markup {
+    let id = s(p, "purchase_id");
+    let status = s(p, "status");
+    let open = matches!(status, "held" | "advisory");
+    let acts = open && person.works_queue();
+    let lines = list(p, "lines");
+    let currency = s(p, "currency");
+    html! {
+        @if let Some(done) = done { (notice(done)) }
+        div.grid2 {
+            section.card aria-labelledby="facts" {
+                h2 #facts { "The purchase" }
+                dl.facts {
+                    dt { "Status" } dd { (status_badge(status)) }
+                    dt { "School" } dd { a href={ "/console/schools/" (s(p, "school_id")) } { (s(p, "school_id")) } }
+                    dt { "Requester" } dd { (s(p, "requester_email")) }
+                    dt { "Vendor" } dd { (s(p, "vendor")) }
+                    dt { "Payment" } dd { (s(p, "payment_method").replace('_', " ")) }
+                    dt { "Total" } dd { (money(s(p, "total"), currency)) }
+                    dt { "Submitted" } dd { (when(s(p, "submitted_at"))) " by " (s(p, "submitted_by")) }
+                    dt { "Flagged" } dd { (when_opt(opt(p, "flagged_at"))) }
+                    @if let Some(purpose) = opt(p, "purpose") { dt { "Purpose" } dd { (purpose) } }
+                }
+            }
+            (clock(p))
+        }
+        section.card aria-labelledby="why" {
+            h2 #why { "Why the gate decided " (s(p, "decision")) }
+            ul {
+                @for r in list(p, "reasons") {
+                    li {
+                        (reason_words(s(r, "code")))
+                        @if let Some(line) = r.get("line").and_then(Value::as_i64) {
+                            " (line " (line + 1) ")"
+                        }
+                        @if !s(r, "detail").is_empty() { br; span.muted { (s(r, "detail")) } }
+                    }
+                }
+            }
+            table {
+                caption { "Lines" }
+                thead { tr {
+                    th scope="col" { "#" } th scope="col" { "Description" } th scope="col" { "Category" }
+                    th scope="col" .hide-narrow { "SKU" } th scope="col" .num { "Qty" } th scope="col" .num { "Unit price" }
+                } }
+                tbody {
+                    @for (i, line) in lines.iter().enumerate() {
+                        tr {
+                            td { (i + 1) } td { (s(line, "description")) } td { (s(line, "category")) }
+                            td.hide-narrow { (opt(line, "sku").unwrap_or("—")) }
+                            td.num { (n(line, "quantity")) }
+                            td.num { (money(s(line, "unit_price"), currency)) }
+                        }
+                    }
+                }
+            }
+        }
+        div.grid2 {
+            section.card aria-labelledby="calls" {
+                h2 #calls { "Calls" }
+                @if list(p, "calls").is_empty() { p.none { "No call logged yet." } }
+                ul {
+                    @for c in list(p, "calls") {
+                        li {
+                            (when(s(c, "occurred_at"))) ": "
+                            @if c.get("requester_reached").and_then(Value::as_bool) == Some(true) { strong { "reached the requester" } } @else { "did not reach the requester" }
+                            @if let Some(who) = c.get("spoke_with").filter(|v| !v.is_null()) {
+                                " (spoke with " (opt(who, "name").or(opt(who, "email")).or(opt(who, "stakeholder_id")).unwrap_or("someone")) ")"
+                            }
+                            @if let Some(goal) = opt(c, "goal") { br; "Goal: " (goal) }
+                            @if let Some(notes) = opt(c, "notes") { br; span.muted { (notes) } }
+                        }
+                    }
+                }
+            }
+            section.card aria-labelledby="alternatives" {
+                h2 #alternatives { "Alternatives" }
+                @if list(p, "alternatives").is_empty() { p.none { "No alternative proposed yet." } }
+                (refusal(Form::Accept, refused))
+                ul {
+                    @for a in list(p, "alternatives") {
+                        li {
+                            (s(a, "description")) " "
+                            span.muted { "(proposed " (when(s(a, "proposed_at"))) ")" }
+                            @if a.get("accepted").and_then(Value::as_bool) == Some(true) {
+                                " " span.badge.ok { "Accepted" }
+                            } @else if acts {
+                                form method="post" action={ "/console/purchases/" (id) "/alternatives/" (s(a, "alternative_id")) "/accept" } {
+                                    (csrf(person)) (once())
+                                    button.secondary type="submit" { "The requester accepted this" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if acts { (forms(person, p, refused)) }
+        section.card aria-labelledby="timeline" {
+            h2 #timeline { "Timeline" }
+            ol.timeline {
+                @for e in list(p, "timeline") {
+                    li { (when(s(e, "at"))) " · " strong { (s(e, "type").replace('-', " ")) } " · " (s(e, "actor")) span.muted { " (" (s(e, "actor_role")) ")" } }
+                }
+            }
+            @if person.audits() {
+                p { a href={ "/console/audit/purchases/" (id) } { "Replay this purchase from the log" } }
+            }
+        }
+    }
+}
+
+fn clock(p: &Value) -> Markup {
+    let Some(sla) = p.get("sla").filter(|v| !v.is_null()) else {
+        return html! {
+            section.card aria-labelledby="clock" { h2 #clock { "Clock" } p.none { "No clock runs on this purchase." } }
+        };
+    };
+    html! {
+        section.card aria-labelledby="clock" {
+            h2 #clock { "Clock" }
+            p {
+                (sla_badge(s(sla, "state")))
+                @if sla.get("paused").and_then(Value::as_bool) == Some(true) { " " span.badge.info { "Paused: waiting on the requester" } }
+                @if let Some(left) = sla.get("business_minutes_left").and_then(Value::as_i64) { " " (business_minutes(left)) " (business time)" }
+            }
+            table {
+                caption { "Targets in business time" }
+                thead { tr { th scope="col" { "Clock" } th scope="col" { "State" } th scope="col" { "Due" } } }
+                tbody {
+                    @for c in list(sla, "clocks") {
+                        tr {
+                            td { (s(c, "clock").replace('_', " ")) }
+                            td { (sla_badge(s(c, "state"))) }
+                            td { (when_opt(opt(c, "due_at"))) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn forms(person: &Person, p: &Value, refused: Option<(Form, &Problem)>) -> Markup {
+    let id = s(p, "purchase_id");
+    let calls = list(p, "calls");
+    let cancellable = p.get("cancellable").and_then(Value::as_bool).unwrap_or(false);
+    html! {
+        h2 { "Act on it" }
+        div.forms {
+            section.card aria-labelledby="log-call" {
+                h3 #log-call { "Log a call" }
+                (refusal(Form::Call, refused))
+                form method="post" action={ "/console/purchases/" (id) "/calls" } {
+                    (csrf(person)) (once())
+                    div.field.check {
+                        input #c-reached type="checkbox" name="requester_reached" value="true";
+                        " " label for="c-reached" { "I reached the requester (" (s(p, "requester_email")) ")" }
+                    }
+                    div.field {
+                        label for="c-goal" { "What are they trying to accomplish?" }
+                        textarea #c-goal name="goal" {}
+                        p.hint { "Needed when you reached them: cancelling depends on it." }
+                    }
+                    div.field {
+                        label for="c-name" { "Whom you spoke with (when not a registered person)" }
+                        input #c-name type="text" name="name" autocomplete="off";
+                    }
+                    div.field {
+                        label for="c-phone" { "Their phone" }
+                        input #c-phone type="tel" name="phone" autocomplete="off";
+                    }
+                    div.field {
+                        label for="c-email" { "Their email" }
+                        input #c-email type="email" name="email" autocomplete="off";
+                    }
+                    div.field {
+                        label for="c-when" { "When (district time; empty for now)" }
+                        input #c-when type="datetime-local" name="occurred_at";
+                    }
+                    div.field {
+                        label for="c-notes" { "Notes" }
+                        textarea #c-notes name="notes" {}
+                    }
+                    button type="submit" { "Log the call" }
+                }
+            }
+            section.card aria-labelledby="propose" {
+                h3 #propose { "Propose an alternative" }
+                (refusal(Form::Alternative, refused))
+                form method="post" action={ "/console/purchases/" (id) "/alternatives" } {
+                    (csrf(person)) (once())
+                    div.field {
+                        label for="a-description" { "The alternative" }
+                        textarea #a-description name="description" required {}
+                    }
+                    @if !calls.is_empty() {
+                        div.field {
+                            label for="a-call" { "Discussed in the call of" }
+                            select #a-call name="call_id" {
+                                option value="" { "No call" }
+                                @for c in calls { option value=(s(c, "call_id")) { (s(c, "occurred_at")) } }
+                            }
+                        }
+                    }
+                    button type="submit" { "Propose it" }
+                }
+            }
+            section.card aria-labelledby="approve" {
+                h3 #approve { "Approve as submitted" }
+                (refusal(Form::Approve, refused))
+                form method="post" action={ "/console/purchases/" (id) "/approve" } {
+                    (csrf(person)) (once())
+                    div.field {
+                        label for="ap-note" { "Note" }
+                        textarea #ap-note name="note" {}
+                    }
+                    button type="submit" { "Approve" }
+                }
+            }
+            section.card aria-labelledby="cancel" {
+                h3 #cancel { "Cancel" }
+                (refusal(Form::Cancel, refused))
+                @if !cancellable && refused.is_none_or(|(at, _)| at != Form::Cancel) {
+                    p.hint { "Call before cancel: a call that reached the requester, with their goal, and an alternative proposed after the flag come first." }
+                }
+                form method="post" action={ "/console/purchases/" (id) "/cancel" } {
+                    (csrf(person)) (once())
+                    div.field {
+                        label for="x-reason" { "Why it is cancelled" }
+                        textarea #x-reason name="reason" required {}
+                    }
+                    button.danger type="submit" { "Cancel the purchase" }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_local_time_is_read_in_the_districts_zone() {
+        let at = instant(Some("2026-11-30T09:15"), "America/Chicago").unwrap().unwrap();
+        assert_eq!(at, "2026-11-30T15:15:00Z");
+        assert_eq!(instant(None, "UTC").unwrap(), None);
+        assert!(instant(Some("yesterday"), "UTC").is_err());
+    }
+}

@@ -1,0 +1,232 @@
+//! The district: each school's agreement, principal, last meeting and health; a school's page;
+//! a person's profile with their vision, stars and wish, promises, follow-ups and purchases.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, web};
+use maud::{Markup, html};
+use serde_json::Value;
+
+use super::{list, n, ok, opt, s};
+use crate::State;
+use crate::api::Svc;
+use crate::layout::{PageError, encode, money, status_badge, when, when_opt};
+use crate::session::Signed;
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/schools", web::get().to(schools))
+        .route("/schools/{id}", web::get().to(school))
+        .route("/stakeholders/{id}", web::get().to(stakeholder));
+}
+
+fn agreement(status: &str) -> Markup {
+    let (class, text) = match status {
+        "signed" => ("ok", "Signed"),
+        "withdrawn" => ("bad", "Withdrawn"),
+        _ => ("warn", "Not signed"),
+    };
+    html! { span class={ "badge " (class) } { (text) } }
+}
+
+fn health(score: i64) -> Markup {
+    let (class, word) = match score {
+        70.. => ("ok", "good"),
+        40..=69 => ("warn", "fair"),
+        _ => ("bad", "poor"),
+    };
+    html! { span class={ "badge " (class) } { (score) " · " (word) } }
+}
+
+async fn schools(
+    state: web::Data<State>,
+    Signed(person): Signed,
+) -> Result<HttpResponse, PageError> {
+    let api = &state.api;
+    let (schools, principals) = tokio::join!(
+        api.get(&person.token, Svc::Stakeholders, "/v1/schools?limit=1000"),
+        api.get(&person.token, Svc::Stakeholders, "/v1/stakeholders?role=principal&limit=1000"),
+    );
+    let (schools, principals) = (schools?, principals?);
+    let by_school: HashMap<&str, &Value> =
+        list(&principals, "stakeholders").iter().map(|p| (s(p, "school_id"), p)).collect();
+    let rows = list(&schools, "schools");
+    let signed = rows.iter().filter(|sc| s(sc, "agreement_status") == "signed").count();
+    let body = html! {
+        p { (signed) " of " (rows.len()) " schools have signed the purchasing agreement." }
+        table {
+            caption { "Schools" }
+            thead { tr {
+                th scope="col" { "School" } th scope="col" { "Agreement" } th scope="col" { "Principal" }
+                th scope="col" { "Last meeting" } th scope="col" { "Health" }
+            } }
+            tbody {
+                @for sc in rows {
+                    @let principal = by_school.get(s(sc, "school_id"));
+                    tr data-row {
+                        td { a href={ "/console/schools/" (s(sc, "school_id")) } { (s(sc, "name")) } }
+                        td { (agreement(s(sc, "agreement_status"))) }
+                        td { @match principal {
+                            Some(p) => { a href={ "/console/stakeholders/" (s(p, "stakeholder_id")) } { (s(p, "name")) } }
+                            None => { span.none { "—" } }
+                        } }
+                        td { (when_opt(principal.and_then(|p| opt(p, "last_contact")))) }
+                        td { @match principal { Some(p) => { (health(n(p, "health_score"))) } None => { span.none { "—" } } } }
+                    }
+                }
+            }
+        }
+    };
+    Ok(ok(&person, "/console/schools", "Schools", body))
+}
+
+async fn school(
+    state: web::Data<State>,
+    Signed(person): Signed,
+    id: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let id = encode(&id);
+    let api = &state.api;
+    let (school_path, purchases_path) = (
+        format!("/v1/schools/{id}"),
+        format!("/v1/purchases?school_id={id}&limit=50&sort=submitted"),
+    );
+    let (school, purchases) = tokio::join!(
+        api.get(&person.token, Svc::Stakeholders, &school_path),
+        api.get(&person.token, Svc::Gate, &purchases_path),
+    );
+    let school = school?;
+    let purchases = purchases?;
+    let body = html! {
+        section.card {
+            dl.facts {
+                dt { "Agreement" } dd { (agreement(s(&school, "agreement_status"))) }
+                @for p in list(&school, "principals") {
+                    dt { "Principal" } dd { a href={ "/console/stakeholders/" (s(p, "stakeholder_id")) } { (s(p, "name")) } " · " (s(p, "email")) }
+                }
+            }
+        }
+        h2 { "Agreements" }
+        @if list(&school, "agreements").is_empty() { p.none { "Never signed." } }
+        ul { @for a in list(&school, "agreements") {
+            li { "Signed " (s(a, "signed_on")) @if let Some(name) = opt(a, "principal_name") { " by " (name) }
+                 @if let Some(w) = opt(a, "withdrawn_on") { ", withdrawn " (w) } }
+        } }
+        h2 { "Purchases" }
+        (purchase_table(list(&purchases, "purchases")))
+    };
+    Ok(ok(&person, "/console/schools", s(&school, "name"), body))
+}
+
+fn purchase_table(purchases: &[Value]) -> Markup {
+    html! {
+        @if purchases.is_empty() { p.none { "No purchase yet." } } @else {
+            table {
+                caption { "Latest purchases" }
+                thead { tr { th scope="col" { "Purchase" } th scope="col" { "Status" } th scope="col" .num { "Amount" } th scope="col" { "Submitted" } } }
+                tbody { @for p in purchases {
+                    tr data-row {
+                        td { a href={ "/console/purchases/" (s(p, "purchase_id")) } { (s(p, "vendor")) } br; span.muted { (s(p, "external_ref")) } }
+                        td { (status_badge(s(p, "status"))) }
+                        td.num { (money(s(p, "total"), s(p, "currency"))) }
+                        td { (when(s(p, "submitted_at"))) }
+                    }
+                } }
+            }
+        }
+    }
+}
+
+/// A requester's held purchases, as their profile keeps them: what happened and how fast.
+fn held_table(held: &[Value]) -> Markup {
+    html! {
+        @if held.is_empty() { p.none { "None held." } } @else {
+            table {
+                caption { "Held purchases they asked for" }
+                thead { tr { th scope="col" { "Flagged" } th scope="col" { "Outcome" } th scope="col" { "Called before cancel" } th scope="col" .num { "Hours to answer" } } }
+                tbody { @for p in held {
+                    tr data-row {
+                        td { a href={ "/console/purchases/" (s(p, "purchase_id")) } { "Purchase flagged " (when(s(p, "flagged_at"))) } }
+                        td { (status_badge(s(p, "state"))) }
+                        td { @match p.get("call_before_cancel").and_then(Value::as_bool) { Some(true) => { "Yes" } Some(false) => { strong { "No" } } None => { "—" } } }
+                        td.num { @match p.get("hours_to_answer").and_then(Value::as_f64) { Some(h) => { (format!("{h:.1}")) } None => { "waiting" } } }
+                    }
+                } }
+            }
+        }
+    }
+}
+
+async fn stakeholder(
+    state: web::Data<State>,
+    Signed(person): Signed,
+    id: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let id: uuid::Uuid =
+        id.parse().map_err(|_| PageError::BadForm(format!("{id:?} is not a person's id")))?;
+    let who =
+        state.api.get(&person.token, Svc::Stakeholders, &format!("/v1/stakeholders/{id}")).await?;
+    let health_doc = who.get("health").cloned().unwrap_or_default();
+    let conversations = list(&who, "conversations");
+    let latest = conversations.iter().max_by_key(|c| s(c, "held_at").to_owned());
+    let held = who.get("held_purchases").and_then(Value::as_array).cloned().unwrap_or_default();
+    let body = html! {
+        div.grid2 {
+            section.card aria-labelledby="who" {
+                h2 #who { "Who" }
+                dl.facts {
+                    dt { "Role" } dd { (s(&who, "role").replace('_', " ")) }
+                    dt { "School" } dd { @match opt(&who, "school_id") { Some(sc) => { a href={ "/console/schools/" (sc) } { (sc) } } None => { "—" } } }
+                    dt { "Email" } dd { (s(&who, "email")) }
+                    dt { "Phone" } dd { (opt(&who, "phone").unwrap_or("—")) }
+                    dt { "Health" } dd { (health(n(&health_doc, "score"))) }
+                    dt { "Last contact" } dd { (when_opt(opt(&health_doc, "last_contact"))) }
+                }
+                @let penalties = list(&health_doc, "penalties");
+                @if !penalties.is_empty() {
+                    h3 { "What lowers their health" }
+                    ul { @for p in penalties { li { (s(p, "detail")) " (−" (n(p, "points")) ")" } } }
+                }
+            }
+            section.card aria-labelledby="vision" {
+                h2 #vision { "Their vision" }
+                @match latest {
+                    Some(c) => {
+                        p { (s(c, "their_vision")) }
+                        h3 { "Two stars" }
+                        ul { @for star in list(c, "stars") { li { (star.as_str().unwrap_or_default()) } } }
+                        h3 { "A wish" }
+                        p { (s(c, "wish")) }
+                        p.muted { "From the meeting of " (when(s(c, "held_at"))) " at " (s(c, "location")) "." }
+                    }
+                    None => { p.none { "No conversation yet: ask about their vision, two stars and a wish." } }
+                }
+            }
+        }
+        section.card aria-labelledby="wishes" {
+            h2 #wishes { "Wishes" }
+            @if list(&who, "wishes").is_empty() { p.none { "None yet." } }
+            ul { @for w in list(&who, "wishes") { li { (s(w, "wish")) " · " span.badge.info { (s(w, "status").replace('_', " ")) } } } }
+        }
+        div.grid2 {
+            section.card aria-labelledby="promises" {
+                h2 #promises { "Promises to them" }
+                @if list(&who, "promises").is_empty() { p.none { "None." } }
+                ul { @for p in list(&who, "promises") { li { (s(p, "text")) " · due " (s(p, "due_on")) " · " strong { (s(p, "status")) } } } }
+            }
+            section.card aria-labelledby="follow-ups" {
+                h2 #follow-ups { "Follow-ups" }
+                @if list(&who, "follow_ups").is_empty() { p.none { "None." } }
+                ul { @for f in list(&who, "follow_ups") { li { (s(f, "about")) " · due " (s(f, "due_on")) " · " strong { (s(f, "status")) } } } }
+            }
+        }
+        section.card aria-labelledby="purchases" {
+            h2 #purchases { "Their held purchases" }
+            (held_table(&held))
+        }
+        section.card aria-labelledby="conversations" {
+            h2 #conversations { "Conversations" }
+            ul { @for c in conversations { li { (when(s(c, "held_at"))) " · " (s(c, "location")) @if let Some(notes) = opt(c, "notes") { br; span.muted { (notes) } } } } }
+        }
+    };
+    Ok(ok(&person, "/console/schools", s(&who, "name"), body))
+}

@@ -1,0 +1,322 @@
+//! The console in a real browser: Debian's Chromium, headless, driven through chromedriver
+//! (WebDriver, from Rust with fantoccini), against the real binary filled by `procgate demo`.
+//!
+//! It walks an IT technician's day (sign in with the one-time link, open the queue, move with
+//! `j` and open with Enter, try to cancel and read why not, log the call, propose an
+//! alternative, cancel) and the CTO's (open the reports and see the charts), and on every page
+//! runs axe-core (from the npm registry, pinned in `tests/browser/package.json`) for WCAG 2.1 A
+//! and AA: no serious or critical violation may remain. It also checks that no page loaded a
+//! resource from outside the server.
+//!
+//! Screenshots of the queue, a purchase and the reports are written to `docs/screenshots/`
+//! with `UPDATE_SCREENSHOTS=1` (that is how the README's are made), else to a temporary
+//! directory.
+//!
+//! Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium chromium-driver`;
+//! `scripts/test` installs them) and npm for axe-core.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use support::{Running, Server, free_port};
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| Path::new(dir).join(name))
+        .find(|p| p.is_file())
+}
+
+/// axe-core's source: `npm ci` in tests/browser when it is missing (one process at a time).
+fn axe_source() -> String {
+    let dir = browser_dir();
+    let file = dir.join("node_modules/axe-core/axe.min.js");
+    if !file.exists() {
+        let lock =
+            std::fs::File::create(std::env::temp_dir().join("procgate-axe-npm-ci.lock")).unwrap();
+        lock.lock().unwrap();
+        if !file.exists() {
+            let status = Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&dir)
+                .status()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "cannot run npm ({e}): install nodejs and npm (apt-get install nodejs npm)"
+                    )
+                });
+            assert!(status.success(), "npm ci in {} failed", dir.display());
+        }
+    }
+    std::fs::read_to_string(file).unwrap()
+}
+
+/// chromedriver on a free port, and a headless Chromium session through it.
+async fn chromium() -> (Running, Client, tempfile::TempDir) {
+    let (Some(driver), Some(chrome)) =
+        (which("chromedriver"), which("chromium").or_else(|| which("chromium-browser")))
+    else {
+        panic!(
+            "the console's browser tests need Chromium and its driver: apt-get install chromium \
+             chromium-driver (scripts/test installs them when it runs as root)"
+        )
+    };
+    let port = free_port();
+    let process = Running(
+        Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts"),
+    );
+    let profile = tempfile::tempdir().unwrap();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chrome,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.path().display()),
+            ],
+        }),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let client = loop {
+        match ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(client) => break client,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("no Chromium session through chromedriver: {e}"),
+        }
+    };
+    (process, client, profile)
+}
+
+/// Where screenshots go.
+fn screenshots() -> PathBuf {
+    if std::env::var_os("UPDATE_SCREENSHOTS").is_some() {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
+    } else {
+        std::env::temp_dir().join(format!("procgate-screenshots-{}", std::process::id()))
+    }
+}
+
+struct Session {
+    client: Client,
+    axe: String,
+    origin: String,
+}
+
+impl Session {
+    async fn h1(&self) -> String {
+        self.client.find(Locator::Css("h1")).await.unwrap().text().await.unwrap()
+    }
+
+    /// Waits until the page's heading contains `text` (htmx swaps the page in place).
+    async fn heading(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(h1) = self.client.find(Locator::Css("h1")).await
+                && h1.text().await.unwrap_or_default().contains(text)
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no page headed {text:?}; at {:?}", self.h1().await);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits for an element matching `css` whose text contains `text`.
+    async fn shows(&self, css: &str, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            for e in self.client.find_all(Locator::Css(css)).await.unwrap_or_default() {
+                if e.text().await.unwrap_or_default().contains(text) {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "no {css} saying {text:?} on {:?}", self.h1().await);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let field = self.client.find(Locator::Css(css)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        self.client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+    }
+
+    async fn key(&self, key: char) {
+        let keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+        self.client.perform_actions(keys).await.unwrap();
+    }
+
+    /// axe-core on the page as it is: no serious or critical WCAG 2.1 A/AA violation.
+    async fn accessible(&self, page: &str) {
+        let loaded = self.client.execute("return typeof axe !== 'undefined';", vec![]).await;
+        if loaded.unwrap() != json!(true) {
+            self.client.execute(&format!("{}\nreturn true;", self.axe), vec![]).await.unwrap();
+        }
+        let violations = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { runOnly: { type: 'tag',
+                     values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+                   .then(r => done(r.violations.map(v => ({ id: v.id, impact: v.impact,
+                       help: v.help, nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ')) }))))
+                   .catch(e => done([{ id: 'axe-failed', impact: 'critical', help: String(e) }]));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let serious: Vec<&Value> = violations
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+            .collect();
+        assert!(serious.is_empty(), "{page}: accessibility violations: {serious:#?}");
+    }
+
+    /// Every resource the page loaded came from the server.
+    async fn local_only(&self, page: &str) {
+        let names = self
+            .client
+            .execute("return performance.getEntriesByType('resource').map(e => e.name);", vec![])
+            .await
+            .unwrap();
+        for name in names.as_array().unwrap() {
+            let name = name.as_str().unwrap();
+            assert!(name.starts_with(&self.origin), "{page} loaded {name} from outside");
+        }
+    }
+
+    async fn check(&self, page: &str) {
+        self.accessible(page).await;
+        self.local_only(page).await;
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        let dir = screenshots();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_it_technicians_day_and_the_ctos_reports_in_chromium() {
+    let axe = axe_source();
+    let server = Server::start(&[]);
+    server.demo(10, 120);
+    let (_driver, client, _profile) = chromium().await;
+    let b = Session { client, axe, origin: server.url.clone() };
+
+    // Sign in with the one-time link: the queue, soonest breach first.
+    b.client.goto(&server.link).await.unwrap();
+    b.heading("Held queue").await;
+    b.check("the queue").await;
+    b.screenshot("queue").await;
+
+    // j selects the first purchase, Enter opens it.
+    b.client.find(Locator::Css("body")).await.unwrap();
+    b.key('j').await;
+    let first = b.client.find(Locator::Css("tr[data-row].selected a")).await.unwrap();
+    let vendor = first.text().await.unwrap();
+    b.key(char::from(Key::Enter)).await;
+    b.heading(&vendor).await;
+    b.check("a purchase").await;
+
+    // Cancelling first is refused, and the page says why: call before cancel.
+    b.fill("#x-reason", "Not a supported model").await;
+    b.click("section[aria-labelledby=cancel] button[type=submit]").await;
+    b.shows(".problem", "Call before cancel").await;
+    b.check("a refused cancel").await;
+    b.screenshot("purchase").await;
+
+    // The call that reached the requester, with their goal.
+    b.click("#c-reached").await;
+    b.fill("#c-goal", "A reading lab with tablets for every pupil").await;
+    b.fill("#c-name", "Pat Requester").await;
+    b.fill("#c-phone", "555-0100").await;
+    b.click("section[aria-labelledby=log-call] button[type=submit]").await;
+    b.shows(".notice", "The call is logged.").await;
+
+    // An alternative, then the cancellation goes through.
+    b.fill("#a-description", "The supported tablet from the catalog, with a case").await;
+    b.click("section[aria-labelledby=propose] button[type=submit]").await;
+    b.shows(".notice", "The alternative is proposed.").await;
+    b.fill("#x-reason", "Replaced by the supported tablet").await;
+    b.click("section[aria-labelledby=cancel] button[type=submit]").await;
+    b.shows(".notice", "The purchase is cancelled.").await;
+    b.shows(".badge", "cancelled").await;
+    b.check("a cancelled purchase").await;
+
+    // The other pages of the day.
+    for (path, heading) in [
+        ("/console/outreach", "Outreach"),
+        ("/console/due", "Promises and follow-ups due"),
+        ("/console/schools", "Schools"),
+        ("/console/audit", "Audit"),
+    ] {
+        b.client.goto(&format!("{}{path}", server.url)).await.unwrap();
+        b.heading(heading).await;
+        b.check(path).await;
+    }
+    // A principal's profile, from the schools.
+    b.client.goto(&format!("{}/console/schools", server.url)).await.unwrap();
+    b.heading("Schools").await;
+    let principal = b.client.find(Locator::Css("a[href^='/console/stakeholders/']")).await;
+    principal.unwrap().click().await.unwrap();
+    b.shows("h2", "Their vision").await;
+    b.check("a stakeholder's profile").await;
+
+    // The CTO: the reports, with their charts.
+    b.client.set_window_size(1280, 2400).await.unwrap();
+    b.client.goto(&format!("{}/console/reports", server.url)).await.unwrap();
+    b.heading("Reports").await;
+    let charts = b.client.find_all(Locator::Css("figure.chart svg")).await.unwrap();
+    assert!(charts.len() >= 5, "the reports draw {} charts", charts.len());
+    let caption = b.client.find(Locator::Css("figure.chart figcaption")).await.unwrap();
+    assert_eq!(caption.text().await.unwrap(), "The adoption curve, by month");
+    b.check("the reports").await;
+    b.screenshot("reports").await;
+
+    // Signing out sends the browser to sign in.
+    b.client.set_window_size(1280, 900).await.unwrap();
+    b.click("form.sign-out button").await;
+    b.heading("Sign in to procgate").await;
+    b.client.goto(&format!("{}/console/queue", server.url)).await.unwrap();
+    b.heading("Sign in to procgate").await;
+    b.client.close().await.unwrap();
+}
