@@ -209,6 +209,12 @@ impl Fields {
     }
 }
 
+/// A whole number documented as `int64` (a log position): at most `i64::MAX`, as the document
+/// says, though it is read as a `u64`. For [`Fields::integer`].
+pub fn int64(n: u64) -> Result<u64, String> {
+    if n <= i64::MAX as u64 { Ok(n) } else { Err(format!("must be at most {}", i64::MAX)) }
+}
+
 /// The fields of a JSON object body (a body that is not an object is one field error).
 pub fn object<'a>(
     fields: &mut Fields,
@@ -258,6 +264,7 @@ mod tests {
         );
         assert_eq!(f.optional_string("b", body.get("b"), |s| Ok::<_, String>(s.len())), Some(None));
         assert_eq!(f.integer("n", body.get("n"), u8::try_from), Some(3));
+        assert_eq!(f.integer("n", body.get("n"), int64), Some(3));
         assert_eq!(f.array("list", body.get("list"), 0, 3, |_, _, _| Some(1)), Some(vec![]));
         assert_eq!(f.optional_array("gone", body.get("gone"), 0, 3, |_, _, _| Some(1)), Some(None));
         assert_eq!(
@@ -266,6 +273,12 @@ mod tests {
         );
         assert!(f.is_ok());
         assert_eq!(f.finish(Some(7)).unwrap(), 7);
+    }
+
+    #[test]
+    fn an_int64_stops_at_its_maximum() {
+        assert_eq!(int64(i64::MAX as u64), Ok(i64::MAX as u64));
+        assert_eq!(int64(i64::MAX as u64 + 1), Err(format!("must be at most {}", i64::MAX)));
     }
 
     #[test]

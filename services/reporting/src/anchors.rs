@@ -262,7 +262,14 @@ impl FromJson for AnchorsBody {
     fn from_json(f: &mut Fields, map: &Map<String, Value>) -> Option<Self> {
         let anchors = f.array("anchors", map.get("anchors"), 1, 100_000, |f, p, v| {
             match serde_json::from_value::<AnchorSigned>(v.clone()) {
-                Ok(a) => Some(a),
+                // A log position is an int64, as the document says.
+                Ok(a) => match web::input::int64(a.sequence) {
+                    Ok(_) => Some(a),
+                    Err(e) => {
+                        f.error(format!("{p}.sequence"), e);
+                        None
+                    }
+                },
                 Err(e) => {
                     f.error(p, format!("not an anchor: {e}"));
                     None

@@ -112,7 +112,7 @@ pub struct ReplayBody {
 
 impl FromJson for ReplayBody {
     fn from_json(f: &mut Fields, map: &Map<String, Value>) -> Option<Self> {
-        let after = f.integer("after", map.get("after"), Ok::<u64, String>);
+        let after = f.integer("after", map.get("after"), web::input::int64);
         Some(Self { after: after? })
     }
 }

@@ -72,7 +72,7 @@ pub struct AckBody {
 
 impl FromJson for AckBody {
     fn from_json(f: &mut Fields, map: &Map<String, Value>) -> Option<Self> {
-        let sequence = f.integer("sequence", map.get("sequence"), Ok::<u64, String>);
+        let sequence = f.integer("sequence", map.get("sequence"), web::input::int64);
         Some(Self { sequence: sequence? })
     }
 }

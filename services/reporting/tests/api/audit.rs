@@ -68,7 +68,7 @@ mod anchors {
 
     use crate::common::{TestApp, append};
 
-    on_both_backends!(anchors_are_signed_listed_and_checked);
+    on_both_backends!(anchors_are_signed_listed_and_checked, a_sequence_past_int64_is_invalid);
 
     async fn send(app: &TestApp, path: &str, body: Option<Value>) -> (u16, Value) {
         let req =
@@ -116,6 +116,26 @@ mod anchors {
             .await
             .unwrap();
         assert_eq!(res.status(), 403);
+        app.stop().await;
+    }
+
+    /// A log position is an int64, as the document says: an anchor past it is a 422 naming
+    /// the field, not an anchor the log has not reached.
+    async fn a_sequence_past_int64_is_invalid(app: TestApp) {
+        append(&app.store, "school-s0", "school-registered", json!({"i": 0})).await;
+        let (status, anchor) = send(&app, "/v1/audit/anchors", None).await;
+        assert_eq!(status, 201, "{anchor}");
+        let mut past = anchor.clone();
+        past["sequence"] = json!(i64::MAX as u64 + 1);
+        let (status, problem) =
+            send(&app, "/v1/audit/anchors/verify", Some(json!({"anchors": [anchor, past]}))).await;
+        assert_eq!(status, 422, "{problem}");
+        assert_eq!(problem["errors"][0]["field"], "anchors[1].sequence", "{problem}");
+        // The largest int64 is a position, one the log has not reached.
+        past["sequence"] = json!(i64::MAX);
+        let (status, check) =
+            send(&app, "/v1/audit/anchors/verify", Some(json!({"anchors": [past]}))).await;
+        assert_eq!((status, check["ok"].as_bool()), (200, Some(false)), "{check}");
         app.stop().await;
     }
 }

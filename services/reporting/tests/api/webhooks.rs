@@ -779,6 +779,17 @@ async fn subscriptions_resume_from_their_acknowledged_checkpoint(backend: Backen
     )
     .await;
     assert_eq!(status, 422);
+    // A position is an int64, as documented.
+    let (status, problem) = send(
+        &app,
+        "POST",
+        "/v1/subscriptions/erp-feed/ack",
+        "erp",
+        &[Role::Integration],
+        Some(json!({"sequence": i64::MAX as u64 + 1})),
+    )
+    .await;
+    assert_eq!((status, &problem["errors"][0]["field"]), (422, &json!("sequence")), "{problem}");
     // The checkpoint is durable: another instance on the same log answers from it.
     let (status, _) = send(
         &app,
