@@ -8,7 +8,10 @@
 //!   and 403 where a token is needed (and 429, the caller's rate limit), 400 where there are
 //!   path or query parameters or a body,
 //!   413, 415 and 422 where there is a body, and 503 with `Retry-After` everywhere (the event
-//!   log may go away at any moment).
+//!   log may go away at any moment);
+//! - every `Idempotency-Key` header is the one parser's
+//!   ([`idempotency_key_header_schema`](super::idempotency::idempotency_key_header_schema)),
+//!   whatever type its operation names it with.
 
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
@@ -34,6 +37,14 @@ pub fn conventions(doc: &mut OpenApi) {
                 if let RefOr::T(p) = param {
                     in_path |= matches!(p.parameter_in, ParameterIn::Path);
                     in_query |= matches!(p.parameter_in, ParameterIn::Query);
+                }
+            }
+            for param in op.parameters.iter_mut().flatten() {
+                if let RefOr::T(p) = param
+                    && matches!(p.parameter_in, ParameterIn::Header)
+                    && p.name.eq_ignore_ascii_case(super::IDEMPOTENCY_KEY)
+                {
+                    p.schema = Some(super::idempotency::idempotency_key_header_schema().into());
                 }
             }
             let secured = op.security.as_ref().map_or(secured_by_default, |s| !s.is_empty());
@@ -137,7 +148,12 @@ mod tests {
             .response("200", ResponseBuilder::new().build())
             .response("404", ResponseBuilder::new().content("application/json", problem()).build())
             .build();
+        let key = ParameterBuilder::new()
+            .name("Idempotency-Key")
+            .parameter_in(ParameterIn::Header)
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String).build()));
         let post = OperationBuilder::new()
+            .parameter(key)
             .request_body(Some(RequestBodyBuilder::new().build()))
             .response("201", ResponseBuilder::new().description("Made").build())
             .build();
@@ -193,5 +209,18 @@ mod tests {
         let unavailable = response(&doc, "/v1/things", true, "503").unwrap();
         assert!(unavailable.headers.contains_key("Retry-After"));
         assert!(unavailable.content.contains_key(PROBLEM_JSON));
+    }
+
+    #[test]
+    fn every_idempotency_key_has_the_parsers_schema() {
+        let mut doc = doc();
+        conventions(&mut doc);
+        let post = doc.paths.paths["/v1/things"].post.as_ref().unwrap();
+        let Some(RefOr::T(key)) = post.parameters.as_ref().and_then(|p| p.first()) else {
+            panic!("no parameter")
+        };
+        let schema = serde_json::to_value(&key.schema).unwrap();
+        assert_eq!(schema["pattern"], r"^[!-~]{1,128}[ \t]*$");
+        assert_eq!(schema["minLength"], 1);
     }
 }

@@ -35,9 +35,10 @@ use events::gate::{IdempotencyEvent, IdempotentRequestRecorded, idempotency_key_
 use events::values::IdempotencyKey;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use utoipa::IntoParams;
+use utoipa::openapi::Required;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
-use utoipa::openapi::{Required, schema::Schema};
-use utoipa::{IntoParams, PartialSchema};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use uuid::Uuid;
 use web::ApiError;
 
@@ -49,13 +50,10 @@ pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 /// The response header set on a repeat's answer (`Idempotent-Replayed: true`).
 pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
 
-/// The request's `Idempotency-Key`, if it sent one (an empty header is none); 400
-/// `invalid-header` when it is not 1 to 128 visible ASCII characters.
+/// The request's `Idempotency-Key`, if it sent one; 400 `invalid-header` when it is not 1 to
+/// 128 visible ASCII characters, as documented: an empty header is a malformed key, not none.
 pub fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
     let Some(value) = req.headers().get(IDEMPOTENCY_KEY) else { return Ok(None) };
-    if value.as_bytes().iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
     let text = value.to_str().map_err(|_| {
         ApiError::bad_request("invalid-header", "The Idempotency-Key header must be visible ASCII.")
     })?;
@@ -201,9 +199,26 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
 #[derive(Debug)]
 pub struct IdempotencyKeyHeader;
 
+/// The schema of the header's value: 1 to 128 visible ASCII characters. Spaces and tabs after
+/// a header's value are no part of it in HTTP (RFC 9110, section 5.5: the server never sees
+/// them), so the pattern lets them follow the key rather than promise that `k1 ` is refused.
+/// Every operation's `Idempotency-Key` has it ([`super::conventions`]).
+pub fn idempotency_key_header_schema() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(
+            "An idempotency key: 1 to 128 visible ASCII characters (spaces or tabs after it are \
+             not part of an HTTP header's value).",
+        ))
+        .min_length(Some(1))
+        .pattern(Some(r"^[!-~]{1,128}[ \t]*$"))
+        .examples(["0b8e6f5c-2b9e-4c53-9c1c-6f7f4f0c1d2e"])
+        .into()
+}
+
 impl IntoParams for IdempotencyKeyHeader {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        let schema: utoipa::openapi::RefOr<Schema> = IdempotencyKey::schema();
+        let schema = idempotency_key_header_schema();
         vec![
             ParameterBuilder::new()
                 .name(IDEMPOTENCY_KEY)
