@@ -283,6 +283,7 @@ impl Reporting {
         (status = 400, description = "`malformed-json`, `invalid-header`", body = web::Problem),
         (status = 401, body = web::Problem),
         (status = 403, description = "Not admin, finance or integration", body = web::Problem),
+        (status = 404, description = "`not-found`: the same `Idempotency-Key` again, after the endpoint it registered was deleted", body = web::Problem),
         (status = 409, description = "`idempotency-conflict`", body = web::Problem),
         (status = 415, body = web::Problem),
         (status = 422, description = "`validation` (an unknown event type); `invalid-url` (not https, or not a public address)", body = web::Problem),
@@ -330,7 +331,16 @@ pub async fn register_webhook(
         .await?;
     let written = Written::of(run, &[id]);
     let id = written.created(0)?;
-    let hook = service.endpoint(&who, id, written.position).await?;
+    let hook = match service.endpoint(&who, id, written.position).await {
+        // A repeat whose endpoint is gone cannot be answered as the first was.
+        Err(e) if written.replayed && e.status() == StatusCode::NOT_FOUND => {
+            return Err(ApiError::not_found(format!(
+                "This Idempotency-Key registered the webhook endpoint {id}, which has been \
+                 deleted since; register another with a new key."
+            )));
+        }
+        found => found?,
+    };
     let secret = notifier.settings.key.secret(id, hook.generation).reveal();
     let view = WebhookView::of(&hook, Some(secret)).ok_or_else(|| not_found(id))?;
     Ok(written

@@ -684,6 +684,12 @@ async fn registration_is_checked_and_endpoints_are_their_owners(backend: Backend
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     let again: Value = again.json().await.unwrap();
     assert_eq!((&again["id"], &again["secret"]), (&first["id"], &first["secret"]));
+    // Once the endpoint is deleted, the key's first answer is gone with it.
+    let path = format!("/v1/webhooks/{}", first["id"].as_str().unwrap());
+    let (status, _) = send(&app, "DELETE", &path, "erp-c", &[Role::Integration], None).await;
+    assert_eq!(status, 204);
+    let gone = post("k-1").await.unwrap();
+    assert_eq!(gone.status(), 404);
     app.stop().await;
 }
 
