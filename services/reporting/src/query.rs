@@ -40,12 +40,13 @@ pub struct FeedParams {
     #[param(minimum = 1, maximum = 1000, default = 100)]
     pub limit: Option<usize>,
     /// Only events of these stream categories (the part of the stream name before the first
-    /// `-`: `purchase`, `school`, …). Repeat the parameter or separate values with commas.
-    #[param(style = Form, explode, required = false, value_type = Vec<String>, pattern = "^[!-~]{1,200}$")]
+    /// `-`: `purchase`, `school`, …, so never with a `-`). Repeat the parameter or separate
+    /// values with commas.
+    #[param(style = Form, explode, required = false, value_type = Vec<String>, pattern = "^[!-,.-~]{1,200}$")]
     pub category: Vec<String>,
     /// Only events of these types (`purchase-submitted`, …). Repeat the parameter or separate
     /// values with commas.
-    #[param(rename = "type", style = Form, explode, required = false)]
+    #[param(rename = "type", style = Form, explode, required = false, value_type = Vec<String>, pattern = "^[!-~]{1,200}$")]
     pub event_type: Vec<String>,
 }
 
@@ -58,12 +59,12 @@ pub struct LiveParams {
     /// precedence.
     #[param(minimum = 0, default = 0)]
     pub after: Option<u64>,
-    /// Only events of these stream categories. Repeat the parameter or separate values with
-    /// commas.
-    #[param(style = Form, explode, required = false, value_type = Vec<String>, pattern = "^[!-~]{1,200}$")]
+    /// Only events of these stream categories (never with a `-`). Repeat the parameter or
+    /// separate values with commas.
+    #[param(style = Form, explode, required = false, value_type = Vec<String>, pattern = "^[!-,.-~]{1,200}$")]
     pub category: Vec<String>,
     /// Only events of these types. Repeat the parameter or separate values with commas.
-    #[param(rename = "type", style = Form, explode, required = false)]
+    #[param(rename = "type", style = Form, explode, required = false, value_type = Vec<String>, pattern = "^[!-~]{1,200}$")]
     pub event_type: Vec<String>,
 }
 
