@@ -182,7 +182,8 @@ pub async fn put_policy(
 /// no longer comes back `unclassified-category`.
 #[utoipa::path(
     tag = "catalog",
-    params(("category" = events::values::Category, Path, description = "The category (a slug, lowercased)")),
+    params(("category" = String, Path, min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$",
+            description = "The category: a slug of at most 64 characters (lowercased), without the spaces around it a body's category may have")),
     request_body = ClassificationBody,
     responses(
         (status = 200, description = "The catalog now", body = CatalogView),
@@ -201,7 +202,14 @@ pub async fn put_category(
     category: Path<String>,
     body: Body<ClassificationBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let category = http::path("category", &category, Category::parse)?;
+    // In a path, a category is exactly its slug: no spaces around it to trim, so its document
+    // can bound its length.
+    let category = http::path("category", &category, |raw: &str| {
+        if raw.trim() != raw {
+            return Err("a category in a path has no spaces around it".to_owned());
+        }
+        Category::parse(raw).map_err(|e| e.to_string())
+    })?;
     let technology = body.parse()?.technology;
     let command = StandardsCommand::ClassifyCategory { category, technology };
     let view = change(&state, &who, &req, command).await?;

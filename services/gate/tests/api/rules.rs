@@ -293,6 +293,17 @@ async fn an_unclassified_category_is_reviewed_until_it_is_classified(app: TestAp
         .await
         .expect(200);
     assert_eq!(app.catalog_version().await, version + 1);
+    // In a path a category is its slug alone, as documented: nothing around it to trim.
+    for path in ["%20classroom-decor", "classroom-decor%0D", &"c".repeat(65)] {
+        app.put(
+            Who::ItStaff,
+            &format!("/v1/catalog/categories/{path}"),
+            &json!({"technology": false}),
+        )
+        .await
+        .expect_problem(400, "invalid-path");
+    }
+    assert_eq!(app.catalog_version().await, version + 1);
     // And a category may be classified as technology.
     app.put(Who::ItStaff, "/v1/catalog/categories/classroom-decor", &json!({"technology": true}))
         .await
