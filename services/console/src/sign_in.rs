@@ -139,7 +139,8 @@ async fn sign_in_page(state: web::Data<State>, q: web::Query<SignInQuery>) -> Ht
             @match &state.sign_in {
                 SignIn::Oidc(_) => {
                     p { "Sign in with your district account." }
-                    p { a.button href={ "/console/sign-in/oidc?next=" (crate::layout::encode(&next)) } { "Sign in with the district's identity provider" } }
+                    // A whole-page navigation: the provider is another site.
+                    p { a.button hx-boost="false" href={ "/console/sign-in/oidc?next=" (crate::layout::encode(&next)) } { "Sign in with the district's identity provider" } }
                 }
                 SignIn::Link(_) => {
                     p { "Open the one-time sign-in link that " code { "procgate serve" } " printed when it started. Each link works once; restart the server for a new one." }

@@ -12,6 +12,10 @@
 //! with `UPDATE_SCREENSHOTS=1` (that is how the README's are made), else to a temporary
 //! directory.
 //!
+//! A second walk signs in through a real OpenID provider (panva's `oidc-provider`, from
+//! `crates/auth/tests/oidc`): authorization code with PKCE, the provider's login form, and the
+//! pages then served with the provider's access token, which the services verify.
+//!
 //! Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium chromium-driver`;
 //! `scripts/test` installs them) and npm for axe-core.
 
@@ -25,7 +29,7 @@ use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
-use support::{Running, Server, free_port};
+use support::{Running, Server, free_port, start_provider};
 
 fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
@@ -247,6 +251,16 @@ async fn an_it_technicians_day_and_the_ctos_reports_in_chromium() {
     b.heading("Held queue").await;
     b.check("the queue").await;
     b.screenshot("queue").await;
+    // On a tablet held upright the queue fits the width: nothing to scroll sideways.
+    b.client.set_window_size(820, 1180).await.unwrap();
+    let fits = b
+        .client
+        .execute("return document.documentElement.scrollWidth <= window.innerWidth;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(fits, json!(true), "the queue is wider than a tablet");
+    b.check("the queue on a tablet").await;
+    b.client.set_window_size(1280, 900).await.unwrap();
 
     // j selects the first purchase, Enter opens it.
     b.client.find(Locator::Css("body")).await.unwrap();
@@ -318,5 +332,62 @@ async fn an_it_technicians_day_and_the_ctos_reports_in_chromium() {
     b.heading("Sign in to procgate").await;
     b.client.goto(&format!("{}/console/queue", server.url)).await.unwrap();
     b.heading("Sign in to procgate").await;
+    b.client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signing_in_through_the_districts_identity_provider() {
+    let axe = axe_source();
+    let port = free_port();
+    let keys = tempfile::tempdir().unwrap();
+    let redirect = format!("http://127.0.0.1:{port}/console/sign-in/callback");
+    let (_provider, issuer) =
+        start_provider(keys.path(), &[("OIDC_CONSOLE_REDIRECT", redirect.as_str())]);
+    let server = Server::start_on(
+        port,
+        &[
+            ("PROCGATE_OIDC_ISSUER", issuer.as_str()),
+            ("PROCGATE_JWT_AUDIENCE", "urn:procgate"),
+            ("PROCGATE_OIDC_CLIENT_ID", "procgate-console"),
+            ("PROCGATE_OIDC_SCOPES", "email api"),
+        ],
+    );
+    let (_driver, client, _profile) = chromium().await;
+    let b = Session { client, axe, origin: server.url.clone() };
+
+    // A signed-out visitor is sent to sign in, and from there to the provider.
+    b.client.goto(&format!("{}/console/due", server.url)).await.unwrap();
+    b.heading("Sign in to procgate").await;
+    b.check("the sign-in page").await;
+    b.click("a.button").await;
+    let login = b.client.wait().for_element(Locator::Css("input[name=login]")).await.unwrap();
+    assert!(b.client.current_url().await.unwrap().as_str().starts_with(&issuer));
+    login.send_keys("tech@district.org").await.unwrap();
+    b.fill("input[name=password]", "any password").await;
+    b.click("button[type=submit]").await;
+    // The provider asks to authorize the console (its consent prompt), once.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while b.client.current_url().await.unwrap().as_str().starts_with(&issuer) {
+        if let Ok(button) = b.client.find(Locator::Css("button[type=submit]")).await {
+            let _ = button.click().await;
+        }
+        if Instant::now() >= deadline {
+            let url = b.client.current_url().await.unwrap();
+            let source = b.client.source().await.unwrap_or_default();
+            std::fs::write(std::env::temp_dir().join("procgate-oidc-stuck.html"), &source).ok();
+            panic!("the provider did not send the browser back: at {url}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Back where they were going, as themselves, with the roles the provider gave them; the
+    // page's figures come from the services, which accepted the provider's token.
+    b.heading("Promises and follow-ups due").await;
+    b.shows(".who", "tech@district.org").await;
+    b.shows(".who", "it_staff").await;
+    b.shows("p.card", "No promise is open.").await;
+    b.client.goto(&format!("{}/console/queue", server.url)).await.unwrap();
+    b.shows("p.card", "Nothing is waiting for IT").await;
+    b.check("the queue, signed in through the provider").await;
     b.client.close().await.unwrap();
 }

@@ -2,82 +2,20 @@
 //! keys of a real OpenID provider (panva's `oidc-provider`, run from the script in
 //! `crates/auth/tests/oidc`) found from `PROCGATE_OIDC_ISSUER`; `token` refuses to sign.
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 
+mod support;
+
+use support::{Running, start_provider};
+
 const AUDIENCE: &str = "urn:procgate";
 /// The secret of the provider script's clients.
 const CLIENT_SECRET: &str = "test-client-secret-not-a-real-one";
-
-fn oidc_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crates/auth/tests/oidc")
-}
-
-/// `npm ci` there unless oidc-provider is installed; one test process at a time.
-fn ensure_installed() {
-    let dir = oidc_dir();
-    let installed = || dir.join("node_modules/oidc-provider/package.json").exists();
-    if installed() {
-        return;
-    }
-    let lock =
-        std::fs::File::create(std::env::temp_dir().join("procgate-auth-oidc-npm-ci.lock")).unwrap();
-    lock.lock().unwrap();
-    if installed() {
-        return;
-    }
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(&dir)
-        .status()
-        .unwrap_or_else(|e| {
-            panic!("cannot run npm ({e}): install nodejs and npm (apt-get install nodejs npm)")
-        });
-    assert!(status.success(), "npm ci in {} failed", dir.display());
-}
-
-/// A child process, killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the provider; returns it and its issuer URL.
-fn start_provider(key_dir: &Path) -> (Running, String) {
-    ensure_installed();
-    let mut child = Command::new("node")
-        .arg(oidc_dir().join("provider.mjs"))
-        .env("OIDC_PORT", "0")
-        .env("OIDC_KEY_DIR", key_dir)
-        .env("OIDC_KEYS", "k1:RS256")
-        .env("OIDC_RESOURCES", AUDIENCE)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot run node ({e}): install nodejs and npm (apt-get install nodejs npm)")
-        });
-    let stdout = child.stdout.take().unwrap();
-    let running = Running(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let issuer = line
-        .trim()
-        .strip_prefix("listening ")
-        .unwrap_or_else(|| panic!("the provider did not start: {line:?} (its stderr is above)"))
-        .to_owned();
-    (running, issuer)
-}
 
 fn procgate(args: &[&str], data_dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_procgate"));
@@ -108,7 +46,7 @@ fn token_says_tokens_come_from_the_identity_provider() {
 #[tokio::test]
 async fn serve_checks_tokens_with_the_identity_providers_keys() {
     let keys = tempfile::tempdir().unwrap();
-    let (_provider, issuer) = start_provider(keys.path());
+    let (_provider, issuer) = start_provider(keys.path(), &[]);
     let data = tempfile::tempdir().unwrap();
     let listen = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
     let _server = Running(

@@ -7,6 +7,10 @@
 //                  there is generated (so a restarted provider can keep publishing an old key)
 //   OIDC_KEYS      kid:alg,... (alg RS256, ES256 or EdDSA): the published keys; the first signs
 //   OIDC_RESOURCES comma-separated resource indicators (access token audiences) it serves
+//   OIDC_CONSOLE_REDIRECT  when set, the redirect URI of a `procgate-console` client: a public
+//                  client (PKCE) of the authorization code flow, for the console's sign-in;
+//                  people sign in on the provider's development login form with any password,
+//                  and their access token carries the roles of ACCOUNTS below (none for others)
 //
 // Clients (client_credentials grant, client_secret_post): each gets JWT access tokens for the
 // resource it asks for, signed with the first key, carrying its roles in three claims: `roles`
@@ -44,6 +48,11 @@ const CLIENTS = {
   },
 };
 const SECRET = 'test-client-secret-not-a-real-one';
+const ACCOUNTS = {
+  'tech@district.org': ['it_staff'],
+  'cto@district.org': ['admin', 'auditor'],
+};
+const consoleRedirect = process.env.OIDC_CONSOLE_REDIRECT;
 
 function privateJwk({ kid, alg }) {
   const file = path.join(keyDir, `${kid}.json`);
@@ -67,20 +76,37 @@ const server = http.createServer();
 await new Promise((resolve) => { server.listen(port, '127.0.0.1', resolve); });
 const issuer = `http://127.0.0.1:${server.address().port}`;
 
-const provider = new Provider(issuer, {
-  clients: Object.keys(CLIENTS).map((clientId) => ({
-    client_id: clientId,
-    client_secret: SECRET,
-    grant_types: ['client_credentials'],
-    redirect_uris: [],
-    response_types: [],
-    token_endpoint_auth_method: 'client_secret_post',
-    // Unused (no ID tokens here), but it must name an algorithm the keys have.
+const clients = Object.keys(CLIENTS).map((clientId) => ({
+  client_id: clientId,
+  client_secret: SECRET,
+  grant_types: ['client_credentials'],
+  redirect_uris: [],
+  response_types: [],
+  token_endpoint_auth_method: 'client_secret_post',
+  // Unused (no ID tokens here), but it must name an algorithm the keys have.
+  id_token_signed_response_alg: signWith.alg,
+}));
+if (consoleRedirect) {
+  clients.push({
+    client_id: 'procgate-console',
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    redirect_uris: [consoleRedirect],
+    token_endpoint_auth_method: 'none',
     id_token_signed_response_alg: signWith.alg,
-  })),
+  });
+}
+
+const provider = new Provider(issuer, {
+  clients,
+  findAccount: (ctx, id) => ({
+    accountId: id,
+    claims: () => ({ sub: id, email: id }),
+  }),
+  claims: { email: ['email'], openid: ['sub'] },
   jwks,
   features: {
-    devInteractions: { enabled: false },
+    devInteractions: { enabled: Boolean(consoleRedirect) },
     clientCredentials: { enabled: true },
     resourceIndicators: {
       enabled: true,
@@ -99,6 +125,9 @@ const provider = new Provider(issuer, {
     },
   },
   extraTokenClaims: (ctx, token) => {
+    if (token.clientId === 'procgate-console') {
+      return { roles: ACCOUNTS[token.accountId] ?? [] };
+    }
     const client = CLIENTS[token.clientId];
     if (!client) return undefined;
     return {
