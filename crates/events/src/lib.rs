@@ -163,6 +163,7 @@ pub fn event_schemas() -> Vec<EventSchema> {
         stakeholders::PromiseEvent::event_schemas(),
         stakeholders::FollowUpEvent::event_schemas(),
         stakeholders::EmailEvent::event_schemas(),
+        stakeholders::VisionEvent::event_schemas(),
         card::CardEvent::event_schemas(),
         card::StatementEvent::event_schemas(),
         card::CardTransactionEvent::event_schemas(),

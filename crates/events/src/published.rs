@@ -16,7 +16,9 @@ use crate::gate::{IdempotencyEvent, PurchaseEvent, StandardsEvent};
 use crate::notifications::{MailEvent, MailPreferenceEvent, SubscriptionEvent, WebhookEvent};
 use crate::reminders::ReminderEvent;
 use crate::school::SchoolEvent;
-use crate::stakeholders::{EmailEvent, FollowUpEvent, PromiseEvent, StakeholderEvent, WishEvent};
+use crate::stakeholders::{
+    EmailEvent, FollowUpEvent, PromiseEvent, StakeholderEvent, VisionEvent, WishEvent,
+};
 
 /// A published event of any family.
 #[allow(clippy::large_enum_variant)]
@@ -43,6 +45,7 @@ pub enum Published {
     Mail(MailEvent),
     MailPreference(MailPreferenceEvent),
     Anchor(AnchorEvent),
+    Vision(VisionEvent),
 }
 
 impl Published {
@@ -69,6 +72,7 @@ impl Published {
         MailEvent::CATEGORY,
         MailPreferenceEvent::CATEGORY,
         AnchorEvent::CATEGORY,
+        VisionEvent::CATEGORY,
     ];
 
     /// The event of a stream of `category`, from its type and data.
@@ -85,6 +89,7 @@ impl Published {
             StakeholderEvent::CATEGORY => {
                 Self::Stakeholder(StakeholderEvent::from_parts(event_type, data)?)
             }
+            VisionEvent::CATEGORY => Self::Vision(VisionEvent::from_parts(event_type, data)?),
             WishEvent::CATEGORY => Self::Wish(WishEvent::from_parts(event_type, data)?),
             PromiseEvent::CATEGORY => Self::Promise(PromiseEvent::from_parts(event_type, data)?),
             FollowUpEvent::CATEGORY => Self::FollowUp(FollowUpEvent::from_parts(event_type, data)?),
@@ -139,6 +144,7 @@ impl Published {
             Self::Mail(e) => e.event_type(),
             Self::MailPreference(e) => e.event_type(),
             Self::Anchor(e) => e.event_type(),
+            Self::Vision(e) => e.event_type(),
         }
     }
 }
@@ -166,6 +172,6 @@ mod tests {
             Published::decode("weather", "rain", &Value::Null),
             Err(DecodeError::UnknownCategory { .. })
         ));
-        assert_eq!(Published::CATEGORIES.len(), 21);
+        assert_eq!(Published::CATEGORIES.len(), 22);
     }
 }

@@ -9,6 +9,7 @@
 //! | `promise-{uuid}` ([`promise_stream`]) | [`PromiseEvent`] | a promise IT made to a stakeholder or a school, and whether it was kept |
 //! | `followup-{uuid}` ([`followup_stream`]) | [`FollowUpEvent`] | something to come back to a stakeholder about |
 //! | `email-{uuid}` ([`email_stream`]) | [`EmailEvent`] | which stakeholder holds an e-mail address (ignoring case): what makes e-mails unique among stakeholders, race-free |
+//! | `vision-district` ([`VISION_STREAM`]) | [`VisionEvent`] | IT's own vision for the district: its statement and themes, each version an event |
 //!
 //! The school streams (`school-{school_id}`) are written by the same service but published in
 //! [`crate::school`], because the gate reads them.
@@ -29,7 +30,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::values::{
-    Email, LongText, SchoolId, ShortText, ValueError, quote, string_schema, string_value,
+    Email, LongText, SchoolId, ShortText, ThemeId, ValueError, quote, string_schema, string_value,
 };
 
 /// The category of stakeholder streams.
@@ -246,6 +247,12 @@ pub struct ConversationHeld {
     pub wish: LongText,
     pub notes: Option<LongText>,
     pub wish_id: Uuid,
+    /// The themes of IT's vision (`GET /v1/vision`) their vision connects to, as IT heard it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub connections: Vec<ThemeId>,
+    /// Whether IT met them on their own turf (their school or office), not called them in.
+    #[serde(default)]
+    pub on_their_turf: bool,
 }
 
 event_family! {
@@ -257,6 +264,59 @@ event_family! {
         Updated(StakeholderUpdated) = "stakeholder-updated",
         /// `conversation-held`
         ConversationHeld(ConversationHeld) = "conversation-held",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// IT's vision
+
+/// The stream of IT's vision for the district.
+pub const VISION_STREAM: &str = "vision-district";
+
+/// A theme of IT's vision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Theme {
+    pub theme_id: ThemeId,
+    pub title: ShortText,
+}
+
+/// IT set its vision for the district: the whole statement and its themes as they are now.
+/// The stream's version is the vision's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct VisionSet {
+    pub statement: LongText,
+    /// Its themes, each with a distinct id, in IT's order.
+    pub themes: Vec<Theme>,
+}
+
+event_family! {
+    /// The events of the `vision-district` stream.
+    pub enum VisionEvent in "vision" {
+        /// `vision-set`
+        Set(VisionSet) = "vision-set",
+    }
+}
+
+/// IT's vision, folded from its stream: the fold every reader uses.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DistrictVision {
+    /// `None` until IT sets it.
+    pub current: Option<VisionSet>,
+    /// The stream's version: 0 until set.
+    pub version: u64,
+}
+
+impl DistrictVision {
+    /// Folds one event at stream `version`.
+    pub fn apply(&mut self, event: &VisionEvent, version: u64) {
+        let VisionEvent::Set(set) = event;
+        self.current = Some(set.clone());
+        self.version = version;
+    }
+
+    /// Whether `theme` is one of the vision's themes now.
+    pub fn has_theme(&self, theme: &ThemeId) -> bool {
+        self.current.as_ref().is_some_and(|v| v.themes.iter().any(|t| &t.theme_id == theme))
     }
 }
 
@@ -489,6 +549,8 @@ mod tests {
                 wish: long("Loaner laptops the same day"),
                 notes: None,
                 wish_id: Uuid::from_u128(3),
+                connections: vec![ThemeId::parse("coding").unwrap()],
+                on_their_turf: true,
             }
             .into(),
         ]

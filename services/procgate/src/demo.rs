@@ -105,13 +105,35 @@ const LAST: &[&str] = &[
     "Garcia", "Johnson", "Okafor", "Nguyen", "Smith", "Patel", "Rivera", "Kim", "Brown", "Haddad",
     "Lopez", "Chen", "Williams", "Mensah", "Rossi", "Tanaka", "Davis", "Singh", "Moore", "Silva",
 ];
-const VISIONS: &[&str] = &[
-    "Every student reads at grade level by third grade, with devices in every classroom.",
-    "A maker space where students build robots and learn to code after school.",
-    "Teachers spend less time on logistics and more on students; paperwork goes digital.",
-    "Families can follow their children's progress online, in their own language.",
-    "A library that is a media lab: video, podcasts, and research skills for every student.",
-    "Every graduate leaves with a portfolio of real projects and a digital skills certificate.",
+/// Principals' visions, each with the theme of IT's vision it connects to.
+const VISIONS: &[(&str, &str)] = &[
+    (
+        "literacy",
+        "Every student reads at grade level by third grade, with devices in every classroom.",
+    ),
+    ("making", "A maker space where students build robots and learn to code after school."),
+    (
+        "time-for-teaching",
+        "Teachers spend less time on logistics and more on students; paperwork goes digital.",
+    ),
+    ("families", "Families can follow their children's progress online, in their own language."),
+    (
+        "literacy",
+        "A library that is a media lab: video, podcasts, and research skills for every student.",
+    ),
+    (
+        "making",
+        "Every graduate leaves with a portfolio of real projects and a digital skills certificate.",
+    ),
+];
+/// IT's own vision for the district, and its themes.
+const IT_VISION: &str = "Technology that every school can count on, chosen with the people who \
+                         use it, so that teaching and learning come first.";
+const THEMES: &[(&str, &str)] = &[
+    ("literacy", "Reading and research for every student"),
+    ("making", "Making, coding and real projects"),
+    ("time-for-teaching", "Time back for teaching"),
+    ("families", "Families in the loop"),
 ];
 const STARS: &[&str] = &[
     "Laptop repairs come back within two days",
@@ -385,7 +407,14 @@ impl Demo {
             schools.len()
         );
 
-        // IT meets each principal: their vision, two stars and a wish; promises and follow-ups.
+        // IT's vision, which each principal's is joined to.
+        let themes: Vec<_> =
+            THEMES.iter().map(|(id, title)| json!({"theme_id": id, "title": title})).collect();
+        let vision = json!({"statement": IT_VISION, "themes": themes});
+        self.it(Method::PUT, &self.stakeholders, "/v1/vision", Some(vision)).await?;
+
+        // IT meets each principal on their own turf: their vision, two stars and a wish;
+        // promises and follow-ups.
         let (mut promises, mut followups) = (0, 0);
         for (n, (_, name, principal, new)) in schools.iter().enumerate() {
             if !new {
@@ -395,9 +424,11 @@ impl Demo {
             let mut rng = self.rng("conversation", n);
             let first = rng.below(STARS.len());
             let second = (first + 1 + rng.below(STARS.len() - 1)) % STARS.len();
+            let (theme, vision) = rng.pick(VISIONS);
             let body = json!({
                 "held_at": format!("{held}T15:30:00Z"), "location": format!("{name}, principal's office"),
-                "their_vision": rng.pick(VISIONS), "stars": [STARS[first], STARS[second]],
+                "on_their_turf": true, "connections": [theme],
+                "their_vision": vision, "stars": [STARS[first], STARS[second]],
                 "wish": rng.pick(WISHES), "notes": "Met on their turf; tied their vision to the district's technology plan."});
             self.it(
                 Method::POST,

@@ -303,6 +303,11 @@ async fn an_it_technicians_day_and_the_ctos_reports_in_chromium() {
         ("/console/schools", "Schools"),
         ("/console/audit", "Audit"),
     ] {
+        if path == "/console/schools" {
+            // The meeting plan: every principal of the demo's district was met on their turf.
+            b.client.goto(&format!("{}{path}", server.url)).await.unwrap();
+            b.shows("#plan + p", "on their own turf").await;
+        }
         b.client.goto(&format!("{}{path}", server.url)).await.unwrap();
         b.heading(heading).await;
         b.check(path).await;
@@ -313,6 +318,9 @@ async fn an_it_technicians_day_and_the_ctos_reports_in_chromium() {
     let principal = b.client.find(Locator::Css("a[href^='/console/stakeholders/']")).await;
     principal.unwrap().click().await.unwrap();
     b.shows("h2", "Their vision").await;
+    // Their vision beside IT's, with the theme the conversation connected it to.
+    b.shows("h2", "IT's vision").await;
+    b.shows(".badge", "Connected").await;
     b.check("a stakeholder's profile").await;
 
     // The CTO: the reports, with their charts.

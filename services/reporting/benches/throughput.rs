@@ -301,6 +301,8 @@ impl District {
                 wish: long("Loaner laptops the same day"),
                 notes: None,
                 wish_id,
+                connections: vec![],
+                on_their_turf: true,
             }
             .into(),
         ];

@@ -11,6 +11,7 @@ use utoipa::openapi::OpenApi;
 use crate::api;
 use crate::domain::district::{District, district_stream};
 use crate::domain::reminders::{Reminders, settings_stream};
+use crate::domain::vision::{Vision, vision_stream};
 use crate::scheduler;
 
 /// The stakeholder relations service: schools and their purchasing agreements, stakeholders,
@@ -34,6 +35,8 @@ pub(crate) struct State {
     pub district: Latest<District>,
     /// The reminders' settings, likewise.
     pub reminders: Latest<Reminders>,
+    /// IT's vision, likewise.
+    pub vision: Latest<Vision>,
     /// The reminders' scheduler, stopped with the state.
     scheduler: scheduler::Running,
 }
@@ -58,6 +61,7 @@ impl Stakeholders {
             clock,
             district: Latest::new(district_stream()),
             reminders: Latest::new(settings_stream()),
+            vision: Latest::new(vision_stream()),
         };
         Ok(Self {
             state: actix_web::web::Data::new(state),

@@ -1,4 +1,4 @@
-//! Identifiers and codes: [`SchoolId`], [`Category`], [`Sku`], [`VendorId`], [`Mcc`],
+//! Identifiers and codes: [`SchoolId`], [`ThemeId`], [`Category`], [`Sku`], [`VendorId`], [`Mcc`],
 //! [`ExternalRef`], [`IdempotencyKey`].
 
 use serde::{Deserialize, Serialize};
@@ -94,6 +94,31 @@ string_value!(
         Some(1),
         Some(MAX_ID),
         "lincoln-elem",
+    )
+);
+
+/// A theme of IT's vision for the district, a slug IT chooses: `digital-equity`. 1 to 64 of
+/// `a-z 0-9 -`, no `-` at either end or twice in a row.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ThemeId(String);
+
+impl ThemeId {
+    /// Parses a theme id such as `digital-equity`.
+    pub fn parse(input: &str) -> Result<Self, ValueError> {
+        check_slug("theme id", "digital-equity", input)?;
+        Ok(Self(input.to_owned()))
+    }
+}
+
+string_value!(
+    ThemeId,
+    string_schema(
+        "A theme of IT's vision: a slug of lowercase letters, digits and single '-'.",
+        Some("^[a-z0-9]+(-[a-z0-9]+)*$"),
+        Some(1),
+        Some(MAX_ID),
+        "digital-equity",
     )
 );
 

@@ -44,7 +44,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 pub use card::{BankReference, CardLast4};
 pub use currency::{CURRENCY_CODES, Currency};
 pub use email::Email;
-pub use ids::{Category, ExternalRef, IdempotencyKey, Mcc, SchoolId, Sku, VendorId};
+pub use ids::{Category, ExternalRef, IdempotencyKey, Mcc, SchoolId, Sku, ThemeId, VendorId};
 pub use money::Money;
 pub use payment::PaymentMethod;
 pub use quantity::Quantity;

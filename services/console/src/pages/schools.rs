@@ -42,17 +42,19 @@ async fn schools(
     Signed(person): Signed,
 ) -> Result<HttpResponse, PageError> {
     let api = &state.api;
-    let (schools, principals) = tokio::join!(
+    let (schools, principals, coverage) = tokio::join!(
         api.get(&person.token, Svc::Stakeholders, "/v1/schools?limit=1000"),
         api.get(&person.token, Svc::Stakeholders, "/v1/stakeholders?role=principal&limit=1000"),
+        api.get(&person.token, Svc::Stakeholders, "/v1/reports/coverage"),
     );
-    let (schools, principals) = (schools?, principals?);
+    let (schools, principals, coverage) = (schools?, principals?, coverage?);
     let by_school: HashMap<&str, &Value> =
         list(&principals, "stakeholders").iter().map(|p| (s(p, "school_id"), p)).collect();
     let rows = list(&schools, "schools");
     let signed = rows.iter().filter(|sc| s(sc, "agreement_status") == "signed").count();
     let body = html! {
         p { (signed) " of " (rows.len()) " schools have signed the purchasing agreement." }
+        (meeting_plan(&coverage))
         table {
             caption { "Schools" }
             thead { tr {
@@ -77,6 +79,32 @@ async fn schools(
         }
     };
     Ok(ok(&person, "/console/schools", "Schools", body))
+}
+
+/// The meeting plan: the principals not met yet first, and the work days the round has taken.
+fn meeting_plan(coverage: &Value) -> Markup {
+    let rows = list(coverage, "rows");
+    html! {
+        section.card aria-labelledby="plan" {
+            h2 #plan { "The meeting plan" }
+            p {
+                (n(coverage, "met")) " of " (n(coverage, "schools")) " principals met, "
+                (n(coverage, "met_on_their_turf")) " on their own turf; the round has taken "
+                (n(coverage, "work_days")) " work days"
+                @if let (Some(a), Some(b)) = (opt(coverage, "started_on"), opt(coverage, "latest_on")) { " (" (a) " to " (b) ")" }
+                "."
+            }
+            @let waiting: Vec<&Value> = rows.iter().filter(|r| r.get("met").and_then(Value::as_bool) != Some(true)).collect();
+            @if !waiting.is_empty() {
+                p { "Not met yet: "
+                    @for (i, r) in waiting.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        (opt(r, "principal_name").unwrap_or("no principal")) " (" (s(r, "school_name")) ")"
+                    }
+                }
+            }
+        }
+    }
 }
 
 async fn school(
@@ -163,8 +191,14 @@ async fn stakeholder(
 ) -> Result<HttpResponse, PageError> {
     let id: uuid::Uuid =
         id.parse().map_err(|_| PageError::BadForm(format!("{id:?} is not a person's id")))?;
-    let who =
-        state.api.get(&person.token, Svc::Stakeholders, &format!("/v1/stakeholders/{id}")).await?;
+    let path = format!("/v1/stakeholders/{id}");
+    let (who, vision) = tokio::join!(
+        state.api.get(&person.token, Svc::Stakeholders, &path),
+        state.api.get(&person.token, Svc::Stakeholders, "/v1/vision"),
+    );
+    let who = who?;
+    // The profile shows without IT's vision when it cannot be read.
+    let vision = vision.unwrap_or_default();
     let health_doc = who.get("health").cloned().unwrap_or_default();
     let conversations = list(&who, "conversations");
     let latest = conversations.iter().max_by_key(|c| s(c, "held_at").to_owned());
@@ -196,9 +230,31 @@ async fn stakeholder(
                         ul { @for star in list(c, "stars") { li { (star.as_str().unwrap_or_default()) } } }
                         h3 { "A wish" }
                         p { (s(c, "wish")) }
-                        p.muted { "From the meeting of " (when(s(c, "held_at"))) " at " (s(c, "location")) "." }
+                        p.muted {
+                            "From the meeting of " (when(s(c, "held_at"))) " at " (s(c, "location"))
+                            @if c.get("on_their_turf").and_then(Value::as_bool) == Some(true) { ", on their own turf" }
+                            "."
+                        }
                     }
                     None => { p.none { "No conversation yet: ask about their vision, two stars and a wish." } }
+                }
+            }
+            section.card aria-labelledby="it-vision" {
+                h2 #it-vision { "IT's vision, and where theirs connects" }
+                @match opt(&vision, "statement") {
+                    Some(statement) => {
+                        p { (statement) }
+                        @let connected: Vec<&str> = conversations.iter().flat_map(|c| list(c, "connections")).filter_map(Value::as_str).collect();
+                        ul {
+                            @for theme in list(&vision, "themes") {
+                                li {
+                                    (s(theme, "title"))
+                                    @if connected.contains(&s(theme, "theme_id")) { " " span.badge.ok { "Connected" } }
+                                }
+                            }
+                        }
+                    }
+                    None => { p.none { "IT has not set its vision yet (PUT /v1/vision)." } }
                 }
             }
         }

@@ -9,8 +9,8 @@
 //! its own problem type.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use events::stakeholders::{Phone, PromiseTo, StakeholderRole, WishStatus};
-use events::values::{Email, LongText, SchoolId, ShortText};
+use events::stakeholders::{DistrictVision, Phone, PromiseTo, StakeholderRole, WishStatus};
+use events::values::{Email, LongText, SchoolId, ShortText, ThemeId};
 use kernel::http::FromJson;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -28,6 +28,8 @@ type Object = Map<String, Value>;
 /// The most stars a body may carry: anything but two is refused by the domain
 /// (`exactly-two-stars`); this only bounds what is parsed.
 const MAX_STARS: usize = 100;
+/// The most themes a conversation connects to.
+const MAX_CONNECTIONS: usize = 20;
 
 fn date(s: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
@@ -177,6 +179,12 @@ pub struct ConversationBody {
     /// One thing IT should do better: it becomes a tracked wish.
     pub wish: LongText,
     pub notes: Option<LongText>,
+    /// The themes of IT's vision (`GET /v1/vision`) their vision connects to (theme ids).
+    #[schema(required = false, max_items = 20)]
+    pub connections: Vec<ThemeId>,
+    /// Whether IT met them on their own turf (their school or office). Default `false`.
+    #[schema(required = false)]
+    pub on_their_turf: bool,
 }
 
 impl FromJson for ConversationBody {
@@ -196,6 +204,16 @@ impl FromJson for ConversationBody {
         };
         let wish = f.string("wish", map.get("wish"), LongText::parse);
         let notes = f.optional_string("notes", map.get("notes"), LongText::parse);
+        // Optional, not nullable.
+        let connections = map.get("connections");
+        let connections =
+            f.optional_array("connections", connections, 0, MAX_CONNECTIONS, |f, path, v| {
+                f.string(path, Some(v), ThemeId::parse)
+            });
+        let on_their_turf = match map.get("on_their_turf") {
+            None => Some(false),
+            value => f.boolean("on_their_turf", value),
+        };
         Some(Self {
             held_at: held_at?,
             location: location?,
@@ -203,16 +221,20 @@ impl FromJson for ConversationBody {
             stars: stars?,
             wish: wish?,
             notes: notes?,
+            connections: connections?.unwrap_or_default(),
+            on_their_turf: on_their_turf?,
         })
     }
 }
 
 impl ConversationBody {
-    /// The conversation `ids` (its own, its wish's), reported at `now`.
+    /// The conversation `ids` (its own, its wish's), reported at `now`, with IT's `vision` as
+    /// it stands.
     pub fn command(
         &self,
         (conversation_id, wish_id): (Uuid, Uuid),
         now: DateTime<Utc>,
+        vision: DistrictVision,
     ) -> StakeholderCommand {
         StakeholderCommand::HoldConversation(HoldConversation {
             conversation_id,
@@ -224,6 +246,9 @@ impl ConversationBody {
             stars: self.stars.clone(),
             wish: self.wish.clone(),
             notes: self.notes.clone(),
+            connections: self.connections.clone(),
+            on_their_turf: self.on_their_turf,
+            vision,
         })
     }
 }

@@ -32,8 +32,10 @@ mod bodies;
 mod follow_ups;
 mod promises;
 mod reminders;
+mod reports;
 mod schools;
 mod stakeholders;
+mod vision;
 mod wishes;
 
 use actix_web::HttpRequest;
@@ -88,7 +90,10 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
         .service(follow_ups::get_follow_up)
         .service(follow_ups::complete_follow_up)
         .service(reminders::get_reminder_settings)
-        .service(reminders::put_reminder_settings);
+        .service(reminders::put_reminder_settings)
+        .service(vision::get_vision)
+        .service(vision::put_vision)
+        .service(reports::coverage_report);
 }
 
 #[derive(OpenApi)]
@@ -116,6 +121,8 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
         (name = "promises", description = "Promises IT made, and whether it kept them."),
         (name = "follow-ups", description = "Things to come back to people about."),
         (name = "reminders", description = "When promises and follow-ups are due soon, and overdue."),
+        (name = "vision", description = "IT's own vision for the district, which conversations connect to."),
+        (name = "reports", description = "The meeting plan's coverage."),
     ),
     components(schemas(web::Problem, web::FieldError)),
     modifiers(&BearerAuth),

@@ -41,6 +41,7 @@ use crate::domain::school::School;
 use crate::domain::stakeholder::{
     EmailClaim, Profile, RegisterStakeholder, Stakeholder, StakeholderCommand, UpdateStakeholder,
 };
+use crate::domain::vision::{Vision, vision_stream};
 use crate::queries::stakeholders::{
     self, ConversationView, StakeholderDocs, StakeholderFilter, StakeholderSummary, StakeholderView,
 };
@@ -330,7 +331,7 @@ pub async fn update_stakeholder(
         (status = 404, description = "`unknown-stakeholder`", body = web::Problem),
         (status = 409, description = "`idempotency-conflict`", body = web::Problem),
         (status = 415, body = web::Problem),
-        (status = 422, description = "`validation`; `exactly-two-stars` (with `found`); `date-in-future` (`held_at`)", body = web::Problem),
+        (status = 422, description = "`validation`; `exactly-two-stars` (with `found`); `date-in-future` (`held_at`); `unknown-theme` (a connection the vision does not have)", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]
@@ -349,11 +350,21 @@ pub async fn hold_conversation(
     let now = now(&state);
     let stream = stream(stakeholder_stream(id));
     let meta = metadata(&who, &req);
+    // IT's vision is read with the stakeholder, so the themes checked are those in force.
+    let lookups = [vision_stream()];
     let run = state
         .commands
-        .run_idempotent(&meta, once.as_ref(), &[ids.0, ids.1], stream, &[], |s: &Stakeholder, _| {
-            Ok(s.handle(conversation.command(ids, now))?)
-        })
+        .run_idempotent(
+            &meta,
+            once.as_ref(),
+            &[ids.0, ids.1],
+            stream,
+            &lookups,
+            |s: &Stakeholder, l| {
+                let vision = load::<Vision>(&l[0])?.0;
+                Ok(s.handle(conversation.command(ids, now, vision))?)
+            },
+        )
         .await?;
     let written = Written::of(run, &[ids.0, ids.1]);
     let ids @ (_, wish_id) = (written.created(0)?, written.created(1)?);

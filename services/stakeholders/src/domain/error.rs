@@ -49,6 +49,12 @@ pub enum DomainError {
     #[error("a conversation has exactly two stars (two things IT does well); {found} were given")]
     ExactlyTwoStars { found: usize },
     #[error(
+        "{theme} is not a theme of IT's vision (GET /v1/vision); a conversation connects only to themes the vision has"
+    )]
+    UnknownTheme { theme: events::values::ThemeId },
+    #[error("a vision's themes each have their own id; {theme} is given twice")]
+    DuplicateTheme { theme: events::values::ThemeId },
+    #[error(
         "the wish is {status}; it can only be reopened (status open or in_progress), with a note saying why"
     )]
     WishClosed { status: WishStatus },
@@ -82,6 +88,8 @@ impl DomainError {
             Self::DateInFuture { .. } => "date-in-future",
             Self::DateTooEarly { .. } => "date-too-early",
             Self::ExactlyTwoStars { .. } => "exactly-two-stars",
+            Self::UnknownTheme { .. } => "unknown-theme",
+            Self::DuplicateTheme { .. } => "duplicate-theme",
             Self::WishClosed { .. } => "wish-closed",
             Self::PromiseAlreadySettled { .. } => "promise-already-settled",
             Self::StandingPromise => "standing-promise",
@@ -105,6 +113,8 @@ impl DomainError {
             Self::DateInFuture { .. } => "Date in the future",
             Self::DateTooEarly { .. } => "Date too early",
             Self::ExactlyTwoStars { .. } => "Exactly two stars",
+            Self::UnknownTheme { .. } => "Unknown theme",
+            Self::DuplicateTheme { .. } => "Duplicate theme",
             Self::WishClosed { .. } => "Wish closed",
             Self::PromiseAlreadySettled { .. } => "Promise already settled",
             Self::StandingPromise => "Standing promise",
@@ -131,7 +141,9 @@ impl DomainError {
             Self::NotAPrincipalOfSchool
             | Self::DateInFuture { .. }
             | Self::DateTooEarly { .. }
-            | Self::ExactlyTwoStars { .. } => ErrorKind::Invalid,
+            | Self::ExactlyTwoStars { .. }
+            | Self::UnknownTheme { .. }
+            | Self::DuplicateTheme { .. } => ErrorKind::Invalid,
         }
     }
 
@@ -154,6 +166,8 @@ impl DomainError {
         "standing-promise",
         "follow-up-already-done",
         "email-taken",
+        "unknown-theme",
+        "duplicate-theme",
     ];
 }
 
@@ -185,6 +199,8 @@ mod tests {
             DomainError::StandingPromise,
             DomainError::FollowUpAlreadyDone,
             DomainError::EmailTaken { stakeholder_id: uuid::Uuid::nil() },
+            DomainError::UnknownTheme { theme: events::values::ThemeId::parse("robots").unwrap() },
+            DomainError::DuplicateTheme { theme: events::values::ThemeId::parse("art").unwrap() },
         ];
         let slugs: Vec<_> = examples.iter().map(DomainError::slug).collect();
         assert_eq!(slugs, DomainError::SLUGS);

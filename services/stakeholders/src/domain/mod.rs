@@ -64,6 +64,7 @@ pub mod promise;
 pub mod reminders;
 pub mod school;
 pub mod stakeholder;
+pub mod vision;
 pub mod wish;
 
 use chrono::{NaiveDate, TimeDelta};

@@ -18,11 +18,11 @@
 
 use chrono::{DateTime, Utc};
 use events::stakeholders::{
-    ConversationHeld, EmailClaimed, EmailEvent, EmailReleased, Phone, StakeholderEvent,
-    StakeholderRegistered, StakeholderRole, StakeholderUpdated, WishEvent, WishRecorded,
-    email_stream, wish_stream,
+    ConversationHeld, DistrictVision, EmailClaimed, EmailEvent, EmailReleased, Phone,
+    StakeholderEvent, StakeholderRegistered, StakeholderRole, StakeholderUpdated, WishEvent,
+    WishRecorded, email_stream, wish_stream,
 };
-use events::values::{Email, LongText, SchoolId, ShortText};
+use events::values::{Email, LongText, SchoolId, ShortText, ThemeId};
 use kernel::{Aggregate, At, Decision, Opened, stream};
 use uuid::Uuid;
 
@@ -121,6 +121,12 @@ pub struct HoldConversation {
     pub stars: Vec<ShortText>,
     pub wish: LongText,
     pub notes: Option<LongText>,
+    /// The themes of IT's vision their vision connects to.
+    pub connections: Vec<ThemeId>,
+    /// Whether it was held on their own turf.
+    pub on_their_turf: bool,
+    /// IT's vision as it stood when the request was read.
+    pub vision: DistrictVision,
 }
 
 fn check_school(profile: &Profile, school_exists: bool) -> Result<(), DomainError> {
@@ -241,6 +247,12 @@ impl Stakeholder {
         if cmd.held_at > cmd.now + CLOCK_SKEW {
             return Err(DomainError::DateInFuture { field: "held_at" });
         }
+        if let Some(theme) = cmd.connections.iter().find(|t| !cmd.vision.has_theme(t)) {
+            return Err(DomainError::UnknownTheme { theme: theme.clone() });
+        }
+        let mut connections = cmd.connections;
+        connections.sort();
+        connections.dedup();
         let wish = WishRecorded {
             wish_id: cmd.wish_id,
             stakeholder_id,
@@ -258,6 +270,8 @@ impl Stakeholder {
             wish: cmd.wish,
             notes: cmd.notes,
             wish_id: cmd.wish_id,
+            connections,
+            on_their_turf: cmd.on_their_turf,
         };
         let wish = Opened::new(stream(wish_stream(cmd.wish_id)), &WishEvent::from(wish));
         Ok(Decision::events(vec![held.into()]).opening(wish))
@@ -324,7 +338,58 @@ mod tests {
             stars: stars.iter().map(|s| short(s)).collect(),
             wish: long("Loaners the same day"),
             notes: Some(long("Mentioned the robotics club")),
+            connections: vec![],
+            on_their_turf: true,
+            vision: DistrictVision::default(),
         })
+    }
+
+    fn vision(themes: &[&str]) -> DistrictVision {
+        let themes = themes
+            .iter()
+            .map(|t| events::stakeholders::Theme { theme_id: theme(t), title: short(t) })
+            .collect();
+        DistrictVision {
+            current: Some(events::stakeholders::VisionSet {
+                statement: long("Every child"),
+                themes,
+            }),
+            version: 1,
+        }
+    }
+
+    fn theme(id: &str) -> ThemeId {
+        ThemeId::parse(id).unwrap()
+    }
+
+    fn connected(connections: &[&str], themes: &[&str]) -> StakeholderCommand {
+        let StakeholderCommand::HoldConversation(cmd) = conversation(&["a", "b"], now()) else {
+            unreachable!()
+        };
+        StakeholderCommand::HoldConversation(HoldConversation {
+            connections: connections.iter().map(|c| theme(c)).collect(),
+            vision: vision(themes),
+            ..cmd
+        })
+    }
+
+    #[test]
+    fn a_conversation_connects_only_to_themes_of_the_vision() {
+        // Given a vision with two themes, when a conversation names one twice and the other,
+        // then it records each once, in order, with where it was held.
+        let then = given::<Stakeholder>([registered()])
+            .when(connected(&["reading", "coding", "reading"], &["coding", "reading"]));
+        let events = &then.decision().events;
+        let StakeholderEvent::ConversationHeld(held) = &events[0] else { panic!("{events:?}") };
+        assert_eq!(held.connections, vec![theme("coding"), theme("reading")]);
+        assert!(held.on_their_turf);
+        // When it names a theme the vision does not have (or there is no vision), it is refused.
+        given::<Stakeholder>([registered()])
+            .when(connected(&["robots"], &["coding"]))
+            .then_expect_error(DomainError::UnknownTheme { theme: theme("robots") });
+        given::<Stakeholder>([registered()])
+            .when(connected(&["coding"], &[]))
+            .then_expect_error(DomainError::UnknownTheme { theme: theme("coding") });
     }
 
     #[test]
@@ -514,6 +579,8 @@ mod tests {
                     wish: long("Loaners the same day"),
                     notes: Some(long("Mentioned the robotics club")),
                     wish_id: WISH,
+                    connections: vec![],
+                    on_their_turf: true,
                 }
                 .into(),
             ])

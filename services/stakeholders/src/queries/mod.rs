@@ -26,6 +26,7 @@
 //! - [`health_inputs`]: the facts [`crate::domain::health`] scores.
 
 mod call_before_cancel;
+pub mod coverage;
 pub mod follow_ups;
 mod health;
 pub mod promises;

@@ -295,6 +295,9 @@ pub(crate) fn converse(log: &mut Log, id: Uuid, wish_id: Uuid, wish: &str) {
         stars: vec![short("Quick fixes"), short("Kind help desk")],
         wish: long(wish),
         notes: None,
+        connections: vec![],
+        on_their_turf: true,
+        vision: Default::default(),
     });
     log.run::<Stakeholder>(&events::stakeholders::stakeholder_stream(id), cmd);
 }

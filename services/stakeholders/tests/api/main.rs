@@ -20,3 +20,4 @@ mod relationships;
 mod reminders;
 mod roles;
 mod validation;
+mod vision;

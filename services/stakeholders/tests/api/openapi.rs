@@ -10,7 +10,7 @@ use crate::common::{Backend, TestApp, Who};
 
 /// Every operation: API.md's stakeholder table, plus the single reads, the profile update and
 /// the reminders' settings.
-const OPERATIONS: [(&str, &str); 24] = [
+const OPERATIONS: [(&str, &str); 27] = [
     ("get", "/v1/schools"),
     ("get", "/v1/schools/{school_id}"),
     ("put", "/v1/schools/{school_id}"),
@@ -35,6 +35,9 @@ const OPERATIONS: [(&str, &str); 24] = [
     ("post", "/v1/follow-ups/{id}/done"),
     ("get", "/v1/reminder-settings"),
     ("put", "/v1/reminder-settings"),
+    ("get", "/v1/vision"),
+    ("put", "/v1/vision"),
+    ("get", "/v1/reports/coverage"),
 ];
 
 fn document() -> Value {

@@ -1,0 +1,130 @@
+//! The meeting plan's coverage (`GET /v1/reports/coverage`): for each school, whether IT has
+//! met its principal, when, and whether on the principal's own turf; and the work days (business
+//! days of the district's calendar) the round of first meetings has taken, from the first to
+//! the latest. The seed's CTO met every principal, on their turf, 30 meetings in 30 work days.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use events::calendar::DistrictCalendar;
+use events::stakeholders::{ConversationHeld, StakeholderRole};
+use events::values::{SchoolId, ShortText};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::read_models::{SchoolDoc, StakeholderDoc};
+
+/// One school in the meeting plan.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct CoverageRow {
+    pub school_id: SchoolId,
+    pub school_name: ShortText,
+    /// Its principal (the first registered, when there are several); `null` when none is.
+    pub principal_id: Option<Uuid>,
+    pub principal_name: Option<ShortText>,
+    /// Whether IT has held a conversation with the principal.
+    pub met: bool,
+    /// When the first one was held.
+    pub first_met_at: Option<DateTime<Utc>>,
+    /// Where.
+    pub location: Option<ShortText>,
+    /// Whether the first meeting was on the principal's own turf.
+    pub on_their_turf: bool,
+    /// Which work day of the round it fell on (1: the round's first), in the district's
+    /// calendar.
+    pub work_day: Option<u32>,
+    /// Conversations held with the principal in all.
+    pub conversations: u32,
+}
+
+/// The meeting plan's coverage.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct CoverageReport {
+    pub as_of: DateTime<Utc>,
+    /// Schools in the district.
+    pub schools: u32,
+    /// Schools whose principal IT has met.
+    pub met: u32,
+    /// Of those, met on the principal's own turf the first time.
+    pub met_on_their_turf: u32,
+    /// The day of the round's first meeting, in the district's time zone.
+    pub started_on: Option<NaiveDate>,
+    /// The day of its latest first meeting.
+    pub latest_on: Option<NaiveDate>,
+    /// Work days from the first to the latest first meeting, both counted (closures and
+    /// non-working days are not).
+    pub work_days: u32,
+    /// Every school, those whose principal IT has not met first (by name), then by when they
+    /// were met.
+    pub rows: Vec<CoverageRow>,
+}
+
+fn first_meeting(person: &StakeholderDoc) -> Option<&ConversationHeld> {
+    person.conversations.iter().min_by_key(|c| c.held_at)
+}
+
+/// Business days from `from` to `to`, both counted, in `calendar`.
+fn work_days(calendar: &DistrictCalendar, from: NaiveDate, to: NaiveDate) -> u32 {
+    from.iter_days().take_while(|d| *d <= to).filter(|d| calendar.is_business_day(*d)).count()
+        as u32
+}
+
+/// The coverage of `schools` by conversations with their principals among `people`.
+pub fn coverage(
+    schools: &[SchoolDoc],
+    people: &[StakeholderDoc],
+    calendar: &DistrictCalendar,
+    now: DateTime<Utc>,
+) -> CoverageReport {
+    let principal_of = |school: &SchoolId| {
+        people
+            .iter()
+            .filter(|p| {
+                p.role == StakeholderRole::Principal && p.school_id.as_ref() == Some(school)
+            })
+            .min_by_key(|p| p.registered_at)
+    };
+    let firsts: Vec<DateTime<Utc>> = schools
+        .iter()
+        .filter_map(|s| principal_of(&s.school_id).and_then(first_meeting).map(|c| c.held_at))
+        .collect();
+    let started_on = firsts.iter().min().map(|t| calendar.today(*t));
+    let latest_on = firsts.iter().max().map(|t| calendar.today(*t));
+    let mut rows: Vec<CoverageRow> = schools
+        .iter()
+        .map(|school| {
+            let principal = principal_of(&school.school_id);
+            let first = principal.and_then(first_meeting);
+            CoverageRow {
+                school_id: school.school_id.clone(),
+                school_name: school.name.clone(),
+                principal_id: principal.map(|p| p.stakeholder_id),
+                principal_name: principal.map(|p| p.name.clone()),
+                met: first.is_some(),
+                first_met_at: first.map(|c| c.held_at),
+                location: first.map(|c| c.location.clone()),
+                on_their_turf: first.is_some_and(|c| c.on_their_turf),
+                work_day: first
+                    .zip(started_on)
+                    .map(|(c, start)| work_days(calendar, start, calendar.today(c.held_at)).max(1)),
+                conversations: principal.map_or(0, |p| p.conversations.len() as u32),
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        (a.met, a.first_met_at, a.school_name.as_str().to_lowercase()).cmp(&(
+            b.met,
+            b.first_met_at,
+            b.school_name.as_str().to_lowercase(),
+        ))
+    });
+    CoverageReport {
+        as_of: now,
+        schools: rows.len() as u32,
+        met: rows.iter().filter(|r| r.met).count() as u32,
+        met_on_their_turf: rows.iter().filter(|r| r.on_their_turf).count() as u32,
+        started_on,
+        latest_on,
+        work_days: started_on.zip(latest_on).map_or(0, |(a, b)| work_days(calendar, a, b)),
+        rows,
+    }
+}

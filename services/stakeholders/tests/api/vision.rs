@@ -1,0 +1,118 @@
+//! IT's vision and the connections conversations make to it; the meeting plan's coverage.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::common::{TestApp, Who, conversation};
+
+on_both_backends!(
+    the_vision_is_versioned_and_conversations_connect_to_its_themes,
+    coverage_lists_the_principals_not_met_first_and_counts_work_days,
+);
+
+fn vision(themes: &[(&str, &str)]) -> Value {
+    let themes: Vec<Value> =
+        themes.iter().map(|(id, title)| json!({"theme_id": id, "title": title})).collect();
+    json!({"statement": "Every child learns with technology that works.", "themes": themes})
+}
+
+async fn the_vision_is_versioned_and_conversations_connect_to_its_themes(app: TestApp) {
+    // Before IT sets it, the vision is empty; finance systems may not read it.
+    let empty = app.get(Who::ItStaff, "/v1/vision").await.expect(200).clone();
+    assert_eq!(empty, json!({"statement": null, "themes": [], "version": 0}));
+    app.get(Who::Finance, "/v1/vision").await.expect(403);
+    app.put(Who::Auditor, "/v1/vision", &vision(&[])).await.expect(403);
+
+    let themes = [("equity", "Digital equity"), ("coding", "Coding for all")];
+    let set = app.put(Who::ItStaff, "/v1/vision", &vision(&themes)).await.expect(200).clone();
+    assert_eq!(set["version"], 1);
+    assert_eq!(set["themes"][1], json!({"theme_id": "coding", "title": "Coding for all"}));
+    // The same vision again is no new version; another is.
+    let again = app.put(Who::ItStaff, "/v1/vision", &vision(&themes)).await;
+    assert_eq!(again.expect(200)["version"], 1);
+    let two = app.put(Who::Admin, "/v1/vision", &vision(&themes[..1])).await;
+    assert_eq!(two.expect(200)["version"], 2);
+    let twice = vision(&[("equity", "A"), ("equity", "B")]);
+    let dup = app.put(Who::ItStaff, "/v1/vision", &twice).await;
+    dup.expect_problem(422, "duplicate-theme");
+    let bad = app.put(Who::ItStaff, "/v1/vision", &vision(&[("Not A Slug", "A")])).await;
+    bad.expect_invalid("themes[0].theme_id");
+    app.put(Who::ItStaff, "/v1/vision", &vision(&themes)).await.expect(200);
+
+    // A conversation names the themes the person's vision connects to, and where it was held.
+    let (_, principal) = app.school_with_principal().await;
+    let path = format!("/v1/stakeholders/{principal}/conversations");
+    let mut body = conversation();
+    body["connections"] = json!(["robots"]);
+    app.post(Who::ItStaff, &path, &body).await.expect_problem(422, "unknown-theme");
+    body["connections"] = json!(null);
+    app.post(Who::ItStaff, &path, &body).await.expect_invalid("connections");
+    body["connections"] = json!(["coding", "equity", "coding"]);
+    body["on_their_turf"] = json!(true);
+    app.post(Who::ItStaff, &path, &body).await.expect(201);
+    let profile = app.get(Who::ItStaff, &format!("/v1/stakeholders/{principal}")).await;
+    let held = &profile.expect(200)["conversations"][0];
+    assert_eq!(held["connections"], json!(["coding", "equity"]));
+    assert_eq!(held["on_their_turf"], true);
+    // A conversation without connections still works as before.
+    app.post(Who::ItStaff, &path, &conversation()).await.expect(201);
+}
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+async fn meet(app: &TestApp, person: &str, at: &str, on_their_turf: bool) {
+    let mut body = conversation();
+    body["held_at"] = json!(at);
+    body["on_their_turf"] = json!(on_their_turf);
+    let path = format!("/v1/stakeholders/{person}/conversations");
+    app.post(Who::ItStaff, &path, &body).await.expect(201);
+}
+
+async fn coverage_lists_the_principals_not_met_first_and_counts_work_days(app: TestApp) {
+    // Chicago, weekdays; Thursday 2030-01-10. Monday's and Wednesday's meetings are in the past.
+    app.clock.set(t("2030-01-10T18:00:00Z"));
+    let district = json!({
+        "name": "Springfield Public Schools", "time_zone": "America/Chicago",
+        "business_hours": {"start": "08:00", "end": "16:30", "days": ["mon", "tue", "wed", "thu", "fri"]},
+    });
+    app.put(Who::Admin, "/v1/district", &district).await.expect(200);
+    for (id, name) in [("adams-elem", "Adams"), ("baker-elem", "Baker"), ("carver-elem", "Carver")]
+    {
+        app.school(id, name).await;
+    }
+    let adams = app.person("Ada Adams", "principal", Some("adams-elem")).await;
+    let baker = app.person("Ben Baker", "principal", Some("baker-elem")).await;
+    app.person("Cy Carver", "principal", Some("carver-elem")).await;
+    // A teacher met at Carver does not count: the plan is about principals.
+    let teacher = app.person("Tess Teacher", "teacher", Some("carver-elem")).await;
+    meet(&app, &teacher, "2030-01-07T16:00:00Z", true).await;
+    meet(&app, &adams, "2030-01-07T15:00:00Z", true).await;
+    meet(&app, &baker, "2030-01-09T15:00:00Z", false).await;
+    meet(&app, &adams, "2030-01-10T15:00:00Z", false).await;
+
+    let report = app.get(Who::Auditor, "/v1/reports/coverage").await.expect(200).clone();
+    assert_eq!((report["schools"].as_u64(), report["met"].as_u64()), (Some(3), Some(2)));
+    assert_eq!(report["met_on_their_turf"], 1);
+    assert_eq!(
+        (report["started_on"].as_str(), report["latest_on"].as_str()),
+        (Some("2030-01-07"), Some("2030-01-09"))
+    );
+    assert_eq!(report["work_days"], 3, "Monday to Wednesday");
+    let rows = report["rows"].as_array().unwrap();
+    let order: Vec<&str> = rows.iter().map(|r| r["school_id"].as_str().unwrap()).collect();
+    assert_eq!(order, ["carver-elem", "adams-elem", "baker-elem"], "not met first");
+    assert_eq!(rows[0]["met"], false);
+    assert_eq!(rows[0]["principal_name"], "Cy Carver");
+    assert_eq!(
+        (rows[1]["work_day"].as_u64(), rows[1]["conversations"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(rows[1]["on_their_turf"], true, "the first meeting was on their turf");
+    assert_eq!(
+        (rows[2]["work_day"].as_u64(), rows[2]["on_their_turf"].as_bool()),
+        (Some(3), Some(false))
+    );
+    app.get(Who::Finance, "/v1/reports/coverage").await.expect(403);
+}
