@@ -11,6 +11,7 @@ on_both_backends!(
     an_admin_sets_the_district_and_a_repeat_changes_nothing,
     closures_are_declared_and_lifted,
     the_targets_are_set_by_it_and_read_by_anyone,
+    no_escalation_is_not_redacted_into_one,
     each_endpoint_refuses_the_wrong_roles,
     bad_bodies_list_every_bad_field,
     optional_targets_may_be_left_out_but_are_not_null,
@@ -113,14 +114,30 @@ async fn the_targets_are_set_by_it_and_read_by_anyone(app: TestApp) {
     assert_eq!(set["warn_at_percent"], json!([50, 75]), "sorted");
     assert_eq!(set["by_payment_method"], json!({"p_card": {"first_contact_minutes": 30}}));
     assert_eq!(set["escalate_to"], "cto@district.example");
-    let read = app.get(Who::Finance, "/v1/sla").await.expect(200).clone();
-    assert_eq!(read, set);
+    // IT staff, auditors and admins read whom breaches go to; the others that it is someone.
+    for who in [Who::ItStaff, Who::Auditor, Who::Admin] {
+        assert_eq!(app.get(who, "/v1/sla").await.expect(200), &set, "{who:?}");
+    }
+    let mut redacted = set.clone();
+    redacted["escalate_to"] = json!(events::audience::REDACTED_EMAIL);
+    for who in [Who::Finance, Who::OtherFinance] {
+        assert_eq!(app.get(who, "/v1/sla").await.expect(200), &redacted, "{who:?}");
+    }
     let head = app.head().await;
     app.put(Who::Admin, "/v1/sla", &targets()).await.expect(200);
     assert_eq!(app.head().await, head, "a repeat writes nothing");
     // The targets and the calendar share one stream and one version.
     let district = app.put(Who::Admin, "/v1/district", &crate::district::chicago()).await;
     assert_eq!(district.expect(200)["version"], 2);
+    app.stop().await;
+}
+
+async fn no_escalation_is_not_redacted_into_one(app: TestApp) {
+    let mut body = targets();
+    body.as_object_mut().unwrap().remove("escalate_to");
+    app.put(Who::Admin, "/v1/sla", &body).await.expect(200);
+    let read = app.get(Who::Finance, "/v1/sla").await.expect(200).clone();
+    assert!(read.get("escalate_to").is_none(), "{read:#}");
     app.stop().await;
 }
 

@@ -10,9 +10,10 @@ use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse, delete, get, put};
 use auth::Role;
 use chrono::{DateTime, NaiveDate, Utc};
+use events::audience::REDACTED_EMAIL;
 use events::calendar::{BusinessHours, TimeZoneName};
 use events::district::{District, DistrictSet, SlaTargets};
-use events::values::ShortText;
+use events::values::{Email, ShortText};
 use kernel::http::{self, Body, Caller, Roles};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -75,7 +76,8 @@ impl DistrictView {
     }
 }
 
-/// The clocks' targets.
+/// The clocks' targets. `escalate_to` is a person's address: a role other than IT staff,
+/// auditor or admin reads `redacted@redacted.invalid` in its place.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SlaView {
     #[serde(flatten)]
@@ -216,6 +218,14 @@ pub async fn delete_closure(
     Ok(HttpResponse::Ok().json(DistrictView::of(&district, state.clock.now())))
 }
 
+/// The roles that read people's personal data (API.md, "Roles").
+const SEE_PEOPLE: [Role; 3] = [Role::ItStaff, Role::Auditor, Role::Admin];
+
+/// What another role reads for a person's address: the feed's [`REDACTED_EMAIL`].
+fn redacted_email() -> Email {
+    Email::parse(REDACTED_EMAIL).expect("the redacted address is an address")
+}
+
 fn sla_view(district: &District) -> Result<SlaView, ApiError> {
     let targets = district.targets().cloned().ok_or_else(|| {
         ApiError::new(
@@ -228,6 +238,10 @@ fn sla_view(district: &District) -> Result<SlaView, ApiError> {
 }
 
 /// The clocks' targets, in business minutes.
+///
+/// `escalate_to` is a person's address, so only IT staff, auditors and admins read it; any
+/// other role reads `redacted@redacted.invalid` in its place, as in the feed: breaches are
+/// escalated, but to whom is not its business.
 #[utoipa::path(
     tag = "district",
     responses(
@@ -239,8 +253,12 @@ fn sla_view(district: &District) -> Result<SlaView, ApiError> {
     security(("bearer" = [])),
 )]
 #[get("/v1/sla")]
-pub async fn get_sla(state: Data<State>, _: Caller<AnyRole>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(sla_view(&state.district().await?.0)?))
+pub async fn get_sla(state: Data<State>, who: Caller<AnyRole>) -> Result<HttpResponse, ApiError> {
+    let mut view = sla_view(&state.district().await?.0)?;
+    if !who.has_any(&SEE_PEOPLE) && view.targets.escalate_to.is_some() {
+        view.targets.escalate_to = Some(redacted_email());
+    }
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// Set the clocks' targets (replacing them).
