@@ -13,6 +13,7 @@
 //! | [`metrics::middleware`], [`metrics_routes`] | [`metrics`] | request counters and latency histograms at `/metrics` |
 //! | [`openapi_routes`], [`check_openapi_file`] | [`openapi`] | `/openapi.json`, Swagger UI at `/docs`, and the drift check |
 //! | [`Service`], [`Application`] | [`server`] | one or several services on one listener, with all of the above |
+//! | [`csv::Csv`], [`csv::attachment`] | [`csv`] | reports as CSV (`?format=csv`), safe to open in a spreadsheet |
 //!
 //! A service's app is its routes plus [`with_plumbing`], applied last:
 //!
@@ -36,6 +37,7 @@
 //! ```
 
 pub mod allow;
+pub mod csv;
 pub mod extract;
 pub mod health;
 pub mod input;
