@@ -28,9 +28,19 @@
 //! district's setting, `reminders-set`, in the `reminder-settings` stream
 //! ([`REMINDER_SETTINGS_STREAM`]), folded by [`ReminderSettings`].
 //!
+//! ## People going cold
+//!
+//! The same settings say when a relationship needs a nudge too ([`ContactSettings`]): how many
+//! business days without a conversation make a person *going cold*
+//! (`going_cold_after_business_days`, 20 until set), and the half-life of the contact's worth
+//! in their relationship health (`contact_half_life_business_days`, 45 until set): the
+//! stakeholder relations service's health score and its going-cold report read them. Both
+//! fields came after the lead: a `reminders-set` without them (written before they existed)
+//! leaves them as they were, that is, at their defaults.
+//!
 //! | event | stream | what |
 //! |---|---|---|
-//! | `reminders-set` | `reminder-settings` | the lead of due-soon reminders, in business days |
+//! | `reminders-set` | `reminder-settings` | the lead of due-soon reminders, in business days; when people go cold, and how fast contact decays |
 //! | `promise-due-soon`, `followup-due-soon` | `reminder-{id}` | the lead began |
 //! | `promise-overdue`, `followup-overdue` | `reminder-{id}` | the due date passed unsettled |
 
@@ -122,14 +132,101 @@ impl utoipa::PartialSchema for BusinessDays {
 
 impl utoipa::ToSchema for BusinessDays {}
 
+/// A span of business days in the district's calendar: a whole number from 1 to
+/// [`BusinessDaySpan::MAX`] (260, a year of weekdays). How long without contact makes a person
+/// going cold, and the half-life of the contact's worth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u16", into = "u16")]
+pub struct BusinessDaySpan(u16);
+
+impl BusinessDaySpan {
+    pub const MAX: u16 = 260;
+
+    pub fn new(days: u16) -> Result<Self, ValueError> {
+        if (1..=Self::MAX).contains(&days) {
+            Ok(Self(days))
+        } else {
+            Err(ValueError::new(
+                "business days",
+                format!(
+                    "a span is a whole number of business days from 1 to {}; found {days}",
+                    Self::MAX
+                ),
+            ))
+        }
+    }
+
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+impl TryFrom<u16> for BusinessDaySpan {
+    type Error = ValueError;
+    fn try_from(value: u16) -> Result<Self, ValueError> {
+        Self::new(value)
+    }
+}
+
+impl From<BusinessDaySpan> for u16 {
+    fn from(value: BusinessDaySpan) -> Self {
+        value.0
+    }
+}
+
+impl utoipa::PartialSchema for BusinessDaySpan {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+            .description(Some("Business days: a whole number from 1 to 260."))
+            .minimum(Some(1))
+            .maximum(Some(BusinessDaySpan::MAX))
+            .examples([serde_json::json!(20)])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for BusinessDaySpan {}
+
+/// When a relationship needs a nudge: part of the reminders' settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContactSettings {
+    /// A person not contacted for this many business days is going cold (20 until set).
+    pub going_cold_after: BusinessDaySpan,
+    /// The contact's worth in relationship health halves every this many business days
+    /// without a conversation (45 until set).
+    pub half_life: BusinessDaySpan,
+}
+
+impl ContactSettings {
+    /// Until the district sets them: going cold after 20 business days (four weeks), a
+    /// half-life of 45 business days (about a quarter of a school year).
+    pub const DEFAULT: Self =
+        Self { going_cold_after: BusinessDaySpan(20), half_life: BusinessDaySpan(45) };
+}
+
+impl Default for ContactSettings {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Events
 
-/// The reminders' settings, replacing the previous ones.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// The reminders' settings, replacing the previous ones (a field absent leaves its setting as
+/// it was: events written before it existed).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RemindersSet {
     /// How many business days before its due date something is due soon (see the module docs).
     pub due_soon_business_days: BusinessDays,
+    /// A person not contacted for this many business days is going cold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub going_cold_after_business_days: Option<BusinessDaySpan>,
+    /// The half-life, in business days, of the contact's worth in relationship health.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_half_life_business_days: Option<BusinessDaySpan>,
 }
 
 /// A promise's lead began: it is due soon.
@@ -277,6 +374,8 @@ fn start_of(calendar: &DistrictCalendar, date: NaiveDate) -> DateTime<Utc> {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReminderSettings {
     pub due_soon_business_days: BusinessDays,
+    /// When people go cold, and how fast contact decays.
+    pub contact: ContactSettings,
     /// The version of `reminder-settings` applied (0: never set).
     pub version: u64,
 }
@@ -286,8 +385,23 @@ impl ReminderSettings {
     pub fn apply(&mut self, event: &ReminderEvent, version: u64) {
         if let ReminderEvent::Set(set) = event {
             self.due_soon_business_days = set.due_soon_business_days;
+            if let Some(days) = set.going_cold_after_business_days {
+                self.contact.going_cold_after = days;
+            }
+            if let Some(days) = set.contact_half_life_business_days {
+                self.contact.half_life = days;
+            }
         }
         self.version = version;
+    }
+
+    /// The event that sets all of these settings (what a change writes).
+    pub fn set_event(&self) -> RemindersSet {
+        RemindersSet {
+            due_soon_business_days: self.due_soon_business_days,
+            going_cold_after_business_days: Some(self.contact.going_cold_after),
+            contact_half_life_business_days: Some(self.contact.half_life),
+        }
     }
 }
 

@@ -208,7 +208,8 @@ fn ids_name_the_item_the_type_and_the_due_date() {
     let other_date =
         follow_up("2024-09-16").due_events(&district, lead(2), t("2024-09-13T00:00:00Z"));
     assert_ne!(soon[0].event_id(), other_date[0].event_id());
-    let settings = ReminderEvent::from(RemindersSet { due_soon_business_days: lead(1) });
+    let settings =
+        ReminderEvent::from(RemindersSet { due_soon_business_days: lead(1), ..Default::default() });
     assert_eq!(settings.event_id(), None);
 }
 
@@ -217,7 +218,10 @@ fn events_round_trip_and_cover_the_family() {
     let district = district();
     let at = t("2024-09-12T00:00:00Z");
     let late = t("2024-09-15T00:00:00Z");
-    let mut events = vec![ReminderEvent::from(RemindersSet { due_soon_business_days: lead(3) })];
+    let mut events = vec![ReminderEvent::from(RemindersSet {
+        due_soon_business_days: lead(3),
+        ..Default::default()
+    })];
     for item in [follow_up("2024-09-13"), promise("2024-09-13", None)] {
         events.extend(item.due_events(&district, lead(2), at));
         events.extend(item.due_events(&district, lead(2), late));
@@ -241,7 +245,40 @@ fn events_round_trip_and_cover_the_family() {
 fn settings_fold_and_default() {
     let mut settings = ReminderSettings::default();
     assert_eq!((settings.due_soon_business_days.get(), settings.version), (2, 0));
-    settings.apply(&RemindersSet { due_soon_business_days: lead(0) }.into(), 1);
+    settings
+        .apply(&RemindersSet { due_soon_business_days: lead(0), ..Default::default() }.into(), 1);
     assert_eq!((settings.due_soon_business_days.get(), settings.version), (0, 1));
     assert!(BusinessDays::new(21).is_err());
+}
+
+#[test]
+fn contact_settings_default_and_an_older_event_leaves_them() {
+    let span = |n| BusinessDaySpan::new(n).unwrap();
+    let mut settings = ReminderSettings::default();
+    assert_eq!(
+        settings.contact,
+        ContactSettings { going_cold_after: span(20), half_life: span(45) }
+    );
+    let set = settings_of(
+        json!({"due_soon_business_days": 1, "going_cold_after_business_days": 10, "contact_half_life_business_days": 90}),
+    );
+    settings.apply(&set, 1);
+    assert_eq!(
+        settings.contact,
+        ContactSettings { going_cold_after: span(10), half_life: span(90) }
+    );
+    assert_eq!(ReminderEvent::from(settings.set_event()), set);
+    // Written before the contact settings existed: they stay as they are.
+    settings.apply(&settings_of(json!({"due_soon_business_days": 3})), 2);
+    assert_eq!((settings.due_soon_business_days.get(), settings.contact.half_life.get()), (3, 90));
+    for bad in [0, 261] {
+        assert!(BusinessDaySpan::new(bad).is_err());
+        let data = json!({"due_soon_business_days": 1, "contact_half_life_business_days": bad});
+        assert!(ReminderEvent::from_parts("reminders-set", &data).is_err());
+    }
+    assert_eq!(span(260).get(), BusinessDaySpan::MAX);
+}
+
+fn settings_of(data: serde_json::Value) -> ReminderEvent {
+    ReminderEvent::from_parts("reminders-set", &data).unwrap()
 }

@@ -51,6 +51,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use web::ApiError;
 
 use crate::app::State;
+use crate::domain::health::AsOf;
 use crate::domain::{DomainError, ErrorKind};
 
 /// Every role but `finance`: a finance system has no business with people.
@@ -120,7 +121,7 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
         (name = "wishes", description = "The wish of every conversation, and the headway on it."),
         (name = "promises", description = "Promises IT made, and whether it kept them."),
         (name = "follow-ups", description = "Things to come back to people about."),
-        (name = "reminders", description = "When promises and follow-ups are due soon, and overdue."),
+        (name = "reminders", description = "When promises and follow-ups are due soon, and overdue; when people go cold, and how fast contact decays."),
         (name = "vision", description = "IT's own vision for the district, which conversations connect to."),
         (name = "reports", description = "The meeting plan's coverage."),
     ),
@@ -144,6 +145,15 @@ pub(crate) async fn time(state: &State) -> Result<(DateTime<Utc>, NaiveDate), Ap
 /// The district's date now (see the module docs).
 pub(crate) async fn today(state: &State) -> Result<NaiveDate, ApiError> {
     Ok(time(state).await?.1)
+}
+
+/// The moment relationships are judged at: now, the district's calendar in force and its
+/// contact settings (`reminder-settings`), each read from its stream's tail.
+pub(crate) async fn as_of(state: &State) -> Result<AsOf, ApiError> {
+    let store = state.commands.store();
+    let (district, reminders) =
+        futures::try_join!(state.district.now(store), state.reminders.now(store))?;
+    Ok(AsOf::new(now(state), district.0.calendar.clone(), reminders.0.contact))
 }
 
 /// The metadata of events written for this request: who, and its correlation id.

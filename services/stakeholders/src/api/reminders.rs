@@ -1,10 +1,13 @@
 //! The reminders' settings (`reminder-settings`): how many business days before its due date
-//! a promise or a follow-up is due soon. The reminders themselves are events the service's
-//! scheduler writes ([`events::reminders`]), read from the log (`GET /v1/events`).
+//! a promise or a follow-up is due soon, and when a relationship needs a nudge: how many
+//! business days without a conversation make a person going cold (`GET
+//! /v1/reports/going-cold`), and the half-life of the contact's worth in relationship health.
+//! The reminders themselves are events the service's scheduler writes
+//! ([`events::reminders`]), read from the log (`GET /v1/events`).
 
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get, put};
-use events::reminders::BusinessDays;
+use events::reminders::{BusinessDaySpan, BusinessDays};
 use kernel::http::{Body, Caller, FromJson};
 use kernel::{Aggregate, Versioned};
 use serde::{Deserialize, Serialize};
@@ -23,14 +26,23 @@ pub struct ReminderSettingsView {
     /// promise or follow-up is due soon: its `promise-due-soon` or `followup-due-soon` is
     /// written at the opening of that business day. 0: on the due day's opening. 2 until set.
     pub due_soon_business_days: BusinessDays,
+    /// A principal not contacted (no conversation) for this many business days is going cold
+    /// (`GET /v1/reports/going-cold`). 20 until set.
+    pub going_cold_after_business_days: BusinessDaySpan,
+    /// The contact's worth in relationship health (30 points) halves every this many business
+    /// days without a conversation. 45 until set.
+    pub contact_half_life_business_days: BusinessDaySpan,
     /// The version of the `reminder-settings` stream (0: never set).
     pub version: u64,
 }
 
 impl ReminderSettingsView {
     fn of(reminders: &Reminders) -> Self {
+        let settings = reminders.0;
         Self {
-            due_soon_business_days: reminders.0.due_soon_business_days,
+            due_soon_business_days: settings.due_soon_business_days,
+            going_cold_after_business_days: settings.contact.going_cold_after,
+            contact_half_life_business_days: settings.contact.half_life,
             version: reminders.version(),
         }
     }
@@ -41,6 +53,12 @@ impl ReminderSettingsView {
 pub struct ReminderSettingsBody {
     /// How many business days before its due date something is due soon: 0 to 20.
     pub due_soon_business_days: BusinessDays,
+    /// How many business days without a conversation make a person going cold: 1 to 260;
+    /// left out, it stays as it is.
+    pub going_cold_after_business_days: Option<BusinessDaySpan>,
+    /// The half-life of the contact's worth in relationship health, in business days: 1 to
+    /// 260; left out, it stays as it is.
+    pub contact_half_life_business_days: Option<BusinessDaySpan>,
 }
 
 impl FromJson for ReminderSettingsBody {
@@ -51,7 +69,23 @@ impl FromJson for ReminderSettingsBody {
                 .map_err(|_| format!("must be from 0 to {}", BusinessDays::MAX))
                 .and_then(|n| BusinessDays::new(n).map_err(|e| e.message().to_owned()))
         });
-        Some(Self { due_soon_business_days: days? })
+        let mut span = |field: &'static str| match map.get(field) {
+            None | Some(Value::Null) => Some(None),
+            given => f
+                .integer(field, given, |n| {
+                    u16::try_from(n)
+                        .map_err(|_| format!("must be from 1 to {}", BusinessDaySpan::MAX))
+                        .and_then(|n| BusinessDaySpan::new(n).map_err(|e| e.message().to_owned()))
+                })
+                .map(Some),
+        };
+        let cold = span("going_cold_after_business_days");
+        let half_life = span("contact_half_life_business_days");
+        Some(Self {
+            due_soon_business_days: days?,
+            going_cold_after_business_days: cold?,
+            contact_half_life_business_days: half_life?,
+        })
     }
 }
 
@@ -64,6 +98,12 @@ impl FromJson for ReminderSettingsBody {
 /// `promise-overdue` or `followup-overdue` at the start of the day after its due date, both in
 /// the district's calendar (`GET /v1/district`). Something made within its lead is due soon at
 /// once; something already overdue when first judged gets only its overdue reminder.
+///
+/// The same settings say when a relationship needs a nudge: a principal with no conversation
+/// for `going_cold_after_business_days` business days is going cold (`GET
+/// /v1/reports/going-cold`), and the contact's worth in a person's relationship health halves
+/// every `contact_half_life_business_days` business days without one (`GET
+/// /v1/stakeholders/{id}`).
 #[utoipa::path(
     tag = "reminders",
     responses(
@@ -82,7 +122,9 @@ pub async fn get_reminder_settings(
     Ok(HttpResponse::Ok().json(ReminderSettingsView::of(&reminders)))
 }
 
-/// Set the reminders' settings; reminders not written yet follow the new lead.
+/// Set the reminders' settings; reminders not written yet follow the new lead, health and the
+/// going-cold report the new contact settings at once. A contact setting left out stays as it
+/// is; setting what is in force writes nothing.
 #[utoipa::path(
     tag = "reminders",
     request_body = ReminderSettingsBody,
@@ -103,8 +145,12 @@ pub async fn put_reminder_settings(
     req: HttpRequest,
     body: Body<ReminderSettingsBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let due_soon_business_days = body.parse()?.due_soon_business_days;
-    let command = RemindersCommand::Set { due_soon_business_days };
+    let body = body.parse()?;
+    let command = RemindersCommand::Set {
+        due_soon_business_days: body.due_soon_business_days,
+        going_cold_after_business_days: body.going_cold_after_business_days,
+        contact_half_life_business_days: body.contact_half_life_business_days,
+    };
     state
         .commands
         .run(&metadata(&who, &req), settings_stream(), &[], |r: &Reminders, _| {

@@ -33,7 +33,8 @@ use web::ApiError;
 
 use super::bodies::{ConversationBody, ProfileBody};
 use super::{
-    Readers, Writers, Written, body_reference_error, load, metadata, naming, now, read_models, time,
+    Readers, Writers, Written, as_of, body_reference_error, load, metadata, naming, now,
+    read_models,
 };
 use crate::app::State;
 use crate::domain::DomainError;
@@ -56,8 +57,7 @@ async fn stakeholder_view(
 ) -> Result<StakeholderView, ApiError> {
     let view = read_models(state, position, stakeholders::READS).await?;
     let docs = StakeholderDocs::read(&view, id).await?.ok_or(DomainError::UnknownStakeholder)?;
-    let (now, today) = time(state).await?;
-    Ok(docs.view(now, today))
+    Ok(docs.view(&as_of(state).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -104,8 +104,7 @@ pub async fn list_stakeholders(
     let school_id = http::query_param("school_id", query.school_id.as_deref(), SchoolId::parse)?;
     let filter = StakeholderFilter { role: query.role, school_id };
     let view = read_models(&state, None, stakeholders::READS).await?;
-    let (now, today) = time(&state).await?;
-    let list = stakeholders::stakeholders(&view, &filter, now, today).await?;
+    let list = stakeholders::stakeholders(&view, &filter, &as_of(&state).await?).await?;
     let (stakeholders, page) = http::page(list, query.limit, query.offset)?;
     Ok(HttpResponse::Ok().json(StakeholderList { stakeholders, page }))
 }
@@ -222,7 +221,7 @@ pub async fn register_stakeholder(
 /// | each overdue follow-up (due before today, not done) | 10 | 30 |
 /// | each broken promise (to them; for a principal also to their school) | 15 | 30 |
 /// | each overdue promise (due before today, neither kept nor broken) | 10 | 30 |
-/// | no conversation in the last 90 days (or none ever) | 15 | 15 |
+/// | contact lost to decay: 30 − 30 × ½^(business days since the last conversation ÷ the half-life), rounded; all 30 when none was ever held | 0 to 30 | 30 |
 /// | each wish `open` or `in_progress` without headway (recorded or progressed) in the last 60 days | 5 | 15 |
 /// | principals: the median time IT took to answer their school's held purchases is over 24 hours | 10 | 10 |
 /// | principals: the longest such time is over 72 hours | 10 | 10 |
@@ -233,7 +232,17 @@ pub async fn register_stakeholder(
 /// purchases flagged in the last 365 days count. A standing call-before-cancel promise is
 /// never overdue; it counts as broken once a purchase held under its agreement was cancelled
 /// without a reached call and an alternative. Every deduction is listed in
-/// `health.penalties` with its reason, so the score explains itself. *Today* is the UTC date.
+/// `health.penalties` with its reason, so the score explains itself. *Today* is the district's
+/// date (`GET /v1/district`).
+///
+/// **Trust decays**: contact is worth 30 points the day of a conversation and loses half of
+/// what it has left every `contact_half_life_business_days` (45 until set with `PUT
+/// /v1/reminder-settings`) of the district's business days without another one (weekends and
+/// closures do not count); someone never met has none of it. `health.contact` shows the
+/// business days since the last conversation, the half-life and what contact is worth now.
+/// Only a conversation counts as contact: a call on one of their held purchases does not (its
+/// speed is scored on its own). With nothing else changing the score never rises as time
+/// passes, and a new conversation never lowers it.
 #[utoipa::path(
     tag = "stakeholders",
     params(("id" = Uuid, Path, description = "The stakeholder id")),

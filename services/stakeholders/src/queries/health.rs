@@ -2,13 +2,13 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use events::stakeholders::PromiseTo;
 use uuid::Uuid;
 
 use super::call_before_cancel_record;
 use crate::domain::health::{
-    FollowUpFact, HealthInputs, HeldPurchaseFact, PromiseFact, WishFact, health,
+    AsOf, FollowUpFact, HealthInputs, HeldPurchaseFact, PromiseFact, WishFact, health,
 };
 use crate::domain::promise::Outcome;
 use crate::read_models::{
@@ -26,6 +26,15 @@ pub struct HealthDocs<'a> {
     pub promises: &'a [PromiseDoc],
     /// For a principal: their school's document and held purchases.
     pub school: Option<(&'a SchoolDoc, &'a [HeldPurchaseDoc])>,
+}
+
+/// The last *meaningful* contact with a person: their latest conversation. What decays their
+/// relationship health (`crate::domain::health`, "Trust decays") and puts them on the
+/// going-cold list ([`crate::queries::going_cold`]). A reached call on one of their held
+/// purchases does not count (the health module's docs say why); were it to, it would be added
+/// here and nowhere else.
+pub fn last_meaningful_contact(who: &StakeholderDoc) -> Option<DateTime<Utc>> {
+    who.last_contact
 }
 
 /// The facts [`crate::domain::health::health`] scores, from the read models.
@@ -85,7 +94,7 @@ pub fn health_inputs(docs: HealthDocs<'_>) -> HealthInputs {
             .collect()
     });
     HealthInputs {
-        last_contact: who.last_contact,
+        last_contact: last_meaningful_contact(who),
         conversations: who.conversations.len() as u32,
         follow_ups,
         promises,
@@ -104,12 +113,11 @@ pub struct Collections {
     pub held: Vec<HeldPurchaseDoc>,
 }
 
-/// Each person's health score as of `now` (and `today`), from whole collections grouped once.
+/// Each person's health score as of a moment, from whole collections grouped once.
 pub fn health_scores(
     people: &[StakeholderDoc],
     all: Collections,
-    now: DateTime<Utc>,
-    today: NaiveDate,
+    as_of: &AsOf,
 ) -> HashMap<Uuid, u32> {
     let mut wishes_of: HashMap<Uuid, Vec<WishDoc>> = HashMap::new();
     for w in all.wishes {
@@ -156,7 +164,7 @@ pub fn health_scores(
                 promises: &promises,
                 school: school.map(|s| (s, held.as_slice())),
             });
-            (who.stakeholder_id, health(&inputs, now, today).score)
+            (who.stakeholder_id, health(&inputs, as_of).score)
         })
         .collect()
 }
@@ -164,10 +172,16 @@ pub fn health_scores(
 #[cfg(test)]
 mod tests {
     use chrono::{DateTime, Utc};
+    use events::calendar::DistrictCalendar;
+    use events::reminders::ContactSettings;
 
     use super::*;
     use crate::read_models::testing::*;
     use crate::read_models::{FollowUps, Promises, Schools, Stakeholders, Wishes};
+
+    fn as_of(now: DateTime<Utc>) -> AsOf {
+        AsOf::new(now, DistrictCalendar::default(), ContactSettings::default())
+    }
 
     #[test]
     fn health_from_the_read_models() {
@@ -198,20 +212,23 @@ mod tests {
         assert_eq!(held_facts.len(), 4);
 
         let now: DateTime<Utc> = "2024-08-10T12:00:00Z".parse().unwrap();
-        let h = health(&inputs, now, now.date_naive());
-        // One overdue follow-up (10), two overdue promises (20), the waiting purchase has
-        // waited over 72 hours (10); median answer over 24 hours (10).
+        let h = health(&inputs, &as_of(now));
+        // One overdue follow-up (10), two overdue promises (20), contact from Thursday
+        // 2024-08-01 decayed over six business days (30 × ½^(6/45) = 27.4: 3), the waiting
+        // purchase has waited over 72 hours (10); median answer over 24 hours (10).
         let codes: Vec<_> = h.penalties.iter().map(|p| (p.code.as_str(), p.points)).collect();
         assert_eq!(
             codes,
             [
                 ("overdue-follow-ups", 10),
                 ("overdue-promises", 20),
+                ("contact-decay", 3),
                 ("slow-median-answer", 10),
                 ("slow-longest-answer", 10)
             ]
         );
-        assert_eq!(h.score, 50);
+        assert_eq!(h.contact.business_days_since, Some(6));
+        assert_eq!(h.score, 47);
         assert_eq!(
             h.promises,
             crate::domain::health::PromiseCounts { open: 2, kept: 2, broken: 0, overdue: 2 }
@@ -228,7 +245,7 @@ mod tests {
         });
         assert!(inputs.held_purchases.is_none());
         assert_eq!(inputs.promises.len(), 1);
-        assert_eq!(health(&inputs, now, now.date_naive()).score, 100);
+        assert_eq!(health(&inputs, &as_of(now)).score, 97, "contact decay alone");
     }
 
     #[test]
@@ -243,7 +260,7 @@ mod tests {
             held: held_docs(&docs),
         };
         let now: DateTime<Utc> = "2024-08-10T12:00:00Z".parse().unwrap();
-        let scores = health_scores(&people, all, now, now.date_naive());
-        assert_eq!((scores[&DANA], scores[&SAM]), (50, 100));
+        let scores = health_scores(&people, all, &as_of(now));
+        assert_eq!((scores[&DANA], scores[&SAM]), (47, 97));
     }
 }

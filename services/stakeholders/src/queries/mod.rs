@@ -23,7 +23,8 @@
 //!   kept: every purchase of the school held while that agreement was in force (between the
 //!   positions of its signing and its withdrawal) and then cancelled was cancelled as the rule
 //!   allows, judged at its cancellation.
-//! - [`health_inputs`]: the facts [`crate::domain::health`] scores.
+//! - [`health_inputs`]: the facts [`crate::domain::health`] scores, with
+//!   [`last_meaningful_contact`], what counts as contact.
 
 mod call_before_cancel;
 pub mod coverage;
@@ -45,7 +46,7 @@ use crate::read_models::{HeldPurchaseDoc, HeldPurchases, StakeholderDoc, Stakeho
 
 pub use call_before_cancel::{CallBeforeCancelRecord, call_before_cancel_record};
 pub use follow_ups::{FollowUpState, FollowUpView};
-pub use health::{Collections, HealthDocs, health_inputs, health_scores};
+pub use health::{Collections, HealthDocs, health_inputs, health_scores, last_meaningful_contact};
 pub use promises::{PromiseState, PromiseView};
 pub use schools::{SchoolSummary, SchoolView};
 pub use stakeholders::{ConversationView, StakeholderSummary, StakeholderView};

@@ -2,7 +2,7 @@
 //! and relationship health; for a principal, also their school's promises and held purchases
 //! with how fast IT answered each.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use events::stakeholders::{ConversationHeld, Phone, StakeholderRole};
 use events::values::{Email, SchoolId, ShortText};
 use kernel::{ReadModel, View};
@@ -15,7 +15,7 @@ use super::follow_ups::{FollowUpView, follow_up_views};
 use super::promises::{Joins, PromiseView, promise_views};
 use super::wishes::{WishView, sort_wishes, wish_view};
 use super::{Collections, HealthDocs, Names, health_inputs, health_scores, held_purchases};
-use crate::domain::health::{Health, health};
+use crate::domain::health::{AsOf, Health, health};
 use crate::read_models::{
     ALL, FollowUpDoc, FollowUps, HeldPurchaseDoc, PromiseDoc, Promises, SchoolDoc, Schools,
     StakeholderDoc, Stakeholders, WishDoc, Wishes,
@@ -144,8 +144,9 @@ impl StakeholderDocs {
         Ok(Some(Self { who, wishes, follow_ups, promises, school }))
     }
 
-    /// The profile as of `now` (and `today`, the district's date).
-    pub fn view(self, now: DateTime<Utc>, today: NaiveDate) -> StakeholderView {
+    /// The profile as of a moment.
+    pub fn view(self, as_of: &AsOf) -> StakeholderView {
+        let (now, today) = (as_of.now, as_of.today());
         let Self { who, wishes, follow_ups, promises, school } = self;
         let inputs = health_inputs(HealthDocs {
             stakeholder: &who,
@@ -169,7 +170,7 @@ impl StakeholderDocs {
             None => Joins::default(),
         };
         StakeholderView {
-            health: health(&inputs, now, today),
+            health: health(&inputs, as_of),
             follow_ups: follow_up_views(follow_ups, today, &names),
             promises: promise_views(promises, today, &joins),
             stakeholder_id: who.stakeholder_id,
@@ -195,12 +196,12 @@ pub struct StakeholderFilter {
     pub school_id: Option<SchoolId>,
 }
 
-/// The stakeholders `filter` lets through, by name, each with their health score as of `now`.
+/// The stakeholders `filter` lets through, by name, each with their health score as of a
+/// moment.
 pub async fn stakeholders(
     view: &View<'_>,
     filter: &StakeholderFilter,
-    now: DateTime<Utc>,
-    today: NaiveDate,
+    as_of: &AsOf,
 ) -> Result<Vec<StakeholderSummary>, ApiError> {
     let (people, wishes, follow_ups, promises, schools, held) = futures::try_join!(
         view.all::<Stakeholders>(),
@@ -216,7 +217,7 @@ pub async fn stakeholders(
         .filter(|p| filter.school_id.as_ref().is_none_or(|s| p.school_id.as_ref() == Some(s)))
         .collect();
     let all = Collections { wishes, follow_ups, promises, schools, held };
-    let scores = health_scores(&people, all, now, today);
+    let scores = health_scores(&people, all, as_of);
     let mut list: Vec<StakeholderSummary> = people
         .into_iter()
         .map(|p| StakeholderSummary {
@@ -315,10 +316,18 @@ mod tests {
         "2024-08-10T12:00:00Z".parse().unwrap()
     }
 
+    fn as_of() -> AsOf {
+        AsOf::new(
+            now(),
+            events::calendar::DistrictCalendar::default(),
+            events::reminders::ContactSettings::default(),
+        )
+    }
+
     #[test]
     fn a_principals_profile_has_their_schools_promises_and_held_purchases() {
-        let view = docs_of(DANA).view(now(), now().date_naive());
-        assert_eq!(view.health.score, 50, "as health_from_the_read_models scores it");
+        let view = docs_of(DANA).view(&as_of());
+        assert_eq!(view.health.score, 47, "as health_from_the_read_models scores it");
         assert_eq!(view.promises.len(), 4, "hers, the school's and both standing promises");
         assert_eq!(view.follow_ups.len(), 2);
         assert_eq!(view.wishes.len(), 1);
@@ -338,10 +347,10 @@ mod tests {
 
     #[test]
     fn a_teachers_profile_has_no_school_figures() {
-        let view = docs_of(SAM).view(now(), now().date_naive());
+        let view = docs_of(SAM).view(&as_of());
         assert!(view.held_purchases.is_none());
         assert_eq!(view.promises.len(), 1);
-        assert_eq!(view.health.score, 100);
+        assert_eq!(view.health.score, 97, "contact decay alone");
     }
 
     #[test]

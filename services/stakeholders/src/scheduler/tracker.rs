@@ -262,7 +262,10 @@ mod tests {
     fn the_lead_and_the_calendar_move_every_wake() {
         let mut tracker = chicago();
         follow_up(&mut tracker, 1, "2024-09-13");
-        let lead = RemindersSet { due_soon_business_days: BusinessDays::new(0).unwrap() };
+        let lead = RemindersSet {
+            due_soon_business_days: BusinessDays::new(0).unwrap(),
+            ..Default::default()
+        };
         tracker.apply(&record("reminder-settings".into(), 1, &ReminderEvent::from(lead)));
         assert_eq!(tracker.next_wake(), Some(t("2024-09-13T14:00:00Z")));
         let snow = DistrictEvent::from(ClosureAdded {

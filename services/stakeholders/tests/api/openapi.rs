@@ -104,10 +104,6 @@ fn the_profile_explains_the_health_score() {
             health::OVERDUE_PROMISE,
         ),
         (
-            &format!("no conversation in the last {} days (or none ever)", health::NO_CONTACT_DAYS),
-            (health::NO_CONTACT, health::NO_CONTACT),
-        ),
-        (
             &format!(
                 "each wish `open` or `in_progress` without headway (recorded or progressed) in the last {} days",
                 health::STALE_WISH_DAYS
@@ -127,6 +123,15 @@ fn the_profile_explains_the_health_score() {
         ),
     ];
     assert!(description.contains("start at **100**"), "{description}");
+    let decay = format!(
+        "| contact lost to decay: {0} − {0} × ½^(business days since the last conversation ÷ the half-life), rounded; all {0} when none was ever held | 0 to {0} | {0} |",
+        health::CONTACT_POINTS
+    );
+    assert!(
+        description.contains(&decay),
+        "the description lacks the row {decay:?}:\n{description}"
+    );
+    assert!(description.contains("**Trust decays**"), "{description}");
     for (what, (points, cap)) in rows {
         let row = format!("| {what} | {points} | {cap} |");
         assert!(

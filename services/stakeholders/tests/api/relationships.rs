@@ -113,8 +113,8 @@ async fn promises_follow_ups_and_health(app: TestApp) {
     let id = app.person("Dana Whitfield", "business_officer", None).await;
     let profile =
         app.get(Who::ItStaff, &format!("/v1/stakeholders/{id}")).await.expect(200).clone();
-    assert_eq!(profile["health"]["score"], 85, "never met: {profile:#}");
-    assert_eq!(codes(&profile["health"]), [("no-recent-contact".to_owned(), 15)]);
+    assert_eq!(profile["health"]["score"], 70, "never met: {profile:#}");
+    assert_eq!(codes(&profile["health"]), [("no-contact".to_owned(), 30)]);
     app.converse(&id).await;
 
     // A promise made today, and one made last month that is overdue now (appended as it was
@@ -188,7 +188,8 @@ async fn promises_follow_ups_and_health(app: TestApp) {
     let open = app.get(Who::Auditor, "/v1/follow-ups?status=open").await.expect(200).clone();
     assert_eq!(open["total"], 1);
 
-    // Health: an overdue promise and an overdue follow-up cost 10 points each.
+    // Health: an overdue promise and an overdue follow-up cost 10 points each (met two hours
+    // ago: contact has not decayed by half a point).
     let profile =
         app.get(Who::Auditor, &format!("/v1/stakeholders/{id}")).await.expect(200).clone();
     let health = &profile["health"];
