@@ -126,6 +126,7 @@ const STAKEHOLDERS: &[Row] = &[
     ("GET", "/v1/vision", STAFF),
     ("PUT", "/v1/vision", IT),
     ("GET", "/v1/reports/coverage", STAFF),
+    ("GET", "/v1/reports/going-cold", STAFF),
     ("GET", "/v1/reminder-settings", STAFF),
     ("PUT", "/v1/reminder-settings", IT),
 ];

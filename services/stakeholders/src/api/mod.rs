@@ -94,7 +94,8 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
         .service(reminders::put_reminder_settings)
         .service(vision::get_vision)
         .service(vision::put_vision)
-        .service(reports::coverage_report);
+        .service(reports::coverage_report)
+        .service(reports::going_cold_report);
 }
 
 #[derive(OpenApi)]
@@ -123,7 +124,7 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
         (name = "follow-ups", description = "Things to come back to people about."),
         (name = "reminders", description = "When promises and follow-ups are due soon, and overdue; when people go cold, and how fast contact decays."),
         (name = "vision", description = "IT's own vision for the district, which conversations connect to."),
-        (name = "reports", description = "The meeting plan's coverage."),
+        (name = "reports", description = "The meeting plan's coverage, and the people going cold."),
     ),
     components(schemas(web::Problem, web::FieldError)),
     modifiers(&BearerAuth),

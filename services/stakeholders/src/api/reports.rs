@@ -1,13 +1,18 @@
-//! The relationship reports this service answers itself: the meeting plan's coverage.
+//! The relationship reports this service answers itself: the meeting plan's coverage, and
+//! the people going cold.
 
 use actix_web::web::Data;
-use actix_web::{HttpResponse, get};
+use actix_web::{HttpRequest, HttpResponse, get};
+use events::reminders::BusinessDaySpan;
 use kernel::ReadModel;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 use web::ApiError;
 
-use super::{Readers, now, read_models};
+use super::{Readers, as_of, now, read_models};
 use crate::app::State;
 use crate::queries::coverage::{CoverageReport, coverage};
+use crate::queries::going_cold::{GoingColdReport, going_cold};
 use crate::read_models::{Schools, Stakeholders};
 
 /// The meeting plan's coverage: for each school, whether IT has met its principal, when,
@@ -33,4 +38,87 @@ pub async fn coverage_report(
     let view = read_models(&state, None, &[Schools::NAME, Stakeholders::NAME]).await?;
     let (schools, people) = futures::try_join!(view.all::<Schools>(), view.all::<Stakeholders>())?;
     Ok(HttpResponse::Ok().json(coverage(&schools, &people, &district.0.calendar, now)))
+}
+
+/// The format of a report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportFormat {
+    /// `application/json`: every figure.
+    #[default]
+    Json,
+    /// `text/csv`: a header row, then a row per person.
+    Csv,
+}
+
+/// The going-cold report's parameters.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct GoingColdParams {
+    /// List the people with no contact for at least this many business days: 1 to 260. The
+    /// district's `going_cold_after_business_days` (`GET /v1/reminder-settings`) when left out.
+    #[param(minimum = 1, maximum = 260)]
+    pub business_days: Option<u16>,
+    /// `json` (the default) or `csv`.
+    #[param(inline)]
+    pub format: Option<ReportFormat>,
+}
+
+/// Parses the query string after the caller's role was checked (401 and 403 come before 400):
+/// a 400 `invalid-query` problem for what is not the parameters as documented.
+fn parse_params(req: &HttpRequest) -> Result<(Option<BusinessDaySpan>, ReportFormat), ApiError> {
+    let invalid = |detail: String| {
+        ApiError::bad_request("invalid-query", detail).with_title("Invalid query string")
+    };
+    let params = actix_web::web::Query::<GoingColdParams>::from_query(req.query_string())
+        .map_err(|e| invalid(format!("The query string is invalid: {e}.")))?
+        .into_inner();
+    let days = params.business_days.map(BusinessDaySpan::new).transpose().map_err(|e| {
+        invalid(format!("The query parameter `business_days` is invalid: {}.", e.message()))
+    })?;
+    Ok((days, params.format.unwrap_or_default()))
+}
+
+/// People going cold: the principals IT has not had a conversation with for
+/// `business_days` business days or more (the district's `going_cold_after_business_days`, 20
+/// until set with `PUT /v1/reminder-settings`, when left out), most overdue first, with their
+/// school, their role, the last conversation and the business days since.
+///
+/// Business days are the district's (`GET /v1/district`): its working weekdays, closures
+/// left out, counted after the day of the last conversation up to and including today.
+/// Someone never met counts from the day they were registered (`never_contacted`). Only a
+/// conversation counts as contact, as in relationship health, whose contact worth (of 30
+/// points, halving every `half_life_business_days`) each row shows. `?format=csv` gives a
+/// row per person.
+#[utoipa::path(
+    tag = "reports",
+    params(GoingColdParams),
+    responses(
+        (status = 200, description = "The report, as JSON or (`?format=csv`) CSV with a header row.", content(
+            (GoingColdReport = "application/json"),
+            (String = "text/csv", example = json!("stakeholder_id,name,role,school_id,school_name,last_contact,never_contacted,business_days_since,contact_worth\r\n0190a5c4-7e2a-7f18-b6c1-0a9e42d7e83f,Dana Whitfield,principal,lincoln-elem,Lincoln Elementary,2024-09-06T15:00:00Z,false,21,21.7\r\n")),
+        )),
+        (status = 400, description = "`invalid-query`: `business_days` not from 1 to 260, `format` neither `json` nor `csv`, or another parameter", body = web::Problem),
+        (status = 401, body = web::Problem),
+        (status = 403, description = "A finance token, or one without a procgate role", body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/v1/reports/going-cold")]
+pub async fn going_cold_report(
+    _: kernel::http::Caller<Readers>,
+    state: Data<State>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (days, format) = parse_params(&req)?;
+    let as_of = as_of(&state).await?;
+    let view = read_models(&state, None, &[Schools::NAME, Stakeholders::NAME]).await?;
+    let (schools, people) = futures::try_join!(view.all::<Schools>(), view.all::<Stakeholders>())?;
+    let days = days.unwrap_or(as_of.contact.going_cold_after);
+    let report = going_cold(&people, &schools, &as_of, days);
+    Ok(match format {
+        ReportFormat::Json => HttpResponse::Ok().json(report),
+        ReportFormat::Csv => web::csv::attachment("going-cold", report.csv()),
+    })
 }

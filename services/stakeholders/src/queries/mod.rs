@@ -11,6 +11,7 @@
 //! | wishes | [`wishes`] | [`WishView`] |
 //! | promises | [`promises`] | [`PromiseView`] |
 //! | follow-ups | [`follow_ups`] | [`FollowUpView`] |
+//! | people going cold | [`going_cold`] | [`going_cold::GoingColdReport`] |
 //!
 //! # Joins happen when reading
 //!
@@ -24,11 +25,12 @@
 //!   positions of its signing and its withdrawal) and then cancelled was cancelled as the rule
 //!   allows, judged at its cancellation.
 //! - [`health_inputs`]: the facts [`crate::domain::health`] scores, with
-//!   [`last_meaningful_contact`], what counts as contact.
+//!   [`last_meaningful_contact`], what counts as contact (for health and [`going_cold`]).
 
 mod call_before_cancel;
 pub mod coverage;
 pub mod follow_ups;
+pub mod going_cold;
 mod health;
 pub mod promises;
 pub mod schools;

@@ -13,6 +13,7 @@ mod common;
 mod concurrency;
 mod district_time;
 mod gating;
+mod going_cold;
 mod once;
 mod openapi;
 mod rebuild;

@@ -8,9 +8,9 @@ use stakeholders::domain::health;
 
 use crate::common::{Backend, TestApp, Who};
 
-/// Every operation: API.md's stakeholder table, plus the single reads, the profile update and
-/// the reminders' settings.
-const OPERATIONS: [(&str, &str); 27] = [
+/// Every operation: API.md's stakeholder table, plus the single reads, the profile update,
+/// the reminders' settings and the reports.
+const OPERATIONS: [(&str, &str); 28] = [
     ("get", "/v1/schools"),
     ("get", "/v1/schools/{school_id}"),
     ("put", "/v1/schools/{school_id}"),
@@ -38,6 +38,7 @@ const OPERATIONS: [(&str, &str); 27] = [
     ("get", "/v1/vision"),
     ("put", "/v1/vision"),
     ("get", "/v1/reports/coverage"),
+    ("get", "/v1/reports/going-cold"),
 ];
 
 fn document() -> Value {
