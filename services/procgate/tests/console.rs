@@ -112,6 +112,16 @@ async fn an_it_technicians_day_in_the_console() {
     let id = held["purchases"][0]["purchase_id"].as_str().expect("the demo holds purchases");
     let queue = get("/console/queue").await.unwrap().text().await.unwrap();
     assert!(queue.contains(&format!("/console/purchases/{id}")), "the queue lists it first");
+
+    // The Schools page lists the principals going cold, as the report has them.
+    let cold = api_get(&server, &token, "/v1/reports/going-cold").await;
+    let schools = get("/console/schools").await.unwrap().text().await.unwrap();
+    assert!(schools.contains("Going cold"), "the Schools page has its going-cold list");
+    assert!(schools.contains(&format!("{} business days", cold["business_days"])));
+    for row in cold["rows"].as_array().unwrap() {
+        let person = format!("/console/stakeholders/{}", row["stakeholder_id"].as_str().unwrap());
+        assert!(schools.contains(&person), "{person} is going cold and listed");
+    }
     let page = get(&format!("/console/purchases/{id}")).await.unwrap().text().await.unwrap();
     let csrf = hidden(&page, "csrf");
     let post = |path: String, form: Vec<(&'static str, String)>| {

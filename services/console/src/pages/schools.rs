@@ -1,5 +1,5 @@
-//! The district: each school's agreement, principal, last meeting and health; a school's page;
-//! a person's profile with their vision, stars and wish, promises, follow-ups and purchases.
+//! The district: each school's agreement, principal, last meeting and health, and the
+//! principals going cold; a school's page; a person's profile with their vision, stars and wish, promises, follow-ups and purchases.
 
 use std::collections::HashMap;
 
@@ -42,12 +42,13 @@ async fn schools(
     Signed(person): Signed,
 ) -> Result<HttpResponse, PageError> {
     let api = &state.api;
-    let (schools, principals, coverage) = tokio::join!(
+    let (schools, principals, coverage, cold) = tokio::join!(
         api.get(&person.token, Svc::Stakeholders, "/v1/schools?limit=1000"),
         api.get(&person.token, Svc::Stakeholders, "/v1/stakeholders?role=principal&limit=1000"),
         api.get(&person.token, Svc::Stakeholders, "/v1/reports/coverage"),
+        api.get(&person.token, Svc::Stakeholders, "/v1/reports/going-cold"),
     );
-    let (schools, principals, coverage) = (schools?, principals?, coverage?);
+    let (schools, principals, coverage, cold) = (schools?, principals?, coverage?, cold?);
     let by_school: HashMap<&str, &Value> =
         list(&principals, "stakeholders").iter().map(|p| (s(p, "school_id"), p)).collect();
     let rows = list(&schools, "schools");
@@ -77,8 +78,45 @@ async fn schools(
                 }
             }
         }
+        (going_cold(&cold))
     };
     Ok(ok(&person, "/console/schools", "Schools", body))
+}
+
+/// The principals going cold (`GET /v1/reports/going-cold`): not met for the district's
+/// threshold of business days, most overdue first.
+fn going_cold(report: &Value) -> Markup {
+    let rows = list(report, "rows");
+    let days = n(report, "business_days");
+    html! {
+        section.card aria-labelledby="cold" {
+            h2 #cold { "Going cold" }
+            @if rows.is_empty() {
+                p.none { "Every principal has had a conversation with IT in the last " (days) " business days." }
+            } @else {
+                table {
+                    caption { "Principals without a conversation for " (days) " business days or more, most overdue first" }
+                    thead { tr {
+                        th scope="col" { "Principal" } th scope="col" { "School" }
+                        th scope="col" { "Last conversation" } th scope="col" { "Business days since" }
+                    } }
+                    tbody {
+                        @for r in rows {
+                            tr {
+                                td { a href={ "/console/stakeholders/" (s(r, "stakeholder_id")) } { (s(r, "name")) } }
+                                td { @match opt(r, "school_name") { Some(name) => { (name) } None => { span.none { "—" } } } }
+                                td { @match opt(r, "last_contact") {
+                                    Some(at) => { (when(at)) }
+                                    None => { span.none { "never (registered " (when(s(r, "since"))) ")" } }
+                                } }
+                                td { (n(r, "business_days_since")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The meeting plan: the principals not met yet first, and the work days the round has taken.
