@@ -5,9 +5,7 @@
 //! discovery, the JWKS, roles from the configured claim, refusals, and key rotation picked up
 //! without rebuilding the verifier.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
 use actix_web::http::{StatusCode, header};
@@ -24,84 +22,24 @@ const CLIENT_SECRET: &str = "test-client-secret-not-a-real-one";
 /// How long a provider may take to start, or a key change to be picked up.
 const PATIENCE: Duration = Duration::from_secs(30);
 
-fn oidc_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc")
-}
-
-/// `npm ci` in tests/oidc unless oidc-provider is installed there; one test process at a time.
-fn ensure_installed() {
-    let dir = oidc_dir();
-    let installed = || dir.join("node_modules/oidc-provider/package.json").exists();
-    if installed() {
-        return;
-    }
-    let lock_path = std::env::temp_dir().join("procgate-auth-oidc-npm-ci.lock");
-    let lock = std::fs::File::create(&lock_path).unwrap();
-    lock.lock().unwrap();
-    if installed() {
-        return;
-    }
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(&dir)
-        .status()
-        .unwrap_or_else(|e| {
-            panic!("cannot run npm ({e}): install nodejs and npm (apt-get install nodejs npm)")
-        });
-    assert!(status.success(), "npm ci in {} failed", dir.display());
-}
-
-/// A running provider; killed when dropped.
-struct Provider {
-    child: Child,
-    issuer: String,
-    port: u16,
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// The provider script's provider; killed when dropped.
+type Provider = testkit::oidc::OidcProvider;
 
 /// Starts the provider on `port` (0: a free one) publishing `keys` (`kid:alg,...`, the first
 /// signs), with the private keys in `key_dir` (generated when missing, so a restart can keep
 /// publishing an old key).
 async fn start_provider(key_dir: &Path, keys: &str, port: u16) -> Provider {
-    ensure_installed();
-    let mut child = Command::new("node")
-        .arg(oidc_dir().join("provider.mjs"))
-        .env("OIDC_PORT", port.to_string())
-        .env("OIDC_KEY_DIR", key_dir)
-        .env("OIDC_KEYS", keys)
-        .env("OIDC_RESOURCES", format!("{AUDIENCE},{OTHER_AUDIENCE}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot run node ({e}): install nodejs and npm (apt-get install nodejs npm)")
-        });
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let mut provider = Provider { child, issuer: String::new(), port: 0 };
-    let line = tokio::time::timeout(PATIENCE, rx)
-        .await
-        .expect("the provider did not start in time")
-        .unwrap();
-    let issuer = line
-        .trim()
-        .strip_prefix("listening ")
-        .unwrap_or_else(|| panic!("the provider did not start: {line:?} (its stderr is above)"));
-    provider.issuer = issuer.to_owned();
-    provider.port = issuer.rsplit(':').next().unwrap().parse().unwrap();
-    provider
+    let (port, resources) = (port.to_string(), format!("{AUDIENCE},{OTHER_AUDIENCE}"));
+    let env = [("OIDC_PORT", port.as_str()), ("OIDC_KEYS", keys), ("OIDC_RESOURCES", &resources)];
+    let key_dir = key_dir.to_owned();
+    let env: Vec<(String, String)> =
+        env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        testkit::oidc::start(&key_dir, &env)
+    })
+    .await
+    .unwrap()
 }
 
 /// `application/x-www-form-urlencoded`.

@@ -28,6 +28,7 @@
 //! ```
 
 pub mod http;
+pub mod oidc;
 mod store;
 
 pub use store::{Backend, TestStore};

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,65 +19,15 @@ impl Drop for Running {
     }
 }
 
-/// The real OpenID provider (panva's `oidc-provider`, run from the script in
-/// `crates/auth/tests/oidc`).
-pub fn oidc_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crates/auth/tests/oidc")
-}
-
-/// `npm ci` there unless oidc-provider is installed; one test process at a time.
-fn ensure_installed() {
-    let dir = oidc_dir();
-    let installed = || dir.join("node_modules/oidc-provider/package.json").exists();
-    if installed() {
-        return;
-    }
-    let lock =
-        std::fs::File::create(std::env::temp_dir().join("procgate-auth-oidc-npm-ci.lock")).unwrap();
-    lock.lock().unwrap();
-    if installed() {
-        return;
-    }
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(&dir)
-        .status()
-        .unwrap_or_else(|e| {
-            panic!("cannot run npm ({e}): install nodejs and npm (apt-get install nodejs npm)")
-        });
-    assert!(status.success(), "npm ci in {} failed", dir.display());
-}
-
-/// Starts the provider (with `env`, see its script); returns it and its issuer URL.
-pub fn start_provider(key_dir: &Path, env: &[(&str, &str)]) -> (Running, String) {
-    ensure_installed();
-    let mut child = Command::new("node")
-        .arg(oidc_dir().join("provider.mjs"))
-        .env("OIDC_PORT", "0")
-        .env("OIDC_KEY_DIR", key_dir)
-        .env("OIDC_KEYS", "k1:RS256")
-        .env("OIDC_RESOURCES", "urn:procgate")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot run node ({e}): install nodejs and npm (apt-get install nodejs npm)")
-        });
-    let stdout = child.stdout.take().unwrap();
-    let running = Running(child);
-    let mut line = String::new();
-    let mut out = BufReader::new(stdout);
-    out.read_line(&mut line).unwrap();
-    // Keep reading what it prints, so a write never fails on a closed pipe.
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let issuer = line
-        .trim()
-        .strip_prefix("listening ")
-        .unwrap_or_else(|| panic!("the provider did not start: {line:?} (its stderr is above)"))
-        .to_owned();
-    (running, issuer)
+/// The real OpenID provider (panva's `oidc-provider`, see `testkit::oidc`) with `env`; the
+/// provider and its issuer URL.
+pub fn start_provider(
+    key_dir: &Path,
+    env: &[(&str, &str)],
+) -> (testkit::oidc::OidcProvider, String) {
+    let provider = testkit::oidc::start(key_dir, env);
+    let issuer = provider.issuer.clone();
+    (provider, issuer)
 }
 
 /// A free port on loopback (bound, then released).
