@@ -16,9 +16,10 @@
 //! district's calendar *now in force*: a closure added, even for today or a day past, moves
 //! every open deadline ([`DistrictCalendar`]).
 //!
-//! **Waiting on the requester.** A call that did not reach the requester pauses the decision
-//! clock from when it took place until a call that reached them (their answer); the first
-//! contact was made by the first call, so it is not paused. Calls count by when they took place
+//! **Waiting on the requester.** A call that did not reach the requester, or IT saying it waits
+//! on them (`waiting-on-requester`: they will send the details), pauses the decision clock
+//! from then until a call that reached them (their answer); the first contact was made by the
+//! first call, so it is not paused. Calls count by when they took place
 //! (`occurred_at`), as for call before cancel.
 //!
 //! A clock is `met` when it stopped at or before its due time, `breached` when it stopped
@@ -252,6 +253,9 @@ pub struct PurchaseClocks {
     /// The ids of the clock events already recorded.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     recorded: Vec<Uuid>,
+    /// When IT said it waits on the requester.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    waits: Vec<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -272,6 +276,8 @@ impl PurchaseClocks {
                 self.flagged = Some(Flag { held: d.decision == Decision::Held, at: recorded_at });
             }
             PurchaseEvent::CallLogged(c) => self.calls.push((c.occurred_at, c.requester_reached)),
+            // Waiting on them counts, for the clocks, as a call that did not reach them.
+            PurchaseEvent::WaitingOnRequester(w) => self.waits.push(w.since),
             PurchaseEvent::Approved(_) | PurchaseEvent::Cancelled(_) => {
                 self.resolved_at.get_or_insert(recorded_at);
             }
@@ -350,11 +356,15 @@ impl PurchaseClocks {
     /// The waits on the requester after `start`: from a call that did not reach them to the
     /// next one that did (`None`: still waiting).
     fn pauses(&self, start: DateTime<Utc>) -> Vec<Pause> {
-        let mut calls = self.calls.clone();
-        calls.sort();
+        // By time; at the same instant an unanswered call, then a reached one, then a wait
+        // (IT reached them and now waits on what they will send).
+        let mut contacts: Vec<(DateTime<Utc>, u8, bool)> =
+            self.calls.iter().map(|(at, reached)| (*at, u8::from(*reached), *reached)).collect();
+        contacts.extend(self.waits.iter().map(|at| (*at, 2, false)));
+        contacts.sort();
         let mut pauses = Vec::new();
         let mut waiting: Option<DateTime<Utc>> = None;
-        for (at, reached) in calls {
+        for (at, _, reached) in contacts {
             match (reached, waiting) {
                 (false, None) => waiting = Some(at),
                 (true, Some(since)) => {

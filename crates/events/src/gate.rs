@@ -412,6 +412,17 @@ pub struct PurchaseCancelled {
     pub reason: LongText,
 }
 
+/// IT is waiting on the requester (they said they would send the details, check with their
+/// team, come back with a quote): the decision clock pauses from `since` until a call that
+/// reaches them (their answer), as after a call that did not reach them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WaitingOnRequester {
+    /// What IT is waiting for.
+    pub note: LongText,
+    /// Since when.
+    pub since: DateTime<Utc>,
+}
+
 event_family! {
     /// The events of a `purchase-{uuid}` stream.
     pub enum PurchaseEvent in "purchase" {
@@ -429,6 +440,8 @@ event_family! {
         Approved(PurchaseApproved) = "purchase-approved",
         /// `purchase-cancelled`
         Cancelled(PurchaseCancelled) = "purchase-cancelled",
+        /// `waiting-on-requester`
+        WaitingOnRequester(WaitingOnRequester) = "waiting-on-requester",
     }
 }
 
@@ -531,7 +544,8 @@ impl PurchaseStatus {
             PurchaseEvent::Submitted(_)
             | PurchaseEvent::CallLogged(_)
             | PurchaseEvent::AlternativeProposed(_)
-            | PurchaseEvent::AlternativeAccepted(_) => status,
+            | PurchaseEvent::AlternativeAccepted(_)
+            | PurchaseEvent::WaitingOnRequester(_) => status,
         }
     }
 }

@@ -144,10 +144,12 @@ impl CallBeforeCancel {
                 let satisfied = self.satisfied();
                 self.satisfied_at_cancellation.get_or_insert(satisfied);
             }
+            // Waiting on the requester is neither a call with them nor an alternative.
             PurchaseEvent::Submitted(_)
             | PurchaseEvent::Decided(_)
             | PurchaseEvent::CallLogged(_)
-            | PurchaseEvent::Approved(_) => {}
+            | PurchaseEvent::Approved(_)
+            | PurchaseEvent::WaitingOnRequester(_) => {}
         }
     }
 

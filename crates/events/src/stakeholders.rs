@@ -230,8 +230,9 @@ pub struct StakeholderUpdated {
     pub school_id: Option<SchoolId>,
 }
 
-/// IT met the person: their vision, "2 stars and a wish" (two things IT does well, one it
-/// should do better). Appended with `wish-recorded` on `wish-{wish_id}`.
+/// IT met the person: their vision and, at the first conversation with them, "2 stars and a
+/// wish" (two things IT does well, one it should do better); later conversations record them
+/// when they were asked. A wish is appended with `wish-recorded` on `wish-{wish_id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ConversationHeld {
     pub conversation_id: Uuid,
@@ -240,19 +241,48 @@ pub struct ConversationHeld {
     pub location: ShortText,
     /// Their vision for their school or work, in their words.
     pub their_vision: LongText,
-    /// Exactly two things IT does well.
+    /// Exactly two things IT does well; `null` when this conversation did not ask (never the
+    /// first with a person).
     #[schema(min_items = 2, max_items = 2)]
-    pub stars: [ShortText; 2],
-    /// One thing IT should do better; tracked as the wish `wish_id`.
-    pub wish: LongText,
+    #[serde(default)]
+    pub stars: Option<[ShortText; 2]>,
+    /// One thing IT should do better, tracked as the wish `wish_id`; `null` when this
+    /// conversation did not ask (never the first with a person).
+    #[serde(default)]
+    pub wish: Option<LongText>,
     pub notes: Option<LongText>,
-    pub wish_id: Uuid,
+    #[serde(default)]
+    pub wish_id: Option<Uuid>,
     /// The themes of IT's vision (`GET /v1/vision`) their vision connects to, as IT heard it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub connections: Vec<ThemeId>,
     /// Whether IT met them on their own turf (their school or office), not called them in.
     #[serde(default)]
     pub on_their_turf: bool,
+}
+
+/// IT praised the person's two stars in public (a School Committee meeting, a newsletter), as
+/// the district's CTO did for every principal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StarsAcknowledged {
+    /// The conversation whose stars were praised.
+    pub conversation_id: Uuid,
+    /// Where: the meeting, the publication.
+    #[serde(rename = "where")]
+    pub place: ShortText,
+    pub acknowledged_on: NaiveDate,
+}
+
+/// The person spoke for IT to another (a principal who signed, telling one who had not what
+/// the gate did for their school): on the advocate's stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SpokeForIt {
+    /// Whom they spoke to (a stakeholder id).
+    pub to_stakeholder_id: Uuid,
+    /// What about, in IT's words.
+    pub about: LongText,
+    /// The day they spoke.
+    pub on: NaiveDate,
 }
 
 event_family! {
@@ -264,6 +294,10 @@ event_family! {
         Updated(StakeholderUpdated) = "stakeholder-updated",
         /// `conversation-held`
         ConversationHeld(ConversationHeld) = "conversation-held",
+        /// `stars-acknowledged`
+        StarsAcknowledged(StarsAcknowledged) = "stars-acknowledged",
+        /// `spoke-for-it`
+        SpokeForIt(SpokeForIt) = "spoke-for-it",
     }
 }
 
@@ -545,12 +579,24 @@ mod tests {
                 held_at: "2024-09-03T14:05:00Z".parse().unwrap(),
                 location: short("Her office"),
                 their_vision: long("Every fourth grader codes."),
-                stars: [short("Fast projector fixes"), short("Friendly help desk")],
-                wish: long("Loaner laptops the same day"),
+                stars: Some([short("Fast projector fixes"), short("Friendly help desk")]),
+                wish: Some(long("Loaner laptops the same day")),
                 notes: None,
-                wish_id: Uuid::from_u128(3),
+                wish_id: Some(Uuid::from_u128(3)),
                 connections: vec![ThemeId::parse("coding").unwrap()],
                 on_their_turf: true,
+            }
+            .into(),
+            StarsAcknowledged {
+                conversation_id: Uuid::from_u128(2),
+                place: short("School Committee, October"),
+                acknowledged_on: day("2024-10-08"),
+            }
+            .into(),
+            SpokeForIt {
+                to_stakeholder_id: Uuid::from_u128(9),
+                about: long("How the gate got her school its Chromebooks in a week"),
+                on: day("2024-10-09"),
             }
             .into(),
         ]

@@ -31,6 +31,17 @@ use crate::sign_in::{SignIn, safe_next, see_other};
 
 const PENDING: &str = "oidc-pending";
 
+/// The console as a client of a discovered provider: its authorization endpoint set, its
+/// token and user-info endpoints as the provider's metadata has them.
+type Client = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
 /// How the console signs people in with the provider.
 #[derive(Debug, Clone)]
 pub struct OidcSettings {
@@ -127,6 +138,20 @@ impl OidcClient {
         Ok(found)
     }
 
+    /// The console as the provider's client, with the provider's metadata.
+    async fn client(&self) -> Result<Client, PageError> {
+        let metadata = self.metadata().await?;
+        let settings = &self.settings;
+        let redirect = RedirectUrl::new(settings.redirect_url.clone())
+            .map_err(|e| PageError::internal(e.to_string()))?;
+        Ok(CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(settings.client_id.clone()),
+            settings.client_secret.clone().map(ClientSecret::new),
+        )
+        .set_redirect_uri(redirect))
+    }
+
     async fn forget_metadata(&self) {
         *self.metadata.write().await = None;
     }
@@ -153,17 +178,8 @@ pub(crate) async fn start(
     q: web::Query<StartQuery>,
 ) -> Result<HttpResponse, PageError> {
     let oidc = oidc(&state)?;
-    let metadata = oidc.metadata().await?;
+    let client = oidc.client().await?;
     let settings = &oidc.settings;
-    let client = CoreClient::from_provider_metadata(
-        metadata,
-        ClientId::new(settings.client_id.clone()),
-        settings.client_secret.clone().map(ClientSecret::new),
-    )
-    .set_redirect_uri(
-        RedirectUrl::new(settings.redirect_url.clone())
-            .map_err(|e| PageError::internal(e.to_string()))?,
-    );
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client
         .authorize_url(
@@ -223,17 +239,8 @@ pub(crate) async fn callback(
     let Some(code) = q.code.clone() else {
         return Err(refused("the identity provider sent no authorization code".into()));
     };
-    let metadata = oidc.metadata().await?;
+    let client = oidc.client().await?;
     let settings = &oidc.settings;
-    let client = CoreClient::from_provider_metadata(
-        metadata,
-        ClientId::new(settings.client_id.clone()),
-        settings.client_secret.clone().map(ClientSecret::new),
-    )
-    .set_redirect_uri(
-        RedirectUrl::new(settings.redirect_url.clone())
-            .map_err(|e| PageError::internal(e.to_string()))?,
-    );
     let mut exchange = client
         .exchange_code(AuthorizationCode::new(code))
         .map_err(|e| PageError::internal(e.to_string()))?

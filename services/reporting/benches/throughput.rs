@@ -297,10 +297,10 @@ impl District {
                 held_at,
                 location: short("The library"),
                 their_vision: long("Every fourth grader codes."),
-                stars: [short("Fast projector fixes"), short("Friendly help desk")],
-                wish: long("Loaner laptops the same day"),
+                stars: Some([short("Fast projector fixes"), short("Friendly help desk")]),
+                wish: Some(long("Loaner laptops the same day")),
                 notes: None,
-                wish_id,
+                wish_id: Some(wish_id),
                 connections: vec![],
                 on_their_turf: true,
             }

@@ -223,6 +223,8 @@ impl PurchaseState {
                 self.cancel_reason = Some(c.reason.to_string());
                 self.closed_at = Some(at);
             }
+            // A pause of the decision clock: the clocks' replay, not the decision's.
+            PurchaseEvent::WaitingOnRequester(_) => {}
         }
         self.may_cancel =
             self.status == Some(PurchaseStatus::Held) && self.call_before_cancel.satisfied();
@@ -407,6 +409,9 @@ fn describe(step: &ReplayStep) -> Vec<String> {
             vec![line]
         }
         PurchaseEvent::Cancelled(c) => vec![format!("cancelled: {}", c.reason)],
+        PurchaseEvent::WaitingOnRequester(w) => {
+            vec![format!("waiting on the requester since {}: {}", Rfc3339Micros(&w.since), w.note)]
+        }
     }
 }
 

@@ -3,7 +3,10 @@ use chrono::NaiveDate;
 use super::*;
 use crate::calendar::{BusinessHours, ClockTime, TimeZoneName, Weekday};
 use crate::district::{ByPaymentMethod, DistrictSet, SlaTargets, TargetOverride};
-use crate::gate::{CallLogged, PurchaseApproved, PurchaseDecided, PurchaseLine, PurchaseSubmitted};
+use crate::gate::{
+    CallLogged, PurchaseApproved, PurchaseDecided, PurchaseLine, PurchaseSubmitted,
+    WaitingOnRequester,
+};
 use crate::values::{
     Category, Currency, ExternalRef, LongText, Money, Quantity, SchoolId, ShortText,
 };
@@ -224,6 +227,30 @@ fn waiting_on_the_requester_pauses_the_decision_clock() {
     // Three business hours later than without the wait: Tuesday 16:30 CDT.
     assert_eq!(status.decision_due_at, Some(t("2024-09-10T21:30:00Z")));
     assert_eq!(clock(&status, ClockKind::Decision).business_minutes_used, 90 + 60);
+}
+
+#[test]
+fn an_explicit_wait_on_the_requester_pauses_the_decision_clock_like_an_unanswered_call() {
+    let d = district();
+    // Monday 08:00 CDT: IT reached the requester, who will send the quote; it arrives with
+    // their call at 11:00 CDT. The wait counts as the unanswered call above did.
+    let reached = (call(true, "2024-09-09T13:00:00Z"), "2024-09-09T13:00:00Z");
+    let wait = WaitingOnRequester {
+        note: LongText::parse("The quote from the vendor").unwrap(),
+        since: t("2024-09-09T13:00:00Z"),
+    };
+    let waiting = held(&[reached.clone(), (wait.clone().into(), "2024-09-09T13:00:00Z")]);
+    let status = waiting.status(&d, t("2024-09-09T15:00:00Z")).unwrap();
+    assert!(status.paused);
+    assert_eq!(status.decision_due_at, None, "no due time while waiting");
+    let answered = held(&[
+        reached,
+        (wait.into(), "2024-09-09T13:00:00Z"),
+        (call(true, "2024-09-09T16:00:00Z"), "2024-09-09T16:00:00Z"),
+    ]);
+    let status = answered.status(&d, t("2024-09-09T17:00:00Z")).unwrap();
+    assert!(!status.paused);
+    assert_eq!(status.decision_due_at, Some(t("2024-09-10T21:30:00Z")), "three hours later");
 }
 
 #[test]

@@ -108,6 +108,11 @@ fn purchase_events() -> Vec<PurchaseEvent> {
         AlternativeAccepted { alternative_id: Uuid::from_u128(2) }.into(),
         PurchaseApproved { note: None, alternative_id: Some(Uuid::from_u128(2)) }.into(),
         PurchaseCancelled { reason: LongText::parse("Duplicate order").unwrap() }.into(),
+        WaitingOnRequester {
+            note: LongText::parse("The quote from the vendor").unwrap(),
+            since: t,
+        }
+        .into(),
     ]
 }
 

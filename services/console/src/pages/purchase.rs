@@ -15,16 +15,14 @@ use crate::layout::{
     PageError, business_minutes, csrf, money, notice, once, problem_box, reason_words, sla_badge,
     status_badge, when, when_opt,
 };
-use crate::session::{Person, Posted, Signed};
+use crate::session::{Fields, Person, Posted, Signed};
 use crate::sign_in::see_other;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/purchases/{id}", web::get().to(show))
         .route("/purchases/{id}/calls", web::post().to(log_call))
-        .route("/purchases/{id}/alternatives", web::post().to(propose))
         .route("/purchases/{id}/alternatives/{alt}/accept", web::post().to(accept))
-        .route("/purchases/{id}/approve", web::post().to(approve))
-        .route("/purchases/{id}/cancel", web::post().to(cancel));
+        .route("/purchases/{id}/{action}", web::post().to(simple));
 }
 
 /// Which form a refusal belongs to.
@@ -35,6 +33,7 @@ enum Form {
     Accept,
     Approve,
     Cancel,
+    Wait,
 }
 
 #[derive(Debug, Deserialize)]
@@ -60,6 +59,7 @@ async fn show(
         "accept" => "The alternative is accepted: the purchase is approved as amended.",
         "approve" => "The purchase is approved.",
         "cancel" => "The purchase is cancelled.",
+        "waiting" => "Waiting on the requester: the decision clock is paused until they answer.",
         _ => "Done.",
     });
     let body = view(&person, &purchase, done, None);
@@ -135,16 +135,36 @@ async fn log_call(
     act(&state, &posted, id, &path, body, Form::Call, "call").await
 }
 
-async fn propose(
+/// The forms whose body is one or two of their fields: which form, the API's action, the
+/// notice's key, and the JSON body built from the fields.
+fn simple_action(action: &str, f: &Fields) -> Option<(Form, &'static str, Value)> {
+    let text = |name: &str| f.get(name).unwrap_or_default().to_owned();
+    Some(match action {
+        "alternatives" => (
+            Form::Alternative,
+            "alternative",
+            json!({ "description": text("description"), "call_id": f.get("call_id") }),
+        ),
+        "approve" => (Form::Approve, "approve", json!({ "note": f.get("note") })),
+        "cancel" => (Form::Cancel, "cancel", json!({ "reason": text("reason") })),
+        "waiting" => (Form::Wait, "waiting", json!({ "note": text("note") })),
+        _ => return None,
+    })
+}
+
+/// `POST /console/purchases/{id}/{action}`: propose an alternative, approve, cancel, wait.
+async fn simple(
     state: web::Data<State>,
     posted: Posted,
-    id: web::Path<String>,
+    path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
+    let (id, action) = path.into_inner();
     let id = id_of(&id)?;
-    let f = &posted.fields;
-    let body = json!({ "description": f.get("description").unwrap_or_default(), "call_id": f.get("call_id") });
-    let path = format!("/v1/purchases/{id}/alternatives");
-    act(&state, &posted, id, &path, body, Form::Alternative, "alternative").await
+    let Some((form, done, body)) = simple_action(&action, &posted.fields) else {
+        return Err(PageError::BadForm(format!("there is no action {action:?}")));
+    };
+    let path = format!("/v1/purchases/{id}/{action}");
+    act(&state, &posted, id, &path, body, form, done).await
 }
 
 async fn accept(
@@ -157,28 +177,6 @@ async fn accept(
     let alt = id_of(&alt)?;
     let path = format!("/v1/purchases/{id}/alternatives/{alt}/accept");
     act(&state, &posted, id, &path, json!({}), Form::Accept, "accept").await
-}
-
-async fn approve(
-    state: web::Data<State>,
-    posted: Posted,
-    id: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
-    let id = id_of(&id)?;
-    let body = json!({ "note": posted.fields.get("note") });
-    let path = format!("/v1/purchases/{id}/approve");
-    act(&state, &posted, id, &path, body, Form::Approve, "approve").await
-}
-
-async fn cancel(
-    state: web::Data<State>,
-    posted: Posted,
-    id: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
-    let id = id_of(&id)?;
-    let body = json!({ "reason": posted.fields.get("reason").unwrap_or_default() });
-    let path = format!("/v1/purchases/{id}/cancel");
-    act(&state, &posted, id, &path, body, Form::Cancel, "cancel").await
 }
 
 /// The promise the principals signed for, said where a cancel is refused.
@@ -416,6 +414,21 @@ fn forms(person: &Person, p: &Value, refused: Option<(Form, &Problem)>) -> Marku
                         }
                     }
                     button type="submit" { "Propose it" }
+                }
+            }
+            @if s(p, "status") == "held" {
+                section.card aria-labelledby="wait" {
+                    h3 #wait { "Waiting on the requester" }
+                    (refusal(Form::Wait, refused))
+                    form method="post" action={ "/console/purchases/" (id) "/waiting" } {
+                        (csrf(person)) (once())
+                        div.field {
+                            label for="w-note" { "What they will come back with" }
+                            textarea #w-note name="note" required {}
+                            p.hint { "The decision clock pauses until a call reaches them." }
+                        }
+                        button.secondary type="submit" { "Wait on them" }
+                    }
                 }
             }
             section.card aria-labelledby="approve" {

@@ -239,7 +239,11 @@ async fn stakeholder(
     let vision = vision.unwrap_or_default();
     let health_doc = who.get("health").cloned().unwrap_or_default();
     let conversations = list(&who, "conversations");
-    let latest = conversations.iter().max_by_key(|c| s(c, "held_at").to_owned());
+    // The latest conversation that asked for two stars and a wish (later ones may not).
+    let latest = conversations
+        .iter()
+        .filter(|c| c.get("stars").is_some_and(|v| !v.is_null()))
+        .max_by_key(|c| s(c, "held_at").to_owned());
     let held = who.get("held_purchases").and_then(Value::as_array).cloned().unwrap_or_default();
     let body = html! {
         div.grid2 {
@@ -316,6 +320,21 @@ async fn stakeholder(
         section.card aria-labelledby="purchases" {
             h2 #purchases { "Their held purchases" }
             (held_table(&held))
+        }
+        @let praised = list(&who, "acknowledgements");
+        @let spoke = list(&who, "spoke_for_it");
+        @if !praised.is_empty() || !spoke.is_empty() {
+            section.card aria-labelledby="practices" {
+                h2 #practices { "Stars praised, and words for IT" }
+                ul {
+                    @for a in praised { li { "Their stars praised at " (s(a, "where")) " on " (s(a, "acknowledged_on")) } }
+                    @for w in spoke {
+                        li { "Spoke for IT on " (s(w, "on")) " to "
+                             a href={ "/console/stakeholders/" (s(w, "to_stakeholder_id")) } { "another person" }
+                             ": " (s(w, "about")) }
+                    }
+                }
+            }
         }
         section.card aria-labelledby="conversations" {
             h2 #conversations { "Conversations" }

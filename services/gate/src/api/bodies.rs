@@ -190,6 +190,19 @@ impl FromJson for CancelBody {
     }
 }
 
+/// What IT waits on the requester for.
+#[derive(Debug, ToSchema)]
+pub struct WaitingBody {
+    /// What they will come back with (`the quote from the vendor`).
+    pub note: LongText,
+}
+
+impl FromJson for WaitingBody {
+    fn from_json(f: &mut Fields, map: &Object) -> Option<Self> {
+        Some(Self { note: f.string("note", map.get("note"), LongText::parse)? })
+    }
+}
+
 /// A product IT supports.
 #[derive(Debug, ToSchema)]
 pub struct ProductBody {

@@ -57,6 +57,7 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
         .service(purchases::accept_alternative)
         .service(purchases::approve)
         .service(purchases::cancel)
+        .service(purchases::wait_on_requester)
         .service(catalog::get_catalog)
         .service(catalog::put_product)
         .service(catalog::delete_product)

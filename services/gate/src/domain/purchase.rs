@@ -12,6 +12,8 @@
 //!   caller answers with the stored decision); with another hash it is `idempotency-conflict`.
 //! - A purchase decided `held` or `advisory` is **flagged** at the time its decision was
 //!   recorded ([`Purchase::flagged_at`], [`Decision::flags`](events::gate::Decision::flags)).
+//! - **Waiting on the requester** only on a held purchase (`invalid-state`): from the time it
+//!   is logged, the decision clock pauses until a call reaches them (events::clocks).
 //! - **Calls** and **alternatives** only on held or advisory purchases (`invalid-state`). A
 //!   call may not have happened before the flag (`call-before-flag`) nor more than
 //!   [`MAX_CALL_AHEAD`] after the command's `now` (`call-in-future`, allowing for clock skew);
@@ -48,7 +50,7 @@ use events::clocks::PurchaseClocks;
 use events::gate::{
     AlternativeAccepted, AlternativeProposed, CallLogged, LinesAssessed, PersonReached,
     PurchaseApproved, PurchaseCancelled, PurchaseDecided, PurchaseEvent, PurchaseLine,
-    PurchaseStatus, PurchaseSubmitted,
+    PurchaseStatus, PurchaseSubmitted, WaitingOnRequester,
 };
 use events::rules::{CALL_CLOCK_SKEW, CallBeforeCancel};
 use events::school::SchoolStatus;
@@ -143,6 +145,7 @@ impl Purchase {
                 self.cancellation = Some(e.clone());
                 self.closed_at = Some(recorded_at);
             }
+            PurchaseEvent::WaitingOnRequester(_) => {}
         }
     }
 
@@ -207,6 +210,11 @@ impl Purchase {
             PurchaseCommand::Cancel { reason } => {
                 self.can_cancel()?;
                 Ok(vec![PurchaseCancelled { reason }.into()])
+            }
+            PurchaseCommand::WaitOnRequester { note, now } => {
+                let rule = "only a held purchase's decision waits on the requester";
+                self.require(&[PurchaseStatus::Held], rule)?;
+                Ok(vec![WaitingOnRequester { note, since: now }.into()])
             }
         }
     }
@@ -386,6 +394,9 @@ pub enum PurchaseCommand {
     Approve { note: Option<LongText> },
     /// IT cancels the purchase (`POST /v1/purchases/{id}/cancel`).
     Cancel { reason: LongText },
+    /// IT waits on the requester from `now` (`POST /v1/purchases/{id}/waiting`): the decision
+    /// clock pauses until a call reaches them.
+    WaitOnRequester { note: LongText, now: DateTime<Utc> },
 }
 
 /// A purchase check to record, with the gate's decision on it.

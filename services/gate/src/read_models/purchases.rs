@@ -117,7 +117,8 @@ impl ReadModel for Purchases {
                 }
             }
             PurchaseEvent::AlternativeProposed(_) => summary.alternatives += 1,
-            PurchaseEvent::AlternativeAccepted(_) => {}
+            // The clocks keep the wait; the summary shows it through `sla.paused`.
+            PurchaseEvent::AlternativeAccepted(_) | PurchaseEvent::WaitingOnRequester(_) => {}
             PurchaseEvent::Approved(_) => {
                 summary.status = PurchaseStatus::Approved;
                 summary.resolved_at = Some(at);

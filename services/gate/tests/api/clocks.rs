@@ -16,6 +16,7 @@ on_both_backends!(
     a_snow_day_moves_the_deadline,
     a_call_before_the_deadline_marks_the_first_contact_met,
     waiting_on_the_requester_pauses_the_decision_clock,
+    an_explicit_wait_on_the_requester_pauses_it_until_their_answer,
     the_queue_sorted_by_due_puts_the_soonest_breach_first,
     no_targets_no_clocks,
 );
@@ -206,6 +207,32 @@ async fn waiting_on_the_requester_pauses_the_decision_clock(app: TestApp) {
     let view = app.reached_call(&id).await;
     assert_eq!(view["sla"]["paused"], false);
     assert!(view["sla"]["decision_due_at"].is_string());
+    app.stop().await;
+}
+
+async fn an_explicit_wait_on_the_requester_pauses_it_until_their_answer(app: TestApp) {
+    friday(&app).await;
+    let id = app.held_purchase().await;
+    // IT reached them; they will send the quote: IT waits on them.
+    let view = app.reached_call(&id).await;
+    assert_eq!(view["sla"]["paused"], false);
+    let wait = json!({"note": "The quote from the vendor"});
+    let view = app.act(&id, "waiting", &wait).await.expect(200).clone();
+    let sla = &view["sla"];
+    assert_eq!(sla["paused"], true, "{sla:#}");
+    assert_eq!(sla["decision_due_at"], Value::Null, "no due time while waiting");
+    let types: Vec<&str> =
+        view["timeline"].as_array().unwrap().iter().filter_map(|e| e["type"].as_str()).collect();
+    assert!(types.contains(&"waiting-on-requester"), "{types:?}");
+    // Their answer resumes it.
+    let view = app.reached_call(&id).await;
+    assert_eq!(view["sla"]["paused"], false);
+    assert!(view["sla"]["decision_due_at"].is_string());
+    // Only a held purchase's decision waits; a note is required; finance may not.
+    app.act(&id, "waiting", &json!({})).await.expect_invalid("note");
+    app.post(Who::Finance, &format!("/v1/purchases/{id}/waiting"), &wait).await.expect(403);
+    app.act(&id, "approve", &json!({})).await.expect(200);
+    app.act(&id, "waiting", &wait).await.expect_problem(409, "invalid-state");
     app.stop().await;
 }
 

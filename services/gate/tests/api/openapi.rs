@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::common::{Backend, TestApp, Who};
 
 /// Every operation of API.md's gate table.
-const OPERATIONS: [(&str, &str); 32] = [
+const OPERATIONS: [(&str, &str); 33] = [
     ("post", "/v1/purchase-checks"),
     ("get", "/v1/purchases"),
     ("get", "/v1/purchases/{id}"),
@@ -16,6 +16,7 @@ const OPERATIONS: [(&str, &str); 32] = [
     ("post", "/v1/purchases/{id}/alternatives/{alt_id}/accept"),
     ("post", "/v1/purchases/{id}/approve"),
     ("post", "/v1/purchases/{id}/cancel"),
+    ("post", "/v1/purchases/{id}/waiting"),
     ("get", "/v1/catalog"),
     ("put", "/v1/catalog/products/{sku}"),
     ("delete", "/v1/catalog/products/{sku}"),

@@ -145,7 +145,9 @@ impl ReadModel for Promises {
                 let school = match stakeholder {
                     StakeholderEvent::Registered(e) => &e.school_id,
                     StakeholderEvent::Updated(e) => &e.school_id,
-                    StakeholderEvent::ConversationHeld(_) => return Ok(()),
+                    StakeholderEvent::ConversationHeld(_)
+                    | StakeholderEvent::StarsAcknowledged(_)
+                    | StakeholderEvent::SpokeForIt(_) => return Ok(()),
                 };
                 let doc = StakeholderDoc { school_id: school.as_ref().map(|s| s.to_string()) };
                 docs.of::<StakeholderDoc>(STAKEHOLDERS).put(id, &doc);

@@ -173,11 +173,14 @@ pub struct ConversationBody {
     pub location: ShortText,
     /// Their vision for their school or work, in their words.
     pub their_vision: LongText,
-    /// Exactly two things IT does well.
-    #[schema(min_items = 2, max_items = 2)]
-    pub stars: Vec<ShortText>,
-    /// One thing IT should do better: it becomes a tracked wish.
-    pub wish: LongText,
+    /// Exactly two things IT does well: required at the first conversation with the person;
+    /// later ones may leave it out.
+    #[schema(required = false, nullable = false, min_items = 2, max_items = 2)]
+    pub stars: Option<Vec<ShortText>>,
+    /// One thing IT should do better: it becomes a tracked wish. Required at the first
+    /// conversation with the person; later ones may leave it out.
+    #[schema(required = false, nullable = false)]
+    pub wish: Option<LongText>,
     pub notes: Option<LongText>,
     /// The themes of IT's vision (`GET /v1/vision`) their vision connects to (theme ids).
     #[schema(required = false, max_items = 20)]
@@ -192,17 +195,15 @@ impl FromJson for ConversationBody {
         let held_at = f.string("held_at", map.get("held_at"), time);
         let location = f.string("location", map.get("location"), ShortText::parse);
         let their_vision = f.string("their_vision", map.get("their_vision"), LongText::parse);
-        // Any number is parsed; the domain refuses anything but two.
-        let stars = match map.get("stars") {
-            None | Some(Value::Null) => {
-                f.error("stars", "is required: two things IT does well");
-                None
-            }
-            value => f.array("stars", value, 0, MAX_STARS, |f, path, v| {
-                f.string(path, Some(v), ShortText::parse)
-            }),
+        // Optional, not nullable: whether they are required is the domain's rule (the first
+        // conversation asks). Any number is parsed; the domain refuses anything but two.
+        let stars = f.optional_array("stars", map.get("stars"), 0, MAX_STARS, |f, path, v| {
+            f.string(path, Some(v), ShortText::parse)
+        });
+        let wish = match map.get("wish") {
+            None => Some(None),
+            value => f.string("wish", value, LongText::parse).map(Some),
         };
-        let wish = f.string("wish", map.get("wish"), LongText::parse);
         let notes = f.optional_string("notes", map.get("notes"), LongText::parse);
         // Optional, not nullable.
         let connections = map.get("connections");
@@ -458,7 +459,7 @@ mod tests {
         let conversation = json!({"held_at": "yesterday", "stars": ["ok", 3]});
         assert_eq!(
             bad::<ConversationBody>(conversation),
-            ["held_at", "location", "their_vision", "stars[1]", "wish"]
+            ["held_at", "location", "their_vision", "stars[1]"]
         );
         let promise = json!({"to": {"type": "parent"}, "due_on": "2024-13-01"});
         assert_eq!(bad::<PromiseBody>(promise), ["to.type", "text", "due_on"]);
@@ -481,7 +482,7 @@ mod tests {
             "their_vision": "Every child codes", "stars": ["a", "b", "c"], "wish": "Loaners",
         }))
         .unwrap();
-        assert_eq!(c.stars.len(), 3);
+        assert_eq!(c.stars.map(|s| s.len()), Some(3));
         assert_eq!(c.held_at.to_rfc3339(), "2024-09-03T12:05:00+00:00");
         let n: PromiseBody = parse_object(&json!({
             "to": {"type": "stakeholder", "stakeholder_id": Uuid::nil()},

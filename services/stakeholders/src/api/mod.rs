@@ -28,6 +28,7 @@
 //! host's time zone. Until the district sets its time zone, its calendar is UTC's, and today
 //! is the UTC date ([`today`], [`time`]).
 
+mod advocacy;
 mod bodies;
 mod follow_ups;
 mod promises;
@@ -95,7 +96,10 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
         .service(vision::get_vision)
         .service(vision::put_vision)
         .service(reports::coverage_report)
-        .service(reports::going_cold_report);
+        .service(reports::going_cold_report)
+        .service(advocacy::acknowledge_stars)
+        .service(advocacy::speak_for_it)
+        .service(advocacy::advocates_report);
 }
 
 #[derive(OpenApi)]
@@ -124,7 +128,7 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
         (name = "follow-ups", description = "Things to come back to people about."),
         (name = "reminders", description = "When promises and follow-ups are due soon, and overdue; when people go cold, and how fast contact decays."),
         (name = "vision", description = "IT's own vision for the district, which conversations connect to."),
-        (name = "reports", description = "The meeting plan's coverage, and the people going cold."),
+        (name = "reports", description = "The meeting plan's coverage, the people going cold, and the advocates."),
     ),
     components(schemas(web::Problem, web::FieldError)),
     modifiers(&BearerAuth),

@@ -325,9 +325,10 @@ pub async fn update_stakeholder(
     Ok(HttpResponse::Ok().json(stakeholder_view(&state, id, done.position).await?))
 }
 
-/// Record a conversation: their vision, two stars and a wish.
+/// Record a conversation: their vision and, at the first conversation with the person, two
+/// stars and a wish (later ones may record neither).
 ///
-/// The wish becomes a tracked wish (status `open`) in the same atomic append.
+/// A wish becomes a tracked wish (status `open`) in the same atomic append.
 #[utoipa::path(
     tag = "stakeholders",
     params(("id" = Uuid, Path, description = "The stakeholder id"), IdempotencyKeyHeader),
@@ -340,7 +341,7 @@ pub async fn update_stakeholder(
         (status = 404, description = "`unknown-stakeholder`", body = web::Problem),
         (status = 409, description = "`idempotency-conflict`", body = web::Problem),
         (status = 415, body = web::Problem),
-        (status = 422, description = "`validation`; `exactly-two-stars` (with `found`); `date-in-future` (`held_at`); `unknown-theme` (a connection the vision does not have)", body = web::Problem),
+        (status = 422, description = "`validation`; `exactly-two-stars` (with `found`); `date-in-future` (`held_at`); `unknown-theme` (a connection the vision does not have); `two-stars-and-a-wish-first` (the first conversation with a person without them)", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]
@@ -356,6 +357,9 @@ pub async fn hold_conversation(
     let conversation = body.parse()?;
     let once = Idempotency::of(&who, &req, body.json())?;
     let ids = (Uuid::now_v7(), Uuid::now_v7());
+    // The ids this request creates: the conversation's, and its wish's when it records one.
+    let created: Vec<Uuid> =
+        if conversation.wish.is_some() { vec![ids.0, ids.1] } else { vec![ids.0] };
     let now = now(&state);
     let stream = stream(stakeholder_stream(id));
     let meta = metadata(&who, &req);
@@ -363,30 +367,28 @@ pub async fn hold_conversation(
     let lookups = [vision_stream()];
     let run = state
         .commands
-        .run_idempotent(
-            &meta,
-            once.as_ref(),
-            &[ids.0, ids.1],
-            stream,
-            &lookups,
-            |s: &Stakeholder, l| {
-                let vision = load::<Vision>(&l[0])?.0;
-                Ok(s.handle(conversation.command(ids, now, vision))?)
-            },
-        )
+        .run_idempotent(&meta, once.as_ref(), &created, stream, &lookups, |s: &Stakeholder, l| {
+            let vision = load::<Vision>(&l[0])?.0;
+            Ok(s.handle(conversation.command(ids, now, vision))?)
+        })
         .await?;
-    let written = Written::of(run, &[ids.0, ids.1]);
-    let ids @ (_, wish_id) = (written.created(0)?, written.created(1)?);
-    let view = conversation_held(&state, id, ids, written.position, now).await?;
-    let location = (header::LOCATION, format!("/v1/wishes/{wish_id}"));
-    Ok(written.respond(StatusCode::CREATED).insert_header(location).json(view))
+    let written = Written::of(run, &created);
+    let conversation_id = written.created(0)?;
+    let wish_id = if created.len() > 1 { Some(written.created(1)?) } else { None };
+    let view =
+        conversation_held(&state, id, (conversation_id, wish_id), written.position, now).await?;
+    let mut answer = written.respond(StatusCode::CREATED);
+    if let Some(wish_id) = wish_id {
+        answer.insert_header((header::LOCATION, format!("/v1/wishes/{wish_id}")));
+    }
+    Ok(answer.json(view))
 }
 
 /// The conversation just held by `id`, and its wish, once the read models include `position`.
 async fn conversation_held(
     state: &State,
     id: Uuid,
-    ids: (Uuid, Uuid),
+    ids: (Uuid, Option<Uuid>),
     position: Option<u64>,
     now: DateTime<Utc>,
 ) -> Result<ConversationView, ApiError> {

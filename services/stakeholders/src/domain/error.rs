@@ -49,6 +49,16 @@ pub enum DomainError {
     #[error("a conversation has exactly two stars (two things IT does well); {found} were given")]
     ExactlyTwoStars { found: usize },
     #[error(
+        "the first conversation with a person asks for two stars and a wish; {missing} missing (later conversations may record neither)"
+    )]
+    FirstConversationAsks { missing: &'static str },
+    #[error("the person has no conversation with two stars of that id to acknowledge")]
+    NoStarsToAcknowledge,
+    #[error("an advocate speaks for IT to someone else")]
+    SpokeToThemselves,
+    #[error("to_stakeholder_id is not a registered stakeholder")]
+    UnknownListener,
+    #[error(
         "{theme} is not a theme of IT's vision (GET /v1/vision); a conversation connects only to themes the vision has"
     )]
     UnknownTheme { theme: events::values::ThemeId },
@@ -89,6 +99,10 @@ impl DomainError {
             Self::DateTooEarly { .. } => "date-too-early",
             Self::ExactlyTwoStars { .. } => "exactly-two-stars",
             Self::UnknownTheme { .. } => "unknown-theme",
+            Self::FirstConversationAsks { .. } => "two-stars-and-a-wish-first",
+            Self::NoStarsToAcknowledge => "no-stars-to-acknowledge",
+            Self::SpokeToThemselves => "spoke-to-themselves",
+            Self::UnknownListener => "unknown-listener",
             Self::DuplicateTheme { .. } => "duplicate-theme",
             Self::WishClosed { .. } => "wish-closed",
             Self::PromiseAlreadySettled { .. } => "promise-already-settled",
@@ -114,6 +128,10 @@ impl DomainError {
             Self::DateTooEarly { .. } => "Date too early",
             Self::ExactlyTwoStars { .. } => "Exactly two stars",
             Self::UnknownTheme { .. } => "Unknown theme",
+            Self::FirstConversationAsks { .. } => "Two stars and a wish first",
+            Self::NoStarsToAcknowledge => "No stars to acknowledge",
+            Self::SpokeToThemselves => "Spoke to themselves",
+            Self::UnknownListener => "Unknown listener",
             Self::DuplicateTheme { .. } => "Duplicate theme",
             Self::WishClosed { .. } => "Wish closed",
             Self::PromiseAlreadySettled { .. } => "Promise already settled",
@@ -129,7 +147,8 @@ impl DomainError {
             | Self::UnknownStakeholder
             | Self::UnknownWish
             | Self::UnknownPromise
-            | Self::UnknownFollowUp => ErrorKind::NotFound,
+            | Self::UnknownFollowUp
+            | Self::NoStarsToAcknowledge => ErrorKind::NotFound,
             Self::AlreadyExists { .. }
             | Self::AgreementAlreadySigned
             | Self::AgreementNotSigned
@@ -143,6 +162,9 @@ impl DomainError {
             | Self::DateTooEarly { .. }
             | Self::ExactlyTwoStars { .. }
             | Self::UnknownTheme { .. }
+            | Self::FirstConversationAsks { .. }
+            | Self::SpokeToThemselves
+            | Self::UnknownListener
             | Self::DuplicateTheme { .. } => ErrorKind::Invalid,
         }
     }
@@ -168,6 +190,10 @@ impl DomainError {
         "email-taken",
         "unknown-theme",
         "duplicate-theme",
+        "two-stars-and-a-wish-first",
+        "no-stars-to-acknowledge",
+        "spoke-to-themselves",
+        "unknown-listener",
     ];
 }
 
@@ -201,6 +227,10 @@ mod tests {
             DomainError::EmailTaken { stakeholder_id: uuid::Uuid::nil() },
             DomainError::UnknownTheme { theme: events::values::ThemeId::parse("robots").unwrap() },
             DomainError::DuplicateTheme { theme: events::values::ThemeId::parse("art").unwrap() },
+            DomainError::FirstConversationAsks { missing: "wish" },
+            DomainError::NoStarsToAcknowledge,
+            DomainError::SpokeToThemselves,
+            DomainError::UnknownListener,
         ];
         let slugs: Vec<_> = examples.iter().map(DomainError::slug).collect();
         assert_eq!(slugs, DomainError::SLUGS);

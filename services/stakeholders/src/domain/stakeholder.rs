@@ -16,11 +16,11 @@
 //!   `wish-{wish_id}` in the same append, with the stakeholder's current school and
 //!   `recorded_at = held_at`.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use events::stakeholders::{
-    ConversationHeld, DistrictVision, EmailClaimed, EmailEvent, EmailReleased, Phone,
-    StakeholderEvent, StakeholderRegistered, StakeholderRole, StakeholderUpdated, WishEvent,
-    WishRecorded, email_stream, wish_stream,
+    ConversationHeld, DistrictVision, EmailClaimed, EmailEvent, EmailReleased, Phone, SpokeForIt,
+    StakeholderEvent, StakeholderRegistered, StakeholderRole, StakeholderUpdated,
+    StarsAcknowledged, WishEvent, WishRecorded, email_stream, wish_stream,
 };
 use events::values::{Email, LongText, SchoolId, ShortText, ThemeId};
 use kernel::{Aggregate, At, Decision, Opened, stream};
@@ -46,6 +46,8 @@ pub struct Stakeholder {
     pub profile: Option<Profile>,
     pub conversations: u32,
     pub last_contact: Option<DateTime<Utc>>,
+    /// The conversations that recorded two stars.
+    pub starred: Vec<Uuid>,
 }
 
 /// What can be asked about a stakeholder.
@@ -54,6 +56,30 @@ pub enum StakeholderCommand {
     Register(RegisterStakeholder),
     Update(UpdateStakeholder),
     HoldConversation(HoldConversation),
+    AcknowledgeStars(AcknowledgeStars),
+    SpeakForIt(SpeakForIt),
+}
+
+/// `POST /v1/stakeholders/{id}/conversations/{conversation_id}/acknowledgements`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AcknowledgeStars {
+    pub conversation_id: Uuid,
+    pub place: ShortText,
+    pub on: NaiveDate,
+    /// The district's date now.
+    pub today: NaiveDate,
+}
+
+/// `POST /v1/stakeholders/{id}/advocacy`: they spoke for IT to `to`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpeakForIt {
+    pub to: Uuid,
+    /// Whether `to` is a registered stakeholder (read with the command).
+    pub to_exists: bool,
+    pub about: LongText,
+    pub on: NaiveDate,
+    /// The district's date now.
+    pub today: NaiveDate,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -117,9 +143,10 @@ pub struct HoldConversation {
     pub now: DateTime<Utc>,
     pub location: ShortText,
     pub their_vision: LongText,
-    /// Must be exactly two.
-    pub stars: Vec<ShortText>,
-    pub wish: LongText,
+    /// Exactly two when given; required at the first conversation with the person.
+    pub stars: Option<Vec<ShortText>>,
+    /// Required at the first conversation with the person.
+    pub wish: Option<LongText>,
     pub notes: Option<LongText>,
     /// The themes of IT's vision their vision connects to.
     pub connections: Vec<ThemeId>,
@@ -165,7 +192,11 @@ impl Aggregate for Stakeholder {
             StakeholderEvent::ConversationHeld(e) => {
                 self.conversations += 1;
                 self.last_contact = self.last_contact.max(Some(e.held_at));
+                if e.stars.is_some() {
+                    self.starred.push(e.conversation_id);
+                }
             }
+            StakeholderEvent::StarsAcknowledged(_) | StakeholderEvent::SpokeForIt(_) => {}
         }
     }
 
@@ -229,6 +260,39 @@ impl Aggregate for Stakeholder {
                 Ok(claims.into_iter().fold(decision, Decision::opening))
             }
             StakeholderCommand::HoldConversation(cmd) => self.hold_conversation(cmd),
+            StakeholderCommand::AcknowledgeStars(cmd) => {
+                if self.stakeholder_id.is_none() {
+                    return Err(DomainError::UnknownStakeholder);
+                }
+                if !self.starred.contains(&cmd.conversation_id) {
+                    return Err(DomainError::NoStarsToAcknowledge);
+                }
+                if cmd.on > cmd.today {
+                    return Err(DomainError::DateInFuture { field: "on" });
+                }
+                let acknowledged = StarsAcknowledged {
+                    conversation_id: cmd.conversation_id,
+                    place: cmd.place,
+                    acknowledged_on: cmd.on,
+                };
+                Ok(vec![acknowledged.into()].into())
+            }
+            StakeholderCommand::SpeakForIt(cmd) => {
+                let Some(me) = self.stakeholder_id else {
+                    return Err(DomainError::UnknownStakeholder);
+                };
+                if cmd.to == me {
+                    return Err(DomainError::SpokeToThemselves);
+                }
+                if !cmd.to_exists {
+                    return Err(DomainError::UnknownListener);
+                }
+                if cmd.on > cmd.today {
+                    return Err(DomainError::DateInFuture { field: "on" });
+                }
+                let spoke = SpokeForIt { to_stakeholder_id: cmd.to, about: cmd.about, on: cmd.on };
+                Ok(vec![spoke.into()].into())
+            }
         }
     }
 }
@@ -241,9 +305,25 @@ impl Stakeholder {
         let (Some(stakeholder_id), Some(profile)) = (self.stakeholder_id, &self.profile) else {
             return Err(DomainError::UnknownStakeholder);
         };
-        let found = cmd.stars.len();
-        let stars: [ShortText; 2] =
-            cmd.stars.try_into().map_err(|_| DomainError::ExactlyTwoStars { found })?;
+        // The first conversation asks for two stars and a wish; later ones may record neither.
+        if self.conversations == 0 {
+            let missing = match (&cmd.stars, &cmd.wish) {
+                (None, None) => Some("stars and wish"),
+                (None, Some(_)) => Some("stars"),
+                (Some(_), None) => Some("wish"),
+                (Some(_), Some(_)) => None,
+            };
+            if let Some(missing) = missing {
+                return Err(DomainError::FirstConversationAsks { missing });
+            }
+        }
+        let stars: Option<[ShortText; 2]> = match cmd.stars {
+            None => None,
+            Some(stars) => {
+                let found = stars.len();
+                Some(stars.try_into().map_err(|_| DomainError::ExactlyTwoStars { found })?)
+            }
+        };
         if cmd.held_at > cmd.now + CLOCK_SKEW {
             return Err(DomainError::DateInFuture { field: "held_at" });
         }
@@ -253,14 +333,14 @@ impl Stakeholder {
         let mut connections = cmd.connections;
         connections.sort();
         connections.dedup();
-        let wish = WishRecorded {
+        let wish = cmd.wish.clone().map(|text| WishRecorded {
             wish_id: cmd.wish_id,
             stakeholder_id,
             school_id: profile.school_id.clone(),
-            text: cmd.wish.clone(),
+            text,
             conversation_id: cmd.conversation_id,
             recorded_at: cmd.held_at,
-        };
+        });
         let held = ConversationHeld {
             conversation_id: cmd.conversation_id,
             held_at: cmd.held_at,
@@ -269,12 +349,16 @@ impl Stakeholder {
             stars,
             wish: cmd.wish,
             notes: cmd.notes,
-            wish_id: cmd.wish_id,
+            wish_id: wish.as_ref().map(|w| w.wish_id),
             connections,
             on_their_turf: cmd.on_their_turf,
         };
-        let wish = Opened::new(stream(wish_stream(cmd.wish_id)), &WishEvent::from(wish));
-        Ok(Decision::events(vec![held.into()]).opening(wish))
+        let decision = Decision::events(vec![held.into()]);
+        Ok(match wish {
+            Some(wish) => decision
+                .opening(Opened::new(stream(wish_stream(wish.wish_id)), &WishEvent::from(wish))),
+            None => decision,
+        })
     }
 }
 
@@ -335,8 +419,8 @@ mod tests {
             now: now(),
             location: short("Her office"),
             their_vision: long("Every fourth grader codes."),
-            stars: stars.iter().map(|s| short(s)).collect(),
-            wish: long("Loaners the same day"),
+            stars: Some(stars.iter().map(|s| short(s)).collect()),
+            wish: Some(long("Loaners the same day")),
             notes: Some(long("Mentioned the robotics club")),
             connections: vec![],
             on_their_turf: true,
@@ -371,6 +455,97 @@ mod tests {
             vision: vision(themes),
             ..cmd
         })
+    }
+
+    #[test]
+    fn the_first_conversation_asks_for_two_stars_and_a_wish_later_ones_may_not() {
+        let StakeholderCommand::HoldConversation(full) = conversation(&["a", "b"], now()) else {
+            unreachable!()
+        };
+        let bare = HoldConversation { stars: None, wish: None, ..full.clone() };
+        let no_wish = HoldConversation { wish: None, ..full.clone() };
+        // Given a person never met, when a conversation records neither, or no wish: refused.
+        given::<Stakeholder>([registered()])
+            .when(StakeholderCommand::HoldConversation(bare.clone()))
+            .then_expect_error(DomainError::FirstConversationAsks { missing: "stars and wish" });
+        given::<Stakeholder>([registered()])
+            .when(StakeholderCommand::HoldConversation(no_wish))
+            .then_expect_error(DomainError::FirstConversationAsks { missing: "wish" });
+        // Given a first conversation, a later one may record neither: no wish is opened.
+        let then = given::<Stakeholder>([registered()])
+            .when(StakeholderCommand::HoldConversation(full))
+            .then_apply()
+            .when(StakeholderCommand::HoldConversation(bare));
+        let StakeholderEvent::ConversationHeld(held) = &then.decision().events[0] else {
+            panic!("a conversation")
+        };
+        assert_eq!((held.stars.clone(), held.wish.clone(), held.wish_id), (None, None, None));
+        then.then_expect_opens(vec![]);
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn stars_are_acknowledged_in_public_once_recorded() {
+        let ack = |conversation_id| {
+            StakeholderCommand::AcknowledgeStars(AcknowledgeStars {
+                conversation_id,
+                place: short("School Committee, March meeting"),
+                on: day("2026-03-02"),
+                today: day("2026-03-10"),
+            })
+        };
+        // Given a conversation with two stars, when IT praises them in public: recorded.
+        let held = given::<Stakeholder>([registered()])
+            .when(conversation(&["a", "b"], now() - TimeDelta::days(1)))
+            .then_apply();
+        held.when(ack(CONVERSATION)).then_expect_events(vec![
+            StarsAcknowledged {
+                conversation_id: CONVERSATION,
+                place: short("School Committee, March meeting"),
+                acknowledged_on: day("2026-03-02"),
+            }
+            .into(),
+        ]);
+        // A conversation that is not theirs, or without stars, has none to praise.
+        given::<Stakeholder>([registered()])
+            .when(ack(Uuid::from_u128(99)))
+            .then_expect_error(DomainError::NoStarsToAcknowledge);
+    }
+
+    #[test]
+    fn an_advocate_speaks_for_it_to_someone_else_who_is_registered() {
+        let speak = |to, to_exists, on: &str| {
+            StakeholderCommand::SpeakForIt(SpeakForIt {
+                to,
+                to_exists,
+                about: long("How the gate got her school its Chromebooks in a week"),
+                on: day(on),
+                today: day("2026-03-10"),
+            })
+        };
+        let other = Uuid::from_u128(42);
+        given::<Stakeholder>([registered()])
+            .when(speak(other, true, "2026-03-09"))
+            .then_expect_events(vec![
+                events::stakeholders::SpokeForIt {
+                    to_stakeholder_id: other,
+                    about: long("How the gate got her school its Chromebooks in a week"),
+                    on: day("2026-03-09"),
+                }
+                .into(),
+            ]);
+        given::<Stakeholder>([registered()])
+            .when(speak(ID, true, "2026-03-09"))
+            .then_expect_error(DomainError::SpokeToThemselves);
+        given::<Stakeholder>([registered()])
+            .when(speak(other, false, "2026-03-09"))
+            .then_expect_error(DomainError::UnknownListener);
+        given::<Stakeholder>([registered()])
+            .when(speak(other, true, "2026-03-11"))
+            .then_expect_error(DomainError::DateInFuture { field: "on" });
     }
 
     #[test]
@@ -575,10 +750,10 @@ mod tests {
                     held_at,
                     location: short("Her office"),
                     their_vision: long("Every fourth grader codes."),
-                    stars: [short("Fast fixes"), short("Friendly desk")],
-                    wish: long("Loaners the same day"),
+                    stars: Some([short("Fast fixes"), short("Friendly desk")]),
+                    wish: Some(long("Loaners the same day")),
                     notes: Some(long("Mentioned the robotics club")),
-                    wish_id: WISH,
+                    wish_id: Some(WISH),
                     connections: vec![],
                     on_their_turf: true,
                 }

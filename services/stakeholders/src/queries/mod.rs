@@ -27,6 +27,7 @@
 //! - [`health_inputs`]: the facts [`crate::domain::health`] scores, with
 //!   [`last_meaningful_contact`], what counts as contact (for health and [`going_cold`]).
 
+pub mod advocates;
 mod call_before_cancel;
 pub mod coverage;
 pub mod follow_ups;

@@ -3,7 +3,9 @@
 //! with how fast IT answered each.
 
 use chrono::{DateTime, Utc};
-use events::stakeholders::{ConversationHeld, Phone, StakeholderRole};
+use events::stakeholders::{
+    ConversationHeld, Phone, SpokeForIt, StakeholderRole, StarsAcknowledged,
+};
 use events::values::{Email, SchoolId, ShortText};
 use kernel::{ReadModel, View};
 use serde::Serialize;
@@ -62,6 +64,10 @@ pub struct StakeholderView {
     pub health: Health,
     /// Every conversation, in the order they were recorded.
     pub conversations: Vec<ConversationHeld>,
+    /// Their stars IT praised in public, in the order recorded.
+    pub acknowledgements: Vec<StarsAcknowledged>,
+    /// When they spoke for IT, and to whom, in the order recorded.
+    pub spoke_for_it: Vec<SpokeForIt>,
     /// Their wishes, oldest first.
     pub wishes: Vec<WishView>,
     /// Promises made to them and, for a principal, to their school; overdue first.
@@ -100,8 +106,9 @@ pub fn held_purchase_view(doc: HeldPurchaseDoc, now: DateTime<Utc>) -> HeldPurch
 pub struct ConversationView {
     pub stakeholder_id: Uuid,
     pub conversation: ConversationHeld,
-    /// The conversation's wish, now tracked (`GET /v1/wishes/{wish_id}`).
-    pub wish: WishView,
+    /// The conversation's wish, now tracked (`GET /v1/wishes/{wish_id}`); `null` when the
+    /// conversation recorded none.
+    pub wish: Option<WishView>,
 }
 
 /// What a stakeholder's view joins: the person, what IT owes them and, for a principal, their
@@ -182,6 +189,8 @@ impl StakeholderDocs {
             registered_at: who.registered_at,
             updated_at: who.updated_at,
             conversations: who.conversations,
+            acknowledgements: who.acknowledgements,
+            spoke_for_it: who.spoke_for_it,
             wishes,
             held_purchases,
         }
@@ -246,7 +255,7 @@ pub async fn stakeholders(
 pub fn conversation_view(
     who: &StakeholderDoc,
     conversation_id: Uuid,
-    wish: WishDoc,
+    wish: Option<WishDoc>,
     now: DateTime<Utc>,
 ) -> Option<ConversationView> {
     let conversation =
@@ -255,22 +264,27 @@ pub fn conversation_view(
     Some(ConversationView {
         stakeholder_id: who.stakeholder_id,
         conversation,
-        wish: wish_view(wish, now, &names),
+        wish: wish.map(|wish| wish_view(wish, now, &names)),
     })
 }
 
-/// The conversation `conversation_id` of the stakeholder `id`, with its wish `wish_id` as of
-/// `now`; `None` unless all are in the read models.
+/// The conversation `conversation_id` of the stakeholder `id`, with its wish `wish_id` (when
+/// it recorded one) as of `now`; `None` unless all are in the read models.
 pub async fn conversation(
     view: &View<'_>,
     id: Uuid,
-    (conversation_id, wish_id): (Uuid, Uuid),
+    (conversation_id, wish_id): (Uuid, Option<Uuid>),
     now: DateTime<Utc>,
 ) -> Result<Option<ConversationView>, ApiError> {
-    let (who_key, wish_key) = (id.to_string(), wish_id.to_string());
-    let (who, wish) =
-        futures::try_join!(view.one::<Stakeholders>(&who_key), view.one::<Wishes>(&wish_key))?;
-    Ok(who.zip(wish).and_then(|(who, wish)| conversation_view(&who, conversation_id, wish, now)))
+    let who = view.one::<Stakeholders>(&id.to_string()).await?;
+    let wish = match wish_id {
+        Some(wish_id) => match view.one::<Wishes>(&wish_id.to_string()).await? {
+            Some(wish) => Some(wish),
+            None => return Ok(None),
+        },
+        None => None,
+    };
+    Ok(who.and_then(|who| conversation_view(&who, conversation_id, wish, now)))
 }
 
 #[cfg(test)]
@@ -359,9 +373,11 @@ mod tests {
         let dana = doc::<Stakeholders>(&docs, DANA);
         let wish = doc::<Wishes>(&docs, WISH_DANA);
         let held = dana.conversations[0].conversation_id;
-        let view = conversation_view(&dana, held, wish.clone(), now()).unwrap();
-        assert_eq!((view.stakeholder_id, view.wish.wish.wish_id), (DANA, WISH_DANA));
-        assert_eq!(view.wish.stakeholder_name, Some(dana.name.clone()));
-        assert!(conversation_view(&dana, Uuid::nil(), wish, now() + TimeDelta::days(1)).is_none());
+        let view = conversation_view(&dana, held, Some(wish.clone()), now()).unwrap();
+        let made = view.wish.unwrap();
+        assert_eq!((view.stakeholder_id, made.wish.wish_id), (DANA, WISH_DANA));
+        assert_eq!(made.stakeholder_name, Some(dana.name.clone()));
+        let later = now() + TimeDelta::days(1);
+        assert!(conversation_view(&dana, Uuid::nil(), Some(wish), later).is_none());
     }
 }

@@ -150,7 +150,8 @@ impl ReadModel for HeldPurchases {
             }
             PurchaseEvent::Submitted(_)
             | PurchaseEvent::CallLogged(_)
-            | PurchaseEvent::AlternativeAccepted(_) => {}
+            | PurchaseEvent::AlternativeAccepted(_)
+            | PurchaseEvent::WaitingOnRequester(_) => {}
         }
         doc.call_before_cancel = held.rule.honoured();
         docs.put(key, &held);

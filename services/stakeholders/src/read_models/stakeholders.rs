@@ -6,7 +6,8 @@ use eventlog::Filter;
 use events::Published;
 use events::stakeholders::{
     ConversationHeld, FOLLOWUP_CATEGORY, FollowUpEvent, PROMISE_CATEGORY, Phone, PromiseEvent,
-    PromiseTo, STAKEHOLDER_CATEGORY, StakeholderEvent, StakeholderRole, WISH_CATEGORY, WishEvent,
+    PromiseTo, STAKEHOLDER_CATEGORY, SpokeForIt, StakeholderEvent, StakeholderRole,
+    StarsAcknowledged, WISH_CATEGORY, WishEvent,
 };
 use events::values::{Email, SchoolId, ShortText};
 use kernel::{Documents, ReadModel, Recorded};
@@ -31,6 +32,12 @@ pub struct StakeholderDoc {
     pub followup_ids: Vec<Uuid>,
     /// Promises made to them personally.
     pub promise_ids: Vec<Uuid>,
+    /// Their stars IT praised in public.
+    #[serde(default)]
+    pub acknowledgements: Vec<StarsAcknowledged>,
+    /// When they spoke for IT, and to whom.
+    #[serde(default)]
+    pub spoke_for_it: Vec<SpokeForIt>,
     pub registered_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -102,6 +109,8 @@ impl ReadModel for Stakeholders {
                 wish_ids: vec![],
                 followup_ids: vec![],
                 promise_ids: vec![],
+                acknowledgements: vec![],
+                spoke_for_it: vec![],
                 registered_at: at,
                 updated_at: at,
             };
@@ -120,6 +129,12 @@ impl ReadModel for Stakeholders {
             Published::Stakeholder(StakeholderEvent::ConversationHeld(c)) => {
                 doc.last_contact = doc.last_contact.max(Some(c.held_at));
                 doc.conversations.push(c.clone());
+            }
+            Published::Stakeholder(StakeholderEvent::StarsAcknowledged(a)) => {
+                doc.acknowledgements.push(a.clone())
+            }
+            Published::Stakeholder(StakeholderEvent::SpokeForIt(s)) => {
+                doc.spoke_for_it.push(s.clone())
             }
             Published::Wish(WishEvent::Recorded(r)) => doc.wish_ids.push(r.wish_id),
             Published::FollowUp(FollowUpEvent::Scheduled(s)) => {
@@ -149,7 +164,7 @@ mod tests {
         assert_eq!(dana.role, StakeholderRole::Principal);
         assert_eq!(dana.principal_of(), Some(&lincoln()));
         assert_eq!(dana.conversations.len(), 1);
-        assert_eq!(dana.conversations[0].wish_id, WISH_DANA);
+        assert_eq!(dana.conversations[0].wish_id, Some(WISH_DANA));
         assert_eq!(dana.last_contact, Some(dana.conversations[0].held_at));
         assert_eq!(dana.wish_ids, [WISH_DANA]);
         assert_eq!(dana.followup_ids, [FOLLOWUP_LATE, FOLLOWUP_DONE]);

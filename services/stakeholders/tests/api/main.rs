@@ -16,6 +16,7 @@ mod gating;
 mod going_cold;
 mod once;
 mod openapi;
+mod practices;
 mod rebuild;
 mod relationships;
 mod reminders;

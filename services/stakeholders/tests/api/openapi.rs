@@ -10,7 +10,7 @@ use crate::common::{Backend, TestApp, Who};
 
 /// Every operation: API.md's stakeholder table, plus the single reads, the profile update,
 /// the reminders' settings and the reports.
-const OPERATIONS: [(&str, &str); 28] = [
+const OPERATIONS: [(&str, &str); 31] = [
     ("get", "/v1/schools"),
     ("get", "/v1/schools/{school_id}"),
     ("put", "/v1/schools/{school_id}"),
@@ -39,6 +39,9 @@ const OPERATIONS: [(&str, &str); 28] = [
     ("put", "/v1/vision"),
     ("get", "/v1/reports/coverage"),
     ("get", "/v1/reports/going-cold"),
+    ("post", "/v1/stakeholders/{id}/conversations/{conversation_id}/acknowledgements"),
+    ("post", "/v1/stakeholders/{id}/advocacy"),
+    ("get", "/v1/reports/advocates"),
 ];
 
 fn document() -> Value {

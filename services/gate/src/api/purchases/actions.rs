@@ -23,7 +23,7 @@ use uuid::Uuid;
 use web::ApiError;
 
 use super::super::Writers;
-use super::super::bodies::{AlternativeBody, ApproveBody, CallBody, CancelBody};
+use super::super::bodies::{AlternativeBody, ApproveBody, CallBody, CancelBody, WaitingBody};
 use super::PurchaseView;
 use crate::app::State;
 use crate::domain::{
@@ -289,5 +289,39 @@ pub async fn cancel(
     let reason = body.parse()?.reason;
     let cancel = |_: &Purchase| PurchaseCommand::Cancel { reason: reason.clone() };
     let acted = act(&state, &who, &req, id, body.json(), &[], cancel).await?;
+    Ok(acted.respond(StatusCode::OK))
+}
+
+/// IT waits on the requester: they will send the details, check with their team, come back
+/// with a quote. The decision clock pauses from now until a call that reaches them (their
+/// answer), as after a call that did not reach them; `sla.paused` says so meanwhile.
+#[utoipa::path(
+    tag = "purchases",
+    params(("id" = Uuid, Path), IdempotencyKeyHeader),
+    request_body = WaitingBody,
+    responses(
+        (status = 200, body = PurchaseView),
+        (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
+        (status = 401, body = web::Problem),
+        (status = 403, body = web::Problem),
+        (status = 404, body = web::Problem),
+        (status = 409, description = "`invalid-state` (not held); `idempotency-conflict`", body = web::Problem),
+        (status = 422, description = "`validation`", body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[post("/v1/purchases/{id}/waiting")]
+pub async fn wait_on_requester(
+    state: Data<State>,
+    who: Caller<Writers>,
+    req: HttpRequest,
+    id: Path<String>,
+    body: Body<WaitingBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = http::path_id("id", &id)?;
+    let note = body.parse()?.note;
+    let now = state.clock.now();
+    let wait = |_: &Purchase| PurchaseCommand::WaitOnRequester { note: note.clone(), now };
+    let acted = act(&state, &who, &req, id, body.json(), &[], wait).await?;
     Ok(acted.respond(StatusCode::OK))
 }

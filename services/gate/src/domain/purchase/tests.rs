@@ -1001,3 +1001,21 @@ mod fold_agrees_with_the_gate {
         }
     }
 }
+
+// --- waiting on the requester ---------------------------------------------------------------
+
+#[test]
+fn only_a_held_purchase_waits_on_its_requester() {
+    let note = LongText::parse("The quote from the vendor").unwrap();
+    let wait = || PurchaseCommand::WaitOnRequester { note: note.clone(), now: at(7) };
+    given::<Purchase>(held_purchase()).when(wait()).then_expect_events(vec![
+        events::gate::WaitingOnRequester { note: note.clone(), since: at(7) }.into(),
+    ]);
+    let rule = "only a held purchase's decision waits on the requester";
+    given::<Purchase>(advisory_purchase())
+        .when(wait())
+        .then_expect_error(PurchaseError::InvalidState { status: PurchaseStatus::Advisory, rule });
+    given::<Purchase>(approved_by_it(held_purchase()))
+        .when(wait())
+        .then_expect_error(PurchaseError::InvalidState { status: PurchaseStatus::Approved, rule });
+}

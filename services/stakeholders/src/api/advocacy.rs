@@ -1,0 +1,199 @@
+//! The practices that carry the relationships: praising a person's stars in public, and
+//! recording when a person spoke for IT to another (an advocate); the advocates report.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Path};
+use actix_web::{HttpRequest, HttpResponse, get, post};
+use chrono::NaiveDate;
+use events::stakeholders::{SpokeForIt, StarsAcknowledged, stakeholder_stream};
+use events::values::{LongText, ShortText};
+use kernel::http::{self, Body, Caller, FromJson, Idempotency, IdempotencyKeyHeader};
+use kernel::{Aggregate, ReadModel, stream};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use web::{ApiError, Fields};
+
+use super::{Readers, Writers, Written, load, metadata, read_models, time};
+use crate::app::State;
+use crate::domain::stakeholder::{AcknowledgeStars, SpeakForIt, Stakeholder, StakeholderCommand};
+use crate::queries::advocates::{AdvocatesReport, advocates};
+use crate::read_models::{Schools, Stakeholders};
+
+fn date(s: &str) -> Result<NaiveDate, String> {
+    s.parse().map_err(|_| format!("must be a date (YYYY-MM-DD), not {s:?}"))
+}
+
+/// Where and when IT praised a person's stars.
+#[derive(Debug, ToSchema)]
+pub struct AcknowledgementBody {
+    /// Where: the meeting or the publication (`School Committee, March meeting`).
+    #[schema(value_type = ShortText)]
+    pub r#where: ShortText,
+    /// The day (default: today, the district's date); not in the future.
+    #[schema(required = false, nullable = false)]
+    pub on: Option<NaiveDate>,
+}
+
+impl FromJson for AcknowledgementBody {
+    fn from_json(f: &mut Fields, map: &Map<String, Value>) -> Option<Self> {
+        let place = f.string("where", map.get("where"), ShortText::parse);
+        let on = match map.get("on") {
+            None => Some(None),
+            value => f.string("on", value, date).map(Some),
+        };
+        Some(Self { r#where: place?, on: on? })
+    }
+}
+
+/// Praise a person's two stars in public, as the district's CTO did at School Committee
+/// meetings: recorded on their profile (`acknowledgements`).
+#[utoipa::path(
+    tag = "stakeholders",
+    params(
+        ("id" = Uuid, Path, description = "The stakeholder id"),
+        ("conversation_id" = Uuid, Path, description = "The conversation whose stars are praised"),
+        IdempotencyKeyHeader,
+    ),
+    request_body = AcknowledgementBody,
+    responses(
+        (status = 201, description = "Recorded", body = StarsAcknowledged),
+        (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header`", body = web::Problem),
+        (status = 401, body = web::Problem),
+        (status = 403, body = web::Problem),
+        (status = 404, description = "`unknown-stakeholder`; `no-stars-to-acknowledge`: not their conversation, or one without stars", body = web::Problem),
+        (status = 409, description = "`idempotency-conflict`", body = web::Problem),
+        (status = 415, body = web::Problem),
+        (status = 422, description = "`validation`; `date-in-future` (`on`)", body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[post("/v1/stakeholders/{id}/conversations/{conversation_id}/acknowledgements")]
+pub async fn acknowledge_stars(
+    who: Caller<Writers>,
+    state: Data<State>,
+    req: HttpRequest,
+    path: Path<(String, String)>,
+    body: Body<AcknowledgementBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = http::path_id("id", &path.0)?;
+    let conversation_id = http::path_id("conversation_id", &path.1)?;
+    let ack = body.parse()?;
+    let once = Idempotency::of(&who, &req, body.json())?;
+    let (_, today) = time(&state).await?;
+    let on = ack.on.unwrap_or(today);
+    let command = AcknowledgeStars { conversation_id, place: ack.r#where.clone(), on, today };
+    let own = stream(stakeholder_stream(id));
+    let run = state
+        .commands
+        .run_idempotent(
+            &metadata(&who, &req),
+            once.as_ref(),
+            &[],
+            own,
+            &[],
+            |s: &Stakeholder, _| {
+                Ok(s.handle(StakeholderCommand::AcknowledgeStars(command.clone()))?)
+            },
+        )
+        .await?;
+    let written = Written::of(run, &[]);
+    let answer = StarsAcknowledged { conversation_id, place: ack.r#where, acknowledged_on: on };
+    Ok(written.respond(StatusCode::CREATED).json(answer))
+}
+
+/// Who an advocate spoke to, about what, when.
+#[derive(Debug, ToSchema)]
+pub struct AdvocacyBody {
+    /// Whom they spoke to for IT (a registered stakeholder, not themselves).
+    pub to_stakeholder_id: Uuid,
+    pub about: LongText,
+    /// The day (default: today, the district's date); not in the future.
+    #[schema(required = false, nullable = false)]
+    pub on: Option<NaiveDate>,
+}
+
+impl FromJson for AdvocacyBody {
+    fn from_json(f: &mut Fields, map: &Map<String, Value>) -> Option<Self> {
+        let to = f.string("to_stakeholder_id", map.get("to_stakeholder_id"), |s: &str| {
+            s.parse::<Uuid>().map_err(|_| "must be a stakeholder id (a UUID)".to_owned())
+        });
+        let about = f.string("about", map.get("about"), LongText::parse);
+        let on = match map.get("on") {
+            None => Some(None),
+            value => f.string("on", value, date).map(Some),
+        };
+        Some(Self { to_stakeholder_id: to?, about: about?, on: on? })
+    }
+}
+
+/// Record that the person spoke for IT to another: a principal who signed the agreement
+/// telling one who has not what it did for their school. The advocates report
+/// (`GET /v1/reports/advocates`) joins these to the schools' signatures.
+#[utoipa::path(
+    tag = "stakeholders",
+    params(("id" = Uuid, Path, description = "The advocate: who spoke for IT"), IdempotencyKeyHeader),
+    request_body = AdvocacyBody,
+    responses(
+        (status = 201, description = "Recorded", body = SpokeForIt),
+        (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header`", body = web::Problem),
+        (status = 401, body = web::Problem),
+        (status = 403, body = web::Problem),
+        (status = 404, description = "`unknown-stakeholder`: the advocate", body = web::Problem),
+        (status = 409, description = "`idempotency-conflict`", body = web::Problem),
+        (status = 415, body = web::Problem),
+        (status = 422, description = "`validation`; `unknown-listener`; `spoke-to-themselves`; `date-in-future` (`on`)", body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[post("/v1/stakeholders/{id}/advocacy")]
+pub async fn speak_for_it(
+    who: Caller<Writers>,
+    state: Data<State>,
+    req: HttpRequest,
+    id: Path<String>,
+    body: Body<AdvocacyBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = http::path_id("id", &id)?;
+    let advocacy = body.parse()?;
+    let once = Idempotency::of(&who, &req, body.json())?;
+    let (_, today) = time(&state).await?;
+    let on = advocacy.on.unwrap_or(today);
+    let to = advocacy.to_stakeholder_id;
+    let own = stream(stakeholder_stream(id));
+    // Whom they spoke to is read with the advocate, so an unknown person is refused.
+    let lookups = [stream(stakeholder_stream(to))];
+    let meta = metadata(&who, &req);
+    let run = state
+        .commands
+        .run_idempotent(&meta, once.as_ref(), &[], own, &lookups, |s: &Stakeholder, l| {
+            let to_exists = load::<Stakeholder>(&l[0])?.stakeholder_id.is_some();
+            let command = SpeakForIt { to, to_exists, about: advocacy.about.clone(), on, today };
+            Ok(s.handle(StakeholderCommand::SpeakForIt(command))?)
+        })
+        .await?;
+    let written = Written::of(run, &[]);
+    let answer = SpokeForIt { to_stakeholder_id: to, about: advocacy.about, on };
+    Ok(written.respond(StatusCode::CREATED).json(answer))
+}
+
+/// The advocates: who spoke for IT to whom; for each school that has not signed, the signed
+/// principals who spoke to its principal; and which signings followed an advocate's word.
+#[utoipa::path(
+    tag = "reports",
+    responses(
+        (status = 200, body = AdvocatesReport),
+        (status = 401, body = web::Problem),
+        (status = 403, description = "A finance token, or one without a procgate role", body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/v1/reports/advocates")]
+pub async fn advocates_report(
+    _: Caller<Readers>,
+    state: Data<State>,
+) -> Result<HttpResponse, ApiError> {
+    let view = read_models(&state, None, &[Schools::NAME, Stakeholders::NAME]).await?;
+    let (schools, people) = futures::try_join!(view.all::<Schools>(), view.all::<Stakeholders>())?;
+    Ok(HttpResponse::Ok().json(advocates(&schools, &people)))
+}
