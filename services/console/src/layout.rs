@@ -16,13 +16,14 @@ use crate::session::Person;
 const HTMX_CONFIG: &str = r#"{"includeIndicatorStyles":false,"allowEval":false,"historyCacheSize":0,"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},{"code":"[45]..","swap":true,"error":true}]}"#;
 
 /// The sections of the console, in the order of the navigation.
-const SECTIONS: [(&str, &str); 6] = [
+const SECTIONS: [(&str, &str); 7] = [
     ("/console/queue", "Held queue"),
     ("/console/outreach", "Outreach"),
     ("/console/due", "Due"),
     ("/console/schools", "Schools"),
     ("/console/reports", "Reports"),
     ("/console/audit", "Audit"),
+    ("/console/notifications", "Notifications"),
 ];
 
 /// A whole page: navigation for `person` (none on the sign-in pages), `title` as its heading.

@@ -276,6 +276,9 @@ async fn an_it_technicians_day_and_the_ctos_reports_in_chromium() {
     b.click("section[aria-labelledby=cancel] button[type=submit]").await;
     b.shows(".problem", "Call before cancel").await;
     b.check("a refused cancel").await;
+    // The screenshot shows the refusal, where it was tried.
+    let show = "document.querySelector('.problem').scrollIntoView({block: 'center'}); return true;";
+    b.client.execute(show, vec![]).await.unwrap();
     b.screenshot("purchase").await;
 
     // The call that reached the requester, with their goal.
@@ -302,6 +305,7 @@ async fn an_it_technicians_day_and_the_ctos_reports_in_chromium() {
         ("/console/due", "Promises and follow-ups due"),
         ("/console/schools", "Schools"),
         ("/console/audit", "Audit"),
+        ("/console/notifications", "Notifications"),
     ] {
         if path == "/console/schools" {
             // The meeting plan: every principal of the demo's district was met on their turf.

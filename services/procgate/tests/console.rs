@@ -11,13 +11,14 @@ use reqwest::redirect::Policy;
 use serde_json::Value;
 use support::Server;
 
-const PAGES: [&str; 6] = [
+const PAGES: [&str; 7] = [
     "/console/queue",
     "/console/outreach",
     "/console/due",
     "/console/schools",
     "/console/reports",
     "/console/audit",
+    "/console/notifications",
 ];
 
 fn browser() -> reqwest::Client {
@@ -64,8 +65,18 @@ async fn api_get(server: &Server, token: &str, path: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_it_technicians_day_in_the_console() {
-    let server = Server::start(&[]);
+    let server = Server::start(&[("PROCGATE_WEBHOOKS_ALLOW_PRIVATE", "true")]);
     server.demo(6, 60);
+    // A webhook to a system that does not answer: the notifications page shows it.
+    let admin = server.token("admin@district.org", &["admin"]);
+    let hook = reqwest::Client::new()
+        .post(format!("{}/v1/webhooks", server.url))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"url": "http://127.0.0.1:9/procgate-events"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hook.status(), StatusCode::CREATED);
     let browser = browser();
     let get = |path: &str| browser.get(format!("{}{path}", server.url)).send();
 
@@ -100,6 +111,8 @@ async fn an_it_technicians_day_in_the_console() {
         assert_local(page, &html);
         assert!(html.contains("/console/assets/htmx.min.js"), "{page} loads htmx from the server");
     }
+    let notifications = get("/console/notifications").await.unwrap().text().await.unwrap();
+    assert!(notifications.contains("http://127.0.0.1:9/procgate-events"), "the webhook is listed");
     let htmx = get("/console/assets/htmx.min.js").await.unwrap();
     assert_eq!(htmx.status(), StatusCode::OK);
     assert!(htmx.text().await.unwrap().contains("version:\"2.0.11\""));

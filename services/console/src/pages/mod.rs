@@ -3,6 +3,7 @@
 
 mod audit;
 mod due;
+mod notifications;
 mod outreach;
 mod purchase;
 mod queue;
@@ -24,6 +25,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     schools::routes(cfg);
     reports::routes(cfg);
     audit::routes(cfg);
+    notifications::routes(cfg);
 }
 
 /// A page as an answer, with `status`.

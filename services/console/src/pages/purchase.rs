@@ -189,7 +189,7 @@ fn call_before_cancel() -> Markup {
             "the purchase was flagged, with " strong { "what they are trying to accomplish" }
             ", and an " strong { "alternative was proposed" } " after the flag."
         }
-        p { "Log the call and propose an alternative below, then cancel." }
+        p { "Log the call and propose an alternative on this page, then cancel." }
     }
 }
 
