@@ -1,5 +1,5 @@
 //! The district: each school's agreement, principal, last meeting and health, and the
-//! principals going cold; a school's page; a person's profile with their vision, stars and wish, promises, follow-ups and purchases.
+//! principals and advocates going cold; a school's page; a person's profile with their vision, stars and wish, promises, follow-ups and purchases.
 
 use std::collections::HashMap;
 
@@ -83,8 +83,8 @@ async fn schools(
     Ok(ok(&person, "/console/schools", "Schools", body))
 }
 
-/// The principals going cold (`GET /v1/reports/going-cold`): not met for the district's
-/// threshold of business days, most overdue first.
+/// The principals and advocates going cold (`GET /v1/reports/going-cold`): not met for the
+/// district's threshold of business days, most overdue first.
 fn going_cold(report: &Value) -> Markup {
     let rows = list(report, "rows");
     let days = n(report, "business_days");
@@ -95,15 +95,18 @@ fn going_cold(report: &Value) -> Markup {
                 p.none { "Every principal has had a conversation with IT in the last " (days) " business days." }
             } @else {
                 table {
-                    caption { "Principals without a conversation for " (days) " business days or more, most overdue first" }
+                    caption { "Principals and advocates without a conversation for " (days) " business days or more, most overdue first" }
                     thead { tr {
-                        th scope="col" { "Principal" } th scope="col" { "School" }
+                        th scope="col" { "Person" } th scope="col" { "School" }
                         th scope="col" { "Last conversation" } th scope="col" { "Business days since" }
                     } }
                     tbody {
                         @for r in rows {
                             tr {
-                                td { a href={ "/console/stakeholders/" (s(r, "stakeholder_id")) } { (s(r, "name")) } }
+                                td {
+                                    a href={ "/console/stakeholders/" (s(r, "stakeholder_id")) } { (s(r, "name")) }
+                                    @if r.get("advocate").and_then(Value::as_bool) == Some(true) { " " span.badge.ok { "advocate" } }
+                                }
                                 td { @match opt(r, "school_name") { Some(name) => { (name) } None => { span.none { "—" } } } }
                                 td { @match opt(r, "last_contact") {
                                     Some(at) => { (when(at)) }

@@ -26,7 +26,8 @@ pub struct ReminderSettingsView {
     /// promise or follow-up is due soon: its `promise-due-soon` or `followup-due-soon` is
     /// written at the opening of that business day. 0: on the due day's opening. 2 until set.
     pub due_soon_business_days: BusinessDays,
-    /// A principal not contacted (no conversation) for this many business days is going cold
+    /// A principal or an advocate not contacted (no conversation) for this many business days
+    /// is going cold
     /// (`GET /v1/reports/going-cold`). 20 until set.
     pub going_cold_after_business_days: BusinessDaySpan,
     /// The contact's worth in relationship health (30 points) halves every this many business
@@ -99,8 +100,8 @@ impl FromJson for ReminderSettingsBody {
 /// the district's calendar (`GET /v1/district`). Something made within its lead is due soon at
 /// once; something already overdue when first judged gets only its overdue reminder.
 ///
-/// The same settings say when a relationship needs a nudge: a principal with no conversation
-/// for `going_cold_after_business_days` business days is going cold (`GET
+/// The same settings say when a relationship needs a nudge: a principal or an advocate with no
+/// conversation for `going_cold_after_business_days` business days is going cold (`GET
 /// /v1/reports/going-cold`), and the contact's worth in a person's relationship health halves
 /// every `contact_half_life_business_days` business days without one (`GET
 /// /v1/stakeholders/{id}`).

@@ -80,7 +80,8 @@ fn parse_params(req: &HttpRequest) -> Result<(Option<BusinessDaySpan>, ReportFor
     Ok((days, params.format.unwrap_or_default()))
 }
 
-/// People going cold: the principals IT has not had a conversation with for
+/// People going cold: the principals and the advocates (anyone who has spoken for IT, `POST
+/// /v1/stakeholders/{id}/advocacy`; `advocate` says so) IT has not had a conversation with for
 /// `business_days` business days or more (the district's `going_cold_after_business_days`, 20
 /// until set with `PUT /v1/reminder-settings`, when left out), most overdue first, with their
 /// school, their role, the last conversation and the business days since.
@@ -97,7 +98,7 @@ fn parse_params(req: &HttpRequest) -> Result<(Option<BusinessDaySpan>, ReportFor
     responses(
         (status = 200, description = "The report, as JSON or (`?format=csv`) CSV with a header row.", content(
             (GoingColdReport = "application/json"),
-            (String = "text/csv", example = json!("stakeholder_id,name,role,school_id,school_name,last_contact,never_contacted,business_days_since,contact_worth\r\n0190a5c4-7e2a-7f18-b6c1-0a9e42d7e83f,Dana Whitfield,principal,lincoln-elem,Lincoln Elementary,2024-09-06T15:00:00Z,false,21,21.7\r\n")),
+            (String = "text/csv", example = json!("stakeholder_id,name,role,advocate,school_id,school_name,last_contact,never_contacted,business_days_since,contact_worth\r\n0190a5c4-7e2a-7f18-b6c1-0a9e42d7e83f,Dana Whitfield,principal,false,lincoln-elem,Lincoln Elementary,2024-09-06T15:00:00Z,false,21,21.7\r\n")),
         )),
         (status = 400, description = "`invalid-query`: `business_days` not from 1 to 260, `format` neither `json` nor `csv`, or another parameter", body = web::Problem),
         (status = 401, body = web::Problem),

@@ -2,9 +2,10 @@
 //! on, not contacted for N business days of the district's calendar, most overdue first, so
 //! that IT calls on them before their trust runs out.
 //!
-//! - **Who is watched**: principals ([`watched`]). The issue also names *advocates* (people who
-//!   spoke for IT to someone else); once the service records them, they join in `watched`,
-//!   the only place that says who is.
+//! - **Who is watched** ([`watched`], the one place that says so): principals, whose signatures
+//!   the gate rests on, and advocates, whatever their role: people who have spoken for IT to
+//!   someone else (`POST /v1/stakeholders/{id}/advocacy`), whose word brought others over.
+//!   Speaking for IT is not contact with IT: it does not warm the advocate up.
 //! - **Contact** is a conversation ([`last_meaningful_contact`], as relationship health has
 //!   it). Someone never met counts from the day they were registered: IT has known of them
 //!   that long without meeting them.
@@ -31,6 +32,8 @@ pub struct GoingColdRow {
     pub stakeholder_id: Uuid,
     pub name: ShortText,
     pub role: StakeholderRole,
+    /// They have spoken for IT to someone: an advocate (whatever their role).
+    pub advocate: bool,
     pub school_id: Option<SchoolId>,
     pub school_name: Option<ShortText>,
     /// When the last conversation with them was held; `null`: never.
@@ -60,17 +63,21 @@ pub struct GoingColdReport {
     /// The half-life of contact's worth (the district's setting), for `contact_worth`.
     #[schema(minimum = 1, maximum = 260)]
     pub half_life_business_days: u16,
-    /// People watched for going cold: principals.
+    /// People watched for going cold: principals and advocates.
     pub watched: u32,
     /// Those going cold, most overdue first (never met before met at the same count, then by
     /// name).
     pub rows: Vec<GoingColdRow>,
 }
 
-/// Whether a person is watched for going cold: principals, whose signatures the gate rests
-/// on. Advocates join here once the service records them.
+/// Whether a person is watched for going cold: a principal, or an advocate.
 pub fn watched(person: &StakeholderDoc) -> bool {
-    person.role == StakeholderRole::Principal
+    person.role == StakeholderRole::Principal || is_advocate(person)
+}
+
+/// Whether they have spoken for IT to someone.
+fn is_advocate(person: &StakeholderDoc) -> bool {
+    !person.spoke_for_it.is_empty()
 }
 
 /// The people of `people` going cold as of a moment: watched, and without contact for
@@ -93,6 +100,7 @@ pub fn going_cold(
                 stakeholder_id: p.stakeholder_id,
                 name: p.name.clone(),
                 role: p.role,
+                advocate: is_advocate(p),
                 school_id: p.school_id.clone(),
                 school_name: p.school_id.as_ref().and_then(school_name),
                 last_contact,
@@ -132,6 +140,7 @@ impl GoingColdReport {
             "stakeholder_id",
             "name",
             "role",
+            "advocate",
             "school_id",
             "school_name",
             "last_contact",
@@ -144,6 +153,7 @@ impl GoingColdReport {
                 Cell::Owned(r.stakeholder_id.to_string()),
                 Cell::Text(r.name.as_str()),
                 Cell::Text(r.role.as_str()),
+                Cell::Text(if r.advocate { "true" } else { "false" }),
                 r.school_id.as_ref().map(SchoolId::as_str).into(),
                 r.school_name.as_ref().map(ShortText::as_str).into(),
                 r.last_contact.map_or(Cell::Empty, |t| Cell::Owned(rfc3339(t))),
@@ -195,7 +205,18 @@ mod tests {
         doc.school_id = school;
         doc.registered_at = registered_at;
         doc.last_contact = met.map(|m| m.parse().unwrap());
+        doc.spoke_for_it = vec![];
         doc
+    }
+
+    /// `person` has spoken for IT to someone.
+    fn advocate(mut person: StakeholderDoc) -> StakeholderDoc {
+        person.spoke_for_it.push(events::stakeholders::SpokeForIt {
+            to_stakeholder_id: DANA,
+            about: long("How the loaner pool saved their science fair"),
+            on: day("2024-09-02"),
+        });
+        person
     }
 
     #[test]
@@ -249,11 +270,20 @@ mod tests {
                 "2024-01-01T00:00:00Z",
                 None,
             ),
+            // Unless they spoke for IT: an advocate, met Tuesday 2024-09-03 (24 business days).
+            advocate(person(
+                6,
+                "Ann Advocate",
+                StakeholderRole::Librarian,
+                Some(washington()),
+                "2024-01-01T00:00:00Z",
+                Some("2024-09-03T15:00:00Z"),
+            )),
         ];
         let report = going_cold(&people, &schools, &as_of(now), span(20));
         assert_eq!(
             (report.watched, report.business_days, report.half_life_business_days),
-            (4, 20, 45)
+            (5, 20, 45)
         );
         let rows: Vec<_> = report
             .rows
@@ -263,19 +293,23 @@ mod tests {
         assert_eq!(
             rows,
             [
+                ("Ann Advocate", 24, false),
                 ("Zed Principal", 21, true),
                 ("Ada Principal", 21, false),
                 ("Bo Principal", 20, false)
             ]
         );
-        let ada = &report.rows[1];
+        let ann = &report.rows[0];
+        assert_eq!((ann.role, ann.advocate), (StakeholderRole::Librarian, true));
+        assert!(!report.rows[1].advocate);
+        let ada = &report.rows[2];
         assert_eq!(ada.school_name.as_ref().map(ShortText::as_str), Some("Lincoln Elementary"));
         assert_eq!(ada.contact_worth, 21.7, "30 × ½^(21/45)");
-        assert_eq!(report.rows[0].contact_worth, 0.0);
-        assert_eq!(report.rows[0].since, people[3].registered_at);
-        // A shorter threshold lists Cy too; a longer one nobody.
-        assert_eq!(going_cold(&people, &schools, &as_of(now), span(19)).rows.len(), 4);
-        assert!(going_cold(&people, &schools, &as_of(now), span(22)).rows.is_empty());
+        assert_eq!(report.rows[1].contact_worth, 0.0);
+        assert_eq!(report.rows[1].since, people[3].registered_at);
+        // A shorter threshold lists Cy too; a longer one only Ann.
+        assert_eq!(going_cold(&people, &schools, &as_of(now), span(19)).rows.len(), 5);
+        assert_eq!(going_cold(&people, &schools, &as_of(now), span(22)).rows.len(), 1);
         // A week later, with the district closed all that week, nothing has changed.
         let mut calendar = DistrictCalendar::default();
         for d in now.date_naive().iter_days().skip(1).take(7) {
@@ -311,16 +345,16 @@ mod tests {
         let lines: Vec<&str> = csv.split("\r\n").collect();
         assert_eq!(
             lines[0],
-            "stakeholder_id,name,role,school_id,school_name,last_contact,never_contacted,business_days_since,contact_worth"
+            "stakeholder_id,name,role,advocate,school_id,school_name,last_contact,never_contacted,business_days_since,contact_worth"
         );
         assert_eq!(
             lines[1],
-            format!("{},Zed Principal,principal,,,,true,21,0", Uuid::from_u128(4))
+            format!("{},Zed Principal,principal,false,,,,true,21,0", Uuid::from_u128(4))
         );
         assert_eq!(
             lines[2],
             format!(
-                "{},\"Ada, Principal\",principal,lincoln-elem,Lincoln Elementary,2024-09-06T15:00:00Z,false,21,21.7",
+                "{},\"Ada, Principal\",principal,false,lincoln-elem,Lincoln Elementary,2024-09-06T15:00:00Z,false,21,21.7",
                 Uuid::from_u128(1)
             )
         );

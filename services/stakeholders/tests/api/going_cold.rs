@@ -108,8 +108,9 @@ async fn the_contact_settings_are_read_and_set(app: TestApp) {
     app.stop().await;
 }
 
-/// Schools, principals and a teacher; conversations on the days given. Returns Ada's id.
-async fn district(app: &TestApp) -> String {
+/// Schools, principals and a teacher; conversations on the days given. Returns Ada's and the
+/// teacher's ids.
+async fn district(app: &TestApp) -> (String, String) {
     app.clock.set(NOW.parse().unwrap());
     app.school("lincoln-elem", "Lincoln Elementary").await;
     app.school("washington-high", "Washington High").await;
@@ -124,13 +125,13 @@ async fn district(app: &TestApp) -> String {
     met(app, &bo, "2031-02-03T15:00:00Z").await;
     // Monday 2031-02-24: 5.
     met(app, &cy, "2031-02-24T15:00:00Z").await;
-    // Long ago, but a teacher is not watched.
+    // Long ago, but a teacher is not watched (until they speak for IT).
     met(app, &teacher, "2030-01-07T15:00:00Z").await;
-    ada
+    (ada, teacher)
 }
 
 async fn principals_going_cold_most_overdue_first_in_json_and_csv(app: TestApp) {
-    let ada = district(&app).await;
+    let (ada, teacher) = district(&app).await;
 
     // Zed, never met, counts from his registration (years before the clock): first.
     let report = app.get(Who::Auditor, REPORT).await;
@@ -167,16 +168,16 @@ async fn principals_going_cold_most_overdue_first_in_json_and_csv(app: TestApp) 
     let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(
         lines[0],
-        "stakeholder_id,name,role,school_id,school_name,last_contact,never_contacted,business_days_since,contact_worth"
+        "stakeholder_id,name,role,advocate,school_id,school_name,last_contact,never_contacted,business_days_since,contact_worth"
     );
     assert_eq!(
         lines[2],
         format!(
-            "{ada},Ada Lovelace,principal,lincoln-elem,Lincoln Elementary,2031-01-31T15:00:00Z,false,21,21.7"
+            "{ada},Ada Lovelace,principal,false,lincoln-elem,Lincoln Elementary,2031-01-31T15:00:00Z,false,21,21.7"
         )
     );
     assert_eq!(lines.len(), 4);
-    assert!(lines[1].contains(",Zed Zebra,principal,,,,true,"), "{}", lines[1]);
+    assert!(lines[1].contains(",Zed Zebra,principal,false,,,,true,"), "{}", lines[1]);
 
     // A threshold of the request's own: Cy, met five business days ago, is listed too.
     let five = app.get(Who::Admin, &format!("{REPORT}?business_days=5")).await;
@@ -204,6 +205,20 @@ async fn principals_going_cold_most_overdue_first_in_json_and_csv(app: TestApp) 
     let twenty = app.get(Who::ItStaff, &format!("{REPORT}?business_days=20")).await;
     assert_eq!(rows(twenty.expect(200))[1], ("Ada Lovelace".into(), 20, false));
 
+    // The teacher speaks for IT to Bo: an advocate now, watched, and long without a
+    // conversation (speaking for IT is not a conversation with IT).
+    let advocacy = json!({"to_stakeholder_id": bo_of(&app).await, "about": "The loaners saved the science fair", "on": "2031-02-20"});
+    app.post(Who::ItStaff, &format!("/v1/stakeholders/{teacher}/advocacy"), &advocacy)
+        .await
+        .expect(201);
+    let report = app.get(Who::Auditor, REPORT).await;
+    let report = report.expect(200).clone();
+    assert_eq!(names(&report), ["Zed Zebra", "Tea Cher"]);
+    assert_eq!(report["watched"], 5);
+    let row = &report["rows"][1];
+    assert_eq!((&row["role"], &row["advocate"]), (&json!("teacher"), &json!(true)));
+    assert_eq!(row["last_contact"], "2030-01-07T15:00:00Z");
+
     // Who may read it, and what it takes.
     app.get(Who::Finance, REPORT).await.expect_problem(403, "forbidden");
     app.get(Who::Finance, &format!("{REPORT}?format=csv")).await.expect_problem(403, "forbidden");
@@ -222,8 +237,16 @@ async fn health_of(app: &TestApp, id: &str) -> Value {
     app.get(Who::Auditor, &format!("/v1/stakeholders/{id}")).await.expect(200)["health"].clone()
 }
 
+/// Bo's id, from the list of principals.
+async fn bo_of(app: &TestApp) -> String {
+    let list = app.get(Who::Auditor, "/v1/stakeholders?role=principal").await;
+    let people = list.expect(200)["stakeholders"].as_array().unwrap().clone();
+    let bo = people.iter().find(|p| p["name"] == "Bo Diddley").unwrap();
+    bo["stakeholder_id"].as_str().unwrap().to_owned()
+}
+
 async fn contact_decays_on_the_profile_with_the_districts_half_life(app: TestApp) {
-    let ada = district(&app).await;
+    let (ada, _) = district(&app).await;
     let health = health_of(&app, &ada).await;
     assert_eq!(
         health["contact"],
