@@ -184,7 +184,7 @@ pub async fn speak_for_it(
     responses(
         (status = 200, body = AdvocatesReport),
         (status = 401, body = web::Problem),
-        (status = 403, description = "A finance token, or one without a procgate role", body = web::Problem),
+        (status = 403, description = "Not IT staff, an auditor or an admin (finance and integration tokens included)", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]

@@ -55,7 +55,8 @@ use crate::app::State;
 use crate::domain::health::AsOf;
 use crate::domain::{DomainError, ErrorKind};
 
-/// Every role but `finance`: a finance system has no business with people.
+/// IT staff, auditors and admins: people's records are personal data, for neither finance nor
+/// integration tokens.
 pub(crate) struct Readers;
 impl Roles for Readers {
     const ROLES: &'static [Role] = &[Role::ItStaff, Role::Auditor, Role::Admin];
@@ -112,7 +113,8 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
                        IT calls before it cancels one), stakeholders and the conversations held \
                        with them (their vision, two stars and a wish), the wishes and the headway \
                        on each, the promises IT made and kept, and the follow-ups it owes.\n\n\
-                       Writes need the `it_staff` or `admin` role; reads any role but `finance`. \
+                       Writes need the `it_staff` or `admin` role; reads `it_staff`, `auditor` or `admin` \
+                       (people's records are personal data: neither `finance` nor `integration`). \
                        Times are RFC 3339; dates are `YYYY-MM-DD`, and *today* (what dates are \
                        checked against, and what *overdue* is measured from) is the district's \
                        date in the time zone of its calendar (`GET /v1/district`), or the UTC \

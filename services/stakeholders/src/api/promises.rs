@@ -69,7 +69,7 @@ pub struct PromiseList {
         (status = 200, body = PromiseList),
         (status = 400, description = "`invalid-query`", body = web::Problem),
         (status = 401, body = web::Problem),
-        (status = 403, description = "A finance token, or one without a procgate role", body = web::Problem),
+        (status = 403, description = "Not IT staff, an auditor or an admin (finance and integration tokens included)", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]

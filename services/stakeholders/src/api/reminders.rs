@@ -110,7 +110,7 @@ impl FromJson for ReminderSettingsBody {
     responses(
         (status = 200, body = ReminderSettingsView),
         (status = 401, body = web::Problem),
-        (status = 403, description = "A finance token, or one without a procgate role", body = web::Problem),
+        (status = 403, description = "Not IT staff, an auditor or an admin (finance and integration tokens included)", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]

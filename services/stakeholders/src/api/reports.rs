@@ -24,7 +24,7 @@ use crate::read_models::{Schools, Stakeholders};
     responses(
         (status = 200, body = CoverageReport),
         (status = 401, body = web::Problem),
-        (status = 403, description = "A finance token, or one without a procgate role", body = web::Problem),
+        (status = 403, description = "Not IT staff, an auditor or an admin (finance and integration tokens included)", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]
@@ -102,7 +102,7 @@ fn parse_params(req: &HttpRequest) -> Result<(Option<BusinessDaySpan>, ReportFor
         )),
         (status = 400, description = "`invalid-query`: `business_days` not from 1 to 260, `format` neither `json` nor `csv`, or another parameter", body = web::Problem),
         (status = 401, body = web::Problem),
-        (status = 403, description = "A finance token, or one without a procgate role", body = web::Problem),
+        (status = 403, description = "Not IT staff, an auditor or an admin (finance and integration tokens included)", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]

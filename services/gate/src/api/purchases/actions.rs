@@ -112,7 +112,7 @@ async fn requester_of(state: &State, id: Uuid) -> Result<Option<Uuid>, ApiError>
         (status = 201, description = "Logged; the purchase as the call left it", body = PurchaseView),
         (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
         (status = 401, body = web::Problem),
-        (status = 403, description = "Not IT staff", body = web::Problem),
+        (status = 403, description = "Not IT staff or an admin", body = web::Problem),
         (status = 404, body = web::Problem),
         (status = 409, description = "`invalid-state`: the purchase is not held or advisory; `idempotency-conflict`", body = web::Problem),
         (status = 422, description = "`validation`, `goal-required`, `call-before-flag`, `call-in-future`, `reached-person-required`, `not-the-requester`", body = web::Problem),
