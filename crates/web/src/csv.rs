@@ -6,6 +6,19 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::header;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+/// The format of a report (`?format=`), in every service.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportFormat {
+    /// `application/json`: every figure.
+    #[default]
+    Json,
+    /// `text/csv`: a header row, then one row per figure group (or per person).
+    Csv,
+}
 
 /// A CSV document being written.
 #[derive(Debug, Clone)]

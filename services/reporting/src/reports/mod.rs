@@ -59,6 +59,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+pub use web::csv::ReportFormat;
 
 use actix_web::HttpResponse;
 use actix_web::http::header;
@@ -69,7 +70,7 @@ use kernel::ReadModel;
 use kernel::http::{Roles, store_error};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 use web::ApiError;
 
 pub use csv::Csv;
@@ -204,17 +205,6 @@ async fn rebuild_in_one_task(
         batch = next;
     }
     Ok((read, after))
-}
-
-/// The format of a report.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ReportFormat {
-    /// `application/json`: every figure.
-    #[default]
-    Json,
-    /// `text/csv`: a header row, then one row per figure group.
-    Csv,
 }
 
 /// Query parameters of every report.

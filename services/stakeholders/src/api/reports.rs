@@ -6,8 +6,9 @@ use actix_web::{HttpRequest, HttpResponse, get};
 use events::reminders::BusinessDaySpan;
 use kernel::ReadModel;
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 use web::ApiError;
+use web::csv::ReportFormat;
 
 use super::{Readers, as_of, now, read_models};
 use crate::app::State;
@@ -38,17 +39,6 @@ pub async fn coverage_report(
     let view = read_models(&state, None, &[Schools::NAME, Stakeholders::NAME]).await?;
     let (schools, people) = futures::try_join!(view.all::<Schools>(), view.all::<Stakeholders>())?;
     Ok(HttpResponse::Ok().json(coverage(&schools, &people, &district.0.calendar, now)))
-}
-
-/// The format of a report.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ReportFormat {
-    /// `application/json`: every figure.
-    #[default]
-    Json,
-    /// `text/csv`: a header row, then a row per person.
-    Csv,
 }
 
 /// The going-cold report's parameters.
