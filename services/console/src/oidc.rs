@@ -94,11 +94,6 @@ impl OidcClient {
         Ok(Self { settings, http, metadata: RwLock::new(None) })
     }
 
-    /// The settings it was made with.
-    pub fn settings(&self) -> &OidcSettings {
-        &self.settings
-    }
-
     /// Sends one request to the provider (openidconnect's HTTP client interface).
     fn send(
         &self,
@@ -132,7 +127,10 @@ impl OidcClient {
             .map_err(|e| PageError::internal(e.to_string()))?;
         let http = |req| self.send(req);
         let found = CoreProviderMetadata::discover_async(issuer, &http).await.map_err(|e| {
-            PageError::internal(format!("the identity provider could not be reached: {e}"))
+            // The provider being away is a wait, not the console's fault: 503, Retry-After.
+            PageError::Api(crate::api::ApiError::Unreachable(format!(
+                "the identity provider could not be reached: {e}"
+            )))
         })?;
         *self.metadata.write().await = Some(found.clone());
         Ok(found)
@@ -161,7 +159,7 @@ fn oidc(state: &State) -> Result<&OidcClient, PageError> {
     match &state.sign_in {
         SignIn::Oidc(client) => Ok(client),
         SignIn::Link(_) => {
-            Err(PageError::internal("this console signs people in with one-time links"))
+            Err(PageError::SignInRefused("this console signs people in with one-time links".into()))
         }
     }
 }
@@ -243,7 +241,7 @@ pub(crate) async fn callback(
     let settings = &oidc.settings;
     let mut exchange = client
         .exchange_code(AuthorizationCode::new(code))
-        .map_err(|e| PageError::internal(e.to_string()))?
+        .map_err(|e| refused(format!("the identity provider publishes no token endpoint: {e}")))?
         .set_pkce_verifier(PkceCodeVerifier::new(pending.verifier));
     if let Some(resource) = &settings.resource {
         exchange = exchange.add_extra_param("resource", resource.clone());

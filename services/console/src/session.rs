@@ -13,7 +13,6 @@
 //! - [`Posted`]: every form the console accepts goes through it; a form whose `csrf` field is
 //!   not the session's token is refused with 403 and nothing is sent to the API.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -145,19 +144,9 @@ impl Fields {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim()).filter(|v| !v.is_empty())
     }
 
-    /// Every value of `name`, trimmed, blanks included (rows of a table keep their places).
-    pub fn all(&self, name: &str) -> Vec<&str> {
-        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.trim()).collect()
-    }
-
     /// Whether a checkbox named `name` was ticked.
     pub fn checked(&self, name: &str) -> bool {
         self.get(name).is_some_and(|v| v != "false" && v != "off")
-    }
-
-    /// The fields as a map (the last value of each name), for re-filling a refused form.
-    pub fn to_map(&self) -> HashMap<String, String> {
-        self.0.iter().cloned().collect()
     }
 }
 
@@ -220,13 +209,10 @@ mod tests {
         let fields = Fields(vec![
             ("goal".into(), "  a lab  ".into()),
             ("notes".into(), "   ".into()),
-            ("sku".into(), "A".into()),
-            ("sku".into(), "".into()),
             ("reached".into(), "on".into()),
         ]);
         assert_eq!(fields.get("goal"), Some("a lab"));
         assert_eq!(fields.get("notes"), None);
-        assert_eq!(fields.all("sku"), vec!["A", ""]);
         assert!(fields.checked("reached"));
         assert!(!fields.checked("missing"));
     }

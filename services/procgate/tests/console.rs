@@ -270,4 +270,8 @@ async fn the_console_names_who_is_signed_in_and_shows_the_apis_refusals() {
     assert!(text.contains("<h1>The request was refused</h1>"), "{text}");
     let bad = browser.get(format!("{}/console/purchases/not-an-id", server.url)).send().await;
     assert_eq!(bad.unwrap().status(), StatusCode::BAD_REQUEST);
+    // Without an identity provider, its sign-in is refused, not a server error.
+    let oidc = browser.get(format!("{}/console/sign-in/oidc", server.url)).send().await.unwrap();
+    assert_eq!(oidc.status(), StatusCode::FORBIDDEN);
+    assert!(oidc.text().await.unwrap().contains("one-time links"));
 }
