@@ -73,9 +73,11 @@
 pub mod error;
 pub mod event;
 pub mod hash;
+pub mod keys;
 mod plan;
 pub mod postgres;
 pub mod projection;
+pub mod sealed;
 pub mod sqlite;
 pub mod store;
 pub mod subscription;
@@ -88,10 +90,12 @@ pub use event::{
     Actor, AppendResult, Direction, ExpectedVersion, Filter, Metadata, NewEvent, RecordedEvent,
     StreamAppend, StreamName,
 };
+pub use keys::{DataKey, KeySelector};
 pub use postgres::{PgOptions, PgStore};
 pub use projection::{
     DocKey, Docs, Projection, ProjectionHandle, catch_up, rebuild, spawn_projection,
 };
+pub use sealed::{Mask, MasterKey, SealRule, SealedStore, Sealing, Subject};
 pub use sqlite::SqliteStore;
 pub use store::{ChainRow, EventStore, Verification};
 pub use subscription::Subscription;

@@ -17,6 +17,7 @@ use tokio::sync::watch;
 
 use crate::error::{Result, StoreError};
 use crate::event::{Filter, RecordedEvent};
+use crate::sealed::{ERASURE_CATEGORY, ERASURE_TYPES};
 use crate::store::EventStore;
 use crate::subscription::Subscription;
 
@@ -45,6 +46,27 @@ pub trait Projection: Send + Sync {
     fn keys(&self, event: &RecordedEvent) -> Vec<DocKey>;
     /// Applies one event to the documents. Pure: no IO, no clock.
     fn apply(&self, event: &RecordedEvent, docs: &mut Docs) -> Result<(), String>;
+    /// Whether its documents may hold personal data: it then also reads the erasure
+    /// announcements ([`ERASURE_CATEGORY`]) and, after each, is rebuilt from the log, where the
+    /// erased data now reads as erased.
+    fn rebuilds_after_erasure(&self) -> bool {
+        false
+    }
+}
+
+/// The events a projection follows: its filter, and the erasure announcements when it
+/// rebuilds after them.
+fn followed(projection: &dyn Projection) -> Filter {
+    let mut filter = projection.filter();
+    if projection.rebuilds_after_erasure() {
+        if !filter.categories.is_empty() {
+            filter.categories.push(ERASURE_CATEGORY.to_owned());
+        }
+        if !filter.event_types.is_empty() {
+            filter.event_types.extend(ERASURE_TYPES.iter().map(|t| (*t).to_owned()));
+        }
+    }
+    filter
 }
 
 #[derive(Debug, Clone)]
@@ -200,19 +222,37 @@ async fn follow(
     progress: &watch::Sender<u64>,
 ) -> Result<()> {
     let start = store.checkpoint(projection.name()).await?.unwrap_or(0);
-    let mut sub = Subscription::new(store.watch_head(), start, projection.filter(), 1000);
+    let mut sub = Subscription::new(store.watch_head(), start, followed(projection), 1000);
+    let erasures = projection.rebuilds_after_erasure();
     loop {
         if progress.is_closed() {
             return Ok(());
         }
         match sub.poll(store).await? {
-            Some(events) => {
+            Some(mut events) => {
+                // An erasure ends the batch: the documents are rebuilt after it.
+                let erasure = erasures
+                    .then(|| events.iter().position(|e| e.category() == ERASURE_CATEGORY))
+                    .flatten();
+                if let Some(at) = erasure {
+                    events.truncate(at + 1);
+                }
                 let last = events.last().map_or(0, |e| e.position);
                 let checkpoint = store.apply_projection(projection, &events).await?;
                 if checkpoint < last {
                     // Another runner of this projection moved the checkpoint first and this
                     // batch was not applied: read again from where the documents really are.
                     sub.rewind(checkpoint);
+                    continue;
+                }
+                if erasure.is_some() {
+                    // Reset once for this erasure (by this runner or another), then read from
+                    // where the documents are: from the start while they are rebuilt. Readers
+                    // waiting for a position wait for the rebuild.
+                    store.reset_projection_after_erasure(projection, last).await?;
+                    let at = store.checkpoint(projection.name()).await?.unwrap_or(0);
+                    sub.rewind(at);
+                    progress.send_replace(at);
                     continue;
                 }
                 progress.send_replace(sub.position());

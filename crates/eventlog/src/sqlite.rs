@@ -21,9 +21,12 @@ use crate::event::{
     now_micros,
 };
 use crate::hash::{self, GENESIS, Hash};
+use crate::keys::{DataKey, KeySelector};
 use crate::plan::{Known, Placed, Plan};
 use crate::projection::{DocKey, Docs, Projection, apply_batch, batch_keys};
 use crate::store::{ChainRow, EventStore, raise_head};
+
+mod keys;
 
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
@@ -500,6 +503,35 @@ impl EventStore for SqliteStore {
                 let outcome = write_projection(conn, &name, checkpoint, last, &changes);
                 conn.pragma_update(None, "synchronous", "FULL")?;
                 outcome
+            })
+            .await
+    }
+
+    async fn data_keys(&self, subjects: &[String]) -> Result<Vec<DataKey>> {
+        let subjects = subjects.to_vec();
+        self.inner.reader.run(move |conn| keys::data_keys(conn, &subjects)).await
+    }
+
+    async fn add_data_keys(&self, new: &[DataKey]) -> Result<()> {
+        let new = new.to_vec();
+        self.inner.writer.run(move |conn| keys::add_data_keys(conn, &new)).await
+    }
+
+    async fn destroy_data_keys(&self, which: &KeySelector, reason: &str) -> Result<Vec<String>> {
+        let (which, reason) = (which.clone(), reason.to_owned());
+        self.inner.writer.run(move |conn| keys::destroy_data_keys(conn, &which, &reason)).await
+    }
+
+    async fn reset_projection_after_erasure(
+        &self,
+        projection: &dyn Projection,
+        position: u64,
+    ) -> Result<bool> {
+        let (name, collections) = (projection.name().to_owned(), projection.collections());
+        self.inner
+            .writer
+            .run(move |conn| {
+                keys::reset_projection_after_erasure(conn, &name, &collections, position)
             })
             .await
     }

@@ -5,12 +5,13 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::event::{
     AppendResult, Direction, ExpectedVersion, Filter, NewEvent, RecordedEvent, StreamAppend,
     StreamName,
 };
 use crate::hash::{self, Hash};
+use crate::keys::{DataKey, KeySelector};
 use crate::projection::Projection;
 
 /// One position of the chain as stored, for verification.
@@ -46,6 +47,15 @@ pub(crate) fn raise_head(head: &watch::Sender<u64>, to: u64) {
         *h = (*h).max(to);
         moved
     });
+}
+
+fn no_keys() -> StoreError {
+    StoreError::Unavailable("this store keeps no data keys".into())
+}
+
+/// The checkpoint that records the last erasure a projection was rebuilt for.
+pub fn erasure_checkpoint(projection: &str) -> String {
+    format!("{projection}@erasure")
 }
 
 /// The event log. Both backends pass the same conformance suite (`tests/conformance.rs`).
@@ -117,6 +127,37 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
 
     /// Every document of a collection, ordered by key.
     async fn documents(&self, collection: &str) -> Result<Vec<(String, Value)>>;
+
+    /// The data keys of `subjects` that exist (destroyed ones with no key material).
+    async fn data_keys(&self, subjects: &[String]) -> Result<Vec<DataKey>> {
+        let _ = subjects;
+        Err(no_keys())
+    }
+
+    /// Adds data keys; a subject that already has one keeps it (the caller reads it back).
+    async fn add_data_keys(&self, keys: &[DataKey]) -> Result<()> {
+        let _ = keys;
+        Err(no_keys())
+    }
+
+    /// Destroys the selected keys (their material is deleted; the row remains, with the
+    /// reason and the time), returning the subjects destroyed now.
+    async fn destroy_data_keys(&self, which: &KeySelector, reason: &str) -> Result<Vec<String>> {
+        let _ = (which, reason);
+        Err(no_keys())
+    }
+
+    /// After an erasure at `position`: resets the projection for a rebuild, unless a runner of
+    /// it already did for this erasure or a later one. Atomic, so several instances following
+    /// one database rebuild once. Returns whether it reset.
+    async fn reset_projection_after_erasure(
+        &self,
+        projection: &dyn Projection,
+        position: u64,
+    ) -> Result<bool> {
+        let _ = (projection, position);
+        Err(no_keys())
+    }
 
     /// Asks the database something, for readiness checks.
     async fn ping(&self) -> Result<()>;

@@ -39,6 +39,7 @@ pub const PRIVATE_CATEGORIES: &[&str] = &[
     "reminder",
     "card",
     "idempotency",
+    crate::privacy::PRIVACY_CATEGORY,
     crate::notifications::WEBHOOK_CATEGORY,
     crate::notifications::SUBSCRIPTION_CATEGORY,
     crate::notifications::MAIL_CATEGORY,

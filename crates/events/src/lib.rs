@@ -48,6 +48,7 @@ pub mod clocks;
 pub mod district;
 pub mod gate;
 pub mod notifications;
+pub mod privacy;
 pub mod published;
 pub mod reminders;
 pub mod rules;
@@ -176,6 +177,7 @@ pub fn event_schemas() -> Vec<EventSchema> {
         notifications::MailEvent::event_schemas(),
         notifications::MailPreferenceEvent::event_schemas(),
         anchors::AnchorEvent::event_schemas(),
+        privacy::PrivacyEvent::event_schemas(),
     ]
     .concat()
 }

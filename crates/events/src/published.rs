@@ -14,6 +14,7 @@ use crate::clocks::SlaEvent;
 use crate::district::DistrictEvent;
 use crate::gate::{IdempotencyEvent, PurchaseEvent, StandardsEvent};
 use crate::notifications::{MailEvent, MailPreferenceEvent, SubscriptionEvent, WebhookEvent};
+use crate::privacy::PrivacyEvent;
 use crate::reminders::ReminderEvent;
 use crate::school::SchoolEvent;
 use crate::stakeholders::{
@@ -46,6 +47,7 @@ pub enum Published {
     MailPreference(MailPreferenceEvent),
     Anchor(AnchorEvent),
     Vision(VisionEvent),
+    Privacy(PrivacyEvent),
 }
 
 impl Published {
@@ -73,6 +75,7 @@ impl Published {
         MailPreferenceEvent::CATEGORY,
         AnchorEvent::CATEGORY,
         VisionEvent::CATEGORY,
+        PrivacyEvent::CATEGORY,
     ];
 
     /// The event of a stream of `category`, from its type and data.
@@ -116,6 +119,7 @@ impl Published {
                 Self::MailPreference(MailPreferenceEvent::from_parts(event_type, data)?)
             }
             AnchorEvent::CATEGORY => Self::Anchor(AnchorEvent::from_parts(event_type, data)?),
+            PrivacyEvent::CATEGORY => Self::Privacy(PrivacyEvent::from_parts(event_type, data)?),
             other => return Err(DecodeError::UnknownCategory { category: other.to_owned() }),
         })
     }
@@ -145,6 +149,7 @@ impl Published {
             Self::MailPreference(e) => e.event_type(),
             Self::Anchor(e) => e.event_type(),
             Self::Vision(e) => e.event_type(),
+            Self::Privacy(e) => e.event_type(),
         }
     }
 }
@@ -172,6 +177,6 @@ mod tests {
             Published::decode("weather", "rain", &Value::Null),
             Err(DecodeError::UnknownCategory { .. })
         ));
-        assert_eq!(Published::CATEGORIES.len(), 22);
+        assert_eq!(Published::CATEGORIES.len(), 23);
     }
 }

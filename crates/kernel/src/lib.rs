@@ -9,6 +9,7 @@
 //! | [`Clock`] | [`clock`] | the time now, for handlers and schedulers; tests move it forward |
 //! | [`Latest`] | [`latest`] | a settings stream's state as last read, brought up to date with one read of its tail |
 //! | [`Schedule`], [`schedule::Wakes`] | [`schedule`] | a scheduler: follow the log, sleep until the next wake, write what falls due once |
+//! | [`privacy::sealed`] | [`privacy`] | the personal fields of every event, sealed in the log under each person's key |
 //! | [`http`] | [`http`] | the caller and its roles (checked first), bodies that are their own schema, paths, pages, metadata, store errors, the OpenAPI document |
 //!
 //! A handler parses, runs and renders:
@@ -40,6 +41,7 @@ pub mod clock;
 pub mod commands;
 pub mod http;
 pub mod latest;
+pub mod privacy;
 pub mod read_model;
 pub mod schedule;
 pub mod testing;

@@ -46,6 +46,7 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use eventlog::sealed::ERASURE_CATEGORY;
 use eventlog::{DocKey, Docs, Filter, Projection, RecordedEvent, Store};
 use events::Published;
 use serde::Serialize;
@@ -94,6 +95,10 @@ pub trait ReadModel: Send + Sync + 'static {
     /// documents would otherwise silently miss the event). Reports skip, so that one bad event
     /// cannot stop them all.
     const SKIP_UNDECODABLE: bool = false;
+    /// Whether it is rebuilt from the log after each erasure of personal data (`true`, the
+    /// default: its documents may hold what was erased). The erasure announcements themselves
+    /// never reach [`Self::update`].
+    const REBUILDS_AFTER_ERASURE: bool = true;
     /// Its documents.
     type Doc: Serialize + DeserializeOwned;
 
@@ -192,6 +197,15 @@ fn decode(record: &RecordedEvent) -> Result<Published, String> {
         .map_err(|e| format!("{} at {}: {e}", record.stream, record.position))
 }
 
+impl<R: ReadModel> Typed<R> {
+    /// An erasure announcement the model does not read itself (it follows them only to be
+    /// rebuilt after each).
+    fn passes_over(&self, record: &RecordedEvent) -> bool {
+        record.category() == ERASURE_CATEGORY
+            && !self.model.filter().categories.iter().any(|c| c == ERASURE_CATEGORY)
+    }
+}
+
 impl<R: ReadModel> Projection for Typed<R> {
     fn name(&self) -> &str {
         R::NAME
@@ -205,7 +219,14 @@ impl<R: ReadModel> Projection for Typed<R> {
         self.model.collections().into_iter().map(str::to_owned).collect()
     }
 
+    fn rebuilds_after_erasure(&self) -> bool {
+        R::REBUILDS_AFTER_ERASURE
+    }
+
     fn keys(&self, record: &RecordedEvent) -> Vec<DocKey> {
+        if self.passes_over(record) {
+            return vec![];
+        }
         // An event that does not decode names no document; `apply` reports or skips it.
         let Ok(event) = decode(record) else { return vec![] };
         let recorded = Recorded { event: &event, record };
@@ -220,6 +241,9 @@ impl<R: ReadModel> Projection for Typed<R> {
     }
 
     fn apply(&self, record: &RecordedEvent, docs: &mut Docs) -> Result<(), String> {
+        if self.passes_over(record) {
+            return Ok(());
+        }
         let kept =
             self.decoded.lock().unwrap_or_else(PoisonError::into_inner).remove(&record.position);
         let event = match kept {

@@ -212,7 +212,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(serve) => run_serve(*serve).await,
         Command::Migrate { store } => {
-            let store = store.open().await?;
+            let store = store.open_log().await?;
             println!(
                 "the {} event log is migrated (head at {})",
                 store.backend(),
@@ -250,7 +250,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             rebuild(&*store, service).await
         }
         Command::Audit(Audit::Verify { store: settings, anchor, anchors }) => {
-            let store = settings.open().await?;
+            let store = settings.open_log().await?;
             let head = store.head().await?;
             let bar = progress_bar(head, "verifying");
             let report = reporting::verify_log(&*store, &|p| bar.set_position(p)).await?;

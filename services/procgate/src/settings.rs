@@ -9,7 +9,7 @@ use base64::Engine;
 use clap::{Args, ValueEnum};
 use eventlog::Store;
 
-/// Where the event log is.
+/// Where the event log is, and the key that seals its personal data.
 #[derive(Debug, Clone, Args)]
 pub struct StoreSettings {
     /// Directory of the embedded store (and the generated JWT secret).
@@ -18,11 +18,27 @@ pub struct StoreSettings {
     /// PostgreSQL instead of the embedded store, e.g. postgres://user:pass@host/procgate.
     #[arg(long, env = "PROCGATE_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// The district's master key (32 bytes, base64: `openssl rand -base64 32`): it wraps each
+    /// person's data key, which seals their personal data in the log. Every instance needs the
+    /// same one, and losing it loses every sealed field. Default: the `master-key` file in the
+    /// data directory, created on the first start (the embedded store only).
+    #[arg(long, env = "PROCGATE_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
 }
 
+const MASTER_KEY_FILE: &str = "master-key";
+
 impl StoreSettings {
-    /// Opens the store, running its migrations.
+    /// Opens the store, running its migrations, with personal data sealed under the master
+    /// key.
     pub async fn open(&self) -> anyhow::Result<Store> {
+        let master = self.master_key()?;
+        Ok(kernel::privacy::sealed(self.open_log().await?, master))
+    }
+
+    /// Opens the log as stored, without opening sealed fields: enough to migrate it or verify
+    /// its chain (which covers the ciphertext).
+    pub async fn open_log(&self) -> anyhow::Result<Store> {
         let what = match &self.database_url {
             Some(_) => "PostgreSQL (PROCGATE_DATABASE_URL)".to_owned(),
             None => format!("the embedded store in {}", self.data_dir.display()),
@@ -30,6 +46,34 @@ impl StoreSettings {
         eventlog::open(self.database_url.as_deref(), &self.data_dir)
             .await
             .with_context(|| format!("cannot open {what}"))
+    }
+
+    fn master_key(&self) -> anyhow::Result<eventlog::MasterKey> {
+        let text = match &self.master_key {
+            Some(key) if key.contains("replace-me") => bail!(
+                "PROCGATE_MASTER_KEY is still the example's placeholder: set 32 random bytes in \
+                 base64 (openssl rand -base64 32)"
+            ),
+            Some(key) => key.clone(),
+            None if self.database_url.is_some() => bail!(
+                "PROCGATE_MASTER_KEY is not set: on PostgreSQL every instance must open personal \
+                 data with the same key (openssl rand -base64 32), so it cannot be generated \
+                 per instance"
+            ),
+            None => {
+                let path = self.data_dir.join(MASTER_KEY_FILE);
+                if path.exists() {
+                    read(&path)?
+                } else {
+                    let key = eventlog::MasterKey::generate().map_err(anyhow::Error::msg)?;
+                    std::fs::create_dir_all(&self.data_dir)
+                        .with_context(|| format!("cannot create {}", self.data_dir.display()))?;
+                    write_private(&path, &key)?;
+                    key
+                }
+            }
+        };
+        eventlog::MasterKey::parse(&text).map_err(|e| anyhow::anyhow!("PROCGATE_MASTER_KEY: {e}"))
     }
 }
 

@@ -112,6 +112,7 @@ const STAKEHOLDERS: &[Row] = &[
     ("GET", "/v1/stakeholders/{id}", STAFF),
     ("PUT", "/v1/stakeholders/{id}", IT),
     ("POST", "/v1/stakeholders/{id}/conversations", IT),
+    ("DELETE", "/v1/stakeholders/{id}/personal-data", &["admin"]),
     ("GET", "/v1/wishes", STAFF),
     ("GET", "/v1/wishes/{id}", STAFF),
     ("POST", "/v1/wishes/{id}/progress", IT),
@@ -172,8 +173,7 @@ const REPORTING: &[Row] = &[
 
 /// Operations API.md has that no document publishes yet: each may be missing from its
 /// document; once published it is checked like any other row (then move it to its table).
-const AWAITED: &[(&str, Row)] =
-    &[("stakeholders", ("DELETE", "/v1/stakeholders/{id}/personal-data", &["admin"]))];
+const AWAITED: &[(&str, Row)] = &[];
 
 /// The tables, by the document they come from.
 const DOCUMENTS: [(&str, &[Row]); 3] =
@@ -366,6 +366,7 @@ impl Running {
         if let Some(database) = &database {
             env.push(("PROCGATE_DATABASE_URL", database.url()));
             env.push(("PROCGATE_WEBHOOK_KEY", "the-access-test-webhook-key-of-at-least-32-bytes"));
+            env.push(("PROCGATE_MASTER_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="));
         }
         let server = tokio::task::block_in_place(|| Server::start(&env));
         let issuer = auth::Issuer::hs256(SECRET, "procgate", "procgate").unwrap();

@@ -28,10 +28,12 @@ use crate::event::{
     AppendResult, Direction, Filter, RecordedEvent, StreamAppend, StreamName, check_appends,
 };
 use crate::hash::Hash;
+use crate::keys::{DataKey, KeySelector};
 use crate::projection::Projection;
 use crate::store::{ChainRow, EventStore};
 
 mod documents;
+mod keys;
 mod listener;
 mod reads;
 mod writer;
@@ -45,6 +47,7 @@ mod embedded {
 pub const MIGRATIONS_FINGERPRINT: &str = concat!(
     include_str!("../../migrations/postgres/V1__event_log.sql"),
     include_str!("../../migrations/postgres/V2__append_function.sql"),
+    include_str!("../../migrations/postgres/V3__data_keys.sql"),
 );
 
 const MIGRATION_LOCK: i64 = 7_234_990_345_712_094;
@@ -235,6 +238,26 @@ impl EventStore for PgStore {
 
     async fn documents(&self, collection: &str) -> Result<Vec<(String, Value)>> {
         documents::documents(&self.inner.pool, collection).await
+    }
+
+    async fn data_keys(&self, subjects: &[String]) -> Result<Vec<DataKey>> {
+        keys::data_keys(&self.inner.pool, subjects).await
+    }
+
+    async fn add_data_keys(&self, new: &[DataKey]) -> Result<()> {
+        keys::add_data_keys(&self.inner.pool, new).await
+    }
+
+    async fn destroy_data_keys(&self, which: &KeySelector, reason: &str) -> Result<Vec<String>> {
+        keys::destroy_data_keys(&self.inner.pool, which, reason).await
+    }
+
+    async fn reset_projection_after_erasure(
+        &self,
+        projection: &dyn Projection,
+        position: u64,
+    ) -> Result<bool> {
+        keys::reset_projection_after_erasure(&self.inner.pool, projection, position).await
     }
 
     async fn ping(&self) -> Result<()> {

@@ -31,6 +31,7 @@
 mod advocacy;
 mod bodies;
 mod follow_ups;
+mod privacy;
 mod promises;
 mod reminders;
 mod reports;
@@ -80,6 +81,7 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
         .service(stakeholders::get_stakeholder)
         .service(stakeholders::update_stakeholder)
         .service(stakeholders::hold_conversation)
+        .service(privacy::erase_personal_data)
         .service(wishes::list_wishes)
         .service(wishes::get_wish)
         .service(wishes::progress_wish)

@@ -60,6 +60,9 @@ pub struct StakeholderView {
     pub school_id: Option<SchoolId>,
     pub registered_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When their personal data was erased (`DELETE /v1/stakeholders/{id}/personal-data`):
+    /// their name, contact details and words then read `(erased)`.
+    pub erased_at: Option<DateTime<Utc>>,
     /// Relationship health: the score, the counts behind it and every deduction.
     pub health: Health,
     /// Every conversation, in the order they were recorded.
@@ -188,6 +191,7 @@ impl StakeholderDocs {
             school_id: who.school_id,
             registered_at: who.registered_at,
             updated_at: who.updated_at,
+            erased_at: who.erased_at,
             conversations: who.conversations,
             acknowledgements: who.acknowledgements,
             spoke_for_it: who.spoke_for_it,

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use eventlog::Filter;
 use events::Published;
+use events::privacy::{PRIVACY_CATEGORY, PrivacyEvent};
 use events::stakeholders::{
     ConversationHeld, FOLLOWUP_CATEGORY, FollowUpEvent, PROMISE_CATEGORY, Phone, PromiseEvent,
     PromiseTo, STAKEHOLDER_CATEGORY, SpokeForIt, StakeholderEvent, StakeholderRole,
@@ -40,6 +41,9 @@ pub struct StakeholderDoc {
     pub spoke_for_it: Vec<SpokeForIt>,
     pub registered_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When their personal data was erased.
+    #[serde(default)]
+    pub erased_at: Option<DateTime<Utc>>,
 }
 
 impl StakeholderDoc {
@@ -55,12 +59,16 @@ impl StakeholderDoc {
 pub struct Stakeholders;
 
 /// The events of other streams that name a stakeholder.
-const STAKEHOLDER_REFERENCES: [&str; 3] = ["wish-recorded", "followup-scheduled", "promise-made"];
+const STAKEHOLDER_REFERENCES: [&str; 4] =
+    ["wish-recorded", "followup-scheduled", "promise-made", "personal-data-erased"];
 
 /// The stakeholder an event is about, if it touches a stakeholder document.
 fn key(event: &Recorded<'_>) -> Option<String> {
     match event.event {
         Published::Stakeholder(_) => Some(event.stream_id().to_owned()),
+        Published::Privacy(PrivacyEvent::PersonalDataErased(e)) => {
+            Some(e.stakeholder_id.to_string())
+        }
         Published::Wish(WishEvent::Recorded(r)) => Some(r.stakeholder_id.to_string()),
         Published::FollowUp(FollowUpEvent::Scheduled(s)) => Some(s.stakeholder_id.to_string()),
         Published::Promise(PromiseEvent::Made(m)) => match m.to {
@@ -81,6 +89,7 @@ impl ReadModel for Stakeholders {
             WISH_CATEGORY,
             FOLLOWUP_CATEGORY,
             PROMISE_CATEGORY,
+            PRIVACY_CATEGORY,
         ])
         .with_types(StakeholderEvent::EVENT_TYPES.iter().copied().chain(STAKEHOLDER_REFERENCES))
     }
@@ -113,6 +122,7 @@ impl ReadModel for Stakeholders {
                 spoke_for_it: vec![],
                 registered_at: at,
                 updated_at: at,
+                erased_at: None,
             };
             docs.put(&key, &doc);
             return Ok(());
@@ -135,6 +145,9 @@ impl ReadModel for Stakeholders {
             }
             Published::Stakeholder(StakeholderEvent::SpokeForIt(s)) => {
                 doc.spoke_for_it.push(s.clone())
+            }
+            Published::Privacy(PrivacyEvent::PersonalDataErased(_)) => {
+                doc.erased_at.get_or_insert(at);
             }
             Published::Wish(WishEvent::Recorded(r)) => doc.wish_ids.push(r.wish_id),
             Published::FollowUp(FollowUpEvent::Scheduled(s)) => {

@@ -86,7 +86,9 @@ pub struct TestApp {
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
         let test_store = TestStore::open(backend).await;
-        let store = test_store.shared();
+        // Sealed as `procgate serve` opens it: people's personal data encrypted in the log.
+        let store =
+            kernel::privacy::sealed(test_store.shared(), eventlog::MasterKey::new(&[7; 32]));
         let verifier =
             Arc::new(Verifier::new(AuthConfig::hs256(SECRET, ISSUER, AUDIENCE)).unwrap());
         let clock = stakeholders::Clock::system();

@@ -17,6 +17,7 @@ mod going_cold;
 mod once;
 mod openapi;
 mod practices;
+mod privacy;
 mod rebuild;
 mod relationships;
 mod reminders;

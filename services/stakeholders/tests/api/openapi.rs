@@ -10,7 +10,7 @@ use crate::common::{Backend, TestApp, Who};
 
 /// Every operation: API.md's stakeholder table, plus the single reads, the profile update,
 /// the reminders' settings and the reports.
-const OPERATIONS: [(&str, &str); 31] = [
+const OPERATIONS: [(&str, &str); 32] = [
     ("get", "/v1/schools"),
     ("get", "/v1/schools/{school_id}"),
     ("put", "/v1/schools/{school_id}"),
@@ -21,6 +21,7 @@ const OPERATIONS: [(&str, &str); 31] = [
     ("get", "/v1/stakeholders/{id}"),
     ("put", "/v1/stakeholders/{id}"),
     ("post", "/v1/stakeholders/{id}/conversations"),
+    ("delete", "/v1/stakeholders/{id}/personal-data"),
     ("get", "/v1/wishes"),
     ("get", "/v1/wishes/{id}"),
     ("post", "/v1/wishes/{id}/progress"),

@@ -1,0 +1,102 @@
+//! Erasing a person: their personal data is sealed in the log with a key of their own; once the
+//! key is destroyed it reads as erased in every view, and the chain still verifies.
+
+use eventlog::Filter;
+use serde_json::{Value, json};
+
+use crate::common::{TestApp, Who, conversation, today};
+
+/// What only the erased person's records say.
+const SECRETS: [&str; 3] = ["Dana Whitfield", "maker space", "kindergarten"];
+
+on_both_backends!(erasing_a_person_erases_their_data_everywhere_and_the_log_still_verifies);
+
+/// Every event of the log as stored (sealed fields as ciphertext), as one text.
+async fn stored_log(app: &TestApp) -> String {
+    let rows = app.store.chain_rows(0, 100_000).await.unwrap();
+    let data: Vec<Value> = rows.into_iter().filter_map(|r| r.event).map(|e| e.data).collect();
+    serde_json::to_string(&data).unwrap()
+}
+
+/// Every event of the log as readers get it.
+async fn read_log(app: &TestApp) -> String {
+    let events = app.store.read_all(0, &Filter::all(), 100_000).await.unwrap();
+    let data: Vec<&Value> = events.iter().map(|e| &e.data).collect();
+    serde_json::to_string(&data).unwrap()
+}
+
+async fn erasing_a_person_erases_their_data_everywhere_and_the_log_still_verifies(app: TestApp) {
+    let (_, principal) = app.school_with_principal().await;
+    let other = app.person("Sam Ortiz", "teacher", None).await;
+    let mut talk = conversation();
+    talk["their_vision"] = json!("A maker space in every wing");
+    talk["notes"] = json!("Her daughter starts kindergarten in May");
+    let talk_path = format!("/v1/stakeholders/{principal}/conversations");
+    app.post(Who::ItStaff, &talk_path, &talk).await.expect(201);
+    app.converse(&other).await;
+    let follow_up = json!({"stakeholder_id": principal, "about": "The maker space budget",
+                           "due_on": today()});
+    app.post(Who::ItStaff, "/v1/follow-ups", &follow_up).await.expect(201);
+    let path = format!("/v1/stakeholders/{principal}");
+    let before = app.get(Who::ItStaff, &path).await.expect(200).clone();
+    let email = before["email"].as_str().unwrap().to_owned();
+    assert_eq!(before["name"], "Dana Whitfield");
+    assert_eq!(before["erased_at"], Value::Null);
+
+    // At rest the personal fields are ciphertext; readers get them back.
+    let stored = stored_log(&app).await;
+    for secret in SECRETS.iter().copied().chain([email.as_str()]) {
+        assert!(!stored.contains(secret), "{secret:?} is stored in clear");
+        assert!(read_log(&app).await.contains(secret), "{secret:?} does not read back");
+    }
+
+    // Only admins erase, with a reason; an unknown person is 404.
+    let erase = format!("{path}/personal-data");
+    let reason = json!({"reason": "Left the district and asked to be forgotten"});
+    app.delete(Who::ItStaff, &erase, &reason).await.expect(403);
+    app.delete(Who::Auditor, &erase, &reason).await.expect(403);
+    app.delete(Who::Admin, &erase, &json!({})).await.expect_invalid("reason");
+    let nobody = format!("/v1/stakeholders/{}/personal-data", uuid::Uuid::now_v7());
+    app.delete(Who::Admin, &nobody, &reason).await.expect_problem(404, "unknown-stakeholder");
+    let erased = app.delete(Who::Admin, &erase, &reason).await.expect(200).clone();
+    assert_eq!(erased["stakeholder_id"], json!(principal));
+    assert_eq!(erased["reason"], reason["reason"]);
+    // Their own key, the conversation's notes' key.
+    assert_eq!(erased["keys_destroyed"], 2, "{erased}");
+    // Asked again: the first erasure, nothing more.
+    let again = app.delete(Who::Admin, &erase, &reason).await.expect(200).clone();
+    assert_eq!(again, erased);
+
+    // The profile: who they are is gone, what happened stays.
+    let after = app.get(Who::ItStaff, &path).await.expect(200).clone();
+    assert_eq!(after["name"], "(erased)");
+    assert!(after["email"].as_str().unwrap().ends_with("@erased.invalid"), "{after}");
+    assert_eq!(after["phone"], Value::Null);
+    assert_eq!(after["role"], "principal");
+    assert!(after["erased_at"].is_string());
+    let talk = &after["conversations"][0];
+    assert_eq!(talk["their_vision"], "(erased)", "{talk}");
+    assert_eq!(talk["stars"], json!(["(erased)", "(erased)"]));
+    assert_eq!(talk["wish"], "(erased)");
+    assert_eq!(talk["notes"], "(erased)");
+    assert_eq!(talk["location"], "Her office");
+    assert_eq!(after["wishes"][0]["text"], "(erased)");
+    assert_eq!(after["follow_ups"][0]["about"], "(erased)");
+
+    // Lists and the log read the same; the other person is untouched.
+    let everyone = app.get(Who::ItStaff, "/v1/stakeholders").await.expect(200).to_string();
+    let wishes = app.get(Who::ItStaff, "/v1/wishes").await.expect(200).to_string();
+    let log = read_log(&app).await;
+    for text in [&everyone, &wishes, &log] {
+        for secret in SECRETS.iter().copied().chain([email.as_str()]) {
+            assert!(!text.contains(secret), "{secret:?} still reads");
+        }
+    }
+    assert!(everyone.contains("Sam Ortiz"));
+    let sam = app.get(Who::ItStaff, &format!("/v1/stakeholders/{other}")).await;
+    assert_eq!(sam.expect(200)["conversations"][0]["notes"], "Mentioned the robotics club");
+
+    // The chain covers the ciphertext: it still verifies.
+    let verified = app.store.verify(1, None, &|_| {}).await.unwrap();
+    assert!(verified.ok, "{verified:?}");
+}
