@@ -19,6 +19,7 @@ use crate::error::{Result, StoreError};
 use crate::event::{Filter, RecordedEvent};
 use crate::sealed::{ERASURE_CATEGORY, ERASURE_TYPES};
 use crate::store::EventStore;
+use crate::store::erasure_checkpoint;
 use crate::subscription::Subscription;
 
 /// A document's address: a collection (owned by one projection) and a key within it.
@@ -224,18 +225,35 @@ async fn follow(
     let start = store.checkpoint(projection.name()).await?.unwrap_or(0);
     let mut sub = Subscription::new(store.watch_head(), start, followed(projection), 1000);
     let erasures = projection.rebuilds_after_erasure();
+    // The last erasure this runner (or one before it) rebuilt the projection for.
+    let mut handled = store.checkpoint(&erasure_checkpoint(projection.name())).await?.unwrap_or(0);
     loop {
         if progress.is_closed() {
             return Ok(());
         }
         match sub.poll(store).await? {
-            Some(mut events) => {
-                // An erasure ends the batch: the documents are rebuilt after it.
+            Some(events) => {
                 let erasure = erasures
-                    .then(|| events.iter().position(|e| e.category() == ERASURE_CATEGORY))
+                    .then(|| {
+                        events
+                            .iter()
+                            .find(|e| e.category() == ERASURE_CATEGORY && e.position > handled)
+                    })
                     .flatten();
-                if let Some(at) = erasure {
-                    events.truncate(at + 1);
+                if let Some(erasure) = erasure {
+                    // A new erasure: the documents are rebuilt from the log, where the erased
+                    // data now reads as erased. One runner resets them (whichever comes first:
+                    // the reset is conditional); every runner then reads from where the
+                    // documents are, the start while they are rebuilt, and passes over this
+                    // erasure when it meets it again. Nothing of this batch is applied: it was
+                    // read before the reset. Readers waiting for a position wait for the
+                    // rebuild.
+                    handled = erasure.position;
+                    store.reset_projection_after_erasure(projection, handled).await?;
+                    let at = store.checkpoint(projection.name()).await?.unwrap_or(0);
+                    sub.rewind(at);
+                    progress.send_replace(at);
+                    continue;
                 }
                 let last = events.last().map_or(0, |e| e.position);
                 let checkpoint = store.apply_projection(projection, &events).await?;
@@ -243,16 +261,6 @@ async fn follow(
                     // Another runner of this projection moved the checkpoint first and this
                     // batch was not applied: read again from where the documents really are.
                     sub.rewind(checkpoint);
-                    continue;
-                }
-                if erasure.is_some() {
-                    // Reset once for this erasure (by this runner or another), then read from
-                    // where the documents are: from the start while they are rebuilt. Readers
-                    // waiting for a position wait for the rebuild.
-                    store.reset_projection_after_erasure(projection, last).await?;
-                    let at = store.checkpoint(projection.name()).await?.unwrap_or(0);
-                    sub.rewind(at);
-                    progress.send_replace(at);
                     continue;
                 }
                 progress.send_replace(sub.position());

@@ -152,6 +152,10 @@ struct Serve {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "PROCGATE_LOG_JSON", default_value_t = false)]
     log_json: bool,
+    /// Erase conversation notes this many years after the conversation (every instance the
+    /// same; default: kept). The rest of the conversation stays.
+    #[arg(long, env = "PROCGATE_NOTES_RETENTION_YEARS", value_parser = clap::value_parser!(u32).range(1..=100))]
+    notes_retention_years: Option<u32>,
     #[command(flatten)]
     store: StoreSettings,
     #[command(flatten)]
@@ -383,7 +387,12 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
         services.push(Arc::new(gate::Gate::start(log()?, verifier.clone()).await?));
     }
     if wanted(ServiceName::Stakeholders) {
-        services.push(Arc::new(stakeholders::Stakeholders::start(log()?, verifier.clone()).await?));
+        let settings =
+            stakeholders::Settings { notes_retention_years: serve.notes_retention_years };
+        let clock = kernel::Clock::system();
+        let service =
+            stakeholders::Stakeholders::start_configured(log()?, verifier.clone(), clock, settings);
+        services.push(Arc::new(service.await?));
     }
     let mut webhook_key_created = false;
     let mut anchor_key_created = false;

@@ -39,6 +39,15 @@ pub(crate) struct State {
     pub vision: Latest<Vision>,
     /// The reminders' scheduler, stopped with the state.
     scheduler: scheduler::Running,
+    /// The retention of conversation notes, when the district set one.
+    _retention: Option<scheduler::Running>,
+}
+
+/// What a district may set for the service.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Settings {
+    /// Conversation notes are erased this many years after the conversation (`None`: kept).
+    pub notes_retention_years: Option<u32>,
 }
 
 impl Stakeholders {
@@ -54,9 +63,24 @@ impl Stakeholders {
         verifier: Arc<Verifier>,
         clock: Clock,
     ) -> anyhow::Result<Self> {
+        Self::start_configured(store, verifier, clock, Settings::default()).await
+    }
+
+    /// [`start_with`](Self::start_with), with the district's settings.
+    pub async fn start_configured(
+        store: Store,
+        verifier: Arc<Verifier>,
+        clock: Clock,
+        settings: Settings,
+    ) -> anyhow::Result<Self> {
+        let retention = settings.notes_retention_years.map(|years| {
+            let fresh = move || scheduler::Retention::new(years);
+            kernel::schedule::spawn(store.clone(), clock.clone(), fresh)
+        });
         let state = State {
             read_models: ReadModels::spawn(&store, projections()),
             scheduler: scheduler::spawn(store.clone(), clock.clone()),
+            _retention: retention,
             commands: Commands::new(store),
             clock,
             district: Latest::new(district_stream()),

@@ -20,5 +20,5 @@ mod api;
 mod app;
 mod scheduler;
 
-pub use app::{Stakeholders, openapi, projections, rebuild};
+pub use app::{Settings, Stakeholders, openapi, projections, rebuild};
 pub use kernel::Clock;

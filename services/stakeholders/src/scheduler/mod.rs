@@ -16,6 +16,7 @@
 //!   a snow day, another lead) or the service's clock is moved (tests). The loop is the
 //!   kernel's ([`kernel::schedule`]); this module is what to fold and what to write.
 
+mod retention;
 mod tracker;
 
 use chrono::{DateTime, Utc};
@@ -27,6 +28,7 @@ use kernel::{Clock, Schedule};
 use uuid::Uuid;
 
 pub(crate) use kernel::schedule::Running;
+pub(crate) use retention::Retention;
 pub(crate) use tracker::{Kind, Tracked, Tracker};
 
 /// How many times an item is judged again after another writer got there first.

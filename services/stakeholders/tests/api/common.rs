@@ -18,6 +18,11 @@ pub const ISSUER: &str = "procgate";
 pub const AUDIENCE: &str = "procgate";
 
 pub use testkit::Backend;
+
+/// The district's master key in these tests.
+fn master_key() -> eventlog::MasterKey {
+    eventlog::MasterKey::new(&[7; 32])
+}
 use testkit::TestStore;
 
 /// Who calls.
@@ -146,16 +151,28 @@ impl TestApp {
     /// connections when it is another store), with the same clock, not served: its projections
     /// and its scheduler run.
     pub async fn instance(&self, store: Store) -> stakeholders::Stakeholders {
+        self.configured(store, stakeholders::Settings::default()).await
+    }
+
+    /// [`instance`](Self::instance), with the district's `settings`.
+    pub async fn configured(
+        &self,
+        store: Store,
+        settings: stakeholders::Settings,
+    ) -> stakeholders::Stakeholders {
         let verifier =
             Arc::new(Verifier::new(AuthConfig::hs256(SECRET, ISSUER, AUDIENCE)).unwrap());
-        stakeholders::Stakeholders::start_with(store, verifier, self.clock.clone()).await.unwrap()
+        let clock = self.clock.clone();
+        stakeholders::Stakeholders::start_configured(store, verifier, clock, settings)
+            .await
+            .unwrap()
     }
 
     /// A store of its own on this app's PostgreSQL database (`None` on SQLite).
     pub async fn own_store(&self) -> Option<Store> {
         let url = self._store.database_url()?;
         let store = eventlog::PgStore::connect(url, eventlog::PgOptions::default()).await.unwrap();
-        Some(Arc::new(store))
+        Some(kernel::privacy::sealed(Arc::new(store), master_key()))
     }
 
     /// Every event of `event_type` in the log, oldest first.

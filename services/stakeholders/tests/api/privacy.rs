@@ -9,7 +9,10 @@ use crate::common::{TestApp, Who, conversation, today};
 /// What only the erased person's records say.
 const SECRETS: [&str; 3] = ["Dana Whitfield", "maker space", "kindergarten"];
 
-on_both_backends!(erasing_a_person_erases_their_data_everywhere_and_the_log_still_verifies);
+on_both_backends!(
+    erasing_a_person_erases_their_data_everywhere_and_the_log_still_verifies,
+    conversation_notes_past_retention_are_erased_once_by_several_instances,
+);
 
 /// Every event of the log as stored (sealed fields as ciphertext), as one text.
 async fn stored_log(app: &TestApp) -> String {
@@ -97,6 +100,62 @@ async fn erasing_a_person_erases_their_data_everywhere_and_the_log_still_verifie
     assert_eq!(sam.expect(200)["conversations"][0]["notes"], "Mentioned the robotics club");
 
     // The chain covers the ciphertext: it still verifies.
+    let verified = app.store.verify(1, None, &|_| {}).await.unwrap();
+    assert!(verified.ok, "{verified:?}");
+}
+
+/// The `retention-erased` events of the log, as `(years, keys)`.
+async fn retention_erasures(app: &TestApp) -> Vec<(u64, usize)> {
+    let filter = Filter::categories(["privacy"]).with_types(["retention-erased"]);
+    let events = app.store.read_all(0, &filter, 1000).await.unwrap();
+    events
+        .iter()
+        .map(|e| (e.data["years"].as_u64().unwrap(), e.data["keys"].as_array().unwrap().len()))
+        .collect()
+}
+
+/// Waits (up to 10 s) until the first conversation of `person` has `notes`.
+async fn notes_become(app: &TestApp, person: &str, index: usize, notes: &str) -> Value {
+    let path = format!("/v1/stakeholders/{person}");
+    for _ in 0..100 {
+        let profile = app.get(Who::ItStaff, &path).await.expect(200).clone();
+        if profile["conversations"][index]["notes"] == notes {
+            return profile;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the notes of conversation {index} of {person} never read {notes:?}");
+}
+
+async fn conversation_notes_past_retention_are_erased_once_by_several_instances(app: TestApp) {
+    app.clock.set("2030-01-10T18:00:00Z".parse().unwrap());
+    let (_, principal) = app.school_with_principal().await;
+    let path = format!("/v1/stakeholders/{principal}/conversations");
+    for (held_at, notes) in
+        [("2027-06-01T15:00:00Z", "Old notes"), ("2029-12-01T15:00:00Z", "Recent notes")]
+    {
+        let mut talk = conversation();
+        talk["held_at"] = json!(held_at);
+        talk["notes"] = json!(notes);
+        app.post(Who::ItStaff, &path, &talk).await.expect(201);
+    }
+    // Two instances keep notes two years (on PostgreSQL, the second on connections of its own).
+    let keep = stakeholders::Settings { notes_retention_years: Some(2) };
+    let other = app.own_store().await.unwrap_or_else(|| app.store.clone());
+    let _one = app.configured(app.store.clone(), keep).await;
+    let _two = app.configured(other, keep).await;
+
+    // The 2027 notes are past it: erased, once; the rest of the conversation stays.
+    let profile = notes_become(&app, &principal, 0, "(erased)").await;
+    assert_eq!(profile["conversations"][0]["their_vision"], "Every fourth grader codes by spring.");
+    assert_eq!(profile["conversations"][1]["notes"], "Recent notes");
+    assert_eq!(profile["name"], "Dana Whitfield");
+    assert_eq!(retention_erasures(&app).await, vec![(2, 1)]);
+
+    // Two years after the second conversation, its notes go too.
+    app.clock.set("2031-12-02T18:00:00Z".parse().unwrap());
+    notes_become(&app, &principal, 1, "(erased)").await;
+    assert_eq!(retention_erasures(&app).await, vec![(2, 1), (2, 1)]);
     let verified = app.store.verify(1, None, &|_| {}).await.unwrap();
     assert!(verified.ok, "{verified:?}");
 }

@@ -1,0 +1,195 @@
+//! The district's retention of conversation notes: notes of conversations held more than the
+//! configured number of years ago are erased, automatically, in every instance.
+//!
+//! Each conversation's notes are sealed with a key of their own (`conversation-{id}`, dated by
+//! the conversation's `held_at`; see `kernel::privacy`). The scheduler keeps every
+//! conversation's expiry in order, wakes at the first, destroys every notes key dated before
+//! the cut-off in one statement (a key is destroyed by exactly one instance: the statement
+//! takes only keys not yet destroyed) and appends `retention-erased` with the keys it
+//! destroyed, on the day's `privacy-…` stream. The notes then read `(erased)` everywhere; the
+//! rest of the conversation stays.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Months, TimeDelta, Utc};
+use eventlog::{Actor, ExpectedVersion, Filter, KeySelector, Metadata, NewEvent, RecordedEvent};
+use events::Published;
+use events::privacy::{
+    PURPOSE_CONVERSATION_NOTES, PrivacyEvent, RetentionErased, retention_stream,
+};
+use events::stakeholders::StakeholderEvent;
+use kernel::Schedule;
+use uuid::Uuid;
+
+/// How long after a failed erasure it is tried again.
+const RETRY: TimeDelta = TimeDelta::minutes(5);
+
+/// The retention schedule: every conversation with notes, by when its notes expire.
+#[derive(Debug)]
+pub(crate) struct Retention {
+    years: u32,
+    expiring: BTreeSet<(DateTime<Utc>, Uuid)>,
+    not_before: Option<DateTime<Utc>>,
+}
+
+impl Retention {
+    pub(crate) fn new(years: u32) -> Self {
+        Self { years, expiring: BTreeSet::new(), not_before: None }
+    }
+
+    /// When notes of a conversation held at `held_at` expire.
+    fn expiry(&self, held_at: DateTime<Utc>) -> DateTime<Utc> {
+        held_at.checked_add_months(Months::new(self.years.saturating_mul(12))).unwrap_or(held_at)
+    }
+
+    /// Notes of conversations held before this are past retention at `now`.
+    fn cut_off(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now.checked_sub_months(Months::new(self.years.saturating_mul(12))).unwrap_or(now)
+    }
+
+    /// Folds one event in: a conversation with notes, or keys destroyed.
+    fn fold(&mut self, event: &Published) {
+        match event {
+            Published::Stakeholder(StakeholderEvent::ConversationHeld(c)) if c.notes.is_some() => {
+                self.expiring.insert((self.expiry(c.held_at), c.conversation_id));
+            }
+            Published::Privacy(
+                PrivacyEvent::PersonalDataErased(events::privacy::PersonalDataErased {
+                    keys, ..
+                })
+                | PrivacyEvent::RetentionErased(RetentionErased { keys, .. }),
+            ) => {
+                let gone: BTreeSet<&str> =
+                    keys.iter().filter_map(|k| k.strip_prefix("conversation-")).collect();
+                self.expiring.retain(|(_, id)| !gone.contains(id.to_string().as_str()));
+            }
+            _ => {}
+        }
+    }
+
+    /// Forgets the conversations expired at `now` (erased now, or by another instance).
+    fn settle_until(&mut self, now: DateTime<Utc>) {
+        self.expiring.retain(|(at, _)| *at > now);
+    }
+}
+
+impl Schedule for Retention {
+    const NAME: &'static str = "stakeholders.retention";
+
+    fn filter(&self) -> Filter {
+        Filter::categories([events::stakeholders::STAKEHOLDER_CATEGORY, PrivacyEvent::CATEGORY])
+            .with_types(
+                ["conversation-held"].into_iter().chain(PrivacyEvent::EVENT_TYPES.iter().copied()),
+            )
+    }
+
+    fn apply(&mut self, record: &RecordedEvent) {
+        match Published::decode(record.category(), &record.event_type, &record.data) {
+            Ok(event) => self.fold(&event),
+            Err(e) => {
+                tracing::warn!(position = record.position, error = %e, "retention skips an event")
+            }
+        }
+    }
+
+    fn next_wake(&self) -> Option<DateTime<Utc>> {
+        let first = self.expiring.first().map(|(at, _)| *at)?;
+        Some(self.not_before.map_or(first, |n| n.max(first)))
+    }
+
+    async fn run_due(&mut self, store: &eventlog::Store, now: DateTime<Utc>) {
+        let before = self.cut_off(now);
+        let reason = format!("the district keeps conversation notes {} years", self.years);
+        let which =
+            KeySelector::DatedBefore { purpose: PURPOSE_CONVERSATION_NOTES.to_owned(), before };
+        let outcome = async {
+            let keys = store.destroy_data_keys(&which, &reason).await?;
+            if keys.is_empty() {
+                return Ok(0);
+            }
+            let count = keys.len();
+            let event = PrivacyEvent::from(RetentionErased {
+                purpose: PURPOSE_CONVERSATION_NOTES.to_owned(),
+                before,
+                years: self.years,
+                keys,
+            });
+            let meta = Metadata::new(Actor::system("stakeholders"), "stakeholders");
+            let new = NewEvent::new(event.event_type(), event.to_data(), meta);
+            let stream = kernel::stream(retention_stream(now.date_naive()));
+            store.append(&stream, ExpectedVersion::Any, vec![new]).await?;
+            Ok::<_, eventlog::StoreError>(count)
+        };
+        match outcome.await {
+            Ok(count) => {
+                if count > 0 {
+                    tracing::info!(count, %before, "conversation notes past retention erased");
+                }
+                self.not_before = None;
+                self.settle_until(now);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "conversation notes past retention not erased; retrying");
+                self.not_before = Some(now + RETRY);
+            }
+        }
+    }
+
+    fn counts(&self) -> (usize, usize) {
+        (self.expiring.len(), self.expiring.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use events::stakeholders::ConversationHeld;
+    use events::values::{LongText, ShortText};
+
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn conversation(id: u128, held_at: &str, notes: Option<&str>) -> Published {
+        Published::Stakeholder(StakeholderEvent::ConversationHeld(ConversationHeld {
+            conversation_id: Uuid::from_u128(id),
+            held_at: t(held_at),
+            location: ShortText::parse("Her office").unwrap(),
+            their_vision: LongText::parse("Robots").unwrap(),
+            stars: None,
+            wish: None,
+            notes: notes.map(|n| LongText::parse(n).unwrap()),
+            wish_id: None,
+            connections: vec![],
+            on_their_turf: true,
+        }))
+    }
+
+    #[test]
+    fn given_conversations_with_notes_then_it_wakes_when_the_oldest_expires() {
+        let mut retention = Retention::new(3);
+        retention.fold(&conversation(1, "2024-05-02T15:00:00Z", Some("b")));
+        retention.fold(&conversation(2, "2023-09-01T15:00:00Z", Some("a")));
+        retention.fold(&conversation(3, "2022-01-01T15:00:00Z", None));
+        assert_eq!(retention.next_wake(), Some(t("2026-09-01T15:00:00Z")));
+        assert_eq!(retention.cut_off(t("2026-11-30T00:00:00Z")), t("2023-11-30T00:00:00Z"));
+    }
+
+    #[test]
+    fn given_notes_erased_then_they_are_no_longer_awaited() {
+        let mut retention = Retention::new(3);
+        retention.fold(&conversation(1, "2024-05-02T15:00:00Z", Some("b")));
+        retention.fold(&conversation(2, "2023-09-01T15:00:00Z", Some("a")));
+        let erased = RetentionErased {
+            purpose: PURPOSE_CONVERSATION_NOTES.into(),
+            before: t("2026-09-02T00:00:00Z"),
+            years: 3,
+            keys: vec![format!("conversation-{}", Uuid::from_u128(2))],
+        };
+        retention.fold(&Published::Privacy(PrivacyEvent::RetentionErased(erased)));
+        assert_eq!(retention.next_wake(), Some(t("2027-05-02T15:00:00Z")));
+        retention.settle_until(t("2027-05-02T15:00:00Z"));
+        assert_eq!(retention.next_wake(), None);
+    }
+}
