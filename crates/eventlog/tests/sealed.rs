@@ -1,0 +1,175 @@
+//! `SealedStore` on both backends: personal fields are ciphertext at rest and open on every
+//! read; a destroyed key masks them everywhere while the chain verifies; a tampered field or
+//! the wrong master key is an error, never a silent mask.
+
+use std::sync::Arc;
+
+use eventlog::{
+    Actor, EventStore, ExpectedVersion, Filter, KeySelector, Mask, MasterKey, Metadata, NewEvent,
+    SealRule, SealedStore, Sealing, Store, StoreError, StreamName, Subject,
+};
+use serde_json::{Value, json};
+use testkit::{Backend, TestStore};
+
+testkit::on_each_backend!(
+    sealed_fields_open_mask_and_verify,
+    retention_destroys_dated_keys_only,
+    a_tampered_field_is_an_error,
+);
+
+const RULES: &[SealRule] = &[
+    SealRule {
+        event_type: "person-registered",
+        subject: Subject::Stream,
+        owner: None,
+        purpose: "person",
+        dated: None,
+        fields: &[("name", Mask::Text), ("email", Mask::Email), ("phone", Mask::Null)],
+    },
+    SealRule {
+        event_type: "note-taken",
+        subject: Subject::Field { prefix: "note", path: &["note_id"] },
+        owner: Some(Subject::Stream),
+        purpose: "notes",
+        dated: Some("at"),
+        fields: &[("text", Mask::Text), ("tags", Mask::Text)],
+    },
+];
+
+fn sealed(inner: Store, key: u8) -> Store {
+    Arc::new(SealedStore::new(inner, Sealing { rules: RULES }, MasterKey::new(&[key; 32])))
+}
+
+fn event(event_type: &str, data: Value) -> NewEvent {
+    NewEvent::new(event_type, data, Metadata::new(Actor::system("test"), "test"))
+}
+
+async fn write(store: &Store, stream: &str, events: Vec<NewEvent>) {
+    let stream = StreamName::new(stream).unwrap();
+    store.append(&stream, ExpectedVersion::Any, events).await.unwrap();
+}
+
+async fn data(store: &Store, stream: &str) -> Vec<Value> {
+    let stream = StreamName::new(stream).unwrap();
+    let events = store.read_stream_to_end(&stream).await.unwrap();
+    events.into_iter().map(|e| e.data).collect()
+}
+
+async fn stored(store: &Store) -> String {
+    let rows = store.chain_rows(0, 1000).await.unwrap();
+    let data: Vec<Value> = rows.into_iter().filter_map(|r| r.event.map(|e| e.data)).collect();
+    serde_json::to_string(&data).unwrap()
+}
+
+async fn sealed_fields_open_mask_and_verify(backend: Backend) {
+    let test = TestStore::open(backend).await;
+    let store = sealed(test.shared(), 7);
+    let pat = json!({"name": "Pat Lee", "email": "pat@district.org", "phone": "555-0101", "role": "principal"});
+    let note = json!({"note_id": "n1", "text": "Pat's daughter is ill", "tags": ["family", "health"],
+                      "at": "2026-03-01T10:00:00Z", "phone": "kept"});
+    let other = json!({"name": "Sam Ortiz", "email": "sam@district.org", "phone": null});
+    write(
+        &store,
+        "person-pat",
+        vec![event("person-registered", pat.clone()), event("note-taken", note.clone())],
+    )
+    .await;
+    write(&store, "person-sam", vec![event("person-registered", other.clone())]).await;
+    write(
+        &store,
+        "school-x",
+        vec![event("school-registered", json!({"name": "Pat Lee Elementary"}))],
+    )
+    .await;
+
+    // At rest: ciphertext; read: as written. A field no rule names stays as it is.
+    let at_rest = stored(&store).await;
+    for secret in ["pat@district.org", "daughter", "555-0101", "Sam Ortiz"] {
+        assert!(!at_rest.contains(secret), "{secret} is stored in clear");
+    }
+    assert!(at_rest.contains("Pat Lee Elementary") && at_rest.contains("\"kept\""));
+    assert_eq!(data(&store, "person-pat").await, vec![pat.clone(), note.clone()]);
+    assert_eq!(data(&store, "person-sam").await, vec![other.clone()]);
+    let all = store.read_all(0, &Filter::all(), 100).await.unwrap();
+    assert_eq!(all[0].data, pat);
+
+    // Another process with the same master key reads them; with another key it is an error.
+    let again = sealed(test.shared(), 7);
+    assert_eq!(data(&again, "person-pat").await[1], note);
+    let wrong = sealed(test.shared(), 8);
+    let stream = StreamName::new("person-pat").unwrap();
+    match wrong.read_stream_to_end(&stream).await {
+        Err(StoreError::Corrupt(message)) => assert!(message.contains("master key"), "{message}"),
+        other => panic!("the wrong master key read {other:?}"),
+    }
+
+    // Erasing Pat destroys their key and the note's (theirs), once.
+    let person = KeySelector::Person("person-pat".into());
+    let destroyed = store.destroy_data_keys(&person, "left").await.unwrap();
+    assert_eq!(destroyed, vec!["note-n1".to_owned(), "person-pat".to_owned()]);
+    assert!(store.destroy_data_keys(&person, "left").await.unwrap().is_empty());
+    let masked = data(&store, "person-pat").await;
+    assert_eq!(masked[0]["name"], "(erased)");
+    assert_eq!(masked[0]["email"], "erased.personpat@erased.invalid");
+    assert_eq!(masked[0]["phone"], Value::Null);
+    assert_eq!(masked[0]["role"], "principal");
+    assert_eq!(masked[1]["text"], "(erased)");
+    assert_eq!(masked[1]["tags"], json!(["(erased)", "(erased)"]));
+    assert_eq!(data(&store, "person-sam").await, vec![other]);
+    // A process that cached Pat's key forgets it when it reads an erasure announcement.
+    assert_eq!(data(&again, "person-pat").await[0], pat);
+    write(&store, "privacy-pat", vec![event("personal-data-erased", json!({"keys": destroyed}))])
+        .await;
+    let _ = again.read_all(0, &Filter::categories(["privacy"]), 10).await.unwrap();
+    assert_eq!(data(&again, "person-pat").await, masked);
+
+    // Written after the erasure: stored as erased. The chain covers the ciphertext.
+    write(
+        &store,
+        "person-pat",
+        vec![event(
+            "note-taken",
+            json!({"note_id": "n1", "text": "More", "at": "2026-04-01T00:00:00Z"}),
+        )],
+    )
+    .await;
+    assert_eq!(data(&store, "person-pat").await[2]["text"], "(erased)");
+    let verified = store.verify(1, None, &|_| {}).await.unwrap();
+    assert!(verified.ok, "{verified:?}");
+}
+
+async fn retention_destroys_dated_keys_only(backend: Backend) {
+    let test = TestStore::open(backend).await;
+    let store = sealed(test.shared(), 7);
+    for (id, at) in [("old", "2020-01-01T00:00:00Z"), ("new", "2026-01-01T00:00:00Z")] {
+        let note = json!({"note_id": id, "text": format!("{id} note"), "at": at});
+        write(&store, "person-pat", vec![event("note-taken", note)]).await;
+    }
+    let before = "2023-01-01T00:00:00Z".parse().unwrap();
+    let which = KeySelector::DatedBefore { purpose: "notes".into(), before };
+    assert_eq!(
+        store.destroy_data_keys(&which, "retention").await.unwrap(),
+        vec!["note-old".to_owned()]
+    );
+    let notes = data(&store, "person-pat").await;
+    assert_eq!(
+        (notes[0]["text"].as_str(), notes[1]["text"].as_str()),
+        (Some("(erased)"), Some("new note"))
+    );
+}
+
+async fn a_tampered_field_is_an_error(backend: Backend) {
+    let test = TestStore::open(backend).await;
+    let store = sealed(test.shared(), 7);
+    write(&store, "person-pat", vec![event("person-registered", json!({"name": "Pat Lee"}))]).await;
+    // A ciphertext moved to another event (the same key, another event id) does not open.
+    let raw = store.chain_rows(0, 10).await.unwrap().remove(0).event.unwrap().data;
+    write(&test.shared(), "person-pat", vec![event("person-registered", raw)]).await;
+    let stream = StreamName::new("person-pat").unwrap();
+    match store.read_stream_to_end(&stream).await {
+        Err(StoreError::Corrupt(message)) => {
+            assert!(message.contains("does not open"), "{message}")
+        }
+        other => panic!("a moved ciphertext read {other:?}"),
+    }
+}
