@@ -103,6 +103,11 @@ impl TestApp {
         }
     }
 
+    /// The real store with personal data sealed, as `procgate serve` opens it.
+    pub fn sealed(&self) -> Store {
+        kernel::privacy::sealed(self.raw.shared(), eventlog::MasterKey::new(&[7; 32]))
+    }
+
     pub fn token(&self, roles: &[Role]) -> String {
         self.token_for("tester", roles)
     }

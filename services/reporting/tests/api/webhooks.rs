@@ -30,6 +30,7 @@ on_each_backend!(
     rotation_signs_with_both_secrets_during_the_overlap,
     registration_is_checked_and_endpoints_are_their_owners,
     subscriptions_resume_from_their_acknowledged_checkpoint,
+    an_erased_person_is_delivered_erased_on_replay,
 );
 
 /// A delivery as the receiver saw it.
@@ -821,5 +822,47 @@ async fn subscriptions_resume_from_their_acknowledged_checkpoint(backend: Backen
     )
     .await;
     assert_eq!(acked["checkpoint"], 5);
+    app.stop().await;
+}
+
+async fn an_erased_person_is_delivered_erased_on_replay(backend: Backend) {
+    // The API does not deliver; an instance on the sealed store (as procgate serve opens it)
+    // does.
+    let (app, clock) = api(backend, false).await;
+    let sealed = app.sealed();
+    let _sender = deliverer(&sealed, &clock, "sealed").await;
+    let receiver = Receiver::start().await;
+    let types = json!(["stakeholder-registered"]);
+    let hook =
+        register(&app, "root", Role::Admin, json!({"url": receiver.url, "event_types": types}))
+            .await;
+    let id = hook["id"].as_str().unwrap().to_owned();
+    let person = uuid::Uuid::now_v7();
+    let pat = json!({"stakeholder_id": person, "name": "Pat Lee", "email": "pat.lee@district.org",
+                     "phone": "+1 555 010 4477", "role": "principal", "school_id": null});
+    let stakeholder = format!("stakeholder-{person}");
+    append_as(&sealed, &stakeholder, "stakeholder-registered", pat, as_subject("jdoe", "it_staff"))
+        .await;
+    let first = receiver.wait_delivered(1).await;
+    assert_eq!(first[0].json()["data"]["name"], "Pat Lee");
+
+    // Erased: the key destroyed, the erasure announced; a replay delivers them erased.
+    let keys = sealed
+        .destroy_data_keys(&eventlog::KeySelector::Person(stakeholder), "left the district")
+        .await
+        .unwrap();
+    let erased = json!({"stakeholder_id": person, "reason": "Left the district",
+                        "erased_by": "root", "keys": keys});
+    let privacy = format!("privacy-{person}");
+    append_as(&sealed, &privacy, "personal-data-erased", erased, as_subject("root", "admin")).await;
+    let path = format!("/v1/webhooks/{id}/replay");
+    let (status, body) =
+        send(&app, "POST", &path, "root", &[Role::Admin], Some(json!({"after": 0}))).await;
+    assert_eq!(status, 202, "{body}");
+    let delivered = receiver.wait_delivered(2).await;
+    let again = delivered[1].json();
+    assert_eq!(again["data"]["name"], "(erased)", "{again}");
+    assert_eq!(again["data"]["phone"], Value::Null);
+    assert!(!String::from_utf8_lossy(&delivered[1].body).contains("pat.lee"));
     app.stop().await;
 }
