@@ -40,6 +40,7 @@ pub const PRIVATE_CATEGORIES: &[&str] = &[
     "card",
     "idempotency",
     crate::privacy::PRIVACY_CATEGORY,
+    crate::rounds::ROUND_CATEGORY,
     crate::notifications::WEBHOOK_CATEGORY,
     crate::notifications::SUBSCRIPTION_CATEGORY,
     crate::notifications::MAIL_CATEGORY,

@@ -51,6 +51,7 @@ pub mod notifications;
 pub mod privacy;
 pub mod published;
 pub mod reminders;
+pub mod rounds;
 pub mod rules;
 pub mod school;
 pub mod stakeholders;
@@ -178,6 +179,7 @@ pub fn event_schemas() -> Vec<EventSchema> {
         notifications::MailPreferenceEvent::event_schemas(),
         anchors::AnchorEvent::event_schemas(),
         privacy::PrivacyEvent::event_schemas(),
+        rounds::RoundEvent::event_schemas(),
     ]
     .concat()
 }

@@ -16,6 +16,7 @@ use crate::gate::{IdempotencyEvent, PurchaseEvent, StandardsEvent};
 use crate::notifications::{MailEvent, MailPreferenceEvent, SubscriptionEvent, WebhookEvent};
 use crate::privacy::PrivacyEvent;
 use crate::reminders::ReminderEvent;
+use crate::rounds::RoundEvent;
 use crate::school::SchoolEvent;
 use crate::stakeholders::{
     EmailEvent, FollowUpEvent, PromiseEvent, StakeholderEvent, VisionEvent, WishEvent,
@@ -48,6 +49,7 @@ pub enum Published {
     Anchor(AnchorEvent),
     Vision(VisionEvent),
     Privacy(PrivacyEvent),
+    Round(RoundEvent),
 }
 
 impl Published {
@@ -76,6 +78,7 @@ impl Published {
         AnchorEvent::CATEGORY,
         VisionEvent::CATEGORY,
         PrivacyEvent::CATEGORY,
+        RoundEvent::CATEGORY,
     ];
 
     /// The event of a stream of `category`, from its type and data.
@@ -120,6 +123,7 @@ impl Published {
             }
             AnchorEvent::CATEGORY => Self::Anchor(AnchorEvent::from_parts(event_type, data)?),
             PrivacyEvent::CATEGORY => Self::Privacy(PrivacyEvent::from_parts(event_type, data)?),
+            RoundEvent::CATEGORY => Self::Round(RoundEvent::from_parts(event_type, data)?),
             other => return Err(DecodeError::UnknownCategory { category: other.to_owned() }),
         })
     }
@@ -150,6 +154,7 @@ impl Published {
             Self::Anchor(e) => e.event_type(),
             Self::Vision(e) => e.event_type(),
             Self::Privacy(e) => e.event_type(),
+            Self::Round(e) => e.event_type(),
         }
     }
 }
@@ -177,6 +182,6 @@ mod tests {
             Published::decode("weather", "rain", &Value::Null),
             Err(DecodeError::UnknownCategory { .. })
         ));
-        assert_eq!(Published::CATEGORIES.len(), 23);
+        assert_eq!(Published::CATEGORIES.len(), 24);
     }
 }

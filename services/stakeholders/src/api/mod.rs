@@ -35,6 +35,7 @@ mod privacy;
 mod promises;
 mod reminders;
 mod reports;
+mod rounds;
 mod schools;
 mod stakeholders;
 mod vision;
@@ -99,6 +100,9 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
         .service(vision::get_vision)
         .service(vision::put_vision)
         .service(reports::coverage_report)
+        .service(rounds::plan_round)
+        .service(rounds::list_rounds)
+        .service(rounds::get_round)
         .service(reports::going_cold_report)
         .service(advocacy::acknowledge_stars)
         .service(advocacy::speak_for_it)

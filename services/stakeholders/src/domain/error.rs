@@ -65,6 +65,12 @@ pub enum DomainError {
     #[error("a vision's themes each have their own id; {theme} is given twice")]
     DuplicateTheme { theme: events::values::ThemeId },
     #[error(
+        "a round meets at least one person: name them in stakeholder_ids, or register the principals first"
+    )]
+    EmptyRound,
+    #[error("{stakeholder_id} is not a registered stakeholder; a round meets registered people")]
+    UnknownInvitee { stakeholder_id: uuid::Uuid },
+    #[error(
         "the wish is {status}; it can only be reopened (status open or in_progress), with a note saying why"
     )]
     WishClosed { status: WishStatus },
@@ -104,6 +110,8 @@ impl DomainError {
             Self::SpokeToThemselves => "spoke-to-themselves",
             Self::UnknownListener => "unknown-listener",
             Self::DuplicateTheme { .. } => "duplicate-theme",
+            Self::EmptyRound => "empty-round",
+            Self::UnknownInvitee { .. } => "unknown-invitee",
             Self::WishClosed { .. } => "wish-closed",
             Self::PromiseAlreadySettled { .. } => "promise-already-settled",
             Self::StandingPromise => "standing-promise",
@@ -133,6 +141,8 @@ impl DomainError {
             Self::SpokeToThemselves => "Spoke to themselves",
             Self::UnknownListener => "Unknown listener",
             Self::DuplicateTheme { .. } => "Duplicate theme",
+            Self::EmptyRound => "Empty round",
+            Self::UnknownInvitee { .. } => "Unknown invitee",
             Self::WishClosed { .. } => "Wish closed",
             Self::PromiseAlreadySettled { .. } => "Promise already settled",
             Self::StandingPromise => "Standing promise",
@@ -165,7 +175,9 @@ impl DomainError {
             | Self::FirstConversationAsks { .. }
             | Self::SpokeToThemselves
             | Self::UnknownListener
-            | Self::DuplicateTheme { .. } => ErrorKind::Invalid,
+            | Self::DuplicateTheme { .. }
+            | Self::EmptyRound
+            | Self::UnknownInvitee { .. } => ErrorKind::Invalid,
         }
     }
 
@@ -194,6 +206,8 @@ impl DomainError {
         "no-stars-to-acknowledge",
         "spoke-to-themselves",
         "unknown-listener",
+        "empty-round",
+        "unknown-invitee",
     ];
 }
 
@@ -231,6 +245,8 @@ mod tests {
             DomainError::NoStarsToAcknowledge,
             DomainError::SpokeToThemselves,
             DomainError::UnknownListener,
+            DomainError::EmptyRound,
+            DomainError::UnknownInvitee { stakeholder_id: uuid::Uuid::nil() },
         ];
         let slugs: Vec<_> = examples.iter().map(DomainError::slug).collect();
         assert_eq!(slugs, DomainError::SLUGS);

@@ -48,6 +48,7 @@
 //! | a promise is due no earlier than the day it is made, and is kept or broken once, with evidence, not before it was made | `date-too-early`, `promise-already-settled` |
 //! | the standing `call-before-cancel` promise is settled by the gate's record, never by hand | `standing-promise` |
 //! | a follow-up is due today or later, and done once | `date-too-early`, `follow-up-already-done` |
+//! | a round of meetings meets at least one registered person, each once; it is due on its last work day in the district's calendar | `empty-round`, `unknown-invitee` |
 //! | a promise or follow-up is *overdue* when its due date is before `today` and it is not settled ([`is_past_due`]) | — |
 //!
 //! Text bounds come from the value types the commands carry: [`ShortText`](events::values::ShortText)
@@ -62,6 +63,7 @@ pub mod followup;
 pub mod health;
 pub mod promise;
 pub mod reminders;
+pub mod round;
 pub mod school;
 pub mod stakeholder;
 pub mod vision;

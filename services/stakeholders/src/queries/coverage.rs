@@ -63,7 +63,7 @@ fn first_meeting(person: &StakeholderDoc) -> Option<&ConversationHeld> {
 }
 
 /// Business days from `from` to `to`, both counted, in `calendar`.
-fn work_days(calendar: &DistrictCalendar, from: NaiveDate, to: NaiveDate) -> u32 {
+pub(crate) fn work_days(calendar: &DistrictCalendar, from: NaiveDate, to: NaiveDate) -> u32 {
     from.iter_days().take_while(|d| *d <= to).filter(|d| calendar.is_business_day(*d)).count()
         as u32
 }
@@ -125,6 +125,111 @@ pub fn coverage(
         started_on,
         latest_on,
         work_days: started_on.zip(latest_on).map_or(0, |(a, b)| work_days(calendar, a, b)),
+        rows,
+    }
+}
+
+/// One person of a round of meetings.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct RoundRow {
+    pub stakeholder_id: Uuid,
+    pub name: ShortText,
+    pub role: StakeholderRole,
+    pub school_id: Option<SchoolId>,
+    /// Whether IT has held a conversation with them since the round started.
+    pub met: bool,
+    /// When the first of those was held.
+    pub met_at: Option<DateTime<Utc>>,
+    pub location: Option<ShortText>,
+    /// Whether it was on their own turf.
+    pub on_their_turf: bool,
+    /// Which work day of the round it fell on (1: its first day).
+    pub work_day: Option<u32>,
+}
+
+/// A round of meetings and its coverage.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct RoundView {
+    pub round_id: Uuid,
+    pub name: ShortText,
+    pub starts_on: NaiveDate,
+    /// Its last work day.
+    pub due_on: NaiveDate,
+    /// The work days it was given.
+    pub work_days: u32,
+    pub planned_at: DateTime<Utc>,
+    pub as_of: DateTime<Utc>,
+    /// People to meet, and how many are met (on their own turf).
+    pub people: u32,
+    pub met: u32,
+    pub met_on_their_turf: u32,
+    /// Work days the round has taken: to its last meeting once everyone is met, else to today
+    /// (0 before it starts).
+    pub work_days_taken: u32,
+    /// Everyone met.
+    pub complete: bool,
+    /// Past its last work day with someone not met.
+    pub overdue: bool,
+    /// Everyone in the round: those not met first (in the round's order), then by when met.
+    pub rows: Vec<RoundRow>,
+}
+
+/// The coverage of `round` by the conversations of `people` (the round's people missing from
+/// them, erased or unknown, are left out).
+pub fn round_coverage(
+    round: &crate::read_models::RoundDoc,
+    people: &[StakeholderDoc],
+    calendar: &DistrictCalendar,
+    now: DateTime<Utc>,
+) -> RoundView {
+    let planned = &round.planned;
+    let start = planned.starts_on;
+    let mut rows: Vec<(usize, RoundRow)> = planned
+        .stakeholder_ids
+        .iter()
+        .enumerate()
+        .filter_map(|(order, id)| {
+            let person = people.iter().find(|p| p.stakeholder_id == *id)?;
+            let first = person
+                .conversations
+                .iter()
+                .filter(|c| calendar.today(c.held_at) >= start)
+                .min_by_key(|c| c.held_at);
+            let row = RoundRow {
+                stakeholder_id: *id,
+                name: person.name.clone(),
+                role: person.role,
+                school_id: person.school_id.clone(),
+                met: first.is_some(),
+                met_at: first.map(|c| c.held_at),
+                location: first.map(|c| c.location.clone()),
+                on_their_turf: first.is_some_and(|c| c.on_their_turf),
+                work_day: first
+                    .map(|c| work_days(calendar, start, calendar.today(c.held_at)).max(1)),
+            };
+            Some((order, row))
+        })
+        .collect();
+    rows.sort_by_key(|(order, r)| (r.met, r.met_at, *order));
+    let rows: Vec<RoundRow> = rows.into_iter().map(|(_, r)| r).collect();
+    let today = calendar.today(now);
+    let complete = !rows.is_empty() && rows.iter().all(|r| r.met);
+    let last = rows.iter().filter_map(|r| r.met_at).max().map(|t| calendar.today(t));
+    let until = if complete { last.unwrap_or(today) } else { today };
+    RoundView {
+        round_id: planned.round_id,
+        name: planned.name.clone(),
+        starts_on: start,
+        due_on: planned.due_on,
+        work_days: planned.work_days,
+        planned_at: round.planned_at,
+        as_of: now,
+        people: rows.len() as u32,
+        met: rows.iter().filter(|r| r.met).count() as u32,
+        met_on_their_turf: rows.iter().filter(|r| r.on_their_turf).count() as u32,
+        work_days_taken: if until < start { 0 } else { work_days(calendar, start, until) },
+        complete,
+        overdue: !complete && today > planned.due_on,
         rows,
     }
 }

@@ -9,6 +9,7 @@
 //! | `stakeholders.wishes` | wish id | [`WishDoc`]: the wish, status, headway | `wish-*` |
 //! | `stakeholders.promises` | promise id | [`PromiseDoc`]: the promise and its outcome | `promise-*` |
 //! | `stakeholders.followups` | follow-up id | [`FollowUpDoc`] | `followup-*` |
+//! | `stakeholders.rounds` | round id | [`RoundDoc`]: a round of meetings as planned | `round-*` |
 //! | `stakeholders.held_purchases` | purchase id | [`HeldPurchase`]: the gate's held purchases, for answer speed and the standing promise, with the call-before-cancel rule folded over each | the gate's `purchase-*` |
 //!
 //! A read model must name the documents an event touches from the event alone. The gate's
@@ -21,6 +22,7 @@
 mod follow_ups;
 mod held_purchases;
 mod promises;
+mod rounds;
 mod schools;
 mod stakeholders;
 mod wishes;
@@ -36,6 +38,7 @@ use kernel::ReadModel;
 pub use follow_ups::{FollowUpDoc, FollowUps, sort_follow_ups};
 pub use held_purchases::{HeldPurchase, HeldPurchaseDoc, HeldPurchases, HeldState};
 pub use promises::{PromiseDoc, PromiseStatus, Promises};
+pub use rounds::{RoundDoc, Rounds};
 pub use schools::{AgreementRecord, AgreementStatus, SchoolDoc, Schools};
 pub use stakeholders::{StakeholderDoc, Stakeholders};
 pub use wishes::{WishDoc, Wishes};
@@ -49,6 +52,7 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Promises.into_projection(),
         FollowUps.into_projection(),
         HeldPurchases.into_projection(),
+        Rounds.into_projection(),
     ]
 }
 
@@ -60,6 +64,7 @@ pub const ALL: &[&str] = &[
     Promises::NAME,
     FollowUps::NAME,
     HeldPurchases::NAME,
+    Rounds::NAME,
 ];
 
 #[cfg(test)]
@@ -89,7 +94,7 @@ mod tests {
                 assert!(c.starts_with("stakeholders."), "{c}");
             }
         }
-        assert_eq!(names.len(), 6);
+        assert_eq!(names.len(), 7);
         assert_eq!(names, ALL.iter().map(|n| n.to_string()).collect());
     }
 

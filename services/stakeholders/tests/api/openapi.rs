@@ -10,7 +10,7 @@ use crate::common::{Backend, TestApp, Who};
 
 /// Every operation: API.md's stakeholder table, plus the single reads, the profile update,
 /// the reminders' settings and the reports.
-const OPERATIONS: [(&str, &str); 32] = [
+const OPERATIONS: [(&str, &str); 35] = [
     ("get", "/v1/schools"),
     ("get", "/v1/schools/{school_id}"),
     ("put", "/v1/schools/{school_id}"),
@@ -22,6 +22,9 @@ const OPERATIONS: [(&str, &str); 32] = [
     ("put", "/v1/stakeholders/{id}"),
     ("post", "/v1/stakeholders/{id}/conversations"),
     ("delete", "/v1/stakeholders/{id}/personal-data"),
+    ("post", "/v1/meeting-rounds"),
+    ("get", "/v1/meeting-rounds"),
+    ("get", "/v1/meeting-rounds/{id}"),
     ("get", "/v1/wishes"),
     ("get", "/v1/wishes/{id}"),
     ("post", "/v1/wishes/{id}/progress"),

@@ -1,4 +1,5 @@
-//! IT's vision and the connections conversations make to it; the meeting plan's coverage.
+//! IT's vision and the connections conversations make to it; the meeting plan's coverage and
+//! rounds of meetings.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -8,6 +9,7 @@ use crate::common::{TestApp, Who, conversation};
 on_both_backends!(
     the_vision_is_versioned_and_conversations_connect_to_its_themes,
     coverage_lists_the_principals_not_met_first_and_counts_work_days,
+    a_round_of_meetings_is_planned_and_covered_in_work_days,
 );
 
 fn vision(themes: &[(&str, &str)]) -> Value {
@@ -115,4 +117,76 @@ async fn coverage_lists_the_principals_not_met_first_and_counts_work_days(app: T
         (Some(3), Some(false))
     );
     app.get(Who::Finance, "/v1/reports/coverage").await.expect(403);
+}
+
+async fn a_round_of_meetings_is_planned_and_covered_in_work_days(app: TestApp) {
+    // Chicago, weekdays; Thursday 2030-01-10. The round started on Monday the 7th.
+    app.clock.set(t("2030-01-10T18:00:00Z"));
+    let district = json!({
+        "name": "Springfield Public Schools", "time_zone": "America/Chicago",
+        "business_hours": {"start": "08:00", "end": "16:30", "days": ["mon", "tue", "wed", "thu", "fri"]},
+    });
+    app.put(Who::Admin, "/v1/district", &district).await.expect(200);
+    for (id, name) in [("adams-elem", "Adams"), ("baker-elem", "Baker")] {
+        app.school(id, name).await;
+    }
+    let adams = app.person("Ada Adams", "principal", Some("adams-elem")).await;
+    let baker = app.person("Ben Baker", "principal", Some("baker-elem")).await;
+    let teacher = app.person("Tess Teacher", "teacher", Some("baker-elem")).await;
+    // Met before the round: does not count for it.
+    meet(&app, &baker, "2030-01-03T15:00:00Z", true).await;
+    meet(&app, &adams, "2030-01-08T15:00:00Z", true).await;
+
+    // Every principal by default, in five work days: due on Friday.
+    let body =
+        json!({"name": "Every principal, winter", "starts_on": "2030-01-07", "work_days": 5});
+    app.post(Who::Auditor, "/v1/meeting-rounds", &body).await.expect(403);
+    let round = app.post(Who::ItStaff, "/v1/meeting-rounds", &body).await.expect(201).clone();
+    assert_eq!(round["due_on"], "2030-01-11");
+    assert_eq!((round["people"].as_u64(), round["met"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(round["work_days_taken"], 4, "Monday to Thursday");
+    assert_eq!(
+        (round["complete"].as_bool(), round["overdue"].as_bool()),
+        (Some(false), Some(false))
+    );
+    let rows = round["rows"].as_array().unwrap();
+    assert_eq!(rows[0]["stakeholder_id"], json!(baker), "not met first");
+    assert_eq!(rows[0]["met"], false);
+    assert_eq!(rows[1]["name"], "Ada Adams");
+    assert_eq!(
+        (rows[1]["work_day"].as_u64(), rows[1]["on_their_turf"].as_bool()),
+        (Some(2), Some(true))
+    );
+
+    // Past its last work day with Baker not met: overdue. Met on Monday: complete in 6.
+    app.clock.set(t("2030-01-14T18:00:00Z"));
+    let id = round["round_id"].as_str().unwrap();
+    let path = format!("/v1/meeting-rounds/{id}");
+    assert_eq!(app.get(Who::Auditor, &path).await.expect(200)["overdue"], true);
+    meet(&app, &baker, "2030-01-14T16:00:00Z", false).await;
+    let done = app.get(Who::Auditor, &path).await.expect(200).clone();
+    assert_eq!((done["complete"].as_bool(), done["overdue"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(done["work_days_taken"], 6, "the 7th to the 14th, the weekend not counted");
+    assert_eq!(done["met_on_their_turf"], 1);
+
+    // Named people; each must be registered; the list shows every round, newest first.
+    let named = json!({"name": "Baker's staff", "stakeholder_ids": [teacher, baker]});
+    let second = app.post(Who::ItStaff, "/v1/meeting-rounds", &named).await.expect(201).clone();
+    assert_eq!(second["starts_on"], "2030-01-14", "today, the district's date");
+    assert_eq!(second["due_on"], "2030-02-22", "30 work days by default");
+    let nobody = json!({"name": "Ghosts", "stakeholder_ids": [uuid::Uuid::now_v7()]});
+    app.post(Who::ItStaff, "/v1/meeting-rounds", &nobody)
+        .await
+        .expect_problem(422, "unknown-invitee");
+    let empty = json!({"name": "Nobody", "stakeholder_ids": []});
+    app.post(Who::ItStaff, "/v1/meeting-rounds", &empty).await.expect_invalid("stakeholder_ids");
+    let long = json!({"name": "Forever", "work_days": 251});
+    app.post(Who::ItStaff, "/v1/meeting-rounds", &long).await.expect_invalid("work_days");
+    let list = app.get(Who::ItStaff, "/v1/meeting-rounds").await.expect(200).clone();
+    let names: Vec<&str> =
+        list["rounds"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Baker's staff", "Every principal, winter"]);
+    app.get(Who::Finance, "/v1/meeting-rounds").await.expect(403);
+    let unknown = format!("/v1/meeting-rounds/{}", uuid::Uuid::now_v7());
+    app.get(Who::ItStaff, &unknown).await.expect_problem(404, "unknown-round");
 }

@@ -1,0 +1,212 @@
+//! Rounds of meetings: IT plans to meet a set of people (every principal, by default) in so
+//! many work days; each round's coverage says who was met, where, on which of its work days,
+//! and what is left.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Path};
+use actix_web::{HttpRequest, HttpResponse, get, post};
+use chrono::NaiveDate;
+use events::rounds::round_stream;
+use events::stakeholders::StakeholderRole;
+use events::values::ShortText;
+use kernel::http::{self, Body, Caller, FromJson, Idempotency, IdempotencyKeyHeader};
+use kernel::{ReadModel, stream};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use web::{ApiError, Fields};
+
+use super::{Readers, Writers, Written, metadata, read_models, time};
+use crate::app::State;
+use crate::domain::round::{MAX_WORK_DAYS, PlanRound, Round};
+use crate::queries::coverage::{RoundView, round_coverage};
+use crate::read_models::{RoundDoc, Rounds, Stakeholders};
+
+/// The work days a round is given unless the body says.
+const DEFAULT_WORK_DAYS: u32 = 30;
+
+/// A round of meetings to plan.
+#[derive(Debug, ToSchema)]
+pub struct RoundBody {
+    #[schema(value_type = ShortText)]
+    pub name: ShortText,
+    /// Whom to meet (default: every principal registered now).
+    #[schema(required = false, nullable = false, max_items = 500)]
+    pub stakeholder_ids: Option<Vec<Uuid>>,
+    /// Its first day (default: today, the district's date).
+    #[schema(required = false, nullable = false)]
+    pub starts_on: Option<NaiveDate>,
+    /// Work days it is given, 1 to 250 (default 30).
+    #[schema(required = false, nullable = false, minimum = 1, maximum = 250)]
+    pub work_days: Option<u32>,
+}
+
+fn date(s: &str) -> Result<NaiveDate, String> {
+    s.parse().map_err(|_| format!("must be a date (YYYY-MM-DD), not {s:?}"))
+}
+
+impl FromJson for RoundBody {
+    fn from_json(f: &mut Fields, map: &Map<String, Value>) -> Option<Self> {
+        let name = f.string("name", map.get("name"), ShortText::parse);
+        let ids =
+            f.optional_array("stakeholder_ids", map.get("stakeholder_ids"), 1, 500, |f, p, v| {
+                f.string(p, Some(v), |s| Uuid::parse_str(s).map_err(|_| "must be a stakeholder id"))
+            });
+        let starts_on = match map.get("starts_on") {
+            None => Some(None),
+            value => f.string("starts_on", value, date).map(Some),
+        };
+        let work_days = match map.get("work_days") {
+            None => Some(None),
+            value => f
+                .integer("work_days", value, |n| match u32::try_from(n) {
+                    Ok(n @ 1..=MAX_WORK_DAYS) => Ok(n),
+                    _ => Err(format!("must be 1 to {MAX_WORK_DAYS} work days")),
+                })
+                .map(Some),
+        };
+        Some(Self {
+            name: name?,
+            stakeholder_ids: ids?,
+            starts_on: starts_on?,
+            work_days: work_days?,
+        })
+    }
+}
+
+/// Every round of meetings, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoundList {
+    pub rounds: Vec<RoundView>,
+}
+
+/// Plan a round of meetings: whom IT is to meet (every principal, by default), from which
+/// day, in how many work days. Its coverage counts the conversations held with them from its
+/// first day (`GET /v1/meeting-rounds/{id}`).
+#[utoipa::path(
+    tag = "stakeholders",
+    params(IdempotencyKeyHeader),
+    request_body = RoundBody,
+    responses(
+        (status = 201, description = "Planned: the round and its coverage now", body = RoundView),
+        (status = 400, description = "`malformed-json`, `invalid-header`", body = web::Problem),
+        (status = 401, body = web::Problem),
+        (status = 403, description = "Not IT staff or an admin", body = web::Problem),
+        (status = 409, description = "`idempotency-conflict`", body = web::Problem),
+        (status = 415, body = web::Problem),
+        (status = 422, description = "`validation`; `empty-round` (no principal registered); `unknown-invitee`", body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[post("/v1/meeting-rounds")]
+pub async fn plan_round(
+    who: Caller<Writers>,
+    state: Data<State>,
+    req: HttpRequest,
+    body: Body<RoundBody>,
+) -> Result<HttpResponse, ApiError> {
+    let plan = body.parse()?;
+    let once = Idempotency::of(&who, &req, body.json())?;
+    let (now, today) = time(&state).await?;
+    let district = state.district.now(state.commands.store()).await?;
+    let view = read_models(&state, None, &[Stakeholders::NAME]).await?;
+    let people = view.all::<Stakeholders>().await?;
+    let invitees: Vec<(Uuid, bool)> = match &plan.stakeholder_ids {
+        Some(ids) => {
+            ids.iter().map(|id| (*id, people.iter().any(|p| p.stakeholder_id == *id))).collect()
+        }
+        None => {
+            let mut principals: Vec<_> =
+                people.iter().filter(|p| p.role == StakeholderRole::Principal).collect();
+            principals.sort_by_key(|p| (p.school_id.clone(), p.registered_at));
+            principals.iter().map(|p| (p.stakeholder_id, true)).collect()
+        }
+    };
+    let round_id = Uuid::now_v7();
+    let command = PlanRound {
+        round_id,
+        name: plan.name,
+        invitees,
+        starts_on: plan.starts_on.unwrap_or(today),
+        work_days: plan.work_days.unwrap_or(DEFAULT_WORK_DAYS),
+        calendar: district.0.calendar.clone(),
+    };
+    let own = stream(round_stream(round_id));
+    let meta = metadata(&who, &req);
+    let run = state
+        .commands
+        .run_idempotent(&meta, once.as_ref(), &[round_id], own, &[], |r: &Round, _| {
+            Ok(kernel::Aggregate::handle(r, command.clone())?)
+        })
+        .await?;
+    let written = Written::of(run, &[round_id]);
+    let id = written.created.first().copied().unwrap_or(round_id);
+    let round = one_round(&state, id, written.position, now).await?;
+    Ok(written.respond(StatusCode::CREATED).json(round))
+}
+
+async fn one_round(
+    state: &State,
+    id: Uuid,
+    position: Option<u64>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<RoundView, ApiError> {
+    let district = state.district.now(state.commands.store()).await?;
+    let view = read_models(state, position, &[Rounds::NAME, Stakeholders::NAME]).await?;
+    let round: RoundDoc = view.one::<Rounds>(&id.to_string()).await?.ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, "unknown-round", format!("There is no round {id}."))
+    })?;
+    let people = view.all::<Stakeholders>().await?;
+    Ok(round_coverage(&round, &people, &district.0.calendar, now))
+}
+
+/// Every round of meetings with its coverage, the newest first.
+#[utoipa::path(
+    tag = "stakeholders",
+    responses(
+        (status = 200, body = RoundList),
+        (status = 401, body = web::Problem),
+        (status = 403, description = "Not IT staff, an auditor or an admin (finance and integration tokens included)", body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/v1/meeting-rounds")]
+pub async fn list_rounds(_: Caller<Readers>, state: Data<State>) -> Result<HttpResponse, ApiError> {
+    let (now, _) = time(&state).await?;
+    let district = state.district.now(state.commands.store()).await?;
+    let view = read_models(&state, None, &[Rounds::NAME, Stakeholders::NAME]).await?;
+    let (rounds, people) = futures::try_join!(view.all::<Rounds>(), view.all::<Stakeholders>())?;
+    let mut rounds: Vec<RoundView> = rounds
+        .iter()
+        .map(|round| round_coverage(round, &people, &district.0.calendar, now))
+        .collect();
+    rounds.sort_by(|a, b| (b.planned_at, b.round_id).cmp(&(a.planned_at, a.round_id)));
+    Ok(HttpResponse::Ok().json(RoundList { rounds }))
+}
+
+/// One round of meetings and its coverage: everyone in it, those not yet met first; where and
+/// on which of its work days each was met; the work days it has taken; whether it is complete
+/// or overdue.
+#[utoipa::path(
+    tag = "stakeholders",
+    params(("id" = Uuid, Path, description = "The round id")),
+    responses(
+        (status = 200, body = RoundView),
+        (status = 400, description = "`invalid-path`", body = web::Problem),
+        (status = 401, body = web::Problem),
+        (status = 403, description = "Not IT staff, an auditor or an admin (finance and integration tokens included)", body = web::Problem),
+        (status = 404, description = "`unknown-round`", body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/v1/meeting-rounds/{id}")]
+pub async fn get_round(
+    _: Caller<Readers>,
+    state: Data<State>,
+    id: Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = http::path_id("id", &id)?;
+    let (now, _) = time(&state).await?;
+    Ok(HttpResponse::Ok().json(one_round(&state, id, None, now).await?))
+}
