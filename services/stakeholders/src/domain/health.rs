@@ -14,8 +14,8 @@
 //! | each overdue promise (due before today, neither kept nor broken) | 10 | 30 |
 //! | contact lost to decay: 30 − 30 × ½^(business days since the last conversation ÷ the half-life), rounded; all 30 when none was ever held | 0 to 30 | 30 |
 //! | each wish `open` or `in_progress` without headway (recorded or progressed) in the last 60 days | 5 | 15 |
-//! | principals: the median time IT took to answer their school's held purchases is over 24 hours | 10 | 10 |
-//! | principals: the longest such time is over 72 hours | 10 | 10 |
+//! | principals: the median time IT took to answer their school's held purchases is over 24 hours (anyone else: the held purchases they requested) | 10 | 10 |
+//! | principals: the longest such time is over 72 hours (anyone else: of those they requested) | 10 | 10 |
 //!
 //! The score is never below 0. The answer time of a held purchase is the time from the flag to
 //! the first call that reached the requester (or to its approval, if IT approved it without
@@ -154,8 +154,73 @@ pub struct HealthInputs {
     pub follow_ups: Vec<FollowUpFact>,
     pub promises: Vec<PromiseFact>,
     pub wishes: Vec<WishFact>,
-    /// For a principal: their school's held purchases. `None` for everyone else.
+    /// For a principal: their school's held purchases; for anyone else who requested held
+    /// purchases: those. `None` for everyone else.
     pub held_purchases: Option<Vec<HeldPurchaseFact>>,
+    /// The held purchases they requested themselves (their e-mail on the check).
+    pub requests: Vec<RequestFact>,
+}
+
+/// A purchase the person requested that the gate held, and what became of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestFact {
+    pub flagged_at: DateTime<Utc>,
+    /// The first reached call (or the approval, if it came first); `None` while waiting.
+    pub answered_at: Option<DateTime<Utc>>,
+    pub alternatives_proposed: u32,
+    pub outcome: RequestOutcome,
+}
+
+/// Where a requested purchase ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestOutcome {
+    Open,
+    Approved,
+    /// Cancelled; whether IT had called them and proposed an alternative first.
+    Cancelled {
+        call_before_cancel: bool,
+    },
+}
+
+/// What happened to the purchases the person requested that the gate held: how fast IT
+/// answered them, whether it offered alternatives, and how each ended.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+pub struct RequestCounts {
+    pub held: u32,
+    /// Still waiting for a first reached call.
+    pub waiting: u32,
+    /// Answered within a day of the flag ([`SLOW_MEDIAN_HOURS`]).
+    pub answered_within_a_day: u32,
+    /// IT proposed an alternative.
+    pub offered_alternatives: u32,
+    pub approved: u32,
+    pub cancelled: u32,
+    /// Cancelled without a reached call and a proposed alternative first (call before cancel
+    /// broken).
+    pub cancelled_without_a_call: u32,
+}
+
+/// The counts of `requests`.
+pub fn request_counts(requests: &[RequestFact]) -> RequestCounts {
+    let day = TimeDelta::seconds((SLOW_MEDIAN_HOURS * 3600.0) as i64);
+    let mut counts = RequestCounts::default();
+    for r in requests {
+        counts.held += 1;
+        match r.answered_at {
+            None => counts.waiting += 1,
+            Some(at) => counts.answered_within_a_day += u32::from(at - r.flagged_at <= day),
+        }
+        counts.offered_alternatives += u32::from(r.alternatives_proposed > 0);
+        match r.outcome {
+            RequestOutcome::Open => {}
+            RequestOutcome::Approved => counts.approved += 1,
+            RequestOutcome::Cancelled { call_before_cancel } => {
+                counts.cancelled += 1;
+                counts.cancelled_without_a_call += u32::from(!call_before_cancel);
+            }
+        }
+    }
+    counts
 }
 
 /// Follow-ups owed to the stakeholder.
@@ -294,8 +359,10 @@ pub struct Health {
     pub follow_ups: FollowUpCounts,
     pub promises: PromiseCounts,
     pub wishes: WishCounts,
-    /// Principals only.
+    /// Principals (their school's held purchases) and people who requested held purchases.
     pub answer_speed: Option<AnswerSpeed>,
+    /// What happened to the held purchases they requested themselves.
+    pub requests: RequestCounts,
     pub penalties: Vec<Penalty>,
 }
 
@@ -386,6 +453,7 @@ pub fn health(inputs: &HealthInputs, as_of: &AsOf) -> Health {
         promises,
         wishes,
         answer_speed,
+        requests: request_counts(&inputs.requests),
         penalties,
     }
 }

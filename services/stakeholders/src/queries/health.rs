@@ -8,11 +8,13 @@ use uuid::Uuid;
 
 use super::call_before_cancel_record;
 use crate::domain::health::{
-    AsOf, FollowUpFact, HealthInputs, HeldPurchaseFact, PromiseFact, WishFact, health,
+    AsOf, FollowUpFact, HealthInputs, HeldPurchaseFact, PromiseFact, RequestFact, RequestOutcome,
+    WishFact, health,
 };
 use crate::domain::promise::Outcome;
 use crate::read_models::{
-    FollowUpDoc, HeldPurchaseDoc, PromiseDoc, PromiseStatus, SchoolDoc, StakeholderDoc, WishDoc,
+    FollowUpDoc, HeldPurchaseDoc, HeldState, PromiseDoc, PromiseStatus, SchoolDoc, StakeholderDoc,
+    WishDoc,
 };
 
 /// The read models a stakeholder's health is computed from. Lists may hold more than this
@@ -26,6 +28,30 @@ pub struct HealthDocs<'a> {
     pub promises: &'a [PromiseDoc],
     /// For a principal: their school's document and held purchases.
     pub school: Option<(&'a SchoolDoc, &'a [HeldPurchaseDoc])>,
+    /// Held purchases, of which those they requested count (their e-mail on the check).
+    pub requested: &'a [HeldPurchaseDoc],
+}
+
+/// Whether `who` requested `purchase` (the check's e-mail is theirs, ignoring case).
+pub fn requested_by(who: &StakeholderDoc, purchase: &HeldPurchaseDoc) -> bool {
+    purchase.requester_email.as_str().eq_ignore_ascii_case(who.email.as_str())
+}
+
+fn request_fact(p: &HeldPurchaseDoc) -> Option<RequestFact> {
+    let outcome = match p.state {
+        HeldState::Submitted => return None,
+        HeldState::Held => RequestOutcome::Open,
+        HeldState::Approved => RequestOutcome::Approved,
+        HeldState::Cancelled => {
+            RequestOutcome::Cancelled { call_before_cancel: p.call_before_cancel.unwrap_or(false) }
+        }
+    };
+    Some(RequestFact {
+        flagged_at: p.flagged_at?,
+        answered_at: p.answered_at(),
+        alternatives_proposed: p.alternatives_proposed,
+        outcome,
+    })
 }
 
 /// The last *meaningful* contact with a person: their latest conversation. What decays their
@@ -93,6 +119,15 @@ pub fn health_inputs(docs: HealthDocs<'_>) -> HealthInputs {
             })
             .collect()
     });
+    let requests: Vec<RequestFact> =
+        docs.requested.iter().filter(|p| requested_by(who, p)).filter_map(request_fact).collect();
+    // A principal is answered for the whole school; anyone else for what they asked.
+    let held_purchases = held_purchases.or_else(|| {
+        let mine = requests
+            .iter()
+            .map(|r| HeldPurchaseFact { flagged_at: r.flagged_at, answered_at: r.answered_at });
+        (!requests.is_empty()).then(|| mine.collect())
+    });
     HealthInputs {
         last_contact: last_meaningful_contact(who),
         conversations: who.conversations.len() as u32,
@@ -100,6 +135,7 @@ pub fn health_inputs(docs: HealthDocs<'_>) -> HealthInputs {
         promises,
         wishes,
         held_purchases,
+        requests,
     }
 }
 
@@ -140,7 +176,10 @@ pub fn health_scores(
         }
     }
     let mut held_of: HashMap<String, Vec<HeldPurchaseDoc>> = HashMap::new();
+    let mut requested_by: HashMap<String, Vec<HeldPurchaseDoc>> = HashMap::new();
     for p in all.held {
+        let requester = p.requester_email.as_str().to_ascii_lowercase();
+        requested_by.entry(requester).or_default().push(p.clone());
         held_of.entry(p.school_id.as_str().to_owned()).or_default().push(p);
     }
     let schools: HashMap<String, SchoolDoc> =
@@ -163,6 +202,9 @@ pub fn health_scores(
                 wishes: wishes_of.get(&who.stakeholder_id).map_or(&[], Vec::as_slice),
                 promises: &promises,
                 school: school.map(|s| (s, held.as_slice())),
+                requested: requested_by
+                    .get(&who.email.as_str().to_ascii_lowercase())
+                    .map_or(&[], Vec::as_slice),
             });
             (who.stakeholder_id, health(&inputs, as_of).score)
         })
@@ -198,6 +240,7 @@ mod tests {
             wishes: &wishes,
             promises: &promises,
             school: Some((&school, &held)),
+            requested: &[],
         });
         assert_eq!(inputs.conversations, 1);
         assert_eq!(inputs.follow_ups.len(), 2, "Sam's follow-up is not Dana's");
@@ -242,6 +285,7 @@ mod tests {
             wishes: &wishes,
             promises: &promises,
             school: Some((&school, &held)),
+            requested: &[],
         });
         assert!(inputs.held_purchases.is_none());
         assert_eq!(inputs.promises.len(), 1);

@@ -49,7 +49,9 @@ use crate::read_models::{HeldPurchaseDoc, HeldPurchases, StakeholderDoc, Stakeho
 
 pub use call_before_cancel::{CallBeforeCancelRecord, call_before_cancel_record};
 pub use follow_ups::{FollowUpState, FollowUpView};
-pub use health::{Collections, HealthDocs, health_inputs, health_scores, last_meaningful_contact};
+pub use health::{
+    Collections, HealthDocs, health_inputs, health_scores, last_meaningful_contact, requested_by,
+};
 pub use promises::{PromiseState, PromiseView};
 pub use schools::{SchoolSummary, SchoolView};
 pub use stakeholders::{ConversationView, StakeholderSummary, StakeholderView};

@@ -16,7 +16,9 @@ use web::ApiError;
 use super::follow_ups::{FollowUpView, follow_up_views};
 use super::promises::{Joins, PromiseView, promise_views};
 use super::wishes::{WishView, sort_wishes, wish_view};
-use super::{Collections, HealthDocs, Names, health_inputs, health_scores, held_purchases};
+use super::{
+    Collections, HealthDocs, Names, health_inputs, health_scores, held_purchases, requested_by,
+};
 use crate::domain::health::{AsOf, Health, health};
 use crate::read_models::{
     ALL, FollowUpDoc, FollowUps, HeldPurchaseDoc, PromiseDoc, Promises, SchoolDoc, Schools,
@@ -80,6 +82,9 @@ pub struct StakeholderView {
     /// Principals only: their school's purchases that the gate held, with how fast IT
     /// answered each.
     pub held_purchases: Option<Vec<HeldPurchaseView>>,
+    /// The purchases they requested themselves (their e-mail on the check) that the gate
+    /// held, with how fast IT answered each and how it ended, oldest first.
+    pub requested_purchases: Vec<HeldPurchaseView>,
 }
 
 /// A purchase of a principal's school that the gate held, and how fast IT answered it.
@@ -125,6 +130,8 @@ pub struct StakeholderDocs {
     pub promises: Vec<PromiseDoc>,
     /// For a principal: their school and its held purchases (other schools' are left out).
     pub school: Option<(SchoolDoc, Vec<HeldPurchaseDoc>)>,
+    /// The held purchases they requested.
+    pub requested: Vec<HeldPurchaseDoc>,
 }
 
 impl StakeholderDocs {
@@ -140,30 +147,27 @@ impl StakeholderDocs {
             view.some::<Wishes>(who.wish_ids.iter().map(Uuid::to_string)),
             view.some::<FollowUps>(who.followup_ids.iter().map(Uuid::to_string)),
             view.some::<Promises>(promise_ids.map(Uuid::to_string)),
-            async {
-                match &school {
-                    Some(_) => held_purchases(view).await,
-                    None => Ok(Vec::new()),
-                }
-            },
+            held_purchases(view),
         )?;
+        let requested = held.iter().filter(|p| requested_by(&who, p)).cloned().collect();
         let school = school.map(|s| {
             let held = held.into_iter().filter(|p| p.school_id == s.school_id).collect();
             (s, held)
         });
-        Ok(Some(Self { who, wishes, follow_ups, promises, school }))
+        Ok(Some(Self { who, wishes, follow_ups, promises, school, requested }))
     }
 
     /// The profile as of a moment.
     pub fn view(self, as_of: &AsOf) -> StakeholderView {
         let (now, today) = (as_of.now, as_of.today());
-        let Self { who, wishes, follow_ups, promises, school } = self;
+        let Self { who, wishes, follow_ups, promises, school, requested } = self;
         let inputs = health_inputs(HealthDocs {
             stakeholder: &who,
             follow_ups: &follow_ups,
             wishes: &wishes,
             promises: &promises,
             school: school.as_ref().map(|(s, held)| (s, held.as_slice())),
+            requested: &requested,
         });
         let names: Names = [(who.stakeholder_id, who.name.clone())].into();
         let mut wishes: Vec<WishView> =
@@ -175,6 +179,9 @@ impl StakeholderDocs {
             held.sort_by_key(|p| (p.purchase.flagged_at, p.purchase.purchase_id));
             held
         });
+        let mut requested_purchases: Vec<HeldPurchaseView> =
+            requested.into_iter().map(|p| held_purchase_view(p, now)).collect();
+        requested_purchases.sort_by_key(|p| (p.purchase.flagged_at, p.purchase.purchase_id));
         let joins = match school {
             Some((school, held)) => Joins::new(vec![school], held),
             None => Joins::default(),
@@ -197,6 +204,7 @@ impl StakeholderDocs {
             spoke_for_it: who.spoke_for_it,
             wishes,
             held_purchases,
+            requested_purchases,
         }
     }
 }
@@ -312,7 +320,9 @@ mod tests {
             .chain(school.iter().flat_map(|(s, _)| &s.promise_ids))
             .copied()
             .collect();
+        let requested = held_docs(&docs).into_iter().filter(|p| requested_by(&who, p)).collect();
         StakeholderDocs {
+            requested,
             wishes: collection::<Wishes>(&docs)
                 .into_iter()
                 .filter(|w| who.wish_ids.contains(&w.wish_id))

@@ -7,7 +7,10 @@ use serde_json::{Value, json};
 
 use crate::common::{TestApp, Who, unique_school};
 
-on_both_backends!(signing_gates_the_school_and_withdrawing_ungates_it);
+on_both_backends!(
+    signing_gates_the_school_and_withdrawing_ungates_it,
+    a_requester_sees_the_purchases_they_asked_for_and_what_became_of_them,
+);
 
 /// A purchase check for `school`: a laptop that is not in the catalog (technology that needs
 /// review).
@@ -173,4 +176,56 @@ async fn signing_gates_the_school_and_withdrawing_ungates_it(app: TestApp) {
     assert_eq!(view["agreements"].as_array().unwrap().len(), 2);
     assert_eq!(view["call_before_cancel"]["held_purchases"], 1, "{view:#}");
     app.stop().await;
+}
+
+async fn a_requester_sees_the_purchases_they_asked_for_and_what_became_of_them(app: TestApp) {
+    let policy = json!({
+        "technology_categories": ["laptops"], "technology_mccs": [],
+        "review_threshold": "5000.00", "currency": "USD",
+    });
+    app.put(Who::ItStaff, "/v1/catalog/policy", &policy).await.expect(200);
+    let school = unique_school();
+    app.school(&school, "Lincoln Elementary").await;
+    let principal = app.person("Dana Whitfield", "principal", Some(&school)).await;
+    app.sign(&school, &principal).await;
+    // The requester of the checks is a person IT knows (the address's case differs).
+    let pat = json!({"name": "Pat Lee", "email": "Pat.Lee@District.org", "role": "teacher",
+                     "school_id": school});
+    let pat = app.post(Who::ItStaff, "/v1/stakeholders", &pat).await.expect(201).clone();
+    let pat = pat["stakeholder_id"].as_str().unwrap().to_owned();
+    let (held, purchase) = decision(&app, &school, "REQ-7").await;
+    assert_eq!(held, "held");
+
+    let profile = app.get(Who::Auditor, &format!("/v1/stakeholders/{pat}")).await;
+    let profile = profile.expect(200).clone();
+    let requested = profile["requested_purchases"].as_array().unwrap();
+    assert_eq!(requested.len(), 1, "{profile:#}");
+    assert_eq!(requested[0]["purchase_id"], json!(purchase));
+    assert_eq!(profile["held_purchases"], Value::Null, "not a principal");
+    let counts = &profile["health"]["requests"];
+    assert_eq!((counts["held"].as_u64(), counts["waiting"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        profile["health"]["answer_speed"]["held_purchases"], 1,
+        "answered for what they asked"
+    );
+
+    // IT reaches them and offers an alternative: answered within a day, an alternative offered.
+    let call = json!({"requester_reached": true, "goal": "A laptop for the robotics club"});
+    app.post(Who::ItStaff, &format!("/v1/purchases/{purchase}/calls"), &call).await.expect(201);
+    let alternative = json!({"description": "The supported Latitude 5440"});
+    app.post(Who::ItStaff, &format!("/v1/purchases/{purchase}/alternatives"), &alternative)
+        .await
+        .expect(201);
+    let profile = app.get(Who::Auditor, &format!("/v1/stakeholders/{pat}")).await;
+    let counts = profile.expect(200)["health"]["requests"].clone();
+    assert_eq!(
+        counts,
+        json!({"held": 1, "waiting": 0, "answered_within_a_day": 1, "offered_alternatives": 1,
+               "approved": 0, "cancelled": 0, "cancelled_without_a_call": 0})
+    );
+    // The principal's profile counts it for the school, not as theirs.
+    let dana = app.get(Who::Auditor, &format!("/v1/stakeholders/{principal}")).await;
+    let dana = dana.expect(200).clone();
+    assert_eq!(dana["requested_purchases"], json!([]));
+    assert_eq!(dana["held_purchases"].as_array().unwrap().len(), 1);
 }

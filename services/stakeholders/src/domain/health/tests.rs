@@ -43,6 +43,7 @@ fn healthy() -> HealthInputs {
         }],
         wishes: vec![WishFact { status: WishStatus::InProgress, last_activity_at: ago(20) }],
         held_purchases: None,
+        requests: vec![],
     }
 }
 
@@ -54,6 +55,7 @@ fn never_met() -> HealthInputs {
         promises: vec![],
         wishes: vec![],
         held_purchases: None,
+        requests: vec![],
     }
 }
 
@@ -353,8 +355,42 @@ fn inputs(now: DateTime<Utc>) -> impl Strategy<Value = HealthInputs> {
                         })
                         .collect()
                 }),
+                requests: vec![],
             }
         })
+}
+
+#[test]
+fn given_purchases_they_requested_then_health_counts_what_happened_to_them() {
+    let flagged = now() - TimeDelta::days(10);
+    let request = |answered: Option<i64>, alternatives, outcome| RequestFact {
+        flagged_at: flagged,
+        answered_at: answered.map(|h| flagged + TimeDelta::hours(h)),
+        alternatives_proposed: alternatives,
+        outcome,
+    };
+    let mut inputs = healthy();
+    inputs.requests = vec![
+        request(Some(2), 1, RequestOutcome::Approved),
+        request(Some(30), 1, RequestOutcome::Cancelled { call_before_cancel: true }),
+        request(None, 0, RequestOutcome::Open),
+        request(Some(1), 0, RequestOutcome::Cancelled { call_before_cancel: false }),
+    ];
+    let health = given(inputs).when_judged(&at(now())).0;
+    assert_eq!(
+        health.requests,
+        RequestCounts {
+            held: 4,
+            waiting: 1,
+            answered_within_a_day: 2,
+            offered_alternatives: 2,
+            approved: 1,
+            cancelled: 2,
+            cancelled_without_a_call: 1,
+        }
+    );
+    // Counted, not scored: the score is what it was without them.
+    assert_eq!(health.score, given(healthy()).when_judged(&at(now())).0.score);
 }
 
 /// Some facts at some moment, in some calendar, with some settings.
