@@ -87,6 +87,7 @@ impl<'a> Plan<'a> {
         let (mut position, mut link) = head.unwrap_or((0, GENESIS));
         let mut events = Vec::new();
         let mut outcomes = Vec::with_capacity(requests.len());
+        let mut hasher = hash::Hasher::default();
         for &appends in requests {
             let mut outcome = decide(appends, &placed, &versions);
             if let Ok(results) = &mut outcome
@@ -97,7 +98,7 @@ impl<'a> Plan<'a> {
                     for event in &append.events {
                         position += 1;
                         version += 1;
-                        let content = hash::content_hash(
+                        let content = hasher.content_hash(
                             &event.id,
                             append.stream.as_str(),
                             &event.event_type,
