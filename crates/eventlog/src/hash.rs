@@ -36,16 +36,51 @@ pub fn content_hash(
     data: &Value,
     metadata: &Metadata,
 ) -> Hash {
-    let mut h = Sha256::new();
-    field(&mut h, b"procgate-event-v1");
-    field(&mut h, id.as_bytes());
-    field(&mut h, stream.as_bytes());
-    field(&mut h, event_type.as_bytes());
-    field(&mut h, time_text(recorded_at).as_bytes());
-    // serde_json's maps are sorted (no `preserve_order`), so this is canonical.
-    field(&mut h, data.to_string().as_bytes());
-    field(&mut h, serde_json::to_value(metadata).unwrap_or_default().to_string().as_bytes());
-    h.finalize().into()
+    Hasher::default().content_hash(id, stream, event_type, recorded_at, data, metadata)
+}
+
+/// [`content_hash`] for many events, byte for byte the same, without doing again what
+/// consecutive events share: the text of the recorded time and of the metadata (an append's
+/// events usually carry one), and the buffer the data is written to.
+#[derive(Debug, Default)]
+pub(crate) struct Hasher {
+    recorded_at: Option<(DateTime<Utc>, String)>,
+    metadata: Option<(Metadata, String)>,
+    data: Vec<u8>,
+}
+
+impl Hasher {
+    pub(crate) fn content_hash(
+        &mut self,
+        id: &Uuid,
+        stream: &str,
+        event_type: &str,
+        recorded_at: &DateTime<Utc>,
+        data: &Value,
+        metadata: &Metadata,
+    ) -> Hash {
+        if self.recorded_at.as_ref().is_none_or(|(t, _)| t != recorded_at) {
+            self.recorded_at = Some((*recorded_at, time_text(recorded_at)));
+        }
+        if self.metadata.as_ref().is_none_or(|(m, _)| m != metadata) {
+            // Through a `Value`, whose maps are sorted: canonical.
+            let text = serde_json::to_value(metadata).unwrap_or_default().to_string();
+            self.metadata = Some((metadata.clone(), text));
+        }
+        self.data.clear();
+        // serde_json's maps are sorted (no `preserve_order`), so this is canonical; writing a
+        // `Value` cannot fail.
+        let _ = serde_json::to_writer(&mut self.data, data);
+        let mut h = Sha256::new();
+        field(&mut h, b"procgate-event-v1");
+        field(&mut h, id.as_bytes());
+        field(&mut h, stream.as_bytes());
+        field(&mut h, event_type.as_bytes());
+        field(&mut h, self.recorded_at.as_ref().map_or("", |(_, t)| t).as_bytes());
+        field(&mut h, &self.data);
+        field(&mut h, self.metadata.as_ref().map_or("", |(_, m)| m).as_bytes());
+        h.finalize().into()
+    }
 }
 
 /// Recomputes a recorded event's content hash from its fields.
@@ -75,4 +110,53 @@ pub(crate) fn to_hash(bytes: &[u8]) -> Hash {
         out.copy_from_slice(bytes);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    use super::*;
+    use crate::event::Actor;
+
+    #[test]
+    fn the_batch_hasher_hashes_as_content_hash_does() {
+        let times = [Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(), Utc::now()];
+        let metadata = [
+            Metadata::new(Actor::new("a", "finance"), "gate"),
+            Metadata::new(Actor::new("b", "it_staff"), "gate"),
+        ];
+        // The definition, field by field.
+        let defined = |id: &Uuid, t: &DateTime<Utc>, data: &Value, m: &Metadata| -> Hash {
+            let mut h = Sha256::new();
+            for bytes in [
+                b"procgate-event-v1".as_slice(),
+                id.as_bytes(),
+                b"s-1",
+                b"tested",
+                t.to_rfc3339_opts(SecondsFormat::Micros, true).as_bytes(),
+                data.to_string().as_bytes(),
+                serde_json::to_value(m).unwrap().to_string().as_bytes(),
+            ] {
+                field(&mut h, bytes);
+            }
+            h.finalize().into()
+        };
+        let mut hasher = Hasher::default();
+        // Shared and changing times and metadata, in every order, and back again.
+        for (n, (t, m)) in [(0, 0), (0, 0), (0, 1), (1, 1), (1, 0), (0, 0)].into_iter().enumerate()
+        {
+            let (id, data) = (Uuid::now_v7(), json!({"n": n, "text": "é\"\n", "list": [1, 2]}));
+            let expected = defined(&id, &times[t], &data, &metadata[m]);
+            assert_eq!(
+                hasher.content_hash(&id, "s-1", "tested", &times[t], &data, &metadata[m]),
+                expected
+            );
+            assert_eq!(
+                content_hash(&id, "s-1", "tested", &times[t], &data, &metadata[m]),
+                expected
+            );
+        }
+    }
 }

@@ -82,12 +82,38 @@ impl<'a> Plan<'a> {
         known: Known,
         recorded_at: DateTime<Utc>,
     ) -> Self {
+        Self::planned(requests, known, recorded_at, &[])
+    }
+
+    /// [`Plan::new`], with the content hashes of the batch computed beforehand (for the time
+    /// they were computed for).
+    pub(crate) fn with_contents(
+        requests: &[&'a [StreamAppend]],
+        known: Known,
+        contents: &Contents,
+    ) -> Self {
+        Self::planned(requests, known, contents.recorded_at, &contents.hashes)
+    }
+
+    /// Plans, taking each event's content hash from `contents` (every event of the batch, in
+    /// order) when it is there, else computing it.
+    fn planned(
+        requests: &[&'a [StreamAppend]],
+        known: Known,
+        recorded_at: DateTime<Utc>,
+        contents: &[Hash],
+    ) -> Self {
         let Known { mut placed, mut versions, head } = known;
         let chained = head.is_some();
         let (mut position, mut link) = head.unwrap_or((0, GENESIS));
         let mut events = Vec::new();
         let mut outcomes = Vec::with_capacity(requests.len());
+        let mut hasher = hash::Hasher::default();
+        // The index among the batch's events of the next request's first one.
+        let mut next = 0;
         for &appends in requests {
+            let mut index = next;
+            next += appends.iter().map(|a| a.events.len()).sum::<usize>();
             let mut outcome = decide(appends, &placed, &versions);
             if let Ok(results) = &mut outcome
                 && !results.iter().any(|r| r.already_stored)
@@ -97,14 +123,17 @@ impl<'a> Plan<'a> {
                     for event in &append.events {
                         position += 1;
                         version += 1;
-                        let content = hash::content_hash(
-                            &event.id,
-                            append.stream.as_str(),
-                            &event.event_type,
-                            &recorded_at,
-                            &event.data,
-                            &event.metadata,
-                        );
+                        let content = contents.get(index).copied().unwrap_or_else(|| {
+                            hasher.content_hash(
+                                &event.id,
+                                append.stream.as_str(),
+                                &event.event_type,
+                                &recorded_at,
+                                &event.data,
+                                &event.metadata,
+                            )
+                        });
+                        index += 1;
                         let event_link = if chained {
                             link = hash::chain_link(&link, position, version, &content);
                             Some(link)
@@ -132,6 +161,38 @@ impl<'a> Plan<'a> {
             outcomes.push(outcome);
         }
         Self { events, outcomes, head: (position, link), versions, recorded_at }
+    }
+}
+
+/// The content hashes of every event of a batch, request by request, in order, for the time to
+/// record: what a plan computes for the events it appends, computed beforehand (PostgreSQL
+/// hashes a large batch while it waits for the lookups the plan needs).
+#[derive(Debug)]
+pub(crate) struct Contents {
+    recorded_at: DateTime<Utc>,
+    hashes: Vec<Hash>,
+}
+
+impl Contents {
+    pub(crate) fn new(requests: &[&[StreamAppend]], recorded_at: DateTime<Utc>) -> Self {
+        let mut hasher = hash::Hasher::default();
+        let events = requests
+            .iter()
+            .flat_map(|r| r.iter())
+            .flat_map(|a| a.events.iter().map(move |e| (a.stream.as_str(), e)));
+        let hashes = events
+            .map(|(stream, e)| {
+                hasher.content_hash(
+                    &e.id,
+                    stream,
+                    &e.event_type,
+                    &recorded_at,
+                    &e.data,
+                    &e.metadata,
+                )
+            })
+            .collect();
+        Self { recorded_at, hashes }
     }
 }
 
@@ -328,6 +389,37 @@ mod tests {
         assert_eq!(numbered(&p), [(1, "a-1".into(), 3), (2, "a-1".into(), 4)]);
         assert!(p.events.iter().all(|e| e.link.is_none()));
         assert_eq!(p.head, (2, GENESIS));
+    }
+
+    #[test]
+    fn contents_computed_beforehand_plan_the_same_events() {
+        let stored = event(9);
+        let known = || {
+            let mut known = log();
+            known
+                .placed
+                .insert(stored.id, Placed { stream: "a-1".into(), version: 2, position: 2 });
+            known
+        };
+        // A refused request and a retry between appended ones: the hashes stay aligned.
+        let first = [
+            append("c-1", ExpectedVersion::NoStream, events(2)),
+            append("a-1", ExpectedVersion::Exact(2), events(1)),
+        ];
+        let refused = [append("b-1", ExpectedVersion::NoStream, events(3))];
+        let retry = [append("a-1", ExpectedVersion::Any, vec![stored.clone()])];
+        let last = [append("d-1", ExpectedVersion::Any, events(2))];
+        let requests: [&[StreamAppend]; 4] = [&first, &refused, &retry, &last];
+        let planned = Plan::new(&requests, known(), at());
+        let contents = Contents::new(&requests, at());
+        let beforehand = Plan::with_contents(&requests, known(), &contents);
+        let rows = |p: &Plan<'_>| {
+            p.events.iter().map(|e| (e.event.id, e.position, e.content, e.link)).collect::<Vec<_>>()
+        };
+        assert_eq!(rows(&planned).len(), 5);
+        assert_eq!(rows(&beforehand), rows(&planned));
+        assert_eq!(beforehand.head, planned.head);
+        assert_eq!(beforehand.recorded_at, at());
     }
 
     #[test]

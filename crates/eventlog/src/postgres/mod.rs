@@ -50,6 +50,13 @@ pub const MIGRATIONS_FINGERPRINT: &str = concat!(
     include_str!("../../migrations/postgres/V3__data_keys.sql"),
 );
 
+/// A batch of more events than this (in practice one large append, such as a card statement)
+/// is written the two-flight way whatever the writer knows, its rows streamed by binary
+/// `COPY` (see the crate documentation). It is well above what the writer gathers from
+/// concurrent appends (2,000 events), so that ordinary batches keep the one flight; at this
+/// size the copy is already the faster way.
+pub const LARGE_BATCH_EVENTS: usize = 5_000;
+
 const MIGRATION_LOCK: i64 = 7_234_990_345_712_094;
 
 /// Runs the migrations (safe to run twice, and from several processes at once).

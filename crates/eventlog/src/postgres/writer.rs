@@ -3,7 +3,8 @@
 //!
 //! It keeps what it believes of the streams it wrote (their versions), plans each batch with
 //! the crate's one planner ([`Plan`]) and sends it [one flight](one_flight) or
-//! [two](two_flight), then answers each caller. See the crate documentation for what the lock
+//! [two](two_flight) (always two for a large batch, inserted by `COPY`), then answers each
+//! caller. See the crate documentation for what the lock
 //! guarantees and what batching pays back.
 
 use std::collections::HashMap;
@@ -16,7 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio_postgres::types::Json;
 use uuid::Uuid;
 
-use super::to_i64;
+use super::{LARGE_BATCH_EVENTS, to_i64};
 use crate::error::{Result, StoreError};
 use crate::event::{AppendResult, ExpectedVersion, Metadata, StreamAppend, now_micros};
 use crate::plan::{Known, Plan, Planned};
@@ -56,6 +57,12 @@ pub(super) struct Request {
     reply: oneshot::Sender<Result<Vec<AppendResult>>>,
 }
 
+impl Request {
+    fn events(&self) -> usize {
+        self.appends.iter().map(|a| a.events.len()).sum()
+    }
+}
+
 /// Hands an append to the writer task and waits for its outcome.
 pub(super) async fn append(
     writer: &mpsc::UnboundedSender<Request>,
@@ -81,7 +88,8 @@ pub(super) async fn append(
 ///   refused batch is run again the other way.
 /// - **two flights** ([`append_batch`]): lock and look up the ids and versions, then insert and
 ///   commit. It holds the writer's slot until it has planned, so the next batch forms
-///   meanwhile and its lock wait overlaps this commit.
+///   meanwhile and its lock wait overlaps this commit. A batch of more than
+///   [`LARGE_BATCH_EVENTS`] events always goes this way, inserted by `COPY`.
 ///
 /// It ends when the store is dropped.
 pub(super) async fn write_loop(
@@ -101,7 +109,8 @@ pub(super) async fn write_loop(
         let Ok(lane) = lanes.clone().acquire_owned().await else { return };
         let mut batch = vec![first];
         gather(&mut batch, &mut requests);
-        if let Some(plan) = writer.plan_fast(&batch) {
+        let large = batch.iter().map(Request::events).sum::<usize>() > LARGE_BATCH_EVENTS;
+        if let Some(plan) = (!large).then(|| writer.plan_fast(&batch)).flatten() {
             let head = *writer.head.borrow();
             match ready_connection(&writer.pool, &mut connection, head).await {
                 Ok(c) => {
@@ -122,11 +131,10 @@ pub(super) async fn write_loop(
 
 /// Adds the requests waiting now to `batch`, up to [`MAX_BATCH_EVENTS`].
 fn gather(batch: &mut Vec<Request>, requests: &mut mpsc::UnboundedReceiver<Request>) {
-    let count = |r: &Request| r.appends.iter().map(|a| a.events.len()).sum::<usize>();
-    let mut events = batch.iter().map(count).sum::<usize>();
+    let mut events = batch.iter().map(Request::events).sum::<usize>();
     while events < MAX_BATCH_EVENTS {
         let Ok(next) = requests.try_recv() else { break };
-        events += count(&next);
+        events += next.events();
         batch.push(next);
     }
 }
