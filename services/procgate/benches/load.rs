@@ -12,6 +12,10 @@
 //! 3. `POST /v1/purchase-checks`, open loop at `LOAD_RATE` per second (default 1000): latency
 //!    at that rate, counted from when each request was due, so queueing is not hidden.
 //!
+//! It does so twice in one sitting, each on a fresh database: on the log as stored, then with
+//! personal data sealed as `procgate serve` opens it (`kernel::privacy`), and prints the
+//! ratios (checks carry no sealed field: the sealed store only looks their type up).
+//!
 //! With `PROCGATE_LOAD_URL` (and `PROCGATE_LOAD_FINANCE_TOKEN`, `PROCGATE_LOAD_IT_TOKEN`) it
 //! drives a server already running instead. Only loopback addresses are accepted.
 
@@ -258,12 +262,29 @@ async fn main() -> anyhow::Result<()> {
             client,
         });
         // A server elsewhere: its projections cannot be waited for from here.
-        return measure(target, || async { Ok(None) }).await;
+        return measure(target, || async { Ok(None) }).await.map(|_| ());
     }
 
+    // The same gate twice in one sitting: on the log as stored, then with personal data
+    // sealed (as `procgate serve` opens it), each on a fresh database.
+    let plain = in_process(client.clone(), false).await?;
+    let sealed = in_process(client, true).await?;
+    println!("\nsealed against plain, same sitting:");
+    println!("{:<34} {:>9.1}%", "checks/s (closed loop)", 100.0 * sealed.checks / plain.checks);
+    println!("{:<34} {:>9.2}", "p99 at the fixed rate, ratio", sealed.p99 / plain.p99);
+    Ok(())
+}
+
+/// Starts the gate in this process on a fresh PostgreSQL database, its personal data sealed or
+/// not, and measures it.
+async fn in_process(client: reqwest::Client, sealed: bool) -> anyhow::Result<Measured> {
+    println!("\n{}", if sealed { "sealed store:" } else { "plain store:" });
     let db = testkit::pg_database().await;
-    let store: eventlog::Store =
+    let mut store: eventlog::Store =
         Arc::new(eventlog::PgStore::connect(db.url(), Default::default()).await?);
+    if sealed {
+        store = kernel::privacy::sealed(store, eventlog::MasterKey::new(&[7; 32]));
+    }
     let secret = "a-load-test-secret-of-at-least-32-bytes".to_owned();
     let verifier =
         Arc::new(Verifier::new(AuthConfig::hs256(secret.clone(), "procgate", "procgate"))?);
@@ -299,10 +320,16 @@ async fn main() -> anyhow::Result<()> {
     outcome
 }
 
+/// What a run measured: checks per second (closed loop) and the p99 at the fixed rate, ms.
+struct Measured {
+    checks: f64,
+    p99: f64,
+}
+
 /// Runs the three phases. `settle` waits until the server's projections have caught up with
 /// what the previous phase wrote (when it can tell), so that the backlog of one phase is not
 /// counted against the next.
-async fn measure<F, Fut>(target: Arc<Target>, settle: F) -> anyhow::Result<()>
+async fn measure<F, Fut>(target: Arc<Target>, settle: F) -> anyhow::Result<Measured>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<Option<Duration>>>,
@@ -323,5 +350,5 @@ where
     let (_, p99) =
         open_loop(target, 10_000_000).await.print(&format!("checks at a fixed {rate:.0}/s"));
     println!("{:<34} {}", "p99 under 10 ms at that rate", if p99 < 10.0 { "yes" } else { "no" });
-    Ok(())
+    Ok(Measured { checks, p99 })
 }
