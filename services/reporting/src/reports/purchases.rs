@@ -14,6 +14,10 @@
 //!   the gate appends both together, so an entry lives from one event to the next, and the
 //!   document is usually empty (and then removed) at the end of a batch.
 //!
+//! A held purchase's flag and resolution are when they took place ([`took_place_at`]): a check
+//! sent after the fact is flagged from when the purchase was requested, and IT's decision
+//! logged after the fact resolves it when it was made.
+//!
 //! Most purchases are approved at once and need nothing after their decision: keeping their
 //! submission in the one pending document rather than in a document of their own means such a
 //! purchase costs the database nothing (no lookup, no write, no delete); only flagged purchases
@@ -28,6 +32,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use eventlog::{DocKey, Filter};
 use events::Published;
+use events::clocks::took_place_at;
 use events::gate::{
     Decision, PurchaseDecided, PurchaseEvent, PurchaseStatus, PurchaseSubmitted, ReasonCode,
 };
@@ -63,6 +68,9 @@ pub struct PendingCheck {
     pub vendor: String,
     pub currency: String,
     pub total_cents: i64,
+    /// When the purchase was requested, for a check sent after the fact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<DateTime<Utc>>,
 }
 
 /// A held purchase. Unset and false fields are left out of the stored JSON.
@@ -72,14 +80,16 @@ pub struct HeldDoc {
     pub school_id: String,
     /// The log sequence of the decision.
     pub decided_sequence: u64,
-    /// When the log recorded the decision: when the purchase was flagged.
+    /// When the purchase was flagged: when the log recorded the decision, or for a check sent
+    /// after the fact, when the purchase was requested.
     pub flagged_at: Option<DateTime<Utc>>,
     /// When the first call that reached the requester took place.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_reached_at: Option<DateTime<Utc>>,
     /// Call before cancel, folded from the purchase's events from its decision on.
     pub call_before_cancel: CallBeforeCancel,
-    /// When the log recorded the approval or cancellation.
+    /// When the approval or cancellation took place (its `occurred_at`, else when the log
+    /// recorded it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolved_at: Option<DateTime<Utc>>,
     /// `approved` or `cancelled`.
@@ -218,6 +228,7 @@ fn awaiting_decision(id: &str, s: &PurchaseSubmitted, docs: &mut Documents<'_, H
         vendor: s.vendor.to_string(),
         currency: s.currency.to_string(),
         total_cents: s.total.cents(),
+        requested_at: s.requested_at,
     };
     doc.checks.insert(id.to_owned(), check);
     pending.put(PENDING_KEY, &doc);
@@ -259,8 +270,8 @@ fn decided(
     match d.decision {
         Decision::Approved => {}
         Decision::Held => {
-            // The fold takes the decision as the gate wrote it.
-            let mut call_before_cancel = CallBeforeCancel::default();
+            // The fold takes the decision as the gate wrote it, after what its submission said.
+            let mut call_before_cancel = CallBeforeCancel::requested(check.requested_at);
             call_before_cancel.apply(decision, event.recorded_at);
             let doc = HeldDoc {
                 school_id: check.school_id,
@@ -295,7 +306,7 @@ fn follow_up(event: &Recorded<'_>, decoded: &PurchaseEvent, doc: &mut HeldDoc) -
             true
         }
         PurchaseEvent::Approved(_) | PurchaseEvent::Cancelled(_) if doc.resolved_at.is_none() => {
-            doc.resolved_at = Some(event.recorded_at);
+            doc.resolved_at = Some(took_place_at(decoded, event.recorded_at, None));
             if matches!(decoded, PurchaseEvent::Cancelled(_)) {
                 doc.resolution = Some(PurchaseStatus::Cancelled);
                 doc.call_and_alternative_first = doc.call_before_cancel.honoured();
@@ -357,6 +368,7 @@ pub(crate) mod fixtures {
             lines: vec![line],
             purpose: None,
             total: Money::parse("2499.00").unwrap(),
+            requested_at: None,
         }
         .into()
     }
@@ -392,12 +404,13 @@ pub(crate) mod fixtures {
             lines: vec![],
             call_id: None,
             assessment: None,
+            occurred_at: None,
         }
         .into()
     }
 
     pub fn cancelled() -> PurchaseEvent {
-        PurchaseCancelled { reason: long("Not needed") }.into()
+        PurchaseCancelled { reason: long("Not needed"), occurred_at: None }.into()
     }
 
     /// `(event, minutes after t0 it was recorded)` pairs as the purchase `id`'s stream, from
@@ -475,5 +488,30 @@ mod tests {
         let history = [(submitted(id), 10), (held(), 10), (reached(20, false), 30)];
         let docs = held_docs(&recorded(id, 1, &history));
         assert_eq!(docs[&id.to_string()].first_reached_at, Some(at(20)));
+    }
+
+    #[test]
+    fn a_purchase_entered_after_the_fact_counts_from_when_it_took_place() {
+        // Requested three days before t0 and entered at t0, called and cancelled after the
+        // fact, all entered within the hour.
+        let id = Uuid::from_u128(3);
+        let PurchaseEvent::Submitted(mut check) = submitted(id) else { unreachable!() };
+        check.requested_at = Some(at(-3 * 24 * 60));
+        let cancelled = events::gate::PurchaseCancelled {
+            reason: long("Not needed"),
+            occurred_at: Some(at(-2 * 24 * 60)),
+        };
+        let history = [
+            (check.into(), 0),
+            (held(), 0),
+            (reached(-3 * 24 * 60 + 60, true), 10),
+            (alternative(), 20),
+            (cancelled.into(), 30),
+        ];
+        let docs = held_docs(&recorded(id, 1, &history));
+        let doc = &docs[&id.to_string()];
+        assert_eq!(doc.flagged_at, Some(at(-3 * 24 * 60)));
+        assert_eq!(doc.resolved_at, Some(at(-2 * 24 * 60)));
+        assert_eq!(doc.call_and_alternative_first, Some(true));
     }
 }

@@ -72,6 +72,7 @@ fn proposal(id: u128) -> ProposeAlternative {
         assessment: crate::domain::assess_lines(&lines, &standards()),
         lines,
         call_id: None,
+        occurred: None,
     }
 }
 
@@ -82,6 +83,7 @@ fn proposal_event(p: &ProposeAlternative) -> PurchaseEvent {
         lines: p.lines.clone(),
         call_id: p.call_id,
         assessment: p.assessment.clone(),
+        occurred_at: p.occurred.map(|o| o.at),
     }
     .into()
 }
@@ -95,7 +97,10 @@ fn with(
 }
 
 fn cancel() -> PurchaseCommand {
-    PurchaseCommand::Cancel { reason: long("The requester chose to wait for the refresh.") }
+    PurchaseCommand::Cancel {
+        reason: long("The requester chose to wait for the refresh."),
+        occurred: None,
+    }
 }
 
 fn cancelled(events: Vec<PurchaseEvent>) -> Vec<PurchaseEvent> {
@@ -105,7 +110,7 @@ fn cancelled(events: Vec<PurchaseEvent>) -> Vec<PurchaseEvent> {
 }
 
 fn approved_by_it(events: Vec<PurchaseEvent>) -> Vec<PurchaseEvent> {
-    with(events, [PurchaseApproved { note: None, alternative_id: None }.into()])
+    with(events, [PurchaseApproved { note: None, alternative_id: None, occurred_at: None }.into()])
 }
 
 // --- submit ---------------------------------------------------------------------------------
@@ -191,7 +196,7 @@ fn submitting_a_different_request_on_the_same_purchase_is_a_conflict() {
 fn submit_new_needs_a_decision() {
     let mut standards = standards();
     standards.policy = None;
-    let err = Submit::new(purchase_id(), check(), "erp", None, &gated_school(), &standards);
+    let err = Submit::new(purchase_id(), check(), "erp", None, &gated_school(), &standards, t0());
     assert_eq!(err, Err(DecisionError::NoPolicy));
 }
 
@@ -200,8 +205,8 @@ fn commands_on_an_unknown_purchase_are_not_found() {
     for command in [
         PurchaseCommand::LogCall(reached_call(1, 5)),
         PurchaseCommand::ProposeAlternative(proposal(2)),
-        PurchaseCommand::AcceptAlternative { alternative_id: Uuid::from_u128(2) },
-        PurchaseCommand::Approve { note: None },
+        PurchaseCommand::AcceptAlternative { alternative_id: Uuid::from_u128(2), occurred: None },
+        PurchaseCommand::Approve { note: None, occurred: None },
         cancel(),
     ] {
         let err = given::<Purchase>([]).when(command).then_expect_error(PurchaseError::NotFound);
@@ -449,12 +454,12 @@ fn accepting_an_alternative_approves_the_purchase_as_amended() {
     let id = Uuid::from_u128(2);
     let ready = [call_event(&reached_call(1, 5)), proposal_event(&proposal(2))];
     let then = given::<Purchase>(with(held_purchase(), ready))
-        .when(PurchaseCommand::AcceptAlternative { alternative_id: id });
+        .when(PurchaseCommand::AcceptAlternative { alternative_id: id, occurred: None });
     assert_eq!(
         &then.result().as_ref().unwrap().events,
         &vec![
             AlternativeAccepted { alternative_id: id }.into(),
-            PurchaseApproved { note: None, alternative_id: Some(id) }.into(),
+            PurchaseApproved { note: None, alternative_id: Some(id), occurred_at: None }.into(),
         ]
     );
     let state = then.then_state(at(30));
@@ -467,7 +472,10 @@ fn accepting_an_alternative_approves_the_purchase_as_amended() {
 fn accepting_needs_a_proposed_alternative() {
     let ready = [call_event(&reached_call(1, 5)), proposal_event(&proposal(2))];
     let err = given::<Purchase>(with(held_purchase(), ready))
-        .when(PurchaseCommand::AcceptAlternative { alternative_id: Uuid::from_u128(9) })
+        .when(PurchaseCommand::AcceptAlternative {
+            alternative_id: Uuid::from_u128(9),
+            occurred: None,
+        })
         .then_expect_error(PurchaseError::AlternativeNotFound {
             alternative_id: Uuid::from_u128(9),
         });
@@ -476,7 +484,10 @@ fn accepting_needs_a_proposed_alternative() {
 
 #[test]
 fn accepting_needs_a_reached_call_with_the_requester_after_the_flag() {
-    let accept = || PurchaseCommand::AcceptAlternative { alternative_id: Uuid::from_u128(2) };
+    let accept = || PurchaseCommand::AcceptAlternative {
+        alternative_id: Uuid::from_u128(2),
+        occurred: None,
+    };
     // No call at all: refused, and nothing changes.
     let err = given::<Purchase>(with(held_purchase(), [proposal_event(&proposal(2))]))
         .when(accept())
@@ -508,7 +519,10 @@ fn accepting_needs_a_reached_call_with_the_requester_after_the_flag() {
 #[test]
 fn accepting_needs_a_held_purchase() {
     given::<Purchase>(with(advisory_purchase(), [proposal_event(&proposal(2))]))
-        .when(PurchaseCommand::AcceptAlternative { alternative_id: Uuid::from_u128(2) })
+        .when(PurchaseCommand::AcceptAlternative {
+            alternative_id: Uuid::from_u128(2),
+            occurred: None,
+        })
         .then_expect_error(PurchaseError::InvalidState {
             status: PurchaseStatus::Advisory,
             rule: "only a held purchase can be amended",
@@ -520,11 +534,11 @@ fn accepting_needs_a_held_purchase() {
 #[test]
 fn approving_a_held_purchase() {
     let note = Some(long("The club's software needs this model."));
-    let then =
-        given::<Purchase>(held_purchase()).when(PurchaseCommand::Approve { note: note.clone() });
+    let then = given::<Purchase>(held_purchase())
+        .when(PurchaseCommand::Approve { note: note.clone(), occurred: None });
     assert_eq!(
         &then.result().as_ref().unwrap().events,
-        &vec![PurchaseApproved { note, alternative_id: None }.into()]
+        &vec![PurchaseApproved { note, alternative_id: None, occurred_at: None }.into()]
     );
     assert_eq!(then.then_state(at(20)).status, Some(PurchaseStatus::Approved));
 }
@@ -538,7 +552,7 @@ fn approving_needs_a_held_purchase() {
         (approved_by_it(held_purchase()), PurchaseStatus::Approved),
     ] {
         given::<Purchase>(events)
-            .when(PurchaseCommand::Approve { note: None })
+            .when(PurchaseCommand::Approve { note: None, occurred: None })
             .then_expect_error(PurchaseError::InvalidState { status, rule });
     }
 }
@@ -608,8 +622,11 @@ fn cancel_after_a_reached_call_and_an_alternative() {
         held_purchase(),
         [call_event(&reached_call(1, 5)), proposal_event(&proposal(2))],
     ))
-    .when(PurchaseCommand::Cancel { reason: reason.clone() });
-    assert_eq!(&then.result().as_ref().unwrap().events, &vec![PurchaseCancelled { reason }.into()]);
+    .when(PurchaseCommand::Cancel { reason: reason.clone(), occurred: None });
+    assert_eq!(
+        &then.result().as_ref().unwrap().events,
+        &vec![PurchaseCancelled { reason, occurred_at: None }.into()]
+    );
     let state = then.then_state(at(40));
     assert_eq!(state.status, Some(PurchaseStatus::Cancelled));
     assert_eq!(state.closed_at, Some(at(40)));
@@ -733,11 +750,13 @@ mod property {
                 lines: vec![],
                 call_id: None,
                 assessment: None,
+                occurred: None,
             }),
             Step::Accept { id } => PurchaseCommand::AcceptAlternative {
                 alternative_id: Uuid::from_u128(u128::from(*id) + 100),
+                occurred: None,
             },
-            Step::Approve => PurchaseCommand::Approve { note: None },
+            Step::Approve => PurchaseCommand::Approve { note: None, occurred: None },
             Step::Cancel => cancel(),
         }
     }
@@ -824,7 +843,7 @@ mod property {
                             );
                             if let Some(a) = purchase.alternatives.first() {
                                 let id = a.proposal.alternative_id;
-                                let accept = PurchaseCommand::AcceptAlternative { alternative_id: id };
+                                let accept = PurchaseCommand::AcceptAlternative { alternative_id: id, occurred: None };
                                 prop_assert_eq!(purchase.handle(accept).is_ok(), reached_after_flag);
                             }
                         }
@@ -903,10 +922,14 @@ mod fold_agrees_with_the_gate {
                 AlternativeAccepted { alternative_id: Uuid::from_u128(u128::from(*id) + 100) }
                     .into()
             }
-            Fact::Approve => PurchaseApproved { note: None, alternative_id: None }.into(),
-            Fact::Cancel => {
-                PurchaseCancelled { reason: long("The requester chose to wait.") }.into()
+            Fact::Approve => {
+                PurchaseApproved { note: None, alternative_id: None, occurred_at: None }.into()
             }
+            Fact::Cancel => PurchaseCancelled {
+                reason: long("The requester chose to wait."),
+                occurred_at: None,
+            }
+            .into(),
         }
     }
 
@@ -963,7 +986,7 @@ mod fold_agrees_with_the_gate {
                 let answer = purchase.handle(cancel());
                 let accepted = purchase.alternatives.first().map(|a| {
                     let alternative_id = a.proposal.alternative_id;
-                    purchase.handle(PurchaseCommand::AcceptAlternative { alternative_id })
+                    purchase.handle(PurchaseCommand::AcceptAlternative { alternative_id, occurred: None })
                 });
                 if purchase.status == Some(PurchaseStatus::Held) {
                     match accepted {
@@ -1019,3 +1042,5 @@ fn only_a_held_purchase_waits_on_its_requester() {
         .when(wait())
         .then_expect_error(PurchaseError::InvalidState { status: PurchaseStatus::Approved, rule });
 }
+
+mod entered_late;
