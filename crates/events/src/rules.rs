@@ -236,8 +236,7 @@ impl CallBeforeCancel {
 
 /// Whether something due on `due_on` and not settled (a promise neither kept nor broken, a
 /// follow-up not done) is **overdue** on `today`: its due date has passed. It is not overdue
-/// *on* its due date. `today` is the district's "today" as the service that asks takes it
-/// (the UTC date).
+/// *on* its due date. `today` is the district's "today": its date in its time zone.
 pub fn is_past_due(due_on: NaiveDate, today: NaiveDate) -> bool {
     due_on < today
 }
