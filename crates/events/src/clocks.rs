@@ -12,7 +12,11 @@
 //!
 //! A clock starts when the purchase is flagged (or, for one flagged before the district had
 //! targets, when the first targets were set) and keeps the targets in force then, for the
-//! purchase's payment method ([`District::clock_terms`]). It counts business time in the
+//! purchase's payment method ([`District::clock_terms`]). Each clock starts and stops when its
+//! facts *took place* ([`took_place_at`]): a purchase is flagged when it was requested (the
+//! check's `requested_at`, for one entered after the fact; else when the log recorded its
+//! decision), and IT's approval or cancellation stops the clocks at its `occurred_at` (else when
+//! the log recorded it). It counts business time in the
 //! district's calendar *now in force*: a closure added, even for today or a day past, moves
 //! every open deadline ([`DistrictCalendar`]).
 //!
@@ -33,7 +37,11 @@
 //! at the due time, and with it `purchase-escalated` when the targets name someone to tell.
 //! Each carries the time it is about (the threshold, the due time), not when it was written,
 //! so a scheduler that was down over a deadline writes it later with the right time
-//! ([`PurchaseClocks::due_events`]). Each has a deterministic id ([`SlaEvent::event_id`]): any
+//! ([`PurchaseClocks::due_events`]). A purchase entered after the fact may have passed
+//! thresholds and due times before the log even held it: those are recorded no sooner than
+//! [`ENTRY_GRACE`] after it was entered, so that its history (calls, IT's decision, each dated
+//! when it took place) is in first, and only a clock still running past its due time is
+//! recorded as breached. Each has a deterministic id ([`SlaEvent::event_id`]): any
 //! number of schedulers deciding the same event append the same id, and the log stores it once.
 //! When the district's calendar changes, `purchase-sla-rescheduled` records each running
 //! clock's due time before and after ([`PurchaseClocks::rescheduled`]): the recomputation, on
@@ -57,6 +65,46 @@ pub const SLA_CATEGORY: &str = "sla";
 /// The stream of the clock events of purchase `id`: `sla-{id}`.
 pub fn sla_stream(purchase_id: Uuid) -> String {
     format!("{SLA_CATEGORY}-{purchase_id}")
+}
+
+/// How long after a purchase entered after the fact was recorded the scheduler waits before
+/// recording what its clocks passed before that (see the module docs): time for whoever
+/// enters it to enter the rest of its history.
+pub const ENTRY_GRACE: TimeDelta = TimeDelta::minutes(5);
+
+/// When a fact of a purchase's stream took place, for its clocks and for every reader that
+/// measures how long IT took (the gate's views and its scheduler, call before cancel, the
+/// reports, the stakeholders' records): the time the event states, else when the log recorded
+/// it (`recorded_at`). `requested_at` is the purchase's, from its submission
+/// ([`PurchaseSubmitted::requested_at`](crate::gate::PurchaseSubmitted::requested_at)).
+///
+/// | event | took place |
+/// |---|---|
+/// | `purchase-submitted` | its `requested_at`, else when recorded |
+/// | `purchase-decided` | when the purchase was requested (`requested_at`), else when recorded: a `held` or `advisory` decision flags the purchase from then |
+/// | `call-logged` | its `occurred_at` |
+/// | `waiting-on-requester` | its `since` |
+/// | `alternative-proposed`, `purchase-approved`, `purchase-cancelled` | its `occurred_at`, else when recorded |
+/// | `alternative-accepted` | when recorded (the `purchase-approved` appended with it says when IT decided) |
+///
+/// Events written before procgate kept these times state none, and read as they always did:
+/// when they were recorded.
+pub fn took_place_at(
+    event: &PurchaseEvent,
+    recorded_at: DateTime<Utc>,
+    requested_at: Option<DateTime<Utc>>,
+) -> DateTime<Utc> {
+    let stated = match event {
+        PurchaseEvent::Submitted(s) => s.requested_at,
+        PurchaseEvent::Decided(_) => requested_at,
+        PurchaseEvent::CallLogged(c) => Some(c.occurred_at),
+        PurchaseEvent::WaitingOnRequester(w) => Some(w.since),
+        PurchaseEvent::AlternativeProposed(a) => a.occurred_at,
+        PurchaseEvent::Approved(a) => a.occurred_at,
+        PurchaseEvent::Cancelled(c) => c.occurred_at,
+        PurchaseEvent::AlternativeAccepted(_) => None,
+    };
+    stated.unwrap_or(recorded_at)
 }
 
 /// The namespace of the clock events' ids (UUID v5).
@@ -241,13 +289,16 @@ pub struct PurchaseClocks {
     purchase_id: Option<Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
     payment_method: Option<PaymentMethod>,
-    /// The flagging decision and when the log recorded it.
+    /// When the purchase was requested, for one entered after the fact.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    requested_at: Option<DateTime<Utc>>,
+    /// The flagging decision, when it flagged the purchase and when the log recorded it.
     #[serde(skip_serializing_if = "Option::is_none")]
     flagged: Option<Flag>,
     /// Every call, as `(occurred_at, requester_reached)`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     calls: Vec<(DateTime<Utc>, bool)>,
-    /// When the log recorded the approval or cancellation.
+    /// When the approval or cancellation took place.
     #[serde(skip_serializing_if = "Option::is_none")]
     resolved_at: Option<DateTime<Utc>>,
     /// The ids of the clock events already recorded.
@@ -261,29 +312,56 @@ pub struct PurchaseClocks {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct Flag {
     held: bool,
+    /// When it flagged the purchase: when the purchase was requested ([`took_place_at`]).
     at: DateTime<Utc>,
+    /// When the log recorded it, when not `at` (a purchase entered after the fact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    recorded_at: Option<DateTime<Utc>>,
+}
+
+impl Flag {
+    fn recorded_at(&self) -> DateTime<Utc> {
+        self.recorded_at.unwrap_or(self.at)
+    }
 }
 
 impl PurchaseClocks {
-    /// Folds in an event of the purchase's stream, recorded at `recorded_at`.
+    /// Folds in an event of the purchase's stream, recorded at `recorded_at`; it counts from
+    /// when it took place ([`took_place_at`]).
     pub fn apply(&mut self, event: &PurchaseEvent, recorded_at: DateTime<Utc>) {
+        let took_place = took_place_at(event, recorded_at, self.requested_at);
         match event {
             PurchaseEvent::Submitted(s) => {
                 self.purchase_id = Some(s.purchase_id);
                 self.payment_method = Some(s.payment_method);
+                self.requested_at = s.requested_at;
             }
             PurchaseEvent::Decided(d) if d.decision.flags() => {
-                self.flagged = Some(Flag { held: d.decision == Decision::Held, at: recorded_at });
+                self.flagged = Some(Flag {
+                    held: d.decision == Decision::Held,
+                    at: took_place,
+                    recorded_at: (took_place != recorded_at).then_some(recorded_at),
+                });
             }
-            PurchaseEvent::CallLogged(c) => self.calls.push((c.occurred_at, c.requester_reached)),
+            PurchaseEvent::CallLogged(c) => self.calls.push((took_place, c.requester_reached)),
             // Waiting on them counts, for the clocks, as a call that did not reach them.
-            PurchaseEvent::WaitingOnRequester(w) => self.waits.push(w.since),
+            PurchaseEvent::WaitingOnRequester(_) => self.waits.push(took_place),
             PurchaseEvent::Approved(_) | PurchaseEvent::Cancelled(_) => {
-                self.resolved_at.get_or_insert(recorded_at);
+                self.resolved_at.get_or_insert(took_place);
             }
             PurchaseEvent::Decided(_)
             | PurchaseEvent::AlternativeProposed(_)
             | PurchaseEvent::AlternativeAccepted(_) => {}
+        }
+    }
+
+    /// The earliest instant at which the scheduler records a threshold or due time passed at
+    /// `at`: then, unless the purchase was entered after the fact and `at` passed before the
+    /// log recorded its flag; then [`ENTRY_GRACE`] after that (see the module docs).
+    fn recordable_from(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        match self.flagged {
+            Some(flag) if at < flag.recorded_at() => flag.recorded_at() + ENTRY_GRACE,
+            _ => at,
         }
     }
 
@@ -303,6 +381,12 @@ impl PurchaseClocks {
     /// The purchase's id, once submitted.
     pub fn purchase_id(&self) -> Option<Uuid> {
         self.purchase_id
+    }
+
+    /// When the purchase was requested, for one entered after the fact (its check's
+    /// `requested_at`).
+    pub fn requested_at(&self) -> Option<DateTime<Utc>> {
+        self.requested_at
     }
 
     /// Whether the purchase was flagged (held or advisory): only flagged purchases have clocks.
@@ -326,7 +410,7 @@ impl PurchaseClocks {
         let (Some(flag), Some(method)) = (self.flagged, self.payment_method) else {
             return vec![];
         };
-        let Some(terms) = district.clock_terms(flag.at) else { return vec![] };
+        let Some(terms) = district.clock_terms(flag.at, flag.recorded_at()) else { return vec![] };
         let targets = terms.targets.for_payment(method);
         let start = terms.starts_at;
         let first_call = self.calls.iter().map(|(at, _)| *at).min();
@@ -391,14 +475,17 @@ impl PurchaseClocks {
 
     /// What the scheduler should record at `now`: every threshold and due time passed while
     /// its clock ran, not recorded yet, in time order; a breach with its escalation when the
-    /// targets name someone.
+    /// targets name someone. For a purchase entered after the fact, what passed before the log
+    /// recorded it waits [`ENTRY_GRACE`] from then.
     pub fn due_events(&self, district: &District, now: DateTime<Utc>) -> Vec<SlaEvent> {
         let Some(purchase_id) = self.purchase_id else { return vec![] };
         let calendar = &district.calendar;
         let mut events = Vec::new();
         for clock in self.clocks(district) {
             let due_at = clock.due_at(calendar);
-            let ran_past = |at: DateTime<Utc>| at <= now && clock.stopped_at.is_none_or(|s| at < s);
+            let ran_past = |at: DateTime<Utc>| {
+                self.recordable_from(at) <= now && clock.stopped_at.is_none_or(|s| at < s)
+            };
             for (percent, warned_at) in clock.thresholds(calendar) {
                 if ran_past(warned_at) {
                     events.push(SlaEvent::from(PurchaseSlaWarning {
@@ -437,8 +524,9 @@ impl PurchaseClocks {
     }
 
     /// When the scheduler next has something to record: the earliest threshold or due time of
-    /// a running clock not recorded yet (possibly past: then at once). `None` when nothing is
-    /// left to record unless the purchase or the district changes.
+    /// a running clock not recorded yet (possibly past: then at once; for a purchase entered
+    /// after the fact, what passed before it was entered [`ENTRY_GRACE`] after that). `None`
+    /// when nothing is left to record unless the purchase or the district changes.
     pub fn next_wake(&self, district: &District) -> Option<DateTime<Utc>> {
         let purchase_id = self.purchase_id?;
         let calendar = &district.calendar;
@@ -455,7 +543,7 @@ impl PurchaseClocks {
                     .chain(breach)
                     .filter(|(at, _)| clock.stopped_at.is_none_or(|stop| *at < stop))
                     .filter(|(_, id)| !self.recorded.contains(id))
-                    .map(|(at, _)| at),
+                    .map(|(at, _)| self.recordable_from(at)),
             );
         }
         pending.into_iter().min()

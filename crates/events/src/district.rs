@@ -289,12 +289,21 @@ impl District {
         self.targets.last().map(|(_, t)| t)
     }
 
-    /// The terms of a clock on a purchase flagged at `flagged_at`: the targets in force then,
-    /// from the flag; for a purchase flagged before any targets, the first targets, from when
+    /// The terms of a clock on a purchase flagged at `flagged_at` (when it was requested,
+    /// [`crate::clocks::took_place_at`]) whose flag the log recorded at `recorded_at` (the same
+    /// instant, but for a purchase entered after the fact): the targets in force at the flag,
+    /// from the flag; for a purchase requested before any targets but entered while some were
+    /// in force, those, from the flag (it is judged by the targets the district had when it
+    /// entered it); for a purchase flagged before any targets, the first targets, from when
     /// they were set. `None` while the district has no targets.
-    pub fn clock_terms(&self, flagged_at: DateTime<Utc>) -> Option<ClockTerms<'_>> {
-        let in_force = self.targets.iter().rev().find(|(since, _)| *since <= flagged_at);
-        match in_force {
+    pub fn clock_terms(
+        &self,
+        flagged_at: DateTime<Utc>,
+        recorded_at: DateTime<Utc>,
+    ) -> Option<ClockTerms<'_>> {
+        let in_force =
+            |at: DateTime<Utc>| self.targets.iter().rev().find(|(since, _)| *since <= at);
+        match in_force(flagged_at).or_else(|| in_force(recorded_at)) {
             Some((_, targets)) => Some(ClockTerms { starts_at: flagged_at, targets }),
             None => self
                 .targets
@@ -423,7 +432,7 @@ mod tests {
         assert!(district.calendar.closures().is_empty(), "the closure was removed");
         assert_eq!(district.targets(), Some(&targets(120)));
         assert!(District::default().targets().is_none());
-        assert!(District::default().clock_terms(at).is_none());
+        assert!(District::default().clock_terms(at, at).is_none());
     }
 
     #[test]
@@ -431,14 +440,37 @@ mod tests {
         let mut district = District::default();
         district.apply(&targets(120).into(), 1, t("2024-09-02T12:00:00Z"));
         district.apply(&targets(60).into(), 2, t("2024-09-03T12:00:00Z"));
-        let terms = district.clock_terms(t("2024-09-02T15:00:00Z")).unwrap();
+        let terms_at = |at: &str| district.clock_terms(t(at), t(at)).unwrap();
+        let terms = terms_at("2024-09-02T15:00:00Z");
         assert_eq!(terms.starts_at, t("2024-09-02T15:00:00Z"));
         assert_eq!(terms.targets.first_contact_minutes.get(), 120);
-        let later = district.clock_terms(t("2024-09-04T09:00:00Z")).unwrap();
+        let later = terms_at("2024-09-04T09:00:00Z");
         assert_eq!(later.targets.first_contact_minutes.get(), 60);
         // Flagged before any targets: the clock starts when the first ones were set.
-        let early = district.clock_terms(t("2024-08-30T09:00:00Z")).unwrap();
+        let early = terms_at("2024-08-30T09:00:00Z");
         assert_eq!(early.starts_at, t("2024-09-02T12:00:00Z"));
         assert_eq!(early.targets.first_contact_minutes.get(), 120);
+    }
+
+    #[test]
+    fn a_purchase_entered_after_the_fact_is_judged_from_its_request() {
+        let mut district = District::default();
+        district.apply(&targets(120).into(), 1, t("2024-09-02T12:00:00Z"));
+        district.apply(&targets(60).into(), 2, t("2024-09-03T12:00:00Z"));
+        // Given a purchase requested while the first targets stood, entered under the second:
+        // when its clocks are set, then they run from the request under the first.
+        let terms = district.clock_terms(t("2024-09-02T15:00:00Z"), t("2024-09-05T09:00:00Z"));
+        let terms = terms.unwrap();
+        assert_eq!(terms.starts_at, t("2024-09-02T15:00:00Z"));
+        assert_eq!(terms.targets.first_contact_minutes.get(), 120);
+        // Given one requested before any targets but entered once there were some: from its
+        // request, under the targets in force when it was entered.
+        let terms = district.clock_terms(t("2024-08-01T15:00:00Z"), t("2024-09-05T09:00:00Z"));
+        let terms = terms.unwrap();
+        assert_eq!(terms.starts_at, t("2024-08-01T15:00:00Z"));
+        assert_eq!(terms.targets.first_contact_minutes.get(), 60);
+        // Given one requested and entered before any targets: from the first targets.
+        let terms = district.clock_terms(t("2024-08-01T15:00:00Z"), t("2024-08-02T09:00:00Z"));
+        assert_eq!(terms.unwrap().starts_at, t("2024-09-02T12:00:00Z"));
     }
 }

@@ -23,6 +23,15 @@
 //! `alternative-accepted` only after a call that reached the requester, and
 //! `purchase-cancelled` only after such a call and a proposed alternative (call before cancel,
 //! [`crate::rules::CallBeforeCancel`]).
+//!
+//! ## When things took place
+//!
+//! The log records when each event was appended (`recorded_at`), and never anything else: a
+//! purchase entered after the fact keeps its true recording times. What it may say besides is
+//! when the fact itself took place: the check's `requested_at`, a call's `occurred_at`, an
+//! alternative's, an approval's or a cancellation's `occurred_at`. Every reader measuring how
+//! long IT took (the clocks, the reports, call before cancel) takes the time a fact took place
+//! from one function, [`crate::clocks::took_place_at`].
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -218,6 +227,12 @@ pub struct PurchaseSubmitted {
     pub purpose: Option<LongText>,
     /// The sum of quantity × unit price over all lines.
     pub total: Money,
+    /// When the requester asked for the purchase, for a check the finance system sends after
+    /// the fact (a purchase entered late, or history brought over from another system): the
+    /// purchase's clocks run from then ([`crate::clocks::took_place_at`]). Absent: when the log
+    /// recorded the check, as for every check sent when asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<DateTime<Utc>>,
 }
 
 /// What the gate answered.
@@ -374,6 +389,10 @@ pub struct AlternativeProposed {
     /// without lines (and on alternatives proposed before the gate judged them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assessment: Option<LinesAssessed>,
+    /// When it was proposed to the requester, when IT logs it after the fact; absent: when the
+    /// log recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurred_at: Option<DateTime<Utc>>,
 }
 
 /// How the gate judged an alternative's lines against the standards, line by line, as it
@@ -404,12 +423,20 @@ pub struct PurchaseApproved {
     pub note: Option<LongText>,
     /// The accepted alternative the purchase was approved as, if any.
     pub alternative_id: Option<Uuid>,
+    /// When IT decided, when it logs the decision after the fact: the purchase's clocks stop
+    /// then. Absent: when the log recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurred_at: Option<DateTime<Utc>>,
 }
 
 /// IT cancelled a held purchase, after a reached call and a proposed alternative.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PurchaseCancelled {
     pub reason: LongText,
+    /// When IT decided, when it logs the decision after the fact: the purchase's clocks stop
+    /// then. Absent: when the log recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurred_at: Option<DateTime<Utc>>,
 }
 
 /// IT is waiting on the requester (they said they would send the details, check with their

@@ -17,6 +17,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::clocks::took_place_at;
 use crate::gate::{CallLogged, PurchaseEvent};
 
 /// How far after the time it was logged a call may say it took place: the clock skew allowed
@@ -30,8 +31,10 @@ pub const CALL_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
 /// alternative replaces what the requester asked for, so it needs the call too
 /// ([`may_accept`](Self::may_accept)).
 ///
-/// - *Flagged* is the time the log recorded the purchase's `held` or `advisory` decision
-///   ([`Decision::flags`](crate::gate::Decision::flags)); an `approved` decision does not flag.
+/// - *Flagged* is when the purchase's `held` or `advisory` decision took place
+///   ([`Decision::flags`](crate::gate::Decision::flags); an `approved` decision does not flag):
+///   when the log recorded it, or for a purchase entered after the fact, when it was requested
+///   ([`took_place_at`]).
 /// - A call counts when it reached the requester (`requester_reached`; the gate records who
 ///   that was, `spoke_with`, and refuses a reached call without it, so calls logged before it
 ///   recorded who keep the verdict they had) and recorded their goal, and took place
@@ -39,7 +42,8 @@ pub const CALL_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
 ///   [`CALL_CLOCK_SKEW`]). Calls are judged against the flag as it stands now: whatever the
 ///   order the events came in, the rule holds when some applied call counts
 ///   ([`counts`](Self::counts)).
-/// - An alternative counts when the log recorded it at or after the flag, accepted or not.
+/// - An alternative counts when it was proposed ([`took_place_at`]: its `occurred_at`, else
+///   when the log recorded it) at or after the flag, accepted or not.
 ///
 /// Whether the purchase is *held* is not part of the rule: the gate refuses to cancel anything
 /// else before asking this (`invalid-state`), and readers know the status themselves
@@ -78,7 +82,10 @@ pub const CALL_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CallBeforeCancel {
-    /// When the log recorded the latest `held` or `advisory` decision.
+    /// When the purchase was requested, for one entered after the fact.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    requested_at: Option<DateTime<Utc>>,
+    /// When the latest `held` or `advisory` decision took place.
     #[serde(skip_serializing_if = "Option::is_none")]
     flagged_at: Option<DateTime<Utc>>,
     /// When the latest call (by `occurred_at`) that reached the requester, recorded their
@@ -94,7 +101,7 @@ pub struct CallBeforeCancel {
     /// `latest_alternative_at`, which then count their alternative as after the flag).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     alternative_proposed: bool,
-    /// When the log recorded the latest proposed alternative: it counts when at or after the
+    /// When the latest proposed alternative was proposed: it counts when at or after the
     /// flag.
     #[serde(skip_serializing_if = "Option::is_none")]
     latest_alternative_at: Option<DateTime<Utc>>,
@@ -118,10 +125,19 @@ impl CallBeforeCancel {
         rule
     }
 
+    /// The rule after the purchase's submission alone, for a reader that keeps only what the
+    /// submission said: when it was requested (its `requested_at`), as folding the
+    /// `purchase-submitted` would.
+    pub fn requested(requested_at: Option<DateTime<Utc>>) -> Self {
+        Self { requested_at, ..Self::default() }
+    }
+
     /// Folds in one event of the purchase's stream, recorded at `recorded_at`.
     pub fn apply(&mut self, event: &PurchaseEvent, recorded_at: DateTime<Utc>) {
+        let took_place = took_place_at(event, recorded_at, self.requested_at);
         match event {
-            PurchaseEvent::Decided(d) if d.decision.flags() => self.flagged_at = Some(recorded_at),
+            PurchaseEvent::Submitted(s) => self.requested_at = s.requested_at,
+            PurchaseEvent::Decided(d) if d.decision.flags() => self.flagged_at = Some(took_place),
             PurchaseEvent::CallLogged(c) if c.requester_reached && c.goal.is_some() => {
                 if c.occurred_at > recorded_at + CALL_CLOCK_SKEW {
                     self.calls_ahead_of_the_log.push(c.call_id);
@@ -134,7 +150,7 @@ impl CallBeforeCancel {
             PurchaseEvent::AlternativeProposed(_) => {
                 self.alternative_proposed = true;
                 self.latest_alternative_at =
-                    Some(self.latest_alternative_at.map_or(recorded_at, |t| t.max(recorded_at)));
+                    Some(self.latest_alternative_at.map_or(took_place, |t| t.max(took_place)));
             }
             PurchaseEvent::AlternativeAccepted(_) => {
                 let may = self.may_accept();
@@ -145,16 +161,22 @@ impl CallBeforeCancel {
                 self.satisfied_at_cancellation.get_or_insert(satisfied);
             }
             // Waiting on the requester is neither a call with them nor an alternative.
-            PurchaseEvent::Submitted(_)
-            | PurchaseEvent::Decided(_)
+            PurchaseEvent::Decided(_)
             | PurchaseEvent::CallLogged(_)
             | PurchaseEvent::Approved(_)
             | PurchaseEvent::WaitingOnRequester(_) => {}
         }
     }
 
-    /// When the purchase was flagged: the time the log recorded its `held` or `advisory`
-    /// decision. `None` before that, and for a purchase approved at once.
+    /// When the purchase was requested, for one entered after the fact (its submission's
+    /// `requested_at`).
+    pub fn requested_at(&self) -> Option<DateTime<Utc>> {
+        self.requested_at
+    }
+
+    /// When the purchase was flagged: when its `held` or `advisory` decision took place (when
+    /// the log recorded it, or when the purchase was requested, for one entered after the
+    /// fact). `None` before that, and for a purchase approved at once.
     pub fn flagged_at(&self) -> Option<DateTime<Utc>> {
         self.flagged_at
     }
@@ -214,8 +236,7 @@ impl CallBeforeCancel {
 
 /// Whether something due on `due_on` and not settled (a promise neither kept nor broken, a
 /// follow-up not done) is **overdue** on `today`: its due date has passed. It is not overdue
-/// *on* its due date. `today` is the district's "today" as the service that asks takes it
-/// (the UTC date).
+/// *on* its due date. `today` is the district's "today": its date in its time zone.
 pub fn is_past_due(due_on: NaiveDate, today: NaiveDate) -> bool {
     due_on < today
 }
@@ -263,6 +284,7 @@ mod tests {
             lines: vec![],
             call_id: None,
             assessment: None,
+            occurred_at: None,
         }
         .into()
     }
@@ -272,7 +294,8 @@ mod tests {
     }
 
     fn cancelled() -> PurchaseEvent {
-        PurchaseCancelled { reason: LongText::parse("Not needed").unwrap() }.into()
+        PurchaseCancelled { reason: LongText::parse("Not needed").unwrap(), occurred_at: None }
+            .into()
     }
 
     /// The rule after `(event, minutes after t0 it was recorded)` pairs.
@@ -375,6 +398,50 @@ mod tests {
     }
 
     #[test]
+    fn given_a_purchase_entered_after_the_fact_it_is_flagged_from_its_request() {
+        // Requested at t0 - 3 days, entered at t0: a call on the day after the request counts,
+        // one before the request does not, and a dated alternative counts from its own time.
+        let requested = at(-3 * 24 * 60);
+        use crate::values::{Currency, Email, ExternalRef, Money, PaymentMethod, SchoolId};
+        let submitted = crate::gate::PurchaseSubmitted {
+            purchase_id: Uuid::from_u128(3),
+            external_ref: ExternalRef::parse("REQ-3").unwrap(),
+            idempotency_key: None,
+            submitted_by: "erp".into(),
+            request_hash: "00".repeat(32),
+            school_id: SchoolId::parse("lincoln-elem").unwrap(),
+            requester_email: Email::parse("pat@district.org").unwrap(),
+            vendor: crate::values::ShortText::parse("Gadget Barn").unwrap(),
+            payment_method: PaymentMethod::PurchaseOrder,
+            merchant_category_code: None,
+            currency: Currency::parse("USD").unwrap(),
+            lines: vec![],
+            purpose: None,
+            total: Money::parse("0").unwrap(),
+            requested_at: Some(requested),
+        };
+        let dated_alternative = |minutes: i64| -> PurchaseEvent {
+            let PurchaseEvent::AlternativeProposed(mut a) = alternative() else { unreachable!() };
+            a.occurred_at = Some(at(minutes));
+            a.into()
+        };
+        let events = [
+            (submitted.into(), 0),
+            (decided(Decision::Held), 0),
+            (reached(-2 * 24 * 60), 1),
+            (dated_alternative(-2 * 24 * 60 + 5), 2),
+        ];
+        let rule = given(&events);
+        assert_eq!(rule.flagged_at(), Some(requested));
+        assert_eq!(verdict(&rule), (true, true, true));
+        let early = call(true, true, -4 * 24 * 60);
+        assert!(!rule.counts(&early), "before the request");
+        // An alternative dated before the request does not count.
+        let rule = given(&[events[0].clone(), events[1].clone(), (dated_alternative(-5000), 3)]);
+        assert!(!rule.alternative_proposed());
+    }
+
+    #[test]
     fn a_call_dated_after_it_was_logged_does_not_count() {
         // Logged at minute 6, said to have taken place at minute 12: in the future.
         let ahead = call(true, true, 12);
@@ -429,11 +496,17 @@ mod tests {
         let before = given(&[(decided(Decision::Held), 0), (reached(5), 6), (alternative(), 7)]);
         let mut after = before.clone();
         after.apply(&accepted(), at(8));
-        after.apply(&PurchaseApproved { note: None, alternative_id: None }.into(), at(8));
+        after.apply(
+            &PurchaseApproved { note: None, alternative_id: None, occurred_at: None }.into(),
+            at(8),
+        );
         assert_eq!(verdict(&after), verdict(&before));
         assert_eq!(after.honoured(), None);
         let mut approved = before.clone();
-        approved.apply(&PurchaseApproved { note: None, alternative_id: None }.into(), at(8));
+        approved.apply(
+            &PurchaseApproved { note: None, alternative_id: None, occurred_at: None }.into(),
+            at(8),
+        );
         assert_eq!(approved, before);
     }
 

@@ -4,26 +4,33 @@
 //! About 30 schools with their principals and other stakeholders; a conversation with each
 //! principal (vision, two stars and a wish); promises and follow-ups, some kept, some done, some
 //! overdue; about 60% of the schools signing the purchasing agreement; the district's calendar
-//! (Chicago, the school year's holidays) and its clocks' targets; a catalog and a policy;
-//! then a few hundred purchase checks over the school year, with IT handling the held ones (a
-//! call, an alternative, then approval, an accepted alternative or, after both, a
-//! cancellation) but the latest few, left in the queue for the README's tour. The same `--seed` gives the same district. Running it again is harmless:
-//! schools and the catalog are PUTs, people are matched by email, principals met before are
-//! not met again, and purchase checks reuse their `external_ref`s with the same bodies (the
-//! gate answers repeats with the first answer, and IT skips what it handled).
+//! (Chicago, the holidays of this school year and the last) and its clocks' targets; a
+//! catalog and a policy; then a few hundred purchase checks over the school year behind today,
+//! entered after the fact (each says when it was requested), with IT handling the flagged
+//! ones (a call, an alternative, then for a held one approval, an accepted alternative or,
+//! after both, a cancellation), each step dated when it happened in business time, most within
+//! the district's targets and some not ([`timeline`]), but the latest few held ones, requested
+//! in the last business days and left in the queue for the README's tour. The same `--seed`
+//! gives the same district. Running it again is harmless: schools and the catalog are PUTs,
+//! people are matched by email, principals met before are not met again, purchase checks reuse
+//! their `external_ref`s (the gate answers a repeat with the first answer; a check sent on
+//! another day, its dates moved with today, is taken as the purchase already there), and IT
+//! does only the steps not done yet.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use auth::{Issuer, Role};
-use chrono::TimeDelta;
+use chrono::{NaiveDate, TimeDelta};
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::{Client, Method};
 use serde_json::{Value, json};
 
 mod district;
+mod handling;
 mod statement;
+mod timeline;
 
 /// A small deterministic generator (SplitMix64): the same seed, the same district.
 ///
@@ -172,6 +179,8 @@ pub struct Demo {
 /// at least [`LEFT_WAITING_MIN`]), so that the queue has something to work.
 const LEFT_WAITING_SHARE: usize = 10;
 const LEFT_WAITING_MIN: usize = 3;
+/// The latest checks (a tenth, at least this many) come from the last business days.
+const RECENT_MIN: usize = 15;
 
 impl Demo {
     /// Checks that each service answers and accepts the demo's tokens, and says what to do
@@ -256,6 +265,39 @@ impl Demo {
         Ok(value)
     }
 
+    /// Sends a purchase check; returns the purchase's id and the gate's decision. A check sent
+    /// again on another day (its dates moved with today, so its body with them) is taken as
+    /// the purchase its `external_ref` already names.
+    async fn check(&self, body: Value) -> anyhow::Result<(String, String)> {
+        let external_ref = body["external_ref"].as_str().unwrap_or_default().to_owned();
+        let url = format!("{}/v1/purchase-checks", self.gate);
+        let response = self
+            .client
+            .post(&url)
+            .bearer_auth(&self.finance)
+            .json(&body)
+            .send()
+            .await
+            .with_context(|| format!("purchase check {external_ref}"))?;
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let conflict = status == reqwest::StatusCode::CONFLICT
+            && answer["type"].as_str().is_some_and(|t| t.ends_with("idempotency-conflict"));
+        let answer = match (status.is_success(), conflict, answer["purchase_id"].as_str()) {
+            (true, ..) => answer,
+            (false, true, Some(id)) => {
+                let path = format!("/v1/purchases/{id}");
+                self.it(Method::GET, &self.gate, &path, None).await?
+            }
+            _ => bail!(
+                "purchase check {external_ref}: {status}: {}",
+                answer["detail"].as_str().unwrap_or("")
+            ),
+        };
+        let id = answer["purchase_id"].as_str().context("a purchase id")?.to_owned();
+        Ok((id, answer["decision"].as_str().unwrap_or("?").to_owned()))
+    }
+
     /// The generator of item `n` of kind `kind` (see [`Rng`]).
     fn rng(&self, kind: &str, n: usize) -> Rng {
         Rng::derived(self.seed, kind, n)
@@ -287,9 +329,10 @@ impl Demo {
     /// Runs the demo, printing what it does.
     pub async fn run(self) -> anyhow::Result<()> {
         println!("procgate demo: a district of {} schools (seed {})", self.schools, self.seed);
-        // The district's time first: its date is what the services check dates against.
-        let today = self.district_time().await?;
-        let year_start = today - TimeDelta::days(90);
+        // The district's time first: its date is what the services check dates against, and
+        // its calendar dates what happened in the school year behind today.
+        let (today, calendar) = self.district_time().await?;
+        let year_start = today - TimeDelta::days(timeline::YEAR_DAYS);
 
         // The standards.
         for (id, name, approved) in [
@@ -481,69 +524,72 @@ impl Demo {
             "  a conversation with every principal (vision, 2 stars and a wish); {promises} promises, {followups} follow-ups, headway on {progressed} wishes"
         );
 
-        // About 60% of the schools sign the purchasing agreement.
-        let mut signed = 0;
+        // About 60% of the schools sign the purchasing agreement, in the first months.
+        let mut signed_on: HashMap<String, NaiveDate> = HashMap::new();
         for (n, (id, _, principal, _)) in schools.iter().enumerate() {
             if n % 5 < 3 {
                 let school = self
                     .it(Method::GET, &self.stakeholders, &format!("/v1/schools/{id}"), None)
                     .await?;
-                if school["agreement"].is_null() || school["agreement"]["signed_on"].is_null() {
-                    let on = year_start + TimeDelta::days(30 + n as i64);
-                    let body =
-                        json!({"principal_id": principal, "signed_on": on.min(today).to_string()});
-                    self.it(
-                        Method::PUT,
-                        &self.stakeholders,
-                        &format!("/v1/schools/{id}/agreement"),
-                        Some(body),
-                    )
-                    .await?;
-                }
-                signed += 1;
+                let earlier =
+                    school["agreement"]["signed_on"].as_str().and_then(|d| d.parse().ok());
+                let on = match earlier {
+                    Some(on) => on,
+                    None => {
+                        let on = (year_start + TimeDelta::days(30 + 2 * n as i64)).min(today);
+                        let body = json!({"principal_id": principal, "signed_on": on.to_string()});
+                        let path = format!("/v1/schools/{id}/agreement");
+                        self.it(Method::PUT, &self.stakeholders, &path, Some(body)).await?;
+                        on
+                    }
+                };
+                signed_on.insert(id.clone(), on);
             }
         }
+        let signed = signed_on.len();
         println!("  {signed} of {} schools signed the purchasing agreement", schools.len());
 
-        // A school year of purchase checks, with IT handling the held ones.
+        // A school year of purchase checks, entered after the fact, IT handling each flagged
+        // one at once (a purchase of a school that signed comes after its signature, so it was
+        // held then as it is now); the latest come from the last business days.
         let bar = ProgressBar::new(self.checks as u64);
         bar.set_style(ProgressStyle::with_template(
             "  purchase checks {bar:40} {pos}/{len} {msg}",
         )?);
         let mut tally: HashMap<String, usize> = HashMap::new();
-        let mut flagged = Vec::new();
+        let recent_from = self.checks - (self.checks / 10).max(RECENT_MIN).min(self.checks);
+        let mut recent = Vec::new();
         for n in 0..self.checks {
             let mut rng = self.rng("purchase", n);
             let (school, ..) = schools[rng.below(schools.len())].clone();
-            let body = purchase(&mut rng, n, &school);
-            let external_ref = body["external_ref"].as_str().unwrap_or_default().to_owned();
-            let answer = self
-                .call(
-                    Method::POST,
-                    format!("{}/v1/purchase-checks", self.gate),
-                    &self.finance,
-                    Some(body),
-                )
-                .await
-                .with_context(|| format!("purchase check {external_ref}"))?;
-            let decision = answer["decision"].as_str().unwrap_or("?").to_owned();
+            let mut body = purchase(&mut rng, n, &school);
+            let earliest = signed_on.get(&school).map_or(year_start, |on| *on + TimeDelta::days(1));
+            let mut when = self.rng("requested", n);
+            let requested =
+                timeline::requested_at(&calendar, today, earliest, n >= recent_from, &mut when);
+            body["requested_at"] = json!(requested.to_rfc3339());
+            let (pid, decision) = self.check(body).await?;
             *tally.entry(decision.clone()).or_default() += 1;
-            if let (Some(pid), true) = (answer["purchase_id"].as_str(), decision != "approved") {
-                flagged.push((rng, pid.to_owned(), decision));
+            if decision != "approved" {
+                if n >= recent_from {
+                    recent.push((rng, pid, decision));
+                } else {
+                    self.handle(&mut rng, &pid, &decision, &calendar, &mut tally).await?;
+                }
             }
             bar.inc(1);
         }
-        // IT works the flagged purchases, but the latest held ones are left for the tour: IT
-        // has not got to them yet.
-        let held = flagged.iter().filter(|(_, _, d)| d == "held").count();
+        // IT works the latest flagged purchases too, but the latest held ones are left for the
+        // tour: IT has not got to them yet.
+        let held = tally.get("held").copied().unwrap_or(0);
         let mut waiting = held.div_ceil(LEFT_WAITING_SHARE).max(LEFT_WAITING_MIN).min(held);
-        for (mut rng, pid, decision) in flagged.into_iter().rev() {
+        for (mut rng, pid, decision) in recent.into_iter().rev() {
             if decision == "held" && waiting > 0 {
                 waiting -= 1;
                 *tally.entry("waiting".into()).or_default() += 1;
                 continue;
             }
-            self.handle(&mut rng, &pid, &decision, &mut tally).await?;
+            self.handle(&mut rng, &pid, &decision, &calendar, &mut tally).await?;
         }
         bar.finish_with_message("done");
         let count = |k: &str| tally.get(k).copied().unwrap_or(0);
@@ -574,6 +620,7 @@ impl Demo {
         for path in [
             "/v1/reports/adoption",
             "/v1/reports/response-times",
+            "/v1/reports/sla",
             "/v1/reports/promises",
             "/v1/reports/rogue-spend",
             "/v1/reports/wishes",
@@ -583,66 +630,6 @@ impl Demo {
             println!("  {}{path}", self.reporting);
         }
         println!("  API docs: {}/docs", self.gate);
-        Ok(())
-    }
-
-    /// IT works a flagged purchase: calls the requester, proposes an alternative, then
-    /// approves, accepts the alternative, or cancels (only held ones).
-    async fn handle(
-        &self,
-        rng: &mut Rng,
-        id: &str,
-        decision: &str,
-        tally: &mut HashMap<String, usize>,
-    ) -> anyhow::Result<()> {
-        if decision == "approved" {
-            return Ok(());
-        }
-        let purchase =
-            self.it(Method::GET, &self.gate, &format!("/v1/purchases/{id}"), None).await?;
-        if purchase["status"] != decision {
-            return Ok(()); // a repeat of an earlier run: already handled
-        }
-        // Each step once per purchase (its own Idempotency-Key): a second run, or one that
-        // picks up after an interruption, repeats what was done and does only what was not.
-        let step = |name: &str| format!("{id}-{name}");
-        // The requester is the school's requests desk, not a registered stakeholder: the call
-        // names whom IT reached.
-        let requester = purchase["requester_email"].clone();
-        let call = json!({"requester_reached": true, "goal": "Students need devices for the new reading program",
-                          "notes": "Walked through the supported options together",
-                          "spoke_with": {"name": "The school's office manager", "email": requester}});
-        let path = format!("/v1/purchases/{id}/calls");
-        let called = self.it_once(&self.gate, &path, Some(call), &step("call")).await?;
-        let alternative = json!({"description": "The supported model from the catalog, with district warranty and setup",
-                                 "lines": [line(Some("IPAD-10"), "iPad 10th generation", "tablets", 2, "349.00")],
-                                 "call_id": called["calls"][0]["call_id"]});
-        let path = format!("/v1/purchases/{id}/alternatives");
-        let after =
-            self.it_once(&self.gate, &path, Some(alternative), &step("alternative")).await?;
-        if decision != "held" {
-            return Ok(());
-        }
-        let outcome = rng.below(10);
-        if outcome < 5 {
-            let alt = after["alternatives"][0]["alternative_id"]
-                .as_str()
-                .context("an alternative id")?
-                .to_owned();
-            let path = format!("/v1/purchases/{id}/alternatives/{alt}/accept");
-            self.it_once(&self.gate, &path, None, &step("accept")).await?;
-            *tally.entry("approved-as-amended".into()).or_default() += 1;
-        } else if outcome < 8 {
-            let path = format!("/v1/purchases/{id}/approve");
-            let note = json!({"note": "Fits the plan after all"});
-            self.it_once(&self.gate, &path, Some(note), &step("approve")).await?;
-            *tally.entry("approved-after-review".into()).or_default() += 1;
-        } else {
-            let path = format!("/v1/purchases/{id}/cancel");
-            let reason = json!({"reason": "The requester chose the supported alternative, ordered separately"});
-            self.it_once(&self.gate, &path, Some(reason), &step("cancel")).await?;
-            *tally.entry("cancelled".into()).or_default() += 1;
-        }
         Ok(())
     }
 }

@@ -213,6 +213,7 @@ impl District {
                 lines,
                 purpose: Some(long("For the robotics club")),
                 total,
+                requested_at: None,
             }
             .into(),
             PurchaseDecided {
@@ -259,13 +260,18 @@ impl District {
                     lines: vec![],
                     call_id: None,
                     assessment: None,
+                    occurred_at: None,
                 }
                 .into(),
             );
             events.push(if self.rng.chance(70) {
-                PurchaseApproved { note: None, alternative_id: None }.into()
+                PurchaseApproved { note: None, alternative_id: None, occurred_at: None }.into()
             } else {
-                PurchaseCancelled { reason: long("Took the catalog model instead") }.into()
+                PurchaseCancelled {
+                    reason: long("Took the catalog model instead"),
+                    occurred_at: None,
+                }
+                .into()
             });
         }
         let meta = Self::meta("finance-erp", "finance", "gate");

@@ -23,6 +23,7 @@ use actix_web::{HttpRequest, HttpResponse, get};
 use auth::Role;
 use chrono::{DateTime, Utc};
 use eventlog::{EventStore, RecordedEvent, StoreError, StreamName};
+use events::clocks::took_place_at;
 use events::gate::{Decision, PurchaseEvent, PurchaseStatus, Reason, ReasonCode, purchase_stream};
 use events::rules::CallBeforeCancel;
 use kernel::http::{Caller, Roles, store_error};
@@ -117,7 +118,11 @@ pub struct PurchaseState {
     /// Lines submitted.
     pub lines: u64,
     pub submitted_at: Option<DateTime<Utc>>,
-    /// When the gate held or flagged it.
+    /// When the requester asked for the purchase, for a check sent after the fact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<DateTime<Utc>>,
+    /// When the gate held or flagged it: when it decided, or for a check sent after the fact,
+    /// when the purchase was requested.
     pub flagged_at: Option<DateTime<Utc>>,
     pub calls: Vec<CallRecord>,
     pub alternatives: Vec<AlternativeRecord>,
@@ -128,7 +133,8 @@ pub struct PurchaseState {
     /// The accepted alternative it was approved as.
     pub approved_alternative_id: Option<Uuid>,
     pub cancel_reason: Option<String>,
-    /// When IT approved or cancelled it.
+    /// When IT approved or cancelled it: the decision's `occurred_at`, else when the log
+    /// recorded it.
     pub closed_at: Option<DateTime<Utc>>,
     /// Call before cancel, folded from the same events: what `may_cancel` and each call's
     /// `counts_for_cancel` show. Not part of the replay's JSON (a deserialized state has the
@@ -160,13 +166,17 @@ pub struct AlternativeRecord {
     pub description: String,
     /// Lines it proposes.
     pub lines: u64,
+    /// When it was proposed: its `occurred_at`, else when the log recorded it.
     pub proposed_at: DateTime<Utc>,
+    /// When the log recorded it.
+    pub logged_at: DateTime<Utc>,
     pub accepted: bool,
 }
 
 impl PurchaseState {
     /// Folds in one event, recorded at `at`.
     pub fn apply(&mut self, event: &PurchaseEvent, at: DateTime<Utc>) {
+        let took_place = took_place_at(event, at, self.requested_at);
         self.status = PurchaseStatus::after(self.status, event);
         self.call_before_cancel.apply(event, at);
         match event {
@@ -180,6 +190,7 @@ impl PurchaseState {
                 self.total = Some(s.total.to_string());
                 self.lines = s.lines.len() as u64;
                 self.submitted_at = Some(at);
+                self.requested_at = s.requested_at;
             }
             PurchaseEvent::Decided(d) => {
                 self.decision = Some(d.decision);
@@ -204,7 +215,8 @@ impl PurchaseState {
                 alternative_id: a.alternative_id,
                 description: a.description.to_string(),
                 lines: a.lines.len() as u64,
-                proposed_at: at,
+                proposed_at: took_place,
+                logged_at: at,
                 accepted: false,
             }),
             PurchaseEvent::AlternativeAccepted(a) => {
@@ -217,11 +229,11 @@ impl PurchaseState {
             PurchaseEvent::Approved(a) => {
                 self.approval_note = a.note.as_ref().map(ToString::to_string);
                 self.approved_alternative_id = a.alternative_id;
-                self.closed_at = Some(at);
+                self.closed_at = Some(took_place);
             }
             PurchaseEvent::Cancelled(c) => {
                 self.cancel_reason = Some(c.reason.to_string());
-                self.closed_at = Some(at);
+                self.closed_at = Some(took_place);
             }
             // A pause of the decision clock: the clocks' replay, not the decision's.
             PurchaseEvent::WaitingOnRequester(_) => {}

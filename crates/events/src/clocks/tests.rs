@@ -86,6 +86,7 @@ fn submitted(method: PaymentMethod) -> PurchaseEvent {
         }],
         purpose: None,
         total: Money::parse("300").unwrap(),
+        requested_at: None,
     }
     .into()
 }
@@ -107,7 +108,7 @@ fn call(reached: bool, occurred_at: &str) -> PurchaseEvent {
 }
 
 fn approved() -> PurchaseEvent {
-    PurchaseApproved { note: None, alternative_id: None }.into()
+    PurchaseApproved { note: None, alternative_id: None, occurred_at: None }.into()
 }
 
 /// Friday 6 September 2024, 15:30 CDT.
@@ -493,3 +494,5 @@ mod property {
         }
     }
 }
+
+mod entered_late;

@@ -60,6 +60,7 @@ fn purchase_events() -> Vec<PurchaseEvent> {
             lines: vec![line()],
             purpose: Some(LongText::parse("Robotics club").unwrap()),
             total: Money::parse("1798.00").unwrap(),
+            requested_at: None,
         }
         .into(),
         PurchaseDecided {
@@ -103,11 +104,21 @@ fn purchase_events() -> Vec<PurchaseEvent> {
                 }],
                 policy_version: 4,
             }),
+            occurred_at: None,
         }
         .into(),
         AlternativeAccepted { alternative_id: Uuid::from_u128(2) }.into(),
-        PurchaseApproved { note: None, alternative_id: Some(Uuid::from_u128(2)) }.into(),
-        PurchaseCancelled { reason: LongText::parse("Duplicate order").unwrap() }.into(),
+        PurchaseApproved {
+            note: None,
+            alternative_id: Some(Uuid::from_u128(2)),
+            occurred_at: None,
+        }
+        .into(),
+        PurchaseCancelled {
+            reason: LongText::parse("Duplicate order").unwrap(),
+            occurred_at: None,
+        }
+        .into(),
         WaitingOnRequester {
             note: LongText::parse("The quote from the vendor").unwrap(),
             since: t,

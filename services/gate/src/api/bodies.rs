@@ -40,6 +40,12 @@ pub struct PurchaseCheckBody {
     #[schema(min_items = 1, max_items = 500)]
     lines: Vec<PurchaseLine>,
     purpose: Option<LongText>,
+    /// When the requester asked for the purchase, for a check you send after the fact (a
+    /// purchase entered late, or history brought over from another system): its clocks run
+    /// from then, and IT's calls and decisions on it may be dated from then. Default: now. At
+    /// most 400 days before the server's time, and not more than five minutes after it. The
+    /// log still records when the check arrived.
+    requested_at: Option<DateTime<Utc>>,
 }
 
 impl FromJson for PurchaseCheckBody {
@@ -54,6 +60,7 @@ impl FromJson for PurchaseCheckBody {
         let currency = f.string("currency", map.get("currency"), Currency::parse);
         let lines = f.array("lines", map.get("lines"), 1, MAX_LINES, line);
         let purpose = f.optional_string("purpose", map.get("purpose"), LongText::parse);
+        let requested_at = f.optional_string("requested_at", map.get("requested_at"), time);
         Some(Self {
             external_ref: external_ref?,
             school_id: school_id?,
@@ -64,6 +71,7 @@ impl FromJson for PurchaseCheckBody {
             currency: currency?,
             lines: lines?,
             purpose: purpose?,
+            requested_at: requested_at?,
         })
     }
 }
@@ -80,6 +88,7 @@ impl From<PurchaseCheckBody> for PurchaseCheck {
             currency: b.currency,
             lines: b.lines,
             purpose: b.purpose,
+            requested_at: b.requested_at,
         }
     }
 }
@@ -152,6 +161,9 @@ pub struct AlternativeBody {
     pub lines: Option<Vec<PurchaseLine>>,
     /// The call (of this purchase) in which you discussed it with the requester.
     pub call_id: Option<Uuid>,
+    /// When it was proposed to the requester, when you log it after the fact (default: now).
+    /// Not before the purchase was flagged, nor more than five minutes after the server's time.
+    pub occurred_at: Option<DateTime<Utc>>,
 }
 
 impl FromJson for AlternativeBody {
@@ -163,18 +175,50 @@ impl FromJson for AlternativeBody {
             lines => f.array("lines", lines, 0, MAX_LINES, line),
         };
         let call_id = f.optional_string("call_id", map.get("call_id"), uuid);
-        Some(Self { description: description?, lines: Some(lines?), call_id: call_id? })
+        let occurred_at = f.optional_string("occurred_at", map.get("occurred_at"), time);
+        Some(Self {
+            description: description?,
+            lines: Some(lines?),
+            call_id: call_id?,
+            occurred_at: occurred_at?,
+        })
     }
+}
+
+/// A decision's `occurred_at` (see [`ApproveBody::occurred_at`]).
+fn decided_at(f: &mut Fields, map: &Object) -> Option<Option<DateTime<Utc>>> {
+    f.optional_string("occurred_at", map.get("occurred_at"), time)
 }
 
 #[derive(Debug, ToSchema)]
 pub struct ApproveBody {
     pub note: Option<LongText>,
+    /// When IT decided, when you log the decision after the fact (default: now): the
+    /// purchase's clocks stop then. Not before the purchase was flagged, nor before a call or
+    /// an alternative logged on it, nor more than five minutes after the server's time.
+    pub occurred_at: Option<DateTime<Utc>>,
 }
 
 impl FromJson for ApproveBody {
     fn from_json(f: &mut Fields, map: &Object) -> Option<Self> {
-        Some(Self { note: f.optional_string("note", map.get("note"), LongText::parse)? })
+        let note = f.optional_string("note", map.get("note"), LongText::parse);
+        let occurred_at = decided_at(f, map);
+        Some(Self { note: note?, occurred_at: occurred_at? })
+    }
+}
+
+/// The requester's acceptance of an alternative, when logged after the fact.
+#[derive(Debug, ToSchema)]
+pub struct AcceptBody {
+    /// When the requester accepted, when you log it after the fact (default: now): the
+    /// purchase's clocks stop then. Not before the purchase was flagged, nor before a call or
+    /// an alternative logged on it, nor more than five minutes after the server's time.
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+impl FromJson for AcceptBody {
+    fn from_json(f: &mut Fields, map: &Object) -> Option<Self> {
+        Some(Self { occurred_at: decided_at(f, map)? })
     }
 }
 
@@ -182,11 +226,18 @@ impl FromJson for ApproveBody {
 pub struct CancelBody {
     /// Why, for the requester and the record.
     pub reason: LongText,
+    /// When IT decided, when you log the decision after the fact (default: now): the
+    /// purchase's clocks stop then. Not before the purchase was flagged, nor before a call or
+    /// an alternative logged on it (the call that reached the requester and the alternative
+    /// come first), nor more than five minutes after the server's time.
+    pub occurred_at: Option<DateTime<Utc>>,
 }
 
 impl FromJson for CancelBody {
     fn from_json(f: &mut Fields, map: &Object) -> Option<Self> {
-        Some(Self { reason: f.string("reason", map.get("reason"), LongText::parse)? })
+        let reason = f.string("reason", map.get("reason"), LongText::parse);
+        let occurred_at = decided_at(f, map);
+        Some(Self { reason: reason?, occurred_at: occurred_at? })
     }
 }
 

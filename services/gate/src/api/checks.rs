@@ -162,6 +162,11 @@ fn idempotency_conflict(purchase_id: Uuid) -> ApiError {
 /// `external_ref` (or `Idempotency-Key`) comes again with the same body, its `status` telling
 /// where the purchase stands now; `409 idempotency-conflict` when it comes with a different
 /// body.
+///
+/// A check sent after the fact (a purchase entered late, or history brought over from another
+/// system) says when the requester asked (`requested_at`): the purchase's clocks run from then,
+/// and IT may date its calls and decisions on it from then. The log records when the check
+/// arrived, as always.
 #[utoipa::path(
     tag = "purchase checks",
     request_body = PurchaseCheckBody,
@@ -175,7 +180,7 @@ fn idempotency_conflict(purchase_id: Uuid) -> ApiError {
         (status = 403, description = "Not a finance system", body = web::Problem),
         (status = 409, description = "`idempotency-conflict`: the key was used for another request", body = web::Problem),
         (status = 415, description = "Not JSON", body = web::Problem),
-        (status = 422, description = "`validation` (see `errors`), `unknown-school`, `currency-mismatch`", body = web::Problem),
+        (status = 422, description = "`validation` (see `errors`), `unknown-school`, `currency-mismatch`, `requested-in-future`, `requested-too-long-ago`", body = web::Problem),
         (status = 503, description = "`no-policy`: IT has not set the policy yet", body = web::Problem),
     ),
     security(("bearer" = [])),
@@ -233,8 +238,15 @@ async fn answer(
         )
         .with_extension("school_id", school_id.as_str()));
     }
-    let submit =
-        Submit::new(purchase_id, check, caller.to_owned(), key, &inputs.school, &inputs.standards)?;
+    let submit = Submit::new(
+        purchase_id,
+        check,
+        caller.to_owned(),
+        key,
+        &inputs.school,
+        &inputs.standards,
+        state.clock.now(),
+    )?;
     let decided = Purchase::default().handle(PurchaseCommand::Submit(submit))?;
     let new_events = decided.iter().map(|e| domain::new_event(e, meta.clone())).collect();
     let stream = domain::purchase_stream(purchase_id);

@@ -289,7 +289,8 @@ pub async fn choose_match(
             vendor: s.vendor.to_string(),
             total: s.total,
             currency: s.currency,
-            date: found[0][0].recorded_at.date_naive(),
+            // When the purchase was asked about (a check sent after the fact: requested).
+            date: s.requested_at.unwrap_or(found[0][0].recorded_at).date_naive(),
         };
         let how = matching::measure(&charge, &check, MatchMethod::ChosenByIt);
         Ok(TransactionCommand::Choose { purchase_id, school_id: s.school_id.clone(), how })

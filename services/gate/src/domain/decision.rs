@@ -43,6 +43,7 @@
 //! a vendor or a merchant code: its catalog lines are supported whatever vendor IT buys them
 //! from.
 
+use chrono::{DateTime, Utc};
 use events::gate::{
     Decision, LinesAssessed, PolicySet, PurchaseDecided, PurchaseLine, Reason, ReasonCode,
 };
@@ -75,6 +76,10 @@ pub struct PurchaseCheck {
     pub lines: Vec<PurchaseLine>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<LongText>,
+    /// When the requester asked for the purchase, for a check sent after the fact (the
+    /// purchase's clocks run from then); absent: when the check is answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<DateTime<Utc>>,
 }
 
 impl PurchaseCheck {

@@ -43,8 +43,8 @@ use uuid::Uuid;
 pub use decision::{DecisionError, MAX_LINES, Outcome, PurchaseCheck, assess_lines, decide};
 pub use district::{DistrictCommand, DistrictError, DistrictSettings, district_stream};
 pub use purchase::{
-    Alternative, Call, LogCall, MAX_CALL_AHEAD, ProposeAlternative, Purchase, PurchaseCommand,
-    PurchaseError, Submit,
+    Alternative, Call, LogCall, MAX_CALL_AHEAD, MAX_REQUESTED_BEFORE, Occurred, ProposeAlternative,
+    Purchase, PurchaseCommand, PurchaseError, Submit,
 };
 pub use standards::{Standards, StandardsCommand, StandardsError};
 

@@ -10,8 +10,20 @@
 //! - **Submit** only on an empty stream: it emits `purchase-submitted` and `purchase-decided`
 //!   together. Submitting again with the same request hash is a repeat and emits nothing (the
 //!   caller answers with the stored decision); with another hash it is `idempotency-conflict`.
-//! - A purchase decided `held` or `advisory` is **flagged** at the time its decision was
-//!   recorded ([`Purchase::flagged_at`], [`Decision::flags`](events::gate::Decision::flags)).
+//!   A check sent after the fact says when the purchase was requested (`requested_at`): not
+//!   more than [`MAX_CALL_AHEAD`] after the command's `now` (`requested-in-future`), nor more
+//!   than [`MAX_REQUESTED_BEFORE`] before it (`requested-too-long-ago`).
+//! - A purchase decided `held` or `advisory` is **flagged** when its decision took place
+//!   ([`Purchase::flagged_at`], [`Decision::flags`](events::gate::Decision::flags)): when it was
+//!   recorded, or when the purchase was requested, for one entered after the fact
+//!   ([`took_place_at`]).
+//! - **Entered after the fact**, IT's steps say when they took place (`occurred_at`:
+//!   [`Occurred`]): an alternative, an approval, an acceptance, a cancellation may not have
+//!   taken place before the flag (`occurred-before-flag`) nor more than [`MAX_CALL_AHEAD`]
+//!   after `now` (`occurred-in-future`), and IT's decision (approving, accepting, cancelling)
+//!   not before a call or an alternative already logged (`occurred-out-of-order`): so a
+//!   cancellation dated in the past still comes after the call that reached the requester and
+//!   the alternative, as call before cancel promises.
 //! - **Waiting on the requester** only on a held purchase (`invalid-state`): from the time it
 //!   is logged, the decision clock pauses until a call reaches them (events::clocks).
 //! - **Calls** and **alternatives** only on held or advisory purchases (`invalid-state`). A
@@ -46,7 +58,7 @@
 //! - Approved and cancelled purchases are final.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use events::clocks::PurchaseClocks;
+use events::clocks::{PurchaseClocks, took_place_at};
 use events::gate::{
     AlternativeAccepted, AlternativeProposed, CallLogged, LinesAssessed, PersonReached,
     PurchaseApproved, PurchaseCancelled, PurchaseDecided, PurchaseEvent, PurchaseLine,
@@ -65,6 +77,10 @@ use kernel::{Aggregate, At, Decision};
 /// device and the server): call before cancel's own allowance, so that every call the gate
 /// logs counts for the rule.
 pub const MAX_CALL_AHEAD: TimeDelta = CALL_CLOCK_SKEW;
+
+/// How long before the command's `now` a check sent after the fact may say the purchase was
+/// requested: a school year and its summer.
+pub const MAX_REQUESTED_BEFORE: TimeDelta = TimeDelta::days(400);
 
 /// A logged call, with the time the log recorded it.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,7 +107,8 @@ pub struct Purchase {
     pub decision: Option<PurchaseDecided>,
     /// `None` until decided.
     pub status: Option<PurchaseStatus>,
-    /// When the gate decided `held` or `advisory`.
+    /// When the purchase was flagged: when the gate decided `held` or `advisory`, or for a
+    /// purchase entered after the fact, when it was requested ([`took_place_at`]).
     pub flagged_at: Option<DateTime<Utc>>,
     /// Call before cancel, folded from the same events.
     pub call_before_cancel: CallBeforeCancel,
@@ -102,13 +119,16 @@ pub struct Purchase {
     pub alternatives: Vec<Alternative>,
     pub approval: Option<PurchaseApproved>,
     pub cancellation: Option<PurchaseCancelled>,
-    /// When it was approved or cancelled by IT.
+    /// When it was approved or cancelled by IT (the decision's `occurred_at`, else when the log
+    /// recorded it).
     pub closed_at: Option<DateTime<Utc>>,
 }
 
 impl Purchase {
     /// Folds in one event, recorded at `recorded_at`; the version moves on by one.
     pub fn apply(&mut self, event: &PurchaseEvent, recorded_at: DateTime<Utc>) {
+        let requested_at = self.submission.as_ref().and_then(|s| s.requested_at);
+        let took_place = took_place_at(event, recorded_at, requested_at);
         self.version += 1;
         self.status = PurchaseStatus::after(self.status, event);
         self.call_before_cancel.apply(event, recorded_at);
@@ -120,7 +140,7 @@ impl Purchase {
             }
             PurchaseEvent::Decided(e) => {
                 if e.decision.flags() {
-                    self.flagged_at = Some(recorded_at);
+                    self.flagged_at = Some(took_place);
                 }
                 self.decision = Some(e.clone());
             }
@@ -139,11 +159,11 @@ impl Purchase {
             }
             PurchaseEvent::Approved(e) => {
                 self.approval = Some(e.clone());
-                self.closed_at = Some(recorded_at);
+                self.closed_at = Some(took_place);
             }
             PurchaseEvent::Cancelled(e) => {
                 self.cancellation = Some(e.clone());
-                self.closed_at = Some(recorded_at);
+                self.closed_at = Some(took_place);
             }
             PurchaseEvent::WaitingOnRequester(_) => {}
         }
@@ -190,7 +210,7 @@ impl Purchase {
             PurchaseCommand::Submit(submit) => self.submit(submit),
             PurchaseCommand::LogCall(call) => self.log_call(call),
             PurchaseCommand::ProposeAlternative(p) => self.propose(p),
-            PurchaseCommand::AcceptAlternative { alternative_id } => {
+            PurchaseCommand::AcceptAlternative { alternative_id, occurred } => {
                 self.require(&[PurchaseStatus::Held], "only a held purchase can be amended")?;
                 if self.alternative(alternative_id).is_none() {
                     return Err(PurchaseError::AlternativeNotFound { alternative_id });
@@ -198,18 +218,23 @@ impl Purchase {
                 if !self.call_before_cancel.may_accept() {
                     return Err(PurchaseError::AcceptNeedsCall);
                 }
-                Ok(vec![
-                    AlternativeAccepted { alternative_id }.into(),
-                    PurchaseApproved { note: None, alternative_id: Some(alternative_id) }.into(),
-                ])
+                let occurred_at = self.decided_at(occurred)?;
+                let approved = PurchaseApproved {
+                    note: None,
+                    alternative_id: Some(alternative_id),
+                    occurred_at,
+                };
+                Ok(vec![AlternativeAccepted { alternative_id }.into(), approved.into()])
             }
-            PurchaseCommand::Approve { note } => {
+            PurchaseCommand::Approve { note, occurred } => {
                 self.require(&[PurchaseStatus::Held], "only a held purchase can be approved")?;
-                Ok(vec![PurchaseApproved { note, alternative_id: None }.into()])
+                let occurred_at = self.decided_at(occurred)?;
+                Ok(vec![PurchaseApproved { note, alternative_id: None, occurred_at }.into()])
             }
-            PurchaseCommand::Cancel { reason } => {
+            PurchaseCommand::Cancel { reason, occurred } => {
                 self.can_cancel()?;
-                Ok(vec![PurchaseCancelled { reason }.into()])
+                let occurred_at = self.decided_at(occurred)?;
+                Ok(vec![PurchaseCancelled { reason, occurred_at }.into()])
             }
             PurchaseCommand::WaitOnRequester { note, now } => {
                 let rule = "only a held purchase's decision waits on the requester";
@@ -217,6 +242,45 @@ impl Purchase {
                 Ok(vec![WaitingOnRequester { note, since: now }.into()])
             }
         }
+    }
+
+    /// When a step of IT's (an alternative, a decision) took place, as IT says: not before the
+    /// flag, not in the future (`None`: when the log records it).
+    fn took_place(
+        &self,
+        occurred: Option<Occurred>,
+    ) -> Result<Option<DateTime<Utc>>, PurchaseError> {
+        let Some(Occurred { at, now }) = occurred else { return Ok(None) };
+        if let Some(flagged_at) = self.flagged_at
+            && at < flagged_at
+        {
+            return Err(PurchaseError::OccurredBeforeFlag { occurred_at: at, flagged_at });
+        }
+        if at > now + MAX_CALL_AHEAD {
+            return Err(PurchaseError::OccurredInFuture { occurred_at: at, now });
+        }
+        Ok(Some(at))
+    }
+
+    /// When IT's decision took place, as IT says ([`took_place`](Self::took_place)), and not
+    /// before a call or an alternative already logged: the purchase was still held then, and
+    /// call before cancel's call and alternative come before the cancellation in time too.
+    fn decided_at(
+        &self,
+        occurred: Option<Occurred>,
+    ) -> Result<Option<DateTime<Utc>>, PurchaseError> {
+        let Some(at) = self.took_place(occurred)? else { return Ok(None) };
+        let calls = self.calls.iter().map(|c| ("call", c.call.occurred_at));
+        let alternatives = self
+            .alternatives
+            .iter()
+            .map(|a| ("alternative", a.proposal.occurred_at.unwrap_or(a.proposed_at)));
+        if let Some((step, step_at)) = calls.chain(alternatives).max_by_key(|(_, t)| *t)
+            && at < step_at
+        {
+            return Err(PurchaseError::OccurredOutOfOrder { occurred_at: at, step, step_at });
+        }
+        Ok(Some(at))
     }
 
     /// The current status if it is one of `allowed`; `NotFound` before submission.
@@ -241,8 +305,23 @@ impl Purchase {
                 Err(PurchaseError::IdempotencyConflict { purchase_id: existing.purchase_id })
             };
         }
-        let Submit { purchase_id, check, outcome, submitted_by, request_hash, idempotency_key } =
-            submit;
+        let Submit {
+            purchase_id,
+            check,
+            outcome,
+            submitted_by,
+            request_hash,
+            idempotency_key,
+            now,
+        } = submit;
+        if let Some(requested_at) = check.requested_at {
+            if requested_at > now + MAX_CALL_AHEAD {
+                return Err(PurchaseError::RequestedInFuture { requested_at, now });
+            }
+            if requested_at < now - MAX_REQUESTED_BEFORE {
+                return Err(PurchaseError::RequestedTooLongAgo { requested_at, now });
+            }
+        }
         let decided = outcome.to_event();
         let submitted = PurchaseSubmitted {
             purchase_id,
@@ -259,6 +338,7 @@ impl Purchase {
             lines: check.lines,
             purpose: check.purpose,
             total: outcome.total,
+            requested_at: check.requested_at,
         };
         Ok(vec![submitted.into(), decided.into()])
     }
@@ -348,6 +428,7 @@ impl Purchase {
         {
             return Err(PurchaseError::CallNotFound { call_id });
         }
+        let occurred_at = self.took_place(p.occurred)?;
         Ok(vec![
             AlternativeProposed {
                 alternative_id: p.alternative_id,
@@ -355,6 +436,7 @@ impl Purchase {
                 lines: p.lines,
                 call_id: p.call_id,
                 assessment: p.assessment,
+                occurred_at,
             }
             .into(),
         ])
@@ -389,14 +471,23 @@ pub enum PurchaseCommand {
     ProposeAlternative(ProposeAlternative),
     /// The requester accepted an alternative; the purchase is approved as amended
     /// (`POST /v1/purchases/{id}/alternatives/{alt_id}/accept`).
-    AcceptAlternative { alternative_id: Uuid },
+    AcceptAlternative { alternative_id: Uuid, occurred: Option<Occurred> },
     /// IT approves the purchase as submitted (`POST /v1/purchases/{id}/approve`).
-    Approve { note: Option<LongText> },
+    Approve { note: Option<LongText>, occurred: Option<Occurred> },
     /// IT cancels the purchase (`POST /v1/purchases/{id}/cancel`).
-    Cancel { reason: LongText },
+    Cancel { reason: LongText, occurred: Option<Occurred> },
     /// IT waits on the requester from `now` (`POST /v1/purchases/{id}/waiting`): the decision
     /// clock pauses until a call reaches them.
     WaitOnRequester { note: LongText, now: DateTime<Utc> },
+}
+
+/// When a step IT logs after the fact took place (`at`, its `occurred_at`), with the time the
+/// command is handled (`now`, the server's clock). A step without one took place when the log
+/// records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Occurred {
+    pub at: DateTime<Utc>,
+    pub now: DateTime<Utc>,
 }
 
 /// A purchase check to record, with the gate's decision on it.
@@ -414,10 +505,13 @@ pub struct Submit {
     /// [`PurchaseCheck::request_hash`] of `check`, unless the caller hashes otherwise.
     pub request_hash: String,
     pub idempotency_key: Option<IdempotencyKey>,
+    /// The time the command is handled (the server's clock).
+    pub now: DateTime<Utc>,
 }
 
 impl Submit {
-    /// Decides `check` against `school` and `standards` and builds the command.
+    /// Decides `check` against `school` and `standards` and builds the command, handled at
+    /// `now`.
     pub fn new(
         purchase_id: Uuid,
         check: PurchaseCheck,
@@ -425,6 +519,7 @@ impl Submit {
         idempotency_key: Option<IdempotencyKey>,
         school: &SchoolStatus,
         standards: &Standards,
+        now: DateTime<Utc>,
     ) -> Result<Self, DecisionError> {
         let outcome = decide(&check, school, standards)?;
         Ok(Self {
@@ -434,6 +529,7 @@ impl Submit {
             outcome,
             submitted_by: submitted_by.into(),
             idempotency_key,
+            now,
         })
     }
 }
@@ -470,6 +566,8 @@ pub struct ProposeAlternative {
     /// Its lines judged against the standards
     /// ([`assess_lines`](super::decision::assess_lines)); `None` without lines.
     pub assessment: Option<LinesAssessed>,
+    /// When it was proposed, when IT logs it after the fact.
+    pub occurred: Option<Occurred>,
 }
 
 /// Why a purchase command was refused. The `Display` text is the problem's `detail`; the
@@ -514,6 +612,26 @@ pub enum PurchaseError {
     NotTheRequester { stakeholder_id: Uuid, requester: Option<Uuid> },
     #[error("This purchase has no call {call_id}; name a call logged on it, or none.")]
     CallNotFound { call_id: Uuid },
+    #[error(
+        "The check's requested_at ({requested_at}) is in the future (the server's time is {now}); give the time the requester asked for the purchase, or leave it out."
+    )]
+    RequestedInFuture { requested_at: DateTime<Utc>, now: DateTime<Utc> },
+    #[error(
+        "The check's requested_at ({requested_at}) is more than {days} days before the server's time ({now}); a check is entered after the fact for at most that long.", days = MAX_REQUESTED_BEFORE.num_days()
+    )]
+    RequestedTooLongAgo { requested_at: DateTime<Utc>, now: DateTime<Utc> },
+    #[error(
+        "The occurred_at ({occurred_at}) is before the purchase was flagged ({flagged_at}); give the time it took place, after the flag."
+    )]
+    OccurredBeforeFlag { occurred_at: DateTime<Utc>, flagged_at: DateTime<Utc> },
+    #[error(
+        "The occurred_at ({occurred_at}) is in the future (the server's time is {now}); give the time it took place."
+    )]
+    OccurredInFuture { occurred_at: DateTime<Utc>, now: DateTime<Utc> },
+    #[error(
+        "The occurred_at ({occurred_at}) is before the {step} logged on this purchase at {step_at}; IT decides a held purchase after its calls and alternatives, so give a time at or after it."
+    )]
+    OccurredOutOfOrder { occurred_at: DateTime<Utc>, step: &'static str, step_at: DateTime<Utc> },
 }
 
 fn not_the_requester_detail(stakeholder_id: Uuid, requester: Option<Uuid>) -> String {
@@ -561,6 +679,11 @@ impl PurchaseError {
             Self::ReachedPersonRequired => "reached-person-required",
             Self::NotTheRequester { .. } => "not-the-requester",
             Self::CallNotFound { .. } => "call-not-found",
+            Self::RequestedInFuture { .. } => "requested-in-future",
+            Self::RequestedTooLongAgo { .. } => "requested-too-long-ago",
+            Self::OccurredBeforeFlag { .. } => "occurred-before-flag",
+            Self::OccurredInFuture { .. } => "occurred-in-future",
+            Self::OccurredOutOfOrder { .. } => "occurred-out-of-order",
         }
     }
 }

@@ -6,7 +6,7 @@
 //! use gate::domain::{Purchase, PurchaseCommand, PurchaseError};
 //!
 //! given::<Purchase>(fixtures::held_purchase())
-//!     .when(PurchaseCommand::Cancel { reason: fixtures::long("Not needed") })
+//!     .when(PurchaseCommand::Cancel { reason: fixtures::long("Not needed"), occurred: None })
 //!     .then_expect_error(PurchaseError::CallRequired {
 //!         reached_call: false,
 //!         alternative_proposed: false,
@@ -203,6 +203,7 @@ pub mod fixtures {
             currency: currency("USD"),
             lines: vec![supported_line()],
             purpose: Some(long("Laptops for the robotics club")),
+            requested_at: None,
         }
     }
 
@@ -217,7 +218,7 @@ pub mod fixtures {
 
     /// The command submitting `check` for `school`, decided against [`standards`].
     pub fn submit(check: PurchaseCheck, school: &SchoolStatus) -> Submit {
-        Submit::new(purchase_id(), check, "finance-erp", None, school, &standards()).unwrap()
+        Submit::new(purchase_id(), check, "finance-erp", None, school, &standards(), t0()).unwrap()
     }
 
     /// The outcome of `check` for `school` against [`standards`].

@@ -22,6 +22,9 @@ pub struct CardPurchaseDoc {
     pub total: Money,
     pub currency: Currency,
     pub submitted_at: DateTime<Utc>,
+    /// When the purchase was requested, for a check sent after the fact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<DateTime<Utc>>,
     pub status: Option<PurchaseStatus>,
     /// The transaction it is matched with, if any.
     pub matched_by: Option<Uuid>,
@@ -40,7 +43,8 @@ impl CardPurchaseDoc {
             vendor: self.vendor.clone(),
             total: self.total,
             currency: self.currency,
-            date: self.submitted_at.date_naive(),
+            // When the purchase was asked about: for a check sent after the fact, requested.
+            date: self.requested_at.unwrap_or(self.submitted_at).date_naive(),
         }
     }
 }
@@ -86,6 +90,7 @@ impl ReadModel for CardPurchases {
                     total: s.total,
                     currency: s.currency,
                     submitted_at: event.recorded_at,
+                    requested_at: s.requested_at,
                     status: None,
                     matched_by: None,
                 };

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use eventlog::Filter;
 use events::Published;
-use events::clocks::PurchaseClocks;
+use events::clocks::{PurchaseClocks, took_place_at};
 use events::gate::{PurchaseEvent, PurchaseStatus};
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
@@ -27,13 +27,15 @@ pub struct PurchaseSummary {
     /// The finance system that asked (JWT subject).
     pub submitted_by: String,
     pub submitted_at: DateTime<Utc>,
-    /// When the gate flagged it (held or advisory).
+    /// When the gate flagged it (held or advisory): when it decided, or for a check sent after
+    /// the fact, when the purchase was requested.
     pub flagged_at: Option<DateTime<Utc>>,
     /// Calls logged, and when the requester was first reached.
     pub calls: u32,
     pub first_reached_at: Option<DateTime<Utc>>,
     pub alternatives: u32,
-    /// When it was approved or cancelled after review.
+    /// When it was approved or cancelled after review (the decision's `occurred_at`, else when
+    /// the log recorded it).
     pub resolved_at: Option<DateTime<Utc>>,
     /// The log position of its submission: the queue's order.
     pub sequence: u64,
@@ -101,13 +103,14 @@ impl ReadModel for Purchases {
             return Err(format!("{} before purchase-submitted", event.event_type));
         };
         clocks.apply(decoded, at);
+        let took_place = took_place_at(decoded, at, clocks.requested_at());
         match decoded {
             PurchaseEvent::Submitted(_) => {}
             PurchaseEvent::Decided(d) => {
                 summary.status = d.decision.into();
                 summary.reasons = d.reasons.iter().map(|r| r.code.as_str().to_owned()).collect();
                 if summary.status != PurchaseStatus::Approved {
-                    summary.flagged_at = Some(at);
+                    summary.flagged_at = Some(took_place);
                 }
             }
             PurchaseEvent::CallLogged(c) => {
@@ -121,11 +124,11 @@ impl ReadModel for Purchases {
             PurchaseEvent::AlternativeAccepted(_) | PurchaseEvent::WaitingOnRequester(_) => {}
             PurchaseEvent::Approved(_) => {
                 summary.status = PurchaseStatus::Approved;
-                summary.resolved_at = Some(at);
+                summary.resolved_at = Some(took_place);
             }
             PurchaseEvent::Cancelled(_) => {
                 summary.status = PurchaseStatus::Cancelled;
-                summary.resolved_at = Some(at);
+                summary.resolved_at = Some(took_place);
             }
         }
         summary.updated_at = at;

@@ -253,7 +253,11 @@ mod tests {
         assert!(tracker.due(t0()).is_empty());
 
         // Approved: its clocks stopped before any deadline; nothing left, forgotten.
-        let approved = PurchaseEvent::from(PurchaseApproved { note: None, alternative_id: None });
+        let approved = PurchaseEvent::from(PurchaseApproved {
+            note: None,
+            alternative_id: None,
+            occurred_at: None,
+        });
         tracker.apply(&record(
             format!("purchase-{early}"),
             3,

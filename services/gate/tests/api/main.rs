@@ -14,6 +14,7 @@ mod clocks;
 mod consistency;
 mod decisions;
 mod district;
+mod entered_late;
 mod idempotency;
 mod instances;
 mod openapi;

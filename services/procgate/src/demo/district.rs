@@ -1,8 +1,10 @@
-//! The demo's district time: the calendar (Chicago, 08:00 to 16:30 on weekdays, the school
-//! year's holidays), the targets of the clocks on flagged purchases, and the lead of the
-//! reminders. Everything is a `PUT` of what is already there on a second run: nothing new.
+//! The demo's district time: the calendar (Chicago, 08:00 to 16:30 on weekdays, the holidays
+//! of this school year and the last), the targets of the clocks on flagged purchases, and the
+//! lead of the reminders. Everything is a `PUT` of what is already there on a second run:
+//! nothing new.
 
 use chrono::{Datelike, NaiveDate, Weekday};
+use events::calendar::{BusinessHours, ClockTime, DistrictCalendar, TimeZoneName, Weekday as Day};
 use reqwest::Method;
 use serde_json::json;
 
@@ -10,8 +12,9 @@ use super::Demo;
 
 impl Demo {
     /// Sets the district's time; returns its date today (the date the services check dates
-    /// against: Chicago's, not UTC's).
-    pub(super) async fn district_time(&self) -> anyhow::Result<NaiveDate> {
+    /// against: Chicago's, not UTC's) and its calendar, with which the demo dates what happened
+    /// in the school year behind it.
+    pub(super) async fn district_time(&self) -> anyhow::Result<(NaiveDate, DistrictCalendar)> {
         let district = json!({
             "name": "Springfield Public Schools", "time_zone": "America/Chicago",
             "business_hours": {"start": "08:00", "end": "16:30",
@@ -23,18 +26,21 @@ impl Demo {
             .as_str()
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| anyhow::anyhow!("the district's answer has no date today: {set}"))?;
-        let holidays = holidays(today);
-        for (date, reason) in &holidays {
+        // This school year's holidays and the last one's: the demo's purchases go back a year.
+        let mut closures = holidays(today - chrono::TimeDelta::days(365));
+        closures.extend(holidays(today));
+        for (date, reason) in &closures {
             let path = format!("/v1/district/closures/{date}");
             self.it(Method::PUT, &self.gate, &path, Some(json!({"reason": reason}))).await?;
         }
         // A first call within half a business day (an hour for a card purchase at the till), a
         // decision within two business days; warnings at half and three quarters of the way.
         let targets = json!({
-            "first_contact_minutes": 240, "decision_minutes": 960,
-            "advisory_outreach_minutes": 960, "warn_at_percent": [50, 75],
+            "first_contact_minutes": TARGETS.first_contact, "decision_minutes": TARGETS.decision,
+            "advisory_outreach_minutes": TARGETS.outreach, "warn_at_percent": [50, 75],
             "escalate_to": "it-director@district.org",
-            "by_payment_method": {"p_card": {"first_contact_minutes": 60, "decision_minutes": 240}},
+            "by_payment_method": {"p_card": {"first_contact_minutes": CARD_TARGETS.first_contact,
+                                             "decision_minutes": CARD_TARGETS.decision}},
         });
         self.it(Method::PUT, &self.gate, "/v1/sla", Some(targets)).await?;
         let reminders = json!({"due_soon_business_days": 3});
@@ -43,11 +49,36 @@ impl Demo {
             "  district time: America/Chicago, 08:00-16:30 Monday to Friday, {} holidays; a first \
              call within 4 business hours (1 for card purchases), a decision within 2 business \
              days; reminders 3 business days ahead",
-            holidays.len()
+            closures.len()
         );
-        Ok(today)
+        let mut calendar = DistrictCalendar::new(
+            TimeZoneName::parse("America/Chicago")?,
+            BusinessHours::new(
+                ClockTime::parse("08:00")?,
+                ClockTime::parse("16:30")?,
+                Day::ALL[..5].to_vec(),
+            )?,
+        );
+        for (date, reason) in closures {
+            calendar = calendar.with_closure(date, reason);
+        }
+        Ok((today, calendar))
     }
 }
+
+/// The targets of a purchase's clocks, in business minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Targets {
+    pub first_contact: u32,
+    pub decision: u32,
+    pub outreach: u32,
+}
+
+/// The district's targets for purchase orders (and anything but cards)...
+pub(super) const TARGETS: Targets = Targets { first_contact: 240, decision: 960, outreach: 960 };
+/// ... and for card purchases at the till.
+pub(super) const CARD_TARGETS: Targets =
+    Targets { first_contact: 60, decision: 240, outreach: TARGETS.outreach };
 
 /// The holidays of the school year `today` is in (from August): Labor Day, Thanksgiving and
 /// the day after, Martin Luther King Jr. Day, Presidents' Day and Memorial Day.

@@ -3,15 +3,16 @@
 //!
 //! # Definitions
 //!
-//! - A school **counts** from the day it was registered (the day the log recorded
-//!   `school-registered`) or, if earlier, the date of its first agreement change. It is
+//! - A school **counts** from the day it was registered (the district's date when the log
+//!   recorded `school-registered`) or, if earlier, the date of its first agreement change. It is
 //!   **gated** while its purchasing agreement stands: from an `agreement-signed` (dated
 //!   `signed_on`) to an `agreement-withdrawn` (dated `withdrawn_on`).
 //! - A purchase check is **technology** when its decision has at least one reason other than
 //!   `not-technology`: at least one of its lines is technology (in the catalog or not), so the
 //!   gate had something to say about it. A purchase whose every line is `not-technology` is not.
 //! - **Technology spend** is the sum of the submitted totals of technology purchase checks,
-//!   counted when (and in the month that) the gate decided, whatever IT did with them later: it
+//!   counted in the month they were asked about (when the gate decided, or for a check sent
+//!   after the fact, when the purchase was requested), whatever IT did with them later: it
 //!   measures what schools set out to buy, which is what the gate is meant to see. It is kept
 //!   per currency.
 //! - Spend **through gated schools** is the part whose decision recorded that the school had
@@ -21,9 +22,10 @@
 //!
 //! - `schools`: the schools counted and gated now (by the order of the log), and the share.
 //! - `technology_spend`: per currency, all time.
-//! - `months`: one entry per calendar month (UTC) from the first month with a school or a
-//!   check to the current month (the district's today's: `as_of`): schools counted and gated at the month's end (by agreement
-//!   dates), and that month's technology spend per currency.
+//! - `months`: one entry per calendar month of the district (in its time zone now in force)
+//!   from the first month with a school or a check to the current month (the district's
+//!   today's: `as_of`): schools counted and gated at the month's end (by agreement dates), and
+//!   that month's technology spend per currency.
 //! - `agreement_changes`: every signature and withdrawal in date order, with the schools gated
 //!   and counted after it.
 //!
@@ -37,9 +39,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get};
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use eventlog::{DocKey, Filter};
 use events::Published;
+use events::calendar::DistrictCalendar;
 use events::school::SchoolEvent;
 use kernel::http::Caller;
 use kernel::{Documents, ReadModel, Recorded};
@@ -47,6 +50,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use web::ApiError;
 
+use super::clocks::Clocks;
 use super::csv::{Cell, Csv};
 use super::figures::{last_day_of, month_of_day, months_between, share, share_cents};
 use super::purchases::{self, SpendDoc, SpendSums};
@@ -65,8 +69,13 @@ pub const CHANGES: &str = "reporting.schools.changes";
 pub struct SchoolDoc {
     pub school_id: String,
     pub name: Option<String>,
-    /// The day its registration was recorded.
+    /// The day (UTC) its registration was recorded, in documents written before
+    /// `registered_at` was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registered_on: Option<NaiveDate>,
+    /// When its registration was recorded: the report takes the district's date of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered_at: Option<DateTime<Utc>>,
     /// Whether its agreement stands now (by the order of the log).
     pub gated: bool,
 }
@@ -134,7 +143,9 @@ impl ReadModel for Schools {
         let change = match school_event {
             SchoolEvent::Registered(e) => {
                 school.name = Some(e.name.to_string());
-                school.registered_on.get_or_insert(event.recorded_at.date_naive());
+                if school.registered_at.is_none() && school.registered_on.is_none() {
+                    school.registered_at = Some(event.recorded_at);
+                }
                 None
             }
             SchoolEvent::Updated(e) => {
@@ -170,7 +181,7 @@ fn change_key(position: u64) -> String {
 /// The adoption report.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct AdoptionReport {
-    /// The day the report was made (UTC).
+    /// The day the report was made (the district's date).
     pub as_of: NaiveDate,
     /// Schools now.
     pub schools: SchoolCounts,
@@ -255,19 +266,20 @@ fn counts(total: u64, gated: u64) -> SchoolCounts {
     SchoolCounts { total, gated, gated_share: share(gated, total) }
 }
 
-/// The report from the projection's documents, on `today`.
+/// The report from the projection's documents, on `today`, in the district's `calendar`.
 pub fn build(
     schools: &[SchoolDoc],
     changes: &[ChangeDoc],
     spend: &[SpendDoc],
     today: NaiveDate,
+    calendar: &DistrictCalendar,
 ) -> AdoptionReport {
     let mut changes: Vec<&ChangeDoc> = changes.iter().collect();
     changes.sort_by_key(|c| (c.on, c.sequence));
     // When each school starts to count.
     let mut counted_from: BTreeMap<&str, NaiveDate> = BTreeMap::new();
     for s in schools {
-        if let Some(day) = s.registered_on {
+        if let Some(day) = s.registered_at.map(|at| calendar.today(at)).or(s.registered_on) {
             counted_from.insert(&s.school_id, day);
         }
     }
@@ -294,18 +306,20 @@ pub fn build(
         });
     }
 
-    let spend_by_month: BTreeMap<&str, &SpendDoc> =
-        spend.iter().map(|s| (s.month.as_str(), s)).collect();
-    let first = counted_from
-        .values()
-        .map(|d| month_of_day(*d))
-        .chain(spend_by_month.keys().map(|m| (*m).to_owned()))
-        .min();
+    // Per month and currency, and all time per currency.
+    let mut spend_by_month: BTreeMap<String, BTreeMap<&str, SpendSums>> = BTreeMap::new();
+    let mut all_time: BTreeMap<&str, SpendSums> = BTreeMap::new();
+    for (month, currency, sums) in spend.iter().flat_map(|s| s.by_month(calendar)) {
+        spend_by_month.entry(month).or_default().entry(currency).or_default().add(sums);
+        all_time.entry(currency).or_default().add(sums);
+    }
+    let first =
+        counted_from.values().map(|d| month_of_day(*d)).chain(spend_by_month.keys().cloned()).min();
     let last = counted_from
         .values()
         .chain(changes.iter().map(|c| &c.on))
         .map(|d| month_of_day(*d))
-        .chain(spend_by_month.keys().map(|m| (*m).to_owned()))
+        .chain(spend_by_month.keys().cloned())
         .chain([month_of_day(today)])
         .max()
         .unwrap_or_else(|| month_of_day(today));
@@ -324,7 +338,7 @@ pub fn build(
             }
             let technology_spend = spend_by_month
                 .get(month.as_str())
-                .map(|s| s.by_currency.iter().map(|(c, sums)| Spend::of(c, sums)).collect())
+                .map(|s| s.iter().map(|(c, sums)| Spend::of(c, sums)).collect())
                 .unwrap_or_default();
             months.push(AdoptionMonth {
                 schools: counts(counted_by(end), gated_then.len() as u64),
@@ -334,12 +348,6 @@ pub fn build(
         }
     }
 
-    let mut all_time: BTreeMap<&str, SpendSums> = BTreeMap::new();
-    for s in spend {
-        for (currency, sums) in &s.by_currency {
-            all_time.entry(currency).or_default().add(sums);
-        }
-    }
     AdoptionReport {
         as_of: today,
         schools: counts(schools.len() as u64, schools.iter().filter(|s| s.gated).count() as u64),
@@ -405,9 +413,10 @@ impl Report for AdoptionReport {
 /// A school is *gated* while its purchasing agreement stands. *Technology spend* is the sum of
 /// the submitted totals of purchase checks with at least one technology line (a decision
 /// reason other than `not-technology`), counted in the month the gate decided, whatever IT did
-/// later; the *gated* part is that of checks decided while the school's agreement stood. Months
-/// are calendar months in UTC, up to the current one (the month of the district's today). `?format=csv` gives one row per month
-/// and currency.
+/// later; the *gated* part is that of checks decided while the school's agreement stood. A
+/// check sent after the fact counts in the month the purchase was requested. Months are the
+/// district's calendar months, in its time zone (`GET /v1/district`), up to the current one.
+/// `?format=csv` gives one row per month and currency.
 #[utoipa::path(
     tag = "reports",
     operation_id = "adoption_report",
@@ -430,27 +439,47 @@ pub async fn adoption_report(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let params: ReportParams = parse_query(req.query_string())?;
-    service.wait_for(&[Schools::NAME, purchases::Purchases::NAME]).await?;
-    let today = service.today().await?;
-    let (schools, changes, spend) = futures::try_join!(
+    service.wait_for(&[Schools::NAME, purchases::Purchases::NAME, Clocks::NAME]).await?;
+    let (schools, changes, spend, district) = futures::try_join!(
         service.documents::<SchoolDoc>(SCHOOLS),
         service.documents::<ChangeDoc>(CHANGES),
         service.documents::<SpendDoc>(purchases::SPEND),
+        service.district(),
     )?;
-    let report = build(&schools, &changes, &spend, today);
+    let today = district.calendar.today(service.now());
+    let report = build(&schools, &changes, &spend, today, &district.calendar);
     Ok(render(&report, params.format))
 }
 
 #[cfg(test)]
 mod tests {
+    use events::calendar::{BusinessHours, TimeZoneName};
+
     use super::*;
 
     fn day(s: &str) -> NaiveDate {
         s.parse().unwrap()
     }
 
+    fn utc() -> DistrictCalendar {
+        DistrictCalendar::default()
+    }
+
+    fn chicago() -> DistrictCalendar {
+        DistrictCalendar::new(
+            TimeZoneName::parse("America/Chicago").unwrap(),
+            BusinessHours::office(),
+        )
+    }
+
     fn school(id: &str, registered: &str, gated: bool) -> SchoolDoc {
-        SchoolDoc { school_id: id.into(), name: None, registered_on: Some(day(registered)), gated }
+        SchoolDoc {
+            school_id: id.into(),
+            name: None,
+            registered_on: Some(day(registered)),
+            registered_at: None,
+            gated,
+        }
     }
 
     #[test]
@@ -494,9 +523,21 @@ mod tests {
             gated_checks: 1,
             gated_cents: 10_000,
         });
-        let spend =
-            [SpendDoc { month: "2024-09".into(), by_currency: [("USD".into(), sums)].into() }];
-        let report = build(&schools, &changes, &spend, day("2024-11-10"));
+        // Kept by the quarter hour, and (a document written before) by the month.
+        let (half, rest) = split(&sums);
+        let at = "2024-09-12T15:00:00Z".parse().unwrap();
+        let spend = [
+            SpendDoc {
+                by_quarter_hour: [(at, [("USD".into(), half)].into())].into(),
+                ..SpendDoc::default()
+            },
+            SpendDoc {
+                month: Some("2024-09".into()),
+                by_currency: [("USD".into(), rest)].into(),
+                ..SpendDoc::default()
+            },
+        ];
+        let report = build(&schools, &changes, &spend, day("2024-11-10"), &utc());
         assert_eq!(report.schools, counts(3, 2));
         let months: Vec<(&str, u64, u64)> = report
             .months
@@ -518,9 +559,62 @@ mod tests {
         assert!(csv.contains("\r\n2024-09,2,2,1,USD,3,2,300.00,1,100.00,0.3333\r\n"), "{csv}");
     }
 
+    /// `sums` in two parts that add up to it.
+    fn split(sums: &SpendSums) -> (SpendSums, SpendSums) {
+        let first = SpendSums {
+            checks: 1,
+            technology_checks: 1,
+            technology_cents: 20_000,
+            gated_checks: 0,
+            gated_cents: 0,
+        };
+        let rest = SpendSums {
+            checks: sums.checks - 1,
+            technology_checks: sums.technology_checks - 1,
+            technology_cents: sums.technology_cents - 20_000,
+            gated_checks: sums.gated_checks,
+            gated_cents: sums.gated_cents,
+        };
+        (first, rest)
+    }
+
+    #[test]
+    fn a_sign_up_at_half_past_eleven_at_night_on_the_last_day_of_a_month_counts_in_that_month() {
+        // Saturday 31 August 2024, 23:30 in Chicago: 04:30 on 1 September in UTC.
+        let late = "2024-09-01T04:30:00Z".parse().unwrap();
+        let schools = [SchoolDoc {
+            school_id: "a".into(),
+            name: None,
+            registered_on: None,
+            registered_at: Some(late),
+            gated: false,
+        }];
+        let check = SpendSums {
+            checks: 1,
+            technology_checks: 1,
+            technology_cents: 50_000,
+            ..SpendSums::default()
+        };
+        let spend = [SpendDoc {
+            by_quarter_hour: [(late, [("USD".into(), check)].into())].into(),
+            ..SpendDoc::default()
+        }];
+        let report = build(&schools, &[], &spend, day("2024-09-10"), &chicago());
+        let months: Vec<(&str, u64, usize)> = report
+            .months
+            .iter()
+            .map(|m| (m.month.as_str(), m.schools.total, m.technology_spend.len()))
+            .collect();
+        assert_eq!(months, [("2024-08", 1, 1), ("2024-09", 1, 0)]);
+        assert_eq!(report.months[0].technology_spend[0].technology_spend, "500.00");
+        // In UTC's calendar, the same moment is September's.
+        let report = build(&schools, &[], &spend, day("2024-09-10"), &utc());
+        assert_eq!(report.months.iter().map(|m| m.month.as_str()).collect::<Vec<_>>(), ["2024-09"]);
+    }
+
     #[test]
     fn empty() {
-        let report = build(&[], &[], &[], day("2024-11-10"));
+        let report = build(&[], &[], &[], day("2024-11-10"), &utc());
         assert!(report.months.is_empty());
         assert_eq!(report.schools, counts(0, 0));
         assert_eq!(report.schools.gated_share, None);

@@ -3,7 +3,7 @@
 //! # Definitions
 //!
 //! - A promise is **kept** or **broken** once `promise-kept` or `promise-broken` says so; until
-//!   then it is **overdue** when its `due_on` is before today (UTC;
+//!   then it is **overdue** when its `due_on` is before today (the district's date;
 //!   [`events::rules::is_past_due`], as the stakeholder service counts it) and **open**
 //!   otherwise.
 //! - The purchasing agreement's standing promise ([`CALL_BEFORE_CANCEL`]: IT never cancels a
@@ -199,7 +199,7 @@ impl ReadModel for Promises {
 /// The promises report.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct PromisesReport {
-    /// The day (UTC) against which `overdue` is counted.
+    /// The day (the district's date) against which `overdue` is counted.
     pub as_of: NaiveDate,
     /// Every promise, the standing call-before-cancel promises included.
     pub all: PromiseGroup,
@@ -417,8 +417,8 @@ impl Report for PromisesReport {
     }
 }
 
-/// Promises IT made: kept, broken, overdue (due before today, UTC) and open, by owner and by
-/// school.
+/// Promises IT made: kept, broken, overdue (due before the district's today) and open, by
+/// owner and by school.
 ///
 /// The purchasing agreement's standing call-before-cancel promise is included, kept by
 /// construction: for every cancelled held purchase of a gated school, a call that reached the

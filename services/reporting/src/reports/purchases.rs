@@ -6,9 +6,15 @@
 //!   judges a cancellation as the gate does), the resolution. Response times read them, and
 //!   the promises report the cancelled ones.
 //! - `reporting.purchases.advisory`: one [`AdvisoryDoc`] per **advisory** purchase: school,
-//!   vendor, total, the day decided. Rogue spend reads them.
-//! - `reporting.purchases.spend`: one [`SpendDoc`] per calendar month (UTC) of decisions, with
-//!   the technology spend sums of the adoption report.
+//!   vendor, total, when it was asked about. Rogue spend reads them.
+//! - `reporting.purchases.spend`: one [`SpendDoc`] per UTC day on which the log recorded
+//!   decisions, with the technology spend sums of the adoption report by the quarter hour (UTC)
+//!   the purchases were asked about, so that the report counts them in the district's months
+//!   (in its time zone now in force) when it is asked for.
+//!
+//! Every time here is when the fact took place ([`took_place_at`]): a check sent after the fact
+//! counts from when the purchase was requested, IT's decision logged after the fact from when
+//! it was made.
 //! - `reporting.purchases.pending`: one document, [`PendingDoc`], holding the submissions whose
 //!   decision has not been read yet. A decision needs its submission's school, vendor and total;
 //!   the gate appends both together, so an entry lives from one event to the next, and the
@@ -28,6 +34,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use eventlog::{DocKey, Filter};
 use events::Published;
+use events::calendar::DistrictCalendar;
+use events::clocks::took_place_at;
 use events::gate::{
     Decision, PurchaseDecided, PurchaseEvent, PurchaseStatus, PurchaseSubmitted, ReasonCode,
 };
@@ -35,7 +43,7 @@ use events::rules::CallBeforeCancel;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 
-use super::figures::month_of;
+use super::figures::month_of_day;
 
 /// The projection's (and checkpoint's) name.
 pub const NAME: &str = "reporting.purchases";
@@ -43,7 +51,7 @@ pub const NAME: &str = "reporting.purchases";
 pub const HELD: &str = "reporting.purchases.held";
 /// One document per advisory purchase: [`AdvisoryDoc`].
 pub const ADVISORY: &str = "reporting.purchases.advisory";
-/// One document per month of decisions: [`SpendDoc`].
+/// One document per UTC day of decisions: [`SpendDoc`].
 pub const SPEND: &str = "reporting.purchases.spend";
 /// The submissions awaiting their decision: one [`PendingDoc`] under [`PENDING_KEY`].
 pub const PENDING: &str = "reporting.purchases.pending";
@@ -63,6 +71,9 @@ pub struct PendingCheck {
     pub vendor: String,
     pub currency: String,
     pub total_cents: i64,
+    /// When the purchase was requested, for a check sent after the fact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<DateTime<Utc>>,
 }
 
 /// A held purchase. Unset and false fields are left out of the stored JSON.
@@ -72,14 +83,16 @@ pub struct HeldDoc {
     pub school_id: String,
     /// The log sequence of the decision.
     pub decided_sequence: u64,
-    /// When the log recorded the decision: when the purchase was flagged.
+    /// When the purchase was flagged: when the log recorded the decision, or for a check sent
+    /// after the fact, when the purchase was requested.
     pub flagged_at: Option<DateTime<Utc>>,
     /// When the first call that reached the requester took place.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_reached_at: Option<DateTime<Utc>>,
     /// Call before cancel, folded from the purchase's events from its decision on.
     pub call_before_cancel: CallBeforeCancel,
-    /// When the log recorded the approval or cancellation.
+    /// When the approval or cancellation took place (its `occurred_at`, else when the log
+    /// recorded it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolved_at: Option<DateTime<Utc>>,
     /// `approved` or `cancelled`.
@@ -98,17 +111,67 @@ pub struct AdvisoryDoc {
     pub vendor: String,
     pub currency: String,
     pub total_cents: i64,
-    /// The day (UTC) the gate decided; absent from documents written before it was kept
-    /// (`procgate rebuild reporting` adds it).
+    /// The day (UTC) the gate decided, in documents written before `asked_at` was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_on: Option<NaiveDate>,
+    /// When the purchase was asked about: when the gate decided, or for a check sent after the
+    /// fact, when it was requested. The report takes its day in the district's time zone.
+    /// Absent from documents written before it was kept (`procgate rebuild reporting` adds it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asked_at: Option<DateTime<Utc>>,
 }
 
-/// The purchase checks decided in one month.
+impl AdvisoryDoc {
+    /// The district's date the purchase was asked about, in `calendar`.
+    pub fn day(&self, calendar: &DistrictCalendar) -> Option<NaiveDate> {
+        self.asked_at.map(|at| calendar.today(at)).or(self.decided_on)
+    }
+}
+
+/// The purchase checks whose decisions the log recorded on one UTC day, by the quarter hour
+/// (UTC) the purchases were asked about: any time zone's midnight falls on a quarter hour, so
+/// the adoption report counts each check in the district's month.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SpendDoc {
-    pub month: String,
+    /// Per currency, by the start of the quarter hour.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_quarter_hour: BTreeMap<DateTime<Utc>, BTreeMap<String, SpendSums>>,
+    /// Documents written before the quarter hours were kept: one per calendar month (UTC),
+    /// `procgate rebuild reporting` rewrites them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub month: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub by_currency: BTreeMap<String, SpendSums>,
+}
+
+impl SpendDoc {
+    /// The sums of the checks, each with the district's month it falls in (`calendar`), per
+    /// currency.
+    pub fn by_month<'a>(
+        &'a self,
+        calendar: &'a DistrictCalendar,
+    ) -> impl Iterator<Item = (String, &'a str, &'a SpendSums)> + 'a {
+        let slots = self.by_quarter_hour.iter().flat_map(move |(at, sums)| {
+            let month = month_of_day(calendar.today(*at));
+            sums.iter().map(move |(currency, sums)| (month.clone(), currency.as_str(), sums))
+        });
+        let legacy = self.month.iter().flat_map(move |month| {
+            self.by_currency.iter().map(move |(c, sums)| (month.clone(), c.as_str(), sums))
+        });
+        slots.chain(legacy)
+    }
+}
+
+/// The key of the spend document for decisions recorded at `recorded_at`: its UTC day.
+fn spend_key(recorded_at: DateTime<Utc>) -> String {
+    recorded_at.date_naive().to_string()
+}
+
+/// The start of the UTC quarter hour of `at`.
+fn quarter_hour(at: DateTime<Utc>) -> DateTime<Utc> {
+    let seconds = at.timestamp();
+    DateTime::from_timestamp(seconds - seconds.rem_euclid(900), 0).unwrap_or(at)
 }
 
 /// Sums of checks in one currency.
@@ -177,7 +240,7 @@ impl ReadModel for Purchases {
         match purchase {
             PurchaseEvent::Submitted(_) => vec![pending()],
             PurchaseEvent::Decided(d) => {
-                let mut keys = vec![pending(), DocKey::new(SPEND, month_of(event.recorded_at))];
+                let mut keys = vec![pending(), DocKey::new(SPEND, spend_key(event.recorded_at))];
                 if d.decision == Decision::Advisory {
                     keys.push(DocKey::new(ADVISORY, event.stream_id()));
                 }
@@ -218,12 +281,13 @@ fn awaiting_decision(id: &str, s: &PurchaseSubmitted, docs: &mut Documents<'_, H
         vendor: s.vendor.to_string(),
         currency: s.currency.to_string(),
         total_cents: s.total.cents(),
+        requested_at: s.requested_at,
     };
     doc.checks.insert(id.to_owned(), check);
     pending.put(PENDING_KEY, &doc);
 }
 
-/// A decision: the month's spend, and a document for a flagged purchase.
+/// A decision: the day's spend, and a document for a flagged purchase.
 fn decided(
     event: &Recorded<'_>,
     decision: &PurchaseEvent,
@@ -240,12 +304,12 @@ fn decided(
     } else {
         pending.put(PENDING_KEY, &waiting);
     }
-    let month = month_of(event.recorded_at);
+    let asked_at = took_place_at(decision, event.recorded_at, check.requested_at);
+    let key = spend_key(event.recorded_at);
     let mut spend = docs.of::<SpendDoc>(SPEND);
-    let mut doc = spend
-        .get(&month)
-        .unwrap_or_else(|| SpendDoc { month: month.clone(), ..SpendDoc::default() });
-    let sums = doc.by_currency.entry(check.currency.clone()).or_default();
+    let mut doc = spend.get(&key).unwrap_or_default();
+    let slot = doc.by_quarter_hour.entry(quarter_hour(asked_at)).or_default();
+    let sums = slot.entry(check.currency.clone()).or_default();
     sums.checks += 1;
     if d.reasons.iter().any(|r| r.code != ReasonCode::NotTechnology) {
         sums.technology_checks += 1;
@@ -255,12 +319,12 @@ fn decided(
             sums.gated_cents += check.total_cents;
         }
     }
-    spend.put(&month, &doc);
+    spend.put(&key, &doc);
     match d.decision {
         Decision::Approved => {}
         Decision::Held => {
-            // The fold takes the decision as the gate wrote it.
-            let mut call_before_cancel = CallBeforeCancel::default();
+            // The fold takes the decision as the gate wrote it, after what its submission said.
+            let mut call_before_cancel = CallBeforeCancel::requested(check.requested_at);
             call_before_cancel.apply(decision, event.recorded_at);
             let doc = HeldDoc {
                 school_id: check.school_id,
@@ -277,7 +341,8 @@ fn decided(
                 vendor: check.vendor,
                 currency: check.currency,
                 total_cents: check.total_cents,
-                decided_on: Some(event.recorded_at.date_naive()),
+                decided_on: None,
+                asked_at: Some(asked_at),
             };
             docs.of::<AdvisoryDoc>(ADVISORY).put(id, &doc);
         }
@@ -295,7 +360,7 @@ fn follow_up(event: &Recorded<'_>, decoded: &PurchaseEvent, doc: &mut HeldDoc) -
             true
         }
         PurchaseEvent::Approved(_) | PurchaseEvent::Cancelled(_) if doc.resolved_at.is_none() => {
-            doc.resolved_at = Some(event.recorded_at);
+            doc.resolved_at = Some(took_place_at(decoded, event.recorded_at, None));
             if matches!(decoded, PurchaseEvent::Cancelled(_)) {
                 doc.resolution = Some(PurchaseStatus::Cancelled);
                 doc.call_and_alternative_first = doc.call_before_cancel.honoured();
@@ -357,6 +422,7 @@ pub(crate) mod fixtures {
             lines: vec![line],
             purpose: None,
             total: Money::parse("2499.00").unwrap(),
+            requested_at: None,
         }
         .into()
     }
@@ -392,12 +458,13 @@ pub(crate) mod fixtures {
             lines: vec![],
             call_id: None,
             assessment: None,
+            occurred_at: None,
         }
         .into()
     }
 
     pub fn cancelled() -> PurchaseEvent {
-        PurchaseCancelled { reason: long("Not needed") }.into()
+        PurchaseCancelled { reason: long("Not needed"), occurred_at: None }.into()
     }
 
     /// `(event, minutes after t0 it was recorded)` pairs as the purchase `id`'s stream, from
@@ -475,5 +542,50 @@ mod tests {
         let history = [(submitted(id), 10), (held(), 10), (reached(20, false), 30)];
         let docs = held_docs(&recorded(id, 1, &history));
         assert_eq!(docs[&id.to_string()].first_reached_at, Some(at(20)));
+    }
+
+    #[test]
+    fn a_purchase_entered_after_the_fact_counts_from_when_it_took_place() {
+        // Requested three days before t0 and entered at t0, called and cancelled after the
+        // fact, all entered within the hour.
+        let id = Uuid::from_u128(3);
+        let PurchaseEvent::Submitted(mut check) = submitted(id) else { unreachable!() };
+        check.requested_at = Some(at(-3 * 24 * 60));
+        let cancelled = events::gate::PurchaseCancelled {
+            reason: long("Not needed"),
+            occurred_at: Some(at(-2 * 24 * 60)),
+        };
+        let history = [
+            (check.into(), 0),
+            (held(), 0),
+            (reached(-3 * 24 * 60 + 60, true), 10),
+            (alternative(), 20),
+            (cancelled.into(), 30),
+        ];
+        let events = recorded(id, 1, &history);
+        let docs = held_docs(&events);
+        let doc = &docs[&id.to_string()];
+        assert_eq!(doc.flagged_at, Some(at(-3 * 24 * 60)));
+        assert_eq!(doc.resolved_at, Some(at(-2 * 24 * 60)));
+        assert_eq!(doc.call_and_alternative_first, Some(true));
+        // Its spend counts in the quarter hour it was requested in, kept with the day the log
+        // recorded the decision.
+        let store = kernel::testing::project(&*Purchases.into_projection(), &events);
+        let spend: SpendDoc =
+            serde_json::from_value(store[&DocKey::new(SPEND, "2024-09-02")].clone()).unwrap();
+        let slots: Vec<_> = spend.by_quarter_hour.keys().copied().collect();
+        assert_eq!(slots, [at(-3 * 24 * 60)]);
+        assert_eq!(spend.by_quarter_hour[&at(-3 * 24 * 60)]["USD"].technology_checks, 0);
+        assert_eq!(spend.by_quarter_hour[&at(-3 * 24 * 60)]["USD"].checks, 1);
+        let json = serde_json::to_value(&spend).unwrap();
+        assert_eq!(serde_json::from_value::<SpendDoc>(json).unwrap(), spend, "round trips");
+    }
+
+    #[test]
+    fn quarter_hours_start_on_the_quarter() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(quarter_hour(t("2024-09-01T04:44:59.9Z")), t("2024-09-01T04:30:00Z"));
+        assert_eq!(quarter_hour(t("2024-09-01T04:45:00Z")), t("2024-09-01T04:45:00Z"));
+        assert_eq!(spend_key(t("2024-09-01T23:59:59Z")), "2024-09-01");
     }
 }

@@ -2,11 +2,15 @@
 //!
 //! For each **held** purchase (decided `held`: its school had signed, and finance waits):
 //!
-//! - **to first reached call**: from the flag (when the log recorded the `held` decision) to
+//! - **to first reached call**: from the flag (when the `held` decision took place: when the
+//!   log recorded it, or for a check sent after the fact, when the purchase was requested) to
 //!   the first call that reached the requester (`requester_reached`, at the call's
 //!   `occurred_at`);
-//! - **to resolution**: from the flag to the approval or cancellation (when the log recorded
-//!   `purchase-approved` or `purchase-cancelled`).
+//! - **to resolution**: from the flag to the approval or cancellation (its `occurred_at`, else
+//!   when the log recorded `purchase-approved` or `purchase-cancelled`).
+//!
+//! Every time is when the fact took place, as the clocks take it
+//! ([`events::clocks::took_place_at`]).
 //!
 //! Each is measured in **business time**: the time that passed inside the district's business
 //! hours on its business days (its calendar now in force: time zone, hours, closures; see

@@ -11,8 +11,9 @@
 //!   date (kept by the [`super::card_spend`] projection).
 //! - **Advisory** spend, beside it, is the purchase checks the gate answered `advisory`: the
 //!   school had not signed, so the purchase went ahead and IT was told. Its amount is the
-//!   check's submitted total, its day the day (UTC) the gate decided (kept by the shared
-//!   purchase projection, [`super::purchases`]). These purchases did ask; the unchecked ones
+//!   check's submitted total, its day the district's date (in its time zone) it was asked
+//!   about: when the gate decided, or for a check sent after the fact, when the purchase was
+//!   requested (kept by the shared purchase projection, [`super::purchases`]). These purchases did ask; the unchecked ones
 //!   never did.
 //! - **Before and after signing.** Each day falls *after signing* for a school when its
 //!   purchasing agreement stood that day (from an `agreement-signed`'s `signed_on`, until an
@@ -51,6 +52,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get};
 use chrono::NaiveDate;
+use events::calendar::DistrictCalendar;
 use events::card::TransactionStatus;
 use kernel::ReadModel;
 use kernel::http::Caller;
@@ -60,6 +62,7 @@ use web::ApiError;
 
 use super::adoption::{self, Change, ChangeDoc};
 use super::card_spend::{self, CardSpend, CoverageDoc, TransactionDoc};
+use super::clocks::Clocks;
 use super::csv::{Cell, Csv};
 use super::figures::month_of_day;
 use super::purchases::{ADVISORY, AdvisoryDoc, Purchases};
@@ -372,6 +375,7 @@ pub fn build(
     advisory: &[AdvisoryDoc],
     changes: &[ChangeDoc],
     coverage: Option<&CoverageDoc>,
+    calendar: &DistrictCalendar,
 ) -> RogueSpendReport {
     let unchecked =
         transactions.iter().filter(|t| t.status == TransactionStatus::UncheckedTechnology);
@@ -387,7 +391,7 @@ pub fn build(
         .chain(advisory.iter().map(|a| Item {
             unchecked: false,
             school_id: &a.school_id,
-            day: a.decided_on,
+            day: a.day(calendar),
             vendor: &a.vendor,
             currency: &a.currency,
             cents: a.total_cents,
@@ -628,7 +632,9 @@ fn comparison_rows(
 /// month, vendor and amount, and before and after each school signed the purchasing agreement.
 ///
 /// A card transaction counts while its status is `unchecked_technology`, on its transaction
-/// date; an advisory purchase on the day (UTC) the gate decided. A day is *after signing* for a
+/// date; an advisory purchase on the district's date it was asked about (when the gate
+/// decided, or when it was requested, for a check sent after the fact). A day is *after
+/// signing* for a
 /// school while its agreement stood (from `signed_on` until a withdrawal), and *before
 /// signing* otherwise. `signing` (per school) and `trend` (pooled over the schools with days
 /// on both sides) compare the two periods within the days the imported statements cover
@@ -659,16 +665,18 @@ pub async fn rogue_spend_report(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let params: ReportParams = parse_query(req.query_string())?;
-    let names = [CardSpend::NAME, Purchases::NAME, adoption::Schools::NAME];
+    // The district's calendar (kept by the clocks projection) names the advisory days.
+    let names = [CardSpend::NAME, Purchases::NAME, adoption::Schools::NAME, Clocks::NAME];
     let report = service
         .cached_report(&names, |_| async {
-            let (transactions, advisory, changes, coverage) = futures::try_join!(
+            let (transactions, advisory, changes, coverage, district) = futures::try_join!(
                 service.documents::<TransactionDoc>(card_spend::TRANSACTIONS),
                 service.documents::<AdvisoryDoc>(ADVISORY),
                 service.documents::<ChangeDoc>(adoption::CHANGES),
                 service.documents::<CoverageDoc>(card_spend::COVERAGE),
+                service.district(),
             )?;
-            Ok(build(&transactions, &advisory, &changes, coverage.first()))
+            Ok(build(&transactions, &advisory, &changes, coverage.first(), &district.calendar))
         })
         .await?;
     Ok(render(&*report, params.format))

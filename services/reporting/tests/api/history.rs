@@ -205,6 +205,7 @@ async fn check(
         }],
         purpose: Some(long("For the robotics club")),
         total: Money::parse(total).unwrap(),
+        requested_at: None,
     }
     .into();
     let decided: PurchaseEvent = PurchaseDecided {
@@ -251,17 +252,26 @@ fn alternative() -> PurchaseEvent {
         lines: vec![],
         call_id: None,
         assessment: None,
+        occurred_at: None,
     }
     .into()
 }
 
 fn approved() -> PurchaseEvent {
-    PurchaseApproved { note: Some(long("Supported after the call")), alternative_id: None }.into()
+    PurchaseApproved {
+        note: Some(long("Supported after the call")),
+        alternative_id: None,
+        occurred_at: None,
+    }
+    .into()
 }
 
 fn cancelled() -> PurchaseEvent {
-    PurchaseCancelled { reason: long("The requester took the alternative through the catalog") }
-        .into()
+    PurchaseCancelled {
+        reason: long("The requester took the alternative through the catalog"),
+        occurred_at: None,
+    }
+    .into()
 }
 
 async fn stakeholder(

@@ -176,6 +176,7 @@ async fn held_purchase(store: &Store) -> Uuid {
         lines: vec![line],
         purpose: None,
         total: Money::parse("2499.00").unwrap(),
+        requested_at: None,
     });
     let decided = PurchaseEvent::from(PurchaseDecided {
         decision: Decision::Held,

@@ -9,6 +9,7 @@ extern crate testkit;
 mod common;
 
 mod audit;
+mod district_dates;
 mod feed;
 mod history;
 mod limits;

@@ -95,7 +95,10 @@ mod tests {
         // still catch it if it ever got into the log).
         log.purchase(
             LATER,
-            vec![call(true, log.clock), PurchaseCancelled { reason: long("No budget") }.into()],
+            vec![
+                call(true, log.clock),
+                PurchaseCancelled { reason: long("No budget"), occurred_at: None }.into(),
+            ],
         );
         let docs = project(&crate::read_models::all(), &log.events, 1000);
         let school = doc::<Schools>(&docs, "lincoln-elem");

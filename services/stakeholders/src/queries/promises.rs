@@ -236,7 +236,10 @@ mod tests {
     #[test]
     fn a_standing_promise_is_broken_by_a_cancellation_that_breaches_it() {
         let mut log = district();
-        log.purchase(LATER, vec![PurchaseCancelled { reason: long("No budget") }.into()]);
+        log.purchase(
+            LATER,
+            vec![PurchaseCancelled { reason: long("No budget"), occurred_at: None }.into()],
+        );
         let list = views(&log, "2024-08-10");
         assert_eq!(status(&list, STANDING_2), PromiseState::Broken);
         assert_eq!(status(&list, STANDING_1), PromiseState::Kept, "the first agreement's");

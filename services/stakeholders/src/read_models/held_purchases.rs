@@ -10,6 +10,7 @@
 use chrono::{DateTime, Utc};
 use eventlog::Filter;
 use events::Published;
+use events::clocks::took_place_at;
 use events::gate::{Decision as GateDecision, PURCHASE_CATEGORY, PurchaseEvent, PurchaseSubmitted};
 use events::rules::CallBeforeCancel;
 use events::values::{Email, SchoolId};
@@ -36,13 +37,15 @@ pub struct HeldPurchaseDoc {
     pub school_id: SchoolId,
     pub requester_email: Email,
     pub state: HeldState,
-    /// When the gate held it (the decision's time) and the decision's log position.
+    /// When the gate held it (when the decision took place: for a check sent after the fact,
+    /// when the purchase was requested) and the decision's log position.
     pub flagged_at: Option<DateTime<Utc>>,
     pub flagged_position: Option<u64>,
     /// When the first call that reached the requester took place.
     pub first_reached_call_at: Option<DateTime<Utc>>,
     pub alternatives_proposed: u32,
-    /// When it was approved or cancelled.
+    /// When it was approved or cancelled (the decision's `occurred_at`, else when the log
+    /// recorded it).
     pub resolved_at: Option<DateTime<Utc>>,
     /// Set when cancelled: whether a reached call and a proposed alternative were logged
     /// before the cancellation (call before cancel honoured).
@@ -122,6 +125,9 @@ impl ReadModel for HeldPurchases {
             },
         };
         held.rule.apply(purchase_event, at);
+        // When each fact took place (a check or a decision entered after the fact says so), as
+        // the gate's clocks take it.
+        let took_place = took_place_at(purchase_event, at, held.rule.requested_at());
         let doc = &mut held.purchase;
         match purchase_event {
             PurchaseEvent::Decided(d) if d.decision != GateDecision::Held => {
@@ -130,7 +136,7 @@ impl ReadModel for HeldPurchases {
             }
             PurchaseEvent::Decided(_) => {
                 doc.state = HeldState::Held;
-                doc.flagged_at = Some(at);
+                doc.flagged_at = Some(took_place);
                 doc.flagged_position = Some(event.position);
             }
             PurchaseEvent::CallLogged(c) if c.requester_reached => {
@@ -142,11 +148,11 @@ impl ReadModel for HeldPurchases {
             PurchaseEvent::AlternativeProposed(_) => doc.alternatives_proposed += 1,
             PurchaseEvent::Approved(_) => {
                 doc.state = HeldState::Approved;
-                doc.resolved_at = Some(at);
+                doc.resolved_at = Some(took_place);
             }
             PurchaseEvent::Cancelled(_) => {
                 doc.state = HeldState::Cancelled;
-                doc.resolved_at = Some(at);
+                doc.resolved_at = Some(took_place);
             }
             PurchaseEvent::Submitted(_)
             | PurchaseEvent::CallLogged(_)
@@ -162,7 +168,7 @@ impl ReadModel for HeldPurchases {
 #[cfg(test)]
 mod tests {
     use chrono::TimeDelta;
-    use events::gate::{CallLogged, PurchaseCancelled};
+    use events::gate::{CallLogged, PurchaseApproved, PurchaseCancelled};
 
     use super::*;
     use crate::read_models::testing::*;
@@ -214,7 +220,37 @@ mod tests {
     }
 
     fn cancel() -> PurchaseEvent {
-        PurchaseCancelled { reason: long("Not needed") }.into()
+        PurchaseCancelled { reason: long("Not needed"), occurred_at: None }.into()
+    }
+
+    #[test]
+    fn a_purchase_entered_after_the_fact_counts_from_its_request_to_its_decision() {
+        // Requested two days before the log took it in; reached a day later, approved an hour
+        // after that, both entered with it.
+        let mut log = Log::new();
+        let entered = log.clock;
+        let requested = entered - TimeDelta::days(2);
+        let PurchaseEvent::Submitted(mut check) = submitted(LATER, lincoln()) else {
+            unreachable!()
+        };
+        check.requested_at = Some(requested);
+        let approved = PurchaseApproved {
+            note: None,
+            alternative_id: None,
+            occurred_at: Some(requested + TimeDelta::hours(25)),
+        };
+        let events = vec![
+            check.into(),
+            decided(GateDecision::Held),
+            call(true, requested + TimeDelta::days(1)),
+            approved.into(),
+        ];
+        log.purchase(LATER, events);
+        let docs = project(&[HeldPurchases.into_projection()], &log.events, 1000);
+        let held = doc::<HeldPurchases>(&docs, LATER).purchase;
+        assert_eq!(held.flagged_at, Some(requested));
+        assert_eq!(held.resolved_at, Some(requested + TimeDelta::hours(25)));
+        assert_eq!(held.answered_at(), Some(requested + TimeDelta::days(1)));
     }
 
     #[test]

@@ -218,6 +218,7 @@ pub(crate) fn submitted(id: Uuid, school: SchoolId) -> PurchaseEvent {
         }],
         purpose: None,
         total: Money::parse("499.00").unwrap(),
+        requested_at: None,
     }
     .into()
 }
@@ -251,6 +252,7 @@ pub(crate) fn alternative() -> PurchaseEvent {
         lines: vec![],
         call_id: None,
         assessment: None,
+        occurred_at: None,
     }
     .into()
 }
@@ -398,7 +400,10 @@ pub(crate) fn district() -> Log {
     log.purchase(CANCELLED, vec![alternative()]);
     log.purchase(
         CANCELLED,
-        vec![PurchaseCancelled { reason: long("Duplicate of a district order") }.into()],
+        vec![
+            PurchaseCancelled { reason: long("Duplicate of a district order"), occurred_at: None }
+                .into(),
+        ],
     );
     log.purchase(
         APPROVED_AFTER_HOLD,
@@ -407,7 +412,7 @@ pub(crate) fn district() -> Log {
     log.advance(30);
     log.purchase(
         APPROVED_AFTER_HOLD,
-        vec![PurchaseApproved { note: None, alternative_id: None }.into()],
+        vec![PurchaseApproved { note: None, alternative_id: None, occurred_at: None }.into()],
     );
     log.purchase(WAITING, vec![submitted(WAITING, lincoln()), decided(GateDecision::Held)]);
     // Withdrawn, then signed again; a purchase held under the second agreement.

@@ -23,11 +23,14 @@ use uuid::Uuid;
 use web::ApiError;
 
 use super::super::Writers;
-use super::super::bodies::{AlternativeBody, ApproveBody, CallBody, CancelBody, WaitingBody};
+use super::super::bodies::{
+    AcceptBody, AlternativeBody, ApproveBody, CallBody, CancelBody, WaitingBody,
+};
 use super::PurchaseView;
 use crate::app::State;
 use crate::domain::{
-    self, LogCall, ProposeAlternative, Purchase, PurchaseCommand, PurchaseError, assess_lines,
+    self, LogCall, Occurred, ProposeAlternative, Purchase, PurchaseCommand, PurchaseError,
+    assess_lines,
 };
 use crate::read_models::{StakeholderEmails, stakeholder_with_email};
 
@@ -82,6 +85,12 @@ async fn act(
     let purchase = domain::load(&records).map_err(ApiError::internal)?;
     let view = super::view::view(purchase, &records, &district.0, state.clock.now())?;
     Ok(Acted { view, replayed })
+}
+
+/// When a step logged after the fact took place (`occurred_at`, if given), with the server's
+/// time now.
+fn occurred(state: &State, occurred_at: Option<chrono::DateTime<chrono::Utc>>) -> Option<Occurred> {
+    occurred_at.map(|at| Occurred { at, now: state.clock.now() })
 }
 
 /// The registered stakeholder whose e-mail is the requester's of purchase `id`, if any (none
@@ -152,7 +161,9 @@ pub async fn log_call(
 ///
 /// It may name the call in which it was discussed (`call_id`). Its lines are judged against
 /// the standards like a check's (`assessment`): an alternative whose lines are themselves
-/// unsupported says so in its reasons.
+/// unsupported says so in its reasons. Logged after the fact, it says when it was proposed
+/// (`occurred_at`): not before the flag, nor more than five minutes ahead of the server's
+/// clock.
 #[utoipa::path(
     tag = "purchases",
     params(("id" = Uuid, Path), IdempotencyKeyHeader),
@@ -164,7 +175,7 @@ pub async fn log_call(
         (status = 403, body = web::Problem),
         (status = 404, body = web::Problem),
         (status = 409, description = "`invalid-state`; `idempotency-conflict`", body = web::Problem),
-        (status = 422, description = "`validation`, `call-not-found`", body = web::Problem),
+        (status = 422, description = "`validation`, `call-not-found`, `occurred-before-flag`, `occurred-in-future`", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]
@@ -188,6 +199,7 @@ pub async fn propose_alternative(
             lines: lines.clone(),
             call_id: proposal.call_id,
             assessment: assessment.clone(),
+            occurred: occurred(&state, proposal.occurred_at),
         })
     })
     .await?;
@@ -198,17 +210,20 @@ pub async fn propose_alternative(
 ///
 /// Accepting replaces what the requester asked for, so it obeys call before cancel: 409
 /// `call-required` until a call that reached the requester (with their goal) was logged after
-/// the flag. A refusal changes nothing.
+/// the flag. A refusal changes nothing. Logged after the fact, it says when the requester
+/// accepted (`occurred_at`): the purchase's clocks stop then.
 #[utoipa::path(
     tag = "purchases",
     params(("id" = Uuid, Path), ("alt_id" = Uuid, Path), IdempotencyKeyHeader),
+    request_body(content = Option<AcceptBody>, description = "Optional"),
     responses(
         (status = 200, body = PurchaseView),
-        (status = 400, description = "`invalid-path`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
+        (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
         (status = 401, body = web::Problem),
         (status = 403, body = web::Problem),
         (status = 404, description = "No such purchase or alternative", body = web::Problem),
         (status = 409, description = "`call-required`: no reached call after the flag yet; `invalid-state`: not held; `idempotency-conflict`", body = web::Problem),
+        (status = 422, description = "`validation`, `occurred-before-flag`, `occurred-in-future`, `occurred-out-of-order`", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]
@@ -218,15 +233,29 @@ pub async fn accept_alternative(
     who: Caller<Writers>,
     req: HttpRequest,
     ids: Path<(String, String)>,
+    body: OptionalBody<AcceptBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = http::path_id("id", &ids.0)?;
     let alternative_id = http::path_id("alt_id", &ids.1)?;
-    let accept = |_: &Purchase| PurchaseCommand::AcceptAlternative { alternative_id };
-    let acted = act(&state, &who, &req, id, &Value::Null, &[], accept).await?;
+    let occurred_at = body.parse()?.occurred_at;
+    let accept = |_: &Purchase| PurchaseCommand::AcceptAlternative {
+        alternative_id,
+        occurred: occurred(&state, occurred_at),
+    };
+    // Without a body the key names the path alone, as it did before acceptances had one.
+    let named = if occurred_at.is_none() && body.json().as_object().is_some_and(|m| m.is_empty()) {
+        &Value::Null
+    } else {
+        body.json()
+    };
+    let acted = act(&state, &who, &req, id, named, &[], accept).await?;
     Ok(acted.respond(StatusCode::OK))
 }
 
 /// Approve a held purchase as submitted.
+///
+/// Logged after the fact, it says when IT decided (`occurred_at`): the purchase's clocks stop
+/// then. Not before the flag, nor before a call or an alternative logged on the purchase.
 #[utoipa::path(
     tag = "purchases",
     params(("id" = Uuid, Path), IdempotencyKeyHeader),
@@ -238,7 +267,7 @@ pub async fn accept_alternative(
         (status = 403, body = web::Problem),
         (status = 404, body = web::Problem),
         (status = 409, description = "`invalid-state`: not held; `idempotency-conflict`", body = web::Problem),
-        (status = 422, description = "`validation`", body = web::Problem),
+        (status = 422, description = "`validation`, `occurred-before-flag`, `occurred-in-future`, `occurred-out-of-order`", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]
@@ -251,8 +280,11 @@ pub async fn approve(
     body: OptionalBody<ApproveBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = http::path_id("id", &id)?;
-    let note = body.parse()?.note;
-    let approve = |_: &Purchase| PurchaseCommand::Approve { note: note.clone() };
+    let approval = body.parse()?;
+    let approve = |_: &Purchase| PurchaseCommand::Approve {
+        note: approval.note.clone(),
+        occurred: occurred(&state, approval.occurred_at),
+    };
     let acted = act(&state, &who, &req, id, body.json(), &[], approve).await?;
     Ok(acted.respond(StatusCode::OK))
 }
@@ -261,7 +293,9 @@ pub async fn approve(
 ///
 /// Refused with 409 `call-required` unless a call with `requester_reached: true` (and the
 /// requester's goal) was logged after the purchase was flagged, and an alternative was
-/// proposed after the flag. A refusal changes nothing.
+/// proposed after the flag. A refusal changes nothing. Logged after the fact, it says when IT
+/// decided (`occurred_at`): the purchase's clocks stop then; the call and the alternative came
+/// before it, so it may not be dated before them.
 #[utoipa::path(
     tag = "purchases",
     params(("id" = Uuid, Path), IdempotencyKeyHeader),
@@ -273,7 +307,7 @@ pub async fn approve(
         (status = 403, body = web::Problem),
         (status = 404, body = web::Problem),
         (status = 409, description = "`call-required`, or `invalid-state` (not held); `idempotency-conflict`", body = web::Problem),
-        (status = 422, description = "`validation`", body = web::Problem),
+        (status = 422, description = "`validation`, `occurred-before-flag`, `occurred-in-future`, `occurred-out-of-order`", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]
@@ -286,8 +320,11 @@ pub async fn cancel(
     body: Body<CancelBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = http::path_id("id", &id)?;
-    let reason = body.parse()?.reason;
-    let cancel = |_: &Purchase| PurchaseCommand::Cancel { reason: reason.clone() };
+    let cancellation = body.parse()?;
+    let cancel = |_: &Purchase| PurchaseCommand::Cancel {
+        reason: cancellation.reason.clone(),
+        occurred: occurred(&state, cancellation.occurred_at),
+    };
     let acted = act(&state, &who, &req, id, body.json(), &[], cancel).await?;
     Ok(acted.respond(StatusCode::OK))
 }

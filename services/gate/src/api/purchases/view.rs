@@ -41,6 +41,7 @@ pub struct CallView {
 pub struct AlternativeView {
     #[serde(flatten)]
     pub alternative: AlternativeProposed,
+    /// When the log recorded it (`occurred_at`, when given, is when it was proposed).
     pub proposed_at: DateTime<Utc>,
     pub accepted: bool,
 }
@@ -61,17 +62,24 @@ pub struct PurchaseView {
     pub purpose: Option<LongText>,
     pub total: Money,
     pub submitted_by: String,
+    /// When the log recorded the check.
     pub submitted_at: DateTime<Utc>,
+    /// When the requester asked for the purchase, for a check sent after the fact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<DateTime<Utc>>,
     pub decision: Decision,
     pub reasons: Vec<Reason>,
     pub policy_version: u64,
     pub school_gated: bool,
-    /// When the gate flagged it (held or advisory).
+    /// When the gate flagged it (held or advisory): when it decided, or for a check sent after
+    /// the fact, when the purchase was requested. The clocks run from then.
     pub flagged_at: Option<DateTime<Utc>>,
     pub calls: Vec<CallView>,
     pub alternatives: Vec<AlternativeView>,
     pub approval: Option<PurchaseApproved>,
     pub cancellation: Option<PurchaseCancelled>,
+    /// When IT approved or cancelled it: the decision's `occurred_at`, else when the log
+    /// recorded it.
     pub closed_at: Option<DateTime<Utc>>,
     /// Whether IT may cancel it now (a held purchase after a reached call and an alternative).
     pub cancellable: bool,
@@ -112,6 +120,7 @@ pub(crate) fn view(
         total: s.total,
         submitted_by: s.submitted_by,
         submitted_at,
+        requested_at: s.requested_at,
         decision: d.decision,
         reasons: d.reasons,
         policy_version: d.policy_version,

@@ -72,6 +72,7 @@ fn proposal(id: u128) -> ProposeAlternative {
         assessment: crate::domain::assess_lines(&lines, &standards()),
         lines,
         call_id: None,
+        occurred: None,
     }
 }
 
@@ -82,6 +83,7 @@ fn proposal_event(p: &ProposeAlternative) -> PurchaseEvent {
         lines: p.lines.clone(),
         call_id: p.call_id,
         assessment: p.assessment.clone(),
+        occurred_at: p.occurred.map(|o| o.at),
     }
     .into()
 }
@@ -95,7 +97,10 @@ fn with(
 }
 
 fn cancel() -> PurchaseCommand {
-    PurchaseCommand::Cancel { reason: long("The requester chose to wait for the refresh.") }
+    PurchaseCommand::Cancel {
+        reason: long("The requester chose to wait for the refresh."),
+        occurred: None,
+    }
 }
 
 fn cancelled(events: Vec<PurchaseEvent>) -> Vec<PurchaseEvent> {
@@ -105,7 +110,7 @@ fn cancelled(events: Vec<PurchaseEvent>) -> Vec<PurchaseEvent> {
 }
 
 fn approved_by_it(events: Vec<PurchaseEvent>) -> Vec<PurchaseEvent> {
-    with(events, [PurchaseApproved { note: None, alternative_id: None }.into()])
+    with(events, [PurchaseApproved { note: None, alternative_id: None, occurred_at: None }.into()])
 }
 
 // --- submit ---------------------------------------------------------------------------------
@@ -191,7 +196,7 @@ fn submitting_a_different_request_on_the_same_purchase_is_a_conflict() {
 fn submit_new_needs_a_decision() {
     let mut standards = standards();
     standards.policy = None;
-    let err = Submit::new(purchase_id(), check(), "erp", None, &gated_school(), &standards);
+    let err = Submit::new(purchase_id(), check(), "erp", None, &gated_school(), &standards, t0());
     assert_eq!(err, Err(DecisionError::NoPolicy));
 }
 
@@ -200,8 +205,8 @@ fn commands_on_an_unknown_purchase_are_not_found() {
     for command in [
         PurchaseCommand::LogCall(reached_call(1, 5)),
         PurchaseCommand::ProposeAlternative(proposal(2)),
-        PurchaseCommand::AcceptAlternative { alternative_id: Uuid::from_u128(2) },
-        PurchaseCommand::Approve { note: None },
+        PurchaseCommand::AcceptAlternative { alternative_id: Uuid::from_u128(2), occurred: None },
+        PurchaseCommand::Approve { note: None, occurred: None },
         cancel(),
     ] {
         let err = given::<Purchase>([]).when(command).then_expect_error(PurchaseError::NotFound);
@@ -449,12 +454,12 @@ fn accepting_an_alternative_approves_the_purchase_as_amended() {
     let id = Uuid::from_u128(2);
     let ready = [call_event(&reached_call(1, 5)), proposal_event(&proposal(2))];
     let then = given::<Purchase>(with(held_purchase(), ready))
-        .when(PurchaseCommand::AcceptAlternative { alternative_id: id });
+        .when(PurchaseCommand::AcceptAlternative { alternative_id: id, occurred: None });
     assert_eq!(
         &then.result().as_ref().unwrap().events,
         &vec![
             AlternativeAccepted { alternative_id: id }.into(),
-            PurchaseApproved { note: None, alternative_id: Some(id) }.into(),
+            PurchaseApproved { note: None, alternative_id: Some(id), occurred_at: None }.into(),
         ]
     );
     let state = then.then_state(at(30));
@@ -467,7 +472,10 @@ fn accepting_an_alternative_approves_the_purchase_as_amended() {
 fn accepting_needs_a_proposed_alternative() {
     let ready = [call_event(&reached_call(1, 5)), proposal_event(&proposal(2))];
     let err = given::<Purchase>(with(held_purchase(), ready))
-        .when(PurchaseCommand::AcceptAlternative { alternative_id: Uuid::from_u128(9) })
+        .when(PurchaseCommand::AcceptAlternative {
+            alternative_id: Uuid::from_u128(9),
+            occurred: None,
+        })
         .then_expect_error(PurchaseError::AlternativeNotFound {
             alternative_id: Uuid::from_u128(9),
         });
@@ -476,7 +484,10 @@ fn accepting_needs_a_proposed_alternative() {
 
 #[test]
 fn accepting_needs_a_reached_call_with_the_requester_after_the_flag() {
-    let accept = || PurchaseCommand::AcceptAlternative { alternative_id: Uuid::from_u128(2) };
+    let accept = || PurchaseCommand::AcceptAlternative {
+        alternative_id: Uuid::from_u128(2),
+        occurred: None,
+    };
     // No call at all: refused, and nothing changes.
     let err = given::<Purchase>(with(held_purchase(), [proposal_event(&proposal(2))]))
         .when(accept())
@@ -508,7 +519,10 @@ fn accepting_needs_a_reached_call_with_the_requester_after_the_flag() {
 #[test]
 fn accepting_needs_a_held_purchase() {
     given::<Purchase>(with(advisory_purchase(), [proposal_event(&proposal(2))]))
-        .when(PurchaseCommand::AcceptAlternative { alternative_id: Uuid::from_u128(2) })
+        .when(PurchaseCommand::AcceptAlternative {
+            alternative_id: Uuid::from_u128(2),
+            occurred: None,
+        })
         .then_expect_error(PurchaseError::InvalidState {
             status: PurchaseStatus::Advisory,
             rule: "only a held purchase can be amended",
@@ -520,11 +534,11 @@ fn accepting_needs_a_held_purchase() {
 #[test]
 fn approving_a_held_purchase() {
     let note = Some(long("The club's software needs this model."));
-    let then =
-        given::<Purchase>(held_purchase()).when(PurchaseCommand::Approve { note: note.clone() });
+    let then = given::<Purchase>(held_purchase())
+        .when(PurchaseCommand::Approve { note: note.clone(), occurred: None });
     assert_eq!(
         &then.result().as_ref().unwrap().events,
-        &vec![PurchaseApproved { note, alternative_id: None }.into()]
+        &vec![PurchaseApproved { note, alternative_id: None, occurred_at: None }.into()]
     );
     assert_eq!(then.then_state(at(20)).status, Some(PurchaseStatus::Approved));
 }
@@ -538,7 +552,7 @@ fn approving_needs_a_held_purchase() {
         (approved_by_it(held_purchase()), PurchaseStatus::Approved),
     ] {
         given::<Purchase>(events)
-            .when(PurchaseCommand::Approve { note: None })
+            .when(PurchaseCommand::Approve { note: None, occurred: None })
             .then_expect_error(PurchaseError::InvalidState { status, rule });
     }
 }
@@ -608,8 +622,11 @@ fn cancel_after_a_reached_call_and_an_alternative() {
         held_purchase(),
         [call_event(&reached_call(1, 5)), proposal_event(&proposal(2))],
     ))
-    .when(PurchaseCommand::Cancel { reason: reason.clone() });
-    assert_eq!(&then.result().as_ref().unwrap().events, &vec![PurchaseCancelled { reason }.into()]);
+    .when(PurchaseCommand::Cancel { reason: reason.clone(), occurred: None });
+    assert_eq!(
+        &then.result().as_ref().unwrap().events,
+        &vec![PurchaseCancelled { reason, occurred_at: None }.into()]
+    );
     let state = then.then_state(at(40));
     assert_eq!(state.status, Some(PurchaseStatus::Cancelled));
     assert_eq!(state.closed_at, Some(at(40)));
@@ -677,330 +694,11 @@ fn every_error_has_a_distinct_slug_and_a_detail() {
 
 // --- property: call before cancel over random command sequences -----------------------------
 
-mod property {
-    use super::*;
-    use proptest::prelude::*;
-
-    /// A command, drawn from small pools of ids and times so that sequences collide
-    /// (duplicate ids, accepting what was proposed, calls around the flag). A call's requester
-    /// is a registered stakeholder or not, and the call names someone (the requester's id, or
-    /// a name and a phone) or nobody.
-    #[derive(Debug, Clone)]
-    enum Step {
-        Call { id: u8, reached: bool, with_goal: bool, minutes: i64, registered: bool, named: u8 },
-        Propose { id: u8 },
-        Accept { id: u8 },
-        Approve,
-        Cancel,
-    }
-
-    fn step() -> impl Strategy<Value = Step> {
-        prop_oneof![
-            4 => (0u8..4, any::<bool>(), any::<bool>(), -15i64..12, any::<bool>(), 0u8..3).prop_map(
-                |(id, reached, with_goal, minutes, registered, named)| Step::Call {
-                    id, reached, with_goal, minutes, registered, named
-                }
-            ),
-            2 => (0u8..3).prop_map(|id| Step::Propose { id }),
-            2 => (0u8..4).prop_map(|id| Step::Accept { id }),
-            1 => Just(Step::Approve),
-            3 => Just(Step::Cancel),
-        ]
-    }
-
-    /// The command for a step taken at `now`; the purchase was flagged at `t0`.
-    fn command(step: &Step, now: DateTime<Utc>) -> PurchaseCommand {
-        match step {
-            Step::Call { id, reached, with_goal, minutes, registered, named } => {
-                PurchaseCommand::LogCall(LogCall {
-                    call_id: Uuid::from_u128(u128::from(*id) + 1),
-                    requester_reached: *reached,
-                    goal: with_goal.then(|| long("Wants to teach coding")),
-                    notes: None,
-                    occurred_at: now + TimeDelta::minutes(*minutes),
-                    now,
-                    spoke_with: match named {
-                        0 => None,
-                        1 => Some(PersonReached::stakeholder(requester())),
-                        _ => Some(pat_by_phone()),
-                    },
-                    requester: registered.then(requester),
-                })
-            }
-            Step::Propose { id } => PurchaseCommand::ProposeAlternative(ProposeAlternative {
-                alternative_id: Uuid::from_u128(u128::from(*id) + 100),
-                description: long("A supported model"),
-                lines: vec![],
-                call_id: None,
-                assessment: None,
-            }),
-            Step::Accept { id } => PurchaseCommand::AcceptAlternative {
-                alternative_id: Uuid::from_u128(u128::from(*id) + 100),
-            },
-            Step::Approve => PurchaseCommand::Approve { note: None },
-            Step::Cancel => cancel(),
-        }
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(512))]
-
-        /// Whatever the commands, a held purchase is cancelled only after a call that reached
-        /// the requester (named, with their goal) after the flag and an alternative, and an
-        /// alternative is accepted only after such a call; and once they are on record, the
-        /// gate lets it happen.
-        #[test]
-        fn no_cancel_without_a_reached_call_after_the_flag_and_an_alternative(
-            steps in proptest::collection::vec(step(), 0..25),
-            start in 0i64..30,
-        ) {
-            let mut purchase = given::<Purchase>(held_purchase()).state().clone();
-            let flagged_at = purchase.flagged_at.unwrap();
-            // What the log holds, judged from the emitted events alone, independently of the
-            // aggregate's own bookkeeping.
-            let mut reached_after_flag = false;
-            let mut proposed = false;
-            for (i, step) in steps.iter().enumerate() {
-                let now = at(start + 10 * i as i64);
-                let before = purchase.clone();
-                let held_before = before.status == Some(PurchaseStatus::Held);
-                let accepting_a_proposed = match step {
-                    Step::Accept { id } => before
-                        .alternative(Uuid::from_u128(u128::from(*id) + 100))
-                        .is_some(),
-                    _ => false,
-                };
-                match purchase.handle(command(step, now)) {
-                    Err(err) => {
-                        // A refusal emits nothing and changes nothing.
-                        prop_assert_eq!(&purchase, &before);
-                        if matches!(step, Step::Cancel) && held_before {
-                            prop_assert_eq!(err.slug(), "call-required");
-                            prop_assert!(!(reached_after_flag && proposed));
-                        }
-                        if accepting_a_proposed && held_before {
-                            prop_assert_eq!(err.slug(), "call-required");
-                            prop_assert!(!reached_after_flag, "refused to accept after a reached call");
-                        }
-                    }
-                    Ok(events) => {
-                        if accepting_a_proposed {
-                            prop_assert!(reached_after_flag, "accepted without a reached call");
-                        }
-                        for event in &events {
-                            match event {
-                                PurchaseEvent::Cancelled(_) => {
-                                    prop_assert!(reached_after_flag, "cancelled without a reached call");
-                                    prop_assert!(proposed, "cancelled without an alternative");
-                                    prop_assert!(held_before, "cancelled a purchase that was not held");
-                                }
-                                PurchaseEvent::AlternativeAccepted(_) => {
-                                    prop_assert!(reached_after_flag, "accepted without a reached call");
-                                    prop_assert!(held_before, "accepted on a purchase that was not held");
-                                }
-                                PurchaseEvent::CallLogged(c) if c.requester_reached => {
-                                    prop_assert!(c.goal.is_some());
-                                    prop_assert!(c.occurred_at >= flagged_at);
-                                    prop_assert!(c.occurred_at <= now + MAX_CALL_AHEAD);
-                                    // Who was reached is on record: the requester.
-                                    let who = c.spoke_with.as_ref();
-                                    prop_assert!(who.is_some_and(PersonReached::names_someone));
-                                    if let Some(id) = who.and_then(|p| p.stakeholder_id) {
-                                        prop_assert_eq!(id, requester());
-                                    }
-                                    reached_after_flag = true;
-                                }
-                                PurchaseEvent::AlternativeProposed(_) => proposed = true,
-                                _ => {}
-                            }
-                            purchase.apply(event, now);
-                        }
-                        // Liveness: once both are on record, a held purchase can be cancelled, and
-                        // once the call is, any of its alternatives accepted.
-                        if purchase.status == Some(PurchaseStatus::Held) {
-                            prop_assert_eq!(
-                                purchase.can_cancel().is_ok(),
-                                reached_after_flag && proposed
-                            );
-                            if let Some(a) = purchase.alternatives.first() {
-                                let id = a.proposal.alternative_id;
-                                let accept = PurchaseCommand::AcceptAlternative { alternative_id: id };
-                                prop_assert_eq!(purchase.handle(accept).is_ok(), reached_after_flag);
-                            }
-                        }
-                    }
-                }
-            }
-            if purchase.status == Some(PurchaseStatus::Cancelled) {
-                prop_assert!(purchase.reached_call_after_flag().is_some());
-                prop_assert!(!purchase.alternatives.is_empty());
-            }
-        }
-    }
-}
+mod property;
 
 // --- property: the published fold and the gate decide call before cancel alike --------------
 
-mod fold_agrees_with_the_gate {
-    use super::*;
-    use events::rules::CallBeforeCancel;
-    use proptest::prelude::*;
-
-    /// One event of a purchase's history, drawn from small pools of ids so that histories
-    /// collide; a call took place `minutes` from the time it was logged (before the flag when
-    /// far enough back).
-    #[derive(Debug, Clone)]
-    enum Fact {
-        Decided(Decision),
-        Call { id: u8, reached: bool, with_goal: bool, minutes: i64 },
-        Propose { id: u8 },
-        Accept { id: u8 },
-        Approve,
-        Cancel,
-    }
-
-    fn decision() -> impl Strategy<Value = Decision> {
-        prop_oneof![3 => Just(Decision::Held), 1 => Just(Decision::Advisory), 1 => Just(Decision::Approved)]
-    }
-
-    fn fact() -> impl Strategy<Value = Fact> {
-        prop_oneof![
-            1 => decision().prop_map(Fact::Decided),
-            6 => (0u8..4, any::<bool>(), any::<bool>(), -45i64..10).prop_map(
-                |(id, reached, with_goal, minutes)| Fact::Call { id, reached, with_goal, minutes }
-            ),
-            3 => (0u8..3).prop_map(|id| Fact::Propose { id }),
-            1 => (0u8..3).prop_map(|id| Fact::Accept { id }),
-            1 => Just(Fact::Approve),
-            1 => Just(Fact::Cancel),
-        ]
-    }
-
-    fn decided(decision: Decision) -> PurchaseEvent {
-        let events = match decision {
-            Decision::Held => held_purchase(),
-            Decision::Advisory => advisory_purchase(),
-            Decision::Approved => approved_purchase(),
-        };
-        events[1].clone()
-    }
-
-    /// The event of a fact recorded at `recorded_at`.
-    fn event(fact: &Fact, recorded_at: DateTime<Utc>) -> PurchaseEvent {
-        match fact {
-            Fact::Decided(decision) => decided(*decision),
-            Fact::Call { id, reached, with_goal, minutes } => CallLogged {
-                call_id: Uuid::from_u128(u128::from(*id) + 1),
-                requester_reached: *reached,
-                goal: with_goal.then(|| long("Wants to teach coding")),
-                notes: None,
-                occurred_at: recorded_at + TimeDelta::minutes(*minutes),
-                spoke_with: reached.then(|| PersonReached::stakeholder(requester())),
-            }
-            .into(),
-            Fact::Propose { id } => proposal_event(&proposal(u128::from(*id) + 100)),
-            Fact::Accept { id } => {
-                AlternativeAccepted { alternative_id: Uuid::from_u128(u128::from(*id) + 100) }
-                    .into()
-            }
-            Fact::Approve => PurchaseApproved { note: None, alternative_id: None }.into(),
-            Fact::Cancel => {
-                PurchaseCancelled { reason: long("The requester chose to wait.") }.into()
-            }
-        }
-    }
-
-    /// The rule read off the whole history, independently of both folds: a logged call that
-    /// reached the requester, recorded the goal and took place at or after the latest flag (the
-    /// recorded time of the latest held or advisory decision) and not after it was logged
-    /// (beyond the clock skew), and an alternative proposed at or after that flag.
-    fn rule_over(history: &[(PurchaseEvent, DateTime<Utc>)]) -> (bool, bool) {
-        let flag = history.iter().rev().find_map(|(e, at)| match e {
-            PurchaseEvent::Decided(d) if d.decision != Decision::Approved => Some(*at),
-            _ => None,
-        });
-        let reached = history.iter().any(|(e, at)| {
-            matches!(e, PurchaseEvent::CallLogged(c)
-                if c.requester_reached
-                    && c.goal.is_some()
-                    && flag.is_some_and(|f| c.occurred_at >= f)
-                    && c.occurred_at <= *at + MAX_CALL_AHEAD)
-        });
-        let proposed = history.iter().any(|(e, at)| {
-            matches!(e, PurchaseEvent::AlternativeProposed(_)) && flag.is_some_and(|f| *at >= f)
-        });
-        (reached, proposed)
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(1024))]
-
-        /// On every prefix of every history: for a held purchase, the published fold is
-        /// satisfied exactly when the gate does not refuse a cancellation with
-        /// `call-required`, and the refusal names what the fold lacks; the gate accepts a
-        /// proposed alternative exactly when the fold says it may; the gate never answers
-        /// `call-required` for a purchase that is not held.
-        #[test]
-        fn the_fold_is_satisfied_iff_the_gate_lets_a_held_purchase_be_cancelled(
-            first in decision(),
-            facts in proptest::collection::vec(fact(), 0..20),
-            gap in 1i64..20,
-        ) {
-            let mut history = vec![(held_purchase()[0].clone(), t0())];
-            history.push((decided(first), t0()));
-            for (i, fact) in facts.iter().enumerate() {
-                let recorded_at = at(gap * (i as i64 + 1));
-                history.push((event(fact, recorded_at), recorded_at));
-            }
-            for end in 1..=history.len() {
-                let prefix = &history[..end];
-                let purchase = given_at::<Purchase>(prefix.to_vec()).state().clone();
-                let fold = CallBeforeCancel::from_events(prefix.iter().map(|(e, at)| (e, *at)));
-                let (reached, proposed) = rule_over(prefix);
-                prop_assert_eq!(fold.reached_call(), reached);
-                prop_assert_eq!(fold.alternative_proposed(), proposed);
-                prop_assert_eq!(fold.flagged_at(), purchase.flagged_at);
-                let answer = purchase.handle(cancel());
-                let accepted = purchase.alternatives.first().map(|a| {
-                    let alternative_id = a.proposal.alternative_id;
-                    purchase.handle(PurchaseCommand::AcceptAlternative { alternative_id })
-                });
-                if purchase.status == Some(PurchaseStatus::Held) {
-                    match accepted {
-                        None => {}
-                        Some(Ok(events)) => {
-                            prop_assert!(fold.may_accept());
-                            prop_assert!(matches!(&events[..], [PurchaseEvent::AlternativeAccepted(_), PurchaseEvent::Approved(_)]));
-                        }
-                        Some(Err(PurchaseError::AcceptNeedsCall)) => prop_assert!(!fold.may_accept()),
-                        Some(Err(other)) => prop_assert!(false, "accepting refused otherwise: {other:?}"),
-                    }
-                    match answer {
-                        Err(PurchaseError::CallRequired { reached_call, alternative_proposed }) => {
-                            prop_assert!(!fold.satisfied());
-                            prop_assert_eq!(reached_call, fold.reached_call());
-                            prop_assert_eq!(alternative_proposed, fold.alternative_proposed());
-                        }
-                        Ok(events) => {
-                            prop_assert!(fold.satisfied());
-                            prop_assert!(matches!(&events[..], [PurchaseEvent::Cancelled(_)]));
-                        }
-                        Err(other) => prop_assert!(false, "refused otherwise: {other:?}"),
-                    }
-                } else {
-                    prop_assert!(
-                        !matches!(answer, Err(PurchaseError::CallRequired { .. })),
-                        "call-required for a purchase that is not held"
-                    );
-                    prop_assert!(
-                        !matches!(accepted, Some(Err(PurchaseError::AcceptNeedsCall))),
-                        "call-required to accept on a purchase that is not held"
-                    );
-                }
-            }
-        }
-    }
-}
+mod fold_agrees_with_the_gate;
 
 // --- waiting on the requester ---------------------------------------------------------------
 
@@ -1019,3 +717,5 @@ fn only_a_held_purchase_waits_on_its_requester() {
         .when(wait())
         .then_expect_error(PurchaseError::InvalidState { status: PurchaseStatus::Approved, rule });
 }
+
+mod entered_late;

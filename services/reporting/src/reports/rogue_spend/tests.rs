@@ -28,6 +28,7 @@ fn advisory(school: &str, vendor: &str, cents: i64, on: Option<&str>) -> Advisor
         currency: "USD".into(),
         total_cents: cents,
         decided_on: on.map(day),
+        asked_at: None,
     }
 }
 
@@ -46,7 +47,7 @@ fn groups_and_bands() {
     ];
     let advisories =
         [advisory("b", "Amazon", 1_200_000, Some("2024-10-02")), advisory("b", "Dell", 100, None)];
-    let report = build(&transactions, &advisories, &[], None);
+    let report = build(&transactions, &advisories, &[], None, &DistrictCalendar::default());
     assert_eq!(report.covered, None);
     let totals = &report.totals[0];
     assert_eq!(
@@ -116,7 +117,8 @@ fn before_and_after_signing() {
         first_date: Some(day("2024-08-01")),
         last_date: Some(day("2024-10-31")),
     };
-    let report = build(&transactions, &advisories, &changes, Some(&coverage));
+    let report =
+        build(&transactions, &advisories, &changes, Some(&coverage), &DistrictCalendar::default());
     assert_eq!(
         report.covered,
         Some(Covered { statements: 2, from: day("2024-08-01"), to: day("2024-10-31"), days: 92 })
@@ -193,4 +195,23 @@ fn rates_round_to_the_cent() {
     assert_eq!(per_30_days(1, 60).as_deref(), Some("0.01"));
     assert_eq!(per_30_days(1, 61).as_deref(), Some("0.00"));
     assert_eq!(per_30_days(100, 0), None);
+}
+
+#[test]
+fn an_advisory_purchase_counts_on_the_districts_date_it_was_asked_about() {
+    use events::calendar::{BusinessHours, TimeZoneName};
+    let chicago = DistrictCalendar::new(
+        TimeZoneName::parse("America/Chicago").unwrap(),
+        BusinessHours::office(),
+    );
+    // 23:30 in Chicago on 30 September: 1 October in UTC.
+    let late = AdvisoryDoc {
+        asked_at: Some("2024-10-01T04:30:00Z".parse().unwrap()),
+        ..advisory("a", "Dell", 70_000, None)
+    };
+    let report = build(&[], std::slice::from_ref(&late), &[], None, &chicago);
+    let months: Vec<_> = report.by_month.iter().map(|g| g.month.clone()).collect();
+    assert_eq!(months, [Some("2024-09".to_owned())]);
+    let report = build(&[], &[late], &[], None, &DistrictCalendar::default());
+    assert_eq!(report.by_month[0].month.as_deref(), Some("2024-10"));
 }

@@ -59,7 +59,7 @@ fn call(at: &str) -> PurchaseEvent {
 }
 
 fn approved() -> PurchaseEvent {
-    PurchaseApproved { note: None, alternative_id: None }.into()
+    PurchaseApproved { note: None, alternative_id: None, occurred_at: None }.into()
 }
 
 fn advisory() -> PurchaseEvent {
