@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use eventlog::{
-    Actor, EventStore, ExpectedVersion, Filter, KeySelector, Mask, MasterKey, Metadata, NewEvent,
-    SealRule, SealedStore, Sealing, Store, StoreError, StreamName, Subject,
+    Actor, ExpectedVersion, Filter, KeySelector, Mask, MasterKey, Metadata, NewEvent, SealRule,
+    SealedStore, Sealing, Store, StoreError, StreamName, Subject,
 };
 use serde_json::{Value, json};
 use testkit::{Backend, TestStore};

@@ -181,7 +181,7 @@ pub async fn list_rounds(_: Caller<Readers>, state: Data<State>) -> Result<HttpR
         .iter()
         .map(|round| round_coverage(round, &people, &district.0.calendar, now))
         .collect();
-    rounds.sort_by(|a, b| (b.planned_at, b.round_id).cmp(&(a.planned_at, a.round_id)));
+    rounds.sort_by_key(|r| std::cmp::Reverse((r.planned_at, r.round_id)));
     Ok(HttpResponse::Ok().json(RoundList { rounds }))
 }
 
