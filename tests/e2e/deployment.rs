@@ -72,6 +72,8 @@ impl Deployment {
             ("PROCGATE_DATABASE_URL", database.url().to_owned()),
             // Several instances sign webhooks alike: one key for all.
             ("PROCGATE_WEBHOOK_KEY", "the-e2e-deployment-webhook-key-of-48-bytes!!!!!".to_owned()),
+            // And open personal data alike.
+            ("PROCGATE_MASTER_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_owned()),
             // Never used with a database URL; set so that nothing lands in the working directory.
             ("PROCGATE_DATA_DIR", dir.path().join("data").display().to_string()),
         ];
