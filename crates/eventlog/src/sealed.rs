@@ -16,11 +16,12 @@
 //! it cannot be moved to another event or field. A field written for a subject whose key is
 //! already destroyed is stored as its mask alone.
 //!
-//! Erasures are announced by events of the [`ERASURE_CATEGORY`]: a store that reads one forgets
-//! every key it cached (other processes destroyed keys in the table first), and projections
+//! Erasures are announced by events of the [`ERASURE_CATEGORY`]: a store that reads one it had
+//! not read before forgets every key it cached (other processes destroyed keys in the table first), and projections
 //! that hold personal data rebuild after one ([`crate::projection`]).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
@@ -218,6 +219,9 @@ pub struct SealedStore {
     sealing: Sealing,
     master: MasterKey,
     keys: Mutex<HashMap<String, Opened>>,
+    /// The position of the latest erasure announcement read: only a later one empties the
+    /// cache (readers of the whole log meet the old ones again and again).
+    erasure_seen: AtomicU64,
 }
 
 impl std::fmt::Debug for SealedStore {
@@ -236,7 +240,7 @@ struct Job {
 
 impl SealedStore {
     pub fn new(inner: Arc<dyn EventStore>, sealing: Sealing, master: MasterKey) -> Self {
-        Self { inner, sealing, master, keys: Mutex::default() }
+        Self { inner, sealing, master, keys: Mutex::default(), erasure_seen: AtomicU64::new(0) }
     }
 
     fn cached(&self) -> std::sync::MutexGuard<'_, HashMap<String, Opened>> {
@@ -330,7 +334,11 @@ impl SealedStore {
 
     /// Opens the sealed fields of `events` in place (or masks them).
     async fn open(&self, mut events: Vec<RecordedEvent>) -> Result<Vec<RecordedEvent>> {
-        if events.iter().any(|e| e.category() == ERASURE_CATEGORY) {
+        let erasure =
+            events.iter().filter(|e| e.category() == ERASURE_CATEGORY).map(|e| e.position);
+        if let Some(latest) = erasure.max()
+            && self.erasure_seen.fetch_max(latest, Ordering::AcqRel) < latest
+        {
             self.cached().clear();
         }
         let mut subjects = HashSet::new();

@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse, get, post};
 use chrono::NaiveDate;
+use events::calendar::DistrictCalendar;
 use events::rounds::round_stream;
 use events::stakeholders::StakeholderRole;
 use events::values::ShortText;
@@ -17,7 +18,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use web::{ApiError, Fields};
 
-use super::{Readers, Writers, Written, metadata, read_models, time};
+use super::{Readers, Writers, Written, metadata, now, read_models};
 use crate::app::State;
 use crate::domain::round::{MAX_WORK_DAYS, PlanRound, Round};
 use crate::queries::coverage::{RoundView, round_coverage};
@@ -108,8 +109,9 @@ pub async fn plan_round(
 ) -> Result<HttpResponse, ApiError> {
     let plan = body.parse()?;
     let once = Idempotency::of(&who, &req, body.json())?;
-    let (now, today) = time(&state).await?;
     let district = state.district.now(state.commands.store()).await?;
+    let now = now(&state);
+    let today = district.today(now);
     let view = read_models(&state, None, &[Stakeholders::NAME]).await?;
     let people = view.all::<Stakeholders>().await?;
     let invitees: Vec<(Uuid, bool)> = match &plan.stakeholder_ids {
@@ -142,7 +144,7 @@ pub async fn plan_round(
         .await?;
     let written = Written::of(run, &[round_id]);
     let id = written.created.first().copied().unwrap_or(round_id);
-    let round = one_round(&state, id, written.position, now).await?;
+    let round = one_round(&state, id, written.position, &district.0.calendar, now).await?;
     Ok(written.respond(StatusCode::CREATED).json(round))
 }
 
@@ -150,15 +152,15 @@ async fn one_round(
     state: &State,
     id: Uuid,
     position: Option<u64>,
+    calendar: &DistrictCalendar,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<RoundView, ApiError> {
-    let district = state.district.now(state.commands.store()).await?;
     let view = read_models(state, position, &[Rounds::NAME, Stakeholders::NAME]).await?;
     let round: RoundDoc = view.one::<Rounds>(&id.to_string()).await?.ok_or_else(|| {
         ApiError::new(StatusCode::NOT_FOUND, "unknown-round", format!("There is no round {id}."))
     })?;
     let people = view.all::<Stakeholders>().await?;
-    Ok(round_coverage(&round, &people, &district.0.calendar, now))
+    Ok(round_coverage(&round, &people, calendar, now))
 }
 
 /// Every round of meetings with its coverage, the newest first.
@@ -173,8 +175,8 @@ async fn one_round(
 )]
 #[get("/v1/meeting-rounds")]
 pub async fn list_rounds(_: Caller<Readers>, state: Data<State>) -> Result<HttpResponse, ApiError> {
-    let (now, _) = time(&state).await?;
     let district = state.district.now(state.commands.store()).await?;
+    let now = now(&state);
     let view = read_models(&state, None, &[Rounds::NAME, Stakeholders::NAME]).await?;
     let (rounds, people) = futures::try_join!(view.all::<Rounds>(), view.all::<Stakeholders>())?;
     let mut rounds: Vec<RoundView> = rounds
@@ -207,6 +209,7 @@ pub async fn get_round(
     id: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = http::path_id("id", &id)?;
-    let (now, _) = time(&state).await?;
-    Ok(HttpResponse::Ok().json(one_round(&state, id, None, now).await?))
+    let district = state.district.now(state.commands.store()).await?;
+    let round = one_round(&state, id, None, &district.0.calendar, now(&state)).await?;
+    Ok(HttpResponse::Ok().json(round))
 }
