@@ -22,6 +22,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 
 use crate::calendar::{BusinessHours, DistrictCalendar, TimeZoneName};
+use crate::school_year::{SchoolYear, StartMonth};
 use crate::values::{Email, PaymentMethod, ShortText, ValueError};
 
 /// The category of the district stream.
@@ -39,6 +40,9 @@ pub struct DistrictSet {
     pub name: ShortText,
     pub time_zone: TimeZoneName,
     pub business_hours: BusinessHours,
+    /// The month the school year starts in (the reports' `?school_year=`); July when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub school_year_starts_in: Option<StartMonth>,
 }
 
 /// The district is closed on `date` (a local date): a holiday, a snow day. Added again for a
@@ -241,6 +245,8 @@ event_family! {
 pub struct District {
     pub name: Option<ShortText>,
     pub calendar: DistrictCalendar,
+    /// The month its school year starts in.
+    pub school_year_starts_in: StartMonth,
     /// Every set of targets with the time the log recorded it, oldest first.
     targets: Vec<(DateTime<Utc>, SlaTargets)>,
     /// The version of `district-settings` applied (0: no events).
@@ -274,6 +280,7 @@ impl District {
             DistrictEvent::DistrictSet(e) => {
                 self.name = Some(e.name.clone());
                 self.calendar.set(e.time_zone.clone(), e.business_hours.clone());
+                self.school_year_starts_in = e.school_year_starts_in.unwrap_or_default();
             }
             DistrictEvent::ClosureAdded(e) => self.calendar.close(e.date, e.reason.clone()),
             DistrictEvent::ClosureRemoved(e) => {
@@ -282,6 +289,11 @@ impl District {
             DistrictEvent::SlaTargetsSet(t) => self.targets.push((recorded_at, t.clone())),
         }
         self.version = version;
+    }
+
+    /// The school year `day` (a district date) falls in.
+    pub fn school_year(&self, day: NaiveDate) -> SchoolYear {
+        SchoolYear::containing(day, self.school_year_starts_in)
     }
 
     /// The targets in force now, if any were set.
@@ -356,6 +368,7 @@ mod tests {
                     Weekday::ALL[..5].to_vec(),
                 )
                 .unwrap(),
+                school_year_starts_in: None,
             }
             .into(),
             ClosureAdded {

@@ -54,6 +54,7 @@ pub mod reminders;
 pub mod rounds;
 pub mod rules;
 pub mod school;
+pub mod school_year;
 pub mod stakeholders;
 pub mod values;
 

@@ -7,6 +7,8 @@
 //!   step of its history (the auditor's replay).
 //! - [`is_past_due`]: when a promise or a follow-up that is not settled is overdue (the
 //!   stakeholders' lists and health, the promises report).
+//! - [`followed_advocacy`]: whether a school's signing followed an advocate's word (the
+//!   stakeholders' advocates report, the adoption report).
 //!
 //! A fold here is a plain value: `Default` is "no events yet", `apply(event, recorded_at)` takes
 //! one event of its stream with the time the log recorded it, and the queries answer from what
@@ -241,6 +243,18 @@ pub fn is_past_due(due_on: NaiveDate, today: NaiveDate) -> bool {
     due_on < today
 }
 
+/// Whether a signing of the purchasing agreement by `principal` on `signed_on` **followed an
+/// advocate's word** spoken to `to` on `spoken_on` (a `spoke-for-it`): it was said to the
+/// principal who signed, on or before the day they signed.
+pub fn followed_advocacy(
+    principal: Uuid,
+    signed_on: NaiveDate,
+    to: Uuid,
+    spoken_on: NaiveDate,
+) -> bool {
+    to == principal && spoken_on <= signed_on
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeDelta;
@@ -252,6 +266,18 @@ mod tests {
         PurchaseCancelled, PurchaseDecided,
     };
     use crate::values::LongText;
+
+    #[test]
+    fn a_signing_follows_a_word_said_to_the_principal_on_or_before_the_day() {
+        let (principal, other) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let signed: NaiveDate = "2024-10-01".parse().unwrap();
+        let before: NaiveDate = "2024-09-20".parse().unwrap();
+        let after: NaiveDate = "2024-10-02".parse().unwrap();
+        assert!(followed_advocacy(principal, signed, principal, before));
+        assert!(followed_advocacy(principal, signed, principal, signed));
+        assert!(!followed_advocacy(principal, signed, principal, after));
+        assert!(!followed_advocacy(principal, signed, other, before));
+    }
 
     /// 2024-09-02T09:00:00Z plus `minutes`.
     fn at(minutes: i64) -> DateTime<Utc> {

@@ -33,6 +33,7 @@ fn district() -> District {
             Weekday::ALL[..5].to_vec(),
         )
         .unwrap(),
+        school_year_starts_in: None,
     };
     let targets = SlaTargets {
         first_contact_minutes: minutes(120),

@@ -40,6 +40,7 @@ fn district() -> District {
         name: ShortText::parse("Springfield").unwrap(),
         time_zone: TimeZoneName::parse("America/Chicago").unwrap(),
         business_hours: chicago().hours().clone(),
+        school_year_starts_in: None,
     };
     District::from_events([(&DistrictEvent::from(set), 1, t("2024-01-01T00:00:00Z"))])
 }

@@ -65,7 +65,9 @@ impl DistrictSettings {
             DistrictCommand::Set(set) => {
                 let same = district.name.as_ref() == Some(&set.name)
                     && calendar.time_zone() == &set.time_zone
-                    && calendar.hours() == &set.business_hours;
+                    && calendar.hours() == &set.business_hours
+                    && district.school_year_starts_in
+                        == set.school_year_starts_in.unwrap_or_default();
                 if same { vec![] } else { vec![set.into()] }
             }
             DistrictCommand::Close { date, reason } => {
@@ -124,6 +126,7 @@ mod tests {
                 Weekday::ALL[..5].to_vec(),
             )
             .unwrap(),
+            school_year_starts_in: None,
         }
     }
 

@@ -15,6 +15,7 @@ on_both_backends!(
     each_endpoint_refuses_the_wrong_roles,
     bad_bodies_list_every_bad_field,
     optional_targets_may_be_left_out_but_are_not_null,
+    the_school_year_starts_in_july_unless_the_district_says_otherwise,
 );
 
 /// Chicago, 08:00 to 17:00 on weekdays.
@@ -179,6 +180,11 @@ async fn bad_bodies_list_every_bad_field(app: TestApp) {
     });
     let reply = app.put(Who::Admin, "/v1/district", &bad).await;
     reply.expect_invalid_fields(&["name", "time_zone", "business_hours"]);
+    let mut bad = chicago();
+    bad["school_year_starts_in"] = json!(13);
+    app.put(Who::Admin, "/v1/district", &bad)
+        .await
+        .expect_invalid_fields(&["school_year_starts_in"]);
     let bad = json!({
         "first_contact_minutes": 0, "decision_minutes": 100001, "advisory_outreach_minutes": 1.5,
         "warn_at_percent": [0, 50], "by_payment_method": {"card": {}},
@@ -222,5 +228,28 @@ async fn optional_targets_may_be_left_out_but_are_not_null(app: TestApp) {
         json!({"p_card": null, "reimbursement": {"decision_minutes": 480}});
     let set = app.put(Who::ItStaff, "/v1/sla", &null_method).await.expect(200).clone();
     assert_eq!(set["by_payment_method"], json!({"reimbursement": {"decision_minutes": 480}}));
+    app.stop().await;
+}
+
+async fn the_school_year_starts_in_july_unless_the_district_says_otherwise(app: TestApp) {
+    let district = app.get(Who::Finance, "/v1/district").await.expect(200).clone();
+    assert_eq!(district["school_year_starts_in"], 7);
+    let today = chrono::Utc::now().date_naive();
+    let year = events::school_year::SchoolYear::containing(today, Default::default());
+    assert_eq!(district["school_year"], year.name());
+
+    let mut august = chicago();
+    august["school_year_starts_in"] = json!(8);
+    let district = app.put(Who::Admin, "/v1/district", &august).await.expect(200).clone();
+    assert_eq!(district["school_year_starts_in"], 8);
+    assert_eq!(district["version"], 1);
+    let events = app.events_of_type("district-set").await;
+    assert_eq!(events[0].data["school_year_starts_in"], 8, "{events:?}");
+    // Set again without it: July again, a change.
+    let district = app.put(Who::Admin, "/v1/district", &chicago()).await.expect(200).clone();
+    assert_eq!(
+        (district["school_year_starts_in"].clone(), district["version"].clone()),
+        (json!(7), json!(2))
+    );
     app.stop().await;
 }

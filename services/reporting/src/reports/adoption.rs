@@ -29,8 +29,19 @@
 //! - `agreement_changes`: every signature and withdrawal in date order, with the schools gated
 //!   and counted after it.
 //!
-//! The CSV has one row per month and currency (a month without checks has one row with an
-//! empty currency).
+//! - `signings`: every signature, by date, with the principal who signed and the **advocates**
+//!   whose word came first: the people who spoke for IT to that principal (`spoke-for-it`) on
+//!   or before the day they signed ([`events::rules::followed_advocacy`], the rule the
+//!   stakeholders' advocates report uses too), since the school's previous withdrawal, each
+//!   once; `advocacy` counts the signings that followed an advocate's word, and their share.
+//! - Schools and people are named beside their ids (names as the log has them now).
+//! - **A period** (`?from=`, `?to=`, `?school_year=`): the months it overlaps, the spend asked
+//!   about in it, the agreement changes and signings dated in it; `schools` at its last day
+//!   when it has ended (by the agreements' dates), else now.
+//!
+//! The CSV has one row per month and currency (`dimension` `month`; a month without checks has
+//! one row with an empty currency), then one per signing (`signing`: school, day, principal,
+//! advocates with the day of their first word).
 //!
 //! Schools and agreement changes are kept by the `reporting.schools` projection here; the spend
 //! sums by the shared purchase projection ([`super::purchases`]).
@@ -42,19 +53,22 @@ use actix_web::{HttpRequest, HttpResponse, get};
 use chrono::{DateTime, NaiveDate, Utc};
 use eventlog::{DocKey, Filter};
 use events::Published;
-use events::calendar::DistrictCalendar;
+use events::rules::followed_advocacy;
 use events::school::SchoolEvent;
+use events::stakeholders::StakeholderEvent;
 use kernel::http::Caller;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use uuid::Uuid;
 use web::ApiError;
 
-use super::clocks::Clocks;
 use super::csv::{Cell, Csv};
 use super::figures::{last_day_of, month_of_day, months_between, share, share_cents};
 use super::purchases::{self, SpendDoc, SpendSums};
-use super::{Report, ReportParams, ReportReaders, format_cents, parse_query, render};
+use super::{
+    Report, ReportParams, ReportPeriod, ReportReaders, Scope, format_cents, parse_query, render,
+};
 use crate::Reporting;
 
 /// The projection's (and checkpoint's) name.
@@ -63,6 +77,10 @@ pub const NAME: &str = "reporting.schools";
 pub const SCHOOLS: &str = "reporting.schools.schools";
 /// One document per agreement change, keyed by its sequence: [`ChangeDoc`].
 pub const CHANGES: &str = "reporting.schools.changes";
+/// One document per stakeholder: [`PersonDoc`].
+pub const PEOPLE: &str = "reporting.schools.people";
+/// One document per time someone spoke for IT, keyed by its sequence: [`AdvocacyDoc`].
+pub const ADVOCACY: &str = "reporting.schools.advocacy";
 
 /// A school as the adoption report needs it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -96,14 +114,41 @@ pub struct ChangeDoc {
     pub change: Change,
     /// `signed_on` or `withdrawn_on`.
     pub on: NaiveDate,
+    /// Who signed (a signature recorded before this was kept has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<Uuid>,
 }
 
-/// Keeps the schools and their agreement changes.
+/// A person, as the report names them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PersonDoc {
+    pub stakeholder_id: Uuid,
+    pub name: String,
+    pub school_id: Option<String>,
+}
+
+/// One time a person spoke for IT to another.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdvocacyDoc {
+    pub advocate_id: Uuid,
+    pub to_id: Uuid,
+    pub on: NaiveDate,
+}
+
+/// Keeps the schools, their agreement changes, the people (names and schools) and who spoke
+/// for IT to whom.
 #[derive(Debug, Default)]
 pub struct Schools;
 
-const TYPES: [&str; 4] =
-    ["school-registered", "school-updated", "agreement-signed", "agreement-withdrawn"];
+const TYPES: [&str; 7] = [
+    "school-registered",
+    "school-updated",
+    "agreement-signed",
+    "agreement-withdrawn",
+    "stakeholder-registered",
+    "stakeholder-updated",
+    "spoke-for-it",
+];
 
 impl ReadModel for Schools {
     const NAME: &'static str = NAME;
@@ -112,7 +157,14 @@ impl ReadModel for Schools {
     type Doc = SchoolDoc;
 
     fn collections(&self) -> Vec<&'static str> {
-        vec![SCHOOLS, CHANGES]
+        vec![SCHOOLS, CHANGES, PEOPLE, ADVOCACY]
+    }
+
+    fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
+        match event.event {
+            Published::School(_) => vec![event.stream_id().to_owned()],
+            _ => vec![],
+        }
     }
 
     fn filter(&self) -> Filter {
@@ -126,6 +178,12 @@ impl ReadModel for Schools {
             ) => {
                 vec![DocKey::new(CHANGES, change_key(event.position))]
             }
+            Published::Stakeholder(StakeholderEvent::SpokeForIt(_)) => {
+                vec![DocKey::new(ADVOCACY, change_key(event.position))]
+            }
+            Published::Stakeholder(
+                StakeholderEvent::Registered(_) | StakeholderEvent::Updated(_),
+            ) => vec![DocKey::new(PEOPLE, event.stream_id())],
             _ => vec![],
         }
     }
@@ -135,8 +193,35 @@ impl ReadModel for Schools {
         event: &Recorded<'_>,
         docs: &mut Documents<'_, SchoolDoc>,
     ) -> Result<(), String> {
-        let Published::School(school_event) = event.event else { return Ok(()) };
         let id = event.stream_id();
+        let school_event = match event.event {
+            Published::School(school_event) => school_event,
+            Published::Stakeholder(stakeholder) => {
+                let person = match stakeholder {
+                    StakeholderEvent::Registered(e) => Some((&e.name, &e.school_id)),
+                    StakeholderEvent::Updated(e) => Some((&e.name, &e.school_id)),
+                    StakeholderEvent::SpokeForIt(e) => {
+                        let Ok(advocate_id) = id.parse::<Uuid>() else { return Ok(()) };
+                        let doc = AdvocacyDoc { advocate_id, to_id: e.to_stakeholder_id, on: e.on };
+                        docs.of::<AdvocacyDoc>(ADVOCACY).put(&change_key(event.position), &doc);
+                        None
+                    }
+                    _ => None,
+                };
+                if let Some((name, school)) = person
+                    && let Ok(stakeholder_id) = id.parse::<Uuid>()
+                {
+                    let doc = PersonDoc {
+                        stakeholder_id,
+                        name: name.to_string(),
+                        school_id: school.as_ref().map(|s| s.to_string()),
+                    };
+                    docs.of::<PersonDoc>(PEOPLE).put(id, &doc);
+                }
+                return Ok(());
+            }
+            _ => return Ok(()),
+        };
         let mut school = docs
             .get(id)
             .unwrap_or_else(|| SchoolDoc { school_id: id.to_owned(), ..SchoolDoc::default() });
@@ -154,15 +239,21 @@ impl ReadModel for Schools {
             }
             SchoolEvent::AgreementSigned(e) => {
                 school.gated = true;
-                Some((Change::Signed, e.signed_on))
+                Some((Change::Signed, e.signed_on, Some(e.principal_id)))
             }
             SchoolEvent::AgreementWithdrawn(e) => {
                 school.gated = false;
-                Some((Change::Withdrawn, e.withdrawn_on))
+                Some((Change::Withdrawn, e.withdrawn_on, None))
             }
         };
-        if let Some((change, on)) = change {
-            let doc = ChangeDoc { sequence: event.position, school_id: id.to_owned(), change, on };
+        if let Some((change, on, principal_id)) = change {
+            let doc = ChangeDoc {
+                sequence: event.position,
+                school_id: id.to_owned(),
+                change,
+                on,
+                principal_id,
+            };
             docs.of::<ChangeDoc>(CHANGES).put(&change_key(event.position), &doc);
         }
         docs.put(id, &school);
@@ -183,7 +274,9 @@ fn change_key(position: u64) -> String {
 pub struct AdoptionReport {
     /// The day the report was made (the district's date).
     pub as_of: NaiveDate,
-    /// Schools now.
+    /// The months, spend, agreement changes and signings in this period.
+    pub period: ReportPeriod,
+    /// Schools now (or, for a period that has ended, at its last day).
     pub schools: SchoolCounts,
     /// Technology spend, all time, per currency.
     pub technology_spend: Vec<Spend>,
@@ -191,6 +284,48 @@ pub struct AdoptionReport {
     pub months: Vec<AdoptionMonth>,
     /// Every signature and withdrawal, by date.
     pub agreement_changes: Vec<AgreementChange>,
+    /// Every signature, by date: who signed, and the advocates whose word came first.
+    pub signings: Vec<Signing>,
+    /// How many signings followed an advocate's word.
+    pub advocacy: AdvocacyShare,
+}
+
+/// A school's signature, and who spoke for IT to its principal before it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Signing {
+    pub school_id: String,
+    pub school_name: Option<String>,
+    pub signed_on: NaiveDate,
+    /// The principal who signed (absent for a signature recorded before it was kept).
+    pub principal: Option<PersonName>,
+    /// Who spoke for IT to the principal on or before the day they signed, each once, by the
+    /// day of their first word.
+    pub advocates: Vec<AdvocateWord>,
+}
+
+/// A person, named, with their school.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct PersonName {
+    pub stakeholder_id: Uuid,
+    pub name: Option<String>,
+    pub school_id: Option<String>,
+    pub school_name: Option<String>,
+}
+
+/// An advocate, and the day they first spoke for IT to the principal.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct AdvocateWord {
+    pub advocate: PersonName,
+    pub on: NaiveDate,
+}
+
+/// Signings that followed an advocate's word.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+pub struct AdvocacyShare {
+    pub signings: u64,
+    pub after_advocacy: u64,
+    /// `after_advocacy / signings`, to four decimals; `null` without signings.
+    pub share: Option<f64>,
 }
 
 /// How many schools are counted and gated.
@@ -257,6 +392,7 @@ pub struct AgreementChange {
     pub sequence: u64,
     pub on: NaiveDate,
     pub school_id: String,
+    pub school_name: Option<String>,
     pub change: Change,
     /// Schools counted and gated after it.
     pub schools: SchoolCounts,
@@ -266,15 +402,22 @@ fn counts(total: u64, gated: u64) -> SchoolCounts {
     SchoolCounts { total, gated, gated_share: share(gated, total) }
 }
 
-/// The report from the projection's documents, on `today`, in the district's `calendar`.
-pub fn build(
-    schools: &[SchoolDoc],
-    changes: &[ChangeDoc],
-    spend: &[SpendDoc],
-    today: NaiveDate,
-    calendar: &DistrictCalendar,
-) -> AdoptionReport {
-    let mut changes: Vec<&ChangeDoc> = changes.iter().collect();
+/// The documents the report is made from.
+#[derive(Debug, Clone, Default)]
+pub struct AdoptionDocs {
+    pub schools: Vec<SchoolDoc>,
+    pub changes: Vec<ChangeDoc>,
+    pub spend: Vec<SpendDoc>,
+    pub people: Vec<PersonDoc>,
+    pub advocacy: Vec<AdvocacyDoc>,
+}
+
+/// The report from the projections' documents, on `today`, for the scope's period (in the
+/// district's calendar).
+pub fn build(docs: &AdoptionDocs, today: NaiveDate, scope: &Scope) -> AdoptionReport {
+    let (calendar, period, names) = (&scope.calendar, &scope.period, &scope.names);
+    let schools = &docs.schools;
+    let mut changes: Vec<&ChangeDoc> = docs.changes.iter().collect();
     changes.sort_by_key(|c| (c.on, c.sequence));
     // When each school starts to count.
     let mut counted_from: BTreeMap<&str, NaiveDate> = BTreeMap::new();
@@ -297,24 +440,44 @@ pub fn build(
             Change::Signed => gated.insert(&c.school_id),
             Change::Withdrawn => gated.remove(c.school_id.as_str()),
         };
-        agreement_changes.push(AgreementChange {
-            sequence: c.sequence,
-            on: c.on,
-            school_id: c.school_id.clone(),
-            change: c.change,
-            schools: counts(counted_by(c.on), gated.len() as u64),
-        });
+        if period.contains(c.on) {
+            agreement_changes.push(AgreementChange {
+                sequence: c.sequence,
+                on: c.on,
+                school_id: c.school_id.clone(),
+                school_name: names.get(&c.school_id),
+                change: c.change,
+                schools: counts(counted_by(c.on), gated.len() as u64),
+            });
+        }
     }
+    let signings = signings(docs, &changes, scope);
+    let after_advocacy = signings.iter().filter(|s| !s.advocates.is_empty()).count() as u64;
+    let advocacy = AdvocacyShare {
+        signings: signings.len() as u64,
+        after_advocacy,
+        share: share(after_advocacy, signings.len() as u64),
+    };
 
-    // Per month and currency, and all time per currency.
+    // Per month and currency, and over the period per currency.
     let mut spend_by_month: BTreeMap<String, BTreeMap<&str, SpendSums>> = BTreeMap::new();
     let mut all_time: BTreeMap<&str, SpendSums> = BTreeMap::new();
-    for (month, currency, sums) in spend.iter().flat_map(|s| s.by_month(calendar)) {
+    let slots = docs.spend.iter().flat_map(|s| s.by_day(calendar));
+    for (day, month, currency, sums) in slots {
+        // A document kept by the month counts in a period by its month's last day.
+        let day = day.or_else(|| last_day_of(&month));
+        if !period.is_all() && !day.is_some_and(|d| period.contains(d)) {
+            continue;
+        }
         spend_by_month.entry(month).or_default().entry(currency).or_default().add(sums);
         all_time.entry(currency).or_default().add(sums);
     }
-    let first =
-        counted_from.values().map(|d| month_of_day(*d)).chain(spend_by_month.keys().cloned()).min();
+    let first = counted_from
+        .values()
+        .map(|d| month_of_day(*d))
+        .chain(spend_by_month.keys().cloned())
+        .min()
+        .map(|m| period.from.map_or(m.clone(), |from| m.max(month_of_day(from))));
     let last = counted_from
         .values()
         .chain(changes.iter().map(|c| &c.on))
@@ -323,6 +486,7 @@ pub fn build(
         .chain([month_of_day(today)])
         .max()
         .unwrap_or_else(|| month_of_day(today));
+    let last = period.to.map_or(last.clone(), |to| last.min(month_of_day(to)));
     let mut months = Vec::new();
     if let Some(first) = first {
         let mut next_change = 0;
@@ -348,13 +512,81 @@ pub fn build(
         }
     }
 
+    // Schools now, or at the end of a period that has ended (by the agreements' dates).
+    let schools_now = match period.to.filter(|to| *to < today) {
+        None => counts(schools.len() as u64, schools.iter().filter(|s| s.gated).count() as u64),
+        Some(end) => {
+            let mut gated_then: BTreeSet<&str> = BTreeSet::new();
+            for c in changes.iter().filter(|c| c.on <= end) {
+                match c.change {
+                    Change::Signed => gated_then.insert(&c.school_id),
+                    Change::Withdrawn => gated_then.remove(c.school_id.as_str()),
+                };
+            }
+            counts(counted_by(end), gated_then.len() as u64)
+        }
+    };
+
     AdoptionReport {
         as_of: today,
-        schools: counts(schools.len() as u64, schools.iter().filter(|s| s.gated).count() as u64),
+        period: period.clone(),
+        schools: schools_now,
         technology_spend: all_time.iter().map(|(c, sums)| Spend::of(c, sums)).collect(),
         months,
         agreement_changes,
+        signings,
+        advocacy,
     }
+}
+
+/// Every signature in the scope's period, by date, with the advocates whose word came first
+/// ([`followed_advocacy`]): each advocate once, by the day of their first word to the
+/// principal since the school's previous withdrawal.
+fn signings(docs: &AdoptionDocs, changes: &[&ChangeDoc], scope: &Scope) -> Vec<Signing> {
+    let people: BTreeMap<Uuid, &PersonDoc> =
+        docs.people.iter().map(|p| (p.stakeholder_id, p)).collect();
+    let named = |id: Uuid| {
+        let person = people.get(&id);
+        let school_id = person.and_then(|p| p.school_id.clone());
+        PersonName {
+            stakeholder_id: id,
+            name: person.map(|p| p.name.clone()),
+            school_name: scope.names.of_some(school_id.as_deref()),
+            school_id,
+        }
+    };
+    let mut words: Vec<&AdvocacyDoc> = docs.advocacy.iter().collect();
+    words.sort_by_key(|w| w.on);
+    let mut withdrawn: BTreeMap<&str, NaiveDate> = BTreeMap::new();
+    let mut signings = Vec::new();
+    for c in changes {
+        if c.change == Change::Withdrawn {
+            withdrawn.insert(&c.school_id, c.on);
+            continue;
+        }
+        if !scope.contains(c.on) {
+            continue;
+        }
+        let since = withdrawn.get(c.school_id.as_str()).copied();
+        let mut advocates: Vec<AdvocateWord> = Vec::new();
+        if let Some(principal) = c.principal_id {
+            for w in &words {
+                let counts = followed_advocacy(principal, c.on, w.to_id, w.on)
+                    && since.is_none_or(|since| since < w.on);
+                if counts && !advocates.iter().any(|a| a.advocate.stakeholder_id == w.advocate_id) {
+                    advocates.push(AdvocateWord { advocate: named(w.advocate_id), on: w.on });
+                }
+            }
+        }
+        signings.push(Signing {
+            school_id: c.school_id.clone(),
+            school_name: scope.names.get(&c.school_id),
+            signed_on: c.on,
+            principal: c.principal_id.map(named),
+            advocates,
+        });
+    }
+    signings
 }
 
 impl Report for AdoptionReport {
@@ -362,6 +594,7 @@ impl Report for AdoptionReport {
 
     fn csv(&self) -> Csv {
         let mut csv = Csv::new(&[
+            "dimension",
             "month",
             "schools_total",
             "schools_gated",
@@ -373,10 +606,16 @@ impl Report for AdoptionReport {
             "gated_checks",
             "gated_spend",
             "gated_spend_share",
+            "school_id",
+            "school_name",
+            "signed_on",
+            "principal",
+            "advocates",
         ]);
         for m in &self.months {
             let schools = |csv: &mut Csv, spend: Option<&Spend>| {
                 let mut cells: Vec<Cell> = vec![
+                    Cell::Text("month"),
                     m.month.as_str().into(),
                     m.schools.total.into(),
                     m.schools.gated.into(),
@@ -394,6 +633,7 @@ impl Report for AdoptionReport {
                     ]),
                     None => cells.extend(std::iter::repeat_n(Cell::Empty, 7)),
                 }
+                cells.extend(std::iter::repeat_n(Cell::Empty, 5));
                 csv.row(cells);
             };
             if m.technology_spend.is_empty() {
@@ -402,6 +642,22 @@ impl Report for AdoptionReport {
             for s in &m.technology_spend {
                 schools(&mut csv, Some(s));
             }
+        }
+        for s in &self.signings {
+            let name =
+                |p: &PersonName| p.name.clone().unwrap_or_else(|| p.stakeholder_id.to_string());
+            let advocates: Vec<String> =
+                s.advocates.iter().map(|a| format!("{} ({})", name(&a.advocate), a.on)).collect();
+            let mut cells: Vec<Cell> = vec![Cell::Text("signing")];
+            cells.extend(std::iter::repeat_n(Cell::Empty, 11));
+            cells.extend([
+                s.school_id.as_str().into(),
+                s.school_name.as_deref().into(),
+                Cell::Owned(s.signed_on.to_string()),
+                s.principal.as_ref().map_or(Cell::Empty, |p| Cell::Owned(name(p))),
+                Cell::Owned(advocates.join("; ")),
+            ]);
+            csv.row(cells);
         }
         csv
     }
@@ -416,7 +672,12 @@ impl Report for AdoptionReport {
 /// later; the *gated* part is that of checks decided while the school's agreement stood. A
 /// check sent after the fact counts in the month the purchase was requested. Months are the
 /// district's calendar months, in its time zone (`GET /v1/district`), up to the current one.
-/// `?format=csv` gives one row per month and currency.
+/// `signings` lists every signature by date with the principal who signed and the advocates
+/// who spoke for IT to that principal on or before the day (`advocacy`: how many signings
+/// followed an advocate's word). Schools and people are named beside their ids. With a period
+/// (`?from=`, `?to=`, `?school_year=`): its months, the spend asked about, the changes and
+/// signings dated in it, and the schools at its end. `?format=csv` gives one row per month
+/// and currency (`dimension` `month`), then one per signing (`signing`).
 #[utoipa::path(
     tag = "reports",
     operation_id = "adoption_report",
@@ -424,7 +685,7 @@ impl Report for AdoptionReport {
     responses(
         (status = 200, description = "The report, as JSON or (`?format=csv`) CSV with a header row.", content(
             (AdoptionReport = "application/json"),
-            (String = "text/csv", example = json!("month,schools_total,schools_gated,schools_gated_share,currency,checks,technology_checks,technology_spend,gated_checks,gated_spend,gated_spend_share\r\n2024-09,3,2,0.6667,USD,4,3,3000.00,2,2000.00,0.6667\r\n")),
+            (String = "text/csv", example = json!("dimension,month,schools_total,schools_gated,schools_gated_share,currency,checks,technology_checks,technology_spend,gated_checks,gated_spend,gated_spend_share,school_id,school_name,signed_on,principal,advocates\r\nmonth,2024-09,3,2,0.6667,USD,4,3,3000.00,2,2000.00,0.6667,,,,,\r\nsigning,,,,,,,,,,,,lincoln-elem,Lincoln Elementary,2024-09-12,Ana Ruiz,Sam Lee (2024-09-03)\r\n")),
         )),
         (status = 400, description = "A query parameter is invalid (`invalid-query`).", body = web::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
@@ -439,184 +700,19 @@ pub async fn adoption_report(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let params: ReportParams = parse_query(req.query_string())?;
-    service.wait_for(&[Schools::NAME, purchases::Purchases::NAME, Clocks::NAME]).await?;
-    let (schools, changes, spend, district) = futures::try_join!(
+    let scope = service.scope(&params).await?;
+    service.wait_for(&[Schools::NAME, purchases::Purchases::NAME]).await?;
+    let (schools, changes, spend, people, advocacy) = futures::try_join!(
         service.documents::<SchoolDoc>(SCHOOLS),
         service.documents::<ChangeDoc>(CHANGES),
         service.documents::<SpendDoc>(purchases::SPEND),
-        service.district(),
+        service.documents::<PersonDoc>(PEOPLE),
+        service.documents::<AdvocacyDoc>(ADVOCACY),
     )?;
-    let today = district.calendar.today(service.now());
-    let report = build(&schools, &changes, &spend, today, &district.calendar);
-    Ok(render(&report, params.format))
+    let docs = AdoptionDocs { schools, changes, spend, people, advocacy };
+    let today = scope.calendar.today(service.now());
+    Ok(render(&build(&docs, today, &scope), params.format))
 }
 
 #[cfg(test)]
-mod tests {
-    use events::calendar::{BusinessHours, TimeZoneName};
-
-    use super::*;
-
-    fn day(s: &str) -> NaiveDate {
-        s.parse().unwrap()
-    }
-
-    fn utc() -> DistrictCalendar {
-        DistrictCalendar::default()
-    }
-
-    fn chicago() -> DistrictCalendar {
-        DistrictCalendar::new(
-            TimeZoneName::parse("America/Chicago").unwrap(),
-            BusinessHours::office(),
-        )
-    }
-
-    fn school(id: &str, registered: &str, gated: bool) -> SchoolDoc {
-        SchoolDoc {
-            school_id: id.into(),
-            name: None,
-            registered_on: Some(day(registered)),
-            registered_at: None,
-            gated,
-        }
-    }
-
-    #[test]
-    fn series_by_month_and_change() {
-        let schools = [
-            school("a", "2024-08-01", true),
-            school("b", "2024-08-15", false),
-            school("c", "2024-10-02", true),
-        ];
-        let changes = [
-            ChangeDoc {
-                sequence: 5,
-                school_id: "a".into(),
-                change: Change::Signed,
-                on: day("2024-08-20"),
-            },
-            ChangeDoc {
-                sequence: 9,
-                school_id: "b".into(),
-                change: Change::Signed,
-                on: day("2024-09-01"),
-            },
-            ChangeDoc {
-                sequence: 12,
-                school_id: "b".into(),
-                change: Change::Withdrawn,
-                on: day("2024-10-05"),
-            },
-            ChangeDoc {
-                sequence: 14,
-                school_id: "c".into(),
-                change: Change::Signed,
-                on: day("2024-10-03"),
-            },
-        ];
-        let mut sums = SpendSums::default();
-        sums.add(&SpendSums {
-            checks: 3,
-            technology_checks: 2,
-            technology_cents: 30_000,
-            gated_checks: 1,
-            gated_cents: 10_000,
-        });
-        // Kept by the quarter hour, and (a document written before) by the month.
-        let (half, rest) = split(&sums);
-        let at = "2024-09-12T15:00:00Z".parse().unwrap();
-        let spend = [
-            SpendDoc {
-                by_quarter_hour: [(at, [("USD".into(), half)].into())].into(),
-                ..SpendDoc::default()
-            },
-            SpendDoc {
-                month: Some("2024-09".into()),
-                by_currency: [("USD".into(), rest)].into(),
-                ..SpendDoc::default()
-            },
-        ];
-        let report = build(&schools, &changes, &spend, day("2024-11-10"), &utc());
-        assert_eq!(report.schools, counts(3, 2));
-        let months: Vec<(&str, u64, u64)> = report
-            .months
-            .iter()
-            .map(|m| (m.month.as_str(), m.schools.total, m.schools.gated))
-            .collect();
-        assert_eq!(
-            months,
-            [("2024-08", 2, 1), ("2024-09", 2, 2), ("2024-10", 3, 2), ("2024-11", 3, 2)]
-        );
-        assert_eq!(report.months[1].technology_spend[0].technology_spend, "300.00");
-        assert_eq!(report.months[1].technology_spend[0].gated_spend_share, Some(0.3333));
-        let order: Vec<u64> = report.agreement_changes.iter().map(|c| c.sequence).collect();
-        assert_eq!(order, [5, 9, 14, 12]);
-        assert_eq!(report.agreement_changes[3].schools, counts(3, 2));
-        let csv = report.csv().finish();
-        assert!(csv.starts_with("month,schools_total,"), "{csv}");
-        assert!(csv.contains("\r\n2024-08,2,1,0.5,,,,,,,\r\n"), "{csv}");
-        assert!(csv.contains("\r\n2024-09,2,2,1,USD,3,2,300.00,1,100.00,0.3333\r\n"), "{csv}");
-    }
-
-    /// `sums` in two parts that add up to it.
-    fn split(sums: &SpendSums) -> (SpendSums, SpendSums) {
-        let first = SpendSums {
-            checks: 1,
-            technology_checks: 1,
-            technology_cents: 20_000,
-            gated_checks: 0,
-            gated_cents: 0,
-        };
-        let rest = SpendSums {
-            checks: sums.checks - 1,
-            technology_checks: sums.technology_checks - 1,
-            technology_cents: sums.technology_cents - 20_000,
-            gated_checks: sums.gated_checks,
-            gated_cents: sums.gated_cents,
-        };
-        (first, rest)
-    }
-
-    #[test]
-    fn a_sign_up_at_half_past_eleven_at_night_on_the_last_day_of_a_month_counts_in_that_month() {
-        // Saturday 31 August 2024, 23:30 in Chicago: 04:30 on 1 September in UTC.
-        let late = "2024-09-01T04:30:00Z".parse().unwrap();
-        let schools = [SchoolDoc {
-            school_id: "a".into(),
-            name: None,
-            registered_on: None,
-            registered_at: Some(late),
-            gated: false,
-        }];
-        let check = SpendSums {
-            checks: 1,
-            technology_checks: 1,
-            technology_cents: 50_000,
-            ..SpendSums::default()
-        };
-        let spend = [SpendDoc {
-            by_quarter_hour: [(late, [("USD".into(), check)].into())].into(),
-            ..SpendDoc::default()
-        }];
-        let report = build(&schools, &[], &spend, day("2024-09-10"), &chicago());
-        let months: Vec<(&str, u64, usize)> = report
-            .months
-            .iter()
-            .map(|m| (m.month.as_str(), m.schools.total, m.technology_spend.len()))
-            .collect();
-        assert_eq!(months, [("2024-08", 1, 1), ("2024-09", 1, 0)]);
-        assert_eq!(report.months[0].technology_spend[0].technology_spend, "500.00");
-        // In UTC's calendar, the same moment is September's.
-        let report = build(&schools, &[], &spend, day("2024-09-10"), &utc());
-        assert_eq!(report.months.iter().map(|m| m.month.as_str()).collect::<Vec<_>>(), ["2024-09"]);
-    }
-
-    #[test]
-    fn empty() {
-        let report = build(&[], &[], &[], day("2024-11-10"), &utc());
-        assert!(report.months.is_empty());
-        assert_eq!(report.schools, counts(0, 0));
-        assert_eq!(report.schools.gated_share, None);
-    }
-}
+mod tests;

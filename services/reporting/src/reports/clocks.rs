@@ -208,6 +208,7 @@ mod tests {
             name: ShortText::parse("Springfield").unwrap(),
             time_zone: TimeZoneName::parse("America/Chicago").unwrap(),
             business_hours: BusinessHours::office(),
+            school_year_starts_in: None,
         });
         let minutes = |n| BusinessMinutes::new(n).unwrap();
         let targets = DistrictEvent::from(SlaTargets {

@@ -54,6 +54,7 @@ pub mod wishes;
 
 mod csv;
 mod figures;
+mod period;
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -75,6 +76,7 @@ use web::ApiError;
 
 pub use csv::Csv;
 pub use figures::{Stats, format_cents, month_of, percentile, share};
+pub use period::{ReportPeriod, SchoolNames, Scope};
 
 use crate::Reporting;
 
@@ -215,6 +217,13 @@ pub struct ReportParams {
     /// `json` (the default) or `csv`.
     #[param(inline)]
     pub format: Option<ReportFormat>,
+    /// The first day counted (the district's date, `YYYY-MM-DD`); open when absent.
+    pub from: Option<NaiveDate>,
+    /// The last day counted (included); open when absent.
+    pub to: Option<NaiveDate>,
+    /// A school year instead of a range: `2025-26`, or the year it starts in (`2025`).
+    #[param(example = "2025-26")]
+    pub school_year: Option<String>,
 }
 
 /// Parses a query string into `T`, or a 400 `invalid-query` problem. Handlers call it after
@@ -283,6 +292,20 @@ impl Reporting {
         Ok(doc.map(|d: clocks::DistrictDoc| d.district()).unwrap_or_default())
     }
 
+    /// The period `params` ask for, the district's calendar and the schools' names, once the
+    /// clocks and schools projections have reached the log's head.
+    pub(crate) async fn scope(&self, params: &ReportParams) -> Result<Scope, ApiError> {
+        self.wait_for(&[clocks::Clocks::NAME, adoption::Schools::NAME]).await?;
+        let (district, names) = futures::try_join!(self.district(), self.school_names())?;
+        let period = ReportPeriod::of(params, &district)?;
+        Ok(Scope { period, calendar: district.calendar, names })
+    }
+
+    /// The schools' names (wait for [`adoption::Schools`] first).
+    pub(crate) async fn school_names(&self) -> Result<SchoolNames, ApiError> {
+        Ok(SchoolNames::of(&self.documents::<adoption::SchoolDoc>(adoption::SCHOOLS).await?))
+    }
+
     /// The district's date now, once the clocks projection has reached the log's head.
     pub(crate) async fn today(&self) -> Result<NaiveDate, ApiError> {
         self.wait_for(&[clocks::Clocks::NAME]).await?;
@@ -316,6 +339,7 @@ struct Cached {
 struct CacheKey {
     positions: Vec<u64>,
     day: NaiveDate,
+    period: ReportPeriod,
 }
 
 impl std::fmt::Debug for ReportCache {
@@ -336,7 +360,9 @@ impl ReportCache {
         let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
         // Positions only grow: never replace a report built further along.
         let newer = cache.get(R::NAME).is_some_and(|c| {
-            c.key.day == key.day && c.key.positions.iter().zip(&key.positions).all(|(a, b)| a > b)
+            c.key.day == key.day
+                && c.key.period == key.period
+                && c.key.positions.iter().zip(&key.positions).all(|(a, b)| a > b)
         });
         if !newer {
             cache.insert(R::NAME, Cached { key, report });
@@ -347,7 +373,8 @@ impl ReportCache {
 impl Reporting {
     /// The report `R` once the read models `names` have reached the log's head (see
     /// [`Reporting::wait_for`]): built by `build` from their documents and the district's date
-    /// today, or the one built before when they have not moved since and the day is the same.
+    /// today, or the one built before when they have not moved since and the day and the
+    /// `period` asked for are the same.
     ///
     /// The positions are read before the documents, and a projection only moves forward, so a
     /// report kept under a key reflects at least those positions: a request that finds its
@@ -355,6 +382,7 @@ impl Reporting {
     pub(crate) async fn cached_report<R, F, Fut>(
         &self,
         names: &[&str],
+        period: &ReportPeriod,
         build: F,
     ) -> Result<Arc<R>, ApiError>
     where
@@ -367,6 +395,7 @@ impl Reporting {
         let key = CacheKey {
             positions: names.iter().map(|n| self.read_models().position(n).unwrap_or(0)).collect(),
             day,
+            period: period.clone(),
         };
         let cache = self.report_cache();
         if let Some(report) = cache.get::<R>(&key) {

@@ -19,6 +19,10 @@
 //!   made to, or for a promise made to a person, the school that person worked at when it was
 //!   made (none for district staff).
 //!
+//! - **A period** (`?from=`, `?to=`, `?school_year=`): the promises made in it, the standing
+//!   promises made by its end (they stand until the school withdraws), checked against the
+//!   cancellations of held purchases flagged in it. Schools are named beside their ids.
+//!
 //! Promises and stakeholders' schools are kept by the `reporting.promises` projection here; the
 //! cancelled held purchases by the shared purchase projection ([`super::purchases`]).
 
@@ -43,7 +47,7 @@ use web::ApiError;
 use super::csv::{Cell, Csv};
 use super::figures::share;
 use super::purchases::{HELD, HeldDoc, Purchases};
-use super::{Report, ReportParams, ReportReaders, parse_query, render};
+use super::{Report, ReportParams, ReportPeriod, ReportReaders, Scope, parse_query, render};
 use crate::Reporting;
 
 /// The projection's (and checkpoint's) name.
@@ -201,6 +205,8 @@ impl ReadModel for Promises {
 pub struct PromisesReport {
     /// The day (the district's date) against which `overdue` is counted.
     pub as_of: NaiveDate,
+    /// The promises made in this period, and the cancellations of purchases flagged in it.
+    pub period: ReportPeriod,
     /// Every promise, the standing call-before-cancel promises included.
     pub all: PromiseGroup,
     /// By owner, ordered by owner.
@@ -216,6 +222,8 @@ pub struct PromisesReport {
 pub struct PromiseGroup {
     /// The owner or the school; `null` for all promises and for promises concerning no school.
     pub key: Option<String>,
+    /// The school's name, for a school.
+    pub name: Option<String>,
     pub made: u64,
     pub kept: u64,
     pub broken: u64,
@@ -277,6 +285,7 @@ pub struct CallBeforeCancel {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
 pub struct CallBeforeCancelSchool {
     pub school_id: String,
+    pub school_name: Option<String>,
     /// Who made its latest standing promise.
     pub owner: Option<String>,
     pub promises: u64,
@@ -287,11 +296,20 @@ pub struct CallBeforeCancelSchool {
     pub without: u64,
 }
 
-/// The report from the projection's documents, on `today`.
-pub fn build(promises: &[PromiseDoc], held: &[HeldDoc], today: NaiveDate) -> PromisesReport {
+/// The report from the projection's documents, on `today`, for the scope's period: the
+/// promises made in it, the standing promises made by its end (they stand until the school
+/// withdraws), and the cancellations of held purchases flagged in it.
+pub fn build(
+    promises: &[PromiseDoc],
+    held: &[HeldDoc],
+    today: NaiveDate,
+    scope: &Scope,
+) -> PromisesReport {
+    let period = &scope.period;
     // Standing promises by school, in log order, and the cancellations each covers.
     let mut standing: BTreeMap<&str, Vec<(&PromiseDoc, bool)>> = BTreeMap::new();
-    for p in promises.iter().filter(|p| p.is_call_before_cancel()) {
+    let standing_then = |p: &&PromiseDoc| period.to.is_none_or(|to| p.made_on <= to);
+    for p in promises.iter().filter(|p| p.is_call_before_cancel()).filter(standing_then) {
         if let Some(school) = p.school_id.as_deref() {
             standing.entry(school).or_default().push((p, true));
         }
@@ -301,7 +319,9 @@ pub fn build(promises: &[PromiseDoc], held: &[HeldDoc], today: NaiveDate) -> Pro
     }
     let mut cbc_schools: BTreeMap<&str, CallBeforeCancelSchool> = BTreeMap::new();
     let mut cbc = CallBeforeCancel::default();
-    for h in held {
+    let flagged_in_period =
+        |h: &&HeldDoc| period.is_all() || h.flagged_at.is_some_and(|at| scope.contains_at(at));
+    for h in held.iter().filter(flagged_in_period) {
         let Some(first) = h.call_and_alternative_first else { continue };
         cbc.cancellations += 1;
         let school = cbc_schools.entry(&h.school_id).or_default();
@@ -325,7 +345,7 @@ pub fn build(promises: &[PromiseDoc], held: &[HeldDoc], today: NaiveDate) -> Pro
     // Where each promise stands today.
     let mut standings: Vec<(&PromiseDoc, Standing)> = promises
         .iter()
-        .filter(|p| !p.is_call_before_cancel())
+        .filter(|p| !p.is_call_before_cancel() && period.contains(p.made_on))
         .map(|p| {
             let s = match p.outcome {
                 Some(Outcome::Kept) => Standing::Kept,
@@ -364,21 +384,24 @@ pub fn build(promises: &[PromiseDoc], held: &[HeldDoc], today: NaiveDate) -> Pro
         .into_iter()
         .map(|(school, mut s)| {
             s.school_id = school.to_owned();
+            s.school_name = scope.names.get(school);
             s
         })
         .collect();
 
-    let keyed = |key: Option<&str>, g: PromiseGroup| PromiseGroup {
+    let keyed = |key: Option<&str>, name: Option<String>, g: PromiseGroup| PromiseGroup {
         key: key.map(str::to_owned),
+        name,
         ..g.finish()
     };
     let mut by_school: Vec<PromiseGroup> =
-        by_school.into_iter().map(|(k, g)| keyed(k, g)).collect();
+        by_school.into_iter().map(|(k, g)| keyed(k, scope.names.of_some(k), g)).collect();
     by_school.sort_by_key(|g| (g.key.is_none(), g.key.clone()));
     PromisesReport {
         as_of: today,
+        period: period.clone(),
         all: all.finish(),
-        by_owner: by_owner.into_iter().map(|(k, g)| keyed(Some(k), g)).collect(),
+        by_owner: by_owner.into_iter().map(|(k, g)| keyed(Some(k), None, g)).collect(),
         by_school,
         call_before_cancel: cbc,
     }
@@ -391,6 +414,7 @@ impl Report for PromisesReport {
         let mut csv = Csv::new(&[
             "dimension",
             "key",
+            "name",
             "made",
             "kept",
             "broken",
@@ -405,6 +429,7 @@ impl Report for PromisesReport {
             csv.row([
                 Cell::Text(dimension),
                 g.key.as_deref().into(),
+                g.name.as_deref().into(),
                 g.made.into(),
                 g.kept.into(),
                 g.broken.into(),
@@ -431,7 +456,7 @@ impl Report for PromisesReport {
     responses(
         (status = 200, description = "The report, as JSON or (`?format=csv`) CSV with a header row.", content(
             (PromisesReport = "application/json"),
-            (String = "text/csv", example = json!("dimension,key,made,kept,broken,overdue,open,kept_share\r\nall,,5,3,1,1,0,0.75\r\nowner,cto@district.org,5,3,1,1,0,0.75\r\n")),
+            (String = "text/csv", example = json!("dimension,key,name,made,kept,broken,overdue,open,kept_share\r\nall,,,5,3,1,1,0,0.75\r\nowner,cto@district.org,,5,3,1,1,0,0.75\r\nschool,lincoln-elem,Lincoln Elementary,2,1,0,1,0,1\r\n")),
         )),
         (status = 400, description = "A query parameter is invalid (`invalid-query`).", body = web::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
@@ -447,13 +472,16 @@ pub async fn promises_report(
 ) -> Result<HttpResponse, ApiError> {
     let params: ReportParams = parse_query(req.query_string())?;
     let service = &**service;
+    let scope = service.scope(&params).await?;
+    let scope = &scope;
+    let names = [Promises::NAME, Purchases::NAME];
     let report = service
-        .cached_report(&[Promises::NAME, Purchases::NAME], |today| async move {
+        .cached_report(&names, &scope.period, |today| async move {
             let (promises, held) = futures::try_join!(
                 service.documents::<PromiseDoc>(PROMISES),
                 service.documents::<HeldDoc>(HELD),
             )?;
-            Ok(build(&promises, &held, today))
+            Ok(build(&promises, &held, today, scope))
         })
         .await?;
     Ok(render(&*report, params.format))
@@ -522,7 +550,7 @@ mod tests {
             // Still held: not a cancellation.
             HeldDoc { call_and_alternative_first: None, ..cancelled("b", 21, true) },
         ];
-        let report = build(&promises, &held, today);
+        let report = build(&promises, &held, today, &Scope::all());
         let all = &report.all;
         assert_eq!((all.made, all.kept, all.broken, all.overdue, all.open), (7, 3, 2, 1, 1));
         assert_eq!(all.kept_share, Some(0.6));
@@ -538,7 +566,36 @@ mod tests {
         assert_eq!(cbc.by_school[1].school_id, "b");
         assert_eq!((cbc.by_school[1].promises, cbc.by_school[1].broken), (2, 1));
         let csv = report.csv().finish();
-        assert!(csv.starts_with("dimension,key,made,kept,broken,overdue,open,kept_share\r\n"));
-        assert!(csv.contains("\r\nschool,,1,0,1,0,0,0\r\n"), "{csv}");
+        assert!(csv.starts_with("dimension,key,name,made,kept,broken,overdue,open,kept_share\r\n"));
+        assert!(csv.contains("\r\nschool,,,1,0,1,0,0,0\r\n"), "{csv}");
+
+        // 2025 only: promises 3 and 4 (made in 2025), the standing promises made before, and
+        // the cancellations flagged in 2025 (b's); schools named.
+        let mut promises = promises.to_vec();
+        for p in &mut promises[2..4] {
+            p.made_on = day("2025-01-02");
+        }
+        let mut held = held.to_vec();
+        held[2].flagged_at = Some("2025-01-03T15:00:00Z".parse().unwrap());
+        let scope = Scope {
+            period: ReportPeriod::between(Some(day("2025-01-01")), Some(day("2025-12-31"))),
+            names: [("a", "Adams Elementary"), ("b", "Bryant Elementary")].into(),
+            ..Scope::all()
+        };
+        let report = build(&promises, &held, today, &scope);
+        let all = &report.all;
+        assert_eq!((all.made, all.kept, all.broken, all.overdue, all.open), (5, 2, 1, 1, 1));
+        let cbc = &report.call_before_cancel;
+        assert_eq!((cbc.cancellations, cbc.without), (1, 1));
+        let named: Vec<(&str, Option<&str>)> = cbc
+            .by_school
+            .iter()
+            .map(|s| (s.school_id.as_str(), s.school_name.as_deref()))
+            .collect();
+        assert_eq!(named, [("a", Some("Adams Elementary")), ("b", Some("Bryant Elementary"))]);
+        assert_eq!(report.by_school[0].name.as_deref(), Some("Adams Elementary"));
+        // Before any standing promise was made, none stands.
+        let scope = Scope { period: ReportPeriod::between(None, Some(day("2023-12-31"))), ..scope };
+        assert_eq!(build(&promises, &held, today, &scope).call_before_cancel.promises, 0);
     }
 }

@@ -152,12 +152,23 @@ impl SpendDoc {
         &'a self,
         calendar: &'a DistrictCalendar,
     ) -> impl Iterator<Item = (String, &'a str, &'a SpendSums)> + 'a {
+        self.by_day(calendar).map(|(_, month, currency, sums)| (month, currency, sums))
+    }
+
+    /// As [`by_month`](Self::by_month), with the district's date of each sum (`None` in a
+    /// document kept by the month).
+    pub fn by_day<'a>(
+        &'a self,
+        calendar: &'a DistrictCalendar,
+    ) -> impl Iterator<Item = (Option<NaiveDate>, String, &'a str, &'a SpendSums)> + 'a {
         let slots = self.by_quarter_hour.iter().flat_map(move |(at, sums)| {
-            let month = month_of_day(calendar.today(*at));
-            sums.iter().map(move |(currency, sums)| (month.clone(), currency.as_str(), sums))
+            let day = calendar.today(*at);
+            let month = month_of_day(day);
+            sums.iter()
+                .map(move |(currency, sums)| (Some(day), month.clone(), currency.as_str(), sums))
         });
         let legacy = self.month.iter().flat_map(move |month| {
-            self.by_currency.iter().map(move |(c, sums)| (month.clone(), c.as_str(), sums))
+            self.by_currency.iter().map(move |(c, sums)| (None, month.clone(), c.as_str(), sums))
         });
         slots.chain(legacy)
     }

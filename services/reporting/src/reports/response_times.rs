@@ -21,6 +21,9 @@
 //! held purchases, by school and by month of the flag (in the district's time zone). A purchase
 //! not yet reached or not yet resolved counts in `held` and `open` but has no duration yet.
 //!
+//! With a period (`?from=`, `?to=`, `?school_year=`), the held purchases flagged in it (the
+//! district's date of the flag). Schools are named beside their ids.
+//!
 //! The figures come from the held purchases kept by the shared purchase projection
 //! ([`super::purchases`]) and the district kept by the clocks projection ([`super::clocks`]),
 //! measured when the report is asked for.
@@ -42,7 +45,7 @@ use super::clocks::Clocks;
 use super::csv::{Cell, Csv};
 use super::figures::{Stats, month_of_day};
 use super::purchases::{HELD, HeldDoc, Purchases};
-use super::{Report, ReportParams, ReportReaders, parse_query, render};
+use super::{Report, ReportParams, ReportPeriod, ReportReaders, Scope, parse_query, render};
 use crate::Reporting;
 
 // ---------------------------------------------------------------------------------------------
@@ -51,6 +54,8 @@ use crate::Reporting;
 /// The response-times report.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct ResponseTimesReport {
+    /// The held purchases flagged in this period (the district's date of the flag).
+    pub period: ReportPeriod,
     /// Every held purchase.
     pub all: ResponseGroup,
     /// By school, ordered by school id.
@@ -64,6 +69,8 @@ pub struct ResponseTimesReport {
 pub struct ResponseGroup {
     /// The school id, the month (`2024-09`) or `all`.
     pub key: String,
+    /// The school's name, for a school.
+    pub name: Option<String>,
     /// Held purchases.
     pub held: u64,
     /// Of those, not yet approved or cancelled.
@@ -109,9 +116,10 @@ impl Acc {
         }
     }
 
-    fn finish(self, key: String) -> ResponseGroup {
+    fn finish(self, key: String, name: Option<String>) -> ResponseGroup {
         ResponseGroup {
             key,
+            name,
             held: self.held,
             open: self.open,
             to_first_reached_call: Stats::of(self.to_call),
@@ -122,22 +130,30 @@ impl Acc {
     }
 }
 
-/// The report from the purchase projection's held purchases, in business time in `calendar`.
-pub fn build(docs: &[HeldDoc], calendar: &DistrictCalendar) -> ResponseTimesReport {
+/// The report from the purchase projection's held purchases flagged in the scope's period, in
+/// business time in its calendar.
+pub fn build(docs: &[HeldDoc], scope: &Scope) -> ResponseTimesReport {
+    let calendar = &scope.calendar;
     let mut all = Acc::default();
     let mut by_school: BTreeMap<&str, Acc> = BTreeMap::new();
     let mut by_month: BTreeMap<String, Acc> = BTreeMap::new();
     for doc in docs {
-        let Some(flagged_at) = doc.flagged_at else { continue };
+        let Some(flagged_at) = doc.flagged_at.filter(|at| scope.contains_at(*at)) else {
+            continue;
+        };
         all.add(doc, flagged_at, calendar);
         by_school.entry(&doc.school_id).or_default().add(doc, flagged_at, calendar);
         let month = month_of_day(calendar.today(flagged_at));
         by_month.entry(month).or_default().add(doc, flagged_at, calendar);
     }
     ResponseTimesReport {
-        all: all.finish("all".to_owned()),
-        by_school: by_school.into_iter().map(|(k, a)| a.finish(k.to_owned())).collect(),
-        by_month: by_month.into_iter().map(|(k, a)| a.finish(k)).collect(),
+        period: scope.period.clone(),
+        all: all.finish("all".to_owned(), None),
+        by_school: by_school
+            .into_iter()
+            .map(|(k, a)| a.finish(k.to_owned(), scope.names.get(k)))
+            .collect(),
+        by_month: by_month.into_iter().map(|(k, a)| a.finish(k, None)).collect(),
     }
 }
 
@@ -148,6 +164,7 @@ impl Report for ResponseTimesReport {
         let mut csv = Csv::new(&[
             "dimension",
             "key",
+            "name",
             "held",
             "open",
             "approved",
@@ -169,6 +186,7 @@ impl Report for ResponseTimesReport {
             csv.row([
                 Cell::Text(dimension),
                 g.key.as_str().into(),
+                g.name.as_deref().into(),
                 g.held.into(),
                 g.open.into(),
                 g.approved.into(),
@@ -202,7 +220,7 @@ impl Report for ResponseTimesReport {
     responses(
         (status = 200, description = "The report, as JSON or (`?format=csv`) CSV with a header row.", content(
             (ResponseTimesReport = "application/json"),
-            (String = "text/csv", example = json!("dimension,key,held,open,approved,cancelled,reached_count,to_first_reached_call_p50_business_hours,to_first_reached_call_p90_business_hours,to_first_reached_call_max_business_hours,resolved_count,to_resolution_p50_business_hours,to_resolution_p90_business_hours,to_resolution_max_business_hours\r\nall,all,3,1,1,1,2,1,2.5,2.5,2,8,10.5,10.5\r\n")),
+            (String = "text/csv", example = json!("dimension,key,name,held,open,approved,cancelled,reached_count,to_first_reached_call_p50_business_hours,to_first_reached_call_p90_business_hours,to_first_reached_call_max_business_hours,resolved_count,to_resolution_p50_business_hours,to_resolution_p90_business_hours,to_resolution_max_business_hours\r\nall,all,,3,1,1,1,2,1,2.5,2.5,2,8,10.5,10.5\r\n")),
         )),
         (status = 400, description = "A query parameter is invalid (`invalid-query`).", body = web::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
@@ -217,11 +235,10 @@ pub async fn response_times_report(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let params: ReportParams = parse_query(req.query_string())?;
+    let scope = service.scope(&params).await?;
     let report = service
-        .cached_report(&[Purchases::NAME, Clocks::NAME], |_| async {
-            let (held, district) =
-                futures::try_join!(service.documents::<HeldDoc>(HELD), service.district(),)?;
-            Ok(build(&held, &district.calendar))
+        .cached_report(&[Purchases::NAME, Clocks::NAME], &scope.period, |_| async {
+            Ok(build(&service.documents::<HeldDoc>(HELD).await?, &scope))
         })
         .await?;
     Ok(render(&*report, params.format))
@@ -283,7 +300,7 @@ mod tests {
             // Not flagged yet (no such document is kept, but it must not count).
             HeldDoc { school_id: "c".into(), ..HeldDoc::default() },
         ];
-        let report = build(&docs, &always());
+        let report = build(&docs, &Scope { calendar: always(), ..Scope::all() });
         assert_eq!(report.all.held, 3);
         assert_eq!(report.all.open, 1);
         assert_eq!(
@@ -301,8 +318,19 @@ mod tests {
         assert_eq!(report.by_month.iter().map(|g| g.held).collect::<Vec<_>>(), [2, 1]);
         assert_eq!(report.by_month[1].to_resolution, Stats::default());
         let csv = report.csv().finish();
-        assert!(csv.contains("\r\nall,all,3,1,1,1,2,1,2,2,2,24,25,25\r\n"), "{csv}");
-        assert!(csv.contains("\r\nmonth,2024-10,1,1,0,0,0,,,,0,,,\r\n"), "{csv}");
+        assert!(csv.contains("\r\nall,all,,3,1,1,1,2,1,2,2,2,24,25,25\r\n"), "{csv}");
+        assert!(csv.contains("\r\nmonth,2024-10,,1,1,0,0,0,,,,0,,,\r\n"), "{csv}");
+
+        // October only, with the schools' names.
+        let october = Scope {
+            calendar: always(),
+            period: ReportPeriod::between(Some("2024-10-01".parse().unwrap()), None),
+            names: [("b", "Bryant Elementary")].into(),
+        };
+        let report = build(&docs, &october);
+        assert_eq!((report.all.held, report.by_month.len()), (1, 1));
+        assert_eq!(report.by_school[0].name.as_deref(), Some("Bryant Elementary"));
+        assert!(report.csv().finish().contains("\r\nschool,b,Bryant Elementary,1,1,"));
     }
 
     #[test]
@@ -330,7 +358,7 @@ mod tests {
             ),
             doc("a", "2024-09-01T04:30:00Z", None, None),
         ];
-        let report = build(&docs, &chicago);
+        let report = build(&docs, &Scope { calendar: chicago, ..Scope::all() });
         // 1.5 business hours on Friday, 1 on Tuesday.
         assert_eq!(report.all.to_first_reached_call.max_business_hours, Some(2.5));
         // 1.5 on Friday, 8.5 on Tuesday.

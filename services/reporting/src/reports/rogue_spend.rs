@@ -40,6 +40,10 @@
 //! Groups by month are in month order; the others by their whole total (unchecked and
 //! advisory), largest first.
 //!
+//! With a period (`?from=`, `?to=`, `?school_year=`, echoed as `report_period`): the
+//! transactions dated in it, the advisory purchases asked about in it, and the covered days
+//! within it. Schools are named beside their ids (`school_name`).
+//!
 //! **Changed** from the first version of this report, which counted advisory purchases only:
 //! each group's `purchases` and `total` are now `advisory_purchases` and `advisory_total`,
 //! beside `unchecked_transactions` and `unchecked_total`; `covered`, `by_month`,
@@ -52,7 +56,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get};
 use chrono::NaiveDate;
-use events::calendar::DistrictCalendar;
 use events::card::TransactionStatus;
 use kernel::ReadModel;
 use kernel::http::Caller;
@@ -66,7 +69,10 @@ use super::clocks::Clocks;
 use super::csv::{Cell, Csv};
 use super::figures::month_of_day;
 use super::purchases::{ADVISORY, AdvisoryDoc, Purchases};
-use super::{Report, ReportParams, ReportReaders, format_cents, parse_query, render};
+use super::{
+    Report, ReportParams, ReportPeriod, ReportReaders, SchoolNames, Scope, format_cents,
+    parse_query, render,
+};
 use crate::Reporting;
 
 // ---------------------------------------------------------------------------------------------
@@ -75,7 +81,10 @@ use crate::Reporting;
 /// The rogue-spend report.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct RogueSpendReport {
-    /// The days the imported statements cover; `null` before the first statement.
+    /// The transactions dated and the advisory purchases asked about in this period.
+    pub report_period: ReportPeriod,
+    /// The days the imported statements cover (within the period); `null` before the first
+    /// statement.
     pub covered: Option<Covered>,
     /// Per currency, over all schools.
     pub totals: Vec<RogueGroup>,
@@ -132,6 +141,9 @@ pub struct RogueGroup {
     /// The school, when grouped by school.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub school_id: Option<String>,
+    /// Its name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub school_name: Option<String>,
     /// The month (`2024-09`), when grouped by month.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub month: Option<String>,
@@ -180,6 +192,7 @@ pub struct PeriodSpend {
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct SchoolSigning {
     pub school_id: String,
+    pub school_name: Option<String>,
     #[schema(example = "USD")]
     pub currency: String,
     /// The day it first signed; `null` if it never has.
@@ -347,13 +360,14 @@ fn reduced(before: &Sum, before_days: u64, after: &Sum, after_days: u64) -> Opti
 type Key =
     (Option<String>, Option<String>, Option<Period>, Option<String>, Option<&'static str>, String);
 
-fn groups(rows: BTreeMap<Key, Sum>, by_total: bool) -> Vec<RogueGroup> {
+fn groups(rows: BTreeMap<Key, Sum>, by_total: bool, names: &SchoolNames) -> Vec<RogueGroup> {
     let mut rows: Vec<(Key, Sum)> = rows.into_iter().collect();
     if by_total {
         rows.sort_by(|(ka, a), (kb, b)| b.whole().cmp(&a.whole()).then_with(|| ka.cmp(kb)));
     }
     rows.into_iter()
         .map(|((school_id, month, period, vendor, amount_band, currency), sum)| RogueGroup {
+            school_name: names.of_some(school_id.as_deref()),
             school_id,
             month,
             period,
@@ -369,14 +383,18 @@ fn groups(rows: BTreeMap<Key, Sum>, by_total: bool) -> Vec<RogueGroup> {
 }
 
 /// The report from the card-spend projection's transactions and coverage, the purchase
-/// projection's advisory purchases and the agreement changes.
+/// projection's advisory purchases and the agreement changes, for the scope's period (the
+/// transactions dated in it, the advisory purchases asked about in it, the covered days
+/// within it).
 pub fn build(
     transactions: &[TransactionDoc],
     advisory: &[AdvisoryDoc],
     changes: &[ChangeDoc],
     coverage: Option<&CoverageDoc>,
-    calendar: &DistrictCalendar,
+    scope: &Scope,
 ) -> RogueSpendReport {
+    let calendar = &scope.calendar;
+    let period = &scope.period;
     let unchecked =
         transactions.iter().filter(|t| t.status == TransactionStatus::UncheckedTechnology);
     let items: Vec<Item<'_>> = unchecked
@@ -396,10 +414,13 @@ pub fn build(
             currency: &a.currency,
             cents: a.total_cents,
         }))
+        .filter(|item| period.is_all() || item.day.is_some_and(|d| period.contains(d)))
         .collect();
     let agreements = Agreements::new(changes);
-    let covered =
-        coverage.and_then(|c| Some((c.first_date?, c.last_date?))).filter(|(f, l)| f <= l);
+    let covered = coverage
+        .and_then(|c| Some((c.first_date?, c.last_date?)))
+        .map(|(f, l)| (period.from.map_or(f, |p| p.max(f)), period.to.map_or(l, |p| p.min(l))))
+        .filter(|(f, l)| f <= l);
     let in_covered = |day: Option<NaiveDate>| -> Option<NaiveDate> {
         let (from, to) = covered?;
         day.filter(|d| from <= *d && *d <= to)
@@ -443,6 +464,7 @@ pub fn build(
             let (before_days, after_days) = agreements.days(school, covered);
             SchoolSigning {
                 school_id: (*school).to_owned(),
+                school_name: scope.names.get(school),
                 currency: (*currency).to_owned(),
                 signed_on: agreements.signed_on(school),
                 withdrawn_on: agreements.withdrawn_on(school),
@@ -496,27 +518,29 @@ pub fn build(
         by_amount,
     ] = dims;
     RogueSpendReport {
+        report_period: period.clone(),
         covered: covered.map(|(from, to)| Covered {
             statements: coverage.map_or(0, |c| c.statements),
             from,
             to,
             days: u64::try_from((to - from).num_days() + 1).unwrap_or(0),
         }),
-        totals: groups(totals, true),
-        by_school: groups(by_school, true),
-        by_month: groups(by_month, false),
-        by_school_and_month: groups(by_school_and_month, false),
-        by_vendor: groups(by_vendor, true),
-        by_school_and_vendor: groups(by_school_and_vendor, true),
-        by_amount: groups(by_amount, true),
+        totals: groups(totals, true, &scope.names),
+        by_school: groups(by_school, true, &scope.names),
+        by_month: groups(by_month, false, &scope.names),
+        by_school_and_month: groups(by_school_and_month, false, &scope.names),
+        by_vendor: groups(by_vendor, true, &scope.names),
+        by_school_and_vendor: groups(by_school_and_vendor, true, &scope.names),
+        by_amount: groups(by_amount, true, &scope.names),
         signing,
         trend,
     }
 }
 
-const CSV_HEADER: [&str; 16] = [
+const CSV_HEADER: [&str; 17] = [
     "dimension",
     "school_id",
+    "school_name",
     "month",
     "period",
     "vendor",
@@ -552,6 +576,7 @@ impl Report for RogueSpendReport {
             csv.row([
                 Cell::Text(dimension),
                 g.school_id.as_deref().into(),
+                g.school_name.as_deref().into(),
                 g.month.as_deref().into(),
                 g.period.map(Period::as_str).into(),
                 g.vendor.as_deref().into(),
@@ -569,7 +594,7 @@ impl Report for RogueSpendReport {
             ]);
         }
         for s in &self.signing {
-            let school = Some(s.school_id.as_str());
+            let school = Some((s.school_id.as_str(), s.school_name.as_deref()));
             let sides = [&s.before_signing, &s.after_signing];
             comparison_rows(
                 &mut csv,
@@ -594,7 +619,7 @@ impl Report for RogueSpendReport {
 fn comparison_rows(
     csv: &mut Csv,
     dimension: &'static str,
-    school: Option<&str>,
+    school: Option<(&str, Option<&str>)>,
     currency: &str,
     signed_on: Option<NaiveDate>,
     sides: [&PeriodSpend; 2],
@@ -608,7 +633,8 @@ fn comparison_rows(
         let money = |amount: &Option<String>| amount.clone().map_or(Cell::Empty, Cell::Owned);
         csv.row([
             Cell::Text(dimension),
-            school.into(),
+            school.map(|(id, _)| id).into(),
+            school.and_then(|(_, name)| name).into(),
             Cell::Empty,
             Cell::Text(period.as_str()),
             Cell::Empty,
@@ -650,7 +676,7 @@ fn comparison_rows(
     responses(
         (status = 200, description = "The report, as JSON or (`?format=csv`) CSV with a header row.", content(
             (RogueSpendReport = "application/json"),
-            (String = "text/csv", example = json!("dimension,school_id,month,period,vendor,amount_band,currency,signed_on,days,unchecked_transactions,unchecked_total,unchecked_per_30_days,advisory_purchases,advisory_total,advisory_per_30_days,reduced\r\nall,,,,,,USD,,,3,1900.00,,1,700.00,,\r\nschool,roosevelt-high,,,,,USD,,,2,1300.00,,1,700.00,,\r\nsigning,lincoln-elem,,before_signing,,,USD,2024-08-20,19,1,600.00,947.37,0,0.00,0.00,\r\nsigning,lincoln-elem,,after_signing,,,USD,2024-08-20,73,0,0.00,0.00,0,0.00,0.00,true\r\n")),
+            (String = "text/csv", example = json!("dimension,school_id,school_name,month,period,vendor,amount_band,currency,signed_on,days,unchecked_transactions,unchecked_total,unchecked_per_30_days,advisory_purchases,advisory_total,advisory_per_30_days,reduced\r\nall,,,,,,,USD,,,3,1900.00,,1,700.00,,\r\nschool,roosevelt-high,Roosevelt High,,,,,USD,,,2,1300.00,,1,700.00,,\r\nsigning,lincoln-elem,Lincoln Elementary,,before_signing,,,USD,2024-08-20,19,1,600.00,947.37,0,0.00,0.00,\r\nsigning,lincoln-elem,Lincoln Elementary,,after_signing,,,USD,2024-08-20,73,0,0.00,0.00,0,0.00,0.00,true\r\n")),
         )),
         (status = 400, description = "A query parameter is invalid (`invalid-query`).", body = web::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
@@ -666,17 +692,17 @@ pub async fn rogue_spend_report(
 ) -> Result<HttpResponse, ApiError> {
     let params: ReportParams = parse_query(req.query_string())?;
     // The district's calendar (kept by the clocks projection) names the advisory days.
+    let scope = service.scope(&params).await?;
     let names = [CardSpend::NAME, Purchases::NAME, adoption::Schools::NAME, Clocks::NAME];
     let report = service
-        .cached_report(&names, |_| async {
-            let (transactions, advisory, changes, coverage, district) = futures::try_join!(
+        .cached_report(&names, &scope.period, |_| async {
+            let (transactions, advisory, changes, coverage) = futures::try_join!(
                 service.documents::<TransactionDoc>(card_spend::TRANSACTIONS),
                 service.documents::<AdvisoryDoc>(ADVISORY),
                 service.documents::<ChangeDoc>(adoption::CHANGES),
                 service.documents::<CoverageDoc>(card_spend::COVERAGE),
-                service.district(),
             )?;
-            Ok(build(&transactions, &advisory, &changes, coverage.first(), &district.calendar))
+            Ok(build(&transactions, &advisory, &changes, coverage.first(), &scope))
         })
         .await?;
     Ok(render(&*report, params.format))

@@ -16,7 +16,9 @@
 //! waits on the requester excluded). Over all flagged purchases, by school and by the month (in
 //! the district's time zone) they were flagged. Purchases flagged while the district had no
 //! targets are judged from when the first targets were set; with no targets at all there are
-//! no clocks, and every count is 0.
+//! no clocks, and every count is 0. With a period (`?from=`, `?to=`, `?school_year=`), the
+//! purchases whose clocks started in it (the district's date). Schools are named beside their
+//! ids.
 //!
 //! The figures come from the clocks projection ([`super::clocks`]): each flagged purchase's
 //! clock fold, and the district, folded together when the report is asked for.
@@ -29,16 +31,15 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use events::calendar::TimeZoneName;
 use events::clocks::{ClockKind, SlaState};
 use events::district::District;
-use kernel::ReadModel;
 use kernel::http::Caller;
 use serde::Serialize;
 use utoipa::ToSchema;
 use web::ApiError;
 
-use super::clocks::{ClockDoc, Clocks, NAME as CLOCKS};
+use super::clocks::{ClockDoc, NAME as CLOCKS};
 use super::csv::{Cell, Csv};
 use super::figures::{Stats, month_of_day, share};
-use super::{Report, ReportParams, ReportReaders, parse_query, render};
+use super::{Report, ReportParams, ReportPeriod, ReportReaders, Scope, parse_query, render};
 use crate::Reporting;
 
 /// The SLA report.
@@ -52,6 +53,8 @@ pub struct SlaReport {
     pub time_zone: TimeZoneName,
     /// Whether the district has set targets (without them there are no clocks).
     pub targets_set: bool,
+    /// The purchases flagged in this period (the district's date their clocks started).
+    pub period: ReportPeriod,
     /// Every flagged purchase.
     pub all: SlaGroup,
     /// By school, ordered by school id.
@@ -65,6 +68,8 @@ pub struct SlaReport {
 pub struct SlaGroup {
     /// The school id, the month (`2024-09`) or `all`.
     pub key: String,
+    /// The school's name, for a school.
+    pub name: Option<String>,
     /// Flagged purchases with clocks.
     pub purchases: u64,
     /// Held purchases: the first call.
@@ -142,7 +147,7 @@ impl Acc {
         }
     }
 
-    fn finish(self, key: String) -> SlaGroup {
+    fn finish(self, key: String, name: Option<String>) -> SlaGroup {
         let [first_contact, decision, advisory_outreach] = self.kinds.map(|k| Attainment {
             clocks: k.clocks,
             met: k.met,
@@ -153,12 +158,25 @@ impl Acc {
             attainment: share(k.met, k.met + k.breached),
             business_hours: Stats::of(k.ran),
         });
-        SlaGroup { key, purchases: self.purchases, first_contact, decision, advisory_outreach }
+        SlaGroup {
+            key,
+            name,
+            purchases: self.purchases,
+            first_contact,
+            decision,
+            advisory_outreach,
+        }
     }
 }
 
-/// The report from the flagged purchases' clocks, judged in `district` at `now`.
-pub fn build(docs: &[ClockDoc], district: &District, now: DateTime<Utc>) -> SlaReport {
+/// The report from the clocks of the purchases flagged in the scope's period, judged in
+/// `district` at `now`.
+pub fn build(
+    docs: &[ClockDoc],
+    district: &District,
+    now: DateTime<Utc>,
+    scope: &Scope,
+) -> SlaReport {
     let calendar = &district.calendar;
     let mut all = Acc::default();
     let mut by_school: BTreeMap<&str, Acc> = BTreeMap::new();
@@ -166,6 +184,9 @@ pub fn build(docs: &[ClockDoc], district: &District, now: DateTime<Utc>) -> SlaR
     for doc in docs {
         let clocks = doc.clocks.clocks(district);
         let Some(started) = clocks.first().map(|c| c.started_at) else { continue };
+        if !scope.period.contains_at(started, calendar) {
+            continue;
+        }
         let judged: Vec<Judged> = clocks
             .iter()
             .map(|clock| {
@@ -187,9 +208,13 @@ pub fn build(docs: &[ClockDoc], district: &District, now: DateTime<Utc>) -> SlaR
         today: calendar.today(now),
         time_zone: calendar.time_zone().clone(),
         targets_set: district.targets().is_some(),
-        all: all.finish("all".to_owned()),
-        by_school: by_school.into_iter().map(|(k, a)| a.finish(k.to_owned())).collect(),
-        by_month: by_month.into_iter().map(|(k, a)| a.finish(k)).collect(),
+        period: scope.period.clone(),
+        all: all.finish("all".to_owned(), None),
+        by_school: by_school
+            .into_iter()
+            .map(|(k, a)| a.finish(k.to_owned(), scope.names.get(k)))
+            .collect(),
+        by_month: by_month.into_iter().map(|(k, a)| a.finish(k, None)).collect(),
     }
 }
 
@@ -197,7 +222,8 @@ impl Report for SlaReport {
     const NAME: &'static str = "sla";
 
     fn csv(&self) -> Csv {
-        let mut header: Vec<String> = vec!["dimension".into(), "key".into(), "purchases".into()];
+        let mut header: Vec<String> =
+            ["dimension", "key", "name", "purchases"].map(String::from).to_vec();
         for kind in ["first_contact", "decision", "advisory_outreach"] {
             header.extend(COLUMNS.iter().map(|what| format!("{kind}_{what}")));
         }
@@ -206,7 +232,12 @@ impl Report for SlaReport {
             .chain(self.by_school.iter().map(|g| ("school", g)))
             .chain(self.by_month.iter().map(|g| ("month", g)));
         for (dimension, g) in groups {
-            let mut row = vec![Cell::Text(dimension), g.key.as_str().into(), g.purchases.into()];
+            let mut row = vec![
+                Cell::Text(dimension),
+                g.key.as_str().into(),
+                g.name.as_deref().into(),
+                g.purchases.into(),
+            ];
             for a in [&g.first_contact, &g.decision, &g.advisory_outreach] {
                 row.extend([
                     a.clocks.into(),
@@ -257,7 +288,7 @@ const COLUMNS: [&str; 9] = [
     responses(
         (status = 200, description = "The report, as JSON or (`?format=csv`) CSV with a header row.", content(
             (SlaReport = "application/json"),
-            (String = "text/csv", example = json!("dimension,key,purchases,first_contact_clocks,first_contact_met,first_contact_breached,first_contact_breached_open,first_contact_on_track,first_contact_warning,first_contact_attainment,first_contact_p50_business_hours,first_contact_p90_business_hours,decision_clocks,…\r\nall,all,4,3,2,1,0,0,0,0.6667,1.5,5,…\r\n")),
+            (String = "text/csv", example = json!("dimension,key,name,purchases,first_contact_clocks,first_contact_met,first_contact_breached,first_contact_breached_open,first_contact_on_track,first_contact_warning,first_contact_attainment,first_contact_p50_business_hours,first_contact_p90_business_hours,decision_clocks,…\r\nall,all,,4,3,2,1,0,0,0,0.6667,1.5,5,…\r\n")),
         )),
         (status = 400, description = "A query parameter is invalid (`invalid-query`).", body = web::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
@@ -272,11 +303,11 @@ pub async fn sla_report(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let params: ReportParams = parse_query(req.query_string())?;
+    let scope = service.scope(&params).await?;
     // Running clocks move with the time: built for each request, never cached.
-    service.wait_for(&[Clocks::NAME]).await?;
     let (docs, district) =
         futures::try_join!(service.documents::<ClockDoc>(CLOCKS), service.district())?;
-    Ok(render(&build(&docs, &district, service.now()), params.format))
+    Ok(render(&build(&docs, &district, service.now(), &scope), params.format))
 }
 
 #[cfg(test)]

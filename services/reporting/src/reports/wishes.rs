@@ -16,7 +16,8 @@
 //!   the share rather than counted as failures.
 //!
 //! Figures are given for all wishes and by school (the wisher's school when the wish was
-//! made; wishes of district staff have no school).
+//! made, with its name; wishes of district staff have no school). With a period (`?from=`,
+//! `?to=`, `?school_year=`), the wishes made in it (the district's date of `recorded_at`).
 
 use std::collections::BTreeMap;
 
@@ -34,7 +35,7 @@ use web::ApiError;
 
 use super::csv::{Cell, Csv};
 use super::figures::share;
-use super::{Report, ReportParams, ReportReaders, parse_query, render};
+use super::{Report, ReportParams, ReportPeriod, ReportReaders, Scope, parse_query, render};
 use crate::Reporting;
 
 /// The projection's (and checkpoint's) name.
@@ -110,6 +111,8 @@ impl ReadModel for Wishes {
 pub struct WishesReport {
     /// When the report was made: "a year" is counted up to here.
     pub as_of: DateTime<Utc>,
+    /// The wishes made in this period (the district's date when each was recorded).
+    pub period: ReportPeriod,
     pub all: WishGroup,
     /// By school, ordered by school id; wishes without a school last (`school_id` null).
     pub by_school: Vec<WishGroup>,
@@ -120,6 +123,8 @@ pub struct WishesReport {
 pub struct WishGroup {
     /// The school (absent for all wishes and for wishes of district staff).
     pub school_id: Option<String>,
+    /// The school's name.
+    pub school_name: Option<String>,
     pub wishes: u64,
     /// Not closed, no headway yet.
     pub open: u64,
@@ -174,17 +179,19 @@ impl WishGroup {
     }
 }
 
-/// The report from the projection's documents, at `now`.
-pub fn build(docs: &[WishDoc], now: DateTime<Utc>) -> WishesReport {
+/// The report from the projection's documents, at `now`, of the wishes made in the scope's
+/// period.
+pub fn build(docs: &[WishDoc], now: DateTime<Utc>, scope: &Scope) -> WishesReport {
     let mut all = WishGroup::default();
     let mut by_school: BTreeMap<Option<&str>, WishGroup> = BTreeMap::new();
-    for doc in docs {
+    for doc in docs.iter().filter(|d| scope.contains_at(d.recorded_at)) {
         all.add(doc, now);
         let school = doc.school_id.as_deref();
         by_school
             .entry(school)
             .or_insert_with(|| WishGroup {
                 school_id: school.map(str::to_owned),
+                school_name: scope.names.of_some(school),
                 ..WishGroup::default()
             })
             .add(doc, now);
@@ -192,7 +199,7 @@ pub fn build(docs: &[WishDoc], now: DateTime<Utc>) -> WishesReport {
     // `None` sorts first in a map; district staff's wishes go last.
     let mut by_school: Vec<WishGroup> = by_school.into_values().map(WishGroup::finish).collect();
     by_school.sort_by_key(|g| (g.school_id.is_none(), g.school_id.clone()));
-    WishesReport { as_of: now, all: all.finish(), by_school }
+    WishesReport { as_of: now, period: scope.period.clone(), all: all.finish(), by_school }
 }
 
 impl Report for WishesReport {
@@ -202,6 +209,7 @@ impl Report for WishesReport {
         let mut csv = Csv::new(&[
             "dimension",
             "school_id",
+            "school_name",
             "wishes",
             "open",
             "headway",
@@ -219,6 +227,7 @@ impl Report for WishesReport {
             csv.row([
                 Cell::Text(dimension),
                 g.school_id.as_deref().into(),
+                g.school_name.as_deref().into(),
                 g.wishes.into(),
                 g.open.into(),
                 g.headway.into(),
@@ -248,7 +257,7 @@ impl Report for WishesReport {
     responses(
         (status = 200, description = "The report, as JSON or (`?format=csv`) CSV with a header row.", content(
             (WishesReport = "application/json"),
-            (String = "text/csv", example = json!("dimension,school_id,wishes,open,headway,done,declined,within_a_year_known,within_a_year_met,within_a_year_pending,within_a_year_share\r\nall,,4,1,1,1,1,3,2,1,0.6667\r\n")),
+            (String = "text/csv", example = json!("dimension,school_id,school_name,wishes,open,headway,done,declined,within_a_year_known,within_a_year_met,within_a_year_pending,within_a_year_share\r\nall,,,4,1,1,1,1,3,2,1,0.6667\r\n")),
         )),
         (status = 400, description = "A query parameter is invalid (`invalid-query`).", body = web::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
@@ -263,9 +272,10 @@ pub async fn wishes_report(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let params: ReportParams = parse_query(req.query_string())?;
+    let scope = service.scope(&params).await?;
     service.wait_for(&[Wishes::NAME]).await?;
     let docs = service.documents::<WishDoc>(WISHES).await?;
-    Ok(render(&build(&docs, service.now()), params.format))
+    Ok(render(&build(&docs, service.now(), &scope), params.format))
 }
 
 #[cfg(test)]
@@ -304,7 +314,7 @@ mod tests {
             // Declined without headway: known, missed.
             wish(Some("b"), "2025-05-01T00:00:00Z", WishStatus::Declined, None),
         ];
-        let report = build(&docs, now);
+        let report = build(&docs, now, &Scope::all());
         let all = &report.all;
         assert_eq!((all.wishes, all.open, all.headway, all.done, all.declined), (5, 2, 1, 1, 1));
         assert_eq!(
@@ -316,6 +326,26 @@ mod tests {
         assert_eq!(schools, [Some("a"), Some("b"), None]);
         assert_eq!(report.by_school[0].within_a_year.share, Some(0.5));
         let csv = report.csv().finish();
-        assert!(csv.contains("\r\nschool,,1,1,0,0,0,0,0,1,\r\n"), "{csv}");
+        assert!(csv.contains("\r\nschool,,,1,1,0,0,0,0,0,1,\r\n"), "{csv}");
+
+        // The school year 2024-25 counts the wishes made from July 2024 to June 2025, with the
+        // schools' names beside their ids.
+        let year = events::school_year::SchoolYear::parse("2024-25", Default::default()).unwrap();
+        let scope = Scope {
+            period: ReportPeriod::school_year(year),
+            names: [("b", "Bryant Elementary")].into(),
+            ..Scope::all()
+        };
+        let report = build(&docs, now, &scope);
+        assert_eq!(report.period.school_year.as_deref(), Some("2024-25"));
+        assert_eq!((report.all.wishes, report.all.declined), (2, 1));
+        let schools: Vec<(Option<&str>, Option<&str>)> = report
+            .by_school
+            .iter()
+            .map(|g| (g.school_id.as_deref(), g.school_name.as_deref()))
+            .collect();
+        assert_eq!(schools, [(Some("b"), Some("Bryant Elementary")), (None, None)]);
+        let csv = report.csv().finish();
+        assert!(csv.contains("\r\nschool,b,Bryant Elementary,1,0,0,0,1,1,0,0,0\r\n"), "{csv}");
     }
 }

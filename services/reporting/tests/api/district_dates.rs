@@ -97,6 +97,7 @@ async fn months_and_days_are_the_districts_and_late_entries_count_when_they_took
             Weekday::ALL[..5].to_vec(),
         )
         .unwrap(),
+        school_year_starts_in: None,
     };
     let minutes = |n| BusinessMinutes::new(n).unwrap();
     let targets = SlaTargets {

@@ -39,8 +39,8 @@ use events::school::{
 };
 use events::stakeholders::{
     CALL_BEFORE_CANCEL, PromiseBroken, PromiseEvent, PromiseKept, PromiseMade, PromiseTo,
-    StakeholderEvent, StakeholderRegistered, StakeholderRole, WishEvent, WishProgressed,
-    WishRecorded, WishStatus, promise_stream, stakeholder_stream, wish_stream,
+    SpokeForIt, StakeholderEvent, StakeholderRegistered, StakeholderRole, WishEvent,
+    WishProgressed, WishRecorded, WishStatus, promise_stream, stakeholder_stream, wish_stream,
 };
 use events::values::{
     Category, Currency, Email, ExternalRef, LongText, Money, PaymentMethod, Quantity, SchoolId,
@@ -113,7 +113,7 @@ fn event_parts<E: events::EventFamily>(events: Vec<E>) -> Parts {
     events.iter().map(|e| (e.event_type(), e.to_data())).collect()
 }
 
-async fn register_school(app: &TestApp, id: &str, name: &str, at: &str) {
+pub async fn register_school(app: &TestApp, id: &str, name: &str, at: &str) {
     let registered: SchoolEvent =
         SchoolRegistered { school_id: school(id), name: ShortText::parse(name).unwrap() }.into();
     write(
@@ -128,9 +128,14 @@ async fn register_school(app: &TestApp, id: &str, name: &str, at: &str) {
 
 /// `agreement-signed` with its standing promise, in one append.
 async fn sign(app: &TestApp, id: &str, on: &str) {
+    sign_by(app, id, on, Uuid::now_v7()).await;
+}
+
+/// `agreement-signed` by `principal`, with its standing promise, in one append.
+pub async fn sign_by(app: &TestApp, id: &str, on: &str, principal: Uuid) {
     let promise_id = Uuid::now_v7();
     let signed: SchoolEvent =
-        AgreementSigned { school_id: school(id), principal_id: Uuid::now_v7(), signed_on: day(on) }
+        AgreementSigned { school_id: school(id), principal_id: principal, signed_on: day(on) }
             .into();
     let promise: PromiseEvent = PromiseMade {
         promise_id,
@@ -274,7 +279,7 @@ fn cancelled() -> PurchaseEvent {
     .into()
 }
 
-async fn stakeholder(
+pub async fn stakeholder(
     app: &TestApp,
     name: &str,
     role: StakeholderRole,
@@ -299,6 +304,25 @@ async fn stakeholder(
     )
     .await;
     id
+}
+
+/// `advocate` spoke for IT to `to` on `on`.
+pub async fn spoke_for_it(app: &TestApp, advocate: Uuid, to: Uuid, on: &str) {
+    let spoke: StakeholderEvent = SpokeForIt {
+        to_stakeholder_id: to,
+        about: long("What the gate did for our school's laptops"),
+        on: day(on),
+    }
+    .into();
+    let at = t(&format!("{on}T15:00:00Z"));
+    write(
+        app,
+        at,
+        &stakeholder_stream(advocate),
+        meta(CTO, "it_staff", "stakeholders"),
+        vec![spoke],
+    )
+    .await;
 }
 
 pub async fn promise(app: &TestApp, to: PromiseTo, owner: &str, due: &str, outcome: Option<bool>) {

@@ -4,7 +4,11 @@ use auth::Role;
 use serde_json::{Value, json};
 
 use crate::common::{TestApp, header};
-use crate::history::{CTO, LINCOLN, ROOSEVELT, TECH, WASHINGTON, write_history};
+use crate::history::{
+    CTO, LINCOLN, ROOSEVELT, TECH, WASHINGTON, register_school, sign_by, spoke_for_it, stakeholder,
+    write_history,
+};
+use events::stakeholders::StakeholderRole;
 
 on_both_backends!(
     adoption,
@@ -13,7 +17,9 @@ on_both_backends!(
     rogue_spend,
     wishes,
     an_empty_log_has_empty_reports,
-    a_report_read_after_a_write_includes_it
+    a_report_read_after_a_write_includes_it,
+    adoption_names_the_advocates_and_counts_a_school_year,
+    every_report_takes_a_period_and_refuses_a_contradictory_one
 );
 
 /// GETs a report as CSV: its rows (header first), checking the content type.
@@ -107,11 +113,15 @@ async fn adoption(app: TestApp) {
     let rows = csv(&app, "adoption").await;
     assert_eq!(
         rows[0],
-        "month,schools_total,schools_gated,schools_gated_share,currency,checks,technology_checks,technology_spend,gated_checks,gated_spend,gated_spend_share"
+        "dimension,month,schools_total,schools_gated,schools_gated_share,currency,checks,technology_checks,technology_spend,gated_checks,gated_spend,gated_spend_share,school_id,school_name,signed_on,principal,advocates"
     );
-    assert_eq!(rows[1], "2024-08,2,1,0.5,,,,,,,");
-    assert_eq!(rows[2], "2024-09,3,2,0.6667,USD,4,4,5000.00,3,4300.00,0.86");
-    assert_eq!(rows[3], "2024-10,3,1,0.3333,USD,4,3,13300.00,2,1300.00,0.0977");
+    assert_eq!(rows[1], "month,2024-08,2,1,0.5,,,,,,,,,,,,");
+    assert_eq!(rows[2], "month,2024-09,3,2,0.6667,USD,4,4,5000.00,3,4300.00,0.86,,,,,");
+    assert_eq!(rows[3], "month,2024-10,3,1,0.3333,USD,4,3,13300.00,2,1300.00,0.0977,,,,,");
+    // The signings last, the schools named (their principals were not registered).
+    let signings: Vec<&String> = rows.iter().filter(|r| r.starts_with("signing,")).collect();
+    assert_eq!(signings.len(), 2, "{rows:?}");
+    assert!(signings[0].contains(",lincoln-elem,Lincoln Elementary,2024-08-20,"), "{rows:?}");
     app.stop().await;
 }
 
@@ -126,7 +136,7 @@ async fn response_times(app: TestApp) {
     assert_eq!(
         report["all"],
         json!({
-            "key": "all", "held": 4, "open": 1, "approved": 1, "cancelled": 2,
+            "key": "all", "name": null, "held": 4, "open": 1, "approved": 1, "cancelled": 2,
             "to_first_reached_call": {"count": 3, "p50_business_hours": 0.5, "p90_business_hours": 1.0, "max_business_hours": 1.0},
             "to_resolution": {"count": 3, "p50_business_hours": 8.0, "p90_business_hours": 13.0, "max_business_hours": 13.0}
         })
@@ -135,12 +145,12 @@ async fn response_times(app: TestApp) {
         report["by_school"],
         json!([
             {
-                "key": LINCOLN, "held": 2, "open": 0, "approved": 1, "cancelled": 1,
+                "key": LINCOLN, "name": "Lincoln Elementary", "held": 2, "open": 0, "approved": 1, "cancelled": 1,
                 "to_first_reached_call": {"count": 2, "p50_business_hours": 0.5, "p90_business_hours": 1.0, "max_business_hours": 1.0},
                 "to_resolution": {"count": 2, "p50_business_hours": 8.0, "p90_business_hours": 13.0, "max_business_hours": 13.0}
             },
             {
-                "key": WASHINGTON, "held": 2, "open": 1, "approved": 0, "cancelled": 1,
+                "key": WASHINGTON, "name": "Washington Middle", "held": 2, "open": 1, "approved": 0, "cancelled": 1,
                 "to_first_reached_call": {"count": 1, "p50_business_hours": 0.0, "p90_business_hours": 0.0, "max_business_hours": 0.0},
                 "to_resolution": {"count": 1, "p50_business_hours": 8.0, "p90_business_hours": 8.0, "max_business_hours": 8.0}
             }
@@ -160,10 +170,10 @@ async fn response_times(app: TestApp) {
     let rows = csv(&app, "response-times").await;
     assert_eq!(
         rows[0],
-        "dimension,key,held,open,approved,cancelled,reached_count,to_first_reached_call_p50_business_hours,to_first_reached_call_p90_business_hours,to_first_reached_call_max_business_hours,resolved_count,to_resolution_p50_business_hours,to_resolution_p90_business_hours,to_resolution_max_business_hours"
+        "dimension,key,name,held,open,approved,cancelled,reached_count,to_first_reached_call_p50_business_hours,to_first_reached_call_p90_business_hours,to_first_reached_call_max_business_hours,resolved_count,to_resolution_p50_business_hours,to_resolution_p90_business_hours,to_resolution_max_business_hours"
     );
-    assert_eq!(rows[1], "all,all,4,1,1,2,3,0.5,1,1,3,8,13,13");
-    assert_eq!(rows[2], "school,lincoln-elem,2,0,1,1,2,0.5,1,1,2,8,13,13");
+    assert_eq!(rows[1], "all,all,,4,1,1,2,3,0.5,1,1,3,8,13,13");
+    assert_eq!(rows[2], "school,lincoln-elem,Lincoln Elementary,2,0,1,1,2,0.5,1,1,2,8,13,13");
     assert_eq!(rows.len(), 1 + 1 + 2 + 2);
     app.stop().await;
 }
@@ -175,22 +185,22 @@ async fn promises(app: TestApp) {
     // were cancelled after a reached call and an alternative).
     assert_eq!(
         report["all"],
-        json!({"key": null, "made": 6, "kept": 3, "broken": 1, "overdue": 1, "open": 1, "kept_share": 0.75})
+        json!({"key": null, "name": null, "made": 6, "kept": 3, "broken": 1, "overdue": 1, "open": 1, "kept_share": 0.75})
     );
     assert_eq!(
         report["by_owner"],
         json!([
-            {"key": CTO, "made": 4, "kept": 3, "broken": 0, "overdue": 0, "open": 1, "kept_share": 1.0},
-            {"key": TECH, "made": 2, "kept": 0, "broken": 1, "overdue": 1, "open": 0, "kept_share": 0.0}
+            {"key": CTO, "name": null, "made": 4, "kept": 3, "broken": 0, "overdue": 0, "open": 1, "kept_share": 1.0},
+            {"key": TECH, "name": null, "made": 2, "kept": 0, "broken": 1, "overdue": 1, "open": 0, "kept_share": 0.0}
         ])
     );
     assert_eq!(
         report["by_school"],
         json!([
-            {"key": LINCOLN, "made": 2, "kept": 2, "broken": 0, "overdue": 0, "open": 0, "kept_share": 1.0},
-            {"key": ROOSEVELT, "made": 2, "kept": 0, "broken": 1, "overdue": 1, "open": 0, "kept_share": 0.0},
-            {"key": WASHINGTON, "made": 1, "kept": 1, "broken": 0, "overdue": 0, "open": 0, "kept_share": 1.0},
-            {"key": null, "made": 1, "kept": 0, "broken": 0, "overdue": 0, "open": 1, "kept_share": null}
+            {"key": LINCOLN, "name": "Lincoln Elementary", "made": 2, "kept": 2, "broken": 0, "overdue": 0, "open": 0, "kept_share": 1.0},
+            {"key": ROOSEVELT, "name": "Roosevelt High", "made": 2, "kept": 0, "broken": 1, "overdue": 1, "open": 0, "kept_share": 0.0},
+            {"key": WASHINGTON, "name": "Washington Middle", "made": 1, "kept": 1, "broken": 0, "overdue": 0, "open": 0, "kept_share": 1.0},
+            {"key": null, "name": null, "made": 1, "kept": 0, "broken": 0, "overdue": 0, "open": 1, "kept_share": null}
         ])
     );
     let cbc = &report["call_before_cancel"];
@@ -209,17 +219,17 @@ async fn promises(app: TestApp) {
     assert_eq!(
         cbc["by_school"][0],
         json!({
-            "school_id": LINCOLN, "owner": CTO, "promises": 1, "kept": 1, "broken": 0,
+            "school_id": LINCOLN, "school_name": "Lincoln Elementary", "owner": CTO, "promises": 1, "kept": 1, "broken": 0,
             "cancellations": 1, "call_and_alternative_first": 1, "without": 0
         })
     );
     assert_eq!(report["as_of"], chrono::Utc::now().date_naive().to_string());
 
     let rows = csv(&app, "promises").await;
-    assert_eq!(rows[0], "dimension,key,made,kept,broken,overdue,open,kept_share");
-    assert_eq!(rows[1], "all,,6,3,1,1,1,0.75");
-    assert!(rows.contains(&"owner,tech@district.org,2,0,1,1,0,0".to_owned()), "{rows:?}");
-    assert_eq!(rows.last().unwrap(), "school,,1,0,0,0,1,");
+    assert_eq!(rows[0], "dimension,key,name,made,kept,broken,overdue,open,kept_share");
+    assert_eq!(rows[1], "all,,,6,3,1,1,1,0.75");
+    assert!(rows.contains(&"owner,tech@district.org,,2,0,1,1,0,0".to_owned()), "{rows:?}");
+    assert_eq!(rows.last().unwrap(), "school,,,1,0,0,0,1,");
     app.stop().await;
 }
 
@@ -238,7 +248,8 @@ async fn rogue_spend(app: TestApp) {
     };
     assert_eq!(report["covered"], Value::Null);
     assert_eq!(report["totals"], json!([advisory("12700.00", 2)]));
-    assert_eq!(report["by_school"], json!([with(advisory("12700.00", 2), "school_id", ROOSEVELT)]));
+    let roosevelt = with(advisory("12700.00", 2), "school_id", ROOSEVELT);
+    assert_eq!(report["by_school"], json!([with(roosevelt, "school_name", "Roosevelt High")]));
     assert_eq!(
         report["by_vendor"],
         json!([
@@ -268,18 +279,19 @@ async fn rogue_spend(app: TestApp) {
     let rows = csv(&app, "rogue-spend").await;
     assert_eq!(
         rows[0],
-        "dimension,school_id,month,period,vendor,amount_band,currency,signed_on,days,unchecked_transactions,unchecked_total,unchecked_per_30_days,advisory_purchases,advisory_total,advisory_per_30_days,reduced"
+        "dimension,school_id,school_name,month,period,vendor,amount_band,currency,signed_on,days,unchecked_transactions,unchecked_total,unchecked_per_30_days,advisory_purchases,advisory_total,advisory_per_30_days,reduced"
     );
-    assert_eq!(rows[1], "all,,,,,,USD,,,0,0.00,,2,12700.00,,");
-    assert!(rows.contains(
-        &"school_and_vendor,roosevelt-high,,,Best Buy,,USD,,,0,0.00,,1,700.00,,".to_owned()
-    ));
+    assert_eq!(rows[1], "all,,,,,,,USD,,,0,0.00,,2,12700.00,,");
     assert!(
         rows.contains(
-            &"school_and_month,roosevelt-high,2024-09,before_signing,,,USD,,,0,0.00,,1,700.00,,"
+            &"school_and_vendor,roosevelt-high,Roosevelt High,,,Best Buy,,USD,,,0,0.00,,1,700.00,,"
                 .to_owned()
         )
     );
+    assert!(rows.contains(
+        &"school_and_month,roosevelt-high,Roosevelt High,2024-09,before_signing,,,USD,,,0,0.00,,1,700.00,,"
+            .to_owned()
+    ));
     // all, school, two months, two school-months, two vendors, two school-vendors, two bands.
     assert_eq!(rows.len(), 1 + 1 + 1 + 2 + 2 + 2 + 2 + 2);
     app.stop().await;
@@ -293,7 +305,7 @@ async fn wishes(app: TestApp) {
     assert_eq!(
         report["all"],
         json!({
-            "school_id": null, "wishes": 6, "open": 2, "headway": 2, "done": 1, "declined": 1,
+            "school_id": null, "school_name": null, "wishes": 6, "open": 2, "headway": 2, "done": 1, "declined": 1,
             "within_a_year": {"known": 5, "met": 2, "pending": 1, "share": 0.4}
         })
     );
@@ -321,10 +333,10 @@ async fn wishes(app: TestApp) {
     let rows = csv(&app, "wishes").await;
     assert_eq!(
         rows[0],
-        "dimension,school_id,wishes,open,headway,done,declined,within_a_year_known,within_a_year_met,within_a_year_pending,within_a_year_share"
+        "dimension,school_id,school_name,wishes,open,headway,done,declined,within_a_year_known,within_a_year_met,within_a_year_pending,within_a_year_share"
     );
-    assert_eq!(rows[1], "all,,6,2,2,1,1,5,2,1,0.4");
-    assert_eq!(rows[3], "school,roosevelt-high,2,2,0,0,0,1,0,1,0");
+    assert_eq!(rows[1], "all,,,6,2,2,1,1,5,2,1,0.4");
+    assert_eq!(rows[3], "school,roosevelt-high,Roosevelt High,2,2,0,0,0,1,0,1,0");
     app.stop().await;
 }
 
@@ -383,5 +395,114 @@ async fn a_report_read_after_a_write_includes_it(app: TestApp) {
         let open = |r: &Value| r["all"]["open"].as_u64().unwrap();
         assert_eq!(open(&after), open(&before) + 1, "round {round}");
     }
+    app.stop().await;
+}
+
+/// Lincoln signs in August 2024; its principal Dana speaks for IT to Rae, Roosevelt's principal,
+/// who signs in September 2025.
+async fn adoption_names_the_advocates_and_counts_a_school_year(app: TestApp) {
+    register_school(&app, LINCOLN, "Lincoln Elementary", "2024-08-01T10:00:00Z").await;
+    register_school(&app, ROOSEVELT, "Roosevelt High", "2024-08-05T10:00:00Z").await;
+    let dana = stakeholder(&app, "Dana", StakeholderRole::Principal, Some(LINCOLN)).await;
+    let rae = stakeholder(&app, "Rae", StakeholderRole::Principal, Some(ROOSEVELT)).await;
+    sign_by(&app, LINCOLN, "2024-08-20", dana).await;
+    spoke_for_it(&app, dana, rae, "2025-09-01").await;
+    sign_by(&app, ROOSEVELT, "2025-09-15", rae).await;
+
+    let report = app.get_json("/v1/reports/adoption", Role::ItStaff).await;
+    assert_eq!(report["period"], json!({"from": null, "to": null, "school_year": null}));
+    assert_eq!(report["advocacy"], json!({"signings": 2, "after_advocacy": 1, "share": 0.5}));
+    let roosevelt = &report["signings"][1];
+    assert_eq!(roosevelt["school_name"], "Roosevelt High");
+    assert_eq!(roosevelt["signed_on"], "2025-09-15");
+    assert_eq!(roosevelt["principal"]["name"], "Rae");
+    assert_eq!(
+        roosevelt["advocates"],
+        json!([{
+            "advocate": {"stakeholder_id": dana, "name": "Dana", "school_id": LINCOLN,
+                         "school_name": "Lincoln Elementary"},
+            "on": "2025-09-01"
+        }])
+    );
+    assert_eq!(report["signings"][0]["advocates"], json!([]));
+    assert_eq!(report["agreement_changes"][0]["school_name"], "Lincoln Elementary");
+
+    // The school year 2025-26 (July to June): its months, its one signing, both schools
+    // gated at its end.
+    let year = app.get_json("/v1/reports/adoption?school_year=2025-26", Role::Auditor).await;
+    assert_eq!(
+        year["period"],
+        json!({"from": "2025-07-01", "to": "2026-06-30", "school_year": "2025-26"})
+    );
+    let months: Vec<&str> =
+        year["months"].as_array().unwrap().iter().map(|m| m["month"].as_str().unwrap()).collect();
+    assert_eq!(months.len(), 12, "{months:?}");
+    assert_eq!((months[0], months[11]), ("2025-07", "2026-06"));
+    assert_eq!(year["months"][0]["schools"], json!({"total": 2, "gated": 1, "gated_share": 0.5}));
+    assert_eq!(year["months"][11]["schools"], json!({"total": 2, "gated": 2, "gated_share": 1.0}));
+    assert_eq!(year["schools"], json!({"total": 2, "gated": 2, "gated_share": 1.0}));
+    assert_eq!(year["signings"].as_array().unwrap().len(), 1);
+    assert_eq!(year["advocacy"]["share"], 1.0);
+    // The year before: Lincoln alone signed, from its first month with a school.
+    let before = app.get_json("/v1/reports/adoption?school_year=2024", Role::Auditor).await;
+    assert_eq!(before["months"][0]["month"], "2024-08");
+    assert_eq!(before["schools"], json!({"total": 2, "gated": 1, "gated_share": 0.5}));
+    // A range.
+    let range = "/v1/reports/adoption?from=2025-09-10&to=2025-09-30";
+    let september = app.get_json(range, Role::Auditor).await;
+    assert_eq!(september["months"].as_array().unwrap().len(), 1);
+    assert_eq!(september["signings"][0]["school_id"], ROOSEVELT);
+
+    let res = app
+        .get("/v1/reports/adoption?format=csv&school_year=2025-26", Some(&[Role::Auditor]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("\r\nsigning,,,,,,,,,,,,roosevelt-high,Roosevelt High,2025-09-15,Rae,Dana (2025-09-01)\r\n"),
+        "{body}"
+    );
+    assert!(!body.contains("lincoln-elem"), "{body}");
+    app.stop().await;
+}
+
+async fn every_report_takes_a_period_and_refuses_a_contradictory_one(app: TestApp) {
+    write_history(&app).await;
+    for name in ["adoption", "response-times", "sla", "promises", "rogue-spend", "wishes"] {
+        // October 2024 alone.
+        let path = format!("/v1/reports/{name}?from=2024-10-01&to=2024-10-31");
+        let report = app.get_json(&path, Role::Auditor).await;
+        let period =
+            if name == "rogue-spend" { &report["report_period"] } else { &report["period"] };
+        assert_eq!(period, &json!({"from": "2024-10-01", "to": "2024-10-31", "school_year": null}));
+        for bad in [
+            "school_year=2024-26",
+            "school_year=2024-25&from=2024-10-01",
+            "from=2024-10-02&to=2024-10-01",
+            "from=yesterday",
+        ] {
+            let (status, problem) =
+                app.get_problem(&format!("/v1/reports/{name}?{bad}"), Some(&[Role::Auditor])).await;
+            assert_eq!(status, 400, "{name}?{bad}: {problem}");
+            assert!(problem["type"].as_str().unwrap().ends_with("invalid-query"), "{problem}");
+        }
+    }
+    // Held purchases flagged in October: P8 only (Washington).
+    let october = "/v1/reports/response-times?from=2024-10-01&to=2024-10-31";
+    let report = app.get_json(october, Role::Auditor).await;
+    assert_eq!(report["all"]["held"], 1);
+    assert_eq!(report["by_school"][0]["name"], "Washington Middle");
+    // Advisory purchases asked about in October: P5 (Amazon) only.
+    let october = "/v1/reports/rogue-spend?from=2024-10-01&to=2024-10-31";
+    let report = app.get_json(october, Role::Auditor).await;
+    assert_eq!(report["totals"][0]["advisory_total"], "12000.00");
+    assert_eq!(report["by_school"][0]["school_name"], "Roosevelt High");
+    // The school year 2024-25 holds the whole history; 2023-24 none of it.
+    let year = app.get_json("/v1/reports/response-times?school_year=2024-25", Role::Auditor).await;
+    assert_eq!(year["all"]["held"], 4);
+    let year = app.get_json("/v1/reports/response-times?school_year=2023", Role::Auditor).await;
+    assert_eq!(year["all"]["held"], 0);
     app.stop().await;
 }

@@ -222,11 +222,11 @@ async fn unchecked_technology_counts_beside_advisory_spend(app: TestApp) {
     assert_eq!(
         report["by_school"],
         json!([
-            {"school_id": ROOSEVELT, "currency": "USD", "unchecked_transactions": 1,
+            {"school_id": ROOSEVELT, "school_name": "Roosevelt High", "currency": "USD", "unchecked_transactions": 1,
              "unchecked_total": "250.00", "advisory_purchases": 2, "advisory_total": "12700.00"},
-            {"school_id": LINCOLN, "currency": "USD", "unchecked_transactions": 3,
+            {"school_id": LINCOLN, "school_name": "Lincoln Elementary", "currency": "USD", "unchecked_transactions": 3,
              "unchecked_total": "1100.00", "advisory_purchases": 0, "advisory_total": "0.00"},
-            {"school_id": WASHINGTON, "currency": "USD", "unchecked_transactions": 1,
+            {"school_id": WASHINGTON, "school_name": "Washington Middle", "currency": "USD", "unchecked_transactions": 1,
              "unchecked_total": "100.00", "advisory_purchases": 0, "advisory_total": "0.00"},
         ])
     );
@@ -265,17 +265,17 @@ async fn unchecked_technology_counts_beside_advisory_spend(app: TestApp) {
     let rows: Vec<&str> = body.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(
         rows[0],
-        "dimension,school_id,month,period,vendor,amount_band,currency,signed_on,days,unchecked_transactions,unchecked_total,unchecked_per_30_days,advisory_purchases,advisory_total,advisory_per_30_days,reduced"
+        "dimension,school_id,school_name,month,period,vendor,amount_band,currency,signed_on,days,unchecked_transactions,unchecked_total,unchecked_per_30_days,advisory_purchases,advisory_total,advisory_per_30_days,reduced"
     );
-    assert_eq!(rows[1], "all,,,,,,USD,,,5,1450.00,,2,12700.00,,");
-    assert!(rows.contains(&"month,,2024-10,,,,USD,,,3,550.00,,1,12000.00,,"), "{body}");
+    assert_eq!(rows[1], "all,,,,,,,USD,,,5,1450.00,,2,12700.00,,");
+    assert!(rows.contains(&"month,,,2024-10,,,,USD,,,3,550.00,,1,12000.00,,"), "{body}");
     assert!(
         rows.contains(
-            &"school_and_month,lincoln-elem,2024-08,before_signing,,,USD,,,1,600.00,,0,0.00,,"
+            &"school_and_month,lincoln-elem,Lincoln Elementary,2024-08,before_signing,,,USD,,,1,600.00,,0,0.00,,"
         ),
         "{body}"
     );
-    assert!(rows.contains(&"vendor,,,,B&H PHOTO,,USD,,,1,200.00,,0,0.00,,"), "{body}");
+    assert!(rows.contains(&"vendor,,,,,B&H PHOTO,,USD,,,1,200.00,,0,0.00,,"), "{body}");
     app.stop().await;
 }
 
@@ -335,7 +335,7 @@ async fn before_and_after_signing(app: TestApp) {
     assert_eq!(
         signing[0],
         json!({
-            "school_id": LINCOLN, "currency": "USD", "signed_on": "2024-08-20", "withdrawn_on": null,
+            "school_id": LINCOLN, "school_name": "Lincoln Elementary", "currency": "USD", "signed_on": "2024-08-20", "withdrawn_on": null,
             "before_signing": {"days": 19, "unchecked_transactions": 1, "unchecked_total": "600.00",
                 "unchecked_per_30_days": "947.37", "advisory_purchases": 0, "advisory_total": "0.00",
                 "advisory_per_30_days": "0.00"},
@@ -396,11 +396,11 @@ async fn before_and_after_signing(app: TestApp) {
         app.get("/v1/reports/rogue-spend?format=csv", Some(&[Role::ItStaff])).send().await.unwrap();
     let body = res.text().await.unwrap();
     assert!(
-        body.contains("\r\nsigning,lincoln-elem,,after_signing,,,USD,2024-08-20,73,1,300.00,123.29,0,0.00,0.00,true\r\n"),
+        body.contains("\r\nsigning,lincoln-elem,Lincoln Elementary,,after_signing,,,USD,2024-08-20,73,1,300.00,123.29,0,0.00,0.00,true\r\n"),
         "{body}"
     );
     assert!(
-        body.ends_with("\r\ntrend,,,after_signing,,,USD,,108,1,300.00,83.33,0,0.00,0.00,true\r\n"),
+        body.ends_with("\r\ntrend,,,,after_signing,,,USD,,108,1,300.00,83.33,0,0.00,0.00,true\r\n"),
         "{body}"
     );
     app.stop().await;

@@ -32,6 +32,7 @@ async fn district_time(app: &TestApp) {
             name: ShortText::parse("Springfield Public Schools").unwrap(),
             time_zone: TimeZoneName::parse("America/Chicago").unwrap(),
             business_hours: chicago(),
+            school_year_starts_in: None,
         }),
         ClosureAdded {
             date: "2024-09-02".parse().unwrap(),
@@ -126,8 +127,8 @@ async fn attainment_in_business_time_by_school_and_month(app: TestApp) {
     assert_eq!(keys(&report["by_month"]), [("2024-09".to_owned(), 5), ("2024-10".to_owned(), 1)]);
 
     let rows = csv_rows(&app, "sla").await;
-    assert!(rows[0].starts_with("dimension,key,purchases,first_contact_clocks,first_contact_met,first_contact_breached,first_contact_breached_open,first_contact_on_track,first_contact_warning,first_contact_attainment,first_contact_p50_business_hours,first_contact_p90_business_hours,decision_clocks"), "{}", rows[0]);
-    assert_eq!(rows[1], "all,all,6,4,3,1,1,0,0,0.75,0,0,4,2,2,1,0,0,0.5,8.5,17,2,0,2,2,0,0,0,,");
+    assert!(rows[0].starts_with("dimension,key,name,purchases,first_contact_clocks,first_contact_met,first_contact_breached,first_contact_breached_open,first_contact_on_track,first_contact_warning,first_contact_attainment,first_contact_p50_business_hours,first_contact_p90_business_hours,decision_clocks"), "{}", rows[0]);
+    assert_eq!(rows[1], "all,all,,6,4,3,1,1,0,0,0.75,0,0,4,2,2,1,0,0,0.5,8.5,17,2,0,2,2,0,0,0,,");
     assert_eq!(rows.len(), 1 + 1 + 3 + 2);
 
     // The response times in the same calendar: P2 cancelled after 17 business hours, P8 after

@@ -102,6 +102,7 @@ mod tests {
             name: ShortText::parse("Springfield").unwrap(),
             time_zone: TimeZoneName::parse("America/Chicago").unwrap(),
             business_hours: BusinessHours::office(),
+            school_year_starts_in: None,
         };
         district.apply(&set.into(), At { version: 1, recorded_at: t("2024-09-01T00:00:00Z") });
         assert_eq!(district.today(evening), "2024-09-05".parse::<NaiveDate>().unwrap());

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
+use events::rules::followed_advocacy;
 use events::stakeholders::StakeholderRole;
 use events::values::{LongText, SchoolId, ShortText};
 use serde::Serialize;
@@ -132,8 +133,14 @@ pub fn advocates(schools: &[SchoolDoc], people: &[StakeholderDoc]) -> AdvocatesR
             let principal = by_id.get(&agreement.principal_id)?;
             let mut before: Vec<PersonRef> = advocacy
                 .iter()
-                .filter(|a| a.to.stakeholder_id == principal.stakeholder_id)
-                .filter(|a| a.on <= agreement.signed_on)
+                .filter(|a| {
+                    followed_advocacy(
+                        principal.stakeholder_id,
+                        agreement.signed_on,
+                        a.to.stakeholder_id,
+                        a.on,
+                    )
+                })
                 .map(|a| a.advocate.clone())
                 .collect();
             before.sort_by_key(|p| p.stakeholder_id);

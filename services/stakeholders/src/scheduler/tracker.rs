@@ -211,6 +211,7 @@ mod tests {
             name: ShortText::parse("Springfield").unwrap(),
             time_zone: TimeZoneName::parse("America/Chicago").unwrap(),
             business_hours: BusinessHours::office(),
+            school_year_starts_in: None,
         });
         tracker.apply(&record("district-settings".into(), 1, &set));
         tracker

@@ -3,6 +3,7 @@
 
 use events::calendar::{BusinessHours, ClockTime, TimeZoneName, Weekday};
 use events::district::{BusinessMinutes, ByPaymentMethod, DistrictSet, SlaTargets, TargetOverride};
+use events::school_year::StartMonth;
 use events::values::{Email, ShortText};
 use kernel::http::FromJson;
 use serde_json::{Map, Value};
@@ -11,7 +12,7 @@ use web::Fields;
 
 type Object = Map<String, Value>;
 
-/// The district's name, time zone and business hours: the schema is `DistrictSet`'s.
+/// The district's name, time zone, business hours and school year: the schema is `DistrictSet`'s.
 #[derive(Debug)]
 pub struct DistrictBody(pub DistrictSet);
 
@@ -20,10 +21,21 @@ impl FromJson for DistrictBody {
         let name = f.string("name", map.get("name"), ShortText::parse);
         let time_zone = f.string("time_zone", map.get("time_zone"), TimeZoneName::parse);
         let business_hours = business_hours(f, map.get("business_hours"));
+        let school_year_starts_in = match map.get("school_year_starts_in") {
+            None | Some(Value::Null) => Some(None),
+            value => f
+                .integer("school_year_starts_in", value, |n| {
+                    u32::try_from(n)
+                        .map_err(|_| "must be a month from 1 to 12".to_owned())
+                        .and_then(|n| StartMonth::new(n).map_err(|e| e.message().to_owned()))
+                })
+                .map(Some),
+        };
         Some(Self(DistrictSet {
             name: name?,
             time_zone: time_zone?,
             business_hours: business_hours?,
+            school_year_starts_in: school_year_starts_in?,
         }))
     }
 }

@@ -13,6 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use events::audience::REDACTED_EMAIL;
 use events::calendar::{BusinessHours, TimeZoneName};
 use events::district::{District, DistrictSet, SlaTargets};
+use events::school_year::StartMonth;
 use events::values::{Email, ShortText};
 use kernel::http::{self, Body, Caller, Roles};
 use serde::{Deserialize, Serialize};
@@ -51,6 +52,11 @@ pub struct DistrictView {
     pub closures: Vec<ClosureView>,
     /// The district's date now: "today" for every due date.
     pub today: NaiveDate,
+    /// The month its school year starts in (7, July, until set).
+    pub school_year_starts_in: StartMonth,
+    /// The school year today falls in, as the reports name it (`2025-26`).
+    #[schema(example = "2025-26")]
+    pub school_year: String,
     /// Whether it is business hours on a business day now.
     pub open_now: bool,
     /// The version of the `district-settings` stream (0: nothing set yet).
@@ -70,6 +76,8 @@ impl DistrictView {
                 .map(|(date, reason)| ClosureView { date: *date, reason: reason.clone() })
                 .collect(),
             today: calendar.today(now),
+            school_year_starts_in: district.school_year_starts_in,
+            school_year: district.school_year(calendar.today(now)).name(),
             open_now: calendar.is_open(now),
             version: district.version,
         }

@@ -1,3 +1,5 @@
+use events::calendar::DistrictCalendar;
+
 use super::*;
 
 fn day(s: &str) -> NaiveDate {
@@ -33,7 +35,7 @@ fn advisory(school: &str, vendor: &str, cents: i64, on: Option<&str>) -> Advisor
 }
 
 fn change(sequence: u64, school: &str, change: Change, on: &str) -> ChangeDoc {
-    ChangeDoc { sequence, school_id: school.into(), change, on: day(on) }
+    ChangeDoc { sequence, school_id: school.into(), change, on: day(on), principal_id: None }
 }
 
 #[test]
@@ -47,7 +49,7 @@ fn groups_and_bands() {
     ];
     let advisories =
         [advisory("b", "Amazon", 1_200_000, Some("2024-10-02")), advisory("b", "Dell", 100, None)];
-    let report = build(&transactions, &advisories, &[], None, &DistrictCalendar::default());
+    let report = build(&transactions, &advisories, &[], None, &Scope::all());
     assert_eq!(report.covered, None);
     let totals = &report.totals[0];
     assert_eq!(
@@ -81,12 +83,12 @@ fn groups_and_bands() {
     let csv = report.csv().finish();
     assert!(csv.starts_with(&format!("{}\r\n", CSV_HEADER.join(","))), "{csv}");
     assert!(
-        csv.contains("\r\nschool_and_vendor,a,,,BEST BUY #1,,USD,,,2,1000.00,,0,0.00,,\r\n"),
+        csv.contains("\r\nschool_and_vendor,a,,,,BEST BUY #1,,USD,,,2,1000.00,,0,0.00,,\r\n"),
         "{csv}"
     );
     assert!(
         csv.contains(
-            "\r\nschool_and_month,a,2024-09,before_signing,,,USD,,,2,1000.00,,0,0.00,,\r\n"
+            "\r\nschool_and_month,a,,2024-09,before_signing,,,USD,,,2,1000.00,,0,0.00,,\r\n"
         ),
         "{csv}"
     );
@@ -117,8 +119,7 @@ fn before_and_after_signing() {
         first_date: Some(day("2024-08-01")),
         last_date: Some(day("2024-10-31")),
     };
-    let report =
-        build(&transactions, &advisories, &changes, Some(&coverage), &DistrictCalendar::default());
+    let report = build(&transactions, &advisories, &changes, Some(&coverage), &Scope::all());
     assert_eq!(
         report.covered,
         Some(Covered { statements: 2, from: day("2024-08-01"), to: day("2024-10-31"), days: 92 })
@@ -173,18 +174,18 @@ fn before_and_after_signing() {
     let csv = report.csv().finish();
     assert!(
         csv.contains(
-            "\r\nsigning,a,,before_signing,,,USD,2024-08-20,19,1,600.00,947.37,0,0.00,0.00,\r\n"
+            "\r\nsigning,a,,,before_signing,,,USD,2024-08-20,19,1,600.00,947.37,0,0.00,0.00,\r\n"
         ),
         "{csv}"
     );
     assert!(
         csv.contains(
-            "\r\nsigning,a,,after_signing,,,USD,2024-08-20,73,1,300.00,123.29,0,0.00,0.00,true\r\n"
+            "\r\nsigning,a,,,after_signing,,,USD,2024-08-20,73,1,300.00,123.29,0,0.00,0.00,true\r\n"
         ),
         "{csv}"
     );
     assert!(
-        csv.ends_with("\r\ntrend,,,after_signing,,,USD,,108,1,300.00,83.33,0,0.00,0.00,true\r\n"),
+        csv.ends_with("\r\ntrend,,,,after_signing,,,USD,,108,1,300.00,83.33,0,0.00,0.00,true\r\n"),
         "{csv}"
     );
 }
@@ -209,9 +210,43 @@ fn an_advisory_purchase_counts_on_the_districts_date_it_was_asked_about() {
         asked_at: Some("2024-10-01T04:30:00Z".parse().unwrap()),
         ..advisory("a", "Dell", 70_000, None)
     };
-    let report = build(&[], std::slice::from_ref(&late), &[], None, &chicago);
+    let scope = Scope { calendar: chicago, ..Scope::all() };
+    let report = build(&[], std::slice::from_ref(&late), &[], None, &scope);
     let months: Vec<_> = report.by_month.iter().map(|g| g.month.clone()).collect();
     assert_eq!(months, [Some("2024-09".to_owned())]);
-    let report = build(&[], &[late], &[], None, &DistrictCalendar::default());
+    let report = build(&[], &[late], &[], None, &Scope::all());
     assert_eq!(report.by_month[0].month.as_deref(), Some("2024-10"));
+}
+
+#[test]
+fn a_period_counts_what_was_dated_in_it_and_the_covered_days_within_it() {
+    use TransactionStatus::*;
+    let transactions = [
+        card("a", "2024-08-10", "BEST BUY #1", 40_000, UncheckedTechnology),
+        card("a", "2024-09-10", "BEST BUY #1", 60_000, UncheckedTechnology),
+    ];
+    let advisories = [advisory("a", "Dell", 10_000, Some("2024-08-11"))];
+    let coverage = CoverageDoc {
+        statements: 1,
+        first_date: Some(day("2024-08-01")),
+        last_date: Some(day("2024-10-31")),
+    };
+    let scope = Scope {
+        period: ReportPeriod::between(Some(day("2024-09-01")), Some(day("2024-12-31"))),
+        names: [("a", "Adams Elementary")].into(),
+        ..Scope::all()
+    };
+    let report = build(&transactions, &advisories, &[], Some(&coverage), &scope);
+    assert_eq!(report.report_period, scope.period);
+    let totals = &report.totals[0];
+    assert_eq!((totals.unchecked_transactions, totals.advisory_purchases), (1, 0));
+    assert_eq!(
+        report.covered,
+        Some(Covered { statements: 1, from: day("2024-09-01"), to: day("2024-10-31"), days: 61 })
+    );
+    assert_eq!(report.by_school[0].school_name.as_deref(), Some("Adams Elementary"));
+    assert_eq!(report.signing[0].school_name.as_deref(), Some("Adams Elementary"));
+    assert_eq!(report.signing[0].before_signing.days, 61);
+    let csv = report.csv().finish();
+    assert!(csv.contains("\r\nschool,a,Adams Elementary,,,,,USD,"), "{csv}");
 }

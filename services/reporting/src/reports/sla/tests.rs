@@ -24,6 +24,7 @@ fn chicago(with_targets: bool) -> District {
             Weekday::ALL[..5].to_vec(),
         )
         .unwrap(),
+        school_year_starts_in: None,
     });
     let labor_day = DistrictEvent::from(ClosureAdded {
         date: "2024-09-02".parse().unwrap(),
@@ -133,7 +134,7 @@ fn docs() -> Vec<ClockDoc> {
 
 #[test]
 fn clocks_are_judged_in_business_time_by_school_and_month() {
-    let report = build(&docs(), &chicago(true), t(NOW));
+    let report = build(&docs(), &chicago(true), t(NOW), &Scope::all());
     assert_eq!(report.today.to_string(), "2024-09-10");
     assert_eq!(report.time_zone.as_str(), "America/Chicago");
     assert!(report.targets_set);
@@ -175,16 +176,18 @@ fn clocks_are_judged_in_business_time_by_school_and_month() {
     let csv = report.csv().finish();
     let mut lines = csv.lines();
     let header = lines.next().unwrap();
-    assert!(header.starts_with("dimension,key,purchases,first_contact_clocks,first_contact_met,"));
+    assert!(
+        header.starts_with("dimension,key,name,purchases,first_contact_clocks,first_contact_met,")
+    );
     assert!(
         header.ends_with(
             ",advisory_outreach_p50_business_hours,advisory_outreach_p90_business_hours"
         )
     );
-    assert_eq!(header.split(',').count(), 3 + 3 * 9);
+    assert_eq!(header.split(',').count(), 4 + 3 * 9);
     assert_eq!(
         lines.next().unwrap(),
-        "all,all,4,3,1,2,0,0,0,0.3333,2,2,3,2,1,1,0,0,0.6667,2,3.5,1,0,0,0,1,0,,,"
+        "all,all,,4,3,1,2,0,0,0,0.3333,2,2,3,2,1,1,0,0,0.6667,2,3.5,1,0,0,0,1,0,,,"
     );
     assert_eq!(csv.lines().count(), 1 + 1 + 2 + 2);
 }
@@ -193,18 +196,36 @@ fn clocks_are_judged_in_business_time_by_school_and_month() {
 fn later_the_open_advisory_clock_warns_then_breaches() {
     let district = chicago(true);
     // Tuesday 15:30 in Chicago: 2.5 of 4 business hours.
-    let later = build(&docs(), &district, t("2024-09-10T20:30:00Z"));
+    let later = build(&docs(), &district, t("2024-09-10T20:30:00Z"), &Scope::all());
     assert_eq!(later.all.advisory_outreach.warning, 1);
     // Wednesday 09:00: 4.5 business hours.
-    let breached = build(&docs(), &district, t("2024-09-11T14:00:00Z"));
+    let breached = build(&docs(), &district, t("2024-09-11T14:00:00Z"), &Scope::all());
     let outreach = &breached.all.advisory_outreach;
     assert_eq!((outreach.breached, outreach.breached_open, outreach.attainment), (1, 1, Some(0.0)));
 }
 
 #[test]
 fn without_targets_there_are_no_clocks() {
-    let report = build(&docs(), &chicago(false), t(NOW));
+    let report = build(&docs(), &chicago(false), t(NOW), &Scope::all());
     assert!(!report.targets_set);
     assert_eq!(report.all, SlaGroup { key: "all".into(), ..SlaGroup::default() });
     assert!(report.by_school.is_empty() && report.by_month.is_empty());
+}
+
+#[test]
+fn a_period_counts_the_purchases_flagged_in_it_and_schools_are_named() {
+    let district = chicago(true);
+    let scope = Scope {
+        period: ReportPeriod::between(Some("2024-09-01".parse().unwrap()), None),
+        calendar: district.calendar.clone(),
+        names: [("a", "Adams Elementary")].into(),
+    };
+    let report = build(&docs(), &district, t(NOW), &scope);
+    let months: Vec<&str> = report.by_month.iter().map(|g| g.key.as_str()).collect();
+    assert_eq!(months, ["2024-09"]);
+    assert_eq!(report.all.purchases, 3);
+    assert_eq!(report.period, scope.period);
+    let names: Vec<Option<&str>> = report.by_school.iter().map(|g| g.name.as_deref()).collect();
+    assert_eq!(names, [Some("Adams Elementary"), None]);
+    assert!(report.csv().finish().contains("\r\nschool,a,Adams Elementary,"));
 }
