@@ -578,23 +578,7 @@ impl Demo {
             self.handle(&mut rng, &pid, &decision, &calendar, &mut tally).await?;
         }
         bar.finish_with_message("done");
-        let first_wave = story.schools.iter().filter(|s| s.first_wave).collect::<Vec<_>>();
-        let later = story.schools.iter().filter(|s| !s.first_wave).collect::<Vec<_>>();
-        println!(
-            "  {} of {} schools signed the purchasing agreement in the weeks after their meeting \
-             (by {}); principals of signed schools spoke for IT to the principals of the other {}, \
-             who signed from {} to {} ({} signatures and {} advocates' words recorded now, {} \
-             schools signed before): every school has signed",
-            first_wave.len(),
-            schools.len(),
-            first_wave.iter().map(|s| s.signed_on).max().map_or("-".into(), |d| d.to_string()),
-            later.len(),
-            later.iter().map(|s| s.signed_on).min().map_or("-".into(), |d| d.to_string()),
-            later.iter().map(|s| s.signed_on).max().map_or("-".into(), |d| d.to_string()),
-            signatures.recorded,
-            signatures.advocacy,
-            signatures.before,
-        );
+        self.print_signatures(&story, &schools, &signatures).await?;
         let count = |k: &str| tally.get(k).copied().unwrap_or(0);
         println!(
             "  {} checks: {} approved, {} held, {} advisory; IT called and proposed alternatives on the held ones: \

@@ -259,6 +259,54 @@ impl Demo {
         self.it(Method::POST, &self.stakeholders, &path, Some(body)).await?;
         Ok(())
     }
+
+    /// Says how the schools signed, as the server has it now: the first wave, the advocates,
+    /// the later signatures, what this run recorded.
+    pub(super) async fn print_signatures(
+        &self,
+        story: &Story,
+        schools: &[School],
+        signatures: &Signatures,
+    ) -> anyhow::Result<()> {
+        let listed =
+            self.it(Method::GET, &self.stakeholders, "/v1/schools?limit=1000", None).await?;
+        let signed = signed_on(&listed);
+        let ours = |first: bool| -> Vec<NaiveDate> {
+            let plots = schools.iter().zip(&story.schools);
+            plots
+                .filter(|(_, p)| p.first_wave == first)
+                .filter_map(|(s, _)| signed.get(&s.id))
+                .copied()
+                .collect()
+        };
+        let (first, later) = (ours(true), ours(false));
+        let advocates =
+            self.it(Method::GET, &self.stakeholders, "/v1/reports/advocates", None).await?;
+        let count = |field: &str| advocates[field].as_array().map_or(0, Vec::len);
+        let span = |days: &[NaiveDate]| match (days.iter().min(), days.iter().max()) {
+            (Some(a), Some(b)) => format!("from {a} to {b}"),
+            _ => "-".to_owned(),
+        };
+        println!(
+            "  the purchasing agreement: {} schools signed in the weeks after their meeting ({}); \
+             signed principals spoke for IT {} times to the principals of the others, {} of \
+             whom signed after hearing them ({}); {} of {} schools signed now, {} unsigned \
+             ({} signatures and {} advocates' words recorded in this run, {} schools signed \
+             before it)",
+            first.len(),
+            span(&first),
+            count("advocacy"),
+            count("signings_after_advocacy"),
+            span(&later),
+            signed.len(),
+            listed["schools"].as_array().map_or(0, Vec::len),
+            count("unsigned_schools"),
+            signatures.recorded,
+            signatures.advocacy,
+            signatures.before,
+        );
+        Ok(())
+    }
 }
 
 /// What principal `n` said at the first meeting: their vision (and the theme of IT's it
