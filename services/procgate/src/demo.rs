@@ -1,35 +1,46 @@
 //! `procgate demo`: fills a running procgate, in any deployment, with a realistic district,
 //! through the HTTP API only.
 //!
-//! About 30 schools with their principals and other stakeholders; a conversation with each
-//! principal (vision, two stars and a wish); promises and follow-ups, some kept, some done, some
-//! overdue; about 60% of the schools signing the purchasing agreement; the district's calendar
-//! (Chicago, the holidays of this school year and the last) and its clocks' targets; a
-//! catalog and a policy; then a few hundred purchase checks over the school year behind today,
-//! entered after the fact (each says when it was requested), with IT handling the flagged
-//! ones (a call, an alternative, then for a held one approval, an accepted alternative or,
-//! after both, a cancellation), each step dated when it happened in business time, most within
-//! the district's targets and some not ([`timeline`]), but the latest few held ones, requested
-//! in the last business days and left in the queue for the README's tour. The same `--seed`
-//! gives the same district. Running it again is harmless: schools and the catalog are PUTs,
-//! people are matched by email, principals met before are not met again, purchase checks reuse
-//! their `external_ref`s (the gate answers a repeat with the first answer; a check sent on
-//! another day, its dates moved with today, is taken as the purchase already there), and IT
-//! does only the steps not done yet.
+//! About 30 schools with their principals and other stakeholders, and the relationship story
+//! the product is built on ([`story`], told by [`relations`]): a round of meetings in which IT
+//! meets each principal on their own turf, one a work day for about 30 work days from the
+//! start of the school year (vision, two stars and a wish); promises, some kept, some broken,
+//! some still open, and follow-ups; headway on every wish; about 60% of the schools signing
+//! the purchasing agreement in the weeks after their meeting, their principals speaking for
+//! IT to the principals of the others, and those schools signing over the following months,
+//! until every school has. Then the district's calendar (Chicago, the holidays of this school
+//! year and the last) and its clocks' targets; a catalog and a policy; a few hundred purchase
+//! checks over the school year behind today, entered after the fact in the order they were
+//! requested, with the signatures between them on their days (a school's purchases are
+//! advisory before it signed, held after), and IT handling the flagged ones (a call, an
+//! alternative, then for a held one approval, an accepted alternative or, after both, a
+//! cancellation), each step dated when it happened in business time, most within the
+//! district's targets and some not ([`timeline`]), but the latest few held ones, requested in
+//! the last business days and left in the queue for the README's tour. The same `--seed` gives
+//! the same district. Running it again is harmless: schools and the catalog are PUTs, people
+//! are matched by email, the round by its name, principals met before are not met again,
+//! schools signed before do not sign again, advocacy recorded before is not recorded again,
+//! purchase checks reuse their `external_ref`s (the gate answers a repeat with the first
+//! answer; a check sent on another day, its dates moved with today, is taken as the purchase
+//! already there), and IT does only the steps not done yet.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use auth::{Issuer, Role};
-use chrono::{NaiveDate, TimeDelta};
+use chrono::{DateTime, TimeDelta, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::{Client, Method};
 use serde_json::{Value, json};
 
+use relations::School;
+
 mod district;
 mod handling;
+mod relations;
 mod statement;
+mod story;
 mod timeline;
 
 /// A small deterministic generator (SplitMix64): the same seed, the same district.
@@ -384,16 +395,17 @@ impl Demo {
         // Schools and their people.
         let existing =
             self.it(Method::GET, &self.stakeholders, "/v1/stakeholders?limit=1000", None).await?;
-        let mut by_email: HashMap<String, String> = existing["stakeholders"]
+        let mut by_email: HashMap<String, (String, u64)> = existing["stakeholders"]
             .as_array()
             .into_iter()
             .flatten()
             .filter_map(|s| {
-                Some((s["email"].as_str()?.to_owned(), s["stakeholder_id"].as_str()?.to_owned()))
+                let id = s["stakeholder_id"].as_str()?.to_owned();
+                let conversations = s["conversations"].as_u64().unwrap_or(0);
+                Some((s["email"].as_str()?.to_owned(), (id, conversations)))
             })
             .collect();
-        // (id, name, principal id, whether the principal is new: an earlier run met the others)
-        let mut schools: Vec<(String, String, String, bool)> = Vec::new();
+        let mut schools: Vec<School> = Vec::new();
         let mut people = 0;
         for i in 0..self.schools {
             let (slug, level) = LEVELS[i / NAMES.len() % LEVELS.len()];
@@ -406,7 +418,7 @@ impl Demo {
                 Some(json!({"name": name})),
             )
             .await?;
-            let (mut principal, mut new_principal) = (String::new(), false);
+            let (mut principal, mut conversations) = (String::new(), 0);
             let mut rng = self.rng("school", i);
             for (n, role) in std::iter::once("principal")
                 .chain(ROLES.iter().copied().take(1 + rng.below(2)))
@@ -419,10 +431,8 @@ impl Demo {
                     first.to_lowercase(),
                     last.to_lowercase()
                 );
-                let existing = by_email.get(&email).cloned();
-                let new = existing.is_none();
-                let sid = match existing {
-                    Some(sid) => sid,
+                let (sid, held) = match by_email.get(&email).cloned() {
+                    Some(known) => known,
                     None => {
                         let body = json!({"name": format!("{first} {last}"), "email": email, "role": role,
                                           "phone": phone, "school_id": id});
@@ -434,16 +444,15 @@ impl Demo {
                             .context("a stakeholder id")?
                             .to_owned();
                         people += 1;
-                        by_email.insert(email, sid.clone());
-                        sid
+                        by_email.insert(email, (sid.clone(), 0));
+                        (sid, 0)
                     }
                 };
                 if role == "principal" {
-                    new_principal = new;
-                    principal = sid;
+                    (principal, conversations) = (sid, held);
                 }
             }
-            schools.push((id, name, principal, new_principal));
+            schools.push(School { id, name, principal, conversations });
         }
         println!(
             "  {} schools, {people} new stakeholders (principals, teachers, librarians, business officers)",
@@ -456,118 +465,91 @@ impl Demo {
         let vision = json!({"statement": IT_VISION, "themes": themes});
         self.it(Method::PUT, &self.stakeholders, "/v1/vision", Some(vision)).await?;
 
-        // IT meets each principal on their own turf: their vision, two stars and a wish;
-        // promises and follow-ups.
-        let (mut promises, mut followups) = (0, 0);
-        for (n, (_, name, principal, new)) in schools.iter().enumerate() {
-            if !new {
-                continue; // met in an earlier run
-            }
-            let held = year_start + TimeDelta::days((n * 2) as i64);
-            let mut rng = self.rng("conversation", n);
-            let first = rng.below(STARS.len());
-            let second = (first + 1 + rng.below(STARS.len() - 1)) % STARS.len();
-            let (theme, vision) = rng.pick(VISIONS);
-            let body = json!({
-                "held_at": format!("{held}T15:30:00Z"), "location": format!("{name}, principal's office"),
-                "on_their_turf": true, "connections": [theme],
-                "their_vision": vision, "stars": [STARS[first], STARS[second]],
-                "wish": rng.pick(WISHES), "notes": "Met on their turf; tied their vision to the district's technology plan."});
-            self.it(
-                Method::POST,
-                &self.stakeholders,
-                &format!("/v1/stakeholders/{principal}/conversations"),
-                Some(body),
-            )
+        // The round of meetings: IT meets each principal on their own turf, one a work day
+        // from the start of the school year (their vision, two stars and a wish); promises and
+        // follow-ups; headway on the wishes.
+        let story = story::story(&calendar, year_start, today, schools.len(), self.seed);
+        let round_id = self.plan_round(&story, &schools).await?;
+        let meetings = self.meet_principals(&story, &schools, today).await?;
+        let round = self
+            .it(Method::GET, &self.stakeholders, &format!("/v1/meeting-rounds/{round_id}"), None)
             .await?;
-            if rng.chance(70) {
-                // Promises are made today (the log records when), due in the coming weeks;
-                // IT keeps some of them at once.
-                let due = today + TimeDelta::days(7 + rng.below(50) as i64);
-                let body = json!({"to": {"type": "stakeholder", "stakeholder_id": principal},
-                                  "text": "Same-week turnaround on repairs for the classroom laptops", "due_on": due.to_string()});
-                let made =
-                    self.it(Method::POST, &self.stakeholders, "/v1/promises", Some(body)).await?;
-                promises += 1;
-                if rng.chance(50)
-                    && let Some(pid) = made["promise_id"].as_str()
-                {
-                    let evidence = json!({"evidence": "Repair tickets for the school closed within five days"});
-                    let path = format!("/v1/promises/{pid}/kept");
-                    self.it_once(&self.stakeholders, &path, Some(evidence), &format!("{pid}-kept"))
-                        .await?;
-                }
-            }
-            if rng.chance(60) {
-                let due = (held + TimeDelta::days(30 + rng.below(60) as i64)).max(today);
-                let body = json!({"stakeholder_id": principal, "about": "Check in on the wish from our first meeting", "due_on": due.to_string()});
-                self.it(Method::POST, &self.stakeholders, "/v1/follow-ups", Some(body)).await?;
-                followups += 1;
-            }
-        }
-        // Headway on the wishes.
-        let wishes = self.it(Method::GET, &self.stakeholders, "/v1/wishes", None).await?;
-        let mut progressed = 0;
-        for (n, wish) in wishes["wishes"].as_array().into_iter().flatten().enumerate() {
-            let Some(wid) = wish["wish_id"].as_str() else { continue };
-            let mut rng = self.rng("wish", n);
-            if wish["status"] == "open" && rng.chance(70) {
-                let status = if rng.chance(40) { "done" } else { "in_progress" };
-                let body = json!({"note": "Raised at the IT team meeting; a plan is in motion", "status": status});
-                let path = format!("/v1/wishes/{wid}/progress");
-                self.it_once(&self.stakeholders, &path, Some(body), &format!("{wid}-progress"))
-                    .await?;
-                progressed += 1;
-            }
-        }
         println!(
-            "  a conversation with every principal (vision, 2 stars and a wish); {promises} promises, {followups} follow-ups, headway on {progressed} wishes"
+            "  a round of meetings, \"{}\": {} of {} principals met ({} now), {} on their own turf, \
+             one a work day from {} ({} work days taken of {}; complete: {}); each was asked for \
+             their vision, two stars and a wish",
+            story::ROUND_NAME,
+            round["met"],
+            round["people"],
+            meetings.met,
+            round["met_on_their_turf"],
+            story.round_starts_on,
+            round["work_days_taken"],
+            round["work_days"],
+            round["complete"],
+        );
+        let progressed = self.progress_wishes().await?;
+        println!(
+            "  {} promises made now ({} kept, {} broken, {} still open), {} follow-ups ({} done), \
+             headway on {progressed} wishes",
+            meetings.kept + meetings.broken + meetings.open,
+            meetings.kept,
+            meetings.broken,
+            meetings.open,
+            meetings.followups,
+            meetings.followups_done,
         );
 
-        // About 60% of the schools sign the purchasing agreement, in the first months.
-        let mut signed_on: HashMap<String, NaiveDate> = HashMap::new();
-        for (n, (id, _, principal, _)) in schools.iter().enumerate() {
-            if n % 5 < 3 {
-                let school = self
-                    .it(Method::GET, &self.stakeholders, &format!("/v1/schools/{id}"), None)
-                    .await?;
-                let earlier =
-                    school["agreement"]["signed_on"].as_str().and_then(|d| d.parse().ok());
-                let on = match earlier {
-                    Some(on) => on,
-                    None => {
-                        let on = (year_start + TimeDelta::days(30 + 2 * n as i64)).min(today);
-                        let body = json!({"principal_id": principal, "signed_on": on.to_string()});
-                        let path = format!("/v1/schools/{id}/agreement");
-                        self.it(Method::PUT, &self.stakeholders, &path, Some(body)).await?;
-                        on
-                    }
-                };
-                signed_on.insert(id.clone(), on);
-            }
-        }
-        let signed = signed_on.len();
-        println!("  {signed} of {} schools signed the purchasing agreement", schools.len());
-
-        // A school year of purchase checks, entered after the fact, IT handling each flagged
-        // one at once (a purchase of a school that signed comes after its signature, so it was
-        // held then as it is now); the latest come from the last business days.
+        // A school year of purchase checks, entered after the fact in the order they were
+        // requested, with the schools' signatures between them on their days: a school's
+        // technology purchase is advisory before it signed, held for IT after. IT handles
+        // each flagged one at once; the latest come from the last business days.
+        let listed =
+            self.it(Method::GET, &self.stakeholders, "/v1/schools?limit=1000", None).await?;
+        let already = relations::signed_on(&listed);
+        let mut signatures = relations::Signatures::default();
+        let mut spoken = self.advocacy_recorded().await?;
+        let mut to_sign: Vec<usize> = (0..schools.len())
+            .filter(|n| {
+                let signed = already.contains_key(&schools[*n].id);
+                signatures.before += usize::from(signed);
+                !signed
+            })
+            .collect();
+        to_sign.sort_by_key(|n| (story.schools[*n].signed_on, *n));
+        let mut to_sign = to_sign.into_iter().peekable();
+        let recent_from = self.checks - (self.checks / 10).max(RECENT_MIN).min(self.checks);
+        let mut checks: Vec<(usize, Rng, Value, DateTime<Utc>)> = (0..self.checks)
+            .map(|n| {
+                let mut rng = self.rng("purchase", n);
+                let school = &schools[rng.below(schools.len())].id;
+                let mut body = purchase(&mut rng, n, school);
+                let mut when = self.rng("requested", n);
+                let requested = timeline::requested_at(
+                    &calendar,
+                    today,
+                    year_start,
+                    n >= recent_from,
+                    &mut when,
+                );
+                body["requested_at"] = json!(requested.to_rfc3339());
+                (n, rng, body, requested)
+            })
+            .collect();
+        checks.sort_by_key(|(n, _, _, requested)| (*requested, *n));
         let bar = ProgressBar::new(self.checks as u64);
         bar.set_style(ProgressStyle::with_template(
             "  purchase checks {bar:40} {pos}/{len} {msg}",
         )?);
         let mut tally: HashMap<String, usize> = HashMap::new();
-        let recent_from = self.checks - (self.checks / 10).max(RECENT_MIN).min(self.checks);
         let mut recent = Vec::new();
-        for n in 0..self.checks {
-            let mut rng = self.rng("purchase", n);
-            let (school, ..) = schools[rng.below(schools.len())].clone();
-            let mut body = purchase(&mut rng, n, &school);
-            let earliest = signed_on.get(&school).map_or(year_start, |on| *on + TimeDelta::days(1));
-            let mut when = self.rng("requested", n);
-            let requested =
-                timeline::requested_at(&calendar, today, earliest, n >= recent_from, &mut when);
-            body["requested_at"] = json!(requested.to_rfc3339());
+        for (n, mut rng, body, requested) in checks {
+            // The schools that signed before the day it was requested.
+            let day = calendar.today(requested);
+            while let Some(s) = to_sign.next_if(|s| story.schools[*s].signed_on < day) {
+                let plot = &story.schools[s];
+                self.sign(s, &schools, plot, &calendar, &mut spoken, &mut signatures).await?;
+            }
             let (pid, decision) = self.check(body).await?;
             *tally.entry(decision.clone()).or_default() += 1;
             if decision != "approved" {
@@ -578,6 +560,10 @@ impl Demo {
                 }
             }
             bar.inc(1);
+        }
+        for s in to_sign {
+            self.sign(s, &schools, &story.schools[s], &calendar, &mut spoken, &mut signatures)
+                .await?;
         }
         // IT works the latest flagged purchases too, but the latest held ones are left for the
         // tour: IT has not got to them yet.
@@ -592,6 +578,7 @@ impl Demo {
             self.handle(&mut rng, &pid, &decision, &calendar, &mut tally).await?;
         }
         bar.finish_with_message("done");
+        self.print_signatures(&story, &schools, &signatures).await?;
         let count = |k: &str| tally.get(k).copied().unwrap_or(0);
         println!(
             "  {} checks: {} approved, {} held, {} advisory; IT called and proposed alternatives on the held ones: \
@@ -606,15 +593,22 @@ impl Demo {
             count("cancelled"),
             count("waiting")
         );
-        let school_ids: Vec<String> = schools.iter().map(|s| s.0.clone()).collect();
+        let school_ids: Vec<String> = schools.iter().map(|s| s.id.clone()).collect();
         self.card_statement(&school_ids).await?;
         println!("\nWhere to look (with an it_staff or auditor token):");
         for path in ["/v1/purchases?status=held", "/v1/outreach", "/v1/catalog"] {
             println!("  {}{path}", self.gate);
         }
-        for path in
-            ["/v1/schools", "/v1/stakeholders", "/v1/wishes", "/v1/promises", "/v1/follow-ups"]
-        {
+        for path in [
+            "/v1/schools",
+            "/v1/stakeholders",
+            "/v1/meeting-rounds",
+            "/v1/wishes",
+            "/v1/promises",
+            "/v1/follow-ups",
+            "/v1/reports/coverage",
+            "/v1/reports/advocates",
+        ] {
             println!("  {}{path}", self.stakeholders);
         }
         for path in [
