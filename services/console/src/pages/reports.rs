@@ -62,7 +62,7 @@ fn adoption_section(a: &Value) -> Markup {
     let labels: Vec<String> = months.iter().map(|m| s(m, "month").to_owned()).collect();
     let schools: Vec<Option<f64>> = months
         .iter()
-        .map(|m| percent(m.pointer("/schools/gated_share").and_then(Value::as_f64)))
+        .map(|m| percent(m.get("gated_share_of_all").and_then(Value::as_f64)))
         .collect();
     let spend: Vec<Option<f64>> = months
         .iter()

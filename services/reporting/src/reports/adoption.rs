@@ -26,6 +26,9 @@
 //!   from the first month with a school or a check to the current month (the district's
 //!   today's: `as_of`): schools counted and gated at the month's end (by agreement dates), and
 //!   that month's technology spend per currency.
+//!   `gated_share_of_all` divides the schools gated at the month's end by every school counted
+//!   now: a district that registers its schools after entering the agreements they signed
+//!   earlier still sees its curve from the first signature to every school.
 //! - `agreement_changes`: every signature and withdrawal in date order, with the schools gated
 //!   and counted after it.
 //!
@@ -381,6 +384,10 @@ pub struct AdoptionMonth {
     pub month: String,
     /// Schools counted and gated at the month's end.
     pub schools: SchoolCounts,
+    /// Schools gated at the month's end over every school counted now, to four decimals
+    /// (`null` without schools): the curve toward every school of the district, also where
+    /// schools were registered after the agreements they signed were entered.
+    pub gated_share_of_all: Option<f64>,
     /// The technology spend decided in the month, per currency.
     pub technology_spend: Vec<Spend>,
 }
@@ -472,6 +479,7 @@ pub fn build(docs: &AdoptionDocs, today: NaiveDate, scope: &Scope) -> AdoptionRe
         spend_by_month.entry(month).or_default().entry(currency).or_default().add(sums);
         all_time.entry(currency).or_default().add(sums);
     }
+    let counted_now = counted_from.len() as u64;
     let first = counted_from
         .values()
         .map(|d| month_of_day(*d))
@@ -506,6 +514,7 @@ pub fn build(docs: &AdoptionDocs, today: NaiveDate, scope: &Scope) -> AdoptionRe
                 .unwrap_or_default();
             months.push(AdoptionMonth {
                 schools: counts(counted_by(end), gated_then.len() as u64),
+                gated_share_of_all: share(gated_then.len() as u64, counted_now),
                 month,
                 technology_spend,
             });
@@ -599,6 +608,7 @@ impl Report for AdoptionReport {
             "schools_total",
             "schools_gated",
             "schools_gated_share",
+            "gated_share_of_all",
             "currency",
             "checks",
             "technology_checks",
@@ -620,6 +630,7 @@ impl Report for AdoptionReport {
                     m.schools.total.into(),
                     m.schools.gated.into(),
                     m.schools.gated_share.into(),
+                    m.gated_share_of_all.into(),
                 ];
                 match spend {
                     Some(s) => cells.extend([
@@ -649,7 +660,7 @@ impl Report for AdoptionReport {
             let advocates: Vec<String> =
                 s.advocates.iter().map(|a| format!("{} ({})", name(&a.advocate), a.on)).collect();
             let mut cells: Vec<Cell> = vec![Cell::Text("signing")];
-            cells.extend(std::iter::repeat_n(Cell::Empty, 11));
+            cells.extend(std::iter::repeat_n(Cell::Empty, 12));
             cells.extend([
                 s.school_id.as_str().into(),
                 s.school_name.as_deref().into(),
@@ -685,7 +696,7 @@ impl Report for AdoptionReport {
     responses(
         (status = 200, description = "The report, as JSON or (`?format=csv`) CSV with a header row.", content(
             (AdoptionReport = "application/json"),
-            (String = "text/csv", example = json!("dimension,month,schools_total,schools_gated,schools_gated_share,currency,checks,technology_checks,technology_spend,gated_checks,gated_spend,gated_spend_share,school_id,school_name,signed_on,principal,advocates\r\nmonth,2024-09,3,2,0.6667,USD,4,3,3000.00,2,2000.00,0.6667,,,,,\r\nsigning,,,,,,,,,,,,lincoln-elem,Lincoln Elementary,2024-09-12,Ana Ruiz,Sam Lee (2024-09-03)\r\n")),
+            (String = "text/csv", example = json!("dimension,month,schools_total,schools_gated,schools_gated_share,gated_share_of_all,currency,checks,technology_checks,technology_spend,gated_checks,gated_spend,gated_spend_share,school_id,school_name,signed_on,principal,advocates\r\nmonth,2024-09,3,2,0.6667,0.6667,USD,4,3,3000.00,2,2000.00,0.6667,,,,,\r\nsigning,,,,,,,,,,,,,lincoln-elem,Lincoln Elementary,2024-09-12,Ana Ruiz,Sam Lee (2024-09-03)\r\n")),
         )),
         (status = 400, description = "A query parameter is invalid (`invalid-query`).", body = web::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),

@@ -113,11 +113,11 @@ async fn adoption(app: TestApp) {
     let rows = csv(&app, "adoption").await;
     assert_eq!(
         rows[0],
-        "dimension,month,schools_total,schools_gated,schools_gated_share,currency,checks,technology_checks,technology_spend,gated_checks,gated_spend,gated_spend_share,school_id,school_name,signed_on,principal,advocates"
+        "dimension,month,schools_total,schools_gated,schools_gated_share,gated_share_of_all,currency,checks,technology_checks,technology_spend,gated_checks,gated_spend,gated_spend_share,school_id,school_name,signed_on,principal,advocates"
     );
-    assert_eq!(rows[1], "month,2024-08,2,1,0.5,,,,,,,,,,,,");
-    assert_eq!(rows[2], "month,2024-09,3,2,0.6667,USD,4,4,5000.00,3,4300.00,0.86,,,,,");
-    assert_eq!(rows[3], "month,2024-10,3,1,0.3333,USD,4,3,13300.00,2,1300.00,0.0977,,,,,");
+    assert_eq!(rows[1], "month,2024-08,2,1,0.5,0.3333,,,,,,,,,,,,");
+    assert_eq!(rows[2], "month,2024-09,3,2,0.6667,0.6667,USD,4,4,5000.00,3,4300.00,0.86,,,,,");
+    assert_eq!(rows[3], "month,2024-10,3,1,0.3333,0.3333,USD,4,3,13300.00,2,1300.00,0.0977,,,,,");
     // The signings last, the schools named (their principals were not registered).
     let signings: Vec<&String> = rows.iter().filter(|r| r.starts_with("signing,")).collect();
     assert_eq!(signings.len(), 2, "{rows:?}");
@@ -461,7 +461,7 @@ async fn adoption_names_the_advocates_and_counts_a_school_year(app: TestApp) {
     assert_eq!(res.status(), 200);
     let body = res.text().await.unwrap();
     assert!(
-        body.contains("\r\nsigning,,,,,,,,,,,,roosevelt-high,Roosevelt High,2025-09-15,Rae,Dana (2025-09-01)\r\n"),
+        body.contains("\r\nsigning,,,,,,,,,,,,,roosevelt-high,Roosevelt High,2025-09-15,Rae,Dana (2025-09-01)\r\n"),
         "{body}"
     );
     assert!(!body.contains("lincoln-elem"), "{body}");

@@ -111,12 +111,12 @@ fn series_by_month_and_change() {
     assert_eq!(report.agreement_changes[3].schools, counts(3, 2));
     let csv = report.csv().finish();
     assert!(csv.starts_with("dimension,month,schools_total,"), "{csv}");
-    assert!(csv.contains("\r\nmonth,2024-08,2,1,0.5,,,,,,,,,,,,\r\n"), "{csv}");
+    assert!(csv.contains("\r\nmonth,2024-08,2,1,0.5,0.3333,,,,,,,,,,,,\r\n"), "{csv}");
     assert!(
-        csv.contains("\r\nmonth,2024-09,2,2,1,USD,3,2,300.00,1,100.00,0.3333,,,,,\r\n"),
+        csv.contains("\r\nmonth,2024-09,2,2,1,0.6667,USD,3,2,300.00,1,100.00,0.3333,,,,,\r\n"),
         "{csv}"
     );
-    assert!(csv.contains("\r\nsigning,,,,,,,,,,,,a,,2024-08-20,,\r\n"), "{csv}");
+    assert!(csv.contains("\r\nsigning,,,,,,,,,,,,,a,,2024-08-20,,\r\n"), "{csv}");
     assert_eq!(report.signings.len(), 3);
 
     // September and October only: their months, spend and changes; the schools at the
@@ -299,7 +299,7 @@ fn signings_name_the_advocates_whose_word_came_first() {
     assert_eq!(report.agreement_changes[1].school_name.as_deref(), Some("Bryant Middle"));
     let csv = report.csv().finish();
     assert!(
-        csv.contains("\r\nsigning,,,,,,,,,,,,b,Bryant Middle,2024-10-01,Sam Lee,Ana Ruiz (2024-09-10); Kim Cho (2024-09-20)\r\n"),
+        csv.contains("\r\nsigning,,,,,,,,,,,,,b,Bryant Middle,2024-10-01,Sam Lee,Ana Ruiz (2024-09-10); Kim Cho (2024-09-20)\r\n"),
         "{csv}"
     );
 
