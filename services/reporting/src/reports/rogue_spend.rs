@@ -53,7 +53,6 @@ use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get};
 use chrono::NaiveDate;
 use events::calendar::DistrictCalendar;
-use events::card::TransactionStatus;
 use kernel::ReadModel;
 use kernel::http::Caller;
 use serde::Serialize;
@@ -377,8 +376,7 @@ pub fn build(
     coverage: Option<&CoverageDoc>,
     calendar: &DistrictCalendar,
 ) -> RogueSpendReport {
-    let unchecked =
-        transactions.iter().filter(|t| t.status == TransactionStatus::UncheckedTechnology);
+    let unchecked = transactions.iter().filter(|t| t.status.is_unchecked());
     let items: Vec<Item<'_>> = unchecked
         .map(|t| Item {
             unchecked: true,

@@ -1,4 +1,5 @@
 use super::*;
+use events::card::TransactionStatus;
 
 fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()
