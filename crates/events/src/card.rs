@@ -323,6 +323,11 @@ impl TransactionStatus {
         }
     }
 
+    /// Whether a transaction in this status counts as unchecked technology spend ([`CardSpend`]).
+    pub fn is_unchecked(self) -> bool {
+        self == Self::UncheckedTechnology
+    }
+
     /// Where a transaction stands after `event`, from where it stood (`None`: not recorded).
     /// Recorded, it is a credit, unchecked technology or not technology; its reconciliation
     /// and IT's choices move it. An undone match leaves it not technology until the
@@ -359,6 +364,77 @@ impl std::str::FromStr for TransactionStatus {
             "must be one of matched, ambiguous, unchecked_technology, not_technology, credit"
                 .to_owned()
         })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unchecked technology spend
+
+/// A card transaction as the figures of unchecked technology spend count it: the one
+/// statement of that rule, for the rogue-spend report and for relationship health (the
+/// unchecked spend at a person's school).
+///
+/// **Unchecked technology** is technology bought on a purchasing card that no purchase check
+/// covers: a transaction whose status ([`TransactionStatus::after`]) is `unchecked_technology`
+/// ([`TransactionStatus::is_unchecked`]): the gate's reconciliation flagged it, and IT has not
+/// matched it since. Only a technology transaction that is not a credit can ever be that (the
+/// gate flags nothing else), so only those are followed ([`CardSpend::follows`]). Its amount is
+/// the transaction's, its school the card's when the transaction was recorded, its day the
+/// transaction date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardSpend {
+    pub school_id: SchoolId,
+    pub transaction_date: NaiveDate,
+    pub amount: Money,
+    pub currency: Currency,
+    pub status: TransactionStatus,
+}
+
+impl CardSpend {
+    /// Whether `event` can change what the figures count: the record of a technology
+    /// transaction that is not a credit, and every reconciliation and choice of IT (outreach
+    /// changes no status).
+    pub fn follows(event: &CardTransactionEvent) -> bool {
+        match event {
+            CardTransactionEvent::Recorded(r) => r.technology.is_some() && !r.credit,
+            CardTransactionEvent::OutreachLogged(_) => false,
+            _ => true,
+        }
+    }
+
+    /// The transaction after `event`, from what it was (`None`: not followed, or not recorded
+    /// yet). A record starts it over (a transaction is recorded once: its stream is opened with
+    /// the expected version "no stream").
+    pub fn after(spend: Option<Self>, event: &CardTransactionEvent) -> Option<Self> {
+        if !Self::follows(event) {
+            return spend;
+        }
+        match event {
+            CardTransactionEvent::Recorded(r) => Some(Self {
+                school_id: r.school_id.clone(),
+                transaction_date: r.transaction_date,
+                amount: r.amount,
+                currency: r.currency,
+                status: TransactionStatus::after(None, event)?,
+            }),
+            _ => {
+                let mut spend = spend?;
+                spend.status = TransactionStatus::after(Some(spend.status), event)?;
+                Some(spend)
+            }
+        }
+    }
+
+    /// The transaction after `events`, in stream order.
+    pub fn from_events<'a>(
+        events: impl IntoIterator<Item = &'a CardTransactionEvent>,
+    ) -> Option<Self> {
+        events.into_iter().fold(None, Self::after)
+    }
+
+    /// Whether it counts as unchecked technology spend now.
+    pub fn is_unchecked(&self) -> bool {
+        self.status.is_unchecked()
     }
 }
 
@@ -538,6 +614,40 @@ mod tests {
         assert_eq!(transaction_id(&a), transaction_id(&BankReference::parse("REF-1").unwrap()));
         assert_ne!(transaction_id(&a), transaction_id(&BankReference::parse("REF-2").unwrap()));
         assert_eq!(transaction_stream(transaction_id(&a)).split('-').next(), Some("transaction"));
+    }
+
+    #[test]
+    fn unchecked_spend_is_technology_on_a_card_that_no_check_covers() {
+        let events = transaction_events();
+        let flagged = CardTransactionEvent::from(CardTransactionFlagged {
+            reason: FlagReason::UncheckedTechnology,
+        });
+        let spend =
+            |events: &[&CardTransactionEvent]| CardSpend::from_events(events.iter().copied());
+        // Recorded technology, not a credit, with no check: unchecked, at the card's school,
+        // for the transaction's amount and day.
+        let bought = &events[0];
+        let unchecked = spend(&[bought, &flagged]).unwrap();
+        assert!(unchecked.is_unchecked());
+        assert_eq!(unchecked.school_id.as_str(), "lincoln-elem");
+        assert_eq!(unchecked.amount, Money::parse("1299.99").unwrap());
+        assert_eq!(unchecked.transaction_date, "2025-10-03".parse().unwrap());
+        // Matched (or confirmed), then no longer; undone and flagged again, once more.
+        assert!(!spend(&[bought, &events[1]]).unwrap().is_unchecked());
+        assert!(!spend(&[bought, &events[1], &events[4]]).unwrap().is_unchecked());
+        assert!(spend(&[bought, &events[1], &events[5], &flagged]).unwrap().is_unchecked());
+        // Several checks fit: IT chooses; not unchecked meanwhile.
+        assert!(!spend(&[bought, &events[2]]).unwrap().is_unchecked());
+        // Outreach changes nothing.
+        assert!(!CardSpend::follows(&events[6]));
+        assert!(spend(&[bought, &flagged, &events[6]]).unwrap().is_unchecked());
+        // Credits and transactions that are not technology are never followed, whatever follows.
+        let credit = CardTransactionEvent::from(recorded(Some(TechnologyReason::Mcc), true));
+        let plain = CardTransactionEvent::from(recorded(None, false));
+        assert_eq!(spend(&[&credit, &flagged]), None);
+        assert_eq!(spend(&[&plain, &events[1], &events[5]]), None);
+        // Nor is a transaction never recorded.
+        assert_eq!(spend(&[&flagged]), None);
     }
 
     #[test]

@@ -4,11 +4,13 @@
 //!
 //! A card transaction's stream (`transaction-{uuid}`) holds its record and its reconciliation
 //! (matched, ambiguous, flagged), then IT's confirmations, undone matches and choices; where it
-//! stands after each is [`TransactionStatus::after`], the gate's own fold. Only technology that
-//! is not a credit can ever be unchecked technology (the gate flags nothing else), so only such
-//! transactions get a document: its school, date, merchant, amount and status. The report counts
-//! those whose status is `unchecked_technology`; a later match moves one out, an undone match
-//! (and the flag that follows it) moves it back.
+//! stands after each is [`TransactionStatus::after`], the gate's own fold. What counts as
+//! unchecked technology is stated once, in [`events::card::CardSpend`] (which relationship
+//! health uses too): only technology that is not a credit can ever be unchecked (the gate flags
+//! nothing else), so only such transactions get a document: its school, date, merchant, amount
+//! and status. The report counts those whose status is `unchecked_technology`
+//! ([`TransactionStatus::is_unchecked`]); a later match moves one out, an undone match (and the
+//! flag that follows it) moves it back.
 //!
 //! Each `statement-imported` widens the covered days (the earliest first and latest last
 //! transaction date of the statements): unchecked spend is only known for days a statement
@@ -17,7 +19,9 @@
 use chrono::NaiveDate;
 use eventlog::{DocKey, Filter};
 use events::Published;
-use events::card::{CardTransactionEvent, StatementEvent, TransactionStatus};
+use events::card::{
+    CardSpend as UncheckedRule, CardTransactionEvent, StatementEvent, TransactionStatus,
+};
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 
@@ -58,14 +62,11 @@ pub struct CoverageDoc {
 #[derive(Debug, Default)]
 pub struct CardSpend;
 
-/// Whether a recorded transaction gets a document: technology, not a credit.
+/// Whether the event concerns a document: the published rule of what unchecked spend follows
+/// ([`UncheckedRule::follows`]: a recorded technology transaction that is not a credit, and its
+/// reconciliation and IT's choices).
 fn kept(event: &CardTransactionEvent) -> bool {
-    match event {
-        CardTransactionEvent::Recorded(r) => r.technology.is_some() && !r.credit,
-        // Outreach changes no status.
-        CardTransactionEvent::OutreachLogged(_) => false,
-        _ => true,
-    }
+    UncheckedRule::follows(event)
 }
 
 impl ReadModel for CardSpend {

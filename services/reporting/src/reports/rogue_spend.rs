@@ -56,7 +56,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get};
 use chrono::NaiveDate;
-use events::card::TransactionStatus;
 use kernel::ReadModel;
 use kernel::http::Caller;
 use serde::Serialize;
@@ -395,8 +394,7 @@ pub fn build(
 ) -> RogueSpendReport {
     let calendar = &scope.calendar;
     let period = &scope.period;
-    let unchecked =
-        transactions.iter().filter(|t| t.status == TransactionStatus::UncheckedTechnology);
+    let unchecked = transactions.iter().filter(|t| t.status.is_unchecked());
     let items: Vec<Item<'_>> = unchecked
         .map(|t| Item {
             unchecked: true,

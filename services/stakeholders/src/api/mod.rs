@@ -160,13 +160,14 @@ pub(crate) async fn today(state: &State) -> Result<NaiveDate, ApiError> {
     Ok(time(state).await?.1)
 }
 
-/// The moment relationships are judged at: now, the district's calendar in force and its
-/// contact settings (`reminder-settings`), each read from its stream's tail.
+/// The moment relationships are judged at: now, the district in force (its calendar and its
+/// SLA targets) and its contact settings (`reminder-settings`), each read from its stream's
+/// tail.
 pub(crate) async fn as_of(state: &State) -> Result<AsOf, ApiError> {
     let store = state.commands.store();
     let (district, reminders) =
         futures::try_join!(state.district.now(store), state.reminders.now(store))?;
-    Ok(AsOf::new(now(state), district.0.calendar.clone(), reminders.0.contact))
+    Ok(AsOf::in_district(now(state), district.0.clone(), reminders.0.contact))
 }
 
 /// The metadata of events written for this request: who, and its correlation id.

@@ -243,6 +243,18 @@ pub async fn register_stakeholder(
 /// Only a conversation counts as contact: a call on one of their held purchases does not (its
 /// speed is scored on its own). With nothing else changing the score never rises as time
 /// passes, and a new conversation never lowers it.
+///
+/// **Counted, not scored**: `health.requests` counts what became of the held purchases they
+/// requested (their e-mail on the check): answered (`answered_within_target`) and decided
+/// (`decided_within_target`) within the district's SLA targets (`GET /v1/sla`: business
+/// minutes in the district's calendar, judged by the gate's own clocks, as each purchase's
+/// `sla` shows), or past one (`missed_target`); alternatives offered and accepted; approved,
+/// cancelled, and cancelled without a call. `answered_within_a_day` is deprecated (24 calendar
+/// hours, whatever the targets). `health.promises` counts promises to them kept and broken,
+/// `health.wishes.progressed` their wishes IT recorded headway on. For anyone with a school,
+/// `health.unchecked_card_spend` shows the technology bought on purchasing cards at the school
+/// in the last 365 days that no purchase check covered (unchecked technology, as `GET
+/// /v1/reports/rogue-spend` counts it), per currency.
 #[utoipa::path(
     tag = "stakeholders",
     params(("id" = Uuid, Path, description = "The stakeholder id")),

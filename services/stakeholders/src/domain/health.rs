@@ -23,6 +23,24 @@
 //! purchases flagged in the last 365 days count. Every deduction is listed in
 //! [`Health::penalties`] with its reason, so the score explains itself.
 //!
+//! # What happened to them (counted, not scored)
+//!
+//! Beside the score, [`Health`] counts what IT did for the person, from the facts other
+//! services published, each by the rule that publishes it, never re-derived here:
+//!
+//! - **Their requests** ([`RequestCounts`]): the held purchases they requested (their e-mail
+//!   on the check): answered and decided *within the district's targets* (the gate's clocks,
+//!   `events::clocks::PurchaseClocks`, judged against the district's calendar and SLA targets
+//!   in force, exactly as the gate's `sla` and its `purchase-sla-breached` judge them), or
+//!   past them; alternatives offered and accepted; approved, cancelled, cancelled without a
+//!   call.
+//! - **Promises to them** kept, broken, open and overdue ([`PromiseCounts`]), and **their
+//!   wishes** by status, with those that had headway ([`WishCounts`]).
+//! - **Unchecked card spend at their school** ([`UncheckedCardSpend`]): technology bought on
+//!   purchasing cards at their school that no purchase check covered (the published rule,
+//!   `events::card::CardSpend`), in the last year. The school's, not theirs, and not a measure
+//!   of IT's side of the relationship, so it costs no points; it is what to talk about.
+//!
 //! # Trust decays
 //!
 //! Contact is worth [`CONTACT_POINTS`] (30) points the day of a conversation, and loses half of
@@ -53,10 +71,16 @@
 //! more than 60 days after it was held brings its wish in already without headway, which costs
 //! that wish's 5 points: the wish really has waited that long.)
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 use events::calendar::DistrictCalendar;
+use events::card::CardSpend;
+use events::clocks::{ClockKind, PurchaseClocks, SlaState};
+use events::district::District;
 use events::reminders::ContactSettings;
 use events::stakeholders::WishStatus;
+use events::values::{Currency, SchoolId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -85,29 +109,42 @@ pub const SLOW_MAX_HOURS: f64 = 72.0;
 /// Held purchases flagged longer ago than this do not count towards answer speed.
 pub const ANSWER_WINDOW_DAYS: i64 = 365;
 
-/// The moment health is judged at: the time now, the district's calendar (its today, its
-/// business days) and its contact settings.
+/// The moment health is judged at: the time now, the district in force (its calendar: its
+/// today, its business days; its SLA targets) and its contact settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AsOf {
     pub now: DateTime<Utc>,
-    pub calendar: DistrictCalendar,
+    pub district: District,
     pub contact: ContactSettings,
 }
 
 impl AsOf {
+    /// At `now` in a district with `calendar` and no SLA targets.
     pub fn new(now: DateTime<Utc>, calendar: DistrictCalendar, contact: ContactSettings) -> Self {
-        Self { now, calendar, contact }
+        let mut district = District::default();
+        district.calendar = calendar;
+        Self::in_district(now, district, contact)
+    }
+
+    /// At `now` in `district` (its calendar and targets).
+    pub fn in_district(now: DateTime<Utc>, district: District, contact: ContactSettings) -> Self {
+        Self { now, district, contact }
+    }
+
+    /// The district's calendar in force.
+    pub fn calendar(&self) -> &DistrictCalendar {
+        &self.district.calendar
     }
 
     /// The district's date now.
     pub fn today(&self) -> NaiveDate {
-        self.calendar.today(self.now)
+        self.calendar().today(self.now)
     }
 
     /// The district's business days after the day of `at` (in its time zone), up to and
     /// including today: 0 on the day itself (or for a moment in the future).
     pub fn business_days_since(&self, at: DateTime<Utc>) -> u32 {
-        business_days_after(&self.calendar, self.calendar.today(at), self.today())
+        business_days_after(self.calendar(), self.calendar().today(at), self.today())
     }
 }
 
@@ -135,6 +172,8 @@ pub struct WishFact {
     pub status: WishStatus,
     /// When it was recorded or last progressed.
     pub last_activity_at: DateTime<Utc>,
+    /// The headway IT recorded on it (`wish-progressed`).
+    pub headway: u32,
 }
 
 /// A held purchase of a principal's school.
@@ -159,6 +198,9 @@ pub struct HealthInputs {
     pub held_purchases: Option<Vec<HeldPurchaseFact>>,
     /// The held purchases they requested themselves (their e-mail on the check).
     pub requests: Vec<RequestFact>,
+    /// For someone with a school: the school and its technology card transactions (as the
+    /// published rule follows them, [`CardSpend`]). `None` for district staff.
+    pub school_card_spend: Option<(SchoolId, Vec<CardSpend>)>,
 }
 
 /// A purchase the person requested that the gate held, and what became of it.
@@ -168,7 +210,12 @@ pub struct RequestFact {
     /// The first reached call (or the approval, if it came first); `None` while waiting.
     pub answered_at: Option<DateTime<Utc>>,
     pub alternatives_proposed: u32,
+    /// The requester accepted one of them (`alternative-accepted`).
+    pub alternative_accepted: bool,
     pub outcome: RequestOutcome,
+    /// The purchase's clocks, the gate's published fold over its events: judged against the
+    /// district's targets when health is.
+    pub clocks: PurchaseClocks,
 }
 
 /// Where a requested purchase ended.
@@ -183,16 +230,32 @@ pub enum RequestOutcome {
 }
 
 /// What happened to the purchases the person requested that the gate held: how fast IT
-/// answered them, whether it offered alternatives, and how each ended.
+/// answered them, against the district's targets, whether it offered alternatives and they
+/// took one, and how each ended.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
 pub struct RequestCounts {
     pub held: u32,
     /// Still waiting for a first reached call.
     pub waiting: u32,
-    /// Answered within a day of the flag ([`SLOW_MEDIAN_HOURS`]).
+    /// Deprecated: use `answered_within_target`. A first reached call (or the approval) within
+    /// 24 hours of the flag, in calendar time, whatever the district's targets.
+    #[schema(deprecated)]
     pub answered_within_a_day: u32,
+    /// IT's first contact came within the district's first-contact target: the gate's
+    /// `first_contact` clock (business minutes in the district's calendar, to the first call
+    /// logged or IT's decision) stopped at or before its due time (`met`). 0 while the district
+    /// has set no targets (`PUT /v1/sla`).
+    pub answered_within_target: u32,
+    /// IT approved or cancelled within the district's decision target: the gate's `decision`
+    /// clock `met` (paused while IT waited on the requester).
+    pub decided_within_target: u32,
+    /// A clock breached its target: IT's first contact or its decision came late, or is late
+    /// now (`breached`, as the gate's `sla.state` says and its `purchase-sla-breached` records).
+    pub missed_target: u32,
     /// IT proposed an alternative.
     pub offered_alternatives: u32,
+    /// They accepted one (`alternative-accepted`): the purchase was approved as amended.
+    pub alternatives_accepted: u32,
     pub approved: u32,
     pub cancelled: u32,
     /// Cancelled without a reached call and a proposed alternative first (call before cancel
@@ -200,8 +263,9 @@ pub struct RequestCounts {
     pub cancelled_without_a_call: u32,
 }
 
-/// The counts of `requests`.
-pub fn request_counts(requests: &[RequestFact]) -> RequestCounts {
+/// The counts of `requests` as of a moment: their clocks judged by the gate's published fold
+/// ([`PurchaseClocks::status`]) against the district in force then.
+pub fn request_counts(requests: &[RequestFact], as_of: &AsOf) -> RequestCounts {
     let day = TimeDelta::seconds((SLOW_MEDIAN_HOURS * 3600.0) as i64);
     let mut counts = RequestCounts::default();
     for r in requests {
@@ -210,7 +274,14 @@ pub fn request_counts(requests: &[RequestFact]) -> RequestCounts {
             None => counts.waiting += 1,
             Some(at) => counts.answered_within_a_day += u32::from(at - r.flagged_at <= day),
         }
+        if let Some(sla) = r.clocks.status(&as_of.district, as_of.now) {
+            let met = |kind| sla.clocks.iter().any(|c| c.clock == kind && c.state == SlaState::Met);
+            counts.answered_within_target += u32::from(met(ClockKind::FirstContact));
+            counts.decided_within_target += u32::from(met(ClockKind::Decision));
+            counts.missed_target += u32::from(sla.state == SlaState::Breached);
+        }
         counts.offered_alternatives += u32::from(r.alternatives_proposed > 0);
+        counts.alternatives_accepted += u32::from(r.alternative_accepted);
         match r.outcome {
             RequestOutcome::Open => {}
             RequestOutcome::Approved => counts.approved += 1,
@@ -221,6 +292,67 @@ pub fn request_counts(requests: &[RequestFact]) -> RequestCounts {
         }
     }
     counts
+}
+
+/// Card transactions dated this many days before today (the district's) and since count
+/// towards a school's unchecked card spend: a year, as for answer speed.
+pub const CARD_SPEND_WINDOW_DAYS: u64 = 365;
+
+/// Technology bought on purchasing cards at the person's school that no purchase check covered
+/// (unchecked technology, as the rogue-spend report counts it), dated in the last 365 days. The
+/// school's, not the person's: what IT has to talk about with them, not a measure of the
+/// relationship (it costs no points).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct UncheckedCardSpend {
+    pub school_id: SchoolId,
+    /// The first transaction date counted: 365 days before today, the district's.
+    pub since: NaiveDate,
+    /// Unchecked technology transactions, every currency.
+    pub transactions: u32,
+    /// Per currency, by currency code.
+    pub by_currency: Vec<SpendInCurrency>,
+}
+
+/// Unchecked technology transactions in one currency.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SpendInCurrency {
+    pub currency: Currency,
+    pub transactions: u32,
+    /// Their amounts, summed: a decimal string.
+    #[schema(example = "1299.99")]
+    pub total: String,
+}
+
+/// The unchecked technology card spend of `school` among `spend` as of a moment.
+pub fn unchecked_card_spend(
+    school: &SchoolId,
+    spend: &[CardSpend],
+    as_of: &AsOf,
+) -> UncheckedCardSpend {
+    let since =
+        as_of.today().checked_sub_days(Days::new(CARD_SPEND_WINDOW_DAYS)).unwrap_or_default();
+    let mut by_currency: BTreeMap<Currency, (u32, i64)> = BTreeMap::new();
+    let counted = spend
+        .iter()
+        .filter(|s| s.school_id == *school && s.transaction_date >= since && s.is_unchecked());
+    for s in counted {
+        let (count, cents) = by_currency.entry(s.currency).or_default();
+        *count += 1;
+        *cents += s.amount.cents();
+    }
+    UncheckedCardSpend {
+        school_id: school.clone(),
+        since,
+        transactions: by_currency.values().map(|(n, _)| n).sum(),
+        by_currency: by_currency
+            .into_iter()
+            .map(|(currency, (transactions, cents))| SpendInCurrency {
+                currency,
+                transactions,
+                total: format!("{}.{:02}", cents / 100, cents % 100),
+            })
+            .collect(),
+    }
 }
 
 /// Follow-ups owed to the stakeholder.
@@ -250,6 +382,9 @@ pub struct WishCounts {
     pub declined: u32,
     /// Open or in progress without headway in the last 60 days.
     pub without_headway: u32,
+    /// Wishes IT recorded headway on at least once (`POST /v1/wishes/{id}/progress`), whatever
+    /// their status now.
+    pub progressed: u32,
 }
 
 /// How fast IT answered a principal's school's held purchases (flagged in the last 365 days).
@@ -318,7 +453,7 @@ impl ContactDecay {
                 points: self.lost,
                 detail: format!(
                     "the last conversation was {days} business days ago (on {}); contact halves every {half_life} business days, so it is worth {} of its {full} points",
-                    as_of.calendar.today(at),
+                    as_of.calendar().today(at),
                     self.worth
                 ),
             },
@@ -363,6 +498,9 @@ pub struct Health {
     pub answer_speed: Option<AnswerSpeed>,
     /// What happened to the held purchases they requested themselves.
     pub requests: RequestCounts,
+    /// The unchecked technology card spend at their school in the last 365 days; `null` for
+    /// someone without a school. Counted, not scored.
+    pub unchecked_card_spend: Option<UncheckedCardSpend>,
     pub penalties: Vec<Penalty>,
 }
 
@@ -412,6 +550,7 @@ pub fn health(inputs: &HealthInputs, as_of: &AsOf) -> Health {
         }
         wishes.without_headway +=
             u32::from(!w.status.is_closed() && w.last_activity_at < stale_before);
+        wishes.progressed += u32::from(w.headway > 0);
     }
     per_item(
         "wishes-without-headway",
@@ -453,7 +592,11 @@ pub fn health(inputs: &HealthInputs, as_of: &AsOf) -> Health {
         promises,
         wishes,
         answer_speed,
-        requests: request_counts(&inputs.requests),
+        requests: request_counts(&inputs.requests, as_of),
+        unchecked_card_spend: inputs
+            .school_card_spend
+            .as_ref()
+            .map(|(school, spend)| unchecked_card_spend(school, spend, as_of)),
         penalties,
     }
 }

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use events::card::CardSpend;
 use events::stakeholders::PromiseTo;
 use uuid::Uuid;
 
@@ -13,8 +14,8 @@ use crate::domain::health::{
 };
 use crate::domain::promise::Outcome;
 use crate::read_models::{
-    FollowUpDoc, HeldPurchaseDoc, HeldState, PromiseDoc, PromiseStatus, SchoolDoc, StakeholderDoc,
-    WishDoc,
+    FollowUpDoc, HeldPurchase, HeldPurchaseDoc, HeldState, PromiseDoc, PromiseStatus, SchoolDoc,
+    StakeholderDoc, WishDoc,
 };
 
 /// The read models a stakeholder's health is computed from. Lists may hold more than this
@@ -28,8 +29,11 @@ pub struct HealthDocs<'a> {
     pub promises: &'a [PromiseDoc],
     /// For a principal: their school's document and held purchases.
     pub school: Option<(&'a SchoolDoc, &'a [HeldPurchaseDoc])>,
-    /// Held purchases, of which those they requested count (their e-mail on the check).
-    pub requested: &'a [HeldPurchaseDoc],
+    /// Held purchases (with their clocks), of which those they requested count (their e-mail
+    /// on the check).
+    pub requested: &'a [HeldPurchase],
+    /// Technology card transactions, of which those of their school count.
+    pub card_spend: &'a [CardSpend],
 }
 
 /// Whether `who` requested `purchase` (the check's e-mail is theirs, ignoring case).
@@ -37,7 +41,8 @@ pub fn requested_by(who: &StakeholderDoc, purchase: &HeldPurchaseDoc) -> bool {
     purchase.requester_email.as_str().eq_ignore_ascii_case(who.email.as_str())
 }
 
-fn request_fact(p: &HeldPurchaseDoc) -> Option<RequestFact> {
+fn request_fact(held: &HeldPurchase) -> Option<RequestFact> {
+    let p = &held.purchase;
     let outcome = match p.state {
         HeldState::Submitted => return None,
         HeldState::Held => RequestOutcome::Open,
@@ -50,7 +55,9 @@ fn request_fact(p: &HeldPurchaseDoc) -> Option<RequestFact> {
         flagged_at: p.flagged_at?,
         answered_at: p.answered_at(),
         alternatives_proposed: p.alternatives_proposed,
+        alternative_accepted: p.accepted_alternative.is_some(),
         outcome,
+        clocks: held.clocks.clone(),
     })
 }
 
@@ -80,7 +87,11 @@ pub fn health_inputs(docs: HealthDocs<'_>) -> HealthInputs {
         .wishes
         .iter()
         .filter(|w| w.stakeholder_id == who.stakeholder_id)
-        .map(|w| WishFact { status: w.status, last_activity_at: w.last_activity_at })
+        .map(|w| WishFact {
+            status: w.status,
+            last_activity_at: w.last_activity_at,
+            headway: w.progress.len() as u32,
+        })
         .collect();
     let promises = docs
         .promises
@@ -119,8 +130,12 @@ pub fn health_inputs(docs: HealthDocs<'_>) -> HealthInputs {
             })
             .collect()
     });
-    let requests: Vec<RequestFact> =
-        docs.requested.iter().filter(|p| requested_by(who, p)).filter_map(request_fact).collect();
+    let requests: Vec<RequestFact> = docs
+        .requested
+        .iter()
+        .filter(|p| requested_by(who, &p.purchase))
+        .filter_map(request_fact)
+        .collect();
     // A principal is answered for the whole school; anyone else for what they asked.
     let held_purchases = held_purchases.or_else(|| {
         let mine = requests
@@ -136,6 +151,10 @@ pub fn health_inputs(docs: HealthDocs<'_>) -> HealthInputs {
         wishes,
         held_purchases,
         requests,
+        school_card_spend: who.school_id.as_ref().map(|school| {
+            let spend = docs.card_spend.iter().filter(|s| s.school_id == *school);
+            (school.clone(), spend.cloned().collect())
+        }),
     }
 }
 
@@ -146,7 +165,7 @@ pub struct Collections {
     pub follow_ups: Vec<FollowUpDoc>,
     pub promises: Vec<PromiseDoc>,
     pub schools: Vec<SchoolDoc>,
-    pub held: Vec<HeldPurchaseDoc>,
+    pub held: Vec<HeldPurchase>,
 }
 
 /// Each person's health score as of a moment, from whole collections grouped once.
@@ -176,11 +195,12 @@ pub fn health_scores(
         }
     }
     let mut held_of: HashMap<String, Vec<HeldPurchaseDoc>> = HashMap::new();
-    let mut requested_by: HashMap<String, Vec<HeldPurchaseDoc>> = HashMap::new();
+    let mut requested_by: HashMap<String, Vec<HeldPurchase>> = HashMap::new();
     for p in all.held {
-        let requester = p.requester_email.as_str().to_ascii_lowercase();
-        requested_by.entry(requester).or_default().push(p.clone());
-        held_of.entry(p.school_id.as_str().to_owned()).or_default().push(p);
+        let requester = p.purchase.requester_email.as_str().to_ascii_lowercase();
+        let school = p.purchase.school_id.as_str().to_owned();
+        held_of.entry(school).or_default().push(p.purchase.clone());
+        requested_by.entry(requester).or_default().push(p);
     }
     let schools: HashMap<String, SchoolDoc> =
         all.schools.into_iter().map(|s| (s.school_id.as_str().to_owned(), s)).collect();
@@ -205,6 +225,8 @@ pub fn health_scores(
                 requested: requested_by
                     .get(&who.email.as_str().to_ascii_lowercase())
                     .map_or(&[], Vec::as_slice),
+                // The school's card spend is counted, not scored.
+                card_spend: &[],
             });
             (who.stakeholder_id, health(&inputs, as_of).score)
         })
@@ -219,7 +241,7 @@ mod tests {
 
     use super::*;
     use crate::read_models::testing::*;
-    use crate::read_models::{FollowUps, Promises, Schools, Stakeholders, Wishes};
+    use crate::read_models::{FollowUps, HeldPurchases, Promises, Schools, Stakeholders, Wishes};
 
     fn as_of(now: DateTime<Utc>) -> AsOf {
         AsOf::new(now, DistrictCalendar::default(), ContactSettings::default())
@@ -241,6 +263,7 @@ mod tests {
             promises: &promises,
             school: Some((&school, &held)),
             requested: &[],
+            card_spend: &[],
         });
         assert_eq!(inputs.conversations, 1);
         assert_eq!(inputs.follow_ups.len(), 2, "Sam's follow-up is not Dana's");
@@ -286,6 +309,7 @@ mod tests {
             promises: &promises,
             school: Some((&school, &held)),
             requested: &[],
+            card_spend: &[],
         });
         assert!(inputs.held_purchases.is_none());
         assert_eq!(inputs.promises.len(), 1);
@@ -301,7 +325,7 @@ mod tests {
             follow_ups: collection::<FollowUps>(&docs),
             promises: collection::<Promises>(&docs),
             schools: collection::<Schools>(&docs),
-            held: held_docs(&docs),
+            held: collection::<HeldPurchases>(&docs),
         };
         let now: DateTime<Utc> = "2024-08-10T12:00:00Z".parse().unwrap();
         let scores = health_scores(&people, all, &as_of(now));

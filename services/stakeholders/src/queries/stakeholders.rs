@@ -3,6 +3,7 @@
 //! with how fast IT answered each.
 
 use chrono::{DateTime, Utc};
+use events::card::CardSpend;
 use events::stakeholders::{
     ConversationHeld, Phone, SpokeForIt, StakeholderRole, StarsAcknowledged,
 };
@@ -16,13 +17,11 @@ use web::ApiError;
 use super::follow_ups::{FollowUpView, follow_up_views};
 use super::promises::{Joins, PromiseView, promise_views};
 use super::wishes::{WishView, sort_wishes, wish_view};
-use super::{
-    Collections, HealthDocs, Names, health_inputs, health_scores, held_purchases, requested_by,
-};
+use super::{Collections, HealthDocs, Names, health_inputs, health_scores, requested_by};
 use crate::domain::health::{AsOf, Health, health};
 use crate::read_models::{
-    ALL, FollowUpDoc, FollowUps, HeldPurchaseDoc, PromiseDoc, Promises, SchoolDoc, Schools,
-    StakeholderDoc, Stakeholders, WishDoc, Wishes,
+    ALL, CardSpends, FollowUpDoc, FollowUps, HeldPurchase, HeldPurchaseDoc, HeldPurchases,
+    PromiseDoc, Promises, SchoolDoc, Schools, StakeholderDoc, Stakeholders, WishDoc, Wishes,
 };
 
 /// The read models a stakeholder's view (and the list, with health) is built from: all.
@@ -130,8 +129,10 @@ pub struct StakeholderDocs {
     pub promises: Vec<PromiseDoc>,
     /// For a principal: their school and its held purchases (other schools' are left out).
     pub school: Option<(SchoolDoc, Vec<HeldPurchaseDoc>)>,
-    /// The held purchases they requested.
-    pub requested: Vec<HeldPurchaseDoc>,
+    /// The held purchases they requested, with their clocks.
+    pub requested: Vec<HeldPurchase>,
+    /// The technology card transactions of their school (none without one).
+    pub card_spend: Vec<CardSpend>,
 }
 
 impl StakeholderDocs {
@@ -143,24 +144,39 @@ impl StakeholderDocs {
             None => None,
         };
         let promise_ids = who.promise_ids.iter().chain(school.iter().flat_map(|s| &s.promise_ids));
-        let (wishes, follow_ups, promises, held) = futures::try_join!(
+        let card_spend = async {
+            match &who.school_id {
+                Some(_) => view.all::<CardSpends>().await,
+                None => Ok(vec![]),
+            }
+        };
+        let (wishes, follow_ups, promises, held, card_spend) = futures::try_join!(
             view.some::<Wishes>(who.wish_ids.iter().map(Uuid::to_string)),
             view.some::<FollowUps>(who.followup_ids.iter().map(Uuid::to_string)),
             view.some::<Promises>(promise_ids.map(Uuid::to_string)),
-            held_purchases(view),
+            view.all::<HeldPurchases>(),
+            card_spend,
         )?;
-        let requested = held.iter().filter(|p| requested_by(&who, p)).cloned().collect();
+        let card_spend = card_spend
+            .into_iter()
+            .filter(|s| who.school_id.as_ref() == Some(&s.school_id))
+            .collect();
+        let requested = held.iter().filter(|p| requested_by(&who, &p.purchase)).cloned().collect();
         let school = school.map(|s| {
-            let held = held.into_iter().filter(|p| p.school_id == s.school_id).collect();
+            let held = held
+                .into_iter()
+                .map(|p| p.purchase)
+                .filter(|p| p.school_id == s.school_id)
+                .collect();
             (s, held)
         });
-        Ok(Some(Self { who, wishes, follow_ups, promises, school, requested }))
+        Ok(Some(Self { who, wishes, follow_ups, promises, school, requested, card_spend }))
     }
 
     /// The profile as of a moment.
     pub fn view(self, as_of: &AsOf) -> StakeholderView {
         let (now, today) = (as_of.now, as_of.today());
-        let Self { who, wishes, follow_ups, promises, school, requested } = self;
+        let Self { who, wishes, follow_ups, promises, school, requested, card_spend } = self;
         let inputs = health_inputs(HealthDocs {
             stakeholder: &who,
             follow_ups: &follow_ups,
@@ -168,6 +184,7 @@ impl StakeholderDocs {
             promises: &promises,
             school: school.as_ref().map(|(s, held)| (s, held.as_slice())),
             requested: &requested,
+            card_spend: &card_spend,
         });
         let names: Names = [(who.stakeholder_id, who.name.clone())].into();
         let mut wishes: Vec<WishView> =
@@ -180,7 +197,7 @@ impl StakeholderDocs {
             held
         });
         let mut requested_purchases: Vec<HeldPurchaseView> =
-            requested.into_iter().map(|p| held_purchase_view(p, now)).collect();
+            requested.into_iter().map(|p| held_purchase_view(p.purchase, now)).collect();
         requested_purchases.sort_by_key(|p| (p.purchase.flagged_at, p.purchase.purchase_id));
         let joins = match school {
             Some((school, held)) => Joins::new(vec![school], held),
@@ -230,7 +247,7 @@ pub async fn stakeholders(
         view.all::<FollowUps>(),
         view.all::<Promises>(),
         view.all::<Schools>(),
-        held_purchases(view),
+        view.all::<HeldPurchases>(),
     )?;
     let people: Vec<StakeholderDoc> = people
         .into_iter()
@@ -320,9 +337,17 @@ mod tests {
             .chain(school.iter().flat_map(|(s, _)| &s.promise_ids))
             .copied()
             .collect();
-        let requested = held_docs(&docs).into_iter().filter(|p| requested_by(&who, p)).collect();
+        let requested = collection::<HeldPurchases>(&docs)
+            .into_iter()
+            .filter(|p| requested_by(&who, &p.purchase))
+            .collect();
+        let card_spend = collection::<CardSpends>(&docs)
+            .into_iter()
+            .filter(|s| who.school_id.as_ref() == Some(&s.school_id))
+            .collect();
         StakeholderDocs {
             requested,
+            card_spend,
             wishes: collection::<Wishes>(&docs)
                 .into_iter()
                 .filter(|w| who.wish_ids.contains(&w.wish_id))
@@ -379,6 +404,28 @@ mod tests {
         assert!(view.held_purchases.is_none());
         assert_eq!(view.promises.len(), 1);
         assert_eq!(view.health.score, 97, "contact decay alone");
+    }
+
+    #[test]
+    fn anyone_with_a_school_sees_its_unchecked_card_spend() {
+        // Lincoln's: the transaction no check covered, not the matched one, the credit or
+        // paper, nor Washington High's.
+        for who in [DANA, SAM] {
+            let spend = docs_of(who).view(&as_of()).health.unchecked_card_spend.unwrap();
+            assert_eq!(spend.school_id, lincoln());
+            assert_eq!(spend.since, day("2023-08-11"));
+            assert_eq!(spend.transactions, 1);
+            let totals: Vec<_> = spend
+                .by_currency
+                .iter()
+                .map(|c| (c.currency.as_str(), c.transactions, c.total.as_str()))
+                .collect();
+            assert_eq!(totals, [("USD", 1, "1299.99")]);
+        }
+        // A year later it has left the window.
+        let later = AsOf { now: now() + chrono::TimeDelta::days(366), ..as_of() };
+        let spend = docs_of(DANA).view(&later).health.unchecked_card_spend.unwrap();
+        assert_eq!((spend.transactions, spend.by_currency.len()), (0, 0));
     }
 
     #[test]

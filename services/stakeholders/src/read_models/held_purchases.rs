@@ -1,5 +1,7 @@
 //! `stakeholders.held_purchases`: the gate's purchases that it held, from the gate's events,
-//! for the speed of IT's answer and the record of the standing call-before-cancel promise.
+//! for the speed of IT's answer (and, with the gate's own fold of their clocks, whether it came
+//! within the district's targets), what became of the requests, and the record of the standing
+//! call-before-cancel promise.
 //! Purchases the gate did not hold are dropped when decided, so scanning it for one school is
 //! cheap at a district's scale.
 //!
@@ -10,7 +12,7 @@
 use chrono::{DateTime, Utc};
 use eventlog::Filter;
 use events::Published;
-use events::clocks::took_place_at;
+use events::clocks::{PurchaseClocks, took_place_at};
 use events::gate::{Decision as GateDecision, PURCHASE_CATEGORY, PurchaseEvent, PurchaseSubmitted};
 use events::rules::CallBeforeCancel;
 use events::values::{Email, SchoolId};
@@ -44,6 +46,10 @@ pub struct HeldPurchaseDoc {
     /// When the first call that reached the requester took place.
     pub first_reached_call_at: Option<DateTime<Utc>>,
     pub alternatives_proposed: u32,
+    /// The alternative the requester accepted (`alternative-accepted`), if any: the purchase
+    /// was approved as amended.
+    #[serde(default)]
+    pub accepted_alternative: Option<Uuid>,
     /// When it was approved or cancelled (the decision's `occurred_at`, else when the log
     /// recorded it).
     pub resolved_at: Option<DateTime<Utc>>,
@@ -66,8 +72,8 @@ impl HeldPurchaseDoc {
 }
 
 /// What `stakeholders.held_purchases` keeps of a purchase: the purchase as the API shows it,
-/// and the call-before-cancel rule folded over its events so far, which judges its
-/// cancellation.
+/// the call-before-cancel rule folded over its events so far, which judges its cancellation,
+/// and its clocks, which the district's targets judge when health is read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HeldPurchase {
     #[serde(flatten)]
@@ -75,6 +81,11 @@ pub struct HeldPurchase {
     /// The published rule over the purchase's events (`events::rules::CallBeforeCancel`).
     #[serde(default)]
     pub rule: CallBeforeCancel,
+    /// The published fold of its clocks over its events (`events::clocks::PurchaseClocks`), as
+    /// the gate keeps it. Absent from documents written before it was kept: `procgate rebuild
+    /// stakeholders` fills it in.
+    #[serde(default)]
+    pub clocks: PurchaseClocks,
 }
 
 impl HeldPurchase {
@@ -89,10 +100,11 @@ impl HeldPurchase {
             flagged_position: None,
             first_reached_call_at: None,
             alternatives_proposed: 0,
+            accepted_alternative: None,
             resolved_at: None,
             call_before_cancel: None,
         };
-        Self { purchase, rule: CallBeforeCancel::default() }
+        Self { purchase, rule: CallBeforeCancel::default(), clocks: PurchaseClocks::default() }
     }
 }
 
@@ -125,6 +137,7 @@ impl ReadModel for HeldPurchases {
             },
         };
         held.rule.apply(purchase_event, at);
+        held.clocks.apply(purchase_event, at);
         // When each fact took place (a check or a decision entered after the fact says so), as
         // the gate's clocks take it.
         let took_place = took_place_at(purchase_event, at, held.rule.requested_at());
@@ -154,9 +167,11 @@ impl ReadModel for HeldPurchases {
                 doc.state = HeldState::Cancelled;
                 doc.resolved_at = Some(took_place);
             }
+            PurchaseEvent::AlternativeAccepted(a) => {
+                doc.accepted_alternative = Some(a.alternative_id);
+            }
             PurchaseEvent::Submitted(_)
             | PurchaseEvent::CallLogged(_)
-            | PurchaseEvent::AlternativeAccepted(_)
             | PurchaseEvent::WaitingOnRequester(_) => {}
         }
         doc.call_before_cancel = held.rule.honoured();
@@ -168,7 +183,7 @@ impl ReadModel for HeldPurchases {
 #[cfg(test)]
 mod tests {
     use chrono::TimeDelta;
-    use events::gate::{CallLogged, PurchaseApproved, PurchaseCancelled};
+    use events::gate::{AlternativeAccepted, CallLogged, PurchaseApproved, PurchaseCancelled};
 
     use super::*;
     use crate::read_models::testing::*;
@@ -216,6 +231,11 @@ mod tests {
             .collect();
         let rule = CallBeforeCancel::from_events(purchase_events.iter().map(|(e, t)| (e, *t)));
         assert_eq!(held.rule, rule, "the document keeps the published fold over its events");
+        let mut clocks = PurchaseClocks::default();
+        for (event, at) in &purchase_events {
+            clocks.apply(event, *at);
+        }
+        assert_eq!(held.clocks, clocks, "and the gate's fold of its clocks");
         held
     }
 
@@ -251,6 +271,23 @@ mod tests {
         assert_eq!(held.flagged_at, Some(requested));
         assert_eq!(held.resolved_at, Some(requested + TimeDelta::hours(25)));
         assert_eq!(held.answered_at(), Some(requested + TimeDelta::days(1)));
+    }
+
+    #[test]
+    fn an_accepted_alternative_is_kept_with_the_approval_it_came_with() {
+        let accepted = AlternativeAccepted { alternative_id: uuid::Uuid::from_u128(9) };
+        let approved = PurchaseApproved {
+            note: None,
+            alternative_id: Some(accepted.alternative_id),
+            occurred_at: None,
+        };
+        let held = held_then(|at| {
+            vec![call(true, at(1)), alternative(), accepted.into(), approved.into()]
+        });
+        assert_eq!(held.purchase.accepted_alternative, Some(uuid::Uuid::from_u128(9)));
+        assert_eq!(held.purchase.state, HeldState::Approved);
+        // Its clocks stopped with the approval.
+        assert!(held.clocks.stopped());
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! | `stakeholders.promises` | promise id | [`PromiseDoc`]: the promise and its outcome | `promise-*` |
 //! | `stakeholders.followups` | follow-up id | [`FollowUpDoc`] | `followup-*` |
 //! | `stakeholders.rounds` | round id | [`RoundDoc`]: a round of meetings as planned | `round-*` |
-//! | `stakeholders.held_purchases` | purchase id | [`HeldPurchase`]: the gate's held purchases, for answer speed and the standing promise, with the call-before-cancel rule folded over each | the gate's `purchase-*` |
+//! | `stakeholders.card_spend` | transaction id | [`events::card::CardSpend`]: a technology card transaction (not a credit), its school and whether it is unchecked | the gate's `transaction-*` |
+//! | `stakeholders.held_purchases` | purchase id | [`HeldPurchase`]: the gate's held purchases, for answer speed, the requests' counts and the standing promise, with the call-before-cancel rule and the clocks folded over each | the gate's `purchase-*` |
 //!
 //! A read model must name the documents an event touches from the event alone. The gate's
 //! `call-logged` or `purchase-cancelled` does not name its school, and `wish-progressed` does
@@ -19,6 +20,7 @@
 //! school's promise ids and agreement history with the log positions of each signing and
 //! withdrawal), and [`crate::queries`] joins them when the API reads.
 
+mod card_spend;
 mod follow_ups;
 mod held_purchases;
 mod promises;
@@ -35,6 +37,7 @@ use std::sync::Arc;
 use eventlog::Projection;
 use kernel::ReadModel;
 
+pub use card_spend::CardSpends;
 pub use follow_ups::{FollowUpDoc, FollowUps, sort_follow_ups};
 pub use held_purchases::{HeldPurchase, HeldPurchaseDoc, HeldPurchases, HeldState};
 pub use promises::{PromiseDoc, PromiseStatus, Promises};
@@ -53,6 +56,7 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         FollowUps.into_projection(),
         HeldPurchases.into_projection(),
         Rounds.into_projection(),
+        CardSpends.into_projection(),
     ]
 }
 
@@ -65,6 +69,7 @@ pub const ALL: &[&str] = &[
     FollowUps::NAME,
     HeldPurchases::NAME,
     Rounds::NAME,
+    CardSpends::NAME,
 ];
 
 #[cfg(test)]
@@ -94,7 +99,7 @@ mod tests {
                 assert!(c.starts_with("stakeholders."), "{c}");
             }
         }
-        assert_eq!(names.len(), 7);
+        assert_eq!(names.len(), 8);
         assert_eq!(names, ALL.iter().map(|n| n.to_string()).collect());
     }
 
@@ -149,6 +154,7 @@ mod tests {
         let incremental = snapshot(&store).await;
         assert_eq!(incremental[Schools::NAME].len(), 2);
         assert_eq!(incremental[HeldPurchases::NAME].len(), 4);
+        assert_eq!(incremental[CardSpends::NAME].len(), 3, "technology, not credits");
         let school: SchoolDoc =
             serde_json::from_value(incremental[Schools::NAME][0].1.clone()).unwrap();
         assert_eq!(

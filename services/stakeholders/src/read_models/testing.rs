@@ -9,6 +9,10 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use eventlog::projection::{apply_batch, batch_keys};
 use eventlog::{Actor, DocKey, Docs, Metadata, Projection, RecordedEvent};
 use events::EventFamily;
+use events::card::{
+    CardTransactionEvent, CardTransactionFlagged, CardTransactionMatched, CardTransactionRecorded,
+    FlagReason, MatchHow, MatchMethod, TechnologyReason, transaction_id, transaction_stream,
+};
 use events::gate::{
     AlternativeProposed, CallLogged, Decision as GateDecision, PurchaseApproved, PurchaseCancelled,
     PurchaseDecided, PurchaseEvent, PurchaseLine, PurchaseSubmitted,
@@ -19,8 +23,8 @@ use events::stakeholders::{
     promise_stream, wish_stream,
 };
 use events::values::{
-    Category, Currency, Email, ExternalRef, LongText, Money, PaymentMethod, Quantity, SchoolId,
-    ShortText,
+    BankReference, CardLast4, Category, Currency, Email, ExternalRef, LongText, Mcc, Money,
+    PaymentMethod, Quantity, SchoolId, ShortText,
 };
 use kernel::{Aggregate, ReadModel};
 use serde_json::Value;
@@ -425,5 +429,93 @@ pub(crate) fn district() -> Log {
     let again = log.clock.date_naive().to_string();
     sign(&mut log, STANDING_2, &again);
     log.purchase(LATER, vec![submitted(LATER, lincoln()), decided(GateDecision::Held)]);
+    // The card statement: technology bought at Lincoln that no check covered, a tablet a check
+    // covered, unchecked technology at Washington High, a credit and paper.
+    card(
+        &mut log,
+        "REF-1",
+        lincoln(),
+        "1299.99",
+        Some(flagged_unchecked()),
+        true,
+        false,
+        "2024-08-05",
+    );
+    card(
+        &mut log,
+        "REF-2",
+        lincoln(),
+        "499.00",
+        Some(matched_with(LATER)),
+        true,
+        false,
+        "2024-08-06",
+    );
+    card(
+        &mut log,
+        "REF-3",
+        washington(),
+        "89.50",
+        Some(flagged_unchecked()),
+        true,
+        false,
+        "2024-08-07",
+    );
+    card(&mut log, "REF-4", lincoln(), "1299.99", None, true, true, "2024-08-08");
+    card(&mut log, "REF-5", lincoln(), "12.00", None, false, false, "2024-08-08");
     log
+}
+
+/// The reconciliation that flags a transaction as unchecked technology.
+pub(crate) fn flagged_unchecked() -> CardTransactionEvent {
+    CardTransactionFlagged { reason: FlagReason::UncheckedTechnology }.into()
+}
+
+/// The reconciliation that matches a transaction with purchase `id`.
+pub(crate) fn matched_with(id: Uuid) -> CardTransactionEvent {
+    let how = MatchHow {
+        method: MatchMethod::Exact,
+        amount_difference: Money::ZERO,
+        days_apart: 0,
+        vendor_similarity: 100,
+    };
+    CardTransactionMatched { purchase_id: id, how }.into()
+}
+
+/// A card transaction at `school` recorded, with its reconciliation in the same append.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn card(
+    log: &mut Log,
+    reference: &str,
+    school: SchoolId,
+    amount: &str,
+    reconciliation: Option<CardTransactionEvent>,
+    technology: bool,
+    credit: bool,
+    on: &str,
+) {
+    let reference = BankReference::parse(reference).unwrap();
+    let id = transaction_id(&reference);
+    let recorded = CardTransactionEvent::from(CardTransactionRecorded {
+        transaction_id: id,
+        reference,
+        statement_id: Uuid::from_u128(0x501),
+        line: 2,
+        card_id: Uuid::from_u128(0x502),
+        card_last4: CardLast4::parse("4821").unwrap(),
+        holder_email: Email::parse("sam@lincoln.example").unwrap(),
+        school_id: school,
+        transaction_date: day(on),
+        posted_on: None,
+        merchant: short("BEST BUY #1234"),
+        mcc: Mcc::parse("5732").unwrap(),
+        amount: Money::parse(amount).unwrap(),
+        credit,
+        currency: Currency::parse("USD").unwrap(),
+        technology: technology.then_some(TechnologyReason::Mcc),
+        policy_version: 1,
+    });
+    let stream = transaction_stream(id);
+    let events = std::iter::once(recorded).chain(reconciliation);
+    log.append(events.map(|e| (stream.clone(), e.event_type(), e.to_data())).collect());
 }

@@ -5,11 +5,12 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, Who, unique_school};
+use crate::common::{TestApp, Who, in_days, unique_school};
 
 on_both_backends!(
     signing_gates_the_school_and_withdrawing_ungates_it,
     a_requester_sees_the_purchases_they_asked_for_and_what_became_of_them,
+    a_person_with_a_school_sees_the_school_s_unchecked_card_spend,
 );
 
 /// A purchase check for `school`: a laptop that is not in the catalog (technology that needs
@@ -180,10 +181,17 @@ async fn signing_gates_the_school_and_withdrawing_ungates_it(app: TestApp) {
 
 async fn a_requester_sees_the_purchases_they_asked_for_and_what_became_of_them(app: TestApp) {
     let policy = json!({
-        "technology_categories": ["laptops"], "technology_mccs": [],
+        "technology_categories": ["laptops"], "technology_mccs": ["5732"],
         "review_threshold": "5000.00", "currency": "USD",
     });
     app.put(Who::ItStaff, "/v1/catalog/policy", &policy).await.expect(200);
+    // The district's targets: a first call within two business hours, a decision within two
+    // business days.
+    let targets = json!({
+        "first_contact_minutes": 120, "decision_minutes": 960,
+        "advisory_outreach_minutes": 480, "warn_at_percent": [50],
+    });
+    app.put(Who::Admin, "/v1/sla", &targets).await.expect(200);
     let school = unique_school();
     app.school(&school, "Lincoln Elementary").await;
     let principal = app.person("Dana Whitfield", "principal", Some(&school)).await;
@@ -208,24 +216,111 @@ async fn a_requester_sees_the_purchases_they_asked_for_and_what_became_of_them(a
         profile["health"]["answer_speed"]["held_purchases"], 1,
         "answered for what they asked"
     );
+    // No card spend at their school yet.
+    let spend = &profile["health"]["unchecked_card_spend"];
+    assert_eq!((&spend["school_id"], &spend["transactions"]), (&json!(school), &json!(0)));
 
-    // IT reaches them and offers an alternative: answered within a day, an alternative offered.
+    // IT reaches them at once and offers an alternative: answered within the target (the
+    // gate's first-contact clock met), an alternative offered.
     let call = json!({"requester_reached": true, "goal": "A laptop for the robotics club"});
     app.post(Who::ItStaff, &format!("/v1/purchases/{purchase}/calls"), &call).await.expect(201);
     let alternative = json!({"description": "The supported Latitude 5440"});
-    app.post(Who::ItStaff, &format!("/v1/purchases/{purchase}/alternatives"), &alternative)
+    let view = app
+        .post(Who::ItStaff, &format!("/v1/purchases/{purchase}/alternatives"), &alternative)
         .await
-        .expect(201);
+        .expect(201)
+        .clone();
     let profile = app.get(Who::Auditor, &format!("/v1/stakeholders/{pat}")).await;
     let counts = profile.expect(200)["health"]["requests"].clone();
     assert_eq!(
         counts,
-        json!({"held": 1, "waiting": 0, "answered_within_a_day": 1, "offered_alternatives": 1,
+        json!({"held": 1, "waiting": 0, "answered_within_a_day": 1,
+               "answered_within_target": 1, "decided_within_target": 0, "missed_target": 0,
+               "offered_alternatives": 1, "alternatives_accepted": 0,
                "approved": 0, "cancelled": 0, "cancelled_without_a_call": 0})
     );
+    // They accept it: approved as amended, decided within the target.
+    let alt = view["alternatives"][0]["alternative_id"].as_str().unwrap();
+    let accept = format!("/v1/purchases/{purchase}/alternatives/{alt}/accept");
+    app.post(Who::ItStaff, &accept, &json!({})).await.expect(200);
+    let profile = app.get(Who::Auditor, &format!("/v1/stakeholders/{pat}")).await;
+    let profile = profile.expect(200).clone();
+    let counts = &profile["health"]["requests"];
+    assert_eq!(
+        [
+            &counts["alternatives_accepted"],
+            &counts["approved"],
+            &counts["decided_within_target"],
+            &counts["missed_target"],
+        ],
+        [&json!(1), &json!(1), &json!(1), &json!(0)],
+        "{counts:#}"
+    );
+    assert_eq!(profile["requested_purchases"][0]["accepted_alternative"], json!(alt));
+
     // The principal's profile counts it for the school, not as theirs.
     let dana = app.get(Who::Auditor, &format!("/v1/stakeholders/{principal}")).await;
     let dana = dana.expect(200).clone();
     assert_eq!(dana["requested_purchases"], json!([]));
     assert_eq!(dana["held_purchases"].as_array().unwrap().len(), 1);
+    assert_eq!(dana["health"]["requests"]["held"], 0);
+    app.stop().await;
+}
+
+async fn a_person_with_a_school_sees_the_school_s_unchecked_card_spend(app: TestApp) {
+    let policy = json!({
+        "technology_categories": ["laptops"], "technology_mccs": ["5732"],
+        "review_threshold": "5000.00", "currency": "USD",
+    });
+    app.put(Who::ItStaff, "/v1/catalog/policy", &policy).await.expect(200);
+    let school = unique_school();
+    app.school(&school, "Lincoln Elementary").await;
+    let other = unique_school();
+    app.school(&other, "Washington High").await;
+    let principal = app.person("Dana Whitfield", "principal", Some(&school)).await;
+    let teacher = app.person("Sam Ortiz", "teacher", Some(&school)).await;
+    let district_staff = app.person("Chris Park", "it", None).await;
+    let card = |id: &str, last4: &str, school: &str| {
+        let body = json!({"last4": last4, "holder_email": "pat.lee@district.org",
+                          "school_id": school});
+        (format!("/v1/cards/{id}"), body)
+    };
+    for (path, body) in [
+        card("0193a5e0-0000-7000-8000-000000004821", "4821", &school),
+        card("0193a5e0-0000-7000-8000-000000000042", "0042", &other),
+    ] {
+        app.put(Who::ItStaff, &path, &body).await.expect(201);
+    }
+    // Technology on the school's card twice (one a credit), paper, and technology at the
+    // other school; no purchase check covers any of them.
+    let day = in_days(-2);
+    let file = format!(
+        "reference,transaction_date,posted_on,card_last4,merchant,mcc,amount,currency\n\
+         T-1,{day},{day},4821,BEST BUY #1234,5732,1299.99,USD\n\
+         T-2,{day},{day},4821,BEST BUY #1234,5732,-100.00,USD\n\
+         T-3,{day},{day},4821,OFFICE DEPOT,5943,12.00,USD\n\
+         T-4,{day},{day},0042,BEST BUY #1234,5732,89.50,USD\n"
+    );
+    let reply = app
+        .request(Who::Finance, reqwest::Method::POST, "/v1/card-statements?profile=procgate")
+        .header("content-type", "text/csv")
+        .body(file)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 201, "{}", reply.text().await.unwrap());
+
+    for who in [&principal, &teacher] {
+        let profile = app.get(Who::ItStaff, &format!("/v1/stakeholders/{who}")).await;
+        let spend = profile.expect(200)["health"]["unchecked_card_spend"].clone();
+        assert_eq!(spend["school_id"], json!(school));
+        assert_eq!(
+            (&spend["transactions"], &spend["by_currency"]),
+            (&json!(1), &json!([{"currency": "USD", "transactions": 1, "total": "1299.99"}])),
+            "{spend:#}"
+        );
+    }
+    let profile = app.get(Who::ItStaff, &format!("/v1/stakeholders/{district_staff}")).await;
+    assert_eq!(profile.expect(200)["health"]["unchecked_card_spend"], Value::Null, "no school");
+    app.stop().await;
 }

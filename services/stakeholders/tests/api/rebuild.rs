@@ -39,7 +39,7 @@ async fn rebuilt_read_models_equal_the_incremental_ones(app: TestApp) {
     app.sign(&lincoln, &dana).await;
     // The gate's purchases: one held for the gated school.
     let policy = json!({
-        "technology_categories": ["laptops"], "technology_mccs": [],
+        "technology_categories": ["laptops"], "technology_mccs": ["5732"],
         "review_threshold": "5000.00", "currency": "USD",
     });
     app.put(Who::ItStaff, "/v1/catalog/policy", &policy).await.expect(200);
@@ -50,6 +50,25 @@ async fn rebuilt_read_models_equal_the_incremental_ones(app: TestApp) {
     });
     let answer = app.post(Who::Finance, "/v1/purchase-checks", &check).await.expect(201).clone();
     assert_eq!(answer["decision"], "held");
+    // A card statement: technology at Lincoln that no check covers.
+    let card =
+        json!({"last4": "4821", "holder_email": "sam@lincoln.example", "school_id": lincoln});
+    app.put(Who::ItStaff, "/v1/cards/0193a5e0-0000-7000-8000-000000004821", &card)
+        .await
+        .expect(201);
+    let day = in_days(-2);
+    let file = format!(
+        "reference,transaction_date,posted_on,card_last4,merchant,mcc,amount,currency\n\
+         T-1,{day},{day},4821,BEST BUY #1234,5732,1299.99,USD\n"
+    );
+    let imported = app
+        .request(Who::Finance, reqwest::Method::POST, "/v1/card-statements")
+        .header("content-type", "text/csv")
+        .body(file)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(imported.status(), 201);
 
     app.post(Who::ItStaff, "/v1/meeting-rounds", &json!({"name": "Every principal"}))
         .await
@@ -58,7 +77,7 @@ async fn rebuilt_read_models_equal_the_incremental_ones(app: TestApp) {
     // Incrementally: a read waits for every read model to reach the head.
     app.get(Who::Auditor, "/v1/stakeholders").await.expect(200);
     let incremental = app.read_models().await;
-    assert_eq!(incremental.len(), 7);
+    assert_eq!(incremental.len(), 8);
     for (collection, docs) in &incremental {
         assert!(!docs.is_empty(), "{collection} is empty");
     }

@@ -1,6 +1,7 @@
 use events::calendar::DistrictCalendar;
 
 use super::*;
+use events::card::TransactionStatus;
 
 fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()

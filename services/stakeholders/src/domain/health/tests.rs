@@ -1,7 +1,11 @@
+use events::district::{BusinessMinutes, DistrictEvent, SlaTargetsSet};
+use events::gate::{Decision as GateDecision, PurchaseApproved, PurchaseCancelled, PurchaseEvent};
 use events::reminders::BusinessDaySpan;
+use events::values::Money;
 use proptest::prelude::*;
 
 use super::*;
+use crate::read_models::testing::{self, day};
 
 /// Tuesday 2024-09-10, noon UTC.
 fn now() -> DateTime<Utc> {
@@ -41,9 +45,14 @@ fn healthy() -> HealthInputs {
             outcome: Some(Outcome::Kept),
             standing: false,
         }],
-        wishes: vec![WishFact { status: WishStatus::InProgress, last_activity_at: ago(20) }],
+        wishes: vec![WishFact {
+            status: WishStatus::InProgress,
+            last_activity_at: ago(20),
+            headway: 1,
+        }],
         held_purchases: None,
         requests: vec![],
+        school_card_spend: None,
     }
 }
 
@@ -56,6 +65,7 @@ fn never_met() -> HealthInputs {
         wishes: vec![],
         held_purchases: None,
         requests: vec![],
+        school_card_spend: None,
     }
 }
 
@@ -185,8 +195,16 @@ fn deductions_add_up_and_are_capped() {
         PromiseFact { due_on: today() - TimeDelta::days(1), outcome: None, standing: false }, // 10
         PromiseFact { due_on: today() - TimeDelta::days(100), outcome: None, standing: true }, // 0
     ];
-    inputs.wishes.push(WishFact { status: WishStatus::Open, last_activity_at: ago(61) }); // 5
-    inputs.wishes.push(WishFact { status: WishStatus::Done, last_activity_at: ago(400) }); // 0
+    inputs.wishes.push(WishFact {
+        status: WishStatus::Open,
+        last_activity_at: ago(61),
+        headway: 0,
+    }); // 5
+    inputs.wishes.push(WishFact {
+        status: WishStatus::Done,
+        last_activity_at: ago(400),
+        headway: 0,
+    }); // 0
     let h = given(inputs.clone())
         .when_judged(&at(now()))
         .then_penalties(&[
@@ -204,7 +222,8 @@ fn deductions_add_up_and_are_capped() {
     inputs.promises =
         vec![PromiseFact { due_on: today(), outcome: Some(Outcome::Broken), standing: false }; 3];
     given(inputs.clone()).when_judged(&at(now())).then_score(100 - 30 - 30 - 5 - 30);
-    inputs.wishes = vec![WishFact { status: WishStatus::Open, last_activity_at: ago(99) }; 9];
+    inputs.wishes =
+        vec![WishFact { status: WishStatus::Open, last_activity_at: ago(99), headway: 0 }; 9];
     inputs.promises.extend(vec![
         PromiseFact {
             due_on: today() - TimeDelta::days(3),
@@ -345,7 +364,11 @@ fn inputs(now: DateTime<Utc>) -> impl Strategy<Value = HealthInputs> {
                     .collect(),
                 wishes: wishes
                     .into_iter()
-                    .map(|(status, last_activity_at)| WishFact { status, last_activity_at })
+                    .map(|(status, last_activity_at)| WishFact {
+                        status,
+                        last_activity_at,
+                        headway: 0,
+                    })
                     .collect(),
                 held_purchases: held.map(|held| {
                     held.into_iter()
@@ -356,41 +379,253 @@ fn inputs(now: DateTime<Utc>) -> impl Strategy<Value = HealthInputs> {
                         .collect()
                 }),
                 requests: vec![],
+                school_card_spend: None,
             }
         })
 }
 
+/// The clocks of a purchase paid by card, held at `flagged` (the log records each event when
+/// it took place), then `events` at the hours after the flag given.
+fn clocks(flagged: DateTime<Utc>, events: Vec<(i64, PurchaseEvent)>) -> PurchaseClocks {
+    let mut clocks = PurchaseClocks::default();
+    let id = uuid::Uuid::from_u128(0x77);
+    clocks.apply(&testing::submitted(id, testing::lincoln()), flagged);
+    clocks.apply(&testing::decided(GateDecision::Held), flagged);
+    for (hours, event) in events {
+        clocks.apply(&event, flagged + TimeDelta::hours(hours));
+    }
+    clocks
+}
+
+fn reached(flagged: DateTime<Utc>, hours: i64) -> (i64, PurchaseEvent) {
+    (hours, testing::call(true, flagged + TimeDelta::hours(hours)))
+}
+
+fn approved() -> PurchaseEvent {
+    PurchaseApproved { note: None, alternative_id: None, occurred_at: None }.into()
+}
+
+/// A district in the default calendar (UTC, 09:00 to 17:00 on weekdays) whose targets are a
+/// first contact within 240 business minutes and a decision within two business days (960),
+/// set long before.
+fn with_targets(now: DateTime<Utc>) -> AsOf {
+    let minutes = |n| BusinessMinutes::new(n).unwrap();
+    let targets = SlaTargetsSet {
+        first_contact_minutes: minutes(240),
+        decision_minutes: minutes(960),
+        advisory_outreach_minutes: minutes(480),
+        warn_at_percent: vec![50],
+        escalate_to: None,
+        by_payment_method: Default::default(),
+    };
+    let mut district = District::default();
+    district.apply(&DistrictEvent::SlaTargetsSet(targets), 1, ago(400));
+    AsOf::in_district(now, district, ContactSettings::default())
+}
+
 #[test]
 fn given_purchases_they_requested_then_health_counts_what_happened_to_them() {
-    let flagged = now() - TimeDelta::days(10);
-    let request = |answered: Option<i64>, alternatives, outcome| RequestFact {
+    // Flagged Monday 2024-08-26 at 10:00 (UTC, the default calendar's zone).
+    let flagged: DateTime<Utc> = "2024-08-26T10:00:00Z".parse().unwrap();
+    let request = |answered: Option<i64>, alternatives, outcome, clocks| RequestFact {
         flagged_at: flagged,
         answered_at: answered.map(|h| flagged + TimeDelta::hours(h)),
         alternatives_proposed: alternatives,
+        alternative_accepted: false,
         outcome,
+        clocks,
     };
     let mut inputs = healthy();
     inputs.requests = vec![
-        request(Some(2), 1, RequestOutcome::Approved),
-        request(Some(30), 1, RequestOutcome::Cancelled { call_before_cancel: true }),
-        request(None, 0, RequestOutcome::Open),
-        request(Some(1), 0, RequestOutcome::Cancelled { call_before_cancel: false }),
+        // Reached two hours after the flag, approved the next day: both clocks met.
+        request(
+            Some(2),
+            1,
+            RequestOutcome::Approved,
+            clocks(flagged, vec![reached(flagged, 2), (24, approved())]),
+        ),
+        // Reached Tuesday at 16:00 (fourteen business hours, over the four of the target),
+        // cancelled then: first contact late, the decision in time.
+        request(
+            Some(30),
+            1,
+            RequestOutcome::Cancelled { call_before_cancel: true },
+            clocks(
+                flagged,
+                vec![
+                    reached(flagged, 30),
+                    (
+                        30,
+                        PurchaseCancelled {
+                            reason: testing::long("Not needed"),
+                            occurred_at: None,
+                        }
+                        .into(),
+                    ),
+                ],
+            ),
+        ),
+        // Still waiting, two weeks on: both clocks breached.
+        request(None, 0, RequestOutcome::Open, clocks(flagged, vec![])),
+        // Reached within the hour, cancelled without an alternative.
+        request(
+            Some(1),
+            0,
+            RequestOutcome::Cancelled { call_before_cancel: false },
+            clocks(
+                flagged,
+                vec![
+                    reached(flagged, 1),
+                    (
+                        1,
+                        PurchaseCancelled {
+                            reason: testing::long("Not needed"),
+                            occurred_at: None,
+                        }
+                        .into(),
+                    ),
+                ],
+            ),
+        ),
     ];
-    let health = given(inputs).when_judged(&at(now())).0;
+    let health = given(inputs.clone()).when_judged(&with_targets(now())).0;
     assert_eq!(
         health.requests,
         RequestCounts {
             held: 4,
             waiting: 1,
             answered_within_a_day: 2,
+            answered_within_target: 2,
+            decided_within_target: 3,
+            missed_target: 2,
             offered_alternatives: 2,
+            alternatives_accepted: 0,
             approved: 1,
             cancelled: 2,
             cancelled_without_a_call: 1,
         }
     );
     // Counted, not scored: the score is what it was without them.
-    assert_eq!(health.score, given(healthy()).when_judged(&at(now())).0.score);
+    assert_eq!(health.score, given(healthy()).when_judged(&with_targets(now())).0.score);
+    // While the district has set no targets, no clock runs: nothing is within or past one.
+    let untimed = given(inputs).when_judged(&at(now())).0.requests;
+    assert_eq!(
+        (untimed.answered_within_target, untimed.decided_within_target, untimed.missed_target),
+        (0, 0, 0)
+    );
+    assert_eq!(untimed.answered_within_a_day, 2);
+}
+
+#[test]
+fn given_a_weekend_or_a_closure_between_flag_and_call_then_only_business_time_counts() {
+    // Flagged Friday 2024-08-30 at 16:00; the target is four business hours.
+    let flagged: DateTime<Utc> = "2024-08-30T16:00:00Z".parse().unwrap();
+    let reached_after = |hours| RequestFact {
+        flagged_at: flagged,
+        answered_at: Some(flagged + TimeDelta::hours(hours)),
+        alternatives_proposed: 0,
+        alternative_accepted: false,
+        outcome: RequestOutcome::Open,
+        clocks: clocks(flagged, vec![reached(flagged, hours)]),
+    };
+    // Reached Monday at 11:00: three business hours, though 67 hours passed.
+    let counts = request_counts(&[reached_after(67)], &with_targets(now()));
+    assert_eq!((counts.answered_within_target, counts.answered_within_a_day), (1, 0));
+    // Reached Monday at 14:00: six business hours, late…
+    let counts = request_counts(&[reached_after(70)], &with_targets(now()));
+    assert_eq!(counts.answered_within_target, 0);
+    // …unless the district was closed that Monday (Labor Day): one business hour, in time.
+    let mut closed = with_targets(now());
+    closed.district.calendar.close(day("2024-09-02"), testing::short("Labor Day"));
+    let counts = request_counts(&[reached_after(70)], &closed);
+    assert_eq!(counts.answered_within_target, 1);
+    // Still undecided ten days on, either way: past the decision target.
+    assert_eq!(counts.missed_target, 1);
+}
+
+#[test]
+fn given_an_accepted_alternative_then_it_is_counted_beside_those_offered() {
+    let flagged = ago(3);
+    let fact = |accepted| RequestFact {
+        flagged_at: flagged,
+        answered_at: Some(flagged + TimeDelta::hours(1)),
+        alternatives_proposed: 2,
+        alternative_accepted: accepted,
+        outcome: RequestOutcome::Approved,
+        clocks: PurchaseClocks::default(),
+    };
+    let counts = request_counts(&[fact(true), fact(false)], &at(now()));
+    assert_eq!((counts.offered_alternatives, counts.alternatives_accepted), (2, 1));
+}
+
+#[test]
+fn given_promises_and_wishes_then_health_counts_those_kept_broken_and_progressed() {
+    let mut inputs = healthy();
+    let promise = |outcome| PromiseFact { due_on: today(), outcome, standing: false };
+    inputs.promises =
+        vec![promise(Some(Outcome::Kept)), promise(Some(Outcome::Broken)), promise(None)];
+    let wish = |status, headway| WishFact { status, last_activity_at: ago(5), headway };
+    inputs.wishes = vec![
+        wish(WishStatus::Open, 0),
+        wish(WishStatus::InProgress, 1),
+        wish(WishStatus::Done, 3),
+        wish(WishStatus::Declined, 1),
+    ];
+    let h = given(inputs).when_judged(&at(now())).0;
+    assert_eq!(h.promises, PromiseCounts { open: 1, kept: 1, broken: 1, overdue: 0 });
+    assert_eq!(
+        h.wishes,
+        WishCounts {
+            open: 1,
+            in_progress: 1,
+            done: 1,
+            declined: 1,
+            without_headway: 0,
+            progressed: 3
+        }
+    );
+}
+
+#[test]
+fn given_card_spend_at_their_school_then_the_unchecked_is_counted_per_currency() {
+    let spend = |school: &str, date: &str, amount: &str, currency: &str, status| CardSpend {
+        school_id: SchoolId::parse(school).unwrap(),
+        transaction_date: day(date),
+        amount: Money::parse(amount).unwrap(),
+        currency: Currency::parse(currency).unwrap(),
+        status,
+    };
+    use events::card::TransactionStatus::*;
+    let lincoln = testing::lincoln();
+    let mut inputs = healthy();
+    inputs.school_card_spend = Some((
+        lincoln.clone(),
+        vec![
+            spend("lincoln-elem", "2024-09-02", "1299.99", "USD", UncheckedTechnology),
+            spend("lincoln-elem", "2024-03-01", "100.01", "USD", UncheckedTechnology),
+            spend("lincoln-elem", "2024-05-01", "80.00", "CAD", UncheckedTechnology),
+            // Matched, ambiguous: not unchecked.
+            spend("lincoln-elem", "2024-09-03", "499.00", "USD", Matched),
+            spend("lincoln-elem", "2024-09-03", "499.00", "USD", Ambiguous),
+            // More than a year before today (2024-09-10): out of the window.
+            spend("lincoln-elem", "2023-09-09", "5000.00", "USD", UncheckedTechnology),
+            // Another school's.
+            spend("washington-high", "2024-09-02", "10.00", "USD", UncheckedTechnology),
+        ],
+    ));
+    let h = given(inputs).when_judged(&at(now())).0;
+    let spend = h.unchecked_card_spend.unwrap();
+    assert_eq!((spend.school_id, spend.since, spend.transactions), (lincoln, day("2023-09-11"), 3));
+    let totals: Vec<_> = spend
+        .by_currency
+        .iter()
+        .map(|c| (c.currency.as_str(), c.transactions, c.total.as_str()))
+        .collect();
+    assert_eq!(totals, [("CAD", 1, "80.00"), ("USD", 2, "1400.00")]);
+    // Counted, not scored.
+    assert_eq!(h.score, 100);
+    // No school, no figure.
+    assert_eq!(given(healthy()).when_judged(&at(now())).0.unchecked_card_spend, None);
 }
 
 /// Some facts at some moment, in some calendar, with some settings.
@@ -434,7 +669,7 @@ proptest! {
         met.last_contact = met.last_contact.max(Some(held_at));
         met.conversations += 1;
         if with_wish {
-            met.wishes.push(WishFact { status: WishStatus::Open, last_activity_at: held_at });
+            met.wishes.push(WishFact { status: WishStatus::Open, last_activity_at: held_at, headway: 0 });
         }
         let after = health(&met, &as_of);
         prop_assert!(after.score >= before.score, "{} then {}: {:#?} then {:#?}", before.score, after.score, before.penalties, after.penalties);
