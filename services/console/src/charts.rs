@@ -42,6 +42,9 @@ pub fn lines(
     y_max: f64,
     y_unit: &str,
 ) -> Markup {
+    if labels.is_empty() {
+        return figure(title, summary, Err(NOTHING.into()), labels, series, y_unit);
+    }
     let mut svg = String::new();
     let drawn = draw_lines(&mut svg, labels, series, marks, y_max, y_unit);
     figure(title, summary, drawn.map(|()| svg), labels, series, y_unit)
@@ -62,10 +65,16 @@ pub fn bars(
         .chain(marks.iter().map(|m| &m.value))
         .fold(0.0_f64, |a, b| a.max(*b));
     let y_max = if top <= 0.0 { 1.0 } else { top * 1.15 };
+    if labels.is_empty() {
+        return figure(title, summary, Err(NOTHING.into()), labels, series, y_unit);
+    }
     let mut svg = String::new();
     let drawn = draw_bars(&mut svg, labels, series, marks, y_max, y_unit);
     figure(title, summary, drawn.map(|()| svg), labels, series, y_unit)
 }
+
+/// What a chart with nothing to draw says (a period without figures).
+const NOTHING: &str = "Nothing to chart in this period.";
 
 fn figure(
     title: &str,
@@ -80,6 +89,7 @@ fn figure(
             figcaption { (title) }
             @match svg {
                 Ok(svg) => { div.plot role="img" aria-label=(summary) { (raw(accessible(svg))) } }
+                Err(why) if why == NOTHING => { p.none { (NOTHING) } }
                 Err(why) => { p.none { "The chart could not be drawn: " (why) } }
             }
             details.data {
@@ -312,5 +322,17 @@ mod tests {
         // Bars are rectangles; the background and the legend add a few more.
         assert!(html.matches("<rect").count() >= 5, "{html}");
         assert!(html.contains("<td class=\"num\">—</td>"), "a missing value reads as a dash");
+    }
+
+    #[test]
+    fn a_period_without_figures_says_so_rather_than_drawing() {
+        let series = vec![Series { name: "Schools gated".into(), values: vec![] }];
+        for html in [
+            lines("Adoption", "Nothing yet", &[], &series, &[], 105.0, "%"),
+            bars("Promises", "Nothing yet", &[], &series, &[], ""),
+        ] {
+            let html = html.into_string();
+            assert!(html.contains(NOTHING) && !html.contains("<svg"), "{html}");
+        }
     }
 }

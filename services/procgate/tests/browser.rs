@@ -337,6 +337,14 @@ async fn an_it_technicians_day_and_the_ctos_reports_in_chromium() {
     assert_eq!(caption.text().await.unwrap(), "The adoption curve, by month");
     b.check("the reports").await;
     b.screenshot("reports").await;
+    // A school year narrows every report on the page.
+    let option = b.client.find(Locator::Css("select#school_year option:nth-child(2)")).await;
+    let year = option.unwrap().attr("value").await.unwrap().expect("the current school year");
+    b.client.goto(&format!("{}/console/reports?school_year={year}", server.url)).await.unwrap();
+    b.heading("Reports").await;
+    let selected = b.client.find(Locator::Css("select#school_year option[selected]")).await;
+    assert_eq!(selected.unwrap().text().await.unwrap(), year);
+    b.check("the reports of a school year").await;
 
     // Signing out sends the browser to sign in.
     b.client.set_window_size(1280, 900).await.unwrap();

@@ -235,6 +235,15 @@ async fn an_it_technicians_day_in_the_console() {
     assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     assert!(csv.headers()["content-disposition"].to_str().unwrap().contains("attachment"));
     assert!(!csv.text().await.unwrap().is_empty());
+    // Of a school year long before the demo's district: its months only, no signing.
+    let csv = get("/console/reports/adoption.csv?school_year=2019-20").await.unwrap();
+    assert_eq!(csv.status(), StatusCode::OK);
+    let text = csv.text().await.unwrap();
+    assert!(text.starts_with("dimension,month,") && !text.contains("\r\nsigning,"), "{text}");
+    let page = get("/console/reports?school_year=2019-20").await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("/console/reports/adoption.csv?school_year=2019-20"), "{html}");
     assert_eq!(
         get("/console/reports/nothing.csv").await.unwrap().status(),
         StatusCode::BAD_REQUEST

@@ -1,6 +1,7 @@
 //! Reports with charts, for the CTO: the adoption curve with the 60% and 100% marks, response
 //! times against the targets, rogue spend by month and school, wishes from open to done, and
-//! promises kept, open, overdue and broken; each with its CSV.
+//! promises kept, open, overdue and broken; each with its CSV. A school year or a range of
+//! dates narrows every report on the page and its CSV.
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -22,42 +23,110 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/reports", web::get().to(reports)).route("/reports/{name}.csv", web::get().to(csv));
 }
 
+/// The period the page shows: a school year (`2025-26`) or a range of dates; every report
+/// on the page and its CSV take it as it is (the reporting service checks it).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub(super) struct PeriodQuery {
+    #[serde(default)]
+    school_year: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+impl PeriodQuery {
+    /// The query string to pass on (`school_year=2025-26&…`), from the values that look like a
+    /// year or a date (anything else is left out rather than sent on).
+    fn query(&self) -> String {
+        let plain = |v: &str| {
+            !v.is_empty() && v.len() <= 10 && v.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+        };
+        [("school_year", &self.school_year), ("from", &self.from), ("to", &self.to)]
+            .into_iter()
+            .filter(|(_, v)| plain(v))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    /// `path` with the period's query.
+    fn on(&self, path: &str) -> String {
+        let query = self.query();
+        let join = if path.contains('?') { '&' } else { '?' };
+        if query.is_empty() { path.to_owned() } else { format!("{path}{join}{query}") }
+    }
+}
+
+/// The current school year and the two before it, by name, from the district's current one
+/// (`2025-26`, or `2026` for a district whose school year starts in January).
+fn recent_school_years(current: &str) -> Vec<String> {
+    let Some(year) = current.get(..4).and_then(|y| y.parse::<i32>().ok()) else { return vec![] };
+    let spans = current.contains('-');
+    (0..3)
+        .map(|back| {
+            let y = year - back;
+            if spans { format!("{y}-{:02}", (y + 1) % 100) } else { y.to_string() }
+        })
+        .collect()
+}
+
 async fn reports(
     state: web::Data<State>,
     Signed(person): Signed,
+    period: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, PageError> {
     let api = &state.api;
     let t = &person.token;
-    let (adoption, times, rogue, wishes, promises, sla) = tokio::join!(
-        api.get(t, Svc::Reporting, "/v1/reports/adoption"),
-        api.get(t, Svc::Reporting, "/v1/reports/response-times"),
-        api.get(t, Svc::Reporting, "/v1/reports/rogue-spend"),
-        api.get(t, Svc::Reporting, "/v1/reports/wishes"),
-        api.get(t, Svc::Reporting, "/v1/reports/promises"),
+    let p = period.into_inner();
+    let [adoption, times, rogue, wishes, promises] =
+        ["adoption", "response-times", "rogue-spend", "wishes", "promises"]
+            .map(|name| p.on(&format!("/v1/reports/{name}")));
+    let (adoption, times, rogue, wishes, promises, sla, district) = tokio::join!(
+        api.get(t, Svc::Reporting, &adoption),
+        api.get(t, Svc::Reporting, &times),
+        api.get(t, Svc::Reporting, &rogue),
+        api.get(t, Svc::Reporting, &wishes),
+        api.get(t, Svc::Reporting, &promises),
         api.get(t, Svc::Gate, "/v1/sla"),
+        api.get(t, Svc::Gate, "/v1/district"),
     );
+    let years = recent_school_years(s(&district?, "school_year"));
     let body = html! {
+        form.filters method="get" action="/console/reports" {
+            label for="school_year" { "School year" }
+            select #school_year name="school_year" {
+                option value="" selected[p.school_year.is_empty()] { "All time" }
+                @for y in &years { option value=(y) selected[p.school_year == *y] { (y) } }
+            }
+            label for="from" { "or from" }
+            input #from type="date" name="from" value=(p.from);
+            label for="to" { "to" }
+            input #to type="date" name="to" value=(p.to);
+            button type="submit" { "Show" }
+        }
         p.muted { "Each chart's figures are in the table below it, and each report downloads as CSV." }
-        (adoption_section(&adoption?))
-        (response_section(&times?, &sla?))
-        (rogue_section(&rogue?))
+        (adoption_section(&adoption?, &p))
+        (response_section(&times?, &sla?, &p))
+        (rogue_section(&rogue?, &p))
         div.grid2 {
-            (wishes_section(&wishes?))
-            (promises_section(&promises?))
+            (wishes_section(&wishes?, &p))
+            (promises_section(&promises?, &p))
         }
     };
     Ok(ok(&person, "/console/reports", "Reports", body))
 }
 
-fn csv_link(name: &str, what: &str) -> Markup {
-    html! { p { a href={ "/console/reports/" (name) ".csv" } download { "Download " (what) " as CSV" } } }
+fn csv_link(name: &str, what: &str, period: &PeriodQuery) -> Markup {
+    let href = period.on(&format!("/console/reports/{name}.csv"));
+    html! { p { a href=(href) download { "Download " (what) " as CSV" } } }
 }
 
 fn percent(share: Option<f64>) -> Option<f64> {
     share.map(|v| (v * 1000.0).round() / 10.0)
 }
 
-fn adoption_section(a: &Value) -> Markup {
+fn adoption_section(a: &Value, period: &PeriodQuery) -> Markup {
     let months = list(a, "months");
     let labels: Vec<String> = months.iter().map(|m| s(m, "month").to_owned()).collect();
     let schools: Vec<Option<f64>> = months
@@ -103,18 +172,41 @@ fn adoption_section(a: &Value) -> Markup {
                     table {
                         thead { tr { th scope="col" { "Date" } th scope="col" { "School" } th scope="col" { "Change" } th scope="col" .num { "Schools gated after" } } }
                         tbody { @for c in changes { tr {
-                            td { (s(c, "on")) } td { a href={ "/console/schools/" (s(c, "school_id")) } { (s(c, "school_id")) } }
+                            td { (s(c, "on")) } td { a href={ "/console/schools/" (s(c, "school_id")) } { (school_name(c)) } }
                             td { (s(c, "change")) } td.num { (c.pointer("/schools/gated").and_then(Value::as_i64).unwrap_or_default()) }
                         } } }
                     }
                 }
             }
-            (csv_link("adoption", "the adoption report"))
+            @let signings = list(a, "signings");
+            @if !signings.is_empty() {
+                details.data {
+                    summary { "Signings and the advocates whose word came first (" (n(a.get("advocacy").unwrap_or(&Value::Null), "after_advocacy")) " of " (signings.len()) ")" }
+                    table {
+                        thead { tr { th scope="col" { "Signed" } th scope="col" { "School" } th scope="col" { "Principal" } th scope="col" { "Advocates (first word)" } } }
+                        tbody { @for g in signings { tr {
+                            td { (s(g, "signed_on")) }
+                            td { a href={ "/console/schools/" (s(g, "school_id")) } { (school_name(g)) } }
+                            td { (g.pointer("/principal/name").and_then(Value::as_str).unwrap_or("")) }
+                            td { @for (i, w) in list(g, "advocates").iter().enumerate() {
+                                @if i > 0 { ", " }
+                                (w.pointer("/advocate/name").and_then(Value::as_str).unwrap_or("")) " (" (s(w, "on")) ")"
+                            } }
+                        } } }
+                    }
+                }
+            }
+            (csv_link("adoption", "the adoption report", period))
         }
     }
 }
 
-fn response_section(r: &Value, sla: &Value) -> Markup {
+/// The school's name beside its id in a report row, or the id when it has none.
+fn school_name(row: &Value) -> &str {
+    row.get("school_name").and_then(Value::as_str).unwrap_or_else(|| s(row, "school_id"))
+}
+
+fn response_section(r: &Value, sla: &Value, period: &PeriodQuery) -> Markup {
     let months = list(r, "by_month");
     let labels: Vec<String> = months.iter().map(|m| s(m, "key").to_owned()).collect();
     let median = |m: &Value, what: &str| {
@@ -157,13 +249,13 @@ fn response_section(r: &Value, sla: &Value) -> Markup {
             h2 #response { "Response times against the targets" }
             p { (summary) " Times are in business hours of the district's calendar." }
             (bars("Business hours from the flag, by month", &summary, &labels, &series, &marks, "h"))
-            (csv_link("response-times", "response times"))
-            (csv_link("sla", "SLA attainment"))
+            (csv_link("response-times", "response times", period))
+            (csv_link("sla", "SLA attainment", period))
         }
     }
 }
 
-fn rogue_section(r: &Value) -> Markup {
+fn rogue_section(r: &Value, period: &PeriodQuery) -> Markup {
     let months = list(r, "by_month");
     let labels: Vec<String> = months.iter().map(|m| s(m, "month").to_owned()).collect();
     let series = vec![
@@ -195,18 +287,18 @@ fn rogue_section(r: &Value) -> Markup {
                     caption { "Unchecked technology card spend by school" }
                     thead { tr { th scope="col" { "School" } th scope="col" .num { "Transactions" } th scope="col" .num { "Amount" } } }
                     tbody { @for g in schools { tr {
-                        td { a href={ "/console/schools/" (s(g, "school_id")) } { (s(g, "school_id")) } }
+                        td { a href={ "/console/schools/" (s(g, "school_id")) } { (school_name(g)) } }
                         td.num { (n(g, "unchecked_transactions")) }
                         td.num { (money(s(g, "unchecked_total"), s(g, "currency"))) }
                     } } }
                 }
             }
-            (csv_link("rogue-spend", "rogue spend"))
+            (csv_link("rogue-spend", "rogue spend", period))
         }
     }
 }
 
-fn wishes_section(w: &Value) -> Markup {
+fn wishes_section(w: &Value, period: &PeriodQuery) -> Markup {
     let all = w.get("all").cloned().unwrap_or_default();
     let labels: Vec<String> =
         ["Open", "Headway", "Done", "Declined"].iter().map(|s| (*s).to_owned()).collect();
@@ -230,12 +322,12 @@ fn wishes_section(w: &Value) -> Markup {
             h2 #wishes { "Wishes, from open to done" }
             p { (summary) }
             (bars("Wishes by where they stand", &summary, &labels, &series, &[], ""))
-            (csv_link("wishes", "wishes"))
+            (csv_link("wishes", "wishes", period))
         }
     }
 }
 
-fn promises_section(p: &Value) -> Markup {
+fn promises_section(p: &Value, period: &PeriodQuery) -> Markup {
     let all = p.get("all").cloned().unwrap_or_default();
     let labels: Vec<String> =
         ["Kept", "Open", "Overdue", "Broken"].iter().map(|s| (*s).to_owned()).collect();
@@ -261,7 +353,7 @@ fn promises_section(p: &Value) -> Markup {
             h2 #promises { "Promises" }
             p { (summary) }
             (bars("Promises by where they stand", &summary, &labels, &series, &[], ""))
-            (csv_link("promises", "promises"))
+            (csv_link("promises", "promises", period))
         }
     }
 }
@@ -270,13 +362,18 @@ async fn csv(
     state: web::Data<State>,
     Signed(person): Signed,
     name: web::Path<String>,
+    period: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, PageError> {
     let Some(name) = REPORTS.iter().find(|r| **r == name.as_str()) else {
         return Err(PageError::BadForm(format!("there is no report {name:?}")));
     };
     let (kind, text) = state
         .api
-        .get_text(&person.token, Svc::Reporting, &format!("/v1/reports/{name}?format=csv"))
+        .get_text(
+            &person.token,
+            Svc::Reporting,
+            &period.on(&format!("/v1/reports/{name}?format=csv")),
+        )
         .await?;
     Ok(HttpResponse::Ok()
         .content_type(kind)
