@@ -51,19 +51,21 @@ impl Demo {
              days; reminders 3 business days ahead",
             closures.len()
         );
-        let mut calendar = DistrictCalendar::new(
-            TimeZoneName::parse("America/Chicago")?,
-            BusinessHours::new(
-                ClockTime::parse("08:00")?,
-                ClockTime::parse("16:30")?,
-                Day::ALL[..5].to_vec(),
-            )?,
-        );
-        for (date, reason) in closures {
-            calendar = calendar.with_closure(date, reason);
-        }
-        Ok((today, calendar))
+        Ok((today, calendar(closures)?))
     }
+}
+
+/// The demo's calendar (Chicago, 08:00 to 16:30 on weekdays), closed on `closures`.
+fn calendar(
+    closures: impl IntoIterator<Item = (NaiveDate, &'static str)>,
+) -> anyhow::Result<DistrictCalendar> {
+    let hours = BusinessHours::new(
+        ClockTime::parse("08:00")?,
+        ClockTime::parse("16:30")?,
+        Day::ALL[..5].to_vec(),
+    )?;
+    let chicago = DistrictCalendar::new(TimeZoneName::parse("America/Chicago")?, hours);
+    Ok(closures.into_iter().fold(chicago, |c, (date, reason)| c.with_closure(date, reason)))
 }
 
 /// The targets of a purchase's clocks, in business minutes.
@@ -101,6 +103,13 @@ fn holidays(today: NaiveDate) -> Vec<(NaiveDate, &'static str)> {
         .find_map(|n| NaiveDate::from_weekday_of_month_opt(spring, 5, Weekday::Mon, n));
     add(last_monday_of_may, "Memorial Day");
     days
+}
+
+/// The demo's calendar (Chicago, 08:00 to 16:30 on weekdays) with the holidays of the school
+/// year around `day`: what its date arithmetic is tested against.
+#[cfg(test)]
+pub(super) fn calendar_around(day: NaiveDate) -> DistrictCalendar {
+    calendar(holidays(day)).unwrap()
 }
 
 #[cfg(test)]

@@ -96,20 +96,13 @@ fn within_or_over(target: u32, least: u32, rng: &mut Rng) -> u32 {
 
 #[cfg(test)]
 mod tests {
-    use events::calendar::{BusinessHours, TimeZoneName, Weekday};
-
     use super::*;
+    use crate::demo::district::calendar_around;
     use crate::demo::district::{CARD_TARGETS, TARGETS};
 
+    /// The demo's calendar in the school year 2025-26.
     fn chicago() -> DistrictCalendar {
-        let hours = BusinessHours::new(
-            ClockTime::parse("08:00").unwrap(),
-            ClockTime::parse("16:30").unwrap(),
-            Weekday::ALL[..5].to_vec(),
-        )
-        .unwrap();
-        DistrictCalendar::new(TimeZoneName::parse("America/Chicago").unwrap(), hours)
-            .with_closure("2025-11-27".parse().unwrap(), "Thanksgiving")
+        calendar_around("2025-10-01".parse().unwrap())
     }
 
     fn day(s: &str) -> NaiveDate {
