@@ -359,18 +359,11 @@ impl Running {
             Backend::Postgres => Some(testkit::pg_database().await),
             Backend::Sqlite => None,
         };
-        let mut env = vec![
-            ("PROCGATE_JWT_SECRET", SECRET),
-            ("PROCGATE_RATE_WRITES_PER_MINUTE", "0"),
-            ("PROCGATE_RATE_EXPENSIVE_PER_MINUTE", "0"),
-            ("PROCGATE_WEBHOOKS_DELIVER", "false"),
-            ("PROCGATE_ANCHOR_INTERVAL_MINUTES", "0"),
-        ];
-        if let Some(database) = &database {
-            env.push(("PROCGATE_DATABASE_URL", database.url()));
-            env.push(("PROCGATE_WEBHOOK_KEY", "the-access-test-webhook-key-of-at-least-32-bytes"));
-            env.push(("PROCGATE_MASTER_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="));
-        }
+        let mut env = support::quiet_env(
+            database.as_ref(),
+            "the-access-test-webhook-key-of-at-least-32-bytes",
+        );
+        env.push(("PROCGATE_JWT_SECRET", SECRET));
         let server = tokio::task::block_in_place(|| Server::start(&env));
         let issuer = auth::Issuer::hs256(SECRET, "procgate", "procgate").unwrap();
         let hour = Duration::from_secs(3600);

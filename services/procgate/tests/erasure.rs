@@ -19,8 +19,6 @@ use testkit::Backend;
 
 testkit::on_each_backend!(an_erased_person_reads_as_erased_everywhere_and_the_log_verifies);
 
-const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-
 struct Api {
     client: Client,
     url: String,
@@ -132,17 +130,8 @@ async fn an_erased_person_reads_as_erased_everywhere_and_the_log_verifies(backen
         Backend::Postgres => Some(testkit::pg_database().await),
         Backend::Sqlite => None,
     };
-    let mut env = vec![
-        ("PROCGATE_RATE_WRITES_PER_MINUTE", "0"),
-        ("PROCGATE_RATE_EXPENSIVE_PER_MINUTE", "0"),
-        ("PROCGATE_WEBHOOKS_DELIVER", "false"),
-        ("PROCGATE_ANCHOR_INTERVAL_MINUTES", "0"),
-    ];
-    if let Some(database) = &database {
-        env.push(("PROCGATE_DATABASE_URL", database.url()));
-        env.push(("PROCGATE_WEBHOOK_KEY", "the-erasure-test-webhook-key-of-at-least-32-bytes"));
-        env.push(("PROCGATE_MASTER_KEY", MASTER_KEY));
-    }
+    let env =
+        support::quiet_env(database.as_ref(), "the-erasure-test-webhook-key-of-at-least-32-bytes");
     let server = tokio::task::block_in_place(|| {
         let server = Server::start(&env);
         server.demo(4, 40);

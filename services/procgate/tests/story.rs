@@ -18,7 +18,6 @@ use testkit::Backend;
 
 testkit::on_each_backend!(the_demo_tells_the_districts_story);
 
-const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const SCHOOLS: usize = 30;
 /// Enough purchase checks for every school to buy before and after it signed, few enough to
 /// keep the run short.
@@ -82,17 +81,8 @@ async fn the_demo_tells_the_districts_story(backend: Backend) {
         Backend::Postgres => Some(testkit::pg_database().await),
         Backend::Sqlite => None,
     };
-    let mut env = vec![
-        ("PROCGATE_RATE_WRITES_PER_MINUTE", "0"),
-        ("PROCGATE_RATE_EXPENSIVE_PER_MINUTE", "0"),
-        ("PROCGATE_WEBHOOKS_DELIVER", "false"),
-        ("PROCGATE_ANCHOR_INTERVAL_MINUTES", "0"),
-    ];
-    if let Some(database) = &database {
-        env.push(("PROCGATE_DATABASE_URL", database.url()));
-        env.push(("PROCGATE_WEBHOOK_KEY", "the-story-test-webhook-key-of-at-least-32-bytes"));
-        env.push(("PROCGATE_MASTER_KEY", MASTER_KEY));
-    }
+    let env =
+        support::quiet_env(database.as_ref(), "the-story-test-webhook-key-of-at-least-32-bytes");
     let started = Instant::now();
     let server = tokio::task::block_in_place(|| {
         let server = Server::start(&env);

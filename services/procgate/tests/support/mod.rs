@@ -35,6 +35,30 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// The master key of every PostgreSQL server under test (PostgreSQL deployments must set one).
+pub const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// The environment of a server under test: no rate limits (a test's burst of requests is past
+/// any production budget), no webhook deliveries, no anchors; on PostgreSQL (`database`, the
+/// caller's throwaway one) its URL and the keys a PostgreSQL deployment needs.
+pub fn quiet_env<'a>(
+    database: Option<&'a testkit::TestDatabase>,
+    webhook_key: &'a str,
+) -> Vec<(&'static str, &'a str)> {
+    let mut env = vec![
+        ("PROCGATE_RATE_WRITES_PER_MINUTE", "0"),
+        ("PROCGATE_RATE_EXPENSIVE_PER_MINUTE", "0"),
+        ("PROCGATE_WEBHOOKS_DELIVER", "false"),
+        ("PROCGATE_ANCHOR_INTERVAL_MINUTES", "0"),
+    ];
+    if let Some(database) = database {
+        env.push(("PROCGATE_DATABASE_URL", database.url()));
+        env.push(("PROCGATE_WEBHOOK_KEY", webhook_key));
+        env.push(("PROCGATE_MASTER_KEY", MASTER_KEY));
+    }
+    env
+}
+
 /// A running all-in-one server.
 pub struct Server {
     /// `http://127.0.0.1:PORT`.
