@@ -1,8 +1,12 @@
 //! Figures shared by the reports: money sums, shares, months, percentiles and business hours.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use super::SchoolNames;
 
 /// An amount in cents as a decimal string with two decimals (`123456` → `"1234.56"`). Sums of
 /// [`events::values::Money`] can pass its maximum, so sums are kept as cents and written here.
@@ -161,5 +165,41 @@ mod tests {
             }
         );
         assert_eq!(Stats::of(vec![]), Stats::default());
+    }
+}
+
+/// Figures over every item, by school and by month (`2024-09`), accumulated in `A`.
+#[derive(Debug, Default)]
+pub struct Grouped<A> {
+    all: A,
+    by_school: BTreeMap<String, A>,
+    by_month: BTreeMap<String, A>,
+}
+
+/// One group's figures: its key (`all`, a school id, a month) and the school's name.
+pub type Finish<'a, A, G> = &'a dyn Fn(A, String, Option<String>) -> G;
+
+impl<A: Default> Grouped<A> {
+    /// Adds an item of `school` in `month` to all three groupings.
+    pub fn add(&mut self, school: &str, month: String, add: impl Fn(&mut A)) {
+        add(&mut self.all);
+        add(self.by_school.entry(school.to_owned()).or_default());
+        add(self.by_month.entry(month).or_default());
+    }
+
+    /// (all, by school in id order, by month in order), each finished by `finish` with its key
+    /// and, for a school, its name.
+    pub fn finish<G>(self, names: &SchoolNames, finish: Finish<'_, A, G>) -> (G, Vec<G>, Vec<G>) {
+        let all = finish(self.all, "all".to_owned(), None);
+        let by_school = self
+            .by_school
+            .into_iter()
+            .map(|(k, a)| {
+                let name = names.get(&k);
+                finish(a, k, name)
+            })
+            .collect();
+        let by_month = self.by_month.into_iter().map(|(k, a)| finish(a, k, None)).collect();
+        (all, by_school, by_month)
     }
 }

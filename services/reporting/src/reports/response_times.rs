@@ -28,8 +28,6 @@
 //! ([`super::purchases`]) and the district kept by the clocks projection ([`super::clocks`]),
 //! measured when the report is asked for.
 
-use std::collections::BTreeMap;
-
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -43,7 +41,7 @@ use web::ApiError;
 
 use super::clocks::Clocks;
 use super::csv::{Cell, Csv};
-use super::figures::{Stats, month_of_day};
+use super::figures::{Grouped, Stats, month_of_day};
 use super::purchases::{HELD, HeldDoc, Purchases};
 use super::{Report, ReportParams, ReportPeriod, ReportReaders, Scope, parse_query, render};
 use crate::Reporting;
@@ -134,27 +132,16 @@ impl Acc {
 /// business time in its calendar.
 pub fn build(docs: &[HeldDoc], scope: &Scope) -> ResponseTimesReport {
     let calendar = &scope.calendar;
-    let mut all = Acc::default();
-    let mut by_school: BTreeMap<&str, Acc> = BTreeMap::new();
-    let mut by_month: BTreeMap<String, Acc> = BTreeMap::new();
+    let mut groups: Grouped<Acc> = Grouped::default();
     for doc in docs {
         let Some(flagged_at) = doc.flagged_at.filter(|at| scope.contains_at(*at)) else {
             continue;
         };
-        all.add(doc, flagged_at, calendar);
-        by_school.entry(&doc.school_id).or_default().add(doc, flagged_at, calendar);
         let month = month_of_day(calendar.today(flagged_at));
-        by_month.entry(month).or_default().add(doc, flagged_at, calendar);
+        groups.add(&doc.school_id, month, |acc| acc.add(doc, flagged_at, calendar));
     }
-    ResponseTimesReport {
-        period: scope.period.clone(),
-        all: all.finish("all".to_owned(), None),
-        by_school: by_school
-            .into_iter()
-            .map(|(k, a)| a.finish(k.to_owned(), scope.names.get(k)))
-            .collect(),
-        by_month: by_month.into_iter().map(|(k, a)| a.finish(k, None)).collect(),
-    }
+    let (all, by_school, by_month) = groups.finish(&scope.names, &Acc::finish);
+    ResponseTimesReport { period: scope.period.clone(), all, by_school, by_month }
 }
 
 impl Report for ResponseTimesReport {

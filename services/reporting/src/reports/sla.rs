@@ -23,8 +23,6 @@
 //! The figures come from the clocks projection ([`super::clocks`]): each flagged purchase's
 //! clock fold, and the district, folded together when the report is asked for.
 
-use std::collections::BTreeMap;
-
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
@@ -38,7 +36,7 @@ use web::ApiError;
 
 use super::clocks::{ClockDoc, NAME as CLOCKS};
 use super::csv::{Cell, Csv};
-use super::figures::{Stats, month_of_day, share};
+use super::figures::{Grouped, Stats, month_of_day, share};
 use super::{Report, ReportParams, ReportPeriod, ReportReaders, Scope, parse_query, render};
 use crate::Reporting;
 
@@ -178,9 +176,7 @@ pub fn build(
     scope: &Scope,
 ) -> SlaReport {
     let calendar = &district.calendar;
-    let mut all = Acc::default();
-    let mut by_school: BTreeMap<&str, Acc> = BTreeMap::new();
-    let mut by_month: BTreeMap<String, Acc> = BTreeMap::new();
+    let mut groups: Grouped<Acc> = Grouped::default();
     for doc in docs {
         let clocks = doc.clocks.clocks(district);
         let Some(started) = clocks.first().map(|c| c.started_at) else { continue };
@@ -199,22 +195,19 @@ pub fn build(
                 }
             })
             .collect();
-        all.add(&judged);
-        by_school.entry(&doc.school_id).or_default().add(&judged);
-        by_month.entry(month_of_day(calendar.today(started))).or_default().add(&judged);
+        let month = month_of_day(calendar.today(started));
+        groups.add(&doc.school_id, month, |acc| acc.add(&judged));
     }
+    let (all, by_school, by_month) = groups.finish(&scope.names, &Acc::finish);
     SlaReport {
         as_of: now,
         today: calendar.today(now),
         time_zone: calendar.time_zone().clone(),
         targets_set: district.targets().is_some(),
         period: scope.period.clone(),
-        all: all.finish("all".to_owned(), None),
-        by_school: by_school
-            .into_iter()
-            .map(|(k, a)| a.finish(k.to_owned(), scope.names.get(k)))
-            .collect(),
-        by_month: by_month.into_iter().map(|(k, a)| a.finish(k, None)).collect(),
+        all,
+        by_school,
+        by_month,
     }
 }
 
