@@ -449,7 +449,9 @@ async fn story(d: &mut Deployment) {
     assert_eq!(adoption["schools"]["gated_share"], 1.0);
     assert_eq!(adoption["agreement_changes"].as_array().unwrap().len(), SCHOOLS.len());
     let csv = report_csv(&api, &reporting, "adoption").await;
-    assert!(csv.starts_with("month,schools_total,schools_gated"), "{csv}");
+    assert!(csv.starts_with("dimension,month,schools_total,schools_gated"), "{csv}");
+    assert!(csv.contains(",lincoln-elem,Lincoln Elementary,"), "schools named: {csv}");
+    assert_eq!(adoption["signings"].as_array().unwrap().len(), SCHOOLS.len());
 
     let times = api.get(Who::It, &format!("{reporting}/v1/reports/response-times")).await;
     let all = &times["all"];

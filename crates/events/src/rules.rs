@@ -245,14 +245,19 @@ pub fn is_past_due(due_on: NaiveDate, today: NaiveDate) -> bool {
 
 /// Whether a signing of the purchasing agreement by `principal` on `signed_on` **followed an
 /// advocate's word** spoken to `to` on `spoken_on` (a `spoke-for-it`): it was said to the
-/// principal who signed, on or before the day they signed.
+/// principal who signed, on or before the day they signed, and after the school last withdrew
+/// (`withdrawn_before`, the school's withdrawal before this signing, if any): a word that an
+/// earlier signing already followed does not carry over to the next.
 pub fn followed_advocacy(
     principal: Uuid,
     signed_on: NaiveDate,
+    withdrawn_before: Option<NaiveDate>,
     to: Uuid,
     spoken_on: NaiveDate,
 ) -> bool {
-    to == principal && spoken_on <= signed_on
+    to == principal
+        && spoken_on <= signed_on
+        && withdrawn_before.is_none_or(|withdrawn| withdrawn < spoken_on)
 }
 
 #[cfg(test)]
@@ -273,10 +278,14 @@ mod tests {
         let signed: NaiveDate = "2024-10-01".parse().unwrap();
         let before: NaiveDate = "2024-09-20".parse().unwrap();
         let after: NaiveDate = "2024-10-02".parse().unwrap();
-        assert!(followed_advocacy(principal, signed, principal, before));
-        assert!(followed_advocacy(principal, signed, principal, signed));
-        assert!(!followed_advocacy(principal, signed, principal, after));
-        assert!(!followed_advocacy(principal, signed, other, before));
+        assert!(followed_advocacy(principal, signed, None, principal, before));
+        assert!(followed_advocacy(principal, signed, None, principal, signed));
+        assert!(!followed_advocacy(principal, signed, None, principal, after));
+        assert!(!followed_advocacy(principal, signed, None, other, before));
+        // A word before the school last withdrew belonged to the earlier signing.
+        let withdrew: NaiveDate = "2024-09-25".parse().unwrap();
+        assert!(!followed_advocacy(principal, signed, Some(withdrew), principal, before));
+        assert!(followed_advocacy(principal, signed, Some(before), principal, withdrew));
     }
 
     /// 2024-09-02T09:00:00Z plus `minutes`.

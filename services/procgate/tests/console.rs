@@ -240,10 +240,20 @@ async fn an_it_technicians_day_in_the_console() {
     assert_eq!(csv.status(), StatusCode::OK);
     let text = csv.text().await.unwrap();
     assert!(text.starts_with("dimension,month,") && !text.contains("\r\nsigning,"), "{text}");
+    assert!(!text.contains("\r\nmonth,"), "no month of 2019-20 has figures: {text}");
     let page = get("/console/reports?school_year=2019-20").await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     assert!(html.contains("/console/reports/adoption.csv?school_year=2019-20"), "{html}");
+    assert!(html.contains("<option value=\"2019-20\" selected"), "the year asked for is chosen");
+    // A year chosen with dates left in the form: the year; a range given backwards: read
+    // forwards.
+    let page = get("/console/reports?school_year=2019-20&from=2026-01-01&to=2025-01-01").await;
+    assert_eq!(page.unwrap().status(), StatusCode::OK);
+    let page = get("/console/reports?from=2026-01-01&to=2025-01-01").await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("adoption.csv?from=2025-01-01&amp;to=2026-01-01"), "{html}");
     assert_eq!(
         get("/console/reports/nothing.csv").await.unwrap().status(),
         StatusCode::BAD_REQUEST

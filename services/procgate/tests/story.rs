@@ -197,10 +197,13 @@ async fn the_demo_tells_the_districts_story(backend: Backend) {
     // A school's technology purchases: advisory before it signed, held for IT after.
     let purchases = api.list("/v1/purchases?limit=1000", "purchases").await;
     let (mut advisory, mut held) = (0, 0);
+    // The district's dates, in Chicago's time zone (daylight saving time included).
+    let zone = events::calendar::TimeZoneName::parse("America/Chicago").unwrap();
+    let chicago =
+        events::calendar::DistrictCalendar::new(zone, events::calendar::BusinessHours::office());
     for p in purchases.iter().filter(|p| p["flagged_at"].is_string()) {
         let at: DateTime<Utc> = p["flagged_at"].as_str().unwrap().parse().unwrap();
-        // The district is in Chicago: a day there starts at 05:00 or 06:00 UTC.
-        let local = (at - chrono::TimeDelta::hours(6)).date_naive();
+        let local = chicago.today(at);
         let signed_on = signed[p["school_id"].as_str().unwrap()];
         if p["reasons"].as_array().unwrap().iter().any(|r| r == "school-not-gated") {
             assert!(local <= signed_on, "advisory after its school signed: {p}");

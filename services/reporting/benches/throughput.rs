@@ -17,7 +17,7 @@
 //! 5. **Feed**: `GET /v1/events?limit=1000` page after page over HTTP, one client (the service
 //!    is started after the rebuild, so its projections are idle).
 //! 6. Each report over HTTP on the full log, beside a page of the feed: once, then
-//!    `BENCH_REPORT_READS` times (default 30) right after a small write that moves every
+//!    `BENCH_REPORT_READS` times (default 100) right after a small write that moves every
 //!    report's projections, so no read comes from the report cache: p50 and p99 per report,
 //!    and the p99 as a ratio of the feed page's.
 //!
@@ -628,7 +628,7 @@ async fn main() {
     // projections (a purchase check and what IT did, a person with a conversation, a wish and a
     // promise), so that no read is served from the report cache.
     println!();
-    let reads = env_number("BENCH_REPORT_READS", 30.0).max(1.0) as usize;
+    let reads = env_number("BENCH_REPORT_READS", 100.0).max(1.0) as usize;
     let mut writer = District::new();
     let feed_page = format!("/v1/events?after={}&limit=1000", head.saturating_sub(1000));
     let paths: [(&str, &str); 8] = [

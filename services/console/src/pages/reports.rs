@@ -36,13 +36,19 @@ pub(super) struct PeriodQuery {
 }
 
 impl PeriodQuery {
-    /// The query string to pass on (`school_year=2025-26&…`), from the values that look like a
-    /// year or a date (anything else is left out rather than sent on).
+    /// The query string to pass on (`school_year=2025-26`, or `from=…&to=…`), from the values
+    /// that look like a year or a date (anything else is left out rather than sent on); a
+    /// school year chosen wins over dates left in the form.
     fn query(&self) -> String {
         let plain = |v: &str| {
             !v.is_empty() && v.len() <= 10 && v.bytes().all(|b| b.is_ascii_digit() || b == b'-')
         };
-        [("school_year", &self.school_year), ("from", &self.from), ("to", &self.to)]
+        let fields = if plain(&self.school_year) {
+            vec![("school_year", &self.school_year)]
+        } else {
+            vec![("from", &self.from), ("to", &self.to)]
+        };
+        fields
             .into_iter()
             .filter(|(_, v)| plain(v))
             .map(|(k, v)| format!("{k}={v}"))
@@ -78,7 +84,11 @@ async fn reports(
 ) -> Result<HttpResponse, PageError> {
     let api = &state.api;
     let t = &person.token;
-    let p = period.into_inner();
+    let mut p = period.into_inner();
+    // A range that ends before it starts is read the other way round, rather than refused.
+    if !p.from.is_empty() && !p.to.is_empty() && p.to < p.from {
+        std::mem::swap(&mut p.from, &mut p.to);
+    }
     let [adoption, times, rogue, wishes, promises] =
         ["adoption", "response-times", "rogue-spend", "wishes", "promises"]
             .map(|name| p.on(&format!("/v1/reports/{name}")));
@@ -91,7 +101,10 @@ async fn reports(
         api.get(t, Svc::Gate, "/v1/sla"),
         api.get(t, Svc::Gate, "/v1/district"),
     );
-    let years = recent_school_years(s(&district?, "school_year"));
+    let mut years = recent_school_years(s(&district?, "school_year"));
+    if !p.school_year.is_empty() && !years.contains(&p.school_year) {
+        years.push(p.school_year.clone());
+    }
     let body = html! {
         form.filters method="get" action="/console/reports" {
             label for="school_year" { "School year" }

@@ -21,11 +21,12 @@
 //! # Figures
 //!
 //! - `schools`: the schools counted and gated now (by the order of the log), and the share.
-//! - `technology_spend`: per currency, all time.
+//! - `technology_spend`: per currency, in the period (all time without one).
 //! - `months`: one entry per calendar month of the district (in its time zone now in force)
 //!   from the first month with a school or a check to the current month (the district's
 //!   today's: `as_of`): schools counted and gated at the month's end (by agreement dates), and
-//!   that month's technology spend per currency.
+//!   that month's technology spend per currency (for a period that ends within a month, at
+//!   the period's end).
 //!   `gated_share_of_all` divides the schools gated at the month's end by every school counted
 //!   now: a district that registers its schools after entering the agreements they signed
 //!   earlier still sees its curve from the first signature to every school.
@@ -281,7 +282,7 @@ pub struct AdoptionReport {
     pub period: ReportPeriod,
     /// Schools now (or, for a period that has ended, at its last day).
     pub schools: SchoolCounts,
-    /// Technology spend, all time, per currency.
+    /// Technology spend per currency: in the period, or all time without one.
     pub technology_spend: Vec<Spend>,
     /// Month by month, from the first month with a school or a check to the current month.
     pub months: Vec<AdoptionMonth>,
@@ -500,7 +501,8 @@ pub fn build(docs: &AdoptionDocs, today: NaiveDate, scope: &Scope) -> AdoptionRe
         let mut next_change = 0;
         let mut gated_then: BTreeSet<&str> = BTreeSet::new();
         for month in months_between(&first, &last) {
-            let Some(end) = last_day_of(&month) else { continue };
+            // The month's end, or the period's when it ends within the month.
+            let Some(end) = last_day_of(&month).map(|end| period.last_day(end)) else { continue };
             while let Some(c) = changes.get(next_change).filter(|c| c.on <= end) {
                 match c.change {
                     Change::Signed => gated_then.insert(&c.school_id),
@@ -580,8 +582,7 @@ fn signings(docs: &AdoptionDocs, changes: &[&ChangeDoc], scope: &Scope) -> Vec<S
         let mut advocates: Vec<AdvocateWord> = Vec::new();
         if let Some(principal) = c.principal_id {
             for w in &words {
-                let counts = followed_advocacy(principal, c.on, w.to_id, w.on)
-                    && since.is_none_or(|since| since < w.on);
+                let counts = followed_advocacy(principal, c.on, since, w.to_id, w.on);
                 if counts && !advocates.iter().any(|a| a.advocate.stakeholder_id == w.advocate_id) {
                     advocates.push(AdvocateWord { advocate: named(w.advocate_id), on: w.on });
                 }

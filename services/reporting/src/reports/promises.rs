@@ -20,7 +20,7 @@
 //!   made (none for district staff).
 //!
 //! - **A period** (`?from=`, `?to=`, `?school_year=`): the promises made in it, the standing
-//!   promises made by its end (they stand until the school withdraws), checked against the
+//!   promises made by its end whose school did not withdraw before it began, checked against the
 //!   cancellations of held purchases flagged in it. Schools are named beside their ids.
 //!
 //! Promises and stakeholders' schools are kept by the `reporting.promises` projection here; the
@@ -44,6 +44,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use web::ApiError;
 
+use super::adoption::{self, Change, ChangeDoc};
 use super::csv::{Cell, Csv};
 use super::figures::share;
 use super::purchases::{HELD, HeldDoc, Purchases};
@@ -297,18 +298,33 @@ pub struct CallBeforeCancelSchool {
 }
 
 /// The report from the projection's documents, on `today`, for the scope's period: the
-/// promises made in it, the standing promises made by its end (they stand until the school
-/// withdraws), and the cancellations of held purchases flagged in it.
+/// promises made in it, the standing promises that stood in it (made by its end, their school
+/// not withdrawn before its start; `changes` are the agreement changes), and the cancellations
+/// of held purchases flagged in it.
 pub fn build(
     promises: &[PromiseDoc],
     held: &[HeldDoc],
+    changes: &[ChangeDoc],
     today: NaiveDate,
     scope: &Scope,
 ) -> PromisesReport {
     let period = &scope.period;
-    // Standing promises by school, in log order, and the cancellations each covers.
+    // Standing promises by school, in log order, and the cancellations each covers. One stood
+    // in the period when it was made by its end and its school did not withdraw between then
+    // and its start.
     let mut standing: BTreeMap<&str, Vec<(&PromiseDoc, bool)>> = BTreeMap::new();
-    let standing_then = |p: &&PromiseDoc| period.to.is_none_or(|to| p.made_on <= to);
+    let withdrawn_before_period = |p: &PromiseDoc| {
+        period.from.is_some_and(|from| {
+            changes.iter().any(|c| {
+                c.change == Change::Withdrawn
+                    && p.school_id.as_deref() == Some(c.school_id.as_str())
+                    && p.made_on <= c.on
+                    && c.on < from
+            })
+        })
+    };
+    let standing_then =
+        |p: &&PromiseDoc| period.to.is_none_or(|to| p.made_on <= to) && !withdrawn_before_period(p);
     for p in promises.iter().filter(|p| p.is_call_before_cancel()).filter(standing_then) {
         if let Some(school) = p.school_id.as_deref() {
             standing.entry(school).or_default().push((p, true));
@@ -474,14 +490,15 @@ pub async fn promises_report(
     let service = &**service;
     let scope = service.scope(&params).await?;
     let scope = &scope;
-    let names = [Promises::NAME, Purchases::NAME];
+    let names = [Promises::NAME, Purchases::NAME, adoption::Schools::NAME];
     let report = service
         .cached_report(&names, &scope.period, |today| async move {
-            let (promises, held) = futures::try_join!(
+            let (promises, held, changes) = futures::try_join!(
                 service.documents::<PromiseDoc>(PROMISES),
                 service.documents::<HeldDoc>(HELD),
+                service.documents::<ChangeDoc>(adoption::CHANGES),
             )?;
-            Ok(build(&promises, &held, today, scope))
+            Ok(build(&promises, &held, &changes, today, scope))
         })
         .await?;
     Ok(render(&*report, params.format))
@@ -550,7 +567,7 @@ mod tests {
             // Still held: not a cancellation.
             HeldDoc { call_and_alternative_first: None, ..cancelled("b", 21, true) },
         ];
-        let report = build(&promises, &held, today, &Scope::all());
+        let report = build(&promises, &held, &[], today, &Scope::all());
         let all = &report.all;
         assert_eq!((all.made, all.kept, all.broken, all.overdue, all.open), (7, 3, 2, 1, 1));
         assert_eq!(all.kept_share, Some(0.6));
@@ -582,7 +599,7 @@ mod tests {
             names: [("a", "Adams Elementary"), ("b", "Bryant Elementary")].into(),
             ..Scope::all()
         };
-        let report = build(&promises, &held, today, &scope);
+        let report = build(&promises, &held, &[], today, &scope);
         let all = &report.all;
         assert_eq!((all.made, all.kept, all.broken, all.overdue, all.open), (5, 2, 1, 1, 1));
         let cbc = &report.call_before_cancel;
@@ -596,6 +613,19 @@ mod tests {
         assert_eq!(report.by_school[0].name.as_deref(), Some("Adams Elementary"));
         // Before any standing promise was made, none stands.
         let scope = Scope { period: ReportPeriod::between(None, Some(day("2023-12-31"))), ..scope };
-        assert_eq!(build(&promises, &held, today, &scope).call_before_cancel.promises, 0);
+        assert_eq!(build(&promises, &held, &[], today, &scope).call_before_cancel.promises, 0);
+        // School b withdrew in 2024, before 2025: its standing promises stood no more.
+        let withdrawn = ChangeDoc {
+            sequence: 30,
+            school_id: "b".into(),
+            change: Change::Withdrawn,
+            on: day("2024-06-01"),
+            principal_id: None,
+        };
+        let scope =
+            Scope { period: ReportPeriod::between(Some(day("2025-01-01")), None), ..Scope::all() };
+        let report = build(&promises, &held, std::slice::from_ref(&withdrawn), today, &scope);
+        assert_eq!(report.call_before_cancel.promises, 1);
+        assert_eq!(report.call_before_cancel.by_school[0].school_id, "a");
     }
 }

@@ -128,8 +128,13 @@ pub fn advocates(schools: &[SchoolDoc], people: &[StakeholderDoc]) -> AdvocatesR
     unsigned_schools.sort_by_key(|s| s.school_name.as_str().to_lowercase());
     let mut signings_after_advocacy: Vec<SigningAfterAdvocacy> = schools
         .iter()
-        .flat_map(|school| school.agreements.iter().map(move |a| (school, a)))
-        .filter_map(|(school, agreement)| {
+        .flat_map(|school| {
+            // Each signing with the withdrawal that ended the one before it, if any.
+            let withdrawn_before =
+                std::iter::once(None).chain(school.agreements.iter().map(|a| a.withdrawn_on));
+            school.agreements.iter().zip(withdrawn_before).map(move |(a, w)| (school, a, w))
+        })
+        .filter_map(|(school, agreement, withdrawn_before)| {
             let principal = by_id.get(&agreement.principal_id)?;
             let mut before: Vec<PersonRef> = advocacy
                 .iter()
@@ -137,6 +142,7 @@ pub fn advocates(schools: &[SchoolDoc], people: &[StakeholderDoc]) -> AdvocatesR
                     followed_advocacy(
                         principal.stakeholder_id,
                         agreement.signed_on,
+                        withdrawn_before,
                         a.to.stakeholder_id,
                         a.on,
                     )

@@ -104,4 +104,14 @@ async fn advocates_are_recorded_and_joined_to_the_signings(app: TestApp) {
     let profile = app.get(Who::ItStaff, &format!("/v1/stakeholders/{advocate}")).await;
     assert_eq!(profile.expect(200)["spoke_for_it"][0]["to_stakeholder_id"], listener.as_str());
     app.get(Who::Finance, "/v1/reports/advocates").await.expect(403);
+
+    // The school withdraws and signs again: the word before the withdrawal belonged to the
+    // first signing, not to the second (the rule the adoption report follows too).
+    let agreement = format!("/v1/schools/{other_school}/agreement");
+    let reason = json!({"reason": "A new principal wants to review it"});
+    app.delete(Who::ItStaff, &agreement, &reason).await.expect(200);
+    app.sign(&other_school, &listener).await;
+    let report = app.get(Who::ItStaff, "/v1/reports/advocates").await.expect(200).clone();
+    let signings = report["signings_after_advocacy"].as_array().unwrap();
+    assert_eq!(signings.len(), 1, "{signings:?}");
 }

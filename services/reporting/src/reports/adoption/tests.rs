@@ -133,6 +133,16 @@ fn series_by_month_and_change() {
     assert_eq!(order, [9, 14, 12]);
     assert_eq!(report.schools, counts(3, 2));
     assert_eq!(report.signings.len(), 2);
+    // A period that ends within October: its row counts the schools at the period's end
+    // (Washington withdrew on the 5th, after it), as `schools` does.
+    let scope = Scope {
+        period: ReportPeriod::between(Some(day("2024-10-01")), Some(day("2024-10-04"))),
+        ..in_calendar(utc())
+    };
+    let report = build(&docs, day("2024-11-10"), &scope);
+    assert_eq!(report.months.len(), 1);
+    assert_eq!(report.months[0].schools, counts(3, 3));
+    assert_eq!(report.schools, counts(3, 3));
     // August alone: two schools counted then, one gated.
     let scope = Scope {
         period: ReportPeriod::between(None, Some(day("2024-08-31"))),
