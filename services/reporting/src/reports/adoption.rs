@@ -440,15 +440,11 @@ pub fn build(docs: &AdoptionDocs, today: NaiveDate, scope: &Scope) -> AdoptionRe
     }
     let counted_by = |day: NaiveDate| counted_from.values().filter(|d| **d <= day).count() as u64;
 
-    // Agreement changes in date order, with the gated set after each.
-    let mut gated: BTreeSet<&str> = BTreeSet::new();
+    // Agreement changes in date order, with the schools gated after each.
     let mut agreement_changes = Vec::with_capacity(changes.len());
-    for c in &changes {
-        match c.change {
-            Change::Signed => gated.insert(&c.school_id),
-            Change::Withdrawn => gated.remove(c.school_id.as_str()),
-        };
+    for (i, c) in changes.iter().enumerate() {
         if period.contains(c.on) {
+            let gated = gated_after(&changes[..=i]);
             agreement_changes.push(AgreementChange {
                 sequence: c.sequence,
                 on: c.on,
@@ -498,18 +494,10 @@ pub fn build(docs: &AdoptionDocs, today: NaiveDate, scope: &Scope) -> AdoptionRe
     let last = period.to.map_or(last.clone(), |to| last.min(month_of_day(to)));
     let mut months = Vec::new();
     if let Some(first) = first {
-        let mut next_change = 0;
-        let mut gated_then: BTreeSet<&str> = BTreeSet::new();
         for month in months_between(&first, &last) {
             // The month's end, or the period's when it ends within the month.
             let Some(end) = last_day_of(&month).map(|end| period.last_day(end)) else { continue };
-            while let Some(c) = changes.get(next_change).filter(|c| c.on <= end) {
-                match c.change {
-                    Change::Signed => gated_then.insert(&c.school_id),
-                    Change::Withdrawn => gated_then.remove(c.school_id.as_str()),
-                };
-                next_change += 1;
-            }
+            let gated_then = gated_on(&changes, end);
             let technology_spend = spend_by_month
                 .get(month.as_str())
                 .map(|s| s.iter().map(|(c, sums)| Spend::of(c, sums)).collect())
@@ -526,16 +514,7 @@ pub fn build(docs: &AdoptionDocs, today: NaiveDate, scope: &Scope) -> AdoptionRe
     // Schools now, or at the end of a period that has ended (by the agreements' dates).
     let schools_now = match period.to.filter(|to| *to < today) {
         None => counts(schools.len() as u64, schools.iter().filter(|s| s.gated).count() as u64),
-        Some(end) => {
-            let mut gated_then: BTreeSet<&str> = BTreeSet::new();
-            for c in changes.iter().filter(|c| c.on <= end) {
-                match c.change {
-                    Change::Signed => gated_then.insert(&c.school_id),
-                    Change::Withdrawn => gated_then.remove(c.school_id.as_str()),
-                };
-            }
-            counts(counted_by(end), gated_then.len() as u64)
-        }
+        Some(end) => counts(counted_by(end), gated_on(&changes, end).len() as u64),
     };
 
     AdoptionReport {
@@ -548,6 +527,23 @@ pub fn build(docs: &AdoptionDocs, today: NaiveDate, scope: &Scope) -> AdoptionRe
         signings,
         advocacy,
     }
+}
+
+/// The schools gated after `changes` (agreement changes in date order).
+fn gated_after<'a>(changes: &[&'a ChangeDoc]) -> BTreeSet<&'a str> {
+    let mut gated = BTreeSet::new();
+    for c in changes {
+        match c.change {
+            Change::Signed => gated.insert(c.school_id.as_str()),
+            Change::Withdrawn => gated.remove(c.school_id.as_str()),
+        };
+    }
+    gated
+}
+
+/// The schools gated at the end of `day`, by the agreements' dates (`changes` in date order).
+fn gated_on<'a>(changes: &[&'a ChangeDoc], day: NaiveDate) -> BTreeSet<&'a str> {
+    gated_after(&changes[..changes.partition_point(|c| c.on <= day)])
 }
 
 /// Every signature in the scope's period, by date, with the advocates whose word came first
