@@ -608,6 +608,7 @@ impl Demo {
             "/v1/follow-ups",
             "/v1/reports/coverage",
             "/v1/reports/advocates",
+            "/v1/reports/themes",
         ] {
             println!("  {}{path}", self.stakeholders);
         }

@@ -135,6 +135,7 @@ const STAKEHOLDERS: &[Row] = &[
     ("POST", "/v1/stakeholders/{id}/advocacy", IT),
     ("GET", "/v1/reports/advocates", STAFF),
     ("GET", "/v1/reports/going-cold", STAFF),
+    ("GET", "/v1/reports/themes", STAFF),
     ("GET", "/v1/reminder-settings", STAFF),
     ("PUT", "/v1/reminder-settings", IT),
 ];

@@ -126,6 +126,17 @@ async fn the_demo_tells_the_districts_story(backend: Backend) {
 
     // The adoption curve: 60% first, every school by today, as the share of every school the
     // district has now (the demo registers its schools today, after the history it enters).
+    // Every principal's vision was joined to a theme of IT's: each school is carried by one.
+    let themes = api.get("/v1/reports/themes").await;
+    assert_eq!(themes["schools_without_a_theme"], serde_json::json!([]), "{themes}");
+    let carried: u64 = themes["themes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["school_count"].as_u64().unwrap())
+        .sum();
+    assert!(carried >= SCHOOLS as u64, "{themes}");
+
     let adoption = api.get("/v1/reports/adoption").await;
     let months = adoption["months"].as_array().unwrap();
     let gated: Vec<u64> = months.iter().map(|m| m["schools"]["gated"].as_u64().unwrap()).collect();

@@ -104,6 +104,7 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
         .service(rounds::list_rounds)
         .service(rounds::get_round)
         .service(reports::going_cold_report)
+        .service(reports::themes_report)
         .service(advocacy::acknowledge_stars)
         .service(advocacy::speak_for_it)
         .service(advocacy::advocates_report);
@@ -136,7 +137,7 @@ pub(crate) fn routes(cfg: &mut ServiceConfig) {
         (name = "follow-ups", description = "Things to come back to people about."),
         (name = "reminders", description = "When promises and follow-ups are due soon, and overdue; when people go cold, and how fast contact decays."),
         (name = "vision", description = "IT's own vision for the district, which conversations connect to."),
-        (name = "reports", description = "The meeting plan's coverage, the people going cold, and the advocates."),
+        (name = "reports", description = "The meeting plan's coverage, the people going cold, the advocates, and which themes of IT's vision carry which schools."),
     ),
     components(schemas(web::Problem, web::FieldError)),
     modifiers(&BearerAuth),

@@ -1,5 +1,5 @@
-//! The relationship reports this service answers itself: the meeting plan's coverage, and
-//! the people going cold.
+//! The relationship reports this service answers itself: the meeting plan's coverage, the
+//! people going cold, and which themes of IT's vision carry which schools.
 
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get};
@@ -14,6 +14,7 @@ use super::{Readers, as_of, now, read_models};
 use crate::app::State;
 use crate::queries::coverage::{CoverageReport, coverage};
 use crate::queries::going_cold::{GoingColdReport, going_cold};
+use crate::queries::themes::{ThemesReport, themes};
 use crate::read_models::{Schools, Stakeholders};
 
 /// The meeting plan's coverage: for each school, whether IT has met its principal, when,
@@ -111,5 +112,57 @@ pub async fn going_cold_report(
     Ok(match format {
         ReportFormat::Json => HttpResponse::Ok().json(report),
         ReportFormat::Csv => web::csv::attachment("going-cold", report.csv()),
+    })
+}
+
+/// The themes report's parameters.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ThemesParams {
+    /// `json` (the default) or `csv`.
+    #[param(inline)]
+    pub format: Option<ReportFormat>,
+}
+
+/// Which themes of IT's vision carry which schools: for each theme of the vision in force
+/// (`GET /v1/vision`), in IT's order, the schools whose people's visions IT connected to it in a
+/// conversation (`connections`), most people first, with the conversations that did and the
+/// latest; the themes no school shares yet; and the schools connected to no theme. A person
+/// counts for the school they work at now. `?format=csv` gives a row per theme and school (a
+/// theme without a school has one row), then one per school without a theme.
+#[utoipa::path(
+    tag = "reports",
+    params(ThemesParams),
+    responses(
+        (status = 200, description = "The report, as JSON or (`?format=csv`) CSV with a header row.", content(
+            (ThemesReport = "application/json"),
+            (String = "text/csv", example = json!("theme_id,title,school_id,school_name,people,conversations,last_connected_at\r\nreliable,Reliable devices,lincoln-elem,Lincoln Elementary,2,3,2025-10-03T15:00:00Z\r\n")),
+        )),
+        (status = 400, description = "`invalid-query`: `format` neither `json` nor `csv`, or another parameter", body = web::Problem),
+        (status = 401, body = web::Problem),
+        (status = 403, description = "Not IT staff, an auditor or an admin (finance and integration tokens included)", body = web::Problem),
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/v1/reports/themes")]
+pub async fn themes_report(
+    _: kernel::http::Caller<Readers>,
+    state: Data<State>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let params = actix_web::web::Query::<ThemesParams>::from_query(req.query_string())
+        .map_err(|e| {
+            ApiError::bad_request("invalid-query", format!("The query string is invalid: {e}."))
+                .with_title("Invalid query string")
+        })?
+        .into_inner();
+    let vision = state.vision.now(state.commands.store()).await?;
+    let view = read_models(&state, None, &[Schools::NAME, Stakeholders::NAME]).await?;
+    let (schools, people) = futures::try_join!(view.all::<Schools>(), view.all::<Stakeholders>())?;
+    let report = themes(&vision.0, &schools, &people);
+    Ok(match params.format.unwrap_or_default() {
+        ReportFormat::Json => HttpResponse::Ok().json(report),
+        ReportFormat::Csv => web::csv::attachment("themes", report.csv()),
     })
 }

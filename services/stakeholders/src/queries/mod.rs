@@ -12,6 +12,7 @@
 //! | promises | [`promises`] | [`PromiseView`] |
 //! | follow-ups | [`follow_ups`] | [`FollowUpView`] |
 //! | people going cold | [`going_cold`] | [`going_cold::GoingColdReport`] |
+//! | which themes of IT's vision carry which schools | [`themes`] | [`themes::ThemesReport`] |
 //!
 //! # Joins happen when reading
 //!
@@ -36,6 +37,7 @@ mod health;
 pub mod promises;
 pub mod schools;
 pub mod stakeholders;
+pub mod themes;
 pub mod wishes;
 
 use std::collections::HashMap;

@@ -10,7 +10,7 @@ use crate::common::{Backend, TestApp, Who};
 
 /// Every operation: API.md's stakeholder table, plus the single reads, the profile update,
 /// the reminders' settings and the reports.
-const OPERATIONS: [(&str, &str); 35] = [
+const OPERATIONS: [(&str, &str); 36] = [
     ("get", "/v1/schools"),
     ("get", "/v1/schools/{school_id}"),
     ("put", "/v1/schools/{school_id}"),
@@ -43,6 +43,7 @@ const OPERATIONS: [(&str, &str); 35] = [
     ("put", "/v1/vision"),
     ("get", "/v1/reports/coverage"),
     ("get", "/v1/reports/going-cold"),
+    ("get", "/v1/reports/themes"),
     ("post", "/v1/stakeholders/{id}/conversations/{conversation_id}/acknowledgements"),
     ("post", "/v1/stakeholders/{id}/advocacy"),
     ("get", "/v1/reports/advocates"),

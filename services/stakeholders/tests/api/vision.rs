@@ -10,6 +10,7 @@ on_both_backends!(
     the_vision_is_versioned_and_conversations_connect_to_its_themes,
     coverage_lists_the_principals_not_met_first_and_counts_work_days,
     a_round_of_meetings_is_planned_and_covered_in_work_days,
+    the_themes_report_shows_which_themes_carry_which_schools,
 );
 
 fn vision(themes: &[(&str, &str)]) -> Value {
@@ -189,4 +190,76 @@ async fn a_round_of_meetings_is_planned_and_covered_in_work_days(app: TestApp) {
     app.get(Who::Finance, "/v1/meeting-rounds").await.expect(403);
     let unknown = format!("/v1/meeting-rounds/{}", uuid::Uuid::now_v7());
     app.get(Who::ItStaff, &unknown).await.expect_problem(404, "unknown-round");
+}
+
+async fn the_themes_report_shows_which_themes_carry_which_schools(app: TestApp) {
+    // Before a vision: no themes, every school without one.
+    let (lincoln, dana) = app.school_with_principal().await;
+    let empty = app.get(Who::Auditor, "/v1/reports/themes").await.expect(200).clone();
+    assert_eq!(empty["vision_version"], 0);
+    assert_eq!(empty["themes"], json!([]));
+    app.get(Who::Finance, "/v1/reports/themes").await.expect(403);
+
+    let themes =
+        [("equity", "Digital equity"), ("coding", "Coding for all"), ("privacy", "Privacy")];
+    app.put(Who::ItStaff, "/v1/vision", &vision(&themes)).await.expect(200);
+    let (washington, maria) = app.school_with_principal().await;
+    let teacher = app.person("Sam Lee", "teacher", Some(&lincoln)).await;
+    for (who, connections) in [
+        (&dana, json!(["coding", "equity"])),
+        (&teacher, json!(["coding"])),
+        (&maria, json!(["equity"])),
+    ] {
+        let mut body = conversation();
+        body["connections"] = connections;
+        let path = format!("/v1/stakeholders/{who}/conversations");
+        app.post(Who::ItStaff, &path, &body).await.expect(201);
+    }
+    let (_, _) = app.school_with_principal().await;
+
+    let report = app.get(Who::ItStaff, "/v1/reports/themes").await.expect(200).clone();
+    assert_eq!(report["vision_version"], 1);
+    let coding = &report["themes"][1];
+    assert_eq!(
+        (coding["theme_id"].clone(), coding["school_count"].clone()),
+        (json!("coding"), json!(1))
+    );
+    assert_eq!(coding["schools"][0]["school_id"], lincoln.as_str());
+    assert_eq!(coding["schools"][0]["school_name"], "Lincoln Elementary");
+    assert_eq!(
+        (coding["schools"][0]["people"].clone(), coding["people"].clone()),
+        (json!(2), json!(2))
+    );
+    let equity: Vec<&str> = report["themes"][0]["schools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["school_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(equity.len(), 2);
+    assert!(equity.contains(&lincoln.as_str()) && equity.contains(&washington.as_str()));
+    assert_eq!(report["themes"][2]["schools"], json!([]), "nobody shares privacy yet");
+    assert_eq!(report["schools_without_a_theme"].as_array().unwrap().len(), 1);
+
+    let res = app
+        .request(Who::Auditor, reqwest::Method::GET, "/v1/reports/themes?format=csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-disposition"].to_str().unwrap().contains("procgate-themes.csv"));
+    let csv = res.text().await.unwrap();
+    assert!(
+        csv.starts_with(
+            "theme_id,title,school_id,school_name,people,conversations,last_connected_at\r\n"
+        ),
+        "{csv}"
+    );
+    assert!(
+        csv.contains(&format!("\r\ncoding,Coding for all,{lincoln},Lincoln Elementary,2,2,")),
+        "{csv}"
+    );
+    assert!(csv.contains("\r\nprivacy,Privacy,,,,,\r\n"), "{csv}");
+    let bad = app.get(Who::ItStaff, "/v1/reports/themes?format=pdf").await;
+    bad.expect_problem(400, "invalid-query");
 }
