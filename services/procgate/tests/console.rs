@@ -130,6 +130,11 @@ async fn an_it_technicians_day_in_the_console() {
     let cold = api_get(&server, &token, "/v1/reports/going-cold").await;
     let schools = get("/console/schools").await.unwrap().text().await.unwrap();
     assert!(schools.contains("Going cold"), "the Schools page has its going-cold list");
+    assert!(
+        schools.contains("The themes of IT&#39;s vision that carry the schools")
+            || schools.contains("The themes of IT's vision that carry the schools"),
+        "the Schools page shows which themes carry which schools"
+    );
     assert!(schools.contains(&format!("{} business days", cold["business_days"])));
     for row in cold["rows"].as_array().unwrap() {
         let person = format!("/console/stakeholders/{}", row["stakeholder_id"].as_str().unwrap());

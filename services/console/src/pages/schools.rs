@@ -42,13 +42,15 @@ async fn schools(
     Signed(person): Signed,
 ) -> Result<HttpResponse, PageError> {
     let api = &state.api;
-    let (schools, principals, coverage, cold) = tokio::join!(
+    let (schools, principals, coverage, cold, themes) = tokio::join!(
         api.get(&person.token, Svc::Stakeholders, "/v1/schools?limit=1000"),
         api.get(&person.token, Svc::Stakeholders, "/v1/stakeholders?role=principal&limit=1000"),
         api.get(&person.token, Svc::Stakeholders, "/v1/reports/coverage"),
         api.get(&person.token, Svc::Stakeholders, "/v1/reports/going-cold"),
+        api.get(&person.token, Svc::Stakeholders, "/v1/reports/themes"),
     );
     let (schools, principals, coverage, cold) = (schools?, principals?, coverage?, cold?);
+    let themes = themes?;
     let by_school: HashMap<&str, &Value> =
         list(&principals, "stakeholders").iter().map(|p| (s(p, "school_id"), p)).collect();
     let rows = list(&schools, "schools");
@@ -79,8 +81,40 @@ async fn schools(
             }
         }
         (going_cold(&cold))
+        (themes_carrying(&themes))
     };
     Ok(ok(&person, "/console/schools", "Schools", body))
+}
+
+/// Which themes of IT's vision carry which schools (`GET /v1/reports/themes`).
+fn themes_carrying(report: &Value) -> Markup {
+    let themes = list(report, "themes");
+    let without = list(report, "schools_without_a_theme");
+    html! {
+        @if !themes.is_empty() {
+            table {
+                caption { "The themes of IT's vision that carry the schools" }
+                thead { tr { th scope="col" { "Theme" } th scope="col" { "Schools" } th scope="col" .num { "People" } } }
+                tbody { @for t in themes { tr {
+                    td { (s(t, "title")) }
+                    td { @if list(t, "schools").is_empty() { span.none { "No school yet" } }
+                        @for (i, sc) in list(t, "schools").iter().enumerate() {
+                            @if i > 0 { ", " }
+                            a href={ "/console/schools/" (s(sc, "school_id")) } { (s(sc, "school_name")) }
+                        } }
+                    td.num { (n(t, "people")) }
+                } } }
+            }
+            @if !without.is_empty() {
+                p { "Not connected to a theme yet: "
+                    @for (i, sc) in without.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        a href={ "/console/schools/" (s(sc, "school_id")) } { (s(sc, "school_name")) }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The principals and advocates going cold (`GET /v1/reports/going-cold`): not met for the
