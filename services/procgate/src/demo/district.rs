@@ -112,6 +112,18 @@ pub(super) fn calendar_around(day: NaiveDate) -> DistrictCalendar {
     calendar(holidays(day)).unwrap()
 }
 
+/// The demo's calendar in the school year 2025-26, which its date tests use.
+#[cfg(test)]
+pub(super) fn chicago_2025_26() -> DistrictCalendar {
+    calendar_around(test_day("2025-10-01"))
+}
+
+/// A date in a test.
+#[cfg(test)]
+pub(super) fn test_day(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

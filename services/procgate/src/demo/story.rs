@@ -132,16 +132,7 @@ pub(super) fn story(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demo::district::calendar_around;
-
-    /// The demo's calendar in the school year 2025-26.
-    fn chicago() -> DistrictCalendar {
-        calendar_around("2025-10-01".parse().unwrap())
-    }
-
-    fn day(s: &str) -> NaiveDate {
-        s.parse().unwrap()
-    }
+    use crate::demo::district::{chicago_2025_26 as chicago, test_day as day};
 
     #[test]
     fn every_principal_is_met_one_a_work_day_in_business_hours() {

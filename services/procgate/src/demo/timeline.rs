@@ -97,17 +97,8 @@ fn within_or_over(target: u32, least: u32, rng: &mut Rng) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demo::district::calendar_around;
     use crate::demo::district::{CARD_TARGETS, TARGETS};
-
-    /// The demo's calendar in the school year 2025-26.
-    fn chicago() -> DistrictCalendar {
-        calendar_around("2025-10-01".parse().unwrap())
-    }
-
-    fn day(s: &str) -> NaiveDate {
-        s.parse().unwrap()
-    }
+    use crate::demo::district::{chicago_2025_26 as chicago, test_day as day};
 
     #[test]
     fn purchases_are_requested_on_business_days_within_the_year_or_the_last_days() {
