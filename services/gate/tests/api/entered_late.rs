@@ -12,6 +12,7 @@ use events::clocks::ENTRY_GRACE;
 use serde_json::{Value, json};
 
 use crate::common::{TestApp, Who, held_body, reached_call, serve_with, unique_ref, with};
+use crate::scheduler::{clock_events, wait_for};
 
 on_both_backends!(
     a_check_sent_after_the_fact_runs_its_clocks_from_the_request,
@@ -233,7 +234,7 @@ async fn a_purchase_entered_past_its_deadlines_is_breached_once_after_its_grace(
     let clock = gate::Clock::system();
     clock.advance(ENTRY_GRACE + TimeDelta::minutes(1));
     let (_, handle, gate) = serve_with(app.store.clone(), clock.clone()).await;
-    wait_for_escalations(&app, 2).await;
+    wait_for(&app, "purchase-escalated", 2).await;
     let event = |t: &str, c: &str, m: i64, id: &str| {
         (t.to_owned(), c.to_owned(), minutes(m), id.to_owned())
     };
@@ -271,33 +272,4 @@ impl NanosecondZero for DateTime<Utc> {
     fn with_nanosecond_zero(self) -> Self {
         DateTime::from_timestamp(self.timestamp(), 0).unwrap()
     }
-}
-
-/// The clock events in the log, as `(type, clock, the time they are about, purchase)`, sorted.
-async fn clock_events(app: &TestApp) -> Vec<(String, String, DateTime<Utc>, String)> {
-    let mut all = Vec::new();
-    for event_type in ["purchase-sla-warning", "purchase-sla-breached", "purchase-escalated"] {
-        for e in app.events_of_type(event_type).await {
-            let about = e.data.get("warned_at").unwrap_or(&e.data["due_at"]);
-            all.push((
-                e.event_type.clone(),
-                e.data["clock"].as_str().unwrap().to_owned(),
-                time(about),
-                e.data["purchase_id"].as_str().unwrap().to_owned(),
-            ));
-        }
-    }
-    all.sort();
-    all
-}
-
-/// Waits until the log holds `count` escalations (panics after 20 s).
-async fn wait_for_escalations(app: &TestApp, count: usize) {
-    for _ in 0..200 {
-        if app.events_of_type("purchase-escalated").await.len() >= count {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("fewer than {count} escalations after 20 s: {:?}", clock_events(app).await);
 }

@@ -43,8 +43,8 @@ fn time(value: &Value) -> DateTime<Utc> {
     value.as_str().unwrap().parse().unwrap()
 }
 
-/// The clock events in the log, as `(type, clock, the time they are about)`, sorted.
-async fn clock_events(app: &TestApp) -> Vec<(String, String, DateTime<Utc>, String)> {
+/// The clock events in the log, as `(type, clock, the time they are about, purchase)`, sorted.
+pub(crate) async fn clock_events(app: &TestApp) -> Vec<(String, String, DateTime<Utc>, String)> {
     let mut all = Vec::new();
     for event_type in EVENTS {
         for e in app.events_of_type(event_type).await {
@@ -62,7 +62,7 @@ async fn clock_events(app: &TestApp) -> Vec<(String, String, DateTime<Utc>, Stri
 }
 
 /// Waits until the log holds `count` events of `event_type` (panics after 20 s).
-async fn wait_for(app: &TestApp, event_type: &str, count: usize) -> Vec<RecordedEvent> {
+pub(crate) async fn wait_for(app: &TestApp, event_type: &str, count: usize) -> Vec<RecordedEvent> {
     for _ in 0..200 {
         let events = app.events_of_type(event_type).await;
         if events.len() >= count {
