@@ -261,6 +261,16 @@ impl SlaEvent {
         }
     }
 
+    /// The clock the event is about.
+    pub fn clock(&self) -> ClockKind {
+        match self {
+            Self::Warning(e) => e.clock,
+            Self::Breached(e) => e.clock,
+            Self::Escalated(e) => e.clock,
+            Self::Rescheduled(e) => e.clock,
+        }
+    }
+
     /// The instant the event is about: the threshold, the due time (for a reschedule, the new
     /// one, or the previous one when the clock is paused).
     pub fn at(&self) -> DateTime<Utc> {

@@ -260,18 +260,8 @@ fn the_scheduler_records_each_threshold_once_with_its_time() {
     let d = district();
     let mut clocks = held(&[]);
     let events = clocks.due_events(&d, t("2024-09-09T14:00:00Z"));
-    let summary: Vec<(&str, ClockKind, DateTime<Utc>)> = events
-        .iter()
-        .map(|e| {
-            let clock = match e {
-                SlaEvent::Warning(w) => w.clock,
-                SlaEvent::Breached(b) => b.clock,
-                SlaEvent::Escalated(x) => x.clock,
-                SlaEvent::Rescheduled(r) => r.clock,
-            };
-            (e.event_type(), clock, e.at())
-        })
-        .collect();
+    let summary: Vec<(&str, ClockKind, DateTime<Utc>)> =
+        events.iter().map(|e| (e.event_type(), e.clock(), e.at())).collect();
     use ClockKind::FirstContact;
     assert_eq!(
         summary,

@@ -30,18 +30,7 @@ fn approved_at(at: &str) -> PurchaseEvent {
 }
 
 fn kinds(events: &[SlaEvent]) -> Vec<(&'static str, ClockKind, DateTime<Utc>)> {
-    events
-        .iter()
-        .map(|e| {
-            let clock = match e {
-                SlaEvent::Warning(w) => w.clock,
-                SlaEvent::Breached(b) => b.clock,
-                SlaEvent::Escalated(x) => x.clock,
-                SlaEvent::Rescheduled(r) => r.clock,
-            };
-            (e.event_type(), clock, e.at())
-        })
-        .collect()
+    events.iter().map(|e| (e.event_type(), e.clock(), e.at())).collect()
 }
 
 #[test]
