@@ -294,12 +294,7 @@ fn write_projection(
             )?,
         };
     }
-    tx.execute(
-        "INSERT INTO checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3) \
-         ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
-         updated_at = excluded.updated_at",
-        params![name, last, hash::time_text(&Utc::now())],
-    )?;
+    upsert_checkpoint(&tx, name, last)?;
     tx.commit()?;
     Ok(last)
 }
@@ -446,12 +441,7 @@ impl EventStore for SqliteStore {
         self.inner
             .writer
             .run(move |conn| {
-                conn.execute(
-                    "INSERT INTO checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3) \
-                     ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
-                     updated_at = excluded.updated_at",
-                    params![name, position, hash::time_text(&Utc::now())],
-                )?;
+                upsert_checkpoint(conn, &name, position)?;
                 Ok(())
             })
             .await
@@ -592,4 +582,15 @@ impl EventStore for SqliteStore {
     async fn ping(&self) -> Result<()> {
         self.inner.reader.run(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?)).await
     }
+}
+
+/// Sets the checkpoint `name` to `position` (inserted, or moved), stamped now.
+pub(super) fn upsert_checkpoint(conn: &Connection, name: &str, position: u64) -> Result<()> {
+    conn.execute(
+        "INSERT INTO checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
+         updated_at = excluded.updated_at",
+        params![name, position, hash::time_text(&Utc::now())],
+    )?;
+    Ok(())
 }

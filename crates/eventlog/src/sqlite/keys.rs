@@ -106,12 +106,7 @@ pub(super) fn reset_projection_after_erasure(
         tx.execute("DELETE FROM documents WHERE collection = ?1", [c])?;
     }
     tx.execute("DELETE FROM checkpoints WHERE name = ?1", [name])?;
-    tx.execute(
-        "INSERT INTO checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3) \
-         ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
-         updated_at = excluded.updated_at",
-        params![mark, position, hash::time_text(&Utc::now())],
-    )?;
+    super::upsert_checkpoint(&tx, &mark, position)?;
     tx.commit()?;
     Ok(true)
 }
