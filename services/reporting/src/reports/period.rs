@@ -21,7 +21,8 @@ use web::ApiError;
 use super::ReportParams;
 use super::adoption::SchoolDoc;
 
-/// The days a report covers: from `from` to `to`, both included; an open end is unbounded.
+/// The days a report covers: from `from` to `to`, both included; an open end is unbounded
+/// (the default, both ends open, is all time).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, ToSchema)]
 pub struct ReportPeriod {
     /// The first day counted; `null`: from the start of the log.
@@ -34,11 +35,6 @@ pub struct ReportPeriod {
 }
 
 impl ReportPeriod {
-    /// All time.
-    pub fn all() -> Self {
-        Self::default()
-    }
-
     /// From `from` to `to`, both included.
     pub fn between(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Self {
         Self { from, to, school_year: None }
@@ -211,7 +207,7 @@ mod tests {
         assert!(period.contains(day("2025-09-30")) && !period.contains(day("2025-10-01")));
         assert_eq!(period.last_day(day("2025-09-15")), day("2025-09-15"));
         assert_eq!(period.last_day(day("2026-01-01")), day("2025-09-30"));
-        assert!(ReportPeriod::all().contains(day("1990-01-01")));
+        assert!(ReportPeriod::default().contains(day("1990-01-01")));
     }
 
     #[test]
