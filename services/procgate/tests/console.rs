@@ -259,6 +259,11 @@ async fn an_it_technicians_day_in_the_console() {
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     assert!(html.contains("adoption.csv?from=2025-01-01&amp;to=2026-01-01"), "{html}");
+    // A date that is not one is left out and said, the page still shown.
+    let page = get("/console/reports?from=2025-02-30").await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Not a date, left out: 2025-02-30"), "{html}");
     assert_eq!(
         get("/console/reports/nothing.csv").await.unwrap().status(),
         StatusCode::BAD_REQUEST

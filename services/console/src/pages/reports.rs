@@ -85,7 +85,14 @@ async fn reports(
     let api = &state.api;
     let t = &person.token;
     let mut p = period.into_inner();
-    // A range that ends before it starts is read the other way round, rather than refused.
+    // A date that is not one is left out, and said; a range that ends before it starts is
+    // read the other way round, rather than refused.
+    let mut not_dates = Vec::new();
+    for field in [&mut p.from, &mut p.to] {
+        if !field.is_empty() && field.parse::<chrono::NaiveDate>().is_err() {
+            not_dates.push(std::mem::take(field));
+        }
+    }
     if !p.from.is_empty() && !p.to.is_empty() && p.to < p.from {
         std::mem::swap(&mut p.from, &mut p.to);
     }
@@ -106,6 +113,9 @@ async fn reports(
         years.push(p.school_year.clone());
     }
     let body = html! {
+        @if !not_dates.is_empty() {
+            div.problem role="alert" { "Not a date, left out: " (not_dates.join(", ")) }
+        }
         form.filters method="get" action="/console/reports" {
             label for="school_year" { "School year" }
             select #school_year name="school_year" {
