@@ -70,10 +70,54 @@ fn followed(projection: &dyn Projection) -> Filter {
     filter
 }
 
-#[derive(Debug, Clone)]
 struct Slot {
     value: Option<Value>,
     dirty: bool,
+    /// The document decoded, while a batch works on it ([`Docs::entry_as`]): `value` is stale
+    /// until it is written back.
+    decoded: Option<Box<dyn Decoded>>,
+}
+
+impl Slot {
+    fn new(value: Option<Value>, dirty: bool) -> Self {
+        Self { value, dirty, decoded: None }
+    }
+
+    /// Writes the decoded document back into `value`.
+    fn encode(&mut self) {
+        if let Some(decoded) = self.decoded.take() {
+            // A document only read stays as it was (and absent when it was).
+            if self.dirty {
+                self.value = Some(decoded.to_value());
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slot")
+            .field("value", &self.value)
+            .field("dirty", &self.dirty)
+            .field("decoded", &self.decoded.is_some())
+            .finish()
+    }
+}
+
+/// A document kept decoded for a batch.
+trait Decoded: Send {
+    fn to_value(&self) -> Value;
+    fn as_any(&mut self) -> &mut dyn std::any::Any;
+}
+
+impl<T: Serialize + Send + 'static> Decoded for T {
+    fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    fn as_any(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
 }
 
 /// The documents a batch works on: fetched before it, written after it.
@@ -87,7 +131,7 @@ impl Docs {
     /// Documents as fetched from the store (`None`: not there yet).
     pub fn fetched(docs: impl IntoIterator<Item = (DocKey, Option<Value>)>) -> Self {
         Self {
-            slots: docs.into_iter().map(|(k, value)| (k, Slot { value, dirty: false })).collect(),
+            slots: docs.into_iter().map(|(k, value)| (k, Slot::new(value, false))).collect(),
             unfetched: BTreeSet::new(),
         }
     }
@@ -98,7 +142,9 @@ impl Docs {
             self.unfetched.insert(k);
             return None;
         }
-        self.slots.get(&k).and_then(|s| s.value.as_ref())
+        let slot = self.slots.get_mut(&k)?;
+        slot.encode();
+        slot.value.as_ref()
     }
 
     /// A document decoded into `T`, or `None` when there is none (or it does not decode).
@@ -107,7 +153,7 @@ impl Docs {
     }
 
     pub fn put(&mut self, collection: &str, key: &str, value: Value) {
-        self.slots.insert(DocKey::new(collection, key), Slot { value: Some(value), dirty: true });
+        self.slots.insert(DocKey::new(collection, key), Slot::new(Some(value), true));
     }
 
     pub fn put_as<T: Serialize>(&mut self, collection: &str, key: &str, value: &T) {
@@ -115,12 +161,68 @@ impl Docs {
     }
 
     pub fn remove(&mut self, collection: &str, key: &str) {
-        self.slots.insert(DocKey::new(collection, key), Slot { value: None, dirty: true });
+        self.slots.insert(DocKey::new(collection, key), Slot::new(None, true));
+    }
+
+    /// A document to change in place, decoded into `T` (a new `T::default()` when there is
+    /// none, or it does not decode), and kept decoded until the batch ends: a document that
+    /// many events of a batch change (a day's sums, say) is decoded and encoded once per batch
+    /// rather than once per event. The document counts as changed.
+    pub fn entry_as<T>(&mut self, collection: &str, key: &str) -> Option<&mut T>
+    where
+        T: Serialize + DeserializeOwned + Default + Send + 'static,
+    {
+        let slot = self.decoded::<T>(collection, key)?;
+        slot.dirty = true;
+        slot.decoded.as_mut().and_then(|d| d.as_any().downcast_mut::<T>())
+    }
+
+    /// A document decoded into `T` and kept decoded until the batch ends, to read (as
+    /// [`Docs::entry_as`], without changing it): `None` when there is none.
+    pub fn read_as<T>(&mut self, collection: &str, key: &str) -> Option<&T>
+    where
+        T: Serialize + DeserializeOwned + Default + Send + 'static,
+    {
+        let present = self
+            .slots
+            .get(&DocKey::new(collection, key))
+            .is_none_or(|s| s.value.is_some() || s.decoded.is_some());
+        if !present {
+            return None;
+        }
+        let slot = self.decoded::<T>(collection, key)?;
+        slot.decoded.as_mut().and_then(|d| d.as_any().downcast_mut::<T>()).map(|t| &*t)
+    }
+
+    /// The slot of a declared document, decoded into `T`.
+    fn decoded<T>(&mut self, collection: &str, key: &str) -> Option<&mut Slot>
+    where
+        T: Serialize + DeserializeOwned + Default + Send + 'static,
+    {
+        let k = DocKey::new(collection, key);
+        let Some(slot) = self.slots.get_mut(&k) else {
+            self.unfetched.insert(k);
+            return None;
+        };
+        if !slot.decoded.as_mut().is_some_and(|d| d.as_any().is::<T>()) {
+            slot.encode();
+            let doc: T =
+                slot.value.as_ref().and_then(|v| T::deserialize(v).ok()).unwrap_or_default();
+            slot.decoded = Some(Box::new(doc));
+        }
+        Some(slot)
     }
 
     /// The documents changed by the batch: `None` means deleted.
     pub fn into_changes(self) -> Vec<(DocKey, Option<Value>)> {
-        self.slots.into_iter().filter(|(_, s)| s.dirty).map(|(k, s)| (k, s.value)).collect()
+        self.slots
+            .into_iter()
+            .filter(|(_, s)| s.dirty)
+            .map(|(k, mut s)| {
+                s.encode();
+                (k, s.value)
+            })
+            .collect()
     }
 
     /// Documents read that were not among the keys fetched: a bug in the projection's `keys`.
@@ -304,4 +406,64 @@ pub async fn catch_up(
         progress(after);
     }
     Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+    struct Sums {
+        n: u64,
+    }
+
+    fn key(k: &str) -> DocKey {
+        DocKey::new("c", k)
+    }
+
+    #[test]
+    fn given_a_document_changed_in_place_by_several_events_then_the_batch_writes_the_last_state() {
+        // Given a fetched document and a missing one.
+        let mut docs = Docs::fetched([(key("a"), Some(json!({ "n": 1 }))), (key("b"), None)]);
+        // When three events add to each in place.
+        for _ in 0..3 {
+            docs.entry_as::<Sums>("c", "a").unwrap().n += 1;
+            docs.entry_as::<Sums>("c", "b").unwrap().n += 10;
+        }
+        // Then a plain read in between sees the changes so far, and the batch writes both.
+        assert_eq!(docs.get("c", "a"), Some(&json!({ "n": 4 })));
+        docs.entry_as::<Sums>("c", "a").unwrap().n += 1;
+        let changes = docs.into_changes();
+        assert_eq!(
+            changes,
+            [(key("a"), Some(json!({ "n": 5 }))), (key("b"), Some(json!({ "n": 30 })))]
+        );
+    }
+
+    #[test]
+    fn a_document_only_read_is_not_written() {
+        let mut docs = Docs::fetched([(key("a"), Some(json!({ "n": 1 }))), (key("b"), None)]);
+        assert_eq!(docs.read_as::<Sums>("c", "a"), Some(&Sums { n: 1 }));
+        assert_eq!(docs.read_as::<Sums>("c", "b"), None);
+        assert_eq!(docs.get("c", "a"), Some(&json!({ "n": 1 })));
+        assert_eq!(docs.into_changes(), []);
+        let mut docs = Docs::fetched([(key("a"), Some(json!({ "n": 1 })))]);
+        docs.remove("c", "a");
+        assert_eq!(docs.read_as::<Sums>("c", "a"), None);
+        assert_eq!(docs.into_changes(), [(key("a"), None)]);
+    }
+
+    #[test]
+    fn a_document_put_after_an_in_place_change_replaces_it_and_an_undeclared_one_is_reported() {
+        let mut docs = Docs::fetched([(key("a"), None)]);
+        docs.entry_as::<Sums>("c", "a").unwrap().n = 7;
+        docs.put_as("c", "a", &Sums { n: 2 });
+        assert_eq!(docs.get_as::<Sums>("c", "a"), Some(Sums { n: 2 }));
+        assert!(docs.entry_as::<Sums>("c", "x").is_none());
+        assert!(docs.read_as::<Sums>("c", "a").is_some_and(|s| s.n == 2));
+        assert_eq!(docs.unfetched().iter().next(), Some(&key("x")));
+        assert_eq!(docs.into_changes(), [(key("a"), Some(json!({ "n": 2 })))]);
+    }
 }

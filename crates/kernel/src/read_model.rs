@@ -170,8 +170,42 @@ impl<'a, D: Serialize + DeserializeOwned> Documents<'a, D> {
         self.docs.put_as(self.collection, key, doc);
     }
 
+    /// The document at `key` to read, decoded once for the batch ([`Docs::read_as`]): for a
+    /// document every event reads (the district's settings, say).
+    pub fn read(&mut self, key: &str) -> Option<&D>
+    where
+        D: Default + Send + 'static,
+    {
+        self.docs.read_as::<D>(self.collection, key)
+    }
+
+    /// The document at `key` to change in place (a new `D::default()` when there is none),
+    /// decoded once for the batch ([`Docs::entry_as`]): for documents many events change, such
+    /// as a rollup's partition. An error naming the event when `key` was not declared.
+    pub fn entry(&mut self, key: &str, event: &Recorded<'_>) -> Result<&mut D, String>
+    where
+        D: Default + Send + 'static,
+    {
+        let collection = self.collection;
+        self.docs.entry_as::<D>(collection, key).ok_or_else(|| event.missing(collection, key))
+    }
+
     pub fn remove(&mut self, key: &str) {
         self.docs.remove(self.collection, key);
+    }
+
+    /// A document of another of the read model's collections to change in place, as
+    /// [`Documents::entry`].
+    pub fn entry_in<E>(
+        &mut self,
+        collection: &'static str,
+        key: &str,
+        event: &Recorded<'_>,
+    ) -> Result<&mut E, String>
+    where
+        E: Serialize + DeserializeOwned + Default + Send + 'static,
+    {
+        self.docs.entry_as::<E>(collection, key).ok_or_else(|| event.missing(collection, key))
     }
 
     /// The documents of another of the read model's collections (see

@@ -67,6 +67,19 @@ pub struct DistrictRecord {
 }
 
 impl DistrictDoc {
+    /// Keeps an event of the `district-settings` stream (once: a later copy of an event kept
+    /// already is left out).
+    pub fn keep(&mut self, event: &Recorded<'_>) {
+        if self.events.last().is_none_or(|last| last.version < event.version) {
+            self.events.push(DistrictRecord {
+                version: event.version,
+                recorded_at: event.recorded_at,
+                event_type: event.event_type.clone(),
+                data: event.data.clone(),
+            });
+        }
+    }
+
     /// The district these events make (events that no longer decode are left out; the read
     /// model only keeps ones that did).
     pub fn district(&self) -> District {
@@ -166,16 +179,7 @@ impl ReadModel for Clocks {
             }
             Published::District(_) => {
                 let mut district = docs.of::<DistrictDoc>(DISTRICT);
-                let mut doc = district.get(DISTRICT_KEY).unwrap_or_default();
-                if doc.events.last().is_none_or(|last| last.version < event.version) {
-                    doc.events.push(DistrictRecord {
-                        version: event.version,
-                        recorded_at: event.recorded_at,
-                        event_type: event.event_type.clone(),
-                        data: event.data.clone(),
-                    });
-                    district.put(DISTRICT_KEY, &doc);
-                }
+                district.entry(DISTRICT_KEY, event)?.keep(event);
             }
             _ => {}
         }

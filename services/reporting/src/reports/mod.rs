@@ -55,6 +55,7 @@ pub mod wishes;
 mod csv;
 mod figures;
 mod period;
+pub mod rollup;
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -98,7 +99,7 @@ pub const REBUILD_BATCH: usize = 5000;
 /// clocks.
 pub fn projections() -> Vec<Arc<dyn Projection>> {
     vec![
-        purchases::Purchases.into_projection(),
+        purchases::Purchases::default().into_projection(),
         adoption::Schools.into_projection(),
         promises::Promises.into_projection(),
         wishes::Wishes.into_projection(),
@@ -310,6 +311,28 @@ impl Reporting {
     pub(crate) async fn today(&self) -> Result<NaiveDate, ApiError> {
         self.wait_for(&[clocks::Clocks::NAME]).await?;
         Ok(self.district().await?.calendar.today(self.now()))
+    }
+
+    /// The partitions of the rollup `collection` that `period` needs ([`rollup::Partitions`]),
+    /// decoded, with their keys, in key order.
+    pub(crate) async fn partitions<E: DeserializeOwned>(
+        &self,
+        collection: &str,
+        period: &ReportPeriod,
+    ) -> Result<Vec<(String, rollup::Rollup<E>)>, ApiError> {
+        let needed = rollup::Partitions::of(period);
+        let docs = self.store().documents(collection).await.map_err(store_error)?;
+        docs.into_iter()
+            .filter(|(key, _)| needed.needs(key))
+            .map(|(key, doc)| {
+                let rollup = serde_json::from_value(doc).map_err(|e| {
+                    ApiError::internal(format!(
+                        "the document {collection}/{key} does not parse: {e}"
+                    ))
+                })?;
+                Ok((key, rollup))
+            })
+            .collect()
     }
 
     /// Every document of `collection`, in key order, decoded (documents that do not decode

@@ -7,6 +7,14 @@
 //!   the promises report the cancelled ones.
 //! - `reporting.purchases.advisory`: one [`AdvisoryDoc`] per **advisory** purchase: school,
 //!   vendor, total, when it was asked about. Rogue spend reads them.
+//! - `reporting.purchases.held_by_day`: the held purchases' figures as a [rollup](super::rollup):
+//!   [`HeldFigures`] by the district's day of the flag and school (held, approved, cancelled,
+//!   business time to the first reached call and to the resolution, cancellations with and
+//!   without a reached call and an alternative first), one partition per UTC month the log
+//!   recorded them in. The response-times and promises reports read these, not the purchases.
+//! - `reporting.purchases.district`: the `district-settings` events ([`DistrictDoc`]), so that
+//!   the day of a flag and the business time are measured in the calendar in force when they
+//!   happen.
 //! - `reporting.purchases.spend`: one [`SpendDoc`] per UTC day on which the log recorded
 //!   decisions, with the technology spend sums of the adoption report by the quarter hour (UTC)
 //!   the purchases were asked about, so that the report counts them in the district's months
@@ -31,11 +39,12 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use eventlog::{DocKey, Filter};
 use events::Published;
 use events::calendar::DistrictCalendar;
 use events::clocks::took_place_at;
+use events::district::{District, DistrictEvent};
 use events::gate::{
     Decision, PurchaseDecided, PurchaseEvent, PurchaseStatus, PurchaseSubmitted, ReasonCode,
 };
@@ -43,7 +52,9 @@ use events::rules::CallBeforeCancel;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 
+use super::clocks::DistrictDoc;
 use super::figures::month_of_day;
+use super::rollup::{DistrictMemo, Durations, Rollup, Sum, partition_key};
 
 /// The projection's (and checkpoint's) name.
 pub const NAME: &str = "reporting.purchases";
@@ -57,6 +68,54 @@ pub const SPEND: &str = "reporting.purchases.spend";
 pub const PENDING: &str = "reporting.purchases.pending";
 /// The key of the one pending document.
 pub const PENDING_KEY: &str = "awaiting-decision";
+/// The held purchases' figures: one [`Rollup<HeldFigures>`] per UTC month of changes.
+pub const HELD_BY_DAY: &str = "reporting.purchases.held_by_day";
+/// The district's settings: one [`DistrictDoc`] under [`DISTRICT_KEY`].
+pub const DISTRICT: &str = "reporting.purchases.district";
+/// The key of the one district document.
+pub const DISTRICT_KEY: &str = "district-settings";
+
+/// What the held purchases flagged on one day at one school came to (zeros and empty lists are
+/// left out of the stored JSON).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HeldFigures {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub held: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub approved: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cancelled: u64,
+    /// Business time from the flag to the first call that reached the requester.
+    #[serde(skip_serializing_if = "Durations::is_empty")]
+    pub to_first_reached_call: Durations,
+    /// Business time from the flag to the approval or cancellation.
+    #[serde(skip_serializing_if = "Durations::is_empty")]
+    pub to_resolution: Durations,
+    /// Cancellations after a reached call and an alternative (call before cancel honoured).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cancelled_after_call: u64,
+    /// Cancellations without: the log sequence of each one's `held` decision (the report
+    /// finds the standing promise in force then).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cancelled_without_call: Vec<u64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl Sum for HeldFigures {
+    fn add(&mut self, other: &Self) {
+        self.held += other.held;
+        self.approved += other.approved;
+        self.cancelled += other.cancelled;
+        Sum::add(&mut self.to_first_reached_call, &other.to_first_reached_call);
+        Sum::add(&mut self.to_resolution, &other.to_resolution);
+        self.cancelled_after_call += other.cancelled_after_call;
+        self.cancelled_without_call.extend_from_slice(&other.cancelled_without_call);
+    }
+}
 
 /// Submissions whose decision has not been read yet, by purchase id.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -86,6 +145,11 @@ pub struct HeldDoc {
     /// When the purchase was flagged: when the log recorded the decision, or for a check sent
     /// after the fact, when the purchase was requested.
     pub flagged_at: Option<DateTime<Utc>>,
+    /// The district's date of the flag, in the calendar in force then: the day its figures
+    /// count on in [`HELD_BY_DAY`]. (Absent from documents written before it was kept: taken
+    /// from `flagged_at` when the purchase next changes.)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flag_day: Option<NaiveDate>,
     /// When the first call that reached the requester took place.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_reached_at: Option<DateTime<Utc>>,
@@ -208,9 +272,19 @@ impl SpendSums {
     }
 }
 
-/// Keeps [`HELD`] (its documents), [`ADVISORY`], [`SPEND`] and [`PENDING`].
+/// Keeps [`HELD`] (its documents), [`HELD_BY_DAY`], [`ADVISORY`], [`SPEND`], [`PENDING`] and
+/// [`DISTRICT`].
 #[derive(Debug, Default)]
-pub struct Purchases;
+pub struct Purchases {
+    district: DistrictMemo,
+}
+
+impl Purchases {
+    /// The district in force: its settings as the log has them so far.
+    fn district(&self, docs: &mut Documents<'_, HeldDoc>) -> std::sync::Arc<District> {
+        self.district.district(docs.of::<DistrictDoc>(DISTRICT).read(DISTRICT_KEY))
+    }
+}
 
 impl ReadModel for Purchases {
     const NAME: &'static str = NAME;
@@ -219,19 +293,21 @@ impl ReadModel for Purchases {
     type Doc = HeldDoc;
 
     fn collections(&self) -> Vec<&'static str> {
-        vec![HELD, ADVISORY, SPEND, PENDING]
+        vec![HELD, HELD_BY_DAY, ADVISORY, SPEND, PENDING, DISTRICT]
     }
 
     fn filter(&self) -> Filter {
         // Accepting an alternative changes nothing here (it is followed by the approval).
-        Filter::all().with_types([
+        let mut types = vec![
             "purchase-submitted",
             "purchase-decided",
             "call-logged",
             "alternative-proposed",
             "purchase-approved",
             "purchase-cancelled",
-        ])
+        ];
+        types.extend(DistrictEvent::EVENT_TYPES);
+        Filter::all().with_types(types)
     }
 
     fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
@@ -246,17 +322,29 @@ impl ReadModel for Purchases {
     }
 
     fn other_keys(&self, event: &Recorded<'_>) -> Vec<DocKey> {
-        let Published::Purchase(purchase) = event.event else { return vec![] };
+        let district = || DocKey::new(DISTRICT, DISTRICT_KEY);
+        let Published::Purchase(purchase) = event.event else {
+            return match event.event {
+                Published::District(_) => vec![district()],
+                _ => vec![],
+            };
+        };
         let pending = || DocKey::new(PENDING, PENDING_KEY);
+        let rollup = || DocKey::new(HELD_BY_DAY, partition_key(event.recorded_at));
         match purchase {
             PurchaseEvent::Submitted(_) => vec![pending()],
             PurchaseEvent::Decided(d) => {
                 let mut keys = vec![pending(), DocKey::new(SPEND, spend_key(event.recorded_at))];
-                if d.decision == Decision::Advisory {
-                    keys.push(DocKey::new(ADVISORY, event.stream_id()));
+                match d.decision {
+                    Decision::Advisory => keys.push(DocKey::new(ADVISORY, event.stream_id())),
+                    Decision::Held => keys.extend([district(), rollup()]),
+                    Decision::Approved => {}
                 }
                 keys
             }
+            PurchaseEvent::CallLogged(_)
+            | PurchaseEvent::Approved(_)
+            | PurchaseEvent::Cancelled(_) => vec![district(), rollup()],
             _ => vec![],
         }
     }
@@ -266,21 +354,115 @@ impl ReadModel for Purchases {
         event: &Recorded<'_>,
         docs: &mut Documents<'_, HeldDoc>,
     ) -> Result<(), String> {
-        let Published::Purchase(purchase) = event.event else { return Ok(()) };
+        let Published::Purchase(purchase) = event.event else {
+            if let Published::District(_) = event.event {
+                docs.of::<DistrictDoc>(DISTRICT).entry(DISTRICT_KEY, event)?.keep(event);
+            }
+            return Ok(());
+        };
         let id = event.stream_id();
         match purchase {
             PurchaseEvent::Submitted(s) => awaiting_decision(id, s, docs),
-            PurchaseEvent::Decided(d) => decided(event, purchase, d, docs),
+            PurchaseEvent::Decided(d) => {
+                if let Some(held) = decided(event, purchase, d, docs) {
+                    let district = self.district(docs);
+                    self.flagged(event, held, &district, docs)?;
+                }
+            }
             _ => {
                 // Not held (approved at once, advisory, or unknown): nothing to record.
                 let Some(mut doc) = docs.get(id) else { return Ok(()) };
+                let before = doc.clone();
                 if follow_up(event, purchase, &mut doc) {
+                    self.count_follow_up(event, &before, &mut doc, docs)?;
                     docs.put(id, &doc);
                 }
             }
         }
         Ok(())
     }
+}
+
+impl Purchases {
+    /// A held purchase's flag: its day, and one more held purchase on it.
+    fn flagged(
+        &self,
+        event: &Recorded<'_>,
+        mut doc: HeldDoc,
+        district: &District,
+        docs: &mut Documents<'_, HeldDoc>,
+    ) -> Result<(), String> {
+        doc.flag_day = doc.flagged_at.map(|at| district.calendar.today(at));
+        if let Some(day) = doc.flag_day {
+            figures(event, docs)?.entry(day, &doc.school_id).held += 1;
+        }
+        docs.put(event.stream_id(), &doc);
+        Ok(())
+    }
+}
+
+/// The partition of the held purchases' figures this event counts in.
+fn figures<'d>(
+    event: &Recorded<'_>,
+    docs: &'d mut Documents<'_, HeldDoc>,
+) -> Result<&'d mut Rollup<HeldFigures>, String> {
+    docs.entry_in(HELD_BY_DAY, &partition_key(event.recorded_at), event)
+}
+
+impl Purchases {
+    /// What IT's work on a held purchase adds to its day's figures: the first reached call,
+    /// the resolution, and whether a cancellation honoured call before cancel. The business
+    /// time is the district's in force now.
+    fn count_follow_up(
+        &self,
+        event: &Recorded<'_>,
+        before: &HeldDoc,
+        doc: &mut HeldDoc,
+        docs: &mut Documents<'_, HeldDoc>,
+    ) -> Result<(), String> {
+        let reached = doc.first_reached_at.filter(|_| before.first_reached_at.is_none());
+        let resolved = doc.resolved_at.filter(|_| before.resolved_at.is_none());
+        let Some(flagged_at) = doc.flagged_at.filter(|_| reached.is_some() || resolved.is_some())
+        else {
+            return Ok(());
+        };
+        let district = self.district(docs);
+        count(event, doc, flagged_at, reached, resolved, &district, docs)
+    }
+}
+
+/// Counts a held purchase's first reached call and resolution on its day.
+fn count(
+    event: &Recorded<'_>,
+    doc: &mut HeldDoc,
+    flagged_at: DateTime<Utc>,
+    reached: Option<DateTime<Utc>>,
+    resolved: Option<DateTime<Utc>>,
+    district: &District,
+    docs: &mut Documents<'_, HeldDoc>,
+) -> Result<(), String> {
+    let day = *doc.flag_day.get_or_insert_with(|| district.calendar.today(flagged_at));
+    let business = |at: DateTime<Utc>| {
+        district.calendar.business_time_between(flagged_at, at).max(TimeDelta::zero())
+    };
+    let figures = figures(event, docs)?.entry(day, &doc.school_id);
+    if let Some(at) = reached {
+        figures.to_first_reached_call.add(business(at));
+    }
+    if let Some(at) = resolved {
+        figures.to_resolution.add(business(at));
+        if doc.resolution == Some(PurchaseStatus::Cancelled) {
+            figures.cancelled += 1;
+            match doc.call_and_alternative_first {
+                Some(true) => figures.cancelled_after_call += 1,
+                Some(false) => figures.cancelled_without_call.push(doc.decided_sequence),
+                None => {}
+            }
+        } else {
+            figures.approved += 1;
+        }
+    }
+    Ok(())
 }
 
 /// A submission, kept until its decision.
@@ -298,18 +480,19 @@ fn awaiting_decision(id: &str, s: &PurchaseSubmitted, docs: &mut Documents<'_, H
     pending.put(PENDING_KEY, &doc);
 }
 
-/// A decision: the day's spend, and a document for a flagged purchase.
+/// A decision: the day's spend, and a document for an advisory purchase; the document of a
+/// held one, to be kept.
 fn decided(
     event: &Recorded<'_>,
     decision: &PurchaseEvent,
     d: &PurchaseDecided,
     docs: &mut Documents<'_, HeldDoc>,
-) {
+) -> Option<HeldDoc> {
     let id = event.stream_id();
     let mut pending = docs.of::<PendingDoc>(PENDING);
     let mut waiting = pending.get(PENDING_KEY).unwrap_or_default();
     // Decided twice, or without a submission: nothing to count.
-    let Some(check) = waiting.checks.remove(id) else { return };
+    let check = waiting.checks.remove(id)?;
     if waiting.checks.is_empty() {
         pending.remove(PENDING_KEY);
     } else {
@@ -332,19 +515,18 @@ fn decided(
     }
     spend.put(&key, &doc);
     match d.decision {
-        Decision::Approved => {}
+        Decision::Approved => None,
         Decision::Held => {
             // The fold takes the decision as the gate wrote it, after what its submission said.
             let mut call_before_cancel = CallBeforeCancel::requested(check.requested_at);
             call_before_cancel.apply(decision, event.recorded_at);
-            let doc = HeldDoc {
+            Some(HeldDoc {
                 school_id: check.school_id,
                 decided_sequence: event.position,
                 flagged_at: call_before_cancel.flagged_at(),
                 call_before_cancel,
                 ..HeldDoc::default()
-            };
-            docs.put(id, &doc);
+            })
         }
         Decision::Advisory => {
             let doc = AdvisoryDoc {
@@ -356,6 +538,7 @@ fn decided(
                 asked_at: Some(asked_at),
             };
             docs.of::<AdvisoryDoc>(ADVISORY).put(id, &doc);
+            None
         }
     }
 }
@@ -389,8 +572,16 @@ fn follow_up(event: &Recorded<'_>, decoded: &PurchaseEvent, doc: &mut HeldDoc) -
 /// events (this projection, the replay).
 #[cfg(test)]
 pub(crate) mod fixtures {
+    use std::collections::BTreeMap;
+
     use chrono::{DateTime, TimeDelta, Utc};
-    use eventlog::{Actor, Metadata, RecordedEvent};
+    use eventlog::{Actor, DocKey, Metadata, RecordedEvent};
+    use events::calendar::{BusinessHours, ClockTime, DistrictCalendar, TimeZoneName, Weekday};
+    use events::district::{ClosureAdded, District, DistrictEvent, DistrictSet};
+    use kernel::ReadModel;
+
+    use super::{HELD, HELD_BY_DAY, HeldDoc, HeldFigures, Purchases};
+    use crate::reports::rollup::Rollup;
     use events::gate::{
         AlternativeProposed, CallLogged, Decision, PurchaseCancelled, PurchaseDecided,
         PurchaseEvent, PurchaseLine, PurchaseSubmitted, purchase_stream,
@@ -478,6 +669,108 @@ pub(crate) mod fixtures {
         PurchaseCancelled { reason: long("Not needed"), occurred_at: None }.into()
     }
 
+    pub fn approved() -> PurchaseEvent {
+        events::gate::PurchaseApproved { note: None, alternative_id: None, occurred_at: None }
+            .into()
+    }
+
+    /// [`submitted`] at another school.
+    pub fn submitted_at(id: Uuid, school: &str) -> PurchaseEvent {
+        match submitted(id) {
+            PurchaseEvent::Submitted(mut s) => {
+                s.school_id = SchoolId::parse(school).unwrap();
+                s.into()
+            }
+            _ => unreachable!("submitted() is a submission"),
+        }
+    }
+
+    /// A district working around the clock, every day, in UTC: business time is wall time.
+    pub fn always_settings() -> Vec<DistrictEvent> {
+        let hours = BusinessHours::new(
+            ClockTime::parse("00:00").unwrap(),
+            ClockTime::END_OF_DAY,
+            Weekday::ALL.to_vec(),
+        )
+        .unwrap();
+        vec![settings("UTC", hours)]
+    }
+
+    /// Chicago, 08:00 to 16:30 on weekdays, closed on Labor Day (Monday 2024-09-02).
+    pub fn chicago_settings_with_labor_day() -> Vec<DistrictEvent> {
+        let hours = BusinessHours::new(
+            ClockTime::parse("08:00").unwrap(),
+            ClockTime::parse("16:30").unwrap(),
+            Weekday::ALL[..5].to_vec(),
+        )
+        .unwrap();
+        let labor_day = ClosureAdded {
+            date: "2024-09-02".parse().unwrap(),
+            reason: ShortText::parse("Labor Day").unwrap(),
+        };
+        vec![settings("America/Chicago", hours), labor_day.into()]
+    }
+
+    fn settings(zone: &str, business_hours: BusinessHours) -> DistrictEvent {
+        DistrictSet {
+            name: ShortText::parse("Springfield").unwrap(),
+            time_zone: TimeZoneName::parse(zone).unwrap(),
+            business_hours,
+            school_year_starts_in: None,
+        }
+        .into()
+    }
+
+    /// The calendar `settings` make.
+    pub fn calendar_of(settings: &[DistrictEvent]) -> DistrictCalendar {
+        let mut district = District::default();
+        settings.iter().zip(1..).for_each(|(e, v)| district.apply(e, v, at(0)));
+        district.calendar
+    }
+
+    /// `settings` as the `district-settings` stream, recorded 60 days before t0, from global
+    /// position `first_position` on.
+    pub fn district_log(first_position: u64, settings: Vec<DistrictEvent>) -> Vec<RecordedEvent> {
+        settings
+            .iter()
+            .zip(0u64..)
+            .map(|(e, i)| RecordedEvent {
+                position: first_position + i,
+                id: Uuid::now_v7(),
+                stream: "district-settings".into(),
+                version: i + 1,
+                event_type: e.event_type().into(),
+                data: e.to_data(),
+                metadata: Metadata::new(Actor::new("admin", "admin"), "gate"),
+                recorded_at: at(-60 * 24),
+                hash: String::new(),
+            })
+            .collect()
+    }
+
+    /// Every document the purchase projection keeps after `events`, one batch per event.
+    fn projected(events: &[RecordedEvent]) -> BTreeMap<DocKey, serde_json::Value> {
+        kernel::testing::project(&*Purchases::default().into_projection(), events)
+    }
+
+    /// The held purchases' documents after `events`, by purchase id.
+    pub fn held_documents(events: &[RecordedEvent]) -> BTreeMap<String, HeldDoc> {
+        projected(events)
+            .into_iter()
+            .filter(|(k, _)| k.collection == HELD)
+            .map(|(k, v)| (k.key, serde_json::from_value(v).unwrap()))
+            .collect()
+    }
+
+    /// The held purchases' rollup partitions after `events`, by partition key.
+    pub fn held_partitions(events: &[RecordedEvent]) -> Vec<(String, Rollup<HeldFigures>)> {
+        projected(events)
+            .into_iter()
+            .filter(|(k, _)| k.collection == HELD_BY_DAY)
+            .map(|(k, v)| (k.key, serde_json::from_value(v).unwrap()))
+            .collect()
+    }
+
     /// `(event, minutes after t0 it was recorded)` pairs as the purchase `id`'s stream, from
     /// global position `first_position` on.
     pub fn recorded(
@@ -505,23 +798,10 @@ pub(crate) mod fixtures {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use eventlog::RecordedEvent;
     use uuid::Uuid;
 
     use super::fixtures::*;
     use super::*;
-
-    /// The held purchases' documents after the events, applied one batch per event.
-    fn held_docs(events: &[RecordedEvent]) -> BTreeMap<String, HeldDoc> {
-        let projection = Purchases.into_projection();
-        kernel::testing::project(&*projection, events)
-            .into_iter()
-            .filter(|(k, _)| k.collection == HELD)
-            .map(|(k, v)| (k.key, serde_json::from_value(v).unwrap()))
-            .collect()
-    }
 
     /// Whether the cancellation of a held purchase with `calls` (flagged at 10 minutes after
     /// t0) and an alternative counts as honouring call before cancel.
@@ -530,7 +810,7 @@ mod tests {
         let mut history = vec![(submitted(id), 10), (held(), 10)];
         history.extend(calls);
         history.extend([(alternative(), 40), (cancelled(), 50)]);
-        let docs = held_docs(&recorded(id, 1, &history));
+        let docs = held_documents(&recorded(id, 1, &history));
         let doc = &docs[&id.to_string()];
         assert_eq!(doc.flagged_at, Some(at(10)));
         assert_eq!(doc.resolution, Some(PurchaseStatus::Cancelled));
@@ -551,7 +831,7 @@ mod tests {
         // The first reached call is still the response time's, goal or not.
         let id = Uuid::from_u128(2);
         let history = [(submitted(id), 10), (held(), 10), (reached(20, false), 30)];
-        let docs = held_docs(&recorded(id, 1, &history));
+        let docs = held_documents(&recorded(id, 1, &history));
         assert_eq!(docs[&id.to_string()].first_reached_at, Some(at(20)));
     }
 
@@ -574,14 +854,14 @@ mod tests {
             (cancelled.into(), 30),
         ];
         let events = recorded(id, 1, &history);
-        let docs = held_docs(&events);
+        let docs = held_documents(&events);
         let doc = &docs[&id.to_string()];
         assert_eq!(doc.flagged_at, Some(at(-3 * 24 * 60)));
         assert_eq!(doc.resolved_at, Some(at(-2 * 24 * 60)));
         assert_eq!(doc.call_and_alternative_first, Some(true));
         // Its spend counts in the quarter hour it was requested in, kept with the day the log
         // recorded the decision.
-        let store = kernel::testing::project(&*Purchases.into_projection(), &events);
+        let store = kernel::testing::project(&*Purchases::default().into_projection(), &events);
         let spend: SpendDoc =
             serde_json::from_value(store[&DocKey::new(SPEND, "2024-09-02")].clone()).unwrap();
         let slots: Vec<_> = spend.by_quarter_hour.keys().copied().collect();

@@ -24,25 +24,24 @@
 //! With a period (`?from=`, `?to=`, `?school_year=`), the held purchases flagged in it (the
 //! district's date of the flag). Schools are named beside their ids.
 //!
-//! The figures come from the held purchases kept by the shared purchase projection
-//! ([`super::purchases`]) and the district kept by the clocks projection ([`super::clocks`]),
-//! measured when the report is asked for.
+//! The figures are kept as they happen by the shared purchase projection
+//! ([`super::purchases`]) in its [rollup](super::rollup) of held purchases by the day of the
+//! flag and school: each duration is measured when the call or resolution is recorded, in the
+//! district's calendar in force then, and counted by the hundredth of a business hour. A read
+//! sums the days of the period: its work does not grow with the number of purchases.
 
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get};
-use chrono::{DateTime, TimeDelta, Utc};
-use events::calendar::DistrictCalendar;
-use events::gate::PurchaseStatus;
 use kernel::ReadModel;
 use kernel::http::Caller;
 use serde::Serialize;
 use utoipa::ToSchema;
 use web::ApiError;
 
-use super::clocks::Clocks;
 use super::csv::{Cell, Csv};
-use super::figures::{Grouped, Stats, month_of_day};
-use super::purchases::{HELD, HeldDoc, Purchases};
+use super::figures::Stats;
+use super::purchases::{HELD_BY_DAY, HeldFigures, Purchases};
+use super::rollup::{self, Rollup};
 use super::{Report, ReportParams, ReportPeriod, ReportReaders, Scope, parse_query, render};
 use crate::Reporting;
 
@@ -82,65 +81,30 @@ pub struct ResponseGroup {
     pub cancelled: u64,
 }
 
-#[derive(Default)]
-struct Acc {
-    held: u64,
-    open: u64,
-    to_call: Vec<TimeDelta>,
-    to_resolution: Vec<TimeDelta>,
-    approved: u64,
-    cancelled: u64,
-}
-
-impl Acc {
-    fn add(&mut self, doc: &HeldDoc, flagged_at: DateTime<Utc>, calendar: &DistrictCalendar) {
-        self.held += 1;
-        let business = |at: DateTime<Utc>| {
-            calendar.business_time_between(flagged_at, at).max(TimeDelta::zero())
-        };
-        if let Some(at) = doc.first_reached_at {
-            self.to_call.push(business(at));
-        }
-        match (doc.resolved_at, doc.resolution) {
-            (Some(at), Some(resolution)) => {
-                self.to_resolution.push(business(at));
-                if resolution == PurchaseStatus::Cancelled {
-                    self.cancelled += 1;
-                } else {
-                    self.approved += 1;
-                }
-            }
-            _ => self.open += 1,
-        }
-    }
-
-    fn finish(self, key: String, name: Option<String>) -> ResponseGroup {
-        ResponseGroup {
+impl ResponseGroup {
+    fn of(figures: HeldFigures, key: String, name: Option<String>) -> Self {
+        let resolved = figures.approved + figures.cancelled;
+        Self {
             key,
             name,
-            held: self.held,
-            open: self.open,
-            to_first_reached_call: Stats::of(self.to_call),
-            to_resolution: Stats::of(self.to_resolution),
-            approved: self.approved,
-            cancelled: self.cancelled,
+            held: figures.held,
+            open: figures.held.saturating_sub(resolved),
+            to_first_reached_call: figures.to_first_reached_call.stats(),
+            to_resolution: figures.to_resolution.stats(),
+            approved: figures.approved,
+            cancelled: figures.cancelled,
         }
     }
 }
 
-/// The report from the purchase projection's held purchases flagged in the scope's period, in
-/// business time in its calendar.
-pub fn build(docs: &[HeldDoc], scope: &Scope) -> ResponseTimesReport {
-    let calendar = &scope.calendar;
-    let mut groups: Grouped<Acc> = Grouped::default();
-    for doc in docs {
-        let Some(flagged_at) = doc.flagged_at.filter(|at| scope.contains_at(*at)) else {
-            continue;
-        };
-        let month = month_of_day(calendar.today(flagged_at));
-        groups.add(&doc.school_id, month, |acc| acc.add(doc, flagged_at, calendar));
-    }
-    let (all, by_school, by_month) = groups.finish(&scope.names, &Acc::finish);
+/// The report from the held purchases' rollup partitions (keyed by their partition key): the
+/// purchases flagged in the scope's period.
+pub fn build<'a>(
+    partitions: impl IntoIterator<Item = (&'a str, &'a Rollup<HeldFigures>)>,
+    scope: &Scope,
+) -> ResponseTimesReport {
+    let groups = rollup::group(partitions, &scope.period);
+    let (all, by_school, by_month) = groups.finish(&scope.names, &ResponseGroup::of);
     ResponseTimesReport { period: scope.period.clone(), all, by_school, by_month }
 }
 
@@ -223,71 +187,109 @@ pub async fn response_times_report(
 ) -> Result<HttpResponse, ApiError> {
     let params: ReportParams = parse_query(req.query_string())?;
     let scope = service.scope(&params).await?;
-    let report = service
-        .cached_report(&[Purchases::NAME, Clocks::NAME], &scope.period, |_| async {
-            Ok(build(&service.documents::<HeldDoc>(HELD).await?, &scope))
-        })
-        .await?;
-    Ok(render(&*report, params.format))
+    service.wait_for(&[Purchases::NAME]).await?;
+    let partitions = service.partitions::<HeldFigures>(HELD_BY_DAY, &scope.period).await?;
+    let report = build(partitions.iter().map(|(k, p)| (k.as_str(), p)), &scope);
+    Ok(render(&report, params.format))
 }
 
 #[cfg(test)]
 mod tests {
-    use events::calendar::{BusinessHours, ClockTime, TimeZoneName, Weekday};
+    use chrono::{DateTime, TimeDelta, Utc};
+    use eventlog::RecordedEvent;
+    use events::gate::PurchaseStatus;
+    use proptest::prelude::*;
+    use uuid::Uuid;
 
+    use super::super::figures::{Grouped, month_of_day};
+    use super::super::purchases::HeldDoc;
+    use super::super::purchases::fixtures::*;
     use super::*;
 
-    fn t(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
-    }
-
-    /// Business hours around the clock, every day, in UTC: business time is wall time.
-    fn always() -> DistrictCalendar {
-        let hours = BusinessHours::new(
-            ClockTime::parse("00:00").unwrap(),
-            ClockTime::END_OF_DAY,
-            Weekday::ALL.to_vec(),
-        )
-        .unwrap();
-        DistrictCalendar::new(TimeZoneName::parse("UTC").unwrap(), hours)
-    }
-
-    fn doc(
-        school: &str,
-        flag: &str,
-        call: Option<&str>,
-        done: Option<(&str, PurchaseStatus)>,
-    ) -> HeldDoc {
-        HeldDoc {
-            school_id: school.into(),
-            flagged_at: Some(t(flag)),
-            first_reached_at: call.map(t),
-            resolved_at: done.map(|(at, _)| t(at)),
-            resolution: done.map(|(_, r)| r),
-            ..HeldDoc::default()
+    /// The report as it was once measured, for every request: a fold over every held
+    /// purchase's document in one calendar. The rollup must give the same figures.
+    fn folded(docs: &[HeldDoc], scope: &Scope) -> ResponseTimesReport {
+        #[derive(Default)]
+        struct Acc(HeldFigures);
+        let calendar = &scope.calendar;
+        let mut groups: Grouped<Acc> = Grouped::default();
+        for doc in docs {
+            let Some(flagged_at) = doc.flagged_at.filter(|at| scope.contains_at(*at)) else {
+                continue;
+            };
+            let business = |at: DateTime<Utc>| {
+                calendar.business_time_between(flagged_at, at).max(TimeDelta::zero())
+            };
+            let month = month_of_day(calendar.today(flagged_at));
+            groups.add(&doc.school_id, month, |acc| {
+                acc.0.held += 1;
+                if let Some(at) = doc.first_reached_at {
+                    acc.0.to_first_reached_call.add(business(at));
+                }
+                if let (Some(at), Some(r)) = (doc.resolved_at, doc.resolution) {
+                    acc.0.to_resolution.add(business(at));
+                    if r == PurchaseStatus::Cancelled {
+                        acc.0.cancelled += 1;
+                    } else {
+                        acc.0.approved += 1;
+                    }
+                }
+            });
         }
+        let (all, by_school, by_month) =
+            groups.finish(&scope.names, &|a: Acc, k, n| ResponseGroup::of(a.0, k, n));
+        ResponseTimesReport { period: scope.period.clone(), all, by_school, by_month }
+    }
+
+    /// The report from the rollup the purchase projection keeps for `events`.
+    fn report(events: &[RecordedEvent], scope: &Scope) -> ResponseTimesReport {
+        let partitions = held_partitions(events);
+        build(partitions.iter().map(|(k, p)| (k.as_str(), p)), scope)
+    }
+
+    /// A held purchase of `school` flagged `flag` minutes after t0, reached `call` minutes
+    /// after the flag, resolved `done` minutes after the flag; each recorded as it happened.
+    fn purchase(
+        n: u128,
+        school: &str,
+        flag: i64,
+        call: Option<i64>,
+        done: Option<(i64, PurchaseStatus)>,
+    ) -> Vec<(Uuid, Vec<(events::gate::PurchaseEvent, i64)>)> {
+        let id = Uuid::from_u128(n);
+        let mut history = vec![(submitted_at(id, school), flag), (held(), flag)];
+        if let Some(c) = call {
+            history.push((reached(flag + c, true), flag + c));
+        }
+        if let Some((d, resolution)) = done {
+            if resolution == PurchaseStatus::Cancelled {
+                history.push((alternative(), flag + d));
+                history.push((cancelled(), flag + d));
+            } else {
+                history.push((approved(), flag + d));
+            }
+        }
+        vec![(id, history)]
     }
 
     #[test]
-    fn groups_and_percentiles() {
-        let docs = [
-            doc(
-                "a",
-                "2024-09-01T00:00:00Z",
-                Some("2024-09-01T01:00:00Z"),
-                Some(("2024-09-02T00:00:00Z", PurchaseStatus::Approved)),
-            ),
-            doc(
-                "a",
-                "2024-09-10T00:00:00Z",
-                Some("2024-09-10T02:00:00Z"),
-                Some(("2024-09-11T01:00:00Z", PurchaseStatus::Cancelled)),
-            ),
-            doc("b", "2024-10-01T00:00:00Z", None, None),
-            // Not flagged yet (no such document is kept, but it must not count).
-            HeldDoc { school_id: "c".into(), ..HeldDoc::default() },
-        ];
-        let report = build(&docs, &Scope { calendar: always(), ..Scope::all() });
+    fn given_held_purchases_when_reported_then_groups_and_percentiles_are_in_business_hours() {
+        // Given (UTC around the clock) two purchases at school a in September, one open at b in
+        // October.
+        let day = 24 * 60;
+        let mut log = district_log(1, always_settings());
+        for (id, history) in [
+            purchase(1, "a", 0, Some(60), Some((day, PurchaseStatus::Approved))),
+            purchase(2, "a", 9 * day, Some(120), Some((day + 60, PurchaseStatus::Cancelled))),
+            purchase(3, "b", 29 * day, None, None),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let next = log.last().map_or(1, |e| e.position + 1);
+            log.extend(recorded(id, next, &history));
+        }
+        let report = report(&log, &Scope::all());
         assert_eq!(report.all.held, 3);
         assert_eq!(report.all.open, 1);
         assert_eq!(
@@ -308,48 +310,115 @@ mod tests {
         assert!(csv.contains("\r\nall,all,,3,1,1,1,2,1,2,2,2,24,25,25\r\n"), "{csv}");
         assert!(csv.contains("\r\nmonth,2024-10,,1,1,0,0,0,,,,0,,,\r\n"), "{csv}");
 
-        // October only, with the schools' names.
+        // When asked for October only, with the schools' names.
         let october = Scope {
-            calendar: always(),
             period: ReportPeriod::between(Some("2024-10-01".parse().unwrap()), None),
             names: [("b", "Bryant Elementary")].into(),
+            ..Scope::all()
         };
-        let report = build(&docs, &october);
+        let report = build_from(&log, &october);
         assert_eq!((report.all.held, report.by_month.len()), (1, 1));
         assert_eq!(report.by_school[0].name.as_deref(), Some("Bryant Elementary"));
         assert!(report.csv().finish().contains("\r\nschool,b,Bryant Elementary,1,1,"));
     }
 
+    fn build_from(log: &[RecordedEvent], scope: &Scope) -> ResponseTimesReport {
+        report(log, scope)
+    }
+
     #[test]
-    fn a_weekend_and_a_holiday_are_not_business_time() {
-        // Chicago, 08:00 to 16:30 on weekdays; Labor Day (Monday 2024-09-02) closed.
-        let chicago = DistrictCalendar::new(
-            TimeZoneName::parse("America/Chicago").unwrap(),
-            BusinessHours::new(
-                ClockTime::parse("08:00").unwrap(),
-                ClockTime::parse("16:30").unwrap(),
-                Weekday::ALL[..5].to_vec(),
-            )
-            .unwrap(),
-        )
-        .with_closure("2024-09-02".parse().unwrap(), "Labor Day");
-        // Flagged Friday 2024-08-30 at 15:00 in Chicago (20:00Z); reached Tuesday at 09:00
-        // (14:00Z); resolved Tuesday at 16:30 (21:30Z). Also the month: August in Chicago,
-        // though 2024-09-01 in UTC for one flagged at 23:30 Chicago time on 08-31.
-        let docs = [
-            doc(
-                "a",
-                "2024-08-30T20:00:00Z",
-                Some("2024-09-03T14:00:00Z"),
-                Some(("2024-09-03T21:30:00Z", PurchaseStatus::Approved)),
-            ),
-            doc("a", "2024-09-01T04:30:00Z", None, None),
+    fn given_the_districts_calendar_when_measured_then_a_weekend_and_a_holiday_are_not_business_time()
+     {
+        // Given Chicago, 08:00 to 16:30 on weekdays, Labor Day (Monday 2024-09-02) closed.
+        let mut log = district_log(1, chicago_settings_with_labor_day());
+        // A purchase flagged Friday 2024-08-30 at 15:00 in Chicago (20:00Z), reached Tuesday at
+        // 09:00 (14:00Z), approved Tuesday at 16:30 (21:30Z); and one flagged at 23:30 Chicago
+        // time on 08-31 (2024-09-01 in UTC).
+        let friday = -(3 * 24 * 60) + 11 * 60; // 2024-08-30T20:00Z
+        let tuesday_call = 24 * 60 + 5 * 60; // 2024-09-03T14:00Z
+        let id = Uuid::from_u128(1);
+        let history = [
+            (submitted(id), friday),
+            (held(), friday),
+            (reached(tuesday_call, true), tuesday_call),
+            (approved(), tuesday_call + 7 * 60 + 30),
         ];
-        let report = build(&docs, &Scope { calendar: chicago, ..Scope::all() });
-        // 1.5 business hours on Friday, 1 on Tuesday.
+        log.extend(recorded(id, 10, &history));
+        let late = -(28 * 60 + 30); // 2024-09-01T04:30Z
+        let other = Uuid::from_u128(2);
+        log.extend(recorded(other, 20, &[(submitted(other), late), (held(), late)]));
+        // When reported, then 1.5 business hours on Friday and 1 on Tuesday to the call; 1.5
+        // and 8.5 to the approval; both in August, Chicago's month.
+        let report = report(&log, &Scope::all());
         assert_eq!(report.all.to_first_reached_call.max_business_hours, Some(2.5));
-        // 1.5 on Friday, 8.5 on Tuesday.
         assert_eq!(report.all.to_resolution.max_business_hours, Some(10.0));
         assert_eq!(report.by_month.iter().map(|g| g.key.as_str()).collect::<Vec<_>>(), ["2024-08"]);
+        let august = ReportPeriod::between(None, Some("2024-08-31".parse().unwrap()));
+        assert_eq!(report_in(&log, august).all.held, 2);
+    }
+
+    fn report_in(log: &[RecordedEvent], period: ReportPeriod) -> ResponseTimesReport {
+        report(log, &Scope { period, ..Scope::all() })
+    }
+
+    #[test]
+    fn given_a_calendar_changed_later_when_reported_then_earlier_figures_stay_as_measured() {
+        // Given a purchase resolved while the district worked around the clock, then the
+        // district moving to office hours.
+        let mut log = district_log(1, always_settings());
+        let id = Uuid::from_u128(1);
+        log.extend(recorded(id, 5, &[(submitted(id), 0), (held(), 0), (approved(), 24 * 60)]));
+        let before = report(&log, &Scope::all());
+        let changed = district_log(9, chicago_settings_with_labor_day());
+        log.extend(changed.into_iter().map(|mut e| {
+            e.version += 2;
+            e
+        }));
+        // Then the 24 hours it took stay 24 hours.
+        assert_eq!(before.all.to_resolution.max_business_hours, Some(24.0));
+        assert_eq!(report(&log, &Scope::all()), before);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever the histories and the period, in one calendar the rollup gives what the
+        /// fold over every purchase gave.
+        #[test]
+        fn the_rollup_gives_what_folding_every_purchase_gives(
+            purchases in proptest::collection::vec(
+                (0usize..3, 0i64..60 * 24 * 90, proptest::option::of(0i64..60 * 24 * 20),
+                 proptest::option::of((0i64..60 * 24 * 40, any::<bool>()))),
+                0..40,
+            ),
+            from in proptest::option::of(0i64..90),
+            length in proptest::option::of(0i64..60),
+            chicago in any::<bool>(),
+        ) {
+            let settings =
+                if chicago { chicago_settings_with_labor_day() } else { always_settings() };
+            let calendar = calendar_of(&settings);
+            let mut log = district_log(1, settings);
+            for (n, (school, flag, call, done)) in purchases.iter().enumerate() {
+                let school = ["adams", "bryant", "carver"][*school];
+                let done = done.map(|(d, cancel)| {
+                    (d, if cancel { PurchaseStatus::Cancelled } else { PurchaseStatus::Approved })
+                });
+                for (id, history) in purchase(n as u128 + 1, school, *flag, *call, done) {
+                    let next = log.last().map_or(1, |e| e.position + 1);
+                    log.extend(recorded(id, next, &history));
+                }
+            }
+            let t0 = at(0).date_naive();
+            let from = from.map(|d| t0 + TimeDelta::days(d));
+            let to = from.zip(length).map(|(f, l)| f + TimeDelta::days(l));
+            let scope = Scope {
+                period: ReportPeriod::between(from, to),
+                calendar,
+                names: [("adams", "Adams")].into(),
+            };
+            let docs: Vec<HeldDoc> = held_documents(&log).into_values().collect();
+            prop_assert_eq!(report(&log, &scope), folded(&docs, &scope));
+        }
     }
 }
