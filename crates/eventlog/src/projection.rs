@@ -53,6 +53,13 @@ pub trait Projection: Send + Sync {
     fn rebuilds_after_erasure(&self) -> bool {
         false
     }
+
+    /// The version of its definition: raised when its documents come to mean something else
+    /// or new ones are kept for past events, so that documents built by an earlier version are
+    /// rebuilt from the log before it runs ([`EventStore::reset_projection_for_definition`]).
+    fn version(&self) -> u64 {
+        1
+    }
 }
 
 /// The events a projection follows: its filter, and the erasure announcements when it
@@ -324,6 +331,13 @@ async fn follow(
     projection: &dyn Projection,
     progress: &watch::Sender<u64>,
 ) -> Result<()> {
+    if store.reset_projection_for_definition(projection).await? {
+        tracing::info!(
+            projection = projection.name(),
+            version = projection.version(),
+            "its definition changed: rebuilding it from the log"
+        );
+    }
     let start = store.checkpoint(projection.name()).await?.unwrap_or(0);
     let mut sub = Subscription::new(store.watch_head(), start, followed(projection), 1000);
     let erasures = projection.rebuilds_after_erasure();

@@ -568,6 +568,10 @@ impl EventStore for SealedStore {
         self.inner.reset_projection_after_erasure(projection, position).await
     }
 
+    async fn reset_projection_for_definition(&self, projection: &dyn Projection) -> Result<bool> {
+        self.inner.reset_projection_for_definition(projection).await
+    }
+
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await
     }

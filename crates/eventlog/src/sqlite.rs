@@ -24,7 +24,7 @@ use crate::hash::{self, GENESIS, Hash};
 use crate::keys::{DataKey, KeySelector};
 use crate::plan::{Known, Placed, Plan};
 use crate::projection::{DocKey, Docs, Projection, apply_batch, batch_keys};
-use crate::store::{ChainRow, EventStore, raise_head};
+use crate::store::{ChainRow, EventStore, definition_checkpoint, raise_head};
 
 mod keys;
 
@@ -526,9 +526,21 @@ impl EventStore for SqliteStore {
             .await
     }
 
+    async fn reset_projection_for_definition(&self, projection: &dyn Projection) -> Result<bool> {
+        let (name, collections) = (projection.name().to_owned(), projection.collections());
+        let (mark, version) = (definition_checkpoint(&name), projection.version());
+        self.inner
+            .writer
+            .run(move |conn| {
+                keys::reset_projection_unless_marked(conn, &name, &collections, &mark, 1, version)
+            })
+            .await
+    }
+
     async fn reset_projection(&self, projection: &dyn Projection) -> Result<()> {
         let name = projection.name().to_owned();
         let collections = projection.collections();
+        let (mark, version) = (definition_checkpoint(&name), projection.version());
         self.inner
             .writer
             .run(move |conn| {
@@ -537,6 +549,8 @@ impl EventStore for SqliteStore {
                     tx.execute("DELETE FROM documents WHERE collection = ?1", [c])?;
                 }
                 tx.execute("DELETE FROM checkpoints WHERE name = ?1", [&name])?;
+                // What it builds from now on is this version's.
+                upsert_checkpoint(&tx, &mark, version)?;
                 tx.commit()?;
                 Ok(())
             })

@@ -58,6 +58,12 @@ pub fn erasure_checkpoint(projection: &str) -> String {
     format!("{projection}@erasure")
 }
 
+/// The checkpoint that records the version of a projection's definition its documents were
+/// built by ([`Projection::version`]); absent, version 1.
+pub fn definition_checkpoint(projection: &str) -> String {
+    format!("{projection}@definition")
+}
+
 /// The event log. Both backends pass the same conformance suite (`tests/conformance.rs`).
 #[async_trait]
 pub trait EventStore: Send + Sync + std::fmt::Debug {
@@ -119,7 +125,9 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
         events: &[RecordedEvent],
     ) -> Result<u64>;
 
-    /// Deletes a projection's documents and checkpoint, in one transaction, for a rebuild.
+    /// Deletes a projection's documents and checkpoint, in one transaction, for a rebuild, and
+    /// records its definition's version ([`Projection::version`]) as the one its documents are
+    /// built by from now on.
     async fn reset_projection(&self, projection: &dyn Projection) -> Result<()>;
 
     /// One document of a read model.
@@ -157,6 +165,21 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     ) -> Result<bool> {
         let _ = (projection, position);
         Err(no_keys())
+    }
+
+    /// Before a projection runs: resets it for a rebuild from the log when its documents were
+    /// built by an earlier version of its definition ([`Projection::version`]; none recorded
+    /// is version 1), and records its version. Atomic in both backends, so several instances
+    /// starting on one database rebuild once. Returns whether it reset.
+    async fn reset_projection_for_definition(&self, projection: &dyn Projection) -> Result<bool> {
+        let mark = definition_checkpoint(projection.name());
+        let version = projection.version();
+        if self.checkpoint(&mark).await?.unwrap_or(1) >= version {
+            return Ok(false);
+        }
+        self.reset_projection(projection).await?;
+        self.save_checkpoint(&mark, version).await?;
+        Ok(true)
     }
 
     /// Asks the database something, for readiness checks.

@@ -108,6 +108,7 @@ conformance!(
     projections_commit_documents_with_their_checkpoint,
     a_failing_projection_writes_nothing,
     rebuilt_projection_equals_incremental,
+    a_projection_whose_definition_changed_is_rebuilt_once,
     two_runners_of_one_projection_never_report_unapplied_events,
     verify_passes_on_an_untouched_log,
     verify_names_a_changed_event,
@@ -576,6 +577,63 @@ async fn projections_commit_documents_with_their_checkpoint(h: Harness) {
         h.store.document("counter-streams", "p-1").await.unwrap(),
         Some(json!({"count": 1, "last": 6}))
     );
+}
+
+/// [`Counter`] at another version of its definition.
+struct CounterAt(u64);
+
+impl Projection for CounterAt {
+    fn name(&self) -> &str {
+        Counter.name()
+    }
+    fn filter(&self) -> Filter {
+        Counter.filter()
+    }
+    fn collections(&self) -> Vec<String> {
+        Counter.collections()
+    }
+    fn keys(&self, e: &RecordedEvent) -> Vec<DocKey> {
+        Counter.keys(e)
+    }
+    fn apply(&self, e: &RecordedEvent, docs: &mut Docs) -> Result<(), String> {
+        Counter.apply(e, docs)
+    }
+    fn version(&self) -> u64 {
+        self.0
+    }
+}
+
+async fn a_projection_whose_definition_changed_is_rebuilt_once(h: Harness) {
+    // Given documents built by the first definition (which records no version).
+    h.store.append(&stream("a-1"), ExpectedVersion::Any, events(2)).await.unwrap();
+    let all = h.store.read_all(0, &Filter::all(), 100).await.unwrap();
+    h.store.apply_projection(&Counter, &all).await.unwrap();
+    let built = state(&*h.store).await;
+    assert!(!h.store.reset_projection_for_definition(&Counter).await.unwrap(), "none is version 1");
+    assert_eq!(state(&*h.store).await, built);
+
+    // When version 2 starts: its documents are cleared once, whichever instance comes first.
+    let (first, second) = tokio::join!(
+        h.store.reset_projection_for_definition(&CounterAt(2)),
+        h.store.reset_projection_for_definition(&CounterAt(2)),
+    );
+    assert_eq!([first.unwrap(), second.unwrap()].iter().filter(|r| **r).count(), 1);
+    assert_eq!(state(&*h.store).await, (vec![], vec![], None));
+    assert_eq!(h.store.checkpoint("counter@definition").await.unwrap(), Some(2));
+
+    // Then a runner builds them again from the log, and a restart leaves them alone.
+    let handle = eventlog::spawn_projection(h.store.clone(), Arc::new(CounterAt(2)));
+    tokio::time::timeout(Duration::from_secs(10), handle.catch_up(&*h.store))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state(&*h.store).await, built);
+    assert!(!h.store.reset_projection_for_definition(&CounterAt(2)).await.unwrap());
+
+    // A rebuild records the version it builds by: version 3 rebuilt by hand is not rebuilt
+    // again when it starts.
+    h.store.reset_projection(&CounterAt(3)).await.unwrap();
+    assert!(!h.store.reset_projection_for_definition(&CounterAt(3)).await.unwrap());
 }
 
 async fn a_failing_projection_writes_nothing(h: Harness) {

@@ -99,6 +99,10 @@ pub trait ReadModel: Send + Sync + 'static {
     /// default: its documents may hold what was erased). The erasure announcements themselves
     /// never reach [`Self::update`].
     const REBUILDS_AFTER_ERASURE: bool = true;
+    /// The version of its definition: raise it when its documents come to mean something else,
+    /// or it keeps new documents for past events. On start, documents built by an earlier
+    /// version are rebuilt from the log ([`Projection::version`]).
+    const VERSION: u64 = 1;
     /// Its documents.
     type Doc: Serialize + DeserializeOwned;
 
@@ -255,6 +259,10 @@ impl<R: ReadModel> Projection for Typed<R> {
 
     fn rebuilds_after_erasure(&self) -> bool {
         R::REBUILDS_AFTER_ERASURE
+    }
+
+    fn version(&self) -> u64 {
+        R::VERSION
     }
 
     fn keys(&self, record: &RecordedEvent) -> Vec<DocKey> {

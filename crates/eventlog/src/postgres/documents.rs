@@ -10,6 +10,7 @@ use super::{to_i64, to_u64};
 use crate::error::Result;
 use crate::event::RecordedEvent;
 use crate::projection::{DocKey, Docs, Projection, apply_batch, batch_keys};
+use crate::store::definition_checkpoint;
 
 pub(super) async fn checkpoint(pool: &Pool, name: &str) -> Result<Option<u64>> {
     let client = pool.get().await?;
@@ -124,6 +125,13 @@ pub(super) async fn reset_projection(pool: &Pool, projection: &dyn Projection) -
     tx.execute("DELETE FROM documents WHERE collection = ANY($1)", &[&projection.collections()])
         .await?;
     tx.execute("DELETE FROM checkpoints WHERE name = $1", &[&projection.name()]).await?;
+    // What it builds from now on is this version's.
+    tx.execute(
+        "INSERT INTO checkpoints (name, position) VALUES ($1, $2) \
+         ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
+        &[&definition_checkpoint(projection.name()), &to_i64(projection.version())],
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -77,12 +77,30 @@ pub(super) async fn reset_projection_after_erasure(
     projection: &dyn Projection,
     position: u64,
 ) -> Result<bool> {
+    reset_projection_unless_marked(
+        pool,
+        projection,
+        &erasure_checkpoint(projection.name()),
+        0,
+        position,
+    )
+    .await
+}
+
+/// Resets the projection and sets the checkpoint `mark` to `position`, unless `mark` (`absent`
+/// when there is none) is at `position` or beyond already: one transaction.
+pub(super) async fn reset_projection_unless_marked(
+    pool: &Pool,
+    projection: &dyn Projection,
+    mark: &str,
+    absent: u64,
+    position: u64,
+) -> Result<bool> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    let mark = erasure_checkpoint(projection.name());
     tx.execute(
-        "INSERT INTO checkpoints (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING",
-        &[&mark],
+        "INSERT INTO checkpoints (name, position) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        &[&mark, &to_i64(absent)],
     )
     .await?;
     let done: i64 = tx

@@ -30,7 +30,7 @@ use crate::event::{
 use crate::hash::Hash;
 use crate::keys::{DataKey, KeySelector};
 use crate::projection::Projection;
-use crate::store::{ChainRow, EventStore};
+use crate::store::{ChainRow, EventStore, definition_checkpoint};
 
 mod documents;
 mod keys;
@@ -233,6 +233,12 @@ impl EventStore for PgStore {
         events: &[RecordedEvent],
     ) -> Result<u64> {
         documents::apply_projection(&self.inner.pool, projection, events).await
+    }
+
+    async fn reset_projection_for_definition(&self, projection: &dyn Projection) -> Result<bool> {
+        let mark = definition_checkpoint(projection.name());
+        let pool = &self.inner.pool;
+        keys::reset_projection_unless_marked(pool, projection, &mark, 1, projection.version()).await
     }
 
     async fn reset_projection(&self, projection: &dyn Projection) -> Result<()> {

@@ -93,12 +93,24 @@ pub(super) fn reset_projection_after_erasure(
     collections: &[String],
     position: u64,
 ) -> Result<bool> {
-    let mark = erasure_checkpoint(name);
+    reset_projection_unless_marked(conn, name, collections, &erasure_checkpoint(name), 0, position)
+}
+
+/// Resets the projection and sets the checkpoint `mark` to `position`, unless `mark` (`absent`
+/// when there is none) is at `position` or beyond already: one transaction.
+pub(super) fn reset_projection_unless_marked(
+    conn: &mut Connection,
+    name: &str,
+    collections: &[String],
+    mark: &str,
+    absent: u64,
+    position: u64,
+) -> Result<bool> {
     let tx = conn.transaction()?;
     let done: u64 = tx
-        .query_row("SELECT position FROM checkpoints WHERE name = ?1", [&mark], |r| r.get(0))
+        .query_row("SELECT position FROM checkpoints WHERE name = ?1", [mark], |r| r.get(0))
         .optional()?
-        .unwrap_or(0);
+        .unwrap_or(absent);
     if done >= position {
         return Ok(false);
     }
@@ -106,7 +118,7 @@ pub(super) fn reset_projection_after_erasure(
         tx.execute("DELETE FROM documents WHERE collection = ?1", [c])?;
     }
     tx.execute("DELETE FROM checkpoints WHERE name = ?1", [name])?;
-    super::upsert_checkpoint(&tx, &mark, position)?;
+    super::upsert_checkpoint(&tx, mark, position)?;
     tx.commit()?;
     Ok(true)
 }

@@ -290,6 +290,8 @@ impl ReadModel for Purchases {
     const NAME: &'static str = NAME;
     const COLLECTION: &'static str = HELD;
     const SKIP_UNDECODABLE: bool = true;
+    /// 2: keeps the held purchases' rollup ([`HELD_BY_DAY`]) and the district.
+    const VERSION: u64 = 2;
     type Doc = HeldDoc;
 
     fn collections(&self) -> Vec<&'static str> {
