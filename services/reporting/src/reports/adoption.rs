@@ -466,15 +466,13 @@ pub fn build(docs: &AdoptionDocs, today: NaiveDate, scope: &Scope) -> AdoptionRe
     // Per month and currency, and over the period per currency.
     let mut spend_by_month: BTreeMap<String, BTreeMap<&str, SpendSums>> = BTreeMap::new();
     let mut all_time: BTreeMap<&str, SpendSums> = BTreeMap::new();
-    let slots = docs.spend.iter().flat_map(|s| s.by_day(calendar));
-    for (day, month, currency, sums) in slots {
-        // A document kept by the month counts in a period by its month's last day.
-        let day = day.or_else(|| last_day_of(&month));
-        if !period.is_all() && !day.is_some_and(|d| period.contains(d)) {
-            continue;
+    let days = docs.spend.iter().flat_map(|s| &s.by_day).filter(|(d, _)| period.contains(**d));
+    for (day, currencies) in days {
+        let month = spend_by_month.entry(month_of_day(*day)).or_default();
+        for (currency, sums) in currencies {
+            month.entry(currency).or_default().add(sums);
+            all_time.entry(currency).or_default().add(sums);
         }
-        spend_by_month.entry(month).or_default().entry(currency).or_default().add(sums);
-        all_time.entry(currency).or_default().add(sums);
     }
     let counted_now = counted_from.len() as u64;
     let first = counted_from
@@ -713,10 +711,11 @@ pub async fn adoption_report(
     let (schools, changes, spend, people, advocacy) = futures::try_join!(
         service.documents::<SchoolDoc>(SCHOOLS),
         service.documents::<ChangeDoc>(CHANGES),
-        service.documents::<SpendDoc>(purchases::SPEND),
+        service.partitions::<SpendDoc>(purchases::SPEND, &scope.period),
         service.documents::<PersonDoc>(PEOPLE),
         service.documents::<AdvocacyDoc>(ADVOCACY),
     )?;
+    let spend = spend.into_iter().map(|(_, doc)| doc).collect();
     let docs = AdoptionDocs { schools, changes, spend, people, advocacy };
     let today = scope.calendar.today(service.now());
     Ok(render(&build(&docs, today, &scope), params.format))

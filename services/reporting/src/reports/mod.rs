@@ -313,13 +313,14 @@ impl Reporting {
         Ok(self.district().await?.calendar.today(self.now()))
     }
 
-    /// The partitions of the rollup `collection` that `period` needs ([`rollup::Partitions`]),
-    /// decoded, with their keys, in key order.
-    pub(crate) async fn partitions<E: DeserializeOwned>(
+    /// The partitions of `collection` (a [`rollup::Rollup`]'s, or documents partitioned the same
+    /// way) that `period` needs ([`rollup::Partitions`]), decoded, with their keys, in key
+    /// order.
+    pub(crate) async fn partitions<T: DeserializeOwned>(
         &self,
         collection: &str,
         period: &ReportPeriod,
-    ) -> Result<Vec<(String, rollup::Rollup<E>)>, ApiError> {
+    ) -> Result<Vec<(String, T)>, ApiError> {
         let needed = rollup::Partitions::of(period);
         let docs = self.store().documents(collection).await.map_err(store_error)?;
         docs.into_iter()

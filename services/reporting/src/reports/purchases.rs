@@ -15,10 +15,10 @@
 //! - `reporting.purchases.district`: the `district-settings` events ([`DistrictDoc`]), so that
 //!   the day of a flag and the business time are measured in the calendar in force when they
 //!   happen.
-//! - `reporting.purchases.spend`: one [`SpendDoc`] per UTC day on which the log recorded
-//!   decisions, with the technology spend sums of the adoption report by the quarter hour (UTC)
-//!   the purchases were asked about, so that the report counts them in the district's months
-//!   (in its time zone now in force) when it is asked for.
+//! - `reporting.purchases.spend`: the technology spend sums of the adoption report, by the
+//!   district's day the purchases were asked about (in its time zone when the gate decided)
+//!   and currency: one [`SpendDoc`] per UTC month the log recorded the decisions in (a
+//!   partition, as a [rollup](super::rollup)'s), so the report reads a document a month.
 //!
 //! Every time here is when the fact took place ([`took_place_at`]): a check sent after the fact
 //! counts from when the purchase was requested, IT's decision logged after the fact from when
@@ -53,7 +53,6 @@ use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 
 use super::clocks::DistrictDoc;
-use super::figures::month_of_day;
 use super::rollup::{DistrictMemo, Durations, Rollup, Sum, partition_key};
 
 /// The projection's (and checkpoint's) name.
@@ -62,7 +61,7 @@ pub const NAME: &str = "reporting.purchases";
 pub const HELD: &str = "reporting.purchases.held";
 /// One document per advisory purchase: [`AdvisoryDoc`].
 pub const ADVISORY: &str = "reporting.purchases.advisory";
-/// One document per UTC day of decisions: [`SpendDoc`].
+/// One document per UTC month of decisions: [`SpendDoc`].
 pub const SPEND: &str = "reporting.purchases.spend";
 /// The submissions awaiting their decision: one [`PendingDoc`] under [`PENDING_KEY`].
 pub const PENDING: &str = "reporting.purchases.pending";
@@ -192,61 +191,12 @@ impl AdvisoryDoc {
     }
 }
 
-/// The purchase checks whose decisions the log recorded on one UTC day, by the quarter hour
-/// (UTC) the purchases were asked about: any time zone's midnight falls on a quarter hour, so
-/// the adoption report counts each check in the district's month.
+/// The purchase checks whose decisions the log recorded in one UTC month (the partition), by
+/// the district's day they were asked about and currency.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(transparent)]
 pub struct SpendDoc {
-    /// Per currency, by the start of the quarter hour.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub by_quarter_hour: BTreeMap<DateTime<Utc>, BTreeMap<String, SpendSums>>,
-    /// Documents written before the quarter hours were kept: one per calendar month (UTC),
-    /// `procgate rebuild reporting` rewrites them.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub month: Option<String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub by_currency: BTreeMap<String, SpendSums>,
-}
-
-impl SpendDoc {
-    /// The sums of the checks, each with the district's month it falls in (`calendar`), per
-    /// currency.
-    pub fn by_month<'a>(
-        &'a self,
-        calendar: &'a DistrictCalendar,
-    ) -> impl Iterator<Item = (String, &'a str, &'a SpendSums)> + 'a {
-        self.by_day(calendar).map(|(_, month, currency, sums)| (month, currency, sums))
-    }
-
-    /// As [`by_month`](Self::by_month), with the district's date of each sum (`None` in a
-    /// document kept by the month).
-    pub fn by_day<'a>(
-        &'a self,
-        calendar: &'a DistrictCalendar,
-    ) -> impl Iterator<Item = (Option<NaiveDate>, String, &'a str, &'a SpendSums)> + 'a {
-        let slots = self.by_quarter_hour.iter().flat_map(move |(at, sums)| {
-            let day = calendar.today(*at);
-            let month = month_of_day(day);
-            sums.iter()
-                .map(move |(currency, sums)| (Some(day), month.clone(), currency.as_str(), sums))
-        });
-        let legacy = self.month.iter().flat_map(move |month| {
-            self.by_currency.iter().map(move |(c, sums)| (None, month.clone(), c.as_str(), sums))
-        });
-        slots.chain(legacy)
-    }
-}
-
-/// The key of the spend document for decisions recorded at `recorded_at`: its UTC day.
-fn spend_key(recorded_at: DateTime<Utc>) -> String {
-    recorded_at.date_naive().to_string()
-}
-
-/// The start of the UTC quarter hour of `at`.
-fn quarter_hour(at: DateTime<Utc>) -> DateTime<Utc> {
-    let seconds = at.timestamp();
-    DateTime::from_timestamp(seconds - seconds.rem_euclid(900), 0).unwrap_or(at)
+    pub by_day: BTreeMap<NaiveDate, BTreeMap<String, SpendSums>>,
 }
 
 /// Sums of checks in one currency.
@@ -290,7 +240,8 @@ impl ReadModel for Purchases {
     const NAME: &'static str = NAME;
     const COLLECTION: &'static str = HELD;
     const SKIP_UNDECODABLE: bool = true;
-    /// 2: keeps the held purchases' rollup ([`HELD_BY_DAY`]) and the district.
+    /// 2: keeps the held purchases' rollup ([`HELD_BY_DAY`]) and the district; spend by the
+    /// district's day.
     const VERSION: u64 = 2;
     type Doc = HeldDoc;
 
@@ -336,10 +287,11 @@ impl ReadModel for Purchases {
         match purchase {
             PurchaseEvent::Submitted(_) => vec![pending()],
             PurchaseEvent::Decided(d) => {
-                let mut keys = vec![pending(), DocKey::new(SPEND, spend_key(event.recorded_at))];
+                let spend = DocKey::new(SPEND, partition_key(event.recorded_at));
+                let mut keys = vec![pending(), spend, district()];
                 match d.decision {
                     Decision::Advisory => keys.push(DocKey::new(ADVISORY, event.stream_id())),
-                    Decision::Held => keys.extend([district(), rollup()]),
+                    Decision::Held => keys.push(rollup()),
                     Decision::Approved => {}
                 }
                 keys
@@ -366,8 +318,8 @@ impl ReadModel for Purchases {
         match purchase {
             PurchaseEvent::Submitted(s) => awaiting_decision(id, s, docs),
             PurchaseEvent::Decided(d) => {
-                if let Some(held) = decided(event, purchase, d, docs) {
-                    let district = self.district(docs);
+                let district = self.district(docs);
+                if let Some(held) = decided(event, purchase, d, &district, docs)? {
                     self.flagged(event, held, &district, docs)?;
                 }
             }
@@ -488,24 +440,23 @@ fn decided(
     event: &Recorded<'_>,
     decision: &PurchaseEvent,
     d: &PurchaseDecided,
+    district: &District,
     docs: &mut Documents<'_, HeldDoc>,
-) -> Option<HeldDoc> {
+) -> Result<Option<HeldDoc>, String> {
     let id = event.stream_id();
     let mut pending = docs.of::<PendingDoc>(PENDING);
     let mut waiting = pending.get(PENDING_KEY).unwrap_or_default();
     // Decided twice, or without a submission: nothing to count.
-    let check = waiting.checks.remove(id)?;
+    let Some(check) = waiting.checks.remove(id) else { return Ok(None) };
     if waiting.checks.is_empty() {
         pending.remove(PENDING_KEY);
     } else {
         pending.put(PENDING_KEY, &waiting);
     }
     let asked_at = took_place_at(decision, event.recorded_at, check.requested_at);
-    let key = spend_key(event.recorded_at);
-    let mut spend = docs.of::<SpendDoc>(SPEND);
-    let mut doc = spend.get(&key).unwrap_or_default();
-    let slot = doc.by_quarter_hour.entry(quarter_hour(asked_at)).or_default();
-    let sums = slot.entry(check.currency.clone()).or_default();
+    let spend: &mut SpendDoc = docs.entry_in(SPEND, &partition_key(event.recorded_at), event)?;
+    let day = spend.by_day.entry(district.calendar.today(asked_at)).or_default();
+    let sums = day.entry(check.currency.clone()).or_default();
     sums.checks += 1;
     if d.reasons.iter().any(|r| r.code != ReasonCode::NotTechnology) {
         sums.technology_checks += 1;
@@ -515,8 +466,7 @@ fn decided(
             sums.gated_cents += check.total_cents;
         }
     }
-    spend.put(&key, &doc);
-    match d.decision {
+    Ok(match d.decision {
         Decision::Approved => None,
         Decision::Held => {
             // The fold takes the decision as the gate wrote it, after what its submission said.
@@ -542,7 +492,7 @@ fn decided(
             docs.of::<AdvisoryDoc>(ADVISORY).put(id, &doc);
             None
         }
-    }
+    })
 }
 
 /// IT's work on a held purchase; whether the document changed.
@@ -861,24 +811,29 @@ mod tests {
         assert_eq!(doc.flagged_at, Some(at(-3 * 24 * 60)));
         assert_eq!(doc.resolved_at, Some(at(-2 * 24 * 60)));
         assert_eq!(doc.call_and_alternative_first, Some(true));
-        // Its spend counts in the quarter hour it was requested in, kept with the day the log
-        // recorded the decision.
+        // Its spend counts on the day it was requested (in UTC's calendar: the district set
+        // none), kept in the partition of the month the log recorded the decision in.
         let store = kernel::testing::project(&*Purchases::default().into_projection(), &events);
         let spend: SpendDoc =
-            serde_json::from_value(store[&DocKey::new(SPEND, "2024-09-02")].clone()).unwrap();
-        let slots: Vec<_> = spend.by_quarter_hour.keys().copied().collect();
-        assert_eq!(slots, [at(-3 * 24 * 60)]);
-        assert_eq!(spend.by_quarter_hour[&at(-3 * 24 * 60)]["USD"].technology_checks, 0);
-        assert_eq!(spend.by_quarter_hour[&at(-3 * 24 * 60)]["USD"].checks, 1);
+            serde_json::from_value(store[&DocKey::new(SPEND, "2024-09")].clone()).unwrap();
+        let requested = at(-3 * 24 * 60).date_naive();
+        assert_eq!(spend.by_day.keys().copied().collect::<Vec<_>>(), [requested]);
+        assert_eq!(spend.by_day[&requested]["USD"].technology_checks, 0);
+        assert_eq!(spend.by_day[&requested]["USD"].checks, 1);
         let json = serde_json::to_value(&spend).unwrap();
         assert_eq!(serde_json::from_value::<SpendDoc>(json).unwrap(), spend, "round trips");
     }
 
     #[test]
-    fn quarter_hours_start_on_the_quarter() {
-        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
-        assert_eq!(quarter_hour(t("2024-09-01T04:44:59.9Z")), t("2024-09-01T04:30:00Z"));
-        assert_eq!(quarter_hour(t("2024-09-01T04:45:00Z")), t("2024-09-01T04:45:00Z"));
-        assert_eq!(spend_key(t("2024-09-01T23:59:59Z")), "2024-09-01");
+    fn spend_counts_on_the_districts_day_in_its_time_zone_when_decided() {
+        // Chicago: 2024-09-02T03:00Z is 22:00 on 1 September.
+        let id = Uuid::from_u128(4);
+        let mut events = district_log(1, chicago_settings_with_labor_day());
+        events.extend(recorded(id, 5, &[(submitted(id), -6 * 60), (held(), -6 * 60)]));
+        let store = kernel::testing::project(&*Purchases::default().into_projection(), &events);
+        let spend: SpendDoc =
+            serde_json::from_value(store[&DocKey::new(SPEND, "2024-09")].clone()).unwrap();
+        let sunday: NaiveDate = "2024-09-01".parse().unwrap();
+        assert_eq!(spend.by_day.keys().copied().collect::<Vec<_>>(), [sunday]);
     }
 }

@@ -188,7 +188,7 @@ pub async fn response_times_report(
     let params: ReportParams = parse_query(req.query_string())?;
     let scope = service.scope(&params).await?;
     service.wait_for(&[Purchases::NAME]).await?;
-    let partitions = service.partitions::<HeldFigures>(HELD_BY_DAY, &scope.period).await?;
+    let partitions = service.partitions::<Rollup<HeldFigures>>(HELD_BY_DAY, &scope.period).await?;
     let report = build(partitions.iter().map(|(k, p)| (k.as_str(), p)), &scope);
     Ok(render(&report, params.format))
 }

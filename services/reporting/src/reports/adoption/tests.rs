@@ -73,19 +73,11 @@ fn series_by_month_and_change() {
         gated_checks: 1,
         gated_cents: 10_000,
     });
-    // Kept by the quarter hour, and (a document written before) by the month.
+    // Counted on two days of September, kept in two partitions.
     let (half, rest) = split(&sums);
-    let at = "2024-09-12T15:00:00Z".parse().unwrap();
     let spend = [
-        SpendDoc {
-            by_quarter_hour: [(at, [("USD".into(), half)].into())].into(),
-            ..SpendDoc::default()
-        },
-        SpendDoc {
-            month: Some("2024-09".into()),
-            by_currency: [("USD".into(), rest)].into(),
-            ..SpendDoc::default()
-        },
+        SpendDoc { by_day: [(day("2024-09-12"), [("USD".into(), half)].into())].into() },
+        SpendDoc { by_day: [(day("2024-09-30"), [("USD".into(), rest)].into())].into() },
     ];
     let docs = AdoptionDocs {
         schools: schools.to_vec(),
@@ -189,10 +181,8 @@ fn a_sign_up_at_half_past_eleven_at_night_on_the_last_day_of_a_month_counts_in_t
         technology_cents: 50_000,
         ..SpendSums::default()
     };
-    let spend = [SpendDoc {
-        by_quarter_hour: [(late, [("USD".into(), check)].into())].into(),
-        ..SpendDoc::default()
-    }];
+    // Counted on the district's day when the gate decided: 31 August in Chicago.
+    let spend = [SpendDoc { by_day: [(day("2024-08-31"), [("USD".into(), check)].into())].into() }];
     let docs = AdoptionDocs {
         schools: schools.to_vec(),
         spend: spend.to_vec(),
@@ -206,9 +196,15 @@ fn a_sign_up_at_half_past_eleven_at_night_on_the_last_day_of_a_month_counts_in_t
         .collect();
     assert_eq!(months, [("2024-08", 1, 1), ("2024-09", 1, 0)]);
     assert_eq!(report.months[0].technology_spend[0].technology_spend, "500.00");
-    // In UTC's calendar, the same moment is September's.
+    // In UTC's calendar, the registration is September's; the spend stays on the day it was
+    // counted on when the gate decided.
     let report = build(&docs, day("2024-09-10"), &in_calendar(utc()));
-    assert_eq!(report.months.iter().map(|m| m.month.as_str()).collect::<Vec<_>>(), ["2024-09"]);
+    let months: Vec<(&str, u64, usize)> = report
+        .months
+        .iter()
+        .map(|m| (m.month.as_str(), m.schools.total, m.technology_spend.len()))
+        .collect();
+    assert_eq!(months, [("2024-08", 0, 1), ("2024-09", 1, 0)]);
 }
 
 #[test]
