@@ -708,13 +708,20 @@ pub async fn adoption_report(
     let params: ReportParams = parse_query(req.query_string())?;
     let scope = service.scope(&params).await?;
     service.wait_for(&[Schools::NAME, purchases::Purchases::NAME]).await?;
-    let (schools, changes, spend, people, advocacy) = futures::try_join!(
+    let (schools, changes, spend, advocacy) = futures::try_join!(
         service.documents::<SchoolDoc>(SCHOOLS),
         service.documents::<ChangeDoc>(CHANGES),
         service.partitions::<SpendDoc>(purchases::SPEND, &scope.period),
-        service.documents::<PersonDoc>(PEOPLE),
         service.documents::<AdvocacyDoc>(ADVOCACY),
     )?;
+    // Only the people the signings name: the principals and the advocates.
+    let named: BTreeSet<String> = changes
+        .iter()
+        .filter_map(|c| c.principal_id)
+        .chain(advocacy.iter().map(|a| a.advocate_id))
+        .map(|id| id.to_string())
+        .collect();
+    let people = service.documents_at::<PersonDoc>(PEOPLE, named).await?;
     let spend = spend.into_iter().map(|(_, doc)| doc).collect();
     let docs = AdoptionDocs { schools, changes, spend, people, advocacy };
     let today = scope.calendar.today(service.now());
