@@ -1,30 +1,44 @@
 //! The clocks projection (`reporting.clocks`): the facts the reports in business time need,
-//! kept incrementally; the business time itself is computed when a report is asked for, in
-//! the district's calendar then in force.
+//! kept incrementally, and the SLA report's figures of the clocks that stopped.
 //!
 //! - `reporting.clocks`: one [`ClockDoc`] per **flagged** purchase (held or advisory): its
 //!   school and the published fold of its clocks ([`PurchaseClocks`]: the flag, the payment
 //!   method, the calls, the approval or cancellation), the same fold the gate's views and its
-//!   scheduler use, so the reports judge a clock as the gate does.
+//!   scheduler use, so the reports judge a clock as the gate does; and what of it
+//!   [`BY_DAY`] counts already (the day its clocks started, the clocks counted).
+//! - `reporting.clocks.by_day`: the SLA figures as a [rollup](super::rollup): [`SlaFigures`]
+//!   by the district's day the purchase's clocks started and school, one partition per UTC
+//!   month the log recorded them in: the purchases with clocks, and per kind of clock the
+//!   stopped ones, met or breached, and the business time they ran. Each purchase is counted
+//!   once, by the event that starts its clocks; each clock once, by the event that stops it,
+//!   judged then as the gate judges it ([`Clock::status`] at its stop), in the district's
+//!   calendar and targets in force when the projection applies that event.
+//! - `reporting.clocks.open`: a copy of the [`ClockDoc`] of each flagged purchase that has a
+//!   clock still running (or no clocks yet: flagged while the district had no targets),
+//!   removed once every clock it has stopped and is counted. A running clock's state depends
+//!   on the time it is judged at, so the report judges these when it is asked for.
 //! - `reporting.clocks.district`: one [`DistrictDoc`] holding the `district-settings` stream's
 //!   events (a handful a year: the calendar, closures, targets), folded into the published
-//!   [`District`] at request time. The reports' *today* and *month* are the district's, in its
-//!   time zone.
+//!   [`District`] at request time, and by the projection once per change
+//!   ([`DistrictMemo`]). The reports' *today* and *month* are the district's, in its time zone.
 //! - `reporting.clocks.pending`: one [`PendingClocks`] document holding the submissions whose
 //!   decision has not been read yet (as the purchase projection keeps its own): a purchase
 //!   approved at once never gets a document.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use eventlog::{DocKey, Filter};
 use events::Published;
-use events::clocks::PurchaseClocks;
+use events::clocks::{Clock, ClockKind, PurchaseClocks, SlaState};
 use events::district::{District, DistrictEvent};
 use events::gate::PurchaseEvent;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use super::rollup::{DistrictMemo, Durations, Rollup, Sum, partition_key};
 
 /// The projection's (and checkpoint's) name, and the collection of its [`ClockDoc`]s.
 pub const NAME: &str = "reporting.clocks";
@@ -36,6 +50,10 @@ pub const DISTRICT_KEY: &str = "district-settings";
 pub const PENDING: &str = "reporting.clocks.pending";
 /// The key of the one pending document.
 pub const PENDING_KEY: &str = "awaiting-decision";
+/// The SLA figures: one [`Rollup<SlaFigures>`] per UTC month of changes.
+pub const BY_DAY: &str = "reporting.clocks.by_day";
+/// The [`ClockDoc`]s of the purchases with a clock still running (or none yet), by purchase id.
+pub const OPEN: &str = "reporting.clocks.open";
 
 /// A flagged purchase's clocks.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -43,6 +61,108 @@ pub const PENDING_KEY: &str = "awaiting-decision";
 pub struct ClockDoc {
     pub school_id: String,
     pub clocks: PurchaseClocks,
+    /// The district's day its clocks started, in the calendar in force when the projection
+    /// first saw them (at the flag; for a purchase flagged before the district had targets, at
+    /// its first event after they were set): the day it counts on in [`BY_DAY`]. `None` while
+    /// it has no clocks, and in documents written before the rollup was kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub day: Option<NaiveDate>,
+    /// The clocks [`BY_DAY`] counts: stopped, and judged when they stopped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub counted: Vec<ClockKind>,
+}
+
+impl ClockDoc {
+    /// Whether [`BY_DAY`] counts all of it: the purchase, and every clock (all stopped).
+    /// Otherwise it is kept in [`OPEN`] and judged when the report is asked for.
+    pub fn is_closed(&self) -> bool {
+        self.day.is_some() && self.clocks.stopped()
+    }
+}
+
+/// What the purchases whose clocks started on one day at one school came to (zeros are left out
+/// of the stored JSON): the purchases with clocks, and the clocks that stopped.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SlaFigures {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub purchases: u64,
+    #[serde(skip_serializing_if = "StoppedClocks::is_empty")]
+    pub first_contact: StoppedClocks,
+    #[serde(skip_serializing_if = "StoppedClocks::is_empty")]
+    pub decision: StoppedClocks,
+    #[serde(skip_serializing_if = "StoppedClocks::is_empty")]
+    pub advisory_outreach: StoppedClocks,
+}
+
+impl SlaFigures {
+    /// The figures of one kind of clock.
+    pub fn of(&self, kind: ClockKind) -> &StoppedClocks {
+        match kind {
+            ClockKind::FirstContact => &self.first_contact,
+            ClockKind::Decision => &self.decision,
+            ClockKind::AdvisoryOutreach => &self.advisory_outreach,
+        }
+    }
+
+    fn of_mut(&mut self, kind: ClockKind) -> &mut StoppedClocks {
+        match kind {
+            ClockKind::FirstContact => &mut self.first_contact,
+            ClockKind::Decision => &mut self.decision,
+            ClockKind::AdvisoryOutreach => &mut self.advisory_outreach,
+        }
+    }
+}
+
+impl Sum for SlaFigures {
+    fn add(&mut self, other: &Self) {
+        self.purchases += other.purchases;
+        self.first_contact.add(&other.first_contact);
+        self.decision.add(&other.decision);
+        self.advisory_outreach.add(&other.advisory_outreach);
+    }
+}
+
+/// Stopped clocks of one kind: how many met their due time and how many stopped after it (every
+/// stopped clock is one or the other), and the business time each ran.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StoppedClocks {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub met: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub breached: u64,
+    /// The business time each ran, waits on the requester left out.
+    #[serde(skip_serializing_if = "Durations::is_empty")]
+    pub ran: Durations,
+}
+
+impl StoppedClocks {
+    pub fn is_empty(&self) -> bool {
+        self.met == 0 && self.breached == 0 && self.ran.is_empty()
+    }
+
+    /// Counts a clock stopped in `state` (met or breached) after running `ran`.
+    fn count(&mut self, state: SlaState, ran: TimeDelta) {
+        if state == SlaState::Breached {
+            self.breached += 1;
+        } else {
+            self.met += 1;
+        }
+        self.ran.add(ran);
+    }
+}
+
+impl Sum for StoppedClocks {
+    fn add(&mut self, other: &Self) {
+        self.met += other.met;
+        self.breached += other.breached;
+        Sum::add(&mut self.ran, &other.ran);
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Submissions whose decision has not been read yet, by purchase id.
@@ -93,9 +213,18 @@ impl DistrictDoc {
     }
 }
 
-/// Keeps the [`ClockDoc`]s, [`DISTRICT`] and [`PENDING`].
+/// Keeps the [`ClockDoc`]s, [`BY_DAY`], [`OPEN`], [`DISTRICT`] and [`PENDING`].
 #[derive(Debug, Default)]
-pub struct Clocks;
+pub struct Clocks {
+    district: DistrictMemo,
+}
+
+impl Clocks {
+    /// The district in force: its settings as the log has them so far.
+    fn district(&self, docs: &mut Documents<'_, ClockDoc>) -> Arc<District> {
+        self.district.district(docs.of::<DistrictDoc>(DISTRICT).read(DISTRICT_KEY))
+    }
+}
 
 impl ReadModel for Clocks {
     const NAME: &'static str = NAME;
@@ -103,7 +232,7 @@ impl ReadModel for Clocks {
     type Doc = ClockDoc;
 
     fn collections(&self) -> Vec<&'static str> {
-        vec![NAME, DISTRICT, PENDING]
+        vec![NAME, BY_DAY, OPEN, DISTRICT, PENDING]
     }
 
     fn filter(&self) -> Filter {
@@ -127,12 +256,19 @@ impl ReadModel for Clocks {
         }
     }
 
+    /// [`OPEN`] is only written (put or removed), never read: it needs no key here.
     fn other_keys(&self, event: &Recorded<'_>) -> Vec<DocKey> {
+        let district = || DocKey::new(DISTRICT, DISTRICT_KEY);
+        let pending = || DocKey::new(PENDING, PENDING_KEY);
+        let rollup = || DocKey::new(BY_DAY, partition_key(event.recorded_at));
         match event.event {
-            Published::Purchase(PurchaseEvent::Submitted(_) | PurchaseEvent::Decided(_)) => {
-                vec![DocKey::new(PENDING, PENDING_KEY)]
+            Published::Purchase(PurchaseEvent::Submitted(_)) => vec![pending()],
+            Published::Purchase(PurchaseEvent::Decided(d)) if d.decision.flags() => {
+                vec![pending(), district(), rollup()]
             }
-            Published::District(_) => vec![DocKey::new(DISTRICT, DISTRICT_KEY)],
+            Published::Purchase(PurchaseEvent::Decided(_)) => vec![pending()],
+            Published::Purchase(_) => vec![district(), rollup()],
+            Published::District(_) => vec![district()],
             _ => vec![],
         }
     }
@@ -150,7 +286,8 @@ impl ReadModel for Clocks {
                 let mut pending = docs.of::<PendingClocks>(PENDING);
                 let mut doc = pending.get(PENDING_KEY).unwrap_or_default();
                 let school_id = s.school_id.to_string();
-                doc.submitted.insert(id.to_owned(), ClockDoc { school_id, clocks });
+                doc.submitted
+                    .insert(id.to_owned(), ClockDoc { school_id, clocks, ..ClockDoc::default() });
                 pending.put(PENDING_KEY, &doc);
             }
             Published::Purchase(decision @ PurchaseEvent::Decided(d)) => {
@@ -165,15 +302,17 @@ impl ReadModel for Clocks {
                 }
                 if d.decision.flags() {
                     doc.clocks.apply(decision, event.recorded_at);
+                    self.count(event, &mut doc, false, docs)?;
                     docs.put(id, &doc);
                 }
             }
             Published::Purchase(purchase) => {
                 // Not flagged (approved at once, or unknown): no clocks.
                 let Some(mut doc) = docs.get(id) else { return Ok(()) };
-                let before = doc.clocks.clone();
+                let (before, was_open) = (doc.clocks.clone(), !doc.is_closed());
                 doc.clocks.apply(purchase, event.recorded_at);
                 if doc.clocks != before {
+                    self.count(event, &mut doc, was_open, docs)?;
                     docs.put(id, &doc);
                 }
             }
@@ -182,6 +321,51 @@ impl ReadModel for Clocks {
                 district.entry(DISTRICT_KEY, event)?.keep(event);
             }
             _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl Clocks {
+    /// What `event` adds to [`BY_DAY`] for the purchase of `doc`, whose clocks it just changed,
+    /// in the district in force now: the purchase, once, when its clocks first show (the day
+    /// they started); each clock, once, when it shows stopped, judged at its stop. Then keeps
+    /// the document among the [`OPEN`] ones while it is not all counted (`was_open`: it was).
+    fn count(
+        &self,
+        event: &Recorded<'_>,
+        doc: &mut ClockDoc,
+        was_open: bool,
+        docs: &mut Documents<'_, ClockDoc>,
+    ) -> Result<(), String> {
+        let district = self.district(docs);
+        let clocks = doc.clocks.clocks(&district);
+        if let Some(first) = clocks.first() {
+            let calendar = &district.calendar;
+            let started = doc.day.is_none();
+            let day = *doc.day.get_or_insert_with(|| calendar.today(first.started_at));
+            let stopped: Vec<&Clock> = clocks
+                .iter()
+                .filter(|c| c.stopped_at.is_some() && !doc.counted.contains(&c.kind))
+                .collect();
+            if started || !stopped.is_empty() {
+                let partition: &mut Rollup<SlaFigures> =
+                    docs.entry_in(BY_DAY, &partition_key(event.recorded_at), event)?;
+                let figures = partition.entry(day, &doc.school_id);
+                figures.purchases += u64::from(started);
+                for clock in stopped {
+                    let Some(at) = clock.stopped_at else { continue };
+                    let state = clock.status(calendar, at).state;
+                    figures.of_mut(clock.kind).count(state, clock.elapsed(calendar, at));
+                    doc.counted.push(clock.kind);
+                }
+            }
+        }
+        let mut open = docs.of::<ClockDoc>(OPEN);
+        if !doc.is_closed() {
+            open.put(event.stream_id(), doc);
+        } else if was_open {
+            open.remove(event.stream_id());
         }
         Ok(())
     }
@@ -203,7 +387,7 @@ mod tests {
 
     /// Every document after the events, applied one batch per event.
     fn apply(events: &[RecordedEvent]) -> BTreeMap<DocKey, Value> {
-        let projection = Clocks.into_projection();
+        let projection = Clocks::default().into_projection();
         kernel::testing::project(&*projection, events)
     }
 

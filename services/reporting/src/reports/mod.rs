@@ -104,7 +104,7 @@ pub fn projections() -> Vec<Arc<dyn Projection>> {
         promises::Promises.into_projection(),
         wishes::Wishes.into_projection(),
         card_spend::CardSpend.into_projection(),
-        clocks::Clocks.into_projection(),
+        clocks::Clocks::default().into_projection(),
         crate::notify::read_model::Webhooks.into_projection(),
     ]
 }

@@ -746,6 +746,45 @@ pub(crate) mod fixtures {
             })
             .collect()
     }
+
+    /// Targets: first contact in 60 business minutes, a decision in 480, advisory outreach in
+    /// 240, a warning at half; the same for every payment method.
+    pub fn sla_targets() -> DistrictEvent {
+        let minutes = |n| events::district::BusinessMinutes::new(n).unwrap();
+        events::district::SlaTargets {
+            first_contact_minutes: minutes(60),
+            decision_minutes: minutes(480),
+            advisory_outreach_minutes: minutes(240),
+            warn_at_percent: vec![50],
+            escalate_to: None,
+            by_payment_method: Default::default(),
+        }
+        .into()
+    }
+
+    /// The gate's `advisory` decision: IT reaches out, finance does not wait.
+    pub fn advisory() -> PurchaseEvent {
+        PurchaseDecided {
+            decision: Decision::Advisory,
+            reasons: vec![],
+            policy_version: 4,
+            school_gated: false,
+        }
+        .into()
+    }
+
+    /// A call that did not reach the requester, took place `minutes` after t0.
+    pub fn unreached(minutes: i64) -> PurchaseEvent {
+        CallLogged {
+            call_id: Uuid::from_u128(1_000_000 + u128::from(minutes.unsigned_abs())),
+            requester_reached: false,
+            goal: None,
+            notes: None,
+            occurred_at: at(minutes),
+            spoke_with: None,
+        }
+        .into()
+    }
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 //! logged) and `decision` (approved or cancelled), an advisory one `advisory_outreach` (a call
 //! logged), each with its target in business minutes (`PUT /v1/sla`, by payment method, the
 //! targets in force when the purchase was flagged) and paused while IT waits on the requester.
-//! Each clock is judged as the gate judges it, in the district's calendar now in force and at
-//! the time of the request:
+//! Each clock is judged as the gate judges it: a running one at the time of the request, in
+//! the district's calendar now in force; a stopped one at its stop, in the calendar in force
+//! when the event that stopped it was read (see below):
 //!
 //! - `met`: stopped at or before its due time;
 //! - `breached`: stopped after it, or still running past it;
@@ -20,8 +21,43 @@
 //! purchases whose clocks started in it (the district's date). Schools are named beside their
 //! ids.
 //!
-//! The figures come from the clocks projection ([`super::clocks`]): each flagged purchase's
-//! clock fold, and the district, folded together when the report is asked for.
+//! The figures come from the clocks projection ([`super::clocks`]), kept as the events arrive
+//! so that a request does not fold every flagged purchase:
+//!
+//! - **Stopped clocks are judged when they stop.** The projection counts each clock once, when
+//!   it applies the event that stops it (the call, the approval or the cancellation), judged
+//!   as the gate judges it (`Clock::status` at its stop: met or breached) with the business
+//!   time it ran, in the district's calendar and targets in force then; and each purchase
+//!   once, when its clocks start. Both count on the district's day the clocks started (in the
+//!   calendar in force when the projection first saw them) and the purchase's school, in its
+//!   [rollup](super::rollup) `reporting.clocks.by_day`. A later change of calendar counts from
+//!   then on: it does not rewrite a verdict given or a duration measured.
+//! - **Running clocks are judged at the request.** Whether one is on track, warning or
+//!   breached depends on the time: the purchases with a clock still running are kept apart
+//!   (`reporting.clocks.open`, each removed once all its clocks stopped), and only those are
+//!   judged when the report is asked for, in the district now in force, and added to the
+//!   groups of their day; their stopped clocks are in the rollup already.
+//!
+//! Edge cases:
+//!
+//! - *Flagged before any targets.* Its clocks start when the first targets were set (as the
+//!   gate has it), so it has none when it is flagged: it stays among the open ones and is
+//!   judged in full at the request, as before (every clock from the first targets, one that
+//!   stopped before them met with no business time, on the day of the first targets in the
+//!   calendar now in force), until an event of its own after the targets were set. That event
+//!   counts it in the rollup as any purchase: once, on the day of the first targets in the
+//!   calendar then, with each clock stopped by then. One closed before the targets were set
+//!   gets no such event and stays open, judged at each request (only the purchases flagged
+//!   before the district's first targets can be in that case). With no targets at all no
+//!   purchase has clocks, and every count is 0.
+//! - *A stopped clock never runs again* (`events::clocks`), and one counted is not counted
+//!   again: an event that comes later and says something took place earlier (a call logged
+//!   after the approval, dated before it, that would move the first contact or add a wait)
+//!   does not change the verdict or the duration counted; the open clocks, judged at the
+//!   request, take it.
+//! - *Once per purchase.* A purchase counts in `purchases` once: when its clocks first show
+//!   (its `day` is set then, and `counted` lists its clocks in the rollup); a second decision
+//!   is not read, and an event that changes nothing of its clocks counts nothing.
 
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get};
@@ -34,9 +70,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use web::ApiError;
 
-use super::clocks::{ClockDoc, NAME as CLOCKS};
+use super::clocks::{BY_DAY, ClockDoc, OPEN, SlaFigures};
 use super::csv::{Cell, Csv};
 use super::figures::{Grouped, Stats, month_of_day, share};
+use super::rollup::{Durations, Partitions, Rollup};
 use super::{Report, ReportParams, ReportPeriod, ReportReaders, Scope, parse_query, render};
 use crate::Reporting;
 
@@ -103,16 +140,15 @@ struct Acc {
 
 #[derive(Default)]
 struct KindAcc {
-    clocks: u64,
     met: u64,
     breached: u64,
     breached_open: u64,
     on_track: u64,
     warning: u64,
-    ran: Vec<TimeDelta>,
+    ran: Durations,
 }
 
-/// One clock judged.
+/// One clock judged at the request.
 struct Judged {
     kind: ClockKind,
     state: SlaState,
@@ -124,12 +160,23 @@ const KINDS: [ClockKind; 3] =
     [ClockKind::FirstContact, ClockKind::Decision, ClockKind::AdvisoryOutreach];
 
 impl Acc {
-    fn add(&mut self, clocks: &[Judged]) {
-        self.purchases += 1;
+    /// The purchases and stopped clocks of a day of the rollup.
+    fn add_counted(&mut self, figures: &SlaFigures) {
+        self.purchases += figures.purchases;
+        for (acc, kind) in self.kinds.iter_mut().zip(KINDS) {
+            let stopped = figures.of(kind);
+            acc.met += stopped.met;
+            acc.breached += stopped.breached;
+            super::rollup::Sum::add(&mut acc.ran, &stopped.ran);
+        }
+    }
+
+    /// Clocks judged at the request; and the purchase, unless the rollup counts it.
+    fn add_judged(&mut self, purchase: bool, clocks: &[Judged]) {
+        self.purchases += u64::from(purchase);
         for clock in clocks {
             let Some(i) = KINDS.iter().position(|k| *k == clock.kind) else { continue };
             let acc = &mut self.kinds[i];
-            acc.clocks += 1;
             match clock.state {
                 SlaState::Met => acc.met += 1,
                 SlaState::Breached => {
@@ -140,21 +187,21 @@ impl Acc {
                 SlaState::Warning => acc.warning += 1,
             }
             if clock.stopped {
-                acc.ran.push(clock.ran);
+                acc.ran.add(clock.ran);
             }
         }
     }
 
     fn finish(self, key: String, name: Option<String>) -> SlaGroup {
         let [first_contact, decision, advisory_outreach] = self.kinds.map(|k| Attainment {
-            clocks: k.clocks,
+            clocks: k.met + k.breached + k.on_track + k.warning,
             met: k.met,
             breached: k.breached,
             breached_open: k.breached_open,
             on_track: k.on_track,
             warning: k.warning,
             attainment: share(k.met, k.met + k.breached),
-            business_hours: Stats::of(k.ran),
+            business_hours: k.ran.stats(),
         });
         SlaGroup {
             key,
@@ -167,36 +214,51 @@ impl Acc {
     }
 }
 
-/// The report from the clocks of the purchases flagged in the scope's period, judged in
-/// `district` at `now`.
-pub fn build(
-    docs: &[ClockDoc],
+/// The report for the scope's period: the purchases and stopped clocks the rollup partitions
+/// (keyed by their partition key) count on its days, and the clocks of the `open` purchases
+/// (those with a clock still running, or none counted yet) judged in `district` at `now`.
+pub fn build<'a>(
+    partitions: impl IntoIterator<Item = (&'a str, &'a Rollup<SlaFigures>)>,
+    open: &[ClockDoc],
     district: &District,
     now: DateTime<Utc>,
     scope: &Scope,
 ) -> SlaReport {
     let calendar = &district.calendar;
+    let period = &scope.period;
     let mut groups: Grouped<Acc> = Grouped::default();
-    for doc in docs {
+    // As `rollup::group`, into the report's accumulator.
+    let needed = Partitions::of(period);
+    let (from, to) = (period.from.unwrap_or(NaiveDate::MIN), period.to.unwrap_or(NaiveDate::MAX));
+    for (_, rollup) in partitions.into_iter().filter(|(key, _)| needed.needs(key)) {
+        for (day, schools) in rollup.days.range(from..=to) {
+            let month = month_of_day(*day);
+            for (school, figures) in schools {
+                groups.add(school, month.clone(), |acc| acc.add_counted(figures));
+            }
+        }
+    }
+    for doc in open {
         let clocks = doc.clocks.clocks(district);
         let Some(started) = clocks.first().map(|c| c.started_at) else { continue };
-        if !scope.period.contains_at(started, calendar) {
+        // Counted in the rollup already: its day, as measured then.
+        let day = doc.day.unwrap_or_else(|| calendar.today(started));
+        if !period.contains(day) {
             continue;
         }
         let judged: Vec<Judged> = clocks
             .iter()
-            .map(|clock| {
-                let status = clock.status(calendar, now);
-                Judged {
-                    kind: clock.kind,
-                    state: status.state,
-                    stopped: clock.stopped_at.is_some_and(|at| at <= now),
-                    ran: clock.elapsed(calendar, now),
-                }
+            .filter(|clock| !doc.counted.contains(&clock.kind))
+            .map(|clock| Judged {
+                kind: clock.kind,
+                state: clock.status(calendar, now).state,
+                stopped: clock.stopped_at.is_some_and(|at| at <= now),
+                ran: clock.elapsed(calendar, now),
             })
             .collect();
-        let month = month_of_day(calendar.today(started));
-        groups.add(&doc.school_id, month, |acc| acc.add(&judged));
+        groups.add(&doc.school_id, month_of_day(day), |acc| {
+            acc.add_judged(doc.day.is_none(), &judged);
+        });
     }
     let (all, by_school, by_month) = groups.finish(&scope.names, &Acc::finish);
     SlaReport {
@@ -297,10 +359,14 @@ pub async fn sla_report(
 ) -> Result<HttpResponse, ApiError> {
     let params: ReportParams = parse_query(req.query_string())?;
     let scope = service.scope(&params).await?;
-    // Running clocks move with the time: built for each request, never cached.
-    let (docs, district) =
-        futures::try_join!(service.documents::<ClockDoc>(CLOCKS), service.district())?;
-    Ok(render(&build(&docs, &district, service.now(), &scope), params.format))
+    // Running clocks move with the time: judged for each request, never cached.
+    let (partitions, open, district) = futures::try_join!(
+        service.partitions::<SlaFigures>(BY_DAY, &scope.period),
+        service.documents::<ClockDoc>(OPEN),
+        service.district(),
+    )?;
+    let partitions = partitions.iter().map(|(key, rollup)| (key.as_str(), rollup));
+    Ok(render(&build(partitions, &open, &district, service.now(), &scope), params.format))
 }
 
 #[cfg(test)]

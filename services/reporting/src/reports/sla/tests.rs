@@ -1,140 +1,253 @@
-use events::calendar::{BusinessHours, ClockTime, TimeZoneName, Weekday};
-use events::clocks::PurchaseClocks;
-use events::district::{BusinessMinutes, ClosureAdded, DistrictEvent, DistrictSet, SlaTargets};
-use events::gate::{CallLogged, Decision, PurchaseApproved, PurchaseDecided, PurchaseEvent};
-use events::values::ShortText;
+use eventlog::{DocKey, RecordedEvent};
+use events::district::DistrictEvent;
+use events::gate::PurchaseEvent;
+use kernel::ReadModel;
+use proptest::prelude::*;
+use serde_json::Value;
 use uuid::Uuid;
 
+use super::super::clocks::{Clocks, DISTRICT, DISTRICT_KEY, DistrictDoc, NAME as CLOCKS};
 use super::*;
-use crate::reports::purchases::fixtures::{held, submitted};
+use crate::reports::purchases::fixtures::*;
 
 fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
-/// Chicago, 08:00 to 16:30 on weekdays, Labor Day closed; first contact in 60 business
-/// minutes, a decision in 480, advisory outreach in 240; a warning at half.
-fn chicago(with_targets: bool) -> District {
-    let set = DistrictEvent::from(DistrictSet {
-        name: ShortText::parse("Springfield").unwrap(),
-        time_zone: TimeZoneName::parse("America/Chicago").unwrap(),
-        business_hours: BusinessHours::new(
-            ClockTime::parse("08:00").unwrap(),
-            ClockTime::parse("16:30").unwrap(),
-            Weekday::ALL[..5].to_vec(),
-        )
-        .unwrap(),
-        school_year_starts_in: None,
-    });
-    let labor_day = DistrictEvent::from(ClosureAdded {
-        date: "2024-09-02".parse().unwrap(),
-        reason: ShortText::parse("Labor Day").unwrap(),
-    });
-    let minutes = |n| BusinessMinutes::new(n).unwrap();
-    let targets = DistrictEvent::from(SlaTargets {
-        first_contact_minutes: minutes(60),
-        decision_minutes: minutes(480),
-        advisory_outreach_minutes: minutes(240),
-        warn_at_percent: vec![50],
-        escalate_to: None,
-        by_payment_method: Default::default(),
-    });
-    let mut events = vec![set, labor_day];
-    if with_targets {
-        events.push(targets);
+/// Minutes from t0 (2024-09-02T09:00:00Z) to `s`.
+fn m(s: &str) -> i64 {
+    (t(s) - at(0)).num_minutes()
+}
+
+/// The report as it was once built for every request, kept to check the rollup against: a
+/// fold over every flagged purchase's clocks, each judged in `district` at `now`.
+fn folded(docs: &[ClockDoc], district: &District, now: DateTime<Utc>, scope: &Scope) -> SlaReport {
+    #[derive(Default)]
+    struct Acc {
+        purchases: u64,
+        kinds: [KindAcc; 3],
     }
-    let at = t("2024-08-01T00:00:00Z");
-    District::from_events(events.iter().zip(1..).map(|(e, v)| (e, v, at)))
-}
-
-fn call(at: &str) -> PurchaseEvent {
-    CallLogged {
-        call_id: Uuid::now_v7(),
-        requester_reached: true,
-        goal: None,
-        notes: None,
-        occurred_at: t(at),
-        spoke_with: None,
+    #[derive(Default)]
+    struct KindAcc {
+        clocks: u64,
+        met: u64,
+        breached: u64,
+        breached_open: u64,
+        on_track: u64,
+        warning: u64,
+        ran: Vec<TimeDelta>,
     }
-    .into()
-}
+    impl Acc {
+        fn add(&mut self, clocks: &[Judged]) {
+            self.purchases += 1;
+            for clock in clocks {
+                let Some(i) = KINDS.iter().position(|k| *k == clock.kind) else { continue };
+                let acc = &mut self.kinds[i];
+                acc.clocks += 1;
+                match clock.state {
+                    SlaState::Met => acc.met += 1,
+                    SlaState::Breached => {
+                        acc.breached += 1;
+                        acc.breached_open += u64::from(!clock.stopped);
+                    }
+                    SlaState::OnTrack => acc.on_track += 1,
+                    SlaState::Warning => acc.warning += 1,
+                }
+                if clock.stopped {
+                    acc.ran.push(clock.ran);
+                }
+            }
+        }
 
-fn approved() -> PurchaseEvent {
-    PurchaseApproved { note: None, alternative_id: None, occurred_at: None }.into()
-}
-
-fn advisory() -> PurchaseEvent {
-    PurchaseDecided {
-        decision: Decision::Advisory,
-        reasons: vec![],
-        policy_version: 4,
-        school_gated: false,
+        fn finish(self, key: String, name: Option<String>) -> SlaGroup {
+            let [first_contact, decision, advisory_outreach] = self.kinds.map(|k| Attainment {
+                clocks: k.clocks,
+                met: k.met,
+                breached: k.breached,
+                breached_open: k.breached_open,
+                on_track: k.on_track,
+                warning: k.warning,
+                attainment: share(k.met, k.met + k.breached),
+                business_hours: Stats::of(k.ran),
+            });
+            SlaGroup {
+                key,
+                name,
+                purchases: self.purchases,
+                first_contact,
+                decision,
+                advisory_outreach,
+            }
+        }
     }
-    .into()
+
+    let calendar = &district.calendar;
+    let mut groups: Grouped<Acc> = Grouped::default();
+    for doc in docs {
+        let clocks = doc.clocks.clocks(district);
+        let Some(started) = clocks.first().map(|c| c.started_at) else { continue };
+        if !scope.period.contains_at(started, calendar) {
+            continue;
+        }
+        let judged: Vec<Judged> = clocks
+            .iter()
+            .map(|clock| {
+                let status = clock.status(calendar, now);
+                Judged {
+                    kind: clock.kind,
+                    state: status.state,
+                    stopped: clock.stopped_at.is_some_and(|at| at <= now),
+                    ran: clock.elapsed(calendar, now),
+                }
+            })
+            .collect();
+        let month = month_of_day(calendar.today(started));
+        groups.add(&doc.school_id, month, |acc| acc.add(&judged));
+    }
+    let (all, by_school, by_month) = groups.finish(&scope.names, &Acc::finish);
+    SlaReport {
+        as_of: now,
+        today: calendar.today(now),
+        time_zone: calendar.time_zone().clone(),
+        targets_set: district.targets().is_some(),
+        period: scope.period.clone(),
+        all,
+        by_school,
+        by_month,
+    }
 }
 
-/// Purchase `n` of `school`: submitted and decided at `flag`, then `events` recorded at their
-/// times.
-fn doc(
+/// What the clocks projection keeps after `log`, one batch per event.
+struct Projected {
+    partitions: Vec<(String, Rollup<SlaFigures>)>,
+    open: Vec<ClockDoc>,
+    docs: Vec<ClockDoc>,
+    district: District,
+}
+
+fn projected(log: &[RecordedEvent]) -> Projected {
+    let store = kernel::testing::project(&*Clocks::default().into_projection(), log);
+    let of = |collection: &str| -> Vec<(String, Value)> {
+        store
+            .iter()
+            .filter(|(k, _)| k.collection == collection)
+            .map(|(k, v)| (k.key.clone(), v.clone()))
+            .collect()
+    };
+    let decode = |v: Value| serde_json::from_value::<ClockDoc>(v).unwrap();
+    let district = store
+        .get(&DocKey::new(DISTRICT, DISTRICT_KEY))
+        .map(|v| serde_json::from_value::<DistrictDoc>(v.clone()).unwrap().district())
+        .unwrap_or_default();
+    Projected {
+        partitions: of(BY_DAY)
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::from_value(v).unwrap()))
+            .collect(),
+        open: of(OPEN).into_iter().map(|(_, v)| decode(v)).collect(),
+        docs: of(CLOCKS).into_iter().map(|(_, v)| decode(v)).collect(),
+        district,
+    }
+}
+
+impl Projected {
+    fn report(&self, now: DateTime<Utc>, scope: &Scope) -> SlaReport {
+        let partitions = self.partitions.iter().map(|(k, p)| (k.as_str(), p));
+        build(partitions, &self.open, &self.district, now, scope)
+    }
+
+    fn folded(&self, now: DateTime<Utc>, scope: &Scope) -> SlaReport {
+        folded(&self.docs, &self.district, now, scope)
+    }
+}
+
+/// Appends purchase `n` of `school` to `log`: submitted and decided at `flag`, then `events`
+/// recorded at their times.
+fn append(
+    log: &mut Vec<RecordedEvent>,
     n: u128,
     school: &str,
     decision: PurchaseEvent,
     flag: &str,
     events: &[(PurchaseEvent, &str)],
-) -> ClockDoc {
-    let mut clocks = PurchaseClocks::default();
-    clocks.apply(&submitted(Uuid::from_u128(n)), t(flag));
-    clocks.apply(&decision, t(flag));
-    for (event, at) in events {
-        clocks.apply(event, t(at));
+) {
+    let id = Uuid::from_u128(n);
+    let mut history = vec![(submitted_at(id, school), m(flag)), (decision, m(flag))];
+    history.extend(events.iter().map(|(e, at)| (e.clone(), m(at))));
+    let next = log.last().map_or(1, |e| e.position + 1);
+    log.extend(recorded(id, next, &history));
+}
+
+fn approved_at(at: &str) -> PurchaseEvent {
+    events::gate::PurchaseApproved { note: None, alternative_id: None, occurred_at: Some(t(at)) }
+        .into()
+}
+
+/// Chicago, 08:00 to 16:30 on weekdays, Labor Day closed; with the targets of [`sla_targets`]
+/// (first contact in 60 business minutes, a decision in 480, advisory outreach in 240, a
+/// warning at half) set on 2024-08-01, or none; then four purchases.
+fn log(with_targets: bool) -> Vec<RecordedEvent> {
+    let mut settings = chicago_settings_with_labor_day();
+    if with_targets {
+        settings.push(sla_targets());
     }
-    ClockDoc { school_id: school.into(), clocks }
+    // Set on 2024-08-01, before the purchases.
+    let mut log = district_later(1, 1, m("2024-08-01T00:00:00Z"), settings);
+    // Monday 09:00 in Chicago: a call at 09:30, approved at 11:00. Both met.
+    append(
+        &mut log,
+        1,
+        "a",
+        held(),
+        "2024-09-09T14:00:00Z",
+        &[
+            (reached(m("2024-09-09T14:30:00Z"), true), "2024-09-09T14:31:00Z"),
+            (approved(), "2024-09-09T16:00:00Z"),
+        ],
+    );
+    // Monday 09:00: a call at 11:00 (late), no decision after 13.5 business hours.
+    append(
+        &mut log,
+        2,
+        "a",
+        held(),
+        "2024-09-09T14:00:00Z",
+        &[(reached(m("2024-09-09T16:00:00Z"), true), "2024-09-09T16:00:00Z")],
+    );
+    // Tuesday 13:00: advisory, an hour of its four.
+    append(&mut log, 3, "b", advisory(), "2024-09-10T18:00:00Z", &[]);
+    // Friday 2024-08-30 15:00: the call on Tuesday at 08:30 after Labor Day (2 business hours:
+    // late); approved Tuesday at 10:00 (3.5 business hours: in time).
+    append(
+        &mut log,
+        4,
+        "b",
+        held(),
+        "2024-08-30T20:00:00Z",
+        &[
+            (reached(m("2024-09-03T13:30:00Z"), true), "2024-09-03T13:30:00Z"),
+            (approved_at("2024-09-03T15:00:00Z"), "2024-09-03T15:00:00Z"),
+        ],
+    );
+    log
 }
 
 /// Judged on Tuesday 2024-09-10 at 14:00 in Chicago (19:00Z).
 const NOW: &str = "2024-09-10T19:00:00Z";
 
-fn docs() -> Vec<ClockDoc> {
-    vec![
-        // Monday 09:00 in Chicago: a call at 09:30, approved at 11:00. Both met.
-        doc(
-            1,
-            "a",
-            held(),
-            "2024-09-09T14:00:00Z",
-            &[
-                (call("2024-09-09T14:30:00Z"), "2024-09-09T14:31:00Z"),
-                (approved(), "2024-09-09T16:00:00Z"),
-            ],
-        ),
-        // Monday 09:00: a call at 11:00 (late), no decision after 13.5 business hours.
-        doc(
-            2,
-            "a",
-            held(),
-            "2024-09-09T14:00:00Z",
-            &[(call("2024-09-09T16:00:00Z"), "2024-09-09T16:00:00Z")],
-        ),
-        // Tuesday 13:00: advisory, an hour of its four.
-        doc(3, "b", advisory(), "2024-09-10T18:00:00Z", &[]),
-        // Friday 2024-08-30 15:00: the call on Tuesday at 08:30 after Labor Day (2 business
-        // hours: late); approved Tuesday at 10:00 (3.5 business hours: in time).
-        doc(
-            4,
-            "b",
-            held(),
-            "2024-08-30T20:00:00Z",
-            &[
-                (call("2024-09-03T13:30:00Z"), "2024-09-03T13:30:00Z"),
-                (approved(), "2024-09-03T15:00:00Z"),
-            ],
-        ),
-    ]
-}
-
 #[test]
-fn clocks_are_judged_in_business_time_by_school_and_month() {
-    let report = build(&docs(), &chicago(true), t(NOW), &Scope::all());
+fn given_flagged_purchases_when_reported_then_clocks_are_judged_in_business_time_by_school_and_month()
+ {
+    // Given the four purchases, in Chicago's calendar with targets.
+    let projected = projected(&log(true));
+    // Only the two with a running clock are open: P2 (its decision) and P3 (its outreach).
+    assert_eq!(projected.open.len(), 2);
+
+    // When reported.
+    let report = projected.report(t(NOW), &Scope::all());
+
+    // Then each clock is judged in business time, as folding every purchase judged it.
+    assert_eq!(report, projected.folded(t(NOW), &Scope::all()));
     assert_eq!(report.today.to_string(), "2024-09-10");
     assert_eq!(report.time_zone.as_str(), "America/Chicago");
     assert!(report.targets_set);
@@ -193,34 +306,38 @@ fn clocks_are_judged_in_business_time_by_school_and_month() {
 }
 
 #[test]
-fn later_the_open_advisory_clock_warns_then_breaches() {
-    let district = chicago(true);
+fn given_an_open_advisory_clock_when_reported_later_then_it_warns_then_breaches() {
+    let projected = projected(&log(true));
     // Tuesday 15:30 in Chicago: 2.5 of 4 business hours.
-    let later = build(&docs(), &district, t("2024-09-10T20:30:00Z"), &Scope::all());
+    let later = projected.report(t("2024-09-10T20:30:00Z"), &Scope::all());
     assert_eq!(later.all.advisory_outreach.warning, 1);
     // Wednesday 09:00: 4.5 business hours.
-    let breached = build(&docs(), &district, t("2024-09-11T14:00:00Z"), &Scope::all());
+    let breached = projected.report(t("2024-09-11T14:00:00Z"), &Scope::all());
     let outreach = &breached.all.advisory_outreach;
     assert_eq!((outreach.breached, outreach.breached_open, outreach.attainment), (1, 1, Some(0.0)));
+    assert_eq!(breached, projected.folded(t("2024-09-11T14:00:00Z"), &Scope::all()));
 }
 
 #[test]
-fn without_targets_there_are_no_clocks() {
-    let report = build(&docs(), &chicago(false), t(NOW), &Scope::all());
+fn given_no_targets_when_reported_then_there_are_no_clocks() {
+    let projected = projected(&log(false));
+    assert!(projected.partitions.is_empty(), "nothing counted");
+    let report = projected.report(t(NOW), &Scope::all());
     assert!(!report.targets_set);
     assert_eq!(report.all, SlaGroup { key: "all".into(), ..SlaGroup::default() });
     assert!(report.by_school.is_empty() && report.by_month.is_empty());
 }
 
 #[test]
-fn a_period_counts_the_purchases_flagged_in_it_and_schools_are_named() {
-    let district = chicago(true);
+fn given_a_period_when_reported_then_it_counts_the_purchases_whose_clocks_started_in_it() {
+    let projected = projected(&log(true));
     let scope = Scope {
         period: ReportPeriod::between(Some("2024-09-01".parse().unwrap()), None),
-        calendar: district.calendar.clone(),
+        calendar: projected.district.calendar.clone(),
         names: [("a", "Adams Elementary")].into(),
     };
-    let report = build(&docs(), &district, t(NOW), &scope);
+    let report = projected.report(t(NOW), &scope);
+    assert_eq!(report, projected.folded(t(NOW), &scope));
     let months: Vec<&str> = report.by_month.iter().map(|g| g.key.as_str()).collect();
     assert_eq!(months, ["2024-09"]);
     assert_eq!(report.all.purchases, 3);
@@ -228,4 +345,208 @@ fn a_period_counts_the_purchases_flagged_in_it_and_schools_are_named() {
     let names: Vec<Option<&str>> = report.by_school.iter().map(|g| g.name.as_deref()).collect();
     assert_eq!(names, [Some("Adams Elementary"), None]);
     assert!(report.csv().finish().contains("\r\nschool,a,Adams Elementary,"));
+}
+
+/// `settings` recorded `minutes` after t0, as versions from `first_version` of the district's
+/// stream, from global position `first_position` on.
+fn district_later(
+    first_position: u64,
+    first_version: u64,
+    minutes: i64,
+    settings: Vec<DistrictEvent>,
+) -> Vec<RecordedEvent> {
+    district_log(first_position, settings)
+        .into_iter()
+        .map(|mut e| {
+            e.version += first_version - 1;
+            e.recorded_at = at(minutes);
+            e
+        })
+        .collect()
+}
+
+#[test]
+fn given_a_purchase_flagged_before_any_targets_when_reported_then_its_clocks_start_with_them() {
+    // Given the district around the clock in UTC, without targets; a held purchase flagged at
+    // t0 and called an hour later; the targets set at 02:00.
+    let mut log = district_log(1, always_settings());
+    let id = Uuid::from_u128(1);
+    log.extend(recorded(id, 2, &[(submitted(id), 0), (held(), 0), (reached(60, true), 60)]));
+    log.extend(district_later(5, 2, 120, vec![sla_targets()]));
+
+    // When reported at 03:00: its clocks started with the targets; the first contact, made
+    // before, met with no business time; the decision an hour in, on track.
+    let projected_before = projected(&log);
+    assert!(projected_before.partitions.is_empty(), "no clocks when it was flagged or called");
+    assert_eq!(projected_before.open.len(), 1, "judged at the request");
+    let now = at(180);
+    let report = projected_before.report(now, &Scope::all());
+    assert_eq!(report, projected_before.folded(now, &Scope::all()));
+    assert_eq!(report.all.purchases, 1);
+    assert_eq!((report.all.first_contact.met, report.all.decision.on_track), (1, 1));
+    assert_eq!(report.all.first_contact.business_hours.max_business_hours, Some(0.0));
+
+    // When it is approved at 04:00 (two business hours after the targets): the event counts
+    // it, once, and every clock; it is no longer open.
+    log.extend(recorded(id, 6, &[(approved(), 240)]));
+    let after = projected(&log);
+    assert!(after.open.is_empty());
+    let later = at(600);
+    let report = after.report(later, &Scope::all());
+    assert_eq!(report, after.folded(later, &Scope::all()));
+    assert_eq!(report.all.purchases, 1);
+    assert_eq!((report.all.first_contact.met, report.all.decision.met), (1, 1));
+    assert_eq!(report.all.decision.business_hours.max_business_hours, Some(2.0));
+}
+
+#[test]
+fn given_a_calendar_changed_later_when_reported_then_stopped_clocks_keep_their_verdicts() {
+    // Given the district around the clock in UTC with targets; a held purchase flagged at t0,
+    // called after 30 minutes and approved after 7 hours (met: 420 of 480 minutes); an advisory
+    // one flagged at t0, not called yet.
+    let mut settings = always_settings();
+    settings.push(sla_targets());
+    let mut log = district_log(1, settings);
+    let (held_id, advisory_id) = (Uuid::from_u128(1), Uuid::from_u128(2));
+    log.extend(recorded(
+        held_id,
+        3,
+        &[(submitted(held_id), 0), (held(), 0), (reached(30, true), 30), (approved(), 420)],
+    ));
+    log.extend(recorded(advisory_id, 7, &[(submitted(advisory_id), 0), (advisory(), 0)]));
+    let before = projected(&log).report(at(600), &Scope::all());
+    assert_eq!((before.all.decision.met, before.all.advisory_outreach.breached_open), (1, 1));
+
+    // When the district then moves to Chicago's office hours (Labor Day, t0's day, closed).
+    log.extend(district_later(9, 3, 500, chicago_settings_with_labor_day()));
+    let after = projected(&log);
+    let report = after.report(at(600), &Scope::all());
+
+    // Then the approval stays in time and its 7 hours stay 7 hours (folding every purchase
+    // in the new calendar would now find none); the open advisory clock is judged in the
+    // calendar now in force: no business time yet on the holiday, on track.
+    assert_eq!(report.all.decision, before.all.decision);
+    assert_eq!(report.all.decision.business_hours.max_business_hours, Some(7.0));
+    assert_eq!(
+        after.folded(at(600), &Scope::all()).all.decision.business_hours.max_business_hours,
+        Some(0.0)
+    );
+    assert_eq!(report.all.advisory_outreach.on_track, 1);
+    // The purchases keep the days they were flagged on (UTC's): no month moves.
+    assert_eq!(report.by_month.iter().map(|g| g.key.as_str()).collect::<Vec<_>>(), ["2024-09"]);
+}
+
+#[test]
+fn given_a_purchase_when_its_events_repeat_or_come_late_then_it_and_its_clocks_count_once() {
+    // Given targets around the clock; a held purchase flagged at t0, decided again, called at
+    // 02:00 (first contact breached: 120 of 60 minutes), approved at 03:00, approved again;
+    // then a call logged at 04:00 saying it took place at 00:30.
+    let mut settings = always_settings();
+    settings.push(sla_targets());
+    let mut log = district_log(1, settings);
+    let id = Uuid::from_u128(1);
+    log.extend(recorded(
+        id,
+        3,
+        &[
+            (submitted(id), 0),
+            (held(), 0),
+            (held(), 1),
+            (reached(120, true), 120),
+            (approved(), 180),
+            (approved(), 190),
+            (unreached(30), 240),
+        ],
+    ));
+    let projected = projected(&log);
+
+    // Then the purchase counts once, each clock once, judged when it stopped.
+    let report = projected.report(at(600), &Scope::all());
+    assert_eq!(report.all.purchases, 1);
+    assert_eq!((report.all.first_contact.clocks, report.all.first_contact.breached), (1, 1));
+    assert_eq!((report.all.decision.clocks, report.all.decision.met), (1, 1));
+    assert_eq!(report.all.first_contact.business_hours.max_business_hours, Some(2.0));
+    assert!(projected.open.is_empty());
+    let doc = &projected.docs[0];
+    assert_eq!(doc.counted, [ClockKind::FirstContact, ClockKind::Decision]);
+    // The late call does not rewrite the first contact counted (a fold now would call it met).
+    assert_eq!(projected.folded(at(600), &Scope::all()).all.first_contact.met, 1);
+
+    // And the rollup is stored by partition, day and school, zeros left out.
+    let json = serde_json::to_value(&projected.partitions[0].1).unwrap();
+    assert_eq!(projected.partitions[0].0, "2024-09");
+    assert_eq!(
+        json,
+        serde_json::json!({"2024-09-02": {"lincoln-elem": {
+            "purchases": 1,
+            "first_contact": {"breached": 1, "ran": {"200": 1}},
+            "decision": {"met": 1, "ran": {"300": 1}},
+        }}})
+    );
+}
+
+/// A purchase's history for the property test: `(school, advisory, flag, calls, done)` with
+/// the calls as `(minutes after the flag, reached)` and `done` as `(minutes after the flag,
+/// cancelled)` (held purchases only).
+type Generated = (usize, bool, i64, Vec<(i64, bool)>, Option<(i64, bool)>);
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever the histories, the period and the time of the request, in one calendar with
+    /// the targets set first, the rollup and the open purchases give what folding every
+    /// purchase gave.
+    #[test]
+    fn the_rollup_and_the_open_purchases_give_what_folding_every_purchase_gives(
+        purchases in proptest::collection::vec(
+            (0usize..3, any::<bool>(), 0i64..60 * 24 * 60,
+             proptest::collection::vec((0i64..60 * 24 * 6, any::<bool>()), 0..3),
+             proptest::option::of((0i64..60 * 24 * 10, any::<bool>()))),
+            0..30,
+        ),
+        from in proptest::option::of(-5i64..70),
+        length in proptest::option::of(0i64..40),
+        later in 0i64..60 * 24 * 8,
+        chicago in any::<bool>(),
+    ) {
+        let mut settings =
+            if chicago { chicago_settings_with_labor_day() } else { always_settings() };
+        settings.push(sla_targets());
+        let calendar = calendar_of(&settings);
+        let district_events = district_log(1, settings);
+        // Each purchase's events at the times they took place, the log in time order.
+        let mut events: Vec<RecordedEvent> = Vec::new();
+        let purchases: &[Generated] = &purchases;
+        for (n, (school, is_advisory, flag, calls, done)) in purchases.iter().enumerate() {
+            let id = Uuid::from_u128(n as u128 + 1);
+            let school = ["adams", "bryant", "carver"][*school];
+            let decision = if *is_advisory { advisory() } else { held() };
+            let mut history = vec![(submitted_at(id, school), *flag), (decision, *flag)];
+            for (after, was_reached) in calls {
+                let call = if *was_reached { reached(flag + after, true) } else { unreached(flag + after) };
+                history.push((call, flag + after));
+            }
+            if let Some((after, cancel)) = done.filter(|_| !is_advisory) {
+                history.push((if cancel { cancelled() } else { approved() }, flag + after));
+            }
+            history[2..].sort_by_key(|(_, at)| *at);
+            events.extend(recorded(id, 0, &history));
+        }
+        events.sort_by_key(|e| e.recorded_at);
+        let mut log = district_events;
+        for (e, position) in events.into_iter().zip(log.len() as u64 + 1..) {
+            log.push(RecordedEvent { position, ..e });
+        }
+        let now = log.iter().map(|e| e.recorded_at).max().unwrap_or(at(0)) + TimeDelta::minutes(later);
+        let t0 = at(0).date_naive();
+        let from = from.map(|d| t0 + TimeDelta::days(d));
+        let to = from.zip(length).map(|(f, l)| f + TimeDelta::days(l));
+        let scope = Scope {
+            period: ReportPeriod::between(from, to),
+            calendar,
+            names: [("adams", "Adams")].into(),
+        };
+        let projected = projected(&log);
+        prop_assert_eq!(projected.report(now, &scope), projected.folded(now, &scope));
+    }
 }
