@@ -785,6 +785,42 @@ pub(crate) mod fixtures {
         }
         .into()
     }
+
+    /// An event of `stream` recorded at `recorded_at`; its position and version are set by
+    /// [`in_log_order`].
+    pub fn event_at(
+        stream: String,
+        event_type: &str,
+        data: serde_json::Value,
+        recorded_at: DateTime<Utc>,
+    ) -> RecordedEvent {
+        RecordedEvent {
+            position: 0,
+            id: Uuid::now_v7(),
+            stream,
+            version: 0,
+            event_type: event_type.into(),
+            data,
+            metadata: Metadata::new(Actor::new("jdoe", "it_staff"), "stakeholders"),
+            recorded_at,
+            hash: String::new(),
+        }
+    }
+
+    /// `events` (of any streams) as the log records them: in the order they were recorded (a
+    /// stable sort: events recorded at the same time keep their order), at positions from 1,
+    /// each stream's versions from 1.
+    pub fn in_log_order(mut events: Vec<RecordedEvent>) -> Vec<RecordedEvent> {
+        events.sort_by_key(|e| e.recorded_at);
+        let mut versions: BTreeMap<String, u64> = BTreeMap::new();
+        for (event, position) in events.iter_mut().zip(1..) {
+            event.position = position;
+            let version = versions.entry(event.stream.clone()).or_default();
+            *version += 1;
+            event.version = *version;
+        }
+        events
+    }
 }
 
 #[cfg(test)]

@@ -361,7 +361,7 @@ pub async fn sla_report(
     let scope = service.scope(&params).await?;
     // Running clocks move with the time: judged for each request, never cached.
     let (partitions, open, district) = futures::try_join!(
-        service.partitions::<SlaFigures>(BY_DAY, &scope.period),
+        service.partitions::<Rollup<SlaFigures>>(BY_DAY, &scope.period),
         service.documents::<ClockDoc>(OPEN),
         service.district(),
     )?;
