@@ -768,7 +768,7 @@ fn keyed(
     partitions.iter().map(|(key, rollup)| (key.as_str(), rollup))
 }
 
-mod spend;
+pub mod spend;
 pub use spend::{CurrencySpend, DaySpend, Spend, Spent, count};
 
 #[cfg(test)]
