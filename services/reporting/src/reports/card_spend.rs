@@ -12,6 +12,17 @@
 //! ([`TransactionStatus::is_unchecked`]); a later match moves one out, an undone match (and the
 //! flag that follows it) moves it back.
 //!
+//! The unchecked transactions' figures are also kept as a rollup, `reporting.card_spend.unchecked_by_day`
+//! ([`UNCHECKED_BY_DAY`]): by transaction date and school, per currency, by merchant and amount
+//! band ([`DaySpend`]), one partition per UTC month the log recorded the changes in
+//! ([`partition_key`]). A transaction is added when it becomes unchecked (recorded, or flagged
+//! again) and taken away, exactly as it was added, when it stops being so (matched, ambiguous,
+//! an undone match), each in the partition of the event that changed it; its document says
+//! whether it is counted ([`TransactionDoc::counted`]). The report reads these, not the
+//! transactions. (A transaction is recorded when its statement is imported, after its date: the
+//! partitions a period needs are those from the month before its first day on,
+//! [`super::rollup::Partitions`].)
+//!
 //! Each `statement-imported` widens the covered days (the earliest first and latest last
 //! transaction date of the statements): unchecked spend is only known for days a statement
 //! covers, so the report's before-and-after-signing comparison measures those days.
@@ -25,6 +36,9 @@ use events::card::{
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 
+use super::rogue_spend::{self, DaySpend, Spent};
+use super::rollup::{Rollup, partition_key};
+
 /// The projection's (and checkpoint's) name.
 pub const NAME: &str = "reporting.card_spend";
 /// One document per technology card transaction (not a credit), keyed by its stream:
@@ -34,6 +48,8 @@ pub const TRANSACTIONS: &str = "reporting.card_spend.transactions";
 pub const COVERAGE: &str = "reporting.card_spend.coverage";
 /// The key of the coverage document.
 pub const COVERAGE_KEY: &str = "statements";
+/// The unchecked transactions' figures: one [`Rollup<DaySpend>`] per UTC month of changes.
+pub const UNCHECKED_BY_DAY: &str = "reporting.card_spend.unchecked_by_day";
 
 /// A technology card transaction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +61,16 @@ pub struct TransactionDoc {
     pub currency: String,
     pub cents: i64,
     pub status: TransactionStatus,
+    /// Whether its amount is counted in [`UNCHECKED_BY_DAY`]: while it is unchecked. (A document
+    /// written before the rollup was kept is not, until `procgate rebuild reporting`.)
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub counted: bool,
+}
+
+impl TransactionDoc {
+    fn spent(&self) -> Spent<'_> {
+        Spent { currency: &self.currency, vendor: &self.merchant, cents: self.cents }
+    }
 }
 
 /// The days the imported statements cover.
@@ -58,7 +84,7 @@ pub struct CoverageDoc {
     pub last_date: Option<NaiveDate>,
 }
 
-/// Keeps [`TRANSACTIONS`] and [`COVERAGE`].
+/// Keeps [`TRANSACTIONS`], [`UNCHECKED_BY_DAY`] and [`COVERAGE`].
 #[derive(Debug, Default)]
 pub struct CardSpend;
 
@@ -73,10 +99,12 @@ impl ReadModel for CardSpend {
     const NAME: &'static str = NAME;
     const COLLECTION: &'static str = TRANSACTIONS;
     const SKIP_UNDECODABLE: bool = true;
+    /// 2: keeps the unchecked spend by transaction date and school.
+    const VERSION: u64 = 2;
     type Doc = TransactionDoc;
 
     fn collections(&self) -> Vec<&'static str> {
-        vec![TRANSACTIONS, COVERAGE]
+        vec![TRANSACTIONS, UNCHECKED_BY_DAY, COVERAGE]
     }
 
     fn filter(&self) -> Filter {
@@ -99,6 +127,9 @@ impl ReadModel for CardSpend {
             Published::Statement(StatementEvent::Imported(_)) => {
                 vec![DocKey::new(COVERAGE, COVERAGE_KEY)]
             }
+            Published::CardTransaction(e) if kept(e) => {
+                vec![DocKey::new(UNCHECKED_BY_DAY, partition_key(event.recorded_at))]
+            }
             _ => vec![],
         }
     }
@@ -111,7 +142,8 @@ impl ReadModel for CardSpend {
         match event.event {
             Published::CardTransaction(e) if kept(e) => {
                 let id = event.stream_id();
-                let doc = match e {
+                let before = docs.get(id);
+                let mut doc = match e {
                     CardTransactionEvent::Recorded(r) => {
                         // Recorded once (the stream is opened with "no stream"); a second
                         // record would start it over.
@@ -125,11 +157,12 @@ impl ReadModel for CardSpend {
                             currency: r.currency.to_string(),
                             cents: r.amount.cents(),
                             status,
+                            counted: false,
                         }
                     }
                     _ => {
                         // Not technology, a credit, or not recorded: nothing to count.
-                        let Some(mut doc) = docs.get(id) else { return Ok(()) };
+                        let Some(mut doc) = before.clone() else { return Ok(()) };
                         let Some(status) = TransactionStatus::after(Some(doc.status), e) else {
                             return Ok(());
                         };
@@ -140,6 +173,7 @@ impl ReadModel for CardSpend {
                         doc
                     }
                 };
+                count(event, before.as_ref(), &mut doc, docs)?;
                 docs.put(id, &doc);
             }
             Published::Statement(StatementEvent::Imported(s)) => {
@@ -156,50 +190,105 @@ impl ReadModel for CardSpend {
     }
 }
 
+/// Takes away what the transaction counted `before` in the unchecked rollup, and counts it
+/// as it is now if it is unchecked, in the partition of `event`.
+fn count(
+    event: &Recorded<'_>,
+    before: Option<&TransactionDoc>,
+    doc: &mut TransactionDoc,
+    docs: &mut Documents<'_, TransactionDoc>,
+) -> Result<(), String> {
+    let before = before.filter(|b| b.counted);
+    let now = doc.status.is_unchecked();
+    doc.counted = now;
+    if before.is_none() && !now {
+        return Ok(());
+    }
+    let key = partition_key(event.recorded_at);
+    let rollup = docs.entry_in::<Rollup<DaySpend>>(UNCHECKED_BY_DAY, &key, event)?;
+    if let Some(b) = before {
+        rogue_spend::count(rollup, b.transaction_date, &b.school_id, b.spent(), -1);
+    }
+    if now {
+        rogue_spend::count(rollup, doc.transaction_date, &doc.school_id, doc.spent(), 1);
+    }
+    Ok(())
+}
+
+/// Card transactions' histories as the log records them, for the tests of this projection and
+/// of the rogue-spend report.
 #[cfg(test)]
-mod tests {
+pub(crate) mod fixtures {
     use std::collections::BTreeMap;
 
-    use eventlog::{Actor, Metadata, RecordedEvent};
+    use chrono::{DateTime, NaiveDate, Utc};
+    use eventlog::{Actor, DocKey, Metadata, RecordedEvent};
     use events::EventFamily;
     use events::card::{
-        CardMatchUndone, CardTransactionFlagged, CardTransactionMatched, CardTransactionRecorded,
-        FlagReason, MatchHow, MatchMethod, StatementImported, TechnologyReason, statement_stream,
-        transaction_id, transaction_stream,
+        CardMatchUndone, CardTransactionAmbiguous, CardTransactionEvent, CardTransactionFlagged,
+        CardTransactionMatched, CardTransactionRecorded, FlagReason, MatchHow, MatchMethod,
+        TechnologyReason, transaction_id,
     };
     use events::values::{
         BankReference, CardLast4, Currency, Email, LongText, Mcc, Money, SchoolId, ShortText,
     };
+    use kernel::ReadModel;
     use serde_json::Value;
     use uuid::Uuid;
 
-    use super::*;
+    use super::CardSpend;
 
-    fn recorded(reference: &str, technology: bool, credit: bool) -> CardTransactionEvent {
-        let reference = BankReference::parse(reference).unwrap();
-        CardTransactionRecorded {
-            transaction_id: transaction_id(&reference),
-            reference,
-            statement_id: Uuid::from_u128(1),
-            line: 2,
-            card_id: Uuid::from_u128(2),
-            card_last4: CardLast4::parse("4821").unwrap(),
-            holder_email: Email::parse("pat.lee@district.org").unwrap(),
-            school_id: SchoolId::parse("lincoln-elem").unwrap(),
-            transaction_date: "2025-10-03".parse().unwrap(),
-            posted_on: None,
-            merchant: ShortText::parse("BEST BUY #1234").unwrap(),
-            mcc: Mcc::parse("5732").unwrap(),
-            amount: Money::parse("1299.99").unwrap(),
-            credit,
-            currency: Currency::parse("USD").unwrap(),
-            technology: technology.then_some(TechnologyReason::Mcc),
-            policy_version: 3,
-        }
-        .into()
+    /// A transaction recorded from a statement.
+    pub struct Card<'a> {
+        pub reference: &'a str,
+        pub school: &'a str,
+        pub date: NaiveDate,
+        pub merchant: &'a str,
+        pub cents: i64,
+        pub technology: bool,
+        pub credit: bool,
     }
 
-    fn matched() -> CardTransactionEvent {
+    impl Card<'_> {
+        /// A technology purchase of 1299.99 at BEST BUY #1234, lincoln-elem, 2025-10-03.
+        pub fn technology(reference: &str) -> Card<'_> {
+            Card {
+                reference,
+                school: "lincoln-elem",
+                date: "2025-10-03".parse().unwrap(),
+                merchant: "BEST BUY #1234",
+                cents: 129_999,
+                technology: true,
+                credit: false,
+            }
+        }
+
+        pub fn recorded(&self) -> CardTransactionEvent {
+            let reference = BankReference::parse(self.reference).unwrap();
+            CardTransactionRecorded {
+                transaction_id: transaction_id(&reference),
+                reference,
+                statement_id: Uuid::from_u128(1),
+                line: 2,
+                card_id: Uuid::from_u128(2),
+                card_last4: CardLast4::parse("4821").unwrap(),
+                holder_email: Email::parse("pat.lee@district.org").unwrap(),
+                school_id: SchoolId::parse(self.school).unwrap(),
+                transaction_date: self.date,
+                posted_on: None,
+                merchant: ShortText::parse(self.merchant).unwrap(),
+                mcc: Mcc::parse("5732").unwrap(),
+                amount: Money::from_cents(self.cents).unwrap(),
+                credit: self.credit,
+                currency: Currency::parse("USD").unwrap(),
+                technology: self.technology.then_some(TechnologyReason::Mcc),
+                policy_version: 3,
+            }
+            .into()
+        }
+    }
+
+    pub fn matched() -> CardTransactionEvent {
         let how = MatchHow {
             method: MatchMethod::Exact,
             amount_difference: Money::ZERO,
@@ -209,11 +298,15 @@ mod tests {
         CardTransactionMatched { purchase_id: Uuid::from_u128(9), how }.into()
     }
 
-    fn flagged() -> CardTransactionEvent {
+    pub fn flagged() -> CardTransactionEvent {
         CardTransactionFlagged { reason: FlagReason::UncheckedTechnology }.into()
     }
 
-    fn undone() -> CardTransactionEvent {
+    pub fn ambiguous() -> CardTransactionEvent {
+        CardTransactionAmbiguous { candidates: vec![] }.into()
+    }
+
+    pub fn undone() -> CardTransactionEvent {
         CardMatchUndone {
             purchase_id: Uuid::from_u128(9),
             reason: LongText::parse("Another order").unwrap(),
@@ -221,11 +314,17 @@ mod tests {
         .into()
     }
 
-    fn as_recorded<E: EventFamily>(stream: String, events: &[E], first: u64) -> Vec<RecordedEvent> {
+    /// `(event, when the log recorded it)` pairs as the stream `stream`, from global position
+    /// `first` on.
+    pub fn as_recorded_at<E: EventFamily>(
+        stream: String,
+        events: &[(E, DateTime<Utc>)],
+        first: u64,
+    ) -> Vec<RecordedEvent> {
         events
             .iter()
             .zip(first..)
-            .map(|(e, position)| RecordedEvent {
+            .map(|((e, recorded_at), position)| RecordedEvent {
                 position,
                 id: Uuid::now_v7(),
                 stream: stream.clone(),
@@ -233,19 +332,47 @@ mod tests {
                 event_type: e.event_type().into(),
                 data: e.to_data(),
                 metadata: Metadata::new(Actor::new("jdoe", "it_staff"), "gate"),
-                recorded_at: "2025-11-01T09:00:00Z".parse().unwrap(),
+                recorded_at: *recorded_at,
                 hash: String::new(),
             })
             .collect()
     }
 
     /// Every document after the events, applied one batch per event.
-    fn apply(events: &[RecordedEvent]) -> BTreeMap<DocKey, Value> {
+    pub fn apply(events: &[RecordedEvent]) -> BTreeMap<DocKey, Value> {
         let projection = CardSpend.into_projection();
         for event in events {
             assert!(projection.filter().matches(event), "{}", event.event_type);
         }
         kernel::testing::project(&*projection, events)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::{DateTime, Utc};
+    use eventlog::RecordedEvent;
+    use events::EventFamily;
+    use events::card::{StatementImported, statement_stream, transaction_stream};
+    use uuid::Uuid;
+
+    use super::fixtures::*;
+    use super::*;
+
+    fn recorded(reference: &str, technology: bool, credit: bool) -> CardTransactionEvent {
+        Card { technology, credit, ..Card::technology(reference) }.recorded()
+    }
+
+    fn as_recorded<E: EventFamily + Clone>(
+        stream: String,
+        events: &[E],
+        first: u64,
+    ) -> Vec<RecordedEvent> {
+        let at: DateTime<Utc> = "2025-11-01T09:00:00Z".parse().unwrap();
+        let events: Vec<(E, DateTime<Utc>)> = events.iter().map(|e| (e.clone(), at)).collect();
+        as_recorded_at(stream, &events, first)
     }
 
     fn status_after(events: &[CardTransactionEvent]) -> Option<TransactionStatus> {
@@ -308,5 +435,100 @@ mod tests {
                 last_date: Some("2025-10-31".parse().unwrap()),
             }
         );
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    /// The unchecked rollup's partitions after `events`, by key.
+    fn partitions(events: &[RecordedEvent]) -> BTreeMap<String, Rollup<DaySpend>> {
+        apply(events)
+            .into_iter()
+            .filter(|(k, _)| k.collection == UNCHECKED_BY_DAY)
+            .map(|(k, v)| (k.key, serde_json::from_value(v).unwrap()))
+            .collect()
+    }
+
+    /// What the partitions count for `school` on `day` by merchant: (count, cents), summed.
+    fn counted(
+        partitions: &BTreeMap<String, Rollup<DaySpend>>,
+        day: &str,
+        school: &str,
+    ) -> BTreeMap<String, (i64, i64)> {
+        let day: NaiveDate = day.parse().unwrap();
+        let mut sums: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        let entries = partitions.values().filter_map(|p| p.days.get(&day)?.get(school));
+        for (merchant, s) in entries.flat_map(|e| &e.0["USD"].vendors) {
+            let sum = sums.entry(merchant.clone()).or_default();
+            (sum.0, sum.1) = (sum.0 + s.count, sum.1 + s.cents);
+        }
+        sums.retain(|_, s| *s != (0, 0));
+        sums
+    }
+
+    #[test]
+    fn given_an_unchecked_transaction_when_matched_later_then_what_it_counted_is_taken_away() {
+        // Given a technology transaction of 3 October recorded (unchecked) in October.
+        let id = Uuid::from_u128(5);
+        let card = Card { date: "2025-10-03".parse().unwrap(), ..Card::technology("REF-9") };
+        let mut history = vec![(card.recorded(), at("2025-10-20T09:00:00Z"))];
+        let stream = || transaction_stream(id);
+        let october = partitions(&as_recorded_at(stream(), &history, 1));
+        // Then it counts on its date, at its school, in October's partition.
+        assert_eq!(
+            counted(&october, "2025-10-03", "lincoln-elem"),
+            [("BEST BUY #1234".to_owned(), (1, 129_999))].into()
+        );
+        assert_eq!(october.keys().collect::<Vec<_>>(), ["2025-10"]);
+        let band =
+            &october["2025-10"].days[&"2025-10-03".parse().unwrap()]["lincoln-elem"].0["USD"];
+        assert_eq!(band.bands["500-2500"], rogue_spend::Spend { count: 1, cents: 129_999 });
+
+        // When IT matches it in November: November's partition takes it away, exactly.
+        history.push((matched(), at("2025-11-02T09:00:00Z")));
+        let events = as_recorded_at(stream(), &history, 1);
+        let matched_later = partitions(&events);
+        assert_eq!(matched_later.keys().collect::<Vec<_>>(), ["2025-10", "2025-11"]);
+        assert_eq!(counted(&matched_later, "2025-10-03", "lincoln-elem"), BTreeMap::new());
+        let docs = apply(&events);
+        let doc: TransactionDoc =
+            serde_json::from_value(docs[&DocKey::new(TRANSACTIONS, id.to_string())].clone())
+                .unwrap();
+        assert!(!doc.counted);
+
+        // When the match is undone, flagged again, then found ambiguous: counted once, then not.
+        history.push((undone(), at("2025-12-01T09:00:00Z")));
+        history.push((flagged(), at("2025-12-01T09:00:01Z")));
+        let flagged_again = partitions(&as_recorded_at(stream(), &history, 1));
+        assert_eq!(
+            counted(&flagged_again, "2025-10-03", "lincoln-elem"),
+            [("BEST BUY #1234".to_owned(), (1, 129_999))].into()
+        );
+        history.push((ambiguous(), at("2026-01-05T09:00:00Z")));
+        let ambiguous_now = partitions(&as_recorded_at(stream(), &history, 1));
+        assert_eq!(counted(&ambiguous_now, "2025-10-03", "lincoln-elem"), BTreeMap::new());
+    }
+
+    #[test]
+    fn given_transactions_that_are_never_unchecked_then_the_rollup_counts_nothing() {
+        let id = Uuid::from_u128(6);
+        let t = at("2025-10-20T09:00:00Z");
+        let not_technology = Card { technology: false, ..Card::technology("REF-10") };
+        let credit = Card { credit: true, ..Card::technology("REF-11") };
+        let mut events =
+            as_recorded_at(transaction_stream(id), &[(not_technology.recorded(), t)], 1);
+        let other = Uuid::from_u128(7);
+        events.extend(as_recorded_at(transaction_stream(other), &[(credit.recorded(), t)], 2));
+        // Recorded and matched in the same batch: added and taken away in one partition.
+        let third = Uuid::from_u128(8);
+        let tech = Card::technology("REF-12");
+        events.extend(as_recorded_at(
+            transaction_stream(third),
+            &[(tech.recorded(), t), (matched(), t)],
+            3,
+        ));
+        let partitions = partitions(&events);
+        assert!(partitions.values().all(|p| p.days.is_empty()), "{partitions:?}");
     }
 }

@@ -229,6 +229,8 @@ impl Clocks {
 impl ReadModel for Clocks {
     const NAME: &'static str = NAME;
     const SKIP_UNDECODABLE: bool = true;
+    /// 2: keeps the SLA figures by day and school, and the open purchases.
+    const VERSION: u64 = 2;
     type Doc = ClockDoc;
 
     fn collections(&self) -> Vec<&'static str> {

@@ -180,6 +180,8 @@ impl ReadModel for Promises {
     const NAME: &'static str = NAME;
     const COLLECTION: &'static str = PROMISES;
     const SKIP_UNDECODABLE: bool = true;
+    /// 2: keeps open and standing promises as documents, settled ones as figures.
+    const VERSION: u64 = 2;
     type Doc = PromiseDoc;
 
     fn collections(&self) -> Vec<&'static str> {

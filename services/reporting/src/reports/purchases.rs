@@ -6,7 +6,11 @@
 //!   judges a cancellation as the gate does), the resolution. Response times read them, and
 //!   the promises report the cancelled ones.
 //! - `reporting.purchases.advisory`: one [`AdvisoryDoc`] per **advisory** purchase: school,
-//!   vendor, total, when it was asked about. Rogue spend reads them.
+//!   vendor, total, when it was asked about.
+//! - `reporting.purchases.advisory_by_day`: the advisory purchases' figures as a
+//!   [rollup](super::rollup): [`DaySpend`] by the district's day the purchase was asked about (in
+//!   the calendar in force at its decision) and school, per currency, by vendor and amount band,
+//!   one partition per UTC month the log recorded the decisions in. Rogue spend reads these.
 //! - `reporting.purchases.held_by_day`: the held purchases' figures as a [rollup](super::rollup):
 //!   [`HeldFigures`] by the district's day of the flag and school (held, approved, cancelled,
 //!   business time to the first reached call and to the resolution, cancellations with and
@@ -53,6 +57,7 @@ use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 
 use super::clocks::DistrictDoc;
+use super::rogue_spend::{self, DaySpend, Spent};
 use super::rollup::{DistrictMemo, Durations, Rollup, Sum, partition_key};
 
 /// The projection's (and checkpoint's) name.
@@ -61,6 +66,8 @@ pub const NAME: &str = "reporting.purchases";
 pub const HELD: &str = "reporting.purchases.held";
 /// One document per advisory purchase: [`AdvisoryDoc`].
 pub const ADVISORY: &str = "reporting.purchases.advisory";
+/// The advisory purchases' figures: one [`Rollup<DaySpend>`] per UTC month of decisions.
+pub const ADVISORY_BY_DAY: &str = "reporting.purchases.advisory_by_day";
 /// One document per UTC month of decisions: [`SpendDoc`].
 pub const SPEND: &str = "reporting.purchases.spend";
 /// The submissions awaiting their decision: one [`PendingDoc`] under [`PENDING_KEY`].
@@ -222,8 +229,8 @@ impl SpendSums {
     }
 }
 
-/// Keeps [`HELD`] (its documents), [`HELD_BY_DAY`], [`ADVISORY`], [`SPEND`], [`PENDING`] and
-/// [`DISTRICT`].
+/// Keeps [`HELD`] (its documents), [`HELD_BY_DAY`], [`ADVISORY`], [`ADVISORY_BY_DAY`],
+/// [`SPEND`], [`PENDING`] and [`DISTRICT`].
 #[derive(Debug, Default)]
 pub struct Purchases {
     district: DistrictMemo,
@@ -240,13 +247,13 @@ impl ReadModel for Purchases {
     const NAME: &'static str = NAME;
     const COLLECTION: &'static str = HELD;
     const SKIP_UNDECODABLE: bool = true;
-    /// 2: keeps the held purchases' rollup ([`HELD_BY_DAY`]) and the district; spend by the
-    /// district's day.
+    /// 2: keeps the held and advisory purchases' rollups ([`HELD_BY_DAY`],
+    /// [`ADVISORY_BY_DAY`]) and the district; spend by the district's day.
     const VERSION: u64 = 2;
     type Doc = HeldDoc;
 
     fn collections(&self) -> Vec<&'static str> {
-        vec![HELD, HELD_BY_DAY, ADVISORY, SPEND, PENDING, DISTRICT]
+        vec![HELD, HELD_BY_DAY, ADVISORY, ADVISORY_BY_DAY, SPEND, PENDING, DISTRICT]
     }
 
     fn filter(&self) -> Filter {
@@ -290,7 +297,10 @@ impl ReadModel for Purchases {
                 let spend = DocKey::new(SPEND, partition_key(event.recorded_at));
                 let mut keys = vec![pending(), spend, district()];
                 match d.decision {
-                    Decision::Advisory => keys.push(DocKey::new(ADVISORY, event.stream_id())),
+                    Decision::Advisory => keys.extend([
+                        DocKey::new(ADVISORY, event.stream_id()),
+                        DocKey::new(ADVISORY_BY_DAY, partition_key(event.recorded_at)),
+                    ]),
                     Decision::Held => keys.push(rollup()),
                     Decision::Approved => {}
                 }
@@ -319,8 +329,12 @@ impl ReadModel for Purchases {
             PurchaseEvent::Submitted(s) => awaiting_decision(id, s, docs),
             PurchaseEvent::Decided(d) => {
                 let district = self.district(docs);
-                if let Some(held) = decided(event, purchase, d, &district, docs)? {
-                    self.flagged(event, held, &district, docs)?;
+                match decided(event, purchase, d, &district, docs)? {
+                    Some(Decided::Held(held)) => self.flagged(event, held, &district, docs)?,
+                    Some(Decided::Advisory(advisory)) => {
+                        self.advised(event, advisory, &district, docs)?;
+                    }
+                    None => {}
                 }
             }
             _ => {
@@ -351,6 +365,27 @@ impl Purchases {
             figures(event, docs)?.entry(day, &doc.school_id).held += 1;
         }
         docs.put(event.stream_id(), &doc);
+        Ok(())
+    }
+}
+
+impl Purchases {
+    /// An advisory purchase: its document, and its spend on the district's day it was asked
+    /// about, in the calendar in force now.
+    fn advised(
+        &self,
+        event: &Recorded<'_>,
+        doc: AdvisoryDoc,
+        district: &District,
+        docs: &mut Documents<'_, HeldDoc>,
+    ) -> Result<(), String> {
+        docs.of::<AdvisoryDoc>(ADVISORY).put(event.stream_id(), &doc);
+        let Some(asked_at) = doc.asked_at else { return Ok(()) };
+        let day = district.calendar.today(asked_at);
+        let key = partition_key(event.recorded_at);
+        let rollup = docs.entry_in::<Rollup<DaySpend>>(ADVISORY_BY_DAY, &key, event)?;
+        let spent = Spent { currency: &doc.currency, vendor: &doc.vendor, cents: doc.total_cents };
+        rogue_spend::count(rollup, day, &doc.school_id, spent, 1);
         Ok(())
     }
 }
@@ -434,15 +469,20 @@ fn awaiting_decision(id: &str, s: &PurchaseSubmitted, docs: &mut Documents<'_, H
     pending.put(PENDING_KEY, &doc);
 }
 
-/// A decision: the day's spend, and a document for an advisory purchase; the document of a
-/// held one, to be kept.
+/// What a decision leaves to keep.
+enum Decided {
+    Held(HeldDoc),
+    Advisory(AdvisoryDoc),
+}
+
+/// A decision: the day's spend; the document of a held or advisory purchase, to be kept.
 fn decided(
     event: &Recorded<'_>,
     decision: &PurchaseEvent,
     d: &PurchaseDecided,
     district: &District,
     docs: &mut Documents<'_, HeldDoc>,
-) -> Result<Option<HeldDoc>, String> {
+) -> Result<Option<Decided>, String> {
     let id = event.stream_id();
     let mut pending = docs.of::<PendingDoc>(PENDING);
     let mut waiting = pending.get(PENDING_KEY).unwrap_or_default();
@@ -472,26 +512,22 @@ fn decided(
             // The fold takes the decision as the gate wrote it, after what its submission said.
             let mut call_before_cancel = CallBeforeCancel::requested(check.requested_at);
             call_before_cancel.apply(decision, event.recorded_at);
-            Some(HeldDoc {
+            Some(Decided::Held(HeldDoc {
                 school_id: check.school_id,
                 decided_sequence: event.position,
                 flagged_at: call_before_cancel.flagged_at(),
                 call_before_cancel,
                 ..HeldDoc::default()
-            })
+            }))
         }
-        Decision::Advisory => {
-            let doc = AdvisoryDoc {
-                school_id: check.school_id,
-                vendor: check.vendor,
-                currency: check.currency,
-                total_cents: check.total_cents,
-                decided_on: None,
-                asked_at: Some(asked_at),
-            };
-            docs.of::<AdvisoryDoc>(ADVISORY).put(id, &doc);
-            None
-        }
+        Decision::Advisory => Some(Decided::Advisory(AdvisoryDoc {
+            school_id: check.school_id,
+            vendor: check.vendor,
+            currency: check.currency,
+            total_cents: check.total_cents,
+            decided_on: None,
+            asked_at: Some(asked_at),
+        })),
     })
 }
 
@@ -532,7 +568,10 @@ pub(crate) mod fixtures {
     use events::district::{ClosureAdded, District, DistrictEvent, DistrictSet};
     use kernel::ReadModel;
 
-    use super::{HELD, HELD_BY_DAY, HeldDoc, HeldFigures, Purchases};
+    use super::{
+        ADVISORY, ADVISORY_BY_DAY, AdvisoryDoc, HELD, HELD_BY_DAY, HeldDoc, HeldFigures, Purchases,
+    };
+    use crate::reports::rogue_spend::DaySpend;
     use crate::reports::rollup::Rollup;
     use events::gate::{
         AlternativeProposed, CallLogged, Decision, PurchaseCancelled, PurchaseDecided,
@@ -820,6 +859,36 @@ pub(crate) mod fixtures {
             event.version = *version;
         }
         events
+    }
+
+    /// [`submitted`] at `school`, from `vendor` (as spelled), for a total of `cents`.
+    pub fn submitted_from(id: Uuid, school: &str, vendor: &str, cents: i64) -> PurchaseEvent {
+        match submitted_at(id, school) {
+            PurchaseEvent::Submitted(mut s) => {
+                s.vendor = ShortText::parse(vendor).unwrap();
+                s.total = Money::from_cents(cents).unwrap();
+                s.into()
+            }
+            _ => unreachable!("submitted_at() is a submission"),
+        }
+    }
+
+    /// The advisory purchases' documents after `events`, by purchase id.
+    pub fn advisory_documents(events: &[RecordedEvent]) -> BTreeMap<String, AdvisoryDoc> {
+        projected(events)
+            .into_iter()
+            .filter(|(k, _)| k.collection == ADVISORY)
+            .map(|(k, v)| (k.key, serde_json::from_value(v).unwrap()))
+            .collect()
+    }
+
+    /// The advisory purchases' rollup partitions after `events`, by partition key.
+    pub fn advisory_partitions(events: &[RecordedEvent]) -> Vec<(String, Rollup<DaySpend>)> {
+        projected(events)
+            .into_iter()
+            .filter(|(k, _)| k.collection == ADVISORY_BY_DAY)
+            .map(|(k, v)| (k.key, serde_json::from_value(v).unwrap()))
+            .collect()
     }
 }
 

@@ -8,13 +8,14 @@
 //!   reconciliation flagged it, and IT has not matched it since). Matched, ambiguous,
 //!   non-technology transactions and credits do not count. Its amount is the transaction's,
 //!   its school the card's when the transaction was recorded, and its day the transaction
-//!   date (kept by the [`super::card_spend`] projection).
+//!   date (kept by the [`super::card_spend`] projection). It counts while its status is
+//!   unchecked: a later match takes it out, an undone match and a new flag put it back.
 //! - **Advisory** spend, beside it, is the purchase checks the gate answered `advisory`: the
 //!   school had not signed, so the purchase went ahead and IT was told. Its amount is the
-//!   check's submitted total, its day the district's date (in its time zone) it was asked
-//!   about: when the gate decided, or for a check sent after the fact, when the purchase was
-//!   requested (kept by the shared purchase projection, [`super::purchases`]). These purchases did ask; the unchecked ones
-//!   never did.
+//!   check's submitted total, its day the district's date it was asked about (when the gate
+//!   decided, or for a check sent after the fact, when the purchase was requested), in the
+//!   time zone in force at its decision (kept by the shared purchase projection,
+//!   [`super::purchases`]). These purchases did ask; the unchecked ones never did.
 //! - **Before and after signing.** Each day falls *after signing* for a school when its
 //!   purchasing agreement stood that day (from an `agreement-signed`'s `signed_on`, until an
 //!   `agreement-withdrawn`'s `withdrawn_on`), and *before signing* otherwise: before it first
@@ -38,18 +39,32 @@
 //! sides, the district's answer to "did signing reduce it?".
 //!
 //! Groups by month are in month order; the others by their whole total (unchecked and
-//! advisory), largest first.
+//! advisory), largest first. A vendor group is named by the first spelling of its unchecked
+//! transactions (by day, then school, then spelling), or without one, of its advisory
+//! purchases.
 //!
 //! With a period (`?from=`, `?to=`, `?school_year=`, echoed as `report_period`): the
 //! transactions dated in it, the advisory purchases asked about in it, and the covered days
 //! within it. Schools are named beside their ids (`school_name`).
 //!
+//! # How it is kept
+//!
+//! The projections keep the spend as [rollups](super::rollup) of [`DaySpend`] entries
+//! ([`spend`]): by day and school, per currency, counts and cents by vendor as spelled and by
+//! amount band; the unchecked transactions in `reporting.card_spend.unchecked_by_day`, added
+//! when a transaction becomes unchecked and taken away exactly as added when it stops being
+//! so, the advisory purchases in `reporting.purchases.advisory_by_day`. A request sums the
+//! entries of its period's days over the partitions that can hold them, and regroups them:
+//! which side of signing a day falls on, vendor groups and names are decided then (agreements
+//! change seldom, and an agreement signed later moves the days it covers). Its work grows with
+//! the days, schools and vendors, not with the purchases and transactions.
+//!
 //! **Changed** from the first version of this report, which counted advisory purchases only:
 //! each group's `purchases` and `total` are now `advisory_purchases` and `advisory_total`,
 //! beside `unchecked_transactions` and `unchecked_total`; `covered`, `by_month`,
 //! `by_school_and_month`, `signing` and `trend` are new, and so are the CSV's columns.
-//! Advisory purchases decided before the purchase projection kept their day count in every
-//! figure but those by month and period until `procgate rebuild reporting`.
+//! Purchases and transactions the projections followed before they kept the rollups count only
+//! after `procgate rebuild reporting`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -63,11 +78,12 @@ use utoipa::ToSchema;
 use web::ApiError;
 
 use super::adoption::{self, Change, ChangeDoc};
-use super::card_spend::{self, CardSpend, CoverageDoc, TransactionDoc};
+use super::card_spend::{self, CardSpend, CoverageDoc};
 use super::clocks::Clocks;
 use super::csv::{Cell, Csv};
 use super::figures::month_of_day;
-use super::purchases::{ADVISORY, AdvisoryDoc, Purchases};
+use super::purchases::{ADVISORY_BY_DAY, Purchases};
+use super::rollup::{Partitions, Rollup};
 use super::{
     Report, ReportParams, ReportPeriod, ReportReaders, SchoolNames, Scope, format_cents,
     parse_query, render,
@@ -241,14 +257,17 @@ struct Sum {
 }
 
 impl Sum {
-    fn add(&mut self, item: &Item<'_>) {
-        if item.unchecked {
-            self.unchecked += 1;
-            self.unchecked_cents += item.cents;
-        } else {
-            self.advisory += 1;
-            self.advisory_cents += item.cents;
-        }
+    /// The sums of a day's entries of both kinds (`[unchecked, advisory]`): a kind that does
+    /// not come to at least one item counts nothing.
+    fn of([unchecked, advisory]: &[Spend; 2]) -> Self {
+        let kept = |s: &Spend| if s.count > 0 { (s.count.unsigned_abs(), s.cents) } else { (0, 0) };
+        let ((unchecked, unchecked_cents), (advisory, advisory_cents)) =
+            (kept(unchecked), kept(advisory));
+        Self { unchecked, unchecked_cents, advisory, advisory_cents }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.unchecked == 0 && self.advisory == 0
     }
 
     fn merge(&mut self, other: &Sum) {
@@ -261,17 +280,6 @@ impl Sum {
     fn whole(&self) -> i64 {
         self.unchecked_cents + self.advisory_cents
     }
-}
-
-/// One unchecked transaction or advisory purchase.
-struct Item<'a> {
-    unchecked: bool,
-    school_id: &'a str,
-    /// `None` for an advisory document written before they kept their day.
-    day: Option<NaiveDate>,
-    vendor: &'a str,
-    currency: &'a str,
-    cents: i64,
 }
 
 /// Each school's agreement changes, in date order: when it stood.
@@ -381,79 +389,124 @@ fn groups(rows: BTreeMap<Key, Sum>, by_total: bool, names: &SchoolNames) -> Vec<
         .collect()
 }
 
-/// The report from the card-spend projection's transactions and coverage, the purchase
-/// projection's advisory purchases and the agreement changes, for the scope's period (the
-/// transactions dated in it, the advisory purchases asked about in it, the covered days
-/// within it).
-pub fn build(
-    transactions: &[TransactionDoc],
-    advisory: &[AdvisoryDoc],
+/// The two kinds of spend, as the rollups' entries are summed: `[unchecked, advisory]`.
+const UNCHECKED: usize = 0;
+const ADVISORY: usize = 1;
+
+/// (day, school, currency, vendor as spelled or amount band).
+type DayKey<'a> = (NaiveDate, &'a str, &'a str, &'a str);
+
+/// The entries of the period's days in the rollups, summed over their partitions: by vendor as
+/// spelled, and by amount band.
+#[derive(Default)]
+struct Days<'a> {
+    vendors: BTreeMap<DayKey<'a>, [Spend; 2]>,
+    bands: BTreeMap<DayKey<'a>, [Spend; 2]>,
+}
+
+impl<'a> Days<'a> {
+    fn add(
+        &mut self,
+        kind: usize,
+        partitions: impl IntoIterator<Item = (&'a str, &'a Rollup<DaySpend>)>,
+        period: &ReportPeriod,
+    ) {
+        let needed = Partitions::of(period);
+        let from = period.from.unwrap_or(NaiveDate::MIN);
+        let to = period.to.unwrap_or(NaiveDate::MAX);
+        for (_, rollup) in partitions.into_iter().filter(|(key, _)| needed.needs(key)) {
+            for (day, schools) in rollup.days.range(from..=to) {
+                for (school, spend) in schools {
+                    for (currency, spend) in &spend.0 {
+                        for (vendor, s) in &spend.vendors {
+                            let key = (*day, school.as_str(), currency.as_str(), vendor.as_str());
+                            self.vendors.entry(key).or_default()[kind].add(s);
+                        }
+                        for (band, s) in &spend.bands {
+                            let key = (*day, school.as_str(), currency.as_str(), band.as_str());
+                            self.bands.entry(key).or_default()[kind].add(s);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The name of each vendor group (keyed by the vendor without regard to case and surrounding
+/// spaces): its first spelling among the unchecked transactions, by day, school and spelling;
+/// without one, among the advisory purchases.
+fn vendor_names<'a>(vendors: &[(DayKey<'a>, Sum)]) -> BTreeMap<String, &'a str> {
+    let mut first: BTreeMap<String, (bool, NaiveDate, &str, &'a str)> = BTreeMap::new();
+    for ((day, school, _, vendor), sum) in vendors {
+        let rank = (sum.unchecked == 0, *day, *school, *vendor);
+        let slot = first.entry(vendor.to_lowercase()).or_insert(rank);
+        *slot = (*slot).min(rank);
+    }
+    first.into_iter().map(|(key, (.., vendor))| (key, vendor)).collect()
+}
+
+/// The report from the rollups of unchecked technology transactions ([`card_spend`]'s) and of
+/// advisory purchases ([`super::purchases`]'), each as its partitions with their keys, the
+/// agreement changes and the statements' coverage, for the scope's period (the transactions
+/// dated in it, the advisory purchases asked about in it, the covered days within it).
+pub fn build<'a>(
+    unchecked: impl IntoIterator<Item = (&'a str, &'a Rollup<DaySpend>)>,
+    advisory: impl IntoIterator<Item = (&'a str, &'a Rollup<DaySpend>)>,
     changes: &[ChangeDoc],
     coverage: Option<&CoverageDoc>,
     scope: &Scope,
 ) -> RogueSpendReport {
-    let calendar = &scope.calendar;
     let period = &scope.period;
-    let unchecked = transactions.iter().filter(|t| t.status.is_unchecked());
-    let items: Vec<Item<'_>> = unchecked
-        .map(|t| Item {
-            unchecked: true,
-            school_id: &t.school_id,
-            day: Some(t.transaction_date),
-            vendor: &t.merchant,
-            currency: &t.currency,
-            cents: t.cents,
-        })
-        .chain(advisory.iter().map(|a| Item {
-            unchecked: false,
-            school_id: &a.school_id,
-            day: a.day(calendar),
-            vendor: &a.vendor,
-            currency: &a.currency,
-            cents: a.total_cents,
-        }))
-        .filter(|item| period.is_all() || item.day.is_some_and(|d| period.contains(d)))
-        .collect();
+    let mut days = Days::default();
+    days.add(UNCHECKED, unchecked, period);
+    days.add(ADVISORY, advisory, period);
+    let kept = |sums: BTreeMap<DayKey<'a>, [Spend; 2]>| -> Vec<(DayKey<'a>, Sum)> {
+        sums.into_iter()
+            .map(|(key, spend)| (key, Sum::of(&spend)))
+            .filter(|(_, sum)| !sum.is_empty())
+            .collect()
+    };
+    let (vendors, bands) = (kept(days.vendors), kept(days.bands));
     let agreements = Agreements::new(changes);
     let covered = coverage
         .and_then(|c| Some((c.first_date?, c.last_date?)))
         .map(|(f, l)| (period.from.map_or(f, |p| p.max(f)), period.to.map_or(l, |p| p.min(l))))
         .filter(|(f, l)| f <= l);
-    let in_covered = |day: Option<NaiveDate>| -> Option<NaiveDate> {
-        let (from, to) = covered?;
-        day.filter(|d| from <= *d && *d <= to)
-    };
+    let in_covered = |day: NaiveDate| covered.is_some_and(|(from, to)| from <= day && day <= to);
 
     // Vendors group without regard to case and spaces; the first spelling names the group.
-    let mut vendor_names: BTreeMap<String, &str> = BTreeMap::new();
+    let names = vendor_names(&vendors);
     let mut dims: [BTreeMap<Key, Sum>; 7] = Default::default();
     // (school, currency) → [before, after], within the covered days.
     let mut periods: BTreeMap<(&str, &str), [Sum; 2]> = BTreeMap::new();
-    for item in &items {
-        let vendor_key = item.vendor.trim().to_lowercase();
-        let vendor = (*vendor_names.entry(vendor_key).or_insert(item.vendor.trim())).to_owned();
-        let school = Some(item.school_id.to_owned());
-        let currency = item.currency.to_owned();
-        let month = item.day.map(month_of_day);
-        let period = item.day.map(|d| agreements.period(item.school_id, d));
-        let mut keys: Vec<(usize, Key)> = vec![
-            (0, (None, None, None, None, None, currency.clone())),
-            (1, (school.clone(), None, None, None, None, currency.clone())),
-            (4, (None, None, None, Some(vendor.clone()), None, currency.clone())),
-            (5, (school.clone(), None, None, Some(vendor), None, currency.clone())),
-            (6, (None, None, None, None, Some(band(item.cents)), currency.clone())),
+    for ((day, school_id, currency, vendor), sum) in &vendors {
+        let vendor = names.get(&vendor.to_lowercase()).copied().unwrap_or(vendor).to_owned();
+        let school = Some((*school_id).to_owned());
+        let currency_key = (*currency).to_owned();
+        let month = Some(month_of_day(*day));
+        let side = agreements.period(school_id, *day);
+        let keys: [(usize, Key); 6] = [
+            (0, (None, None, None, None, None, currency_key.clone())),
+            (1, (school.clone(), None, None, None, None, currency_key.clone())),
+            (2, (None, month.clone(), None, None, None, currency_key.clone())),
+            (3, (school.clone(), month, Some(side), None, None, currency_key.clone())),
+            (4, (None, None, None, Some(vendor.clone()), None, currency_key.clone())),
+            (5, (school, None, None, Some(vendor), None, currency_key)),
         ];
-        if month.is_some() {
-            keys.push((2, (None, month.clone(), None, None, None, currency.clone())));
-            keys.push((3, (school, month, period, None, None, currency)));
-        }
         for (dim, key) in keys {
-            dims[dim].entry(key).or_default().add(item);
+            dims[dim].entry(key).or_default().merge(sum);
         }
-        if let Some(day) = in_covered(item.day) {
-            let side = agreements.period(item.school_id, day) as usize;
-            periods.entry((item.school_id, item.currency)).or_default()[side].add(item);
+        if in_covered(*day) {
+            periods.entry((school_id, currency)).or_default()[side as usize].merge(sum);
         }
+    }
+    for ((_, _, currency, band), sum) in &bands {
+        let Some(band) = BANDS.iter().map(|(name, _)| *name).find(|name| name == band) else {
+            continue;
+        };
+        let key = (None, None, None, None, Some(band), (*currency).to_owned());
+        dims[6].entry(key).or_default().merge(sum);
     }
     // Every school with spend in the covered days has a row per currency it spent in.
     let signing: Vec<SchoolSigning> = periods
@@ -479,7 +532,8 @@ pub fn build(
         .map(|school| (*school, agreements.days(school, covered)))
         .filter(|(_, (before, after))| *before > 0 && *after > 0)
         .collect();
-    let currencies: BTreeSet<&str> = items.iter().map(|i| i.currency).collect();
+    let currencies: BTreeSet<&str> =
+        vendors.iter().map(|((_, _, currency, _), _)| *currency).collect();
     let trend: Vec<SigningTrend> = if pooled.is_empty() {
         vec![]
     } else {
@@ -689,22 +743,33 @@ pub async fn rogue_spend_report(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let params: ReportParams = parse_query(req.query_string())?;
-    // The district's calendar (kept by the clocks projection) names the advisory days.
+    // The period in the district's calendar, and the schools' names.
     let scope = service.scope(&params).await?;
     let names = [CardSpend::NAME, Purchases::NAME, adoption::Schools::NAME, Clocks::NAME];
     let report = service
         .cached_report(&names, &scope.period, |_| async {
-            let (transactions, advisory, changes, coverage) = futures::try_join!(
-                service.documents::<TransactionDoc>(card_spend::TRANSACTIONS),
-                service.documents::<AdvisoryDoc>(ADVISORY),
+            let (unchecked, advisory, changes, coverage) = futures::try_join!(
+                service.partitions::<Rollup<DaySpend>>(card_spend::UNCHECKED_BY_DAY, &scope.period),
+                service.partitions::<Rollup<DaySpend>>(ADVISORY_BY_DAY, &scope.period),
                 service.documents::<ChangeDoc>(adoption::CHANGES),
                 service.documents::<CoverageDoc>(card_spend::COVERAGE),
             )?;
-            Ok(build(&transactions, &advisory, &changes, coverage.first(), &scope))
+            let (unchecked, advisory) = (keyed(&unchecked), keyed(&advisory));
+            Ok(build(unchecked, advisory, &changes, coverage.first(), &scope))
         })
         .await?;
     Ok(render(&*report, params.format))
 }
+
+/// Partitions with their keys, as [`build`] takes them.
+fn keyed(
+    partitions: &[(String, Rollup<DaySpend>)],
+) -> impl Iterator<Item = (&str, &Rollup<DaySpend>)> {
+    partitions.iter().map(|(key, rollup)| (key.as_str(), rollup))
+}
+
+pub mod spend;
+pub use spend::{CurrencySpend, DaySpend, Spend, Spent, count};
 
 #[cfg(test)]
 mod tests;

@@ -198,6 +198,8 @@ impl ReadModel for Wishes {
     const NAME: &'static str = NAME;
     const COLLECTION: &'static str = WISHES;
     const SKIP_UNDECODABLE: bool = true;
+    /// 2: keeps the wishes' figures by day and school.
+    const VERSION: u64 = 2;
     type Doc = WishDoc;
 
     fn collections(&self) -> Vec<&'static str> {
@@ -517,7 +519,8 @@ pub async fn wishes_report(
     let params: ReportParams = parse_query(req.query_string())?;
     let scope = service.scope(&params).await?;
     service.wait_for(&[Wishes::NAME]).await?;
-    let partitions = service.partitions::<Rollup<WishFigures>>(WISHES_BY_DAY, &scope.period).await?;
+    let partitions =
+        service.partitions::<Rollup<WishFigures>>(WISHES_BY_DAY, &scope.period).await?;
     let report = build(partitions.iter().map(|(k, p)| (k.as_str(), p)), service.now(), &scope);
     Ok(render(&report, params.format))
 }
