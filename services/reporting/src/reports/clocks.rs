@@ -229,7 +229,8 @@ impl Clocks {
 impl ReadModel for Clocks {
     const NAME: &'static str = NAME;
     const SKIP_UNDECODABLE: bool = true;
-    /// 2: keeps the SLA figures by day and school, and the open purchases.
+    /// 2: keeps the SLA figures by day and school, and the open purchases; reads
+    /// `waiting-on-requester`.
     const VERSION: u64 = 2;
     type Doc = ClockDoc;
 
@@ -238,10 +239,13 @@ impl ReadModel for Clocks {
     }
 
     fn filter(&self) -> Filter {
+        // Every purchase event the clocks' fold reacts to: waiting on the requester pauses the
+        // decision clock as the gate judges it.
         let mut types = vec![
             "purchase-submitted",
             "purchase-decided",
             "call-logged",
+            "waiting-on-requester",
             "purchase-approved",
             "purchase-cancelled",
         ];

@@ -3,28 +3,34 @@
 //! Six read models ([`kernel::ReadModel`]s, run as projections of the log) keep small JSON
 //! documents in the store's database (written in one transaction with each projection's
 //! checkpoint), and each report has a pure `build` function that turns those documents into the
-//! figures when the report is asked for. The work is split so that the projection keeps only
-//! what later events or the figures need, and the request does only what depends on the day it
-//! is asked (overdue promises, the months up to now, a year of wishes) or cannot be kept
-//! incrementally (percentiles):
+//! figures when the report is asked for. The figures are kept as [rollups](rollup): sums by the
+//! district's day an item counts on and its school, one partition per UTC month of changes, so
+//! that a report sums the days of its period and its work does not grow with the number of
+//! purchases, promises or wishes in the log. A request does only what depends on the time it
+//! is asked (clocks still running, promises overdue, wishes whose year has passed: a few open
+//! items kept as documents of their own) and what later facts decide (an agreement signed
+//! after a purchase, names):
 //!
 //! | projection | reads | documents | for |
 //! |---|---|---|---|
-//! | [`purchases`] `reporting.purchases` | purchase events | one per held purchase (flag, first reached call, call before cancel, resolution) and per advisory purchase (school, vendor, total, day decided); technology spend by month | adoption, response-times, promises, rogue-spend |
-//! | [`adoption`] `reporting.schools` | school events | schools, agreement changes | adoption, rogue-spend |
-//! | [`promises`] `reporting.promises` | stakeholder and promise events | promises, stakeholders' schools | promises |
-//! | [`wishes`] `reporting.wishes` | wish events | one per wish: when made, status, first headway | wishes |
-//! | [`card_spend`] `reporting.card_spend` | card transaction and statement events | one per technology card transaction (school, date, merchant, amount, status); the days statements cover | rogue-spend |
-//! | [`clocks`] `reporting.clocks` | purchase and district events | one per flagged purchase (its school and clock fold); the district's settings | sla; the district's calendar, *today* and months for every report |
+//! | [`purchases`] `reporting.purchases` | purchase and district events | held purchases' figures by day of the flag and school (held, resolved, business time to the first reached call and to the resolution, cancellations with and without call before cancel); advisory purchases' spend by day and school (by vendor and amount band); technology spend by day; one document per held purchase (its own state) | response-times, promises, rogue-spend, adoption |
+//! | [`adoption`] `reporting.schools` | school and stakeholder events | schools, agreement changes, people, advocates' words | adoption, rogue-spend, every report's names |
+//! | [`promises`] `reporting.promises` | stakeholder and promise events | open and standing promises; settled promises by day made and school, per owner; stakeholders' schools | promises |
+//! | [`wishes`] `reporting.wishes` | wish and district events | wishes by day made and school (states as running totals, first headway, the wishes still waiting by when made); one per wish (its own state); the district's settings | wishes |
+//! | [`card_spend`] `reporting.card_spend` | card transaction and statement events | unchecked technology spend by transaction date and school (by merchant and amount band, added and taken away as the status changes); one per technology card transaction (its own state); the days statements cover | rogue-spend |
+//! | [`clocks`] `reporting.clocks` | purchase and district events | SLA figures by the day the clocks started and school (purchases, stopped clocks judged when they stopped); the purchases with a running clock; one per flagged purchase (its own state); the district's settings | sla; the district's calendar, *today* and months for every report |
 //!
 //! The purchase events are the bulk of the log, so one projection folds them for the reports
-//! in money and counts: each is decoded once and touches one document; the clocks projection
-//! folds the few that move a flagged purchase's clocks.
+//! in money and counts: each is decoded once and touches its purchase's document and the
+//! partitions of its month (kept decoded for the whole batch); the clocks projection folds
+//! the few that move a flagged purchase's clocks.
 //!
-//! **District time.** Durations are in business time, and *today* and the months are the
-//! district's, in its calendar now in force (time zone, business hours, closures): the clocks
-//! projection keeps the `district-settings` events, folded when a report is asked for
-//! ([`Reporting::district`]); until the district sets its calendar, UTC's.
+//! **District time.** Durations are in business time, and days and months are the district's.
+//! A figure is measured when it happens, in the calendar in force then (time zone, business
+//! hours, closures: each projection that measures keeps the `district-settings` events), and
+//! stays as measured: a later change of calendar counts from then on. Clocks still running are
+//! judged when asked, in the calendar now in force ([`Reporting::district`]); until the
+//! district sets its calendar, UTC's.
 //!
 //! The kernel decodes each event once into the `events` crate's published enums
 //! ([`events::Published`]), and the read models match on them and fold them here (the reporting
@@ -35,9 +41,9 @@
 //! Every report is served at `GET /v1/reports/{name}` as JSON, or as CSV (`?format=csv`, a
 //! header row, then one row per figure group). A read first waits until the report's
 //! projections have reached the log's head as it was when the request arrived, so a report read
-//! after a write includes it. The reports that fold every purchase or promise document
-//! (response-times, promises, rogue-spend) are kept between reads while their projections stand
-//! still and the day is the same.
+//! after a write includes it. The promises and rogue-spend reports, which also work through
+//! the open promises and the agreements, are kept between reads while their projections stand
+//! still and the day and period are the same.
 //!
 //! [`projections`] lists the projections; [`rebuild`] rebuilds them all from the log in
 //! one pass.

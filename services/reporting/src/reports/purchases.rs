@@ -3,8 +3,8 @@
 //!
 //! - `reporting.purchases.held`: one [`HeldDoc`] per **held** purchase: the flag, the first
 //!   reached call, call before cancel (the published fold, [`CallBeforeCancel`], so the report
-//!   judges a cancellation as the gate does), the resolution. Response times read them, and
-//!   the promises report the cancelled ones.
+//!   judges a cancellation as the gate does), the resolution: what a later event of the
+//!   purchase needs to know to count in [`HELD_BY_DAY`]. No report reads them.
 //! - `reporting.purchases.advisory`: one [`AdvisoryDoc`] per **advisory** purchase: school,
 //!   vendor, total, when it was asked about.
 //! - `reporting.purchases.advisory_by_day`: the advisory purchases' figures as a

@@ -161,8 +161,9 @@ impl Report for ResponseTimesReport {
 ///
 /// Median (p50), 90th percentile (p90, nearest rank) and maximum in **business hours** (two
 /// decimals): the time inside the district's business hours on its business days (`GET
-/// /v1/district`: time zone, hours, closures), not the time on the wall. Over all held
-/// purchases, by school and by the month (in the district's time zone) they were flagged.
+/// /v1/district`: time zone, hours, closures), not the time on the wall, measured when the
+/// call or resolution is recorded, in the calendar in force then. Over all held purchases, by
+/// school and by the month (in the district's time zone) they were flagged.
 /// `?format=csv` gives one row per group (`dimension` `all`, `school` or `month`).
 #[utoipa::path(
     tag = "reports",

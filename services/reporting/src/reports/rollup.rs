@@ -100,15 +100,23 @@ pub fn group<'a, E: Sum + 'a>(
     partitions: impl IntoIterator<Item = (&'a str, &'a Rollup<E>)>,
     period: &ReportPeriod,
 ) -> Grouped<E> {
+    group_into(partitions, period, E::add)
+}
+
+/// As [`group`], into a report's own accumulator `A`, which `add` adds an entry to.
+pub fn group_into<'a, E: 'a, A: Default>(
+    partitions: impl IntoIterator<Item = (&'a str, &'a Rollup<E>)>,
+    period: &ReportPeriod,
+    add: impl Fn(&mut A, &E),
+) -> Grouped<A> {
     let needed = Partitions::of(period);
+    let (from, to) = (period.from.unwrap_or(NaiveDate::MIN), period.to.unwrap_or(NaiveDate::MAX));
     let mut groups = Grouped::default();
     for (_, rollup) in partitions.into_iter().filter(|(key, _)| needed.needs(key)) {
-        let from = period.from.unwrap_or(NaiveDate::MIN);
-        let to = period.to.unwrap_or(NaiveDate::MAX);
         for (day, schools) in rollup.days.range(from..=to) {
             let month = month_of_day(*day);
             for (school, entry) in schools {
-                groups.add(school, month.clone(), |sum: &mut E| sum.add(entry));
+                groups.add(school, month.clone(), |acc: &mut A| add(acc, entry));
             }
         }
     }

@@ -62,8 +62,8 @@
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use events::calendar::TimeZoneName;
-use events::clocks::{ClockKind, SlaState};
+use events::calendar::{DistrictCalendar, TimeZoneName};
+use events::clocks::{Clock, ClockKind, SlaState};
 use events::district::District;
 use kernel::http::Caller;
 use serde::Serialize;
@@ -73,7 +73,7 @@ use web::ApiError;
 use super::clocks::{BY_DAY, ClockDoc, OPEN, SlaFigures};
 use super::csv::{Cell, Csv};
 use super::figures::{Grouped, Stats, month_of_day, share};
-use super::rollup::{Durations, Partitions, Rollup};
+use super::rollup::{self, Durations, Rollup};
 use super::{Report, ReportParams, ReportPeriod, ReportReaders, Scope, parse_query, render};
 use crate::Reporting;
 
@@ -226,18 +226,7 @@ pub fn build<'a>(
 ) -> SlaReport {
     let calendar = &district.calendar;
     let period = &scope.period;
-    let mut groups: Grouped<Acc> = Grouped::default();
-    // As `rollup::group`, into the report's accumulator.
-    let needed = Partitions::of(period);
-    let (from, to) = (period.from.unwrap_or(NaiveDate::MIN), period.to.unwrap_or(NaiveDate::MAX));
-    for (_, rollup) in partitions.into_iter().filter(|(key, _)| needed.needs(key)) {
-        for (day, schools) in rollup.days.range(from..=to) {
-            let month = month_of_day(*day);
-            for (school, figures) in schools {
-                groups.add(school, month.clone(), |acc| acc.add_counted(figures));
-            }
-        }
-    }
+    let mut groups: Grouped<Acc> = rollup::group_into(partitions, period, Acc::add_counted);
     for doc in open {
         let clocks = doc.clocks.clocks(district);
         let Some(started) = clocks.first().map(|c| c.started_at) else { continue };
@@ -246,20 +235,39 @@ pub fn build<'a>(
         if !period.contains(day) {
             continue;
         }
-        let judged: Vec<Judged> = clocks
-            .iter()
-            .filter(|clock| !doc.counted.contains(&clock.kind))
-            .map(|clock| Judged {
-                kind: clock.kind,
-                state: clock.status(calendar, now).state,
-                stopped: clock.stopped_at.is_some_and(|at| at <= now),
-                ran: clock.elapsed(calendar, now),
-            })
-            .collect();
+        let uncounted = clocks.iter().filter(|clock| !doc.counted.contains(&clock.kind));
+        let judged = judge(uncounted, calendar, now);
         groups.add(&doc.school_id, month_of_day(day), |acc| {
             acc.add_judged(doc.day.is_none(), &judged);
         });
     }
+    report(groups, district, now, scope)
+}
+
+/// Each clock judged at `now` in `calendar`, as the gate judges it.
+fn judge<'c>(
+    clocks: impl Iterator<Item = &'c Clock>,
+    calendar: &DistrictCalendar,
+    now: DateTime<Utc>,
+) -> Vec<Judged> {
+    clocks
+        .map(|clock| Judged {
+            kind: clock.kind,
+            state: clock.status(calendar, now).state,
+            stopped: clock.stopped_at.is_some_and(|at| at <= now),
+            ran: clock.elapsed(calendar, now),
+        })
+        .collect()
+}
+
+/// The report of the groups, judged in `district` at `now`.
+fn report(
+    groups: Grouped<Acc>,
+    district: &District,
+    now: DateTime<Utc>,
+    scope: &Scope,
+) -> SlaReport {
+    let calendar = &district.calendar;
     let (all, by_school, by_month) = groups.finish(&scope.names, &Acc::finish);
     SlaReport {
         as_of: now,
@@ -329,8 +337,9 @@ const COLUMNS: [&str; 9] = [
 /// by school and by month, in business time.
 ///
 /// Each clock of each flagged purchase (held: `first_contact`, `decision`; advisory:
-/// `advisory_outreach`) is judged as the gate judges it, in the district's calendar now in
-/// force (`GET /v1/district`) and its targets (`GET /v1/sla`): `met` (stopped in time),
+/// `advisory_outreach`) is judged as the gate judges it, in the district's calendar (`GET
+/// /v1/district`) and targets (`GET /v1/sla`): a stopped clock when it stopped, in the
+/// calendar in force then, a running one now, in the calendar now in force: `met` (stopped in time),
 /// `breached` (stopped late or still running past its due time; `breached_open`: still
 /// running), `on_track` or `warning` (running). `attainment` is met over met and breached;
 /// `business_hours` summarizes the business time the stopped clocks ran (median, 90th

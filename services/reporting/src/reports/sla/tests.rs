@@ -22,65 +22,6 @@ fn m(s: &str) -> i64 {
 /// The report as it was once built for every request, kept to check the rollup against: a
 /// fold over every flagged purchase's clocks, each judged in `district` at `now`.
 fn folded(docs: &[ClockDoc], district: &District, now: DateTime<Utc>, scope: &Scope) -> SlaReport {
-    #[derive(Default)]
-    struct Acc {
-        purchases: u64,
-        kinds: [KindAcc; 3],
-    }
-    #[derive(Default)]
-    struct KindAcc {
-        clocks: u64,
-        met: u64,
-        breached: u64,
-        breached_open: u64,
-        on_track: u64,
-        warning: u64,
-        ran: Vec<TimeDelta>,
-    }
-    impl Acc {
-        fn add(&mut self, clocks: &[Judged]) {
-            self.purchases += 1;
-            for clock in clocks {
-                let Some(i) = KINDS.iter().position(|k| *k == clock.kind) else { continue };
-                let acc = &mut self.kinds[i];
-                acc.clocks += 1;
-                match clock.state {
-                    SlaState::Met => acc.met += 1,
-                    SlaState::Breached => {
-                        acc.breached += 1;
-                        acc.breached_open += u64::from(!clock.stopped);
-                    }
-                    SlaState::OnTrack => acc.on_track += 1,
-                    SlaState::Warning => acc.warning += 1,
-                }
-                if clock.stopped {
-                    acc.ran.push(clock.ran);
-                }
-            }
-        }
-
-        fn finish(self, key: String, name: Option<String>) -> SlaGroup {
-            let [first_contact, decision, advisory_outreach] = self.kinds.map(|k| Attainment {
-                clocks: k.clocks,
-                met: k.met,
-                breached: k.breached,
-                breached_open: k.breached_open,
-                on_track: k.on_track,
-                warning: k.warning,
-                attainment: share(k.met, k.met + k.breached),
-                business_hours: Stats::of(k.ran),
-            });
-            SlaGroup {
-                key,
-                name,
-                purchases: self.purchases,
-                first_contact,
-                decision,
-                advisory_outreach,
-            }
-        }
-    }
-
     let calendar = &district.calendar;
     let mut groups: Grouped<Acc> = Grouped::default();
     for doc in docs {
@@ -89,32 +30,11 @@ fn folded(docs: &[ClockDoc], district: &District, now: DateTime<Utc>, scope: &Sc
         if !scope.period.contains_at(started, calendar) {
             continue;
         }
-        let judged: Vec<Judged> = clocks
-            .iter()
-            .map(|clock| {
-                let status = clock.status(calendar, now);
-                Judged {
-                    kind: clock.kind,
-                    state: status.state,
-                    stopped: clock.stopped_at.is_some_and(|at| at <= now),
-                    ran: clock.elapsed(calendar, now),
-                }
-            })
-            .collect();
+        let judged = judge(clocks.iter(), calendar, now);
         let month = month_of_day(calendar.today(started));
-        groups.add(&doc.school_id, month, |acc| acc.add(&judged));
+        groups.add(&doc.school_id, month, |acc| acc.add_judged(true, &judged));
     }
-    let (all, by_school, by_month) = groups.finish(&scope.names, &Acc::finish);
-    SlaReport {
-        as_of: now,
-        today: calendar.today(now),
-        time_zone: calendar.time_zone().clone(),
-        targets_set: district.targets().is_some(),
-        period: scope.period.clone(),
-        all,
-        by_school,
-        by_month,
-    }
+    report(groups, district, now, scope)
 }
 
 /// What the clocks projection keeps after `log`, one batch per event.
@@ -549,4 +469,47 @@ proptest! {
         let projected = projected(&log);
         prop_assert_eq!(projected.report(now, &scope), projected.folded(now, &scope));
     }
+}
+
+#[test]
+fn given_it_waits_on_the_requester_when_reported_then_the_decision_clock_pauses_as_the_gates_does()
+{
+    // Given a held purchase flagged Monday 09:00 in Chicago, reached at 09:30, waiting on the
+    // requester from 10:00, approved Tuesday at 10:00.
+    let mut log = log(true);
+    let id = Uuid::from_u128(9);
+    let wait: PurchaseEvent = events::gate::WaitingOnRequester {
+        note: long("They send the quote"),
+        since: t("2024-09-09T15:00:00Z"),
+    }
+    .into();
+    let history = [
+        (reached(m("2024-09-09T14:30:00Z"), true), "2024-09-09T14:30:00Z"),
+        (wait, "2024-09-09T15:00:00Z"),
+        (approved(), "2024-09-10T15:00:00Z"),
+    ];
+    append(&mut log, 9, "c", held(), "2024-09-09T14:00:00Z", &history);
+    // When projected, then the clocks kept are the gate's fold of every event of the purchase.
+    let projected = projected(&log);
+    let mut gate = events::clocks::PurchaseClocks::default();
+    for e in log.iter().filter(|e| e.stream == events::gate::purchase_stream(id)) {
+        let event = PurchaseEvent::from_parts(&e.event_type, &e.data).unwrap();
+        gate.apply(&event, e.recorded_at);
+    }
+    let kept = projected.docs.iter().find(|d| d.school_id == "c").unwrap();
+    assert_eq!(kept.clocks, gate);
+    // And the report judges its decision clock as the gate does.
+    let now = t(NOW);
+    let status = gate.status(&projected.district, now).unwrap();
+    let decision = status.clocks.iter().find(|c| c.clock == ClockKind::Decision).unwrap();
+    let report = projected.report(now, &Scope::all());
+    let school = report.by_school.iter().find(|g| g.key == "c").unwrap();
+    let (met, breached) = (school.decision.met, school.decision.breached);
+    assert_eq!(
+        (met, breached),
+        (
+            u64::from(decision.state == SlaState::Met),
+            u64::from(decision.state == SlaState::Breached)
+        )
+    );
 }
