@@ -479,7 +479,7 @@ pub fn build<'a>(
     let names = vendor_names(&vendors);
     let mut dims: [BTreeMap<Key, Sum>; 7] = Default::default();
     // (school, currency) → [before, after], within the covered days.
-    let mut periods: BTreeMap<(&str, &str), [Sum; 2]> = BTreeMap::new();
+    let mut periods: SigningPeriods<'_> = BTreeMap::new();
     for ((day, school_id, currency, vendor), sum) in &vendors {
         let vendor = names.get(&vendor.to_lowercase()).copied().unwrap_or(vendor).to_owned();
         let school = Some((*school_id).to_owned());
@@ -508,6 +508,23 @@ pub fn build<'a>(
         let key = (None, None, None, None, Some(band), (*currency).to_owned());
         dims[6].entry(key).or_default().merge(sum);
     }
+    finish(dims, &periods, &agreements, covered, coverage, scope)
+}
+
+/// (school, currency) → [before signing, after signing], within the covered days.
+type SigningPeriods<'a> = BTreeMap<(&'a str, &'a str), [Sum; 2]>;
+
+/// The report from its seven dimensions' sums and the spend before and after signing within
+/// the covered days.
+fn finish(
+    dims: [BTreeMap<Key, Sum>; 7],
+    periods: &SigningPeriods<'_>,
+    agreements: &Agreements<'_>,
+    covered: Option<(NaiveDate, NaiveDate)>,
+    coverage: Option<&CoverageDoc>,
+    scope: &Scope,
+) -> RogueSpendReport {
+    let period = &scope.period;
     // Every school with spend in the covered days has a row per currency it spent in.
     let signing: Vec<SchoolSigning> = periods
         .iter()
@@ -532,8 +549,8 @@ pub fn build<'a>(
         .map(|school| (*school, agreements.days(school, covered)))
         .filter(|(_, (before, after))| *before > 0 && *after > 0)
         .collect();
-    let currencies: BTreeSet<&str> =
-        vendors.iter().map(|((_, _, currency, _), _)| *currency).collect();
+    // The currencies spent in (the totals have one group each).
+    let currencies: BTreeSet<&str> = dims[0].keys().map(|key| key.5.as_str()).collect();
     let trend: Vec<SigningTrend> = if pooled.is_empty() {
         vec![]
     } else {
