@@ -5,8 +5,6 @@
 //!   reached call, call before cancel (the published fold, [`CallBeforeCancel`], so the report
 //!   judges a cancellation as the gate does), the resolution: what a later event of the
 //!   purchase needs to know to count in [`HELD_BY_DAY`]. No report reads them.
-//! - `reporting.purchases.advisory`: one [`AdvisoryDoc`] per **advisory** purchase: school,
-//!   vendor, total, when it was asked about.
 //! - `reporting.purchases.advisory_by_day`: the advisory purchases' figures as a
 //!   [rollup](super::rollup): [`DaySpend`] by the district's day the purchase was asked about (in
 //!   the calendar in force at its decision) and school, per currency, by vendor and amount band,
@@ -46,7 +44,6 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use eventlog::{DocKey, Filter};
 use events::Published;
-use events::calendar::DistrictCalendar;
 use events::clocks::took_place_at;
 use events::district::{District, DistrictEvent};
 use events::gate::{
@@ -64,8 +61,9 @@ use super::rollup::{DistrictMemo, Durations, Rollup, Sum, partition_key};
 pub const NAME: &str = "reporting.purchases";
 /// One document per held purchase: [`HeldDoc`].
 pub const HELD: &str = "reporting.purchases.held";
-/// One document per advisory purchase: [`AdvisoryDoc`].
-pub const ADVISORY: &str = "reporting.purchases.advisory";
+/// A collection of documents this projection no longer keeps (one per advisory purchase, which
+/// nothing read): listed among its collections so that a rebuild clears it.
+const RETIRED_ADVISORY: &str = "reporting.purchases.advisory";
 /// The advisory purchases' figures: one [`Rollup<DaySpend>`] per UTC month of decisions.
 pub const ADVISORY_BY_DAY: &str = "reporting.purchases.advisory_by_day";
 /// One document per UTC month of decisions: [`SpendDoc`].
@@ -174,30 +172,6 @@ pub struct HeldDoc {
     pub call_and_alternative_first: Option<bool>,
 }
 
-/// An advisory purchase.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct AdvisoryDoc {
-    pub school_id: String,
-    pub vendor: String,
-    pub currency: String,
-    pub total_cents: i64,
-    /// The day (UTC) the gate decided, in documents written before `asked_at` was kept.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decided_on: Option<NaiveDate>,
-    /// When the purchase was asked about: when the gate decided, or for a check sent after the
-    /// fact, when it was requested. The report takes its day in the district's time zone.
-    /// Absent from documents written before it was kept (`procgate rebuild reporting` adds it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub asked_at: Option<DateTime<Utc>>,
-}
-
-impl AdvisoryDoc {
-    /// The district's date the purchase was asked about, in `calendar`.
-    pub fn day(&self, calendar: &DistrictCalendar) -> Option<NaiveDate> {
-        self.asked_at.map(|at| calendar.today(at)).or(self.decided_on)
-    }
-}
-
 /// The purchase checks whose decisions the log recorded in one UTC month (the partition), by
 /// the district's day they were asked about and currency.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -229,7 +203,7 @@ impl SpendSums {
     }
 }
 
-/// Keeps [`HELD`] (its documents), [`HELD_BY_DAY`], [`ADVISORY`], [`ADVISORY_BY_DAY`],
+/// Keeps [`HELD`] (its documents), [`HELD_BY_DAY`], [`ADVISORY_BY_DAY`],
 /// [`SPEND`], [`PENDING`] and [`DISTRICT`].
 #[derive(Debug, Default)]
 pub struct Purchases {
@@ -253,7 +227,7 @@ impl ReadModel for Purchases {
     type Doc = HeldDoc;
 
     fn collections(&self) -> Vec<&'static str> {
-        vec![HELD, HELD_BY_DAY, ADVISORY, ADVISORY_BY_DAY, SPEND, PENDING, DISTRICT]
+        vec![HELD, HELD_BY_DAY, ADVISORY_BY_DAY, SPEND, PENDING, DISTRICT, RETIRED_ADVISORY]
     }
 
     fn filter(&self) -> Filter {
@@ -297,10 +271,9 @@ impl ReadModel for Purchases {
                 let spend = DocKey::new(SPEND, partition_key(event.recorded_at));
                 let mut keys = vec![pending(), spend, district()];
                 match d.decision {
-                    Decision::Advisory => keys.extend([
-                        DocKey::new(ADVISORY, event.stream_id()),
-                        DocKey::new(ADVISORY_BY_DAY, partition_key(event.recorded_at)),
-                    ]),
+                    Decision::Advisory => {
+                        keys.push(DocKey::new(ADVISORY_BY_DAY, partition_key(event.recorded_at)));
+                    }
                     Decision::Held => keys.push(rollup()),
                     Decision::Approved => {}
                 }
@@ -331,8 +304,8 @@ impl ReadModel for Purchases {
                 let district = self.district(docs);
                 match decided(event, purchase, d, &district, docs)? {
                     Some(Decided::Held(held)) => self.flagged(event, held, &district, docs)?,
-                    Some(Decided::Advisory(advisory)) => {
-                        self.advised(event, advisory, &district, docs)?;
+                    Some(Decided::Advisory(check, asked_at)) => {
+                        advised(event, &check, asked_at, &district, docs)?;
                     }
                     None => {}
                 }
@@ -369,25 +342,22 @@ impl Purchases {
     }
 }
 
-impl Purchases {
-    /// An advisory purchase: its document, and its spend on the district's day it was asked
-    /// about, in the calendar in force now.
-    fn advised(
-        &self,
-        event: &Recorded<'_>,
-        doc: AdvisoryDoc,
-        district: &District,
-        docs: &mut Documents<'_, HeldDoc>,
-    ) -> Result<(), String> {
-        docs.of::<AdvisoryDoc>(ADVISORY).put(event.stream_id(), &doc);
-        let Some(asked_at) = doc.asked_at else { return Ok(()) };
-        let day = district.calendar.today(asked_at);
-        let key = partition_key(event.recorded_at);
-        let rollup = docs.entry_in::<Rollup<DaySpend>>(ADVISORY_BY_DAY, &key, event)?;
-        let spent = Spent { currency: &doc.currency, vendor: &doc.vendor, cents: doc.total_cents };
-        rogue_spend::count(rollup, day, &doc.school_id, spent, 1);
-        Ok(())
-    }
+/// An advisory purchase: its spend on the district's day it was asked about, in the calendar
+/// in force now. (Nothing later changes it: it needs no document of its own.)
+fn advised(
+    event: &Recorded<'_>,
+    check: &PendingCheck,
+    asked_at: DateTime<Utc>,
+    district: &District,
+    docs: &mut Documents<'_, HeldDoc>,
+) -> Result<(), String> {
+    let day = district.calendar.today(asked_at);
+    let key = partition_key(event.recorded_at);
+    let rollup = docs.entry_in::<Rollup<DaySpend>>(ADVISORY_BY_DAY, &key, event)?;
+    let spent =
+        Spent { currency: &check.currency, vendor: &check.vendor, cents: check.total_cents };
+    rogue_spend::count(rollup, day, &check.school_id, spent, 1);
+    Ok(())
 }
 
 /// The partition of the held purchases' figures this event counts in.
@@ -472,7 +442,7 @@ fn awaiting_decision(id: &str, s: &PurchaseSubmitted, docs: &mut Documents<'_, H
 /// What a decision leaves to keep.
 enum Decided {
     Held(HeldDoc),
-    Advisory(AdvisoryDoc),
+    Advisory(PendingCheck, DateTime<Utc>),
 }
 
 /// A decision: the day's spend; the document of a held or advisory purchase, to be kept.
@@ -520,14 +490,7 @@ fn decided(
                 ..HeldDoc::default()
             }))
         }
-        Decision::Advisory => Some(Decided::Advisory(AdvisoryDoc {
-            school_id: check.school_id,
-            vendor: check.vendor,
-            currency: check.currency,
-            total_cents: check.total_cents,
-            decided_on: None,
-            asked_at: Some(asked_at),
-        })),
+        Decision::Advisory => Some(Decided::Advisory(check, asked_at)),
     })
 }
 
@@ -568,9 +531,7 @@ pub(crate) mod fixtures {
     use events::district::{ClosureAdded, District, DistrictEvent, DistrictSet};
     use kernel::ReadModel;
 
-    use super::{
-        ADVISORY, ADVISORY_BY_DAY, AdvisoryDoc, HELD, HELD_BY_DAY, HeldDoc, HeldFigures, Purchases,
-    };
+    use super::{ADVISORY_BY_DAY, HELD, HELD_BY_DAY, HeldDoc, HeldFigures, Purchases};
     use crate::reports::rogue_spend::DaySpend;
     use crate::reports::rollup::Rollup;
     use events::gate::{
@@ -871,15 +832,6 @@ pub(crate) mod fixtures {
             }
             _ => unreachable!("submitted_at() is a submission"),
         }
-    }
-
-    /// The advisory purchases' documents after `events`, by purchase id.
-    pub fn advisory_documents(events: &[RecordedEvent]) -> BTreeMap<String, AdvisoryDoc> {
-        projected(events)
-            .into_iter()
-            .filter(|(k, _)| k.collection == ADVISORY)
-            .map(|(k, v)| (k.key, serde_json::from_value(v).unwrap()))
-            .collect()
     }
 
     /// The advisory purchases' rollup partitions after `events`, by partition key.
