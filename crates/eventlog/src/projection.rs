@@ -172,21 +172,24 @@ impl Docs {
     }
 
     /// A document to change in place, decoded into `T` (a new `T::default()` when there is
-    /// none, or it does not decode), and kept decoded until the batch ends: a document that
-    /// many events of a batch change (a day's sums, say) is decoded and encoded once per batch
-    /// rather than once per event. The document counts as changed.
-    pub fn entry_as<T>(&mut self, collection: &str, key: &str) -> Option<&mut T>
+    /// none), and kept decoded until the batch ends: a document that many events of a batch
+    /// change (a day's sums, say) is decoded and encoded once per batch rather than once per
+    /// event. The document counts as changed. An error when it was not declared in the
+    /// projection's keys, or does not decode as `T` (it is never replaced by a default).
+    pub fn entry_as<T>(&mut self, collection: &str, key: &str) -> Result<&mut T, String>
     where
         T: Serialize + DeserializeOwned + Default + Send + 'static,
     {
         let slot = self.decoded::<T>(collection, key)?;
         slot.dirty = true;
-        slot.decoded.as_mut().and_then(|d| d.as_any().downcast_mut::<T>())
+        slot.decoded.as_mut().and_then(|d| d.as_any().downcast_mut::<T>()).ok_or_else(|| {
+            format!("{collection}/{key} is kept decoded as another type in this batch")
+        })
     }
 
     /// A document decoded into `T` and kept decoded until the batch ends, to read (as
     /// [`Docs::entry_as`], without changing it): `None` when there is none.
-    pub fn read_as<T>(&mut self, collection: &str, key: &str) -> Option<&T>
+    pub fn read_as<T>(&mut self, collection: &str, key: &str) -> Result<Option<&T>, String>
     where
         T: Serialize + DeserializeOwned + Default + Send + 'static,
     {
@@ -195,29 +198,32 @@ impl Docs {
             .get(&DocKey::new(collection, key))
             .is_none_or(|s| s.value.is_some() || s.decoded.is_some());
         if !present {
-            return None;
+            return Ok(None);
         }
         let slot = self.decoded::<T>(collection, key)?;
-        slot.decoded.as_mut().and_then(|d| d.as_any().downcast_mut::<T>()).map(|t| &*t)
+        Ok(slot.decoded.as_mut().and_then(|d| d.as_any().downcast_mut::<T>()).map(|t| &*t))
     }
 
     /// The slot of a declared document, decoded into `T`.
-    fn decoded<T>(&mut self, collection: &str, key: &str) -> Option<&mut Slot>
+    fn decoded<T>(&mut self, collection: &str, key: &str) -> Result<&mut Slot, String>
     where
         T: Serialize + DeserializeOwned + Default + Send + 'static,
     {
         let k = DocKey::new(collection, key);
         let Some(slot) = self.slots.get_mut(&k) else {
             self.unfetched.insert(k);
-            return None;
+            return Err(format!("read {collection}/{key} without declaring it in keys()"));
         };
         if !slot.decoded.as_mut().is_some_and(|d| d.as_any().is::<T>()) {
             slot.encode();
-            let doc: T =
-                slot.value.as_ref().and_then(|v| T::deserialize(v).ok()).unwrap_or_default();
+            let doc: T = match slot.value.as_ref() {
+                Some(v) => T::deserialize(v)
+                    .map_err(|e| format!("the document {collection}/{key} does not decode: {e}"))?,
+                None => T::default(),
+            };
             slot.decoded = Some(Box::new(doc));
         }
-        Some(slot)
+        Ok(slot)
     }
 
     /// The documents changed by the batch: `None` means deleted.
@@ -457,15 +463,24 @@ mod tests {
     }
 
     #[test]
+    fn a_document_that_does_not_decode_is_an_error_not_a_default() {
+        let mut docs = Docs::fetched([(key("a"), Some(json!({ "n": "many" })))]);
+        let error = docs.entry_as::<Sums>("c", "a").unwrap_err();
+        assert!(error.contains("c/a does not decode"), "{error}");
+        assert!(docs.read_as::<Sums>("c", "a").is_err());
+        assert_eq!(docs.into_changes(), []);
+    }
+
+    #[test]
     fn a_document_only_read_is_not_written() {
         let mut docs = Docs::fetched([(key("a"), Some(json!({ "n": 1 }))), (key("b"), None)]);
-        assert_eq!(docs.read_as::<Sums>("c", "a"), Some(&Sums { n: 1 }));
-        assert_eq!(docs.read_as::<Sums>("c", "b"), None);
+        assert_eq!(docs.read_as::<Sums>("c", "a"), Ok(Some(&Sums { n: 1 })));
+        assert_eq!(docs.read_as::<Sums>("c", "b"), Ok(None));
         assert_eq!(docs.get("c", "a"), Some(&json!({ "n": 1 })));
         assert_eq!(docs.into_changes(), []);
         let mut docs = Docs::fetched([(key("a"), Some(json!({ "n": 1 })))]);
         docs.remove("c", "a");
-        assert_eq!(docs.read_as::<Sums>("c", "a"), None);
+        assert_eq!(docs.read_as::<Sums>("c", "a"), Ok(None));
         assert_eq!(docs.into_changes(), [(key("a"), None)]);
     }
 
@@ -475,8 +490,8 @@ mod tests {
         docs.entry_as::<Sums>("c", "a").unwrap().n = 7;
         docs.put_as("c", "a", &Sums { n: 2 });
         assert_eq!(docs.get_as::<Sums>("c", "a"), Some(Sums { n: 2 }));
-        assert!(docs.entry_as::<Sums>("c", "x").is_none());
-        assert!(docs.read_as::<Sums>("c", "a").is_some_and(|s| s.n == 2));
+        assert!(docs.entry_as::<Sums>("c", "x").is_err());
+        assert!(docs.read_as::<Sums>("c", "a").is_ok_and(|s| s.is_some_and(|s| s.n == 2)));
         assert_eq!(docs.unfetched().iter().next(), Some(&key("x")));
         assert_eq!(docs.into_changes(), [(key("a"), Some(json!({ "n": 2 })))]);
     }

@@ -24,7 +24,9 @@ use crate::hash::{self, GENESIS, Hash};
 use crate::keys::{DataKey, KeySelector};
 use crate::plan::{Known, Placed, Plan};
 use crate::projection::{DocKey, Docs, Projection, apply_batch, batch_keys};
-use crate::store::{ChainRow, EventStore, definition_checkpoint, raise_head};
+use crate::store::{
+    ChainRow, EventStore, definition_checkpoint, raise_head, refuse_older_definition,
+};
 
 mod keys;
 
@@ -268,16 +270,20 @@ fn known(tx: &rusqlite::Transaction<'_>, appends: &[StreamAppend]) -> Result<Kno
 /// where the batch started (else another runner got there first and its writes stand).
 fn write_projection(
     conn: &mut Connection,
-    name: &str,
+    (name, version): (&str, u64),
     checkpoint: u64,
     last: u64,
     changes: &[(DocKey, Option<Value>)],
 ) -> Result<u64> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let now: u64 = tx
-        .query_row("SELECT position FROM checkpoints WHERE name = ?1", [name], |r| r.get(0))
-        .optional()?
-        .unwrap_or(0);
+    let position_of = |name: &str| -> Result<Option<u64>> {
+        let position = tx
+            .query_row("SELECT position FROM checkpoints WHERE name = ?1", [name], |r| r.get(0))
+            .optional()?;
+        Ok(position)
+    };
+    refuse_older_definition((name, version), position_of(&definition_checkpoint(name))?, last)?;
+    let now: u64 = position_of(name)?.unwrap_or(0);
     if now != checkpoint {
         return Ok(now);
     }
@@ -452,7 +458,7 @@ impl EventStore for SqliteStore {
         projection: &dyn Projection,
         events: &[RecordedEvent],
     ) -> Result<u64> {
-        let name = projection.name().to_owned();
+        let (name, version) = (projection.name().to_owned(), projection.version());
         let Some(last) = events.last().map(|e| e.position) else {
             return Ok(self.checkpoint(&name).await?.unwrap_or(0));
         };
@@ -490,7 +496,8 @@ impl EventStore for SqliteStore {
                 // Derived data, written with its checkpoint: no need to wait for the disk
                 // (WAL with synchronous=NORMAL stays consistent; a crash re-applies the tail).
                 conn.pragma_update(None, "synchronous", "NORMAL")?;
-                let outcome = write_projection(conn, &name, checkpoint, last, &changes);
+                let definition = (name.as_str(), version);
+                let outcome = write_projection(conn, definition, checkpoint, last, &changes);
                 conn.pragma_update(None, "synchronous", "FULL")?;
                 outcome
             })

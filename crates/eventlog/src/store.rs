@@ -64,6 +64,29 @@ pub fn definition_checkpoint(projection: &str) -> String {
     format!("{projection}@definition")
 }
 
+/// Refuses to apply a batch with a projection whose definition is older than the one its
+/// documents are now built by (`built_by`, from [`definition_checkpoint`]): while a new release
+/// rolls out, a runner of the old one must not write into the documents the new one rebuilds.
+pub(crate) fn refuse_older_definition(
+    (name, version): (&str, u64),
+    built_by: Option<u64>,
+    position: u64,
+) -> Result<()> {
+    let built_by = built_by.unwrap_or(1);
+    if built_by <= version {
+        return Ok(());
+    }
+    Err(StoreError::Projection {
+        projection: name.to_owned(),
+        position,
+        message: format!(
+            "its documents are built by version {built_by} of its definition and this is \
+             version {version}: a newer release runs on this database (to go back, rebuild it \
+             with this one: procgate rebuild)"
+        ),
+    })
+}
+
 /// The event log. Both backends pass the same conformance suite (`tests/conformance.rs`).
 #[async_trait]
 pub trait EventStore: Send + Sync + std::fmt::Debug {

@@ -630,6 +630,18 @@ async fn a_projection_whose_definition_changed_is_rebuilt_once(h: Harness) {
     assert_eq!(state(&*h.store).await, built);
     assert!(!h.store.reset_projection_for_definition(&CounterAt(2)).await.unwrap());
 
+    // A runner of the first definition, still running while the new one rolls out, is refused
+    // and writes nothing.
+    drop(handle);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    h.store.append(&stream("b-9"), ExpectedVersion::Any, events(1)).await.unwrap();
+    let all = h.store.read_all(0, &Filter::all(), 100).await.unwrap();
+    match h.store.apply_projection(&Counter, &all).await {
+        Err(StoreError::Projection { message, .. }) => assert!(message.contains("version 2")),
+        other => panic!("expected the older definition to be refused, got {other:?}"),
+    }
+    assert_eq!(state(&*h.store).await, built);
+
     // A rebuild records the version it builds by: version 3 rebuilt by hand is not rebuilt
     // again when it starts.
     h.store.reset_projection(&CounterAt(3)).await.unwrap();

@@ -73,6 +73,11 @@ impl Deref for Recorded<'_> {
 }
 
 impl Recorded<'_> {
+    /// An error naming the event.
+    pub fn failed(&self, error: &str) -> String {
+        format!("{} at position {}: {error}", self.record.event_type, self.record.position)
+    }
+
     /// An error naming the event, for a document it needs that is not there.
     pub fn missing(&self, collection: &str, key: &str) -> String {
         format!(
@@ -175,23 +180,24 @@ impl<'a, D: Serialize + DeserializeOwned> Documents<'a, D> {
     }
 
     /// The document at `key` to read, decoded once for the batch ([`Docs::read_as`]): for a
-    /// document every event reads (the district's settings, say).
-    pub fn read(&mut self, key: &str) -> Option<&D>
+    /// document every event reads (the district's settings, say). An error naming the event
+    /// when `key` was not declared or the document does not decode.
+    pub fn read(&mut self, key: &str, event: &Recorded<'_>) -> Result<Option<&D>, String>
     where
         D: Default + Send + 'static,
     {
-        self.docs.read_as::<D>(self.collection, key)
+        self.docs.read_as::<D>(self.collection, key).map_err(|e| event.failed(&e))
     }
 
     /// The document at `key` to change in place (a new `D::default()` when there is none),
     /// decoded once for the batch ([`Docs::entry_as`]): for documents many events change, such
-    /// as a rollup's partition. An error naming the event when `key` was not declared.
+    /// as a rollup's partition. An error naming the event when `key` was not declared or the
+    /// document does not decode.
     pub fn entry(&mut self, key: &str, event: &Recorded<'_>) -> Result<&mut D, String>
     where
         D: Default + Send + 'static,
     {
-        let collection = self.collection;
-        self.docs.entry_as::<D>(collection, key).ok_or_else(|| event.missing(collection, key))
+        self.docs.entry_as::<D>(self.collection, key).map_err(|e| event.failed(&e))
     }
 
     pub fn remove(&mut self, key: &str) {
@@ -209,7 +215,7 @@ impl<'a, D: Serialize + DeserializeOwned> Documents<'a, D> {
     where
         E: Serialize + DeserializeOwned + Default + Send + 'static,
     {
-        self.docs.entry_as::<E>(collection, key).ok_or_else(|| event.missing(collection, key))
+        self.docs.entry_as::<E>(collection, key).map_err(|e| event.failed(&e))
     }
 
     /// The documents of another of the read model's collections (see

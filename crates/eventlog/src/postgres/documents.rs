@@ -10,7 +10,7 @@ use super::{to_i64, to_u64};
 use crate::error::Result;
 use crate::event::RecordedEvent;
 use crate::projection::{DocKey, Docs, Projection, apply_batch, batch_keys};
-use crate::store::definition_checkpoint;
+use crate::store::{definition_checkpoint, refuse_older_definition};
 
 pub(super) async fn checkpoint(pool: &Pool, name: &str) -> Result<Option<u64>> {
     let client = pool.get().await?;
@@ -56,6 +56,13 @@ pub(super) async fn apply_projection(
         .await?
         .get(0);
     let checkpoint = to_u64(checkpoint);
+    let mark = definition_checkpoint(name);
+    let built_by: Option<i64> = tx
+        .query_opt("SELECT position FROM checkpoints WHERE name = $1", &[&mark])
+        .await?
+        .map(|r| r.get(0));
+    let definition = (name, projection.version());
+    refuse_older_definition(definition, built_by.map(to_u64), last.position)?;
     if last.position <= checkpoint {
         return Ok(checkpoint);
     }

@@ -11,8 +11,9 @@
 //!   `not-technology`: at least one of its lines is technology (in the catalog or not), so the
 //!   gate had something to say about it. A purchase whose every line is `not-technology` is not.
 //! - **Technology spend** is the sum of the submitted totals of technology purchase checks,
-//!   counted in the month they were asked about (when the gate decided, or for a check sent
-//!   after the fact, when the purchase was requested), whatever IT did with them later: it
+//!   counted on the district's day they were asked about (when the gate decided, or for a
+//!   check sent after the fact, when the purchase was requested; the day in the time zone in
+//!   force when the gate decided), whatever IT did with them later: it
 //!   measures what schools set out to buy, which is what the gate is meant to see. It is kept
 //!   per currency.
 //! - Spend **through gated schools** is the part whose decision recorded that the school had
@@ -22,7 +23,7 @@
 //!
 //! - `schools`: the schools counted and gated now (by the order of the log), and the share.
 //! - `technology_spend`: per currency, in the period (all time without one).
-//! - `months`: one entry per calendar month of the district (in its time zone now in force)
+//! - `months`: one entry per calendar month of the district
 //!   from the first month with a school or a check to the current month (the district's
 //!   today's: `as_of`): schools counted and gated at the month's end (by agreement dates), and
 //!   that month's technology spend per currency (for a period that ends within a month, at
@@ -158,6 +159,9 @@ impl ReadModel for Schools {
     const NAME: &'static str = NAME;
     const COLLECTION: &'static str = SCHOOLS;
     const SKIP_UNDECODABLE: bool = true;
+    /// 2: keeps people and advocates' words, and each signing's principal (a log followed
+    /// before them gets them on its next start).
+    const VERSION: u64 = 2;
     type Doc = SchoolDoc;
 
     fn collections(&self) -> Vec<&'static str> {

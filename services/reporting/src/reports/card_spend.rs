@@ -19,9 +19,9 @@
 //! again) and taken away, exactly as it was added, when it stops being so (matched, ambiguous,
 //! an undone match), each in the partition of the event that changed it; its document says
 //! whether it is counted ([`TransactionDoc::counted`]). The report reads these, not the
-//! transactions. (A transaction is recorded when its statement is imported, after its date: the
-//! partitions a period needs are those from the month before its first day on,
-//! [`super::rollup::Partitions`].)
+//! transactions. (A transaction is recorded when its statement is imported, usually after its
+//! date; nothing stops a statement from listing a later date, so the report reads every
+//! partition of this rollup, a document a month, and keeps the days of its period.)
 //!
 //! Each `statement-imported` widens the covered days (the earliest first and latest last
 //! transaction date of the statements): unchecked spend is only known for days a statement
@@ -61,8 +61,7 @@ pub struct TransactionDoc {
     pub currency: String,
     pub cents: i64,
     pub status: TransactionStatus,
-    /// Whether its amount is counted in [`UNCHECKED_BY_DAY`]: while it is unchecked. (A document
-    /// written before the rollup was kept is not, until `procgate rebuild reporting`.)
+    /// Whether its amount is counted in [`UNCHECKED_BY_DAY`]: while it is unchecked.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub counted: bool,
 }

@@ -64,7 +64,7 @@ pub struct ClockDoc {
     /// The district's day its clocks started, in the calendar in force when the projection
     /// first saw them (at the flag; for a purchase flagged before the district had targets, at
     /// its first event after they were set): the day it counts on in [`BY_DAY`]. `None` while
-    /// it has no clocks, and in documents written before the rollup was kept.
+    /// it has no clocks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub day: Option<NaiveDate>,
     /// The clocks [`BY_DAY`] counts: stopped, and judged when they stopped.
@@ -221,8 +221,12 @@ pub struct Clocks {
 
 impl Clocks {
     /// The district in force: its settings as the log has them so far.
-    fn district(&self, docs: &mut Documents<'_, ClockDoc>) -> Arc<District> {
-        self.district.district(docs.of::<DistrictDoc>(DISTRICT).read(DISTRICT_KEY))
+    fn district(
+        &self,
+        docs: &mut Documents<'_, ClockDoc>,
+        event: &Recorded<'_>,
+    ) -> Result<Arc<District>, String> {
+        self.district.in_force(docs, DISTRICT, event)
     }
 }
 
@@ -334,7 +338,7 @@ impl ReadModel for Clocks {
 
 impl Clocks {
     /// What `event` adds to [`BY_DAY`] for the purchase of `doc`, whose clocks it just changed,
-    /// in the district in force now: the purchase, once, when its clocks first show (the day
+    /// in the district in force when the event is applied: the purchase, once, when its clocks first show (the day
     /// they started); each clock, once, when it shows stopped, judged at its stop. Then keeps
     /// the document among the [`OPEN`] ones while it is not all counted (`was_open`: it was).
     fn count(
@@ -344,7 +348,7 @@ impl Clocks {
         was_open: bool,
         docs: &mut Documents<'_, ClockDoc>,
     ) -> Result<(), String> {
-        let district = self.district(docs);
+        let district = self.district(docs, event)?;
         let clocks = doc.clocks.clocks(&district);
         if let Some(first) = clocks.first() {
             let calendar = &district.calendar;

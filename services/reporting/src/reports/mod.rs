@@ -108,7 +108,7 @@ pub fn projections() -> Vec<Arc<dyn Projection>> {
         purchases::Purchases::default().into_projection(),
         adoption::Schools.into_projection(),
         promises::Promises.into_projection(),
-        wishes::Wishes.into_projection(),
+        wishes::Wishes::default().into_projection(),
         card_spend::CardSpend.into_projection(),
         clocks::Clocks::default().into_projection(),
         crate::notify::read_model::Webhooks.into_projection(),

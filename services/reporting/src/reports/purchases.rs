@@ -76,8 +76,7 @@ pub const PENDING_KEY: &str = "awaiting-decision";
 pub const HELD_BY_DAY: &str = "reporting.purchases.held_by_day";
 /// The district's settings: one [`DistrictDoc`] under [`DISTRICT_KEY`].
 pub const DISTRICT: &str = "reporting.purchases.district";
-/// The key of the one district document.
-pub const DISTRICT_KEY: &str = "district-settings";
+pub use super::clocks::DISTRICT_KEY;
 
 /// What the held purchases flagged on one day at one school came to (zeros and empty lists are
 /// left out of the stored JSON).
@@ -150,8 +149,7 @@ pub struct HeldDoc {
     /// after the fact, when the purchase was requested.
     pub flagged_at: Option<DateTime<Utc>>,
     /// The district's date of the flag, in the calendar in force then: the day its figures
-    /// count on in [`HELD_BY_DAY`]. (Absent from documents written before it was kept: taken
-    /// from `flagged_at` when the purchase next changes.)
+    /// count on in [`HELD_BY_DAY`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flag_day: Option<NaiveDate>,
     /// When the first call that reached the requester took place.
@@ -212,8 +210,12 @@ pub struct Purchases {
 
 impl Purchases {
     /// The district in force: its settings as the log has them so far.
-    fn district(&self, docs: &mut Documents<'_, HeldDoc>) -> std::sync::Arc<District> {
-        self.district.district(docs.of::<DistrictDoc>(DISTRICT).read(DISTRICT_KEY))
+    fn district(
+        &self,
+        docs: &mut Documents<'_, HeldDoc>,
+        event: &Recorded<'_>,
+    ) -> Result<std::sync::Arc<District>, String> {
+        self.district.in_force(docs, DISTRICT, event)
     }
 }
 
@@ -301,7 +303,7 @@ impl ReadModel for Purchases {
         match purchase {
             PurchaseEvent::Submitted(s) => awaiting_decision(id, s, docs),
             PurchaseEvent::Decided(d) => {
-                let district = self.district(docs);
+                let district = self.district(docs, event)?;
                 match decided(event, purchase, d, &district, docs)? {
                     Some(Decided::Held(held)) => self.flagged(event, held, &district, docs)?,
                     Some(Decided::Advisory(check, asked_at)) => {
@@ -343,7 +345,8 @@ impl Purchases {
 }
 
 /// An advisory purchase: its spend on the district's day it was asked about, in the calendar
-/// in force now. (Nothing later changes it: it needs no document of its own.)
+/// in force when the decision is applied. (Nothing later changes it: it needs no document of
+/// its own.)
 fn advised(
     event: &Recorded<'_>,
     check: &PendingCheck,
@@ -371,7 +374,7 @@ fn figures<'d>(
 impl Purchases {
     /// What IT's work on a held purchase adds to its day's figures: the first reached call,
     /// the resolution, and whether a cancellation honoured call before cancel. The business
-    /// time is the district's in force now.
+    /// time is the district's in force when the event is applied.
     fn count_follow_up(
         &self,
         event: &Recorded<'_>,
@@ -385,7 +388,7 @@ impl Purchases {
         else {
             return Ok(());
         };
-        let district = self.district(docs);
+        let district = self.district(docs, event)?;
         count(event, doc, flagged_at, reached, resolved, &district, docs)
     }
 }
@@ -661,6 +664,17 @@ pub(crate) mod fixtures {
             reason: ShortText::parse("Labor Day").unwrap(),
         };
         vec![settings("America/Chicago", hours), labor_day.into()]
+    }
+
+    /// 08:00 to 16:30 on weekdays in `zone` (`Pacific/Kiritimati`, say: 14 hours ahead of UTC).
+    pub fn office_settings(zone: &str) -> Vec<DistrictEvent> {
+        let hours = BusinessHours::new(
+            ClockTime::parse("08:00").unwrap(),
+            ClockTime::parse("16:30").unwrap(),
+            Weekday::ALL[..5].to_vec(),
+        )
+        .unwrap();
+        vec![settings(zone, hours)]
     }
 
     fn settings(zone: &str, business_hours: BusinessHours) -> DistrictEvent {

@@ -13,8 +13,8 @@
 //! ([`events::clocks::took_place_at`]).
 //!
 //! Each is measured in **business time**: the time that passed inside the district's business
-//! hours on its business days (its calendar now in force: time zone, hours, closures; see
-//! `events::calendar`), so a purchase flagged on Friday afternoon and answered on Monday
+//! hours on its business days (its calendar in force when the call or resolution is recorded:
+//! time zone, hours, closures; see `events::calendar`), so a purchase flagged on Friday afternoon and answered on Monday
 //! morning waited a few business hours, not a weekend. Each is summarized as a count, the
 //! median and 90th percentile (nearest rank: the smallest measured value with at least that
 //! share of values at or below it) and the maximum, in business hours (two decimals), over all
@@ -394,10 +394,15 @@ mod tests {
             ),
             from in proptest::option::of(0i64..90),
             length in proptest::option::of(0i64..60),
-            chicago in any::<bool>(),
+            zone in 0usize..3,
         ) {
-            let settings =
-                if chicago { chicago_settings_with_labor_day() } else { always_settings() };
+            // UTC around the clock; Chicago (behind UTC) with a holiday; office hours 14 hours
+            // ahead of UTC, where a district day starts in the UTC day before.
+            let settings = match zone {
+                0 => always_settings(),
+                1 => chicago_settings_with_labor_day(),
+                _ => office_settings("Pacific/Kiritimati"),
+            };
             let calendar = calendar_of(&settings);
             let mut log = district_log(1, settings);
             for (n, (school, flag, call, done)) in purchases.iter().enumerate() {

@@ -63,8 +63,6 @@
 //! each group's `purchases` and `total` are now `advisory_purchases` and `advisory_total`,
 //! beside `unchecked_transactions` and `unchecked_total`; `covered`, `by_month`,
 //! `by_school_and_month`, `signing` and `trend` are new, and so are the CSV's columns.
-//! Purchases and transactions the projections followed before they kept the rollups count only
-//! after `procgate rebuild reporting`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -409,9 +407,9 @@ impl<'a> Days<'a> {
         &mut self,
         kind: usize,
         partitions: impl IntoIterator<Item = (&'a str, &'a Rollup<DaySpend>)>,
+        needed: &Partitions,
         period: &ReportPeriod,
     ) {
-        let needed = Partitions::of(period);
         let from = period.from.unwrap_or(NaiveDate::MIN);
         let to = period.to.unwrap_or(NaiveDate::MAX);
         for (_, rollup) in partitions.into_iter().filter(|(key, _)| needed.needs(key)) {
@@ -459,8 +457,10 @@ pub fn build<'a>(
 ) -> RogueSpendReport {
     let period = &scope.period;
     let mut days = Days::default();
-    days.add(UNCHECKED, unchecked, period);
-    days.add(ADVISORY, advisory, period);
+    // A card transaction is counted in the partition of the statement that lists it, which
+    // nothing stops from coming before the transaction's date: every partition is read.
+    days.add(UNCHECKED, unchecked, &Partitions::all(), period);
+    days.add(ADVISORY, advisory, &Partitions::of(period), period);
     let kept = |sums: BTreeMap<DayKey<'a>, [Spend; 2]>| -> Vec<(DayKey<'a>, Sum)> {
         sums.into_iter()
             .map(|(key, spend)| (key, Sum::of(&spend)))
@@ -763,10 +763,11 @@ pub async fn rogue_spend_report(
     // The period in the district's calendar, and the schools' names.
     let scope = service.scope(&params).await?;
     let names = [CardSpend::NAME, Purchases::NAME, adoption::Schools::NAME, Clocks::NAME];
+    let all_time = ReportPeriod::default();
     let report = service
         .cached_report(&names, &scope.period, |_| async {
             let (unchecked, advisory, changes, coverage) = futures::try_join!(
-                service.partitions::<Rollup<DaySpend>>(card_spend::UNCHECKED_BY_DAY, &scope.period),
+                service.partitions::<Rollup<DaySpend>>(card_spend::UNCHECKED_BY_DAY, &all_time),
                 service.partitions::<Rollup<DaySpend>>(ADVISORY_BY_DAY, &scope.period),
                 service.documents::<ChangeDoc>(adoption::CHANGES),
                 service.documents::<CoverageDoc>(card_spend::COVERAGE),

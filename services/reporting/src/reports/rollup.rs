@@ -32,7 +32,10 @@ use events::district::District;
 use serde::{Deserialize, Serialize};
 
 use super::ReportPeriod;
-use super::clocks::DistrictDoc;
+use kernel::{Documents, Recorded};
+use serde::de::DeserializeOwned;
+
+use super::clocks::{DISTRICT_KEY, DistrictDoc};
 use super::figures::{Grouped, Stats, month_of, month_of_day};
 
 /// The partition of a rollup that takes the changes the log recorded at `recorded_at`: its UTC
@@ -51,6 +54,12 @@ pub struct Partitions {
 }
 
 impl Partitions {
+    /// Every partition: for a rollup whose entries may be recorded before their day (a card
+    /// transaction dated after the statement that lists it, however wrong).
+    pub fn all() -> Self {
+        Self { first: None }
+    }
+
     pub fn of(period: &ReportPeriod) -> Self {
         let first = period.from.and_then(|from| from.pred_opt()).map(month_of_day);
         Self { first }
@@ -196,6 +205,17 @@ pub struct DistrictMemo(Mutex<Option<(DistrictVersion, Arc<District>)>>);
 type DistrictVersion = (usize, u64);
 
 impl DistrictMemo {
+    /// The district in force for `event`, in a read model that keeps the district's settings
+    /// under [`DISTRICT_KEY`] in its `collection` (declared among the event's keys).
+    pub fn in_force<D: Serialize + DeserializeOwned>(
+        &self,
+        docs: &mut Documents<'_, D>,
+        collection: &'static str,
+        event: &Recorded<'_>,
+    ) -> Result<Arc<District>, String> {
+        Ok(self.district(docs.of::<DistrictDoc>(collection).read(DISTRICT_KEY, event)?))
+    }
+
     /// The district `doc` makes (UTC's calendar and no targets without one).
     pub fn district(&self, doc: Option<&DistrictDoc>) -> Arc<District> {
         let version =

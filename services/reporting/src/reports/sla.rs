@@ -6,7 +6,11 @@
 //! targets in force when the purchase was flagged) and paused while IT waits on the requester.
 //! Each clock is judged as the gate judges it: a running one at the time of the request, in
 //! the district's calendar now in force; a stopped one at its stop, in the calendar in force
-//! when the event that stopped it was read (see below):
+//! when the event that stopped it was read (see below). So a closure entered after the fact
+//! (a snow day recorded the next day) moves the due times of running clocks, here as in the
+//! gate, but not the verdict this report keeps for a clock that had stopped before it; the
+//! gate's purchase view judges every clock in the calendar now in force, so for such a clock
+//! the two can differ.
 //!
 //! - `met`: stopped at or before its due time;
 //! - `breached`: stopped after it, or still running past it;

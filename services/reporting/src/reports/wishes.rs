@@ -54,7 +54,7 @@ use web::ApiError;
 use super::clocks::DistrictDoc;
 use super::csv::{Cell, Csv};
 use super::figures::share;
-use super::rollup::{self, Rollup, Sum, partition_key};
+use super::rollup::{self, DistrictMemo, Rollup, Sum, partition_key};
 use super::{Report, ReportParams, ReportPeriod, ReportReaders, Scope, parse_query, render};
 use crate::Reporting;
 
@@ -66,8 +66,7 @@ pub const WISHES: &str = "reporting.wishes.wishes";
 pub const WISHES_BY_DAY: &str = "reporting.wishes.by_day";
 /// The district's settings: one [`DistrictDoc`] under [`DISTRICT_KEY`].
 pub const DISTRICT: &str = "reporting.wishes.district";
-/// The key of the one district document.
-pub const DISTRICT_KEY: &str = "district-settings";
+pub use super::clocks::DISTRICT_KEY;
 /// The school key, in [`WISHES_BY_DAY`], of the wishes of district staff (no school). A
 /// school id is never empty.
 pub const NO_SCHOOL: &str = "";
@@ -192,7 +191,9 @@ impl Sum for WishFigures {
 
 /// Keeps one [`WishDoc`] per wish, the [`WISHES_BY_DAY`] rollup, and the district's settings.
 #[derive(Debug, Default)]
-pub struct Wishes;
+pub struct Wishes {
+    district: DistrictMemo,
+}
 
 impl ReadModel for Wishes {
     const NAME: &'static str = NAME;
@@ -250,12 +251,7 @@ impl ReadModel for Wishes {
                 if docs.get(id).is_some() {
                     return Ok(());
                 }
-                let calendar = docs
-                    .of::<DistrictDoc>(DISTRICT)
-                    .read(DISTRICT_KEY)
-                    .map(DistrictDoc::district)
-                    .unwrap_or_default()
-                    .calendar;
+                let calendar = self.district.in_force(docs, DISTRICT, event)?.calendar.clone();
                 let doc = WishDoc {
                     school_id: r.school_id.as_ref().map(|s| s.to_string()),
                     recorded_at: r.recorded_at,
@@ -582,7 +578,7 @@ mod tests {
 
     /// The rollup partitions the projection keeps after `log`.
     fn partitions(log: &[RecordedEvent]) -> Vec<(String, Rollup<WishFigures>)> {
-        kernel::testing::project(&*Wishes.into_projection(), log)
+        kernel::testing::project(&*Wishes::default().into_projection(), log)
             .into_iter()
             .filter(|(k, _)| k.collection == WISHES_BY_DAY)
             .map(|(k, v)| (k.key, serde_json::from_value(v).unwrap()))
