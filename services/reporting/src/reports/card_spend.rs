@@ -14,14 +14,14 @@
 //!
 //! The unchecked transactions' figures are also kept as a rollup, `reporting.card_spend.unchecked_by_day`
 //! ([`UNCHECKED_BY_DAY`]): by transaction date and school, per currency, by merchant and amount
-//! band ([`DaySpend`]), one partition per UTC month the log recorded the changes in
+//! band ([`DaySpend`]), one partition per UTC day the log recorded the changes on
 //! ([`partition_key`]). A transaction is added when it becomes unchecked (recorded, or flagged
 //! again) and taken away, exactly as it was added, when it stops being so (matched, ambiguous,
 //! an undone match), each in the partition of the event that changed it; its document says
 //! whether it is counted ([`TransactionDoc::counted`]). The report reads these, not the
 //! transactions. (A transaction is recorded when its statement is imported, usually after its
 //! date; nothing stops a statement from listing a later date, so the report reads every
-//! partition of this rollup, a document a month, and keeps the days of its period.)
+//! partition of this rollup, a document a day, and keeps the days of its period.)
 //!
 //! Each `statement-imported` widens the covered days (the earliest first and latest last
 //! transaction date of the statements): unchecked spend is only known for days a statement
@@ -48,7 +48,7 @@ pub const TRANSACTIONS: &str = "reporting.card_spend.transactions";
 pub const COVERAGE: &str = "reporting.card_spend.coverage";
 /// The key of the coverage document.
 pub const COVERAGE_KEY: &str = "statements";
-/// The unchecked transactions' figures: one [`Rollup<DaySpend>`] per UTC month of changes.
+/// The unchecked transactions' figures: one [`Rollup<DaySpend>`] per UTC day of changes.
 pub const UNCHECKED_BY_DAY: &str = "reporting.card_spend.unchecked_by_day";
 
 /// A technology card transaction.
@@ -479,16 +479,16 @@ mod tests {
             counted(&october, "2025-10-03", "lincoln-elem"),
             [("BEST BUY #1234".to_owned(), (1, 129_999))].into()
         );
-        assert_eq!(october.keys().collect::<Vec<_>>(), ["2025-10"]);
+        assert_eq!(october.keys().collect::<Vec<_>>(), ["2025-10-20"]);
         let band =
-            &october["2025-10"].days[&"2025-10-03".parse().unwrap()]["lincoln-elem"].0["USD"];
+            &october["2025-10-20"].days[&"2025-10-03".parse().unwrap()]["lincoln-elem"].0["USD"];
         assert_eq!(band.bands["500-2500"], rogue_spend::Spend { count: 1, cents: 129_999 });
 
         // When IT matches it in November: November's partition takes it away, exactly.
         history.push((matched(), at("2025-11-02T09:00:00Z")));
         let events = as_recorded_at(stream(), &history, 1);
         let matched_later = partitions(&events);
-        assert_eq!(matched_later.keys().collect::<Vec<_>>(), ["2025-10", "2025-11"]);
+        assert_eq!(matched_later.keys().collect::<Vec<_>>(), ["2025-10-20", "2025-11-02"]);
         assert_eq!(counted(&matched_later, "2025-10-03", "lincoln-elem"), BTreeMap::new());
         let docs = apply(&events);
         let doc: TransactionDoc =

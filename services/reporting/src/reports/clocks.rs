@@ -8,7 +8,7 @@
 //!   [`BY_DAY`] counts already (the day its clocks started, the clocks counted).
 //! - `reporting.clocks.by_day`: the SLA figures as a [rollup](super::rollup): [`SlaFigures`]
 //!   by the district's day the purchase's clocks started and school, one partition per UTC
-//!   month the log recorded them in: the purchases with clocks, and per kind of clock the
+//!   day the log recorded them on: the purchases with clocks, and per kind of clock the
 //!   stopped ones, met or breached, and the business time they ran. Each purchase is counted
 //!   once, by the event that starts its clocks; each clock once, by the event that stops it,
 //!   judged then as the gate judges it ([`Clock::status`] at its stop), in the district's
@@ -50,7 +50,7 @@ pub const DISTRICT_KEY: &str = "district-settings";
 pub const PENDING: &str = "reporting.clocks.pending";
 /// The key of the one pending document.
 pub const PENDING_KEY: &str = "awaiting-decision";
-/// The SLA figures: one [`Rollup<SlaFigures>`] per UTC month of changes.
+/// The SLA figures: one [`Rollup<SlaFigures>`] per UTC day of changes.
 pub const BY_DAY: &str = "reporting.clocks.by_day";
 /// The [`ClockDoc`]s of the purchases with a clock still running (or none yet), by purchase id.
 pub const OPEN: &str = "reporting.clocks.open";

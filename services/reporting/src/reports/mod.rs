@@ -4,7 +4,7 @@
 //! documents in the store's database (written in one transaction with each projection's
 //! checkpoint), and each report has a pure `build` function that turns those documents into the
 //! figures when the report is asked for. The figures are kept as [rollups](rollup): sums by the
-//! district's day an item counts on and its school, one partition per UTC month of changes, so
+//! district's day an item counts on and its school, one partition per UTC day of changes, so
 //! that a report sums the days of its period and its work does not grow with the number of
 //! purchases, promises or wishes in the log. A request does only what depends on the time it
 //! is asked (clocks still running, promises overdue, wishes whose year has passed: a few open

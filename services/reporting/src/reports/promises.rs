@@ -35,11 +35,11 @@
 //!   removed when it is settled.
 //! - `reporting.promises.settled_by_day`: the **settled** promises as a
 //!   [rollup](super::rollup): [`SettledFigures`] (kept and broken, by owner) by the day the
-//!   promise was made and its school ([`NO_SCHOOL`] for none), one partition per UTC month the
-//!   log recorded the settling in. A promise is counted once, when first settled (the
+//!   promise was made and its school ([`NO_SCHOOL`] for none), one partition per UTC day the
+//!   log recorded the settling on. A promise is counted once, when first settled (the
 //!   stakeholder service refuses to settle a settled promise). An ordinary promise's `made_on`
 //!   is the district's date when the log recorded it, and it is settled later, so its
-//!   settling is in a partition of the UTC month of the day before its day or later: what a
+//!   settling is in a partition of the UTC day before its day or later: what a
 //!   period's reading of partitions takes ([`rollup::Partitions`]).
 //! - `reporting.promises.stakeholders`: each stakeholder's school, for the school of a promise
 //!   made to a person.
@@ -82,7 +82,7 @@ pub const NAME: &str = "reporting.promises";
 pub const PROMISES: &str = "reporting.promises.promises";
 /// One document per stakeholder: [`StakeholderDoc`].
 pub const STAKEHOLDERS: &str = "reporting.promises.stakeholders";
-/// The settled promises: one [`Rollup<SettledFigures>`] per UTC month of settlings.
+/// The settled promises: one [`Rollup<SettledFigures>`] per UTC day of settlings.
 pub const SETTLED_BY_DAY: &str = "reporting.promises.settled_by_day";
 /// The school key, in [`SETTLED_BY_DAY`], of the promises that concern no school (made to
 /// district staff). A school id is never empty.
@@ -912,8 +912,8 @@ mod tests {
         assert_eq!(
             partitions,
             BTreeMap::from([
-                ("2024-09", &serde_json::json!({"2024-09-03": {"a": {"cto": {"broken": 1}}}})),
-                ("2024-10", &serde_json::json!({"2024-09-02": {"a": {"cto": {"kept": 1}}}})),
+                ("2024-09-04", &serde_json::json!({"2024-09-03": {"a": {"cto": {"broken": 1}}}})),
+                ("2024-10-02", &serde_json::json!({"2024-09-02": {"a": {"cto": {"kept": 1}}}})),
             ])
         );
         // And they count as before.

@@ -8,19 +8,19 @@
 //! - `reporting.purchases.advisory_by_day`: the advisory purchases' figures as a
 //!   [rollup](super::rollup): [`DaySpend`] by the district's day the purchase was asked about (in
 //!   the calendar in force at its decision) and school, per currency, by vendor and amount band,
-//!   one partition per UTC month the log recorded the decisions in. Rogue spend reads these.
+//!   one partition per UTC day the log recorded the decisions on. Rogue spend reads these.
 //! - `reporting.purchases.held_by_day`: the held purchases' figures as a [rollup](super::rollup):
 //!   [`HeldFigures`] by the district's day of the flag and school (held, approved, cancelled,
 //!   business time to the first reached call and to the resolution, cancellations with and
-//!   without a reached call and an alternative first), one partition per UTC month the log
-//!   recorded them in. The response-times and promises reports read these, not the purchases.
+//!   without a reached call and an alternative first), one partition per UTC day the log
+//!   recorded them on. The response-times and promises reports read these, not the purchases.
 //! - `reporting.purchases.district`: the `district-settings` events ([`DistrictDoc`]), so that
 //!   the day of a flag and the business time are measured in the calendar in force when they
 //!   happen.
 //! - `reporting.purchases.spend`: the technology spend sums of the adoption report, by the
 //!   district's day the purchases were asked about (in its time zone when the gate decided)
-//!   and currency: one [`SpendDoc`] per UTC month the log recorded the decisions in (a
-//!   partition, as a [rollup](super::rollup)'s), so the report reads a document a month.
+//!   and currency: one [`SpendDoc`] per UTC day the log recorded the decisions on (a
+//!   partition, as a [rollup](super::rollup)'s), so the report reads a document a day.
 //!
 //! Every time here is when the fact took place ([`took_place_at`]): a check sent after the fact
 //! counts from when the purchase was requested, IT's decision logged after the fact from when
@@ -64,15 +64,15 @@ pub const HELD: &str = "reporting.purchases.held";
 /// A collection of documents this projection no longer keeps (one per advisory purchase, which
 /// nothing read): listed among its collections so that a rebuild clears it.
 const RETIRED_ADVISORY: &str = "reporting.purchases.advisory";
-/// The advisory purchases' figures: one [`Rollup<DaySpend>`] per UTC month of decisions.
+/// The advisory purchases' figures: one [`Rollup<DaySpend>`] per UTC day of decisions.
 pub const ADVISORY_BY_DAY: &str = "reporting.purchases.advisory_by_day";
-/// One document per UTC month of decisions: [`SpendDoc`].
+/// One document per UTC day of decisions: [`SpendDoc`].
 pub const SPEND: &str = "reporting.purchases.spend";
 /// The submissions awaiting their decision: one [`PendingDoc`] under [`PENDING_KEY`].
 pub const PENDING: &str = "reporting.purchases.pending";
 /// The key of the one pending document.
 pub const PENDING_KEY: &str = "awaiting-decision";
-/// The held purchases' figures: one [`Rollup<HeldFigures>`] per UTC month of changes.
+/// The held purchases' figures: one [`Rollup<HeldFigures>`] per UTC day of changes.
 pub const HELD_BY_DAY: &str = "reporting.purchases.held_by_day";
 /// The district's settings: one [`DistrictDoc`] under [`DISTRICT_KEY`].
 pub const DISTRICT: &str = "reporting.purchases.district";
@@ -170,7 +170,7 @@ pub struct HeldDoc {
     pub call_and_alternative_first: Option<bool>,
 }
 
-/// The purchase checks whose decisions the log recorded in one UTC month (the partition), by
+/// The purchase checks whose decisions the log recorded on one UTC day (the partition), by
 /// the district's day they were asked about and currency.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -925,7 +925,7 @@ mod tests {
         // none), kept in the partition of the month the log recorded the decision in.
         let store = kernel::testing::project(&*Purchases::default().into_projection(), &events);
         let spend: SpendDoc =
-            serde_json::from_value(store[&DocKey::new(SPEND, "2024-09")].clone()).unwrap();
+            serde_json::from_value(store[&DocKey::new(SPEND, "2024-09-02")].clone()).unwrap();
         let requested = at(-3 * 24 * 60).date_naive();
         assert_eq!(spend.by_day.keys().copied().collect::<Vec<_>>(), [requested]);
         assert_eq!(spend.by_day[&requested]["USD"].technology_checks, 0);
@@ -942,7 +942,7 @@ mod tests {
         events.extend(recorded(id, 5, &[(submitted(id), -6 * 60), (held(), -6 * 60)]));
         let store = kernel::testing::project(&*Purchases::default().into_projection(), &events);
         let spend: SpendDoc =
-            serde_json::from_value(store[&DocKey::new(SPEND, "2024-09")].clone()).unwrap();
+            serde_json::from_value(store[&DocKey::new(SPEND, "2024-09-02")].clone()).unwrap();
         let sunday: NaiveDate = "2024-09-01".parse().unwrap();
         assert_eq!(spend.by_day.keys().copied().collect::<Vec<_>>(), [sunday]);
     }

@@ -2,15 +2,17 @@
 //! so that a report reads a few documents whatever the length of the log, not one document per
 //! purchase or promise.
 //!
-//! A rollup is kept in **partitions**, one document per UTC month in which the log recorded the
+//! A rollup is kept in **partitions**, one document per UTC day on which the log recorded the
 //! changes ([`partition_key`]): a projection that learns something (a held purchase flagged, its
 //! first reached call, its resolution) adds it to the partition of the event it learned it from,
 //! under the district's day the figure counts by (the flag's, say) and the school. Every figure
 //! kept is a sum (counts, cents, durations counted by the hundredth of an hour), so the figures
-//! of a day are the sum of its entries over every partition, whichever month recorded them.
+//! of a day are the sum of its entries over every partition, whichever day recorded them.
 //! A report asked for a period reads the partitions that can hold its days ([`Partitions`]),
 //! sums the entries of its days into all, by school and by month ([`Grouped`]), and is done:
-//! the work is in the number of days and schools, not of purchases.
+//! the work is in the number of days and schools, not of purchases. A partition is a UTC day's
+//! rather than a month's so that what a projection writes back after a batch, or after each
+//! event as it follows the log, is a day's entries: a few schools', not a month of them.
 //!
 //! **Measured when they happen.** A rollup takes the district's day and business time in the
 //! calendar in force when the projection applies the event (the district's `district-settings`
@@ -36,18 +38,18 @@ use kernel::{Documents, Recorded};
 use serde::de::DeserializeOwned;
 
 use super::clocks::{DISTRICT_KEY, DistrictDoc};
-use super::figures::{Grouped, Stats, month_of, month_of_day};
+use super::figures::{Grouped, Stats, month_of_day};
 
 /// The partition of a rollup that takes the changes the log recorded at `recorded_at`: its UTC
-/// month (`2024-09`).
+/// day (`2024-09-02`).
 pub fn partition_key(recorded_at: DateTime<Utc>) -> String {
-    month_of(recorded_at)
+    recorded_at.date_naive().to_string()
 }
 
 /// The partitions a period needs: an entry for a day is recorded at or after the start of that
 /// day in the district's time zone (a flag, a call and a resolution come after the purchase was
-/// requested), which is at the earliest in the UTC month of the day before. So a period from a
-/// day needs the partitions from that UTC month on; a period open at its start needs them all.
+/// requested), which is at the earliest on the UTC day before. So a period from a day needs the
+/// partitions from the day before on; a period open at its start needs them all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Partitions {
     first: Option<String>,
@@ -61,7 +63,7 @@ impl Partitions {
     }
 
     pub fn of(period: &ReportPeriod) -> Self {
-        let first = period.from.and_then(|from| from.pred_opt()).map(month_of_day);
+        let first = period.from.and_then(|from| from.pred_opt()).map(|day| day.to_string());
         Self { first }
     }
 
@@ -287,14 +289,14 @@ mod tests {
 
     #[test]
     fn given_entries_in_several_partitions_when_grouped_then_a_days_figures_are_their_sum() {
-        // Given a flag recorded in September for 30 September, and its resolution recorded in
-        // October for the same day; and a purchase of 1 October.
+        // Given a flag recorded on 30 September for that day, and its resolution recorded on 2
+        // October for the same day; and a purchase of 1 October recorded on 2 October.
         let mut september: Rollup<Count> = Rollup::default();
         september.entry(day("2024-09-30"), "adams").0 += 1;
         let mut october: Rollup<Count> = Rollup::default();
         october.entry(day("2024-09-30"), "adams").0 += 2;
         october.entry(day("2024-10-01"), "lincoln").0 += 5;
-        let partitions = [("2024-09", &september), ("2024-10", &october)];
+        let partitions = [("2024-09-30", &september), ("2024-10-02", &october)];
 
         // When grouped over all time.
         let all = group(partitions, &ReportPeriod::default());
@@ -310,13 +312,13 @@ mod tests {
             group(partitions, &period).finish(&SchoolNames::default(), &|c: Count, k, _| (k, c.0));
         assert_eq!(all.1, 3);
 
-        // When grouped from 1 October: September's partition is not needed and not read.
-        assert!(
-            !Partitions::of(&ReportPeriod::between(Some(day("2024-10-02")), None)).needs("2024-09")
-        );
-        assert!(
-            Partitions::of(&ReportPeriod::between(Some(day("2024-10-01")), None)).needs("2024-09")
-        );
+        // When grouped from 1 October: 30 September's partition (recorded the day before) is
+        // read, earlier ones are not.
+        let from = |d: &str| Partitions::of(&ReportPeriod::between(Some(day(d)), None));
+        assert!(from("2024-10-01").needs("2024-09-30"));
+        assert!(!from("2024-10-01").needs("2024-09-29"));
+        assert!(!from("2024-10-02").needs("2024-09-30"));
+        assert!(Partitions::all().needs("1999-01-01"));
         let period = ReportPeriod::between(Some(day("2024-10-01")), None);
         let (all, _, _) =
             group(partitions, &period).finish(&SchoolNames::default(), &|c: Count, k, _| (k, c.0));

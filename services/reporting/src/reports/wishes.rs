@@ -24,8 +24,8 @@
 //! The `reporting.wishes` projection keeps the figures as a [rollup](super::rollup), so that a
 //! read sums the days of its period and does not grow with the number of wishes:
 //! [`WishFigures`] by the district's day the wish was made (in the calendar in force when the
-//! log recorded it) and school ([`NO_SCHOOL`] for none), one partition per UTC month the log
-//! recorded the changes in. A wish counts once where it was made; each later change of its
+//! log recorded it) and school ([`NO_SCHOOL`] for none), one partition per UTC day the log
+//! recorded the changes on. A wish counts once where it was made; each later change of its
 //! state counts −1 for the state it left and +1 for the one it entered, in the partition of
 //! the change, so the sum over every partition is where each wish stands now. Its first
 //! headway counts once, in or after its year. What depends on the time of the request, whether
@@ -62,7 +62,7 @@ use crate::Reporting;
 pub const NAME: &str = "reporting.wishes";
 /// One document per wish: [`WishDoc`].
 pub const WISHES: &str = "reporting.wishes.wishes";
-/// The wishes' figures: one [`Rollup<WishFigures>`] per UTC month of changes.
+/// The wishes' figures: one [`Rollup<WishFigures>`] per UTC day of changes.
 pub const WISHES_BY_DAY: &str = "reporting.wishes.by_day";
 /// The district's settings: one [`DistrictDoc`] under [`DISTRICT_KEY`].
 pub const DISTRICT: &str = "reporting.wishes.district";
@@ -693,28 +693,37 @@ mod tests {
             report.all.within_a_year,
             WithinAYear { known: 1, met: 1, pending: 0, share: Some(1.0) }
         );
-        // One entry per month, under the day it was made; their sum is where the wish stands.
+        // One entry per UTC day of changes, under the day it was made; their sum is where the
+        // wish stands.
         let stored: Vec<(String, serde_json::Value)> = partitions(&log)
             .into_iter()
             .map(|(k, p)| (k, serde_json::to_value(&p).unwrap()))
             .collect();
         let day = |entry: serde_json::Value| serde_json::json!({ "2024-01-01": { "a": entry } });
+        let entry = |day_entry: serde_json::Value| day(day_entry);
         assert_eq!(
             stored,
             [
                 (
-                    "2024-01".to_owned(),
-                    day(
-                        serde_json::json!({"wishes": 1, "declined": 1, "declined_without_headway": 1})
-                    )
+                    "2024-01-01".to_owned(),
+                    entry(serde_json::json!({
+                        "wishes": 1, "open": 1, "waiting": {"2024-01-01T00:00:00Z": 1}
+                    }))
                 ),
                 (
-                    "2024-02".to_owned(),
-                    day(
-                        serde_json::json!({"headway": 1, "declined": -1, "met": 1, "declined_without_headway": -1})
-                    )
+                    "2024-01-15".to_owned(),
+                    entry(serde_json::json!({
+                        "open": -1, "waiting": {"2024-01-01T00:00:00Z": -1},
+                        "declined": 1, "declined_without_headway": 1
+                    }))
                 ),
-                ("2024-03".to_owned(), day(serde_json::json!({"headway": -1, "done": 1}))),
+                (
+                    "2024-02-01".to_owned(),
+                    entry(serde_json::json!({
+                        "headway": 1, "declined": -1, "met": 1, "declined_without_headway": -1
+                    }))
+                ),
+                ("2024-03-01".to_owned(), entry(serde_json::json!({"headway": -1, "done": 1}))),
             ]
         );
     }

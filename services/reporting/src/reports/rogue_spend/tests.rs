@@ -171,7 +171,7 @@ fn change(sequence: u64, school: &str, change: Change, on: &str) -> ChangeDoc {
 }
 
 /// The report from the rollups of these documents' figures (in the scope's calendar), one
-/// partition per month of the day.
+/// partition per day.
 fn rolled(
     transactions: &[TransactionDoc],
     advisories: &[AdvisoryDoc],
@@ -182,14 +182,14 @@ fn rolled(
     let mut unchecked: BTreeMap<String, Rollup<DaySpend>> = BTreeMap::new();
     for t in transactions.iter().filter(|t| t.status.is_unchecked()) {
         let item = Spent { currency: &t.currency, vendor: &t.merchant, cents: t.cents };
-        let partition = unchecked.entry(month_of_day(t.transaction_date)).or_default();
+        let partition = unchecked.entry(t.transaction_date.to_string()).or_default();
         count(partition, t.transaction_date, &t.school_id, item, 1);
     }
     let mut advisory: BTreeMap<String, Rollup<DaySpend>> = BTreeMap::new();
     for a in advisories {
         let day = a.day(&scope.calendar).expect("an advisory purchase with its day");
         let item = Spent { currency: &a.currency, vendor: &a.vendor, cents: a.total_cents };
-        count(advisory.entry(month_of_day(day)).or_default(), day, &a.school_id, item, 1);
+        count(advisory.entry(day.to_string()).or_default(), day, &a.school_id, item, 1);
     }
     let unchecked: Vec<(String, Rollup<DaySpend>)> = unchecked.into_iter().collect();
     let advisory: Vec<(String, Rollup<DaySpend>)> = advisory.into_iter().collect();
@@ -482,7 +482,7 @@ fn given_an_advisory_purchase_late_at_night_then_it_counts_on_the_districts_day_
     assert_eq!(months, [Some("2024-09".to_owned())]);
     let partitions = purchases::advisory_partitions(&log);
     assert_eq!(partitions.len(), 1);
-    assert_eq!(partitions[0].0, "2024-10", "the month the log recorded it in");
+    assert_eq!(partitions[0].0, "2024-10-01", "the UTC day the log recorded it on");
     assert!(partitions[0].1.days.contains_key(&day("2024-09-30")));
     let september =
         Scope { period: ReportPeriod::between(None, Some(day("2024-09-30"))), ..Scope::all() };

@@ -394,7 +394,7 @@ fn given_a_purchase_when_its_events_repeat_or_come_late_then_it_and_its_clocks_c
 
     // And the rollup is stored by partition, day and school, zeros left out.
     let json = serde_json::to_value(&projected.partitions[0].1).unwrap();
-    assert_eq!(projected.partitions[0].0, "2024-09");
+    assert_eq!(projected.partitions[0].0, "2024-09-02");
     assert_eq!(
         json,
         serde_json::json!({"2024-09-02": {"lincoln-elem": {
