@@ -143,8 +143,6 @@ struct State {
     /// One chain verification at a time: it reads the whole range, and two at once would
     /// only compete for the same database.
     verifying: tokio::sync::Mutex<()>,
-    /// The slow reports, kept while their projections do not move.
-    report_cache: reports::ReportCache,
 }
 
 impl Reporting {
@@ -243,10 +241,6 @@ impl Reporting {
     /// The report projections, running.
     pub(crate) fn read_models(&self) -> &ReadModels {
         &self.read_models
-    }
-
-    pub(crate) fn report_cache(&self) -> &reports::ReportCache {
-        &self.state.report_cache
     }
 
     /// How many live streams (`GET /v1/events/live`) are open now.

@@ -41,9 +41,7 @@
 //! Every report is served at `GET /v1/reports/{name}` as JSON, or as CSV (`?format=csv`, a
 //! header row, then one row per figure group). A read first waits until the report's
 //! projections have reached the log's head as it was when the request arrived, so a report read
-//! after a write includes it. The promises and rogue-spend reports, which also work through
-//! the open promises and the agreements, are kept between reads while their projections stand
-//! still and the day and period are the same.
+//! after a write includes it.
 //!
 //! [`projections`] lists the projections; [`rebuild`] rebuilds them all from the log in
 //! one pass.
@@ -63,8 +61,6 @@ mod figures;
 mod period;
 pub mod rollup;
 
-use std::any::Any;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 pub use web::csv::ReportFormat;
@@ -367,87 +363,12 @@ impl Reporting {
     }
 }
 
-/// The last report of each kind built from its projections' documents, with the positions those
-/// projections had reached and the day (the district's) it was built for. The reports that fold every
-/// purchase or promise document take a noticeable time on a long log; while their projections
-/// have not moved and the day is the same, the same figures are served again.
-#[derive(Default)]
-pub(crate) struct ReportCache(std::sync::Mutex<HashMap<&'static str, Cached>>);
-
-struct Cached {
-    key: CacheKey,
-    report: Arc<dyn Any + Send + Sync>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct CacheKey {
-    positions: Vec<u64>,
-    day: NaiveDate,
-    period: ReportPeriod,
-}
-
-impl std::fmt::Debug for ReportCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kinds = self.0.lock().map(|c| c.len()).unwrap_or(0);
-        f.debug_struct("ReportCache").field("kinds", &kinds).finish()
-    }
-}
-
-impl ReportCache {
-    fn get<R: Report + Send + Sync + 'static>(&self, key: &CacheKey) -> Option<Arc<R>> {
-        let cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let cached = cache.get(R::NAME).filter(|c| c.key == *key)?;
-        cached.report.clone().downcast::<R>().ok()
-    }
-
-    fn put<R: Report + Send + Sync + 'static>(&self, key: CacheKey, report: Arc<R>) {
-        let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        // Positions only grow: never replace a report built further along.
-        let newer = cache.get(R::NAME).is_some_and(|c| {
-            c.key.day == key.day
-                && c.key.period == key.period
-                && c.key.positions.iter().zip(&key.positions).all(|(a, b)| a > b)
-        });
-        if !newer {
-            cache.insert(R::NAME, Cached { key, report });
-        }
-    }
-}
-
 impl Reporting {
-    /// The report `R` once the read models `names` have reached the log's head (see
-    /// [`Reporting::wait_for`]): built by `build` from their documents and the district's date
-    /// today, or the one built before when they have not moved since and the day and the
-    /// `period` asked for are the same.
-    ///
-    /// The positions are read before the documents, and a projection only moves forward, so a
-    /// report kept under a key reflects at least those positions: a request that finds its
-    /// key gets figures that include everything acknowledged before it.
-    pub(crate) async fn cached_report<R, F, Fut>(
-        &self,
-        names: &[&str],
-        period: &ReportPeriod,
-        build: F,
-    ) -> Result<Arc<R>, ApiError>
-    where
-        R: Report + Send + Sync + 'static,
-        F: FnOnce(NaiveDate) -> Fut,
-        Fut: std::future::Future<Output = Result<R, ApiError>>,
-    {
+    /// The district's date today, once the read models `names` have reached the log's head
+    /// (see [`Reporting::wait_for`]): what a report built from their documents needs first.
+    pub(crate) async fn caught_up_today(&self, names: &[&str]) -> Result<NaiveDate, ApiError> {
         self.wait_for(names).await?;
-        let day = self.today().await?;
-        let key = CacheKey {
-            positions: names.iter().map(|n| self.read_models().position(n).unwrap_or(0)).collect(),
-            day,
-            period: period.clone(),
-        };
-        let cache = self.report_cache();
-        if let Some(report) = cache.get::<R>(&key) {
-            return Ok(report);
-        }
-        let report = Arc::new(build(key.day).await?);
-        cache.put(key, report.clone());
-        Ok(report)
+        self.today().await
     }
 }
 

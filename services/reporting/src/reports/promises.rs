@@ -629,21 +629,17 @@ pub async fn promises_report(
     let scope = service.scope(&params).await?;
     let scope = &scope;
     let names = [Promises::NAME, Purchases::NAME, adoption::Schools::NAME];
-    let report = service
-        .cached_report(&names, &scope.period, |today| async move {
-            let period = &scope.period;
-            let (promises, settled, held, changes) = futures::try_join!(
-                service.documents::<PromiseDoc>(PROMISES),
-                service.partitions::<Rollup<SettledFigures>>(SETTLED_BY_DAY, period),
-                service.partitions::<Rollup<HeldFigures>>(HELD_BY_DAY, period),
-                service.documents::<ChangeDoc>(adoption::CHANGES),
-            )?;
-            let settled = settled.iter().map(|(k, p)| (k.as_str(), p));
-            let held = held.iter().map(|(k, p)| (k.as_str(), p));
-            Ok(build(&promises, settled, held, &changes, today, scope))
-        })
-        .await?;
-    Ok(render(&*report, params.format))
+    let today = service.caught_up_today(&names).await?;
+    let period = &scope.period;
+    let (promises, settled, held, changes) = futures::try_join!(
+        service.documents::<PromiseDoc>(PROMISES),
+        service.partitions::<Rollup<SettledFigures>>(SETTLED_BY_DAY, period),
+        service.partitions::<Rollup<HeldFigures>>(HELD_BY_DAY, period),
+        service.documents::<ChangeDoc>(adoption::CHANGES),
+    )?;
+    let settled = settled.iter().map(|(k, p)| (k.as_str(), p));
+    let held = held.iter().map(|(k, p)| (k.as_str(), p));
+    Ok(render(&build(&promises, settled, held, &changes, today, scope), params.format))
 }
 
 #[cfg(test)]

@@ -764,19 +764,16 @@ pub async fn rogue_spend_report(
     let scope = service.scope(&params).await?;
     let names = [CardSpend::NAME, Purchases::NAME, adoption::Schools::NAME, Clocks::NAME];
     let all_time = ReportPeriod::default();
-    let report = service
-        .cached_report(&names, &scope.period, |_| async {
-            let (unchecked, advisory, changes, coverage) = futures::try_join!(
-                service.partitions::<Rollup<DaySpend>>(card_spend::UNCHECKED_BY_DAY, &all_time),
-                service.partitions::<Rollup<DaySpend>>(ADVISORY_BY_DAY, &scope.period),
-                service.documents::<ChangeDoc>(adoption::CHANGES),
-                service.documents::<CoverageDoc>(card_spend::COVERAGE),
-            )?;
-            let (unchecked, advisory) = (keyed(&unchecked), keyed(&advisory));
-            Ok(build(unchecked, advisory, &changes, coverage.first(), &scope))
-        })
-        .await?;
-    Ok(render(&*report, params.format))
+    service.wait_for(&names).await?;
+    let (unchecked, advisory, changes, coverage) = futures::try_join!(
+        service.partitions::<Rollup<DaySpend>>(card_spend::UNCHECKED_BY_DAY, &all_time),
+        service.partitions::<Rollup<DaySpend>>(ADVISORY_BY_DAY, &scope.period),
+        service.documents::<ChangeDoc>(adoption::CHANGES),
+        service.documents::<CoverageDoc>(card_spend::COVERAGE),
+    )?;
+    let (unchecked, advisory) = (keyed(&unchecked), keyed(&advisory));
+    let report = build(unchecked, advisory, &changes, coverage.first(), &scope);
+    Ok(render(&report, params.format))
 }
 
 /// Partitions with their keys, as [`build`] takes them.

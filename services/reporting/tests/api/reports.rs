@@ -382,8 +382,8 @@ async fn a_report_read_after_a_write_includes_it(app: TestApp) {
         let report = app.get_json("/v1/reports/adoption", Role::Admin).await;
         assert_eq!(report["schools"]["total"], 4 + round, "round {round}");
 
-        // The promises report is kept between reads while its projections stand still: the
-        // same figures twice, and a new promise in them at once.
+        // The promises report gives the same figures twice while nothing changes, and a new
+        // promise in them at once.
         let before = app.get_json("/v1/reports/promises", Role::Admin).await;
         assert_eq!(app.get_json("/v1/reports/promises", Role::Admin).await, before);
         let school = events::values::SchoolId::parse(LINCOLN).unwrap();
