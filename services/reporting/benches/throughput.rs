@@ -6,8 +6,10 @@
 //! `BENCH_EVENTS` sets the log's size (default 1,000,000; `BENCH_EVENTS=100000` for a quick
 //! run).
 //!
-//! 1. **Fill**: a district's history (schools, agreements with their standing promises,
-//!    purchase checks and what IT did with the flagged ones, stakeholders, conversations,
+//! 1. **Fill**: a district's history (its calendar and SLA targets, schools, agreements with
+//!    their standing promises, purchase checks and what IT did with the flagged ones: most
+//!    advisory ones called, the others breached as the gate's scheduler records it,
+//!    stakeholders, conversations,
 //!    wishes and their progress, promises kept), built with the `events` types so every report
 //!    has real work to do, appended with `append_streams` in batches of about 10,000 events.
 //! 2. **Baseline**: `COPY (SELECT … FROM events ORDER BY position) TO STDOUT` through
@@ -39,6 +41,9 @@ use eventlog::{
     StreamName,
 };
 use events::EventFamily;
+use events::calendar::{BusinessHours, TimeZoneName};
+use events::clocks::{ClockKind, PurchaseClocks, PurchaseSlaBreached, SlaEvent, sla_stream};
+use events::district::{BusinessMinutes, DISTRICT_STREAM, DistrictEvent, DistrictSet, SlaTargets};
 use events::gate::{
     AlternativeProposed, CallLogged, Decision, PurchaseApproved, PurchaseCancelled,
     PurchaseDecided, PurchaseEvent, PurchaseLine, PurchaseSubmitted, Reason, ReasonCode,
@@ -99,6 +104,8 @@ fn short(s: &str) -> ShortText {
 /// The district whose history is written.
 struct District {
     rng: Rng,
+    /// Its settings ([`District::settings`]), folded: the clocks' due times.
+    settings: events::district::District,
     schools: Vec<(SchoolId, bool)>,
     stakeholders: Vec<(Uuid, usize)>,
     purchases: u64,
@@ -114,8 +121,13 @@ impl District {
         let schools = (0..SCHOOLS)
             .map(|i| (SchoolId::parse(&format!("school-{i:03}")).unwrap(), rng.chance(60)))
             .collect();
+        let mut settings = events::district::District::default();
+        for (event, version) in Self::settings().iter().zip(1..) {
+            settings.apply(event, version, Utc::now());
+        }
         Self {
             rng,
+            settings,
             schools,
             stakeholders: Vec::new(),
             purchases: 0,
@@ -135,10 +147,34 @@ impl District {
         StreamAppend::new(StreamName::new(stream).unwrap(), ExpectedVersion::NoStream, events)
     }
 
-    /// The schools, their agreements and standing promises.
+    /// The district's calendar (Chicago, office hours) and SLA targets.
+    fn settings() -> Vec<DistrictEvent> {
+        let minutes = |n| BusinessMinutes::new(n).unwrap();
+        vec![
+            DistrictSet {
+                name: short("Springfield"),
+                time_zone: TimeZoneName::parse("America/Chicago").unwrap(),
+                business_hours: BusinessHours::office(),
+                school_year_starts_in: None,
+            }
+            .into(),
+            SlaTargets {
+                first_contact_minutes: minutes(60),
+                decision_minutes: minutes(480),
+                advisory_outreach_minutes: minutes(240),
+                warn_at_percent: vec![50],
+                escalate_to: None,
+                by_payment_method: Default::default(),
+            }
+            .into(),
+        ]
+    }
+
+    /// The district's settings, then the schools, their agreements and standing promises.
     fn opening(&self) -> Vec<StreamAppend> {
+        let admin = Self::meta("admin@district.org", "admin", "gate");
+        let mut out = vec![Self::append(DISTRICT_STREAM.into(), &admin, Self::settings())];
         let meta = Self::meta("cto@district.org", "it_staff", "stakeholders");
-        let mut out = Vec::new();
         for (id, gated) in &self.schools {
             let mut events: Vec<SchoolEvent> =
                 vec![SchoolRegistered { school_id: id.clone(), name: short(id.as_str()) }.into()];
@@ -169,8 +205,10 @@ impl District {
         out
     }
 
-    /// One purchase check and what IT did with it: 2 to 6 events.
-    fn purchase(&mut self) -> StreamAppend {
+    /// One purchase check and what IT did with it: 2 to 6 events; for an advisory one IT did
+    /// not call, the breach of its outreach in its `sla-…` stream, as the gate's scheduler
+    /// records it.
+    fn purchase(&mut self) -> Vec<StreamAppend> {
         self.purchases += 1;
         if self.purchases.is_multiple_of(2000) {
             self.day = self.day.succ_opt().unwrap();
@@ -279,8 +317,52 @@ impl District {
                 .into()
             });
         }
+        let mut breach = None;
+        if decision == Decision::Advisory {
+            if self.rng.chance(80) {
+                events.push(
+                    CallLogged {
+                        call_id: Uuid::now_v7(),
+                        requester_reached: true,
+                        goal: Some(long("Laptops the club can take home")),
+                        notes: None,
+                        occurred_at: Utc::now(),
+                        spoke_with: None,
+                    }
+                    .into(),
+                );
+            } else {
+                breach = self.outreach_breached(&events);
+            }
+        }
         let meta = Self::meta("finance-erp", "finance", "gate");
-        Self::append(purchase_stream(id), &meta, events)
+        let mut out = vec![Self::append(purchase_stream(id), &meta, events)];
+        out.extend(breach);
+        out
+    }
+
+    /// The `purchase-sla-breached` of the outreach of the advisory purchase of `events`, at
+    /// its due time as the gate's fold has it (the purchase recorded now), with the scheduler's
+    /// deterministic id.
+    fn outreach_breached(&self, events: &[PurchaseEvent]) -> Option<StreamAppend> {
+        let mut clocks = PurchaseClocks::default();
+        let now = Utc::now();
+        events.iter().for_each(|e| clocks.apply(e, now));
+        let purchase_id = clocks.purchase_id()?;
+        let outreach = clocks.clocks(&self.settings).into_iter().next()?;
+        let due_at = outreach.due_at(&self.settings.calendar)?;
+        let event = SlaEvent::from(PurchaseSlaBreached {
+            purchase_id,
+            clock: ClockKind::AdvisoryOutreach,
+            due_at,
+            target_minutes: outreach.target,
+            district_version: self.settings.version,
+        });
+        let meta = Metadata::new(Actor::system("gate"), "gate");
+        let new =
+            NewEvent::new(event.event_type(), event.to_data(), meta).with_id(event.event_id());
+        let stream = StreamName::new(sla_stream(purchase_id)).unwrap();
+        Some(StreamAppend::new(stream, ExpectedVersion::NoStream, vec![new]))
     }
 
     /// A stakeholder, a conversation with its wish, headway on it, and a promise kept: about
@@ -369,10 +451,10 @@ impl District {
         while count < events {
             let appends = if self.purchases.is_multiple_of(40) && self.rng.chance(50) {
                 let mut r = self.relations();
-                r.push(self.purchase());
+                r.extend(self.purchase());
                 r
             } else {
-                vec![self.purchase()]
+                self.purchase()
             };
             count += appends.iter().map(|a| a.events.len()).sum::<usize>();
             out.extend(appends);
@@ -670,7 +752,7 @@ async fn main() {
         let mut after_write = Vec::with_capacity(reads);
         for _ in 0..reads {
             let mut appends = writer.relations();
-            appends.push(writer.purchase());
+            appends.extend(writer.purchase());
             store.append_streams(appends).await.unwrap();
             after_write.push(get(path).await.0);
         }

@@ -12,11 +12,24 @@
 //!   stopped ones, met or breached, and the business time they ran. Each purchase is counted
 //!   once, by the event that starts its clocks; each clock once, by the event that stops it,
 //!   judged then as the gate judges it ([`Clock::status`] at its stop), in the district's
-//!   calendar and targets in force when the projection applies that event.
+//!   calendar and targets in force when the projection applies that event. A running clock
+//!   the gate's scheduler recorded breached (`purchase-sla-breached` in `sla-{purchase_id}`,
+//!   written at its due time: [`SlaEvent::Breached`]) is counted by that event instead,
+//!   breached and `breached_open`: nothing the time can do changes that verdict. When it
+//!   stops, the event that stops it takes `breached_open` back (−1, in that event's
+//!   partition: a partition alone may hold a negative figure, a day summed over them not) and
+//!   adds the business time it ran; it stays breached, even should a calendar changed since
+//!   put its due time after its stop (as a verdict given at a stop stands).
 //! - `reporting.clocks.open`: a copy of the [`ClockDoc`] of each flagged purchase that has a
-//!   clock still running (or no clocks yet: flagged while the district had no targets),
-//!   removed once every clock it has stopped and is counted. A running clock's state depends
-//!   on the time it is judged at, so the report judges these when it is asked for.
+//!   clock still running and not recorded breached (or no clocks yet: flagged while the
+//!   district had no targets), removed once every clock it has is counted, stopped or
+//!   recorded breached: then nothing of it depends on the time of a request. A running
+//!   clock's state depends on the time it is judged at, so the report judges these (their
+//!   clocks counted neither way) when it is asked for. A clock past its due time whose breach
+//!   the scheduler has not written yet (it was down, or is behind) is judged there too, as
+//!   breached, as before. A purchase without clocks that is approved or cancelled while the
+//!   district has no targets is dropped, from here and from `reporting.clocks`: it never
+//!   counts (it had no clocks while it was open), even once targets are set.
 //! - `reporting.clocks.district`: one [`DistrictDoc`] holding the `district-settings` stream's
 //!   events (a handful a year: the calendar, closures, targets), folded into the published
 //!   [`District`] at request time, and by the projection once per change
@@ -31,7 +44,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use eventlog::{DocKey, Filter};
 use events::Published;
-use events::clocks::{Clock, ClockKind, PurchaseClocks, SlaState};
+use events::clocks::{Clock, ClockKind, PurchaseClocks, SlaEvent, SlaState};
 use events::district::{District, DistrictEvent};
 use events::gate::PurchaseEvent;
 use kernel::{Documents, ReadModel, Recorded};
@@ -67,16 +80,28 @@ pub struct ClockDoc {
     /// it has no clocks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub day: Option<NaiveDate>,
-    /// The clocks [`BY_DAY`] counts: stopped, and judged when they stopped.
+    /// The clocks [`BY_DAY`] counts: stopped, and judged when they stopped (or, for one the
+    /// scheduler recorded breached while it ran, breached then, with the time it ran).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub counted: Vec<ClockKind>,
+    /// The running clocks [`BY_DAY`] counts breached and still running (`breached_open`): the
+    /// scheduler recorded their breach (`purchase-sla-breached`). Once one stops it moves to
+    /// [`counted`](Self::counted).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub breached_open: Vec<ClockKind>,
 }
 
 impl ClockDoc {
-    /// Whether [`BY_DAY`] counts all of it: the purchase, and every clock (all stopped).
-    /// Otherwise it is kept in [`OPEN`] and judged when the report is asked for.
-    pub fn is_closed(&self) -> bool {
-        self.day.is_some() && self.clocks.stopped()
+    /// Whether [`BY_DAY`] counts `kind` of clock already: stopped, or breached and running.
+    pub fn is_counted(&self, kind: ClockKind) -> bool {
+        self.counted.contains(&kind) || self.breached_open.contains(&kind)
+    }
+
+    /// Whether [`BY_DAY`] counts all of it, `clocks` being its clocks: the purchase, and every
+    /// clock (stopped, or recorded breached). Nothing of it depends on the time of a request
+    /// any more; otherwise it is kept in [`OPEN`] and judged when the report is asked for.
+    pub fn is_closed(&self, clocks: &[Clock]) -> bool {
+        self.day.is_some() && clocks.iter().all(|clock| self.is_counted(clock.kind))
     }
 }
 
@@ -123,8 +148,9 @@ impl Sum for SlaFigures {
     }
 }
 
-/// Stopped clocks of one kind: how many met their due time and how many stopped after it (every
-/// stopped clock is one or the other), and the business time each ran.
+/// Clocks of one kind with a verdict: how many stopped by their due time (met) and how many
+/// stopped after it or were recorded breached while running (every stopped clock is met or
+/// breached), and the business time each stopped one ran.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct StoppedClocks {
@@ -132,6 +158,11 @@ pub struct StoppedClocks {
     pub met: u64,
     #[serde(skip_serializing_if = "is_zero")]
     pub breached: u64,
+    /// Of the breached, the ones still running: +1 on the day where the scheduler's breach is
+    /// counted, −1 in the partition of the event that stops the clock (so one partition alone
+    /// may hold a negative figure; a day's sum over all partitions never is).
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    pub breached_open: i64,
     /// The business time each ran, waits on the requester left out.
     #[serde(skip_serializing_if = "Durations::is_empty")]
     pub ran: Durations,
@@ -139,7 +170,7 @@ pub struct StoppedClocks {
 
 impl StoppedClocks {
     pub fn is_empty(&self) -> bool {
-        self.met == 0 && self.breached == 0 && self.ran.is_empty()
+        self.met == 0 && self.breached == 0 && self.breached_open == 0 && self.ran.is_empty()
     }
 
     /// Counts a clock stopped in `state` (met or breached) after running `ran`.
@@ -157,11 +188,16 @@ impl Sum for StoppedClocks {
     fn add(&mut self, other: &Self) {
         self.met += other.met;
         self.breached += other.breached;
+        self.breached_open += other.breached_open;
         Sum::add(&mut self.ran, &other.ran);
     }
 }
 
 fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_zero_i64(n: &i64) -> bool {
     *n == 0
 }
 
@@ -234,8 +270,9 @@ impl ReadModel for Clocks {
     const NAME: &'static str = NAME;
     const SKIP_UNDECODABLE: bool = true;
     /// 2: keeps the SLA figures by day and school, and the open purchases; reads
-    /// `waiting-on-requester`.
-    const VERSION: u64 = 2;
+    /// `waiting-on-requester`. 3: reads the scheduler's `purchase-sla-breached` (a clock
+    /// recorded breached leaves the open ones); drops the purchases resolved without clocks.
+    const VERSION: u64 = 3;
     type Doc = ClockDoc;
 
     fn collections(&self) -> Vec<&'static str> {
@@ -252,6 +289,8 @@ impl ReadModel for Clocks {
             "waiting-on-requester",
             "purchase-approved",
             "purchase-cancelled",
+            // The scheduler's breach: counted once, so the clock is not judged at each request.
+            "purchase-sla-breached",
         ];
         types.extend(DistrictEvent::EVENT_TYPES);
         Filter::all().with_types(types)
@@ -262,6 +301,7 @@ impl ReadModel for Clocks {
             Published::Purchase(PurchaseEvent::Submitted(_)) => vec![],
             Published::Purchase(PurchaseEvent::Decided(d)) if !d.decision.flags() => vec![],
             Published::Purchase(_) => vec![event.stream_id().to_owned()],
+            Published::Sla(SlaEvent::Breached(b)) => vec![b.purchase_id.to_string()],
             _ => vec![],
         }
     }
@@ -277,7 +317,9 @@ impl ReadModel for Clocks {
                 vec![pending(), district(), rollup()]
             }
             Published::Purchase(PurchaseEvent::Decided(_)) => vec![pending()],
-            Published::Purchase(_) => vec![district(), rollup()],
+            Published::Purchase(_) | Published::Sla(SlaEvent::Breached(_)) => {
+                vec![district(), rollup()]
+            }
             Published::District(_) => vec![district()],
             _ => vec![],
         }
@@ -312,18 +354,28 @@ impl ReadModel for Clocks {
                 }
                 if d.decision.flags() {
                     doc.clocks.apply(decision, event.recorded_at);
-                    self.count(event, &mut doc, false, docs)?;
-                    docs.put(id, &doc);
+                    self.count(event, id, &mut doc, Change::Flagged, docs)?;
                 }
             }
             Published::Purchase(purchase) => {
-                // Not flagged (approved at once, or unknown): no clocks.
+                // Not flagged (approved at once, or unknown), or resolved without clocks.
                 let Some(mut doc) = docs.get(id) else { return Ok(()) };
-                let (before, was_open) = (doc.clocks.clone(), !doc.is_closed());
+                let before = doc.clocks.clone();
                 doc.clocks.apply(purchase, event.recorded_at);
                 if doc.clocks != before {
-                    self.count(event, &mut doc, was_open, docs)?;
-                    docs.put(id, &doc);
+                    let resolves = matches!(
+                        purchase,
+                        PurchaseEvent::Approved(_) | PurchaseEvent::Cancelled(_)
+                    );
+                    self.count(event, id, &mut doc, Change::Purchase { resolves }, docs)?;
+                }
+            }
+            Published::Sla(SlaEvent::Breached(breach)) => {
+                let id = breach.purchase_id.to_string();
+                // Not flagged, resolved without clocks, or the clock counted already.
+                let Some(mut doc) = docs.get(&id) else { return Ok(()) };
+                if !doc.is_counted(breach.clock) {
+                    self.count(event, &id, &mut doc, Change::Breached(breach.clock), docs)?;
                 }
             }
             Published::District(_) => {
@@ -336,20 +388,37 @@ impl ReadModel for Clocks {
     }
 }
 
+/// What an event did to a flagged purchase, for [`Clocks::count`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Change {
+    /// The decision that flagged it: it has no document in [`OPEN`] yet.
+    Flagged,
+    /// Another of its events changed its clocks; `resolves`: an approval or a cancellation.
+    Purchase { resolves: bool },
+    /// The scheduler recorded this clock breached (not counted yet).
+    Breached(ClockKind),
+}
+
 impl Clocks {
-    /// What `event` adds to [`BY_DAY`] for the purchase of `doc`, whose clocks it just changed,
-    /// in the district in force when the event is applied: the purchase, once, when its clocks first show (the day
-    /// they started); each clock, once, when it shows stopped, judged at its stop. Then keeps
-    /// the document among the [`OPEN`] ones while it is not all counted (`was_open`: it was).
+    /// What `event` adds to [`BY_DAY`] for the purchase `id` of `doc`, which it just changed,
+    /// in the district in force when the event is applied: the purchase, once, when its clocks
+    /// first show (the day they started); each clock, once, when it shows stopped, judged at
+    /// its stop; a running clock the scheduler recorded breached, breached and open, until it
+    /// stops (then the time it ran, in the stopping event's partition). Then keeps the document,
+    /// and keeps it among the [`OPEN`] ones while it is not all counted. A purchase without
+    /// clocks (the district has no targets) that is approved or cancelled is dropped: it never
+    /// counts.
     fn count(
         &self,
         event: &Recorded<'_>,
+        id: &str,
         doc: &mut ClockDoc,
-        was_open: bool,
+        change: Change,
         docs: &mut Documents<'_, ClockDoc>,
     ) -> Result<(), String> {
         let district = self.district(docs, event)?;
         let clocks = doc.clocks.clocks(&district);
+        let was_open = change != Change::Flagged && !doc.is_closed(&clocks);
         if let Some(first) = clocks.first() {
             let calendar = &district.calendar;
             let started = doc.day.is_none();
@@ -358,24 +427,59 @@ impl Clocks {
                 .iter()
                 .filter(|c| c.stopped_at.is_some() && !doc.counted.contains(&c.kind))
                 .collect();
-            if started || !stopped.is_empty() {
+            let breached = match change {
+                Change::Breached(kind) => clocks
+                    .iter()
+                    .find(|c| c.kind == kind && c.stopped_at.is_none() && !doc.is_counted(kind))
+                    .map(|c| c.kind),
+                _ => None,
+            };
+            if started || !stopped.is_empty() || breached.is_some() {
                 let partition: &mut Rollup<SlaFigures> =
                     docs.entry_in(BY_DAY, &partition_key(event.recorded_at), event)?;
                 let figures = partition.entry(day, &doc.school_id);
                 figures.purchases += u64::from(started);
                 for clock in stopped {
                     let Some(at) = clock.stopped_at else { continue };
-                    let state = clock.status(calendar, at).state;
-                    figures.of_mut(clock.kind).count(state, clock.elapsed(calendar, at));
+                    let ran = clock.elapsed(calendar, at);
+                    let kind = figures.of_mut(clock.kind);
+                    if let Some(i) = doc.breached_open.iter().position(|k| *k == clock.kind) {
+                        // Counted breached when the scheduler recorded it: now it ran this long.
+                        doc.breached_open.remove(i);
+                        kind.breached_open -= 1;
+                        kind.ran.add(ran);
+                    } else {
+                        kind.count(clock.status(calendar, at).state, ran);
+                    }
                     doc.counted.push(clock.kind);
                 }
+                if let Some(clock) = breached {
+                    let kind = figures.of_mut(clock);
+                    kind.breached += 1;
+                    kind.breached_open += 1;
+                    doc.breached_open.push(clock);
+                }
+            } else if let Change::Breached(_) = change {
+                // A breach of a clock this purchase does not have, or that stopped already:
+                // nothing changes.
+                return Ok(());
             }
+        } else if change == (Change::Purchase { resolves: true }) {
+            // Approved or cancelled while the district has no targets: it never has clocks.
+            docs.remove(id);
+            if was_open {
+                docs.of::<ClockDoc>(OPEN).remove(id);
+            }
+            return Ok(());
+        } else if let Change::Breached(_) = change {
+            return Ok(());
         }
+        docs.put(id, doc);
         let mut open = docs.of::<ClockDoc>(OPEN);
-        if !doc.is_closed() {
-            open.put(event.stream_id(), doc);
+        if !doc.is_closed(&clocks) {
+            open.put(id, doc);
         } else if was_open {
-            open.remove(event.stream_id());
+            open.remove(id);
         }
         Ok(())
     }

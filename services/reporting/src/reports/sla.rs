@@ -20,7 +20,8 @@
 //! `business_hours` summarizes how much business time the stopped clocks ran (the time IT took,
 //! waits on the requester excluded). Over all flagged purchases, by school and by the month (in
 //! the district's time zone) they were flagged. Purchases flagged while the district had no
-//! targets are judged from when the first targets were set; with no targets at all there are
+//! targets (and not approved or cancelled before it set some) are judged from when the first
+//! targets were set; with no targets at all there are
 //! no clocks, and every count is 0. With a period (`?from=`, `?to=`, `?school_year=`), the
 //! purchases whose clocks started in it (the district's date). Schools are named beside their
 //! ids.
@@ -36,11 +37,19 @@
 //!   calendar in force when the projection first saw them) and the purchase's school, in its
 //!   [rollup](super::rollup) `reporting.clocks.by_day`. A later change of calendar counts from
 //!   then on: it does not rewrite a verdict given or a duration measured.
+//! - **Breached running clocks are counted when the scheduler records them.** The gate's
+//!   scheduler writes `purchase-sla-breached` (`sla-{purchase_id}`) when a running clock
+//!   passes its due time: the projection counts that clock then, breached and `breached_open`,
+//!   on its purchase's day; when it later stops, `breached_open` is taken back and the time it
+//!   ran is counted (it stays breached).
 //! - **Running clocks are judged at the request.** Whether one is on track, warning or
-//!   breached depends on the time: the purchases with a clock still running are kept apart
-//!   (`reporting.clocks.open`, each removed once all its clocks stopped), and only those are
-//!   judged when the report is asked for, in the district now in force, and added to the
-//!   groups of their day; their stopped clocks are in the rollup already.
+//!   breached depends on the time: the purchases with a clock still running and not recorded
+//!   breached are kept apart (`reporting.clocks.open`, each removed once all its clocks
+//!   stopped or were recorded breached), and only those clocks are judged when the report is
+//!   asked for, in the district now in force, and added to the groups of their day; their
+//!   other clocks are in the rollup already. A clock past its due time whose breach the
+//!   scheduler has not written yet (it was down, or is behind) is judged breached here, as
+//!   the gate judges it, until the breach is written.
 //!
 //! Edge cases:
 //!
@@ -50,10 +59,13 @@
 //!   stopped before them met with no business time, on the day of the first targets in the
 //!   calendar now in force), until an event of its own after the targets were set. That event
 //!   counts it in the rollup as any purchase: once, on the day of the first targets in the
-//!   calendar then, with each clock stopped by then. One closed before the targets were set
-//!   gets no such event and stays open, judged at each request (only the purchases flagged
-//!   before the district's first targets can be in that case). With no targets at all no
-//!   purchase has clocks, and every count is 0.
+//!   calendar then, with each clock stopped by then. One approved or cancelled before the
+//!   targets were set is dropped then: it had no clocks, it never counts (not even once
+//!   targets are set), and is no longer kept among the open ones. One whose clocks otherwise
+//!   stopped before the targets (an advisory one called, not resolved) gets no such event and
+//!   stays open, judged at each request (only the purchases flagged before the district's
+//!   first targets can be in that case). With no targets at all no purchase has clocks, and
+//!   every count is 0.
 //! - *A stopped clock never runs again* (`events::clocks`), and one counted is not counted
 //!   again: an event that comes later and says something took place earlier (a call logged
 //!   after the approval, dated before it, that would move the first contact or add a wait)
@@ -146,7 +158,8 @@ struct Acc {
 struct KindAcc {
     met: u64,
     breached: u64,
-    breached_open: u64,
+    /// Signed: a partition may hold the −1 of a clock recorded breached in an earlier one.
+    breached_open: i64,
     on_track: u64,
     warning: u64,
     ran: Durations,
@@ -171,6 +184,7 @@ impl Acc {
             let stopped = figures.of(kind);
             acc.met += stopped.met;
             acc.breached += stopped.breached;
+            acc.breached_open += stopped.breached_open;
             super::rollup::Sum::add(&mut acc.ran, &stopped.ran);
         }
     }
@@ -185,7 +199,7 @@ impl Acc {
                 SlaState::Met => acc.met += 1,
                 SlaState::Breached => {
                     acc.breached += 1;
-                    acc.breached_open += u64::from(!clock.stopped);
+                    acc.breached_open += i64::from(!clock.stopped);
                 }
                 SlaState::OnTrack => acc.on_track += 1,
                 SlaState::Warning => acc.warning += 1,
@@ -201,7 +215,8 @@ impl Acc {
             clocks: k.met + k.breached + k.on_track + k.warning,
             met: k.met,
             breached: k.breached,
-            breached_open: k.breached_open,
+            // Never negative summed over the partitions of a day; 0 should one be left out.
+            breached_open: u64::try_from(k.breached_open).unwrap_or(0),
             on_track: k.on_track,
             warning: k.warning,
             attainment: share(k.met, k.met + k.breached),
@@ -220,7 +235,8 @@ impl Acc {
 
 /// The report for the scope's period: the purchases and stopped clocks the rollup partitions
 /// (keyed by their partition key) count on its days, and the clocks of the `open` purchases
-/// (those with a clock still running, or none counted yet) judged in `district` at `now`.
+/// (those with a clock still running, or none counted yet) that the rollup counts neither
+/// stopped nor recorded breached, judged in `district` at `now`.
 pub fn build<'a>(
     partitions: impl IntoIterator<Item = (&'a str, &'a Rollup<SlaFigures>)>,
     open: &[ClockDoc],
@@ -239,7 +255,7 @@ pub fn build<'a>(
         if !period.contains(day) {
             continue;
         }
-        let uncounted = clocks.iter().filter(|clock| !doc.counted.contains(&clock.kind));
+        let uncounted = clocks.iter().filter(|clock| !doc.is_counted(clock.kind));
         let judged = judge(uncounted, calendar, now);
         groups.add(&doc.school_id, month_of_day(day), |acc| {
             acc.add_judged(doc.day.is_none(), &judged);

@@ -1,5 +1,6 @@
 use eventlog::{DocKey, RecordedEvent};
-use events::district::DistrictEvent;
+use events::clocks::{PurchaseClocks, PurchaseSlaBreached, SlaEvent, sla_stream};
+use events::district::{BusinessMinutes, DistrictEvent};
 use events::gate::PurchaseEvent;
 use kernel::ReadModel;
 use proptest::prelude::*;
@@ -96,6 +97,53 @@ fn append(
     history.extend(events.iter().map(|(e, at)| (e.clone(), m(at))));
     let next = log.last().map_or(1, |e| e.position + 1);
     log.extend(recorded(id, next, &history));
+}
+
+/// The scheduler's `purchase-sla-breached` for `clock` of purchase `n`, due at `due_at`,
+/// recorded at `recorded_at`: appended to `log` (the `sla-…` stream's next version).
+fn breach(
+    log: &mut Vec<RecordedEvent>,
+    n: u128,
+    clock: ClockKind,
+    due_at: DateTime<Utc>,
+    recorded_at: DateTime<Utc>,
+) {
+    let id = Uuid::from_u128(n);
+    let event = SlaEvent::from(PurchaseSlaBreached {
+        purchase_id: id,
+        clock,
+        due_at,
+        target_minutes: BusinessMinutes::new(240).unwrap(),
+        district_version: 1,
+    });
+    let stream = sla_stream(id);
+    let version = log.iter().filter(|e| e.stream == stream).count() as u64 + 1;
+    let mut recorded = event_at(stream, event.event_type(), event.to_data(), recorded_at);
+    recorded.position = log.last().map_or(1, |e| e.position + 1);
+    recorded.version = version;
+    log.push(recorded);
+}
+
+/// The due time of `kind` of clock of the purchase `doc` keeps, in `district`.
+fn due_at(doc: &ClockDoc, district: &District, kind: ClockKind) -> DateTime<Utc> {
+    let clocks = doc.clocks.clocks(district);
+    let clock = clocks.iter().find(|c| c.kind == kind).unwrap();
+    clock.due_at(&district.calendar).unwrap()
+}
+
+/// Appends `events` of purchase `n` (flagged by [`append`] already) to `log`, recorded at
+/// their times.
+fn append_to(log: &mut Vec<RecordedEvent>, n: u128, events: &[(PurchaseEvent, &str)]) {
+    let id = Uuid::from_u128(n);
+    let stream = events::gate::purchase_stream(id);
+    let versions = log.iter().filter(|e| e.stream == stream).count() as u64;
+    let history: Vec<(PurchaseEvent, i64)> =
+        events.iter().map(|(e, at)| (e.clone(), m(at))).collect();
+    let next = log.last().map_or(1, |e| e.position + 1);
+    log.extend(recorded(id, next, &history).into_iter().map(|mut e| {
+        e.version += versions;
+        e
+    }));
 }
 
 fn approved_at(at: &str) -> PurchaseEvent {
@@ -246,6 +294,98 @@ fn given_no_targets_when_reported_then_there_are_no_clocks() {
     assert!(!report.targets_set);
     assert_eq!(report.all, SlaGroup { key: "all".into(), ..SlaGroup::default() });
     assert!(report.by_school.is_empty() && report.by_month.is_empty());
+}
+
+#[test]
+fn given_no_targets_when_purchases_are_resolved_then_they_leave_the_open_ones_and_never_count() {
+    // Given the four purchases without targets (P1 and P4 approved, P2 and P3 not resolved),
+    // and an advisory purchase P5 cancelled without a call.
+    let mut log = log(false);
+    append(
+        &mut log,
+        5,
+        "c",
+        advisory(),
+        "2024-09-10T15:00:00Z",
+        &[(cancelled(), "2024-09-10T16:00:00Z")],
+    );
+    let projected_before = projected(&log);
+
+    // Then only the unresolved ones are kept, open: the resolved ones have no clocks.
+    assert_eq!(projected_before.open.len(), 2);
+    let schools: Vec<&str> = projected_before.open.iter().map(|d| d.school_id.as_str()).collect();
+    assert_eq!(schools, ["a", "b"], "P2 and P3");
+    assert_eq!(projected_before.docs.len(), 2);
+    assert!(projected_before.partitions.is_empty(), "nothing counted");
+    let report = projected_before.report(t(NOW), &Scope::all());
+    assert_eq!(report.all, SlaGroup { key: "all".into(), ..SlaGroup::default() });
+
+    // When the targets are set afterwards, and a call is logged for the cancelled one.
+    let next = log.last().unwrap().position + 1;
+    log.extend(district_later(next, 3, m("2024-09-10T18:30:00Z"), vec![sla_targets()]));
+    append_to(&mut log, 5, &[(reached(m("2024-09-10T18:40:00Z"), true), "2024-09-10T18:40:00Z")]);
+    let after = projected(&log);
+
+    // Then the unresolved ones are judged from the targets, as before; the resolved ones never
+    // count.
+    assert_eq!(after.open.len(), 2);
+    let report = after.report(t(NOW), &Scope::all());
+    assert_eq!(report, after.folded(t(NOW), &Scope::all()));
+    assert_eq!(report.all.purchases, 2);
+    assert_eq!(report.all.advisory_outreach.clocks, 1);
+}
+
+#[test]
+fn given_an_advisory_purchase_never_called_when_its_breach_is_recorded_then_it_leaves_the_open_ones()
+ {
+    // Given the four purchases with targets, and the scheduler's breach of P3's outreach at
+    // its due time (Wednesday 08:30 in Chicago: 3.5 business hours on Tuesday, half an hour on
+    // Wednesday).
+    let mut log = log(true);
+    let projected_before = projected(&log);
+    let p3 = projected_before.open.iter().find(|d| d.school_id == "b").unwrap();
+    let due = due_at(p3, &projected_before.district, ClockKind::AdvisoryOutreach);
+    assert_eq!(due, t("2024-09-11T13:30:00Z"));
+    breach(&mut log, 3, ClockKind::AdvisoryOutreach, due, due);
+    let breached = projected(&log);
+
+    // Then only P2 (its decision clock running) is open.
+    assert_eq!(breached.open.len(), 1);
+    assert_eq!(breached.open[0].school_id, "a");
+    let doc = breached.docs.iter().find(|d| d.school_id == "b").unwrap();
+    assert_eq!(doc.breached_open, [ClockKind::AdvisoryOutreach]);
+    assert!(doc.counted.is_empty());
+
+    // When reported at Wednesday 09:00: breached and still running, as folding every
+    // purchase judged it.
+    let now = t("2024-09-11T14:00:00Z");
+    let report = breached.report(now, &Scope::all());
+    assert_eq!(report, breached.folded(now, &Scope::all()));
+    let outreach = &report.all.advisory_outreach;
+    assert_eq!((outreach.clocks, outreach.breached, outreach.breached_open), (1, 1, 1));
+    assert_eq!(outreach.attainment, Some(0.0));
+    // Before its breach was recorded the same: judged at the request.
+    assert_eq!(projected_before.report(now, &Scope::all()), report);
+
+    // When IT calls on Wednesday at 10:00 (5.5 business hours).
+    append_to(&mut log, 3, &[(reached(m("2024-09-11T15:00:00Z"), true), "2024-09-11T15:00:00Z")]);
+    let called = projected(&log);
+
+    // Then it is breached, not open, with the business time it ran.
+    let later = t("2024-09-12T15:00:00Z");
+    let report = called.report(later, &Scope::all());
+    assert_eq!(report, called.folded(later, &Scope::all()));
+    let outreach = &report.all.advisory_outreach;
+    assert_eq!((outreach.clocks, outreach.breached, outreach.breached_open), (1, 1, 0));
+    assert_eq!(outreach.business_hours.max_business_hours, Some(5.5));
+    let doc = called.docs.iter().find(|d| d.school_id == "b").unwrap();
+    assert_eq!(
+        (doc.counted.as_slice(), doc.breached_open.as_slice()),
+        (&[ClockKind::AdvisoryOutreach][..], &[][..])
+    );
+    // The breach recorded again (a second scheduler) counts nothing more.
+    breach(&mut log, 3, ClockKind::AdvisoryOutreach, due, t("2024-09-12T14:00:00Z"));
+    assert_eq!(projected(&log).report(later, &Scope::all()), report);
 }
 
 #[test]
@@ -405,23 +545,26 @@ fn given_a_purchase_when_its_events_repeat_or_come_late_then_it_and_its_clocks_c
     );
 }
 
-/// A purchase's history for the property test: `(school, advisory, flag, calls, done)` with
-/// the calls as `(minutes after the flag, reached)` and `done` as `(minutes after the flag,
-/// cancelled)` (held purchases only).
-type Generated = (usize, bool, i64, Vec<(i64, bool)>, Option<(i64, bool)>);
+/// A purchase's history for the property test: `(school, advisory, flag, calls, done,
+/// breaches)` with the calls as `(minutes after the flag, reached)`, `done` as `(minutes after
+/// the flag, cancelled)` (held purchases only), and `breaches` by clock (in the order of
+/// [`PurchaseClocks::clocks`]) as the minutes after its due time the scheduler records its
+/// breach, when it ran past its due time.
+type Generated = (usize, bool, i64, Vec<(i64, bool)>, Option<(i64, bool)>, Vec<Option<i64>>);
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// Whatever the histories, the period and the time of the request, in one calendar with
-    /// the targets set first, the rollup and the open purchases give what folding every
-    /// purchase gave.
+    /// Whatever the histories (the scheduler's breaches among them), the period and the time
+    /// of the request, in one calendar with the targets set first, the rollup and the open
+    /// purchases give what folding every purchase gave.
     #[test]
     fn the_rollup_and_the_open_purchases_give_what_folding_every_purchase_gives(
         purchases in proptest::collection::vec(
             (0usize..3, any::<bool>(), 0i64..60 * 24 * 60,
              proptest::collection::vec((0i64..60 * 24 * 6, any::<bool>()), 0..3),
-             proptest::option::of((0i64..60 * 24 * 10, any::<bool>()))),
+             proptest::option::of((0i64..60 * 24 * 10, any::<bool>())),
+             proptest::collection::vec(proptest::option::of(0i64..60 * 24 * 3), 2)),
             0..30,
         ),
         from in proptest::option::of(-5i64..70),
@@ -434,10 +577,15 @@ proptest! {
         settings.push(sla_targets());
         let calendar = calendar_of(&settings);
         let district_events = district_log(1, settings);
+        let mut district = District::default();
+        for e in &district_events {
+            let event = DistrictEvent::from_parts(&e.event_type, &e.data).unwrap();
+            district.apply(&event, e.version, e.recorded_at);
+        }
         // Each purchase's events at the times they took place, the log in time order.
         let mut events: Vec<RecordedEvent> = Vec::new();
         let purchases: &[Generated] = &purchases;
-        for (n, (school, is_advisory, flag, calls, done)) in purchases.iter().enumerate() {
+        for (n, (school, is_advisory, flag, calls, done, breaches)) in purchases.iter().enumerate() {
             let id = Uuid::from_u128(n as u128 + 1);
             let school = ["adams", "bryant", "carver"][*school];
             let decision = if *is_advisory { advisory() } else { held() };
@@ -450,7 +598,39 @@ proptest! {
                 history.push((if cancel { cancelled() } else { approved() }, flag + after));
             }
             history[2..].sort_by_key(|(_, at)| *at);
-            events.extend(recorded(id, 0, &history));
+            let purchase = recorded(id, 0, &history);
+            // The breaches the scheduler records, as the gate decides them: a clock that ran
+            // past its due time (what is recorded after it took place then, so the fold of the
+            // whole history gives the due time it had).
+            let mut clocks = PurchaseClocks::default();
+            for (event, e) in history.iter().zip(&purchase) {
+                clocks.apply(&event.0, e.recorded_at);
+            }
+            let mut sla = 0;
+            for (clock, after) in clocks.clocks(&district).iter().zip(breaches) {
+                let (Some(after), Some(due)) = (after, clock.due_at(&district.calendar)) else {
+                    continue;
+                };
+                if clock.stopped_at.is_none_or(|stop| due < stop) {
+                    let event = SlaEvent::from(PurchaseSlaBreached {
+                        purchase_id: id,
+                        clock: clock.kind,
+                        due_at: due,
+                        target_minutes: clock.target,
+                        district_version: district.version,
+                    });
+                    let mut e = event_at(
+                        sla_stream(id),
+                        event.event_type(),
+                        event.to_data(),
+                        due + TimeDelta::minutes(*after),
+                    );
+                    sla += 1;
+                    e.version = sla;
+                    events.push(e);
+                }
+            }
+            events.extend(purchase);
         }
         events.sort_by_key(|e| e.recorded_at);
         let mut log = district_events;
