@@ -543,6 +543,14 @@ impl EventStore for SealedStore {
         self.inner.documents(collection).await
     }
 
+    async fn documents_at(
+        &self,
+        collection: &str,
+        keys: &[String],
+    ) -> Result<Vec<(String, Value)>> {
+        self.inner.documents_at(collection, keys).await
+    }
+
     async fn data_keys(&self, subjects: &[String]) -> Result<Vec<DataKey>> {
         self.inner.data_keys(subjects).await
     }

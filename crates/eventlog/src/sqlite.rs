@@ -581,6 +581,33 @@ impl EventStore for SqliteStore {
             .await
     }
 
+    async fn documents_at(
+        &self,
+        collection: &str,
+        keys: &[String],
+    ) -> Result<Vec<(String, Value)>> {
+        let (collection, mut keys) = (collection.to_owned(), keys.to_vec());
+        keys.sort();
+        keys.dedup();
+        self.inner
+            .reader
+            .run(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT doc FROM documents WHERE collection = ?1 AND key = ?2",
+                )?;
+                let mut found = Vec::new();
+                for key in keys {
+                    let doc: Option<String> =
+                        stmt.query_row(params![collection, key], |r| r.get(0)).optional()?;
+                    if let Some(doc) = doc {
+                        found.push((key, serde_json::from_str(&doc)?));
+                    }
+                }
+                Ok(found)
+            })
+            .await
+    }
+
     async fn documents(&self, collection: &str) -> Result<Vec<(String, Value)>> {
         let collection = collection.to_owned();
         self.inner

@@ -159,6 +159,24 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     /// Every document of a collection, ordered by key.
     async fn documents(&self, collection: &str) -> Result<Vec<(String, Value)>>;
 
+    /// The documents of a collection at `keys` that exist, ordered by key: one query in both
+    /// backends, for a read that needs a few documents by key.
+    async fn documents_at(
+        &self,
+        collection: &str,
+        keys: &[String],
+    ) -> Result<Vec<(String, Value)>> {
+        let mut found = Vec::new();
+        for key in keys {
+            if let Some(doc) = self.document(collection, key).await? {
+                found.push((key.clone(), doc));
+            }
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found.dedup_by(|a, b| a.0 == b.0);
+        Ok(found)
+    }
+
     /// The data keys of `subjects` that exist (destroyed ones with no key material).
     async fn data_keys(&self, subjects: &[String]) -> Result<Vec<DataKey>> {
         let _ = subjects;

@@ -560,6 +560,15 @@ async fn projections_commit_documents_with_their_checkpoint(h: Harness) {
         Some(json!({"count": 2, "last": 2}))
     );
     assert_eq!(h.store.document("counter-streams", "nope").await.unwrap(), None);
+    let keys = ["b-1", "nope", "a-1", "b-1"].map(String::from);
+    assert_eq!(
+        h.store.documents_at("counter-streams", &keys).await.unwrap(),
+        vec![
+            ("a-1".into(), json!({"count": 2, "last": 2})),
+            ("b-1".into(), json!({"count": 1, "last": 4}))
+        ],
+        "the documents at those keys that exist, once each, in key order"
+    );
 
     // The third event of a stream deletes its document.
     h.store.append(&stream("a-1"), ExpectedVersion::Any, events(1)).await.unwrap();

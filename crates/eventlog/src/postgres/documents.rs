@@ -154,6 +154,21 @@ pub(super) async fn document(pool: &Pool, collection: &str, key: &str) -> Result
     Ok(row.map(|r| r.get(0)))
 }
 
+pub(super) async fn documents_at(
+    pool: &Pool,
+    collection: &str,
+    keys: &[String],
+) -> Result<Vec<(String, Value)>> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT key, doc FROM documents WHERE collection = $1 AND key = ANY($2) ORDER BY key",
+            &[&collection, &keys],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
 pub(super) async fn documents(pool: &Pool, collection: &str) -> Result<Vec<(String, Value)>> {
     let client = pool.get().await?;
     let rows = client

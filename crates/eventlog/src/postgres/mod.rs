@@ -253,6 +253,14 @@ impl EventStore for PgStore {
         documents::documents(&self.inner.pool, collection).await
     }
 
+    async fn documents_at(
+        &self,
+        collection: &str,
+        keys: &[String],
+    ) -> Result<Vec<(String, Value)>> {
+        documents::documents_at(&self.inner.pool, collection, keys).await
+    }
+
     async fn data_keys(&self, subjects: &[String]) -> Result<Vec<DataKey>> {
         keys::data_keys(&self.inner.pool, subjects).await
     }

@@ -339,17 +339,15 @@ impl Reporting {
     }
 
     /// The documents of `collection` at `keys` that exist, decoded (documents that do not
-    /// decode are skipped), read concurrently.
+    /// decode are skipped), read in one query.
     pub(crate) async fn documents_at<T: DeserializeOwned>(
         &self,
         collection: &str,
         keys: impl IntoIterator<Item = String>,
     ) -> Result<Vec<T>, ApiError> {
-        let reads = keys.into_iter().map(|key| async move {
-            self.store().document(collection, &key).await.map_err(store_error)
-        });
-        let docs = futures::future::try_join_all(reads).await?;
-        Ok(docs.into_iter().flatten().filter_map(|doc| serde_json::from_value(doc).ok()).collect())
+        let keys: Vec<String> = keys.into_iter().collect();
+        let docs = self.store().documents_at(collection, &keys).await.map_err(store_error)?;
+        Ok(docs.into_iter().filter_map(|(_, doc)| serde_json::from_value(doc).ok()).collect())
     }
 
     /// Every document of `collection`, in key order, decoded (documents that do not decode
