@@ -7,15 +7,15 @@
 //! district's day an item counts on and its school, one partition per UTC day of changes, so
 //! that a report sums the days of its period and its work does not grow with the number of
 //! purchases, promises or wishes in the log. A request does only what depends on the time it
-//! is asked (clocks still running, promises overdue, wishes whose year has passed: a few open
-//! items kept as documents of their own) and what later facts decide (an agreement signed
-//! after a purchase, names):
+//! is asked (clocks still before their due time, promises overdue by their due day, wishes
+//! whose year has passed) and what later facts decide (an agreement signed after a purchase,
+//! names):
 //!
 //! | projection | reads | documents | for |
 //! |---|---|---|---|
 //! | [`purchases`] `reporting.purchases` | purchase and district events | held purchases' figures by day of the flag and school (held, resolved, business time to the first reached call and to the resolution, cancellations with and without call before cancel); advisory purchases' spend by day and school (by vendor and amount band); technology spend by day; one document per held purchase (its own state) | response-times, promises, rogue-spend, adoption |
 //! | [`adoption`] `reporting.schools` | school and stakeholder events | schools, agreement changes, people, advocates' words | adoption, rogue-spend, every report's names |
-//! | [`promises`] `reporting.promises` | stakeholder and promise events | open and standing promises; settled promises by day made and school, per owner; stakeholders' schools | promises |
+//! | [`promises`] `reporting.promises` | stakeholder and promise events | promises by day made and school, per owner (kept, broken, open by the day due); standing promises; one per open promise (its own state); stakeholders' schools | promises |
 //! | [`wishes`] `reporting.wishes` | wish and district events | wishes by day made and school (states as running totals, first headway, the wishes still waiting by when made); one per wish (its own state); the district's settings | wishes |
 //! | [`card_spend`] `reporting.card_spend` | card transaction and statement events | unchecked technology spend by transaction date and school (by merchant and amount band, added and taken away as the status changes); one per technology card transaction (its own state); the days statements cover | rogue-spend |
 //! | [`clocks`] `reporting.clocks` | purchase and district events | SLA figures by the day the clocks started and school (purchases, stopped clocks judged when they stopped); the purchases with a running clock; one per flagged purchase (its own state); the district's settings | sla; the district's calendar, *today* and months for every report |

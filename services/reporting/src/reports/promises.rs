@@ -28,19 +28,21 @@
 //! The `reporting.promises` projection keeps what the report needs as the events arrive, so
 //! that a read does not grow with the number of promises:
 //!
-//! - `reporting.promises.promises`: one [`PromiseDoc`] per promise whose standing depends on
-//!   the day the report is asked: the **open** ones (neither kept nor broken yet: overdue or
-//!   open, by today) and the **standing** call-before-cancel ones (one per agreement signed,
-//!   checked against the cancellations of the period asked for). A promise's document is
-//!   removed when it is settled.
-//! - `reporting.promises.settled_by_day`: the **settled** promises as a
-//!   [rollup](super::rollup): [`SettledFigures`] (kept and broken, by owner) by the day the
-//!   promise was made and its school ([`NO_SCHOOL`] for none), one partition per UTC day the
-//!   log recorded the settling on. A promise is counted once, when first settled (the
-//!   stakeholder service refuses to settle a settled promise). An ordinary promise's `made_on`
-//!   is the district's date when the log recorded it, and it is settled later, so its
-//!   settling is in a partition of the UTC day before its day or later: what a
-//!   period's reading of partitions takes ([`rollup::Partitions`]).
+//! - `reporting.promises.by_day`: every ordinary promise as a [rollup](super::rollup):
+//!   [`PromiseFigures`] by the day the promise was made and its school ([`NO_SCHOOL`] for
+//!   none), by owner: kept, broken, and the **open** ones counted by the day they are due
+//!   (whether one is overdue is the day of the request's question, answered from those
+//!   counts), one partition per UTC day the log recorded the change on. A promise counts as
+//!   open in the partition of the day it was made, and is taken out of `open` and counted kept
+//!   or broken in the partition of the day it was first settled (the stakeholder service
+//!   refuses to settle a settled promise). An ordinary promise's `made_on` is the district's
+//!   date when the log recorded it, so both are in partitions of the UTC day before its day or
+//!   later: what a period's reading of partitions takes ([`rollup::Partitions`]).
+//! - `reporting.promises.standing`: one [`PromiseDoc`] per **standing** call-before-cancel
+//!   promise (one per agreement signed, checked against the cancellations of the period asked
+//!   for), which the report reads.
+//! - `reporting.promises.promises`: one [`PromiseDoc`] per open ordinary promise, what settling
+//!   it needs to know (removed when it is settled); the report does not read them.
 //! - `reporting.promises.stakeholders`: each stakeholder's school, for the school of a promise
 //!   made to a person.
 //!
@@ -58,9 +60,7 @@ use chrono::NaiveDate;
 use eventlog::{DocKey, Filter};
 use events::Published;
 use events::rules::is_past_due;
-use events::stakeholders::{
-    CALL_BEFORE_CANCEL, PromiseEvent, PromiseMade, PromiseTo, StakeholderEvent,
-};
+use events::stakeholders::{CALL_BEFORE_CANCEL, PromiseEvent, PromiseTo, StakeholderEvent};
 use kernel::http::Caller;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
@@ -78,13 +78,15 @@ use crate::Reporting;
 
 /// The projection's (and checkpoint's) name.
 pub const NAME: &str = "reporting.promises";
-/// One document per open or standing promise: [`PromiseDoc`].
+/// One document per open promise (what settling it needs to know): [`PromiseDoc`].
 pub const PROMISES: &str = "reporting.promises.promises";
+/// One document per standing (call-before-cancel) promise: [`PromiseDoc`].
+pub const STANDING: &str = "reporting.promises.standing";
 /// One document per stakeholder: [`StakeholderDoc`].
 pub const STAKEHOLDERS: &str = "reporting.promises.stakeholders";
-/// The settled promises: one [`Rollup<SettledFigures>`] per UTC day of settlings.
-pub const SETTLED_BY_DAY: &str = "reporting.promises.settled_by_day";
-/// The school key, in [`SETTLED_BY_DAY`], of the promises that concern no school (made to
+/// The promises' figures: one [`Rollup<PromiseFigures>`] per UTC day of changes.
+pub const BY_DAY: &str = "reporting.promises.by_day";
+/// The school key, in [`BY_DAY`], of the promises that concern no school (made to
 /// district staff). A school id is never empty.
 pub const NO_SCHOOL: &str = "";
 
@@ -109,13 +111,17 @@ impl PromiseDoc {
     }
 }
 
-/// The settled promises made on one day concerning one school, by owner (an owner is only
-/// there once one of theirs is settled).
+/// The promises made on one day concerning one school, by owner: kept and broken, and the
+/// ones still open by the day they are due.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct SettledFigures(pub BTreeMap<String, Settled>);
+pub struct PromiseFigures(pub BTreeMap<String, Settled>);
 
-/// How many promises were kept and how many broken (zeros are left out of the stored JSON).
+/// How many promises were kept, how many broken, and how many are open by the day they are
+/// due (zeros are left out of the stored JSON). Whether an open promise is overdue depends on
+/// the day of the request: it is read from `open`, whose counts are signed (made +1, settled
+/// −1, each in the partition of its own event; a day's sum over the partitions is what is
+/// open).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settled {
@@ -123,6 +129,8 @@ pub struct Settled {
     pub kept: u64,
     #[serde(skip_serializing_if = "is_zero")]
     pub broken: u64,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub open: BTreeMap<NaiveDate, i64>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -133,10 +141,23 @@ impl Settled {
     fn add(&mut self, other: &Self) {
         self.kept += other.kept;
         self.broken += other.broken;
+        for (due, n) in &other.open {
+            *self.open.entry(*due).or_default() += n;
+        }
+    }
+
+    /// How many of the open promises are overdue on `today`, and how many still open.
+    fn open_on(&self, today: NaiveDate) -> (u64, u64) {
+        let (mut overdue, mut open) = (0, 0);
+        for (due, n) in &self.open {
+            let n = u64::try_from(*n).unwrap_or(0);
+            if is_past_due(*due, today) { overdue += n } else { open += n }
+        }
+        (overdue, open)
     }
 }
 
-impl Sum for SettledFigures {
+impl Sum for PromiseFigures {
     fn add(&mut self, other: &Self) {
         for (owner, settled) in &other.0 {
             match self.0.get_mut(owner) {
@@ -149,8 +170,8 @@ impl Sum for SettledFigures {
     }
 }
 
-impl SettledFigures {
-    /// Kept and broken, whoever the owner.
+impl PromiseFigures {
+    /// Kept, broken and open, whoever the owner.
     fn total(&self) -> Settled {
         let mut total = Settled::default();
         self.0.values().for_each(|s| total.add(s));
@@ -164,7 +185,8 @@ pub struct StakeholderDoc {
     pub school_id: Option<String>,
 }
 
-/// Keeps the open and standing promises, the settled ones by day, and stakeholders' schools.
+/// Keeps the promises' figures by day, the open promises' and standing promises' documents,
+/// and stakeholders' schools.
 #[derive(Debug, Default)]
 pub struct Promises;
 
@@ -180,12 +202,12 @@ impl ReadModel for Promises {
     const NAME: &'static str = NAME;
     const COLLECTION: &'static str = PROMISES;
     const SKIP_UNDECODABLE: bool = true;
-    /// 2: keeps open and standing promises as documents, settled ones as figures.
-    const VERSION: u64 = 2;
+    /// 3: keeps the promises as figures (open ones by due day), standing ones apart.
+    const VERSION: u64 = 3;
     type Doc = PromiseDoc;
 
     fn collections(&self) -> Vec<&'static str> {
-        vec![PROMISES, STAKEHOLDERS, SETTLED_BY_DAY]
+        vec![PROMISES, STANDING, STAKEHOLDERS, BY_DAY]
     }
 
     fn filter(&self) -> Filter {
@@ -202,12 +224,15 @@ impl ReadModel for Promises {
     fn other_keys(&self, event: &Recorded<'_>) -> Vec<DocKey> {
         match event.event {
             Published::Stakeholder(_) => vec![DocKey::new(STAKEHOLDERS, event.stream_id())],
-            Published::Promise(PromiseEvent::Made(PromiseMade {
-                to: PromiseTo::Stakeholder { stakeholder_id },
-                ..
-            })) => vec![DocKey::new(STAKEHOLDERS, stakeholder_id.to_string())],
+            Published::Promise(PromiseEvent::Made(made)) => {
+                let mut keys = vec![DocKey::new(BY_DAY, partition_key(event.recorded_at))];
+                if let PromiseTo::Stakeholder { stakeholder_id } = made.to {
+                    keys.push(DocKey::new(STAKEHOLDERS, stakeholder_id.to_string()));
+                }
+                keys
+            }
             Published::Promise(PromiseEvent::Kept(_) | PromiseEvent::Broken(_)) => {
-                vec![DocKey::new(SETTLED_BY_DAY, partition_key(event.recorded_at))]
+                vec![DocKey::new(BY_DAY, partition_key(event.recorded_at))]
             }
             _ => vec![],
         }
@@ -249,23 +274,21 @@ impl ReadModel for Promises {
                     made_on: m.made_on,
                     kind: m.kind.clone(),
                 };
+                if doc.is_call_before_cancel() {
+                    // Kept by construction, checked against the gate's record: see the report.
+                    docs.of::<PromiseDoc>(STANDING).put(id, &doc);
+                    return Ok(());
+                }
+                *figures(&doc, event, docs)?.open.entry(doc.due_on).or_default() += 1;
                 docs.put(id, &doc);
             }
             Published::Promise(settled @ (PromiseEvent::Kept(_) | PromiseEvent::Broken(_))) => {
-                // Settled already (the document is gone), or never made: nothing to count.
+                // Settled already (the document is gone), never made, or a standing promise
+                // (settled by the gate's record, never by these events): nothing to count.
                 let Some(doc) = docs.get(id) else { return Ok(()) };
-                if doc.is_call_before_cancel() {
-                    // Settled by the gate's record, never by these events.
-                    return Ok(());
-                }
-                let partition: &mut Rollup<SettledFigures> =
-                    docs.entry_in(SETTLED_BY_DAY, &partition_key(event.recorded_at), event)?;
-                let school = doc.school_id.as_deref().unwrap_or(NO_SCHOOL);
-                let owners = &mut partition.entry(doc.made_on, school).0;
-                let figures = match owners.get_mut(&doc.owner) {
-                    Some(figures) => figures,
-                    None => owners.entry(doc.owner.clone()).or_default(),
-                };
+                let figures = figures(&doc, event, docs)?;
+                *figures.open.entry(doc.due_on).or_default() -= 1;
+                figures.open.retain(|_, n| *n != 0);
                 match settled {
                     PromiseEvent::Kept(_) => figures.kept += 1,
                     _ => figures.broken += 1,
@@ -276,6 +299,23 @@ impl ReadModel for Promises {
         }
         Ok(())
     }
+}
+
+/// The figures of `doc`'s owner on the day it was made, at its school, in the partition of
+/// `event`.
+fn figures<'d>(
+    doc: &PromiseDoc,
+    event: &Recorded<'_>,
+    docs: &'d mut Documents<'_, PromiseDoc>,
+) -> Result<&'d mut Settled, String> {
+    let partition: &mut Rollup<PromiseFigures> =
+        docs.entry_in(BY_DAY, &partition_key(event.recorded_at), event)?;
+    let school = doc.school_id.as_deref().unwrap_or(NO_SCHOOL);
+    let owners = &mut partition.entry(doc.made_on, school).0;
+    if !owners.contains_key(&doc.owner) {
+        owners.insert(doc.owner.clone(), Settled::default());
+    }
+    Ok(owners.get_mut(&doc.owner).expect("inserted above"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -386,7 +426,7 @@ pub struct CallBeforeCancelSchool {
 /// it.
 pub fn build<'a>(
     promises: &[PromiseDoc],
-    settled: impl IntoIterator<Item = (&'a str, &'a Rollup<SettledFigures>)>,
+    settled: impl IntoIterator<Item = (&'a str, &'a Rollup<PromiseFigures>)>,
     held: impl IntoIterator<Item = (&'a str, &'a Rollup<HeldFigures>)>,
     changes: &[ChangeDoc],
     today: NaiveDate,
@@ -425,23 +465,25 @@ pub fn build<'a>(
     }
 
     let mut groups = Groups::default();
-    // The open promises made in the period: where each stands today.
-    for p in promises.iter().filter(|p| !p.is_call_before_cancel() && period.contains(p.made_on)) {
-        let s = if is_past_due(p.due_on, today) { Standing::Overdue } else { Standing::Open };
-        groups.add(&p.owner, p.school_id.as_deref(), s, 1);
-    }
-    // The settled ones, summed by owner over every school, and by school over every owner.
-    let (all_settled, settled_by_school, _) =
-        rollup::group(settled, period).finish(&scope.names, &|f: SettledFigures, k, _| (k, f));
-    for (owner, s) in all_settled.1.0 {
+    // The promises made in the period, summed by owner over every school and by school over
+    // every owner: kept, broken, and where the open ones stand today.
+    let (all, by_school, _) =
+        rollup::group(settled, period).finish(&scope.names, &|f: PromiseFigures, k, _| (k, f));
+    for (owner, s) in all.1.0 {
+        let (overdue, open) = s.open_on(today);
         groups.add_owner(&owner, Standing::Kept, s.kept);
         groups.add_owner(&owner, Standing::Broken, s.broken);
+        groups.add_owner(&owner, Standing::Overdue, overdue);
+        groups.add_owner(&owner, Standing::Open, open);
     }
-    for (school, figures) in settled_by_school {
+    for (school, figures) in by_school {
         let school = (school != NO_SCHOOL).then_some(school.as_str());
         let s = figures.total();
+        let (overdue, open) = s.open_on(today);
         groups.add_school(school, Standing::Kept, s.kept);
         groups.add_school(school, Standing::Broken, s.broken);
+        groups.add_school(school, Standing::Overdue, overdue);
+        groups.add_school(school, Standing::Open, open);
     }
     // The standing promises, kept unless a cancellation they cover broke them.
     for (school, list) in &standing {
@@ -632,8 +674,8 @@ pub async fn promises_report(
     let today = service.caught_up_today(&names).await?;
     let period = &scope.period;
     let (promises, settled, held, changes) = futures::try_join!(
-        service.documents::<PromiseDoc>(PROMISES),
-        service.partitions::<Rollup<SettledFigures>>(SETTLED_BY_DAY, period),
+        service.documents::<PromiseDoc>(STANDING),
+        service.partitions::<Rollup<PromiseFigures>>(BY_DAY, period),
         service.partitions::<Rollup<HeldFigures>>(HELD_BY_DAY, period),
         service.documents::<ChangeDoc>(adoption::CHANGES),
     )?;
@@ -647,8 +689,8 @@ mod tests {
     use chrono::{DateTime, TimeDelta, Utc};
     use eventlog::RecordedEvent;
     use events::stakeholders::{
-        PromiseBroken, PromiseKept, StakeholderRegistered, StakeholderRole, StakeholderUpdated,
-        promise_stream, stakeholder_stream,
+        PromiseBroken, PromiseKept, PromiseMade, StakeholderRegistered, StakeholderRole,
+        StakeholderUpdated, promise_stream, stakeholder_stream,
     };
     use events::values::{Email, LongText, SchoolId, ShortText};
     use proptest::prelude::*;
@@ -789,8 +831,8 @@ mod tests {
     ) -> PromisesReport {
         let store = projected(log);
         let promises: Vec<PromiseDoc> =
-            of(&store, PROMISES).into_iter().map(|(_, doc)| doc).collect();
-        let settled: Vec<(String, Rollup<SettledFigures>)> = of(&store, SETTLED_BY_DAY);
+            of(&store, STANDING).into_iter().map(|(_, doc)| doc).collect();
+        let settled: Vec<(String, Rollup<PromiseFigures>)> = of(&store, BY_DAY);
         let held = held_partitions(log);
         build(
             &promises,
@@ -878,7 +920,8 @@ mod tests {
     }
 
     #[test]
-    fn given_settled_promises_when_kept_then_only_the_open_and_standing_stay_one_document_each() {
+    fn given_promises_when_kept_then_each_is_counted_by_day_and_only_the_open_and_standing_have_documents()
+     {
         // Given two promises settled (one made in September, settled in October), one open and
         // a standing one.
         let log = in_log_order(vec![
@@ -893,23 +936,46 @@ mod tests {
         ]);
         // When projected.
         let store = projected(&log);
-        // Then the open and standing promises have a document; the settled are counted by the
-        // day they were made and school, by owner, in the partition of the month they were
-        // settled in.
-        let kept: Vec<String> =
-            store.keys().filter(|k| k.collection == PROMISES).map(|k| k.key.clone()).collect();
-        let ids = [3u128, 4].map(|n| Uuid::from_u128(n).to_string());
-        assert_eq!(kept, ids);
+        // Then the open promise has a document (what settling it needs), the standing one one
+        // of its own; every promise is counted by the day it was made and school, by owner,
+        // made (open by its due day) in the partition of the day it was made, settled in that
+        // of the day it was settled.
+        let keys = |c: &str| -> Vec<String> {
+            store.keys().filter(|k| k.collection == c).map(|k| k.key.clone()).collect()
+        };
+        assert_eq!(keys(PROMISES), [Uuid::from_u128(3).to_string()]);
+        assert_eq!(keys(STANDING), [Uuid::from_u128(4).to_string()]);
         let partitions: BTreeMap<&str, &serde_json::Value> = store
             .iter()
-            .filter(|(k, _)| k.collection == SETTLED_BY_DAY)
+            .filter(|(k, _)| k.collection == BY_DAY)
             .map(|(k, v)| (k.key.as_str(), v))
             .collect();
         assert_eq!(
             partitions,
             BTreeMap::from([
-                ("2024-09-04", &serde_json::json!({"2024-09-03": {"a": {"cto": {"broken": 1}}}})),
-                ("2024-10-02", &serde_json::json!({"2024-09-02": {"a": {"cto": {"kept": 1}}}})),
+                (
+                    "2024-09-02",
+                    &serde_json::json!({"2024-09-02": {"a": {"cto": {"open": {"2024-09-05": 1}}}}})
+                ),
+                (
+                    "2024-09-03",
+                    &serde_json::json!({"2024-09-03": {
+                        "a": {"cto": {"open": {"2024-09-06": 1}}},
+                        "b": {"tech": {"open": {"2024-09-06": 1}}}
+                    }})
+                ),
+                (
+                    "2024-09-04",
+                    &serde_json::json!({"2024-09-03": {"a": {"cto": {
+                        "broken": 1, "open": {"2024-09-06": -1}
+                    }}}})
+                ),
+                (
+                    "2024-10-02",
+                    &serde_json::json!({"2024-09-02": {"a": {"cto": {
+                        "kept": 1, "open": {"2024-09-05": -1}
+                    }}}})
+                ),
             ])
         );
         // And they count as before.
