@@ -490,10 +490,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use eventlog::RecordedEvent;
-    use events::calendar::{BusinessHours, TimeZoneName};
     use events::clocks::SlaState;
-    use events::district::{BusinessMinutes, DistrictSet, SlaTargets};
-    use events::values::ShortText;
     use uuid::Uuid;
 
     use super::*;
@@ -505,37 +502,12 @@ mod tests {
         kernel::testing::project(&*projection, events)
     }
 
+    /// The district in Chicago, office hours, with targets: first contact in 60 business
+    /// minutes, a decision in 480, advisory outreach in 240.
     fn district_events(first_position: u64) -> Vec<RecordedEvent> {
-        let set = DistrictEvent::from(DistrictSet {
-            name: ShortText::parse("Springfield").unwrap(),
-            time_zone: TimeZoneName::parse("America/Chicago").unwrap(),
-            business_hours: BusinessHours::office(),
-            school_year_starts_in: None,
-        });
-        let minutes = |n| BusinessMinutes::new(n).unwrap();
-        let targets = DistrictEvent::from(SlaTargets {
-            first_contact_minutes: minutes(60),
-            decision_minutes: minutes(480),
-            advisory_outreach_minutes: minutes(240),
-            warn_at_percent: vec![],
-            escalate_to: None,
-            by_payment_method: Default::default(),
-        });
-        [set, targets]
-            .iter()
-            .zip(0u64..)
-            .map(|(e, i)| RecordedEvent {
-                position: first_position + i,
-                id: Uuid::now_v7(),
-                stream: "district-settings".into(),
-                version: i + 1,
-                event_type: e.event_type().into(),
-                data: e.to_data(),
-                metadata: eventlog::Metadata::new(eventlog::Actor::new("admin", "admin"), "gate"),
-                recorded_at: at(-60 * 24),
-                hash: String::new(),
-            })
-            .collect()
+        let mut settings = office_settings("America/Chicago");
+        settings.push(sla_targets());
+        district_log(first_position, settings)
     }
 
     #[test]

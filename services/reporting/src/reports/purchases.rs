@@ -640,6 +640,23 @@ pub(crate) mod fixtures {
         }
     }
 
+    /// The scope a property test asks for: from `from` days after t0 (open without), for
+    /// `length` days more (open without), in `calendar`, with Adams named.
+    pub fn generated_scope(
+        from: Option<i64>,
+        length: Option<i64>,
+        calendar: DistrictCalendar,
+    ) -> crate::reports::Scope {
+        let t0 = at(0).date_naive();
+        let from = from.map(|d| t0 + TimeDelta::days(d));
+        let to = from.zip(length).map(|(f, l)| f + TimeDelta::days(l));
+        crate::reports::Scope {
+            period: crate::reports::ReportPeriod::between(from, to),
+            calendar,
+            names: [("adams", "Adams")].into(),
+        }
+    }
+
     /// A district working around the clock, every day, in UTC: business time is wall time.
     pub fn always_settings() -> Vec<DistrictEvent> {
         let hours = BusinessHours::new(

@@ -415,14 +415,7 @@ mod tests {
                     log.extend(recorded(id, next, &history));
                 }
             }
-            let t0 = at(0).date_naive();
-            let from = from.map(|d| t0 + TimeDelta::days(d));
-            let to = from.zip(length).map(|(f, l)| f + TimeDelta::days(l));
-            let scope = Scope {
-                period: ReportPeriod::between(from, to),
-                calendar,
-                names: [("adams", "Adams")].into(),
-            };
+            let scope = generated_scope(from, length, calendar);
             let docs: Vec<HeldDoc> = held_documents(&log).into_values().collect();
             prop_assert_eq!(report(&log, &scope), folded(&docs, &scope));
         }

@@ -897,14 +897,7 @@ mod tests {
                 }
             }
             let log = in_log_order(log);
-            let t0 = at(0).date_naive();
-            let from = from.map(|d| t0 + TimeDelta::days(d));
-            let to = from.zip(length).map(|(f, l)| f + TimeDelta::days(l));
-            let scope = Scope {
-                period: ReportPeriod::between(from, to),
-                calendar,
-                names: [("adams", "Adams")].into(),
-            };
+            let scope = generated_scope(from, length, calendar);
             let now = at(now);
             let old = oracle::folded(&oracle::wish_documents(&log), now, &scope);
             prop_assert_eq!(report(&log, now, &scope), old);

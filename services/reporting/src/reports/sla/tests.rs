@@ -638,14 +638,7 @@ proptest! {
             log.push(RecordedEvent { position, ..e });
         }
         let now = log.iter().map(|e| e.recorded_at).max().unwrap_or(at(0)) + TimeDelta::minutes(later);
-        let t0 = at(0).date_naive();
-        let from = from.map(|d| t0 + TimeDelta::days(d));
-        let to = from.zip(length).map(|(f, l)| f + TimeDelta::days(l));
-        let scope = Scope {
-            period: ReportPeriod::between(from, to),
-            calendar,
-            names: [("adams", "Adams")].into(),
-        };
+        let scope = generated_scope(from, length, calendar);
         let projected = projected(&log);
         prop_assert_eq!(projected.report(now, &scope), projected.folded(now, &scope));
     }
