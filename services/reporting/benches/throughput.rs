@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use auth::{AuthConfig, Issuer, Role, Verifier};
-use chrono::{NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use eventlog::{
     Actor, ExpectedVersion, Filter, Metadata, NewEvent, PgOptions, PgStore, Store, StreamAppend,
     StreamName,
@@ -213,6 +213,7 @@ impl District {
         if self.purchases.is_multiple_of(2000) {
             self.day = self.day.succ_opt().unwrap();
         }
+        let asked = self.moment();
         let id = Uuid::now_v7();
         let school = self.rng.below(SCHOOLS as u64) as usize;
         let (school_id, gated) = self.schools[school].clone();
@@ -256,7 +257,9 @@ impl District {
                 lines,
                 purpose: Some(long("For the robotics club")),
                 total,
-                requested_at: None,
+                // Entered after the fact, as a district moving its history in does: so the
+                // figures count on the days of the history (the log records it all today).
+                requested_at: Some(asked),
             }
             .into(),
             PurchaseDecided {
@@ -271,7 +274,7 @@ impl District {
             .into(),
         ];
         if decision == Decision::Held {
-            let now = Utc::now();
+            let now = asked + TimeDelta::minutes(30 + self.rng.below(600) as i64);
             if self.rng.chance(30) {
                 events.push(
                     CallLogged {
@@ -307,12 +310,13 @@ impl District {
                 }
                 .into(),
             );
+            let resolved = Some(now + TimeDelta::minutes(60 + self.rng.below(1200) as i64));
             events.push(if self.rng.chance(70) {
-                PurchaseApproved { note: None, alternative_id: None, occurred_at: None }.into()
+                PurchaseApproved { note: None, alternative_id: None, occurred_at: resolved }.into()
             } else {
                 PurchaseCancelled {
                     reason: long("Took the catalog model instead"),
-                    occurred_at: None,
+                    occurred_at: resolved,
                 }
                 .into()
             });
@@ -326,7 +330,7 @@ impl District {
                         requester_reached: true,
                         goal: Some(long("Laptops the club can take home")),
                         notes: None,
-                        occurred_at: Utc::now(),
+                        occurred_at: asked + TimeDelta::minutes(60 + self.rng.below(900) as i64),
                         spoke_with: None,
                     }
                     .into(),
@@ -365,6 +369,12 @@ impl District {
         Some(StreamAppend::new(stream, ExpectedVersion::NoStream, vec![new]))
     }
 
+    /// A moment of the history's current day, in office hours (13:00 to 21:00 UTC).
+    fn moment(&mut self) -> DateTime<Utc> {
+        let start = self.day.and_hms_opt(13, 0, 0).unwrap().and_utc();
+        start + TimeDelta::minutes(self.rng.below(480) as i64)
+    }
+
     /// A stakeholder, a conversation with its wish, headway on it, and a promise kept: about
     /// eight events over four streams.
     fn relations(&mut self) -> Vec<StreamAppend> {
@@ -374,7 +384,7 @@ impl District {
         let id = Uuid::now_v7();
         let wish_id = Uuid::now_v7();
         let conversation_id = Uuid::now_v7();
-        let held_at = Utc::now();
+        let held_at = self.moment();
         let stakeholder: Vec<StakeholderEvent> = vec![
             StakeholderRegistered {
                 stakeholder_id: id,
