@@ -5,8 +5,9 @@
 //! checkpoint), and each report has a pure `build` function that turns those documents into the
 //! figures when the report is asked for. The figures are kept as [rollups](rollup): sums by the
 //! district's day an item counts on and its school, one partition per UTC day of changes, so
-//! that a report sums the days of its period and its work does not grow with the number of
-//! purchases, promises or wishes in the log. A request does only what depends on the time it
+//! that a report sums the days of its period rather than fold every purchase, promise or wish
+//! (durations, counted by the hundredth of an hour, still grow with the distinct durations a
+//! day and school saw; see [`rollup`]). A request does only what depends on the time it
 //! is asked (clocks still before their due time, promises overdue by their due day, wishes
 //! whose year has passed) and what later facts decide (an agreement signed after a purchase,
 //! names):

@@ -28,7 +28,8 @@
 //! ([`super::purchases`]) in its [rollup](super::rollup) of held purchases by the day of the
 //! flag and school: each duration is measured when the call or resolution is recorded, in the
 //! district's calendar in force then, and counted by the hundredth of a business hour. A read
-//! sums the days of the period: its work does not grow with the number of purchases.
+//! sums the days of the period, each day and school's durations as the distinct hundredths of
+//! an hour they took (as many as its purchases at worst).
 
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get};

@@ -10,7 +10,12 @@
 //! of a day are the sum of its entries over every partition, whichever day recorded them.
 //! A report asked for a period reads the partitions that can hold its days ([`Partitions`]),
 //! sums the entries of its days into all, by school and by month ([`Grouped`]), and is done:
-//! the work is in the number of days and schools, not of purchases. A partition is a UTC day's
+//! the work is in the number of days and schools, not of purchases, except for durations:
+//! counted exactly by the hundredth of an hour, a day and school keeps as many counts as the
+//! distinct durations it saw, at worst one per purchase. And a partition holds what the log
+//! recorded on its day: history entered after the fact in one day lands in one partition,
+//! which every later write that day rewrites. (Both are open: partitions by the day an entry
+//! counts on, durations in buckets of bounded size.) A partition is a UTC day's
 //! rather than a month's so that what a projection writes back after a batch, or after each
 //! event as it follows the log, is a day's entries: a few schools', not a month of them.
 //!
