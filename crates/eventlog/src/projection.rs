@@ -5,6 +5,13 @@
 //! of events and writes the changed documents together with the projection's checkpoint in one
 //! transaction, so a read model and its checkpoint never disagree, on either backend, and a
 //! projection never writes SQL.
+//!
+//! Some documents are known only from others: a purchase's figures count on the day it was
+//! flagged, which its own document holds. A batch that reads a document it was not given is
+//! **applied again** with that document fetched too ([`apply_batch`] answers
+//! [`Applied::Needs`]), in the same transaction, until it has every document it reads (at most
+//! [`MAX_ROUNDS`] rounds). `keys` is what the store fetches first: the more it names, the fewer
+//! rounds; nothing it leaves out is ever read as missing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -43,7 +50,9 @@ pub trait Projection: Send + Sync {
     fn filter(&self) -> Filter;
     /// The collections it owns: cleared when it is rebuilt.
     fn collections(&self) -> Vec<String>;
-    /// The documents `apply` may read or write for this event.
+    /// The documents `apply` reads or writes for this event, as far as the event alone tells:
+    /// fetched before the batch is applied. A document read beyond them is fetched in another
+    /// round (see the module docs).
     fn keys(&self, event: &RecordedEvent) -> Vec<DocKey>;
     /// Applies one event to the documents. Pure: no IO, no clock.
     fn apply(&self, event: &RecordedEvent, docs: &mut Docs) -> Result<(), String>;
@@ -212,7 +221,7 @@ impl Docs {
         let k = DocKey::new(collection, key);
         let Some(slot) = self.slots.get_mut(&k) else {
             self.unfetched.insert(k);
-            return Err(format!("read {collection}/{key} without declaring it in keys()"));
+            return Err(format!("{collection}/{key} is not fetched yet"));
         };
         if !slot.decoded.as_mut().is_some_and(|d| d.as_any().is::<T>()) {
             slot.encode();
@@ -238,7 +247,7 @@ impl Docs {
             .collect()
     }
 
-    /// Documents read that were not among the keys fetched: a bug in the projection's `keys`.
+    /// Documents read that were not among those fetched: the batch needs them too.
     pub fn unfetched(&self) -> &BTreeSet<DocKey> {
         &self.unfetched
     }
@@ -258,27 +267,75 @@ pub fn batch_keys<'a>(
     (events, keys.into_iter().collect())
 }
 
-/// Applies the events to the fetched documents; what the store must write back.
+/// How many times a store applies one batch, each time with the documents the last one read
+/// beyond those it was given, before it gives up: a projection whose documents name other
+/// documents (a purchase's day names the day's figures) needs two or three.
+pub const MAX_ROUNDS: usize = 8;
+
+/// What applying a batch came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applied {
+    /// The documents changed, for the store to write back (`None`: deleted).
+    Changes(Vec<(DocKey, Option<Value>)>),
+    /// Documents the batch read beyond those it was given: the store fetches them too and
+    /// applies the batch again, to the documents as they were.
+    Needs(Vec<DocKey>),
+}
+
+/// Applies the events to the fetched documents. When an event reads a document that was not
+/// fetched, the batch carries on only to learn what else it reads (its changes and errors are
+/// thrown away) and answers [`Applied::Needs`].
 pub fn apply_batch(
     projection: &dyn Projection,
     events: &[&RecordedEvent],
     mut docs: Docs,
-) -> Result<Vec<(DocKey, Option<Value>)>> {
+) -> Result<Applied> {
     for event in events {
-        let fail = |message: String| StoreError::Projection {
-            projection: projection.name().to_owned(),
-            position: event.position,
-            message,
-        };
-        projection.apply(event, &mut docs).map_err(fail)?;
-        if let Some(k) = docs.unfetched().iter().next() {
-            return Err(fail(format!(
-                "read {}/{} without declaring it in keys()",
-                k.collection, k.key
-            )));
+        let applied = projection.apply(event, &mut docs);
+        if docs.unfetched().is_empty() {
+            applied.map_err(|message| StoreError::Projection {
+                projection: projection.name().to_owned(),
+                position: event.position,
+                message,
+            })?;
         }
     }
-    Ok(docs.into_changes())
+    if docs.unfetched().is_empty() {
+        Ok(Applied::Changes(docs.into_changes()))
+    } else {
+        Ok(Applied::Needs(docs.unfetched.into_iter().collect()))
+    }
+}
+
+/// The error of a batch that still reads documents it was not given after [`MAX_ROUNDS`].
+pub fn too_many_rounds(projection: &dyn Projection, events: &[&RecordedEvent]) -> StoreError {
+    StoreError::Projection {
+        projection: projection.name().to_owned(),
+        position: events.first().map_or(0, |e| e.position),
+        message: format!(
+            "the batch still reads documents it was not given after {MAX_ROUNDS} rounds"
+        ),
+    }
+}
+
+/// Applies the events of `events` after `checkpoint` to documents looked up in memory
+/// (`lookup`: the document at a key, if there is one), round after round as a store does: what
+/// a store would write back. For tests and benches that keep documents in a map.
+pub fn apply_in_memory(
+    projection: &dyn Projection,
+    events: &[RecordedEvent],
+    checkpoint: u64,
+    mut lookup: impl FnMut(&DocKey) -> Option<Value>,
+) -> Result<Vec<(DocKey, Option<Value>)>> {
+    let (todo, mut keys) = batch_keys(projection, events, checkpoint);
+    for _ in 0..MAX_ROUNDS {
+        let docs = Docs::fetched(keys.iter().map(|k| (k.clone(), lookup(k))));
+        match apply_batch(projection, &todo, docs)? {
+            Applied::Changes(changes) => return Ok(changes),
+            Applied::Needs(more) => keys.extend(more),
+        }
+    }
+    Err(too_many_rounds(projection, &todo))
 }
 
 /// Runs a projection in the background: catches up from its checkpoint, then follows the log.

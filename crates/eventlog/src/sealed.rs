@@ -543,6 +543,15 @@ impl EventStore for SealedStore {
         self.inner.documents(collection).await
     }
 
+    async fn documents_between(
+        &self,
+        collection: &str,
+        first: Option<&str>,
+        last: Option<&str>,
+    ) -> Result<Vec<(String, String)>> {
+        self.inner.documents_between(collection, first, last).await
+    }
+
     async fn documents_at(
         &self,
         collection: &str,

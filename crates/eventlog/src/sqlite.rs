@@ -23,7 +23,9 @@ use crate::event::{
 use crate::hash::{self, GENESIS, Hash};
 use crate::keys::{DataKey, KeySelector};
 use crate::plan::{Known, Placed, Plan};
-use crate::projection::{DocKey, Docs, Projection, apply_batch, batch_keys};
+use crate::projection::{
+    Applied, DocKey, Docs, MAX_ROUNDS, Projection, apply_batch, batch_keys, too_many_rounds,
+};
 use crate::store::{
     ChainRow, EventStore, definition_checkpoint, raise_head, refuse_older_definition,
 };
@@ -309,6 +311,30 @@ fn placeholders(from: usize, n: usize) -> String {
     (from..from + n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
 }
 
+impl SqliteStore {
+    /// The documents at `keys` (`None` where there is none), read by the writer's connection,
+    /// which writes them back.
+    async fn fetch_documents(&self, keys: Vec<DocKey>) -> Result<Vec<(DocKey, Option<Value>)>> {
+        self.inner
+            .writer
+            .run(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT doc FROM documents WHERE collection = ?1 AND key = ?2",
+                )?;
+                let mut out = Vec::with_capacity(keys.len());
+                for key in keys {
+                    let doc: Option<String> = stmt
+                        .query_row(params![key.collection, key.key], |r| r.get(0))
+                        .optional()?;
+                    let doc = doc.map(|d| serde_json::from_str::<Value>(&d)).transpose()?;
+                    out.push((key, doc));
+                }
+                Ok(out)
+            })
+            .await
+    }
+}
+
 #[async_trait]
 impl EventStore for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -468,28 +494,20 @@ impl EventStore for SqliteStore {
         if last <= checkpoint {
             return Ok(checkpoint);
         }
-        let (todo, keys) = batch_keys(projection, events, checkpoint);
-        let fetch = keys.clone();
-        let fetched = self
-            .inner
-            .writer
-            .run(move |conn| {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT doc FROM documents WHERE collection = ?1 AND key = ?2",
-                )?;
-                let mut out = Vec::with_capacity(fetch.len());
-                for key in fetch {
-                    let doc: Option<String> = stmt
-                        .query_row(params![key.collection, key.key], |r| r.get(0))
-                        .optional()?;
-                    let doc = doc.map(|d| serde_json::from_str::<Value>(&d)).transpose()?;
-                    out.push((key, doc));
+        let (todo, mut keys) = batch_keys(projection, events, checkpoint);
+        let mut changes = None;
+        for _ in 0..MAX_ROUNDS {
+            let fetched = self.fetch_documents(keys.clone()).await?;
+            match apply_batch(projection, &todo, Docs::fetched(fetched))? {
+                Applied::Changes(done) => {
+                    changes = Some(done);
+                    break;
                 }
-                Ok(out)
-            })
-            .await?;
-        let changes: Vec<(DocKey, Option<Value>)> =
-            apply_batch(projection, &todo, Docs::fetched(fetched))?;
+                // Documents known only from others: fetched too, and the batch applied again.
+                Applied::Needs(more) => keys.extend(more),
+            }
+        }
+        let changes = changes.ok_or_else(|| too_many_rounds(projection, &todo))?;
         self.inner
             .writer
             .run(move |conn| {
@@ -609,20 +627,30 @@ impl EventStore for SqliteStore {
     }
 
     async fn documents(&self, collection: &str) -> Result<Vec<(String, Value)>> {
-        let collection = collection.to_owned();
+        let docs = self.documents_between(collection, None, None).await?;
+        docs.into_iter().map(|(key, doc)| Ok((key, serde_json::from_str(&doc)?))).collect()
+    }
+
+    async fn documents_between(
+        &self,
+        collection: &str,
+        first: Option<&str>,
+        last: Option<&str>,
+    ) -> Result<Vec<(String, String)>> {
+        let (collection, first, last) =
+            (collection.to_owned(), first.map(str::to_owned), last.map(str::to_owned));
         self.inner
             .reader
             .run(move |conn| {
+                // SQLite compares text byte by byte (its default BINARY collation).
                 let mut stmt = conn.prepare_cached(
-                    "SELECT key, doc FROM documents WHERE collection = ?1 ORDER BY key",
+                    "SELECT key, doc FROM documents WHERE collection = ?1 \
+                     AND (?2 IS NULL OR key >= ?2) AND (?3 IS NULL OR key <= ?3) ORDER BY key",
                 )?;
-                let mut rows = stmt.query([collection])?;
-                let mut out = Vec::new();
-                while let Some(row) = rows.next()? {
-                    let doc: String = row.get(1)?;
-                    out.push((row.get(0)?, serde_json::from_str(&doc)?));
-                }
-                Ok(out)
+                let rows = stmt.query_map(params![collection, first, last], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?;
+                Ok(rows.collect::<rusqlite::Result<Vec<(String, String)>>>()?)
             })
             .await
     }

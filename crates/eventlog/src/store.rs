@@ -159,6 +159,26 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     /// Every document of a collection, ordered by key.
     async fn documents(&self, collection: &str) -> Result<Vec<(String, Value)>>;
 
+    /// The documents of a collection whose keys are from `first` to `last` (both included; open
+    /// where `None`), ordered by key, keys compared byte by byte, each as its JSON text: a read
+    /// model partitioned by keys that sort as their days do reads a period's partitions in one
+    /// query, and decodes them straight into its own types (leaving out what it does not need).
+    async fn documents_between(
+        &self,
+        collection: &str,
+        first: Option<&str>,
+        last: Option<&str>,
+    ) -> Result<Vec<(String, String)>> {
+        let docs = self.documents(collection).await?;
+        Ok(docs
+            .into_iter()
+            .filter(|(key, _)| {
+                first.is_none_or(|f| key.as_str() >= f) && last.is_none_or(|l| key.as_str() <= l)
+            })
+            .map(|(key, doc)| (key, doc.to_string()))
+            .collect())
+    }
+
     /// The documents of a collection at `keys` that exist, ordered by key: one query in both
     /// backends, for a read that needs a few documents by key.
     async fn documents_at(

@@ -107,6 +107,7 @@ conformance!(
     checkpoints_survive_a_restart,
     projections_commit_documents_with_their_checkpoint,
     a_failing_projection_writes_nothing,
+    documents_known_only_from_others_are_fetched_in_another_round,
     rebuilt_projection_equals_incremental,
     a_projection_whose_definition_changed_is_rebuilt_once,
     two_runners_of_one_projection_never_report_unapplied_events,
@@ -569,6 +570,20 @@ async fn projections_commit_documents_with_their_checkpoint(h: Harness) {
         ],
         "the documents at those keys that exist, once each, in key order"
     );
+    let between = |first: Option<&'static str>, last: Option<&'static str>| {
+        let store = h.store.clone();
+        async move {
+            let docs = store.documents_between("counter-streams", first, last).await.unwrap();
+            docs.into_iter().map(|(key, _)| key).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(between(None, None).await, ["a-1", "b-1"]);
+    assert_eq!(between(Some("a-2"), None).await, ["b-1"]);
+    assert_eq!(between(None, Some("a-1")).await, ["a-1"]);
+    assert_eq!(between(Some("a-1"), Some("b-1")).await, ["a-1", "b-1"]);
+    assert_eq!(between(Some("b-2"), Some("z")).await, Vec::<String>::new());
+    // Byte by byte: "Z" sorts before "a", whatever the database's collation says.
+    assert_eq!(between(Some("Z"), Some("b")).await, ["a-1"]);
 
     // The third event of a stream deletes its document.
     h.store.append(&stream("a-1"), ExpectedVersion::Any, events(1)).await.unwrap();
@@ -673,6 +688,88 @@ async fn a_failing_projection_writes_nothing(h: Harness) {
         other => panic!("expected the projection to fail at 4, got {other:?}"),
     }
     assert_eq!(state(&*h.store).await, before);
+}
+
+/// Counts each stream's events on the day its first event names: `by-day/{day}` is known only
+/// from the stream's own document, `by-stream/{stream}`, which is all `keys` names. With
+/// `wander`, every event also reads a document no round has fetched yet.
+struct ByDay {
+    wander: bool,
+}
+
+impl Projection for ByDay {
+    fn name(&self) -> &str {
+        "by-day"
+    }
+    fn filter(&self) -> Filter {
+        Filter::categories(["d"])
+    }
+    fn collections(&self) -> Vec<String> {
+        vec!["by-stream".into(), "by-day".into()]
+    }
+    fn keys(&self, e: &RecordedEvent) -> Vec<DocKey> {
+        vec![DocKey::new("by-stream", &e.stream)]
+    }
+    fn apply(&self, e: &RecordedEvent, docs: &mut Docs) -> Result<(), String> {
+        let day = match docs.get("by-stream", &e.stream) {
+            Some(doc) => doc["day"].as_str().ok_or("no day")?.to_owned(),
+            None => {
+                let day = e.data["day"].as_str().ok_or("the first event names the day")?;
+                docs.put("by-stream", &e.stream, json!({ "day": day }));
+                day.to_owned()
+            }
+        };
+        let n = docs.entry_as::<u64>("by-day", &day)?;
+        *n += 1;
+        if self.wander {
+            // The first of `wander/0`, `wander/1`, … not fetched yet: one more each round.
+            for k in 0.. {
+                let asked = docs.unfetched().len();
+                docs.get("wander", &k.to_string());
+                if docs.unfetched().len() > asked {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn documents_known_only_from_others_are_fetched_in_another_round(h: Harness) {
+    // Given two streams opened on two days, and a third on the first day; one batch opens and
+    // counts in the same stream, so its day is known only once the batch has opened it.
+    let on = |day: &str| event("counted", json!({ "day": day }));
+    let counted = || event("counted", json!({}));
+    h.store.append(&stream("d-1"), ExpectedVersion::Any, vec![on("mon"), counted()]).await.unwrap();
+    h.store.append(&stream("d-2"), ExpectedVersion::Any, vec![on("tue")]).await.unwrap();
+    let first = h.store.read_all(0, &Filter::all(), 100).await.unwrap();
+    assert_eq!(h.store.apply_projection(&ByDay { wander: false }, &first).await.unwrap(), 3);
+    // When later batches count in streams opened before, each alone.
+    h.store.append(&stream("d-1"), ExpectedVersion::Any, vec![counted()]).await.unwrap();
+    h.store.append(&stream("d-3"), ExpectedVersion::Any, vec![on("mon")]).await.unwrap();
+    h.store.append(&stream("d-2"), ExpectedVersion::Any, vec![counted()]).await.unwrap();
+    for after in 3..6 {
+        let batch = h.store.read_all(after, &Filter::all(), 1).await.unwrap();
+        h.store.apply_projection(&ByDay { wander: false }, &batch).await.unwrap();
+    }
+    // Then each day counts what it should, fetched from the store and added to.
+    assert_eq!(
+        h.store.documents("by-day").await.unwrap(),
+        vec![("mon".into(), json!(4)), ("tue".into(), json!(2))]
+    );
+    assert_eq!(h.store.checkpoint("by-day").await.unwrap(), Some(6));
+
+    // A projection that reads a new document every round is stopped, and writes nothing.
+    h.store.append(&stream("d-1"), ExpectedVersion::Any, vec![counted()]).await.unwrap();
+    let batch = h.store.read_all(6, &Filter::all(), 100).await.unwrap();
+    match h.store.apply_projection(&ByDay { wander: true }, &batch).await {
+        Err(StoreError::Projection { position: 7, message, .. }) => {
+            assert!(message.contains("rounds"), "{message}")
+        }
+        other => panic!("expected the projection to be stopped, got {other:?}"),
+    }
+    assert_eq!(h.store.checkpoint("by-day").await.unwrap(), Some(6));
+    assert_eq!(h.store.documents("wander").await.unwrap(), vec![]);
 }
 
 async fn rebuilt_projection_equals_incremental(h: Harness) {

@@ -131,6 +131,9 @@ pub trait ReadModel: Send + Sync + 'static {
 
     /// The documents `update` reads or writes for this event in its other collections (see
     /// [`Self::collections`]), each named with its collection: none unless it keeps others.
+    /// What the event alone cannot tell (a day's figures, when the day is in the purchase's
+    /// document) is left out: `update` asks for it, and the store fetches it and applies the
+    /// batch again ([`eventlog::projection`]).
     fn other_keys(&self, _event: &Recorded<'_>) -> Vec<DocKey> {
         Vec::new()
     }
@@ -443,7 +446,7 @@ impl ReadModels {
 #[cfg(test)]
 mod tests {
     use chrono::{DateTime, Utc};
-    use eventlog::projection::{apply_batch, batch_keys};
+    use eventlog::projection::apply_in_memory;
     use eventlog::{Actor, Metadata};
     use events::school::{AgreementSigned, SchoolEvent, SchoolRegistered};
     use events::values::{SchoolId, ShortText};
@@ -573,8 +576,7 @@ mod tests {
         projection: &dyn Projection,
         events: &[RecordedEvent],
     ) -> eventlog::Result<Vec<(DocKey, Option<Value>)>> {
-        let (batch, keys) = batch_keys(projection, events, 0);
-        apply_batch(projection, &batch, Docs::fetched(keys.into_iter().map(|k| (k, None))))
+        apply_in_memory(projection, events, 0, |_| None)
     }
 
     #[test]

@@ -143,16 +143,12 @@ pub fn project(
     projection: &dyn eventlog::Projection,
     events: &[eventlog::RecordedEvent],
 ) -> std::collections::BTreeMap<eventlog::DocKey, serde_json::Value> {
-    use eventlog::projection::{apply_batch, batch_keys};
+    use eventlog::projection::apply_in_memory;
     let mut store = std::collections::BTreeMap::new();
     for event in events {
-        let (batch, keys) = batch_keys(projection, std::slice::from_ref(event), 0);
-        let fetched = keys.into_iter().map(|k| {
-            let value = store.get(&k).cloned();
-            (k, value)
-        });
-        let changes = apply_batch(projection, &batch, eventlog::Docs::fetched(fetched))
-            .unwrap_or_else(|e| panic!("{} does not apply: {e}", event.event_type));
+        let changes =
+            apply_in_memory(projection, std::slice::from_ref(event), 0, |k| store.get(k).cloned())
+                .unwrap_or_else(|e| panic!("{} does not apply: {e}", event.event_type));
         for (key, value) in changes {
             match value {
                 Some(value) => store.insert(key, value),

@@ -9,7 +9,9 @@ use serde_json::Value;
 use super::{to_i64, to_u64};
 use crate::error::Result;
 use crate::event::RecordedEvent;
-use crate::projection::{DocKey, Docs, Projection, apply_batch, batch_keys};
+use crate::projection::{
+    Applied, DocKey, Docs, MAX_ROUNDS, Projection, apply_batch, batch_keys, too_many_rounds,
+};
 use crate::store::{definition_checkpoint, refuse_older_definition};
 
 pub(super) async fn checkpoint(pool: &Pool, name: &str) -> Result<Option<u64>> {
@@ -66,25 +68,19 @@ pub(super) async fn apply_projection(
     if last.position <= checkpoint {
         return Ok(checkpoint);
     }
-    let (todo, keys) = batch_keys(projection, events, checkpoint);
-    let collections: Vec<&str> = keys.iter().map(|k| k.collection.as_str()).collect();
-    let doc_keys: Vec<&str> = keys.iter().map(|k| k.key.as_str()).collect();
-    let found = tx
-        .query(
-            "SELECT d.collection, d.key, d.doc FROM documents d \
-             JOIN unnest($1::text[], $2::text[]) AS k(c, k) ON d.collection = k.c AND d.key = k.k",
-            &[&collections, &doc_keys],
-        )
-        .await?;
-    let mut fetched: HashMap<DocKey, Option<Value>> =
-        keys.iter().map(|k| (k.clone(), None)).collect();
-    for row in found {
-        fetched.insert(
-            DocKey::new(row.get::<_, String>(0), row.get::<_, String>(1)),
-            Some(row.get(2)),
-        );
+    let (todo, mut keys) = batch_keys(projection, events, checkpoint);
+    let mut changes = None;
+    for _ in 0..MAX_ROUNDS {
+        match apply_batch(projection, &todo, Docs::fetched(fetch(&tx, &keys).await?))? {
+            Applied::Changes(done) => {
+                changes = Some(done);
+                break;
+            }
+            // Documents known only from others: fetched too, and the batch applied again.
+            Applied::Needs(more) => keys.extend(more),
+        }
     }
-    let changes = apply_batch(projection, &todo, Docs::fetched(fetched))?;
+    let changes = changes.ok_or_else(|| too_many_rounds(projection, &todo))?;
     let (mut put_c, mut put_k, mut put_v, mut del_c, mut del_k) =
         (vec![], vec![], vec![], vec![], vec![]);
     for (key, value) in &changes {
@@ -126,6 +122,31 @@ pub(super) async fn apply_projection(
     Ok(last.position)
 }
 
+/// The documents at `keys`, `None` where there is none.
+async fn fetch(
+    tx: &deadpool_postgres::Transaction<'_>,
+    keys: &[DocKey],
+) -> Result<HashMap<DocKey, Option<Value>>> {
+    let collections: Vec<&str> = keys.iter().map(|k| k.collection.as_str()).collect();
+    let doc_keys: Vec<&str> = keys.iter().map(|k| k.key.as_str()).collect();
+    let found = tx
+        .query(
+            "SELECT d.collection, d.key, d.doc FROM documents d \
+             JOIN unnest($1::text[], $2::text[]) AS k(c, k) ON d.collection = k.c AND d.key = k.k",
+            &[&collections, &doc_keys],
+        )
+        .await?;
+    let mut fetched: HashMap<DocKey, Option<Value>> =
+        keys.iter().map(|k| (k.clone(), None)).collect();
+    for row in found {
+        fetched.insert(
+            DocKey::new(row.get::<_, String>(0), row.get::<_, String>(1)),
+            Some(row.get(2)),
+        );
+    }
+    Ok(fetched)
+}
+
 pub(super) async fn reset_projection(pool: &Pool, projection: &dyn Projection) -> Result<()> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
@@ -164,6 +185,25 @@ pub(super) async fn documents_at(
         .query(
             "SELECT key, doc FROM documents WHERE collection = $1 AND key = ANY($2) ORDER BY key",
             &[&collection, &keys],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+pub(super) async fn documents_between(
+    pool: &Pool,
+    collection: &str,
+    first: Option<&str>,
+    last: Option<&str>,
+) -> Result<Vec<(String, String)>> {
+    let client = pool.get().await?;
+    // Byte by byte (the "C" collation), as the other backend and the trait's contract compare.
+    let rows = client
+        .query(
+            "SELECT key, doc::text FROM documents WHERE collection = $1 \
+             AND ($2::text IS NULL OR key COLLATE \"C\" >= $2) \
+             AND ($3::text IS NULL OR key COLLATE \"C\" <= $3) ORDER BY key COLLATE \"C\"",
+            &[&collection, &first, &last],
         )
         .await?;
     Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())

@@ -253,6 +253,15 @@ impl EventStore for PgStore {
         documents::documents(&self.inner.pool, collection).await
     }
 
+    async fn documents_between(
+        &self,
+        collection: &str,
+        first: Option<&str>,
+        last: Option<&str>,
+    ) -> Result<Vec<(String, String)>> {
+        documents::documents_between(&self.inner.pool, collection, first, last).await
+    }
+
     async fn documents_at(
         &self,
         collection: &str,

@@ -451,6 +451,15 @@ impl EventStore for Clocked {
         self.inner.documents(collection).await
     }
 
+    async fn documents_between(
+        &self,
+        collection: &str,
+        first: Option<&str>,
+        last: Option<&str>,
+    ) -> eventlog::Result<Vec<(String, String)>> {
+        self.inner.documents_between(collection, first, last).await
+    }
+
     async fn ping(&self) -> eventlog::Result<()> {
         self.inner.ping().await
     }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use eventlog::projection::{apply_batch, batch_keys};
-use eventlog::{Actor, DocKey, Docs, Metadata, Projection, RecordedEvent};
+use eventlog::projection::apply_in_memory;
+use eventlog::{Actor, DocKey, Metadata, Projection, RecordedEvent};
 use events::EventFamily;
 use events::card::{
     CardTransactionEvent, CardTransactionFlagged, CardTransactionMatched, CardTransactionRecorded,
@@ -102,7 +102,7 @@ impl Log {
 }
 
 /// The documents the projections keep after `events`, applied in batches of `batch` the way
-/// the store does it (fetch the declared keys, apply, write the changes).
+/// the store does it (fetch the documents the batch reads, apply, write the changes).
 pub(crate) fn project(
     projections: &[Arc<dyn Projection>],
     events: &[RecordedEvent],
@@ -112,12 +112,9 @@ pub(crate) fn project(
     for projection in projections {
         let mut checkpoint = 0;
         for chunk in events.chunks(batch) {
-            let (todo, keys) = batch_keys(&**projection, chunk, checkpoint);
-            let fetched = keys.into_iter().map(|k| {
-                let v = store.get(&k).cloned();
-                (k, v)
-            });
-            let changes = apply_batch(&**projection, &todo, Docs::fetched(fetched)).unwrap();
+            let changes =
+                apply_in_memory(&**projection, chunk, checkpoint, |k| store.get(k).cloned())
+                    .unwrap();
             for (k, v) in changes {
                 assert!(
                     projection.collections().contains(&k.collection),
