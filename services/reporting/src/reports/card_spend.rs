@@ -14,14 +14,11 @@
 //!
 //! The unchecked transactions' figures are also kept as a rollup, `reporting.card_spend.unchecked_by_day`
 //! ([`UNCHECKED_BY_DAY`]): by transaction date and school, per currency, by merchant and amount
-//! band ([`DaySpend`]), one partition per UTC day the log recorded the changes on
-//! ([`partition_key`]). A transaction is added when it becomes unchecked (recorded, or flagged
-//! again) and taken away, exactly as it was added, when it stops being so (matched, ambiguous,
-//! an undone match), each in the partition of the event that changed it; its document says
-//! whether it is counted ([`TransactionDoc::counted`]). The report reads these, not the
-//! transactions. (A transaction is recorded when its statement is imported, usually after its
-//! date; nothing stops a statement from listing a later date, so the report reads every
-//! partition of this rollup, a document a day, and keeps the days of its period.)
+//! band ([`DaySpend`]), one partition per transaction date ([`partition_key`]). A transaction
+//! is added when it becomes unchecked (recorded, or flagged again) and taken away, exactly as
+//! it was added, when it stops being so (matched, ambiguous, an undone match); its document
+//! says whether it is counted ([`TransactionDoc::counted`]). The report reads these, not the
+//! transactions: the partitions of its period's days.
 //!
 //! Each `statement-imported` widens the covered days (the earliest first and latest last
 //! transaction date of the statements): unchecked spend is only known for days a statement
@@ -98,8 +95,9 @@ impl ReadModel for CardSpend {
     const NAME: &'static str = NAME;
     const COLLECTION: &'static str = TRANSACTIONS;
     const SKIP_UNDECODABLE: bool = true;
-    /// 2: keeps the unchecked spend by transaction date and school.
-    const VERSION: u64 = 2;
+    /// 2: keeps the unchecked spend by transaction date and school. 3: one partition per
+    /// transaction date.
+    const VERSION: u64 = 3;
     type Doc = TransactionDoc;
 
     fn collections(&self) -> Vec<&'static str> {
@@ -126,9 +124,8 @@ impl ReadModel for CardSpend {
             Published::Statement(StatementEvent::Imported(_)) => {
                 vec![DocKey::new(COVERAGE, COVERAGE_KEY)]
             }
-            Published::CardTransaction(e) if kept(e) => {
-                vec![DocKey::new(UNCHECKED_BY_DAY, partition_key(event.recorded_at))]
-            }
+            // The partition of a transaction's date is known from its own document: `count`
+            // asks for it (see [`eventlog::projection`]).
             _ => vec![],
         }
     }
@@ -203,15 +200,24 @@ fn count(
     if before.is_none() && !now {
         return Ok(());
     }
-    let key = partition_key(event.recorded_at);
-    let rollup = docs.entry_in::<Rollup<DaySpend>>(UNCHECKED_BY_DAY, &key, event)?;
     if let Some(b) = before {
+        let rollup = unchecked_on(b.transaction_date, event, docs)?;
         rogue_spend::count(rollup, b.transaction_date, &b.school_id, b.spent(), -1);
     }
     if now {
+        let rollup = unchecked_on(doc.transaction_date, event, docs)?;
         rogue_spend::count(rollup, doc.transaction_date, &doc.school_id, doc.spent(), 1);
     }
     Ok(())
+}
+
+/// The partition of the unchecked spend dated `day`.
+fn unchecked_on<'d>(
+    day: NaiveDate,
+    event: &Recorded<'_>,
+    docs: &'d mut Documents<'_, TransactionDoc>,
+) -> Result<&'d mut Rollup<DaySpend>, String> {
+    docs.entry_in(UNCHECKED_BY_DAY, &partition_key(day), event)
 }
 
 /// Card transactions' histories as the log records them, for the tests of this projection and
@@ -474,21 +480,21 @@ mod tests {
         let mut history = vec![(card.recorded(), at("2025-10-20T09:00:00Z"))];
         let stream = || transaction_stream(id);
         let october = partitions(&as_recorded_at(stream(), &history, 1));
-        // Then it counts on its date, at its school, in October's partition.
+        // Then it counts on its date, at its school, in its date's partition.
         assert_eq!(
             counted(&october, "2025-10-03", "lincoln-elem"),
             [("BEST BUY #1234".to_owned(), (1, 129_999))].into()
         );
-        assert_eq!(october.keys().collect::<Vec<_>>(), ["2025-10-20"]);
+        assert_eq!(october.keys().collect::<Vec<_>>(), ["2025-10-03"]);
         let band =
-            &october["2025-10-20"].days[&"2025-10-03".parse().unwrap()]["lincoln-elem"].0["USD"];
+            &october["2025-10-03"].days[&"2025-10-03".parse().unwrap()]["lincoln-elem"].0["USD"];
         assert_eq!(band.bands["500-2500"], rogue_spend::Spend { count: 1, cents: 129_999 });
 
-        // When IT matches it in November: November's partition takes it away, exactly.
+        // When IT matches it in November: it is taken away from its date's partition, exactly.
         history.push((matched(), at("2025-11-02T09:00:00Z")));
         let events = as_recorded_at(stream(), &history, 1);
         let matched_later = partitions(&events);
-        assert_eq!(matched_later.keys().collect::<Vec<_>>(), ["2025-10-20", "2025-11-02"]);
+        assert_eq!(matched_later.keys().collect::<Vec<_>>(), ["2025-10-03"]);
         assert_eq!(counted(&matched_later, "2025-10-03", "lincoln-elem"), BTreeMap::new());
         let docs = apply(&events);
         let doc: TransactionDoc =
@@ -519,7 +525,7 @@ mod tests {
             as_recorded_at(transaction_stream(id), &[(not_technology.recorded(), t)], 1);
         let other = Uuid::from_u128(7);
         events.extend(as_recorded_at(transaction_stream(other), &[(credit.recorded(), t)], 2));
-        // Recorded and matched in the same batch: added and taken away in one partition.
+        // Recorded and matched in the same batch: added and taken away.
         let third = Uuid::from_u128(8);
         let tech = Card::technology("REF-12");
         events.extend(as_recorded_at(

@@ -7,8 +7,8 @@
 //!   scheduler use, so the reports judge a clock as the gate does; and what of it
 //!   [`BY_DAY`] counts already (the day its clocks started, the clocks counted).
 //! - `reporting.clocks.by_day`: the SLA figures as a [rollup](super::rollup): [`SlaFigures`]
-//!   by the district's day the purchase's clocks started and school, one partition per UTC
-//!   day the log recorded them on: the purchases with clocks, and per kind of clock the
+//!   by the district's day the purchase's clocks started and school, one partition per such
+//!   day: the purchases with clocks, and per kind of clock the
 //!   stopped ones, met or breached, and the business time they ran. Each purchase is counted
 //!   once, by the event that starts its clocks; each clock once, by the event that stops it,
 //!   judged then as the gate judges it ([`Clock::status`] at its stop), in the district's
@@ -16,9 +16,8 @@
 //!   the gate's scheduler recorded breached (`purchase-sla-breached` in `sla-{purchase_id}`,
 //!   written at its due time: [`SlaEvent::Breached`]) is counted by that event instead,
 //!   breached and `breached_open`: nothing the time can do changes that verdict. When it
-//!   stops, the event that stops it takes `breached_open` back (−1, in that event's
-//!   partition: a partition alone may hold a negative figure, a day summed over them not) and
-//!   adds the business time it ran; it stays breached, even should a calendar changed since
+//!   stops, the event that stops it takes `breached_open` back (−1) and adds the business time
+//!   it ran; it stays breached, even should a calendar changed since
 //!   put its due time after its stop (as a verdict given at a stop stands).
 //! - `reporting.clocks.open`: a copy of the [`ClockDoc`] of each flagged purchase that has a
 //!   clock still running and not recorded breached (or no clocks yet: flagged while the
@@ -63,7 +62,7 @@ pub const DISTRICT_KEY: &str = "district-settings";
 pub const PENDING: &str = "reporting.clocks.pending";
 /// The key of the one pending document.
 pub const PENDING_KEY: &str = "awaiting-decision";
-/// The SLA figures: one [`Rollup<SlaFigures>`] per UTC day of changes.
+/// The SLA figures: one [`Rollup<SlaFigures>`] per day clocks started.
 pub const BY_DAY: &str = "reporting.clocks.by_day";
 /// The [`ClockDoc`]s of the purchases with a clock still running (or none yet), by purchase id.
 pub const OPEN: &str = "reporting.clocks.open";
@@ -158,9 +157,8 @@ pub struct StoppedClocks {
     pub met: u64,
     #[serde(skip_serializing_if = "is_zero")]
     pub breached: u64,
-    /// Of the breached, the ones still running: +1 on the day where the scheduler's breach is
-    /// counted, −1 in the partition of the event that stops the clock (so one partition alone
-    /// may hold a negative figure; a day's sum over all partitions never is).
+    /// Of the breached, the ones still running: +1 when the scheduler's breach is counted, −1
+    /// when the clock stops.
     #[serde(skip_serializing_if = "is_zero_i64")]
     pub breached_open: i64,
     /// The business time each ran, waits on the requester left out.
@@ -272,7 +270,8 @@ impl ReadModel for Clocks {
     /// 2: keeps the SLA figures by day and school, and the open purchases; reads
     /// `waiting-on-requester`. 3: reads the scheduler's `purchase-sla-breached` (a clock
     /// recorded breached leaves the open ones); drops the purchases resolved without clocks.
-    const VERSION: u64 = 3;
+    /// 4: one partition per day clocks started.
+    const VERSION: u64 = 4;
     type Doc = ClockDoc;
 
     fn collections(&self) -> Vec<&'static str> {
@@ -310,16 +309,15 @@ impl ReadModel for Clocks {
     fn other_keys(&self, event: &Recorded<'_>) -> Vec<DocKey> {
         let district = || DocKey::new(DISTRICT, DISTRICT_KEY);
         let pending = || DocKey::new(PENDING, PENDING_KEY);
-        let rollup = || DocKey::new(BY_DAY, partition_key(event.recorded_at));
+        // The partition of the day a purchase's clocks started is known from its own document:
+        // `count` asks for it (see [`eventlog::projection`]).
         match event.event {
             Published::Purchase(PurchaseEvent::Submitted(_)) => vec![pending()],
             Published::Purchase(PurchaseEvent::Decided(d)) if d.decision.flags() => {
-                vec![pending(), district(), rollup()]
+                vec![pending(), district()]
             }
             Published::Purchase(PurchaseEvent::Decided(_)) => vec![pending()],
-            Published::Purchase(_) | Published::Sla(SlaEvent::Breached(_)) => {
-                vec![district(), rollup()]
-            }
+            Published::Purchase(_) | Published::Sla(SlaEvent::Breached(_)) => vec![district()],
             Published::District(_) => vec![district()],
             _ => vec![],
         }
@@ -404,7 +402,7 @@ impl Clocks {
     /// in the district in force when the event is applied: the purchase, once, when its clocks
     /// first show (the day they started); each clock, once, when it shows stopped, judged at
     /// its stop; a running clock the scheduler recorded breached, breached and open, until it
-    /// stops (then the time it ran, in the stopping event's partition). Then keeps the document,
+    /// stops (then the time it ran). Then keeps the document,
     /// and keeps it among the [`OPEN`] ones while it is not all counted. A purchase without
     /// clocks (the district has no targets) that is approved or cancelled is dropped: it never
     /// counts.
@@ -436,7 +434,7 @@ impl Clocks {
             };
             if started || !stopped.is_empty() || breached.is_some() {
                 let partition: &mut Rollup<SlaFigures> =
-                    docs.entry_in(BY_DAY, &partition_key(event.recorded_at), event)?;
+                    docs.entry_in(BY_DAY, &partition_key(day), event)?;
                 let figures = partition.entry(day, &doc.school_id);
                 figures.purchases += u64::from(started);
                 for clock in stopped {

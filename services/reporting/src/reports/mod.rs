@@ -325,11 +325,12 @@ impl Reporting {
         period: &ReportPeriod,
     ) -> Result<Vec<(String, T)>, ApiError> {
         let needed = rollup::Partitions::of(period);
-        let docs = self.store().documents(collection).await.map_err(store_error)?;
-        docs.into_iter()
-            .filter(|(key, _)| needed.needs(key))
+        let (first, last) = needed.range();
+        let docs = self.store().documents_between(collection, first, last).await;
+        docs.map_err(store_error)?
+            .into_iter()
             .map(|(key, doc)| {
-                let rollup = serde_json::from_value(doc).map_err(|e| {
+                let rollup = serde_json::from_str(&doc).map_err(|e| {
                     ApiError::internal(format!(
                         "the document {collection}/{key} does not parse: {e}"
                     ))

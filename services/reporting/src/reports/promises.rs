@@ -32,12 +32,9 @@
 //!   [`PromiseFigures`] by the day the promise was made and its school ([`NO_SCHOOL`] for
 //!   none), by owner: kept, broken, and the **open** ones counted by the day they are due
 //!   (whether one is overdue is the day of the request's question, answered from those
-//!   counts), one partition per UTC day the log recorded the change on. A promise counts as
-//!   open in the partition of the day it was made, and is taken out of `open` and counted kept
-//!   or broken in the partition of the day it was first settled (the stakeholder service
-//!   refuses to settle a settled promise). An ordinary promise's `made_on` is the district's
-//!   date when the log recorded it, so both are in partitions of the UTC day before its day or
-//!   later: what a period's reading of partitions takes ([`rollup::Partitions`]).
+//!   counts), one partition per day promises were made. A promise counts as open when it is
+//!   made, and is taken out of `open` and counted kept or broken when it is first settled (the
+//!   stakeholder service refuses to settle a settled promise), both on the day it was made.
 //! - `reporting.promises.standing`: one [`PromiseDoc`] per **standing** call-before-cancel
 //!   promise (one per agreement signed, checked against the cancellations of the period asked
 //!   for), which the report reads.
@@ -71,7 +68,7 @@ use web::ApiError;
 use super::adoption::{self, Change, ChangeDoc};
 use super::csv::{Cell, Csv};
 use super::figures::share;
-use super::purchases::{HELD_BY_DAY, HeldFigures, Purchases};
+use super::purchases::{HELD_BY_DAY, HeldCancellations, Purchases};
 use super::rollup::{self, Rollup, Sum, partition_key};
 use super::{Report, ReportParams, ReportPeriod, ReportReaders, Scope, parse_query, render};
 use crate::Reporting;
@@ -84,7 +81,7 @@ pub const PROMISES: &str = "reporting.promises.promises";
 pub const STANDING: &str = "reporting.promises.standing";
 /// One document per stakeholder: [`StakeholderDoc`].
 pub const STAKEHOLDERS: &str = "reporting.promises.stakeholders";
-/// The promises' figures: one [`Rollup<PromiseFigures>`] per UTC day of changes.
+/// The promises' figures: one [`Rollup<PromiseFigures>`] per day promises were made.
 pub const BY_DAY: &str = "reporting.promises.by_day";
 /// The school key, in [`BY_DAY`], of the promises that concern no school (made to
 /// district staff). A school id is never empty.
@@ -119,9 +116,7 @@ pub struct PromiseFigures(pub BTreeMap<String, Settled>);
 
 /// How many promises were kept, how many broken, and how many are open by the day they are
 /// due (zeros are left out of the stored JSON). Whether an open promise is overdue depends on
-/// the day of the request: it is read from `open`, whose counts are signed (made +1, settled
-/// −1, each in the partition of its own event; a day's sum over the partitions is what is
-/// open).
+/// the day of the request: it is read from `open` (made +1, settled −1).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settled {
@@ -202,8 +197,9 @@ impl ReadModel for Promises {
     const NAME: &'static str = NAME;
     const COLLECTION: &'static str = PROMISES;
     const SKIP_UNDECODABLE: bool = true;
-    /// 3: keeps the promises as figures (open ones by due day), standing ones apart.
-    const VERSION: u64 = 3;
+    /// 3: keeps the promises as figures (open ones by due day), standing ones apart. 4: one
+    /// partition per day promises were made.
+    const VERSION: u64 = 4;
     type Doc = PromiseDoc;
 
     fn collections(&self) -> Vec<&'static str> {
@@ -225,15 +221,14 @@ impl ReadModel for Promises {
         match event.event {
             Published::Stakeholder(_) => vec![DocKey::new(STAKEHOLDERS, event.stream_id())],
             Published::Promise(PromiseEvent::Made(made)) => {
-                let mut keys = vec![DocKey::new(BY_DAY, partition_key(event.recorded_at))];
+                let mut keys = vec![DocKey::new(BY_DAY, partition_key(made.made_on))];
                 if let PromiseTo::Stakeholder { stakeholder_id } = made.to {
                     keys.push(DocKey::new(STAKEHOLDERS, stakeholder_id.to_string()));
                 }
                 keys
             }
-            Published::Promise(PromiseEvent::Kept(_) | PromiseEvent::Broken(_)) => {
-                vec![DocKey::new(BY_DAY, partition_key(event.recorded_at))]
-            }
+            // The day a settled promise was made is in its document: `figures` asks for its
+            // partition (see [`eventlog::projection`]).
             _ => vec![],
         }
     }
@@ -301,15 +296,15 @@ impl ReadModel for Promises {
     }
 }
 
-/// The figures of `doc`'s owner on the day it was made, at its school, in the partition of
-/// `event`.
+/// The figures of `doc`'s owner on the day it was made, at its school, in that day's
+/// partition.
 fn figures<'d>(
     doc: &PromiseDoc,
     event: &Recorded<'_>,
     docs: &'d mut Documents<'_, PromiseDoc>,
 ) -> Result<&'d mut Settled, String> {
     let partition: &mut Rollup<PromiseFigures> =
-        docs.entry_in(BY_DAY, &partition_key(event.recorded_at), event)?;
+        docs.entry_in(BY_DAY, &partition_key(doc.made_on), event)?;
     let school = doc.school_id.as_deref().unwrap_or(NO_SCHOOL);
     let owners = &mut partition.entry(doc.made_on, school).0;
     if !owners.contains_key(&doc.owner) {
@@ -427,7 +422,7 @@ pub struct CallBeforeCancelSchool {
 pub fn build<'a>(
     promises: &[PromiseDoc],
     settled: impl IntoIterator<Item = (&'a str, &'a Rollup<PromiseFigures>)>,
-    held: impl IntoIterator<Item = (&'a str, &'a Rollup<HeldFigures>)>,
+    held: impl IntoIterator<Item = (&'a str, &'a Rollup<HeldCancellations>)>,
     changes: &[ChangeDoc],
     today: NaiveDate,
     scope: &Scope,
@@ -440,7 +435,7 @@ pub fn build<'a>(
     // a reached call and an alternative first breaks the promise in force when the gate held
     // it (the latest made before the decision).
     let (_, held_by_school, _) =
-        rollup::group(held, period).finish(&scope.names, &|f: HeldFigures, k, _| (k, f));
+        rollup::group(held, period).finish(&scope.names, &|f: HeldCancellations, k, _| (k, f));
     for (school, figures) in held_by_school {
         let without = figures.cancelled_without_call.len() as u64;
         let first = figures.cancelled_after_call;
@@ -676,7 +671,7 @@ pub async fn promises_report(
     let (promises, settled, held, changes) = futures::try_join!(
         service.documents::<PromiseDoc>(STANDING),
         service.partitions::<Rollup<PromiseFigures>>(BY_DAY, period),
-        service.partitions::<Rollup<HeldFigures>>(HELD_BY_DAY, period),
+        service.partitions::<Rollup<HeldCancellations>>(HELD_BY_DAY, period),
         service.documents::<ChangeDoc>(adoption::CHANGES),
     )?;
     let settled = settled.iter().map(|(k, p)| (k.as_str(), p));

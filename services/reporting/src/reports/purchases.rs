@@ -8,19 +8,19 @@
 //! - `reporting.purchases.advisory_by_day`: the advisory purchases' figures as a
 //!   [rollup](super::rollup): [`DaySpend`] by the district's day the purchase was asked about (in
 //!   the calendar in force at its decision) and school, per currency, by vendor and amount band,
-//!   one partition per UTC day the log recorded the decisions on. Rogue spend reads these.
+//!   one partition per such day. Rogue spend reads these.
 //! - `reporting.purchases.held_by_day`: the held purchases' figures as a [rollup](super::rollup):
 //!   [`HeldFigures`] by the district's day of the flag and school (held, approved, cancelled,
 //!   business time to the first reached call and to the resolution, cancellations with and
-//!   without a reached call and an alternative first), one partition per UTC day the log
-//!   recorded them on. The response-times and promises reports read these, not the purchases.
+//!   without a reached call and an alternative first), one partition per day of flags. The
+//!   response-times and promises reports read these, not the purchases.
 //! - `reporting.purchases.district`: the `district-settings` events ([`DistrictDoc`]), so that
 //!   the day of a flag and the business time are measured in the calendar in force when they
 //!   happen.
 //! - `reporting.purchases.spend`: the technology spend sums of the adoption report, by the
 //!   district's day the purchases were asked about (in its time zone when the gate decided)
-//!   and currency: one [`SpendDoc`] per UTC day the log recorded the decisions on (a
-//!   partition, as a [rollup](super::rollup)'s), so the report reads a document a day.
+//!   and currency: one [`SpendDoc`] per such day (a partition, as a
+//!   [rollup](super::rollup)'s), so the report reads a document a day.
 //!
 //! Every time here is when the fact took place ([`took_place_at`]): a check sent after the fact
 //! counts from when the purchase was requested, IT's decision logged after the fact from when
@@ -64,15 +64,15 @@ pub const HELD: &str = "reporting.purchases.held";
 /// A collection of documents this projection no longer keeps (one per advisory purchase, which
 /// nothing read): listed among its collections so that a rebuild clears it.
 const RETIRED_ADVISORY: &str = "reporting.purchases.advisory";
-/// The advisory purchases' figures: one [`Rollup<DaySpend>`] per UTC day of decisions.
+/// The advisory purchases' figures: one [`Rollup<DaySpend>`] per day they were asked about.
 pub const ADVISORY_BY_DAY: &str = "reporting.purchases.advisory_by_day";
-/// One document per UTC day of decisions: [`SpendDoc`].
+/// One document per day purchases were asked about: [`SpendDoc`].
 pub const SPEND: &str = "reporting.purchases.spend";
 /// The submissions awaiting their decision: one [`PendingDoc`] under [`PENDING_KEY`].
 pub const PENDING: &str = "reporting.purchases.pending";
 /// The key of the one pending document.
 pub const PENDING_KEY: &str = "awaiting-decision";
-/// The held purchases' figures: one [`Rollup<HeldFigures>`] per UTC day of changes.
+/// The held purchases' figures: one [`Rollup<HeldFigures>`] per day of flags.
 pub const HELD_BY_DAY: &str = "reporting.purchases.held_by_day";
 /// The district's settings: one [`DistrictDoc`] under [`DISTRICT_KEY`].
 pub const DISTRICT: &str = "reporting.purchases.district";
@@ -106,6 +106,22 @@ pub struct HeldFigures {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+/// Of [`HeldFigures`], the cancellations alone: what the promises report reads of them (the
+/// rest of each entry is passed over, not decoded).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct HeldCancellations {
+    pub cancelled_after_call: u64,
+    pub cancelled_without_call: Vec<u64>,
+}
+
+impl Sum for HeldCancellations {
+    fn add(&mut self, other: &Self) {
+        self.cancelled_after_call += other.cancelled_after_call;
+        self.cancelled_without_call.extend_from_slice(&other.cancelled_without_call);
+    }
 }
 
 impl Sum for HeldFigures {
@@ -170,8 +186,8 @@ pub struct HeldDoc {
     pub call_and_alternative_first: Option<bool>,
 }
 
-/// The purchase checks whose decisions the log recorded on one UTC day (the partition), by
-/// the district's day they were asked about and currency.
+/// The purchase checks asked about on one of the district's days (the partition's), by that
+/// day and currency.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SpendDoc {
@@ -224,8 +240,9 @@ impl ReadModel for Purchases {
     const COLLECTION: &'static str = HELD;
     const SKIP_UNDECODABLE: bool = true;
     /// 2: keeps the held and advisory purchases' rollups ([`HELD_BY_DAY`],
-    /// [`ADVISORY_BY_DAY`]) and the district; spend by the district's day.
-    const VERSION: u64 = 2;
+    /// [`ADVISORY_BY_DAY`]) and the district; spend by the district's day. 3: one partition
+    /// per day the figures count on.
+    const VERSION: u64 = 3;
     type Doc = HeldDoc;
 
     fn collections(&self) -> Vec<&'static str> {
@@ -265,25 +282,15 @@ impl ReadModel for Purchases {
                 _ => vec![],
             };
         };
+        // The partitions of the day a purchase counts on are known from its submission or its
+        // own document: `update` asks for them (see [`eventlog::projection`]).
         let pending = || DocKey::new(PENDING, PENDING_KEY);
-        let rollup = || DocKey::new(HELD_BY_DAY, partition_key(event.recorded_at));
         match purchase {
             PurchaseEvent::Submitted(_) => vec![pending()],
-            PurchaseEvent::Decided(d) => {
-                let spend = DocKey::new(SPEND, partition_key(event.recorded_at));
-                let mut keys = vec![pending(), spend, district()];
-                match d.decision {
-                    Decision::Advisory => {
-                        keys.push(DocKey::new(ADVISORY_BY_DAY, partition_key(event.recorded_at)));
-                    }
-                    Decision::Held => keys.push(rollup()),
-                    Decision::Approved => {}
-                }
-                keys
-            }
+            PurchaseEvent::Decided(_) => vec![pending(), district()],
             PurchaseEvent::CallLogged(_)
             | PurchaseEvent::Approved(_)
-            | PurchaseEvent::Cancelled(_) => vec![district(), rollup()],
+            | PurchaseEvent::Cancelled(_) => vec![district()],
             _ => vec![],
         }
     }
@@ -337,7 +344,7 @@ impl Purchases {
     ) -> Result<(), String> {
         doc.flag_day = doc.flagged_at.map(|at| district.calendar.today(at));
         if let Some(day) = doc.flag_day {
-            figures(event, docs)?.entry(day, &doc.school_id).held += 1;
+            figures(day, event, docs)?.entry(day, &doc.school_id).held += 1;
         }
         docs.put(event.stream_id(), &doc);
         Ok(())
@@ -355,20 +362,20 @@ fn advised(
     docs: &mut Documents<'_, HeldDoc>,
 ) -> Result<(), String> {
     let day = district.calendar.today(asked_at);
-    let key = partition_key(event.recorded_at);
-    let rollup = docs.entry_in::<Rollup<DaySpend>>(ADVISORY_BY_DAY, &key, event)?;
+    let rollup = docs.entry_in::<Rollup<DaySpend>>(ADVISORY_BY_DAY, &partition_key(day), event)?;
     let spent =
         Spent { currency: &check.currency, vendor: &check.vendor, cents: check.total_cents };
     rogue_spend::count(rollup, day, &check.school_id, spent, 1);
     Ok(())
 }
 
-/// The partition of the held purchases' figures this event counts in.
+/// The partition of the held purchases' figures of `day`.
 fn figures<'d>(
+    day: NaiveDate,
     event: &Recorded<'_>,
     docs: &'d mut Documents<'_, HeldDoc>,
 ) -> Result<&'d mut Rollup<HeldFigures>, String> {
-    docs.entry_in(HELD_BY_DAY, &partition_key(event.recorded_at), event)
+    docs.entry_in(HELD_BY_DAY, &partition_key(day), event)
 }
 
 impl Purchases {
@@ -407,7 +414,7 @@ fn count(
     let business = |at: DateTime<Utc>| {
         district.calendar.business_time_between(flagged_at, at).max(TimeDelta::zero())
     };
-    let figures = figures(event, docs)?.entry(day, &doc.school_id);
+    let figures = figures(day, event, docs)?.entry(day, &doc.school_id);
     if let Some(at) = reached {
         figures.to_first_reached_call.add(business(at));
     }
@@ -467,8 +474,9 @@ fn decided(
         pending.put(PENDING_KEY, &waiting);
     }
     let asked_at = took_place_at(decision, event.recorded_at, check.requested_at);
-    let spend: &mut SpendDoc = docs.entry_in(SPEND, &partition_key(event.recorded_at), event)?;
-    let day = spend.by_day.entry(district.calendar.today(asked_at)).or_default();
+    let day = district.calendar.today(asked_at);
+    let spend: &mut SpendDoc = docs.entry_in(SPEND, &partition_key(day), event)?;
+    let day = spend.by_day.entry(day).or_default();
     let sums = day.entry(check.currency.clone()).or_default();
     sums.checks += 1;
     if d.reasons.iter().any(|r| r.code != ReasonCode::NotTechnology) {

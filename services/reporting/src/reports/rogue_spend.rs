@@ -457,10 +457,9 @@ pub fn build<'a>(
 ) -> RogueSpendReport {
     let period = &scope.period;
     let mut days = Days::default();
-    // A card transaction is counted in the partition of the statement that lists it, which
-    // nothing stops from coming before the transaction's date: every partition is read.
-    days.add(UNCHECKED, unchecked, &Partitions::all(), period);
-    days.add(ADVISORY, advisory, &Partitions::of(period), period);
+    let needed = Partitions::of(period);
+    days.add(UNCHECKED, unchecked, &needed, period);
+    days.add(ADVISORY, advisory, &needed, period);
     let kept = |sums: BTreeMap<DayKey<'a>, [Spend; 2]>| -> Vec<(DayKey<'a>, Sum)> {
         sums.into_iter()
             .map(|(key, spend)| (key, Sum::of(&spend)))
@@ -763,10 +762,9 @@ pub async fn rogue_spend_report(
     // The period in the district's calendar, and the schools' names.
     let scope = service.scope(&params).await?;
     let names = [CardSpend::NAME, Purchases::NAME, adoption::Schools::NAME, Clocks::NAME];
-    let all_time = ReportPeriod::default();
     service.wait_for(&names).await?;
     let (unchecked, advisory, changes, coverage) = futures::try_join!(
-        service.partitions::<Rollup<DaySpend>>(card_spend::UNCHECKED_BY_DAY, &all_time),
+        service.partitions::<Rollup<DaySpend>>(card_spend::UNCHECKED_BY_DAY, &scope.period),
         service.partitions::<Rollup<DaySpend>>(ADVISORY_BY_DAY, &scope.period),
         service.documents::<ChangeDoc>(adoption::CHANGES),
         service.documents::<CoverageDoc>(card_spend::COVERAGE),

@@ -2,22 +2,23 @@
 //! so that a report reads a few documents whatever the length of the log, not one document per
 //! purchase or promise.
 //!
-//! A rollup is kept in **partitions**, one document per UTC day on which the log recorded the
-//! changes ([`partition_key`]): a projection that learns something (a held purchase flagged, its
-//! first reached call, its resolution) adds it to the partition of the event it learned it from,
-//! under the district's day the figure counts by (the flag's, say) and the school. Every figure
-//! kept is a sum (counts, cents, durations counted by the hundredth of an hour), so the figures
-//! of a day are the sum of its entries over every partition, whichever day recorded them.
-//! A report asked for a period reads the partitions that can hold its days ([`Partitions`]),
-//! sums the entries of its days into all, by school and by month ([`Grouped`]), and is done:
-//! the work is in the number of days and schools, not of purchases, except for durations:
-//! counted exactly by the hundredth of an hour, a day and school keeps as many counts as the
-//! distinct durations it saw, at worst one per purchase. And a partition holds what the log
-//! recorded on its day: history entered after the fact in one day lands in one partition,
-//! which every later write that day rewrites. (Both are open: partitions by the day an entry
-//! counts on, durations in buckets of bounded size.) A partition is a UTC day's
-//! rather than a month's so that what a projection writes back after a batch, or after each
-//! event as it follows the log, is a day's entries: a few schools', not a month of them.
+//! A rollup is kept in **partitions**, one document per district day that figures count on
+//! ([`partition_key`]): a projection that learns something (a held purchase flagged, its first
+//! reached call, its resolution) adds it to the entry of the day the figure counts by (the
+//! flag's, say) and the school, in that day's partition. The day is often known only from the
+//! purchase's own document (a call does not say when its purchase was flagged): the projection
+//! asks for the partition as it applies the event, and the store fetches it in another round
+//! ([`eventlog::projection`]). Every figure kept is a sum (counts, cents, lists of durations),
+//! so a group of days sums their entries. A report asked for a period reads exactly the
+//! partitions of its days ([`Partitions`]), sums their entries into all, by school and by month
+//! ([`Grouped`]), and is done: the work is in the number of days and schools, not of purchases,
+//! except for durations, which percentiles need one by one: a day and school keeps each of its
+//! purchases' durations as a small integer ([`Durations`]), a few bytes to read and to order.
+//!
+//! A partition is a day's, not a month's, so that what a projection writes back after a batch,
+//! or after each event as it follows the log, is one day's entries: a few schools'. History
+//! entered after the fact (a district moving years of purchases in one afternoon) spreads over
+//! the days it happened on, as live history does: no partition grows with the log.
 //!
 //! **Measured when they happen.** A rollup takes the district's day and business time in the
 //! calendar in force when the projection applies the event (the district's `district-settings`
@@ -26,15 +27,15 @@
 //! the figures of past months. (`procgate rebuild reporting` measures every event again the same
 //! way: each in the calendar in force at its place in the log.)
 //!
-//! **Exact percentiles.** Durations are kept as counts by the hundredth of a business hour
+//! **Exact percentiles.** Durations are kept in hundredths of a business hour
 //! ([`Durations`]): the precision the reports print. Rounding to it keeps the order of the
-//! durations, so the nearest-rank percentile of the counts is the percentile of the durations
-//! as printed, the same figure a sort of every duration gives.
+//! durations, so the nearest-rank percentile of the rounded ones is the percentile of the
+//! durations as printed, the same figure a sort of every duration gives.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono::{NaiveDate, TimeDelta};
 use events::district::District;
 use serde::{Deserialize, Serialize};
 
@@ -45,40 +46,37 @@ use serde::de::DeserializeOwned;
 use super::clocks::{DISTRICT_KEY, DistrictDoc};
 use super::figures::{Grouped, Stats, month_of_day};
 
-/// The partition of a rollup that takes the changes the log recorded at `recorded_at`: its UTC
-/// day (`2024-09-02`).
-pub fn partition_key(recorded_at: DateTime<Utc>) -> String {
-    recorded_at.date_naive().to_string()
+/// The partition of a rollup that holds the entries of the district's `day` (`2024-09-02`).
+/// Keys sort as their days do.
+pub fn partition_key(day: NaiveDate) -> String {
+    day.to_string()
 }
 
-/// The partitions a period needs: an entry for a day is recorded at or after the start of that
-/// day in the district's time zone (a flag, a call and a resolution come after the purchase was
-/// requested), which is at the earliest on the UTC day before. So a period from a day needs the
-/// partitions from the day before on; a period open at its start needs them all.
+/// The partitions a period needs: those of its days.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Partitions {
     first: Option<String>,
+    last: Option<String>,
 }
 
 impl Partitions {
-    /// Every partition: for a rollup whose entries may be recorded before their day (a card
-    /// transaction dated after the statement that lists it, however wrong).
-    pub fn all() -> Self {
-        Self { first: None }
-    }
-
     pub fn of(period: &ReportPeriod) -> Self {
-        let first = period.from.and_then(|from| from.pred_opt()).map(|day| day.to_string());
-        Self { first }
+        Self { first: period.from.map(partition_key), last: period.to.map(partition_key) }
     }
 
-    /// Whether the partition `key` may hold a day of the period.
+    /// The first and last keys of the period's partitions (open where the period is).
+    pub fn range(&self) -> (Option<&str>, Option<&str>) {
+        (self.first.as_deref(), self.last.as_deref())
+    }
+
+    /// Whether the partition `key` holds a day of the period.
     pub fn needs(&self, key: &str) -> bool {
         self.first.as_deref().is_none_or(|first| key >= first)
+            && self.last.as_deref().is_none_or(|last| key <= last)
     }
 }
 
-/// One partition: entries by the district's day and school.
+/// One partition: entries by the district's day (its own) and school.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(
     transparent,
@@ -139,16 +137,21 @@ pub fn group_into<'a, E: 'a, A: Default>(
     groups
 }
 
-/// Durations of business time, counted by the hundredth of an hour (36 seconds, rounded to the
-/// nearest), which is what the reports print.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Durations of business time, each in hundredths of an hour (36 seconds, rounded to the
+/// nearest), which is what the reports print. Stored as the list of those numbers in order
+/// (`[25, 150, 150]`): a day and school sees a few durations, mostly distinct, and a list of
+/// small integers is the cheapest JSON to keep and to read back. Summing groups of them
+/// ([`Sum`]) appends, and the statistics order them once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
-pub struct Durations(BTreeMap<u32, u64>);
+pub struct Durations(Vec<u32>);
 
 impl Durations {
-    /// Counts one duration (a negative one as zero).
+    /// Counts one duration (a negative one as zero), in order.
     pub fn add(&mut self, duration: TimeDelta) {
-        *self.0.entry(hundredths(duration)).or_default() += 1;
+        let h = hundredths(duration);
+        let at = self.0.partition_point(|d| *d <= h);
+        self.0.insert(at, h);
     }
 
     /// Whether none is counted.
@@ -158,40 +161,47 @@ impl Durations {
 
     /// How many durations are counted.
     pub fn count(&self) -> u64 {
-        self.0.values().sum()
+        self.0.len() as u64
     }
 
     /// The count, median, 90th percentile (nearest rank) and maximum.
     pub fn stats(&self) -> Stats {
-        let count = self.count();
+        let sorted = self.sorted();
+        let count = sorted.len() as u64;
         let hours = |h: u32| f64::from(h) / 100.0;
+        let percentile = |p: u64| -> Option<f64> {
+            let rank = (p * count).div_ceil(100).max(1);
+            sorted.get(usize::try_from(rank - 1).ok()?).copied().map(hours)
+        };
         Stats {
             count,
-            p50_business_hours: self.percentile(50, count).map(hours),
-            p90_business_hours: self.percentile(90, count).map(hours),
-            max_business_hours: self.0.keys().next_back().copied().map(hours),
+            p50_business_hours: percentile(50),
+            p90_business_hours: percentile(90),
+            max_business_hours: sorted.last().copied().map(hours),
         }
     }
 
-    /// The `p`th percentile by the nearest-rank method ([`super::percentile`]).
-    fn percentile(&self, p: u32, count: u64) -> Option<u32> {
-        if count == 0 {
-            return None;
+    /// The durations in order: as kept, or ordered now after sums appended them.
+    fn sorted(&self) -> std::borrow::Cow<'_, [u32]> {
+        if self.0.is_sorted() {
+            std::borrow::Cow::Borrowed(&self.0)
+        } else {
+            let mut sorted = self.0.clone();
+            sorted.sort_unstable();
+            std::borrow::Cow::Owned(sorted)
         }
-        let rank = (u64::from(p) * count).div_ceil(100).max(1);
-        let mut seen = 0;
-        self.0.iter().find_map(|(h, n)| {
-            seen += n;
-            (seen >= rank).then_some(*h)
-        })
+    }
+}
+
+impl Serialize for Durations {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.sorted().serialize(serializer)
     }
 }
 
 impl Sum for Durations {
     fn add(&mut self, other: &Self) {
-        for (h, n) in &other.0 {
-            *self.0.entry(*h).or_default() += n;
-        }
+        self.0.extend_from_slice(&other.0);
     }
 }
 
@@ -293,15 +303,18 @@ mod tests {
     }
 
     #[test]
-    fn given_entries_in_several_partitions_when_grouped_then_a_days_figures_are_their_sum() {
-        // Given a flag recorded on 30 September for that day, and its resolution recorded on 2
-        // October for the same day; and a purchase of 1 October recorded on 2 October.
+    fn given_partitions_of_days_when_grouped_then_a_period_reads_the_partitions_of_its_days() {
+        // Given a flag and, later, its resolution on 30 September at Adams, and a purchase of 1
+        // October at Lincoln: each in the partition of its day.
         let mut september: Rollup<Count> = Rollup::default();
         september.entry(day("2024-09-30"), "adams").0 += 1;
+        september.entry(day("2024-09-30"), "adams").0 += 2;
         let mut october: Rollup<Count> = Rollup::default();
-        october.entry(day("2024-09-30"), "adams").0 += 2;
         october.entry(day("2024-10-01"), "lincoln").0 += 5;
-        let partitions = [("2024-09-30", &september), ("2024-10-02", &october)];
+        let (sep_key, oct_key) =
+            (partition_key(day("2024-09-30")), partition_key(day("2024-10-01")));
+        assert_eq!((sep_key.as_str(), oct_key.as_str()), ("2024-09-30", "2024-10-01"));
+        let partitions = [(sep_key.as_str(), &september), (oct_key.as_str(), &october)];
 
         // When grouped over all time.
         let all = group(partitions, &ReportPeriod::default());
@@ -311,23 +324,22 @@ mod tests {
         assert_eq!(by_school, [("adams".to_owned(), 3), ("lincoln".to_owned(), 5)]);
         assert_eq!(by_month, [("2024-09".to_owned(), 3), ("2024-10".to_owned(), 5)]);
 
-        // When grouped over 30 September only: both partitions' entries of that day.
+        // When grouped over 30 September only, or from 1 October: the partitions of those days.
         let period = ReportPeriod::between(Some(day("2024-09-30")), Some(day("2024-09-30")));
         let (all, _, _) =
             group(partitions, &period).finish(&SchoolNames::default(), &|c: Count, k, _| (k, c.0));
         assert_eq!(all.1, 3);
-
-        // When grouped from 1 October: 30 September's partition (recorded the day before) is
-        // read, earlier ones are not.
-        let from = |d: &str| Partitions::of(&ReportPeriod::between(Some(day(d)), None));
-        assert!(from("2024-10-01").needs("2024-09-30"));
-        assert!(!from("2024-10-01").needs("2024-09-29"));
-        assert!(!from("2024-10-02").needs("2024-09-30"));
-        assert!(Partitions::all().needs("1999-01-01"));
         let period = ReportPeriod::between(Some(day("2024-10-01")), None);
         let (all, _, _) =
             group(partitions, &period).finish(&SchoolNames::default(), &|c: Count, k, _| (k, c.0));
         assert_eq!(all.1, 5);
+        let needed = Partitions::of(&period);
+        assert!(needed.needs("2024-10-01") && needed.needs("2031-01-01"));
+        assert!(!needed.needs("2024-09-30"));
+        assert_eq!(needed.range(), (Some("2024-10-01"), None));
+        let september = Partitions::of(&ReportPeriod::between(None, Some(day("2024-09-30"))));
+        assert!(september.needs("1999-01-01") && !september.needs("2024-10-01"));
+        assert!(Partitions::of(&ReportPeriod::default()).needs("1999-01-01"));
     }
 
     #[test]
@@ -339,9 +351,11 @@ mod tests {
         assert_eq!(serde_json::from_value::<Rollup<Count>>(json).unwrap(), rollup);
         let mut d = Durations::default();
         d.add(TimeDelta::minutes(90));
-        assert_eq!(serde_json::to_value(&d).unwrap(), serde_json::json!({ "150": 1 }));
+        d.add(TimeDelta::minutes(15));
+        d.add(TimeDelta::minutes(90));
+        assert_eq!(serde_json::to_value(&d).unwrap(), serde_json::json!([25, 150, 150]));
         assert_eq!(
-            serde_json::from_value::<Durations>(serde_json::json!({ "150": 1 })).unwrap(),
+            serde_json::from_value::<Durations>(serde_json::json!([25, 150, 150])).unwrap(),
             d
         );
     }

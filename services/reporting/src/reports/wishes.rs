@@ -199,8 +199,9 @@ impl ReadModel for Wishes {
     const NAME: &'static str = NAME;
     const COLLECTION: &'static str = WISHES;
     const SKIP_UNDECODABLE: bool = true;
-    /// 2: keeps the wishes' figures by day and school.
-    const VERSION: u64 = 2;
+    /// 2: keeps the wishes' figures by day and school. 3: one partition per day wishes were
+    /// recorded.
+    const VERSION: u64 = 3;
     type Doc = WishDoc;
 
     fn collections(&self) -> Vec<&'static str> {
@@ -221,12 +222,12 @@ impl ReadModel for Wishes {
     }
 
     fn other_keys(&self, event: &Recorded<'_>) -> Vec<DocKey> {
-        let district = || DocKey::new(DISTRICT, DISTRICT_KEY);
-        let rollup = || DocKey::new(WISHES_BY_DAY, partition_key(event.recorded_at));
+        // The partition of a wish's day is known from the district's calendar or the wish's
+        // own document: `figures` asks for it (see [`eventlog::projection`]).
         match event.event {
-            Published::District(_) => vec![district()],
-            Published::Wish(WishEvent::Recorded(_)) => vec![district(), rollup()],
-            Published::Wish(WishEvent::Progressed(_)) => vec![rollup()],
+            Published::District(_) | Published::Wish(WishEvent::Recorded(_)) => {
+                vec![DocKey::new(DISTRICT, DISTRICT_KEY)]
+            }
             _ => vec![],
         }
     }
@@ -282,7 +283,7 @@ impl ReadModel for Wishes {
     }
 }
 
-/// The entry of the wish `doc` in the partition `event` counts in.
+/// The entry of the wish `doc`, in the partition of its day.
 fn figures<'d>(
     event: &Recorded<'_>,
     doc: &WishDoc,
@@ -292,7 +293,7 @@ fn figures<'d>(
     let day = doc.day.unwrap_or_else(|| doc.recorded_at.date_naive());
     let school = doc.school_id.as_deref().unwrap_or(NO_SCHOOL);
     let partition: &mut Rollup<WishFigures> =
-        docs.entry_in(WISHES_BY_DAY, &partition_key(event.recorded_at), event)?;
+        docs.entry_in(WISHES_BY_DAY, &partition_key(day), event)?;
     Ok(partition.entry(day, school))
 }
 

@@ -6,7 +6,7 @@ use events::calendar::{BusinessHours, ClockTime, DistrictCalendar, TimeZoneName,
 use events::district::{ClosureAdded, District, DistrictEvent, DistrictSet};
 use kernel::ReadModel;
 
-use super::{ADVISORY_BY_DAY, HELD, HELD_BY_DAY, HeldDoc, HeldFigures, Purchases};
+use super::{ADVISORY_BY_DAY, HELD, HELD_BY_DAY, HeldDoc, Purchases};
 use crate::reports::rogue_spend::DaySpend;
 use crate::reports::rollup::Rollup;
 use events::gate::{
@@ -217,7 +217,9 @@ pub fn held_documents(events: &[RecordedEvent]) -> BTreeMap<String, HeldDoc> {
 }
 
 /// The held purchases' rollup partitions after `events`, by partition key.
-pub fn held_partitions(events: &[RecordedEvent]) -> Vec<(String, Rollup<HeldFigures>)> {
+pub fn held_partitions<E: serde::de::DeserializeOwned>(
+    events: &[RecordedEvent],
+) -> Vec<(String, Rollup<E>)> {
     projected(events)
         .into_iter()
         .filter(|(k, _)| k.collection == HELD_BY_DAY)

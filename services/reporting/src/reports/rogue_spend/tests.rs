@@ -482,7 +482,7 @@ fn given_an_advisory_purchase_late_at_night_then_it_counts_on_the_districts_day_
     assert_eq!(months, [Some("2024-09".to_owned())]);
     let partitions = purchases::advisory_partitions(&log);
     assert_eq!(partitions.len(), 1);
-    assert_eq!(partitions[0].0, "2024-10-01", "the UTC day the log recorded it on");
+    assert_eq!(partitions[0].0, "2024-09-30", "the district's day it was asked about");
     assert!(partitions[0].1.days.contains_key(&day("2024-09-30")));
     let september =
         Scope { period: ReportPeriod::between(None, Some(day("2024-09-30"))), ..Scope::all() };
