@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::common::{Backend, TestApp, Who};
+use crate::common::{Backend, Calls, TestApp, Who};
 
 /// Every operation of API.md's gate table.
 const OPERATIONS: [(&str, &str); 33] = [

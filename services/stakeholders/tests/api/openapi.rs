@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::Value;
 use stakeholders::domain::health;
 
-use crate::common::{Backend, TestApp, Who};
+use crate::common::{Backend, Calls, TestApp, Who};
 
 /// Every operation: API.md's stakeholder table, plus the single reads, the profile update,
 /// the reminders' settings and the reports.
