@@ -4,6 +4,7 @@
 
 use maud::{Markup, html};
 use plotters::chart::MeshStyle;
+use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
@@ -44,8 +45,8 @@ pub fn lines(
     y_max: f64,
     y_unit: &str,
 ) -> Markup {
-    let draw = |svg: &mut String| draw_lines(svg, labels, series, marks, y_max, y_unit);
-    figure(title, summary, drawn(labels, draw), labels, series, y_unit)
+    let plot = Plot { labels, series, marks, y_max, y_unit };
+    figure(title, summary, drawn(labels, |root| draw_lines(root, &plot)), labels, series, y_unit)
 }
 
 /// A bar chart: one bar per label and series, side by side, with marks.
@@ -63,23 +64,30 @@ pub fn bars(
         .chain(marks.iter().map(|m| &m.value))
         .fold(0.0_f64, |a, b| a.max(*b));
     let y_max = if top <= 0.0 { 1.0 } else { top * 1.15 };
-    let draw = |svg: &mut String| draw_bars(svg, labels, series, marks, y_max, y_unit);
-    figure(title, summary, drawn(labels, draw), labels, series, y_unit)
+    let plot = Plot { labels, series, marks, y_max, y_unit };
+    figure(title, summary, drawn(labels, |root| draw_bars(root, &plot)), labels, series, y_unit)
 }
 
 /// What a chart with nothing to draw says (a period without figures).
 const NOTHING: &str = "Nothing to chart in this period.";
 
-/// The SVG `draw` writes, or why there is none ([`NOTHING`] without labels).
+/// The SVG `draw` draws on a white area of the chart's size, or why there is none
+/// ([`NOTHING`] without labels).
 fn drawn(
     labels: &[String],
-    draw: impl FnOnce(&mut String) -> Result<(), String>,
+    draw: impl FnOnce(&Area<'_>) -> Result<(), String>,
 ) -> Result<String, String> {
     if labels.is_empty() {
         return Err(NOTHING.into());
     }
     let mut svg = String::new();
-    draw(&mut svg).map(|()| svg)
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        draw(&root)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
 }
 
 fn figure(
@@ -132,6 +140,20 @@ fn format_value(v: f64, unit: &str) -> String {
 fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
+
+/// What a chart plots: a value of each series for each label, marks across it, the y axis up
+/// to `y_max` in `y_unit`.
+#[derive(Debug, Clone, Copy)]
+struct Plot<'a> {
+    labels: &'a [String],
+    series: &'a [Series],
+    marks: &'a [Mark],
+    y_max: f64,
+    y_unit: &'a str,
+}
+
+/// The white area a chart is drawn on, in an SVG string.
+type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
 /// A chart drawn on an SVG string, its y axis the values.
 type Chart<'a, X> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, RangedCoordf64>>;
@@ -190,18 +212,10 @@ fn draw_legend<X: Ranged>(
     Ok(())
 }
 
-fn draw_lines(
-    svg: &mut String,
-    labels: &[String],
-    series: &[Series],
-    marks: &[Mark],
-    y_max: f64,
-    y_unit: &str,
-) -> Result<(), String> {
-    let root = SVGBackend::with_string(svg, (WIDTH, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
+fn draw_lines(root: &Area<'_>, plot: &Plot<'_>) -> Result<(), String> {
+    let Plot { labels, series, marks, y_max, y_unit } = *plot;
     let n = labels.len().max(2);
-    let mut chart = ChartBuilder::on(&root)
+    let mut chart = ChartBuilder::on(root)
         .margin(12)
         .margin_right(36)
         .x_label_area_size(36)
@@ -230,27 +244,18 @@ fn draw_lines(
             .map_err(err)?;
     }
     draw_legend(&mut chart, series, SeriesLabelPosition::LowerRight)?;
-    root.present().map_err(err)?;
     Ok(())
 }
 
-fn draw_bars(
-    svg: &mut String,
-    labels: &[String],
-    series: &[Series],
-    marks: &[Mark],
-    y_max: f64,
-    y_unit: &str,
-) -> Result<(), String> {
-    let root = SVGBackend::with_string(svg, (WIDTH, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
+fn draw_bars(root: &Area<'_>, plot: &Plot<'_>) -> Result<(), String> {
+    let Plot { labels, series, marks, y_max, y_unit } = *plot;
     let n = labels.len().max(1);
     let per = series.len().max(1);
     // One segment per bar, and a gap after each label's bars; the label sits under its
     // middle bar.
     let group = per + 1;
     let segments = n * group;
-    let mut chart = ChartBuilder::on(&root)
+    let mut chart = ChartBuilder::on(root)
         .margin(12)
         .margin_right(28)
         .x_label_area_size(36)
@@ -291,7 +296,6 @@ fn draw_bars(
     let ends = (SegmentValue::Exact(0), SegmentValue::Exact(segments));
     draw_marks(&mut chart, marks, ends, ShapeStyle::from(&INK.mix(0.7)).stroke_width(2))?;
     draw_legend(&mut chart, series, SeriesLabelPosition::UpperRight)?;
-    root.present().map_err(err)?;
     Ok(())
 }
 
