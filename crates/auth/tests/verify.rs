@@ -24,6 +24,17 @@ fn hs256_verifier() -> Verifier {
     Verifier::new(AuthConfig::hs256(SECRET, ISS, AUD)).unwrap()
 }
 
+/// A verifier of tokens from [`ISS`] for [`AUD`] signed with `key`, 30 seconds of leeway.
+fn verifier(key: KeyConfig) -> Verifier {
+    Verifier::new(AuthConfig {
+        key,
+        issuer: ISS.to_owned(),
+        audience: AUD.to_owned(),
+        leeway_secs: 30,
+    })
+    .unwrap()
+}
+
 /// Claims that pass, to be spoiled one member at a time.
 fn good_claims() -> Value {
     json!({
@@ -218,13 +229,7 @@ fn refuses_other_algorithms_when_hs256_is_pinned() {
 #[test]
 fn refuses_hs256_signed_with_the_public_key_when_rs256_is_pinned() {
     // The key-confusion attack: HMAC over the token with the RSA *public* key as the secret.
-    let verifier = Verifier::new(AuthConfig {
-        key: KeyConfig::Rs256 { public_pem: RSA_PUBLIC.to_owned() },
-        issuer: ISS.to_owned(),
-        audience: AUD.to_owned(),
-        leeway_secs: 30,
-    })
-    .unwrap();
+    let verifier = verifier(KeyConfig::Rs256 { public_pem: RSA_PUBLIC.to_owned() });
     let forged =
         sign(Algorithm::HS256, &EncodingKey::from_secret(RSA_PUBLIC.as_bytes()), &good_claims());
     assert_eq!(
@@ -249,13 +254,7 @@ fn refuses_garbage() {
 fn eddsa_round_trip() {
     let (private, public) = ed25519_pems(42);
     let issuer = Issuer::new(SigningKeyConfig::EdDsa { private_pem: private }, ISS, AUD).unwrap();
-    let verifier = Verifier::new(AuthConfig {
-        key: KeyConfig::EdDsa { public_pem: public },
-        issuer: ISS.to_owned(),
-        audience: AUD.to_owned(),
-        leeway_secs: 30,
-    })
-    .unwrap();
+    let verifier = verifier(KeyConfig::EdDsa { public_pem: public });
     let token = issuer.issue("auditor-7", &[Role::Auditor], Duration::from_secs(60));
     let claims = verifier.verify(&token).unwrap();
     assert_eq!(claims.sub, "auditor-7");
@@ -274,13 +273,7 @@ fn rs256_round_trip() {
     let issuer =
         Issuer::new(SigningKeyConfig::Rs256 { private_pem: RSA_PRIVATE.to_owned() }, ISS, AUD)
             .unwrap();
-    let verifier = Verifier::new(AuthConfig {
-        key: KeyConfig::Rs256 { public_pem: RSA_PUBLIC.to_owned() },
-        issuer: ISS.to_owned(),
-        audience: AUD.to_owned(),
-        leeway_secs: 30,
-    })
-    .unwrap();
+    let verifier = verifier(KeyConfig::Rs256 { public_pem: RSA_PUBLIC.to_owned() });
     let token = issuer.issue("it-bob", &[Role::ItStaff], Duration::from_secs(60));
     assert_eq!(verifier.verify(&token).unwrap().sub, "it-bob");
 }

@@ -196,16 +196,143 @@ pub const CONCURRENCY: usize = 16;
 /// How long after a failure, or a judgement its tracker cannot see yet, an item is tried again.
 pub const RETRY_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
 
-/// What a schedule's tracker offers [`settle`]: the items it keeps, by id.
+/// An item a schedule follows, folded from its own stream.
+pub trait Folded: Default {
+    /// The version of the item's stream it was folded to.
+    fn version(&self) -> u64;
+}
+
+/// The items a schedule follows, by id, and when each next needs the scheduler.
+#[derive(Debug)]
+pub struct Followed<T> {
+    items: HashMap<uuid::Uuid, T>,
+    wakes: Wakes<uuid::Uuid>,
+}
+
+impl<T> Default for Followed<T> {
+    fn default() -> Self {
+        Self { items: HashMap::new(), wakes: Wakes::default() }
+    }
+}
+
+impl<T: Folded> Followed<T> {
+    /// The item `id`, if followed.
+    pub fn get(&self, id: uuid::Uuid) -> Option<&T> {
+        self.items.get(&id)
+    }
+
+    /// The item `id`, if followed, to change.
+    pub fn get_mut(&mut self, id: uuid::Uuid) -> Option<&mut T> {
+        self.items.get_mut(&id)
+    }
+
+    /// Every item followed.
+    pub fn values(&self) -> impl Iterator<Item = &T> {
+        self.items.values()
+    }
+
+    /// The ids of every item followed.
+    pub fn ids(&self) -> Vec<uuid::Uuid> {
+        self.items.keys().copied().collect()
+    }
+
+    /// The item `id` to fold the event at `version` of its stream into (made by `new` when it
+    /// is not followed yet), or `None` when it was folded that far already.
+    pub fn to_fold(
+        &mut self,
+        id: uuid::Uuid,
+        version: u64,
+        new: impl FnOnce() -> T,
+    ) -> Option<&mut T> {
+        let item = self.items.entry(id).or_insert_with(new);
+        (version > item.version()).then_some(item)
+    }
+
+    /// Puts a fresh read of `id` in place of what is kept, unless that was folded further.
+    pub fn replace(&mut self, id: uuid::Uuid, item: T) {
+        let known = self.items.entry(id).or_default();
+        if item.version() >= known.version() {
+            *known = item;
+        }
+    }
+
+    /// Sets when `id` next needs the scheduler (`None`: not now, though it is still followed).
+    pub fn set_wake(&mut self, id: uuid::Uuid, wake: Option<DateTime<Utc>>) {
+        self.wakes.set(id, wake);
+    }
+
+    /// Stops following `id`: nothing more can be recorded for it.
+    pub fn forget(&mut self, id: uuid::Uuid) {
+        self.items.remove(&id);
+        self.wakes.set(id, None);
+    }
+
+    /// Makes `id`, if followed, due again at `at`.
+    pub fn retry_at(&mut self, id: uuid::Uuid, at: DateTime<Utc>) {
+        if self.items.contains_key(&id) {
+            self.wakes.set(id, Some(at));
+        }
+    }
+
+    /// When `id` next needs the scheduler.
+    pub fn wake(&self, id: uuid::Uuid) -> Option<DateTime<Utc>> {
+        self.wakes.get(id)
+    }
+
+    /// The earliest wake.
+    pub fn next_wake(&self) -> Option<DateTime<Utc>> {
+        self.wakes.next()
+    }
+
+    /// The items due at `now`, soonest first.
+    pub fn due(&self, now: DateTime<Utc>) -> Vec<uuid::Uuid> {
+        self.wakes.due(now)
+    }
+
+    /// How many items are followed, and how many of them have a wake.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.items.len(), self.wakes.len())
+    }
+}
+
+/// A schedule's tracker: the items it follows, and its rule for when each next needs the
+/// scheduler. [`settle`] puts judged items back through it.
 pub trait Tracks {
     /// An item as a judgement leaves it.
-    type Item;
+    type Item: Folded;
+
+    /// The items followed.
+    fn followed(&self) -> &Followed<Self::Item>;
+
+    /// The items followed, to change.
+    fn followed_mut(&mut self) -> &mut Followed<Self::Item>;
+
+    /// Recomputes when the item next needs the scheduler, or forgets it when nothing more can
+    /// be recorded for it.
+    fn reschedule(&mut self, id: uuid::Uuid);
+
+    /// Recomputes every item's wake (after a change of the settings they are judged by).
+    fn reschedule_all(&mut self) {
+        for id in self.followed().ids() {
+            self.reschedule(id);
+        }
+    }
+
     /// Puts the freshly judged `item` in place of the one kept.
-    fn replace(&mut self, id: uuid::Uuid, item: Self::Item);
+    fn replace(&mut self, id: uuid::Uuid, item: Self::Item) {
+        self.followed_mut().replace(id, item);
+        self.reschedule(id);
+    }
+
     /// When the item is due next, by what the tracker knows.
-    fn wake(&self, id: uuid::Uuid) -> Option<DateTime<Utc>>;
+    fn wake(&self, id: uuid::Uuid) -> Option<DateTime<Utc>> {
+        self.followed().wake(id)
+    }
+
     /// Makes the item due again at `at`.
-    fn retry_at(&mut self, id: uuid::Uuid, at: DateTime<Utc>);
+    fn retry_at(&mut self, id: uuid::Uuid, at: DateTime<Utc>) {
+        self.followed_mut().retry_at(id, at);
+    }
 }
 
 /// Runs `judge` on each of `due`, [`CONCURRENCY`] at once.

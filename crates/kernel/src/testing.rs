@@ -6,11 +6,36 @@
 
 use chrono::{DateTime, Utc};
 
+use eventlog::{Actor, Metadata, RecordedEvent};
+use events::EventFamily;
+
 use crate::aggregate::{Aggregate, At, Decision, Opened};
 
 /// The time given events are recorded at unless told otherwise: 2024-09-02T09:00:00Z.
 pub fn t0() -> DateTime<Utc> {
     DateTime::from_timestamp(1_725_267_600, 0).expect("a valid timestamp")
+}
+
+/// `event` as the log would hand it back: at `version` of `stream`, recorded at `at` (position
+/// 0, no hash), for a tracker or a fold fed records by hand.
+pub fn recorded<E: EventFamily>(
+    stream: String,
+    version: u64,
+    event: &E,
+    at: DateTime<Utc>,
+) -> RecordedEvent {
+    let new = crate::new_event(event, Metadata::new(Actor::system("test"), "test"));
+    RecordedEvent {
+        position: 0,
+        id: new.id,
+        stream,
+        version,
+        event_type: new.event_type,
+        data: new.data,
+        metadata: new.metadata,
+        recorded_at: at,
+        hash: String::new(),
+    }
 }
 
 /// Starts a scenario from `events`, each recorded at [`t0`].

@@ -1,8 +1,78 @@
-//! HTTP answers in tests of the services: read whole, with assertions on procgate's
-//! conventions (request ids, RFC 9457 problems, validation errors).
+//! HTTP in tests of the services: a served app called as someone ([`Calls`]), and its answers
+//! read whole, with assertions on procgate's conventions (request ids, RFC 9457 problems,
+//! validation errors).
 
+use std::future::Future;
+use std::time::Duration;
+
+use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
+
+/// The HTTP client of the tests: a minute before a request gives up.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap()
+}
+
+/// A served app that tests call as someone (`Self::Who`): with that caller's bearer token, or
+/// without an `Authorization` header.
+pub trait Calls {
+    /// Who calls.
+    type Who: Copy;
+
+    /// The app's base URL (`http://127.0.0.1:<port>`).
+    fn base(&self) -> &str;
+
+    /// The HTTP client.
+    fn client(&self) -> &reqwest::Client;
+
+    /// The bearer token `who` sends (`None`: no `Authorization` header).
+    fn bearer(&self, who: Self::Who) -> Option<String>;
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base())
+    }
+
+    /// A request as `who` (with its token, if it has one).
+    fn request(&self, who: Self::Who, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let req = self.client().request(method, self.url(path));
+        match self.bearer(who) {
+            Some(token) => req.bearer_auth(token),
+            None => req,
+        }
+    }
+
+    /// Sends a request as `who`, with `body` as JSON when given.
+    fn send(
+        &self,
+        who: Self::Who,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> impl Future<Output = Reply> {
+        let mut req = self.request(who, method, path);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        async move { Reply::read(req.send().await.unwrap()).await }
+    }
+
+    fn get(&self, who: Self::Who, path: &str) -> impl Future<Output = Reply> {
+        self.send(who, Method::GET, path, None)
+    }
+
+    fn post(&self, who: Self::Who, path: &str, body: &Value) -> impl Future<Output = Reply> {
+        self.send(who, Method::POST, path, Some(body))
+    }
+
+    fn put(&self, who: Self::Who, path: &str, body: &Value) -> impl Future<Output = Reply> {
+        self.send(who, Method::PUT, path, Some(body))
+    }
+
+    fn delete(&self, who: Self::Who, path: &str, body: &Value) -> impl Future<Output = Reply> {
+        self.send(who, Method::DELETE, path, Some(body))
+    }
+}
 
 /// An HTTP answer, read whole.
 #[derive(Debug)]

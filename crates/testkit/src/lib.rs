@@ -33,6 +33,39 @@ mod store;
 
 pub use store::{Backend, TestStore};
 
+/// Serves `services` on a free port of 127.0.0.1 (always ready, with `workers` HTTP workers):
+/// its base URL and the server's handle. Call it inside a Tokio runtime.
+pub fn serve(
+    services: Vec<std::sync::Arc<dyn web::Service>>,
+    workers: usize,
+) -> (String, actix_web::dev::ServerHandle) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let app =
+        web::Application::build(listener, services, web::always_ready(), Some(workers)).unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    (base, handle)
+}
+
+/// Asks `check` every `every` until it answers `Ok`, and returns that; once `within` has passed,
+/// panics with what it last saw (its `Err`). For what a test waits on: deliveries, e-mails, a
+/// record the service writes in the background.
+pub async fn eventually<T>(
+    within: Duration,
+    every: Duration,
+    mut check: impl AsyncFnMut() -> Result<T, String>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match check().await {
+            Ok(done) => return done,
+            Err(seen) => assert!(tokio::time::Instant::now() < deadline, "{seen}"),
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;

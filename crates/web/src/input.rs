@@ -43,6 +43,17 @@ impl Fields {
         self.errors.is_empty()
     }
 
+    /// Records `message` about `field`, which gives no value.
+    fn refuse<T>(&mut self, field: &str, message: impl Into<String>) -> Option<T> {
+        self.error(field, message);
+        None
+    }
+
+    /// The value `parse` gave, or its error recorded against `field`.
+    fn parsed<T, E: Display>(&mut self, field: &str, parse: Result<T, E>) -> Option<T> {
+        parse.map_err(|e| self.error(field, e.to_string())).ok()
+    }
+
     /// A required string field, parsed.
     pub fn string<T, E: Display>(
         &mut self,
@@ -51,10 +62,7 @@ impl Fields {
         parse: impl FnOnce(&str) -> Result<T, E>,
     ) -> Option<T> {
         match value {
-            None | Some(Value::Null) => {
-                self.error(field, "is required");
-                None
-            }
+            None | Some(Value::Null) => self.refuse(field, "is required"),
             Some(v) => self.present_string(field, v, parse),
         }
     }
@@ -79,30 +87,17 @@ impl Fields {
         parse: impl FnOnce(&str) -> Result<T, E>,
     ) -> Option<T> {
         let Value::String(s) = value else {
-            self.error(field, format!("must be a string, not {}", kind(value)));
-            return None;
+            return self.refuse(field, format!("must be a string, not {}", kind(value)));
         };
-        match parse(s) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.error(field, e.to_string());
-                None
-            }
-        }
+        self.parsed(field, parse(s))
     }
 
     /// A required boolean.
     pub fn boolean(&mut self, field: &str, value: Option<&Value>) -> Option<bool> {
         match value {
             Some(Value::Bool(b)) => Some(*b),
-            None | Some(Value::Null) => {
-                self.error(field, "is required");
-                None
-            }
-            Some(v) => {
-                self.error(field, format!("must be true or false, not {}", kind(v)));
-                None
-            }
+            None | Some(Value::Null) => self.refuse(field, "is required"),
+            Some(v) => self.refuse(field, format!("must be true or false, not {}", kind(v))),
         }
     }
 
@@ -115,26 +110,11 @@ impl Fields {
     ) -> Option<T> {
         match value {
             Some(Value::Number(n)) => match n.as_u64() {
-                Some(n) => match parse(n) {
-                    Ok(v) => Some(v),
-                    Err(e) => {
-                        self.error(field, e.to_string());
-                        None
-                    }
-                },
-                None => {
-                    self.error(field, "must be a whole number of at least 0");
-                    None
-                }
+                Some(n) => self.parsed(field, parse(n)),
+                None => self.refuse(field, "must be a whole number of at least 0"),
             },
-            None | Some(Value::Null) => {
-                self.error(field, "is required");
-                None
-            }
-            Some(v) => {
-                self.error(field, format!("must be a whole number, not {}", kind(v)));
-                None
-            }
+            None | Some(Value::Null) => self.refuse(field, "is required"),
+            Some(v) => self.refuse(field, format!("must be a whole number, not {}", kind(v))),
         }
     }
 
@@ -149,10 +129,7 @@ impl Fields {
         each: impl FnMut(&mut Self, &str, &Value) -> Option<T>,
     ) -> Option<Vec<T>> {
         match value {
-            None | Some(Value::Null) => {
-                self.error(field, "is required");
-                None
-            }
+            None | Some(Value::Null) => self.refuse(field, "is required"),
             Some(v) => self.present_array(field, v, min, max, each),
         }
     }
@@ -182,12 +159,11 @@ impl Fields {
         mut each: impl FnMut(&mut Self, &str, &Value) -> Option<T>,
     ) -> Option<Vec<T>> {
         let Value::Array(items) = value else {
-            self.error(field, format!("must be an array, not {}", kind(value)));
-            return None;
+            return self.refuse(field, format!("must be an array, not {}", kind(value)));
         };
         if items.len() < min || items.len() > max {
-            self.error(field, format!("must have {min} to {max} items, not {}", items.len()));
-            return None;
+            let count = items.len();
+            return self.refuse(field, format!("must have {min} to {max} items, not {count}"));
         }
         let parsed: Vec<Option<T>> = items
             .iter()

@@ -11,7 +11,7 @@
 //! | [`json_config`], [`query_config`], [`path_config`], [`not_found`] | [`extract`] | bad input gets a 400/413/415 problem; unknown routes 404, wrong methods 405 |
 //! | [`health_routes`], [`ReadinessCheck`] | [`health`] | `/health/live`, `/health/ready` |
 //! | [`metrics::middleware`], [`metrics_routes`] | [`metrics`] | request counters and latency histograms at `/metrics` |
-//! | [`openapi_routes`], [`check_openapi_file`] | [`openapi`] | `/openapi.json`, Swagger UI at `/docs`, and the drift check |
+//! | [`openapi_routes`], [`check_openapi_file`], [`check_operations`] | [`openapi`] | `/openapi.json`, Swagger UI at `/docs`, and the drift check |
 //! | [`Service`], [`Application`] | [`server`] | one or several services on one listener, with all of the above |
 //! | [`csv::Csv`], [`csv::attachment`] | [`csv`] | reports as CSV (`?format=csv`), safe to open in a spreadsheet |
 //!
@@ -58,7 +58,9 @@ pub use extract::{DEFAULT_JSON_LIMIT, json_config, not_found, path_config, query
 pub use health::{NotReady, ReadinessCheck, ReadyFuture, always_ready, health_routes};
 pub use input::Fields;
 pub use metrics::{metrics_routes, prometheus_handle};
-pub use openapi::{check_openapi_file, openapi_json, openapi_routes, openapi_routes_at};
+pub use openapi::{
+    check_openapi_file, check_operations, openapi_json, openapi_routes, openapi_routes_at,
+};
 pub use problem::{ApiError, FieldError, PROBLEM_BASE, PROBLEM_JSON, Problem, problem_type};
 pub use request_id::{REQUEST_ID_HEADER, RequestId};
 pub use server::{Application, Service, merged_openapi};

@@ -8,6 +8,8 @@
 //! that builds its document and calls it with the committed file's path. When the code and the
 //! file disagree the test fails, naming the command that regenerates the file
 //! (`UPDATE_OPENAPI=1 cargo test -p <crate>`), in the manner of rust-analyzer's `UPDATE_EXPECT`.
+//! [`check_operations`] is its companion: the document has exactly the operations the API
+//! lists, each behind the bearer token.
 
 use std::path::Path;
 
@@ -61,6 +63,37 @@ pub fn openapi_json(doc: &OpenApi) -> String {
 pub fn check_openapi_file(doc: &OpenApi, path: &Path) {
     let update = std::env::var(UPDATE_OPENAPI_ENV).is_ok_and(|v| v == "1");
     check_or_update(doc, path, update);
+}
+
+/// Checks that `doc` has exactly `operations` (method and path), each secured by the `bearer`
+/// scheme and documenting every one of `statuses`, and that it defines the `bearer` scheme and
+/// the component `schemas`; panics naming what is missing. Call it from a test.
+pub fn check_operations(
+    doc: &OpenApi,
+    operations: &[(&str, &str)],
+    statuses: &[&str],
+    schemas: &[&str],
+) {
+    let doc = serde_json::to_value(doc).expect("an OpenAPI document always serializes to JSON");
+    let paths = doc["paths"].as_object().expect("the document has paths");
+    for (method, path) in operations {
+        let operation = &paths
+            .get(*path)
+            .unwrap_or_else(|| panic!("{path} is missing; the paths are {:?}", paths.keys()))
+            [method];
+        assert!(operation.is_object(), "{method} {path} is missing");
+        assert_eq!(operation["security"][0]["bearer"], serde_json::json!([]), "{method} {path}");
+        let responses = operation["responses"].as_object().expect("an operation has responses");
+        for status in statuses {
+            assert!(responses.contains_key(*status), "{method} {path} does not document {status}");
+        }
+    }
+    let count: usize = paths.values().map(|p| p.as_object().map_or(0, |p| p.len())).sum();
+    assert_eq!(count, operations.len(), "operations not listed: {:?}", paths.keys());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    for schema in schemas {
+        assert!(doc["components"]["schemas"][schema].is_object(), "no schema {schema}");
+    }
 }
 
 fn check_or_update(doc: &OpenApi, path: &Path, update: bool) {

@@ -3,6 +3,9 @@
 //! read a number.
 
 use maud::{Markup, html};
+use plotters::chart::MeshStyle;
+use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::layout::raw;
@@ -42,12 +45,8 @@ pub fn lines(
     y_max: f64,
     y_unit: &str,
 ) -> Markup {
-    if labels.is_empty() {
-        return figure(title, summary, Err(NOTHING.into()), labels, series, y_unit);
-    }
-    let mut svg = String::new();
-    let drawn = draw_lines(&mut svg, labels, series, marks, y_max, y_unit);
-    figure(title, summary, drawn.map(|()| svg), labels, series, y_unit)
+    let plot = Plot { labels, series, marks, y_max, y_unit };
+    figure(title, summary, drawn(labels, |root| draw_lines(root, &plot)), labels, series, y_unit)
 }
 
 /// A bar chart: one bar per label and series, side by side, with marks.
@@ -65,16 +64,31 @@ pub fn bars(
         .chain(marks.iter().map(|m| &m.value))
         .fold(0.0_f64, |a, b| a.max(*b));
     let y_max = if top <= 0.0 { 1.0 } else { top * 1.15 };
-    if labels.is_empty() {
-        return figure(title, summary, Err(NOTHING.into()), labels, series, y_unit);
-    }
-    let mut svg = String::new();
-    let drawn = draw_bars(&mut svg, labels, series, marks, y_max, y_unit);
-    figure(title, summary, drawn.map(|()| svg), labels, series, y_unit)
+    let plot = Plot { labels, series, marks, y_max, y_unit };
+    figure(title, summary, drawn(labels, |root| draw_bars(root, &plot)), labels, series, y_unit)
 }
 
 /// What a chart with nothing to draw says (a period without figures).
 const NOTHING: &str = "Nothing to chart in this period.";
+
+/// The SVG `draw` draws on a white area of the chart's size, or why there is none
+/// ([`NOTHING`] without labels).
+fn drawn(
+    labels: &[String],
+    draw: impl FnOnce(&Area<'_>) -> Result<(), String>,
+) -> Result<String, String> {
+    if labels.is_empty() {
+        return Err(NOTHING.into());
+    }
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        draw(&root)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
 
 fn figure(
     title: &str,
@@ -127,18 +141,81 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-fn draw_lines(
-    svg: &mut String,
-    labels: &[String],
-    series: &[Series],
-    marks: &[Mark],
+/// What a chart plots: a value of each series for each label, marks across it, the y axis up
+/// to `y_max` in `y_unit`.
+#[derive(Debug, Clone, Copy)]
+struct Plot<'a> {
+    labels: &'a [String],
+    series: &'a [Series],
+    marks: &'a [Mark],
     y_max: f64,
-    y_unit: &str,
+    y_unit: &'a str,
+}
+
+/// The white area a chart is drawn on, in an SVG string.
+type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+
+/// A chart drawn on an SVG string, its y axis the values.
+type Chart<'a, X> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, RangedCoordf64>>;
+
+/// The grid, axes and labels every chart shares, on `mesh` (configured further by the caller).
+fn mesh_style<'m, 'a, 'b, X: Ranged>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, RangedCoordf64, SVGBackend<'a>>,
+) -> &'m mut MeshStyle<'a, 'b, X, RangedCoordf64, SVGBackend<'a>> {
+    mesh.light_line_style(GRID.mix(0.4))
+        .bold_line_style(GRID)
+        .axis_style(INK)
+        .label_style(("sans-serif", FONT).into_font().color(&INK))
+}
+
+/// Each of `marks` as a line from `from` to `to` in `style`, labelled at its start.
+fn draw_marks<X>(
+    chart: &mut Chart<'_, X>,
+    marks: &[Mark],
+    (from, to): (X::ValueType, X::ValueType),
+    style: ShapeStyle,
+) -> Result<(), String>
+where
+    X: Ranged,
+    X::ValueType: Clone + 'static,
+{
+    for mark in marks {
+        let line = [(from.clone(), mark.value), (to.clone(), mark.value)];
+        chart.draw_series(LineSeries::new(line, style)).map_err(err)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                mark.label.clone(),
+                (from.clone(), mark.value),
+                ("sans-serif", FONT).into_font().color(&INK),
+            )))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// The legend at `position`, when there is more than one series to tell apart.
+fn draw_legend<X: Ranged>(
+    chart: &mut Chart<'_, X>,
+    series: &[Series],
+    position: SeriesLabelPosition,
 ) -> Result<(), String> {
-    let root = SVGBackend::with_string(svg, (WIDTH, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
+    if series.len() > 1 {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.9))
+            .border_style(GRID)
+            .label_font(("sans-serif", FONT).into_font().color(&INK))
+            .position(position)
+            .draw()
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+fn draw_lines(root: &Area<'_>, plot: &Plot<'_>) -> Result<(), String> {
+    let Plot { labels, series, marks, y_max, y_unit } = *plot;
     let n = labels.len().max(2);
-    let mut chart = ChartBuilder::on(&root)
+    let mut chart = ChartBuilder::on(root)
         .margin(12)
         .margin_right(36)
         .x_label_area_size(36)
@@ -146,32 +223,13 @@ fn draw_lines(
         .build_cartesian_2d(0..n - 1, 0.0..y_max)
         .map_err(err)?;
     let unit = y_unit.to_owned();
-    chart
-        .configure_mesh()
-        .light_line_style(GRID.mix(0.4))
-        .bold_line_style(GRID)
-        .axis_style(INK)
-        .label_style(("sans-serif", FONT).into_font().color(&INK))
+    mesh_style(&mut chart.configure_mesh())
         .x_labels(labels.len().min(12))
         .x_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
         .y_label_formatter(&|v| format_value(*v, &unit))
         .draw()
         .map_err(err)?;
-    for mark in marks {
-        chart
-            .draw_series(LineSeries::new(
-                [(0, mark.value), (n - 1, mark.value)],
-                ShapeStyle::from(&INK.mix(0.6)).stroke_width(1),
-            ))
-            .map_err(err)?;
-        chart
-            .draw_series(std::iter::once(Text::new(
-                mark.label.clone(),
-                (0, mark.value),
-                ("sans-serif", FONT).into_font().color(&INK),
-            )))
-            .map_err(err)?;
-    }
+    draw_marks(&mut chart, marks, (0, n - 1), ShapeStyle::from(&INK.mix(0.6)).stroke_width(1))?;
     for (i, s) in series.iter().enumerate() {
         let colour = SERIES[i % SERIES.len()];
         let points: Vec<(usize, f64)> =
@@ -185,37 +243,19 @@ fn draw_lines(
             .draw_series(points.into_iter().map(|p| Circle::new(p, 3, colour.filled())))
             .map_err(err)?;
     }
-    if series.len() > 1 {
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.9))
-            .border_style(GRID)
-            .label_font(("sans-serif", FONT).into_font().color(&INK))
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
-            .map_err(err)?;
-    }
-    root.present().map_err(err)?;
+    draw_legend(&mut chart, series, SeriesLabelPosition::LowerRight)?;
     Ok(())
 }
 
-fn draw_bars(
-    svg: &mut String,
-    labels: &[String],
-    series: &[Series],
-    marks: &[Mark],
-    y_max: f64,
-    y_unit: &str,
-) -> Result<(), String> {
-    let root = SVGBackend::with_string(svg, (WIDTH, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
+fn draw_bars(root: &Area<'_>, plot: &Plot<'_>) -> Result<(), String> {
+    let Plot { labels, series, marks, y_max, y_unit } = *plot;
     let n = labels.len().max(1);
     let per = series.len().max(1);
     // One segment per bar, and a gap after each label's bars; the label sits under its
     // middle bar.
     let group = per + 1;
     let segments = n * group;
-    let mut chart = ChartBuilder::on(&root)
+    let mut chart = ChartBuilder::on(root)
         .margin(12)
         .margin_right(28)
         .x_label_area_size(36)
@@ -223,13 +263,7 @@ fn draw_bars(
         .build_cartesian_2d((0..segments).into_segmented(), 0.0..y_max)
         .map_err(err)?;
     let unit = y_unit.to_owned();
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .light_line_style(GRID.mix(0.4))
-        .bold_line_style(GRID)
-        .axis_style(INK)
-        .label_style(("sans-serif", FONT).into_font().color(&INK))
+    mesh_style(chart.configure_mesh().disable_x_mesh())
         .x_labels(segments)
         .x_label_formatter(&|x| match x {
             SegmentValue::CenterOf(k) if k % group == (per - 1) / 2 => {
@@ -259,32 +293,9 @@ fn draw_bars(
             .label(s.name.clone())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled()));
     }
-    for mark in marks {
-        chart
-            .draw_series(LineSeries::new(
-                [(SegmentValue::Exact(0), mark.value), (SegmentValue::Exact(segments), mark.value)],
-                ShapeStyle::from(&INK.mix(0.7)).stroke_width(2),
-            ))
-            .map_err(err)?;
-        chart
-            .draw_series(std::iter::once(Text::new(
-                mark.label.clone(),
-                (SegmentValue::Exact(0), mark.value),
-                ("sans-serif", FONT).into_font().color(&INK),
-            )))
-            .map_err(err)?;
-    }
-    if series.len() > 1 {
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.9))
-            .border_style(GRID)
-            .label_font(("sans-serif", FONT).into_font().color(&INK))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(err)?;
-    }
-    root.present().map_err(err)?;
+    let ends = (SegmentValue::Exact(0), SegmentValue::Exact(segments));
+    draw_marks(&mut chart, marks, ends, ShapeStyle::from(&INK.mix(0.7)).stroke_width(2))?;
+    draw_legend(&mut chart, series, SeriesLabelPosition::UpperRight)?;
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use eventlog::{RecordedEvent, Store};
 use events::gate::{IdempotencyEvent, IdempotencyKeyUsed};
 use events::school::SchoolStatus;
 use events::values::SchoolId;
-use kernel::http::store_error;
+use kernel::http::{Handlers, store_error};
 use kernel::{Commands, ReadModels};
 use utoipa::OpenApi as _;
 use utoipa::openapi::OpenApi;
@@ -24,8 +24,7 @@ use crate::scheduler;
 /// The gate: purchase checks, the standards catalog, the flagged-order queue.
 #[derive(Debug, Clone)]
 pub struct Gate {
-    state: actix_web::web::Data<State>,
-    verifier: actix_web::web::Data<Verifier>,
+    handlers: Handlers<State>,
 }
 
 /// What a purchase check reads before it decides.
@@ -77,22 +76,19 @@ impl Gate {
             district: Latest::new(domain::district_stream()),
         };
         state.standards().await.map_err(|e| anyhow::anyhow!("cannot read the standards: {e}"))?;
-        Ok(Self {
-            state: actix_web::web::Data::new(state),
-            verifier: actix_web::web::Data::from(verifier),
-        })
+        Ok(Self { handlers: Handlers::new(state, verifier, api::routes) })
     }
 
     /// Stops the clocks' scheduler of this instance (it also stops when the service is
     /// dropped): for tests of instances that stop.
     pub fn stop_scheduler(&self) {
-        self.state.scheduler.stop();
+        self.handlers.state().scheduler.stop();
     }
 
     /// Waits until the gate's projections have applied the log up to its head as it is now.
     pub async fn caught_up(&self) -> eventlog::Result<()> {
-        let head = self.state.store().head().await?;
-        self.state.read_models.wait(head, &[]).await
+        let head = self.handlers.state().store().head().await?;
+        self.handlers.state().read_models.wait(head, &[]).await
     }
 }
 
@@ -102,8 +98,7 @@ impl web::Service for Gate {
     }
 
     fn configure(&self, cfg: &mut actix_web::web::ServiceConfig) {
-        cfg.app_data(self.state.clone()).app_data(self.verifier.clone());
-        api::routes(&mut utoipa_actix_web::service_config::ServiceConfig::new(cfg));
+        self.handlers.configure(cfg);
     }
 
     fn openapi(&self) -> OpenApi {

@@ -2,7 +2,7 @@
 //! recomputes the chain: `procgate audit verify` alone cannot tell, `--anchor FILE` names the
 //! stretch that changed; a truncated tail is caught too. On PostgreSQL, with the real binary.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
@@ -88,14 +88,31 @@ async fn rewrite_and_rechain(client: &tokio_postgres::Client, position: i64) {
     client.execute("UPDATE log_head SET chain = $1", &[&link.to_vec()]).await.unwrap();
 }
 
+/// A log on a database of its own, a directory, and an anchor key saved in it.
+struct Setup {
+    db: testkit::TestDatabase,
+    store: Store,
+    dir: tempfile::TempDir,
+    key: AnchorKey,
+    key_file: PathBuf,
+}
+
+impl Setup {
+    async fn new() -> Self {
+        let db = testkit::pg_database().await;
+        let store: Store =
+            Arc::new(PgStore::connect(db.url(), PgOptions::default()).await.unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let key = AnchorKey::generate().unwrap();
+        let key_file = dir.path().join("anchor-key.pem");
+        std::fs::write(&key_file, key.to_pem().unwrap()).unwrap();
+        Self { db, store, dir, key, key_file }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rewritten_and_rechained_log_fails_its_anchors() {
-    let db = testkit::pg_database().await;
-    let store: Store = Arc::new(PgStore::connect(db.url(), PgOptions::default()).await.unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let key = AnchorKey::generate().unwrap();
-    let key_file = dir.path().join("anchor-key.pem");
-    std::fs::write(&key_file, key.to_pem().unwrap()).unwrap();
+    let Setup { db, store, dir, key, key_file } = Setup::new().await;
 
     // Anchors at 10, 21 and 32 (each anchor is an event itself).
     append(&store, 10).await;
@@ -138,12 +155,7 @@ async fn a_rewritten_and_rechained_log_fails_its_anchors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_truncated_log_fails_its_anchors() {
-    let db = testkit::pg_database().await;
-    let store: Store = Arc::new(PgStore::connect(db.url(), PgOptions::default()).await.unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let key = AnchorKey::generate().unwrap();
-    let key_file = dir.path().join("anchor-key.pem");
-    std::fs::write(&key_file, key.to_pem().unwrap()).unwrap();
+    let Setup { db, store, dir, key, key_file } = Setup::new().await;
     append(&store, 12).await;
     let anchor = anchor_head(&*store, &key).await.unwrap();
     let export = dir.path().join("anchor.json");

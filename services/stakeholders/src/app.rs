@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use auth::Verifier;
 use eventlog::{EventStore, Projection, Store};
+use kernel::http::Handlers;
 use kernel::{Clock, Commands, Latest, ReadModels};
 use utoipa::OpenApi as _;
 use utoipa::openapi::OpenApi;
@@ -18,8 +19,7 @@ use crate::scheduler;
 /// conversations, wishes, promises and follow-ups.
 #[derive(Debug, Clone)]
 pub struct Stakeholders {
-    state: actix_web::web::Data<State>,
-    verifier: actix_web::web::Data<Verifier>,
+    handlers: Handlers<State>,
 }
 
 /// What the handlers share: the service's command runner, its running read models, its clock
@@ -87,16 +87,13 @@ impl Stakeholders {
             reminders: Latest::new(settings_stream()),
             vision: Latest::new(vision_stream()),
         };
-        Ok(Self {
-            state: actix_web::web::Data::new(state),
-            verifier: actix_web::web::Data::from(verifier),
-        })
+        Ok(Self { handlers: Handlers::new(state, verifier, api::routes) })
     }
 
     /// Stops the reminders' scheduler of this instance (it also stops when the service is
     /// dropped): for tests of instances that stop.
     pub fn stop_scheduler(&self) {
-        self.state.scheduler.stop();
+        self.handlers.state().scheduler.stop();
     }
 }
 
@@ -106,8 +103,7 @@ impl web::Service for Stakeholders {
     }
 
     fn configure(&self, cfg: &mut actix_web::web::ServiceConfig) {
-        cfg.app_data(self.state.clone()).app_data(self.verifier.clone());
-        api::routes(&mut utoipa_actix_web::service_config::ServiceConfig::new(cfg));
+        self.handlers.configure(cfg);
     }
 
     fn openapi(&self) -> OpenApi {

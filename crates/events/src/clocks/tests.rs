@@ -2,7 +2,7 @@ use chrono::NaiveDate;
 
 use super::*;
 use crate::calendar::{BusinessHours, ClockTime, TimeZoneName, Weekday};
-use crate::district::{ByPaymentMethod, DistrictSet, SlaTargets, TargetOverride};
+use crate::district::DistrictSet;
 use crate::gate::{
     CallLogged, PurchaseApproved, PurchaseDecided, PurchaseLine, PurchaseSubmitted,
     WaitingOnRequester,
@@ -13,10 +13,6 @@ use crate::values::{
 
 fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
-}
-
-fn minutes(n: u32) -> BusinessMinutes {
-    BusinessMinutes::new(n).unwrap()
 }
 
 /// Chicago, 08:00–17:00 on weekdays; first contact 120, decision 960, outreach 480 business
@@ -35,20 +31,7 @@ fn district() -> District {
         .unwrap(),
         school_year_starts_in: None,
     };
-    let targets = SlaTargets {
-        first_contact_minutes: minutes(120),
-        decision_minutes: minutes(960),
-        advisory_outreach_minutes: minutes(480),
-        warn_at_percent: vec![50, 75],
-        escalate_to: Some(Email::parse("cto@district.org").unwrap()),
-        by_payment_method: ByPaymentMethod {
-            p_card: Some(TargetOverride {
-                first_contact_minutes: Some(minutes(30)),
-                ..TargetOverride::default()
-            }),
-            ..ByPaymentMethod::default()
-        },
-    };
+    let targets = crate::district::tests::targets(120);
     district.apply(&set.into(), 1, t("2024-09-01T00:00:00Z"));
     district.apply(&targets.into(), 2, t("2024-09-01T00:00:00Z"));
     district

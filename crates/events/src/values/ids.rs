@@ -71,55 +71,79 @@ fn check_ref(what: &'static str, input: &str) -> Result<(), ValueError> {
     }
 }
 
-/// A school's id, a slug the district chooses: `lincoln-elem`. 1 to 64 of `a-z 0-9 -`, no
-/// `-` at either end or twice in a row. Not trimmed or lowercased: it names a stream
-/// (`school-lincoln-elem`) and a URL path, so it must arrive exact.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct SchoolId(String);
+/// Declares a slug identifier `$name(String)`, checked by [`check_slug`] and kept as given,
+/// with its string plumbing and its schema (`$description`, the slug pattern, 1 to 64
+/// characters, `$example`).
+macro_rules! slug_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $example:literal, $description:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
 
-impl SchoolId {
-    /// Parses a school id such as `lincoln-elem`.
-    pub fn parse(input: &str) -> Result<Self, ValueError> {
-        check_slug("school id", "lincoln-elem", input)?;
-        Ok(Self(input.to_owned()))
-    }
+        impl $name {
+            #[doc = concat!("Parses a ", $what, " such as `", $example, "`.")]
+            pub fn parse(input: &str) -> Result<Self, ValueError> {
+                check_slug($what, $example, input)?;
+                Ok(Self(input.to_owned()))
+            }
+        }
+
+        string_value!(
+            $name,
+            string_schema(
+                $description,
+                Some("^[a-z0-9]+(-[a-z0-9]+)*$"),
+                Some(1),
+                Some(MAX_ID),
+                $example,
+            )
+        );
+    };
 }
 
-string_value!(
+/// Declares a reference `$name(String)` of 1 to 128 visible ASCII characters, checked by
+/// [`check_ref`] and kept as given, with its string plumbing and its schema (`$description`,
+/// `$example`).
+macro_rules! visible_ref {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $example:literal, $description:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            #[doc = concat!("Parses an ", $what, ".")]
+            pub fn parse(input: &str) -> Result<Self, ValueError> {
+                check_ref($what, input)?;
+                Ok(Self(input.to_owned()))
+            }
+        }
+
+        string_value!(
+            $name,
+            string_schema($description, Some("^[!-~]+$"), Some(1), Some(MAX_REF), $example)
+        );
+    };
+}
+
+slug_id!(
+    /// A school's id, a slug the district chooses: `lincoln-elem`. 1 to 64 of `a-z 0-9 -`, no
+    /// `-` at either end or twice in a row. Not trimmed or lowercased: it names a stream
+    /// (`school-lincoln-elem`) and a URL path, so it must arrive exact.
     SchoolId,
-    string_schema(
-        "A school's id: a slug of lowercase letters, digits and single '-'.",
-        Some("^[a-z0-9]+(-[a-z0-9]+)*$"),
-        Some(1),
-        Some(MAX_ID),
-        "lincoln-elem",
-    )
+    "school id",
+    "lincoln-elem",
+    "A school's id: a slug of lowercase letters, digits and single '-'."
 );
 
-/// A theme of IT's vision for the district, a slug IT chooses: `digital-equity`. 1 to 64 of
-/// `a-z 0-9 -`, no `-` at either end or twice in a row.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ThemeId(String);
-
-impl ThemeId {
-    /// Parses a theme id such as `digital-equity`.
-    pub fn parse(input: &str) -> Result<Self, ValueError> {
-        check_slug("theme id", "digital-equity", input)?;
-        Ok(Self(input.to_owned()))
-    }
-}
-
-string_value!(
+slug_id!(
+    /// A theme of IT's vision for the district, a slug IT chooses: `digital-equity`. 1 to 64 of
+    /// `a-z 0-9 -`, no `-` at either end or twice in a row.
     ThemeId,
-    string_schema(
-        "A theme of IT's vision: a slug of lowercase letters, digits and single '-'.",
-        Some("^[a-z0-9]+(-[a-z0-9]+)*$"),
-        Some(1),
-        Some(MAX_ID),
-        "digital-equity",
-    )
+    "theme id",
+    "digital-equity",
+    "A theme of IT's vision: a slug of lowercase letters, digits and single '-'."
 );
 
 /// A purchase line's or product's category, such as `laptops` or `software`: the input is
@@ -149,57 +173,57 @@ string_value!(
     )
 );
 
-/// A product's stock keeping unit: 1 to 64 of `A-Z a-z 0-9 - _ .`. SKUs compare
-/// case-insensitively, so a SKU is stored uppercase (`lat-5440` becomes `LAT-5440`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Sku(String);
+/// Declares a code `$name(String)` of 1 to 64 of `A-Z a-z 0-9 - _ .`, checked by
+/// [`check_code`] and kept case-folded by `$fold` (so codes compare case-insensitively), with
+/// its string plumbing and its schema (`$description`, `$example`).
+macro_rules! code_id {
+    (
+        $(#[$doc:meta])* $name:ident, $what:literal, $example:literal,
+        $(#[$parse_doc:meta])* $fold:ident, $description:literal
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
 
-impl Sku {
-    /// Parses a SKU, uppercasing it (`lat-5440` is `LAT-5440`).
-    pub fn parse(input: &str) -> Result<Self, ValueError> {
-        check_code("SKU", "LAT-5440", input)?;
-        Ok(Self(input.to_ascii_uppercase()))
-    }
+        impl $name {
+            $(#[$parse_doc])*
+            pub fn parse(input: &str) -> Result<Self, ValueError> {
+                check_code($what, $example, input)?;
+                Ok(Self(input.$fold()))
+            }
+        }
+
+        string_value!(
+            $name,
+            string_schema($description, Some("^[A-Za-z0-9._-]+$"), Some(1), Some(MAX_ID), $example)
+        );
+    };
 }
 
-string_value!(
+code_id!(
+    /// A product's stock keeping unit: 1 to 64 of `A-Z a-z 0-9 - _ .`. SKUs compare
+    /// case-insensitively, so a SKU is stored uppercase (`lat-5440` becomes `LAT-5440`).
     Sku,
-    string_schema(
-        "A stock keeping unit: letters, digits, '-', '_' and '.'; compared case-insensitively and sent back uppercase.",
-        Some("^[A-Za-z0-9._-]+$"),
-        Some(1),
-        Some(MAX_ID),
-        "LAT-5440",
-    )
+    "SKU",
+    "LAT-5440",
+    /// Parses a SKU, uppercasing it (`lat-5440` is `LAT-5440`).
+    to_ascii_uppercase,
+    "A stock keeping unit: letters, digits, '-', '_' and '.'; compared case-insensitively and sent back uppercase."
 );
 
-/// An approved-vendor list's key for a vendor: 1 to 64 of `A-Z a-z 0-9 - _ .`, stored
-/// lowercase (`CDW` becomes `cdw`), so ids compare case-insensitively.
-///
-/// A purchase check names its vendor in free text; the gate matches that text against both
-/// vendor ids and vendor names, ignoring case.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct VendorId(String);
-
-impl VendorId {
-    /// Parses a vendor id, lowercasing it (`CDW-G` is `cdw-g`).
-    pub fn parse(input: &str) -> Result<Self, ValueError> {
-        check_code("vendor id", "cdw-g", input)?;
-        Ok(Self(input.to_ascii_lowercase()))
-    }
-}
-
-string_value!(
+code_id!(
+    /// An approved-vendor list's key for a vendor: 1 to 64 of `A-Z a-z 0-9 - _ .`, stored
+    /// lowercase (`CDW` becomes `cdw`), so ids compare case-insensitively.
+    ///
+    /// A purchase check names its vendor in free text; the gate matches that text against both
+    /// vendor ids and vendor names, ignoring case.
     VendorId,
-    string_schema(
-        "A vendor's id: letters, digits, '-', '_' and '.'; compared case-insensitively and sent back lowercase.",
-        Some("^[A-Za-z0-9._-]+$"),
-        Some(1),
-        Some(MAX_ID),
-        "cdw-g",
-    )
+    "vendor id",
+    "cdw-g",
+    /// Parses a vendor id, lowercasing it (`CDW-G` is `cdw-g`).
+    to_ascii_lowercase,
+    "A vendor's id: letters, digits, '-', '_' and '.'; compared case-insensitively and sent back lowercase."
 );
 
 /// A card network's merchant category code: exactly four digits, as a string (`"5734"`,
@@ -236,53 +260,21 @@ string_value!(
     )
 );
 
-/// The caller's own id for a purchase (its requisition or card-transaction number): 1 to 128
-/// visible ASCII characters. With the caller's identity it makes purchase checks idempotent.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ExternalRef(String);
-
-impl ExternalRef {
-    /// Parses an external reference.
-    pub fn parse(input: &str) -> Result<Self, ValueError> {
-        check_ref("external reference", input)?;
-        Ok(Self(input.to_owned()))
-    }
-}
-
-string_value!(
+visible_ref!(
+    /// The caller's own id for a purchase (its requisition or card-transaction number): 1 to 128
+    /// visible ASCII characters. With the caller's identity it makes purchase checks idempotent.
     ExternalRef,
-    string_schema(
-        "The caller's own id for the purchase: 1 to 128 visible ASCII characters.",
-        Some("^[!-~]+$"),
-        Some(1),
-        Some(MAX_REF),
-        "REQ-2024-00173",
-    )
+    "external reference",
+    "REQ-2024-00173",
+    "The caller's own id for the purchase: 1 to 128 visible ASCII characters."
 );
 
-/// The value of an `Idempotency-Key` header: 1 to 128 visible ASCII characters.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct IdempotencyKey(String);
-
-impl IdempotencyKey {
-    /// Parses an idempotency key.
-    pub fn parse(input: &str) -> Result<Self, ValueError> {
-        check_ref("idempotency key", input)?;
-        Ok(Self(input.to_owned()))
-    }
-}
-
-string_value!(
+visible_ref!(
+    /// The value of an `Idempotency-Key` header: 1 to 128 visible ASCII characters.
     IdempotencyKey,
-    string_schema(
-        "An idempotency key: 1 to 128 visible ASCII characters.",
-        Some("^[!-~]+$"),
-        Some(1),
-        Some(MAX_REF),
-        "0b8e6f5c-2b9e-4c53-9c1c-6f7f4f0c1d2e",
-    )
+    "idempotency key",
+    "0b8e6f5c-2b9e-4c53-9c1c-6f7f4f0c1d2e",
+    "An idempotency key: 1 to 128 visible ASCII characters."
 );
 
 #[cfg(test)]
@@ -290,14 +282,20 @@ mod tests {
     use super::*;
     use crate::values::test_support::de_err;
 
+    /// Each of `bad` is refused.
+    fn refuses<T: std::str::FromStr>(bad: &[&str]) {
+        for input in bad {
+            assert!(input.parse::<T>().is_err(), "{input:?}");
+        }
+    }
+
     #[test]
     fn school_id() {
         for good in ["lincoln-elem", "a", "ps-118", "x1-y2-z3", &"a".repeat(64)] {
             assert_eq!(SchoolId::parse(good).unwrap().as_str(), good);
         }
-        for bad in ["", "Lincoln", "-a", "a-", "a--b", "a b", "a_b", " a", "é", &"a".repeat(65)] {
-            assert!(SchoolId::parse(bad).is_err(), "{bad:?}");
-        }
+        let bad = ["", "Lincoln", "-a", "a-", "a--b", "a b", "a_b", " a", "é", &"a".repeat(65)];
+        refuses::<SchoolId>(&bad);
         assert!(SchoolId::parse("A").unwrap_err().message().contains("lowercase"));
         assert!(de_err::<SchoolId>("\"Lincoln\"").contains("lincoln-elem"));
         let id: SchoolId = serde_json::from_str("\"lincoln-elem\"").unwrap();
@@ -308,9 +306,7 @@ mod tests {
     fn category_is_trimmed_and_lowercased() {
         assert_eq!(Category::parse(" Laptops ").unwrap().as_str(), "laptops");
         assert_eq!(Category::parse("network-gear").unwrap().as_str(), "network-gear");
-        for bad in ["", "  ", "lap tops", "a--b", "-x", "x_y", &"a".repeat(65)] {
-            assert!(Category::parse(bad).is_err(), "{bad:?}");
-        }
+        refuses::<Category>(&["", "  ", "lap tops", "a--b", "-x", "x_y", &"a".repeat(65)]);
         let c: Category = serde_json::from_str("\"SOFTWARE\"").unwrap();
         assert_eq!(serde_json::to_string(&c).unwrap(), "\"software\"");
     }
@@ -319,9 +315,7 @@ mod tests {
     fn sku_is_uppercased() {
         assert_eq!(Sku::parse("lat-5440").unwrap().as_str(), "LAT-5440");
         assert_eq!(Sku::parse("a.b_c-1").unwrap().as_str(), "A.B_C-1");
-        for bad in ["", "a b", "a/b", "é", " x", &"a".repeat(65)] {
-            assert!(Sku::parse(bad).is_err(), "{bad:?}");
-        }
+        refuses::<Sku>(&["", "a b", "a/b", "é", " x", &"a".repeat(65)]);
         assert_eq!(Sku::parse("x").unwrap(), Sku::parse("X").unwrap());
         assert!(de_err::<Sku>("\"a/b\"").contains("SKU"));
     }
@@ -330,9 +324,7 @@ mod tests {
     fn vendor_id_is_lowercased() {
         assert_eq!(VendorId::parse("CDW-G").unwrap().as_str(), "cdw-g");
         assert_eq!(VendorId::parse("b_h.photo").unwrap().as_str(), "b_h.photo");
-        for bad in ["", "cdw g", "cdw/g", &"a".repeat(65)] {
-            assert!(VendorId::parse(bad).is_err(), "{bad:?}");
-        }
+        refuses::<VendorId>(&["", "cdw g", "cdw/g", &"a".repeat(65)]);
         let v: VendorId = serde_json::from_str("\"Apple\"").unwrap();
         assert_eq!(serde_json::to_string(&v).unwrap(), "\"apple\"");
     }
@@ -341,9 +333,7 @@ mod tests {
     fn mcc() {
         assert_eq!(Mcc::parse("5734").unwrap().as_str(), "5734");
         assert_eq!(Mcc::parse("0742").unwrap().as_str(), "0742");
-        for bad in ["", "573", "57345", "57a4", " 573", "٥٧٣٤"] {
-            assert!(Mcc::parse(bad).is_err(), "{bad:?}");
-        }
+        refuses::<Mcc>(&["", "573", "57345", "57a4", " 573", "٥٧٣٤"]);
         assert!(de_err::<Mcc>("5734").contains("invalid type"));
     }
 

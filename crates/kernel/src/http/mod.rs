@@ -1,11 +1,13 @@
 //! The HTTP glue every service's handlers share: who calls ([`Caller`]), what they send
 //! ([`Body`], [`path`], [`query_param`], [`page`]), what their events are stamped with
 //! ([`metadata`]), how the log's failures read ([`store_error`]), and the OpenAPI document
-//! ([`document`], [`BearerAuth`]).
+//! ([`document`], [`BearerAuth`]), and what a service registers its handlers with
+//! ([`Handlers`]).
 
 mod body;
 mod caller;
 mod conventions;
+mod handlers;
 mod idempotency;
 pub mod limits;
 mod openapi;
@@ -14,6 +16,7 @@ mod params;
 pub use body::{Body, FromJson, OptionalBody, optional_json, parse_object};
 pub use caller::{Caller, Roles};
 pub use conventions::conventions;
+pub use handlers::Handlers;
 pub use idempotency::{
     IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, Idempotency, IdempotencyKeyHeader, Written,
     idempotency_key,

@@ -351,113 +351,125 @@ fn clock(p: &Value) -> Markup {
     }
 }
 
+/// One action's card: its heading (`anchor`, `title`), the refusal this form last met, what
+/// goes `before` the form, and the form posting `fields` to the purchase's `path` with the
+/// session's CSRF token and a fresh idempotency key.
+struct Card<'a> {
+    form: Form,
+    anchor: &'a str,
+    title: &'a str,
+    path: &'a str,
+}
+
+impl Card<'_> {
+    fn render(
+        &self,
+        person: &Person,
+        id: &str,
+        refused: Option<(Form, &Problem)>,
+        before: Markup,
+        fields: Markup,
+    ) -> Markup {
+        html! {
+            section.card aria-labelledby=(self.anchor) {
+                h3 id=(self.anchor) { (self.title) }
+                (refusal(self.form, refused))
+                (before)
+                form method="post" action={ "/console/purchases/" (id) (self.path) } {
+                    (csrf(person)) (once())
+                    (fields)
+                }
+            }
+        }
+    }
+}
+
 fn forms(person: &Person, p: &Value, refused: Option<(Form, &Problem)>) -> Markup {
     let id = s(p, "purchase_id");
     let calls = list(p, "calls");
     let cancellable = p.get("cancellable").and_then(Value::as_bool).unwrap_or(false);
+    let card = |form, (anchor, title), path, before, fields| {
+        Card { form, anchor, title, path }.render(person, id, refused, before, fields)
+    };
     html! {
         h2 { "Act on it" }
         div.forms {
-            section.card aria-labelledby="log-call" {
-                h3 #log-call { "Log a call" }
-                (refusal(Form::Call, refused))
-                form method="post" action={ "/console/purchases/" (id) "/calls" } {
-                    (csrf(person)) (once())
-                    div.field.check {
-                        input #c-reached type="checkbox" name="requester_reached" value="true";
-                        " " label for="c-reached" { "I reached the requester (" (s(p, "requester_email")) ")" }
-                    }
-                    div.field {
-                        label for="c-goal" { "What are they trying to accomplish?" }
-                        textarea #c-goal name="goal" {}
-                        p.hint { "Needed when you reached them: cancelling depends on it." }
-                    }
-                    div.field {
-                        label for="c-name" { "Whom you spoke with (when not a registered person)" }
-                        input #c-name type="text" name="name" autocomplete="off";
-                    }
-                    div.field {
-                        label for="c-phone" { "Their phone" }
-                        input #c-phone type="tel" name="phone" autocomplete="off";
-                    }
-                    div.field {
-                        label for="c-email" { "Their email" }
-                        input #c-email type="email" name="email" autocomplete="off";
-                    }
-                    div.field {
-                        label for="c-when" { "When (district time; empty for now)" }
-                        input #c-when type="datetime-local" name="occurred_at";
-                    }
-                    div.field {
-                        label for="c-notes" { "Notes" }
-                        textarea #c-notes name="notes" {}
-                    }
-                    button type="submit" { "Log the call" }
+            (card(Form::Call, ("log-call", "Log a call"), "/calls", html! {}, html! {
+                div.field.check {
+                    input #c-reached type="checkbox" name="requester_reached" value="true";
+                    " " label for="c-reached" { "I reached the requester (" (s(p, "requester_email")) ")" }
                 }
-            }
-            section.card aria-labelledby="propose" {
-                h3 #propose { "Propose an alternative" }
-                (refusal(Form::Alternative, refused))
-                form method="post" action={ "/console/purchases/" (id) "/alternatives" } {
-                    (csrf(person)) (once())
+                div.field {
+                    label for="c-goal" { "What are they trying to accomplish?" }
+                    textarea #c-goal name="goal" {}
+                    p.hint { "Needed when you reached them: cancelling depends on it." }
+                }
+                div.field {
+                    label for="c-name" { "Whom you spoke with (when not a registered person)" }
+                    input #c-name type="text" name="name" autocomplete="off";
+                }
+                div.field {
+                    label for="c-phone" { "Their phone" }
+                    input #c-phone type="tel" name="phone" autocomplete="off";
+                }
+                div.field {
+                    label for="c-email" { "Their email" }
+                    input #c-email type="email" name="email" autocomplete="off";
+                }
+                div.field {
+                    label for="c-when" { "When (district time; empty for now)" }
+                    input #c-when type="datetime-local" name="occurred_at";
+                }
+                div.field {
+                    label for="c-notes" { "Notes" }
+                    textarea #c-notes name="notes" {}
+                }
+                button type="submit" { "Log the call" }
+            }))
+            (card(Form::Alternative, ("propose", "Propose an alternative"), "/alternatives", html! {}, html! {
+                div.field {
+                    label for="a-description" { "The alternative" }
+                    textarea #a-description name="description" required {}
+                }
+                @if !calls.is_empty() {
                     div.field {
-                        label for="a-description" { "The alternative" }
-                        textarea #a-description name="description" required {}
-                    }
-                    @if !calls.is_empty() {
-                        div.field {
-                            label for="a-call" { "Discussed in the call of" }
-                            select #a-call name="call_id" {
-                                option value="" { "No call" }
-                                @for c in calls { option value=(s(c, "call_id")) { (s(c, "occurred_at")) } }
-                            }
+                        label for="a-call" { "Discussed in the call of" }
+                        select #a-call name="call_id" {
+                            option value="" { "No call" }
+                            @for c in calls { option value=(s(c, "call_id")) { (s(c, "occurred_at")) } }
                         }
                     }
-                    button type="submit" { "Propose it" }
                 }
-            }
+                button type="submit" { "Propose it" }
+            }))
             @if s(p, "status") == "held" {
-                section.card aria-labelledby="wait" {
-                    h3 #wait { "Waiting on the requester" }
-                    (refusal(Form::Wait, refused))
-                    form method="post" action={ "/console/purchases/" (id) "/waiting" } {
-                        (csrf(person)) (once())
-                        div.field {
-                            label for="w-note" { "What they will come back with" }
-                            textarea #w-note name="note" required {}
-                            p.hint { "The decision clock pauses until a call reaches them." }
-                        }
-                        button.secondary type="submit" { "Wait on them" }
-                    }
-                }
-            }
-            section.card aria-labelledby="approve" {
-                h3 #approve { "Approve as submitted" }
-                (refusal(Form::Approve, refused))
-                form method="post" action={ "/console/purchases/" (id) "/approve" } {
-                    (csrf(person)) (once())
+                (card(Form::Wait, ("wait", "Waiting on the requester"), "/waiting", html! {}, html! {
                     div.field {
-                        label for="ap-note" { "Note" }
-                        textarea #ap-note name="note" {}
+                        label for="w-note" { "What they will come back with" }
+                        textarea #w-note name="note" required {}
+                        p.hint { "The decision clock pauses until a call reaches them." }
                     }
-                    button type="submit" { "Approve" }
-                }
+                    button.secondary type="submit" { "Wait on them" }
+                }))
             }
-            section.card aria-labelledby="cancel" {
-                h3 #cancel { "Cancel" }
-                (refusal(Form::Cancel, refused))
+            (card(Form::Approve, ("approve", "Approve as submitted"), "/approve", html! {}, html! {
+                div.field {
+                    label for="ap-note" { "Note" }
+                    textarea #ap-note name="note" {}
+                }
+                button type="submit" { "Approve" }
+            }))
+            (card(Form::Cancel, ("cancel", "Cancel"), "/cancel", html! {
                 @if !cancellable && refused.is_none_or(|(at, _)| at != Form::Cancel) {
                     p.hint { "Call before cancel: a call that reached the requester, with their goal, and an alternative proposed after the flag come first." }
                 }
-                form method="post" action={ "/console/purchases/" (id) "/cancel" } {
-                    (csrf(person)) (once())
-                    div.field {
-                        label for="x-reason" { "Why it is cancelled" }
-                        textarea #x-reason name="reason" required {}
-                    }
-                    button.danger type="submit" { "Cancel the purchase" }
+            }, html! {
+                div.field {
+                    label for="x-reason" { "Why it is cancelled" }
+                    textarea #x-reason name="reason" required {}
                 }
-            }
+                button.danger type="submit" { "Cancel the purchase" }
+            }))
         }
     }
 }

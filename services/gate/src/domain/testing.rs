@@ -67,6 +67,20 @@ pub mod fixtures {
         LongText::parse(s).unwrap()
     }
     /// `t0` plus `minutes`.
+    /// The clocks' targets: first contact within 60 business minutes, a decision within 480,
+    /// advisory outreach within 240; no warnings, no escalation.
+    pub fn targets() -> events::district::SlaTargets {
+        let minutes = |n| events::district::BusinessMinutes::new(n).unwrap();
+        events::district::SlaTargets {
+            first_contact_minutes: minutes(60),
+            decision_minutes: minutes(480),
+            advisory_outreach_minutes: minutes(240),
+            warn_at_percent: vec![],
+            escalate_to: None,
+            by_payment_method: Default::default(),
+        }
+    }
+
     pub fn at(minutes: i64) -> DateTime<Utc> {
         t0() + TimeDelta::minutes(minutes)
     }

@@ -127,7 +127,6 @@ mod tests {
     use super::*;
     use chrono::TimeDelta;
     use events::clocks::PurchaseClocks;
-    use events::district::{BusinessMinutes, SlaTargets};
     use events::school::SchoolStatus;
 
     use crate::domain::testing::fixtures;
@@ -224,16 +223,7 @@ mod tests {
         // A district whose first contact is due 60 business minutes (UTC, 09:00-17:00 on
         // weekdays; t0 is Monday 2 September 2024, 09:00).
         let mut district = District::default();
-        let minutes = |n| BusinessMinutes::new(n).unwrap();
-        let targets = SlaTargets {
-            first_contact_minutes: minutes(60),
-            decision_minutes: minutes(480),
-            advisory_outreach_minutes: minutes(240),
-            warn_at_percent: vec![],
-            escalate_to: None,
-            by_payment_method: Default::default(),
-        };
-        district.apply(&targets.into(), 1, t0() - TimeDelta::days(1));
+        district.apply(&fixtures::targets().into(), 1, t0() - TimeDelta::days(1));
         let flagged = |sequence: u64, minutes: i64, events: Vec<events::gate::PurchaseEvent>| {
             let mut clocks = PurchaseClocks::default();
             for event in &events {

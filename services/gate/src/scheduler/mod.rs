@@ -36,6 +36,7 @@ use kernel::{Aggregate, At, Schedule};
 use uuid::Uuid;
 
 pub(crate) use kernel::schedule::Running;
+use kernel::schedule::Tracks;
 pub(crate) use tracker::{Tracked, Tracker};
 
 use crate::clock::Clock;
@@ -81,16 +82,16 @@ impl Schedule for Clocks {
     }
 
     fn next_wake(&self) -> Option<DateTime<Utc>> {
-        self.tracker.next_wake()
+        self.tracker.followed().next_wake()
     }
 
     async fn run_due(&mut self, store: &Store, now: DateTime<Utc>) {
-        let due = self.tracker.due(now);
+        let due = self.tracker.followed().due(now);
         record(store, &mut self.tracker, due, now).await;
     }
 
     fn counts(&self) -> (usize, usize) {
-        self.tracker.len()
+        self.tracker.followed().counts()
     }
 }
 

@@ -2,13 +2,10 @@
 //! need something recorded, indexed by when each next needs the scheduler. Pure: the scheduler
 //! feeds it recorded events and asks it what is due.
 
-use std::collections::HashMap;
-
-use chrono::{DateTime, Utc};
 use eventlog::RecordedEvent;
 use events::clocks::{PurchaseClocks, SlaEvent};
 use events::gate::PurchaseEvent;
-use kernel::schedule::Wakes;
+use kernel::schedule::{Folded, Followed, Tracks};
 use kernel::{Aggregate, At};
 use uuid::Uuid;
 
@@ -21,12 +18,17 @@ pub(crate) struct Tracked {
     pub version: u64,
 }
 
+impl Folded for Tracked {
+    fn version(&self) -> u64 {
+        self.version
+    }
+}
+
 /// The open clocks, by next wake.
 #[derive(Debug, Default)]
 pub(crate) struct Tracker {
     pub district: DistrictSettings,
-    purchases: HashMap<Uuid, Tracked>,
-    wakes: Wakes<Uuid>,
+    purchases: Followed<Tracked>,
     /// The records of the due times calendar changes moved, to write.
     reschedules: Vec<SlaEvent>,
 }
@@ -39,10 +41,10 @@ impl Tracker {
             events::gate::PURCHASE_CATEGORY => {
                 let Ok(event) = kernel::decode::<PurchaseEvent>(record) else { return };
                 let Ok(id) = record.stream_id().parse::<Uuid>() else { return };
-                let tracked = self.purchases.entry(id).or_default();
-                if record.version <= tracked.version {
+                let Some(tracked) = self.purchases.to_fold(id, record.version, Tracked::default)
+                else {
                     return;
-                }
+                };
                 tracked.clocks.apply(&event, record.recorded_at);
                 tracked.version = record.version;
                 self.reschedule(id);
@@ -50,7 +52,7 @@ impl Tracker {
             events::clocks::SLA_CATEGORY => {
                 let Ok(event) = kernel::decode::<SlaEvent>(record) else { return };
                 let Ok(id) = record.stream_id().parse::<Uuid>() else { return };
-                if let Some(tracked) = self.purchases.get_mut(&id) {
+                if let Some(tracked) = self.purchases.get_mut(id) {
                     tracked.clocks.apply_recorded(&event);
                     self.reschedule(id);
                 }
@@ -69,22 +71,6 @@ impl Tracker {
         }
     }
 
-    /// Replaces what is known of a purchase by a fresh read of its streams.
-    pub fn replace(&mut self, id: Uuid, tracked: Tracked) {
-        let known = self.purchases.entry(id).or_default();
-        if tracked.version >= known.version {
-            *known = tracked;
-        }
-        self.reschedule(id);
-    }
-
-    /// A purchase to try again at `at` (after a failure).
-    pub fn retry_at(&mut self, id: Uuid, at: DateTime<Utc>) {
-        if self.purchases.contains_key(&id) {
-            self.wakes.set(id, Some(at));
-        }
-    }
-
     /// The records of moved due times still to write: those of purchases still tracked whose
     /// `sla-…` stream does not hold them yet (a catch-up meets both the change and, later, its
     /// records).
@@ -93,127 +79,59 @@ impl Tracker {
         pending
             .into_iter()
             .filter(|e| {
-                self.purchases.get(&e.purchase_id()).is_some_and(|t| !t.clocks.has_recorded(e))
+                self.purchases.get(e.purchase_id()).is_some_and(|t| !t.clocks.has_recorded(e))
             })
             .collect()
-    }
-
-    /// The earliest wake.
-    pub fn next_wake(&self) -> Option<DateTime<Utc>> {
-        self.wakes.next()
-    }
-
-    /// The purchases due at `now`, soonest first.
-    pub fn due(&self, now: DateTime<Utc>) -> Vec<Uuid> {
-        self.wakes.due(now)
-    }
-
-    /// How many purchases are tracked, and how many of them have a wake.
-    pub fn len(&self) -> (usize, usize) {
-        (self.purchases.len(), self.wakes.len())
-    }
-
-    /// When a purchase next needs the scheduler.
-    pub fn wake(&self, id: Uuid) -> Option<DateTime<Utc>> {
-        self.wakes.get(id)
     }
 
     #[cfg(test)]
     fn take_reschedules_peek(&self) -> &[SlaEvent] {
         &self.reschedules
     }
+}
 
-    #[cfg(test)]
-    pub fn tracked(&self, id: Uuid) -> Option<&Tracked> {
-        self.purchases.get(&id)
+impl Tracks for Tracker {
+    type Item = Tracked;
+
+    fn followed(&self) -> &Followed<Tracked> {
+        &self.purchases
+    }
+
+    fn followed_mut(&mut self) -> &mut Followed<Tracked> {
+        &mut self.purchases
     }
 
     /// Recomputes a purchase's wake; forgets it when nothing can happen to its clocks any more
     /// (it was not flagged, or its clocks stopped with nothing left to record). Before its
     /// decision it is kept, without a wake.
     fn reschedule(&mut self, id: Uuid) {
-        let Some(tracked) = self.purchases.get(&id) else { return };
+        let Some(tracked) = self.purchases.get(id) else { return };
         let district = &self.district.0;
         let wake = tracked.clocks.next_wake(district);
         let decided = tracked.version >= 2;
         let finished =
             decided && wake.is_none() && (!tracked.clocks.is_flagged() || tracked.clocks.stopped());
         if finished {
-            self.purchases.remove(&id);
-            self.wakes.set(id, None);
+            self.purchases.forget(id);
         } else {
-            self.wakes.set(id, wake);
+            self.purchases.set_wake(id, wake);
         }
-    }
-
-    fn reschedule_all(&mut self) {
-        let ids: Vec<Uuid> = self.purchases.keys().copied().collect();
-        for id in ids {
-            self.reschedule(id);
-        }
-    }
-}
-
-impl kernel::schedule::Tracks for Tracker {
-    type Item = Tracked;
-
-    fn replace(&mut self, id: Uuid, item: Tracked) {
-        Tracker::replace(self, id, item);
-    }
-
-    fn wake(&self, id: Uuid) -> Option<DateTime<Utc>> {
-        Tracker::wake(self, id)
-    }
-
-    fn retry_at(&mut self, id: Uuid, at: DateTime<Utc>) {
-        Tracker::retry_at(self, id, at);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use chrono::TimeDelta;
-    use eventlog::{Actor, Metadata};
-    use events::EventFamily;
-    use events::district::{
-        BusinessMinutes, ClosureAdded, ClosureRemoved, DistrictEvent, SlaTargets,
-    };
+    use events::district::{ClosureAdded, ClosureRemoved, DistrictEvent};
     use events::gate::{PurchaseApproved, PurchaseEvent};
+
+    use kernel::testing::recorded;
 
     use super::*;
     use crate::domain::testing::{fixtures, t0};
 
-    fn record<E: EventFamily>(
-        stream: String,
-        version: u64,
-        event: &E,
-        at: DateTime<Utc>,
-    ) -> RecordedEvent {
-        let new = kernel::new_event(event, Metadata::new(Actor::system("gate"), "gate"));
-        RecordedEvent {
-            position: 0,
-            id: new.id,
-            stream,
-            version,
-            event_type: new.event_type,
-            data: new.data,
-            metadata: new.metadata,
-            recorded_at: at,
-            hash: String::new(),
-        }
-    }
-
     fn targets() -> DistrictEvent {
-        let minutes = |n| BusinessMinutes::new(n).unwrap();
-        SlaTargets {
-            first_contact_minutes: minutes(60),
-            decision_minutes: minutes(480),
-            advisory_outreach_minutes: minutes(240),
-            warn_at_percent: vec![],
-            escalate_to: None,
-            by_payment_method: Default::default(),
-        }
-        .into()
+        fixtures::targets().into()
     }
 
     /// A tracker with targets (UTC, 09:00-17:00 on weekdays: t0 is Monday 09:00) and the
@@ -225,14 +143,14 @@ mod tests {
                 s.purchase_id = id;
             }
             let at = t0() + TimeDelta::minutes(minutes);
-            tracker.apply(&record(format!("purchase-{id}"), version as u64 + 1, &event, at));
+            tracker.apply(&recorded(format!("purchase-{id}"), version as u64 + 1, &event, at));
         }
         id
     }
 
     fn with_targets() -> Tracker {
         let mut tracker = Tracker::default();
-        tracker.apply(&record(
+        tracker.apply(&recorded(
             "district-settings".into(),
             1,
             &targets(),
@@ -247,10 +165,14 @@ mod tests {
         let late = purchase(&mut tracker, 1, 30, fixtures::held_purchase());
         let early = purchase(&mut tracker, 2, 0, fixtures::held_purchase());
         purchase(&mut tracker, 3, 0, fixtures::approved_purchase());
-        assert_eq!(tracker.len(), (2, 2), "the purchase approved at once is forgotten");
-        assert_eq!(tracker.next_wake(), Some(t0() + TimeDelta::hours(1)));
-        assert_eq!(tracker.due(t0() + TimeDelta::minutes(90)), vec![early, late]);
-        assert!(tracker.due(t0()).is_empty());
+        assert_eq!(
+            tracker.followed().counts(),
+            (2, 2),
+            "the purchase approved at once is forgotten"
+        );
+        assert_eq!(tracker.followed().next_wake(), Some(t0() + TimeDelta::hours(1)));
+        assert_eq!(tracker.followed().due(t0() + TimeDelta::minutes(90)), vec![early, late]);
+        assert!(tracker.followed().due(t0()).is_empty());
 
         // Approved: its clocks stopped before any deadline; nothing left, forgotten.
         let approved = PurchaseEvent::from(PurchaseApproved {
@@ -258,33 +180,38 @@ mod tests {
             alternative_id: None,
             occurred_at: None,
         });
-        tracker.apply(&record(
+        tracker.apply(&recorded(
             format!("purchase-{early}"),
             3,
             &approved,
             t0() + TimeDelta::minutes(5),
         ));
-        assert_eq!(tracker.len(), (1, 1));
-        assert_eq!(tracker.next_wake(), Some(t0() + TimeDelta::minutes(90)));
+        assert_eq!(tracker.followed().counts(), (1, 1));
+        assert_eq!(tracker.followed().next_wake(), Some(t0() + TimeDelta::minutes(90)));
         // An event seen twice (a fresh read, then the subscription) is applied once.
-        tracker.apply(&record(format!("purchase-{late}"), 2, &fixtures::held_purchase()[1], t0()));
-        assert_eq!(tracker.tracked(late).unwrap().version, 2);
+        tracker.apply(&recorded(
+            format!("purchase-{late}"),
+            2,
+            &fixtures::held_purchase()[1],
+            t0(),
+        ));
+        assert_eq!(tracker.followed().get(late).unwrap().version, 2);
     }
 
     #[test]
     fn without_targets_flagged_purchases_wait_and_a_district_change_wakes_them() {
         let mut tracker = Tracker::default();
         let id = purchase(&mut tracker, 1, 0, fixtures::held_purchase());
-        assert_eq!(tracker.len(), (1, 0), "kept, without a wake");
-        tracker.apply(&record(
+        assert_eq!(tracker.followed().counts(), (1, 0), "kept, without a wake");
+        tracker.apply(&recorded(
             "district-settings".into(),
             1,
             &targets(),
             t0() + TimeDelta::hours(2),
         ));
         // The clock starts when the targets were set.
-        assert_eq!(tracker.next_wake(), Some(t0() + TimeDelta::hours(3)));
-        assert_eq!(tracker.due(t0() + TimeDelta::hours(3)), vec![id]);
+        assert_eq!(tracker.followed().next_wake(), Some(t0() + TimeDelta::hours(3)));
+        assert_eq!(tracker.followed().due(t0() + TimeDelta::hours(3)), vec![id]);
     }
 
     #[test]
@@ -294,16 +221,21 @@ mod tests {
         purchase(&mut tracker, 2, 0, fixtures::approved_purchase());
         let closure = ClosureAdded { date: t0().date_naive(), reason: "Snow".parse().unwrap() };
         let closure = DistrictEvent::from(closure);
-        tracker.apply(&record("district-settings".into(), 2, &closure, t0() + TimeDelta::hours(1)));
+        tracker.apply(&recorded(
+            "district-settings".into(),
+            2,
+            &closure,
+            t0() + TimeDelta::hours(1),
+        ));
         let moved = tracker.take_reschedules();
         assert_eq!(moved.len(), 2, "both clocks of the held purchase: {moved:?}");
         assert!(moved.iter().all(|e| e.purchase_id() == id));
         assert!(tracker.take_reschedules().is_empty(), "taken");
         // Met again in the replay of its sla stream: not written twice.
         let again = ClosureRemoved { date: t0().date_naive() };
-        tracker.apply(&record("district-settings".into(), 3, &DistrictEvent::from(again), t0()));
+        tracker.apply(&recorded("district-settings".into(), 3, &DistrictEvent::from(again), t0()));
         let first = tracker.take_reschedules_peek()[0].clone();
-        tracker.apply(&record(format!("sla-{id}"), 1, &first, t0()));
+        tracker.apply(&recorded(format!("sla-{id}"), 1, &first, t0()));
         assert_eq!(tracker.take_reschedules().len(), 1);
     }
 
@@ -312,12 +244,12 @@ mod tests {
         let mut tracker = with_targets();
         let id = purchase(&mut tracker, 1, 0, fixtures::held_purchase());
         let now = t0() + TimeDelta::hours(2);
-        let due = tracker.tracked(id).unwrap().clocks.due_events(&tracker.district.0, now);
+        let due = tracker.followed().get(id).unwrap().clocks.due_events(&tracker.district.0, now);
         assert_eq!(due.len(), 1, "the first contact's breach");
-        tracker.apply(&record(format!("sla-{id}"), 1, &due[0], now));
+        tracker.apply(&recorded(format!("sla-{id}"), 1, &due[0], now));
         // Next: the decision's due time, 480 minutes in: 17:00.
-        assert_eq!(tracker.next_wake(), Some(t0() + TimeDelta::hours(8)));
+        assert_eq!(tracker.followed().next_wake(), Some(t0() + TimeDelta::hours(8)));
         tracker.retry_at(id, now);
-        assert_eq!(tracker.next_wake(), Some(now));
+        assert_eq!(tracker.followed().next_wake(), Some(now));
     }
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use events::calendar::{BusinessHours, ClockTime, DistrictCalendar, TimeZoneName, Weekday};
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, Who, held_body, unique_ref, with};
+use crate::common::{Calls, TestApp, Who, held_body, unique_ref, with};
 
 on_both_backends!(
     a_friday_afternoon_flag_in_chicago_is_due_monday_at_the_right_minute,

@@ -4,7 +4,6 @@
 //! store directly, as the stakeholder relations service would. The standards are set through
 //! the gate's own catalog API.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,9 +11,8 @@ use auth::{AuthConfig, Issuer, Role, Verifier};
 use eventlog::{Actor, ExpectedVersion, Filter, Metadata, RecordedEvent, Store};
 use events::school::{AgreementSigned, AgreementWithdrawn, SchoolEvent, SchoolRegistered};
 use events::values::{LongText, SchoolId, ShortText};
-use reqwest::Method;
 use serde_json::{Value, json};
-pub use testkit::http::Reply;
+pub use testkit::http::{Calls, Reply};
 use uuid::Uuid;
 
 pub const SECRET: &[u8] = b"gate-test-secret-that-is-at-least-32-bytes";
@@ -99,17 +97,24 @@ pub async fn serve_with(
 ) -> (String, actix_web::dev::ServerHandle, gate::Gate) {
     let verifier = Arc::new(Verifier::new(AuthConfig::hs256(SECRET, ISSUER, AUDIENCE)).unwrap());
     let gate = gate::Gate::start_with(store, verifier, clock).await.unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let services: Vec<Arc<dyn web::Service>> = vec![Arc::new(gate.clone())];
-    let app = web::Application::build(listener, services, web::always_ready(), Some(1)).unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let handle = app.handle();
-    tokio::spawn(app.run_until_stopped());
+    let (base, handle) = testkit::serve(vec![Arc::new(gate.clone())], 1);
     (base, handle, gate)
 }
 
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap()
+impl Calls for TestApp {
+    type Who = Who;
+
+    fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    fn bearer(&self, who: Who) -> Option<String> {
+        (who != Who::Nobody).then(|| self.token(who))
+    }
 }
 
 impl TestApp {
@@ -120,7 +125,7 @@ impl TestApp {
         let (base, handle) = serve(store.clone()).await;
         Self {
             base,
-            client: http_client(),
+            client: testkit::http::client(),
             store,
             database_url,
             issuer: Issuer::hs256(SECRET, ISSUER, AUDIENCE).unwrap(),
@@ -133,42 +138,8 @@ impl TestApp {
         self.handle.stop(false).await;
     }
 
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
     pub fn token(&self, who: Who) -> String {
         self.issuer.issue(who.subject(), who.roles(), Duration::from_secs(600))
-    }
-
-    /// A request as `who` (with its token, if it has one).
-    pub fn request(&self, who: Who, method: Method, path: &str) -> reqwest::RequestBuilder {
-        let req = self.client.request(method, self.url(path));
-        match who {
-            Who::Nobody => req,
-            who => req.bearer_auth(self.token(who)),
-        }
-    }
-
-    /// Sends a request as `who`, with `body` as JSON when given.
-    pub async fn send(&self, who: Who, method: Method, path: &str, body: Option<&Value>) -> Reply {
-        let mut req = self.request(who, method, path);
-        if let Some(body) = body {
-            req = req.json(body);
-        }
-        Reply::read(req.send().await.unwrap()).await
-    }
-
-    pub async fn get(&self, who: Who, path: &str) -> Reply {
-        self.send(who, Method::GET, path, None).await
-    }
-
-    pub async fn post(&self, who: Who, path: &str, body: &Value) -> Reply {
-        self.send(who, Method::POST, path, Some(body)).await
-    }
-
-    pub async fn put(&self, who: Who, path: &str, body: &Value) -> Reply {
-        self.send(who, Method::PUT, path, Some(body)).await
     }
 
     /// A purchase check from the finance system.

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::common::{
-    TestApp, Who, check_body, expect_reasons, held_body, reasons, unique_ref, with,
+    Calls, TestApp, Who, check_body, expect_reasons, held_body, reasons, unique_ref, with,
 };
 
 on_both_backends!(

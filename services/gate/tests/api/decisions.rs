@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use crate::common::{
-    TestApp, UNGATED, Who, check_body, expect_reasons, held_body, laptops, line, paper, reasons,
-    unique_ref, unknown_laptop, with,
+    Calls, TestApp, UNGATED, Who, check_body, expect_reasons, held_body, laptops, line, paper,
+    reasons, unique_ref, unknown_laptop, with,
 };
 
 on_both_backends!(

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, Who};
+use crate::common::{Calls, TestApp, Who};
 
 on_both_backends!(
     the_district_starts_with_the_default_calendar,

@@ -11,7 +11,7 @@ use events::calendar::{BusinessHours, ClockTime, DistrictCalendar, TimeZoneName}
 use events::clocks::ENTRY_GRACE;
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, Who, held_body, reached_call, serve_with, unique_ref, with};
+use crate::common::{Calls, TestApp, Who, held_body, reached_call, serve_with, unique_ref, with};
 use crate::scheduler::{clock_events, wait_for};
 
 on_both_backends!(

@@ -4,7 +4,7 @@
 use futures::future::join_all;
 use serde_json::{Value, json};
 
-use crate::common::{Reply, TestApp, Who, check_body, held_body, unique_ref, with};
+use crate::common::{Calls, Reply, TestApp, Who, check_body, held_body, unique_ref, with};
 
 on_both_backends!(
     the_same_body_again_gets_the_same_answer,

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::common::{
-    GATED, TestApp, UNGATED, Who, alternative, check_body, held_body, reached_call, unique_ref,
-    with,
+    Calls, GATED, TestApp, UNGATED, Who, alternative, check_body, held_body, reached_call,
+    unique_ref, with,
 };
 
 on_both_backends!(

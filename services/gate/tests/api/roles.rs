@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::common::{
-    AUDIENCE, ISSUER, Reply, TestApp, Who, alternative, check_body, held_body, reached_call,
+    AUDIENCE, Calls, ISSUER, Reply, TestApp, Who, alternative, check_body, held_body, reached_call,
     token_with_claims, unique_ref, unix_now,
 };
 

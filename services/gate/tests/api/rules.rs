@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::common::{
-    GATED, Reply, TestApp, UNGATED, Who, alternative, check_body, expect_reasons, held_body, line,
-    reached_call, reasons, unique_ref, unknown_laptop, with,
+    Calls, GATED, Reply, TestApp, UNGATED, Who, alternative, check_body, expect_reasons, held_body,
+    line, reached_call, reasons, unique_ref, unknown_laptop, with,
 };
 
 on_both_backends!(

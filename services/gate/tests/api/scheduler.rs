@@ -13,7 +13,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use eventlog::{PgOptions, PgStore, RecordedEvent, Store};
 use serde_json::{Value, json};
 
-use crate::common::{Backend, TestApp, Who, serve_with};
+use crate::common::{Backend, Calls, TestApp, Who, serve_with};
 
 on_both_backends!(
     an_instance_started_after_the_deadline_writes_each_event_once_with_its_time,

@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::common::{
-    GATED, Reply, TestApp, Who, check_body, laptops, line, unique_ref, with, without,
+    Calls, GATED, Reply, TestApp, Who, check_body, laptops, line, unique_ref, with, without,
 };
 
 on_both_backends!(

@@ -1,7 +1,6 @@
 //! The reporting service on a random port, on either backend, and an HTTP client for it.
 
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -67,8 +66,7 @@ impl TestApp {
         let pg_url = raw.database_url().map(str::to_owned);
         let clock = Arc::new(Clocked::new(raw.shared()));
         let store: Store = clock.clone();
-        let verifier =
-            Arc::new(Verifier::new(AuthConfig::hs256(SECRET, "procgate", "procgate")).unwrap());
+        let verifier = verifier();
         let anchors = reporting::anchors::AnchorKey::generate().unwrap();
         let mut reporting = Reporting::start(store.clone(), verifier)
             .await
@@ -78,20 +76,10 @@ impl TestApp {
         if let Some((clock, notify)) = notify {
             reporting = reporting.with_clock(clock).with_notifications(notify);
         }
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let app = web::Application::build(
-            listener,
-            vec![Arc::new(reporting.clone())],
-            web::always_ready(),
-            Some(1),
-        )
-        .unwrap();
-        let base = format!("http://127.0.0.1:{}", app.port());
-        let handle = app.handle();
-        tokio::spawn(app.run_until_stopped());
+        let (base, handle) = testkit::serve(vec![Arc::new(reporting.clone())], 1);
         Self {
             base,
-            client: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
+            client: testkit::http::client(),
             store,
             clock,
             reporting,
@@ -179,6 +167,17 @@ impl TestApp {
     pub async fn stop(self) {
         self.handle.stop(false).await;
     }
+}
+
+/// The verifier of the tests' tokens (HS256 with [`SECRET`]).
+pub fn verifier() -> Arc<Verifier> {
+    Arc::new(Verifier::new(AuthConfig::hs256(SECRET, "procgate", "procgate")).unwrap())
+}
+
+/// Another instance of the service on `store`, not served, telling time by `clock` (add what
+/// it does in the background: mail, deliveries).
+pub async fn instance(store: &Store, clock: &kernel::Clock) -> Reporting {
+    Reporting::start(store.clone(), verifier()).await.unwrap().with_clock(clock.clone())
 }
 
 pub fn header(res: &reqwest::Response, name: &str) -> String {

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth::{AuthConfig, Role, Verifier};
+use auth::Role;
 use chrono::TimeDelta;
 use eventlog::{Actor, ExpectedVersion, Metadata, NewEvent, Store};
 use events::gate::{
@@ -19,12 +19,14 @@ use events::values::{
 use reporting::Reporting;
 use reporting::notify::mail::{MailSettings, SmtpSecurity};
 use serde_json::json;
-use testkit::Backend;
+use testkit::{Backend, eventually};
 use uuid::Uuid;
 
-use crate::common::{SECRET, TestApp, stream};
+use crate::common::{self, TestApp, stream};
 
 const WAIT: Duration = Duration::from_secs(30);
+/// How often a wait looks again.
+const POLL: Duration = Duration::from_millis(50);
 
 on_each_backend!(
     a_held_purchase_reaches_it_staff_and_the_requester_once_with_two_mailers,
@@ -74,11 +76,11 @@ impl Smtp {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(tokio::time::Instant::now() < deadline, "aiosmtpd did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        eventually(WAIT, POLL, async || {
+            let up = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+            if up { Ok(()) } else { Err("aiosmtpd did not start".to_owned()) }
+        })
+        .await;
         Self { child, port, maildir }
     }
 
@@ -104,19 +106,14 @@ impl Smtp {
     }
 
     async fn wait_for(&self, n: usize) -> Vec<(String, String, String)> {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
+        eventually(WAIT, POLL, async || {
             let got = self.messages();
             if got.len() >= n {
-                return got;
+                return Ok(got);
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{} of {n} e-mails: {got:?}",
-                got.len()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            Err(format!("{} of {n} e-mails: {got:?}", got.len()))
+        })
+        .await
     }
 }
 
@@ -141,14 +138,7 @@ fn settings(port: u16, instance: &str) -> MailSettings {
 }
 
 async fn mailer(store: &Store, clock: &kernel::Clock, port: u16, instance: &str) -> Reporting {
-    let verifier =
-        Arc::new(Verifier::new(AuthConfig::hs256(SECRET, "procgate", "procgate")).unwrap());
-    Reporting::start(store.clone(), verifier)
-        .await
-        .unwrap()
-        .with_clock(clock.clone())
-        .with_mail(settings(port, instance))
-        .unwrap()
+    common::instance(store, clock).await.with_mail(settings(port, instance)).unwrap()
 }
 
 /// A purchase held because its laptop is not in the catalog; returns its id.
@@ -259,17 +249,13 @@ async fn an_opted_out_person_gets_nothing_and_a_relay_that_was_down_gets_it_late
     let clock = kernel::Clock::system();
     let sender = mailer(&app.store, &clock, port, "one").await;
     held_purchase(&app.store).await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    let failed = eventually(WAIT, POLL, async || {
         let mail = app.store.read_category("mail", 0, 100).await.unwrap();
-        if mail.iter().any(|e| e.event_type == "mail-failed") {
-            let failed = mail.iter().find(|e| e.event_type == "mail-failed").unwrap();
-            assert!(failed.data["retry_at"].is_string(), "{}", failed.data);
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no failure recorded");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        let failed = mail.into_iter().find(|e| e.event_type == "mail-failed");
+        failed.ok_or_else(|| "no failure recorded".to_owned())
+    })
+    .await;
+    assert!(failed.data["retry_at"].is_string(), "{}", failed.data);
     // It comes back; a minute later (by the clock) the e-mail is sent, to IT only.
     let smtp = Smtp::start(port).await;
     clock.advance(TimeDelta::minutes(2));

@@ -8,18 +8,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web as aweb};
-use auth::{AuthConfig, Role, Verifier};
+use auth::Role;
 use chrono::TimeDelta;
 use eventlog::{Actor, ExpectedVersion, Metadata, NewEvent, Store};
 use reporting::Reporting;
 use reporting::notify::{Settings, Targets, WebhookKey};
 use serde_json::{Value, json};
-use testkit::Backend;
+use testkit::{Backend, eventually};
 
-use crate::common::{SECRET, TestApp, stream};
+use crate::common::{self, TestApp, stream};
 
 const KEY: &[u8] = b"the-district-webhook-key-32-bytes-long!!";
 const WAIT: Duration = Duration::from_secs(30);
+/// How often a wait looks again.
+const POLL: Duration = Duration::from_millis(20);
 
 on_each_backend!(
     a_failing_receiver_gets_every_event_once_in_order_verified_independently,
@@ -93,33 +95,24 @@ impl Receiver {
 
     /// Waits until `n` deliveries succeeded.
     async fn wait_delivered(&self, n: usize) -> Vec<Received> {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
+        eventually(WAIT, POLL, async || {
             let done = self.delivered();
             if done.len() >= n {
-                return done;
+                return Ok(done);
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{} of {n} deliveries after {WAIT:?}: {:?}",
-                done.len(),
-                self.seen().iter().map(|r| r.status).collect::<Vec<_>>()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            let statuses: Vec<u16> = self.seen().iter().map(|r| r.status).collect();
+            Err(format!("{} of {n} deliveries after {WAIT:?}: {statuses:?}", done.len()))
+        })
+        .await
     }
 
     /// Waits until `n` attempts reached the receiver.
     async fn wait_seen(&self, n: usize) {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while self.seen().len() < n {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{} of {n} attempts",
-                self.seen().len()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually(WAIT, POLL, async || {
+            let seen = self.seen().len();
+            if seen >= n { Ok(()) } else { Err(format!("{seen} of {n} attempts")) }
+        })
+        .await;
     }
 }
 
@@ -150,13 +143,7 @@ fn settings(instance: &str, deliver: bool) -> Settings {
 
 /// A delivering instance on `store` (no HTTP), telling time by `clock`.
 async fn deliverer(store: &Store, clock: &kernel::Clock, instance: &str) -> Reporting {
-    let verifier =
-        Arc::new(Verifier::new(AuthConfig::hs256(SECRET, "procgate", "procgate")).unwrap());
-    Reporting::start(store.clone(), verifier)
-        .await
-        .unwrap()
-        .with_clock(clock.clone())
-        .with_notifications(settings(instance, true))
+    common::instance(store, clock).await.with_notifications(settings(instance, true))
 }
 
 /// The API on `backend` (delivering unless `deliver` is false), and its clock.
@@ -202,13 +189,20 @@ async fn append_schools(store: &Store, n: usize) {
     }
 }
 
-/// POSTs JSON as `subject` with `roles`; the status and body.
+/// A caller: a subject with roles.
+type Caller<'a> = (&'a str, &'a [Role]);
+
+/// The district's administrator.
+const ROOT: Caller = ("root", &[Role::Admin]);
+/// The district's integration, owner of most endpoints and subscriptions here.
+const ERP: Caller = ("erp", &[Role::Integration]);
+
+/// Sends JSON as `subject` with `roles`; the status and body.
 async fn send(
     app: &TestApp,
     method: &str,
     path: &str,
-    subject: &str,
-    roles: &[Role],
+    (subject, roles): Caller<'_>,
     body: Option<Value>,
 ) -> (u16, Value) {
     let token = app.token_for(subject, roles);
@@ -230,8 +224,20 @@ async fn send(
     (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
 }
 
+/// Acknowledges the `erp-feed` subscription up to `sequence`; the status and body.
+async fn ack(app: &TestApp, sequence: Value) -> (u16, Value) {
+    let body = json!({ "sequence": sequence });
+    send(app, "POST", "/v1/subscriptions/erp-feed/ack", ERP, Some(body)).await
+}
+
+/// Replays the webhook `id` from after `after`, as `who`; the status and body.
+async fn replay(app: &TestApp, id: &str, who: Caller<'_>, after: u64) -> (u16, Value) {
+    let path = format!("/v1/webhooks/{id}/replay");
+    send(app, "POST", &path, who, Some(json!({ "after": after }))).await
+}
+
 async fn register(app: &TestApp, subject: &str, role: Role, body: Value) -> Value {
-    let (status, hook) = send(app, "POST", "/v1/webhooks", subject, &[role], Some(body)).await;
+    let (status, hook) = send(app, "POST", "/v1/webhooks", (subject, &[role]), Some(body)).await;
     assert_eq!(status, 201, "{hook}");
     assert!(hook["secret"].as_str().unwrap().starts_with("whsec_"));
     hook
@@ -261,29 +267,17 @@ fn assert_in_log_order(deliveries: &[Received]) {
 
 /// Waits until the webhook's record shows `n` attempts.
 async fn wait_attempts(app: &TestApp, id: &str, n: usize) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let (status, list) = send(
-            app,
-            "GET",
-            &format!("/v1/webhooks/{id}/deliveries"),
-            "root",
-            &[Role::Admin],
-            None,
-        )
-        .await;
+    let path = format!("/v1/webhooks/{id}/deliveries");
+    eventually(WAIT, POLL, async || {
+        let (status, list) = send(app, "GET", &path, ROOT, None).await;
         assert_eq!(status, 200, "{list}");
         let attempts = list["deliveries"].as_array().unwrap().clone();
         if attempts.len() >= n {
-            return attempts;
+            return Ok(attempts);
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{} of {n} attempts recorded",
-            attempts.len()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        Err(format!("{} of {n} attempts recorded", attempts.len()))
+    })
+    .await
 }
 
 async fn a_failing_receiver_gets_every_event_once_in_order_verified_independently(
@@ -343,8 +337,7 @@ async fn a_failing_receiver_gets_every_event_once_in_order_verified_independentl
         outcomes,
         ["failed", "failed", "delivered", "delivered", "delivered", "delivered", "delivered"]
     );
-    let (_, view) =
-        send(&app, "GET", &format!("/v1/webhooks/{id}"), "root", &[Role::Admin], None).await;
+    let (_, view) = send(&app, "GET", &format!("/v1/webhooks/{id}"), ROOT, None).await;
     let last = delivered[4].json()["sequence"].as_u64();
     assert_eq!(
         (view["delivered_through"].as_u64(), view["delivered"].as_u64(), view["failed"].as_u64()),
@@ -511,32 +504,19 @@ async fn gone_disables_and_replay_delivers_again(backend: Backend) {
     receiver.answer(410, None);
     append_schools(&app.store, 1).await;
     receiver.wait_seen(3).await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let view = loop {
-        let (_, view) =
-            send(&app, "GET", &format!("/v1/webhooks/{id}"), "erp", &[Role::Integration], None)
-                .await;
-        if view["status"] == "disabled" {
-            break view;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{view}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let path = format!("/v1/webhooks/{id}");
+    let view = eventually(WAIT, POLL, async || {
+        let (_, view) = send(&app, "GET", &path, ERP, None).await;
+        if view["status"] == "disabled" { Ok(view) } else { Err(view.to_string()) }
+    })
+    .await;
     assert_eq!(view["disabled"]["reason"], "gone");
     // Disabled: nothing more goes out.
     append_schools(&app.store, 1).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(receiver.seen().len(), 3);
     // A replay from the start enables it and delivers everything again, in order.
-    let (status, body) = send(
-        &app,
-        "POST",
-        &format!("/v1/webhooks/{id}/replay"),
-        "erp",
-        &[Role::Integration],
-        Some(json!({"after": 0})),
-    )
-    .await;
+    let (status, body) = replay(&app, &id, ERP, 0).await;
     assert_eq!(status, 202, "{body}");
     let delivered = receiver.wait_delivered(2 + 4).await;
     let replayed: Vec<Value> =
@@ -545,15 +525,7 @@ async fn gone_disables_and_replay_delivers_again(backend: Backend) {
         replayed,
         [json!("school-0"), json!("school-1"), json!("school-0"), json!("school-0")]
     );
-    let (status, body) = send(
-        &app,
-        "POST",
-        &format!("/v1/webhooks/{id}/replay"),
-        "erp",
-        &[Role::Integration],
-        Some(json!({"after": 10_000})),
-    )
-    .await;
+    let (status, body) = replay(&app, &id, ERP, 10_000).await;
     assert_eq!(status, 422, "{body}");
     app.stop().await;
 }
@@ -568,8 +540,7 @@ async fn rotation_signs_with_both_secrets_during_the_overlap(backend: Backend) {
         &app,
         "POST",
         &format!("/v1/webhooks/{id}/rotate-secret"),
-        "root",
-        &[Role::Admin],
+        ROOT,
         Some(json!({"overlap_hours": 2})),
     )
     .await;
@@ -611,15 +582,8 @@ async fn registration_is_checked_and_endpoints_are_their_owners(backend: Backend
         "https://169.254.169.254/x",
         "https://localhost/x",
     ] {
-        let (status, problem) = send(
-            &public,
-            "POST",
-            "/v1/webhooks",
-            "root",
-            &[Role::Admin],
-            Some(json!({"url": url})),
-        )
-        .await;
+        let (status, problem) =
+            send(&public, "POST", "/v1/webhooks", ROOT, Some(json!({"url": url}))).await;
         assert_eq!(
             (status, problem["type"].as_str().unwrap().ends_with("invalid-url")),
             (422, true),
@@ -632,14 +596,13 @@ async fn registration_is_checked_and_endpoints_are_their_owners(backend: Backend
         &app,
         "POST",
         "/v1/webhooks",
-        "root",
-        &[Role::Admin],
+        ROOT,
         Some(json!({"url": "http://127.0.0.1:9/x", "event_types": ["no-such-event"]})),
     )
     .await;
     assert_eq!(status, 422, "{problem}");
     for role in [Role::Auditor, Role::ItStaff] {
-        let (status, _) = send(&app, "GET", "/v1/webhooks", "someone", &[role], None).await;
+        let (status, _) = send(&app, "GET", "/v1/webhooks", ("someone", &[role]), None).await;
         assert_eq!(status, 403);
     }
     let a = register(&app, "erp-a", Role::Finance, json!({"url": "http://127.0.0.1:9/a"})).await;
@@ -647,28 +610,28 @@ async fn registration_is_checked_and_endpoints_are_their_owners(backend: Backend
     let a_id = a["id"].as_str().unwrap();
     assert_eq!(a["owner"], json!({"subject": "erp-a", "role": "finance"}));
     // Each owner sees its own; an admin sees both.
-    let (_, list) = send(&app, "GET", "/v1/webhooks", "erp-b", &[Role::Finance], None).await;
+    let (_, list) = send(&app, "GET", "/v1/webhooks", ("erp-b", &[Role::Finance]), None).await;
     let ids: Vec<&Value> = list["webhooks"].as_array().unwrap().iter().map(|w| &w["id"]).collect();
     assert_eq!(ids, [&b["id"]]);
-    let (_, list) = send(&app, "GET", "/v1/webhooks", "root", &[Role::Admin], None).await;
+    let (_, list) = send(&app, "GET", "/v1/webhooks", ROOT, None).await;
     assert_eq!(list["webhooks"].as_array().unwrap().len(), 2);
     for (method, path) in [
         ("GET", format!("/v1/webhooks/{a_id}")),
         ("DELETE", format!("/v1/webhooks/{a_id}")),
         ("GET", format!("/v1/webhooks/{a_id}/deliveries")),
     ] {
-        let (status, _) = send(&app, method, &path, "erp-b", &[Role::Finance], None).await;
+        let (status, _) = send(&app, method, &path, ("erp-b", &[Role::Finance]), None).await;
         assert_eq!(status, 404, "{method} {path}");
     }
     let (status, _) =
-        send(&app, "DELETE", &format!("/v1/webhooks/{a_id}"), "erp-a", &[Role::Finance], None)
+        send(&app, "DELETE", &format!("/v1/webhooks/{a_id}"), ("erp-a", &[Role::Finance]), None)
             .await;
     assert_eq!(status, 204);
     let (status, _) =
-        send(&app, "GET", &format!("/v1/webhooks/{a_id}"), "erp-a", &[Role::Finance], None).await;
+        send(&app, "GET", &format!("/v1/webhooks/{a_id}"), ("erp-a", &[Role::Finance]), None).await;
     assert_eq!(status, 404);
     let (status, _) =
-        send(&app, "GET", "/v1/webhooks/not-a-uuid", "erp-a", &[Role::Finance], None).await;
+        send(&app, "GET", "/v1/webhooks/not-a-uuid", ("erp-a", &[Role::Finance]), None).await;
     assert_eq!(status, 400);
     // The same Idempotency-Key answers the first registration again, secret included.
     let post = |key: &'static str| {
@@ -687,7 +650,7 @@ async fn registration_is_checked_and_endpoints_are_their_owners(backend: Backend
     assert_eq!((&again["id"], &again["secret"]), (&first["id"], &first["secret"]));
     // Once the endpoint is deleted, the key's first answer is gone with it.
     let path = format!("/v1/webhooks/{}", first["id"].as_str().unwrap());
-    let (status, _) = send(&app, "DELETE", &path, "erp-c", &[Role::Integration], None).await;
+    let (status, _) = send(&app, "DELETE", &path, ("erp-c", &[Role::Integration]), None).await;
     assert_eq!(status, 204);
     let gone = post("k-1").await.unwrap();
     assert_eq!(gone.status(), 404);
@@ -697,28 +660,22 @@ async fn registration_is_checked_and_endpoints_are_their_owners(backend: Backend
 async fn subscriptions_resume_from_their_acknowledged_checkpoint(backend: Backend) {
     let (app, _clock) = api(backend, false).await;
     append_schools(&app.store, 2).await;
-    let (status, sub) = send(
-        &app,
-        "PUT",
-        "/v1/subscriptions/erp-feed",
-        "erp",
-        &[Role::Integration],
-        Some(json!({"start": "beginning"})),
-    )
-    .await;
+    let (status, sub) =
+        send(&app, "PUT", "/v1/subscriptions/erp-feed", ERP, Some(json!({"start": "beginning"})))
+            .await;
     assert_eq!(status, 201, "{sub}");
     assert_eq!(sub["checkpoint"], 0);
-    let (status, same) =
-        send(&app, "PUT", "/v1/subscriptions/erp-feed", "erp", &[Role::Integration], None).await;
+    let (status, same) = send(&app, "PUT", "/v1/subscriptions/erp-feed", ERP, None).await;
     assert_eq!(status, 200, "{same}");
     let (status, _) =
-        send(&app, "PUT", "/v1/subscriptions/erp-feed", "other", &[Role::Integration], None).await;
+        send(&app, "PUT", "/v1/subscriptions/erp-feed", ("other", &[Role::Integration]), None)
+            .await;
     assert_eq!(status, 409, "another system's name");
     let (status, _) =
-        send(&app, "GET", "/v1/subscriptions/erp-feed/events", "erp", &[Role::Finance], None).await;
+        send(&app, "GET", "/v1/subscriptions/erp-feed/events", ("erp", &[Role::Finance]), None)
+            .await;
     assert_eq!(status, 403);
-    let (status, _) =
-        send(&app, "PUT", "/v1/subscriptions/Bad%20Name", "erp", &[Role::Integration], None).await;
+    let (status, _) = send(&app, "PUT", "/v1/subscriptions/Bad%20Name", ERP, None).await;
     assert_eq!(status, 400);
     append_as(
         &app.store,
@@ -732,42 +689,17 @@ async fn subscriptions_resume_from_their_acknowledged_checkpoint(backend: Backen
         json!({"requester_reached": true, "notes": "met Pat", "spoke_with": {"name": "Pat"}});
     append_as(&app.store, "purchase-p", "call-logged", call, as_subject("jdoe", "it_staff")).await;
 
-    let (_, page) = send(
-        &app,
-        "GET",
-        "/v1/subscriptions/erp-feed/events?limit=2",
-        "erp",
-        &[Role::Integration],
-        None,
-    )
-    .await;
+    let (_, page) = send(&app, "GET", "/v1/subscriptions/erp-feed/events?limit=2", ERP, None).await;
     assert_eq!(page["events"].as_array().unwrap().len(), 2);
     assert_eq!(page["next_after"], 2);
     // Not acknowledged: the same page again.
-    let (_, again) = send(
-        &app,
-        "GET",
-        "/v1/subscriptions/erp-feed/events?limit=2",
-        "erp",
-        &[Role::Integration],
-        None,
-    )
-    .await;
+    let (_, again) =
+        send(&app, "GET", "/v1/subscriptions/erp-feed/events?limit=2", ERP, None).await;
     assert_eq!(again["events"], page["events"]);
-    let (status, acked) = send(
-        &app,
-        "POST",
-        "/v1/subscriptions/erp-feed/ack",
-        "erp",
-        &[Role::Integration],
-        Some(json!({"sequence": 2})),
-    )
-    .await;
+    let (status, acked) = ack(&app, json!(2)).await;
     assert_eq!((status, &acked["checkpoint"]), (200, &json!(2)));
     // An integration never sees a person's record, nor whom IT reached.
-    let (_, rest) =
-        send(&app, "GET", "/v1/subscriptions/erp-feed/events", "erp", &[Role::Integration], None)
-            .await;
+    let (_, rest) = send(&app, "GET", "/v1/subscriptions/erp-feed/events", ERP, None).await;
     let events = rest["events"].as_array().unwrap();
     assert_eq!(events.len(), 1, "{rest}");
     assert_eq!(events[0]["type"], "call-logged");
@@ -776,51 +708,19 @@ async fn subscriptions_resume_from_their_acknowledged_checkpoint(backend: Backen
     );
     // Positions: two schools, the subscription itself, the stakeholder, the call.
     assert_eq!(rest["next_after"], 5);
-    let (status, _) = send(
-        &app,
-        "POST",
-        "/v1/subscriptions/erp-feed/ack",
-        "erp",
-        &[Role::Integration],
-        Some(json!({"sequence": 99})),
-    )
-    .await;
+    let (status, _) = ack(&app, json!(99)).await;
     assert_eq!(status, 422);
     // A position is an int64, as documented.
-    let (status, problem) = send(
-        &app,
-        "POST",
-        "/v1/subscriptions/erp-feed/ack",
-        "erp",
-        &[Role::Integration],
-        Some(json!({"sequence": i64::MAX as u64 + 1})),
-    )
-    .await;
+    let (status, problem) = ack(&app, json!(i64::MAX as u64 + 1)).await;
     assert_eq!((status, &problem["errors"][0]["field"]), (422, &json!("sequence")), "{problem}");
     // The checkpoint is durable: another instance on the same log answers from it.
-    let (status, _) = send(
-        &app,
-        "POST",
-        "/v1/subscriptions/erp-feed/ack",
-        "erp",
-        &[Role::Integration],
-        Some(json!({"sequence": 5})),
-    )
-    .await;
+    let (status, _) = ack(&app, json!(5)).await;
     assert_eq!(status, 200);
     let other = deliverer(&app.store, &kernel::Clock::system(), "other").await;
     let store = other.store();
     assert_eq!(store.checkpoint("subscription:erp-feed").await.unwrap(), Some(5));
     // An older acknowledgement does not move it back.
-    let (_, acked) = send(
-        &app,
-        "POST",
-        "/v1/subscriptions/erp-feed/ack",
-        "erp",
-        &[Role::Integration],
-        Some(json!({"sequence": 1})),
-    )
-    .await;
+    let (_, acked) = ack(&app, json!(1)).await;
     assert_eq!(acked["checkpoint"], 5);
     app.stop().await;
 }
@@ -855,9 +755,7 @@ async fn an_erased_person_is_delivered_erased_on_replay(backend: Backend) {
                         "erased_by": "root", "keys": keys});
     let privacy = format!("privacy-{person}");
     append_as(&sealed, &privacy, "personal-data-erased", erased, as_subject("root", "admin")).await;
-    let path = format!("/v1/webhooks/{id}/replay");
-    let (status, body) =
-        send(&app, "POST", &path, "root", &[Role::Admin], Some(json!({"after": 0}))).await;
+    let (status, body) = replay(&app, &id, ROOT, 0).await;
     assert_eq!(status, 202, "{body}");
     let delivered = receiver.wait_delivered(2).await;
     let again = delivered[1].json();

@@ -256,15 +256,19 @@ mod tests {
         let wishes = collection::<Wishes>(&docs);
         let promises = collection::<Promises>(&docs);
         let held = held_docs(&docs);
-        let inputs = health_inputs(HealthDocs {
-            stakeholder: &dana,
-            follow_ups: &follow_ups,
-            wishes: &wishes,
-            promises: &promises,
-            school: Some((&school, &held)),
-            requested: &[],
-            card_spend: &[],
-        });
+        // Everyone's documents, and the school's, for `stakeholder`.
+        let inputs_for = |stakeholder| {
+            health_inputs(HealthDocs {
+                stakeholder,
+                follow_ups: &follow_ups,
+                wishes: &wishes,
+                promises: &promises,
+                school: Some((&school, &held)),
+                requested: &[],
+                card_spend: &[],
+            })
+        };
+        let inputs = inputs_for(&dana);
         assert_eq!(inputs.conversations, 1);
         assert_eq!(inputs.follow_ups.len(), 2, "Sam's follow-up is not Dana's");
         assert_eq!(inputs.wishes.len(), 1);
@@ -302,15 +306,7 @@ mod tests {
 
         // For a teacher: no school figures, whatever is passed.
         let sam = doc::<Stakeholders>(&docs, SAM);
-        let inputs = health_inputs(HealthDocs {
-            stakeholder: &sam,
-            follow_ups: &follow_ups,
-            wishes: &wishes,
-            promises: &promises,
-            school: Some((&school, &held)),
-            requested: &[],
-            card_spend: &[],
-        });
+        let inputs = inputs_for(&sam);
         assert!(inputs.held_purchases.is_none());
         assert_eq!(inputs.promises.len(), 1);
         assert_eq!(health(&inputs, &as_of(now)).score, 97, "contact decay alone");

@@ -28,6 +28,7 @@ use kernel::{Clock, Schedule};
 use uuid::Uuid;
 
 pub(crate) use kernel::schedule::Running;
+use kernel::schedule::Tracks;
 pub(crate) use retention::Retention;
 pub(crate) use tracker::{Kind, Tracked, Tracker};
 
@@ -62,15 +63,16 @@ impl Schedule for Reminders {
     }
 
     fn next_wake(&self) -> Option<DateTime<Utc>> {
-        self.tracker.next_wake()
+        self.tracker.followed().next_wake()
     }
 
     async fn run_due(&mut self, store: &Store, now: DateTime<Utc>) {
         let tracker = &mut self.tracker;
-        let due: Vec<(Uuid, Kind)> = tracker
+        let followed = tracker.followed();
+        let due: Vec<(Uuid, Kind)> = followed
             .due(now)
             .into_iter()
-            .filter_map(|id| Some((id, tracker.tracked(id)?.kind)))
+            .filter_map(|id| Some((id, followed.get(id)?.kind)))
             .collect();
         let (district, settings) = (&tracker.district, tracker.settings);
         let judged = kernel::schedule::judge_all(due, |(id, kind)| async move {
@@ -81,7 +83,7 @@ impl Schedule for Reminders {
     }
 
     fn counts(&self) -> (usize, usize) {
-        self.tracker.counts()
+        self.tracker.followed().counts()
     }
 }
 

@@ -2,14 +2,11 @@
 //! every open promise and follow-up, indexed by when each next needs the scheduler. Pure: the
 //! scheduler feeds it recorded events and asks it what is due.
 
-use std::collections::HashMap;
-
-use chrono::{DateTime, Utc};
 use eventlog::RecordedEvent;
 use events::district::District;
 use events::reminders::{ItemReminders, ReminderEvent, ReminderSettings};
 use events::stakeholders::{FOLLOWUP_CATEGORY, FollowUpEvent, PROMISE_CATEGORY, PromiseEvent};
-use kernel::schedule::Wakes;
+use kernel::schedule::{Folded, Followed, Tracks};
 use uuid::Uuid;
 
 /// A promise or a follow-up.
@@ -29,13 +26,18 @@ pub(crate) struct Tracked {
     pub version: u64,
 }
 
+impl Folded for Tracked {
+    fn version(&self) -> u64 {
+        self.version
+    }
+}
+
 /// The open promises and follow-ups, by next wake.
 #[derive(Debug, Default)]
 pub(crate) struct Tracker {
     pub district: District,
     pub settings: ReminderSettings,
-    items: HashMap<Uuid, Tracked>,
-    wakes: Wakes<Uuid>,
+    items: Followed<Tracked>,
 }
 
 impl Tracker {
@@ -60,7 +62,7 @@ impl Tracker {
                     return;
                 }
                 let Ok(id) = record.stream_id().parse::<Uuid>() else { return };
-                if let Some(tracked) = self.items.get_mut(&id) {
+                if let Some(tracked) = self.items.get_mut(id) {
                     tracked.reminders.apply_recorded(&event);
                     self.reschedule(id);
                 }
@@ -81,103 +83,49 @@ impl Tracker {
         apply: impl FnOnce(&mut ItemReminders),
     ) {
         let Ok(id) = record.stream_id().parse::<Uuid>() else { return };
-        let tracked =
-            self.items.entry(id).or_insert_with(|| Tracked { kind, ..Tracked::default() });
-        if record.version <= tracked.version {
-            return;
-        }
+        let new = || Tracked { kind, ..Tracked::default() };
+        let Some(tracked) = self.items.to_fold(id, record.version, new) else { return };
         apply(&mut tracked.reminders);
         tracked.version = record.version;
         self.reschedule(id);
     }
+}
 
-    /// Replaces what is known of an item by a fresh read of its streams.
-    pub fn replace(&mut self, id: Uuid, tracked: Tracked) {
-        let known = self.items.entry(id).or_default();
-        if tracked.version >= known.version {
-            *known = tracked;
-        }
-        self.reschedule(id);
+impl Tracks for Tracker {
+    type Item = Tracked;
+
+    fn followed(&self) -> &Followed<Tracked> {
+        &self.items
     }
 
-    /// What is known of an item.
-    pub fn tracked(&self, id: Uuid) -> Option<&Tracked> {
-        self.items.get(&id)
-    }
-
-    /// An item to try again at `at` (after a failure).
-    pub fn retry_at(&mut self, id: Uuid, at: DateTime<Utc>) {
-        if self.items.contains_key(&id) {
-            self.wakes.set(id, Some(at));
-        }
-    }
-
-    /// The earliest wake.
-    pub fn next_wake(&self) -> Option<DateTime<Utc>> {
-        self.wakes.next()
-    }
-
-    /// The items due at `now`, soonest first.
-    pub fn due(&self, now: DateTime<Utc>) -> Vec<Uuid> {
-        self.wakes.due(now)
-    }
-
-    /// When an item next needs the scheduler.
-    pub fn wake(&self, id: Uuid) -> Option<DateTime<Utc>> {
-        self.wakes.get(id)
-    }
-
-    /// How many items are followed, and how many of them have a wake.
-    pub fn counts(&self) -> (usize, usize) {
-        (self.items.len(), self.wakes.len())
+    fn followed_mut(&mut self) -> &mut Followed<Tracked> {
+        &mut self.items
     }
 
     /// Recomputes an item's wake; forgets it once nothing more can be recorded for it
     /// (settled, or its overdue reminder recorded).
     fn reschedule(&mut self, id: Uuid) {
-        let Some(tracked) = self.items.get(&id) else { return };
+        let Some(tracked) = self.items.get(id) else { return };
         let lead = self.settings.due_soon_business_days;
         let wake = tracked.reminders.next_wake(&self.district, lead);
         if wake.is_none() && tracked.version > 0 {
-            self.items.remove(&id);
+            self.items.forget(id);
+        } else {
+            self.items.set_wake(id, wake);
         }
-        self.wakes.set(id, wake);
-    }
-
-    fn reschedule_all(&mut self) {
-        let ids: Vec<Uuid> = self.items.keys().copied().collect();
-        for id in ids {
-            self.reschedule(id);
-        }
-    }
-}
-
-impl kernel::schedule::Tracks for Tracker {
-    type Item = Tracked;
-
-    fn replace(&mut self, id: Uuid, item: Tracked) {
-        Tracker::replace(self, id, item);
-    }
-
-    fn wake(&self, id: Uuid) -> Option<DateTime<Utc>> {
-        Tracker::wake(self, id)
-    }
-
-    fn retry_at(&mut self, id: Uuid, at: DateTime<Utc>) {
-        Tracker::retry_at(self, id, at);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use chrono::NaiveDate;
-    use eventlog::{Actor, Metadata};
+    use chrono::{DateTime, NaiveDate, Utc};
     use events::EventFamily;
     use events::calendar::{BusinessHours, TimeZoneName};
     use events::district::{ClosureAdded, DistrictEvent, DistrictSet};
     use events::reminders::{BusinessDays, RemindersSet};
     use events::stakeholders::{FollowUpDone, FollowUpScheduled};
     use events::values::{LongText, ShortText};
+    use kernel::testing::recorded;
 
     use super::*;
 
@@ -190,18 +138,7 @@ mod tests {
     }
 
     fn record<E: EventFamily>(stream: String, version: u64, event: &E) -> RecordedEvent {
-        let new = kernel::new_event(event, Metadata::new(Actor::system("test"), "test"));
-        RecordedEvent {
-            position: 0,
-            id: new.id,
-            stream,
-            version,
-            event_type: new.event_type,
-            data: new.data,
-            metadata: new.metadata,
-            recorded_at: t("2024-09-01T00:00:00Z"),
-            hash: String::new(),
-        }
+        recorded(stream, version, event, t("2024-09-01T00:00:00Z"))
     }
 
     /// A tracker in Chicago (09:00 to 17:00 on weekdays).
@@ -236,27 +173,27 @@ mod tests {
         // Tuesday's 09:00 (14:00Z, CDT).
         let friday = follow_up(&mut tracker, 1, "2024-09-13");
         let thursday = follow_up(&mut tracker, 2, "2024-09-12");
-        assert_eq!(tracker.counts(), (2, 2));
-        assert_eq!(tracker.next_wake(), Some(t("2024-09-10T14:00:00Z")));
-        assert_eq!(tracker.due(t("2024-09-11T14:00:00Z")), vec![thursday, friday]);
+        assert_eq!(tracker.followed().counts(), (2, 2));
+        assert_eq!(tracker.followed().next_wake(), Some(t("2024-09-10T14:00:00Z")));
+        assert_eq!(tracker.followed().due(t("2024-09-11T14:00:00Z")), vec![thursday, friday]);
 
         let done = FollowUpEvent::from(FollowUpDone { on: day("2024-09-09"), note: None });
         tracker.apply(&record(format!("followup-{thursday}"), 2, &done));
-        assert_eq!(tracker.counts(), (1, 1), "the one done is forgotten");
+        assert_eq!(tracker.followed().counts(), (1, 1), "the one done is forgotten");
         // Seen again (a fresh read, then the subscription): applied once.
         tracker.apply(&record(format!("followup-{thursday}"), 2, &done));
-        assert_eq!(tracker.counts(), (1, 1));
+        assert_eq!(tracker.followed().counts(), (1, 1));
 
         // Its due-soon reminder recorded: next, overdue at Chicago's midnight.
-        let due = tracker.tracked(friday).unwrap().reminders.due_events(
+        let due = tracker.followed().get(friday).unwrap().reminders.due_events(
             &tracker.district,
             BusinessDays::DEFAULT,
             t("2024-09-11T14:00:00Z"),
         );
         tracker.apply(&record(format!("reminder-{friday}"), 1, &due[0]));
-        assert_eq!(tracker.next_wake(), Some(t("2024-09-14T05:00:00Z")));
+        assert_eq!(tracker.followed().next_wake(), Some(t("2024-09-14T05:00:00Z")));
         tracker.retry_at(friday, t("2024-09-11T15:00:00Z"));
-        assert_eq!(tracker.wake(friday), Some(t("2024-09-11T15:00:00Z")));
+        assert_eq!(tracker.followed().wake(friday), Some(t("2024-09-11T15:00:00Z")));
     }
 
     #[test]
@@ -268,12 +205,12 @@ mod tests {
             ..Default::default()
         };
         tracker.apply(&record("reminder-settings".into(), 1, &ReminderEvent::from(lead)));
-        assert_eq!(tracker.next_wake(), Some(t("2024-09-13T14:00:00Z")));
+        assert_eq!(tracker.followed().next_wake(), Some(t("2024-09-13T14:00:00Z")));
         let snow = DistrictEvent::from(ClosureAdded {
             date: day("2024-09-13"),
             reason: ShortText::parse("Snow").unwrap(),
         });
         tracker.apply(&record("district-settings".into(), 2, &snow));
-        assert_eq!(tracker.next_wake(), Some(t("2024-09-12T14:00:00Z")));
+        assert_eq!(tracker.followed().next_wake(), Some(t("2024-09-12T14:00:00Z")));
     }
 }

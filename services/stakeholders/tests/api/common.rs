@@ -2,15 +2,13 @@
 //! server, on either backend, and an HTTP client that calls it as a role.
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
 use auth::{AuthConfig, Issuer, Role, Verifier};
 use eventlog::{Actor, ExpectedVersion, Metadata, NewEvent, Store, StreamAppend, StreamName};
-use reqwest::Method;
 use serde_json::{Value, json};
-pub use testkit::http::Reply;
+pub use testkit::http::{Calls, Reply};
 use uuid::Uuid;
 
 pub const SECRET: &[u8] = b"stakeholders-test-secret-at-least-32-bytes";
@@ -88,6 +86,22 @@ pub struct TestApp {
     _store: TestStore,
 }
 
+impl Calls for TestApp {
+    type Who = Who;
+
+    fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    fn bearer(&self, who: Who) -> Option<String> {
+        (who != Who::Nobody).then(|| self.token(who))
+    }
+}
+
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
         let test_store = TestStore::open(backend).await;
@@ -102,17 +116,11 @@ impl TestApp {
                 .await
                 .unwrap();
         let gate = gate::Gate::start_with(store.clone(), verifier, clock.clone()).await.unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let services: Vec<Arc<dyn web::Service>> =
-            vec![Arc::new(stakeholders.clone()), Arc::new(gate)];
-        let app =
-            web::Application::build(listener, services, web::always_ready(), Some(2)).unwrap();
-        let base = format!("http://127.0.0.1:{}", app.port());
-        let handle = app.handle();
-        tokio::spawn(app.run_until_stopped());
+        let (base, handle) =
+            testkit::serve(vec![Arc::new(stakeholders.clone()), Arc::new(gate)], 2);
         Self {
             base,
-            client: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
+            client: testkit::http::client(),
             store,
             clock,
             stakeholders,
@@ -134,17 +142,7 @@ impl TestApp {
         )
         .await
         .unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let app = web::Application::build(
-            listener,
-            vec![Arc::new(service)],
-            web::always_ready(),
-            Some(2),
-        )
-        .unwrap();
-        let base = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
-        base
+        testkit::serve(vec![Arc::new(service)], 2).0
     }
 
     /// Another instance of the service on `store` (the same database, through its own
@@ -193,49 +191,11 @@ impl TestApp {
         self.handle.stop(false).await;
     }
 
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
     pub fn token(&self, who: Who) -> String {
         match who {
             Who::BadToken => "not.a.jwt".to_owned(),
             who => self.issuer.issue(who.subject(), who.roles(), Duration::from_secs(600)),
         }
-    }
-
-    /// A request as `who` (with its token, if it has one).
-    pub fn request(&self, who: Who, method: Method, path: &str) -> reqwest::RequestBuilder {
-        let req = self.client.request(method, self.url(path));
-        match who {
-            Who::Nobody => req,
-            who => req.bearer_auth(self.token(who)),
-        }
-    }
-
-    /// Sends a request as `who`, with `body` as JSON when given.
-    pub async fn send(&self, who: Who, method: Method, path: &str, body: Option<&Value>) -> Reply {
-        let mut req = self.request(who, method, path);
-        if let Some(body) = body {
-            req = req.json(body);
-        }
-        Reply::read(req.send().await.unwrap()).await
-    }
-
-    pub async fn get(&self, who: Who, path: &str) -> Reply {
-        self.send(who, Method::GET, path, None).await
-    }
-
-    pub async fn post(&self, who: Who, path: &str, body: &Value) -> Reply {
-        self.send(who, Method::POST, path, Some(body)).await
-    }
-
-    pub async fn put(&self, who: Who, path: &str, body: &Value) -> Reply {
-        self.send(who, Method::PUT, path, Some(body)).await
-    }
-
-    pub async fn delete(&self, who: Who, path: &str, body: &Value) -> Reply {
-        self.send(who, Method::DELETE, path, Some(body)).await
     }
 
     /// The log's head: unchanged by anything refused.

@@ -9,7 +9,7 @@ use futures::future::join_all;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::common::{Backend, Reply, TestApp, Who, conversation, today};
+use crate::common::{Backend, Calls, Reply, TestApp, Who, conversation, today};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_on_postgres_at_the_same_moment() {

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, Who};
+use crate::common::{Calls, TestApp, Who};
 
 on_both_backends!(a_follow_up_due_on_friday_is_not_overdue_on_thursday_evening_in_chicago);
 

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, Who, in_days, unique_school};
+use crate::common::{Calls, TestApp, Who, in_days, unique_school};
 
 on_both_backends!(
     signing_gates_the_school_and_withdrawing_ungates_it,

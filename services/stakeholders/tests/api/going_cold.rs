@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, Who, person_body};
+use crate::common::{Calls, TestApp, Who, person_body};
 
 on_both_backends!(
     the_contact_settings_are_read_and_set,

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::common::{
-    Reply, TestApp, Who, conversation, in_days, person_body, promise_body, today, with,
+    Calls, Reply, TestApp, Who, conversation, in_days, person_body, promise_body, today, with,
 };
 
 on_both_backends!(

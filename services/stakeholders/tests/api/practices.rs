@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, Who, conversation, today};
+use crate::common::{Calls, TestApp, Who, conversation, today};
 
 on_both_backends!(
     the_first_conversation_asks_for_stars_and_a_wish_later_ones_may_not,

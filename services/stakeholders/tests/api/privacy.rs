@@ -4,7 +4,7 @@
 use eventlog::Filter;
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, Who, conversation, today};
+use crate::common::{Calls, TestApp, Who, conversation, today};
 
 /// What only the erased person's records say.
 const SECRETS: [&str; 3] = ["Dana Whitfield", "maker space", "kindergarten"];

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::common::{TestApp, Who, in_days};
+use crate::common::{Calls, TestApp, Who, in_days};
 
 on_both_backends!(rebuilt_read_models_equal_the_incremental_ones);
 

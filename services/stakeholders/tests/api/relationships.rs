@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::common::{TestApp, Who, in_days, person_body, unique_school};
+use crate::common::{Calls, TestApp, Who, in_days, person_body, unique_school};
 
 on_both_backends!(
     schools_are_put_idempotently,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::common::{Backend, TestApp, Who};
+use crate::common::{Backend, Calls, TestApp, Who};
 
 on_both_backends!(
     each_reminder_is_written_once_and_a_restart_writes_nothing_twice,

@@ -5,7 +5,9 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, Who, conversation, in_days, person_body, today, unique_school};
+use crate::common::{
+    Calls, TestApp, Who, conversation, in_days, person_body, today, unique_school,
+};
 
 on_both_backends!(every_endpoint_with_every_role);
 

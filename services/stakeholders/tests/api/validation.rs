@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::common::{
-    Reply, TestApp, Who, conversation, in_days, person_body, promise_body, today, unique_school,
-    with, without,
+    Calls, Reply, TestApp, Who, conversation, in_days, person_body, promise_body, today,
+    unique_school, with, without,
 };
 
 on_both_backends!(

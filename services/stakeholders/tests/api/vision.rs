@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, Who, conversation};
+use crate::common::{Calls, TestApp, Who, conversation};
 
 on_both_backends!(
     the_vision_is_versioned_and_conversations_connect_to_its_themes,
