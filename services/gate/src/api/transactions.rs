@@ -6,7 +6,6 @@
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, get, post};
-use chrono::Utc;
 use events::card::{MatchMethod, TransactionStatus, transaction_stream};
 use events::gate::PurchaseEvent;
 use events::values::PaymentMethod;
@@ -328,8 +327,9 @@ pub async fn log_outreach(
     let id = http::path_id("id", &id)?;
     let outreach = body.parse()?;
     let outreach_id = Uuid::now_v7();
+    // The service's clock, as every other handler reads it (a test's, when it sets one).
+    let now = state.clock.now();
     act(&state, (&who, &req, body.json()), id, &[], StatusCode::CREATED, |_, _| {
-        let now = Utc::now();
         Ok(TransactionCommand::LogOutreach(LogOutreach {
             outreach_id,
             holder_reached: outreach.holder_reached,

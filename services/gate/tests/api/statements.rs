@@ -74,6 +74,7 @@ on_both_backends!(
     a_bad_row_refuses_the_whole_file_naming_each_line,
     importing_again_or_an_overlapping_statement_adds_nothing,
     unchecked_technology_is_in_it_s_outreach_queue,
+    outreach_logged_without_a_time_took_place_by_the_gate_s_clock,
     a_card_paid_check_is_matched_and_it_can_undo_and_choose,
     the_reconciliation_settings_are_replaced_whole,
     every_profile_imports_its_sample,
@@ -203,6 +204,36 @@ async fn unchecked_technology_is_in_it_s_outreach_queue(app: TestApp) {
         .post(Who::ItStaff, &format!("/v1/card-transactions/{plain_id}/outreach"), &reached)
         .await;
     refused.expect_problem(409, "invalid-state");
+}
+
+async fn outreach_logged_without_a_time_took_place_by_the_gate_s_clock(app: TestApp) {
+    // Given unchecked technology, and a gate whose clock reads a day behind the server's.
+    app.seed_cards().await;
+    app.statement("", PROCGATE).await.expect(201);
+    let queue = app.get(Who::ItStaff, "/v1/outreach").await.expect(200).clone();
+    let id = queue["items"][0]["transaction_id"].as_str().unwrap().to_owned();
+    let yesterday = chrono::Utc::now() - chrono::TimeDelta::days(1);
+    let clock = gate::Clock::system();
+    clock.set(yesterday);
+    let (base, handle, gate) = serve_with(app.store.clone(), clock).await;
+    // When IT logs a call there without saying when it took place.
+    let logged = app
+        .client()
+        .post(format!("{base}/v1/card-transactions/{id}/outreach"))
+        .bearer_auth(app.bearer(Who::ItStaff).unwrap())
+        .json(&json!({"holder_reached": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logged.status(), 201);
+    let doc: Value = logged.json().await.unwrap();
+    // Then it took place by that gate's clock, as everything else the gate dates.
+    let at: chrono::DateTime<chrono::Utc> =
+        doc["outreach"][0]["occurred_at"].as_str().unwrap().parse().unwrap();
+    let off = (at - yesterday).num_seconds();
+    assert!((0..60).contains(&off), "{at} is not the gate's clock ({yesterday})");
+    gate.stop_scheduler();
+    handle.stop(false).await;
 }
 
 /// A card-paid check of the school without the agreement: Apple, 329.00, the day before.
