@@ -14,7 +14,7 @@
 //!
 //! The unchecked transactions' figures are also kept as a rollup, `reporting.card_spend.unchecked_by_day`
 //! ([`UNCHECKED_BY_DAY`]): by transaction date and school, per currency, by merchant and amount
-//! band ([`DaySpend`]), one partition per transaction date ([`partition_key`]). A transaction
+//! band ([`DaySpend`]), one partition per transaction date ([`rollup::partition_key`]). A transaction
 //! is added when it becomes unchecked (recorded, or flagged again) and taken away, exactly as
 //! it was added, when it stops being so (matched, ambiguous, an undone match); its document
 //! says whether it is counted ([`TransactionDoc::counted`]). The report reads these, not the
@@ -33,8 +33,8 @@ use events::card::{
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 
-use super::rogue_spend::{self, DaySpend, Spent};
-use super::rollup::{Rollup, partition_key};
+use super::rogue_spend::{self, Spent};
+use super::rollup;
 
 /// The projection's (and checkpoint's) name.
 pub const NAME: &str = "reporting.card_spend";
@@ -201,23 +201,14 @@ fn count(
         return Ok(());
     }
     if let Some(b) = before {
-        let rollup = unchecked_on(b.transaction_date, event, docs)?;
+        let rollup = rollup::partition(docs, UNCHECKED_BY_DAY, b.transaction_date, event)?;
         rogue_spend::count(rollup, b.transaction_date, &b.school_id, b.spent(), -1);
     }
     if now {
-        let rollup = unchecked_on(doc.transaction_date, event, docs)?;
+        let rollup = rollup::partition(docs, UNCHECKED_BY_DAY, doc.transaction_date, event)?;
         rogue_spend::count(rollup, doc.transaction_date, &doc.school_id, doc.spent(), 1);
     }
     Ok(())
-}
-
-/// The partition of the unchecked spend dated `day`.
-fn unchecked_on<'d>(
-    day: NaiveDate,
-    event: &Recorded<'_>,
-    docs: &'d mut Documents<'_, TransactionDoc>,
-) -> Result<&'d mut Rollup<DaySpend>, String> {
-    docs.entry_in(UNCHECKED_BY_DAY, &partition_key(day), event)
 }
 
 /// Card transactions' histories as the log records them, for the tests of this projection and
@@ -359,6 +350,9 @@ mod tests {
 
     use chrono::{DateTime, Utc};
     use eventlog::RecordedEvent;
+
+    use super::super::rogue_spend::DaySpend;
+    use super::super::rollup::Rollup;
     use events::EventFamily;
     use events::card::{StatementImported, statement_stream, transaction_stream};
     use uuid::Uuid;

@@ -50,7 +50,7 @@ use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::rollup::{DistrictMemo, Durations, Rollup, Sum, partition_key};
+use super::rollup::{DistrictMemo, Durations, Rollup, Sum, partition};
 
 /// The projection's (and checkpoint's) name, and the collection of its [`ClockDoc`]s.
 pub const NAME: &str = "reporting.clocks";
@@ -433,9 +433,8 @@ impl Clocks {
                 _ => None,
             };
             if started || !stopped.is_empty() || breached.is_some() {
-                let partition: &mut Rollup<SlaFigures> =
-                    docs.entry_in(BY_DAY, &partition_key(day), event)?;
-                let figures = partition.entry(day, &doc.school_id);
+                let rollup: &mut Rollup<SlaFigures> = partition(docs, BY_DAY, day, event)?;
+                let figures = rollup.entry(day, &doc.school_id);
                 figures.purchases += u64::from(started);
                 for clock in stopped {
                     let Some(at) = clock.stopped_at else { continue };

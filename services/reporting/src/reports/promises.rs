@@ -304,7 +304,7 @@ fn figures<'d>(
     docs: &'d mut Documents<'_, PromiseDoc>,
 ) -> Result<&'d mut Settled, String> {
     let partition: &mut Rollup<PromiseFigures> =
-        docs.entry_in(BY_DAY, &partition_key(doc.made_on), event)?;
+        rollup::partition(docs, BY_DAY, doc.made_on, event)?;
     let school = doc.school_id.as_deref().unwrap_or(NO_SCHOOL);
     let owners = &mut partition.entry(doc.made_on, school).0;
     if !owners.contains_key(&doc.owner) {

@@ -55,7 +55,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clocks::DistrictDoc;
 use super::rogue_spend::{self, DaySpend, Spent};
-use super::rollup::{DistrictMemo, Durations, Rollup, Sum, partition_key};
+use super::rollup::{DistrictMemo, Durations, Rollup, Sum, partition};
 
 /// The projection's (and checkpoint's) name.
 pub const NAME: &str = "reporting.purchases";
@@ -344,7 +344,8 @@ impl Purchases {
     ) -> Result<(), String> {
         doc.flag_day = doc.flagged_at.map(|at| district.calendar.today(at));
         if let Some(day) = doc.flag_day {
-            figures(day, event, docs)?.entry(day, &doc.school_id).held += 1;
+            let figures: &mut Rollup<HeldFigures> = partition(docs, HELD_BY_DAY, day, event)?;
+            figures.entry(day, &doc.school_id).held += 1;
         }
         docs.put(event.stream_id(), &doc);
         Ok(())
@@ -362,20 +363,11 @@ fn advised(
     docs: &mut Documents<'_, HeldDoc>,
 ) -> Result<(), String> {
     let day = district.calendar.today(asked_at);
-    let rollup = docs.entry_in::<Rollup<DaySpend>>(ADVISORY_BY_DAY, &partition_key(day), event)?;
+    let rollup: &mut Rollup<DaySpend> = partition(docs, ADVISORY_BY_DAY, day, event)?;
     let spent =
         Spent { currency: &check.currency, vendor: &check.vendor, cents: check.total_cents };
     rogue_spend::count(rollup, day, &check.school_id, spent, 1);
     Ok(())
-}
-
-/// The partition of the held purchases' figures of `day`.
-fn figures<'d>(
-    day: NaiveDate,
-    event: &Recorded<'_>,
-    docs: &'d mut Documents<'_, HeldDoc>,
-) -> Result<&'d mut Rollup<HeldFigures>, String> {
-    docs.entry_in(HELD_BY_DAY, &partition_key(day), event)
 }
 
 impl Purchases {
@@ -414,7 +406,8 @@ fn count(
     let business = |at: DateTime<Utc>| {
         district.calendar.business_time_between(flagged_at, at).max(TimeDelta::zero())
     };
-    let figures = figures(day, event, docs)?.entry(day, &doc.school_id);
+    let figures: &mut Rollup<HeldFigures> = partition(docs, HELD_BY_DAY, day, event)?;
+    let figures = figures.entry(day, &doc.school_id);
     if let Some(at) = reached {
         figures.to_first_reached_call.add(business(at));
     }
@@ -475,7 +468,7 @@ fn decided(
     }
     let asked_at = took_place_at(decision, event.recorded_at, check.requested_at);
     let day = district.calendar.today(asked_at);
-    let spend: &mut SpendDoc = docs.entry_in(SPEND, &partition_key(day), event)?;
+    let spend: &mut SpendDoc = partition(docs, SPEND, day, event)?;
     let day = spend.by_day.entry(day).or_default();
     let sums = day.entry(check.currency.clone()).or_default();
     sums.checks += 1;

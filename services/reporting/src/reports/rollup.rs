@@ -52,6 +52,22 @@ pub fn partition_key(day: NaiveDate) -> String {
     day.to_string()
 }
 
+/// The partition of `collection` that holds the entries of `day`, to change in place for the
+/// batch. Often asked for only as the event is applied (the day is in an item's own document):
+/// the store then fetches it in another round ([`eventlog::projection`]).
+pub fn partition<'d, D, P>(
+    docs: &'d mut Documents<'_, D>,
+    collection: &'static str,
+    day: NaiveDate,
+    event: &Recorded<'_>,
+) -> Result<&'d mut P, String>
+where
+    D: Serialize + DeserializeOwned,
+    P: Serialize + DeserializeOwned + Default + Send + 'static,
+{
+    docs.entry_in(collection, &partition_key(day), event)
+}
+
 /// The partitions a period needs: those of its days.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Partitions {

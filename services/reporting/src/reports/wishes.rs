@@ -54,7 +54,7 @@ use web::ApiError;
 use super::clocks::DistrictDoc;
 use super::csv::{Cell, Csv};
 use super::figures::share;
-use super::rollup::{self, DistrictMemo, Rollup, Sum, partition_key};
+use super::rollup::{self, DistrictMemo, Rollup, Sum};
 use super::{Report, ReportParams, ReportPeriod, ReportReaders, Scope, parse_query, render};
 use crate::Reporting;
 
@@ -292,8 +292,7 @@ fn figures<'d>(
     // A document written before the day was kept: its day in UTC's calendar.
     let day = doc.day.unwrap_or_else(|| doc.recorded_at.date_naive());
     let school = doc.school_id.as_deref().unwrap_or(NO_SCHOOL);
-    let partition: &mut Rollup<WishFigures> =
-        docs.entry_in(WISHES_BY_DAY, &partition_key(day), event)?;
+    let partition: &mut Rollup<WishFigures> = rollup::partition(docs, WISHES_BY_DAY, day, event)?;
     Ok(partition.entry(day, school))
 }
 
