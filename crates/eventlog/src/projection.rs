@@ -307,15 +307,34 @@ pub fn apply_batch(
     }
 }
 
-/// The error of a batch that still reads documents it was not given after [`MAX_ROUNDS`].
-pub fn too_many_rounds(projection: &dyn Projection, events: &[&RecordedEvent]) -> StoreError {
-    StoreError::Projection {
+/// Applies `events` to the documents at `keys` and whatever else they turn out to read, round
+/// after round (see the module docs): `fetch` reads the documents at the keys it is given
+/// (`None` where there is none) as they were before the batch. What the store must write back.
+pub async fn apply_in_rounds<F, Fut, I>(
+    projection: &dyn Projection,
+    events: &[&RecordedEvent],
+    mut keys: Vec<DocKey>,
+    mut fetch: F,
+) -> Result<Vec<(DocKey, Option<Value>)>>
+where
+    F: FnMut(Vec<DocKey>) -> Fut,
+    Fut: std::future::Future<Output = Result<I>>,
+    I: IntoIterator<Item = (DocKey, Option<Value>)>,
+{
+    for _ in 0..MAX_ROUNDS {
+        match apply_batch(projection, events, Docs::fetched(fetch(keys.clone()).await?))? {
+            Applied::Changes(changes) => return Ok(changes),
+            // Documents known only from others: fetched too, and the batch applied again.
+            Applied::Needs(more) => keys.extend(more),
+        }
+    }
+    Err(StoreError::Projection {
         projection: projection.name().to_owned(),
         position: events.first().map_or(0, |e| e.position),
         message: format!(
             "the batch still reads documents it was not given after {MAX_ROUNDS} rounds"
         ),
-    }
+    })
 }
 
 /// Applies the events of `events` after `checkpoint` to documents looked up in memory
@@ -327,15 +346,19 @@ pub fn apply_in_memory(
     checkpoint: u64,
     mut lookup: impl FnMut(&DocKey) -> Option<Value>,
 ) -> Result<Vec<(DocKey, Option<Value>)>> {
-    let (todo, mut keys) = batch_keys(projection, events, checkpoint);
-    for _ in 0..MAX_ROUNDS {
-        let docs = Docs::fetched(keys.iter().map(|k| (k.clone(), lookup(k))));
-        match apply_batch(projection, &todo, docs)? {
-            Applied::Changes(changes) => return Ok(changes),
-            Applied::Needs(more) => keys.extend(more),
-        }
-    }
-    Err(too_many_rounds(projection, &todo))
+    let (todo, keys) = batch_keys(projection, events, checkpoint);
+    let fetch = |keys: Vec<DocKey>| {
+        let docs: Vec<_> = keys
+            .into_iter()
+            .map(|k| {
+                let doc = lookup(&k);
+                (k, doc)
+            })
+            .collect();
+        std::future::ready(Ok(docs))
+    };
+    // Every document is at hand: the rounds never wait.
+    futures::executor::block_on(apply_in_rounds(projection, &todo, keys, fetch))
 }
 
 /// Runs a projection in the background: catches up from its checkpoint, then follows the log.

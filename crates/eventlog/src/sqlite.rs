@@ -23,9 +23,7 @@ use crate::event::{
 use crate::hash::{self, GENESIS, Hash};
 use crate::keys::{DataKey, KeySelector};
 use crate::plan::{Known, Placed, Plan};
-use crate::projection::{
-    Applied, DocKey, Docs, MAX_ROUNDS, Projection, apply_batch, batch_keys, too_many_rounds,
-};
+use crate::projection::{DocKey, Projection, apply_in_rounds, batch_keys};
 use crate::store::{
     ChainRow, EventStore, definition_checkpoint, raise_head, refuse_older_definition,
 };
@@ -494,20 +492,9 @@ impl EventStore for SqliteStore {
         if last <= checkpoint {
             return Ok(checkpoint);
         }
-        let (todo, mut keys) = batch_keys(projection, events, checkpoint);
-        let mut changes = None;
-        for _ in 0..MAX_ROUNDS {
-            let fetched = self.fetch_documents(keys.clone()).await?;
-            match apply_batch(projection, &todo, Docs::fetched(fetched))? {
-                Applied::Changes(done) => {
-                    changes = Some(done);
-                    break;
-                }
-                // Documents known only from others: fetched too, and the batch applied again.
-                Applied::Needs(more) => keys.extend(more),
-            }
-        }
-        let changes = changes.ok_or_else(|| too_many_rounds(projection, &todo))?;
+        let (todo, keys) = batch_keys(projection, events, checkpoint);
+        let fetch = |keys| self.fetch_documents(keys);
+        let changes = apply_in_rounds(projection, &todo, keys, fetch).await?;
         self.inner
             .writer
             .run(move |conn| {

@@ -9,9 +9,7 @@ use serde_json::Value;
 use super::{to_i64, to_u64};
 use crate::error::Result;
 use crate::event::RecordedEvent;
-use crate::projection::{
-    Applied, DocKey, Docs, MAX_ROUNDS, Projection, apply_batch, batch_keys, too_many_rounds,
-};
+use crate::projection::{DocKey, Projection, apply_in_rounds, batch_keys};
 use crate::store::{definition_checkpoint, refuse_older_definition};
 
 pub(super) async fn checkpoint(pool: &Pool, name: &str) -> Result<Option<u64>> {
@@ -68,19 +66,8 @@ pub(super) async fn apply_projection(
     if last.position <= checkpoint {
         return Ok(checkpoint);
     }
-    let (todo, mut keys) = batch_keys(projection, events, checkpoint);
-    let mut changes = None;
-    for _ in 0..MAX_ROUNDS {
-        match apply_batch(projection, &todo, Docs::fetched(fetch(&tx, &keys).await?))? {
-            Applied::Changes(done) => {
-                changes = Some(done);
-                break;
-            }
-            // Documents known only from others: fetched too, and the batch applied again.
-            Applied::Needs(more) => keys.extend(more),
-        }
-    }
-    let changes = changes.ok_or_else(|| too_many_rounds(projection, &todo))?;
+    let (todo, keys) = batch_keys(projection, events, checkpoint);
+    let changes = apply_in_rounds(projection, &todo, keys, |keys| fetch(&tx, keys)).await?;
     let (mut put_c, mut put_k, mut put_v, mut del_c, mut del_k) =
         (vec![], vec![], vec![], vec![], vec![]);
     for (key, value) in &changes {
@@ -125,7 +112,7 @@ pub(super) async fn apply_projection(
 /// The documents at `keys`, `None` where there is none.
 async fn fetch(
     tx: &deadpool_postgres::Transaction<'_>,
-    keys: &[DocKey],
+    keys: Vec<DocKey>,
 ) -> Result<HashMap<DocKey, Option<Value>>> {
     let collections: Vec<&str> = keys.iter().map(|k| k.collection.as_str()).collect();
     let doc_keys: Vec<&str> = keys.iter().map(|k| k.key.as_str()).collect();

@@ -317,16 +317,16 @@ impl Reporting {
     }
 
     /// The partitions of `collection` (a [`rollup::Rollup`]'s, or documents partitioned the same
-    /// way) that `period` needs ([`rollup::Partitions`]), decoded, with their keys, in key
+    /// way) that `period` needs ([`rollup::partitions_of`]), decoded, with their keys, in key
     /// order.
     pub(crate) async fn partitions<T: DeserializeOwned>(
         &self,
         collection: &str,
         period: &ReportPeriod,
     ) -> Result<Vec<(String, T)>, ApiError> {
-        let needed = rollup::Partitions::of(period);
-        let (first, last) = needed.range();
-        let docs = self.store().documents_between(collection, first, last).await;
+        let (first, last) = rollup::partitions_of(period);
+        let docs = self.store().documents_between(collection, first.as_deref(), last.as_deref());
+        let docs = docs.await;
         docs.map_err(store_error)?
             .into_iter()
             .map(|(key, doc)| {

@@ -81,7 +81,7 @@ use super::clocks::Clocks;
 use super::csv::{Cell, Csv};
 use super::figures::month_of_day;
 use super::purchases::{ADVISORY_BY_DAY, Purchases};
-use super::rollup::{Partitions, Rollup};
+use super::rollup::Rollup;
 use super::{
     Report, ReportParams, ReportPeriod, ReportReaders, SchoolNames, Scope, format_cents,
     parse_query, render,
@@ -407,12 +407,11 @@ impl<'a> Days<'a> {
         &mut self,
         kind: usize,
         partitions: impl IntoIterator<Item = (&'a str, &'a Rollup<DaySpend>)>,
-        needed: &Partitions,
         period: &ReportPeriod,
     ) {
         let from = period.from.unwrap_or(NaiveDate::MIN);
         let to = period.to.unwrap_or(NaiveDate::MAX);
-        for (_, rollup) in partitions.into_iter().filter(|(key, _)| needed.needs(key)) {
+        for (_, rollup) in partitions {
             for (day, schools) in rollup.days.range(from..=to) {
                 for (school, spend) in schools {
                     for (currency, spend) in &spend.0 {
@@ -457,9 +456,8 @@ pub fn build<'a>(
 ) -> RogueSpendReport {
     let period = &scope.period;
     let mut days = Days::default();
-    let needed = Partitions::of(period);
-    days.add(UNCHECKED, unchecked, &needed, period);
-    days.add(ADVISORY, advisory, &needed, period);
+    days.add(UNCHECKED, unchecked, period);
+    days.add(ADVISORY, advisory, period);
     let kept = |sums: BTreeMap<DayKey<'a>, [Spend; 2]>| -> Vec<(DayKey<'a>, Sum)> {
         sums.into_iter()
             .map(|(key, spend)| (key, Sum::of(&spend)))

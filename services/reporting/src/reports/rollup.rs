@@ -10,7 +10,7 @@
 //! asks for the partition as it applies the event, and the store fetches it in another round
 //! ([`eventlog::projection`]). Every figure kept is a sum (counts, cents, lists of durations),
 //! so a group of days sums their entries. A report asked for a period reads exactly the
-//! partitions of its days ([`Partitions`]), sums their entries into all, by school and by month
+//! partitions of its days ([`partitions_of`]), sums their entries into all, by school and by month
 //! ([`Grouped`]), and is done: the work is in the number of days and schools, not of purchases,
 //! except for durations, which percentiles need one by one: a day and school keeps each of its
 //! purchases' durations as a small integer ([`Durations`]), a few bytes to read and to order.
@@ -68,28 +68,10 @@ where
     docs.entry_in(collection, &partition_key(day), event)
 }
 
-/// The partitions a period needs: those of its days.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Partitions {
-    first: Option<String>,
-    last: Option<String>,
-}
-
-impl Partitions {
-    pub fn of(period: &ReportPeriod) -> Self {
-        Self { first: period.from.map(partition_key), last: period.to.map(partition_key) }
-    }
-
-    /// The first and last keys of the period's partitions (open where the period is).
-    pub fn range(&self) -> (Option<&str>, Option<&str>) {
-        (self.first.as_deref(), self.last.as_deref())
-    }
-
-    /// Whether the partition `key` holds a day of the period.
-    pub fn needs(&self, key: &str) -> bool {
-        self.first.as_deref().is_none_or(|first| key >= first)
-            && self.last.as_deref().is_none_or(|last| key <= last)
-    }
+/// The keys of the first and last partitions `period` needs, those of its days (open where
+/// the period is): a range to read.
+pub fn partitions_of(period: &ReportPeriod) -> (Option<String>, Option<String>) {
+    (period.from.map(partition_key), period.to.map(partition_key))
 }
 
 /// One partition: entries by the district's day (its own) and school.
@@ -125,7 +107,8 @@ pub trait Sum: Default {
 }
 
 /// The entries of `partitions` (keyed by their [`partition_key`]) whose day is in `period`,
-/// summed over all, by school and by the month of their day.
+/// summed over all, by school and by the month of their day. (Partitions of other days add
+/// nothing: a partition holds its own day's entries.)
 pub fn group<'a, E: Sum + 'a>(
     partitions: impl IntoIterator<Item = (&'a str, &'a Rollup<E>)>,
     period: &ReportPeriod,
@@ -139,10 +122,9 @@ pub fn group_into<'a, E: 'a, A: Default>(
     period: &ReportPeriod,
     add: impl Fn(&mut A, &E),
 ) -> Grouped<A> {
-    let needed = Partitions::of(period);
     let (from, to) = (period.from.unwrap_or(NaiveDate::MIN), period.to.unwrap_or(NaiveDate::MAX));
     let mut groups = Grouped::default();
-    for (_, rollup) in partitions.into_iter().filter(|(key, _)| needed.needs(key)) {
+    for (_, rollup) in partitions {
         for (day, schools) in rollup.days.range(from..=to) {
             let month = month_of_day(*day);
             for (school, entry) in schools {
@@ -349,13 +331,10 @@ mod tests {
         let (all, _, _) =
             group(partitions, &period).finish(&SchoolNames::default(), &|c: Count, k, _| (k, c.0));
         assert_eq!(all.1, 5);
-        let needed = Partitions::of(&period);
-        assert!(needed.needs("2024-10-01") && needed.needs("2031-01-01"));
-        assert!(!needed.needs("2024-09-30"));
-        assert_eq!(needed.range(), (Some("2024-10-01"), None));
-        let september = Partitions::of(&ReportPeriod::between(None, Some(day("2024-09-30"))));
-        assert!(september.needs("1999-01-01") && !september.needs("2024-10-01"));
-        assert!(Partitions::of(&ReportPeriod::default()).needs("1999-01-01"));
+        assert_eq!(partitions_of(&period), (Some("2024-10-01".to_owned()), None));
+        let september = ReportPeriod::between(None, Some(day("2024-09-30")));
+        assert_eq!(partitions_of(&september), (None, Some("2024-09-30".to_owned())));
+        assert_eq!(partitions_of(&ReportPeriod::default()), (None, None));
     }
 
     #[test]
