@@ -13,12 +13,13 @@
 //! flag that follows it) moves it back.
 //!
 //! The unchecked transactions' figures are also kept as a rollup, `reporting.card_spend.unchecked_by_day`
-//! ([`UNCHECKED_BY_DAY`]): by transaction date and school, per currency, by merchant and amount
-//! band ([`DaySpend`]), one partition per transaction date ([`rollup::partition_key`]). A transaction
-//! is added when it becomes unchecked (recorded, or flagged again) and taken away, exactly as
-//! it was added, when it stops being so (matched, ambiguous, an undone match); its document
-//! says whether it is counted ([`TransactionDoc::counted`]). The report reads these, not the
-//! transactions: the partitions of its period's days.
+//! and `unchecked_by_month` ([`UNCHECKED_FIGURES`]): by transaction date and school, per
+//! currency, by merchant and amount band ([`DaySpend`]), one partition per transaction date
+//! ([`rollup::partition_key`]) and one per month. A transaction is added when it becomes
+//! unchecked (recorded, or flagged again) and taken away, exactly as it was added, when it
+//! stops being so (matched, ambiguous, an undone match); its document says whether it is
+//! counted ([`TransactionDoc::counted`]). The report reads these, not the transactions: the
+//! partitions of its period's months and days.
 //!
 //! Each `statement-imported` widens the covered days (the earliest first and latest last
 //! transaction date of the statements): unchecked spend is only known for days a statement
@@ -33,8 +34,8 @@ use events::card::{
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 
-use super::rogue_spend::{self, Spent};
-use super::rollup;
+use super::rogue_spend::{DaySpend, Spent};
+use super::rollup::{self, Grains};
 
 /// The projection's (and checkpoint's) name.
 pub const NAME: &str = "reporting.card_spend";
@@ -45,8 +46,12 @@ pub const TRANSACTIONS: &str = "reporting.card_spend.transactions";
 pub const COVERAGE: &str = "reporting.card_spend.coverage";
 /// The key of the coverage document.
 pub const COVERAGE_KEY: &str = "statements";
-/// The unchecked transactions' figures: one [`Rollup<DaySpend>`] per UTC day of changes.
+/// The unchecked transactions' figures: one [`Rollup<DaySpend>`] per transaction date.
 pub const UNCHECKED_BY_DAY: &str = "reporting.card_spend.unchecked_by_day";
+/// The same, one [`Rollup<DaySpend>`] per month of transaction dates.
+pub const UNCHECKED_BY_MONTH: &str = "reporting.card_spend.unchecked_by_month";
+/// The unchecked transactions' figures at both grains.
+pub const UNCHECKED_FIGURES: Grains = Grains { days: UNCHECKED_BY_DAY, months: UNCHECKED_BY_MONTH };
 
 /// A technology card transaction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,12 +101,14 @@ impl ReadModel for CardSpend {
     const COLLECTION: &'static str = TRANSACTIONS;
     const SKIP_UNDECODABLE: bool = true;
     /// 2: keeps the unchecked spend by transaction date and school. 3: one partition per
-    /// transaction date.
-    const VERSION: u64 = 3;
+    /// transaction date. 4: and per month ([`UNCHECKED_BY_MONTH`]).
+    const VERSION: u64 = 4;
     type Doc = TransactionDoc;
 
     fn collections(&self) -> Vec<&'static str> {
-        vec![TRANSACTIONS, UNCHECKED_BY_DAY, COVERAGE]
+        let mut collections = vec![TRANSACTIONS, COVERAGE];
+        collections.extend(UNCHECKED_FIGURES.collections());
+        collections
     }
 
     fn filter(&self) -> Filter {
@@ -124,8 +131,8 @@ impl ReadModel for CardSpend {
             Published::Statement(StatementEvent::Imported(_)) => {
                 vec![DocKey::new(COVERAGE, COVERAGE_KEY)]
             }
-            // The partition of a transaction's date is known from its own document: `count`
-            // asks for it (see [`eventlog::projection`]).
+            // The partitions of a transaction's date are known from its own document: `count`
+            // asks for them (see [`eventlog::projection`]).
             _ => vec![],
         }
     }
@@ -187,7 +194,7 @@ impl ReadModel for CardSpend {
 }
 
 /// Takes away what the transaction counted `before` in the unchecked rollup, and counts it
-/// as it is now if it is unchecked, in the partition of `event`.
+/// as it is now if it is unchecked, on its date.
 fn count(
     event: &Recorded<'_>,
     before: Option<&TransactionDoc>,
@@ -200,13 +207,10 @@ fn count(
     if before.is_none() && !now {
         return Ok(());
     }
-    if let Some(b) = before {
-        let rollup = rollup::partition(docs, UNCHECKED_BY_DAY, b.transaction_date, event)?;
-        rogue_spend::count(rollup, b.transaction_date, &b.school_id, b.spent(), -1);
-    }
-    if now {
-        let rollup = rollup::partition(docs, UNCHECKED_BY_DAY, doc.transaction_date, event)?;
-        rogue_spend::count(rollup, doc.transaction_date, &doc.school_id, doc.spent(), 1);
+    for (counted, sign) in before.into_iter().map(|b| (b, -1)).chain(now.then_some((&*doc, 1))) {
+        let (day, school) = (counted.transaction_date, &counted.school_id);
+        let delta = DaySpend::of(counted.spent(), sign);
+        rollup::add(docs, UNCHECKED_FIGURES, day, school, &delta, event)?;
     }
     Ok(())
 }
@@ -482,7 +486,10 @@ mod tests {
         assert_eq!(october.keys().collect::<Vec<_>>(), ["2025-10-03"]);
         let band =
             &october["2025-10-03"].days[&"2025-10-03".parse().unwrap()]["lincoln-elem"].0["USD"];
-        assert_eq!(band.bands["500-2500"], rogue_spend::Spend { count: 1, cents: 129_999 });
+        assert_eq!(
+            band.bands["500-2500"],
+            super::super::rogue_spend::Spend { count: 1, cents: 129_999 }
+        );
 
         // When IT matches it in November: it is taken away from its date's partition, exactly.
         history.push((matched(), at("2025-11-02T09:00:00Z")));

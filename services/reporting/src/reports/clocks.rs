@@ -8,7 +8,7 @@
 //!   [`BY_DAY`] counts already (the day its clocks started, the clocks counted).
 //! - `reporting.clocks.by_day`: the SLA figures as a [rollup](super::rollup): [`SlaFigures`]
 //!   by the district's day the purchase's clocks started and school, one partition per such
-//!   day: the purchases with clocks, and per kind of clock the
+//!   day, and one per month (`reporting.clocks.by_month`): the purchases with clocks, and per kind of clock the
 //!   stopped ones, met or breached, and the business time they ran. Each purchase is counted
 //!   once, by the event that starts its clocks; each clock once, by the event that stops it,
 //!   judged then as the gate judges it ([`Clock::status`] at its stop), in the district's
@@ -50,7 +50,7 @@ use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::rollup::{DistrictMemo, Durations, Rollup, Sum, partition};
+use super::rollup::{self, DistrictMemo, Durations, Grains, Sum};
 
 /// The projection's (and checkpoint's) name, and the collection of its [`ClockDoc`]s.
 pub const NAME: &str = "reporting.clocks";
@@ -64,6 +64,10 @@ pub const PENDING: &str = "reporting.clocks.pending";
 pub const PENDING_KEY: &str = "awaiting-decision";
 /// The SLA figures: one [`Rollup<SlaFigures>`] per day clocks started.
 pub const BY_DAY: &str = "reporting.clocks.by_day";
+/// The same, one [`Rollup<SlaFigures>`] per month clocks started.
+pub const BY_MONTH: &str = "reporting.clocks.by_month";
+/// The SLA figures at both grains.
+pub const SLA_FIGURES: Grains = Grains { days: BY_DAY, months: BY_MONTH };
 /// The [`ClockDoc`]s of the purchases with a clock still running (or none yet), by purchase id.
 pub const OPEN: &str = "reporting.clocks.open";
 
@@ -270,12 +274,14 @@ impl ReadModel for Clocks {
     /// 2: keeps the SLA figures by day and school, and the open purchases; reads
     /// `waiting-on-requester`. 3: reads the scheduler's `purchase-sla-breached` (a clock
     /// recorded breached leaves the open ones); drops the purchases resolved without clocks.
-    /// 4: one partition per day clocks started.
-    const VERSION: u64 = 4;
+    /// 4: one partition per day clocks started. 5: and per month ([`BY_MONTH`]).
+    const VERSION: u64 = 5;
     type Doc = ClockDoc;
 
     fn collections(&self) -> Vec<&'static str> {
-        vec![NAME, BY_DAY, OPEN, DISTRICT, PENDING]
+        let mut collections = vec![NAME, OPEN, DISTRICT, PENDING];
+        collections.extend(SLA_FIGURES.collections());
+        collections
     }
 
     fn filter(&self) -> Filter {
@@ -433,8 +439,7 @@ impl Clocks {
                 _ => None,
             };
             if started || !stopped.is_empty() || breached.is_some() {
-                let rollup: &mut Rollup<SlaFigures> = partition(docs, BY_DAY, day, event)?;
-                let figures = rollup.entry(day, &doc.school_id);
+                let mut figures = SlaFigures::default();
                 figures.purchases += u64::from(started);
                 for clock in stopped {
                     let Some(at) = clock.stopped_at else { continue };
@@ -456,6 +461,7 @@ impl Clocks {
                     kind.breached_open += 1;
                     doc.breached_open.push(clock);
                 }
+                rollup::add(docs, SLA_FIGURES, day, &doc.school_id, &figures, event)?;
             } else if let Change::Breached(_) = change {
                 // A breach of a clock this purchase does not have, or that stopped already:
                 // nothing changes.

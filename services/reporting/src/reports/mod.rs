@@ -62,6 +62,7 @@ mod figures;
 mod period;
 pub mod rollup;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 pub use web::csv::ReportFormat;
@@ -329,15 +330,42 @@ impl Reporting {
         let docs = docs.await;
         docs.map_err(store_error)?
             .into_iter()
-            .map(|(key, doc)| {
-                let rollup = serde_json::from_str(&doc).map_err(|e| {
-                    ApiError::internal(format!(
-                        "the document {collection}/{key} does not parse: {e}"
-                    ))
-                })?;
-                Ok((key, rollup))
-            })
+            .map(|(key, doc)| Ok((key.clone(), decoded(collection, &key, &doc)?)))
             .collect()
+    }
+
+    /// The partitions of a rollup kept at two grains that `period` needs ([`rollup::reads`]:
+    /// its whole months, and the days of the months it covers in part), decoded.
+    pub(crate) async fn rollup<E: DeserializeOwned>(
+        &self,
+        grains: rollup::Grains,
+        period: &ReportPeriod,
+    ) -> Result<Vec<rollup::Rollup<E>>, ApiError> {
+        self.rollup_splitting(grains, period, &BTreeSet::new()).await
+    }
+
+    /// As [`Reporting::rollup`], with the whole months that start on the days of `split` read
+    /// by day ([`rollup::reads_splitting`]).
+    pub(crate) async fn rollup_splitting<E: DeserializeOwned>(
+        &self,
+        grains: rollup::Grains,
+        period: &ReportPeriod,
+        split: &BTreeSet<NaiveDate>,
+    ) -> Result<Vec<rollup::Rollup<E>>, ApiError> {
+        let reads = rollup::reads_splitting(grains, period, split);
+        let reads = reads.into_iter().map(|read| async move {
+            let docs = self.store().documents_between(
+                read.collection,
+                read.first.as_deref(),
+                read.last.as_deref(),
+            );
+            let docs = docs.await.map_err(store_error)?;
+            docs.into_iter()
+                .filter(|(key, _)| !read.skip.contains(key))
+                .map(|(key, doc)| decoded(read.collection, &key, &doc))
+                .collect::<Result<Vec<_>, ApiError>>()
+        });
+        Ok(futures::future::try_join_all(reads).await?.into_iter().flatten().collect())
     }
 
     /// The documents of `collection` at `keys` that exist, decoded (documents that do not
@@ -374,3 +402,10 @@ impl Reporting {
 
 /// How long a report read waits for its projection by default.
 pub const DEFAULT_REPORT_WAIT: Duration = Duration::from_secs(10);
+
+/// A stored document's JSON text, decoded; a document that does not is a fault of the service.
+fn decoded<T: DeserializeOwned>(collection: &str, key: &str, doc: &str) -> Result<T, ApiError> {
+    serde_json::from_str(doc).map_err(|e| {
+        ApiError::internal(format!("the document {collection}/{key} does not parse: {e}"))
+    })
+}

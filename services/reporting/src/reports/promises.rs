@@ -35,6 +35,7 @@
 //!   counts), one partition per day promises were made. A promise counts as open when it is
 //!   made, and is taken out of `open` and counted kept or broken when it is first settled (the
 //!   stakeholder service refuses to settle a settled promise), both on the day it was made.
+//!   And the same by month (`reporting.promises.by_month`), for whole months of a period.
 //! - `reporting.promises.standing`: one [`PromiseDoc`] per **standing** call-before-cancel
 //!   promise (one per agreement signed, checked against the cancellations of the period asked
 //!   for), which the report reads.
@@ -44,10 +45,11 @@
 //!   made to a person.
 //!
 //! The cancellations of held purchases come from the shared purchase projection's rollup
-//! ([`super::purchases::HELD_BY_DAY`]): by the district's day of the flag (in the calendar in
+//! ([`super::purchases::HELD_FIGURES`]): by the district's day (and month) of the flag (in the calendar in
 //! force when it was flagged) and school, those with a reached call and an alternative first
 //! counted, those without listed by the log sequence of their `held` decision, which is all
-//! that finding the standing promise in force then takes. A read sums the days of the period.
+//! that finding the standing promise in force then takes. A read sums the whole months of the
+//! period and its other days.
 
 use std::collections::BTreeMap;
 
@@ -68,8 +70,8 @@ use web::ApiError;
 use super::adoption::{self, Change, ChangeDoc};
 use super::csv::{Cell, Csv};
 use super::figures::share;
-use super::purchases::{HELD_BY_DAY, HeldCancellations, Purchases};
-use super::rollup::{self, Rollup, Sum, partition_key};
+use super::purchases::{HELD_FIGURES, HeldCancellations, Purchases};
+use super::rollup::{self, Grains, Rollup, Sum};
 use super::{Report, ReportParams, ReportPeriod, ReportReaders, Scope, parse_query, render};
 use crate::Reporting;
 
@@ -83,6 +85,10 @@ pub const STANDING: &str = "reporting.promises.standing";
 pub const STAKEHOLDERS: &str = "reporting.promises.stakeholders";
 /// The promises' figures: one [`Rollup<PromiseFigures>`] per day promises were made.
 pub const BY_DAY: &str = "reporting.promises.by_day";
+/// The same, one [`Rollup<PromiseFigures>`] per month promises were made.
+pub const BY_MONTH: &str = "reporting.promises.by_month";
+/// The promises' figures at both grains.
+pub const PROMISE_FIGURES: Grains = Grains { days: BY_DAY, months: BY_MONTH };
 /// The school key, in [`BY_DAY`], of the promises that concern no school (made to
 /// district staff). A school id is never empty.
 pub const NO_SCHOOL: &str = "";
@@ -137,7 +143,11 @@ impl Settled {
         self.kept += other.kept;
         self.broken += other.broken;
         for (due, n) in &other.open {
-            *self.open.entry(*due).or_default() += n;
+            let sum = self.open.entry(*due).or_default();
+            *sum += n;
+            if *sum == 0 {
+                self.open.remove(due);
+            }
         }
     }
 
@@ -198,12 +208,14 @@ impl ReadModel for Promises {
     const COLLECTION: &'static str = PROMISES;
     const SKIP_UNDECODABLE: bool = true;
     /// 3: keeps the promises as figures (open ones by due day), standing ones apart. 4: one
-    /// partition per day promises were made.
-    const VERSION: u64 = 4;
+    /// partition per day promises were made. 5: and per month ([`BY_MONTH`]).
+    const VERSION: u64 = 5;
     type Doc = PromiseDoc;
 
     fn collections(&self) -> Vec<&'static str> {
-        vec![PROMISES, STANDING, STAKEHOLDERS, BY_DAY]
+        let mut collections = vec![PROMISES, STANDING, STAKEHOLDERS];
+        collections.extend(PROMISE_FIGURES.collections());
+        collections
     }
 
     fn filter(&self) -> Filter {
@@ -221,14 +233,14 @@ impl ReadModel for Promises {
         match event.event {
             Published::Stakeholder(_) => vec![DocKey::new(STAKEHOLDERS, event.stream_id())],
             Published::Promise(PromiseEvent::Made(made)) => {
-                let mut keys = vec![DocKey::new(BY_DAY, partition_key(made.made_on))];
+                let mut keys = PROMISE_FIGURES.keys(made.made_on).to_vec();
                 if let PromiseTo::Stakeholder { stakeholder_id } = made.to {
                     keys.push(DocKey::new(STAKEHOLDERS, stakeholder_id.to_string()));
                 }
                 keys
             }
-            // The day a settled promise was made is in its document: `figures` asks for its
-            // partition (see [`eventlog::projection`]).
+            // The day a settled promise was made is in its document: `count` asks for its
+            // partitions (see [`eventlog::projection`]).
             _ => vec![],
         }
     }
@@ -274,20 +286,22 @@ impl ReadModel for Promises {
                     docs.of::<PromiseDoc>(STANDING).put(id, &doc);
                     return Ok(());
                 }
-                *figures(&doc, event, docs)?.open.entry(doc.due_on).or_default() += 1;
+                let made =
+                    Settled { open: BTreeMap::from([(doc.due_on, 1)]), ..Settled::default() };
+                count(&doc, made, event, docs)?;
                 docs.put(id, &doc);
             }
             Published::Promise(settled @ (PromiseEvent::Kept(_) | PromiseEvent::Broken(_))) => {
                 // Settled already (the document is gone), never made, or a standing promise
                 // (settled by the gate's record, never by these events): nothing to count.
                 let Some(doc) = docs.get(id) else { return Ok(()) };
-                let figures = figures(&doc, event, docs)?;
-                *figures.open.entry(doc.due_on).or_default() -= 1;
-                figures.open.retain(|_, n| *n != 0);
+                let mut change =
+                    Settled { open: BTreeMap::from([(doc.due_on, -1)]), ..Settled::default() };
                 match settled {
-                    PromiseEvent::Kept(_) => figures.kept += 1,
-                    _ => figures.broken += 1,
+                    PromiseEvent::Kept(_) => change.kept = 1,
+                    _ => change.broken = 1,
                 }
+                count(&doc, change, event, docs)?;
                 docs.remove(id);
             }
             _ => {}
@@ -296,21 +310,16 @@ impl ReadModel for Promises {
     }
 }
 
-/// The figures of `doc`'s owner on the day it was made, at its school, in that day's
-/// partition.
-fn figures<'d>(
+/// Adds `change` to the figures of `doc`'s owner on the day it was made, at its school.
+fn count(
     doc: &PromiseDoc,
+    change: Settled,
     event: &Recorded<'_>,
-    docs: &'d mut Documents<'_, PromiseDoc>,
-) -> Result<&'d mut Settled, String> {
-    let partition: &mut Rollup<PromiseFigures> =
-        rollup::partition(docs, BY_DAY, doc.made_on, event)?;
+    docs: &mut Documents<'_, PromiseDoc>,
+) -> Result<(), String> {
     let school = doc.school_id.as_deref().unwrap_or(NO_SCHOOL);
-    let owners = &mut partition.entry(doc.made_on, school).0;
-    if !owners.contains_key(&doc.owner) {
-        owners.insert(doc.owner.clone(), Settled::default());
-    }
-    Ok(owners.get_mut(&doc.owner).expect("inserted above"))
+    let delta = PromiseFigures(BTreeMap::from([(doc.owner.clone(), change)]));
+    rollup::add(docs, PROMISE_FIGURES, doc.made_on, school, &delta, event)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -415,14 +424,14 @@ pub struct CallBeforeCancelSchool {
 
 /// The report on `today`, for the scope's period, from the projection's documents: the open
 /// and standing `promises`, the `settled` promises' rollup partitions and the `held`
-/// purchases' (each keyed by its partition key), and the agreement `changes`. It counts the
+/// purchases' (those the period needs, [`rollup::reads`]), and the agreement `changes`. It counts the
 /// promises made in the period, the standing promises that stood in it (made by its end, their
 /// school not withdrawn before its start), and the cancellations of held purchases flagged in
 /// it.
 pub fn build<'a>(
     promises: &[PromiseDoc],
-    settled: impl IntoIterator<Item = (&'a str, &'a Rollup<PromiseFigures>)>,
-    held: impl IntoIterator<Item = (&'a str, &'a Rollup<HeldCancellations>)>,
+    settled: impl IntoIterator<Item = &'a Rollup<PromiseFigures>>,
+    held: impl IntoIterator<Item = &'a Rollup<HeldCancellations>>,
     changes: &[ChangeDoc],
     today: NaiveDate,
     scope: &Scope,
@@ -670,13 +679,11 @@ pub async fn promises_report(
     let period = &scope.period;
     let (promises, settled, held, changes) = futures::try_join!(
         service.documents::<PromiseDoc>(STANDING),
-        service.partitions::<Rollup<PromiseFigures>>(BY_DAY, period),
-        service.partitions::<Rollup<HeldCancellations>>(HELD_BY_DAY, period),
+        service.rollup::<PromiseFigures>(PROMISE_FIGURES, period),
+        service.rollup::<HeldCancellations>(HELD_FIGURES, period),
         service.documents::<ChangeDoc>(adoption::CHANGES),
     )?;
-    let settled = settled.iter().map(|(k, p)| (k.as_str(), p));
-    let held = held.iter().map(|(k, p)| (k.as_str(), p));
-    Ok(render(&build(&promises, settled, held, &changes, today, scope), params.format))
+    Ok(render(&build(&promises, &settled, &held, &changes, today, scope), params.format))
 }
 
 #[cfg(test)]

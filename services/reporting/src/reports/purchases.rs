@@ -5,15 +5,16 @@
 //!   reached call, call before cancel (the published fold, [`CallBeforeCancel`], so the report
 //!   judges a cancellation as the gate does), the resolution: what a later event of the
 //!   purchase needs to know to count in [`HELD_BY_DAY`]. No report reads them.
-//! - `reporting.purchases.advisory_by_day`: the advisory purchases' figures as a
-//!   [rollup](super::rollup): [`DaySpend`] by the district's day the purchase was asked about (in
-//!   the calendar in force at its decision) and school, per currency, by vendor and amount band,
-//!   one partition per such day. Rogue spend reads these.
-//! - `reporting.purchases.held_by_day`: the held purchases' figures as a [rollup](super::rollup):
-//!   [`HeldFigures`] by the district's day of the flag and school (held, approved, cancelled,
-//!   business time to the first reached call and to the resolution, cancellations with and
-//!   without a reached call and an alternative first), one partition per day of flags. The
-//!   response-times and promises reports read these, not the purchases.
+//! - `reporting.purchases.advisory_by_day` and `advisory_by_month`: the advisory purchases'
+//!   figures as a [rollup](super::rollup): [`DaySpend`] by the district's day the purchase was
+//!   asked about (in the calendar in force at its decision) and school, per currency, by vendor
+//!   and amount band, one partition per such day and one per month. Rogue spend reads these.
+//! - `reporting.purchases.held_by_day` and `held_by_month`: the held purchases' figures as a
+//!   [rollup](super::rollup): [`HeldFigures`] by the district's day of the flag and school
+//!   (held, approved, cancelled, business time to the first reached call and to the resolution,
+//!   cancellations with and without a reached call and an alternative first), one partition per
+//!   day of flags and one per month. The response-times and promises reports read these, not
+//!   the purchases.
 //! - `reporting.purchases.district`: the `district-settings` events ([`DistrictDoc`]), so that
 //!   the day of a flag and the business time are measured in the calendar in force when they
 //!   happen.
@@ -54,8 +55,8 @@ use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 
 use super::clocks::DistrictDoc;
-use super::rogue_spend::{self, DaySpend, Spent};
-use super::rollup::{DistrictMemo, Durations, Rollup, Sum, partition};
+use super::rogue_spend::{DaySpend, Spent};
+use super::rollup::{self, DistrictMemo, Durations, Grains, Sum, partition};
 
 /// The projection's (and checkpoint's) name.
 pub const NAME: &str = "reporting.purchases";
@@ -66,6 +67,10 @@ pub const HELD: &str = "reporting.purchases.held";
 const RETIRED_ADVISORY: &str = "reporting.purchases.advisory";
 /// The advisory purchases' figures: one [`Rollup<DaySpend>`] per day they were asked about.
 pub const ADVISORY_BY_DAY: &str = "reporting.purchases.advisory_by_day";
+/// The same, one [`Rollup<DaySpend>`] per month they were asked about.
+pub const ADVISORY_BY_MONTH: &str = "reporting.purchases.advisory_by_month";
+/// The advisory purchases' figures at both grains.
+pub const ADVISORY_FIGURES: Grains = Grains { days: ADVISORY_BY_DAY, months: ADVISORY_BY_MONTH };
 /// One document per day purchases were asked about: [`SpendDoc`].
 pub const SPEND: &str = "reporting.purchases.spend";
 /// The submissions awaiting their decision: one [`PendingDoc`] under [`PENDING_KEY`].
@@ -74,6 +79,10 @@ pub const PENDING: &str = "reporting.purchases.pending";
 pub const PENDING_KEY: &str = "awaiting-decision";
 /// The held purchases' figures: one [`Rollup<HeldFigures>`] per day of flags.
 pub const HELD_BY_DAY: &str = "reporting.purchases.held_by_day";
+/// The same, one [`Rollup<HeldFigures>`] per month of flags.
+pub const HELD_BY_MONTH: &str = "reporting.purchases.held_by_month";
+/// The held purchases' figures at both grains.
+pub const HELD_FIGURES: Grains = Grains { days: HELD_BY_DAY, months: HELD_BY_MONTH };
 /// The district's settings: one [`DistrictDoc`] under [`DISTRICT_KEY`].
 pub const DISTRICT: &str = "reporting.purchases.district";
 pub use super::clocks::DISTRICT_KEY;
@@ -241,12 +250,17 @@ impl ReadModel for Purchases {
     const SKIP_UNDECODABLE: bool = true;
     /// 2: keeps the held and advisory purchases' rollups ([`HELD_BY_DAY`],
     /// [`ADVISORY_BY_DAY`]) and the district; spend by the district's day. 3: one partition
-    /// per day the figures count on.
-    const VERSION: u64 = 3;
+    /// per day the figures count on. 4: the held and advisory purchases' figures by month too
+    /// ([`HELD_BY_MONTH`], [`ADVISORY_BY_MONTH`]).
+    const VERSION: u64 = 4;
     type Doc = HeldDoc;
 
     fn collections(&self) -> Vec<&'static str> {
-        vec![HELD, HELD_BY_DAY, ADVISORY_BY_DAY, SPEND, PENDING, DISTRICT, RETIRED_ADVISORY]
+        let mut collections = vec![HELD, SPEND, PENDING, DISTRICT];
+        collections.extend(HELD_FIGURES.collections());
+        collections.extend(ADVISORY_FIGURES.collections());
+        collections.push(RETIRED_ADVISORY);
+        collections
     }
 
     fn filter(&self) -> Filter {
@@ -344,8 +358,8 @@ impl Purchases {
     ) -> Result<(), String> {
         doc.flag_day = doc.flagged_at.map(|at| district.calendar.today(at));
         if let Some(day) = doc.flag_day {
-            let figures: &mut Rollup<HeldFigures> = partition(docs, HELD_BY_DAY, day, event)?;
-            figures.entry(day, &doc.school_id).held += 1;
+            let flagged = HeldFigures { held: 1, ..HeldFigures::default() };
+            rollup::add(docs, HELD_FIGURES, day, &doc.school_id, &flagged, event)?;
         }
         docs.put(event.stream_id(), &doc);
         Ok(())
@@ -363,11 +377,9 @@ fn advised(
     docs: &mut Documents<'_, HeldDoc>,
 ) -> Result<(), String> {
     let day = district.calendar.today(asked_at);
-    let rollup: &mut Rollup<DaySpend> = partition(docs, ADVISORY_BY_DAY, day, event)?;
     let spent =
         Spent { currency: &check.currency, vendor: &check.vendor, cents: check.total_cents };
-    rogue_spend::count(rollup, day, &check.school_id, spent, 1);
-    Ok(())
+    rollup::add(docs, ADVISORY_FIGURES, day, &check.school_id, &DaySpend::of(spent, 1), event)
 }
 
 impl Purchases {
@@ -406,8 +418,7 @@ fn count(
     let business = |at: DateTime<Utc>| {
         district.calendar.business_time_between(flagged_at, at).max(TimeDelta::zero())
     };
-    let figures: &mut Rollup<HeldFigures> = partition(docs, HELD_BY_DAY, day, event)?;
-    let figures = figures.entry(day, &doc.school_id);
+    let mut figures = HeldFigures::default();
     if let Some(at) = reached {
         figures.to_first_reached_call.add(business(at));
     }
@@ -424,7 +435,7 @@ fn count(
             figures.approved += 1;
         }
     }
-    Ok(())
+    rollup::add(docs, HELD_FIGURES, day, &doc.school_id, &figures, event)
 }
 
 /// A submission, kept until its decision.

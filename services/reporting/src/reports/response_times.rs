@@ -25,11 +25,11 @@
 //! district's date of the flag). Schools are named beside their ids.
 //!
 //! The figures are kept as they happen by the shared purchase projection
-//! ([`super::purchases`]) in its [rollup](super::rollup) of held purchases by the day of the
-//! flag and school: each duration is measured when the call or resolution is recorded, in the
-//! district's calendar in force then, and counted by the hundredth of a business hour. A read
-//! sums the days of the period, each day and school's durations as the distinct hundredths of
-//! an hour they took (as many as its purchases at worst).
+//! ([`super::purchases`]) in its [rollup](super::rollup) of held purchases by the day (and the
+//! month) of the flag and school: each duration is measured when the call or resolution is
+//! recorded, in the district's calendar in force then, and counted by the hundredth of a
+//! business hour. A read sums the whole months of the period and its other days, each entry's
+//! durations as the hundredths of an hour they took (one per purchase).
 
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get};
@@ -41,7 +41,7 @@ use web::ApiError;
 
 use super::csv::{Cell, Csv};
 use super::figures::Stats;
-use super::purchases::{HELD_BY_DAY, HeldFigures, Purchases};
+use super::purchases::{HELD_FIGURES, HeldFigures, Purchases};
 use super::rollup::{self, Rollup};
 use super::{Report, ReportParams, ReportPeriod, ReportReaders, Scope, parse_query, render};
 use crate::Reporting;
@@ -98,10 +98,10 @@ impl ResponseGroup {
     }
 }
 
-/// The report from the held purchases' rollup partitions (keyed by their partition key): the
-/// purchases flagged in the scope's period.
+/// The report from the held purchases' rollup partitions that the scope's period needs
+/// ([`rollup::reads`]): the purchases flagged in it.
 pub fn build<'a>(
-    partitions: impl IntoIterator<Item = (&'a str, &'a Rollup<HeldFigures>)>,
+    partitions: impl IntoIterator<Item = &'a Rollup<HeldFigures>>,
     scope: &Scope,
 ) -> ResponseTimesReport {
     let groups = rollup::group(partitions, &scope.period);
@@ -190,8 +190,8 @@ pub async fn response_times_report(
     let params: ReportParams = parse_query(req.query_string())?;
     let scope = service.scope(&params).await?;
     service.wait_for(&[Purchases::NAME]).await?;
-    let partitions = service.partitions::<Rollup<HeldFigures>>(HELD_BY_DAY, &scope.period).await?;
-    let report = build(partitions.iter().map(|(k, p)| (k.as_str(), p)), &scope);
+    let partitions = service.rollup::<HeldFigures>(HELD_FIGURES, &scope.period).await?;
+    let report = build(&partitions, &scope);
     Ok(render(&report, params.format))
 }
 
@@ -245,8 +245,7 @@ mod tests {
 
     /// The report from the rollup the purchase projection keeps for `events`.
     fn report(events: &[RecordedEvent], scope: &Scope) -> ResponseTimesReport {
-        let partitions = held_partitions(events);
-        build(partitions.iter().map(|(k, p)| (k.as_str(), p)), scope)
+        build(&held_partitions(events, &scope.period), scope)
     }
 
     /// A held purchase of `school` flagged `flag` minutes after t0, reached `call` minutes

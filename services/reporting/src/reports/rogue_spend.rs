@@ -40,7 +40,7 @@
 //!
 //! Groups by month are in month order; the others by their whole total (unchecked and
 //! advisory), largest first. A vendor group is named by the first spelling of its unchecked
-//! transactions (by day, then school, then spelling), or without one, of its advisory
+//! transactions (by month, then school, then spelling), or without one, of its advisory
 //! purchases.
 //!
 //! With a period (`?from=`, `?to=`, `?school_year=`, echoed as `report_period`): the
@@ -50,14 +50,19 @@
 //! # How it is kept
 //!
 //! The projections keep the spend as [rollups](super::rollup) of [`DaySpend`] entries
-//! ([`spend`]): by day and school, per currency, counts and cents by vendor as spelled and by
-//! amount band; the unchecked transactions in `reporting.card_spend.unchecked_by_day`, added
-//! when a transaction becomes unchecked and taken away exactly as added when it stops being
-//! so, the advisory purchases in `reporting.purchases.advisory_by_day`. A request sums the
-//! entries of its period's days over the partitions that can hold them, and regroups them:
-//! which side of signing a day falls on, vendor groups and names are decided then (agreements
-//! change seldom, and an agreement signed later moves the days it covers). Its work grows with
-//! the days, schools and vendors, not with the purchases and transactions.
+//! ([`spend`]): by day (and by month) and school, per currency, counts and cents by vendor as
+//! spelled and by amount band; the unchecked transactions in `reporting.card_spend.unchecked_by_day`
+//! and `unchecked_by_month`, added when a transaction becomes unchecked and taken away exactly
+//! as added when it stops being so, the advisory purchases in
+//! `reporting.purchases.advisory_by_day` and `advisory_by_month`. A request reads its period's
+//! whole months from the month partitions, except the months in which some school's agreement
+//! changed after their first day, or the covered days start or end ([`split_months`]): those,
+//! like the days of the months the period covers in part, it reads by day
+//! ([`super::rollup::reads_splitting`]), so that each entry falls on one side of signing, in or
+//! out of the covered days. Then it regroups them: which side of signing a day falls on,
+//! vendor groups and names are decided then (agreements change seldom, and an agreement signed
+//! later moves the days it covers). Its work grows with the months, schools and vendors (and
+//! the days of the months read by day), not with the purchases and transactions.
 //!
 //! **Changed** from the first version of this report, which counted advisory purchases only:
 //! each group's `purchases` and `total` are now `advisory_purchases` and `advisory_total`,
@@ -80,8 +85,8 @@ use super::card_spend::{self, CardSpend, CoverageDoc};
 use super::clocks::Clocks;
 use super::csv::{Cell, Csv};
 use super::figures::month_of_day;
-use super::purchases::{ADVISORY_BY_DAY, Purchases};
-use super::rollup::Rollup;
+use super::purchases::{ADVISORY_FIGURES, Purchases};
+use super::rollup::{Rollup, first_of_month};
 use super::{
     Report, ReportParams, ReportPeriod, ReportReaders, SchoolNames, Scope, format_cents,
     parse_query, render,
@@ -391,7 +396,9 @@ fn groups(rows: BTreeMap<Key, Sum>, by_total: bool, names: &SchoolNames) -> Vec<
 const UNCHECKED: usize = 0;
 const ADVISORY: usize = 1;
 
-/// (day, school, currency, vendor as spelled or amount band).
+/// (day, school, currency, vendor as spelled or amount band): the day of a day's entry, the
+/// first of the month of a month's (all of whose days fall on one side of signing, and in or
+/// out of the covered days).
 type DayKey<'a> = (NaiveDate, &'a str, &'a str, &'a str);
 
 /// The entries of the period's days in the rollups, summed over their partitions: by vendor as
@@ -406,12 +413,12 @@ impl<'a> Days<'a> {
     fn add(
         &mut self,
         kind: usize,
-        partitions: impl IntoIterator<Item = (&'a str, &'a Rollup<DaySpend>)>,
+        partitions: impl IntoIterator<Item = &'a Rollup<DaySpend>>,
         period: &ReportPeriod,
     ) {
         let from = period.from.unwrap_or(NaiveDate::MIN);
         let to = period.to.unwrap_or(NaiveDate::MAX);
-        for (_, rollup) in partitions {
+        for rollup in partitions {
             for (day, schools) in rollup.days.range(from..=to) {
                 for (school, spend) in schools {
                     for (currency, spend) in &spend.0 {
@@ -431,12 +438,12 @@ impl<'a> Days<'a> {
 }
 
 /// The name of each vendor group (keyed by the vendor without regard to case and surrounding
-/// spaces): its first spelling among the unchecked transactions, by day, school and spelling;
-/// without one, among the advisory purchases.
+/// spaces): its first spelling among the unchecked transactions, by month, school and
+/// spelling; without one, among the advisory purchases.
 fn vendor_names<'a>(vendors: &[(DayKey<'a>, Sum)]) -> BTreeMap<String, &'a str> {
     let mut first: BTreeMap<String, (bool, NaiveDate, &str, &'a str)> = BTreeMap::new();
     for ((day, school, _, vendor), sum) in vendors {
-        let rank = (sum.unchecked == 0, *day, *school, *vendor);
+        let rank = (sum.unchecked == 0, first_of_month(*day), *school, *vendor);
         let slot = first.entry(vendor.to_lowercase()).or_insert(rank);
         *slot = (*slot).min(rank);
     }
@@ -444,12 +451,13 @@ fn vendor_names<'a>(vendors: &[(DayKey<'a>, Sum)]) -> BTreeMap<String, &'a str> 
 }
 
 /// The report from the rollups of unchecked technology transactions ([`card_spend`]'s) and of
-/// advisory purchases ([`super::purchases`]'), each as its partitions with their keys, the
-/// agreement changes and the statements' coverage, for the scope's period (the transactions
-/// dated in it, the advisory purchases asked about in it, the covered days within it).
+/// advisory purchases ([`super::purchases`]'), each as the partitions the period needs with
+/// the months of [`split_months`] read by day, the agreement changes and the statements'
+/// coverage, for the scope's period (the transactions dated in it, the advisory purchases
+/// asked about in it, the covered days within it).
 pub fn build<'a>(
-    unchecked: impl IntoIterator<Item = (&'a str, &'a Rollup<DaySpend>)>,
-    advisory: impl IntoIterator<Item = (&'a str, &'a Rollup<DaySpend>)>,
+    unchecked: impl IntoIterator<Item = &'a Rollup<DaySpend>>,
+    advisory: impl IntoIterator<Item = &'a Rollup<DaySpend>>,
     changes: &[ChangeDoc],
     coverage: Option<&CoverageDoc>,
     scope: &Scope,
@@ -466,10 +474,7 @@ pub fn build<'a>(
     };
     let (vendors, bands) = (kept(days.vendors), kept(days.bands));
     let agreements = Agreements::new(changes);
-    let covered = coverage
-        .and_then(|c| Some((c.first_date?, c.last_date?)))
-        .map(|(f, l)| (period.from.map_or(f, |p| p.max(f)), period.to.map_or(l, |p| p.min(l))))
-        .filter(|(f, l)| f <= l);
+    let covered = covered(coverage, period);
     let in_covered = |day: NaiveDate| covered.is_some_and(|(from, to)| from <= day && day <= to);
 
     // Vendors group without regard to case and spaces; the first spelling names the group.
@@ -506,6 +511,35 @@ pub fn build<'a>(
         dims[6].entry(key).or_default().merge(sum);
     }
     finish(dims, &periods, &agreements, covered, coverage, scope)
+}
+
+/// The covered days within `period`: from the statements' earliest to their latest
+/// transaction date.
+fn covered(
+    coverage: Option<&CoverageDoc>,
+    period: &ReportPeriod,
+) -> Option<(NaiveDate, NaiveDate)> {
+    coverage
+        .and_then(|c| Some((c.first_date?, c.last_date?)))
+        .map(|(f, l)| (period.from.map_or(f, |p| p.max(f)), period.to.map_or(l, |p| p.min(l))))
+        .filter(|(f, l)| f <= l)
+}
+
+/// The months (their first days) whose days do not all fall alike: on one side of signing for
+/// every school, and all in or all out of the covered days within `period`. A month in which
+/// an agreement changed after its first day, or the covered days start after it or end before
+/// its last: the report reads their days rather than the month's sums.
+pub fn split_months(
+    changes: &[ChangeDoc],
+    coverage: Option<&CoverageDoc>,
+    period: &ReportPeriod,
+) -> BTreeSet<NaiveDate> {
+    let changed = changes.iter().map(|c| c.on).filter(|on| *on != first_of_month(*on));
+    let covered = covered(coverage, period).into_iter().flat_map(|(from, to)| {
+        let ends_within = to.succ_opt().is_some_and(|next| next != first_of_month(next));
+        [(from != first_of_month(from)).then_some(from), ends_within.then_some(to)]
+    });
+    changed.chain(covered.flatten()).map(first_of_month).collect()
 }
 
 /// (school, currency) → [before signing, after signing], within the covered days.
@@ -761,26 +795,22 @@ pub async fn rogue_spend_report(
     let scope = service.scope(&params).await?;
     let names = [CardSpend::NAME, Purchases::NAME, adoption::Schools::NAME, Clocks::NAME];
     service.wait_for(&names).await?;
-    let (unchecked, advisory, changes, coverage) = futures::try_join!(
-        service.partitions::<Rollup<DaySpend>>(card_spend::UNCHECKED_BY_DAY, &scope.period),
-        service.partitions::<Rollup<DaySpend>>(ADVISORY_BY_DAY, &scope.period),
+    let (changes, coverage) = futures::try_join!(
         service.documents::<ChangeDoc>(adoption::CHANGES),
         service.documents::<CoverageDoc>(card_spend::COVERAGE),
     )?;
-    let (unchecked, advisory) = (keyed(&unchecked), keyed(&advisory));
-    let report = build(unchecked, advisory, &changes, coverage.first(), &scope);
+    // The months whose days fall differently are read by day.
+    let (period, split) = (&scope.period, split_months(&changes, coverage.first(), &scope.period));
+    let (unchecked, advisory) = futures::try_join!(
+        service.rollup_splitting::<DaySpend>(card_spend::UNCHECKED_FIGURES, period, &split),
+        service.rollup_splitting::<DaySpend>(ADVISORY_FIGURES, period, &split),
+    )?;
+    let report = build(&unchecked, &advisory, &changes, coverage.first(), &scope);
     Ok(render(&report, params.format))
 }
 
-/// Partitions with their keys, as [`build`] takes them.
-fn keyed(
-    partitions: &[(String, Rollup<DaySpend>)],
-) -> impl Iterator<Item = (&str, &Rollup<DaySpend>)> {
-    partitions.iter().map(|(key, rollup)| (key.as_str(), rollup))
-}
-
 pub mod spend;
-pub use spend::{CurrencySpend, DaySpend, Spend, Spent, count};
+pub use spend::{CurrencySpend, DaySpend, Spend, Spent};
 
 #[cfg(test)]
 mod tests;

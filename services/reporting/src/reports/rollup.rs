@@ -2,23 +2,35 @@
 //! so that a report reads a few documents whatever the length of the log, not one document per
 //! purchase or promise.
 //!
-//! A rollup is kept in **partitions**, one document per district day that figures count on
-//! ([`partition_key`]): a projection that learns something (a held purchase flagged, its first
-//! reached call, its resolution) adds it to the entry of the day the figure counts by (the
-//! flag's, say) and the school, in that day's partition. The day is often known only from the
-//! purchase's own document (a call does not say when its purchase was flagged): the projection
-//! asks for the partition as it applies the event, and the store fetches it in another round
-//! ([`eventlog::projection`]). Every figure kept is a sum (counts, cents, lists of durations),
-//! so a group of days sums their entries. A report asked for a period reads exactly the
-//! partitions of its days ([`partitions_of`]), sums their entries into all, by school and by month
-//! ([`Grouped`]), and is done: the work is in the number of days and schools, not of purchases,
-//! except for durations, which percentiles need one by one: a day and school keeps each of its
-//! purchases' durations as a small integer ([`Durations`]), a few bytes to read and to order.
+//! A rollup is kept in **partitions** at two grains ([`Grains`]): one document per district
+//! day that figures count on ([`partition_key`]), and one per month. A projection that learns
+//! something (a held purchase flagged, its first reached call, its resolution) works out what
+//! it adds (a delta of the rollup's entry type, [`Sum`]) and adds it ([`add`]) to the entry of
+//! the day the figure counts by (the flag's, say) and the school, in that day's partition, and
+//! to the school's entry in that month's partition (under the month's first day). The day is
+//! often known only from the purchase's own document (a call does not say when its purchase
+//! was flagged): the projection asks for both partitions as it applies the event, and the store
+//! fetches them in another round ([`eventlog::projection`]). Every figure kept is a sum
+//! (counts, cents, lists of durations), so a month's entry is the sum of its days', and a group
+//! of days or months sums their entries.
 //!
-//! A partition is a day's, not a month's, so that what a projection writes back after a batch,
-//! or after each event as it follows the log, is one day's entries: a few schools'. History
-//! entered after the fact (a district moving years of purchases in one afternoon) spreads over
-//! the days it happened on, as live history does: no partition grows with the log.
+//! A report asked for a period reads each of its whole months from the month partitions and
+//! only the days of the months it covers in part from the day partitions ([`reads`]: at most
+//! three range reads), sums their entries into all, by school and by month ([`Grouped`]), and
+//! is done: the work is in the number of months, schools and odd days, not of purchases, except
+//! for durations, which percentiles need one by one: an entry keeps each of its purchases'
+//! durations as a small integer ([`Durations`]), a few bytes to read, and the percentiles select
+//! their ranks rather than order them all.
+//!
+//! What a projection writes back after a batch, or after each event as it follows the log, is
+//! a day's partition and its month's. History entered after the fact (a district moving years
+//! of purchases in one afternoon) spreads over the days and months it happened on, as live
+//! history does: no partition grows with the log, a month's with the schools and the month's
+//! durations only.
+//!
+//! A rollup whose report must place each day on one side of a date decided only when it is
+//! asked (rogue spend: before or after a school signed) keeps the day grain alone
+//! ([`partition`], [`partitions_of`]).
 //!
 //! **Measured when they happen.** A rollup takes the district's day and business time in the
 //! calendar in force when the projection applies the event (the district's `district-settings`
@@ -32,10 +44,11 @@
 //! durations, so the nearest-rank percentile of the rounded ones is the percentile of the
 //! durations as printed, the same figure a sort of every duration gives.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chrono::{NaiveDate, TimeDelta};
+use chrono::{Datelike, Months, NaiveDate, TimeDelta};
+use eventlog::DocKey;
 use events::district::District;
 use serde::{Deserialize, Serialize};
 
@@ -46,15 +59,72 @@ use serde::de::DeserializeOwned;
 use super::clocks::{DISTRICT_KEY, DistrictDoc};
 use super::figures::{Grouped, Stats, month_of_day};
 
-/// The partition of a rollup that holds the entries of the district's `day` (`2024-09-02`).
-/// Keys sort as their days do.
+/// The partition of a rollup that holds the entries of the district's `day` (`2024-09-02`), or
+/// at the month grain, of the month that starts on `day`. Keys sort as their days do.
 pub fn partition_key(day: NaiveDate) -> String {
     day.to_string()
 }
 
+/// The first day of `day`'s month: the day a month partition keeps its entries under.
+pub fn first_of_month(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).unwrap_or(day)
+}
+
+/// A rollup's two collections: its partitions by day, and by month. A month partition holds
+/// the sums of its days' entries by school, under the month's first day ([`first_of_month`]),
+/// so a period reads its whole months a document each, and only the days of the months it
+/// covers in part ([`reads`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grains {
+    pub days: &'static str,
+    pub months: &'static str,
+}
+
+impl Grains {
+    /// Both collections, for a read model's [`kernel::ReadModel::collections`].
+    pub fn collections(self) -> [&'static str; 2] {
+        [self.days, self.months]
+    }
+
+    /// The keys of `day`'s partitions: of the day, and of its month.
+    pub fn keys(self, day: NaiveDate) -> [DocKey; 2] {
+        [
+            DocKey::new(self.days, partition_key(day)),
+            DocKey::new(self.months, partition_key(first_of_month(day))),
+        ]
+    }
+}
+
+/// Adds `delta` to the entry of `school` on `day`, in the day's partition and in its month's.
+/// The partitions are often asked for only as the event is applied (the day is in an item's
+/// own document): the store then fetches both in another round ([`eventlog::projection`]).
+/// An entry that comes to nothing (its figures all zero, [`Default`]) is removed.
+pub fn add<D, E>(
+    docs: &mut Documents<'_, D>,
+    grains: Grains,
+    day: NaiveDate,
+    school: &str,
+    delta: &E,
+    event: &Recorded<'_>,
+) -> Result<(), String>
+where
+    D: Serialize + DeserializeOwned,
+    E: Sum + PartialEq + Serialize + DeserializeOwned + Send + 'static,
+{
+    let month = first_of_month(day);
+    // Both partitions are asked for before either error is answered, so that a round that
+    // misses them learns of both at once.
+    let days = docs
+        .entry_in::<Rollup<E>>(grains.days, &partition_key(day), event)
+        .map(|rollup| rollup.add(day, school, delta));
+    let months = docs.entry_in::<Rollup<E>>(grains.months, &partition_key(month), event)?;
+    months.add(month, school, delta);
+    days
+}
+
 /// The partition of `collection` that holds the entries of `day`, to change in place for the
-/// batch. Often asked for only as the event is applied (the day is in an item's own document):
-/// the store then fetches it in another round ([`eventlog::projection`]).
+/// batch: for a rollup kept by day only (where a report needs every day's entries). Often
+/// asked for only as the event is applied: the store then fetches it in another round.
 pub fn partition<'d, D, P>(
     docs: &'d mut Documents<'_, D>,
     collection: &'static str,
@@ -68,10 +138,131 @@ where
     docs.entry_in(collection, &partition_key(day), event)
 }
 
-/// The keys of the first and last partitions `period` needs, those of its days (open where
-/// the period is): a range to read.
+/// The keys of the first and last day partitions `period` needs (open where the period is),
+/// for a rollup kept by day only: a range to read.
 pub fn partitions_of(period: &ReportPeriod) -> (Option<String>, Option<String>) {
     (period.from.map(partition_key), period.to.map(partition_key))
+}
+
+/// A read of a rollup's partitions: those of `collection` whose keys lie between `first` and
+/// `last` (both included; open where `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Read {
+    pub collection: &'static str,
+    pub first: Option<String>,
+    pub last: Option<String>,
+    /// Keys in that range to pass over: months read by day instead.
+    pub skip: BTreeSet<String>,
+}
+
+impl Read {
+    /// Whether the partition at `key` is one to read.
+    pub fn wants(&self, key: &str) -> bool {
+        self.first.as_deref().is_none_or(|first| key >= first)
+            && self.last.as_deref().is_none_or(|last| key <= last)
+            && !self.skip.contains(key)
+    }
+}
+
+/// The reads of `grains`' partitions that `period` needs, each partition once: its whole
+/// months from the month partitions, the days of the months it covers only in part from the
+/// day partitions (the days before its first whole month, and after its last). A period
+/// within a month, or across two without a whole one, reads its days.
+pub fn reads(grains: Grains, period: &ReportPeriod) -> Vec<Read> {
+    reads_splitting(grains, period, &BTreeSet::new())
+}
+
+/// As [`reads`], with the whole months that start on the days of `split` read by day too: for
+/// a report that must tell the days of those months apart (rogue spend, in the months a
+/// school signed).
+pub fn reads_splitting(
+    grains: Grains,
+    period: &ReportPeriod,
+    split: &BTreeSet<NaiveDate>,
+) -> Vec<Read> {
+    let read = |collection, first: Option<NaiveDate>, last: Option<NaiveDate>| Read {
+        collection,
+        first: first.map(partition_key),
+        last: last.map(partition_key),
+        skip: BTreeSet::new(),
+    };
+    // The first day of the first and of the last whole month (open: the log's first or last).
+    let first_whole = match period.from {
+        None => Some(None),
+        Some(from) if from.day() == 1 => Some(Some(from)),
+        Some(from) => next_month(from).map(Some),
+    };
+    let last_whole = match period.to {
+        None => Some(None),
+        Some(to) if to.succ_opt().is_none_or(|next| next.day() == 1) => {
+            Some(Some(first_of_month(to)))
+        }
+        Some(to) => first_of_month(to).pred_opt().map(|end| Some(first_of_month(end))),
+    };
+    let (Some(first_whole), Some(last_whole)) = (first_whole, last_whole) else {
+        return vec![read(grains.days, period.from, period.to)];
+    };
+    if let (Some(first), Some(last)) = (first_whole, last_whole)
+        && first > last
+    {
+        return vec![read(grains.days, period.from, period.to)];
+    }
+    let mut reads = Vec::with_capacity(3);
+    if let (Some(from), Some(first)) = (period.from, first_whole)
+        && from < first
+    {
+        reads.push(read(grains.days, Some(from), first.pred_opt()));
+    }
+    let mut months = read(grains.months, first_whole, last_whole);
+    let split: Vec<&NaiveDate> =
+        split.iter().filter(|month| months.wants(&partition_key(**month))).collect();
+    for month in split {
+        months.skip.insert(partition_key(*month));
+        let last = next_month(*month).and_then(|next| next.pred_opt());
+        reads.push(read(grains.days, Some(*month), last.or(Some(NaiveDate::MAX))));
+    }
+    reads.push(months);
+    if let (Some(to), Some(last)) = (period.to, last_whole)
+        && let Some(after) = next_month(last)
+        && after <= to
+    {
+        reads.push(read(grains.days, Some(after), Some(to)));
+    }
+    reads
+}
+
+/// The first day of the month after `day`'s.
+fn next_month(day: NaiveDate) -> Option<NaiveDate> {
+    first_of_month(day).checked_add_months(Months::new(1))
+}
+
+/// The partitions `period` needs of `grains`, from every document of a store kept in memory
+/// (`store`: what [`kernel::testing::project`] gives), read as a report reads them
+/// ([`reads`]).
+#[cfg(test)]
+pub fn read_in_memory<E: DeserializeOwned>(
+    store: &BTreeMap<DocKey, serde_json::Value>,
+    grains: Grains,
+    period: &ReportPeriod,
+) -> Vec<Rollup<E>> {
+    read_splitting_in_memory(store, grains, period, &BTreeSet::new())
+}
+
+/// As [`read_in_memory`], as [`reads_splitting`] reads.
+#[cfg(test)]
+pub fn read_splitting_in_memory<E: DeserializeOwned>(
+    store: &BTreeMap<DocKey, serde_json::Value>,
+    grains: Grains,
+    period: &ReportPeriod,
+    split: &BTreeSet<NaiveDate>,
+) -> Vec<Rollup<E>> {
+    reads_splitting(grains, period, split)
+        .into_iter()
+        .flat_map(|read| {
+            store.iter().filter(move |(k, _)| k.collection == read.collection && read.wants(&k.key))
+        })
+        .map(|(_, doc)| serde_json::from_value(doc.clone()).expect("a rollup partition"))
+        .collect()
 }
 
 /// One partition: entries by the district's day (its own) and school.
@@ -101,16 +292,33 @@ impl<E: Default> Rollup<E> {
     }
 }
 
+impl<E: Sum + PartialEq> Rollup<E> {
+    /// Adds `delta` to the entry of `school` on `day`; removes the entry should it come to
+    /// nothing, and the day should it have no entry left.
+    pub fn add(&mut self, day: NaiveDate, school: &str, delta: &E) {
+        let entry = self.entry(day, school);
+        entry.add(delta);
+        if *entry == E::default() {
+            let schools = self.days.entry(day).or_default();
+            schools.remove(school);
+            if schools.is_empty() {
+                self.days.remove(&day);
+            }
+        }
+    }
+}
+
 /// A rollup's figures: summed over the entries of a group.
 pub trait Sum: Default {
     fn add(&mut self, other: &Self);
 }
 
-/// The entries of `partitions` (keyed by their [`partition_key`]) whose day is in `period`,
-/// summed over all, by school and by the month of their day. (Partitions of other days add
-/// nothing: a partition holds its own day's entries.)
+/// The entries of `partitions` (as [`reads`] finds them) whose day is in `period`, summed over
+/// all, by school and by the month of their day. (Entries of other days add nothing: a
+/// month partition's entries are under the month's first day, which a period that reads the
+/// month holds.)
 pub fn group<'a, E: Sum + 'a>(
-    partitions: impl IntoIterator<Item = (&'a str, &'a Rollup<E>)>,
+    partitions: impl IntoIterator<Item = &'a Rollup<E>>,
     period: &ReportPeriod,
 ) -> Grouped<E> {
     group_into(partitions, period, E::add)
@@ -118,13 +326,13 @@ pub fn group<'a, E: Sum + 'a>(
 
 /// As [`group`], into a report's own accumulator `A`, which `add` adds an entry to.
 pub fn group_into<'a, E: 'a, A: Default>(
-    partitions: impl IntoIterator<Item = (&'a str, &'a Rollup<E>)>,
+    partitions: impl IntoIterator<Item = &'a Rollup<E>>,
     period: &ReportPeriod,
     add: impl Fn(&mut A, &E),
 ) -> Grouped<A> {
     let (from, to) = (period.from.unwrap_or(NaiveDate::MIN), period.to.unwrap_or(NaiveDate::MAX));
     let mut groups = Grouped::default();
-    for (_, rollup) in partitions {
+    for rollup in partitions {
         for (day, schools) in rollup.days.range(from..=to) {
             let month = month_of_day(*day);
             for (school, entry) in schools {
@@ -162,20 +370,34 @@ impl Durations {
         self.0.len() as u64
     }
 
-    /// The count, median, 90th percentile (nearest rank) and maximum.
+    /// The count, median, 90th percentile (nearest rank) and maximum. Kept in order, read
+    /// off; summed from several entries (appended), each rank selected rather than all of them
+    /// ordered: a report's group may hold every held purchase's duration.
     pub fn stats(&self) -> Stats {
-        let sorted = self.sorted();
-        let count = sorted.len() as u64;
+        let count = self.0.len();
         let hours = |h: u32| f64::from(h) / 100.0;
-        let percentile = |p: u64| -> Option<f64> {
-            let rank = (p * count).div_ceil(100).max(1);
-            sorted.get(usize::try_from(rank - 1).ok()?).copied().map(hours)
+        // The index of the nearest rank of the `p`th percentile.
+        let rank = |p: usize| (p * count).div_ceil(100).max(1) - 1;
+        let (p50, p90, max) = if count == 0 {
+            (None, None, None)
+        } else if self.0.is_sorted() {
+            (Some(self.0[rank(50)]), Some(self.0[rank(90)]), self.0.last().copied())
+        } else {
+            let mut values = self.0.clone();
+            let (below, p90, above) = values.select_nth_unstable(rank(90));
+            let (p90, max) = (*p90, above.iter().copied().max().unwrap_or(*p90));
+            // The median's rank is at or below the 90th's: among those selected below it.
+            let p50 = match below.len().checked_sub(rank(50)) {
+                Some(0) | None => p90,
+                Some(_) => *below.select_nth_unstable(rank(50)).1,
+            };
+            (Some(p50), Some(p90), Some(max))
         };
         Stats {
-            count,
-            p50_business_hours: percentile(50),
-            p90_business_hours: percentile(90),
-            max_business_hours: sorted.last().copied().map(hours),
+            count: count as u64,
+            p50_business_hours: p50.map(hours),
+            p90_business_hours: p90.map(hours),
+            max_business_hours: max.map(hours),
         }
     }
 
@@ -300,41 +522,206 @@ mod tests {
         assert_eq!(a.stats(), Stats::of(all));
     }
 
-    #[test]
-    fn given_partitions_of_days_when_grouped_then_a_period_reads_the_partitions_of_its_days() {
-        // Given a flag and, later, its resolution on 30 September at Adams, and a purchase of 1
-        // October at Lincoln: each in the partition of its day.
-        let mut september: Rollup<Count> = Rollup::default();
-        september.entry(day("2024-09-30"), "adams").0 += 1;
-        september.entry(day("2024-09-30"), "adams").0 += 2;
-        let mut october: Rollup<Count> = Rollup::default();
-        october.entry(day("2024-10-01"), "lincoln").0 += 5;
-        let (sep_key, oct_key) =
-            (partition_key(day("2024-09-30")), partition_key(day("2024-10-01")));
-        assert_eq!((sep_key.as_str(), oct_key.as_str()), ("2024-09-30", "2024-10-01"));
-        let partitions = [(sep_key.as_str(), &september), (oct_key.as_str(), &october)];
+    const GRAINS: Grains = Grains { days: "test.by_day", months: "test.by_month" };
 
-        // When grouped over all time.
-        let all = group(partitions, &ReportPeriod::default());
-        let (all, by_school, by_month) =
-            all.finish(&SchoolNames::default(), &|c: Count, k, _| (k, c.0));
+    /// `(day, school, count)` entries added as a projection adds them: each to its day's
+    /// partition and its month's, in a store kept in memory.
+    fn store_of(entries: &[(&str, &str, u64)]) -> BTreeMap<DocKey, serde_json::Value> {
+        let mut partitions: BTreeMap<DocKey, Rollup<Count>> = BTreeMap::new();
+        for (on, school, n) in entries {
+            let on = day(on);
+            let [day_key, month_key] = GRAINS.keys(on);
+            partitions.entry(day_key).or_default().add(on, school, &Count(*n));
+            partitions.entry(month_key).or_default().add(first_of_month(on), school, &Count(*n));
+        }
+        partitions.into_iter().map(|(k, p)| (k, serde_json::to_value(p).unwrap())).collect()
+    }
+
+    fn total(store: &BTreeMap<DocKey, serde_json::Value>, period: &ReportPeriod) -> u64 {
+        split_total(store, period, &BTreeSet::new())
+    }
+
+    fn split_total(
+        store: &BTreeMap<DocKey, serde_json::Value>,
+        period: &ReportPeriod,
+        split: &BTreeSet<NaiveDate>,
+    ) -> u64 {
+        let partitions: Vec<Rollup<Count>> = read_splitting_in_memory(store, GRAINS, period, split);
+        let (all, _, _) =
+            group(&partitions, period).finish(&SchoolNames::default(), &|c: Count, k, _| (k, c.0));
+        all.1
+    }
+
+    fn between(from: Option<&str>, to: Option<&str>) -> ReportPeriod {
+        ReportPeriod::between(from.map(day), to.map(day))
+    }
+
+    #[test]
+    fn given_partitions_of_days_and_months_when_grouped_then_a_period_reads_each_entry_once() {
+        // Given a flag and, later, its resolution on 30 September at Adams, and a purchase of 1
+        // October at Lincoln: each in the partition of its day and of its month.
+        let store = store_of(&[
+            ("2024-09-30", "adams", 1),
+            ("2024-09-30", "adams", 2),
+            ("2024-10-01", "lincoln", 5),
+        ]);
+        let keys: Vec<(&str, &str)> =
+            store.keys().map(|k| (k.collection.as_str(), k.key.as_str())).collect();
+        assert_eq!(
+            keys,
+            [
+                ("test.by_day", "2024-09-30"),
+                ("test.by_day", "2024-10-01"),
+                ("test.by_month", "2024-09-01"),
+                ("test.by_month", "2024-10-01"),
+            ]
+        );
+
+        // When grouped over all time: the months, by school and by month.
+        let partitions: Vec<Rollup<Count>> =
+            read_in_memory(&store, GRAINS, &ReportPeriod::default());
+        assert_eq!(partitions.len(), 2, "the months only");
+        let (all, by_school, by_month) = group(&partitions, &ReportPeriod::default())
+            .finish(&SchoolNames::default(), &|c: Count, k, _| (k, c.0));
         assert_eq!(all, ("all".to_owned(), 8));
         assert_eq!(by_school, [("adams".to_owned(), 3), ("lincoln".to_owned(), 5)]);
         assert_eq!(by_month, [("2024-09".to_owned(), 3), ("2024-10".to_owned(), 5)]);
 
-        // When grouped over 30 September only, or from 1 October: the partitions of those days.
-        let period = ReportPeriod::between(Some(day("2024-09-30")), Some(day("2024-09-30")));
-        let (all, _, _) =
-            group(partitions, &period).finish(&SchoolNames::default(), &|c: Count, k, _| (k, c.0));
-        assert_eq!(all.1, 3);
-        let period = ReportPeriod::between(Some(day("2024-10-01")), None);
-        let (all, _, _) =
-            group(partitions, &period).finish(&SchoolNames::default(), &|c: Count, k, _| (k, c.0));
-        assert_eq!(all.1, 5);
-        assert_eq!(partitions_of(&period), (Some("2024-10-01".to_owned()), None));
-        let september = ReportPeriod::between(None, Some(day("2024-09-30")));
-        assert_eq!(partitions_of(&september), (None, Some("2024-09-30".to_owned())));
-        assert_eq!(partitions_of(&ReportPeriod::default()), (None, None));
+        // When grouped over 30 September only, from 1 October, or across both months in part.
+        assert_eq!(total(&store, &between(Some("2024-09-30"), Some("2024-09-30"))), 3);
+        assert_eq!(total(&store, &between(Some("2024-10-01"), None)), 5);
+        assert_eq!(total(&store, &between(Some("2024-09-02"), Some("2024-10-30"))), 8);
+        assert_eq!(total(&store, &between(None, Some("2024-09-29"))), 0);
+        assert_eq!(total(&store, &between(Some("2024-10-02"), None)), 0);
+    }
+
+    #[test]
+    fn given_a_period_when_planned_then_whole_months_are_read_by_month_and_the_rest_by_day() {
+        let plan = |from: Option<&str>, to: Option<&str>| -> Vec<(&str, String, String)> {
+            reads(GRAINS, &between(from, to))
+                .into_iter()
+                .map(|r| {
+                    let grain = if r.collection == GRAINS.days { "days" } else { "months" };
+                    (grain, r.first.unwrap_or("…".into()), r.last.unwrap_or("…".into()))
+                })
+                .collect()
+        };
+        let read = |grain, first: &str, last: &str| (grain, first.to_owned(), last.to_owned());
+        // All time, and open ends: months.
+        assert_eq!(plan(None, None), [read("months", "…", "…")]);
+        assert_eq!(plan(Some("2024-09-01"), None), [read("months", "2024-09-01", "…")]);
+        assert_eq!(plan(None, Some("2024-09-30")), [read("months", "…", "2024-09-01")]);
+        // A school year: its twelve months.
+        assert_eq!(
+            plan(Some("2024-07-01"), Some("2025-06-30")),
+            [read("months", "2024-07-01", "2025-06-01")]
+        );
+        // Odd days on both sides (February of a leap year ends on the 29th).
+        assert_eq!(
+            plan(Some("2024-01-15"), Some("2024-03-10")),
+            [
+                read("days", "2024-01-15", "2024-01-31"),
+                read("months", "2024-02-01", "2024-02-01"),
+                read("days", "2024-03-01", "2024-03-10"),
+            ]
+        );
+        assert_eq!(
+            plan(Some("2024-01-01"), Some("2024-02-29")),
+            [read("months", "2024-01-01", "2024-02-01")]
+        );
+        assert_eq!(
+            plan(Some("2024-01-02"), None),
+            [read("days", "2024-01-02", "2024-01-31"), read("months", "2024-02-01", "…")]
+        );
+        assert_eq!(
+            plan(None, Some("2024-02-28")),
+            [read("months", "…", "2024-01-01"), read("days", "2024-02-01", "2024-02-28")]
+        );
+        // Within a month, or across two without a whole one: days.
+        assert_eq!(
+            plan(Some("2024-09-03"), Some("2024-09-20")),
+            [read("days", "2024-09-03", "2024-09-20")]
+        );
+        assert_eq!(
+            plan(Some("2024-09-03"), Some("2024-10-20")),
+            [read("days", "2024-09-03", "2024-10-20")]
+        );
+        // Whole months to read by day too: the others stay whole.
+        let split = BTreeSet::from([day("2024-02-01"), day("2024-05-01"), day("2023-01-01")]);
+        let months =
+            reads_splitting(GRAINS, &between(Some("2024-01-15"), Some("2024-04-30")), &split);
+        let months: Vec<_> = months
+            .iter()
+            .map(|r| {
+                let skip: Vec<&str> = r.skip.iter().map(String::as_str).collect();
+                (r.collection, r.first.as_deref(), r.last.as_deref(), skip)
+            })
+            .collect();
+        assert_eq!(
+            months,
+            [
+                ("test.by_day", Some("2024-01-15"), Some("2024-01-31"), vec![]),
+                ("test.by_day", Some("2024-02-01"), Some("2024-02-29"), vec![]),
+                ("test.by_month", Some("2024-02-01"), Some("2024-04-01"), vec!["2024-02-01"]),
+            ]
+        );
+        // The calendar's ends.
+        assert_eq!(plan(Some(&NaiveDate::MAX.to_string()), None).len(), 1);
+        assert_eq!(plan(None, Some(&NaiveDate::MIN.to_string())).len(), 1);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Whatever the entries and the period, reading its whole months by month and the rest
+        /// by day counts what the days alone count.
+        #[test]
+        fn months_and_odd_days_count_what_the_days_count(
+            entries in proptest::collection::vec((0i64..400, 0usize..3, 1u64..100), 0..60),
+            from in proptest::option::of(0i64..400),
+            length in proptest::option::of(0i64..400),
+            split in proptest::collection::btree_set(0i64..14, 0..4),
+        ) {
+            let start = day("2024-01-01");
+            let on = |n: i64| start + TimeDelta::days(n);
+            let days: Vec<(String, &str, u64)> = entries
+                .iter()
+                .map(|(n, school, count)| (on(*n).to_string(), ["a", "b", "c"][*school], *count))
+                .collect();
+            let borrowed: Vec<(&str, &str, u64)> =
+                days.iter().map(|(d, s, c)| (d.as_str(), *s, *c)).collect();
+            let store = store_of(&borrowed);
+            let from = from.map(on);
+            let to = length.map(|l| from.unwrap_or(start) + TimeDelta::days(l));
+            let period = ReportPeriod::between(from, to);
+            let expected: u64 = entries
+                .iter()
+                .filter(|(n, ..)| from.is_none_or(|f| on(*n) >= f) && to.is_none_or(|t| on(*n) <= t))
+                .map(|(.., count)| count)
+                .sum();
+            proptest::prop_assert_eq!(total(&store, &period), expected);
+            // And so do months read by day.
+            let split: BTreeSet<NaiveDate> = split
+                .iter()
+                .map(|m| start.checked_add_months(Months::new(*m as u32)).unwrap())
+                .collect();
+            proptest::prop_assert_eq!(split_total(&store, &period, &split), expected);
+        }
+
+        /// Summed entries' statistics, ranks selected, are those of every duration ordered.
+        #[test]
+        fn selected_percentiles_are_those_of_every_duration(
+            parts in proptest::collection::vec(proptest::collection::vec(0i64..6000, 0..20), 0..6),
+        ) {
+            let mut sum = Durations::default();
+            for part in &parts {
+                let mut entry = Durations::default();
+                part.iter().for_each(|m| entry.add(TimeDelta::minutes(*m)));
+                Sum::add(&mut sum, &entry);
+            }
+            let every: Vec<TimeDelta> = parts.iter().flatten().map(|m| TimeDelta::minutes(*m)).collect();
+            proptest::prop_assert_eq!(sum.stats(), Stats::of(every));
+        }
     }
 
     #[test]

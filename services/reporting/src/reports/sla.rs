@@ -86,7 +86,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use web::ApiError;
 
-use super::clocks::{BY_DAY, ClockDoc, OPEN, SlaFigures};
+use super::clocks::{ClockDoc, OPEN, SLA_FIGURES, SlaFigures};
 use super::csv::{Cell, Csv};
 use super::figures::{Grouped, Stats, month_of_day, share};
 use super::rollup::{self, Durations, Rollup};
@@ -158,7 +158,7 @@ struct Acc {
 struct KindAcc {
     met: u64,
     breached: u64,
-    /// Signed: a partition may hold the −1 of a clock recorded breached in an earlier one.
+    /// Signed: a delta takes back the +1 of a clock recorded breached when it stops.
     breached_open: i64,
     on_track: u64,
     warning: u64,
@@ -215,7 +215,7 @@ impl Acc {
             clocks: k.met + k.breached + k.on_track + k.warning,
             met: k.met,
             breached: k.breached,
-            // Never negative summed over the partitions of a day; 0 should one be left out.
+            // Never negative summed over a purchase's entries; 0 should one be left out.
             breached_open: u64::try_from(k.breached_open).unwrap_or(0),
             on_track: k.on_track,
             warning: k.warning,
@@ -234,11 +234,11 @@ impl Acc {
 }
 
 /// The report for the scope's period: the purchases and stopped clocks the rollup partitions
-/// (keyed by their partition key) count on its days, and the clocks of the `open` purchases
+/// it needs ([`rollup::reads`]) count on its days, and the clocks of the `open` purchases
 /// (those with a clock still running, or none counted yet) that the rollup counts neither
 /// stopped nor recorded breached, judged in `district` at `now`.
 pub fn build<'a>(
-    partitions: impl IntoIterator<Item = (&'a str, &'a Rollup<SlaFigures>)>,
+    partitions: impl IntoIterator<Item = &'a Rollup<SlaFigures>>,
     open: &[ClockDoc],
     district: &District,
     now: DateTime<Utc>,
@@ -390,12 +390,11 @@ pub async fn sla_report(
     let scope = service.scope(&params).await?;
     // Running clocks move with the time: judged for each request, never cached.
     let (partitions, open, district) = futures::try_join!(
-        service.partitions::<Rollup<SlaFigures>>(BY_DAY, &scope.period),
+        service.rollup::<SlaFigures>(SLA_FIGURES, &scope.period),
         service.documents::<ClockDoc>(OPEN),
         service.district(),
     )?;
-    let partitions = partitions.iter().map(|(key, rollup)| (key.as_str(), rollup));
-    Ok(render(&build(partitions, &open, &district, service.now(), &scope), params.format))
+    Ok(render(&build(&partitions, &open, &district, service.now(), &scope), params.format))
 }
 
 #[cfg(test)]

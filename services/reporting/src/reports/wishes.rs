@@ -24,10 +24,10 @@
 //! The `reporting.wishes` projection keeps the figures as a [rollup](super::rollup), so that a
 //! read sums the days of its period and does not grow with the number of wishes:
 //! [`WishFigures`] by the district's day the wish was made (in the calendar in force when the
-//! log recorded it) and school ([`NO_SCHOOL`] for none), one partition per UTC day the log
-//! recorded the changes on. A wish counts once where it was made; each later change of its
-//! state counts −1 for the state it left and +1 for the one it entered, in the partition of
-//! the change, so the sum over every partition is where each wish stands now. Its first
+//! log recorded it) and school ([`NO_SCHOOL`] for none), one partition per such day and one
+//! per month (`reporting.wishes.by_month`). A wish counts once where it was made; each later
+//! change of its state counts −1 for the state it left and +1 for the one it entered, in the
+//! entry of the day it was made, so the sum of its entries is where each wish stands now. Its first
 //! headway counts once, in or after its year. What depends on the time of the request, whether
 //! a wish without headway is still within its year, is read from the wishes still waiting
 //! ([`WishFigures::waiting`]: by when each was made).
@@ -54,7 +54,7 @@ use web::ApiError;
 use super::clocks::DistrictDoc;
 use super::csv::{Cell, Csv};
 use super::figures::share;
-use super::rollup::{self, DistrictMemo, Rollup, Sum};
+use super::rollup::{self, DistrictMemo, Grains, Rollup, Sum};
 use super::{Report, ReportParams, ReportPeriod, ReportReaders, Scope, parse_query, render};
 use crate::Reporting;
 
@@ -62,8 +62,12 @@ use crate::Reporting;
 pub const NAME: &str = "reporting.wishes";
 /// One document per wish: [`WishDoc`].
 pub const WISHES: &str = "reporting.wishes.wishes";
-/// The wishes' figures: one [`Rollup<WishFigures>`] per UTC day of changes.
+/// The wishes' figures: one [`Rollup<WishFigures>`] per day wishes were made.
 pub const WISHES_BY_DAY: &str = "reporting.wishes.by_day";
+/// The same, one [`Rollup<WishFigures>`] per month wishes were made.
+pub const WISHES_BY_MONTH: &str = "reporting.wishes.by_month";
+/// The wishes' figures at both grains.
+pub const WISH_FIGURES: Grains = Grains { days: WISHES_BY_DAY, months: WISHES_BY_MONTH };
 /// The district's settings: one [`DistrictDoc`] under [`DISTRICT_KEY`].
 pub const DISTRICT: &str = "reporting.wishes.district";
 pub use super::clocks::DISTRICT_KEY;
@@ -200,12 +204,14 @@ impl ReadModel for Wishes {
     const COLLECTION: &'static str = WISHES;
     const SKIP_UNDECODABLE: bool = true;
     /// 2: keeps the wishes' figures by day and school. 3: one partition per day wishes were
-    /// recorded.
-    const VERSION: u64 = 3;
+    /// recorded. 4: and per month ([`WISHES_BY_MONTH`]).
+    const VERSION: u64 = 4;
     type Doc = WishDoc;
 
     fn collections(&self) -> Vec<&'static str> {
-        vec![WISHES, WISHES_BY_DAY, DISTRICT]
+        let mut collections = vec![WISHES, DISTRICT];
+        collections.extend(WISH_FIGURES.collections());
+        collections
     }
 
     fn filter(&self) -> Filter {
@@ -261,10 +267,10 @@ impl ReadModel for Wishes {
                     progressed: 0,
                     day: Some(calendar.today(r.recorded_at)),
                 };
-                let figures = figures(event, &doc, docs)?;
-                figures.wishes += 1;
-                figures.count(doc.state(), 1);
-                *figures.waiting.entry(doc.recorded_at).or_default() += 1;
+                let mut made = WishFigures { wishes: 1, ..WishFigures::default() };
+                made.count(doc.state(), 1);
+                made.waiting.insert(doc.recorded_at, 1);
+                count(event, &doc, &made, docs)?;
                 docs.put(id, &doc);
             }
             WishEvent::Progressed(p) => {
@@ -283,17 +289,17 @@ impl ReadModel for Wishes {
     }
 }
 
-/// The entry of the wish `doc`, in the partition of its day.
-fn figures<'d>(
+/// Adds `delta` to the figures of the wish `doc`'s day and school.
+fn count(
     event: &Recorded<'_>,
     doc: &WishDoc,
-    docs: &'d mut Documents<'_, WishDoc>,
-) -> Result<&'d mut WishFigures, String> {
+    delta: &WishFigures,
+    docs: &mut Documents<'_, WishDoc>,
+) -> Result<(), String> {
     // A document written before the day was kept: its day in UTC's calendar.
     let day = doc.day.unwrap_or_else(|| doc.recorded_at.date_naive());
     let school = doc.school_id.as_deref().unwrap_or(NO_SCHOOL);
-    let partition: &mut Rollup<WishFigures> = rollup::partition(docs, WISHES_BY_DAY, day, event)?;
-    Ok(partition.entry(day, school))
+    rollup::add(docs, WISH_FIGURES, day, school, delta, event)
 }
 
 /// What a wish's change from `before` to `after` changes in its day's figures.
@@ -311,7 +317,7 @@ fn count_change(
     if unchanged && headway.is_none() {
         return Ok(());
     }
-    let figures = figures(event, after, docs)?;
+    let mut figures = WishFigures::default();
     if states.0 != states.1 {
         figures.count(states.0, -1);
         figures.count(states.1, 1);
@@ -332,7 +338,7 @@ fn count_change(
             figures.late += 1;
         }
     }
-    Ok(())
+    count(event, after, &figures, docs)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -420,10 +426,10 @@ impl WishGroup {
     }
 }
 
-/// The report at `now` from the rollup partitions (keyed by their partition key): the wishes
-/// made in the scope's period.
+/// The report at `now` from the rollup partitions the scope's period needs
+/// ([`rollup::reads`]): the wishes made in it.
 pub fn build<'a>(
-    partitions: impl IntoIterator<Item = (&'a str, &'a Rollup<WishFigures>)>,
+    partitions: impl IntoIterator<Item = &'a Rollup<WishFigures>>,
     now: DateTime<Utc>,
     scope: &Scope,
 ) -> WishesReport {
@@ -515,9 +521,8 @@ pub async fn wishes_report(
     let params: ReportParams = parse_query(req.query_string())?;
     let scope = service.scope(&params).await?;
     service.wait_for(&[Wishes::NAME]).await?;
-    let partitions =
-        service.partitions::<Rollup<WishFigures>>(WISHES_BY_DAY, &scope.period).await?;
-    let report = build(partitions.iter().map(|(k, p)| (k.as_str(), p)), service.now(), &scope);
+    let partitions = service.rollup::<WishFigures>(WISH_FIGURES, &scope.period).await?;
+    let report = build(&partitions, service.now(), &scope);
     Ok(render(&report, params.format))
 }
 

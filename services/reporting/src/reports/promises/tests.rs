@@ -143,16 +143,10 @@ fn report(
 ) -> PromisesReport {
     let store = projected(log);
     let promises: Vec<PromiseDoc> = of(&store, STANDING).into_iter().map(|(_, doc)| doc).collect();
-    let settled: Vec<(String, Rollup<PromiseFigures>)> = of(&store, BY_DAY);
-    let held = held_partitions(log);
-    build(
-        &promises,
-        settled.iter().map(|(k, p)| (k.as_str(), p)),
-        held.iter().map(|(k, p)| (k.as_str(), p)),
-        changes,
-        today,
-        scope,
-    )
+    let settled: Vec<Rollup<PromiseFigures>> =
+        rollup::read_in_memory(&store, PROMISE_FIGURES, &scope.period);
+    let held = held_partitions(log, &scope.period);
+    build(&promises, &settled, &held, changes, today, scope)
 }
 
 /// The documents of `collection` in `store`, decoded, with their keys.
@@ -270,6 +264,14 @@ fn given_promises_when_kept_then_each_is_counted_by_day_and_only_the_open_and_st
                 }})
             ),
         ])
+    );
+    // And by the month it was made, the days' entries summed under its first day.
+    assert_eq!(
+        store.get(&DocKey::new(BY_MONTH, "2024-09-01")),
+        Some(&serde_json::json!({"2024-09-01": {
+            "a": {"cto": {"kept": 1, "broken": 1}},
+            "b": {"tech": {"open": {"2024-09-06": 1}}}
+        }}))
     );
     // And they count as before.
     let report = report_on(&log, on(10, 0).date_naive());

@@ -6,9 +6,10 @@ use events::calendar::{BusinessHours, ClockTime, DistrictCalendar, TimeZoneName,
 use events::district::{ClosureAdded, District, DistrictEvent, DistrictSet};
 use kernel::ReadModel;
 
-use super::{ADVISORY_BY_DAY, HELD, HELD_BY_DAY, HeldDoc, Purchases};
+use super::{ADVISORY_BY_DAY, ADVISORY_FIGURES, HELD, HELD_FIGURES, HeldDoc, Purchases};
+use crate::reports::ReportPeriod;
 use crate::reports::rogue_spend::DaySpend;
-use crate::reports::rollup::Rollup;
+use crate::reports::rollup::{self, Rollup};
 use events::gate::{
     AlternativeProposed, CallLogged, Decision, PurchaseCancelled, PurchaseDecided, PurchaseEvent,
     PurchaseLine, PurchaseSubmitted, purchase_stream,
@@ -216,15 +217,13 @@ pub fn held_documents(events: &[RecordedEvent]) -> BTreeMap<String, HeldDoc> {
         .collect()
 }
 
-/// The held purchases' rollup partitions after `events`, by partition key.
+/// The held purchases' rollup partitions after `events` that `period` needs, read as the
+/// reports read them (whole months by month, the rest by day).
 pub fn held_partitions<E: serde::de::DeserializeOwned>(
     events: &[RecordedEvent],
-) -> Vec<(String, Rollup<E>)> {
-    projected(events)
-        .into_iter()
-        .filter(|(k, _)| k.collection == HELD_BY_DAY)
-        .map(|(k, v)| (k.key, serde_json::from_value(v).unwrap()))
-        .collect()
+    period: &ReportPeriod,
+) -> Vec<Rollup<E>> {
+    rollup::read_in_memory(&projected(events), HELD_FIGURES, period)
 }
 
 /// `(event, minutes after t0 it was recorded)` pairs as the purchase `id`'s stream, from
@@ -338,7 +337,17 @@ pub fn submitted_from(id: Uuid, school: &str, vendor: &str, cents: i64) -> Purch
     }
 }
 
-/// The advisory purchases' rollup partitions after `events`, by partition key.
+/// The advisory purchases' rollup partitions after `events` that `period` needs, the months
+/// of `split` read by day, as the rogue-spend report reads them.
+pub fn advisory_rollups(
+    events: &[RecordedEvent],
+    period: &ReportPeriod,
+    split: &std::collections::BTreeSet<chrono::NaiveDate>,
+) -> Vec<Rollup<DaySpend>> {
+    rollup::read_splitting_in_memory(&projected(events), ADVISORY_FIGURES, period, split)
+}
+
+/// The advisory purchases' day partitions after `events`, by partition key.
 pub fn advisory_partitions(events: &[RecordedEvent]) -> Vec<(String, Rollup<DaySpend>)> {
     projected(events)
         .into_iter()

@@ -11,17 +11,15 @@
 //! the entries of its days, not one document per purchase or transaction.
 //!
 //! The sums are signed. A card transaction counts while it is unchecked: the projection adds it
-//! when it becomes so and takes away exactly what it added when it stops being so, in the
-//! partition of the event that changed it (the day and the rest stay the transaction's). So the
-//! figures of a day are the sum of its entries over every partition, and an entry of one
-//! partition may be negative. Entries that come to nothing are removed.
+//! when it becomes so ([`DaySpend::of`], a delta added to its date's entry and its month's) and
+//! takes away exactly what it added when it stops being so. Sums, and entries, that come to
+//! nothing are removed.
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::super::rollup::Rollup;
+use super::super::rollup::Sum;
 use super::band;
 
 /// One school's spend of one kind on one day, per currency.
@@ -95,27 +93,38 @@ fn bump(sums: &mut BTreeMap<String, Spend>, key: &str, spend: Spend) {
     }
 }
 
-/// Counts `item` of `school` on `day` in `rollup` (`sign` 1), or takes it away (`sign` -1);
-/// an entry, and a day, that come to nothing are removed.
-pub fn count(
-    rollup: &mut Rollup<DaySpend>,
-    day: NaiveDate,
-    school: &str,
-    item: Spent<'_>,
-    sign: i64,
-) {
-    rollup.entry(day, school).count(item, sign);
-    let Some(schools) = rollup.days.get_mut(&day) else { return };
-    if schools.get(school).is_some_and(DaySpend::is_empty) {
-        schools.remove(school);
+impl DaySpend {
+    /// What counting `item` once (`sign` 1) or taking it away (`sign` -1) adds to an entry.
+    pub fn of(item: Spent<'_>, sign: i64) -> Self {
+        let mut delta = Self::default();
+        delta.count(item, sign);
+        delta
     }
-    if schools.is_empty() {
-        rollup.days.remove(&day);
+}
+
+impl Sum for DaySpend {
+    /// Adds `other`'s sums; sums, and currencies, that come to nothing are removed.
+    fn add(&mut self, other: &Self) {
+        for (code, spend) in &other.0 {
+            let currency = self.0.entry(code.clone()).or_default();
+            for (vendor, s) in &spend.vendors {
+                bump(&mut currency.vendors, vendor, *s);
+            }
+            for (band, s) in &spend.bands {
+                bump(&mut currency.bands, band, *s);
+            }
+            if currency.vendors.is_empty() && currency.bands.is_empty() {
+                self.0.remove(code);
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use chrono::NaiveDate;
+
+    use super::super::super::rollup::Rollup;
     use super::*;
 
     #[test]
@@ -124,8 +133,8 @@ mod tests {
         let best_buy = Spent { currency: "USD", vendor: " BEST BUY ", cents: 60_000 };
         let dell = Spent { currency: "USD", vendor: "Dell", cents: 100 };
         let mut rollup = Rollup::default();
-        count(&mut rollup, day, "a", best_buy, 1);
-        count(&mut rollup, day, "a", dell, 1);
+        rollup.add(day, "a", &DaySpend::of(best_buy, 1));
+        rollup.add(day, "a", &DaySpend::of(dell, 1));
         assert_eq!(
             serde_json::to_value(&rollup).unwrap(),
             serde_json::json!({"2024-09-03": {"a": {"USD": {
@@ -133,12 +142,12 @@ mod tests {
                 "bands": {"500-2500": {"count": 1, "cents": 60000}, "under-500": {"count": 1, "cents": 100}},
             }}}})
         );
-        count(&mut rollup, day, "a", dell, -1);
-        count(&mut rollup, day, "a", best_buy, -1);
+        rollup.add(day, "a", &DaySpend::of(dell, -1));
+        rollup.add(day, "a", &DaySpend::of(best_buy, -1));
         assert_eq!(rollup, Rollup::default());
-        // Taken away in another partition: a negative entry, which the first one cancels.
+        // Taken away from an entry that did not count it: a negative entry.
         let mut later = Rollup::default();
-        count(&mut later, day, "a", dell, -1);
+        later.add(day, "a", &DaySpend::of(dell, -1));
         assert_eq!(
             later.days[&day]["a"].0["USD"].vendors["Dell"],
             Spend { count: -1, cents: -100 }

@@ -6,9 +6,10 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 use super::super::card_spend::fixtures as cards;
-use super::super::card_spend::{TRANSACTIONS, TransactionDoc, UNCHECKED_BY_DAY};
+use super::super::card_spend::{TRANSACTIONS, TransactionDoc, UNCHECKED_FIGURES};
 use super::super::figures::month_of_day;
 use super::super::purchases::fixtures as purchases;
+use super::super::rollup::{self, Grains};
 use super::*;
 
 fn day(s: &str) -> NaiveDate {
@@ -42,7 +43,7 @@ fn add(sum: &mut Sum, item: &Item<'_>) {
 /// The report from the card-spend projection's transactions and the purchase projection's
 /// advisory purchases, each read in full (the report's `build` before the rollups). The
 /// rollups must give the same figures, in one calendar, with the documents in the order that
-/// names the vendor groups: by day, school and spelling.
+/// names the vendor groups: by month, school and spelling.
 fn folded(
     transactions: &[TransactionDoc],
     advisory: &[AdvisoryDoc],
@@ -179,21 +180,37 @@ fn rolled(
     coverage: Option<&CoverageDoc>,
     scope: &Scope,
 ) -> RogueSpendReport {
-    let mut unchecked: BTreeMap<String, Rollup<DaySpend>> = BTreeMap::new();
-    for t in transactions.iter().filter(|t| t.status.is_unchecked()) {
+    let unchecked = transactions.iter().filter(|t| t.status.is_unchecked()).map(|t| {
         let item = Spent { currency: &t.currency, vendor: &t.merchant, cents: t.cents };
-        let partition = unchecked.entry(t.transaction_date.to_string()).or_default();
-        count(partition, t.transaction_date, &t.school_id, item, 1);
-    }
-    let mut advisory: BTreeMap<String, Rollup<DaySpend>> = BTreeMap::new();
-    for a in advisories {
+        (t.transaction_date, t.school_id.as_str(), item)
+    });
+    let advisory = advisories.iter().map(|a| {
         let day = a.day(&scope.calendar).expect("an advisory purchase with its day");
         let item = Spent { currency: &a.currency, vendor: &a.vendor, cents: a.total_cents };
-        count(advisory.entry(day.to_string()).or_default(), day, &a.school_id, item, 1);
+        (day, a.school_id.as_str(), item)
+    });
+    let (period, split) = (&scope.period, split_months(changes, coverage, &scope.period));
+    let grains = Grains { days: "unchecked.by_day", months: "unchecked.by_month" };
+    let unchecked =
+        rollup::read_splitting_in_memory(&rolled_up(unchecked, grains), grains, period, &split);
+    let advisory =
+        rollup::read_splitting_in_memory(&rolled_up(advisory, grains), grains, period, &split);
+    build(&unchecked, &advisory, changes, coverage, scope)
+}
+
+/// `(day, school, item)`s counted as a projection counts them, by day and by month.
+fn rolled_up<'a>(
+    items: impl Iterator<Item = (NaiveDate, &'a str, Spent<'a>)>,
+    grains: Grains,
+) -> BTreeMap<DocKey, serde_json::Value> {
+    let mut partitions: BTreeMap<DocKey, Rollup<DaySpend>> = BTreeMap::new();
+    for (day, school, item) in items {
+        let [day_key, month_key] = grains.keys(day);
+        let delta = DaySpend::of(item, 1);
+        partitions.entry(day_key).or_default().add(day, school, &delta);
+        partitions.entry(month_key).or_default().add(first_of_month(day), school, &delta);
     }
-    let unchecked: Vec<(String, Rollup<DaySpend>)> = unchecked.into_iter().collect();
-    let advisory: Vec<(String, Rollup<DaySpend>)> = advisory.into_iter().collect();
-    build(keyed(&unchecked), keyed(&advisory), changes, coverage, scope)
+    partitions.into_iter().map(|(k, p)| (k, serde_json::to_value(p).unwrap())).collect()
 }
 
 #[test]
@@ -442,18 +459,7 @@ fn card_log(histories: &[CardHistory]) -> Vec<RecordedEvent> {
     log
 }
 
-/// The rollup partitions of `collection` in `docs`, by key.
-fn partitions_in(
-    docs: &BTreeMap<DocKey, serde_json::Value>,
-    collection: &str,
-) -> Vec<(String, Rollup<DaySpend>)> {
-    docs.iter()
-        .filter(|(k, _)| k.collection == collection)
-        .map(|(k, v)| (k.key.clone(), serde_json::from_value(v.clone()).unwrap()))
-        .collect()
-}
-
-/// The report from what the projections keep for these logs.
+/// The report from what the projections keep for these logs, read as the service reads it.
 fn projected(
     cards_log: &[RecordedEvent],
     purchases_log: &[RecordedEvent],
@@ -461,9 +467,11 @@ fn projected(
     coverage: Option<&CoverageDoc>,
     scope: &Scope,
 ) -> RogueSpendReport {
-    let unchecked = partitions_in(&cards::apply(cards_log), UNCHECKED_BY_DAY);
-    let advisory = purchases::advisory_partitions(purchases_log);
-    build(keyed(&unchecked), keyed(&advisory), changes, coverage, scope)
+    let (period, split) = (&scope.period, split_months(changes, coverage, &scope.period));
+    let cards = cards::apply(cards_log);
+    let unchecked = rollup::read_splitting_in_memory(&cards, UNCHECKED_FIGURES, period, &split);
+    let advisory = purchases::advisory_rollups(purchases_log, period, &split);
+    build(&unchecked, &advisory, changes, coverage, scope)
 }
 
 #[test]
@@ -644,8 +652,8 @@ proptest! {
             .map(|(_, v)| serde_json::from_value(v.clone()).unwrap())
             .collect();
         transactions.sort_by(|a, b| {
-            (a.transaction_date, &a.school_id, a.merchant.trim())
-                .cmp(&(b.transaction_date, &b.school_id, b.merchant.trim()))
+            (first_of_month(a.transaction_date), &a.school_id, a.merchant.trim())
+                .cmp(&(first_of_month(b.transaction_date), &b.school_id, b.merchant.trim()))
         });
         let mut advisories: Vec<AdvisoryDoc> = checks
             .iter()
@@ -655,7 +663,7 @@ proptest! {
                 ..advisory_doc(school, vendor, *cents, "2024-09-02")
             })
             .collect();
-        let day_of = |a: &AdvisoryDoc| a.day(&scope.calendar);
+        let day_of = |a: &AdvisoryDoc| a.day(&scope.calendar).map(first_of_month);
         advisories.sort_by(|a, b| {
             (day_of(a), &a.school_id, a.vendor.trim()).cmp(&(day_of(b), &b.school_id, b.vendor.trim()))
         });

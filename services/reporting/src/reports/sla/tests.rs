@@ -7,7 +7,9 @@ use proptest::prelude::*;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::super::clocks::{Clocks, DISTRICT, DISTRICT_KEY, DistrictDoc, NAME as CLOCKS};
+use std::collections::BTreeMap;
+
+use super::super::clocks::{BY_DAY, Clocks, DISTRICT, DISTRICT_KEY, DistrictDoc, NAME as CLOCKS};
 use super::*;
 use crate::reports::purchases::fixtures::*;
 
@@ -40,6 +42,8 @@ fn folded(docs: &[ClockDoc], district: &District, now: DateTime<Utc>, scope: &Sc
 
 /// What the clocks projection keeps after `log`, one batch per event.
 struct Projected {
+    store: BTreeMap<DocKey, Value>,
+    /// The day partitions, by key.
     partitions: Vec<(String, Rollup<SlaFigures>)>,
     open: Vec<ClockDoc>,
     docs: Vec<ClockDoc>,
@@ -61,6 +65,7 @@ fn projected(log: &[RecordedEvent]) -> Projected {
         .map(|v| serde_json::from_value::<DistrictDoc>(v.clone()).unwrap().district())
         .unwrap_or_default();
     Projected {
+        store: store.clone(),
         partitions: of(BY_DAY)
             .into_iter()
             .map(|(k, v)| (k, serde_json::from_value(v).unwrap()))
@@ -73,8 +78,8 @@ fn projected(log: &[RecordedEvent]) -> Projected {
 
 impl Projected {
     fn report(&self, now: DateTime<Utc>, scope: &Scope) -> SlaReport {
-        let partitions = self.partitions.iter().map(|(k, p)| (k.as_str(), p));
-        build(partitions, &self.open, &self.district, now, scope)
+        let partitions = rollup::read_in_memory(&self.store, SLA_FIGURES, &scope.period);
+        build(&partitions, &self.open, &self.district, now, scope)
     }
 
     fn folded(&self, now: DateTime<Utc>, scope: &Scope) -> SlaReport {

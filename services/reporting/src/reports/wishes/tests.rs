@@ -51,7 +51,7 @@ fn progress(n: u128, status: WishStatus, at: &str) -> RecordedEvent {
     progressed(n, status, t(at), t(at))
 }
 
-/// The rollup partitions the projection keeps after `log`.
+/// The day partitions the projection keeps after `log`, by key.
 fn partitions(log: &[RecordedEvent]) -> Vec<(String, Rollup<WishFigures>)> {
     kernel::testing::project(&*Wishes::default().into_projection(), log)
         .into_iter()
@@ -61,8 +61,8 @@ fn partitions(log: &[RecordedEvent]) -> Vec<(String, Rollup<WishFigures>)> {
 }
 
 fn report(log: &[RecordedEvent], now: DateTime<Utc>, scope: &Scope) -> WishesReport {
-    let partitions = partitions(log);
-    build(partitions.iter().map(|(k, p)| (k.as_str(), p)), now, scope)
+    let store = kernel::testing::project(&*Wishes::default().into_projection(), log);
+    build(&rollup::read_in_memory(&store, WISH_FIGURES, &scope.period), now, scope)
 }
 
 fn states(g: &WishGroup) -> (u64, u64, u64, u64, u64) {
