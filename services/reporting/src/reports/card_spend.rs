@@ -12,13 +12,13 @@
 //! ([`TransactionStatus::is_unchecked`]); a later match moves one out, an undone match (and the
 //! flag that follows it) moves it back.
 //!
-//! The unchecked transactions' figures are also kept as a rollup, `reporting.card_spend.unchecked_by_day`
-//! and `unchecked_by_month` ([`UNCHECKED_FIGURES`]): by transaction date and school, per
-//! currency, by merchant and amount band ([`DaySpend`]), one partition per transaction date
-//! ([`rollup::partition_key`]) and one per month. A transaction is added when it becomes
-//! unchecked (recorded, or flagged again) and taken away, exactly as it was added, when it
-//! stops being so (matched, ambiguous, an undone match); its document says whether it is
-//! counted ([`TransactionDoc::counted`]). The report reads these, not the transactions: the
+//! The unchecked transactions' figures are also kept as a rollup,
+//! `reporting.card_spend.unchecked_by_day` and `unchecked_by_month` ([`UNCHECKED_FIGURES`]): by
+//! transaction date and school, per currency, by merchant and amount band ([`DaySpend`]), one
+//! partition per transaction date ([`rollup::partition_key`]) and one per month. A transaction is
+//! added when it becomes unchecked (recorded, or flagged again) and taken away, exactly as it was
+//! added, when it stops being so (matched, ambiguous, an undone match); its document says whether
+//! it is counted ([`TransactionDoc::counted`]). The report reads these, not the transactions: the
 //! partitions of its period's months and days.
 //!
 //! Each `statement-imported` widens the covered days (the earliest first and latest last

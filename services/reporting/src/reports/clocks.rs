@@ -6,19 +6,18 @@
 //!   method, the calls, the approval or cancellation), the same fold the gate's views and its
 //!   scheduler use, so the reports judge a clock as the gate does; and what of it
 //!   [`BY_DAY`] counts already (the day its clocks started, the clocks counted).
-//! - `reporting.clocks.by_day`: the SLA figures as a [rollup](super::rollup): [`SlaFigures`]
-//!   by the district's day the purchase's clocks started and school, one partition per such
-//!   day, and one per month (`reporting.clocks.by_month`): the purchases with clocks, and per kind of clock the
-//!   stopped ones, met or breached, and the business time they ran. Each purchase is counted
-//!   once, by the event that starts its clocks; each clock once, by the event that stops it,
-//!   judged then as the gate judges it ([`Clock::status`] at its stop), in the district's
-//!   calendar and targets in force when the projection applies that event. A running clock
-//!   the gate's scheduler recorded breached (`purchase-sla-breached` in `sla-{purchase_id}`,
-//!   written at its due time: [`SlaEvent::Breached`]) is counted by that event instead,
-//!   breached and `breached_open`: nothing the time can do changes that verdict. When it
-//!   stops, the event that stops it takes `breached_open` back (−1) and adds the business time
-//!   it ran; it stays breached, even should a calendar changed since
-//!   put its due time after its stop (as a verdict given at a stop stands).
+//! - `reporting.clocks.by_day`: the SLA figures as a [rollup](super::rollup): [`SlaFigures`] by the
+//!   district's day the purchase's clocks started and school, one partition per such day, and one
+//!   per month (`reporting.clocks.by_month`): the purchases with clocks, and per kind of clock the
+//!   stopped ones, met or breached, and the business time they ran. Each purchase is counted once,
+//!   by the event that starts its clocks; each clock once, by the event that stops it, judged then
+//!   as the gate judges it ([`Clock::status`] at its stop), in the district's calendar and targets
+//!   in force when the projection applies that event. A running clock the gate's scheduler recorded
+//!   breached (`purchase-sla-breached` in `sla-{purchase_id}`, written at its due time:
+//!   [`SlaEvent::Breached`]) is counted by that event instead, breached and `breached_open`:
+//!   nothing the time can do changes that verdict. When it stops, the event that stops it takes
+//!   `breached_open` back (−1) and adds the business time it ran; it stays breached, even should a
+//!   calendar changed since put its due time after its stop (as a verdict given at a stop stands).
 //! - `reporting.clocks.open`: a copy of the [`ClockDoc`] of each flagged purchase that has a
 //!   clock still running and not recorded breached (or no clocks yet: flagged while the
 //!   district had no targets), removed once every clock it has is counted, stopped or

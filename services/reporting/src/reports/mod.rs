@@ -4,13 +4,13 @@
 //! documents in the store's database (written in one transaction with each projection's
 //! checkpoint), and each report has a pure `build` function that turns those documents into the
 //! figures when the report is asked for. The figures are kept as [rollups](rollup): sums by the
-//! district's day an item counts on and its school, one partition per UTC day of changes, so
-//! that a report sums the days of its period rather than fold every purchase, promise or wish
-//! (durations, counted by the hundredth of an hour, still grow with the distinct durations a
-//! day and school saw; see [`rollup`]). A request does only what depends on the time it
-//! is asked (clocks still before their due time, promises overdue by their due day, wishes
-//! whose year has passed) and what later facts decide (an agreement signed after a purchase,
-//! names):
+//! district's day an item counts on and its school, one partition per such day and one per
+//! month, so that a report sums the whole months and odd days of its period rather than fold
+//! every purchase, promise or wish (durations, counted by the hundredth of an hour, still grow
+//! with the purchases of the period; see [`rollup`]). A request does only what depends on the
+//! time it is asked (clocks still before their due time, promises overdue by their due day,
+//! wishes whose year has passed) and what later facts decide (an agreement signed after a
+//! purchase, names):
 //!
 //! | projection | reads | documents | for |
 //! |---|---|---|---|
@@ -23,8 +23,8 @@
 //!
 //! The purchase events are the bulk of the log, so one projection folds them for the reports
 //! in money and counts: each is decoded once and touches its purchase's document and the
-//! partitions of its month (kept decoded for the whole batch); the clocks projection folds
-//! the few that move a flagged purchase's clocks.
+//! partitions of its day and month (kept decoded for the whole batch); the clocks projection
+//! folds the few that move a flagged purchase's clocks.
 //!
 //! **District time.** Durations are in business time, and days and months are the district's.
 //! A figure is measured when it happens, in the calendar in force then (time zone, business
@@ -361,7 +361,7 @@ impl Reporting {
             );
             let docs = docs.await.map_err(store_error)?;
             docs.into_iter()
-                .filter(|(key, _)| !read.skip.contains(key))
+                .filter(|(key, _)| read.wants(key))
                 .map(|(key, doc)| decoded(read.collection, &key, &doc))
                 .collect::<Result<Vec<_>, ApiError>>()
         });

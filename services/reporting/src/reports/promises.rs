@@ -45,9 +45,9 @@
 //!   made to a person.
 //!
 //! The cancellations of held purchases come from the shared purchase projection's rollup
-//! ([`super::purchases::HELD_FIGURES`]): by the district's day (and month) of the flag (in the calendar in
-//! force when it was flagged) and school, those with a reached call and an alternative first
-//! counted, those without listed by the log sequence of their `held` decision, which is all
+//! ([`super::purchases::HELD_FIGURES`]): by the district's day (and month) of the flag (in the
+//! calendar in force when it was flagged) and school, those with a reached call and an alternative
+//! first counted, those without listed by the log sequence of their `held` decision, which is all
 //! that finding the standing promise in force then takes. A read sums the whole months of the
 //! period and its other days.
 
@@ -232,13 +232,17 @@ impl ReadModel for Promises {
     fn other_keys(&self, event: &Recorded<'_>) -> Vec<DocKey> {
         match event.event {
             Published::Stakeholder(_) => vec![DocKey::new(STAKEHOLDERS, event.stream_id())],
-            Published::Promise(PromiseEvent::Made(made)) => {
-                let mut keys = PROMISE_FIGURES.keys(made.made_on).to_vec();
-                if let PromiseTo::Stakeholder { stakeholder_id } = made.to {
-                    keys.push(DocKey::new(STAKEHOLDERS, stakeholder_id.to_string()));
+            // The school of a promise made to a person is in the person's document: `count`
+            // asks for its month's partition.
+            Published::Promise(PromiseEvent::Made(made)) => match &made.to {
+                PromiseTo::School { school_id } => {
+                    PROMISE_FIGURES.keys(made.made_on, school_id.as_str()).to_vec()
                 }
-                keys
-            }
+                PromiseTo::Stakeholder { stakeholder_id } => vec![
+                    DocKey::new(BY_DAY, rollup::partition_key(made.made_on)),
+                    DocKey::new(STAKEHOLDERS, stakeholder_id.to_string()),
+                ],
+            },
             // The day a settled promise was made is in its document: `count` asks for its
             // partitions (see [`eventlog::projection`]).
             _ => vec![],
@@ -422,12 +426,11 @@ pub struct CallBeforeCancelSchool {
     pub without: u64,
 }
 
-/// The report on `today`, for the scope's period, from the projection's documents: the open
-/// and standing `promises`, the `settled` promises' rollup partitions and the `held`
-/// purchases' (those the period needs, [`rollup::reads`]), and the agreement `changes`. It counts the
-/// promises made in the period, the standing promises that stood in it (made by its end, their
-/// school not withdrawn before its start), and the cancellations of held purchases flagged in
-/// it.
+/// The report on `today`, for the scope's period, from the projection's documents: the open and
+/// standing `promises`, the `settled` promises' rollup partitions and the `held` purchases' (those
+/// the period needs, [`rollup::reads`]), and the agreement `changes`. It counts the promises made
+/// in the period, the standing promises that stood in it (made by its end, their school not
+/// withdrawn before its start), and the cancellations of held purchases flagged in it.
 pub fn build<'a>(
     promises: &[PromiseDoc],
     settled: impl IntoIterator<Item = &'a Rollup<PromiseFigures>>,

@@ -12,14 +12,14 @@
 //! Every time is when the fact took place, as the clocks take it
 //! ([`events::clocks::took_place_at`]).
 //!
-//! Each is measured in **business time**: the time that passed inside the district's business
-//! hours on its business days (its calendar in force when the call or resolution is recorded:
-//! time zone, hours, closures; see `events::calendar`), so a purchase flagged on Friday afternoon and answered on Monday
-//! morning waited a few business hours, not a weekend. Each is summarized as a count, the
-//! median and 90th percentile (nearest rank: the smallest measured value with at least that
-//! share of values at or below it) and the maximum, in business hours (two decimals), over all
-//! held purchases, by school and by month of the flag (in the district's time zone). A purchase
-//! not yet reached or not yet resolved counts in `held` and `open` but has no duration yet.
+//! Each is measured in **business time**: the time that passed inside the district's business hours
+//! on its business days (its calendar in force when the call or resolution is recorded: time zone,
+//! hours, closures; see `events::calendar`), so a purchase flagged on Friday afternoon and answered
+//! on Monday morning waited a few business hours, not a weekend. Each is summarized as a count, the
+//! median and 90th percentile (nearest rank: the smallest measured value with at least that share
+//! of values at or below it) and the maximum, in business hours (two decimals), over all held
+//! purchases, by school and by month of the flag (in the district's time zone). A purchase not yet
+//! reached or not yet resolved counts in `held` and `open` but has no duration yet.
 //!
 //! With a period (`?from=`, `?to=`, `?school_year=`), the held purchases flagged in it (the
 //! district's date of the flag). Schools are named beside their ids.

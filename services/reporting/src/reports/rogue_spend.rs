@@ -49,20 +49,19 @@
 //!
 //! # How it is kept
 //!
-//! The projections keep the spend as [rollups](super::rollup) of [`DaySpend`] entries
-//! ([`spend`]): by day (and by month) and school, per currency, counts and cents by vendor as
-//! spelled and by amount band; the unchecked transactions in `reporting.card_spend.unchecked_by_day`
-//! and `unchecked_by_month`, added when a transaction becomes unchecked and taken away exactly
-//! as added when it stops being so, the advisory purchases in
-//! `reporting.purchases.advisory_by_day` and `advisory_by_month`. A request reads its period's
-//! whole months from the month partitions, except the months in which some school's agreement
-//! changed after their first day, or the covered days start or end ([`split_months`]): those,
-//! like the days of the months the period covers in part, it reads by day
-//! ([`super::rollup::reads_splitting`]), so that each entry falls on one side of signing, in or
-//! out of the covered days. Then it regroups them: which side of signing a day falls on,
-//! vendor groups and names are decided then (agreements change seldom, and an agreement signed
-//! later moves the days it covers). Its work grows with the months, schools and vendors (and
-//! the days of the months read by day), not with the purchases and transactions.
+//! The projections keep the spend as [rollups](super::rollup) of [`DaySpend`] entries ([`spend`]):
+//! by day (and by month) and school, per currency, counts and cents by vendor as spelled and by
+//! amount band; the unchecked transactions in `reporting.card_spend.unchecked_by_day` and
+//! `unchecked_by_month`, added when a transaction becomes unchecked and taken away exactly as added
+//! when it stops being so, the advisory purchases in `reporting.purchases.advisory_by_day` and
+//! `advisory_by_month`. A request reads its period's whole months from the month partitions, except
+//! the months in which some school's agreement changed after their first day, or the covered days
+//! start or end ([`split_months`]): those, like the days of the months the period covers in part,
+//! it reads by day ([`super::rollup::reads_splitting`]), so that each entry falls on one side of
+//! signing, in or out of the covered days. Then it regroups them: which side of signing a day falls
+//! on, vendor groups and names are decided then (agreements change seldom, and an agreement signed
+//! later moves the days it covers). Its work grows with the months, schools and vendors (and the
+//! days of the months read by day), not with the purchases and transactions.
 //!
 //! **Changed** from the first version of this report, which counted advisory purchases only:
 //! each group's `purchases` and `total` are now `advisory_purchases` and `advisory_total`,

@@ -3,11 +3,12 @@
 //! purchase or promise.
 //!
 //! A rollup is kept in **partitions** at two grains ([`Grains`]): one document per district
-//! day that figures count on ([`partition_key`]), and one per month. A projection that learns
+//! day that figures count on ([`partition_key`]), and one per month and school
+//! ([`month_partition_key`]). A projection that learns
 //! something (a held purchase flagged, its first reached call, its resolution) works out what
 //! it adds (a delta of the rollup's entry type, [`Sum`]) and adds it ([`add`]) to the entry of
 //! the day the figure counts by (the flag's, say) and the school, in that day's partition, and
-//! to the school's entry in that month's partition (under the month's first day). The day is
+//! to the school's partition of that month (its entry under the month's first day). The day is
 //! often known only from the purchase's own document (a call does not say when its purchase
 //! was flagged): the projection asks for both partitions as it applies the event, and the store
 //! fetches them in another round ([`eventlog::projection`]). Every figure kept is a sum
@@ -23,10 +24,9 @@
 //! their ranks rather than order them all.
 //!
 //! What a projection writes back after a batch, or after each event as it follows the log, is
-//! a day's partition and its month's. History entered after the fact (a district moving years
+//! a day's partition and the month partitions of the schools it changed. History entered after the fact (a district moving years
 //! of purchases in one afternoon) spreads over the days and months it happened on, as live
-//! history does: no partition grows with the log, a month's with the schools and the month's
-//! durations only.
+//! history does: no partition grows with the log, a school's month with its durations only.
 //!
 //! A rollup whose report must place each day on one side of a date decided only when it is
 //! asked (rogue spend: before or after a school signed) keeps the day grain alone
@@ -70,10 +70,32 @@ pub fn first_of_month(day: NaiveDate) -> NaiveDate {
     day.with_day(1).unwrap_or(day)
 }
 
-/// A rollup's two collections: its partitions by day, and by month. A month partition holds
-/// the sums of its days' entries by school, under the month's first day ([`first_of_month`]),
-/// so a period reads its whole months a document each, and only the days of the months it
-/// covers in part ([`reads`]).
+/// The partition of a rollup's month grain that holds `school`'s entry for the month that
+/// starts on `month` (`2024-09-01/adams`). A month's partitions are one per school, so that
+/// what a write changes is a school's month, not every school's; their keys sort by month
+/// first, so a range of months is one range of keys ([`reads`]).
+pub fn month_partition_key(month: NaiveDate, school: &str) -> String {
+    format!("{month}{MONTH_SEPARATOR}{school}")
+}
+
+/// What separates a month from a school in a month partition's key.
+const MONTH_SEPARATOR: char = '/';
+
+/// The month a partition's key names (a day partition's key is its day's).
+fn month_of_key(key: &str) -> &str {
+    key.split_once(MONTH_SEPARATOR).map_or(key, |(month, _)| month)
+}
+
+/// The last key of the month partitions of the month that starts on `month`: after every
+/// school's (school ids are slugs; the character after the separator sorts after them all).
+fn last_month_key(month: NaiveDate) -> String {
+    format!("{month}{MONTH_SEPARATOR}{}", char::MAX)
+}
+
+/// A rollup's two collections: its partitions by day, and by month and school. A month
+/// partition holds the sum of a school's entries of the month's days, under the month's first
+/// day ([`first_of_month`]), so a period reads its whole months a document a school, and only
+/// the days of the months it covers in part ([`reads`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Grains {
     pub days: &'static str,
@@ -86,11 +108,12 @@ impl Grains {
         [self.days, self.months]
     }
 
-    /// The keys of `day`'s partitions: of the day, and of its month.
-    pub fn keys(self, day: NaiveDate) -> [DocKey; 2] {
+    /// The keys of the partitions that hold `school`'s entries on `day`: the day's, and its
+    /// month's.
+    pub fn keys(self, day: NaiveDate, school: &str) -> [DocKey; 2] {
         [
             DocKey::new(self.days, partition_key(day)),
-            DocKey::new(self.months, partition_key(first_of_month(day))),
+            DocKey::new(self.months, month_partition_key(first_of_month(day), school)),
         ]
     }
 }
@@ -114,10 +137,11 @@ where
     let month = first_of_month(day);
     // Both partitions are asked for before either error is answered, so that a round that
     // misses them learns of both at once.
+    let [day_key, month_key] = grains.keys(day, school);
     let days = docs
-        .entry_in::<Rollup<E>>(grains.days, &partition_key(day), event)
+        .entry_in::<Rollup<E>>(grains.days, &day_key.key, event)
         .map(|rollup| rollup.add(day, school, delta));
-    let months = docs.entry_in::<Rollup<E>>(grains.months, &partition_key(month), event)?;
+    let months = docs.entry_in::<Rollup<E>>(grains.months, &month_key.key, event)?;
     months.add(month, school, delta);
     days
 }
@@ -151,7 +175,7 @@ pub struct Read {
     pub collection: &'static str,
     pub first: Option<String>,
     pub last: Option<String>,
-    /// Keys in that range to pass over: months read by day instead.
+    /// Months in that range to pass over (their partition keys' months): read by day instead.
     pub skip: BTreeSet<String>,
 }
 
@@ -160,7 +184,7 @@ impl Read {
     pub fn wants(&self, key: &str) -> bool {
         self.first.as_deref().is_none_or(|first| key >= first)
             && self.last.as_deref().is_none_or(|last| key <= last)
-            && !self.skip.contains(key)
+            && !self.skip.contains(month_of_key(key))
     }
 }
 
@@ -213,7 +237,8 @@ pub fn reads_splitting(
     {
         reads.push(read(grains.days, Some(from), first.pred_opt()));
     }
-    let mut months = read(grains.months, first_whole, last_whole);
+    let mut months =
+        Read { last: last_whole.map(last_month_key), ..read(grains.months, first_whole, None) };
     let split: Vec<&NaiveDate> =
         split.iter().filter(|month| months.wants(&partition_key(**month))).collect();
     for month in split {
@@ -530,7 +555,7 @@ mod tests {
         let mut partitions: BTreeMap<DocKey, Rollup<Count>> = BTreeMap::new();
         for (on, school, n) in entries {
             let on = day(on);
-            let [day_key, month_key] = GRAINS.keys(on);
+            let [day_key, month_key] = GRAINS.keys(on, school);
             partitions.entry(day_key).or_default().add(on, school, &Count(*n));
             partitions.entry(month_key).or_default().add(first_of_month(on), school, &Count(*n));
         }
@@ -572,8 +597,8 @@ mod tests {
             [
                 ("test.by_day", "2024-09-30"),
                 ("test.by_day", "2024-10-01"),
-                ("test.by_month", "2024-09-01"),
-                ("test.by_month", "2024-10-01"),
+                ("test.by_month", "2024-09-01/adams"),
+                ("test.by_month", "2024-10-01/lincoln"),
             ]
         );
 
@@ -602,7 +627,9 @@ mod tests {
                 .into_iter()
                 .map(|r| {
                     let grain = if r.collection == GRAINS.days { "days" } else { "months" };
-                    (grain, r.first.unwrap_or("…".into()), r.last.unwrap_or("…".into()))
+                    // A month read's last key is after every school's of its last month.
+                    let last = r.last.map(|last| month_of_key(&last).to_owned());
+                    (grain, r.first.unwrap_or("…".into()), last.unwrap_or("…".into()))
                 })
                 .collect()
         };
@@ -654,7 +681,7 @@ mod tests {
             .iter()
             .map(|r| {
                 let skip: Vec<&str> = r.skip.iter().map(String::as_str).collect();
-                (r.collection, r.first.as_deref(), r.last.as_deref(), skip)
+                (r.collection, r.first.as_deref(), r.last.as_deref().map(month_of_key), skip)
             })
             .collect();
         assert_eq!(

@@ -21,15 +21,15 @@
 //!
 //! # What is kept
 //!
-//! The `reporting.wishes` projection keeps the figures as a [rollup](super::rollup), so that a
-//! read sums the days of its period and does not grow with the number of wishes:
-//! [`WishFigures`] by the district's day the wish was made (in the calendar in force when the
-//! log recorded it) and school ([`NO_SCHOOL`] for none), one partition per such day and one
-//! per month (`reporting.wishes.by_month`). A wish counts once where it was made; each later
-//! change of its state counts −1 for the state it left and +1 for the one it entered, in the
-//! entry of the day it was made, so the sum of its entries is where each wish stands now. Its first
-//! headway counts once, in or after its year. What depends on the time of the request, whether
-//! a wish without headway is still within its year, is read from the wishes still waiting
+//! The `reporting.wishes` projection keeps the figures as a [rollup](super::rollup), so that a read
+//! sums the days of its period and does not grow with the number of wishes: [`WishFigures`] by the
+//! district's day the wish was made (in the calendar in force when the log recorded it) and school
+//! ([`NO_SCHOOL`] for none), one partition per such day and one per month
+//! (`reporting.wishes.by_month`). A wish counts once where it was made; each later change of its
+//! state counts −1 for the state it left and +1 for the one it entered, in the entry of the day it
+//! was made, so the sum of its entries is where each wish stands now. Its first headway counts
+//! once, in or after its year. What depends on the time of the request, whether a wish without
+//! headway is still within its year, is read from the wishes still waiting
 //! ([`WishFigures::waiting`]: by when each was made).
 //!
 //! The projection also keeps one [`WishDoc`] per wish (`reporting.wishes.wishes`), what a

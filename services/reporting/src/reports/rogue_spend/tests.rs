@@ -205,7 +205,7 @@ fn rolled_up<'a>(
 ) -> BTreeMap<DocKey, serde_json::Value> {
     let mut partitions: BTreeMap<DocKey, Rollup<DaySpend>> = BTreeMap::new();
     for (day, school, item) in items {
-        let [day_key, month_key] = grains.keys(day);
+        let [day_key, month_key] = grains.keys(day, school);
         let delta = DaySpend::of(item, 1);
         partitions.entry(day_key).or_default().add(day, school, &delta);
         partitions.entry(month_key).or_default().add(first_of_month(day), school, &delta);
