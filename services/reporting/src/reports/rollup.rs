@@ -3,12 +3,12 @@
 //! purchase or promise.
 //!
 //! A rollup is kept in **partitions** at two grains ([`Grains`]): one document per district
-//! day that figures count on ([`partition_key`]), and one per month and school
-//! ([`month_partition_key`]). A projection that learns
+//! day that figures count on ([`partition_key`]), and a few per month, each for some of the
+//! schools ([`month_partition_key`]). A projection that learns
 //! something (a held purchase flagged, its first reached call, its resolution) works out what
 //! it adds (a delta of the rollup's entry type, [`Sum`]) and adds it ([`add`]) to the entry of
 //! the day the figure counts by (the flag's, say) and the school, in that day's partition, and
-//! to the school's partition of that month (its entry under the month's first day). The day is
+//! to the school's entry in its partition of that month (under the month's first day). The day is
 //! often known only from the purchase's own document (a call does not say when its purchase
 //! was flagged): the projection asks for both partitions as it applies the event, and the store
 //! fetches them in another round ([`eventlog::projection`]). Every figure kept is a sum
@@ -24,9 +24,9 @@
 //! their ranks rather than order them all.
 //!
 //! What a projection writes back after a batch, or after each event as it follows the log, is
-//! a day's partition and the month partitions of the schools it changed. History entered after the fact (a district moving years
+//! a day's partition and the month partitions of the schools it changed, a few schools' each. History entered after the fact (a district moving years
 //! of purchases in one afternoon) spreads over the days and months it happened on, as live
-//! history does: no partition grows with the log, a school's month with its durations only.
+//! history does: no partition grows with the log, a month's with its schools' durations only.
 //!
 //! A rollup whose report must place each day on one side of a date decided only when it is
 //! asked (rogue spend: before or after a school signed) keeps the day grain alone
@@ -71,12 +71,20 @@ pub fn first_of_month(day: NaiveDate) -> NaiveDate {
 }
 
 /// The partition of a rollup's month grain that holds `school`'s entry for the month that
-/// starts on `month` (`2024-09-01/adams`). A month's partitions are one per school, so that
-/// what a write changes is a school's month, not every school's; their keys sort by month
-/// first, so a range of months is one range of keys ([`reads`]).
+/// starts on `month`: one of [`MONTH_BUCKETS`] a month (`2024-09-01/07`), the school's by a
+/// hash of its id that never changes. A month split among a few partitions keeps a write
+/// small (it rewrites a sixteenth of a month's schools, not all of them) and a read of many
+/// months a few documents a month; their keys sort by month first, so a range of months is
+/// one range of keys ([`reads`]).
 pub fn month_partition_key(month: NaiveDate, school: &str) -> String {
-    format!("{month}{MONTH_SEPARATOR}{school}")
+    // FNV-1a, 32 bits: stable across builds and platforms, as stored keys must be.
+    let hash =
+        school.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    format!("{month}{MONTH_SEPARATOR}{:02}", hash % MONTH_BUCKETS)
 }
+
+/// How many partitions a month of a rollup is split among, by school.
+pub const MONTH_BUCKETS: u32 = 16;
 
 /// What separates a month from a school in a month partition's key.
 const MONTH_SEPARATOR: char = '/';
@@ -86,16 +94,16 @@ fn month_of_key(key: &str) -> &str {
     key.split_once(MONTH_SEPARATOR).map_or(key, |(month, _)| month)
 }
 
-/// The last key of the month partitions of the month that starts on `month`: after every
-/// school's (school ids are slugs; the character after the separator sorts after them all).
+/// The last key of the month partitions of the month that starts on `month`: after all of
+/// them (the character after the separator sorts after every digit).
 fn last_month_key(month: NaiveDate) -> String {
     format!("{month}{MONTH_SEPARATOR}{}", char::MAX)
 }
 
-/// A rollup's two collections: its partitions by day, and by month and school. A month
-/// partition holds the sum of a school's entries of the month's days, under the month's first
-/// day ([`first_of_month`]), so a period reads its whole months a document a school, and only
-/// the days of the months it covers in part ([`reads`]).
+/// A rollup's two collections: its partitions by day, and by month (a few a month, by school).
+/// A month partition holds the sum of each of its schools' entries of the month's days, under
+/// the month's first day ([`first_of_month`]), so a period reads its whole months a few
+/// documents each, and only the days of the months it covers in part ([`reads`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Grains {
     pub days: &'static str,
@@ -396,8 +404,8 @@ impl Durations {
     }
 
     /// The count, median, 90th percentile (nearest rank) and maximum. Kept in order, read
-    /// off; summed from several entries (appended), each rank selected rather than all of them
-    /// ordered: a report's group may hold every held purchase's duration.
+    /// off; summed from several entries (appended), found without ordering them all: a
+    /// report's group may hold every held purchase's duration.
     pub fn stats(&self) -> Stats {
         let count = self.0.len();
         let hours = |h: u32| f64::from(h) / 100.0;
@@ -408,14 +416,7 @@ impl Durations {
         } else if self.0.is_sorted() {
             (Some(self.0[rank(50)]), Some(self.0[rank(90)]), self.0.last().copied())
         } else {
-            let mut values = self.0.clone();
-            let (below, p90, above) = values.select_nth_unstable(rank(90));
-            let (p90, max) = (*p90, above.iter().copied().max().unwrap_or(*p90));
-            // The median's rank is at or below the 90th's: among those selected below it.
-            let p50 = match below.len().checked_sub(rank(50)) {
-                Some(0) | None => p90,
-                Some(_) => *below.select_nth_unstable(rank(50)).1,
-            };
+            let ([p50, p90], max) = at_ranks(&self.0, [rank(50), rank(90)]);
             (Some(p50), Some(p90), Some(max))
         };
         Stats {
@@ -447,6 +448,38 @@ impl Serialize for Durations {
 impl Sum for Durations {
     fn add(&mut self, other: &Self) {
         self.0.extend_from_slice(&other.0);
+    }
+}
+
+/// The values at `ranks` (indices into `values` ordered, the first at or below the second)
+/// and the largest value, of values in any order (at least one). Counted when the values are
+/// dense (a large group's durations, a few thousand hundredths of an hour apart at most: one
+/// pass and a walk over the counts), else selected.
+fn at_ranks(values: &[u32], [low, high]: [usize; 2]) -> ([u32; 2], u32) {
+    let max = values.iter().copied().max().unwrap_or(0);
+    if (max as usize) < 4 * values.len() {
+        let mut counts = vec![0u32; max as usize + 1];
+        values.iter().for_each(|v| counts[*v as usize] += 1);
+        let (ranks, mut found, mut next, mut seen) = ([low, high], [max; 2], 0, 0usize);
+        for (value, n) in counts.iter().enumerate() {
+            seen += *n as usize;
+            // Every rank below the values seen so far is this value.
+            while next < 2 && ranks[next] < seen {
+                found[next] = value as u32;
+                next += 1;
+            }
+            if next == 2 {
+                break;
+            }
+        }
+        (found, max)
+    } else {
+        let mut values = values.to_vec();
+        let (below, at_high, _) = values.select_nth_unstable(high);
+        let at_high = *at_high;
+        // The low rank is at or below the high one: among those selected below it.
+        let at_low = if low < high { *below.select_nth_unstable(low).1 } else { at_high };
+        ([at_low, at_high], max)
     }
 }
 
@@ -597,8 +630,8 @@ mod tests {
             [
                 ("test.by_day", "2024-09-30"),
                 ("test.by_day", "2024-10-01"),
-                ("test.by_month", "2024-09-01/adams"),
-                ("test.by_month", "2024-10-01/lincoln"),
+                ("test.by_month", month_partition_key(day("2024-09-01"), "adams").as_str()),
+                ("test.by_month", month_partition_key(day("2024-10-01"), "lincoln").as_str()),
             ]
         );
 
@@ -739,7 +772,10 @@ mod tests {
         #[test]
         fn selected_percentiles_are_those_of_every_duration(
             parts in proptest::collection::vec(proptest::collection::vec(0i64..6000, 0..20), 0..6),
+            dense in proptest::collection::vec(proptest::collection::vec(0i64..90, 0..60), 0..6),
         ) {
+            // Sparse values are selected, dense ones counted.
+            let parts = if dense.iter().map(Vec::len).sum::<usize>() > 40 { dense } else { parts };
             let mut sum = Durations::default();
             for part in &parts {
                 let mut entry = Durations::default();
@@ -749,6 +785,22 @@ mod tests {
             let every: Vec<TimeDelta> = parts.iter().flatten().map(|m| TimeDelta::minutes(*m)).collect();
             proptest::prop_assert_eq!(sum.stats(), Stats::of(every));
         }
+    }
+
+    #[test]
+    fn a_month_partition_is_named_by_its_month_and_a_stable_bucket_of_the_school() {
+        // The keys are stored: the bucket of a school never changes.
+        let september = day("2024-09-01");
+        assert_eq!(month_partition_key(september, "adams"), "2024-09-01/03");
+        assert_eq!(month_partition_key(september, "lincoln-elem"), "2024-09-01/08");
+        assert_eq!(month_partition_key(september, ""), "2024-09-01/05");
+        // Schools spread over the buckets, all within the month's range of keys.
+        let keys: BTreeSet<String> =
+            (0..200).map(|n| month_partition_key(september, &format!("school-{n}"))).collect();
+        assert_eq!(keys.len(), MONTH_BUCKETS as usize);
+        assert!(keys.iter().all(|k| month_of_key(k) == "2024-09-01"));
+        assert!(keys.iter().all(|k| k.as_str() < last_month_key(september).as_str()));
+        assert!(keys.iter().all(|k| k.as_str() < "2024-09-02"));
     }
 
     #[test]

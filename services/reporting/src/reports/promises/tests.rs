@@ -267,11 +267,11 @@ fn given_promises_when_kept_then_each_is_counted_by_day_and_only_the_open_and_st
     );
     // And by the month it was made and school, the days' entries summed under its first day.
     assert_eq!(
-        store.get(&DocKey::new(BY_MONTH, "2024-09-01/a")),
+        store.get(&DocKey::new(BY_MONTH, rollup::month_partition_key(day("2024-09-01"), "a"))),
         Some(&serde_json::json!({"2024-09-01": {"a": {"cto": {"kept": 1, "broken": 1}}}}))
     );
     assert_eq!(
-        store.get(&DocKey::new(BY_MONTH, "2024-09-01/b")),
+        store.get(&DocKey::new(BY_MONTH, rollup::month_partition_key(day("2024-09-01"), "b"))),
         Some(&serde_json::json!({"2024-09-01": {"b": {"tech": {"open": {"2024-09-06": 1}}}}}))
     );
     // And they count as before.
