@@ -47,7 +47,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chrono::{Datelike, Months, NaiveDate, TimeDelta};
+use chrono::{Datelike, Months, NaiveDate};
 use eventlog::DocKey;
 use events::district::District;
 use serde::{Deserialize, Serialize};
@@ -57,7 +57,10 @@ use kernel::{Documents, Recorded};
 use serde::de::DeserializeOwned;
 
 use super::clocks::{DISTRICT_KEY, DistrictDoc};
-use super::figures::{Grouped, Stats, month_of_day};
+use super::figures::{Grouped, month_of_day};
+
+mod durations;
+pub use durations::Durations;
 
 /// The partition of a rollup that holds the entries of the district's `day` (`2024-09-02`), or
 /// at the month grain, of the month that starts on `day`. Keys sort as their days do.
@@ -376,120 +379,6 @@ pub fn group_into<'a, E: 'a, A: Default>(
     groups
 }
 
-/// Durations of business time, each in hundredths of an hour (36 seconds, rounded to the
-/// nearest), which is what the reports print. Stored as the list of those numbers in order
-/// (`[25, 150, 150]`): a day and school sees a few durations, mostly distinct, and a list of
-/// small integers is the cheapest JSON to keep and to read back. Summing groups of them
-/// ([`Sum`]) appends, and the statistics order them once.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Durations(Vec<u32>);
-
-impl Durations {
-    /// Counts one duration (a negative one as zero), in order.
-    pub fn add(&mut self, duration: TimeDelta) {
-        let h = hundredths(duration);
-        let at = self.0.partition_point(|d| *d <= h);
-        self.0.insert(at, h);
-    }
-
-    /// Whether none is counted.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// How many durations are counted.
-    pub fn count(&self) -> u64 {
-        self.0.len() as u64
-    }
-
-    /// The count, median, 90th percentile (nearest rank) and maximum. Kept in order, read
-    /// off; summed from several entries (appended), found without ordering them all: a
-    /// report's group may hold every held purchase's duration.
-    pub fn stats(&self) -> Stats {
-        let count = self.0.len();
-        let hours = |h: u32| f64::from(h) / 100.0;
-        // The index of the nearest rank of the `p`th percentile.
-        let rank = |p: usize| (p * count).div_ceil(100).max(1) - 1;
-        let (p50, p90, max) = if count == 0 {
-            (None, None, None)
-        } else if self.0.is_sorted() {
-            (Some(self.0[rank(50)]), Some(self.0[rank(90)]), self.0.last().copied())
-        } else {
-            let ([p50, p90], max) = at_ranks(&self.0, [rank(50), rank(90)]);
-            (Some(p50), Some(p90), Some(max))
-        };
-        Stats {
-            count: count as u64,
-            p50_business_hours: p50.map(hours),
-            p90_business_hours: p90.map(hours),
-            max_business_hours: max.map(hours),
-        }
-    }
-
-    /// The durations in order: as kept, or ordered now after sums appended them.
-    fn sorted(&self) -> std::borrow::Cow<'_, [u32]> {
-        if self.0.is_sorted() {
-            std::borrow::Cow::Borrowed(&self.0)
-        } else {
-            let mut sorted = self.0.clone();
-            sorted.sort_unstable();
-            std::borrow::Cow::Owned(sorted)
-        }
-    }
-}
-
-impl Serialize for Durations {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.sorted().serialize(serializer)
-    }
-}
-
-impl Sum for Durations {
-    fn add(&mut self, other: &Self) {
-        self.0.extend_from_slice(&other.0);
-    }
-}
-
-/// The values at `ranks` (indices into `values` ordered, the first at or below the second)
-/// and the largest value, of values in any order (at least one). Counted when the values are
-/// dense (a large group's durations, a few thousand hundredths of an hour apart at most: one
-/// pass and a walk over the counts), else selected.
-fn at_ranks(values: &[u32], [low, high]: [usize; 2]) -> ([u32; 2], u32) {
-    let max = values.iter().copied().max().unwrap_or(0);
-    if (max as usize) < 4 * values.len() {
-        let mut counts = vec![0u32; max as usize + 1];
-        values.iter().for_each(|v| counts[*v as usize] += 1);
-        let (ranks, mut found, mut next, mut seen) = ([low, high], [max; 2], 0, 0usize);
-        for (value, n) in counts.iter().enumerate() {
-            seen += *n as usize;
-            // Every rank below the values seen so far is this value.
-            while next < 2 && ranks[next] < seen {
-                found[next] = value as u32;
-                next += 1;
-            }
-            if next == 2 {
-                break;
-            }
-        }
-        (found, max)
-    } else {
-        let mut values = values.to_vec();
-        let (below, at_high, _) = values.select_nth_unstable(high);
-        let at_high = *at_high;
-        // The low rank is at or below the high one: among those selected below it.
-        let at_low = if low < high { *below.select_nth_unstable(low).1 } else { at_high };
-        ([at_low, at_high], max)
-    }
-}
-
-/// A duration in hundredths of an hour, rounded to the nearest as [`Stats::of`] rounds hours.
-fn hundredths(duration: TimeDelta) -> u32 {
-    let micros = duration.num_microseconds().unwrap_or(i64::MAX).max(0);
-    let h = (micros as f64 / 36_000_000.0).round();
-    if h >= f64::from(u32::MAX) { u32::MAX } else { h as u32 }
-}
-
 /// The district a projection applies an event in: its `district-settings` events folded, kept
 /// folded while they do not change (a projection reads the document with every batch, and the
 /// district changes a few times a year).
@@ -527,6 +416,8 @@ impl DistrictMemo {
 
 #[cfg(test)]
 mod tests {
+    use chrono::TimeDelta;
+
     use super::super::SchoolNames;
     use super::*;
 
@@ -541,43 +432,6 @@ mod tests {
         fn add(&mut self, other: &Self) {
             self.0 += other.0;
         }
-    }
-
-    #[test]
-    fn given_durations_when_counted_by_the_hundredth_then_the_stats_are_those_of_every_duration() {
-        // Given durations with many distinct values, and repeated ones.
-        let minutes = [90, 30, 61, 61, 0, 600, 17, 45, 45, 45, 1, 2999];
-        let deltas: Vec<TimeDelta> = minutes.iter().map(|m| TimeDelta::minutes(*m)).collect();
-        let mut counted = Durations::default();
-        for d in &deltas {
-            counted.add(*d);
-        }
-        // When summarized from the counts, then they are what sorting every duration gives.
-        assert_eq!(counted.stats(), Stats::of(deltas.clone()));
-        // And for any prefix (every count from 1 to 12).
-        for n in 1..=deltas.len() {
-            let mut part = Durations::default();
-            deltas[..n].iter().for_each(|d| part.add(*d));
-            assert_eq!(part.stats(), Stats::of(deltas[..n].to_vec()), "first {n}");
-        }
-        assert_eq!(Durations::default().stats(), Stats::default());
-        // Seconds round to the nearest hundredth of an hour, as the reports print them.
-        let mut seconds = Durations::default();
-        seconds.add(TimeDelta::seconds(17));
-        seconds.add(TimeDelta::seconds(19));
-        seconds.add(TimeDelta::seconds(-5));
-        assert_eq!(seconds.stats().max_business_hours, Some(0.01));
-        assert_eq!(seconds.stats().p50_business_hours, Some(0.0));
-    }
-
-    #[test]
-    fn given_two_sets_of_durations_when_summed_then_the_stats_are_those_of_both() {
-        let (mut a, mut b) = (Durations::default(), Durations::default());
-        [5, 50, 500].iter().for_each(|m| a.add(TimeDelta::minutes(*m)));
-        [7, 70].iter().for_each(|m| b.add(TimeDelta::minutes(*m)));
-        Sum::add(&mut a, &b);
-        let all = [5, 50, 500, 7, 70].map(TimeDelta::minutes).to_vec();
-        assert_eq!(a.stats(), Stats::of(all));
     }
 
     const GRAINS: Grains = Grains { days: "test.by_day", months: "test.by_month" };
@@ -767,24 +621,6 @@ mod tests {
                 .collect();
             proptest::prop_assert_eq!(split_total(&store, &period, &split), expected);
         }
-
-        /// Summed entries' statistics, ranks selected, are those of every duration ordered.
-        #[test]
-        fn selected_percentiles_are_those_of_every_duration(
-            parts in proptest::collection::vec(proptest::collection::vec(0i64..6000, 0..20), 0..6),
-            dense in proptest::collection::vec(proptest::collection::vec(0i64..90, 0..60), 0..6),
-        ) {
-            // Sparse values are selected, dense ones counted.
-            let parts = if dense.iter().map(Vec::len).sum::<usize>() > 40 { dense } else { parts };
-            let mut sum = Durations::default();
-            for part in &parts {
-                let mut entry = Durations::default();
-                part.iter().for_each(|m| entry.add(TimeDelta::minutes(*m)));
-                Sum::add(&mut sum, &entry);
-            }
-            let every: Vec<TimeDelta> = parts.iter().flatten().map(|m| TimeDelta::minutes(*m)).collect();
-            proptest::prop_assert_eq!(sum.stats(), Stats::of(every));
-        }
     }
 
     #[test]
@@ -810,14 +646,5 @@ mod tests {
         let json = serde_json::to_value(&rollup).unwrap();
         assert_eq!(json, serde_json::json!({ "2024-09-30": { "adams": 1 } }));
         assert_eq!(serde_json::from_value::<Rollup<Count>>(json).unwrap(), rollup);
-        let mut d = Durations::default();
-        d.add(TimeDelta::minutes(90));
-        d.add(TimeDelta::minutes(15));
-        d.add(TimeDelta::minutes(90));
-        assert_eq!(serde_json::to_value(&d).unwrap(), serde_json::json!([25, 150, 150]));
-        assert_eq!(
-            serde_json::from_value::<Durations>(serde_json::json!([25, 150, 150])).unwrap(),
-            d
-        );
     }
 }

@@ -544,8 +544,8 @@ fn given_a_purchase_when_its_events_repeat_or_come_late_then_it_and_its_clocks_c
         json,
         serde_json::json!({"2024-09-02": {"lincoln-elem": {
             "purchases": 1,
-            "first_contact": {"breached": 1, "ran": [200]},
-            "decision": {"met": 1, "ran": [300]},
+            "first_contact": {"breached": 1, "ran": "c8"},
+            "decision": {"met": 1, "ran": "fC"},
         }}})
     );
 }
