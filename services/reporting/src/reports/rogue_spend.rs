@@ -366,23 +366,31 @@ fn reduced(before: &Sum, before_days: u64, after: &Sum, after_days: u64) -> Opti
 }
 
 /// (school, month, period, vendor, amount band, currency).
-type Key =
-    (Option<String>, Option<String>, Option<Period>, Option<String>, Option<&'static str>, String);
+/// (school, month (its first day), period, vendor, amount band, currency), borrowed from the
+/// rollups' entries while they are summed.
+type Key<'a> = (
+    Option<&'a str>,
+    Option<NaiveDate>,
+    Option<Period>,
+    Option<&'a str>,
+    Option<&'static str>,
+    &'a str,
+);
 
-fn groups(rows: BTreeMap<Key, Sum>, by_total: bool, names: &SchoolNames) -> Vec<RogueGroup> {
+fn groups(rows: BTreeMap<Key<'_>, Sum>, by_total: bool, names: &SchoolNames) -> Vec<RogueGroup> {
     let mut rows: Vec<(Key, Sum)> = rows.into_iter().collect();
     if by_total {
         rows.sort_by(|(ka, a), (kb, b)| b.whole().cmp(&a.whole()).then_with(|| ka.cmp(kb)));
     }
     rows.into_iter()
         .map(|((school_id, month, period, vendor, amount_band, currency), sum)| RogueGroup {
-            school_name: names.of_some(school_id.as_deref()),
-            school_id,
-            month,
+            school_name: names.of_some(school_id),
+            school_id: school_id.map(str::to_owned),
+            month: month.map(month_of_day),
             period,
-            vendor,
+            vendor: vendor.map(str::to_owned),
             amount_band,
-            currency,
+            currency: currency.to_owned(),
             unchecked_transactions: sum.unchecked,
             unchecked_total: format_cents(sum.unchecked_cents),
             advisory_purchases: sum.advisory,
@@ -482,18 +490,16 @@ pub fn build<'a>(
     // (school, currency) → [before, after], within the covered days.
     let mut periods: SigningPeriods<'_> = BTreeMap::new();
     for ((day, school_id, currency, vendor), sum) in &vendors {
-        let vendor = names.get(&vendor.to_lowercase()).copied().unwrap_or(vendor).to_owned();
-        let school = Some((*school_id).to_owned());
-        let currency_key = (*currency).to_owned();
-        let month = Some(month_of_day(*day));
+        let vendor = names.get(&vendor.to_lowercase()).copied().unwrap_or(vendor);
+        let (school, month) = (Some(*school_id), Some(first_of_month(*day)));
         let side = agreements.period(school_id, *day);
         let keys: [(usize, Key); 6] = [
-            (0, (None, None, None, None, None, currency_key.clone())),
-            (1, (school.clone(), None, None, None, None, currency_key.clone())),
-            (2, (None, month.clone(), None, None, None, currency_key.clone())),
-            (3, (school.clone(), month, Some(side), None, None, currency_key.clone())),
-            (4, (None, None, None, Some(vendor.clone()), None, currency_key.clone())),
-            (5, (school, None, None, Some(vendor), None, currency_key)),
+            (0, (None, None, None, None, None, currency)),
+            (1, (school, None, None, None, None, currency)),
+            (2, (None, month, None, None, None, currency)),
+            (3, (school, month, Some(side), None, None, currency)),
+            (4, (None, None, None, Some(vendor), None, currency)),
+            (5, (school, None, None, Some(vendor), None, currency)),
         ];
         for (dim, key) in keys {
             dims[dim].entry(key).or_default().merge(sum);
@@ -506,7 +512,7 @@ pub fn build<'a>(
         let Some(band) = BANDS.iter().map(|(name, _)| *name).find(|name| name == band) else {
             continue;
         };
-        let key = (None, None, None, None, Some(band), (*currency).to_owned());
+        let key = (None, None, None, None, Some(band), *currency);
         dims[6].entry(key).or_default().merge(sum);
     }
     finish(dims, &periods, &agreements, covered, coverage, scope)
@@ -547,7 +553,7 @@ type SigningPeriods<'a> = BTreeMap<(&'a str, &'a str), [Sum; 2]>;
 /// The report from its seven dimensions' sums and the spend before and after signing within
 /// the covered days.
 fn finish(
-    dims: [BTreeMap<Key, Sum>; 7],
+    dims: [BTreeMap<Key<'_>, Sum>; 7],
     periods: &SigningPeriods<'_>,
     agreements: &Agreements<'_>,
     covered: Option<(NaiveDate, NaiveDate)>,
@@ -580,7 +586,7 @@ fn finish(
         .filter(|(_, (before, after))| *before > 0 && *after > 0)
         .collect();
     // The currencies spent in (the totals have one group each).
-    let currencies: BTreeSet<&str> = dims[0].keys().map(|key| key.5.as_str()).collect();
+    let currencies: BTreeSet<&str> = dims[0].keys().map(|key| key.5).collect();
     let trend: Vec<SigningTrend> = if pooled.is_empty() {
         vec![]
     } else {

@@ -7,7 +7,6 @@ use uuid::Uuid;
 
 use super::super::card_spend::fixtures as cards;
 use super::super::card_spend::{TRANSACTIONS, TransactionDoc, UNCHECKED_FIGURES};
-use super::super::figures::month_of_day;
 use super::super::purchases::fixtures as purchases;
 use super::super::rollup::{self, Grains};
 use super::*;
@@ -88,20 +87,19 @@ fn folded(
     let mut periods: BTreeMap<(&str, &str), [Sum; 2]> = BTreeMap::new();
     for item in &items {
         let vendor_key = item.vendor.trim().to_lowercase();
-        let vendor = (*vendor_names.entry(vendor_key).or_insert(item.vendor.trim())).to_owned();
-        let school = Some(item.school_id.to_owned());
-        let currency = item.currency.to_owned();
-        let month = item.day.map(month_of_day);
+        let vendor: &str = vendor_names.entry(vendor_key).or_insert(item.vendor.trim());
+        let (school, currency) = (Some(item.school_id), item.currency);
+        let month = item.day.map(first_of_month);
         let period = item.day.map(|d| agreements.period(item.school_id, d));
         let mut keys: Vec<(usize, Key)> = vec![
-            (0, (None, None, None, None, None, currency.clone())),
-            (1, (school.clone(), None, None, None, None, currency.clone())),
-            (4, (None, None, None, Some(vendor.clone()), None, currency.clone())),
-            (5, (school.clone(), None, None, Some(vendor), None, currency.clone())),
-            (6, (None, None, None, None, Some(band(item.cents)), currency.clone())),
+            (0, (None, None, None, None, None, currency)),
+            (1, (school, None, None, None, None, currency)),
+            (4, (None, None, None, Some(vendor), None, currency)),
+            (5, (school, None, None, Some(vendor), None, currency)),
+            (6, (None, None, None, None, Some(band(item.cents)), currency)),
         ];
         if month.is_some() {
-            keys.push((2, (None, month.clone(), None, None, None, currency.clone())));
+            keys.push((2, (None, month, None, None, None, currency)));
             keys.push((3, (school, month, period, None, None, currency)));
         }
         for (dim, key) in keys {
