@@ -3,34 +3,34 @@
 //! purchase or promise.
 //!
 //! A rollup is kept in **partitions** at two grains ([`Grains`]): one document per district
-//! day that figures count on ([`partition_key`]), and a few per month, each for some of the
-//! schools ([`month_partition_key`]). A projection that learns
+//! day that figures count on ([`partition_key`]), and sixteen per month, each for the schools a
+//! stable hash of their id puts there ([`month_partition_key`]). A projection that learns
 //! something (a held purchase flagged, its first reached call, its resolution) works out what
 //! it adds (a delta of the rollup's entry type, [`Sum`]) and adds it ([`add`]) to the entry of
 //! the day the figure counts by (the flag's, say) and the school, in that day's partition, and
-//! to the school's entry in its partition of that month (under the month's first day). The day is
-//! often known only from the purchase's own document (a call does not say when its purchase
+//! to the school's entry in its partition of that month (under the month's first day). The day
+//! is often known only from the purchase's own document (a call does not say when its purchase
 //! was flagged): the projection asks for both partitions as it applies the event, and the store
 //! fetches them in another round ([`eventlog::projection`]). Every figure kept is a sum
-//! (counts, cents, lists of durations), so a month's entry is the sum of its days', and a group
-//! of days or months sums their entries.
+//! (counts, cents, durations), so a month's entry is the sum of its days', and a group of days
+//! or months sums their entries.
 //!
 //! A report asked for a period reads each of its whole months from the month partitions and
 //! only the days of the months it covers in part from the day partitions ([`reads`]: at most
 //! three range reads), sums their entries into all, by school and by month ([`Grouped`]), and
 //! is done: the work is in the number of months, schools and odd days, not of purchases, except
-//! for durations, which percentiles need one by one: an entry keeps each of its purchases'
-//! durations as a small integer ([`Durations`]), a few bytes to read, and the percentiles select
-//! their ranks rather than order them all.
+//! for durations, which percentiles need one by one: an entry keeps its purchases' durations in
+//! order as a short string ([`Durations`]: one or two characters each), and the percentiles are
+//! counted or selected rather than every duration ordered. A report that must tell apart the
+//! days of some months (rogue spend: before or after a school signed, in or out of the days the
+//! card statements cover) reads those months by day too ([`reads_splitting`]).
 //!
 //! What a projection writes back after a batch, or after each event as it follows the log, is
-//! a day's partition and the month partitions of the schools it changed, a few schools' each. History entered after the fact (a district moving years
-//! of purchases in one afternoon) spreads over the days and months it happened on, as live
-//! history does: no partition grows with the log, a month's with its schools' durations only.
-//!
-//! A rollup whose report must place each day on one side of a date decided only when it is
-//! asked (rogue spend: before or after a school signed) keeps the day grain alone
-//! ([`partition`], [`partitions_of`]).
+//! a day's partition and the month partitions of the schools it changed, a sixteenth of a
+//! month's schools each. History entered after the fact (a district moving years of purchases
+//! in one afternoon) spreads over the days and months it happened on, as live history does: no
+//! partition grows with the log. (Adoption's spend, by day and currency, is a rollup by day
+//! alone: [`partition`], [`partitions_of`].)
 //!
 //! **Measured when they happen.** A rollup takes the district's day and business time in the
 //! calendar in force when the projection applies the event (the district's `district-settings`
@@ -40,9 +40,8 @@
 //! way: each in the calendar in force at its place in the log.)
 //!
 //! **Exact percentiles.** Durations are kept in hundredths of a business hour
-//! ([`Durations`]): the precision the reports print. Rounding to it keeps the order of the
-//! durations, so the nearest-rank percentile of the rounded ones is the percentile of the
-//! durations as printed, the same figure a sort of every duration gives.
+//! ([`Durations`]): the precision the reports print, so a percentile of them is the percentile
+//! of the durations as printed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
