@@ -5,10 +5,12 @@ use events::card::{TransactionStatus, transaction_stream};
 use proptest::prelude::*;
 use uuid::Uuid;
 
+use super::super::adoption::Change;
 use super::super::card_spend::fixtures as cards;
 use super::super::card_spend::{TRANSACTIONS, TransactionDoc, UNCHECKED_FIGURES};
 use super::super::purchases::fixtures as purchases;
 use super::super::rollup::{self, Grains};
+use super::signing::per_30_days;
 use super::*;
 
 fn day(s: &str) -> NaiveDate {
