@@ -88,7 +88,7 @@ pub fn month_partition_key(month: NaiveDate, school: &str) -> String {
 /// How many partitions a month of a rollup is split among, by school.
 pub const MONTH_BUCKETS: u32 = 16;
 
-/// What separates a month from a school in a month partition's key.
+/// What separates the month from the bucket in a month partition's key.
 const MONTH_SEPARATOR: char = '/';
 
 /// The month a partition's key names (a day partition's key is its day's).
