@@ -726,7 +726,6 @@ pub async fn adoption_report(
         .map(|id| id.to_string())
         .collect();
     let people = service.documents_at::<PersonDoc>(PEOPLE, named).await?;
-    let spend = spend.into_iter().map(|(_, doc)| doc).collect();
     let docs = AdoptionDocs { schools, changes, spend, people, advocacy };
     let today = scope.calendar.today(service.now());
     Ok(render(&build(&docs, today, &scope), params.format))

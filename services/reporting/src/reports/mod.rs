@@ -317,21 +317,14 @@ impl Reporting {
         Ok(self.district().await?.calendar.today(self.now()))
     }
 
-    /// The partitions of `collection` (a [`rollup::Rollup`]'s, or documents partitioned the same
-    /// way) that `period` needs ([`rollup::partitions_of`]), decoded, with their keys, in key
-    /// order.
+    /// The day partitions of `collection` (a rollup kept by day alone) that `period` needs
+    /// ([`rollup::days_of`]), decoded, in key order.
     pub(crate) async fn partitions<T: DeserializeOwned>(
         &self,
-        collection: &str,
+        collection: &'static str,
         period: &ReportPeriod,
-    ) -> Result<Vec<(String, T)>, ApiError> {
-        let (first, last) = rollup::partitions_of(period);
-        let docs = self.store().documents_between(collection, first.as_deref(), last.as_deref());
-        let docs = docs.await;
-        docs.map_err(store_error)?
-            .into_iter()
-            .map(|(key, doc)| Ok((key.clone(), decoded(collection, &key, &doc)?)))
-            .collect()
+    ) -> Result<Vec<T>, ApiError> {
+        self.read(&rollup::days_of(collection, period)).await
     }
 
     /// The partitions of a rollup kept at two grains that `period` needs ([`rollup::reads`]:
@@ -353,19 +346,27 @@ impl Reporting {
         split: &BTreeSet<NaiveDate>,
     ) -> Result<Vec<rollup::Rollup<E>>, ApiError> {
         let reads = rollup::reads_splitting(grains, period, split);
-        let reads = reads.into_iter().map(|read| async move {
-            let docs = self.store().documents_between(
-                read.collection,
-                read.first.as_deref(),
-                read.last.as_deref(),
-            );
-            let docs = docs.await.map_err(store_error)?;
-            docs.into_iter()
-                .filter(|(key, _)| read.wants(key))
-                .map(|(key, doc)| decoded(read.collection, &key, &doc))
-                .collect::<Result<Vec<_>, ApiError>>()
-        });
-        Ok(futures::future::try_join_all(reads).await?.into_iter().flatten().collect())
+        let reads = futures::future::try_join_all(reads.iter().map(|read| self.read(read)));
+        Ok(reads.await?.into_iter().flatten().collect())
+    }
+
+    /// The partitions `read` names, in one range query, decoded; a document that does not is
+    /// a fault of the service.
+    async fn read<T: DeserializeOwned>(&self, read: &rollup::Read) -> Result<Vec<T>, ApiError> {
+        let (first, last) = (read.first.as_deref(), read.last.as_deref());
+        let docs = self.store().documents_between(read.collection, first, last).await;
+        docs.map_err(store_error)?
+            .into_iter()
+            .filter(|(key, _)| read.wants(key))
+            .map(|(key, doc)| {
+                serde_json::from_str(&doc).map_err(|e| {
+                    let collection = read.collection;
+                    ApiError::internal(format!(
+                        "the document {collection}/{key} does not parse: {e}"
+                    ))
+                })
+            })
+            .collect()
     }
 
     /// The documents of `collection` at `keys` that exist, decoded (documents that do not
@@ -402,10 +403,3 @@ impl Reporting {
 
 /// How long a report read waits for its projection by default.
 pub const DEFAULT_REPORT_WAIT: Duration = Duration::from_secs(10);
-
-/// A stored document's JSON text, decoded; a document that does not is a fault of the service.
-fn decoded<T: DeserializeOwned>(collection: &str, key: &str, doc: &str) -> Result<T, ApiError> {
-    serde_json::from_str(doc).map_err(|e| {
-        ApiError::internal(format!("the document {collection}/{key} does not parse: {e}"))
-    })
-}

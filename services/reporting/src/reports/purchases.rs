@@ -226,8 +226,8 @@ impl SpendSums {
     }
 }
 
-/// Keeps [`HELD`] (its documents), [`HELD_BY_DAY`], [`ADVISORY_BY_DAY`],
-/// [`SPEND`], [`PENDING`] and [`DISTRICT`].
+/// Keeps [`HELD`] (its documents), [`HELD_FIGURES`], [`ADVISORY_FIGURES`], [`SPEND`],
+/// [`PENDING`] and [`DISTRICT`].
 #[derive(Debug, Default)]
 pub struct Purchases {
     district: DistrictMemo,

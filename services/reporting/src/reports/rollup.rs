@@ -30,7 +30,7 @@
 //! month's schools each. History entered after the fact (a district moving years of purchases
 //! in one afternoon) spreads over the days and months it happened on, as live history does: no
 //! partition grows with the log. (Adoption's spend, by day and currency, is a rollup by day
-//! alone: [`partition`], [`partitions_of`].)
+//! alone: [`partition`], [`days_of`].)
 //!
 //! **Measured when they happen.** A rollup takes the district's day and business time in the
 //! calendar in force when the projection applies the event (the district's `district-settings`
@@ -172,10 +172,15 @@ where
     docs.entry_in(collection, &partition_key(day), event)
 }
 
-/// The keys of the first and last day partitions `period` needs (open where the period is),
-/// for a rollup kept by day only: a range to read.
-pub fn partitions_of(period: &ReportPeriod) -> (Option<String>, Option<String>) {
-    (period.from.map(partition_key), period.to.map(partition_key))
+/// The read of the day partitions of `collection` that `period` needs (open where the period
+/// is): for a rollup kept by day alone.
+pub fn days_of(collection: &'static str, period: &ReportPeriod) -> Read {
+    Read {
+        collection,
+        first: period.from.map(partition_key),
+        last: period.to.map(partition_key),
+        skip: BTreeSet::new(),
+    }
 }
 
 /// A read of a rollup's partitions: those of `collection` whose keys lie between `first` and
@@ -214,12 +219,7 @@ pub fn reads_splitting(
     period: &ReportPeriod,
     split: &BTreeSet<NaiveDate>,
 ) -> Vec<Read> {
-    let read = |collection, first: Option<NaiveDate>, last: Option<NaiveDate>| Read {
-        collection,
-        first: first.map(partition_key),
-        last: last.map(partition_key),
-        skip: BTreeSet::new(),
-    };
+    let read = |collection, from, to| days_of(collection, &ReportPeriod::between(from, to));
     // The first day of the first and of the last whole month (open: the log's first or last).
     let first_whole = match period.from {
         None => Some(None),
