@@ -1,9 +1,11 @@
 //! A service's OpenAPI document, built from the same route configuration the server uses.
 
+use std::collections::BTreeMap;
+
 use actix_web::App;
 use utoipa::Modify;
-use utoipa::openapi::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder};
 use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -72,5 +74,85 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// Problem responses (RFC 9457, `application/problem+json` with the `Problem` schema), by status
+/// and description, as an `IntoResponses` set returns them. An empty description is filled with
+/// the status's reason phrase by the [conventions](super::conventions). Sets are declared with
+/// [`problem_responses!`](crate::problem_responses).
+pub fn problem_responses(list: &[(&str, &str)]) -> BTreeMap<String, RefOr<Response>> {
+    let content = || ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build();
+    list.iter()
+        .map(|(status, description)| {
+            let response = ResponseBuilder::new()
+                .description(*description)
+                .content("application/problem+json", content())
+                .build();
+            ((*status).to_owned(), RefOr::T(response))
+        })
+        .collect()
+}
+
+/// Declares a named set of problem responses that operations list beside their own in
+/// `#[utoipa::path(responses(...))]`, so that what many operations answer alike is written once:
+///
+/// ```ignore
+/// kernel::problem_responses! {
+///     /// What every report may answer besides its 200.
+///     pub ReportErrors {
+///         "400" => "A query parameter is invalid (`invalid-query`).",
+///         "401" => "",
+///     }
+/// }
+/// #[utoipa::path(responses((status = 200, body = Report), ReportErrors))]
+/// ```
+#[macro_export]
+macro_rules! problem_responses {
+    ($($(#[$doc:meta])* $vis:vis $name:ident { $($status:literal => $description:expr),* $(,)? })*) => {$(
+        $(#[$doc])*
+        #[derive(Debug)]
+        $vis struct $name;
+        impl ::utoipa::IntoResponses for $name {
+            fn responses() -> ::std::collections::BTreeMap<
+                String,
+                ::utoipa::openapi::RefOr<::utoipa::openapi::response::Response>,
+            > {
+                $crate::http::problem_responses(&[$(($status, $description)),*])
+            }
+        }
+    )*};
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::Path;
+
+    crate::problem_responses! {
+        /// A set for the test.
+        Errors {
+            "400" => "`invalid-query`",
+            "401" => "",
+        }
+    }
+
+    #[utoipa::path(get, path = "/by-hand", responses(
+        (status = 200, description = "Fine"),
+        (status = 400, description = "`invalid-query`", body = web::Problem, content_type = "application/problem+json"),
+        (status = 401, body = web::Problem, content_type = "application/problem+json"),
+    ))]
+    #[allow(dead_code)]
+    fn by_hand() {}
+
+    #[utoipa::path(get, path = "/by-set", responses((status = 200, description = "Fine"), Errors))]
+    #[allow(dead_code)]
+    fn by_set() {}
+
+    #[test]
+    fn a_set_documents_what_the_same_responses_written_out_document() {
+        let responses = |op: utoipa::openapi::path::Operation| {
+            serde_json::to_value(op.responses).expect("responses serialize")
+        };
+        assert_eq!(responses(__path_by_set::operation()), responses(__path_by_hand::operation()));
     }
 }
