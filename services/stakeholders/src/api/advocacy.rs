@@ -14,7 +14,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use web::{ApiError, Fields};
 
-use super::{Readers, Writers, Written, load, metadata, read_models, time};
+use super::{
+    ChangeErrors, ReadErrors, Readers, Writers, Written, load, metadata, read_models, time,
+};
 use crate::app::State;
 use crate::domain::stakeholder::{AcknowledgeStars, SpeakForIt, Stakeholder, StakeholderCommand};
 use crate::queries::advocates::{AdvocatesReport, advocates};
@@ -59,12 +61,10 @@ impl FromJson for AcknowledgementBody {
     responses(
         (status = 201, description = "Recorded", body = StarsAcknowledged),
         (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
         (status = 404, description = "`unknown-stakeholder`; `no-stars-to-acknowledge`: not their conversation, or one without stars", body = web::Problem),
         (status = 409, description = "`idempotency-conflict`", body = web::Problem),
-        (status = 415, body = web::Problem),
         (status = 422, description = "`validation`; `date-in-future` (`on`)", body = web::Problem),
+        ChangeErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -137,12 +137,10 @@ impl FromJson for AdvocacyBody {
     responses(
         (status = 201, description = "Recorded", body = SpokeForIt),
         (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
         (status = 404, description = "`unknown-stakeholder`: the advocate", body = web::Problem),
         (status = 409, description = "`idempotency-conflict`", body = web::Problem),
-        (status = 415, body = web::Problem),
         (status = 422, description = "`validation`; `unknown-listener`; `spoke-to-themselves`; `date-in-future` (`on`)", body = web::Problem),
+        ChangeErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -183,8 +181,7 @@ pub async fn speak_for_it(
     tag = "reports",
     responses(
         (status = 200, body = AdvocatesReport),
-        (status = 401, body = web::Problem),
-        (status = 403, description = "Not IT staff, an auditor or an admin (finance and integration tokens included)", body = web::Problem),
+        ReadErrors,
     ),
     security(("bearer" = [])),
 )]

@@ -12,7 +12,10 @@ use uuid::Uuid;
 use web::ApiError;
 
 use super::bodies::{DoneBody, FollowUpBody};
-use super::{Readers, Writers, Written, body_reference_error, load, metadata, read_models, today};
+use super::{
+    ItemErrors, KeyedChangeErrors, KeyedCreateErrors, ListErrors, Readers, Writers, Written,
+    body_reference_error, load, metadata, read_models, today,
+};
 use crate::app::State;
 use crate::domain::DomainError;
 use crate::domain::followup::FollowUp;
@@ -60,9 +63,7 @@ pub struct FollowUpList {
     params(FollowUpQuery),
     responses(
         (status = 200, body = FollowUpList),
-        (status = 400, description = "`invalid-query`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, description = "Not IT staff, an auditor or an admin (finance and integration tokens included)", body = web::Problem),
+        ListErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -85,10 +86,8 @@ pub async fn list_follow_ups(
     params(("id" = Uuid, Path, description = "The follow-up id")),
     responses(
         (status = 200, body = FollowUpView),
-        (status = 400, description = "`invalid-path`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
         (status = 404, description = "`unknown-follow-up`", body = web::Problem),
+        ItemErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -109,12 +108,8 @@ pub async fn get_follow_up(
     request_body = FollowUpBody,
     responses(
         (status = 201, description = "Scheduled", body = FollowUpView),
-        (status = 400, description = "`malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, description = "Not IT staff or an admin", body = web::Problem),
-        (status = 409, description = "`idempotency-conflict`", body = web::Problem),
-        (status = 415, body = web::Problem),
         (status = 422, description = "`validation`; `unknown-stakeholder`; `date-too-early` (`due_on` before today)", body = web::Problem),
+        KeyedCreateErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -154,13 +149,10 @@ pub async fn schedule_follow_up(
     request_body(content = Option<DoneBody>, description = "Optional"),
     responses(
         (status = 200, description = "The follow-up now", body = FollowUpView),
-        (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
         (status = 404, description = "`unknown-follow-up`", body = web::Problem),
         (status = 409, description = "`follow-up-already-done`; `idempotency-conflict`", body = web::Problem),
-        (status = 415, body = web::Problem),
         (status = 422, description = "`validation`; `date-in-future` (`on`)", body = web::Problem),
+        KeyedChangeErrors,
     ),
     security(("bearer" = [])),
 )]

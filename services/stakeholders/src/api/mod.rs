@@ -70,6 +70,51 @@ impl Roles for Writers {
     const ROLES: &'static [Role] = &[Role::ItStaff, Role::Admin];
 }
 
+/// The 403 of a read: who may read people's records.
+const READERS_ONLY: &str =
+    "Not IT staff, an auditor or an admin (finance and integration tokens included)";
+
+/// The 403 of a new record or a setting: who may write.
+const WRITERS_ONLY: &str = "Not IT staff or an admin";
+
+kernel::problem_responses! {
+    /// A read: no token, or not a reader.
+    pub(crate) ReadErrors { "401" => "", "403" => READERS_ONLY }
+    /// A list: [`ReadErrors`], or a query parameter that does not parse.
+    pub(crate) ListErrors { "400" => "`invalid-query`", "401" => "", "403" => READERS_ONLY }
+    /// One record by the id in the path: no token, not the role, or not an id.
+    pub(crate) ItemErrors { "400" => "`invalid-path`", "401" => "", "403" => "" }
+    /// No token, or not the role (the operation's description says which).
+    pub(crate) Secured { "401" => "", "403" => "" }
+    /// A change with a JSON body to a record the path names: [`Secured`], or not JSON.
+    pub(crate) ChangeErrors { "401" => "", "403" => "", "415" => "" }
+    /// A change that takes an `Idempotency-Key`: [`ChangeErrors`], or a bad path, body or key.
+    pub(crate) KeyedChangeErrors {
+        "400" => "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)",
+        "401" => "",
+        "403" => "",
+        "415" => "",
+    }
+    /// A new record or a setting: no token, not a writer, or not JSON.
+    pub(crate) WriteErrors { "401" => "", "403" => WRITERS_ONLY, "415" => "" }
+    /// A new record that takes an `Idempotency-Key`: [`WriteErrors`], a bad body or key, or
+    /// the key used before for another body.
+    pub(crate) KeyedCreateErrors {
+        "400" => "`malformed-json`, `invalid-header` (the Idempotency-Key)",
+        "401" => "",
+        "403" => WRITERS_ONLY,
+        "409" => "`idempotency-conflict`",
+        "415" => "",
+    }
+    /// A setting: [`WriteErrors`], or malformed JSON.
+    pub(crate) SettingErrors {
+        "400" => "`malformed-json`",
+        "401" => "",
+        "403" => WRITERS_ONLY,
+        "415" => "",
+    }
+}
+
 /// Registers the service's routes; the OpenAPI document is built from the same function.
 pub(crate) fn routes(cfg: &mut ServiceConfig) {
     cfg.service(schools::list_schools)

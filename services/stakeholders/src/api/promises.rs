@@ -16,7 +16,10 @@ use uuid::Uuid;
 use web::ApiError;
 
 use super::bodies::{OutcomeBody, PromiseBody};
-use super::{Readers, Writers, Written, body_reference_error, load, metadata, read_models, today};
+use super::{
+    ItemErrors, KeyedChangeErrors, KeyedCreateErrors, ListErrors, Readers, Writers, Written,
+    body_reference_error, load, metadata, read_models, today,
+};
 use crate::app::State;
 use crate::domain::DomainError;
 use crate::domain::promise::Promise;
@@ -67,9 +70,7 @@ pub struct PromiseList {
     params(PromiseQuery),
     responses(
         (status = 200, body = PromiseList),
-        (status = 400, description = "`invalid-query`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, description = "Not IT staff, an auditor or an admin (finance and integration tokens included)", body = web::Problem),
+        ListErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -94,10 +95,8 @@ pub async fn list_promises(
     params(("id" = Uuid, Path, description = "The promise id")),
     responses(
         (status = 200, body = PromiseView),
-        (status = 400, description = "`invalid-path`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
         (status = 404, description = "`unknown-promise`", body = web::Problem),
+        ItemErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -118,12 +117,8 @@ pub async fn get_promise(
     request_body = PromiseBody,
     responses(
         (status = 201, description = "Made", body = PromiseView),
-        (status = 400, description = "`malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, description = "Not IT staff or an admin", body = web::Problem),
-        (status = 409, description = "`idempotency-conflict`", body = web::Problem),
-        (status = 415, body = web::Problem),
         (status = 422, description = "`validation`; `unknown-stakeholder`, `unknown-school`; `date-too-early` (`due_on` before today)", body = web::Problem),
+        KeyedCreateErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -196,13 +191,10 @@ async fn settle(
     request_body = OutcomeBody,
     responses(
         (status = 200, description = "The promise now", body = PromiseView),
-        (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
         (status = 404, description = "`unknown-promise`", body = web::Problem),
         (status = 409, description = "`promise-already-settled`; `standing-promise` (the agreement's promise is settled by the gate's record); `idempotency-conflict`", body = web::Problem),
-        (status = 415, body = web::Problem),
         (status = 422, description = "`validation`; `date-in-future`, `date-too-early` (`on`)", body = web::Problem),
+        KeyedChangeErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -224,13 +216,10 @@ pub async fn keep_promise(
     request_body = OutcomeBody,
     responses(
         (status = 200, description = "The promise now", body = PromiseView),
-        (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
         (status = 404, description = "`unknown-promise`", body = web::Problem),
         (status = 409, description = "`promise-already-settled`; `standing-promise`; `idempotency-conflict`", body = web::Problem),
-        (status = 415, body = web::Problem),
         (status = 422, description = "`validation`; `date-in-future`, `date-too-early` (`on`)", body = web::Problem),
+        KeyedChangeErrors,
     ),
     security(("bearer" = [])),
 )]

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use web::{ApiError, Fields};
 
-use super::{Readers, Writers, metadata};
+use super::{ReadErrors, Readers, SettingErrors, Writers, metadata};
 use crate::app::State;
 use crate::domain::reminders::{Reminders, RemindersCommand, settings_stream};
 
@@ -109,8 +109,7 @@ impl FromJson for ReminderSettingsBody {
     tag = "reminders",
     responses(
         (status = 200, body = ReminderSettingsView),
-        (status = 401, body = web::Problem),
-        (status = 403, description = "Not IT staff, an auditor or an admin (finance and integration tokens included)", body = web::Problem),
+        ReadErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -131,11 +130,8 @@ pub async fn get_reminder_settings(
     request_body = ReminderSettingsBody,
     responses(
         (status = 200, description = "The settings now", body = ReminderSettingsView),
-        (status = 400, description = "`malformed-json`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, description = "Not IT staff or an admin", body = web::Problem),
-        (status = 415, body = web::Problem),
         (status = 422, description = "`validation`", body = web::Problem),
+        SettingErrors,
     ),
     security(("bearer" = [])),
 )]

@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 use web::ApiError;
 use web::csv::ReportFormat;
 
-use super::{Readers, as_of, now, read_models};
+use super::{ReadErrors, Readers, as_of, now, read_models};
 use crate::app::State;
 use crate::queries::coverage::{CoverageReport, coverage};
 use crate::queries::going_cold::{GoingColdReport, going_cold};
@@ -25,8 +25,7 @@ use crate::read_models::{Schools, Stakeholders};
     tag = "reports",
     responses(
         (status = 200, body = CoverageReport),
-        (status = 401, body = web::Problem),
-        (status = 403, description = "Not IT staff, an auditor or an admin (finance and integration tokens included)", body = web::Problem),
+        ReadErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -92,8 +91,7 @@ fn parse_params(req: &HttpRequest) -> Result<(Option<BusinessDaySpan>, ReportFor
             (String = "text/csv", example = json!("stakeholder_id,name,role,advocate,school_id,school_name,last_contact,never_contacted,business_days_since,contact_worth\r\n0190a5c4-7e2a-7f18-b6c1-0a9e42d7e83f,Dana Whitfield,principal,false,lincoln-elem,Lincoln Elementary,2024-09-06T15:00:00Z,false,21,21.7\r\n")),
         )),
         (status = 400, description = "`invalid-query`: `business_days` not from 1 to 260, `format` neither `json` nor `csv`, or another parameter", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, description = "Not IT staff, an auditor or an admin (finance and integration tokens included)", body = web::Problem),
+        ReadErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -140,8 +138,7 @@ pub struct ThemesParams {
             (String = "text/csv", example = json!("theme_id,title,school_id,school_name,people,conversations,last_connected_at\r\nreliable,Reliable devices,lincoln-elem,Lincoln Elementary,2,3,2025-10-03T15:00:00Z\r\n")),
         )),
         (status = 400, description = "`invalid-query`: `format` neither `json` nor `csv`, or another parameter", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, description = "Not IT staff, an auditor or an admin (finance and integration tokens included)", body = web::Problem),
+        ReadErrors,
     ),
     security(("bearer" = [])),
 )]

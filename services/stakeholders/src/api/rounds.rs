@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use web::{ApiError, Fields};
 
-use super::{Readers, Writers, Written, metadata, now, read_models};
+use super::{ReadErrors, Readers, WriteErrors, Writers, Written, metadata, now, read_models};
 use crate::app::State;
 use crate::domain::round::{MAX_WORK_DAYS, PlanRound, Round};
 use crate::queries::coverage::{RoundView, round_coverage};
@@ -92,11 +92,9 @@ pub struct RoundList {
     responses(
         (status = 201, description = "Planned: the round and its coverage now", body = RoundView),
         (status = 400, description = "`malformed-json`, `invalid-header`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, description = "Not IT staff or an admin", body = web::Problem),
         (status = 409, description = "`idempotency-conflict`", body = web::Problem),
-        (status = 415, body = web::Problem),
         (status = 422, description = "`validation`; `empty-round` (no principal registered); `unknown-invitee`", body = web::Problem),
+        WriteErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -168,8 +166,7 @@ async fn one_round(
     tag = "stakeholders",
     responses(
         (status = 200, body = RoundList),
-        (status = 401, body = web::Problem),
-        (status = 403, description = "Not IT staff, an auditor or an admin (finance and integration tokens included)", body = web::Problem),
+        ReadErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -196,9 +193,8 @@ pub async fn list_rounds(_: Caller<Readers>, state: Data<State>) -> Result<HttpR
     responses(
         (status = 200, body = RoundView),
         (status = 400, description = "`invalid-path`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, description = "Not IT staff, an auditor or an admin (finance and integration tokens included)", body = web::Problem),
         (status = 404, description = "`unknown-round`", body = web::Problem),
+        ReadErrors,
     ),
     security(("bearer" = [])),
 )]

@@ -19,7 +19,9 @@ use uuid::Uuid;
 use web::ApiError;
 
 use super::bodies::{SchoolBody, SignatureBody, WithdrawalBody};
-use super::{Readers, Writers, load, metadata, naming, read_models, today};
+use super::{
+    ChangeErrors, ListErrors, Readers, Secured, Writers, load, metadata, naming, read_models, today,
+};
 use crate::app::State;
 use crate::domain::DomainError;
 use crate::domain::school::{School, SchoolCommand, Signer};
@@ -70,9 +72,7 @@ pub struct SchoolList {
     params(SchoolQuery),
     responses(
         (status = 200, body = SchoolList),
-        (status = 400, description = "`invalid-query`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, description = "Not IT staff, an auditor or an admin (finance and integration tokens included)", body = web::Problem),
+        ListErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -96,9 +96,8 @@ pub async fn list_schools(
     responses(
         (status = 200, body = SchoolView),
         (status = 400, description = "`invalid-path`: not a school slug", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
         (status = 404, description = "`unknown-school`", body = web::Problem),
+        Secured,
     ),
     security(("bearer" = [])),
 )]
@@ -170,12 +169,10 @@ pub async fn put_school(
     responses(
         (status = 201, description = "Signed: the school as it is now", body = SchoolView),
         (status = 400, description = "`invalid-path`, `malformed-json`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
         (status = 404, description = "`unknown-school`", body = web::Problem),
         (status = 409, description = "`agreement-already-signed`", body = web::Problem),
-        (status = 415, body = web::Problem),
         (status = 422, description = "`validation`; `unknown-stakeholder` (no such principal); `not-a-principal-of-school`; `date-in-future`, `date-too-early` (with `field`)", body = web::Problem),
+        ChangeErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -215,12 +212,10 @@ pub async fn sign_agreement(
     responses(
         (status = 200, description = "Withdrawn: the school as it is now", body = SchoolView),
         (status = 400, description = "`invalid-path`, `malformed-json`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
         (status = 404, description = "`unknown-school`", body = web::Problem),
         (status = 409, description = "`agreement-not-signed`", body = web::Problem),
-        (status = 415, body = web::Problem),
         (status = 422, description = "`validation`; `date-in-future`, `date-too-early` (with `field`)", body = web::Problem),
+        ChangeErrors,
     ),
     security(("bearer" = [])),
 )]

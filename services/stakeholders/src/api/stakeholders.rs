@@ -33,8 +33,8 @@ use web::ApiError;
 
 use super::bodies::{ConversationBody, ProfileBody};
 use super::{
-    Readers, Writers, Written, as_of, body_reference_error, load, metadata, naming, now,
-    read_models,
+    ChangeErrors, KeyedChangeErrors, ListErrors, Readers, Secured, WriteErrors, Writers, Written,
+    as_of, body_reference_error, load, metadata, naming, now, read_models,
 };
 use crate::app::State;
 use crate::domain::DomainError;
@@ -89,9 +89,7 @@ pub struct StakeholderList {
     params(StakeholderQuery),
     responses(
         (status = 200, body = StakeholderList),
-        (status = 400, description = "`invalid-query`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, description = "Not IT staff, an auditor or an admin (finance and integration tokens included)", body = web::Problem),
+        ListErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -164,11 +162,9 @@ fn email_claim(
     responses(
         (status = 201, description = "Registered: the profile", body = StakeholderView),
         (status = 400, description = "`malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, description = "Not IT staff or an admin", body = web::Problem),
         (status = 409, description = "`email-taken`: a stakeholder has this address (`stakeholder_id`, `stakeholder`); `idempotency-conflict`", body = web::Problem),
-        (status = 415, body = web::Problem),
         (status = 422, description = "`validation` (bad name, email, phone, role or school slug); `unknown-school`", body = web::Problem),
+        WriteErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -261,9 +257,8 @@ pub async fn register_stakeholder(
     responses(
         (status = 200, body = StakeholderView),
         (status = 400, description = "`invalid-path`: not a UUID", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
         (status = 404, description = "`unknown-stakeholder`", body = web::Problem),
+        Secured,
     ),
     security(("bearer" = [])),
 )]
@@ -288,12 +283,10 @@ pub async fn get_stakeholder(
     responses(
         (status = 200, description = "The profile now", body = StakeholderView),
         (status = 400, description = "`invalid-path`, `malformed-json`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
         (status = 404, description = "`unknown-stakeholder`", body = web::Problem),
         (status = 409, description = "`email-taken`: another stakeholder has the new address (`stakeholder_id`); `concurrent-update`", body = web::Problem),
-        (status = 415, body = web::Problem),
         (status = 422, description = "`validation`; `unknown-school`", body = web::Problem),
+        ChangeErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -347,13 +340,10 @@ pub async fn update_stakeholder(
     request_body = ConversationBody,
     responses(
         (status = 201, description = "Recorded, with its wish", body = ConversationView),
-        (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
         (status = 404, description = "`unknown-stakeholder`", body = web::Problem),
         (status = 409, description = "`idempotency-conflict`", body = web::Problem),
-        (status = 415, body = web::Problem),
         (status = 422, description = "`validation`; `exactly-two-stars` (with `found`); `date-in-future` (`held_at`); `unknown-theme` (a connection the vision does not have); `two-stars-and-a-wish-first` (the first conversation with a person without them)", body = web::Problem),
+        KeyedChangeErrors,
     ),
     security(("bearer" = [])),
 )]

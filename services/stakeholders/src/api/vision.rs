@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use web::{ApiError, Fields};
 
-use super::{Readers, Writers, metadata};
+use super::{ReadErrors, Readers, SettingErrors, Writers, metadata};
 use crate::app::State;
 use crate::domain::vision::{SetVision, Vision, vision_stream};
 
@@ -71,8 +71,7 @@ impl FromJson for VisionBody {
     tag = "vision",
     responses(
         (status = 200, body = VisionView),
-        (status = 401, body = web::Problem),
-        (status = 403, description = "Not IT staff, an auditor or an admin (finance and integration tokens included)", body = web::Problem),
+        ReadErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -90,11 +89,8 @@ pub async fn get_vision(_: Caller<Readers>, state: Data<State>) -> Result<HttpRe
     request_body = VisionBody,
     responses(
         (status = 200, description = "The vision now", body = VisionView),
-        (status = 400, description = "`malformed-json`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, description = "Not IT staff or an admin", body = web::Problem),
-        (status = 415, body = web::Problem),
         (status = 422, description = "`validation`; `duplicate-theme`", body = web::Problem),
+        SettingErrors,
     ),
     security(("bearer" = [])),
 )]

@@ -13,7 +13,10 @@ use uuid::Uuid;
 use web::ApiError;
 
 use super::bodies::ProgressBody;
-use super::{Readers, Writers, Written, metadata, now, read_models};
+use super::{
+    ItemErrors, KeyedChangeErrors, ListErrors, Readers, Writers, Written, metadata, now,
+    read_models,
+};
 use crate::app::State;
 use crate::domain::DomainError;
 use crate::domain::wish::Wish;
@@ -57,9 +60,7 @@ pub struct WishList {
     params(WishQuery),
     responses(
         (status = 200, body = WishList),
-        (status = 400, description = "`invalid-query`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, description = "Not IT staff, an auditor or an admin (finance and integration tokens included)", body = web::Problem),
+        ListErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -84,10 +85,8 @@ pub async fn list_wishes(
     params(("id" = Uuid, Path, description = "The wish id")),
     responses(
         (status = 200, body = WishView),
-        (status = 400, description = "`invalid-path`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
         (status = 404, description = "`unknown-wish`", body = web::Problem),
+        ItemErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -108,13 +107,10 @@ pub async fn get_wish(
     request_body = ProgressBody,
     responses(
         (status = 201, description = "Recorded: the wish as it is now", body = WishView),
-        (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
         (status = 404, description = "`unknown-wish`", body = web::Problem),
         (status = 409, description = "`wish-closed`: done or declined, and not reopened; `idempotency-conflict`", body = web::Problem),
-        (status = 415, body = web::Problem),
         (status = 422, description = "`validation`", body = web::Problem),
+        KeyedChangeErrors,
     ),
     security(("bearer" = [])),
 )]
