@@ -280,6 +280,15 @@ impl FromJson for AnchorsBody {
     }
 }
 
+kernel::problem_responses! {
+    /// What every anchor operation may answer besides its own responses.
+    AnchorErrors {
+        "401" => "",
+        "403" => "Needs auditor or admin",
+        "503" => "",
+    }
+}
+
 impl Reporting {
     fn anchor_key(&self) -> Result<&AnchorKey, ApiError> {
         self.anchor_key.as_ref().ok_or_else(|| {
@@ -294,9 +303,7 @@ impl Reporting {
     tag = "audit",
     responses(
         (status = 200, body = AnchorList),
-        (status = 401, body = web::Problem),
-        (status = 403, description = "Needs auditor or admin", body = web::Problem),
-        (status = 503, body = web::Problem),
+        AnchorErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -319,9 +326,7 @@ pub async fn list_anchors(
     tag = "audit",
     responses(
         (status = 201, description = "The anchor of the head", body = AnchorSigned),
-        (status = 401, body = web::Problem),
-        (status = 403, description = "Needs auditor or admin", body = web::Problem),
-        (status = 503, body = web::Problem),
+        AnchorErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -343,10 +348,8 @@ pub async fn create_anchor(
     responses(
         (status = 200, description = "`ok`, or the first anchor the log no longer matches", body = AnchorCheck),
         (status = 400, description = "`malformed-json`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, description = "Needs auditor or admin", body = web::Problem),
         (status = 422, description = "`validation`: not anchors", body = web::Problem),
-        (status = 503, body = web::Problem),
+        AnchorErrors,
     ),
     security(("bearer" = [])),
 )]

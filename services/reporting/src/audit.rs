@@ -18,6 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use web::ApiError;
 
 use crate::Reporting;
+use crate::query::invalid_query;
 
 /// Who may verify the log.
 pub const VERIFY_ROLES: [Role; 2] = [Role::Auditor, Role::Admin];
@@ -27,6 +28,16 @@ pub(crate) struct Verifiers;
 impl Roles for Verifiers {
     const ROLES: &'static [Role] = &VERIFY_ROLES;
     const COST: kernel::http::Cost = kernel::http::Cost::Expensive;
+}
+
+kernel::problem_responses! {
+    /// What the audit operations (verifying the log, replaying a purchase) may answer besides
+    /// their own responses.
+    pub(crate) AuditErrors {
+        "401" => "No valid bearer token.",
+        "403" => "Needs auditor or admin.",
+        "503" => "The event store is not answering.",
+    }
 }
 
 /// How often (in positions) a running verification logs its progress.
@@ -111,9 +122,7 @@ pub async fn verify_range(
         (status = 200, description = "The verification ran; `ok` says whether the range is intact.", body = VerifyReport),
         (status = 400, description = "A parameter is malformed (`invalid-query`).", body = web::Problem, content_type = "application/problem+json"),
         (status = 422, description = "The range holds nothing the log has (`invalid-range`): `to` before `from`, or `from` past the head.", body = web::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs auditor or admin.", body = web::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The event store is not answering.", body = web::Problem, content_type = "application/problem+json"),
+        AuditErrors,
     )
 )]
 #[get("/v1/audit/verify")]
@@ -122,20 +131,17 @@ pub async fn verify(
     service: Data<Reporting>,
     params: Query<VerifyParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let invalid = |detail: String| {
-        ApiError::bad_request("invalid-query", detail).with_title("Invalid query string")
-    };
     let from = params.from.unwrap_or(1);
     if from == 0 {
-        return Err(invalid("`from` is 0; sequences start at 1.".to_owned()));
+        return Err(invalid_query("`from` is 0; sequences start at 1."));
     }
     let store = service.store();
     let head = store.head().await.map_err(store_error)?;
     if params.from.is_some_and(|from| from > i64::MAX as u64) {
-        return Err(invalid(format!("`from` must be at most {}.", i64::MAX)));
+        return Err(invalid_query(format!("`from` must be at most {}.", i64::MAX)));
     }
     if params.to.is_some_and(|to| to > i64::MAX as u64) {
-        return Err(invalid(format!("`to` must be at most {}.", i64::MAX)));
+        return Err(invalid_query(format!("`to` must be at most {}.", i64::MAX)));
     }
     // A range past the head checks up to the head: the answer's `to` says so.
     let to = params.to.unwrap_or(head).min(head);

@@ -29,7 +29,7 @@ use web::ApiError;
 
 use crate::Reporting;
 use crate::cloudevent::{CloudEvent, TYPICAL_EVENT_JSON};
-use crate::query::{DEFAULT_LIMIT, FeedParams, MAX_LIMIT};
+use crate::query::{DEFAULT_LIMIT, FeedParams, MAX_LIMIT, invalid_query};
 use crate::scope::{Scope, Shown};
 
 /// Who may read the feed: any procgate role.
@@ -207,14 +207,14 @@ pub async fn read_stream(
     })?;
     let from = params.from_version.unwrap_or(1);
     if from > i64::MAX as u64 {
-        return Err(invalid_query(&format!("`from_version` may be at most {}.", i64::MAX)));
+        return Err(invalid_query(format!("`from_version` may be at most {}.", i64::MAX)));
     }
     if from == 0 {
         return Err(invalid_query("`from_version` is 0; stream versions start at 1."));
     }
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(invalid_query(&format!(
+        return Err(invalid_query(format!(
             "`limit` is {limit}; it must be between 1 and {MAX_LIMIT}."
         )));
     }
@@ -242,10 +242,6 @@ async fn stream_exists(
     let last =
         store.read_stream(stream, u64::MAX, Direction::Backwards, 1).await.map_err(store_error)?;
     Ok(!last.is_empty())
-}
-
-fn invalid_query(detail: &str) -> ApiError {
-    ApiError::bad_request("invalid-query", detail).with_title("Invalid query string")
 }
 
 /// Serializes `body` into a buffer sized for `events` events, as an `application/json` 200.

@@ -84,7 +84,7 @@ impl FeedParams {
             None => DEFAULT_LIMIT,
             Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
             Some(n) => {
-                return Err(invalid(format!(
+                return Err(invalid_query(format!(
                     "`limit` is {n}; it must be between 1 and {MAX_LIMIT}. Page through larger ranges with `after`."
                 )));
             }
@@ -115,19 +115,20 @@ struct Parsed {
     filter: Filter,
 }
 
-fn invalid(detail: String) -> ApiError {
+/// A 400 `invalid-query` problem: the refusal of every query parameter the service reads.
+pub(crate) fn invalid_query(detail: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid-query", detail).with_title("Invalid query string")
 }
 
 fn parse_pairs(query: &str, known: &[&str]) -> Result<Parsed, ApiError> {
     let pairs = actix_web::web::Query::<Vec<(String, String)>>::from_query(query)
-        .map_err(|e| invalid(format!("The query string is invalid: {e}.")))?
+        .map_err(|e| invalid_query(format!("The query string is invalid: {e}.")))?
         .into_inner();
     let mut parsed = Parsed::default();
     for (key, value) in pairs {
         match key.as_str() {
             k if !known.contains(&k) => {
-                return Err(invalid(format!(
+                return Err(invalid_query(format!(
                     "Unknown query parameter `{k}`; this endpoint takes {}.",
                     known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
                 )));
@@ -136,7 +137,7 @@ fn parse_pairs(query: &str, known: &[&str]) -> Result<Parsed, ApiError> {
                 let after: u64 = once(parsed.after, "after", &value)?;
                 // The document's integers are int64: what it cannot carry is refused.
                 if after > i64::MAX as u64 {
-                    return Err(invalid(format!(
+                    return Err(invalid_query(format!(
                         "`after` is {after}; it must be at most {}.",
                         i64::MAX
                     )));
@@ -148,7 +149,7 @@ fn parse_pairs(query: &str, known: &[&str]) -> Result<Parsed, ApiError> {
             _ => push_values(&mut parsed.filter.event_types, "type", &value)?,
         }
         if parsed.filter.categories.len() + parsed.filter.event_types.len() > MAX_FILTER_VALUES {
-            return Err(invalid(format!(
+            return Err(invalid_query(format!(
                 "At most {MAX_FILTER_VALUES} `category` and `type` values may be given together."
             )));
         }
@@ -160,10 +161,10 @@ fn parse_pairs(query: &str, known: &[&str]) -> Result<Parsed, ApiError> {
 
 fn once<T: std::str::FromStr>(seen: Option<T>, name: &str, value: &str) -> Result<T, ApiError> {
     if seen.is_some() {
-        return Err(invalid(format!("`{name}` is given more than once; give it once.")));
+        return Err(invalid_query(format!("`{name}` is given more than once; give it once.")));
     }
     value.trim().parse().map_err(|_| {
-        invalid(format!("`{name}` is {value:?}; it must be a whole number, 0 or more."))
+        invalid_query(format!("`{name}` is {value:?}; it must be a whole number, 0 or more."))
     })
 }
 
@@ -171,12 +172,12 @@ fn push_values(list: &mut Vec<String>, name: &str, value: &str) -> Result<(), Ap
     for item in value.split(',').map(str::trim).filter(|v| !v.is_empty()) {
         let printable = item.bytes().all(|b| b.is_ascii_graphic());
         if !printable || item.len() > MAX_FILTER_VALUE_LEN {
-            return Err(invalid(format!(
+            return Err(invalid_query(format!(
                 "`{name}` value {item:?} is not a valid {name}: printable ASCII, at most {MAX_FILTER_VALUE_LEN} bytes."
             )));
         }
         if name == "category" && item.contains('-') {
-            return Err(invalid(format!(
+            return Err(invalid_query(format!(
                 "`category` value {item:?} contains `-`; a category is the part of a stream name before the first `-` (`purchase`, not `purchase-7f3a`)."
             )));
         }

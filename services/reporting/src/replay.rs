@@ -34,6 +34,7 @@ use uuid::Uuid;
 use web::ApiError;
 
 use crate::Reporting;
+use crate::audit::AuditErrors;
 use crate::cloudevent::Rfc3339Micros;
 
 /// Who may replay a purchase.
@@ -499,10 +500,8 @@ pub enum ReplayFormat {
             (String = "text/plain", example = json!("Purchase 0190c1a2-7b7e-7c3e-9a51-2f1f0c6f1d00 (purchase-0190c1a2-7b7e-7c3e-9a51-2f1f0c6f1d00)\n2 events\n\n#41 2025-03-04T09:15:00.123456Z  purchase-submitted  by finance-erp (finance, gate)\n    …\n    => submitted, not decided; calls 0 (0 reached); alternatives 0\n")),
         )),
         (status = 400, description = "The id is not a UUID (`invalid-path`) or `as_of` is not an RFC 3339 time (`invalid-query`).", body = web::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs auditor or admin.", body = web::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No purchase has this id (`not-found`).", body = web::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The event store is not answering.", body = web::Problem, content_type = "application/problem+json"),
+        AuditErrors,
     )
 )]
 #[get("/v1/audit/purchases/{id}")]

@@ -194,6 +194,24 @@ pub struct DeliveryList {
     pub deliveries: Vec<DeliveryAttempt>,
 }
 
+kernel::problem_responses! {
+    /// What the webhook operations may answer besides their own responses: no valid token, not
+    /// a role that may own endpoints, the store not answering.
+    OwnerErrors {
+        "401" => "",
+        "403" => "",
+        "503" => "",
+    }
+    /// What an operation on one endpoint may answer besides its own responses: as
+    /// [`OwnerErrors`], and no such endpoint of the caller's.
+    EndpointErrors {
+        "401" => "",
+        "403" => "",
+        "404" => "No such endpoint of the caller's",
+        "503" => "",
+    }
+}
+
 /// The owner a caller registers as: admin if they are one, else finance, else integration.
 fn owner_of(who: &Principal) -> Owner {
     let role = [Role::Admin, Role::Finance, Role::Integration]
@@ -354,9 +372,7 @@ pub async fn register_webhook(
     tag = "webhooks",
     responses(
         (status = 200, body = WebhookList),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
-        (status = 503, body = web::Problem),
+        OwnerErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -383,10 +399,7 @@ pub async fn list_webhooks(
     responses(
         (status = 200, body = WebhookView),
         (status = 400, description = "`invalid-path`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
-        (status = 404, description = "No such endpoint of the caller's", body = web::Problem),
-        (status = 503, body = web::Problem),
+        EndpointErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -408,10 +421,7 @@ pub async fn get_webhook(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "`invalid-path`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
-        (status = 404, description = "No such endpoint of the caller's", body = web::Problem),
-        (status = 503, body = web::Problem),
+        EndpointErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -439,11 +449,8 @@ pub async fn delete_webhook(
     responses(
         (status = 200, description = "Rotated; `secret` is the new one, shown this once", body = WebhookView),
         (status = 400, description = "`invalid-path`, `malformed-json`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
-        (status = 404, description = "No such endpoint of the caller's", body = web::Problem),
         (status = 422, description = "`validation`", body = web::Problem),
-        (status = 503, body = web::Problem),
+        EndpointErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -484,10 +491,7 @@ pub struct DeliveryParams {
     responses(
         (status = 200, body = DeliveryList),
         (status = 400, description = "`invalid-path`, `invalid-query`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
-        (status = 404, description = "No such endpoint of the caller's", body = web::Problem),
-        (status = 503, body = web::Problem),
+        EndpointErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -538,11 +542,8 @@ pub async fn list_deliveries(
     responses(
         (status = 202, description = "Deliveries start again after `after`", body = WebhookView),
         (status = 400, description = "`invalid-path`, `malformed-json`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
-        (status = 404, description = "No such endpoint of the caller's", body = web::Problem),
         (status = 422, description = "`validation`: `after` is past the log's head", body = web::Problem),
-        (status = 503, body = web::Problem),
+        EndpointErrors,
     ),
     security(("bearer" = [])),
 )]

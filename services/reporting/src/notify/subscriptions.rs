@@ -182,6 +182,17 @@ impl Reporting {
     }
 }
 
+kernel::problem_responses! {
+    /// What an operation on an existing subscription may answer besides its own responses.
+    SubscriptionErrors {
+        "401" => "",
+        "403" => "",
+        "404" => "No such subscription",
+        "409" => "`subscription-taken`: another system's",
+        "503" => "",
+    }
+}
+
 fn not_found(name: &str) -> ApiError {
     ApiError::not_found(format!("There is no subscription `{name}`; create it with PUT first."))
 }
@@ -266,11 +277,7 @@ pub async fn put_subscription(
     responses(
         (status = 200, body = SubscriptionPage),
         (status = 400, description = "`invalid-path`, `invalid-query`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
-        (status = 404, description = "No such subscription", body = web::Problem),
-        (status = 409, description = "`subscription-taken`: another system's", body = web::Problem),
-        (status = 503, body = web::Problem),
+        SubscriptionErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -332,12 +339,8 @@ pub async fn subscription_events(
     responses(
         (status = 200, description = "The subscription with its checkpoint", body = SubscriptionView),
         (status = 400, description = "`invalid-path`, `malformed-json`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
-        (status = 404, description = "No such subscription", body = web::Problem),
-        (status = 409, description = "`subscription-taken`: another system's", body = web::Problem),
         (status = 422, description = "`validation`: `sequence` is past the log's head", body = web::Problem),
-        (status = 503, body = web::Problem),
+        SubscriptionErrors,
     ),
     security(("bearer" = [])),
 )]

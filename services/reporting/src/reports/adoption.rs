@@ -53,15 +53,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use actix_web::web::Data;
-use actix_web::{HttpRequest, HttpResponse, get};
+use actix_web::{HttpResponse, get};
 use chrono::{DateTime, NaiveDate, Utc};
 use eventlog::{DocKey, Filter};
 use events::Published;
 use events::rules::followed_advocacy;
 use events::school::SchoolEvent;
 use events::stakeholders::StakeholderEvent;
-use kernel::http::Caller;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -71,10 +69,7 @@ use web::ApiError;
 use super::csv::{Cell, Csv};
 use super::figures::{last_day_of, month_of_day, months_between, share, share_cents};
 use super::purchases::{self, SpendDoc, SpendSums};
-use super::{
-    Report, ReportParams, ReportPeriod, ReportReaders, Scope, format_cents, parse_query, render,
-};
-use crate::Reporting;
+use super::{Report, ReportErrors, ReportParams, ReportPeriod, ReportRequest, Scope, format_cents};
 
 /// The projection's (and checkpoint's) name.
 pub const NAME: &str = "reporting.schools";
@@ -697,20 +692,12 @@ impl Report for AdoptionReport {
             (AdoptionReport = "application/json"),
             (String = "text/csv", example = json!("dimension,month,schools_total,schools_gated,schools_gated_share,gated_share_of_all,currency,checks,technology_checks,technology_spend,gated_checks,gated_spend,gated_spend_share,school_id,school_name,signed_on,principal,advocates\r\nmonth,2024-09,3,2,0.6667,0.6667,USD,4,3,3000.00,2,2000.00,0.6667,,,,,\r\nsigning,,,,,,,,,,,,,lincoln-elem,Lincoln Elementary,2024-09-12,Ana Ruiz,Sam Lee (2024-09-03)\r\n")),
         )),
-        (status = 400, description = "A query parameter is invalid (`invalid-query`).", body = web::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs it_staff, auditor or admin.", body = web::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The event store is not answering, or the report is still catching up with the log.", body = web::Problem, content_type = "application/problem+json"),
+        ReportErrors,
     )
 )]
 #[get("/v1/reports/adoption")]
-pub async fn adoption_report(
-    _caller: Caller<ReportReaders>,
-    service: Data<Reporting>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    let params: ReportParams = parse_query(req.query_string())?;
-    let scope = service.scope(&params).await?;
+pub async fn adoption_report(report: ReportRequest) -> Result<HttpResponse, ApiError> {
+    let (service, scope) = (&report.service, &report.scope);
     service.wait_for(&[Schools::NAME, purchases::Purchases::NAME]).await?;
     let (schools, changes, spend, advocacy) = futures::try_join!(
         service.documents::<SchoolDoc>(SCHOOLS),
@@ -728,7 +715,7 @@ pub async fn adoption_report(
     let people = service.documents_at::<PersonDoc>(PEOPLE, named).await?;
     let docs = AdoptionDocs { schools, changes, spend, people, advocacy };
     let today = scope.calendar.today(service.now());
-    Ok(render(&build(&docs, today, &scope), params.format))
+    Ok(report.render(&build(&docs, today, scope)))
 }
 
 #[cfg(test)]

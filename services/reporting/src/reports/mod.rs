@@ -67,13 +67,16 @@ use std::sync::Arc;
 use std::time::Duration;
 pub use web::csv::ReportFormat;
 
-use actix_web::HttpResponse;
+use actix_web::dev::Payload;
 use actix_web::http::header;
+use actix_web::web::Data;
+use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use auth::Role;
 use chrono::NaiveDate;
 use eventlog::{EventStore, Filter, Projection, RecordedEvent};
+use futures::future::LocalBoxFuture;
 use kernel::ReadModel;
-use kernel::http::{Roles, store_error};
+use kernel::http::{Caller, Roles, store_error};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
@@ -94,6 +97,16 @@ pub(crate) struct ReportReaders;
 impl Roles for ReportReaders {
     const ROLES: &'static [Role] = &REPORT_ROLES;
     const COST: kernel::http::Cost = kernel::http::Cost::Expensive;
+}
+
+kernel::problem_responses! {
+    /// What every report may answer besides the report itself.
+    pub(crate) ReportErrors {
+        "400" => "A query parameter is invalid (`invalid-query`).",
+        "401" => "No valid bearer token.",
+        "403" => "Needs it_staff, auditor or admin.",
+        "503" => "The event store is not answering, or the report is still catching up with the log.",
+    }
 }
 
 /// How many events a rebuild reads at a time.
@@ -242,8 +255,53 @@ pub(crate) fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiErro
             }
             other => format!("The query string is invalid: {other}."),
         };
-        ApiError::bad_request("invalid-query", detail).with_title("Invalid query string")
+        crate::query::invalid_query(detail)
     })
+}
+
+/// A request for a report, as every report handler takes it: the caller may read reports (401
+/// and 403 come first), the query parameters parse ([`ReportParams`], else 400), and the period
+/// they ask for is known, in the district's calendar and with the schools' names, once the
+/// clocks and schools projections have reached the log's head ([`Reporting::scope`]).
+pub(crate) struct ReportRequest {
+    pub service: Data<Reporting>,
+    pub params: ReportParams,
+    pub scope: Scope,
+}
+
+impl ReportRequest {
+    /// `report` in the format the request asks for.
+    pub fn render<R: Report>(&self, report: &R) -> HttpResponse {
+        match self.params.format.unwrap_or_default() {
+            ReportFormat::Json => HttpResponse::Ok().json(report),
+            ReportFormat::Csv => HttpResponse::Ok()
+                .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8; header=present"))
+                .insert_header((
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"procgate-{}.csv\"", R::NAME),
+                ))
+                .body(report.csv().finish()),
+        }
+    }
+}
+
+impl FromRequest for ReportRequest {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = Caller::<ReportReaders>::from_request(req, payload).into_inner();
+        let service = req.app_data::<Data<Reporting>>().cloned();
+        let query = req.query_string().to_owned();
+        Box::pin(async move {
+            caller?;
+            let service = service
+                .ok_or_else(|| ApiError::internal("the reporting service is not registered"))?;
+            let params: ReportParams = parse_query(&query)?;
+            let scope = service.scope(&params).await?;
+            Ok(Self { service, params, scope })
+        })
+    }
 }
 
 /// A report that can be served.
@@ -252,20 +310,6 @@ pub(crate) trait Report: Serialize {
     const NAME: &'static str;
     /// The report as CSV: a header row and the rows.
     fn csv(&self) -> Csv;
-}
-
-/// The report in the asked format.
-pub(crate) fn render<R: Report>(report: &R, format: Option<ReportFormat>) -> HttpResponse {
-    match format.unwrap_or_default() {
-        ReportFormat::Json => HttpResponse::Ok().json(report),
-        ReportFormat::Csv => HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8; header=present"))
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"procgate-{}.csv\"", R::NAME),
-            ))
-            .body(report.csv().finish()),
-    }
 }
 
 impl Reporting {

@@ -20,6 +20,7 @@ use web::ApiError;
 
 use super::ReportParams;
 use super::adoption::SchoolDoc;
+use crate::query::invalid_query;
 
 /// The days a report covers: from `from` to `to`, both included; an open end is unbounded
 /// (the default, both ends open, is all time).
@@ -44,20 +45,17 @@ impl ReportPeriod {
     /// problem when it asks for a school year and a range at once, for a school year that is
     /// not one, or for a range that ends before it starts.
     pub fn of(params: &ReportParams, district: &District) -> Result<Self, ApiError> {
-        let invalid = |detail: String| {
-            ApiError::bad_request("invalid-query", detail).with_title("Invalid query string")
-        };
         match (&params.school_year, params.from, params.to) {
-            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(invalid(
-                "Ask for a school year or for a range of dates (from, to), not both.".into(),
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(invalid_query(
+                "Ask for a school year or for a range of dates (from, to), not both.",
             )),
             (Some(name), None, None) => {
                 let year = SchoolYear::parse(name, district.school_year_starts_in)
-                    .map_err(|e| invalid(format!("school_year: {}.", e.message())))?;
+                    .map_err(|e| invalid_query(format!("school_year: {}.", e.message())))?;
                 Ok(Self::school_year(year))
             }
             (None, Some(from), Some(to)) if from > to => {
-                Err(invalid(format!("The range ends ({to}) before it starts ({from}).")))
+                Err(invalid_query(format!("The range ends ({to}) before it starts ({from}).")))
             }
             (None, from, to) => Ok(Self::between(from, to)),
         }

@@ -53,14 +53,12 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::web::Data;
-use actix_web::{HttpRequest, HttpResponse, get};
+use actix_web::{HttpResponse, get};
 use chrono::NaiveDate;
 use eventlog::{DocKey, Filter};
 use events::Published;
 use events::rules::is_past_due;
 use events::stakeholders::{CALL_BEFORE_CANCEL, PromiseEvent, PromiseTo, StakeholderEvent};
-use kernel::http::Caller;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -72,8 +70,7 @@ use super::csv::{Cell, Csv};
 use super::figures::share;
 use super::purchases::{HELD_FIGURES, HeldCancellations, Purchases};
 use super::rollup::{self, Grains, Rollup, Sum};
-use super::{Report, ReportParams, ReportPeriod, ReportReaders, Scope, parse_query, render};
-use crate::Reporting;
+use super::{Report, ReportErrors, ReportParams, ReportPeriod, ReportRequest, Scope};
 
 /// The projection's (and checkpoint's) name.
 pub const NAME: &str = "reporting.promises";
@@ -661,22 +658,12 @@ impl Report for PromisesReport {
             (PromisesReport = "application/json"),
             (String = "text/csv", example = json!("dimension,key,name,made,kept,broken,overdue,open,kept_share\r\nall,,,5,3,1,1,0,0.75\r\nowner,cto@district.org,,5,3,1,1,0,0.75\r\nschool,lincoln-elem,Lincoln Elementary,2,1,0,1,0,1\r\n")),
         )),
-        (status = 400, description = "A query parameter is invalid (`invalid-query`).", body = web::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs it_staff, auditor or admin.", body = web::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The event store is not answering, or the report is still catching up with the log.", body = web::Problem, content_type = "application/problem+json"),
+        ReportErrors,
     )
 )]
 #[get("/v1/reports/promises")]
-pub async fn promises_report(
-    _caller: Caller<ReportReaders>,
-    service: Data<Reporting>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    let params: ReportParams = parse_query(req.query_string())?;
-    let service = &**service;
-    let scope = service.scope(&params).await?;
-    let scope = &scope;
+pub async fn promises_report(report: ReportRequest) -> Result<HttpResponse, ApiError> {
+    let (service, scope) = (&report.service, &report.scope);
     let names = [Promises::NAME, Purchases::NAME, adoption::Schools::NAME];
     let today = service.caught_up_today(&names).await?;
     let period = &scope.period;
@@ -686,7 +673,7 @@ pub async fn promises_report(
         service.rollup::<HeldCancellations>(HELD_FIGURES, period),
         service.documents::<ChangeDoc>(adoption::CHANGES),
     )?;
-    Ok(render(&build(&promises, &settled, &held, &changes, today, scope), params.format))
+    Ok(report.render(&build(&promises, &settled, &held, &changes, today, scope)))
 }
 
 #[cfg(test)]

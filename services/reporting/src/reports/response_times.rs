@@ -31,10 +31,8 @@
 //! business hour. A read sums the whole months of the period and its other days, each entry's
 //! durations as the hundredths of an hour they took (one per purchase).
 
-use actix_web::web::Data;
-use actix_web::{HttpRequest, HttpResponse, get};
+use actix_web::{HttpResponse, get};
 use kernel::ReadModel;
-use kernel::http::Caller;
 use serde::Serialize;
 use utoipa::ToSchema;
 use web::ApiError;
@@ -43,8 +41,7 @@ use super::csv::{Cell, Csv};
 use super::figures::Stats;
 use super::purchases::{HELD_FIGURES, HeldFigures, Purchases};
 use super::rollup::{self, Rollup};
-use super::{Report, ReportParams, ReportPeriod, ReportReaders, Scope, parse_query, render};
-use crate::Reporting;
+use super::{Report, ReportErrors, ReportParams, ReportPeriod, ReportRequest, Scope};
 
 // ---------------------------------------------------------------------------------------------
 // The report
@@ -175,24 +172,15 @@ impl Report for ResponseTimesReport {
             (ResponseTimesReport = "application/json"),
             (String = "text/csv", example = json!("dimension,key,name,held,open,approved,cancelled,reached_count,to_first_reached_call_p50_business_hours,to_first_reached_call_p90_business_hours,to_first_reached_call_max_business_hours,resolved_count,to_resolution_p50_business_hours,to_resolution_p90_business_hours,to_resolution_max_business_hours\r\nall,all,,3,1,1,1,2,1,2.5,2.5,2,8,10.5,10.5\r\n")),
         )),
-        (status = 400, description = "A query parameter is invalid (`invalid-query`).", body = web::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs it_staff, auditor or admin.", body = web::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The event store is not answering, or the report is still catching up with the log.", body = web::Problem, content_type = "application/problem+json"),
+        ReportErrors,
     )
 )]
 #[get("/v1/reports/response-times")]
-pub async fn response_times_report(
-    _caller: Caller<ReportReaders>,
-    service: Data<Reporting>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    let params: ReportParams = parse_query(req.query_string())?;
-    let scope = service.scope(&params).await?;
+pub async fn response_times_report(report: ReportRequest) -> Result<HttpResponse, ApiError> {
+    let (service, scope) = (&report.service, &report.scope);
     service.wait_for(&[Purchases::NAME]).await?;
     let partitions = service.rollup::<HeldFigures>(HELD_FIGURES, &scope.period).await?;
-    let report = build(&partitions, &scope);
-    Ok(render(&report, params.format))
+    Ok(report.render(&build(&partitions, scope)))
 }
 
 #[cfg(test)]

@@ -70,11 +70,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use actix_web::web::Data;
-use actix_web::{HttpRequest, HttpResponse, get};
+use actix_web::{HttpResponse, get};
 use chrono::NaiveDate;
 use kernel::ReadModel;
-use kernel::http::Caller;
 use serde::Serialize;
 use utoipa::ToSchema;
 use web::ApiError;
@@ -87,10 +85,9 @@ use super::figures::month_of_day;
 use super::purchases::{ADVISORY_FIGURES, Purchases};
 use super::rollup::{Rollup, first_of_month};
 use super::{
-    Report, ReportParams, ReportPeriod, ReportReaders, SchoolNames, Scope, format_cents,
-    parse_query, render,
+    Report, ReportErrors, ReportParams, ReportPeriod, ReportRequest, SchoolNames, Scope,
+    format_cents,
 };
-use crate::Reporting;
 
 // ---------------------------------------------------------------------------------------------
 // The report
@@ -672,21 +669,12 @@ fn comparison_rows(
             (RogueSpendReport = "application/json"),
             (String = "text/csv", example = json!("dimension,school_id,school_name,month,period,vendor,amount_band,currency,signed_on,days,unchecked_transactions,unchecked_total,unchecked_per_30_days,advisory_purchases,advisory_total,advisory_per_30_days,reduced\r\nall,,,,,,,USD,,,3,1900.00,,1,700.00,,\r\nschool,roosevelt-high,Roosevelt High,,,,,USD,,,2,1300.00,,1,700.00,,\r\nsigning,lincoln-elem,Lincoln Elementary,,before_signing,,,USD,2024-08-20,19,1,600.00,947.37,0,0.00,0.00,\r\nsigning,lincoln-elem,Lincoln Elementary,,after_signing,,,USD,2024-08-20,73,0,0.00,0.00,0,0.00,0.00,true\r\n")),
         )),
-        (status = 400, description = "A query parameter is invalid (`invalid-query`).", body = web::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs it_staff, auditor or admin.", body = web::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The event store is not answering, or the report is still catching up with the log.", body = web::Problem, content_type = "application/problem+json"),
+        ReportErrors,
     )
 )]
 #[get("/v1/reports/rogue-spend")]
-pub async fn rogue_spend_report(
-    _caller: Caller<ReportReaders>,
-    service: Data<Reporting>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    let params: ReportParams = parse_query(req.query_string())?;
-    // The period in the district's calendar, and the schools' names.
-    let scope = service.scope(&params).await?;
+pub async fn rogue_spend_report(report: ReportRequest) -> Result<HttpResponse, ApiError> {
+    let (service, scope) = (&report.service, &report.scope);
     let names = [CardSpend::NAME, Purchases::NAME, adoption::Schools::NAME, Clocks::NAME];
     service.wait_for(&names).await?;
     let (changes, coverage) = futures::try_join!(
@@ -699,8 +687,7 @@ pub async fn rogue_spend_report(
         service.rollup_splitting::<DaySpend>(card_spend::UNCHECKED_FIGURES, period, &split),
         service.rollup_splitting::<DaySpend>(ADVISORY_FIGURES, period, &split),
     )?;
-    let report = build(&unchecked, &advisory, &changes, coverage.first(), &scope);
-    Ok(render(&report, params.format))
+    Ok(report.render(&build(&unchecked, &advisory, &changes, coverage.first(), scope)))
 }
 
 mod signing;

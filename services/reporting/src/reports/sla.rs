@@ -75,13 +75,11 @@
 //!   (its `day` is set then, and `counted` lists its clocks in the rollup); a second decision
 //!   is not read, and an event that changes nothing of its clocks counts nothing.
 
-use actix_web::web::Data;
-use actix_web::{HttpRequest, HttpResponse, get};
+use actix_web::{HttpResponse, get};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use events::calendar::{DistrictCalendar, TimeZoneName};
 use events::clocks::{Clock, ClockKind, SlaState};
 use events::district::District;
-use kernel::http::Caller;
 use serde::Serialize;
 use utoipa::ToSchema;
 use web::ApiError;
@@ -90,8 +88,7 @@ use super::clocks::{ClockDoc, OPEN, SLA_FIGURES, SlaFigures};
 use super::csv::{Cell, Csv};
 use super::figures::{Grouped, Stats, month_of_day, share};
 use super::rollup::{self, Durations, Rollup};
-use super::{Report, ReportParams, ReportPeriod, ReportReaders, Scope, parse_query, render};
-use crate::Reporting;
+use super::{Report, ReportErrors, ReportParams, ReportPeriod, ReportRequest, Scope};
 
 /// The SLA report.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -374,27 +371,19 @@ const COLUMNS: [&str; 9] = [
             (SlaReport = "application/json"),
             (String = "text/csv", example = json!("dimension,key,name,purchases,first_contact_clocks,first_contact_met,first_contact_breached,first_contact_breached_open,first_contact_on_track,first_contact_warning,first_contact_attainment,first_contact_p50_business_hours,first_contact_p90_business_hours,decision_clocks,…\r\nall,all,,4,3,2,1,0,0,0,0.6667,1.5,5,…\r\n")),
         )),
-        (status = 400, description = "A query parameter is invalid (`invalid-query`).", body = web::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs it_staff, auditor or admin.", body = web::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The event store is not answering, or the report is still catching up with the log.", body = web::Problem, content_type = "application/problem+json"),
+        ReportErrors,
     )
 )]
 #[get("/v1/reports/sla")]
-pub async fn sla_report(
-    _caller: Caller<ReportReaders>,
-    service: Data<Reporting>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    let params: ReportParams = parse_query(req.query_string())?;
-    let scope = service.scope(&params).await?;
+pub async fn sla_report(report: ReportRequest) -> Result<HttpResponse, ApiError> {
+    let (service, scope) = (&report.service, &report.scope);
     // Running clocks move with the time: judged for each request, never cached.
     let (partitions, open, district) = futures::try_join!(
         service.rollup::<SlaFigures>(SLA_FIGURES, &scope.period),
         service.documents::<ClockDoc>(OPEN),
         service.district(),
     )?;
-    Ok(render(&build(&partitions, &open, &district, service.now(), &scope), params.format))
+    Ok(report.render(&build(&partitions, &open, &district, service.now(), scope)))
 }
 
 #[cfg(test)]

@@ -38,14 +38,12 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::web::Data;
-use actix_web::{HttpRequest, HttpResponse, get};
+use actix_web::{HttpResponse, get};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use eventlog::{DocKey, Filter};
 use events::Published;
 use events::district::DistrictEvent;
 use events::stakeholders::{WishEvent, WishStatus};
-use kernel::http::Caller;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -55,8 +53,7 @@ use super::clocks::DistrictDoc;
 use super::csv::{Cell, Csv};
 use super::figures::share;
 use super::rollup::{self, DistrictMemo, Grains, Rollup, Sum};
-use super::{Report, ReportParams, ReportPeriod, ReportReaders, Scope, parse_query, render};
-use crate::Reporting;
+use super::{Report, ReportErrors, ReportParams, ReportPeriod, ReportRequest, Scope};
 
 /// The projection's (and checkpoint's) name.
 pub const NAME: &str = "reporting.wishes";
@@ -506,24 +503,15 @@ impl Report for WishesReport {
             (WishesReport = "application/json"),
             (String = "text/csv", example = json!("dimension,school_id,school_name,wishes,open,headway,done,declined,within_a_year_known,within_a_year_met,within_a_year_pending,within_a_year_share\r\nall,,,4,1,1,1,1,3,2,1,0.6667\r\n")),
         )),
-        (status = 400, description = "A query parameter is invalid (`invalid-query`).", body = web::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs it_staff, auditor or admin.", body = web::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The event store is not answering, or the report is still catching up with the log.", body = web::Problem, content_type = "application/problem+json"),
+        ReportErrors,
     )
 )]
 #[get("/v1/reports/wishes")]
-pub async fn wishes_report(
-    _caller: Caller<ReportReaders>,
-    service: Data<Reporting>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    let params: ReportParams = parse_query(req.query_string())?;
-    let scope = service.scope(&params).await?;
+pub async fn wishes_report(report: ReportRequest) -> Result<HttpResponse, ApiError> {
+    let (service, scope) = (&report.service, &report.scope);
     service.wait_for(&[Wishes::NAME]).await?;
     let partitions = service.rollup::<WishFigures>(WISH_FIGURES, &scope.period).await?;
-    let report = build(&partitions, service.now(), &scope);
-    Ok(render(&report, params.format))
+    Ok(report.render(&build(&partitions, service.now(), scope)))
 }
 
 #[cfg(test)]

@@ -22,6 +22,15 @@ impl Roles for AnyRole {
     const ROLES: &'static [Role] = &Role::ALL;
 }
 
+kernel::problem_responses! {
+    /// What both preference operations may answer besides their own responses.
+    PreferenceErrors {
+        "401" => "",
+        "403" => "Another person's address, and not IT staff or admin",
+        "503" => "",
+    }
+}
+
 /// The choice to record.
 #[derive(Debug, ToSchema)]
 pub struct PreferenceBody {
@@ -79,9 +88,7 @@ async fn current(service: &Reporting, email: &Email) -> Result<(u64, bool), ApiE
     responses(
         (status = 200, body = PreferenceView),
         (status = 400, description = "`invalid-path`: not an e-mail address", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, description = "Another person's address, and not IT staff or admin", body = web::Problem),
-        (status = 503, body = web::Problem),
+        PreferenceErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -104,10 +111,8 @@ pub async fn get_preference(
     responses(
         (status = 200, body = PreferenceView),
         (status = 400, description = "`invalid-path`, `malformed-json`", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, description = "Another person's address, and not IT staff or admin", body = web::Problem),
         (status = 422, description = "`validation`", body = web::Problem),
-        (status = 503, body = web::Problem),
+        PreferenceErrors,
     ),
     security(("bearer" = [])),
 )]
