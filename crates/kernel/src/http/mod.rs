@@ -6,6 +6,7 @@
 
 mod body;
 mod caller;
+mod context;
 mod conventions;
 mod handlers;
 mod idempotency;
@@ -15,6 +16,7 @@ mod params;
 
 pub use body::{Body, FromJson, OptionalBody, optional_json, parse_object};
 pub use caller::{Caller, Roles};
+pub use context::Context;
 pub use conventions::conventions;
 pub use handlers::Handlers;
 pub use idempotency::{

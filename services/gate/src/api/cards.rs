@@ -1,6 +1,7 @@
 //! Purchasing cards (`PUT /v1/cards/{card_id}`, `GET /v1/cards`) and the reconciliation
 //! settings (`GET`/`PUT /v1/reconciliation`).
 
+use super::Secured;
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, get, put};
@@ -185,8 +186,7 @@ fn reconciliation_view(r: &Reconciliation) -> ReconciliationView {
     tag = "cards",
     responses(
         (status = 200, body = ReconciliationView),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
+        Secured,
     ),
     security(("bearer" = [])),
 )]
@@ -204,8 +204,7 @@ pub async fn get_reconciliation(
     request_body = ReconciliationSet,
     responses(
         (status = 200, description = "The settings now", body = ReconciliationView),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
+        Secured,
         (status = 422, description = "`validation`, `out-of-range`", body = web::Problem),
     ),
     security(("bearer" = [])),

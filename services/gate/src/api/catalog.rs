@@ -1,17 +1,18 @@
 //! The standards: supported products, approved vendors and the policy, all in the
 //! `standards-district` stream (its version is the policy version decisions record).
 
-use actix_web::web::{Data, Path};
-use actix_web::{HttpRequest, HttpResponse, delete, get, put};
+use super::{Change, Secured};
+use actix_web::web::Data;
+use actix_web::{HttpResponse, delete, get, put};
 use events::gate::{PolicySet, ProductUpserted, VendorUpserted};
 use events::values::{Category, Sku, VendorId};
-use kernel::http::{self, Body, Caller};
+use kernel::http::{Body, Caller};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use web::ApiError;
 
+use super::AnyRole;
 use super::bodies::{ClassificationBody, PolicyBody, ProductBody, VendorBody};
-use super::{AnyRole, Writers};
 use crate::app::State;
 use crate::domain::{self, Standards, StandardsCommand};
 
@@ -51,13 +52,8 @@ pub async fn get_catalog(state: Data<State>, _: Caller<AnyRole>) -> Result<HttpR
 }
 
 /// Runs an IT command on the standards; returns them afterwards.
-async fn change(
-    state: &State,
-    who: &Caller<Writers>,
-    req: &HttpRequest,
-    command: StandardsCommand,
-) -> Result<CatalogView, ApiError> {
-    let meta = http::metadata(who, req, "gate");
+async fn change(cx: &Change, command: StandardsCommand) -> Result<CatalogView, ApiError> {
+    let (state, meta) = (&cx.state, cx.metadata("gate"));
     let stream = domain::standards_stream();
     state
         .commands
@@ -73,23 +69,16 @@ async fn change(
     request_body = ProductBody,
     responses(
         (status = 200, description = "The catalog now", body = CatalogView),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
+        Secured,
         (status = 422, description = "`validation`, `unknown-vendor`, `incomplete-price`, `currency-mismatch`", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]
 #[put("/v1/catalog/products/{sku}")]
-pub async fn put_product(
-    state: Data<State>,
-    who: Caller<Writers>,
-    req: HttpRequest,
-    sku: Path<String>,
-    body: Body<ProductBody>,
-) -> Result<HttpResponse, ApiError> {
-    let sku = http::path("sku", &sku, Sku::parse)?;
+pub async fn put_product(cx: Change, body: Body<ProductBody>) -> Result<HttpResponse, ApiError> {
+    let sku = cx.path("sku", Sku::parse)?;
     let product = body.parse()?.into_product(sku);
-    let view = change(&state, &who, &req, StandardsCommand::UpsertProduct(product)).await?;
+    let view = change(&cx, StandardsCommand::UpsertProduct(product)).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -99,21 +88,15 @@ pub async fn put_product(
     params(("sku" = events::values::Sku, Path)),
     responses(
         (status = 200, description = "The catalog now", body = CatalogView),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
+        Secured,
         (status = 404, description = "`not-found`", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]
 #[delete("/v1/catalog/products/{sku}")]
-pub async fn delete_product(
-    state: Data<State>,
-    who: Caller<Writers>,
-    req: HttpRequest,
-    sku: Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let sku = http::path("sku", &sku, Sku::parse)?;
-    let view = change(&state, &who, &req, StandardsCommand::RemoveProduct { sku }).await?;
+pub async fn delete_product(cx: Change) -> Result<HttpResponse, ApiError> {
+    let sku = cx.path("sku", Sku::parse)?;
+    let view = change(&cx, StandardsCommand::RemoveProduct { sku }).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -124,23 +107,16 @@ pub async fn delete_product(
     request_body = VendorBody,
     responses(
         (status = 200, description = "The catalog now", body = CatalogView),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
+        Secured,
         (status = 422, description = "`validation`", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]
 #[put("/v1/catalog/vendors/{vendor_id}")]
-pub async fn put_vendor(
-    state: Data<State>,
-    who: Caller<Writers>,
-    req: HttpRequest,
-    vendor_id: Path<String>,
-    body: Body<VendorBody>,
-) -> Result<HttpResponse, ApiError> {
-    let vendor_id = http::path("vendor_id", &vendor_id, VendorId::parse)?;
+pub async fn put_vendor(cx: Change, body: Body<VendorBody>) -> Result<HttpResponse, ApiError> {
+    let vendor_id = cx.path("vendor_id", VendorId::parse)?;
     let vendor = body.parse()?.into_vendor(vendor_id);
-    let view = change(&state, &who, &req, StandardsCommand::UpsertVendor(vendor)).await?;
+    let view = change(&cx, StandardsCommand::UpsertVendor(vendor)).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -157,21 +133,15 @@ pub async fn put_vendor(
     request_body = PolicySet,
     responses(
         (status = 200, description = "The catalog now", body = CatalogView),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
+        Secured,
         (status = 422, description = "`validation`, `empty-policy`, `too-many-entries`, `currency-mismatch`, `category-in-both-lists`", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]
 #[put("/v1/catalog/policy")]
-pub async fn put_policy(
-    state: Data<State>,
-    who: Caller<Writers>,
-    req: HttpRequest,
-    body: Body<PolicyBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn put_policy(cx: Change, body: Body<PolicyBody>) -> Result<HttpResponse, ApiError> {
     let policy = body.parse()?.0;
-    let view = change(&state, &who, &req, StandardsCommand::SetPolicy(policy)).await?;
+    let view = change(&cx, StandardsCommand::SetPolicy(policy)).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -187,8 +157,7 @@ pub async fn put_policy(
     request_body = ClassificationBody,
     responses(
         (status = 200, description = "The catalog now", body = CatalogView),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
+        Secured,
         (status = 409, description = "`no-policy`: set the policy first", body = web::Problem),
         (status = 422, description = "`validation`, `empty-policy` (the last technology category made not technology), `too-many-entries`", body = web::Problem),
     ),
@@ -196,15 +165,12 @@ pub async fn put_policy(
 )]
 #[put("/v1/catalog/categories/{category}")]
 pub async fn put_category(
-    state: Data<State>,
-    who: Caller<Writers>,
-    req: HttpRequest,
-    category: Path<String>,
+    cx: Change,
     body: Body<ClassificationBody>,
 ) -> Result<HttpResponse, ApiError> {
     // In a path, a category is exactly its slug: no spaces around it to trim, so its document
     // can bound its length.
-    let category = http::path("category", &category, |raw: &str| {
+    let category = cx.path("category", |raw: &str| {
         if raw.trim() != raw {
             return Err("a category in a path has no spaces around it".to_owned());
         }
@@ -212,6 +178,6 @@ pub async fn put_category(
     })?;
     let technology = body.parse()?.technology;
     let command = StandardsCommand::ClassifyCategory { category, technology };
-    let view = change(&state, &who, &req, command).await?;
+    let view = change(&cx, command).await?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -47,6 +47,23 @@ impl Roles for AnyRole {
     const ROLES: &'static [Role] = &Role::ALL;
 }
 
+/// A change asked by IT staff or an admin: the caller (checked first), the state, the request.
+pub(crate) type Change = kernel::http::Context<crate::app::State, Writers>;
+
+kernel::problem_responses! {
+    /// No token, or not the role: described by the conventions.
+    pub(crate) Secured { "401" => "", "403" => "" }
+    /// An operation on one thing the path names: [`Secured`], or no such thing.
+    pub(crate) ItemErrors { "401" => "", "403" => "", "404" => "" }
+    /// An IT action on one purchase: [`ItemErrors`], or a bad path, body or key.
+    pub(crate) ActionErrors {
+        "400" => "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)",
+        "401" => "",
+        "403" => "",
+        "404" => "",
+    }
+}
+
 /// Registers the gate's routes; the OpenAPI document is built from the same function.
 pub(crate) fn routes(cfg: &mut ServiceConfig) {
     cfg.service(checks::check_purchase)

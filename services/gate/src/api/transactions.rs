@@ -3,16 +3,15 @@
 //! outreach queue (`GET /v1/outreach`): the unchecked technology whose card holder IT has not
 //! reached yet.
 
+use super::{Change, ItemErrors, Secured};
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path, Query};
-use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, get, post};
+use actix_web::{HttpResponse, HttpResponseBuilder, get, post};
 use events::card::{MatchMethod, TransactionStatus, transaction_stream};
 use events::gate::PurchaseEvent;
 use events::values::PaymentMethod;
 use events::values::SchoolId;
-use kernel::http::{
-    self, Body, Caller, IDEMPOTENT_REPLAYED, Idempotency, IdempotencyKeyHeader, OptionalBody,
-};
+use kernel::http::{self, Body, Caller, IDEMPOTENT_REPLAYED, IdempotencyKeyHeader, OptionalBody};
 use kernel::{Aggregate, ReadModel, Run, stream};
 use serde::Deserialize;
 use serde_json::Value;
@@ -20,7 +19,6 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 use web::ApiError;
 
-use super::Writers;
 use super::card_bodies::{ChooseBody, OutreachBody, UndoBody};
 use super::cards::CardReaders;
 use crate::app::State;
@@ -123,9 +121,7 @@ async fn transaction(state: &State, id: Uuid) -> Result<TransactionDoc, ApiError
     responses(
         (status = 200, body = TransactionDoc),
         (status = 400, body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
-        (status = 404, body = web::Problem),
+        ItemErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -143,8 +139,7 @@ pub async fn get_card_transaction(
 /// names with the path); answers with it afterwards, with `status` (a repeat says so:
 /// `Idempotent-Replayed: true`).
 async fn act(
-    state: &State,
-    (who, req, body): (&Caller<Writers>, &HttpRequest, &Value),
+    (cx, body): (&Change, &Value),
     id: Uuid,
     lookups: &[eventlog::StreamName],
     status: StatusCode,
@@ -153,8 +148,7 @@ async fn act(
         &[Vec<eventlog::RecordedEvent>],
     ) -> Result<TransactionCommand, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
-    let once = Idempotency::of(who, req, body)?;
-    let meta = http::metadata(who, req, "gate");
+    let (state, once, meta) = (&cx.state, cx.idempotency(body)?, cx.metadata("gate"));
     let own = stream(transaction_stream(id));
     let run = state
         .commands
@@ -183,15 +177,10 @@ async fn act(
     security(("bearer" = [])),
 )]
 #[post("/v1/card-transactions/{id}/confirm")]
-pub async fn confirm_match(
-    state: Data<State>,
-    who: Caller<Writers>,
-    req: HttpRequest,
-    id: Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = http::path_id("id", &id)?;
+pub async fn confirm_match(cx: Change) -> Result<HttpResponse, ApiError> {
+    let id = cx.path_id("id")?;
     let confirm = |_: &CardTransaction, _: &[_]| Ok(TransactionCommand::Confirm);
-    act(&state, (&who, &req, &Value::Null), id, &[], StatusCode::OK, confirm).await
+    act((&cx, &Value::Null), id, &[], StatusCode::OK, confirm).await
 }
 
 /// Undo a match: the check was another purchase. Technology is unchecked again.
@@ -201,25 +190,17 @@ pub async fn confirm_match(
     request_body = UndoBody,
     responses(
         (status = 200, body = TransactionDoc),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
-        (status = 404, body = web::Problem),
+        ItemErrors,
         (status = 409, description = "`not-matched`; `idempotency-conflict`", body = web::Problem),
         (status = 422, description = "`validation`", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]
 #[post("/v1/card-transactions/{id}/undo-match")]
-pub async fn undo_match(
-    state: Data<State>,
-    who: Caller<Writers>,
-    req: HttpRequest,
-    id: Path<String>,
-    body: Body<UndoBody>,
-) -> Result<HttpResponse, ApiError> {
-    let id = http::path_id("id", &id)?;
+pub async fn undo_match(cx: Change, body: Body<UndoBody>) -> Result<HttpResponse, ApiError> {
+    let id = cx.path_id("id")?;
     let reason = body.parse()?.reason;
-    act(&state, (&who, &req, body.json()), id, &[], StatusCode::OK, |_, _| {
+    act((&cx, body.json()), id, &[], StatusCode::OK, |_, _| {
         Ok(TransactionCommand::Undo { reason: reason.clone() })
     })
     .await
@@ -232,8 +213,7 @@ pub async fn undo_match(
     request_body = ChooseBody,
     responses(
         (status = 200, body = TransactionDoc),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
+        Secured,
         (status = 404, description = "No such transaction or purchase", body = web::Problem),
         (status = 409, description = "`already-matched`, `purchase-already-matched`, `idempotency-conflict`", body = web::Problem),
         (status = 422, description = "`validation`, `school-mismatch`, `credit`, `not-card-purchase`", body = web::Problem),
@@ -241,17 +221,12 @@ pub async fn undo_match(
     security(("bearer" = [])),
 )]
 #[post("/v1/card-transactions/{id}/match")]
-pub async fn choose_match(
-    state: Data<State>,
-    who: Caller<Writers>,
-    req: HttpRequest,
-    id: Path<String>,
-    body: Body<ChooseBody>,
-) -> Result<HttpResponse, ApiError> {
-    let id = http::path_id("id", &id)?;
+pub async fn choose_match(cx: Change, body: Body<ChooseBody>) -> Result<HttpResponse, ApiError> {
+    let id = cx.path_id("id")?;
     let purchase_id = body.parse()?.purchase_id;
-    state.read_models.caught_up(&[CardPurchases::NAME]).await?;
-    let claimed = state.read_models.view().one::<CardPurchases>(&purchase_id.to_string()).await?;
+    cx.state.read_models.caught_up(&[CardPurchases::NAME]).await?;
+    let claimed =
+        cx.state.read_models.view().one::<CardPurchases>(&purchase_id.to_string()).await?;
     if let Some(by) = claimed.and_then(|c| c.matched_by).filter(|by| *by != id) {
         return Err(ApiError::conflict(
             "purchase-already-matched",
@@ -261,8 +236,8 @@ pub async fn choose_match(
         ));
     }
     let purchase = domain::purchase_stream(purchase_id);
-    let context = (&who, &req, body.json());
-    act(&state, context, id, &[purchase], StatusCode::OK, |t, found| {
+    let context = (&cx, body.json());
+    act(context, id, &[purchase], StatusCode::OK, |t, found| {
         let Some(recorded) = &t.recorded else { return Ok(TransactionCommand::Confirm) };
         let submitted = found[0].first().map(domain::decode::<PurchaseEvent>).transpose();
         let Some(PurchaseEvent::Submitted(s)) = submitted.map_err(ApiError::internal)? else {
@@ -308,9 +283,7 @@ pub async fn choose_match(
     request_body = OutreachBody,
     responses(
         (status = 201, body = TransactionDoc),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
-        (status = 404, body = web::Problem),
+        ItemErrors,
         (status = 409, description = "`invalid-state`: not unchecked technology; `idempotency-conflict`", body = web::Problem),
         (status = 422, description = "`validation`, `outreach-in-future`", body = web::Problem),
     ),
@@ -318,18 +291,15 @@ pub async fn choose_match(
 )]
 #[post("/v1/card-transactions/{id}/outreach")]
 pub async fn log_outreach(
-    state: Data<State>,
-    who: Caller<Writers>,
-    req: HttpRequest,
-    id: Path<String>,
+    cx: Change,
     body: OptionalBody<OutreachBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = http::path_id("id", &id)?;
+    let id = cx.path_id("id")?;
     let outreach = body.parse()?;
     let outreach_id = Uuid::now_v7();
     // The service's clock, as every other handler reads it (a test's, when it sets one).
-    let now = state.clock.now();
-    act(&state, (&who, &req, body.json()), id, &[], StatusCode::CREATED, |_, _| {
+    let now = cx.state.clock.now();
+    act((&cx, body.json()), id, &[], StatusCode::CREATED, |_, _| {
         Ok(TransactionCommand::LogOutreach(LogOutreach {
             outreach_id,
             holder_reached: outreach.holder_reached,
@@ -356,8 +326,7 @@ pub struct OutreachQuery {
     params(OutreachQuery),
     responses(
         (status = 200, body = OutreachQueue),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
+        Secured,
     ),
     security(("bearer" = [])),
 )]

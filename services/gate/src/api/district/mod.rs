@@ -5,9 +5,10 @@
 
 mod bodies;
 
+use super::{Change, Secured};
 use actix_web::http::StatusCode;
-use actix_web::web::{Data, Path};
-use actix_web::{HttpRequest, HttpResponse, delete, get, put};
+use actix_web::web::Data;
+use actix_web::{HttpResponse, delete, get, put};
 use auth::Role;
 use chrono::{DateTime, NaiveDate, Utc};
 use events::audience::REDACTED_EMAIL;
@@ -15,14 +16,15 @@ use events::calendar::{BusinessHours, TimeZoneName};
 use events::district::{District, DistrictSet, SlaTargets};
 use events::school_year::StartMonth;
 use events::values::{Email, ShortText};
-use kernel::http::{self, Body, Caller, Roles};
+use kernel::http::Context;
+use kernel::http::{Body, Caller, Roles};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use web::ApiError;
 
 pub use bodies::{ClosureBody, DistrictBody, SlaBody};
 
-use super::{AnyRole, Writers};
+use super::AnyRole;
 use crate::app::State;
 use crate::domain::{DistrictCommand, DistrictError, DistrictSettings};
 
@@ -104,13 +106,8 @@ impl From<DistrictError> for ApiError {
 }
 
 /// Runs a command on the district's settings; returns them afterwards.
-async fn change<R: Roles>(
-    state: &State,
-    who: &Caller<R>,
-    req: &HttpRequest,
-    command: DistrictCommand,
-) -> Result<District, ApiError> {
-    let meta = http::metadata(who, req, "gate");
+async fn change<R>(cx: &Context<State, R>, command: DistrictCommand) -> Result<District, ApiError> {
+    let (state, meta) = (&cx.state, cx.metadata("gate"));
     let stream = crate::domain::district_stream();
     state
         .commands
@@ -119,8 +116,8 @@ async fn change<R: Roles>(
     Ok(state.district().await?.0.clone())
 }
 
-fn date(raw: &str) -> Result<NaiveDate, ApiError> {
-    http::path("date", raw, |s| {
+fn date<R>(cx: &Context<State, R>) -> Result<NaiveDate, ApiError> {
+    cx.path("date", |s| {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| "it must be a date, YYYY-MM-DD")
     })
 }
@@ -160,14 +157,12 @@ pub async fn get_district(
 )]
 #[put("/v1/district")]
 pub async fn put_district(
-    state: Data<State>,
-    who: Caller<Admins>,
-    req: HttpRequest,
+    cx: Context<State, Admins>,
     body: Body<DistrictBody>,
 ) -> Result<HttpResponse, ApiError> {
     let DistrictBody(set) = body.parse()?;
-    let district = change(&state, &who, &req, DistrictCommand::Set(set)).await?;
-    Ok(HttpResponse::Ok().json(DistrictView::of(&district, state.clock.now())))
+    let district = change(&cx, DistrictCommand::Set(set)).await?;
+    Ok(HttpResponse::Ok().json(DistrictView::of(&district, cx.state.clock.now())))
 }
 
 /// Close the district on a day (a holiday, a snow day), in the past, today or ahead.
@@ -181,24 +176,17 @@ pub async fn put_district(
     responses(
         (status = 200, description = "The district now", body = DistrictView),
         (status = 400, description = "`invalid-path`: not a date", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
+        Secured,
         (status = 422, description = "`validation`", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]
 #[put("/v1/district/closures/{date}")]
-pub async fn put_closure(
-    state: Data<State>,
-    who: Caller<Writers>,
-    req: HttpRequest,
-    date: Path<String>,
-    body: Body<ClosureBody>,
-) -> Result<HttpResponse, ApiError> {
-    let date = self::date(&date)?;
+pub async fn put_closure(cx: Change, body: Body<ClosureBody>) -> Result<HttpResponse, ApiError> {
+    let date = self::date(&cx)?;
     let reason = body.parse()?.reason;
-    let district = change(&state, &who, &req, DistrictCommand::Close { date, reason }).await?;
-    Ok(HttpResponse::Ok().json(DistrictView::of(&district, state.clock.now())))
+    let district = change(&cx, DistrictCommand::Close { date, reason }).await?;
+    Ok(HttpResponse::Ok().json(DistrictView::of(&district, cx.state.clock.now())))
 }
 
 /// Open the district again on a day.
@@ -208,22 +196,16 @@ pub async fn put_closure(
     responses(
         (status = 200, description = "The district now", body = DistrictView),
         (status = 400, description = "`invalid-path`: not a date", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
+        Secured,
         (status = 404, description = "`closure-not-found`", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]
 #[delete("/v1/district/closures/{date}")]
-pub async fn delete_closure(
-    state: Data<State>,
-    who: Caller<Writers>,
-    req: HttpRequest,
-    date: Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let date = self::date(&date)?;
-    let district = change(&state, &who, &req, DistrictCommand::Reopen { date }).await?;
-    Ok(HttpResponse::Ok().json(DistrictView::of(&district, state.clock.now())))
+pub async fn delete_closure(cx: Change) -> Result<HttpResponse, ApiError> {
+    let date = self::date(&cx)?;
+    let district = change(&cx, DistrictCommand::Reopen { date }).await?;
+    Ok(HttpResponse::Ok().json(DistrictView::of(&district, cx.state.clock.now())))
 }
 
 /// The roles that read people's personal data (API.md, "Roles").
@@ -282,20 +264,14 @@ pub async fn get_sla(state: Data<State>, who: Caller<AnyRole>) -> Result<HttpRes
     request_body = SlaTargets,
     responses(
         (status = 200, description = "The targets now", body = SlaView),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
+        Secured,
         (status = 422, description = "`validation`", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]
 #[put("/v1/sla")]
-pub async fn put_sla(
-    state: Data<State>,
-    who: Caller<Writers>,
-    req: HttpRequest,
-    body: Body<SlaBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn put_sla(cx: Change, body: Body<SlaBody>) -> Result<HttpResponse, ApiError> {
     let SlaBody(targets) = body.parse()?;
-    let district = change(&state, &who, &req, DistrictCommand::SetTargets(targets)).await?;
+    let district = change(&cx, DistrictCommand::SetTargets(targets)).await?;
     Ok(HttpResponse::Ok().json(sla_view(&district)?))
 }

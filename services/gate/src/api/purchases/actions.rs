@@ -9,20 +9,17 @@
 //! purchase as the first request did, whatever happened since (its clocks aside, which are as
 //! of now).
 
+use super::super::{ActionErrors, Change, Secured};
 use actix_web::http::StatusCode;
-use actix_web::web::{Data, Path};
-use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, post};
+use actix_web::{HttpResponse, HttpResponseBuilder, post};
 use events::values::Email;
 use kernel::ReadModel;
 use kernel::Run;
-use kernel::http::{
-    self, Body, Caller, IDEMPOTENT_REPLAYED, Idempotency, IdempotencyKeyHeader, OptionalBody,
-};
+use kernel::http::{Body, IDEMPOTENT_REPLAYED, IdempotencyKeyHeader, OptionalBody};
 use serde_json::Value;
 use uuid::Uuid;
 use web::ApiError;
 
-use super::super::Writers;
 use super::super::bodies::{
     AcceptBody, AlternativeBody, ApproveBody, CallBody, CancelBody, WaitingBody,
 };
@@ -56,16 +53,14 @@ impl Acted {
 /// when there is none) and appends it with the key's use; `created` are the ids of what it
 /// creates. Returns the purchase as the command (or, for a repeat, the first one) left it.
 async fn act(
-    state: &State,
-    who: &Caller<Writers>,
-    req: &HttpRequest,
+    cx: &Change,
     id: Uuid,
     body: &Value,
     created: &[Uuid],
     command: impl Fn(&Purchase) -> PurchaseCommand,
 ) -> Result<Acted, ApiError> {
-    let once = Idempotency::of(who, req, body)?;
-    let meta = http::metadata(who, req, "gate");
+    let (state, once) = (&cx.state, cx.idempotency(body)?);
+    let meta = cx.metadata("gate");
     let stream = domain::purchase_stream(id);
     let run = state
         .commands
@@ -83,7 +78,7 @@ async fn act(
     let ((_, mut records), district) = futures::try_join!(state.purchase(id), state.district())?;
     records.truncate(usize::try_from(version).unwrap_or(usize::MAX));
     let purchase = domain::load(&records).map_err(ApiError::internal)?;
-    let view = super::view::view(purchase, &records, &district.0, state.clock.now())?;
+    let view = super::view::view(purchase, &records, &district.0, cx.state.clock.now())?;
     Ok(Acted { view, replayed })
 }
 
@@ -129,19 +124,13 @@ async fn requester_of(state: &State, id: Uuid) -> Result<Option<Uuid>, ApiError>
     security(("bearer" = [])),
 )]
 #[post("/v1/purchases/{id}/calls")]
-pub async fn log_call(
-    state: Data<State>,
-    who: Caller<Writers>,
-    req: HttpRequest,
-    id: Path<String>,
-    body: Body<CallBody>,
-) -> Result<HttpResponse, ApiError> {
-    let id = http::path_id("id", &id)?;
+pub async fn log_call(cx: Change, body: Body<CallBody>) -> Result<HttpResponse, ApiError> {
+    let id = cx.path_id("id")?;
     let call = body.parse()?;
-    let requester = requester_of(&state, id).await?;
+    let requester = requester_of(&cx.state, id).await?;
     let call_id = Uuid::now_v7();
-    let acted = act(&state, &who, &req, id, body.json(), &[call_id], |_| {
-        let now = state.clock.now();
+    let acted = act(&cx, id, body.json(), &[call_id], |_| {
+        let now = cx.state.clock.now();
         PurchaseCommand::LogCall(LogCall {
             call_id,
             requester_reached: call.requester_reached,
@@ -170,10 +159,7 @@ pub async fn log_call(
     request_body = AlternativeBody,
     responses(
         (status = 201, description = "Proposed; the purchase as the proposal left it", body = PurchaseView),
-        (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
-        (status = 404, body = web::Problem),
+        ActionErrors,
         (status = 409, description = "`invalid-state`; `idempotency-conflict`", body = web::Problem),
         (status = 422, description = "`validation`, `call-not-found`, `occurred-before-flag`, `occurred-in-future`", body = web::Problem),
     ),
@@ -181,25 +167,22 @@ pub async fn log_call(
 )]
 #[post("/v1/purchases/{id}/alternatives")]
 pub async fn propose_alternative(
-    state: Data<State>,
-    who: Caller<Writers>,
-    req: HttpRequest,
-    id: Path<String>,
+    cx: Change,
     body: Body<AlternativeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = http::path_id("id", &id)?;
+    let id = cx.path_id("id")?;
     let proposal = body.parse()?;
     let lines = proposal.lines.clone().unwrap_or_default();
-    let assessment = assess_lines(&lines, &*state.standards().await?);
+    let assessment = assess_lines(&lines, &*cx.state.standards().await?);
     let alternative_id = Uuid::now_v7();
-    let acted = act(&state, &who, &req, id, body.json(), &[alternative_id], |_| {
+    let acted = act(&cx, id, body.json(), &[alternative_id], |_| {
         PurchaseCommand::ProposeAlternative(ProposeAlternative {
             alternative_id,
             description: proposal.description.clone(),
             lines: lines.clone(),
             call_id: proposal.call_id,
             assessment: assessment.clone(),
-            occurred: occurred(&state, proposal.occurred_at),
+            occurred: occurred(&cx.state, proposal.occurred_at),
         })
     })
     .await?;
@@ -219,8 +202,7 @@ pub async fn propose_alternative(
     responses(
         (status = 200, body = PurchaseView),
         (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
+        Secured,
         (status = 404, description = "No such purchase or alternative", body = web::Problem),
         (status = 409, description = "`call-required`: no reached call after the flag yet; `invalid-state`: not held; `idempotency-conflict`", body = web::Problem),
         (status = 422, description = "`validation`, `occurred-before-flag`, `occurred-in-future`, `occurred-out-of-order`", body = web::Problem),
@@ -229,18 +211,15 @@ pub async fn propose_alternative(
 )]
 #[post("/v1/purchases/{id}/alternatives/{alt_id}/accept")]
 pub async fn accept_alternative(
-    state: Data<State>,
-    who: Caller<Writers>,
-    req: HttpRequest,
-    ids: Path<(String, String)>,
+    cx: Change,
     body: OptionalBody<AcceptBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = http::path_id("id", &ids.0)?;
-    let alternative_id = http::path_id("alt_id", &ids.1)?;
+    let id = cx.path_id("id")?;
+    let alternative_id = cx.path_id("alt_id")?;
     let occurred_at = body.parse()?.occurred_at;
     let accept = |_: &Purchase| PurchaseCommand::AcceptAlternative {
         alternative_id,
-        occurred: occurred(&state, occurred_at),
+        occurred: occurred(&cx.state, occurred_at),
     };
     // Without a body the key names the path alone, as it did before acceptances had one.
     let named = if occurred_at.is_none() && body.json().as_object().is_some_and(|m| m.is_empty()) {
@@ -248,7 +227,7 @@ pub async fn accept_alternative(
     } else {
         body.json()
     };
-    let acted = act(&state, &who, &req, id, named, &[], accept).await?;
+    let acted = act(&cx, id, named, &[], accept).await?;
     Ok(acted.respond(StatusCode::OK))
 }
 
@@ -262,10 +241,7 @@ pub async fn accept_alternative(
     request_body(content = Option<ApproveBody>, description = "Optional"),
     responses(
         (status = 200, body = PurchaseView),
-        (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
-        (status = 404, body = web::Problem),
+        ActionErrors,
         (status = 409, description = "`invalid-state`: not held; `idempotency-conflict`", body = web::Problem),
         (status = 422, description = "`validation`, `occurred-before-flag`, `occurred-in-future`, `occurred-out-of-order`", body = web::Problem),
     ),
@@ -273,19 +249,16 @@ pub async fn accept_alternative(
 )]
 #[post("/v1/purchases/{id}/approve")]
 pub async fn approve(
-    state: Data<State>,
-    who: Caller<Writers>,
-    req: HttpRequest,
-    id: Path<String>,
+    cx: Change,
     body: OptionalBody<ApproveBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = http::path_id("id", &id)?;
+    let id = cx.path_id("id")?;
     let approval = body.parse()?;
     let approve = |_: &Purchase| PurchaseCommand::Approve {
         note: approval.note.clone(),
-        occurred: occurred(&state, approval.occurred_at),
+        occurred: occurred(&cx.state, approval.occurred_at),
     };
-    let acted = act(&state, &who, &req, id, body.json(), &[], approve).await?;
+    let acted = act(&cx, id, body.json(), &[], approve).await?;
     Ok(acted.respond(StatusCode::OK))
 }
 
@@ -302,30 +275,21 @@ pub async fn approve(
     request_body = CancelBody,
     responses(
         (status = 200, body = PurchaseView),
-        (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
-        (status = 404, body = web::Problem),
+        ActionErrors,
         (status = 409, description = "`call-required`, or `invalid-state` (not held); `idempotency-conflict`", body = web::Problem),
         (status = 422, description = "`validation`, `occurred-before-flag`, `occurred-in-future`, `occurred-out-of-order`", body = web::Problem),
     ),
     security(("bearer" = [])),
 )]
 #[post("/v1/purchases/{id}/cancel")]
-pub async fn cancel(
-    state: Data<State>,
-    who: Caller<Writers>,
-    req: HttpRequest,
-    id: Path<String>,
-    body: Body<CancelBody>,
-) -> Result<HttpResponse, ApiError> {
-    let id = http::path_id("id", &id)?;
+pub async fn cancel(cx: Change, body: Body<CancelBody>) -> Result<HttpResponse, ApiError> {
+    let id = cx.path_id("id")?;
     let cancellation = body.parse()?;
     let cancel = |_: &Purchase| PurchaseCommand::Cancel {
         reason: cancellation.reason.clone(),
-        occurred: occurred(&state, cancellation.occurred_at),
+        occurred: occurred(&cx.state, cancellation.occurred_at),
     };
-    let acted = act(&state, &who, &req, id, body.json(), &[], cancel).await?;
+    let acted = act(&cx, id, body.json(), &[], cancel).await?;
     Ok(acted.respond(StatusCode::OK))
 }
 
@@ -338,10 +302,7 @@ pub async fn cancel(
     request_body = WaitingBody,
     responses(
         (status = 200, body = PurchaseView),
-        (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
-        (status = 404, body = web::Problem),
+        ActionErrors,
         (status = 409, description = "`invalid-state` (not held); `idempotency-conflict`", body = web::Problem),
         (status = 422, description = "`validation`", body = web::Problem),
     ),
@@ -349,16 +310,13 @@ pub async fn cancel(
 )]
 #[post("/v1/purchases/{id}/waiting")]
 pub async fn wait_on_requester(
-    state: Data<State>,
-    who: Caller<Writers>,
-    req: HttpRequest,
-    id: Path<String>,
+    cx: Change,
     body: Body<WaitingBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = http::path_id("id", &id)?;
+    let id = cx.path_id("id")?;
     let note = body.parse()?.note;
-    let now = state.clock.now();
+    let now = cx.state.clock.now();
     let wait = |_: &Purchase| PurchaseCommand::WaitOnRequester { note: note.clone(), now };
-    let acted = act(&state, &who, &req, id, body.json(), &[], wait).await?;
+    let acted = act(&cx, id, body.json(), &[], wait).await?;
     Ok(acted.respond(StatusCode::OK))
 }

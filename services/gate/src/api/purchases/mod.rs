@@ -5,6 +5,7 @@
 mod actions;
 mod view;
 
+use super::Secured;
 use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpResponse, get};
 use auth::{Principal, Role};
@@ -64,8 +65,7 @@ pub struct ListQuery {
     responses(
         (status = 200, body = PurchaseList),
         (status = 400, description = "A bad query parameter", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
+        Secured,
     ),
     security(("bearer" = [])),
 )]
@@ -136,8 +136,7 @@ async fn visible(state: &State, principal: &Principal, id: Uuid) -> Result<Purch
     responses(
         (status = 200, body = PurchaseView),
         (status = 400, description = "Not a purchase id", body = web::Problem),
-        (status = 401, body = web::Problem),
-        (status = 403, body = web::Problem),
+        Secured,
         (status = 404, description = "No such purchase (or not yours)", body = web::Problem),
     ),
     security(("bearer" = [])),

@@ -1,0 +1,76 @@
+//! What a handler that acts on the log starts from: who asks, the service's state and the
+//! request, extracted as one argument ([`Context`]).
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::web::Data;
+use actix_web::{FromRequest, HttpRequest};
+use eventlog::Metadata;
+use serde_json::Value;
+use uuid::Uuid;
+use web::ApiError;
+
+use super::{Caller, Idempotency, Roles};
+
+/// The caller holding one of `R`'s roles (checked first: 401 or 403 before the path or the
+/// body is read), the service's state `S`, and the request, for the metadata and the
+/// `Idempotency-Key` of what the handler appends:
+///
+/// ```ignore
+/// pub async fn cancel(cx: Context<State, Writers>, body: Body<CancelBody>) -> Result<HttpResponse, ApiError> {
+///     let id = cx.path_id("id")?;
+///     …
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Context<S: 'static, R> {
+    pub state: Data<S>,
+    pub who: Caller<R>,
+    pub req: HttpRequest,
+}
+
+impl<S: 'static, R> Context<S, R> {
+    /// The UUID in the path segment `name` (`{id}`), or 400 `invalid-path`.
+    pub fn path_id(&self, name: &str) -> Result<Uuid, ApiError> {
+        super::path_id(name, self.req.match_info().query(name))
+    }
+
+    /// The path segment `name` parsed, or 400 `invalid-path` ([`super::path`]).
+    pub fn path<T, E: std::fmt::Display>(
+        &self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<T, ApiError> {
+        super::path(name, self.req.match_info().query(name), parse)
+    }
+
+    /// The metadata of the events this request appends in `service` ([`super::metadata`]).
+    pub fn metadata(&self, service: &str) -> Metadata {
+        super::metadata(&self.who, &self.req, service)
+    }
+
+    /// The request's `Idempotency-Key` with what it names (`body` with the path), if it sent
+    /// one ([`Idempotency::of`]).
+    pub fn idempotency(&self, body: &Value) -> Result<Option<Idempotency>, ApiError> {
+        Idempotency::of(&self.who, &self.req, body)
+    }
+}
+
+impl<S: 'static, R: Roles> FromRequest for Context<S, R> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let context = Caller::<R>::from_request(req, payload).into_inner().and_then(|who| {
+            let state = req.app_data::<Data<S>>().cloned().ok_or_else(|| {
+                ApiError::internal(format!(
+                    "the service's state ({}) is not registered",
+                    std::any::type_name::<S>()
+                ))
+            })?;
+            Ok(Self { state, who, req: req.clone() })
+        });
+        ready(context)
+    }
+}
