@@ -483,7 +483,7 @@ event_family! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::EventFamily;
+    use crate::testing::round_trip;
 
     fn recorded(technology: Option<TechnologyReason>, credit: bool) -> CardTransactionRecorded {
         let reference = BankReference::parse("24692164129100012345678").unwrap();
@@ -547,19 +547,6 @@ mod tests {
             }
             .into(),
         ]
-    }
-
-    fn round_trip<F: EventFamily + PartialEq + std::fmt::Debug>(events: Vec<F>) {
-        let mut types: Vec<&str> = events.iter().map(|e| e.event_type()).collect();
-        types.sort_unstable();
-        types.dedup();
-        let mut all = F::EVENT_TYPES.to_vec();
-        all.sort_unstable();
-        assert_eq!(types, all, "the test must cover every event type");
-        for event in events {
-            let back = F::from_parts(event.event_type(), &event.to_data()).unwrap();
-            assert_eq!(back, event);
-        }
     }
 
     #[test]

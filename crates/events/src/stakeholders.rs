@@ -514,8 +514,9 @@ pub fn email_holder<'a>(events: impl IntoIterator<Item = &'a EmailEvent>) -> Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::DecodeError;
+    use crate::testing::round_trip;
     use crate::values::test_support::de_err;
-    use crate::{DecodeError, EventFamily};
     use serde_json::json;
 
     fn short(s: &str) -> ShortText {
@@ -650,19 +651,6 @@ mod tests {
             .into(),
             FollowUpDone { on: day("2024-09-30"), note: Some(long("Going well")) }.into(),
         ]
-    }
-
-    fn round_trip<F: EventFamily + PartialEq + std::fmt::Debug>(events: Vec<F>) {
-        let mut types: Vec<&str> = events.iter().map(|e| e.event_type()).collect();
-        types.sort_unstable();
-        let mut all = F::EVENT_TYPES.to_vec();
-        all.sort_unstable();
-        assert_eq!(types, all, "the test must cover every event type");
-        for event in events {
-            let text = serde_json::to_string(&event.to_data()).unwrap();
-            let reparsed: serde_json::Value = serde_json::from_str(&text).unwrap();
-            assert_eq!(F::from_parts(event.event_type(), &reparsed).unwrap(), event);
-        }
     }
 
     #[test]

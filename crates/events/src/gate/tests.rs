@@ -1,5 +1,6 @@
 use super::*;
-use crate::{DecodeError, EventFamily};
+use crate::DecodeError;
+use crate::testing::round_trip;
 use serde_json::json;
 
 fn line() -> PurchaseLine {
@@ -125,21 +126,6 @@ fn purchase_events() -> Vec<PurchaseEvent> {
         }
         .into(),
     ]
-}
-
-fn round_trip<F: EventFamily + PartialEq + std::fmt::Debug>(events: Vec<F>) {
-    let mut types: Vec<&str> = events.iter().map(|e| e.event_type()).collect();
-    types.sort_unstable();
-    let mut all = F::EVENT_TYPES.to_vec();
-    all.sort_unstable();
-    assert_eq!(types, all, "the test must cover every event type");
-    for event in events {
-        let data = event.to_data();
-        let text = serde_json::to_string(&data).unwrap();
-        let reparsed: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let back = F::from_parts(event.event_type(), &reparsed).unwrap();
-        assert_eq!(back, event);
-    }
 }
 
 #[test]
