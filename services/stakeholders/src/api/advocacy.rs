@@ -8,19 +8,16 @@ use chrono::NaiveDate;
 use events::stakeholders::{SpokeForIt, StarsAcknowledged, stakeholder_stream};
 use events::values::{LongText, ShortText};
 use kernel::http::{self, Body, Caller, FromJson, Idempotency, IdempotencyKeyHeader};
-use kernel::{Aggregate, ReadModel, stream};
+use kernel::{Aggregate, stream};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 use web::{ApiError, Fields};
 
-use super::{
-    ChangeErrors, ReadErrors, Readers, Writers, Written, load, metadata, read_models, time,
-};
+use super::{ChangeErrors, ReadErrors, Readers, Writers, Written, load, metadata, time};
 use crate::app::State;
 use crate::domain::stakeholder::{AcknowledgeStars, SpeakForIt, Stakeholder, StakeholderCommand};
 use crate::queries::advocates::{AdvocatesReport, advocates};
-use crate::read_models::{Schools, Stakeholders};
 
 fn date(s: &str) -> Result<NaiveDate, String> {
     s.parse().map_err(|_| format!("must be a date (YYYY-MM-DD), not {s:?}"))
@@ -190,7 +187,6 @@ pub async fn advocates_report(
     _: Caller<Readers>,
     state: Data<State>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = read_models(&state, None, &[Schools::NAME, Stakeholders::NAME]).await?;
-    let (schools, people) = futures::try_join!(view.all::<Schools>(), view.all::<Stakeholders>())?;
+    let (schools, people) = super::reports::schools_and_people(&state).await?;
     Ok(HttpResponse::Ok().json(advocates(&schools, &people)))
 }

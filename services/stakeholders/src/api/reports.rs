@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, get};
 use events::reminders::BusinessDaySpan;
 use kernel::ReadModel;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use utoipa::IntoParams;
 use web::ApiError;
 use web::csv::ReportFormat;
@@ -15,7 +16,7 @@ use crate::app::State;
 use crate::queries::coverage::{CoverageReport, coverage};
 use crate::queries::going_cold::{GoingColdReport, going_cold};
 use crate::queries::themes::{ThemesReport, themes};
-use crate::read_models::{Schools, Stakeholders};
+use crate::read_models::{SchoolDoc, Schools, StakeholderDoc, Stakeholders};
 
 /// The meeting plan's coverage: for each school, whether IT has met its principal, when,
 /// where and whether on their own turf, and on which work day of the round; the principals not
@@ -36,9 +37,30 @@ pub async fn coverage_report(
 ) -> Result<HttpResponse, ApiError> {
     let now = now(&state);
     let district = state.district.now(state.commands.store()).await?;
-    let view = read_models(&state, None, &[Schools::NAME, Stakeholders::NAME]).await?;
-    let (schools, people) = futures::try_join!(view.all::<Schools>(), view.all::<Stakeholders>())?;
+    let (schools, people) = schools_and_people(&state).await?;
     Ok(HttpResponse::Ok().json(coverage(&schools, &people, &district.0.calendar, now)))
+}
+
+/// Every school and every person, as the read models have them once they include everything
+/// in the log now: what the relationship reports are computed from.
+pub(super) async fn schools_and_people(
+    state: &State,
+) -> Result<(Vec<SchoolDoc>, Vec<StakeholderDoc>), ApiError> {
+    let view = read_models(state, None, &[Schools::NAME, Stakeholders::NAME]).await?;
+    Ok(futures::try_join!(view.all::<Schools>(), view.all::<Stakeholders>())?)
+}
+
+/// A report's query string as `P`, parsed after the caller's role was checked (401 and 403
+/// come before 400): a 400 `invalid-query` problem for what is not `P` as documented.
+fn report_params<P: DeserializeOwned>(req: &HttpRequest) -> Result<P, ApiError> {
+    actix_web::web::Query::<P>::from_query(req.query_string())
+        .map(actix_web::web::Query::into_inner)
+        .map_err(|e| invalid_query(format!("The query string is invalid: {e}.")))
+}
+
+/// 400 `invalid-query`, with `detail`.
+fn invalid_query(detail: String) -> ApiError {
+    ApiError::bad_request("invalid-query", detail).with_title("Invalid query string")
 }
 
 /// The going-cold report's parameters.
@@ -55,17 +77,11 @@ pub struct GoingColdParams {
     pub format: Option<ReportFormat>,
 }
 
-/// Parses the query string after the caller's role was checked (401 and 403 come before 400):
-/// a 400 `invalid-query` problem for what is not the parameters as documented.
+/// The going-cold report's parameters, or 400 `invalid-query` ([`report_params`]).
 fn parse_params(req: &HttpRequest) -> Result<(Option<BusinessDaySpan>, ReportFormat), ApiError> {
-    let invalid = |detail: String| {
-        ApiError::bad_request("invalid-query", detail).with_title("Invalid query string")
-    };
-    let params = actix_web::web::Query::<GoingColdParams>::from_query(req.query_string())
-        .map_err(|e| invalid(format!("The query string is invalid: {e}.")))?
-        .into_inner();
+    let params: GoingColdParams = report_params(req)?;
     let days = params.business_days.map(BusinessDaySpan::new).transpose().map_err(|e| {
-        invalid(format!("The query parameter `business_days` is invalid: {}.", e.message()))
+        invalid_query(format!("The query parameter `business_days` is invalid: {}.", e.message()))
     })?;
     Ok((days, params.format.unwrap_or_default()))
 }
@@ -103,8 +119,7 @@ pub async fn going_cold_report(
 ) -> Result<HttpResponse, ApiError> {
     let (days, format) = parse_params(&req)?;
     let as_of = as_of(&state).await?;
-    let view = read_models(&state, None, &[Schools::NAME, Stakeholders::NAME]).await?;
-    let (schools, people) = futures::try_join!(view.all::<Schools>(), view.all::<Stakeholders>())?;
+    let (schools, people) = schools_and_people(&state).await?;
     let days = days.unwrap_or(as_of.contact.going_cold_after);
     let report = going_cold(&people, &schools, &as_of, days);
     Ok(match format {
@@ -148,15 +163,9 @@ pub async fn themes_report(
     state: Data<State>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let params = actix_web::web::Query::<ThemesParams>::from_query(req.query_string())
-        .map_err(|e| {
-            ApiError::bad_request("invalid-query", format!("The query string is invalid: {e}."))
-                .with_title("Invalid query string")
-        })?
-        .into_inner();
+    let params: ThemesParams = report_params(&req)?;
     let vision = state.vision.now(state.commands.store()).await?;
-    let view = read_models(&state, None, &[Schools::NAME, Stakeholders::NAME]).await?;
-    let (schools, people) = futures::try_join!(view.all::<Schools>(), view.all::<Stakeholders>())?;
+    let (schools, people) = schools_and_people(&state).await?;
     let report = themes(&vision.0, &schools, &people);
     Ok(match params.format.unwrap_or_default() {
         ReportFormat::Json => HttpResponse::Ok().json(report),

@@ -39,6 +39,35 @@ pub struct Profile {
     pub school_id: Option<SchoolId>,
 }
 
+impl Profile {
+    /// The profile a registration gives.
+    fn registered(e: StakeholderRegistered) -> Self {
+        let StakeholderRegistered { name, email, phone, role, school_id, .. } = e;
+        Self { name, email, phone, role, school_id }
+    }
+
+    /// The registration of this profile as stakeholder `stakeholder_id`.
+    fn registration(self, stakeholder_id: Uuid) -> StakeholderRegistered {
+        let Self { name, email, phone, role, school_id } = self;
+        StakeholderRegistered { stakeholder_id, name, email, phone, role, school_id }
+    }
+}
+
+/// An update carries the whole profile.
+impl From<StakeholderUpdated> for Profile {
+    fn from(e: StakeholderUpdated) -> Self {
+        let StakeholderUpdated { name, email, phone, role, school_id } = e;
+        Self { name, email, phone, role, school_id }
+    }
+}
+
+impl From<Profile> for StakeholderUpdated {
+    fn from(p: Profile) -> Self {
+        let Profile { name, email, phone, role, school_id } = p;
+        Self { name, email, phone, role, school_id }
+    }
+}
+
 /// A stakeholder, rebuilt from their stream.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stakeholder {
@@ -172,23 +201,9 @@ impl Aggregate for Stakeholder {
         match event {
             StakeholderEvent::Registered(e) => {
                 self.stakeholder_id = Some(e.stakeholder_id);
-                self.profile = Some(Profile {
-                    name: e.name.clone(),
-                    email: e.email.clone(),
-                    phone: e.phone.clone(),
-                    role: e.role,
-                    school_id: e.school_id.clone(),
-                });
+                self.profile = Some(Profile::registered(e.clone()));
             }
-            StakeholderEvent::Updated(e) => {
-                self.profile = Some(Profile {
-                    name: e.name.clone(),
-                    email: e.email.clone(),
-                    phone: e.phone.clone(),
-                    role: e.role,
-                    school_id: e.school_id.clone(),
-                });
-            }
+            StakeholderEvent::Updated(e) => self.profile = Some(Profile::from(e.clone())),
             StakeholderEvent::ConversationHeld(e) => {
                 self.conversations += 1;
                 self.last_contact = self.last_contact.max(Some(e.held_at));
@@ -212,21 +227,9 @@ impl Aggregate for Stakeholder {
                 check_school(&cmd.profile, cmd.school_exists)?;
                 let id = cmd.stakeholder_id;
                 cmd.email.free_for(id)?;
-                let p = cmd.profile;
                 let claimed = EmailClaimed { stakeholder_id: id }.into();
-                let claim = on_claim(&p.email, cmd.email, claimed);
-                Ok(Decision::events(vec![
-                    StakeholderRegistered {
-                        stakeholder_id: id,
-                        name: p.name,
-                        email: p.email,
-                        phone: p.phone,
-                        role: p.role,
-                        school_id: p.school_id,
-                    }
-                    .into(),
-                ])
-                .opening(claim))
+                let claim = on_claim(&cmd.profile.email, cmd.email, claimed);
+                Ok(Decision::events(vec![cmd.profile.registration(id).into()]).opening(claim))
             }
             StakeholderCommand::Update(cmd) => {
                 let current = self.profile.as_ref().ok_or(DomainError::UnknownStakeholder)?;
@@ -246,17 +249,7 @@ impl Aggregate for Stakeholder {
                         claims.push(on_claim(&current.email, cmd.current_email, released));
                     }
                 }
-                let p = cmd.profile;
-                let decision = Decision::events(vec![
-                    StakeholderUpdated {
-                        name: p.name,
-                        email: p.email,
-                        phone: p.phone,
-                        role: p.role,
-                        school_id: p.school_id,
-                    }
-                    .into(),
-                ]);
+                let decision = Decision::events(vec![StakeholderUpdated::from(cmd.profile).into()]);
                 Ok(claims.into_iter().fold(decision, Decision::opening))
             }
             StakeholderCommand::HoldConversation(cmd) => self.hold_conversation(cmd),
