@@ -197,27 +197,8 @@ pub fn component_schemas() -> Vec<(String, RefOr<Schema>)> {
     all.into_iter().collect()
 }
 
-/// What the crate's tests share.
-#[cfg(test)]
-pub(crate) mod testing {
-    use crate::EventFamily;
-
-    /// Every event of `events` comes back equal from its wire form (its type and its data,
-    /// written out as JSON text and read back), and `events` covers every event type of `F`.
-    pub fn round_trip<F: EventFamily + PartialEq + std::fmt::Debug>(events: Vec<F>) {
-        let mut types: Vec<&str> = events.iter().map(|e| e.event_type()).collect();
-        types.sort_unstable();
-        types.dedup();
-        let mut all = F::EVENT_TYPES.to_vec();
-        all.sort_unstable();
-        assert_eq!(types, all, "the test must cover every event type");
-        for event in events {
-            let text = serde_json::to_string(&event.to_data()).unwrap();
-            let reparsed: serde_json::Value = serde_json::from_str(&text).unwrap();
-            assert_eq!(F::from_parts(event.event_type(), &reparsed).unwrap(), event);
-        }
-    }
-}
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 #[cfg(test)]
 mod tests {

@@ -437,23 +437,10 @@ mod tests {
         // Requested at t0 - 3 days, entered at t0: a call on the day after the request counts,
         // one before the request does not, and a dated alternative counts from its own time.
         let requested = at(-3 * 24 * 60);
-        use crate::values::{Currency, Email, ExternalRef, Money, PaymentMethod, SchoolId};
+
         let submitted = crate::gate::PurchaseSubmitted {
-            purchase_id: Uuid::from_u128(3),
-            external_ref: ExternalRef::parse("REQ-3").unwrap(),
-            idempotency_key: None,
-            submitted_by: "erp".into(),
-            request_hash: "00".repeat(32),
-            school_id: SchoolId::parse("lincoln-elem").unwrap(),
-            requester_email: Email::parse("pat@district.org").unwrap(),
-            vendor: crate::values::ShortText::parse("Gadget Barn").unwrap(),
-            payment_method: PaymentMethod::PurchaseOrder,
-            merchant_category_code: None,
-            currency: Currency::parse("USD").unwrap(),
-            lines: vec![],
-            purpose: None,
-            total: Money::parse("0").unwrap(),
             requested_at: Some(requested),
+            ..crate::testing::submitted(Uuid::from_u128(3))
         };
         let dated_alternative = |minutes: i64| -> PurchaseEvent {
             let PurchaseEvent::AlternativeProposed(mut a) = alternative() else { unreachable!() };

@@ -1,15 +1,10 @@
 use chrono::NaiveDate;
 
 use super::*;
-use crate::calendar::{BusinessHours, ClockTime, TimeZoneName, Weekday};
-use crate::district::DistrictSet;
 use crate::gate::{
-    CallLogged, PurchaseApproved, PurchaseDecided, PurchaseLine, PurchaseSubmitted,
-    WaitingOnRequester,
+    CallLogged, PurchaseApproved, PurchaseDecided, PurchaseSubmitted, WaitingOnRequester,
 };
-use crate::values::{
-    Category, Currency, ExternalRef, LongText, Money, Quantity, SchoolId, ShortText,
-};
+use crate::values::{LongText, ShortText};
 
 fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -20,17 +15,7 @@ fn t(s: &str) -> DateTime<Utc> {
 /// escalated to the CTO.
 fn district() -> District {
     let mut district = District::default();
-    let set = DistrictSet {
-        name: ShortText::parse("Springfield").unwrap(),
-        time_zone: TimeZoneName::parse("America/Chicago").unwrap(),
-        business_hours: BusinessHours::new(
-            ClockTime::parse("08:00").unwrap(),
-            ClockTime::parse("17:00").unwrap(),
-            Weekday::ALL[..5].to_vec(),
-        )
-        .unwrap(),
-        school_year_starts_in: None,
-    };
+    let set = crate::testing::district_set("America/Chicago");
     let targets = crate::district::tests::targets(120);
     district.apply(&set.into(), 1, t("2024-09-01T00:00:00Z"));
     district.apply(&targets.into(), 2, t("2024-09-01T00:00:00Z"));
@@ -49,30 +34,8 @@ fn with_closure(mut district: District, date: &str) -> District {
 const PURCHASE: Uuid = Uuid::from_u128(42);
 
 fn submitted(method: PaymentMethod) -> PurchaseEvent {
-    PurchaseSubmitted {
-        purchase_id: PURCHASE,
-        external_ref: ExternalRef::parse("REQ-1").unwrap(),
-        idempotency_key: None,
-        submitted_by: "erp".into(),
-        request_hash: "00".repeat(32),
-        school_id: SchoolId::parse("lincoln-elem").unwrap(),
-        requester_email: Email::parse("pat@district.org").unwrap(),
-        vendor: ShortText::parse("Gadget Barn").unwrap(),
-        payment_method: method,
-        merchant_category_code: None,
-        currency: Currency::parse("USD").unwrap(),
-        lines: vec![PurchaseLine {
-            sku: None,
-            description: ShortText::parse("Tablet").unwrap(),
-            category: Category::parse("tablets").unwrap(),
-            quantity: Quantity::new(1).unwrap(),
-            unit_price: Money::parse("300").unwrap(),
-        }],
-        purpose: None,
-        total: Money::parse("300").unwrap(),
-        requested_at: None,
-    }
-    .into()
+    let submitted = crate::testing::submitted(PURCHASE);
+    PurchaseSubmitted { payment_method: method, request_hash: "00".repeat(32), ..submitted }.into()
 }
 
 fn decided(decision: Decision) -> PurchaseEvent {

@@ -110,24 +110,14 @@ impl Aggregate for DistrictSettings {
 
 #[cfg(test)]
 mod tests {
-    use events::calendar::{BusinessHours, ClockTime, TimeZoneName, Weekday};
+
     use events::district::{BusinessMinutes, ByPaymentMethod};
     use kernel::testing::given;
 
     use super::*;
 
     fn set(zone: &str) -> DistrictSet {
-        DistrictSet {
-            name: ShortText::parse("Springfield Public Schools").unwrap(),
-            time_zone: TimeZoneName::parse(zone).unwrap(),
-            business_hours: BusinessHours::new(
-                ClockTime::parse("08:00").unwrap(),
-                ClockTime::parse("17:00").unwrap(),
-                Weekday::ALL[..5].to_vec(),
-            )
-            .unwrap(),
-            school_year_starts_in: None,
-        }
+        events::testing::district_set(zone)
     }
 
     fn day(s: &str) -> NaiveDate {

@@ -1,0 +1,84 @@
+//! What tests of the published language share, here and in the services (the `testing`
+//! feature): typical events to start from, and the round-trip check of an event family.
+//!
+//! A test states what matters to it and takes the rest from here:
+//!
+//! ```ignore
+//! let card = PurchaseSubmitted { payment_method: PaymentMethod::PCard, ..testing::submitted(id) };
+//! ```
+
+use uuid::Uuid;
+
+use crate::EventFamily;
+use crate::calendar::{BusinessHours, ClockTime, TimeZoneName, Weekday};
+use crate::district::DistrictSet;
+use crate::gate::{PurchaseLine, PurchaseSubmitted};
+use crate::values::{
+    Category, Currency, Email, ExternalRef, Money, PaymentMethod, Quantity, SchoolId, ShortText,
+};
+
+/// The district "Springfield" in `zone` (an IANA name), open 08:00 to 17:00 on weekdays.
+pub fn district_set(zone: &str) -> DistrictSet {
+    DistrictSet {
+        name: ShortText::parse("Springfield").expect("a valid name"),
+        time_zone: TimeZoneName::parse(zone).expect("an IANA time zone"),
+        business_hours: BusinessHours::new(
+            ClockTime::parse("08:00").expect("a time"),
+            ClockTime::parse("17:00").expect("a time"),
+            Weekday::ALL[..5].to_vec(),
+        )
+        .expect("08:00-17:00 on weekdays is valid"),
+        school_year_starts_in: None,
+    }
+}
+
+/// A check's submission as the gate records it: `REQ-{id}` from `finance-erp`, one tablet at
+/// 300.00 USD from Gadget Barn for `lincoln-elem`, by purchase order, asked by
+/// `pat@district.org`, entered when it was asked.
+pub fn submitted(id: Uuid) -> PurchaseSubmitted {
+    PurchaseSubmitted {
+        purchase_id: id,
+        external_ref: ExternalRef::parse(&format!("REQ-{id}")).expect("a reference"),
+        idempotency_key: None,
+        submitted_by: "finance-erp".into(),
+        request_hash: "ab".repeat(32),
+        school_id: SchoolId::parse("lincoln-elem").expect("a slug"),
+        requester_email: Email::parse("pat@district.org").expect("an address"),
+        vendor: ShortText::parse("Gadget Barn").expect("a name"),
+        payment_method: PaymentMethod::PurchaseOrder,
+        merchant_category_code: None,
+        currency: Currency::parse("USD").expect("a currency"),
+        lines: vec![tablet(1, "300.00")],
+        purpose: None,
+        total: Money::parse("300.00").expect("an amount"),
+        requested_at: None,
+    }
+}
+
+/// `quantity` tablets (category `tablets`) at `unit_price` each, without a SKU.
+pub fn tablet(quantity: u32, unit_price: &str) -> PurchaseLine {
+    PurchaseLine {
+        sku: None,
+        description: ShortText::parse("Tablet").expect("a description"),
+        category: Category::parse("tablets").expect("a slug"),
+        quantity: Quantity::new(quantity).expect("a quantity"),
+        unit_price: Money::parse(unit_price).expect("an amount"),
+    }
+}
+
+/// Every event of `events` comes back equal from its wire form (its type and its data,
+/// written out as JSON text and read back), and `events` covers every event type of `F`.
+pub fn round_trip<F: EventFamily + PartialEq + std::fmt::Debug>(events: Vec<F>) {
+    let mut types: Vec<&str> = events.iter().map(|e| e.event_type()).collect();
+    types.sort_unstable();
+    types.dedup();
+    let mut all = F::EVENT_TYPES.to_vec();
+    all.sort_unstable();
+    assert_eq!(types, all, "the test must cover every event type");
+    for event in events {
+        let text = serde_json::to_string(&event.to_data()).expect("data serializes");
+        let reparsed: serde_json::Value = serde_json::from_str(&text).expect("JSON reads back");
+        let back = F::from_parts(event.event_type(), &reparsed).expect("the event decodes");
+        assert_eq!(back, event);
+    }
+}
