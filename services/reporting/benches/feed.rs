@@ -18,7 +18,6 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use auth::{AuthConfig, Issuer, Role, Verifier};
 use eventlog::{
     Actor, ExpectedVersion, Filter, Metadata, NewEvent, PgOptions, PgStore, RecordedEvent,
     SqliteStore, Store, StreamAppend, StreamName,
@@ -28,11 +27,9 @@ use reporting::feed::EventPage;
 use reporting::{CloudEvent, Reporting};
 use serde_json::{Value, json};
 
-const SECRET: &[u8] = b"reporting-bench-secret-at-least-32-bytes";
+mod common;
 
-fn env_number(name: &str, default: f64) -> f64 {
-    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
-}
+use common::{auditor_token, env_number, read_feed, verifier};
 
 fn sample_data(n: u64) -> Value {
     json!({
@@ -141,11 +138,6 @@ async fn fill(store: &Store, n: u64) {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct Cursor {
-    next_after: u64,
-}
-
 async fn over_http(name: &str, store: Store, n: u64) {
     fill(&store, n).await;
     let rate = |start: Instant| n as f64 / start.elapsed().as_secs_f64();
@@ -158,9 +150,7 @@ async fn over_http(name: &str, store: Store, n: u64) {
     }
     println!("{name:<8} store read_all, pages of 1000     {:>10.0} events/s", rate(start));
 
-    let verifier =
-        Arc::new(Verifier::new(AuthConfig::hs256(SECRET, "procgate", "procgate")).unwrap());
-    let reporting = Reporting::start(store.clone(), verifier).await.unwrap();
+    let reporting = Reporting::start(store.clone(), verifier()).await.unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let app =
         web::Application::build(listener, vec![Arc::new(reporting)], web::always_ready(), Some(2))
@@ -168,30 +158,11 @@ async fn over_http(name: &str, store: Store, n: u64) {
     let base = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
-    let token = Issuer::hs256(SECRET, "procgate", "procgate").unwrap().issue(
-        "bench",
-        &[Role::Auditor],
-        Duration::from_secs(600),
-    );
+    let token = auditor_token(Duration::from_secs(600));
     let client = reqwest::Client::new();
 
     let start = Instant::now();
-    let (mut after, mut bytes) = (0u64, 0usize);
-    while after < n {
-        let body = client
-            .get(format!("{base}/v1/events?after={after}&limit=1000"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        bytes += body.len();
-        // Only what paging needs (serde still checks the whole body, without building it).
-        let page: Cursor = serde_json::from_slice(&body).unwrap();
-        after = page.next_after;
-    }
+    let bytes = read_feed(&client, &base, &token, n).await;
     let page_rate = rate(start);
     println!(
         "{name:<8} GET /v1/events, pages of 1000    {page_rate:>10.0} events/s  ({:.0} bytes/event)",
@@ -247,10 +218,8 @@ async fn deliveries(name: &str, store: Store, n: u64, feed_rate: f64) {
     let key = reporting::notify::WebhookKey::new(&[7; 32]).unwrap();
     let mut settings = reporting::notify::Settings::new(key, "bench");
     settings.targets = reporting::notify::Targets::AllowPrivate;
-    let verifier =
-        Arc::new(Verifier::new(AuthConfig::hs256(SECRET, "procgate", "procgate")).unwrap());
     let reporting =
-        Reporting::start(store.clone(), verifier).await.unwrap().with_notifications(settings);
+        Reporting::start(store.clone(), verifier()).await.unwrap().with_notifications(settings);
     // The endpoint, registered as the API does, delivering from the start of the log.
     let id = uuid::Uuid::now_v7();
     let registered =

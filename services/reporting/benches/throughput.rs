@@ -34,7 +34,6 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use auth::{AuthConfig, Issuer, Role, Verifier};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use eventlog::{
     Actor, ExpectedVersion, Filter, Metadata, NewEvent, PgOptions, PgStore, Store, StreamAppend,
@@ -63,13 +62,12 @@ use futures::StreamExt;
 use reporting::Reporting;
 use uuid::Uuid;
 
-const SECRET: &[u8] = b"reporting-bench-secret-at-least-32-bytes";
+mod common;
+
+use common::{auditor_token, env_number, read_feed, verifier};
+
 const SCHOOLS: usize = 200;
 const APPEND_BATCH: usize = 10_000;
-
-fn env_number(name: &str, default: f64) -> f64 {
-    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
-}
 
 /// A small deterministic generator (xorshift64*), so runs are comparable.
 struct Rng(u64);
@@ -95,6 +93,19 @@ impl Rng {
 
 fn long(s: &str) -> LongText {
     LongText::parse(s).unwrap()
+}
+
+/// A call at `at` that reached the requester and recorded the goal.
+fn reached_call(at: DateTime<Utc>) -> PurchaseEvent {
+    CallLogged {
+        call_id: Uuid::now_v7(),
+        requester_reached: true,
+        goal: Some(long("Laptops the club can take home")),
+        notes: None,
+        occurred_at: at,
+        spoke_with: None,
+    }
+    .into()
 }
 
 fn short(s: &str) -> ShortText {
@@ -288,17 +299,7 @@ impl District {
                     .into(),
                 );
             }
-            events.push(
-                CallLogged {
-                    call_id: Uuid::now_v7(),
-                    requester_reached: true,
-                    goal: Some(long("Laptops the club can take home")),
-                    notes: None,
-                    occurred_at: now + TimeDelta::seconds(1),
-                    spoke_with: None,
-                }
-                .into(),
-            );
+            events.push(reached_call(now + TimeDelta::seconds(1)));
             events.push(
                 AlternativeProposed {
                     alternative_id: Uuid::now_v7(),
@@ -324,17 +325,8 @@ impl District {
         let mut breach = None;
         if decision == Decision::Advisory {
             if self.rng.chance(80) {
-                events.push(
-                    CallLogged {
-                        call_id: Uuid::now_v7(),
-                        requester_reached: true,
-                        goal: Some(long("Laptops the club can take home")),
-                        notes: None,
-                        occurred_at: asked + TimeDelta::minutes(60 + self.rng.below(900) as i64),
-                        spoke_with: None,
-                    }
-                    .into(),
-                );
+                let at = asked + TimeDelta::minutes(60 + self.rng.below(900) as i64);
+                events.push(reached_call(at));
             } else {
                 breach = self.outreach_breached(&events);
             }
@@ -520,11 +512,6 @@ async fn copy_out(pg: &PgStore) -> (u64, usize) {
     (rows, bytes)
 }
 
-#[derive(serde::Deserialize)]
-struct Cursor {
-    next_after: u64,
-}
-
 fn rate(events: u64, start: Instant) -> f64 {
     events as f64 / start.elapsed().as_secs_f64()
 }
@@ -650,9 +637,7 @@ async fn main() {
         reporting::rebuild(&*store, &|_| {}).await.unwrap();
     }
 
-    let verifier =
-        Arc::new(Verifier::new(AuthConfig::hs256(SECRET, "procgate", "procgate")).unwrap());
-    let reporting = Reporting::start(store.clone(), verifier).await.unwrap();
+    let reporting = Reporting::start(store.clone(), verifier()).await.unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let app = web::Application::build(
         listener,
@@ -668,32 +653,13 @@ async fn main() {
         .await
         .expect("the projections start at the rebuilt checkpoints")
         .unwrap();
-    let token = Issuer::hs256(SECRET, "procgate", "procgate").unwrap().issue(
-        "bench",
-        &[Role::Auditor],
-        Duration::from_secs(3600),
-    );
+    let token = auditor_token(Duration::from_secs(3600));
     let client = reqwest::Client::new();
 
     let bytes = std::cell::Cell::new(0usize);
     let (feed, feed_best) = repeated(repeat, || async {
         let start = Instant::now();
-        let mut after = 0u64;
-        bytes.set(0);
-        while after < head {
-            let body = client
-                .get(format!("{base}/v1/events?after={after}&limit=1000"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap();
-            bytes.set(bytes.get() + body.len());
-            let page: Cursor = serde_json::from_slice(&body).unwrap();
-            after = page.next_after;
-        }
+        bytes.set(read_feed(&client, &base, &token, head).await);
         rate(head, start)
     })
     .await;

@@ -63,6 +63,15 @@ pub struct EventPage<'a> {
     pub head: u64,
 }
 
+kernel::problem_responses! {
+    /// What the feed's reads, in pages or live, answer a caller without a role: any procgate
+    /// role may read the feed.
+    pub(crate) FeedErrors {
+        "401" => "No valid bearer token.",
+        "403" => "The token grants no procgate role.",
+    }
+}
+
 /// Reads a page of the log as CloudEvents, oldest first.
 ///
 /// What each role reads: IT staff, auditors and admins every event whole; an integration
@@ -90,8 +99,7 @@ pub struct EventPage<'a> {
             ),
         ),
         (status = 400, description = "A query parameter is invalid (`invalid-query`), for example `limit` over 1000 or an unknown parameter.", body = web::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token grants no procgate role.", body = web::Problem, content_type = "application/problem+json"),
+        FeedErrors,
         (status = 503, description = "The event store is not answering.", body = web::Problem, content_type = "application/problem+json"),
     )
 )]

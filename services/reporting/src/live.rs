@@ -44,7 +44,7 @@ use kernel::http::Caller;
 use web::ApiError;
 
 use crate::cloudevent::TYPICAL_EVENT_JSON;
-use crate::feed::FeedReaders;
+use crate::feed::{FeedErrors, FeedReaders};
 use crate::query::LiveParams;
 use crate::scope::{Scope, Shown};
 use crate::{Reporting, Settings, State};
@@ -73,8 +73,7 @@ pub const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
     responses(
         (status = 200, description = "An endless `text/event-stream`: `id:` is the sequence, `event:` the type, `data:` the CloudEvent JSON; `: keep-alive` comments when idle. The schema describes one message.", body = LiveMessage, content_type = "text/event-stream"),
         (status = 400, description = "A query parameter (`invalid-query`) or the `Last-Event-ID` header (`invalid-header`) is invalid.", body = web::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid bearer token.", body = web::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token grants no procgate role.", body = web::Problem, content_type = "application/problem+json"),
+        FeedErrors,
     )
 )]
 #[get("/v1/events/live")]

@@ -37,7 +37,6 @@
 //!   approved at once never gets a document.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use eventlog::{DocKey, Filter};
@@ -49,6 +48,7 @@ use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::purchases::HELD_PURCHASE_EVENTS;
 use super::rollup::{self, DistrictMemo, Durations, Grains, Sum};
 
 /// The projection's (and checkpoint's) name, and the collection of its [`ClockDoc`]s.
@@ -256,17 +256,6 @@ pub struct Clocks {
     district: DistrictMemo,
 }
 
-impl Clocks {
-    /// The district in force: its settings as the log has them so far.
-    fn district(
-        &self,
-        docs: &mut Documents<'_, ClockDoc>,
-        event: &Recorded<'_>,
-    ) -> Result<Arc<District>, String> {
-        self.district.in_force(docs, DISTRICT, event)
-    }
-}
-
 impl ReadModel for Clocks {
     const NAME: &'static str = NAME;
     const SKIP_UNDECODABLE: bool = true;
@@ -286,16 +275,10 @@ impl ReadModel for Clocks {
     fn filter(&self) -> Filter {
         // Every purchase event the clocks' fold reacts to: waiting on the requester pauses the
         // decision clock as the gate judges it.
-        let mut types = vec![
-            "purchase-submitted",
-            "purchase-decided",
-            "call-logged",
-            "waiting-on-requester",
-            "purchase-approved",
-            "purchase-cancelled",
-            // The scheduler's breach: counted once, so the clock is not judged at each request.
-            "purchase-sla-breached",
-        ];
+        let mut types = HELD_PURCHASE_EVENTS.to_vec();
+        types.push("waiting-on-requester");
+        // The scheduler's breach: counted once, so the clock is not judged at each request.
+        types.push("purchase-sla-breached");
         types.extend(DistrictEvent::EVENT_TYPES);
         Filter::all().with_types(types)
     }
@@ -419,7 +402,7 @@ impl Clocks {
         change: Change,
         docs: &mut Documents<'_, ClockDoc>,
     ) -> Result<(), String> {
-        let district = self.district(docs, event)?;
+        let district = self.district.in_force(docs, DISTRICT, event)?;
         let clocks = doc.clocks.clocks(&district);
         let was_open = change != Change::Flagged && !doc.is_closed(&clocks);
         if let Some(first) = clocks.first() {

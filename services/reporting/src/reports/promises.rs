@@ -58,7 +58,9 @@ use chrono::NaiveDate;
 use eventlog::{DocKey, Filter};
 use events::Published;
 use events::rules::is_past_due;
-use events::stakeholders::{CALL_BEFORE_CANCEL, PromiseEvent, PromiseTo, StakeholderEvent};
+use events::stakeholders::{
+    CALL_BEFORE_CANCEL, PromiseEvent, PromiseMade, PromiseTo, StakeholderEvent,
+};
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -106,6 +108,32 @@ pub struct PromiseDoc {
 }
 
 impl PromiseDoc {
+    /// The promise as `made` (recorded at `position`) says. The school it concerns is the one
+    /// it was made to, or the school of the stakeholder it was made to as their documents
+    /// (`stakeholders`) have it then.
+    fn made(
+        made: &PromiseMade,
+        position: u64,
+        mut stakeholders: Documents<'_, StakeholderDoc>,
+    ) -> Self {
+        let school_id = match &made.to {
+            PromiseTo::School { school_id } => Some(school_id.to_string()),
+            PromiseTo::Stakeholder { stakeholder_id } => {
+                stakeholders.get(&stakeholder_id.to_string()).and_then(|s| s.school_id)
+            }
+        };
+        Self {
+            promise_id: made.promise_id,
+            sequence: position,
+            owner: made.owner.clone(),
+            school_id,
+            to: made.to.clone(),
+            due_on: made.due_on,
+            made_on: made.made_on,
+            kind: made.kind.clone(),
+        }
+    }
+
     fn is_call_before_cancel(&self) -> bool {
         self.kind.as_deref() == Some(CALL_BEFORE_CANCEL)
     }
@@ -187,6 +215,29 @@ pub struct StakeholderDoc {
     pub school_id: Option<String>,
 }
 
+impl StakeholderDoc {
+    /// Keeps in `stakeholders` where the stakeholder `id` works after `event`: the school a
+    /// registration or an update names (the other events do not say).
+    fn keep(event: &StakeholderEvent, id: &str, mut stakeholders: Documents<'_, Self>) {
+        let school = match event {
+            StakeholderEvent::Registered(e) => &e.school_id,
+            StakeholderEvent::Updated(e) => &e.school_id,
+            StakeholderEvent::ConversationHeld(_)
+            | StakeholderEvent::StarsAcknowledged(_)
+            | StakeholderEvent::SpokeForIt(_) => return,
+        };
+        stakeholders.put(id, &Self { school_id: school.as_ref().map(|s| s.to_string()) });
+    }
+}
+
+/// The document key of a promise event: its promise's id; none for the other events.
+fn promise_key(event: &Recorded<'_>) -> Vec<String> {
+    match event.event {
+        Published::Promise(_) => vec![event.stream_id().to_owned()],
+        _ => vec![],
+    }
+}
+
 /// Keeps the promises' figures by day, the open promises' and standing promises' documents,
 /// and stakeholders' schools.
 #[derive(Debug, Default)]
@@ -220,10 +271,7 @@ impl ReadModel for Promises {
     }
 
     fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
-        match event.event {
-            Published::Promise(_) => vec![event.stream_id().to_owned()],
-            _ => vec![],
-        }
+        promise_key(event)
     }
 
     fn other_keys(&self, event: &Recorded<'_>) -> Vec<DocKey> {
@@ -253,35 +301,9 @@ impl ReadModel for Promises {
     ) -> Result<(), String> {
         let id = event.stream_id();
         match event.event {
-            Published::Stakeholder(stakeholder) => {
-                let school = match stakeholder {
-                    StakeholderEvent::Registered(e) => &e.school_id,
-                    StakeholderEvent::Updated(e) => &e.school_id,
-                    StakeholderEvent::ConversationHeld(_)
-                    | StakeholderEvent::StarsAcknowledged(_)
-                    | StakeholderEvent::SpokeForIt(_) => return Ok(()),
-                };
-                let doc = StakeholderDoc { school_id: school.as_ref().map(|s| s.to_string()) };
-                docs.of::<StakeholderDoc>(STAKEHOLDERS).put(id, &doc);
-            }
+            Published::Stakeholder(e) => StakeholderDoc::keep(e, id, docs.of(STAKEHOLDERS)),
             Published::Promise(PromiseEvent::Made(m)) => {
-                let school_id = match &m.to {
-                    PromiseTo::School { school_id } => Some(school_id.to_string()),
-                    PromiseTo::Stakeholder { stakeholder_id } => docs
-                        .of::<StakeholderDoc>(STAKEHOLDERS)
-                        .get(&stakeholder_id.to_string())
-                        .and_then(|s| s.school_id),
-                };
-                let doc = PromiseDoc {
-                    promise_id: m.promise_id,
-                    sequence: event.position,
-                    owner: m.owner.clone(),
-                    school_id,
-                    to: m.to.clone(),
-                    due_on: m.due_on,
-                    made_on: m.made_on,
-                    kind: m.kind.clone(),
-                };
+                let doc = PromiseDoc::made(m, event.position, docs.of(STAKEHOLDERS));
                 if doc.is_call_before_cancel() {
                     // Kept by construction, checked against the gate's record: see the report.
                     docs.of::<PromiseDoc>(STANDING).put(id, &doc);

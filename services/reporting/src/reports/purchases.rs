@@ -87,6 +87,16 @@ pub const HELD_FIGURES: Grains = Grains { days: HELD_BY_DAY, months: HELD_BY_MON
 pub const DISTRICT: &str = "reporting.purchases.district";
 pub use super::clocks::DISTRICT_KEY;
 
+/// The events of a held purchase's life that this projection and the clocks both fold: the
+/// submission, the decision, calls and the resolution.
+pub(crate) const HELD_PURCHASE_EVENTS: [&str; 5] = [
+    "purchase-submitted",
+    "purchase-decided",
+    "call-logged",
+    "purchase-approved",
+    "purchase-cancelled",
+];
+
 /// What the held purchases flagged on one day at one school came to (zeros and empty lists are
 /// left out of the stored JSON).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -233,17 +243,6 @@ pub struct Purchases {
     district: DistrictMemo,
 }
 
-impl Purchases {
-    /// The district in force: its settings as the log has them so far.
-    fn district(
-        &self,
-        docs: &mut Documents<'_, HeldDoc>,
-        event: &Recorded<'_>,
-    ) -> Result<std::sync::Arc<District>, String> {
-        self.district.in_force(docs, DISTRICT, event)
-    }
-}
-
 impl ReadModel for Purchases {
     const NAME: &'static str = NAME;
     const COLLECTION: &'static str = HELD;
@@ -265,14 +264,8 @@ impl ReadModel for Purchases {
 
     fn filter(&self) -> Filter {
         // Accepting an alternative changes nothing here (it is followed by the approval).
-        let mut types = vec![
-            "purchase-submitted",
-            "purchase-decided",
-            "call-logged",
-            "alternative-proposed",
-            "purchase-approved",
-            "purchase-cancelled",
-        ];
+        let mut types = HELD_PURCHASE_EVENTS.to_vec();
+        types.push("alternative-proposed");
         types.extend(DistrictEvent::EVENT_TYPES);
         Filter::all().with_types(types)
     }
@@ -324,7 +317,7 @@ impl ReadModel for Purchases {
         match purchase {
             PurchaseEvent::Submitted(s) => awaiting_decision(id, s, docs),
             PurchaseEvent::Decided(d) => {
-                let district = self.district(docs, event)?;
+                let district = self.district.in_force(docs, DISTRICT, event)?;
                 match decided(event, purchase, d, &district, docs)? {
                     Some(Decided::Held(held)) => self.flagged(event, held, &district, docs)?,
                     Some(Decided::Advisory(check, asked_at)) => {
@@ -399,7 +392,7 @@ impl Purchases {
         else {
             return Ok(());
         };
-        let district = self.district(docs, event)?;
+        let district = self.district.in_force(docs, DISTRICT, event)?;
         count(event, doc, flagged_at, reached, resolved, &district, docs)
     }
 }

@@ -125,15 +125,7 @@ fn every_event_type_has_its_data_schema() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_app_serves_it() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let served: Value = app
-        .client
-        .get(format!("{}/openapi.json", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let served: Value = app.get("/openapi.json", None).send().await.unwrap().json().await.unwrap();
     assert_eq!(served, serde_json::to_value(reporting::openapi()).unwrap());
     app.stop().await;
 }

@@ -27,29 +27,32 @@ fn person(n: u128) -> PromiseTo {
     PromiseTo::Stakeholder { stakeholder_id: Uuid::from_u128(n) }
 }
 
-/// The stakeholder `n` registered at `school` (none: district staff) on day `days`.
-fn registered(n: u128, school: Option<&str>, days: i64) -> RecordedEvent {
-    let e = StakeholderEvent::from(StakeholderRegistered {
+/// The teacher `n`, working at `school` (none: district staff).
+fn teacher(n: u128, school: Option<&str>) -> StakeholderRegistered {
+    StakeholderRegistered {
         stakeholder_id: Uuid::from_u128(n),
         name: ShortText::parse("Pat Lee").unwrap(),
         email: Email::parse(&format!("p{n}@district.org")).unwrap(),
         phone: None,
         role: StakeholderRole::Teacher,
         school_id: school.map(|s| SchoolId::parse(s).unwrap()),
-    });
+    }
+}
+
+/// `e`, of the stakeholder `n`, recorded on day `days`.
+fn stakeholder_event(n: u128, e: StakeholderEvent, days: i64) -> RecordedEvent {
     event_at(stakeholder_stream(Uuid::from_u128(n)), e.event_type(), e.to_data(), on(days, 0))
+}
+
+/// The stakeholder `n` registered at `school` (none: district staff) on day `days`.
+fn registered(n: u128, school: Option<&str>, days: i64) -> RecordedEvent {
+    stakeholder_event(n, teacher(n, school).into(), days)
 }
 
 /// The stakeholder `n` moving to `school` on day `days`.
 fn moved(n: u128, school: Option<&str>, days: i64) -> RecordedEvent {
-    let e = StakeholderEvent::from(StakeholderUpdated {
-        name: ShortText::parse("Pat Lee").unwrap(),
-        email: Email::parse(&format!("p{n}@district.org")).unwrap(),
-        phone: None,
-        role: StakeholderRole::Teacher,
-        school_id: school.map(|s| SchoolId::parse(s).unwrap()),
-    });
-    event_at(stakeholder_stream(Uuid::from_u128(n)), e.event_type(), e.to_data(), on(days, 0))
+    let StakeholderRegistered { name, email, phone, role, school_id, .. } = teacher(n, school);
+    stakeholder_event(n, StakeholderUpdated { name, email, phone, role, school_id }.into(), days)
 }
 
 /// The promise `n` made by `owner` to `to`, recorded at day `days` and `minutes`, made on
@@ -394,20 +397,19 @@ mod oracle {
         Broken,
     }
 
+    /// A promise as it was made, and its outcome once settled.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     pub struct OldPromiseDoc {
-        sequence: u64,
-        owner: String,
-        school_id: Option<String>,
-        due_on: NaiveDate,
-        made_on: NaiveDate,
-        kind: Option<String>,
+        #[serde(flatten)]
+        made: PromiseDoc,
         outcome: Option<Outcome>,
     }
 
-    impl OldPromiseDoc {
-        fn is_call_before_cancel(&self) -> bool {
-            self.kind.as_deref() == Some(CALL_BEFORE_CANCEL)
+    impl std::ops::Deref for OldPromiseDoc {
+        type Target = PromiseDoc;
+
+        fn deref(&self) -> &PromiseDoc {
+            &self.made
         }
     }
 
@@ -426,10 +428,7 @@ mod oracle {
         }
 
         fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
-            match event.event {
-                Published::Promise(_) => vec![event.stream_id().to_owned()],
-                _ => vec![],
-            }
+            promise_key(event)
         }
 
         fn other_keys(&self, event: &Recorded<'_>) -> Vec<DocKey> {
@@ -452,33 +451,12 @@ mod oracle {
         ) -> Result<(), String> {
             let id = event.stream_id();
             match event.event {
-                Published::Stakeholder(stakeholder) => {
-                    let school = match stakeholder {
-                        StakeholderEvent::Registered(e) => &e.school_id,
-                        StakeholderEvent::Updated(e) => &e.school_id,
-                        _ => return Ok(()),
-                    };
-                    let doc = StakeholderDoc { school_id: school.as_ref().map(|s| s.to_string()) };
-                    docs.of::<StakeholderDoc>(ORACLE_STAKEHOLDERS).put(id, &doc);
+                Published::Stakeholder(e) => {
+                    StakeholderDoc::keep(e, id, docs.of(ORACLE_STAKEHOLDERS));
                 }
                 Published::Promise(PromiseEvent::Made(m)) => {
-                    let school_id = match &m.to {
-                        PromiseTo::School { school_id } => Some(school_id.to_string()),
-                        PromiseTo::Stakeholder { stakeholder_id } => docs
-                            .of::<StakeholderDoc>(ORACLE_STAKEHOLDERS)
-                            .get(&stakeholder_id.to_string())
-                            .and_then(|s| s.school_id),
-                    };
-                    let doc = OldPromiseDoc {
-                        sequence: event.position,
-                        owner: m.owner.clone(),
-                        school_id,
-                        due_on: m.due_on,
-                        made_on: m.made_on,
-                        kind: m.kind.clone(),
-                        outcome: None,
-                    };
-                    docs.put(id, &doc);
+                    let made = PromiseDoc::made(m, event.position, docs.of(ORACLE_STAKEHOLDERS));
+                    docs.put(id, &OldPromiseDoc { made, outcome: None });
                 }
                 Published::Promise(settled) => {
                     let Some(mut doc) = docs.get(id) else { return Ok(()) };
