@@ -209,6 +209,17 @@ mod tests {
         doc
     }
 
+    /// Lincoln's principal (id 1), registered 2024-08-01 and met Friday 2024-09-06.
+    fn ada(name: &str) -> StakeholderDoc {
+        let met = Some("2024-09-06T15:00:00Z");
+        person(1, name, StakeholderRole::Principal, Some(lincoln()), "2024-08-01T00:00:00Z", met)
+    }
+
+    /// A principal without a school (id 4), registered Friday 2024-09-06 and never met.
+    fn zed() -> StakeholderDoc {
+        person(4, "Zed Principal", StakeholderRole::Principal, None, "2024-09-06T09:00:00Z", None)
+    }
+
     /// `person` has spoken for IT to someone.
     fn advocate(mut person: StakeholderDoc) -> StakeholderDoc {
         person.spoke_for_it.push(events::stakeholders::SpokeForIt {
@@ -226,14 +237,7 @@ mod tests {
         let now: DateTime<Utc> = "2024-10-07T12:00:00Z".parse().unwrap();
         let people = vec![
             // Met Friday 2024-09-06: 21 business days.
-            person(
-                1,
-                "Ada Principal",
-                StakeholderRole::Principal,
-                Some(lincoln()),
-                "2024-08-01T00:00:00Z",
-                Some("2024-09-06T15:00:00Z"),
-            ),
+            ada("Ada Principal"),
             // Met Monday 2024-09-09: exactly 20, going cold today.
             person(
                 2,
@@ -253,14 +257,7 @@ mod tests {
                 Some("2024-09-10T15:00:00Z"),
             ),
             // Never met, registered Friday 2024-09-06: 21, listed before Ada at the same count.
-            person(
-                4,
-                "Zed Principal",
-                StakeholderRole::Principal,
-                None,
-                "2024-09-06T09:00:00Z",
-                None,
-            ),
+            zed(),
             // A teacher is not watched, however long ago.
             person(
                 5,
@@ -323,24 +320,7 @@ mod tests {
     fn the_csv_has_a_row_per_person() {
         let schools = collection::<Schools>(&district_docs());
         let now: DateTime<Utc> = "2024-10-07T12:00:00Z".parse().unwrap();
-        let people = vec![
-            person(
-                1,
-                "Ada, Principal",
-                StakeholderRole::Principal,
-                Some(lincoln()),
-                "2024-08-01T00:00:00Z",
-                Some("2024-09-06T15:00:00Z"),
-            ),
-            person(
-                4,
-                "Zed Principal",
-                StakeholderRole::Principal,
-                None,
-                "2024-09-06T09:00:00Z",
-                None,
-            ),
-        ];
+        let people = vec![ada("Ada, Principal"), zed()];
         let csv = going_cold(&people, &schools, &as_of(now), span(20)).csv().finish();
         let lines: Vec<&str> = csv.split("\r\n").collect();
         assert_eq!(

@@ -186,7 +186,9 @@ impl ThemesReport {
 
 #[cfg(test)]
 mod tests {
-    use events::stakeholders::{ConversationHeld, StakeholderRole, Theme, VisionSet};
+    use events::stakeholders::{
+        ConversationHeld, StakeholderRegistered, StakeholderRole, Theme, VisionSet,
+    };
     use events::values::{Email, LongText};
 
     use super::*;
@@ -210,24 +212,15 @@ mod tests {
 
     fn person(school: &str) -> StakeholderDoc {
         let id = Uuid::now_v7();
-        StakeholderDoc {
+        let registered = StakeholderRegistered {
             stakeholder_id: id,
             name: ShortText::parse("Dana Whitfield").unwrap(),
             email: Email::parse(&format!("{id}@district.org")).unwrap(),
             phone: None,
             role: StakeholderRole::Teacher,
             school_id: Some(SchoolId::parse(school).unwrap()),
-            conversations: vec![],
-            last_contact: None,
-            wish_ids: vec![],
-            followup_ids: vec![],
-            promise_ids: vec![],
-            acknowledgements: vec![],
-            spoke_for_it: vec![],
-            registered_at: at("2025-08-01T00:00:00Z"),
-            updated_at: at("2025-08-01T00:00:00Z"),
-            erased_at: None,
-        }
+        };
+        StakeholderDoc::registered(registered, at("2025-08-01T00:00:00Z"))
     }
 
     fn theme(id: &str, title: &str) -> Theme {

@@ -3,13 +3,14 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use eventlog::Filter;
 use events::Published;
-use events::stakeholders::{FOLLOWUP_CATEGORY, FollowUpEvent};
+use events::stakeholders::{FOLLOWUP_CATEGORY, FollowUpEvent, FollowUpScheduled};
 use events::values::LongText;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::change;
 use crate::domain::is_past_due;
 
 /// A follow-up (`stakeholders.followups`).
@@ -25,6 +26,20 @@ pub struct FollowUpDoc {
 }
 
 impl FollowUpDoc {
+    /// A follow-up scheduled at `at`, not done.
+    fn scheduled(s: FollowUpScheduled, at: DateTime<Utc>) -> Self {
+        let FollowUpScheduled { followup_id, stakeholder_id, about, due_on } = s;
+        Self {
+            followup_id,
+            stakeholder_id,
+            about,
+            due_on,
+            scheduled_at: at,
+            done_on: None,
+            note: None,
+        }
+    }
+
     /// Whether it is overdue on `today`: not done and due before today.
     pub fn is_overdue(&self, today: NaiveDate) -> bool {
         self.done_on.is_none() && is_past_due(self.due_on, today)
@@ -66,26 +81,15 @@ impl ReadModel for FollowUps {
         let key = event.stream_id();
         match event.event {
             Published::FollowUp(FollowUpEvent::Scheduled(s)) => {
-                let doc = FollowUpDoc {
-                    followup_id: s.followup_id,
-                    stakeholder_id: s.stakeholder_id,
-                    about: s.about.clone(),
-                    due_on: s.due_on,
-                    scheduled_at: event.recorded_at,
-                    done_on: None,
-                    note: None,
-                };
-                docs.put(key, &doc);
+                docs.put(key, &FollowUpDoc::scheduled(s.clone(), event.recorded_at));
+                Ok(())
             }
-            Published::FollowUp(FollowUpEvent::Done(d)) => {
-                let mut doc = docs.require(key, event)?;
+            Published::FollowUp(FollowUpEvent::Done(d)) => change(docs, key, event, |doc| {
                 doc.done_on = Some(d.on);
                 doc.note = d.note.clone();
-                docs.put(key, &doc);
-            }
-            _ => {}
+            }),
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 

@@ -5,13 +5,14 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use eventlog::Filter;
 use events::Published;
-use events::stakeholders::{PROMISE_CATEGORY, PromiseEvent, PromiseTo};
+use events::stakeholders::{PROMISE_CATEGORY, PromiseEvent, PromiseMade, PromiseTo};
 use events::values::LongText;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::change;
 use crate::domain::is_past_due;
 
 /// Where a promise stands.
@@ -46,6 +47,27 @@ pub struct PromiseDoc {
 }
 
 impl PromiseDoc {
+    /// A promise made at `at`: open, or standing for the agreement's call-before-cancel one.
+    fn made(m: PromiseMade, at: DateTime<Utc>) -> Self {
+        let status =
+            if m.is_call_before_cancel() { PromiseStatus::Standing } else { PromiseStatus::Open };
+        let PromiseMade { promise_id, to, text, due_on, owner, made_on, kind } = m;
+        Self {
+            promise_id,
+            to,
+            text,
+            due_on,
+            owner,
+            made_on,
+            kind,
+            status,
+            evidence: None,
+            settled_on: None,
+            made_at: at,
+            updated_at: at,
+        }
+    }
+
     /// Whether it is overdue on `today`: open (not standing) and due before today.
     pub fn is_overdue(&self, today: NaiveDate) -> bool {
         self.status == PromiseStatus::Open && is_past_due(self.due_on, today)
@@ -74,38 +96,18 @@ impl ReadModel for Promises {
         let Published::Promise(promise_event) = event.event else { return Ok(()) };
         let (status, evidence, on) = match promise_event {
             PromiseEvent::Made(m) => {
-                let status = if m.is_call_before_cancel() {
-                    PromiseStatus::Standing
-                } else {
-                    PromiseStatus::Open
-                };
-                let doc = PromiseDoc {
-                    promise_id: m.promise_id,
-                    to: m.to.clone(),
-                    text: m.text.clone(),
-                    due_on: m.due_on,
-                    owner: m.owner.clone(),
-                    made_on: m.made_on,
-                    kind: m.kind.clone(),
-                    status,
-                    evidence: None,
-                    settled_on: None,
-                    made_at: at,
-                    updated_at: at,
-                };
-                docs.put(key, &doc);
+                docs.put(key, &PromiseDoc::made(m.clone(), at));
                 return Ok(());
             }
             PromiseEvent::Kept(k) => (PromiseStatus::Kept, &k.evidence, k.on),
             PromiseEvent::Broken(b) => (PromiseStatus::Broken, &b.evidence, b.on),
         };
-        let mut doc = docs.require(key, event)?;
-        doc.status = status;
-        doc.evidence = Some(evidence.clone());
-        doc.settled_on = Some(on);
-        doc.updated_at = at;
-        docs.put(key, &doc);
-        Ok(())
+        change(docs, key, event, |doc| {
+            doc.status = status;
+            doc.evidence = Some(evidence.clone());
+            doc.settled_on = Some(on);
+            doc.updated_at = at;
+        })
     }
 }
 

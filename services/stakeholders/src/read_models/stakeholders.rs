@@ -7,8 +7,8 @@ use events::Published;
 use events::privacy::{PRIVACY_CATEGORY, PrivacyEvent};
 use events::stakeholders::{
     ConversationHeld, FOLLOWUP_CATEGORY, FollowUpEvent, PROMISE_CATEGORY, Phone, PromiseEvent,
-    PromiseTo, STAKEHOLDER_CATEGORY, SpokeForIt, StakeholderEvent, StakeholderRole,
-    StarsAcknowledged, WISH_CATEGORY, WishEvent,
+    PromiseTo, STAKEHOLDER_CATEGORY, SpokeForIt, StakeholderEvent, StakeholderRegistered,
+    StakeholderRole, StakeholderUpdated, StarsAcknowledged, WISH_CATEGORY, WishEvent,
 };
 use events::values::{Email, SchoolId, ShortText};
 use kernel::{Documents, ReadModel, Recorded};
@@ -47,6 +47,36 @@ pub struct StakeholderDoc {
 }
 
 impl StakeholderDoc {
+    /// A person registered at `at`: their profile, nothing said or owed yet.
+    pub fn registered(r: StakeholderRegistered, at: DateTime<Utc>) -> Self {
+        let StakeholderRegistered { stakeholder_id, name, email, phone, role, school_id } = r;
+        Self {
+            stakeholder_id,
+            name,
+            email,
+            phone,
+            role,
+            school_id,
+            conversations: vec![],
+            last_contact: None,
+            wish_ids: vec![],
+            followup_ids: vec![],
+            promise_ids: vec![],
+            acknowledgements: vec![],
+            spoke_for_it: vec![],
+            registered_at: at,
+            updated_at: at,
+            erased_at: None,
+        }
+    }
+
+    /// Their profile as an update has it: whole.
+    fn profile(&mut self, u: StakeholderUpdated) {
+        let StakeholderUpdated { name, email, phone, role, school_id } = u;
+        (self.name, self.email, self.phone, self.role) = (name, email, phone, role);
+        self.school_id = school_id;
+    }
+
     /// Whether they are a principal of a school (the school's promises and held purchases then
     /// count towards their relationship health).
     pub fn principal_of(&self) -> Option<&SchoolId> {
@@ -106,36 +136,12 @@ impl ReadModel for Stakeholders {
         let Some(key) = key(event) else { return Ok(()) };
         let at = event.recorded_at;
         if let Published::Stakeholder(StakeholderEvent::Registered(r)) = event.event {
-            let doc = StakeholderDoc {
-                stakeholder_id: r.stakeholder_id,
-                name: r.name.clone(),
-                email: r.email.clone(),
-                phone: r.phone.clone(),
-                role: r.role,
-                school_id: r.school_id.clone(),
-                conversations: vec![],
-                last_contact: None,
-                wish_ids: vec![],
-                followup_ids: vec![],
-                promise_ids: vec![],
-                acknowledgements: vec![],
-                spoke_for_it: vec![],
-                registered_at: at,
-                updated_at: at,
-                erased_at: None,
-            };
-            docs.put(&key, &doc);
+            docs.put(&key, &StakeholderDoc::registered(r.clone(), at));
             return Ok(());
         }
         let mut doc = docs.require(&key, event)?;
         match event.event {
-            Published::Stakeholder(StakeholderEvent::Updated(u)) => {
-                doc.name = u.name.clone();
-                doc.email = u.email.clone();
-                doc.phone = u.phone.clone();
-                doc.role = u.role;
-                doc.school_id = u.school_id.clone();
-            }
+            Published::Stakeholder(StakeholderEvent::Updated(u)) => doc.profile(u.clone()),
             Published::Stakeholder(StakeholderEvent::ConversationHeld(c)) => {
                 doc.last_contact = doc.last_contact.max(Some(c.held_at));
                 doc.conversations.push(c.clone());

@@ -3,12 +3,14 @@
 use chrono::{DateTime, Utc};
 use eventlog::Filter;
 use events::Published;
-use events::stakeholders::{WISH_CATEGORY, WishEvent, WishProgressed, WishStatus};
+use events::stakeholders::{WISH_CATEGORY, WishEvent, WishProgressed, WishRecorded, WishStatus};
 use events::values::{LongText, SchoolId};
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
+
+use super::change;
 
 /// A tracked wish (`stakeholders.wishes`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -24,6 +26,25 @@ pub struct WishDoc {
     pub progress: Vec<WishProgressed>,
     /// When it was recorded or last progressed.
     pub last_activity_at: DateTime<Utc>,
+}
+
+impl WishDoc {
+    /// A wish just recorded: open, without headway.
+    fn recorded(r: WishRecorded) -> Self {
+        let WishRecorded { wish_id, stakeholder_id, school_id, text, conversation_id, recorded_at } =
+            r;
+        Self {
+            wish_id,
+            stakeholder_id,
+            school_id,
+            text,
+            conversation_id,
+            recorded_at,
+            status: WishStatus::Open,
+            progress: vec![],
+            last_activity_at: recorded_at,
+        }
+    }
 }
 
 /// Keeps `stakeholders.wishes`.
@@ -46,29 +67,16 @@ impl ReadModel for Wishes {
         let key = event.stream_id();
         match event.event {
             Published::Wish(WishEvent::Recorded(r)) => {
-                let doc = WishDoc {
-                    wish_id: r.wish_id,
-                    stakeholder_id: r.stakeholder_id,
-                    school_id: r.school_id.clone(),
-                    text: r.text.clone(),
-                    conversation_id: r.conversation_id,
-                    recorded_at: r.recorded_at,
-                    status: WishStatus::Open,
-                    progress: vec![],
-                    last_activity_at: r.recorded_at,
-                };
-                docs.put(key, &doc);
+                docs.put(key, &WishDoc::recorded(r.clone()));
+                Ok(())
             }
-            Published::Wish(WishEvent::Progressed(p)) => {
-                let mut doc = docs.require(key, event)?;
+            Published::Wish(WishEvent::Progressed(p)) => change(docs, key, event, |doc| {
                 doc.status = p.status;
                 doc.last_activity_at = doc.last_activity_at.max(p.at);
                 doc.progress.push(p.clone());
-                docs.put(key, &doc);
-            }
-            _ => {}
+            }),
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 

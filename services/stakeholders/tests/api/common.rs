@@ -205,6 +205,16 @@ impl TestApp {
 
     // -- the district, through the API ------------------------------------------------------
 
+    /// Sets the district's calendar as an admin: Chicago's time zone, business hours 08:00 to
+    /// 16:30 on weekdays.
+    pub async fn in_chicago(&self) {
+        let district = json!({
+            "name": "Springfield Public Schools", "time_zone": "America/Chicago",
+            "business_hours": {"start": "08:00", "end": "16:30", "days": ["mon", "tue", "wed", "thu", "fri"]},
+        });
+        self.put(Who::Admin, "/v1/district", &district).await.expect(200);
+    }
+
     /// Registers (or renames) a school as IT staff; its view.
     pub async fn school(&self, id: &str, name: &str) -> Value {
         let reply =

@@ -2,7 +2,7 @@
 //! UTC date until the district sets one: what follow-ups and promises are checked against and
 //! what *overdue* is measured from.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::common::{Calls, TestApp, Who};
 
@@ -14,13 +14,6 @@ const THURSDAY_EVENING: &str = "2030-01-11T01:30:00Z";
 const FRIDAY_EVENING: &str = "2030-01-12T01:30:00Z";
 const THURSDAY: &str = "2030-01-10";
 const FRIDAY: &str = "2030-01-11";
-
-fn chicago() -> Value {
-    json!({
-        "name": "Springfield Public Schools", "time_zone": "America/Chicago",
-        "business_hours": {"start": "08:00", "end": "16:30", "days": ["mon", "tue", "wed", "thu", "fri"]},
-    })
-}
 
 /// `(due_on, status)` of the person's follow-ups, in the list's order.
 async fn follow_ups(app: &TestApp, person: &str) -> Vec<(String, String)> {
@@ -48,7 +41,7 @@ async fn a_follow_up_due_on_friday_is_not_overdue_on_thursday_evening_in_chicago
     refused.expect_problem(422, "date-too-early");
 
     // Chicago's date is Thursday.
-    app.put(Who::Admin, "/v1/district", &chicago()).await.expect(200);
+    app.in_chicago().await;
     let district = app.get(Who::Auditor, "/v1/district").await;
     assert_eq!(district.expect(200)["today"], THURSDAY);
     let friday = app.post(Who::ItStaff, "/v1/follow-ups", &follow_up(FRIDAY)).await;

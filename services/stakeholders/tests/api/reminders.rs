@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::common::{Backend, Calls, TestApp, Who};
 
@@ -29,17 +29,10 @@ fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
-fn chicago() -> Value {
-    json!({
-        "name": "Springfield Public Schools", "time_zone": "America/Chicago",
-        "business_hours": {"start": "08:00", "end": "16:30", "days": ["mon", "tue", "wed", "thu", "fri"]},
-    })
-}
-
 /// The district in Chicago, the clock on Monday morning there, and a person; their id.
 async fn monday_in_chicago(app: &TestApp) -> String {
     app.clock.set(t(MONDAY_MORNING));
-    app.put(Who::Admin, "/v1/district", &chicago()).await.expect(200);
+    app.in_chicago().await;
     app.person("Dana Whitfield", "principal", None).await
 }
 

@@ -345,10 +345,8 @@ async fn malformed_requests_paths_and_queries(app: TestApp) {
         "/v1/wishes/7",
         "/v1/promises/not-a-uuid",
         "/v1/follow-ups/x",
-    ];
-    for path in bad_paths {
-        app.get(Who::Auditor, path).await.expect_problem(400, "invalid-path");
-    }
+    ]
+    .map(|path| (path, "invalid-path"));
     let unknown = [
         (format!("/v1/schools/{}", unique_school()), "unknown-school"),
         (format!("/v1/stakeholders/{}", Uuid::now_v7()), "unknown-stakeholder"),
@@ -370,9 +368,10 @@ async fn malformed_requests_paths_and_queries(app: TestApp) {
         "/v1/promises?limit=1001",
         "/v1/follow-ups?status=late",
         "/v1/follow-ups?offset=-1",
-    ];
-    for path in bad_queries {
-        app.get(Who::Auditor, path).await.expect_problem(400, "invalid-query");
+    ]
+    .map(|path| (path, "invalid-query"));
+    for (path, slug) in bad_paths.into_iter().chain(bad_queries) {
+        app.get(Who::Auditor, path).await.expect_problem(400, slug);
     }
     app.stop().await;
 }

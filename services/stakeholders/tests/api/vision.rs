@@ -76,11 +76,7 @@ async fn meet(app: &TestApp, person: &str, at: &str, on_their_turf: bool) {
 async fn coverage_lists_the_principals_not_met_first_and_counts_work_days(app: TestApp) {
     // Chicago, weekdays; Thursday 2030-01-10. Monday's and Wednesday's meetings are in the past.
     app.clock.set(t("2030-01-10T18:00:00Z"));
-    let district = json!({
-        "name": "Springfield Public Schools", "time_zone": "America/Chicago",
-        "business_hours": {"start": "08:00", "end": "16:30", "days": ["mon", "tue", "wed", "thu", "fri"]},
-    });
-    app.put(Who::Admin, "/v1/district", &district).await.expect(200);
+    app.in_chicago().await;
     for (id, name) in [("adams-elem", "Adams"), ("baker-elem", "Baker"), ("carver-elem", "Carver")]
     {
         app.school(id, name).await;
@@ -123,11 +119,7 @@ async fn coverage_lists_the_principals_not_met_first_and_counts_work_days(app: T
 async fn a_round_of_meetings_is_planned_and_covered_in_work_days(app: TestApp) {
     // Chicago, weekdays; Thursday 2030-01-10. The round started on Monday the 7th.
     app.clock.set(t("2030-01-10T18:00:00Z"));
-    let district = json!({
-        "name": "Springfield Public Schools", "time_zone": "America/Chicago",
-        "business_hours": {"start": "08:00", "end": "16:30", "days": ["mon", "tue", "wed", "thu", "fri"]},
-    });
-    app.put(Who::Admin, "/v1/district", &district).await.expect(200);
+    app.in_chicago().await;
     for (id, name) in [("adams-elem", "Adams"), ("baker-elem", "Baker")] {
         app.school(id, name).await;
     }
