@@ -230,6 +230,25 @@ pub struct StakeholderUpdated {
     pub school_id: Option<SchoolId>,
 }
 
+impl StakeholderRegistered {
+    /// `stakeholder_id` registered with `profile`.
+    pub fn new(stakeholder_id: Uuid, profile: StakeholderUpdated) -> Self {
+        let StakeholderUpdated { name, email, phone, role, school_id } = profile;
+        Self { stakeholder_id, name, email, phone, role, school_id }
+    }
+
+    /// The profile the person was registered with.
+    pub fn profile(&self) -> StakeholderUpdated {
+        StakeholderUpdated {
+            name: self.name.clone(),
+            email: self.email.clone(),
+            phone: self.phone.clone(),
+            role: self.role,
+            school_id: self.school_id.clone(),
+        }
+    }
+}
+
 /// IT met the person: their vision and, at the first conversation with them, "2 stars and a
 /// wish" (two things IT does well, one it should do better); later conversations record them
 /// when they were asked. A wish is appended with `wish-recorded` on `wish-{wish_id}`.

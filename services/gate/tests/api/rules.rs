@@ -36,30 +36,27 @@ on_both_backends!(
 /// The requester of [`held_body`]'s purchases.
 const REQUESTER: &str = "pat.lee@district.org";
 
-/// Registers a stakeholder as the stakeholder relations service would; their id.
-async fn register(app: &TestApp, name: &str, email: &str) -> Uuid {
-    let id = Uuid::now_v7();
-    let event = StakeholderEvent::from(StakeholderRegistered {
-        stakeholder_id: id,
+/// A teacher's profile, as the stakeholder relations service records it.
+fn teacher(name: &str, email: &str) -> StakeholderUpdated {
+    StakeholderUpdated {
         name: ShortText::parse(name).unwrap(),
         email: Email::parse(email).unwrap(),
         phone: None,
         role: StakeholderRole::Teacher,
         school_id: None,
-    });
-    append_stakeholder(app, id, event).await;
+    }
+}
+
+/// Registers a stakeholder as the stakeholder relations service would; their id.
+async fn register(app: &TestApp, name: &str, email: &str) -> Uuid {
+    let id = Uuid::now_v7();
+    let registered = StakeholderRegistered::new(id, teacher(name, email));
+    append_stakeholder(app, id, registered.into()).await;
     id
 }
 
 async fn change_email(app: &TestApp, id: Uuid, name: &str, email: &str) {
-    let event = StakeholderEvent::from(StakeholderUpdated {
-        name: ShortText::parse(name).unwrap(),
-        email: Email::parse(email).unwrap(),
-        phone: None,
-        role: StakeholderRole::Teacher,
-        school_id: None,
-    });
-    append_stakeholder(app, id, event).await;
+    append_stakeholder(app, id, teacher(name, email).into()).await;
 }
 
 async fn append_stakeholder(app: &TestApp, id: Uuid, event: StakeholderEvent) {
