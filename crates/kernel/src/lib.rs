@@ -10,21 +10,19 @@
 //! | [`Latest`] | [`latest`] | a settings stream's state as last read, brought up to date with one read of its tail |
 //! | [`Schedule`], [`schedule::Wakes`] | [`schedule`] | a scheduler: follow the log, sleep until the next wake, write what falls due once |
 //! | [`privacy::sealed`] | [`privacy`] | the personal fields of every event, sealed in the log under each person's key |
-//! | [`http`] | [`http`] | the caller and its roles (checked first), bodies that are their own schema, paths, pages, metadata, store errors, the OpenAPI document |
+//! | [`http`] | [`http`] | the caller and its roles (checked first), alone or in a [`http::Context`] with the state and the request; bodies that are their own schema, paths, pages, metadata, store errors, the OpenAPI document and its shared response sets ([`problem_responses!`]) |
 //!
 //! A handler parses, runs and renders:
 //!
 //! ```ignore
 //! #[post("/v1/purchases/{id}/cancel")]
-//! pub async fn cancel(state: Data<State>, who: Caller<Writers>, req: HttpRequest,
-//!                     id: Path<String>, body: Body<CancelBody>) -> Result<HttpResponse, ApiError> {
-//!     let id = http::path_id("id", &id)?;
+//! pub async fn cancel(cx: Context<State, Writers>, body: Body<CancelBody>) -> Result<HttpResponse, ApiError> {
+//!     let id = cx.path_id("id")?;
 //!     let reason = body.parse()?.reason;
-//!     let meta = http::metadata(&who, &req, "gate");
-//!     state.commands.run(&meta, purchase_stream(id), &[], |p: &Purchase, _| {
+//!     cx.state.commands.run(&cx.metadata("gate"), purchase_stream(id), &[], |p: &Purchase, _| {
 //!         Ok(p.handle(PurchaseCommand::Cancel { reason: reason.clone() })?.into())
 //!     }).await?;
-//!     Ok(HttpResponse::Ok().json(state.purchase_view(id).await?))
+//!     Ok(HttpResponse::Ok().json(cx.state.purchase_view(id).await?))
 //! }
 //! ```
 //!
