@@ -298,7 +298,18 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
             technology-purchase gate. Every endpoint needs `Authorization: Bearer <JWT>`; errors \
             are RFC 9457 problems.",
     ),
-    components(schemas(web::Problem, web::FieldError, schemas::FeedEvent)),
+    components(schemas(
+        web::Problem,
+        web::FieldError,
+        schemas::FeedEvent,
+        // The reports' responses refer to them ([`reports::ReportResponses`]).
+        reports::adoption::AdoptionReport,
+        reports::promises::PromisesReport,
+        reports::response_times::ResponseTimesReport,
+        reports::rogue_spend::RogueSpendReport,
+        reports::sla::SlaReport,
+        reports::wishes::WishesReport,
+    )),
     modifiers(&BearerAuth, &EventSchemas),
     security(("bearer" = [])),
     tags(

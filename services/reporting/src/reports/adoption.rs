@@ -69,7 +69,9 @@ use web::ApiError;
 use super::csv::{Cell, Csv};
 use super::figures::{last_day_of, month_of_day, months_between, share, share_cents};
 use super::purchases::{self, SpendDoc, SpendSums};
-use super::{Report, ReportErrors, ReportParams, ReportPeriod, ReportRequest, Scope, format_cents};
+use super::{
+    Report, ReportParams, ReportPeriod, ReportRequest, ReportResponses, Scope, format_cents,
+};
 
 /// The projection's (and checkpoint's) name.
 pub const NAME: &str = "reporting.schools";
@@ -594,6 +596,10 @@ fn signings(docs: &AdoptionDocs, changes: &[&ChangeDoc], scope: &Scope) -> Vec<S
 
 impl Report for AdoptionReport {
     const NAME: &'static str = "adoption";
+    const CSV_EXAMPLE: &'static str = "\
+        dimension,month,schools_total,schools_gated,schools_gated_share,gated_share_of_all,currency,checks,technology_checks,technology_spend,gated_checks,gated_spend,gated_spend_share,school_id,school_name,signed_on,principal,advocates\r\n\
+        month,2024-09,3,2,0.6667,0.6667,USD,4,3,3000.00,2,2000.00,0.6667,,,,,\r\n\
+        signing,,,,,,,,,,,,,lincoln-elem,Lincoln Elementary,2024-09-12,Ana Ruiz,Sam Lee (2024-09-03)\r\n";
 
     fn csv(&self) -> Csv {
         let mut csv = Csv::new(&[
@@ -683,18 +689,7 @@ impl Report for AdoptionReport {
 /// (`?from=`, `?to=`, `?school_year=`): its months, the spend asked about, the changes and
 /// signings dated in it, and the schools at its end. `?format=csv` gives one row per month
 /// and currency (`dimension` `month`), then one per signing (`signing`).
-#[utoipa::path(
-    tag = "reports",
-    operation_id = "adoption_report",
-    params(ReportParams),
-    responses(
-        (status = 200, description = "The report, as JSON or (`?format=csv`) CSV with a header row.", content(
-            (AdoptionReport = "application/json"),
-            (String = "text/csv", example = json!("dimension,month,schools_total,schools_gated,schools_gated_share,gated_share_of_all,currency,checks,technology_checks,technology_spend,gated_checks,gated_spend,gated_spend_share,school_id,school_name,signed_on,principal,advocates\r\nmonth,2024-09,3,2,0.6667,0.6667,USD,4,3,3000.00,2,2000.00,0.6667,,,,,\r\nsigning,,,,,,,,,,,,,lincoln-elem,Lincoln Elementary,2024-09-12,Ana Ruiz,Sam Lee (2024-09-03)\r\n")),
-        )),
-        ReportErrors,
-    )
-)]
+#[utoipa::path(tag = "reports", params(ReportParams), responses(ReportResponses<AdoptionReport>))]
 #[get("/v1/reports/adoption")]
 pub async fn adoption_report(report: ReportRequest) -> Result<HttpResponse, ApiError> {
     let (service, scope) = (&report.service, &report.scope);

@@ -62,7 +62,8 @@ mod figures;
 mod period;
 pub mod rollup;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 pub use web::csv::ReportFormat;
@@ -79,7 +80,8 @@ use kernel::ReadModel;
 use kernel::http::{Caller, Roles, store_error};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use utoipa::IntoParams;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{IntoParams, IntoResponses, PartialSchema, ToSchema};
 use web::ApiError;
 
 pub use csv::Csv;
@@ -101,7 +103,7 @@ impl Roles for ReportReaders {
 
 kernel::problem_responses! {
     /// What every report may answer besides the report itself.
-    pub(crate) ReportErrors {
+    ReportErrors {
         "400" => "A query parameter is invalid (`invalid-query`).",
         "401" => "No valid bearer token.",
         "403" => "Needs it_staff, auditor or admin.",
@@ -259,6 +261,29 @@ pub(crate) fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiErro
     })
 }
 
+/// What a report's operation answers, for its OpenAPI document: the report `R` as JSON or as
+/// CSV ([`Report::CSV_EXAMPLE`]), and the problems every report may answer ([`ReportErrors`]).
+/// `R`'s schema is among the document's components (see [`crate::openapi`]).
+pub(crate) struct ReportResponses<R>(PhantomData<R>);
+
+impl<R: Report + ToSchema> IntoResponses for ReportResponses<R> {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let json = ContentBuilder::new().schema(Some(Ref::from_schema_name(R::name()))).build();
+        let csv = ContentBuilder::new()
+            .schema(Some(String::schema()))
+            .example(Some(R::CSV_EXAMPLE.into()))
+            .build();
+        let report = ResponseBuilder::new()
+            .description("The report, as JSON or (`?format=csv`) CSV with a header row.")
+            .content("application/json", json)
+            .content("text/csv", csv)
+            .build();
+        let mut responses = ReportErrors::responses();
+        responses.insert("200".to_owned(), report.into());
+        responses
+    }
+}
+
 /// A request for a report, as every report handler takes it: the caller may read reports (401
 /// and 403 come first), the query parameters parse ([`ReportParams`], else 400), and the period
 /// they ask for is known, in the district's calendar and with the schools' names, once the
@@ -308,6 +333,8 @@ impl FromRequest for ReportRequest {
 pub(crate) trait Report: Serialize {
     /// The report's name in its path (`adoption`).
     const NAME: &'static str;
+    /// An example of the report as CSV, for its OpenAPI document.
+    const CSV_EXAMPLE: &'static str;
     /// The report as CSV: a header row and the rows.
     fn csv(&self) -> Csv;
 }

@@ -72,7 +72,7 @@ use super::csv::{Cell, Csv};
 use super::figures::share;
 use super::purchases::{HELD_FIGURES, HeldCancellations, Purchases};
 use super::rollup::{self, Grains, Rollup, Sum};
-use super::{Report, ReportErrors, ReportParams, ReportPeriod, ReportRequest, Scope};
+use super::{Report, ReportParams, ReportPeriod, ReportRequest, ReportResponses, Scope};
 
 /// The projection's (and checkpoint's) name.
 pub const NAME: &str = "reporting.promises";
@@ -631,6 +631,11 @@ impl Groups {
 
 impl Report for PromisesReport {
     const NAME: &'static str = "promises";
+    const CSV_EXAMPLE: &'static str = "\
+        dimension,key,name,made,kept,broken,overdue,open,kept_share\r\n\
+        all,,,5,3,1,1,0,0.75\r\n\
+        owner,cto@district.org,,5,3,1,1,0,0.75\r\n\
+        school,lincoln-elem,Lincoln Elementary,2,1,0,1,0,1\r\n";
 
     fn csv(&self) -> Csv {
         let mut csv = Csv::new(&[
@@ -671,18 +676,7 @@ impl Report for PromisesReport {
 /// construction: for every cancelled held purchase of a gated school, a call that reached the
 /// requester and a proposed alternative came first (`call_before_cancel` shows the check).
 /// `?format=csv` gives one row for all promises, one per owner and one per school.
-#[utoipa::path(
-    tag = "reports",
-    operation_id = "promises_report",
-    params(ReportParams),
-    responses(
-        (status = 200, description = "The report, as JSON or (`?format=csv`) CSV with a header row.", content(
-            (PromisesReport = "application/json"),
-            (String = "text/csv", example = json!("dimension,key,name,made,kept,broken,overdue,open,kept_share\r\nall,,,5,3,1,1,0,0.75\r\nowner,cto@district.org,,5,3,1,1,0,0.75\r\nschool,lincoln-elem,Lincoln Elementary,2,1,0,1,0,1\r\n")),
-        )),
-        ReportErrors,
-    )
-)]
+#[utoipa::path(tag = "reports", params(ReportParams), responses(ReportResponses<PromisesReport>))]
 #[get("/v1/reports/promises")]
 pub async fn promises_report(report: ReportRequest) -> Result<HttpResponse, ApiError> {
     let (service, scope) = (&report.service, &report.scope);

@@ -41,7 +41,7 @@ use super::csv::{Cell, Csv};
 use super::figures::Stats;
 use super::purchases::{HELD_FIGURES, HeldFigures, Purchases};
 use super::rollup::{self, Rollup};
-use super::{Report, ReportErrors, ReportParams, ReportPeriod, ReportRequest, Scope};
+use super::{Report, ReportParams, ReportPeriod, ReportRequest, ReportResponses, Scope};
 
 // ---------------------------------------------------------------------------------------------
 // The report
@@ -108,6 +108,9 @@ pub fn build<'a>(
 
 impl Report for ResponseTimesReport {
     const NAME: &'static str = "response-times";
+    const CSV_EXAMPLE: &'static str = "\
+        dimension,key,name,held,open,approved,cancelled,reached_count,to_first_reached_call_p50_business_hours,to_first_reached_call_p90_business_hours,to_first_reached_call_max_business_hours,resolved_count,to_resolution_p50_business_hours,to_resolution_p90_business_hours,to_resolution_max_business_hours\r\n\
+        all,all,,3,1,1,1,2,1,2.5,2.5,2,8,10.5,10.5\r\n";
 
     fn csv(&self) -> Csv {
         let mut csv = Csv::new(&[
@@ -163,18 +166,7 @@ impl Report for ResponseTimesReport {
 /// call or resolution is recorded, in the calendar in force then. Over all held purchases, by
 /// school and by the month (in the district's time zone) they were flagged.
 /// `?format=csv` gives one row per group (`dimension` `all`, `school` or `month`).
-#[utoipa::path(
-    tag = "reports",
-    operation_id = "response_times_report",
-    params(ReportParams),
-    responses(
-        (status = 200, description = "The report, as JSON or (`?format=csv`) CSV with a header row.", content(
-            (ResponseTimesReport = "application/json"),
-            (String = "text/csv", example = json!("dimension,key,name,held,open,approved,cancelled,reached_count,to_first_reached_call_p50_business_hours,to_first_reached_call_p90_business_hours,to_first_reached_call_max_business_hours,resolved_count,to_resolution_p50_business_hours,to_resolution_p90_business_hours,to_resolution_max_business_hours\r\nall,all,,3,1,1,1,2,1,2.5,2.5,2,8,10.5,10.5\r\n")),
-        )),
-        ReportErrors,
-    )
-)]
+#[utoipa::path(tag = "reports", params(ReportParams), responses(ReportResponses<ResponseTimesReport>))]
 #[get("/v1/reports/response-times")]
 pub async fn response_times_report(report: ReportRequest) -> Result<HttpResponse, ApiError> {
     let (service, scope) = (&report.service, &report.scope);

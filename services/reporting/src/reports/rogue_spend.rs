@@ -85,7 +85,7 @@ use super::figures::month_of_day;
 use super::purchases::{ADVISORY_FIGURES, Purchases};
 use super::rollup::{Rollup, first_of_month};
 use super::{
-    Report, ReportErrors, ReportParams, ReportPeriod, ReportRequest, SchoolNames, Scope,
+    Report, ReportParams, ReportPeriod, ReportRequest, ReportResponses, SchoolNames, Scope,
     format_cents,
 };
 
@@ -550,6 +550,12 @@ const CSV_HEADER: [&str; 17] = [
 
 impl Report for RogueSpendReport {
     const NAME: &'static str = "rogue-spend";
+    const CSV_EXAMPLE: &'static str = "\
+        dimension,school_id,school_name,month,period,vendor,amount_band,currency,signed_on,days,unchecked_transactions,unchecked_total,unchecked_per_30_days,advisory_purchases,advisory_total,advisory_per_30_days,reduced\r\n\
+        all,,,,,,,USD,,,3,1900.00,,1,700.00,,\r\n\
+        school,roosevelt-high,Roosevelt High,,,,,USD,,,2,1300.00,,1,700.00,,\r\n\
+        signing,lincoln-elem,Lincoln Elementary,,before_signing,,,USD,2024-08-20,19,1,600.00,947.37,0,0.00,0.00,\r\n\
+        signing,lincoln-elem,Lincoln Elementary,,after_signing,,,USD,2024-08-20,73,0,0.00,0.00,0,0.00,0.00,true\r\n";
 
     fn csv(&self) -> Csv {
         let mut csv = Csv::new(&CSV_HEADER);
@@ -660,18 +666,7 @@ fn comparison_rows(
 /// whole total, largest first. `?format=csv` gives one row per group (`dimension` `all`,
 /// `school`, `month`, `school_and_month`, `vendor`, `school_and_vendor`, `amount`), then two
 /// rows (`before_signing`, `after_signing`) per `signing` and `trend` entry.
-#[utoipa::path(
-    tag = "reports",
-    operation_id = "rogue_spend_report",
-    params(ReportParams),
-    responses(
-        (status = 200, description = "The report, as JSON or (`?format=csv`) CSV with a header row.", content(
-            (RogueSpendReport = "application/json"),
-            (String = "text/csv", example = json!("dimension,school_id,school_name,month,period,vendor,amount_band,currency,signed_on,days,unchecked_transactions,unchecked_total,unchecked_per_30_days,advisory_purchases,advisory_total,advisory_per_30_days,reduced\r\nall,,,,,,,USD,,,3,1900.00,,1,700.00,,\r\nschool,roosevelt-high,Roosevelt High,,,,,USD,,,2,1300.00,,1,700.00,,\r\nsigning,lincoln-elem,Lincoln Elementary,,before_signing,,,USD,2024-08-20,19,1,600.00,947.37,0,0.00,0.00,\r\nsigning,lincoln-elem,Lincoln Elementary,,after_signing,,,USD,2024-08-20,73,0,0.00,0.00,0,0.00,0.00,true\r\n")),
-        )),
-        ReportErrors,
-    )
-)]
+#[utoipa::path(tag = "reports", params(ReportParams), responses(ReportResponses<RogueSpendReport>))]
 #[get("/v1/reports/rogue-spend")]
 pub async fn rogue_spend_report(report: ReportRequest) -> Result<HttpResponse, ApiError> {
     let (service, scope) = (&report.service, &report.scope);

@@ -88,7 +88,7 @@ use super::clocks::{ClockDoc, OPEN, SLA_FIGURES, SlaFigures};
 use super::csv::{Cell, Csv};
 use super::figures::{Grouped, Stats, month_of_day, share};
 use super::rollup::{self, Durations, Rollup};
-use super::{Report, ReportErrors, ReportParams, ReportPeriod, ReportRequest, Scope};
+use super::{Report, ReportParams, ReportPeriod, ReportRequest, ReportResponses, Scope};
 
 /// The SLA report.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -300,6 +300,9 @@ fn report(
 
 impl Report for SlaReport {
     const NAME: &'static str = "sla";
+    const CSV_EXAMPLE: &'static str = "\
+        dimension,key,name,purchases,first_contact_clocks,first_contact_met,first_contact_breached,first_contact_breached_open,first_contact_on_track,first_contact_warning,first_contact_attainment,first_contact_p50_business_hours,first_contact_p90_business_hours,decision_clocks,…\r\n\
+        all,all,,4,3,2,1,0,0,0,0.6667,1.5,5,…\r\n";
 
     fn csv(&self) -> Csv {
         let mut header: Vec<String> =
@@ -362,18 +365,7 @@ const COLUMNS: [&str; 9] = [
 /// `business_hours` summarizes the business time the stopped clocks ran (median, 90th
 /// percentile, maximum, in business hours). Months are the district's. `?format=csv` gives one
 /// row per group (`dimension` `all`, `school` or `month`), nine columns per kind of clock.
-#[utoipa::path(
-    tag = "reports",
-    operation_id = "sla_report",
-    params(ReportParams),
-    responses(
-        (status = 200, description = "The report, as JSON or (`?format=csv`) CSV with a header row.", content(
-            (SlaReport = "application/json"),
-            (String = "text/csv", example = json!("dimension,key,name,purchases,first_contact_clocks,first_contact_met,first_contact_breached,first_contact_breached_open,first_contact_on_track,first_contact_warning,first_contact_attainment,first_contact_p50_business_hours,first_contact_p90_business_hours,decision_clocks,…\r\nall,all,,4,3,2,1,0,0,0,0.6667,1.5,5,…\r\n")),
-        )),
-        ReportErrors,
-    )
-)]
+#[utoipa::path(tag = "reports", params(ReportParams), responses(ReportResponses<SlaReport>))]
 #[get("/v1/reports/sla")]
 pub async fn sla_report(report: ReportRequest) -> Result<HttpResponse, ApiError> {
     let (service, scope) = (&report.service, &report.scope);

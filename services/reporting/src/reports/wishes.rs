@@ -53,7 +53,7 @@ use super::clocks::DistrictDoc;
 use super::csv::{Cell, Csv};
 use super::figures::share;
 use super::rollup::{self, DistrictMemo, Grains, Rollup, Sum};
-use super::{Report, ReportErrors, ReportParams, ReportPeriod, ReportRequest, Scope};
+use super::{Report, ReportParams, ReportPeriod, ReportRequest, ReportResponses, Scope};
 
 /// The projection's (and checkpoint's) name.
 pub const NAME: &str = "reporting.wishes";
@@ -448,6 +448,9 @@ pub fn build<'a>(
 
 impl Report for WishesReport {
     const NAME: &'static str = "wishes";
+    const CSV_EXAMPLE: &'static str = "\
+        dimension,school_id,school_name,wishes,open,headway,done,declined,within_a_year_known,within_a_year_met,within_a_year_pending,within_a_year_share\r\n\
+        all,,,4,1,1,1,1,3,2,1,0.6667\r\n";
 
     fn csv(&self) -> Csv {
         let mut csv = Csv::new(&[
@@ -494,18 +497,7 @@ impl Report for WishesReport {
 /// outcome is known (headway came, the year passed, or the wish was declined); younger wishes
 /// without headway are `pending`. `?format=csv` gives one row for all wishes and one per
 /// school.
-#[utoipa::path(
-    tag = "reports",
-    operation_id = "wishes_report",
-    params(ReportParams),
-    responses(
-        (status = 200, description = "The report, as JSON or (`?format=csv`) CSV with a header row.", content(
-            (WishesReport = "application/json"),
-            (String = "text/csv", example = json!("dimension,school_id,school_name,wishes,open,headway,done,declined,within_a_year_known,within_a_year_met,within_a_year_pending,within_a_year_share\r\nall,,,4,1,1,1,1,3,2,1,0.6667\r\n")),
-        )),
-        ReportErrors,
-    )
-)]
+#[utoipa::path(tag = "reports", params(ReportParams), responses(ReportResponses<WishesReport>))]
 #[get("/v1/reports/wishes")]
 pub async fn wishes_report(report: ReportRequest) -> Result<HttpResponse, ApiError> {
     let (service, scope) = (&report.service, &report.scope);
