@@ -11,7 +11,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::event::{Metadata, RecordedEvent};
+use crate::event::{Metadata, NewEvent, RecordedEvent};
 
 pub type Hash = [u8; 32];
 
@@ -36,7 +36,25 @@ pub fn content_hash(
     data: &Value,
     metadata: &Metadata,
 ) -> Hash {
-    Hasher::default().content_hash(id, stream, event_type, recorded_at, data, metadata)
+    // serde_json's maps are sorted (no `preserve_order`), so `to_string` is canonical; the
+    // metadata goes through a `Value` so that its maps are sorted too.
+    let metadata = serde_json::to_value(metadata).unwrap_or_default().to_string();
+    let fields = [id.as_bytes().as_slice(), stream.as_bytes(), event_type.as_bytes()];
+    digest(fields, &time_text(recorded_at), data.to_string().as_bytes(), &metadata)
+}
+
+/// The hash of an event's fields, each length-prefixed after the domain: `ids` are its id, stream
+/// and type; the rest are the canonical texts of its recorded time, data and metadata.
+fn digest(ids: [&[u8]; 3], recorded_at: &str, data: &[u8], metadata: &str) -> Hash {
+    let mut h = Sha256::new();
+    field(&mut h, b"procgate-event-v1");
+    for bytes in ids {
+        field(&mut h, bytes);
+    }
+    field(&mut h, recorded_at.as_bytes());
+    field(&mut h, data);
+    field(&mut h, metadata.as_bytes());
+    h.finalize().into()
 }
 
 /// [`content_hash`] for many events, byte for byte the same, without doing again what
@@ -50,36 +68,28 @@ pub(crate) struct Hasher {
 }
 
 impl Hasher {
-    pub(crate) fn content_hash(
+    /// The content hash of `event` appended to `stream` at `recorded_at`.
+    pub(crate) fn event_hash(
         &mut self,
-        id: &Uuid,
         stream: &str,
-        event_type: &str,
+        event: &NewEvent,
         recorded_at: &DateTime<Utc>,
-        data: &Value,
-        metadata: &Metadata,
     ) -> Hash {
         if self.recorded_at.as_ref().is_none_or(|(t, _)| t != recorded_at) {
             self.recorded_at = Some((*recorded_at, time_text(recorded_at)));
         }
-        if self.metadata.as_ref().is_none_or(|(m, _)| m != metadata) {
+        if self.metadata.as_ref().is_none_or(|(m, _)| *m != event.metadata) {
             // Through a `Value`, whose maps are sorted: canonical.
-            let text = serde_json::to_value(metadata).unwrap_or_default().to_string();
-            self.metadata = Some((metadata.clone(), text));
+            let text = serde_json::to_value(&event.metadata).unwrap_or_default().to_string();
+            self.metadata = Some((event.metadata.clone(), text));
         }
         self.data.clear();
-        // serde_json's maps are sorted (no `preserve_order`), so this is canonical; writing a
-        // `Value` cannot fail.
-        let _ = serde_json::to_writer(&mut self.data, data);
-        let mut h = Sha256::new();
-        field(&mut h, b"procgate-event-v1");
-        field(&mut h, id.as_bytes());
-        field(&mut h, stream.as_bytes());
-        field(&mut h, event_type.as_bytes());
-        field(&mut h, self.recorded_at.as_ref().map_or("", |(_, t)| t).as_bytes());
-        field(&mut h, &self.data);
-        field(&mut h, self.metadata.as_ref().map_or("", |(_, m)| m).as_bytes());
-        h.finalize().into()
+        // Canonical, as in `content_hash`; writing a `Value` cannot fail.
+        let _ = serde_json::to_writer(&mut self.data, &event.data);
+        let fields =
+            [event.id.as_bytes().as_slice(), stream.as_bytes(), event.event_type.as_bytes()];
+        let recorded_at = self.recorded_at.as_ref().map_or("", |(_, t)| t);
+        digest(fields, recorded_at, &self.data, self.metadata.as_ref().map_or("", |(_, m)| m))
     }
 }
 
@@ -147,16 +157,12 @@ mod tests {
         // Shared and changing times and metadata, in every order, and back again.
         for (n, (t, m)) in [(0, 0), (0, 0), (0, 1), (1, 1), (1, 0), (0, 0)].into_iter().enumerate()
         {
-            let (id, data) = (Uuid::now_v7(), json!({"n": n, "text": "é\"\n", "list": [1, 2]}));
-            let expected = defined(&id, &times[t], &data, &metadata[m]);
-            assert_eq!(
-                hasher.content_hash(&id, "s-1", "tested", &times[t], &data, &metadata[m]),
-                expected
-            );
-            assert_eq!(
-                content_hash(&id, "s-1", "tested", &times[t], &data, &metadata[m]),
-                expected
-            );
+            let data = json!({"n": n, "text": "é\"\n", "list": [1, 2]});
+            let event = NewEvent::new("tested", data, metadata[m].clone());
+            let (id, data) = (&event.id, &event.data);
+            let expected = defined(id, &times[t], data, &metadata[m]);
+            assert_eq!(hasher.event_hash("s-1", &event, &times[t]), expected);
+            assert_eq!(content_hash(id, "s-1", "tested", &times[t], data, &metadata[m]), expected);
         }
     }
 }

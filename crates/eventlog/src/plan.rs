@@ -124,14 +124,7 @@ impl<'a> Plan<'a> {
                         position += 1;
                         version += 1;
                         let content = contents.get(index).copied().unwrap_or_else(|| {
-                            hasher.content_hash(
-                                &event.id,
-                                append.stream.as_str(),
-                                &event.event_type,
-                                &recorded_at,
-                                &event.data,
-                                &event.metadata,
-                            )
+                            hasher.event_hash(append.stream.as_str(), event, &recorded_at)
                         });
                         index += 1;
                         let event_link = if chained {
@@ -180,18 +173,7 @@ impl Contents {
             .iter()
             .flat_map(|r| r.iter())
             .flat_map(|a| a.events.iter().map(move |e| (a.stream.as_str(), e)));
-        let hashes = events
-            .map(|(stream, e)| {
-                hasher.content_hash(
-                    &e.id,
-                    stream,
-                    &e.event_type,
-                    &recorded_at,
-                    &e.data,
-                    &e.metadata,
-                )
-            })
-            .collect();
+        let hashes = events.map(|(stream, e)| hasher.event_hash(stream, e, &recorded_at)).collect();
         Self { recorded_at, hashes }
     }
 }

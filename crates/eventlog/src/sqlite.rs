@@ -316,21 +316,23 @@ impl SqliteStore {
         self.inner
             .writer
             .run(move |conn| {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT doc FROM documents WHERE collection = ?1 AND key = ?2",
-                )?;
                 let mut out = Vec::with_capacity(keys.len());
                 for key in keys {
-                    let doc: Option<String> = stmt
-                        .query_row(params![key.collection, key.key], |r| r.get(0))
-                        .optional()?;
-                    let doc = doc.map(|d| serde_json::from_str::<Value>(&d)).transpose()?;
+                    let doc = read_document(conn, &key.collection, &key.key)?;
                     out.push((key, doc));
                 }
                 Ok(out)
             })
             .await
     }
+}
+
+/// One document of a read model, `None` where there is none.
+fn read_document(conn: &Connection, collection: &str, key: &str) -> Result<Option<Value>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT doc FROM documents WHERE collection = ?1 AND key = ?2")?;
+    let doc: Option<String> = stmt.query_row(params![collection, key], |r| r.get(0)).optional()?;
+    Ok(doc.map(|d| serde_json::from_str(&d)).transpose()?)
 }
 
 #[async_trait]
@@ -571,19 +573,7 @@ impl EventStore for SqliteStore {
 
     async fn document(&self, collection: &str, key: &str) -> Result<Option<Value>> {
         let (collection, key) = (collection.to_owned(), key.to_owned());
-        self.inner
-            .reader
-            .run(move |conn| {
-                let doc: Option<String> = conn
-                    .query_row(
-                        "SELECT doc FROM documents WHERE collection = ?1 AND key = ?2",
-                        params![collection, key],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                Ok(doc.map(|d| serde_json::from_str(&d)).transpose()?)
-            })
-            .await
+        self.inner.reader.run(move |conn| read_document(conn, &collection, &key)).await
     }
 
     async fn documents_at(
@@ -597,15 +587,10 @@ impl EventStore for SqliteStore {
         self.inner
             .reader
             .run(move |conn| {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT doc FROM documents WHERE collection = ?1 AND key = ?2",
-                )?;
                 let mut found = Vec::new();
                 for key in keys {
-                    let doc: Option<String> =
-                        stmt.query_row(params![collection, key], |r| r.get(0)).optional()?;
-                    if let Some(doc) = doc {
-                        found.push((key, serde_json::from_str(&doc)?));
+                    if let Some(doc) = read_document(conn, &collection, &key)? {
+                        found.push((key, doc));
                     }
                 }
                 Ok(found)

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
-use tokio_postgres::types::Json;
+use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
 use super::{LARGE_BATCH_EVENTS, to_i64};
@@ -338,5 +338,19 @@ impl Rows {
             }
         }
         rows
+    }
+
+    /// The columns every insert sends together, in this order: event id, stream, category,
+    /// version, type, data, metadata; each statement adds its own before and after them.
+    fn event_columns(&self) -> [&(dyn ToSql + Sync); 7] {
+        [
+            &self.ids,
+            &self.streams,
+            &self.categories,
+            &self.versions,
+            &self.types,
+            &self.data,
+            &self.metadata,
+        ]
     }
 }

@@ -136,21 +136,11 @@ pub(super) async fn append_batch<'a>(
             );
         } else {
             let r = &Rows::new(&plan.events);
-            let params: [&(dyn ToSql + Sync); 13] = [
-                &r.positions,
-                &r.ids,
-                &r.streams,
-                &r.categories,
-                &r.versions,
-                &r.types,
-                &r.data,
-                &r.metadata,
-                &r.hashes,
-                &r.links,
-                &plan.recorded_at,
-                &position,
-                &chain,
-            ];
+            // In `INSERT_SQL`'s order: the position, the event columns, then the rest.
+            let after: [&(dyn ToSql + Sync); 5] =
+                [&r.hashes, &r.links, &plan.recorded_at, &position, &chain];
+            let params =
+                [&[&r.positions as &(dyn ToSql + Sync)], &r.event_columns()[..], &after].concat();
             futures::future::try_join(
                 client.query(&insert_sql, &params),
                 client.batch_execute("COMMIT"),
