@@ -29,11 +29,8 @@ use web::{ApiError, Fields};
 use super::endpoint::{DEFAULT_OVERLAP, Endpoint, EndpointCommand, EndpointError};
 use super::read_model::Webhooks;
 use super::transport::check_url;
-use super::{Notifier, WebhookOwners};
+use super::{Notifier, WebhookOwners, event_types};
 use crate::Reporting;
-
-/// The most event types one endpoint may filter on.
-const MAX_EVENT_TYPES: usize = 100;
 
 /// A webhook endpoint to register.
 #[derive(Debug, ToSchema)]
@@ -53,19 +50,7 @@ pub struct WebhookBody {
 impl FromJson for WebhookBody {
     fn from_json(f: &mut Fields, map: &Map<String, Value>) -> Option<Self> {
         let url = f.string("url", map.get("url"), |s: &str| Ok::<_, String>(s.trim().to_owned()));
-        let known = events::event_schemas();
-        // Optional, not nullable.
-        let event_types = map.get("event_types");
-        let event_types =
-            f.optional_array("event_types", event_types, 0, MAX_EVENT_TYPES, |f, p, v| {
-                f.string(p, Some(v), |s: &str| {
-                    if known.iter().any(|k| k.event_type == s) {
-                        Ok(s.to_owned())
-                    } else {
-                        Err(format!("`{s}` is not an event type of procgate's log"))
-                    }
-                })
-            });
+        let event_types = event_types(f, map);
         let description = match map.get("description") {
             None | Some(Value::Null) => Some(None),
             value => f
@@ -74,11 +59,7 @@ impl FromJson for WebhookBody {
                 })
                 .map(Some),
         };
-        Some(Self {
-            url: url?,
-            event_types: event_types?.unwrap_or_default(),
-            description: description?,
-        })
+        Some(Self { url: url?, event_types: event_types?, description: description? })
     }
 }
 

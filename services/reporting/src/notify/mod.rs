@@ -29,6 +29,8 @@ use std::time::Duration;
 use auth::Role;
 use eventlog::Store;
 use kernel::http::Roles;
+use serde_json::{Map, Value};
+use web::Fields;
 
 pub use signing::{Secret, WebhookKey};
 pub use transport::Targets;
@@ -100,6 +102,27 @@ pub(crate) struct Subscribers;
 impl Roles for Subscribers {
     const ROLES: &'static [Role] = &[Role::Integration, Role::Admin];
 }
+
+/// The body's optional `event_types` (absent or empty: every type), each an event type of the
+/// log, at most [`MAX_EVENT_TYPES`]; `None` when a field is invalid (recorded in `f`).
+pub(crate) fn event_types(f: &mut Fields, map: &Map<String, Value>) -> Option<Vec<String>> {
+    let known = events::event_schemas();
+    // Optional, not nullable.
+    let types =
+        f.optional_array("event_types", map.get("event_types"), 0, MAX_EVENT_TYPES, |f, p, v| {
+            f.string(p, Some(v), |s: &str| {
+                if known.iter().any(|k| k.event_type == s) {
+                    Ok(s.to_owned())
+                } else {
+                    Err(format!("`{s}` is not an event type of procgate's log"))
+                }
+            })
+        });
+    types.map(Option::unwrap_or_default)
+}
+
+/// The most event types one endpoint or subscription may filter on.
+pub(crate) const MAX_EVENT_TYPES: usize = 100;
 
 /// Registers the notification routes.
 pub(crate) fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

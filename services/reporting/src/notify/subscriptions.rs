@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use web::{ApiError, Fields};
 
-use super::Subscribers;
+use super::{Subscribers, event_types};
 use crate::Reporting;
 use crate::scope::Scope;
 
@@ -37,18 +37,7 @@ pub struct SubscriptionBody {
 
 impl FromJson for SubscriptionBody {
     fn from_json(f: &mut Fields, map: &Map<String, Value>) -> Option<Self> {
-        let known = events::event_schemas();
-        // Optional, not nullable.
-        let event_types =
-            f.optional_array("event_types", map.get("event_types"), 0, 100, |f, p, v| {
-                f.string(p, Some(v), |s: &str| {
-                    if known.iter().any(|k| k.event_type == s) {
-                        Ok(s.to_owned())
-                    } else {
-                        Err(format!("`{s}` is not an event type of procgate's log"))
-                    }
-                })
-            });
+        let event_types = event_types(f, map);
         let start = match map.get("start") {
             None | Some(Value::Null) => Some(None),
             value => f
@@ -58,7 +47,7 @@ impl FromJson for SubscriptionBody {
                 })
                 .map(Some),
         };
-        Some(Self { event_types: event_types?.unwrap_or_default(), start: start? })
+        Some(Self { event_types: event_types?, start: start? })
     }
 }
 

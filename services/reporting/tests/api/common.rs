@@ -180,6 +180,17 @@ pub async fn instance(store: &Store, clock: &kernel::Clock) -> Reporting {
     Reporting::start(store.clone(), verifier()).await.unwrap().with_clock(clock.clone())
 }
 
+/// Each item of `list` (a JSON array) as the values at `fields` (JSON pointers: `/vendor`,
+/// `/schools/gated`), in order: a table to compare with `json!`.
+pub fn table(list: &Value, fields: &[&str]) -> Value {
+    let items = list.as_array().unwrap_or_else(|| panic!("not a list: {list}"));
+    let row = |item: &Value| -> Value {
+        let value = |f: &&str| item.pointer(f).unwrap_or_else(|| panic!("no {f} in {item}"));
+        fields.iter().map(value).cloned().collect()
+    };
+    items.iter().map(row).collect()
+}
+
 pub fn header(res: &reqwest::Response, name: &str) -> String {
     res.headers().get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
 }

@@ -488,40 +488,24 @@ pub async fn write_history(app: &TestApp) -> History {
     promise(app, PromiseTo::Stakeholder { stakeholder_id: sam }, TECH, "2000-03-01", None).await;
     promise(app, PromiseTo::Stakeholder { stakeholder_id: pat }, CTO, "2999-01-01", None).await;
 
-    wish(
-        app,
-        dana,
-        Some(LINCOLN),
-        t("2023-01-10T00:00:00Z"),
-        Some((WishStatus::InProgress, "2023-03-01T00:00:00Z")),
-    )
-    .await;
-    wish(
-        app,
-        dana,
-        Some(LINCOLN),
-        t("2023-02-01T00:00:00Z"),
-        Some((WishStatus::Done, "2024-06-01T00:00:00Z")),
-    )
-    .await;
-    wish(app, sam, Some(ROOSEVELT), t("2023-05-01T00:00:00Z"), None).await;
-    wish(app, sam, Some(ROOSEVELT), Utc::now() - TimeDelta::days(10), None).await;
-    wish(
-        app,
-        pat,
-        None,
-        t("2024-01-01T00:00:00Z"),
-        Some((WishStatus::Declined, "2024-02-01T00:00:00Z")),
-    )
-    .await;
-    wish(
-        app,
-        pat,
-        Some(WASHINGTON),
-        t("2024-03-01T00:00:00Z"),
-        Some((WishStatus::Open, "2024-03-10T00:00:00Z")),
-    )
-    .await;
+    use WishStatus::{Declined, Done, InProgress, Open};
+    // Who made each wish, for which school, when, and how it moved on.
+    let wishes = [
+        (
+            dana,
+            Some(LINCOLN),
+            t("2023-01-10T00:00:00Z"),
+            Some((InProgress, "2023-03-01T00:00:00Z")),
+        ),
+        (dana, Some(LINCOLN), t("2023-02-01T00:00:00Z"), Some((Done, "2024-06-01T00:00:00Z"))),
+        (sam, Some(ROOSEVELT), t("2023-05-01T00:00:00Z"), None),
+        (sam, Some(ROOSEVELT), Utc::now() - TimeDelta::days(10), None),
+        (pat, None, t("2024-01-01T00:00:00Z"), Some((Declined, "2024-02-01T00:00:00Z"))),
+        (pat, Some(WASHINGTON), t("2024-03-01T00:00:00Z"), Some((Open, "2024-03-10T00:00:00Z"))),
+    ];
+    for (stakeholder_id, school_id, made, progress) in wishes {
+        wish(app, stakeholder_id, school_id, made, progress).await;
+    }
 
     History { purchases: vec![p1, p2, p3, p4, p5, p6, p7, p8] }
 }

@@ -3,7 +3,7 @@
 use auth::Role;
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, header};
+use crate::common::{TestApp, header, table};
 use crate::history::{
     CTO, LINCOLN, ROOSEVELT, TECH, WASHINGTON, register_school, sign_by, spoke_for_it, stakeholder,
     write_history,
@@ -88,26 +88,13 @@ async fn adoption(app: TestApp) {
         months.as_array().unwrap().last().unwrap()["month"],
         today.format("%Y-%m").to_string()
     );
-    let changes: Vec<(&str, &str, &str, u64)> = report["agreement_changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["on"].as_str().unwrap(),
-                c["school_id"].as_str().unwrap(),
-                c["change"].as_str().unwrap(),
-                c["schools"]["gated"].as_u64().unwrap(),
-            )
-        })
-        .collect();
     assert_eq!(
-        changes,
-        [
-            ("2024-08-20", LINCOLN, "signed", 1),
-            ("2024-09-10", WASHINGTON, "signed", 2),
-            ("2024-10-15", WASHINGTON, "withdrawn", 1)
-        ]
+        table(&report["agreement_changes"], &["/on", "/school_id", "/change", "/schools/gated"]),
+        json!([
+            ["2024-08-20", LINCOLN, "signed", 1],
+            ["2024-09-10", WASHINGTON, "signed", 2],
+            ["2024-10-15", WASHINGTON, "withdrawn", 1]
+        ])
     );
 
     let rows = csv(&app, "adoption").await;
@@ -156,15 +143,10 @@ async fn response_times(app: TestApp) {
             }
         ])
     );
-    let months: Vec<(&str, u64, u64)> = report["by_month"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (m["key"].as_str().unwrap(), m["held"].as_u64().unwrap(), m["open"].as_u64().unwrap())
-        })
-        .collect();
-    assert_eq!(months, [("2024-09", 3, 1), ("2024-10", 1, 0)]);
+    assert_eq!(
+        table(&report["by_month"], &["/key", "/held", "/open"]),
+        json!([["2024-09", 3, 1], ["2024-10", 1, 0]])
+    );
     assert_eq!(report["by_month"][0]["to_first_reached_call"]["p50_business_hours"], 0.5);
 
     let rows = csv(&app, "response-times").await;
@@ -266,13 +248,7 @@ async fn rogue_spend(app: TestApp) {
         ])
     );
     // By the day the gate decided: September and October.
-    let months: Vec<&str> = report["by_month"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["month"].as_str().unwrap())
-        .collect();
-    assert_eq!(months, ["2024-09", "2024-10"]);
+    assert_eq!(table(&report["by_month"], &["/month"]), json!([["2024-09"], ["2024-10"]]));
     // Without a statement, no days to compare.
     assert_eq!(report["signing"], json!([]));
     assert_eq!(report["trend"], json!([]));
@@ -309,26 +285,9 @@ async fn wishes(app: TestApp) {
             "within_a_year": {"known": 5, "met": 2, "pending": 1, "share": 0.4}
         })
     );
-    let schools: Vec<(Value, u64, f64)> = report["by_school"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| {
-            (
-                g["school_id"].clone(),
-                g["wishes"].as_u64().unwrap(),
-                g["within_a_year"]["share"].as_f64().unwrap(),
-            )
-        })
-        .collect();
     assert_eq!(
-        schools,
-        [
-            (json!(LINCOLN), 2, 0.5),
-            (json!(ROOSEVELT), 2, 0.0),
-            (json!(WASHINGTON), 1, 1.0),
-            (Value::Null, 1, 0.0)
-        ]
+        table(&report["by_school"], &["/school_id", "/wishes", "/within_a_year/share"]),
+        json!([[LINCOLN, 2, 0.5], [ROOSEVELT, 2, 0.0], [WASHINGTON, 1, 1.0], [null, 1, 0.0]])
     );
     let rows = csv(&app, "wishes").await;
     assert_eq!(

@@ -36,7 +36,7 @@ use events::values::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::common::{TestApp, header};
+use crate::common::{TestApp, header, table};
 use crate::history::{LINCOLN, ROOSEVELT, WASHINGTON, t, write_history};
 
 on_both_backends!(
@@ -231,29 +231,17 @@ async fn unchecked_technology_counts_beside_advisory_spend(app: TestApp) {
         ])
     );
     // Card merchants and checks' vendors side by side.
-    let vendors: Vec<(&str, &str, &str)> = report["by_vendor"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| {
-            (
-                g["vendor"].as_str().unwrap(),
-                g["unchecked_total"].as_str().unwrap(),
-                g["advisory_total"].as_str().unwrap(),
-            )
-        })
-        .collect();
     assert_eq!(
-        vendors,
-        [
-            ("Amazon", "0.00", "12000.00"),
+        table(&report["by_vendor"], &["/vendor", "/unchecked_total", "/advisory_total"]),
+        json!([
+            ["Amazon", "0.00", "12000.00"],
             // A tie: by name.
-            ("BEST BUY #1234", "700.00", "0.00"),
-            ("Best Buy", "0.00", "700.00"),
-            ("APPLE.COM/US", "300.00", "0.00"),
-            ("SQ *GEEK SQUAD", "250.00", "0.00"),
-            ("B&H PHOTO", "200.00", "0.00"),
-        ]
+            ["BEST BUY #1234", "700.00", "0.00"],
+            ["Best Buy", "0.00", "700.00"],
+            ["APPLE.COM/US", "300.00", "0.00"],
+            ["SQ *GEEK SQUAD", "250.00", "0.00"],
+            ["B&H PHOTO", "200.00", "0.00"],
+        ])
     );
 
     // As CSV: a header, then the groups, then the comparisons.
@@ -287,21 +275,9 @@ async fn matched_and_other_transactions_do_not_count(app: TestApp) {
     // T7 matched by IT leaves; T6, its match undone, comes in: T1, T2, T5, T6, T9. Never T3
     // (matched), T4 (not technology) or T8 (a credit).
     assert_eq!(totals(&report), (5, "1650.00", 2, "12700.00"));
-    let months: Vec<(&str, u64, &str)> = report["by_month"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| {
-            (
-                g["month"].as_str().unwrap(),
-                g["unchecked_transactions"].as_u64().unwrap(),
-                g["unchecked_total"].as_str().unwrap(),
-            )
-        })
-        .collect();
     assert_eq!(
-        months,
-        [("2024-08", 1, "600.00"), ("2024-09", 2, "700.00"), ("2024-10", 2, "350.00")]
+        table(&report["by_month"], &["/month", "/unchecked_transactions", "/unchecked_total"]),
+        json!([["2024-08", 1, "600.00"], ["2024-09", 2, "700.00"], ["2024-10", 2, "350.00"]])
     );
     let merchants: Vec<&str> = report["by_vendor"]
         .as_array()
@@ -311,15 +287,10 @@ async fn matched_and_other_transactions_do_not_count(app: TestApp) {
         .map(|g| g["vendor"].as_str().unwrap())
         .collect();
     assert_eq!(merchants, ["BEST BUY #1234", "APPLE.COM/US", "SQ *GEEK SQUAD"]);
-    let bands: Vec<(&str, u64)> = report["by_amount"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| {
-            (g["amount_band"].as_str().unwrap(), g["unchecked_transactions"].as_u64().unwrap())
-        })
-        .collect();
-    assert_eq!(bands, [("10000-and-over", 0), ("500-2500", 1), ("under-500", 4)]);
+    assert_eq!(
+        table(&report["by_amount"], &["/amount_band", "/unchecked_transactions"]),
+        json!([["10000-and-over", 0], ["500-2500", 1], ["under-500", 4]])
+    );
     app.stop().await;
 }
 

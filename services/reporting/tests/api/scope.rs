@@ -22,75 +22,52 @@ async fn put(store: &Store, name: &str, event_type: &str, data: Value, subject: 
 /// principal's record, a card, a promise, a school.
 async fn district(store: &Store) {
     let submitted = |by: &str, email: &str| json!({"submitted_by": by, "requester_email": email, "school_id": "lincoln-elem", "vendor": "Gadget Barn"});
-    put(
-        store,
-        "purchase-a1",
-        "purchase-submitted",
-        submitted("erp-a", "pat.lee@district.org"),
-        "erp-a",
-        "finance",
-    )
-    .await;
-    put(store, "purchase-a1", "purchase-decided", json!({"decision": "held"}), "erp-a", "finance")
-        .await;
-    put(
-        store,
-        "purchase-b1",
-        "purchase-submitted",
-        submitted("erp-b", "dana.ruiz@district.org"),
-        "erp-b",
-        "finance",
-    )
-    .await;
     let call = json!({"requester_reached": true, "goal": "Film science experiments",
         "notes": "Pat Lee explained the science fair", "spoke_with": {"name": "Pat Lee", "phone": "+1 555 0100"}});
-    put(store, "purchase-a1", "call-logged", call.clone(), "jdoe@district.org", "it_staff").await;
-    put(store, "purchase-b1", "call-logged", call, "jdoe@district.org", "it_staff").await;
-    put(
-        store,
-        "sla-a1",
-        "purchase-sla-warning",
-        json!({"purchase_id": "a1", "percent": 50}),
-        "system:gate",
-        "system",
-    )
-    .await;
-    put(
-        store,
-        "stakeholder-p1",
-        "stakeholder-registered",
-        json!({"name": "Pat Lee", "email": "pat.lee@district.org", "phone": "+1 555 0100"}),
-        "jdoe@district.org",
-        "it_staff",
-    )
-    .await;
-    put(
-        store,
-        "card-c1",
-        "card-registered",
-        json!({"last4": "4242", "holder_email": "pat.lee@district.org"}),
-        "jdoe@district.org",
-        "it_staff",
-    )
-    .await;
-    put(
-        store,
-        "promise-x1",
-        "promise-made",
-        json!({"text": "A laptop cart by May", "owner": "jdoe@district.org"}),
-        "jdoe@district.org",
-        "it_staff",
-    )
-    .await;
-    put(
-        store,
-        "school-lincoln-elem",
-        "school-registered",
-        json!({"school_id": "lincoln-elem", "name": "Lincoln"}),
-        "jdoe@district.org",
-        "it_staff",
-    )
-    .await;
+    let erp_a = ("erp-a", "finance");
+    let erp_b = ("erp-b", "finance");
+    let it = ("jdoe@district.org", "it_staff");
+    // Stream, type, data, and who wrote it.
+    let events = [
+        ("purchase-a1", "purchase-submitted", submitted("erp-a", "pat.lee@district.org"), erp_a),
+        ("purchase-a1", "purchase-decided", json!({"decision": "held"}), erp_a),
+        ("purchase-b1", "purchase-submitted", submitted("erp-b", "dana.ruiz@district.org"), erp_b),
+        ("purchase-a1", "call-logged", call.clone(), it),
+        ("purchase-b1", "call-logged", call, it),
+        (
+            "sla-a1",
+            "purchase-sla-warning",
+            json!({"purchase_id": "a1", "percent": 50}),
+            ("system:gate", "system"),
+        ),
+        (
+            "stakeholder-p1",
+            "stakeholder-registered",
+            json!({"name": "Pat Lee", "email": "pat.lee@district.org", "phone": "+1 555 0100"}),
+            it,
+        ),
+        (
+            "card-c1",
+            "card-registered",
+            json!({"last4": "4242", "holder_email": "pat.lee@district.org"}),
+            it,
+        ),
+        (
+            "promise-x1",
+            "promise-made",
+            json!({"text": "A laptop cart by May", "owner": "jdoe@district.org"}),
+            it,
+        ),
+        (
+            "school-lincoln-elem",
+            "school-registered",
+            json!({"school_id": "lincoln-elem", "name": "Lincoln"}),
+            it,
+        ),
+    ];
+    for (name, event_type, data, (subject, role)) in events {
+        put(store, name, event_type, data, subject, role).await;
+    }
 }
 
 /// Every event the role reads, paging `/v1/events` to the head.

@@ -8,7 +8,7 @@ use events::district::{BusinessMinutes, ClosureAdded, DistrictEvent, DistrictSet
 use events::values::{Email, ShortText};
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, header};
+use crate::common::{TestApp, header, table};
 use crate::history::{LINCOLN, ROOSEVELT, WASHINGTON, t, write_history};
 
 on_both_backends!(attainment_in_business_time_by_school_and_month, without_targets_no_clocks);
@@ -140,13 +140,7 @@ async fn attainment_in_business_time_by_school_and_month(app: TestApp) {
         times["all"]["to_resolution"],
         json!({"count": 3, "p50_business_hours": 8.5, "p90_business_hours": 17.0, "max_business_hours": 17.0})
     );
-    let months: Vec<(&str, u64)> = times["by_month"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| (m["key"].as_str().unwrap(), m["held"].as_u64().unwrap()))
-        .collect();
-    assert_eq!(months, [("2024-09", 4)]);
+    assert_eq!(table(&times["by_month"], &["/key", "/held"]), json!([["2024-09", 4]]));
     app.stop().await;
 }
 
