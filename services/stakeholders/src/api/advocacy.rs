@@ -2,20 +2,18 @@
 //! recording when a person spoke for IT to another (an advocate); the advocates report.
 
 use actix_web::http::StatusCode;
-use actix_web::web::{Data, Path};
-use actix_web::{HttpRequest, HttpResponse, get, post};
+use actix_web::{HttpResponse, get, post};
 use chrono::NaiveDate;
 use events::stakeholders::{SpokeForIt, StarsAcknowledged, stakeholder_stream};
 use events::values::{LongText, ShortText};
-use kernel::http::{self, Body, Caller, FromJson, Idempotency, IdempotencyKeyHeader};
+use kernel::http::{Body, FromJson, IdempotencyKeyHeader};
 use kernel::{Aggregate, stream};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 use web::{ApiError, Fields};
 
-use super::{ChangeErrors, ReadErrors, Readers, Writers, Written, load, metadata, time};
-use crate::app::State;
+use super::{Change, ChangeErrors, Read, ReadErrors, Written, load, metadata, time};
 use crate::domain::stakeholder::{AcknowledgeStars, SpeakForIt, Stakeholder, StakeholderCommand};
 use crate::queries::advocates::{AdvocatesReport, advocates};
 
@@ -67,32 +65,23 @@ impl FromJson for AcknowledgementBody {
 )]
 #[post("/v1/stakeholders/{id}/conversations/{conversation_id}/acknowledgements")]
 pub async fn acknowledge_stars(
-    who: Caller<Writers>,
-    state: Data<State>,
-    req: HttpRequest,
-    path: Path<(String, String)>,
+    cx: Change,
     body: Body<AcknowledgementBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = http::path_id("id", &path.0)?;
-    let conversation_id = http::path_id("conversation_id", &path.1)?;
+    let id = cx.path_id("id")?;
+    let conversation_id = cx.path_id("conversation_id")?;
     let ack = body.parse()?;
-    let once = Idempotency::of(&who, &req, body.json())?;
-    let (_, today) = time(&state).await?;
+    let once = cx.idempotency(body.json())?;
+    let (_, today) = time(&cx.state).await?;
     let on = ack.on.unwrap_or(today);
     let command = AcknowledgeStars { conversation_id, place: ack.r#where.clone(), on, today };
     let own = stream(stakeholder_stream(id));
-    let run = state
+    let run = cx
+        .state
         .commands
-        .run_idempotent(
-            &metadata(&who, &req),
-            once.as_ref(),
-            &[],
-            own,
-            &[],
-            |s: &Stakeholder, _| {
-                Ok(s.handle(StakeholderCommand::AcknowledgeStars(command.clone()))?)
-            },
-        )
+        .run_idempotent(&metadata(&cx), once.as_ref(), &[], own, &[], |s: &Stakeholder, _| {
+            Ok(s.handle(StakeholderCommand::AcknowledgeStars(command.clone()))?)
+        })
         .await?;
     let written = Written::of(run, &[]);
     let answer = StarsAcknowledged { conversation_id, place: ack.r#where, acknowledged_on: on };
@@ -142,24 +131,19 @@ impl FromJson for AdvocacyBody {
     security(("bearer" = [])),
 )]
 #[post("/v1/stakeholders/{id}/advocacy")]
-pub async fn speak_for_it(
-    who: Caller<Writers>,
-    state: Data<State>,
-    req: HttpRequest,
-    id: Path<String>,
-    body: Body<AdvocacyBody>,
-) -> Result<HttpResponse, ApiError> {
-    let id = http::path_id("id", &id)?;
+pub async fn speak_for_it(cx: Change, body: Body<AdvocacyBody>) -> Result<HttpResponse, ApiError> {
+    let id = cx.path_id("id")?;
     let advocacy = body.parse()?;
-    let once = Idempotency::of(&who, &req, body.json())?;
-    let (_, today) = time(&state).await?;
+    let once = cx.idempotency(body.json())?;
+    let (_, today) = time(&cx.state).await?;
     let on = advocacy.on.unwrap_or(today);
     let to = advocacy.to_stakeholder_id;
     let own = stream(stakeholder_stream(id));
     // Whom they spoke to is read with the advocate, so an unknown person is refused.
     let lookups = [stream(stakeholder_stream(to))];
-    let meta = metadata(&who, &req);
-    let run = state
+    let meta = metadata(&cx);
+    let run = cx
+        .state
         .commands
         .run_idempotent(&meta, once.as_ref(), &[], own, &lookups, |s: &Stakeholder, l| {
             let to_exists = load::<Stakeholder>(&l[0])?.stakeholder_id.is_some();
@@ -183,10 +167,7 @@ pub async fn speak_for_it(
     security(("bearer" = [])),
 )]
 #[get("/v1/reports/advocates")]
-pub async fn advocates_report(
-    _: Caller<Readers>,
-    state: Data<State>,
-) -> Result<HttpResponse, ApiError> {
-    let (schools, people) = super::reports::schools_and_people(&state).await?;
+pub async fn advocates_report(cx: Read) -> Result<HttpResponse, ApiError> {
+    let (schools, people) = super::reports::schools_and_people(&cx.state).await?;
     Ok(HttpResponse::Ok().json(advocates(&schools, &people)))
 }

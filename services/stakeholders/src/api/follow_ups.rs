@@ -1,10 +1,10 @@
 //! Follow-ups (`followup-{uuid}` streams): things to come back to a stakeholder about.
 
 use actix_web::http::{StatusCode, header};
-use actix_web::web::{Data, Path, Query};
-use actix_web::{HttpRequest, HttpResponse, get, post};
+use actix_web::web::Query;
+use actix_web::{HttpResponse, get, post};
 use events::stakeholders::{followup_stream, stakeholder_stream};
-use kernel::http::{self, Body, Caller, Idempotency, IdempotencyKeyHeader, OptionalBody, Page};
+use kernel::http::{self, Body, IdempotencyKeyHeader, OptionalBody, Page};
 use kernel::{Aggregate, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -13,7 +13,7 @@ use web::ApiError;
 
 use super::bodies::{DoneBody, FollowUpBody};
 use super::{
-    ItemErrors, KeyedChangeErrors, KeyedCreateErrors, ListErrors, Readers, Writers, Written,
+    Change, ItemErrors, KeyedChangeErrors, KeyedCreateErrors, ListErrors, Read, Written,
     body_reference_error, load, metadata, read_models, today,
 };
 use crate::app::State;
@@ -69,12 +69,11 @@ pub struct FollowUpList {
 )]
 #[get("/v1/follow-ups")]
 pub async fn list_follow_ups(
-    _: Caller<Readers>,
-    state: Data<State>,
+    cx: Read,
     query: Query<FollowUpQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = read_models(&state, None, follow_ups::READS).await?;
-    let today = today(&state).await?;
+    let view = read_models(&cx.state, None, follow_ups::READS).await?;
+    let today = today(&cx.state).await?;
     let list = follow_ups::follow_ups(&view, query.stakeholder_id, query.status, today).await?;
     let (follow_ups, page) = http::page(list, query.limit, query.offset)?;
     Ok(HttpResponse::Ok().json(FollowUpList { follow_ups, page }))
@@ -92,13 +91,9 @@ pub async fn list_follow_ups(
     security(("bearer" = [])),
 )]
 #[get("/v1/follow-ups/{id}")]
-pub async fn get_follow_up(
-    _: Caller<Readers>,
-    state: Data<State>,
-    id: Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = http::path_id("id", &id)?;
-    Ok(HttpResponse::Ok().json(follow_up(&state, id, None).await?))
+pub async fn get_follow_up(cx: Read) -> Result<HttpResponse, ApiError> {
+    let id = cx.path_id("id")?;
+    Ok(HttpResponse::Ok().json(follow_up(&cx.state, id, None).await?))
 }
 
 /// Schedule a follow-up with a stakeholder.
@@ -115,18 +110,17 @@ pub async fn get_follow_up(
 )]
 #[post("/v1/follow-ups")]
 pub async fn schedule_follow_up(
-    who: Caller<Writers>,
-    state: Data<State>,
-    req: HttpRequest,
+    cx: Change,
     body: Body<FollowUpBody>,
 ) -> Result<HttpResponse, ApiError> {
     let new = body.parse()?;
-    let once = Idempotency::of(&who, &req, body.json())?;
-    let today = today(&state).await?;
+    let once = cx.idempotency(body.json())?;
+    let today = today(&cx.state).await?;
     let id = Uuid::now_v7();
     let (own, to) = (stream(followup_stream(id)), stream(stakeholder_stream(new.stakeholder_id)));
-    let meta = metadata(&who, &req);
-    let run = state
+    let meta = metadata(&cx);
+    let run = cx
+        .state
         .commands
         .run_idempotent(&meta, once.as_ref(), &[id], own, &[to], |f: &FollowUp, lookups| {
             let stakeholder_exists = load::<Stakeholder>(&lookups[0])?.profile.is_some();
@@ -139,7 +133,7 @@ pub async fn schedule_follow_up(
     Ok(written
         .respond(StatusCode::CREATED)
         .insert_header(location)
-        .json(follow_up(&state, id, written.position).await?))
+        .json(follow_up(&cx.state, id, written.position).await?))
 }
 
 /// The follow-up was done.
@@ -158,23 +152,21 @@ pub async fn schedule_follow_up(
 )]
 #[post("/v1/follow-ups/{id}/done")]
 pub async fn complete_follow_up(
-    who: Caller<Writers>,
-    state: Data<State>,
-    req: HttpRequest,
-    id: Path<String>,
+    cx: Change,
     body: OptionalBody<DoneBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = http::path_id("id", &id)?;
+    let id = cx.path_id("id")?;
     let done = body.parse()?;
-    let once = Idempotency::of(&who, &req, body.json())?;
-    let today = today(&state).await?;
+    let once = cx.idempotency(body.json())?;
+    let today = today(&cx.state).await?;
     let own = stream(followup_stream(id));
-    let run = state
+    let run = cx
+        .state
         .commands
-        .run_idempotent(&metadata(&who, &req), once.as_ref(), &[], own, &[], |f: &FollowUp, _| {
+        .run_idempotent(&metadata(&cx), once.as_ref(), &[], own, &[], |f: &FollowUp, _| {
             Ok(f.handle(done.command(today))?)
         })
         .await?;
     let written = Written::of(run, &[]);
-    Ok(written.respond(StatusCode::OK).json(follow_up(&state, id, written.position).await?))
+    Ok(written.respond(StatusCode::OK).json(follow_up(&cx.state, id, written.position).await?))
 }

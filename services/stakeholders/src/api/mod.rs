@@ -41,13 +41,12 @@ mod stakeholders;
 mod vision;
 mod wishes;
 
-use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
 use auth::Role;
 use chrono::{DateTime, NaiveDate, Utc};
 use eventlog::{Metadata, RecordedEvent};
 pub(crate) use kernel::http::Written;
-use kernel::http::{BearerAuth, Roles};
+use kernel::http::{BearerAuth, Context, Roles};
 use kernel::{Aggregate, View};
 use utoipa::OpenApi;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -69,6 +68,12 @@ pub(crate) struct Writers;
 impl Roles for Writers {
     const ROLES: &'static [Role] = &[Role::ItStaff, Role::Admin];
 }
+
+/// A read: the caller, one of the [`Readers`] (checked first), the state and the request.
+pub(crate) type Read = Context<State, Readers>;
+
+/// A change: the caller, one of the [`Writers`] (checked first), the state and the request.
+pub(crate) type Change = Context<State, Writers>;
 
 /// The 403 of a read: who may read people's records.
 const READERS_ONLY: &str =
@@ -217,8 +222,8 @@ pub(crate) async fn as_of(state: &State) -> Result<AsOf, ApiError> {
 }
 
 /// The metadata of events written for this request: who, and its correlation id.
-fn metadata(who: &auth::Principal, req: &HttpRequest) -> Metadata {
-    kernel::http::metadata(who, req, "stakeholders")
+fn metadata<R>(cx: &Context<State, R>) -> Metadata {
+    cx.metadata("stakeholders")
 }
 
 /// The read models `names` once they include `position` (everything in the log now, when

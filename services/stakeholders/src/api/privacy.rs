@@ -7,15 +7,14 @@
 //! log still verifies. Asked again, it destroys whatever key of theirs was made since (none,
 //! normally) and answers with the erasure recorded first.
 
-use actix_web::web::{Data, Path};
-use actix_web::{HttpRequest, HttpResponse, delete};
+use actix_web::{HttpResponse, delete};
 use auth::Role;
 use chrono::{DateTime, Utc};
 use eventlog::{ExpectedVersion, KeySelector, NewEvent, RecordedEvent};
 use events::privacy::{PersonalDataErased, PrivacyEvent, erasure_stream};
 use events::stakeholders::stakeholder_stream;
 use events::values::LongText;
-use kernel::http::{self, Body, Caller, FromJson, Roles, store_error};
+use kernel::http::{Body, Context, FromJson, Roles, store_error};
 use kernel::stream;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -115,15 +114,12 @@ fn view(record: &RecordedEvent) -> Result<ErasureView, ApiError> {
 )]
 #[delete("/v1/stakeholders/{id}/personal-data")]
 pub async fn erase_personal_data(
-    who: Caller<Admins>,
-    state: Data<State>,
-    req: HttpRequest,
-    id: Path<String>,
+    cx: Context<State, Admins>,
     body: Body<ErasureBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = http::path_id("id", &id)?;
+    let id = cx.path_id("id")?;
     let erasure = body.parse()?;
-    let store = state.commands.store();
+    let store = cx.state.commands.store();
     let (person, privacy) = (stream(stakeholder_stream(id)), stream(erasure_stream(id)));
     let [person_events, earlier] = <[Vec<RecordedEvent>; 2]>::try_from(
         store.read_streams(&[(person, 1), (privacy.clone(), 1)]).await.map_err(store_error)?,
@@ -140,12 +136,12 @@ pub async fn erase_personal_data(
     let destroyed =
         store.destroy_data_keys(&selector, erasure.reason.as_str()).await.map_err(store_error)?;
     let Some(event) =
-        announcement(!earlier.is_empty(), id, destroyed, &erasure.reason, &who.subject)
+        announcement(!earlier.is_empty(), id, destroyed, &erasure.reason, &cx.who.subject)
     else {
         return Ok(HttpResponse::Ok().json(view(&earlier[0])?));
     };
     let event = PrivacyEvent::from(event);
-    let new = NewEvent::new(event.event_type(), event.to_data(), metadata(&who, &req));
+    let new = NewEvent::new(event.event_type(), event.to_data(), metadata(&cx));
     store.append(&privacy, ExpectedVersion::Any, vec![new]).await.map_err(store_error)?;
     let recorded = store.read_stream_to_end(&privacy).await.map_err(store_error)?;
     let first = recorded.first().ok_or_else(|| ApiError::internal("the erasure is not there"))?;

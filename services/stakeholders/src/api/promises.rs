@@ -3,12 +3,12 @@
 //! by the signature and settled by the gate's record, never by hand.
 
 use actix_web::http::{StatusCode, header};
-use actix_web::web::{Data, Path, Query};
-use actix_web::{HttpRequest, HttpResponse, get, post};
+use actix_web::web::Query;
+use actix_web::{HttpResponse, get, post};
 use events::school::school_stream;
 use events::stakeholders::{PromiseTo, promise_stream, stakeholder_stream};
 use events::values::SchoolId;
-use kernel::http::{self, Body, Caller, Idempotency, IdempotencyKeyHeader, Page};
+use kernel::http::{self, Body, IdempotencyKeyHeader, Page};
 use kernel::{Aggregate, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -17,7 +17,7 @@ use web::ApiError;
 
 use super::bodies::{OutcomeBody, PromiseBody};
 use super::{
-    ItemErrors, KeyedChangeErrors, KeyedCreateErrors, ListErrors, Readers, Writers, Written,
+    Change, ItemErrors, KeyedChangeErrors, KeyedCreateErrors, ListErrors, Read, Written,
     body_reference_error, load, metadata, read_models, today,
 };
 use crate::app::State;
@@ -75,16 +75,12 @@ pub struct PromiseList {
     security(("bearer" = [])),
 )]
 #[get("/v1/promises")]
-pub async fn list_promises(
-    _: Caller<Readers>,
-    state: Data<State>,
-    query: Query<PromiseQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_promises(cx: Read, query: Query<PromiseQuery>) -> Result<HttpResponse, ApiError> {
     let school_id = http::query_param("school_id", query.school_id.as_deref(), SchoolId::parse)?;
     let (status, stakeholder_id, owner) = (query.status, query.stakeholder_id, query.owner.clone());
     let filter = PromiseFilter { status, stakeholder_id, school_id, owner };
-    let view = read_models(&state, None, promises::READS).await?;
-    let list = promises::promises(&view, &filter, today(&state).await?).await?;
+    let view = read_models(&cx.state, None, promises::READS).await?;
+    let list = promises::promises(&view, &filter, today(&cx.state).await?).await?;
     let (promises, page) = http::page(list, query.limit, query.offset)?;
     Ok(HttpResponse::Ok().json(PromiseList { promises, page }))
 }
@@ -101,13 +97,9 @@ pub async fn list_promises(
     security(("bearer" = [])),
 )]
 #[get("/v1/promises/{id}")]
-pub async fn get_promise(
-    _: Caller<Readers>,
-    state: Data<State>,
-    id: Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = http::path_id("id", &id)?;
-    Ok(HttpResponse::Ok().json(promise(&state, id, None).await?))
+pub async fn get_promise(cx: Read) -> Result<HttpResponse, ApiError> {
+    let id = cx.path_id("id")?;
+    Ok(HttpResponse::Ok().json(promise(&cx.state, id, None).await?))
 }
 
 /// Make a promise to a stakeholder or a school; you are its owner.
@@ -123,23 +115,19 @@ pub async fn get_promise(
     security(("bearer" = [])),
 )]
 #[post("/v1/promises")]
-pub async fn make_promise(
-    who: Caller<Writers>,
-    state: Data<State>,
-    req: HttpRequest,
-    body: Body<PromiseBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn make_promise(cx: Change, body: Body<PromiseBody>) -> Result<HttpResponse, ApiError> {
     let new = body.parse()?;
-    let once = Idempotency::of(&who, &req, body.json())?;
-    let today = today(&state).await?;
+    let once = cx.idempotency(body.json())?;
+    let today = today(&cx.state).await?;
     let id = Uuid::now_v7();
     let to = match &new.to {
         PromiseTo::Stakeholder { stakeholder_id } => stream(stakeholder_stream(*stakeholder_id)),
         PromiseTo::School { school_id } => stream(school_stream(school_id)),
     };
     let own = stream(promise_stream(id));
-    let meta = metadata(&who, &req);
-    let run = state
+    let meta = metadata(&cx);
+    let run = cx
+        .state
         .commands
         .run_idempotent(&meta, once.as_ref(), &[id], own, &[to], |promise: &Promise, lookups| {
             let to_exists = match &new.to {
@@ -148,7 +136,7 @@ pub async fn make_promise(
                 }
                 PromiseTo::School { .. } => load::<School>(&lookups[0])?.status.registered,
             };
-            let command = new.command(id, to_exists, &who.subject, today);
+            let command = new.command(id, to_exists, &cx.who.subject, today);
             promise.handle(command).map_err(body_reference_error)
         })
         .await?;
@@ -158,30 +146,29 @@ pub async fn make_promise(
     Ok(written
         .respond(StatusCode::CREATED)
         .insert_header(location)
-        .json(promise(&state, id, written.position).await?))
+        .json(promise(&cx.state, id, written.position).await?))
 }
 
 /// Keeps (`kept`) or breaks the promise at the path, with the body's evidence.
 async fn settle(
-    who: &Caller<Writers>,
-    state: &State,
-    req: &HttpRequest,
-    (id, body): (&str, &Body<OutcomeBody>),
+    cx: &Change,
+    body: &Body<OutcomeBody>,
     kept: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let id = http::path_id("id", id)?;
+    let id = cx.path_id("id")?;
     let outcome = body.parse()?;
-    let once = Idempotency::of(who, req, body.json())?;
-    let today = today(state).await?;
+    let once = cx.idempotency(body.json())?;
+    let today = today(&cx.state).await?;
     let own = stream(promise_stream(id));
-    let run = state
+    let run = cx
+        .state
         .commands
-        .run_idempotent(&metadata(who, req), once.as_ref(), &[], own, &[], |p: &Promise, _| {
+        .run_idempotent(&metadata(cx), once.as_ref(), &[], own, &[], |p: &Promise, _| {
             Ok(p.handle(outcome.command(kept, today))?)
         })
         .await?;
     let written = Written::of(run, &[]);
-    Ok(written.respond(StatusCode::OK).json(promise(state, id, written.position).await?))
+    Ok(written.respond(StatusCode::OK).json(promise(&cx.state, id, written.position).await?))
 }
 
 /// The promise was kept.
@@ -199,14 +186,8 @@ async fn settle(
     security(("bearer" = [])),
 )]
 #[post("/v1/promises/{id}/kept")]
-pub async fn keep_promise(
-    who: Caller<Writers>,
-    state: Data<State>,
-    req: HttpRequest,
-    id: Path<String>,
-    body: Body<OutcomeBody>,
-) -> Result<HttpResponse, ApiError> {
-    settle(&who, &state, &req, (&id, &body), true).await
+pub async fn keep_promise(cx: Change, body: Body<OutcomeBody>) -> Result<HttpResponse, ApiError> {
+    settle(&cx, &body, true).await
 }
 
 /// The promise was broken.
@@ -224,12 +205,6 @@ pub async fn keep_promise(
     security(("bearer" = [])),
 )]
 #[post("/v1/promises/{id}/broken")]
-pub async fn break_promise(
-    who: Caller<Writers>,
-    state: Data<State>,
-    req: HttpRequest,
-    id: Path<String>,
-    body: Body<OutcomeBody>,
-) -> Result<HttpResponse, ApiError> {
-    settle(&who, &state, &req, (&id, &body), false).await
+pub async fn break_promise(cx: Change, body: Body<OutcomeBody>) -> Result<HttpResponse, ApiError> {
+    settle(&cx, &body, false).await
 }

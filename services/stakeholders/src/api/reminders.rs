@@ -5,18 +5,16 @@
 //! The reminders themselves are events the service's scheduler writes
 //! ([`events::reminders`]), read from the log (`GET /v1/events`).
 
-use actix_web::web::Data;
-use actix_web::{HttpRequest, HttpResponse, get, put};
+use actix_web::{HttpResponse, get, put};
 use events::reminders::{BusinessDaySpan, BusinessDays};
-use kernel::http::{Body, Caller, FromJson};
+use kernel::http::{Body, FromJson};
 use kernel::{Aggregate, Versioned};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use web::{ApiError, Fields};
 
-use super::{ReadErrors, Readers, SettingErrors, Writers, metadata};
-use crate::app::State;
+use super::{Change, Read, ReadErrors, SettingErrors, metadata};
 use crate::domain::reminders::{Reminders, RemindersCommand, settings_stream};
 
 /// The reminders' settings.
@@ -114,11 +112,8 @@ impl FromJson for ReminderSettingsBody {
     security(("bearer" = [])),
 )]
 #[get("/v1/reminder-settings")]
-pub async fn get_reminder_settings(
-    _: Caller<Readers>,
-    state: Data<State>,
-) -> Result<HttpResponse, ApiError> {
-    let reminders = state.reminders.now(state.commands.store()).await?;
+pub async fn get_reminder_settings(cx: Read) -> Result<HttpResponse, ApiError> {
+    let reminders = cx.state.reminders.now(cx.state.commands.store()).await?;
     Ok(HttpResponse::Ok().json(ReminderSettingsView::of(&reminders)))
 }
 
@@ -137,9 +132,7 @@ pub async fn get_reminder_settings(
 )]
 #[put("/v1/reminder-settings")]
 pub async fn put_reminder_settings(
-    who: Caller<Writers>,
-    state: Data<State>,
-    req: HttpRequest,
+    cx: Change,
     body: Body<ReminderSettingsBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.parse()?;
@@ -148,12 +141,12 @@ pub async fn put_reminder_settings(
         going_cold_after_business_days: body.going_cold_after_business_days,
         contact_half_life_business_days: body.contact_half_life_business_days,
     };
-    state
+    cx.state
         .commands
-        .run(&metadata(&who, &req), settings_stream(), &[], |r: &Reminders, _| {
+        .run(&metadata(&cx), settings_stream(), &[], |r: &Reminders, _| {
             Ok(r.handle(command.clone()).unwrap_or_else(|never| match never {}))
         })
         .await?;
-    let reminders = state.reminders.now(state.commands.store()).await?;
+    let reminders = cx.state.reminders.now(cx.state.commands.store()).await?;
     Ok(HttpResponse::Ok().json(ReminderSettingsView::of(&reminders)))
 }

@@ -1,7 +1,6 @@
 //! The relationship reports this service answers itself: the meeting plan's coverage, the
 //! people going cold, and which themes of IT's vision carry which schools.
 
-use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get};
 use events::reminders::BusinessDaySpan;
 use kernel::ReadModel;
@@ -11,7 +10,7 @@ use utoipa::IntoParams;
 use web::ApiError;
 use web::csv::ReportFormat;
 
-use super::{ReadErrors, Readers, as_of, now, read_models};
+use super::{Read, ReadErrors, as_of, now, read_models};
 use crate::app::State;
 use crate::queries::coverage::{CoverageReport, coverage};
 use crate::queries::going_cold::{GoingColdReport, going_cold};
@@ -31,13 +30,10 @@ use crate::read_models::{SchoolDoc, Schools, StakeholderDoc, Stakeholders};
     security(("bearer" = [])),
 )]
 #[get("/v1/reports/coverage")]
-pub async fn coverage_report(
-    _: kernel::http::Caller<Readers>,
-    state: Data<State>,
-) -> Result<HttpResponse, ApiError> {
-    let now = now(&state);
-    let district = state.district.now(state.commands.store()).await?;
-    let (schools, people) = schools_and_people(&state).await?;
+pub async fn coverage_report(cx: Read) -> Result<HttpResponse, ApiError> {
+    let now = now(&cx.state);
+    let district = cx.state.district.now(cx.state.commands.store()).await?;
+    let (schools, people) = schools_and_people(&cx.state).await?;
     Ok(HttpResponse::Ok().json(coverage(&schools, &people, &district.0.calendar, now)))
 }
 
@@ -112,14 +108,10 @@ fn parse_params(req: &HttpRequest) -> Result<(Option<BusinessDaySpan>, ReportFor
     security(("bearer" = [])),
 )]
 #[get("/v1/reports/going-cold")]
-pub async fn going_cold_report(
-    _: kernel::http::Caller<Readers>,
-    state: Data<State>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    let (days, format) = parse_params(&req)?;
-    let as_of = as_of(&state).await?;
-    let (schools, people) = schools_and_people(&state).await?;
+pub async fn going_cold_report(cx: Read) -> Result<HttpResponse, ApiError> {
+    let (days, format) = parse_params(&cx.req)?;
+    let as_of = as_of(&cx.state).await?;
+    let (schools, people) = schools_and_people(&cx.state).await?;
     let days = days.unwrap_or(as_of.contact.going_cold_after);
     let report = going_cold(&people, &schools, &as_of, days);
     Ok(match format {
@@ -158,14 +150,10 @@ pub struct ThemesParams {
     security(("bearer" = [])),
 )]
 #[get("/v1/reports/themes")]
-pub async fn themes_report(
-    _: kernel::http::Caller<Readers>,
-    state: Data<State>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    let params: ThemesParams = report_params(&req)?;
-    let vision = state.vision.now(state.commands.store()).await?;
-    let (schools, people) = schools_and_people(&state).await?;
+pub async fn themes_report(cx: Read) -> Result<HttpResponse, ApiError> {
+    let params: ThemesParams = report_params(&cx.req)?;
+    let vision = cx.state.vision.now(cx.state.commands.store()).await?;
+    let (schools, people) = schools_and_people(&cx.state).await?;
     let report = themes(&vision.0, &schools, &people);
     Ok(match params.format.unwrap_or_default() {
         ReportFormat::Json => HttpResponse::Ok().json(report),

@@ -3,14 +3,13 @@
 //! and what is left.
 
 use actix_web::http::StatusCode;
-use actix_web::web::{Data, Path};
-use actix_web::{HttpRequest, HttpResponse, get, post};
+use actix_web::{HttpResponse, get, post};
 use chrono::NaiveDate;
 use events::calendar::DistrictCalendar;
 use events::rounds::round_stream;
 use events::stakeholders::StakeholderRole;
 use events::values::ShortText;
-use kernel::http::{self, Body, Caller, FromJson, Idempotency, IdempotencyKeyHeader};
+use kernel::http::{Body, FromJson, IdempotencyKeyHeader};
 use kernel::{ReadModel, stream};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -18,7 +17,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use web::{ApiError, Fields};
 
-use super::{ReadErrors, Readers, WriteErrors, Writers, Written, metadata, now, read_models};
+use super::{Change, Read, ReadErrors, WriteErrors, Written, metadata, now, read_models};
 use crate::app::State;
 use crate::domain::round::{MAX_WORK_DAYS, PlanRound, Round};
 use crate::queries::coverage::{RoundView, round_coverage};
@@ -99,18 +98,13 @@ pub struct RoundList {
     security(("bearer" = [])),
 )]
 #[post("/v1/meeting-rounds")]
-pub async fn plan_round(
-    who: Caller<Writers>,
-    state: Data<State>,
-    req: HttpRequest,
-    body: Body<RoundBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn plan_round(cx: Change, body: Body<RoundBody>) -> Result<HttpResponse, ApiError> {
     let plan = body.parse()?;
-    let once = Idempotency::of(&who, &req, body.json())?;
-    let district = state.district.now(state.commands.store()).await?;
-    let now = now(&state);
+    let once = cx.idempotency(body.json())?;
+    let district = cx.state.district.now(cx.state.commands.store()).await?;
+    let now = now(&cx.state);
     let today = district.today(now);
-    let view = read_models(&state, None, &[Stakeholders::NAME]).await?;
+    let view = read_models(&cx.state, None, &[Stakeholders::NAME]).await?;
     let people = view.all::<Stakeholders>().await?;
     let invitees: Vec<(Uuid, bool)> = match &plan.stakeholder_ids {
         Some(ids) => {
@@ -133,8 +127,9 @@ pub async fn plan_round(
         calendar: district.0.calendar.clone(),
     };
     let own = stream(round_stream(round_id));
-    let meta = metadata(&who, &req);
-    let run = state
+    let meta = metadata(&cx);
+    let run = cx
+        .state
         .commands
         .run_idempotent(&meta, once.as_ref(), &[round_id], own, &[], |r: &Round, _| {
             Ok(kernel::Aggregate::handle(r, command.clone())?)
@@ -142,7 +137,7 @@ pub async fn plan_round(
         .await?;
     let written = Written::of(run, &[round_id]);
     let id = written.created.first().copied().unwrap_or(round_id);
-    let round = one_round(&state, id, written.position, &district.0.calendar, now).await?;
+    let round = one_round(&cx.state, id, written.position, &district.0.calendar, now).await?;
     Ok(written.respond(StatusCode::CREATED).json(round))
 }
 
@@ -171,10 +166,10 @@ async fn one_round(
     security(("bearer" = [])),
 )]
 #[get("/v1/meeting-rounds")]
-pub async fn list_rounds(_: Caller<Readers>, state: Data<State>) -> Result<HttpResponse, ApiError> {
-    let district = state.district.now(state.commands.store()).await?;
-    let now = now(&state);
-    let view = read_models(&state, None, &[Rounds::NAME, Stakeholders::NAME]).await?;
+pub async fn list_rounds(cx: Read) -> Result<HttpResponse, ApiError> {
+    let district = cx.state.district.now(cx.state.commands.store()).await?;
+    let now = now(&cx.state);
+    let view = read_models(&cx.state, None, &[Rounds::NAME, Stakeholders::NAME]).await?;
     let (rounds, people) = futures::try_join!(view.all::<Rounds>(), view.all::<Stakeholders>())?;
     let mut rounds: Vec<RoundView> = rounds
         .iter()
@@ -199,13 +194,9 @@ pub async fn list_rounds(_: Caller<Readers>, state: Data<State>) -> Result<HttpR
     security(("bearer" = [])),
 )]
 #[get("/v1/meeting-rounds/{id}")]
-pub async fn get_round(
-    _: Caller<Readers>,
-    state: Data<State>,
-    id: Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = http::path_id("id", &id)?;
-    let district = state.district.now(state.commands.store()).await?;
-    let round = one_round(&state, id, None, &district.0.calendar, now(&state)).await?;
+pub async fn get_round(cx: Read) -> Result<HttpResponse, ApiError> {
+    let id = cx.path_id("id")?;
+    let district = cx.state.district.now(cx.state.commands.store()).await?;
+    let round = one_round(&cx.state, id, None, &district.0.calendar, now(&cx.state)).await?;
     Ok(HttpResponse::Ok().json(round))
 }

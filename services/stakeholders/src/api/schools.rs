@@ -6,12 +6,12 @@
 //! signature or a withdrawal changes the next decision at once.
 
 use actix_web::http::header;
-use actix_web::web::{Data, Path, Query};
-use actix_web::{HttpRequest, HttpResponse, delete, get, put};
+use actix_web::web::Query;
+use actix_web::{HttpResponse, delete, get, put};
 use events::school::school_stream;
 use events::stakeholders::stakeholder_stream;
 use events::values::SchoolId;
-use kernel::http::{self, Body, Caller, Page};
+use kernel::http::{self, Body, Context, Page};
 use kernel::{Aggregate, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -20,7 +20,7 @@ use web::ApiError;
 
 use super::bodies::{SchoolBody, SignatureBody, WithdrawalBody};
 use super::{
-    ChangeErrors, ListErrors, Readers, Secured, Writers, load, metadata, naming, read_models, today,
+    Change, ChangeErrors, ListErrors, Read, Secured, load, metadata, naming, read_models, today,
 };
 use crate::app::State;
 use crate::domain::DomainError;
@@ -41,8 +41,9 @@ async fn school_view(
     Ok(docs.view(today(state).await?))
 }
 
-fn school_id(raw: &str) -> Result<SchoolId, ApiError> {
-    http::path("school_id", raw, SchoolId::parse)
+/// The school the path names (`{school_id}`), or 400 `invalid-path`.
+fn school_id<R>(cx: &Context<State, R>) -> Result<SchoolId, ApiError> {
+    http::path("school_id", cx.req.match_info().query("school_id"), SchoolId::parse)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -77,12 +78,8 @@ pub struct SchoolList {
     security(("bearer" = [])),
 )]
 #[get("/v1/schools")]
-pub async fn list_schools(
-    _: Caller<Readers>,
-    state: Data<State>,
-    query: Query<SchoolQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let view = read_models(&state, None, schools::LIST_READS).await?;
+pub async fn list_schools(cx: Read, query: Query<SchoolQuery>) -> Result<HttpResponse, ApiError> {
+    let view = read_models(&cx.state, None, schools::LIST_READS).await?;
     let list = schools::schools(&view, query.agreement_status).await?;
     let (schools, page) = http::page(list, query.limit, query.offset)?;
     Ok(HttpResponse::Ok().json(SchoolList { schools, page }))
@@ -102,13 +99,9 @@ pub async fn list_schools(
     security(("bearer" = [])),
 )]
 #[get("/v1/schools/{school_id}")]
-pub async fn get_school(
-    _: Caller<Readers>,
-    state: Data<State>,
-    school_id: Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let school_id = self::school_id(&school_id)?;
-    Ok(HttpResponse::Ok().json(school_view(&state, &school_id, None).await?))
+pub async fn get_school(cx: Read) -> Result<HttpResponse, ApiError> {
+    let school_id = self::school_id(&cx)?;
+    Ok(HttpResponse::Ok().json(school_view(&cx.state, &school_id, None).await?))
 }
 
 /// Register a school under the slug the district chose, or rename it.
@@ -131,24 +124,19 @@ pub async fn get_school(
     security(("bearer" = [])),
 )]
 #[put("/v1/schools/{school_id}")]
-pub async fn put_school(
-    who: Caller<Writers>,
-    state: Data<State>,
-    req: HttpRequest,
-    school_id: Path<String>,
-    body: Body<SchoolBody>,
-) -> Result<HttpResponse, ApiError> {
-    let school_id = self::school_id(&school_id)?;
+pub async fn put_school(cx: Change, body: Body<SchoolBody>) -> Result<HttpResponse, ApiError> {
+    let school_id = self::school_id(&cx)?;
     let name = body.parse()?.name;
     let stream = stream(school_stream(&school_id));
-    let done = state
+    let done = cx
+        .state
         .commands
-        .run(&metadata(&who, &req), stream, &[], |school: &School, _| {
+        .run(&metadata(&cx), stream, &[], |school: &School, _| {
             let command = SchoolCommand::Put { school_id: school_id.clone(), name: name.clone() };
             Ok(school.handle(command)?)
         })
         .await?;
-    let view = school_view(&state, &school_id, done.position).await?;
+    let view = school_view(&cx.state, &school_id, done.position).await?;
     if done.before.status.registered {
         return Ok(HttpResponse::Ok().json(view));
     }
@@ -178,27 +166,25 @@ pub async fn put_school(
 )]
 #[put("/v1/schools/{school_id}/agreement")]
 pub async fn sign_agreement(
-    who: Caller<Writers>,
-    state: Data<State>,
-    req: HttpRequest,
-    school_id: Path<String>,
+    cx: Change,
     body: Body<SignatureBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let school_id = self::school_id(&school_id)?;
+    let school_id = self::school_id(&cx)?;
     let signature = body.parse()?;
-    let today = today(&state).await?;
+    let today = today(&cx.state).await?;
     let promise_id = Uuid::now_v7();
     let (school, signer) = (school_stream(&school_id), stakeholder_stream(signature.principal_id));
-    let meta = metadata(&who, &req);
-    let done = state
+    let meta = metadata(&cx);
+    let done = cx
+        .state
         .commands
         .run(&meta, stream(school), &[stream(signer)], |school: &School, lookups| {
             let signer = load::<Stakeholder>(&lookups[0])?.profile.as_ref().map(Signer::from);
-            let command = signature.command(signer, today, promise_id, &who.subject);
+            let command = signature.command(signer, today, promise_id, &cx.who.subject);
             school.handle(command).map_err(naming(DomainError::UnknownStakeholder))
         })
         .await?;
-    Ok(HttpResponse::Created().json(school_view(&state, &school_id, done.position).await?))
+    Ok(HttpResponse::Created().json(school_view(&cx.state, &school_id, done.position).await?))
 }
 
 /// The school withdraws from the purchasing agreement.
@@ -221,21 +207,19 @@ pub async fn sign_agreement(
 )]
 #[delete("/v1/schools/{school_id}/agreement")]
 pub async fn withdraw_agreement(
-    who: Caller<Writers>,
-    state: Data<State>,
-    req: HttpRequest,
-    school_id: Path<String>,
+    cx: Change,
     body: Body<WithdrawalBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let school_id = self::school_id(&school_id)?;
+    let school_id = self::school_id(&cx)?;
     let withdrawal = body.parse()?;
-    let today = today(&state).await?;
+    let today = today(&cx.state).await?;
     let stream = stream(school_stream(&school_id));
-    let done = state
+    let done = cx
+        .state
         .commands
-        .run(&metadata(&who, &req), stream, &[], |school: &School, _| {
+        .run(&metadata(&cx), stream, &[], |school: &School, _| {
             Ok(school.handle(withdrawal.command(today))?)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(school_view(&state, &school_id, done.position).await?))
+    Ok(HttpResponse::Ok().json(school_view(&cx.state, &school_id, done.position).await?))
 }

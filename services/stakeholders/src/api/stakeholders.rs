@@ -15,8 +15,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::web::{Data, Path, Query};
-use actix_web::{HttpRequest, HttpResponse, get, post, put};
+use actix_web::web::Query;
+use actix_web::{HttpResponse, get, post, put};
 use chrono::{DateTime, Utc};
 use eventlog::{RecordedEvent, StreamName};
 use events::school::school_stream;
@@ -24,7 +24,7 @@ use events::stakeholders::{
     EmailEvent, StakeholderRole, email_holder, email_stream, stakeholder_stream,
 };
 use events::values::{Email, SchoolId};
-use kernel::http::{self, Body, Caller, Idempotency, IdempotencyKeyHeader, Page};
+use kernel::http::{self, Body, IdempotencyKeyHeader, Page};
 use kernel::{Aggregate, ReadModel, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -33,7 +33,7 @@ use web::ApiError;
 
 use super::bodies::{ConversationBody, ProfileBody};
 use super::{
-    ChangeErrors, KeyedChangeErrors, ListErrors, Readers, Secured, WriteErrors, Writers, Written,
+    Change, ChangeErrors, KeyedChangeErrors, ListErrors, Read, Secured, WriteErrors, Written,
     as_of, body_reference_error, load, metadata, naming, now, read_models,
 };
 use crate::app::State;
@@ -95,14 +95,13 @@ pub struct StakeholderList {
 )]
 #[get("/v1/stakeholders")]
 pub async fn list_stakeholders(
-    _: Caller<Readers>,
-    state: Data<State>,
+    cx: Read,
     query: Query<StakeholderQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let school_id = http::query_param("school_id", query.school_id.as_deref(), SchoolId::parse)?;
     let filter = StakeholderFilter { role: query.role, school_id };
-    let view = read_models(&state, None, stakeholders::READS).await?;
-    let list = stakeholders::stakeholders(&view, &filter, &as_of(&state).await?).await?;
+    let view = read_models(&cx.state, None, stakeholders::READS).await?;
+    let list = stakeholders::stakeholders(&view, &filter, &as_of(&cx.state).await?).await?;
     let (stakeholders, page) = http::page(list, query.limit, query.offset)?;
     Ok(HttpResponse::Ok().json(StakeholderList { stakeholders, page }))
 }
@@ -170,20 +169,19 @@ fn email_claim(
 )]
 #[post("/v1/stakeholders")]
 pub async fn register_stakeholder(
-    who: Caller<Writers>,
-    state: Data<State>,
-    req: HttpRequest,
+    cx: Change,
     body: Body<ProfileBody>,
 ) -> Result<HttpResponse, ApiError> {
     let profile = Profile::from(body.parse()?);
-    let once = Idempotency::of(&who, &req, body.json())?;
-    let registered = registered_with(&state, &profile.email).await?;
+    let once = cx.idempotency(body.json())?;
+    let registered = registered_with(&cx.state, &profile.email).await?;
     let id = Uuid::now_v7();
     let mut lookups = vec![stream(email_stream(&profile.email))];
     lookups.extend(school_lookup(&profile));
     let own = stream(stakeholder_stream(id));
-    let meta = metadata(&who, &req);
-    let run = state
+    let meta = metadata(&cx);
+    let run = cx
+        .state
         .commands
         .run_idempotent(&meta, once.as_ref(), &[id], own, &lookups, |s: &Stakeholder, lookups| {
             let command = StakeholderCommand::Register(RegisterStakeholder {
@@ -197,7 +195,7 @@ pub async fn register_stakeholder(
         .await?;
     let written = Written::of(run, &[id]);
     let id = written.created(0)?;
-    let view = stakeholder_view(&state, id, written.position).await?;
+    let view = stakeholder_view(&cx.state, id, written.position).await?;
     let location = (header::LOCATION, format!("/v1/stakeholders/{id}"));
     Ok(written.respond(StatusCode::CREATED).insert_header(location).json(view))
 }
@@ -263,13 +261,9 @@ pub async fn register_stakeholder(
     security(("bearer" = [])),
 )]
 #[get("/v1/stakeholders/{id}")]
-pub async fn get_stakeholder(
-    _: Caller<Readers>,
-    state: Data<State>,
-    id: Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = http::path_id("id", &id)?;
-    Ok(HttpResponse::Ok().json(stakeholder_view(&state, id, None).await?))
+pub async fn get_stakeholder(cx: Read) -> Result<HttpResponse, ApiError> {
+    let id = cx.path_id("id")?;
+    Ok(HttpResponse::Ok().json(stakeholder_view(&cx.state, id, None).await?))
 }
 
 /// Replace a person's profile (a new email, a move to another school or role).
@@ -292,28 +286,26 @@ pub async fn get_stakeholder(
 )]
 #[put("/v1/stakeholders/{id}")]
 pub async fn update_stakeholder(
-    who: Caller<Writers>,
-    state: Data<State>,
-    req: HttpRequest,
-    id: Path<String>,
+    cx: Change,
     body: Body<ProfileBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = http::path_id("id", &id)?;
+    let id = cx.path_id("id")?;
     let profile = Profile::from(body.parse()?);
     let own = stream(stakeholder_stream(id));
     // The address they have now, whose claim a new address releases.
     let records =
-        state.commands.store().read_stream_to_end(&own).await.map_err(http::store_error)?;
+        cx.state.commands.store().read_stream_to_end(&own).await.map_err(http::store_error)?;
     let current = load::<Stakeholder>(&records)?.profile.map(|p| p.email);
-    let registered = registered_with(&state, &profile.email).await?;
+    let registered = registered_with(&cx.state, &profile.email).await?;
     let mut lookups = vec![
         stream(email_stream(&profile.email)),
         stream(email_stream(current.as_ref().unwrap_or(&profile.email))),
     ];
     lookups.extend(school_lookup(&profile));
-    let done = state
+    let done = cx
+        .state
         .commands
-        .run(&metadata(&who, &req), own, &lookups, |stakeholder: &Stakeholder, lookups| {
+        .run(&metadata(&cx), own, &lookups, |stakeholder: &Stakeholder, lookups| {
             if stakeholder.profile.as_ref().map(|p| &p.email) != current.as_ref() {
                 // Their address changed since it was read: the claims read are not theirs.
                 return Err(http::concurrent_update());
@@ -327,7 +319,7 @@ pub async fn update_stakeholder(
             stakeholder.handle(command).map_err(naming(DomainError::UnknownSchool))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(stakeholder_view(&state, id, done.position).await?))
+    Ok(HttpResponse::Ok().json(stakeholder_view(&cx.state, id, done.position).await?))
 }
 
 /// Record a conversation: their vision and, at the first conversation with the person, two
@@ -349,25 +341,23 @@ pub async fn update_stakeholder(
 )]
 #[post("/v1/stakeholders/{id}/conversations")]
 pub async fn hold_conversation(
-    who: Caller<Writers>,
-    state: Data<State>,
-    req: HttpRequest,
-    id: Path<String>,
+    cx: Change,
     body: Body<ConversationBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = http::path_id("id", &id)?;
+    let id = cx.path_id("id")?;
     let conversation = body.parse()?;
-    let once = Idempotency::of(&who, &req, body.json())?;
+    let once = cx.idempotency(body.json())?;
     let ids = (Uuid::now_v7(), Uuid::now_v7());
     // The ids this request creates: the conversation's, and its wish's when it records one.
     let created: Vec<Uuid> =
         if conversation.wish.is_some() { vec![ids.0, ids.1] } else { vec![ids.0] };
-    let now = now(&state);
+    let now = now(&cx.state);
     let stream = stream(stakeholder_stream(id));
-    let meta = metadata(&who, &req);
+    let meta = metadata(&cx);
     // IT's vision is read with the stakeholder, so the themes checked are those in force.
     let lookups = [vision_stream()];
-    let run = state
+    let run = cx
+        .state
         .commands
         .run_idempotent(&meta, once.as_ref(), &created, stream, &lookups, |s: &Stakeholder, l| {
             let vision = load::<Vision>(&l[0])?.0;
@@ -378,7 +368,7 @@ pub async fn hold_conversation(
     let conversation_id = written.created(0)?;
     let wish_id = if created.len() > 1 { Some(written.created(1)?) } else { None };
     let view =
-        conversation_held(&state, id, (conversation_id, wish_id), written.position, now).await?;
+        conversation_held(&cx.state, id, (conversation_id, wish_id), written.position, now).await?;
     let mut answer = written.respond(StatusCode::CREATED);
     if let Some(wish_id) = wish_id {
         answer.insert_header((header::LOCATION, format!("/v1/wishes/{wish_id}")));

@@ -1,19 +1,17 @@
 //! IT's own vision for the district (`vision-district`): a statement and its themes. The
 //! conversations IT holds name the themes each person's vision connects to.
 
-use actix_web::web::Data;
-use actix_web::{HttpRequest, HttpResponse, get, put};
+use actix_web::{HttpResponse, get, put};
 use events::stakeholders::Theme;
 use events::values::{LongText, ShortText, ThemeId};
-use kernel::http::{Body, Caller, FromJson};
+use kernel::http::{Body, FromJson};
 use kernel::{Aggregate, Versioned};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use web::{ApiError, Fields};
 
-use super::{ReadErrors, Readers, SettingErrors, Writers, metadata};
-use crate::app::State;
+use super::{Change, Read, ReadErrors, SettingErrors, metadata};
 use crate::domain::vision::{SetVision, Vision, vision_stream};
 
 /// The most themes a vision has.
@@ -76,8 +74,8 @@ impl FromJson for VisionBody {
     security(("bearer" = [])),
 )]
 #[get("/v1/vision")]
-pub async fn get_vision(_: Caller<Readers>, state: Data<State>) -> Result<HttpResponse, ApiError> {
-    let vision = state.vision.now(state.commands.store()).await?;
+pub async fn get_vision(cx: Read) -> Result<HttpResponse, ApiError> {
+    let vision = cx.state.vision.now(cx.state.commands.store()).await?;
     Ok(HttpResponse::Ok().json(VisionView::of(&vision)))
 }
 
@@ -95,20 +93,13 @@ pub async fn get_vision(_: Caller<Readers>, state: Data<State>) -> Result<HttpRe
     security(("bearer" = [])),
 )]
 #[put("/v1/vision")]
-pub async fn put_vision(
-    who: Caller<Writers>,
-    state: Data<State>,
-    req: HttpRequest,
-    body: Body<VisionBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn put_vision(cx: Change, body: Body<VisionBody>) -> Result<HttpResponse, ApiError> {
     let VisionBody { statement, themes } = body.parse()?;
     let command = SetVision { statement, themes };
-    state
+    cx.state
         .commands
-        .run(&metadata(&who, &req), vision_stream(), &[], |v: &Vision, _| {
-            Ok(v.handle(command.clone())?)
-        })
+        .run(&metadata(&cx), vision_stream(), &[], |v: &Vision, _| Ok(v.handle(command.clone())?))
         .await?;
-    let vision = state.vision.now(state.commands.store()).await?;
+    let vision = cx.state.vision.now(cx.state.commands.store()).await?;
     Ok(HttpResponse::Ok().json(VisionView::of(&vision)))
 }

@@ -1,11 +1,11 @@
 //! Wishes (`wish-{uuid}` streams): every conversation's wish, and the headway on it.
 
 use actix_web::http::StatusCode;
-use actix_web::web::{Data, Path, Query};
-use actix_web::{HttpRequest, HttpResponse, get, post};
+use actix_web::web::Query;
+use actix_web::{HttpResponse, get, post};
 use events::stakeholders::{WishStatus, wish_stream};
 use events::values::SchoolId;
-use kernel::http::{self, Body, Caller, Idempotency, IdempotencyKeyHeader, Page};
+use kernel::http::{self, Body, IdempotencyKeyHeader, Page};
 use kernel::{Aggregate, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -14,8 +14,7 @@ use web::ApiError;
 
 use super::bodies::ProgressBody;
 use super::{
-    ItemErrors, KeyedChangeErrors, ListErrors, Readers, Writers, Written, metadata, now,
-    read_models,
+    Change, ItemErrors, KeyedChangeErrors, ListErrors, Read, Written, metadata, now, read_models,
 };
 use crate::app::State;
 use crate::domain::DomainError;
@@ -65,16 +64,12 @@ pub struct WishList {
     security(("bearer" = [])),
 )]
 #[get("/v1/wishes")]
-pub async fn list_wishes(
-    _: Caller<Readers>,
-    state: Data<State>,
-    query: Query<WishQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_wishes(cx: Read, query: Query<WishQuery>) -> Result<HttpResponse, ApiError> {
     let school_id = http::query_param("school_id", query.school_id.as_deref(), SchoolId::parse)?;
     let filter =
         WishFilter { status: query.status, stakeholder_id: query.stakeholder_id, school_id };
-    let view = read_models(&state, None, wishes::READS).await?;
-    let list = wishes::wishes(&view, &filter, now(&state)).await?;
+    let view = read_models(&cx.state, None, wishes::READS).await?;
+    let list = wishes::wishes(&view, &filter, now(&cx.state)).await?;
     let (wishes, page) = http::page(list, query.limit, query.offset)?;
     Ok(HttpResponse::Ok().json(WishList { wishes, page }))
 }
@@ -91,13 +86,9 @@ pub async fn list_wishes(
     security(("bearer" = [])),
 )]
 #[get("/v1/wishes/{id}")]
-pub async fn get_wish(
-    _: Caller<Readers>,
-    state: Data<State>,
-    id: Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = http::path_id("id", &id)?;
-    Ok(HttpResponse::Ok().json(wish(&state, id, None).await?))
+pub async fn get_wish(cx: Read) -> Result<HttpResponse, ApiError> {
+    let id = cx.path_id("id")?;
+    Ok(HttpResponse::Ok().json(wish(&cx.state, id, None).await?))
 }
 
 /// Record headway on a wish, and its status after it.
@@ -115,24 +106,19 @@ pub async fn get_wish(
     security(("bearer" = [])),
 )]
 #[post("/v1/wishes/{id}/progress")]
-pub async fn progress_wish(
-    who: Caller<Writers>,
-    state: Data<State>,
-    req: HttpRequest,
-    id: Path<String>,
-    body: Body<ProgressBody>,
-) -> Result<HttpResponse, ApiError> {
-    let id = http::path_id("id", &id)?;
+pub async fn progress_wish(cx: Change, body: Body<ProgressBody>) -> Result<HttpResponse, ApiError> {
+    let id = cx.path_id("id")?;
     let progress = body.parse()?;
-    let once = Idempotency::of(&who, &req, body.json())?;
-    let at = now(&state);
+    let once = cx.idempotency(body.json())?;
+    let at = now(&cx.state);
     let own = stream(wish_stream(id));
-    let run = state
+    let run = cx
+        .state
         .commands
-        .run_idempotent(&metadata(&who, &req), once.as_ref(), &[], own, &[], |wish: &Wish, _| {
+        .run_idempotent(&metadata(&cx), once.as_ref(), &[], own, &[], |wish: &Wish, _| {
             Ok(wish.handle(progress.command(at))?)
         })
         .await?;
     let written = Written::of(run, &[]);
-    Ok(written.respond(StatusCode::CREATED).json(wish(&state, id, written.position).await?))
+    Ok(written.respond(StatusCode::CREATED).json(wish(&cx.state, id, written.position).await?))
 }
