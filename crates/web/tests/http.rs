@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use actix_web::body::MessageBody;
-use actix_web::dev::ServiceResponse;
+use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{App, HttpResponse, test, web as aweb};
 use serde::Deserialize;
@@ -117,6 +117,28 @@ async fn problem<B: MessageBody>(res: ServiceResponse<B>) -> Problem {
     problem
 }
 
+/// Sends `req` to `app`, checks that the answer is a problem of `status` and `slug` (see
+/// [`problem`]), and reads it.
+async fn problem_of<S, R, B>(app: &S, req: R, status: StatusCode, slug: &str) -> Problem
+where
+    S: Service<R, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let res = test::call_service(app, req).await;
+    assert_eq!(res.status(), status, "{slug}");
+    let p = problem(res).await;
+    assert_eq!(p.slug(), Some(slug));
+    p
+}
+
+/// A POST of `payload` to `/orders`, declared JSON.
+fn json_order(payload: impl Into<actix_web::web::Bytes>) -> test::TestRequest {
+    test::TestRequest::post()
+        .uri("/orders")
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .set_payload(payload)
+}
+
 #[actix_web::test]
 async fn generates_a_uuid_v7_request_id() {
     let app = app!(web::always_ready());
@@ -162,27 +184,13 @@ async fn echoed_request_id_appears_in_problem_bodies() {
 #[actix_web::test]
 async fn malformed_json_is_a_400_problem() {
     let app = app!(web::always_ready());
-    let req = test::TestRequest::post()
-        .uri("/orders")
-        .insert_header((header::CONTENT_TYPE, "application/json"))
-        .set_payload(r#"{"sku": "A1", "quantity": "#)
-        .to_request();
-    let res = test::call_service(&app, req).await;
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    let p = problem(res).await;
-    assert_eq!(p.slug(), Some("malformed-json"));
+    let req = json_order(r#"{"sku": "A1", "quantity": "#).to_request();
+    let p = problem_of(&app, req, StatusCode::BAD_REQUEST, "malformed-json").await;
     assert_eq!(p.instance.as_deref(), Some("/orders"));
 
     // Valid JSON of the wrong shape: the serde message names the field.
-    let req = test::TestRequest::post()
-        .uri("/orders")
-        .insert_header((header::CONTENT_TYPE, "application/json"))
-        .set_payload(r#"{"sku": "A1", "quantity": "two"}"#)
-        .to_request();
-    let res = test::call_service(&app, req).await;
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    let p = problem(res).await;
-    assert_eq!(p.slug(), Some("malformed-json"));
+    let req = json_order(r#"{"sku": "A1", "quantity": "two"}"#).to_request();
+    let p = problem_of(&app, req, StatusCode::BAD_REQUEST, "malformed-json").await;
     assert!(p.detail.contains("invalid type"), "{}", p.detail);
 }
 
@@ -206,10 +214,8 @@ async fn wrong_or_missing_content_type_is_a_415_problem() {
         if let Some(ct) = content_type {
             req = req.insert_header((header::CONTENT_TYPE, ct));
         }
-        let res = test::call_service(&app, req.to_request()).await;
-        assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-        let p = problem(res).await;
-        assert_eq!(p.slug(), Some("unsupported-media-type"));
+        let status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+        problem_of(&app, req.to_request(), status, "unsupported-media-type").await;
     }
 }
 
@@ -217,42 +223,26 @@ async fn wrong_or_missing_content_type_is_a_415_problem() {
 async fn too_large_body_is_a_413_problem() {
     let app = app!(web::always_ready());
     let big = format!(r#"{{"sku": "{}", "quantity": 1}}"#, "A".repeat(200));
-    let req = test::TestRequest::post()
-        .uri("/orders")
-        .insert_header((header::CONTENT_TYPE, "application/json"))
-        .set_payload(big)
-        .to_request();
-    let res = test::call_service(&app, req).await;
-    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    let p = problem(res).await;
-    assert_eq!(p.slug(), Some("payload-too-large"));
+    let req = json_order(big).to_request();
+    let p = problem_of(&app, req, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large").await;
     assert!(p.detail.contains("64"), "{}", p.detail);
 }
 
 #[actix_web::test]
 async fn bad_query_and_path_are_400_problems() {
     let app = app!(web::always_ready());
-    let res =
-        test::call_service(&app, test::TestRequest::get().uri("/orders?limit=lots").to_request())
-            .await;
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(problem(res).await.slug(), Some("invalid-query"));
-
-    let res =
-        test::call_service(&app, test::TestRequest::get().uri("/orders/seven").to_request()).await;
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(problem(res).await.slug(), Some("invalid-path"));
+    for (uri, slug) in [("/orders?limit=lots", "invalid-query"), ("/orders/seven", "invalid-path")]
+    {
+        let req = test::TestRequest::get().uri(uri).to_request();
+        problem_of(&app, req, StatusCode::BAD_REQUEST, slug).await;
+    }
 }
 
 #[actix_web::test]
 async fn unknown_route_is_a_404_problem() {
     let app = app!(web::always_ready());
-    let res =
-        test::call_service(&app, test::TestRequest::get().uri("/v1/nothing-here").to_request())
-            .await;
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    let p = problem(res).await;
-    assert_eq!(p.slug(), Some("not-found"));
+    let req = test::TestRequest::get().uri("/v1/nothing-here").to_request();
+    let p = problem_of(&app, req, StatusCode::NOT_FOUND, "not-found").await;
     assert_eq!(p.instance.as_deref(), Some("/v1/nothing-here"));
 }
 
@@ -289,38 +279,28 @@ async fn internal_error_does_not_leak_its_cause() {
     assert_eq!(p.request_id.as_deref(), Some(id.as_str()));
 
     // A plain actix 500 is made a problem without its message.
-    let res =
-        test::call_service(&app, test::TestRequest::get().uri("/plain500").to_request()).await;
-    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    let p = problem(res).await;
+    let req = test::TestRequest::get().uri("/plain500").to_request();
+    let p = problem_of(&app, req, StatusCode::INTERNAL_SERVER_ERROR, "internal").await;
     assert!(!p.detail.contains("secret"), "{}", p.detail);
 }
 
 #[actix_web::test]
 async fn plain_actix_client_errors_become_problems() {
     let app = app!(web::always_ready());
-    let res = test::call_service(&app, test::TestRequest::get().uri("/plain").to_request()).await;
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    let p = problem(res).await;
-    assert_eq!(p.slug(), Some("bad-request"));
+    let req = test::TestRequest::get().uri("/plain").to_request();
+    let p = problem_of(&app, req, StatusCode::BAD_REQUEST, "bad-request").await;
     assert_eq!(p.detail, "the widget is upside down");
 }
 
 #[actix_web::test]
 async fn extensions_and_validation_errors_reach_the_client() {
     let app = app!(web::always_ready());
-    let res =
-        test::call_service(&app, test::TestRequest::get().uri("/conflict").to_request()).await;
-    assert_eq!(res.status(), StatusCode::CONFLICT);
-    let p = problem(res).await;
-    assert_eq!(p.slug(), Some("version-conflict"));
+    let req = test::TestRequest::get().uri("/conflict").to_request();
+    let p = problem_of(&app, req, StatusCode::CONFLICT, "version-conflict").await;
     assert_eq!(p.extensions["actual_version"], 4);
 
-    let res =
-        test::call_service(&app, test::TestRequest::post().uri("/invalid").to_request()).await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let p = problem(res).await;
-    assert_eq!(p.slug(), Some("validation"));
+    let req = test::TestRequest::post().uri("/invalid").to_request();
+    let p = problem_of(&app, req, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
     assert_eq!(p.errors.len(), 2);
     assert_eq!(p.errors[0].field, "stars");
 }
@@ -343,11 +323,8 @@ async fn health_endpoints() {
     let res =
         test::call_service(&app, test::TestRequest::get().uri("/health/live").to_request()).await;
     assert_eq!(res.status(), StatusCode::OK);
-    let res =
-        test::call_service(&app, test::TestRequest::get().uri("/health/ready").to_request()).await;
-    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let p = problem(res).await;
-    assert_eq!(p.slug(), Some("unavailable"));
+    let req = test::TestRequest::get().uri("/health/ready").to_request();
+    let p = problem_of(&app, req, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
     assert_eq!(p.detail, "The event store does not answer.");
 }
 
@@ -466,10 +443,8 @@ async fn problems_rendered_elsewhere_get_the_request_members() {
         1024,
     ))
     .await;
-    let res = test::call_service(&app, test::TestRequest::post().uri("/svc").to_request()).await;
-    assert_eq!(res.status(), StatusCode::CONFLICT);
-    let p = problem(res).await;
-    assert_eq!(p.slug(), Some("call-required"));
+    let req = test::TestRequest::post().uri("/svc").to_request();
+    let p = problem_of(&app, req, StatusCode::CONFLICT, "call-required").await;
     assert_eq!(p.instance.as_deref(), Some("/svc"));
 }
 
@@ -482,16 +457,12 @@ async fn macro_routes_and_scopes_get_404_and_405_problems() {
         1024,
     ))
     .await;
-    let res = test::call_service(&app, test::TestRequest::post().uri("/macro").to_request()).await;
-    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(problem(res).await.slug(), Some("method-not-allowed"));
-
-    let res = test::call_service(&app, test::TestRequest::get().uri("/v1/nope").to_request()).await;
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    assert_eq!(problem(res).await.slug(), Some("not-found"));
-
-    let res =
-        test::call_service(&app, test::TestRequest::delete().uri("/v1/things").to_request()).await;
-    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(problem(res).await.slug(), Some("method-not-allowed"));
+    let (not_allowed, not_found) = (StatusCode::METHOD_NOT_ALLOWED, StatusCode::NOT_FOUND);
+    for (req, status, slug) in [
+        (test::TestRequest::post().uri("/macro"), not_allowed, "method-not-allowed"),
+        (test::TestRequest::get().uri("/v1/nope"), not_found, "not-found"),
+        (test::TestRequest::delete().uri("/v1/things"), not_allowed, "method-not-allowed"),
+    ] {
+        problem_of(&app, req.to_request(), status, slug).await;
+    }
 }
