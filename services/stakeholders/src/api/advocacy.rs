@@ -160,10 +160,7 @@ pub async fn speak_for_it(cx: Change, body: Body<AdvocacyBody>) -> Result<HttpRe
 /// principals who spoke to its principal; and which signings followed an advocate's word.
 #[utoipa::path(
     tag = "reports",
-    responses(
-        (status = 200, body = AdvocatesReport),
-        ReadErrors,
-    ),
+    responses((status = 200, body = AdvocatesReport), ReadErrors),
     security(("bearer" = [])),
 )]
 #[get("/v1/reports/advocates")]

@@ -61,10 +61,7 @@ pub struct FollowUpList {
 #[utoipa::path(
     tag = "follow-ups",
     params(FollowUpQuery),
-    responses(
-        (status = 200, body = FollowUpList),
-        ListErrors,
-    ),
+    responses((status = 200, body = FollowUpList), ListErrors),
     security(("bearer" = [])),
 )]
 #[get("/v1/follow-ups")]

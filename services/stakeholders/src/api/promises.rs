@@ -17,8 +17,8 @@ use web::ApiError;
 
 use super::bodies::{OutcomeBody, PromiseBody};
 use super::{
-    Change, ItemErrors, KeyedChangeErrors, KeyedCreateErrors, ListErrors, Read, Written,
-    body_reference_error, load, metadata, read_models, today,
+    Change, ItemErrors, KeyedCreateErrors, ListErrors, Read, Written, body_reference_error, load,
+    metadata, read_models, today,
 };
 use crate::app::State;
 use crate::domain::DomainError;
@@ -68,10 +68,7 @@ pub struct PromiseList {
 #[utoipa::path(
     tag = "promises",
     params(PromiseQuery),
-    responses(
-        (status = 200, body = PromiseList),
-        ListErrors,
-    ),
+    responses((status = 200, body = PromiseList), ListErrors),
     security(("bearer" = [])),
 )]
 #[get("/v1/promises")]
@@ -149,6 +146,19 @@ pub async fn make_promise(cx: Change, body: Body<PromiseBody>) -> Result<HttpRes
         .json(promise(&cx.state, id, written.position).await?))
 }
 
+kernel::problem_responses! {
+    /// Keeping or breaking a promise: [`super::KeyedChangeErrors`], no such promise, or a bad
+    /// date.
+    SettleErrors {
+        "400" => "`invalid-path`, `malformed-json`, `invalid-header` (the Idempotency-Key)",
+        "401" => "",
+        "403" => "",
+        "404" => "`unknown-promise`",
+        "415" => "",
+        "422" => "`validation`; `date-in-future`, `date-too-early` (`on`)",
+    }
+}
+
 /// Keeps (`kept`) or breaks the promise at the path, with the body's evidence.
 async fn settle(
     cx: &Change,
@@ -178,10 +188,8 @@ async fn settle(
     request_body = OutcomeBody,
     responses(
         (status = 200, description = "The promise now", body = PromiseView),
-        (status = 404, description = "`unknown-promise`", body = web::Problem),
         (status = 409, description = "`promise-already-settled`; `standing-promise` (the agreement's promise is settled by the gate's record); `idempotency-conflict`", body = web::Problem),
-        (status = 422, description = "`validation`; `date-in-future`, `date-too-early` (`on`)", body = web::Problem),
-        KeyedChangeErrors,
+        SettleErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -197,10 +205,8 @@ pub async fn keep_promise(cx: Change, body: Body<OutcomeBody>) -> Result<HttpRes
     request_body = OutcomeBody,
     responses(
         (status = 200, description = "The promise now", body = PromiseView),
-        (status = 404, description = "`unknown-promise`", body = web::Problem),
         (status = 409, description = "`promise-already-settled`; `standing-promise`; `idempotency-conflict`", body = web::Problem),
-        (status = 422, description = "`validation`; `date-in-future`, `date-too-early` (`on`)", body = web::Problem),
-        KeyedChangeErrors,
+        SettleErrors,
     ),
     security(("bearer" = [])),
 )]

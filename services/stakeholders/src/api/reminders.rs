@@ -105,10 +105,7 @@ impl FromJson for ReminderSettingsBody {
 /// /v1/stakeholders/{id}`).
 #[utoipa::path(
     tag = "reminders",
-    responses(
-        (status = 200, body = ReminderSettingsView),
-        ReadErrors,
-    ),
+    responses((status = 200, body = ReminderSettingsView), ReadErrors),
     security(("bearer" = [])),
 )]
 #[get("/v1/reminder-settings")]

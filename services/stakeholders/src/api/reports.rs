@@ -23,10 +23,7 @@ use crate::read_models::{SchoolDoc, Schools, StakeholderDoc, Stakeholders};
 /// the first principal met to the latest.
 #[utoipa::path(
     tag = "reports",
-    responses(
-        (status = 200, body = CoverageReport),
-        ReadErrors,
-    ),
+    responses((status = 200, body = CoverageReport), ReadErrors),
     security(("bearer" = [])),
 )]
 #[get("/v1/reports/coverage")]

@@ -159,10 +159,7 @@ async fn one_round(
 /// Every round of meetings with its coverage, the newest first.
 #[utoipa::path(
     tag = "stakeholders",
-    responses(
-        (status = 200, body = RoundList),
-        ReadErrors,
-    ),
+    responses((status = 200, body = RoundList), ReadErrors),
     security(("bearer" = [])),
 )]
 #[get("/v1/meeting-rounds")]

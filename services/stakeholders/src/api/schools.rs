@@ -71,10 +71,7 @@ pub struct SchoolList {
 #[utoipa::path(
     tag = "schools",
     params(SchoolQuery),
-    responses(
-        (status = 200, body = SchoolList),
-        ListErrors,
-    ),
+    responses((status = 200, body = SchoolList), ListErrors),
     security(("bearer" = [])),
 )]
 #[get("/v1/schools")]

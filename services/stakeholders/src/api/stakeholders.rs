@@ -87,10 +87,7 @@ pub struct StakeholderList {
 #[utoipa::path(
     tag = "stakeholders",
     params(StakeholderQuery),
-    responses(
-        (status = 200, body = StakeholderList),
-        ListErrors,
-    ),
+    responses((status = 200, body = StakeholderList), ListErrors),
     security(("bearer" = [])),
 )]
 #[get("/v1/stakeholders")]

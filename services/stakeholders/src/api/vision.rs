@@ -67,10 +67,7 @@ impl FromJson for VisionBody {
 /// IT's vision for the district.
 #[utoipa::path(
     tag = "vision",
-    responses(
-        (status = 200, body = VisionView),
-        ReadErrors,
-    ),
+    responses((status = 200, body = VisionView), ReadErrors),
     security(("bearer" = [])),
 )]
 #[get("/v1/vision")]

@@ -57,10 +57,7 @@ pub struct WishList {
 #[utoipa::path(
     tag = "wishes",
     params(WishQuery),
-    responses(
-        (status = 200, body = WishList),
-        ListErrors,
-    ),
+    responses((status = 200, body = WishList), ListErrors),
     security(("bearer" = [])),
 )]
 #[get("/v1/wishes")]

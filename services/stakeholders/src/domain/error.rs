@@ -91,93 +91,60 @@ pub enum DomainError {
 impl DomainError {
     /// The problem type's stable name (`agreement-already-signed`).
     pub fn slug(&self) -> &'static str {
-        match self {
-            Self::UnknownSchool => "unknown-school",
-            Self::UnknownStakeholder => "unknown-stakeholder",
-            Self::UnknownWish => "unknown-wish",
-            Self::UnknownPromise => "unknown-promise",
-            Self::UnknownFollowUp => "unknown-follow-up",
-            Self::AlreadyExists { .. } => "already-exists",
-            Self::NotAPrincipalOfSchool => "not-a-principal-of-school",
-            Self::AgreementAlreadySigned => "agreement-already-signed",
-            Self::AgreementNotSigned => "agreement-not-signed",
-            Self::DateInFuture { .. } => "date-in-future",
-            Self::DateTooEarly { .. } => "date-too-early",
-            Self::ExactlyTwoStars { .. } => "exactly-two-stars",
-            Self::UnknownTheme { .. } => "unknown-theme",
-            Self::FirstConversationAsks { .. } => "two-stars-and-a-wish-first",
-            Self::NoStarsToAcknowledge => "no-stars-to-acknowledge",
-            Self::SpokeToThemselves => "spoke-to-themselves",
-            Self::UnknownListener => "unknown-listener",
-            Self::DuplicateTheme { .. } => "duplicate-theme",
-            Self::EmptyRound => "empty-round",
-            Self::UnknownInvitee { .. } => "unknown-invitee",
-            Self::WishClosed { .. } => "wish-closed",
-            Self::PromiseAlreadySettled { .. } => "promise-already-settled",
-            Self::StandingPromise => "standing-promise",
-            Self::FollowUpAlreadyDone => "follow-up-already-done",
-            Self::EmailTaken { .. } => "email-taken",
-        }
+        self.problem().1
     }
 
     /// A short, fixed title for the problem type.
     pub fn title(&self) -> &'static str {
-        match self {
-            Self::UnknownSchool => "Unknown school",
-            Self::UnknownStakeholder => "Unknown stakeholder",
-            Self::UnknownWish => "Unknown wish",
-            Self::UnknownPromise => "Unknown promise",
-            Self::UnknownFollowUp => "Unknown follow-up",
-            Self::AlreadyExists { .. } => "Already exists",
-            Self::NotAPrincipalOfSchool => "Not a principal of the school",
-            Self::AgreementAlreadySigned => "Agreement already signed",
-            Self::AgreementNotSigned => "Agreement not signed",
-            Self::DateInFuture { .. } => "Date in the future",
-            Self::DateTooEarly { .. } => "Date too early",
-            Self::ExactlyTwoStars { .. } => "Exactly two stars",
-            Self::UnknownTheme { .. } => "Unknown theme",
-            Self::FirstConversationAsks { .. } => "Two stars and a wish first",
-            Self::NoStarsToAcknowledge => "No stars to acknowledge",
-            Self::SpokeToThemselves => "Spoke to themselves",
-            Self::UnknownListener => "Unknown listener",
-            Self::DuplicateTheme { .. } => "Duplicate theme",
-            Self::EmptyRound => "Empty round",
-            Self::UnknownInvitee { .. } => "Unknown invitee",
-            Self::WishClosed { .. } => "Wish closed",
-            Self::PromiseAlreadySettled { .. } => "Promise already settled",
-            Self::StandingPromise => "Standing promise",
-            Self::FollowUpAlreadyDone => "Follow-up already done",
-            Self::EmailTaken { .. } => "E-mail address taken",
-        }
+        self.problem().2
     }
 
+    /// What sort of refusal it is (see [`ErrorKind`]).
     pub fn kind(&self) -> ErrorKind {
+        self.problem().0
+    }
+
+    /// What sort of refusal it is, its slug and its title, side by side for every error.
+    fn problem(&self) -> (ErrorKind, &'static str, &'static str) {
+        use ErrorKind::{Conflict, Invalid, NotFound};
         match self {
-            Self::UnknownSchool
-            | Self::UnknownStakeholder
-            | Self::UnknownWish
-            | Self::UnknownPromise
-            | Self::UnknownFollowUp
-            | Self::NoStarsToAcknowledge => ErrorKind::NotFound,
-            Self::AlreadyExists { .. }
-            | Self::AgreementAlreadySigned
-            | Self::AgreementNotSigned
-            | Self::WishClosed { .. }
-            | Self::PromiseAlreadySettled { .. }
-            | Self::StandingPromise
-            | Self::FollowUpAlreadyDone
-            | Self::EmailTaken { .. } => ErrorKind::Conflict,
-            Self::NotAPrincipalOfSchool
-            | Self::DateInFuture { .. }
-            | Self::DateTooEarly { .. }
-            | Self::ExactlyTwoStars { .. }
-            | Self::UnknownTheme { .. }
-            | Self::FirstConversationAsks { .. }
-            | Self::SpokeToThemselves
-            | Self::UnknownListener
-            | Self::DuplicateTheme { .. }
-            | Self::EmptyRound
-            | Self::UnknownInvitee { .. } => ErrorKind::Invalid,
+            Self::UnknownSchool => (NotFound, "unknown-school", "Unknown school"),
+            Self::UnknownStakeholder => (NotFound, "unknown-stakeholder", "Unknown stakeholder"),
+            Self::UnknownWish => (NotFound, "unknown-wish", "Unknown wish"),
+            Self::UnknownPromise => (NotFound, "unknown-promise", "Unknown promise"),
+            Self::UnknownFollowUp => (NotFound, "unknown-follow-up", "Unknown follow-up"),
+            Self::AlreadyExists { .. } => (Conflict, "already-exists", "Already exists"),
+            Self::NotAPrincipalOfSchool => {
+                (Invalid, "not-a-principal-of-school", "Not a principal of the school")
+            }
+            Self::AgreementAlreadySigned => {
+                (Conflict, "agreement-already-signed", "Agreement already signed")
+            }
+            Self::AgreementNotSigned => (Conflict, "agreement-not-signed", "Agreement not signed"),
+            Self::DateInFuture { .. } => (Invalid, "date-in-future", "Date in the future"),
+            Self::DateTooEarly { .. } => (Invalid, "date-too-early", "Date too early"),
+            Self::ExactlyTwoStars { .. } => (Invalid, "exactly-two-stars", "Exactly two stars"),
+            Self::UnknownTheme { .. } => (Invalid, "unknown-theme", "Unknown theme"),
+            Self::FirstConversationAsks { .. } => {
+                (Invalid, "two-stars-and-a-wish-first", "Two stars and a wish first")
+            }
+            Self::NoStarsToAcknowledge => {
+                (NotFound, "no-stars-to-acknowledge", "No stars to acknowledge")
+            }
+            Self::SpokeToThemselves => (Invalid, "spoke-to-themselves", "Spoke to themselves"),
+            Self::UnknownListener => (Invalid, "unknown-listener", "Unknown listener"),
+            Self::DuplicateTheme { .. } => (Invalid, "duplicate-theme", "Duplicate theme"),
+            Self::EmptyRound => (Invalid, "empty-round", "Empty round"),
+            Self::UnknownInvitee { .. } => (Invalid, "unknown-invitee", "Unknown invitee"),
+            Self::WishClosed { .. } => (Conflict, "wish-closed", "Wish closed"),
+            Self::PromiseAlreadySettled { .. } => {
+                (Conflict, "promise-already-settled", "Promise already settled")
+            }
+            Self::StandingPromise => (Conflict, "standing-promise", "Standing promise"),
+            Self::FollowUpAlreadyDone => {
+                (Conflict, "follow-up-already-done", "Follow-up already done")
+            }
+            Self::EmailTaken { .. } => (Conflict, "email-taken", "E-mail address taken"),
         }
     }
 

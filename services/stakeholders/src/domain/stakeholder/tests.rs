@@ -32,17 +32,31 @@ fn profile() -> Profile {
     }
 }
 
-fn registered() -> StakeholderEvent {
-    let p = profile();
+/// [`profile`] registered as [`ID`].
+fn registration() -> StakeholderRegistered {
     StakeholderRegistered {
         stakeholder_id: ID,
-        name: p.name,
-        email: p.email,
-        phone: p.phone,
-        role: p.role,
-        school_id: p.school_id,
+        name: short("Dana Whitfield"),
+        email: Email::parse("dana@lincoln.example").unwrap(),
+        phone: None,
+        role: StakeholderRole::Principal,
+        school_id: Some(school()),
     }
-    .into()
+}
+
+fn registered() -> StakeholderEvent {
+    registration().into()
+}
+
+/// Registering `profile` as [`ID`], its school registered or not, its address held as `email`
+/// says.
+fn register(profile: Profile, school_exists: bool, email: EmailClaim) -> StakeholderCommand {
+    StakeholderCommand::Register(RegisterStakeholder {
+        stakeholder_id: ID,
+        profile,
+        school_exists,
+        email,
+    })
 }
 
 fn conversation(stars: &[&str], held_at: DateTime<Utc>) -> StakeholderCommand {
@@ -201,51 +215,24 @@ fn a_conversation_connects_only_to_themes_of_the_vision() {
 #[test]
 fn register_once() {
     given::<Stakeholder>([])
-        .when(StakeholderCommand::Register(RegisterStakeholder {
-            stakeholder_id: ID,
-            profile: profile(),
-            school_exists: true,
-            email: EmailClaim::default(),
-        }))
+        .when(register(profile(), true, EmailClaim::default()))
         .then_expect_events(vec![registered()]);
     given::<Stakeholder>([registered()])
-        .when(StakeholderCommand::Register(RegisterStakeholder {
-            stakeholder_id: ID,
-            profile: profile(),
-            school_exists: true,
-            email: EmailClaim::default(),
-        }))
+        .when(register(profile(), true, EmailClaim::default()))
         .then_expect_error(DomainError::AlreadyExists { what: "stakeholder" });
 }
 
 #[test]
 fn the_school_must_exist_when_given() {
     given::<Stakeholder>([])
-        .when(StakeholderCommand::Register(RegisterStakeholder {
-            stakeholder_id: ID,
-            profile: profile(),
-            school_exists: false,
-            email: EmailClaim::default(),
-        }))
+        .when(register(profile(), false, EmailClaim::default()))
         .then_expect_error(DomainError::UnknownSchool);
     let district = Profile { school_id: None, role: StakeholderRole::It, ..profile() };
     given::<Stakeholder>([])
-        .when(StakeholderCommand::Register(RegisterStakeholder {
-            stakeholder_id: ID,
-            profile: district,
-            school_exists: false,
-            email: EmailClaim::default(),
-        }))
+        .when(register(district, false, EmailClaim::default()))
         .then_expect_events(vec![
-            StakeholderRegistered {
-                stakeholder_id: ID,
-                name: short("Dana Whitfield"),
-                email: Email::parse("dana@lincoln.example").unwrap(),
-                phone: None,
-                role: StakeholderRole::It,
-                school_id: None,
-            }
-            .into(),
+            StakeholderRegistered { role: StakeholderRole::It, school_id: None, ..registration() }
+                .into(),
         ]);
 }
 
@@ -306,14 +293,7 @@ fn claimed(email: &str, version: u64, by: Uuid) -> Opened {
 
 #[test]
 fn registering_takes_the_address() {
-    let register = |email| {
-        StakeholderCommand::Register(RegisterStakeholder {
-            stakeholder_id: ID,
-            profile: profile(),
-            school_exists: true,
-            email,
-        })
-    };
+    let register = |email| register(profile(), true, email);
     given::<Stakeholder>([])
         .when(register(EmailClaim::default()))
         .then_expect_events(vec![registered()])
