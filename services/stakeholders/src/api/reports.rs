@@ -4,11 +4,11 @@
 use actix_web::{HttpRequest, HttpResponse, get};
 use events::reminders::BusinessDaySpan;
 use kernel::ReadModel;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 use web::ApiError;
-use web::csv::ReportFormat;
+use web::csv::{Csv, ReportFormat};
 
 use super::{Read, ReadErrors, as_of, now, read_models};
 use crate::app::State;
@@ -111,10 +111,20 @@ pub async fn going_cold_report(cx: Read) -> Result<HttpResponse, ApiError> {
     let (schools, people) = schools_and_people(&cx.state).await?;
     let days = days.unwrap_or(as_of.contact.going_cold_after);
     let report = going_cold(&people, &schools, &as_of, days);
-    Ok(match format {
+    Ok(in_format(format, "going-cold", &report, GoingColdReport::csv))
+}
+
+/// `report` as `format` asks: JSON, or its `csv` as an attachment named `name`.
+fn in_format<R: Serialize>(
+    format: ReportFormat,
+    name: &str,
+    report: &R,
+    csv: impl FnOnce(&R) -> Csv,
+) -> HttpResponse {
+    match format {
         ReportFormat::Json => HttpResponse::Ok().json(report),
-        ReportFormat::Csv => web::csv::attachment("going-cold", report.csv()),
-    })
+        ReportFormat::Csv => web::csv::attachment(name, csv(report)),
+    }
 }
 
 /// The themes report's parameters.
@@ -152,8 +162,5 @@ pub async fn themes_report(cx: Read) -> Result<HttpResponse, ApiError> {
     let vision = cx.state.vision.now(cx.state.commands.store()).await?;
     let (schools, people) = schools_and_people(&cx.state).await?;
     let report = themes(&vision.0, &schools, &people);
-    Ok(match params.format.unwrap_or_default() {
-        ReportFormat::Json => HttpResponse::Ok().json(report),
-        ReportFormat::Csv => web::csv::attachment("themes", report.csv()),
-    })
+    Ok(in_format(params.format.unwrap_or_default(), "themes", &report, ThemesReport::csv))
 }

@@ -215,6 +215,29 @@ impl TestApp {
         self.put(Who::Admin, "/v1/district", &district).await.expect(200);
     }
 
+    /// Sets the gate's policy as IT staff: laptops (and MCC 5732) are technology, reviewed from
+    /// 5000.00 USD.
+    pub async fn laptop_policy(&self) {
+        let policy = json!({
+            "technology_categories": ["laptops"], "technology_mccs": ["5732"],
+            "review_threshold": "5000.00", "currency": "USD",
+        });
+        self.put(Who::ItStaff, "/v1/catalog/policy", &policy).await.expect(200);
+    }
+
+    /// Imports a card statement (`csv`) into the gate as finance, at `path` (the import's
+    /// path with its query); it must be taken (201).
+    pub async fn import_card_statement(&self, path: &str, csv: String) {
+        let reply = self
+            .request(Who::Finance, reqwest::Method::POST, path)
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 201, "{}", reply.text().await.unwrap());
+    }
+
     /// Registers (or renames) a school as IT staff; its view.
     pub async fn school(&self, id: &str, name: &str) -> Value {
         let reply =

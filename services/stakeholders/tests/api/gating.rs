@@ -180,11 +180,7 @@ async fn signing_gates_the_school_and_withdrawing_ungates_it(app: TestApp) {
 }
 
 async fn a_requester_sees_the_purchases_they_asked_for_and_what_became_of_them(app: TestApp) {
-    let policy = json!({
-        "technology_categories": ["laptops"], "technology_mccs": ["5732"],
-        "review_threshold": "5000.00", "currency": "USD",
-    });
-    app.put(Who::ItStaff, "/v1/catalog/policy", &policy).await.expect(200);
+    app.laptop_policy().await;
     // The district's targets: a first call within two business hours, a decision within two
     // business days.
     let targets = json!({
@@ -268,11 +264,7 @@ async fn a_requester_sees_the_purchases_they_asked_for_and_what_became_of_them(a
 }
 
 async fn a_person_with_a_school_sees_the_school_s_unchecked_card_spend(app: TestApp) {
-    let policy = json!({
-        "technology_categories": ["laptops"], "technology_mccs": ["5732"],
-        "review_threshold": "5000.00", "currency": "USD",
-    });
-    app.put(Who::ItStaff, "/v1/catalog/policy", &policy).await.expect(200);
+    app.laptop_policy().await;
     let school = unique_school();
     app.school(&school, "Lincoln Elementary").await;
     let other = unique_school();
@@ -301,14 +293,7 @@ async fn a_person_with_a_school_sees_the_school_s_unchecked_card_spend(app: Test
          T-3,{day},{day},4821,OFFICE DEPOT,5943,12.00,USD\n\
          T-4,{day},{day},0042,BEST BUY #1234,5732,89.50,USD\n"
     );
-    let reply = app
-        .request(Who::Finance, reqwest::Method::POST, "/v1/card-statements?profile=procgate")
-        .header("content-type", "text/csv")
-        .body(file)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), 201, "{}", reply.text().await.unwrap());
+    app.import_card_statement("/v1/card-statements?profile=procgate", file).await;
 
     for who in [&principal, &teacher] {
         let profile = app.get(Who::ItStaff, &format!("/v1/stakeholders/{who}")).await;

@@ -38,11 +38,7 @@ async fn rebuilt_read_models_equal_the_incremental_ones(app: TestApp) {
         .expect(200);
     app.sign(&lincoln, &dana).await;
     // The gate's purchases: one held for the gated school.
-    let policy = json!({
-        "technology_categories": ["laptops"], "technology_mccs": ["5732"],
-        "review_threshold": "5000.00", "currency": "USD",
-    });
-    app.put(Who::ItStaff, "/v1/catalog/policy", &policy).await.expect(200);
+    app.laptop_policy().await;
     let check = json!({
         "external_ref": "REQ-1", "school_id": lincoln, "requester_email": "sam@lincoln.example",
         "vendor": "Dell", "payment_method": "p_card", "currency": "USD",
@@ -61,14 +57,7 @@ async fn rebuilt_read_models_equal_the_incremental_ones(app: TestApp) {
         "reference,transaction_date,posted_on,card_last4,merchant,mcc,amount,currency\n\
          T-1,{day},{day},4821,BEST BUY #1234,5732,1299.99,USD\n"
     );
-    let imported = app
-        .request(Who::Finance, reqwest::Method::POST, "/v1/card-statements")
-        .header("content-type", "text/csv")
-        .body(file)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(imported.status(), 201);
+    app.import_card_statement("/v1/card-statements", file).await;
 
     app.post(Who::ItStaff, "/v1/meeting-rounds", &json!({"name": "Every principal"}))
         .await

@@ -147,13 +147,8 @@ async fn promises_follow_ups_and_health(app: TestApp) {
         (Some("kept"), Some("Ticket 4411"), Some("it-jdoe"))
     );
     let listed = app.get(Who::Auditor, "/v1/promises").await.expect(200).clone();
-    let statuses: Vec<(&str, &str)> = listed["promises"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| (p["promise_id"].as_str().unwrap(), p["status"].as_str().unwrap()))
-        .collect();
-    assert_eq!(statuses, [(late.to_string().as_str(), "overdue"), (promise.as_str(), "kept")]);
+    let promises = statuses(&listed["promises"], "promise_id");
+    assert_eq!(promises, [(late.to_string().as_str(), "overdue"), (promise.as_str(), "kept")]);
     let overdue = app.get(Who::Auditor, "/v1/promises?status=overdue").await.expect(200).clone();
     assert_eq!(overdue["total"], 1);
 
@@ -173,12 +168,7 @@ async fn promises_follow_ups_and_health(app: TestApp) {
         .await
         .expect(200);
     let listed = app.get(Who::Auditor, "/v1/follow-ups").await.expect(200).clone();
-    let order: Vec<(&str, &str)> = listed["follow_ups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| (f["followup_id"].as_str().unwrap(), f["status"].as_str().unwrap()))
-        .collect();
+    let order = statuses(&listed["follow_ups"], "followup_id");
     let late_follow_up = late_follow_up.to_string();
     assert_eq!(
         order,
@@ -302,4 +292,10 @@ async fn lists_filter_and_page(app: TestApp) {
     app.put(Who::ItStaff, &format!("/v1/stakeholders/{sam}"), &moved).await.expect(200);
     assert_eq!(app.head().await, head);
     app.stop().await;
+}
+
+/// The id (`id`) and status of every item of a list, in its order.
+fn statuses<'a>(items: &'a Value, id: &str) -> Vec<(&'a str, &'a str)> {
+    let items = items.as_array().unwrap().iter();
+    items.map(|i| (i[id].as_str().unwrap(), i["status"].as_str().unwrap())).collect()
 }
