@@ -39,21 +39,8 @@ pub struct Profile {
     pub school_id: Option<SchoolId>,
 }
 
-impl Profile {
-    /// The profile a registration gives.
-    fn registered(e: StakeholderRegistered) -> Self {
-        let StakeholderRegistered { name, email, phone, role, school_id, .. } = e;
-        Self { name, email, phone, role, school_id }
-    }
-
-    /// The registration of this profile as stakeholder `stakeholder_id`.
-    fn registration(self, stakeholder_id: Uuid) -> StakeholderRegistered {
-        let Self { name, email, phone, role, school_id } = self;
-        StakeholderRegistered { stakeholder_id, name, email, phone, role, school_id }
-    }
-}
-
-/// An update carries the whole profile.
+/// An update carries the whole profile, as a registration does
+/// ([`StakeholderRegistered::profile`]).
 impl From<StakeholderUpdated> for Profile {
     fn from(e: StakeholderUpdated) -> Self {
         let StakeholderUpdated { name, email, phone, role, school_id } = e;
@@ -201,7 +188,7 @@ impl Aggregate for Stakeholder {
         match event {
             StakeholderEvent::Registered(e) => {
                 self.stakeholder_id = Some(e.stakeholder_id);
-                self.profile = Some(Profile::registered(e.clone()));
+                self.profile = Some(Profile::from(e.profile()));
             }
             StakeholderEvent::Updated(e) => self.profile = Some(Profile::from(e.clone())),
             StakeholderEvent::ConversationHeld(e) => {
@@ -229,7 +216,8 @@ impl Aggregate for Stakeholder {
                 cmd.email.free_for(id)?;
                 let claimed = EmailClaimed { stakeholder_id: id }.into();
                 let claim = on_claim(&cmd.profile.email, cmd.email, claimed);
-                Ok(Decision::events(vec![cmd.profile.registration(id).into()]).opening(claim))
+                let registered = StakeholderRegistered::new(id, cmd.profile.into());
+                Ok(Decision::events(vec![registered.into()]).opening(claim))
             }
             StakeholderCommand::Update(cmd) => {
                 let current = self.profile.as_ref().ok_or(DomainError::UnknownStakeholder)?;
