@@ -109,19 +109,7 @@ async fn post_file(
     path: &std::path::Path,
 ) -> (u16, Value) {
     let file = tokio::fs::File::open(path).await.unwrap();
-    let stream = futures::stream::unfold(Some(file), |file| async move {
-        use tokio::io::AsyncReadExt;
-        let mut file = file?;
-        let mut buf = vec![0u8; 256 * 1024];
-        match file.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok::<_, std::io::Error>(buf), Some(file)))
-            }
-            Err(e) => Some((Err(e), None)),
-        }
-    });
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
     let response = client
         .post(url)
         .bearer_auth(token)

@@ -17,6 +17,10 @@ use clap::Args;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
+use tokio_util::io::ReaderStream;
+
+/// How much of the file each chunk of the upload carries.
+const CHUNK: usize = 256 * 1024;
 
 /// `procgate import statement`.
 #[derive(Debug, Args)]
@@ -89,7 +93,8 @@ pub async fn run(args: StatementArgs, url: String, issuer: Option<Issuer>) -> an
     )?);
     bar.set_message("uploading");
     let progress = bar.clone();
-    let chunks = tokio_util_stream(file).map(move |chunk| {
+    // The file as a stream of chunks, read as the request body is sent.
+    let chunks = ReaderStream::with_capacity(file, CHUNK).map(move |chunk| {
         if let Ok(chunk) = &chunk {
             progress.inc(chunk.len() as u64);
         }
@@ -165,23 +170,4 @@ fn print_answer(args: &StatementArgs, a: &Value) {
     if !args.dry_run && n("unchecked_technology") > 0 {
         println!("  IT's outreach queue: GET /v1/outreach");
     }
-}
-
-/// The file as a stream of chunks, read as the request body is sent.
-fn tokio_util_stream(
-    file: tokio::fs::File,
-) -> impl futures::Stream<Item = std::io::Result<Vec<u8>>> {
-    use tokio::io::AsyncReadExt;
-    futures::stream::unfold(Some(file), |file| async move {
-        let mut file = file?;
-        let mut buf = vec![0u8; 256 * 1024];
-        match file.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok(buf), Some(file)))
-            }
-            Err(e) => Some((Err(e), None)),
-        }
-    })
 }
