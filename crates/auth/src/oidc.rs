@@ -34,7 +34,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::Url;
 use serde_json::Value;
 
-use crate::verify::AuthError;
+use crate::verify::{AuthError, validation};
 
 /// The largest discovery document or JWKS read (providers publish a few kilobytes).
 const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
@@ -208,14 +208,9 @@ impl ProviderKeys {
                 AuthError::InvalidSettings(format!("cannot build the HTTP client: {e}"))
             })?;
 
-        let mut template = Validation::new(Algorithm::RS256);
-        template.leeway = config.leeway_secs;
-        template.validate_exp = true;
-        template.validate_nbf = true;
-        template.validate_aud = true;
-        template.set_issuer(&[&config.issuer]);
-        template.set_audience(&[&config.audience]);
-        template.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // Each key gets a copy with its own algorithm (see `provider_key`).
+        let template =
+            validation(Algorithm::RS256, &config.issuer, &config.audience, config.leeway_secs);
 
         let keys = Arc::new(Self {
             config,

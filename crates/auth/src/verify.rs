@@ -348,14 +348,12 @@ impl Verifier {
                 .map_err(|e| AuthError::InvalidKey(format!("RS256 public key: {e}")))?,
         };
 
-        let mut validation = Validation::new(config.key.algorithm());
-        validation.leeway = config.leeway_secs;
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.validate_aud = true;
-        validation.set_issuer(&[&config.issuer]);
-        validation.set_audience(&[&config.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let validation = validation(
+            config.key.algorithm(),
+            &config.issuer,
+            &config.audience,
+            config.leeway_secs,
+        );
 
         let expected_alg = config.key.algorithm_name();
         Ok(Self { mode: Mode::Static { key, expected_alg, validation: Box::new(validation) } })
@@ -526,4 +524,24 @@ fn map_error(err: jsonwebtoken::errors::Error, expected_alg: &'static str) -> Au
         }
         _ => AuthError::MalformedToken,
     }
+}
+
+/// The checks every token passes, whichever key signed it: signed with `algorithm`, not expired
+/// and already valid (both allowing `leeway_secs`), issued by `issuer` for `audience`, and
+/// carrying the claims procgate reads.
+pub(crate) fn validation(
+    algorithm: Algorithm,
+    issuer: &str,
+    audience: &str,
+    leeway_secs: u64,
+) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.leeway = leeway_secs;
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.validate_aud = true;
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation
 }

@@ -8,6 +8,9 @@ use actix_web::{App, HttpResponse, test, web as aweb};
 use auth::{AuthConfig, Issuer, Principal, Role, Verifier};
 use web::{ApiError, Problem};
 
+mod support;
+use support::bearer;
+
 const SECRET: &[u8] = b"test-secret-that-is-at-least-32-bytes-long";
 
 async fn whoami(principal: Principal) -> HttpResponse {
@@ -28,6 +31,11 @@ async fn maybe(principal: Option<Principal>) -> HttpResponse {
 
 fn issuer() -> Issuer {
     Issuer::hs256(SECRET, "procgate", "procgate").unwrap()
+}
+
+/// A token of ours for `subject` with `roles`, valid for a minute.
+fn token(subject: &str, roles: &[Role]) -> String {
+    issuer().issue(subject, roles, Duration::from_secs(60))
 }
 
 macro_rules! app {
@@ -84,11 +92,8 @@ async fn bad_token_is_401_invalid_token() {
     for token in
         ["not-a-jwt".to_owned(), other.issue("mallory", &[Role::Admin], Duration::from_secs(60))]
     {
-        let req = test::TestRequest::get()
-            .uri("/whoami")
-            .insert_header((header::AUTHORIZATION, format!("Bearer {token}")))
-            .to_request();
-        let res = test::call_service(&app, req).await;
+        let req = bearer(test::TestRequest::get().uri("/whoami"), &token);
+        let res = test::call_service(&app, req.to_request()).await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(
             header_of(&res, header::WWW_AUTHENTICATE),
@@ -103,7 +108,7 @@ async fn bad_token_is_401_invalid_token() {
 #[actix_web::test]
 async fn valid_token_reaches_the_handler() {
     let app = app!(aweb::Data::new(verifier()));
-    let token = issuer().issue("carol", &[Role::Auditor, Role::ItStaff], Duration::from_secs(60));
+    let token = token("carol", &[Role::Auditor, Role::ItStaff]);
     let req = test::TestRequest::get()
         .uri("/whoami")
         .insert_header((header::AUTHORIZATION, format!("bearer {token}")))
@@ -116,12 +121,11 @@ async fn valid_token_reaches_the_handler() {
 #[actix_web::test]
 async fn wrong_role_is_403_problem() {
     let app = app!(aweb::Data::new(verifier()));
-    let token = issuer().issue("finance-system-1", &[Role::Finance], Duration::from_secs(60));
-    let req = test::TestRequest::post()
-        .uri("/cancel")
-        .insert_header((header::AUTHORIZATION, format!("Bearer {token}")))
-        .to_request();
-    let res = test::call_service(&app, req).await;
+    let req = bearer(
+        test::TestRequest::post().uri("/cancel"),
+        &token("finance-system-1", &[Role::Finance]),
+    );
+    let res = test::call_service(&app, req.to_request()).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(header_of(&res, header::CONTENT_TYPE), "application/problem+json");
     let p: Problem = test::read_body_json(res).await;
@@ -130,12 +134,8 @@ async fn wrong_role_is_403_problem() {
     assert!(p.detail.contains("finance"), "{}", p.detail);
     assert!(p.request_id.is_some());
 
-    let token = issuer().issue("it-bob", &[Role::ItStaff], Duration::from_secs(60));
-    let req = test::TestRequest::post()
-        .uri("/cancel")
-        .insert_header((header::AUTHORIZATION, format!("Bearer {token}")))
-        .to_request();
-    let res = test::call_service(&app, req).await;
+    let req = bearer(test::TestRequest::post().uri("/cancel"), &token("it-bob", &[Role::ItStaff]));
+    let res = test::call_service(&app, req.to_request()).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
 }
 
@@ -145,23 +145,15 @@ async fn verifier_may_be_an_arc_and_principal_optional() {
     let req = test::TestRequest::get().uri("/maybe").to_request();
     assert_eq!(test::call_and_read_body(&app, req).await, "anonymous");
 
-    let token = issuer().issue("dana", &[], Duration::from_secs(60));
-    let req = test::TestRequest::get()
-        .uri("/maybe")
-        .insert_header((header::AUTHORIZATION, format!("Bearer {token}")))
-        .to_request();
-    assert_eq!(test::call_and_read_body(&app, req).await, "dana");
+    let req = bearer(test::TestRequest::get().uri("/maybe"), &token("dana", &[]));
+    assert_eq!(test::call_and_read_body(&app, req.to_request()).await, "dana");
 }
 
 #[actix_web::test]
 async fn missing_verifier_is_a_500_that_says_nothing() {
     let app = app!(aweb::Data::new(42u8));
-    let token = issuer().issue("erin", &[Role::Admin], Duration::from_secs(60));
-    let req = test::TestRequest::get()
-        .uri("/whoami")
-        .insert_header((header::AUTHORIZATION, format!("Bearer {token}")))
-        .to_request();
-    let res = test::call_service(&app, req).await;
+    let req = bearer(test::TestRequest::get().uri("/whoami"), &token("erin", &[Role::Admin]));
+    let res = test::call_service(&app, req.to_request()).await;
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let p: Problem = test::read_body_json(res).await;
     assert!(!p.detail.contains("Verifier"), "{}", p.detail);

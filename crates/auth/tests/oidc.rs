@@ -15,6 +15,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
+mod support;
+use support::bearer;
+
 const AUDIENCE: &str = "urn:procgate";
 const OTHER_AUDIENCE: &str = "urn:another-api";
 /// The secret of the provider script's clients (tests/oidc/provider.mjs).
@@ -125,6 +128,19 @@ async fn whoami(principal: Principal) -> HttpResponse {
     }))
 }
 
+/// An app as a service builds it, with `verifier` and the route `/whoami`.
+macro_rules! whoami_app {
+    ($verifier:expr) => {
+        test::init_service(web::with_plumbing(
+            App::new()
+                .app_data(aweb::Data::new($verifier))
+                .route("/whoami", aweb::get().to(whoami)),
+            1024,
+        ))
+        .await
+    };
+}
+
 #[actix_web::test]
 async fn provider_tokens_verify_with_roles_from_the_configured_claim() {
     let keys = tempfile::tempdir().unwrap();
@@ -198,16 +214,9 @@ async fn provider_tokens_verify_with_roles_from_the_configured_claim() {
     assert_eq!(verifier.verify(&with_header(&it, unnamed)), Err(AuthError::InvalidSignature));
 
     // Through the extractor, as the services use it.
-    let app = test::init_service(web::with_plumbing(
-        App::new().app_data(aweb::Data::new(verifier)).route("/whoami", aweb::get().to(whoami)),
-        1024,
-    ))
-    .await;
-    let req = test::TestRequest::get()
-        .uri("/whoami")
-        .insert_header((header::AUTHORIZATION, format!("Bearer {it}")))
-        .to_request();
-    let res = test::call_service(&app, req).await;
+    let app = whoami_app!(verifier);
+    let req = bearer(test::TestRequest::get().uri("/whoami"), &it);
+    let res = test::call_service(&app, req.to_request()).await;
     assert_eq!(res.status(), StatusCode::OK);
     let body: Value = test::read_body_json(res).await;
     assert_eq!(body, json!({"subject": "it-desk", "roles": ["it_staff", "admin"]}));
@@ -252,16 +261,9 @@ async fn tokens_of_another_issuer_or_audience_are_refused() {
     let unreachable = Verifier::oidc(OidcConfig::discover(&gone, AUDIENCE)).unwrap();
     assert!(unreachable.refresh_keys().await.is_err());
     assert_eq!(unreachable.verify(&good), Err(AuthError::KeysUnavailable));
-    let app = test::init_service(web::with_plumbing(
-        App::new().app_data(aweb::Data::new(unreachable)).route("/whoami", aweb::get().to(whoami)),
-        1024,
-    ))
-    .await;
-    let req = test::TestRequest::get()
-        .uri("/whoami")
-        .insert_header((header::AUTHORIZATION, format!("Bearer {good}")))
-        .to_request();
-    let res = test::call_service(&app, req).await;
+    let app = whoami_app!(unreachable);
+    let req = bearer(test::TestRequest::get().uri("/whoami"), &good);
+    let res = test::call_service(&app, req.to_request()).await;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(res.headers().contains_key(header::RETRY_AFTER));
 }
