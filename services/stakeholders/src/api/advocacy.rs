@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use web::{ApiError, Fields};
 
-use super::{Change, ChangeErrors, Read, ReadErrors, Written, load, metadata, time};
+use super::{Change, ChangeErrors, Read, ReadErrors, load, run_keyed, time};
 use crate::domain::stakeholder::{AcknowledgeStars, SpeakForIt, Stakeholder, StakeholderCommand};
 use crate::queries::advocates::{AdvocatesReport, advocates};
 
@@ -76,14 +76,10 @@ pub async fn acknowledge_stars(
     let on = ack.on.unwrap_or(today);
     let command = AcknowledgeStars { conversation_id, place: ack.r#where.clone(), on, today };
     let own = stream(stakeholder_stream(id));
-    let run = cx
-        .state
-        .commands
-        .run_idempotent(&metadata(&cx), once.as_ref(), &[], own, &[], |s: &Stakeholder, _| {
-            Ok(s.handle(StakeholderCommand::AcknowledgeStars(command.clone()))?)
-        })
-        .await?;
-    let written = Written::of(run, &[]);
+    let written = run_keyed(&cx, once, &[], own, &[], |s: &Stakeholder, _| {
+        Ok(s.handle(StakeholderCommand::AcknowledgeStars(command.clone()))?)
+    })
+    .await?;
     let answer = StarsAcknowledged { conversation_id, place: ack.r#where, acknowledged_on: on };
     Ok(written.respond(StatusCode::CREATED).json(answer))
 }
@@ -141,17 +137,12 @@ pub async fn speak_for_it(cx: Change, body: Body<AdvocacyBody>) -> Result<HttpRe
     let own = stream(stakeholder_stream(id));
     // Whom they spoke to is read with the advocate, so an unknown person is refused.
     let lookups = [stream(stakeholder_stream(to))];
-    let meta = metadata(&cx);
-    let run = cx
-        .state
-        .commands
-        .run_idempotent(&meta, once.as_ref(), &[], own, &lookups, |s: &Stakeholder, l| {
-            let to_exists = load::<Stakeholder>(&l[0])?.stakeholder_id.is_some();
-            let command = SpeakForIt { to, to_exists, about: advocacy.about.clone(), on, today };
-            Ok(s.handle(StakeholderCommand::SpeakForIt(command))?)
-        })
-        .await?;
-    let written = Written::of(run, &[]);
+    let written = run_keyed(&cx, once, &[], own, &lookups, |s: &Stakeholder, l| {
+        let to_exists = load::<Stakeholder>(&l[0])?.stakeholder_id.is_some();
+        let command = SpeakForIt { to, to_exists, about: advocacy.about.clone(), on, today };
+        Ok(s.handle(StakeholderCommand::SpeakForIt(command))?)
+    })
+    .await?;
     let answer = SpokeForIt { to_stakeholder_id: to, about: advocacy.about, on };
     Ok(written.respond(StatusCode::CREATED).json(answer))
 }

@@ -13,8 +13,8 @@ use web::ApiError;
 
 use super::bodies::{DoneBody, FollowUpBody};
 use super::{
-    Change, ItemErrors, KeyedChangeErrors, KeyedCreateErrors, ListErrors, Read, Written,
-    body_reference_error, load, metadata, read_models, today,
+    Change, ItemErrors, KeyedChangeErrors, KeyedCreateErrors, ListErrors, Read,
+    body_reference_error, load, read_models, run_keyed, today,
 };
 use crate::app::State;
 use crate::domain::DomainError;
@@ -115,16 +115,11 @@ pub async fn schedule_follow_up(
     let today = today(&cx.state).await?;
     let id = Uuid::now_v7();
     let (own, to) = (stream(followup_stream(id)), stream(stakeholder_stream(new.stakeholder_id)));
-    let meta = metadata(&cx);
-    let run = cx
-        .state
-        .commands
-        .run_idempotent(&meta, once.as_ref(), &[id], own, &[to], |f: &FollowUp, lookups| {
-            let stakeholder_exists = load::<Stakeholder>(&lookups[0])?.profile.is_some();
-            f.handle(new.command(id, stakeholder_exists, today)).map_err(body_reference_error)
-        })
-        .await?;
-    let written = Written::of(run, &[id]);
+    let written = run_keyed(&cx, once, &[id], own, &[to], |f: &FollowUp, lookups| {
+        let stakeholder_exists = load::<Stakeholder>(&lookups[0])?.profile.is_some();
+        f.handle(new.command(id, stakeholder_exists, today)).map_err(body_reference_error)
+    })
+    .await?;
     let id = written.created(0)?;
     let location = (header::LOCATION, format!("/v1/follow-ups/{id}"));
     Ok(written
@@ -157,13 +152,8 @@ pub async fn complete_follow_up(
     let once = cx.idempotency(body.json())?;
     let today = today(&cx.state).await?;
     let own = stream(followup_stream(id));
-    let run = cx
-        .state
-        .commands
-        .run_idempotent(&metadata(&cx), once.as_ref(), &[], own, &[], |f: &FollowUp, _| {
-            Ok(f.handle(done.command(today))?)
-        })
-        .await?;
-    let written = Written::of(run, &[]);
+    let written =
+        run_keyed(&cx, once, &[], own, &[], |f: &FollowUp, _| Ok(f.handle(done.command(today))?))
+            .await?;
     Ok(written.respond(StatusCode::OK).json(follow_up(&cx.state, id, written.position).await?))
 }

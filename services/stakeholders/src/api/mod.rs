@@ -44,12 +44,13 @@ mod wishes;
 use actix_web::http::StatusCode;
 use auth::Role;
 use chrono::{DateTime, NaiveDate, Utc};
-use eventlog::{Metadata, RecordedEvent};
+use eventlog::{Metadata, RecordedEvent, StreamName};
 pub(crate) use kernel::http::Written;
-use kernel::http::{BearerAuth, Context, Roles};
-use kernel::{Aggregate, View};
+use kernel::http::{BearerAuth, Context, Idempotency, Roles};
+use kernel::{Aggregate, Decision, View};
 use utoipa::OpenApi;
 use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
 use web::ApiError;
 
 use crate::app::State;
@@ -224,6 +225,23 @@ pub(crate) async fn as_of(state: &State) -> Result<AsOf, ApiError> {
 /// The metadata of events written for this request: who, and its correlation id.
 fn metadata<R>(cx: &Context<State, R>) -> Metadata {
     cx.metadata("stakeholders")
+}
+
+/// Runs a command that may carry an `Idempotency-Key` (`once`), with this request's metadata
+/// ([`kernel::Commands::run_idempotent`]): `decide` on the aggregate of `own`, with the streams
+/// of `lookups`, creating `created`. What it wrote, or for a repeat what the first request did.
+async fn run_keyed<A: Aggregate>(
+    cx: &Change,
+    once: Option<Idempotency>,
+    created: &[Uuid],
+    own: StreamName,
+    lookups: &[StreamName],
+    decide: impl Fn(&A, &[Vec<RecordedEvent>]) -> Result<Decision<A::Event>, ApiError>,
+) -> Result<Written, ApiError> {
+    let meta = metadata(cx);
+    let commands = &cx.state.commands;
+    let run = commands.run_idempotent(&meta, once.as_ref(), created, own, lookups, decide).await?;
+    Ok(Written::of(run, created))
 }
 
 /// The read models `names` once they include `position` (everything in the log now, when

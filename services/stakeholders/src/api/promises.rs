@@ -17,8 +17,8 @@ use web::ApiError;
 
 use super::bodies::{OutcomeBody, PromiseBody};
 use super::{
-    Change, ItemErrors, KeyedCreateErrors, ListErrors, Read, Written, body_reference_error, load,
-    metadata, read_models, today,
+    Change, ItemErrors, KeyedCreateErrors, ListErrors, Read, body_reference_error, load,
+    read_models, run_keyed, today,
 };
 use crate::app::State;
 use crate::domain::DomainError;
@@ -122,22 +122,15 @@ pub async fn make_promise(cx: Change, body: Body<PromiseBody>) -> Result<HttpRes
         PromiseTo::School { school_id } => stream(school_stream(school_id)),
     };
     let own = stream(promise_stream(id));
-    let meta = metadata(&cx);
-    let run = cx
-        .state
-        .commands
-        .run_idempotent(&meta, once.as_ref(), &[id], own, &[to], |promise: &Promise, lookups| {
-            let to_exists = match &new.to {
-                PromiseTo::Stakeholder { .. } => {
-                    load::<Stakeholder>(&lookups[0])?.profile.is_some()
-                }
-                PromiseTo::School { .. } => load::<School>(&lookups[0])?.status.registered,
-            };
-            let command = new.command(id, to_exists, &cx.who.subject, today);
-            promise.handle(command).map_err(body_reference_error)
-        })
-        .await?;
-    let written = Written::of(run, &[id]);
+    let written = run_keyed(&cx, once, &[id], own, &[to], |promise: &Promise, lookups| {
+        let to_exists = match &new.to {
+            PromiseTo::Stakeholder { .. } => load::<Stakeholder>(&lookups[0])?.profile.is_some(),
+            PromiseTo::School { .. } => load::<School>(&lookups[0])?.status.registered,
+        };
+        let command = new.command(id, to_exists, &cx.who.subject, today);
+        promise.handle(command).map_err(body_reference_error)
+    })
+    .await?;
     let id = written.created(0)?;
     let location = (header::LOCATION, format!("/v1/promises/{id}"));
     Ok(written
@@ -170,14 +163,10 @@ async fn settle(
     let once = cx.idempotency(body.json())?;
     let today = today(&cx.state).await?;
     let own = stream(promise_stream(id));
-    let run = cx
-        .state
-        .commands
-        .run_idempotent(&metadata(cx), once.as_ref(), &[], own, &[], |p: &Promise, _| {
-            Ok(p.handle(outcome.command(kept, today))?)
-        })
-        .await?;
-    let written = Written::of(run, &[]);
+    let written = run_keyed(cx, once, &[], own, &[], |p: &Promise, _| {
+        Ok(p.handle(outcome.command(kept, today))?)
+    })
+    .await?;
     Ok(written.respond(StatusCode::OK).json(promise(&cx.state, id, written.position).await?))
 }
 

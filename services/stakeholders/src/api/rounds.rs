@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use web::{ApiError, Fields};
 
-use super::{Change, Read, ReadErrors, WriteErrors, Written, metadata, now, read_models};
+use super::{Change, Read, ReadErrors, WriteErrors, now, read_models, run_keyed};
 use crate::app::State;
 use crate::domain::round::{MAX_WORK_DAYS, PlanRound, Round};
 use crate::queries::coverage::{RoundView, round_coverage};
@@ -127,15 +127,10 @@ pub async fn plan_round(cx: Change, body: Body<RoundBody>) -> Result<HttpRespons
         calendar: district.0.calendar.clone(),
     };
     let own = stream(round_stream(round_id));
-    let meta = metadata(&cx);
-    let run = cx
-        .state
-        .commands
-        .run_idempotent(&meta, once.as_ref(), &[round_id], own, &[], |r: &Round, _| {
-            Ok(kernel::Aggregate::handle(r, command.clone())?)
-        })
-        .await?;
-    let written = Written::of(run, &[round_id]);
+    let written = run_keyed(&cx, once, &[round_id], own, &[], |r: &Round, _| {
+        Ok(kernel::Aggregate::handle(r, command.clone())?)
+    })
+    .await?;
     let id = written.created.first().copied().unwrap_or(round_id);
     let round = one_round(&cx.state, id, written.position, &district.0.calendar, now).await?;
     Ok(written.respond(StatusCode::CREATED).json(round))

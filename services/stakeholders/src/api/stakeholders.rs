@@ -33,8 +33,8 @@ use web::ApiError;
 
 use super::bodies::{ConversationBody, ProfileBody};
 use super::{
-    Change, ChangeErrors, KeyedChangeErrors, ListErrors, Read, Secured, WriteErrors, Written,
-    as_of, body_reference_error, load, metadata, naming, now, read_models,
+    Change, ChangeErrors, KeyedChangeErrors, ListErrors, Read, Secured, WriteErrors, as_of,
+    body_reference_error, load, metadata, naming, now, read_models, run_keyed,
 };
 use crate::app::State;
 use crate::domain::DomainError;
@@ -176,21 +176,16 @@ pub async fn register_stakeholder(
     let mut lookups = vec![stream(email_stream(&profile.email))];
     lookups.extend(school_lookup(&profile));
     let own = stream(stakeholder_stream(id));
-    let meta = metadata(&cx);
-    let run = cx
-        .state
-        .commands
-        .run_idempotent(&meta, once.as_ref(), &[id], own, &lookups, |s: &Stakeholder, lookups| {
-            let command = StakeholderCommand::Register(RegisterStakeholder {
-                stakeholder_id: id,
-                profile: profile.clone(),
-                school_exists: school_exists(&lookups[1..])?,
-                email: email_claim(&lookups[0], registered)?,
-            });
-            s.handle(command).map_err(body_reference_error)
-        })
-        .await?;
-    let written = Written::of(run, &[id]);
+    let written = run_keyed(&cx, once, &[id], own, &lookups, |s: &Stakeholder, lookups| {
+        let command = StakeholderCommand::Register(RegisterStakeholder {
+            stakeholder_id: id,
+            profile: profile.clone(),
+            school_exists: school_exists(&lookups[1..])?,
+            email: email_claim(&lookups[0], registered)?,
+        });
+        s.handle(command).map_err(body_reference_error)
+    })
+    .await?;
     let id = written.created(0)?;
     let view = stakeholder_view(&cx.state, id, written.position).await?;
     let location = (header::LOCATION, format!("/v1/stakeholders/{id}"));
@@ -350,18 +345,13 @@ pub async fn hold_conversation(
         if conversation.wish.is_some() { vec![ids.0, ids.1] } else { vec![ids.0] };
     let now = now(&cx.state);
     let stream = stream(stakeholder_stream(id));
-    let meta = metadata(&cx);
     // IT's vision is read with the stakeholder, so the themes checked are those in force.
     let lookups = [vision_stream()];
-    let run = cx
-        .state
-        .commands
-        .run_idempotent(&meta, once.as_ref(), &created, stream, &lookups, |s: &Stakeholder, l| {
-            let vision = load::<Vision>(&l[0])?.0;
-            Ok(s.handle(conversation.command(ids, now, vision))?)
-        })
-        .await?;
-    let written = Written::of(run, &created);
+    let written = run_keyed(&cx, once, &created, stream, &lookups, |s: &Stakeholder, l| {
+        let vision = load::<Vision>(&l[0])?.0;
+        Ok(s.handle(conversation.command(ids, now, vision))?)
+    })
+    .await?;
     let conversation_id = written.created(0)?;
     let wish_id = if created.len() > 1 { Some(written.created(1)?) } else { None };
     let view =

@@ -13,9 +13,7 @@ use uuid::Uuid;
 use web::ApiError;
 
 use super::bodies::ProgressBody;
-use super::{
-    Change, ItemErrors, KeyedChangeErrors, ListErrors, Read, Written, metadata, now, read_models,
-};
+use super::{Change, ItemErrors, KeyedChangeErrors, ListErrors, Read, now, read_models, run_keyed};
 use crate::app::State;
 use crate::domain::DomainError;
 use crate::domain::wish::Wish;
@@ -109,13 +107,8 @@ pub async fn progress_wish(cx: Change, body: Body<ProgressBody>) -> Result<HttpR
     let once = cx.idempotency(body.json())?;
     let at = now(&cx.state);
     let own = stream(wish_stream(id));
-    let run = cx
-        .state
-        .commands
-        .run_idempotent(&metadata(&cx), once.as_ref(), &[], own, &[], |wish: &Wish, _| {
-            Ok(wish.handle(progress.command(at))?)
-        })
-        .await?;
-    let written = Written::of(run, &[]);
+    let written =
+        run_keyed(&cx, once, &[], own, &[], |w: &Wish, _| Ok(w.handle(progress.command(at))?))
+            .await?;
     Ok(written.respond(StatusCode::CREATED).json(wish(&cx.state, id, written.position).await?))
 }
