@@ -79,22 +79,16 @@ impl<T: FromJson + 'static> FromRequest for Body<T> {
 }
 
 /// An optional JSON body to parse into `T`: an empty body, or JSON `null` (the document's
-/// `oneOf [T, null]`), reads as `{}`.
+/// `oneOf [T, null]`), reads as `{}`. Read it as the [`Body`] it derefs to: `parse` and `json`
+/// (`{}` when empty).
 #[derive(Debug)]
-pub struct OptionalBody<T> {
-    value: Value,
-    parsed: PhantomData<T>,
-}
+pub struct OptionalBody<T>(Body<T>);
 
-impl<T: FromJson> OptionalBody<T> {
-    /// The body as `T`, or a 422 `validation` problem listing every bad field.
-    pub fn parse(&self) -> Result<T, ApiError> {
-        parse_object(&self.value)
-    }
+impl<T> std::ops::Deref for OptionalBody<T> {
+    type Target = Body<T>;
 
-    /// The body as sent (`{}` when empty): what an `Idempotency-Key` names with the path.
-    pub fn json(&self) -> &Value {
-        &self.value
+    fn deref(&self) -> &Body<T> {
+        &self.0
     }
 }
 
@@ -110,7 +104,7 @@ impl<T: FromJson + 'static> FromRequest for OptionalBody<T> {
                 Value::Null => Value::Object(Map::new()),
                 value => value,
             };
-            Ok(Self { value, parsed: PhantomData })
+            Ok(Self(Body { value, parsed: PhantomData }))
         })
     }
 }
