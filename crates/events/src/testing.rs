@@ -48,19 +48,30 @@ pub fn submitted(id: Uuid) -> PurchaseSubmitted {
         payment_method: PaymentMethod::PurchaseOrder,
         merchant_category_code: None,
         currency: Currency::parse("USD").expect("a currency"),
-        lines: vec![tablet(1, "300.00")],
+        lines: vec![line("Tablet", "tablets", 1, "300.00")],
         purpose: None,
         total: Money::parse("300.00").expect("an amount"),
         requested_at: None,
     }
 }
 
-/// `quantity` tablets (category `tablets`) at `unit_price` each, without a SKU.
-pub fn tablet(quantity: u32, unit_price: &str) -> PurchaseLine {
+/// The purchase the gate was built for: a gaming laptop at 2,499.00 USD bought on a purchasing
+/// card, otherwise as [`submitted`].
+pub fn gaming_laptop(id: Uuid) -> PurchaseSubmitted {
+    PurchaseSubmitted {
+        payment_method: PaymentMethod::PCard,
+        lines: vec![line("Gaming laptop", "laptops", 1, "2499.00")],
+        total: Money::parse("2499.00").expect("an amount"),
+        ..submitted(id)
+    }
+}
+
+/// `quantity` of `description` in `category` at `unit_price` each, without a SKU.
+pub fn line(description: &str, category: &str, quantity: u32, unit_price: &str) -> PurchaseLine {
     PurchaseLine {
         sku: None,
-        description: ShortText::parse("Tablet").expect("a description"),
-        category: Category::parse("tablets").expect("a slug"),
+        description: ShortText::parse(description).expect("a description"),
+        category: Category::parse(category).expect("a slug"),
         quantity: Quantity::new(quantity).expect("a quantity"),
         unit_price: Money::parse(unit_price).expect("an amount"),
     }

@@ -11,11 +11,9 @@ use auth::Role;
 use chrono::TimeDelta;
 use eventlog::{Actor, ExpectedVersion, Metadata, NewEvent, Store};
 use events::gate::{
-    Decision, PurchaseDecided, PurchaseEvent, PurchaseLine, PurchaseSubmitted, Reason, ReasonCode,
+    Decision, PurchaseDecided, PurchaseEvent, PurchaseSubmitted, Reason, ReasonCode,
 };
-use events::values::{
-    Category, Currency, Email, ExternalRef, Money, PaymentMethod, Quantity, SchoolId, ShortText,
-};
+use events::values::ExternalRef;
 use reporting::Reporting;
 use reporting::notify::mail::{MailSettings, SmtpSecurity};
 use serde_json::json;
@@ -144,29 +142,9 @@ async fn mailer(store: &Store, clock: &kernel::Clock, port: u16, instance: &str)
 /// A purchase held because its laptop is not in the catalog; returns its id.
 async fn held_purchase(store: &Store) -> Uuid {
     let id = Uuid::now_v7();
-    let line = PurchaseLine {
-        sku: None,
-        description: ShortText::parse("Gaming laptop").unwrap(),
-        category: Category::parse("laptops").unwrap(),
-        quantity: Quantity::new(1).unwrap(),
-        unit_price: Money::parse("2499.00").unwrap(),
-    };
     let submitted = PurchaseEvent::from(PurchaseSubmitted {
-        purchase_id: id,
         external_ref: ExternalRef::parse("REQ-77").unwrap(),
-        idempotency_key: None,
-        submitted_by: "erp".into(),
-        request_hash: "ab".repeat(32),
-        school_id: SchoolId::parse("lincoln-elem").unwrap(),
-        requester_email: Email::parse("pat@district.org").unwrap(),
-        vendor: ShortText::parse("Gadget Barn").unwrap(),
-        payment_method: PaymentMethod::PCard,
-        merchant_category_code: None,
-        currency: Currency::parse("USD").unwrap(),
-        lines: vec![line],
-        purpose: None,
-        total: Money::parse("2499.00").unwrap(),
-        requested_at: None,
+        ..events::testing::gaming_laptop(id)
     });
     let decided = PurchaseEvent::from(PurchaseDecided {
         decision: Decision::Held,

@@ -12,12 +12,9 @@ use crate::reports::rogue_spend::DaySpend;
 use crate::reports::rollup::{self, Rollup};
 use events::gate::{
     AlternativeProposed, CallLogged, Decision, PurchaseCancelled, PurchaseDecided, PurchaseEvent,
-    PurchaseLine, PurchaseSubmitted, purchase_stream,
+    PurchaseSubmitted, purchase_stream,
 };
-use events::values::{
-    Category, Currency, Email, ExternalRef, LongText, Money, PaymentMethod, Quantity, SchoolId,
-    ShortText,
-};
+use events::values::{ExternalRef, LongText, Money, SchoolId, ShortText};
 use uuid::Uuid;
 
 /// 2024-09-02T09:00:00Z plus `minutes`.
@@ -30,31 +27,8 @@ pub fn long(s: &str) -> LongText {
 }
 
 pub fn submitted(id: Uuid) -> PurchaseEvent {
-    let line = PurchaseLine {
-        sku: None,
-        description: ShortText::parse("Gaming laptop").unwrap(),
-        category: Category::parse("laptops").unwrap(),
-        quantity: Quantity::new(1).unwrap(),
-        unit_price: Money::parse("2499.00").unwrap(),
-    };
-    PurchaseSubmitted {
-        purchase_id: id,
-        external_ref: ExternalRef::parse("REQ-1").unwrap(),
-        idempotency_key: None,
-        submitted_by: "finance-erp".into(),
-        request_hash: "ab".repeat(32),
-        school_id: SchoolId::parse("lincoln-elem").unwrap(),
-        requester_email: Email::parse("pat@district.org").unwrap(),
-        vendor: ShortText::parse("Gadget Barn").unwrap(),
-        payment_method: PaymentMethod::PCard,
-        merchant_category_code: None,
-        currency: Currency::parse("USD").unwrap(),
-        lines: vec![line],
-        purpose: None,
-        total: Money::parse("2499.00").unwrap(),
-        requested_at: None,
-    }
-    .into()
+    let laptop = events::testing::gaming_laptop(id);
+    PurchaseSubmitted { external_ref: ExternalRef::parse("REQ-1").unwrap(), ..laptop }.into()
 }
 
 pub fn held() -> PurchaseEvent {
