@@ -13,13 +13,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use web::{ApiError, Fields};
 
+use super::bodies::{day, not_null};
 use super::{Change, ChangeErrors, Read, ReadErrors, load, run_keyed, time};
 use crate::domain::stakeholder::{AcknowledgeStars, SpeakForIt, Stakeholder, StakeholderCommand};
 use crate::queries::advocates::{AdvocatesReport, advocates};
-
-fn date(s: &str) -> Result<NaiveDate, String> {
-    s.parse().map_err(|_| format!("must be a date (YYYY-MM-DD), not {s:?}"))
-}
 
 /// Where and when IT praised a person's stars.
 #[derive(Debug, ToSchema)]
@@ -35,10 +32,7 @@ pub struct AcknowledgementBody {
 impl FromJson for AcknowledgementBody {
     fn from_json(f: &mut Fields, map: &Map<String, Value>) -> Option<Self> {
         let place = f.string("where", map.get("where"), ShortText::parse);
-        let on = match map.get("on") {
-            None => Some(None),
-            value => f.string("on", value, date).map(Some),
-        };
+        let on = not_null(f, map, "on", day);
         Some(Self { r#where: place?, on: on? })
     }
 }
@@ -101,10 +95,7 @@ impl FromJson for AdvocacyBody {
             s.parse::<Uuid>().map_err(|_| "must be a stakeholder id (a UUID)".to_owned())
         });
         let about = f.string("about", map.get("about"), LongText::parse);
-        let on = match map.get("on") {
-            None => Some(None),
-            value => f.string("on", value, date).map(Some),
-        };
+        let on = not_null(f, map, "on", day);
         Some(Self { to_stakeholder_id: to?, about: about?, on: on? })
     }
 }

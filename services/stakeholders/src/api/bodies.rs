@@ -36,6 +36,25 @@ fn date(s: &str) -> Result<NaiveDate, String> {
         .map_err(|_| format!("must be a date such as 2024-09-03 (YYYY-MM-DD), not {s:?}"))
 }
 
+/// A date of a practice or a round (`YYYY-MM-DD`, as chrono reads it).
+pub(super) fn day(s: &str) -> Result<NaiveDate, String> {
+    s.parse().map_err(|_| format!("must be a date (YYYY-MM-DD), not {s:?}"))
+}
+
+/// An optional string field that is not nullable: absent is `None`; anything else, `null`
+/// included, is read as [`Fields::string`] reads it.
+pub(super) fn not_null<T, E: std::fmt::Display>(
+    f: &mut Fields,
+    map: &Object,
+    field: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Option<Option<T>> {
+    match map.get(field) {
+        None => Some(None),
+        value => f.string(field, value, parse).map(Some),
+    }
+}
+
 fn time(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
@@ -200,10 +219,7 @@ impl FromJson for ConversationBody {
         let stars = f.optional_array("stars", map.get("stars"), 0, MAX_STARS, |f, path, v| {
             f.string(path, Some(v), ShortText::parse)
         });
-        let wish = match map.get("wish") {
-            None => Some(None),
-            value => f.string("wish", value, LongText::parse).map(Some),
-        };
+        let wish = not_null(f, map, "wish", LongText::parse);
         let notes = f.optional_string("notes", map.get("notes"), LongText::parse);
         // Optional, not nullable.
         let connections = map.get("connections");

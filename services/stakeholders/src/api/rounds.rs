@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use web::{ApiError, Fields};
 
+use super::bodies::{day, not_null};
 use super::{Change, Read, ReadErrors, WriteErrors, now, read_models, run_keyed};
 use crate::app::State;
 use crate::domain::round::{MAX_WORK_DAYS, PlanRound, Round};
@@ -42,10 +43,6 @@ pub struct RoundBody {
     pub work_days: Option<u32>,
 }
 
-fn date(s: &str) -> Result<NaiveDate, String> {
-    s.parse().map_err(|_| format!("must be a date (YYYY-MM-DD), not {s:?}"))
-}
-
 impl FromJson for RoundBody {
     fn from_json(f: &mut Fields, map: &Map<String, Value>) -> Option<Self> {
         let name = f.string("name", map.get("name"), ShortText::parse);
@@ -53,10 +50,7 @@ impl FromJson for RoundBody {
             f.optional_array("stakeholder_ids", map.get("stakeholder_ids"), 1, 500, |f, p, v| {
                 f.string(p, Some(v), |s| Uuid::parse_str(s).map_err(|_| "must be a stakeholder id"))
             });
-        let starts_on = match map.get("starts_on") {
-            None => Some(None),
-            value => f.string("starts_on", value, date).map(Some),
-        };
+        let starts_on = not_null(f, map, "starts_on", day);
         let work_days = match map.get("work_days") {
             None => Some(None),
             value => f
