@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use maud::html;
 use serde_json::Value;
 
-use super::{list, n, ok, opt, s};
+use super::{list, n, ok, opt, s, uuid_of};
 use crate::State;
 use crate::api::{ApiError, Svc};
 use crate::layout::{PageError, problem_box, when, when_opt};
@@ -106,8 +106,7 @@ async fn replay(
     id: web::Path<String>,
     q: web::Query<ReplayQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let id: uuid::Uuid =
-        id.parse().map_err(|_| PageError::BadForm(format!("{id:?} is not a purchase id")))?;
+    let id = uuid_of(&id, "purchase id")?;
     let mut path = format!("/v1/audit/purchases/{id}");
     if let Some(t) = q.as_of.as_deref().filter(|v| !v.is_empty()) {
         path.push_str(&format!("?as_of={}", crate::layout::encode(t)));

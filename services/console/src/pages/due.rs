@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
 use serde_json::{Value, json};
 
-use super::{list, ok, opt, s};
+use super::{Done, list, ok, opt, post_form, s, uuid_of};
 use crate::State;
 use crate::api::Svc;
 use crate::layout::{PageError, csrf, notice, once};
@@ -15,11 +15,6 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/due", web::get().to(due))
         .route("/due/promises/{id}/{outcome}", web::post().to(settle_promise))
         .route("/due/follow-ups/{id}/done", web::post().to(follow_up_done));
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct Done {
-    done: Option<String>,
 }
 
 /// Overdue first, then by due date.
@@ -134,15 +129,13 @@ async fn settle_promise(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (id, outcome) = path.into_inner();
-    let id: uuid::Uuid =
-        id.parse().map_err(|_| PageError::BadForm(format!("{id:?} is not a promise id")))?;
+    let id = uuid_of(&id, "promise id")?;
     if outcome != "kept" && outcome != "broken" {
         return Err(PageError::BadForm(format!("{outcome:?}: a promise is kept or broken")));
     }
     let body = json!({ "evidence": posted.fields.get("evidence").unwrap_or_default() });
     let path = format!("/v1/promises/{id}/{outcome}");
-    let key = posted.fields.get("idempotency_key");
-    state.api.post(&posted.person.token, Svc::Stakeholders, &path, &body, key).await?;
+    post_form(&state.api, &posted, Svc::Stakeholders, &path, &body).await?;
     Ok(see_other("/console/due?done=promise"))
 }
 
@@ -151,12 +144,10 @@ async fn follow_up_done(
     posted: Posted,
     id: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    let id: uuid::Uuid =
-        id.parse().map_err(|_| PageError::BadForm(format!("{id:?} is not a follow-up id")))?;
+    let id = uuid_of(&id, "follow-up id")?;
     let body = json!({ "note": posted.fields.get("note") });
     let path = format!("/v1/follow-ups/{id}/done");
-    let key = posted.fields.get("idempotency_key");
-    state.api.post(&posted.person.token, Svc::Stakeholders, &path, &body, key).await?;
+    post_form(&state.api, &posted, Svc::Stakeholders, &path, &body).await?;
     Ok(see_other("/console/due?done=follow-up"))
 }
 

@@ -14,8 +14,9 @@ use actix_web::{HttpResponse, web};
 use maud::Markup;
 use serde_json::Value;
 
-use crate::layout::page;
-use crate::session::Person;
+use crate::api::{Api, ApiError, Svc};
+use crate::layout::{PageError, page};
+use crate::session::{Person, Posted};
 
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     queue::routes(cfg);
@@ -39,6 +40,30 @@ pub(crate) fn html(
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(page(Some(person), current, title, body).into_string())
+}
+
+/// The query of a page a form sends back to: `done` names what was done, for a notice.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct Done {
+    pub(crate) done: Option<String>,
+}
+
+/// `id` as the id of the thing `what` names (`"promise id"`): a bad form otherwise.
+pub(crate) fn uuid_of(id: &str, what: &str) -> Result<uuid::Uuid, PageError> {
+    id.parse().map_err(|_| PageError::BadForm(format!("{id:?} is not a {what}")))
+}
+
+/// Sends what a person posted on to the API: `POST path` with `body`, their token, and the
+/// form's `idempotency_key` as the `Idempotency-Key` (a form sent twice is written once).
+pub(crate) async fn post_form(
+    api: &Api,
+    posted: &Posted,
+    svc: Svc,
+    path: &str,
+    body: &Value,
+) -> Result<Value, ApiError> {
+    let key = posted.fields.get("idempotency_key");
+    api.post(&posted.person.token, svc, path, body, key).await
 }
 
 /// A page as a 200 answer.

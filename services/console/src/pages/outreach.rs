@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use maud::html;
 use serde_json::{Value, json};
 
-use super::{list, ok, opt, s};
+use super::{Done, list, ok, opt, post_form, s, uuid_of};
 use crate::State;
 use crate::api::Svc;
 use crate::layout::{PageError, csrf, money, notice, once, sla_badge, when, when_opt};
@@ -16,11 +16,6 @@ use crate::sign_in::see_other;
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/outreach", web::get().to(outreach))
         .route("/outreach/cards/{id}", web::post().to(log_card_outreach));
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct Done {
-    done: Option<String>,
 }
 
 async fn outreach(
@@ -126,19 +121,10 @@ async fn log_card_outreach(
     posted: Posted,
     id: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    let id: uuid::Uuid =
-        id.parse().map_err(|_| PageError::BadForm(format!("{id:?} is not a transaction id")))?;
+    let id = uuid_of(&id, "transaction id")?;
     let f = &posted.fields;
     let body = json!({ "holder_reached": f.checked("holder_reached"), "notes": f.get("notes") });
-    state
-        .api
-        .post(
-            &posted.person.token,
-            Svc::Gate,
-            &format!("/v1/card-transactions/{id}/outreach"),
-            &body,
-            posted.fields.get("idempotency_key"),
-        )
-        .await?;
+    let path = format!("/v1/card-transactions/{id}/outreach");
+    post_form(&state.api, &posted, Svc::Gate, &path, &body).await?;
     Ok(see_other("/console/outreach?done=1"))
 }

@@ -5,10 +5,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{html as page_with, list, n, opt, s};
+use super::{Done, html as page_with, list, n, opt, post_form, s, uuid_of};
 use crate::State;
 use crate::api::{ApiError, Problem, Svc};
 use crate::layout::{
@@ -36,13 +35,8 @@ enum Form {
     Wait,
 }
 
-#[derive(Debug, Deserialize)]
-struct Done {
-    done: Option<String>,
-}
-
 fn id_of(id: &str) -> Result<uuid::Uuid, PageError> {
-    id.parse().map_err(|_| PageError::BadForm(format!("{id:?} is not a purchase id")))
+    uuid_of(id, "purchase id")
 }
 
 async fn show(
@@ -82,8 +76,7 @@ async fn act(
     done: &str,
 ) -> Result<HttpResponse, PageError> {
     let person = &posted.person;
-    let key = posted.fields.get("idempotency_key");
-    match state.api.post(&person.token, Svc::Gate, path, &body, key).await {
+    match post_form(&state.api, posted, Svc::Gate, path, &body).await {
         Ok(_) => Ok(see_other(&format!("/console/purchases/{id}?done={done}"))),
         Err(ApiError::Refused(problem)) if problem.status != 401 => {
             let purchase =

@@ -321,17 +321,39 @@ fn rogue_section(r: &Value, period: &PeriodQuery) -> Markup {
     }
 }
 
+/// A report whose things are counted by where they stand, shown as one bar per state.
+struct Standing<'a> {
+    /// The report's name: the section's anchor and its CSV's name.
+    report: &'static str,
+    heading: &'static str,
+    /// What is counted (`Wishes`): the series' name and the chart's subject.
+    things: &'static str,
+    /// Each state's label and the key of its count in `all`.
+    states: [(&'static str, &'static str); 4],
+    /// The report's counts for the whole period.
+    all: &'a Value,
+}
+
+impl Standing<'_> {
+    fn section(&self, summary: &str, period: &PeriodQuery) -> Markup {
+        let labels: Vec<String> =
+            self.states.iter().map(|(label, _)| (*label).to_owned()).collect();
+        let values = self.states.iter().map(|(_, key)| Some(n(self.all, key) as f64)).collect();
+        let series = vec![Series { name: self.things.into(), values }];
+        let title = format!("{} by where they stand", self.things);
+        html! {
+            section aria-labelledby=(self.report) {
+                h2 id=(self.report) { (self.heading) }
+                p { (summary) }
+                (bars(&title, summary, &labels, &series, &[], ""))
+                (csv_link(self.report, self.report, period))
+            }
+        }
+    }
+}
+
 fn wishes_section(w: &Value, period: &PeriodQuery) -> Markup {
     let all = w.get("all").cloned().unwrap_or_default();
-    let labels: Vec<String> =
-        ["Open", "Headway", "Done", "Declined"].iter().map(|s| (*s).to_owned()).collect();
-    let series = vec![Series {
-        name: "Wishes".into(),
-        values: ["open", "headway", "done", "declined"]
-            .iter()
-            .map(|k| Some(n(&all, k) as f64))
-            .collect(),
-    }];
     let summary = format!(
         "{} wishes: {} open, {} with headway, {} done, {} declined.",
         n(&all, "wishes"),
@@ -340,27 +362,23 @@ fn wishes_section(w: &Value, period: &PeriodQuery) -> Markup {
         n(&all, "done"),
         n(&all, "declined")
     );
-    html! {
-        section aria-labelledby="wishes" {
-            h2 #wishes { "Wishes, from open to done" }
-            p { (summary) }
-            (bars("Wishes by where they stand", &summary, &labels, &series, &[], ""))
-            (csv_link("wishes", "wishes", period))
-        }
-    }
+    let wishes = Standing {
+        report: "wishes",
+        heading: "Wishes, from open to done",
+        things: "Wishes",
+        states: [
+            ("Open", "open"),
+            ("Headway", "headway"),
+            ("Done", "done"),
+            ("Declined", "declined"),
+        ],
+        all: &all,
+    };
+    wishes.section(&summary, period)
 }
 
 fn promises_section(p: &Value, period: &PeriodQuery) -> Markup {
     let all = p.get("all").cloned().unwrap_or_default();
-    let labels: Vec<String> =
-        ["Kept", "Open", "Overdue", "Broken"].iter().map(|s| (*s).to_owned()).collect();
-    let series = vec![Series {
-        name: "Promises".into(),
-        values: ["kept", "open", "overdue", "broken"]
-            .iter()
-            .map(|k| Some(n(&all, k) as f64))
-            .collect(),
-    }];
     let share = percent(all.get("kept_share").and_then(Value::as_f64));
     let summary = format!(
         "{} promises made: {} kept, {} open, {} overdue, {} broken{}.",
@@ -371,14 +389,14 @@ fn promises_section(p: &Value, period: &PeriodQuery) -> Markup {
         n(&all, "broken"),
         share.map(|s| format!("; {s}% of the settled ones kept")).unwrap_or_default()
     );
-    html! {
-        section aria-labelledby="promises" {
-            h2 #promises { "Promises" }
-            p { (summary) }
-            (bars("Promises by where they stand", &summary, &labels, &series, &[], ""))
-            (csv_link("promises", "promises", period))
-        }
-    }
+    let promises = Standing {
+        report: "promises",
+        heading: "Promises",
+        things: "Promises",
+        states: [("Kept", "kept"), ("Open", "open"), ("Overdue", "overdue"), ("Broken", "broken")],
+        all: &all,
+    };
+    promises.section(&summary, period)
 }
 
 async fn csv(

@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
 use serde_json::Value;
 
-use super::{list, n, ok, opt, s};
+use super::{list, n, ok, opt, s, uuid_of};
 use crate::State;
 use crate::api::Svc;
 use crate::layout::{PageError, encode, money, status_badge, when, when_opt};
@@ -264,8 +264,7 @@ async fn stakeholder(
     Signed(person): Signed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    let id: uuid::Uuid =
-        id.parse().map_err(|_| PageError::BadForm(format!("{id:?} is not a person's id")))?;
+    let id = uuid_of(&id, "person's id")?;
     let path = format!("/v1/stakeholders/{id}");
     let (who, vision) = tokio::join!(
         state.api.get(&person.token, Svc::Stakeholders, &path),
