@@ -22,12 +22,7 @@ pub fn district_set(zone: &str) -> DistrictSet {
     DistrictSet {
         name: ShortText::parse("Springfield").expect("a valid name"),
         time_zone: TimeZoneName::parse(zone).expect("an IANA time zone"),
-        business_hours: BusinessHours::new(
-            ClockTime::parse("08:00").expect("a time"),
-            ClockTime::parse("17:00").expect("a time"),
-            Weekday::ALL[..5].to_vec(),
-        )
-        .expect("08:00-17:00 on weekdays is valid"),
+        business_hours: weekdays("08:00", "17:00"),
         school_year_starts_in: None,
     }
 }
@@ -53,6 +48,22 @@ pub fn submitted(id: Uuid) -> PurchaseSubmitted {
         total: Money::parse("300.00").expect("an amount"),
         requested_at: None,
     }
+}
+
+/// A check for one tablet at `price`, otherwise as [`submitted`].
+pub fn priced(id: Uuid, price: &str) -> PurchaseSubmitted {
+    PurchaseSubmitted {
+        lines: vec![line("Tablet", "tablets", 1, price)],
+        total: Money::parse(price).expect("an amount"),
+        ..submitted(id)
+    }
+}
+
+/// Business hours from `start` to `end` (`HH:MM`), Monday to Friday.
+pub fn weekdays(start: &str, end: &str) -> BusinessHours {
+    let time = |t: &str| ClockTime::parse(t).expect("HH:MM");
+    BusinessHours::new(time(start), time(end), Weekday::ALL[..5].to_vec())
+        .expect("weekday business hours")
 }
 
 /// The purchase the gate was built for: a gaming laptop at 2,499.00 USD bought on a purchasing

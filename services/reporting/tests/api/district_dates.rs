@@ -6,17 +6,13 @@
 
 use auth::Role;
 use eventlog::{Actor, ExpectedVersion, Metadata, NewEvent, StreamAppend, StreamName};
-use events::calendar::{BusinessHours, ClockTime, TimeZoneName, Weekday};
 use events::district::{BusinessMinutes, DistrictEvent, DistrictSet, SlaTargets};
 use events::gate::{
-    CallLogged, Decision, PurchaseApproved, PurchaseDecided, PurchaseEvent, PurchaseLine,
-    PurchaseSubmitted, Reason, ReasonCode, purchase_stream,
+    CallLogged, Decision, PurchaseApproved, PurchaseDecided, PurchaseEvent, PurchaseSubmitted,
+    Reason, ReasonCode, purchase_stream,
 };
 use events::school::{SchoolEvent, SchoolRegistered, school_stream};
-use events::values::{
-    Category, Currency, Email, ExternalRef, LongText, Money, PaymentMethod, Quantity, SchoolId,
-    ShortText,
-};
+use events::values::{LongText, SchoolId, ShortText};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -49,27 +45,8 @@ fn parts<E: events::EventFamily>(events: Vec<E>) -> Vec<(&'static str, Value)> {
 async fn check(app: &TestApp, at: &str, requested_at: Option<&str>, decision: Decision) -> Uuid {
     let id = Uuid::now_v7();
     let submitted = PurchaseSubmitted {
-        purchase_id: id,
-        external_ref: ExternalRef::parse(&format!("REQ-{id}")).unwrap(),
-        idempotency_key: None,
-        submitted_by: "finance-erp".into(),
-        request_hash: "ab".repeat(32),
-        school_id: SchoolId::parse("lincoln-elem").unwrap(),
-        requester_email: Email::parse("requester@district.org").unwrap(),
-        vendor: ShortText::parse("Gadget Barn").unwrap(),
-        payment_method: PaymentMethod::PurchaseOrder,
-        merchant_category_code: None,
-        currency: Currency::parse("USD").unwrap(),
-        lines: vec![PurchaseLine {
-            sku: None,
-            description: ShortText::parse("Tablet").unwrap(),
-            category: Category::parse("tablets").unwrap(),
-            quantity: Quantity::new(1).unwrap(),
-            unit_price: Money::parse("1000.00").unwrap(),
-        }],
-        purpose: None,
-        total: Money::parse("1000.00").unwrap(),
         requested_at: requested_at.map(t),
+        ..events::testing::priced(id, "1000.00")
     };
     let code = ReasonCode::NotInCatalog;
     let decided = PurchaseDecided {
@@ -89,15 +66,8 @@ async fn months_and_days_are_the_districts_and_late_entries_count_when_they_took
     // The district in Chicago, 08:00 to 16:30 on weekdays; a first call within 120 business
     // minutes, a decision within 960.
     let set = DistrictSet {
-        name: ShortText::parse("Springfield Public Schools").unwrap(),
-        time_zone: TimeZoneName::parse("America/Chicago").unwrap(),
-        business_hours: BusinessHours::new(
-            ClockTime::parse("08:00").unwrap(),
-            ClockTime::parse("16:30").unwrap(),
-            Weekday::ALL[..5].to_vec(),
-        )
-        .unwrap(),
-        school_year_starts_in: None,
+        business_hours: events::testing::weekdays("08:00", "16:30"),
+        ..events::testing::district_set("America/Chicago")
     };
     let minutes = |n| BusinessMinutes::new(n).unwrap();
     let targets = SlaTargets {

@@ -31,8 +31,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use eventlog::{Actor, ExpectedVersion, Metadata, NewEvent, StreamAppend, StreamName};
 use events::gate::{
     AlternativeProposed, CallLogged, Decision, PurchaseApproved, PurchaseCancelled,
-    PurchaseDecided, PurchaseEvent, PurchaseLine, PurchaseSubmitted, Reason, ReasonCode,
-    purchase_stream,
+    PurchaseDecided, PurchaseEvent, PurchaseSubmitted, Reason, ReasonCode, purchase_stream,
 };
 use events::school::{
     AgreementSigned, AgreementWithdrawn, SchoolEvent, SchoolRegistered, school_stream,
@@ -42,10 +41,7 @@ use events::stakeholders::{
     SpokeForIt, StakeholderEvent, StakeholderRegistered, StakeholderRole, WishEvent,
     WishProgressed, WishRecorded, WishStatus, promise_stream, stakeholder_stream, wish_stream,
 };
-use events::values::{
-    Category, Currency, Email, ExternalRef, LongText, Money, PaymentMethod, Quantity, SchoolId,
-    ShortText,
-};
+use events::values::{Email, LongText, Money, PaymentMethod, SchoolId, ShortText};
 use uuid::Uuid;
 
 use crate::common::TestApp;
@@ -190,27 +186,14 @@ async fn check(
 ) -> Uuid {
     let id = Uuid::now_v7();
     let submitted: PurchaseEvent = PurchaseSubmitted {
-        purchase_id: id,
-        external_ref: ExternalRef::parse(&format!("REQ-{id}")).unwrap(),
-        idempotency_key: None,
-        submitted_by: "finance-erp".into(),
-        request_hash: "ab".repeat(32),
         school_id: school(school_id),
         requester_email: Email::parse("requester@district.org").unwrap(),
         vendor: ShortText::parse(vendor).unwrap(),
         payment_method: PaymentMethod::PCard,
-        merchant_category_code: None,
-        currency: Currency::parse("USD").unwrap(),
-        lines: vec![PurchaseLine {
-            sku: None,
-            description: ShortText::parse("Something").unwrap(),
-            category: Category::parse("laptops").unwrap(),
-            quantity: Quantity::new(1).unwrap(),
-            unit_price: Money::parse(total).unwrap(),
-        }],
+        lines: vec![events::testing::line("Something", "laptops", 1, total)],
         purpose: Some(long("For the robotics club")),
         total: Money::parse(total).unwrap(),
-        requested_at: None,
+        ..events::testing::submitted(id)
     }
     .into();
     let decided: PurchaseEvent = PurchaseDecided {

@@ -3,7 +3,7 @@
 
 use auth::Role;
 use eventlog::{Actor, ExpectedVersion, Metadata, NewEvent, StreamAppend, StreamName};
-use events::calendar::{BusinessHours, ClockTime, DistrictCalendar, TimeZoneName, Weekday};
+use events::calendar::{BusinessHours, DistrictCalendar, TimeZoneName};
 use events::district::{BusinessMinutes, ClosureAdded, DistrictEvent, DistrictSet, SlaTargets};
 use events::values::{Email, ShortText};
 use serde_json::{Value, json};
@@ -14,12 +14,7 @@ use crate::history::{LINCOLN, ROOSEVELT, WASHINGTON, t, write_history};
 on_both_backends!(attainment_in_business_time_by_school_and_month, without_targets_no_clocks);
 
 fn chicago() -> BusinessHours {
-    BusinessHours::new(
-        ClockTime::parse("08:00").unwrap(),
-        ClockTime::parse("16:30").unwrap(),
-        Weekday::ALL[..5].to_vec(),
-    )
-    .unwrap()
+    events::testing::weekdays("08:00", "16:30")
 }
 
 /// The district in Chicago, 08:00 to 16:30 on weekdays, Labor Day closed; first contact within
