@@ -124,29 +124,8 @@ async fn closed_loop(target: Arc<Target>, check: bool, seed: u64) -> Run {
     let concurrency: usize = env("LOAD_CONCURRENCY", 16);
     let max: u64 = env("LOAD_MAX_REQUESTS", 200_000);
     let deadline = Instant::now() + Duration::from_secs_f64(env("LOAD_SECONDS", 5.0));
-    let counter = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let workers: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let (target, counter) = (target.clone(), counter.clone());
-            tokio::spawn(async move {
-                let (mut samples, mut errors) = (Vec::new(), 0);
-                while Instant::now() < deadline {
-                    let n = counter.fetch_add(1, Ordering::Relaxed);
-                    if n >= max {
-                        break;
-                    }
-                    let sent = Instant::now();
-                    if !request(&target, seed + n, check).await {
-                        errors += 1;
-                    }
-                    samples.push(sent.elapsed().as_micros() as u64);
-                }
-                (samples, errors)
-            })
-        })
-        .collect();
-    collect(workers, start).await
+    let load = Load { target, seed, check, total: max, deadline: Some(deadline) };
+    load.run(concurrency, |_| None).await
 }
 
 /// Open loop: requests are due at a fixed rate; latency counts from when each was due.
@@ -156,30 +135,62 @@ async fn open_loop(target: Arc<Target>, seed: u64) -> Run {
     let total = ((rate * seconds) as u64).min(env("LOAD_MAX_REQUESTS", 200_000));
     let interval = Duration::from_secs_f64(1.0 / rate);
     let start = Instant::now();
-    let counter = Arc::new(AtomicU64::new(0));
+    let load = Load { target, seed, check: true, total, deadline: None };
     // Enough workers that a slow answer does not hold back the schedule.
-    let workers: Vec<_> = (0..env("LOAD_OPEN_WORKERS", 64usize))
-        .map(|_| {
-            let (target, counter) = (target.clone(), counter.clone());
-            tokio::spawn(async move {
-                let (mut samples, mut errors) = (Vec::new(), 0);
-                loop {
-                    let n = counter.fetch_add(1, Ordering::Relaxed);
-                    if n >= total {
-                        break;
+    load.run(env("LOAD_OPEN_WORKERS", 64usize), move |n| Some(start + interval.mul_f64(n as f64)))
+        .await
+}
+
+/// Requests `seed + n` for each `n` below `total`, sent by workers that share the numbers.
+struct Load {
+    target: Arc<Target>,
+    seed: u64,
+    /// Purchase checks, or the liveness probe.
+    check: bool,
+    total: u64,
+    /// When no worker takes another number, if ever.
+    deadline: Option<Instant>,
+}
+
+impl Load {
+    /// Runs `workers` workers. Each request waits until `due(n)` when that is an instant, and
+    /// its latency counts from then; otherwise it is sent at once and counts from sending.
+    async fn run(
+        self,
+        workers: usize,
+        due: impl Fn(u64) -> Option<Instant> + Clone + Send + 'static,
+    ) -> Run {
+        let load = Arc::new(self);
+        let counter = Arc::new(AtomicU64::new(0));
+        let start = Instant::now();
+        let workers: Vec<_> = (0..workers)
+            .map(|_| {
+                let (load, counter, due) = (load.clone(), counter.clone(), due.clone());
+                tokio::spawn(async move {
+                    let (mut samples, mut errors) = (Vec::new(), 0);
+                    while load.deadline.is_none_or(|d| Instant::now() < d) {
+                        let n = counter.fetch_add(1, Ordering::Relaxed);
+                        if n >= load.total {
+                            break;
+                        }
+                        let from = match due(n) {
+                            Some(due) => {
+                                tokio::time::sleep_until(due.into()).await;
+                                due
+                            }
+                            None => Instant::now(),
+                        };
+                        if !request(&load.target, load.seed + n, load.check).await {
+                            errors += 1;
+                        }
+                        samples.push(from.elapsed().as_micros() as u64);
                     }
-                    let due = start + interval.mul_f64(n as f64);
-                    tokio::time::sleep_until(due.into()).await;
-                    if !request(&target, seed + n, true).await {
-                        errors += 1;
-                    }
-                    samples.push(due.elapsed().as_micros() as u64);
-                }
-                (samples, errors)
+                    (samples, errors)
+                })
             })
-        })
-        .collect();
-    collect(workers, start).await
+            .collect();
+        collect(workers, start).await
+    }
 }
 
 async fn collect(workers: Vec<tokio::task::JoinHandle<(Vec<u64>, u64)>>, start: Instant) -> Run {

@@ -356,10 +356,7 @@ struct Running {
 
 impl Running {
     async fn start(backend: Backend) -> Self {
-        let database = match backend {
-            Backend::Postgres => Some(testkit::pg_database().await),
-            Backend::Sqlite => None,
-        };
+        let database = support::database_for(backend).await;
         let mut env = support::quiet_env(
             database.as_ref(),
             "the-access-test-webhook-key-of-at-least-32-bytes",

@@ -12,40 +12,14 @@ use std::process::Command;
 use std::time::Duration;
 
 use futures::StreamExt;
-use reqwest::{Client, Method};
+use reqwest::Method;
 use serde_json::{Value, json};
-use support::Server;
+use support::{Api, Server};
 use testkit::Backend;
 
 testkit::on_each_backend!(an_erased_person_reads_as_erased_everywhere_and_the_log_verifies);
 
-struct Api {
-    client: Client,
-    url: String,
-    token: String,
-}
-
 impl Api {
-    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> (u16, String) {
-        let mut request =
-            self.client.request(method, format!("{}{path}", self.url)).bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request.send().await.unwrap();
-        (response.status().as_u16(), response.text().await.unwrap())
-    }
-
-    async fn get(&self, path: &str) -> String {
-        let (status, text) = self.call(Method::GET, path, None).await;
-        assert_eq!(status, 200, "GET {path}: {text}");
-        text
-    }
-
-    async fn json(&self, path: &str) -> Value {
-        serde_json::from_str(&self.get(path).await).unwrap()
-    }
-
     /// Every event of the feed, page by page from the start.
     async fn feed(&self) -> Vec<Value> {
         let mut all = Vec::new();
@@ -91,13 +65,13 @@ impl Api {
 /// Everything a reader may see: views, reports (JSON and CSV), the feed, the live stream.
 async fn everything(api: &Api, person: &str, purchases: &[String]) -> String {
     let mut all = vec![
-        api.get(&format!("/v1/stakeholders/{person}")).await,
-        api.get("/v1/stakeholders").await,
-        api.get("/v1/wishes").await,
-        api.get("/v1/promises").await,
-        api.get("/v1/follow-ups").await,
-        api.get("/v1/schools").await,
-        api.get(&format!("/v1/streams/stakeholder-{person}")).await,
+        api.text(&format!("/v1/stakeholders/{person}")).await,
+        api.text("/v1/stakeholders").await,
+        api.text("/v1/wishes").await,
+        api.text("/v1/promises").await,
+        api.text("/v1/follow-ups").await,
+        api.text("/v1/schools").await,
+        api.text(&format!("/v1/streams/stakeholder-{person}")).await,
     ];
     for report in [
         "/v1/reports/coverage",
@@ -110,14 +84,14 @@ async fn everything(api: &Api, person: &str, purchases: &[String]) -> String {
         "/v1/reports/rogue-spend",
         "/v1/reports/sla",
     ] {
-        all.push(api.get(report).await);
+        all.push(api.text(report).await);
         if !report.ends_with("advocates") && !report.ends_with("coverage") {
-            all.push(api.get(&format!("{report}?format=csv")).await);
+            all.push(api.text(&format!("{report}?format=csv")).await);
         }
     }
     for purchase in purchases {
-        all.push(api.get(&format!("/v1/purchases/{purchase}")).await);
-        all.push(api.get(&format!("/v1/audit/purchases/{purchase}")).await);
+        all.push(api.text(&format!("/v1/purchases/{purchase}")).await);
+        all.push(api.text(&format!("/v1/audit/purchases/{purchase}")).await);
     }
     all.push(Value::from(api.feed().await).to_string());
     let head = api.json("/v1/audit/verify").await["checked"].as_u64().unwrap();
@@ -126,10 +100,7 @@ async fn everything(api: &Api, person: &str, purchases: &[String]) -> String {
 }
 
 async fn an_erased_person_reads_as_erased_everywhere_and_the_log_verifies(backend: Backend) {
-    let database = match backend {
-        Backend::Postgres => Some(testkit::pg_database().await),
-        Backend::Sqlite => None,
-    };
+    let database = support::database_for(backend).await;
     let env =
         support::quiet_env(database.as_ref(), "the-erasure-test-webhook-key-of-at-least-32-bytes");
     let server = tokio::task::block_in_place(|| {
@@ -138,7 +109,7 @@ async fn an_erased_person_reads_as_erased_everywhere_and_the_log_verifies(backen
         server
     });
     let token = server.token("admin@district.example", &["admin", "it_staff", "auditor"]);
-    let api = Api { client: Client::new(), url: server.url.clone(), token };
+    let api = Api::new(&server, token);
 
     // A principal IT met, and the purchases where IT spoke with them on a call.
     let people = api.json("/v1/stakeholders?role=principal").await;

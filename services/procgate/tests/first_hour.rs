@@ -21,6 +21,21 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// `procgate demo` (one school, one check) with a secret in a fresh data directory, for the
+/// server PROCGATE_LISTEN says is at `listen`.
+fn demo_listening_at(listen: &str) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("jwt-secret"), "a-secret-of-at-least-thirty-two-bytes-long")
+        .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_procgate"))
+        .args(["demo", "--checks", "1", "--schools", "1"])
+        .env("PROCGATE_DATA_DIR", dir.path())
+        .env("PROCGATE_LISTEN", listen)
+        .env_remove("PROCGATE_JWT_SECRET")
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn serve_on_a_busy_port_says_so_before_creating_a_store() {
     let busy = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -47,18 +62,9 @@ fn token_without_a_secret_names_the_file_it_looked_for() {
 
 #[test]
 fn demo_without_a_server_says_to_start_one() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("jwt-secret"), "a-secret-of-at-least-thirty-two-bytes-long")
-        .unwrap();
     // A port nothing listens on: bound, then released.
     let free = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
-    let out = Command::new(env!("CARGO_BIN_EXE_procgate"))
-        .args(["demo", "--checks", "1", "--schools", "1"])
-        .env("PROCGATE_DATA_DIR", dir.path())
-        .env("PROCGATE_LISTEN", &free)
-        .env_remove("PROCGATE_JWT_SECRET")
-        .output()
-        .unwrap();
+    let out = demo_listening_at(&free);
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains(&format!("no procgate answers at http://{free}")), "{err}");
@@ -69,17 +75,8 @@ fn demo_without_a_server_says_to_start_one() {
 fn the_listen_address_is_reached_on_loopback_when_it_is_a_wildcard() {
     // The demo reads PROCGATE_LISTEN as serve does; `serve --listen 0.0.0.0:9000` is reached at
     // 127.0.0.1:9000. Checked through the message of a demo that finds nothing there.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("jwt-secret"), "a-secret-of-at-least-thirty-two-bytes-long")
-        .unwrap();
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let out = Command::new(env!("CARGO_BIN_EXE_procgate"))
-        .args(["demo", "--checks", "1", "--schools", "1"])
-        .env("PROCGATE_DATA_DIR", dir.path())
-        .env("PROCGATE_LISTEN", format!("0.0.0.0:{port}"))
-        .env_remove("PROCGATE_JWT_SECRET")
-        .output()
-        .unwrap();
+    let out = demo_listening_at(&format!("0.0.0.0:{port}"));
     let err = stderr(&out);
     assert!(err.contains(&format!("http://127.0.0.1:{port}")), "{err}");
 }

@@ -11,9 +11,8 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use reqwest::Client;
 use serde_json::Value;
-use support::Server;
+use support::{Api, Server};
 use testkit::Backend;
 
 testkit::on_each_backend!(the_demo_tells_the_districts_story);
@@ -23,35 +22,12 @@ const SCHOOLS: usize = 30;
 /// keep the run short.
 const CHECKS: usize = 300;
 
-struct Api {
-    client: Client,
-    url: String,
-    token: String,
-}
-
 impl Api {
-    async fn get(&self, path: &str) -> Value {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.url))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "GET {path}");
-        response.json().await.unwrap()
-    }
-
-    async fn list(&self, path: &str, field: &str) -> Vec<Value> {
-        let page = self.get(path).await;
-        page[field].as_array().unwrap_or_else(|| panic!("{path}: {page}")).clone()
-    }
-
     /// What a second run of the demo must not add to.
     async fn counts(&self) -> Vec<(&'static str, usize)> {
         let people = self.list("/v1/stakeholders?limit=1000", "stakeholders").await;
         let conversations: u64 = people.iter().map(|p| p["conversations"].as_u64().unwrap()).sum();
-        let advocates = self.get("/v1/reports/advocates").await;
+        let advocates = self.json("/v1/reports/advocates").await;
         vec![
             ("people", people.len()),
             ("conversations", conversations as usize),
@@ -63,7 +39,7 @@ impl Api {
             ("purchases", self.list("/v1/purchases?limit=1000", "purchases").await.len()),
             (
                 "agreements",
-                self.get("/v1/reports/adoption").await["agreement_changes"]
+                self.json("/v1/reports/adoption").await["agreement_changes"]
                     .as_array()
                     .unwrap()
                     .len(),
@@ -77,10 +53,7 @@ fn day(value: &Value) -> NaiveDate {
 }
 
 async fn the_demo_tells_the_districts_story(backend: Backend) {
-    let database = match backend {
-        Backend::Postgres => Some(testkit::pg_database().await),
-        Backend::Sqlite => None,
-    };
+    let database = support::database_for(backend).await;
     let env =
         support::quiet_env(database.as_ref(), "the-story-test-webhook-key-of-at-least-32-bytes");
     let started = Instant::now();
@@ -91,10 +64,10 @@ async fn the_demo_tells_the_districts_story(backend: Backend) {
     });
     eprintln!("the demo of {SCHOOLS} schools on {backend:?}: {:?}", started.elapsed());
     let token = server.token("cto@district.example", &["it_staff"]);
-    let api = Api { client: Client::new(), url: server.url.clone(), token };
+    let api = Api::new(&server, token);
 
     // Every principal met, on their own turf, one a work day: 30 meetings in 30 work days.
-    let coverage = api.get("/v1/reports/coverage").await;
+    let coverage = api.json("/v1/reports/coverage").await;
     assert_eq!(coverage["schools"], SCHOOLS, "{coverage}");
     assert_eq!(coverage["met"], SCHOOLS, "{coverage}");
     assert_eq!(coverage["met_on_their_turf"], SCHOOLS, "{coverage}");
@@ -127,7 +100,7 @@ async fn the_demo_tells_the_districts_story(backend: Backend) {
     // The adoption curve: 60% first, every school by today, as the share of every school the
     // district has now (the demo registers its schools today, after the history it enters).
     // Every principal's vision was joined to a theme of IT's: each school is carried by one.
-    let themes = api.get("/v1/reports/themes").await;
+    let themes = api.json("/v1/reports/themes").await;
     assert_eq!(themes["schools_without_a_theme"], serde_json::json!([]), "{themes}");
     let carried: u64 = themes["themes"]
         .as_array()
@@ -137,7 +110,7 @@ async fn the_demo_tells_the_districts_story(backend: Backend) {
         .sum();
     assert!(carried >= SCHOOLS as u64, "{themes}");
 
-    let adoption = api.get("/v1/reports/adoption").await;
+    let adoption = api.json("/v1/reports/adoption").await;
     let months = adoption["months"].as_array().unwrap();
     let gated: Vec<u64> = months.iter().map(|m| m["schools"]["gated"].as_u64().unwrap()).collect();
     let shares: Vec<f64> =
@@ -172,7 +145,7 @@ async fn the_demo_tells_the_districts_story(backend: Backend) {
 
     // The advocates: signed principals spoke for IT to each of the 12 others before they
     // signed.
-    let advocates = api.get("/v1/reports/advocates").await;
+    let advocates = api.json("/v1/reports/advocates").await;
     assert!(!advocates["advocacy"].as_array().unwrap().is_empty(), "{advocates}");
     assert_eq!(advocates["unsigned_schools"], serde_json::json!([]), "{advocates}");
     let after = advocates["signings_after_advocacy"].as_array().unwrap();
@@ -194,7 +167,7 @@ async fn the_demo_tells_the_districts_story(backend: Backend) {
     }
 
     // Promises: some kept, some broken, some still owed; every signature's standing promise.
-    let promises = api.get("/v1/reports/promises").await;
+    let promises = api.json("/v1/reports/promises").await;
     let all = &promises["all"];
     for outcome in ["kept", "broken", "open"] {
         assert!(all[outcome].as_u64().unwrap() > 0, "{outcome}: {promises}");

@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// A child process, killed when dropped.
@@ -37,6 +37,15 @@ pub fn free_port() -> u16 {
 
 /// The master key of every PostgreSQL server under test (PostgreSQL deployments must set one).
 pub const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// A throwaway PostgreSQL database for a server on `backend` (kept alive as long as the value),
+/// or none for the embedded store.
+pub async fn database_for(backend: testkit::Backend) -> Option<testkit::TestDatabase> {
+    match backend {
+        testkit::Backend::Postgres => Some(testkit::pg_database().await),
+        testkit::Backend::Sqlite => None,
+    }
+}
 
 /// The environment of a server under test: no rate limits (a test's burst of requests is past
 /// any production budget), no webhook deliveries, no anchors; on PostgreSQL (`database`, the
@@ -124,33 +133,81 @@ impl Server {
         }
     }
 
-    /// Fills it with a small district (`procgate demo`).
-    pub fn demo(&self, schools: usize, checks: usize) {
+    /// Runs `procgate ARGS` with the server's data directory (so its secret) and no secret or
+    /// identity provider from the environment; it must succeed.
+    fn run(&self, args: &[&str]) -> Output {
         let out = Command::new(env!("CARGO_BIN_EXE_procgate"))
-            .args(["demo", "--schools", &schools.to_string(), "--checks", &checks.to_string()])
-            .args(["--url", &self.url])
+            .args(args)
             .env("PROCGATE_DATA_DIR", self.data_dir.path())
             .env_remove("PROCGATE_JWT_SECRET")
             .env_remove("PROCGATE_OIDC_ISSUER")
             .output()
             .unwrap();
-        assert!(out.status.success(), "demo failed: {}", String::from_utf8_lossy(&out.stderr));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "procgate {} failed: {stderr}", args[0]);
+        out
+    }
+
+    /// Fills it with a small district (`procgate demo`).
+    pub fn demo(&self, schools: usize, checks: usize) {
+        let (schools, checks) = (schools.to_string(), checks.to_string());
+        self.run(&["demo", "--schools", &schools, "--checks", &checks, "--url", &self.url]);
     }
 
     /// A token for `subject` with `roles`, signed with the server's key.
     pub fn token(&self, subject: &str, roles: &[&str]) -> String {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_procgate"));
-        command.args(["token", "--subject", subject]);
+        let mut args = vec!["token", "--subject", subject];
         for role in roles {
-            command.args(["--role", role]);
+            args.extend(["--role", role]);
         }
-        let out = command
-            .env("PROCGATE_DATA_DIR", self.data_dir.path())
-            .env_remove("PROCGATE_JWT_SECRET")
-            .env_remove("PROCGATE_OIDC_ISSUER")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        String::from_utf8(self.run(&args).stdout).unwrap().trim().to_owned()
+    }
+}
+
+/// The server's API as one person: their bearer token on every request.
+pub struct Api {
+    pub client: reqwest::Client,
+    pub url: String,
+    pub token: String,
+}
+
+impl Api {
+    /// A client of `server`'s API with `token`.
+    pub fn new(server: &Server, token: String) -> Self {
+        Self { client: reqwest::Client::new(), url: server.url.clone(), token }
+    }
+
+    /// `METHOD path`, with `body` as JSON when given: the status and the answer's text.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, String) {
+        let mut request =
+            self.client.request(method, format!("{}{path}", self.url)).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// `GET path`, which must answer 200: the answer's text.
+    pub async fn text(&self, path: &str) -> String {
+        let (status, text) = self.call(reqwest::Method::GET, path, None).await;
+        assert_eq!(status, 200, "GET {path}: {text}");
+        text
+    }
+
+    /// `GET path`, which must answer 200, as JSON.
+    pub async fn json(&self, path: &str) -> serde_json::Value {
+        serde_json::from_str(&self.text(path).await).unwrap()
+    }
+
+    /// The array `field` of `GET path`.
+    pub async fn list(&self, path: &str, field: &str) -> Vec<serde_json::Value> {
+        let page = self.json(path).await;
+        page[field].as_array().unwrap_or_else(|| panic!("{path}: {page}")).clone()
     }
 }
