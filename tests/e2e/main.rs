@@ -108,6 +108,15 @@ fn codes(reasons: &Value) -> Vec<&str> {
     reasons.as_array().expect("reasons").iter().map(|r| r["code"].as_str().unwrap()).collect()
 }
 
+/// Finance checks the new purchase `body` at `url`: the answer, which must decide `decision`
+/// for `reasons`.
+async fn checked(api: &Api, url: &str, body: &Value, decision: &str, reasons: &[&str]) -> Value {
+    let answer = api.post(Who::Finance, url, body).await.expect(201);
+    assert_eq!(answer["decision"], decision, "{answer:#}");
+    assert_eq!(codes(&answer["reasons"]), reasons, "{answer:#}");
+    answer
+}
+
 /// The story, asserting as it goes.
 async fn story(d: &mut Deployment) {
     let api = Api::new(SECRET);
@@ -231,9 +240,7 @@ async fn story(d: &mut Deployment) {
         "Dell",
         vec![line(Some("LAT-5440"), "Latitude 5440 for the front office", "laptops", 2, "899.00")],
     );
-    let answer = api.post(Who::Finance, &check_url, &supported).await.expect(201);
-    assert_eq!(answer["decision"], "approved", "{answer:#}");
-    assert_eq!(codes(&answer["reasons"]), ["in-catalog"]);
+    let answer = checked(&api, &check_url, &supported, "approved", &["in-catalog"]).await;
     assert_eq!(answer["total"], "1798.00");
     assert_eq!(answer["policy_version"], policy_version);
     let approved_id = text(&answer, "purchase_id");
@@ -252,9 +259,9 @@ async fn story(d: &mut Deployment) {
         "Gadget Barn",
         vec![line(None, "Interactive smart board from a trade show", "av-equipment", 1, "2499.00")],
     );
-    let answer = api.post(Who::Finance, &check_url, &smart_board).await.expect(201);
-    assert_eq!(answer["decision"], "held", "{answer:#}");
-    assert_eq!(codes(&answer["reasons"]), ["not-in-catalog", "vendor-not-approved"]);
+    let answer =
+        checked(&api, &check_url, &smart_board, "held", &["not-in-catalog", "vendor-not-approved"])
+            .await;
     assert_eq!(answer["reasons"][0]["line"], 0);
     assert_eq!(answer["school_gated"], true);
     let held_id = text(&answer, "purchase_id");
@@ -266,12 +273,14 @@ async fn story(d: &mut Deployment) {
         "Online Marketplace",
         vec![line(None, "Gaming laptops for the esports club", "laptops", 2, "1299.00")],
     );
-    let answer = api.post(Who::Finance, &check_url, &gaming).await.expect(201);
-    assert_eq!(answer["decision"], "advisory", "{answer:#}");
-    assert_eq!(
-        codes(&answer["reasons"]),
-        ["not-in-catalog", "vendor-not-approved", "school-not-gated"]
-    );
+    let answer = checked(
+        &api,
+        &check_url,
+        &gaming,
+        "advisory",
+        &["not-in-catalog", "vendor-not-approved", "school-not-gated"],
+    )
+    .await;
     assert_eq!(answer["school_gated"], false);
     let advisory_id = text(&answer, "purchase_id");
 
@@ -282,9 +291,7 @@ async fn story(d: &mut Deployment) {
         "Office Depot",
         vec![line(None, "Copy paper, 10 cases", "supplies", 10, "42.50")],
     );
-    let answer = api.post(Who::Finance, &check_url, &paper).await.expect(201);
-    assert_eq!(answer["decision"], "approved", "{answer:#}");
-    assert_eq!(codes(&answer["reasons"]), ["not-technology"]);
+    let answer = checked(&api, &check_url, &paper, "approved", &["not-technology"]).await;
     assert_eq!(answer["total"], "425.00");
 
     // Supported, but over the review threshold, at a signed school: held.
@@ -294,9 +301,8 @@ async fn story(d: &mut Deployment) {
         "Dell",
         vec![line(Some("LAT-5440"), "Latitude 5440 for the computer lab", "laptops", 10, "899.00")],
     );
-    let answer = api.post(Who::Finance, &check_url, &laptops).await.expect(201);
-    assert_eq!(answer["decision"], "held", "{answer:#}");
-    assert_eq!(codes(&answer["reasons"]), ["in-catalog", "over-review-threshold"]);
+    let answer =
+        checked(&api, &check_url, &laptops, "held", &["in-catalog", "over-review-threshold"]).await;
     assert_eq!(answer["total"], "8990.00");
     let over_id = text(&answer, "purchase_id");
 
