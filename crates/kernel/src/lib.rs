@@ -48,5 +48,5 @@ pub use aggregate::{Aggregate, At, Decision, Opened, decode, load, new_event, st
 pub use clock::Clock;
 pub use commands::{Commands, Executed, RETRIES, Run};
 pub use latest::{Latest, Versioned};
-pub use read_model::{Documents, ReadModel, ReadModels, Recorded, View};
+pub use read_model::{Applied, Documents, ReadModel, ReadModels, Recorded, View};
 pub use schedule::Schedule;

@@ -5,9 +5,9 @@
 //! ```ignore
 //! impl ReadModel for Wishes {
 //!     const NAME: &'static str = "stakeholders.wishes";
+//!     const CATEGORIES: &'static [&'static str] = &[WISH_CATEGORY];
 //!     type Doc = WishDoc;
-//!     fn filter(&self) -> Filter { Filter::categories([WISH_CATEGORY]) }
-//!     fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, WishDoc>) -> Result<(), String> {
+//!     fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, WishDoc>) -> Applied {
 //!         let Published::Wish(wish) = event.event else { return Ok(()) };
 //!         …
 //!     }
@@ -30,7 +30,7 @@
 //!     fn other_keys(&self, event: &Recorded<'_>) -> Vec<DocKey> {
 //!         vec![DocKey::new(CHANGES, change_key(event.position))]
 //!     }
-//!     fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, SchoolDoc>) -> Result<(), String> {
+//!     fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, SchoolDoc>) -> Applied {
 //!         let mut school = docs.get(event.stream_id()).unwrap_or_default();
 //!         // (the school changed by the event)
 //!         docs.put(event.stream_id(), &school);
@@ -87,6 +87,10 @@ impl Recorded<'_> {
     }
 }
 
+/// What [`ReadModel::update`] returns: the event applied, or why it could not be (the read
+/// model then stops at the event, or skips it, as [`ReadModel::SKIP_UNDECODABLE`] says).
+pub type Applied = Result<(), String>;
+
 /// A read model: documents of one type in one collection, kept from the log (and, for a read
 /// model that needs them, documents of other types in other collections of its own).
 pub trait ReadModel: Send + Sync + 'static {
@@ -117,8 +121,13 @@ pub trait ReadModel: Send + Sync + 'static {
         vec![Self::COLLECTION]
     }
 
-    /// The events it reads.
-    fn filter(&self) -> Filter;
+    /// The stream categories it reads every event of ([`Self::filter`]).
+    const CATEGORIES: &'static [&'static str] = &[];
+
+    /// The events it reads: every event of [`Self::CATEGORIES`] unless it says otherwise.
+    fn filter(&self) -> Filter {
+        Filter::categories(Self::CATEGORIES.iter().copied())
+    }
 
     /// The keys of the documents `update` reads or writes for this event, in
     /// [`Self::COLLECTION`].
@@ -139,11 +148,7 @@ pub trait ReadModel: Send + Sync + 'static {
     }
 
     /// Applies one event to the documents. Pure: no IO, no clock.
-    fn update(
-        &self,
-        event: &Recorded<'_>,
-        docs: &mut Documents<'_, Self::Doc>,
-    ) -> Result<(), String>;
+    fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, Self::Doc>) -> Applied;
 
     /// The projection the log runs for it.
     fn into_projection(self) -> Arc<dyn Projection>
@@ -475,9 +480,7 @@ mod tests {
             vec!["test.names", "test.signatures"]
         }
 
-        fn filter(&self) -> Filter {
-            Filter::categories(["school"])
-        }
+        const CATEGORIES: &'static [&'static str] = &["school"];
 
         fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
             vec![event.stream_id().to_owned()]
@@ -492,11 +495,7 @@ mod tests {
             }
         }
 
-        fn update(
-            &self,
-            event: &Recorded<'_>,
-            docs: &mut Documents<'_, String>,
-        ) -> Result<(), String> {
+        fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, String>) -> Applied {
             let key = event.stream_id();
             match event.event {
                 Published::School(SchoolEvent::Registered(r)) => docs.put(key, &r.name.to_string()),
@@ -521,19 +520,13 @@ mod tests {
         const NAME: &'static str = "strict";
         type Doc = String;
 
-        fn filter(&self) -> Filter {
-            Filter::categories(["school"])
-        }
+        const CATEGORIES: &'static [&'static str] = &["school"];
 
         fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
             vec![event.stream_id().to_owned()]
         }
 
-        fn update(
-            &self,
-            event: &Recorded<'_>,
-            docs: &mut Documents<'_, String>,
-        ) -> Result<(), String> {
+        fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, String>) -> Applied {
             docs.put(event.stream_id(), &event.event_type);
             Ok(())
         }

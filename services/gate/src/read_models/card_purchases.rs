@@ -2,11 +2,11 @@
 //! statement's transactions are reconciled with, and which transaction each is matched with.
 
 use chrono::{DateTime, Utc};
-use eventlog::Filter;
 use events::Published;
 use events::card::{CardTransactionEvent, TRANSACTION_CATEGORY};
 use events::gate::{PURCHASE_CATEGORY, PurchaseEvent, PurchaseStatus};
 use events::values::{Currency, Money, PaymentMethod, SchoolId};
+use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -57,9 +57,7 @@ impl ReadModel for CardPurchases {
     const NAME: &'static str = "gate.card-purchases";
     type Doc = CardPurchaseDoc;
 
-    fn filter(&self) -> Filter {
-        Filter::categories([PURCHASE_CATEGORY, TRANSACTION_CATEGORY])
-    }
+    const CATEGORIES: &'static [&'static str] = &[PURCHASE_CATEGORY, TRANSACTION_CATEGORY];
 
     fn keys(&self, event: &Recorded<'_>) -> Vec<String> {
         match event.event {
@@ -74,11 +72,7 @@ impl ReadModel for CardPurchases {
         }
     }
 
-    fn update(
-        &self,
-        event: &Recorded<'_>,
-        docs: &mut Documents<'_, CardPurchaseDoc>,
-    ) -> Result<(), String> {
+    fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, CardPurchaseDoc>) -> Applied {
         match event.event {
             Published::Purchase(PurchaseEvent::Submitted(s))
                 if s.payment_method == PaymentMethod::PCard =>

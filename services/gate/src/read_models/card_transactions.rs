@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use eventlog::Filter;
 use events::Published;
 use events::card::{
     CardOutreachLogged, CardTransactionEvent, CardTransactionMatched, CardTransactionRecorded,
     MatchCandidate, TRANSACTION_CATEGORY, TransactionStatus,
 };
+use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -62,15 +62,9 @@ impl ReadModel for CardTransactions {
     const NAME: &'static str = "gate.card-transactions";
     type Doc = TransactionDoc;
 
-    fn filter(&self) -> Filter {
-        Filter::categories([TRANSACTION_CATEGORY])
-    }
+    const CATEGORIES: &'static [&'static str] = &[TRANSACTION_CATEGORY];
 
-    fn update(
-        &self,
-        event: &Recorded<'_>,
-        docs: &mut Documents<'_, TransactionDoc>,
-    ) -> Result<(), String> {
+    fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, TransactionDoc>) -> Applied {
         let Published::CardTransaction(decoded) = event.event else { return Ok(()) };
         let key = event.stream_id();
         let at = event.recorded_at;

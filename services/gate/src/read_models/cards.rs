@@ -1,9 +1,9 @@
 //! `gate.cards`: each purchasing card, for the card list and for statement imports.
 
 use chrono::{DateTime, Utc};
-use eventlog::Filter;
 use events::Published;
 use events::card::{CARD_CATEGORY, CardEvent};
+use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -31,15 +31,9 @@ impl ReadModel for Cards {
     const NAME: &'static str = "gate.cards";
     type Doc = CardDoc;
 
-    fn filter(&self) -> Filter {
-        Filter::categories([CARD_CATEGORY])
-    }
+    const CATEGORIES: &'static [&'static str] = &[CARD_CATEGORY];
 
-    fn update(
-        &self,
-        event: &Recorded<'_>,
-        docs: &mut Documents<'_, CardDoc>,
-    ) -> Result<(), String> {
+    fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, CardDoc>) -> Applied {
         let Published::Card(card) = event.event else { return Ok(()) };
         let key = event.stream_id();
         let at = event.recorded_at;

@@ -1,10 +1,10 @@
 //! `gate.purchases`: one summary per purchase, for the purchase list and the held queue.
 
 use chrono::{DateTime, Utc};
-use eventlog::Filter;
 use events::Published;
 use events::clocks::{PurchaseClocks, took_place_at};
 use events::gate::{PurchaseEvent, PurchaseStatus};
+use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -61,15 +61,9 @@ impl ReadModel for Purchases {
     const NAME: &'static str = "gate.purchases";
     type Doc = PurchaseDoc;
 
-    fn filter(&self) -> Filter {
-        Filter::categories([events::gate::PURCHASE_CATEGORY])
-    }
+    const CATEGORIES: &'static [&'static str] = &[events::gate::PURCHASE_CATEGORY];
 
-    fn update(
-        &self,
-        event: &Recorded<'_>,
-        docs: &mut Documents<'_, PurchaseDoc>,
-    ) -> Result<(), String> {
+    fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, PurchaseDoc>) -> Applied {
         let Published::Purchase(decoded) = event.event else { return Ok(()) };
         let key = event.stream_id();
         let at = event.recorded_at;

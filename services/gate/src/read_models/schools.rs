@@ -1,9 +1,9 @@
 //! `gate.schools`: each school's registration and agreement, from the `school-…` streams the
 //! stakeholder relations service writes.
 
-use eventlog::Filter;
 use events::Published;
 use events::school::SchoolStatus;
+use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 
@@ -22,15 +22,9 @@ impl ReadModel for Schools {
     const NAME: &'static str = "gate.schools";
     type Doc = SchoolDoc;
 
-    fn filter(&self) -> Filter {
-        Filter::categories([events::school::SCHOOL_CATEGORY])
-    }
+    const CATEGORIES: &'static [&'static str] = &[events::school::SCHOOL_CATEGORY];
 
-    fn update(
-        &self,
-        event: &Recorded<'_>,
-        docs: &mut Documents<'_, SchoolDoc>,
-    ) -> Result<(), String> {
+    fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, SchoolDoc>) -> Applied {
         let Published::School(school_event) = event.event else { return Ok(()) };
         let key = event.stream_id();
         let mut doc = docs.get(key).unwrap_or_else(|| SchoolDoc {

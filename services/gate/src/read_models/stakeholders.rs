@@ -14,6 +14,7 @@ use eventlog::Filter;
 use events::Published;
 use events::stakeholders::{STAKEHOLDER_CATEGORY, StakeholderEvent};
 use events::values::Email;
+use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -46,7 +47,7 @@ impl ReadModel for StakeholderEmails {
         &self,
         event: &Recorded<'_>,
         docs: &mut Documents<'_, StakeholderEmailDoc>,
-    ) -> Result<(), String> {
+    ) -> Applied {
         let key = event.stream_id();
         match event.event {
             Published::Stakeholder(StakeholderEvent::Registered(r)) => {

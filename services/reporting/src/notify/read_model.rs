@@ -4,7 +4,7 @@
 use eventlog::Filter;
 use events::Published;
 use events::notifications::{Webhook, WebhookEvent};
-use kernel::{Documents, ReadModel, Recorded};
+use kernel::{Applied, Documents, ReadModel, Recorded};
 
 /// The endpoints, by id.
 #[derive(Debug, Clone, Copy)]
@@ -18,11 +18,7 @@ impl ReadModel for Webhooks {
         Filter::all().with_types(WebhookEvent::EVENT_TYPES.iter().copied())
     }
 
-    fn update(
-        &self,
-        event: &Recorded<'_>,
-        docs: &mut Documents<'_, Webhook>,
-    ) -> Result<(), String> {
+    fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, Webhook>) -> Applied {
         let Published::Webhook(e) = event.event else { return Ok(()) };
         let key = event.stream_id();
         let mut hook = docs.get(key).unwrap_or_default();

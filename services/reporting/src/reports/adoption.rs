@@ -60,6 +60,7 @@ use events::Published;
 use events::rules::followed_advocacy;
 use events::school::SchoolEvent;
 use events::stakeholders::StakeholderEvent;
+use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -193,11 +194,7 @@ impl ReadModel for Schools {
         }
     }
 
-    fn update(
-        &self,
-        event: &Recorded<'_>,
-        docs: &mut Documents<'_, SchoolDoc>,
-    ) -> Result<(), String> {
+    fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, SchoolDoc>) -> Applied {
         let id = event.stream_id();
         let school_event = match event.event {
             Published::School(school_event) => school_event,

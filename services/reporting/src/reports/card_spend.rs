@@ -31,6 +31,7 @@ use events::Published;
 use events::card::{
     CardSpend as UncheckedRule, CardTransactionEvent, StatementEvent, TransactionStatus,
 };
+use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 
@@ -137,11 +138,7 @@ impl ReadModel for CardSpend {
         }
     }
 
-    fn update(
-        &self,
-        event: &Recorded<'_>,
-        docs: &mut Documents<'_, TransactionDoc>,
-    ) -> Result<(), String> {
+    fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, TransactionDoc>) -> Applied {
         match event.event {
             Published::CardTransaction(e) if kept(e) => {
                 let id = event.stream_id();

@@ -44,6 +44,7 @@ use events::Published;
 use events::clocks::{Clock, ClockKind, PurchaseClocks, SlaEvent, SlaState};
 use events::district::{District, DistrictEvent};
 use events::gate::PurchaseEvent;
+use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -311,11 +312,7 @@ impl ReadModel for Clocks {
         }
     }
 
-    fn update(
-        &self,
-        event: &Recorded<'_>,
-        docs: &mut Documents<'_, ClockDoc>,
-    ) -> Result<(), String> {
+    fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, ClockDoc>) -> Applied {
         let id = event.stream_id();
         match event.event {
             Published::Purchase(purchase @ PurchaseEvent::Submitted(s)) => {

@@ -61,6 +61,7 @@ use events::rules::is_past_due;
 use events::stakeholders::{
     CALL_BEFORE_CANCEL, PromiseEvent, PromiseMade, PromiseTo, StakeholderEvent,
 };
+use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -294,11 +295,7 @@ impl ReadModel for Promises {
         }
     }
 
-    fn update(
-        &self,
-        event: &Recorded<'_>,
-        docs: &mut Documents<'_, PromiseDoc>,
-    ) -> Result<(), String> {
+    fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, PromiseDoc>) -> Applied {
         let id = event.stream_id();
         match event.event {
             Published::Stakeholder(e) => StakeholderDoc::keep(e, id, docs.of(STAKEHOLDERS)),

@@ -51,6 +51,7 @@ use events::gate::{
     Decision, PurchaseDecided, PurchaseEvent, PurchaseStatus, PurchaseSubmitted, ReasonCode,
 };
 use events::rules::CallBeforeCancel;
+use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 
@@ -302,11 +303,7 @@ impl ReadModel for Purchases {
         }
     }
 
-    fn update(
-        &self,
-        event: &Recorded<'_>,
-        docs: &mut Documents<'_, HeldDoc>,
-    ) -> Result<(), String> {
+    fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, HeldDoc>) -> Applied {
         let Published::Purchase(purchase) = event.event else {
             if let Published::District(_) = event.event {
                 docs.of::<DistrictDoc>(DISTRICT).entry(DISTRICT_KEY, event)?.keep(event);

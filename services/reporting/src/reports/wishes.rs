@@ -44,6 +44,7 @@ use eventlog::{DocKey, Filter};
 use events::Published;
 use events::district::DistrictEvent;
 use events::stakeholders::{WishEvent, WishStatus};
+use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -235,11 +236,7 @@ impl ReadModel for Wishes {
         }
     }
 
-    fn update(
-        &self,
-        event: &Recorded<'_>,
-        docs: &mut Documents<'_, WishDoc>,
-    ) -> Result<(), String> {
+    fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, WishDoc>) -> Applied {
         let wish = match event.event {
             Published::Wish(wish) => wish,
             Published::District(_) => {

@@ -6,9 +6,9 @@
 //! unchecked is decided where the rogue-spend report decides it. Transactions that can never be
 //! unchecked (credits, and what is not technology) get no document.
 
-use eventlog::Filter;
 use events::Published;
 use events::card::{CardSpend, TRANSACTION_CATEGORY};
+use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
 
 /// Keeps `stakeholders.card_spend`, one [`CardSpend`] per technology transaction that is not a
@@ -22,15 +22,9 @@ impl ReadModel for CardSpends {
     const REBUILDS_AFTER_ERASURE: bool = false;
     type Doc = CardSpend;
 
-    fn filter(&self) -> Filter {
-        Filter::categories([TRANSACTION_CATEGORY])
-    }
+    const CATEGORIES: &'static [&'static str] = &[TRANSACTION_CATEGORY];
 
-    fn update(
-        &self,
-        event: &Recorded<'_>,
-        docs: &mut Documents<'_, CardSpend>,
-    ) -> Result<(), String> {
+    fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, CardSpend>) -> Applied {
         let Published::CardTransaction(transaction) = event.event else { return Ok(()) };
         if !CardSpend::follows(transaction) {
             return Ok(());

@@ -1,10 +1,10 @@
 //! `stakeholders.followups`: what IT owes people a call about, and when it was done.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use eventlog::Filter;
 use events::Published;
 use events::stakeholders::{FOLLOWUP_CATEGORY, FollowUpEvent, FollowUpScheduled};
 use events::values::LongText;
+use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -69,15 +69,9 @@ impl ReadModel for FollowUps {
     const NAME: &'static str = "stakeholders.followups";
     type Doc = FollowUpDoc;
 
-    fn filter(&self) -> Filter {
-        Filter::categories([FOLLOWUP_CATEGORY])
-    }
+    const CATEGORIES: &'static [&'static str] = &[FOLLOWUP_CATEGORY];
 
-    fn update(
-        &self,
-        event: &Recorded<'_>,
-        docs: &mut Documents<'_, FollowUpDoc>,
-    ) -> Result<(), String> {
+    fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, FollowUpDoc>) -> Applied {
         let key = event.stream_id();
         match event.event {
             Published::FollowUp(FollowUpEvent::Scheduled(s)) => {

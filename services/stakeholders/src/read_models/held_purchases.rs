@@ -10,12 +10,12 @@
 //! cancellation is judged by the rule as it stood at that moment, exactly as the gate decides.
 
 use chrono::{DateTime, Utc};
-use eventlog::Filter;
 use events::Published;
 use events::clocks::{PurchaseClocks, took_place_at};
 use events::gate::{Decision as GateDecision, PURCHASE_CATEGORY, PurchaseEvent, PurchaseSubmitted};
 use events::rules::CallBeforeCancel;
 use events::values::{Email, SchoolId};
+use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -116,15 +116,9 @@ impl ReadModel for HeldPurchases {
     const NAME: &'static str = "stakeholders.held_purchases";
     type Doc = HeldPurchase;
 
-    fn filter(&self) -> Filter {
-        Filter::categories([PURCHASE_CATEGORY])
-    }
+    const CATEGORIES: &'static [&'static str] = &[PURCHASE_CATEGORY];
 
-    fn update(
-        &self,
-        event: &Recorded<'_>,
-        docs: &mut Documents<'_, HeldPurchase>,
-    ) -> Result<(), String> {
+    fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, HeldPurchase>) -> Applied {
         let key = event.stream_id();
         let at = event.recorded_at;
         let Published::Purchase(purchase_event) = event.event else { return Ok(()) };

@@ -3,10 +3,10 @@
 //! ([`crate::queries::call_before_cancel_record`]).
 
 use chrono::{DateTime, NaiveDate, Utc};
-use eventlog::Filter;
 use events::Published;
 use events::stakeholders::{PROMISE_CATEGORY, PromiseEvent, PromiseMade, PromiseTo};
 use events::values::LongText;
+use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -82,15 +82,9 @@ impl ReadModel for Promises {
     const NAME: &'static str = "stakeholders.promises";
     type Doc = PromiseDoc;
 
-    fn filter(&self) -> Filter {
-        Filter::categories([PROMISE_CATEGORY])
-    }
+    const CATEGORIES: &'static [&'static str] = &[PROMISE_CATEGORY];
 
-    fn update(
-        &self,
-        event: &Recorded<'_>,
-        docs: &mut Documents<'_, PromiseDoc>,
-    ) -> Result<(), String> {
+    fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, PromiseDoc>) -> Applied {
         let key = event.stream_id();
         let at = event.recorded_at;
         let Published::Promise(promise_event) = event.event else { return Ok(()) };

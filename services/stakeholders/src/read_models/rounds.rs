@@ -1,9 +1,9 @@
 //! `stakeholders.rounds`: every round of meetings IT planned.
 
 use chrono::{DateTime, Utc};
-use eventlog::Filter;
 use events::Published;
 use events::rounds::{ROUND_CATEGORY, RoundEvent, RoundPlanned};
+use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 
@@ -25,15 +25,9 @@ impl ReadModel for Rounds {
     const REBUILDS_AFTER_ERASURE: bool = false;
     type Doc = RoundDoc;
 
-    fn filter(&self) -> Filter {
-        Filter::categories([ROUND_CATEGORY])
-    }
+    const CATEGORIES: &'static [&'static str] = &[ROUND_CATEGORY];
 
-    fn update(
-        &self,
-        event: &Recorded<'_>,
-        docs: &mut Documents<'_, RoundDoc>,
-    ) -> Result<(), String> {
+    fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, RoundDoc>) -> Applied {
         if let Published::Round(RoundEvent::Planned(planned)) = event.event {
             let doc = RoundDoc { planned: planned.clone(), planned_at: event.recorded_at };
             docs.put(event.stream_id(), &doc);

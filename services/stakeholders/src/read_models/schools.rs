@@ -8,6 +8,7 @@ use events::Published;
 use events::school::{SCHOOL_CATEGORY, SchoolEvent};
 use events::stakeholders::{PROMISE_CATEGORY, PromiseEvent, PromiseMade, PromiseTo};
 use events::values::{LongText, SchoolId, ShortText};
+use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -136,11 +137,7 @@ impl ReadModel for Schools {
         }
     }
 
-    fn update(
-        &self,
-        event: &Recorded<'_>,
-        docs: &mut Documents<'_, SchoolDoc>,
-    ) -> Result<(), String> {
+    fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, SchoolDoc>) -> Applied {
         let at = event.recorded_at;
         let (key, mut doc) = match event.event {
             Published::School(SchoolEvent::Registered(r)) => {

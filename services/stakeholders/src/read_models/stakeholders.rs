@@ -11,6 +11,7 @@ use events::stakeholders::{
     StakeholderRole, StakeholderUpdated, StarsAcknowledged, WISH_CATEGORY, WishEvent,
 };
 use events::values::{Email, SchoolId, ShortText};
+use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -128,11 +129,7 @@ impl ReadModel for Stakeholders {
         key(event).into_iter().collect()
     }
 
-    fn update(
-        &self,
-        event: &Recorded<'_>,
-        docs: &mut Documents<'_, StakeholderDoc>,
-    ) -> Result<(), String> {
+    fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, StakeholderDoc>) -> Applied {
         let Some(key) = key(event) else { return Ok(()) };
         let at = event.recorded_at;
         if let Published::Stakeholder(StakeholderEvent::Registered(r)) = event.event {

@@ -1,10 +1,10 @@
 //! `stakeholders.wishes`: every conversation's wish, with the headway on it.
 
 use chrono::{DateTime, Utc};
-use eventlog::Filter;
 use events::Published;
 use events::stakeholders::{WISH_CATEGORY, WishEvent, WishProgressed, WishRecorded, WishStatus};
 use events::values::{LongText, SchoolId};
+use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -55,15 +55,9 @@ impl ReadModel for Wishes {
     const NAME: &'static str = "stakeholders.wishes";
     type Doc = WishDoc;
 
-    fn filter(&self) -> Filter {
-        Filter::categories([WISH_CATEGORY])
-    }
+    const CATEGORIES: &'static [&'static str] = &[WISH_CATEGORY];
 
-    fn update(
-        &self,
-        event: &Recorded<'_>,
-        docs: &mut Documents<'_, WishDoc>,
-    ) -> Result<(), String> {
+    fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, WishDoc>) -> Applied {
         let key = event.stream_id();
         match event.event {
             Published::Wish(WishEvent::Recorded(r)) => {

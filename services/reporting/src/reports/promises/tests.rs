@@ -444,11 +444,7 @@ mod oracle {
             }
         }
 
-        fn update(
-            &self,
-            event: &Recorded<'_>,
-            docs: &mut Documents<'_, OldPromiseDoc>,
-        ) -> Result<(), String> {
+        fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, OldPromiseDoc>) -> Applied {
             let id = event.stream_id();
             match event.event {
                 Published::Stakeholder(e) => {

@@ -210,11 +210,7 @@ mod oracle {
             Filter::all().with_types(["wish-recorded", "wish-progressed"])
         }
 
-        fn update(
-            &self,
-            event: &Recorded<'_>,
-            docs: &mut Documents<'_, OldWishDoc>,
-        ) -> Result<(), String> {
+        fn update(&self, event: &Recorded<'_>, docs: &mut Documents<'_, OldWishDoc>) -> Applied {
             let Published::Wish(wish) = event.event else { return Ok(()) };
             let id = event.stream_id();
             match wish {
