@@ -5,8 +5,7 @@ use actix_web::{HttpResponse, web};
 use maud::html;
 use serde_json::Value;
 
-use super::{list, n, ok, opt, s, uuid_of};
-use crate::State;
+use super::{Viewer, list, n, ok, opt, s, uuid_of};
 use crate::api::{ApiError, Svc};
 use crate::layout::{PageError, problem_box, when, when_opt};
 use crate::session::Signed;
@@ -18,11 +17,10 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/audit/purchases/{id}", web::get().to(replay));
 }
 
-async fn audit(state: web::Data<State>, Signed(person): Signed) -> Result<HttpResponse, PageError> {
-    let api = &state.api;
+async fn audit(person: Viewer) -> Result<HttpResponse, PageError> {
     let (verify, anchors) = tokio::join!(
-        api.get(&person.token, Svc::Reporting, "/v1/audit/verify"),
-        api.get(&person.token, Svc::Reporting, "/v1/audit/anchors"),
+        person.get(Svc::Reporting, "/v1/audit/verify"),
+        person.get(Svc::Reporting, "/v1/audit/anchors"),
     );
     let body = html! {
         section.card aria-labelledby="chain" {
@@ -101,8 +99,7 @@ async fn replay_form(q: web::Query<ReplayQuery>, _: Signed) -> Result<HttpRespon
 }
 
 async fn replay(
-    state: web::Data<State>,
-    Signed(person): Signed,
+    person: Viewer,
     id: web::Path<String>,
     q: web::Query<ReplayQuery>,
 ) -> Result<HttpResponse, PageError> {
@@ -111,7 +108,7 @@ async fn replay(
     if let Some(t) = q.as_of.as_deref().filter(|v| !v.is_empty()) {
         path.push_str(&format!("?as_of={}", crate::layout::encode(t)));
     }
-    let replay = state.api.get(&person.token, Svc::Reporting, &path).await?;
+    let replay = person.get(Svc::Reporting, &path).await?;
     let steps = list(&replay, "events");
     let body = html! {
         p { (steps.len()) " of " (n(&replay, "events_in_stream")) " events of stream " code { (s(&replay, "stream")) } " replayed"

@@ -4,11 +4,10 @@ use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
 use serde_json::{Value, json};
 
-use super::{Done, list, ok, opt, post_form, s, uuid_of};
-use crate::State;
+use super::{Done, Submitted, Viewer, list, ok, opt, s, uuid_of};
 use crate::api::Svc;
 use crate::layout::{PageError, csrf, notice, once};
-use crate::session::{Person, Posted, Signed};
+use crate::session::Person;
 use crate::sign_in::see_other;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
@@ -24,15 +23,10 @@ fn overdue_first<'a>(items: &'a [Value], states: &[&str]) -> Vec<&'a Value> {
     open
 }
 
-async fn due(
-    state: web::Data<State>,
-    Signed(person): Signed,
-    q: web::Query<Done>,
-) -> Result<HttpResponse, PageError> {
-    let api = &state.api;
+async fn due(person: Viewer, q: web::Query<Done>) -> Result<HttpResponse, PageError> {
     let (promises, follow_ups) = tokio::join!(
-        api.get(&person.token, Svc::Stakeholders, "/v1/promises?limit=1000"),
-        api.get(&person.token, Svc::Stakeholders, "/v1/follow-ups?limit=1000"),
+        person.get(Svc::Stakeholders, "/v1/promises?limit=1000"),
+        person.get(Svc::Stakeholders, "/v1/follow-ups?limit=1000"),
     );
     let (promises, follow_ups) = (promises?, follow_ups?);
     let promises = overdue_first(list(&promises, "promises"), &["overdue", "open"]);
@@ -124,8 +118,7 @@ fn follow_up_row(person: &Person, f: &Value) -> Markup {
 }
 
 async fn settle_promise(
-    state: web::Data<State>,
-    posted: Posted,
+    posted: Submitted,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (id, outcome) = path.into_inner();
@@ -135,19 +128,18 @@ async fn settle_promise(
     }
     let body = json!({ "evidence": posted.fields.get("evidence").unwrap_or_default() });
     let path = format!("/v1/promises/{id}/{outcome}");
-    post_form(&state.api, &posted, Svc::Stakeholders, &path, &body).await?;
+    posted.post(Svc::Stakeholders, &path, &body).await?;
     Ok(see_other("/console/due?done=promise"))
 }
 
 async fn follow_up_done(
-    state: web::Data<State>,
-    posted: Posted,
+    posted: Submitted,
     id: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let id = uuid_of(&id, "follow-up id")?;
     let body = json!({ "note": posted.fields.get("note") });
     let path = format!("/v1/follow-ups/{id}/done");
-    post_form(&state.api, &posted, Svc::Stakeholders, &path, &body).await?;
+    posted.post(Svc::Stakeholders, &path, &body).await?;
     Ok(see_other("/console/due?done=follow-up"))
 }
 

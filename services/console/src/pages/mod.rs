@@ -10,13 +10,19 @@ mod queue;
 mod reports;
 mod schools;
 
-use actix_web::{HttpResponse, web};
+use std::future::{Future, Ready, ready};
+use std::ops::Deref;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use maud::Markup;
 use serde_json::Value;
 
+use crate::State;
 use crate::api::{Api, ApiError, Svc};
 use crate::layout::{PageError, page};
-use crate::session::{Person, Posted};
+use crate::session::{Fields, Person, Posted, Signed};
 
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     queue::routes(cfg);
@@ -53,17 +59,86 @@ pub(crate) fn uuid_of(id: &str, what: &str) -> Result<uuid::Uuid, PageError> {
     id.parse().map_err(|_| PageError::BadForm(format!("{id:?} is not a {what}")))
 }
 
-/// Sends what a person posted on to the API: `POST path` with `body`, their token, and the
-/// form's `idempotency_key` as the `Idempotency-Key` (a form sent twice is written once).
-pub(crate) async fn post_form(
-    api: &Api,
-    posted: &Posted,
-    svc: Svc,
-    path: &str,
-    body: &Value,
-) -> Result<Value, ApiError> {
-    let key = posted.fields.get("idempotency_key");
-    api.post(&posted.person.token, svc, path, body, key).await
+/// A signed-in person on a page, with the API as them (their token on every request). Derefs
+/// to the [`Person`].
+pub(crate) struct Viewer {
+    pub(crate) person: Person,
+    state: web::Data<State>,
+}
+
+impl Viewer {
+    fn new(person: Person, state: Option<web::Data<State>>) -> Result<Self, PageError> {
+        let state = state.ok_or_else(|| PageError::internal("the console's state is not set"))?;
+        Ok(Self { person, state })
+    }
+
+    /// The services' API.
+    pub(crate) fn api(&self) -> &Api {
+        &self.state.api
+    }
+
+    /// `GET path` of `svc` as the person.
+    pub(crate) async fn get(&self, svc: Svc, path: &str) -> Result<Value, ApiError> {
+        self.state.api.get(&self.person.token, svc, path).await
+    }
+}
+
+impl FromRequest for Viewer {
+    type Error = PageError;
+    type Future = Ready<Result<Self, PageError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<State>>().cloned();
+        let signed = Signed::from_request(req, payload).into_inner();
+        ready(signed.and_then(|Signed(person)| Self::new(person, state)))
+    }
+}
+
+impl Deref for Viewer {
+    type Target = Person;
+
+    fn deref(&self) -> &Person {
+        &self.person
+    }
+}
+
+/// A form a signed-in person sent (see [`Posted`]: its CSRF token checked), with the API as
+/// them. Derefs to the [`Viewer`].
+pub(crate) struct Submitted {
+    pub(crate) viewer: Viewer,
+    /// What they filled in.
+    pub(crate) fields: Fields,
+}
+
+impl Submitted {
+    /// Sends the form on to the API: `POST path` of `svc` with `body`, as the person, with the
+    /// form's `idempotency_key` as the `Idempotency-Key` (a form sent twice is written once).
+    pub(crate) async fn post(&self, svc: Svc, path: &str, body: &Value) -> Result<Value, ApiError> {
+        let key = self.fields.get("idempotency_key");
+        self.api().post(&self.person.token, svc, path, body, key).await
+    }
+}
+
+impl Deref for Submitted {
+    type Target = Viewer;
+
+    fn deref(&self) -> &Viewer {
+        &self.viewer
+    }
+}
+
+impl FromRequest for Submitted {
+    type Error = PageError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, PageError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<State>>().cloned();
+        let posted = Posted::from_request(req, payload);
+        Box::pin(async move {
+            let Posted { person, fields } = posted.await?;
+            Ok(Self { viewer: Viewer::new(person, state)?, fields })
+        })
+    }
 }
 
 /// A page as a 200 answer.

@@ -6,11 +6,9 @@ use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
 use serde_json::Value;
 
-use super::{list, n, ok, opt, s};
-use crate::State;
+use super::{Viewer, list, n, ok, opt, s};
 use crate::api::{ApiError, Svc};
 use crate::layout::{PageError, problem_box, when_opt};
-use crate::session::Signed;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/notifications", web::get().to(notifications));
@@ -19,17 +17,14 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 /// How many of each endpoint's latest attempts are shown.
 const ATTEMPTS: usize = 5;
 
-async fn notifications(
-    state: web::Data<State>,
-    Signed(person): Signed,
-) -> Result<HttpResponse, PageError> {
-    let hooks = state.api.get(&person.token, Svc::Reporting, "/v1/webhooks").await;
+async fn notifications(person: Viewer) -> Result<HttpResponse, PageError> {
+    let hooks = person.get(Svc::Reporting, "/v1/webhooks").await;
     let body = match hooks {
         Ok(hooks) => {
             let mut sections = Vec::new();
             for hook in list(&hooks, "webhooks") {
                 let path = format!("/v1/webhooks/{}/deliveries?limit={ATTEMPTS}", s(hook, "id"));
-                let attempts = state.api.get(&person.token, Svc::Reporting, &path).await;
+                let attempts = person.get(Svc::Reporting, &path).await;
                 sections.push(endpoint(hook, attempts.ok()));
             }
             html! {

@@ -6,11 +6,9 @@ use actix_web::{HttpResponse, web};
 use maud::html;
 use serde_json::{Value, json};
 
-use super::{Done, list, ok, opt, post_form, s, uuid_of};
-use crate::State;
+use super::{Done, Submitted, Viewer, list, ok, opt, s, uuid_of};
 use crate::api::Svc;
 use crate::layout::{PageError, csrf, money, notice, once, sla_badge, when, when_opt};
-use crate::session::{Posted, Signed};
 use crate::sign_in::see_other;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
@@ -18,15 +16,10 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/outreach/cards/{id}", web::post().to(log_card_outreach));
 }
 
-async fn outreach(
-    state: web::Data<State>,
-    Signed(person): Signed,
-    q: web::Query<Done>,
-) -> Result<HttpResponse, PageError> {
-    let api = &state.api;
+async fn outreach(person: Viewer, q: web::Query<Done>) -> Result<HttpResponse, PageError> {
     let (advisory, cards) = tokio::join!(
-        api.get(&person.token, Svc::Gate, "/v1/purchases?status=advisory&sort=due&limit=500"),
-        api.get(&person.token, Svc::Gate, "/v1/outreach"),
+        person.get(Svc::Gate, "/v1/purchases?status=advisory&sort=due&limit=500"),
+        person.get(Svc::Gate, "/v1/outreach"),
     );
     let advisory = advisory?;
     let cards = cards?;
@@ -117,14 +110,13 @@ fn card_row(person: &crate::session::Person, t: &Value) -> maud::Markup {
 }
 
 async fn log_card_outreach(
-    state: web::Data<State>,
-    posted: Posted,
+    posted: Submitted,
     id: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let id = uuid_of(&id, "transaction id")?;
     let f = &posted.fields;
     let body = json!({ "holder_reached": f.checked("holder_reached"), "notes": f.get("notes") });
     let path = format!("/v1/card-transactions/{id}/outreach");
-    post_form(&state.api, &posted, Svc::Gate, &path, &body).await?;
+    posted.post(Svc::Gate, &path, &body).await?;
     Ok(see_other("/console/outreach?done=1"))
 }

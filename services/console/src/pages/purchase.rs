@@ -7,14 +7,13 @@ use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
 use serde_json::{Value, json};
 
-use super::{Done, html as page_with, list, n, opt, post_form, s, uuid_of};
-use crate::State;
+use super::{Done, Submitted, Viewer, html as page_with, list, n, opt, s, uuid_of};
 use crate::api::{ApiError, Problem, Svc};
 use crate::layout::{
     PageError, business_minutes, csrf, money, notice, once, problem_box, reason_words, sla_badge,
     status_badge, when, when_opt,
 };
-use crate::session::{Fields, Person, Posted, Signed};
+use crate::session::{Fields, Person};
 use crate::sign_in::see_other;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
@@ -40,13 +39,12 @@ fn id_of(id: &str) -> Result<uuid::Uuid, PageError> {
 }
 
 async fn show(
-    state: web::Data<State>,
-    Signed(person): Signed,
+    person: Viewer,
     id: web::Path<String>,
     q: web::Query<Done>,
 ) -> Result<HttpResponse, PageError> {
     let id = id_of(&id)?;
-    let purchase = state.api.get(&person.token, Svc::Gate, &format!("/v1/purchases/{id}")).await?;
+    let purchase = person.get(Svc::Gate, &format!("/v1/purchases/{id}")).await?;
     let done = q.done.as_deref().map(|d| match d {
         "call" => "The call is logged.",
         "alternative" => "The alternative is proposed.",
@@ -67,8 +65,7 @@ fn title(p: &Value) -> String {
 /// Sends a form's effect to the API, then shows the purchase: with a notice when it was done,
 /// with the problem beside the form when it was refused.
 async fn act(
-    state: &State,
-    posted: &Posted,
+    posted: &Submitted,
     id: uuid::Uuid,
     path: &str,
     body: Value,
@@ -76,11 +73,10 @@ async fn act(
     done: &str,
 ) -> Result<HttpResponse, PageError> {
     let person = &posted.person;
-    match post_form(&state.api, posted, Svc::Gate, path, &body).await {
+    match posted.post(Svc::Gate, path, &body).await {
         Ok(_) => Ok(see_other(&format!("/console/purchases/{id}?done={done}"))),
         Err(ApiError::Refused(problem)) if problem.status != 401 => {
-            let purchase =
-                state.api.get(&person.token, Svc::Gate, &format!("/v1/purchases/{id}")).await?;
+            let purchase = posted.get(Svc::Gate, &format!("/v1/purchases/{id}")).await?;
             let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
             let body = view(person, &purchase, None, Some((form, &problem)));
             Ok(page_with(status, person, "/console/queue", &title(&purchase), body))
@@ -104,14 +100,10 @@ fn instant(local: Option<&str>, time_zone: &str) -> Result<Option<String>, PageE
     Ok(Some(zoned.timestamp().to_string()))
 }
 
-async fn log_call(
-    state: web::Data<State>,
-    posted: Posted,
-    id: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
+async fn log_call(posted: Submitted, id: web::Path<String>) -> Result<HttpResponse, PageError> {
     let id = id_of(&id)?;
     let f = &posted.fields;
-    let district = state.api.get(&posted.person.token, Svc::Gate, "/v1/district").await?;
+    let district = posted.get(Svc::Gate, "/v1/district").await?;
     let occurred_at = instant(f.get("occurred_at"), s(&district, "time_zone"))?;
     let spoke_with = match (f.get("name"), f.get("phone"), f.get("email")) {
         (None, None, None) => Value::Null,
@@ -125,7 +117,7 @@ async fn log_call(
         "spoke_with": spoke_with,
     });
     let path = format!("/v1/purchases/{id}/calls");
-    act(&state, &posted, id, &path, body, Form::Call, "call").await
+    act(&posted, id, &path, body, Form::Call, "call").await
 }
 
 /// The forms whose body is one or two of their fields: which form, the API's action, the
@@ -147,8 +139,7 @@ fn simple_action(action: &str, f: &Fields) -> Option<(Form, &'static str, Value)
 
 /// `POST /console/purchases/{id}/{action}`: propose an alternative, approve, cancel, wait.
 async fn simple(
-    state: web::Data<State>,
-    posted: Posted,
+    posted: Submitted,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (id, action) = path.into_inner();
@@ -157,19 +148,18 @@ async fn simple(
         return Err(PageError::BadForm(format!("there is no action {action:?}")));
     };
     let path = format!("/v1/purchases/{id}/{action}");
-    act(&state, &posted, id, &path, body, form, done).await
+    act(&posted, id, &path, body, form, done).await
 }
 
 async fn accept(
-    state: web::Data<State>,
-    posted: Posted,
+    posted: Submitted,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (id, alt) = path.into_inner();
     let id = id_of(&id)?;
     let alt = id_of(&alt)?;
     let path = format!("/v1/purchases/{id}/alternatives/{alt}/accept");
-    act(&state, &posted, id, &path, json!({}), Form::Accept, "accept").await
+    act(&posted, id, &path, json!({}), Form::Accept, "accept").await
 }
 
 /// The promise the principals signed for, said where a cancel is refused.

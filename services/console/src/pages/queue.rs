@@ -6,11 +6,9 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{list, n, ok, opt, s};
-use crate::State;
+use super::{Viewer, list, n, ok, opt, s};
 use crate::api::Svc;
 use crate::layout::{PageError, business_minutes, encode, money, sla_badge, when_opt};
-use crate::session::Signed;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/queue", web::get().to(queue));
@@ -27,8 +25,7 @@ const STATES: [(&str, &str); 3] =
     [("breached", "Breached"), ("warning", "Warning"), ("on_track", "On track")];
 
 async fn queue(
-    state: web::Data<State>,
-    Signed(person): Signed,
+    person: Viewer,
     q: web::Query<Filters>,
 ) -> Result<actix_web::HttpResponse, PageError> {
     let school = q.school_id.as_deref().filter(|v| !v.is_empty());
@@ -38,10 +35,9 @@ async fn queue(
     if let Some(school) = school {
         path.push_str(&format!("&school_id={}", encode(school)));
     }
-    let api = &state.api;
     let (purchases, schools) = tokio::join!(
-        api.get(&person.token, Svc::Gate, &path),
-        api.get(&person.token, Svc::Stakeholders, "/v1/schools?limit=1000"),
+        person.get(Svc::Gate, &path),
+        person.get(Svc::Stakeholders, "/v1/schools?limit=1000"),
     );
     let purchases = purchases?;
     // The school filter lists schools when the person may read them; the queue works without.

@@ -8,12 +8,10 @@ use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
 use serde_json::Value;
 
-use super::{f, list, n, ok, s};
-use crate::State;
+use super::{Viewer, f, list, n, ok, s};
 use crate::api::Svc;
 use crate::charts::{Mark, Series, bars, lines};
 use crate::layout::{PageError, money};
-use crate::session::Signed;
 
 /// The reports the console shows, by their API names.
 const REPORTS: [&str; 6] =
@@ -78,12 +76,9 @@ fn recent_school_years(current: &str) -> Vec<String> {
 }
 
 async fn reports(
-    state: web::Data<State>,
-    Signed(person): Signed,
+    person: Viewer,
     period: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let api = &state.api;
-    let t = &person.token;
     let mut p = period.into_inner();
     // A date that is not one is left out, and said; a range that ends before it starts is
     // read the other way round, rather than refused.
@@ -100,13 +95,13 @@ async fn reports(
         ["adoption", "response-times", "rogue-spend", "wishes", "promises"]
             .map(|name| p.on(&format!("/v1/reports/{name}")));
     let (adoption, times, rogue, wishes, promises, sla, district) = tokio::join!(
-        api.get(t, Svc::Reporting, &adoption),
-        api.get(t, Svc::Reporting, &times),
-        api.get(t, Svc::Reporting, &rogue),
-        api.get(t, Svc::Reporting, &wishes),
-        api.get(t, Svc::Reporting, &promises),
-        api.get(t, Svc::Gate, "/v1/sla"),
-        api.get(t, Svc::Gate, "/v1/district"),
+        person.get(Svc::Reporting, &adoption),
+        person.get(Svc::Reporting, &times),
+        person.get(Svc::Reporting, &rogue),
+        person.get(Svc::Reporting, &wishes),
+        person.get(Svc::Reporting, &promises),
+        person.get(Svc::Gate, "/v1/sla"),
+        person.get(Svc::Gate, "/v1/district"),
     );
     let mut years = recent_school_years(s(&district?, "school_year"));
     if !p.school_year.is_empty() && !years.contains(&p.school_year) {
@@ -400,16 +395,15 @@ fn promises_section(p: &Value, period: &PeriodQuery) -> Markup {
 }
 
 async fn csv(
-    state: web::Data<State>,
-    Signed(person): Signed,
+    person: Viewer,
     name: web::Path<String>,
     period: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, PageError> {
     let Some(name) = REPORTS.iter().find(|r| **r == name.as_str()) else {
         return Err(PageError::BadForm(format!("there is no report {name:?}")));
     };
-    let (kind, text) = state
-        .api
+    let (kind, text) = person
+        .api()
         .get_text(
             &person.token,
             Svc::Reporting,

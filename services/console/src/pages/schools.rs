@@ -7,11 +7,9 @@ use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
 use serde_json::Value;
 
-use super::{list, n, ok, opt, s, uuid_of};
-use crate::State;
+use super::{Viewer, list, n, ok, opt, s, uuid_of};
 use crate::api::Svc;
 use crate::layout::{PageError, encode, money, status_badge, when, when_opt};
-use crate::session::Signed;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/schools", web::get().to(schools))
@@ -37,17 +35,13 @@ fn health(score: i64) -> Markup {
     html! { span class={ "badge " (class) } { (score) " · " (word) } }
 }
 
-async fn schools(
-    state: web::Data<State>,
-    Signed(person): Signed,
-) -> Result<HttpResponse, PageError> {
-    let api = &state.api;
+async fn schools(person: Viewer) -> Result<HttpResponse, PageError> {
     let (schools, principals, coverage, cold, themes) = tokio::join!(
-        api.get(&person.token, Svc::Stakeholders, "/v1/schools?limit=1000"),
-        api.get(&person.token, Svc::Stakeholders, "/v1/stakeholders?role=principal&limit=1000"),
-        api.get(&person.token, Svc::Stakeholders, "/v1/reports/coverage"),
-        api.get(&person.token, Svc::Stakeholders, "/v1/reports/going-cold"),
-        api.get(&person.token, Svc::Stakeholders, "/v1/reports/themes"),
+        person.get(Svc::Stakeholders, "/v1/schools?limit=1000"),
+        person.get(Svc::Stakeholders, "/v1/stakeholders?role=principal&limit=1000"),
+        person.get(Svc::Stakeholders, "/v1/reports/coverage"),
+        person.get(Svc::Stakeholders, "/v1/reports/going-cold"),
+        person.get(Svc::Stakeholders, "/v1/reports/themes"),
     );
     let (schools, principals, coverage, cold) = (schools?, principals?, coverage?, cold?);
     let themes = themes?;
@@ -182,20 +176,15 @@ fn meeting_plan(coverage: &Value) -> Markup {
     }
 }
 
-async fn school(
-    state: web::Data<State>,
-    Signed(person): Signed,
-    id: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
+async fn school(person: Viewer, id: web::Path<String>) -> Result<HttpResponse, PageError> {
     let id = encode(&id);
-    let api = &state.api;
     let (school_path, purchases_path) = (
         format!("/v1/schools/{id}"),
         format!("/v1/purchases?school_id={id}&limit=50&sort=submitted"),
     );
     let (school, purchases) = tokio::join!(
-        api.get(&person.token, Svc::Stakeholders, &school_path),
-        api.get(&person.token, Svc::Gate, &purchases_path),
+        person.get(Svc::Stakeholders, &school_path),
+        person.get(Svc::Gate, &purchases_path),
     );
     let school = school?;
     let purchases = purchases?;
@@ -259,16 +248,12 @@ fn held_table(held: &[Value]) -> Markup {
     }
 }
 
-async fn stakeholder(
-    state: web::Data<State>,
-    Signed(person): Signed,
-    id: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
+async fn stakeholder(person: Viewer, id: web::Path<String>) -> Result<HttpResponse, PageError> {
     let id = uuid_of(&id, "person's id")?;
     let path = format!("/v1/stakeholders/{id}");
     let (who, vision) = tokio::join!(
-        state.api.get(&person.token, Svc::Stakeholders, &path),
-        state.api.get(&person.token, Svc::Stakeholders, "/v1/vision"),
+        person.get(Svc::Stakeholders, &path),
+        person.get(Svc::Stakeholders, "/v1/vision"),
     );
     let who = who?;
     // The profile shows without IT's vision when it cannot be read.
