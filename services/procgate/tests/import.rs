@@ -4,27 +4,14 @@
 
 mod support;
 
-use std::process::Command;
-
-use serde_json::Value;
-use support::Server;
+use support::{Api, Server};
 
 /// More rows than one chunk of the upload carries (256 KiB), so the file is sent in several.
 const ROWS: usize = 3500;
 
 fn import(server: &Server, file: &std::path::Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_procgate"))
-        .args(["import", "statement"])
-        .arg(file)
-        .args(["--url", &server.url])
-        .env("PROCGATE_DATA_DIR", server.data_dir.path())
-        .env_remove("PROCGATE_JWT_SECRET")
-        .env_remove("PROCGATE_OIDC_ISSUER")
-        .env_remove("PROCGATE_TOKEN")
-        .output()
-        .expect("procgate runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "import failed: {stderr}");
+    let file = file.to_str().expect("a UTF-8 path");
+    let out = server.run(&["import", "statement", file, "--url", &server.url]);
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
 
@@ -38,15 +25,7 @@ async fn a_statement_larger_than_a_chunk_is_imported_once() {
     .await
     .unwrap();
     let token = server.token("it-import-test", &["it_staff"]);
-    let cards: Value = reqwest::Client::new()
-        .get(format!("{}/v1/cards", server.url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cards = Api::new(&server, token).json("/v1/cards").await;
     let last4 = cards["cards"][0]["last4"].as_str().expect("the demo registered a card");
 
     let mut csv = String::from(

@@ -133,14 +133,15 @@ impl Server {
         }
     }
 
-    /// Runs `procgate ARGS` with the server's data directory (so its secret) and no secret or
-    /// identity provider from the environment; it must succeed.
-    fn run(&self, args: &[&str]) -> Output {
+    /// Runs `procgate ARGS` with the server's data directory (so its secret) and no secret,
+    /// identity provider or token from the environment; it must succeed.
+    pub fn run(&self, args: &[&str]) -> Output {
         let out = Command::new(env!("CARGO_BIN_EXE_procgate"))
             .args(args)
             .env("PROCGATE_DATA_DIR", self.data_dir.path())
             .env_remove("PROCGATE_JWT_SECRET")
             .env_remove("PROCGATE_OIDC_ISSUER")
+            .env_remove("PROCGATE_TOKEN")
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
