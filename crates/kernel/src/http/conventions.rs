@@ -2,6 +2,9 @@
 //! ([`conventions`]), so that a client generated from the document expects exactly what the
 //! server sends:
 //!
+//! - every operation needs the bearer token unless it says otherwise: one without `security`
+//!   has the document's, or the `bearer` requirement when the document states none; one that
+//!   lists none (`Some([])`) is open;
 //! - every response has a description;
 //! - problems are `application/problem+json` (RFC 9457), never `application/json`;
 //! - every status the plumbing can answer is documented on the operations it applies to: 401
@@ -15,6 +18,7 @@
 
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{
     ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder, Type, schema::ObjectBuilder,
 };
@@ -47,10 +51,22 @@ pub fn conventions(doc: &mut OpenApi) {
                     p.schema = Some(super::idempotency::idempotency_key_header_schema().into());
                 }
             }
-            let secured = op.security.as_ref().map_or(secured_by_default, |s| !s.is_empty());
+            let secured = match &op.security {
+                Some(requirements) => !requirements.is_empty(),
+                None if secured_by_default => true,
+                None => {
+                    op.security = Some(vec![bearer()]);
+                    true
+                }
+            };
             apply(op, secured, in_path || in_query, op.request_body.is_some());
         }
     }
+}
+
+/// The `bearer` scheme's requirement: a JWT with the roles the operation needs.
+fn bearer() -> SecurityRequirement {
+    SecurityRequirement::new("bearer", Vec::<String>::new())
 }
 
 fn apply(op: &mut Operation, secured: bool, parameters: bool, body: bool) {
@@ -137,14 +153,12 @@ mod tests {
         HttpMethod, OperationBuilder, ParameterBuilder, PathItem, PathsBuilder,
     };
     use utoipa::openapi::request_body::RequestBodyBuilder;
-    use utoipa::openapi::security::SecurityRequirement;
 
     fn doc() -> OpenApi {
         let problem =
             || ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build();
         let get = OperationBuilder::new()
             .parameter(ParameterBuilder::new().name("id").parameter_in(ParameterIn::Path).build())
-            .security(SecurityRequirement::new("bearer", Vec::<String>::new()))
             .response("200", ResponseBuilder::new().build())
             .response("404", ResponseBuilder::new().content("application/json", problem()).build())
             .build();
@@ -152,14 +166,15 @@ mod tests {
             .name("Idempotency-Key")
             .parameter_in(ParameterIn::Header)
             .schema(Some(ObjectBuilder::new().schema_type(Type::String).build()));
-        let post = OperationBuilder::new()
+        let open = OperationBuilder::new()
+            .securities(Some(Vec::<SecurityRequirement>::new()))
             .parameter(key)
             .request_body(Some(RequestBodyBuilder::new().build()))
             .response("201", ResponseBuilder::new().description("Made").build())
             .build();
         let paths = PathsBuilder::new()
             .path("/v1/things/{id}", PathItem::new(HttpMethod::Get, get))
-            .path("/v1/things", PathItem::new(HttpMethod::Post, post));
+            .path("/v1/things", PathItem::new(HttpMethod::Post, open));
         OpenApiBuilder::new().paths(paths).build()
     }
 
@@ -196,12 +211,16 @@ mod tests {
         let mut doc = doc();
         conventions(&mut doc);
         let has = |path, post, status| response(&doc, path, post, status).is_some();
-        // A secured GET with a path parameter.
+        // A GET with a path parameter, secured by default.
+        let get = doc.paths.paths["/v1/things/{id}"].get.as_ref().unwrap();
+        assert!(get.security == Some(vec![bearer()]), "a GET without security needs the token");
         for status in ["400", "401", "403", "503"] {
             assert!(has("/v1/things/{id}", false, status), "GET lacks {status}");
         }
         assert!(!has("/v1/things/{id}", false, "415"));
-        // An open POST with a body.
+        // An open POST with a body: it said it needs no token.
+        let post = doc.paths.paths["/v1/things"].post.as_ref().unwrap();
+        assert!(post.security == Some(vec![]), "an open POST stays open");
         for status in ["400", "413", "415", "422", "503"] {
             assert!(has("/v1/things", true, status), "POST lacks {status}");
         }

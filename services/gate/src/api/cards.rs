@@ -72,7 +72,6 @@ impl From<ReconciliationError> for ApiError {
         (status = 403, description = "Not IT staff or admin", body = web::Problem),
         (status = 422, description = "`validation`, `unknown-school`", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[put("/v1/cards/{card_id}")]
 pub async fn put_card(
@@ -134,7 +133,6 @@ pub struct CardList {
         (status = 401, body = web::Problem),
         (status = 403, description = "Not IT staff or admin", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[get("/v1/cards")]
 pub async fn list_cards(
@@ -188,7 +186,6 @@ fn reconciliation_view(r: &Reconciliation) -> ReconciliationView {
         (status = 200, body = ReconciliationView),
         Secured,
     ),
-    security(("bearer" = [])),
 )]
 #[get("/v1/reconciliation")]
 pub async fn get_reconciliation(
@@ -207,7 +204,6 @@ pub async fn get_reconciliation(
         Secured,
         (status = 422, description = "`validation`, `out-of-range`", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[put("/v1/reconciliation")]
 pub async fn put_reconciliation(

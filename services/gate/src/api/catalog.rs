@@ -44,7 +44,6 @@ fn catalog_view(standards: &Standards) -> CatalogView {
         (status = 401, body = web::Problem),
         (status = 403, description = "A token without any procgate role", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[get("/v1/catalog")]
 pub async fn get_catalog(state: Data<State>, _: Caller<AnyRole>) -> Result<HttpResponse, ApiError> {
@@ -72,7 +71,6 @@ async fn change(cx: &Change, command: StandardsCommand) -> Result<CatalogView, A
         Secured,
         (status = 422, description = "`validation`, `unknown-vendor`, `incomplete-price`, `currency-mismatch`", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[put("/v1/catalog/products/{sku}")]
 pub async fn put_product(cx: Change, body: Body<ProductBody>) -> Result<HttpResponse, ApiError> {
@@ -91,7 +89,6 @@ pub async fn put_product(cx: Change, body: Body<ProductBody>) -> Result<HttpResp
         Secured,
         (status = 404, description = "`not-found`", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[delete("/v1/catalog/products/{sku}")]
 pub async fn delete_product(cx: Change) -> Result<HttpResponse, ApiError> {
@@ -110,7 +107,6 @@ pub async fn delete_product(cx: Change) -> Result<HttpResponse, ApiError> {
         Secured,
         (status = 422, description = "`validation`", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[put("/v1/catalog/vendors/{vendor_id}")]
 pub async fn put_vendor(cx: Change, body: Body<VendorBody>) -> Result<HttpResponse, ApiError> {
@@ -136,7 +132,6 @@ pub async fn put_vendor(cx: Change, body: Body<VendorBody>) -> Result<HttpRespon
         Secured,
         (status = 422, description = "`validation`, `empty-policy`, `too-many-entries`, `currency-mismatch`, `category-in-both-lists`", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[put("/v1/catalog/policy")]
 pub async fn put_policy(cx: Change, body: Body<PolicyBody>) -> Result<HttpResponse, ApiError> {
@@ -161,7 +156,6 @@ pub async fn put_policy(cx: Change, body: Body<PolicyBody>) -> Result<HttpRespon
         (status = 409, description = "`no-policy`: set the policy first", body = web::Problem),
         (status = 422, description = "`validation`, `empty-policy` (the last technology category made not technology), `too-many-entries`", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[put("/v1/catalog/categories/{category}")]
 pub async fn put_category(

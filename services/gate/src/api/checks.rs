@@ -183,7 +183,6 @@ fn idempotency_conflict(purchase_id: Uuid) -> ApiError {
         (status = 422, description = "`validation` (see `errors`), `unknown-school`, `currency-mismatch`, `requested-in-future`, `requested-too-long-ago`", body = web::Problem),
         (status = 503, description = "`no-policy`: IT has not set the policy yet", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[post("/v1/purchase-checks")]
 pub async fn check_purchase(

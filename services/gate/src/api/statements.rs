@@ -322,7 +322,6 @@ async fn context(state: &State, statement_id: Uuid) -> Result<Context, ApiError>
         (status = 422, description = "`invalid-statement` (see `errors`), or `validation` of a mapping", body = web::Problem),
         (status = 503, description = "`no-policy`: IT has not set the policy yet", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[post("/v1/card-statements")]
 pub async fn import_statement(

@@ -72,7 +72,6 @@ pub struct TransactionQuery {
         (status = 401, body = web::Problem),
         (status = 403, description = "Not IT staff, auditor or admin", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[get("/v1/card-transactions")]
 pub async fn list_card_transactions(
@@ -123,7 +122,6 @@ async fn transaction(state: &State, id: Uuid) -> Result<TransactionDoc, ApiError
         (status = 400, body = web::Problem),
         ItemErrors,
     ),
-    security(("bearer" = [])),
 )]
 #[get("/v1/card-transactions/{id}")]
 pub async fn get_card_transaction(
@@ -174,7 +172,6 @@ async fn act(
         (status = 404, body = web::Problem),
         (status = 409, description = "`not-matched`; `idempotency-conflict`", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[post("/v1/card-transactions/{id}/confirm")]
 pub async fn confirm_match(cx: Change) -> Result<HttpResponse, ApiError> {
@@ -194,7 +191,6 @@ pub async fn confirm_match(cx: Change) -> Result<HttpResponse, ApiError> {
         (status = 409, description = "`not-matched`; `idempotency-conflict`", body = web::Problem),
         (status = 422, description = "`validation`", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[post("/v1/card-transactions/{id}/undo-match")]
 pub async fn undo_match(cx: Change, body: Body<UndoBody>) -> Result<HttpResponse, ApiError> {
@@ -218,7 +214,6 @@ pub async fn undo_match(cx: Change, body: Body<UndoBody>) -> Result<HttpResponse
         (status = 409, description = "`already-matched`, `purchase-already-matched`, `idempotency-conflict`", body = web::Problem),
         (status = 422, description = "`validation`, `school-mismatch`, `credit`, `not-card-purchase`", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[post("/v1/card-transactions/{id}/match")]
 pub async fn choose_match(cx: Change, body: Body<ChooseBody>) -> Result<HttpResponse, ApiError> {
@@ -287,7 +282,6 @@ pub async fn choose_match(cx: Change, body: Body<ChooseBody>) -> Result<HttpResp
         (status = 409, description = "`invalid-state`: not unchecked technology; `idempotency-conflict`", body = web::Problem),
         (status = 422, description = "`validation`, `outreach-in-future`", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[post("/v1/card-transactions/{id}/outreach")]
 pub async fn log_outreach(
@@ -328,7 +322,6 @@ pub struct OutreachQuery {
         (status = 200, body = OutreachQueue),
         Secured,
     ),
-    security(("bearer" = [])),
 )]
 #[get("/v1/outreach")]
 pub async fn get_outreach(

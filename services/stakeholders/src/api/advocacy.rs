@@ -55,7 +55,6 @@ impl FromJson for AcknowledgementBody {
         (status = 422, description = "`validation`; `date-in-future` (`on`)", body = web::Problem),
         ChangeErrors,
     ),
-    security(("bearer" = [])),
 )]
 #[post("/v1/stakeholders/{id}/conversations/{conversation_id}/acknowledgements")]
 pub async fn acknowledge_stars(
@@ -115,7 +114,6 @@ impl FromJson for AdvocacyBody {
         (status = 422, description = "`validation`; `unknown-listener`; `spoke-to-themselves`; `date-in-future` (`on`)", body = web::Problem),
         ChangeErrors,
     ),
-    security(("bearer" = [])),
 )]
 #[post("/v1/stakeholders/{id}/advocacy")]
 pub async fn speak_for_it(cx: Change, body: Body<AdvocacyBody>) -> Result<HttpResponse, ApiError> {
@@ -143,7 +141,6 @@ pub async fn speak_for_it(cx: Change, body: Body<AdvocacyBody>) -> Result<HttpRe
 #[utoipa::path(
     tag = "reports",
     responses((status = 200, body = AdvocatesReport), ReadErrors),
-    security(("bearer" = [])),
 )]
 #[get("/v1/reports/advocates")]
 pub async fn advocates_report(cx: Read) -> Result<HttpResponse, ApiError> {

@@ -62,7 +62,6 @@ pub struct FollowUpList {
     tag = "follow-ups",
     params(FollowUpQuery),
     responses((status = 200, body = FollowUpList), ListErrors),
-    security(("bearer" = [])),
 )]
 #[get("/v1/follow-ups")]
 pub async fn list_follow_ups(
@@ -85,7 +84,6 @@ pub async fn list_follow_ups(
         (status = 404, description = "`unknown-follow-up`", body = web::Problem),
         ItemErrors,
     ),
-    security(("bearer" = [])),
 )]
 #[get("/v1/follow-ups/{id}")]
 pub async fn get_follow_up(cx: Read) -> Result<HttpResponse, ApiError> {
@@ -103,7 +101,6 @@ pub async fn get_follow_up(cx: Read) -> Result<HttpResponse, ApiError> {
         (status = 422, description = "`validation`; `unknown-stakeholder`; `date-too-early` (`due_on` before today)", body = web::Problem),
         KeyedCreateErrors,
     ),
-    security(("bearer" = [])),
 )]
 #[post("/v1/follow-ups")]
 pub async fn schedule_follow_up(
@@ -140,7 +137,6 @@ pub async fn schedule_follow_up(
         (status = 422, description = "`validation`; `date-in-future` (`on`)", body = web::Problem),
         KeyedChangeErrors,
     ),
-    security(("bearer" = [])),
 )]
 #[post("/v1/follow-ups/{id}/done")]
 pub async fn complete_follow_up(

@@ -110,7 +110,6 @@ fn view(record: &RecordedEvent) -> Result<ErasureView, ApiError> {
         (status = 415, body = web::Problem),
         (status = 422, description = "`validation` (`reason`)", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[delete("/v1/stakeholders/{id}/personal-data")]
 pub async fn erase_personal_data(

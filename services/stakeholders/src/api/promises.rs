@@ -69,7 +69,6 @@ pub struct PromiseList {
     tag = "promises",
     params(PromiseQuery),
     responses((status = 200, body = PromiseList), ListErrors),
-    security(("bearer" = [])),
 )]
 #[get("/v1/promises")]
 pub async fn list_promises(cx: Read, query: Query<PromiseQuery>) -> Result<HttpResponse, ApiError> {
@@ -91,7 +90,6 @@ pub async fn list_promises(cx: Read, query: Query<PromiseQuery>) -> Result<HttpR
         (status = 404, description = "`unknown-promise`", body = web::Problem),
         ItemErrors,
     ),
-    security(("bearer" = [])),
 )]
 #[get("/v1/promises/{id}")]
 pub async fn get_promise(cx: Read) -> Result<HttpResponse, ApiError> {
@@ -109,7 +107,6 @@ pub async fn get_promise(cx: Read) -> Result<HttpResponse, ApiError> {
         (status = 422, description = "`validation`; `unknown-stakeholder`, `unknown-school`; `date-too-early` (`due_on` before today)", body = web::Problem),
         KeyedCreateErrors,
     ),
-    security(("bearer" = [])),
 )]
 #[post("/v1/promises")]
 pub async fn make_promise(cx: Change, body: Body<PromiseBody>) -> Result<HttpResponse, ApiError> {
@@ -180,7 +177,6 @@ async fn settle(
         (status = 409, description = "`promise-already-settled`; `standing-promise` (the agreement's promise is settled by the gate's record); `idempotency-conflict`", body = web::Problem),
         SettleErrors,
     ),
-    security(("bearer" = [])),
 )]
 #[post("/v1/promises/{id}/kept")]
 pub async fn keep_promise(cx: Change, body: Body<OutcomeBody>) -> Result<HttpResponse, ApiError> {
@@ -197,7 +193,6 @@ pub async fn keep_promise(cx: Change, body: Body<OutcomeBody>) -> Result<HttpRes
         (status = 409, description = "`promise-already-settled`; `standing-promise`; `idempotency-conflict`", body = web::Problem),
         SettleErrors,
     ),
-    security(("bearer" = [])),
 )]
 #[post("/v1/promises/{id}/broken")]
 pub async fn break_promise(cx: Change, body: Body<OutcomeBody>) -> Result<HttpResponse, ApiError> {

@@ -106,7 +106,6 @@ impl FromJson for ReminderSettingsBody {
 #[utoipa::path(
     tag = "reminders",
     responses((status = 200, body = ReminderSettingsView), ReadErrors),
-    security(("bearer" = [])),
 )]
 #[get("/v1/reminder-settings")]
 pub async fn get_reminder_settings(cx: Read) -> Result<HttpResponse, ApiError> {
@@ -125,7 +124,6 @@ pub async fn get_reminder_settings(cx: Read) -> Result<HttpResponse, ApiError> {
         (status = 422, description = "`validation`", body = web::Problem),
         SettingErrors,
     ),
-    security(("bearer" = [])),
 )]
 #[put("/v1/reminder-settings")]
 pub async fn put_reminder_settings(

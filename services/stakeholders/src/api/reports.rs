@@ -24,7 +24,6 @@ use crate::read_models::{SchoolDoc, Schools, StakeholderDoc, Stakeholders};
 #[utoipa::path(
     tag = "reports",
     responses((status = 200, body = CoverageReport), ReadErrors),
-    security(("bearer" = [])),
 )]
 #[get("/v1/reports/coverage")]
 pub async fn coverage_report(cx: Read) -> Result<HttpResponse, ApiError> {
@@ -102,7 +101,6 @@ fn parse_params(req: &HttpRequest) -> Result<(Option<BusinessDaySpan>, ReportFor
         (status = 400, description = "`invalid-query`: `business_days` not from 1 to 260, `format` neither `json` nor `csv`, or another parameter", body = web::Problem),
         ReadErrors,
     ),
-    security(("bearer" = [])),
 )]
 #[get("/v1/reports/going-cold")]
 pub async fn going_cold_report(cx: Read) -> Result<HttpResponse, ApiError> {
@@ -154,7 +152,6 @@ pub struct ThemesParams {
         (status = 400, description = "`invalid-query`: `format` neither `json` nor `csv`, or another parameter", body = web::Problem),
         ReadErrors,
     ),
-    security(("bearer" = [])),
 )]
 #[get("/v1/reports/themes")]
 pub async fn themes_report(cx: Read) -> Result<HttpResponse, ApiError> {

@@ -89,7 +89,6 @@ pub struct RoundList {
         (status = 422, description = "`validation`; `empty-round` (no principal registered); `unknown-invitee`", body = web::Problem),
         WriteErrors,
     ),
-    security(("bearer" = [])),
 )]
 #[post("/v1/meeting-rounds")]
 pub async fn plan_round(cx: Change, body: Body<RoundBody>) -> Result<HttpResponse, ApiError> {
@@ -149,7 +148,6 @@ async fn one_round(
 #[utoipa::path(
     tag = "stakeholders",
     responses((status = 200, body = RoundList), ReadErrors),
-    security(("bearer" = [])),
 )]
 #[get("/v1/meeting-rounds")]
 pub async fn list_rounds(cx: Read) -> Result<HttpResponse, ApiError> {
@@ -177,7 +175,6 @@ pub async fn list_rounds(cx: Read) -> Result<HttpResponse, ApiError> {
         (status = 404, description = "`unknown-round`", body = web::Problem),
         ReadErrors,
     ),
-    security(("bearer" = [])),
 )]
 #[get("/v1/meeting-rounds/{id}")]
 pub async fn get_round(cx: Read) -> Result<HttpResponse, ApiError> {

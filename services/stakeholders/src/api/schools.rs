@@ -72,7 +72,6 @@ pub struct SchoolList {
     tag = "schools",
     params(SchoolQuery),
     responses((status = 200, body = SchoolList), ListErrors),
-    security(("bearer" = [])),
 )]
 #[get("/v1/schools")]
 pub async fn list_schools(cx: Read, query: Query<SchoolQuery>) -> Result<HttpResponse, ApiError> {
@@ -93,7 +92,6 @@ pub async fn list_schools(cx: Read, query: Query<SchoolQuery>) -> Result<HttpRes
         (status = 404, description = "`unknown-school`", body = web::Problem),
         Secured,
     ),
-    security(("bearer" = [])),
 )]
 #[get("/v1/schools/{school_id}")]
 pub async fn get_school(cx: Read) -> Result<HttpResponse, ApiError> {
@@ -118,7 +116,6 @@ pub async fn get_school(cx: Read) -> Result<HttpResponse, ApiError> {
         (status = 415, description = "Not JSON", body = web::Problem),
         (status = 422, description = "`validation`", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[put("/v1/schools/{school_id}")]
 pub async fn put_school(cx: Change, body: Body<SchoolBody>) -> Result<HttpResponse, ApiError> {
@@ -159,7 +156,6 @@ pub async fn put_school(cx: Change, body: Body<SchoolBody>) -> Result<HttpRespon
         (status = 422, description = "`validation`; `unknown-stakeholder` (no such principal); `not-a-principal-of-school`; `date-in-future`, `date-too-early` (with `field`)", body = web::Problem),
         ChangeErrors,
     ),
-    security(("bearer" = [])),
 )]
 #[put("/v1/schools/{school_id}/agreement")]
 pub async fn sign_agreement(
@@ -200,7 +196,6 @@ pub async fn sign_agreement(
         (status = 422, description = "`validation`; `date-in-future`, `date-too-early` (with `field`)", body = web::Problem),
         ChangeErrors,
     ),
-    security(("bearer" = [])),
 )]
 #[delete("/v1/schools/{school_id}/agreement")]
 pub async fn withdraw_agreement(

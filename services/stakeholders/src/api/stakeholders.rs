@@ -88,7 +88,6 @@ pub struct StakeholderList {
     tag = "stakeholders",
     params(StakeholderQuery),
     responses((status = 200, body = StakeholderList), ListErrors),
-    security(("bearer" = [])),
 )]
 #[get("/v1/stakeholders")]
 pub async fn list_stakeholders(
@@ -162,7 +161,6 @@ fn email_claim(
         (status = 422, description = "`validation` (bad name, email, phone, role or school slug); `unknown-school`", body = web::Problem),
         WriteErrors,
     ),
-    security(("bearer" = [])),
 )]
 #[post("/v1/stakeholders")]
 pub async fn register_stakeholder(
@@ -250,7 +248,6 @@ pub async fn register_stakeholder(
         (status = 404, description = "`unknown-stakeholder`", body = web::Problem),
         Secured,
     ),
-    security(("bearer" = [])),
 )]
 #[get("/v1/stakeholders/{id}")]
 pub async fn get_stakeholder(cx: Read) -> Result<HttpResponse, ApiError> {
@@ -274,7 +271,6 @@ pub async fn get_stakeholder(cx: Read) -> Result<HttpResponse, ApiError> {
         (status = 422, description = "`validation`; `unknown-school`", body = web::Problem),
         ChangeErrors,
     ),
-    security(("bearer" = [])),
 )]
 #[put("/v1/stakeholders/{id}")]
 pub async fn update_stakeholder(
@@ -329,7 +325,6 @@ pub async fn update_stakeholder(
         (status = 422, description = "`validation`; `exactly-two-stars` (with `found`); `date-in-future` (`held_at`); `unknown-theme` (a connection the vision does not have); `two-stars-and-a-wish-first` (the first conversation with a person without them)", body = web::Problem),
         KeyedChangeErrors,
     ),
-    security(("bearer" = [])),
 )]
 #[post("/v1/stakeholders/{id}/conversations")]
 pub async fn hold_conversation(

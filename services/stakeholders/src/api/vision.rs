@@ -68,7 +68,6 @@ impl FromJson for VisionBody {
 #[utoipa::path(
     tag = "vision",
     responses((status = 200, body = VisionView), ReadErrors),
-    security(("bearer" = [])),
 )]
 #[get("/v1/vision")]
 pub async fn get_vision(cx: Read) -> Result<HttpResponse, ApiError> {
@@ -87,7 +86,6 @@ pub async fn get_vision(cx: Read) -> Result<HttpResponse, ApiError> {
         (status = 422, description = "`validation`; `duplicate-theme`", body = web::Problem),
         SettingErrors,
     ),
-    security(("bearer" = [])),
 )]
 #[put("/v1/vision")]
 pub async fn put_vision(cx: Change, body: Body<VisionBody>) -> Result<HttpResponse, ApiError> {

@@ -56,7 +56,6 @@ pub struct WishList {
     tag = "wishes",
     params(WishQuery),
     responses((status = 200, body = WishList), ListErrors),
-    security(("bearer" = [])),
 )]
 #[get("/v1/wishes")]
 pub async fn list_wishes(cx: Read, query: Query<WishQuery>) -> Result<HttpResponse, ApiError> {
@@ -78,7 +77,6 @@ pub async fn list_wishes(cx: Read, query: Query<WishQuery>) -> Result<HttpRespon
         (status = 404, description = "`unknown-wish`", body = web::Problem),
         ItemErrors,
     ),
-    security(("bearer" = [])),
 )]
 #[get("/v1/wishes/{id}")]
 pub async fn get_wish(cx: Read) -> Result<HttpResponse, ApiError> {
@@ -98,7 +96,6 @@ pub async fn get_wish(cx: Read) -> Result<HttpResponse, ApiError> {
         (status = 422, description = "`validation`", body = web::Problem),
         KeyedChangeErrors,
     ),
-    security(("bearer" = [])),
 )]
 #[post("/v1/wishes/{id}/progress")]
 pub async fn progress_wish(cx: Change, body: Body<ProgressBody>) -> Result<HttpResponse, ApiError> {

@@ -130,7 +130,6 @@ fn date<R>(cx: &Context<State, R>) -> Result<NaiveDate, ApiError> {
         (status = 401, body = web::Problem),
         (status = 403, description = "A token without any procgate role", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[get("/v1/district")]
 pub async fn get_district(
@@ -153,7 +152,6 @@ pub async fn get_district(
         (status = 403, description = "Not an admin", body = web::Problem),
         (status = 422, description = "`validation`", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[put("/v1/district")]
 pub async fn put_district(
@@ -179,7 +177,6 @@ pub async fn put_district(
         Secured,
         (status = 422, description = "`validation`", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[put("/v1/district/closures/{date}")]
 pub async fn put_closure(cx: Change, body: Body<ClosureBody>) -> Result<HttpResponse, ApiError> {
@@ -199,7 +196,6 @@ pub async fn put_closure(cx: Change, body: Body<ClosureBody>) -> Result<HttpResp
         Secured,
         (status = 404, description = "`closure-not-found`", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[delete("/v1/district/closures/{date}")]
 pub async fn delete_closure(cx: Change) -> Result<HttpResponse, ApiError> {
@@ -240,7 +236,6 @@ fn sla_view(district: &District) -> Result<SlaView, ApiError> {
         (status = 403, description = "A token without any procgate role", body = web::Problem),
         (status = 404, description = "`sla-not-set`: no targets yet", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[get("/v1/sla")]
 pub async fn get_sla(state: Data<State>, who: Caller<AnyRole>) -> Result<HttpResponse, ApiError> {
@@ -267,7 +262,6 @@ pub async fn get_sla(state: Data<State>, who: Caller<AnyRole>) -> Result<HttpRes
         Secured,
         (status = 422, description = "`validation`", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[put("/v1/sla")]
 pub async fn put_sla(cx: Change, body: Body<SlaBody>) -> Result<HttpResponse, ApiError> {

@@ -121,7 +121,6 @@ async fn requester_of(state: &State, id: Uuid) -> Result<Option<Uuid>, ApiError>
         (status = 409, description = "`invalid-state`: the purchase is not held or advisory; `idempotency-conflict`", body = web::Problem),
         (status = 422, description = "`validation`, `goal-required`, `call-before-flag`, `call-in-future`, `reached-person-required`, `not-the-requester`", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[post("/v1/purchases/{id}/calls")]
 pub async fn log_call(cx: Change, body: Body<CallBody>) -> Result<HttpResponse, ApiError> {
@@ -163,7 +162,6 @@ pub async fn log_call(cx: Change, body: Body<CallBody>) -> Result<HttpResponse, 
         (status = 409, description = "`invalid-state`; `idempotency-conflict`", body = web::Problem),
         (status = 422, description = "`validation`, `call-not-found`, `occurred-before-flag`, `occurred-in-future`", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[post("/v1/purchases/{id}/alternatives")]
 pub async fn propose_alternative(
@@ -207,7 +205,6 @@ pub async fn propose_alternative(
         (status = 409, description = "`call-required`: no reached call after the flag yet; `invalid-state`: not held; `idempotency-conflict`", body = web::Problem),
         (status = 422, description = "`validation`, `occurred-before-flag`, `occurred-in-future`, `occurred-out-of-order`", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[post("/v1/purchases/{id}/alternatives/{alt_id}/accept")]
 pub async fn accept_alternative(
@@ -245,7 +242,6 @@ pub async fn accept_alternative(
         (status = 409, description = "`invalid-state`: not held; `idempotency-conflict`", body = web::Problem),
         (status = 422, description = "`validation`, `occurred-before-flag`, `occurred-in-future`, `occurred-out-of-order`", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[post("/v1/purchases/{id}/approve")]
 pub async fn approve(
@@ -279,7 +275,6 @@ pub async fn approve(
         (status = 409, description = "`call-required`, or `invalid-state` (not held); `idempotency-conflict`", body = web::Problem),
         (status = 422, description = "`validation`, `occurred-before-flag`, `occurred-in-future`, `occurred-out-of-order`", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[post("/v1/purchases/{id}/cancel")]
 pub async fn cancel(cx: Change, body: Body<CancelBody>) -> Result<HttpResponse, ApiError> {
@@ -306,7 +301,6 @@ pub async fn cancel(cx: Change, body: Body<CancelBody>) -> Result<HttpResponse, 
         (status = 409, description = "`invalid-state` (not held); `idempotency-conflict`", body = web::Problem),
         (status = 422, description = "`validation`", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[post("/v1/purchases/{id}/waiting")]
 pub async fn wait_on_requester(

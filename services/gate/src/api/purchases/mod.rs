@@ -67,7 +67,6 @@ pub struct ListQuery {
         (status = 400, description = "A bad query parameter", body = web::Problem),
         Secured,
     ),
-    security(("bearer" = [])),
 )]
 #[get("/v1/purchases")]
 pub async fn list_purchases(
@@ -139,7 +138,6 @@ async fn visible(state: &State, principal: &Principal, id: Uuid) -> Result<Purch
         Secured,
         (status = 404, description = "No such purchase (or not yours)", body = web::Problem),
     ),
-    security(("bearer" = [])),
 )]
 #[get("/v1/purchases/{id}")]
 pub async fn get_purchase(
