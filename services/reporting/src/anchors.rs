@@ -20,7 +20,7 @@ use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use eventlog::{Actor, EventStore, ExpectedVersion, Metadata, NewEvent, StoreError};
 use events::anchors::{ANCHOR_STREAM, AnchorEvent, AnchorSigned};
-use kernel::http::{Body, Caller, FromJson, store_error};
+use kernel::http::{Body, Caller, FromJson, Reply, store_error};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -308,10 +308,7 @@ impl Reporting {
     security(("bearer" = [])),
 )]
 #[get("/v1/audit/anchors")]
-pub async fn list_anchors(
-    _: Caller<Verifiers>,
-    service: Data<Reporting>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_anchors(_: Caller<Verifiers>, service: Data<Reporting>) -> Reply {
     let key = service.anchor_key()?;
     let anchors = stored_anchors(&**service.store()).await.map_err(store_error)?;
     Ok(HttpResponse::Ok().json(AnchorList {
@@ -335,7 +332,7 @@ pub async fn create_anchor(
     _: Caller<Verifiers>,
     service: Data<Reporting>,
     _req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let key = service.anchor_key()?.clone();
     let anchor = anchor_head(&**service.store(), &key).await.map_err(store_error)?;
     Ok(HttpResponse::Created().json(anchor))
@@ -358,7 +355,7 @@ pub async fn verify_anchors(
     _: Caller<Verifiers>,
     service: Data<Reporting>,
     body: Body<AnchorsBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let anchors = body.parse()?.anchors;
     let key = service.anchor_key()?;
     let check =

@@ -12,7 +12,7 @@ use actix_web::web::{Data, Query};
 use actix_web::{HttpResponse, get};
 use auth::Role;
 use eventlog::EventStore;
-use kernel::http::{Caller, Roles, store_error};
+use kernel::http::{Caller, Reply, Roles, store_error};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use web::ApiError;
@@ -130,7 +130,7 @@ pub async fn verify(
     _caller: Caller<Verifiers>,
     service: Data<Reporting>,
     params: Query<VerifyParams>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let from = params.from.unwrap_or(1);
     if from == 0 {
         return Err(invalid_query("`from` is 0; sequences start at 1."));

@@ -22,7 +22,7 @@ use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, get};
 use auth::Role;
 use eventlog::{Direction, StreamName};
-use kernel::http::{Caller, Roles, store_error};
+use kernel::http::{Caller, Reply, Roles, store_error};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use web::ApiError;
@@ -108,7 +108,7 @@ pub async fn list_events(
     caller: Caller<FeedReaders>,
     service: Data<Reporting>,
     req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let query = FeedParams::parse(req.query_string())?;
     let store = service.store();
     // The head first: everything up to it is visible to the read that follows.
@@ -138,7 +138,7 @@ pub const BATCH: &str = "application/cloudevents-batch+json";
 
 /// A page as the client asked for it: an [`EventPage`], or the events as a CloudEvents batch
 /// when `Accept` names it; the paging in headers either way.
-fn page_response(req: &HttpRequest, page: &EventPage<'_>) -> Result<HttpResponse, ApiError> {
+fn page_response(req: &HttpRequest, page: &EventPage<'_>) -> Reply {
     let batch =
         req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| {
             accept
@@ -208,7 +208,7 @@ pub async fn read_stream(
     service: Data<Reporting>,
     stream: Path<String>,
     params: Query<StreamParams>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let stream = StreamName::new(stream.into_inner()).map_err(|e| {
         ApiError::bad_request("invalid-path", format!("{e}; for example `purchase-7f3a`."))
             .with_title("Invalid path parameter")
@@ -253,10 +253,7 @@ async fn stream_exists(
 }
 
 /// Serializes `body` into a buffer sized for `events` events, as an `application/json` 200.
-pub(crate) fn json_response<T: Serialize>(
-    body: &T,
-    events: usize,
-) -> Result<HttpResponse, ApiError> {
+pub(crate) fn json_response<T: Serialize>(body: &T, events: usize) -> Reply {
     let mut out = Vec::with_capacity(64 + events * TYPICAL_EVENT_JSON);
     serde_json::to_writer(&mut out, body).map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok().insert_header((header::CONTENT_TYPE, "application/json")).body(out))

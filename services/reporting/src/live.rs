@@ -40,7 +40,7 @@ use actix_web::web::{Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse, get};
 use eventlog::{Filter, Store, Subscription};
 use futures::Stream;
-use kernel::http::Caller;
+use kernel::http::{Caller, Reply};
 use web::ApiError;
 
 use crate::cloudevent::TYPICAL_EVENT_JSON;
@@ -81,7 +81,7 @@ pub async fn live_events(
     caller: Caller<FeedReaders>,
     service: Data<Reporting>,
     req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let query = LiveParams::parse(req.query_string())?;
     let after = match last_event_id(&req)? {
         Some(id) => id,

@@ -26,7 +26,7 @@ use eventlog::{EventStore, RecordedEvent, StoreError, StreamName};
 use events::clocks::took_place_at;
 use events::gate::{Decision, PurchaseEvent, PurchaseStatus, Reason, ReasonCode, purchase_stream};
 use events::rules::CallBeforeCancel;
-use kernel::http::{Caller, Roles, store_error};
+use kernel::http::{Caller, Reply, Roles, store_error};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -510,7 +510,7 @@ pub async fn purchase_history(
     service: Data<Reporting>,
     id: Path<String>,
     req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let id: Uuid = id.parse().map_err(|_| {
         ApiError::bad_request(
             "invalid-path",

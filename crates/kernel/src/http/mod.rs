@@ -33,6 +33,9 @@ use eventlog::{Actor, Metadata, StoreError};
 use uuid::Uuid;
 use web::ApiError;
 
+/// What a handler answers: its response, or a problem.
+pub type Reply = Result<actix_web::HttpResponse, ApiError>;
+
 /// The metadata of events written for this request by `service`: who, and the correlation id
 /// (the request id when it is a UUID).
 pub fn metadata(principal: &Principal, req: &HttpRequest, service: &str) -> Metadata {

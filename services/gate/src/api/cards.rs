@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, get, put};
 use auth::Role;
 use events::card::{CardRegistered, ReconciliationSet, card_stream};
 use events::values::SchoolId;
-use kernel::http::{self, Body, Caller, Roles};
+use kernel::http::{self, Body, Caller, Reply, Roles};
 use kernel::{Aggregate, ReadModel, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -80,7 +80,7 @@ pub async fn put_card(
     req: HttpRequest,
     card_id: Path<String>,
     body: Body<CardBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let card_id = http::path_id("card_id", &card_id)?;
     let body = body.parse()?;
     let details = CardRegistered {
@@ -135,11 +135,7 @@ pub struct CardList {
     ),
 )]
 #[get("/v1/cards")]
-pub async fn list_cards(
-    state: Data<State>,
-    _: Caller<Writers>,
-    query: Query<CardQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_cards(state: Data<State>, _: Caller<Writers>, query: Query<CardQuery>) -> Reply {
     let school = http::query_param("school_id", query.school_id.as_deref(), SchoolId::parse)?;
     state.read_models.caught_up(&[Cards::NAME]).await?;
     let mut cards = state.read_models.view().all::<Cards>().await?;
@@ -188,10 +184,7 @@ fn reconciliation_view(r: &Reconciliation) -> ReconciliationView {
     ),
 )]
 #[get("/v1/reconciliation")]
-pub async fn get_reconciliation(
-    state: Data<State>,
-    _: Caller<CardReaders>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get_reconciliation(state: Data<State>, _: Caller<CardReaders>) -> Reply {
     Ok(HttpResponse::Ok().json(reconciliation_view(&state.reconciliation().await?)))
 }
 
@@ -211,7 +204,7 @@ pub async fn put_reconciliation(
     who: Caller<Writers>,
     req: HttpRequest,
     body: Body<ReconciliationBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let set = body.parse()?.0;
     let meta = http::metadata(&who, &req, "gate");
     state

@@ -6,7 +6,7 @@ use actix_web::web::Data;
 use actix_web::{HttpResponse, delete, get, put};
 use events::gate::{PolicySet, ProductUpserted, VendorUpserted};
 use events::values::{Category, Sku, VendorId};
-use kernel::http::{Body, Caller};
+use kernel::http::{Body, Caller, Reply};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use web::ApiError;
@@ -46,7 +46,7 @@ fn catalog_view(standards: &Standards) -> CatalogView {
     ),
 )]
 #[get("/v1/catalog")]
-pub async fn get_catalog(state: Data<State>, _: Caller<AnyRole>) -> Result<HttpResponse, ApiError> {
+pub async fn get_catalog(state: Data<State>, _: Caller<AnyRole>) -> Reply {
     Ok(HttpResponse::Ok().json(catalog_view(&*state.standards().await?)))
 }
 
@@ -73,7 +73,7 @@ async fn change(cx: &Change, command: StandardsCommand) -> Result<CatalogView, A
     ),
 )]
 #[put("/v1/catalog/products/{sku}")]
-pub async fn put_product(cx: Change, body: Body<ProductBody>) -> Result<HttpResponse, ApiError> {
+pub async fn put_product(cx: Change, body: Body<ProductBody>) -> Reply {
     let sku = cx.path("sku", Sku::parse)?;
     let product = body.parse()?.into_product(sku);
     let view = change(&cx, StandardsCommand::UpsertProduct(product)).await?;
@@ -91,7 +91,7 @@ pub async fn put_product(cx: Change, body: Body<ProductBody>) -> Result<HttpResp
     ),
 )]
 #[delete("/v1/catalog/products/{sku}")]
-pub async fn delete_product(cx: Change) -> Result<HttpResponse, ApiError> {
+pub async fn delete_product(cx: Change) -> Reply {
     let sku = cx.path("sku", Sku::parse)?;
     let view = change(&cx, StandardsCommand::RemoveProduct { sku }).await?;
     Ok(HttpResponse::Ok().json(view))
@@ -109,7 +109,7 @@ pub async fn delete_product(cx: Change) -> Result<HttpResponse, ApiError> {
     ),
 )]
 #[put("/v1/catalog/vendors/{vendor_id}")]
-pub async fn put_vendor(cx: Change, body: Body<VendorBody>) -> Result<HttpResponse, ApiError> {
+pub async fn put_vendor(cx: Change, body: Body<VendorBody>) -> Reply {
     let vendor_id = cx.path("vendor_id", VendorId::parse)?;
     let vendor = body.parse()?.into_vendor(vendor_id);
     let view = change(&cx, StandardsCommand::UpsertVendor(vendor)).await?;
@@ -134,7 +134,7 @@ pub async fn put_vendor(cx: Change, body: Body<VendorBody>) -> Result<HttpRespon
     ),
 )]
 #[put("/v1/catalog/policy")]
-pub async fn put_policy(cx: Change, body: Body<PolicyBody>) -> Result<HttpResponse, ApiError> {
+pub async fn put_policy(cx: Change, body: Body<PolicyBody>) -> Reply {
     let policy = body.parse()?.0;
     let view = change(&cx, StandardsCommand::SetPolicy(policy)).await?;
     Ok(HttpResponse::Ok().json(view))
@@ -158,10 +158,7 @@ pub async fn put_policy(cx: Change, body: Body<PolicyBody>) -> Result<HttpRespon
     ),
 )]
 #[put("/v1/catalog/categories/{category}")]
-pub async fn put_category(
-    cx: Change,
-    body: Body<ClassificationBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn put_category(cx: Change, body: Body<ClassificationBody>) -> Reply {
     // In a path, a category is exactly its slug: no spaces around it to trim, so its document
     // can bound its length.
     let category = cx.path("category", |raw: &str| {

@@ -20,7 +20,7 @@ use events::gate::{
     PurchaseSubmitted, Reason, idempotency_key_id,
 };
 use events::values::{Currency, IdempotencyKey, Money};
-use kernel::http::{self, Body, Caller};
+use kernel::http::{self, Body, Caller, Reply};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -190,7 +190,7 @@ pub async fn check_purchase(
     who: Caller<FinanceSystems>,
     req: HttpRequest,
     body: Body<PurchaseCheckBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let check = body.parse()?.into();
     let key = http::idempotency_key(&req)?;
     let meta = http::metadata(&who, &req, "gate");

@@ -29,7 +29,7 @@ use chrono::NaiveDate;
 use eventlog::{ExpectedVersion, StoreError, StreamAppend};
 use events::card::{StatementEvent, StatementImported, statement_stream, transaction_stream};
 use futures::StreamExt;
-use kernel::http::{self, Caller, Roles};
+use kernel::http::{self, Caller, Reply, Roles};
 use kernel::{RETRIES, ReadModel, decode, new_event, stream};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -330,7 +330,7 @@ pub async fn import_statement(
     req: HttpRequest,
     query: Query<StatementQuery>,
     payload: Payload,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let layout = query.layout()?;
     check_media_type(&req)?;
     let key = http::idempotency_key(&req)?;

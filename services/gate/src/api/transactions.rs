@@ -11,7 +11,9 @@ use events::card::{MatchMethod, TransactionStatus, transaction_stream};
 use events::gate::PurchaseEvent;
 use events::values::PaymentMethod;
 use events::values::SchoolId;
-use kernel::http::{self, Body, Caller, IDEMPOTENT_REPLAYED, IdempotencyKeyHeader, OptionalBody};
+use kernel::http::{
+    self, Body, Caller, IDEMPOTENT_REPLAYED, IdempotencyKeyHeader, OptionalBody, Reply,
+};
 use kernel::{Aggregate, ReadModel, Run, stream};
 use serde::Deserialize;
 use serde_json::Value;
@@ -78,7 +80,7 @@ pub async fn list_card_transactions(
     state: Data<State>,
     _: Caller<CardReaders>,
     query: Query<TransactionQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     if query.after.is_some_and(|a| a > i64::MAX as u64) {
         return Err(ApiError::bad_request(
             "invalid-query",
@@ -128,7 +130,7 @@ pub async fn get_card_transaction(
     state: Data<State>,
     _: Caller<CardReaders>,
     id: Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let id = http::path_id("id", &id)?;
     Ok(HttpResponse::Ok().json(transaction(&state, id).await?))
 }
@@ -145,7 +147,7 @@ async fn act(
         &CardTransaction,
         &[Vec<eventlog::RecordedEvent>],
     ) -> Result<TransactionCommand, ApiError>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let (state, once, meta) = (&cx.state, cx.idempotency(body)?, cx.metadata("gate"));
     let own = stream(transaction_stream(id));
     let run = state
@@ -174,7 +176,7 @@ async fn act(
     ),
 )]
 #[post("/v1/card-transactions/{id}/confirm")]
-pub async fn confirm_match(cx: Change) -> Result<HttpResponse, ApiError> {
+pub async fn confirm_match(cx: Change) -> Reply {
     let id = cx.path_id("id")?;
     let confirm = |_: &CardTransaction, _: &[_]| Ok(TransactionCommand::Confirm);
     act((&cx, &Value::Null), id, &[], StatusCode::OK, confirm).await
@@ -193,7 +195,7 @@ pub async fn confirm_match(cx: Change) -> Result<HttpResponse, ApiError> {
     ),
 )]
 #[post("/v1/card-transactions/{id}/undo-match")]
-pub async fn undo_match(cx: Change, body: Body<UndoBody>) -> Result<HttpResponse, ApiError> {
+pub async fn undo_match(cx: Change, body: Body<UndoBody>) -> Reply {
     let id = cx.path_id("id")?;
     let reason = body.parse()?.reason;
     act((&cx, body.json()), id, &[], StatusCode::OK, |_, _| {
@@ -216,7 +218,7 @@ pub async fn undo_match(cx: Change, body: Body<UndoBody>) -> Result<HttpResponse
     ),
 )]
 #[post("/v1/card-transactions/{id}/match")]
-pub async fn choose_match(cx: Change, body: Body<ChooseBody>) -> Result<HttpResponse, ApiError> {
+pub async fn choose_match(cx: Change, body: Body<ChooseBody>) -> Reply {
     let id = cx.path_id("id")?;
     let purchase_id = body.parse()?.purchase_id;
     cx.state.read_models.caught_up(&[CardPurchases::NAME]).await?;
@@ -284,10 +286,7 @@ pub async fn choose_match(cx: Change, body: Body<ChooseBody>) -> Result<HttpResp
     ),
 )]
 #[post("/v1/card-transactions/{id}/outreach")]
-pub async fn log_outreach(
-    cx: Change,
-    body: OptionalBody<OutreachBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn log_outreach(cx: Change, body: OptionalBody<OutreachBody>) -> Reply {
     let id = cx.path_id("id")?;
     let outreach = body.parse()?;
     let outreach_id = Uuid::now_v7();
@@ -328,7 +327,7 @@ pub async fn get_outreach(
     state: Data<State>,
     _: Caller<CardReaders>,
     query: Query<OutreachQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let school = http::query_param("school_id", query.school_id.as_deref(), SchoolId::parse)?;
     state.read_models.caught_up(&[CardTransactions::NAME, Schools::NAME]).await?;
     let view = state.read_models.view();

@@ -16,7 +16,7 @@ use events::notifications::{
     webhook_stream,
 };
 use kernel::http::{
-    self, Body, Caller, FromJson, Idempotency, IdempotencyKeyHeader, OptionalBody, Written,
+    self, Body, Caller, FromJson, Idempotency, IdempotencyKeyHeader, OptionalBody, Reply, Written,
     store_error,
 };
 use kernel::{ReadModel, stream};
@@ -296,7 +296,7 @@ pub async fn register_webhook(
     service: Data<Reporting>,
     req: HttpRequest,
     body: Body<WebhookBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let parsed = body.parse()?;
     let notifier = service.notifier()?;
     let url = check_url(&parsed.url, notifier.settings.targets).map_err(|detail| {
@@ -358,10 +358,7 @@ pub async fn register_webhook(
     security(("bearer" = [])),
 )]
 #[get("/v1/webhooks")]
-pub async fn list_webhooks(
-    who: Caller<WebhookOwners>,
-    service: Data<Reporting>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_webhooks(who: Caller<WebhookOwners>, service: Data<Reporting>) -> Reply {
     service.read_models().caught_up(&[Webhooks::NAME]).await?;
     let all = service.read_models().view().all::<Webhooks>().await?;
     let mut webhooks: Vec<WebhookView> = all
@@ -389,7 +386,7 @@ pub async fn get_webhook(
     who: Caller<WebhookOwners>,
     service: Data<Reporting>,
     id: Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let id = http::path_id("id", &id)?;
     let hook = service.endpoint(&who, id, None).await?;
     Ok(HttpResponse::Ok().json(WebhookView::of(&hook, None).ok_or_else(|| not_found(id))?))
@@ -412,7 +409,7 @@ pub async fn delete_webhook(
     service: Data<Reporting>,
     req: HttpRequest,
     id: Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let id = http::path_id("id", &id)?;
     service.change(&who, &req, id, EndpointCommand::Delete).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -442,7 +439,7 @@ pub async fn rotate_secret(
     req: HttpRequest,
     id: Path<String>,
     body: OptionalBody<RotateBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let id = http::path_id("id", &id)?;
     let body = body.parse()?;
     let notifier = service.notifier()?.clone();
@@ -482,7 +479,7 @@ pub async fn list_deliveries(
     service: Data<Reporting>,
     id: Path<String>,
     params: Query<DeliveryParams>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let id = http::path_id("id", &id)?;
     let limit = http::limit(params.limit)?;
     service.endpoint(&who, id, None).await?;
@@ -535,7 +532,7 @@ pub async fn replay(
     req: HttpRequest,
     id: Path<String>,
     body: Body<ReplayBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let id = http::path_id("id", &id)?;
     let after = body.parse()?.after;
     let head = service.store().head().await.map_err(store_error)?;

@@ -14,7 +14,7 @@ use auth::Role;
 use chrono::{DateTime, Utc};
 use eventlog::{ExpectedVersion, Filter, StoreError};
 use events::notifications::{Owner, SubscriptionCreated, SubscriptionEvent, subscription_stream};
-use kernel::http::{self, Body, Caller, FromJson, OptionalBody, store_error};
+use kernel::http::{self, Body, Caller, FromJson, OptionalBody, Reply, store_error};
 use kernel::stream;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -213,7 +213,7 @@ pub async fn put_subscription(
     req: HttpRequest,
     name: Path<String>,
     body: OptionalBody<SubscriptionBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let name = subscription_name(&name)?;
     let body = body.parse()?;
     if let Some(found) = service.subscription(&who, &name).await? {
@@ -276,7 +276,7 @@ pub async fn subscription_events(
     service: Data<Reporting>,
     name: Path<String>,
     params: Query<NextParams>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let name = subscription_name(&name)?;
     let limit = http::limit(params.limit)?;
     let found = service.subscription(&who, &name).await?.ok_or_else(|| not_found(&name))?;
@@ -339,7 +339,7 @@ pub async fn ack(
     service: Data<Reporting>,
     name: Path<String>,
     body: Body<AckBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let name = subscription_name(&name)?;
     let sequence = body.parse()?.sequence;
     let found = service.subscription(&who, &name).await?.ok_or_else(|| not_found(&name))?;

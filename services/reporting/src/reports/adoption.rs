@@ -51,9 +51,10 @@
 //! Schools and agreement changes are kept by the `reporting.schools` projection here; the spend
 //! sums by the shared purchase projection ([`super::purchases`]).
 
+use kernel::http::Reply;
 use std::collections::{BTreeMap, BTreeSet};
 
-use actix_web::{HttpResponse, get};
+use actix_web::get;
 use chrono::{DateTime, NaiveDate, Utc};
 use eventlog::{DocKey, Filter};
 use events::Published;
@@ -65,7 +66,6 @@ use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
-use web::ApiError;
 
 use super::csv::{Cell, Csv};
 use super::figures::{last_day_of, month_of_day, months_between, share, share_cents};
@@ -688,7 +688,7 @@ impl Report for AdoptionReport {
 /// and currency (`dimension` `month`), then one per signing (`signing`).
 #[utoipa::path(tag = "reports", params(ReportParams), responses(ReportResponses<AdoptionReport>))]
 #[get("/v1/reports/adoption")]
-pub async fn adoption_report(report: ReportRequest) -> Result<HttpResponse, ApiError> {
+pub async fn adoption_report(report: ReportRequest) -> Reply {
     let (service, scope) = (&report.service, &report.scope);
     service.wait_for(&[Schools::NAME, purchases::Purchases::NAME]).await?;
     let (schools, changes, spend, advocacy) = futures::try_join!(

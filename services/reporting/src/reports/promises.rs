@@ -51,9 +51,10 @@
 //! that finding the standing promise in force then takes. A read sums the whole months of the
 //! period and its other days.
 
+use kernel::http::Reply;
 use std::collections::BTreeMap;
 
-use actix_web::{HttpResponse, get};
+use actix_web::get;
 use chrono::NaiveDate;
 use eventlog::{DocKey, Filter};
 use events::Published;
@@ -66,7 +67,6 @@ use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
-use web::ApiError;
 
 use super::adoption::{self, Change, ChangeDoc};
 use super::csv::{Cell, Csv};
@@ -675,7 +675,7 @@ impl Report for PromisesReport {
 /// `?format=csv` gives one row for all promises, one per owner and one per school.
 #[utoipa::path(tag = "reports", params(ReportParams), responses(ReportResponses<PromisesReport>))]
 #[get("/v1/reports/promises")]
-pub async fn promises_report(report: ReportRequest) -> Result<HttpResponse, ApiError> {
+pub async fn promises_report(report: ReportRequest) -> Reply {
     let (service, scope) = (&report.service, &report.scope);
     let names = [Promises::NAME, Purchases::NAME, adoption::Schools::NAME];
     let today = service.caught_up_today(&names).await?;

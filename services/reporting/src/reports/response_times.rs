@@ -31,11 +31,11 @@
 //! business hour. A read sums the whole months of the period and its other days, each entry's
 //! durations as the hundredths of an hour they took (one per purchase).
 
-use actix_web::{HttpResponse, get};
+use actix_web::get;
 use kernel::ReadModel;
+use kernel::http::Reply;
 use serde::Serialize;
 use utoipa::ToSchema;
-use web::ApiError;
 
 use super::csv::{Cell, Csv};
 use super::figures::Stats;
@@ -168,7 +168,7 @@ impl Report for ResponseTimesReport {
 /// `?format=csv` gives one row per group (`dimension` `all`, `school` or `month`).
 #[utoipa::path(tag = "reports", params(ReportParams), responses(ReportResponses<ResponseTimesReport>))]
 #[get("/v1/reports/response-times")]
-pub async fn response_times_report(report: ReportRequest) -> Result<HttpResponse, ApiError> {
+pub async fn response_times_report(report: ReportRequest) -> Reply {
     let (service, scope) = (&report.service, &report.scope);
     service.wait_for(&[Purchases::NAME]).await?;
     let partitions = service.rollup::<HeldFigures>(HELD_FIGURES, &scope.period).await?;

@@ -68,14 +68,14 @@
 //! beside `unchecked_transactions` and `unchecked_total`; `covered`, `by_month`,
 //! `by_school_and_month`, `signing` and `trend` are new, and so are the CSV's columns.
 
+use kernel::http::Reply;
 use std::collections::{BTreeMap, BTreeSet};
 
-use actix_web::{HttpResponse, get};
+use actix_web::get;
 use chrono::NaiveDate;
 use kernel::ReadModel;
 use serde::Serialize;
 use utoipa::ToSchema;
-use web::ApiError;
 
 use super::adoption::{self, ChangeDoc};
 use super::card_spend::{self, CardSpend, CoverageDoc};
@@ -668,7 +668,7 @@ fn comparison_rows(
 /// rows (`before_signing`, `after_signing`) per `signing` and `trend` entry.
 #[utoipa::path(tag = "reports", params(ReportParams), responses(ReportResponses<RogueSpendReport>))]
 #[get("/v1/reports/rogue-spend")]
-pub async fn rogue_spend_report(report: ReportRequest) -> Result<HttpResponse, ApiError> {
+pub async fn rogue_spend_report(report: ReportRequest) -> Reply {
     let (service, scope) = (&report.service, &report.scope);
     let names = [CardSpend::NAME, Purchases::NAME, adoption::Schools::NAME, Clocks::NAME];
     service.wait_for(&names).await?;

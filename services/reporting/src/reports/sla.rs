@@ -75,14 +75,14 @@
 //!   (its `day` is set then, and `counted` lists its clocks in the rollup); a second decision
 //!   is not read, and an event that changes nothing of its clocks counts nothing.
 
-use actix_web::{HttpResponse, get};
+use actix_web::get;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use events::calendar::{DistrictCalendar, TimeZoneName};
 use events::clocks::{Clock, ClockKind, SlaState};
 use events::district::District;
+use kernel::http::Reply;
 use serde::Serialize;
 use utoipa::ToSchema;
-use web::ApiError;
 
 use super::clocks::{ClockDoc, OPEN, SLA_FIGURES, SlaFigures};
 use super::csv::{Cell, Csv};
@@ -367,7 +367,7 @@ const COLUMNS: [&str; 9] = [
 /// row per group (`dimension` `all`, `school` or `month`), nine columns per kind of clock.
 #[utoipa::path(tag = "reports", params(ReportParams), responses(ReportResponses<SlaReport>))]
 #[get("/v1/reports/sla")]
-pub async fn sla_report(report: ReportRequest) -> Result<HttpResponse, ApiError> {
+pub async fn sla_report(report: ReportRequest) -> Reply {
     let (service, scope) = (&report.service, &report.scope);
     // Running clocks move with the time: judged for each request, never cached.
     let (partitions, open, district) = futures::try_join!(

@@ -36,9 +36,10 @@
 //! change needs to know of the state it changes; the report does not read them.
 //! (`reporting.wishes.district` keeps the district's settings, for the day a wish was made.)
 
+use kernel::http::Reply;
 use std::collections::BTreeMap;
 
-use actix_web::{HttpResponse, get};
+use actix_web::get;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use eventlog::{DocKey, Filter};
 use events::Published;
@@ -48,7 +49,6 @@ use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use web::ApiError;
 
 use super::clocks::DistrictDoc;
 use super::csv::{Cell, Csv};
@@ -496,7 +496,7 @@ impl Report for WishesReport {
 /// school.
 #[utoipa::path(tag = "reports", params(ReportParams), responses(ReportResponses<WishesReport>))]
 #[get("/v1/reports/wishes")]
-pub async fn wishes_report(report: ReportRequest) -> Result<HttpResponse, ApiError> {
+pub async fn wishes_report(report: ReportRequest) -> Reply {
     let (service, scope) = (&report.service, &report.scope);
     service.wait_for(&[Wishes::NAME]).await?;
     let partitions = service.rollup::<WishFigures>(WISH_FIGURES, &scope.period).await?;

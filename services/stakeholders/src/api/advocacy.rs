@@ -6,12 +6,12 @@ use actix_web::{HttpResponse, get, post};
 use chrono::NaiveDate;
 use events::stakeholders::{SpokeForIt, StarsAcknowledged, stakeholder_stream};
 use events::values::{LongText, ShortText};
-use kernel::http::{Body, FromJson, IdempotencyKeyHeader};
+use kernel::http::{Body, FromJson, IdempotencyKeyHeader, Reply};
 use kernel::{Aggregate, stream};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
-use web::{ApiError, Fields};
+use web::Fields;
 
 use super::bodies::{day, not_null};
 use super::{Change, ChangeErrors, Read, ReadErrors, load, run_keyed, time};
@@ -57,10 +57,7 @@ impl FromJson for AcknowledgementBody {
     ),
 )]
 #[post("/v1/stakeholders/{id}/conversations/{conversation_id}/acknowledgements")]
-pub async fn acknowledge_stars(
-    cx: Change,
-    body: Body<AcknowledgementBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn acknowledge_stars(cx: Change, body: Body<AcknowledgementBody>) -> Reply {
     let id = cx.path_id("id")?;
     let conversation_id = cx.path_id("conversation_id")?;
     let ack = body.parse()?;
@@ -116,7 +113,7 @@ impl FromJson for AdvocacyBody {
     ),
 )]
 #[post("/v1/stakeholders/{id}/advocacy")]
-pub async fn speak_for_it(cx: Change, body: Body<AdvocacyBody>) -> Result<HttpResponse, ApiError> {
+pub async fn speak_for_it(cx: Change, body: Body<AdvocacyBody>) -> Reply {
     let id = cx.path_id("id")?;
     let advocacy = body.parse()?;
     let once = cx.idempotency(body.json())?;
@@ -143,7 +140,7 @@ pub async fn speak_for_it(cx: Change, body: Body<AdvocacyBody>) -> Result<HttpRe
     responses((status = 200, body = AdvocatesReport), ReadErrors),
 )]
 #[get("/v1/reports/advocates")]
-pub async fn advocates_report(cx: Read) -> Result<HttpResponse, ApiError> {
+pub async fn advocates_report(cx: Read) -> Reply {
     let (schools, people) = super::reports::schools_and_people(&cx.state).await?;
     Ok(HttpResponse::Ok().json(advocates(&schools, &people)))
 }

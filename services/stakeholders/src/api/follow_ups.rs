@@ -4,7 +4,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::web::Query;
 use actix_web::{HttpResponse, get, post};
 use events::stakeholders::{followup_stream, stakeholder_stream};
-use kernel::http::{self, Body, IdempotencyKeyHeader, OptionalBody, Page};
+use kernel::http::{self, Body, IdempotencyKeyHeader, OptionalBody, Page, Reply};
 use kernel::{Aggregate, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -64,10 +64,7 @@ pub struct FollowUpList {
     responses((status = 200, body = FollowUpList), ListErrors),
 )]
 #[get("/v1/follow-ups")]
-pub async fn list_follow_ups(
-    cx: Read,
-    query: Query<FollowUpQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_follow_ups(cx: Read, query: Query<FollowUpQuery>) -> Reply {
     let view = read_models(&cx.state, None, follow_ups::READS).await?;
     let today = today(&cx.state).await?;
     let list = follow_ups::follow_ups(&view, query.stakeholder_id, query.status, today).await?;
@@ -86,7 +83,7 @@ pub async fn list_follow_ups(
     ),
 )]
 #[get("/v1/follow-ups/{id}")]
-pub async fn get_follow_up(cx: Read) -> Result<HttpResponse, ApiError> {
+pub async fn get_follow_up(cx: Read) -> Reply {
     let id = cx.path_id("id")?;
     Ok(HttpResponse::Ok().json(follow_up(&cx.state, id, None).await?))
 }
@@ -103,10 +100,7 @@ pub async fn get_follow_up(cx: Read) -> Result<HttpResponse, ApiError> {
     ),
 )]
 #[post("/v1/follow-ups")]
-pub async fn schedule_follow_up(
-    cx: Change,
-    body: Body<FollowUpBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn schedule_follow_up(cx: Change, body: Body<FollowUpBody>) -> Reply {
     let new = body.parse()?;
     let once = cx.idempotency(body.json())?;
     let today = today(&cx.state).await?;
@@ -139,10 +133,7 @@ pub async fn schedule_follow_up(
     ),
 )]
 #[post("/v1/follow-ups/{id}/done")]
-pub async fn complete_follow_up(
-    cx: Change,
-    body: OptionalBody<DoneBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn complete_follow_up(cx: Change, body: OptionalBody<DoneBody>) -> Reply {
     let id = cx.path_id("id")?;
     let done = body.parse()?;
     let once = cx.idempotency(body.json())?;

@@ -14,7 +14,7 @@ use eventlog::{ExpectedVersion, KeySelector, NewEvent, RecordedEvent};
 use events::privacy::{PersonalDataErased, PrivacyEvent, erasure_stream};
 use events::stakeholders::stakeholder_stream;
 use events::values::LongText;
-use kernel::http::{Body, Context, FromJson, Roles, store_error};
+use kernel::http::{Body, Context, FromJson, Reply, Roles, store_error};
 use kernel::stream;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -112,10 +112,7 @@ fn view(record: &RecordedEvent) -> Result<ErasureView, ApiError> {
     ),
 )]
 #[delete("/v1/stakeholders/{id}/personal-data")]
-pub async fn erase_personal_data(
-    cx: Context<State, Admins>,
-    body: Body<ErasureBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn erase_personal_data(cx: Context<State, Admins>, body: Body<ErasureBody>) -> Reply {
     let id = cx.path_id("id")?;
     let erasure = body.parse()?;
     let store = cx.state.commands.store();

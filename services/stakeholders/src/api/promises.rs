@@ -8,7 +8,7 @@ use actix_web::{HttpResponse, get, post};
 use events::school::school_stream;
 use events::stakeholders::{PromiseTo, promise_stream, stakeholder_stream};
 use events::values::SchoolId;
-use kernel::http::{self, Body, IdempotencyKeyHeader, Page};
+use kernel::http::{self, Body, IdempotencyKeyHeader, Page, Reply};
 use kernel::{Aggregate, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -71,7 +71,7 @@ pub struct PromiseList {
     responses((status = 200, body = PromiseList), ListErrors),
 )]
 #[get("/v1/promises")]
-pub async fn list_promises(cx: Read, query: Query<PromiseQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list_promises(cx: Read, query: Query<PromiseQuery>) -> Reply {
     let school_id = http::query_param("school_id", query.school_id.as_deref(), SchoolId::parse)?;
     let (status, stakeholder_id, owner) = (query.status, query.stakeholder_id, query.owner.clone());
     let filter = PromiseFilter { status, stakeholder_id, school_id, owner };
@@ -92,7 +92,7 @@ pub async fn list_promises(cx: Read, query: Query<PromiseQuery>) -> Result<HttpR
     ),
 )]
 #[get("/v1/promises/{id}")]
-pub async fn get_promise(cx: Read) -> Result<HttpResponse, ApiError> {
+pub async fn get_promise(cx: Read) -> Reply {
     let id = cx.path_id("id")?;
     Ok(HttpResponse::Ok().json(promise(&cx.state, id, None).await?))
 }
@@ -109,7 +109,7 @@ pub async fn get_promise(cx: Read) -> Result<HttpResponse, ApiError> {
     ),
 )]
 #[post("/v1/promises")]
-pub async fn make_promise(cx: Change, body: Body<PromiseBody>) -> Result<HttpResponse, ApiError> {
+pub async fn make_promise(cx: Change, body: Body<PromiseBody>) -> Reply {
     let new = body.parse()?;
     let once = cx.idempotency(body.json())?;
     let today = today(&cx.state).await?;
@@ -150,11 +150,7 @@ kernel::problem_responses! {
 }
 
 /// Keeps (`kept`) or breaks the promise at the path, with the body's evidence.
-async fn settle(
-    cx: &Change,
-    body: &Body<OutcomeBody>,
-    kept: bool,
-) -> Result<HttpResponse, ApiError> {
+async fn settle(cx: &Change, body: &Body<OutcomeBody>, kept: bool) -> Reply {
     let id = cx.path_id("id")?;
     let outcome = body.parse()?;
     let once = cx.idempotency(body.json())?;
@@ -179,7 +175,7 @@ async fn settle(
     ),
 )]
 #[post("/v1/promises/{id}/kept")]
-pub async fn keep_promise(cx: Change, body: Body<OutcomeBody>) -> Result<HttpResponse, ApiError> {
+pub async fn keep_promise(cx: Change, body: Body<OutcomeBody>) -> Reply {
     settle(&cx, &body, true).await
 }
 
@@ -195,6 +191,6 @@ pub async fn keep_promise(cx: Change, body: Body<OutcomeBody>) -> Result<HttpRes
     ),
 )]
 #[post("/v1/promises/{id}/broken")]
-pub async fn break_promise(cx: Change, body: Body<OutcomeBody>) -> Result<HttpResponse, ApiError> {
+pub async fn break_promise(cx: Change, body: Body<OutcomeBody>) -> Reply {
     settle(&cx, &body, false).await
 }

@@ -7,12 +7,12 @@
 
 use actix_web::{HttpResponse, get, put};
 use events::reminders::{BusinessDaySpan, BusinessDays};
-use kernel::http::{Body, FromJson};
+use kernel::http::{Body, FromJson, Reply};
 use kernel::{Aggregate, Versioned};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
-use web::{ApiError, Fields};
+use web::Fields;
 
 use super::{Change, Read, ReadErrors, SettingErrors, metadata};
 use crate::domain::reminders::{Reminders, RemindersCommand, settings_stream};
@@ -108,7 +108,7 @@ impl FromJson for ReminderSettingsBody {
     responses((status = 200, body = ReminderSettingsView), ReadErrors),
 )]
 #[get("/v1/reminder-settings")]
-pub async fn get_reminder_settings(cx: Read) -> Result<HttpResponse, ApiError> {
+pub async fn get_reminder_settings(cx: Read) -> Reply {
     let reminders = cx.state.reminders.now(cx.state.commands.store()).await?;
     Ok(HttpResponse::Ok().json(ReminderSettingsView::of(&reminders)))
 }
@@ -126,10 +126,7 @@ pub async fn get_reminder_settings(cx: Read) -> Result<HttpResponse, ApiError> {
     ),
 )]
 #[put("/v1/reminder-settings")]
-pub async fn put_reminder_settings(
-    cx: Change,
-    body: Body<ReminderSettingsBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn put_reminder_settings(cx: Change, body: Body<ReminderSettingsBody>) -> Reply {
     let body = body.parse()?;
     let command = RemindersCommand::Set {
         due_soon_business_days: body.due_soon_business_days,

@@ -4,6 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, get};
 use events::reminders::BusinessDaySpan;
 use kernel::ReadModel;
+use kernel::http::Reply;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
@@ -26,7 +27,7 @@ use crate::read_models::{SchoolDoc, Schools, StakeholderDoc, Stakeholders};
     responses((status = 200, body = CoverageReport), ReadErrors),
 )]
 #[get("/v1/reports/coverage")]
-pub async fn coverage_report(cx: Read) -> Result<HttpResponse, ApiError> {
+pub async fn coverage_report(cx: Read) -> Reply {
     let now = now(&cx.state);
     let district = cx.state.district.now(cx.state.commands.store()).await?;
     let (schools, people) = schools_and_people(&cx.state).await?;
@@ -103,7 +104,7 @@ fn parse_params(req: &HttpRequest) -> Result<(Option<BusinessDaySpan>, ReportFor
     ),
 )]
 #[get("/v1/reports/going-cold")]
-pub async fn going_cold_report(cx: Read) -> Result<HttpResponse, ApiError> {
+pub async fn going_cold_report(cx: Read) -> Reply {
     let (days, format) = parse_params(&cx.req)?;
     let as_of = as_of(&cx.state).await?;
     let (schools, people) = schools_and_people(&cx.state).await?;
@@ -154,7 +155,7 @@ pub struct ThemesParams {
     ),
 )]
 #[get("/v1/reports/themes")]
-pub async fn themes_report(cx: Read) -> Result<HttpResponse, ApiError> {
+pub async fn themes_report(cx: Read) -> Reply {
     let params: ThemesParams = report_params(&cx.req)?;
     let vision = cx.state.vision.now(cx.state.commands.store()).await?;
     let (schools, people) = schools_and_people(&cx.state).await?;

@@ -9,7 +9,7 @@ use events::calendar::DistrictCalendar;
 use events::rounds::round_stream;
 use events::stakeholders::StakeholderRole;
 use events::values::ShortText;
-use kernel::http::{Body, FromJson, IdempotencyKeyHeader};
+use kernel::http::{Body, FromJson, IdempotencyKeyHeader, Reply};
 use kernel::{ReadModel, stream};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -91,7 +91,7 @@ pub struct RoundList {
     ),
 )]
 #[post("/v1/meeting-rounds")]
-pub async fn plan_round(cx: Change, body: Body<RoundBody>) -> Result<HttpResponse, ApiError> {
+pub async fn plan_round(cx: Change, body: Body<RoundBody>) -> Reply {
     let plan = body.parse()?;
     let once = cx.idempotency(body.json())?;
     let district = cx.state.district.now(cx.state.commands.store()).await?;
@@ -150,7 +150,7 @@ async fn one_round(
     responses((status = 200, body = RoundList), ReadErrors),
 )]
 #[get("/v1/meeting-rounds")]
-pub async fn list_rounds(cx: Read) -> Result<HttpResponse, ApiError> {
+pub async fn list_rounds(cx: Read) -> Reply {
     let district = cx.state.district.now(cx.state.commands.store()).await?;
     let now = now(&cx.state);
     let view = read_models(&cx.state, None, &[Rounds::NAME, Stakeholders::NAME]).await?;
@@ -177,7 +177,7 @@ pub async fn list_rounds(cx: Read) -> Result<HttpResponse, ApiError> {
     ),
 )]
 #[get("/v1/meeting-rounds/{id}")]
-pub async fn get_round(cx: Read) -> Result<HttpResponse, ApiError> {
+pub async fn get_round(cx: Read) -> Reply {
     let id = cx.path_id("id")?;
     let district = cx.state.district.now(cx.state.commands.store()).await?;
     let round = one_round(&cx.state, id, None, &district.0.calendar, now(&cx.state)).await?;

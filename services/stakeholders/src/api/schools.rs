@@ -11,7 +11,7 @@ use actix_web::{HttpResponse, delete, get, put};
 use events::school::school_stream;
 use events::stakeholders::stakeholder_stream;
 use events::values::SchoolId;
-use kernel::http::{self, Body, Context, Page};
+use kernel::http::{self, Body, Context, Page, Reply};
 use kernel::{Aggregate, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -74,7 +74,7 @@ pub struct SchoolList {
     responses((status = 200, body = SchoolList), ListErrors),
 )]
 #[get("/v1/schools")]
-pub async fn list_schools(cx: Read, query: Query<SchoolQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list_schools(cx: Read, query: Query<SchoolQuery>) -> Reply {
     let view = read_models(&cx.state, None, schools::LIST_READS).await?;
     let list = schools::schools(&view, query.agreement_status).await?;
     let (schools, page) = http::page(list, query.limit, query.offset)?;
@@ -94,7 +94,7 @@ pub async fn list_schools(cx: Read, query: Query<SchoolQuery>) -> Result<HttpRes
     ),
 )]
 #[get("/v1/schools/{school_id}")]
-pub async fn get_school(cx: Read) -> Result<HttpResponse, ApiError> {
+pub async fn get_school(cx: Read) -> Reply {
     let school_id = self::school_id(&cx)?;
     Ok(HttpResponse::Ok().json(school_view(&cx.state, &school_id, None).await?))
 }
@@ -118,7 +118,7 @@ pub async fn get_school(cx: Read) -> Result<HttpResponse, ApiError> {
     ),
 )]
 #[put("/v1/schools/{school_id}")]
-pub async fn put_school(cx: Change, body: Body<SchoolBody>) -> Result<HttpResponse, ApiError> {
+pub async fn put_school(cx: Change, body: Body<SchoolBody>) -> Reply {
     let school_id = self::school_id(&cx)?;
     let name = body.parse()?.name;
     let stream = stream(school_stream(&school_id));
@@ -158,10 +158,7 @@ pub async fn put_school(cx: Change, body: Body<SchoolBody>) -> Result<HttpRespon
     ),
 )]
 #[put("/v1/schools/{school_id}/agreement")]
-pub async fn sign_agreement(
-    cx: Change,
-    body: Body<SignatureBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn sign_agreement(cx: Change, body: Body<SignatureBody>) -> Reply {
     let school_id = self::school_id(&cx)?;
     let signature = body.parse()?;
     let today = today(&cx.state).await?;
@@ -198,10 +195,7 @@ pub async fn sign_agreement(
     ),
 )]
 #[delete("/v1/schools/{school_id}/agreement")]
-pub async fn withdraw_agreement(
-    cx: Change,
-    body: Body<WithdrawalBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn withdraw_agreement(cx: Change, body: Body<WithdrawalBody>) -> Reply {
     let school_id = self::school_id(&cx)?;
     let withdrawal = body.parse()?;
     let today = today(&cx.state).await?;

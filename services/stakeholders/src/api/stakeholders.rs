@@ -24,7 +24,7 @@ use events::stakeholders::{
     EmailEvent, StakeholderRole, email_holder, email_stream, stakeholder_stream,
 };
 use events::values::{Email, SchoolId};
-use kernel::http::{self, Body, IdempotencyKeyHeader, Page};
+use kernel::http::{self, Body, IdempotencyKeyHeader, Page, Reply};
 use kernel::{Aggregate, ReadModel, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -90,10 +90,7 @@ pub struct StakeholderList {
     responses((status = 200, body = StakeholderList), ListErrors),
 )]
 #[get("/v1/stakeholders")]
-pub async fn list_stakeholders(
-    cx: Read,
-    query: Query<StakeholderQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_stakeholders(cx: Read, query: Query<StakeholderQuery>) -> Reply {
     let school_id = http::query_param("school_id", query.school_id.as_deref(), SchoolId::parse)?;
     let filter = StakeholderFilter { role: query.role, school_id };
     let view = read_models(&cx.state, None, stakeholders::READS).await?;
@@ -163,10 +160,7 @@ fn email_claim(
     ),
 )]
 #[post("/v1/stakeholders")]
-pub async fn register_stakeholder(
-    cx: Change,
-    body: Body<ProfileBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn register_stakeholder(cx: Change, body: Body<ProfileBody>) -> Reply {
     let profile = Profile::from(body.parse()?);
     let once = cx.idempotency(body.json())?;
     let registered = registered_with(&cx.state, &profile.email).await?;
@@ -250,7 +244,7 @@ pub async fn register_stakeholder(
     ),
 )]
 #[get("/v1/stakeholders/{id}")]
-pub async fn get_stakeholder(cx: Read) -> Result<HttpResponse, ApiError> {
+pub async fn get_stakeholder(cx: Read) -> Reply {
     let id = cx.path_id("id")?;
     Ok(HttpResponse::Ok().json(stakeholder_view(&cx.state, id, None).await?))
 }
@@ -273,10 +267,7 @@ pub async fn get_stakeholder(cx: Read) -> Result<HttpResponse, ApiError> {
     ),
 )]
 #[put("/v1/stakeholders/{id}")]
-pub async fn update_stakeholder(
-    cx: Change,
-    body: Body<ProfileBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn update_stakeholder(cx: Change, body: Body<ProfileBody>) -> Reply {
     let id = cx.path_id("id")?;
     let profile = Profile::from(body.parse()?);
     let own = stream(stakeholder_stream(id));
@@ -327,10 +318,7 @@ pub async fn update_stakeholder(
     ),
 )]
 #[post("/v1/stakeholders/{id}/conversations")]
-pub async fn hold_conversation(
-    cx: Change,
-    body: Body<ConversationBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn hold_conversation(cx: Change, body: Body<ConversationBody>) -> Reply {
     let id = cx.path_id("id")?;
     let conversation = body.parse()?;
     let once = cx.idempotency(body.json())?;

@@ -4,12 +4,12 @@
 use actix_web::{HttpResponse, get, put};
 use events::stakeholders::Theme;
 use events::values::{LongText, ShortText, ThemeId};
-use kernel::http::{Body, FromJson};
+use kernel::http::{Body, FromJson, Reply};
 use kernel::{Aggregate, Versioned};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
-use web::{ApiError, Fields};
+use web::Fields;
 
 use super::{Change, Read, ReadErrors, SettingErrors, metadata};
 use crate::domain::vision::{SetVision, Vision, vision_stream};
@@ -70,7 +70,7 @@ impl FromJson for VisionBody {
     responses((status = 200, body = VisionView), ReadErrors),
 )]
 #[get("/v1/vision")]
-pub async fn get_vision(cx: Read) -> Result<HttpResponse, ApiError> {
+pub async fn get_vision(cx: Read) -> Reply {
     let vision = cx.state.vision.now(cx.state.commands.store()).await?;
     Ok(HttpResponse::Ok().json(VisionView::of(&vision)))
 }
@@ -88,7 +88,7 @@ pub async fn get_vision(cx: Read) -> Result<HttpResponse, ApiError> {
     ),
 )]
 #[put("/v1/vision")]
-pub async fn put_vision(cx: Change, body: Body<VisionBody>) -> Result<HttpResponse, ApiError> {
+pub async fn put_vision(cx: Change, body: Body<VisionBody>) -> Reply {
     let VisionBody { statement, themes } = body.parse()?;
     let command = SetVision { statement, themes };
     cx.state

@@ -5,7 +5,7 @@ use actix_web::web::Query;
 use actix_web::{HttpResponse, get, post};
 use events::stakeholders::{WishStatus, wish_stream};
 use events::values::SchoolId;
-use kernel::http::{self, Body, IdempotencyKeyHeader, Page};
+use kernel::http::{self, Body, IdempotencyKeyHeader, Page, Reply};
 use kernel::{Aggregate, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -58,7 +58,7 @@ pub struct WishList {
     responses((status = 200, body = WishList), ListErrors),
 )]
 #[get("/v1/wishes")]
-pub async fn list_wishes(cx: Read, query: Query<WishQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list_wishes(cx: Read, query: Query<WishQuery>) -> Reply {
     let school_id = http::query_param("school_id", query.school_id.as_deref(), SchoolId::parse)?;
     let filter =
         WishFilter { status: query.status, stakeholder_id: query.stakeholder_id, school_id };
@@ -79,7 +79,7 @@ pub async fn list_wishes(cx: Read, query: Query<WishQuery>) -> Result<HttpRespon
     ),
 )]
 #[get("/v1/wishes/{id}")]
-pub async fn get_wish(cx: Read) -> Result<HttpResponse, ApiError> {
+pub async fn get_wish(cx: Read) -> Reply {
     let id = cx.path_id("id")?;
     Ok(HttpResponse::Ok().json(wish(&cx.state, id, None).await?))
 }
@@ -98,7 +98,7 @@ pub async fn get_wish(cx: Read) -> Result<HttpResponse, ApiError> {
     ),
 )]
 #[post("/v1/wishes/{id}/progress")]
-pub async fn progress_wish(cx: Change, body: Body<ProgressBody>) -> Result<HttpResponse, ApiError> {
+pub async fn progress_wish(cx: Change, body: Body<ProgressBody>) -> Reply {
     let id = cx.path_id("id")?;
     let progress = body.parse()?;
     let once = cx.idempotency(body.json())?;

@@ -17,7 +17,7 @@ use events::district::{District, DistrictSet, SlaTargets};
 use events::school_year::StartMonth;
 use events::values::{Email, ShortText};
 use kernel::http::Context;
-use kernel::http::{Body, Caller, Roles};
+use kernel::http::{Body, Caller, Reply, Roles};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use web::ApiError;
@@ -132,10 +132,7 @@ fn date<R>(cx: &Context<State, R>) -> Result<NaiveDate, ApiError> {
     ),
 )]
 #[get("/v1/district")]
-pub async fn get_district(
-    state: Data<State>,
-    _: Caller<AnyRole>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get_district(state: Data<State>, _: Caller<AnyRole>) -> Reply {
     let district = state.district().await?;
     Ok(HttpResponse::Ok().json(DistrictView::of(&district.0, state.clock.now())))
 }
@@ -154,10 +151,7 @@ pub async fn get_district(
     ),
 )]
 #[put("/v1/district")]
-pub async fn put_district(
-    cx: Context<State, Admins>,
-    body: Body<DistrictBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn put_district(cx: Context<State, Admins>, body: Body<DistrictBody>) -> Reply {
     let DistrictBody(set) = body.parse()?;
     let district = change(&cx, DistrictCommand::Set(set)).await?;
     Ok(HttpResponse::Ok().json(DistrictView::of(&district, cx.state.clock.now())))
@@ -179,7 +173,7 @@ pub async fn put_district(
     ),
 )]
 #[put("/v1/district/closures/{date}")]
-pub async fn put_closure(cx: Change, body: Body<ClosureBody>) -> Result<HttpResponse, ApiError> {
+pub async fn put_closure(cx: Change, body: Body<ClosureBody>) -> Reply {
     let date = self::date(&cx)?;
     let reason = body.parse()?.reason;
     let district = change(&cx, DistrictCommand::Close { date, reason }).await?;
@@ -198,7 +192,7 @@ pub async fn put_closure(cx: Change, body: Body<ClosureBody>) -> Result<HttpResp
     ),
 )]
 #[delete("/v1/district/closures/{date}")]
-pub async fn delete_closure(cx: Change) -> Result<HttpResponse, ApiError> {
+pub async fn delete_closure(cx: Change) -> Reply {
     let date = self::date(&cx)?;
     let district = change(&cx, DistrictCommand::Reopen { date }).await?;
     Ok(HttpResponse::Ok().json(DistrictView::of(&district, cx.state.clock.now())))
@@ -238,7 +232,7 @@ fn sla_view(district: &District) -> Result<SlaView, ApiError> {
     ),
 )]
 #[get("/v1/sla")]
-pub async fn get_sla(state: Data<State>, who: Caller<AnyRole>) -> Result<HttpResponse, ApiError> {
+pub async fn get_sla(state: Data<State>, who: Caller<AnyRole>) -> Reply {
     let mut view = sla_view(&state.district().await?.0)?;
     if !who.has_any(&SEE_PEOPLE) && view.targets.escalate_to.is_some() {
         view.targets.escalate_to = Some(redacted_email());
@@ -264,7 +258,7 @@ pub async fn get_sla(state: Data<State>, who: Caller<AnyRole>) -> Result<HttpRes
     ),
 )]
 #[put("/v1/sla")]
-pub async fn put_sla(cx: Change, body: Body<SlaBody>) -> Result<HttpResponse, ApiError> {
+pub async fn put_sla(cx: Change, body: Body<SlaBody>) -> Reply {
     let SlaBody(targets) = body.parse()?;
     let district = change(&cx, DistrictCommand::SetTargets(targets)).await?;
     Ok(HttpResponse::Ok().json(sla_view(&district)?))

@@ -15,7 +15,7 @@ use actix_web::{HttpResponse, HttpResponseBuilder, post};
 use events::values::Email;
 use kernel::ReadModel;
 use kernel::Run;
-use kernel::http::{Body, IDEMPOTENT_REPLAYED, IdempotencyKeyHeader, OptionalBody};
+use kernel::http::{Body, IDEMPOTENT_REPLAYED, IdempotencyKeyHeader, OptionalBody, Reply};
 use serde_json::Value;
 use uuid::Uuid;
 use web::ApiError;
@@ -123,7 +123,7 @@ async fn requester_of(state: &State, id: Uuid) -> Result<Option<Uuid>, ApiError>
     ),
 )]
 #[post("/v1/purchases/{id}/calls")]
-pub async fn log_call(cx: Change, body: Body<CallBody>) -> Result<HttpResponse, ApiError> {
+pub async fn log_call(cx: Change, body: Body<CallBody>) -> Reply {
     let id = cx.path_id("id")?;
     let call = body.parse()?;
     let requester = requester_of(&cx.state, id).await?;
@@ -164,10 +164,7 @@ pub async fn log_call(cx: Change, body: Body<CallBody>) -> Result<HttpResponse, 
     ),
 )]
 #[post("/v1/purchases/{id}/alternatives")]
-pub async fn propose_alternative(
-    cx: Change,
-    body: Body<AlternativeBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn propose_alternative(cx: Change, body: Body<AlternativeBody>) -> Reply {
     let id = cx.path_id("id")?;
     let proposal = body.parse()?;
     let lines = proposal.lines.clone().unwrap_or_default();
@@ -207,10 +204,7 @@ pub async fn propose_alternative(
     ),
 )]
 #[post("/v1/purchases/{id}/alternatives/{alt_id}/accept")]
-pub async fn accept_alternative(
-    cx: Change,
-    body: OptionalBody<AcceptBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn accept_alternative(cx: Change, body: OptionalBody<AcceptBody>) -> Reply {
     let id = cx.path_id("id")?;
     let alternative_id = cx.path_id("alt_id")?;
     let occurred_at = body.parse()?.occurred_at;
@@ -244,10 +238,7 @@ pub async fn accept_alternative(
     ),
 )]
 #[post("/v1/purchases/{id}/approve")]
-pub async fn approve(
-    cx: Change,
-    body: OptionalBody<ApproveBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn approve(cx: Change, body: OptionalBody<ApproveBody>) -> Reply {
     let id = cx.path_id("id")?;
     let approval = body.parse()?;
     let approve = |_: &Purchase| PurchaseCommand::Approve {
@@ -277,7 +268,7 @@ pub async fn approve(
     ),
 )]
 #[post("/v1/purchases/{id}/cancel")]
-pub async fn cancel(cx: Change, body: Body<CancelBody>) -> Result<HttpResponse, ApiError> {
+pub async fn cancel(cx: Change, body: Body<CancelBody>) -> Reply {
     let id = cx.path_id("id")?;
     let cancellation = body.parse()?;
     let cancel = |_: &Purchase| PurchaseCommand::Cancel {
@@ -303,10 +294,7 @@ pub async fn cancel(cx: Change, body: Body<CancelBody>) -> Result<HttpResponse, 
     ),
 )]
 #[post("/v1/purchases/{id}/waiting")]
-pub async fn wait_on_requester(
-    cx: Change,
-    body: Body<WaitingBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn wait_on_requester(cx: Change, body: Body<WaitingBody>) -> Reply {
     let id = cx.path_id("id")?;
     let note = body.parse()?.note;
     let now = cx.state.clock.now();

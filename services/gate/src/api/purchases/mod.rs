@@ -11,7 +11,7 @@ use actix_web::{HttpResponse, get};
 use auth::{Principal, Role};
 use events::gate::PurchaseStatus;
 use kernel::ReadModel;
-use kernel::http::{self, Caller};
+use kernel::http::{self, Caller, Reply};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -73,7 +73,7 @@ pub async fn list_purchases(
     state: Data<State>,
     who: Caller<Readers>,
     query: Query<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let order = query.sort.unwrap_or_default();
     if query.after.is_some_and(|a| a > i64::MAX as u64) {
         return Err(ApiError::bad_request(
@@ -140,11 +140,7 @@ async fn visible(state: &State, principal: &Principal, id: Uuid) -> Result<Purch
     ),
 )]
 #[get("/v1/purchases/{id}")]
-pub async fn get_purchase(
-    state: Data<State>,
-    who: Caller<Readers>,
-    id: Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get_purchase(state: Data<State>, who: Caller<Readers>, id: Path<String>) -> Reply {
     let id = http::path_id("id", &id)?;
     Ok(HttpResponse::Ok().json(visible(&state, &who, id).await?))
 }

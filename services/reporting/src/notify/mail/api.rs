@@ -8,7 +8,7 @@ use auth::{Principal, Role};
 use eventlog::ExpectedVersion;
 use events::notifications::{MailPreferenceEvent, MailPreferenceSet, mail_preference_stream};
 use events::values::Email;
-use kernel::http::{self, Body, Caller, FromJson, Roles, store_error};
+use kernel::http::{self, Body, Caller, FromJson, Reply, Roles, store_error};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -97,7 +97,7 @@ pub async fn get_preference(
     who: Caller<AnyRole>,
     service: Data<Reporting>,
     email: Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let email = address(&email, &who)?;
     let (_, opted_out) = current(&service, &email).await?;
     Ok(HttpResponse::Ok().json(PreferenceView { email: email.to_string(), opted_out }))
@@ -123,7 +123,7 @@ pub async fn put_preference(
     req: HttpRequest,
     email: Path<String>,
     body: Body<PreferenceBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let email = address(&email, &who)?;
     let opted_out = body.parse()?.opted_out;
     let stream = kernel::stream(mail_preference_stream(email.as_str()));
