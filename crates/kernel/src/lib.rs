@@ -16,7 +16,7 @@
 //!
 //! ```ignore
 //! #[post("/v1/purchases/{id}/cancel")]
-//! pub async fn cancel(cx: Context<State, Writers>, body: Body<CancelBody>) -> Result<HttpResponse, ApiError> {
+//! pub async fn cancel(cx: Context<State, Writers>, body: Body<CancelBody>) -> Reply {
 //!     let id = cx.path_id("id")?;
 //!     let reason = body.parse()?.reason;
 //!     cx.state.commands.run(&cx.metadata("gate"), purchase_stream(id), &[], |p: &Purchase, _| {

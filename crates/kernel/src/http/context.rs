@@ -18,7 +18,7 @@ use super::{Caller, Idempotency, Roles};
 /// `Idempotency-Key` of what the handler appends:
 ///
 /// ```ignore
-/// pub async fn cancel(cx: Context<State, Writers>, body: Body<CancelBody>) -> Result<HttpResponse, ApiError> {
+/// pub async fn cancel(cx: Context<State, Writers>, body: Body<CancelBody>) -> Reply {
 ///     let id = cx.path_id("id")?;
 ///     …
 /// }

@@ -16,11 +16,10 @@
 //! ```ignore
 //! #[utoipa::path(params(("id" = Uuid, Path), IdempotencyKeyHeader), …)]
 //! #[post("/v1/purchases/{id}/calls")]
-//! pub async fn log_call(state: Data<State>, who: Caller<Writers>, req: HttpRequest,
-//!                       id: Path<String>, body: Body<CallBody>) -> Result<HttpResponse, ApiError> {
-//!     let once = Idempotency::of(&who, &req, body.json())?;
+//! pub async fn log_call(cx: Context<State, Writers>, body: Body<CallBody>) -> Reply {
+//!     let once = cx.idempotency(body.json())?;
 //!     …
-//!     match state.commands.run_idempotent(&meta, once.as_ref(), &[call_id], stream, &[], decide).await? {
+//!     match cx.state.commands.run_idempotent(&meta, once.as_ref(), &[call_id], stream, &[], decide).await? {
 //!         Run::Done(done) => …,        // answer 201
 //!         Run::Repeat(first) => …,     // answer 201 again, from `first`, with `replayed()`
 //!     }
