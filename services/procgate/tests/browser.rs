@@ -177,6 +177,16 @@ impl Session {
         self.client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
     }
 
+    /// Fills `fields` (selector, text), submits the form of the section `section` names (its
+    /// `aria-labelledby`), and waits for `css` saying `text`.
+    async fn submit(&self, section: &str, fields: &[(&str, &str)], css: &str, text: &str) {
+        for (field, value) in fields {
+            self.fill(field, value).await;
+        }
+        self.click(&format!("section[aria-labelledby={section}] button[type=submit]")).await;
+        self.shows(css, text).await;
+    }
+
     async fn key(&self, key: char) {
         let keys = KeyActions::new("keyboard".into())
             .then(KeyAction::Down { value: key })
@@ -272,9 +282,8 @@ async fn an_it_technicians_day_and_the_ctos_reports_in_chromium() {
     b.check("a purchase").await;
 
     // Cancelling first is refused, and the page says why: call before cancel.
-    b.fill("#x-reason", "Not a supported model").await;
-    b.click("section[aria-labelledby=cancel] button[type=submit]").await;
-    b.shows(".problem", "Call before cancel").await;
+    let reason = [("#x-reason", "Not a supported model")];
+    b.submit("cancel", &reason, ".problem", "Call before cancel").await;
     b.check("a refused cancel").await;
     // The screenshot shows the refusal, where it was tried.
     let show = "document.querySelector('.problem').scrollIntoView({block: 'center'}); return true;";
@@ -283,19 +292,18 @@ async fn an_it_technicians_day_and_the_ctos_reports_in_chromium() {
 
     // The call that reached the requester, with their goal.
     b.click("#c-reached").await;
-    b.fill("#c-goal", "A reading lab with tablets for every pupil").await;
-    b.fill("#c-name", "Pat Requester").await;
-    b.fill("#c-phone", "555-0100").await;
-    b.click("section[aria-labelledby=log-call] button[type=submit]").await;
-    b.shows(".notice", "The call is logged.").await;
+    let call = [
+        ("#c-goal", "A reading lab with tablets for every pupil"),
+        ("#c-name", "Pat Requester"),
+        ("#c-phone", "555-0100"),
+    ];
+    b.submit("log-call", &call, ".notice", "The call is logged.").await;
 
     // An alternative, then the cancellation goes through.
-    b.fill("#a-description", "The supported tablet from the catalog, with a case").await;
-    b.click("section[aria-labelledby=propose] button[type=submit]").await;
-    b.shows(".notice", "The alternative is proposed.").await;
-    b.fill("#x-reason", "Replaced by the supported tablet").await;
-    b.click("section[aria-labelledby=cancel] button[type=submit]").await;
-    b.shows(".notice", "The purchase is cancelled.").await;
+    let alternative = [("#a-description", "The supported tablet from the catalog, with a case")];
+    b.submit("propose", &alternative, ".notice", "The alternative is proposed.").await;
+    let reason = [("#x-reason", "Replaced by the supported tablet")];
+    b.submit("cancel", &reason, ".notice", "The purchase is cancelled.").await;
     b.shows(".badge", "cancelled").await;
     b.check("a cancelled purchase").await;
 
