@@ -28,6 +28,7 @@ pub fn time_text(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// The content hash of an event (see the module's documentation).
 pub fn content_hash(
     id: &Uuid,
     stream: &str,
@@ -43,12 +44,12 @@ pub fn content_hash(
     digest(fields, &time_text(recorded_at), data.to_string().as_bytes(), &metadata)
 }
 
-/// The hash of an event's fields, each length-prefixed after the domain: `ids` are its id, stream
-/// and type; the rest are the canonical texts of its recorded time, data and metadata.
-fn digest(ids: [&[u8]; 3], recorded_at: &str, data: &[u8], metadata: &str) -> Hash {
+/// The hash of an event's fields, each length-prefixed after the domain: `identity` is its id,
+/// stream and type; the rest are the canonical texts of its recorded time, data and metadata.
+fn digest(identity: [&[u8]; 3], recorded_at: &str, data: &[u8], metadata: &str) -> Hash {
     let mut h = Sha256::new();
     field(&mut h, b"procgate-event-v1");
-    for bytes in ids {
+    for bytes in identity {
         field(&mut h, bytes);
     }
     field(&mut h, recorded_at.as_bytes());
