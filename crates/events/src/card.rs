@@ -486,25 +486,11 @@ mod tests {
     use crate::testing::round_trip;
 
     fn recorded(technology: Option<TechnologyReason>, credit: bool) -> CardTransactionRecorded {
-        let reference = BankReference::parse("24692164129100012345678").unwrap();
         CardTransactionRecorded {
-            transaction_id: transaction_id(&reference),
-            reference,
-            statement_id: Uuid::from_u128(1),
-            line: 2,
-            card_id: Uuid::from_u128(2),
-            card_last4: CardLast4::parse("4821").unwrap(),
-            holder_email: Email::parse("pat.lee@district.org").unwrap(),
-            school_id: SchoolId::parse("lincoln-elem").unwrap(),
-            transaction_date: "2025-10-03".parse().unwrap(),
             posted_on: Some("2025-10-05".parse().unwrap()),
-            merchant: ShortText::parse("BEST BUY #1234").unwrap(),
-            mcc: Mcc::parse("5732").unwrap(),
-            amount: Money::parse("1299.99").unwrap(),
             credit,
-            currency: Currency::parse("USD").unwrap(),
             technology,
-            policy_version: 3,
+            ..crate::testing::card_transaction("24692164129100012345678")
         }
     }
 

@@ -11,10 +11,12 @@ use uuid::Uuid;
 
 use crate::EventFamily;
 use crate::calendar::{BusinessHours, ClockTime, TimeZoneName, Weekday};
+use crate::card::{CardTransactionRecorded, TechnologyReason, transaction_id};
 use crate::district::DistrictSet;
-use crate::gate::{PurchaseLine, PurchaseSubmitted};
+use crate::gate::{Decision, PurchaseDecided, PurchaseLine, PurchaseSubmitted, Reason, ReasonCode};
 use crate::values::{
-    Category, Currency, Email, ExternalRef, Money, PaymentMethod, Quantity, SchoolId, ShortText,
+    BankReference, CardLast4, Category, Currency, Email, ExternalRef, Mcc, Money, PaymentMethod,
+    Quantity, SchoolId, ShortText,
 };
 
 /// The district "Springfield" in `zone` (an IANA name), open 08:00 to 17:00 on weekdays.
@@ -85,6 +87,47 @@ pub fn line(description: &str, category: &str, quantity: u32, unit_price: &str) 
         category: Category::parse(category).expect("a slug"),
         quantity: Quantity::new(quantity).expect("a quantity"),
         unit_price: Money::parse(unit_price).expect("an amount"),
+    }
+}
+
+/// The gate's answer to [`gaming_laptop`]: held, its one line not in the catalog (policy 1, at
+/// a school that signed).
+pub fn laptop_held() -> PurchaseDecided {
+    PurchaseDecided {
+        decision: Decision::Held,
+        reasons: vec![Reason {
+            code: ReasonCode::NotInCatalog,
+            line: Some(0),
+            detail: "The gaming laptop is not in the district's standards catalog.".into(),
+        }],
+        policy_version: 1,
+        school_gated: true,
+    }
+}
+
+/// A card transaction as a statement import records it: `reference`, 1,299.99 USD at BEST BUY
+/// #1234 (MCC 5732, technology by its MCC) on 2025-10-03, on the card ending 4821 of
+/// `pat.lee@district.org` at `lincoln-elem`, line 2 of statement 1, under policy 3.
+pub fn card_transaction(reference: &str) -> CardTransactionRecorded {
+    let reference = BankReference::parse(reference).expect("a bank reference");
+    CardTransactionRecorded {
+        transaction_id: transaction_id(&reference),
+        reference,
+        statement_id: Uuid::from_u128(1),
+        line: 2,
+        card_id: Uuid::from_u128(2),
+        card_last4: CardLast4::parse("4821").expect("four digits"),
+        holder_email: Email::parse("pat.lee@district.org").expect("an address"),
+        school_id: SchoolId::parse("lincoln-elem").expect("a slug"),
+        transaction_date: "2025-10-03".parse().expect("a date"),
+        posted_on: None,
+        merchant: ShortText::parse("BEST BUY #1234").expect("a merchant"),
+        mcc: Mcc::parse("5732").expect("an MCC"),
+        amount: Money::parse("1299.99").expect("an amount"),
+        credit: false,
+        currency: Currency::parse("USD").expect("a currency"),
+        technology: Some(TechnologyReason::Mcc),
+        policy_version: 3,
     }
 }
 

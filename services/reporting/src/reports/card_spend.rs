@@ -224,11 +224,9 @@ pub(crate) mod fixtures {
     use events::card::{
         CardMatchUndone, CardTransactionAmbiguous, CardTransactionEvent, CardTransactionFlagged,
         CardTransactionMatched, CardTransactionRecorded, FlagReason, MatchHow, MatchMethod,
-        TechnologyReason, transaction_id,
+        TechnologyReason,
     };
-    use events::values::{
-        BankReference, CardLast4, Currency, Email, LongText, Mcc, Money, SchoolId, ShortText,
-    };
+    use events::values::{LongText, Money, SchoolId, ShortText};
     use kernel::ReadModel;
     use serde_json::Value;
     use uuid::Uuid;
@@ -261,25 +259,14 @@ pub(crate) mod fixtures {
         }
 
         pub fn recorded(&self) -> CardTransactionEvent {
-            let reference = BankReference::parse(self.reference).unwrap();
             CardTransactionRecorded {
-                transaction_id: transaction_id(&reference),
-                reference,
-                statement_id: Uuid::from_u128(1),
-                line: 2,
-                card_id: Uuid::from_u128(2),
-                card_last4: CardLast4::parse("4821").unwrap(),
-                holder_email: Email::parse("pat.lee@district.org").unwrap(),
                 school_id: SchoolId::parse(self.school).unwrap(),
                 transaction_date: self.date,
-                posted_on: None,
                 merchant: ShortText::parse(self.merchant).unwrap(),
-                mcc: Mcc::parse("5732").unwrap(),
                 amount: Money::from_cents(self.cents).unwrap(),
                 credit: self.credit,
-                currency: Currency::parse("USD").unwrap(),
                 technology: self.technology.then_some(TechnologyReason::Mcc),
-                policy_version: 3,
+                ..events::testing::card_transaction(self.reference)
             }
             .into()
         }

@@ -10,9 +10,7 @@ use std::time::Duration;
 use auth::Role;
 use chrono::TimeDelta;
 use eventlog::{Actor, ExpectedVersion, Metadata, NewEvent, Store};
-use events::gate::{
-    Decision, PurchaseDecided, PurchaseEvent, PurchaseSubmitted, Reason, ReasonCode,
-};
+use events::gate::{PurchaseEvent, PurchaseSubmitted};
 use events::values::ExternalRef;
 use reporting::Reporting;
 use reporting::notify::mail::{MailSettings, SmtpSecurity};
@@ -146,16 +144,7 @@ async fn held_purchase(store: &Store) -> Uuid {
         external_ref: ExternalRef::parse("REQ-77").unwrap(),
         ..events::testing::gaming_laptop(id)
     });
-    let decided = PurchaseEvent::from(PurchaseDecided {
-        decision: Decision::Held,
-        reasons: vec![Reason {
-            code: ReasonCode::NotInCatalog,
-            line: Some(0),
-            detail: "The gaming laptop is not in the district's standards catalog.".into(),
-        }],
-        policy_version: 1,
-        school_gated: true,
-    });
+    let decided = PurchaseEvent::from(events::testing::laptop_held());
     let meta = Metadata::new(Actor::new("erp", "finance"), "gate");
     let events: Vec<NewEvent> =
         [submitted, decided].iter().map(|e| kernel::new_event(e, meta.clone())).collect();

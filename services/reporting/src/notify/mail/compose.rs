@@ -223,7 +223,7 @@ fn followup(facts: &Facts, id: Uuid, template: &'static str, subject: String) ->
 
 #[cfg(test)]
 mod tests {
-    use events::gate::{PurchaseDecided, Reason, ReasonCode};
+
     use events::notifications::mail_id;
 
     use super::*;
@@ -250,16 +250,7 @@ mod tests {
     #[test]
     fn a_held_purchase_tells_it_staff_and_the_requester_why_in_plain_words() {
         let id = Uuid::from_u128(1);
-        let decided = PurchaseEvent::from(PurchaseDecided {
-            decision: Decision::Held,
-            reasons: vec![Reason {
-                code: ReasonCode::NotInCatalog,
-                line: Some(0),
-                detail: "The gaming laptop is not in the district's standards catalog.".into(),
-            }],
-            policy_version: 1,
-            school_gated: true,
-        });
+        let decided = PurchaseEvent::from(events::testing::laptop_held());
         let out = messages(&Published::Purchase(decided), &id.to_string(), &facts(id));
         let to: Vec<(&str, &str)> = out.iter().map(|m| (m.to.as_str(), m.template)).collect();
         assert_eq!(
