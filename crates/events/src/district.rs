@@ -18,12 +18,10 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 
 use crate::calendar::{BusinessHours, DistrictCalendar, TimeZoneName};
 use crate::school_year::{SchoolYear, StartMonth};
-use crate::values::{Email, PaymentMethod, ShortText, ValueError};
+use crate::values::{Email, PaymentMethod, ShortText, ValueError, int_value};
 
 /// The category of the district stream.
 pub const DISTRICT_CATEGORY: &str = "district";
@@ -81,39 +79,15 @@ impl BusinessMinutes {
             ))
         }
     }
-
-    pub fn get(self) -> u32 {
-        self.0
-    }
 }
 
-impl TryFrom<u32> for BusinessMinutes {
-    type Error = ValueError;
-    fn try_from(value: u32) -> Result<Self, ValueError> {
-        Self::new(value)
-    }
-}
-
-impl From<BusinessMinutes> for u32 {
-    fn from(value: BusinessMinutes) -> Self {
-        value.0
-    }
-}
-
-impl utoipa::PartialSchema for BusinessMinutes {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
-            .description(Some("Business minutes: a whole number from 1 to 100000."))
-            .minimum(Some(1))
-            .maximum(Some(BusinessMinutes::MAX))
-            .examples([serde_json::json!(240)])
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for BusinessMinutes {}
+int_value!(
+    BusinessMinutes(u32),
+    1,
+    BusinessMinutes::MAX,
+    "Business minutes: a whole number from 1 to 100000.",
+    240
+);
 
 /// Targets that differ for one payment method; what is absent is the default's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

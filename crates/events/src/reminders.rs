@@ -47,14 +47,12 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use uuid::Uuid;
 
 use crate::calendar::{ClockTime, DistrictCalendar};
 use crate::district::District;
 use crate::stakeholders::{FollowUpEvent, PromiseEvent, PromiseTo};
-use crate::values::ValueError;
+use crate::values::{ValueError, int_value};
 
 /// The category of the reminders' streams (and of their settings').
 pub const REMINDER_CATEGORY: &str = "reminder";
@@ -92,10 +90,6 @@ impl BusinessDays {
             ))
         }
     }
-
-    pub fn get(self) -> u8 {
-        self.0
-    }
 }
 
 impl Default for BusinessDays {
@@ -104,33 +98,13 @@ impl Default for BusinessDays {
     }
 }
 
-impl TryFrom<u8> for BusinessDays {
-    type Error = ValueError;
-    fn try_from(value: u8) -> Result<Self, ValueError> {
-        Self::new(value)
-    }
-}
-
-impl From<BusinessDays> for u8 {
-    fn from(value: BusinessDays) -> Self {
-        value.0
-    }
-}
-
-impl utoipa::PartialSchema for BusinessDays {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
-            .description(Some("Business days: a whole number from 0 to 20."))
-            .minimum(Some(0))
-            .maximum(Some(BusinessDays::MAX))
-            .examples([serde_json::json!(2)])
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for BusinessDays {}
+int_value!(
+    BusinessDays(u8),
+    0,
+    BusinessDays::MAX,
+    "Business days: a whole number from 0 to 20.",
+    2
+);
 
 /// A span of business days in the district's calendar: a whole number from 1 to
 /// [`BusinessDaySpan::MAX`] (260, a year of weekdays). How long without contact makes a person
@@ -155,39 +129,15 @@ impl BusinessDaySpan {
             ))
         }
     }
-
-    pub fn get(self) -> u16 {
-        self.0
-    }
 }
 
-impl TryFrom<u16> for BusinessDaySpan {
-    type Error = ValueError;
-    fn try_from(value: u16) -> Result<Self, ValueError> {
-        Self::new(value)
-    }
-}
-
-impl From<BusinessDaySpan> for u16 {
-    fn from(value: BusinessDaySpan) -> Self {
-        value.0
-    }
-}
-
-impl utoipa::PartialSchema for BusinessDaySpan {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
-            .description(Some("Business days: a whole number from 1 to 260."))
-            .minimum(Some(1))
-            .maximum(Some(BusinessDaySpan::MAX))
-            .examples([serde_json::json!(20)])
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for BusinessDaySpan {}
+int_value!(
+    BusinessDaySpan(u16),
+    1,
+    BusinessDaySpan::MAX,
+    "Business days: a whole number from 1 to 260.",
+    20
+);
 
 /// When a relationship needs a nudge: part of the reminders' settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,10 +7,8 @@
 
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 
-use crate::values::ValueError;
+use crate::values::{ValueError, int_value};
 
 /// The month a school year starts in: 1 (January) to 12 (December); July (7) by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -33,10 +31,6 @@ impl StartMonth {
             ))
         }
     }
-
-    pub fn get(self) -> u32 {
-        self.0
-    }
 }
 
 impl Default for StartMonth {
@@ -45,33 +39,13 @@ impl Default for StartMonth {
     }
 }
 
-impl TryFrom<u32> for StartMonth {
-    type Error = ValueError;
-    fn try_from(value: u32) -> Result<Self, ValueError> {
-        Self::new(value)
-    }
-}
-
-impl From<StartMonth> for u32 {
-    fn from(value: StartMonth) -> Self {
-        value.0
-    }
-}
-
-impl utoipa::PartialSchema for StartMonth {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
-            .description(Some("The month the school year starts in: 1 (January) to 12 (December)."))
-            .minimum(Some(1))
-            .maximum(Some(12))
-            .examples([serde_json::json!(7)])
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for StartMonth {}
+int_value!(
+    StartMonth(u32),
+    1,
+    12,
+    "The month the school year starts in: 1 (January) to 12 (December).",
+    7
+);
 
 /// One school year: from the first day of its start month to the day before the next one's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

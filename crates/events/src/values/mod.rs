@@ -169,6 +169,50 @@ macro_rules! string_value {
 }
 pub(crate) use string_value;
 
+/// Declares the plumbing of a whole number `$name($int)` whose `new` checks its range: `get`,
+/// serde through `$int` (with `#[serde(try_from = "…", into = "…")]` on the type), and its
+/// schema: an integer from `$min` to `$max`, `$description`, `$example`.
+macro_rules! int_value {
+    ($name:ident($int:ty), $min:expr, $max:expr, $description:literal, $example:literal) => {
+        impl $name {
+            /// The number.
+            pub fn get(self) -> $int {
+                self.0
+            }
+        }
+
+        impl TryFrom<$int> for $name {
+            type Error = $crate::values::ValueError;
+            fn try_from(value: $int) -> Result<Self, Self::Error> {
+                Self::new(value)
+            }
+        }
+
+        impl From<$name> for $int {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+                    .description(Some($description))
+                    .minimum(Some($min))
+                    .maximum(Some($max))
+                    .examples([serde_json::json!($example)])
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
+}
+pub(crate) use int_value;
+
 #[cfg(test)]
 pub(crate) mod test_support {
     use serde::de::DeserializeOwned;

@@ -1,10 +1,8 @@
 //! [`Quantity`]: how many of a line's item are bought.
 
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 
-use super::ValueError;
+use super::{ValueError, int_value};
 
 /// How many units a purchase line buys: a whole number from 1 to [`Quantity::MAX`] (100,000).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -26,24 +24,6 @@ impl Quantity {
             ))
         }
     }
-
-    /// The number of units.
-    pub fn get(self) -> u32 {
-        self.0
-    }
-}
-
-impl TryFrom<u32> for Quantity {
-    type Error = ValueError;
-    fn try_from(value: u32) -> Result<Self, Self::Error> {
-        Self::new(value)
-    }
-}
-
-impl From<Quantity> for u32 {
-    fn from(value: Quantity) -> Self {
-        value.0
-    }
 }
 
 impl std::fmt::Display for Quantity {
@@ -52,20 +32,7 @@ impl std::fmt::Display for Quantity {
     }
 }
 
-impl utoipa::PartialSchema for Quantity {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
-            .description(Some("How many units: a whole number from 1 to 100000."))
-            .minimum(Some(1))
-            .maximum(Some(Quantity::MAX))
-            .examples([serde_json::json!(3)])
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for Quantity {}
+int_value!(Quantity(u32), 1, Quantity::MAX, "How many units: a whole number from 1 to 100000.", 3);
 
 #[cfg(test)]
 mod tests {
