@@ -187,6 +187,20 @@ impl<'a, D: Serialize + DeserializeOwned> Documents<'a, D> {
         self.docs.put_as(self.collection, key, doc);
     }
 
+    /// Changes the document at `key` with `change` and puts it back; an error naming `event`
+    /// when there is none (an event on a stream whose opening event was not read).
+    pub fn change(
+        &mut self,
+        key: &str,
+        event: &Recorded<'_>,
+        change: impl FnOnce(&mut D),
+    ) -> Applied {
+        let mut doc = self.require(key, event)?;
+        change(&mut doc);
+        self.put(key, &doc);
+        Ok(())
+    }
+
     /// The document at `key` to read, decoded once for the batch ([`Docs::read_as`]): for a
     /// document every event reads (the district's settings, say). An error naming the event
     /// when `key` was not declared or the document does not decode.

@@ -24,7 +24,7 @@ pub use idempotency::{
     idempotency_key,
 };
 pub use limits::{Cost, RateLimits};
-pub use openapi::{BearerAuth, document, problem_responses};
+pub use openapi::{BearerAuth, Secured, document, problem_responses};
 pub use params::{Page, limit, page, path, path_id, query_param};
 
 use actix_web::HttpRequest;

@@ -94,6 +94,12 @@ pub fn problem_responses(list: &[(&str, &str)]) -> BTreeMap<String, RefOr<Respon
         .collect()
 }
 
+crate::problem_responses! {
+    /// No token (401), or not the role the operation needs (403), as the conventions describe
+    /// them: what every operation behind the token may answer.
+    pub Secured { "401" => "", "403" => "" }
+}
+
 /// Declares a named set of problem responses that operations list beside their own in
 /// `#[utoipa::path(responses(...))]`, so that what many operations answer alike is written once:
 ///

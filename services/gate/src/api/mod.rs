@@ -50,10 +50,10 @@ impl Roles for AnyRole {
 /// A change asked by IT staff or an admin: the caller (checked first), the state, the request.
 pub(crate) type Change = kernel::http::Context<crate::app::State, Writers>;
 
+pub(crate) use kernel::http::Secured;
+
 kernel::problem_responses! {
-    /// No token, or not the role: described by the conventions.
-    pub(crate) Secured { "401" => "", "403" => "" }
-    /// An operation on one thing the path names: [`Secured`], or no such thing.
+    /// An operation on one thing the path names: [`Secured`](kernel::http::Secured), or no such thing.
     pub(crate) ItemErrors { "401" => "", "403" => "", "404" => "" }
     /// An IT action on one purchase: [`ItemErrors`], or a bad path, body or key.
     pub(crate) ActionErrors {

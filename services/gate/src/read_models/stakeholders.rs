@@ -59,9 +59,7 @@ impl ReadModel for StakeholderEmails {
                 docs.put(key, &doc);
             }
             Published::Stakeholder(StakeholderEvent::Updated(u)) => {
-                let mut doc = docs.require(key, event)?;
-                doc.email = normalized(&u.email);
-                docs.put(key, &doc);
+                return docs.change(key, event, |doc| doc.email = normalized(&u.email));
             }
             _ => {}
         }

@@ -83,6 +83,8 @@ const READERS_ONLY: &str =
 /// The 403 of a new record or a setting: who may write.
 const WRITERS_ONLY: &str = "Not IT staff or an admin";
 
+pub(crate) use kernel::http::Secured;
+
 kernel::problem_responses! {
     /// A read: no token, or not a reader.
     pub(crate) ReadErrors { "401" => "", "403" => READERS_ONLY }
@@ -90,9 +92,7 @@ kernel::problem_responses! {
     pub(crate) ListErrors { "400" => "`invalid-query`", "401" => "", "403" => READERS_ONLY }
     /// One record by the id in the path: no token, not the role, or not an id.
     pub(crate) ItemErrors { "400" => "`invalid-path`", "401" => "", "403" => "" }
-    /// No token, or not the role (the operation's description says which).
-    pub(crate) Secured { "401" => "", "403" => "" }
-    /// A change with a JSON body to a record the path names: [`Secured`], or not JSON.
+    /// A change with a JSON body to a record the path names: [`Secured`](kernel::http::Secured), or not JSON.
     pub(crate) ChangeErrors { "401" => "", "403" => "", "415" => "" }
     /// A change that takes an `Idempotency-Key`: [`ChangeErrors`], or a bad path, body or key.
     pub(crate) KeyedChangeErrors {

@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::change;
 use crate::domain::is_past_due;
 
 /// A follow-up (`stakeholders.followups`).
@@ -78,7 +77,7 @@ impl ReadModel for FollowUps {
                 docs.put(key, &FollowUpDoc::scheduled(s.clone(), event.recorded_at));
                 Ok(())
             }
-            Published::FollowUp(FollowUpEvent::Done(d)) => change(docs, key, event, |doc| {
+            Published::FollowUp(FollowUpEvent::Done(d)) => docs.change(key, event, |doc| {
                 doc.done_on = Some(d.on);
                 doc.note = d.note.clone();
             }),

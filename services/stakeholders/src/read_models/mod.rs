@@ -35,9 +35,7 @@ pub(crate) mod testing;
 use std::sync::Arc;
 
 use eventlog::Projection;
-use kernel::{Documents, ReadModel, Recorded};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use kernel::ReadModel;
 
 pub use card_spend::CardSpends;
 pub use follow_ups::{FollowUpDoc, FollowUps, sort_follow_ups};
@@ -47,20 +45,6 @@ pub use rounds::{RoundDoc, Rounds};
 pub use schools::{AgreementRecord, AgreementStatus, SchoolDoc, Schools};
 pub use stakeholders::{StakeholderDoc, Stakeholders};
 pub use wishes::{WishDoc, Wishes};
-
-/// Changes the document at `key` with `change` and puts it back; an error naming `event` when
-/// there is none (an event on a stream whose first event was not read).
-fn change<D: Serialize + DeserializeOwned>(
-    docs: &mut Documents<'_, D>,
-    key: &str,
-    event: &Recorded<'_>,
-    change: impl FnOnce(&mut D),
-) -> Result<(), String> {
-    let mut doc = docs.require(key, event)?;
-    change(&mut doc);
-    docs.put(key, &doc);
-    Ok(())
-}
 
 /// Every read model of the service, as projections to spawn or rebuild.
 pub fn all() -> Vec<Arc<dyn Projection>> {

@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::change;
 use crate::domain::is_past_due;
 
 /// Where a promise stands.
@@ -96,7 +95,7 @@ impl ReadModel for Promises {
             PromiseEvent::Kept(k) => (PromiseStatus::Kept, &k.evidence, k.on),
             PromiseEvent::Broken(b) => (PromiseStatus::Broken, &b.evidence, b.on),
         };
-        change(docs, key, event, |doc| {
+        docs.change(key, event, |doc| {
             doc.status = status;
             doc.evidence = Some(evidence.clone());
             doc.settled_on = Some(on);

@@ -10,8 +10,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::change;
-
 /// A tracked wish (`stakeholders.wishes`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct WishDoc {
@@ -64,7 +62,7 @@ impl ReadModel for Wishes {
                 docs.put(key, &WishDoc::recorded(r.clone()));
                 Ok(())
             }
-            Published::Wish(WishEvent::Progressed(p)) => change(docs, key, event, |doc| {
+            Published::Wish(WishEvent::Progressed(p)) => docs.change(key, event, |doc| {
                 doc.status = p.status;
                 doc.last_activity_at = doc.last_activity_at.max(p.at);
                 doc.progress.push(p.clone());
