@@ -124,8 +124,15 @@ pub trait ReadModel: Send + Sync + 'static {
     /// The stream categories it reads every event of ([`Self::filter`]).
     const CATEGORIES: &'static [&'static str] = &[];
 
-    /// The events it reads: every event of [`Self::CATEGORIES`] unless it says otherwise.
+    /// The events it reads: every event of [`Self::CATEGORIES`] unless it says otherwise. A
+    /// read model names its categories or overrides this: no categories would read the whole
+    /// log, so it panics (at start, when the projection is made) rather than do that silently.
     fn filter(&self) -> Filter {
+        assert!(
+            !Self::CATEGORIES.is_empty(),
+            "the read model {} names no CATEGORIES and does not override filter",
+            Self::NAME
+        );
         Filter::categories(Self::CATEGORIES.iter().copied())
     }
 

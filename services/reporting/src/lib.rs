@@ -30,7 +30,8 @@
 //! # Wiring
 //!
 //! The service is built on the kernel (`kernel`): the reports are `kernel::ReadModel`s, run by
-//! `kernel::ReadModels`; handlers take a `kernel::http::Caller` of the roles they need; store
+//! `kernel::ReadModels`; handlers take a `kernel::http::Caller` of the roles they need (a
+//! report handler a `reports::ReportRequest`, which holds one); store
 //! failures read as `kernel::http::store_error` says; the document is `kernel::http::document`
 //! with the kernel's `BearerAuth`.
 //!

@@ -4,7 +4,7 @@
 use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
-use actix_web::web::Data;
+use actix_web::web::{Data, Path};
 use actix_web::{FromRequest, HttpRequest};
 use eventlog::Metadata;
 use serde_json::Value;
@@ -33,7 +33,7 @@ pub struct Context<S: 'static, R> {
 impl<S: 'static, R> Context<S, R> {
     /// The UUID in the path segment `name` (`{id}`), or 400 `invalid-path`.
     pub fn path_id(&self, name: &str) -> Result<Uuid, ApiError> {
-        super::path_id(name, self.req.match_info().query(name))
+        super::path_id(name, &segment(&self.req, name))
     }
 
     /// The path segment `name` parsed, or 400 `invalid-path` ([`super::path`]).
@@ -42,7 +42,7 @@ impl<S: 'static, R> Context<S, R> {
         name: &str,
         parse: impl FnOnce(&str) -> Result<T, E>,
     ) -> Result<T, ApiError> {
-        super::path(name, self.req.match_info().query(name), parse)
+        super::path(name, &segment(&self.req, name), parse)
     }
 
     /// The metadata of the events this request appends in `service` ([`super::metadata`]).
@@ -72,5 +72,37 @@ impl<S: 'static, R: Roles> FromRequest for Context<S, R> {
             Ok(Self { state, who, req: req.clone() })
         });
         ready(context)
+    }
+}
+
+/// The path segment `name` of `req`, decoded as actix's `Path` decodes it (`%2F`, `%25` and
+/// `%2B` too, which the router leaves as sent); empty when the route has no such segment.
+fn segment(req: &HttpRequest, name: &str) -> String {
+    let Some(at) = req.match_info().iter().position(|(key, _)| key == name) else {
+        return String::new();
+    };
+    let decoded = Path::<Vec<String>>::extract(req).into_inner();
+    decoded
+        .ok()
+        .and_then(|mut segments| segments.get_mut(at).map(std::mem::take))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::segment;
+
+    #[test]
+    fn a_segment_is_decoded_as_a_path_extractor_decodes_it() {
+        let req = TestRequest::default()
+            .param("id", "42")
+            .param("sku", "LAT%2B5440%2F2")
+            .to_http_request();
+        assert_eq!(segment(&req, "sku"), "LAT+5440/2");
+        assert_eq!(segment(&req, "id"), "42");
+        let req = TestRequest::default().to_http_request();
+        assert_eq!(segment(&req, "id"), "");
     }
 }

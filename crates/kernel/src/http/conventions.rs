@@ -2,9 +2,10 @@
 //! ([`conventions`]), so that a client generated from the document expects exactly what the
 //! server sends:
 //!
-//! - every operation needs the bearer token unless it says otherwise: one without `security`
-//!   has the document's, or the `bearer` requirement when the document states none; one that
-//!   lists none (`Some([])`) is open;
+//! - every operation needs the bearer token: one without `security` has the document's, or the
+//!   `bearer` requirement when the document states none (an operation that must be open sets
+//!   an empty list, `Some([])`, in a `Modify`: `#[utoipa::path(security(()))]` means optional
+//!   auth, not none);
 //! - every response has a description;
 //! - problems are `application/problem+json` (RFC 9457), never `application/json`;
 //! - every status the plumbing can answer is documented on the operations it applies to: 401

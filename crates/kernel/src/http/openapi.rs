@@ -95,8 +95,8 @@ pub fn problem_responses(list: &[(&str, &str)]) -> BTreeMap<String, RefOr<Respon
 }
 
 crate::problem_responses! {
-    /// No token (401), or not the role the operation needs (403), as the conventions describe
-    /// them: what every operation behind the token may answer.
+    /// No token (401), or not the role the operation needs (403), described by their reason
+    /// phrases (the conventions fill them in): what every operation behind the token may answer.
     pub Secured { "401" => "", "403" => "" }
 }
 

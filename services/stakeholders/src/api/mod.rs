@@ -1,10 +1,11 @@
 //! The stakeholder relations service's HTTP API (../shared/API.md, "Stakeholder relations
 //! service").
 //!
-//! Every handler parses, runs and renders. It takes the caller first ([`kernel::http::Caller`]
-//! with [`Readers`] or [`Writers`]: 401 without a valid token, 403 without the role, before
-//! anything else is looked at), then the path, then the body ([`bodies`], each type both the
-//! schema the document shows and the parser that accepts it).
+//! Every handler parses, runs and renders. It takes a [`Read`] or [`Change`] context first (a
+//! [`kernel::http::Context`]: the caller with [`Readers`] or [`Writers`], 401 without a valid
+//! token, 403 without the role, before anything else is looked at, and the service's state),
+//! then the body ([`bodies`], each type both the schema the document shows and the parser that
+//! accepts it); it reads the path from the context, then parses the body.
 //!
 //! Writes (IT staff and admins) run the aggregate's `handle` through the kernel's command
 //! runner ([`kernel::Commands::run`]): it reads the aggregate's stream and the streams of

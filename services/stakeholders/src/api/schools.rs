@@ -43,7 +43,7 @@ async fn school_view(
 
 /// The school the path names (`{school_id}`), or 400 `invalid-path`.
 fn school_id<R>(cx: &Context<State, R>) -> Result<SchoolId, ApiError> {
-    http::path("school_id", cx.req.match_info().query("school_id"), SchoolId::parse)
+    cx.path("school_id", SchoolId::parse)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
