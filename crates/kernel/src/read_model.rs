@@ -162,6 +162,8 @@ pub trait ReadModel: Send + Sync + 'static {
     where
         Self: Sized,
     {
+        // Its filter is asked for now, so that one without categories fails at start.
+        drop(self.filter());
         Arc::new(Typed { model: self, decoded: Mutex::default() })
     }
 }
@@ -481,6 +483,24 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
+
+    /// A read model that names no categories and keeps the default filter.
+    struct Everything;
+
+    impl ReadModel for Everything {
+        const NAME: &'static str = "test.everything";
+        type Doc = String;
+
+        fn update(&self, _: &Recorded<'_>, _: &mut Documents<'_, String>) -> Applied {
+            Ok(())
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "test.everything names no CATEGORIES")]
+    fn a_read_model_without_categories_is_refused_at_start() {
+        let _ = Everything.into_projection();
+    }
 
     /// A read model with two collections: a school's name in `test.names`, and one document
     /// per agreement signed in `test.signatures`.
