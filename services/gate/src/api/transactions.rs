@@ -6,15 +6,13 @@
 use super::{Change, ItemErrors, Secured};
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path, Query};
-use actix_web::{HttpResponse, HttpResponseBuilder, get, post};
+use actix_web::{HttpResponse, get, post};
 use events::card::{MatchMethod, TransactionStatus, transaction_stream};
 use events::gate::PurchaseEvent;
 use events::values::PaymentMethod;
 use events::values::SchoolId;
-use kernel::http::{
-    self, Body, Caller, IDEMPOTENT_REPLAYED, IdempotencyKeyHeader, OptionalBody, Reply,
-};
-use kernel::{Aggregate, ReadModel, Run, stream};
+use kernel::http::{self, Body, Caller, IdempotencyKeyHeader, OptionalBody, Reply, Written};
+use kernel::{Aggregate, ReadModel, stream};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::IntoParams;
@@ -156,11 +154,7 @@ async fn act(
             Ok(t.handle(command(t, found)?)?)
         })
         .await?;
-    let mut response = HttpResponseBuilder::new(status);
-    if matches!(run, Run::Repeat(_)) {
-        response.insert_header((IDEMPOTENT_REPLAYED, "true"));
-    }
-    Ok(response.json(transaction(state, id).await?))
+    Ok(Written::of(run, &[]).respond(status).json(transaction(state, id).await?))
 }
 
 /// Confirm the purchase check a transaction was matched with.

@@ -11,11 +11,11 @@
 
 use super::super::{ActionErrors, Change, Secured};
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, HttpResponseBuilder, post};
+use actix_web::{HttpResponse, post};
 use events::values::Email;
 use kernel::ReadModel;
 use kernel::Run;
-use kernel::http::{Body, IDEMPOTENT_REPLAYED, IdempotencyKeyHeader, OptionalBody, Reply};
+use kernel::http::{Body, IdempotencyKeyHeader, OptionalBody, Reply, Written};
 use serde_json::Value;
 use uuid::Uuid;
 use web::ApiError;
@@ -31,20 +31,17 @@ use crate::domain::{
 };
 use crate::read_models::{StakeholderEmails, stakeholder_with_email};
 
-/// The purchase as an action left it, and whether the action was a repeat.
+/// The purchase as an action left it, and what the action wrote (or, for a repeat, that it
+/// was one).
 struct Acted {
     view: PurchaseView,
-    replayed: bool,
+    written: Written,
 }
 
 impl Acted {
     /// The answer with `status`; a repeat says so (`Idempotent-Replayed: true`).
     fn respond(self, status: StatusCode) -> HttpResponse {
-        let mut response = HttpResponseBuilder::new(status);
-        if self.replayed {
-            response.insert_header((IDEMPOTENT_REPLAYED, "true"));
-        }
-        response.json(self.view)
+        self.written.respond(status).json(self.view)
     }
 }
 
@@ -71,15 +68,16 @@ async fn act(
             Ok(purchase.handle(command(purchase))?.into())
         })
         .await?;
-    let (version, replayed) = match run {
-        Run::Done(done) => (done.after, false),
-        Run::Repeat(first) => (first.version, true),
+    let version = match &run {
+        Run::Done(done) => done.after,
+        Run::Repeat(first) => first.version,
     };
+    let written = Written::of(run, created);
     let ((_, mut records), district) = futures::try_join!(state.purchase(id), state.district())?;
     records.truncate(usize::try_from(version).unwrap_or(usize::MAX));
     let purchase = domain::load(&records).map_err(ApiError::internal)?;
     let view = super::view::view(purchase, &records, &district.0, cx.state.clock.now())?;
-    Ok(Acted { view, replayed })
+    Ok(Acted { view, written })
 }
 
 /// When a step logged after the fact took place (`occurred_at`, if given), with the server's
