@@ -77,7 +77,7 @@ use chrono::NaiveDate;
 use eventlog::{EventStore, Filter, Projection, RecordedEvent};
 use futures::future::LocalBoxFuture;
 use kernel::ReadModel;
-use kernel::http::{Caller, Roles, store_error};
+use kernel::http::{Context, Roles, store_error};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
@@ -315,13 +315,10 @@ impl FromRequest for ReportRequest {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let caller = Caller::<ReportReaders>::from_request(req, payload).into_inner();
-        let service = req.app_data::<Data<Reporting>>().cloned();
+        let cx = Context::<Reporting, ReportReaders>::from_request(req, payload).into_inner();
         let query = req.query_string().to_owned();
         Box::pin(async move {
-            caller?;
-            let service = service
-                .ok_or_else(|| ApiError::internal("the reporting service is not registered"))?;
+            let service = cx?.state;
             let params: ReportParams = parse_query(&query)?;
             let scope = service.scope(&params).await?;
             Ok(Self { service, params, scope })
