@@ -34,14 +34,7 @@ fn profile() -> Profile {
 
 /// [`profile`] registered as [`ID`].
 fn registration() -> StakeholderRegistered {
-    StakeholderRegistered {
-        stakeholder_id: ID,
-        name: short("Dana Whitfield"),
-        email: Email::parse("dana@lincoln.example").unwrap(),
-        phone: None,
-        role: StakeholderRole::Principal,
-        school_id: Some(school()),
-    }
+    StakeholderRegistered::new(ID, profile().into())
 }
 
 fn registered() -> StakeholderEvent {
