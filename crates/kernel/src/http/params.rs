@@ -1,7 +1,7 @@
 //! Path and query parameters, and pages of lists.
 
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use web::ApiError;
 
@@ -62,39 +62,54 @@ pub struct Page {
     pub next_offset: Option<usize>,
 }
 
-/// The page of `items` from `offset` (default 0), at most `limit` items (see [`limit`]).
-pub fn page<T>(
-    mut items: Vec<T>,
-    limit: Option<usize>,
-    offset: Option<usize>,
-) -> Result<(Vec<T>, Page), ApiError> {
-    let limit = self::limit(limit)?;
-    let offset = offset.unwrap_or(0);
-    if offset > MAX_OFFSET {
-        return Err(ApiError::bad_request(
-            "invalid-query",
-            format!("`offset` may be at most {MAX_OFFSET}."),
-        ));
+/// The paging parameters of a list: `limit` and `offset`, documented once for every list that
+/// takes them (list them after the list's own: `params(SchoolQuery, Paging)`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Paging {
+    /// At most this many (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000, default = 100)]
+    pub limit: Option<usize>,
+    /// Skip this many (the `next_offset` of the previous page).
+    #[param(minimum = 0, maximum = 1000000000)]
+    pub offset: Option<usize>,
+}
+
+impl Paging {
+    /// The page of `items` from `offset` (default 0), at most `limit` items (see [`limit`]).
+    pub fn page<T>(&self, mut items: Vec<T>) -> Result<(Vec<T>, Page), ApiError> {
+        let limit = self::limit(self.limit)?;
+        let offset = self.offset.unwrap_or(0);
+        if offset > MAX_OFFSET {
+            return Err(ApiError::bad_request(
+                "invalid-query",
+                format!("`offset` may be at most {MAX_OFFSET}."),
+            ));
+        }
+        let total = items.len();
+        let end = offset.saturating_add(limit).min(total);
+        let next_offset = (end < total).then_some(end);
+        let items = if offset >= total { Vec::new() } else { items.drain(offset..end).collect() };
+        Ok((items, Page { total, next_offset }))
     }
-    let total = items.len();
-    let end = offset.saturating_add(limit).min(total);
-    let next_offset = (end < total).then_some(end);
-    let items = if offset >= total { Vec::new() } else { items.drain(offset..end).collect() };
-    Ok((items, Page { total, next_offset }))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::Paging;
+
     #[test]
     fn pages() {
-        let (items, page) = super::page((0..5).collect(), Some(2), None).unwrap();
+        let all = || (0..5).collect::<Vec<i32>>();
+        let (items, page) = Paging { limit: Some(2), offset: None }.page(all()).unwrap();
         assert_eq!((items, page.total, page.next_offset), (vec![0, 1], 5, Some(2)));
-        let (items, page) = super::page((0..5).collect(), Some(2), Some(4)).unwrap();
+        let (items, page) = Paging { limit: Some(2), offset: Some(4) }.page(all()).unwrap();
         assert_eq!((items, page.next_offset), (vec![4], None));
-        let (items, page) = super::page((0..5).collect::<Vec<i32>>(), None, Some(9)).unwrap();
+        let (items, page) = Paging { limit: None, offset: Some(9) }.page(all()).unwrap();
         assert_eq!((items.len(), page.total, page.next_offset), (0, 5, None));
-        assert!(super::page(vec![1], Some(0), None).is_err());
-        assert!(super::page(vec![1], Some(1001), None).is_err());
+        assert!(Paging { limit: Some(0), offset: None }.page(vec![1]).is_err());
+        assert!(Paging { limit: Some(1001), offset: None }.page(vec![1]).is_err());
+        assert!(Paging { limit: None, offset: Some(1_000_000_001) }.page(vec![1]).is_err());
     }
 
     #[test]

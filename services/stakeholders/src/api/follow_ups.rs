@@ -4,7 +4,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::web::Query;
 use actix_web::{HttpResponse, get, post};
 use events::stakeholders::{followup_stream, stakeholder_stream};
-use kernel::http::{self, Body, IdempotencyKeyHeader, OptionalBody, Page, Reply};
+use kernel::http::{Body, IdempotencyKeyHeader, OptionalBody, Page, Paging, Reply};
 use kernel::{Aggregate, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -41,12 +41,6 @@ pub struct FollowUpQuery {
     status: Option<FollowUpState>,
     /// Only follow-ups owed to this person.
     stakeholder_id: Option<Uuid>,
-    /// At most this many (1 to 1000, default 100).
-    #[param(minimum = 1, maximum = 1000, default = 100)]
-    limit: Option<usize>,
-    /// Skip this many (the `next_offset` of the previous page).
-    #[param(minimum = 0, maximum = 1000000000)]
-    offset: Option<usize>,
 }
 
 /// A page of follow-ups: overdue first, then open, then done; by due date.
@@ -60,15 +54,19 @@ pub struct FollowUpList {
 /// List follow-ups: overdue first, then open, then done; by due date within each.
 #[utoipa::path(
     tag = "follow-ups",
-    params(FollowUpQuery),
+    params(FollowUpQuery, Paging),
     responses((status = 200, body = FollowUpList), ListErrors),
 )]
 #[get("/v1/follow-ups")]
-pub async fn list_follow_ups(cx: Read, query: Query<FollowUpQuery>) -> Reply {
+pub async fn list_follow_ups(
+    cx: Read,
+    query: Query<FollowUpQuery>,
+    paging: Query<Paging>,
+) -> Reply {
     let view = read_models(&cx.state, None, follow_ups::READS).await?;
     let today = today(&cx.state).await?;
     let list = follow_ups::follow_ups(&view, query.stakeholder_id, query.status, today).await?;
-    let (follow_ups, page) = http::page(list, query.limit, query.offset)?;
+    let (follow_ups, page) = paging.page(list)?;
     Ok(HttpResponse::Ok().json(FollowUpList { follow_ups, page }))
 }
 

@@ -8,7 +8,7 @@ use actix_web::{HttpResponse, get, post};
 use events::school::school_stream;
 use events::stakeholders::{PromiseTo, promise_stream, stakeholder_stream};
 use events::values::SchoolId;
-use kernel::http::{self, Body, IdempotencyKeyHeader, Page, Reply};
+use kernel::http::{self, Body, IdempotencyKeyHeader, Page, Paging, Reply};
 use kernel::{Aggregate, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -48,12 +48,6 @@ pub struct PromiseQuery {
     school_id: Option<String>,
     /// Only promises made by this person (the JWT subject that made them).
     owner: Option<String>,
-    /// At most this many (1 to 1000, default 100).
-    #[param(minimum = 1, maximum = 1000, default = 100)]
-    limit: Option<usize>,
-    /// Skip this many (the `next_offset` of the previous page).
-    #[param(minimum = 0, maximum = 1000000000)]
-    offset: Option<usize>,
 }
 
 /// A page of promises: overdue first, then open, then kept or broken; by due date.
@@ -67,17 +61,17 @@ pub struct PromiseList {
 /// List promises with where each stands today: overdue first, then open, then kept or broken.
 #[utoipa::path(
     tag = "promises",
-    params(PromiseQuery),
+    params(PromiseQuery, Paging),
     responses((status = 200, body = PromiseList), ListErrors),
 )]
 #[get("/v1/promises")]
-pub async fn list_promises(cx: Read, query: Query<PromiseQuery>) -> Reply {
+pub async fn list_promises(cx: Read, query: Query<PromiseQuery>, paging: Query<Paging>) -> Reply {
     let school_id = http::query_param("school_id", query.school_id.as_deref(), SchoolId::parse)?;
     let (status, stakeholder_id, owner) = (query.status, query.stakeholder_id, query.owner.clone());
     let filter = PromiseFilter { status, stakeholder_id, school_id, owner };
     let view = read_models(&cx.state, None, promises::READS).await?;
     let list = promises::promises(&view, &filter, today(&cx.state).await?).await?;
-    let (promises, page) = http::page(list, query.limit, query.offset)?;
+    let (promises, page) = paging.page(list)?;
     Ok(HttpResponse::Ok().json(PromiseList { promises, page }))
 }
 

@@ -11,7 +11,7 @@ use actix_web::{HttpResponse, delete, get, put};
 use events::school::school_stream;
 use events::stakeholders::stakeholder_stream;
 use events::values::SchoolId;
-use kernel::http::{self, Body, Context, Page, Reply};
+use kernel::http::{Body, Context, Page, Paging, Reply};
 use kernel::{Aggregate, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -51,12 +51,6 @@ fn school_id<R>(cx: &Context<State, R>) -> Result<SchoolId, ApiError> {
 pub struct SchoolQuery {
     /// Only schools whose agreement stands so.
     agreement_status: Option<AgreementStatus>,
-    /// At most this many (1 to 1000, default 100).
-    #[param(minimum = 1, maximum = 1000, default = 100)]
-    limit: Option<usize>,
-    /// Skip this many (the `next_offset` of the previous page).
-    #[param(minimum = 0, maximum = 1000000000)]
-    offset: Option<usize>,
 }
 
 /// A page of schools, by name.
@@ -70,14 +64,14 @@ pub struct SchoolList {
 /// List schools and where their agreements stand, by name.
 #[utoipa::path(
     tag = "schools",
-    params(SchoolQuery),
+    params(SchoolQuery, Paging),
     responses((status = 200, body = SchoolList), ListErrors),
 )]
 #[get("/v1/schools")]
-pub async fn list_schools(cx: Read, query: Query<SchoolQuery>) -> Reply {
+pub async fn list_schools(cx: Read, query: Query<SchoolQuery>, paging: Query<Paging>) -> Reply {
     let view = read_models(&cx.state, None, schools::LIST_READS).await?;
     let list = schools::schools(&view, query.agreement_status).await?;
-    let (schools, page) = http::page(list, query.limit, query.offset)?;
+    let (schools, page) = paging.page(list)?;
     Ok(HttpResponse::Ok().json(SchoolList { schools, page }))
 }
 

@@ -24,7 +24,7 @@ use events::stakeholders::{
     EmailEvent, StakeholderRole, email_holder, email_stream, stakeholder_stream,
 };
 use events::values::{Email, SchoolId};
-use kernel::http::{self, Body, IdempotencyKeyHeader, Page, Reply};
+use kernel::http::{self, Body, IdempotencyKeyHeader, Page, Paging, Reply};
 use kernel::{Aggregate, ReadModel, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -67,12 +67,6 @@ pub struct StakeholderQuery {
     /// Only people of this school.
     #[param(value_type = Option<events::values::SchoolId>)]
     school_id: Option<String>,
-    /// At most this many (1 to 1000, default 100).
-    #[param(minimum = 1, maximum = 1000, default = 100)]
-    limit: Option<usize>,
-    /// Skip this many (the `next_offset` of the previous page).
-    #[param(minimum = 0, maximum = 1000000000)]
-    offset: Option<usize>,
 }
 
 /// A page of stakeholders, by name.
@@ -86,16 +80,20 @@ pub struct StakeholderList {
 /// List stakeholders by name, each with their relationship health score.
 #[utoipa::path(
     tag = "stakeholders",
-    params(StakeholderQuery),
+    params(StakeholderQuery, Paging),
     responses((status = 200, body = StakeholderList), ListErrors),
 )]
 #[get("/v1/stakeholders")]
-pub async fn list_stakeholders(cx: Read, query: Query<StakeholderQuery>) -> Reply {
+pub async fn list_stakeholders(
+    cx: Read,
+    query: Query<StakeholderQuery>,
+    paging: Query<Paging>,
+) -> Reply {
     let school_id = http::query_param("school_id", query.school_id.as_deref(), SchoolId::parse)?;
     let filter = StakeholderFilter { role: query.role, school_id };
     let view = read_models(&cx.state, None, stakeholders::READS).await?;
     let list = stakeholders::stakeholders(&view, &filter, &as_of(&cx.state).await?).await?;
-    let (stakeholders, page) = http::page(list, query.limit, query.offset)?;
+    let (stakeholders, page) = paging.page(list)?;
     Ok(HttpResponse::Ok().json(StakeholderList { stakeholders, page }))
 }
 

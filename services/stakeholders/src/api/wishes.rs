@@ -5,7 +5,7 @@ use actix_web::web::Query;
 use actix_web::{HttpResponse, get, post};
 use events::stakeholders::{WishStatus, wish_stream};
 use events::values::SchoolId;
-use kernel::http::{self, Body, IdempotencyKeyHeader, Page, Reply};
+use kernel::http::{self, Body, IdempotencyKeyHeader, Page, Paging, Reply};
 use kernel::{Aggregate, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -35,12 +35,6 @@ pub struct WishQuery {
     /// Only wishes made at this school (the person's school when they said it).
     #[param(value_type = Option<events::values::SchoolId>)]
     school_id: Option<String>,
-    /// At most this many (1 to 1000, default 100).
-    #[param(minimum = 1, maximum = 1000, default = 100)]
-    limit: Option<usize>,
-    /// Skip this many (the `next_offset` of the previous page).
-    #[param(minimum = 0, maximum = 1000000000)]
-    offset: Option<usize>,
 }
 
 /// A page of wishes, oldest first.
@@ -54,17 +48,17 @@ pub struct WishList {
 /// List wishes, oldest first, with the headway on each.
 #[utoipa::path(
     tag = "wishes",
-    params(WishQuery),
+    params(WishQuery, Paging),
     responses((status = 200, body = WishList), ListErrors),
 )]
 #[get("/v1/wishes")]
-pub async fn list_wishes(cx: Read, query: Query<WishQuery>) -> Reply {
+pub async fn list_wishes(cx: Read, query: Query<WishQuery>, paging: Query<Paging>) -> Reply {
     let school_id = http::query_param("school_id", query.school_id.as_deref(), SchoolId::parse)?;
     let filter =
         WishFilter { status: query.status, stakeholder_id: query.stakeholder_id, school_id };
     let view = read_models(&cx.state, None, wishes::READS).await?;
     let list = wishes::wishes(&view, &filter, now(&cx.state)).await?;
-    let (wishes, page) = http::page(list, query.limit, query.offset)?;
+    let (wishes, page) = paging.page(list)?;
     Ok(HttpResponse::Ok().json(WishList { wishes, page }))
 }
 
