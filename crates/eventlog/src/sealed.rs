@@ -498,6 +498,15 @@ impl EventStore for SealedStore {
         self.open(self.inner.read_all(after, filter, limit).await?).await
     }
 
+    async fn read_following(
+        &self,
+        after: u64,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        self.open(self.inner.read_following(after, filter, limit).await?).await
+    }
+
     async fn head(&self) -> Result<u64> {
         self.inner.head().await
     }

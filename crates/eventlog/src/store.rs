@@ -120,6 +120,19 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
         limit: usize,
     ) -> Result<Vec<RecordedEvent>>;
 
+    /// [`read_all`](Self::read_all) for a follower of the head (a
+    /// [`Subscription`](crate::Subscription)): a backend may answer it from the latest events it
+    /// keeps, read from its table once for every follower in the process. A read that must see
+    /// the table as it is now (a page of the feed, a replay) calls `read_all`.
+    async fn read_following(
+        &self,
+        after: u64,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        self.read_all(after, filter, limit).await
+    }
+
     /// The position of the last event every reader can see.
     async fn head(&self) -> Result<u64>;
 

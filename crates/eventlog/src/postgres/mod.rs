@@ -36,6 +36,7 @@ mod documents;
 mod keys;
 mod listener;
 mod reads;
+mod tail;
 mod writer;
 
 mod embedded {
@@ -98,6 +99,8 @@ struct Inner {
     head: Arc<watch::Sender<u64>>,
     writer: mpsc::UnboundedSender<writer::Request>,
     shutdown: Arc<Notify>,
+    /// The latest events, for every reader that follows the head (see [`tail`]).
+    tail: tail::Tail,
 }
 
 impl Drop for Inner {
@@ -143,7 +146,9 @@ impl PgStore {
         let shutdown = Arc::new(Notify::new());
         tokio::spawn(writer::write_loop(requests, pool.clone(), head.clone()));
         tokio::spawn(listener::listen_loop(config, Arc::downgrade(&head), shutdown.clone()));
-        Ok(Self { inner: Arc::new(Inner { pool, head, writer, shutdown }) })
+        Ok(Self {
+            inner: Arc::new(Inner { pool, head, writer, shutdown, tail: tail::Tail::default() }),
+        })
     }
 
     /// The connection pool, for maintenance in the same database.
@@ -201,6 +206,22 @@ impl EventStore for PgStore {
         max: usize,
     ) -> Result<Vec<RecordedEvent>> {
         reads::read_all(&self.inner.pool, after, filter, max).await
+    }
+
+    async fn read_following(
+        &self,
+        after: u64,
+        filter: &Filter,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        let pool = &self.inner.pool;
+        let head = *self.inner.head.borrow();
+        let all = Filter::all();
+        let fetch = |after, max| reads::read_all(pool, after, &all, max);
+        match self.inner.tail.read(head, after, filter, max, fetch).await? {
+            Some(events) => Ok(events),
+            None => reads::read_all(pool, after, filter, max).await,
+        }
     }
 
     async fn head(&self) -> Result<u64> {
