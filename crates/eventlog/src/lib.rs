@@ -90,6 +90,7 @@ pub mod sealed;
 pub mod sqlite;
 pub mod store;
 pub mod subscription;
+mod tail;
 
 use std::path::Path;
 use std::sync::Arc;

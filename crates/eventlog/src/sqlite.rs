@@ -27,6 +27,7 @@ use crate::projection::{DocKey, Projection, apply_in_rounds, batch_keys};
 use crate::store::{
     ChainRow, EventStore, definition_checkpoint, raise_head, refuse_older_definition,
 };
+use crate::tail::Tail;
 
 mod keys;
 
@@ -83,6 +84,8 @@ struct Inner {
     reader: Worker,
     head: Arc<watch::Sender<u64>>,
     path: PathBuf,
+    /// The latest events, for every follower of the head (see `crate::tail`).
+    tail: Tail,
 }
 
 /// The head watch of a file, shared by every store opened on it in this process, so that a
@@ -133,6 +136,7 @@ impl SqliteStore {
                 reader: Worker::spawn(reader, "eventlog-reader")?,
                 head: shared_head(&path, head),
                 path,
+                tail: Tail::default(),
             }),
         })
     }
@@ -400,6 +404,18 @@ impl EventStore for SqliteStore {
         sql.push_str(&format!(" ORDER BY position LIMIT ?{}", values.len() + 1));
         values.push(clamp(limit).into());
         self.inner.reader.run(move |conn| query_events(conn, &sql, params_from_iter(values))).await
+    }
+
+    async fn read_following(
+        &self,
+        after: u64,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        let (all, head) = (Filter::all(), *self.inner.head.borrow());
+        let fetch = |after, limit| self.read_all(after, &all, limit);
+        let table = || self.read_all(after, filter, limit);
+        self.inner.tail.follow((head, after), filter, limit, fetch, table).await
     }
 
     async fn head(&self) -> Result<u64> {

@@ -31,12 +31,12 @@ use crate::hash::Hash;
 use crate::keys::{DataKey, KeySelector};
 use crate::projection::Projection;
 use crate::store::{ChainRow, EventStore, definition_checkpoint};
+use crate::tail::Tail;
 
 mod documents;
 mod keys;
 mod listener;
 mod reads;
-mod tail;
 mod writer;
 
 mod embedded {
@@ -99,8 +99,8 @@ struct Inner {
     head: Arc<watch::Sender<u64>>,
     writer: mpsc::UnboundedSender<writer::Request>,
     shutdown: Arc<Notify>,
-    /// The latest events, for every reader that follows the head (see [`tail`]).
-    tail: tail::Tail,
+    /// The latest events, for every follower of the head (see `crate::tail`).
+    tail: Tail,
 }
 
 impl Drop for Inner {
@@ -146,9 +146,7 @@ impl PgStore {
         let shutdown = Arc::new(Notify::new());
         tokio::spawn(writer::write_loop(requests, pool.clone(), head.clone()));
         tokio::spawn(listener::listen_loop(config, Arc::downgrade(&head), shutdown.clone()));
-        Ok(Self {
-            inner: Arc::new(Inner { pool, head, writer, shutdown, tail: tail::Tail::default() }),
-        })
+        Ok(Self { inner: Arc::new(Inner { pool, head, writer, shutdown, tail: Tail::default() }) })
     }
 
     /// The connection pool, for maintenance in the same database.
@@ -214,14 +212,10 @@ impl EventStore for PgStore {
         filter: &Filter,
         max: usize,
     ) -> Result<Vec<RecordedEvent>> {
-        let pool = &self.inner.pool;
-        let head = *self.inner.head.borrow();
-        let all = Filter::all();
+        let (pool, all, head) = (&self.inner.pool, Filter::all(), *self.inner.head.borrow());
         let fetch = |after, max| reads::read_all(pool, after, &all, max);
-        match self.inner.tail.read(head, after, filter, max, fetch).await? {
-            Some(events) => Ok(events),
-            None => reads::read_all(pool, after, filter, max).await,
-        }
+        let table = || reads::read_all(pool, after, filter, max);
+        self.inner.tail.follow((head, after), filter, max, fetch, table).await
     }
 
     async fn head(&self) -> Result<u64> {

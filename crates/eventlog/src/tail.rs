@@ -1,4 +1,5 @@
-//! The log's latest events, read from the table once for every follower in this process.
+//! The log's latest events, read from the table once for every follower of a store in this
+//! process (both backends keep one).
 //!
 //! Each read model, the scheduler, the webhooks and the live feed follow the log
 //! ([`Subscription`](crate::Subscription)) with their own filter. Without the tail, every move
@@ -32,7 +33,7 @@ const KEEP: usize = 4096;
 const READ: usize = 1000;
 
 #[derive(Debug, Default)]
-pub(super) struct Tail {
+pub(crate) struct Tail {
     run: Mutex<Run>,
 }
 
@@ -51,7 +52,7 @@ impl Tail {
     /// up to `head` (at least) taken into account: from the tail when it holds `after`, brought
     /// up to `head` first by `fetch` (the table's events after a position, unfiltered, at most a
     /// number). `None` when the tail cannot answer: the caller reads the table itself.
-    pub(super) async fn read<F, Fut>(
+    pub(crate) async fn read<F, Fut>(
         &self,
         head: u64,
         after: u64,
@@ -103,6 +104,31 @@ impl Tail {
         Ok(Some(
             run.events.range(start..).filter(|e| filter.matches(e)).take(max).cloned().collect(),
         ))
+    }
+}
+
+impl Tail {
+    /// A store's `read_following`: from the tail when it can answer (brought up to `head` by
+    /// `fetch`, the store's unfiltered read after a position), else `table`, the store's own
+    /// read of what was asked.
+    pub(crate) async fn follow<F, Fut, T, TFut>(
+        &self,
+        (head, after): (u64, u64),
+        filter: &Filter,
+        max: usize,
+        fetch: F,
+        table: T,
+    ) -> Result<Vec<RecordedEvent>>
+    where
+        F: Fn(u64, usize) -> Fut,
+        Fut: Future<Output = Result<Vec<RecordedEvent>>>,
+        T: FnOnce() -> TFut,
+        TFut: Future<Output = Result<Vec<RecordedEvent>>>,
+    {
+        match self.read(head, after, filter, max, fetch).await? {
+            Some(events) => Ok(events),
+            None => table().await,
+        }
     }
 }
 
