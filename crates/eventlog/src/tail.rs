@@ -52,7 +52,7 @@ impl Tail {
     /// up to `head` (at least) taken into account: from the tail when it holds `after`, brought
     /// up to `head` first by `fetch` (the table's events after a position, unfiltered, at most a
     /// number). `None` when the tail cannot answer: the caller reads the table itself.
-    pub(crate) async fn read<F, Fut>(
+    async fn read<F, Fut>(
         &self,
         head: u64,
         after: u64,
@@ -105,9 +105,7 @@ impl Tail {
             run.events.range(start..).filter(|e| filter.matches(e)).take(max).cloned().collect(),
         ))
     }
-}
 
-impl Tail {
     /// A store's `read_following`: from the tail when it can answer (brought up to `head` by
     /// `fetch`, the store's unfiltered read after a position), else `table`, the store's own
     /// read of what was asked.
@@ -233,6 +231,21 @@ mod tests {
         let ahead = tail.read(10, 11, &Filter::all(), 100, fetch).await.unwrap();
         // Then the tail does not answer
         assert!(behind.is_none() && ahead.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_follower_the_tail_cannot_answer_gets_the_tables_answer() {
+        // Given a tail started at 5 on a log of ten events
+        let (tail, table) = (Tail::default(), Table::new(10));
+        let fetch = |after, max| table.fetch(after, max);
+        let odd = Filter::categories(["odd"]);
+        let from_tail = tail.follow((10, 5), &odd, 100, fetch, || async { Ok(vec![]) }).await;
+        assert_eq!(positions(from_tail.ok()), Some(vec![7, 9]));
+        // When a follower from before it asks
+        let behind = tail.follow((10, 2), &odd, 100, fetch, || async { Ok(vec![event(3)]) }).await;
+        // Then it gets what the table answers, and the tail was read once
+        assert_eq!(positions(behind.ok()), Some(vec![3]));
+        assert_eq!(table.reads(), 1);
     }
 
     #[tokio::test]
