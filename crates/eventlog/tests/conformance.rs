@@ -104,6 +104,7 @@ conformance!(
     reads_the_log_with_filters,
     metadata_and_time_are_recorded,
     subscriptions_catch_up_then_go_live,
+    a_follower_at_the_head_does_not_read_the_table,
     checkpoints_survive_a_restart,
     projections_commit_documents_with_their_checkpoint,
     a_failing_projection_writes_nothing,
@@ -466,6 +467,31 @@ async fn subscriptions_catch_up_then_go_live(h: Harness) {
     h.store.append(&stream("c-1"), ExpectedVersion::Any, events(1)).await.unwrap();
     let got = tokio::time::timeout(Duration::from_secs(10), waiter).await.unwrap().unwrap();
     assert_eq!(got.iter().map(|e| e.position).collect::<Vec<_>>(), vec![9]);
+}
+
+async fn a_follower_at_the_head_does_not_read_the_table(h: Harness) {
+    h.store.append(&stream("a-1"), ExpectedVersion::Any, events(2)).await.unwrap();
+    h.store.append(&stream("b-1"), ExpectedVersion::Any, events(3)).await.unwrap();
+    let mut sub = Subscription::new(h.store.watch_head(), 0, Filter::categories(["a"]), 100);
+    let got = sub.poll(&*h.store).await.unwrap().unwrap();
+    assert_eq!(got.iter().map(|e| e.position).collect::<Vec<_>>(), vec![1, 2]);
+    // A read shorter than a batch saw everything up to the head: the follower is at the head,
+    // not at its last match, and the `b` events after it are not scanned again.
+    assert_eq!(sub.position(), 5);
+
+    // With the log's table out of reach, a follower at the head still answers: it does not ask.
+    let other = (h.reopen)().await;
+    let away = "ALTER TABLE events RENAME TO events_away";
+    let back = "ALTER TABLE events_away RENAME TO events";
+    h.raw.exec(away, away).await;
+    assert!(sub.poll(&*h.store).await.unwrap().is_none());
+    // A follower behind the head on another instance (nothing in memory) does ask, and fails.
+    let mut behind = Subscription::new(other.watch_head(), 3, Filter::all(), 100);
+    let refused = behind.poll(&*other).await;
+    assert!(refused.is_err(), "{refused:?}");
+    h.raw.exec(back, back).await;
+    let got = behind.poll(&*other).await.unwrap().unwrap();
+    assert_eq!(got.iter().map(|e| e.position).collect::<Vec<_>>(), vec![4, 5]);
 }
 
 async fn checkpoints_survive_a_restart(h: Harness) {

@@ -410,6 +410,16 @@ impl EventStore for Clocked {
         Ok(self.rewrite(self.inner.read_all(after, filter, limit).await?))
     }
 
+    /// The inner store's (its tail, as the service's followers read it in production).
+    async fn read_following(
+        &self,
+        after: u64,
+        filter: &Filter,
+        limit: usize,
+    ) -> eventlog::Result<Vec<RecordedEvent>> {
+        Ok(self.rewrite(self.inner.read_following(after, filter, limit).await?))
+    }
+
     async fn head(&self) -> eventlog::Result<u64> {
         self.inner.head().await
     }
