@@ -27,6 +27,10 @@ use std::time::{Duration, Instant};
 use auth::{AuthConfig, Issuer, Role, Verifier};
 use serde_json::{Value, json};
 
+/// The allocator `procgate` runs with (`src/main.rs`): the bench measures the gate as it serves.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }

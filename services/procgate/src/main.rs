@@ -15,6 +15,12 @@ use web::{Application, Service};
 
 use settings::{JwtSettings, StoreSettings};
 
+/// The services allocate many small values for a short time (JSON, the events each follower of
+/// the log reads): mimalloc serves those faster than the system's allocator (README,
+/// Performance).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "procgate", version, about = "The school district's technology-purchase gate")]
 struct Cli {
