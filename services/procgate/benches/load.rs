@@ -12,9 +12,11 @@
 //! 3. `POST /v1/purchase-checks`, open loop at `LOAD_RATE` per second (default 1000): latency
 //!    at that rate, counted from when each request was due, so queueing is not hidden.
 //!
-//! It does so twice in one sitting, each on a fresh database: on the log as stored, then with
-//! personal data sealed as `procgate serve` opens it (`kernel::privacy`), and prints the
-//! ratios (checks carry no sealed field: the sealed store only looks their type up).
+//! It does so three times in one sitting, each on a fresh log: on PostgreSQL as stored, then
+//! with personal data sealed as `procgate serve` opens it (`kernel::privacy`), then on the
+//! embedded store (SQLite in a temporary directory, sealed: `procgate serve`'s default), and
+//! prints the ratios between them (checks carry no sealed field: the sealed store only looks
+//! their type up).
 //!
 //! With `PROCGATE_LOAD_URL` (and `PROCGATE_LOAD_FINANCE_TOKEN`, `PROCGATE_LOAD_IT_TOKEN`) it
 //! drives a server already running instead. Only loopback addresses are accepted.
@@ -280,24 +282,54 @@ async fn main() -> anyhow::Result<()> {
         return measure(target, || async { Ok(None) }).await.map(|_| ());
     }
 
-    // The same gate twice in one sitting: on the log as stored, then with personal data
-    // sealed (as `procgate serve` opens it), each on a fresh database.
-    let plain = in_process(client.clone(), false).await?;
-    let sealed = in_process(client, true).await?;
-    println!("\nsealed against plain, same sitting:");
-    println!("{:<34} {:>9.1}%", "checks/s (closed loop)", 100.0 * sealed.checks / plain.checks);
-    println!("{:<34} {:>9.2}", "p99 at the fixed rate, ratio", sealed.p99 / plain.p99);
+    // The same gate three times in one sitting, each on a fresh log.
+    let plain = in_process(client.clone(), Log::Postgres).await?;
+    let sealed = in_process(client.clone(), Log::PostgresSealed).await?;
+    let embedded = in_process(client, Log::EmbeddedSealed).await?;
+    compare("sealed against plain, same sitting:", &sealed, &plain);
+    compare("embedded against PostgreSQL (both sealed), same sitting:", &embedded, &sealed);
     Ok(())
 }
 
-/// Starts the gate in this process on a fresh PostgreSQL database, its personal data sealed or
-/// not, and measures it.
-async fn in_process(client: reqwest::Client, sealed: bool) -> anyhow::Result<Measured> {
-    println!("\n{}", if sealed { "sealed store:" } else { "plain store:" });
-    let db = testkit::pg_database().await;
-    let mut store: eventlog::Store =
-        Arc::new(eventlog::PgStore::connect(db.url(), Default::default()).await?);
-    if sealed {
+/// Prints `this`'s figures as ratios of `that`'s.
+fn compare(title: &str, this: &Measured, that: &Measured) {
+    println!("\n{title}");
+    println!("{:<34} {:>9.1}%", "checks/s (closed loop)", 100.0 * this.checks / that.checks);
+    println!("{:<34} {:>9.2}", "p99 at the fixed rate, ratio", this.p99 / that.p99);
+}
+
+/// The log a run's gate is on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Log {
+    /// PostgreSQL, the log as stored.
+    Postgres,
+    /// PostgreSQL, personal data sealed.
+    PostgresSealed,
+    /// The embedded store (SQLite), personal data sealed.
+    EmbeddedSealed,
+}
+
+/// Starts the gate in this process on a fresh `log`, and measures it.
+async fn in_process(client: reqwest::Client, log: Log) -> anyhow::Result<Measured> {
+    let title = match log {
+        Log::Postgres => "plain store:",
+        Log::PostgresSealed => "sealed store:",
+        Log::EmbeddedSealed => "embedded store (SQLite), sealed:",
+    };
+    println!("\n{title}");
+    // Kept until the run ends: the database is dropped, or the directory removed, after it.
+    let (mut store, _fresh): (eventlog::Store, Box<dyn std::any::Any>) = match log {
+        Log::Postgres | Log::PostgresSealed => {
+            let db = testkit::pg_database().await;
+            let store = eventlog::PgStore::connect(db.url(), Default::default()).await?;
+            (Arc::new(store), Box::new(db))
+        }
+        Log::EmbeddedSealed => {
+            let (dir, path) = testkit::sqlite_path();
+            (Arc::new(eventlog::SqliteStore::open(&path).await?), Box::new(dir))
+        }
+    };
+    if log != Log::Postgres {
         store = kernel::privacy::sealed(store, eventlog::MasterKey::new(&[7; 32]));
     }
     let secret = "a-load-test-secret-of-at-least-32-bytes".to_owned();
