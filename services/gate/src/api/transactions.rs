@@ -7,9 +7,8 @@ use super::{Change, ItemErrors, Secured};
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpResponse, get, post};
-use events::card::{MatchMethod, TransactionStatus, transaction_stream};
+use events::card::{TransactionStatus, transaction_stream};
 use events::gate::PurchaseEvent;
-use events::values::PaymentMethod;
 use events::values::SchoolId;
 use kernel::http::{self, Body, Caller, IdempotencyKeyHeader, OptionalBody, Reply, Written};
 use kernel::{Aggregate, ReadModel, stream};
@@ -22,8 +21,9 @@ use web::ApiError;
 use super::card_bodies::{ChooseBody, OutreachBody, UndoBody};
 use super::cards::CardReaders;
 use crate::app::State;
-use crate::domain::matching::{self, Charge, CheckRef};
-use crate::domain::{self, CardTransaction, LogOutreach, TransactionCommand, TransactionError};
+use crate::domain::{
+    self, CardTransaction, ChosenPurchase, LogOutreach, TransactionCommand, TransactionError,
+};
 use crate::read_models::{
     CardPurchases, CardTransactions, OutreachQueue, Schools, TransactionDoc, TransactionFilter,
     TransactionList, list_transactions, outreach_queue,
@@ -32,7 +32,9 @@ use crate::read_models::{
 impl From<TransactionError> for ApiError {
     fn from(e: TransactionError) -> Self {
         let status = match e {
-            TransactionError::NotFound => StatusCode::NOT_FOUND,
+            TransactionError::NotFound | TransactionError::UnknownPurchase { .. } => {
+                StatusCode::NOT_FOUND
+            }
             TransactionError::AlreadyMatched { .. }
             | TransactionError::NotMatched
             | TransactionError::InvalidState { .. } => StatusCode::CONFLICT,
@@ -215,52 +217,39 @@ pub async fn undo_match(cx: Change, body: Body<UndoBody>) -> Reply {
 pub async fn choose_match(cx: Change, body: Body<ChooseBody>) -> Reply {
     let id = cx.path_id("id")?;
     let purchase_id = body.parse()?.purchase_id;
-    cx.state.read_models.caught_up(&[CardPurchases::NAME]).await?;
-    let claimed =
-        cx.state.read_models.view().one::<CardPurchases>(&purchase_id.to_string()).await?;
-    if let Some(by) = claimed.and_then(|c| c.matched_by).filter(|by| *by != id) {
-        return Err(ApiError::conflict(
+    not_matched_elsewhere(&cx.state, purchase_id, id).await?;
+    let purchase = domain::purchase_stream(purchase_id);
+    act((&cx, body.json()), id, &[purchase], StatusCode::OK, |_, found| {
+        Ok(TransactionCommand::Choose { purchase_id, purchase: chosen(&found[0])? })
+    })
+    .await
+}
+
+/// 409 `purchase-already-matched` when transaction `id` may not take `purchase_id`: another
+/// transaction is matched with it.
+async fn not_matched_elsewhere(state: &State, purchase_id: Uuid, id: Uuid) -> Result<(), ApiError> {
+    state.read_models.caught_up(&[CardPurchases::NAME]).await?;
+    let claimed = state.read_models.view().one::<CardPurchases>(&purchase_id.to_string()).await?;
+    match claimed.and_then(|c| c.matched_by).filter(|by| *by != id) {
+        Some(by) => Err(ApiError::conflict(
             "purchase-already-matched",
             format!(
                 "Purchase {purchase_id} is matched with card transaction {by}; undo that first."
             ),
-        ));
+        )),
+        None => Ok(()),
     }
-    let purchase = domain::purchase_stream(purchase_id);
-    let context = (&cx, body.json());
-    act(context, id, &[purchase], StatusCode::OK, |t, found| {
-        let Some(recorded) = &t.recorded else { return Ok(TransactionCommand::Confirm) };
-        let submitted = found[0].first().map(domain::decode::<PurchaseEvent>).transpose();
-        let Some(PurchaseEvent::Submitted(s)) = submitted.map_err(ApiError::internal)? else {
-            return Err(ApiError::not_found(format!("There is no purchase {purchase_id}.")));
-        };
-        if s.payment_method != PaymentMethod::PCard {
-            return Err(ApiError::unprocessable(
-                "not-card-purchase",
-                "The purchase check was not paid by card (payment method p_card).",
-            ));
+}
+
+/// The purchase check a purchase's stream begins with; `None` when there is no purchase.
+fn chosen(records: &[eventlog::RecordedEvent]) -> Result<Option<Box<ChosenPurchase>>, ApiError> {
+    let Some(first) = records.first() else { return Ok(None) };
+    Ok(match domain::decode::<PurchaseEvent>(first).map_err(ApiError::internal)? {
+        PurchaseEvent::Submitted(submitted) => {
+            Some(Box::new(ChosenPurchase { submitted, recorded_at: first.recorded_at }))
         }
-        let charge = Charge {
-            school_id: &recorded.school_id,
-            date: recorded.transaction_date,
-            merchant: recorded.merchant.as_str(),
-            amount: recorded.amount,
-            currency: recorded.currency,
-            credit: recorded.credit,
-        };
-        let check = CheckRef {
-            purchase_id,
-            school_id: s.school_id.clone(),
-            vendor: s.vendor.to_string(),
-            total: s.total,
-            currency: s.currency,
-            // When the purchase was asked about (a check sent after the fact: requested).
-            date: s.requested_at.unwrap_or(found[0][0].recorded_at).date_naive(),
-        };
-        let how = matching::measure(&charge, &check, MatchMethod::ChosenByIt);
-        Ok(TransactionCommand::Choose { purchase_id, school_id: s.school_id.clone(), how })
+        _ => None,
     })
-    .await
 }
 
 /// Log outreach to the holder of a card that bought unchecked technology.

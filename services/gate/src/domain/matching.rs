@@ -18,8 +18,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::NaiveDate;
-use events::card::{MatchCandidate, MatchHow, MatchMethod, ReconciliationSet};
+use chrono::{DateTime, NaiveDate, Utc};
+use events::card::{
+    CardTransactionRecorded, MatchCandidate, MatchHow, MatchMethod, ReconciliationSet,
+};
+use events::gate::PurchaseSubmitted;
 use events::values::{Currency, Money, SchoolId};
 use uuid::Uuid;
 
@@ -44,6 +47,39 @@ pub struct Charge<'a> {
     pub amount: Money,
     pub currency: Currency,
     pub credit: bool,
+}
+
+impl CheckRef {
+    /// The check `submitted` asked about, which the log recorded at `recorded_at`.
+    pub fn submitted(submitted: &PurchaseSubmitted, recorded_at: DateTime<Utc>) -> Self {
+        Self {
+            purchase_id: submitted.purchase_id,
+            school_id: submitted.school_id.clone(),
+            vendor: submitted.vendor.to_string(),
+            total: submitted.total,
+            currency: submitted.currency,
+            date: asked_on(submitted.requested_at, recorded_at),
+        }
+    }
+}
+
+/// The day a check is dated for matching: when the purchase was asked about, that is when it
+/// was requested for a check sent after the fact, else when the log recorded the check.
+pub fn asked_on(requested_at: Option<DateTime<Utc>>, recorded_at: DateTime<Utc>) -> NaiveDate {
+    requested_at.unwrap_or(recorded_at).date_naive()
+}
+
+impl<'a> From<&'a CardTransactionRecorded> for Charge<'a> {
+    fn from(t: &'a CardTransactionRecorded) -> Self {
+        Charge {
+            school_id: &t.school_id,
+            date: t.transaction_date,
+            merchant: t.merchant.as_str(),
+            amount: t.amount,
+            currency: t.currency,
+            credit: t.credit,
+        }
+    }
 }
 
 /// What reconciliation decided for one transaction.

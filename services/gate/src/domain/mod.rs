@@ -49,7 +49,9 @@ pub use purchase::{
 pub use standards::{Standards, StandardsCommand, StandardsError};
 
 pub use cards::{Card, CardError, PutCard, Reconciliation, ReconciliationError};
-pub use transaction::{CardTransaction, LogOutreach, TransactionCommand, TransactionError};
+pub use transaction::{
+    CardTransaction, ChosenPurchase, LogOutreach, TransactionCommand, TransactionError,
+};
 
 pub use kernel::{Aggregate, At, Decision, decode, load, new_event};
 

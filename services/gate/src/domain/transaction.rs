@@ -8,9 +8,11 @@
 //!   is then unchecked technology again (`card-transaction-flagged` follows in the same
 //!   append).
 //! - **Choose** the purchase check (for an ambiguous or unchecked transaction, or after an
-//!   undo): not for a credit (`credit`), not while matched to another check
-//!   (`already-matched`; the same check again is nothing), only a check of the transaction's
-//!   school (`school-mismatch`). The choice is a match `chosen_by_it`, confirmed by choosing.
+//!   undo): only a purchase there is (`not-found`) paid by card (`not-card-purchase`), not for
+//!   a credit (`credit`), not while matched to another check (`already-matched`; the same check
+//!   again is nothing), only a check of the transaction's school (`school-mismatch`). The
+//!   choice is a match `chosen_by_it`, confirmed by choosing, measured as reconciliation
+//!   measures a fit ([`matching::measure`]).
 //! - **Log outreach** to the card holder: only for unchecked technology (`invalid-state`),
 //!   not in the future (`outreach-in-future`).
 
@@ -18,13 +20,15 @@ use chrono::{DateTime, Utc};
 use events::card::{
     CardMatchConfirmed, CardMatchUndone, CardOutreachLogged, CardTransactionEvent,
     CardTransactionFlagged, CardTransactionMatched, CardTransactionRecorded, FlagReason,
-    MatchCandidate, MatchHow, MatchMethod, TransactionStatus,
+    MatchCandidate, MatchMethod, TransactionStatus,
 };
-use events::values::{LongText, SchoolId};
+use events::gate::PurchaseSubmitted;
+use events::values::{LongText, PaymentMethod};
 use kernel::{Aggregate, At, Decision};
 use uuid::Uuid;
 
 use super::MAX_CALL_AHEAD;
+use super::matching::{self, Charge, CheckRef};
 
 /// A card transaction as its stream tells it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -58,13 +62,21 @@ pub enum TransactionCommand {
     Undo {
         reason: LongText,
     },
-    /// IT chose `purchase_id`, a check of `school_id`; `how` measures the fit.
+    /// IT chose `purchase_id`; `purchase` is its check as the log recorded it (`None` when
+    /// there is no such purchase).
     Choose {
         purchase_id: Uuid,
-        school_id: SchoolId,
-        how: MatchHow,
+        purchase: Option<Box<ChosenPurchase>>,
     },
     LogOutreach(LogOutreach),
+}
+
+/// The purchase check IT chose for a transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChosenPurchase {
+    pub submitted: PurchaseSubmitted,
+    /// When the log recorded the check.
+    pub recorded_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,6 +87,10 @@ pub enum TransactionError {
     NotMatched,
     #[error("The transaction is matched with purchase {purchase_id}; undo that match first.")]
     AlreadyMatched { purchase_id: Uuid },
+    #[error("There is no purchase {purchase_id}.")]
+    UnknownPurchase { purchase_id: Uuid },
+    #[error("The purchase check was not paid by card (payment method p_card).")]
+    NotCardPurchase,
     #[error("The transaction is a credit: money paid back is not matched with a purchase.")]
     Credit,
     #[error(
@@ -90,7 +106,8 @@ pub enum TransactionError {
 impl TransactionError {
     pub fn slug(&self) -> &'static str {
         match self {
-            Self::NotFound => "not-found",
+            Self::NotFound | Self::UnknownPurchase { .. } => "not-found",
+            Self::NotCardPurchase => "not-card-purchase",
             Self::NotMatched => "not-matched",
             Self::AlreadyMatched { .. } => "already-matched",
             Self::Credit => "credit",
@@ -140,7 +157,12 @@ impl Aggregate for CardTransaction {
                 }
                 events
             }
-            TransactionCommand::Choose { purchase_id, school_id, how } => {
+            TransactionCommand::Choose { purchase_id, purchase } => {
+                let purchase = purchase.ok_or(TransactionError::UnknownPurchase { purchase_id })?;
+                let check = CheckRef::submitted(&purchase.submitted, purchase.recorded_at);
+                if purchase.submitted.payment_method != PaymentMethod::PCard {
+                    return Err(TransactionError::NotCardPurchase);
+                }
                 if recorded.credit {
                     return Err(TransactionError::Credit);
                 }
@@ -151,13 +173,14 @@ impl Aggregate for CardTransaction {
                     }
                     None => {}
                 }
-                if school_id != recorded.school_id {
+                if check.school_id != recorded.school_id {
                     return Err(TransactionError::SchoolMismatch {
-                        purchase_school: school_id.to_string(),
+                        purchase_school: check.school_id.to_string(),
                         transaction_school: recorded.school_id.to_string(),
                     });
                 }
-                let how = MatchHow { method: MatchMethod::ChosenByIt, ..how };
+                let how =
+                    matching::measure(&Charge::from(recorded), &check, MatchMethod::ChosenByIt);
                 vec![CardTransactionMatched { purchase_id, how }.into()]
             }
             TransactionCommand::LogOutreach(o) => {
@@ -216,9 +239,15 @@ impl Aggregate for CardTransaction {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use events::card::MatchHow;
     use events::card::{CardTransactionAmbiguous, TechnologyReason};
-    use events::values::{BankReference, CardLast4, Currency, Email, Mcc, Money, ShortText};
+    use events::gate::PurchaseEvent;
+    use events::values::{
+        BankReference, CardLast4, Currency, Email, Mcc, Money, SchoolId, ShortText,
+    };
     use kernel::testing::{given, t0};
+
+    use crate::domain::testing::fixtures;
 
     fn recorded(technology: bool, credit: bool) -> CardTransactionEvent {
         let reference = BankReference::parse("R-1").unwrap();
@@ -261,11 +290,28 @@ mod tests {
         LongText::parse("The receipt is for another order").unwrap()
     }
 
+    /// IT chooses purchase `n`: the fixtures' laptop check (2499.00 from Dell, recorded at
+    /// [`t0`]) for `school`, paid by `method`.
+    fn choose_paid(n: u128, school: &str, method: PaymentMethod) -> TransactionCommand {
+        let PurchaseEvent::Submitted(mut submitted) = fixtures::held_purchase().remove(0) else {
+            panic!("a purchase's stream starts with its check");
+        };
+        submitted.purchase_id = Uuid::from_u128(n);
+        submitted.school_id = SchoolId::parse(school).unwrap();
+        submitted.payment_method = method;
+        let purchase = Box::new(ChosenPurchase { submitted, recorded_at: t0() });
+        TransactionCommand::Choose { purchase_id: Uuid::from_u128(n), purchase: Some(purchase) }
+    }
+
     fn choose(n: u128, school: &str) -> TransactionCommand {
-        TransactionCommand::Choose {
-            purchase_id: Uuid::from_u128(n),
-            school_id: SchoolId::parse(school).unwrap(),
-            how: how(MatchMethod::WithinTolerance),
+        choose_paid(n, school, PaymentMethod::PCard)
+    }
+
+    fn chosen_how(command: TransactionCommand) -> MatchHow {
+        let then = given::<CardTransaction>([recorded(true, false), flagged()]).when(command);
+        match &then.decision().events[..] {
+            [CardTransactionEvent::Matched(m)] => m.how,
+            other => panic!("expected a match, got {other:?}"),
         }
     }
 
@@ -321,6 +367,46 @@ mod tests {
         given::<CardTransaction>([recorded(true, true)])
             .when(choose(7, "lincoln-elem"))
             .then_expect_error(TransactionError::Credit);
+    }
+
+    #[test]
+    fn only_a_purchase_there_is_paid_by_card_is_chosen() {
+        let unknown =
+            TransactionCommand::Choose { purchase_id: Uuid::from_u128(7), purchase: None };
+        given::<CardTransaction>([recorded(true, false), flagged()])
+            .when(unknown.clone())
+            .then_expect_error(TransactionError::UnknownPurchase {
+                purchase_id: Uuid::from_u128(7),
+            });
+        given::<CardTransaction>([recorded(true, false), flagged()])
+            .when(choose_paid(7, "lincoln-elem", PaymentMethod::PurchaseOrder))
+            .then_expect_error(TransactionError::NotCardPurchase);
+        // The transaction is looked for first: there is none, whatever was chosen.
+        given::<CardTransaction>([]).when(unknown).then_expect_error(TransactionError::NotFound);
+    }
+
+    #[test]
+    fn a_chosen_match_is_measured_as_reconciliation_measures_a_fit() {
+        // 499.00 at BEST BUY on 2025-10-02, against 2499.00 from Dell asked on t0's day.
+        let how = chosen_how(choose(7, "lincoln-elem"));
+        assert_eq!(how.method, MatchMethod::ChosenByIt);
+        assert_eq!(how.amount_difference, Money::parse("2000.00").unwrap());
+        let transaction_day: chrono::NaiveDate = "2025-10-02".parse().unwrap();
+        let apart = (transaction_day - t0().date_naive()).num_days().unsigned_abs();
+        assert_eq!(u64::from(how.days_apart), apart);
+        assert!(how.vendor_similarity < 50, "{how:?}");
+        // A check sent after the fact is dated when it was requested.
+        let TransactionCommand::Choose { purchase: Some(mut late), .. } = choose(7, "lincoln-elem")
+        else {
+            unreachable!()
+        };
+        late.submitted.requested_at = Some(chrono::DateTime::from_naive_utc_and_offset(
+            transaction_day.and_hms_opt(9, 0, 0).unwrap(),
+            chrono::Utc,
+        ));
+        let purchase_id = Uuid::from_u128(7);
+        let how = chosen_how(TransactionCommand::Choose { purchase_id, purchase: Some(late) });
+        assert_eq!(how.days_apart, 0);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::matching::CheckRef;
+use crate::domain::matching::{CheckRef, asked_on};
 
 /// A purchase check paid by card.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,8 +43,7 @@ impl CardPurchaseDoc {
             vendor: self.vendor.clone(),
             total: self.total,
             currency: self.currency,
-            // When the purchase was asked about: for a check sent after the fact, requested.
-            date: self.requested_at.unwrap_or(self.submitted_at).date_naive(),
+            date: asked_on(self.requested_at, self.submitted_at),
         }
     }
 }

@@ -243,17 +243,7 @@ pub fn plan(
     let last_date = transactions.iter().map(|t| t.transaction_date).max();
     let new: Vec<&CardTransactionRecorded> =
         transactions.iter().filter(|t| !existing.contains(&t.transaction_id)).collect();
-    let charges: Vec<Charge<'_>> = new
-        .iter()
-        .map(|t| Charge {
-            school_id: &t.school_id,
-            date: t.transaction_date,
-            merchant: t.merchant.as_str(),
-            amount: t.amount,
-            currency: t.currency,
-            credit: t.credit,
-        })
-        .collect();
+    let charges: Vec<Charge<'_>> = new.iter().map(|t| Charge::from(*t)).collect();
     let outcomes = matching::reconcile(&charges, checks, &context.settings);
     drop(charges);
     let mut imported = StatementImported {
