@@ -18,29 +18,28 @@
 //! `Idempotency-Key`, the statement's id is derived from the caller and the key: the same key
 //! with the same file answers the first import again; with another file, 409.
 
-use std::collections::HashSet;
-use std::io::Read;
+mod record;
+mod upload;
 
 use actix_web::http::header;
-use actix_web::web::{Bytes, Data, Payload, Query};
+use actix_web::web::{Data, Payload, Query};
 use actix_web::{HttpRequest, HttpResponse, post};
 use auth::Role;
 use chrono::NaiveDate;
-use eventlog::{ExpectedVersion, StoreError, StreamAppend};
-use events::card::{StatementEvent, StatementImported, statement_stream, transaction_stream};
-use futures::StreamExt;
+use events::card::StatementImported;
+use events::values::IdempotencyKey;
+use kernel::ReadModel;
 use kernel::http::{self, Caller, Reply, Roles};
-use kernel::{RETRIES, ReadModel, decode, new_event, stream};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use web::{ApiError, FieldError};
 
+use self::record::record;
+use self::upload::read_statement;
 use crate::app::State;
 use crate::domain::statements::{
-    CardInfo, Collected, Collector, Context, Layout, Mapping, RowError, StatementFile, plan,
-    read_rows,
+    CardInfo, Collected, Collector, Context, Layout, Mapping, RowError, StatementFile,
 };
 use crate::read_models::{CardPurchases, Cards};
 
@@ -184,73 +183,6 @@ impl StatementAnswer {
     }
 }
 
-/// The body as a blocking reader: chunks arrive over a bounded channel (the HTTP side waits
-/// while the parser is behind), are hashed as they are read, and count against
-/// [`MAX_STATEMENT_BYTES`].
-struct ChunkReader {
-    chunks: tokio::sync::mpsc::Receiver<Bytes>,
-    current: Bytes,
-    hash: Sha256,
-    read: usize,
-}
-
-impl Read for ChunkReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.current.is_empty() {
-            match self.chunks.blocking_recv() {
-                Some(chunk) => {
-                    self.read += chunk.len();
-                    if self.read > MAX_STATEMENT_BYTES {
-                        return Err(std::io::Error::other(format!(
-                            "the file is larger than {} MiB: split it",
-                            MAX_STATEMENT_BYTES / (1024 * 1024)
-                        )));
-                    }
-                    self.hash.update(&chunk);
-                    self.current = chunk;
-                }
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current.split_to(n));
-        Ok(n)
-    }
-}
-
-/// The file read through `collector`: its transactions or errors, and its SHA-256.
-async fn read_statement(
-    mut payload: Payload,
-    layout: Layout,
-    mut collector: Collector,
-) -> Result<(Collected, String), ApiError> {
-    let (send, chunks) = tokio::sync::mpsc::channel(16);
-    let parse = tokio::task::spawn_blocking(move || {
-        let mut reader =
-            ChunkReader { chunks, current: Bytes::new(), hash: Sha256::new(), read: 0 };
-        let outcome = read_rows(&layout, &mut reader, |row| collector.push(row));
-        // Drain what is left, so that the hash is the whole file's.
-        let mut rest = [0u8; 8192];
-        while outcome.is_ok() && matches!(reader.read(&mut rest), Ok(n) if n > 0) {}
-        let hash = hex::encode(reader.hash.finalize());
-        let collected = match outcome {
-            Ok(_) => collector.finish(),
-            Err(errors) => Collected::Refused { rows: 0, error_count: errors.len() as u64, errors },
-        };
-        (collected, hash)
-    });
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::bad_request("malformed-body", format!("The body could not be read: {e}"))
-        })?;
-        if send.send(chunk).await.is_err() {
-            break; // the parser stopped (the file is too large or not text): it says why
-        }
-    }
-    drop(send);
-    parse.await.map_err(ApiError::internal)
-}
-
 /// Statements are files: anything but JSON and forms is read as one.
 fn check_media_type(req: &HttpRequest) -> Result<(), ApiError> {
     let media = req
@@ -334,14 +266,7 @@ pub async fn import_statement(
     let layout = query.layout()?;
     check_media_type(&req)?;
     let key = http::idempotency_key(&req)?;
-    let dry_run = query.dry_run.unwrap_or(false);
-    let statement_id = match &key {
-        Some(k) => {
-            Uuid::new_v5(&STATEMENT_NAMESPACE, format!("{}\u{0}{k}", who.subject).as_bytes())
-        }
-        None => Uuid::now_v7(),
-    };
-    let context = context(&state, statement_id).await?;
+    let context = context(&state, statement_id(&who.subject, key.as_ref())).await?;
     let profile = layout.profile.clone();
     let (collected, file_sha256) =
         read_statement(payload, layout, Collector::new(context.clone())).await?;
@@ -351,90 +276,18 @@ pub async fn import_statement(
             return Ok(refused(&req, rows, errors, error_count));
         }
     };
-    let meta = http::metadata(&who, &req, "gate");
-    let statement = stream(statement_stream(statement_id));
-    let mut requests: Vec<(eventlog::StreamName, u64)> =
-        transactions.iter().map(|t| (stream(transaction_stream(t.transaction_id)), 1)).collect();
-    requests.push((statement.clone(), 1));
-    for _ in 0..RETRIES {
-        let mut read = state.store().read_streams(&requests).await.map_err(http::store_error)?;
-        if let Some(answer) = earlier_import(&read.pop().unwrap_or_default(), &file_sha256)? {
-            return Ok(HttpResponse::Ok().json(answer));
-        }
-        let existing: HashSet<Uuid> = transactions
-            .iter()
-            .zip(&read)
-            .filter(|(_, events)| !events.is_empty())
-            .map(|(t, _)| t.transaction_id)
-            .collect();
-        drop(read);
-        state.read_models.caught_up(&[CardPurchases::NAME]).await?;
-        let checks: Vec<_> = state
-            .read_models
-            .view()
-            .all::<CardPurchases>()
-            .await?
-            .into_iter()
-            .filter(|c| c.open())
-            .map(|c| c.check_ref())
-            .collect();
-        let file = StatementFile {
-            profile: profile.clone(),
-            file_sha256: file_sha256.clone(),
-            idempotency_key: key.clone(),
-            rows,
-        };
-        let planned = plan(&context, file, &transactions, &existing, &checks);
-        let answer = StatementAnswer::new(&planned.imported, dry_run);
-        if dry_run || (planned.transactions.is_empty() && key.is_none()) {
-            return Ok(HttpResponse::Ok().json(answer));
-        }
-        let imported = StatementEvent::from(planned.imported);
-        let mut appends = Vec::with_capacity(planned.transactions.len() + 1);
-        appends.push(StreamAppend::new(
-            statement.clone(),
-            ExpectedVersion::NoStream,
-            vec![new_event(&imported, meta.clone())],
-        ));
-        for (id, events) in planned.transactions {
-            let events = events.iter().map(|e| new_event(e, meta.clone())).collect();
-            appends.push(StreamAppend::new(
-                stream(transaction_stream(id)),
-                ExpectedVersion::NoStream,
-                events,
-            ));
-        }
-        match state.store().append_streams(appends).await {
-            Ok(_) => {
-                return Ok(HttpResponse::Created()
-                    .insert_header((header::LOCATION, answer.links.transactions.clone()))
-                    .json(answer));
-            }
-            // Another import recorded some of these (or used the key) meanwhile: look again.
-            Err(StoreError::WrongExpectedVersion { .. }) => continue,
-            Err(e) => return Err(http::store_error(e)),
-        }
-    }
-    Err(http::concurrent_update())
+    let file = StatementFile { profile, file_sha256, idempotency_key: key, rows };
+    let (meta, dry_run) = (http::metadata(&who, &req, "gate"), query.dry_run.unwrap_or(false));
+    Ok(record(&state, &meta, &context, file, &transactions, dry_run).await?.respond())
 }
 
-/// The answer an earlier import with the same idempotency key gave, if there was one; a 409
-/// when it imported another file.
-fn earlier_import(
-    records: &[eventlog::RecordedEvent],
-    file_sha256: &str,
-) -> Result<Option<StatementAnswer>, ApiError> {
-    let Some(record) = records.first() else { return Ok(None) };
-    let StatementEvent::Imported(earlier) =
-        decode::<StatementEvent>(record).map_err(ApiError::internal)?;
-    if earlier.file_sha256 != file_sha256 {
-        return Err(ApiError::conflict(
-            "idempotency-conflict",
-            "This Idempotency-Key was used for another statement file.",
-        )
-        .with_extension("statement_id", earlier.statement_id));
+/// A new statement's id: derived from the caller and the idempotency key when there is one
+/// (v5 of `subject ␀ key`), so that the key's second use finds the first import's stream.
+fn statement_id(subject: &str, key: Option<&IdempotencyKey>) -> Uuid {
+    match key {
+        Some(key) => Uuid::new_v5(&STATEMENT_NAMESPACE, format!("{subject}\u{0}{key}").as_bytes()),
+        None => Uuid::now_v7(),
     }
-    Ok(Some(StatementAnswer::new(&earlier, false)))
 }
 
 /// 422 `invalid-statement`: every bad row, nothing written. A problem document whose
@@ -455,4 +308,20 @@ fn refused(req: &HttpRequest, rows: u64, errors: Vec<RowError>, error_count: u64
     let mut body = serde_json::to_value(body).unwrap_or_default();
     body["errors"] = serde_json::to_value(errors).unwrap_or_default();
     HttpResponse::UnprocessableEntity().content_type(web::PROBLEM_JSON).json(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_names_one_statement_per_caller() {
+        let key = IdempotencyKey::parse("stmt-2025-10").unwrap();
+        let first = statement_id("finance-erp", Some(&key));
+        assert_eq!(statement_id("finance-erp", Some(&key)), first);
+        assert_ne!(statement_id("another-erp", Some(&key)), first);
+        let other = IdempotencyKey::parse("stmt-2025-11").unwrap();
+        assert_ne!(statement_id("finance-erp", Some(&other)), first);
+        assert_ne!(statement_id("finance-erp", None), statement_id("finance-erp", None));
+    }
 }
