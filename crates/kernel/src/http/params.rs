@@ -53,6 +53,30 @@ pub fn limit(limit: Option<usize>) -> Result<usize, ApiError> {
 /// The largest `offset` a list takes (as its document says).
 pub const MAX_OFFSET: usize = 1_000_000_000;
 
+/// How many items to skip (`offset`, default 0): at most [`MAX_OFFSET`]; a 400 `invalid-query`
+/// problem otherwise.
+pub fn offset(offset: Option<usize>) -> Result<usize, ApiError> {
+    match offset.unwrap_or(0) {
+        offset if offset > MAX_OFFSET => Err(ApiError::bad_request(
+            "invalid-query",
+            format!("`offset` may be at most {MAX_OFFSET}."),
+        )),
+        offset => Ok(offset),
+    }
+}
+
+/// The log position a list continues after (`after`, default 0): at most `i64::MAX`, as every
+/// log position is; a 400 `invalid-query` problem otherwise.
+pub fn after(after: Option<u64>) -> Result<u64, ApiError> {
+    match after.unwrap_or(0) {
+        after if after > i64::MAX as u64 => Err(ApiError::bad_request(
+            "invalid-query",
+            format!("`after` may be at most {}.", i64::MAX),
+        )),
+        after => Ok(after),
+    }
+}
+
 /// One page of a list.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Page {
@@ -79,13 +103,7 @@ impl Paging {
     /// The page of `items` from `offset` (default 0), at most `limit` items (see [`limit`]).
     pub fn page<T>(&self, mut items: Vec<T>) -> Result<(Vec<T>, Page), ApiError> {
         let limit = self::limit(self.limit)?;
-        let offset = self.offset.unwrap_or(0);
-        if offset > MAX_OFFSET {
-            return Err(ApiError::bad_request(
-                "invalid-query",
-                format!("`offset` may be at most {MAX_OFFSET}."),
-            ));
-        }
+        let offset = self::offset(self.offset)?;
         let total = items.len();
         let end = offset.saturating_add(limit).min(total);
         let next_offset = (end < total).then_some(end);
@@ -110,6 +128,17 @@ mod tests {
         assert!(Paging { limit: Some(0), offset: None }.page(vec![1]).is_err());
         assert!(Paging { limit: Some(1001), offset: None }.page(vec![1]).is_err());
         assert!(Paging { limit: None, offset: Some(1_000_000_001) }.page(vec![1]).is_err());
+    }
+
+    #[test]
+    fn cursors_and_offsets_stay_in_range() {
+        assert_eq!((super::after(None).unwrap(), super::offset(None).unwrap()), (0, 0));
+        assert_eq!(super::after(Some(i64::MAX as u64)).unwrap(), i64::MAX as u64);
+        let p = super::after(Some(i64::MAX as u64 + 1)).unwrap_err().to_problem(None, None);
+        assert_eq!((p.status, p.slug()), (400, Some("invalid-query")));
+        assert!(p.detail.contains("`after`"), "{}", p.detail);
+        assert_eq!(super::offset(Some(super::MAX_OFFSET)).unwrap(), super::MAX_OFFSET);
+        assert!(super::offset(Some(super::MAX_OFFSET + 1)).is_err());
     }
 
     #[test]

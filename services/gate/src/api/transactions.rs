@@ -7,7 +7,7 @@ use super::{Change, ItemErrors, Secured};
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpResponse, get, post};
-use events::card::{TransactionStatus, transaction_stream};
+use events::card::transaction_stream;
 use events::gate::PurchaseEvent;
 use events::values::SchoolId;
 use kernel::http::{self, Body, Caller, IdempotencyKeyHeader, OptionalBody, Reply, Written};
@@ -62,6 +62,20 @@ pub struct TransactionQuery {
     after: Option<u64>,
 }
 
+impl TransactionQuery {
+    /// The filter asked for, or a 400 `invalid-query` problem naming the bad parameter.
+    fn filter(&self) -> Result<TransactionFilter, ApiError> {
+        let after = http::after(self.after)?;
+        let status = http::query_param("status", self.status.as_deref(), str::parse)?;
+        let school_id = http::query_param("school_id", self.school_id.as_deref(), SchoolId::parse)?;
+        let statement_id =
+            http::query_param("statement_id", self.statement_id.as_deref(), Uuid::parse_str)?;
+        let limit = http::limit(self.limit)?;
+        let school_id = school_id.map(String::from);
+        Ok(TransactionFilter { status, school_id, statement_id, after, limit })
+    }
+}
+
 /// Card transactions, in the order they were recorded.
 ///
 /// Lists every transaction recorded before the request.
@@ -81,28 +95,7 @@ pub async fn list_card_transactions(
     _: Caller<CardReaders>,
     query: Query<TransactionQuery>,
 ) -> Reply {
-    if query.after.is_some_and(|a| a > i64::MAX as u64) {
-        return Err(ApiError::bad_request(
-            "invalid-query",
-            format!("`after` may be at most {}.", i64::MAX),
-        ));
-    }
-    let filter = TransactionFilter {
-        status: http::query_param(
-            "status",
-            query.status.as_deref(),
-            str::parse::<TransactionStatus>,
-        )?,
-        school_id: http::query_param("school_id", query.school_id.as_deref(), SchoolId::parse)?
-            .map(String::from),
-        statement_id: http::query_param(
-            "statement_id",
-            query.statement_id.as_deref(),
-            Uuid::parse_str,
-        )?,
-        after: query.after.unwrap_or(0),
-        limit: http::limit(query.limit)?,
-    };
+    let filter = query.filter()?;
     state.read_models.caught_up(&[CardTransactions::NAME]).await?;
     let docs = state.read_models.view().all::<CardTransactions>().await?;
     Ok(HttpResponse::Ok().json(list_transactions(docs, &filter)))

@@ -10,6 +10,7 @@ use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpResponse, get};
 use auth::{Principal, Role};
 use events::gate::PurchaseStatus;
+use events::values::SchoolId;
 use kernel::ReadModel;
 use kernel::http::{self, Caller, Reply};
 use serde::Deserialize;
@@ -53,6 +54,22 @@ pub struct ListQuery {
     offset: Option<usize>,
 }
 
+impl ListQuery {
+    /// The filter asked for, or a 400 `invalid-query` problem naming the bad parameter.
+    fn filter(&self) -> Result<ListFilter, ApiError> {
+        let (after, offset) = (http::after(self.after)?, http::offset(self.offset)?);
+        let school_id = http::query_param("school_id", self.school_id.as_deref(), SchoolId::parse)?;
+        Ok(ListFilter {
+            status: self.status,
+            school_id: school_id.map(String::from),
+            after,
+            offset,
+            limit: http::limit(self.limit)?,
+            order: self.sort.unwrap_or_default(),
+        })
+    }
+}
+
 /// List purchases, oldest first: the held queue is `?status=held`; `?status=held&sort=due`
 /// lists the soonest breach first.
 ///
@@ -74,29 +91,7 @@ pub async fn list_purchases(
     who: Caller<Readers>,
     query: Query<ListQuery>,
 ) -> Reply {
-    let order = query.sort.unwrap_or_default();
-    if query.after.is_some_and(|a| a > i64::MAX as u64) {
-        return Err(ApiError::bad_request(
-            "invalid-query",
-            format!("`after` may be at most {}.", i64::MAX),
-        ));
-    }
-    if query.offset.is_some_and(|o| o > 1_000_000_000) {
-        return Err(ApiError::bad_request("invalid-query", "`offset` may be at most 1000000000."));
-    }
-    let filter = ListFilter {
-        status: query.status,
-        school_id: http::query_param(
-            "school_id",
-            query.school_id.as_deref(),
-            events::values::SchoolId::parse,
-        )?
-        .map(String::from),
-        after: query.after.unwrap_or(0),
-        offset: query.offset.unwrap_or(0),
-        limit: http::limit(query.limit)?,
-        order,
-    };
+    let filter = query.filter()?;
     // Everything answered before this request is in the list.
     state.read_models.caught_up(&[Purchases::NAME, Schools::NAME]).await?;
     let view = state.read_models.view();
