@@ -463,6 +463,16 @@ impl ReadModels {
         Ok(())
     }
 
+    /// Waits until the read models `names` include `position`, where a write just appended
+    /// (everything in the log now, when `None`: the write changed nothing): the write's answer
+    /// shows what a read right after it would.
+    pub async fn include(&self, position: Option<u64>, names: &[&str]) -> Result<(), ApiError> {
+        match position {
+            Some(position) => self.at(position, names).await,
+            None => self.caught_up(names).await,
+        }
+    }
+
     /// Waits until the read models `names` include everything in the log now: a read sees
     /// every change answered before it.
     pub async fn caught_up(&self, names: &[&str]) -> Result<(), ApiError> {

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use web::Fields;
 
 use crate::domain::standards::MAX_POLICY_ENTRIES;
-use crate::domain::{MAX_LINES, PurchaseCheck};
+use crate::domain::{LogCall, MAX_LINES, PurchaseCheck};
 
 type Object = Map<String, Value>;
 
@@ -110,6 +110,23 @@ pub struct CallBody {
     /// `name` and a `phone` or `email`. When the requester was not reached, you may name whom
     /// you spoke with instead.
     pub spoke_with: Option<PersonReached>,
+}
+
+impl CallBody {
+    /// The call as logged: `call_id`, to `requester` (the stakeholder whose e-mail the
+    /// purchase names, if any), at `now` unless the body says when it took place.
+    pub fn logged(&self, call_id: Uuid, requester: Option<Uuid>, now: DateTime<Utc>) -> LogCall {
+        LogCall {
+            call_id,
+            requester_reached: self.requester_reached,
+            goal: self.goal.clone(),
+            notes: self.notes.clone(),
+            occurred_at: self.occurred_at.unwrap_or(now),
+            now,
+            spoke_with: self.spoke_with.clone(),
+            requester,
+        }
+    }
 }
 
 impl FromJson for CallBody {

@@ -2,7 +2,7 @@
 //! schema (`ToSchema`) and its parser ([`FromJson`]).
 
 use chrono::{DateTime, Utc};
-use events::card::ReconciliationSet;
+use events::card::{CardRegistered, ReconciliationSet};
 use events::values::{CardLast4, Email, LongText, Money, SchoolId, ShortText};
 use kernel::http::FromJson;
 use serde_json::{Map, Value};
@@ -23,6 +23,14 @@ pub struct CardBody {
     pub holder_email: Email,
     /// The school its spending counts for.
     pub school_id: SchoolId,
+}
+
+impl CardBody {
+    /// The card `card_id` as the body describes it.
+    pub fn registered(self, card_id: Uuid) -> CardRegistered {
+        let Self { last4, holder_email, school_id } = self;
+        CardRegistered { card_id, last4, holder_email, school_id }
+    }
 }
 
 impl FromJson for CardBody {

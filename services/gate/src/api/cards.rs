@@ -6,12 +6,13 @@ use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, get, put};
 use auth::Role;
-use events::card::{CardRegistered, ReconciliationSet, card_stream};
+use events::card::{ReconciliationSet, card_stream};
 use events::values::SchoolId;
 use kernel::http::{self, Body, Caller, Reply, Roles};
 use kernel::{Aggregate, ReadModel, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 use web::ApiError;
 
 use super::Writers;
@@ -82,13 +83,7 @@ pub async fn put_card(
     body: Body<CardBody>,
 ) -> Reply {
     let card_id = http::path_id("card_id", &card_id)?;
-    let body = body.parse()?;
-    let details = CardRegistered {
-        card_id,
-        last4: body.last4,
-        holder_email: body.holder_email,
-        school_id: body.school_id,
-    };
+    let details = body.parse()?.registered(card_id);
     let school = domain::school_stream(&details.school_id);
     let meta = http::metadata(&who, &req, "gate");
     let done = state
@@ -99,15 +94,19 @@ pub async fn put_card(
             Ok(card.handle(put)?)
         })
         .await?;
-    if let Some(position) = done.position {
-        state.read_models.at(position, &[Cards::NAME]).await?;
-    }
-    let view = state.read_models.view();
-    let card = view.one::<Cards>(&card_id.to_string()).await?;
-    let card =
-        card.ok_or_else(|| ApiError::internal("a card just written is not in gate.cards"))?;
     let status = if done.version == 0 { StatusCode::CREATED } else { StatusCode::OK };
-    Ok(HttpResponse::build(status).json(card))
+    Ok(HttpResponse::build(status).json(written_card(&state, card_id, done.position).await?))
+}
+
+/// The card `card_id` as `gate.cards` holds it once it includes `position`, the write's.
+async fn written_card(
+    state: &State,
+    card_id: Uuid,
+    position: Option<u64>,
+) -> Result<CardDoc, ApiError> {
+    state.read_models.include(position, &[Cards::NAME]).await?;
+    let card = state.read_models.view().one::<Cards>(&card_id.to_string()).await?;
+    card.ok_or_else(|| ApiError::internal("a card just written is not in gate.cards"))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

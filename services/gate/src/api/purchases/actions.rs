@@ -26,8 +26,7 @@ use super::super::bodies::{
 use super::PurchaseView;
 use crate::app::State;
 use crate::domain::{
-    self, LogCall, Occurred, ProposeAlternative, Purchase, PurchaseCommand, PurchaseError,
-    assess_lines,
+    self, Occurred, ProposeAlternative, Purchase, PurchaseCommand, PurchaseError, assess_lines,
 };
 use crate::read_models::{StakeholderEmails, stakeholder_with_email};
 
@@ -127,17 +126,7 @@ pub async fn log_call(cx: Change, body: Body<CallBody>) -> Reply {
     let requester = requester_of(&cx.state, id).await?;
     let call_id = Uuid::now_v7();
     let acted = act(&cx, id, body.json(), &[call_id], |_| {
-        let now = cx.state.clock.now();
-        PurchaseCommand::LogCall(LogCall {
-            call_id,
-            requester_reached: call.requester_reached,
-            goal: call.goal.clone(),
-            notes: call.notes.clone(),
-            occurred_at: call.occurred_at.unwrap_or(now),
-            now,
-            spoke_with: call.spoke_with.clone(),
-            requester,
-        })
+        PurchaseCommand::LogCall(call.logged(call_id, requester, cx.state.clock.now()))
     })
     .await?;
     Ok(acted.respond(StatusCode::CREATED))
