@@ -49,7 +49,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use eventlog::{Metadata, RecordedEvent, StreamName};
 pub(crate) use kernel::http::Written;
 use kernel::http::{BearerAuth, Context, Idempotency, Roles};
-use kernel::{Aggregate, Decision, View};
+use kernel::{Aggregate, Decision, Executed, View};
 use serde::Serialize;
 use utoipa::OpenApi;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -230,6 +230,17 @@ pub(crate) async fn as_of(state: &State) -> Result<AsOf, ApiError> {
 /// The metadata of events written for this request: who, and its correlation id.
 fn metadata<R>(cx: &Context<State, R>) -> Metadata {
     cx.metadata("stakeholders")
+}
+
+/// Runs a command with this request's metadata ([`kernel::Commands::run`]): `decide` on the
+/// aggregate of `own`, with the streams of `lookups`.
+async fn run<A: Aggregate>(
+    cx: &Change,
+    own: StreamName,
+    lookups: &[StreamName],
+    decide: impl Fn(&A, &[Vec<RecordedEvent>]) -> Result<Decision<A::Event>, ApiError>,
+) -> Result<Executed<A>, ApiError> {
+    cx.state.commands.run(&metadata(cx), own, lookups, decide).await
 }
 
 /// Runs a command that may carry an `Idempotency-Key` (`once`), with this request's metadata

@@ -32,8 +32,8 @@ use web::ApiError;
 use super::bodies::{ConversationBody, ProfileBody};
 use super::{
     Change, ChangeErrors, KeyedChangeErrors, ListErrors, Read, Secured, WriteErrors, Written,
-    as_of, body_reference_error, created, load, metadata, naming, now, read_models,
-    registered_school, run_keyed,
+    as_of, body_reference_error, created, load, naming, now, read_models, registered_school, run,
+    run_keyed,
 };
 use crate::app::State;
 use crate::domain::DomainError;
@@ -332,14 +332,11 @@ pub async fn update_stakeholder(cx: Change, body: Body<ProfileBody>) -> Reply {
     let profile = Profile::from(body.parse()?);
     let own = stream(stakeholder_stream(id));
     let checks = ProfileChecks::replacing(&cx.state, &profile, &own).await?;
-    let done = cx
-        .state
-        .commands
-        .run(&metadata(&cx), own, &checks.lookups, |stakeholder: &Stakeholder, read| {
-            let command = checks.replace(stakeholder, read)?;
-            stakeholder.handle(command).map_err(naming(DomainError::UnknownSchool))
-        })
-        .await?;
+    let done = run(&cx, own, &checks.lookups, |stakeholder: &Stakeholder, read| {
+        let command = checks.replace(stakeholder, read)?;
+        stakeholder.handle(command).map_err(naming(DomainError::UnknownSchool))
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(stakeholder_view(&cx.state, id, done.position).await?))
 }
 
