@@ -364,10 +364,9 @@ pub async fn hold_conversation(cx: Change, body: Body<ConversationBody>) -> Repl
     let ids = (Uuid::now_v7(), Uuid::now_v7());
     let creates = conversation.created(ids);
     let now = now(&cx.state);
-    let stream = stream(stakeholder_stream(id));
     // IT's vision is read with the stakeholder, so the themes checked are those in force.
-    let lookups = [vision_stream()];
-    let written = run_keyed(&cx, once, &creates, stream, &lookups, |s: &Stakeholder, l| {
+    let (own, lookups) = (stream(stakeholder_stream(id)), [vision_stream()]);
+    let written = run_keyed(&cx, once, &creates, own, &lookups, |s: &Stakeholder, l| {
         let vision = load::<Vision>(&l[0])?.0;
         Ok(s.handle(conversation.command(ids, now, vision))?)
     })
