@@ -37,6 +37,26 @@ impl FromJson for AcknowledgementBody {
     }
 }
 
+impl AcknowledgementBody {
+    /// The day of the praise: the body's, or `today`.
+    fn on(&self, today: NaiveDate) -> NaiveDate {
+        self.on.unwrap_or(today)
+    }
+
+    /// The command to record the praise of the stars of `conversation_id`.
+    fn command(&self, conversation_id: Uuid, today: NaiveDate) -> StakeholderCommand {
+        let place = self.r#where.clone();
+        let on = self.on(today);
+        StakeholderCommand::AcknowledgeStars(AcknowledgeStars { conversation_id, place, on, today })
+    }
+
+    /// The praise as recorded: the answer.
+    fn recorded(self, conversation_id: Uuid, today: NaiveDate) -> StarsAcknowledged {
+        let acknowledged_on = self.on(today);
+        StarsAcknowledged { conversation_id, place: self.r#where, acknowledged_on }
+    }
+}
+
 /// Praise a person's two stars in public, as the district's CTO did at School Committee
 /// meetings: recorded on their profile (`acknowledgements`).
 #[utoipa::path(
@@ -63,15 +83,12 @@ pub async fn acknowledge_stars(cx: Change, body: Body<AcknowledgementBody>) -> R
     let ack = body.parse()?;
     let once = cx.idempotency(body.json())?;
     let (_, today) = time(&cx.state).await?;
-    let on = ack.on.unwrap_or(today);
-    let command = AcknowledgeStars { conversation_id, place: ack.r#where.clone(), on, today };
     let own = stream(stakeholder_stream(id));
     let written = run_keyed(&cx, once, &[], own, &[], |s: &Stakeholder, _| {
-        Ok(s.handle(StakeholderCommand::AcknowledgeStars(command.clone()))?)
+        Ok(s.handle(ack.command(conversation_id, today))?)
     })
     .await?;
-    let answer = StarsAcknowledged { conversation_id, place: ack.r#where, acknowledged_on: on };
-    Ok(written.respond(StatusCode::CREATED).json(answer))
+    Ok(written.respond(StatusCode::CREATED).json(ack.recorded(conversation_id, today)))
 }
 
 /// Who an advocate spoke to, about what, when.
@@ -93,6 +110,25 @@ impl FromJson for AdvocacyBody {
         let about = f.string("about", map.get("about"), LongText::parse);
         let on = not_null(f, map, "on", day);
         Some(Self { to_stakeholder_id: to?, about: about?, on: on? })
+    }
+}
+
+impl AdvocacyBody {
+    /// The day they spoke: the body's, or `today`.
+    fn on(&self, today: NaiveDate) -> NaiveDate {
+        self.on.unwrap_or(today)
+    }
+
+    /// The command to record that they spoke, to someone who `to_exists` or not.
+    fn command(&self, to_exists: bool, today: NaiveDate) -> StakeholderCommand {
+        let (to, about, on) = (self.to_stakeholder_id, self.about.clone(), self.on(today));
+        StakeholderCommand::SpeakForIt(SpeakForIt { to, to_exists, about, on, today })
+    }
+
+    /// What was recorded: the answer.
+    fn recorded(self, today: NaiveDate) -> SpokeForIt {
+        let on = self.on(today);
+        SpokeForIt { to_stakeholder_id: self.to_stakeholder_id, about: self.about, on }
     }
 }
 
@@ -118,19 +154,15 @@ pub async fn speak_for_it(cx: Change, body: Body<AdvocacyBody>) -> Reply {
     let advocacy = body.parse()?;
     let once = cx.idempotency(body.json())?;
     let (_, today) = time(&cx.state).await?;
-    let on = advocacy.on.unwrap_or(today);
-    let to = advocacy.to_stakeholder_id;
     let own = stream(stakeholder_stream(id));
     // Whom they spoke to is read with the advocate, so an unknown person is refused.
-    let lookups = [stream(stakeholder_stream(to))];
+    let lookups = [stream(stakeholder_stream(advocacy.to_stakeholder_id))];
     let written = run_keyed(&cx, once, &[], own, &lookups, |s: &Stakeholder, l| {
         let to_exists = load::<Stakeholder>(&l[0])?.stakeholder_id.is_some();
-        let command = SpeakForIt { to, to_exists, about: advocacy.about.clone(), on, today };
-        Ok(s.handle(StakeholderCommand::SpeakForIt(command))?)
+        Ok(s.handle(advocacy.command(to_exists, today))?)
     })
     .await?;
-    let answer = SpokeForIt { to_stakeholder_id: to, about: advocacy.about, on };
-    Ok(written.respond(StatusCode::CREATED).json(answer))
+    Ok(written.respond(StatusCode::CREATED).json(advocacy.recorded(today)))
 }
 
 /// The advocates: who spoke for IT to whom; for each school that has not signed, the signed
@@ -143,4 +175,35 @@ pub async fn speak_for_it(cx: Change, body: Body<AdvocacyBody>) -> Reply {
 pub async fn advocates_report(cx: Read) -> Reply {
     let (schools, people) = super::reports::schools_and_people(&cx.state).await?;
     Ok(HttpResponse::Ok().json(advocates(&schools, &people)))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn parse<T: FromJson>(body: Value) -> T {
+        kernel::http::parse_object(&body).unwrap()
+    }
+
+    #[test]
+    fn praise_and_advocacy_are_dated_today_unless_the_body_says() {
+        let today: NaiveDate = "2024-09-10".parse().unwrap();
+        let id = Uuid::from_u128(7);
+        let ack: AcknowledgementBody = parse(json!({"where": "School Committee"}));
+        assert_eq!(ack.recorded(id, today).acknowledged_on, today);
+        let ack: AcknowledgementBody = parse(json!({"where": "PTA", "on": "2024-09-02"}));
+        let StakeholderCommand::AcknowledgeStars(cmd) = ack.command(id, today) else {
+            panic!("an acknowledgement")
+        };
+        assert_eq!((cmd.on, cmd.today), ("2024-09-02".parse().unwrap(), today));
+        let to = id.to_string();
+        let spoke: AdvocacyBody = parse(json!({"to_stakeholder_id": to, "about": "Loaners"}));
+        let StakeholderCommand::SpeakForIt(cmd) = spoke.command(true, today) else {
+            panic!("advocacy")
+        };
+        assert_eq!((cmd.on, cmd.to, cmd.to_exists), (today, id, true));
+        assert_eq!(spoke.recorded(today).on, today);
+    }
 }

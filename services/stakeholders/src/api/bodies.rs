@@ -245,6 +245,15 @@ impl FromJson for ConversationBody {
 }
 
 impl ConversationBody {
+    /// The ids a conversation held with `ids` creates: the conversation's, and its wish's when
+    /// it records one.
+    pub fn created(&self, (conversation_id, wish_id): (Uuid, Uuid)) -> Vec<Uuid> {
+        match self.wish {
+            Some(_) => vec![conversation_id, wish_id],
+            None => vec![conversation_id],
+        }
+    }
+
     /// The conversation `ids` (its own, its wish's), reported at `now`, with IT's `vision` as
     /// it stands.
     pub fn command(

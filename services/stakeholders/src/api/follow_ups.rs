@@ -1,6 +1,6 @@
 //! Follow-ups (`followup-{uuid}` streams): things to come back to a stakeholder about.
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::web::Query;
 use actix_web::{HttpResponse, get, post};
 use events::stakeholders::{followup_stream, stakeholder_stream};
@@ -14,12 +14,11 @@ use web::ApiError;
 use super::bodies::{DoneBody, FollowUpBody};
 use super::{
     Change, ItemErrors, KeyedChangeErrors, KeyedCreateErrors, ListErrors, Read,
-    body_reference_error, load, read_models, run_keyed, today,
+    body_reference_error, created, read_models, registered_stakeholder, run_keyed, today,
 };
 use crate::app::State;
 use crate::domain::DomainError;
 use crate::domain::followup::FollowUp;
-use crate::domain::stakeholder::Stakeholder;
 use crate::queries::follow_ups::{self, FollowUpState, FollowUpView};
 
 /// The follow-up as the read models have it once they include `position` (the head now,
@@ -105,16 +104,13 @@ pub async fn schedule_follow_up(cx: Change, body: Body<FollowUpBody>) -> Reply {
     let id = Uuid::now_v7();
     let (own, to) = (stream(followup_stream(id)), stream(stakeholder_stream(new.stakeholder_id)));
     let written = run_keyed(&cx, once, &[id], own, &[to], |f: &FollowUp, lookups| {
-        let stakeholder_exists = load::<Stakeholder>(&lookups[0])?.profile.is_some();
+        let stakeholder_exists = registered_stakeholder(&lookups[0])?;
         f.handle(new.command(id, stakeholder_exists, today)).map_err(body_reference_error)
     })
     .await?;
     let id = written.created(0)?;
-    let location = (header::LOCATION, format!("/v1/follow-ups/{id}"));
-    Ok(written
-        .respond(StatusCode::CREATED)
-        .insert_header(location)
-        .json(follow_up(&cx.state, id, written.position).await?))
+    let view = follow_up(&cx.state, id, written.position).await?;
+    Ok(created(&written, Some(format!("/v1/follow-ups/{id}")), view))
 }
 
 /// The follow-up was done.

@@ -42,13 +42,15 @@ mod stakeholders;
 mod vision;
 mod wishes;
 
-use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use actix_web::http::{StatusCode, header};
 use auth::Role;
 use chrono::{DateTime, NaiveDate, Utc};
 use eventlog::{Metadata, RecordedEvent, StreamName};
 pub(crate) use kernel::http::Written;
 use kernel::http::{BearerAuth, Context, Idempotency, Roles};
-use kernel::{Aggregate, Decision, View};
+use kernel::{Aggregate, Decision, Executed, View};
+use serde::Serialize;
 use utoipa::OpenApi;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
@@ -56,6 +58,8 @@ use web::ApiError;
 
 use crate::app::State;
 use crate::domain::health::AsOf;
+use crate::domain::school::School;
+use crate::domain::stakeholder::Stakeholder;
 use crate::domain::{DomainError, ErrorKind};
 
 /// IT staff, auditors and admins: people's records are personal data, for neither finance nor
@@ -228,6 +232,17 @@ fn metadata<R>(cx: &Context<State, R>) -> Metadata {
     cx.metadata("stakeholders")
 }
 
+/// Runs a command with this request's metadata ([`kernel::Commands::run`]): `decide` on the
+/// aggregate of `own`, with the streams of `lookups`.
+async fn run<A: Aggregate>(
+    cx: &Change,
+    own: StreamName,
+    lookups: &[StreamName],
+    decide: impl Fn(&A, &[Vec<RecordedEvent>]) -> Result<Decision<A::Event>, ApiError>,
+) -> Result<Executed<A>, ApiError> {
+    cx.state.commands.run(&metadata(cx), own, lookups, decide).await
+}
+
 /// Runs a command that may carry an `Idempotency-Key` (`once`), with this request's metadata
 /// ([`kernel::Commands::run_idempotent`]): `decide` on the aggregate of `own`, with the streams
 /// of `lookups`, creating `created`. What it wrote, or for a repeat what the first request did.
@@ -257,6 +272,26 @@ async fn read_models<'a>(
         None => state.read_models.caught_up(names).await?,
     }
     Ok(state.read_models.view())
+}
+
+/// Whether the stakeholder whose stream's `records` were read with a command is registered.
+fn registered_stakeholder(records: &[RecordedEvent]) -> Result<bool, ApiError> {
+    Ok(load::<Stakeholder>(records)?.profile.is_some())
+}
+
+/// Whether the school whose stream's `records` were read with a command is registered.
+fn registered_school(records: &[RecordedEvent]) -> Result<bool, ApiError> {
+    Ok(load::<School>(records)?.status.registered)
+}
+
+/// The answer to a write that created a resource: `201 Created`, its `location` (when it has
+/// one to name), and `view`.
+fn created(written: &Written, location: Option<String>, view: impl Serialize) -> HttpResponse {
+    let mut answer = written.respond(StatusCode::CREATED);
+    if let Some(location) = location {
+        answer.insert_header((header::LOCATION, location));
+    }
+    answer.json(view)
 }
 
 /// The aggregate `records` fold into: another stream a rule needs facts from.

@@ -7,10 +7,11 @@
 //! log still verifies. Asked again, it destroys whatever key of theirs was made since (none,
 //! normally) and answers with the erasure recorded first.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete};
 use auth::Role;
 use chrono::{DateTime, Utc};
-use eventlog::{ExpectedVersion, KeySelector, NewEvent, RecordedEvent};
+use eventlog::{ExpectedVersion, KeySelector, Metadata, NewEvent, RecordedEvent, Store};
 use events::privacy::{PersonalDataErased, PrivacyEvent, erasure_stream};
 use events::stakeholders::stakeholder_stream;
 use events::values::LongText;
@@ -24,6 +25,7 @@ use web::{ApiError, Fields};
 
 use super::metadata;
 use crate::app::State;
+use crate::domain::privacy::announcement;
 
 /// Administrators only.
 pub(crate) struct Admins;
@@ -58,23 +60,7 @@ pub struct ErasureView {
     pub keys_destroyed: usize,
 }
 
-/// The erasure to announce: `None` when an earlier one stands and no key of theirs was left
-/// to destroy (asking again changes nothing).
-pub(crate) fn announcement(
-    earlier: bool,
-    stakeholder_id: Uuid,
-    destroyed: Vec<String>,
-    reason: &LongText,
-    by: &str,
-) -> Option<PersonalDataErased> {
-    (!earlier || !destroyed.is_empty()).then(|| PersonalDataErased {
-        stakeholder_id,
-        reason: reason.clone(),
-        erased_by: by.to_owned(),
-        keys: destroyed,
-    })
-}
-
+/// A recorded erasure as the API shows it.
 fn view(record: &RecordedEvent) -> Result<ErasureView, ApiError> {
     let PrivacyEvent::PersonalDataErased(e) =
         PrivacyEvent::from_parts(&record.event_type, &record.data)
@@ -116,18 +102,7 @@ pub async fn erase_personal_data(cx: Context<State, Admins>, body: Body<ErasureB
     let id = cx.path_id("id")?;
     let erasure = body.parse()?;
     let store = cx.state.commands.store();
-    let (person, privacy) = (stream(stakeholder_stream(id)), stream(erasure_stream(id)));
-    let [person_events, earlier] = <[Vec<RecordedEvent>; 2]>::try_from(
-        store.read_streams(&[(person, 1), (privacy.clone(), 1)]).await.map_err(store_error)?,
-    )
-    .map_err(|_| ApiError::internal("read_streams answered the wrong number of lists"))?;
-    if person_events.is_empty() {
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::NOT_FOUND,
-            "unknown-stakeholder",
-            format!("There is no stakeholder {id}."),
-        ));
-    }
+    let earlier = earlier_erasures(store, id).await?;
     let selector = KeySelector::Person(stakeholder_stream(id));
     let destroyed =
         store.destroy_data_keys(&selector, erasure.reason.as_str()).await.map_err(store_error)?;
@@ -136,33 +111,40 @@ pub async fn erase_personal_data(cx: Context<State, Admins>, body: Body<ErasureB
     else {
         return Ok(HttpResponse::Ok().json(view(&earlier[0])?));
     };
-    let event = PrivacyEvent::from(event);
-    let new = NewEvent::new(event.event_type(), event.to_data(), metadata(&cx));
-    store.append(&privacy, ExpectedVersion::Any, vec![new]).await.map_err(store_error)?;
-    let recorded = store.read_stream_to_end(&privacy).await.map_err(store_error)?;
-    let first = recorded.first().ok_or_else(|| ApiError::internal("the erasure is not there"))?;
-    Ok(HttpResponse::Ok().json(view(first)?))
+    let first = record(store, id, event, metadata(&cx)).await?;
+    Ok(HttpResponse::Ok().json(view(&first)?))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn reason() -> LongText {
-        LongText::parse("Left the district").unwrap()
+/// The erasures recorded of stakeholder `id` (none yet, or the first and any since), or 404
+/// `unknown-stakeholder` when there is no such stakeholder.
+async fn earlier_erasures(store: &Store, id: Uuid) -> Result<Vec<RecordedEvent>, ApiError> {
+    let (person, privacy) = (stream(stakeholder_stream(id)), stream(erasure_stream(id)));
+    let [person_events, earlier] = <[Vec<RecordedEvent>; 2]>::try_from(
+        store.read_streams(&[(person, 1), (privacy, 1)]).await.map_err(store_error)?,
+    )
+    .map_err(|_| ApiError::internal("read_streams answered the wrong number of lists"))?;
+    if person_events.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown-stakeholder",
+            format!("There is no stakeholder {id}."),
+        ));
     }
+    Ok(earlier)
+}
 
-    #[test]
-    fn given_no_erasure_when_erasing_then_it_is_announced_even_without_keys() {
-        let e = announcement(false, Uuid::from_u128(1), vec![], &reason(), "admin").unwrap();
-        assert_eq!(e.keys, Vec::<String>::new());
-        assert_eq!(e.erased_by, "admin");
-    }
-
-    #[test]
-    fn given_an_erasure_when_erasing_again_then_only_new_keys_are_announced() {
-        assert_eq!(announcement(true, Uuid::from_u128(1), vec![], &reason(), "admin"), None);
-        let again = announcement(true, Uuid::from_u128(1), vec!["call-9".into()], &reason(), "a");
-        assert_eq!(again.unwrap().keys, vec!["call-9".to_owned()]);
-    }
+/// Appends the erasure `event` of stakeholder `id` with `meta`, and reads back the erasure
+/// recorded first (another request's, when two came at once).
+async fn record(
+    store: &Store,
+    id: Uuid,
+    event: PersonalDataErased,
+    meta: Metadata,
+) -> Result<RecordedEvent, ApiError> {
+    let privacy = stream(erasure_stream(id));
+    let event = PrivacyEvent::from(event);
+    let new = NewEvent::new(event.event_type(), event.to_data(), meta);
+    store.append(&privacy, ExpectedVersion::Any, vec![new]).await.map_err(store_error)?;
+    let recorded = store.read_stream_to_end(&privacy).await.map_err(store_error)?;
+    recorded.into_iter().next().ok_or_else(|| ApiError::internal("the erasure is not there"))
 }

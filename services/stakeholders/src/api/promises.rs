@@ -2,9 +2,10 @@
 //! whether it kept it. The purchasing agreement's standing call-before-cancel promise is made
 //! by the signature and settled by the gate's record, never by hand.
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::web::Query;
 use actix_web::{HttpResponse, get, post};
+use eventlog::{RecordedEvent, StreamName};
 use events::school::school_stream;
 use events::stakeholders::{PromiseTo, promise_stream, stakeholder_stream};
 use events::values::SchoolId;
@@ -17,14 +18,12 @@ use web::ApiError;
 
 use super::bodies::{OutcomeBody, PromiseBody};
 use super::{
-    Change, ItemErrors, KeyedCreateErrors, ListErrors, Read, body_reference_error, load,
-    read_models, run_keyed, today,
+    Change, ItemErrors, KeyedCreateErrors, ListErrors, Read, body_reference_error, created,
+    read_models, registered_school, registered_stakeholder, run_keyed, today,
 };
 use crate::app::State;
 use crate::domain::DomainError;
 use crate::domain::promise::Promise;
-use crate::domain::school::School;
-use crate::domain::stakeholder::Stakeholder;
 use crate::queries::promises::{self, PromiseFilter, PromiseState, PromiseView};
 
 /// The promise as the read models have it once they include `position` (the head now, when
@@ -108,26 +107,32 @@ pub async fn make_promise(cx: Change, body: Body<PromiseBody>) -> Reply {
     let once = cx.idempotency(body.json())?;
     let today = today(&cx.state).await?;
     let id = Uuid::now_v7();
-    let to = match &new.to {
-        PromiseTo::Stakeholder { stakeholder_id } => stream(stakeholder_stream(*stakeholder_id)),
-        PromiseTo::School { school_id } => stream(school_stream(school_id)),
-    };
-    let own = stream(promise_stream(id));
+    let (own, to) = (stream(promise_stream(id)), recipient_stream(&new.to));
     let written = run_keyed(&cx, once, &[id], own, &[to], |promise: &Promise, lookups| {
-        let to_exists = match &new.to {
-            PromiseTo::Stakeholder { .. } => load::<Stakeholder>(&lookups[0])?.profile.is_some(),
-            PromiseTo::School { .. } => load::<School>(&lookups[0])?.status.registered,
-        };
+        let to_exists = recipient_registered(&new.to, &lookups[0])?;
         let command = new.command(id, to_exists, &cx.who.subject, today);
         promise.handle(command).map_err(body_reference_error)
     })
     .await?;
     let id = written.created(0)?;
-    let location = (header::LOCATION, format!("/v1/promises/{id}"));
-    Ok(written
-        .respond(StatusCode::CREATED)
-        .insert_header(location)
-        .json(promise(&cx.state, id, written.position).await?))
+    let view = promise(&cx.state, id, written.position).await?;
+    Ok(created(&written, Some(format!("/v1/promises/{id}")), view))
+}
+
+/// The stream of whom a promise is made `to`, read with the promise.
+fn recipient_stream(to: &PromiseTo) -> StreamName {
+    match to {
+        PromiseTo::Stakeholder { stakeholder_id } => stream(stakeholder_stream(*stakeholder_id)),
+        PromiseTo::School { school_id } => stream(school_stream(school_id)),
+    }
+}
+
+/// Whether whom a promise is made `to` is registered, by their stream's `records`.
+fn recipient_registered(to: &PromiseTo, records: &[RecordedEvent]) -> Result<bool, ApiError> {
+    match to {
+        PromiseTo::Stakeholder { .. } => registered_stakeholder(records),
+        PromiseTo::School { .. } => registered_school(records),
+    }
 }
 
 kernel::problem_responses! {

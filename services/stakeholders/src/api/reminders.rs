@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use web::Fields;
 
-use super::{Change, Read, ReadErrors, SettingErrors, metadata};
+use super::{Change, Read, ReadErrors, SettingErrors, run};
 use crate::domain::reminders::{Reminders, RemindersCommand, settings_stream};
 
 /// The reminders' settings.
@@ -133,12 +133,10 @@ pub async fn put_reminder_settings(cx: Change, body: Body<ReminderSettingsBody>)
         going_cold_after_business_days: body.going_cold_after_business_days,
         contact_half_life_business_days: body.contact_half_life_business_days,
     };
-    cx.state
-        .commands
-        .run(&metadata(&cx), settings_stream(), &[], |r: &Reminders, _| {
-            Ok(r.handle(command.clone()).unwrap_or_else(|never| match never {}))
-        })
-        .await?;
+    run(&cx, settings_stream(), &[], |r: &Reminders, _| {
+        Ok(r.handle(command.clone()).unwrap_or_else(|never| match never {}))
+    })
+    .await?;
     let reminders = cx.state.reminders.now(cx.state.commands.store()).await?;
     Ok(HttpResponse::Ok().json(ReminderSettingsView::of(&reminders)))
 }

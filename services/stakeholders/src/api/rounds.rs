@@ -7,10 +7,9 @@ use actix_web::{HttpResponse, get, post};
 use chrono::NaiveDate;
 use events::calendar::DistrictCalendar;
 use events::rounds::round_stream;
-use events::stakeholders::StakeholderRole;
 use events::values::ShortText;
 use kernel::http::{Body, FromJson, IdempotencyKeyHeader, Reply};
-use kernel::{ReadModel, stream};
+use kernel::{Aggregate, ReadModel, stream};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -21,7 +20,7 @@ use super::bodies::{day, not_null};
 use super::{Change, Read, ReadErrors, WriteErrors, now, read_models, run_keyed};
 use crate::app::State;
 use crate::domain::round::{MAX_WORK_DAYS, PlanRound, Round};
-use crate::queries::coverage::{RoundView, round_coverage};
+use crate::queries::coverage::{RoundView, round_coverage, round_invitees, rounds_coverage};
 use crate::read_models::{RoundDoc, Rounds, Stakeholders};
 
 /// The work days a round is given unless the body says.
@@ -69,6 +68,27 @@ impl FromJson for RoundBody {
     }
 }
 
+impl RoundBody {
+    /// The command to plan round `round_id` with `invitees`, from `today` and for
+    /// [`DEFAULT_WORK_DAYS`] unless the body says, counted in `calendar`.
+    fn command(
+        self,
+        round_id: Uuid,
+        invitees: Vec<(Uuid, bool)>,
+        today: NaiveDate,
+        calendar: &DistrictCalendar,
+    ) -> PlanRound {
+        PlanRound {
+            round_id,
+            name: self.name,
+            invitees,
+            starts_on: self.starts_on.unwrap_or(today),
+            work_days: self.work_days.unwrap_or(DEFAULT_WORK_DAYS),
+            calendar: calendar.clone(),
+        }
+    }
+}
+
 /// Every round of meetings, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RoundList {
@@ -96,39 +116,29 @@ pub async fn plan_round(cx: Change, body: Body<RoundBody>) -> Reply {
     let once = cx.idempotency(body.json())?;
     let district = cx.state.district.now(cx.state.commands.store()).await?;
     let now = now(&cx.state);
-    let today = district.today(now);
-    let view = read_models(&cx.state, None, &[Stakeholders::NAME]).await?;
-    let people = view.all::<Stakeholders>().await?;
-    let invitees: Vec<(Uuid, bool)> = match &plan.stakeholder_ids {
-        Some(ids) => {
-            ids.iter().map(|id| (*id, people.iter().any(|p| p.stakeholder_id == *id))).collect()
-        }
-        None => {
-            let mut principals: Vec<_> =
-                people.iter().filter(|p| p.role == StakeholderRole::Principal).collect();
-            principals.sort_by_key(|p| (p.school_id.clone(), p.registered_at));
-            principals.iter().map(|p| (p.stakeholder_id, true)).collect()
-        }
-    };
+    let invitees = invitees(&cx.state, plan.stakeholder_ids.as_deref()).await?;
     let round_id = Uuid::now_v7();
-    let command = PlanRound {
-        round_id,
-        name: plan.name,
-        invitees,
-        starts_on: plan.starts_on.unwrap_or(today),
-        work_days: plan.work_days.unwrap_or(DEFAULT_WORK_DAYS),
-        calendar: district.0.calendar.clone(),
-    };
+    let command = plan.command(round_id, invitees, district.today(now), &district.0.calendar);
     let own = stream(round_stream(round_id));
-    let written = run_keyed(&cx, once, &[round_id], own, &[], |r: &Round, _| {
-        Ok(kernel::Aggregate::handle(r, command.clone())?)
-    })
-    .await?;
+    let written =
+        run_keyed(&cx, once, &[round_id], own, &[], |r: &Round, _| Ok(r.handle(command.clone())?))
+            .await?;
     let id = written.created.first().copied().unwrap_or(round_id);
     let round = one_round(&cx.state, id, written.position, &district.0.calendar, now).await?;
     Ok(written.respond(StatusCode::CREATED).json(round))
 }
 
+/// Whom the round is to meet ([`round_invitees`]): those `requested`, or every principal, as
+/// the register has them now.
+async fn invitees(
+    state: &State,
+    requested: Option<&[Uuid]>,
+) -> Result<Vec<(Uuid, bool)>, ApiError> {
+    let view = read_models(state, None, &[Stakeholders::NAME]).await?;
+    Ok(round_invitees(requested, &view.all::<Stakeholders>().await?))
+}
+
+/// The round `id` and its coverage, once the read models include `position`.
 async fn one_round(
     state: &State,
     id: Uuid,
@@ -155,11 +165,7 @@ pub async fn list_rounds(cx: Read) -> Reply {
     let now = now(&cx.state);
     let view = read_models(&cx.state, None, &[Rounds::NAME, Stakeholders::NAME]).await?;
     let (rounds, people) = futures::try_join!(view.all::<Rounds>(), view.all::<Stakeholders>())?;
-    let mut rounds: Vec<RoundView> = rounds
-        .iter()
-        .map(|round| round_coverage(round, &people, &district.0.calendar, now))
-        .collect();
-    rounds.sort_by_key(|r| std::cmp::Reverse((r.planned_at, r.round_id)));
+    let rounds = rounds_coverage(&rounds, &people, &district.0.calendar, now);
     Ok(HttpResponse::Ok().json(RoundList { rounds }))
 }
 

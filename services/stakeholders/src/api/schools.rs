@@ -20,7 +20,7 @@ use web::ApiError;
 
 use super::bodies::{SchoolBody, SignatureBody, WithdrawalBody};
 use super::{
-    Change, ChangeErrors, ListErrors, Read, Secured, load, metadata, naming, read_models, today,
+    Change, ChangeErrors, ListErrors, Read, Secured, load, naming, read_models, run, today,
 };
 use crate::app::State;
 use crate::domain::DomainError;
@@ -115,15 +115,12 @@ pub async fn get_school(cx: Read) -> Reply {
 pub async fn put_school(cx: Change, body: Body<SchoolBody>) -> Reply {
     let school_id = self::school_id(&cx)?;
     let name = body.parse()?.name;
-    let stream = stream(school_stream(&school_id));
-    let done = cx
-        .state
-        .commands
-        .run(&metadata(&cx), stream, &[], |school: &School, _| {
-            let command = SchoolCommand::Put { school_id: school_id.clone(), name: name.clone() };
-            Ok(school.handle(command)?)
-        })
-        .await?;
+    let own = stream(school_stream(&school_id));
+    let done = run(&cx, own, &[], |school: &School, _| {
+        let command = SchoolCommand::Put { school_id: school_id.clone(), name: name.clone() };
+        Ok(school.handle(command)?)
+    })
+    .await?;
     let view = school_view(&cx.state, &school_id, done.position).await?;
     if done.before.status.registered {
         return Ok(HttpResponse::Ok().json(view));
@@ -158,16 +155,12 @@ pub async fn sign_agreement(cx: Change, body: Body<SignatureBody>) -> Reply {
     let today = today(&cx.state).await?;
     let promise_id = Uuid::now_v7();
     let (school, signer) = (school_stream(&school_id), stakeholder_stream(signature.principal_id));
-    let meta = metadata(&cx);
-    let done = cx
-        .state
-        .commands
-        .run(&meta, stream(school), &[stream(signer)], |school: &School, lookups| {
-            let signer = load::<Stakeholder>(&lookups[0])?.profile.as_ref().map(Signer::from);
-            let command = signature.command(signer, today, promise_id, &cx.who.subject);
-            school.handle(command).map_err(naming(DomainError::UnknownStakeholder))
-        })
-        .await?;
+    let done = run(&cx, stream(school), &[stream(signer)], |school: &School, lookups| {
+        let signer = load::<Stakeholder>(&lookups[0])?.profile.as_ref().map(Signer::from);
+        let command = signature.command(signer, today, promise_id, &cx.who.subject);
+        school.handle(command).map_err(naming(DomainError::UnknownStakeholder))
+    })
+    .await?;
     Ok(HttpResponse::Created().json(school_view(&cx.state, &school_id, done.position).await?))
 }
 
@@ -193,13 +186,9 @@ pub async fn withdraw_agreement(cx: Change, body: Body<WithdrawalBody>) -> Reply
     let school_id = self::school_id(&cx)?;
     let withdrawal = body.parse()?;
     let today = today(&cx.state).await?;
-    let stream = stream(school_stream(&school_id));
-    let done = cx
-        .state
-        .commands
-        .run(&metadata(&cx), stream, &[], |school: &School, _| {
-            Ok(school.handle(withdrawal.command(today))?)
-        })
-        .await?;
+    let own = stream(school_stream(&school_id));
+    let done =
+        run(&cx, own, &[], |school: &School, _| Ok(school.handle(withdrawal.command(today))?))
+            .await?;
     Ok(HttpResponse::Ok().json(school_view(&cx.state, &school_id, done.position).await?))
 }

@@ -13,8 +13,6 @@
 //! Registering and holding a conversation take an optional `Idempotency-Key`
 //! ([`kernel::http::Idempotency`]).
 
-use actix_web::http::StatusCode;
-use actix_web::http::header;
 use actix_web::web::Query;
 use actix_web::{HttpResponse, get, post, put};
 use chrono::{DateTime, Utc};
@@ -33,12 +31,12 @@ use web::ApiError;
 
 use super::bodies::{ConversationBody, ProfileBody};
 use super::{
-    Change, ChangeErrors, KeyedChangeErrors, ListErrors, Read, Secured, WriteErrors, as_of,
-    body_reference_error, load, metadata, naming, now, read_models, run_keyed,
+    Change, ChangeErrors, KeyedChangeErrors, ListErrors, Read, Secured, WriteErrors, Written,
+    as_of, body_reference_error, created, load, naming, now, read_models, registered_school, run,
+    run_keyed,
 };
 use crate::app::State;
 use crate::domain::DomainError;
-use crate::domain::school::School;
 use crate::domain::stakeholder::{
     EmailClaim, Profile, RegisterStakeholder, Stakeholder, StakeholderCommand, UpdateStakeholder,
 };
@@ -97,16 +95,94 @@ pub async fn list_stakeholders(
     Ok(HttpResponse::Ok().json(StakeholderList { stakeholders, page }))
 }
 
-/// The stream of the profile's school, to look up whether it is registered.
-fn school_lookup(profile: &Profile) -> Vec<StreamName> {
-    profile.school_id.iter().map(|s| stream(school_stream(s))).collect()
+/// What a profile is checked against: who holds its address (and, for a change of profile, the
+/// address the person has now), and whether its school is registered. The claims and the
+/// school are read with the stakeholder, in the command's round trip ([`Self::lookups`]).
+struct ProfileChecks<'a> {
+    profile: &'a Profile,
+    /// Who the register has with the profile's address: its holder when it was never claimed.
+    registered: Option<Uuid>,
+    /// The address the person has now, for a change of profile.
+    current: Option<Email>,
+    /// The claims of the profile's address and (for a change) of the current one, then the
+    /// school's stream when the profile names one.
+    lookups: Vec<StreamName>,
 }
 
-/// Whether the looked-up school is registered (`false` without one).
-fn school_exists(lookups: &[Vec<RecordedEvent>]) -> Result<bool, ApiError> {
-    match lookups.first() {
-        Some(records) => Ok(load::<School>(records)?.status.registered),
-        None => Ok(false),
+impl<'a> ProfileChecks<'a> {
+    /// The checks of registering `profile`.
+    async fn registering(state: &State, profile: &'a Profile) -> Result<Self, ApiError> {
+        Self::read(state, profile, None, []).await
+    }
+
+    /// The checks of replacing with `profile` the profile of the stakeholder of `own`: the
+    /// claim of their address now too, which a new address releases.
+    async fn replacing(
+        state: &State,
+        profile: &'a Profile,
+        own: &StreamName,
+    ) -> Result<Self, ApiError> {
+        let records =
+            state.commands.store().read_stream_to_end(own).await.map_err(http::store_error)?;
+        let current = load::<Stakeholder>(&records)?.profile.map(|p| p.email);
+        let claim = stream(email_stream(current.as_ref().unwrap_or(&profile.email)));
+        Self::read(state, profile, current, [claim]).await
+    }
+
+    /// The checks of `profile` for someone whose address is `current`, reading the claim of
+    /// `current_claim` too.
+    async fn read(
+        state: &State,
+        profile: &'a Profile,
+        current: Option<Email>,
+        current_claim: impl IntoIterator<Item = StreamName>,
+    ) -> Result<Self, ApiError> {
+        let registered = registered_with(state, &profile.email).await?;
+        let mut lookups = vec![stream(email_stream(&profile.email))];
+        lookups.extend(current_claim);
+        lookups.extend(profile.school_id.iter().map(|s| stream(school_stream(s))));
+        Ok(Self { profile, registered, current, lookups })
+    }
+
+    /// Whether the profile's school, read as the last of `read`, is registered (`false`
+    /// without one).
+    fn school_exists(&self, read: &[Vec<RecordedEvent>]) -> Result<bool, ApiError> {
+        match (&self.profile.school_id, read.last()) {
+            (Some(_), Some(records)) => registered_school(records),
+            _ => Ok(false),
+        }
+    }
+
+    /// Registering stakeholder `id`, by what was `read` of [`Self::lookups`].
+    fn register(
+        &self,
+        id: Uuid,
+        read: &[Vec<RecordedEvent>],
+    ) -> Result<StakeholderCommand, ApiError> {
+        Ok(StakeholderCommand::Register(RegisterStakeholder {
+            stakeholder_id: id,
+            profile: self.profile.clone(),
+            school_exists: self.school_exists(read)?,
+            email: email_claim(&read[0], self.registered)?,
+        }))
+    }
+
+    /// Replacing the profile of `stakeholder`, by what was `read` of [`Self::lookups`]; a
+    /// conflict when their address changed since it was read (the claims read are not theirs).
+    fn replace(
+        &self,
+        stakeholder: &Stakeholder,
+        read: &[Vec<RecordedEvent>],
+    ) -> Result<StakeholderCommand, ApiError> {
+        if stakeholder.profile.as_ref().map(|p| &p.email) != self.current.as_ref() {
+            return Err(http::concurrent_update());
+        }
+        Ok(StakeholderCommand::Update(UpdateStakeholder {
+            profile: self.profile.clone(),
+            school_exists: self.school_exists(read)?,
+            email: email_claim(&read[0], self.registered)?,
+            current_email: email_claim(&read[1], None)?,
+        }))
     }
 }
 
@@ -114,12 +190,7 @@ fn school_exists(lookups: &[Vec<RecordedEvent>]) -> Result<bool, ApiError> {
 /// holds an address never claimed (registered before addresses were claimed).
 async fn registered_with(state: &State, email: &Email) -> Result<Option<Uuid>, ApiError> {
     let view = read_models(state, None, &[Register::NAME]).await?;
-    let docs = view.all::<Register>().await?;
-    Ok(docs
-        .into_iter()
-        .filter(|d| d.email.as_str().eq_ignore_ascii_case(email.as_str()))
-        .min_by_key(|d| d.registered_at)
-        .map(|d| d.stakeholder_id))
+    Ok(stakeholders::registered_with(view.all::<Register>().await?, email))
 }
 
 /// Who holds an address by its claim stream's `records`, or, never claimed, by the register
@@ -161,25 +232,16 @@ fn email_claim(
 pub async fn register_stakeholder(cx: Change, body: Body<ProfileBody>) -> Reply {
     let profile = Profile::from(body.parse()?);
     let once = cx.idempotency(body.json())?;
-    let registered = registered_with(&cx.state, &profile.email).await?;
+    let checks = ProfileChecks::registering(&cx.state, &profile).await?;
     let id = Uuid::now_v7();
-    let mut lookups = vec![stream(email_stream(&profile.email))];
-    lookups.extend(school_lookup(&profile));
     let own = stream(stakeholder_stream(id));
-    let written = run_keyed(&cx, once, &[id], own, &lookups, |s: &Stakeholder, lookups| {
-        let command = StakeholderCommand::Register(RegisterStakeholder {
-            stakeholder_id: id,
-            profile: profile.clone(),
-            school_exists: school_exists(&lookups[1..])?,
-            email: email_claim(&lookups[0], registered)?,
-        });
-        s.handle(command).map_err(body_reference_error)
+    let written = run_keyed(&cx, once, &[id], own, &checks.lookups, |s: &Stakeholder, read| {
+        s.handle(checks.register(id, read)?).map_err(body_reference_error)
     })
     .await?;
     let id = written.created(0)?;
     let view = stakeholder_view(&cx.state, id, written.position).await?;
-    let location = (header::LOCATION, format!("/v1/stakeholders/{id}"));
-    Ok(written.respond(StatusCode::CREATED).insert_header(location).json(view))
+    Ok(created(&written, Some(format!("/v1/stakeholders/{id}")), view))
 }
 
 /// One stakeholder's profile, with relationship health.
@@ -269,33 +331,12 @@ pub async fn update_stakeholder(cx: Change, body: Body<ProfileBody>) -> Reply {
     let id = cx.path_id("id")?;
     let profile = Profile::from(body.parse()?);
     let own = stream(stakeholder_stream(id));
-    // The address they have now, whose claim a new address releases.
-    let records =
-        cx.state.commands.store().read_stream_to_end(&own).await.map_err(http::store_error)?;
-    let current = load::<Stakeholder>(&records)?.profile.map(|p| p.email);
-    let registered = registered_with(&cx.state, &profile.email).await?;
-    let mut lookups = vec![
-        stream(email_stream(&profile.email)),
-        stream(email_stream(current.as_ref().unwrap_or(&profile.email))),
-    ];
-    lookups.extend(school_lookup(&profile));
-    let done = cx
-        .state
-        .commands
-        .run(&metadata(&cx), own, &lookups, |stakeholder: &Stakeholder, lookups| {
-            if stakeholder.profile.as_ref().map(|p| &p.email) != current.as_ref() {
-                // Their address changed since it was read: the claims read are not theirs.
-                return Err(http::concurrent_update());
-            }
-            let command = StakeholderCommand::Update(UpdateStakeholder {
-                profile: profile.clone(),
-                school_exists: school_exists(&lookups[2..])?,
-                email: email_claim(&lookups[0], registered)?,
-                current_email: email_claim(&lookups[1], None)?,
-            });
-            stakeholder.handle(command).map_err(naming(DomainError::UnknownSchool))
-        })
-        .await?;
+    let checks = ProfileChecks::replacing(&cx.state, &profile, &own).await?;
+    let done = run(&cx, own, &checks.lookups, |stakeholder: &Stakeholder, read| {
+        let command = checks.replace(stakeholder, read)?;
+        stakeholder.handle(command).map_err(naming(DomainError::UnknownSchool))
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(stakeholder_view(&cx.state, id, done.position).await?))
 }
 
@@ -321,27 +362,25 @@ pub async fn hold_conversation(cx: Change, body: Body<ConversationBody>) -> Repl
     let conversation = body.parse()?;
     let once = cx.idempotency(body.json())?;
     let ids = (Uuid::now_v7(), Uuid::now_v7());
-    // The ids this request creates: the conversation's, and its wish's when it records one.
-    let created: Vec<Uuid> =
-        if conversation.wish.is_some() { vec![ids.0, ids.1] } else { vec![ids.0] };
+    let creates = conversation.created(ids);
     let now = now(&cx.state);
-    let stream = stream(stakeholder_stream(id));
     // IT's vision is read with the stakeholder, so the themes checked are those in force.
-    let lookups = [vision_stream()];
-    let written = run_keyed(&cx, once, &created, stream, &lookups, |s: &Stakeholder, l| {
+    let (own, lookups) = (stream(stakeholder_stream(id)), [vision_stream()]);
+    let written = run_keyed(&cx, once, &creates, own, &lookups, |s: &Stakeholder, l| {
         let vision = load::<Vision>(&l[0])?.0;
         Ok(s.handle(conversation.command(ids, now, vision))?)
     })
     .await?;
-    let conversation_id = written.created(0)?;
-    let wish_id = if created.len() > 1 { Some(written.created(1)?) } else { None };
-    let view =
-        conversation_held(&cx.state, id, (conversation_id, wish_id), written.position, now).await?;
-    let mut answer = written.respond(StatusCode::CREATED);
-    if let Some(wish_id) = wish_id {
-        answer.insert_header((header::LOCATION, format!("/v1/wishes/{wish_id}")));
-    }
-    Ok(answer.json(view))
+    let held = held_ids(&written, creates.len())?;
+    let view = conversation_held(&cx.state, id, held, written.position, now).await?;
+    Ok(created(&written, held.1.map(|wish_id| format!("/v1/wishes/{wish_id}")), view))
+}
+
+/// The ids of the conversation a write held, and of its wish when it recorded one (`created`
+/// ids in all: the first request's, for a repeat).
+fn held_ids(written: &Written, created: usize) -> Result<(Uuid, Option<Uuid>), ApiError> {
+    let wish_id = if created > 1 { Some(written.created(1)?) } else { None };
+    Ok((written.created(0)?, wish_id))
 }
 
 /// The conversation just held by `id`, and its wish, once the read models include `position`.
@@ -356,4 +395,34 @@ async fn conversation_held(
     let view = read_models(state, position, reads).await?;
     let held = stakeholders::conversation(&view, id, ids, now).await?;
     held.ok_or_else(|| ApiError::internal("a conversation or its wish missing after its write"))
+}
+
+#[cfg(test)]
+mod tests {
+    use events::values::ShortText;
+
+    use super::*;
+
+    fn profile(email: &str) -> Profile {
+        Profile {
+            name: ShortText::parse("Pat Principal").unwrap(),
+            email: Email::parse(email).unwrap(),
+            phone: None,
+            role: StakeholderRole::Principal,
+            school_id: None,
+        }
+    }
+
+    #[test]
+    fn a_change_of_profile_checked_against_another_address_than_theirs_is_a_conflict() {
+        let new = profile("new@lincoln.example");
+        let current = Some(Email::parse("old@lincoln.example").unwrap());
+        let checks = ProfileChecks { profile: &new, registered: None, current, lookups: vec![] };
+        let read = [vec![], vec![]];
+        let them = |email| Stakeholder { profile: Some(profile(email)), ..Default::default() };
+        let moved = checks.replace(&them("other@lincoln.example"), &read).unwrap_err();
+        assert_eq!(moved.slug(), "concurrent-update");
+        let command = checks.replace(&them("old@lincoln.example"), &read).unwrap();
+        assert!(matches!(command, StakeholderCommand::Update(u) if u.profile == new));
+    }
 }

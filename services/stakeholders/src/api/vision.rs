@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use web::Fields;
 
-use super::{Change, Read, ReadErrors, SettingErrors, metadata};
+use super::{Change, Read, ReadErrors, SettingErrors, run};
 use crate::domain::vision::{SetVision, Vision, vision_stream};
 
 /// The most themes a vision has.
@@ -91,10 +91,7 @@ pub async fn get_vision(cx: Read) -> Reply {
 pub async fn put_vision(cx: Change, body: Body<VisionBody>) -> Reply {
     let VisionBody { statement, themes } = body.parse()?;
     let command = SetVision { statement, themes };
-    cx.state
-        .commands
-        .run(&metadata(&cx), vision_stream(), &[], |v: &Vision, _| Ok(v.handle(command.clone())?))
-        .await?;
+    run(&cx, vision_stream(), &[], |v: &Vision, _| Ok(v.handle(command.clone())?)).await?;
     let vision = cx.state.vision.now(cx.state.commands.store()).await?;
     Ok(HttpResponse::Ok().json(VisionView::of(&vision)))
 }

@@ -49,6 +49,7 @@
 //! | the standing `call-before-cancel` promise is settled by the gate's record, never by hand | `standing-promise` |
 //! | a follow-up is due today or later, and done once | `date-too-early`, `follow-up-already-done` |
 //! | a round of meetings meets at least one registered person, each once; it is due on its last work day in the district's calendar | `empty-round`, `unknown-invitee` |
+//! | a person's erasure is announced the first time, and again only when it destroyed keys made since ([`privacy::announcement`]) | — |
 //! | a promise or follow-up is *overdue* when its due date is before `today` and it is not settled ([`is_past_due`]) | — |
 //!
 //! Text bounds come from the value types the commands carry: [`ShortText`](events::values::ShortText)
@@ -61,6 +62,7 @@ pub mod district;
 pub mod error;
 pub mod followup;
 pub mod health;
+pub mod privacy;
 pub mod promise;
 pub mod reminders;
 pub mod round;

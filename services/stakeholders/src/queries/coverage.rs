@@ -11,7 +11,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::read_models::{SchoolDoc, StakeholderDoc};
+use crate::read_models::{RoundDoc, SchoolDoc, StakeholderDoc};
 
 /// One school in the meeting plan.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -177,7 +177,7 @@ pub struct RoundView {
 /// The coverage of `round` by the conversations of `people` (the round's people missing from
 /// them, erased or unknown, are left out).
 pub fn round_coverage(
-    round: &crate::read_models::RoundDoc,
+    round: &RoundDoc,
     people: &[StakeholderDoc],
     calendar: &DistrictCalendar,
     now: DateTime<Utc>,
@@ -231,5 +231,104 @@ pub fn round_coverage(
         complete,
         overdue: !complete && today > planned.due_on,
         rows,
+    }
+}
+
+/// Every round of `rounds` with its coverage ([`round_coverage`]), the newest planned first.
+pub fn rounds_coverage(
+    rounds: &[RoundDoc],
+    people: &[StakeholderDoc],
+    calendar: &DistrictCalendar,
+    now: DateTime<Utc>,
+) -> Vec<RoundView> {
+    let mut views: Vec<RoundView> =
+        rounds.iter().map(|round| round_coverage(round, people, calendar, now)).collect();
+    views.sort_by_key(|r| std::cmp::Reverse((r.planned_at, r.round_id)));
+    views
+}
+
+/// Whom a round is to meet, each with whether `people` (the register) has them: those
+/// `requested`, or by default every principal registered, by school and then by when they
+/// were registered.
+pub fn round_invitees(requested: Option<&[Uuid]>, people: &[StakeholderDoc]) -> Vec<(Uuid, bool)> {
+    match requested {
+        Some(ids) => {
+            ids.iter().map(|id| (*id, people.iter().any(|p| p.stakeholder_id == *id))).collect()
+        }
+        None => {
+            let mut principals: Vec<_> =
+                people.iter().filter(|p| p.role == StakeholderRole::Principal).collect();
+            principals.sort_by_key(|p| (p.school_id.clone(), p.registered_at));
+            principals.iter().map(|p| (p.stakeholder_id, true)).collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read_models::Stakeholders;
+    use crate::read_models::testing::*;
+
+    /// A person of the district's story, as `role` at `school`, registered at `registered`.
+    fn person(
+        id: u128,
+        role: StakeholderRole,
+        school: Option<SchoolId>,
+        registered: &str,
+    ) -> StakeholderDoc {
+        let mut doc = doc::<Stakeholders>(&district_docs(), DANA);
+        doc.stakeholder_id = Uuid::from_u128(id);
+        doc.role = role;
+        doc.school_id = school;
+        doc.registered_at = registered.parse().unwrap();
+        doc
+    }
+
+    fn register() -> Vec<StakeholderDoc> {
+        use StakeholderRole::{Principal, Teacher};
+        vec![
+            person(1, Principal, Some(washington()), "2024-08-01T00:00:00Z"),
+            person(2, Teacher, Some(lincoln()), "2024-08-01T00:00:00Z"),
+            person(3, Principal, Some(lincoln()), "2024-08-03T00:00:00Z"),
+            person(4, Principal, Some(lincoln()), "2024-08-02T00:00:00Z"),
+        ]
+    }
+
+    #[test]
+    fn a_round_meets_every_principal_by_school_then_registration_unless_told_whom() {
+        let ids = |ns: &[u128]| ns.iter().map(|n| (Uuid::from_u128(*n), true)).collect::<Vec<_>>();
+        assert_eq!(round_invitees(None, &register()), ids(&[4, 3, 1]));
+        let asked = [Uuid::from_u128(2), Uuid::from_u128(9), Uuid::from_u128(2)];
+        assert_eq!(
+            round_invitees(Some(&asked), &register()),
+            vec![(asked[0], true), (asked[1], false), (asked[2], true)]
+        );
+        assert_eq!(round_invitees(None, &[]), vec![]);
+    }
+
+    #[test]
+    fn rounds_are_listed_newest_first() {
+        let people = collection::<Stakeholders>(&district_docs());
+        let round = |id: u128, planned_at: &str| RoundDoc {
+            planned: events::rounds::RoundPlanned {
+                round_id: Uuid::from_u128(id),
+                name: short("Every principal"),
+                stakeholder_ids: vec![DANA],
+                starts_on: day("2024-09-02"),
+                work_days: 30,
+                due_on: day("2024-10-11"),
+            },
+            planned_at: planned_at.parse().unwrap(),
+        };
+        let rounds = [
+            round(1, "2024-09-01T00:00:00Z"),
+            round(2, "2024-09-03T00:00:00Z"),
+            round(3, "2024-09-01T00:00:00Z"),
+        ];
+        let listed =
+            rounds_coverage(&rounds, &people, &DistrictCalendar::default(), kernel::testing::t0());
+        let order: Vec<u128> = listed.iter().map(|r| r.round_id.as_u128()).collect();
+        assert_eq!(order, vec![2, 3, 1]);
     }
 }

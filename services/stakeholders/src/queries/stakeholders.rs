@@ -279,6 +279,16 @@ pub async fn stakeholders(
     Ok(list)
 }
 
+/// Who `people` (the register) has with `email`, ignoring case: the first registered. For an
+/// address never claimed (its holder registered before addresses were claimed), the holder.
+pub fn registered_with(people: Vec<StakeholderDoc>, email: &Email) -> Option<Uuid> {
+    people
+        .into_iter()
+        .filter(|d| d.email.as_str().eq_ignore_ascii_case(email.as_str()))
+        .min_by_key(|d| d.registered_at)
+        .map(|d| d.stakeholder_id)
+}
+
 /// The conversation `conversation_id` of `who`, with its wish as of `now`; `None` if `who`
 /// does not have it.
 pub fn conversation_view(
@@ -375,6 +385,27 @@ mod tests {
             events::calendar::DistrictCalendar::default(),
             events::reminders::ContactSettings::default(),
         )
+    }
+
+    #[test]
+    fn an_address_is_held_by_the_first_registered_with_it_ignoring_case() {
+        let docs = district_docs();
+        let person = |id: u128, email: &str, registered: &str| {
+            let mut doc = doc::<Stakeholders>(&docs, DANA);
+            doc.stakeholder_id = Uuid::from_u128(id);
+            doc.email = Email::parse(email).unwrap();
+            doc.registered_at = registered.parse().unwrap();
+            doc
+        };
+        let people = vec![
+            person(1, "pat@lincoln.example", "2024-08-03T00:00:00Z"),
+            person(2, "Pat@Lincoln.example", "2024-08-01T00:00:00Z"),
+            person(3, "sam@lincoln.example", "2024-07-01T00:00:00Z"),
+        ];
+        let pat = Email::parse("PAT@lincoln.example").unwrap();
+        assert_eq!(registered_with(people.clone(), &pat), Some(Uuid::from_u128(2)));
+        let nobody = Email::parse("kim@lincoln.example").unwrap();
+        assert_eq!(registered_with(people, &nobody), None);
     }
 
     #[test]
