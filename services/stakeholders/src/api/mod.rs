@@ -267,10 +267,7 @@ async fn read_models<'a>(
     position: Option<u64>,
     names: &[&str],
 ) -> Result<View<'a>, ApiError> {
-    match position {
-        Some(position) => state.read_models.at(position, names).await?,
-        None => state.read_models.caught_up(names).await?,
-    }
+    state.read_models.include(position, names).await?;
     Ok(state.read_models.view())
 }
 
