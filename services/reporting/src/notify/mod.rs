@@ -20,6 +20,7 @@ pub mod endpoint;
 pub mod mail;
 pub mod read_model;
 pub mod signing;
+pub mod subscription;
 pub mod subscriptions;
 pub mod transport;
 
