@@ -8,6 +8,10 @@
 //! request waits for the first): each reads its whole range, and two at once would only compete
 //! for the same database.
 
+use std::ops::RangeInclusive;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
 use actix_web::web::{Data, Query};
 use actix_web::{HttpResponse, get};
 use auth::Role;
@@ -56,6 +60,43 @@ pub struct VerifyParams {
     /// the answer's `to` says where it stopped). Must not be before `from`.
     #[param(minimum = 1)]
     pub to: Option<u64>,
+}
+
+impl VerifyParams {
+    /// The first sequence asked for (default 1): a 400 `invalid-query` problem for 0, before
+    /// anything is read.
+    pub fn first(&self) -> Result<u64, ApiError> {
+        let from = self.from.unwrap_or(1);
+        if from == 0 {
+            return Err(invalid_query("`from` is 0; sequences start at 1."));
+        }
+        Ok(from)
+    }
+
+    /// The range to check, from `from` (see [`VerifyParams::first`]), against the log's `head`:
+    /// a range past the head checks up to the head; an empty log with no range given is simply
+    /// intact (`1..=0`). 400 `invalid-query` for a bound the document's int64 cannot carry;
+    /// 422 `invalid-range` for any other range that holds nothing the log has.
+    pub fn range(&self, from: u64, head: u64) -> Result<RangeInclusive<u64>, ApiError> {
+        if self.from.is_some_and(|from| from > i64::MAX as u64) {
+            return Err(invalid_query(format!("`from` must be at most {}.", i64::MAX)));
+        }
+        if self.to.is_some_and(|to| to > i64::MAX as u64) {
+            return Err(invalid_query(format!("`to` must be at most {}.", i64::MAX)));
+        }
+        let to = self.to.unwrap_or(head).min(head);
+        let empty_log = head == 0 && self.from.is_none() && self.to.is_none();
+        if to < from && !empty_log {
+            // A well-formed range the log cannot answer: 422, as the domain's refusals are.
+            let detail = if self.to.is_some() {
+                format!("`to` ({to}) is before `from` ({from}).")
+            } else {
+                format!("`from` is {from}, but the log ends at sequence {head}.")
+            };
+            return Err(ApiError::unprocessable("invalid-range", detail));
+        }
+        Ok(from..=to)
+    }
 }
 
 /// The outcome of a verification.
@@ -112,6 +153,54 @@ pub async fn verify_range(
     })
 }
 
+impl Reporting {
+    /// Verifies `range` once the verifications before it on this instance are done, logging
+    /// its progress and outcome and counting it.
+    async fn verify_one_at_a_time(
+        &self,
+        range: RangeInclusive<u64>,
+    ) -> eventlog::Result<VerifyReport> {
+        let _one_at_a_time = self.state.verifying.lock().await;
+        let started = Instant::now();
+        let (from, to) = (*range.start(), *range.end());
+        let progress = progress_log(from, to);
+        let report = verify_range(&**self.store(), from, to, &progress).await?;
+        log_outcome(&report, started);
+        Ok(report)
+    }
+}
+
+/// Logs how far a verification of `from..=to` got, at most once every [`PROGRESS_EVERY`]
+/// positions.
+fn progress_log(from: u64, to: u64) -> impl Fn(u64) + Send + Sync {
+    let next_log = AtomicU64::new(from.saturating_add(PROGRESS_EVERY));
+    move |reached: u64| {
+        if reached >= next_log.load(Ordering::Relaxed) {
+            next_log.store(reached + PROGRESS_EVERY, Ordering::Relaxed);
+            tracing::info!(reached, to, "verifying the log");
+        }
+    }
+}
+
+/// Logs a verification's outcome (a warning when the chain does not match) and counts it.
+fn log_outcome(report: &VerifyReport, started: Instant) {
+    tracing::info!(
+        ok = report.ok,
+        checked = report.checked,
+        first_bad_sequence = report.first_bad_sequence,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "log verified"
+    );
+    if !report.ok {
+        tracing::warn!(
+            first_bad_sequence = report.first_bad_sequence,
+            problem = report.problem.as_deref(),
+            "the log's hash chain does not match"
+        );
+    }
+    metrics::counter!("reporting_verifications_total", "ok" => report.ok.to_string()).increment(1);
+}
+
 /// Recomputes the log's hash chain over a range (the whole log by default) and names the first
 /// event that does not match.
 #[utoipa::path(
@@ -131,59 +220,61 @@ pub async fn verify(
     service: Data<Reporting>,
     params: Query<VerifyParams>,
 ) -> Reply {
-    let from = params.from.unwrap_or(1);
-    if from == 0 {
-        return Err(invalid_query("`from` is 0; sequences start at 1."));
-    }
-    let store = service.store();
-    let head = store.head().await.map_err(store_error)?;
-    if params.from.is_some_and(|from| from > i64::MAX as u64) {
-        return Err(invalid_query(format!("`from` must be at most {}.", i64::MAX)));
-    }
-    if params.to.is_some_and(|to| to > i64::MAX as u64) {
-        return Err(invalid_query(format!("`to` must be at most {}.", i64::MAX)));
-    }
-    // A range past the head checks up to the head: the answer's `to` says so.
-    let to = params.to.unwrap_or(head).min(head);
-    // An empty log with no range given is simply intact; any other empty range is a mistake.
-    let empty_log = head == 0 && params.from.is_none() && params.to.is_none();
-    if to < from && !empty_log {
-        // A well-formed range the log cannot answer: 422, as the domain's refusals are.
-        let detail = if params.to.is_some() {
-            format!("`to` ({to}) is before `from` ({from}).")
-        } else {
-            format!("`from` is {from}, but the log ends at sequence {head}.")
-        };
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-range",
-            detail,
-        ));
-    }
-    let _one_at_a_time = service.state.verifying.lock().await;
-    let started = std::time::Instant::now();
-    let next_log = std::sync::atomic::AtomicU64::new(from.saturating_add(PROGRESS_EVERY));
-    let progress = |reached: u64| {
-        if reached >= next_log.load(std::sync::atomic::Ordering::Relaxed) {
-            next_log.store(reached + PROGRESS_EVERY, std::sync::atomic::Ordering::Relaxed);
-            tracing::info!(reached, to, "verifying the log");
-        }
-    };
-    let report = verify_range(&**store, from, to, &progress).await.map_err(store_error)?;
-    tracing::info!(
-        ok = report.ok,
-        checked = report.checked,
-        first_bad_sequence = report.first_bad_sequence,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "log verified"
-    );
-    if !report.ok {
-        tracing::warn!(
-            first_bad_sequence = report.first_bad_sequence,
-            problem = report.problem.as_deref(),
-            "the log's hash chain does not match"
-        );
-    }
-    metrics::counter!("reporting_verifications_total", "ok" => report.ok.to_string()).increment(1);
+    let from = params.first()?;
+    let head = service.store().head().await.map_err(store_error)?;
+    let range = params.range(from, head)?;
+    let report = service.verify_one_at_a_time(range).await.map_err(store_error)?;
     Ok(HttpResponse::Ok().json(report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(from: Option<u64>, to: Option<u64>) -> VerifyParams {
+        VerifyParams { from, to }
+    }
+
+    /// The range of `from..=to` against `head`, or the refusal's status and slug.
+    fn range(from: Option<u64>, to: Option<u64>, head: u64) -> Result<(u64, u64), (u16, String)> {
+        let p = params(from, to);
+        let refused = |e: ApiError| (e.status().as_u16(), e.slug().to_owned());
+        let range = p.first().and_then(|first| p.range(first, head)).map_err(refused)?;
+        Ok((*range.start(), *range.end()))
+    }
+
+    #[test]
+    fn given_no_range_the_whole_log_up_to_the_head_is_checked() {
+        assert_eq!(range(None, None, 10), Ok((1, 10)));
+        assert_eq!(range(Some(4), None, 10), Ok((4, 10)));
+    }
+
+    #[test]
+    fn given_an_empty_log_and_no_range_it_is_simply_intact() {
+        assert_eq!(range(None, None, 0), Ok((1, 0)));
+        assert_eq!(range(Some(1), None, 0), Err((422, "invalid-range".into())));
+    }
+
+    #[test]
+    fn a_range_past_the_head_checks_up_to_the_head() {
+        assert_eq!(range(Some(2), Some(50), 10), Ok((2, 10)));
+    }
+
+    #[test]
+    fn sequences_start_at_1_and_fit_in_int64() {
+        assert_eq!(range(Some(0), None, 10), Err((400, "invalid-query".into())));
+        let big = i64::MAX as u64 + 1;
+        assert_eq!(range(Some(big), None, 10), Err((400, "invalid-query".into())));
+        assert_eq!(range(None, Some(big), 10), Err((400, "invalid-query".into())));
+        assert_eq!(range(Some(i64::MAX as u64), None, 10), Err((422, "invalid-range".into())));
+    }
+
+    #[test]
+    fn a_range_that_holds_nothing_is_refused_saying_why() {
+        let before = params(Some(5), Some(3)).range(5, 10).unwrap_err();
+        assert_eq!((before.status().as_u16(), before.slug()), (422, "invalid-range"));
+        assert_eq!(before.detail(), "`to` (3) is before `from` (5).");
+        let past = params(Some(11), None).range(11, 10).unwrap_err();
+        assert_eq!(past.detail(), "`from` is 11, but the log ends at sequence 10.");
+    }
 }

@@ -21,7 +21,7 @@ use actix_web::http::header;
 use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, get};
 use auth::Role;
-use eventlog::{Direction, StreamName};
+use eventlog::{Direction, RecordedEvent, StreamName};
 use kernel::http::{Caller, Reply, Roles, store_error};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -29,7 +29,7 @@ use web::ApiError;
 
 use crate::Reporting;
 use crate::cloudevent::{CloudEvent, TYPICAL_EVENT_JSON};
-use crate::query::{DEFAULT_LIMIT, FeedParams, MAX_LIMIT, invalid_query};
+use crate::query::{DEFAULT_LIMIT, FeedParams, FeedQuery, MAX_LIMIT, invalid_query};
 use crate::scope::{Scope, Shown};
 
 /// Who may read the feed: any procgate role.
@@ -116,21 +116,39 @@ pub async fn list_events(
     let mut scope = Scope::of(&caller);
     let Some(filter) = scope.narrow(&query.filter) else {
         // Nothing the caller asked for is theirs to see.
-        let page = EventPage { events: vec![], next_after: head.max(query.after), head };
-        return page_response(&req, &page);
+        return page_response(&req, &EventPage::empty(query.after, head));
     };
     let events = store.read_all(query.after, &filter, query.limit).await.map_err(store_error)?;
     let shown = scope.admit(&**store, &events).await.map_err(store_error)?;
-    let last = events.last().map(|e| e.position);
+    page_response(&req, &EventPage::of(&shown, &events, &query, head))
+}
+
+impl<'a> EventPage<'a> {
+    /// A page that holds nothing the caller may see, read after `after` against `head`.
+    fn empty(after: u64, head: u64) -> Self {
+        EventPage { events: vec![], next_after: head.max(after), head }
+    }
+
+    /// The page of `shown`, the events of `read` the caller may see, read for `query` against
+    /// `head`.
+    fn of(shown: &'a [Shown<'_>], read: &[RecordedEvent], query: &FeedQuery, head: u64) -> Self {
+        let last = read.last().map(|e| e.position);
+        EventPage {
+            events: shown.iter().map(Shown::cloud).collect(),
+            next_after: next_after(query, read.len(), last, head),
+            // Appends that committed after the head was read may be on the page.
+            head: head.max(last.unwrap_or(0)),
+        }
+    }
+}
+
+/// Where the next page starts, after a read for `query` against `head` that found `read`
+/// events, the last at `last`: that last event when the page is full; otherwise everything up
+/// to the head has been read, so the head (or the last event, should one have committed past
+/// it).
+fn next_after(query: &FeedQuery, read: usize, last: Option<u64>, head: u64) -> u64 {
     let reached = last.unwrap_or(query.after);
-    let next_after = if events.len() < query.limit { reached.max(head) } else { reached };
-    let page = EventPage {
-        events: shown.iter().map(Shown::cloud).collect(),
-        next_after,
-        // Appends that committed after the head was read may be on the page.
-        head: head.max(last.unwrap_or(0)),
-    };
-    page_response(&req, &page)
+    if read < query.limit { reached.max(head) } else { reached }
 }
 
 /// The CloudEvents JSON batch format's media type.
@@ -209,38 +227,64 @@ pub async fn read_stream(
     stream: Path<String>,
     params: Query<StreamParams>,
 ) -> Reply {
-    let stream = StreamName::new(stream.into_inner()).map_err(|e| {
-        ApiError::bad_request("invalid-path", format!("{e}; for example `purchase-7f3a`."))
-            .with_title("Invalid path parameter")
-    })?;
-    let from = params.from_version.unwrap_or(1);
-    if from > i64::MAX as u64 {
-        return Err(invalid_query(format!("`from_version` may be at most {}.", i64::MAX)));
-    }
-    if from == 0 {
-        return Err(invalid_query("`from_version` is 0; stream versions start at 1."));
-    }
-    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(invalid_query(format!(
-            "`limit` is {limit}; it must be between 1 and {MAX_LIMIT}."
-        )));
-    }
-    let store = service.store();
-    let events =
-        store.read_stream(&stream, from, Direction::Forwards, limit).await.map_err(store_error)?;
-    if events.is_empty() && !stream_exists(&**store, &stream).await? {
-        return Err(ApiError::not_found(format!(
-            "There is no stream {stream}: no event has been written to it."
-        ))
-        .with_extension("stream", stream.as_str()));
-    }
+    let stream = stream_name(stream.into_inner())?;
+    let (from, limit) = params.page()?;
+    let events = read_stream_page(&**service.store(), &stream, from, limit).await?;
     let page = StreamPage {
         stream: stream.as_str(),
         next_from_version: events.last().map_or(from, |e| e.version + 1),
         events: events.iter().map(CloudEvent::from).collect(),
     };
     json_response(&page, events.len())
+}
+
+/// The `{stream}` path segment as a stream name: a 400 `invalid-path` problem unless it is
+/// `category-id`.
+fn stream_name(raw: String) -> Result<StreamName, ApiError> {
+    StreamName::new(raw).map_err(|e| {
+        ApiError::bad_request("invalid-path", format!("{e}; for example `purchase-7f3a`."))
+            .with_title("Invalid path parameter")
+    })
+}
+
+impl StreamParams {
+    /// The first version and the page size asked for: versions start at 1 and fit in int64,
+    /// and a page holds 1 to [`MAX_LIMIT`] events; a 400 `invalid-query` problem otherwise.
+    pub fn page(&self) -> Result<(u64, usize), ApiError> {
+        let from = self.from_version.unwrap_or(1);
+        if from > i64::MAX as u64 {
+            return Err(invalid_query(format!("`from_version` may be at most {}.", i64::MAX)));
+        }
+        if from == 0 {
+            return Err(invalid_query("`from_version` is 0; stream versions start at 1."));
+        }
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(invalid_query(format!(
+                "`limit` is {limit}; it must be between 1 and {MAX_LIMIT}."
+            )));
+        }
+        Ok((from, limit))
+    }
+}
+
+/// At most `limit` events of `stream` from version `from`: a 404 problem when the stream has
+/// none at all (an empty page past the end of a stream that exists is no error).
+async fn read_stream_page(
+    store: &dyn eventlog::EventStore,
+    stream: &StreamName,
+    from: u64,
+    limit: usize,
+) -> Result<Vec<RecordedEvent>, ApiError> {
+    let events =
+        store.read_stream(stream, from, Direction::Forwards, limit).await.map_err(store_error)?;
+    if events.is_empty() && !stream_exists(store, stream).await? {
+        return Err(ApiError::not_found(format!(
+            "There is no stream {stream}: no event has been written to it."
+        ))
+        .with_extension("stream", stream.as_str()));
+    }
+    Ok(events)
 }
 
 async fn stream_exists(
@@ -257,4 +301,57 @@ pub(crate) fn json_response<T: Serialize>(body: &T, events: usize) -> Reply {
     let mut out = Vec::with_capacity(64 + events * TYPICAL_EVENT_JSON);
     serde_json::to_writer(&mut out, body).map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok().insert_header((header::CONTENT_TYPE, "application/json")).body(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eventlog::Filter;
+
+    fn query(after: u64, limit: usize) -> FeedQuery {
+        FeedQuery { after, limit, filter: Filter::all() }
+    }
+
+    #[test]
+    fn a_full_page_continues_after_its_last_event() {
+        assert_eq!(next_after(&query(0, 2), 2, Some(7), 100), 7);
+    }
+
+    #[test]
+    fn a_short_page_moves_on_to_the_head_it_was_read_against() {
+        assert_eq!(next_after(&query(0, 5), 2, Some(7), 100), 100);
+        assert_eq!(next_after(&query(40, 5), 0, None, 100), 100);
+        // An event that committed past the head read before the page.
+        assert_eq!(next_after(&query(0, 5), 1, Some(101), 100), 101);
+        // An empty page at the head stays where it was.
+        assert_eq!(next_after(&query(100, 5), 0, None, 100), 100);
+    }
+
+    #[test]
+    fn a_page_of_nothing_visible_moves_on_to_the_head() {
+        let page = EventPage::empty(3, 10);
+        assert_eq!((page.next_after, page.head), (10, 10));
+        assert_eq!(EventPage::empty(12, 10).next_after, 12);
+    }
+
+    fn page(from_version: Option<u64>, limit: Option<usize>) -> Result<(u64, usize), String> {
+        StreamParams { from_version, limit }.page().map_err(|e| e.detail().to_owned())
+    }
+
+    #[test]
+    fn a_stream_page_starts_at_version_1_and_holds_up_to_1000_events() {
+        assert_eq!(page(None, None), Ok((1, DEFAULT_LIMIT)));
+        assert_eq!(page(Some(5), Some(MAX_LIMIT)), Ok((5, MAX_LIMIT)));
+        assert!(page(Some(0), None).unwrap_err().contains("start at 1"));
+        assert!(page(Some(i64::MAX as u64 + 1), None).unwrap_err().contains("at most"));
+        assert!(page(None, Some(0)).unwrap_err().contains("between 1 and 1000"));
+        assert!(page(None, Some(MAX_LIMIT + 1)).unwrap_err().contains("between 1 and 1000"));
+    }
+
+    #[test]
+    fn a_stream_is_named_category_dash_id() {
+        assert_eq!(stream_name("purchase-7f3a".into()).unwrap().as_str(), "purchase-7f3a");
+        let refused = stream_name("purchase".into()).unwrap_err();
+        assert_eq!((refused.status().as_u16(), refused.slug()), (400, "invalid-path"));
+    }
 }

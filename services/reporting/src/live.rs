@@ -38,6 +38,7 @@ use std::time::Duration;
 use actix_web::http::header;
 use actix_web::web::{Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse, get};
+use auth::Principal;
 use eventlog::{Filter, Store, Subscription};
 use futures::Stream;
 use kernel::http::{Caller, Reply};
@@ -83,28 +84,39 @@ pub async fn live_events(
     req: HttpRequest,
 ) -> Reply {
     let query = LiveParams::parse(req.query_string())?;
-    let after = match last_event_id(&req)? {
-        Some(id) => id,
-        None => query.after,
-    };
-    let stream = event_stream(
-        service.store().clone(),
-        after,
-        query.filter,
-        Scope::of(&caller),
-        service.settings(),
-        LiveGuard::new(
-            Arc::clone(&service.state),
-            &caller.subject,
-            service.settings().live_streams_per_subject,
-        )?,
-    );
+    let after = resume_after(&req, query.after)?;
+    let stream = service.live(&caller, after, query.filter)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/event-stream"))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         // Tells nginx-style proxies not to buffer the stream.
         .insert_header(("x-accel-buffering", "no"))
         .streaming(stream))
+}
+
+impl Reporting {
+    /// A live stream for `caller` of the events after `after` that match `filter`, counted
+    /// among the caller's open streams: 429 when it has its most open already.
+    fn live(
+        &self,
+        caller: &Principal,
+        after: u64,
+        filter: Filter,
+    ) -> Result<impl Stream<Item = Result<Bytes, Infallible>> + 'static, ApiError> {
+        let settings = self.settings();
+        let guard = LiveGuard::new(
+            Arc::clone(&self.state),
+            &caller.subject,
+            settings.live_streams_per_subject,
+        )?;
+        Ok(event_stream(self.store().clone(), after, filter, Scope::of(caller), settings, guard))
+    }
+}
+
+/// Where a live stream starts: after the `Last-Event-ID` a reconnecting client sends, which
+/// wins over the `after` of the URL it repeats.
+fn resume_after(req: &HttpRequest, after: u64) -> Result<u64, ApiError> {
+    Ok(last_event_id(req)?.unwrap_or(after))
 }
 
 /// The `Last-Event-ID` header as a sequence, if sent (an empty one counts as not sent).
@@ -286,6 +298,24 @@ mod tests {
     use super::*;
     use eventlog::{Actor, Metadata, RecordedEvent};
     use serde_json::json;
+
+    #[test]
+    fn last_event_id_wins_over_after() {
+        let request = |id: Option<&str>| {
+            let mut req = actix_web::test::TestRequest::get();
+            if let Some(id) = id {
+                req = req.insert_header(("last-event-id", id));
+            }
+            req.to_http_request()
+        };
+        assert_eq!(resume_after(&request(None), 5).unwrap(), 5);
+        assert_eq!(resume_after(&request(Some("9")), 5).unwrap(), 9);
+        assert_eq!(resume_after(&request(Some("2")), 5).unwrap(), 2);
+        // An empty header counts as not sent.
+        assert_eq!(resume_after(&request(Some(" ")), 5).unwrap(), 5);
+        let refused = resume_after(&request(Some("x")), 5).unwrap_err();
+        assert_eq!((refused.status().as_u16(), refused.slug()), (400, "invalid-header"));
+    }
 
     #[test]
     fn messages_are_framed_one_per_event() {

@@ -511,33 +511,41 @@ pub async fn purchase_history(
     id: Path<String>,
     req: HttpRequest,
 ) -> Reply {
-    let id: Uuid = id.parse().map_err(|_| {
-        ApiError::bad_request(
-            "invalid-path",
-            format!(
-                "{:?} is not a purchase id: a UUID, like 0190c1a2-7b7e-7c3e-9a51-2f1f0c6f1d00.",
-                id.as_str()
-            ),
-        )
-        .with_title("Invalid path parameter")
-    })?;
+    let id = purchase_id(&id)?;
     let params: ReplayParams = crate::reports::parse_query(req.query_string())?;
-    let replay = match replay_purchase(&**service.store(), id, params.as_of).await {
-        Ok(replay) => replay,
-        Err(ReplayError::NotFound(id)) => {
-            return Err(ApiError::not_found(format!(
-                "There is no purchase {id}: its stream holds no event."
-            ))
-            .with_extension("purchase_id", id));
-        }
-        Err(ReplayError::Store(e)) => return Err(store_error(e)),
-    };
+    let replay = replay_purchase(&**service.store(), id, params.as_of).await?;
     Ok(match params.format.unwrap_or_default() {
         ReplayFormat::Json => HttpResponse::Ok().json(&replay),
         ReplayFormat::Text => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
             .body(render_timeline(&replay)),
     })
+}
+
+/// The `{id}` path segment as a purchase id: a 400 `invalid-path` problem unless it is a UUID.
+fn purchase_id(raw: &str) -> Result<Uuid, ApiError> {
+    raw.parse().map_err(|_| {
+        ApiError::bad_request(
+            "invalid-path",
+            format!(
+                "{raw:?} is not a purchase id: a UUID, like 0190c1a2-7b7e-7c3e-9a51-2f1f0c6f1d00."
+            ),
+        )
+        .with_title("Invalid path parameter")
+    })
+}
+
+/// A replay that failed, as a problem: 404 naming the purchase when its stream holds nothing.
+impl From<ReplayError> for ApiError {
+    fn from(e: ReplayError) -> Self {
+        match e {
+            ReplayError::NotFound(id) => ApiError::not_found(format!(
+                "There is no purchase {id}: its stream holds no event."
+            ))
+            .with_extension("purchase_id", id),
+            ReplayError::Store(e) => store_error(e),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -578,5 +586,26 @@ mod tests {
         assert_eq!(state.flagged_at, Some(at(10)));
         let counts: Vec<bool> = state.calls.iter().map(|c| c.counts_for_cancel).collect();
         assert_eq!(counts, [false, true]);
+    }
+
+    #[test]
+    fn a_purchase_id_is_a_uuid() {
+        let id = Uuid::from_u128(1);
+        assert_eq!(purchase_id(&id.to_string()).unwrap(), id);
+        let refused = purchase_id("p-1").unwrap_err();
+        assert_eq!((refused.status().as_u16(), refused.slug()), (400, "invalid-path"));
+        assert!(refused.detail().starts_with("\"p-1\" is not a purchase id"));
+    }
+
+    #[test]
+    fn a_purchase_without_events_is_not_found_and_a_silent_store_unavailable() {
+        let id = Uuid::from_u128(1);
+        let missing = ApiError::from(ReplayError::NotFound(id));
+        assert_eq!((missing.status().as_u16(), missing.slug()), (404, "not-found"));
+        let problem = missing.to_problem(None, None);
+        assert_eq!(problem.extensions.get("purchase_id"), Some(&serde_json::json!(id)));
+        let down =
+            ApiError::from(ReplayError::Store(eventlog::StoreError::Unavailable("x".into())));
+        assert_eq!(down.status().as_u16(), 503);
     }
 }

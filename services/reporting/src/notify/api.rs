@@ -10,7 +10,7 @@ use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, delete, get, post};
 use auth::{Principal, Role};
 use chrono::{DateTime, Duration, Utc};
-use eventlog::Direction;
+use eventlog::{Direction, Metadata, RecordedEvent};
 use events::notifications::{
     DeliveryAttempt, Failing, Owner, Webhook, WebhookDisabled, WebhookEvent, WebhookRegistered,
     webhook_stream,
@@ -19,7 +19,8 @@ use kernel::http::{
     self, Body, Caller, FromJson, Idempotency, IdempotencyKeyHeader, OptionalBody, Reply, Written,
     store_error,
 };
-use kernel::{ReadModel, stream};
+use kernel::{Aggregate, Decision, ReadModel, stream};
+use reqwest::Url;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -28,8 +29,8 @@ use web::{ApiError, Fields};
 
 use super::endpoint::{DEFAULT_OVERLAP, Endpoint, EndpointCommand, EndpointError};
 use super::read_model::Webhooks;
-use super::transport::check_url;
-use super::{Notifier, WebhookOwners, event_types};
+use super::transport::{Targets, check_url};
+use super::{Notifier, WebhookOwners, event_types, not_past_head};
 use crate::Reporting;
 
 /// A webhook endpoint to register.
@@ -255,14 +256,132 @@ impl Reporting {
     ) -> Result<Option<u64>, ApiError> {
         self.endpoint(who, id, None).await?;
         let meta = http::metadata(who, req, "reporting");
-        let done = self
-            .commands
-            .run(&meta, stream(webhook_stream(id)), &[], |e: &Endpoint, _| {
-                Ok(kernel::Aggregate::handle(e, command.clone())?)
-            })
-            .await?;
+        let done =
+            self.commands.run(&meta, stream(webhook_stream(id)), &[], decide(command)).await?;
         Ok(done.position)
     }
+
+    /// Registers an endpoint at `url` for `owner`, delivering what is appended after the log's
+    /// head now; once per `Idempotency-Key` (`once`).
+    async fn register(
+        &self,
+        meta: &Metadata,
+        once: Option<&Idempotency>,
+        owner: Owner,
+        url: Url,
+        body: WebhookBody,
+    ) -> Result<Written, ApiError> {
+        let id = Uuid::now_v7();
+        let head = self.store().head().await.map_err(store_error)?;
+        let registered = WebhookRegistered {
+            webhook_id: id,
+            url: url.to_string(),
+            event_types: body.event_types,
+            description: body.description,
+            owner,
+            start_after: head,
+        };
+        let register = decide(EndpointCommand::Register(registered));
+        let webhook = stream(webhook_stream(id));
+        let run = self.commands.run_idempotent(meta, once, &[id], webhook, &[], register).await?;
+        Ok(Written::of(run, &[id]))
+    }
+
+    /// The endpoint a registration wrote, as `who` may see it (see [`repeat_of_deleted`]).
+    async fn registered(
+        &self,
+        who: &Principal,
+        id: Uuid,
+        written: &Written,
+    ) -> Result<Webhook, ApiError> {
+        repeat_of_deleted(self.endpoint(who, id, written.position).await, written, id)
+    }
+
+    /// The endpoint's last `limit` delivery attempts, newest first, read back from its stream.
+    async fn deliveries(&self, id: Uuid, limit: usize) -> Result<Vec<DeliveryAttempt>, ApiError> {
+        let stream = stream(webhook_stream(id));
+        let mut deliveries = Vec::new();
+        let mut from = u64::MAX;
+        loop {
+            let records = self
+                .store()
+                .read_stream(&stream, from, Direction::Backwards, DELIVERY_BATCH)
+                .await
+                .map_err(store_error)?;
+            let Some(last) = records.last() else { break };
+            from = last.version.saturating_sub(1);
+            let events = records.iter().filter_map(|r| kernel::decode::<WebhookEvent>(r).ok());
+            if newest_attempts(events, &mut deliveries, limit)
+                || from == 0
+                || records.len() < DELIVERY_BATCH
+            {
+                break;
+            }
+        }
+        Ok(deliveries)
+    }
+}
+
+/// How many records of an endpoint's stream are read at a time for its delivery list.
+const DELIVERY_BATCH: usize = 100;
+
+/// Adds the attempts of `events` (newest first) to `deliveries`, newest first, until it holds
+/// `limit`; whether it does.
+fn newest_attempts(
+    events: impl Iterator<Item = WebhookEvent>,
+    deliveries: &mut Vec<DeliveryAttempt>,
+    limit: usize,
+) -> bool {
+    for event in events {
+        if let WebhookEvent::AttemptsRecorded(r) = event {
+            for attempt in r.attempts.into_iter().rev() {
+                deliveries.push(attempt);
+                if deliveries.len() == limit {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// The command runner's decision for `command` on an endpoint.
+fn decide(
+    command: EndpointCommand,
+) -> impl Fn(&Endpoint, &[Vec<RecordedEvent>]) -> Result<Decision<WebhookEvent>, ApiError> {
+    move |endpoint, _| Ok(endpoint.handle(command.clone())?)
+}
+
+/// `raw` as a URL deliveries may go to (see [`check_url`]): a 422 `invalid-url` problem on the
+/// field `url` otherwise.
+fn checked_url(raw: &str, targets: Targets) -> Result<Url, ApiError> {
+    check_url(raw, targets).map_err(|detail| {
+        ApiError::unprocessable("invalid-url", detail).with_extension("field", "url")
+    })
+}
+
+/// The endpoint a registration wrote (`found`): a repeat whose endpoint has been deleted since
+/// cannot be answered as the first was, so it is 404 saying so.
+fn repeat_of_deleted(
+    found: Result<Webhook, ApiError>,
+    written: &Written,
+    id: Uuid,
+) -> Result<Webhook, ApiError> {
+    match found {
+        Err(e) if written.replayed && e.status() == StatusCode::NOT_FOUND => {
+            Err(ApiError::not_found(format!(
+                "This Idempotency-Key registered the webhook endpoint {id}, which has been \
+                 deleted since; register another with a new key."
+            )))
+        }
+        found => found,
+    }
+}
+
+/// The endpoint with its current signing secret shown.
+fn revealed(notifier: &Notifier, hook: &Webhook, id: Uuid) -> Result<WebhookView, ApiError> {
+    let secret = notifier.settings.key.secret(id, hook.generation).reveal();
+    WebhookView::of(hook, Some(secret)).ok_or_else(|| not_found(id))
 }
 
 /// Register a webhook endpoint.
@@ -299,53 +418,16 @@ pub async fn register_webhook(
 ) -> Reply {
     let parsed = body.parse()?;
     let notifier = service.notifier()?;
-    let url = check_url(&parsed.url, notifier.settings.targets).map_err(|detail| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-url", detail)
-            .with_extension("field", "url")
-    })?;
+    let url = checked_url(&parsed.url, notifier.settings.targets)?;
     let once = Idempotency::of(&who, &req, body.json())?;
-    let id = Uuid::now_v7();
-    let head = service.store().head().await.map_err(store_error)?;
-    let registered = WebhookRegistered {
-        webhook_id: id,
-        url: url.to_string(),
-        event_types: parsed.event_types,
-        description: parsed.description,
-        owner: owner_of(&who),
-        start_after: head,
-    };
     let meta = http::metadata(&who, &req, "reporting");
-    let run = service
-        .commands
-        .run_idempotent(
-            &meta,
-            once.as_ref(),
-            &[id],
-            stream(webhook_stream(id)),
-            &[],
-            |e: &Endpoint, _| {
-                Ok(kernel::Aggregate::handle(e, EndpointCommand::Register(registered.clone()))?)
-            },
-        )
-        .await?;
-    let written = Written::of(run, &[id]);
+    let written = service.register(&meta, once.as_ref(), owner_of(&who), url, parsed).await?;
     let id = written.created(0)?;
-    let hook = match service.endpoint(&who, id, written.position).await {
-        // A repeat whose endpoint is gone cannot be answered as the first was.
-        Err(e) if written.replayed && e.status() == StatusCode::NOT_FOUND => {
-            return Err(ApiError::not_found(format!(
-                "This Idempotency-Key registered the webhook endpoint {id}, which has been \
-                 deleted since; register another with a new key."
-            )));
-        }
-        found => found?,
-    };
-    let secret = notifier.settings.key.secret(id, hook.generation).reveal();
-    let view = WebhookView::of(&hook, Some(secret)).ok_or_else(|| not_found(id))?;
+    let hook = service.registered(&who, id, &written).await?;
     Ok(written
         .respond(StatusCode::CREATED)
         .insert_header((header::LOCATION, format!("/v1/webhooks/{id}")))
-        .json(view))
+        .json(revealed(notifier, &hook, id)?))
 }
 
 /// The caller's webhook endpoints (every one, for an admin), oldest first.
@@ -447,8 +529,7 @@ pub async fn rotate_secret(
     let command = EndpointCommand::Rotate { now: service.now(), overlap };
     let position = service.change(&who, &req, id, command).await?;
     let hook = service.endpoint(&who, id, position).await?;
-    let secret = notifier.settings.key.secret(id, hook.generation).reveal();
-    Ok(HttpResponse::Ok().json(WebhookView::of(&hook, Some(secret)).ok_or_else(|| not_found(id))?))
+    Ok(HttpResponse::Ok().json(revealed(&notifier, &hook, id)?))
 }
 
 /// Query parameters of the delivery list.
@@ -483,31 +564,7 @@ pub async fn list_deliveries(
     let id = http::path_id("id", &id)?;
     let limit = http::limit(params.limit)?;
     service.endpoint(&who, id, None).await?;
-    let stream = stream(webhook_stream(id));
-    let mut deliveries = Vec::new();
-    let mut from = u64::MAX;
-    'read: loop {
-        let records = service
-            .store()
-            .read_stream(&stream, from, Direction::Backwards, 100)
-            .await
-            .map_err(store_error)?;
-        let Some(last) = records.last() else { break };
-        from = last.version.saturating_sub(1);
-        for record in &records {
-            if let Ok(WebhookEvent::AttemptsRecorded(r)) = kernel::decode::<WebhookEvent>(record) {
-                for attempt in r.attempts.into_iter().rev() {
-                    deliveries.push(attempt);
-                    if deliveries.len() == limit {
-                        break 'read;
-                    }
-                }
-            }
-        }
-        if from == 0 || records.len() < 100 {
-            break;
-        }
-    }
+    let deliveries = service.deliveries(id, limit).await?;
     Ok(HttpResponse::Ok().json(DeliveryList { deliveries }))
 }
 
@@ -536,14 +593,81 @@ pub async fn replay(
     let id = http::path_id("id", &id)?;
     let after = body.parse()?.after;
     let head = service.store().head().await.map_err(store_error)?;
-    if after > head {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation",
-            format!("`after` is {after}, past the log's head ({head})."),
-        ));
-    }
+    not_past_head("after", after, head)?;
     let position = service.change(&who, &req, id, EndpointCommand::Replay { after }).await?;
     let hook = service.endpoint(&who, id, position).await?;
     Ok(HttpResponse::Accepted().json(WebhookView::of(&hook, None).ok_or_else(|| not_found(id))?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use events::notifications::{AttemptOutcome, WebhookAttemptsRecorded, WebhookDeleted};
+
+    fn attempt(sequence: u64) -> DeliveryAttempt {
+        DeliveryAttempt {
+            sequence,
+            event_id: Uuid::nil(),
+            event_type: "purchase-decided".into(),
+            attempt: 1,
+            at: DateTime::UNIX_EPOCH,
+            outcome: AttemptOutcome::Delivered,
+            status: Some(204),
+            error: None,
+            response_excerpt: None,
+            duration_ms: 3,
+            next_attempt_at: None,
+        }
+    }
+
+    fn recorded(sequences: &[u64]) -> WebhookEvent {
+        let attempts = sequences.iter().copied().map(attempt).collect();
+        WebhookEvent::from(WebhookAttemptsRecorded { attempts, replays: 0 })
+    }
+
+    fn sequences(deliveries: &[DeliveryAttempt]) -> Vec<u64> {
+        deliveries.iter().map(|d| d.sequence).collect()
+    }
+
+    #[test]
+    fn deliveries_are_listed_newest_first_up_to_the_limit() {
+        // The stream read backwards: the last batch of attempts first.
+        let newest_first = || {
+            [recorded(&[5, 6]), WebhookEvent::from(WebhookDeleted {}), recorded(&[3, 4])]
+                .into_iter()
+        };
+        let mut all = Vec::new();
+        assert!(!newest_attempts(newest_first(), &mut all, 10));
+        assert_eq!(sequences(&all), [6, 5, 4, 3]);
+        let mut three = Vec::new();
+        assert!(newest_attempts(newest_first(), &mut three, 3));
+        assert_eq!(sequences(&three), [6, 5, 4]);
+        // Read on in the next batch, from where the last left off.
+        let mut two = vec![attempt(9)];
+        assert!(newest_attempts(std::iter::once(recorded(&[7, 8])), &mut two, 2));
+        assert_eq!(sequences(&two), [9, 8]);
+    }
+
+    #[test]
+    fn deliveries_go_to_https_urls_only_unless_private_targets_are_allowed() {
+        let refused = checked_url("http://example.org/hooks", Targets::PublicOnly).unwrap_err();
+        assert_eq!((refused.status().as_u16(), refused.slug()), (422, "invalid-url"));
+        let field = refused.to_problem(None, None).extensions.get("field").cloned();
+        assert_eq!(field, Some(serde_json::json!("url")));
+        assert!(checked_url("https://example.org/hooks", Targets::PublicOnly).is_ok());
+    }
+
+    #[test]
+    fn a_repeated_registration_whose_endpoint_was_deleted_says_so() {
+        let id = Uuid::from_u128(1);
+        let written = |replayed| Written { position: None, created: vec![id], replayed };
+        let gone = || Err(not_found(id));
+        let repeat = repeat_of_deleted(gone(), &written(true), id).unwrap_err();
+        assert_eq!(repeat.status(), StatusCode::NOT_FOUND);
+        assert!(repeat.detail().starts_with("This Idempotency-Key registered"));
+        let first = repeat_of_deleted(gone(), &written(false), id).unwrap_err();
+        assert_eq!(first.detail(), not_found(id).detail());
+        let found = repeat_of_deleted(Ok(Webhook::default()), &written(true), id);
+        assert!(found.is_ok());
+    }
 }

@@ -20,6 +20,7 @@ pub mod endpoint;
 pub mod mail;
 pub mod read_model;
 pub mod signing;
+pub mod subscription;
 pub mod subscriptions;
 pub mod transport;
 
@@ -30,7 +31,7 @@ use auth::Role;
 use eventlog::Store;
 use kernel::http::Roles;
 use serde_json::{Map, Value};
-use web::Fields;
+use web::{ApiError, Fields};
 
 pub use signing::{Secret, WebhookKey};
 pub use transport::Targets;
@@ -124,6 +125,18 @@ pub(crate) fn event_types(f: &mut Fields, map: &Map<String, Value>) -> Option<Ve
 /// The most event types one endpoint or subscription may filter on.
 pub(crate) const MAX_EVENT_TYPES: usize = 100;
 
+/// A 422 `validation` problem when the log position `value` of the field `name` is past the
+/// log's `head`: nothing is there yet to deliver again from or to acknowledge.
+pub(crate) fn not_past_head(name: &str, value: u64, head: u64) -> Result<(), ApiError> {
+    if value > head {
+        return Err(ApiError::unprocessable(
+            "validation",
+            format!("`{name}` is {value}, past the log's head ({head})."),
+        ));
+    }
+    Ok(())
+}
+
 /// Registers the notification routes.
 pub(crate) fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(api::register_webhook)
@@ -138,4 +151,18 @@ pub(crate) fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) 
         .service(subscriptions::ack)
         .service(mail::api::get_preference)
         .service(mail::api::put_preference);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::not_past_head;
+
+    #[test]
+    fn a_position_up_to_the_head_is_accepted_and_one_past_it_refused() {
+        assert!(not_past_head("after", 0, 0).is_ok());
+        assert!(not_past_head("after", 10, 10).is_ok());
+        let refused = not_past_head("sequence", 11, 10).unwrap_err();
+        assert_eq!((refused.status().as_u16(), refused.slug()), (422, "validation"));
+        assert_eq!(refused.detail(), "`sequence` is 11, past the log's head (10).");
+    }
 }

@@ -10,20 +10,21 @@
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, get, post, put};
-use auth::Role;
+use auth::{Principal, Role};
 use chrono::{DateTime, Utc};
-use eventlog::{ExpectedVersion, Filter, StoreError};
+use eventlog::{Filter, Metadata, RecordedEvent};
 use events::notifications::{Owner, SubscriptionCreated, SubscriptionEvent, subscription_stream};
 use kernel::http::{self, Body, Caller, FromJson, OptionalBody, Reply, store_error};
-use kernel::stream;
+use kernel::{Aggregate, stream};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use web::{ApiError, Fields};
 
-use super::{Subscribers, event_types};
+use super::subscription::{Subscription, SubscriptionCommand};
+use super::{Subscribers, event_types, not_past_head};
 use crate::Reporting;
-use crate::scope::Scope;
+use crate::scope::{Scope, Shown};
 
 /// A subscription to create.
 #[derive(Debug, ToSchema)]
@@ -48,6 +49,48 @@ impl FromJson for SubscriptionBody {
                 .map(Some),
         };
         Some(Self { event_types: event_types?, start: start? })
+    }
+}
+
+impl SubscriptionBody {
+    /// 409 `subscription-exists` when the subscription `name` (`existing`) filters on other
+    /// event types than the body names (naming none agrees with any).
+    fn agrees_with(&self, name: &str, existing: &SubscriptionCreated) -> Result<(), ApiError> {
+        if !self.event_types.is_empty() && self.event_types != existing.event_types {
+            return Err(ApiError::conflict(
+                "subscription-exists",
+                format!("The subscription `{name}` exists with other event types."),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the subscription starts at the beginning of the log (rather than now).
+    fn starts_at_the_beginning(&self) -> bool {
+        self.start.as_deref() == Some("beginning")
+    }
+
+    /// The subscription `name` it creates for `who`, starting after `start_after`: owned as an
+    /// admin by an admin, as an integration by anyone else.
+    fn created(self, name: &str, who: &Principal, start_after: u64) -> SubscriptionCreated {
+        let role = if who.has(Role::Admin) { Role::Admin } else { Role::Integration };
+        SubscriptionCreated {
+            name: name.to_owned(),
+            event_types: self.event_types,
+            owner: Owner { subject: who.subject.clone(), role: role.as_str().to_owned() },
+            start_after,
+        }
+    }
+}
+
+/// The status of a `PUT` that found no subscription and created one: 201 when the subscription
+/// now there is the one it created (its start and owner), 200 when another request created it
+/// at the same moment.
+fn created_status(found: &SubscriptionCreated, start_after: u64, who: &Principal) -> StatusCode {
+    if found.start_after == start_after && found.owner.subject == who.subject {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
     }
 }
 
@@ -169,6 +212,116 @@ impl Reporting {
             head: store.head().await.map_err(store_error)?,
         })
     }
+
+    /// The subscription `name` as `who` may use it (see [`Reporting::subscription`]); 404 when
+    /// it does not exist.
+    async fn existing(&self, who: &Principal, name: &str) -> Result<Found, ApiError> {
+        self.subscription(who, name).await?.ok_or_else(|| not_found(name))
+    }
+
+    /// Where a new subscription's checkpoint starts: 0, or the log's head now.
+    async fn start_after(&self, body: &SubscriptionBody) -> Result<u64, ApiError> {
+        if body.starts_at_the_beginning() {
+            return Ok(0);
+        }
+        self.store().head().await.map_err(store_error)
+    }
+
+    /// Creates the subscription `created` describes, unless it exists (created by another
+    /// request at the same moment: it is then answered as it stands).
+    async fn create_subscription(
+        &self,
+        meta: &Metadata,
+        created: SubscriptionCreated,
+    ) -> Result<(), ApiError> {
+        let stream = stream(subscription_stream(&created.name));
+        let command = SubscriptionCommand::Create(created);
+        self.commands
+            .run(meta, stream, &[], |s: &Subscription, _| {
+                s.handle(command.clone()).map_err(|never| match never {})
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The next events of the subscription `view`, at most `limit`, as its owner may receive
+    /// them.
+    async fn next_events(
+        &self,
+        view: &SubscriptionView,
+        limit: usize,
+    ) -> Result<SubscriptionPage, ApiError> {
+        let mut scope = Scope::for_owner(&view.owner);
+        let store = self.store();
+        let head = store.head().await.map_err(store_error)?;
+        let filter = Filter::all().with_types(view.event_types.iter().cloned());
+        let mut next = NextEvents { events: Vec::new(), after: view.checkpoint, limit };
+        let next_after = match scope.narrow(&filter) {
+            None => head,
+            Some(filter) => loop {
+                let read = store.read_all(next.after, &filter, limit).await.map_err(store_error)?;
+                let shown = scope.admit(&**store, &read).await.map_err(store_error)?;
+                if let Some(next_after) = next.take(&read, &shown, head)? {
+                    break next_after;
+                }
+            },
+        };
+        Ok(SubscriptionPage { events: next.events, checkpoint: view.checkpoint, next_after, head })
+    }
+
+    /// Moves the checkpoint of the subscription `name` from `checkpoint` to `sequence`, if that
+    /// is forward.
+    async fn acknowledge(
+        &self,
+        name: &str,
+        checkpoint: u64,
+        sequence: u64,
+    ) -> Result<(), ApiError> {
+        if sequence > checkpoint {
+            let store = self.store();
+            store.save_checkpoint(&checkpoint_name(name), sequence).await.map_err(store_error)?;
+        }
+        Ok(())
+    }
+}
+
+/// A subscription's page of next events as it is collected, read after read.
+struct NextEvents {
+    /// What the owner receives, so far.
+    events: Vec<Value>,
+    /// Every event up to here has been looked at.
+    after: u64,
+    /// The most events the page holds, and the most each read returns.
+    limit: usize,
+}
+
+impl NextEvents {
+    /// Takes a read of at most `limit` events after `after` (`read`, of which the owner
+    /// receives `shown`): the page's `next_after` once the page is done, that is full (its last
+    /// event) or short of a full read (everything up to `head` was looked at); `None` to read
+    /// on from `after`.
+    fn take(
+        &mut self,
+        read: &[RecordedEvent],
+        shown: &[Shown<'_>],
+        head: u64,
+    ) -> Result<Option<u64>, ApiError> {
+        for s in shown {
+            if self.events.len() == self.limit {
+                break;
+            }
+            self.events.push(serde_json::to_value(s.cloud()).map_err(ApiError::internal)?);
+            self.after = s.event.position;
+        }
+        if self.events.len() == self.limit {
+            return Ok(Some(self.after));
+        }
+        self.after = read.last().map_or(self.after, |r| r.position);
+        if read.len() < self.limit {
+            return Ok(Some(self.after.max(head)));
+        }
+        Ok(None)
+    }
 }
 
 kernel::problem_responses! {
@@ -217,44 +370,14 @@ pub async fn put_subscription(
     let name = subscription_name(&name)?;
     let body = body.parse()?;
     if let Some(found) = service.subscription(&who, &name).await? {
-        if !body.event_types.is_empty() && body.event_types != found.created.event_types {
-            return Err(ApiError::conflict(
-                "subscription-exists",
-                format!("The subscription `{name}` exists with other event types."),
-            ));
-        }
+        body.agrees_with(&name, &found.created)?;
         return Ok(HttpResponse::Ok().json(service.view(found).await?));
     }
-    let store = service.store();
-    let start_after = match body.start.as_deref() {
-        Some("beginning") => 0,
-        _ => store.head().await.map_err(store_error)?,
-    };
-    let role = if who.has(Role::Admin) { Role::Admin } else { Role::Integration };
-    let created = SubscriptionCreated {
-        name: name.clone(),
-        event_types: body.event_types,
-        owner: Owner { subject: who.subject.clone(), role: role.as_str().to_owned() },
-        start_after,
-    };
-    let meta = http::metadata(&who, &req, "reporting");
-    let event = kernel::new_event(&SubscriptionEvent::from(created), meta);
-    match store
-        .append(&stream(subscription_stream(&name)), ExpectedVersion::NoStream, vec![event])
-        .await
-    {
-        Ok(_) => {}
-        // Created by another request at the same moment: answer it as it stands.
-        Err(StoreError::WrongExpectedVersion { .. }) => {}
-        Err(e) => return Err(store_error(e)),
-    }
-    let found = service.subscription(&who, &name).await?.ok_or_else(|| not_found(&name))?;
-    let status =
-        if found.created.start_after == start_after && found.created.owner.subject == who.subject {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        };
+    let start_after = service.start_after(&body).await?;
+    let created = body.created(&name, &who, start_after);
+    service.create_subscription(&http::metadata(&who, &req, "reporting"), created).await?;
+    let found = service.existing(&who, &name).await?;
+    let status = created_status(&found.created, start_after, &who);
     Ok(HttpResponse::build(status).json(service.view(found).await?))
 }
 
@@ -279,44 +402,8 @@ pub async fn subscription_events(
 ) -> Reply {
     let name = subscription_name(&name)?;
     let limit = http::limit(params.limit)?;
-    let found = service.subscription(&who, &name).await?.ok_or_else(|| not_found(&name))?;
-    let view = service.view(found).await?;
-    let mut scope = Scope::for_owner(&view.owner);
-    let store = service.store();
-    let head = store.head().await.map_err(store_error)?;
-    let filter = Filter::all().with_types(view.event_types.iter().cloned());
-    let Some(filter) = scope.narrow(&filter) else {
-        let page = SubscriptionPage {
-            events: vec![],
-            checkpoint: view.checkpoint,
-            next_after: head,
-            head,
-        };
-        return Ok(HttpResponse::Ok().json(page));
-    };
-    let mut out: Vec<Value> = Vec::new();
-    let mut after = view.checkpoint;
-    let next_after = loop {
-        let records = store.read_all(after, &filter, limit).await.map_err(store_error)?;
-        let full = records.len() == limit;
-        let shown = scope.admit(&**store, &records).await.map_err(store_error)?;
-        for s in shown {
-            if out.len() == limit {
-                break;
-            }
-            out.push(serde_json::to_value(s.cloud()).map_err(ApiError::internal)?);
-            after = s.event.position;
-        }
-        if out.len() == limit {
-            break after;
-        }
-        after = records.last().map_or(after, |r| r.position);
-        if !full {
-            break after.max(head);
-        }
-    };
-    let page = SubscriptionPage { events: out, checkpoint: view.checkpoint, next_after, head };
-    Ok(HttpResponse::Ok().json(page))
+    let view = service.view(service.existing(&who, &name).await?).await?;
+    Ok(HttpResponse::Ok().json(service.next_events(&view, limit).await?))
 }
 
 /// Acknowledge: every event up to `sequence` is handled. The checkpoint only moves forward
@@ -342,19 +429,104 @@ pub async fn ack(
 ) -> Reply {
     let name = subscription_name(&name)?;
     let sequence = body.parse()?.sequence;
-    let found = service.subscription(&who, &name).await?.ok_or_else(|| not_found(&name))?;
-    let view = service.view(found).await?;
-    if sequence > view.head {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation",
-            format!("`sequence` is {sequence}, past the log's head ({}).", view.head),
-        ));
+    let view = service.view(service.existing(&who, &name).await?).await?;
+    not_past_head("sequence", sequence, view.head)?;
+    service.acknowledge(&name, view.checkpoint, sequence).await?;
+    Ok(HttpResponse::Ok().json(service.view(service.existing(&who, &name).await?).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::subscription::tests::created;
+    use eventlog::Actor;
+
+    fn body(event_types: &[&str], start: Option<&str>) -> SubscriptionBody {
+        SubscriptionBody {
+            event_types: event_types.iter().map(|t| (*t).to_owned()).collect(),
+            start: start.map(str::to_owned),
+        }
     }
-    let store = service.store();
-    if sequence > view.checkpoint {
-        store.save_checkpoint(&checkpoint_name(&name), sequence).await.map_err(store_error)?;
+
+    #[test]
+    fn putting_a_subscription_again_agrees_unless_it_names_other_event_types() {
+        assert!(body(&[], None).agrees_with("erp-orders", &created(0)).is_ok());
+        assert!(body(&["purchase-decided"], None).agrees_with("erp-orders", &created(0)).is_ok());
+        let refused =
+            body(&["purchase-held"], None).agrees_with("erp-orders", &created(0)).unwrap_err();
+        assert_eq!((refused.status().as_u16(), refused.slug()), (409, "subscription-exists"));
+        assert!(refused.detail().contains("`erp-orders`"));
     }
-    let found = service.subscription(&who, &name).await?.ok_or_else(|| not_found(&name))?;
-    Ok(HttpResponse::Ok().json(service.view(found).await?))
+
+    #[test]
+    fn a_subscription_starts_now_unless_asked_for_the_beginning() {
+        assert!(!body(&[], None).starts_at_the_beginning());
+        assert!(!body(&[], Some("now")).starts_at_the_beginning());
+        assert!(body(&[], Some("beginning")).starts_at_the_beginning());
+    }
+
+    #[test]
+    fn an_admins_subscription_is_owned_as_an_admin_anyone_elses_as_an_integration() {
+        let admin = Principal::new("root", vec![Role::Admin, Role::Integration]);
+        let created = body(&["purchase-decided"], None).created("erp-orders", &admin, 7);
+        assert_eq!(
+            (created.owner.subject.as_str(), created.owner.role.as_str()),
+            ("root", "admin")
+        );
+        assert_eq!((created.name.as_str(), created.start_after), ("erp-orders", 7));
+        let erp = Principal::new("erp", vec![Role::Integration]);
+        let created = body(&[], None).created("erp-orders", &erp, 7);
+        assert_eq!(created.owner.role, "integration");
+    }
+
+    #[test]
+    fn a_put_that_created_the_subscription_is_201_and_one_that_met_another_200() {
+        let erp = Principal::new("erp", vec![Role::Integration]);
+        assert_eq!(created_status(&created(7), 7, &erp), StatusCode::CREATED);
+        assert_eq!(created_status(&created(7), 9, &erp), StatusCode::OK);
+        let other = Principal::new("root", vec![Role::Admin]);
+        assert_eq!(created_status(&created(7), 7, &other), StatusCode::OK);
+    }
+
+    fn event(position: u64) -> RecordedEvent {
+        RecordedEvent {
+            position,
+            id: uuid::Uuid::now_v7(),
+            stream: "school-lincoln".into(),
+            version: position,
+            event_type: "school-registered".into(),
+            data: serde_json::json!({}),
+            metadata: Metadata::new(Actor::new("jdoe", "admin"), "stakeholders"),
+            recorded_at: Utc::now(),
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_page_ends_at_its_last_event_when_full() {
+        let read: Vec<RecordedEvent> = (4..=6).map(event).collect();
+        let shown: Vec<Shown<'_>> = read.iter().map(Shown::whole).collect();
+        let mut next = NextEvents { events: Vec::new(), after: 3, limit: 2 };
+        assert_eq!(next.take(&read[..2], &shown[..2], 100).unwrap(), Some(5));
+        assert_eq!(next.events.len(), 2);
+    }
+
+    #[test]
+    fn a_full_read_of_events_the_owner_does_not_receive_reads_on_after_them() {
+        let read: Vec<RecordedEvent> = (4..=5).map(event).collect();
+        let shown: Vec<Shown<'_>> = read.iter().take(1).map(Shown::whole).collect();
+        let mut next = NextEvents { events: Vec::new(), after: 3, limit: 2 };
+        assert_eq!(next.take(&read, &shown, 100).unwrap(), None);
+        assert_eq!((next.events.len(), next.after), (1, 5));
+    }
+
+    #[test]
+    fn a_short_read_moves_the_page_on_to_the_head() {
+        let read = vec![event(4)];
+        let shown: Vec<Shown<'_>> = read.iter().map(Shown::whole).collect();
+        let mut next = NextEvents { events: Vec::new(), after: 3, limit: 2 };
+        assert_eq!(next.take(&read, &shown, 100).unwrap(), Some(100));
+        let mut nothing = NextEvents { events: Vec::new(), after: 3, limit: 2 };
+        assert_eq!(nothing.take(&[], &[], 100).unwrap(), Some(100));
+    }
 }

@@ -66,10 +66,13 @@ use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
+use web::ApiError;
 
 use super::csv::{Cell, Csv};
 use super::figures::{last_day_of, month_of_day, months_between, share, share_cents};
 use super::purchases::{self, SpendDoc, SpendSums};
+use crate::Reporting;
+
 use super::{
     Report, ReportParams, ReportPeriod, ReportRequest, ReportResponses, Scope, format_cents,
 };
@@ -691,23 +694,35 @@ impl Report for AdoptionReport {
 pub async fn adoption_report(report: ReportRequest) -> Reply {
     let (service, scope) = (&report.service, &report.scope);
     service.wait_for(&[Schools::NAME, purchases::Purchases::NAME]).await?;
-    let (schools, changes, spend, advocacy) = futures::try_join!(
-        service.documents::<SchoolDoc>(SCHOOLS),
-        service.documents::<ChangeDoc>(CHANGES),
-        service.partitions::<SpendDoc>(purchases::SPEND, &scope.period),
-        service.documents::<AdvocacyDoc>(ADVOCACY),
-    )?;
-    // Only the people the signings name: the principals and the advocates.
-    let named: BTreeSet<String> = changes
+    let docs = service.adoption_docs(&scope.period).await?;
+    let today = scope.calendar.today(service.now());
+    Ok(report.render(&build(&docs, today, scope)))
+}
+
+impl Reporting {
+    /// The documents of the adoption report for `period`, as the projections hold them now
+    /// (wait for [`Schools`] and [`purchases::Purchases`] first).
+    async fn adoption_docs(&self, period: &ReportPeriod) -> Result<AdoptionDocs, ApiError> {
+        let (schools, changes, spend, advocacy) = futures::try_join!(
+            self.documents::<SchoolDoc>(SCHOOLS),
+            self.documents::<ChangeDoc>(CHANGES),
+            self.partitions::<SpendDoc>(purchases::SPEND, period),
+            self.documents::<AdvocacyDoc>(ADVOCACY),
+        )?;
+        let people = self.documents_at::<PersonDoc>(PEOPLE, named(&changes, &advocacy)).await?;
+        Ok(AdoptionDocs { schools, changes, spend, people, advocacy })
+    }
+}
+
+/// The keys of the people the signings name: the principals who signed and the advocates who
+/// spoke for IT (only they are read).
+fn named(changes: &[ChangeDoc], advocacy: &[AdvocacyDoc]) -> BTreeSet<String> {
+    changes
         .iter()
         .filter_map(|c| c.principal_id)
         .chain(advocacy.iter().map(|a| a.advocate_id))
         .map(|id| id.to_string())
-        .collect();
-    let people = service.documents_at::<PersonDoc>(PEOPLE, named).await?;
-    let docs = AdoptionDocs { schools, changes, spend, people, advocacy };
-    let today = scope.calendar.today(service.now());
-    Ok(report.render(&build(&docs, today, scope)))
+        .collect()
 }
 
 #[cfg(test)]

@@ -5,15 +5,17 @@
 use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse, get, put};
 use auth::{Principal, Role};
-use eventlog::ExpectedVersion;
+use eventlog::Metadata;
 use events::notifications::{MailPreferenceEvent, MailPreferenceSet, mail_preference_stream};
 use events::values::Email;
+use kernel::Aggregate;
 use kernel::http::{self, Body, Caller, FromJson, Reply, Roles, store_error};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use web::{ApiError, Fields};
 
+use super::preference::Preference;
 use crate::Reporting;
 
 /// Any procgate role (each may set their own address's preference).
@@ -81,6 +83,34 @@ async fn current(service: &Reporting, email: &Email) -> Result<(u64, bool), ApiE
     Ok((records.last().map_or(0, |r| r.version), opted_out))
 }
 
+/// The address's choice as it stands now.
+async fn preference_view(service: &Reporting, email: Email) -> Reply {
+    let (_, opted_out) = current(service, &email).await?;
+    Ok(HttpResponse::Ok().json(PreferenceView { email: email.to_string(), opted_out }))
+}
+
+impl Reporting {
+    /// Records that `email` opts out of notification e-mails (or back in), unless that is its
+    /// choice already. Others changing it at the same moment, again and again, have the last
+    /// word: the choice is then answered as they left it.
+    async fn set_preference(
+        &self,
+        meta: &Metadata,
+        email: &Email,
+        opted_out: bool,
+    ) -> Result<(), ApiError> {
+        let stream = kernel::stream(mail_preference_stream(email.as_str()));
+        let set = MailPreferenceSet { email: email.to_string(), opted_out };
+        let run = self.commands.run(meta, stream, &[], |p: &Preference, _| {
+            p.handle(set.clone()).map_err(|never| match never {})
+        });
+        match run.await {
+            Err(e) if e.slug() == "concurrent-update" => Ok(()),
+            done => done.map(|_| ()),
+        }
+    }
+}
+
 /// Whether an address receives notification e-mails.
 #[utoipa::path(
     tag = "notifications",
@@ -99,8 +129,7 @@ pub async fn get_preference(
     email: Path<String>,
 ) -> Reply {
     let email = address(&email, &who)?;
-    let (_, opted_out) = current(&service, &email).await?;
-    Ok(HttpResponse::Ok().json(PreferenceView { email: email.to_string(), opted_out }))
+    preference_view(&service, email).await
 }
 
 /// Opt an address out of notification e-mails, or back in.
@@ -126,21 +155,6 @@ pub async fn put_preference(
 ) -> Reply {
     let email = address(&email, &who)?;
     let opted_out = body.parse()?.opted_out;
-    let stream = kernel::stream(mail_preference_stream(email.as_str()));
-    for _ in 0..kernel::RETRIES {
-        let (version, now) = current(&service, &email).await?;
-        if now == opted_out {
-            break;
-        }
-        let set =
-            MailPreferenceEvent::from(MailPreferenceSet { email: email.to_string(), opted_out });
-        let event = kernel::new_event(&set, http::metadata(&who, &req, "reporting"));
-        match service.store().append(&stream, ExpectedVersion::after(version), vec![event]).await {
-            Ok(_) => break,
-            Err(eventlog::StoreError::WrongExpectedVersion { .. }) => continue,
-            Err(e) => return Err(store_error(e)),
-        }
-    }
-    let (_, opted_out) = current(&service, &email).await?;
-    Ok(HttpResponse::Ok().json(PreferenceView { email: email.to_string(), opted_out }))
+    service.set_preference(&http::metadata(&who, &req, "reporting"), &email, opted_out).await?;
+    preference_view(&service, email).await
 }

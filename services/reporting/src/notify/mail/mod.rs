@@ -16,6 +16,7 @@
 
 pub mod api;
 pub mod compose;
+pub mod preference;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

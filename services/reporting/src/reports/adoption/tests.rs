@@ -323,3 +323,19 @@ fn signings_name_the_advocates_whose_word_came_first() {
     assert_eq!(report.signings.len(), 4);
     assert!(report.signings[3].advocates.is_empty());
 }
+
+#[test]
+fn only_the_principals_who_signed_and_the_advocates_are_named() {
+    let (principal, advocate, spoken_to) =
+        (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+    let change = |principal_id| ChangeDoc {
+        sequence: 1,
+        school_id: "a".into(),
+        change: Change::Signed,
+        on: day("2024-09-01"),
+        principal_id,
+    };
+    let advocacy = AdvocacyDoc { advocate_id: advocate, to_id: spoken_to, on: day("2024-08-20") };
+    let named = named(&[change(Some(principal)), change(None)], &[advocacy]);
+    assert_eq!(named, BTreeSet::from([principal.to_string(), advocate.to_string()]));
+}
