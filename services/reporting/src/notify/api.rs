@@ -235,10 +235,7 @@ impl Reporting {
         id: Uuid,
         position: Option<u64>,
     ) -> Result<Webhook, ApiError> {
-        match position {
-            Some(p) => self.read_models().at(p, &[Webhooks::NAME]).await?,
-            None => self.read_models().caught_up(&[Webhooks::NAME]).await?,
-        }
+        self.read_models().include(position, &[Webhooks::NAME]).await?;
         let hook = self.read_models().view().one::<Webhooks>(&id.to_string()).await?;
         match hook {
             Some(hook) if !hook.deleted && may_manage(who, &hook) => Ok(hook),
