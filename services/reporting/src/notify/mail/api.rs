@@ -6,7 +6,7 @@ use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse, get, put};
 use auth::{Principal, Role};
 use eventlog::Metadata;
-use events::notifications::{MailPreferenceEvent, MailPreferenceSet, mail_preference_stream};
+use events::notifications::{MailPreferenceSet, mail_preference_stream};
 use events::values::Email;
 use kernel::Aggregate;
 use kernel::http::{self, Body, Caller, FromJson, Reply, Roles, store_error};
@@ -71,21 +71,11 @@ fn address(raw: &str, who: &Principal) -> Result<Email, ApiError> {
     Ok(email)
 }
 
-async fn current(service: &Reporting, email: &Email) -> Result<(u64, bool), ApiError> {
-    let stream = kernel::stream(mail_preference_stream(email.as_str()));
-    let records = service.store().read_stream_to_end(&stream).await.map_err(store_error)?;
-    let mut opted_out = false;
-    for record in &records {
-        let MailPreferenceEvent::Set(set) =
-            kernel::decode::<MailPreferenceEvent>(record).map_err(ApiError::internal)?;
-        opted_out = set.opted_out;
-    }
-    Ok((records.last().map_or(0, |r| r.version), opted_out))
-}
-
 /// The address's choice as it stands now.
 async fn preference_view(service: &Reporting, email: Email) -> Reply {
-    let (_, opted_out) = current(service, &email).await?;
+    let stream = kernel::stream(mail_preference_stream(email.as_str()));
+    let records = service.store().read_stream_to_end(&stream).await.map_err(store_error)?;
+    let Preference { opted_out } = kernel::load(&records).map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok().json(PreferenceView { email: email.to_string(), opted_out }))
 }
 
