@@ -63,27 +63,27 @@ pub struct VerifyParams {
 }
 
 impl VerifyParams {
-    /// The first sequence asked for (default 1): a 400 `invalid-query` problem for 0, before
-    /// anything is read.
+    /// The first sequence asked for (default 1), checked before anything is read: a 400
+    /// `invalid-query` problem for 0, or for a bound the document's int64 cannot carry.
     pub fn first(&self) -> Result<u64, ApiError> {
         let from = self.from.unwrap_or(1);
         if from == 0 {
             return Err(invalid_query("`from` is 0; sequences start at 1."));
+        }
+        if from > i64::MAX as u64 {
+            return Err(invalid_query(format!("`from` must be at most {}.", i64::MAX)));
+        }
+        if self.to.is_some_and(|to| to > i64::MAX as u64) {
+            return Err(invalid_query(format!("`to` must be at most {}.", i64::MAX)));
         }
         Ok(from)
     }
 
     /// The range to check, from `from` (see [`VerifyParams::first`]), against the log's `head`:
     /// a range past the head checks up to the head; an empty log with no range given is simply
-    /// intact (`1..=0`). 400 `invalid-query` for a bound the document's int64 cannot carry;
-    /// 422 `invalid-range` for any other range that holds nothing the log has.
+    /// intact (`1..=0`); 422 `invalid-range` for any other range that holds nothing the log
+    /// has.
     pub fn range(&self, from: u64, head: u64) -> Result<RangeInclusive<u64>, ApiError> {
-        if self.from.is_some_and(|from| from > i64::MAX as u64) {
-            return Err(invalid_query(format!("`from` must be at most {}.", i64::MAX)));
-        }
-        if self.to.is_some_and(|to| to > i64::MAX as u64) {
-            return Err(invalid_query(format!("`to` must be at most {}.", i64::MAX)));
-        }
         let to = self.to.unwrap_or(head).min(head);
         let empty_log = head == 0 && self.from.is_none() && self.to.is_none();
         if to < from && !empty_log {
@@ -267,6 +267,9 @@ mod tests {
         assert_eq!(range(Some(big), None, 10), Err((400, "invalid-query".into())));
         assert_eq!(range(None, Some(big), 10), Err((400, "invalid-query".into())));
         assert_eq!(range(Some(i64::MAX as u64), None, 10), Err((422, "invalid-range".into())));
+        // Bad bounds are refused before the log is asked for its head.
+        assert!(params(Some(big), None).first().is_err());
+        assert!(params(None, Some(big)).first().is_err());
     }
 
     #[test]
