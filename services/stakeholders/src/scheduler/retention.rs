@@ -7,7 +7,10 @@
 //! the cut-off in one statement (a key is destroyed by exactly one instance: the statement
 //! takes only keys not yet destroyed) and appends `retention-erased` with the keys it
 //! destroyed, on the day's `privacy-…` stream. The notes then read `(erased)` everywhere; the
-//! rest of the conversation stays.
+//! rest of the conversation stays. The announcement is what makes every reader forget its
+//! cached keys and every read model holding notes rebuild, so when it cannot be appended, the
+//! keys the instance destroyed are kept and announced with its next attempt (the store hands a
+//! destroyed key out only once).
 
 use std::collections::BTreeSet;
 
@@ -30,11 +33,14 @@ pub(crate) struct Retention {
     years: u32,
     expiring: BTreeSet<(DateTime<Utc>, Uuid)>,
     not_before: Option<DateTime<Utc>>,
+    /// Keys this instance destroyed whose announcement failed: announced with the next
+    /// attempt, since the store will not hand them out again.
+    unannounced: BTreeSet<String>,
 }
 
 impl Retention {
     pub(crate) fn new(years: u32) -> Self {
-        Self { years, expiring: BTreeSet::new(), not_before: None }
+        Self { years, expiring: BTreeSet::new(), not_before: None, unannounced: BTreeSet::new() }
     }
 
     /// When notes of a conversation held at `held_at` expire.
@@ -65,6 +71,38 @@ impl Retention {
             }
             _ => {}
         }
+    }
+
+    /// Destroys every notes key dated before `before` that no instance destroyed yet, and
+    /// announces them, with any this instance destroyed before but could not announce: how
+    /// many it announced.
+    async fn erase(
+        &mut self,
+        store: &eventlog::Store,
+        now: DateTime<Utc>,
+        before: DateTime<Utc>,
+    ) -> eventlog::Result<usize> {
+        let reason = format!("the district keeps conversation notes {} years", self.years);
+        let which =
+            KeySelector::DatedBefore { purpose: PURPOSE_CONVERSATION_NOTES.to_owned(), before };
+        self.unannounced.extend(store.destroy_data_keys(&which, &reason).await?);
+        if self.unannounced.is_empty() {
+            return Ok(0);
+        }
+        let keys: Vec<String> = self.unannounced.iter().cloned().collect();
+        let count = keys.len();
+        let event = PrivacyEvent::from(RetentionErased {
+            purpose: PURPOSE_CONVERSATION_NOTES.to_owned(),
+            before,
+            years: self.years,
+            keys,
+        });
+        let meta = Metadata::new(Actor::system("stakeholders"), "stakeholders");
+        let new = NewEvent::new(event.event_type(), event.to_data(), meta);
+        let stream = kernel::stream(retention_stream(now.date_naive()));
+        store.append(&stream, ExpectedVersion::Any, vec![new]).await?;
+        self.unannounced.clear();
+        Ok(count)
     }
 
     /// Forgets the conversations expired at `now` (erased now, or by another instance).
@@ -99,28 +137,8 @@ impl Schedule for Retention {
 
     async fn run_due(&mut self, store: &eventlog::Store, now: DateTime<Utc>) {
         let before = self.cut_off(now);
-        let reason = format!("the district keeps conversation notes {} years", self.years);
-        let which =
-            KeySelector::DatedBefore { purpose: PURPOSE_CONVERSATION_NOTES.to_owned(), before };
-        let outcome = async {
-            let keys = store.destroy_data_keys(&which, &reason).await?;
-            if keys.is_empty() {
-                return Ok(0);
-            }
-            let count = keys.len();
-            let event = PrivacyEvent::from(RetentionErased {
-                purpose: PURPOSE_CONVERSATION_NOTES.to_owned(),
-                before,
-                years: self.years,
-                keys,
-            });
-            let meta = Metadata::new(Actor::system("stakeholders"), "stakeholders");
-            let new = NewEvent::new(event.event_type(), event.to_data(), meta);
-            let stream = kernel::stream(retention_stream(now.date_naive()));
-            store.append(&stream, ExpectedVersion::Any, vec![new]).await?;
-            Ok::<_, eventlog::StoreError>(count)
-        };
-        match outcome.await {
+        let outcome = self.erase(store, now, before).await;
+        match outcome {
             Ok(count) => {
                 if count > 0 {
                     tracing::info!(count, %before, "conversation notes past retention erased");
@@ -174,6 +192,82 @@ mod tests {
         retention.fold(&conversation(3, "2022-01-01T15:00:00Z", None));
         assert_eq!(retention.next_wake(), Some(t("2026-09-01T15:00:00Z")));
         assert_eq!(retention.cut_off(t("2026-11-30T00:00:00Z")), t("2023-11-30T00:00:00Z"));
+    }
+
+    /// A PostgreSQL store whose log refuses (`refuse`) or accepts again (`accept`) every
+    /// announcement of an erasure, as a database would that failed at that moment.
+    struct Refusing {
+        store: eventlog::Store,
+        client: tokio_postgres::Client,
+        _database: testkit::TestDatabase,
+    }
+
+    impl Refusing {
+        async fn open() -> Self {
+            let database = testkit::pg_database().await;
+            let pg = eventlog::PgStore::connect(database.url(), Default::default()).await.unwrap();
+            let client = database.connect().await;
+            client
+                .batch_execute(
+                    "CREATE FUNCTION refuse_erasures() RETURNS trigger LANGUAGE plpgsql AS \
+                     $$ BEGIN RAISE EXCEPTION 'the database failed'; END $$",
+                )
+                .await
+                .unwrap();
+            Self { store: std::sync::Arc::new(pg), client, _database: database }
+        }
+
+        async fn refuse(&self) {
+            let sql = "CREATE TRIGGER refuse BEFORE INSERT ON events FOR EACH ROW \
+                       WHEN (NEW.category = 'privacy') EXECUTE FUNCTION refuse_erasures()";
+            self.client.batch_execute(sql).await.unwrap();
+        }
+
+        async fn accept(&self) {
+            self.client.batch_execute("DROP TRIGGER refuse ON events").await.unwrap();
+        }
+
+        async fn announced(&self) -> Vec<Vec<String>> {
+            let filter = Filter::categories([PrivacyEvent::CATEGORY]);
+            let events = self.store.read_all(0, &filter, 100).await.unwrap();
+            events.iter().map(|e| serde_json::from_value(e.data["keys"].clone()).unwrap()).collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn given_an_announcement_that_failed_then_the_next_attempt_announces_its_keys() {
+        let log = Refusing::open().await;
+        let key = |id: u128, held_at: &str| eventlog::DataKey {
+            subject: format!("conversation-{}", Uuid::from_u128(id)),
+            owner: None,
+            purpose: PURPOSE_CONVERSATION_NOTES.into(),
+            dated: Some(t(held_at)),
+            wrapped: Some(vec![7; 60]),
+        };
+        let mut retention = Retention::new(2);
+        retention.fold(&conversation(1, "2027-06-01T15:00:00Z", Some("Old notes")));
+        log.store.add_data_keys(&[key(1, "2027-06-01T15:00:00Z")]).await.unwrap();
+
+        // The key is destroyed, but the log refuses its announcement.
+        log.refuse().await;
+        retention.run_due(&log.store, t("2030-01-10T18:00:00Z")).await;
+        assert_eq!(log.announced().await, Vec::<Vec<String>>::new());
+        let subject = key(1, "2027-06-01T15:00:00Z").subject;
+        let keys = log.store.data_keys(std::slice::from_ref(&subject)).await.unwrap();
+        assert!(keys.iter().all(|k| k.wrapped.is_none()), "{keys:?}");
+
+        // The next attempt announces it, though the store has nothing left to destroy, along
+        // with what it destroys then.
+        log.accept().await;
+        retention.fold(&conversation(2, "2027-12-01T15:00:00Z", Some("Newer notes")));
+        log.store.add_data_keys(&[key(2, "2027-12-01T15:00:00Z")]).await.unwrap();
+        retention.run_due(&log.store, t("2030-01-10T18:05:00Z")).await;
+        let both = vec![subject.clone(), key(2, "2027-12-01T15:00:00Z").subject];
+        assert_eq!(log.announced().await, vec![both.clone()]);
+
+        // Announced once: an attempt with nothing new announces nothing.
+        retention.run_due(&log.store, t("2030-01-10T18:10:00Z")).await;
+        assert_eq!(log.announced().await, vec![both]);
     }
 
     #[test]
