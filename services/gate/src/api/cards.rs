@@ -1,9 +1,9 @@
 //! Purchasing cards (`PUT /v1/cards/{card_id}`, `GET /v1/cards`) and the reconciliation
 //! settings (`GET`/`PUT /v1/reconciliation`).
 
-use super::Secured;
+use super::{Change, Secured};
 use actix_web::http::StatusCode;
-use actix_web::web::{Data, Path, Query};
+use actix_web::web::{Data, Query};
 use actix_web::{HttpRequest, HttpResponse, get, put};
 use auth::Role;
 use events::card::{ReconciliationSet, card_stream};
@@ -75,27 +75,21 @@ impl From<ReconciliationError> for ApiError {
     ),
 )]
 #[put("/v1/cards/{card_id}")]
-pub async fn put_card(
-    state: Data<State>,
-    who: Caller<Writers>,
-    req: HttpRequest,
-    card_id: Path<String>,
-    body: Body<CardBody>,
-) -> Reply {
-    let card_id = http::path_id("card_id", &card_id)?;
+pub async fn put_card(cx: Change, body: Body<CardBody>) -> Reply {
+    let card_id = cx.path_id("card_id")?;
     let details = body.parse()?.registered(card_id);
-    let school = domain::school_stream(&details.school_id);
-    let meta = http::metadata(&who, &req, "gate");
-    let done = state
+    let (own, school) = (stream(card_stream(card_id)), domain::school_stream(&details.school_id));
+    let done = cx
+        .state
         .commands
-        .run(&meta, stream(card_stream(card_id)), &[school], |card: &Card, lookups| {
+        .run(&cx.metadata("gate"), own, &[school], |card: &Card, lookups| {
             let school = domain::load_school(&lookups[0]).map_err(ApiError::internal)?;
             let put = PutCard { details: details.clone(), school_registered: school.registered };
             Ok(card.handle(put)?)
         })
         .await?;
     let status = if done.version == 0 { StatusCode::CREATED } else { StatusCode::OK };
-    Ok(HttpResponse::build(status).json(written_card(&state, card_id, done.position).await?))
+    Ok(HttpResponse::build(status).json(written_card(&cx.state, card_id, done.position).await?))
 }
 
 /// The card `card_id` as `gate.cards` holds it once it includes `position`, the write's.

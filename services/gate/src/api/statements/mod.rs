@@ -22,14 +22,14 @@ mod record;
 mod upload;
 
 use actix_web::http::header;
-use actix_web::web::{Data, Payload, Query};
+use actix_web::web::{Payload, Query};
 use actix_web::{HttpRequest, HttpResponse, post};
 use auth::Role;
 use chrono::NaiveDate;
 use events::card::StatementImported;
 use events::values::IdempotencyKey;
 use kernel::ReadModel;
-use kernel::http::{self, Caller, Reply, Roles};
+use kernel::http::{self, Reply, Roles};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -48,6 +48,9 @@ pub(crate) struct Importers;
 impl Roles for Importers {
     const ROLES: &'static [Role] = &[Role::Finance, Role::ItStaff, Role::Admin];
 }
+
+/// A request to import, with its caller and the gate's state.
+type Importing = kernel::http::Context<State, Importers>;
 
 /// The largest statement file accepted, in bytes.
 pub const MAX_STATEMENT_BYTES: usize = 256 * 1024 * 1024;
@@ -257,28 +260,26 @@ async fn context(state: &State, statement_id: Uuid) -> Result<Context, ApiError>
 )]
 #[post("/v1/card-statements")]
 pub async fn import_statement(
-    state: Data<State>,
-    who: Caller<Importers>,
-    req: HttpRequest,
+    cx: Importing,
     query: Query<StatementQuery>,
     payload: Payload,
 ) -> Reply {
     let layout = query.layout()?;
-    check_media_type(&req)?;
-    let key = http::idempotency_key(&req)?;
-    let context = context(&state, statement_id(&who.subject, key.as_ref())).await?;
+    check_media_type(&cx.req)?;
+    let key = http::idempotency_key(&cx.req)?;
+    let context = context(&cx.state, statement_id(&cx.who.subject, key.as_ref())).await?;
     let profile = layout.profile.clone();
     let (collected, file_sha256) =
         read_statement(payload, layout, Collector::new(context.clone())).await?;
     let (rows, transactions) = match collected {
         Collected::Valid { rows, transactions } => (rows, transactions),
         Collected::Refused { rows, errors, error_count } => {
-            return Ok(refused(&req, rows, errors, error_count));
+            return Ok(refused(&cx.req, rows, errors, error_count));
         }
     };
     let file = StatementFile { profile, file_sha256, idempotency_key: key, rows };
-    let (meta, dry_run) = (http::metadata(&who, &req, "gate"), query.dry_run.unwrap_or(false));
-    Ok(record(&state, &meta, &context, file, &transactions, dry_run).await?.respond())
+    let (meta, dry_run) = (cx.metadata("gate"), query.dry_run.unwrap_or(false));
+    Ok(record(&cx.state, &meta, &context, file, &transactions, dry_run).await?.respond())
 }
 
 /// A new statement's id: derived from the caller and the idempotency key when there is one
