@@ -74,7 +74,8 @@ impl Stakeholders {
         settings: Settings,
     ) -> anyhow::Result<Self> {
         let retention = settings.notes_retention_years.map(|years| {
-            let fresh = move || scheduler::Retention::new(years);
+            let unannounced = scheduler::Unannounced::default();
+            let fresh = move || scheduler::Retention::new(years, unannounced.clone());
             kernel::schedule::spawn(store.clone(), clock.clone(), fresh)
         });
         let state = State {

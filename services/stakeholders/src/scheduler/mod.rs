@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 pub(crate) use kernel::schedule::Running;
 use kernel::schedule::Tracks;
-pub(crate) use retention::Retention;
+pub(crate) use retention::{Retention, Unannounced};
 pub(crate) use tracker::{Kind, Tracked, Tracker};
 
 /// How many times an item is judged again after another writer got there first.

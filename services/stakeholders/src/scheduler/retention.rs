@@ -9,10 +9,12 @@
 //! destroyed, on the day's `privacy-…` stream. The notes then read `(erased)` everywhere; the
 //! rest of the conversation stays. The announcement is what makes every reader forget its
 //! cached keys and every read model holding notes rebuild, so when it cannot be appended, the
-//! keys the instance destroyed are kept and announced with its next attempt (the store hands a
-//! destroyed key out only once).
+//! keys the instance destroyed are kept and announced with its next attempt, even when the
+//! schedule starts again after losing the log (the store hands a destroyed key out only once).
+//! A process that stops between the two steps loses them: they are destroyed, unannounced.
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Months, TimeDelta, Utc};
 use eventlog::{Actor, ExpectedVersion, Filter, KeySelector, Metadata, NewEvent, RecordedEvent};
@@ -35,12 +37,20 @@ pub(crate) struct Retention {
     not_before: Option<DateTime<Utc>>,
     /// Keys this instance destroyed whose announcement failed: announced with the next
     /// attempt, since the store will not hand them out again.
-    unannounced: BTreeSet<String>,
+    unannounced: Unannounced,
 }
 
+/// The keys an instance destroyed and has not announced yet. Shared by every schedule the
+/// instance starts, so that one started again (after it lost the log) still announces them.
+pub(crate) type Unannounced = Arc<Mutex<BTreeSet<String>>>;
+
 impl Retention {
-    pub(crate) fn new(years: u32) -> Self {
-        Self { years, expiring: BTreeSet::new(), not_before: None, unannounced: BTreeSet::new() }
+    pub(crate) fn new(years: u32, unannounced: Unannounced) -> Self {
+        Self { years, expiring: BTreeSet::new(), not_before: None, unannounced }
+    }
+
+    fn unannounced(&self) -> MutexGuard<'_, BTreeSet<String>> {
+        self.unannounced.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// When notes of a conversation held at `held_at` expire.
@@ -85,23 +95,27 @@ impl Retention {
         let reason = format!("the district keeps conversation notes {} years", self.years);
         let which =
             KeySelector::DatedBefore { purpose: PURPOSE_CONVERSATION_NOTES.to_owned(), before };
-        self.unannounced.extend(store.destroy_data_keys(&which, &reason).await?);
-        if self.unannounced.is_empty() {
+        let destroyed = store.destroy_data_keys(&which, &reason).await?;
+        let keys: Vec<String> = {
+            let mut unannounced = self.unannounced();
+            unannounced.extend(destroyed);
+            unannounced.iter().cloned().collect()
+        };
+        if keys.is_empty() {
             return Ok(0);
         }
-        let keys: Vec<String> = self.unannounced.iter().cloned().collect();
         let count = keys.len();
         let event = PrivacyEvent::from(RetentionErased {
             purpose: PURPOSE_CONVERSATION_NOTES.to_owned(),
             before,
             years: self.years,
-            keys,
+            keys: keys.clone(),
         });
         let meta = Metadata::new(Actor::system("stakeholders"), "stakeholders");
         let new = NewEvent::new(event.event_type(), event.to_data(), meta);
         let stream = kernel::stream(retention_stream(now.date_naive()));
         store.append(&stream, ExpectedVersion::Any, vec![new]).await?;
-        self.unannounced.clear();
+        self.unannounced().retain(|key| !keys.contains(key));
         Ok(count)
     }
 
@@ -186,7 +200,7 @@ mod tests {
 
     #[test]
     fn given_conversations_with_notes_then_it_wakes_when_the_oldest_expires() {
-        let mut retention = Retention::new(3);
+        let mut retention = Retention::new(3, Unannounced::default());
         retention.fold(&conversation(1, "2024-05-02T15:00:00Z", Some("b")));
         retention.fold(&conversation(2, "2023-09-01T15:00:00Z", Some("a")));
         retention.fold(&conversation(3, "2022-01-01T15:00:00Z", None));
@@ -244,7 +258,8 @@ mod tests {
             dated: Some(t(held_at)),
             wrapped: Some(vec![7; 60]),
         };
-        let mut retention = Retention::new(2);
+        let unannounced = Unannounced::default();
+        let mut retention = Retention::new(2, unannounced.clone());
         retention.fold(&conversation(1, "2027-06-01T15:00:00Z", Some("Old notes")));
         log.store.add_data_keys(&[key(1, "2027-06-01T15:00:00Z")]).await.unwrap();
 
@@ -257,8 +272,10 @@ mod tests {
         assert!(keys.iter().all(|k| k.wrapped.is_none()), "{keys:?}");
 
         // The next attempt announces it, though the store has nothing left to destroy, along
-        // with what it destroys then.
+        // with what it destroys then: even a schedule started again, which reads the log anew.
         log.accept().await;
+        let mut retention = Retention::new(2, unannounced);
+        retention.fold(&conversation(1, "2027-06-01T15:00:00Z", Some("Old notes")));
         retention.fold(&conversation(2, "2027-12-01T15:00:00Z", Some("Newer notes")));
         log.store.add_data_keys(&[key(2, "2027-12-01T15:00:00Z")]).await.unwrap();
         retention.run_due(&log.store, t("2030-01-10T18:05:00Z")).await;
@@ -272,7 +289,7 @@ mod tests {
 
     #[test]
     fn given_notes_erased_then_they_are_no_longer_awaited() {
-        let mut retention = Retention::new(3);
+        let mut retention = Retention::new(3, Unannounced::default());
         retention.fold(&conversation(1, "2024-05-02T15:00:00Z", Some("b")));
         retention.fold(&conversation(2, "2023-09-01T15:00:00Z", Some("a")));
         let erased = RetentionErased {
