@@ -267,7 +267,7 @@ mod tests {
         assert_eq!(range(Some(big), None, 10), Err((400, "invalid-query".into())));
         assert_eq!(range(None, Some(big), 10), Err((400, "invalid-query".into())));
         assert_eq!(range(Some(i64::MAX as u64), None, 10), Err((422, "invalid-range".into())));
-        // Bad bounds are refused before the log is asked for its head.
+        // `first` alone refuses them: `verify` calls it before asking the log for its head.
         assert!(params(Some(big), None).first().is_err());
         assert!(params(None, Some(big)).first().is_err());
     }

@@ -21,20 +21,20 @@ use crate::read_models::CardPurchases;
 /// What recording a statement came to.
 pub(super) enum Recorded {
     /// Its new transactions and its summary were appended now.
-    Now(StatementAnswer),
+    Appended(StatementAnswer),
     /// Nothing was appended: a dry run, a statement with nothing new (without a key), or a
     /// repeat of an idempotency key answered as the first import was.
-    Before(StatementAnswer),
+    NotAppended(StatementAnswer),
 }
 
 impl Recorded {
     /// 201 with the statement's transactions as `Location` when appended now; else 200.
     pub(super) fn respond(self) -> HttpResponse {
         match self {
-            Recorded::Now(answer) => HttpResponse::Created()
+            Recorded::Appended(answer) => HttpResponse::Created()
                 .insert_header((header::LOCATION, answer.links.transactions.clone()))
                 .json(answer),
-            Recorded::Before(answer) => HttpResponse::Ok().json(answer),
+            Recorded::NotAppended(answer) => HttpResponse::Ok().json(answer),
         }
     }
 }
@@ -63,7 +63,7 @@ pub(super) async fn record(
     for _ in 0..RETRIES {
         let mut read = state.store().read_streams(&requests).await.map_err(http::store_error)?;
         if let Some(answer) = earlier_import(&read.pop().unwrap_or_default(), &file.file_sha256)? {
-            return Ok(Recorded::Before(answer));
+            return Ok(Recorded::NotAppended(answer));
         }
         let existing: HashSet<_> = transactions
             .iter()
@@ -76,10 +76,10 @@ pub(super) async fn record(
         let planned = plan(context, file.clone(), transactions, &existing, &checks);
         let answer = StatementAnswer::new(&planned.imported, dry_run);
         if dry_run || (planned.transactions.is_empty() && file.idempotency_key.is_none()) {
-            return Ok(Recorded::Before(answer));
+            return Ok(Recorded::NotAppended(answer));
         }
         match state.store().append_streams(appends(planned, &statement, meta)).await {
-            Ok(_) => return Ok(Recorded::Now(answer)),
+            Ok(_) => return Ok(Recorded::Appended(answer)),
             // Another import recorded some of these (or used the key) meanwhile: look again.
             Err(StoreError::WrongExpectedVersion { .. }) => continue,
             Err(e) => return Err(http::store_error(e)),
