@@ -385,6 +385,13 @@ impl std::error::Error for ApiError {
     }
 }
 
+/// A rule that is never refused (its error is `Infallible`) is run with `?` like any other.
+impl From<std::convert::Infallible> for ApiError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.0.status

@@ -59,10 +59,35 @@ pub fn store_error(e: StoreError) -> ApiError {
     }
 }
 
+/// The slug of [`concurrent_update`].
+const CONCURRENT_UPDATE: &str = "concurrent-update";
+
 /// 409 `concurrent-update`: others kept changing the same thing while a command was retried.
 pub fn concurrent_update() -> ApiError {
     ApiError::conflict(
-        "concurrent-update",
+        CONCURRENT_UPDATE,
         "Others changed this at the same moment, several times over; try again.",
     )
+}
+
+/// Whether `error` is [`concurrent_update`]: for a write where the last of several writers at
+/// once has the word, and losing the race is not a failure.
+pub fn is_concurrent_update(error: &ApiError) -> bool {
+    error.slug() == CONCURRENT_UPDATE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_race_is_told_from_other_conflicts() {
+        assert!(is_concurrent_update(&concurrent_update()));
+        assert!(is_concurrent_update(&store_error(StoreError::WrongExpectedVersion {
+            stream: crate::stream("purchase-1"),
+            expected: eventlog::ExpectedVersion::Exact(1),
+            actual: 2,
+        })));
+        assert!(!is_concurrent_update(&ApiError::conflict("invalid-state", "Not held.")));
+    }
 }

@@ -7,37 +7,32 @@ use std::convert::Infallible;
 use events::notifications::{SubscriptionCreated, SubscriptionEvent};
 use kernel::{Aggregate, At, Decision};
 
-/// A subscription, from its stream: what created it, if anything has.
-#[derive(Debug, Clone, Default)]
-pub struct Subscription(pub Option<SubscriptionCreated>);
-
-/// What the API asks of a subscription.
-#[derive(Debug, Clone)]
-pub enum SubscriptionCommand {
-    /// Create it as `SubscriptionCreated` says, unless it exists.
-    Create(SubscriptionCreated),
+/// A subscription, from its stream: whether anything created it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Subscription {
+    pub exists: bool,
 }
 
 impl Aggregate for Subscription {
     type Event = SubscriptionEvent;
-    type Command = SubscriptionCommand;
+    /// The subscription to create, unless it exists.
+    type Command = SubscriptionCreated;
     /// Creating is never refused: a subscription that exists is answered as it stands.
     type Error = Infallible;
 
     fn handle(
         &self,
-        command: SubscriptionCommand,
+        created: SubscriptionCreated,
     ) -> Result<Decision<SubscriptionEvent>, Infallible> {
-        let SubscriptionCommand::Create(created) = command;
-        if self.0.is_some() {
+        if self.exists {
             return Ok(Decision::nothing());
         }
         Ok(vec![SubscriptionEvent::from(created)].into())
     }
 
     fn apply(&mut self, event: &SubscriptionEvent, _: At) {
-        let SubscriptionEvent::Created(created) = event;
-        self.0.get_or_insert_with(|| created.clone());
+        let SubscriptionEvent::Created(_) = event;
+        self.exists = true;
     }
 }
 
@@ -60,14 +55,14 @@ pub(crate) mod tests {
     #[test]
     fn given_nothing_when_created_then_it_is_created() {
         given::<Subscription>([])
-            .when(SubscriptionCommand::Create(created(7)))
+            .when(created(7))
             .then_expect_events(vec![SubscriptionEvent::from(created(7))]);
     }
 
     #[test]
     fn given_a_subscription_when_created_again_then_nothing_changes() {
         let given = given::<Subscription>([SubscriptionEvent::from(created(7))]);
-        assert_eq!(given.state().0, Some(created(7)));
-        given.when(SubscriptionCommand::Create(created(9))).then_expect_nothing();
+        assert!(given.state().exists);
+        given.when(created(9)).then_expect_nothing();
     }
 }

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use web::{ApiError, Fields};
 
-use super::subscription::{Subscription, SubscriptionCommand};
+use super::subscription::Subscription;
 use super::{Subscribers, event_types, not_past_head};
 use crate::Reporting;
 use crate::scope::{Scope, Shown};
@@ -235,11 +235,8 @@ impl Reporting {
         created: SubscriptionCreated,
     ) -> Result<(), ApiError> {
         let stream = stream(subscription_stream(&created.name));
-        let command = SubscriptionCommand::Create(created);
         self.commands
-            .run(meta, stream, &[], |s: &Subscription, _| {
-                s.handle(command.clone()).map_err(|never| match never {})
-            })
+            .run(meta, stream, &[], |s: &Subscription, _| Ok(s.handle(created.clone())?))
             .await?;
         Ok(())
     }

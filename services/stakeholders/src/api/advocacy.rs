@@ -38,21 +38,16 @@ impl FromJson for AcknowledgementBody {
 }
 
 impl AcknowledgementBody {
-    /// The day of the praise: the body's, or `today`.
-    fn on(&self, today: NaiveDate) -> NaiveDate {
-        self.on.unwrap_or(today)
-    }
-
     /// The command to record the praise of the stars of `conversation_id`.
     fn command(&self, conversation_id: Uuid, today: NaiveDate) -> StakeholderCommand {
         let place = self.r#where.clone();
-        let on = self.on(today);
+        let on = self.on.unwrap_or(today);
         StakeholderCommand::AcknowledgeStars(AcknowledgeStars { conversation_id, place, on, today })
     }
 
     /// The praise as recorded: the answer.
     fn recorded(self, conversation_id: Uuid, today: NaiveDate) -> StarsAcknowledged {
-        let acknowledged_on = self.on(today);
+        let acknowledged_on = self.on.unwrap_or(today);
         StarsAcknowledged { conversation_id, place: self.r#where, acknowledged_on }
     }
 }
@@ -114,20 +109,16 @@ impl FromJson for AdvocacyBody {
 }
 
 impl AdvocacyBody {
-    /// The day they spoke: the body's, or `today`.
-    fn on(&self, today: NaiveDate) -> NaiveDate {
-        self.on.unwrap_or(today)
-    }
-
     /// The command to record that they spoke, to someone who `to_exists` or not.
     fn command(&self, to_exists: bool, today: NaiveDate) -> StakeholderCommand {
-        let (to, about, on) = (self.to_stakeholder_id, self.about.clone(), self.on(today));
+        let (to, about, on) =
+            (self.to_stakeholder_id, self.about.clone(), self.on.unwrap_or(today));
         StakeholderCommand::SpeakForIt(SpeakForIt { to, to_exists, about, on, today })
     }
 
     /// What was recorded: the answer.
     fn recorded(self, today: NaiveDate) -> SpokeForIt {
-        let on = self.on(today);
+        let on = self.on.unwrap_or(today);
         SpokeForIt { to_stakeholder_id: self.to_stakeholder_id, about: self.about, on }
     }
 }

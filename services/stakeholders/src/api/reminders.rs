@@ -133,10 +133,7 @@ pub async fn put_reminder_settings(cx: Change, body: Body<ReminderSettingsBody>)
         going_cold_after_business_days: body.going_cold_after_business_days,
         contact_half_life_business_days: body.contact_half_life_business_days,
     };
-    run(&cx, settings_stream(), &[], |r: &Reminders, _| {
-        Ok(r.handle(command.clone()).unwrap_or_else(|never| match never {}))
-    })
-    .await?;
+    run(&cx, settings_stream(), &[], |r: &Reminders, _| Ok(r.handle(command.clone())?)).await?;
     let reminders = cx.state.reminders.now(cx.state.commands.store()).await?;
     Ok(HttpResponse::Ok().json(ReminderSettingsView::of(&reminders)))
 }

@@ -91,11 +91,10 @@ impl Reporting {
     ) -> Result<(), ApiError> {
         let stream = kernel::stream(mail_preference_stream(email.as_str()));
         let set = MailPreferenceSet { email: email.to_string(), opted_out };
-        let run = self.commands.run(meta, stream, &[], |p: &Preference, _| {
-            p.handle(set.clone()).map_err(|never| match never {})
-        });
+        let run =
+            self.commands.run(meta, stream, &[], |p: &Preference, _| Ok(p.handle(set.clone())?));
         match run.await {
-            Err(e) if e.slug() == "concurrent-update" => Ok(()),
+            Err(e) if kernel::http::is_concurrent_update(&e) => Ok(()),
             done => done.map(|_| ()),
         }
     }
