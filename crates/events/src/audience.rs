@@ -56,6 +56,10 @@ pub const PERSONAL_FIELDS: &[&str] =
 /// The personal e-mail fields that events require: redacted in place, not left out.
 pub const REDACTED_ADDRESSES: &[&str] = &["requester_email", "holder_email", "escalate_to"];
 
+/// The roles of people (IT staff, auditors, administrators), by wire name. An event records
+/// its actor's subject, which names the person; only [`Audience::Staff`] reads it.
+pub const PEOPLE_ROLES: &[&str] = &["it_staff", "auditor", "admin"];
+
 /// What a redacted e-mail address reads (the reserved `.invalid` domain: it reaches no one).
 pub const REDACTED_EMAIL: &str = "redacted@redacted.invalid";
 
@@ -90,22 +94,44 @@ impl Audience {
         if !self.may_see_category(category) {
             return Admitted::No;
         }
-        let keep: &[&str] = match self {
-            Audience::Staff => return Admitted::Whole,
-            Audience::Integration => &[],
-            Audience::Finance { subject } => {
-                if purchase_owner != Some(subject.as_str()) {
-                    return Admitted::No;
-                }
-                &["requester_email"]
-            }
-        };
-        if !holds_personal(data, keep) {
-            return Admitted::Whole;
+        if let Audience::Finance { subject } = self
+            && purchase_owner != Some(subject.as_str())
+        {
+            return Admitted::No;
         }
-        let mut data = data.clone();
-        redact(&mut data, keep);
-        Admitted::Redacted(data)
+        match self.personal_fields_kept() {
+            Some(keep) if holds_personal(data, keep) => {
+                let mut data = data.clone();
+                redact(&mut data, keep);
+                Admitted::Redacted(data)
+            }
+            _ => Admitted::Whole,
+        }
+    }
+
+    /// `data` (an event's, or a view built from events) as this audience may read it: the
+    /// personal fields it may not read left out, as in [`admit`](Self::admit). The caller has
+    /// decided that the audience may see the thing at all.
+    pub fn redact(&self, data: &mut Value) {
+        if let Some(keep) = self.personal_fields_kept() {
+            redact(data, keep);
+        }
+    }
+
+    /// Whether the audience reads who an actor of `role` (a role's wire name) is: people
+    /// ([`PEOPLE_ROLES`]) are named by their role only to anyone but staff.
+    pub fn names_actor(&self, role: &str) -> bool {
+        *self == Audience::Staff || !PEOPLE_ROLES.contains(&role)
+    }
+
+    /// The personal fields the audience reads despite not reading personal data (`None`: it
+    /// reads them all). A finance system reads the requester's e-mail, which it sent itself.
+    fn personal_fields_kept(&self) -> Option<&'static [&'static str]> {
+        match self {
+            Audience::Staff => None,
+            Audience::Integration => Some(&[]),
+            Audience::Finance { .. } => Some(&["requester_email"]),
+        }
     }
 }
 
@@ -204,5 +230,39 @@ mod tests {
             panic!("a call names whom IT reached")
         };
         assert!(data.get("spoke_with").is_none() && data.get("notes").is_none());
+    }
+
+    #[test]
+    fn given_a_view_built_from_events_when_redacted_then_each_audience_reads_what_it_would_in_the_feed()
+     {
+        let view = json!({"requester_email": "pat@district.org", "calls": [call()],
+                          "timeline": [{"actor": "it-jdoe", "actor_role": "it_staff"}]});
+        let mut staff = view.clone();
+        Audience::Staff.redact(&mut staff);
+        assert_eq!(staff, view);
+
+        let mut finance = view.clone();
+        Audience::Finance { subject: "erp".into() }.redact(&mut finance);
+        assert_eq!(finance["requester_email"], "pat@district.org");
+        assert_eq!(finance["calls"][0]["goal"], "Students film science experiments");
+        assert!(finance["calls"][0].get("notes").is_none(), "{finance}");
+        assert!(finance["calls"][0].get("spoke_with").is_none(), "{finance}");
+
+        let mut integration = view;
+        Audience::Integration.redact(&mut integration);
+        assert_eq!(integration["requester_email"], REDACTED_EMAIL);
+        assert!(integration["calls"][0].get("notes").is_none());
+    }
+
+    #[test]
+    fn people_are_named_to_staff_only_and_systems_to_everyone() {
+        let finance = Audience::Finance { subject: "erp".into() };
+        for role in PEOPLE_ROLES {
+            assert!(Audience::Staff.names_actor(role));
+            assert!(!finance.names_actor(role), "{role}");
+            assert!(!Audience::Integration.names_actor(role), "{role}");
+        }
+        assert!(finance.names_actor("finance"));
+        assert!(Audience::Integration.names_actor("system"));
     }
 }

@@ -10,7 +10,9 @@
 
 use std::sync::Arc;
 
+use auth::{Principal, Role};
 use eventlog::{Mask, MasterKey, SealRule, SealedStore, Sealing, Store, Subject};
+use events::audience::Audience;
 use events::privacy::{PURPOSE_CALL_NOTES, PURPOSE_CONVERSATION_NOTES, PURPOSE_PERSON};
 
 const STAKEHOLDER: Subject = Subject::Stream;
@@ -72,9 +74,41 @@ pub fn sealed(store: Store, master: MasterKey) -> Store {
     Arc::new(SealedStore::new(store, SEALING, master))
 }
 
+/// What a caller reads of personal data, in every service's answers and in the feed: as its
+/// widest role (staff, then integration, then finance) would.
+pub fn audience(principal: &Principal) -> Audience {
+    let widest = [Role::Admin, Role::ItStaff, Role::Auditor, Role::Integration, Role::Finance]
+        .into_iter()
+        .find(|r| principal.has(*r));
+    audience_of_role(widest, &principal.subject)
+}
+
+/// The audience of one role (an endpoint's or a subscription's owner) and its subject: IT
+/// staff, auditors and administrators read personal data (API.md, "Roles"); a finance system
+/// reads its own purchases; integrations, and any role unknown, read no personal data.
+pub fn audience_of_role(role: Option<Role>, subject: &str) -> Audience {
+    match role {
+        Some(Role::Admin | Role::ItStaff | Role::Auditor) => Audience::Staff,
+        Some(Role::Finance) => Audience::Finance { subject: subject.to_owned() },
+        Some(Role::Integration) | None => Audience::Integration,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_caller_reads_personal_data_as_its_widest_role() {
+        let with = |roles: Vec<Role>| audience(&Principal::new("erp", roles));
+        assert_eq!(with(vec![Role::Finance, Role::Auditor]), Audience::Staff);
+        assert_eq!(with(vec![Role::ItStaff]), Audience::Staff);
+        assert_eq!(with(vec![Role::Finance, Role::Integration]), Audience::Integration);
+        assert_eq!(with(vec![Role::Finance]), Audience::Finance { subject: "erp".into() });
+        assert_eq!(with(vec![]), Audience::Integration);
+        assert_eq!(audience_of_role("admin".parse().ok(), "root"), Audience::Staff);
+        assert_eq!(audience_of_role("nobody".parse().ok(), "x"), Audience::Integration);
+    }
 
     #[test]
     fn rules_name_published_event_types_and_fields() {

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use auth::{Principal, Role};
+use auth::Principal;
 use eventlog::{Direction, EventStore, Filter, RecordedEvent, StreamName};
 use events::audience::{Admitted, Audience};
 use events::clocks::SLA_CATEGORY;
@@ -20,16 +20,6 @@ use events::notifications::Owner;
 use serde_json::Value;
 
 use crate::cloudevent::CloudEvent;
-
-/// The audience of a role, by its wire name.
-fn audience_of_role(role: Option<Role>, subject: &str) -> Audience {
-    match role {
-        Some(Role::Admin | Role::ItStaff | Role::Auditor) => Audience::Staff,
-        Some(Role::Finance) => Audience::Finance { subject: subject.to_owned() },
-        // Integration, and anything unknown: no personal data.
-        _ => Audience::Integration,
-    }
-}
 
 /// An event a reader receives: the event, and its data when some of it is left out.
 #[derive(Debug)]
@@ -40,9 +30,6 @@ pub struct Shown<'a> {
     /// role): IT staff, auditors and admins are people, and only staff read people's names.
     pub anonymous: bool,
 }
-
-/// The actor roles that are people's (a finance system or the system itself is not a person).
-const PEOPLE: [&str; 3] = ["it_staff", "auditor", "admin"];
 
 impl<'a> Shown<'a> {
     /// `event` as it is.
@@ -74,15 +61,12 @@ impl Scope {
     /// The scope of a caller: the widest of its roles (staff, then integration, then
     /// finance).
     pub fn of(principal: &Principal) -> Self {
-        let role = [Role::Admin, Role::ItStaff, Role::Auditor, Role::Integration, Role::Finance]
-            .into_iter()
-            .find(|r| principal.has(*r));
-        Self::new(audience_of_role(role, &principal.subject))
+        Self::new(kernel::privacy::audience(principal))
     }
 
     /// The scope of an endpoint's or a subscription's owner.
     pub fn for_owner(owner: &Owner) -> Self {
-        Self::new(audience_of_role(owner.role.parse().ok(), &owner.subject))
+        Self::new(kernel::privacy::audience_of_role(owner.role.parse().ok(), &owner.subject))
     }
 
     fn new(audience: Audience) -> Self {
@@ -133,7 +117,7 @@ impl Scope {
                     Admitted::Whole => None,
                     Admitted::Redacted(data) => Some(data),
                 };
-            let anonymous = PEOPLE.contains(&event.metadata.actor.role.as_str());
+            let anonymous = !self.audience.names_actor(&event.metadata.actor.role);
             out.push(Shown { event, redacted, anonymous });
         }
         Ok(out)

@@ -117,11 +117,20 @@ async fn a_call_with_a_registered_requester_records_their_stakeholder_id(app: Te
     let view = app.act(&id, "calls", &reached_call_naming_nobody()).await.expect(201).clone();
     assert_eq!(view["calls"][2]["spoke_with"], json!({"stakeholder_id": other}));
 
-    // A finance system sees its purchase's calls, but not whom IT spoke with.
+    // A finance system sees its purchase's calls, but not whom IT spoke with nor the call's
+    // notes, and IT's people by their role only: what the feed gives it of the same events.
+    assert_eq!(view["calls"][1]["notes"], "Spoke with Dana instead");
+    assert_eq!(view["timeline"].as_array().unwrap().last().unwrap()["actor"], "it-jdoe");
     let seen = app.get(Who::Finance, &format!("/v1/purchases/{id}")).await;
     let seen = seen.expect(200);
     assert_eq!(seen["calls"][0]["requester_reached"], true);
+    assert_eq!(seen["requester_email"], view["requester_email"]);
     assert!(seen["calls"][0].get("spoke_with").is_none(), "{seen}");
+    assert!(seen["calls"][1].get("notes").is_none(), "{seen}");
+    for entry in seen["timeline"].as_array().unwrap() {
+        let by_finance = entry["actor_role"] == "finance";
+        assert!(by_finance || entry["actor"] == entry["actor_role"], "{entry}");
+    }
     app.stop().await;
 }
 

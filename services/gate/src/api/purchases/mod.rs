@@ -14,6 +14,7 @@ use events::values::SchoolId;
 use kernel::ReadModel;
 use kernel::http::{self, Caller, Reply};
 use serde::Deserialize;
+use serde_json::Value;
 use utoipa::IntoParams;
 use uuid::Uuid;
 use web::ApiError;
@@ -104,20 +105,15 @@ pub async fn list_purchases(
     Ok(HttpResponse::Ok().json(page))
 }
 
-/// A purchase the caller may see, or 404. A finance system does not see whom IT spoke with
-/// on a call (a person's name and contact details are not its business).
-async fn visible(state: &State, principal: &Principal, id: Uuid) -> Result<PurchaseView, ApiError> {
+/// A purchase the caller may see, as the caller may read it ([`PurchaseView::shown_to`]), or
+/// 404.
+async fn visible(state: &State, principal: &Principal, id: Uuid) -> Result<Value, ApiError> {
     let ((purchase, records), district) = futures::try_join!(state.purchase(id), state.district())?;
     let submitted_by = purchase.submission.as_ref().map(|s| s.submitted_by.clone());
     match submitted_by {
         Some(by) if may_see(principal, &by) => {
-            let mut view = view::view(purchase, &records, &district.0, state.clock.now())?;
-            if !principal.has_any(&[Role::ItStaff, Role::Auditor, Role::Admin]) {
-                for call in &mut view.calls {
-                    call.call.spoke_with = None;
-                }
-            }
-            Ok(view)
+            let view = view::view(purchase, &records, &district.0, state.clock.now())?;
+            view.shown_to(&kernel::privacy::audience(principal))
         }
         _ => Err(PurchaseError::NotFound.into()),
     }

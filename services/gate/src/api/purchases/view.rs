@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use eventlog::RecordedEvent;
+use events::audience::Audience;
 use events::clocks::SlaStatus;
 use events::district::District;
 use events::gate::{
@@ -89,6 +90,22 @@ pub struct PurchaseView {
     pub timeline: Vec<TimelineEntry>,
     /// The purchase stream's version.
     pub version: u64,
+}
+
+impl PurchaseView {
+    /// The view as `audience` may read it, by the rule the feed applies to the same events
+    /// (`events::audience`): a finance system reads neither whom IT spoke with nor a call's
+    /// notes, and reads IT's people by their role only.
+    pub(crate) fn shown_to(mut self, audience: &Audience) -> Result<serde_json::Value, ApiError> {
+        for entry in &mut self.timeline {
+            if !audience.names_actor(&entry.actor_role) {
+                entry.actor.clone_from(&entry.actor_role);
+            }
+        }
+        let mut shown = serde_json::to_value(self).map_err(ApiError::internal)?;
+        audience.redact(&mut shown);
+        Ok(shown)
+    }
 }
 
 /// The purchase as it stands at `now`, its clocks in `district`'s calendar.
