@@ -98,12 +98,14 @@ impl ReadModel for Purchases {
         };
         clocks.apply(decoded, at);
         let took_place = took_place_at(decoded, at, clocks.requested_at());
+        if let Some(status) = PurchaseStatus::after(Some(summary.status), decoded) {
+            summary.status = status;
+        }
         match decoded {
             PurchaseEvent::Submitted(_) => {}
             PurchaseEvent::Decided(d) => {
-                summary.status = d.decision.into();
                 summary.reasons = d.reasons.iter().map(|r| r.code.as_str().to_owned()).collect();
-                if summary.status != PurchaseStatus::Approved {
+                if d.decision.flags() {
                     summary.flagged_at = Some(took_place);
                 }
             }
@@ -116,12 +118,7 @@ impl ReadModel for Purchases {
             PurchaseEvent::AlternativeProposed(_) => summary.alternatives += 1,
             // The clocks keep the wait; the summary shows it through `sla.paused`.
             PurchaseEvent::AlternativeAccepted(_) | PurchaseEvent::WaitingOnRequester(_) => {}
-            PurchaseEvent::Approved(_) => {
-                summary.status = PurchaseStatus::Approved;
-                summary.resolved_at = Some(took_place);
-            }
-            PurchaseEvent::Cancelled(_) => {
-                summary.status = PurchaseStatus::Cancelled;
+            PurchaseEvent::Approved(_) | PurchaseEvent::Cancelled(_) => {
                 summary.resolved_at = Some(took_place);
             }
         }
