@@ -74,7 +74,7 @@ pub fn followup_stream(id: Uuid) -> String {
 /// lowercased whole (`Pat.Lee@District.org` and `pat.lee@district.org` are one address), so
 /// the address itself is not in the stream's name.
 pub fn email_stream(email: &Email) -> String {
-    let id = Uuid::new_v5(&EMAIL_NAMESPACE, email.as_str().to_lowercase().as_bytes());
+    let id = Uuid::new_v5(&EMAIL_NAMESPACE, email.key().as_bytes());
     format!("{EMAIL_CATEGORY}-{id}")
 }
 

@@ -84,6 +84,18 @@ impl Email {
     pub fn domain(&self) -> &str {
         self.0.rsplit_once('@').map_or("", |(_, d)| d)
     }
+
+    /// The address lowercased whole: what tells one person's address from another's across
+    /// the district (`Pat.Lee@District.org` and `pat.lee@district.org` are one address; an
+    /// address is ASCII, so this is exact). Kept as sent everywhere else.
+    pub fn key(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+
+    /// Whether `self` and `other` are one address ([`key`](Self::key)).
+    pub fn is(&self, other: &Email) -> bool {
+        self.0.eq_ignore_ascii_case(&other.0)
+    }
 }
 
 string_value!(
@@ -103,6 +115,17 @@ string_value!(
 mod tests {
     use super::*;
     use crate::values::test_support::de_err;
+
+    #[test]
+    fn one_address_whatever_its_case() {
+        let sent = Email::parse("Pat.Lee@District.org").unwrap();
+        let again = Email::parse("pat.lee@district.org").unwrap();
+        assert_eq!(sent.as_str(), "Pat.Lee@district.org", "the local part is kept as sent");
+        assert!(sent.is(&again) && again.is(&sent));
+        assert_eq!(sent.key(), "pat.lee@district.org");
+        assert_eq!(sent.key(), again.key());
+        assert!(!sent.is(&Email::parse("pat.leee@district.org").unwrap()));
+    }
 
     #[test]
     fn good_addresses() {

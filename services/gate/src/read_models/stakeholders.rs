@@ -68,7 +68,7 @@ impl ReadModel for StakeholderEmails {
 }
 
 fn normalized(email: &Email) -> String {
-    email.as_str().to_lowercase()
+    email.key()
 }
 
 /// The registered stakeholder whose address is `email` (ignoring case), if any: the first

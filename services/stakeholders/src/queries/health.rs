@@ -38,7 +38,7 @@ pub struct HealthDocs<'a> {
 
 /// Whether `who` requested `purchase` (the check's e-mail is theirs, ignoring case).
 pub fn requested_by(who: &StakeholderDoc, purchase: &HeldPurchaseDoc) -> bool {
-    purchase.requester_email.as_str().eq_ignore_ascii_case(who.email.as_str())
+    purchase.requester_email.is(&who.email)
 }
 
 fn request_fact(held: &HeldPurchase) -> Option<RequestFact> {
@@ -197,7 +197,7 @@ pub fn health_scores(
     let mut held_of: HashMap<String, Vec<HeldPurchaseDoc>> = HashMap::new();
     let mut requested_by: HashMap<String, Vec<HeldPurchase>> = HashMap::new();
     for p in all.held {
-        let requester = p.purchase.requester_email.as_str().to_ascii_lowercase();
+        let requester = p.purchase.requester_email.key();
         let school = p.purchase.school_id.as_str().to_owned();
         held_of.entry(school).or_default().push(p.purchase.clone());
         requested_by.entry(requester).or_default().push(p);
@@ -222,9 +222,7 @@ pub fn health_scores(
                 wishes: wishes_of.get(&who.stakeholder_id).map_or(&[], Vec::as_slice),
                 promises: &promises,
                 school: school.map(|s| (s, held.as_slice())),
-                requested: requested_by
-                    .get(&who.email.as_str().to_ascii_lowercase())
-                    .map_or(&[], Vec::as_slice),
+                requested: requested_by.get(&who.email.key()).map_or(&[], Vec::as_slice),
                 // The school's card spend is counted, not scored.
                 card_spend: &[],
             });

@@ -284,7 +284,7 @@ pub async fn stakeholders(
 pub fn registered_with(people: Vec<StakeholderDoc>, email: &Email) -> Option<Uuid> {
     people
         .into_iter()
-        .filter(|d| d.email.as_str().eq_ignore_ascii_case(email.as_str()))
+        .filter(|d| d.email.is(email))
         .min_by_key(|d| d.registered_at)
         .map(|d| d.stakeholder_id)
 }
