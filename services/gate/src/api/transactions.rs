@@ -210,10 +210,12 @@ pub async fn undo_match(cx: Change, body: Body<UndoBody>) -> Reply {
 pub async fn choose_match(cx: Change, body: Body<ChooseBody>) -> Reply {
     let id = cx.path_id("id")?;
     let purchase_id = body.parse()?.purchase_id;
-    not_matched_elsewhere(&cx.state, purchase_id, id).await?;
+    let (_, district) =
+        futures::try_join!(not_matched_elsewhere(&cx.state, purchase_id, id), cx.state.district())?;
     let purchase = domain::purchase_stream(purchase_id);
     act((&cx, body.json()), id, &[purchase], StatusCode::OK, |_, found| {
-        Ok(TransactionCommand::Choose { purchase_id, purchase: chosen(&found[0])? })
+        let (purchase, calendar) = (chosen(&found[0])?, district.0.calendar.clone());
+        Ok(TransactionCommand::Choose { purchase_id, purchase, calendar })
     })
     .await
 }

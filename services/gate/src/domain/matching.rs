@@ -6,7 +6,9 @@
 //! - the same school, and the check was paid by card (`p_card`) in the same currency;
 //! - the amounts differ by at most `amount_tolerance`, or by at most
 //!   `amount_tolerance_percent` of the check's total, whichever is larger;
-//! - the transaction is dated at most `date_window_days` before or after the check;
+//! - the transaction is dated at most `date_window_days` before or after the check: its
+//!   statement date against the district's day the check was asked ([`asked_on`]), both
+//!   local calendar dates;
 //! - the merchant's name is at least `min_vendor_similarity` similar to the check's vendor
 //!   ([`similarity`]).
 //!
@@ -19,6 +21,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
+use events::calendar::DistrictCalendar;
 use events::card::{
     CardTransactionRecorded, MatchCandidate, MatchHow, MatchMethod, ReconciliationSet,
 };
@@ -34,7 +37,7 @@ pub struct CheckRef {
     pub vendor: String,
     pub total: Money,
     pub currency: Currency,
-    /// The day the check was asked (UTC).
+    /// The district's day the check was asked ([`asked_on`]).
     pub date: NaiveDate,
 }
 
@@ -50,23 +53,37 @@ pub struct Charge<'a> {
 }
 
 impl CheckRef {
-    /// The check `submitted` asked about, which the log recorded at `recorded_at`.
-    pub fn submitted(submitted: &PurchaseSubmitted, recorded_at: DateTime<Utc>) -> Self {
+    /// The check `submitted` asked about, which the log recorded at `recorded_at`, dated in
+    /// the district's `calendar`.
+    pub fn submitted(
+        submitted: &PurchaseSubmitted,
+        recorded_at: DateTime<Utc>,
+        calendar: &DistrictCalendar,
+    ) -> Self {
         Self {
             purchase_id: submitted.purchase_id,
             school_id: submitted.school_id.clone(),
             vendor: submitted.vendor.to_string(),
             total: submitted.total,
             currency: submitted.currency,
-            date: asked_on(submitted.requested_at, recorded_at),
+            date: asked_on(submitted.requested_at, recorded_at, calendar),
         }
     }
 }
 
-/// The day a check is dated for matching: when the purchase was asked about, that is when it
-/// was requested for a check sent after the fact, else when the log recorded the check.
-pub fn asked_on(requested_at: Option<DateTime<Utc>>, recorded_at: DateTime<Utc>) -> NaiveDate {
-    requested_at.unwrap_or(recorded_at).date_naive()
+/// The day a check is dated for matching: the district's day (in `calendar`, its time zone)
+/// when the purchase was asked about, that is when it was requested for a check sent after
+/// the fact, else when the log recorded the check (the instant
+/// [`events::clocks::took_place_at`] gives its submission).
+///
+/// A statement dates a transaction by the local calendar, so the check is dated by the
+/// district's: a check sent at 19:00 in Chicago is that day's, not the next (its UTC date).
+pub fn asked_on(
+    requested_at: Option<DateTime<Utc>>,
+    recorded_at: DateTime<Utc>,
+    calendar: &DistrictCalendar,
+) -> NaiveDate {
+    calendar.today(requested_at.unwrap_or(recorded_at))
 }
 
 impl<'a> From<&'a CardTransactionRecorded> for Charge<'a> {
@@ -377,6 +394,63 @@ mod tests {
         let checks = [check(1, "lincoln-elem", "Best Buy", "49.99", 2)];
         let refund = Charge { credit: true, ..charge(&lincoln, "BEST BUY", "49.99", 3) };
         assert_eq!(reconcile(&[refund], &checks, &settings()), [Reconciled::Unmatched]);
+    }
+
+    fn in_zone(zone: &str) -> DistrictCalendar {
+        use events::calendar::{BusinessHours, TimeZoneName};
+        DistrictCalendar::new(TimeZoneName::parse(zone).unwrap(), BusinessHours::office())
+    }
+
+    /// `time` on 2025-10-`d` in `calendar`'s time zone.
+    fn local(calendar: &DistrictCalendar, d: u32, time: &str) -> DateTime<Utc> {
+        let time = events::calendar::ClockTime::parse(time).unwrap();
+        calendar.instant(day(d), time).unwrap()
+    }
+
+    #[test]
+    fn an_evening_check_in_chicago_is_dated_on_the_district_s_day() {
+        // Given a district in Chicago and a check sent at 19:00 on 2025-10-06 (CDT), which is
+        // already 2025-10-07 in UTC.
+        let chicago = in_zone("America/Chicago");
+        let evening = local(&chicago, 6, "19:00");
+        assert_eq!(evening.date_naive(), day(7));
+        // When its day is asked, then it is the district's: the 6th, whether the log's time
+        // or the time it was requested dates it.
+        assert_eq!(asked_on(None, evening, &chicago), day(6));
+        assert_eq!(asked_on(Some(evening), evening + chrono::TimeDelta::days(3), &chicago), day(6));
+        // East of UTC, a morning check is the local day too: 08:00 on the 7th in Tokyo is
+        // still the 6th in UTC.
+        let tokyo = in_zone("Asia/Tokyo");
+        let morning = local(&tokyo, 7, "08:00");
+        assert_eq!((morning.date_naive(), asked_on(None, morning, &tokyo)), (day(6), day(7)));
+        // Until the district sets its zone, the calendar is UTC's, and so is the day.
+        assert_eq!(asked_on(None, evening, &DistrictCalendar::default()), day(7));
+    }
+
+    #[test]
+    fn an_evening_check_in_chicago_and_a_transaction_of_that_day_are_0_days_apart() {
+        // Given a district in Chicago, a window of 0 days, and a card-paid check sent at 19:00
+        // on 2025-10-06 (the UTC date would say the 7th: 1 day apart, outside the window).
+        let chicago = in_zone("America/Chicago");
+        let no_days = ReconciliationSet { date_window_days: 0, ..settings() };
+        let submitted = PurchaseSubmitted {
+            vendor: events::values::ShortText::parse("Best Buy").unwrap(),
+            payment_method: events::values::PaymentMethod::PCard,
+            ..events::testing::submitted(Uuid::from_u128(1))
+        };
+        let checks = [CheckRef::submitted(&submitted, local(&chicago, 6, "19:00"), &chicago)];
+        assert_eq!(checks[0].date, day(6));
+        // When the statement's transaction dated that local day is reconciled with it.
+        let lincoln = school("lincoln-elem");
+        let total = &checks[0].total.to_string();
+        let found = reconcile(&[charge(&lincoln, "BEST BUY #1234", total, 6)], &checks, &no_days);
+        // Then it is a match, 0 days apart.
+        let Reconciled::Matched(m) = &found[0] else { panic!("{found:?}") };
+        assert_eq!((m.purchase_id, m.how.days_apart), (submitted.purchase_id, 0));
+        // And a transaction dated the next day is 1 day apart: outside the window.
+        let next_day = charge(&lincoln, "BEST BUY #1234", total, 7);
+        assert_eq!(reconcile(&[next_day], &checks, &no_days), [Reconciled::Unmatched]);
+        assert_eq!(measure(&next_day, &checks[0], MatchMethod::ChosenByIt).days_apart, 1);
     }
 
     #[test]

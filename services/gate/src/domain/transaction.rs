@@ -12,11 +12,13 @@
 //!   a credit (`credit`), not while matched to another check (`already-matched`; the same check
 //!   again is nothing), only a check of the transaction's school (`school-mismatch`). The
 //!   choice is a match `chosen_by_it`, confirmed by choosing, measured as reconciliation
-//!   measures a fit ([`matching::measure`]).
+//!   measures a fit ([`matching::measure`]), the check dated on the district's day it was
+//!   asked ([`matching::asked_on`], in the calendar the command brings).
 //! - **Log outreach** to the card holder: only for unchecked technology (`invalid-state`),
 //!   not in the future (`outreach-in-future`).
 
 use chrono::{DateTime, Utc};
+use events::calendar::DistrictCalendar;
 use events::card::{
     CardMatchConfirmed, CardMatchUndone, CardOutreachLogged, CardTransactionEvent,
     CardTransactionFlagged, CardTransactionMatched, CardTransactionRecorded, FlagReason,
@@ -63,10 +65,11 @@ pub enum TransactionCommand {
         reason: LongText,
     },
     /// IT chose `purchase_id`; `purchase` is its check as the log recorded it (`None` when
-    /// there is no such purchase).
+    /// there is no such purchase), dated in the district's `calendar` now in force.
     Choose {
         purchase_id: Uuid,
         purchase: Option<Box<ChosenPurchase>>,
+        calendar: DistrictCalendar,
     },
     LogOutreach(LogOutreach),
 }
@@ -157,9 +160,10 @@ impl Aggregate for CardTransaction {
                 }
                 events
             }
-            TransactionCommand::Choose { purchase_id, purchase } => {
+            TransactionCommand::Choose { purchase_id, purchase, calendar } => {
                 let purchase = purchase.ok_or(TransactionError::UnknownPurchase { purchase_id })?;
-                let check = CheckRef::submitted(&purchase.submitted, purchase.recorded_at);
+                let check =
+                    CheckRef::submitted(&purchase.submitted, purchase.recorded_at, &calendar);
                 if purchase.submitted.payment_method != PaymentMethod::PCard {
                     return Err(TransactionError::NotCardPurchase);
                 }
@@ -291,7 +295,7 @@ mod tests {
     }
 
     /// IT chooses purchase `n`: the fixtures' laptop check (2499.00 from Dell, recorded at
-    /// [`t0`]) for `school`, paid by `method`.
+    /// [`t0`]) for `school`, paid by `method`, in a district that has not set its zone (UTC).
     fn choose_paid(n: u128, school: &str, method: PaymentMethod) -> TransactionCommand {
         let PurchaseEvent::Submitted(mut submitted) = fixtures::held_purchase().remove(0) else {
             panic!("a purchase's stream starts with its check");
@@ -300,7 +304,11 @@ mod tests {
         submitted.school_id = SchoolId::parse(school).unwrap();
         submitted.payment_method = method;
         let purchase = Box::new(ChosenPurchase { submitted, recorded_at: t0() });
-        TransactionCommand::Choose { purchase_id: Uuid::from_u128(n), purchase: Some(purchase) }
+        TransactionCommand::Choose {
+            purchase_id: Uuid::from_u128(n),
+            purchase: Some(purchase),
+            calendar: DistrictCalendar::default(),
+        }
     }
 
     fn choose(n: u128, school: &str) -> TransactionCommand {
@@ -371,8 +379,11 @@ mod tests {
 
     #[test]
     fn only_a_purchase_there_is_paid_by_card_is_chosen() {
-        let unknown =
-            TransactionCommand::Choose { purchase_id: Uuid::from_u128(7), purchase: None };
+        let unknown = TransactionCommand::Choose {
+            purchase_id: Uuid::from_u128(7),
+            purchase: None,
+            calendar: DistrictCalendar::default(),
+        };
         given::<CardTransaction>([recorded(true, false), flagged()])
             .when(unknown.clone())
             .then_expect_error(TransactionError::UnknownPurchase {
@@ -396,7 +407,8 @@ mod tests {
         assert_eq!(u64::from(how.days_apart), apart);
         assert!(how.vendor_similarity < 50, "{how:?}");
         // A check sent after the fact is dated when it was requested.
-        let TransactionCommand::Choose { purchase: Some(mut late), .. } = choose(7, "lincoln-elem")
+        let TransactionCommand::Choose { purchase: Some(mut late), calendar, .. } =
+            choose(7, "lincoln-elem")
         else {
             unreachable!()
         };
@@ -405,8 +417,43 @@ mod tests {
             chrono::Utc,
         ));
         let purchase_id = Uuid::from_u128(7);
-        let how = chosen_how(TransactionCommand::Choose { purchase_id, purchase: Some(late) });
+        let purchase = Some(late);
+        let how = chosen_how(TransactionCommand::Choose { purchase_id, purchase, calendar });
         assert_eq!(how.days_apart, 0);
+    }
+
+    #[test]
+    fn a_chosen_check_is_dated_on_the_district_s_day_it_was_asked() {
+        // Given a district in Chicago, and a card transaction dated 2025-10-02 on its statement.
+        let chicago = DistrictCalendar::new(
+            events::calendar::TimeZoneName::parse("America/Chicago").unwrap(),
+            events::calendar::BusinessHours::office(),
+        );
+        let transaction_day: chrono::NaiveDate = "2025-10-02".parse().unwrap();
+        let seven_pm = events::calendar::ClockTime::parse("19:00").unwrap();
+        let evening = chicago.instant(transaction_day, seven_pm).unwrap();
+        // (which is already the 3rd in UTC: the UTC date would say 1 day apart)
+        assert_eq!(evening.date_naive(), transaction_day.succ_opt().unwrap());
+        let days_later = evening + chrono::TimeDelta::days(3);
+        for (requested_at, recorded_at) in [(None, evening), (Some(evening), days_later)] {
+            let TransactionCommand::Choose { purchase: Some(mut check), .. } =
+                choose(7, "lincoln-elem")
+            else {
+                unreachable!()
+            };
+            // When IT chooses the check sent (or requested) at 19:00 that day.
+            check.submitted.requested_at = requested_at;
+            check.recorded_at = recorded_at;
+            let purchase_id = Uuid::from_u128(7);
+            let calendar = chicago.clone();
+            let how = chosen_how(TransactionCommand::Choose {
+                purchase_id,
+                purchase: Some(check),
+                calendar,
+            });
+            // Then the match records them 0 days apart.
+            assert_eq!(how.days_apart, 0, "{requested_at:?}, {recorded_at}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use events::Published;
+use events::calendar::DistrictCalendar;
 use events::card::{CardTransactionEvent, TRANSACTION_CATEGORY};
 use events::gate::{PURCHASE_CATEGORY, PurchaseEvent, PurchaseStatus};
 use events::values::{Currency, Money, PaymentMethod, SchoolId};
@@ -36,14 +37,16 @@ impl CardPurchaseDoc {
         self.matched_by.is_none() && self.status != Some(PurchaseStatus::Cancelled)
     }
 
-    pub fn check_ref(&self) -> CheckRef {
+    /// The check as reconciliation sees it, dated in the district's `calendar`. The document
+    /// keeps the instants, not the day, so a change of the district's zone needs no rebuild.
+    pub fn check_ref(&self, calendar: &DistrictCalendar) -> CheckRef {
         CheckRef {
             purchase_id: self.purchase_id,
             school_id: self.school_id.clone(),
             vendor: self.vendor.clone(),
             total: self.total,
             currency: self.currency,
-            date: asked_on(self.requested_at, self.submitted_at),
+            date: asked_on(self.requested_at, self.submitted_at, calendar),
         }
     }
 }
@@ -114,5 +117,34 @@ impl ReadModel for CardPurchases {
             _ => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use events::calendar::{BusinessHours, TimeZoneName};
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_stored_check_is_dated_on_the_district_s_day_in_the_calendar_asked_for() {
+        // Given a document as the read model has always written it: the instants, no day.
+        let doc: CardPurchaseDoc = serde_json::from_value(json!({
+            "purchase_id": Uuid::from_u128(7), "school_id": "lincoln-elem", "vendor": "Apple",
+            "total": "329.00", "currency": "USD", "submitted_at": "2025-10-07T00:30:00Z",
+            "status": "advisory", "matched_by": null,
+        }))
+        .unwrap();
+        // When it is read in Chicago's calendar, then it is the 6th there (19:30 CDT);
+        // in the calendar before the district sets its zone, the 7th (UTC).
+        let zone = TimeZoneName::parse("America/Chicago").unwrap();
+        let chicago = DistrictCalendar::new(zone, BusinessHours::office());
+        assert_eq!(doc.check_ref(&chicago).date.to_string(), "2025-10-06");
+        assert_eq!(doc.check_ref(&DistrictCalendar::default()).date.to_string(), "2025-10-07");
+        // A check sent after the fact is dated when it was requested: 20:00 on the 3rd there.
+        let requested =
+            CardPurchaseDoc { requested_at: Some("2025-10-04T01:00:00Z".parse().unwrap()), ..doc };
+        assert_eq!(requested.check_ref(&chicago).date.to_string(), "2025-10-03");
     }
 }

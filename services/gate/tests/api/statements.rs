@@ -2,6 +2,7 @@
 //! add nothing, reconciliation with card-paid checks, and unchecked technology in IT's
 //! outreach queue. The files are the fixtures the README shows.
 
+use events::calendar::{BusinessHours, ClockTime, DistrictCalendar, TimeZoneName};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -76,6 +77,7 @@ on_both_backends!(
     unchecked_technology_is_in_it_s_outreach_queue,
     outreach_logged_without_a_time_took_place_by_the_gate_s_clock,
     a_card_paid_check_is_matched_and_it_can_undo_and_choose,
+    an_evening_check_is_matched_with_a_transaction_of_the_district_s_day,
     the_reconciliation_settings_are_replaced_whole,
     every_profile_imports_its_sample,
     an_idempotency_key_answers_the_first_import_again,
@@ -316,6 +318,48 @@ async fn a_card_paid_check_is_matched_and_it_can_undo_and_choose(app: TestApp) {
         )
         .await;
     taken.expect_problem(409, "purchase-already-matched");
+}
+
+async fn an_evening_check_is_matched_with_a_transaction_of_the_district_s_day(app: TestApp) {
+    // Given a district in Chicago that matches a check only with a transaction of its day…
+    app.seed_cards().await;
+    app.put(Who::Admin, "/v1/district", &crate::district::chicago()).await.expect(200);
+    let same_day = json!({
+        "amount_tolerance": "5.00", "amount_tolerance_percent": 2, "date_window_days": 0,
+        "min_vendor_similarity": 60, "technology_merchants": ["Geek Squad"],
+    });
+    app.put(Who::ItStaff, "/v1/reconciliation", &same_day).await.expect(200);
+    // …and a card-paid check requested at 19:00 there a few days ago: the next day in UTC.
+    let chicago = DistrictCalendar::new(
+        TimeZoneName::parse("America/Chicago").unwrap(),
+        BusinessHours::office(),
+    );
+    let day = chicago.today(chrono::Utc::now()) - chrono::TimeDelta::days(3);
+    let evening = chicago.instant(day, ClockTime::parse("19:00").unwrap()).unwrap();
+    assert_eq!(evening.date_naive(), day.succ_opt().unwrap());
+    let check = with(apple_check(&unique_ref()), "/requested_at", json!(evening.to_rfc3339()));
+    let purchase = app.submit(&check, "advisory").await;
+
+    // When a statement whose Apple transaction is dated that day is imported.
+    let dated = PROCGATE.replace("2025-10-07,2025-10-09", &format!("{day},{day}"));
+    let answer = app.statement("", &dated).await.expect(201).clone();
+
+    // Then they are matched, 0 days apart: the same day.
+    assert_eq!(answer["matched"], 1, "{answer:#}");
+    let matched = app.transactions("status=matched").await;
+    assert_eq!(matched[0]["matched"]["purchase_id"], purchase.as_str());
+    assert_eq!(matched[0]["matched"]["how"]["days_apart"], 0);
+    // And IT choosing it again after an undo measures it the same way.
+    let id = matched[0]["transaction_id"].as_str().unwrap();
+    let at = |action: &str| format!("/v1/card-transactions/{id}/{action}");
+    let reason = json!({"reason": "Checking the receipt with the school"});
+    app.post(Who::ItStaff, &at("undo-match"), &reason).await.expect(200);
+    let chosen = app.post(Who::ItStaff, &at("match"), &json!({"purchase_id": purchase})).await;
+    let how = &chosen.expect(200)["matched"]["how"];
+    assert_eq!(
+        (how["method"].as_str(), how["days_apart"].as_u64()),
+        (Some("chosen_by_it"), Some(0))
+    );
 }
 
 /// Every field is required, as the document says: the merchant list is `[]` for none, never

@@ -88,11 +88,14 @@ pub(super) async fn record(
     Err(http::concurrent_update())
 }
 
-/// The card-paid checks a new transaction may be reconciled with (not cancelled, not matched).
+/// The card-paid checks a new transaction may be reconciled with (not cancelled, not matched),
+/// each dated on the district's day it was asked, in the calendar now in force.
 async fn open_checks(state: &State) -> Result<Vec<CheckRef>, ApiError> {
     state.read_models.caught_up(&[CardPurchases::NAME]).await?;
-    let checks = state.read_models.view().all::<CardPurchases>().await?;
-    Ok(checks.into_iter().filter(|c| c.open()).map(|c| c.check_ref()).collect())
+    let view = state.read_models.view();
+    let (checks, district) = futures::try_join!(view.all::<CardPurchases>(), state.district())?;
+    let calendar = &district.0.calendar;
+    Ok(checks.into_iter().filter(|c| c.open()).map(|c| c.check_ref(calendar)).collect())
 }
 
 /// The plan as appends: the statement's summary first, then each new transaction's stream,
