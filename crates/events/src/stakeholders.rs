@@ -399,6 +399,15 @@ pub struct WishProgressed {
     pub at: DateTime<Utc>,
 }
 
+impl WishProgressed {
+    /// Whether this progress is **headway**: anything that does not decline the wish (work
+    /// started or done, a note of progress, a reopening). Declining is an answer, not headway.
+    /// The wishes report and relationship health both count headway by this.
+    pub fn is_headway(&self) -> bool {
+        self.status != WishStatus::Declined
+    }
+}
+
 event_family! {
     /// The events of a `wish-{uuid}` stream.
     pub enum WishEvent in "wish" {
@@ -640,6 +649,16 @@ mod tests {
             }
             .into(),
         ]
+    }
+
+    #[test]
+    fn given_a_progress_then_it_is_headway_unless_it_declines_the_wish() {
+        let progress =
+            |status| WishProgressed { note: long("Looked into it"), status, at: Utc::now() };
+        assert!(progress(WishStatus::Open).is_headway());
+        assert!(progress(WishStatus::InProgress).is_headway());
+        assert!(progress(WishStatus::Done).is_headway());
+        assert!(!progress(WishStatus::Declined).is_headway());
     }
 
     fn promise_events() -> Vec<PromiseEvent> {

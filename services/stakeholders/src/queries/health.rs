@@ -90,7 +90,7 @@ pub fn health_inputs(docs: HealthDocs<'_>) -> HealthInputs {
         .map(|w| WishFact {
             status: w.status,
             last_activity_at: w.last_activity_at,
-            headway: w.progress.len() as u32,
+            headway: w.progress.iter().filter(|p| p.is_headway()).count() as u32,
         })
         .collect();
     let promises = docs
@@ -310,6 +310,36 @@ mod tests {
         assert!(inputs.held_purchases.is_none());
         assert_eq!(inputs.promises.len(), 1);
         assert_eq!(health(&inputs, &as_of(now)).score, 97, "contact decay alone");
+    }
+
+    #[test]
+    fn given_a_wish_only_declined_then_it_had_no_headway() {
+        use events::stakeholders::{WishProgressed, WishStatus};
+
+        let docs = district_docs();
+        let dana = doc::<Stakeholders>(&docs, DANA);
+        let mut wishes = collection::<Wishes>(&docs);
+        let at: DateTime<Utc> = "2024-08-05T12:00:00Z".parse().unwrap();
+        let declined =
+            WishProgressed { note: long("Not this year"), status: WishStatus::Declined, at };
+        for w in wishes.iter_mut().filter(|w| w.stakeholder_id == dana.stakeholder_id) {
+            w.status = WishStatus::Declined;
+            w.progress = vec![declined.clone()];
+            w.last_activity_at = at;
+        }
+        let inputs = health_inputs(HealthDocs {
+            stakeholder: &dana,
+            follow_ups: &[],
+            wishes: &wishes,
+            promises: &[],
+            school: None,
+            requested: &[],
+            card_spend: &[],
+        });
+        assert_eq!(inputs.wishes.len(), 1);
+        assert_eq!(inputs.wishes[0].headway, 0, "declining is an answer, not headway");
+        let h = health(&inputs, &as_of("2024-08-10T12:00:00Z".parse().unwrap()));
+        assert_eq!((h.wishes.declined, h.wishes.progressed), (1, 0));
     }
 
     #[test]
