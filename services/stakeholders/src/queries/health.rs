@@ -7,7 +7,7 @@ use events::card::CardSpend;
 use events::stakeholders::PromiseTo;
 use uuid::Uuid;
 
-use super::call_before_cancel_record;
+use super::{call_before_cancel_record, standing_outcome};
 use crate::domain::health::{
     AsOf, FollowUpFact, HealthInputs, HeldPurchaseFact, PromiseFact, RequestFact, RequestOutcome,
     WishFact, health,
@@ -110,9 +110,10 @@ pub fn health_inputs(docs: HealthDocs<'_>) -> HealthInputs {
                 PromiseStatus::Open => None,
                 PromiseStatus::Kept => Some(Outcome::Kept),
                 PromiseStatus::Broken => Some(Outcome::Broken),
-                PromiseStatus::Standing => school
-                    .and_then(|(s, held)| call_before_cancel_record(p, s, held))
-                    .map(|r| if r.breaches.is_empty() { Outcome::Kept } else { Outcome::Broken }),
+                PromiseStatus::Standing => {
+                    let record = school.and_then(|(s, held)| call_before_cancel_record(p, s, held));
+                    Some(standing_outcome(record.as_ref()))
+                }
             };
             Some(PromiseFact {
                 due_on: p.due_on,
@@ -340,6 +341,36 @@ mod tests {
         assert_eq!(inputs.wishes[0].headway, 0, "declining is an answer, not headway");
         let h = health(&inputs, &as_of("2024-08-10T12:00:00Z".parse().unwrap()));
         assert_eq!((h.wishes.declined, h.wishes.progressed), (1, 0));
+    }
+
+    #[test]
+    fn given_a_standing_promise_without_a_record_then_it_is_kept_as_its_view_shows() {
+        let docs = district_docs();
+        let dana = doc::<Stakeholders>(&docs, DANA);
+        // The school's history as read holds neither agreement: no record of either promise.
+        let mut school = doc::<Schools>(&docs, "lincoln-elem");
+        school.agreements.clear();
+        let promises = collection::<Promises>(&docs);
+        let held = held_docs(&docs);
+        let inputs = health_inputs(HealthDocs {
+            stakeholder: &dana,
+            follow_ups: &[],
+            wishes: &[],
+            promises: &promises,
+            school: Some((&school, &held)),
+            requested: &[],
+            card_spend: &[],
+        });
+        let standing: Vec<_> = inputs.promises.iter().filter(|p| p.standing).collect();
+        assert_eq!(standing.len(), 2);
+        assert!(standing.iter().all(|p| p.outcome == Some(Outcome::Kept)), "{standing:?}");
+
+        let joins = crate::queries::promises::Joins::new(vec![school], held);
+        let today = day("2024-08-10");
+        for p in promises.into_iter().filter(|p| p.status == PromiseStatus::Standing) {
+            let view = crate::queries::promises::promise_view(p, today, &joins);
+            assert_eq!(view.status, crate::queries::promises::PromiseState::Kept);
+        }
     }
 
     #[test]
