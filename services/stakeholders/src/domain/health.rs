@@ -85,8 +85,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::district::business_days_after;
-use super::is_past_due;
 use super::promise::Outcome;
+use super::{followup, promise};
 
 /// Points off per overdue follow-up, and at most.
 pub const OVERDUE_FOLLOW_UP: (u32, u32) = (10, 30);
@@ -521,7 +521,7 @@ pub fn health(inputs: &HealthInputs, as_of: &AsOf) -> Health {
     let mut follow_ups = FollowUpCounts::default();
     for f in inputs.follow_ups.iter().filter(|f| !f.done) {
         follow_ups.open += 1;
-        follow_ups.overdue += u32::from(is_past_due(f.due_on, today));
+        follow_ups.overdue += u32::from(followup::is_overdue(f.due_on, f.done, today));
     }
     per_item("overdue-follow-ups", OVERDUE_FOLLOW_UP, follow_ups.overdue, "overdue follow-ups");
 
@@ -532,7 +532,8 @@ pub fn health(inputs: &HealthInputs, as_of: &AsOf) -> Health {
             Some(Outcome::Broken) => promises.broken += 1,
             None => {
                 promises.open += 1;
-                promises.overdue += u32::from(!p.standing && is_past_due(p.due_on, today));
+                promises.overdue +=
+                    u32::from(promise::is_overdue(p.due_on, p.standing, false, today));
             }
         }
     }
