@@ -100,6 +100,17 @@ pub const CONTACT_POINTS: u32 = 30;
 /// Points off per wish without headway in [`STALE_WISH_DAYS`], and at most.
 pub const STALE_WISH: (u32, u32) = (5, 15);
 pub const STALE_WISH_DAYS: i64 = 60;
+
+/// Whether a wish is **stale** at `now`: not closed, and neither recorded nor progressed
+/// (`last_activity_at`) in the last [`STALE_WISH_DAYS`] days. The wish views' `stale` and the
+/// `wishes-without-headway` penalty both count by it.
+pub fn is_stale_wish(
+    status: WishStatus,
+    last_activity_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> bool {
+    !status.is_closed() && last_activity_at < now - TimeDelta::days(STALE_WISH_DAYS)
+}
 /// Points off when the median answer time is over [`SLOW_MEDIAN_HOURS`].
 pub const SLOW_MEDIAN: u32 = 10;
 pub const SLOW_MEDIAN_HOURS: f64 = 24.0;
@@ -541,7 +552,6 @@ pub fn health(inputs: &HealthInputs, as_of: &AsOf) -> Health {
     per_item("overdue-promises", OVERDUE_PROMISE, promises.overdue, "overdue promises");
 
     let mut wishes = WishCounts::default();
-    let stale_before = now - TimeDelta::days(STALE_WISH_DAYS);
     for w in &inputs.wishes {
         match w.status {
             WishStatus::Open => wishes.open += 1,
@@ -549,8 +559,7 @@ pub fn health(inputs: &HealthInputs, as_of: &AsOf) -> Health {
             WishStatus::Done => wishes.done += 1,
             WishStatus::Declined => wishes.declined += 1,
         }
-        wishes.without_headway +=
-            u32::from(!w.status.is_closed() && w.last_activity_at < stale_before);
+        wishes.without_headway += u32::from(is_stale_wish(w.status, w.last_activity_at, now));
         wishes.progressed += u32::from(w.headway > 0);
     }
     per_item(
