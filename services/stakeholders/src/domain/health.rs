@@ -80,7 +80,7 @@ use events::clocks::{ClockKind, PurchaseClocks, SlaState};
 use events::district::District;
 use events::reminders::ContactSettings;
 use events::stakeholders::WishStatus;
-use events::values::{Currency, SchoolId};
+use events::values::{Currency, SchoolId, format_cents};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -360,7 +360,7 @@ pub fn unchecked_card_spend(
             .map(|(currency, (transactions, cents))| SpendInCurrency {
                 currency,
                 transactions,
-                total: format!("{}.{:02}", cents / 100, cents % 100),
+                total: format_cents(cents),
             })
             .collect(),
     }
