@@ -399,6 +399,15 @@ pub struct WishProgressed {
     pub at: DateTime<Utc>,
 }
 
+impl WishProgressed {
+    /// Whether this progress is **headway**: anything that does not decline the wish (work
+    /// started or done, a note of progress, a reopening). Declining is an answer, not headway.
+    /// The wishes report and relationship health both count headway by this.
+    pub fn is_headway(&self) -> bool {
+        self.status != WishStatus::Declined
+    }
+}
+
 event_family! {
     /// The events of a `wish-{uuid}` stream.
     pub enum WishEvent in "wish" {
@@ -432,8 +441,14 @@ pub struct PromiseMade {
 impl PromiseMade {
     /// Whether this is a purchasing agreement's standing call-before-cancel promise.
     pub fn is_call_before_cancel(&self) -> bool {
-        self.kind.as_deref() == Some(CALL_BEFORE_CANCEL)
+        is_call_before_cancel(self.kind.as_deref())
     }
+}
+
+/// Whether a promise of `kind` (a [`PromiseMade`]'s, as a reader keeps it) is a purchasing
+/// agreement's standing call-before-cancel promise.
+pub fn is_call_before_cancel(kind: Option<&str>) -> bool {
+    kind == Some(CALL_BEFORE_CANCEL)
 }
 
 /// The promise was kept.
@@ -640,6 +655,26 @@ mod tests {
             }
             .into(),
         ]
+    }
+
+    #[test]
+    fn given_a_progress_then_it_is_headway_unless_it_declines_the_wish() {
+        let progress =
+            |status| WishProgressed { note: long("Looked into it"), status, at: Utc::now() };
+        assert!(progress(WishStatus::Open).is_headway());
+        assert!(progress(WishStatus::InProgress).is_headway());
+        assert!(progress(WishStatus::Done).is_headway());
+        assert!(!progress(WishStatus::Declined).is_headway());
+    }
+
+    #[test]
+    fn given_a_promise_then_only_the_call_before_cancel_kind_is_the_standing_promise() {
+        assert!(is_call_before_cancel(Some(CALL_BEFORE_CANCEL)));
+        assert!(!is_call_before_cancel(Some("other")));
+        assert!(!is_call_before_cancel(None));
+        let standing = promise_events().remove(0);
+        let PromiseEvent::Made(made) = standing else { panic!("{standing:?}") };
+        assert!(made.is_call_before_cancel());
     }
 
     fn promise_events() -> Vec<PromiseEvent> {

@@ -45,7 +45,7 @@ pub use card::{BankReference, CardLast4};
 pub use currency::{CURRENCY_CODES, Currency};
 pub use email::Email;
 pub use ids::{Category, ExternalRef, IdempotencyKey, Mcc, SchoolId, Sku, ThemeId, VendorId};
-pub use money::Money;
+pub use money::{Money, format_cents};
 pub use payment::PaymentMethod;
 pub use quantity::Quantity;
 pub use term::TechnologyTerm;

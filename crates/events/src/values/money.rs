@@ -135,8 +135,17 @@ impl Money {
 
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
+        f.write_str(&format_cents(self.0))
     }
+}
+
+/// An amount in cents as a decimal string with two decimals, the way [`Money`] is written
+/// (`123456` → `"1234.56"`, `-150` → `"-1.50"`). Sums and differences of amounts can pass
+/// [`Money::MAX`] or go below zero, so readers keep them as cents and write them here.
+pub fn format_cents(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let cents = cents.unsigned_abs();
+    format!("{sign}{}.{:02}", cents / 100, cents % 100)
 }
 
 impl std::str::FromStr for Money {
@@ -243,6 +252,17 @@ mod tests {
         assert_eq!(m("007.10").cents(), 710);
         assert_eq!(m("100000000.00"), Money::MAX);
         assert_eq!(m("100000000"), Money::MAX);
+    }
+
+    #[test]
+    fn given_cents_of_any_sign_then_they_are_written_with_two_decimals() {
+        assert_eq!(format_cents(0), "0.00");
+        assert_eq!(format_cents(5), "0.05");
+        assert_eq!(format_cents(123_456), "1234.56");
+        assert_eq!(format_cents(-5), "-0.05");
+        assert_eq!(format_cents(-550), "-5.50");
+        assert_eq!(format_cents(1_000_000_000_000), "10000000000.00");
+        assert_eq!(format_cents(i64::MIN), "-92233720368547758.08");
     }
 
     #[test]

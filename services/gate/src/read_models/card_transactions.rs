@@ -9,6 +9,7 @@ use events::card::{
     CardOutreachLogged, CardTransactionEvent, CardTransactionMatched, CardTransactionRecorded,
     MatchCandidate, TRANSACTION_CATEGORY, TransactionStatus,
 };
+use events::values::format_cents;
 use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
@@ -195,10 +196,7 @@ pub fn outreach_queue(
     for t in &waiting {
         *cents.entry(t.recorded.currency.to_string()).or_default() += t.recorded.amount.cents();
     }
-    let totals = cents
-        .into_iter()
-        .map(|(currency, c)| (currency, format!("{}.{:02}", c / 100, c % 100)))
-        .collect();
+    let totals = cents.into_iter().map(|(currency, c)| (currency, format_cents(c))).collect();
     let items: Vec<OutreachItem> = waiting
         .into_iter()
         .map(|t| {

@@ -8,13 +8,9 @@ use utoipa::ToSchema;
 
 use super::SchoolNames;
 
-/// An amount in cents as a decimal string with two decimals (`123456` → `"1234.56"`). Sums of
-/// [`events::values::Money`] can pass its maximum, so sums are kept as cents and written here.
-pub fn format_cents(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let cents = cents.unsigned_abs();
-    format!("{sign}{}.{:02}", cents / 100, cents % 100)
-}
+/// Sums of [`events::values::Money`] can pass its maximum, so the reports keep them as cents
+/// and write them as `Money` is written.
+pub use events::values::format_cents;
 
 /// `part / whole` rounded to four decimals; `None` when `whole` is 0.
 pub fn share(part: u64, whole: u64) -> Option<f64> {

@@ -6,9 +6,9 @@
 //!   then it is **overdue** when its `due_on` is before today (the district's date;
 //!   [`events::rules::is_past_due`], as the stakeholder service counts it) and **open**
 //!   otherwise.
-//! - The purchasing agreement's standing promise ([`CALL_BEFORE_CANCEL`]: IT never cancels a
-//!   purchase of the school before calling the requester and proposing an alternative) is not
-//!   settled by those events: it is **kept by construction**. The gate refuses a cancellation
+//! - The purchasing agreement's standing promise
+//!   ([`is_call_before_cancel`]: IT never cancels a purchase of the school before calling the
+//!   requester and proposing an alternative) is not settled by those events: it is **kept by construction**. The gate refuses a cancellation
 //!   unless a call that reached the requester (recording their goal, after the flag) and a
 //!   proposed alternative came first, and this report checks that against the log: every
 //!   cancelled held purchase of a gated school is attributed to the school's standing promise in
@@ -60,7 +60,7 @@ use eventlog::{DocKey, Filter};
 use events::Published;
 use events::rules::is_past_due;
 use events::stakeholders::{
-    CALL_BEFORE_CANCEL, PromiseEvent, PromiseMade, PromiseTo, StakeholderEvent,
+    PromiseEvent, PromiseMade, PromiseTo, StakeholderEvent, is_call_before_cancel,
 };
 use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
@@ -136,7 +136,7 @@ impl PromiseDoc {
     }
 
     fn is_call_before_cancel(&self) -> bool {
-        self.kind.as_deref() == Some(CALL_BEFORE_CANCEL)
+        is_call_before_cancel(self.kind.as_deref())
     }
 }
 

@@ -272,7 +272,7 @@ impl ReadModel for Wishes {
                 let before = doc.clone();
                 doc.status = p.status;
                 doc.progressed += 1;
-                if p.status != WishStatus::Declined && doc.first_headway_at.is_none() {
+                if p.is_headway() && doc.first_headway_at.is_none() {
                     doc.first_headway_at = Some(p.at);
                 }
                 count_change(event, &before, &doc, docs)?;

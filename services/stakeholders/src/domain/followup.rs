@@ -2,7 +2,8 @@
 //!
 //! - **Schedule**: for a registered stakeholder (the caller looks them up), due today or later.
 //! - **Done**: once; `on` is not after `today`.
-//! - **Overdue** ([`FollowUp::is_overdue`]): its due date has passed and it is not done.
+//! - **Overdue** ([`is_overdue`]): its due date has passed and it is not done. The aggregate,
+//!   the read model and relationship health all ask it.
 
 use chrono::NaiveDate;
 use events::stakeholders::{FollowUpDone, FollowUpEvent, FollowUpScheduled};
@@ -10,9 +11,17 @@ use events::values::LongText;
 use kernel::{Aggregate, At, Decision};
 use uuid::Uuid;
 
-use super::{DomainError, is_past_due, not_before, not_in_future};
+use events::rules::is_past_due;
+
+use super::{DomainError, not_before, not_in_future};
 
 /// A follow-up, rebuilt from its stream.
+/// Whether a follow-up due on `due_on` is **overdue** on `today`: not `done`, and past its due
+/// date ([`events::rules::is_past_due`]).
+pub fn is_overdue(due_on: NaiveDate, done: bool, today: NaiveDate) -> bool {
+    !done && is_past_due(due_on, today)
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FollowUp {
     pub scheduled: Option<FollowUpScheduled>,
@@ -50,7 +59,7 @@ impl FollowUp {
     /// Whether it is overdue on `today`: scheduled, due before `today`, not done.
     pub fn is_overdue(&self, today: NaiveDate) -> bool {
         match &self.scheduled {
-            Some(s) => self.done_on.is_none() && is_past_due(s.due_on, today),
+            Some(s) => is_overdue(s.due_on, self.done_on.is_some(), today),
             None => false,
         }
     }
@@ -186,6 +195,14 @@ mod tests {
         given::<FollowUp>([])
             .when(done("2024-10-02"))
             .then_expect_error(DomainError::UnknownFollowUp);
+    }
+
+    #[test]
+    fn given_a_follow_up_then_it_is_overdue_only_not_done_and_past_its_due_date() {
+        let due = day("2024-10-01");
+        assert!(!is_overdue(due, false, day("2024-10-01")), "not on its due date");
+        assert!(is_overdue(due, false, day("2024-10-02")));
+        assert!(!is_overdue(due, true, day("2030-01-01")), "done");
     }
 
     #[test]

@@ -80,13 +80,13 @@ use events::clocks::{ClockKind, PurchaseClocks, SlaState};
 use events::district::District;
 use events::reminders::ContactSettings;
 use events::stakeholders::WishStatus;
-use events::values::{Currency, SchoolId};
+use events::values::{Currency, SchoolId, format_cents};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::district::business_days_after;
-use super::is_past_due;
 use super::promise::Outcome;
+use super::{followup, promise};
 
 /// Points off per overdue follow-up, and at most.
 pub const OVERDUE_FOLLOW_UP: (u32, u32) = (10, 30);
@@ -100,6 +100,17 @@ pub const CONTACT_POINTS: u32 = 30;
 /// Points off per wish without headway in [`STALE_WISH_DAYS`], and at most.
 pub const STALE_WISH: (u32, u32) = (5, 15);
 pub const STALE_WISH_DAYS: i64 = 60;
+
+/// Whether a wish is **stale** at `now`: not closed, and neither recorded nor progressed
+/// (`last_activity_at`) in the last [`STALE_WISH_DAYS`] days. The wish views' `stale` and the
+/// `wishes-without-headway` penalty both count by it.
+pub fn is_stale_wish(
+    status: WishStatus,
+    last_activity_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> bool {
+    !status.is_closed() && last_activity_at < now - TimeDelta::days(STALE_WISH_DAYS)
+}
 /// Points off when the median answer time is over [`SLOW_MEDIAN_HOURS`].
 pub const SLOW_MEDIAN: u32 = 10;
 pub const SLOW_MEDIAN_HOURS: f64 = 24.0;
@@ -349,7 +360,7 @@ pub fn unchecked_card_spend(
             .map(|(currency, (transactions, cents))| SpendInCurrency {
                 currency,
                 transactions,
-                total: format!("{}.{:02}", cents / 100, cents % 100),
+                total: format_cents(cents),
             })
             .collect(),
     }
@@ -521,7 +532,7 @@ pub fn health(inputs: &HealthInputs, as_of: &AsOf) -> Health {
     let mut follow_ups = FollowUpCounts::default();
     for f in inputs.follow_ups.iter().filter(|f| !f.done) {
         follow_ups.open += 1;
-        follow_ups.overdue += u32::from(is_past_due(f.due_on, today));
+        follow_ups.overdue += u32::from(followup::is_overdue(f.due_on, f.done, today));
     }
     per_item("overdue-follow-ups", OVERDUE_FOLLOW_UP, follow_ups.overdue, "overdue follow-ups");
 
@@ -532,7 +543,8 @@ pub fn health(inputs: &HealthInputs, as_of: &AsOf) -> Health {
             Some(Outcome::Broken) => promises.broken += 1,
             None => {
                 promises.open += 1;
-                promises.overdue += u32::from(!p.standing && is_past_due(p.due_on, today));
+                promises.overdue +=
+                    u32::from(promise::is_overdue(p.due_on, p.standing, false, today));
             }
         }
     }
@@ -540,7 +552,6 @@ pub fn health(inputs: &HealthInputs, as_of: &AsOf) -> Health {
     per_item("overdue-promises", OVERDUE_PROMISE, promises.overdue, "overdue promises");
 
     let mut wishes = WishCounts::default();
-    let stale_before = now - TimeDelta::days(STALE_WISH_DAYS);
     for w in &inputs.wishes {
         match w.status {
             WishStatus::Open => wishes.open += 1,
@@ -548,8 +559,7 @@ pub fn health(inputs: &HealthInputs, as_of: &AsOf) -> Health {
             WishStatus::Done => wishes.done += 1,
             WishStatus::Declined => wishes.declined += 1,
         }
-        wishes.without_headway +=
-            u32::from(!w.status.is_closed() && w.last_activity_at < stale_before);
+        wishes.without_headway += u32::from(is_stale_wish(w.status, w.last_activity_at, now));
         wishes.progressed += u32::from(w.headway > 0);
     }
     per_item(

@@ -50,7 +50,7 @@
 //! | a follow-up is due today or later, and done once | `date-too-early`, `follow-up-already-done` |
 //! | a round of meetings meets at least one registered person, each once; it is due on its last work day in the district's calendar | `empty-round`, `unknown-invitee` |
 //! | a person's erasure is announced the first time, and again only when it destroyed keys made since ([`privacy::announcement`]) | — |
-//! | a promise or follow-up is *overdue* when its due date is before `today` and it is not settled ([`is_past_due`]) | — |
+//! | a promise or follow-up is *overdue* when its due date is before `today` and it is not settled ([`events::rules::is_past_due`]; [`promise::is_overdue`], [`followup::is_overdue`]) | — |
 //!
 //! Text bounds come from the value types the commands carry: [`ShortText`](events::values::ShortText)
 //! (1 to 200 characters, one line: names, locations, stars) and
@@ -78,12 +78,6 @@ pub use error::{DomainError, ErrorKind};
 /// How far in the future a reported time (a conversation's `held_at`) may be: clocks of the
 /// device a person types on and of the server differ.
 pub const CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
-
-/// Whether something due on `due_on` and not settled is overdue on `today`: its due date has
-/// passed (it is not overdue *on* its due date).
-pub fn is_past_due(due_on: NaiveDate, today: NaiveDate) -> bool {
-    due_on < today
-}
 
 /// `date` must not be after `today`.
 pub(crate) fn not_in_future(
@@ -117,6 +111,7 @@ mod tests {
 
     #[test]
     fn past_due_is_strictly_after_the_due_date() {
+        use events::rules::is_past_due;
         let d = |s: &str| s.parse::<NaiveDate>().unwrap();
         assert!(!is_past_due(d("2024-09-03"), d("2024-09-03")));
         assert!(is_past_due(d("2024-09-03"), d("2024-09-04")));

@@ -6,8 +6,8 @@
 //!   promise was made. The purchasing agreement's standing promise (kind `call-before-cancel`)
 //!   is never settled by hand: its record is the gate's
 //!   ([`crate::queries::call_before_cancel_record`]).
-//! - **Overdue** ([`Promise::is_overdue`]): an ordinary promise whose due date has passed and
-//!   that is neither kept nor broken.
+//! - **Overdue** ([`is_overdue`]): an ordinary promise whose due date has passed and that is
+//!   neither kept nor broken. The aggregate, the read model and relationship health all ask it.
 
 use chrono::NaiveDate;
 use events::stakeholders::{PromiseBroken, PromiseEvent, PromiseKept, PromiseMade, PromiseTo};
@@ -15,7 +15,16 @@ use events::values::LongText;
 use kernel::{Aggregate, At, Decision};
 use uuid::Uuid;
 
-use super::{DomainError, is_past_due, not_before, not_in_future};
+use events::rules::is_past_due;
+
+use super::{DomainError, not_before, not_in_future};
+
+/// Whether a promise due on `due_on` is **overdue** on `today`: an ordinary one (a purchasing
+/// agreement's standing promise, `standing`, is never due), neither kept nor broken (`settled`),
+/// and past its due date ([`events::rules::is_past_due`]).
+pub fn is_overdue(due_on: NaiveDate, standing: bool, settled: bool, today: NaiveDate) -> bool {
+    !standing && !settled && is_past_due(due_on, today)
+}
 
 /// How a promise ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,9 +86,7 @@ impl Promise {
     pub fn is_overdue(&self, today: NaiveDate) -> bool {
         match &self.made {
             Some(made) => {
-                !made.is_call_before_cancel()
-                    && self.outcome.is_none()
-                    && is_past_due(made.due_on, today)
+                is_overdue(made.due_on, made.is_call_before_cancel(), self.outcome.is_some(), today)
             }
             None => false,
         }
@@ -285,6 +292,15 @@ mod tests {
                 .when(cmd)
                 .then_expect_error(DomainError::StandingPromise);
         }
+    }
+
+    #[test]
+    fn given_a_promise_then_it_is_overdue_only_ordinary_unsettled_and_past_its_due_date() {
+        let due = day("2024-09-13");
+        assert!(!is_overdue(due, false, false, day("2024-09-13")), "not on its due date");
+        assert!(is_overdue(due, false, false, day("2024-09-14")));
+        assert!(!is_overdue(due, true, false, day("2030-01-01")), "a standing one is never due");
+        assert!(!is_overdue(due, false, true, day("2030-01-01")), "kept or broken");
     }
 
     #[test]

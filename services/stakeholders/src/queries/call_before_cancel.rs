@@ -7,6 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::domain::promise::Outcome;
 use crate::read_models::{HeldPurchaseDoc, PromiseDoc, PromiseStatus, SchoolDoc};
 
 /// The record of a standing call-before-cancel promise, from the gate's events.
@@ -78,6 +79,16 @@ pub fn call_before_cancel_record(
         record.outcome = PromiseStatus::Broken;
     }
     Some(record)
+}
+
+/// Whether a standing call-before-cancel promise was kept, by its `record` (`None` when there
+/// is none: its school or its agreement is not in the history read): kept until a
+/// cancellation breaches it. The promise views and relationship health both judge it here.
+pub fn standing_outcome(record: Option<&CallBeforeCancelRecord>) -> Outcome {
+    match record {
+        Some(r) if r.outcome == PromiseStatus::Broken => Outcome::Broken,
+        _ => Outcome::Kept,
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use events::calendar::DistrictCalendar;
+use events::rules::is_past_due;
 use events::stakeholders::{ConversationHeld, StakeholderRole};
 use events::values::{SchoolId, ShortText};
 use serde::Serialize;
@@ -229,7 +230,7 @@ pub fn round_coverage(
         met_on_their_turf: rows.iter().filter(|r| r.on_their_turf).count() as u32,
         work_days_taken: if until < start { 0 } else { work_days(calendar, start, until) },
         complete,
-        overdue: !complete && today > planned.due_on,
+        overdue: !complete && is_past_due(planned.due_on, today),
         rows,
     }
 }

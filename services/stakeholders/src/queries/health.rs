@@ -7,7 +7,7 @@ use events::card::CardSpend;
 use events::stakeholders::PromiseTo;
 use uuid::Uuid;
 
-use super::call_before_cancel_record;
+use super::{call_before_cancel_record, standing_outcome};
 use crate::domain::health::{
     AsOf, FollowUpFact, HealthInputs, HeldPurchaseFact, PromiseFact, RequestFact, RequestOutcome,
     WishFact, health,
@@ -90,7 +90,7 @@ pub fn health_inputs(docs: HealthDocs<'_>) -> HealthInputs {
         .map(|w| WishFact {
             status: w.status,
             last_activity_at: w.last_activity_at,
-            headway: w.progress.len() as u32,
+            headway: w.progress.iter().filter(|p| p.is_headway()).count() as u32,
         })
         .collect();
     let promises = docs
@@ -110,9 +110,10 @@ pub fn health_inputs(docs: HealthDocs<'_>) -> HealthInputs {
                 PromiseStatus::Open => None,
                 PromiseStatus::Kept => Some(Outcome::Kept),
                 PromiseStatus::Broken => Some(Outcome::Broken),
-                PromiseStatus::Standing => school
-                    .and_then(|(s, held)| call_before_cancel_record(p, s, held))
-                    .map(|r| if r.breaches.is_empty() { Outcome::Kept } else { Outcome::Broken }),
+                PromiseStatus::Standing => {
+                    let record = school.and_then(|(s, held)| call_before_cancel_record(p, s, held));
+                    Some(standing_outcome(record.as_ref()))
+                }
             };
             Some(PromiseFact {
                 due_on: p.due_on,
@@ -308,6 +309,66 @@ mod tests {
         assert!(inputs.held_purchases.is_none());
         assert_eq!(inputs.promises.len(), 1);
         assert_eq!(health(&inputs, &as_of(now)).score, 97, "contact decay alone");
+    }
+
+    #[test]
+    fn given_a_wish_only_declined_then_it_had_no_headway() {
+        use events::stakeholders::{WishProgressed, WishStatus};
+
+        let docs = district_docs();
+        let dana = doc::<Stakeholders>(&docs, DANA);
+        let mut wishes = collection::<Wishes>(&docs);
+        let at: DateTime<Utc> = "2024-08-05T12:00:00Z".parse().unwrap();
+        let declined =
+            WishProgressed { note: long("Not this year"), status: WishStatus::Declined, at };
+        for w in wishes.iter_mut().filter(|w| w.stakeholder_id == dana.stakeholder_id) {
+            w.status = WishStatus::Declined;
+            w.progress = vec![declined.clone()];
+            w.last_activity_at = at;
+        }
+        let inputs = health_inputs(HealthDocs {
+            stakeholder: &dana,
+            follow_ups: &[],
+            wishes: &wishes,
+            promises: &[],
+            school: None,
+            requested: &[],
+            card_spend: &[],
+        });
+        assert_eq!(inputs.wishes.len(), 1);
+        assert_eq!(inputs.wishes[0].headway, 0, "declining is an answer, not headway");
+        let h = health(&inputs, &as_of("2024-08-10T12:00:00Z".parse().unwrap()));
+        assert_eq!((h.wishes.declined, h.wishes.progressed), (1, 0));
+    }
+
+    #[test]
+    fn given_a_standing_promise_without_a_record_then_it_is_kept_as_its_view_shows() {
+        let docs = district_docs();
+        let dana = doc::<Stakeholders>(&docs, DANA);
+        // The school's history as read holds neither agreement: no record of either promise.
+        let mut school = doc::<Schools>(&docs, "lincoln-elem");
+        school.agreements.clear();
+        let promises = collection::<Promises>(&docs);
+        let held = held_docs(&docs);
+        let inputs = health_inputs(HealthDocs {
+            stakeholder: &dana,
+            follow_ups: &[],
+            wishes: &[],
+            promises: &promises,
+            school: Some((&school, &held)),
+            requested: &[],
+            card_spend: &[],
+        });
+        let standing: Vec<_> = inputs.promises.iter().filter(|p| p.standing).collect();
+        assert_eq!(standing.len(), 2);
+        assert!(standing.iter().all(|p| p.outcome == Some(Outcome::Kept)), "{standing:?}");
+
+        let joins = crate::queries::promises::Joins::new(vec![school], held);
+        let today = day("2024-08-10");
+        for p in promises.into_iter().filter(|p| p.status == PromiseStatus::Standing) {
+            let view = crate::queries::promises::promise_view(p, today, &joins);
+            assert_eq!(view.status, crate::queries::promises::PromiseState::Kept);
+        }
     }
 
     #[test]

@@ -49,7 +49,7 @@ use web::ApiError;
 
 use crate::read_models::{HeldPurchaseDoc, HeldPurchases, StakeholderDoc, Stakeholders};
 
-pub use call_before_cancel::{CallBeforeCancelRecord, call_before_cancel_record};
+pub use call_before_cancel::{CallBeforeCancelRecord, call_before_cancel_record, standing_outcome};
 pub use follow_ups::{FollowUpState, FollowUpView};
 pub use health::{
     Collections, HealthDocs, health_inputs, health_scores, last_meaningful_contact, requested_by,

@@ -12,7 +12,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use web::ApiError;
 
-use super::{CallBeforeCancelRecord, call_before_cancel_record, held_purchases};
+use super::{CallBeforeCancelRecord, call_before_cancel_record, held_purchases, standing_outcome};
+use crate::domain::promise::Outcome;
 use crate::read_models::{
     HeldPurchaseDoc, HeldPurchases, PromiseDoc, PromiseStatus, Promises, SchoolDoc, Schools,
 };
@@ -100,9 +101,9 @@ pub fn promise_view(doc: PromiseDoc, today: NaiveDate, joins: &Joins) -> Promise
         PromiseStatus::Open => PromiseState::Open,
         PromiseStatus::Kept => PromiseState::Kept,
         PromiseStatus::Broken => PromiseState::Broken,
-        PromiseStatus::Standing => match &record {
-            Some(r) if r.outcome == PromiseStatus::Broken => PromiseState::Broken,
-            _ => PromiseState::Kept,
+        PromiseStatus::Standing => match standing_outcome(record.as_ref()) {
+            Outcome::Kept => PromiseState::Kept,
+            Outcome::Broken => PromiseState::Broken,
         },
     };
     PromiseView {

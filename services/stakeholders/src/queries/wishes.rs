@@ -10,7 +10,7 @@ use uuid::Uuid;
 use web::ApiError;
 
 use super::{Names, all_names, name_of};
-use crate::domain::health::STALE_WISH_DAYS;
+use crate::domain::health::is_stale_wish;
 use crate::read_models::{Stakeholders, WishDoc, Wishes};
 
 /// The read models wish views are built from.
@@ -29,8 +29,7 @@ pub struct WishView {
 
 /// The wish as of `now`, named from `names`.
 pub fn wish_view(doc: WishDoc, now: DateTime<Utc>, names: &Names) -> WishView {
-    let stale = !doc.status.is_closed()
-        && doc.last_activity_at < now - chrono::TimeDelta::days(STALE_WISH_DAYS);
+    let stale = is_stale_wish(doc.status, doc.last_activity_at, now);
     WishView { stakeholder_name: names.get(&doc.stakeholder_id).cloned(), stale, wish: doc }
 }
 
@@ -96,6 +95,7 @@ mod tests {
     use chrono::TimeDelta;
 
     use super::*;
+    use crate::domain::health::STALE_WISH_DAYS;
     use crate::queries::names;
     use crate::read_models::testing::*;
 

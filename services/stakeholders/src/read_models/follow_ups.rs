@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::is_past_due;
+use crate::domain::followup;
 
 /// A follow-up (`stakeholders.followups`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -41,7 +41,7 @@ impl FollowUpDoc {
 
     /// Whether it is overdue on `today`: not done and due before today.
     pub fn is_overdue(&self, today: NaiveDate) -> bool {
-        self.done_on.is_none() && is_past_due(self.due_on, today)
+        followup::is_overdue(self.due_on, self.done_on.is_some(), today)
     }
 }
 

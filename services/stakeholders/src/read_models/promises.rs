@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::is_past_due;
+use crate::domain::promise;
 
 /// Where a promise stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -69,7 +69,9 @@ impl PromiseDoc {
 
     /// Whether it is overdue on `today`: open (not standing) and due before today.
     pub fn is_overdue(&self, today: NaiveDate) -> bool {
-        self.status == PromiseStatus::Open && is_past_due(self.due_on, today)
+        let standing = self.status == PromiseStatus::Standing;
+        let settled = matches!(self.status, PromiseStatus::Kept | PromiseStatus::Broken);
+        promise::is_overdue(self.due_on, standing, settled, today)
     }
 }
 

@@ -16,7 +16,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use chrono::{DateTime, Months, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, Months, NaiveTime, TimeDelta, Utc};
 use eventlog::{Actor, ExpectedVersion, Filter, KeySelector, Metadata, NewEvent, RecordedEvent};
 use events::Published;
 use events::privacy::{
@@ -28,6 +28,36 @@ use uuid::Uuid;
 
 /// How long after a failed erasure it is tried again.
 const RETRY: TimeDelta = TimeDelta::minutes(5);
+
+/// When notes of a conversation held at `held_at` expire: `years` later, to the instant. Notes
+/// held on 29 February expire at the start of 1 March of a year without one, so that notes held
+/// later never expire earlier (a clamp to 28 February at the same time would put them before
+/// notes held on the 28th later that day): the notes expired at any moment are then exactly
+/// those held before its [`cut_off`].
+fn expiry(held_at: DateTime<Utc>, years: u32) -> DateTime<Utc> {
+    let Some(at) = held_at.checked_add_months(Months::new(years.saturating_mul(12))) else {
+        return DateTime::<Utc>::MAX_UTC;
+    };
+    if at.day() == held_at.day() {
+        return at;
+    }
+    at.date_naive().succ_opt().map_or(at, |march| march.and_time(NaiveTime::MIN).and_utc())
+}
+
+/// The first moment of conversations whose notes have not expired at `now`: notes held before
+/// it are exactly those whose [`expiry`] has come. Keys are dated to the microsecond, so the
+/// last moment held notes can expire by is followed by the next microsecond.
+fn cut_off(now: DateTime<Utc>, years: u32) -> DateTime<Utc> {
+    let Some(last) = now.checked_sub_months(Months::new(years.saturating_mul(12))) else {
+        return DateTime::<Utc>::MIN_UTC;
+    };
+    if last.day() != now.day() {
+        // `now` is 29 February and `years` ago had none: notes held up to the end of that
+        // year's 28 February expired on this year's 28th; those of 1 March have not.
+        return last.date_naive().succ_opt().map_or(last, |d| d.and_time(NaiveTime::MIN).and_utc());
+    }
+    last + TimeDelta::microseconds(1)
+}
 
 /// The retention schedule: every conversation with notes, by when its notes expire.
 #[derive(Debug)]
@@ -53,21 +83,11 @@ impl Retention {
         self.unannounced.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// When notes of a conversation held at `held_at` expire.
-    fn expiry(&self, held_at: DateTime<Utc>) -> DateTime<Utc> {
-        held_at.checked_add_months(Months::new(self.years.saturating_mul(12))).unwrap_or(held_at)
-    }
-
-    /// Notes of conversations held before this are past retention at `now`.
-    fn cut_off(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        now.checked_sub_months(Months::new(self.years.saturating_mul(12))).unwrap_or(now)
-    }
-
     /// Folds one event in: a conversation with notes, or keys destroyed.
     fn fold(&mut self, event: &Published) {
         match event {
             Published::Stakeholder(StakeholderEvent::ConversationHeld(c)) if c.notes.is_some() => {
-                self.expiring.insert((self.expiry(c.held_at), c.conversation_id));
+                self.expiring.insert((expiry(c.held_at, self.years), c.conversation_id));
             }
             Published::Privacy(
                 PrivacyEvent::PersonalDataErased(events::privacy::PersonalDataErased {
@@ -150,7 +170,7 @@ impl Schedule for Retention {
     }
 
     async fn run_due(&mut self, store: &eventlog::Store, now: DateTime<Utc>) {
-        let before = self.cut_off(now);
+        let before = cut_off(now, self.years);
         let outcome = self.erase(store, now, before).await;
         match outcome {
             Ok(count) => {
@@ -205,7 +225,51 @@ mod tests {
         retention.fold(&conversation(2, "2023-09-01T15:00:00Z", Some("a")));
         retention.fold(&conversation(3, "2022-01-01T15:00:00Z", None));
         assert_eq!(retention.next_wake(), Some(t("2026-09-01T15:00:00Z")));
-        assert_eq!(retention.cut_off(t("2026-11-30T00:00:00Z")), t("2023-11-30T00:00:00Z"));
+        assert_eq!(cut_off(t("2026-11-30T00:00:00Z"), 3), t("2023-11-30T00:00:00.000001Z"));
+    }
+
+    #[test]
+    fn given_notes_held_on_a_leap_day_then_the_wake_at_their_expiry_erases_them() {
+        let mut retention = Retention::new(1, Unannounced::default());
+        retention.fold(&conversation(1, "2024-02-29T10:00:00Z", Some("Leap day")));
+        let wake = retention.next_wake().unwrap();
+        assert_eq!(wake, t("2025-03-01T00:00:00Z"));
+        assert!(t("2024-02-29T10:00:00Z") < cut_off(wake, 1));
+        assert!(t("2024-03-01T00:00:01Z") >= cut_off(wake, 1));
+    }
+
+    #[test]
+    fn given_any_moment_then_notes_held_before_its_cut_off_are_exactly_those_expired() {
+        let held = [
+            "2023-02-28T09:00:00Z",
+            "2023-02-28T23:59:59.999999Z",
+            "2023-03-01T00:00:00Z",
+            "2024-02-28T11:00:00Z",
+            "2024-02-29T00:00:00Z",
+            "2024-02-29T10:00:00Z",
+            "2024-02-29T23:59:59.999999Z",
+            "2024-03-01T00:00:00Z",
+            "2024-03-01T10:00:00Z",
+            "2024-12-31T23:59:59.999999Z",
+        ];
+        for years in [1, 3, 4] {
+            let mut moments: Vec<DateTime<Utc>> = vec![];
+            for h in held.map(t) {
+                let e = expiry(h, years);
+                moments.extend([e - TimeDelta::microseconds(1), e, e + TimeDelta::microseconds(1)]);
+            }
+            moments.extend(["2027-02-28T10:00:00Z", "2028-02-29T10:00:00Z"].map(t));
+            for now in moments {
+                for h in held.map(t) {
+                    let expired = expiry(h, years) <= now;
+                    assert_eq!(
+                        h < cut_off(now, years),
+                        expired,
+                        "{years} years, held {h}, at {now}"
+                    );
+                }
+            }
+        }
     }
 
     /// A PostgreSQL store whose log refuses (`refuse`) or accepts again (`accept`) every

@@ -1,8 +1,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use eventlog::RecordedEvent;
 use events::stakeholders::{
-    PromiseBroken, PromiseKept, PromiseMade, StakeholderRegistered, StakeholderRole,
-    StakeholderUpdated, promise_stream, stakeholder_stream,
+    CALL_BEFORE_CANCEL, PromiseBroken, PromiseKept, PromiseMade, StakeholderRegistered,
+    StakeholderRole, StakeholderUpdated, promise_stream, stakeholder_stream,
 };
 use events::values::{Email, LongText, SchoolId, ShortText};
 use proptest::prelude::*;

@@ -687,3 +687,17 @@ proptest! {
         prop_assert_eq!(decay, h.contact.lost);
     }
 }
+
+#[test]
+fn given_a_wish_then_it_is_stale_when_not_closed_and_quiet_over_sixty_days() {
+    let last: DateTime<Utc> = "2024-06-01T12:00:00Z".parse().unwrap();
+    let sixty = last + TimeDelta::days(STALE_WISH_DAYS);
+    let later = sixty + TimeDelta::seconds(1);
+    for status in [WishStatus::Open, WishStatus::InProgress] {
+        assert!(!is_stale_wish(status, last, sixty), "{status}: sixty days is not over sixty");
+        assert!(is_stale_wish(status, last, later), "{status}");
+    }
+    for status in [WishStatus::Done, WishStatus::Declined] {
+        assert!(!is_stale_wish(status, last, later), "{status}: a closed wish is never stale");
+    }
+}
