@@ -112,15 +112,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cents() {
-        assert_eq!(format_cents(0), "0.00");
-        assert_eq!(format_cents(5), "0.05");
-        assert_eq!(format_cents(123_456), "1234.56");
-        assert_eq!(format_cents(-150), "-1.50");
-        assert_eq!(format_cents(1_000_000_000_000), "10000000000.00");
-    }
-
-    #[test]
     fn shares() {
         assert_eq!(share(2, 3), Some(0.6667));
         assert_eq!(share(0, 0), None);
