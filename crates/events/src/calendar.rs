@@ -367,6 +367,61 @@ impl DistrictCalendar {
         self.hours.works_on(Weekday::of(date)) && !self.closures.contains_key(&date)
     }
 
+    /// How many business days there are after `from`, up to and including `to`: 0 when `to`
+    /// is not after `from`. The days since a contact on `from`, counted on `to`: none on the day
+    /// itself, one on the next business day.
+    pub fn business_days_after(&self, from: NaiveDate, to: NaiveDate) -> u32 {
+        if to <= from {
+            return 0;
+        }
+        let days = (to - from).num_days();
+        // Every seven days in a row hold each weekday once.
+        let weeks = days / 7;
+        let mut count = weeks * self.hours.days.len() as i64;
+        let mut day = from + chrono::Days::new(7 * weeks as u64);
+        for _ in 0..days % 7 {
+            day = day.succ_opt().unwrap_or(day);
+            count += i64::from(self.hours.works_on(Weekday::of(day)));
+        }
+        let closed = self
+            .closures
+            .range((std::ops::Bound::Excluded(from), std::ops::Bound::Included(to)))
+            .filter(|(date, _)| self.hours.works_on(Weekday::of(**date)))
+            .count() as i64;
+        u32::try_from(count - closed).unwrap_or(u32::MAX)
+    }
+
+    /// How many business days there are from `from` to `to`, both counted (0 when `to` is
+    /// before `from`): the work days a span of dates holds.
+    pub fn business_days_from(&self, from: NaiveDate, to: NaiveDate) -> u32 {
+        match from.pred_opt() {
+            Some(before) => self.business_days_after(before, to),
+            None => {
+                u32::from(self.is_business_day(from) && from <= to)
+                    + self.business_days_after(from, to)
+            }
+        }
+    }
+
+    /// The `n`-th business day from `from` (`from` itself is the first when it is one; `n` is
+    /// at least 1): when work given `n` work days from `from` is due.
+    pub fn nth_business_day(&self, from: NaiveDate, n: u32) -> NaiveDate {
+        let mut left = n.max(1);
+        let mut day = from;
+        loop {
+            if self.is_business_day(day) {
+                left -= 1;
+                if left == 0 {
+                    return day;
+                }
+            }
+            match day.succ_opt() {
+                Some(next) => day = next,
+                None => return day,
+            }
+        }
+    }
+
     /// The district's date at `at`: "today" in its time zone.
     pub fn today(&self, at: DateTime<Utc>) -> NaiveDate {
         to_naive(self.zone.to_datetime(timestamp(at)).date())

@@ -340,3 +340,67 @@ mod property {
         }
     }
 }
+
+#[test]
+fn thirty_work_days_from_a_monday_end_on_the_friday_six_weeks_later() {
+    let calendar = DistrictCalendar::default();
+    assert_eq!(calendar.nth_business_day(day("2026-08-31"), 30), day("2026-10-09"));
+    assert_eq!(calendar.nth_business_day(day("2026-08-31"), 1), day("2026-08-31"));
+    // From a Saturday, the first work day is Monday.
+    assert_eq!(calendar.nth_business_day(day("2026-08-29"), 1), day("2026-08-31"));
+}
+
+#[test]
+fn business_days_after_a_date_skip_weekends_and_closures() {
+    // Friday 2024-09-06; Monday 2024-09-09 a closure.
+    let calendar = DistrictCalendar::default().with_closure(day("2024-09-09"), "Teacher day");
+    let friday = day("2024-09-06");
+    assert_eq!(calendar.business_days_after(friday, friday), 0);
+    assert_eq!(calendar.business_days_after(friday, day("2024-09-05")), 0);
+    assert_eq!(calendar.business_days_after(friday, day("2024-09-08")), 0, "the weekend");
+    assert_eq!(calendar.business_days_after(friday, day("2024-09-09")), 0, "closed");
+    assert_eq!(calendar.business_days_after(friday, day("2024-09-10")), 1);
+    assert_eq!(calendar.business_days_after(friday, day("2024-09-20")), 9);
+    // From a Saturday: Monday is the first.
+    assert_eq!(
+        DistrictCalendar::default().business_days_after(day("2024-09-07"), day("2024-09-09")),
+        1
+    );
+    // A closure on a Sunday changes nothing.
+    let sunday = DistrictCalendar::default().with_closure(day("2024-09-08"), "Sunday");
+    assert_eq!(sunday.business_days_after(friday, day("2024-09-20")), 10);
+}
+
+proptest::proptest! {
+    /// The count equals walking the days one by one, for any working week and closures.
+    #[test]
+    fn business_days_after_counts_as_walking_the_days(
+        start in 0u32..3000,
+        span in 0u32..800,
+        working in proptest::sample::subsequence(Weekday::ALL.to_vec(), 1..=7),
+        closures in proptest::collection::vec(0u32..900, 0..40),
+    ) {
+        let base = day("2020-01-01");
+        let from = base + chrono::Days::new(u64::from(start));
+        let to = from + chrono::Days::new(u64::from(span));
+        let hours = BusinessHours::new(ClockTime::hm(8, 0).unwrap(), ClockTime::hm(16, 0).unwrap(), working).unwrap();
+        let mut calendar = DistrictCalendar::new(TimeZoneName::parse("America/Chicago").unwrap(), hours);
+        for c in closures {
+            calendar = calendar.with_closure(from + chrono::Days::new(u64::from(c)), "closed");
+        }
+        let walked = from.iter_days().skip(1).take_while(|day| *day <= to).filter(|day| calendar.is_business_day(*day)).count() as u32;
+        proptest::prop_assert_eq!(calendar.business_days_after(from, to), walked);
+        let with_from = walked + u32::from(calendar.is_business_day(from));
+        proptest::prop_assert_eq!(calendar.business_days_from(from, to), with_from);
+    }
+}
+
+#[test]
+fn the_business_days_of_a_span_count_both_ends() {
+    // Friday 2024-09-06 to Tuesday 2024-09-10, Monday closed: Friday and Tuesday.
+    let calendar = DistrictCalendar::default().with_closure(day("2024-09-09"), "Teacher day");
+    assert_eq!(calendar.business_days_from(day("2024-09-06"), day("2024-09-10")), 2);
+    assert_eq!(calendar.business_days_from(day("2024-09-06"), day("2024-09-06")), 1);
+    assert_eq!(calendar.business_days_from(day("2024-09-07"), day("2024-09-08")), 0, "a weekend");
+    assert_eq!(calendar.business_days_from(day("2024-09-10"), day("2024-09-06")), 0, "backwards");
+}

@@ -3,15 +3,14 @@
 //! to write (`PUT /v1/district`); here it is only folded, with the published
 //! [`events::district::District`].
 //!
-//! Relationships are measured in the district's business days ([`business_days_after`]): the
+//! Relationships are measured in the district's business days
+//! ([`events::calendar::DistrictCalendar`]: `business_days_after`, `business_days_from`,
+//! `nth_business_day`): the
 //! working weekdays of its business hours that are not closures, as the reminders' leads and
 //! the meeting plan's work days count them. A summer or a winter break the district records as
 //! closures does not make anyone go cold.
 
-use std::ops::Bound;
-
-use chrono::{DateTime, Days, NaiveDate, Utc};
-use events::calendar::{DistrictCalendar, Weekday};
+use chrono::{DateTime, NaiveDate, Utc};
 use events::district::DistrictEvent;
 use kernel::{Aggregate, At, Decision, Versioned};
 
@@ -32,31 +31,6 @@ impl District {
     pub fn today(&self, now: DateTime<Utc>) -> NaiveDate {
         self.0.calendar.today(now)
     }
-}
-
-/// How many business days of `calendar` there are after `from`, up to and including `to`: 0
-/// when `to` is not after `from`. The days since a contact on `from`, counted on `to`: none on
-/// the day itself, one on the next business day.
-pub fn business_days_after(calendar: &DistrictCalendar, from: NaiveDate, to: NaiveDate) -> u32 {
-    if to <= from {
-        return 0;
-    }
-    let hours = calendar.hours();
-    let days = (to - from).num_days();
-    // Every seven days in a row hold each weekday once.
-    let weeks = days / 7;
-    let mut count = weeks * hours.days.len() as i64;
-    let mut day = from + Days::new(7 * weeks as u64);
-    for _ in 0..days % 7 {
-        day = day.succ_opt().unwrap_or(day);
-        count += i64::from(hours.works_on(Weekday::of(day)));
-    }
-    let closed = calendar
-        .closures()
-        .range((Bound::Excluded(from), Bound::Included(to)))
-        .filter(|(date, _)| hours.works_on(Weekday::of(**date)))
-        .count() as i64;
-    u32::try_from(count - closed).unwrap_or(u32::MAX)
 }
 
 impl Aggregate for District {
@@ -107,53 +81,5 @@ mod tests {
         district.apply(&set.into(), At { version: 1, recorded_at: t("2024-09-01T00:00:00Z") });
         assert_eq!(district.today(evening), "2024-09-05".parse::<NaiveDate>().unwrap());
         assert_eq!(district.version(), 1);
-    }
-
-    fn d(s: &str) -> NaiveDate {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn business_days_after_a_date_skip_weekends_and_closures() {
-        // Friday 2024-09-06; Monday 2024-09-09 a closure.
-        let calendar = DistrictCalendar::default().with_closure(d("2024-09-09"), "Teacher day");
-        let friday = d("2024-09-06");
-        assert_eq!(business_days_after(&calendar, friday, friday), 0);
-        assert_eq!(business_days_after(&calendar, friday, d("2024-09-05")), 0);
-        assert_eq!(business_days_after(&calendar, friday, d("2024-09-08")), 0, "the weekend");
-        assert_eq!(business_days_after(&calendar, friday, d("2024-09-09")), 0, "closed");
-        assert_eq!(business_days_after(&calendar, friday, d("2024-09-10")), 1);
-        assert_eq!(business_days_after(&calendar, friday, d("2024-09-20")), 9);
-        // From a Saturday: Monday is the first.
-        assert_eq!(
-            business_days_after(&DistrictCalendar::default(), d("2024-09-07"), d("2024-09-09")),
-            1
-        );
-        // A closure on a Sunday changes nothing.
-        let sunday = DistrictCalendar::default().with_closure(d("2024-09-08"), "Sunday");
-        assert_eq!(business_days_after(&sunday, friday, d("2024-09-20")), 10);
-    }
-
-    proptest::proptest! {
-        /// The count equals walking the days one by one, for any working week and closures.
-        #[test]
-        fn business_days_after_counts_as_walking_the_days(
-            start in 0u32..3000,
-            span in 0u32..800,
-            working in proptest::sample::subsequence(Weekday::ALL.to_vec(), 1..=7),
-            closures in proptest::collection::vec(0u32..900, 0..40),
-        ) {
-            use events::calendar::{BusinessHours, ClockTime, TimeZoneName};
-            let base = d("2020-01-01");
-            let from = base + Days::new(u64::from(start));
-            let to = from + Days::new(u64::from(span));
-            let hours = BusinessHours::new(ClockTime::hm(8, 0).unwrap(), ClockTime::hm(16, 0).unwrap(), working).unwrap();
-            let mut calendar = DistrictCalendar::new(TimeZoneName::parse("America/Chicago").unwrap(), hours);
-            for c in closures {
-                calendar = calendar.with_closure(from + Days::new(u64::from(c)), "closed");
-            }
-            let walked = from.iter_days().skip(1).take_while(|day| *day <= to).filter(|day| calendar.is_business_day(*day)).count() as u32;
-            proptest::prop_assert_eq!(business_days_after(&calendar, from, to), walked);
-        }
     }
 }

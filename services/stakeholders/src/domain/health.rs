@@ -53,7 +53,8 @@
 //!
 //! - **Business days**, not calendar days: the product measures everything in the district's
 //!   business time, so the days counted are the district's business days
-//!   ([`crate::domain::district::business_days_after`]: working weekdays, closures left out)
+//!   ([`DistrictCalendar::business_days_after`](events::calendar::DistrictCalendar::business_days_after):
+//!   working weekdays, closures left out)
 //!   after the day of the last conversation (in the district's time zone) up to and including
 //!   today. Weekends, holidays and the breaks the district records as closures cost nothing.
 //!   Whole days: the worth steps down once a business day, never within one.
@@ -84,7 +85,6 @@ use events::values::{Currency, SchoolId, format_cents};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::district::business_days_after;
 use super::promise::Outcome;
 use super::{followup, promise};
 
@@ -155,7 +155,7 @@ impl AsOf {
     /// The district's business days after the day of `at` (in its time zone), up to and
     /// including today: 0 on the day itself (or for a moment in the future).
     pub fn business_days_since(&self, at: DateTime<Utc>) -> u32 {
-        business_days_after(self.calendar(), self.calendar().today(at), self.today())
+        self.calendar().business_days_after(self.calendar().today(at), self.today())
     }
 }
 

@@ -63,12 +63,6 @@ fn first_meeting(person: &StakeholderDoc) -> Option<&ConversationHeld> {
     person.conversations.iter().min_by_key(|c| c.held_at)
 }
 
-/// Business days from `from` to `to`, both counted, in `calendar`.
-pub(crate) fn work_days(calendar: &DistrictCalendar, from: NaiveDate, to: NaiveDate) -> u32 {
-    from.iter_days().take_while(|d| *d <= to).filter(|d| calendar.is_business_day(*d)).count()
-        as u32
-}
-
 /// The coverage of `schools` by conversations with their principals among `people`.
 pub fn coverage(
     schools: &[SchoolDoc],
@@ -104,9 +98,9 @@ pub fn coverage(
                 first_met_at: first.map(|c| c.held_at),
                 location: first.map(|c| c.location.clone()),
                 on_their_turf: first.is_some_and(|c| c.on_their_turf),
-                work_day: first
-                    .zip(started_on)
-                    .map(|(c, start)| work_days(calendar, start, calendar.today(c.held_at)).max(1)),
+                work_day: first.zip(started_on).map(|(c, start)| {
+                    calendar.business_days_from(start, calendar.today(c.held_at)).max(1)
+                }),
                 conversations: principal.map_or(0, |p| p.conversations.len() as u32),
             }
         })
@@ -125,7 +119,7 @@ pub fn coverage(
         met_on_their_turf: rows.iter().filter(|r| r.on_their_turf).count() as u32,
         started_on,
         latest_on,
-        work_days: started_on.zip(latest_on).map_or(0, |(a, b)| work_days(calendar, a, b)),
+        work_days: started_on.zip(latest_on).map_or(0, |(a, b)| calendar.business_days_from(a, b)),
         rows,
     }
 }
@@ -206,7 +200,7 @@ pub fn round_coverage(
                 location: first.map(|c| c.location.clone()),
                 on_their_turf: first.is_some_and(|c| c.on_their_turf),
                 work_day: first
-                    .map(|c| work_days(calendar, start, calendar.today(c.held_at)).max(1)),
+                    .map(|c| calendar.business_days_from(start, calendar.today(c.held_at)).max(1)),
             };
             Some((order, row))
         })
@@ -228,7 +222,7 @@ pub fn round_coverage(
         people: rows.len() as u32,
         met: rows.iter().filter(|r| r.met).count() as u32,
         met_on_their_turf: rows.iter().filter(|r| r.on_their_turf).count() as u32,
-        work_days_taken: if until < start { 0 } else { work_days(calendar, start, until) },
+        work_days_taken: if until < start { 0 } else { calendar.business_days_from(start, until) },
         complete,
         overdue: !complete && is_past_due(planned.due_on, today),
         rows,
