@@ -120,6 +120,9 @@ async fn visible(state: &State, principal: &Principal, id: Uuid) -> Result<Value
 }
 
 /// One purchase: its lines, the decision and every reason, calls, alternatives and timeline.
+///
+/// A finance system reads its own purchases as the feed gives them: without whom IT spoke with
+/// or a call's notes, and with IT's people named by their role in the timeline.
 #[utoipa::path(
     tag = "purchases",
     params(("id" = Uuid, Path, description = "The purchase id")),

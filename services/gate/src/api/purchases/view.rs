@@ -27,6 +27,7 @@ pub struct TimelineEntry {
     #[serde(rename = "type")]
     pub event_type: String,
     pub at: DateTime<Utc>,
+    /// Who did it (the JWT subject); to a finance system, IT's people are their role.
     pub actor: String,
     pub actor_role: String,
 }
