@@ -118,6 +118,14 @@ impl Audience {
         }
     }
 
+    /// `value` (a view built from events) serialized as this audience may read it
+    /// ([`redact`](Self::redact)).
+    pub fn shown<T: serde::Serialize>(&self, value: &T) -> serde_json::Result<Value> {
+        let mut shown = serde_json::to_value(value)?;
+        self.redact(&mut shown);
+        Ok(shown)
+    }
+
     /// Whether the audience reads who an actor of `role` (a role's wire name) is: people
     /// ([`PEOPLE_ROLES`]) are named by their role only to anyone but staff.
     pub fn names_actor(&self, role: &str) -> bool {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use auth::{Principal, Role};
 use eventlog::{Mask, MasterKey, SealRule, SealedStore, Sealing, Store, Subject};
-use events::audience::Audience;
+use events::audience::{Audience, PEOPLE_ROLES};
 use events::privacy::{PURPOSE_CALL_NOTES, PURPOSE_CONVERSATION_NOTES, PURPOSE_PERSON};
 
 const STAKEHOLDER: Subject = Subject::Stream;
@@ -83,14 +83,14 @@ pub fn audience(principal: &Principal) -> Audience {
     audience_of_role(widest, &principal.subject)
 }
 
-/// The audience of one role (an endpoint's or a subscription's owner) and its subject: IT
-/// staff, auditors and administrators read personal data (API.md, "Roles"); a finance system
+/// The audience of one role (an endpoint's or a subscription's owner) and its subject: people
+/// ([`PEOPLE_ROLES`]: IT staff, auditors, administrators) read personal data (API.md, "Roles"); a finance system
 /// reads its own purchases; integrations, and any role unknown, read no personal data.
 pub fn audience_of_role(role: Option<Role>, subject: &str) -> Audience {
     match role {
-        Some(Role::Admin | Role::ItStaff | Role::Auditor) => Audience::Staff,
+        Some(role) if PEOPLE_ROLES.contains(&role.as_str()) => Audience::Staff,
         Some(Role::Finance) => Audience::Finance { subject: subject.to_owned() },
-        Some(Role::Integration) | None => Audience::Integration,
+        _ => Audience::Integration,
     }
 }
 

@@ -135,7 +135,7 @@ impl Money {
 
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&format_cents(self.0))
+        Cents(self.0).fmt(f)
     }
 }
 
@@ -143,9 +143,18 @@ impl fmt::Display for Money {
 /// (`123456` → `"1234.56"`, `-150` → `"-1.50"`). Sums and differences of amounts can pass
 /// [`Money::MAX`] or go below zero, so readers keep them as cents and write them here.
 pub fn format_cents(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let cents = cents.unsigned_abs();
-    format!("{sign}{}.{:02}", cents / 100, cents % 100)
+    Cents(cents).to_string()
+}
+
+/// Cents written with two decimals, without an allocation of its own.
+struct Cents(i64);
+
+impl fmt::Display for Cents {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let cents = self.0.unsigned_abs();
+        write!(f, "{sign}{}.{:02}", cents / 100, cents % 100)
+    }
 }
 
 impl std::str::FromStr for Money {

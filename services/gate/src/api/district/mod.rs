@@ -11,11 +11,10 @@ use actix_web::web::Data;
 use actix_web::{HttpResponse, delete, get, put};
 use auth::Role;
 use chrono::{DateTime, NaiveDate, Utc};
-use events::audience::REDACTED_EMAIL;
 use events::calendar::{BusinessHours, TimeZoneName};
 use events::district::{District, DistrictSet, SlaTargets};
 use events::school_year::StartMonth;
-use events::values::{Email, ShortText};
+use events::values::ShortText;
 use kernel::http::Context;
 use kernel::http::{Body, Caller, Reply, Roles};
 use serde::{Deserialize, Serialize};
@@ -198,14 +197,6 @@ pub async fn delete_closure(cx: Change) -> Reply {
     Ok(HttpResponse::Ok().json(DistrictView::of(&district, cx.state.clock.now())))
 }
 
-/// The roles that read people's personal data (API.md, "Roles").
-const SEE_PEOPLE: [Role; 3] = [Role::ItStaff, Role::Auditor, Role::Admin];
-
-/// What another role reads for a person's address: the feed's [`REDACTED_EMAIL`].
-fn redacted_email() -> Email {
-    Email::parse(REDACTED_EMAIL).expect("the redacted address is an address")
-}
-
 fn sla_view(district: &District) -> Result<SlaView, ApiError> {
     let targets = district.targets().cloned().ok_or_else(|| {
         ApiError::new(
@@ -233,11 +224,9 @@ fn sla_view(district: &District) -> Result<SlaView, ApiError> {
 )]
 #[get("/v1/sla")]
 pub async fn get_sla(state: Data<State>, who: Caller<AnyRole>) -> Reply {
-    let mut view = sla_view(&state.district().await?.0)?;
-    if !who.has_any(&SEE_PEOPLE) && view.targets.escalate_to.is_some() {
-        view.targets.escalate_to = Some(redacted_email());
-    }
-    Ok(HttpResponse::Ok().json(view))
+    let view = sla_view(&state.district().await?.0)?;
+    let shown = kernel::privacy::audience(&who).shown(&view).map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().json(shown))
 }
 
 /// Set the clocks' targets (replacing them).

@@ -103,9 +103,7 @@ impl PurchaseView {
                 entry.actor.clone_from(&entry.actor_role);
             }
         }
-        let mut shown = serde_json::to_value(self).map_err(ApiError::internal)?;
-        audience.redact(&mut shown);
-        Ok(shown)
+        audience.shown(&self).map_err(ApiError::internal)
     }
 }
 
