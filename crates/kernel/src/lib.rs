@@ -9,7 +9,7 @@
 //! | [`Clock`] | [`clock`] | the time now, for handlers and schedulers; tests move it forward |
 //! | [`Latest`] | [`latest`] | a settings stream's state as last read, brought up to date with one read of its tail |
 //! | [`Schedule`], [`schedule::Wakes`] | [`schedule`] | a scheduler: follow the log, sleep until the next wake, write what falls due once |
-//! | [`privacy::sealed`] | [`privacy`] | the personal fields of every event, sealed in the log under each person's key |
+//! | [`privacy::sealed`], [`privacy::audience`] | [`privacy`] | the personal fields of every event, sealed in the log under each person's key; what a caller reads of them |
 //! | [`http`] | [`http`] | the caller and its roles (checked first), alone or in a [`http::Context`] with the state and the request; bodies that are their own schema, paths, pages, metadata, store errors, the OpenAPI document and its shared response sets ([`problem_responses!`]) |
 //!
 //! A handler parses, runs and renders:

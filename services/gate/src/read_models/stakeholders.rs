@@ -53,13 +53,13 @@ impl ReadModel for StakeholderEmails {
             Published::Stakeholder(StakeholderEvent::Registered(r)) => {
                 let doc = StakeholderEmailDoc {
                     stakeholder_id: r.stakeholder_id,
-                    email: normalized(&r.email),
+                    email: r.email.key(),
                     registered_at: event.position,
                 };
                 docs.put(key, &doc);
             }
             Published::Stakeholder(StakeholderEvent::Updated(u)) => {
-                return docs.change(key, event, |doc| doc.email = normalized(&u.email));
+                return docs.change(key, event, |doc| doc.email = u.email.key());
             }
             _ => {}
         }
@@ -67,14 +67,10 @@ impl ReadModel for StakeholderEmails {
     }
 }
 
-fn normalized(email: &Email) -> String {
-    email.key()
-}
-
 /// The registered stakeholder whose address is `email` (ignoring case), if any: the first
 /// registered when several share it.
 pub fn stakeholder_with_email(docs: &[StakeholderEmailDoc], email: &Email) -> Option<Uuid> {
-    let wanted = normalized(email);
+    let wanted = email.key();
     docs.iter()
         .filter(|d| d.email == wanted)
         .min_by_key(|d| d.registered_at)

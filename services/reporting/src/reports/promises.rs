@@ -6,15 +6,15 @@
 //!   then it is **overdue** when its `due_on` is before today (the district's date;
 //!   [`events::rules::is_past_due`], as the stakeholder service counts it) and **open**
 //!   otherwise.
-//! - The purchasing agreement's standing promise
-//!   ([`is_call_before_cancel`]: IT never cancels a purchase of the school before calling the
-//!   requester and proposing an alternative) is not settled by those events: it is **kept by construction**. The gate refuses a cancellation
-//!   unless a call that reached the requester (recording their goal, after the flag) and a
-//!   proposed alternative came first, and this report checks that against the log: every
-//!   cancelled held purchase of a gated school is attributed to the school's standing promise in
-//!   force when the gate held it (the latest made before the decision), and the promise counts
-//!   as kept when every such cancellation had a reached call and an alternative first (so also
-//!   when there was none), broken otherwise. `call_before_cancel` gives the detail.
+//! - The purchasing agreement's standing promise ([`is_call_before_cancel`]: IT never cancels a
+//!   purchase of the school before calling the requester and proposing an alternative) is not
+//!   settled by those events: it is **kept by construction**. The gate refuses a cancellation
+//!   unless a call that reached the requester (recording their goal, after the flag) and a proposed
+//!   alternative came first, and this report checks that against the log: every cancelled held
+//!   purchase of a gated school is attributed to the school's standing promise in force when the
+//!   gate held it (the latest made before the decision), and the promise counts as kept when every
+//!   such cancellation had a reached call and an alternative first (so also when there was none),
+//!   broken otherwise. `call_before_cancel` gives the detail.
 //! - **By owner**: the promise's `owner` (who made it). **By school**: the school the promise was
 //!   made to, or for a promise made to a person, the school that person worked at when it was
 //!   made (none for district staff).
