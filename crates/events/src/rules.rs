@@ -236,6 +236,23 @@ impl CallBeforeCancel {
     }
 }
 
+/// **First reached**: when the requester of a purchase was first reached, given `so_far` (what
+/// the events before `event` gave): the earliest `occurred_at` of the calls that reached them
+/// (`requester_reached`), whatever order the log took the calls in. A call entered late, dated
+/// before one entered earlier, moves it back; a call that did not reach the requester, and
+/// every other event, leaves it as it was.
+pub fn first_reached(
+    so_far: Option<DateTime<Utc>>,
+    event: &PurchaseEvent,
+) -> Option<DateTime<Utc>> {
+    match event {
+        PurchaseEvent::CallLogged(c) if c.requester_reached => {
+            Some(so_far.map_or(c.occurred_at, |earliest| earliest.min(c.occurred_at)))
+        }
+        _ => so_far,
+    }
+}
+
 /// Whether something due on `due_on` and not settled (a promise neither kept nor broken, a
 /// follow-up not done) is **overdue** on `today`: its due date has passed. It is not overdue
 /// *on* its due date. `today` is the district's "today": its date in its time zone.
@@ -577,6 +594,24 @@ mod tests {
             serde_json::from_value::<CallBeforeCancel>(serde_json::json!({})).unwrap(),
             CallBeforeCancel::default()
         );
+    }
+
+    #[test]
+    fn the_requester_is_first_reached_by_the_earliest_reached_call_in_any_order() {
+        let fold = |events: &[PurchaseEvent]| events.iter().fold(None, first_reached);
+        // Given no call, or only calls that did not reach the requester: never reached.
+        assert_eq!(fold(&[decided(Decision::Held)]), None);
+        assert_eq!(fold(&[PurchaseEvent::from(call(false, true, 30))]), None);
+        // When a reached call is logged: reached then, whatever the goal.
+        let unreached = PurchaseEvent::from(call(false, true, 10));
+        let without_goal = PurchaseEvent::from(call(true, false, 40));
+        assert_eq!(fold(&[unreached.clone(), without_goal.clone()]), Some(at(40)));
+        // When a call dated earlier is logged later: reached at the earlier time, in both
+        // orders; a later one after it changes nothing.
+        let (early, late) = (reached(20), reached(60));
+        assert_eq!(fold(&[late.clone(), early.clone()]), Some(at(20)));
+        assert_eq!(fold(&[early.clone(), late.clone()]), Some(at(20)));
+        assert_eq!(fold(&[without_goal, early, late, unreached, alternative()]), Some(at(20)));
     }
 
     #[test]

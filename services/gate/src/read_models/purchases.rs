@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use events::Published;
 use events::clocks::{PurchaseClocks, took_place_at};
 use events::gate::{PurchaseEvent, PurchaseStatus};
+use events::rules::first_reached;
 use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,8 @@ pub struct PurchaseSummary {
     pub flagged_at: Option<DateTime<Utc>>,
     /// Calls logged, and when the requester was first reached.
     pub calls: u32,
+    /// When the requester was first reached: the earliest call that reached them, in whatever
+    /// order the calls were logged.
     pub first_reached_at: Option<DateTime<Utc>>,
     pub alternatives: u32,
     /// When it was approved or cancelled after review (the decision's `occurred_at`, else when
@@ -59,6 +62,8 @@ pub struct Purchases;
 
 impl ReadModel for Purchases {
     const NAME: &'static str = "gate.purchases";
+    /// 2: `first_reached_at` is the earliest reached call, not the first logged.
+    const VERSION: u64 = 2;
     type Doc = PurchaseDoc;
 
     const CATEGORIES: &'static [&'static str] = &[events::gate::PURCHASE_CATEGORY];
@@ -109,11 +114,9 @@ impl ReadModel for Purchases {
                     summary.flagged_at = Some(took_place);
                 }
             }
-            PurchaseEvent::CallLogged(c) => {
+            PurchaseEvent::CallLogged(_) => {
                 summary.calls += 1;
-                if c.requester_reached && summary.first_reached_at.is_none() {
-                    summary.first_reached_at = Some(c.occurred_at);
-                }
+                summary.first_reached_at = first_reached(summary.first_reached_at, decoded);
             }
             PurchaseEvent::AlternativeProposed(_) => summary.alternatives += 1,
             // The clocks keep the wait; the summary shows it through `sla.paused`.

@@ -19,6 +19,7 @@ on_both_backends!(
     a_request_in_the_future_or_too_long_ago_is_refused_and_writes_nothing,
     it_logs_its_answer_after_the_fact_in_order_and_the_clocks_stop_then,
     an_acceptance_and_an_approval_after_the_fact_say_when,
+    a_call_entered_late_and_dated_earlier_is_when_the_requester_was_first_reached,
     a_purchase_entered_past_its_deadlines_is_breached_once_after_its_grace,
 );
 
@@ -164,6 +165,27 @@ async fn it_logs_its_answer_after_the_fact_in_order_and_the_clocks_stop_then(app
     assert_eq!(clock(sla, "first_contact")["business_minutes_used"], 60);
     assert_eq!(time(&clock(sla, "decision")["stopped_at"]), monday);
     assert_eq!(clock(sla, "decision")["business_minutes_used"], 150);
+    app.stop().await;
+}
+
+async fn a_call_entered_late_and_dated_earlier_is_when_the_requester_was_first_reached(
+    app: TestApp,
+) {
+    let calendar = district(&app).await;
+    let friday = a_friday_afternoon(&calendar);
+    let minutes = |m: i64| friday + TimeDelta::minutes(m);
+    let id = requested(&app, friday).await;
+    // Given a call that reached the requester at 16:30, logged first, then one at 15:50 logged
+    // after it, and one at 16:00.
+    for m in [60, 20, 30] {
+        let call = with(reached_call(), "/occurred_at", at(minutes(m)));
+        app.act(&id, "calls", &call).await.expect(201);
+    }
+    // Then the list says the requester was first reached at 15:50.
+    let list = app.get(Who::ItStaff, "/v1/purchases").await;
+    let listed = list.expect(200)["purchases"][0].clone();
+    assert_eq!((listed["purchase_id"].as_str(), listed["calls"].as_u64()), (Some(&*id), Some(3)));
+    assert_eq!(time(&listed["first_reached_at"]), minutes(20));
     app.stop().await;
 }
 

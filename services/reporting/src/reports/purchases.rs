@@ -2,7 +2,8 @@
 //! check and IT's work on it mean for the figures.
 //!
 //! - `reporting.purchases.held`: one [`HeldDoc`] per **held** purchase: the flag, the first
-//!   reached call, call before cancel (the published fold, [`CallBeforeCancel`], so the report
+//!   reached call (the earliest: a call entered late and dated before it takes its place, and
+//!   the business time counted to it is taken back), call before cancel (the published fold, [`CallBeforeCancel`], so the report
 //!   judges a cancellation as the gate does), the resolution: what a later event of the
 //!   purchase needs to know to count in [`HELD_BY_DAY`]. No report reads them.
 //! - `reporting.purchases.advisory_by_day` and `advisory_by_month`: the advisory purchases'
@@ -50,7 +51,7 @@ use events::district::{District, DistrictEvent};
 use events::gate::{
     Decision, PurchaseDecided, PurchaseEvent, PurchaseStatus, PurchaseSubmitted, ReasonCode,
 };
-use events::rules::CallBeforeCancel;
+use events::rules::{CallBeforeCancel, first_reached};
 use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
 use serde::{Deserialize, Serialize};
@@ -188,9 +189,15 @@ pub struct HeldDoc {
     /// count on in [`HELD_BY_DAY`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flag_day: Option<NaiveDate>,
-    /// When the first call that reached the requester took place.
+    /// When the first call that reached the requester took place: the earliest, in whatever
+    /// order the calls were logged ([`first_reached`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_reached_at: Option<DateTime<Utc>>,
+    /// The business time to it that [`HELD_FIGURES`] counts (one duration, measured in the
+    /// calendar in force when the call was logged): taken back from there should a call dated
+    /// earlier be logged.
+    #[serde(skip_serializing_if = "Durations::is_empty")]
+    pub reached_counted: Durations,
     /// Call before cancel, folded from the purchase's events from its decision on.
     pub call_before_cancel: CallBeforeCancel,
     /// When the approval or cancellation took place (its `occurred_at`, else when the log
@@ -251,8 +258,9 @@ impl ReadModel for Purchases {
     /// 2: keeps the held and advisory purchases' rollups ([`HELD_BY_DAY`],
     /// [`ADVISORY_BY_DAY`]) and the district; spend by the district's day. 3: one partition
     /// per day the figures count on. 4: the held and advisory purchases' figures by month too
-    /// ([`HELD_BY_MONTH`], [`ADVISORY_BY_MONTH`]).
-    const VERSION: u64 = 4;
+    /// ([`HELD_BY_MONTH`], [`ADVISORY_BY_MONTH`]). 5: the first reached call is the earliest,
+    /// not the first logged, and a held purchase keeps the business time counted to it.
+    const VERSION: u64 = 5;
     type Doc = HeldDoc;
 
     fn collections(&self) -> Vec<&'static str> {
@@ -383,7 +391,7 @@ impl Purchases {
         doc: &mut HeldDoc,
         docs: &mut Documents<'_, HeldDoc>,
     ) -> Result<(), String> {
-        let reached = doc.first_reached_at.filter(|_| before.first_reached_at.is_none());
+        let reached = doc.first_reached_at.filter(|at| before.first_reached_at != Some(*at));
         let resolved = doc.resolved_at.filter(|_| before.resolved_at.is_none());
         let Some(flagged_at) = doc.flagged_at.filter(|_| reached.is_some() || resolved.is_some())
         else {
@@ -394,7 +402,8 @@ impl Purchases {
     }
 }
 
-/// Counts a held purchase's first reached call and resolution on its day.
+/// Counts a held purchase's first reached call (taking back the one counted before, should a
+/// call dated earlier have been logged) and its resolution on its day.
 fn count(
     event: &Recorded<'_>,
     doc: &mut HeldDoc,
@@ -409,8 +418,11 @@ fn count(
         district.calendar.business_time_between(flagged_at, at).max(TimeDelta::zero())
     };
     let mut figures = HeldFigures::default();
+    let mut taken_back = Durations::default();
     if let Some(at) = reached {
         figures.to_first_reached_call.add(business(at));
+        taken_back =
+            std::mem::replace(&mut doc.reached_counted, figures.to_first_reached_call.clone());
     }
     if let Some(at) = resolved {
         figures.to_resolution.add(business(at));
@@ -425,7 +437,11 @@ fn count(
             figures.approved += 1;
         }
     }
-    rollup::add(docs, HELD_FIGURES, day, &doc.school_id, &figures, event)
+    rollup::change(docs, HELD_FIGURES, day, &doc.school_id, event, |entry: &mut HeldFigures| {
+        entry.to_first_reached_call.take_back(&taken_back)?;
+        entry.add(&figures);
+        Ok(())
+    })
 }
 
 /// A submission, kept until its decision.
@@ -505,9 +521,11 @@ fn follow_up(event: &Recorded<'_>, decoded: &PurchaseEvent, doc: &mut HeldDoc) -
     doc.call_before_cancel.apply(decoded, event.recorded_at);
     let rule_changed = doc.call_before_cancel != rule_before;
     let changed = match decoded {
-        PurchaseEvent::CallLogged(c) if c.requester_reached => {
-            doc.first_reached_at.get_or_insert(c.occurred_at);
-            true
+        PurchaseEvent::CallLogged(_) => {
+            let earliest = first_reached(doc.first_reached_at, decoded);
+            let moved = earliest != doc.first_reached_at;
+            doc.first_reached_at = earliest;
+            moved
         }
         PurchaseEvent::Approved(_) | PurchaseEvent::Cancelled(_) if doc.resolved_at.is_none() => {
             doc.resolved_at = Some(took_place_at(decoded, event.recorded_at, None));

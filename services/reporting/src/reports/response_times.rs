@@ -5,7 +5,8 @@
 //! - **to first reached call**: from the flag (when the `held` decision took place: when the
 //!   log recorded it, or for a check sent after the fact, when the purchase was requested) to
 //!   the first call that reached the requester (`requester_reached`, at the call's
-//!   `occurred_at`);
+//!   `occurred_at`: the earliest, in whatever order the calls were logged,
+//!   [`events::rules::first_reached`]);
 //! - **to resolution**: from the flag to the approval or cancellation (its `occurred_at`, else
 //!   when the log recorded `purchase-approved` or `purchase-cancelled`).
 //!
@@ -28,7 +29,8 @@
 //! ([`super::purchases`]) in its [rollup](super::rollup) of held purchases by the day (and the
 //! month) of the flag and school: each duration is measured when the call or resolution is
 //! recorded, in the district's calendar in force then, and counted by the hundredth of a
-//! business hour. A read sums the whole months of the period and its other days, each entry's
+//! business hour (a call entered late and dated before the one counted takes its place: the
+//! duration counted is taken back and the new one counted). A read sums the whole months of the period and its other days, each entry's
 //! durations as the hundredths of an hour they took (one per purchase).
 
 use actix_web::get;
@@ -228,19 +230,22 @@ mod tests {
         build(&held_partitions(events, &scope.period), scope)
     }
 
-    /// A held purchase of `school` flagged `flag` minutes after t0, reached `call` minutes
-    /// after the flag, resolved `done` minutes after the flag; each recorded as it happened.
+    /// A held purchase of `school` flagged `flag` minutes after t0, reached by `calls` (each
+    /// this many minutes after the flag, logged in this order, none before it took place),
+    /// resolved `done` minutes after the flag; each recorded as it happened.
     fn purchase(
         n: u128,
         school: &str,
         flag: i64,
-        call: Option<i64>,
+        calls: &[i64],
         done: Option<(i64, PurchaseStatus)>,
     ) -> Vec<(Uuid, Vec<(events::gate::PurchaseEvent, i64)>)> {
         let id = Uuid::from_u128(n);
         let mut history = vec![(submitted_at(id, school), flag), (held(), flag)];
-        if let Some(c) = call {
-            history.push((reached(flag + c, true), flag + c));
+        let mut logged = flag;
+        for c in calls {
+            logged = logged.max(flag + c);
+            history.push((reached(flag + c, true), logged));
         }
         if let Some((d, resolution)) = done {
             if resolution == PurchaseStatus::Cancelled {
@@ -260,9 +265,9 @@ mod tests {
         let day = 24 * 60;
         let mut log = district_log(1, always_settings());
         for (id, history) in [
-            purchase(1, "a", 0, Some(60), Some((day, PurchaseStatus::Approved))),
-            purchase(2, "a", 9 * day, Some(120), Some((day + 60, PurchaseStatus::Cancelled))),
-            purchase(3, "b", 29 * day, None, None),
+            purchase(1, "a", 0, &[60], Some((day, PurchaseStatus::Approved))),
+            purchase(2, "a", 9 * day, &[120], Some((day + 60, PurchaseStatus::Cancelled))),
+            purchase(3, "b", 29 * day, &[], None),
         ]
         .into_iter()
         .flatten()
@@ -343,6 +348,35 @@ mod tests {
     }
 
     #[test]
+    fn given_a_call_entered_late_and_dated_earlier_when_reported_then_it_is_the_first_reached() {
+        // Given a purchase flagged at t0, reached at 3 hours (logged then), then a call that
+        // reached the requester at 1 hour entered at 5 hours, then one at 2 hours.
+        let mut log = district_log(1, always_settings());
+        let id = Uuid::from_u128(1);
+        let history = [
+            (submitted(id), 0),
+            (held(), 0),
+            (reached(180, true), 180),
+            (reached(60, true), 300),
+            (reached(120, true), 310),
+        ];
+        log.extend(recorded(id, 5, &history));
+        // Then the purchase counts once, an hour to its first reached call, whether the
+        // report reads its month whole or its day alone.
+        let one_hour = Stats {
+            count: 1,
+            p50_business_hours: Some(1.0),
+            p90_business_hours: Some(1.0),
+            max_business_hours: Some(1.0),
+        };
+        assert_eq!(report(&log, &Scope::all()).all.to_first_reached_call, one_hour);
+        let day = ReportPeriod::between(Some(at(0).date_naive()), Some(at(0).date_naive()));
+        assert_eq!(report_in(&log, day).all.to_first_reached_call, one_hour);
+        let docs = held_documents(&log);
+        assert_eq!(docs[&id.to_string()].first_reached_at, Some(at(60)));
+    }
+
+    #[test]
     fn given_a_calendar_changed_later_when_reported_then_earlier_figures_stay_as_measured() {
         // Given a purchase resolved while the district worked around the clock, then the
         // district moving to office hours.
@@ -363,12 +397,13 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
-        /// Whatever the histories and the period, in one calendar the rollup gives what the
-        /// fold over every purchase gave.
+        /// Whatever the histories (calls entered late and dated earlier among them) and the
+        /// period, in one calendar the rollup gives what the fold over every purchase gave.
         #[test]
         fn the_rollup_gives_what_folding_every_purchase_gives(
             purchases in proptest::collection::vec(
-                (0usize..3, 0i64..60 * 24 * 90, proptest::option::of(0i64..60 * 24 * 20),
+                (0usize..3, 0i64..60 * 24 * 90,
+                 proptest::collection::vec(0i64..60 * 24 * 20, 0..3),
                  proptest::option::of((0i64..60 * 24 * 40, any::<bool>()))),
                 0..40,
             ),
@@ -385,12 +420,12 @@ mod tests {
             };
             let calendar = calendar_of(&settings);
             let mut log = district_log(1, settings);
-            for (n, (school, flag, call, done)) in purchases.iter().enumerate() {
+            for (n, (school, flag, calls, done)) in purchases.iter().enumerate() {
                 let school = ["adams", "bryant", "carver"][*school];
                 let done = done.map(|(d, cancel)| {
                     (d, if cancel { PurchaseStatus::Cancelled } else { PurchaseStatus::Approved })
                 });
-                for (id, history) in purchase(n as u128 + 1, school, *flag, *call, done) {
+                for (id, history) in purchase(n as u128 + 1, school, *flag, calls, done) {
                     let next = log.last().map_or(1, |e| e.position + 1);
                     log.extend(recorded(id, next, &history));
                 }

@@ -144,15 +144,36 @@ where
     D: Serialize + DeserializeOwned,
     E: Sum + PartialEq + Serialize + DeserializeOwned + Send + 'static,
 {
+    change(docs, grains, day, school, event, |entry: &mut E| {
+        entry.add(delta);
+        Ok(())
+    })
+}
+
+/// Changes the entry of `school` on `day` with `f`, in the day's partition and in its month's
+/// (as [`add`] does): for what a sum cannot say, such as a duration taken back. An entry that
+/// comes to nothing is removed; an error of `f` is the event's.
+pub fn change<D, E>(
+    docs: &mut Documents<'_, D>,
+    grains: Grains,
+    day: NaiveDate,
+    school: &str,
+    event: &Recorded<'_>,
+    f: impl Fn(&mut E) -> Result<(), String>,
+) -> Result<(), String>
+where
+    D: Serialize + DeserializeOwned,
+    E: Default + PartialEq + Serialize + DeserializeOwned + Send + 'static,
+{
     let month = first_of_month(day);
     // Both partitions are asked for before either error is answered, so that a round that
     // misses them learns of both at once.
     let [day_key, month_key] = grains.keys(day, school);
     let days = docs
         .entry_in::<Rollup<E>>(grains.days, &day_key.key, event)
-        .map(|rollup| rollup.add(day, school, delta));
+        .and_then(|rollup| rollup.change(day, school, &f));
     let months = docs.entry_in::<Rollup<E>>(grains.months, &month_key.key, event)?;
-    months.add(month, school, delta);
+    months.change(month, school, &f)?;
     days
 }
 
@@ -331,8 +352,26 @@ impl<E: Sum + PartialEq> Rollup<E> {
     /// Adds `delta` to the entry of `school` on `day`; removes the entry should it come to
     /// nothing, and the day should it have no entry left.
     pub fn add(&mut self, day: NaiveDate, school: &str, delta: &E) {
+        // Adding cannot fail.
+        let added = self.change(day, school, |entry| {
+            entry.add(delta);
+            Ok(())
+        });
+        added.unwrap_or(());
+    }
+}
+
+impl<E: Default + PartialEq> Rollup<E> {
+    /// Changes the entry of `school` on `day` with `f`; removes the entry should it come to
+    /// nothing, and the day should it have no entry left.
+    pub fn change(
+        &mut self,
+        day: NaiveDate,
+        school: &str,
+        f: impl Fn(&mut E) -> Result<(), String>,
+    ) -> Result<(), String> {
         let entry = self.entry(day, school);
-        entry.add(delta);
+        let changed = f(entry);
         if *entry == E::default() {
             let schools = self.days.entry(day).or_default();
             schools.remove(school);
@@ -340,6 +379,7 @@ impl<E: Sum + PartialEq> Rollup<E> {
                 self.days.remove(&day);
             }
         }
+        changed
     }
 }
 

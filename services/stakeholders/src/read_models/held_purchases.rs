@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use events::Published;
 use events::clocks::{PurchaseClocks, took_place_at};
 use events::gate::{Decision as GateDecision, PURCHASE_CATEGORY, PurchaseEvent, PurchaseSubmitted};
-use events::rules::CallBeforeCancel;
+use events::rules::{CallBeforeCancel, first_reached};
 use events::values::{Email, SchoolId};
 use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
@@ -146,11 +146,9 @@ impl ReadModel for HeldPurchases {
                 doc.flagged_at = Some(took_place);
                 doc.flagged_position = Some(event.position);
             }
-            PurchaseEvent::CallLogged(c) if c.requester_reached => {
-                doc.first_reached_call_at = match doc.first_reached_call_at {
-                    Some(first) => Some(first.min(c.occurred_at)),
-                    None => Some(c.occurred_at),
-                };
+            PurchaseEvent::CallLogged(_) => {
+                doc.first_reached_call_at =
+                    first_reached(doc.first_reached_call_at, purchase_event);
             }
             PurchaseEvent::AlternativeProposed(_) => doc.alternatives_proposed += 1,
             PurchaseEvent::Approved(_) => {
@@ -164,9 +162,7 @@ impl ReadModel for HeldPurchases {
             PurchaseEvent::AlternativeAccepted(a) => {
                 doc.accepted_alternative = Some(a.alternative_id);
             }
-            PurchaseEvent::Submitted(_)
-            | PurchaseEvent::CallLogged(_)
-            | PurchaseEvent::WaitingOnRequester(_) => {}
+            PurchaseEvent::Submitted(_) | PurchaseEvent::WaitingOnRequester(_) => {}
         }
         doc.call_before_cancel = held.rule.honoured();
         docs.put(key, &held);

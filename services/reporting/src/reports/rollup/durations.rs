@@ -38,6 +38,20 @@ impl Durations {
         self.0.insert(at, h);
     }
 
+    /// Takes back each of `counted` (durations this one was once given, as [`Sum::add`] gave
+    /// them), one each; an error, and nothing taken, should one not be here.
+    pub fn take_back(&mut self, counted: &Durations) -> Result<(), String> {
+        let mut left = self.0.clone();
+        for h in &counted.0 {
+            let at = left.iter().position(|d| d == h).ok_or_else(|| {
+                format!("durations: {h} hundredths of an hour to take back were never counted")
+            })?;
+            left.remove(at);
+        }
+        self.0 = left;
+        Ok(())
+    }
+
     /// Whether none is counted.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -254,6 +268,29 @@ mod tests {
         seconds.add(TimeDelta::seconds(-5));
         assert_eq!(seconds.stats().max_business_hours, Some(0.01));
         assert_eq!(seconds.stats().p50_business_hours, Some(0.0));
+    }
+
+    #[test]
+    fn given_counted_durations_when_some_are_taken_back_then_only_those_go() {
+        let of = |minutes: &[i64]| {
+            let mut d = Durations::default();
+            minutes.iter().for_each(|m| d.add(TimeDelta::minutes(*m)));
+            d
+        };
+        // Given 30, 60, 60 and 90 minutes summed from two entries (appended, not in order).
+        let mut counted = of(&[60, 90]);
+        Sum::add(&mut counted, &of(&[30, 60]));
+        // When one 60 and the 90 are taken back, then one of each goes.
+        counted.take_back(&of(&[60, 90])).unwrap();
+        assert_eq!(counted.stats(), of(&[30, 60]).stats());
+        // When one never counted is asked for, then nothing goes, and it says so.
+        let before = counted.clone();
+        let refused = counted.take_back(&of(&[30, 45])).unwrap_err();
+        assert!(refused.contains("never counted"), "{refused}");
+        assert_eq!(counted, before);
+        // Taking back none changes nothing.
+        counted.take_back(&Durations::default()).unwrap();
+        assert_eq!(counted, before);
     }
 
     #[test]
