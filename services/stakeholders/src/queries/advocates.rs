@@ -13,7 +13,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::read_models::{AgreementStatus, SchoolDoc, StakeholderDoc};
+use crate::read_models::{AgreementStatus, SchoolDoc, StakeholderDoc, school_principal};
 
 /// A person, named.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -96,19 +96,11 @@ pub fn advocates(schools: &[SchoolDoc], people: &[StakeholderDoc]) -> AdvocatesR
         p.role == StakeholderRole::Principal
             && p.school_id.as_ref().is_some_and(|s| signed.contains_key(s))
     };
-    let principal_of = |school: &SchoolId| {
-        people
-            .iter()
-            .filter(|p| {
-                p.role == StakeholderRole::Principal && p.school_id.as_ref() == Some(school)
-            })
-            .min_by_key(|p| p.registered_at)
-    };
     let mut unsigned_schools: Vec<UnsignedSchool> = schools
         .iter()
         .filter(|s| s.agreement_status != AgreementStatus::Signed)
         .map(|school| {
-            let principal = principal_of(&school.school_id);
+            let principal = school_principal(people, &school.school_id);
             let mut spoke: Vec<PersonRef> = advocacy
                 .iter()
                 .filter(|a| principal.is_some_and(|p| p.stakeholder_id == a.to.stakeholder_id))

@@ -12,7 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::read_models::{RoundDoc, SchoolDoc, StakeholderDoc};
+use crate::read_models::{RoundDoc, SchoolDoc, StakeholderDoc, school_principal};
 
 /// One school in the meeting plan.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -70,24 +70,18 @@ pub fn coverage(
     calendar: &DistrictCalendar,
     now: DateTime<Utc>,
 ) -> CoverageReport {
-    let principal_of = |school: &SchoolId| {
-        people
-            .iter()
-            .filter(|p| {
-                p.role == StakeholderRole::Principal && p.school_id.as_ref() == Some(school)
-            })
-            .min_by_key(|p| p.registered_at)
-    };
     let firsts: Vec<DateTime<Utc>> = schools
         .iter()
-        .filter_map(|s| principal_of(&s.school_id).and_then(first_meeting).map(|c| c.held_at))
+        .filter_map(|s| {
+            school_principal(people, &s.school_id).and_then(first_meeting).map(|c| c.held_at)
+        })
         .collect();
     let started_on = firsts.iter().min().map(|t| calendar.today(*t));
     let latest_on = firsts.iter().max().map(|t| calendar.today(*t));
     let mut rows: Vec<CoverageRow> = schools
         .iter()
         .map(|school| {
-            let principal = principal_of(&school.school_id);
+            let principal = school_principal(people, &school.school_id);
             let first = principal.and_then(first_meeting);
             CoverageRow {
                 school_id: school.school_id.clone(),

@@ -43,7 +43,7 @@ pub use held_purchases::{HeldPurchase, HeldPurchaseDoc, HeldPurchases, HeldState
 pub use promises::{PromiseDoc, PromiseStatus, Promises};
 pub use rounds::{RoundDoc, Rounds};
 pub use schools::{AgreementRecord, AgreementStatus, SchoolDoc, Schools};
-pub use stakeholders::{StakeholderDoc, Stakeholders};
+pub use stakeholders::{StakeholderDoc, Stakeholders, school_principal};
 pub use wishes::{WishDoc, Wishes};
 
 /// Every read model of the service, as projections to spawn or rebuild.

@@ -85,6 +85,15 @@ impl StakeholderDoc {
     }
 }
 
+/// **The principal** of `school` among `people` (the register), as the reports name one: the
+/// first registered of its principals; `None` when it has none.
+pub fn school_principal<'a>(
+    people: &'a [StakeholderDoc],
+    school: &SchoolId,
+) -> Option<&'a StakeholderDoc> {
+    people.iter().filter(|p| p.principal_of() == Some(school)).min_by_key(|p| p.registered_at)
+}
+
 /// Keeps `stakeholders.stakeholders`.
 #[derive(Debug, Default)]
 pub struct Stakeholders;
