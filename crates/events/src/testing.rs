@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::EventFamily;
 use crate::calendar::{BusinessHours, ClockTime, TimeZoneName, Weekday};
 use crate::card::{CardTransactionRecorded, TechnologyReason, transaction_id};
-use crate::district::DistrictSet;
+use crate::district::{BusinessMinutes, DistrictSet, SlaTargets};
 use crate::gate::{Decision, PurchaseDecided, PurchaseLine, PurchaseSubmitted, Reason, ReasonCode};
 use crate::values::{
     BankReference, CardLast4, Category, Currency, Email, ExternalRef, Mcc, Money, PaymentMethod,
@@ -26,6 +26,21 @@ pub fn district_set(zone: &str) -> DistrictSet {
         time_zone: TimeZoneName::parse(zone).expect("an IANA time zone"),
         business_hours: weekdays("08:00", "17:00"),
         school_year_starts_in: None,
+    }
+}
+
+/// The clocks' targets most tests start from: first contact within 60 business minutes, a
+/// decision within 480, advisory outreach within 240; a warning at half; no escalation and the
+/// same for every payment method.
+pub fn sla_targets() -> SlaTargets {
+    let minutes = |n| BusinessMinutes::new(n).expect("a number of minutes");
+    SlaTargets {
+        first_contact_minutes: minutes(60),
+        decision_minutes: minutes(480),
+        advisory_outreach_minutes: minutes(240),
+        warn_at_percent: vec![50],
+        escalate_to: None,
+        by_payment_method: Default::default(),
     }
 }
 

@@ -42,7 +42,7 @@ use eventlog::{
 use events::EventFamily;
 use events::calendar::{BusinessHours, TimeZoneName};
 use events::clocks::{ClockKind, PurchaseClocks, PurchaseSlaBreached, SlaEvent, sla_stream};
-use events::district::{BusinessMinutes, DISTRICT_STREAM, DistrictEvent, DistrictSet, SlaTargets};
+use events::district::{DISTRICT_STREAM, DistrictEvent, DistrictSet};
 use events::gate::{
     AlternativeProposed, CallLogged, Decision, PurchaseApproved, PurchaseCancelled,
     PurchaseDecided, PurchaseEvent, PurchaseLine, PurchaseSubmitted, Reason, ReasonCode,
@@ -160,7 +160,6 @@ impl District {
 
     /// The district's calendar (Chicago, office hours) and SLA targets.
     fn settings() -> Vec<DistrictEvent> {
-        let minutes = |n| BusinessMinutes::new(n).unwrap();
         vec![
             DistrictSet {
                 name: short("Springfield"),
@@ -169,15 +168,7 @@ impl District {
                 school_year_starts_in: None,
             }
             .into(),
-            SlaTargets {
-                first_contact_minutes: minutes(60),
-                decision_minutes: minutes(480),
-                advisory_outreach_minutes: minutes(240),
-                warn_at_percent: vec![50],
-                escalate_to: None,
-                by_payment_method: Default::default(),
-            }
-            .into(),
+            events::testing::sla_targets().into(),
         ]
     }
 

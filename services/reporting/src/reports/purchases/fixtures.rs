@@ -227,16 +227,7 @@ pub fn recorded(
 /// Targets: first contact in 60 business minutes, a decision in 480, advisory outreach in
 /// 240, a warning at half; the same for every payment method.
 pub fn sla_targets() -> DistrictEvent {
-    let minutes = |n| events::district::BusinessMinutes::new(n).unwrap();
-    events::district::SlaTargets {
-        first_contact_minutes: minutes(60),
-        decision_minutes: minutes(480),
-        advisory_outreach_minutes: minutes(240),
-        warn_at_percent: vec![50],
-        escalate_to: None,
-        by_payment_method: Default::default(),
-    }
-    .into()
+    events::testing::sla_targets().into()
 }
 
 /// The gate's `advisory` decision: IT reaches out, finance does not wait.
