@@ -594,7 +594,7 @@ impl Demo {
             count("waiting")
         );
         let school_ids: Vec<String> = schools.iter().map(|s| s.id.clone()).collect();
-        self.card_statement(&school_ids).await?;
+        self.card_statement(&school_ids, today).await?;
         println!("\nWhere to look (with an it_staff or auditor token):");
         for path in ["/v1/purchases?status=held", "/v1/outreach", "/v1/catalog"] {
             println!("  {}{path}", self.gate);

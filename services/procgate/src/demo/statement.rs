@@ -3,7 +3,7 @@
 //! imported at all). References come from the seed, so a second run records nothing new.
 
 use anyhow::Context;
-use chrono::{TimeDelta, Utc};
+use chrono::{NaiveDate, TimeDelta};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -24,12 +24,16 @@ const MERCHANTS: [(&str, &str, bool); 9] = [
 
 impl Demo {
     /// Registers a card per school, lists Geek Squad as a technology merchant, and imports a
-    /// statement of the last 30 days; returns the import's answer.
-    pub(super) async fn card_statement(&self, schools: &[String]) -> anyhow::Result<Value> {
+    /// statement of the 30 days before `today` (the district's date, as a bank dates its
+    /// statement in local days); returns the import's answer.
+    pub(super) async fn card_statement(
+        &self,
+        schools: &[String],
+        today: NaiveDate,
+    ) -> anyhow::Result<Value> {
         let mut csv = String::from(
             "reference,transaction_date,posted_on,card_last4,merchant,mcc,amount,currency\n",
         );
-        let today = Utc::now().date_naive();
         for (i, school) in schools.iter().enumerate() {
             let mut rng = self.rng("card", i);
             let last4 = format!("{:04}", 1000 + i * 37 % 9000);
