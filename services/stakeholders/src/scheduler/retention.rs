@@ -11,9 +11,15 @@
 //! cached keys and every read model holding notes rebuild, so when it cannot be appended, the
 //! keys the instance destroyed are kept and announced with its next attempt, even when the
 //! schedule starts again after losing the log (the store hands a destroyed key out only once).
-//! A process that stops between the two steps loses them: they are destroyed, unannounced.
+//!
+//! A process that stops between the two steps leaves keys destroyed and unannounced, and no
+//! instance is handed them again. A conversation leaves the schedule only when an
+//! announcement names its key, so such notes stay due: an instance that finds a due key
+//! destroyed by someone else waits [`GRACE`] for that instance's announcement (the normal case
+//! when several run), then checks the store and announces the keys it still finds destroyed
+//! and unannounced. Readers forget them and read models rebuild, as after any erasure.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Datelike, Months, NaiveTime, TimeDelta, Utc};
@@ -28,6 +34,10 @@ use uuid::Uuid;
 
 /// How long after a failed erasure it is tried again.
 const RETRY: TimeDelta = TimeDelta::minutes(5);
+
+/// How long an instance waits for the announcement of due keys another instance destroyed
+/// before it announces them itself (that instance may have stopped before announcing).
+pub(crate) const GRACE: TimeDelta = TimeDelta::minutes(15);
 
 /// When notes of a conversation held at `held_at` expire: `years` later, to the instant. Notes
 /// held on 29 February expire at the start of 1 March of a year without one, so that notes held
@@ -63,8 +73,12 @@ fn cut_off(now: DateTime<Utc>, years: u32) -> DateTime<Utc> {
 #[derive(Debug)]
 pub(crate) struct Retention {
     years: u32,
+    /// Until an announcement names its key.
     expiring: BTreeSet<(DateTime<Utc>, Uuid)>,
     not_before: Option<DateTime<Utc>>,
+    /// Due conversations whose key someone else destroyed, by when this instance first found
+    /// them so: announced by this one once they are still unannounced [`GRACE`] later.
+    destroyed_elsewhere: BTreeMap<Uuid, DateTime<Utc>>,
     /// Keys this instance destroyed whose announcement failed: announced with the next
     /// attempt, since the store will not hand them out again.
     unannounced: Unannounced,
@@ -76,7 +90,13 @@ pub(crate) type Unannounced = Arc<Mutex<BTreeSet<String>>>;
 
 impl Retention {
     pub(crate) fn new(years: u32, unannounced: Unannounced) -> Self {
-        Self { years, expiring: BTreeSet::new(), not_before: None, unannounced }
+        Self {
+            years,
+            expiring: BTreeSet::new(),
+            not_before: None,
+            destroyed_elsewhere: BTreeMap::new(),
+            unannounced,
+        }
     }
 
     fn unannounced(&self) -> MutexGuard<'_, BTreeSet<String>> {
@@ -95,17 +115,24 @@ impl Retention {
                 })
                 | PrivacyEvent::RetentionErased(RetentionErased { keys, .. }),
             ) => {
-                let gone: BTreeSet<&str> =
-                    keys.iter().filter_map(|k| k.strip_prefix("conversation-")).collect();
-                self.expiring.retain(|(_, id)| !gone.contains(id.to_string().as_str()));
+                self.announced(keys);
             }
             _ => {}
         }
     }
 
+    /// Forgets the conversations whose notes keys `keys` names: erased and announced.
+    fn announced(&mut self, keys: &[String]) {
+        let gone: BTreeSet<Uuid> =
+            keys.iter().filter_map(|k| k.strip_prefix("conversation-")?.parse().ok()).collect();
+        self.expiring.retain(|(_, id)| !gone.contains(id));
+        self.destroyed_elsewhere.retain(|id, _| !gone.contains(id));
+    }
+
     /// Destroys every notes key dated before `before` that no instance destroyed yet, and
-    /// announces them, with any this instance destroyed before but could not announce: how
-    /// many it announced.
+    /// announces them, with any this instance destroyed before but could not announce, and any
+    /// due key found destroyed by someone else [`GRACE`] ago and still unannounced: how many
+    /// it announced.
     async fn erase(
         &mut self,
         store: &eventlog::Store,
@@ -116,14 +143,16 @@ impl Retention {
         let which =
             KeySelector::DatedBefore { purpose: PURPOSE_CONVERSATION_NOTES.to_owned(), before };
         let destroyed = store.destroy_data_keys(&which, &reason).await?;
-        let keys: Vec<String> = {
+        let mut keys: BTreeSet<String> = {
             let mut unannounced = self.unannounced();
             unannounced.extend(destroyed);
-            unannounced.iter().cloned().collect()
+            unannounced.clone()
         };
+        keys.extend(self.left_unannounced(store, now, before, &keys).await?);
         if keys.is_empty() {
             return Ok(0);
         }
+        let keys: Vec<String> = keys.into_iter().collect();
         let count = keys.len();
         let event = PrivacyEvent::from(RetentionErased {
             purpose: PURPOSE_CONVERSATION_NOTES.to_owned(),
@@ -136,12 +165,52 @@ impl Retention {
         let stream = kernel::stream(retention_stream(now.date_naive()));
         store.append(&stream, ExpectedVersion::Any, vec![new]).await?;
         self.unannounced().retain(|key| !keys.contains(key));
+        self.announced(&keys);
         Ok(count)
     }
 
-    /// Forgets the conversations expired at `now` (erased now, or by another instance).
-    fn settle_until(&mut self, now: DateTime<Utc>) {
-        self.expiring.retain(|(at, _)| *at > now);
+    /// The keys of due conversations (held before `before`) that someone else destroyed (not
+    /// in `ours`) and nobody announced within [`GRACE`] of this instance finding them so, as
+    /// the store holds them: destroyed. A due conversation with no key, or a key still whole,
+    /// has nothing to announce and leaves the schedule.
+    async fn left_unannounced(
+        &mut self,
+        store: &eventlog::Store,
+        now: DateTime<Utc>,
+        before: DateTime<Utc>,
+        ours: &BTreeSet<String>,
+    ) -> eventlog::Result<Vec<String>> {
+        let subject = |id: &Uuid| format!("conversation-{id}");
+        let due: Vec<Uuid> = self
+            .expiring
+            .iter()
+            .filter(|(at, id)| *at <= now && !ours.contains(&subject(id)))
+            .map(|(_, id)| *id)
+            .collect();
+        for id in &due {
+            self.destroyed_elsewhere.entry(*id).or_insert(now);
+        }
+        let waited: Vec<String> = self
+            .destroyed_elsewhere
+            .iter()
+            .filter(|(_, found)| **found + GRACE <= now)
+            .map(|(id, _)| subject(id))
+            .collect();
+        if waited.is_empty() {
+            return Ok(vec![]);
+        }
+        let keys = store.data_keys(&waited).await?;
+        let destroyed: Vec<String> = keys
+            .into_iter()
+            .filter(|k| k.wrapped.is_none() && k.dated.is_some_and(|d| d < before))
+            .map(|k| k.subject)
+            .collect();
+        let nothing: Vec<String> = waited.into_iter().filter(|s| !destroyed.contains(s)).collect();
+        if !nothing.is_empty() {
+            tracing::warn!(?nothing, "due conversation notes with no destroyed key: not announced");
+            self.announced(&nothing);
+        }
+        Ok(destroyed)
     }
 }
 
@@ -177,8 +246,9 @@ impl Schedule for Retention {
                 if count > 0 {
                     tracing::info!(count, %before, "conversation notes past retention erased");
                 }
-                self.not_before = None;
-                self.settle_until(now);
+                // Due notes destroyed elsewhere are looked at again once their grace is over
+                // (unless their announcement comes first).
+                self.not_before = self.destroyed_elsewhere.values().min().map(|f| *f + GRACE);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "conversation notes past retention not erased; retrying");
@@ -351,6 +421,61 @@ mod tests {
         assert_eq!(log.announced().await, vec![both]);
     }
 
+    #[tokio::test]
+    async fn given_keys_destroyed_by_an_instance_that_stopped_then_another_announces_them_after_its_grace()
+     {
+        let log = Refusing::open().await;
+        let key = |id: u128| eventlog::DataKey {
+            subject: format!("conversation-{}", Uuid::from_u128(id)),
+            owner: None,
+            purpose: PURPOSE_CONVERSATION_NOTES.into(),
+            dated: Some(t("2027-06-01T15:00:00Z")),
+            wrapped: Some(vec![7; 60]),
+        };
+        let fresh = || {
+            let mut retention = Retention::new(2, Unannounced::default());
+            retention.fold(&conversation(1, "2027-06-01T15:00:00Z", Some("Old notes")));
+            // Notes the store has no key for (nothing was sealed with one).
+            retention.fold(&conversation(2, "2027-06-01T15:00:00Z", Some("Unsealed")));
+            retention
+        };
+        log.store.add_data_keys(&[key(1)]).await.unwrap();
+        // Given an instance that destroyed the due key and stopped before announcing it.
+        let now = t("2030-01-10T18:00:00Z");
+        let which = KeySelector::DatedBefore {
+            purpose: PURPOSE_CONVERSATION_NOTES.into(),
+            before: cut_off(now, 2),
+        };
+        assert_eq!(log.store.destroy_data_keys(&which, "retention").await.unwrap().len(), 1);
+
+        // When another instance wakes: it waits for that instance's announcement first.
+        let mut other = fresh();
+        other.run_due(&log.store, now).await;
+        assert_eq!(log.announced().await, Vec::<Vec<String>>::new());
+        assert_eq!(other.next_wake(), Some(now + GRACE));
+        // An announcement within the grace settles it: nothing more to announce.
+        let mut patient = fresh();
+        patient.run_due(&log.store, now).await;
+        patient.fold(&Published::Privacy(PrivacyEvent::RetentionErased(RetentionErased {
+            purpose: PURPOSE_CONVERSATION_NOTES.into(),
+            before: cut_off(now, 2),
+            years: 2,
+            keys: vec![key(1).subject],
+        })));
+        patient.run_due(&log.store, now + GRACE).await;
+        assert_eq!(log.announced().await, Vec::<Vec<String>>::new());
+
+        // Then, none having come, it announces the key it finds destroyed, once; the notes
+        // with no key have nothing to announce and are no longer awaited.
+        other.run_due(&log.store, now + GRACE - TimeDelta::seconds(1)).await;
+        assert_eq!(log.announced().await, Vec::<Vec<String>>::new());
+        other.run_due(&log.store, now + GRACE).await;
+        assert_eq!(log.announced().await, vec![vec![key(1).subject]]);
+        assert_eq!(other.next_wake(), None);
+        other.run_due(&log.store, now + GRACE + GRACE).await;
+        assert_eq!(log.announced().await, vec![vec![key(1).subject]]);
+    }
+
     #[test]
     fn given_notes_erased_then_they_are_no_longer_awaited() {
         let mut retention = Retention::new(3, Unannounced::default());
@@ -362,9 +487,15 @@ mod tests {
             years: 3,
             keys: vec![format!("conversation-{}", Uuid::from_u128(2))],
         };
-        retention.fold(&Published::Privacy(PrivacyEvent::RetentionErased(erased)));
+        retention.fold(&Published::Privacy(PrivacyEvent::RetentionErased(erased.clone())));
         assert_eq!(retention.next_wake(), Some(t("2027-05-02T15:00:00Z")));
-        retention.settle_until(t("2027-05-02T15:00:00Z"));
+        // Still awaited once due, until an announcement names its key.
+        let erased = RetentionErased {
+            before: t("2027-05-03T00:00:00Z"),
+            keys: vec![format!("conversation-{}", Uuid::from_u128(1))],
+            ..erased
+        };
+        retention.fold(&Published::Privacy(PrivacyEvent::RetentionErased(erased)));
         assert_eq!(retention.next_wake(), None);
     }
 }
