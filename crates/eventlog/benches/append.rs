@@ -11,7 +11,8 @@
 //! and prints the store as a percentage of the plain INSERT; then 16 writers spread over two
 //! stores on the same database (two service instances), against the plain INSERT at 16. Then
 //! it reads the whole log back
-//! (events/s) and measures appends on the embedded SQLite store.
+//! (events/s), and measures single-event appends on the embedded SQLite store against plain
+//! single-row INSERTs into a SQLite table of the same shape, 1 to 64 writers.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -244,12 +245,79 @@ async fn run(url: &str) -> anyhow::Result<()> {
     );
 
     let dir = tempfile::tempdir()?;
-    println!("\nSQLite appends (synchronous=FULL, WAL), single-event:");
-    for writers in [1, 4] {
-        let store: Arc<dyn EventStore> =
-            Arc::new(SqliteStore::open(dir.path().join("bench.sqlite3")).await?);
+    println!(
+        "\nSQLite (WAL, synchronous=FULL), single-event appends against plain single-row \
+         INSERTs into a table of the same shape in the same file:"
+    );
+    println!("{:>8} {:>16} {:>16} {:>8}", "writers", "plain INSERT/s", "store append/s", "store %");
+    let path = dir.path().join("bench.sqlite3");
+    for writers in LEVELS {
+        let store: Arc<dyn EventStore> = Arc::new(SqliteStore::open(&path).await?);
+        let plain = sqlite_plain_inserts(&path, writers, 100 + writers as u64).await;
         let rate = store_appends(vec![store], writers, 100 + writers as u64).await;
-        println!("{writers:>8} writers {rate:>10.0} appends/s");
+        println!("{writers:>8} {plain:>16.0} {rate:>16.0} {:>7.0}%", 100.0 * rate / plain.max(1.0));
     }
     Ok(())
+}
+
+/// Plain single-row INSERTs into `plain_events`, a table made like the store's `events` (its
+/// columns, constraints and indexes) in the store's file, each in its own transaction, with
+/// the store's settings (WAL, `synchronous=FULL`): `writers` tasks share the one connection a
+/// SQLite file allows a writer, as the store's writer thread does.
+async fn sqlite_plain_inserts(path: &std::path::Path, writers: usize, run: u64) -> f64 {
+    let conn = rusqlite::Connection::open(path).expect("the bench file");
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    let ddl: Vec<String> = conn
+        .prepare("SELECT sql FROM sqlite_master WHERE tbl_name = 'events' AND sql IS NOT NULL")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    conn.execute_batch("DROP TABLE IF EXISTS plain_events").unwrap();
+    for statement in ddl {
+        let statement = statement
+            .replacen("TABLE events", "TABLE plain_events", 1)
+            .replace(" ON events", " ON plain_events")
+            .replacen("INDEX ", "INDEX plain_", 1);
+        conn.execute_batch(&statement).unwrap();
+    }
+    let metadata =
+        serde_json::to_string(&Metadata::new(Actor::new("finance-system", "finance"), "bench"))
+            .unwrap();
+    let conn = Arc::new(std::sync::Mutex::new((conn, 0u64)));
+    measure(writers, move |w, n| {
+        let (conn, metadata) = (conn.clone(), metadata.clone());
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let mut guard = conn.lock().unwrap();
+                guard.1 += 1;
+                let (c, position) = (&guard.0, guard.1);
+                let e = sample_event(w, n);
+                c.prepare_cached(
+                    "INSERT INTO plain_events (position, event_id, stream, category, version, \
+                     event_type, data, metadata, recorded_at, hash, chain) \
+                     VALUES (?1, ?2, ?3, 'plain', ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                )
+                .unwrap()
+                .execute(rusqlite::params![
+                    position,
+                    e.id.to_string(),
+                    format!("plain-{run}x{w}"),
+                    n,
+                    e.event_type,
+                    e.data.to_string(),
+                    metadata,
+                    Utc::now().to_rfc3339(),
+                    [0u8; 32].as_slice(),
+                ])
+                .unwrap();
+            })
+            .await
+            .unwrap();
+        }
+    })
+    .await
 }

@@ -2,8 +2,10 @@
 //!
 //! One writer thread owns the write connection, so appends are serialized and each gets its
 //! positions and chain links at insert: readers can never see a later position before an
-//! earlier one. A second thread serves reads from its own connection (WAL mode), so long reads
-//! do not hold up appends.
+//! earlier one. The appends waiting when the thread takes one are written with it, in one
+//! transaction (group commit: `synchronous=FULL` pays one sync a batch, not one an append),
+//! each request decided on its own by the planner. A second thread serves reads from its own
+//! connection (WAL mode), so long reads do not hold up appends.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -35,7 +37,21 @@ mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
 }
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// What a connection's thread is asked to do: run a function, or append (the writer gathers
+/// the appends waiting into one transaction).
+enum Job {
+    Run(Box<dyn FnOnce(&mut Connection) + Send>),
+    Append(AppendRequest),
+}
+
+/// One caller's appends, and where its outcome and the head after them go.
+struct AppendRequest {
+    appends: Vec<StreamAppend>,
+    reply: oneshot::Sender<Result<(Vec<AppendResult>, u64)>>,
+}
+
+/// The most events one append transaction carries.
+const MAX_BATCH_EVENTS: usize = 2000;
 
 /// A thread that owns a connection and runs jobs on it in order.
 #[derive(Debug, Clone)]
@@ -49,8 +65,16 @@ impl Worker {
         std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || {
-                for job in rx {
-                    job(&mut conn);
+                let mut next = None;
+                while let Some(job) = next.take().or_else(|| rx.recv().ok()) {
+                    match job {
+                        Job::Run(f) => f(&mut conn),
+                        Job::Append(first) => {
+                            let mut batch = vec![first];
+                            next = gather(&mut batch, &rx);
+                            append_batch(&mut conn, batch);
+                        }
+                    }
                 }
             })
             .map_err(|e| StoreError::Unavailable(format!("cannot start the {name} thread: {e}")))?;
@@ -64,11 +88,61 @@ impl Worker {
     {
         let (tx, rx) = oneshot::channel();
         self.jobs
-            .send(Box::new(move |conn| {
+            .send(Job::Run(Box::new(move |conn| {
                 let _ = tx.send(f(conn));
-            }))
+            })))
             .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
         rx.await.map_err(|_| StoreError::Unavailable("the store thread stopped".into()))?
+    }
+
+    /// Appends `appends` with whatever else is waiting; their results and the head after them
+    /// (0 when nothing was written).
+    async fn append(&self, appends: Vec<StreamAppend>) -> Result<(Vec<AppendResult>, u64)> {
+        let (reply, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Append(AppendRequest { appends, reply }))
+            .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
+        rx.await.map_err(|_| StoreError::Unavailable("the store thread stopped".into()))?
+    }
+}
+
+/// Adds the appends waiting now to `batch`, up to [`MAX_BATCH_EVENTS`]; returns the first
+/// other job it met, which runs after the batch (it was sent after them).
+fn gather(batch: &mut Vec<AppendRequest>, rx: &mpsc::Receiver<Job>) -> Option<Job> {
+    let count = |r: &AppendRequest| r.appends.iter().map(|a| a.events.len()).sum::<usize>();
+    let mut events: usize = batch.iter().map(count).sum();
+    while events < MAX_BATCH_EVENTS {
+        match rx.try_recv() {
+            Ok(Job::Append(next)) => {
+                events += count(&next);
+                batch.push(next);
+            }
+            Ok(other) => return Some(other),
+            Err(_) => break,
+        }
+    }
+    None
+}
+
+/// Appends a batch of requests in one transaction and answers each. Should the transaction
+/// fail as a whole (something in one request broke it), each request runs again on its own,
+/// so that only that one fails.
+fn append_batch(conn: &mut Connection, batch: Vec<AppendRequest>) {
+    let requests: Vec<&[StreamAppend]> = batch.iter().map(|r| r.appends.as_slice()).collect();
+    let outcomes = match append_sync(conn, &requests) {
+        Ok((outcomes, head)) => outcomes.into_iter().map(|o| o.map(|r| (r, head))).collect(),
+        Err(_) if requests.len() > 1 => requests
+            .iter()
+            .map(|one| {
+                let (mut outcomes, head) = append_sync(conn, std::slice::from_ref(one))?;
+                outcomes.remove(0).map(|r| (r, head))
+            })
+            .collect(),
+        Err(e) => vec![Err(e)],
+    };
+    for (request, outcome) in batch.into_iter().zip(outcomes) {
+        // The caller may have gone; its events are stored all the same (a retry is safe).
+        let _ = request.reply.send(outcome);
     }
 }
 
@@ -194,19 +268,18 @@ fn clamp(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
-/// Appends one request: looks up what the planner needs, plans, and writes what it planned.
-/// Returns the results and the new head (0 for a retry, which writes nothing).
+/// Appends a batch of requests in one transaction: looks up what the planner needs, plans
+/// (each request on its own), and writes what it planned. Returns each request's outcome and
+/// the new head (0 when nothing was written: refusals and retries).
 fn append_sync(
     conn: &mut Connection,
-    appends: &[StreamAppend],
-) -> Result<(Vec<AppendResult>, u64)> {
+    requests: &[&[StreamAppend]],
+) -> Result<(Vec<Result<Vec<AppendResult>>>, u64)> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let known = known(&tx, appends)?;
-    let Plan { events, outcomes, head, recorded_at, .. } =
-        Plan::new(&[appends], known, now_micros());
-    let results = outcomes.into_iter().next().expect("an outcome per request")?;
+    let known = known(&tx, requests.iter().flat_map(|r| r.iter()))?;
+    let Plan { events, outcomes, head, recorded_at, .. } = Plan::new(requests, known, now_micros());
     if events.is_empty() {
-        return Ok((results, 0));
+        return Ok((outcomes, 0));
     }
     let recorded_text = hash::time_text(&recorded_at);
     {
@@ -236,16 +309,19 @@ fn append_sync(
         params![position, link.as_slice()],
     )?;
     tx.commit()?;
-    Ok((results, position))
+    Ok((outcomes, position))
 }
 
 /// What the planner needs, read in the append's transaction: where the append's event ids are
 /// stored, its streams' versions, and the head.
-fn known(tx: &rusqlite::Transaction<'_>, appends: &[StreamAppend]) -> Result<Known> {
+fn known<'a>(
+    tx: &rusqlite::Transaction<'_>,
+    appends: impl Iterator<Item = &'a StreamAppend> + Clone,
+) -> Result<Known> {
     let mut placed = HashMap::new();
     let mut stmt =
         tx.prepare_cached("SELECT stream, version, position FROM events WHERE event_id = ?1")?;
-    for event in appends.iter().flat_map(|a| &a.events) {
+    for event in appends.clone().flat_map(|a| &a.events) {
         let row = stmt
             .query_row([event.id.to_string()], |r| {
                 Ok(Placed { stream: r.get(0)?, version: r.get(1)?, position: r.get(2)? })
@@ -257,6 +333,9 @@ fn known(tx: &rusqlite::Transaction<'_>, appends: &[StreamAppend]) -> Result<Kno
     }
     let mut versions = HashMap::new();
     for append in appends {
+        if versions.contains_key(append.stream.as_str()) {
+            continue;
+        }
         let version: u64 = tx.query_row(
             "SELECT coalesce(max(version), 0) FROM events WHERE stream = ?1",
             [append.stream.as_str()],
@@ -347,8 +426,7 @@ impl EventStore for SqliteStore {
 
     async fn append_streams(&self, appends: Vec<StreamAppend>) -> Result<Vec<AppendResult>> {
         check_appends(&appends)?;
-        let (results, head) =
-            self.inner.writer.run(move |conn| append_sync(conn, &appends)).await?;
+        let (results, head) = self.inner.writer.append(appends).await?;
         raise_head(&self.inner.head, head);
         Ok(results)
     }
@@ -657,4 +735,64 @@ pub(super) fn upsert_checkpoint(conn: &Connection, name: &str, position: u64) ->
         params![name, position, hash::time_text(&Utc::now())],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::event::{ExpectedVersion, NewEvent};
+    use crate::{Actor, Metadata};
+
+    fn append(stream: &str, expected: ExpectedVersion) -> Vec<StreamAppend> {
+        let meta = Metadata::new(Actor::new("jdoe", "it_staff"), "test");
+        let event = NewEvent::new("noted", json!({}), meta);
+        vec![StreamAppend::new(StreamName::new(stream).unwrap(), expected, vec![event])]
+    }
+
+    #[tokio::test]
+    async fn appends_waiting_together_commit_as_one_batch_each_decided_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("log.sqlite3")).await.unwrap();
+        // Given the writer busy, and five appends sent meanwhile: three to streams of their
+        // own, two racing to start one stream.
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let writer = store.inner.writer.clone();
+        // On this test's one thread, tasks start in the order spawned: the writer is taken
+        // first, then the appends queue behind it in this order.
+        let busy = tokio::spawn(async move {
+            writer
+                .run(move |_| {
+                    wait.recv().ok();
+                    Ok(())
+                })
+                .await
+        });
+        let sent: Vec<_> = ["a-1", "b-1", "race-1", "race-1", "c-1"]
+            .into_iter()
+            .map(|s| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store.append_streams(append(s, ExpectedVersion::NoStream)).await
+                })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        release.send(()).unwrap();
+        busy.await.unwrap().unwrap();
+        // When the writer is free, then one transaction wrote the four accepted ones (one time
+        // recorded), the second racer alone refused.
+        let mut outcomes = Vec::new();
+        for s in sent {
+            outcomes.push(s.await.unwrap());
+        }
+        let refused: Vec<bool> = outcomes.iter().map(Result::is_err).collect();
+        assert_eq!(refused, [false, false, false, true, false]);
+        assert!(outcomes[3].as_ref().unwrap_err().is_conflict());
+        let log = store.read_all(0, &Filter::all(), 10).await.unwrap();
+        assert_eq!(log.iter().map(|e| e.position).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        assert!(log.windows(2).all(|w| w[0].recorded_at == w[1].recorded_at), "{log:?}");
+        assert!(store.verify(1, None, &|_| {}).await.unwrap().ok);
+    }
 }

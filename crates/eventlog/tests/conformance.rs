@@ -100,6 +100,7 @@ conformance!(
     duplicate_ids_in_another_stream_conflict,
     multi_stream_appends_are_atomic,
     an_append_failing_halfway_leaves_nothing,
+    concurrent_appends_are_each_decided_alone,
     bad_appends_are_refused,
     reads_the_log_with_filters,
     metadata_and_time_are_recorded,
@@ -313,6 +314,61 @@ async fn an_append_failing_halfway_leaves_nothing(h: Harness) {
     // The log goes on as if nothing happened.
     let r = h.store.append(&stream("a-3"), ExpectedVersion::NoStream, events(1)).await.unwrap();
     assert_eq!(r.positions, vec![1]);
+    assert!(h.store.verify(1, None, &|_| {}).await.unwrap().ok);
+}
+
+async fn concurrent_appends_are_each_decided_alone(h: Harness) {
+    // The same trigger: the database refuses an event of type `boom`.
+    h.raw
+        .exec(
+            "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+               IF NEW.event_type = 'boom' THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END $$; \
+             CREATE TRIGGER boom BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION boom();",
+            "CREATE TRIGGER boom BEFORE INSERT ON events WHEN NEW.event_type = 'boom' \
+             BEGIN SELECT RAISE(ABORT, 'boom'); END;",
+        )
+        .await;
+    // Sent at once (the store may write them in one transaction): 16 racing to start one
+    // stream, 16 each starting its own, and one the database refuses halfway.
+    let mut racing = Vec::new();
+    let mut own = Vec::new();
+    for n in 0..16 {
+        let store = h.store.clone();
+        racing.push(tokio::spawn(async move {
+            store.append(&stream("race-1"), ExpectedVersion::NoStream, events(2)).await
+        }));
+        let store = h.store.clone();
+        own.push(tokio::spawn(async move {
+            store.append(&stream(&format!("own-{n}")), ExpectedVersion::NoStream, events(1)).await
+        }));
+    }
+    let store = h.store.clone();
+    let refused = tokio::spawn(async move {
+        let batch = vec![event("fine", json!({})), event("boom", json!({}))];
+        store.append(&stream("boom-1"), ExpectedVersion::Any, batch).await
+    });
+    // One started the stream; every other was refused for its expected version alone.
+    let mut won = 0;
+    for r in racing {
+        match r.await.unwrap() {
+            Ok(result) => {
+                won += 1;
+                assert_eq!(result.stream_version, 2);
+            }
+            Err(e) => assert!(e.is_conflict(), "{e}"),
+        }
+    }
+    assert_eq!(won, 1);
+    for r in own {
+        assert_eq!(r.await.unwrap().unwrap().stream_version, 1);
+    }
+    assert!(refused.await.unwrap().is_err());
+    assert!(h.store.read_stream_to_end(&stream("boom-1")).await.unwrap().is_empty());
+    // Every accepted event once, numbered without a gap, the chain whole.
+    assert_eq!(h.store.head().await.unwrap(), 2 + 16);
+    let all = h.store.read_all(0, &Filter::all(), 100).await.unwrap();
+    let positions: Vec<u64> = all.iter().map(|e| e.position).collect();
+    assert_eq!(positions, (1..=18).collect::<Vec<u64>>());
     assert!(h.store.verify(1, None, &|_| {}).await.unwrap().ok);
 }
 
