@@ -586,6 +586,15 @@ impl EventStore for SealedStore {
         Ok(destroyed)
     }
 
+    async fn destroyed_data_keys(&self, which: &KeySelector) -> Result<Vec<String>> {
+        let destroyed = self.inner.destroyed_data_keys(which).await?;
+        let mut cache = self.cached();
+        for subject in &destroyed {
+            cache.insert(subject.clone(), None);
+        }
+        Ok(destroyed)
+    }
+
     async fn reset_projection_after_erasure(
         &self,
         projection: &dyn Projection,

@@ -620,6 +620,11 @@ impl EventStore for SqliteStore {
         self.inner.writer.run(move |conn| keys::destroy_data_keys(conn, &which, &reason)).await
     }
 
+    async fn destroyed_data_keys(&self, which: &KeySelector) -> Result<Vec<String>> {
+        let which = which.clone();
+        self.inner.reader.run(move |conn| keys::destroyed_data_keys(conn, &which)).await
+    }
+
     async fn reset_projection_after_erasure(
         &self,
         projection: &dyn Projection,

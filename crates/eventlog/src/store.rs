@@ -229,6 +229,13 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
         Err(no_keys())
     }
 
+    /// The subjects of the selected keys that are destroyed already, sorted: what an erasure
+    /// whose announcement never came destroyed.
+    async fn destroyed_data_keys(&self, which: &KeySelector) -> Result<Vec<String>> {
+        let _ = which;
+        Err(no_keys())
+    }
+
     /// After an erasure at `position`: resets the projection for a rebuild, unless a runner of
     /// it already did for this erasure or a later one. Atomic, so several instances following
     /// one database rebuild once. Returns whether it reset.

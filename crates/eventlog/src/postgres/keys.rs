@@ -49,6 +49,22 @@ pub(super) async fn add_data_keys(pool: &Pool, keys: &[DataKey]) -> Result<()> {
     Ok(())
 }
 
+pub(super) async fn destroyed_data_keys(pool: &Pool, which: &KeySelector) -> Result<Vec<String>> {
+    const DESTROYED: &str = "SELECT subject FROM data_keys WHERE wrapped IS NULL AND ";
+    let client = pool.get().await?;
+    let rows = match which {
+        KeySelector::Person(person) => {
+            let sql = format!("{DESTROYED} (subject = $1 OR owner = $1) ORDER BY subject");
+            client.query(&sql, &[person]).await?
+        }
+        KeySelector::DatedBefore { purpose, before } => {
+            let sql = format!("{DESTROYED} purpose = $1 AND dated < $2 ORDER BY subject");
+            client.query(&sql, &[purpose, before]).await?
+        }
+    };
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 pub(super) async fn destroy_data_keys(
     pool: &Pool,
     which: &KeySelector,

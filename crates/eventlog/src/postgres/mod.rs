@@ -297,6 +297,10 @@ impl EventStore for PgStore {
         keys::destroy_data_keys(&self.inner.pool, which, reason).await
     }
 
+    async fn destroyed_data_keys(&self, which: &KeySelector) -> Result<Vec<String>> {
+        keys::destroyed_data_keys(&self.inner.pool, which).await
+    }
+
     async fn reset_projection_after_erasure(
         &self,
         projection: &dyn Projection,

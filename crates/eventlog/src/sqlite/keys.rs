@@ -58,6 +58,29 @@ pub(super) fn add_data_keys(conn: &mut Connection, keys: &[DataKey]) -> Result<(
     Ok(())
 }
 
+pub(super) fn destroyed_data_keys(
+    conn: &mut Connection,
+    which: &KeySelector,
+) -> Result<Vec<String>> {
+    const DESTROYED: &str = "SELECT subject FROM data_keys WHERE wrapped IS NULL AND ";
+    let subjects = match which {
+        KeySelector::Person(person) => {
+            let sql = format!("{DESTROYED} (subject = ?1 OR owner = ?1) ORDER BY subject");
+            let mut select = conn.prepare(&sql)?;
+            let rows = select.query_map(params![person], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        }
+        KeySelector::DatedBefore { purpose, before } => {
+            let sql = format!("{DESTROYED} purpose = ?1 AND dated < ?2 ORDER BY subject");
+            let mut select = conn.prepare(&sql)?;
+            let before = hash::time_text(before);
+            let rows = select.query_map(params![purpose, before], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        }
+    };
+    Ok(subjects)
+}
+
 pub(super) fn destroy_data_keys(
     conn: &mut Connection,
     which: &KeySelector,

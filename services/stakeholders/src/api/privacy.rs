@@ -5,7 +5,9 @@
 //! `privacy-{id}`: every reader forgets the keys it holds and every read model is rebuilt
 //! from the log, where the data now reads `(erased)`. The chain covers the ciphertext, so the
 //! log still verifies. Asked again, it destroys whatever key of theirs was made since (none,
-//! normally) and answers with the erasure recorded first.
+//! normally) and answers with the erasure recorded first. An attempt that destroyed the keys
+//! but stopped before recording the erasure (the process stopped, the append failed) is
+//! finished by asking again: the erasure is recorded then, naming the keys destroyed before.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete};
@@ -104,8 +106,13 @@ pub async fn erase_personal_data(cx: Context<State, Admins>, body: Body<ErasureB
     let store = cx.state.commands.store();
     let earlier = earlier_erasures(store, id).await?;
     let selector = KeySelector::Person(stakeholder_stream(id));
-    let destroyed =
+    let mut destroyed =
         store.destroy_data_keys(&selector, erasure.reason.as_str()).await.map_err(store_error)?;
+    if destroyed.is_empty() && earlier.is_empty() {
+        // Nothing left to destroy and no erasure recorded: an earlier attempt destroyed the
+        // keys and stopped before announcing them. This announcement names them.
+        destroyed = store.destroyed_data_keys(&selector).await.map_err(store_error)?;
+    }
     let Some(event) =
         announcement(!earlier.is_empty(), id, destroyed, &erasure.reason, &cx.who.subject)
     else {

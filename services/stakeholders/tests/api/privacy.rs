@@ -11,6 +11,7 @@ const SECRETS: [&str; 3] = ["Dana Whitfield", "maker space", "kindergarten"];
 
 on_both_backends!(
     erasing_a_person_erases_their_data_everywhere_and_the_log_still_verifies,
+    an_erasure_that_stopped_before_its_record_is_recorded_when_asked_again,
     conversation_notes_past_retention_are_erased_once_by_several_instances,
 );
 
@@ -125,6 +126,42 @@ async fn notes_become(app: &TestApp, person: &str, index: usize, notes: &str) ->
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     panic!("the notes of conversation {index} of {person} never read {notes:?}");
+}
+
+async fn an_erasure_that_stopped_before_its_record_is_recorded_when_asked_again(app: TestApp) {
+    let (_, principal) = app.school_with_principal().await;
+    let mut talk = conversation();
+    talk["notes"] = json!("Her daughter starts kindergarten in May");
+    let talk_path = format!("/v1/stakeholders/{principal}/conversations");
+    app.post(Who::ItStaff, &talk_path, &talk).await.expect(201);
+    // Given an erasure that destroyed their two keys and stopped before recording it.
+    let person = eventlog::KeySelector::Person(format!("stakeholder-{principal}"));
+    assert_eq!(app.store.destroy_data_keys(&person, "stopped").await.unwrap().len(), 2);
+    assert_eq!(erasures(&app).await, Vec::<Value>::new());
+
+    // When asked again, then it is recorded, naming both keys, and reads as erased.
+    let erase = format!("/v1/stakeholders/{principal}/personal-data");
+    let reason = json!({"reason": "Left the district and asked to be forgotten"});
+    let erased = app.delete(Who::Admin, &erase, &reason).await.expect(200).clone();
+    assert_eq!(erased["keys_destroyed"], 2, "{erased}");
+    let recorded = erasures(&app).await;
+    assert_eq!(recorded.len(), 1);
+    let keys = recorded[0]["keys"].as_array().unwrap();
+    assert!(keys.contains(&json!(format!("stakeholder-{principal}"))), "{keys:?}");
+    let profile = format!("/v1/stakeholders/{principal}");
+    let after = app.get(Who::ItStaff, &profile).await.expect(200).clone();
+    assert_eq!((after["name"].as_str(), after["erased_at"].is_string()), (Some("(erased)"), true));
+    // Asked once more: that erasure, nothing more.
+    assert_eq!(app.delete(Who::Admin, &erase, &reason).await.expect(200).clone(), erased);
+    assert_eq!(erasures(&app).await.len(), 1);
+    app.stop().await;
+}
+
+/// The `personal-data-erased` events of the log, as recorded.
+async fn erasures(app: &TestApp) -> Vec<Value> {
+    let filter = Filter::categories(["privacy"]).with_types(["personal-data-erased"]);
+    let events = app.store.read_all(0, &filter, 100).await.unwrap();
+    events.into_iter().map(|e| e.data).collect()
 }
 
 async fn conversation_notes_past_retention_are_erased_once_by_several_instances(app: TestApp) {
