@@ -95,8 +95,8 @@ impl Worker {
         rx.await.map_err(|_| StoreError::Unavailable("the store thread stopped".into()))?
     }
 
-    /// Appends `appends` with whatever else is waiting; their results and the head after them
-    /// (0 when nothing was written).
+    /// Appends `appends` with whatever else is waiting; their results and the head after the
+    /// batch they were written in (0 when the batch wrote nothing).
     async fn append(&self, appends: Vec<StreamAppend>) -> Result<(Vec<AppendResult>, u64)> {
         let (reply, rx) = oneshot::channel();
         self.jobs
@@ -106,19 +106,19 @@ impl Worker {
     }
 }
 
-/// Adds the appends waiting now to `batch`, up to [`MAX_BATCH_EVENTS`]; returns the first
-/// other job it met, which runs after the batch (it was sent after them).
+/// Adds the appends waiting now to `batch` while it stays within [`MAX_BATCH_EVENTS`]; returns
+/// the first job it did not add (another kind, or an append that would take the batch past
+/// the limit, such as a card statement), which starts next: it was sent after them.
 fn gather(batch: &mut Vec<AppendRequest>, rx: &mpsc::Receiver<Job>) -> Option<Job> {
     let count = |r: &AppendRequest| r.appends.iter().map(|a| a.events.len()).sum::<usize>();
     let mut events: usize = batch.iter().map(count).sum();
-    while events < MAX_BATCH_EVENTS {
-        match rx.try_recv() {
-            Ok(Job::Append(next)) => {
+    while let Ok(job) = rx.try_recv() {
+        match job {
+            Job::Append(next) if events + count(&next) <= MAX_BATCH_EVENTS => {
                 events += count(&next);
                 batch.push(next);
             }
-            Ok(other) => return Some(other),
-            Err(_) => break,
+            other => return Some(other),
         }
     }
     None
@@ -751,21 +751,22 @@ mod tests {
     use crate::{Actor, Metadata};
 
     fn append(stream: &str, expected: ExpectedVersion) -> Vec<StreamAppend> {
+        append_of(stream, expected, "noted")
+    }
+
+    fn append_of(stream: &str, expected: ExpectedVersion, kind: &str) -> Vec<StreamAppend> {
         let meta = Metadata::new(Actor::new("jdoe", "it_staff"), "test");
-        let event = NewEvent::new("noted", json!({}), meta);
+        let event = NewEvent::new(kind, json!({}), meta);
         vec![StreamAppend::new(StreamName::new(stream).unwrap(), expected, vec![event])]
     }
 
-    #[tokio::test]
-    async fn appends_waiting_together_commit_as_one_batch_each_decided_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path().join("log.sqlite3")).await.unwrap();
-        // Given the writer busy, and five appends sent meanwhile: three to streams of their
-        // own, two racing to start one stream.
+    /// Keeps the writer busy until the sender returned is used (or dropped); the appends sent
+    /// meanwhile queue behind it. On a test's one thread, tasks start in the order spawned.
+    fn busy_writer(
+        store: &SqliteStore,
+    ) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<Result<()>>) {
         let (release, wait) = std::sync::mpsc::channel::<()>();
         let writer = store.inner.writer.clone();
-        // On this test's one thread, tasks start in the order spawned: the writer is taken
-        // first, then the appends queue behind it in this order.
         let busy = tokio::spawn(async move {
             writer
                 .run(move |_| {
@@ -774,15 +775,36 @@ mod tests {
                 })
                 .await
         });
-        let sent: Vec<_> = ["a-1", "b-1", "race-1", "race-1", "c-1"]
+        (release, busy)
+    }
+
+    /// Sends each of `appends` from a task of its own, in order.
+    fn send_all(
+        store: &SqliteStore,
+        appends: Vec<Vec<StreamAppend>>,
+    ) -> Vec<tokio::task::JoinHandle<Result<Vec<AppendResult>>>> {
+        appends
             .into_iter()
-            .map(|s| {
+            .map(|a| {
                 let store = store.clone();
-                tokio::spawn(async move {
-                    store.append_streams(append(s, ExpectedVersion::NoStream)).await
-                })
+                tokio::spawn(async move { store.append_streams(a).await })
             })
-            .collect();
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn appends_waiting_together_commit_as_one_batch_each_decided_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("log.sqlite3")).await.unwrap();
+        // Given the writer busy, and five appends sent meanwhile: three to streams of their
+        // own, two racing to start one stream.
+        let (release, busy) = busy_writer(&store);
+        let sent = send_all(
+            &store,
+            ["a-1", "b-1", "race-1", "race-1", "c-1"]
+                .map(|s| append(s, ExpectedVersion::NoStream))
+                .to_vec(),
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         release.send(()).unwrap();
         busy.await.unwrap().unwrap();
@@ -798,6 +820,49 @@ mod tests {
         let log = store.read_all(0, &Filter::all(), 10).await.unwrap();
         assert_eq!(log.iter().map(|e| e.position).collect::<Vec<_>>(), [1, 2, 3, 4]);
         assert!(log.windows(2).all(|w| w[0].recorded_at == w[1].recorded_at), "{log:?}");
+        assert!(store.verify(1, None, &|_| {}).await.unwrap().ok);
+    }
+
+    #[tokio::test]
+    async fn a_batch_the_database_refuses_whole_is_written_again_one_append_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("log.sqlite3")).await.unwrap();
+        store
+            .with_connection(|conn| {
+                conn.execute_batch(
+                    "CREATE TRIGGER boom BEFORE INSERT ON events WHEN NEW.event_type = 'boom' \
+                     BEGIN SELECT RAISE(ABORT, 'boom'); END;",
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        // Given three appends queued behind a busy writer, the second of which the database
+        // refuses.
+        let (release, busy) = busy_writer(&store);
+        let sent = send_all(
+            &store,
+            vec![
+                append("a-1", ExpectedVersion::NoStream),
+                append_of("b-1", ExpectedVersion::NoStream, "boom"),
+                append("c-1", ExpectedVersion::NoStream),
+            ],
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        release.send(()).unwrap();
+        busy.await.unwrap().unwrap();
+        // Then that one alone fails; the others were written each in a transaction of its
+        // own (two times recorded), in order, the chain whole.
+        let mut outcomes = Vec::new();
+        for s in sent {
+            outcomes.push(s.await.unwrap());
+        }
+        assert_eq!(outcomes.iter().map(Result::is_ok).collect::<Vec<_>>(), [true, false, true]);
+        let log = store.read_all(0, &Filter::all(), 10).await.unwrap();
+        let streams: Vec<&str> = log.iter().map(|e| e.stream.as_str()).collect();
+        assert_eq!(streams, ["a-1", "c-1"]);
+        assert_eq!(log.iter().map(|e| e.position).collect::<Vec<_>>(), [1, 2]);
+        assert_ne!(log[0].recorded_at, log[1].recorded_at);
         assert!(store.verify(1, None, &|_| {}).await.unwrap().ok);
     }
 }

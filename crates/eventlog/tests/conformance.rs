@@ -287,8 +287,8 @@ async fn multi_stream_appends_are_atomic(h: Harness) {
     assert!(matches!(retry, Err(StoreError::EmptyAppend)));
 }
 
-async fn an_append_failing_halfway_leaves_nothing(h: Harness) {
-    // A trigger makes the database refuse the third event, after the first two were inserted.
+/// Makes the database refuse every event of type `boom`, with a trigger.
+async fn refuse_booms(h: &Harness) {
     h.raw
         .exec(
             "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
@@ -298,6 +298,11 @@ async fn an_append_failing_halfway_leaves_nothing(h: Harness) {
              BEGIN SELECT RAISE(ABORT, 'boom'); END;",
         )
         .await;
+}
+
+async fn an_append_failing_halfway_leaves_nothing(h: Harness) {
+    // A trigger makes the database refuse the third event, after the first two were inserted.
+    refuse_booms(&h).await;
     let mut batch = events(2);
     batch.push(event("boom", json!({})));
     let failed = h
@@ -318,16 +323,7 @@ async fn an_append_failing_halfway_leaves_nothing(h: Harness) {
 }
 
 async fn concurrent_appends_are_each_decided_alone(h: Harness) {
-    // The same trigger: the database refuses an event of type `boom`.
-    h.raw
-        .exec(
-            "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
-               IF NEW.event_type = 'boom' THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END $$; \
-             CREATE TRIGGER boom BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION boom();",
-            "CREATE TRIGGER boom BEFORE INSERT ON events WHEN NEW.event_type = 'boom' \
-             BEGIN SELECT RAISE(ABORT, 'boom'); END;",
-        )
-        .await;
+    refuse_booms(&h).await;
     // Sent at once (the store may write them in one transaction): 16 racing to start one
     // stream, 16 each starting its own, and one the database refuses halfway.
     let mut racing = Vec::new();

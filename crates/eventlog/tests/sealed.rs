@@ -103,11 +103,16 @@ async fn sealed_fields_open_mask_and_verify(backend: Backend) {
         other => panic!("the wrong master key read {other:?}"),
     }
 
-    // Erasing Pat destroys their key and the note's (theirs), once.
+    // Erasing Pat destroys their key and the note's (theirs), once; which of theirs are
+    // destroyed can be asked after, in the same order (Sam's, whole, is not).
     let person = KeySelector::Person("person-pat".into());
+    assert!(store.destroyed_data_keys(&person).await.unwrap().is_empty());
     let destroyed = store.destroy_data_keys(&person, "left").await.unwrap();
     assert_eq!(destroyed, vec!["note-n1".to_owned(), "person-pat".to_owned()]);
     assert!(store.destroy_data_keys(&person, "left").await.unwrap().is_empty());
+    assert_eq!(store.destroyed_data_keys(&person).await.unwrap(), destroyed);
+    let sam = KeySelector::Person("person-sam".into());
+    assert!(store.destroyed_data_keys(&sam).await.unwrap().is_empty());
     let masked = data(&store, "person-pat").await;
     assert_eq!(masked[0]["name"], "(erased)");
     assert_eq!(masked[0]["email"], "erased.personpat@erased.invalid");
@@ -151,6 +156,7 @@ async fn retention_destroys_dated_keys_only(backend: Backend) {
         store.destroy_data_keys(&which, "retention").await.unwrap(),
         vec!["note-old".to_owned()]
     );
+    assert_eq!(store.destroyed_data_keys(&which).await.unwrap(), vec!["note-old".to_owned()]);
     let notes = data(&store, "person-pat").await;
     assert_eq!(
         (notes[0]["text"].as_str(), notes[1]["text"].as_str()),

@@ -54,15 +54,17 @@ pub(super) async fn destroyed_data_keys(pool: &Pool, which: &KeySelector) -> Res
     let client = pool.get().await?;
     let rows = match which {
         KeySelector::Person(person) => {
-            let sql = format!("{DESTROYED} (subject = $1 OR owner = $1) ORDER BY subject");
+            let sql = format!("{DESTROYED} (subject = $1 OR owner = $1)");
             client.query(&sql, &[person]).await?
         }
         KeySelector::DatedBefore { purpose, before } => {
-            let sql = format!("{DESTROYED} purpose = $1 AND dated < $2 ORDER BY subject");
+            let sql = format!("{DESTROYED} purpose = $1 AND dated < $2");
             client.query(&sql, &[purpose, before]).await?
         }
     };
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+    let mut subjects: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    subjects.sort();
+    Ok(subjects)
 }
 
 pub(super) async fn destroy_data_keys(

@@ -63,21 +63,22 @@ pub(super) fn destroyed_data_keys(
     which: &KeySelector,
 ) -> Result<Vec<String>> {
     const DESTROYED: &str = "SELECT subject FROM data_keys WHERE wrapped IS NULL AND ";
-    let subjects = match which {
+    let mut subjects: Vec<String> = match which {
         KeySelector::Person(person) => {
-            let sql = format!("{DESTROYED} (subject = ?1 OR owner = ?1) ORDER BY subject");
+            let sql = format!("{DESTROYED} (subject = ?1 OR owner = ?1)");
             let mut select = conn.prepare(&sql)?;
             let rows = select.query_map(params![person], |r| r.get(0))?;
             rows.collect::<rusqlite::Result<_>>()?
         }
         KeySelector::DatedBefore { purpose, before } => {
-            let sql = format!("{DESTROYED} purpose = ?1 AND dated < ?2 ORDER BY subject");
+            let sql = format!("{DESTROYED} purpose = ?1 AND dated < ?2");
             let mut select = conn.prepare(&sql)?;
             let before = hash::time_text(before);
             let rows = select.query_map(params![purpose, before], |r| r.get(0))?;
             rows.collect::<rusqlite::Result<_>>()?
         }
     };
+    subjects.sort();
     Ok(subjects)
 }
 
