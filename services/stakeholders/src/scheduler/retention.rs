@@ -14,10 +14,12 @@
 //!
 //! A process that stops between the two steps leaves keys destroyed and unannounced, and no
 //! instance is handed them again. A conversation leaves the schedule only when an
-//! announcement names its key, so such notes stay due: an instance that finds a due key
-//! destroyed by someone else waits [`GRACE`] for that instance's announcement (the normal case
-//! when several run), then checks the store and announces the keys it still finds destroyed
-//! and unannounced. Readers forget them and read models rebuild, as after any erasure.
+//! announcement names its key, so such notes stay due: an instance whose erasure did not
+//! destroy a due conversation's key waits [`GRACE`] (and a jitter of its own) for another
+//! instance's announcement (the normal case when several run), then reads the store and
+//! announces the keys it finds destroyed; a due conversation without a destroyed key leaves
+//! the schedule unannounced. Readers forget them and read models rebuild, as after any
+//! erasure. While it waits, the instance's next wake is the end of that wait.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -36,8 +38,13 @@ use uuid::Uuid;
 const RETRY: TimeDelta = TimeDelta::minutes(5);
 
 /// How long an instance waits for the announcement of due keys another instance destroyed
-/// before it announces them itself (that instance may have stopped before announcing).
+/// before it announces them itself (that instance may have stopped before announcing); each
+/// instance adds up to [`JITTER`] of its own, so that after a crash the first to announce is
+/// usually heard by the others before their turn.
 pub(crate) const GRACE: TimeDelta = TimeDelta::minutes(15);
+
+/// The most an instance adds to [`GRACE`].
+const JITTER: TimeDelta = TimeDelta::minutes(5);
 
 /// When notes of a conversation held at `held_at` expire: `years` later, to the instant. Notes
 /// held on 29 February expire at the start of 1 March of a year without one, so that notes held
@@ -79,6 +86,8 @@ pub(crate) struct Retention {
     /// Due conversations whose key someone else destroyed, by when this instance first found
     /// them so: announced by this one once they are still unannounced [`GRACE`] later.
     destroyed_elsewhere: BTreeMap<Uuid, DateTime<Utc>>,
+    /// [`GRACE`] and this instance's jitter.
+    grace: TimeDelta,
     /// Keys this instance destroyed whose announcement failed: announced with the next
     /// attempt, since the store will not hand them out again.
     unannounced: Unannounced,
@@ -95,6 +104,11 @@ impl Retention {
             expiring: BTreeSet::new(),
             not_before: None,
             destroyed_elsewhere: BTreeMap::new(),
+            // A UUID v7's last 62 bits are random.
+            grace: GRACE
+                + TimeDelta::seconds(
+                    (Uuid::now_v7().as_u128() as u64 % JITTER.num_seconds() as u64) as i64,
+                ),
             unannounced,
         }
     }
@@ -127,6 +141,8 @@ impl Retention {
             keys.iter().filter_map(|k| k.strip_prefix("conversation-")?.parse().ok()).collect();
         self.expiring.retain(|(_, id)| !gone.contains(id));
         self.destroyed_elsewhere.retain(|id, _| !gone.contains(id));
+        // Whoever announced them, this instance need not any more.
+        self.unannounced().retain(|key| !keys.contains(key));
     }
 
     /// Destroys every notes key dated before `before` that no instance destroyed yet, and
@@ -164,7 +180,6 @@ impl Retention {
         let new = NewEvent::new(event.event_type(), event.to_data(), meta);
         let stream = kernel::stream(retention_stream(now.date_naive()));
         store.append(&stream, ExpectedVersion::Any, vec![new]).await?;
-        self.unannounced().retain(|key| !keys.contains(key));
         self.announced(&keys);
         Ok(count)
     }
@@ -193,7 +208,7 @@ impl Retention {
         let waited: Vec<String> = self
             .destroyed_elsewhere
             .iter()
-            .filter(|(_, found)| **found + GRACE <= now)
+            .filter(|(_, found)| **found + self.grace <= now)
             .map(|(id, _)| subject(id))
             .collect();
         if waited.is_empty() {
@@ -248,7 +263,7 @@ impl Schedule for Retention {
                 }
                 // Due notes destroyed elsewhere are looked at again once their grace is over
                 // (unless their announcement comes first).
-                self.not_before = self.destroyed_elsewhere.values().min().map(|f| *f + GRACE);
+                self.not_before = self.destroyed_elsewhere.values().min().map(|f| *f + self.grace);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "conversation notes past retention not erased; retrying");
@@ -434,6 +449,7 @@ mod tests {
         };
         let fresh = || {
             let mut retention = Retention::new(2, Unannounced::default());
+            retention.grace = GRACE;
             retention.fold(&conversation(1, "2027-06-01T15:00:00Z", Some("Old notes")));
             // Notes the store has no key for (nothing was sealed with one).
             retention.fold(&conversation(2, "2027-06-01T15:00:00Z", Some("Unsealed")));

@@ -188,6 +188,11 @@ async fn conversation_notes_past_retention_are_erased_once_by_several_instances(
     assert_eq!(profile["conversations"][1]["notes"], "Recent notes");
     assert_eq!(profile["name"], "Dana Whitfield");
     assert_eq!(retention_erasures(&app).await, vec![(2, 1)]);
+    // Past the time an instance waits for another's announcement (15 minutes and its own
+    // jitter, at most 5): neither announces them again.
+    app.clock.set("2030-01-10T18:21:00Z".parse().unwrap());
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(retention_erasures(&app).await, vec![(2, 1)]);
 
     // Two years after the second conversation, its notes go too.
     app.clock.set("2031-12-02T18:00:00Z".parse().unwrap());
