@@ -3,9 +3,10 @@
 //!
 //! - `reporting.purchases.held`: one [`HeldDoc`] per **held** purchase: the flag, the first
 //!   reached call (the earliest: a call entered late and dated before it takes its place, and
-//!   the business time counted to it is taken back), call before cancel (the published fold, [`CallBeforeCancel`], so the report
-//!   judges a cancellation as the gate does), the resolution: what a later event of the
-//!   purchase needs to know to count in [`HELD_BY_DAY`]. No report reads them.
+//!   the business time counted to it is taken back), call before cancel (the published fold,
+//!   [`CallBeforeCancel`], so the report judges a cancellation as the gate does), the
+//!   resolution: what a later event of the purchase needs to know to count in
+//!   [`HELD_BY_DAY`]. No report reads them.
 //! - `reporting.purchases.advisory_by_day` and `advisory_by_month`: the advisory purchases'
 //!   figures as a [rollup](super::rollup): [`DaySpend`] by the district's day the purchase was
 //!   asked about (in the calendar in force at its decision) and school, per currency, by vendor
@@ -438,9 +439,12 @@ fn count(
         }
     }
     rollup::change(docs, HELD_FIGURES, day, &doc.school_id, event, |entry: &mut HeldFigures| {
-        entry.to_first_reached_call.take_back(&taken_back)?;
+        if let Err(e) = entry.to_first_reached_call.take_back(&taken_back) {
+            // Not expected (the document keeps what it counted): the reports carry on, with
+            // this purchase counted twice, rather than stop.
+            tracing::error!(position = event.position, error = %e, "a call's time not taken back");
+        }
         entry.add(&figures);
-        Ok(())
     })
 }
 

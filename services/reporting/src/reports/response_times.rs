@@ -377,6 +377,37 @@ mod tests {
     }
 
     #[test]
+    fn given_the_calendar_changed_before_an_earlier_call_is_entered_then_it_replaces_the_first() {
+        // Given a purchase flagged at t0 (Monday 2 September 2024, 09:00 UTC) while the
+        // district worked around the clock, reached at 3 hours and resolved at 4.
+        let mut log = district_log(1, always_settings());
+        let id = Uuid::from_u128(1);
+        let history =
+            [(submitted(id), 0), (held(), 0), (reached(180, true), 180), (approved(), 240)];
+        log.extend(recorded(id, 5, &history));
+        assert_eq!(
+            report(&log, &Scope::all()).all.to_first_reached_call.max_business_hours,
+            Some(3.0)
+        );
+        // When the district moves to Chicago's office hours (Labor Day closed), then a call at
+        // one hour, entered after the resolution, is the first reached: measured in the
+        // calendar in force now (no business time on a holiday), the 3 hours taken back.
+        log.extend(district_log(9, chicago_settings_with_labor_day()).into_iter().map(|mut e| {
+            e.version += 2;
+            e
+        }));
+        let next = log.last().unwrap().position + 1;
+        let mut late = recorded(id, next, &[(reached(60, true), 600)]);
+        late[0].version = 5;
+        log.extend(late);
+        let report = report(&log, &Scope::all());
+        assert_eq!(report.all.to_first_reached_call.count, 1);
+        assert_eq!(report.all.to_first_reached_call.max_business_hours, Some(0.0));
+        // The resolution stays as measured.
+        assert_eq!(report.all.to_resolution.max_business_hours, Some(4.0));
+    }
+
+    #[test]
     fn given_a_calendar_changed_later_when_reported_then_earlier_figures_stay_as_measured() {
         // Given a purchase resolved while the district worked around the clock, then the
         // district moving to office hours.

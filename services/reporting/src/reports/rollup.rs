@@ -144,22 +144,19 @@ where
     D: Serialize + DeserializeOwned,
     E: Sum + PartialEq + Serialize + DeserializeOwned + Send + 'static,
 {
-    change(docs, grains, day, school, event, |entry: &mut E| {
-        entry.add(delta);
-        Ok(())
-    })
+    change(docs, grains, day, school, event, |entry: &mut E| entry.add(delta))
 }
 
 /// Changes the entry of `school` on `day` with `f`, in the day's partition and in its month's
 /// (as [`add`] does): for what a sum cannot say, such as a duration taken back. An entry that
-/// comes to nothing is removed; an error of `f` is the event's.
+/// comes to nothing is removed.
 pub fn change<D, E>(
     docs: &mut Documents<'_, D>,
     grains: Grains,
     day: NaiveDate,
     school: &str,
     event: &Recorded<'_>,
-    f: impl Fn(&mut E) -> Result<(), String>,
+    f: impl Fn(&mut E),
 ) -> Result<(), String>
 where
     D: Serialize + DeserializeOwned,
@@ -171,9 +168,9 @@ where
     let [day_key, month_key] = grains.keys(day, school);
     let days = docs
         .entry_in::<Rollup<E>>(grains.days, &day_key.key, event)
-        .and_then(|rollup| rollup.change(day, school, &f));
+        .map(|rollup| rollup.change(day, school, &f));
     let months = docs.entry_in::<Rollup<E>>(grains.months, &month_key.key, event)?;
-    months.change(month, school, &f)?;
+    months.change(month, school, &f);
     days
 }
 
@@ -352,26 +349,16 @@ impl<E: Sum + PartialEq> Rollup<E> {
     /// Adds `delta` to the entry of `school` on `day`; removes the entry should it come to
     /// nothing, and the day should it have no entry left.
     pub fn add(&mut self, day: NaiveDate, school: &str, delta: &E) {
-        // Adding cannot fail.
-        let added = self.change(day, school, |entry| {
-            entry.add(delta);
-            Ok(())
-        });
-        added.unwrap_or(());
+        self.change(day, school, |entry| entry.add(delta));
     }
 }
 
 impl<E: Default + PartialEq> Rollup<E> {
     /// Changes the entry of `school` on `day` with `f`; removes the entry should it come to
     /// nothing, and the day should it have no entry left.
-    pub fn change(
-        &mut self,
-        day: NaiveDate,
-        school: &str,
-        f: impl Fn(&mut E) -> Result<(), String>,
-    ) -> Result<(), String> {
+    pub fn change(&mut self, day: NaiveDate, school: &str, f: impl Fn(&mut E)) {
         let entry = self.entry(day, school);
-        let changed = f(entry);
+        f(entry);
         if *entry == E::default() {
             let schools = self.days.entry(day).or_default();
             schools.remove(school);
@@ -379,7 +366,6 @@ impl<E: Default + PartialEq> Rollup<E> {
                 self.days.remove(&day);
             }
         }
-        changed
     }
 }
 
