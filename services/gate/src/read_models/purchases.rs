@@ -31,7 +31,7 @@ pub struct PurchaseSummary {
     /// When the gate flagged it (held or advisory): when it decided, or for a check sent after
     /// the fact, when the purchase was requested.
     pub flagged_at: Option<DateTime<Utc>>,
-    /// Calls logged, and when the requester was first reached.
+    /// Calls logged.
     pub calls: u32,
     /// When the requester was first reached: the earliest call that reached them, in whatever
     /// order the calls were logged.

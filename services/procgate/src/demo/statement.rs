@@ -53,7 +53,7 @@ impl Demo {
                 csv.push_str(&format!(
                     "DEMO{:08}{i:03}{n},{day},{},{last4},{merchant},{mcc},{amount}.{cents:02},USD\n",
                     self.seed % 100_000_000,
-                    day + TimeDelta::days(2),
+                    (day + TimeDelta::days(2)).min(today),
                 ));
             }
         }
