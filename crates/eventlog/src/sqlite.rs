@@ -760,11 +760,13 @@ mod tests {
         vec![StreamAppend::new(StreamName::new(stream).unwrap(), expected, vec![event])]
     }
 
-    /// Keeps the writer busy until the sender returned is used (or dropped); the appends sent
-    /// meanwhile queue behind it. On a test's one thread, tasks start in the order spawned.
-    fn busy_writer(
+    /// Sends each of `appends` from a task of its own, in order, while the writer is busy
+    /// (so they queue behind it: on a test's one thread, tasks start in the order spawned),
+    /// then frees the writer; their outcomes.
+    async fn queued_behind_a_busy_writer(
         store: &SqliteStore,
-    ) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<Result<()>>) {
+        appends: Vec<Vec<StreamAppend>>,
+    ) -> Vec<Result<Vec<AppendResult>>> {
         let (release, wait) = std::sync::mpsc::channel::<()>();
         let writer = store.inner.writer.clone();
         let busy = tokio::spawn(async move {
@@ -775,21 +777,21 @@ mod tests {
                 })
                 .await
         });
-        (release, busy)
-    }
-
-    /// Sends each of `appends` from a task of its own, in order.
-    fn send_all(
-        store: &SqliteStore,
-        appends: Vec<Vec<StreamAppend>>,
-    ) -> Vec<tokio::task::JoinHandle<Result<Vec<AppendResult>>>> {
-        appends
+        let sent: Vec<_> = appends
             .into_iter()
             .map(|a| {
                 let store = store.clone();
                 tokio::spawn(async move { store.append_streams(a).await })
             })
-            .collect()
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        release.send(()).unwrap();
+        busy.await.unwrap().unwrap();
+        let mut outcomes = Vec::new();
+        for s in sent {
+            outcomes.push(s.await.unwrap());
+        }
+        outcomes
     }
 
     #[tokio::test]
@@ -798,22 +800,12 @@ mod tests {
         let store = SqliteStore::open(dir.path().join("log.sqlite3")).await.unwrap();
         // Given the writer busy, and five appends sent meanwhile: three to streams of their
         // own, two racing to start one stream.
-        let (release, busy) = busy_writer(&store);
-        let sent = send_all(
-            &store,
-            ["a-1", "b-1", "race-1", "race-1", "c-1"]
-                .map(|s| append(s, ExpectedVersion::NoStream))
-                .to_vec(),
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        release.send(()).unwrap();
-        busy.await.unwrap().unwrap();
+        let appends = ["a-1", "b-1", "race-1", "race-1", "c-1"]
+            .map(|s| append(s, ExpectedVersion::NoStream))
+            .to_vec();
+        let outcomes = queued_behind_a_busy_writer(&store, appends).await;
         // When the writer is free, then one transaction wrote the four accepted ones (one time
         // recorded), the second racer alone refused.
-        let mut outcomes = Vec::new();
-        for s in sent {
-            outcomes.push(s.await.unwrap());
-        }
         let refused: Vec<bool> = outcomes.iter().map(Result::is_err).collect();
         assert_eq!(refused, [false, false, false, true, false]);
         assert!(outcomes[3].as_ref().unwrap_err().is_conflict());
@@ -839,24 +831,14 @@ mod tests {
             .unwrap();
         // Given three appends queued behind a busy writer, the second of which the database
         // refuses.
-        let (release, busy) = busy_writer(&store);
-        let sent = send_all(
-            &store,
-            vec![
-                append("a-1", ExpectedVersion::NoStream),
-                append_of("b-1", ExpectedVersion::NoStream, "boom"),
-                append("c-1", ExpectedVersion::NoStream),
-            ],
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        release.send(()).unwrap();
-        busy.await.unwrap().unwrap();
+        let appends = vec![
+            append("a-1", ExpectedVersion::NoStream),
+            append_of("b-1", ExpectedVersion::NoStream, "boom"),
+            append("c-1", ExpectedVersion::NoStream),
+        ];
+        let outcomes = queued_behind_a_busy_writer(&store, appends).await;
         // Then that one alone fails; the others were written each in a transaction of its
         // own (two times recorded), in order, the chain whole.
-        let mut outcomes = Vec::new();
-        for s in sent {
-            outcomes.push(s.await.unwrap());
-        }
         assert_eq!(outcomes.iter().map(Result::is_ok).collect::<Vec<_>>(), [true, false, true]);
         let log = store.read_all(0, &Filter::all(), 10).await.unwrap();
         let streams: Vec<&str> = log.iter().map(|e| e.stream.as_str()).collect();
