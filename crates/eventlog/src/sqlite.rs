@@ -44,10 +44,10 @@ enum Job {
     Append(AppendRequest),
 }
 
-/// One caller's appends, and where its outcome and the head after them go.
+/// One caller's appends, and where their outcome goes.
 struct AppendRequest {
     appends: Vec<StreamAppend>,
-    reply: oneshot::Sender<Result<(Vec<AppendResult>, u64)>>,
+    reply: oneshot::Sender<Result<Vec<AppendResult>>>,
 }
 
 /// The most events one append transaction carries.
@@ -60,7 +60,13 @@ struct Worker {
 }
 
 impl Worker {
-    fn spawn(mut conn: Connection, name: &str) -> Result<Self> {
+    /// Starts the thread; `head`, for a writer, is raised by each batch it commits, before its
+    /// callers are answered (whether or not they are still waiting).
+    fn spawn(
+        mut conn: Connection,
+        name: &str,
+        head: Option<Arc<watch::Sender<u64>>>,
+    ) -> Result<Self> {
         let (jobs, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name(name.to_owned())
@@ -72,7 +78,7 @@ impl Worker {
                         Job::Append(first) => {
                             let mut batch = vec![first];
                             next = gather(&mut batch, &rx);
-                            append_batch(&mut conn, batch);
+                            append_batch(&mut conn, batch, head.as_deref());
                         }
                     }
                 }
@@ -95,9 +101,8 @@ impl Worker {
         rx.await.map_err(|_| StoreError::Unavailable("the store thread stopped".into()))?
     }
 
-    /// Appends `appends` with whatever else is waiting; their results and the head after the
-    /// batch they were written in (0 when the batch wrote nothing).
-    async fn append(&self, appends: Vec<StreamAppend>) -> Result<(Vec<AppendResult>, u64)> {
+    /// Appends `appends` with whatever else is waiting; their results.
+    async fn append(&self, appends: Vec<StreamAppend>) -> Result<Vec<AppendResult>> {
         let (reply, rx) = oneshot::channel();
         self.jobs
             .send(Job::Append(AppendRequest { appends, reply }))
@@ -124,22 +129,35 @@ fn gather(batch: &mut Vec<AppendRequest>, rx: &mpsc::Receiver<Job>) -> Option<Jo
     None
 }
 
-/// Appends a batch of requests in one transaction and answers each. Should the transaction
-/// fail as a whole (something in one request broke it), each request runs again on its own,
-/// so that only that one fails.
-fn append_batch(conn: &mut Connection, batch: Vec<AppendRequest>) {
+/// Appends a batch of requests in one transaction, raises `head` to what it wrote, and answers
+/// each. Should the transaction fail as a whole (something in one request broke it), each
+/// request runs again on its own, so that only that one fails.
+fn append_batch(
+    conn: &mut Connection,
+    batch: Vec<AppendRequest>,
+    head: Option<&watch::Sender<u64>>,
+) {
     let requests: Vec<&[StreamAppend]> = batch.iter().map(|r| r.appends.as_slice()).collect();
-    let outcomes = match append_sync(conn, &requests) {
-        Ok((outcomes, head)) => outcomes.into_iter().map(|o| o.map(|r| (r, head))).collect(),
+    let mut top = 0;
+    let outcomes: Vec<Result<Vec<AppendResult>>> = match append_sync(conn, &requests) {
+        Ok((outcomes, written)) => {
+            top = written;
+            outcomes
+        }
         Err(_) if requests.len() > 1 => requests
             .iter()
             .map(|one| {
-                let (mut outcomes, head) = append_sync(conn, std::slice::from_ref(one))?;
-                outcomes.remove(0).map(|r| (r, head))
+                let (mut outcomes, written) = append_sync(conn, std::slice::from_ref(one))?;
+                top = top.max(written);
+                outcomes.remove(0)
             })
             .collect(),
         Err(e) => vec![Err(e)],
     };
+    // Followers learn of the batch even should every caller have gone.
+    if let Some(head) = head {
+        raise_head(head, top);
+    }
     for (request, outcome) in batch.into_iter().zip(outcomes) {
         // The caller may have gone; its events are stored all the same (a retry is safe).
         let _ = request.reply.send(outcome);
@@ -204,11 +222,12 @@ impl SqliteStore {
         let head: u64 = conn.query_row("SELECT position FROM log_head", [], |r| r.get(0))?;
         let reader = connection(&path)?;
         reader.pragma_update(None, "query_only", true)?;
+        let head = shared_head(&path, head);
         Ok(Self {
             inner: Arc::new(Inner {
-                writer: Worker::spawn(conn, "eventlog-writer")?,
-                reader: Worker::spawn(reader, "eventlog-reader")?,
-                head: shared_head(&path, head),
+                writer: Worker::spawn(conn, "eventlog-writer", Some(head.clone()))?,
+                reader: Worker::spawn(reader, "eventlog-reader", None)?,
+                head,
                 path,
                 tail: Tail::default(),
             }),
@@ -426,9 +445,7 @@ impl EventStore for SqliteStore {
 
     async fn append_streams(&self, appends: Vec<StreamAppend>) -> Result<Vec<AppendResult>> {
         check_appends(&appends)?;
-        let (results, head) = self.inner.writer.append(appends).await?;
-        raise_head(&self.inner.head, head);
-        Ok(results)
+        self.inner.writer.append(appends).await
     }
 
     async fn read_stream(
@@ -760,13 +777,11 @@ mod tests {
         vec![StreamAppend::new(StreamName::new(stream).unwrap(), expected, vec![event])]
     }
 
-    /// Sends each of `appends` from a task of its own, in order, while the writer is busy
-    /// (so they queue behind it: on a test's one thread, tasks start in the order spawned),
-    /// then frees the writer; their outcomes.
-    async fn queued_behind_a_busy_writer(
+    /// Keeps the writer busy until the sender returned is used (or dropped): what is sent to
+    /// it meanwhile queues behind.
+    fn busy_writer(
         store: &SqliteStore,
-        appends: Vec<Vec<StreamAppend>>,
-    ) -> Vec<Result<Vec<AppendResult>>> {
+    ) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<Result<()>>) {
         let (release, wait) = std::sync::mpsc::channel::<()>();
         let writer = store.inner.writer.clone();
         let busy = tokio::spawn(async move {
@@ -777,6 +792,17 @@ mod tests {
                 })
                 .await
         });
+        (release, busy)
+    }
+
+    /// Sends each of `appends` from a task of its own, in order, while the writer is busy
+    /// (so they queue behind it: on a test's one thread, tasks start in the order spawned),
+    /// then frees the writer; their outcomes.
+    async fn queued_behind_a_busy_writer(
+        store: &SqliteStore,
+        appends: Vec<Vec<StreamAppend>>,
+    ) -> Vec<Result<Vec<AppendResult>>> {
+        let (release, busy) = busy_writer(store);
         let sent: Vec<_> = appends
             .into_iter()
             .map(|a| {
@@ -846,5 +872,28 @@ mod tests {
         assert_eq!(log.iter().map(|e| e.position).collect::<Vec<_>>(), [1, 2]);
         assert_ne!(log[0].recorded_at, log[1].recorded_at);
         assert!(store.verify(1, None, &|_| {}).await.unwrap().ok);
+    }
+
+    #[tokio::test]
+    async fn an_append_whose_caller_went_away_still_moves_the_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("log.sqlite3")).await.unwrap();
+        let (release, busy) = busy_writer(&store);
+        // Given an append sent while the writer is busy, whose caller then goes away.
+        let caller = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store.append_streams(append("a-1", ExpectedVersion::NoStream)).await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        caller.abort();
+        release.send(()).unwrap();
+        busy.await.unwrap().unwrap();
+        // When the writer has done what was sent before this, then the event is stored and
+        // every follower of the head is told.
+        store.inner.writer.run(|_| Ok(())).await.unwrap();
+        assert_eq!(*store.watch_head().borrow(), 1);
+        assert_eq!(store.head().await.unwrap(), 1);
     }
 }
