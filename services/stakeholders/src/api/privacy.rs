@@ -7,14 +7,17 @@
 //! log still verifies. Asked again, it destroys whatever key of theirs was made since (none,
 //! normally) and answers with the erasure recorded first. An attempt that destroyed the keys
 //! but stopped before recording the erasure (the process stopped, the append failed) is
-//! finished by asking again: the erasure is recorded then, naming the keys destroyed before.
+//! finished by asking again: the erasure is recorded then, naming the keys destroyed before
+//! (not the notes keys retention erased and announced: `first_erasure_keys`).
+
+use std::collections::BTreeSet;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete};
 use auth::Role;
 use chrono::{DateTime, Utc};
-use eventlog::{ExpectedVersion, KeySelector, Metadata, NewEvent, RecordedEvent, Store};
-use events::privacy::{PersonalDataErased, PrivacyEvent, erasure_stream};
+use eventlog::{ExpectedVersion, Filter, KeySelector, Metadata, NewEvent, RecordedEvent, Store};
+use events::privacy::{PersonalDataErased, PrivacyEvent, RetentionErased, erasure_stream};
 use events::stakeholders::stakeholder_stream;
 use events::values::LongText;
 use kernel::http::{Body, Context, FromJson, Reply, Roles, store_error};
@@ -27,7 +30,7 @@ use web::{ApiError, Fields};
 
 use super::metadata;
 use crate::app::State;
-use crate::domain::privacy::announcement;
+use crate::domain::privacy::{announcement, first_erasure_keys};
 
 /// Administrators only.
 pub(crate) struct Admins;
@@ -108,10 +111,13 @@ pub async fn erase_personal_data(cx: Context<State, Admins>, body: Body<ErasureB
     let selector = KeySelector::Person(stakeholder_stream(id));
     let mut destroyed =
         store.destroy_data_keys(&selector, erasure.reason.as_str()).await.map_err(store_error)?;
-    if destroyed.is_empty() && earlier.is_empty() {
-        // Nothing left to destroy and no erasure recorded: an earlier attempt destroyed the
-        // keys and stopped before announcing them. This announcement names them.
-        destroyed = store.destroyed_data_keys(&selector).await.map_err(store_error)?;
+    if earlier.is_empty() {
+        // Keys of theirs destroyed before this request: by an attempt that stopped before
+        // recording the erasure, or by retention (announced then).
+        let all = store.destroyed_data_keys(&selector).await.map_err(store_error)?;
+        if all.len() > destroyed.len() {
+            destroyed = first_erasure_keys(destroyed, all, &retention_announced(store).await?);
+        }
     }
     let Some(event) =
         announcement(!earlier.is_empty(), id, destroyed, &erasure.reason, &cx.who.subject)
@@ -120,6 +126,23 @@ pub async fn erase_personal_data(cx: Context<State, Admins>, body: Body<ErasureB
     };
     let first = record(store, id, event, metadata(&cx)).await?;
     Ok(HttpResponse::Ok().json(view(&first)?))
+}
+
+/// Every key retention announced it erased.
+async fn retention_announced(store: &Store) -> Result<BTreeSet<String>, ApiError> {
+    let filter = Filter::categories([PrivacyEvent::CATEGORY]).with_types(["retention-erased"]);
+    let mut keys = BTreeSet::new();
+    let mut after = 0;
+    loop {
+        let page = store.read_all(after, &filter, 1000).await.map_err(store_error)?;
+        let Some(last) = page.last() else { return Ok(keys) };
+        after = last.position;
+        for event in &page {
+            let erased: RetentionErased = serde_json::from_value(event.data.clone())
+                .map_err(|e| ApiError::internal(format!("a retention-erased event: {e}")))?;
+            keys.extend(erased.keys);
+        }
+    }
 }
 
 /// The erasures recorded of stakeholder `id` (none yet, or the first and any since), or 404

@@ -4,7 +4,11 @@
 //!
 //! Rule: the first erasure is announced even when no key of theirs was left to destroy;
 //! asked again, an erasure is announced only when it destroyed keys made since (otherwise
-//! asking again changes nothing, and the first erasure stands).
+//! asking again changes nothing, and the first erasure stands). The first names the keys it
+//! destroyed and those of theirs an attempt before it destroyed without recording it
+//! ([`first_erasure_keys`]).
+
+use std::collections::BTreeSet;
 
 use events::privacy::PersonalDataErased;
 use events::values::LongText;
@@ -27,9 +31,40 @@ pub fn announcement(
     })
 }
 
+/// The keys the first erasure of a person names: those it destroyed (`destroyed_now`), and of
+/// every key of theirs destroyed (`destroyed`, which holds those too) the ones no announcement
+/// named (`announced`): an earlier attempt destroyed them and stopped before recording the
+/// erasure. Notes keys that retention erased and announced before are not the erasure's.
+pub fn first_erasure_keys(
+    destroyed_now: Vec<String>,
+    destroyed: Vec<String>,
+    announced: &BTreeSet<String>,
+) -> Vec<String> {
+    let mut keys: BTreeSet<String> = destroyed_now.into_iter().collect();
+    keys.extend(destroyed.into_iter().filter(|k| !announced.contains(k)));
+    keys.into_iter().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn given_keys_destroyed_before_when_first_erasing_then_the_unannounced_ones_are_named() {
+        let keys = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let announced: BTreeSet<String> = keys(&["conversation-1"]).into_iter().collect();
+        // Given nothing destroyed before: what it destroyed now.
+        let now = keys(&["call-2", "stakeholder-7"]);
+        assert_eq!(first_erasure_keys(now.clone(), now.clone(), &announced), now);
+        // Given an attempt that destroyed their key and a call's and stopped, a call logged
+        // since, and notes retention erased years ago: the attempt's keys and the new one,
+        // not the notes'.
+        let all = keys(&["call-2", "call-3", "conversation-1", "stakeholder-7"]);
+        assert_eq!(
+            first_erasure_keys(keys(&["call-3"]), all, &announced),
+            keys(&["call-2", "call-3", "stakeholder-7"])
+        );
+    }
 
     fn reason() -> LongText {
         LongText::parse("Left the district").unwrap()
