@@ -345,6 +345,8 @@ impl<E: Default> Rollup<E> {
     }
 }
 
+/// Tests build partitions by hand with it; the projections go through [`add`].
+#[cfg(test)]
 impl<E: Sum + PartialEq> Rollup<E> {
     /// Adds `delta` to the entry of `school` on `day`; removes the entry should it come to
     /// nothing, and the day should it have no entry left.
