@@ -109,15 +109,21 @@ pub async fn erase_personal_data(cx: Context<State, Admins>, body: Body<ErasureB
     let store = cx.state.commands.store();
     let earlier = earlier_erasures(store, id).await?;
     let selector = KeySelector::Person(stakeholder_stream(id));
+    // Before destroying anything (so that a failure here destroys nothing): the keys of theirs
+    // destroyed already, by an attempt that stopped before recording the erasure or by
+    // retention (announced then).
+    let (before, announced) = if earlier.is_empty() {
+        let before = store.destroyed_data_keys(&selector).await.map_err(store_error)?;
+        let announced =
+            if before.is_empty() { BTreeSet::new() } else { retention_announced(store).await? };
+        (before, announced)
+    } else {
+        (vec![], BTreeSet::new())
+    };
     let mut destroyed =
         store.destroy_data_keys(&selector, erasure.reason.as_str()).await.map_err(store_error)?;
     if earlier.is_empty() {
-        // Keys of theirs destroyed before this request: by an attempt that stopped before
-        // recording the erasure, or by retention (announced then).
-        let all = store.destroyed_data_keys(&selector).await.map_err(store_error)?;
-        if all.len() > destroyed.len() {
-            destroyed = first_erasure_keys(destroyed, all, &retention_announced(store).await?);
-        }
+        destroyed = first_erasure_keys(destroyed, before, &announced);
     }
     let Some(event) =
         announcement(!earlier.is_empty(), id, destroyed, &erasure.reason, &cx.who.subject)
@@ -128,7 +134,8 @@ pub async fn erase_personal_data(cx: Context<State, Admins>, body: Body<ErasureB
     Ok(HttpResponse::Ok().json(view(&first)?))
 }
 
-/// Every key retention announced it erased.
+/// Every key retention announced it erased (an event that does not decode is passed over, as
+/// the retention schedule passes it over).
 async fn retention_announced(store: &Store) -> Result<BTreeSet<String>, ApiError> {
     let filter = Filter::categories([PrivacyEvent::CATEGORY]).with_types(["retention-erased"]);
     let mut keys = BTreeSet::new();
@@ -138,9 +145,12 @@ async fn retention_announced(store: &Store) -> Result<BTreeSet<String>, ApiError
         let Some(last) = page.last() else { return Ok(keys) };
         after = last.position;
         for event in &page {
-            let erased: RetentionErased = serde_json::from_value(event.data.clone())
-                .map_err(|e| ApiError::internal(format!("a retention-erased event: {e}")))?;
-            keys.extend(erased.keys);
+            match serde_json::from_value::<RetentionErased>(event.data.clone()) {
+                Ok(erased) => keys.extend(erased.keys),
+                Err(e) => {
+                    tracing::warn!(position = event.position, error = %e, "a retention-erased event passed over")
+                }
+            }
         }
     }
 }

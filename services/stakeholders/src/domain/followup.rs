@@ -15,13 +15,13 @@ use events::rules::is_past_due;
 
 use super::{DomainError, not_before, not_in_future};
 
-/// A follow-up, rebuilt from its stream.
 /// Whether a follow-up due on `due_on` is **overdue** on `today`: not `done`, and past its due
 /// date ([`events::rules::is_past_due`]).
 pub fn is_overdue(due_on: NaiveDate, done: bool, today: NaiveDate) -> bool {
     !done && is_past_due(due_on, today)
 }
 
+/// A follow-up, rebuilt from its stream.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FollowUp {
     pub scheduled: Option<FollowUpScheduled>,

@@ -104,19 +104,9 @@ pub(crate) fn not_before(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use events::school::{SchoolEvent, SchoolRegistered, school_stream};
     use events::values::{SchoolId, ShortText};
     use kernel::{Decision, Opened, stream};
-
-    #[test]
-    fn past_due_is_strictly_after_the_due_date() {
-        use events::rules::is_past_due;
-        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
-        assert!(!is_past_due(d("2024-09-03"), d("2024-09-03")));
-        assert!(is_past_due(d("2024-09-03"), d("2024-09-04")));
-        assert!(!is_past_due(d("2024-09-03"), d("2024-09-02")));
-    }
 
     #[test]
     fn openings_know_their_streams() {

@@ -32,9 +32,9 @@ pub fn announcement(
 }
 
 /// The keys the first erasure of a person names: those it destroyed (`destroyed_now`), and of
-/// every key of theirs destroyed (`destroyed`, which holds those too) the ones no announcement
-/// named (`announced`): an earlier attempt destroyed them and stopped before recording the
-/// erasure. Notes keys that retention erased and announced before are not the erasure's.
+/// the keys of theirs destroyed before it (`destroyed`) the ones no announcement named
+/// (`announced`): an earlier attempt destroyed them and stopped before recording the erasure.
+/// Notes keys that retention erased and announced before are not the erasure's.
 pub fn first_erasure_keys(
     destroyed_now: Vec<String>,
     destroyed: Vec<String>,

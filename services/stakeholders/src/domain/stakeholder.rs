@@ -139,11 +139,6 @@ impl EmailClaim {
     }
 }
 
-/// Two addresses are one when they are equal ignoring case.
-fn same_address(a: &Email, b: &Email) -> bool {
-    a.as_str().eq_ignore_ascii_case(b.as_str())
-}
-
 /// `event` on the claim stream of `email`, read at `claim.version`.
 fn on_claim(email: &Email, claim: EmailClaim, event: EmailEvent) -> Opened {
     Opened::new(stream(email_stream(email)), &event).after(claim.version)
@@ -226,7 +221,7 @@ impl Aggregate for Stakeholder {
                 }
                 check_school(&cmd.profile, cmd.school_exists)?;
                 let id = self.stakeholder_id.ok_or(DomainError::UnknownStakeholder)?;
-                let moved = !same_address(&current.email, &cmd.profile.email);
+                let moved = !current.email.is(&cmd.profile.email);
                 let mut claims = Vec::new();
                 if moved {
                     cmd.email.free_for(id)?;

@@ -41,6 +41,10 @@ impl Durations {
     /// Takes back each of `counted` (durations this one was once given, as [`Sum::add`] gave
     /// them), one each; an error, and nothing taken, should one not be here.
     pub fn take_back(&mut self, counted: &Durations) -> Result<(), String> {
+        if counted.0.is_empty() {
+            // Nearly every count: nothing to take back, nothing to copy.
+            return Ok(());
+        }
         let mut left = self.0.clone();
         for h in &counted.0 {
             let at = left.iter().position(|d| d == h).ok_or_else(|| {
