@@ -79,6 +79,7 @@
 //! commits).
 //! Figures against a plain INSERT are in the README (`cargo bench -p eventlog`).
 
+mod batch;
 pub mod error;
 pub mod event;
 pub mod hash;

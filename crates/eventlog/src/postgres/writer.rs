@@ -13,24 +13,23 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use serde_json::Value;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
 use super::{LARGE_BATCH_EVENTS, to_i64};
+use crate::batch::{Batch, Outcomes};
 use crate::error::{Result, StoreError};
 use crate::event::{AppendResult, ExpectedVersion, Metadata, StreamAppend, now_micros};
 use crate::plan::{Known, Plan, Planned};
-use crate::store::raise_head;
+
+pub(super) use crate::batch::Request;
 
 mod one_flight;
 mod two_flight;
 
 use one_flight::{FastConnection, ready_connection, run_fast};
 use two_flight::append_batch;
-
-/// The most events one batch transaction carries.
-const MAX_BATCH_EVENTS: usize = 2000;
 
 /// One-flight batches in flight at once on the writer's connection: one executing, one queued
 /// behind it in PostgreSQL, while the next one forms.
@@ -50,28 +49,13 @@ struct Writer {
     versions: Mutex<HashMap<String, u64>>,
 }
 
-/// One caller's append, waiting for the writer task.
-#[derive(Debug)]
-pub(super) struct Request {
-    appends: Vec<StreamAppend>,
-    reply: oneshot::Sender<Result<Vec<AppendResult>>>,
-}
-
-impl Request {
-    fn events(&self) -> usize {
-        self.appends.iter().map(|a| a.events.len()).sum()
-    }
-}
-
 /// Hands an append to the writer task and waits for its outcome.
 pub(super) async fn append(
     writer: &mpsc::UnboundedSender<Request>,
     appends: Vec<StreamAppend>,
 ) -> Result<Vec<AppendResult>> {
-    let (reply, outcome) = oneshot::channel();
-    writer
-        .send(Request { appends, reply })
-        .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
+    let (request, outcome) = Request::new(appends);
+    writer.send(request).map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
     outcome.await.map_err(|_| StoreError::Unavailable("the writer stopped".into()))?
 }
 
@@ -105,11 +89,20 @@ pub(super) async fn write_loop(
     });
     let lanes = Arc::new(Semaphore::new(PIPELINE_DEPTH));
     let mut connection: Option<FastConnection> = None;
-    while let Some(first) = requests.recv().await {
+    // An append that did not fit the last batch: it starts the next.
+    let mut held: Option<Request> = None;
+    loop {
+        let first = match held.take() {
+            Some(first) => first,
+            None => match requests.recv().await {
+                Some(first) => first,
+                None => return,
+            },
+        };
         let Ok(lane) = lanes.clone().acquire_owned().await else { return };
-        let mut batch = vec![first];
-        gather(&mut batch, &mut requests);
-        let large = batch.iter().map(Request::events).sum::<usize>() > LARGE_BATCH_EVENTS;
+        let mut batch = Batch::new(first);
+        held = gather(&mut batch, &mut requests);
+        let large = batch.events() > LARGE_BATCH_EVENTS;
         if let Some(plan) = (!large).then(|| writer.plan_fast(&batch)).flatten() {
             let head = *writer.head.borrow();
             match ready_connection(&writer.pool, &mut connection, head).await {
@@ -123,20 +116,23 @@ pub(super) async fn write_loop(
         }
         drop(lane);
         let Ok(permit) = writer.slot.clone().acquire_owned().await else { return };
-        gather(&mut batch, &mut requests);
+        if held.is_none() {
+            held = gather(&mut batch, &mut requests);
+        }
         let writer = writer.clone();
         tokio::spawn(async move { writer.run_slow(batch, permit).await });
     }
 }
 
-/// Adds the requests waiting now to `batch`, up to [`MAX_BATCH_EVENTS`].
-fn gather(batch: &mut Vec<Request>, requests: &mut mpsc::UnboundedReceiver<Request>) {
-    let mut events = batch.iter().map(Request::events).sum::<usize>();
-    while events < MAX_BATCH_EVENTS {
-        let Ok(next) = requests.try_recv() else { break };
-        events += next.events();
-        batch.push(next);
+/// Adds the requests waiting now to `batch` while they fit ([`Batch::take`]); returns the
+/// first that did not, which starts the next batch.
+fn gather(batch: &mut Batch, requests: &mut mpsc::UnboundedReceiver<Request>) -> Option<Request> {
+    while batch.is_open() {
+        if let Err(next) = batch.take(requests.try_recv().ok()?) {
+            return Some(next);
+        }
     }
+    None
 }
 
 /// Sends a planned batch as one statement, and spawns the wait for its outcome. The first poll
@@ -146,7 +142,7 @@ async fn send_fast(
     writer: &Arc<Writer>,
     client: Arc<deadpool_postgres::Object>,
     statement: tokio_postgres::Statement,
-    batch: Vec<Request>,
+    batch: Batch,
     plan: FastPlan,
     lane: OwnedSemaphorePermit,
 ) {
@@ -166,17 +162,12 @@ async fn send_fast(
             Ok(Some(first)) => {
                 // The plan numbered the batch from position 1.
                 let offset = first - 1;
-                let mut last = first;
                 for results in outcomes.iter_mut().flatten() {
                     for position in results.iter_mut().flat_map(|r| r.positions.iter_mut()) {
                         *position += offset;
-                        last = last.max(*position);
                     }
                 }
-                raise_head(&writer.head, last);
-                for (request, outcome) in batch.into_iter().zip(outcomes) {
-                    let _ = request.reply.send(outcome);
-                }
+                batch.answer(outcomes, Some(&writer.head));
             }
             refused => {
                 if let Err(e) = refused {
@@ -195,11 +186,11 @@ impl Writer {
     /// new when the append expects no stream), numbering it from position 1. `None` when the
     /// batch must look things up, or would be refused, or is a retry: the two-flight path
     /// decides those against the stored state.
-    fn plan_fast(&self, batch: &[Request]) -> Option<FastPlan> {
+    fn plan_fast(&self, batch: &Batch) -> Option<FastPlan> {
         let mut versions = HashMap::new();
         {
             let known = self.versions.lock().unwrap_or_else(|p| p.into_inner());
-            for append in batch.iter().flat_map(|r| &r.appends) {
+            for append in batch.appends().into_iter().flatten() {
                 let stream = append.stream.as_str();
                 if versions.contains_key(stream) {
                     continue;
@@ -218,7 +209,7 @@ impl Writer {
                 versions.insert(stream.to_owned(), version);
             }
         }
-        let requests: Vec<&[StreamAppend]> = batch.iter().map(|r| r.appends.as_slice()).collect();
+        let requests = batch.appends();
         let known = Known { versions, ..Known::default() };
         let Plan { events, outcomes, versions, recorded_at, .. } =
             Plan::new(&requests, known, now_micros());
@@ -249,7 +240,7 @@ impl Writer {
     }
 
     /// Runs a batch the two-flight way, then remembers the versions it left.
-    async fn run_slow(&self, batch: Vec<Request>, permit: OwnedSemaphorePermit) {
+    async fn run_slow(&self, batch: Batch, permit: OwnedSemaphorePermit) {
         if let Some(versions) = run_requests(&self.pool, &self.head, batch, permit).await {
             self.remember(versions);
         }
@@ -261,16 +252,16 @@ impl Writer {
 async fn run_requests(
     pool: &Pool,
     head: &watch::Sender<u64>,
-    batch: Vec<Request>,
+    batch: Batch,
     slot: OwnedSemaphorePermit,
 ) -> Option<HashMap<String, u64>> {
-    let appends: Vec<&[StreamAppend]> = batch.iter().map(|r| r.appends.as_slice()).collect();
-    let (outcomes, settled) = match append_batch(pool, &appends, Some(slot)).await {
+    let appends = batch.appends();
+    let (outcomes, settled): (Outcomes, _) = match append_batch(pool, &appends, Some(slot)).await {
         Ok(plan) => (plan.outcomes, Some(plan.versions)),
-        // Something in one request broke the whole transaction: run each on its own, so that
-        // only that one fails.
-        Err(_) if batch.len() > 1 => {
-            let mut outcomes = Vec::with_capacity(batch.len());
+        // Something in one request broke the whole transaction: run each on its own, so
+        // that only that one fails.
+        Err(_) if appends.len() > 1 => {
+            let mut outcomes = Vec::with_capacity(appends.len());
             for appends in &appends {
                 outcomes.push(match append_batch(pool, &[appends], None).await {
                     Ok(mut one) => one.outcomes.remove(0),
@@ -281,18 +272,7 @@ async fn run_requests(
         }
         Err(e) => (vec![Err(e)], None),
     };
-    let top = outcomes
-        .iter()
-        .filter_map(|o| o.as_ref().ok())
-        .flat_map(|results| results.iter().map(AppendResult::last_position))
-        .max();
-    if let Some(top) = top {
-        raise_head(head, top);
-    }
-    for (request, outcome) in batch.into_iter().zip(outcomes) {
-        // The caller may have gone; its events are stored all the same (a retry is safe).
-        let _ = request.reply.send(outcome);
-    }
+    batch.answer(outcomes, Some(head));
     settled
 }
 

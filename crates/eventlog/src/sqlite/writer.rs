@@ -8,27 +8,18 @@ use std::sync::{Arc, mpsc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::{oneshot, watch};
 
+use crate::batch::{Batch, Outcomes, Request};
 use crate::error::{Result, StoreError};
 use crate::event::{AppendResult, StreamAppend, now_micros};
 use crate::hash;
 use crate::plan::{Known, Placed, Plan};
-use crate::store::raise_head;
 
 /// What a connection's thread is asked to do: run a function, or append (the writer gathers
 /// the appends waiting into one transaction).
 enum Job {
     Run(Box<dyn FnOnce(&mut Connection) + Send>),
-    Append(AppendRequest),
+    Append(Request),
 }
-
-/// One caller's appends, and where their outcome goes.
-struct AppendRequest {
-    appends: Vec<StreamAppend>,
-    reply: oneshot::Sender<Result<Vec<AppendResult>>>,
-}
-
-/// The most events one append transaction carries.
-const MAX_BATCH_EVENTS: usize = 2000;
 
 /// A thread that owns a connection and runs jobs on it in order.
 #[derive(Debug, Clone)]
@@ -53,7 +44,7 @@ impl Worker {
                     match job {
                         Job::Run(f) => f(&mut conn),
                         Job::Append(first) => {
-                            let mut batch = vec![first];
+                            let mut batch = Batch::new(first);
                             next = gather(&mut batch, &rx);
                             append_batch(&mut conn, batch, head.as_deref());
                         }
@@ -80,25 +71,24 @@ impl Worker {
 
     /// Appends `appends` with whatever else is waiting; their results.
     pub(super) async fn append(&self, appends: Vec<StreamAppend>) -> Result<Vec<AppendResult>> {
-        let (reply, rx) = oneshot::channel();
+        let (request, rx) = Request::new(appends);
         self.jobs
-            .send(Job::Append(AppendRequest { appends, reply }))
+            .send(Job::Append(request))
             .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
         rx.await.map_err(|_| StoreError::Unavailable("the store thread stopped".into()))?
     }
 }
 
-/// Adds the appends waiting now to `batch` while it stays within [`MAX_BATCH_EVENTS`]; returns
-/// the first job it did not add (another kind, or an append that would take the batch past
-/// the limit, such as a card statement), which starts next: it was sent after them.
-fn gather(batch: &mut Vec<AppendRequest>, rx: &mpsc::Receiver<Job>) -> Option<Job> {
-    let count = |r: &AppendRequest| r.appends.iter().map(|a| a.events.len()).sum::<usize>();
-    let mut events: usize = batch.iter().map(count).sum();
-    while let Ok(job) = rx.try_recv() {
-        match job {
-            Job::Append(next) if events + count(&next) <= MAX_BATCH_EVENTS => {
-                events += count(&next);
-                batch.push(next);
+/// Adds the appends waiting now to `batch` while they fit ([`Batch::take`]); returns the first
+/// job it did not add (another kind, or an append that starts the next batch), which runs
+/// next: it was sent after them.
+fn gather(batch: &mut Batch, rx: &mpsc::Receiver<Job>) -> Option<Job> {
+    while batch.is_open() {
+        match rx.try_recv().ok()? {
+            Job::Append(next) => {
+                if let Err(next) = batch.take(next) {
+                    return Some(Job::Append(next));
+                }
             }
             other => return Some(other),
         }
@@ -106,53 +96,30 @@ fn gather(batch: &mut Vec<AppendRequest>, rx: &mpsc::Receiver<Job>) -> Option<Jo
     None
 }
 
-/// Appends a batch of requests in one transaction, raises `head` to what it wrote, and answers
-/// each. Should the transaction fail as a whole (something in one request broke it), each
-/// request runs again on its own, so that only that one fails.
-fn append_batch(
-    conn: &mut Connection,
-    batch: Vec<AppendRequest>,
-    head: Option<&watch::Sender<u64>>,
-) {
-    let requests: Vec<&[StreamAppend]> = batch.iter().map(|r| r.appends.as_slice()).collect();
-    let mut top = 0;
-    let outcomes: Vec<Result<Vec<AppendResult>>> = match append_sync(conn, &requests) {
-        Ok((outcomes, written)) => {
-            top = written;
-            outcomes
-        }
+/// Appends a batch of requests in one transaction and answers each. Should the transaction
+/// fail as a whole (something in one request broke it), each request runs again on its own,
+/// so that only that one fails.
+fn append_batch(conn: &mut Connection, batch: Batch, head: Option<&watch::Sender<u64>>) {
+    let requests = batch.appends();
+    let outcomes: Outcomes = match append_sync(conn, &requests) {
+        Ok(outcomes) => outcomes,
         Err(_) if requests.len() > 1 => requests
             .iter()
-            .map(|one| {
-                let (mut outcomes, written) = append_sync(conn, std::slice::from_ref(one))?;
-                top = top.max(written);
-                outcomes.remove(0)
-            })
+            .map(|one| append_sync(conn, std::slice::from_ref(one))?.remove(0))
             .collect(),
         Err(e) => vec![Err(e)],
     };
-    // Followers learn of the batch even should every caller have gone.
-    if let Some(head) = head {
-        raise_head(head, top);
-    }
-    for (request, outcome) in batch.into_iter().zip(outcomes) {
-        // The caller may have gone; its events are stored all the same (a retry is safe).
-        let _ = request.reply.send(outcome);
-    }
+    batch.answer(outcomes, head);
 }
 
 /// Appends a batch of requests in one transaction: looks up what the planner needs, plans
-/// (each request on its own), and writes what it planned. Returns each request's outcome and
-/// the new head (0 when nothing was written: refusals and retries).
-fn append_sync(
-    conn: &mut Connection,
-    requests: &[&[StreamAppend]],
-) -> Result<(Vec<Result<Vec<AppendResult>>>, u64)> {
+/// (each request on its own), and writes what it planned. Returns each request's outcome.
+fn append_sync(conn: &mut Connection, requests: &[&[StreamAppend]]) -> Result<Outcomes> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let known = known(&tx, requests.iter().flat_map(|r| r.iter()))?;
     let Plan { events, outcomes, head, recorded_at, .. } = Plan::new(requests, known, now_micros());
     if events.is_empty() {
-        return Ok((outcomes, 0));
+        return Ok(outcomes);
     }
     let recorded_text = hash::time_text(&recorded_at);
     {
@@ -182,7 +149,7 @@ fn append_sync(
         params![position, link.as_slice()],
     )?;
     tx.commit()?;
-    Ok((outcomes, position))
+    Ok(outcomes)
 }
 
 /// What the planner needs, read in the append's transaction: where the append's event ids are
