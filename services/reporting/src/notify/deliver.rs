@@ -400,8 +400,7 @@ fn lease_time(lease: Duration) -> TimeDelta {
 
 /// A fraction from -1 to 1.
 fn jitter() -> f64 {
-    let bytes = Uuid::new_v4().as_u128() as u16;
-    f64::from(bytes) / f64::from(u16::MAX) * 2.0 - 1.0
+    fastrand::f64() * 2.0 - 1.0
 }
 
 /// What went wrong with a request that got no answer, in words.

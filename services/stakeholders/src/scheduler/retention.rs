@@ -104,11 +104,7 @@ impl Retention {
             expiring: BTreeSet::new(),
             not_before: None,
             destroyed_elsewhere: BTreeMap::new(),
-            // A UUID v7's last 62 bits are random.
-            grace: GRACE
-                + TimeDelta::seconds(
-                    (Uuid::now_v7().as_u128() as u64 % JITTER.num_seconds() as u64) as i64,
-                ),
+            grace: GRACE + TimeDelta::seconds(fastrand::i64(0..JITTER.num_seconds())),
             unannounced,
         }
     }
