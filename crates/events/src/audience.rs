@@ -94,9 +94,7 @@ impl Audience {
         if !self.may_see_category(category) {
             return Admitted::No;
         }
-        if let Audience::Finance { subject } = self
-            && purchase_owner != Some(subject.as_str())
-        {
+        if !self.reads_purchase_of(purchase_owner) {
             return Admitted::No;
         }
         match self.personal_fields_kept() {
@@ -106,6 +104,16 @@ impl Audience {
                 Admitted::Redacted(data)
             }
             _ => Admitted::Whole,
+        }
+    }
+
+    /// Whether this audience reads a purchase asked for by `owner` (the subject that sent its
+    /// check; `None` when unknown): a finance system reads only its own, staff and
+    /// integrations every one (integrations without personal data).
+    pub fn reads_purchase_of(&self, owner: Option<&str>) -> bool {
+        match self {
+            Audience::Finance { subject } => owner == Some(subject.as_str()),
+            Audience::Staff | Audience::Integration => true,
         }
     }
 
@@ -272,5 +280,16 @@ mod tests {
         }
         assert!(finance.names_actor("finance"));
         assert!(Audience::Integration.names_actor("system"));
+    }
+
+    #[test]
+    fn a_finance_system_reads_only_the_purchases_it_asked_about() {
+        let finance = Audience::Finance { subject: "erp".into() };
+        assert!(finance.reads_purchase_of(Some("erp")));
+        assert!(!finance.reads_purchase_of(Some("other-erp")));
+        assert!(!finance.reads_purchase_of(None), "an unknown owner is not its own");
+        for everyone in [Audience::Staff, Audience::Integration] {
+            assert!(everyone.reads_purchase_of(Some("erp")) && everyone.reads_purchase_of(None));
+        }
     }
 }

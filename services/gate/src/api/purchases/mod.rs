@@ -8,7 +8,7 @@ mod view;
 use super::Secured;
 use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpResponse, get};
-use auth::{Principal, Role};
+use auth::Principal;
 use events::gate::PurchaseStatus;
 use events::values::SchoolId;
 use kernel::ReadModel;
@@ -26,12 +26,6 @@ use super::Readers;
 use crate::app::State;
 use crate::domain::PurchaseError;
 use crate::read_models::{self, ListFilter, ListOrder, PurchaseList, Purchases, Schools};
-
-/// Finance systems see only their own purchases; others see all of them.
-fn may_see(principal: &Principal, submitted_by: &str) -> bool {
-    principal.has_any(&[Role::ItStaff, Role::Auditor, Role::Admin])
-        || principal.subject == submitted_by
-}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -99,9 +93,9 @@ pub async fn list_purchases(
     let (purchases, schools, district) =
         futures::try_join!(view.all::<Purchases>(), view.keyed::<Schools>(), state.district())?;
     let schools = schools.into_iter().collect();
-    let now = state.clock.now();
-    let page =
-        read_models::list(purchases, &schools, &filter, |by| may_see(&who, by), &district.0, now);
+    let (now, audience) = (state.clock.now(), kernel::privacy::audience(&who));
+    let may_see = |by: &str| audience.reads_purchase_of(Some(by));
+    let page = read_models::list(purchases, &schools, &filter, may_see, &district.0, now);
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -109,11 +103,12 @@ pub async fn list_purchases(
 /// 404.
 async fn visible(state: &State, principal: &Principal, id: Uuid) -> Result<Value, ApiError> {
     let ((purchase, records), district) = futures::try_join!(state.purchase(id), state.district())?;
+    let audience = kernel::privacy::audience(principal);
     let submitted_by = purchase.submission.as_ref().map(|s| s.submitted_by.clone());
     match submitted_by {
-        Some(by) if may_see(principal, &by) => {
+        Some(by) if audience.reads_purchase_of(Some(&by)) => {
             let view = view::view(purchase, &records, &district.0, state.clock.now())?;
-            view.shown_to(&kernel::privacy::audience(principal))
+            view.shown_to(&audience)
         }
         _ => Err(PurchaseError::NotFound.into()),
     }
