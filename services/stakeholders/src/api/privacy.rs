@@ -8,7 +8,9 @@
 //! normally) and answers with the erasure recorded first. An attempt that destroyed the keys
 //! but stopped before recording the erasure (the process stopped, the append failed) is
 //! finished by asking again: the erasure is recorded then, naming the keys destroyed before
-//! (not the notes keys retention erased and announced: `first_erasure_keys`).
+//! (not the notes keys retention erased and announced: `first_erasure_keys`). The first
+//! erasure is recorded once (it expects no `privacy-{id}` stream): of requests asking at the
+//! same time, one records it and the others answer with it.
 
 use std::collections::BTreeSet;
 
@@ -16,7 +18,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete};
 use auth::Role;
 use chrono::{DateTime, Utc};
-use eventlog::{ExpectedVersion, Filter, KeySelector, Metadata, NewEvent, RecordedEvent, Store};
+use eventlog::{
+    ExpectedVersion, Filter, KeySelector, Metadata, NewEvent, RecordedEvent, Store, StoreError,
+};
 use events::privacy::{PersonalDataErased, PrivacyEvent, RetentionErased, erasure_stream};
 use events::stakeholders::stakeholder_stream;
 use events::values::LongText;
@@ -65,14 +69,18 @@ pub struct ErasureView {
     pub keys_destroyed: usize,
 }
 
+/// A recorded erasure.
+fn decode(record: &RecordedEvent) -> Result<PersonalDataErased, ApiError> {
+    match PrivacyEvent::from_parts(&record.event_type, &record.data) {
+        Ok(PrivacyEvent::PersonalDataErased(e)) => Ok(e),
+        Ok(_) => Err(ApiError::internal(format!("{} holds another event", record.stream))),
+        Err(e) => Err(ApiError::internal(format!("{}: {e}", record.stream))),
+    }
+}
+
 /// A recorded erasure as the API shows it.
 fn view(record: &RecordedEvent) -> Result<ErasureView, ApiError> {
-    let PrivacyEvent::PersonalDataErased(e) =
-        PrivacyEvent::from_parts(&record.event_type, &record.data)
-            .map_err(|e| ApiError::internal(format!("{}: {e}", record.stream)))?
-    else {
-        return Err(ApiError::internal(format!("{} holds another event", record.stream)));
-    };
+    let e = decode(record)?;
     Ok(ErasureView {
         stakeholder_id: e.stakeholder_id,
         reason: e.reason,
@@ -109,28 +117,30 @@ pub async fn erase_personal_data(cx: Context<State, Admins>, body: Body<ErasureB
     let store = cx.state.commands.store();
     let earlier = earlier_erasures(store, id).await?;
     let selector = KeySelector::Person(stakeholder_stream(id));
-    // Before destroying anything (so that a failure here destroys nothing): the keys of theirs
-    // destroyed already, by an attempt that stopped before recording the erasure or by
-    // retention (announced then).
-    let (before, announced) = if earlier.is_empty() {
-        let before = store.destroyed_data_keys(&selector).await.map_err(store_error)?;
-        let announced =
-            if before.is_empty() { BTreeSet::new() } else { retention_announced(store).await? };
-        (before, announced)
-    } else {
-        (vec![], BTreeSet::new())
-    };
-    let mut destroyed =
+    let destroyed =
         store.destroy_data_keys(&selector, erasure.reason.as_str()).await.map_err(store_error)?;
+    let (meta, by) = (metadata(&cx), cx.who.subject.as_str());
     if earlier.is_empty() {
-        destroyed = first_erasure_keys(destroyed, before, &announced);
+        // The keys of theirs destroyed by others: an attempt that stopped before recording
+        // the erasure, a request asking at the same time, or retention (announced then).
+        let all = store.destroyed_data_keys(&selector).await.map_err(store_error)?;
+        let others: Vec<String> = all.into_iter().filter(|k| !destroyed.contains(k)).collect();
+        let announced =
+            if others.is_empty() { BTreeSet::new() } else { retention_announced(store).await? };
+        let keys = first_erasure_keys(destroyed.clone(), others, &announced);
+        let first = announcement(false, id, keys, &erasure.reason, by);
+        // The first erasure is recorded once: a request that loses the race to another's
+        // records, as one asked again, what it destroyed that the first does not name.
+        if record(store, id, first, ExpectedVersion::NoStream, meta.clone()).await? {
+            return Ok(HttpResponse::Ok().json(view(&first_erasure(store, id).await?)?));
+        }
     }
-    let Some(event) =
-        announcement(!earlier.is_empty(), id, destroyed, &erasure.reason, &cx.who.subject)
-    else {
-        return Ok(HttpResponse::Ok().json(view(&earlier[0])?));
-    };
-    let first = record(store, id, event, metadata(&cx)).await?;
+    let first = first_erasure(store, id).await?;
+    let named = decode(&first)?.keys;
+    let rest = destroyed.into_iter().filter(|k| !named.contains(k)).collect();
+    if let Some(again) = announcement(true, id, rest, &erasure.reason, by) {
+        record(store, id, Some(again), ExpectedVersion::Any, meta).await?;
+    }
     Ok(HttpResponse::Ok().json(view(&first)?))
 }
 
@@ -173,18 +183,27 @@ async fn earlier_erasures(store: &Store, id: Uuid) -> Result<Vec<RecordedEvent>,
     Ok(earlier)
 }
 
-/// Appends the erasure `event` of stakeholder `id` with `meta`, and reads back the erasure
-/// recorded first (another request's, when two came at once).
+/// Appends the erasure `event` of stakeholder `id`, if any, with `meta` and `expected` of
+/// their privacy stream; `false` when another request's erasure took the version expected.
 async fn record(
     store: &Store,
     id: Uuid,
-    event: PersonalDataErased,
+    event: Option<PersonalDataErased>,
+    expected: ExpectedVersion,
     meta: Metadata,
-) -> Result<RecordedEvent, ApiError> {
-    let privacy = stream(erasure_stream(id));
-    let event = PrivacyEvent::from(event);
+) -> Result<bool, ApiError> {
+    let Some(event) = event.map(PrivacyEvent::from) else { return Ok(true) };
     let new = NewEvent::new(event.event_type(), event.to_data(), meta);
-    store.append(&privacy, ExpectedVersion::Any, vec![new]).await.map_err(store_error)?;
-    let recorded = store.read_stream_to_end(&privacy).await.map_err(store_error)?;
-    recorded.into_iter().next().ok_or_else(|| ApiError::internal("the erasure is not there"))
+    match store.append(&stream(erasure_stream(id)), expected, vec![new]).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::WrongExpectedVersion { .. }) => Ok(false),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+/// The erasure of stakeholder `id` recorded first.
+async fn first_erasure(store: &Store, id: Uuid) -> Result<RecordedEvent, ApiError> {
+    let recorded = store.read_stream_to_end(&stream(erasure_stream(id))).await;
+    let first = recorded.map_err(store_error)?.into_iter().next();
+    first.ok_or_else(|| ApiError::internal("the erasure is not there"))
 }

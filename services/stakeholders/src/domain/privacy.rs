@@ -32,9 +32,10 @@ pub fn announcement(
 }
 
 /// The keys the first erasure of a person names: those it destroyed (`destroyed_now`), and of
-/// the keys of theirs destroyed before it (`destroyed`) the ones no announcement named
-/// (`announced`): an earlier attempt destroyed them and stopped before recording the erasure.
-/// Notes keys that retention erased and announced before are not the erasure's.
+/// the keys of theirs destroyed by others (`destroyed`) the ones no announcement named
+/// (`announced`): an earlier attempt destroyed them and stopped before recording the erasure,
+/// or a request asking at the same time did. Notes keys that retention erased and announced
+/// are not the erasure's.
 pub fn first_erasure_keys(
     destroyed_now: Vec<String>,
     destroyed: Vec<String>,

@@ -13,6 +13,7 @@ on_both_backends!(
     erasing_a_person_erases_their_data_everywhere_and_the_log_still_verifies,
     an_erasure_that_stopped_before_its_record_is_recorded_when_asked_again,
     conversation_notes_past_retention_are_erased_once_by_several_instances,
+    erasures_asked_at_once_record_one_erasure,
 );
 
 /// Every event of the log as stored (sealed fields as ciphertext), as one text.
@@ -158,6 +159,29 @@ async fn an_erasure_that_stopped_before_its_record_is_recorded_when_asked_again(
     // Asked once more: that erasure, nothing more.
     assert_eq!(app.delete(Who::Admin, &erase, &reason).await.expect(200).clone(), erased);
     assert_eq!(erasures(&app).await.len(), 1);
+    app.stop().await;
+}
+
+async fn erasures_asked_at_once_record_one_erasure(app: TestApp) {
+    let (_, principal) = app.school_with_principal().await;
+    let mut talk = conversation();
+    talk["notes"] = json!("Her daughter starts kindergarten in May");
+    let talk_path = format!("/v1/stakeholders/{principal}/conversations");
+    app.post(Who::ItStaff, &talk_path, &talk).await.expect(201);
+    // When an admin's double click (and more) asks for the first erasure several times at once.
+    let erase = format!("/v1/stakeholders/{principal}/personal-data");
+    let reason = json!({"reason": "Left the district and asked to be forgotten"});
+    let replies =
+        futures::future::join_all((0..6).map(|_| app.delete(Who::Admin, &erase, &reason))).await;
+    // Then one erasure is recorded, naming both keys, and every answer is that one.
+    let recorded = erasures(&app).await;
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(recorded[0]["keys"].as_array().map(Vec::len), Some(2), "{recorded:?}");
+    let first = replies[0].expect(200).clone();
+    assert_eq!(first["keys_destroyed"], 2, "{first}");
+    for reply in &replies {
+        assert_eq!(reply.expect(200), &first);
+    }
     app.stop().await;
 }
 
