@@ -496,6 +496,10 @@ pub struct FollowUpScheduled {
 pub struct FollowUpDone {
     pub on: NaiveDate,
     pub note: Option<LongText>,
+    /// Whom the follow-up is about: the person whose key seals the `note`. Absent from the
+    /// events recorded before it was added (their notes were not sealed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stakeholder_id: Option<Uuid>,
 }
 
 event_family! {

@@ -37,6 +37,7 @@ pub const RULES: &[SealRule] = &[
     person("spoke-for-it", STAKEHOLDER, &[("about", Mask::Text)]),
     person("wish-recorded", BY_STAKEHOLDER_ID, &[("text", Mask::Text)]),
     person("followup-scheduled", BY_STAKEHOLDER_ID, &[("about", Mask::Text)]),
+    person("followup-done", BY_STAKEHOLDER_ID, &[("note", Mask::Text)]),
     SealRule {
         event_type: "call-logged",
         subject: Subject::Field { prefix: "call", path: &["call_id"] },

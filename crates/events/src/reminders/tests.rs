@@ -183,7 +183,9 @@ fn settled_or_standing_things_get_no_reminders() {
     let district = district();
     let late = t("2024-09-20T15:00:00Z");
     let mut done = follow_up("2024-09-13");
-    done.apply_follow_up(&FollowUpDone { on: day("2024-09-10"), note: None }.into());
+    done.apply_follow_up(
+        &FollowUpDone { on: day("2024-09-10"), note: None, stakeholder_id: None }.into(),
+    );
     let mut kept = promise("2024-09-13", None);
     kept.apply_promise(
         &PromiseKept { evidence: LongText::parse("Fixed").unwrap(), on: day("2024-09-10") }.into(),

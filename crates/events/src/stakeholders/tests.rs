@@ -150,7 +150,12 @@ fn followup_events() -> Vec<FollowUpEvent> {
             due_on: day("2024-10-01"),
         }
         .into(),
-        FollowUpDone { on: day("2024-09-30"), note: Some(long("Going well")) }.into(),
+        FollowUpDone {
+            on: day("2024-09-30"),
+            note: Some(long("Going well")),
+            stakeholder_id: Some(Uuid::from_u128(1)),
+        }
+        .into(),
     ]
 }
 

@@ -103,14 +103,16 @@ impl Aggregate for FollowUp {
                 ]))
             }
             FollowUpCommand::Done(cmd) => {
-                if self.scheduled.is_none() {
+                let Some(scheduled) = &self.scheduled else {
                     return Err(DomainError::UnknownFollowUp);
-                }
+                };
                 if self.done_on.is_some() {
                     return Err(DomainError::FollowUpAlreadyDone);
                 }
                 not_in_future("on", cmd.on, cmd.today)?;
-                Ok(Decision::events(vec![FollowUpDone { on: cmd.on, note: cmd.note }.into()]))
+                let stakeholder_id = Some(scheduled.stakeholder_id);
+                let done = FollowUpDone { on: cmd.on, note: cmd.note, stakeholder_id };
+                Ok(Decision::events(vec![done.into()]))
             }
         }
     }
@@ -185,7 +187,10 @@ mod tests {
     fn done_once() {
         given::<FollowUp>([scheduled()])
             .when(done("2024-10-02"))
-            .then_expect_events(vec![FollowUpDone { on: day("2024-10-02"), note: None }.into()])
+            .then_expect_events(vec![
+                FollowUpDone { on: day("2024-10-02"), note: None, stakeholder_id: Some(WHO) }
+                    .into(),
+            ])
             .then_apply()
             .when(done("2024-10-02"))
             .then_expect_error(DomainError::FollowUpAlreadyDone);
@@ -212,7 +217,7 @@ mod tests {
         assert!(open.is_overdue(day("2024-10-02")));
         let finished = given::<FollowUp>([
             scheduled(),
-            FollowUpDone { on: day("2024-10-05"), note: None }.into(),
+            FollowUpDone { on: day("2024-10-05"), note: None, stakeholder_id: Some(WHO) }.into(),
         ])
         .state()
         .clone();

@@ -381,7 +381,7 @@ pub(crate) fn district() -> Log {
     followup(&mut log, FOLLOWUP_DONE, DANA, "2024-08-04");
     log.write::<FollowUpEvent>(
         followup_stream(FOLLOWUP_DONE),
-        FollowUpDone { on: day("2024-08-02"), note: None },
+        FollowUpDone { on: day("2024-08-02"), note: None, stakeholder_id: None },
     );
     followup(&mut log, FOLLOWUP_SAM, SAM, "2024-08-20");
     // The gate's purchases.

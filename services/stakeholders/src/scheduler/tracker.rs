@@ -177,7 +177,11 @@ mod tests {
         assert_eq!(tracker.followed().next_wake(), Some(t("2024-09-10T14:00:00Z")));
         assert_eq!(tracker.followed().due(t("2024-09-11T14:00:00Z")), vec![thursday, friday]);
 
-        let done = FollowUpEvent::from(FollowUpDone { on: day("2024-09-09"), note: None });
+        let done = FollowUpEvent::from(FollowUpDone {
+            on: day("2024-09-09"),
+            note: None,
+            stakeholder_id: None,
+        });
         tracker.apply(&record(format!("followup-{thursday}"), 2, &done));
         assert_eq!(tracker.followed().counts(), (1, 1), "the one done is forgotten");
         // Seen again (a fresh read, then the subscription): applied once.

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::common::{Calls, TestApp, Who, conversation, today};
 
 /// What only the erased person's records say.
-const SECRETS: [&str; 3] = ["Dana Whitfield", "maker space", "kindergarten"];
+const SECRETS: [&str; 4] = ["Dana Whitfield", "maker space", "kindergarten", "in hospital"];
 
 on_both_backends!(
     erasing_a_person_erases_their_data_everywhere_and_the_log_still_verifies,
@@ -41,7 +41,10 @@ async fn erasing_a_person_erases_their_data_everywhere_and_the_log_still_verifie
     app.converse(&other).await;
     let follow_up = json!({"stakeholder_id": principal, "about": "The maker space budget",
                            "due_on": today()});
-    app.post(Who::ItStaff, "/v1/follow-ups", &follow_up).await.expect(201);
+    let follow_up = app.post(Who::ItStaff, "/v1/follow-ups", &follow_up).await.expect(201).clone();
+    let done = format!("/v1/follow-ups/{}/done", follow_up["followup_id"].as_str().unwrap());
+    let note = json!({"note": "Her husband is in hospital: the budget waits a month"});
+    app.post(Who::ItStaff, &done, &note).await.expect(200);
     let path = format!("/v1/stakeholders/{principal}");
     let before = app.get(Who::ItStaff, &path).await.expect(200).clone();
     let email = before["email"].as_str().unwrap().to_owned();
@@ -87,6 +90,7 @@ async fn erasing_a_person_erases_their_data_everywhere_and_the_log_still_verifie
     assert_eq!(talk["location"], "Her office");
     assert_eq!(after["wishes"][0]["text"], "(erased)");
     assert_eq!(after["follow_ups"][0]["about"], "(erased)");
+    assert_eq!(after["follow_ups"][0]["note"], "(erased)", "{after}");
 
     // Lists and the log read the same; the other person is untouched.
     let everyone = app.get(Who::ItStaff, "/v1/stakeholders").await.expect(200).to_string();
