@@ -2,17 +2,18 @@
 //!
 //! Their data keys are destroyed in the store's key table (every field sealed with them, in
 //! every event of the log, then reads as erased), then `personal-data-erased` is appended on
-//! `privacy-{id}`: every reader forgets the keys it holds and every read model is rebuilt
-//! from the log, where the data now reads `(erased)`. The chain covers the ciphertext, so the
-//! log still verifies. Asked again, it destroys whatever key of theirs was made since (none,
-//! normally) and answers with the erasure recorded first. An attempt that destroyed the keys
-//! but stopped before recording the erasure (the process stopped, the append failed) is
+//! `privacy-{id}`, with `email-released` on the claim of their address (free again, it no
+//! longer leads to them): every reader forgets the keys it holds and every read model is
+//! rebuilt from the log, where the data now reads `(erased)`. The chain covers the ciphertext,
+//! so the log still verifies. Asked again, it destroys whatever key of theirs was made since
+//! (none, normally) and answers with the erasure recorded first. An attempt that destroyed the
+//! keys but stopped before recording the erasure (the process stopped, the append failed) is
 //! finished by asking again: the erasure is recorded then, naming the keys destroyed before
 //! (not the notes keys retention erased and announced: `first_erasure_keys`). The first
 //! erasure is recorded once (it expects no `privacy-{id}` stream): of requests asking at the
 //! same time, one records it and the others answer with it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete};
@@ -20,11 +21,14 @@ use auth::Role;
 use chrono::{DateTime, Utc};
 use eventlog::{
     ExpectedVersion, Filter, KeySelector, Metadata, NewEvent, RecordedEvent, Store, StoreError,
+    StreamAppend, StreamName,
 };
 use events::privacy::{PersonalDataErased, PrivacyEvent, RetentionErased, erasure_stream};
-use events::stakeholders::stakeholder_stream;
+use events::stakeholders::{
+    EMAIL_CATEGORY, EmailEvent, EmailReleased, email_holder, stakeholder_stream,
+};
 use events::values::LongText;
-use kernel::http::{Body, Context, FromJson, Reply, Roles, store_error};
+use kernel::http::{self, Body, Context, FromJson, Reply, Roles, store_error};
 use kernel::stream;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -95,7 +99,8 @@ fn view(record: &RecordedEvent) -> Result<ErasureView, ApiError> {
 /// follow-ups about them read `(erased)` everywhere from now on (profiles, lists, reports and
 /// their CSV, the feed, live streams, replays, webhooks), while `GET /v1/audit/verify` still
 /// passes. What they are (a principal of a school) and what happened (a conversation on a
-/// day, a purchase, a call) stay. Cannot be undone.
+/// day, a purchase, a call) stay; their e-mail address is free to register again. Cannot be
+/// undone.
 #[utoipa::path(
     tag = "stakeholders",
     params(("id" = Uuid, Path, description = "The stakeholder id")),
@@ -106,6 +111,7 @@ fn view(record: &RecordedEvent) -> Result<ErasureView, ApiError> {
         (status = 401, body = web::Problem),
         (status = 403, description = "Not an admin", body = web::Problem),
         (status = 404, description = "`unknown-stakeholder`", body = web::Problem),
+        (status = 409, description = "`concurrent-update`: their address changed meanwhile; ask again", body = web::Problem),
         (status = 415, body = web::Problem),
         (status = 422, description = "`validation` (`reason`)", body = web::Problem),
     ),
@@ -131,17 +137,67 @@ pub async fn erase_personal_data(cx: Context<State, Admins>, body: Body<ErasureB
         let first = announcement(false, id, keys, &erasure.reason, by);
         // The first erasure is recorded once: a request that loses the race to another's
         // records, as one asked again, what it destroyed that the first does not name.
-        if record(store, id, first, ExpectedVersion::NoStream, meta.clone()).await? {
-            return Ok(HttpResponse::Ok().json(view(&first_erasure(store, id).await?)?));
+        let claims = claims_held(store, id).await?;
+        if record(store, id, first, ExpectedVersion::NoStream, &claims, meta.clone()).await? {
+            return answer(store, id).await;
         }
     }
-    let first = first_erasure(store, id).await?;
+    // No first erasure here: the request raced a change of their address, not an erasure.
+    let first = first_erasure(store, id).await?.ok_or_else(http::concurrent_update)?;
     let named = decode(&first)?.keys;
     let rest = destroyed.into_iter().filter(|k| !named.contains(k)).collect();
-    if let Some(again) = announcement(true, id, rest, &erasure.reason, by) {
-        record(store, id, Some(again), ExpectedVersion::Any, meta).await?;
+    let again = announcement(true, id, rest, &erasure.reason, by);
+    let claims = claims_held(store, id).await?;
+    if !record(store, id, again, ExpectedVersion::Any, &claims, meta).await? {
+        return Err(http::concurrent_update());
     }
     Ok(HttpResponse::Ok().json(view(&first)?))
+}
+
+/// The answer: the erasure of stakeholder `id` recorded first.
+async fn answer(store: &Store, id: Uuid) -> Reply {
+    let first = first_erasure(store, id).await?;
+    let first = first.ok_or_else(|| ApiError::internal("the erasure is not there"))?;
+    Ok(HttpResponse::Ok().json(view(&first)?))
+}
+
+/// Every event of the log that `filter` selects, a page at a time, to `each`.
+async fn read_every(
+    store: &Store,
+    filter: &Filter,
+    mut each: impl FnMut(&RecordedEvent),
+) -> Result<(), ApiError> {
+    let mut after = 0;
+    loop {
+        let page = store.read_all(after, filter, 1000).await.map_err(store_error)?;
+        let Some(last) = page.last() else { return Ok(()) };
+        after = last.position;
+        page.iter().for_each(&mut each);
+    }
+}
+
+/// The claims on e-mail addresses that stakeholder `id` holds, each with its stream's version:
+/// an erasure releases them, so that the address is free again and no longer leads to the
+/// erased record (`409 email-taken` names the holder).
+async fn claims_held(store: &Store, id: Uuid) -> Result<Vec<(StreamName, u64)>, ApiError> {
+    let mut claims: BTreeMap<String, (Vec<EmailEvent>, u64)> = BTreeMap::new();
+    let mut undecodable = None;
+    read_every(store, &Filter::categories([EMAIL_CATEGORY]), |event| {
+        match kernel::decode::<EmailEvent>(event) {
+            Ok(e) => {
+                let claim = claims.entry(event.stream.to_string()).or_default();
+                claim.0.push(e);
+                claim.1 = event.version;
+            }
+            Err(e) => undecodable = Some(e),
+        }
+    })
+    .await?;
+    if let Some(e) = undecodable {
+        return Err(ApiError::internal(e));
+    }
+    let held = claims.into_iter().filter(|(_, (events, _))| email_holder(events) == Some(id));
+    Ok(held.map(|(name, (_, version))| (stream(name), version)).collect())
 }
 
 /// Every key retention announced it erased (an event that does not decode is passed over, as
@@ -149,20 +205,16 @@ pub async fn erase_personal_data(cx: Context<State, Admins>, body: Body<ErasureB
 async fn retention_announced(store: &Store) -> Result<BTreeSet<String>, ApiError> {
     let filter = Filter::categories([PrivacyEvent::CATEGORY]).with_types(["retention-erased"]);
     let mut keys = BTreeSet::new();
-    let mut after = 0;
-    loop {
-        let page = store.read_all(after, &filter, 1000).await.map_err(store_error)?;
-        let Some(last) = page.last() else { return Ok(keys) };
-        after = last.position;
-        for event in &page {
-            match serde_json::from_value::<RetentionErased>(event.data.clone()) {
-                Ok(erased) => keys.extend(erased.keys),
-                Err(e) => {
-                    tracing::warn!(position = event.position, error = %e, "a retention-erased event passed over")
-                }
+    read_every(store, &filter, |event| {
+        match serde_json::from_value::<RetentionErased>(event.data.clone()) {
+            Ok(erased) => keys.extend(erased.keys),
+            Err(e) => {
+                tracing::warn!(position = event.position, error = %e, "a retention-erased event passed over")
             }
         }
-    }
+    })
+    .await?;
+    Ok(keys)
 }
 
 /// The erasures recorded of stakeholder `id` (none yet, or the first and any since), or 404
@@ -183,27 +235,47 @@ async fn earlier_erasures(store: &Store, id: Uuid) -> Result<Vec<RecordedEvent>,
     Ok(earlier)
 }
 
-/// Appends the erasure `event` of stakeholder `id`, if any, with `meta` and `expected` of
-/// their privacy stream; `false` when another request's erasure took the version expected.
+/// Appends the erasure `event` of stakeholder `id`, if any, with `expected` of their privacy
+/// stream, together with the release of each of the `claims` they hold (at the version read);
+/// `false` when a stream moved meanwhile (another request's erasure, a change of address).
 async fn record(
     store: &Store,
     id: Uuid,
     event: Option<PersonalDataErased>,
     expected: ExpectedVersion,
+    claims: &[(StreamName, u64)],
     meta: Metadata,
 ) -> Result<bool, ApiError> {
-    let Some(event) = event.map(PrivacyEvent::from) else { return Ok(true) };
-    let new = NewEvent::new(event.event_type(), event.to_data(), meta);
-    match store.append(&stream(erasure_stream(id)), expected, vec![new]).await {
+    let new = |event: Value, kind: &str| NewEvent::new(kind, event, meta.clone());
+    let mut appends: Vec<StreamAppend> = event
+        .map(PrivacyEvent::from)
+        .map(|e| {
+            let erased = new(e.to_data(), e.event_type());
+            StreamAppend::new(stream(erasure_stream(id)), expected, vec![erased])
+        })
+        .into_iter()
+        .collect();
+    for (claim, version) in claims {
+        let released = EmailEvent::from(EmailReleased { stakeholder_id: id });
+        let released = new(released.to_data(), released.event_type());
+        appends.push(StreamAppend::new(
+            claim.clone(),
+            ExpectedVersion::Exact(*version),
+            vec![released],
+        ));
+    }
+    if appends.is_empty() {
+        return Ok(true);
+    }
+    match store.append_streams(appends).await {
         Ok(_) => Ok(true),
         Err(StoreError::WrongExpectedVersion { .. }) => Ok(false),
         Err(e) => Err(store_error(e)),
     }
 }
 
-/// The erasure of stakeholder `id` recorded first.
-async fn first_erasure(store: &Store, id: Uuid) -> Result<RecordedEvent, ApiError> {
+/// The erasure of stakeholder `id` recorded first, if any.
+async fn first_erasure(store: &Store, id: Uuid) -> Result<Option<RecordedEvent>, ApiError> {
     let recorded = store.read_stream_to_end(&stream(erasure_stream(id))).await;
-    let first = recorded.map_err(store_error)?.into_iter().next();
-    first.ok_or_else(|| ApiError::internal("the erasure is not there"))
+    Ok(recorded.map_err(store_error)?.into_iter().next())
 }

@@ -4,7 +4,7 @@
 use eventlog::Filter;
 use serde_json::{Value, json};
 
-use crate::common::{Calls, TestApp, Who, conversation, today};
+use crate::common::{Calls, TestApp, Who, conversation, person_body, today};
 
 /// What only the erased person's records say.
 const SECRETS: [&str; 4] = ["Dana Whitfield", "maker space", "kindergarten", "in hospital"];
@@ -108,6 +108,12 @@ async fn erasing_a_person_erases_their_data_everywhere_and_the_log_still_verifie
     // The chain covers the ciphertext: it still verifies.
     let verified = app.store.verify(1, None, &|_| {}).await.unwrap();
     assert!(verified.ok, "{verified:?}");
+
+    // Their address is free again: registering it does not lead back to the erased record.
+    let mut newcomer = person_body("Robin Hale", "teacher", None);
+    newcomer["email"] = json!(email);
+    let newcomer = app.post(Who::ItStaff, "/v1/stakeholders", &newcomer).await.expect(201).clone();
+    assert_ne!(newcomer["stakeholder_id"], json!(principal));
 }
 
 /// The `retention-erased` events of the log, as `(years, keys)`.
