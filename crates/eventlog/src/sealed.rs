@@ -532,6 +532,10 @@ impl EventStore for SealedStore {
         self.inner.save_checkpoint(name, position).await
     }
 
+    async fn advance_checkpoint(&self, name: &str, position: u64) -> Result<()> {
+        self.inner.advance_checkpoint(name, position).await
+    }
+
     async fn apply_projection(
         &self,
         projection: &dyn Projection,

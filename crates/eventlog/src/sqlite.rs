@@ -383,6 +383,11 @@ impl EventStore for SqliteStore {
             .await
     }
 
+    async fn advance_checkpoint(&self, name: &str, position: u64) -> Result<()> {
+        let name = name.to_owned();
+        self.inner.writer.run(move |conn| save_checkpoint_row(conn, &name, position, true)).await
+    }
+
     async fn apply_projection(
         &self,
         projection: &dyn Projection,
@@ -543,11 +548,16 @@ impl EventStore for SqliteStore {
 
 /// Sets the checkpoint `name` to `position` (inserted, or moved), stamped now.
 pub(super) fn upsert_checkpoint(conn: &Connection, name: &str, position: u64) -> Result<()> {
+    save_checkpoint_row(conn, name, position, false)
+}
+
+/// Saves checkpoint `name` at `position`; with `forward`, only over a stored one behind it.
+fn save_checkpoint_row(conn: &Connection, name: &str, position: u64, forward: bool) -> Result<()> {
     conn.execute(
         "INSERT INTO checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3) \
          ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
-         updated_at = excluded.updated_at",
-        params![name, position, hash::time_text(&Utc::now())],
+         updated_at = excluded.updated_at WHERE NOT ?4 OR checkpoints.position < excluded.position",
+        params![name, position, hash::time_text(&Utc::now()), forward],
     )?;
     Ok(())
 }

@@ -152,6 +152,11 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     /// Saves a named consumer's checkpoint.
     async fn save_checkpoint(&self, name: &str, position: u64) -> Result<()>;
 
+    /// Moves a named consumer's checkpoint to `position` only if that is forward of the stored
+    /// one (or none is stored), in one statement: of two consumers acknowledging at once, the
+    /// one further on wins, whichever writes last.
+    async fn advance_checkpoint(&self, name: &str, position: u64) -> Result<()>;
+
     /// Applies events to a projection's documents and moves its checkpoint to the last of them,
     /// in one transaction. Events at or before the stored checkpoint are skipped. Returns the
     /// checkpoint.

@@ -565,6 +565,12 @@ async fn checkpoints_survive_a_restart(h: Harness) {
         vec![2, 3]
     );
     assert!(sub.poll(&*restarted).await.unwrap().is_none());
+
+    // Advancing moves a checkpoint only forward, and starts one.
+    restarted.advance_checkpoint("acked", 5).await.unwrap();
+    restarted.advance_checkpoint("acked", 9).await.unwrap();
+    restarted.advance_checkpoint("acked", 6).await.unwrap();
+    assert_eq!(restarted.checkpoint("acked").await.unwrap(), Some(9));
 }
 
 /// Counts events per stream and per category; fails on an event of type `poison`.

@@ -19,13 +19,20 @@ pub(super) async fn checkpoint(pool: &Pool, name: &str) -> Result<Option<u64>> {
     Ok(row.map(|r| to_u64(r.get(0))))
 }
 
-pub(super) async fn save_checkpoint(pool: &Pool, name: &str, position: u64) -> Result<()> {
+/// Saves checkpoint `name` at `position`; with `forward`, only over a stored one behind it.
+pub(super) async fn save_checkpoint(
+    pool: &Pool,
+    name: &str,
+    position: u64,
+    forward: bool,
+) -> Result<()> {
     let client = pool.get().await?;
     client
         .execute(
             "INSERT INTO checkpoints (name, position) VALUES ($1, $2) \
-             ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
-            &[&name, &to_i64(position)],
+             ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now() \
+             WHERE NOT $3 OR checkpoints.position < EXCLUDED.position",
+            &[&name, &to_i64(position), &forward],
         )
         .await?;
     Ok(())

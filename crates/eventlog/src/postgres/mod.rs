@@ -239,7 +239,11 @@ impl EventStore for PgStore {
     }
 
     async fn save_checkpoint(&self, name: &str, position: u64) -> Result<()> {
-        documents::save_checkpoint(&self.inner.pool, name, position).await
+        documents::save_checkpoint(&self.inner.pool, name, position, false).await
+    }
+
+    async fn advance_checkpoint(&self, name: &str, position: u64) -> Result<()> {
+        documents::save_checkpoint(&self.inner.pool, name, position, true).await
     }
 
     async fn apply_projection(

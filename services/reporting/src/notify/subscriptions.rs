@@ -267,7 +267,7 @@ impl Reporting {
     }
 
     /// Moves the checkpoint of the subscription `name` from `checkpoint` to `sequence`, if that
-    /// is forward.
+    /// is forward, also of what another acknowledgement stored meanwhile.
     async fn acknowledge(
         &self,
         name: &str,
@@ -276,7 +276,8 @@ impl Reporting {
     ) -> Result<(), ApiError> {
         if sequence > checkpoint {
             let store = self.store();
-            store.save_checkpoint(&checkpoint_name(name), sequence).await.map_err(store_error)?;
+            let name = checkpoint_name(name);
+            store.advance_checkpoint(&name, sequence).await.map_err(store_error)?;
         }
         Ok(())
     }

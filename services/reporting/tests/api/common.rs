@@ -444,6 +444,10 @@ impl EventStore for Clocked {
         self.inner.save_checkpoint(name, position).await
     }
 
+    async fn advance_checkpoint(&self, name: &str, position: u64) -> eventlog::Result<()> {
+        self.inner.advance_checkpoint(name, position).await
+    }
+
     async fn apply_projection(
         &self,
         projection: &dyn Projection,
