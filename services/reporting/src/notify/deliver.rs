@@ -349,8 +349,7 @@ impl Worker {
                     .headers()
                     .get("retry-after")
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u32>().ok())
-                    .map(|seconds| TimeDelta::seconds(i64::from(seconds)));
+                    .and_then(|v| asked_to_wait(v, now));
                 out.response_excerpt = excerpt(response).await;
                 if status.is_success() {
                     out.outcome = AttemptOutcome::Delivered;
@@ -396,6 +395,18 @@ fn attempt_time(timeout: Duration) -> TimeDelta {
 
 fn lease_time(lease: Duration) -> TimeDelta {
     TimeDelta::from_std(lease).unwrap_or(TimeDelta::seconds(60))
+}
+
+/// How long a `Retry-After` header `value` asks to wait from `now`: delay-seconds or an
+/// HTTP-date (RFC 9110, section 10.2.3; a date already past asks for no wait). `None` for
+/// anything else.
+fn asked_to_wait(value: &str, now: DateTime<Utc>) -> Option<TimeDelta> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u32>() {
+        return Some(TimeDelta::seconds(i64::from(seconds)));
+    }
+    let at: DateTime<Utc> = httpdate::parse_http_date(value).ok()?.into();
+    Some((at - now).max(TimeDelta::zero()))
 }
 
 /// A fraction from -1 to 1.
@@ -449,5 +460,28 @@ impl Notifier {
         let age = oldest.map_or(0.0, |at| (now - at).num_milliseconds().max(0) as f64 / 1000.0);
         metrics::gauge!("procgate_webhook_oldest_undelivered_seconds", "webhook" => id.to_string())
             .set(age);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_a_retry_after_then_seconds_and_http_dates_are_waits_from_now() {
+        let now: DateTime<Utc> = "2026-12-02T11:59:00Z".parse().unwrap();
+        assert_eq!(asked_to_wait(" 120 ", now), Some(TimeDelta::seconds(120)));
+        let date = "Wed, 02 Dec 2026 12:00:00 GMT";
+        assert_eq!(asked_to_wait(date, now), Some(TimeDelta::seconds(60)));
+        // The obsolete forms a recipient still accepts.
+        let rfc850 = "Wednesday, 02-Dec-26 12:00:00 GMT";
+        assert_eq!(asked_to_wait(rfc850, now), Some(TimeDelta::seconds(60)));
+        assert_eq!(asked_to_wait("Wed Dec  2 12:00:00 2026", now), Some(TimeDelta::seconds(60)));
+        // A date past asks for no wait; anything else asks for nothing.
+        let past = "Tue, 01 Dec 2026 12:00:00 GMT";
+        assert_eq!(asked_to_wait(past, now), Some(TimeDelta::zero()));
+        for junk in ["soon", "-5", "1.5", ""] {
+            assert_eq!(asked_to_wait(junk, now), None, "{junk:?}");
+        }
     }
 }
