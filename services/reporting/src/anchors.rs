@@ -225,20 +225,31 @@ pub(crate) fn spawn_signer(
     interval: Duration,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut last = None;
         loop {
             tokio::time::sleep(interval).await;
-            let Ok(head) = store.head().await else { continue };
-            if head == 0 || last == Some(head) {
-                continue;
-            }
-            match anchor_head(&*store, &key).await {
-                // The anchor is an event itself: the next head to sign is after it.
-                Ok(anchor) => last = Some(anchor.sequence + 1),
-                Err(e) => tracing::warn!(error = %e, "could not anchor the log"),
+            match unanchored(&*store).await {
+                Ok(false) => {}
+                Ok(true) => {
+                    if let Err(e) = anchor_head(&*store, &key).await {
+                        tracing::warn!(error = %e, "could not anchor the log");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not read the log's head to anchor it"),
             }
         }
     })
+}
+
+/// Whether the log moved since it was last anchored: it holds events and the last of them is
+/// not an anchor. An anchor is an event itself, whichever instance signed it: instances that
+/// took another's anchor for the log moving would anchor each other's anchors for ever.
+async fn unanchored(store: &dyn EventStore) -> eventlog::Result<bool> {
+    let head = store.head().await?;
+    if head == 0 {
+        return Ok(false);
+    }
+    let last = store.read_all(head - 1, &eventlog::Filter::all(), 1).await?;
+    Ok(last.first().is_none_or(|e| e.category() != AnchorEvent::CATEGORY))
 }
 
 /// The anchors in the log.
@@ -361,4 +372,32 @@ pub async fn verify_anchors(
     let check =
         check_anchors(&**service.store(), &anchors, &[key.public()]).await.map_err(store_error)?;
     Ok(HttpResponse::Ok().json(check))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eventlog::SqliteStore;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn given_instances_anchoring_then_only_a_log_that_moved_is_anchored_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("events.sqlite3")).await.unwrap();
+        let (one, other) = (AnchorKey::generate().unwrap(), AnchorKey::generate().unwrap());
+        assert!(!unanchored(&store).await.unwrap(), "an empty log");
+        let meta = Metadata::new(Actor::system("test"), "test");
+        let event = || NewEvent::new("school-registered", json!({}), meta.clone());
+        let school = kernel::stream("school-s1");
+        store.append(&school, ExpectedVersion::Any, vec![event()]).await.unwrap();
+        assert!(unanchored(&store).await.unwrap());
+        // An instance anchors it; neither it nor another instance (another key) sees it move.
+        anchor_head(&store, &one).await.unwrap();
+        assert!(!unanchored(&store).await.unwrap());
+        // Until something else happens.
+        store.append(&school, ExpectedVersion::Any, vec![event()]).await.unwrap();
+        assert!(unanchored(&store).await.unwrap());
+        anchor_head(&store, &other).await.unwrap();
+        assert!(!unanchored(&store).await.unwrap());
+    }
 }
