@@ -19,7 +19,7 @@ use events::gate::{
     Decision, IdempotencyEvent, IdempotencyKeyUsed, PurchaseDecided, PurchaseEvent, PurchaseStatus,
     PurchaseSubmitted, Reason, idempotency_key_id,
 };
-use events::values::{Currency, IdempotencyKey, Money};
+use events::values::{Currency, IdempotencyKey, Money, SchoolId};
 use kernel::http::{self, Body, Caller, Reply};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -228,6 +228,14 @@ async fn answer(
 
     let inputs = state.check_inputs(purchase_id, key_id, &school_id).await?;
     if let Some(answer) = earlier_answer(state, &inputs, &hash).await? {
+        // A repeat by `external_ref` under a key not used yet: the key names this purchase
+        // from now on, as it would had it come with the first check.
+        if let (Some(key_id), None) = (key_id, &inputs.key_use) {
+            let used = key_use(key_id, purchase_id, &hash, &meta);
+            if let Err(e) = state.commands.store().append_streams(vec![used]).await {
+                return answer_again(state, e, purchase_id, Some(key_id), &school_id, &hash).await;
+            }
+        }
         return Ok(Answered::Repeat(answer));
     }
     if !inputs.school.registered {
@@ -250,25 +258,37 @@ async fn answer(
     let new_events = decided.iter().map(|e| domain::new_event(e, meta.clone())).collect();
     let stream = domain::purchase_stream(purchase_id);
     let mut appends = vec![StreamAppend::new(stream, ExpectedVersion::NoStream, new_events)];
-    if let Some(key_id) = key_id {
-        let used =
-            IdempotencyEvent::from(IdempotencyKeyUsed { purchase_id, request_hash: hash.clone() });
-        let stream = domain::idempotency_stream(key_id);
-        let event = domain::new_event(&used, meta.clone());
-        appends.push(StreamAppend::new(stream, ExpectedVersion::NoStream, vec![event]));
-    }
+    appends.extend(key_id.map(|key_id| key_use(key_id, purchase_id, &hash, &meta)));
     match state.commands.store().append_streams(appends).await {
         Ok(_) => Ok(Answered::New(CheckAnswer::from_events(&decided)?)),
-        // The same question (or key) at the same moment: answer from what the other stored.
-        Err(StoreError::WrongExpectedVersion { .. }) => {
-            let inputs = state.check_inputs(purchase_id, key_id, &school_id).await?;
-            earlier_answer(state, &inputs, &hash).await?.map(Answered::Repeat).ok_or_else(|| {
-                ApiError::conflict(
-                    "concurrent-update",
-                    "Another check got in the way; send it again.",
-                )
-            })
-        }
-        Err(e) => Err(http::store_error(e)),
+        Err(e) => answer_again(state, e, purchase_id, key_id, &school_id, &hash).await,
     }
+}
+
+/// The append that records idempotency key `key_id`'s use for `purchase_id`: the key's stream,
+/// new.
+fn key_use(key_id: Uuid, purchase_id: Uuid, hash: &str, meta: &Metadata) -> StreamAppend {
+    let used =
+        IdempotencyEvent::from(IdempotencyKeyUsed { purchase_id, request_hash: hash.to_owned() });
+    let event = domain::new_event(&used, meta.clone());
+    StreamAppend::new(domain::idempotency_stream(key_id), ExpectedVersion::NoStream, vec![event])
+}
+
+/// After an append refused with `error`: when another check took the purchase or the key at the
+/// same moment, the answer from what it stored (or a conflict); any other error as it is.
+async fn answer_again(
+    state: &State,
+    error: StoreError,
+    purchase_id: Uuid,
+    key_id: Option<Uuid>,
+    school_id: &SchoolId,
+    hash: &str,
+) -> Result<Answered, ApiError> {
+    let StoreError::WrongExpectedVersion { .. } = error else {
+        return Err(http::store_error(error));
+    };
+    let inputs = state.check_inputs(purchase_id, key_id, school_id).await?;
+    earlier_answer(state, &inputs, hash).await?.map(Answered::Repeat).ok_or_else(|| {
+        ApiError::conflict("concurrent-update", "Another check got in the way; send it again.")
+    })
 }

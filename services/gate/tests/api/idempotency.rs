@@ -101,10 +101,18 @@ async fn the_idempotency_key_header_works_the_same_way(app: TestApp) {
 
     // Without the key, the external_ref still names the same purchase: never a second one.
     assert_eq!(app.check(&body).await.expect(200), &answer);
-    // The same external_ref under another key is the same purchase too.
+    assert_eq!(app.head().await, head);
+    // The same external_ref under another key is the same purchase too, and that key names it
+    // from then on: another question under it conflicts, as under a key that came first.
     let other_key = format!("key-{}", unique_ref());
     assert_eq!(check_with_key(&app, &other_key, &body).await.expect(200), &answer);
-    assert_eq!(app.head().await, head);
+    assert_eq!(check_with_key(&app, &other_key, &body).await.expect(200), &answer);
+    let reply = check_with_key(&app, &other_key, &held_body(&unique_ref())).await;
+    assert_eq!(
+        reply.expect_problem(409, "idempotency-conflict")["purchase_id"],
+        answer["purchase_id"]
+    );
+    assert_eq!(app.head().await, head + 1, "the key's use, recorded once");
     app.stop().await;
 }
 
