@@ -80,8 +80,8 @@ pub const ENTRY_GRACE: TimeDelta = TimeDelta::minutes(5);
 ///
 /// | event | took place |
 /// |---|---|
-/// | `purchase-submitted` | its `requested_at`, else when recorded |
-/// | `purchase-decided` | when the purchase was requested (`requested_at`), else when recorded: a `held` or `advisory` decision flags the purchase from then |
+/// | `purchase-submitted` | its `requested_at` (not after it was recorded), else when recorded |
+/// | `purchase-decided` | when the purchase was requested (`requested_at`, not after it was recorded), else when recorded: a `held` or `advisory` decision flags the purchase from then |
 /// | `call-logged` | its `occurred_at` |
 /// | `waiting-on-requester` | its `since` |
 /// | `alternative-proposed`, `purchase-approved`, `purchase-cancelled` | its `occurred_at`, else when recorded |
@@ -95,8 +95,10 @@ pub fn took_place_at(
     requested_at: Option<DateTime<Utc>>,
 ) -> DateTime<Utc> {
     let stated = match event {
-        PurchaseEvent::Submitted(s) => s.requested_at,
-        PurchaseEvent::Decided(_) => requested_at,
+        // Not after the check arrived: a finance system's clock a few minutes ahead is not a
+        // purchase requested later than the log recorded it.
+        PurchaseEvent::Submitted(s) => s.requested_at.map(|at| at.min(recorded_at)),
+        PurchaseEvent::Decided(_) => requested_at.map(|at| at.min(recorded_at)),
         PurchaseEvent::CallLogged(c) => Some(c.occurred_at),
         PurchaseEvent::WaitingOnRequester(w) => Some(w.since),
         PurchaseEvent::AlternativeProposed(a) => a.occurred_at,

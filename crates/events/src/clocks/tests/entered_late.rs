@@ -69,6 +69,15 @@ fn given_each_event_when_asked_when_it_took_place_then_its_own_time_else_its_rec
     assert_eq!(took_place(&proposed.into(), None), t("2024-09-09T13:10:00Z"));
     let accepted = AlternativeAccepted { alternative_id: Uuid::from_u128(2) };
     assert_eq!(took_place(&accepted.into(), requested_at), recorded);
+    // A check whose clock ran a few minutes ahead was requested when it arrived, not later:
+    // an alternative proposed at once is not before the flag.
+    let ahead = Some(recorded + TimeDelta::minutes(4));
+    let PurchaseEvent::Submitted(mut early) = submitted(PaymentMethod::PCard) else {
+        unreachable!()
+    };
+    early.requested_at = ahead;
+    assert_eq!(took_place(&early.into(), None), recorded);
+    assert_eq!(took_place(&decided(Decision::Held), ahead), recorded);
 }
 
 #[test]
