@@ -5,6 +5,18 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use web::ApiError;
 
+/// A date as the documents write one (`YYYY-MM-DD`, the `date` format's pattern): a year of
+/// four digits. chrono alone also reads a signed year of any length (`+20000-01-03`), which
+/// no document allows and the district's calendar cannot hold.
+pub fn date(s: &str) -> Option<chrono::NaiveDate> {
+    let plain = s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    plain.then(|| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()).flatten()
+}
+
 /// A path segment parsed, or a 400 `invalid-path` problem naming it.
 pub fn path<T, E: std::fmt::Display>(
     name: &str,
@@ -114,7 +126,16 @@ impl Paging {
 
 #[cfg(test)]
 mod tests {
-    use super::Paging;
+    use super::{Paging, date};
+
+    #[test]
+    fn given_a_date_then_only_the_documented_shape_reads() {
+        let day = chrono::NaiveDate::from_ymd_opt(2024, 9, 3);
+        assert_eq!(date("2024-09-03"), day);
+        for bad in ["+20000-01-03", "20000-01-03", "2024-9-3", "2024-02-30", " 2024-09-03", ""] {
+            assert_eq!(date(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn pages() {

@@ -11,7 +11,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use events::stakeholders::{DistrictVision, Phone, PromiseTo, StakeholderRole, WishStatus};
 use events::values::{Email, LongText, SchoolId, ShortText, ThemeId};
-use kernel::http::FromJson;
+use kernel::http::{self, FromJson};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -32,13 +32,13 @@ const MAX_STARS: usize = 100;
 const MAX_CONNECTIONS: usize = 20;
 
 fn date(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| format!("must be a date such as 2024-09-03 (YYYY-MM-DD), not {s:?}"))
+    http::date(s)
+        .ok_or_else(|| format!("must be a date such as 2024-09-03 (YYYY-MM-DD), not {s:?}"))
 }
 
-/// A date of a practice or a round (`YYYY-MM-DD`, as chrono reads it).
+/// A date of a practice or a round (`YYYY-MM-DD`).
 pub(super) fn day(s: &str) -> Result<NaiveDate, String> {
-    s.parse().map_err(|_| format!("must be a date (YYYY-MM-DD), not {s:?}"))
+    http::date(s).ok_or_else(|| format!("must be a date (YYYY-MM-DD), not {s:?}"))
 }
 
 /// An optional string field that is not nullable: absent is `None`; anything else, `null`

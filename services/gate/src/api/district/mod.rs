@@ -16,7 +16,7 @@ use events::district::{District, DistrictSet, SlaTargets};
 use events::school_year::StartMonth;
 use events::values::ShortText;
 use kernel::http::Context;
-use kernel::http::{Body, Caller, Reply, Roles};
+use kernel::http::{self, Body, Caller, Reply, Roles};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use web::ApiError;
@@ -116,9 +116,7 @@ async fn change<R>(cx: &Context<State, R>, command: DistrictCommand) -> Result<D
 }
 
 fn date<R>(cx: &Context<State, R>) -> Result<NaiveDate, ApiError> {
-    cx.path("date", |s| {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| "it must be a date, YYYY-MM-DD")
-    })
+    cx.path("date", |s| http::date(s).ok_or("it must be a date, YYYY-MM-DD"))
 }
 
 /// The district's calendar: time zone, business hours, closures, and its date today.
