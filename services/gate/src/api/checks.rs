@@ -178,9 +178,9 @@ fn idempotency_conflict(purchase_id: Uuid) -> ApiError {
         (status = 400, description = "Malformed JSON or header", body = web::Problem),
         (status = 401, description = "No valid token", body = web::Problem),
         (status = 403, description = "Not a finance system", body = web::Problem),
-        (status = 409, description = "`idempotency-conflict`: the key was used for another request", body = web::Problem),
+        (status = 409, description = "`idempotency-conflict`: the key was used for another request; `concurrent-update`: another check got in the way, send it again", body = web::Problem),
         (status = 415, description = "Not JSON", body = web::Problem),
-        (status = 422, description = "`validation` (see `errors`), `unknown-school`, `currency-mismatch`, `requested-in-future`, `requested-too-long-ago`", body = web::Problem),
+        (status = 422, description = "`validation` (see `errors`), `unknown-school`, `currency-mismatch`, `total-too-large`, `requested-in-future`, `requested-too-long-ago`", body = web::Problem),
         (status = 503, description = "`no-policy`: IT has not set the policy yet", body = web::Problem),
     ),
 )]
