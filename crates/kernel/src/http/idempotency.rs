@@ -244,16 +244,27 @@ pub struct Written {
     pub position: Option<u64>,
     pub created: Vec<Uuid>,
     pub replayed: bool,
+    /// For a repeat, the version the first request left its stream at (its events end
+    /// there): what a handler that answers with what was recorded reads.
+    pub first_version: Option<u64>,
 }
 
 impl Written {
     /// What `run` did, the request creating `created` (the first request's, for a repeat).
     pub fn of<A>(run: Run<A>, created: &[Uuid]) -> Self {
         match run {
-            Run::Done(done) => {
-                Self { position: done.position, created: created.to_vec(), replayed: false }
-            }
-            Run::Repeat(first) => Self { position: None, created: first.created, replayed: true },
+            Run::Done(done) => Self {
+                position: done.position,
+                created: created.to_vec(),
+                replayed: false,
+                first_version: None,
+            },
+            Run::Repeat(first) => Self {
+                position: None,
+                created: first.created,
+                replayed: true,
+                first_version: Some(first.version),
+            },
         }
     }
 

@@ -657,7 +657,8 @@ mod tests {
     #[test]
     fn a_repeated_registration_whose_endpoint_was_deleted_says_so() {
         let id = Uuid::from_u128(1);
-        let written = |replayed| Written { position: None, created: vec![id], replayed };
+        let written =
+            |replayed| Written { position: None, created: vec![id], replayed, first_version: None };
         let gone = || Err(not_found(id));
         let repeat = repeat_of_deleted(gone(), &written(true), id).unwrap_err();
         assert_eq!(repeat.status(), StatusCode::NOT_FOUND);

@@ -4,14 +4,15 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post};
 use chrono::NaiveDate;
-use events::stakeholders::{SpokeForIt, StarsAcknowledged, stakeholder_stream};
+use eventlog::Direction;
+use events::stakeholders::{SpokeForIt, StakeholderEvent, StarsAcknowledged, stakeholder_stream};
 use events::values::{LongText, ShortText};
-use kernel::http::{Body, FromJson, IdempotencyKeyHeader, Reply};
+use kernel::http::{self, Body, FromJson, IdempotencyKeyHeader, Reply, Written};
 use kernel::{Aggregate, stream};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
-use web::Fields;
+use web::{ApiError, Fields};
 
 use super::bodies::{day, not_null};
 use super::{Change, ChangeErrors, Read, ReadErrors, load, run_keyed, time};
@@ -83,7 +84,32 @@ pub async fn acknowledge_stars(cx: Change, body: Body<AcknowledgementBody>) -> R
         Ok(s.handle(ack.command(conversation_id, today))?)
     })
     .await?;
-    Ok(written.respond(StatusCode::CREATED).json(ack.recorded(conversation_id, today)))
+    let fresh = ack.recorded(conversation_id, today);
+    let answer = as_recorded(&cx, id, &written, fresh, |e| match e {
+        StakeholderEvent::StarsAcknowledged(recorded) => Some(recorded),
+        _ => None,
+    });
+    Ok(written.respond(StatusCode::CREATED).json(answer.await?))
+}
+
+/// The answer to a request `written` wrote on stakeholder `id`'s stream: `fresh`, what this
+/// request recorded, or for a repeat what the first one recorded (the stream's event at the
+/// version it left), as `pick` reads it: a default such as today's date may have moved on.
+async fn as_recorded<T>(
+    cx: &Change,
+    id: Uuid,
+    written: &Written,
+    fresh: T,
+    pick: impl FnOnce(StakeholderEvent) -> Option<T>,
+) -> Result<T, ApiError> {
+    let Some(version) = written.first_version else { return Ok(fresh) };
+    let own = stream(stakeholder_stream(id));
+    let store = cx.state.commands.store();
+    let records = store.read_stream(&own, version, Direction::Forwards, 1).await;
+    let first = records.map_err(http::store_error)?.into_iter().next();
+    let event = first.as_ref().map(kernel::decode::<StakeholderEvent>).transpose();
+    let event = event.map_err(ApiError::internal)?;
+    event.and_then(pick).ok_or_else(|| ApiError::internal("a repeat's first event is not there"))
 }
 
 /// Who an advocate spoke to, about what, when.
@@ -153,7 +179,11 @@ pub async fn speak_for_it(cx: Change, body: Body<AdvocacyBody>) -> Reply {
         Ok(s.handle(advocacy.command(to_exists, today))?)
     })
     .await?;
-    Ok(written.respond(StatusCode::CREATED).json(advocacy.recorded(today)))
+    let answer = as_recorded(&cx, id, &written, advocacy.recorded(today), |e| match e {
+        StakeholderEvent::SpokeForIt(recorded) => Some(recorded),
+        _ => None,
+    });
+    Ok(written.respond(StatusCode::CREATED).json(answer.await?))
 }
 
 /// The advocates: who spoke for IT to whom; for each school that has not signed, the signed

@@ -15,6 +15,7 @@ on_both_backends!(
     a_new_address_frees_the_old_one,
     every_creating_request_is_done_once_per_key,
     another_body_under_a_key_is_a_conflict,
+    a_repeat_answers_with_the_day_the_first_recorded,
 );
 
 /// Sends `body` to `path` as IT staff with `Idempotency-Key: key`.
@@ -183,4 +184,32 @@ async fn another_body_under_a_key_is_a_conflict(app: TestApp) {
         .collect();
     assert_eq!(ids.len(), 1, "{replies:#?}");
     app.stop().await;
+}
+
+/// Praise and advocacy without `on` are dated today; sent again under the key the next day,
+/// they answer with the day the first recorded, not the new today.
+async fn a_repeat_answers_with_the_day_the_first_recorded(app: TestApp) {
+    let monday = chrono::Utc::now() + chrono::TimeDelta::days(3);
+    app.clock.set(monday);
+    let (_, principal) = app.school_with_principal().await;
+    let (_, listener) = app.school_with_principal().await;
+    let talk = app.converse(&principal).await;
+    let conversation = talk["conversation"]["conversation_id"].as_str().unwrap();
+    let praise =
+        format!("/v1/stakeholders/{principal}/conversations/{conversation}/acknowledgements");
+    let praise_body = json!({"where": "School Committee"});
+    let advocacy = format!("/v1/stakeholders/{principal}/advocacy");
+    let advocacy_body = json!({"to_stakeholder_id": listener, "about": "Chromebooks in a week"});
+    let (praised, spoke) = (key(), key());
+    let first_praise =
+        post_with_key(&app, &praise, &praised, &praise_body).await.expect(201).clone();
+    let first_word =
+        post_with_key(&app, &advocacy, &spoke, &advocacy_body).await.expect(201).clone();
+    assert_ne!(first_praise["acknowledged_on"], Value::Null, "{first_praise}");
+
+    app.clock.set(monday + chrono::TimeDelta::days(1));
+    let again = post_with_key(&app, &praise, &praised, &praise_body).await;
+    assert_eq!(again.expect(201), &first_praise);
+    let again = post_with_key(&app, &advocacy, &spoke, &advocacy_body).await;
+    assert_eq!(again.expect(201), &first_word);
 }
