@@ -8,6 +8,7 @@
 //! | `statement-{uuid}` ([`statement_stream`]) | [`StatementEvent`] | one imported statement file and what it added |
 //! | `transaction-{uuid}` ([`transaction_stream`]) | [`CardTransactionEvent`] | one card transaction and its reconciliation |
 //! | `reconciliation-district` ([`RECONCILIATION_STREAM`]) | [`ReconciliationEvent`] | how the district matches card transactions with purchase checks |
+//! | `cardmatch-{uuid}` ([`card_match_stream`]) | [`CardMatchEvent`] | which transaction a purchase check is matched with: what makes a check one transaction's, race-free |
 //!
 //! A transaction's id is UUID v5 of its bank reference ([`transaction_id`]), and its stream is
 //! opened with the expected version "no stream": whatever statements carry it, and however
@@ -44,6 +45,8 @@ pub const STATEMENT_CATEGORY: &str = "statement";
 pub const TRANSACTION_CATEGORY: &str = "transaction";
 /// The category of the reconciliation settings' stream.
 pub const RECONCILIATION_CATEGORY: &str = "reconciliation";
+/// The category of the streams of purchase checks' card matches.
+pub const CARD_MATCH_CATEGORY: &str = "cardmatch";
 /// The one stream holding the district's reconciliation settings.
 pub const RECONCILIATION_STREAM: &str = "reconciliation-district";
 
@@ -63,6 +66,11 @@ pub fn statement_stream(id: Uuid) -> String {
 /// The stream of transaction `id`: `transaction-{id}`.
 pub fn transaction_stream(id: Uuid) -> String {
     format!("{TRANSACTION_CATEGORY}-{id}")
+}
+
+/// The stream of the card match of purchase check `purchase_id`: `cardmatch-{purchase_id}`.
+pub fn card_match_stream(purchase_id: Uuid) -> String {
+    format!("{CARD_MATCH_CATEGORY}-{purchase_id}")
 }
 
 /// The id of the transaction the issuer calls `reference`: the same in every statement.
@@ -480,10 +488,62 @@ event_family! {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Card matches of purchase checks
+
+/// A transaction was matched with the purchase check (by the reconciliation or by IT), in the
+/// same append, at the check's match stream's version read ("no stream" for a check never
+/// matched): two transactions cannot take one check, whatever runs at once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CardMatchClaimed {
+    pub transaction_id: Uuid,
+}
+
+/// The transaction's match with the check was undone: the check is free again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CardMatchReleased {
+    pub transaction_id: Uuid,
+}
+
+event_family! {
+    /// The events of a `cardmatch-{uuid}` stream.
+    pub enum CardMatchEvent in "cardmatch" {
+        Claimed(CardMatchClaimed) = "card-match-claimed",
+        Released(CardMatchReleased) = "card-match-released",
+    }
+}
+
+/// The transaction a purchase check is matched with, folded from its match stream: `None`
+/// when none is (never matched, or released).
+pub fn matched_transaction<'a>(
+    events: impl IntoIterator<Item = &'a CardMatchEvent>,
+) -> Option<Uuid> {
+    events.into_iter().fold(None, |holder, event| match event {
+        CardMatchEvent::Claimed(c) => Some(c.transaction_id),
+        CardMatchEvent::Released(r) if holder == Some(r.transaction_id) => None,
+        CardMatchEvent::Released(_) => holder,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing::round_trip;
+
+    #[test]
+    fn given_claims_and_releases_then_the_last_claim_not_released_holds_the_check() {
+        let (one, two) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let claimed = |t| CardMatchEvent::from(CardMatchClaimed { transaction_id: t });
+        let released = |t| CardMatchEvent::from(CardMatchReleased { transaction_id: t });
+        assert_eq!(matched_transaction(&[]), None);
+        assert_eq!(matched_transaction(&[claimed(one)]), Some(one));
+        assert_eq!(matched_transaction(&[claimed(one), released(one)]), None);
+        // A release of another transaction's match (one recorded before checks were claimed)
+        // leaves the holder.
+        assert_eq!(matched_transaction(&[claimed(one), released(two)]), Some(one));
+        assert_eq!(matched_transaction(&[claimed(one), released(one), claimed(two)]), Some(two));
+        round_trip(vec![claimed(one), released(one)]);
+    }
 
     fn recorded(technology: Option<TechnologyReason>, credit: bool) -> CardTransactionRecorded {
         CardTransactionRecorded {

@@ -171,6 +171,7 @@ pub fn event_schemas() -> Vec<EventSchema> {
         card::StatementEvent::event_schemas(),
         card::CardTransactionEvent::event_schemas(),
         card::ReconciliationEvent::event_schemas(),
+        card::CardMatchEvent::event_schemas(),
         district::DistrictEvent::event_schemas(),
         clocks::SlaEvent::event_schemas(),
         reminders::ReminderEvent::event_schemas(),

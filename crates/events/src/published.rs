@@ -9,7 +9,9 @@ use serde_json::Value;
 
 use crate::DecodeError;
 use crate::anchors::AnchorEvent;
-use crate::card::{CardEvent, CardTransactionEvent, ReconciliationEvent, StatementEvent};
+use crate::card::{
+    CardEvent, CardMatchEvent, CardTransactionEvent, ReconciliationEvent, StatementEvent,
+};
 use crate::clocks::SlaEvent;
 use crate::district::DistrictEvent;
 use crate::gate::{IdempotencyEvent, PurchaseEvent, StandardsEvent};
@@ -39,6 +41,7 @@ pub enum Published {
     Statement(StatementEvent),
     CardTransaction(CardTransactionEvent),
     Reconciliation(ReconciliationEvent),
+    CardMatch(CardMatchEvent),
     District(DistrictEvent),
     Sla(SlaEvent),
     Reminder(ReminderEvent),
@@ -68,6 +71,7 @@ impl Published {
         StatementEvent::CATEGORY,
         CardTransactionEvent::CATEGORY,
         ReconciliationEvent::CATEGORY,
+        CardMatchEvent::CATEGORY,
         DistrictEvent::CATEGORY,
         SlaEvent::CATEGORY,
         ReminderEvent::CATEGORY,
@@ -113,6 +117,9 @@ impl Published {
             ReconciliationEvent::CATEGORY => {
                 Self::Reconciliation(ReconciliationEvent::from_parts(event_type, data)?)
             }
+            CardMatchEvent::CATEGORY => {
+                Self::CardMatch(CardMatchEvent::from_parts(event_type, data)?)
+            }
             WebhookEvent::CATEGORY => Self::Webhook(WebhookEvent::from_parts(event_type, data)?),
             SubscriptionEvent::CATEGORY => {
                 Self::Subscription(SubscriptionEvent::from_parts(event_type, data)?)
@@ -147,6 +154,7 @@ impl Published {
             Self::Statement(e) => e.event_type(),
             Self::CardTransaction(e) => e.event_type(),
             Self::Reconciliation(e) => e.event_type(),
+            Self::CardMatch(e) => e.event_type(),
             Self::Webhook(e) => e.event_type(),
             Self::Subscription(e) => e.event_type(),
             Self::Mail(e) => e.event_type(),
@@ -182,6 +190,6 @@ mod tests {
             Published::decode("weather", "rain", &Value::Null),
             Err(DecodeError::UnknownCategory { .. })
         ));
-        assert_eq!(Published::CATEGORIES.len(), 24);
+        assert_eq!(Published::CATEGORIES.len(), 25);
     }
 }

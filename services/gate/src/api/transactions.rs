@@ -7,11 +7,15 @@ use super::{Change, ItemErrors, Secured};
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpResponse, get, post};
-use events::card::transaction_stream;
+use eventlog::{RecordedEvent, StreamName};
+use events::card::{
+    CardMatchClaimed, CardMatchEvent, CardMatchReleased, CardTransactionEvent, card_match_stream,
+    matched_transaction, transaction_stream,
+};
 use events::gate::PurchaseEvent;
 use events::values::SchoolId;
 use kernel::http::{self, Body, Caller, IdempotencyKeyHeader, OptionalBody, Reply, Written};
-use kernel::{Aggregate, ReadModel, stream};
+use kernel::{Aggregate, Decision, Opened, ReadModel, decode, stream};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::IntoParams;
@@ -134,22 +138,38 @@ pub async fn get_card_transaction(
 async fn act(
     (cx, body): (&Change, &Value),
     id: Uuid,
-    lookups: &[eventlog::StreamName],
+    lookups: &[StreamName],
     status: StatusCode,
-    command: impl Fn(
-        &CardTransaction,
-        &[Vec<eventlog::RecordedEvent>],
-    ) -> Result<TransactionCommand, ApiError>,
+    decide: impl Fn(&CardTransaction, &[Vec<RecordedEvent>]) -> Result<Decided, ApiError>,
 ) -> Reply {
     let (state, once, meta) = (&cx.state, cx.idempotency(body)?, cx.metadata("gate"));
     let own = stream(transaction_stream(id));
-    let run = state
-        .commands
-        .run_idempotent(&meta, once.as_ref(), &[], own, lookups, |t: &CardTransaction, found| {
-            Ok(t.handle(command(t, found)?)?)
-        })
-        .await?;
+    let run =
+        state.commands.run_idempotent(&meta, once.as_ref(), &[], own, lookups, decide).await?;
     Ok(Written::of(run, &[]).respond(status).json(transaction(state, id).await?))
+}
+
+/// What a command on a transaction decided.
+type Decided = Decision<CardTransactionEvent>;
+
+/// Which transaction holds the match of a purchase check, by its match stream's `records`,
+/// and the version read.
+fn match_claim(records: &[RecordedEvent]) -> Result<(Option<Uuid>, u64), ApiError> {
+    let events: Vec<CardMatchEvent> = records
+        .iter()
+        .map(decode::<CardMatchEvent>)
+        .collect::<Result<_, _>>()
+        .map_err(ApiError::internal)?;
+    Ok((matched_transaction(&events), records.last().map_or(0, |r| r.version)))
+}
+
+/// `decided`, telling purchase `purchase_id`'s match stream (read at `version`) `event` in the
+/// same append, when it changes the transaction at all.
+fn with_claim(decided: Decided, purchase_id: Uuid, version: u64, event: CardMatchEvent) -> Decided {
+    if decided.is_empty() {
+        return decided;
+    }
+    decided.opening(Opened::new(stream(card_match_stream(purchase_id)), &event).after(version))
 }
 
 /// Confirm the purchase check a transaction was matched with.
@@ -167,7 +187,7 @@ async fn act(
 #[post("/v1/card-transactions/{id}/confirm")]
 pub async fn confirm_match(cx: Change) -> Reply {
     let id = cx.path_id("id")?;
-    let confirm = |_: &CardTransaction, _: &[_]| Ok(TransactionCommand::Confirm);
+    let confirm = |t: &CardTransaction, _: &[_]| Ok(t.handle(TransactionCommand::Confirm)?);
     act((&cx, &Value::Null), id, &[], StatusCode::OK, confirm).await
 }
 
@@ -187,8 +207,20 @@ pub async fn confirm_match(cx: Change) -> Reply {
 pub async fn undo_match(cx: Change, body: Body<UndoBody>) -> Reply {
     let id = cx.path_id("id")?;
     let reason = body.parse()?.reason;
-    act((&cx, body.json()), id, &[], StatusCode::OK, |_, _| {
-        Ok(TransactionCommand::Undo { reason: reason.clone() })
+    // The check it is matched with is released in the same append.
+    let matched = transaction(&cx.state, id).await?.matched.map(|m| m.purchase_id);
+    let claims: Vec<_> = matched.iter().map(|p| stream(card_match_stream(*p))).collect();
+    act((&cx, body.json()), id, &claims, StatusCode::OK, |t, found| {
+        let undone = t.handle(TransactionCommand::Undo { reason: reason.clone() })?;
+        // Matched with another check since it was read: its match stream was not read.
+        if t.purchase_id() != matched {
+            return Err(http::concurrent_update());
+        }
+        let (Some(purchase_id), Some(records)) = (matched, found.first()) else {
+            return Ok(undone);
+        };
+        let released = CardMatchReleased { transaction_id: id };
+        Ok(with_claim(undone, purchase_id, match_claim(records)?.1, released.into()))
     })
     .await
 }
@@ -212,10 +244,16 @@ pub async fn choose_match(cx: Change, body: Body<ChooseBody>) -> Reply {
     let purchase_id = body.parse()?.purchase_id;
     let (_, district) =
         futures::try_join!(not_matched_elsewhere(&cx.state, purchase_id, id), cx.state.district())?;
-    let purchase = domain::purchase_stream(purchase_id);
-    act((&cx, body.json()), id, &[purchase], StatusCode::OK, |_, found| {
+    let lookups = [domain::purchase_stream(purchase_id), stream(card_match_stream(purchase_id))];
+    act((&cx, body.json()), id, &lookups, StatusCode::OK, |t, found| {
         let (purchase, calendar) = (chosen(&found[0])?, district.0.calendar.clone());
-        Ok(TransactionCommand::Choose { purchase_id, purchase, calendar })
+        let (holder, version) = match_claim(&found[1])?;
+        if let Some(other) = holder.filter(|other| *other != id) {
+            return Err(already_matched(purchase_id, other));
+        }
+        let decided = t.handle(TransactionCommand::Choose { purchase_id, purchase, calendar })?;
+        let claimed = CardMatchClaimed { transaction_id: id };
+        Ok(with_claim(decided, purchase_id, version, claimed.into()))
     })
     .await
 }
@@ -226,14 +264,17 @@ async fn not_matched_elsewhere(state: &State, purchase_id: Uuid, id: Uuid) -> Re
     state.read_models.caught_up(&[CardPurchases::NAME]).await?;
     let claimed = state.read_models.view().one::<CardPurchases>(&purchase_id.to_string()).await?;
     match claimed.and_then(|c| c.matched_by).filter(|by| *by != id) {
-        Some(by) => Err(ApiError::conflict(
-            "purchase-already-matched",
-            format!(
-                "Purchase {purchase_id} is matched with card transaction {by}; undo that first."
-            ),
-        )),
+        Some(by) => Err(already_matched(purchase_id, by)),
         None => Ok(()),
     }
+}
+
+/// 409 `purchase-already-matched`: purchase `purchase_id` is transaction `by`'s.
+fn already_matched(purchase_id: Uuid, by: Uuid) -> ApiError {
+    ApiError::conflict(
+        "purchase-already-matched",
+        format!("Purchase {purchase_id} is matched with card transaction {by}; undo that first."),
+    )
 }
 
 /// The purchase check a purchase's stream begins with; `None` when there is no purchase.
@@ -270,14 +311,14 @@ pub async fn log_outreach(cx: Change, body: OptionalBody<OutreachBody>) -> Reply
     let outreach_id = Uuid::now_v7();
     // The service's clock, as every other handler reads it (a test's, when it sets one).
     let now = cx.state.clock.now();
-    act((&cx, body.json()), id, &[], StatusCode::CREATED, |_, _| {
-        Ok(TransactionCommand::LogOutreach(LogOutreach {
+    act((&cx, body.json()), id, &[], StatusCode::CREATED, |t, _| {
+        Ok(t.handle(TransactionCommand::LogOutreach(LogOutreach {
             outreach_id,
             holder_reached: outreach.holder_reached,
             notes: outreach.notes.clone(),
             occurred_at: outreach.occurred_at.unwrap_or(now),
             now,
-        }))
+        }))?)
     })
     .await
 }

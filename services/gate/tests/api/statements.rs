@@ -77,6 +77,7 @@ on_both_backends!(
     unchecked_technology_is_in_it_s_outreach_queue,
     outreach_logged_without_a_time_took_place_by_the_gate_s_clock,
     a_card_paid_check_is_matched_and_it_can_undo_and_choose,
+    statements_imported_at_once_match_a_check_once,
     an_evening_check_is_matched_with_a_transaction_of_the_district_s_day,
     the_reconciliation_settings_are_replaced_whole,
     every_profile_imports_its_sample,
@@ -318,6 +319,45 @@ async fn a_card_paid_check_is_matched_and_it_can_undo_and_choose(app: TestApp) {
         )
         .await;
     taken.expect_problem(409, "purchase-already-matched");
+
+    // Two of IT choosing the check for two transactions at the same moment: one gets it.
+    app.post(Who::ItStaff, &at("undo-match"), &reason).await.expect(200);
+    let open = app.transactions(&format!("status=unchecked_technology&school_id={UNGATED}")).await;
+    let paths: Vec<String> = open
+        .iter()
+        .map(|t| format!("/v1/card-transactions/{}/match", t["transaction_id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(paths.len(), 2, "the Apple and Geek Squad transactions");
+    let choice = json!({"purchase_id": purchase});
+    let replies =
+        futures::future::join_all(paths.iter().map(|p| app.post(Who::ItStaff, p, &choice))).await;
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    let lost = replies.iter().find(|r| r.status != 200).unwrap();
+    lost.expect_problem(409, "purchase-already-matched");
+    assert_eq!(app.transactions("status=matched").await.len(), 1);
+}
+
+async fn statements_imported_at_once_match_a_check_once(app: TestApp) {
+    app.seed_cards().await;
+    let purchase = app.submit(&apple_check(&unique_ref()), "advisory").await;
+    // Two statements, each with its own transaction that fits the one open check.
+    let today = chrono::Utc::now().format("%Y-%m-%d");
+    let file = |reference: &str| {
+        format!(
+            "reference,transaction_date,posted_on,card_last4,merchant,mcc,amount,currency\n\
+             {reference},{today},{today},0042,APPLE.COM/US,5734,329.00,USD\n"
+        )
+    };
+    let (one, two) = (file("24692165009000000000001"), file("24692165009000000000002"));
+    let (one, two) = futures::join!(app.statement("", &one), app.statement("", &two));
+    let matched: Vec<u64> =
+        [one.expect(201), two.expect(201)].iter().map(|a| a["matched"].as_u64().unwrap()).collect();
+    assert_eq!(matched.iter().sum::<u64>(), 1, "{matched:?}");
+    let transactions = app.transactions("status=matched").await;
+    assert_eq!(transactions.len(), 1);
+    assert_eq!(transactions[0]["matched"]["purchase_id"], purchase.as_str());
+    assert_eq!(app.transactions("status=unchecked_technology").await.len(), 1);
 }
 
 async fn an_evening_check_is_matched_with_a_transaction_of_the_district_s_day(app: TestApp) {

@@ -7,9 +7,13 @@ use actix_web::HttpResponse;
 use actix_web::http::header;
 
 use eventlog::{ExpectedVersion, Metadata, StoreError, StreamAppend, StreamName};
-use events::card::{CardTransactionRecorded, StatementEvent, statement_stream, transaction_stream};
+use events::card::{
+    CardMatchClaimed, CardMatchEvent, CardTransactionEvent, CardTransactionRecorded,
+    StatementEvent, card_match_stream, matched_transaction, statement_stream, transaction_stream,
+};
 use kernel::http;
 use kernel::{RETRIES, ReadModel, decode, new_event, stream};
+use uuid::Uuid;
 use web::ApiError;
 
 use super::StatementAnswer;
@@ -78,7 +82,12 @@ pub(super) async fn record(
         if dry_run || (planned.transactions.is_empty() && file.idempotency_key.is_none()) {
             return Ok(Recorded::NotAppended(answer));
         }
-        match state.store().append_streams(appends(planned, &statement, meta)).await {
+        // Each check matched is claimed in the same append, at its match stream's version:
+        // one another import or IT matched meanwhile makes this look again.
+        let Some(claims) = claims(state, &planned, meta).await? else { continue };
+        let mut appends = appends(planned, &statement, meta);
+        appends.extend(claims);
+        match state.store().append_streams(appends).await {
             Ok(_) => return Ok(Recorded::Appended(answer)),
             // Another import recorded some of these (or used the key) meanwhile: look again.
             Err(StoreError::WrongExpectedVersion { .. }) => continue,
@@ -96,6 +105,43 @@ async fn open_checks(state: &State) -> Result<Vec<CheckRef>, ApiError> {
     let (checks, district) = futures::try_join!(view.all::<CardPurchases>(), state.district())?;
     let calendar = &district.0.calendar;
     Ok(checks.into_iter().filter(|c| c.open()).map(|c| c.check_ref(calendar)).collect())
+}
+
+/// The claims on the checks `planned` matches, each at its match stream's version; `None` when
+/// one of them is matched already (the read model had not caught up with that match yet).
+async fn claims(
+    state: &State,
+    planned: &ImportPlan,
+    meta: &Metadata,
+) -> Result<Option<Vec<StreamAppend>>, ApiError> {
+    let matched: Vec<(Uuid, Uuid)> = planned
+        .transactions
+        .iter()
+        .flat_map(|(id, events)| events.iter().map(move |e| (*id, e)))
+        .filter_map(|(id, event)| match event {
+            CardTransactionEvent::Matched(m) => Some((id, m.purchase_id)),
+            _ => None,
+        })
+        .collect();
+    if matched.is_empty() {
+        return Ok(Some(vec![]));
+    }
+    let streams: Vec<(StreamName, u64)> =
+        matched.iter().map(|(_, p)| (stream(card_match_stream(*p)), 1)).collect();
+    let read = state.store().read_streams(&streams).await.map_err(http::store_error)?;
+    let mut claims = Vec::with_capacity(matched.len());
+    for (((transaction_id, _), (claim, _)), records) in matched.iter().zip(streams).zip(read) {
+        let events: Vec<CardMatchEvent> =
+            records.iter().map(decode).collect::<Result<_, _>>().map_err(ApiError::internal)?;
+        if matched_transaction(&events).is_some() {
+            return Ok(None);
+        }
+        let version = records.last().map_or(0, |r| r.version);
+        let claimed = CardMatchEvent::from(CardMatchClaimed { transaction_id: *transaction_id });
+        let event = new_event(&claimed, meta.clone());
+        claims.push(StreamAppend::new(claim, ExpectedVersion::after(version), vec![event]));
+    }
+    Ok(Some(claims))
 }
 
 /// The plan as appends: the statement's summary first, then each new transaction's stream,
