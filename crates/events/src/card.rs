@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::rules::{Claim, claim_holder};
 use crate::values::{
     BankReference, CardLast4, Currency, Email, IdempotencyKey, LongText, Mcc, Money, SchoolId,
     ShortText,
@@ -518,11 +519,10 @@ event_family! {
 pub fn matched_transaction<'a>(
     events: impl IntoIterator<Item = &'a CardMatchEvent>,
 ) -> Option<Uuid> {
-    events.into_iter().fold(None, |holder, event| match event {
-        CardMatchEvent::Claimed(c) => Some(c.transaction_id),
-        CardMatchEvent::Released(r) if holder == Some(r.transaction_id) => None,
-        CardMatchEvent::Released(_) => holder,
-    })
+    claim_holder(events.into_iter().map(|event| match event {
+        CardMatchEvent::Claimed(c) => Claim::Taken(c.transaction_id),
+        CardMatchEvent::Released(r) => Claim::Released(r.transaction_id),
+    }))
 }
 
 #[cfg(test)]

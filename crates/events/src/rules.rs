@@ -9,6 +9,8 @@
 //!   stakeholders' lists and health, the promises report).
 //! - [`followed_advocacy`]: whether a school's signing followed an advocate's word (the
 //!   stakeholders' advocates report, the adoption report).
+//! - [`claim_holder`]: who holds a claim stream (an e-mail address, a purchase check's card
+//!   match): what keeps one address one person's and one check one transaction's.
 //!
 //! A fold here is a plain value: `Default` is "no events yet", `apply(event, recorded_at)` takes
 //! one event of its stream with the time the log recorded it, and the queries answer from what
@@ -253,6 +255,24 @@ pub fn first_reached(
     }
 }
 
+/// One event of a claim stream: an id took the claim, or released it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    Taken(Uuid),
+    Released(Uuid),
+}
+
+/// Who holds a claim, folded from its stream's `claims` in order: the last id to take it, until
+/// that id releases it (`None`: never taken, or released). A release by any other id changes
+/// nothing: it releases what it no longer holds.
+pub fn claim_holder(claims: impl IntoIterator<Item = Claim>) -> Option<Uuid> {
+    claims.into_iter().fold(None, |holder, claim| match claim {
+        Claim::Taken(id) => Some(id),
+        Claim::Released(id) if holder == Some(id) => None,
+        Claim::Released(_) => holder,
+    })
+}
+
 /// Whether something due on `due_on` and not settled (a promise neither kept nor broken, a
 /// follow-up not done) is **overdue** on `today`: its due date has passed. It is not overdue
 /// *on* its due date. `today` is the district's "today": its date in its time zone.
@@ -283,6 +303,17 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
+
+    #[test]
+    fn given_a_claim_stream_then_the_last_taker_holds_it_until_it_releases_it() {
+        let (one, two) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        assert_eq!(claim_holder([]), None);
+        assert_eq!(claim_holder([Claim::Taken(one)]), Some(one));
+        assert_eq!(claim_holder([Claim::Taken(one), Claim::Released(one)]), None);
+        assert_eq!(claim_holder([Claim::Taken(one), Claim::Released(two)]), Some(one));
+        let again = [Claim::Taken(one), Claim::Released(one), Claim::Taken(two)];
+        assert_eq!(claim_holder(again), Some(two));
+    }
     use crate::gate::{
         AlternativeAccepted, AlternativeProposed, Decision, PersonReached, PurchaseApproved,
         PurchaseCancelled, PurchaseDecided,

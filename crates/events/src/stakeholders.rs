@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::rules::{Claim, claim_holder};
 use crate::values::{
     Email, LongText, SchoolId, ShortText, ThemeId, ValueError, quote, string_schema, string_value,
 };
@@ -523,7 +524,8 @@ pub struct EmailClaimed {
     pub stakeholder_id: Uuid,
 }
 
-/// The stakeholder holding the address changed theirs to another: the address is free again.
+/// The stakeholder holding the address changed theirs to another, or was erased: the address
+/// is free again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct EmailReleased {
     pub stakeholder_id: Uuid,
@@ -542,11 +544,10 @@ event_family! {
 /// Who holds an e-mail address, folded from its claim stream: `None` when nobody does (never
 /// claimed, or released).
 pub fn email_holder<'a>(events: impl IntoIterator<Item = &'a EmailEvent>) -> Option<Uuid> {
-    events.into_iter().fold(None, |holder, event| match event {
-        EmailEvent::Claimed(c) => Some(c.stakeholder_id),
-        EmailEvent::Released(r) if holder == Some(r.stakeholder_id) => None,
-        EmailEvent::Released(_) => holder,
-    })
+    claim_holder(events.into_iter().map(|event| match event {
+        EmailEvent::Claimed(c) => Claim::Taken(c.stakeholder_id),
+        EmailEvent::Released(r) => Claim::Released(r.stakeholder_id),
+    }))
 }
 
 #[cfg(test)]

@@ -154,7 +154,7 @@ type Decided = Decision<CardTransactionEvent>;
 
 /// Which transaction holds the match of a purchase check, by its match stream's `records`,
 /// and the version read.
-fn match_claim(records: &[RecordedEvent]) -> Result<(Option<Uuid>, u64), ApiError> {
+pub(super) fn match_claim(records: &[RecordedEvent]) -> Result<(Option<Uuid>, u64), ApiError> {
     let events: Vec<CardMatchEvent> = records
         .iter()
         .map(decode::<CardMatchEvent>)

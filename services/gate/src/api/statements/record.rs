@@ -9,7 +9,7 @@ use actix_web::http::header;
 use eventlog::{ExpectedVersion, Metadata, StoreError, StreamAppend, StreamName};
 use events::card::{
     CardMatchClaimed, CardMatchEvent, CardTransactionEvent, CardTransactionRecorded,
-    StatementEvent, card_match_stream, matched_transaction, statement_stream, transaction_stream,
+    StatementEvent, card_match_stream, statement_stream, transaction_stream,
 };
 use kernel::http;
 use kernel::{RETRIES, ReadModel, decode, new_event, stream};
@@ -17,6 +17,7 @@ use uuid::Uuid;
 use web::ApiError;
 
 use super::StatementAnswer;
+use crate::api::transactions::match_claim;
 use crate::app::State;
 use crate::domain::matching::CheckRef;
 use crate::domain::statements::{Context, ImportPlan, StatementFile, plan};
@@ -131,12 +132,10 @@ async fn claims(
     let read = state.store().read_streams(&streams).await.map_err(http::store_error)?;
     let mut claims = Vec::with_capacity(matched.len());
     for (((transaction_id, _), (claim, _)), records) in matched.iter().zip(streams).zip(read) {
-        let events: Vec<CardMatchEvent> =
-            records.iter().map(decode).collect::<Result<_, _>>().map_err(ApiError::internal)?;
-        if matched_transaction(&events).is_some() {
+        let (holder, version) = match_claim(&records)?;
+        if holder.is_some() {
             return Ok(None);
         }
-        let version = records.last().map_or(0, |r| r.version);
         let claimed = CardMatchEvent::from(CardMatchClaimed { transaction_id: *transaction_id });
         let event = new_event(&claimed, meta.clone());
         claims.push(StreamAppend::new(claim, ExpectedVersion::after(version), vec![event]));
