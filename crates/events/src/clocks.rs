@@ -95,10 +95,8 @@ pub fn took_place_at(
     requested_at: Option<DateTime<Utc>>,
 ) -> DateTime<Utc> {
     let stated = match event {
-        // Not after the check arrived: a finance system's clock a few minutes ahead is not a
-        // purchase requested later than the log recorded it.
-        PurchaseEvent::Submitted(s) => s.requested_at.map(|at| at.min(recorded_at)),
-        PurchaseEvent::Decided(_) => requested_at.map(|at| at.min(recorded_at)),
+        PurchaseEvent::Submitted(s) => Some(requested(s.requested_at, recorded_at)),
+        PurchaseEvent::Decided(_) => Some(requested(requested_at, recorded_at)),
         PurchaseEvent::CallLogged(c) => Some(c.occurred_at),
         PurchaseEvent::WaitingOnRequester(w) => Some(w.since),
         PurchaseEvent::AlternativeProposed(a) => a.occurred_at,
@@ -107,6 +105,13 @@ pub fn took_place_at(
         PurchaseEvent::AlternativeAccepted(_) => None,
     };
     stated.unwrap_or(recorded_at)
+}
+
+/// When a purchase was requested: its check's `requested_at`, but not after the log recorded
+/// the check (`recorded_at`; a finance system's clock a few minutes ahead does not make a
+/// purchase requested later than it arrived), else when the check was recorded.
+pub fn requested(requested_at: Option<DateTime<Utc>>, recorded_at: DateTime<Utc>) -> DateTime<Utc> {
+    requested_at.map_or(recorded_at, |at| at.min(recorded_at))
 }
 
 /// The namespace of the clock events' ids (UUID v5).

@@ -73,7 +73,7 @@ impl CheckRef {
 
 /// The day a check is dated for matching: the district's day (in `calendar`, its time zone)
 /// when the purchase was asked about, that is when it was requested for a check sent after
-/// the fact, else when the log recorded the check (the instant
+/// the fact, else when the log recorded the check ([`events::clocks::requested`], the instant
 /// [`events::clocks::took_place_at`] gives its submission).
 ///
 /// A statement dates a transaction by the local calendar, so the check is dated by the
@@ -83,7 +83,7 @@ pub fn asked_on(
     recorded_at: DateTime<Utc>,
     calendar: &DistrictCalendar,
 ) -> NaiveDate {
-    calendar.today(requested_at.unwrap_or(recorded_at))
+    calendar.today(events::clocks::requested(requested_at, recorded_at))
 }
 
 impl<'a> From<&'a CardTransactionRecorded> for Charge<'a> {

@@ -412,10 +412,12 @@ mod tests {
         else {
             unreachable!()
         };
-        late.submitted.requested_at = Some(chrono::DateTime::from_naive_utc_and_offset(
+        let requested = chrono::DateTime::from_naive_utc_and_offset(
             transaction_day.and_hms_opt(9, 0, 0).unwrap(),
             chrono::Utc,
-        ));
+        );
+        late.submitted.requested_at = Some(requested);
+        late.recorded_at = requested + chrono::TimeDelta::days(3);
         let purchase_id = Uuid::from_u128(7);
         let purchase = Some(late);
         let how = chosen_how(TransactionCommand::Choose { purchase_id, purchase, calendar });

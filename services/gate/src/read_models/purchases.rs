@@ -62,8 +62,9 @@ pub struct Purchases;
 
 impl ReadModel for Purchases {
     const NAME: &'static str = "gate.purchases";
-    /// 2: `first_reached_at` is the earliest reached call, not the first logged.
-    const VERSION: u64 = 2;
+    /// 2: `first_reached_at` is the earliest reached call, not the first logged. 3: a purchase
+    /// is not requested after the log recorded its check (`events::clocks::requested`).
+    const VERSION: u64 = 3;
     type Doc = PurchaseDoc;
 
     const CATEGORIES: &'static [&'static str] = &[events::gate::PURCHASE_CATEGORY];

@@ -263,8 +263,9 @@ impl ReadModel for Clocks {
     /// 2: keeps the SLA figures by day and school, and the open purchases; reads
     /// `waiting-on-requester`. 3: reads the scheduler's `purchase-sla-breached` (a clock
     /// recorded breached leaves the open ones); drops the purchases resolved without clocks.
-    /// 4: one partition per day clocks started. 5: and per month ([`BY_MONTH`]).
-    const VERSION: u64 = 5;
+    /// 4: one partition per day clocks started. 5: and per month ([`BY_MONTH`]). 6: a purchase
+    /// is not requested after the log recorded its check (`events::clocks::requested`).
+    const VERSION: u64 = 6;
     type Doc = ClockDoc;
 
     fn collections(&self) -> Vec<&'static str> {

@@ -260,8 +260,9 @@ impl ReadModel for Purchases {
     /// [`ADVISORY_BY_DAY`]) and the district; spend by the district's day. 3: one partition
     /// per day the figures count on. 4: the held and advisory purchases' figures by month too
     /// ([`HELD_BY_MONTH`], [`ADVISORY_BY_MONTH`]). 5: the first reached call is the earliest,
-    /// not the first logged, and a held purchase keeps the business time counted to it.
-    const VERSION: u64 = 5;
+    /// not the first logged, and a held purchase keeps the business time counted to it. 6: a
+    /// purchase is not requested after the log recorded its check (`events::clocks::requested`).
+    const VERSION: u64 = 6;
     type Doc = HeldDoc;
 
     fn collections(&self) -> Vec<&'static str> {

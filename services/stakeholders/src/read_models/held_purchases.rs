@@ -114,6 +114,9 @@ pub struct HeldPurchases;
 
 impl ReadModel for HeldPurchases {
     const NAME: &'static str = "stakeholders.held_purchases";
+    /// 2: a purchase is not requested after the log recorded its check
+    /// (`events::clocks::requested`).
+    const VERSION: u64 = 2;
     type Doc = HeldPurchase;
 
     const CATEGORIES: &'static [&'static str] = &[PURCHASE_CATEGORY];
