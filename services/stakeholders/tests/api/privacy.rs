@@ -192,6 +192,26 @@ async fn erasures_asked_at_once_record_one_erasure(app: TestApp) {
     for reply in &replies {
         assert_eq!(reply.expect(200), &first);
     }
+
+    // Given an address still claimed by them (as an erasure before erasures released
+    // addresses left it), when erasing is asked again several times at once, then it is
+    // released once and every answer is the first erasure.
+    let claim = eventlog::StreamName::new(format!("email-{}", uuid::Uuid::new_v4())).unwrap();
+    let claimed = eventlog::NewEvent::new(
+        "email-claimed",
+        json!({"stakeholder_id": principal}),
+        eventlog::Metadata::new(eventlog::Actor::system("test"), "stakeholders"),
+    );
+    app.store.append(&claim, eventlog::ExpectedVersion::NoStream, vec![claimed]).await.unwrap();
+    let replies =
+        futures::future::join_all((0..4).map(|_| app.delete(Who::Admin, &erase, &reason))).await;
+    for reply in &replies {
+        assert_eq!(reply.expect(200), &first);
+    }
+    let stream = app.store.read_stream_to_end(&claim).await.unwrap();
+    let types: Vec<&str> = stream.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["email-claimed", "email-released"]);
+    assert_eq!(erasures(&app).await.len(), 1);
     app.stop().await;
 }
 
