@@ -163,7 +163,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_nothing_was_written_then_the_head_stays() {
+    async fn when_a_retry_answers_old_positions_then_the_head_does_not_go_back() {
         let (only, rx) = request(1);
         let (head, watch) = watch::channel(9);
         Batch::new(only).answer(vec![appended(vec![3])], Some(&head));

@@ -199,7 +199,7 @@ pub async fn confirm_match(cx: Change) -> Reply {
     responses(
         (status = 200, body = TransactionDoc),
         ItemErrors,
-        (status = 409, description = "`not-matched`; `idempotency-conflict`", body = web::Problem),
+        (status = 409, description = "`not-matched`; `idempotency-conflict`; `concurrent-update`: matched with another check meanwhile", body = web::Problem),
         (status = 422, description = "`validation`", body = web::Problem),
     ),
 )]
@@ -207,6 +207,7 @@ pub async fn confirm_match(cx: Change) -> Reply {
 pub async fn undo_match(cx: Change, body: Body<UndoBody>) -> Reply {
     let id = cx.path_id("id")?;
     let reason = body.parse()?.reason;
+    cx.idempotency(body.json())?;
     // The check it is matched with is released in the same append.
     let matched = transaction(&cx.state, id).await?.matched.map(|m| m.purchase_id);
     let claims: Vec<_> = matched.iter().map(|p| stream(card_match_stream(*p))).collect();

@@ -68,9 +68,10 @@ impl ListQuery {
 /// List purchases, oldest first: the held queue is `?status=held`; `?status=held&sort=due`
 /// lists the soonest breach first.
 ///
-/// IT staff, auditors and admins see every purchase; a finance system sees its own. The list
-/// includes every purchase whose check was answered before the request; each held or advisory
-/// one carries its clocks (`sla`) as of the request.
+/// IT staff, auditors and admins see every purchase; a finance system sees its own (a token
+/// that is an integration's too sees every one, without personal data, as in the feed). The
+/// list includes every purchase whose check was answered before the request; each held or
+/// advisory one carries its clocks (`sla`) as of the request.
 #[utoipa::path(
     tag = "purchases",
     params(ListQuery),
