@@ -25,7 +25,9 @@ pub use idempotency::{
 };
 pub use limits::{Cost, RateLimits};
 pub use openapi::{BearerAuth, Secured, document, problem_responses};
-pub use params::{Page, Paging, after, date, limit, offset, path, path_id, query_param};
+pub use params::{
+    Page, Paging, after, date, limit, offset, optional_date, path, path_id, query_param,
+};
 
 use actix_web::HttpRequest;
 use auth::Principal;

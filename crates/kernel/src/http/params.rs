@@ -17,6 +17,19 @@ pub fn date(s: &str) -> Option<chrono::NaiveDate> {
     plain.then(|| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()).flatten()
 }
 
+/// [`date`] for an optional date serde reads (a query parameter):
+/// `#[serde(default, deserialize_with = "kernel::http::optional_date")]`.
+pub fn optional_date<'de, D>(deserializer: D) -> Result<Option<chrono::NaiveDate>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let raw: Option<String> = Option::deserialize(deserializer)?;
+    raw.map(|s| {
+        date(&s).ok_or_else(|| serde::de::Error::custom(format!("a date is YYYY-MM-DD, not {s:?}")))
+    })
+    .transpose()
+}
+
 /// A path segment parsed, or a 400 `invalid-path` problem naming it.
 pub fn path<T, E: std::fmt::Display>(
     name: &str,

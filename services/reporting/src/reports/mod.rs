@@ -238,8 +238,10 @@ pub struct ReportParams {
     #[param(inline)]
     pub format: Option<ReportFormat>,
     /// The first day counted (the district's date, `YYYY-MM-DD`); open when absent.
+    #[serde(default, deserialize_with = "kernel::http::optional_date")]
     pub from: Option<NaiveDate>,
     /// The last day counted (included); open when absent.
+    #[serde(default, deserialize_with = "kernel::http::optional_date")]
     pub to: Option<NaiveDate>,
     /// A school year instead of a range: `2025-26`, or the year it starts in (`2025`).
     #[param(example = "2025-26")]
