@@ -434,7 +434,7 @@ impl FollowUpBody {
 /// How it went (optional).
 #[derive(Debug, ToSchema)]
 pub struct DoneBody {
-    /// When (default: today); not in the future.
+    /// When (default: today); not in the future, nor before the day it was scheduled.
     pub on: Option<NaiveDate>,
     pub note: Option<LongText>,
 }
@@ -448,12 +448,14 @@ impl FromJson for DoneBody {
 }
 
 impl DoneBody {
-    /// The follow-up done, on `today` unless the body dates it.
-    pub fn command(&self, today: NaiveDate) -> FollowUpCommand {
+    /// The follow-up done, on `today` unless the body dates it; it was scheduled on
+    /// `scheduled_on`.
+    pub fn command(&self, today: NaiveDate, scheduled_on: Option<NaiveDate>) -> FollowUpCommand {
         FollowUpCommand::Done(CompleteFollowUp {
             on: self.on.unwrap_or(today),
             note: self.note.clone(),
             today,
+            scheduled_on,
         })
     }
 }

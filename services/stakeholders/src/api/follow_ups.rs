@@ -14,7 +14,7 @@ use web::ApiError;
 use super::bodies::{DoneBody, FollowUpBody};
 use super::{
     Change, ItemErrors, KeyedChangeErrors, KeyedCreateErrors, ListErrors, Read,
-    body_reference_error, created, read_models, registered_stakeholder, run_keyed, today,
+    body_reference_error, created, now, read_models, registered_stakeholder, run_keyed, today,
 };
 use crate::app::State;
 use crate::domain::DomainError;
@@ -122,7 +122,7 @@ pub async fn schedule_follow_up(cx: Change, body: Body<FollowUpBody>) -> Reply {
         (status = 200, description = "The follow-up now", body = FollowUpView),
         (status = 404, description = "`unknown-follow-up`", body = web::Problem),
         (status = 409, description = "`follow-up-already-done`; `idempotency-conflict`", body = web::Problem),
-        (status = 422, description = "`validation`; `date-in-future` (`on`)", body = web::Problem),
+        (status = 422, description = "`validation`; `date-in-future`, `date-too-early` (`on`)", body = web::Problem),
         KeyedChangeErrors,
     ),
 )]
@@ -131,10 +131,13 @@ pub async fn complete_follow_up(cx: Change, body: OptionalBody<DoneBody>) -> Rep
     let id = cx.path_id("id")?;
     let done = body.parse()?;
     let once = cx.idempotency(body.json())?;
-    let today = today(&cx.state).await?;
+    let district = cx.state.district.now(cx.state.commands.store()).await?;
+    let today = district.today(now(&cx.state));
     let own = stream(followup_stream(id));
-    let written =
-        run_keyed(&cx, once, &[], own, &[], |f: &FollowUp, _| Ok(f.handle(done.command(today))?))
-            .await?;
+    let written = run_keyed(&cx, once, &[], own, &[], |f: &FollowUp, _| {
+        let scheduled_on = f.scheduled_at.map(|at| district.today(at));
+        Ok(f.handle(done.command(today, scheduled_on))?)
+    })
+    .await?;
     Ok(written.respond(StatusCode::OK).json(follow_up(&cx.state, id, written.position).await?))
 }

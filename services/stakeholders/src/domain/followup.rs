@@ -5,7 +5,7 @@
 //! - **Overdue** ([`is_overdue`]): its due date has passed and it is not done. The aggregate,
 //!   the read model and relationship health all ask it.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use events::stakeholders::{FollowUpDone, FollowUpEvent, FollowUpScheduled};
 use events::values::LongText;
 use kernel::{Aggregate, At, Decision};
@@ -25,6 +25,8 @@ pub fn is_overdue(due_on: NaiveDate, done: bool, today: NaiveDate) -> bool {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FollowUp {
     pub scheduled: Option<FollowUpScheduled>,
+    /// When the log recorded the scheduling.
+    pub scheduled_at: Option<DateTime<Utc>>,
     pub done_on: Option<NaiveDate>,
 }
 
@@ -53,6 +55,8 @@ pub struct CompleteFollowUp {
     pub note: Option<LongText>,
     /// The district's date now.
     pub today: NaiveDate,
+    /// The district's date when it was scheduled (`None`: unknown): it is not done before.
+    pub scheduled_on: Option<NaiveDate>,
 }
 
 impl FollowUp {
@@ -70,9 +74,12 @@ impl Aggregate for FollowUp {
     type Command = FollowUpCommand;
     type Error = DomainError;
 
-    fn apply(&mut self, event: &FollowUpEvent, _: At) {
+    fn apply(&mut self, event: &FollowUpEvent, at: At) {
         match event {
-            FollowUpEvent::Scheduled(e) => self.scheduled = Some(e.clone()),
+            FollowUpEvent::Scheduled(e) => {
+                self.scheduled = Some(e.clone());
+                self.scheduled_at = Some(at.recorded_at);
+            }
             FollowUpEvent::Done(e) => self.done_on = Some(e.on),
         }
     }
@@ -110,6 +117,10 @@ impl Aggregate for FollowUp {
                     return Err(DomainError::FollowUpAlreadyDone);
                 }
                 not_in_future("on", cmd.on, cmd.today)?;
+                if let Some(scheduled_on) = cmd.scheduled_on {
+                    let because = "a follow-up is done on the day it was scheduled or later";
+                    not_before("on", cmd.on, scheduled_on, because)?;
+                }
                 let stakeholder_id = Some(scheduled.stakeholder_id);
                 let done = FollowUpDone { on: cmd.on, note: cmd.note, stakeholder_id };
                 Ok(Decision::events(vec![done.into()]))
@@ -160,6 +171,7 @@ mod tests {
             on: day(on),
             note: None,
             today: day("2024-10-02"),
+            scheduled_on: Some(day("2024-09-10")),
         })
     }
 
@@ -200,6 +212,17 @@ mod tests {
         given::<FollowUp>([])
             .when(done("2024-10-02"))
             .then_expect_error(DomainError::UnknownFollowUp);
+        // Not before the day it was scheduled (2024-09-10 in `done`).
+        given::<FollowUp>([scheduled()]).when(done("2024-09-10")).then_expect_events(vec![
+            FollowUpDone { on: day("2024-09-10"), note: None, stakeholder_id: Some(WHO) }.into(),
+        ]);
+        given::<FollowUp>([scheduled()]).when(done("2024-09-09")).then_expect_error(
+            DomainError::DateTooEarly {
+                field: "on",
+                earliest: day("2024-09-10"),
+                because: "a follow-up is done on the day it was scheduled or later",
+            },
+        );
     }
 
     #[test]

@@ -289,6 +289,9 @@ async fn wishes_promises_and_follow_ups(app: TestApp) {
     let follow_up = app.follow_up(&id).await;
     let done = format!("/v1/follow-ups/{follow_up}/done");
     post(&app, &done, json!({"on": in_days(1)}), 422, "date-in-future").await;
+    // Not before the day it was scheduled (today).
+    let p = post(&app, &done, json!({"on": in_days(-1)}), 422, "date-too-early").await;
+    assert_eq!(p.body["field"], "on");
     app.post(Who::ItStaff, &done, &json!({})).await.expect(200);
     post(&app, &done, json!({}), 409, "follow-up-already-done").await;
     let unknown = format!("/v1/follow-ups/{}/done", Uuid::now_v7());
