@@ -15,7 +15,7 @@ use uuid::Uuid;
 use web::{ApiError, Fields};
 
 use super::bodies::{day, not_null};
-use super::{Change, ChangeErrors, Read, ReadErrors, load, run_keyed, time};
+use super::{Change, ChangeErrors, Read, ReadErrors, load, now, run_keyed, time};
 use crate::domain::stakeholder::{AcknowledgeStars, SpeakForIt, Stakeholder, StakeholderCommand};
 use crate::queries::advocates::{AdvocatesReport, advocates};
 
@@ -25,7 +25,8 @@ pub struct AcknowledgementBody {
     /// Where: the meeting or the publication (`School Committee, March meeting`).
     #[schema(value_type = ShortText)]
     pub r#where: ShortText,
-    /// The day (default: today, the district's date); not in the future.
+    /// The day (default: today, the district's date); not in the future, nor before the
+    /// conversation.
     #[schema(required = false, nullable = false)]
     pub on: Option<NaiveDate>,
 }
@@ -39,11 +40,16 @@ impl FromJson for AcknowledgementBody {
 }
 
 impl AcknowledgementBody {
-    /// The command to record the praise of the stars of `conversation_id`.
-    fn command(&self, conversation_id: Uuid, today: NaiveDate) -> StakeholderCommand {
-        let place = self.r#where.clone();
-        let on = self.on.unwrap_or(today);
-        StakeholderCommand::AcknowledgeStars(AcknowledgeStars { conversation_id, place, on, today })
+    /// The command to record the praise of the stars of `conversation_id`, held on `held_on`.
+    fn command(
+        &self,
+        conversation_id: Uuid,
+        today: NaiveDate,
+        held_on: Option<NaiveDate>,
+    ) -> StakeholderCommand {
+        let (place, on) = (self.r#where.clone(), self.on.unwrap_or(today));
+        let ack = AcknowledgeStars { conversation_id, place, on, today, held_on };
+        StakeholderCommand::AcknowledgeStars(ack)
     }
 
     /// The praise as recorded: the answer.
@@ -68,7 +74,7 @@ impl AcknowledgementBody {
         (status = 400, description = "`invalid-path`, `malformed-json`, `invalid-header`", body = web::Problem),
         (status = 404, description = "`unknown-stakeholder`; `no-stars-to-acknowledge`: not their conversation, or one without stars", body = web::Problem),
         (status = 409, description = "`idempotency-conflict`", body = web::Problem),
-        (status = 422, description = "`validation`; `date-in-future` (`on`)", body = web::Problem),
+        (status = 422, description = "`validation`; `date-in-future`, `date-too-early` (`on`)", body = web::Problem),
         ChangeErrors,
     ),
 )]
@@ -78,10 +84,12 @@ pub async fn acknowledge_stars(cx: Change, body: Body<AcknowledgementBody>) -> R
     let conversation_id = cx.path_id("conversation_id")?;
     let ack = body.parse()?;
     let once = cx.idempotency(body.json())?;
-    let (_, today) = time(&cx.state).await?;
+    let district = cx.state.district.now(cx.state.commands.store()).await?;
+    let today = district.today(now(&cx.state));
     let own = stream(stakeholder_stream(id));
     let written = run_keyed(&cx, once, &[], own, &[], |s: &Stakeholder, _| {
-        Ok(s.handle(ack.command(conversation_id, today))?)
+        let held_on = s.held_at(conversation_id).map(|at| district.today(at));
+        Ok(s.handle(ack.command(conversation_id, today, held_on))?)
     })
     .await?;
     let fresh = ack.recorded(conversation_id, today);
@@ -215,7 +223,7 @@ mod tests {
         let ack: AcknowledgementBody = parse(json!({"where": "School Committee"}));
         assert_eq!(ack.recorded(id, today).acknowledged_on, today);
         let ack: AcknowledgementBody = parse(json!({"where": "PTA", "on": "2024-09-02"}));
-        let StakeholderCommand::AcknowledgeStars(cmd) = ack.command(id, today) else {
+        let StakeholderCommand::AcknowledgeStars(cmd) = ack.command(id, today, None) else {
             panic!("an acknowledgement")
         };
         assert_eq!((cmd.on, cmd.today), ("2024-09-02".parse().unwrap(), today));

@@ -26,7 +26,7 @@ use events::values::{Email, LongText, SchoolId, ShortText, ThemeId};
 use kernel::{Aggregate, At, Decision, Opened, stream};
 use uuid::Uuid;
 
-use super::{CLOCK_SKEW, DomainError};
+use super::{CLOCK_SKEW, DomainError, not_before};
 
 /// What the register holds about a person.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,8 +62,8 @@ pub struct Stakeholder {
     pub profile: Option<Profile>,
     pub conversations: u32,
     pub last_contact: Option<DateTime<Utc>>,
-    /// The conversations that recorded two stars.
-    pub starred: Vec<Uuid>,
+    /// The conversations that recorded two stars, with when each was held.
+    pub starred: Vec<(Uuid, DateTime<Utc>)>,
 }
 
 /// What can be asked about a stakeholder.
@@ -84,6 +84,8 @@ pub struct AcknowledgeStars {
     pub on: NaiveDate,
     /// The district's date now.
     pub today: NaiveDate,
+    /// The district's date of the conversation (`None`: unknown): the praise is not before.
+    pub held_on: Option<NaiveDate>,
 }
 
 /// `POST /v1/stakeholders/{id}/advocacy`: they spoke for IT to `to`.
@@ -174,6 +176,14 @@ fn check_school(profile: &Profile, school_exists: bool) -> Result<(), DomainErro
     Ok(())
 }
 
+impl Stakeholder {
+    /// When the conversation `conversation_id` that recorded their two stars was held; `None`
+    /// when it is not theirs or recorded none.
+    pub fn held_at(&self, conversation_id: Uuid) -> Option<DateTime<Utc>> {
+        self.starred.iter().find(|(id, _)| *id == conversation_id).map(|(_, at)| *at)
+    }
+}
+
 impl Aggregate for Stakeholder {
     type Event = StakeholderEvent;
     type Command = StakeholderCommand;
@@ -190,7 +200,7 @@ impl Aggregate for Stakeholder {
                 self.conversations += 1;
                 self.last_contact = self.last_contact.max(Some(e.held_at));
                 if e.stars.is_some() {
-                    self.starred.push(e.conversation_id);
+                    self.starred.push((e.conversation_id, e.held_at));
                 }
             }
             StakeholderEvent::StarsAcknowledged(_) | StakeholderEvent::SpokeForIt(_) => {}
@@ -240,11 +250,15 @@ impl Aggregate for Stakeholder {
                 if self.stakeholder_id.is_none() {
                     return Err(DomainError::UnknownStakeholder);
                 }
-                if !self.starred.contains(&cmd.conversation_id) {
+                if self.held_at(cmd.conversation_id).is_none() {
                     return Err(DomainError::NoStarsToAcknowledge);
                 }
                 if cmd.on > cmd.today {
                     return Err(DomainError::DateInFuture { field: "on" });
+                }
+                if let Some(held_on) = cmd.held_on {
+                    let because = "stars are praised on the day of their conversation or later";
+                    not_before("on", cmd.on, held_on, because)?;
                 }
                 let acknowledged = StarsAcknowledged {
                     conversation_id: cmd.conversation_id,

@@ -61,6 +61,8 @@ async fn stars_are_praised_in_public(app: TestApp) {
     let tomorrow = (chrono::Utc::now().date_naive() + chrono::TimeDelta::days(2)).to_string();
     let future = json!({"where": "Newsletter", "on": tomorrow});
     app.post(Who::ItStaff, &ack(&starred), &future).await.expect_problem(422, "date-in-future");
+    let before = json!({"where": "PTA", "on": "2001-01-01"});
+    app.post(Who::ItStaff, &ack(&starred), &before).await.expect_problem(422, "date-too-early");
     app.post(Who::Auditor, &ack(&starred), &body).await.expect(403);
     let profile = app.get(Who::ItStaff, &format!("/v1/stakeholders/{principal}")).await;
     let acknowledgements = profile.expect(200)["acknowledgements"].clone();

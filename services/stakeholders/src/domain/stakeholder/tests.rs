@@ -133,6 +133,7 @@ fn stars_are_acknowledged_in_public_once_recorded() {
             place: short("School Committee, March meeting"),
             on: day("2026-03-02"),
             today: day("2026-03-10"),
+            held_on: Some(day("2026-03-02")),
         })
     };
     // Given a conversation with two stars, when IT praises them in public: recorded.
@@ -147,6 +148,21 @@ fn stars_are_acknowledged_in_public_once_recorded() {
         }
         .into(),
     ]);
+    // Not before the day of the conversation.
+    let early = |cmd| match cmd {
+        StakeholderCommand::AcknowledgeStars(a) => {
+            StakeholderCommand::AcknowledgeStars(AcknowledgeStars { on: day("2026-03-01"), ..a })
+        }
+        other => other,
+    };
+    let held = given::<Stakeholder>([registered()])
+        .when(conversation(&["a", "b"], now() - TimeDelta::days(1)))
+        .then_apply();
+    held.when(early(ack(CONVERSATION))).then_expect_error(DomainError::DateTooEarly {
+        field: "on",
+        earliest: day("2026-03-02"),
+        because: "stars are praised on the day of their conversation or later",
+    });
     // A conversation that is not theirs, or without stars, has none to praise.
     given::<Stakeholder>([registered()])
         .when(ack(Uuid::from_u128(99)))
