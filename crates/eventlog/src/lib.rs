@@ -111,14 +111,17 @@ pub use sqlite::SqliteStore;
 pub use store::{ChainRow, EventStore, Verification};
 pub use subscription::Subscription;
 
+/// The embedded store's file in its data directory.
+pub const EMBEDDED_FILE: &str = "events.sqlite3";
+
 /// A shared handle to whichever store is configured.
 pub type Store = Arc<dyn EventStore>;
 
 /// Opens the configured store: PostgreSQL when `database_url` is given, else the embedded
-/// SQLite file `events.sqlite3` in `data_dir`.
+/// SQLite file [`EMBEDDED_FILE`] (`events.sqlite3`) in `data_dir`.
 pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Store> {
     match database_url {
         Some(url) => Ok(Arc::new(PgStore::connect(url, PgOptions::default()).await?)),
-        None => Ok(Arc::new(SqliteStore::open(data_dir.join("events.sqlite3")).await?)),
+        None => Ok(Arc::new(SqliteStore::open(data_dir.join(EMBEDDED_FILE)).await?)),
     }
 }

@@ -260,8 +260,24 @@ async fn run(command: Command) -> anyhow::Result<()> {
             rebuild(&*store, service).await
         }
         Command::Audit(Audit::Verify { store: settings, anchor, anchors }) => {
+            // An auditor asking about a log that is not there is told so, not that it is
+            // intact (and no empty store is made where it was looked for).
+            if settings.database_url.is_none() {
+                let file = settings.data_dir.join(eventlog::EMBEDDED_FILE);
+                anyhow::ensure!(
+                    file.exists(),
+                    "there is no log to verify: {} does not exist (set PROCGATE_DATA_DIR to the \
+                     directory `procgate serve` uses, or PROCGATE_DATABASE_URL)",
+                    file.display()
+                );
+            }
             let store = settings.open_log().await?;
             let head = store.head().await?;
+            anyhow::ensure!(
+                head > 0,
+                "the log holds no events: nothing to verify (is this the store `procgate serve` \
+                 writes to?)"
+            );
             let bar = progress_bar(head, "verifying");
             let report = reporting::verify_log(&*store, &|p| bar.set_position(p)).await?;
             bar.finish_and_clear();
@@ -354,6 +370,7 @@ async fn check_anchor_file(
     };
     let list: Vec<events::anchors::AnchorSigned> = serde_json::from_value(list)
         .with_context(|| format!("{} does not hold anchors", file.display()))?;
+    anyhow::ensure!(!list.is_empty(), "{} holds no anchors: nothing to check", file.display());
     let (key, _) = anchors.key(settings, false)?;
     let key = key.context(
         "no anchor key to check the signatures with: set PROCGATE_ANCHOR_KEY_FILE (or the \

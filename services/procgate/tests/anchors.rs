@@ -175,3 +175,33 @@ async fn a_truncated_log_fails_its_anchors() {
     assert!(message.contains("the log ends at sequence 8"), "{message}");
     assert!(message.contains("events were removed"), "{message}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_log_and_no_anchors_are_not_an_intact_log() {
+    let Setup { db, store, dir, key, key_file } = Setup::new().await;
+    // An empty log is nothing to verify.
+    let out = verify(db.url(), &key_file, None);
+    assert!(!out.status.success(), "{}", said(&out));
+    assert!(said(&out).contains("the log holds no events"), "{}", said(&out));
+    // An anchors file with none in it checks nothing.
+    append(&store, 3).await;
+    anchor_head(&*store, &key).await.unwrap();
+    let empty = dir.path().join("none.json");
+    std::fs::write(&empty, r#"{"anchors": []}"#).unwrap();
+    let out = verify(db.url(), &key_file, Some(&empty));
+    assert!(!out.status.success(), "{}", said(&out));
+    assert!(said(&out).contains("holds no anchors"), "{}", said(&out));
+    // A data directory without an embedded store is not made one.
+    let missing = dir.path().join("not-the-data-dir");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_procgate"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("PROCGATE_") {
+            command.env_remove(name);
+        }
+    }
+    let out =
+        command.args(["audit", "verify"]).env("PROCGATE_DATA_DIR", &missing).output().unwrap();
+    assert!(!out.status.success(), "{}", said(&out));
+    assert!(said(&out).contains("there is no log to verify"), "{}", said(&out));
+    assert!(!missing.exists(), "verify made a store");
+}
