@@ -392,9 +392,9 @@ pub struct SmtpSettings {
     /// The SMTP relay's host name; e-mail is off without it.
     #[arg(long, env = "PROCGATE_SMTP_HOST")]
     pub smtp_host: Option<String>,
-    /// Its port.
-    #[arg(long, env = "PROCGATE_SMTP_PORT", default_value_t = 587)]
-    pub smtp_port: u16,
+    /// Its port (default: 465 with `tls`, else 587).
+    #[arg(long, env = "PROCGATE_SMTP_PORT")]
+    pub smtp_port: Option<u16>,
     /// `starttls` (required), `tls` (SMTPS) or `none` (a relay on a closed network).
     #[arg(long, env = "PROCGATE_SMTP_SECURITY", default_value = "starttls", value_parser = ["starttls", "tls", "none"])]
     pub smtp_security: String,
@@ -423,10 +423,10 @@ impl SmtpSettings {
     ) -> anyhow::Result<Option<reporting::notify::mail::MailSettings>> {
         use reporting::notify::mail::{MailSettings, SmtpSecurity};
         let Some(host) = &self.smtp_host else { return Ok(None) };
-        let security = match self.smtp_security.as_str() {
-            "tls" => SmtpSecurity::Tls,
-            "none" => SmtpSecurity::None,
-            _ => SmtpSecurity::StartTls,
+        let (security, port) = match self.smtp_security.as_str() {
+            "tls" => (SmtpSecurity::Tls, 465),
+            "none" => (SmtpSecurity::None, 587),
+            _ => (SmtpSecurity::StartTls, 587),
         };
         let credentials = match (&self.smtp_username, &self.smtp_password) {
             (Some(user), Some(password)) => Some((user.clone(), password.clone())),
@@ -439,9 +439,9 @@ impl SmtpSettings {
             events::values::Email::parse(address)
                 .map_err(|e| anyhow::anyhow!("PROCGATE_NOTIFY_IT: `{address}`: {e}"))?;
         }
-        Ok(Some(MailSettings {
+        let settings = MailSettings {
             host: host.clone(),
-            port: self.smtp_port,
+            port: self.smtp_port.unwrap_or(port),
             security,
             credentials,
             from: self.mail_from.clone(),
@@ -453,7 +453,9 @@ impl SmtpSettings {
                 .map(|d| d.trim().to_owned())
                 .filter(|d| !d.is_empty())
                 .collect(),
-        }))
+        };
+        settings.sender().map_err(|e| anyhow::anyhow!("PROCGATE_MAIL_FROM: {e}"))?;
+        Ok(Some(settings))
     }
 }
 
@@ -669,5 +671,50 @@ impl ConsoleSettings {
         let console =
             procgate_console::Console::new(settings, procgate_console::SignIn::Link(links))?;
         Ok(ConsoleStart::Link(console, format!("{public}{path}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::SmtpSettings;
+
+    #[derive(Debug, Parser)]
+    struct Smtp {
+        #[command(flatten)]
+        smtp: SmtpSettings,
+    }
+
+    fn smtp(args: &[&str]) -> SmtpSettings {
+        Smtp::try_parse_from(std::iter::once("procgate").chain(args.iter().copied()))
+            .expect("the arguments parse")
+            .smtp
+    }
+
+    #[test]
+    fn given_a_relay_then_the_port_follows_its_security_unless_set() {
+        let port = |args: &[&str]| smtp(args).mail("a").unwrap().unwrap().port;
+        assert_eq!(port(&["--smtp-host", "relay"]), 587);
+        assert_eq!(port(&["--smtp-host", "relay", "--smtp-security", "tls"]), 465);
+        assert_eq!(port(&["--smtp-host", "relay", "--smtp-security", "none"]), 587);
+        assert_eq!(
+            port(&["--smtp-host", "relay", "--smtp-security", "tls", "--smtp-port", "2465"]),
+            2465
+        );
+    }
+
+    #[test]
+    fn given_a_sender_that_is_no_mailbox_then_it_is_refused_at_start() {
+        for bad in ["noreply", "IT <noreply@district.org"] {
+            let error = smtp(&["--smtp-host", "relay", "--mail-from", bad]).mail("a").unwrap_err();
+            assert!(error.to_string().contains("PROCGATE_MAIL_FROM"), "{error}");
+        }
+        assert!(
+            smtp(&["--smtp-host", "relay", "--mail-from", "IT <it@district.org>"])
+                .mail("a")
+                .is_ok()
+        );
+        assert!(smtp(&["--mail-from", "noreply"]).mail("a").unwrap().is_none(), "mail is off");
     }
 }

@@ -76,6 +76,12 @@ pub struct MailSettings {
 }
 
 impl MailSettings {
+    /// The sender as a mailbox, or why `from` is not one: checked when procgate starts, so a
+    /// bad sender does not fail every message later.
+    pub fn sender(&self) -> Result<lettre::message::Mailbox, String> {
+        self.from.parse().map_err(|e| format!("the sender {:?}: {e}", self.from))
+    }
+
     /// Whether e-mail may go to `address`.
     pub fn may_write_to(&self, address: &str) -> bool {
         let domain = address.rsplit_once('@').map_or("", |(_, d)| d).to_ascii_lowercase();
@@ -237,7 +243,7 @@ impl Mailer {
 
     async fn deliver(&self, id: Uuid) -> Result<String, String> {
         let p = self.pending.get(&id).ok_or("no such message")?;
-        let from = self.settings.from.parse().map_err(|e| format!("the sender: {e}"))?;
+        let from = self.settings.sender()?;
         let to = p.message.to.parse().map_err(|e| format!("the address {}: {e}", p.message.to))?;
         let email = lettre::Message::builder()
             .from(from)
