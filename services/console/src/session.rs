@@ -112,17 +112,30 @@ pub struct Signed(pub Person);
 impl Signed {
     fn from_session(req: &HttpRequest) -> Result<Self, PageError> {
         let session = req.get_session();
-        let next = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/console/");
+        let next = back_to(req);
         let person = session.get::<Person>(PERSON).ok().flatten();
         match person {
             Some(person) if person.expires_at > chrono::Utc::now().timestamp() => Ok(Self(person)),
             Some(_) => {
                 session.purge();
-                Err(PageError::SignedOut { next: next.to_owned(), expired: true })
+                Err(PageError::SignedOut { next, expired: true })
             }
-            None => Err(PageError::SignedOut { next: next.to_owned(), expired: false }),
+            None => Err(PageError::SignedOut { next, expired: false }),
         }
     }
+}
+
+/// Where a person signed out by the request comes back to once signed in: the page itself for
+/// a page; for a form (a POST, whose address only takes a POST) the page it was sent from.
+fn back_to(req: &HttpRequest) -> String {
+    let page = if req.method() == actix_web::http::Method::GET {
+        Some(req.uri().clone())
+    } else {
+        let from = req.headers().get(actix_web::http::header::REFERER);
+        from.and_then(|r| r.to_str().ok()).and_then(|r| r.parse::<actix_web::http::Uri>().ok())
+    };
+    let page = page.as_ref().and_then(|uri| uri.path_and_query()).map(|p| p.as_str());
+    page.unwrap_or("/console/queue").to_owned()
 }
 
 impl FromRequest for Signed {

@@ -112,10 +112,16 @@ pub(crate) fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish()
 }
 
-/// Where to go after signing in: a console path only, never another site.
+/// Where to go after signing in: a console path only, never another site, and nothing a
+/// `Location` header cannot carry (a control character).
 pub(crate) fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with("/console/") && !n.starts_with("//") && !n.contains("\\") => {
+        Some(n)
+            if n.starts_with("/console/")
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(char::is_control) =>
+        {
             n.to_owned()
         }
         _ => "/console/queue".to_owned(),
@@ -211,5 +217,6 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example/")), "/console/queue");
         assert_eq!(safe_next(Some("//evil.example/console/")), "/console/queue");
         assert_eq!(safe_next(None), "/console/queue");
+        assert_eq!(safe_next(Some("/console/\nSet-Cookie: x")), "/console/queue");
     }
 }

@@ -86,6 +86,19 @@ async fn an_it_technicians_day_in_the_console() {
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "{page}");
         assert!(location(&res).starts_with("/console/sign-in?next=%2Fconsole%2F"), "{page}");
     }
+    // A form sent once the session is gone comes back to the page it was sent from (its own
+    // address takes only a POST).
+    let page = format!("/console/purchases/{}", uuid::Uuid::now_v7());
+    let res = browser
+        .post(format!("{}{page}/cancel", server.url))
+        .header("referer", format!("{}{page}", server.url))
+        .form(&[("reason", "Not needed")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let back = format!("/console/sign-in?next={}", page.replace('/', "%2F"));
+    assert_eq!(location(&res), back);
     let res = get("/console/sign-in").await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.unwrap().contains("one-time sign-in link"));
