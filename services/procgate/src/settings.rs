@@ -633,6 +633,15 @@ impl ConsoleSettings {
         settings.secure_cookies = public.starts_with("https://");
         settings.session_hours = self.console_session_hours.max(1);
         if let Some(oidc) = jwt.oidc() {
+            // Tokens checked with a JWKS URL alone: the console has no provider to send people
+            // to (it finds one by discovery from the issuer). The API serves on.
+            let Some(issuer) = given(&jwt.oidc_issuer) else {
+                return Ok(ConsoleStart::Off(
+                    "the console signs people in through the identity provider \
+                     PROCGATE_OIDC_ISSUER names; with PROCGATE_JWKS_URL alone it is off"
+                        .into(),
+                ));
+            };
             let Some(client_id) = given(&self.oidc_client_id) else {
                 return Ok(ConsoleStart::Off(
                     "set PROCGATE_OIDC_CLIENT_ID (the console's client at the identity provider) \
@@ -640,8 +649,6 @@ impl ConsoleSettings {
                         .into(),
                 ));
             };
-            let issuer = given(&jwt.oidc_issuer)
-                .context("the console signs people in through PROCGATE_OIDC_ISSUER")?;
             let client =
                 procgate_console::oidc::OidcClient::new(procgate_console::oidc::OidcSettings {
                     issuer: issuer.to_owned(),
@@ -678,12 +685,40 @@ impl ConsoleSettings {
 mod tests {
     use clap::Parser;
 
-    use super::SmtpSettings;
+    use super::{ConsoleSettings, ConsoleStart, JwtSettings, SmtpSettings, StoreSettings};
 
     #[derive(Debug, Parser)]
     struct Smtp {
         #[command(flatten)]
         smtp: SmtpSettings,
+    }
+
+    #[derive(Debug, Parser)]
+    struct Serve {
+        #[command(flatten)]
+        store: StoreSettings,
+        #[command(flatten)]
+        jwt: JwtSettings,
+        #[command(flatten)]
+        console: ConsoleSettings,
+    }
+
+    #[test]
+    fn given_tokens_checked_by_a_jwks_url_alone_then_the_console_is_off_not_the_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().to_str().unwrap();
+        let args = [
+            "procgate",
+            "--data-dir",
+            data_dir,
+            "--jwks-url",
+            "https://idp.district.example/keys",
+            "--oidc-client-id",
+            "procgate-console",
+        ];
+        let serve = Serve::try_parse_from(args).expect("the arguments parse");
+        let started = serve.console.start("127.0.0.1:8080", &serve.store, &serve.jwt).unwrap();
+        assert!(matches!(started, ConsoleStart::Off(why) if why.contains("PROCGATE_OIDC_ISSUER")));
     }
 
     fn smtp(args: &[&str]) -> SmtpSettings {
