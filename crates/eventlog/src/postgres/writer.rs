@@ -187,10 +187,11 @@ impl Writer {
     /// batch must look things up, or would be refused, or is a retry: the two-flight path
     /// decides those against the stored state.
     fn plan_fast(&self, batch: &Batch) -> Option<FastPlan> {
+        let requests = batch.appends();
         let mut versions = HashMap::new();
         {
             let known = self.versions.lock().unwrap_or_else(|p| p.into_inner());
-            for append in batch.appends().into_iter().flatten() {
+            for append in requests.iter().flat_map(|r| r.iter()) {
                 let stream = append.stream.as_str();
                 if versions.contains_key(stream) {
                     continue;
@@ -209,7 +210,6 @@ impl Writer {
                 versions.insert(stream.to_owned(), version);
             }
         }
-        let requests = batch.appends();
         let known = Known { versions, ..Known::default() };
         let Plan { events, outcomes, versions, recorded_at, .. } =
             Plan::new(&requests, known, now_micros());
