@@ -345,7 +345,7 @@ impl<E: Default> Rollup<E> {
     }
 }
 
-/// Tests build partitions by hand with it; the projections go through [`add`].
+/// Tests build partitions by hand with it; the projections go through [`change`].
 #[cfg(test)]
 impl<E: Sum + PartialEq> Rollup<E> {
     /// Adds `delta` to the entry of `school` on `day`; removes the entry should it come to

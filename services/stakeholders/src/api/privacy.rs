@@ -23,7 +23,7 @@ use eventlog::{
     ExpectedVersion, Filter, KeySelector, Metadata, NewEvent, RecordedEvent, Store, StoreError,
     StreamAppend, StreamName,
 };
-use events::privacy::{PersonalDataErased, PrivacyEvent, RetentionErased, erasure_stream};
+use events::privacy::{PersonalDataErased, PrivacyEvent, erasure_stream};
 use events::stakeholders::{
     EMAIL_CATEGORY, EmailEvent, EmailReleased, email_holder, stakeholder_stream,
 };
@@ -210,8 +210,9 @@ async fn retention_announced(store: &Store) -> Result<BTreeSet<String>, ApiError
     let filter = Filter::categories([PrivacyEvent::CATEGORY]).with_types(["retention-erased"]);
     let mut keys = BTreeSet::new();
     read_every(store, &filter, |event| {
-        match serde_json::from_value::<RetentionErased>(event.data.clone()) {
-            Ok(erased) => keys.extend(erased.keys),
+        match kernel::decode::<PrivacyEvent>(event) {
+            Ok(PrivacyEvent::RetentionErased(erased)) => keys.extend(erased.keys),
+            Ok(_) => {}
             Err(e) => {
                 tracing::warn!(position = event.position, error = %e, "a retention-erased event passed over")
             }

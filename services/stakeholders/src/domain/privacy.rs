@@ -5,7 +5,8 @@
 //! Rule: the first erasure is announced even when no key of theirs was left to destroy;
 //! asked again, an erasure is announced only when it destroyed keys made since (otherwise
 //! asking again changes nothing, and the first erasure stands). The first names the keys it
-//! destroyed and those of theirs an attempt before it destroyed without recording it
+//! destroyed and those of theirs another destroyed without recording it (an attempt before it,
+//! or a request asking at the same time), not notes keys retention announced
 //! ([`first_erasure_keys`]).
 
 use std::collections::BTreeSet;

@@ -139,12 +139,19 @@ async fn notes_become(app: &TestApp, person: &str, index: usize, notes: &str) ->
     panic!("the notes of conversation {index} of {person} never read {notes:?}");
 }
 
-async fn an_erasure_that_stopped_before_its_record_is_recorded_when_asked_again(app: TestApp) {
+/// A principal with one conversation with notes (their two keys), the conversation's body and
+/// its path.
+async fn principal_with_notes(app: &TestApp) -> (String, Value, String) {
     let (_, principal) = app.school_with_principal().await;
     let mut talk = conversation();
     talk["notes"] = json!("Her daughter starts kindergarten in May");
     let talk_path = format!("/v1/stakeholders/{principal}/conversations");
     app.post(Who::ItStaff, &talk_path, &talk).await.expect(201);
+    (principal, talk, talk_path)
+}
+
+async fn an_erasure_that_stopped_before_its_record_is_recorded_when_asked_again(app: TestApp) {
+    let (principal, mut talk, talk_path) = principal_with_notes(&app).await;
     // Given an erasure that destroyed their two keys and stopped before recording it.
     let person = eventlog::KeySelector::Person(format!("stakeholder-{principal}"));
     assert_eq!(app.store.destroy_data_keys(&person, "stopped").await.unwrap().len(), 2);
@@ -173,11 +180,7 @@ async fn an_erasure_that_stopped_before_its_record_is_recorded_when_asked_again(
 }
 
 async fn erasures_asked_at_once_record_one_erasure(app: TestApp) {
-    let (_, principal) = app.school_with_principal().await;
-    let mut talk = conversation();
-    talk["notes"] = json!("Her daughter starts kindergarten in May");
-    let talk_path = format!("/v1/stakeholders/{principal}/conversations");
-    app.post(Who::ItStaff, &talk_path, &talk).await.expect(201);
+    let (principal, ..) = principal_with_notes(&app).await;
     // When an admin's double click (and more) asks for the first erasure several times at once.
     let erase = format!("/v1/stakeholders/{principal}/personal-data");
     let reason = json!({"reason": "Left the district and asked to be forgotten"});
@@ -258,4 +261,13 @@ async fn conversation_notes_past_retention_are_erased_once_by_several_instances(
     assert_eq!(retention_erasures(&app).await, vec![(2, 1), (2, 1)]);
     let verified = app.store.verify(1, None, &|_| {}).await.unwrap();
     assert!(verified.ok, "{verified:?}");
+
+    // Erasing the person then names their own key only: the notes keys are retention's,
+    // announced by it.
+    let erase = format!("/v1/stakeholders/{principal}/personal-data");
+    let reason = json!({"reason": "Left the district"});
+    let erased = app.delete(Who::Admin, &erase, &reason).await.expect(200).clone();
+    assert_eq!(erased["keys_destroyed"], 1, "{erased}");
+    let recorded = erasures(&app).await;
+    assert_eq!(recorded[0]["keys"], json!([format!("stakeholder-{principal}")]));
 }
