@@ -31,7 +31,8 @@ pub struct PurchaseList {
     pub purchases: Vec<ListedPurchase>,
     /// In submission order: pass as `after` for the next page; absent on the last page.
     pub next_after: Option<u64>,
-    /// In `sort=due` order: pass as `offset` for the next page; absent on the last page.
+    /// In `sort=due` or `sort=newest` order: pass as `offset` for the next page; absent on the
+    /// last page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_offset: Option<usize>,
 }
@@ -46,6 +47,8 @@ pub enum ListOrder {
     /// The soonest due first: purchases whose running clocks are due soonest (the most overdue
     /// first), then those without a running clock, oldest first (paged with `offset`).
     Due,
+    /// The newest first (paged with `offset`): a school's latest purchases.
+    Newest,
 }
 
 /// Which purchases to list, in which order.
@@ -55,7 +58,7 @@ pub struct ListFilter {
     pub school_id: Option<String>,
     /// Only purchases submitted after this log position (submission order).
     pub after: u64,
-    /// Skip this many (due order).
+    /// Skip this many (due and newest order).
     pub offset: usize,
     /// At most this many.
     pub limit: usize,
@@ -93,14 +96,18 @@ pub fn list(
             docs.truncate(limit);
             (docs.into_iter().map(with_sla).collect::<Vec<_>>(), next_after, None)
         }
-        ListOrder::Due => {
+        ListOrder::Due | ListOrder::Newest => {
             let mut all: Vec<_> =
                 selected.filter(|p| p.summary.sequence > filter.after).map(with_sla).collect();
-            // Running clocks by due time (none due: last), then the oldest first.
-            all.sort_by_key(|(summary, sla)| {
-                let due = sla.as_ref().and_then(|s| s.next_due_at);
-                (due.is_none(), due, summary.sequence)
-            });
+            if filter.order == ListOrder::Due {
+                // Running clocks by due time (none due: last), then the oldest first.
+                all.sort_by_key(|(summary, sla)| {
+                    let due = sla.as_ref().and_then(|s| s.next_due_at);
+                    (due.is_none(), due, summary.sequence)
+                });
+            } else {
+                all.sort_by_key(|(summary, _)| std::cmp::Reverse(summary.sequence));
+            }
             let end = filter.offset.saturating_add(limit).min(all.len());
             let next_offset = (end < all.len()).then_some(end);
             let page = all.into_iter().skip(filter.offset).take(limit).collect();
@@ -205,6 +212,26 @@ mod tests {
         let page = listed(all, &schools, &held, |_| true);
         let seqs: Vec<u64> = page.purchases.iter().map(|p| p.purchase.sequence).collect();
         assert_eq!((seqs, page.next_after), (vec![9], None));
+    }
+
+    #[test]
+    fn the_newest_first_in_pages_by_offset() {
+        use PurchaseStatus::*;
+        let all = vec![
+            summary(3, "lincoln", Held, "erp"),
+            summary(9, "lincoln", Approved, "erp"),
+            summary(5, "adams", Approved, "erp"),
+            summary(7, "lincoln", Advisory, "erp"),
+        ];
+        let newest =
+            ListFilter { order: ListOrder::Newest, school_id: Some("lincoln".into()), ..filter(2) };
+        let page = listed(all.clone(), &HashMap::new(), &newest, |_| true);
+        let seqs: Vec<u64> = page.purchases.iter().map(|p| p.purchase.sequence).collect();
+        assert_eq!((seqs, page.next_offset, page.next_after), (vec![9, 7], Some(2), None));
+        let rest = ListFilter { offset: 2, ..newest };
+        let page = listed(all, &HashMap::new(), &rest, |_| true);
+        let seqs: Vec<u64> = page.purchases.iter().map(|p| p.purchase.sequence).collect();
+        assert_eq!((seqs, page.next_offset), (vec![3], None));
     }
 
     #[test]

@@ -142,6 +142,12 @@ impl TestApp {
         self.issuer.issue(who.subject(), who.roles(), Duration::from_secs(600))
     }
 
+    /// `GET path` with a token for `subject` holding `roles` (for mixes no [`Who`] has).
+    pub async fn get_with_roles(&self, subject: &str, roles: &[Role], path: &str) -> Reply {
+        let token = self.issuer.issue(subject, roles, Duration::from_secs(600));
+        Reply::read(self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap()).await
+    }
+
     /// A purchase check from the finance system.
     pub async fn check(&self, body: &Value) -> Reply {
         self.post(Who::Finance, "/v1/purchase-checks", body).await

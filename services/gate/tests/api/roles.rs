@@ -295,6 +295,19 @@ async fn finance_sees_only_its_own_purchases(app: TestApp) {
         .await
         .expect_problem(404, "purchase-not-found");
 
+    // A token that is an integration's too reads every purchase, without personal data (as in
+    // the feed): no requester's e-mail, in the list as in one purchase.
+    let both = [auth::Role::Finance, auth::Role::Integration];
+    let list = app.get_with_roles("erp-both", &both, "/v1/purchases").await;
+    assert_eq!(ids(&list), vec![mine.clone(), theirs.clone()]);
+    for row in list.expect(200)["purchases"].as_array().unwrap() {
+        assert_eq!(row["requester_email"], "redacted@redacted.invalid", "{row}");
+    }
+    let one = app.get_with_roles("erp-both", &both, &format!("/v1/purchases/{mine}")).await;
+    assert_eq!(one.expect(200)["requester_email"], "redacted@redacted.invalid");
+    let own = app.get(Who::Finance, "/v1/purchases").await;
+    assert_ne!(own.expect(200)["purchases"][0]["requester_email"], "redacted@redacted.invalid");
+
     // Nor can a finance system act on a purchase, even its own.
     app.post(Who::Finance, &format!("/v1/purchases/{mine}/calls"), &reached_call())
         .await
