@@ -560,7 +560,9 @@ pub fn build<'a>(
 }
 
 /// The standing promises that stood in `period`, by school, in log order, each kept so far:
-/// made by its end, their school not withdrawn between then and its start (`changes`).
+/// made by its end, their school not withdrawn after it (in the log) and before the period's
+/// start (`changes`). A school may withdraw and sign again on one day: the withdrawal ends the
+/// promise before it, not the new one.
 fn standing_promises<'p>(
     promises: &'p [PromiseDoc],
     changes: &[ChangeDoc],
@@ -571,7 +573,7 @@ fn standing_promises<'p>(
             changes.iter().any(|c| {
                 c.change == Change::Withdrawn
                     && p.school_id.as_deref() == Some(c.school_id.as_str())
-                    && p.made_on <= c.on
+                    && p.sequence < c.sequence
                     && c.on < from
             })
         })

@@ -381,6 +381,35 @@ fn given_a_period_when_reported_then_promises_made_in_it_and_the_standing_ones_t
     assert_eq!(schools, ["a"]);
 }
 
+#[test]
+fn given_a_school_that_withdrew_and_signed_again_on_one_day_when_reported_later_then_the_new_promise_stands()
+ {
+    // Given b's standing promise of day 0, its withdrawal on day 20 and its signing again on
+    // that day (a new standing promise, logged after the withdrawal), and a cancellation
+    // without a call on day 40 (October).
+    let mut log = vec![standing(2, "cto", "b", 0), standing(7, "tech", "b", 20)];
+    log.extend(purchase(1, "b", 40 * 24 * 60, End::CancelledWithoutCall));
+    let mut log = in_log_order(log);
+    for event in &mut log {
+        event.position *= 10;
+    }
+    let again = promise_stream(Uuid::from_u128(7));
+    let signed_again = log.iter().find(|e| e.stream == again).unwrap().position;
+    let changes =
+        [ChangeDoc { sequence: signed_again - 5, ..withdrawn("b", on(20, 0).date_naive()) }];
+    let october = ReportPeriod::between(Some(day("2024-10-01")), Some(day("2024-10-31")));
+
+    // When October is reported.
+    let got =
+        report(&log, &changes, on(50, 0).date_naive(), &Scope { period: october, ..Scope::all() });
+
+    // Then the promise made on signing again stood, and the cancellation broke it; the one the
+    // withdrawal ended did not stand.
+    let cbc = &got.call_before_cancel;
+    assert_eq!((cbc.promises, cbc.kept, cbc.broken, cbc.without), (1, 0, 1, 1));
+    assert_eq!(cbc.by_school[0].owner.as_deref(), Some("tech"));
+}
+
 /// The report as it was once made, on every request: one document per promise (its
 /// outcome too), a fold over every held purchase's document and every promise. The read
 /// models kept as the events arrive must give the same report.
@@ -495,7 +524,7 @@ mod oracle {
                 changes.iter().any(|c| {
                     c.change == Change::Withdrawn
                         && p.school_id.as_deref() == Some(c.school_id.as_str())
-                        && p.made_on <= c.on
+                        && p.sequence < c.sequence
                         && c.on < from
                 })
             })
