@@ -190,6 +190,9 @@ impl Worker {
             return Ok(Next::Stop);
         }
         let pending = self.pending().await?;
+        // The batch belongs to the replays known when it was read: one asked for while the
+        // lease is taken below must not be counted as delivered by it.
+        let replays = self.hook.replays;
         self.notifier.record_oldest(self.id, pending.first().map(|(e, _)| e.recorded_at), now);
         if pending.is_empty() {
             return Ok(Next::Wait(None));
@@ -220,7 +223,6 @@ impl Worker {
             }
             self.refresh().await?;
         }
-        let replays = self.hook.replays;
         let mut attempts = Vec::new();
         let mut gone = false;
         for (event, body) in &pending {

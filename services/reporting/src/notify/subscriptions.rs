@@ -72,11 +72,11 @@ impl SubscriptionBody {
 
     /// The subscription `name` it creates for `who`, starting after `start_after`: owned as an
     /// admin by an admin, as an integration by anyone else.
-    fn created(self, name: &str, who: &Principal, start_after: u64) -> SubscriptionCreated {
+    fn created(&self, name: &str, who: &Principal, start_after: u64) -> SubscriptionCreated {
         let role = if who.has(Role::Admin) { Role::Admin } else { Role::Integration };
         SubscriptionCreated {
             name: name.to_owned(),
-            event_types: self.event_types,
+            event_types: self.event_types.clone(),
             owner: Owner { subject: who.subject.clone(), role: role.as_str().to_owned() },
             start_after,
         }
@@ -375,6 +375,8 @@ pub async fn put_subscription(
     let created = body.created(&name, &who, start_after);
     service.create_subscription(&http::metadata(&who, &req, "reporting"), created).await?;
     let found = service.existing(&who, &name).await?;
+    // Another request may have created it meanwhile: it must agree with this one, too.
+    body.agrees_with(&name, &found.created)?;
     let status = created_status(&found.created, start_after, &who);
     Ok(HttpResponse::build(status).json(service.view(found).await?))
 }

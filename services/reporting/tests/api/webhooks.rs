@@ -722,6 +722,18 @@ async fn subscriptions_resume_from_their_acknowledged_checkpoint(backend: Backen
     // An older acknowledgement does not move it back.
     let (_, acked) = ack(&app, json!(1)).await;
     assert_eq!(acked["checkpoint"], 5);
+    // Two replicas create one subscription at once with different event types: one is
+    // created, the other told it exists otherwise (not a 201 for types it will never get).
+    for round in 0..8 {
+        let path = format!("/v1/subscriptions/erp-rollout-{round}");
+        let (a, b) = futures::join!(
+            send(&app, "PUT", &path, ERP, Some(json!({"event_types": ["purchase-decided"]}))),
+            send(&app, "PUT", &path, ERP, Some(json!({"event_types": ["purchase-approved"]}))),
+        );
+        let mut statuses = [a.0, b.0];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [201, 409], "round {round}: {a:?} {b:?}");
+    }
     app.stop().await;
 }
 
