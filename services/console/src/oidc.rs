@@ -256,9 +256,19 @@ pub(crate) async fn callback(
     };
     let id_token =
         tokens.id_token().ok_or_else(|| refused("the provider sent no ID token".into()))?;
-    let claims = id_token
-        .claims(&client.id_token_verifier(), &Nonce::new(pending.nonce))
-        .map_err(|e| refused(format!("the ID token does not verify: {e}")))?;
+    let nonce = Nonce::new(pending.nonce);
+    let claims = match id_token.claims(&client.id_token_verifier(), &nonce) {
+        Ok(claims) => claims,
+        // The provider may have rotated its signing keys since the console read them (they
+        // come with its metadata): read them again, once.
+        Err(_) => {
+            oidc.forget_metadata().await;
+            let client = oidc.client().await?;
+            id_token
+                .claims(&client.id_token_verifier(), &nonce)
+                .map_err(|e| refused(format!("the ID token does not verify: {e}")))?
+        }
+    };
     let subject = claims
         .email()
         .map(|e| e.as_str().to_owned())
