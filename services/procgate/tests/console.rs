@@ -126,6 +126,7 @@ async fn an_it_technicians_day_in_the_console() {
     }
     let notifications = get("/console/notifications").await.unwrap().text().await.unwrap();
     assert!(notifications.contains("http://127.0.0.1:9/procgate-events"), "the webhook is listed");
+    assert!(notifications.contains("for admin@district.org"), "whose it is: {notifications}");
     let htmx = get("/console/assets/htmx.min.js").await.unwrap();
     assert_eq!(htmx.status(), StatusCode::OK);
     assert!(htmx.text().await.unwrap().contains("version:\"2.0.11\""));
@@ -153,6 +154,41 @@ async fn an_it_technicians_day_in_the_console() {
         let person = format!("/console/stakeholders/{}", row["stakeholder_id"].as_str().unwrap());
         assert!(schools.contains(&person), "{person} is going cold and listed");
     }
+    // A principal's profile: their wishes as they said them, their school's held purchases.
+    let principal = cold["rows"][0]["stakeholder_id"].as_str().expect("someone is going cold");
+    let profile = api_get(&server, &token, &format!("/v1/stakeholders/{principal}")).await;
+    let html = get(&format!("/console/stakeholders/{principal}")).await.unwrap();
+    let html = html.text().await.unwrap();
+    let wishes = profile["wishes"].as_array().unwrap();
+    assert!(!wishes.is_empty(), "the demo's principals have wishes");
+    for wish in wishes {
+        let text = wish["text"].as_str().unwrap();
+        assert!(html.contains(&text.replace('\'', "&#39;")) || html.contains(text), "{text}");
+    }
+    let school_held = profile["held_purchases"].as_array().expect("a principal's profile");
+    assert!(html.contains("Held purchases they asked for"), "{html}");
+    if let Some(first) = school_held.first() {
+        assert!(
+            html.contains("Their school&#39;s held purchases")
+                || html.contains("Their school's held purchases")
+        );
+        assert!(
+            html.contains(&format!(
+                "/console/purchases/{}",
+                first["purchase_id"].as_str().unwrap()
+            ))
+        );
+    }
+    // A school's page lists its latest purchases, the newest first.
+    let school = profile["school_id"].as_str().unwrap();
+    let all =
+        api_get(&server, &token, &format!("/v1/purchases?school_id={school}&limit=1000")).await;
+    let newest = all["purchases"].as_array().unwrap().last().expect("the school has purchases");
+    let html = get(&format!("/console/schools/{school}")).await.unwrap().text().await.unwrap();
+    let first_listed = html.find("/console/purchases/").expect("purchases are listed");
+    let newest_id = newest["purchase_id"].as_str().unwrap();
+    assert_eq!(&html[first_listed + 19..first_listed + 19 + newest_id.len()], newest_id);
+
     let page = get(&format!("/console/purchases/{id}")).await.unwrap().text().await.unwrap();
     let csrf = hidden(&page, "csrf");
     // A form posted from the signed-in browser: its answer.
@@ -242,7 +278,22 @@ async fn an_it_technicians_day_in_the_console() {
     let after = calls(api_get(&server, &token, &format!("/v1/purchases/{id}")).await);
     assert!(after <= before + 1, "a form sent twice wrote {} calls", after - before);
 
-    // Reports as CSV.
+    // The webhook fails on the day's events (nothing listens there): the page says so.
+    let hook_id = hook.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while api_get(&server, &admin, &format!("/v1/webhooks/{hook_id}")).await["failing"].is_null() {
+        assert!(std::time::Instant::now() < deadline, "the webhook never failed");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let notifications = get("/console/notifications").await.unwrap().text().await.unwrap();
+    assert!(notifications.contains("Failing"), "{notifications}");
+
+    // Reports as CSV, downloaded rather than fetched into the page by htmx.
+    let reports = get("/console/reports").await.unwrap().text().await.unwrap();
+    assert!(
+        reports.contains("href=\"/console/reports/adoption.csv\" download hx-boost=\"false\""),
+        "{reports}"
+    );
     let csv = get("/console/reports/adoption.csv").await.unwrap();
     assert_eq!(csv.status(), StatusCode::OK);
     assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
@@ -307,6 +358,10 @@ async fn the_console_names_who_is_signed_in_and_shows_the_apis_refusals() {
     assert!(text.contains("<h1>The request was refused</h1>"), "{text}");
     let bad = browser.get(format!("{}/console/purchases/not-an-id", server.url)).send().await;
     assert_eq!(bad.unwrap().status(), StatusCode::BAD_REQUEST);
+    // Before the district sets its clocks' targets, the reports show without them.
+    let reports = browser.get(format!("{}/console/reports", server.url)).send().await.unwrap();
+    assert_eq!(reports.status(), StatusCode::OK);
+    assert!(reports.text().await.unwrap().contains("the adoption report as CSV"));
     // Without an identity provider, its sign-in is refused, not a server error.
     let oidc = browser.get(format!("{}/console/sign-in/oidc", server.url)).send().await.unwrap();
     assert_eq!(oidc.status(), StatusCode::FORBIDDEN);

@@ -42,7 +42,8 @@ async fn notifications(person: Viewer) -> Result<HttpResponse, PageError> {
 }
 
 fn endpoint(hook: &Value, attempts: Option<Value>) -> Markup {
-    let failing = hook.get("failing").and_then(Value::as_bool) == Some(true);
+    // `failing` is the event being retried (an object), absent or null while all goes well.
+    let failing = hook.get("failing").is_some_and(|f| !f.is_null());
     let disabled = s(hook, "status") == "disabled";
     html! {
         section.card {
@@ -52,7 +53,7 @@ fn endpoint(hook: &Value, attempts: Option<Value>) -> Markup {
                 @else if failing { span.badge.warn { "Failing" } " since " (when_opt(opt(hook, "failing_since"))) }
                 @else { span.badge.ok { "Delivering" } }
                 " · " (n(hook, "delivered")) " delivered, " (n(hook, "failed")) " failed · last attempt " (when_opt(opt(hook, "last_attempt_at")))
-                " · for " (s(hook, "owner"))
+                " · for " (hook.pointer("/owner/subject").and_then(Value::as_str).unwrap_or("—"))
             }
             @if let Some(attempts) = attempts {
                 @let rows = list(&attempts, "deliveries");

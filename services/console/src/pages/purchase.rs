@@ -196,6 +196,8 @@ fn view(
     let status = s(p, "status");
     let open = matches!(status, "held" | "advisory");
     let acts = open && person.works_queue();
+    // Only a held purchase is approved, cancelled or amended: an advisory one went ahead.
+    let held = status == "held";
     let lines = list(p, "lines");
     let currency = s(p, "currency");
     html! {
@@ -277,7 +279,7 @@ fn view(
                             span.muted { "(proposed " (when(s(a, "proposed_at"))) ")" }
                             @if a.get("accepted").and_then(Value::as_bool) == Some(true) {
                                 " " span.badge.ok { "Accepted" }
-                            } @else if acts {
+                            } @else if acts && held {
                                 form method="post" action={ "/console/purchases/" (id) "/alternatives/" (s(a, "alternative_id")) "/accept" } {
                                     (csrf(person)) (once())
                                     button.secondary type="submit" { "The requester accepted this" }
@@ -425,6 +427,8 @@ fn forms(person: &Person, p: &Value, refused: Option<(Form, &Problem)>) -> Marku
                 }
                 button type="submit" { "Propose it" }
             }))
+            // Waiting, approving and cancelling are for a held purchase: an advisory one went
+            // ahead, IT told.
             @if s(p, "status") == "held" {
                 (card(Form::Wait, ("wait", "Waiting on the requester"), "/waiting", html! {}, html! {
                     div.field {
@@ -434,25 +438,25 @@ fn forms(person: &Person, p: &Value, refused: Option<(Form, &Problem)>) -> Marku
                     }
                     button.secondary type="submit" { "Wait on them" }
                 }))
+                (card(Form::Approve, ("approve", "Approve as submitted"), "/approve", html! {}, html! {
+                    div.field {
+                        label for="ap-note" { "Note" }
+                        textarea #ap-note name="note" {}
+                    }
+                    button type="submit" { "Approve" }
+                }))
+                (card(Form::Cancel, ("cancel", "Cancel"), "/cancel", html! {
+                    @if !cancellable && refused.is_none_or(|(at, _)| at != Form::Cancel) {
+                        p.hint { "Call before cancel: a call that reached the requester, with their goal, and an alternative proposed after the flag come first." }
+                    }
+                }, html! {
+                    div.field {
+                        label for="x-reason" { "Why it is cancelled" }
+                        textarea #x-reason name="reason" required {}
+                    }
+                    button.danger type="submit" { "Cancel the purchase" }
+                }))
             }
-            (card(Form::Approve, ("approve", "Approve as submitted"), "/approve", html! {}, html! {
-                div.field {
-                    label for="ap-note" { "Note" }
-                    textarea #ap-note name="note" {}
-                }
-                button type="submit" { "Approve" }
-            }))
-            (card(Form::Cancel, ("cancel", "Cancel"), "/cancel", html! {
-                @if !cancellable && refused.is_none_or(|(at, _)| at != Form::Cancel) {
-                    p.hint { "Call before cancel: a call that reached the requester, with their goal, and an alternative proposed after the flag come first." }
-                }
-            }, html! {
-                div.field {
-                    label for="x-reason" { "Why it is cancelled" }
-                    textarea #x-reason name="reason" required {}
-                }
-                button.danger type="submit" { "Cancel the purchase" }
-            }))
         }
     }
 }
@@ -467,5 +471,40 @@ mod tests {
         assert_eq!(at, "2026-11-30T15:15:00Z");
         assert_eq!(instant(None, "UTC").unwrap(), None);
         assert!(instant(Some("yesterday"), "UTC").is_err());
+    }
+
+    /// The page of a purchase in `status`, as IT staff see it.
+    fn page_of(status: &str) -> String {
+        let person =
+            Person::new("tech@district.org".into(), vec!["it_staff".into()], "t".into(), 0);
+        let alternative = serde_json::json!({
+            "alternative_id": "0190f5a0-0000-7000-8000-000000000002",
+            "description": "The supported tablet",
+            "proposed_at": "2026-11-30T15:00:00Z",
+            "accepted": false,
+        });
+        let purchase = serde_json::json!({
+            "purchase_id": "0190f5a0-0000-7000-8000-000000000001",
+            "status": status,
+            "alternatives": [alternative],
+        });
+        view(&person, &purchase, None, None).into_string()
+    }
+
+    #[test]
+    fn only_a_held_purchase_offers_approve_cancel_and_accept() {
+        let held = page_of("held");
+        for action in ["/approve\"", "/cancel\"", "/accept\"", "/waiting\"", "/calls\""] {
+            assert!(held.contains(action), "a held purchase offers {action}");
+        }
+        // An advisory purchase went ahead, IT told: the gate refuses these on it.
+        let advisory = page_of("advisory");
+        for action in ["/approve\"", "/cancel\"", "/accept\"", "/waiting\""] {
+            assert!(!advisory.contains(action), "an advisory purchase offers {action}");
+        }
+        for action in ["/calls\"", "/alternatives\""] {
+            assert!(advisory.contains(action), "an advisory purchase offers {action}");
+        }
+        assert!(!advisory.contains("Call before cancel"));
     }
 }

@@ -9,7 +9,7 @@ use maud::{Markup, html};
 use serde_json::Value;
 
 use super::{Viewer, f, list, n, ok, s};
-use crate::api::Svc;
+use crate::api::{ApiError, Svc};
 use crate::charts::{Mark, Series, bars, lines};
 use crate::layout::{PageError, money};
 
@@ -103,6 +103,11 @@ async fn reports(
         person.get(Svc::Gate, "/v1/sla"),
         person.get(Svc::Gate, "/v1/district"),
     );
+    // Without targets (`404 sla-not-set` until they are set) the chart has no marks.
+    let sla = match sla {
+        Err(ApiError::Refused(problem)) if problem.status == 404 => Value::Null,
+        sla => sla?,
+    };
     let mut years = recent_school_years(s(&district?, "school_year"));
     if !p.school_year.is_empty() && !years.contains(&p.school_year) {
         years.push(p.school_year.clone());
@@ -125,7 +130,7 @@ async fn reports(
         }
         p.muted { "Each chart's figures are in the table below it, and each report downloads as CSV." }
         (adoption_section(&adoption?, &p))
-        (response_section(&times?, &sla?, &p))
+        (response_section(&times?, &sla, &p))
         (rogue_section(&rogue?, &p))
         div.grid2 {
             (wishes_section(&wishes?, &p))
@@ -137,7 +142,8 @@ async fn reports(
 
 fn csv_link(name: &str, what: &str, period: &PeriodQuery) -> Markup {
     let href = period.on(&format!("/console/reports/{name}.csv"));
-    html! { p { a href=(href) download { "Download " (what) " as CSV" } } }
+    // Not boosted: htmx would fetch the file into the page instead of saving it.
+    html! { p { a href=(href) download hx-boost="false" { "Download " (what) " as CSV" } } }
 }
 
 fn percent(share: Option<f64>) -> Option<f64> {

@@ -178,10 +178,8 @@ fn meeting_plan(coverage: &Value) -> Markup {
 
 async fn school(person: Viewer, id: web::Path<String>) -> Result<HttpResponse, PageError> {
     let id = encode(&id);
-    let (school_path, purchases_path) = (
-        format!("/v1/schools/{id}"),
-        format!("/v1/purchases?school_id={id}&limit=50&sort=submitted"),
-    );
+    let (school_path, purchases_path) =
+        (format!("/v1/schools/{id}"), format!("/v1/purchases?school_id={id}&limit=50&sort=newest"));
     let (school, purchases) = tokio::join!(
         person.get(Svc::Stakeholders, &school_path),
         person.get(Svc::Gate, &purchases_path),
@@ -228,19 +226,27 @@ fn purchase_table(purchases: &[Value]) -> Markup {
     }
 }
 
-/// A requester's held purchases, as their profile keeps them: what happened and how fast.
-fn held_table(held: &[Value]) -> Markup {
+/// Held purchases as a profile keeps them, under `caption`: what happened and how fast IT
+/// answered (while the requester waits, the hours so far).
+fn held_table(caption: &str, held: &[Value]) -> Markup {
     html! {
-        @if held.is_empty() { p.none { "None held." } } @else {
+        @if held.is_empty() { p.none { (caption) ": none." } } @else {
             table {
-                caption { "Held purchases they asked for" }
+                caption { (caption) }
                 thead { tr { th scope="col" { "Flagged" } th scope="col" { "Outcome" } th scope="col" { "Called before cancel" } th scope="col" .num { "Hours to answer" } } }
                 tbody { @for p in held {
                     tr data-row {
                         td { a href={ "/console/purchases/" (s(p, "purchase_id")) } { "Purchase flagged " (when(s(p, "flagged_at"))) } }
                         td { (status_badge(s(p, "state"))) }
                         td { @match p.get("call_before_cancel").and_then(Value::as_bool) { Some(true) => { "Yes" } Some(false) => { strong { "No" } } None => { "—" } } }
-                        td.num { @match p.get("hours_to_answer").and_then(Value::as_f64) { Some(h) => { (format!("{h:.1}")) } None => { "waiting" } } }
+                        td.num {
+                            @let hours = p.get("hours_to_answer").and_then(Value::as_f64).map(|h| format!("{h:.1}"));
+                            @match (opt(p, "answered_at"), hours) {
+                                (Some(_), Some(h)) => { (h) }
+                                (None, Some(h)) => { "waiting (" (h) " so far)" }
+                                (_, None) => { "—" }
+                            }
+                        }
                     }
                 } }
             }
@@ -265,7 +271,9 @@ async fn stakeholder(person: Viewer, id: web::Path<String>) -> Result<HttpRespon
         .iter()
         .filter(|c| c.get("stars").is_some_and(|v| !v.is_null()))
         .max_by_key(|c| s(c, "held_at").to_owned());
-    let held = who.get("held_purchases").and_then(Value::as_array).cloned().unwrap_or_default();
+    let requested = list(&who, "requested_purchases");
+    // A principal's profile also carries their school's held purchases.
+    let school_held = who.get("held_purchases").and_then(Value::as_array);
     let body = html! {
         div.grid2 {
             section.card aria-labelledby="who" {
@@ -324,7 +332,7 @@ async fn stakeholder(person: Viewer, id: web::Path<String>) -> Result<HttpRespon
         section.card aria-labelledby="wishes" {
             h2 #wishes { "Wishes" }
             @if list(&who, "wishes").is_empty() { p.none { "None yet." } }
-            ul { @for w in list(&who, "wishes") { li { (s(w, "wish")) " · " span.badge.info { (s(w, "status").replace('_', " ")) } } } }
+            ul { @for w in list(&who, "wishes") { li { (s(w, "text")) " · " span.badge.info { (s(w, "status").replace('_', " ")) } } } }
         }
         div.grid2 {
             section.card aria-labelledby="promises" {
@@ -340,7 +348,10 @@ async fn stakeholder(person: Viewer, id: web::Path<String>) -> Result<HttpRespon
         }
         section.card aria-labelledby="purchases" {
             h2 #purchases { "Their held purchases" }
-            (held_table(&held))
+            (held_table("Held purchases they asked for", requested))
+            @if let Some(school_held) = school_held {
+                (held_table("Their school's held purchases", school_held))
+            }
         }
         @let praised = list(&who, "acknowledgements");
         @let spoke = list(&who, "spoke_for_it");
