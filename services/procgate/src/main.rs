@@ -262,15 +262,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Audit(Audit::Verify { store: settings, anchor, anchors }) => {
             // An auditor asking about a log that is not there is told so, not that it is
             // intact (and no empty store is made where it was looked for).
-            if settings.database_url.is_none() {
-                let file = settings.data_dir.join(eventlog::EMBEDDED_FILE);
-                anyhow::ensure!(
-                    file.exists(),
-                    "there is no log to verify: {} does not exist (set PROCGATE_DATA_DIR to the \
-                     directory `procgate serve` uses, or PROCGATE_DATABASE_URL)",
-                    file.display()
-                );
-            }
+            settings.ensure_exists("verify")?;
             let store = settings.open_log().await?;
             let head = store.head().await?;
             anyhow::ensure!(
@@ -297,7 +289,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
         }
         Command::Audit(Audit::Replay { purchase, as_of, json, store }) => {
-            let store = store.open().await?;
+            let store = store.open_existing("replay").await?;
             let replay = reporting::replay_purchase(&*store, purchase, as_of).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&replay)?);

@@ -32,8 +32,32 @@ impl StoreSettings {
     /// Opens the store, running its migrations, with personal data sealed under the master
     /// key.
     pub async fn open(&self) -> anyhow::Result<Store> {
-        let master = self.master_key()?;
+        let master = self.master_key(true)?;
         Ok(kernel::privacy::sealed(self.open_log().await?, master))
+    }
+
+    /// Opens a store that is there already, for an audit to read: an auditor pointed at the
+    /// wrong place is told there is no log, and neither a log nor a master key is made there.
+    pub async fn open_existing(&self, why: &str) -> anyhow::Result<Store> {
+        self.ensure_exists(why)?;
+        let master = self.master_key(false)?;
+        Ok(kernel::privacy::sealed(self.open_log().await?, master))
+    }
+
+    /// Fails, saying what to set, when the embedded store is not where it is looked for (a
+    /// PostgreSQL database is there or the connection says not).
+    pub fn ensure_exists(&self, why: &str) -> anyhow::Result<()> {
+        if self.database_url.is_some() {
+            return Ok(());
+        }
+        let file = self.data_dir.join(eventlog::EMBEDDED_FILE);
+        anyhow::ensure!(
+            file.exists(),
+            "there is no log to {why}: {} does not exist (set PROCGATE_DATA_DIR to the directory \
+             `procgate serve` uses, or PROCGATE_DATABASE_URL)",
+            file.display()
+        );
+        Ok(())
     }
 
     /// Opens the log as stored, without opening sealed fields: enough to migrate it or verify
@@ -48,7 +72,9 @@ impl StoreSettings {
             .with_context(|| format!("cannot open {what}"))
     }
 
-    fn master_key(&self) -> anyhow::Result<eventlog::MasterKey> {
+    /// The master key; on the embedded store without one set, the data directory's, made
+    /// there first when `create`.
+    fn master_key(&self, create: bool) -> anyhow::Result<eventlog::MasterKey> {
         let text = match &self.master_key {
             Some(key) if key.contains("replace-me") => bail!(
                 "PROCGATE_MASTER_KEY is still the example's placeholder: set 32 random bytes in \
@@ -64,6 +90,12 @@ impl StoreSettings {
                 let path = self.data_dir.join(MASTER_KEY_FILE);
                 if path.exists() {
                     read(&path)?
+                } else if !create {
+                    bail!(
+                        "there is no master key in {} (set PROCGATE_MASTER_KEY to the key \
+                         `procgate serve` uses): personal data cannot be opened without it",
+                        path.display()
+                    )
                 } else {
                     let key = eventlog::MasterKey::generate().map_err(anyhow::Error::msg)?;
                     std::fs::create_dir_all(&self.data_dir)

@@ -193,15 +193,23 @@ async fn no_log_and_no_anchors_are_not_an_intact_log() {
     assert!(said(&out).contains("holds no anchors"), "{}", said(&out));
     // A data directory without an embedded store is not made one.
     let missing = dir.path().join("not-the-data-dir");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_procgate"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("PROCGATE_") {
-            command.env_remove(name);
+    let audit = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_procgate"));
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("PROCGATE_") {
+                command.env_remove(name);
+            }
         }
-    }
-    let out =
-        command.args(["audit", "verify"]).env("PROCGATE_DATA_DIR", &missing).output().unwrap();
+        command.arg("audit").args(args).env("PROCGATE_DATA_DIR", &missing).output().unwrap()
+    };
+    let out = audit(&["verify"]);
     assert!(!out.status.success(), "{}", said(&out));
     assert!(said(&out).contains("there is no log to verify"), "{}", said(&out));
     assert!(!missing.exists(), "verify made a store");
+    // Nor is one (with a master key of its own) made to replay a purchase in.
+    let purchase = uuid::Uuid::now_v7().to_string();
+    let out = audit(&["replay", "--purchase", &purchase]);
+    assert!(!out.status.success(), "{}", said(&out));
+    assert!(said(&out).contains("there is no log to replay"), "{}", said(&out));
+    assert!(!missing.exists(), "replay made a store");
 }
