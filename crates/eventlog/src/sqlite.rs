@@ -322,7 +322,7 @@ impl EventStore for SqliteStore {
             .reader
             .run(move |conn| {
                 let mut stmt = conn.prepare_cached(&format!(
-                    "SELECT {EVENT_COLUMNS}, chain FROM events WHERE position > ?1 \
+                    "SELECT {EVENT_COLUMNS}, chain, category FROM events WHERE position > ?1 \
                      ORDER BY position LIMIT ?2"
                 ))?;
                 let mut rows = stmt.query(params![after, clamp(limit)])?;
@@ -334,6 +334,7 @@ impl EventStore for SqliteStore {
                         stored_hash: hash::to_hash(&row.get::<_, Vec<u8>>(8)?),
                         // A row that no longer decodes counts as changed content.
                         event: decode_event(row).ok(),
+                        category: row.get(10)?,
                     });
                 }
                 Ok(out)

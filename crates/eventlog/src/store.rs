@@ -24,6 +24,9 @@ pub struct ChainRow {
     pub stored_hash: Hash,
     /// The event itself, or `None` when its row is missing.
     pub event: Option<RecordedEvent>,
+    /// The category column as stored, which reads by category filter on (outside the content
+    /// hash: it must be the stream's).
+    pub category: String,
 }
 
 /// The outcome of recomputing the hash chain over a range.
@@ -331,7 +334,10 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     }
 
     /// Recomputes the hash chain over positions `from..=to` (to the head when `to` is `None`),
-    /// starting from the stored link before `from`. `progress` is told how far it has got.
+    /// starting from the stored link before `from`, and checks each row's stored category is its
+    /// stream's. When the range ends at the head, it also checks that no row stands past the head
+    /// (readers would serve one written around the log's writer). `progress` is told how far it
+    /// has got.
     async fn verify(
         &self,
         from: u64,
@@ -383,6 +389,15 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
                         "the event's content was changed".into(),
                     ));
                 }
+                if row.category != event.category() {
+                    return Ok(bad(
+                        row.position,
+                        checked,
+                        "the event's stored category is not its stream's: reads by category \
+                         would miss it"
+                            .into(),
+                    ));
+                }
                 let link = hash::chain_link(&previous, row.position, event.version, &content);
                 if link != row.link {
                     return Ok(bad(
@@ -397,6 +412,18 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
                 expected_position += 1;
             }
             progress(expected_position - 1);
+        }
+        // The row after the range, read before the head: an append committed meanwhile has
+        // raised the head with its rows, so only a row past the head is out of place.
+        if let Some(row) = self.chain_rows(to, 1).await?.first()
+            && row.position > self.head().await?
+        {
+            return Ok(bad(
+                row.position,
+                checked,
+                "an event stands past the log's head: it was not written by the log's writer"
+                    .into(),
+            ));
         }
         Ok(Verification { ok: true, checked, first_bad_sequence: None, problem: None })
     }

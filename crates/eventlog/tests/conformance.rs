@@ -117,6 +117,8 @@ conformance!(
     verify_names_a_changed_event,
     verify_names_a_deleted_event,
     verify_names_swapped_events,
+    verify_names_an_event_past_the_head,
+    verify_names_an_event_moved_to_another_category,
     concurrent_writers_and_a_tailing_reader,
 );
 
@@ -954,6 +956,35 @@ async fn verify_names_swapped_events(h: Harness) {
     )
     .await;
     assert_eq!((v.ok, v.first_bad_sequence), (false, Some(3)), "{v:?}");
+}
+
+async fn verify_names_an_event_past_the_head(h: Harness) {
+    // A row written around the writer, past the head (readers would serve it), chain and all
+    // copied from the last event.
+    let v = tampered(
+        &h,
+        "INSERT INTO events (position, event_id, stream, category, version, event_type, data, \
+           metadata, recorded_at, hash, chain) \
+         SELECT 510, gen_random_uuid(), stream, category, version + 100, event_type, data, \
+           metadata, recorded_at, hash, chain FROM events WHERE position = 10",
+        "INSERT INTO events (position, event_id, stream, category, version, event_type, data, \
+           metadata, recorded_at, hash, chain) \
+         SELECT 510, lower(hex(randomblob(16))), stream, category, version + 100, event_type, \
+           data, metadata, recorded_at, hash, chain FROM events WHERE position = 10",
+    )
+    .await;
+    assert_eq!((v.ok, v.first_bad_sequence, v.checked), (false, Some(510), 10), "{v:?}");
+    // So does a range ending at the head; one that stops before it is not asked about it.
+    let v = h.store.verify(1, Some(10), &|_| {}).await.unwrap();
+    assert_eq!((v.ok, v.first_bad_sequence), (false, Some(510)), "{v:?}");
+    assert!(h.store.verify(1, Some(9), &|_| {}).await.unwrap().ok);
+}
+
+async fn verify_names_an_event_moved_to_another_category(h: Harness) {
+    // Reads by category (the feeds) would no longer find it; its content hash is unchanged.
+    let hide = "UPDATE events SET category = 'hidden' WHERE position = 6";
+    let v = tampered(&h, hide, hide).await;
+    assert_eq!((v.ok, v.first_bad_sequence, v.checked), (false, Some(6), 5), "{v:?}");
 }
 
 async fn concurrent_writers_and_a_tailing_reader(h: Harness) {

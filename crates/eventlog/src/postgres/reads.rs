@@ -118,7 +118,7 @@ pub(super) async fn chain_rows(pool: &Pool, after: u64, max: usize) -> Result<Ve
     let client = pool.get().await?;
     let stmt = client
         .prepare_cached(&format!(
-            "SELECT {EVENT_COLUMNS}, chain FROM events WHERE position > $1 \
+            "SELECT {EVENT_COLUMNS}, chain, category FROM events WHERE position > $1 \
              ORDER BY position LIMIT $2"
         ))
         .await?;
@@ -131,6 +131,7 @@ pub(super) async fn chain_rows(pool: &Pool, after: u64, max: usize) -> Result<Ve
                 stored_hash: hash::to_hash(&row.try_get::<_, Vec<u8>>(8)?),
                 // A row that no longer decodes counts as changed content.
                 event: decode_event(row).ok(),
+                category: row.try_get(10)?,
             })
         })
         .collect()
