@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use eventlog::hash::{chain_link, content_hash};
 use eventlog::{Actor, ExpectedVersion, Metadata, NewEvent, PgOptions, PgStore, Store, StreamName};
-use reporting::anchors::{AnchorKey, anchor_head, stored_anchors};
+use reporting::anchors::{AnchorKey, anchor_head, check_log_against, stored_anchors};
 use serde_json::json;
 
 fn verify(url: &str, key: &Path, anchors: Option<&Path>) -> Output {
@@ -110,6 +110,31 @@ impl Setup {
     }
 }
 
+/// Changes event `position`'s data and recomputes its hash only, keeping every link.
+async fn rehash_only(client: &tokio_postgres::Client, position: i64) {
+    client
+        .execute("UPDATE events SET data = '{\"school_id\": \"s-forged\", \"name\": \"Forged\"}' WHERE position = $1", &[&position])
+        .await
+        .unwrap();
+    let row = client
+        .query_one("SELECT event_id, stream, event_type, data, metadata, recorded_at FROM events WHERE position = $1", &[&position])
+        .await
+        .unwrap();
+    let metadata: serde_json::Value = row.get(4);
+    let hash = content_hash(
+        &row.get(0),
+        row.get::<_, &str>(1),
+        row.get::<_, &str>(2),
+        &row.get(5),
+        &row.get(3),
+        &serde_json::from_value::<Metadata>(metadata).unwrap(),
+    );
+    client
+        .execute("UPDATE events SET hash = $2 WHERE position = $1", &[&position, &hash.to_vec()])
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rewritten_and_rechained_log_fails_its_anchors() {
     let Setup { db, store, dir, key, key_file } = Setup::new().await;
@@ -129,8 +154,32 @@ async fn a_rewritten_and_rechained_log_fails_its_anchors() {
     assert!(out.status.success(), "{}", said(&out));
     assert!(said(&out).contains("what 3 anchor(s) signed, up to sequence 32"), "{}", said(&out));
 
-    // An administrator rewrites event 15 and recomputes the chain after it.
+    // An administrator changes event 5 and its hash, keeping the links: each anchor's link
+    // still matches, but the chain no longer recomputes, and the check over HTTP says so.
     let client = db.connect().await;
+    let original: (serde_json::Value, Vec<u8>) = {
+        let row = client.query_one("SELECT data, hash FROM events WHERE position = 5", &[]).await;
+        let row = row.unwrap();
+        (row.get(0), row.get(1))
+    };
+    rehash_only(&client, 5).await;
+    let check = check_log_against(&*store, &anchors, &[key.public()]).await.unwrap();
+    assert!(!check.ok, "{check:?}");
+    assert_eq!((check.last_matching_sequence, check.first_failing_sequence), (None, Some(10)));
+    assert!(check.problem.as_deref().unwrap().contains("sequence 5"), "{check:?}");
+    let trusted = [key.public()];
+    let links_only = reporting::anchors::check_anchors(&*store, &anchors, &trusted).await;
+    assert!(links_only.unwrap().ok, "the links alone cannot tell");
+    client
+        .execute(
+            "UPDATE events SET data = $1, hash = $2 WHERE position = 5",
+            &[&original.0, &original.1],
+        )
+        .await
+        .unwrap();
+    assert!(check_log_against(&*store, &anchors, &[key.public()]).await.unwrap().ok);
+
+    // An administrator rewrites event 15 and recomputes the chain after it.
     rewrite_and_rechain(&client, 15).await;
     let out = verify(db.url(), &key_file, None);
     assert!(out.status.success(), "the chain alone cannot tell: {}", said(&out));
