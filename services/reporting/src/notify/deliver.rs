@@ -225,8 +225,13 @@ impl Worker {
         }
         let mut attempts = Vec::new();
         let mut gone = false;
-        for (event, body) in &pending {
-            if !self.hook.may_send(&instance, self.clock().now(), needed) {
+        for (i, (event, body)) in pending.iter().enumerate() {
+            // A deletion, a secret's rotation or a replay asked for while the batch goes out
+            // holds from the next event on: read the endpoint again before each.
+            if i > 0 && (self.refresh().await.is_err() || self.hook.replays != replays) {
+                break;
+            }
+            if !self.hook.active() || !self.hook.may_send(&instance, self.clock().now(), needed) {
                 break;
             }
             let attempt = self.post(event, body).await;

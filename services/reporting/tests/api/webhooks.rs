@@ -33,6 +33,7 @@ on_each_backend!(
     registration_is_checked_and_endpoints_are_their_owners,
     subscriptions_resume_from_their_acknowledged_checkpoint,
     an_erased_person_is_delivered_erased_on_replay,
+    a_deleted_endpoint_gets_nothing_more_of_the_batch_being_sent,
 );
 
 /// A delivery as the receiver saw it.
@@ -61,6 +62,8 @@ type Answer = (u16, Option<&'static str>);
 struct Receiver {
     plan: Arc<Mutex<VecDeque<Answer>>>,
     seen: Arc<Mutex<Vec<Received>>>,
+    /// How long it takes to answer, in milliseconds (a slow endpoint).
+    delay_ms: Arc<std::sync::atomic::AtomicU64>,
     url: String,
 }
 
@@ -126,6 +129,8 @@ async fn receive(req: HttpRequest, body: aweb::Bytes, me: aweb::Data<Receiver>) 
     }
     let (status, retry_after) = me.plan.lock().unwrap().pop_front().unwrap_or((204, None));
     me.seen.lock().unwrap().push(Received { headers, body: body.to_vec(), status });
+    let delay = me.delay_ms.load(std::sync::atomic::Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(delay)).await;
     let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
     if let Some(after) = retry_after {
         response.insert_header(("retry-after", after));
@@ -734,6 +739,33 @@ async fn subscriptions_resume_from_their_acknowledged_checkpoint(backend: Backen
         statuses.sort_unstable();
         assert_eq!(statuses, [201, 409], "round {round}: {a:?} {b:?}");
     }
+    app.stop().await;
+}
+
+async fn a_deleted_endpoint_gets_nothing_more_of_the_batch_being_sent(backend: Backend) {
+    let (app, _clock) = api(backend, true).await;
+    // A slow endpoint, with a backlog: a batch takes a while to send.
+    let receiver = Receiver::start().await;
+    receiver.delay_ms.store(200, std::sync::atomic::Ordering::Relaxed);
+    let types = json!(["school-registered"]);
+    let hook = register(
+        &app,
+        "erp",
+        Role::Integration,
+        json!({"url": receiver.url, "event_types": types}),
+    )
+    .await;
+    let path = format!("/v1/webhooks/{}", hook["id"].as_str().unwrap());
+    append_schools(&app.store, 20).await;
+    receiver.wait_seen(3).await;
+    let (status, _) = send(&app, "DELETE", &path, ERP, None).await;
+    assert_eq!(status, 204);
+    let at_delete = receiver.seen().len();
+    // At most the request already on its way arrives; nothing more of the batch is sent.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let seen = receiver.seen().len();
+    assert!(seen <= at_delete + 1, "{} more were sent after the delete", seen - at_delete);
+    assert!(seen < 20);
     app.stop().await;
 }
 
