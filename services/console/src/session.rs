@@ -151,6 +151,12 @@ impl FromRequest for Signed {
 #[derive(Debug, Clone, Default)]
 pub struct Fields(Vec<(String, String)>);
 
+impl FromIterator<(String, String)> for Fields {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Self {
+        Self(pairs.into_iter().collect())
+    }
+}
+
 impl Fields {
     /// The first value of `name`, trimmed; `None` when absent or blank.
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -186,7 +192,7 @@ impl FromRequest for Posted {
             if !sent.is_some_and(|sent| same(sent, &person.csrf)) {
                 return Err(PageError::Csrf);
             }
-            let fields = Fields(pairs.into_iter().filter(|(k, _)| k != "csrf").collect());
+            let fields: Fields = pairs.into_iter().filter(|(k, _)| k != "csrf").collect();
             Ok(Self { person, fields })
         })
     }

@@ -139,6 +139,9 @@ async fn an_it_technicians_day_in_the_console() {
     let id = held["purchases"][0]["purchase_id"].as_str().expect("the demo holds purchases");
     let queue = get("/console/queue").await.unwrap().text().await.unwrap();
     assert!(queue.contains(&format!("/console/purchases/{id}")), "the queue lists it first");
+    assert!(queue.contains("soonest breach first"), "{queue}");
+    let oldest = get("/console/queue?sort=submitted").await.unwrap().text().await.unwrap();
+    assert!(oldest.contains("held purchases, oldest first"), "{oldest}");
 
     // The Schools page lists the principals going cold, as the report has them.
     let cold = api_get(&server, &token, "/v1/reports/going-cold").await;

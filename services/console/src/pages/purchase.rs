@@ -78,7 +78,8 @@ async fn act(
         Err(ApiError::Refused(problem)) if problem.status != 401 => {
             let purchase = posted.get(Svc::Gate, &format!("/v1/purchases/{id}")).await?;
             let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
-            let body = view(person, &purchase, None, Some((form, &problem)));
+            let refused = Refused { form, problem: &problem, fields: &posted.fields };
+            let body = view(person, &purchase, None, Some(refused));
             Ok(page_with(status, person, "/console/queue", &title(&purchase), body))
         }
         Err(ApiError::Refused(_)) => {
@@ -176,9 +177,26 @@ fn call_before_cancel() -> Markup {
     }
 }
 
-fn refusal(form: Form, refused: Option<(Form, &Problem)>) -> Markup {
+/// A form the API refused: which, why, and what the person had typed in it (shown again, so
+/// that nothing is typed twice).
+#[derive(Clone, Copy)]
+struct Refused<'a> {
+    form: Form,
+    problem: &'a Problem,
+    fields: &'a Fields,
+}
+
+/// What the person typed in field `name` of `form`, when that form was refused; else nothing.
+fn typed<'a>(refused: Option<Refused<'a>>, form: Form, name: &str) -> &'a str {
     match refused {
-        Some((at, problem)) if at == form => {
+        Some(r) if r.form == form => r.fields.get(name).unwrap_or_default(),
+        _ => "",
+    }
+}
+
+fn refusal(form: Form, refused: Option<Refused<'_>>) -> Markup {
+    match refused {
+        Some(Refused { form: at, problem, .. }) if at == form => {
             let explain = (problem.slug() == "call-required").then(call_before_cancel);
             problem_box(problem, explain)
         }
@@ -186,12 +204,7 @@ fn refusal(form: Form, refused: Option<(Form, &Problem)>) -> Markup {
     }
 }
 
-fn view(
-    person: &Person,
-    p: &Value,
-    done: Option<&str>,
-    refused: Option<(Form, &Problem)>,
-) -> Markup {
+fn view(person: &Person, p: &Value, done: Option<&str>, refused: Option<Refused<'_>>) -> Markup {
     let id = s(p, "purchase_id");
     let status = s(p, "status");
     let open = matches!(status, "held" | "advisory");
@@ -351,7 +364,7 @@ impl Card<'_> {
         &self,
         person: &Person,
         id: &str,
-        refused: Option<(Form, &Problem)>,
+        refused: Option<Refused<'_>>,
         before: Markup,
         fields: Markup,
     ) -> Markup {
@@ -369,52 +382,53 @@ impl Card<'_> {
     }
 }
 
-fn forms(person: &Person, p: &Value, refused: Option<(Form, &Problem)>) -> Markup {
+fn forms(person: &Person, p: &Value, refused: Option<Refused<'_>>) -> Markup {
     let id = s(p, "purchase_id");
     let calls = list(p, "calls");
     let cancellable = p.get("cancellable").and_then(Value::as_bool).unwrap_or(false);
     let card = |form, (anchor, title), path, before, fields| {
         Card { form, anchor, title, path }.render(person, id, refused, before, fields)
     };
+    let call = |name| typed(refused, Form::Call, name);
     html! {
         h2 { "Act on it" }
         div.forms {
             (card(Form::Call, ("log-call", "Log a call"), "/calls", html! {}, html! {
                 div.field.check {
-                    input #c-reached type="checkbox" name="requester_reached" value="true";
+                    input #c-reached type="checkbox" name="requester_reached" value="true" checked[!call("requester_reached").is_empty()];
                     " " label for="c-reached" { "I reached the requester (" (s(p, "requester_email")) ")" }
                 }
                 div.field {
                     label for="c-goal" { "What are they trying to accomplish?" }
-                    textarea #c-goal name="goal" {}
+                    textarea #c-goal name="goal" { (call("goal")) }
                     p.hint { "Needed when you reached them: cancelling depends on it." }
                 }
                 div.field {
                     label for="c-name" { "Whom you spoke with (when not a registered person)" }
-                    input #c-name type="text" name="name" autocomplete="off";
+                    input #c-name type="text" name="name" autocomplete="off" value=(call("name"));
                 }
                 div.field {
                     label for="c-phone" { "Their phone" }
-                    input #c-phone type="tel" name="phone" autocomplete="off";
+                    input #c-phone type="tel" name="phone" autocomplete="off" value=(call("phone"));
                 }
                 div.field {
                     label for="c-email" { "Their email" }
-                    input #c-email type="email" name="email" autocomplete="off";
+                    input #c-email type="email" name="email" autocomplete="off" value=(call("email"));
                 }
                 div.field {
                     label for="c-when" { "When (district time; empty for now)" }
-                    input #c-when type="datetime-local" name="occurred_at";
+                    input #c-when type="datetime-local" name="occurred_at" value=(call("occurred_at"));
                 }
                 div.field {
                     label for="c-notes" { "Notes" }
-                    textarea #c-notes name="notes" {}
+                    textarea #c-notes name="notes" { (call("notes")) }
                 }
                 button type="submit" { "Log the call" }
             }))
             (card(Form::Alternative, ("propose", "Propose an alternative"), "/alternatives", html! {}, html! {
                 div.field {
                     label for="a-description" { "The alternative" }
-                    textarea #a-description name="description" required {}
+                    textarea #a-description name="description" required { (typed(refused, Form::Alternative, "description")) }
                 }
                 @if !calls.is_empty() {
                     div.field {
@@ -433,7 +447,7 @@ fn forms(person: &Person, p: &Value, refused: Option<(Form, &Problem)>) -> Marku
                 (card(Form::Wait, ("wait", "Waiting on the requester"), "/waiting", html! {}, html! {
                     div.field {
                         label for="w-note" { "What they will come back with" }
-                        textarea #w-note name="note" required {}
+                        textarea #w-note name="note" required { (typed(refused, Form::Wait, "note")) }
                         p.hint { "The decision clock pauses until a call reaches them." }
                     }
                     button.secondary type="submit" { "Wait on them" }
@@ -441,18 +455,18 @@ fn forms(person: &Person, p: &Value, refused: Option<(Form, &Problem)>) -> Marku
                 (card(Form::Approve, ("approve", "Approve as submitted"), "/approve", html! {}, html! {
                     div.field {
                         label for="ap-note" { "Note" }
-                        textarea #ap-note name="note" {}
+                        textarea #ap-note name="note" { (typed(refused, Form::Approve, "note")) }
                     }
                     button type="submit" { "Approve" }
                 }))
                 (card(Form::Cancel, ("cancel", "Cancel"), "/cancel", html! {
-                    @if !cancellable && refused.is_none_or(|(at, _)| at != Form::Cancel) {
+                    @if !cancellable && refused.is_none_or(|r| r.form != Form::Cancel) {
                         p.hint { "Call before cancel: a call that reached the requester, with their goal, and an alternative proposed after the flag come first." }
                     }
                 }, html! {
                     div.field {
                         label for="x-reason" { "Why it is cancelled" }
-                        textarea #x-reason name="reason" required {}
+                        textarea #x-reason name="reason" required { (typed(refused, Form::Cancel, "reason")) }
                     }
                     button.danger type="submit" { "Cancel the purchase" }
                 }))
@@ -471,6 +485,42 @@ mod tests {
         assert_eq!(at, "2026-11-30T15:15:00Z");
         assert_eq!(instant(None, "UTC").unwrap(), None);
         assert!(instant(Some("yesterday"), "UTC").is_err());
+    }
+
+    #[test]
+    fn a_refused_form_comes_back_as_it_was_typed() {
+        let person =
+            Person::new("tech@district.org".into(), vec!["it_staff".into()], "t".into(), 0);
+        let purchase = serde_json::json!({
+            "purchase_id": "0190f5a0-0000-7000-8000-000000000001",
+            "status": "held",
+        });
+        let typed: Fields = [
+            ("requester_reached", "true"),
+            ("goal", "A reading lab <for> every pupil"),
+            ("name", "Pat Requester"),
+            ("notes", "Call back Friday"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let problem = Problem {
+            status: 422,
+            kind: "https://procgate.dev/problems/reached-person-required".into(),
+            title: "Say whom IT spoke with".into(),
+            ..Problem::default()
+        };
+        let refused = Refused { form: Form::Call, problem: &problem, fields: &typed };
+        let page = view(&person, &purchase, None, Some(refused)).into_string();
+        assert!(page.contains("A reading lab &lt;for&gt; every pupil</textarea>"), "{page}");
+        assert!(page.contains("value=\"Pat Requester\""), "{page}");
+        assert!(page.contains("Call back Friday</textarea>"), "{page}");
+        assert!(page.contains("name=\"requester_reached\" value=\"true\" checked"), "{page}");
+        assert!(page.contains("Say whom IT spoke with"), "the refusal is shown");
+        // The other forms are as new.
+        assert!(page.contains("name=\"reason\" required></textarea>"), "{page}");
+        let fresh = view(&person, &purchase, None, None).into_string();
+        assert!(!fresh.contains("Pat Requester") && !fresh.contains(" checked"), "{fresh}");
     }
 
     /// The page of a purchase in `status`, as IT staff see it.

@@ -21,6 +21,9 @@ struct Filters {
     sort: Option<String>,
 }
 
+/// The most held purchases the page lists (the API's largest page is 1,000).
+const QUEUE_LIMIT: usize = 500;
+
 const STATES: [(&str, &str); 3] =
     [("breached", "Breached"), ("warning", "Warning"), ("on_track", "On track")];
 
@@ -31,7 +34,7 @@ async fn queue(
     let school = q.school_id.as_deref().filter(|v| !v.is_empty());
     let sla_state = q.state.as_deref().filter(|v| !v.is_empty());
     let sort = if q.sort.as_deref() == Some("submitted") { "submitted" } else { "due" };
-    let mut path = format!("/v1/purchases?status=held&sort={sort}&limit=500");
+    let mut path = format!("/v1/purchases?status=held&sort={sort}&limit={QUEUE_LIMIT}");
     if let Some(school) = school {
         path.push_str(&format!("&school_id={}", encode(school)));
     }
@@ -40,6 +43,8 @@ async fn queue(
         person.get(Svc::Stakeholders, "/v1/schools?limit=1000"),
     );
     let purchases = purchases?;
+    let more = has_more(&purchases);
+    let order = if sort == "due" { "soonest breach first" } else { "oldest first" };
     // The school filter lists schools when the person may read them; the queue works without.
     let schools = schools.unwrap_or(Value::Null);
     let rows: Vec<&Value> = list(&purchases, "purchases")
@@ -81,18 +86,27 @@ async fn queue(
             button type="submit" { "Filter" }
         }
         p.kbd-hint { "Keys: " kbd { "j" } " next, " kbd { "k" } " previous, " kbd { "Enter" } " open." }
-        (table(&rows))
+        @if more {
+            p.card role="status" { "More than " (QUEUE_LIMIT) " purchases are held: these are the first " (QUEUE_LIMIT) " in this order. Choose a school to see the rest." }
+        }
+        (table(&rows, order))
     };
     Ok(ok(&person, "/console/queue", "Held queue", body))
 }
 
-fn table(rows: &[&Value]) -> Markup {
+/// Whether the API's page of purchases says where a next one starts (`next_offset` in due
+/// order, `next_after` in submission order).
+fn has_more(page: &Value) -> bool {
+    ["next_offset", "next_after"].iter().any(|key| page.get(*key).is_some_and(|v| !v.is_null()))
+}
+
+fn table(rows: &[&Value], order: &str) -> Markup {
     html! {
         @if rows.is_empty() {
             p.card { "Nothing is waiting for IT. Every held purchase has been answered." }
         } @else {
             table #queue {
-                caption { (rows.len()) " held " (if rows.len() == 1 { "purchase" } else { "purchases" }) ", soonest breach first" }
+                caption { (rows.len()) " held " (if rows.len() == 1 { "purchase" } else { "purchases" }) ", " (order) }
                 thead { tr {
                     th scope="col" { "Purchase" }
                     th scope="col" { "School" }
@@ -135,5 +149,19 @@ fn row(p: &Value) -> Markup {
             td { (when_opt(sla.and_then(|v| opt(v, "next_due_at")))) }
             td { @if called { "Yes" } @else { strong { "No" } } }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_page_with_a_next_one_says_more_are_held() {
+        assert!(has_more(&json!({"purchases": [], "next_offset": 500})));
+        assert!(has_more(&json!({"purchases": [], "next_after": 812})));
+        assert!(!has_more(&json!({"purchases": [], "next_after": null})));
+        assert!(!has_more(&json!({"purchases": []})));
     }
 }
