@@ -153,7 +153,7 @@ struct Serve {
     #[arg(long, env = "PROCGATE_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
     /// HTTP worker threads (default: one per core).
-    #[arg(long, env = "PROCGATE_WORKERS")]
+    #[arg(long, env = "PROCGATE_WORKERS", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     workers: Option<usize>,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "PROCGATE_LOG_JSON", default_value_t = false)]
@@ -256,7 +256,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 service != Some(ServiceName::Console),
                 "the console keeps no read models: nothing to rebuild"
             );
-            let store = store.open().await?;
+            // Pointed at the wrong place, it says so rather than rebuild an empty store it made.
+            let store = store.open_existing("rebuild").await?;
             rebuild(&*store, service).await
         }
         Command::Audit(Audit::Verify { store: settings, anchor, anchors }) => {
@@ -422,8 +423,12 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
         }
         let (anchor_key, created) = serve.anchors.key(&serve.store, true)?;
         anchor_key_created = created;
-        if let Some(key) = anchor_key {
-            reporting = reporting.with_anchors(key, serve.anchors.interval());
+        match anchor_key {
+            Some(key) => reporting = reporting.with_anchors(key, serve.anchors.interval()),
+            None => tracing::warn!(
+                "the log is not anchored: set PROCGATE_ANCHOR_KEY_FILE (an Ed25519 key in \
+                 PKCS#8 PEM) to sign its head"
+            ),
         }
         services.push(Arc::new(reporting));
     }

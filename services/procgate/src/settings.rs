@@ -186,6 +186,13 @@ impl JwtSettings {
     /// Returns whether it was created now.
     fn secret(&self, data_dir: &Path, create: bool) -> anyhow::Result<(Vec<u8>, bool)> {
         if let Some(secret) = &self.jwt_secret {
+            // The example's value is published: anyone could sign an administrator's token.
+            if secret.contains("replace-me") {
+                bail!(
+                    "PROCGATE_JWT_SECRET is still the example's placeholder: set a long random \
+                     secret (openssl rand -base64 48)"
+                );
+            }
             return Ok((secret.as_bytes().to_vec(), false));
         }
         let path = self.secret_file(data_dir);

@@ -50,6 +50,40 @@ fn serve_on_a_busy_port_says_so_before_creating_a_store() {
 }
 
 #[test]
+fn the_examples_placeholders_and_a_worker_count_of_nothing_are_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let free = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    // The example's JWT secret is published: a token signed with it would be anyone's.
+    let example = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../procgate.env.example"),
+    )
+    .unwrap();
+    let placeholder = example
+        .lines()
+        .find_map(|l| l.strip_prefix("PROCGATE_JWT_SECRET="))
+        .expect("the example sets the secret");
+    let out = Command::new(env!("CARGO_BIN_EXE_procgate"))
+        .args(["token", "--role", "admin", "--subject", "me"])
+        .env_remove("PROCGATE_DATABASE_URL")
+        .env("PROCGATE_DATA_DIR", &data_dir)
+        .env("PROCGATE_JWT_SECRET", placeholder)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a token was signed with the example's secret");
+    assert!(stderr(&out).contains("still the example's placeholder"), "{}", stderr(&out));
+    // No worker is no server: said, not a panic once the store is made.
+    let out = procgate(&["serve", "--listen", &free, "--workers", "0"], &data_dir);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--workers"), "{}", stderr(&out));
+    // Nothing to rebuild where there is no log: said, and no store is made there.
+    let out = procgate(&["rebuild"], &data_dir);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("there is no log to rebuild"), "{}", stderr(&out));
+    assert!(!data_dir.exists(), "a store or key was made");
+}
+
+#[test]
 fn token_without_a_secret_names_the_file_it_looked_for() {
     let dir = tempfile::tempdir().unwrap();
     let out = procgate(&["token", "--role", "it_staff", "--subject", "me"], dir.path());
