@@ -987,6 +987,37 @@ async fn verify_names_an_event_moved_to_another_category(h: Harness) {
     assert_eq!((v.ok, v.first_bad_sequence, v.checked), (false, Some(6), 5), "{v:?}");
 }
 
+/// A reset after an erasure on PostgreSQL waits for an apply of the projection in flight in
+/// another instance: what that apply writes is deleted with the rest, not left behind to be
+/// applied again by the rebuild.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_reset_waits_for_an_apply_in_flight() {
+    let h = postgres().await;
+    let Raw::Pg(pg) = &h.raw else { unreachable!() };
+    // Another instance's apply, not yet committed: it holds the checkpoint and wrote a document.
+    let mut apply = pg.pool().get().await.unwrap();
+    let tx = apply.transaction().await.unwrap();
+    tx.batch_execute(
+        "INSERT INTO checkpoints (name, position) VALUES ('counter', 0) ON CONFLICT DO NOTHING; \
+         SELECT position FROM checkpoints WHERE name = 'counter' FOR UPDATE; \
+         INSERT INTO documents (collection, key, doc) VALUES ('counter-streams', 'a-1', '{\"count\": 1}'); \
+         UPDATE checkpoints SET position = 1 WHERE name = 'counter';",
+    )
+    .await
+    .unwrap();
+    let store = h.store.clone();
+    let reset =
+        tokio::spawn(
+            async move { store.reset_projection_after_erasure(&Counter, 5).await.unwrap() },
+        );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!reset.is_finished(), "the reset did not wait for the apply");
+    tx.commit().await.unwrap();
+    assert!(reset.await.unwrap(), "the reset ran");
+    assert_eq!(h.store.documents("counter-streams").await.unwrap(), vec![]);
+    assert_eq!(h.store.checkpoint("counter").await.unwrap(), None);
+}
+
 async fn concurrent_writers_and_a_tailing_reader(h: Harness) {
     const PER_WRITER: usize = 500;
     const WRITERS_PER_INSTANCE: usize = 8;

@@ -141,9 +141,26 @@ async fn fetch(
     Ok(fetched)
 }
 
+/// Takes the lock an apply of projection `name` holds until it commits (its checkpoint row,
+/// made if missing): a reset waits for an apply in flight, so that its delete, a statement
+/// after this one, sees and removes what that apply wrote.
+pub(super) async fn wait_for_applies(
+    tx: &tokio_postgres::Transaction<'_>,
+    name: &str,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO checkpoints (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING",
+        &[&name],
+    )
+    .await?;
+    tx.execute("SELECT position FROM checkpoints WHERE name = $1 FOR UPDATE", &[&name]).await?;
+    Ok(())
+}
+
 pub(super) async fn reset_projection(pool: &Pool, projection: &dyn Projection) -> Result<()> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    wait_for_applies(&tx, projection.name()).await?;
     tx.execute("DELETE FROM documents WHERE collection = ANY($1)", &[&projection.collections()])
         .await?;
     tx.execute("DELETE FROM checkpoints WHERE name = $1", &[&projection.name()]).await?;

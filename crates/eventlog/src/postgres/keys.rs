@@ -128,6 +128,7 @@ pub(super) async fn reset_projection_unless_marked(
     if to_u64(done) >= position {
         return Ok(false);
     }
+    super::documents::wait_for_applies(&tx, projection.name()).await?;
     tx.execute("DELETE FROM documents WHERE collection = ANY($1)", &[&projection.collections()])
         .await?;
     tx.execute("DELETE FROM checkpoints WHERE name = $1", &[&projection.name()]).await?;
