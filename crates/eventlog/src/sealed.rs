@@ -222,6 +222,10 @@ pub struct SealedStore {
     /// The position of the latest erasure announcement read: only a later one empties the
     /// cache (readers of the whole log meet the old ones again and again).
     erasure_seen: AtomicU64,
+    /// How many times keys were forgotten (destroyed, or the cache emptied for an erasure),
+    /// moved while the cache is locked: a key looked up before it moved is used for that read
+    /// but not cached, or a destroyed key could come back into the cache.
+    forgotten: AtomicU64,
 }
 
 impl std::fmt::Debug for SealedStore {
@@ -240,7 +244,8 @@ struct Job {
 
 impl SealedStore {
     pub fn new(inner: Arc<dyn EventStore>, sealing: Sealing, master: MasterKey) -> Self {
-        Self { inner, sealing, master, keys: Mutex::default(), erasure_seen: AtomicU64::new(0) }
+        let (erasure_seen, forgotten) = (AtomicU64::new(0), AtomicU64::new(0));
+        Self { inner, sealing, master, keys: Mutex::default(), erasure_seen, forgotten }
     }
 
     fn cached(&self) -> std::sync::MutexGuard<'_, HashMap<String, Opened>> {
@@ -271,6 +276,7 @@ impl SealedStore {
         if missing.is_empty() {
             return Ok(found);
         }
+        let forgotten = self.forgotten.load(Ordering::Acquire);
         let mut rows = self.inner.data_keys(&missing).await?;
         let absent: Vec<DataKey> = create
             .iter()
@@ -294,12 +300,16 @@ impl SealedStore {
         if cache.len() + rows.len() > MAX_CACHED_KEYS {
             cache.clear();
         }
+        // Keys forgotten since the lookup began: it may hold a key destroyed meanwhile.
+        let current = self.forgotten.load(Ordering::Acquire) == forgotten;
         for row in rows {
             let opened = match &row.wrapped {
                 Some(wrapped) => Some(Arc::new(self.master.unwrap(&row.subject, wrapped)?)),
                 None => None,
             };
-            cache.insert(row.subject.clone(), opened.clone());
+            if current {
+                cache.insert(row.subject.clone(), opened.clone());
+            }
             found.insert(row.subject, opened);
         }
         Ok(found)
@@ -339,7 +349,9 @@ impl SealedStore {
         if let Some(latest) = erasure.max()
             && self.erasure_seen.fetch_max(latest, Ordering::AcqRel) < latest
         {
-            self.cached().clear();
+            let mut cache = self.cached();
+            self.forgotten.fetch_add(1, Ordering::AcqRel);
+            cache.clear();
         }
         let mut subjects = HashSet::new();
         for event in &events {
@@ -584,6 +596,7 @@ impl EventStore for SealedStore {
     async fn destroy_data_keys(&self, which: &KeySelector, reason: &str) -> Result<Vec<String>> {
         let destroyed = self.inner.destroy_data_keys(which, reason).await?;
         let mut cache = self.cached();
+        self.forgotten.fetch_add(1, Ordering::AcqRel);
         for subject in &destroyed {
             cache.insert(subject.clone(), None);
         }
@@ -593,6 +606,9 @@ impl EventStore for SealedStore {
     async fn destroyed_data_keys(&self, which: &KeySelector) -> Result<Vec<String>> {
         let destroyed = self.inner.destroyed_data_keys(which).await?;
         let mut cache = self.cached();
+        if !destroyed.is_empty() {
+            self.forgotten.fetch_add(1, Ordering::AcqRel);
+        }
         for subject in &destroyed {
             cache.insert(subject.clone(), None);
         }
