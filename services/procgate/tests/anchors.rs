@@ -48,9 +48,9 @@ async fn append(store: &Store, n: u64) {
     }
 }
 
-/// Changes event `position`'s data and recomputes its hash and every later link, as an
-/// administrator with write access to the database could.
-async fn rewrite_and_rechain(client: &tokio_postgres::Client, position: i64) {
+/// Changes event `position`'s data, as an administrator with write access to the database
+/// could; the content hashes of the events from `position` on, recomputed from their rows.
+async fn rewrite(client: &tokio_postgres::Client, position: i64) -> Vec<(i64, i64, [u8; 32])> {
     client
         .execute("UPDATE events SET data = '{\"school_id\": \"s-forged\", \"name\": \"Forged\"}' WHERE position = $1", &[&position])
         .await
@@ -59,24 +59,33 @@ async fn rewrite_and_rechain(client: &tokio_postgres::Client, position: i64) {
         .query("SELECT position, event_id, stream, version, event_type, data, metadata, recorded_at FROM events WHERE position >= $1 ORDER BY position", &[&position])
         .await
         .unwrap();
+    rows.iter()
+        .map(|row| {
+            let metadata: serde_json::Value = row.get(6);
+            let hash = content_hash(
+                &row.get(1),
+                row.get::<_, &str>(2),
+                row.get::<_, &str>(4),
+                &row.get(7),
+                &row.get(5),
+                &serde_json::from_value::<Metadata>(metadata).unwrap(),
+            );
+            (row.get(0), row.get(3), hash)
+        })
+        .collect()
+}
+
+/// [`rewrite`]s event `position` and recomputes its hash and every later link.
+async fn rewrite_and_rechain(client: &tokio_postgres::Client, position: i64) {
+    let hashes = rewrite(client, position).await;
     let previous: Vec<u8> = client
         .query_one("SELECT chain FROM events WHERE position = $1", &[&(position - 1)])
         .await
         .unwrap()
         .get(0);
     let mut link: [u8; 32] = previous.try_into().unwrap();
-    for row in rows {
-        let pos: i64 = row.get(0);
-        let metadata: serde_json::Value = row.get(6);
-        let hash = content_hash(
-            &row.get(1),
-            row.get::<_, &str>(2),
-            row.get::<_, &str>(4),
-            &row.get(7),
-            &row.get(5),
-            &serde_json::from_value::<Metadata>(metadata).unwrap(),
-        );
-        link = chain_link(&link, pos as u64, row.get::<_, i64>(3) as u64, &hash);
+    for (pos, version, hash) in hashes {
+        link = chain_link(&link, pos as u64, version as u64, &hash);
         client
             .execute(
                 "UPDATE events SET hash = $2, chain = $3 WHERE position = $1",
@@ -86,6 +95,15 @@ async fn rewrite_and_rechain(client: &tokio_postgres::Client, position: i64) {
             .unwrap();
     }
     client.execute("UPDATE log_head SET chain = $1", &[&link.to_vec()]).await.unwrap();
+}
+
+/// [`rewrite`]s event `position` and recomputes its hash only, keeping every link.
+async fn rehash_only(client: &tokio_postgres::Client, position: i64) {
+    let (_, _, hash) = rewrite(client, position).await[0];
+    client
+        .execute("UPDATE events SET hash = $2 WHERE position = $1", &[&position, &hash.to_vec()])
+        .await
+        .unwrap();
 }
 
 /// A log on a database of its own, a directory, and an anchor key saved in it.
@@ -108,31 +126,6 @@ impl Setup {
         std::fs::write(&key_file, key.to_pem().unwrap()).unwrap();
         Self { db, store, dir, key, key_file }
     }
-}
-
-/// Changes event `position`'s data and recomputes its hash only, keeping every link.
-async fn rehash_only(client: &tokio_postgres::Client, position: i64) {
-    client
-        .execute("UPDATE events SET data = '{\"school_id\": \"s-forged\", \"name\": \"Forged\"}' WHERE position = $1", &[&position])
-        .await
-        .unwrap();
-    let row = client
-        .query_one("SELECT event_id, stream, event_type, data, metadata, recorded_at FROM events WHERE position = $1", &[&position])
-        .await
-        .unwrap();
-    let metadata: serde_json::Value = row.get(4);
-    let hash = content_hash(
-        &row.get(0),
-        row.get::<_, &str>(1),
-        row.get::<_, &str>(2),
-        &row.get(5),
-        &row.get(3),
-        &serde_json::from_value::<Metadata>(metadata).unwrap(),
-    );
-    client
-        .execute("UPDATE events SET hash = $2 WHERE position = $1", &[&position, &hash.to_vec()])
-        .await
-        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
