@@ -278,11 +278,24 @@ impl SealedStore {
         }
         let forgotten = self.forgotten.load(Ordering::Acquire);
         let mut rows = self.inner.data_keys(&missing).await?;
-        let absent: Vec<DataKey> = create
+        let to_make: Vec<&DataKey> = create
             .iter()
             .filter(|k| {
                 missing.contains(&k.subject) && !rows.iter().any(|r| r.subject == k.subject)
             })
+            .collect();
+        // An erased person's new data (a conversation's notes, a call's) is stored erased: no
+        // key is made under an owner whose own key is destroyed.
+        let owners: Vec<String> = to_make.iter().filter_map(|k| k.owner.clone()).collect();
+        let erased: HashSet<String> = if owners.is_empty() {
+            HashSet::new()
+        } else {
+            let found = self.inner.data_keys(&owners).await?;
+            found.into_iter().filter(|r| r.wrapped.is_none()).map(|r| r.subject).collect()
+        };
+        let absent: Vec<DataKey> = to_make
+            .into_iter()
+            .filter(|k| k.owner.as_ref().is_none_or(|owner| !erased.contains(owner)))
             .map(|k| {
                 let mut bytes = [0u8; 32];
                 getrandom::fill(&mut bytes)

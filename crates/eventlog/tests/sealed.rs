@@ -139,6 +139,13 @@ async fn sealed_fields_open_mask_and_verify(backend: Backend) {
     )
     .await;
     assert_eq!(data(&store, "person-pat").await[2]["text"], "(erased)");
+    // So is a new note of theirs: no key is made for an erased person's data.
+    let later =
+        json!({"note_id": "n2", "text": "Her leave ends in May", "at": "2026-04-02T00:00:00Z"});
+    write(&store, "person-pat", vec![event("note-taken", later)]).await;
+    assert_eq!(data(&store, "person-pat").await[3]["text"], "(erased)");
+    assert_eq!(data(&sealed(test.shared(), 7), "person-pat").await[3]["text"], "(erased)");
+    assert!(!stored(&store).await.contains("leave ends"), "stored in clear");
     let verified = store.verify(1, None, &|_| {}).await.unwrap();
     assert!(verified.ok, "{verified:?}");
 }

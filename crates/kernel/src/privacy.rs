@@ -47,7 +47,9 @@ pub const RULES: &[SealRule] = &[
         }),
         purpose: PURPOSE_CALL_NOTES,
         dated: Some("occurred_at"),
-        fields: &[("goal", Mask::Text), ("notes", Mask::Text)],
+        // Whom IT spoke with: a stakeholder's id, or the name and phone or e-mail of someone
+        // not registered, which only this key can erase.
+        fields: &[("goal", Mask::Text), ("notes", Mask::Text), ("spoke_with", Mask::Null)],
     },
 ];
 
