@@ -573,16 +573,21 @@ pub fn health(inputs: &HealthInputs, as_of: &AsOf) -> Health {
     let contact = contact_decay(inputs.last_contact, as_of);
     penalties.extend(contact.penalty(as_of));
 
-    let answer_speed = inputs.held_purchases.as_deref().map(|held| answer_speed(held, now));
-    if let Some(speed) = &answer_speed {
-        if let Some(median) = speed.median_hours.filter(|h| *h > SLOW_MEDIAN_HOURS) {
+    let measured = inputs.held_purchases.as_deref().map(|held| exact_answer_speed(held, now));
+    // The limits are on the hours as measured; the answer shows them to a tenth.
+    if let Some((speed, median, max)) = &measured {
+        if median.is_some_and(|h| h > SLOW_MEDIAN_HOURS)
+            && let Some(median) = speed.median_hours
+        {
             penalties.push(Penalty {
                 code: "slow-median-answer".into(),
                 points: SLOW_MEDIAN,
                 detail: format!("IT took {median} hours (median) to answer the school's held purchases; over {SLOW_MEDIAN_HOURS}"),
             });
         }
-        if let Some(max) = speed.max_hours.filter(|h| *h > SLOW_MAX_HOURS) {
+        if max.is_some_and(|h| h > SLOW_MAX_HOURS)
+            && let Some(max) = speed.max_hours
+        {
             penalties.push(Penalty {
                 code: "slow-longest-answer".into(),
                 points: SLOW_MAX,
@@ -601,7 +606,7 @@ pub fn health(inputs: &HealthInputs, as_of: &AsOf) -> Health {
         follow_ups,
         promises,
         wishes,
-        answer_speed,
+        answer_speed: measured.map(|(speed, ..)| speed),
         requests: request_counts(&inputs.requests, as_of),
         unchecked_card_spend: inputs
             .school_card_spend
@@ -611,8 +616,17 @@ pub fn health(inputs: &HealthInputs, as_of: &AsOf) -> Health {
     }
 }
 
-/// Answer times of the held purchases flagged in the window.
+/// Answer times of the held purchases flagged in the window, to a tenth of an hour.
 pub fn answer_speed(held: &[HeldPurchaseFact], now: DateTime<Utc>) -> AnswerSpeed {
+    exact_answer_speed(held, now).0
+}
+
+/// [`answer_speed`], with the median and the longest in hours as measured (before rounding):
+/// what the slow-answer penalties compare with their limits.
+fn exact_answer_speed(
+    held: &[HeldPurchaseFact],
+    now: DateTime<Utc>,
+) -> (AnswerSpeed, Option<f64>, Option<f64>) {
     let since = now - TimeDelta::days(ANSWER_WINDOW_DAYS);
     let mut speed = AnswerSpeed::default();
     let mut hours: Vec<f64> = Vec::new();
@@ -633,13 +647,15 @@ pub fn answer_speed(held: &[HeldPurchaseFact], now: DateTime<Utc>) -> AnswerSpee
     }
     hours.sort_by(f64::total_cmp);
     let tenth = |h: f64| (h * 10.0).round() / 10.0;
-    speed.max_hours = hours.last().copied().map(tenth);
-    speed.median_hours = match hours.len() {
+    let max = hours.last().copied();
+    let median = match hours.len() {
         0 => None,
-        n if n % 2 == 1 => Some(tenth(hours[n / 2])),
-        n => Some(tenth((hours[n / 2 - 1] + hours[n / 2]) / 2.0)),
+        n if n % 2 == 1 => Some(hours[n / 2]),
+        n => Some((hours[n / 2 - 1] + hours[n / 2]) / 2.0),
     };
-    speed
+    speed.max_hours = max.map(tenth);
+    speed.median_hours = median.map(tenth);
+    (speed, median, max)
 }
 
 #[cfg(test)]

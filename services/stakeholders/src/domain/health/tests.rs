@@ -270,6 +270,16 @@ fn answer_speed_median_max_and_window() {
         .when_judged(&at(now()))
         .then_score(90)
         .then_penalties(&[("slow-median-answer", 10)]);
+    // Just past the limit is past it, though it shows as 24.0 hours (a tenth of an hour).
+    let just_over = ago(5) + TimeDelta::hours(24) + TimeDelta::minutes(2);
+    inputs.held_purchases =
+        Some(vec![HeldPurchaseFact { flagged_at: ago(5), answered_at: Some(just_over) }]);
+    let h = given(inputs.clone())
+        .when_judged(&at(now()))
+        .then_score(90)
+        .then_penalties(&[("slow-median-answer", 10)])
+        .0;
+    assert_eq!(h.answer_speed.unwrap().median_hours, Some(24.0));
     // No held purchases: no figures, no deduction.
     inputs.held_purchases = Some(vec![]);
     let h = given(inputs).when_judged(&at(now())).then_score(100).0;
