@@ -286,13 +286,28 @@ impl SealedStore {
             .collect();
         // An erased person's new data (a conversation's notes, a call's) is stored erased: no
         // key is made under an owner whose own key is destroyed.
-        let owners: Vec<String> = to_make.iter().filter_map(|k| k.owner.clone()).collect();
-        let erased: HashSet<String> = if owners.is_empty() {
-            HashSet::new()
-        } else {
-            let found = self.inner.data_keys(&owners).await?;
-            found.into_iter().filter(|r| r.wrapped.is_none()).map(|r| r.subject).collect()
+        // An owner whose key this lookup read, or the cache holds, needs no query.
+        let known = |owner: &String| -> Option<bool> {
+            match rows.iter().find(|r| &r.subject == owner) {
+                Some(row) => Some(row.wrapped.is_none()),
+                None => found.get(owner).map(Option::is_none),
+            }
         };
+        let mut erased: HashSet<String> = HashSet::new();
+        let mut unknown: Vec<String> = Vec::new();
+        for owner in to_make.iter().filter_map(|k| k.owner.as_ref()) {
+            match known(owner) {
+                Some(true) => {
+                    erased.insert(owner.clone());
+                }
+                Some(false) => {}
+                None => unknown.push(owner.clone()),
+            }
+        }
+        if !unknown.is_empty() {
+            let owners = self.inner.data_keys(&unknown).await?;
+            erased.extend(owners.into_iter().filter(|r| r.wrapped.is_none()).map(|r| r.subject));
+        }
         let absent: Vec<DataKey> = to_make
             .into_iter()
             .filter(|k| k.owner.as_ref().is_none_or(|owner| !erased.contains(owner)))

@@ -345,10 +345,8 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<Verification> {
         let from = from.max(1);
-        let to = match to {
-            Some(to) => to,
-            None => self.head().await?,
-        };
+        let head = self.head().await?;
+        let to = to.unwrap_or(head);
         let mut previous = match self.chain_link(from - 1).await? {
             Some(link) => link,
             None => {
@@ -413,9 +411,11 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
             }
             progress(expected_position - 1);
         }
-        // The row after the range, read before the head: an append committed meanwhile has
-        // raised the head with its rows, so only a row past the head is out of place.
-        if let Some(row) = self.chain_rows(to, 1).await?.first()
+        // A range that reaches the head: the row after it, read before the head is read again
+        // (an append committed meanwhile has raised the head with its rows, so only a row past
+        // the head is out of place).
+        if to >= head
+            && let Some(row) = self.chain_rows(to, 1).await?.first()
             && row.position > self.head().await?
         {
             return Ok(bad(

@@ -160,17 +160,18 @@ pub(super) async fn wait_for_applies(
 pub(super) async fn reset_projection(pool: &Pool, projection: &dyn Projection) -> Result<()> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    wait_for_applies(&tx, projection.name()).await?;
-    tx.execute("DELETE FROM documents WHERE collection = ANY($1)", &[&projection.collections()])
-        .await?;
-    tx.execute("DELETE FROM checkpoints WHERE name = $1", &[&projection.name()]).await?;
-    // What it builds from now on is this version's.
+    // What it builds from now on is this version's. The definition's mark is locked before the
+    // checkpoint, as a reset for a new definition locks them.
     tx.execute(
         "INSERT INTO checkpoints (name, position) VALUES ($1, $2) \
          ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
         &[&definition_checkpoint(projection.name()), &to_i64(projection.version())],
     )
     .await?;
+    wait_for_applies(&tx, projection.name()).await?;
+    tx.execute("DELETE FROM documents WHERE collection = ANY($1)", &[&projection.collections()])
+        .await?;
+    tx.execute("DELETE FROM checkpoints WHERE name = $1", &[&projection.name()]).await?;
     tx.commit().await?;
     Ok(())
 }
