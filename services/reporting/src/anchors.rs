@@ -214,6 +214,7 @@ pub async fn check_log_against(
         return Ok(check);
     }
     let bad = chain.first_bad_sequence.unwrap_or(1);
+    let problem = chain.problem.unwrap_or_default();
     let mut sequences: Vec<u64> = anchors.iter().map(|a| a.sequence).collect();
     sequences.sort_unstable();
     Ok(AnchorCheck {
@@ -221,11 +222,15 @@ pub async fn check_log_against(
         checked: sequences.len(),
         last_matching_sequence: sequences.iter().rev().find(|s| **s < bad).copied(),
         first_failing_sequence: sequences.iter().find(|s| **s >= bad).copied(),
-        problem: Some(format!(
-            "the chain does not recompute at sequence {bad} ({}): the events an anchor signed \
-             were changed and their stored links kept",
-            chain.problem.unwrap_or_default()
-        )),
+        // Past the last anchor (a row past the head) it is the log's fault, not the anchors'.
+        problem: Some(if bad > last {
+            format!("the log is broken at sequence {bad}: {problem}")
+        } else {
+            format!(
+                "the chain does not recompute at sequence {bad} ({problem}): the events an \
+                 anchor signed were changed and their stored links kept"
+            )
+        }),
     })
 }
 
@@ -382,7 +387,7 @@ pub async fn create_anchor(
 }
 
 /// Check anchors against the log: whether it still holds what each signed (each anchor's
-/// signature and chain link, and the chain recomputed up to the last of them).
+/// signature and chain link, and the chain recomputed up to the last anchor that matches).
 #[utoipa::path(
     tag = "audit",
     request_body = AnchorsBody,
@@ -402,6 +407,8 @@ pub async fn verify_anchors(
 ) -> Reply {
     let anchors = body.parse()?.anchors;
     let key = service.anchor_key()?;
+    // It recomputes the chain: one verification at a time, as `GET /v1/audit/verify`.
+    let _turn = service.verifications().await;
     let check = check_log_against(&**service.store(), &anchors, &[key.public()])
         .await
         .map_err(store_error)?;

@@ -154,13 +154,18 @@ pub async fn verify_range(
 }
 
 impl Reporting {
+    /// The turn of one verification of the chain on this instance: held, the others wait.
+    pub(crate) async fn verifications(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.state.verifying.lock().await
+    }
+
     /// Verifies `range` once the verifications before it on this instance are done, logging
     /// its progress and outcome and counting it.
     async fn verify_one_at_a_time(
         &self,
         range: RangeInclusive<u64>,
     ) -> eventlog::Result<VerifyReport> {
-        let _one_at_a_time = self.state.verifying.lock().await;
+        let _one_at_a_time = self.verifications().await;
         let started = Instant::now();
         let (from, to) = (*range.start(), *range.end());
         let progress = progress_log(from, to);

@@ -174,6 +174,10 @@ impl Worker {
     }
 
     async fn step(&mut self) -> eventlog::Result<Next> {
+        // Whether the log moved since the endpoint was read (a deletion, a rotation or a replay
+        // would have moved it).
+        let mut moved = self.notifier.store.watch_head();
+        moved.borrow_and_update();
         self.refresh().await?;
         if !self.hook.active() {
             return Ok(Next::Stop);
@@ -225,13 +229,20 @@ impl Worker {
         }
         let mut attempts = Vec::new();
         let mut gone = false;
-        for (i, (event, body)) in pending.iter().enumerate() {
+        for (event, body) in &pending {
             // A deletion, a secret's rotation or a replay asked for while the batch goes out
-            // holds from the next event on: read the endpoint again before each.
-            if i > 0 && (self.refresh().await.is_err() || self.hook.replays != replays) {
-                break;
+            // holds from the next event on: the endpoint is read again when the log moved.
+            if moved.has_changed().unwrap_or(true) {
+                moved.borrow_and_update();
+                if self.refresh().await.is_err() {
+                    break;
+                }
             }
-            if !self.hook.active() || !self.hook.may_send(&instance, self.clock().now(), needed) {
+            let (active, now) = (self.hook.active(), self.clock().now());
+            if !active
+                || self.hook.replays != replays
+                || !self.hook.may_send(&instance, now, needed)
+            {
                 break;
             }
             let attempt = self.post(event, body).await;
