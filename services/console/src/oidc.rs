@@ -261,13 +261,14 @@ pub(crate) async fn callback(
         Ok(claims) => claims,
         // The provider may have rotated its signing keys since the console read them (they
         // come with its metadata): read them again, once.
-        Err(_) => {
+        Err(openidconnect::ClaimsVerificationError::SignatureVerification(_)) => {
             oidc.forget_metadata().await;
             let client = oidc.client().await?;
             id_token
                 .claims(&client.id_token_verifier(), &nonce)
                 .map_err(|e| refused(format!("the ID token does not verify: {e}")))?
         }
+        Err(e) => return Err(refused(format!("the ID token does not verify: {e}"))),
     };
     let subject = claims
         .email()

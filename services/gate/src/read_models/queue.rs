@@ -87,6 +87,16 @@ pub fn list(
     };
     let limit = filter.limit;
     let (page, next_after, next_offset) = match filter.order {
+        ListOrder::Newest => {
+            // Only the page's clocks are worked out.
+            let mut docs: Vec<PurchaseDoc> =
+                selected.filter(|p| p.summary.sequence > filter.after).collect();
+            docs.sort_by_key(|p| std::cmp::Reverse(p.summary.sequence));
+            let end = filter.offset.saturating_add(limit).min(docs.len());
+            let next_offset = (end < docs.len()).then_some(end);
+            let page = docs.into_iter().skip(filter.offset).take(limit).map(with_sla).collect();
+            (page, None, next_offset)
+        }
         ListOrder::Submitted => {
             let mut docs: Vec<PurchaseDoc> =
                 selected.filter(|p| p.summary.sequence > filter.after).collect();
@@ -96,18 +106,14 @@ pub fn list(
             docs.truncate(limit);
             (docs.into_iter().map(with_sla).collect::<Vec<_>>(), next_after, None)
         }
-        ListOrder::Due | ListOrder::Newest => {
+        ListOrder::Due => {
             let mut all: Vec<_> =
                 selected.filter(|p| p.summary.sequence > filter.after).map(with_sla).collect();
-            if filter.order == ListOrder::Due {
-                // Running clocks by due time (none due: last), then the oldest first.
-                all.sort_by_key(|(summary, sla)| {
-                    let due = sla.as_ref().and_then(|s| s.next_due_at);
-                    (due.is_none(), due, summary.sequence)
-                });
-            } else {
-                all.sort_by_key(|(summary, _)| std::cmp::Reverse(summary.sequence));
-            }
+            // Running clocks by due time (none due: last), then the oldest first.
+            all.sort_by_key(|(summary, sla)| {
+                let due = sla.as_ref().and_then(|s| s.next_due_at);
+                (due.is_none(), due, summary.sequence)
+            });
             let end = filter.offset.saturating_add(limit).min(all.len());
             let next_offset = (end < all.len()).then_some(end);
             let page = all.into_iter().skip(filter.offset).take(limit).collect();

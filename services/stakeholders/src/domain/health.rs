@@ -574,20 +574,18 @@ pub fn health(inputs: &HealthInputs, as_of: &AsOf) -> Health {
     penalties.extend(contact.penalty(as_of));
 
     let measured = inputs.held_purchases.as_deref().map(|held| exact_answer_speed(held, now));
-    // The limits are on the hours as measured; the answer shows them to a tenth.
-    if let Some((speed, median, max)) = &measured {
-        if median.is_some_and(|h| h > SLOW_MEDIAN_HOURS)
-            && let Some(median) = speed.median_hours
-        {
+    // The limits are on the hours as measured (said to a hundredth); the figures show a tenth.
+    if let Some(&(_, median, max)) = measured.as_ref() {
+        if let Some(median) = median.filter(|h| *h > SLOW_MEDIAN_HOURS) {
+            let median = format!("{median:.2}");
             penalties.push(Penalty {
                 code: "slow-median-answer".into(),
                 points: SLOW_MEDIAN,
                 detail: format!("IT took {median} hours (median) to answer the school's held purchases; over {SLOW_MEDIAN_HOURS}"),
             });
         }
-        if max.is_some_and(|h| h > SLOW_MAX_HOURS)
-            && let Some(max) = speed.max_hours
-        {
+        if let Some(max) = max.filter(|h| *h > SLOW_MAX_HOURS) {
+            let max = format!("{max:.2}");
             penalties.push(Penalty {
                 code: "slow-longest-answer".into(),
                 points: SLOW_MAX,
