@@ -424,8 +424,9 @@ async fn follow(
             "its definition changed: rebuilding it from the log"
         );
     }
-    let start = store.checkpoint(projection.name()).await?.unwrap_or(0);
-    let mut sub = Subscription::new(store.watch_head(), start, followed(projection), 1000);
+    // The checkpoint as this runner last saw it stored.
+    let mut seen = store.checkpoint(projection.name()).await?.unwrap_or(0);
+    let mut sub = Subscription::new(store.watch_head(), seen, followed(projection), 1000);
     let erasures = projection.rebuilds_after_erasure();
     // The last erasure this runner (or one before it) rebuilt the projection for.
     let mut handled = store.checkpoint(&erasure_checkpoint(projection.name())).await?.unwrap_or(0);
@@ -452,16 +453,25 @@ async fn follow(
                     // rebuild.
                     handled = erasure.position;
                     store.reset_projection_after_erasure(projection, handled).await?;
-                    let at = store.checkpoint(projection.name()).await?.unwrap_or(0);
-                    sub.rewind(at);
-                    progress.send_replace(at);
+                    seen = store.checkpoint(projection.name()).await?.unwrap_or(0);
+                    sub.rewind(seen);
+                    progress.send_replace(seen);
                     continue;
                 }
                 let last = events.last().map_or(0, |e| e.position);
-                let checkpoint = store.apply_projection(projection, &events).await?;
+                let checkpoint = store.apply_projection(projection, seen, &events).await?;
+                if checkpoint < seen {
+                    // Reset by another instance (a rebuild, or for an erasure it read first)
+                    // since this batch was read: nothing of it was applied. The documents are
+                    // rebuilt from where they are now, after the erasures are learnt.
+                    handled = learn_erasures(store, projection, handled).await?;
+                    progress.send_replace(checkpoint);
+                }
+                seen = checkpoint;
                 if checkpoint < last {
-                    // Another runner of this projection moved the checkpoint first and this
-                    // batch was not applied: read again from where the documents really are.
+                    // Another runner of this projection moved the checkpoint first, or reset
+                    // it, and this batch was not applied: read again from where the documents
+                    // really are.
                     sub.rewind(checkpoint);
                     continue;
                 }
@@ -474,6 +484,28 @@ async fn follow(
             }
         }
     }
+}
+
+/// Before a runner reads the log again for documents reset by another instance: reads the
+/// erasure announcements since `handled`, the last erasure it rebuilt for. Reading one makes a
+/// sealed store forget every key it cached, some of which the erasure destroyed; the rebuild
+/// then reads the erased data as erased, as the instance that reset the documents does.
+/// Returns the last erasure the documents were reset for, which the runner then passes over.
+pub async fn learn_erasures(
+    store: &dyn EventStore,
+    projection: &dyn Projection,
+    handled: u64,
+) -> Result<u64> {
+    if !projection.rebuilds_after_erasure() {
+        return Ok(handled);
+    }
+    let announcements = Filter::categories([ERASURE_CATEGORY]);
+    let mut after = handled;
+    while let Some(last) = store.read_all(after, &announcements, 1000).await?.last() {
+        after = last.position;
+    }
+    let reset_for = store.checkpoint(&erasure_checkpoint(projection.name())).await?;
+    Ok(reset_for.unwrap_or(0).max(handled))
 }
 
 /// Rebuilds a projection from position 0: clears it, then applies the whole log in batches.
@@ -500,9 +532,14 @@ pub async fn catch_up(
     while after < head {
         let events = store.read_all(after, &filter, 5000).await?;
         let Some(last) = events.last() else { break };
+        let checkpoint = store.apply_projection(projection, after, &events).await?;
+        if checkpoint < last.position {
+            // Reset, or moved on, by another instance meanwhile: go on from where it is.
+            after = checkpoint;
+            continue;
+        }
         after = last.position;
         applied += events.len() as u64;
-        store.apply_projection(projection, &events).await?;
         progress(after);
     }
     Ok(applied)

@@ -579,9 +579,10 @@ impl EventStore for SealedStore {
     async fn apply_projection(
         &self,
         projection: &dyn Projection,
+        seen: u64,
         events: &[RecordedEvent],
     ) -> Result<u64> {
-        self.inner.apply_projection(projection, events).await
+        self.inner.apply_projection(projection, seen, events).await
     }
 
     async fn reset_projection(&self, projection: &dyn Projection) -> Result<()> {

@@ -392,6 +392,7 @@ impl EventStore for SqliteStore {
     async fn apply_projection(
         &self,
         projection: &dyn Projection,
+        seen: u64,
         events: &[RecordedEvent],
     ) -> Result<u64> {
         let (name, version) = (projection.name().to_owned(), projection.version());
@@ -401,7 +402,8 @@ impl EventStore for SqliteStore {
         // Read the checkpoint and documents, apply here, then write documents and checkpoint
         // in one transaction that first checks the checkpoint has not moved meanwhile.
         let checkpoint = self.checkpoint(&name).await?.unwrap_or(0);
-        if last <= checkpoint {
+        // Behind what the caller saw: reset since the batch was read (see the trait).
+        if last <= checkpoint || checkpoint < seen {
             return Ok(checkpoint);
         }
         let (todo, keys) = batch_keys(projection, events, checkpoint);

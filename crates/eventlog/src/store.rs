@@ -163,9 +163,16 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     /// Applies events to a projection's documents and moves its checkpoint to the last of them,
     /// in one transaction. Events at or before the stored checkpoint are skipped. Returns the
     /// checkpoint.
+    ///
+    /// `seen` is the checkpoint the caller last saw stored (where its reading went on from).
+    /// A stored checkpoint behind it means the documents were reset since (a rebuild, or a
+    /// reset after an erasure by another instance): the batch is not applied, since the events
+    /// between the two were never read with it, and the stored checkpoint is returned, behind
+    /// the batch, for the caller to read again from there.
     async fn apply_projection(
         &self,
         projection: &dyn Projection,
+        seen: u64,
         events: &[RecordedEvent],
     ) -> Result<u64>;
 

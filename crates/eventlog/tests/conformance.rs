@@ -113,6 +113,8 @@ conformance!(
     rebuilt_projection_equals_incremental,
     a_projection_whose_definition_changed_is_rebuilt_once,
     two_runners_of_one_projection_never_report_unapplied_events,
+    a_batch_read_before_a_reset_is_not_applied,
+    a_runner_rebuilds_documents_another_instance_reset,
     verify_passes_on_an_untouched_log,
     verify_names_a_changed_event,
     verify_names_a_deleted_event,
@@ -627,7 +629,7 @@ async fn projections_commit_documents_with_their_checkpoint(h: Harness) {
     h.store.append(&stream("z-1"), ExpectedVersion::Any, events(1)).await.unwrap();
     h.store.append(&stream("b-1"), ExpectedVersion::Any, events(1)).await.unwrap();
     let all = h.store.read_all(0, &Filter::all(), 100).await.unwrap();
-    let checkpoint = h.store.apply_projection(&Counter, &all).await.unwrap();
+    let checkpoint = h.store.apply_projection(&Counter, 0, &all).await.unwrap();
     assert_eq!(checkpoint, 4);
     let (streams, categories, cp) = state(&*h.store).await;
     assert_eq!(
@@ -640,7 +642,7 @@ async fn projections_commit_documents_with_their_checkpoint(h: Harness) {
     assert_eq!(categories.len(), 2);
     assert_eq!(cp, Some(4));
     // Applying the same events again changes nothing: they are behind the checkpoint.
-    assert_eq!(h.store.apply_projection(&Counter, &all).await.unwrap(), 4);
+    assert_eq!(h.store.apply_projection(&Counter, 4, &all).await.unwrap(), 4);
     assert_eq!(state(&*h.store).await, (streams, categories, cp));
     assert_eq!(
         h.store.document("counter-streams", "a-1").await.unwrap(),
@@ -717,7 +719,7 @@ async fn a_projection_whose_definition_changed_is_rebuilt_once(h: Harness) {
     // Given documents built by the first definition (which records no version).
     h.store.append(&stream("a-1"), ExpectedVersion::Any, events(2)).await.unwrap();
     let all = h.store.read_all(0, &Filter::all(), 100).await.unwrap();
-    h.store.apply_projection(&Counter, &all).await.unwrap();
+    h.store.apply_projection(&Counter, 0, &all).await.unwrap();
     let built = state(&*h.store).await;
     assert!(!h.store.reset_projection_for_definition(&Counter).await.unwrap(), "none is version 1");
     assert_eq!(state(&*h.store).await, built);
@@ -746,7 +748,7 @@ async fn a_projection_whose_definition_changed_is_rebuilt_once(h: Harness) {
     tokio::time::sleep(Duration::from_millis(100)).await;
     h.store.append(&stream("b-9"), ExpectedVersion::Any, events(1)).await.unwrap();
     let all = h.store.read_all(0, &Filter::all(), 100).await.unwrap();
-    match h.store.apply_projection(&Counter, &all).await {
+    match h.store.apply_projection(&Counter, 2, &all).await {
         Err(StoreError::Projection { message, .. }) => assert!(message.contains("version 2")),
         other => panic!("expected the older definition to be refused, got {other:?}"),
     }
@@ -758,10 +760,62 @@ async fn a_projection_whose_definition_changed_is_rebuilt_once(h: Harness) {
     assert!(!h.store.reset_projection_for_definition(&CounterAt(3)).await.unwrap());
 }
 
+async fn a_batch_read_before_a_reset_is_not_applied(h: Harness) {
+    // Given documents built up to 3, and a batch of the two events after, read from there.
+    h.store.append(&stream("a-1"), ExpectedVersion::Any, events(2)).await.unwrap();
+    h.store.append(&stream("b-1"), ExpectedVersion::Any, events(1)).await.unwrap();
+    let first = h.store.read_all(0, &Filter::all(), 100).await.unwrap();
+    assert_eq!(h.store.apply_projection(&Counter, 0, &first).await.unwrap(), 3);
+    let built = state(&*h.store).await;
+    h.store.append(&stream("p-1"), ExpectedVersion::Any, events(2)).await.unwrap();
+    let batch = h.store.read_all(3, &Filter::all(), 100).await.unwrap();
+
+    // When another instance resets the documents before the batch is applied.
+    (h.reopen)().await.reset_projection(&Counter).await.unwrap();
+
+    // Then the batch is not applied onto the empty documents: the checkpoint it is behind is
+    // returned, and nothing is written.
+    assert_eq!(h.store.apply_projection(&Counter, 3, &batch).await.unwrap(), 0);
+    assert_eq!(state(&*h.store).await, (vec![], vec![], None));
+    // Read again from there, the documents are whole: the first three events are in them.
+    eventlog::projection::catch_up(&*h.store, &Counter, &|_| {}).await.unwrap();
+    let (streams, categories, checkpoint) = state(&*h.store).await;
+    assert_eq!(streams[..2], built.0[..]);
+    assert_eq!(streams[2], ("p-1".into(), json!({"count": 2, "last": 5})));
+    assert_eq!(categories.iter().map(|(_, d)| d["count"].as_u64().unwrap()).sum::<u64>(), 5);
+    assert_eq!(checkpoint, Some(5));
+}
+
+async fn a_runner_rebuilds_documents_another_instance_reset(h: Harness) {
+    // Given a runner that has applied three events and waits for more.
+    let runner = eventlog::spawn_projection(h.store.clone(), Arc::new(Counter));
+    h.store.append(&stream("p-1"), ExpectedVersion::Any, events(3)).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), runner.catch_up(&*h.store))
+        .await
+        .unwrap()
+        .unwrap();
+    // When another instance resets the documents (a rebuild by hand, or for an erasure), and
+    // then the log moves on.
+    (h.reopen)().await.reset_projection(&Counter).await.unwrap();
+    h.store.append(&stream("p-2"), ExpectedVersion::Any, events(1)).await.unwrap();
+    // Then the runner rebuilds the documents from the start, not only from the new event.
+    let rebuilt = async {
+        loop {
+            if h.store.checkpoint("counter").await.unwrap() == Some(4) {
+                return h.store.document("counter-categories", "p").await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let doc = tokio::time::timeout(Duration::from_secs(10), rebuilt).await.unwrap();
+    assert_eq!(doc, Some(json!({"count": 4, "last": 4})));
+    assert_eq!(h.store.document("counter-streams", "p-2").await.unwrap().unwrap()["count"], 1);
+}
+
 async fn a_failing_projection_writes_nothing(h: Harness) {
     h.store.append(&stream("a-1"), ExpectedVersion::Any, events(2)).await.unwrap();
     let first = h.store.read_all(0, &Filter::all(), 100).await.unwrap();
-    h.store.apply_projection(&Counter, &first).await.unwrap();
+    h.store.apply_projection(&Counter, 0, &first).await.unwrap();
     let before = state(&*h.store).await;
     h.store.append(&stream("b-1"), ExpectedVersion::Any, events(1)).await.unwrap();
     h.store
@@ -769,7 +823,7 @@ async fn a_failing_projection_writes_nothing(h: Harness) {
         .await
         .unwrap();
     let batch = h.store.read_all(2, &Filter::all(), 100).await.unwrap();
-    match h.store.apply_projection(&Counter, &batch).await {
+    match h.store.apply_projection(&Counter, 2, &batch).await {
         Err(StoreError::Projection { position: 4, .. }) => {}
         other => panic!("expected the projection to fail at 4, got {other:?}"),
     }
@@ -829,14 +883,14 @@ async fn documents_known_only_from_others_are_fetched_in_another_round(h: Harnes
     h.store.append(&stream("d-1"), ExpectedVersion::Any, vec![on("mon"), counted()]).await.unwrap();
     h.store.append(&stream("d-2"), ExpectedVersion::Any, vec![on("tue")]).await.unwrap();
     let first = h.store.read_all(0, &Filter::all(), 100).await.unwrap();
-    assert_eq!(h.store.apply_projection(&ByDay { wander: false }, &first).await.unwrap(), 3);
+    assert_eq!(h.store.apply_projection(&ByDay { wander: false }, 0, &first).await.unwrap(), 3);
     // When later batches count in streams opened before, each alone.
     h.store.append(&stream("d-1"), ExpectedVersion::Any, vec![counted()]).await.unwrap();
     h.store.append(&stream("d-3"), ExpectedVersion::Any, vec![on("mon")]).await.unwrap();
     h.store.append(&stream("d-2"), ExpectedVersion::Any, vec![counted()]).await.unwrap();
     for after in 3..6 {
         let batch = h.store.read_all(after, &Filter::all(), 1).await.unwrap();
-        h.store.apply_projection(&ByDay { wander: false }, &batch).await.unwrap();
+        h.store.apply_projection(&ByDay { wander: false }, after, &batch).await.unwrap();
     }
     // Then each day counts what it should, fetched from the store and added to.
     assert_eq!(
@@ -848,7 +902,7 @@ async fn documents_known_only_from_others_are_fetched_in_another_round(h: Harnes
     // A projection that reads a new document every round is stopped, and writes nothing.
     h.store.append(&stream("d-1"), ExpectedVersion::Any, vec![counted()]).await.unwrap();
     let batch = h.store.read_all(6, &Filter::all(), 100).await.unwrap();
-    match h.store.apply_projection(&ByDay { wander: true }, &batch).await {
+    match h.store.apply_projection(&ByDay { wander: true }, 6, &batch).await {
         Err(StoreError::Projection { position: 7, message, .. }) => {
             assert!(message.contains("rounds"), "{message}")
         }

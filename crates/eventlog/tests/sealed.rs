@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use eventlog::{
-    Actor, ExpectedVersion, Filter, KeySelector, Mask, MasterKey, Metadata, NewEvent, SealRule,
-    SealedStore, Sealing, Store, StoreError, StreamName, Subject,
+    Actor, DocKey, Docs, ExpectedVersion, Filter, KeySelector, Mask, MasterKey, Metadata, NewEvent,
+    Projection, RecordedEvent, SealRule, SealedStore, Sealing, Store, StoreError, StreamName,
+    Subject,
 };
 use serde_json::{Value, json};
 use testkit::{Backend, TestStore};
@@ -15,6 +16,7 @@ testkit::on_each_backend!(
     sealed_fields_open_mask_and_verify,
     retention_destroys_dated_keys_only,
     a_tampered_field_is_an_error,
+    a_runner_reset_by_another_instance_forgets_destroyed_keys,
 );
 
 const RULES: &[SealRule] = &[
@@ -185,4 +187,65 @@ async fn a_tampered_field_is_an_error(backend: Backend) {
         }
         other => panic!("a moved ciphertext read {other:?}"),
     }
+}
+
+/// Each person's name, kept by stream: personal data, so rebuilt after an erasure.
+struct Names;
+
+impl Projection for Names {
+    fn name(&self) -> &str {
+        "names"
+    }
+    fn filter(&self) -> Filter {
+        Filter::categories(["person"])
+    }
+    fn collections(&self) -> Vec<String> {
+        vec!["names".into()]
+    }
+    fn keys(&self, e: &RecordedEvent) -> Vec<DocKey> {
+        vec![DocKey::new("names", &e.stream)]
+    }
+    fn apply(&self, e: &RecordedEvent, docs: &mut Docs) -> Result<(), String> {
+        docs.put("names", &e.stream, e.data["name"].clone());
+        Ok(())
+    }
+    fn rebuilds_after_erasure(&self) -> bool {
+        true
+    }
+}
+
+async fn a_runner_reset_by_another_instance_forgets_destroyed_keys(backend: Backend) {
+    // Given two instances on one database; the second has read Pat's name (and cached the key).
+    let test = TestStore::open(backend).await;
+    let (first, second) = (sealed(test.shared(), 7), sealed(test.shared(), 7));
+    let pat = json!({"name": "Pat Lee", "email": "pat@district.org"});
+    write(&first, "person-pat", vec![event("person-registered", pat)]).await;
+    write(&first, "person-sam", vec![event("person-registered", json!({"name": "Sam"}))]).await;
+    let names = |store: &Store| {
+        let store = store.clone();
+        async move { store.read_all(0, &Filter::categories(["person"]), 10).await.unwrap() }
+    };
+    assert_eq!(names(&second).await[0].data["name"], "Pat Lee");
+
+    // When the first erases Pat, announces it and resets the projection for it, before the
+    // second has read the announcement.
+    let person = KeySelector::Person("person-pat".into());
+    let destroyed = first.destroy_data_keys(&person, "left").await.unwrap();
+    write(&first, "privacy-pat", vec![event("personal-data-erased", json!({"keys": destroyed}))])
+        .await;
+    let erasure = first.head().await.unwrap();
+    assert!(first.reset_projection_after_erasure(&Names, erasure).await.unwrap());
+    assert_eq!(names(&second).await[0].data["name"], "Pat Lee", "the second still has the key");
+
+    // Then the second, refused its batch, learns of the erasure before it reads the log again:
+    // it rebuilds Pat's name as erased, and passes over the erasure it was reset for.
+    let handled = eventlog::projection::learn_erasures(&*second, &Names, 0).await.unwrap();
+    assert_eq!(handled, erasure);
+    assert_eq!(names(&second).await[0].data["name"], "(erased)");
+    eventlog::projection::catch_up(&*second, &Names, &|_| {}).await.unwrap();
+    let rebuilt = second.documents("names").await.unwrap();
+    assert_eq!(
+        rebuilt,
+        vec![("person-pat".into(), json!("(erased)")), ("person-sam".into(), json!("Sam"))]
+    );
 }

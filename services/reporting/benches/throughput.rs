@@ -616,8 +616,9 @@ async fn main() {
             let pure = rate(head, start);
             store.reset_projection(&**p).await.unwrap();
             let start = Instant::now();
+            let mut seen = 0;
             for batch in &batches {
-                store.apply_projection(&**p, batch).await.unwrap();
+                seen = store.apply_projection(&**p, seen, batch).await.unwrap();
             }
             println!(
                 "  apply   {:<28} pure {pure:>10.0} events/s, with the store {:>10.0} events/s",

@@ -41,6 +41,7 @@ pub(super) async fn save_checkpoint(
 pub(super) async fn apply_projection(
     pool: &Pool,
     projection: &dyn Projection,
+    seen: u64,
     events: &[RecordedEvent],
 ) -> Result<u64> {
     let Some(last) = events.last() else {
@@ -70,7 +71,8 @@ pub(super) async fn apply_projection(
         .map(|r| r.get(0));
     let definition = (name, projection.version());
     refuse_older_definition(definition, built_by.map(to_u64), last.position)?;
-    if last.position <= checkpoint {
+    // Behind what the caller saw: reset since the batch was read (see the trait).
+    if last.position <= checkpoint || checkpoint < seen {
         return Ok(checkpoint);
     }
     let (todo, keys) = batch_keys(projection, events, checkpoint);

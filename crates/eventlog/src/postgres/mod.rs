@@ -249,9 +249,10 @@ impl EventStore for PgStore {
     async fn apply_projection(
         &self,
         projection: &dyn Projection,
+        seen: u64,
         events: &[RecordedEvent],
     ) -> Result<u64> {
-        documents::apply_projection(&self.inner.pool, projection, events).await
+        documents::apply_projection(&self.inner.pool, projection, seen, events).await
     }
 
     async fn reset_projection_for_definition(&self, projection: &dyn Projection) -> Result<bool> {

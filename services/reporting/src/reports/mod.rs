@@ -184,24 +184,42 @@ pub async fn rebuild(
     Ok(read)
 }
 
-/// Applies one batch to every projection that reads something in it (concurrently). A
-/// projection with nothing in the batch is left alone (its checkpoint is moved on at the end):
-/// a transaction per projection and batch is most of the cost of a small one.
+/// Applies one batch to every projection that reads something in it (concurrently), each from
+/// its checkpoint as last applied (`seen`, moved on here). A projection with nothing in the
+/// batch is left alone (its checkpoint is moved on at the end): a transaction per projection
+/// and batch is most of the cost of a small one.
 async fn apply_batch(
     store: &dyn EventStore,
     projections: &[Arc<dyn Projection>],
     filters: &[Filter],
+    seen: &mut [u64],
     batch: &[RecordedEvent],
 ) -> eventlog::Result<()> {
-    futures::future::try_join_all(
+    let last = batch.last().map_or(0, |e| e.position);
+    let applied = futures::future::try_join_all(
         projections
             .iter()
             .zip(filters)
-            .filter(|(_, f)| batch.iter().any(|e| f.matches(e)))
-            .map(|(p, _)| store.apply_projection(&**p, batch)),
+            .zip(seen.iter_mut())
+            .filter(|((_, f), _)| batch.iter().any(|e| f.matches(e)))
+            .map(|((p, _), seen)| async move {
+                let checkpoint = store.apply_projection(&**p, *seen, batch).await?;
+                *seen = checkpoint;
+                Ok::<_, eventlog::StoreError>((p.name(), checkpoint))
+            }),
     )
-    .await
-    .map(drop)
+    .await?;
+    match applied.into_iter().find(|(_, checkpoint)| *checkpoint < last) {
+        // Reset meanwhile: something else works on these documents.
+        Some((name, _)) => Err(eventlog::StoreError::Projection {
+            projection: name.to_owned(),
+            position: last,
+            message: "reset by another instance during the rebuild: stop the reporting \
+                      services on this store and rebuild again"
+                .into(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Reads the next batch while applying this one: (events read, last position read).
@@ -212,13 +230,14 @@ async fn rebuild_in_one_task(
 ) -> eventlog::Result<(u64, u64)> {
     let filter = union_filter(projections);
     let filters: Vec<Filter> = projections.iter().map(|p| p.filter()).collect();
+    let mut seen = vec![0; projections.len()];
     let (mut read, mut after) = (0u64, 0u64);
     let mut batch = store.read_all(0, &filter, REBUILD_BATCH).await?;
     while let Some(last) = batch.last() {
         after = last.position;
         read += batch.len() as u64;
         let full = batch.len() == REBUILD_BATCH;
-        let apply = apply_batch(store, projections, &filters, &batch);
+        let apply = apply_batch(store, projections, &filters, &mut seen, &batch);
         let next = async {
             if full { store.read_all(after, &filter, REBUILD_BATCH).await } else { Ok(vec![]) }
         };

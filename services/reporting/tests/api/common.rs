@@ -451,9 +451,10 @@ impl EventStore for Clocked {
     async fn apply_projection(
         &self,
         projection: &dyn Projection,
+        seen: u64,
         events: &[RecordedEvent],
     ) -> eventlog::Result<u64> {
-        self.inner.apply_projection(projection, events).await
+        self.inner.apply_projection(projection, seen, events).await
     }
 
     async fn reset_projection(&self, projection: &dyn Projection) -> eventlog::Result<()> {
