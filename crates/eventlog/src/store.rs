@@ -231,7 +231,9 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
         Err(no_keys())
     }
 
-    /// Adds data keys; a subject that already has one keeps it (the caller reads it back).
+    /// Adds data keys; a subject that already has one keeps it (the caller reads it back). A
+    /// key whose owner's key is destroyed is not added, even by an erasure racing this call:
+    /// what it would seal is stored erased.
     async fn add_data_keys(&self, keys: &[DataKey]) -> Result<()> {
         let _ = keys;
         Err(no_keys())

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use eventlog::{
-    Actor, DocKey, Docs, ExpectedVersion, Filter, KeySelector, Mask, MasterKey, Metadata, NewEvent,
-    Projection, RecordedEvent, SealRule, SealedStore, Sealing, Store, StoreError, StreamName,
-    Subject,
+    Actor, DataKey, DocKey, Docs, ExpectedVersion, Filter, KeySelector, Mask, MasterKey, Metadata,
+    NewEvent, Projection, RecordedEvent, SealRule, SealedStore, Sealing, Store, StoreError,
+    StreamName, Subject,
 };
 use serde_json::{Value, json};
 use testkit::{Backend, TestStore};
@@ -17,6 +17,7 @@ testkit::on_each_backend!(
     retention_destroys_dated_keys_only,
     a_tampered_field_is_an_error,
     a_runner_reset_by_another_instance_forgets_destroyed_keys,
+    no_key_is_added_under_an_erased_owner,
 );
 
 const RULES: &[SealRule] = &[
@@ -248,4 +249,71 @@ async fn a_runner_reset_by_another_instance_forgets_destroyed_keys(backend: Back
         rebuilt,
         vec![("person-pat".into(), json!("(erased)")), ("person-sam".into(), json!("Sam"))]
     );
+}
+
+fn key(subject: &str, owner: Option<&str>) -> DataKey {
+    let owner = owner.map(str::to_owned);
+    let (purpose, wrapped) = ("notes".to_owned(), Some(vec![1u8; 40]));
+    DataKey { subject: subject.into(), owner, purpose, dated: None, wrapped }
+}
+
+async fn subjects(store: &Store, subjects: &[&str]) -> Vec<(String, bool)> {
+    let subjects: Vec<String> = subjects.iter().map(|s| (*s).to_owned()).collect();
+    let mut keys = store.data_keys(&subjects).await.unwrap();
+    keys.sort_by(|a, b| a.subject.cmp(&b.subject));
+    keys.into_iter().map(|k| (k.subject, k.wrapped.is_some())).collect()
+}
+
+async fn no_key_is_added_under_an_erased_owner(backend: Backend) {
+    // Given Pat, erased, and Sam, not.
+    let test = TestStore::open(backend).await;
+    let store = test.shared();
+    store.add_data_keys(&[key("person-pat", None), key("person-sam", None)]).await.unwrap();
+    store.destroy_data_keys(&KeySelector::Person("person-pat".into()), "left").await.unwrap();
+    // When keys are added under each (as a writer that checked Pat before the erasure would),
+    // under an owner with no key yet, and under none.
+    let new = [
+        key("note-pat", Some("person-pat")),
+        key("note-sam", Some("person-sam")),
+        key("note-kim", Some("person-kim")),
+        key("note-any", None),
+    ];
+    store.add_data_keys(&new).await.unwrap();
+    // Then every one is added but Pat's.
+    let added = subjects(&store, &["note-pat", "note-sam", "note-kim", "note-any"]).await;
+    let live = |s: &str| (s.to_owned(), true);
+    assert_eq!(added, vec![live("note-any"), live("note-kim"), live("note-sam")]);
+}
+
+/// On PostgreSQL, an erasure and a key being added under the person at the same moment: the
+/// erasure waits for the add and destroys the new key too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_an_erasure_destroys_a_key_added_while_it_began() {
+    let test = TestStore::open(Backend::Postgres).await;
+    let store = test.shared();
+    store.add_data_keys(&[key("person-pat", None)]).await.unwrap();
+    // An add in flight, not yet committed: it share-locked Pat's row, as adds do, and wrote.
+    let url = test.database_url().unwrap().to_owned();
+    let (mut client, connection) =
+        tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let add = client.transaction().await.unwrap();
+    add.batch_execute(
+        "SELECT 1 FROM data_keys WHERE subject = 'person-pat' AND wrapped IS NOT NULL FOR SHARE; \
+         INSERT INTO data_keys (subject, owner, purpose, wrapped) \
+         VALUES ('note-pat', 'person-pat', 'notes', '\\x01');",
+    )
+    .await
+    .unwrap();
+    let erasing = store.clone();
+    let erasure = tokio::spawn(async move {
+        let pat = KeySelector::Person("person-pat".into());
+        erasing.destroy_data_keys(&pat, "left").await.unwrap()
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!erasure.is_finished(), "the erasure did not wait for the add");
+    add.commit().await.unwrap();
+    assert_eq!(erasure.await.unwrap(), vec!["note-pat".to_owned(), "person-pat".to_owned()]);
+    let left = subjects(&store, &["note-pat", "person-pat"]).await;
+    assert_eq!(left, vec![("note-pat".into(), false), ("person-pat".into(), false)]);
 }

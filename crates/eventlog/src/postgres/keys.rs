@@ -37,11 +37,21 @@ pub(super) async fn add_data_keys(pool: &Pool, keys: &[DataKey]) -> Result<()> {
     let purposes: Vec<&str> = keys.iter().map(|k| k.purpose.as_str()).collect();
     let dated: Vec<_> = keys.iter().map(|k| k.dated).collect();
     let wrapped: Vec<Option<&[u8]>> = keys.iter().map(|k| k.wrapped.as_deref()).collect();
+    // No key under an owner whose key is destroyed. A live owner's row is share-locked, so an
+    // erasure of the owner (which locks that row before it destroys) waits for this insert
+    // and then destroys the new key too; an insert that waited for an erasure finds the row
+    // destroyed and adds nothing.
     client
         .execute(
-            "INSERT INTO data_keys (subject, owner, purpose, dated, wrapped) \
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], \
-                                  $5::bytea[]) \
+            "WITH new AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], \
+                                  $4::timestamptz[], $5::bytea[]) \
+                          AS k(subject, owner, purpose, dated, wrapped)), \
+                  live AS (SELECT subject FROM data_keys \
+                           WHERE subject IN (SELECT owner FROM new) AND wrapped IS NOT NULL \
+                           FOR SHARE) \
+             INSERT INTO data_keys (subject, owner, purpose, dated, wrapped) \
+             SELECT * FROM new WHERE owner IS NULL OR owner IN (SELECT subject FROM live) \
+                OR NOT EXISTS (SELECT 1 FROM data_keys d WHERE d.subject = new.owner) \
              ON CONFLICT (subject) DO NOTHING",
             &[&subjects, &owners, &purposes, &dated, &wrapped],
         )
@@ -74,17 +84,22 @@ pub(super) async fn destroy_data_keys(
 ) -> Result<Vec<String>> {
     const SET: &str = "UPDATE data_keys SET wrapped = NULL, destroyed_at = now(), \
                        destroy_reason = $2 WHERE wrapped IS NOT NULL AND ";
-    let client = pool.get().await?;
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
     let rows = match which {
         KeySelector::Person(person) => {
+            // The person's row first: a key being added under them (which share-locks it) is
+            // committed before the update below reads the table, so it is destroyed too.
+            tx.execute("SELECT 1 FROM data_keys WHERE subject = $1 FOR UPDATE", &[person]).await?;
             let sql = format!("{SET} (subject = $1 OR owner = $1) RETURNING subject");
-            client.query(&sql, &[person, &reason]).await?
+            tx.query(&sql, &[person, &reason]).await?
         }
         KeySelector::DatedBefore { purpose, before } => {
             let sql = format!("{SET} purpose = $1 AND dated < $3 RETURNING subject");
-            client.query(&sql, &[purpose, &reason, before]).await?
+            tx.query(&sql, &[purpose, &reason, before]).await?
         }
     };
+    tx.commit().await?;
     let mut subjects: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
     subjects.sort();
     Ok(subjects)

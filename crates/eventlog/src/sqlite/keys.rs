@@ -44,9 +44,13 @@ pub(super) fn data_keys(conn: &mut Connection, subjects: &[String]) -> Result<Ve
 pub(super) fn add_data_keys(conn: &mut Connection, keys: &[DataKey]) -> Result<()> {
     let tx = conn.transaction()?;
     {
+        // No key under an owner whose key is destroyed (writes are serialized: no erasure
+        // comes between this check and the insert).
         let mut insert = tx.prepare_cached(
             "INSERT INTO data_keys (subject, owner, purpose, dated, wrapped, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (subject) DO NOTHING",
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE ?2 IS NULL OR NOT EXISTS \
+               (SELECT 1 FROM data_keys o WHERE o.subject = ?2 AND o.wrapped IS NULL) \
+             ON CONFLICT (subject) DO NOTHING",
         )?;
         let now = hash::time_text(&Utc::now());
         for k in keys {
