@@ -106,7 +106,7 @@ pub struct RoundList {
         (status = 201, description = "Planned: the round and its coverage now", body = RoundView),
         (status = 400, description = "`malformed-json`, `invalid-header`", body = web::Problem),
         (status = 409, description = "`idempotency-conflict`", body = web::Problem),
-        (status = 422, description = "`validation`; `empty-round` (no principal registered); `unknown-invitee`", body = web::Problem),
+        (status = 422, description = "`validation`; `empty-round` (no principal registered); `unknown-invitee`; `date-too-late` (its last work day would fall after 9999-12-31)", body = web::Problem),
         WriteErrors,
     ),
 )]

@@ -46,6 +46,8 @@ pub enum DomainError {
     DateInFuture { field: &'static str },
     #[error("{field} may not be before {earliest}: {because}")]
     DateTooEarly { field: &'static str, earliest: NaiveDate, because: &'static str },
+    #[error("{field} is too late: {because}")]
+    DateTooLate { field: &'static str, because: &'static str },
     #[error("a conversation has exactly two stars (two things IT does well); {found} were given")]
     ExactlyTwoStars { found: usize },
     #[error(
@@ -123,6 +125,7 @@ impl DomainError {
             Self::AgreementNotSigned => (Conflict, "agreement-not-signed", "Agreement not signed"),
             Self::DateInFuture { .. } => (Invalid, "date-in-future", "Date in the future"),
             Self::DateTooEarly { .. } => (Invalid, "date-too-early", "Date too early"),
+            Self::DateTooLate { .. } => (Invalid, "date-too-late", "Date too late"),
             Self::ExactlyTwoStars { .. } => (Invalid, "exactly-two-stars", "Exactly two stars"),
             Self::UnknownTheme { .. } => (Invalid, "unknown-theme", "Unknown theme"),
             Self::FirstConversationAsks { .. } => {
@@ -161,6 +164,7 @@ impl DomainError {
         "agreement-not-signed",
         "date-in-future",
         "date-too-early",
+        "date-too-late",
         "exactly-two-stars",
         "wish-closed",
         "promise-already-settled",
@@ -200,6 +204,7 @@ mod tests {
                 earliest: NaiveDate::MIN,
                 because: "test",
             },
+            DomainError::DateTooLate { field: "starts_on", because: "test" },
             DomainError::ExactlyTwoStars { found: 3 },
             DomainError::WishClosed { status: WishStatus::Done },
             DomainError::PromiseAlreadySettled { outcome: "kept" },
@@ -223,7 +228,7 @@ mod tests {
             assert!(e.slug().bytes().all(|b| b.is_ascii_lowercase() || b == b'-'));
             assert!(!e.title().is_empty() && !e.to_string().is_empty());
         }
-        assert!(examples[11].to_string().contains("3 were given"));
-        assert!(examples[12].to_string().contains("the wish is done"));
+        assert!(examples[12].to_string().contains("3 were given"));
+        assert!(examples[13].to_string().contains("the wish is done"));
     }
 }

@@ -3,9 +3,10 @@
 //!
 //! Rules: a round meets at least one person, each registered (`empty-round`,
 //! `unknown-invitee`), each once; it is due on its last work day, counted in the district's
-//! calendar in force when it is planned ([`due_on`]); a round is planned once.
+//! calendar in force when it is planned ([`due_on`]), a date of a four-digit year
+//! (`date-too-late`); a round is planned once.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use events::calendar::DistrictCalendar;
 use events::rounds::{RoundEvent, RoundPlanned};
 use events::values::ShortText;
@@ -56,13 +57,20 @@ impl Aggregate for Round {
         if stakeholder_ids.is_empty() {
             return Err(DomainError::EmptyRound);
         }
+        let due_on = command.calendar.nth_business_day(command.starts_on, command.work_days);
+        if due_on.year() > 9999 {
+            return Err(DomainError::DateTooLate {
+                field: "starts_on",
+                because: "the round's last work day would fall after 9999-12-31",
+            });
+        }
         let planned = RoundPlanned {
             round_id: command.round_id,
             name: command.name,
             stakeholder_ids,
             starts_on: command.starts_on,
             work_days: command.work_days,
-            due_on: command.calendar.nth_business_day(command.starts_on, command.work_days),
+            due_on,
         };
         Ok(vec![planned.into()].into())
     }
@@ -113,6 +121,14 @@ mod tests {
             .when(plan(vec![(a, true), (b, false)]))
             .then_expect_error(DomainError::UnknownInvitee { stakeholder_id: b });
         given::<Round>([]).when(plan(vec![])).then_expect_error(DomainError::EmptyRound);
+        // Its last work day is in year 9999 at the latest: one in 10000 has no `YYYY-MM-DD`.
+        let late = PlanRound { starts_on: d("9999-12-01"), ..plan(vec![(a, true)]) };
+        given::<Round>([]).when(late).then_expect_error(DomainError::DateTooLate {
+            field: "starts_on",
+            because: "the round's last work day would fall after 9999-12-31",
+        });
+        let last = PlanRound { starts_on: d("9999-11-01"), work_days: 5, ..plan(vec![(a, true)]) };
+        assert_eq!(given::<Round>([]).when(last).decision().events.len(), 1);
         given::<Round>([planned.into()])
             .when(plan(vec![(a, true)]))
             .then_expect_error(DomainError::AlreadyExists { what: "round" });

@@ -173,6 +173,9 @@ async fn a_round_of_meetings_is_planned_and_covered_in_work_days(app: TestApp) {
         .expect_problem(422, "unknown-invitee");
     let empty = json!({"name": "Nobody", "stakeholder_ids": []});
     app.post(Who::ItStaff, "/v1/meeting-rounds", &empty).await.expect_invalid("stakeholder_ids");
+    // A round whose last work day would fall in year 10000 has no date to be due on.
+    let late = json!({"name": "Far off", "starts_on": "9999-12-20", "work_days": 30});
+    app.post(Who::ItStaff, "/v1/meeting-rounds", &late).await.expect_problem(422, "date-too-late");
     let long = json!({"name": "Forever", "work_days": 251});
     app.post(Who::ItStaff, "/v1/meeting-rounds", &long).await.expect_invalid("work_days");
     let list = app.get(Who::ItStaff, "/v1/meeting-rounds").await.expect(200).clone();
