@@ -395,7 +395,8 @@ async fn run_serve(serve: Serve) -> anyhow::Result<()> {
     let console_only = serve.service == Some(ServiceName::Console);
     let store = if console_only { None } else { Some(serve.store.open().await?) };
     let log = || store.clone().context("the services need the event log");
-    let (verifier, created) = serve.jwt.verifier(&serve.store.data_dir)?;
+    let shared = serve.store.database_url.is_some();
+    let (verifier, created) = serve.jwt.verifier(&serve.store.data_dir, shared)?;
     kernel::http::limits::install(serve.rates.limits());
     let wanted = |name| serve.service.is_none_or(|s| s == name);
     let mut services: Vec<Arc<dyn Service>> = Vec::new();

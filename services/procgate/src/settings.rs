@@ -76,11 +76,7 @@ impl StoreSettings {
     /// there first when `create`.
     fn master_key(&self, create: bool) -> anyhow::Result<eventlog::MasterKey> {
         let text = match &self.master_key {
-            Some(key) if key.contains("replace-me") => bail!(
-                "PROCGATE_MASTER_KEY is still the example's placeholder: set 32 random bytes in \
-                 base64 (openssl rand -base64 32)"
-            ),
-            Some(key) => key.clone(),
+            Some(key) => not_placeholder("PROCGATE_MASTER_KEY", key, MASTER_KEY_HOW)?,
             None if self.database_url.is_some() => bail!(
                 "PROCGATE_MASTER_KEY is not set: on PostgreSQL every instance must open personal \
                  data with the same key (openssl rand -base64 32), so it cannot be generated \
@@ -126,7 +122,8 @@ pub struct JwtSettings {
     #[arg(long, env = "PROCGATE_JWT_ALGORITHM", value_enum, default_value = "HS256")]
     pub jwt_algorithm: Algorithm,
     /// HS256 shared secret (at least 32 bytes). Without it (and without a public key) a random
-    /// secret is created in the data directory on first start.
+    /// secret is created in the data directory on first start, on the embedded store only: on
+    /// PostgreSQL every instance must share it, so it must be set.
     #[arg(long, env = "PROCGATE_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
     /// EdDSA or RS256: a PEM file with the public key that verifies tokens.
@@ -182,18 +179,19 @@ impl JwtSettings {
         Some(OidcConfig { roles_claim: self.oidc_roles_claim.clone(), ..config })
     }
 
-    /// The HS256 secret: configured, or the one in the data directory (created when asked).
-    /// Returns whether it was created now.
-    fn secret(&self, data_dir: &Path, create: bool) -> anyhow::Result<(Vec<u8>, bool)> {
+    /// The HS256 secret: configured, or the one in the data directory (created when asked,
+    /// but never for a store instances share: `shared`, PostgreSQL). Returns whether it was
+    /// created now.
+    fn secret(
+        &self,
+        data_dir: &Path,
+        create: bool,
+        shared: bool,
+    ) -> anyhow::Result<(Vec<u8>, bool)> {
         if let Some(secret) = &self.jwt_secret {
             // The example's value is published: anyone could sign an administrator's token.
-            if secret.contains("replace-me") {
-                bail!(
-                    "PROCGATE_JWT_SECRET is still the example's placeholder: set a long random \
-                     secret (openssl rand -base64 48)"
-                );
-            }
-            return Ok((secret.as_bytes().to_vec(), false));
+            let secret = not_placeholder("PROCGATE_JWT_SECRET", secret, SECRET_HOW)?;
+            return Ok((secret.into_bytes(), false));
         }
         let path = self.secret_file(data_dir);
         if path.exists() {
@@ -207,13 +205,15 @@ impl JwtSettings {
                 path.display()
             );
         }
-        let mut bytes = [0u8; 48];
-        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-        let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("cannot create {}", data_dir.display()))?;
-        write_private(&path, &secret)?;
-        Ok((secret.into_bytes(), true))
+        if shared {
+            // Each instance would make its own, and refuse the tokens of every other.
+            bail!(
+                "PROCGATE_JWT_SECRET is not set: on PostgreSQL every instance must verify tokens \
+                 with the same secret (openssl rand -base64 48), so it cannot be generated per \
+                 instance"
+            );
+        }
+        Ok((new_secret_file(data_dir, &path)?.into_bytes(), true))
     }
 
     /// The file holding the generated HS256 secret: `jwt-secret` in the data directory, one
@@ -235,7 +235,8 @@ impl JwtSettings {
     /// identity provider's settings, its keys are fetched in the background on the current
     /// tokio runtime (tokens are answered 503 until they are there) and refetched when it
     /// rotates them.
-    pub fn verifier(&self, data_dir: &Path) -> anyhow::Result<(Arc<Verifier>, bool)> {
+    /// On a store instances share (`shared`, PostgreSQL), an HS256 secret must be set.
+    pub fn verifier(&self, data_dir: &Path, shared: bool) -> anyhow::Result<(Arc<Verifier>, bool)> {
         if let Some(config) = self.oidc() {
             let keys_from = match &config.jwks_url {
                 Some(url) => url.clone(),
@@ -254,7 +255,7 @@ impl JwtSettings {
         }
         let (key, created) = match self.jwt_algorithm {
             Algorithm::Hs256 => {
-                let (secret, created) = self.secret(data_dir, true)?;
+                let (secret, created) = self.secret(data_dir, true, shared)?;
                 (KeyConfig::Hs256 { secret }, created)
             }
             Algorithm::EdDsa | Algorithm::Rs256 => {
@@ -298,7 +299,9 @@ impl JwtSettings {
             );
         }
         let key = match self.jwt_algorithm {
-            Algorithm::Hs256 => SigningKeyConfig::Hs256 { secret: self.secret(data_dir, false)?.0 },
+            Algorithm::Hs256 => {
+                SigningKeyConfig::Hs256 { secret: self.secret(data_dir, false, false)?.0 }
+            }
             Algorithm::EdDsa | Algorithm::Rs256 => {
                 let path = self
                     .jwt_private_key_file
@@ -317,6 +320,29 @@ impl JwtSettings {
 }
 
 /// Writes a file only its owner can read.
+const MASTER_KEY_HOW: &str = "32 random bytes in base64 (openssl rand -base64 32)";
+const SECRET_HOW: &str = "a long random secret (openssl rand -base64 48)";
+
+/// A secret's value, refused while it is still `procgate.env.example`'s published
+/// placeholder; `real` says what to set instead.
+fn not_placeholder(var: &str, value: &str, real: &str) -> anyhow::Result<String> {
+    if value.contains("replace-me") {
+        bail!("{var} is still the example's placeholder: set {real}");
+    }
+    Ok(value.to_owned())
+}
+
+/// A new random secret (48 bytes, URL-safe base64) written to `path` in `dir`, readable by
+/// its owner only.
+fn new_secret_file(dir: &Path, path: &Path) -> anyhow::Result<String> {
+    let mut bytes = [0u8; 48];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    write_private(path, &secret)?;
+    Ok(secret)
+}
+
 fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
@@ -379,11 +405,7 @@ impl WebhookSettings {
     ) -> anyhow::Result<(reporting::notify::Settings, bool)> {
         let data_dir = &store.data_dir;
         let (key, created) = match &self.webhook_key {
-            Some(key) if key.contains("replace-me") => bail!(
-                "PROCGATE_WEBHOOK_KEY is still the example's placeholder: set a long random \
-                 secret (openssl rand -base64 48)"
-            ),
-            Some(key) => (key.clone(), false),
+            Some(key) => (not_placeholder("PROCGATE_WEBHOOK_KEY", key, SECRET_HOW)?, false),
             None if store.database_url.is_some() => bail!(
                 "PROCGATE_WEBHOOK_KEY is not set: on PostgreSQL every instance must sign \
                  webhooks with the same key (openssl rand -base64 48), so it cannot be generated \
@@ -394,14 +416,7 @@ impl WebhookSettings {
                 if path.exists() {
                     (read(&path)?.trim().to_owned(), false)
                 } else {
-                    let mut bytes = [0u8; 48];
-                    getrandom::fill(&mut bytes)
-                        .map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-                    let key = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-                    std::fs::create_dir_all(data_dir)
-                        .with_context(|| format!("cannot create {}", data_dir.display()))?;
-                    write_private(&path, &key)?;
-                    (key, true)
+                    (new_secret_file(data_dir, &path)?, true)
                 }
             }
         };

@@ -114,3 +114,26 @@ fn the_listen_address_is_reached_on_loopback_when_it_is_a_wildcard() {
     let err = stderr(&out);
     assert!(err.contains(&format!("http://127.0.0.1:{port}")), "{err}");
 }
+
+#[test]
+fn on_postgresql_serve_refuses_to_make_a_jwt_secret_of_its_own() {
+    // Each instance would make its own and refuse every other's tokens.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let database = runtime.block_on(testkit::pg_database());
+    let dir = tempfile::tempdir().unwrap();
+    let free = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_procgate"))
+        .args(["serve", "gate", "--listen", &free])
+        .env_remove("PROCGATE_JWT_SECRET")
+        .env_remove("PROCGATE_OIDC_ISSUER")
+        .env_remove("PROCGATE_JWKS_URL")
+        .env("PROCGATE_DATA_DIR", dir.path())
+        .env("PROCGATE_DATABASE_URL", database.url())
+        .env("PROCGATE_MASTER_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "serve started without a shared secret");
+    let err = stderr(&out);
+    assert!(err.contains("PROCGATE_JWT_SECRET is not set: on PostgreSQL"), "{err}");
+    assert!(!dir.path().join("jwt-secret").exists(), "a secret of its own was made");
+}

@@ -62,11 +62,15 @@ pub fn quiet_env<'a>(
     ];
     if let Some(database) = database {
         env.push(("PROCGATE_DATABASE_URL", database.url()));
+        env.push(("PROCGATE_JWT_SECRET", JWT_SECRET));
         env.push(("PROCGATE_WEBHOOK_KEY", webhook_key));
         env.push(("PROCGATE_MASTER_KEY", MASTER_KEY));
     }
     env
 }
+
+/// The HS256 secret of a server on PostgreSQL, which generates none.
+pub const JWT_SECRET: &str = "the-test-servers-jwt-secret-of-at-least-32-bytes";
 
 /// A running all-in-one server.
 pub struct Server {
@@ -75,6 +79,8 @@ pub struct Server {
     /// The one-time sign-in link it printed.
     pub link: String,
     pub data_dir: tempfile::TempDir,
+    /// PROCGATE_JWT_SECRET as it was started with (else its data directory's).
+    secret: Option<String>,
     _process: Running,
 }
 
@@ -119,7 +125,9 @@ impl Server {
         // Keep reading its output so it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         assert!(link.starts_with("http"), "serve printed no console line");
-        let server = Self { url, link, data_dir, _process: process };
+        let secret = env.iter().rev().find(|(k, _)| *k == "PROCGATE_JWT_SECRET");
+        let secret = secret.map(|(_, v)| (*v).to_owned());
+        let server = Self { url, link, data_dir, secret, _process: process };
         server.wait_ready();
         server
     }
@@ -133,17 +141,20 @@ impl Server {
         }
     }
 
-    /// Runs `procgate ARGS` with the server's data directory (so its secret) and no secret,
-    /// identity provider or token from the environment; it must succeed.
+    /// Runs `procgate ARGS` with the server's data directory and secret, and no identity
+    /// provider or token from the environment; it must succeed.
     pub fn run(&self, args: &[&str]) -> Output {
-        let out = Command::new(env!("CARGO_BIN_EXE_procgate"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_procgate"));
+        command
             .args(args)
             .env("PROCGATE_DATA_DIR", self.data_dir.path())
             .env_remove("PROCGATE_JWT_SECRET")
             .env_remove("PROCGATE_OIDC_ISSUER")
-            .env_remove("PROCGATE_TOKEN")
-            .output()
-            .unwrap();
+            .env_remove("PROCGATE_TOKEN");
+        if let Some(secret) = &self.secret {
+            command.env("PROCGATE_JWT_SECRET", secret);
+        }
+        let out = command.output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "procgate {} failed: {stderr}", args[0]);
         out
