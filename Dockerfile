@@ -16,6 +16,8 @@ USER procgate
 ENV PROCGATE_LISTEN=0.0.0.0:8080 \
     PROCGATE_DATA_DIR=/var/lib/procgate \
     PROCGATE_LOG_JSON=true
+# The embedded store and the keys made on first start: kept when the container is replaced.
+VOLUME ["/var/lib/procgate"]
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
   CMD curl -fsS http://127.0.0.1:8080/health/ready || exit 1

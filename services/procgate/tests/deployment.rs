@@ -117,6 +117,13 @@ fn every_service_runs_with_settings_the_binary_reads() {
                 format!("http://localhost:{host}"),
                 "the console's public URL is its published port"
             );
+            // Its session key is kept in the data directory, on a declared volume.
+            let volumes: Vec<String> =
+                service["volumes"].as_vec().unwrap().iter().map(text).collect();
+            let [mount] = volumes.as_slice() else { panic!("the console keeps one volume") };
+            let (volume, at) = mount.split_once(':').unwrap();
+            assert_eq!(at, "/var/lib/procgate", "the console's volume is its data directory");
+            assert!(!compose["volumes"][volume].is_badvalue(), "the volume {volume} is declared");
             continue;
         }
         // The database it names is the compose database, with its credentials.
@@ -168,6 +175,9 @@ fn the_image_runs_procgate_on_the_port_compose_maps() {
     assert!(dockerfile.contains("ENTRYPOINT [\"procgate\"]"));
     assert!(dockerfile.contains("EXPOSE 8080"));
     assert!(dockerfile.contains("PROCGATE_LISTEN=0.0.0.0:8080"));
+    // The data directory (the embedded store, the keys made on first start) is a volume.
+    assert!(dockerfile.contains("PROCGATE_DATA_DIR=/var/lib/procgate"));
+    assert!(dockerfile.contains("VOLUME [\"/var/lib/procgate\"]"));
     assert!(dockerfile.contains("cargo build --release --locked -p procgate"));
     let (vars, _) = binary_settings();
     for line in dockerfile.lines().filter(|l| l.contains("PROCGATE_")) {
