@@ -573,7 +573,7 @@ pub fn health(inputs: &HealthInputs, as_of: &AsOf) -> Health {
     let contact = contact_decay(inputs.last_contact, as_of);
     penalties.extend(contact.penalty(as_of));
 
-    let measured = inputs.held_purchases.as_deref().map(|held| exact_answer_speed(held, now));
+    let measured = inputs.held_purchases.as_deref().map(|held| answer_speed(held, now));
     // The limits are on the hours as measured (said to a hundredth); the figures show a tenth.
     if let Some(&(_, median, max)) = measured.as_ref() {
         if let Some(median) = median.filter(|h| *h > SLOW_MEDIAN_HOURS) {
@@ -614,14 +614,10 @@ pub fn health(inputs: &HealthInputs, as_of: &AsOf) -> Health {
     }
 }
 
-/// Answer times of the held purchases flagged in the window, to a tenth of an hour.
-pub fn answer_speed(held: &[HeldPurchaseFact], now: DateTime<Utc>) -> AnswerSpeed {
-    exact_answer_speed(held, now).0
-}
-
-/// [`answer_speed`], with the median and the longest in hours as measured (before rounding):
-/// what the slow-answer penalties compare with their limits.
-fn exact_answer_speed(
+/// Answer times of the held purchases flagged in the window, to a tenth of an hour; with the
+/// median and the longest in hours as measured (before rounding): what the slow-answer
+/// penalties compare with their limits.
+fn answer_speed(
     held: &[HeldPurchaseFact],
     now: DateTime<Utc>,
 ) -> (AnswerSpeed, Option<f64>, Option<f64>) {

@@ -246,7 +246,7 @@ fn answer_speed_median_max_and_window() {
         // Outside the window.
         HeldPurchaseFact { flagged_at: ago(400), answered_at: hours_after(ago(400), 900) },
     ];
-    let speed = answer_speed(&held, now());
+    let (speed, ..) = answer_speed(&held, now());
     assert_eq!(
         speed,
         AnswerSpeed {
@@ -286,7 +286,7 @@ fn answer_speed_median_max_and_window() {
     assert_eq!(h.answer_speed, Some(AnswerSpeed::default()));
     // A call logged as taking place before the flag counts as zero hours.
     let early = vec![HeldPurchaseFact { flagged_at: ago(1), answered_at: hours_after(ago(1), -3) }];
-    assert_eq!(answer_speed(&early, now()).max_hours, Some(0.0));
+    assert_eq!(answer_speed(&early, now()).0.max_hours, Some(0.0));
 }
 
 // -----------------------------------------------------------------------------------------
