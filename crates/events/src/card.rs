@@ -463,7 +463,8 @@ pub struct ReconciliationSet {
     /// …at a merchant whose name is at least this similar to the check's vendor (0 to 100).
     pub min_vendor_similarity: u8,
     /// Merchants whose transactions are technology whatever their category code (`Geek
-    /// Squad`): a merchant name similar to one of these, as vendors are compared.
+    /// Squad`): a merchant whose name holds one of these as whole words (`GEEK SQUAD #12`,
+    /// not `BESTBUYGEEKSQUAD`), whatever `min_vendor_similarity` is.
     pub technology_merchants: Vec<ShortText>,
 }
 

@@ -186,27 +186,35 @@ pub fn reconcile(
 /// Words in names that say nothing about who the business is.
 const NOISE: [&str; 9] = ["INC", "LLC", "LTD", "CORP", "CO", "COM", "THE", "NET", "WWW"];
 
-/// A name reduced to what identifies the business: upper case, without a payment
-/// processor's prefix (`SQ *`, `TST* `, `PAYPAL *`: whatever stands before a `*`), without
-/// store numbers (words with digits, `#1234`) and without legal-form words (`INC`, `LLC`, …).
-/// The words that remain, in order.
-pub fn name_words(name: &str) -> Vec<String> {
-    let upper = name.to_uppercase();
-    let name = match upper.split_once('*') {
-        Some((prefix, rest)) if prefix.trim().len() <= 8 => rest,
-        _ => upper.as_str(),
+/// A name reduced to what identifies the business: upper case, without store numbers (words
+/// with digits, `#1234`) and without legal-form words (`INC`, `LLC`, …). The words that
+/// remain, in order: one reading of the whole name, and, when at most eight characters stand
+/// before a `*`, a second of what follows it. What stands there is a payment processor's
+/// prefix (`SQ *GEEK SQUAD`, `TST* `, `PAYPAL *`) or the brand itself (`GOOGLE *GSUITE`,
+/// `ADOBE *ACROPRO`): a name may be either reading.
+pub fn name_readings(name: &str) -> Vec<Vec<String>> {
+    let words = |name: &str| -> Vec<String> {
+        name.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty() && !w.chars().any(|c| c.is_ascii_digit()))
+            .filter(|w| !NOISE.contains(w))
+            .map(str::to_owned)
+            .collect()
     };
-    name.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty() && !w.chars().any(|c| c.is_ascii_digit()))
-        .filter(|w| !NOISE.contains(w))
-        .map(str::to_owned)
-        .collect()
+    let upper = name.to_uppercase();
+    let mut readings = vec![words(&upper)];
+    if let Some((prefix, rest)) = upper.split_once('*')
+        && prefix.trim().len() <= 8
+    {
+        readings.push(words(rest));
+    }
+    readings
 }
 
 /// How similar a check's vendor and a statement's merchant name are, 0 to 100.
 ///
-/// Both are reduced to their identifying words ([`name_words`]) and joined without spaces
-/// (`Best Buy` and `BESTBUY.COM #00123` both become `BESTBUY`). Then, the largest of:
+/// Both are reduced to their identifying words ([`name_readings`], each reading of each) and
+/// joined without spaces (`Best Buy` and `BESTBUY.COM #00123` both become `BESTBUY`). Then,
+/// the largest, over the readings, of:
 ///
 /// - **100** when one contains the other (at least three letters): `GEEKSQUAD` in
 ///   `BESTBUYGEEKSQUAD`;
@@ -217,7 +225,12 @@ pub fn name_words(name: &str) -> Vec<String> {
 ///
 /// Symmetric, and 0 when either name has no identifying word.
 pub fn similarity(a: &str, b: &str) -> u8 {
-    let (wa, wb) = (name_words(a), name_words(b));
+    let (ra, rb) = (name_readings(a), name_readings(b));
+    let pairs = ra.iter().flat_map(|wa| rb.iter().map(move |wb| (wa, wb)));
+    pairs.map(|(wa, wb)| words_similarity(wa, wb)).max().unwrap_or(0)
+}
+
+fn words_similarity(wa: &[String], wb: &[String]) -> u8 {
     let (ja, jb) = (wa.concat(), wb.concat());
     if ja.is_empty() || jb.is_empty() {
         return 0;
@@ -250,12 +263,27 @@ fn dice(a: &str, b: &str) -> u8 {
     u8::try_from(200 * shared / (pa.len() + pb.len())).unwrap_or(100)
 }
 
-/// Whether a merchant is one IT lists as technology: similar enough to a listed name.
+/// Whether a merchant is one IT lists as technology: its name holds a listed name as whole
+/// words (`GEEK SQUAD #12` and `BESTBUY GEEKSQUAD` hold `Geek Squad`; `APPLEBEE'S` does not
+/// hold `Apple`). Stricter than a check's vendor, and whatever the vendor threshold is: a
+/// listed name makes every charge at such a merchant technology.
 pub fn listed_merchant(merchant: &str, settings: &ReconciliationSet) -> bool {
-    settings
-        .technology_merchants
-        .iter()
-        .any(|listed| similarity(listed.as_str(), merchant) >= settings.min_vendor_similarity)
+    let readings = name_readings(merchant);
+    settings.technology_merchants.iter().any(|listed| {
+        let listed = name_readings(listed.as_str()).swap_remove(0).concat();
+        !listed.is_empty() && readings.iter().any(|words| holds_whole_words(words, &listed))
+    })
+}
+
+/// Whether some run of consecutive `words`, joined, is `name`.
+fn holds_whole_words(words: &[String], name: &str) -> bool {
+    (0..words.len()).any(|start| {
+        let mut joined = String::new();
+        words[start..].iter().any(|word| {
+            joined.push_str(word);
+            joined == name
+        })
+    })
 }
 
 /// The purchase ids among `candidates`, for quick membership tests.
@@ -468,6 +496,22 @@ mod tests {
             ..settings()
         };
         assert!(listed_merchant("BEST BUY GEEK SQUAD 0042", &listed));
+        assert!(listed_merchant("SQ *GEEKSQUAD", &listed));
         assert!(!listed_merchant("TRADER JOES #552", &listed));
+        assert!(!listed_merchant("BESTBUYGEEKSQUAD", &listed), "inside a word");
+        // Whole words, whatever the vendor threshold: a listed Apple is not Applebee's.
+        let apple = ReconciliationSet {
+            technology_merchants: vec![events::values::ShortText::parse("Apple").unwrap()],
+            min_vendor_similarity: 0,
+            ..ReconciliationSet::default()
+        };
+        assert!(listed_merchant("APPLE.COM/BILL", &apple));
+        assert!(!listed_merchant("APPLEBEE'S #123", &apple));
+        assert!(!listed_merchant("SHELL OIL 5743", &apple));
+        // A brand before the `*` is the merchant as much as what follows it.
+        assert_eq!(similarity("Google", "GOOGLE *GSUITE_district.org"), 100);
+        assert_eq!(similarity("Adobe", "ADOBE *ACROPRO SUBS"), 100);
+        assert_eq!(similarity("Lenovo", "LENOVO*US"), 100);
+        assert!(similarity("Best Buy", "GOOGLE *GSUITE") < 30);
     }
 }
