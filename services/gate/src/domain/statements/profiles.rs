@@ -17,8 +17,11 @@
 
 use std::io::Read;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use events::values::{BankReference, CardLast4, Currency, Mcc, Money, ShortText};
+
+/// The earliest year a statement's date may have.
+const FIRST_YEAR: i32 = 2000;
 
 /// The facts a statement row gives, in the names the `procgate` profile uses (and errors
 /// name).
@@ -412,12 +415,22 @@ fn parse_row(
     let mut check = Checked { line, errors: &mut errors };
     let text = |e: events::values::ValueError| e.message().to_owned();
     let date = |s: &str| {
-        NaiveDate::parse_from_str(s, &layout.date_format).map_err(|_| {
+        let date = NaiveDate::parse_from_str(s, &layout.date_format).map_err(|_| {
             format!(
                 "{s:?} is not a date in the {} profile's format {}",
                 layout.profile, layout.date_format
             )
-        })
+        })?;
+        // `%Y` takes `25` as the year 25: a file re-saved with two-digit years would be dated
+        // two thousand years ago, match nothing, and stretch every period it is counted in.
+        if date.year() < FIRST_YEAR {
+            return Err(format!(
+                "{s:?} reads as the year {}: a statement's years have four digits, from \
+                 {FIRST_YEAR} (was the file saved with two-digit years?)",
+                date.year()
+            ));
+        }
+        Ok(date)
     };
     let reference =
         reference.and_then(|s| check.ok(Field::Reference, BankReference::parse(s).map_err(text)));
@@ -557,6 +570,24 @@ mod tests {
                 (2, "currency")
             ]
         );
+    }
+
+    #[test]
+    fn a_two_digit_year_is_a_row_error_not_the_year_25() {
+        let mapping = Mapping {
+            date_format: Some("%m/%d/%Y".into()),
+            ..crate::domain::statements::tests::fixture_mapping()
+        };
+        let layout = mapping.layout().unwrap();
+        let header = "Txn Ref;Date;Card;Vendor;MCC;Amount\n";
+        let (rows, errors) = read(&layout, &format!("{header}X1;10/14/25;4821;Dell;5732;10.00\n"));
+        assert!(rows.is_empty());
+        assert_eq!((errors[0].line, errors[0].field.as_str()), (2, "transaction_date"));
+        assert!(errors[0].message.contains("two-digit years"), "{errors:?}");
+        let (rows, errors) =
+            read(&layout, &format!("{header}X1;10/14/2025;4821;Dell;5732;10.00\n"));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(rows[0].transaction_date, NaiveDate::from_ymd_opt(2025, 10, 14).unwrap());
     }
 
     #[test]
