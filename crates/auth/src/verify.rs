@@ -428,7 +428,7 @@ impl Verifier {
                 if let Some(found) = refused {
                     return Err(AuthError::AlgorithmMismatch {
                         expected: "an algorithm of the identity provider's keys",
-                        found: found.to_owned(),
+                        found: callers_text(found),
                     });
                 }
                 let held = keys.current();
@@ -439,8 +439,7 @@ impl Verifier {
                     return Err(match header.kid {
                         Some(kid) => {
                             keys.refresh_in_background("a token names an unknown kid");
-                            // The caller's text goes back to it: bounded.
-                            AuthError::UnknownKey(kid.chars().take(64).collect())
+                            AuthError::UnknownKey(callers_text(&kid))
                         }
                         None => AuthError::MissingKeyId,
                     });
@@ -459,9 +458,16 @@ fn check_alg(found: Option<&str>, expected: &'static str) -> Result<(), AuthErro
         Some(alg) if alg == expected => Ok(()),
         found => Err(AuthError::AlgorithmMismatch {
             expected,
-            found: found.unwrap_or("missing").to_owned(),
+            found: callers_text(found.unwrap_or("missing")),
         }),
     }
+}
+
+/// Text from an unverified token header, as errors carry it into the logs and back to the
+/// caller: at most 64 characters, control characters (a newline would forge a log line) as
+/// `?`.
+fn callers_text(text: &str) -> String {
+    text.chars().take(64).map(|c| if c.is_control() { '?' } else { c }).collect()
 }
 
 /// Checks the signature and the claims, and reads them.

@@ -205,6 +205,20 @@ fn refuses_alg_none() {
 }
 
 #[test]
+fn an_alg_from_the_header_is_bounded_and_cannot_forge_a_log_line() {
+    let forged = format!("x\n2026-12-01T00:00:00Z INFO signed in subject=admin{}", "y".repeat(200));
+    let header = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&json!({"alg": forged})).unwrap());
+    let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&good_claims()).unwrap());
+    let Err(AuthError::AlgorithmMismatch { found, .. }) =
+        hs256_verifier().verify(&format!("{header}.{payload}.c2ln"))
+    else {
+        panic!("the forged alg was not refused as a mismatch");
+    };
+    assert_eq!(found.chars().count(), 64);
+    assert!(found.starts_with("x?2026-12-01") && !found.contains('\n'), "{found}");
+}
+
+#[test]
 fn refuses_other_algorithms_when_hs256_is_pinned() {
     let rs256 = sign(
         Algorithm::RS256,
