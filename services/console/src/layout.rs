@@ -191,7 +191,8 @@ impl ResponseError for PageError {
             PageError::SignedOut { .. } => unreachable!("answered above"),
         };
         let mut res = HttpResponse::build(self.status_code());
-        if matches!(self, PageError::Api(ApiError::Unreachable(_))) {
+        // The API unreachable, or answering that its store is (503): try again shortly.
+        if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
             res.insert_header((header::RETRY_AFTER, "5"));
         }
         res.content_type("text/html; charset=utf-8").body(page(None, "", title, body).into_string())

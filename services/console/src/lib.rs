@@ -77,11 +77,16 @@ impl std::fmt::Debug for Console {
 }
 
 /// What every handler shares.
+/// The largest form the console reads, in bytes.
+const FORM_LIMIT: usize = 256 * 1024;
+
 #[derive(Debug)]
 pub(crate) struct State {
     pub(crate) api: api::Api,
     pub(crate) sign_in: SignIn,
     pub(crate) settings: Settings,
+    /// Sessions signed out of this console before they expire.
+    pub(crate) signed_out: session::SignedOut,
 }
 
 impl Console {
@@ -93,7 +98,8 @@ impl Console {
             "the console's session key must be at least 64 bytes"
         );
         let api = api::Api::new(&settings)?;
-        Ok(Self { state: web::Data::new(State { api, sign_in, settings }) })
+        let signed_out = session::SignedOut::default();
+        Ok(Self { state: web::Data::new(State { api, sign_in, settings, signed_out }) })
     }
 
     /// The one-time sign-in links, when people sign in with them (the embedded default).
@@ -115,6 +121,10 @@ impl ::web::Service for Console {
         cfg.service(
             web::scope("/console")
                 .app_data(self.state.clone())
+                // The API takes 4,000 characters a field: a form of a few such fields, in any
+                // script, percent-encoded.
+                .app_data(web::FormConfig::default().limit(FORM_LIMIT))
+                .wrap(actix_web::middleware::from_fn(session::end_refused_sessions))
                 .wrap(actix_web::middleware::from_fn(layout::security_headers))
                 .wrap(session)
                 .configure(assets::routes)

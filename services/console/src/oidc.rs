@@ -218,21 +218,24 @@ pub(crate) async fn callback(
     q: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, PageError> {
     let oidc = oidc(&state)?;
-    let pending: Option<Pending> = session.remove_as(PENDING).and_then(Result::ok);
+    let pending: Option<Pending> = session.get(PENDING).ok().flatten();
     let refused = |why: String| PageError::SignInRefused(why);
-    if let Some(error) = &q.error {
-        let detail = q.error_description.clone().unwrap_or_default();
-        return Err(refused(format!("the identity provider answered {error}: {detail}")));
-    }
     let Some(pending) = pending else {
         return Err(refused(
             "the sign-in was not started from this browser, or took too long".into(),
         ));
     };
+    // Before anything the answer says is shown or acted on: a link made elsewhere neither
+    // puts its text on this console's page nor ends the sign-in under way.
     if q.state.as_deref() != Some(pending.state.as_str()) {
         return Err(refused(
             "the answer does not belong to this sign-in (its state differs)".into(),
         ));
+    }
+    session.remove(PENDING);
+    if let Some(error) = &q.error {
+        let detail = q.error_description.clone().unwrap_or_default();
+        return Err(refused(format!("the identity provider answered {error}: {detail}")));
     }
     let Some(code) = q.code.clone() else {
         return Err(refused("the identity provider sent no authorization code".into()));

@@ -185,9 +185,8 @@ async fn with_link(
 }
 
 async fn sign_out(req: HttpRequest, posted: Posted) -> HttpResponse {
-    use actix_session::SessionExt;
     tracing::info!(subject = %posted.person.subject, "signed out of the console");
-    session::sign_out(&req.get_session());
+    session::sign_out(&req, &posted.person);
     see_other("/console/sign-in")
 }
 

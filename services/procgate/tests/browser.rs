@@ -400,6 +400,15 @@ async fn signing_in_through_the_districts_identity_provider() {
     b.client.goto(&format!("{}/console/due", server.url)).await.unwrap();
     b.heading("Sign in to procgate").await;
     b.check("the sign-in page").await;
+    // A link made elsewhere, carrying an error and text of its maker's choosing: refused
+    // before anything it says is shown on the console's page.
+    let forged = "error=access_denied&error_description=Call+555-0100+now&state=forged";
+    let forged = format!("{}/console/sign-in/callback?{forged}", server.url);
+    b.client.goto(&forged).await.unwrap();
+    b.heading("The sign-in failed").await;
+    assert!(!b.client.source().await.unwrap().contains("555-0100"), "the forged text is shown");
+    b.client.goto(&format!("{}/console/due", server.url)).await.unwrap();
+    b.heading("Sign in to procgate").await;
     sign_in_at_the_provider(&b, &issuer).await;
 
     // Back where they were going, as themselves, with the roles the provider gave them; the

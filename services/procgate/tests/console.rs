@@ -331,13 +331,21 @@ async fn an_it_technicians_day_in_the_console() {
         StatusCode::BAD_REQUEST
     );
 
-    // Signing out needs the token too, and ends the session.
+    // Signing out needs the token too, and ends the session: a copy of its cookie kept
+    // elsewhere is refused as well.
+    let copy = cookie.split(';').next().unwrap().to_owned();
+    let with_copy = || {
+        let elsewhere = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
+        elsewhere.get(format!("{}/console/queue", server.url)).header("cookie", copy.clone()).send()
+    };
+    assert_eq!(with_copy().await.unwrap().status(), StatusCode::OK);
     let res = post("/console/sign-out".into(), vec![]).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let res = post("/console/sign-out".into(), vec![("csrf", csrf.clone())]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/console/sign-in");
     assert_eq!(get("/console/queue").await.unwrap().status(), StatusCode::SEE_OTHER);
+    assert_eq!(with_copy().await.unwrap().status(), StatusCode::SEE_OTHER, "the copy still works");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -82,9 +82,7 @@ async fn act(
             let body = view(person, &purchase, None, Some(refused));
             Ok(page_with(status, person, "/console/queue", &title(&purchase), body))
         }
-        Err(ApiError::Refused(_)) => {
-            Err(PageError::SignedOut { next: format!("/console/purchases/{id}"), expired: true })
-        }
+        // A 401 too: the middleware ends the session ([`crate::session::end_refused_sessions`]).
         Err(e) => Err(e.into()),
     }
 }
