@@ -38,9 +38,9 @@
 //! Each carries the time it is about (the threshold, the due time), not when it was written,
 //! so a scheduler that was down over a deadline writes it later with the right time
 //! ([`PurchaseClocks::due_events`]). A purchase entered after the fact may have passed
-//! thresholds and due times before the log even held it: those are recorded no sooner than
-//! [`ENTRY_GRACE`] after it was entered, so that its history (calls, IT's decision, each dated
-//! when it took place) is in first, and only a clock still running past its due time is
+//! thresholds and due times before the log even held it, or pass one minutes after: nothing
+//! of it is recorded sooner than [`ENTRY_GRACE`] after it was entered, so that its history
+//! (calls, IT's decision, each dated when it took place) is in first, and only a clock still running past its due time is
 //! recorded as breached. Each has a deterministic id ([`SlaEvent::event_id`]): any
 //! number of schedulers deciding the same event append the same id, and the log stores it once.
 //! When the district's calendar changes, `purchase-sla-rescheduled` records each running
@@ -373,11 +373,12 @@ impl PurchaseClocks {
     }
 
     /// The earliest instant at which the scheduler records a threshold or due time passed at
-    /// `at`: then, unless the purchase was entered after the fact and `at` passed before the
-    /// log recorded its flag; then [`ENTRY_GRACE`] after that (see the module docs).
+    /// `at`: then, unless the purchase was entered after the fact; then no sooner than
+    /// [`ENTRY_GRACE`] after the log recorded its flag (see the module docs), whether `at`
+    /// passed before the entry or in the minutes after it.
     fn recordable_from(&self, at: DateTime<Utc>) -> DateTime<Utc> {
         match self.flagged {
-            Some(flag) if at < flag.recorded_at() => flag.recorded_at() + ENTRY_GRACE,
+            Some(flag) if flag.recorded_at.is_some() => at.max(flag.recorded_at() + ENTRY_GRACE),
             _ => at,
         }
     }

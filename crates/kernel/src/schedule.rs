@@ -131,13 +131,13 @@ async fn run<S: Schedule>(store: &Store, clock: &Clock, schedule: &mut S) -> eve
     }
 }
 
-/// Sleeps for `duration`, or forever for `None` or a duration past tokio's timer (about two
-/// years).
+/// Sleeps for `duration`, at most a year (tokio's timer reaches about two): a caller looks
+/// again then, so a wake further off is slept toward, not forgotten. Forever for `None`.
 pub async fn sleep_for(duration: Option<Duration>) {
     const LONGEST: Duration = Duration::from_secs(60 * 60 * 24 * 365);
     match duration {
-        Some(duration) if duration < LONGEST => tokio::time::sleep(duration).await,
-        _ => std::future::pending::<()>().await,
+        Some(duration) => tokio::time::sleep(duration.min(LONGEST)).await,
+        None => std::future::pending::<()>().await,
     }
 }
 
@@ -374,6 +374,15 @@ mod tests {
     use chrono::TimeDelta;
 
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wake_more_than_a_year_off_is_slept_toward_and_none_is_waited_for() {
+        let day = Duration::from_secs(24 * 3600);
+        let woke = tokio::time::timeout(day * 366, sleep_for(Some(day * 400))).await;
+        assert!(woke.is_ok(), "a wake 400 days off was never timed");
+        let never = tokio::time::timeout(day * 800, sleep_for(None)).await;
+        assert!(never.is_err(), "nothing to wake for, yet it woke");
+    }
 
     #[test]
     fn wakes_keep_one_per_key_in_order() {

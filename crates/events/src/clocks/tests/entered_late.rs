@@ -188,3 +188,27 @@ fn given_a_late_entry_whose_history_came_in_time_when_its_grace_is_over_then_onl
     assert!(events.iter().any(|e| matches!(e, SlaEvent::Breached(b) if b.clock == F)));
     assert!(!events.iter().any(|e| matches!(e, SlaEvent::Breached(b) if b.clock == D)));
 }
+
+#[test]
+fn given_a_due_time_minutes_after_a_late_entry_when_it_passes_then_the_history_is_waited_for() {
+    // Entered on Monday two minutes before its first contact was due (08:30 CDT); the call
+    // that reached the requester at 08:00 is logged a minute after the due time.
+    let d = district();
+    let entered = t("2024-09-09T13:28:00Z");
+    let mut clocks = PurchaseClocks::default();
+    clocks.apply(&requested(PaymentMethod::PurchaseOrder), entered);
+    clocks.apply(&decided(Decision::Held), entered);
+    let breached = |events: &[SlaEvent]| events.iter().any(|e| matches!(e, SlaEvent::Breached(_)));
+    let due = t("2024-09-09T13:30:00Z");
+    assert!(!breached(&clocks.due_events(&d, due)), "breached before its history could come");
+    assert_eq!(clocks.next_wake(&d), Some(entered + ENTRY_GRACE));
+    clocks.apply(&call(true, "2024-09-09T13:00:00Z"), t("2024-09-09T13:31:00Z"));
+    let events = clocks.due_events(&d, entered + ENTRY_GRACE);
+    assert!(!breached(&events), "{:?}", kinds(&events));
+    // Left open, it is breached once the grace is over, dated when it was due.
+    let mut open = PurchaseClocks::default();
+    open.apply(&requested(PaymentMethod::PurchaseOrder), entered);
+    open.apply(&decided(Decision::Held), entered);
+    let events = open.due_events(&d, entered + ENTRY_GRACE);
+    assert!(kinds(&events).contains(&("purchase-sla-breached", ClockKind::FirstContact, due)));
+}
