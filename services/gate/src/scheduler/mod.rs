@@ -77,7 +77,9 @@ impl Schedule for Clocks {
     async fn settle(&mut self, store: &Store) {
         let reschedules = self.tracker.take_reschedules();
         if !reschedules.is_empty() {
-            record_reschedules(store, reschedules).await;
+            // What the log failed to take is tried again when the scheduler next settles.
+            let unrecorded = record_reschedules(store, reschedules).await;
+            self.tracker.retry_reschedules(unrecorded);
         }
     }
 
@@ -108,38 +110,40 @@ async fn record(store: &Store, tracker: &mut Tracker, due: Vec<Uuid>, now: DateT
 
 /// Writes the records of moved due times, each in its purchase's `sla-…` stream, several
 /// streams per append; their ids make a repeat (another instance, a catch-up) a no-op.
-async fn record_reschedules(store: &Store, moved: Vec<SlaEvent>) {
+/// Returns those the log did not take.
+async fn record_reschedules(store: &Store, moved: Vec<SlaEvent>) -> Vec<SlaEvent> {
     let mut by_purchase: BTreeMap<Uuid, Vec<SlaEvent>> = BTreeMap::new();
     for event in moved {
         by_purchase.entry(event.purchase_id()).or_default().push(event);
     }
-    let appends: Vec<StreamAppend> = by_purchase
-        .into_iter()
-        .map(|(id, events)| {
-            let meta = Metadata::new(Actor::system("gate"), "gate").correlated(id, None);
-            let new = events
-                .iter()
-                .map(|e| kernel::new_event(e, meta.clone()).with_id(e.event_id()))
-                .collect();
-            let stream = kernel::stream(events::clocks::sla_stream(id));
-            StreamAppend::new(stream, ExpectedVersion::Any, new)
-        })
-        .collect();
-    for chunk in appends.chunks(RESCHEDULES_PER_APPEND) {
-        if store.append_streams(chunk.to_vec()).await.is_ok() {
+    let append_of = |id: Uuid, events: &[SlaEvent]| {
+        let meta = Metadata::new(Actor::system("gate"), "gate").correlated(id, None);
+        let new = events
+            .iter()
+            .map(|e| kernel::new_event(e, meta.clone()).with_id(e.event_id()))
+            .collect();
+        StreamAppend::new(kernel::stream(events::clocks::sla_stream(id)), ExpectedVersion::Any, new)
+    };
+    let by_purchase: Vec<(Uuid, Vec<SlaEvent>)> = by_purchase.into_iter().collect();
+    let mut unrecorded = Vec::new();
+    for chunk in by_purchase.chunks(RESCHEDULES_PER_APPEND) {
+        let appends = chunk.iter().map(|(id, events)| append_of(*id, events)).collect();
+        if store.append_streams(appends).await.is_ok() {
             continue;
         }
         // Something refused (another instance wrote some of them first) or the log failed:
         // each event alone, so that every one not yet stored lands.
-        for append in chunk {
-            for event in &append.events {
-                let one = vec![event.clone()];
-                if let Err(e) = store.append(&append.stream, ExpectedVersion::Any, one).await {
-                    tracing::warn!(stream = %append.stream, error = %e, "could not record a reschedule");
+        for (id, events) in chunk {
+            for event in events {
+                let one = append_of(*id, std::slice::from_ref(event));
+                if let Err(e) = store.append(&one.stream, ExpectedVersion::Any, one.events).await {
+                    tracing::warn!(purchase = %id, error = %e, "could not record a reschedule; trying again");
+                    unrecorded.push(event.clone());
                 }
             }
         }
     }
+    unrecorded
 }
 
 /// Reads the purchase, its clock events and the district's newest events; appends what is

@@ -84,6 +84,11 @@ impl Tracker {
             .collect()
     }
 
+    /// Puts back records the log did not take, to write when the scheduler next settles.
+    pub fn retry_reschedules(&mut self, unrecorded: Vec<SlaEvent>) {
+        self.reschedules.extend(unrecorded);
+    }
+
     #[cfg(test)]
     fn take_reschedules_peek(&self) -> &[SlaEvent] {
         &self.reschedules
@@ -231,6 +236,20 @@ mod tests {
         assert_eq!(moved.len(), 2, "both clocks of the held purchase: {moved:?}");
         assert!(moved.iter().all(|e| e.purchase_id() == id));
         assert!(tracker.take_reschedules().is_empty(), "taken");
+        // Those the log failed to take come back, unless recorded meanwhile.
+        tracker.retry_reschedules(moved.clone());
+        tracker.apply(&recorded(format!("sla-{id}"), 1, &moved[0], t0()));
+        assert_eq!(tracker.take_reschedules(), vec![moved[1].clone()], "tried again, once");
+        let mut tracker = with_targets();
+        let id = purchase(&mut tracker, 1, 0, fixtures::held_purchase());
+        purchase(&mut tracker, 2, 0, fixtures::approved_purchase());
+        tracker.apply(&recorded(
+            "district-settings".into(),
+            2,
+            &closure,
+            t0() + TimeDelta::hours(1),
+        ));
+        assert_eq!(tracker.take_reschedules().len(), 2);
         // Met again in the replay of its sla stream: not written twice.
         let again = ClosureRemoved { date: t0().date_naive() };
         tracker.apply(&recorded("district-settings".into(), 3, &DistrictEvent::from(again), t0()));
