@@ -466,6 +466,16 @@ async fn an_idempotency_key_answers_the_first_import_again(app: TestApp) {
     let again = Reply::read(send("", PROCGATE).await.unwrap()).await.expect(200).clone();
     assert_eq!(again["statement_id"], first["statement_id"]);
     assert_eq!(counts(&again), counts(&first));
+    assert_eq!(app.head().await, head, "the repeat wrote nothing");
+    // A card registered since shares Pat's last four digits, so the file's rows would now be
+    // refused; the retry of the import that succeeded still gets its answer.
+    let twin = "0193a5e0-0000-7000-8000-00000000aaaa";
+    app.put_card(twin, "4821", "kim.wu@district.org", GATED).await.expect(201);
+    let head = app.head().await;
+    app.statement("dry_run=true", PROCGATE).await.expect_problem(422, "invalid-statement");
+    let retried = Reply::read(send("", PROCGATE).await.unwrap()).await.expect(200).clone();
+    assert_eq!(retried["statement_id"], first["statement_id"]);
+    assert_eq!(counts(&retried), counts(&first));
     Reply::read(send("profile=munis", MUNIS).await.unwrap())
         .await
         .expect_problem(409, "idempotency-conflict");

@@ -35,7 +35,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use web::{ApiError, FieldError};
 
-use self::record::record;
+use self::record::{Recorded, record};
 use self::upload::read_statement;
 use crate::app::State;
 use crate::domain::statements::{
@@ -274,6 +274,12 @@ pub async fn import_statement(
     let (rows, transactions) = match collected {
         Collected::Valid { rows, transactions } => (rows, transactions),
         Collected::Refused { rows, errors, error_count } => {
+            if key.is_some()
+                && let Some(answer) =
+                    record::earlier_answer(&cx.state, context.statement_id, &file_sha256).await?
+            {
+                return Ok(Recorded::NotAppended(answer).respond());
+            }
             return Ok(refused(&cx.req, rows, errors, error_count));
         }
     };

@@ -157,6 +157,20 @@ fn appends(planned: ImportPlan, statement: &StreamName, meta: &Metadata) -> Vec<
         .collect()
 }
 
+/// The answer the import of statement `statement_id` gave, when an earlier use of its
+/// idempotency key imported it; a 409 when that was another file. Asked before a file's rows
+/// are refused too: a retry of an import that succeeded (its answer lost) gets that answer,
+/// even when the cards or the policy changed since and its rows would now be refused.
+pub(super) async fn earlier_answer(
+    state: &State,
+    statement_id: Uuid,
+    file_sha256: &str,
+) -> Result<Option<StatementAnswer>, ApiError> {
+    let statement = stream(statement_stream(statement_id));
+    let read = state.store().read_streams(&[(statement, 1)]).await.map_err(http::store_error)?;
+    earlier_import(read.first().map_or(&[][..], Vec::as_slice), file_sha256)
+}
+
 /// The answer an earlier import with the same idempotency key gave, if there was one; a 409
 /// when it imported another file.
 fn earlier_import(
