@@ -16,7 +16,8 @@ USER procgate
 ENV PROCGATE_LISTEN=0.0.0.0:8080 \
     PROCGATE_DATA_DIR=/var/lib/procgate \
     PROCGATE_LOG_JSON=true
-# The embedded store and the keys made on first start: kept when the container is replaced.
+# The embedded store and the keys made on first start: mount a named volume here
+# (docker run -v procgate-data:/var/lib/procgate) to keep them when the container is replaced.
 VOLUME ["/var/lib/procgate"]
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 \

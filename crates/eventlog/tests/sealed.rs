@@ -293,10 +293,7 @@ async fn on_postgres_an_erasure_destroys_a_key_added_while_it_began() {
     let store = test.shared();
     store.add_data_keys(&[key("person-pat", None)]).await.unwrap();
     // An add in flight, not yet committed: it share-locked Pat's row, as adds do, and wrote.
-    let url = test.database_url().unwrap().to_owned();
-    let (mut client, connection) =
-        tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(connection);
+    let mut client = raw_client(&test).await;
     let add = client.transaction().await.unwrap();
     add.batch_execute(
         "SELECT 1 FROM data_keys WHERE subject = 'person-pat' AND wrapped IS NOT NULL FOR SHARE; \
@@ -316,4 +313,42 @@ async fn on_postgres_an_erasure_destroys_a_key_added_while_it_began() {
     assert_eq!(erasure.await.unwrap(), vec!["note-pat".to_owned(), "person-pat".to_owned()]);
     let left = subjects(&store, &["note-pat", "person-pat"]).await;
     assert_eq!(left, vec![("note-pat".into(), false), ("person-pat".into(), false)]);
+}
+
+/// A connection of its own to the test's PostgreSQL database, for a transaction held open.
+async fn raw_client(test: &TestStore) -> tokio_postgres::Client {
+    let url = test.database_url().unwrap().to_owned();
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+/// On PostgreSQL, the other way round: a key added under a person while their erasure is under
+/// way waits for it, and is not added.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_key_added_as_its_owner_is_erased_is_not_added() {
+    let test = TestStore::open(Backend::Postgres).await;
+    let store = test.shared();
+    store.add_data_keys(&[key("person-pat", None)]).await.unwrap();
+    // An erasure in flight, not yet committed: it locked Pat's row, as erasures do, and
+    // destroyed the keys.
+    let mut client = raw_client(&test).await;
+    let erasure = client.transaction().await.unwrap();
+    erasure
+        .batch_execute(
+            "SELECT 1 FROM data_keys WHERE subject = 'person-pat' FOR UPDATE; \
+             UPDATE data_keys SET wrapped = NULL, destroyed_at = now(), destroy_reason = 'left' \
+             WHERE subject = 'person-pat' OR owner = 'person-pat';",
+        )
+        .await
+        .unwrap();
+    let adding = store.clone();
+    let add = tokio::spawn(async move {
+        adding.add_data_keys(&[key("note-pat", Some("person-pat"))]).await.unwrap()
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!add.is_finished(), "the add did not wait for the erasure");
+    erasure.commit().await.unwrap();
+    add.await.unwrap();
+    assert_eq!(subjects(&store, &["note-pat"]).await, vec![], "a key under the erased person");
 }

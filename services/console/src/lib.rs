@@ -76,10 +76,10 @@ impl std::fmt::Debug for Console {
     }
 }
 
-/// What every handler shares.
 /// The largest form the console reads, in bytes.
 const FORM_LIMIT: usize = 256 * 1024;
 
+/// What every handler shares.
 #[derive(Debug)]
 pub(crate) struct State {
     pub(crate) api: api::Api,

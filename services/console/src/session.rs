@@ -334,14 +334,22 @@ mod tests {
         }};
     }
 
+    /// The queue page the API refuses with 401, asked for in a session signed in with a token
+    /// of `token_len` bytes (19: just now).
+    macro_rules! refused_page {
+        ($token_len:expr) => {{
+            let app = app!($token_len);
+            let signed_in = actix_web::test::TestRequest::get().uri("/console/in").to_request();
+            let res = actix_web::test::call_service(&app, signed_in).await;
+            let cookie = res.response().cookies().next().expect("a session cookie").into_owned();
+            let page = actix_web::test::TestRequest::get().uri("/console/queue").cookie(cookie);
+            actix_web::test::call_service(&app, page.to_request()).await
+        }};
+    }
+
     #[actix_web::test]
     async fn a_page_the_api_refuses_with_401_ends_the_session_and_asks_to_sign_in_again() {
-        let app = app!(20);
-        let signed_in = actix_web::test::TestRequest::get().uri("/console/in").to_request();
-        let res = actix_web::test::call_service(&app, signed_in).await;
-        let cookie = res.response().cookies().next().expect("a session cookie").into_owned();
-        let page = actix_web::test::TestRequest::get().uri("/console/queue").cookie(cookie);
-        let res = actix_web::test::call_service(&app, page.to_request()).await;
+        let res = refused_page!(20);
         assert_eq!(res.status(), actix_web::http::StatusCode::SEE_OTHER);
         let to = res.headers().get("location").unwrap().to_str().unwrap();
         assert_eq!(to, "/console/sign-in?next=%2Fconsole%2Fqueue&expired=1");
@@ -349,12 +357,7 @@ mod tests {
         assert_eq!(removed.value(), "", "the session cookie is deleted");
         // Just signed in, the refusal is shown: the services may not have the provider's new
         // key yet, and signing in again would not help.
-        let app = app!(19);
-        let signed_in = actix_web::test::TestRequest::get().uri("/console/in").to_request();
-        let res = actix_web::test::call_service(&app, signed_in).await;
-        let cookie = res.response().cookies().next().expect("a session cookie").into_owned();
-        let page = actix_web::test::TestRequest::get().uri("/console/queue").cookie(cookie);
-        let res = actix_web::test::call_service(&app, page.to_request()).await;
+        let res = refused_page!(19);
         assert_eq!(res.status(), actix_web::http::StatusCode::UNAUTHORIZED);
     }
 

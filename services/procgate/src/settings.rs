@@ -199,9 +199,9 @@ impl JwtSettings {
         }
         if !create {
             bail!(
-                "no JWT secret: {} does not exist. Use the PROCGATE_DATA_DIR (or \
-                 PROCGATE_JWT_SECRET) that `procgate serve` uses; serve creates the file on its \
-                 first start",
+                "no JWT secret: {} does not exist. Use the PROCGATE_JWT_SECRET (or the \
+                 PROCGATE_DATA_DIR) that `procgate serve` uses: serve creates the file on its \
+                 first start on the embedded store; on PostgreSQL the secret is set",
                 path.display()
             );
         }
@@ -319,7 +319,6 @@ impl JwtSettings {
     }
 }
 
-/// Writes a file only its owner can read.
 const MASTER_KEY_HOW: &str = "32 random bytes in base64 (openssl rand -base64 32)";
 const SECRET_HOW: &str = "a long random secret (openssl rand -base64 48)";
 
@@ -343,6 +342,7 @@ fn new_secret_file(dir: &Path, path: &Path) -> anyhow::Result<String> {
     Ok(secret)
 }
 
+/// Writes a file only its owner can read.
 fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();

@@ -128,8 +128,8 @@ pub fn projections() -> Vec<Arc<dyn Projection>> {
 /// `progress` is told the position reached after each batch. Returns the events applied, over
 /// all projections.
 ///
-/// Run it while no instance of the service is running: a running projection would go on
-/// applying from its own position while the rebuild clears its documents.
+/// Run it while no instance of the service is running: a running projection notices the
+/// reset and rebuilds too, beside this rebuild, doing the work twice.
 pub async fn rebuild(
     store: &dyn EventStore,
     progress: &(dyn Fn(u64) + Send + Sync),

@@ -157,8 +157,8 @@ fn union_filter(projections: &[Arc<dyn Projection>]) -> Filter {
 /// threads only compete with it.)
 ///
 /// Run it while no reporting service runs on the store (as `procgate` does before it serves):
-/// a service's projections following the log while their documents are cleared would write
-/// into the rebuild. A rebuild of a consistent state gives the same documents as following the
+/// a service's projection moving a checkpoint meanwhile stops the rebuild with an error
+/// saying so. A rebuild of a consistent state gives the same documents as following the
 /// log event by event (tested), so it is also how a changed report definition reaches old
 /// events.
 pub async fn rebuild(

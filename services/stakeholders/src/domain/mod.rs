@@ -49,7 +49,7 @@
 //! | the standing `call-before-cancel` promise is settled by the gate's record, never by hand | `standing-promise` |
 //! | a follow-up is due today or later, and done once, not before the day it was scheduled | `date-too-early`, `follow-up-already-done` |
 //! | two stars are praised only on a conversation of theirs that recorded them, not before the day it was held | `no-stars-to-acknowledge`, `date-too-early` |
-//! | a round of meetings meets at least one registered person, each once; it is due on its last work day in the district's calendar | `empty-round`, `unknown-invitee` |
+//! | a round of meetings meets at least one registered person, each once; it is due on its last work day in the district's calendar, in year 9999 at the latest | `empty-round`, `unknown-invitee`, `date-too-late` |
 //! | a person's erasure is announced the first time, and again only when it destroyed keys made since ([`privacy::announcement`]) | — |
 //! | a promise or follow-up is *overdue* when its due date is before `today` and it is not settled ([`events::rules::is_past_due`]; [`promise::is_overdue`], [`followup::is_overdue`]) | — |
 //!
