@@ -285,6 +285,26 @@ async fn no_key_is_added_under_an_erased_owner(backend: Backend) {
     assert_eq!(added, vec![live("note-any"), live("note-kim"), live("note-sam")]);
 }
 
+/// On PostgreSQL: runs `sql` in a transaction another instance holds open, then `op`, which
+/// must wait for that transaction; returns what `op` answers once it is committed.
+async fn waits_for<T, F>(test: &TestStore, sql: &str, op: F) -> T
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T> + Send + 'static,
+{
+    let url = test.database_url().unwrap().to_owned();
+    let (mut client, connection) =
+        tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let held = client.transaction().await.unwrap();
+    held.batch_execute(sql).await.unwrap();
+    let op = tokio::spawn(op);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!op.is_finished(), "it did not wait for the transaction in flight");
+    held.commit().await.unwrap();
+    op.await.unwrap()
+}
+
 /// On PostgreSQL, an erasure and a key being added under the person at the same moment: the
 /// erasure waits for the add and destroys the new key too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -293,34 +313,16 @@ async fn on_postgres_an_erasure_destroys_a_key_added_while_it_began() {
     let store = test.shared();
     store.add_data_keys(&[key("person-pat", None)]).await.unwrap();
     // An add in flight, not yet committed: it share-locked Pat's row, as adds do, and wrote.
-    let mut client = raw_client(&test).await;
-    let add = client.transaction().await.unwrap();
-    add.batch_execute(
-        "SELECT 1 FROM data_keys WHERE subject = 'person-pat' AND wrapped IS NOT NULL FOR SHARE; \
-         INSERT INTO data_keys (subject, owner, purpose, wrapped) \
-         VALUES ('note-pat', 'person-pat', 'notes', '\\x01');",
-    )
-    .await
-    .unwrap();
+    let add = "SELECT 1 FROM data_keys WHERE subject = 'person-pat' AND wrapped IS NOT NULL \
+               FOR SHARE; INSERT INTO data_keys (subject, owner, purpose, wrapped) \
+               VALUES ('note-pat', 'person-pat', 'notes', '\\x01');";
     let erasing = store.clone();
-    let erasure = tokio::spawn(async move {
-        let pat = KeySelector::Person("person-pat".into());
-        erasing.destroy_data_keys(&pat, "left").await.unwrap()
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert!(!erasure.is_finished(), "the erasure did not wait for the add");
-    add.commit().await.unwrap();
-    assert_eq!(erasure.await.unwrap(), vec!["note-pat".to_owned(), "person-pat".to_owned()]);
+    let pat = KeySelector::Person("person-pat".into());
+    let erasure = async move { erasing.destroy_data_keys(&pat, "left").await.unwrap() };
+    let destroyed = waits_for(&test, add, erasure).await;
+    assert_eq!(destroyed, vec!["note-pat".to_owned(), "person-pat".to_owned()]);
     let left = subjects(&store, &["note-pat", "person-pat"]).await;
     assert_eq!(left, vec![("note-pat".into(), false), ("person-pat".into(), false)]);
-}
-
-/// A connection of its own to the test's PostgreSQL database, for a transaction held open.
-async fn raw_client(test: &TestStore) -> tokio_postgres::Client {
-    let url = test.database_url().unwrap().to_owned();
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(connection);
-    client
 }
 
 /// On PostgreSQL, the other way round: a key added under a person while their erasure is under
@@ -332,23 +334,11 @@ async fn on_postgres_a_key_added_as_its_owner_is_erased_is_not_added() {
     store.add_data_keys(&[key("person-pat", None)]).await.unwrap();
     // An erasure in flight, not yet committed: it locked Pat's row, as erasures do, and
     // destroyed the keys.
-    let mut client = raw_client(&test).await;
-    let erasure = client.transaction().await.unwrap();
-    erasure
-        .batch_execute(
-            "SELECT 1 FROM data_keys WHERE subject = 'person-pat' FOR UPDATE; \
-             UPDATE data_keys SET wrapped = NULL, destroyed_at = now(), destroy_reason = 'left' \
-             WHERE subject = 'person-pat' OR owner = 'person-pat';",
-        )
-        .await
-        .unwrap();
+    let erasure = "SELECT 1 FROM data_keys WHERE subject = 'person-pat' FOR UPDATE; \
+                   UPDATE data_keys SET wrapped = NULL, destroyed_at = now(), \
+                   destroy_reason = 'left' WHERE subject = 'person-pat' OR owner = 'person-pat';";
     let adding = store.clone();
-    let add = tokio::spawn(async move {
-        adding.add_data_keys(&[key("note-pat", Some("person-pat"))]).await.unwrap()
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert!(!add.is_finished(), "the add did not wait for the erasure");
-    erasure.commit().await.unwrap();
-    add.await.unwrap();
+    let add = async move { adding.add_data_keys(&[key("note-pat", Some("person-pat"))]).await };
+    waits_for(&test, erasure, add).await.unwrap();
     assert_eq!(subjects(&store, &["note-pat"]).await, vec![], "a key under the erased person");
 }
