@@ -33,6 +33,8 @@
 //! long IT took (the clocks, the reports, call before cancel) takes the time a fact took place
 //! from one function, [`crate::clocks::took_place_at`].
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -574,6 +576,58 @@ impl PurchaseStatus {
             | PurchaseEvent::AlternativeAccepted(_)
             | PurchaseEvent::WaitingOnRequester(_) => status,
         }
+    }
+}
+
+/// The sum of quantity × unit price over `lines`, or `None` past [`Money::MAX`]: a purchase
+/// check's total, and a priced alternative's.
+pub fn lines_total(lines: &[PurchaseLine]) -> Option<Money> {
+    lines.iter().try_fold(Money::ZERO, |sum, line| {
+        sum.checked_add(line.unit_price.checked_mul(line.quantity)?)
+    })
+}
+
+/// What a purchase costs now, folded from its stream ([`Self::apply`]): its total as
+/// submitted until the requester accepts an alternative that priced its lines, then that
+/// alternative's total ([`Self::total`]). An alternative without lines (advice, not a priced
+/// list) leaves the total as it was. Reconciliation matches a card charge against it, so that
+/// a purchase bought as amended is not taken for one that never asked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AmendedTotal {
+    /// The totals of the priced alternatives proposed and not (yet) accepted, by id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub proposed: BTreeMap<Uuid, Money>,
+    /// The total of the accepted alternative, when it priced its lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<Money>,
+}
+
+impl AmendedTotal {
+    /// Takes in one event of the purchase's stream.
+    pub fn apply(&mut self, event: &PurchaseEvent) {
+        match event {
+            PurchaseEvent::AlternativeProposed(p) => {
+                if let Some(total) = lines_total(&p.lines).filter(|_| !p.lines.is_empty()) {
+                    self.proposed.insert(p.alternative_id, total);
+                }
+            }
+            PurchaseEvent::AlternativeAccepted(a) => {
+                self.accepted = self.proposed.get(&a.alternative_id).copied();
+                // Nothing else can be accepted: the purchase is approved as amended.
+                self.proposed.clear();
+            }
+            _ => {}
+        }
+    }
+
+    /// What the purchase costs now, given its total as submitted.
+    pub fn total(&self, submitted: Money) -> Money {
+        self.accepted.unwrap_or(submitted)
+    }
+
+    /// Whether it says nothing: no priced alternative proposed or accepted.
+    pub fn is_empty(&self) -> bool {
+        self.proposed.is_empty() && self.accepted.is_none()
     }
 }
 

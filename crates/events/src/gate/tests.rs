@@ -327,3 +327,48 @@ fn a_purchase_stands_at_its_decision_until_it_is_approved_or_cancelled() {
     assert_eq!(PurchaseStatus::after(held, approved), Some(PurchaseStatus::Approved));
     assert_eq!(PurchaseStatus::after(held, cancelled), Some(PurchaseStatus::Cancelled));
 }
+
+fn proposed(n: u128, lines: Vec<PurchaseLine>) -> PurchaseEvent {
+    let description = LongText::parse("Use the standard model").unwrap();
+    let (call_id, assessment, occurred_at) = (None, None, None);
+    let alternative_id = Uuid::from_u128(n);
+    AlternativeProposed { alternative_id, description, lines, call_id, assessment, occurred_at }
+        .into()
+}
+
+fn accepted(n: u128) -> PurchaseEvent {
+    AlternativeAccepted { alternative_id: Uuid::from_u128(n) }.into()
+}
+
+/// The total after `history`, for a purchase submitted at 2,598.00.
+fn amended(history: &[PurchaseEvent]) -> String {
+    let mut total = AmendedTotal::default();
+    history.iter().for_each(|e| total.apply(e));
+    total.total(Money::parse("2598.00").unwrap()).to_string()
+}
+
+#[test]
+fn a_purchase_costs_what_the_accepted_alternative_priced() {
+    // Given two priced alternatives (two laptops at 899.00, then one) and an unpriced one,
+    let (two, one) = (
+        proposed(1, vec![line()]),
+        proposed(2, vec![PurchaseLine { quantity: Quantity::new(1).unwrap(), ..line() }]),
+    );
+    let advice = proposed(3, vec![]);
+    let history = [two.clone(), one.clone(), advice.clone()];
+    // when none is accepted, then it costs what was submitted;
+    assert_eq!(amended(&history), "2598.00");
+    // when the second is accepted, then it costs that alternative's 899.00, whatever came after;
+    let taken = [history.as_slice(), &[accepted(2), proposed(4, vec![line()])]].concat();
+    assert_eq!(amended(&taken), "899.00");
+    // when the advice without lines is accepted, then it still costs what was submitted.
+    assert_eq!(amended(&[two, one, advice, accepted(3)]), "2598.00");
+}
+
+#[test]
+fn an_alternative_priced_past_the_largest_amount_leaves_the_total_as_submitted() {
+    let huge = PurchaseLine { unit_price: Money::MAX, ..line() };
+    assert_eq!(lines_total(std::slice::from_ref(&huge)), None);
+    assert_eq!(amended(&[proposed(1, vec![huge]), accepted(1)]), "2598.00");
+    assert_eq!(lines_total(&[line(), line()]), Some(Money::parse("3596.00").unwrap()));
+}

@@ -12,7 +12,7 @@ use events::card::{
     CardMatchClaimed, CardMatchEvent, CardMatchReleased, CardTransactionEvent, card_match_stream,
     matched_transaction, transaction_stream,
 };
-use events::gate::PurchaseEvent;
+use events::gate::{AmendedTotal, PurchaseEvent, PurchaseStatus};
 use events::values::SchoolId;
 use kernel::http::{self, Body, Caller, IdempotencyKeyHeader, OptionalBody, Reply, Written};
 use kernel::{Aggregate, Decision, Opened, ReadModel, decode, stream};
@@ -41,6 +41,7 @@ impl From<TransactionError> for ApiError {
             }
             TransactionError::AlreadyMatched { .. }
             | TransactionError::NotMatched
+            | TransactionError::PurchaseCancelled
             | TransactionError::InvalidState { .. } => StatusCode::CONFLICT,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
@@ -227,6 +228,11 @@ pub async fn undo_match(cx: Change, body: Body<UndoBody>) -> Reply {
 }
 
 /// Choose the purchase check a transaction is (for an ambiguous or unchecked one).
+///
+/// The check must be one reconciliation could fit: the transaction's school and currency,
+/// paid by card, not cancelled (a charge for a cancelled purchase stays unchecked technology,
+/// for outreach). The match is measured against what the purchase costs now: its accepted
+/// alternative's total, when that alternative priced its lines.
 #[utoipa::path(
     tag = "card statements",
     params(("id" = Uuid, Path), IdempotencyKeyHeader),
@@ -235,8 +241,8 @@ pub async fn undo_match(cx: Change, body: Body<UndoBody>) -> Reply {
         (status = 200, body = TransactionDoc),
         Secured,
         (status = 404, description = "No such transaction or purchase", body = web::Problem),
-        (status = 409, description = "`already-matched`, `purchase-already-matched`, `idempotency-conflict`", body = web::Problem),
-        (status = 422, description = "`validation`, `school-mismatch`, `credit`, `not-card-purchase`", body = web::Problem),
+        (status = 409, description = "`already-matched`, `purchase-already-matched`, `purchase-cancelled`, `idempotency-conflict`", body = web::Problem),
+        (status = 422, description = "`validation`, `school-mismatch`, `currency-mismatch`, `credit`, `not-card-purchase`", body = web::Problem),
     ),
 )]
 #[post("/v1/card-transactions/{id}/match")]
@@ -278,15 +284,23 @@ fn already_matched(purchase_id: Uuid, by: Uuid) -> ApiError {
     )
 }
 
-/// The purchase check a purchase's stream begins with; `None` when there is no purchase.
+/// The purchase check a purchase's stream begins with, where the purchase stands and what it
+/// costs now; `None` when there is no purchase.
 fn chosen(records: &[eventlog::RecordedEvent]) -> Result<Option<Box<ChosenPurchase>>, ApiError> {
     let Some(first) = records.first() else { return Ok(None) };
-    Ok(match domain::decode::<PurchaseEvent>(first).map_err(ApiError::internal)? {
-        PurchaseEvent::Submitted(submitted) => {
-            Some(Box::new(ChosenPurchase { submitted, recorded_at: first.recorded_at }))
-        }
-        _ => None,
-    })
+    let PurchaseEvent::Submitted(submitted) = purchase_event(first)? else { return Ok(None) };
+    let (mut status, mut amended) = (None, AmendedTotal::default());
+    for record in &records[1..] {
+        let event = purchase_event(record)?;
+        status = PurchaseStatus::after(status, &event);
+        amended.apply(&event);
+    }
+    let recorded_at = first.recorded_at;
+    Ok(Some(Box::new(ChosenPurchase { submitted, recorded_at, status, amended })))
+}
+
+fn purchase_event(record: &eventlog::RecordedEvent) -> Result<PurchaseEvent, ApiError> {
+    domain::decode::<PurchaseEvent>(record).map_err(ApiError::internal)
 }
 
 /// Log outreach to the holder of a card that bought unchecked technology.

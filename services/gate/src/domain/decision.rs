@@ -97,9 +97,7 @@ impl PurchaseCheck {
 
     /// The sum of quantity × unit price over all lines, or `None` past `Money::MAX`.
     pub fn total(&self) -> Option<Money> {
-        self.lines.iter().try_fold(Money::ZERO, |sum, line| {
-            sum.checked_add(line.unit_price.checked_mul(line.quantity)?)
-        })
+        events::gate::lines_total(&self.lines)
     }
 }
 

@@ -8,12 +8,15 @@
 //!   is then unchecked technology again (`card-transaction-flagged` follows in the same
 //!   append).
 //! - **Choose** the purchase check (for an ambiguous or unchecked transaction, or after an
-//!   undo): only a purchase there is (`not-found`) paid by card (`not-card-purchase`), not for
-//!   a credit (`credit`), not while matched to another check (`already-matched`; the same check
-//!   again is nothing), only a check of the transaction's school (`school-mismatch`). The
-//!   choice is a match `chosen_by_it`, confirmed by choosing, measured as reconciliation
-//!   measures a fit ([`matching::measure`]), the check dated on the district's day it was
-//!   asked ([`matching::asked_on`], in the calendar the command brings).
+//!   undo): only a purchase there is (`not-found`) paid by card (`not-card-purchase`) and not
+//!   cancelled (`purchase-cancelled`: a charge for a cancelled purchase is unchecked
+//!   technology, as reconciliation leaves it), not for a credit (`credit`), not while matched
+//!   to another check (`already-matched`; the same check again is nothing), only a check of the
+//!   transaction's school (`school-mismatch`) in its currency (`currency-mismatch`), the
+//!   requirements reconciliation holds a fit to. The choice is a match `chosen_by_it`,
+//!   confirmed by choosing, measured as reconciliation measures a fit ([`matching::measure`]):
+//!   against what the purchase costs now ([`AmendedTotal`]), the check dated on the district's
+//!   day it was asked ([`matching::asked_on`], in the calendar the command brings).
 //! - **Log outreach** to the card holder: only for unchecked technology (`invalid-state`),
 //!   not in the future (`outreach-in-future`).
 
@@ -24,7 +27,7 @@ use events::card::{
     CardTransactionFlagged, CardTransactionMatched, CardTransactionRecorded, FlagReason,
     MatchCandidate, MatchMethod, TransactionStatus,
 };
-use events::gate::PurchaseSubmitted;
+use events::gate::{AmendedTotal, PurchaseStatus, PurchaseSubmitted};
 use events::values::{LongText, PaymentMethod};
 use kernel::{Aggregate, At, Decision};
 use uuid::Uuid;
@@ -80,6 +83,10 @@ pub struct ChosenPurchase {
     pub submitted: PurchaseSubmitted,
     /// When the log recorded the check.
     pub recorded_at: DateTime<Utc>,
+    /// Where the purchase stands now ([`PurchaseStatus::after`] over its stream).
+    pub status: Option<PurchaseStatus>,
+    /// What it costs now ([`AmendedTotal::apply`] over its stream).
+    pub amended: AmendedTotal,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -100,6 +107,12 @@ pub enum TransactionError {
         "The purchase is for school {purchase_school}, the card transaction for {transaction_school}."
     )]
     SchoolMismatch { purchase_school: String, transaction_school: String },
+    #[error(
+        "The purchase is in {purchase_currency}, the card transaction in {transaction_currency}."
+    )]
+    CurrencyMismatch { purchase_currency: String, transaction_currency: String },
+    #[error("The purchase was cancelled: a charge for it is unchecked technology, for outreach.")]
+    PurchaseCancelled,
     #[error("Outreach is logged for unchecked technology; this transaction is {status}.")]
     InvalidState { status: String },
     #[error("The outreach is dated in the future.")]
@@ -115,6 +128,8 @@ impl TransactionError {
             Self::AlreadyMatched { .. } => "already-matched",
             Self::Credit => "credit",
             Self::SchoolMismatch { .. } => "school-mismatch",
+            Self::CurrencyMismatch { .. } => "currency-mismatch",
+            Self::PurchaseCancelled => "purchase-cancelled",
             Self::InvalidState { .. } => "invalid-state",
             Self::OutreachInFuture => "outreach-in-future",
         }
@@ -162,10 +177,14 @@ impl Aggregate for CardTransaction {
             }
             TransactionCommand::Choose { purchase_id, purchase, calendar } => {
                 let purchase = purchase.ok_or(TransactionError::UnknownPurchase { purchase_id })?;
-                let check =
+                let mut check =
                     CheckRef::submitted(&purchase.submitted, purchase.recorded_at, &calendar);
+                check.total = purchase.amended.total(check.total);
                 if purchase.submitted.payment_method != PaymentMethod::PCard {
                     return Err(TransactionError::NotCardPurchase);
+                }
+                if purchase.status == Some(PurchaseStatus::Cancelled) {
+                    return Err(TransactionError::PurchaseCancelled);
                 }
                 if recorded.credit {
                     return Err(TransactionError::Credit);
@@ -181,6 +200,12 @@ impl Aggregate for CardTransaction {
                     return Err(TransactionError::SchoolMismatch {
                         purchase_school: check.school_id.to_string(),
                         transaction_school: recorded.school_id.to_string(),
+                    });
+                }
+                if check.currency != recorded.currency {
+                    return Err(TransactionError::CurrencyMismatch {
+                        purchase_currency: check.currency.to_string(),
+                        transaction_currency: recorded.currency.to_string(),
                     });
                 }
                 let how =
@@ -303,7 +328,8 @@ mod tests {
         submitted.purchase_id = Uuid::from_u128(n);
         submitted.school_id = SchoolId::parse(school).unwrap();
         submitted.payment_method = method;
-        let purchase = Box::new(ChosenPurchase { submitted, recorded_at: t0() });
+        let (status, amended) = (Some(PurchaseStatus::Held), AmendedTotal::default());
+        let purchase = Box::new(ChosenPurchase { submitted, recorded_at: t0(), status, amended });
         TransactionCommand::Choose {
             purchase_id: Uuid::from_u128(n),
             purchase: Some(purchase),
@@ -422,6 +448,42 @@ mod tests {
         let purchase = Some(late);
         let how = chosen_how(TransactionCommand::Choose { purchase_id, purchase, calendar });
         assert_eq!(how.days_apart, 0);
+    }
+
+    /// [`choose`] with the chosen purchase changed by `change`.
+    fn choose_with(change: impl FnOnce(&mut ChosenPurchase)) -> TransactionCommand {
+        let TransactionCommand::Choose { purchase_id, purchase: Some(mut check), calendar } =
+            choose(7, "lincoln-elem")
+        else {
+            unreachable!()
+        };
+        change(&mut check);
+        TransactionCommand::Choose { purchase_id, purchase: Some(check), calendar }
+    }
+
+    #[test]
+    fn a_chosen_check_is_what_reconciliation_could_fit() {
+        // Given an unchecked USD transaction of Lincoln's,
+        let unchecked = || given::<CardTransaction>([recorded(true, false), flagged()]);
+        // when IT chooses a cancelled check, then it is refused: the charge stays unchecked;
+        unchecked()
+            .when(choose_with(|c| c.status = Some(PurchaseStatus::Cancelled)))
+            .then_expect_error(TransactionError::PurchaseCancelled);
+        // when IT chooses a check in another currency, then it is refused.
+        unchecked()
+            .when(choose_with(|c| c.submitted.currency = Currency::parse("CAD").unwrap()))
+            .then_expect_error(TransactionError::CurrencyMismatch {
+                purchase_currency: "CAD".into(),
+                transaction_currency: "USD".into(),
+            });
+    }
+
+    #[test]
+    fn a_chosen_check_amended_by_an_alternative_is_measured_at_what_it_costs_now() {
+        // Given the 2499.00 check amended to an accepted 499.00 alternative (the charge's amount),
+        let amended = choose_with(|c| c.amended.accepted = Some(Money::parse("499.00").unwrap()));
+        // when IT chooses it, then the match records no difference in amount.
+        assert_eq!(chosen_how(amended).amount_difference, Money::ZERO);
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! `gate.card-purchases`: the purchase checks paid by card (`p_card`), the candidates a
-//! statement's transactions are reconciled with, and which transaction each is matched with.
+//! statement's transactions are reconciled with, what each costs now (as submitted, or as
+//! amended by an accepted alternative, [`AmendedTotal`]) and which transaction each is matched
+//! with.
 
 use chrono::{DateTime, Utc};
 use events::Published;
 use events::calendar::DistrictCalendar;
 use events::card::{CardTransactionEvent, TRANSACTION_CATEGORY};
-use events::gate::{PURCHASE_CATEGORY, PurchaseEvent, PurchaseStatus};
+use events::gate::{AmendedTotal, PURCHASE_CATEGORY, PurchaseEvent, PurchaseStatus};
 use events::values::{Currency, Money, PaymentMethod, SchoolId};
 use kernel::Applied;
 use kernel::{Documents, ReadModel, Recorded};
@@ -20,7 +22,11 @@ pub struct CardPurchaseDoc {
     pub purchase_id: Uuid,
     pub school_id: SchoolId,
     pub vendor: String,
+    /// The total as submitted.
     pub total: Money,
+    /// The priced alternatives, and the one accepted: what the purchase costs now.
+    #[serde(default, skip_serializing_if = "AmendedTotal::is_empty")]
+    pub amended: AmendedTotal,
     pub currency: Currency,
     pub submitted_at: DateTime<Utc>,
     /// When the purchase was requested, for a check sent after the fact.
@@ -37,14 +43,15 @@ impl CardPurchaseDoc {
         self.matched_by.is_none() && self.status != Some(PurchaseStatus::Cancelled)
     }
 
-    /// The check as reconciliation sees it, dated in the district's `calendar`. The document
-    /// keeps the instants, not the day, so a change of the district's zone needs no rebuild.
+    /// The check as reconciliation sees it, at what it costs now, dated in the district's
+    /// `calendar`. The document keeps the instants, not the day, so a change of the district's
+    /// zone needs no rebuild.
     pub fn check_ref(&self, calendar: &DistrictCalendar) -> CheckRef {
         CheckRef {
             purchase_id: self.purchase_id,
             school_id: self.school_id.clone(),
             vendor: self.vendor.clone(),
-            total: self.total,
+            total: self.amended.total(self.total),
             currency: self.currency,
             date: asked_on(self.requested_at, self.submitted_at, calendar),
         }
@@ -57,6 +64,8 @@ pub struct CardPurchases;
 
 impl ReadModel for CardPurchases {
     const NAME: &'static str = "gate.card-purchases";
+    /// 2: documents keep the priced alternatives ([`CardPurchaseDoc::amended`]).
+    const VERSION: u64 = 2;
     type Doc = CardPurchaseDoc;
 
     const CATEGORIES: &'static [&'static str] = &[PURCHASE_CATEGORY, TRANSACTION_CATEGORY];
@@ -84,6 +93,7 @@ impl ReadModel for CardPurchases {
                     school_id: s.school_id.clone(),
                     vendor: s.vendor.to_string(),
                     total: s.total,
+                    amended: AmendedTotal::default(),
                     currency: s.currency,
                     submitted_at: event.recorded_at,
                     requested_at: s.requested_at,
@@ -96,6 +106,7 @@ impl ReadModel for CardPurchases {
             Published::Purchase(purchase) => {
                 if let Some(mut doc) = docs.get(event.stream_id()) {
                     doc.status = PurchaseStatus::after(doc.status, purchase);
+                    doc.amended.apply(purchase);
                     docs.put(event.stream_id(), &doc);
                 }
             }

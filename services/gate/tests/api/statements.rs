@@ -78,6 +78,8 @@ on_both_backends!(
     outreach_logged_without_a_time_took_place_by_the_gate_s_clock,
     a_card_paid_check_is_matched_and_it_can_undo_and_choose,
     statements_imported_at_once_match_a_check_once,
+    a_purchase_bought_as_amended_is_matched_at_the_alternative_s_price,
+    a_charge_for_a_cancelled_purchase_stays_unchecked,
     an_evening_check_is_matched_with_a_transaction_of_the_district_s_day,
     the_reconciliation_settings_are_replaced_whole,
     every_profile_imports_its_sample,
@@ -358,6 +360,64 @@ async fn statements_imported_at_once_match_a_check_once(app: TestApp) {
     assert_eq!(transactions.len(), 1);
     assert_eq!(transactions[0]["matched"]["purchase_id"], purchase.as_str());
     assert_eq!(app.transactions("status=unchecked_technology").await.len(), 1);
+}
+
+/// Pat's held card purchase: the XPS 13 laptop at 1299.00, not in the catalog, from Dell.
+async fn held_card_purchase(app: &TestApp) -> String {
+    let body = with(held_body(&unique_ref()), "/payment_method", json!("p_card"));
+    app.submit(&with(body, "/merchant_category_code", json!("5732")), "held").await
+}
+
+/// A statement of one charge on Pat's card today, from `merchant`, of `amount`.
+fn one_charge(reference: &str, merchant: &str, amount: &str) -> String {
+    let today = chrono::Utc::now().format("%Y-%m-%d");
+    format!(
+        "reference,transaction_date,posted_on,card_last4,merchant,mcc,amount,currency\n\
+         {reference},{today},{today},4821,{merchant},5732,{amount},USD\n"
+    )
+}
+
+async fn a_purchase_bought_as_amended_is_matched_at_the_alternative_s_price(app: TestApp) {
+    // Given Pat's held card purchase, amended to the supported Latitude at 899.00 after a call,
+    app.seed_cards().await;
+    let id = held_card_purchase(&app).await;
+    app.reached_call(&id).await;
+    let alternative = app.propose(&id).await;
+    let accept = format!("/v1/purchases/{id}/alternatives/{alternative}/accept");
+    app.post(Who::ItStaff, &accept, &json!({})).await.expect(200);
+    // when the card statement shows Dell's charge of 899.00,
+    let file = one_charge("24692165009000000000011", "DELL", "899.00");
+    let answer = app.statement("", &file).await.expect(201).clone();
+    // then it is that purchase, bought as amended: not unchecked technology.
+    assert_eq!(
+        (answer["matched"].as_u64(), answer["unchecked_technology"].as_u64()),
+        (Some(1), Some(0)),
+        "{answer}"
+    );
+    let matched = app.transactions("status=matched").await;
+    assert_eq!(matched[0]["matched"]["purchase_id"], id.as_str());
+    assert_eq!(matched[0]["matched"]["how"]["method"], "exact");
+}
+
+async fn a_charge_for_a_cancelled_purchase_stays_unchecked(app: TestApp) {
+    // Given Pat's held card purchase, cancelled after a call and an alternative,
+    app.seed_cards().await;
+    let id = held_card_purchase(&app).await;
+    app.reached_call(&id).await;
+    app.propose(&id).await;
+    app.act(&id, "cancel", &json!({"reason": "Not supported"})).await.expect(200);
+    // when Dell's charge of 1299.00 comes on the statement anyway,
+    let file = one_charge("24692165009000000000012", "DELL", "1299.00");
+    let answer = app.statement("", &file).await.expect(201).clone();
+    // then it is unchecked technology, and IT cannot make it the cancelled purchase.
+    assert_eq!(answer["unchecked_technology"].as_u64(), Some(1), "{answer}");
+    let unchecked = app.transactions("status=unchecked_technology").await;
+    let path = format!("/v1/card-transactions/{}/match", unchecked[0]["transaction_id"]);
+    let path = path.replace('"', "");
+    let head = app.head().await;
+    let refused = app.post(Who::ItStaff, &path, &json!({"purchase_id": id})).await;
+    refused.expect_problem(409, "purchase-cancelled");
+    assert_eq!(app.head().await, head, "a refused choice wrote something");
 }
 
 async fn an_evening_check_is_matched_with_a_transaction_of_the_district_s_day(app: TestApp) {
