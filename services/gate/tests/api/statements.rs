@@ -526,6 +526,17 @@ async fn an_idempotency_key_answers_the_first_import_again(app: TestApp) {
     let again = Reply::read(send("", PROCGATE).await.unwrap()).await.expect(200).clone();
     assert_eq!(again["statement_id"], first["statement_id"]);
     assert_eq!(counts(&again), counts(&first));
+    assert_eq!(
+        (first["dry_run"].as_bool(), again["dry_run"].as_bool()),
+        (Some(false), Some(false))
+    );
+    // A dry run with the key says what the import would answer, and that it wrote nothing.
+    let dry = Reply::read(send("dry_run=true", PROCGATE).await.unwrap()).await.expect(200).clone();
+    assert_eq!(
+        (dry["statement_id"].clone(), counts(&dry)),
+        (first["statement_id"].clone(), counts(&first))
+    );
+    assert_eq!(dry["dry_run"], true);
     assert_eq!(app.head().await, head, "the repeat wrote nothing");
     // A card registered since shares Pat's last four digits, so the file's rows would now be
     // refused; the retry of the import that succeeded still gets its answer.
@@ -536,6 +547,8 @@ async fn an_idempotency_key_answers_the_first_import_again(app: TestApp) {
     let retried = Reply::read(send("", PROCGATE).await.unwrap()).await.expect(200).clone();
     assert_eq!(retried["statement_id"], first["statement_id"]);
     assert_eq!(counts(&retried), counts(&first));
+    let dry = Reply::read(send("dry_run=true", PROCGATE).await.unwrap()).await.expect(200).clone();
+    assert_eq!((dry["dry_run"].as_bool(), counts(&dry)), (Some(true), counts(&first)));
     Reply::read(send("profile=munis", MUNIS).await.unwrap())
         .await
         .expect_problem(409, "idempotency-conflict");

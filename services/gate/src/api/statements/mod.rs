@@ -134,6 +134,8 @@ pub struct StatementLinks {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct StatementAnswer {
     pub statement_id: Uuid,
+    /// Whether this request was a dry run: nothing written (with a used `Idempotency-Key`,
+    /// the answer is that import's).
     pub dry_run: bool,
     pub profile: String,
     /// Data rows in the file.
@@ -271,12 +273,13 @@ pub async fn import_statement(
     let profile = layout.profile.clone();
     let (collected, file_sha256) =
         read_statement(payload, layout, Collector::new(context.clone())).await?;
+    let dry_run = query.dry_run.unwrap_or(false);
     let (rows, transactions) = match collected {
         Collected::Valid { rows, transactions } => (rows, transactions),
         Collected::Refused { rows, errors, error_count } => {
+            let (id, sha256) = (context.statement_id, &file_sha256);
             if key.is_some()
-                && let Some(answer) =
-                    record::earlier_answer(&cx.state, context.statement_id, &file_sha256).await?
+                && let Some(answer) = record::earlier_answer(&cx.state, id, sha256, dry_run).await?
             {
                 return Ok(Recorded::NotAppended(answer).respond());
             }
@@ -284,7 +287,7 @@ pub async fn import_statement(
         }
     };
     let file = StatementFile { profile, file_sha256, idempotency_key: key, rows };
-    let (meta, dry_run) = (cx.metadata("gate"), query.dry_run.unwrap_or(false));
+    let meta = cx.metadata("gate");
     Ok(record(&cx.state, &meta, &context, file, &transactions, dry_run).await?.respond())
 }
 

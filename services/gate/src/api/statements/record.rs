@@ -67,8 +67,9 @@ pub(super) async fn record(
     requests.push((statement.clone(), 1));
     for _ in 0..RETRIES {
         let mut read = state.store().read_streams(&requests).await.map_err(http::store_error)?;
-        if let Some(answer) = earlier_import(&read.pop().unwrap_or_default(), &file.file_sha256)? {
-            return Ok(Recorded::NotAppended(answer));
+        let earlier = earlier_import(&read.pop().unwrap_or_default(), &file.file_sha256)?;
+        if let Some(answer) = earlier {
+            return Ok(Recorded::NotAppended(StatementAnswer { dry_run, ..answer }));
         }
         let existing: HashSet<_> = transactions
             .iter()
@@ -160,15 +161,19 @@ fn appends(planned: ImportPlan, statement: &StreamName, meta: &Metadata) -> Vec<
 /// The answer the import of statement `statement_id` gave, when an earlier use of its
 /// idempotency key imported it; a 409 when that was another file. Asked before a file's rows
 /// are refused too: a retry of an import that succeeded (its answer lost) gets that answer,
-/// even when the cards or the policy changed since and its rows would now be refused.
+/// even when the cards or the policy changed since and its rows would now be refused. A dry
+/// run with a used key gets it too, saying `dry_run: true`: what the import would answer, with
+/// nothing written now.
 pub(super) async fn earlier_answer(
     state: &State,
     statement_id: Uuid,
     file_sha256: &str,
+    dry_run: bool,
 ) -> Result<Option<StatementAnswer>, ApiError> {
     let statement = stream(statement_stream(statement_id));
     let read = state.store().read_streams(&[(statement, 1)]).await.map_err(http::store_error)?;
-    earlier_import(read.first().map_or(&[][..], Vec::as_slice), file_sha256)
+    let earlier = earlier_import(read.first().map_or(&[][..], Vec::as_slice), file_sha256)?;
+    Ok(earlier.map(|answer| StatementAnswer { dry_run, ..answer }))
 }
 
 /// The answer an earlier import with the same idempotency key gave, if there was one; a 409
