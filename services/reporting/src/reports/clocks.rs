@@ -15,9 +15,11 @@
 //!   in force when the projection applies that event. A running clock the gate's scheduler recorded
 //!   breached (`purchase-sla-breached` in `sla-{purchase_id}`, written at its due time:
 //!   [`SlaEvent::Breached`]) is counted by that event instead, breached and `breached_open`:
-//!   nothing the time can do changes that verdict. When it stops, the event that stops it takes
-//!   `breached_open` back (−1) and adds the business time it ran; it stays breached, even should a
-//!   calendar changed since put its due time after its stop (as a verdict given at a stop stands).
+//!   the time passing cannot change that. When it stops, the event that stops it takes
+//!   `breached_open` back (−1), adds the business time it ran, and judges it at its stop like
+//!   any other: it stays breached, unless it stopped by its due time after all (a call that
+//!   took place in time, logged after the scheduler recorded the breach; or a closure entered
+//!   since), which takes the breach back (−1) and counts it met, as the gate's views judge it.
 //! - `reporting.clocks.open`: a copy of the [`ClockDoc`] of each flagged purchase that has a
 //!   clock still running and not recorded breached (or no clocks yet: flagged while the
 //!   district had no targets), removed once every clock it has is counted, stopped or
@@ -153,14 +155,17 @@ impl Sum for SlaFigures {
 
 /// Clocks of one kind with a verdict: how many stopped by their due time (met) and how many
 /// stopped after it or were recorded breached while running (every stopped clock is met or
-/// breached), and the business time each stopped one ran.
+/// breached), and the business time each stopped one ran. The counts of breaches are signed:
+/// a delta takes back what an earlier one counted.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct StoppedClocks {
     #[serde(skip_serializing_if = "is_zero")]
     pub met: u64,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub breached: u64,
+    /// +1 when the scheduler's breach is counted or a clock stops late, −1 when a clock
+    /// recorded breached stops by its due time after all.
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    pub breached: i64,
     /// Of the breached, the ones still running: +1 when the scheduler's breach is counted, −1
     /// when the clock stops.
     #[serde(skip_serializing_if = "is_zero_i64")]
@@ -264,8 +269,9 @@ impl ReadModel for Clocks {
     /// `waiting-on-requester`. 3: reads the scheduler's `purchase-sla-breached` (a clock
     /// recorded breached leaves the open ones); drops the purchases resolved without clocks.
     /// 4: one partition per day clocks started. 5: and per month ([`BY_MONTH`]). 6: a purchase
-    /// is not requested after the log recorded its check (`events::clocks::requested`).
-    const VERSION: u64 = 6;
+    /// is not requested after the log recorded its check (`events::clocks::requested`). 7: a
+    /// clock recorded breached that stops by its due time is met.
+    const VERSION: u64 = 7;
     type Doc = ClockDoc;
 
     fn collections(&self) -> Vec<&'static str> {
@@ -426,10 +432,15 @@ impl Clocks {
                     let ran = clock.elapsed(calendar, at);
                     let kind = figures.of_mut(clock.kind);
                     if let Some(i) = doc.breached_open.iter().position(|k| *k == clock.kind) {
-                        // Counted breached when the scheduler recorded it: now it ran this long.
+                        // Counted breached when the scheduler recorded it: now it ran this long,
+                        // and it is judged at its stop, as the gate judges it.
                         doc.breached_open.remove(i);
                         kind.breached_open -= 1;
                         kind.ran.add(ran);
+                        if clock.status(calendar, at).state == SlaState::Met {
+                            kind.breached -= 1;
+                            kind.met += 1;
+                        }
                     } else {
                         kind.count(clock.status(calendar, at).state, ran);
                     }

@@ -40,8 +40,10 @@
 //! - **Breached running clocks are counted when the scheduler records them.** The gate's
 //!   scheduler writes `purchase-sla-breached` (`sla-{purchase_id}`) when a running clock
 //!   passes its due time: the projection counts that clock then, breached and `breached_open`,
-//!   on its purchase's day; when it later stops, `breached_open` is taken back and the time it
-//!   ran is counted (it stays breached).
+//!   on its purchase's day; when it later stops, `breached_open` is taken back, the time it
+//!   ran is counted, and it is judged at its stop: it stays breached, unless it stopped by its
+//!   due time after all (a call that took place in time but was logged after the breach was
+//!   recorded), which makes it met, as the gate's purchase view has it.
 //! - **Running clocks are judged at the request.** Whether one is on track, warning or
 //!   breached depends on the time: the purchases with a clock still running and not recorded
 //!   breached are kept apart (`reporting.clocks.open`, each removed once all its clocks
@@ -154,7 +156,9 @@ struct Acc {
 #[derive(Default)]
 struct KindAcc {
     met: u64,
-    breached: u64,
+    /// Signed, as `breached_open`: a delta takes back the +1 of a clock recorded breached
+    /// that stopped by its due time after all.
+    breached: i64,
     /// Signed: a delta takes back the +1 of a clock recorded breached when it stops.
     breached_open: i64,
     on_track: u64,
@@ -208,16 +212,20 @@ impl Acc {
     }
 
     fn finish(self, key: String, name: Option<String>) -> SlaGroup {
-        let [first_contact, decision, advisory_outreach] = self.kinds.map(|k| Attainment {
-            clocks: k.met + k.breached + k.on_track + k.warning,
-            met: k.met,
-            breached: k.breached,
+        let [first_contact, decision, advisory_outreach] = self.kinds.map(|k| {
             // Never negative summed over a purchase's entries; 0 should one be left out.
-            breached_open: u64::try_from(k.breached_open).unwrap_or(0),
-            on_track: k.on_track,
-            warning: k.warning,
-            attainment: share(k.met, k.met + k.breached),
-            business_hours: k.ran.stats(),
+            let breached = u64::try_from(k.breached).unwrap_or(0);
+            Attainment {
+                clocks: k.met + breached + k.on_track + k.warning,
+                met: k.met,
+                breached,
+                // Never negative summed over a purchase's entries; 0 should one be left out.
+                breached_open: u64::try_from(k.breached_open).unwrap_or(0),
+                on_track: k.on_track,
+                warning: k.warning,
+                attainment: share(k.met, k.met + breached),
+                business_hours: k.ran.stats(),
+            }
         });
         SlaGroup {
             key,

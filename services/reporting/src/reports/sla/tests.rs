@@ -394,6 +394,32 @@ fn given_an_advisory_purchase_never_called_when_its_breach_is_recorded_then_it_l
 }
 
 #[test]
+fn given_a_breach_recorded_when_a_call_in_time_is_logged_after_it_then_the_clock_is_met() {
+    // Given the scheduler's breach of P3's outreach at its due time, Wednesday 08:30 in Chicago,
+    let mut log = log(true);
+    let p3 = projected(&log).open.into_iter().find(|d| d.school_id == "b").unwrap();
+    let due = due_at(&p3, &projected(&log).district, ClockKind::AdvisoryOutreach);
+    breach(&mut log, 3, ClockKind::AdvisoryOutreach, due, due);
+    // when IT logs at 08:40 the call it made at 08:00, before the due time,
+    let call = reached(m("2024-09-11T13:00:00Z"), true);
+    append_to(&mut log, 3, &[(call, "2024-09-11T13:40:00Z")]);
+    let called = projected(&log);
+    // then the clock stopped in time: met, as the gate's fold judges it, not breached.
+    let later = t("2024-09-12T15:00:00Z");
+    let report = called.report(later, &Scope::all());
+    assert_eq!(report, called.folded(later, &Scope::all()));
+    let outreach = &report.all.advisory_outreach;
+    assert_eq!(
+        (outreach.clocks, outreach.met, outreach.breached, outreach.breached_open),
+        (1, 1, 0, 0)
+    );
+    assert_eq!(outreach.attainment, Some(1.0));
+    // And the breach recorded again (a second scheduler) changes nothing.
+    breach(&mut log, 3, ClockKind::AdvisoryOutreach, due, t("2024-09-12T14:00:00Z"));
+    assert_eq!(projected(&log).report(later, &Scope::all()), report);
+}
+
+#[test]
 fn given_a_period_when_reported_then_it_counts_the_purchases_whose_clocks_started_in_it() {
     let projected = projected(&log(true));
     let scope = Scope {
