@@ -108,7 +108,7 @@ pub use projection::{
 };
 pub use sealed::{Mask, MasterKey, SealRule, SealedStore, Sealing, Subject};
 pub use sqlite::SqliteStore;
-pub use store::{ChainRow, EventStore, Verification};
+pub use store::{ChainRow, EventStore, Seen, Verification};
 pub use subscription::Subscription;
 
 /// The embedded store's file in its data directory.

@@ -25,8 +25,7 @@ use tokio::sync::watch;
 use crate::error::{Result, StoreError};
 use crate::event::{Filter, RecordedEvent};
 use crate::sealed::{ERASURE_CATEGORY, ERASURE_TYPES};
-use crate::store::EventStore;
-use crate::store::erasure_checkpoint;
+use crate::store::{EventStore, Seen, erasure_checkpoint};
 use crate::subscription::Subscription;
 
 /// A document's address: a collection (owned by one projection) and a key within it.
@@ -424,12 +423,13 @@ async fn follow(
             "its definition changed: rebuilding it from the log"
         );
     }
+    // The last erasure this runner knows of (its keys forgotten): at least the last one the
+    // projection was rebuilt for, by this runner or another.
+    let mut handled = learn_erasures(store, projection, 0).await?;
     // The checkpoint as this runner last saw it stored.
     let mut seen = store.checkpoint(projection.name()).await?.unwrap_or(0);
     let mut sub = Subscription::new(store.watch_head(), seen, followed(projection), 1000);
     let erasures = projection.rebuilds_after_erasure();
-    // The last erasure this runner (or one before it) rebuilt the projection for.
-    let mut handled = store.checkpoint(&erasure_checkpoint(projection.name())).await?.unwrap_or(0);
     loop {
         if progress.is_closed() {
             return Ok(());
@@ -459,19 +459,20 @@ async fn follow(
                     continue;
                 }
                 let last = events.last().map_or(0, |e| e.position);
-                let checkpoint = store.apply_projection(projection, seen, &events).await?;
+                let at = Seen { checkpoint: seen, erasure: handled };
+                let checkpoint = store.apply_projection(projection, at, &events).await?;
                 if checkpoint < seen {
                     // Reset by another instance (a rebuild, or for an erasure it read first)
-                    // since this batch was read: nothing of it was applied. The documents are
-                    // rebuilt from where they are now, after the erasures are learnt.
-                    handled = learn_erasures(store, projection, handled).await?;
+                    // since this batch was read: nothing of it was applied.
                     progress.send_replace(checkpoint);
                 }
                 seen = checkpoint;
                 if checkpoint < last {
                     // Another runner of this projection moved the checkpoint first, or reset
-                    // it, and this batch was not applied: read again from where the documents
-                    // really are.
+                    // it (perhaps for an erasure this one has not read, and rebuilt it past
+                    // where this batch began), and this batch was not applied: read again from
+                    // where the documents really are, after the erasures are learnt.
+                    handled = learn_erasures(store, projection, handled).await?;
                     sub.rewind(checkpoint);
                     continue;
                 }
@@ -527,14 +528,18 @@ pub async fn catch_up(
 ) -> Result<u64> {
     let head = store.head().await?;
     let filter = projection.filter();
+    let mut erasure = learn_erasures(store, projection, 0).await?;
     let mut after = store.checkpoint(projection.name()).await?.unwrap_or(0);
     let mut applied = 0;
     while after < head {
         let events = store.read_all(after, &filter, 5000).await?;
         let Some(last) = events.last() else { break };
-        let checkpoint = store.apply_projection(projection, after, &events).await?;
+        let seen = Seen { checkpoint: after, erasure };
+        let checkpoint = store.apply_projection(projection, seen, &events).await?;
         if checkpoint < last.position {
-            // Reset, or moved on, by another instance meanwhile: go on from where it is.
+            // Reset, or moved on, by another instance meanwhile: go on from where it is,
+            // knowing the erasures it was reset for.
+            erasure = learn_erasures(store, projection, erasure).await?;
             after = checkpoint;
             continue;
         }

@@ -40,7 +40,7 @@ use crate::event::{
 use crate::hash::Hash;
 use crate::keys::{DataKey, KeySelector};
 use crate::projection::Projection;
-use crate::store::{ChainRow, EventStore};
+use crate::store::{ChainRow, EventStore, Seen};
 
 /// The category of the events that announce erasures.
 pub const ERASURE_CATEGORY: &str = "privacy";
@@ -579,7 +579,7 @@ impl EventStore for SealedStore {
     async fn apply_projection(
         &self,
         projection: &dyn Projection,
-        seen: u64,
+        seen: Seen,
         events: &[RecordedEvent],
     ) -> Result<u64> {
         self.inner.apply_projection(projection, seen, events).await

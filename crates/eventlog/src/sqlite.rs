@@ -25,7 +25,8 @@ use crate::hash::{self, GENESIS, Hash};
 use crate::keys::{DataKey, KeySelector};
 use crate::projection::{DocKey, Projection, apply_in_rounds, batch_keys};
 use crate::store::{
-    ChainRow, EventStore, definition_checkpoint, raise_head, refuse_older_definition,
+    ChainRow, EventStore, Seen, definition_checkpoint, erasure_checkpoint, raise_head,
+    refuse_older_definition,
 };
 use crate::tail::Tail;
 
@@ -166,8 +167,7 @@ fn clamp(limit: usize) -> i64 {
 fn write_projection(
     conn: &mut Connection,
     (name, version): (&str, u64),
-    checkpoint: u64,
-    last: u64,
+    (seen, checkpoint, last): (Seen, u64, u64),
     changes: &[(DocKey, Option<Value>)],
 ) -> Result<u64> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -179,7 +179,8 @@ fn write_projection(
     };
     refuse_older_definition((name, version), position_of(&definition_checkpoint(name))?, last)?;
     let now: u64 = position_of(name)?.unwrap_or(0);
-    if now != checkpoint {
+    let reset_for = position_of(&erasure_checkpoint(name))?.unwrap_or(0);
+    if now != checkpoint || seen.outdated_by(now, reset_for) {
         return Ok(now);
     }
     for (key, value) in changes {
@@ -392,7 +393,7 @@ impl EventStore for SqliteStore {
     async fn apply_projection(
         &self,
         projection: &dyn Projection,
-        seen: u64,
+        seen: Seen,
         events: &[RecordedEvent],
     ) -> Result<u64> {
         let (name, version) = (projection.name().to_owned(), projection.version());
@@ -402,8 +403,9 @@ impl EventStore for SqliteStore {
         // Read the checkpoint and documents, apply here, then write documents and checkpoint
         // in one transaction that first checks the checkpoint has not moved meanwhile.
         let checkpoint = self.checkpoint(&name).await?.unwrap_or(0);
-        // Behind what the caller saw: reset since the batch was read (see the trait).
-        if last <= checkpoint || checkpoint < seen {
+        // Behind what the caller saw: reset since the batch was read (see the trait). The
+        // write checks again, with the erasure the documents were last reset for.
+        if last <= checkpoint || seen.outdated_by(checkpoint, 0) {
             return Ok(checkpoint);
         }
         let (todo, keys) = batch_keys(projection, events, checkpoint);
@@ -416,7 +418,8 @@ impl EventStore for SqliteStore {
                 // (WAL with synchronous=NORMAL stays consistent; a crash re-applies the tail).
                 conn.pragma_update(None, "synchronous", "NORMAL")?;
                 let definition = (name.as_str(), version);
-                let outcome = write_projection(conn, definition, checkpoint, last, &changes);
+                let at = (seen, checkpoint, last);
+                let outcome = write_projection(conn, definition, at, &changes);
                 conn.pragma_update(None, "synchronous", "FULL")?;
                 outcome
             })

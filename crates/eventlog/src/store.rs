@@ -56,6 +56,26 @@ fn no_keys() -> StoreError {
     StoreError::Unavailable("this store keeps no data keys".into())
 }
 
+/// Where a projection's reader stands, for [`EventStore::apply_projection`]: the checkpoint
+/// it last saw stored (where its reading went on from), and the last erasure it knows of (the
+/// position of the last erasure announcement it read, which made a sealed store forget the keys
+/// that erasure destroyed: [`crate::projection::learn_erasures`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Seen {
+    pub checkpoint: u64,
+    pub erasure: u64,
+}
+
+impl Seen {
+    /// Whether documents at `checkpoint`, last reset for the erasure at `reset_for`, were reset
+    /// since this reader read: their checkpoint is behind the one it saw, or they were reset
+    /// for an erasure it does not know of (what it read may hold what that erasure erased,
+    /// opened with keys it had cached).
+    pub fn outdated_by(&self, checkpoint: u64, reset_for: u64) -> bool {
+        checkpoint < self.checkpoint || reset_for > self.erasure
+    }
+}
+
 /// The checkpoint that records the last erasure a projection was rebuilt for.
 pub fn erasure_checkpoint(projection: &str) -> String {
     format!("{projection}@erasure")
@@ -164,15 +184,16 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     /// in one transaction. Events at or before the stored checkpoint are skipped. Returns the
     /// checkpoint.
     ///
-    /// `seen` is the checkpoint the caller last saw stored (where its reading went on from).
-    /// A stored checkpoint behind it means the documents were reset since (a rebuild, or a
-    /// reset after an erasure by another instance): the batch is not applied, since the events
-    /// between the two were never read with it, and the stored checkpoint is returned, behind
-    /// the batch, for the caller to read again from there.
+    /// `seen` is where the caller stands ([`Seen`]). The documents were reset since it read
+    /// when the stored checkpoint is behind the one it saw (a rebuild, or a reset after an
+    /// erasure by another instance), or when they were reset for an erasure it does not know
+    /// of, even if rebuilt past its batch since (the batch may hold what the erasure erased,
+    /// opened with keys the caller had cached). Either way the batch is not applied and the
+    /// stored checkpoint is returned, for the caller to learn the erasures and read again.
     async fn apply_projection(
         &self,
         projection: &dyn Projection,
-        seen: u64,
+        seen: Seen,
         events: &[RecordedEvent],
     ) -> Result<u64>;
 

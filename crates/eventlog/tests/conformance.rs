@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use eventlog::{
     Actor, Direction, DocKey, Docs, EventStore, ExpectedVersion, Filter, Metadata, NewEvent,
-    PgOptions, PgStore, Projection, RecordedEvent, SqliteStore, Store, StoreError, StreamAppend,
-    StreamName, Subscription,
+    PgOptions, PgStore, Projection, RecordedEvent, Seen, SqliteStore, Store, StoreError,
+    StreamAppend, StreamName, Subscription,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -114,6 +114,7 @@ conformance!(
     a_projection_whose_definition_changed_is_rebuilt_once,
     two_runners_of_one_projection_never_report_unapplied_events,
     a_batch_read_before_a_reset_is_not_applied,
+    a_batch_read_before_an_erasure_reset_is_not_applied_even_once_rebuilt_past_it,
     a_runner_rebuilds_documents_another_instance_reset,
     verify_passes_on_an_untouched_log,
     verify_names_a_changed_event,
@@ -629,7 +630,7 @@ async fn projections_commit_documents_with_their_checkpoint(h: Harness) {
     h.store.append(&stream("z-1"), ExpectedVersion::Any, events(1)).await.unwrap();
     h.store.append(&stream("b-1"), ExpectedVersion::Any, events(1)).await.unwrap();
     let all = h.store.read_all(0, &Filter::all(), 100).await.unwrap();
-    let checkpoint = h.store.apply_projection(&Counter, 0, &all).await.unwrap();
+    let checkpoint = h.store.apply_projection(&Counter, at(0), &all).await.unwrap();
     assert_eq!(checkpoint, 4);
     let (streams, categories, cp) = state(&*h.store).await;
     assert_eq!(
@@ -642,7 +643,7 @@ async fn projections_commit_documents_with_their_checkpoint(h: Harness) {
     assert_eq!(categories.len(), 2);
     assert_eq!(cp, Some(4));
     // Applying the same events again changes nothing: they are behind the checkpoint.
-    assert_eq!(h.store.apply_projection(&Counter, 4, &all).await.unwrap(), 4);
+    assert_eq!(h.store.apply_projection(&Counter, at(4), &all).await.unwrap(), 4);
     assert_eq!(state(&*h.store).await, (streams, categories, cp));
     assert_eq!(
         h.store.document("counter-streams", "a-1").await.unwrap(),
@@ -719,7 +720,7 @@ async fn a_projection_whose_definition_changed_is_rebuilt_once(h: Harness) {
     // Given documents built by the first definition (which records no version).
     h.store.append(&stream("a-1"), ExpectedVersion::Any, events(2)).await.unwrap();
     let all = h.store.read_all(0, &Filter::all(), 100).await.unwrap();
-    h.store.apply_projection(&Counter, 0, &all).await.unwrap();
+    h.store.apply_projection(&Counter, at(0), &all).await.unwrap();
     let built = state(&*h.store).await;
     assert!(!h.store.reset_projection_for_definition(&Counter).await.unwrap(), "none is version 1");
     assert_eq!(state(&*h.store).await, built);
@@ -748,7 +749,7 @@ async fn a_projection_whose_definition_changed_is_rebuilt_once(h: Harness) {
     tokio::time::sleep(Duration::from_millis(100)).await;
     h.store.append(&stream("b-9"), ExpectedVersion::Any, events(1)).await.unwrap();
     let all = h.store.read_all(0, &Filter::all(), 100).await.unwrap();
-    match h.store.apply_projection(&Counter, 2, &all).await {
+    match h.store.apply_projection(&Counter, at(2), &all).await {
         Err(StoreError::Projection { message, .. }) => assert!(message.contains("version 2")),
         other => panic!("expected the older definition to be refused, got {other:?}"),
     }
@@ -765,7 +766,7 @@ async fn a_batch_read_before_a_reset_is_not_applied(h: Harness) {
     h.store.append(&stream("a-1"), ExpectedVersion::Any, events(2)).await.unwrap();
     h.store.append(&stream("b-1"), ExpectedVersion::Any, events(1)).await.unwrap();
     let first = h.store.read_all(0, &Filter::all(), 100).await.unwrap();
-    assert_eq!(h.store.apply_projection(&Counter, 0, &first).await.unwrap(), 3);
+    assert_eq!(h.store.apply_projection(&Counter, at(0), &first).await.unwrap(), 3);
     let built = state(&*h.store).await;
     h.store.append(&stream("p-1"), ExpectedVersion::Any, events(2)).await.unwrap();
     let batch = h.store.read_all(3, &Filter::all(), 100).await.unwrap();
@@ -775,7 +776,7 @@ async fn a_batch_read_before_a_reset_is_not_applied(h: Harness) {
 
     // Then the batch is not applied onto the empty documents: the checkpoint it is behind is
     // returned, and nothing is written.
-    assert_eq!(h.store.apply_projection(&Counter, 3, &batch).await.unwrap(), 0);
+    assert_eq!(h.store.apply_projection(&Counter, at(3), &batch).await.unwrap(), 0);
     assert_eq!(state(&*h.store).await, (vec![], vec![], None));
     // Read again from there, the documents are whole: the first three events are in them.
     eventlog::projection::catch_up(&*h.store, &Counter, &|_| {}).await.unwrap();
@@ -784,6 +785,39 @@ async fn a_batch_read_before_a_reset_is_not_applied(h: Harness) {
     assert_eq!(streams[2], ("p-1".into(), json!({"count": 2, "last": 5})));
     assert_eq!(categories.iter().map(|(_, d)| d["count"].as_u64().unwrap()).sum::<u64>(), 5);
     assert_eq!(checkpoint, Some(5));
+}
+
+/// Where a reader that knows of no erasure stands at `checkpoint`.
+fn at(checkpoint: u64) -> Seen {
+    Seen { checkpoint, erasure: 0 }
+}
+
+async fn a_batch_read_before_an_erasure_reset_is_not_applied_even_once_rebuilt_past_it(h: Harness) {
+    // Given documents built up to 3, and a batch of the two events after, read from there by a
+    // reader that knows of no erasure (opened with the keys it had).
+    h.store.append(&stream("a-1"), ExpectedVersion::Any, events(2)).await.unwrap();
+    h.store.append(&stream("b-1"), ExpectedVersion::Any, events(1)).await.unwrap();
+    let first = h.store.read_all(0, &Filter::all(), 100).await.unwrap();
+    assert_eq!(h.store.apply_projection(&Counter, at(0), &first).await.unwrap(), 3);
+    h.store.append(&stream("p-1"), ExpectedVersion::Any, events(2)).await.unwrap();
+    let batch = h.store.read_all(3, &Filter::all(), 100).await.unwrap();
+
+    // When another instance resets the documents for an erasure announced at 5 and rebuilds
+    // them up to 4, past where the batch begins.
+    let other = (h.reopen)().await;
+    assert!(other.reset_projection_after_erasure(&Counter, 5).await.unwrap());
+    let rebuilt = Seen { checkpoint: 0, erasure: 5 };
+    let four = other.read_all(0, &Filter::all(), 4).await.unwrap();
+    assert_eq!(other.apply_projection(&Counter, rebuilt, &four).await.unwrap(), 4);
+    let built = state(&*h.store).await;
+
+    // Then the batch is not applied: the stored checkpoint comes back, nothing is written.
+    assert_eq!(h.store.apply_projection(&Counter, at(3), &batch).await.unwrap(), 4);
+    assert_eq!(state(&*h.store).await, built);
+    // Once the reader knows of the erasure, what it reads again is applied.
+    let knows = Seen { checkpoint: 4, erasure: 5 };
+    assert_eq!(h.store.apply_projection(&Counter, knows, &batch).await.unwrap(), 5);
+    assert_eq!(state(&*h.store).await.2, Some(5));
 }
 
 async fn a_runner_rebuilds_documents_another_instance_reset(h: Harness) {
@@ -815,7 +849,7 @@ async fn a_runner_rebuilds_documents_another_instance_reset(h: Harness) {
 async fn a_failing_projection_writes_nothing(h: Harness) {
     h.store.append(&stream("a-1"), ExpectedVersion::Any, events(2)).await.unwrap();
     let first = h.store.read_all(0, &Filter::all(), 100).await.unwrap();
-    h.store.apply_projection(&Counter, 0, &first).await.unwrap();
+    h.store.apply_projection(&Counter, at(0), &first).await.unwrap();
     let before = state(&*h.store).await;
     h.store.append(&stream("b-1"), ExpectedVersion::Any, events(1)).await.unwrap();
     h.store
@@ -823,7 +857,7 @@ async fn a_failing_projection_writes_nothing(h: Harness) {
         .await
         .unwrap();
     let batch = h.store.read_all(2, &Filter::all(), 100).await.unwrap();
-    match h.store.apply_projection(&Counter, 2, &batch).await {
+    match h.store.apply_projection(&Counter, at(2), &batch).await {
         Err(StoreError::Projection { position: 4, .. }) => {}
         other => panic!("expected the projection to fail at 4, got {other:?}"),
     }
@@ -883,14 +917,14 @@ async fn documents_known_only_from_others_are_fetched_in_another_round(h: Harnes
     h.store.append(&stream("d-1"), ExpectedVersion::Any, vec![on("mon"), counted()]).await.unwrap();
     h.store.append(&stream("d-2"), ExpectedVersion::Any, vec![on("tue")]).await.unwrap();
     let first = h.store.read_all(0, &Filter::all(), 100).await.unwrap();
-    assert_eq!(h.store.apply_projection(&ByDay { wander: false }, 0, &first).await.unwrap(), 3);
+    assert_eq!(h.store.apply_projection(&ByDay { wander: false }, at(0), &first).await.unwrap(), 3);
     // When later batches count in streams opened before, each alone.
     h.store.append(&stream("d-1"), ExpectedVersion::Any, vec![counted()]).await.unwrap();
     h.store.append(&stream("d-3"), ExpectedVersion::Any, vec![on("mon")]).await.unwrap();
     h.store.append(&stream("d-2"), ExpectedVersion::Any, vec![counted()]).await.unwrap();
     for after in 3..6 {
         let batch = h.store.read_all(after, &Filter::all(), 1).await.unwrap();
-        h.store.apply_projection(&ByDay { wander: false }, after, &batch).await.unwrap();
+        h.store.apply_projection(&ByDay { wander: false }, at(after), &batch).await.unwrap();
     }
     // Then each day counts what it should, fetched from the store and added to.
     assert_eq!(
@@ -902,7 +936,7 @@ async fn documents_known_only_from_others_are_fetched_in_another_round(h: Harnes
     // A projection that reads a new document every round is stopped, and writes nothing.
     h.store.append(&stream("d-1"), ExpectedVersion::Any, vec![counted()]).await.unwrap();
     let batch = h.store.read_all(6, &Filter::all(), 100).await.unwrap();
-    match h.store.apply_projection(&ByDay { wander: true }, 6, &batch).await {
+    match h.store.apply_projection(&ByDay { wander: true }, at(6), &batch).await {
         Err(StoreError::Projection { position: 7, message, .. }) => {
             assert!(message.contains("rounds"), "{message}")
         }

@@ -616,9 +616,9 @@ async fn main() {
             let pure = rate(head, start);
             store.reset_projection(&**p).await.unwrap();
             let start = Instant::now();
-            let mut seen = 0;
+            let mut seen = eventlog::Seen::default();
             for batch in &batches {
-                seen = store.apply_projection(&**p, seen, batch).await.unwrap();
+                seen.checkpoint = store.apply_projection(&**p, seen, batch).await.unwrap();
             }
             println!(
                 "  apply   {:<28} pure {pure:>10.0} events/s, with the store {:>10.0} events/s",

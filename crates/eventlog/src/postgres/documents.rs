@@ -10,7 +10,7 @@ use super::{to_i64, to_u64};
 use crate::error::Result;
 use crate::event::RecordedEvent;
 use crate::projection::{DocKey, Projection, apply_in_rounds, batch_keys};
-use crate::store::{definition_checkpoint, refuse_older_definition};
+use crate::store::{Seen, definition_checkpoint, erasure_checkpoint, refuse_older_definition};
 
 pub(super) async fn checkpoint(pool: &Pool, name: &str) -> Result<Option<u64>> {
     let client = pool.get().await?;
@@ -41,7 +41,7 @@ pub(super) async fn save_checkpoint(
 pub(super) async fn apply_projection(
     pool: &Pool,
     projection: &dyn Projection,
-    seen: u64,
+    seen: Seen,
     events: &[RecordedEvent],
 ) -> Result<u64> {
     let Some(last) = events.last() else {
@@ -64,15 +64,20 @@ pub(super) async fn apply_projection(
         .await?
         .get(0);
     let checkpoint = to_u64(checkpoint);
-    let mark = definition_checkpoint(name);
-    let built_by: Option<i64> = tx
-        .query_opt("SELECT position FROM checkpoints WHERE name = $1", &[&mark])
-        .await?
-        .map(|r| r.get(0));
-    let definition = (name, projection.version());
-    refuse_older_definition(definition, built_by.map(to_u64), last.position)?;
-    // Behind what the caller saw: reset since the batch was read (see the trait).
-    if last.position <= checkpoint || checkpoint < seen {
+    let marks = [definition_checkpoint(name), erasure_checkpoint(name)];
+    let (mut built_by, mut reset_for) = (None, 0);
+    let query = "SELECT name, position FROM checkpoints WHERE name = ANY($1)";
+    for row in tx.query(query, &[&marks.as_slice()]).await? {
+        let (mark, position): (String, i64) = (row.get(0), row.get(1));
+        if mark == marks[0] {
+            built_by = Some(to_u64(position));
+        } else {
+            reset_for = to_u64(position);
+        }
+    }
+    refuse_older_definition((name, projection.version()), built_by, last.position)?;
+    // Reset since the batch was read (see the trait).
+    if last.position <= checkpoint || seen.outdated_by(checkpoint, reset_for) {
         return Ok(checkpoint);
     }
     let (todo, keys) = batch_keys(projection, events, checkpoint);

@@ -30,7 +30,7 @@ use crate::event::{
 use crate::hash::Hash;
 use crate::keys::{DataKey, KeySelector};
 use crate::projection::Projection;
-use crate::store::{ChainRow, EventStore, definition_checkpoint};
+use crate::store::{ChainRow, EventStore, Seen, definition_checkpoint};
 use crate::tail::Tail;
 
 mod documents;
@@ -249,7 +249,7 @@ impl EventStore for PgStore {
     async fn apply_projection(
         &self,
         projection: &dyn Projection,
-        seen: u64,
+        seen: Seen,
         events: &[RecordedEvent],
     ) -> Result<u64> {
         documents::apply_projection(&self.inner.pool, projection, seen, events).await

@@ -74,7 +74,7 @@ use actix_web::web::Data;
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use auth::Role;
 use chrono::NaiveDate;
-use eventlog::{EventStore, Filter, Projection, RecordedEvent};
+use eventlog::{EventStore, Filter, Projection, RecordedEvent, Seen};
 use futures::future::LocalBoxFuture;
 use kernel::ReadModel;
 use kernel::http::{Context, Roles, store_error};
@@ -192,7 +192,7 @@ async fn apply_batch(
     store: &dyn EventStore,
     projections: &[Arc<dyn Projection>],
     filters: &[Filter],
-    seen: &mut [u64],
+    seen: &mut [Seen],
     batch: &[RecordedEvent],
 ) -> eventlog::Result<()> {
     let last = batch.last().map_or(0, |e| e.position);
@@ -204,7 +204,7 @@ async fn apply_batch(
             .filter(|((_, f), _)| batch.iter().any(|e| f.matches(e)))
             .map(|((p, _), seen)| async move {
                 let checkpoint = store.apply_projection(&**p, *seen, batch).await?;
-                *seen = checkpoint;
+                seen.checkpoint = checkpoint;
                 Ok::<_, eventlog::StoreError>((p.name(), checkpoint))
             }),
     )
@@ -230,7 +230,12 @@ async fn rebuild_in_one_task(
 ) -> eventlog::Result<(u64, u64)> {
     let filter = union_filter(projections);
     let filters: Vec<Filter> = projections.iter().map(|p| p.filter()).collect();
-    let mut seen = vec![0; projections.len()];
+    // Each from the start, knowing the erasures it was last reset for (its keys forgotten).
+    let mut seen = Vec::with_capacity(projections.len());
+    for p in projections {
+        let erasure = eventlog::projection::learn_erasures(store, &**p, 0).await?;
+        seen.push(Seen { checkpoint: 0, erasure });
+    }
     let (mut read, mut after) = (0u64, 0u64);
     let mut batch = store.read_all(0, &filter, REBUILD_BATCH).await?;
     while let Some(last) = batch.last() {

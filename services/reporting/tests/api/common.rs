@@ -451,7 +451,7 @@ impl EventStore for Clocked {
     async fn apply_projection(
         &self,
         projection: &dyn Projection,
-        seen: u64,
+        seen: eventlog::Seen,
         events: &[RecordedEvent],
     ) -> eventlog::Result<u64> {
         self.inner.apply_projection(projection, seen, events).await
