@@ -15,7 +15,9 @@
 //!   in force when the projection applies that event. A running clock the gate's scheduler recorded
 //!   breached (`purchase-sla-breached` in `sla-{purchase_id}`, written at its due time:
 //!   [`SlaEvent::Breached`]) is counted by that event instead, breached and `breached_open`:
-//!   the time passing cannot change that. When it stops, the event that stops it takes
+//!   the time passing cannot change that. (Unless the calendar in force at that event puts its
+//!   due time later than the breach says, a closure written while the scheduler judged it: the
+//!   clock is not due yet, and stays among the open ones.) When it stops, the event that stops it takes
 //!   `breached_open` back (−1), adds the business time it ran, and judges it at its stop like
 //!   any other: it stays breached, unless it stopped by its due time after all (a call that
 //!   took place in time, logged after the scheduler recorded the breach; or a closure entered
@@ -270,7 +272,8 @@ impl ReadModel for Clocks {
     /// recorded breached leaves the open ones); drops the purchases resolved without clocks.
     /// 4: one partition per day clocks started. 5: and per month ([`BY_MONTH`]). 6: a purchase
     /// is not requested after the log recorded its check (`events::clocks::requested`). 7: a
-    /// clock recorded breached that stops by its due time is met.
+    /// clock recorded breached that stops by its due time is met; a breach whose due time the
+    /// calendar in force has moved later is not counted.
     const VERSION: u64 = 7;
     type Doc = ClockDoc;
 
@@ -365,7 +368,8 @@ impl ReadModel for Clocks {
                 // Not flagged, resolved without clocks, or the clock counted already.
                 let Some(mut doc) = docs.get(&id) else { return Ok(()) };
                 if !doc.is_counted(breach.clock) {
-                    self.count(event, &id, &mut doc, Change::Breached(breach.clock), docs)?;
+                    let change = Change::Breached(breach.clock, breach.due_at);
+                    self.count(event, &id, &mut doc, change, docs)?;
                 }
             }
             Published::District(_) => {
@@ -385,8 +389,8 @@ enum Change {
     Flagged,
     /// Another of its events changed its clocks; `resolves`: an approval or a cancellation.
     Purchase { resolves: bool },
-    /// The scheduler recorded this clock breached (not counted yet).
-    Breached(ClockKind),
+    /// The scheduler recorded this clock breached at this due time (not counted yet).
+    Breached(ClockKind, DateTime<Utc>),
 }
 
 impl Clocks {
@@ -418,9 +422,13 @@ impl Clocks {
                 .filter(|c| c.stopped_at.is_some() && !doc.counted.contains(&c.kind))
                 .collect();
             let breached = match change {
-                Change::Breached(kind) => clocks
+                // Unless the calendar in force now puts its due time later than the breach
+                // says (a closure written while the scheduler judged it): then it is not due
+                // yet, and stays among the open ones, judged at each request.
+                Change::Breached(kind, due_at) => clocks
                     .iter()
                     .find(|c| c.kind == kind && c.stopped_at.is_none() && !doc.is_counted(kind))
+                    .filter(|c| c.due_at(calendar).is_some_and(|due| due <= due_at))
                     .map(|c| c.kind),
                 _ => None,
             };
@@ -453,7 +461,7 @@ impl Clocks {
                     doc.breached_open.push(clock);
                 }
                 rollup::add(docs, SLA_FIGURES, day, &doc.school_id, &figures, event)?;
-            } else if let Change::Breached(_) = change {
+            } else if let Change::Breached(..) = change {
                 // A breach of a clock this purchase does not have, or that stopped already:
                 // nothing changes.
                 return Ok(());
@@ -465,7 +473,7 @@ impl Clocks {
                 docs.of::<ClockDoc>(OPEN).remove(id);
             }
             return Ok(());
-        } else if let Change::Breached(_) = change {
+        } else if let Change::Breached(..) = change {
             return Ok(());
         }
         docs.put(id, doc);

@@ -40,7 +40,8 @@
 //! - **Breached running clocks are counted when the scheduler records them.** The gate's
 //!   scheduler writes `purchase-sla-breached` (`sla-{purchase_id}`) when a running clock
 //!   passes its due time: the projection counts that clock then, breached and `breached_open`,
-//!   on its purchase's day; when it later stops, `breached_open` is taken back, the time it
+//!   on its purchase's day (unless a closure written meanwhile put its due time later: then it
+//!   is judged at the request, as a running clock); when it later stops, `breached_open` is taken back, the time it
 //!   ran is counted, and it is judged at its stop: it stays breached, unless it stopped by its
 //!   due time after all (a call that took place in time but was logged after the breach was
 //!   recorded), which makes it met, as the gate's purchase view has it.

@@ -420,6 +420,36 @@ fn given_a_breach_recorded_when_a_call_in_time_is_logged_after_it_then_the_clock
 }
 
 #[test]
+fn given_a_closure_written_while_the_breach_was_judged_when_it_is_recorded_then_it_is_not_counted()
+{
+    // Given P3's outreach due Wednesday 08:30 in Chicago, and a snow day for that Wednesday
+    // recorded at 08:29, just before the scheduler (which read the calendar before it) records
+    // the breach at 08:30.
+    let mut log = log(true);
+    let before = projected(&log);
+    let p3 = before.open.iter().find(|d| d.school_id == "b").unwrap();
+    let due = due_at(p3, &before.district, ClockKind::AdvisoryOutreach);
+    let district = log[0].stream.clone();
+    let version = log.iter().filter(|e| e.stream == district).count() as u64 + 1;
+    let next = log.last().unwrap().position + 1;
+    let snow = DistrictEvent::from(events::district::ClosureAdded {
+        date: "2024-09-11".parse().unwrap(),
+        reason: events::values::ShortText::parse("Snow day").unwrap(),
+    });
+    log.extend(district_later(next, version, m("2024-09-11T13:29:00Z"), vec![snow]));
+    breach(&mut log, 3, ClockKind::AdvisoryOutreach, due, due);
+    // When projected, then the breach is not counted: the clock is due on Thursday now, and
+    // stays among the open ones, judged at the request as the gate judges it.
+    let projected = projected(&log);
+    assert!(projected.open.iter().any(|d| d.school_id == "b"));
+    let now = t("2024-09-11T14:00:00Z");
+    let report = projected.report(now, &Scope::all());
+    assert_eq!(report, projected.folded(now, &Scope::all()));
+    let outreach = &report.all.advisory_outreach;
+    assert_eq!((outreach.clocks, outreach.breached, outreach.breached_open), (1, 0, 0));
+}
+
+#[test]
 fn given_a_period_when_reported_then_it_counts_the_purchases_whose_clocks_started_in_it() {
     let projected = projected(&log(true));
     let scope = Scope {
