@@ -500,12 +500,15 @@ pub async fn learn_erasures(
     if !projection.rebuilds_after_erasure() {
         return Ok(handled);
     }
+    // The mark first: its erasure's announcement was appended before it, so the reading below
+    // reaches that announcement (read the other way round, an erasure marked in between would
+    // be claimed without its announcement read, its keys still cached).
+    let reset_for = store.checkpoint(&erasure_checkpoint(projection.name())).await?;
     let announcements = Filter::categories([ERASURE_CATEGORY]);
     let mut after = handled;
     while let Some(last) = store.read_all(after, &announcements, 1000).await?.last() {
         after = last.position;
     }
-    let reset_for = store.checkpoint(&erasure_checkpoint(projection.name())).await?;
     Ok(reset_for.unwrap_or(0).max(handled))
 }
 

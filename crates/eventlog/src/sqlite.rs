@@ -166,7 +166,7 @@ fn clamp(limit: usize) -> i64 {
 /// where the batch started (else another runner got there first and its writes stand).
 fn write_projection(
     conn: &mut Connection,
-    (name, version): (&str, u64),
+    (name, version, rebuilds): (&str, u64, bool),
     (seen, checkpoint, last): (Seen, u64, u64),
     changes: &[(DocKey, Option<Value>)],
 ) -> Result<u64> {
@@ -180,7 +180,7 @@ fn write_projection(
     refuse_older_definition((name, version), position_of(&definition_checkpoint(name))?, last)?;
     let now: u64 = position_of(name)?.unwrap_or(0);
     let reset_for = position_of(&erasure_checkpoint(name))?.unwrap_or(0);
-    if now != checkpoint || seen.outdated_by(now, reset_for) {
+    if now != checkpoint || seen.outdated_by(rebuilds, now, reset_for) {
         return Ok(now);
     }
     for (key, value) in changes {
@@ -397,6 +397,7 @@ impl EventStore for SqliteStore {
         events: &[RecordedEvent],
     ) -> Result<u64> {
         let (name, version) = (projection.name().to_owned(), projection.version());
+        let rebuilds = projection.rebuilds_after_erasure();
         let Some(last) = events.last().map(|e| e.position) else {
             return Ok(self.checkpoint(&name).await?.unwrap_or(0));
         };
@@ -405,7 +406,7 @@ impl EventStore for SqliteStore {
         let checkpoint = self.checkpoint(&name).await?.unwrap_or(0);
         // Behind what the caller saw: reset since the batch was read (see the trait). The
         // write checks again, with the erasure the documents were last reset for.
-        if last <= checkpoint || seen.outdated_by(checkpoint, 0) {
+        if last <= checkpoint || seen.outdated_by(false, checkpoint, 0) {
             return Ok(checkpoint);
         }
         let (todo, keys) = batch_keys(projection, events, checkpoint);
@@ -417,7 +418,7 @@ impl EventStore for SqliteStore {
                 // Derived data, written with its checkpoint: no need to wait for the disk
                 // (WAL with synchronous=NORMAL stays consistent; a crash re-applies the tail).
                 conn.pragma_update(None, "synchronous", "NORMAL")?;
-                let definition = (name.as_str(), version);
+                let definition = (name.as_str(), version, rebuilds);
                 let at = (seen, checkpoint, last);
                 let outcome = write_projection(conn, definition, at, &changes);
                 conn.pragma_update(None, "synchronous", "FULL")?;

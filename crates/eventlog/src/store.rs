@@ -57,9 +57,10 @@ fn no_keys() -> StoreError {
 }
 
 /// Where a projection's reader stands, for [`EventStore::apply_projection`]: the checkpoint
-/// it last saw stored (where its reading went on from), and the last erasure it knows of (the
-/// position of the last erasure announcement it read, which made a sealed store forget the keys
-/// that erasure destroyed: [`crate::projection::learn_erasures`]).
+/// it last saw stored (where its reading went on from), and the last erasure it knows of: the
+/// position of an erasure whose announcement it has read, and every one before it, which made
+/// a sealed store forget the keys those erasures destroyed
+/// ([`crate::projection::learn_erasures`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Seen {
     pub checkpoint: u64,
@@ -67,12 +68,15 @@ pub struct Seen {
 }
 
 impl Seen {
-    /// Whether documents at `checkpoint`, last reset for the erasure at `reset_for`, were reset
-    /// since this reader read: their checkpoint is behind the one it saw, or they were reset
-    /// for an erasure it does not know of (what it read may hold what that erasure erased,
-    /// opened with keys it had cached).
-    pub fn outdated_by(&self, checkpoint: u64, reset_for: u64) -> bool {
-        checkpoint < self.checkpoint || reset_for > self.erasure
+    /// Whether a projection's documents at `checkpoint`, last reset for the erasure at
+    /// `reset_for` (its `<name>@erasure` mark), were reset since this reader read: their
+    /// checkpoint is behind the one it saw, or, for a projection that `rebuilds` after
+    /// erasures ([`Projection::rebuilds_after_erasure`]), they were reset for an erasure it
+    /// does not know of (what it read may hold what that erasure erased, opened with keys it
+    /// had cached). The mark of a projection that does not rebuild after erasures (any more)
+    /// says nothing.
+    pub fn outdated_by(&self, rebuilds: bool, checkpoint: u64, reset_for: u64) -> bool {
+        checkpoint < self.checkpoint || (rebuilds && reset_for > self.erasure)
     }
 }
 

@@ -692,8 +692,17 @@ async fn projections_commit_documents_with_their_checkpoint(h: Harness) {
     );
 }
 
-/// [`Counter`] at another version of its definition.
-struct CounterAt(u64);
+/// [`Counter`] at another version of its definition, rebuilt after each erasure when
+/// `erasures` (which [`Counter`] is not).
+struct CounterAt {
+    version: u64,
+    erasures: bool,
+}
+
+/// [`Counter`] at `version` of its definition.
+fn counter_at(version: u64) -> CounterAt {
+    CounterAt { version, erasures: false }
+}
 
 impl Projection for CounterAt {
     fn name(&self) -> &str {
@@ -712,7 +721,10 @@ impl Projection for CounterAt {
         Counter.apply(e, docs)
     }
     fn version(&self) -> u64 {
-        self.0
+        self.version
+    }
+    fn rebuilds_after_erasure(&self) -> bool {
+        self.erasures
     }
 }
 
@@ -726,22 +738,23 @@ async fn a_projection_whose_definition_changed_is_rebuilt_once(h: Harness) {
     assert_eq!(state(&*h.store).await, built);
 
     // When version 2 starts: its documents are cleared once, whichever instance comes first.
+    let second_definition = counter_at(2);
     let (first, second) = tokio::join!(
-        h.store.reset_projection_for_definition(&CounterAt(2)),
-        h.store.reset_projection_for_definition(&CounterAt(2)),
+        h.store.reset_projection_for_definition(&second_definition),
+        h.store.reset_projection_for_definition(&second_definition),
     );
     assert_eq!([first.unwrap(), second.unwrap()].iter().filter(|r| **r).count(), 1);
     assert_eq!(state(&*h.store).await, (vec![], vec![], None));
     assert_eq!(h.store.checkpoint("counter@definition").await.unwrap(), Some(2));
 
     // Then a runner builds them again from the log, and a restart leaves them alone.
-    let handle = eventlog::spawn_projection(h.store.clone(), Arc::new(CounterAt(2)));
+    let handle = eventlog::spawn_projection(h.store.clone(), Arc::new(counter_at(2)));
     tokio::time::timeout(Duration::from_secs(10), handle.catch_up(&*h.store))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(state(&*h.store).await, built);
-    assert!(!h.store.reset_projection_for_definition(&CounterAt(2)).await.unwrap());
+    assert!(!h.store.reset_projection_for_definition(&counter_at(2)).await.unwrap());
 
     // A runner of the first definition, still running while the new one rolls out, is refused
     // and writes nothing.
@@ -757,8 +770,8 @@ async fn a_projection_whose_definition_changed_is_rebuilt_once(h: Harness) {
 
     // A rebuild records the version it builds by: version 3 rebuilt by hand is not rebuilt
     // again when it starts.
-    h.store.reset_projection(&CounterAt(3)).await.unwrap();
-    assert!(!h.store.reset_projection_for_definition(&CounterAt(3)).await.unwrap());
+    h.store.reset_projection(&counter_at(3)).await.unwrap();
+    assert!(!h.store.reset_projection_for_definition(&counter_at(3)).await.unwrap());
 }
 
 async fn a_batch_read_before_a_reset_is_not_applied(h: Harness) {
@@ -793,31 +806,39 @@ fn at(checkpoint: u64) -> Seen {
 }
 
 async fn a_batch_read_before_an_erasure_reset_is_not_applied_even_once_rebuilt_past_it(h: Harness) {
+    let forgetful = CounterAt { version: 1, erasures: true };
     // Given documents built up to 3, and a batch of the two events after, read from there by a
     // reader that knows of no erasure (opened with the keys it had).
     h.store.append(&stream("a-1"), ExpectedVersion::Any, events(2)).await.unwrap();
     h.store.append(&stream("b-1"), ExpectedVersion::Any, events(1)).await.unwrap();
     let first = h.store.read_all(0, &Filter::all(), 100).await.unwrap();
-    assert_eq!(h.store.apply_projection(&Counter, at(0), &first).await.unwrap(), 3);
+    assert_eq!(h.store.apply_projection(&forgetful, at(0), &first).await.unwrap(), 3);
     h.store.append(&stream("p-1"), ExpectedVersion::Any, events(2)).await.unwrap();
     let batch = h.store.read_all(3, &Filter::all(), 100).await.unwrap();
 
     // When another instance resets the documents for an erasure announced at 5 and rebuilds
     // them up to 4, past where the batch begins.
     let other = (h.reopen)().await;
-    assert!(other.reset_projection_after_erasure(&Counter, 5).await.unwrap());
+    assert!(other.reset_projection_after_erasure(&forgetful, 5).await.unwrap());
     let rebuilt = Seen { checkpoint: 0, erasure: 5 };
     let four = other.read_all(0, &Filter::all(), 4).await.unwrap();
-    assert_eq!(other.apply_projection(&Counter, rebuilt, &four).await.unwrap(), 4);
+    assert_eq!(other.apply_projection(&forgetful, rebuilt, &four).await.unwrap(), 4);
     let built = state(&*h.store).await;
 
     // Then the batch is not applied: the stored checkpoint comes back, nothing is written.
-    assert_eq!(h.store.apply_projection(&Counter, at(3), &batch).await.unwrap(), 4);
+    assert_eq!(h.store.apply_projection(&forgetful, at(3), &batch).await.unwrap(), 4);
     assert_eq!(state(&*h.store).await, built);
-    // Once the reader knows of the erasure, what it reads again is applied.
-    let knows = Seen { checkpoint: 4, erasure: 5 };
-    assert_eq!(h.store.apply_projection(&Counter, knows, &batch).await.unwrap(), 5);
+    // A reader that learns the erasures (catch_up does) goes on from there.
+    let caught_up = eventlog::projection::catch_up(&*h.store, &forgetful, &|_| {});
+    tokio::time::timeout(Duration::from_secs(10), caught_up).await.unwrap().unwrap();
     assert_eq!(state(&*h.store).await.2, Some(5));
+
+    // The mark says nothing to a definition that no longer rebuilds after erasures: it
+    // follows the log, never refused for an erasure it has no reason to learn.
+    h.store.append(&stream("p-2"), ExpectedVersion::Any, events(1)).await.unwrap();
+    let caught_up = eventlog::projection::catch_up(&*h.store, &Counter, &|_| {});
+    tokio::time::timeout(Duration::from_secs(10), caught_up).await.unwrap().unwrap();
+    assert_eq!(state(&*h.store).await.2, Some(6));
 }
 
 async fn a_runner_rebuilds_documents_another_instance_reset(h: Harness) {

@@ -59,11 +59,12 @@ pub(super) async fn apply_projection(
         &[&name],
     )
     .await?;
-    let checkpoint: i64 = tx
-        .query_one("SELECT position FROM checkpoints WHERE name = $1 FOR UPDATE", &[&name])
-        .await?
-        .get(0);
-    let checkpoint = to_u64(checkpoint);
+    let locked = tx
+        .query_opt("SELECT position FROM checkpoints WHERE name = $1 FOR UPDATE", &[&name])
+        .await?;
+    // No row: a reset deleted it while this waited for its lock. Nothing is applied.
+    let Some(row) = locked else { return Ok(0) };
+    let checkpoint = to_u64(row.get(0));
     let marks = [definition_checkpoint(name), erasure_checkpoint(name)];
     let (mut built_by, mut reset_for) = (None, 0);
     let query = "SELECT name, position FROM checkpoints WHERE name = ANY($1)";
@@ -77,7 +78,9 @@ pub(super) async fn apply_projection(
     }
     refuse_older_definition((name, projection.version()), built_by, last.position)?;
     // Reset since the batch was read (see the trait).
-    if last.position <= checkpoint || seen.outdated_by(checkpoint, reset_for) {
+    if last.position <= checkpoint
+        || seen.outdated_by(projection.rebuilds_after_erasure(), checkpoint, reset_for)
+    {
         return Ok(checkpoint);
     }
     let (todo, keys) = batch_keys(projection, events, checkpoint);
