@@ -613,9 +613,10 @@ impl AmendedTotal {
             }
             PurchaseEvent::AlternativeAccepted(a) => {
                 self.accepted = self.proposed.get(&a.alternative_id).copied();
-                // Nothing else can be accepted: the purchase is approved as amended.
-                self.proposed.clear();
             }
+            // Approved (as submitted, or as amended after the acceptance) or cancelled:
+            // nothing else can be accepted.
+            PurchaseEvent::Approved(_) | PurchaseEvent::Cancelled(_) => self.proposed.clear(),
             _ => {}
         }
     }

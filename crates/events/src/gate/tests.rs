@@ -336,6 +336,11 @@ fn proposed(n: u128, lines: Vec<PurchaseLine>) -> PurchaseEvent {
         .into()
 }
 
+fn approved() -> PurchaseEvent {
+    let alternative_id = Some(Uuid::from_u128(2));
+    PurchaseApproved { note: None, alternative_id, occurred_at: None }.into()
+}
+
 fn accepted(n: u128) -> PurchaseEvent {
     AlternativeAccepted { alternative_id: Uuid::from_u128(n) }.into()
 }
@@ -358,9 +363,13 @@ fn a_purchase_costs_what_the_accepted_alternative_priced() {
     let history = [two.clone(), one.clone(), advice.clone()];
     // when none is accepted, then it costs what was submitted;
     assert_eq!(amended(&history), "2598.00");
-    // when the second is accepted, then it costs that alternative's 899.00, whatever came after;
-    let taken = [history.as_slice(), &[accepted(2), proposed(4, vec![line()])]].concat();
+    // when the second is accepted, then it costs that alternative's 899.00;
+    let taken = [history.as_slice(), &[accepted(2), approved()]].concat();
     assert_eq!(amended(&taken), "899.00");
+    // and what is left of the proposals is forgotten once the purchase is approved.
+    let mut total = AmendedTotal::default();
+    taken.iter().for_each(|e| total.apply(e));
+    assert!(total.proposed.is_empty());
     // when the advice without lines is accepted, then it still costs what was submitted.
     assert_eq!(amended(&[two, one, advice, accepted(3)]), "2598.00");
 }

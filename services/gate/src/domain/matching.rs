@@ -25,7 +25,7 @@ use events::calendar::DistrictCalendar;
 use events::card::{
     CardTransactionRecorded, MatchCandidate, MatchHow, MatchMethod, ReconciliationSet,
 };
-use events::gate::PurchaseSubmitted;
+use events::gate::{AmendedTotal, PurchaseSubmitted};
 use events::values::{Currency, Money, SchoolId};
 use uuid::Uuid;
 
@@ -53,10 +53,11 @@ pub struct Charge<'a> {
 }
 
 impl CheckRef {
-    /// The check `submitted` asked about, which the log recorded at `recorded_at`, dated in
-    /// the district's `calendar`.
+    /// The check `submitted` asked about, which the log recorded at `recorded_at`, at what it
+    /// costs now (`amended`, folded from its stream), dated in the district's `calendar`.
     pub fn submitted(
         submitted: &PurchaseSubmitted,
+        amended: &AmendedTotal,
         recorded_at: DateTime<Utc>,
         calendar: &DistrictCalendar,
     ) -> Self {
@@ -64,7 +65,7 @@ impl CheckRef {
             purchase_id: submitted.purchase_id,
             school_id: submitted.school_id.clone(),
             vendor: submitted.vendor.to_string(),
-            total: submitted.total,
+            total: amended.total(submitted.total),
             currency: submitted.currency,
             date: asked_on(submitted.requested_at, recorded_at, calendar),
         }
@@ -466,7 +467,8 @@ mod tests {
             payment_method: events::values::PaymentMethod::PCard,
             ..events::testing::submitted(Uuid::from_u128(1))
         };
-        let checks = [CheckRef::submitted(&submitted, local(&chicago, 6, "19:00"), &chicago)];
+        let (amended, asked) = (AmendedTotal::default(), local(&chicago, 6, "19:00"));
+        let checks = [CheckRef::submitted(&submitted, &amended, asked, &chicago)];
         assert_eq!(checks[0].date, day(6));
         // When the statement's transaction dated that local day is reconciled with it.
         let lincoln = school("lincoln-elem");

@@ -177,14 +177,14 @@ impl Aggregate for CardTransaction {
             }
             TransactionCommand::Choose { purchase_id, purchase, calendar } => {
                 let purchase = purchase.ok_or(TransactionError::UnknownPurchase { purchase_id })?;
-                let mut check =
-                    CheckRef::submitted(&purchase.submitted, purchase.recorded_at, &calendar);
-                check.total = purchase.amended.total(check.total);
+                let check = CheckRef::submitted(
+                    &purchase.submitted,
+                    &purchase.amended,
+                    purchase.recorded_at,
+                    &calendar,
+                );
                 if purchase.submitted.payment_method != PaymentMethod::PCard {
                     return Err(TransactionError::NotCardPurchase);
-                }
-                if purchase.status == Some(PurchaseStatus::Cancelled) {
-                    return Err(TransactionError::PurchaseCancelled);
                 }
                 if recorded.credit {
                     return Err(TransactionError::Credit);
@@ -195,6 +195,9 @@ impl Aggregate for CardTransaction {
                         return Err(TransactionError::AlreadyMatched { purchase_id: matched });
                     }
                     None => {}
+                }
+                if purchase.status == Some(PurchaseStatus::Cancelled) {
+                    return Err(TransactionError::PurchaseCancelled);
                 }
                 if check.school_id != recorded.school_id {
                     return Err(TransactionError::SchoolMismatch {
@@ -469,6 +472,11 @@ mod tests {
         unchecked()
             .when(choose_with(|c| c.status = Some(PurchaseStatus::Cancelled)))
             .then_expect_error(TransactionError::PurchaseCancelled);
+        // (choosing again the check it was matched with before the cancellation changes
+        // nothing, as choosing the same check again always does);
+        given::<CardTransaction>([recorded(true, false), matched(7)])
+            .when(choose_with(|c| c.status = Some(PurchaseStatus::Cancelled)))
+            .then_expect_nothing();
         // when IT chooses a check in another currency, then it is refused.
         unchecked()
             .when(choose_with(|c| c.submitted.currency = Currency::parse("CAD").unwrap()))

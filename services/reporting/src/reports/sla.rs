@@ -36,15 +36,18 @@
 //!   once, when its clocks start. Both count on the district's day the clocks started (in the
 //!   calendar in force when the projection first saw them) and the purchase's school, in its
 //!   [rollup](super::rollup) `reporting.clocks.by_day`. A later change of calendar counts from
-//!   then on: it does not rewrite a verdict given or a duration measured.
+//!   then on: it does not rewrite a verdict given at a stop or a duration measured.
 //! - **Breached running clocks are counted when the scheduler records them.** The gate's
 //!   scheduler writes `purchase-sla-breached` (`sla-{purchase_id}`) when a running clock
 //!   passes its due time: the projection counts that clock then, breached and `breached_open`,
-//!   on its purchase's day (unless a closure written meanwhile put its due time later: then it
-//!   is judged at the request, as a running clock); when it later stops, `breached_open` is taken back, the time it
-//!   ran is counted, and it is judged at its stop: it stays breached, unless it stopped by its
-//!   due time after all (a call that took place in time but was logged after the breach was
-//!   recorded), which makes it met, as the gate's purchase view has it.
+//!   on its purchase's day (unless the calendar in force then puts its due time later, a
+//!   closure written while the scheduler judged it: then it is judged at the request, as a
+//!   running clock). A breach so counted is not a verdict given at a stop: when the clock
+//!   stops, `breached_open` is taken back, the time it ran is counted, and it is judged at its
+//!   stop like any clock, in the calendar in force then. It stays breached, unless it stopped
+//!   by its due time after all (a call that took place in time but was logged after the
+//!   breach was recorded, or a closure entered since), which makes it met, as the gate's
+//!   purchase view has it.
 //! - **Running clocks are judged at the request.** Whether one is on track, warning or
 //!   breached depends on the time: the purchases with a clock still running and not recorded
 //!   breached are kept apart (`reporting.clocks.open`, each removed once all its clocks
@@ -214,13 +217,12 @@ impl Acc {
 
     fn finish(self, key: String, name: Option<String>) -> SlaGroup {
         let [first_contact, decision, advisory_outreach] = self.kinds.map(|k| {
-            // Never negative summed over a purchase's entries; 0 should one be left out.
+            // Both never negative summed over a purchase's entries; 0 should one be left out.
             let breached = u64::try_from(k.breached).unwrap_or(0);
             Attainment {
                 clocks: k.met + breached + k.on_track + k.warning,
                 met: k.met,
                 breached,
-                // Never negative summed over a purchase's entries; 0 should one be left out.
                 breached_open: u64::try_from(k.breached_open).unwrap_or(0),
                 on_track: k.on_track,
                 warning: k.warning,
