@@ -17,6 +17,7 @@ use actix_web::web::Query;
 use actix_web::{HttpResponse, get, post, put};
 use chrono::{DateTime, Utc};
 use eventlog::{RecordedEvent, StreamName};
+use events::privacy::erasure_stream;
 use events::school::school_stream;
 use events::stakeholders::{
     EmailEvent, StakeholderRole, email_holder, email_stream, stakeholder_stream,
@@ -104,6 +105,8 @@ struct ProfileChecks<'a> {
     registered: Option<Uuid>,
     /// The address the person has now, for a change of profile.
     current: Option<Email>,
+    /// Whether the person's personal data was erased, for a change of profile.
+    erased: bool,
     /// The claims of the profile's address and (for a change) of the current one, then the
     /// school's stream when the profile names one.
     lookups: Vec<StreamName>,
@@ -115,18 +118,18 @@ impl<'a> ProfileChecks<'a> {
         Self::read(state, profile, None, []).await
     }
 
-    /// The checks of replacing with `profile` the profile of the stakeholder of `own`: the
-    /// claim of their address now too, which a new address releases.
-    async fn replacing(
-        state: &State,
-        profile: &'a Profile,
-        own: &StreamName,
-    ) -> Result<Self, ApiError> {
-        let records =
-            state.commands.store().read_stream_to_end(own).await.map_err(http::store_error)?;
-        let current = load::<Stakeholder>(&records)?.profile.map(|p| p.email);
+    /// The checks of replacing with `profile` the profile of stakeholder `id`: the claim of
+    /// their address now too, which a new address releases, and whether they were erased (an
+    /// erasure is final: read before, not locked).
+    async fn replacing(state: &State, profile: &'a Profile, id: Uuid) -> Result<Self, ApiError> {
+        let store = state.commands.store();
+        let (own, erasure) = (stream(stakeholder_stream(id)), stream(erasure_stream(id)));
+        let mut read =
+            store.read_streams(&[(own, 1), (erasure, 1)]).await.map_err(http::store_error)?;
+        let erased = !read.pop().unwrap_or_default().is_empty();
+        let current = load::<Stakeholder>(&read[0])?.profile.map(|p| p.email);
         let claim = stream(email_stream(current.as_ref().unwrap_or(&profile.email)));
-        Self::read(state, profile, current, [claim]).await
+        Ok(Self { erased, ..Self::read(state, profile, current, [claim]).await? })
     }
 
     /// The checks of `profile` for someone whose address is `current`, reading the claim of
@@ -141,7 +144,7 @@ impl<'a> ProfileChecks<'a> {
         let mut lookups = vec![stream(email_stream(&profile.email))];
         lookups.extend(current_claim);
         lookups.extend(profile.school_id.iter().map(|s| stream(school_stream(s))));
-        Ok(Self { profile, registered, current, lookups })
+        Ok(Self { profile, registered, current, erased: false, lookups })
     }
 
     /// Whether the profile's school, read as the last of `read`, is registered (`false`
@@ -182,6 +185,7 @@ impl<'a> ProfileChecks<'a> {
             school_exists: self.school_exists(read)?,
             email: email_claim(&read[0], self.registered)?,
             current_email: email_claim(&read[1], None)?,
+            erased: self.erased,
         }))
     }
 }
@@ -312,7 +316,10 @@ pub async fn get_stakeholder(cx: Read) -> Reply {
 /// Replace a person's profile (a new email, a move to another school or role).
 ///
 /// The whole profile is sent; nothing is written when nothing changed. A new e-mail address
-/// must be no other stakeholder's (`409 email-taken`); the old one is free again.
+/// must be no other stakeholder's (`409 email-taken`); the old one is free again. A person
+/// whose personal data was erased keeps what reads as erased: their role and school may
+/// change, a name, e-mail address or phone given again is refused (`409 stakeholder-erased`:
+/// register the person anew).
 #[utoipa::path(
     tag = "stakeholders",
     params(("id" = Uuid, Path)),
@@ -321,7 +328,7 @@ pub async fn get_stakeholder(cx: Read) -> Reply {
         (status = 200, description = "The profile now", body = StakeholderView),
         (status = 400, description = "`invalid-path`, `malformed-json`", body = web::Problem),
         (status = 404, description = "`unknown-stakeholder`", body = web::Problem),
-        (status = 409, description = "`email-taken`: another stakeholder has the new address (`stakeholder_id`); `concurrent-update`", body = web::Problem),
+        (status = 409, description = "`email-taken`: another stakeholder has the new address (`stakeholder_id`); `stakeholder-erased`: a name, address or phone for an erased person; `concurrent-update`", body = web::Problem),
         (status = 422, description = "`validation`; `unknown-school`", body = web::Problem),
         ChangeErrors,
     ),
@@ -330,12 +337,16 @@ pub async fn get_stakeholder(cx: Read) -> Reply {
 pub async fn update_stakeholder(cx: Change, body: Body<ProfileBody>) -> Reply {
     let id = cx.path_id("id")?;
     let profile = Profile::from(body.parse()?);
-    let own = stream(stakeholder_stream(id));
-    let checks = ProfileChecks::replacing(&cx.state, &profile, &own).await?;
-    let done = run(&cx, own, &checks.lookups, |stakeholder: &Stakeholder, read| {
-        let command = checks.replace(stakeholder, read)?;
-        stakeholder.handle(command).map_err(naming(DomainError::UnknownSchool))
-    })
+    let checks = ProfileChecks::replacing(&cx.state, &profile, id).await?;
+    let done = run(
+        &cx,
+        stream(stakeholder_stream(id)),
+        &checks.lookups,
+        |stakeholder: &Stakeholder, read| {
+            let command = checks.replace(stakeholder, read)?;
+            stakeholder.handle(command).map_err(naming(DomainError::UnknownSchool))
+        },
+    )
     .await?;
     Ok(HttpResponse::Ok().json(stakeholder_view(&cx.state, id, done.position).await?))
 }
@@ -417,7 +428,8 @@ mod tests {
     fn a_change_of_profile_checked_against_another_address_than_theirs_is_a_conflict() {
         let new = profile("new@lincoln.example");
         let current = Some(Email::parse("old@lincoln.example").unwrap());
-        let checks = ProfileChecks { profile: &new, registered: None, current, lookups: vec![] };
+        let (registered, erased, lookups) = (None, false, vec![]);
+        let checks = ProfileChecks { profile: &new, registered, current, erased, lookups };
         let read = [vec![], vec![]];
         let them = |email| Stakeholder { profile: Some(profile(email)), ..Default::default() };
         let moved = checks.replace(&them("other@lincoln.example"), &read).unwrap_err();

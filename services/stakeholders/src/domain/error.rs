@@ -88,6 +88,10 @@ pub enum DomainError {
         "the e-mail address is already registered to stakeholder {stakeholder_id}; update that stakeholder (PUT /v1/stakeholders/{stakeholder_id}) rather than registering them again"
     )]
     EmailTaken { stakeholder_id: uuid::Uuid },
+    #[error(
+        "the person's personal data was erased; a name, e-mail address or phone is not given to an erased record (register the person anew); their role and school may still change"
+    )]
+    Erased,
 }
 
 impl DomainError {
@@ -148,6 +152,7 @@ impl DomainError {
                 (Conflict, "follow-up-already-done", "Follow-up already done")
             }
             Self::EmailTaken { .. } => (Conflict, "email-taken", "E-mail address taken"),
+            Self::Erased => (Conflict, "stakeholder-erased", "Stakeholder erased"),
         }
     }
 

@@ -119,6 +119,8 @@ pub struct UpdateStakeholder {
     /// the address changes.
     pub email: EmailClaim,
     pub current_email: EmailClaim,
+    /// Whether the person's personal data was erased (`personal-data-erased`).
+    pub erased: bool,
 }
 
 /// Who holds an e-mail address, as the caller read it.
@@ -228,6 +230,12 @@ impl Aggregate for Stakeholder {
                 let current = self.profile.as_ref().ok_or(DomainError::UnknownStakeholder)?;
                 if *current == cmd.profile {
                     return Ok(Decision::nothing());
+                }
+                let (new, now) = (&cmd.profile, current);
+                if cmd.erased
+                    && (new.name != now.name || !new.email.is(&now.email) || new.phone != now.phone)
+                {
+                    return Err(DomainError::Erased);
                 }
                 check_school(&cmd.profile, cmd.school_exists)?;
                 let id = self.stakeholder_id.ok_or(DomainError::UnknownStakeholder)?;

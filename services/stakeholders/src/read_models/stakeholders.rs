@@ -217,6 +217,7 @@ mod tests {
             school_exists: true,
             email: Default::default(),
             current_email: Default::default(),
+            erased: false,
         });
         log.run::<Stakeholder>(&stakeholder_stream(SAM), cmd);
         let docs = project(&crate::read_models::all(), &log.events, 1000);

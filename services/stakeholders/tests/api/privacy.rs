@@ -109,6 +109,23 @@ async fn erasing_a_person_erases_their_data_everywhere_and_the_log_still_verifie
     let verified = app.store.verify(1, None, &|_| {}).await.unwrap();
     assert!(verified.ok, "{verified:?}");
 
+    // The erased record gets no personal data again (the person would be registered anew),
+    // and takes no address; its role and school may still change.
+    let as_read = |name: &Value, role: &str| {
+        json!({"name": name, "email": after["email"], "phone": null, "role": role,
+               "school_id": after["school_id"]})
+    };
+    let head = app.store.head().await.unwrap();
+    let mut named = as_read(&json!("Dana Whitfield"), "principal");
+    app.put(Who::ItStaff, &path, &named).await.expect_problem(409, "stakeholder-erased");
+    named["name"] = after["name"].clone();
+    named["email"] = json!(email);
+    app.put(Who::ItStaff, &path, &named).await.expect_problem(409, "stakeholder-erased");
+    assert_eq!(app.store.head().await.unwrap(), head, "a refused change wrote something");
+    let moved = app.put(Who::ItStaff, &path, &as_read(&after["name"], "teacher")).await;
+    assert_eq!(moved.expect(200)["role"], "teacher");
+    assert_eq!(app.get(Who::ItStaff, &path).await.expect(200)["name"], "(erased)");
+
     // Their address is free again: registering it does not lead back to the erased record.
     let mut newcomer = person_body("Robin Hale", "teacher", None);
     newcomer["email"] = json!(email);

@@ -253,6 +253,7 @@ fn update_writes_only_changes() {
             school_exists: true,
             email: EmailClaim::default(),
             current_email: EmailClaim::default(),
+            erased: false,
         }))
         .then_expect_nothing();
     let phone = Some(Phone::parse("555 0101").unwrap());
@@ -262,6 +263,7 @@ fn update_writes_only_changes() {
             school_exists: true,
             email: EmailClaim::default(),
             current_email: EmailClaim::default(),
+            erased: false,
         }))
         .then_expect_events(vec![
             StakeholderUpdated {
@@ -279,6 +281,7 @@ fn update_writes_only_changes() {
             school_exists: false,
             email: EmailClaim::default(),
             current_email: EmailClaim::default(),
+            erased: false,
         }))
         .then_expect_error(DomainError::UnknownSchool);
     given::<Stakeholder>([])
@@ -287,8 +290,47 @@ fn update_writes_only_changes() {
             school_exists: true,
             email: EmailClaim::default(),
             current_email: EmailClaim::default(),
+            erased: false,
         }))
         .then_expect_error(DomainError::UnknownStakeholder);
+}
+
+#[test]
+fn an_erased_person_changes_role_or_school_but_gets_no_personal_data_again() {
+    let update = |profile| {
+        StakeholderCommand::Update(UpdateStakeholder {
+            profile,
+            school_exists: true,
+            email: EmailClaim::default(),
+            current_email: EmailClaim::default(),
+            erased: true,
+        })
+    };
+    // Given an erased person, when IT gives them a name, an address or a phone, then it is
+    // refused;
+    for given_again in [
+        Profile { name: short("Dana Returns"), ..profile() },
+        Profile { email: Email::parse("dana@new.example").unwrap(), ..profile() },
+        Profile { phone: Some(Phone::parse("555 0101").unwrap()), ..profile() },
+    ] {
+        given::<Stakeholder>([registered()])
+            .when(update(given_again))
+            .then_expect_error(DomainError::Erased);
+    }
+    // when IT moves them to another role, then that is recorded, without any claim.
+    let librarian = Profile { role: StakeholderRole::Librarian, ..profile() };
+    let then = given::<Stakeholder>([registered()]).when(update(librarian));
+    assert!(then.decision().opens.is_empty());
+    then.then_expect_events(vec![
+        StakeholderUpdated {
+            name: short("Dana Whitfield"),
+            email: Email::parse("dana@lincoln.example").unwrap(),
+            phone: None,
+            role: StakeholderRole::Librarian,
+            school_id: Some(school()),
+        }
+        .into(),
+    ]);
 }
 
 fn claimed(email: &str, version: u64, by: Uuid) -> Opened {
@@ -332,6 +374,7 @@ fn a_new_address_is_taken_and_the_old_one_released() {
             school_exists: true,
             email,
             current_email,
+            erased: false,
         })
     };
     let mine = EmailClaim { holder: Some(ID), version: 1 };
