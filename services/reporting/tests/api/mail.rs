@@ -27,6 +27,7 @@ const POLL: Duration = Duration::from_millis(50);
 on_each_backend!(
     a_held_purchase_reaches_it_staff_and_the_requester_once_with_two_mailers,
     an_opted_out_person_gets_nothing_and_a_relay_that_was_down_gets_it_later,
+    a_reminder_of_a_follow_up_done_meanwhile_is_not_sent,
 );
 
 /// The python with aiosmtpd: `PROCGATE_TEST_PYTHON` (set by scripts/test), else the project's
@@ -230,6 +231,63 @@ async fn an_opted_out_person_gets_nothing_and_a_relay_that_was_down_gets_it_late
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(smtp.messages().len(), 1, "{got:?}");
     assert_eq!(got[0].0, "it@district.org");
+    drop(sender);
+    app.stop().await;
+}
+
+/// Appends `event` to `stream_name` as `subject` did.
+async fn record<E: events::EventFamily>(store: &Store, stream_name: &str, subject: &str, event: E) {
+    let meta = Metadata::new(Actor::new(subject, "it_staff"), "stakeholders");
+    let events = vec![kernel::new_event(&event, meta)];
+    store.append(&stream(stream_name), ExpectedVersion::Any, events).await.unwrap();
+}
+
+async fn a_reminder_of_a_follow_up_done_meanwhile_is_not_sent(backend: Backend) {
+    use events::reminders::{BusinessDays, FollowUpDueSoon, ReminderEvent, reminder_stream};
+    use events::stakeholders::{FollowUpDone, FollowUpEvent, FollowUpScheduled, followup_stream};
+    let app = TestApp::spawn(backend).await;
+    // Given Kim's follow-up, due soon, whose reminder the relay (down) could not take.
+    let port = Smtp::free_port();
+    let clock = kernel::Clock::system();
+    let sender = mailer(&app.store, &clock, port, "one").await;
+    let (id, kim) = (Uuid::now_v7(), "kim@district.org");
+    let today = chrono::Utc::now().date_naive();
+    let scheduled = FollowUpScheduled {
+        followup_id: id,
+        stakeholder_id: Uuid::now_v7(),
+        about: events::values::LongText::parse("The maker space budget").unwrap(),
+        due_on: today,
+    };
+    record(&app.store, &followup_stream(id), kim, FollowUpEvent::from(scheduled)).await;
+    let due_soon = FollowUpDueSoon {
+        followup_id: id,
+        stakeholder_id: Uuid::now_v7(),
+        due_on: today,
+        due_soon_at: chrono::Utc::now(),
+        lead_business_days: BusinessDays::DEFAULT,
+        district_version: 1,
+    };
+    record(&app.store, &reminder_stream(id), "stakeholders", ReminderEvent::from(due_soon)).await;
+    eventually(WAIT, POLL, async || {
+        let mail = app.store.read_category("mail", 0, 100).await.unwrap();
+        let failed = mail.iter().any(|e| e.event_type == "mail-failed");
+        if failed { Ok(()) } else { Err("no failure recorded".to_owned()) }
+    })
+    .await;
+    // When Kim does it before the relay comes back,
+    let done = FollowUpDone { on: today, note: None, stakeholder_id: None };
+    record(&app.store, &followup_stream(id), kim, FollowUpEvent::from(done)).await;
+    let smtp = Smtp::start(port).await;
+    // (a purchase held meanwhile: what the relay gets once it is back)
+    held_purchase(&app.store).await;
+    clock.advance(TimeDelta::minutes(2));
+    // Then the relay gets the held purchase (IT's and the requester's), and no reminder of
+    // what is done.
+    smtp.wait_for(2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = smtp.messages();
+    assert!(got.iter().all(|(to, _, _)| to != kim), "{got:?}");
+    assert_eq!(got.len(), 2, "{got:?}");
     drop(sender);
     app.stop().await;
 }

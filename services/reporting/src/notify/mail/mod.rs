@@ -12,7 +12,10 @@
 //! `mail-failed` with the next try: 1, 5, 15, 60, 240 minutes, then given up). A claim that
 //! never got an answer (its instance stopped mid-send) may be taken again after 5 minutes.
 //! Messages about events more than a day old when first seen are not sent (a first start on
-//! an old log does not flood anyone).
+//! an old log does not flood anyone). A reminder of a promise or follow-up is not sent once
+//! the item is settled (kept, broken, done), even if the reminder was queued (or written)
+//! before: the relay may be down for hours, and "not kept yet" must not reach someone who
+//! kept it.
 
 pub mod api;
 pub mod compose;
@@ -32,7 +35,7 @@ use events::notifications::{
     Mail, MailClaimed, MailEvent, MailFailed, MailPreferenceEvent, MailSent, mail_id,
     mail_retry_at, mail_stream,
 };
-use events::stakeholders::FollowUpEvent;
+use events::stakeholders::{FollowUpEvent, PromiseEvent};
 use kernel::schedule::{RETRY_AFTER, Schedule, Wakes};
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
@@ -131,6 +134,8 @@ pub fn spawn(
 #[derive(Debug)]
 struct Pending {
     message: Message,
+    /// The promise or follow-up a reminder is about: not sent once it is settled.
+    about: Option<Uuid>,
     source_id: Uuid,
     source_sequence: u64,
     source_at: DateTime<Utc>,
@@ -272,6 +277,7 @@ impl Schedule for Mailer {
             FollowUpEvent::CATEGORY,
             MailEvent::CATEGORY,
             MailPreferenceEvent::CATEGORY,
+            PromiseEvent::CATEGORY,
         ])
     }
 
@@ -294,6 +300,22 @@ impl Schedule for Mailer {
                 self.facts
                     .followup_owners
                     .insert(f.followup_id, record.metadata.actor.subject.clone());
+            }
+            Published::Promise(PromiseEvent::Kept(_) | PromiseEvent::Broken(_))
+            | Published::FollowUp(FollowUpEvent::Done(_)) => {
+                let Ok(item) = record.stream_id().parse::<Uuid>() else { return };
+                self.facts.settled.insert(item);
+                let unsent: Vec<Uuid> = self
+                    .pending
+                    .iter()
+                    .filter(|(_, p)| p.about == Some(item))
+                    .map(|(id, _)| *id)
+                    .collect();
+                for id in unsent {
+                    self.pending.remove(&id);
+                    self.wakes.set(id, None);
+                }
+                return;
             }
             Published::MailPreference(MailPreferenceEvent::Set(p)) => {
                 let email = p.email.to_ascii_lowercase();
@@ -318,6 +340,13 @@ impl Schedule for Mailer {
             }
             _ => {}
         }
+        let about = match &event {
+            Published::Reminder(reminder) => reminder.about().map(|(item, _)| item),
+            _ => None,
+        };
+        if about.is_some_and(|item| self.facts.settled.contains(&item)) {
+            return;
+        }
         for message in compose::messages(&event, record.stream_id(), &self.facts) {
             let id = mail_id(record.id, message.template, &message.to);
             if self.pending.contains_key(&id) {
@@ -327,6 +356,7 @@ impl Schedule for Mailer {
                 id,
                 Pending {
                     message,
+                    about,
                     source_id: record.id,
                     source_sequence: record.position,
                     source_at: record.recorded_at,
