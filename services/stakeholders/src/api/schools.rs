@@ -134,16 +134,19 @@ pub async fn put_school(cx: Change, body: Body<SchoolBody>) -> Reply {
 /// From now on the gate holds the school's technology purchases that need IT review, and IT
 /// promises never to cancel one before calling the requester personally, hearing what they
 /// are trying to accomplish and proposing an alternative: the signature and that standing
-/// promise are written together, in one atomic append.
+/// promise are written together, in one atomic append. The same signature again (the same
+/// principal and `signed_on`: a retried request) writes nothing and answers 200; another
+/// while the agreement is in force is `409 agreement-already-signed`.
 #[utoipa::path(
     tag = "schools",
     params(("school_id" = events::values::SchoolId, Path)),
     request_body = SignatureBody,
     responses(
         (status = 201, description = "Signed: the school as it is now", body = SchoolView),
+        (status = 200, description = "Signed so already: the school as it is", body = SchoolView),
         (status = 400, description = "`invalid-path`, `malformed-json`", body = web::Problem),
         (status = 404, description = "`unknown-school`", body = web::Problem),
-        (status = 409, description = "`agreement-already-signed`", body = web::Problem),
+        (status = 409, description = "`agreement-already-signed`: by another principal or on another day", body = web::Problem),
         (status = 422, description = "`validation`; `unknown-stakeholder` (no such principal); `not-a-principal-of-school`; `date-in-future`, `date-too-early` (with `field`)", body = web::Problem),
         ChangeErrors,
     ),
@@ -161,7 +164,9 @@ pub async fn sign_agreement(cx: Change, body: Body<SignatureBody>) -> Reply {
         school.handle(command).map_err(naming(DomainError::UnknownStakeholder))
     })
     .await?;
-    Ok(HttpResponse::Created().json(school_view(&cx.state, &school_id, done.position).await?))
+    let view = school_view(&cx.state, &school_id, done.position).await?;
+    Ok(if done.position.is_some() { HttpResponse::Created() } else { HttpResponse::Ok() }
+        .json(view))
 }
 
 /// The school withdraws from the purchasing agreement.

@@ -139,7 +139,11 @@ impl School {
         {
             return Err(DomainError::NotAPrincipalOfSchool);
         }
-        if self.status.is_gated() {
+        if let Some(agreement) = &self.status.agreement {
+            // The same signature again (a retried PUT) is nothing; another is refused.
+            if (agreement.principal_id, agreement.signed_on) == (cmd.principal_id, cmd.signed_on) {
+                return Ok(Decision::nothing());
+            }
             return Err(DomainError::AgreementAlreadySigned);
         }
         not_in_future("signed_on", cmd.signed_on, cmd.today)?;
@@ -322,6 +326,10 @@ mod tests {
         given::<School>([registered(), signed("2024-08-01")])
             .when(sign("2024-09-01"))
             .then_expect_error(DomainError::AgreementAlreadySigned);
+        // The same signature again is nothing: a retried PUT.
+        given::<School>([registered(), signed("2024-08-01")])
+            .when(sign("2024-08-01"))
+            .then_expect_nothing();
         given::<School>([registered(), signed("2024-08-01"), withdrawn("2024-08-15")])
             .when(sign("2024-09-01"))
             .then_expect_events(vec![signed("2024-09-01")]);

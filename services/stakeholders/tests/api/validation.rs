@@ -91,6 +91,9 @@ async fn schools_and_agreements(app: TestApp) {
     let reason = json!({"reason": "The new principal wants to review it"});
     delete(&app, &agreement, reason.clone(), 409, "agreement-not-signed").await;
     app.put(Who::ItStaff, &agreement, &sign(&principal, &in_days(-10))).await.expect(201);
+    let head = app.store.head().await.unwrap();
+    app.put(Who::ItStaff, &agreement, &sign(&principal, &in_days(-10))).await.expect(200);
+    assert_eq!(app.store.head().await.unwrap(), head, "the same signature again wrote something");
     put(&app, &agreement, sign(&principal, &today()), 409, "agreement-already-signed").await;
     delete(&app, &agreement, json!({}), 422, "validation").await.expect_invalid_fields(&["reason"]);
     let tomorrow = with(reason.clone(), "withdrawn_on", json!(in_days(1)));
