@@ -80,7 +80,7 @@ fn parse_params(req: &HttpRequest) -> Result<(Option<BusinessDaySpan>, ReportFor
 }
 
 /// People going cold: the principals and the advocates (anyone who has spoken for IT, `POST
-/// /v1/stakeholders/{id}/advocacy`; `advocate` says so) IT has not had a conversation with for
+/// /v1/stakeholders/{id}/advocacy`; `advocate` says so), never an erased person, IT has not had a conversation with for
 /// `business_days` business days or more (the district's `going_cold_after_business_days`, 20
 /// until set with `PUT /v1/reminder-settings`, when left out), most overdue first, with their
 /// school, their role, the last conversation and the business days since.

@@ -70,9 +70,10 @@ pub struct GoingColdReport {
     pub rows: Vec<GoingColdRow>,
 }
 
-/// Whether a person is watched for going cold: a principal, or an advocate.
+/// Whether a person is watched for going cold: a principal, or an advocate, not erased (an
+/// erased person left, or asked to be forgotten: nobody is to reach out to them).
 pub fn watched(person: &StakeholderDoc) -> bool {
-    person.role == StakeholderRole::Principal || is_advocate(person)
+    person.erased_at.is_none() && (person.role == StakeholderRole::Principal || is_advocate(person))
 }
 
 /// Whether they have spoken for IT to someone.
@@ -267,6 +268,18 @@ mod tests {
                 "2024-01-01T00:00:00Z",
                 None,
             ),
+            // Nor is an erased principal: nobody is to reach out to them.
+            StakeholderDoc {
+                erased_at: Some(now),
+                ..person(
+                    7,
+                    "(erased)",
+                    StakeholderRole::Principal,
+                    None,
+                    "2024-01-01T00:00:00Z",
+                    None,
+                )
+            },
             // Unless they spoke for IT: an advocate, met Tuesday 2024-09-03 (24 business days).
             advocate(person(
                 6,

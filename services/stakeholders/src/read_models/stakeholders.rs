@@ -86,12 +86,16 @@ impl StakeholderDoc {
 }
 
 /// **The principal** of `school` among `people` (the register), as the reports name one: the
-/// first registered of its principals; `None` when it has none.
+/// first registered of its principals not erased (a successor before a principal who left and
+/// was erased), else the first registered; `None` when it has none.
 pub fn school_principal<'a>(
     people: &'a [StakeholderDoc],
     school: &SchoolId,
 ) -> Option<&'a StakeholderDoc> {
-    people.iter().filter(|p| p.principal_of() == Some(school)).min_by_key(|p| p.registered_at)
+    people
+        .iter()
+        .filter(|p| p.principal_of() == Some(school))
+        .min_by_key(|p| (p.erased_at.is_some(), p.registered_at))
 }
 
 /// Keeps `stakeholders.stakeholders`.
@@ -181,6 +185,26 @@ mod tests {
     use super::*;
     use crate::domain::stakeholder::{Profile, Stakeholder, StakeholderCommand, UpdateStakeholder};
     use crate::read_models::testing::*;
+
+    #[test]
+    fn the_principal_of_a_school_is_its_first_not_erased() {
+        let docs = project(&crate::read_models::all(), &district().events, 1000);
+        let dana: StakeholderDoc = doc::<Stakeholders>(&docs, DANA);
+        let successor = StakeholderDoc {
+            stakeholder_id: Uuid::from_u128(0xE),
+            registered_at: dana.registered_at + chrono::TimeDelta::days(300),
+            ..dana.clone()
+        };
+        let people = [dana.clone(), successor.clone()];
+        assert_eq!(school_principal(&people, &lincoln()).map(|p| p.stakeholder_id), Some(DANA));
+        // Dana leaves and is erased: her successor is the principal; alone, she still is.
+        let erased = StakeholderDoc { erased_at: Some(successor.registered_at), ..dana };
+        let people = [erased.clone(), successor];
+        let principal = school_principal(&people, &lincoln()).map(|p| p.stakeholder_id);
+        assert_eq!(principal, Some(Uuid::from_u128(0xE)));
+        let alone = school_principal(std::slice::from_ref(&erased), &lincoln());
+        assert_eq!(alone.map(|p| p.stakeholder_id), Some(DANA));
+    }
 
     #[test]
     fn stakeholders_keep_profile_conversations_and_references() {
