@@ -393,12 +393,18 @@ fn given_an_advisory_purchase_never_called_when_its_breach_is_recorded_then_it_l
     assert_eq!(projected(&log).report(later, &Scope::all()), report);
 }
 
+/// When P3's outreach clock is due after `log` (Wednesday 08:30 in Chicago).
+fn p3_outreach_due(log: &[RecordedEvent]) -> DateTime<Utc> {
+    let projected = projected(log);
+    let p3 = projected.open.iter().find(|d| d.school_id == "b").unwrap();
+    due_at(p3, &projected.district, ClockKind::AdvisoryOutreach)
+}
+
 #[test]
 fn given_a_breach_recorded_when_a_call_in_time_is_logged_after_it_then_the_clock_is_met() {
     // Given the scheduler's breach of P3's outreach at its due time, Wednesday 08:30 in Chicago,
     let mut log = log(true);
-    let p3 = projected(&log).open.into_iter().find(|d| d.school_id == "b").unwrap();
-    let due = due_at(&p3, &projected(&log).district, ClockKind::AdvisoryOutreach);
+    let due = p3_outreach_due(&log);
     breach(&mut log, 3, ClockKind::AdvisoryOutreach, due, due);
     // when IT logs at 08:40 the call it made at 08:00, before the due time,
     let call = reached(m("2024-09-11T13:00:00Z"), true);
@@ -426,9 +432,7 @@ fn given_a_closure_written_while_the_breach_was_judged_when_it_is_recorded_then_
     // recorded at 08:29, just before the scheduler (which read the calendar before it) records
     // the breach at 08:30.
     let mut log = log(true);
-    let before = projected(&log);
-    let p3 = before.open.iter().find(|d| d.school_id == "b").unwrap();
-    let due = due_at(p3, &before.district, ClockKind::AdvisoryOutreach);
+    let due = p3_outreach_due(&log);
     let district = log[0].stream.clone();
     let version = log.iter().filter(|e| e.stream == district).count() as u64 + 1;
     let next = log.last().unwrap().position + 1;
