@@ -458,7 +458,8 @@ pub struct ReconciliationSet {
     pub amount_tolerance: Money,
     /// …or by at most this percentage of the check's total, whichever is larger (0 to 100).
     pub amount_tolerance_percent: u8,
-    /// …dated at most this many days before or after the check (0 to 366)…
+    /// …dated at most this many days before the day the check was asked, or after that day or
+    /// the day IT approved it (a held purchase), whichever is later (0 to 366)…
     pub date_window_days: u16,
     /// …at a merchant whose name is at least this similar to the check's vendor (0 to 100).
     pub min_vendor_similarity: u8,

@@ -12,6 +12,7 @@ use events::card::{
     CardMatchClaimed, CardMatchEvent, CardMatchReleased, CardTransactionEvent, card_match_stream,
     matched_transaction, transaction_stream,
 };
+use events::clocks::took_place_at;
 use events::gate::{AmendedTotal, PurchaseEvent, PurchaseStatus};
 use events::values::SchoolId;
 use kernel::http::{self, Body, Caller, IdempotencyKeyHeader, OptionalBody, Reply, Written};
@@ -289,14 +290,18 @@ fn already_matched(purchase_id: Uuid, by: Uuid) -> ApiError {
 fn chosen(records: &[eventlog::RecordedEvent]) -> Result<Option<Box<ChosenPurchase>>, ApiError> {
     let Some(first) = records.first() else { return Ok(None) };
     let PurchaseEvent::Submitted(submitted) = purchase_event(first)? else { return Ok(None) };
-    let (mut status, mut amended) = (None, AmendedTotal::default());
+    let (mut status, mut amended, mut approved_at) = (None, AmendedTotal::default(), None);
     for record in &records[1..] {
         let event = purchase_event(record)?;
         status = PurchaseStatus::after(status, &event);
         amended.apply(&event);
+        if let PurchaseEvent::Approved(_) = event {
+            approved_at = Some(took_place_at(&event, record.recorded_at, submitted.requested_at));
+        }
     }
     let recorded_at = first.recorded_at;
-    Ok(Some(Box::new(ChosenPurchase { submitted, recorded_at, status, amended })))
+    let chosen = ChosenPurchase { submitted, recorded_at, status, amended, approved_at };
+    Ok(Some(Box::new(chosen)))
 }
 
 fn purchase_event(record: &eventlog::RecordedEvent) -> Result<PurchaseEvent, ApiError> {

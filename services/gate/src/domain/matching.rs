@@ -6,9 +6,10 @@
 //! - the same school, and the check was paid by card (`p_card`) in the same currency;
 //! - the amounts differ by at most `amount_tolerance`, or by at most
 //!   `amount_tolerance_percent` of the check's total, whichever is larger;
-//! - the transaction is dated at most `date_window_days` before or after the check: its
-//!   statement date against the district's day the check was asked ([`asked_on`]), both
-//!   local calendar dates;
+//! - the transaction is dated at most `date_window_days` before the district's day the check
+//!   was asked ([`asked_on`]), or after that day or the day IT approved it, whichever is later
+//!   (a held purchase is bought once IT approves it): its statement date against those days,
+//!   all local calendar dates ([`CheckRef::days_from`]);
 //! - the merchant's name is at least `min_vendor_similarity` similar to the check's vendor
 //!   ([`similarity`]).
 //!
@@ -39,6 +40,9 @@ pub struct CheckRef {
     pub currency: Currency,
     /// The district's day the check was asked ([`asked_on`]).
     pub date: NaiveDate,
+    /// The district's day IT approved it, for a held purchase approved (as submitted or as
+    /// amended): it is bought then, however long after it was asked.
+    pub approved_on: Option<NaiveDate>,
 }
 
 /// A card transaction, as reconciliation sees it.
@@ -54,10 +58,11 @@ pub struct Charge<'a> {
 
 impl CheckRef {
     /// The check `submitted` asked about, which the log recorded at `recorded_at`, at what it
-    /// costs now (`amended`, folded from its stream), dated in the district's `calendar`.
+    /// costs now (`amended`, folded from its stream) and approved `approved_at` (when it took
+    /// place, for a held purchase approved), dated in the district's `calendar`.
     pub fn submitted(
         submitted: &PurchaseSubmitted,
-        amended: &AmendedTotal,
+        (amended, approved_at): (&AmendedTotal, Option<DateTime<Utc>>),
         recorded_at: DateTime<Utc>,
         calendar: &DistrictCalendar,
     ) -> Self {
@@ -68,7 +73,16 @@ impl CheckRef {
             total: amended.total(submitted.total),
             currency: submitted.currency,
             date: asked_on(submitted.requested_at, recorded_at, calendar),
+            approved_on: approved_at.map(|at| calendar.today(at)),
         }
+    }
+
+    /// How many days `date` (a transaction's) is from the check: before the day it was asked,
+    /// or after that day or the day it was approved, whichever is later; 0 between them.
+    pub fn days_from(&self, date: NaiveDate) -> u64 {
+        let until = self.approved_on.map_or(self.date, |approved| approved.max(self.date));
+        let apart = if date < self.date { self.date - date } else { date - until.min(date) };
+        apart.num_days().unsigned_abs()
     }
 }
 
@@ -116,8 +130,7 @@ pub fn measure(charge: &Charge<'_>, check: &CheckRef, method: MatchMethod) -> Ma
     MatchHow {
         method,
         amount_difference: Money::from_cents(difference).unwrap_or(Money::MAX),
-        days_apart: u32::try_from((charge.date - check.date).num_days().unsigned_abs())
-            .unwrap_or(u32::MAX),
+        days_apart: u32::try_from(check.days_from(charge.date)).unwrap_or(u32::MAX),
         vendor_similarity: similarity(&check.vendor, charge.merchant),
     }
 }
@@ -136,7 +149,7 @@ pub fn fit(
     if difference > settings.amount_tolerance.cents().max(percent) {
         return None;
     }
-    if (charge.date - check.date).num_days().abs() > i64::from(settings.date_window_days) {
+    if check.days_from(charge.date) > u64::from(settings.date_window_days) {
         return None;
     }
     let method = if difference == 0 { MatchMethod::Exact } else { MatchMethod::WithinTolerance };
@@ -320,6 +333,7 @@ mod tests {
             total: money(total),
             currency: usd(),
             date: day(date),
+            approved_on: None,
         }
     }
 
@@ -386,6 +400,26 @@ mod tests {
             reconcile(&[charge(&lincoln, "OFFICE DEPOT #12", "1000.00", 5)], &checks, &settings()),
             [Reconciled::Unmatched]
         );
+    }
+
+    #[test]
+    fn a_held_purchase_bought_once_approved_is_in_the_window_from_its_approval() {
+        // Given Lincoln's check asked on the 1st, held, and approved by IT on the 20th.
+        let lincoln = school("lincoln-elem");
+        let asked = check(1, "lincoln-elem", "Best Buy", "1299.99", 1);
+        let approved = CheckRef { approved_on: Some(day(20)), ..asked.clone() };
+        let bought = |date| charge(&lincoln, "BEST BUY #1234", "1299.99", date);
+        // When it is bought on the 22nd, then it is 2 days from the approval: a match, which a
+        // check not approved (the window from the 1st) is not.
+        let found = reconcile(&[bought(22)], std::slice::from_ref(&approved), &settings());
+        let Reconciled::Matched(m) = &found[0] else { panic!("{found:?}") };
+        assert_eq!(m.how.days_apart, 2);
+        assert_eq!(reconcile(&[bought(22)], &[asked], &settings()), [Reconciled::Unmatched]);
+        // Between asking and approval it is 0 days from the check; before asking, counted from
+        // the day it was asked; past the window after approval, no fit.
+        assert_eq!((approved.days_from(day(10)), approved.days_from(day(20))), (0, 0));
+        assert_eq!(CheckRef { date: day(5), ..approved.clone() }.days_from(day(2)), 3);
+        assert_eq!(reconcile(&[bought(28)], &[approved], &settings()), [Reconciled::Unmatched]);
     }
 
     #[test]
@@ -468,7 +502,7 @@ mod tests {
             ..events::testing::submitted(Uuid::from_u128(1))
         };
         let (amended, asked) = (AmendedTotal::default(), local(&chicago, 6, "19:00"));
-        let checks = [CheckRef::submitted(&submitted, &amended, asked, &chicago)];
+        let checks = [CheckRef::submitted(&submitted, (&amended, None), asked, &chicago)];
         assert_eq!(checks[0].date, day(6));
         // When the statement's transaction dated that local day is reconciled with it.
         let lincoln = school("lincoln-elem");

@@ -87,6 +87,8 @@ pub struct ChosenPurchase {
     pub status: Option<PurchaseStatus>,
     /// What it costs now ([`AmendedTotal::apply`] over its stream).
     pub amended: AmendedTotal,
+    /// When IT approved it (when that took place), for a held purchase approved.
+    pub approved_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -179,7 +181,7 @@ impl Aggregate for CardTransaction {
                 let purchase = purchase.ok_or(TransactionError::UnknownPurchase { purchase_id })?;
                 let check = CheckRef::submitted(
                     &purchase.submitted,
-                    &purchase.amended,
+                    (&purchase.amended, purchase.approved_at),
                     purchase.recorded_at,
                     &calendar,
                 );
@@ -332,7 +334,9 @@ mod tests {
         submitted.school_id = SchoolId::parse(school).unwrap();
         submitted.payment_method = method;
         let (status, amended) = (Some(PurchaseStatus::Held), AmendedTotal::default());
-        let purchase = Box::new(ChosenPurchase { submitted, recorded_at: t0(), status, amended });
+        let recorded_at = t0();
+        let purchase =
+            Box::new(ChosenPurchase { submitted, recorded_at, status, amended, approved_at: None });
         TransactionCommand::Choose {
             purchase_id: Uuid::from_u128(n),
             purchase: Some(purchase),

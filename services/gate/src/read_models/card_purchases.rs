@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use events::Published;
 use events::calendar::DistrictCalendar;
 use events::card::{CardTransactionEvent, TRANSACTION_CATEGORY};
+use events::clocks::took_place_at;
 use events::gate::{AmendedTotal, PURCHASE_CATEGORY, PurchaseEvent, PurchaseStatus};
 use events::values::{Currency, Money, PaymentMethod, SchoolId};
 use kernel::Applied;
@@ -33,6 +34,9 @@ pub struct CardPurchaseDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_at: Option<DateTime<Utc>>,
     pub status: Option<PurchaseStatus>,
+    /// When IT approved it (when that took place), for a held purchase approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_at: Option<DateTime<Utc>>,
     /// The transaction it is matched with, if any.
     pub matched_by: Option<Uuid>,
 }
@@ -54,6 +58,7 @@ impl CardPurchaseDoc {
             total: self.amended.total(self.total),
             currency: self.currency,
             date: asked_on(self.requested_at, self.submitted_at, calendar),
+            approved_on: self.approved_at.map(|at| calendar.today(at)),
         }
     }
 }
@@ -64,7 +69,8 @@ pub struct CardPurchases;
 
 impl ReadModel for CardPurchases {
     const NAME: &'static str = "gate.card-purchases";
-    /// 2: documents keep the priced alternatives ([`CardPurchaseDoc::amended`]).
+    /// 2: documents keep the priced alternatives ([`CardPurchaseDoc::amended`]) and when a
+    /// held purchase was approved ([`CardPurchaseDoc::approved_at`]).
     const VERSION: u64 = 2;
     type Doc = CardPurchaseDoc;
 
@@ -98,6 +104,7 @@ impl ReadModel for CardPurchases {
                     submitted_at: event.recorded_at,
                     requested_at: s.requested_at,
                     status: None,
+                    approved_at: None,
                     matched_by: None,
                 };
                 docs.put(event.stream_id(), &doc);
@@ -107,6 +114,10 @@ impl ReadModel for CardPurchases {
                 if let Some(mut doc) = docs.get(event.stream_id()) {
                     doc.status = PurchaseStatus::after(doc.status, purchase);
                     doc.amended.apply(purchase);
+                    if let PurchaseEvent::Approved(_) = purchase {
+                        let at = event.recorded_at;
+                        doc.approved_at = Some(took_place_at(purchase, at, doc.requested_at));
+                    }
                     docs.put(event.stream_id(), &doc);
                 }
             }

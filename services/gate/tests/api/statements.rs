@@ -80,6 +80,7 @@ on_both_backends!(
     statements_imported_at_once_match_a_check_once,
     a_purchase_bought_as_amended_is_matched_at_the_alternative_s_price,
     a_charge_for_a_cancelled_purchase_stays_unchecked,
+    a_held_purchase_bought_once_approved_is_matched_however_long_it_was_held,
     an_evening_check_is_matched_with_a_transaction_of_the_district_s_day,
     the_reconciliation_settings_are_replaced_whole,
     every_profile_imports_its_sample,
@@ -362,9 +363,14 @@ async fn statements_imported_at_once_match_a_check_once(app: TestApp) {
     assert_eq!(app.transactions("status=unchecked_technology").await.len(), 1);
 }
 
-/// Pat's held card purchase: the XPS 13 laptop at 1299.00, not in the catalog, from Dell.
-async fn held_card_purchase(app: &TestApp) -> String {
-    let body = with(held_body(&unique_ref()), "/payment_method", json!("p_card"));
+/// Pat's held card purchase: the XPS 13 laptop at 1299.00, not in the catalog, from Dell;
+/// requested `days_ago` (entered after the fact), else now.
+async fn held_card_purchase(app: &TestApp, days_ago: Option<i64>) -> String {
+    let mut body = with(held_body(&unique_ref()), "/payment_method", json!("p_card"));
+    if let Some(days) = days_ago {
+        let requested = chrono::Utc::now() - chrono::TimeDelta::days(days);
+        body = with(body, "/requested_at", json!(requested.to_rfc3339()));
+    }
     app.submit(&with(body, "/merchant_category_code", json!("5732")), "held").await
 }
 
@@ -380,7 +386,7 @@ fn one_charge(reference: &str, merchant: &str, amount: &str) -> String {
 async fn a_purchase_bought_as_amended_is_matched_at_the_alternative_s_price(app: TestApp) {
     // Given Pat's held card purchase, amended to the supported Latitude at 899.00 after a call,
     app.seed_cards().await;
-    let id = held_card_purchase(&app).await;
+    let id = held_card_purchase(&app, None).await;
     app.reached_call(&id).await;
     let alternative = app.propose(&id).await;
     let accept = format!("/v1/purchases/{id}/alternatives/{alternative}/accept");
@@ -399,10 +405,28 @@ async fn a_purchase_bought_as_amended_is_matched_at_the_alternative_s_price(app:
     assert_eq!(matched[0]["matched"]["how"]["method"], "exact");
 }
 
+async fn a_held_purchase_bought_once_approved_is_matched_however_long_it_was_held(app: TestApp) {
+    // Given Pat's held card purchase, asked twenty days ago and approved by IT today,
+    app.seed_cards().await;
+    let id = held_card_purchase(&app, Some(20)).await;
+    app.act(&id, "approve", &json!({})).await.expect(200);
+    // when Dell's charge comes on today's statement (past the 7 days from when it was asked),
+    let file = one_charge("24692165009000000000013", "DELL", "1299.00");
+    let answer = app.statement("", &file).await.expect(201).clone();
+    // then it is that purchase, bought once approved: 0 days from its approval.
+    assert_eq!(
+        (answer["matched"].as_u64(), answer["unchecked_technology"].as_u64()),
+        (Some(1), Some(0))
+    );
+    let matched = app.transactions("status=matched").await;
+    assert_eq!(matched[0]["matched"]["purchase_id"], id.as_str());
+    assert_eq!(matched[0]["matched"]["how"]["days_apart"], 0);
+}
+
 async fn a_charge_for_a_cancelled_purchase_stays_unchecked(app: TestApp) {
     // Given Pat's held card purchase, cancelled after a call and an alternative,
     app.seed_cards().await;
-    let id = held_card_purchase(&app).await;
+    let id = held_card_purchase(&app, None).await;
     app.reached_call(&id).await;
     app.propose(&id).await;
     app.act(&id, "cancel", &json!({"reason": "Not supported"})).await.expect(200);

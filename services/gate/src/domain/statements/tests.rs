@@ -188,6 +188,7 @@ fn the_plan_records_only_new_transactions_and_reconciles_them() {
         total: Money::parse("329.00").unwrap(),
         currency: ctx.currency,
         date: day("2025-10-06"),
+        approved_on: None,
     };
     let plan = plan(
         &ctx,
