@@ -265,8 +265,8 @@ pub async fn register_stakeholder(cx: Change, body: Body<ProfileBody>) -> Reply 
 /// | each overdue promise (due before today, neither kept nor broken) | 10 | 30 |
 /// | contact lost to decay: 30 − 30 × ½^(business days since the last conversation ÷ the half-life), rounded; all 30 when none was ever held | 0 to 30 | 30 |
 /// | each wish `open` or `in_progress` without headway (recorded or progressed) in the last 60 days | 5 | 15 |
-/// | principals: the median time IT took to answer their school's held purchases is over 24 hours | 10 | 10 |
-/// | principals: the longest such time is over 72 hours | 10 | 10 |
+/// | the median time IT took to answer the held purchases they answer for (a principal: their school's; anyone else: those they requested) is over 24 hours | 10 | 10 |
+/// | the longest such time is over 72 hours | 10 | 10 |
 ///
 /// The score is never below 0. The answer time of a held purchase is the time from the flag to
 /// the first call that reached the requester (or to its approval, if IT approved it without

@@ -103,13 +103,13 @@ fn the_profile_explains_the_health_score() {
         ),
         (
             &format!(
-                "principals: the median time IT took to answer their school's held purchases is over {} hours",
+                "the median time IT took to answer the held purchases they answer for (a principal: their school's; anyone else: those they requested) is over {} hours",
                 health::SLOW_MEDIAN_HOURS
             ),
             (health::SLOW_MEDIAN, health::SLOW_MEDIAN),
         ),
         (
-            &format!("principals: the longest such time is over {} hours", health::SLOW_MAX_HOURS),
+            &format!("the longest such time is over {} hours", health::SLOW_MAX_HOURS),
             (health::SLOW_MAX, health::SLOW_MAX),
         ),
     ];
