@@ -172,7 +172,9 @@ pub async fn sign_agreement(cx: Change, body: Body<SignatureBody>) -> Reply {
 /// The school withdraws from the purchasing agreement.
 ///
 /// From now on the gate lets the school's purchases that need review through as `advisory`
-/// (IT is told, so it can reach out). The school may sign again later.
+/// (IT is told, so it can reach out). The school may sign again later. The same withdrawal
+/// again (the same `reason` and `withdrawn_on`: a retried request) writes nothing and answers
+/// with the school as it is.
 #[utoipa::path(
     tag = "schools",
     params(("school_id" = events::values::SchoolId, Path)),
@@ -181,7 +183,7 @@ pub async fn sign_agreement(cx: Change, body: Body<SignatureBody>) -> Reply {
         (status = 200, description = "Withdrawn: the school as it is now", body = SchoolView),
         (status = 400, description = "`invalid-path`, `malformed-json`", body = web::Problem),
         (status = 404, description = "`unknown-school`", body = web::Problem),
-        (status = 409, description = "`agreement-not-signed`", body = web::Problem),
+        (status = 409, description = "`agreement-not-signed` (and not withdrawn so already)", body = web::Problem),
         (status = 422, description = "`validation`; `date-in-future`, `date-too-early` (with `field`)", body = web::Problem),
         ChangeErrors,
     ),

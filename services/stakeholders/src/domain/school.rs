@@ -38,6 +38,8 @@ pub struct School {
     pub status: SchoolStatus,
     /// When the agreement was last withdrawn.
     pub last_withdrawn_on: Option<NaiveDate>,
+    /// Why, for knowing a retried withdrawal.
+    pub last_withdrawn_for: Option<LongText>,
 }
 
 /// What can be asked of a school.
@@ -99,7 +101,10 @@ impl Aggregate for School {
     fn apply(&mut self, event: &SchoolEvent, _: At) {
         match event {
             SchoolEvent::Registered(e) => self.school_id = Some(e.school_id.clone()),
-            SchoolEvent::AgreementWithdrawn(e) => self.last_withdrawn_on = Some(e.withdrawn_on),
+            SchoolEvent::AgreementWithdrawn(e) => {
+                self.last_withdrawn_on = Some(e.withdrawn_on);
+                self.last_withdrawn_for = Some(e.reason.clone());
+            }
             SchoolEvent::Updated(_) | SchoolEvent::AgreementSigned(_) => {}
         }
         self.status.apply(event);
@@ -178,6 +183,11 @@ impl School {
     fn withdraw(&self, cmd: WithdrawAgreement) -> Result<Decision<SchoolEvent>, DomainError> {
         let school_id = self.registered_id()?;
         let Some(agreement) = &self.status.agreement else {
+            // The same withdrawal again (a retried request) is nothing; another is refused.
+            let last = (self.last_withdrawn_on, self.last_withdrawn_for.as_ref());
+            if last == (Some(cmd.withdrawn_on), Some(&cmd.reason)) {
+                return Ok(Decision::nothing());
+            }
             return Err(DomainError::AgreementNotSigned);
         };
         not_in_future("withdrawn_on", cmd.withdrawn_on, cmd.today)?;
@@ -319,6 +329,18 @@ mod tests {
         given::<School>([])
             .when(withdraw("2024-09-01"))
             .then_expect_error(DomainError::UnknownSchool);
+    }
+
+    #[test]
+    fn the_same_withdrawal_again_is_nothing_and_another_is_refused() {
+        let withdrawn = [registered(), signed("2024-08-01"), withdrawn("2024-08-15")];
+        given::<School>(withdrawn.clone()).when(withdraw("2024-08-15")).then_expect_nothing();
+        given::<School>(withdrawn)
+            .when(withdraw("2024-08-20"))
+            .then_expect_error(DomainError::AgreementNotSigned);
+        given::<School>([registered()])
+            .when(withdraw("2024-08-15"))
+            .then_expect_error(DomainError::AgreementNotSigned);
     }
 
     #[test]

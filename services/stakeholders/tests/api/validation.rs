@@ -108,6 +108,12 @@ async fn schools_and_agreements(app: TestApp) {
     // After a withdrawal, a new signature is not dated before it.
     let withdrawn = with(reason, "withdrawn_on", json!(in_days(-5)));
     app.delete(Who::ItStaff, &agreement, &withdrawn).await.expect(200);
+    // The same withdrawal again writes nothing; another is refused.
+    let head = app.store.head().await.unwrap();
+    app.delete(Who::ItStaff, &agreement, &withdrawn).await.expect(200);
+    assert_eq!(app.store.head().await.unwrap(), head, "the same withdrawal again wrote something");
+    let another = with(withdrawn.clone(), "withdrawn_on", json!(in_days(-4)));
+    delete(&app, &agreement, another, 409, "agreement-not-signed").await;
     let p = put(&app, &agreement, sign(&principal, &in_days(-6)), 422, "date-too-early").await;
     assert_eq!(p.body["field"], "signed_on");
     app.stop().await;
