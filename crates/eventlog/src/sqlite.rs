@@ -406,7 +406,7 @@ impl EventStore for SqliteStore {
         let checkpoint = self.checkpoint(&name).await?.unwrap_or(0);
         // Behind what the caller saw: reset since the batch was read (see the trait). The
         // write checks again, with the erasure the documents were last reset for.
-        if last <= checkpoint || seen.outdated_by(false, checkpoint, 0) {
+        if last <= checkpoint || checkpoint < seen.checkpoint {
             return Ok(checkpoint);
         }
         let (todo, keys) = batch_keys(projection, events, checkpoint);

@@ -210,9 +210,11 @@ pub enum MatchMethod {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct MatchHow {
     pub method: MatchMethod,
-    /// |transaction amount − check total|.
+    /// |transaction amount − what the check costs now| (its accepted alternative's total, when
+    /// that alternative priced its lines; else its total).
     pub amount_difference: Money,
-    /// Days between the check and the transaction.
+    /// Days between the check and the transaction: before the day it was asked, or after that
+    /// day or the day IT approved it, whichever is later; 0 between them.
     pub days_apart: u32,
     /// How similar the merchant's name is to the check's vendor, 0 to 100.
     pub vendor_similarity: u8,

@@ -303,16 +303,16 @@ mod tests {
     }
 
     /// The console's session and refusal middlewares around two routes: one signing in with a
-    /// token of `token_len` bytes, one that is a page the API refused with 401.
+    /// token of `token_len` bytes, `fresh` (just now) or `FRESH_SECONDS` ago, one that is a page
+    /// the API refused with 401.
     macro_rules! app {
-        ($token_len:expr) => {{
+        ($token_len:expr, $fresh:expr) => {{
             use actix_web::{App, HttpResponse};
-            let token_len: usize = $token_len;
+            let (token_len, fresh): (usize, bool) = ($token_len, $fresh);
             let sign_in = move |session: Session| async move {
                 let mut person =
                     Person::new("p@d.org".into(), vec![], "t".repeat(token_len), i64::MAX);
-                // Signed in `FRESH_SECONDS` ago, or just now for a token of 19 bytes.
-                if token_len != 19 {
+                if !fresh {
                     person.signed_in_at -= FRESH_SECONDS;
                 }
                 sign_in(&session, &person).map(|()| HttpResponse::Ok().finish())
@@ -334,11 +334,11 @@ mod tests {
         }};
     }
 
-    /// The queue page the API refuses with 401, asked for in a session signed in with a token
-    /// of `token_len` bytes (19: just now).
+    /// The queue page the API refuses with 401, asked for in a session signed in just now
+    /// (`fresh`) or `FRESH_SECONDS` ago.
     macro_rules! refused_page {
-        ($token_len:expr) => {{
-            let app = app!($token_len);
+        ($fresh:expr) => {{
+            let app = app!(20, $fresh);
             let signed_in = actix_web::test::TestRequest::get().uri("/console/in").to_request();
             let res = actix_web::test::call_service(&app, signed_in).await;
             let cookie = res.response().cookies().next().expect("a session cookie").into_owned();
@@ -349,7 +349,7 @@ mod tests {
 
     #[actix_web::test]
     async fn a_page_the_api_refuses_with_401_ends_the_session_and_asks_to_sign_in_again() {
-        let res = refused_page!(20);
+        let res = refused_page!(false);
         assert_eq!(res.status(), actix_web::http::StatusCode::SEE_OTHER);
         let to = res.headers().get("location").unwrap().to_str().unwrap();
         assert_eq!(to, "/console/sign-in?next=%2Fconsole%2Fqueue&expired=1");
@@ -357,19 +357,19 @@ mod tests {
         assert_eq!(removed.value(), "", "the session cookie is deleted");
         // Just signed in, the refusal is shown: the services may not have the provider's new
         // key yet, and signing in again would not help.
-        let res = refused_page!(19);
+        let res = refused_page!(true);
         assert_eq!(res.status(), actix_web::http::StatusCode::UNAUTHORIZED);
     }
 
     #[actix_web::test]
     async fn a_token_too_large_for_a_cookie_is_refused_at_sign_in_not_dropped_by_the_browser() {
         let small = actix_web::test::TestRequest::get().uri("/console/in").to_request();
-        let res = actix_web::test::call_service(&app!(1500), small).await;
+        let res = actix_web::test::call_service(&app!(1500, false), small).await;
         assert_eq!(res.status(), actix_web::http::StatusCode::OK);
         let cookie = res.response().cookies().next().unwrap().to_string();
         assert!(cookie.len() <= COOKIE_LIMIT, "{} bytes", cookie.len());
         let large = actix_web::test::TestRequest::get().uri("/console/in").to_request();
-        let res = actix_web::test::call_service(&app!(3200), large).await;
+        let res = actix_web::test::call_service(&app!(3200, false), large).await;
         assert_eq!(res.status(), actix_web::http::StatusCode::FORBIDDEN);
         assert!(res.response().cookies().next().is_none(), "no session was started");
     }

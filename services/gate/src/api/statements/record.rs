@@ -67,9 +67,9 @@ pub(super) async fn record(
     requests.push((statement.clone(), 1));
     for _ in 0..RETRIES {
         let mut read = state.store().read_streams(&requests).await.map_err(http::store_error)?;
-        let earlier = earlier_import(&read.pop().unwrap_or_default(), &file.file_sha256)?;
+        let earlier = earlier_import(&read.pop().unwrap_or_default(), &file.file_sha256, dry_run)?;
         if let Some(answer) = earlier {
-            return Ok(Recorded::NotAppended(StatementAnswer { dry_run, ..answer }));
+            return Ok(Recorded::NotAppended(answer));
         }
         let existing: HashSet<_> = transactions
             .iter()
@@ -172,15 +172,15 @@ pub(super) async fn earlier_answer(
 ) -> Result<Option<StatementAnswer>, ApiError> {
     let statement = stream(statement_stream(statement_id));
     let read = state.store().read_streams(&[(statement, 1)]).await.map_err(http::store_error)?;
-    let earlier = earlier_import(read.first().map_or(&[][..], Vec::as_slice), file_sha256)?;
-    Ok(earlier.map(|answer| StatementAnswer { dry_run, ..answer }))
+    earlier_import(read.first().map_or(&[][..], Vec::as_slice), file_sha256, dry_run)
 }
 
-/// The answer an earlier import with the same idempotency key gave, if there was one; a 409
-/// when it imported another file.
+/// The answer an earlier import with the same idempotency key gave, if there was one, saying
+/// whether this request is a `dry_run`; a 409 when it imported another file.
 fn earlier_import(
     records: &[eventlog::RecordedEvent],
     file_sha256: &str,
+    dry_run: bool,
 ) -> Result<Option<StatementAnswer>, ApiError> {
     let Some(record) = records.first() else { return Ok(None) };
     let StatementEvent::Imported(earlier) =
@@ -192,5 +192,5 @@ fn earlier_import(
         )
         .with_extension("statement_id", earlier.statement_id));
     }
-    Ok(Some(StatementAnswer::new(&earlier, false)))
+    Ok(Some(StatementAnswer::new(&earlier, dry_run)))
 }

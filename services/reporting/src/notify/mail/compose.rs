@@ -1,7 +1,7 @@
 //! What e-mail each event calls for, to whom, in words a principal can read. Pure: the
 //! mailer ([`super::Mailer`]) keeps the facts these need from the log and sends the result.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use events::Published;
 use events::clocks::{ClockKind, SlaEvent};
@@ -29,8 +29,6 @@ pub struct Facts {
     pub followup_owners: HashMap<Uuid, String>,
     /// IT staff's addresses (`PROCGATE_NOTIFY_IT`).
     pub it_staff: Vec<String>,
-    /// The promises and follow-ups settled (kept, broken, done): no reminder of them is sent.
-    pub settled: HashSet<Uuid>,
 }
 
 /// A purchase, as the messages name it.
@@ -246,7 +244,6 @@ mod tests {
             purchases: HashMap::from([(id, purchase)]),
             followup_owners: HashMap::new(),
             it_staff: vec!["it@district.org".into(), "cto@district.org".into()],
-            settled: HashSet::new(),
         }
     }
 

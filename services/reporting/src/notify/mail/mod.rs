@@ -148,6 +148,8 @@ pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     facts: Facts,
     opted_out: HashSet<String>,
+    /// The promises and follow-ups settled (kept, broken, done): no reminder of them is sent.
+    settled: HashSet<Uuid>,
     pending: HashMap<Uuid, Pending>,
     wakes: Wakes<Uuid>,
 }
@@ -166,6 +168,7 @@ impl Mailer {
             transport,
             facts,
             opted_out: HashSet::new(),
+            settled: HashSet::new(),
             pending: HashMap::new(),
             wakes: Wakes::default(),
         }
@@ -304,7 +307,7 @@ impl Schedule for Mailer {
             Published::Promise(PromiseEvent::Kept(_) | PromiseEvent::Broken(_))
             | Published::FollowUp(FollowUpEvent::Done(_)) => {
                 let Ok(item) = record.stream_id().parse::<Uuid>() else { return };
-                self.facts.settled.insert(item);
+                self.settled.insert(item);
                 let unsent: Vec<Uuid> = self
                     .pending
                     .iter()
@@ -344,7 +347,7 @@ impl Schedule for Mailer {
             Published::Reminder(reminder) => reminder.about().map(|(item, _)| item),
             _ => None,
         };
-        if about.is_some_and(|item| self.facts.settled.contains(&item)) {
+        if about.is_some_and(|item| self.settled.contains(&item)) {
             return;
         }
         for message in compose::messages(&event, record.stream_id(), &self.facts) {
